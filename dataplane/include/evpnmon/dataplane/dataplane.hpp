@@ -1,0 +1,66 @@
+// evpn-monitor dataplane interface: one interface, two backends
+// ("linux": TC eBPF, "memory": in-process reference model).
+#pragma once
+
+#include <evpnmon/dataplane/types.hpp>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <vector>
+
+namespace evpnmon::dp {
+
+// Static description of the local switch the backend works on.
+struct PortConfig {
+	std::string bridge;        // e.g. "br100"
+	std::string vxlan_device;  // the fabric's L2 VXLAN device, e.g. "vxlan100"
+	std::uint32_t vni = 0;     // VNI of that bridge
+};
+
+struct Config {
+	std::vector<PortConfig> bridges;
+	std::string mirror_device = "evpnmon0"; // `vxlan external gbp` device
+	std::uint16_t mirror_udp_port = 4790;   // its own port, not 4789
+	std::array<std::uint8_t, 4> local_vtep{}; // source IP of VXLAN copies
+	std::string pin_dir = "/sys/fs/bpf/evpnmon"; // linux backend only
+};
+
+class Dataplane {
+public:
+	virtual ~Dataplane() = default;
+	Dataplane() = default;
+	Dataplane(const Dataplane &) = delete;
+	Dataplane &operator=(const Dataplane &) = delete;
+
+	// Insert, or replace the action of an entry with the same key.
+	virtual std::error_code install(const Entry &entry) = 0;
+	// Remove; removing an absent key is not an error.
+	virtual std::error_code remove(const EntryKey &key) = 0;
+	// Everything installed now (also what a previous run left behind, so a
+	// restarted consumer can reconcile without touching correct entries).
+	virtual std::vector<Entry> list() const = 0;
+	virtual std::optional<Counters> counters(const EntryKey &key) const = 0;
+
+	// Local MAC learning. The callback runs from process_events().
+	using MacListener = std::function<void(const MacEvent &)>;
+	virtual void set_mac_listener(MacListener listener) = 0;
+	// Emits a Learned event for every MAC currently in the local FDBs.
+	virtual void dump_macs() = 0;
+	// File descriptor that becomes readable when events are pending
+	// (-1 if the backend has none); call process_events() then.
+	virtual int event_fd() const = 0;
+	virtual void process_events() = 0;
+
+	// Bridge port (ifindex) -> name, for display.
+	virtual std::string port_name(std::uint32_t ifindex) const = 0;
+};
+
+// Factory: backend is "linux" or "memory". Throws std::system_error /
+// std::invalid_argument with a clear message on failure.
+std::unique_ptr<Dataplane> make_dataplane(const std::string &backend,
+					  const Config &config);
+
+} // namespace evpnmon::dp

@@ -1,0 +1,96 @@
+// evpn-monitor dataplane: value types shared by every backend and by the
+// fpm-consumer. Plain data, no behaviour beyond comparison and formatting.
+#pragma once
+
+#include <array>
+#include <compare>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace evpnmon::dp {
+
+using Mac = std::array<std::uint8_t, 6>;
+
+// An IPv4 or IPv6 address (network byte order in `bytes`, IPv4 in bytes[0..3]).
+struct IpAddr {
+	enum class Family : std::uint8_t { V4 = 4, V6 = 6 };
+	Family family = Family::V4;
+	std::array<std::uint8_t, 16> bytes{};
+
+	auto operator<=>(const IpAddr &) const = default;
+};
+
+// The three entry kinds of the method.
+enum class EntryKind : std::uint8_t {
+	MirrorSource = 1, // entry 1: packets whose source is the monitored host
+	MirrorDest = 2,   // entry 2: packets whose destination is the monitored host
+	Decap = 3,        // entry 3: mirror copies carrying HOST ID -> server port
+};
+
+// Which host an entry 1/2 matches. At least one of mac/ip is set. When the MAC
+// is set the backend matches on the MAC (L2 VNI); otherwise on the IP.
+struct HostMatch {
+	std::optional<Mac> mac;
+	std::optional<IpAddr> ip;
+
+	auto operator<=>(const HostMatch &) const = default;
+};
+
+// Identity of an installed entry. For Decap entries `host` is empty.
+// Several entries may share (kind, vni, host) with different host_id: one
+// monitored host watched by several servers.
+struct EntryKey {
+	EntryKind kind = EntryKind::MirrorSource;
+	std::uint32_t vni = 0;
+	HostMatch host;
+	std::uint16_t host_id = 0; // 1..65535
+
+	auto operator<=>(const EntryKey &) const = default;
+};
+
+// What happens to a copy (entries 1/2) or to a decapsulated copy (entry 3).
+struct Action {
+	enum class Kind : std::uint8_t {
+		LocalPort = 1, // send the copy out of a local bridge port (ifindex)
+		Vxlan = 2,     // VXLAN-GBP encapsulate: VNI + HOST ID -> remote VTEP
+	};
+	Kind kind = Kind::LocalPort;
+	std::uint32_t ifindex = 0;        // LocalPort: the server's bridge port
+	std::array<std::uint8_t, 4> remote_vtep{}; // Vxlan: IPv4, network order
+	std::uint32_t vni = 0;            // Vxlan: VNI in the copy's VXLAN header
+	std::uint16_t host_id = 0;        // Vxlan: GBP Group Policy ID
+
+	auto operator<=>(const Action &) const = default;
+};
+
+struct Entry {
+	EntryKey key;
+	Action action; // Decap entries: always LocalPort (the server's port)
+
+	auto operator<=>(const Entry &) const = default;
+};
+
+struct Counters {
+	std::uint64_t packets = 0;
+	std::uint64_t bytes = 0;
+	std::uint64_t drops = 0; // copies that could not be sent / unknown HOST ID
+};
+
+// A change in the local bridge FDB (learned or aged/removed MAC).
+struct MacEvent {
+	enum class Kind : std::uint8_t { Learned, Removed };
+	Kind kind = Kind::Learned;
+	Mac mac{};
+	std::uint32_t ifindex = 0; // bridge port the MAC is behind
+	std::uint32_t vni = 0;     // VNI of the bridge the port belongs to
+	std::uint16_t vlan = 0;
+};
+
+std::string to_string(const Mac &mac);
+std::string to_string(const IpAddr &ip);
+std::string to_string(EntryKind kind);
+std::optional<Mac> parse_mac(const std::string &text);
+std::optional<IpAddr> parse_ip(const std::string &text);
+
+} // namespace evpnmon::dp
