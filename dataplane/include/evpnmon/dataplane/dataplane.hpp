@@ -26,6 +26,12 @@ struct Config {
 	std::uint16_t mirror_udp_port = 4790;   // its own port, not 4789
 	std::array<std::uint8_t, 4> local_vtep{}; // source IP of VXLAN copies
 	std::string pin_dir = "/sys/fs/bpf/evpnmon"; // linux backend only
+	// linux backend: on destruction, leave programs, pinned maps and the
+	// mirror device in place so that a restarted process adopts them and
+	// mirroring continues meanwhile. Default: remove what this run created.
+	bool keep_on_exit = false;
+	// linux backend: create the mirror device if it does not exist.
+	bool create_mirror_device = true;
 };
 
 class Dataplane {
@@ -56,6 +62,13 @@ public:
 
 	// Bridge port (ifindex) -> name, for display.
 	virtual std::string port_name(std::uint32_t ifindex) const = 0;
+
+	// Counters not tied to an installed entry: drops = decapsulated copies
+	// with an unknown HOST ID (or without tunnel metadata) plus copies
+	// beyond the per-packet limit; packets/bytes = the unknown-HOST-ID
+	// copies. Default: all zero (added after the first contract, so
+	// existing implementations stay source-compatible).
+	virtual Counters global_counters() const { return {}; }
 };
 
 // Factory: backend is "linux" or "memory". Throws std::system_error /

@@ -1,0 +1,89 @@
+// evpn-monitor dataplane: the in-memory reference backend and its packet
+// simulator. Same semantics as the linux (TC eBPF) backend, on parsed frames:
+// for unit tests of the fpm-consumer and for replay benchmarks.
+#pragma once
+
+#include <evpnmon/dataplane/dataplane.hpp>
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace evpnmon::dp {
+
+// Tunnel metadata of a packet received on the mirror device (what the kernel
+// hands the decap program after VXLAN-GBP decapsulation).
+struct TunnelMeta {
+	std::uint32_t vni = 0;
+	std::uint16_t host_id = 0; // GBP Group Policy ID
+	std::array<std::uint8_t, 4> remote_vtep{};
+};
+
+// One packet the dataplane emits besides the untouched original.
+struct Output {
+	enum class Kind : std::uint8_t {
+		LocalCopy = 1, // mirror copy out of a local bridge port
+		VxlanCopy = 2, // mirror copy VXLAN-GBP encapsulated to a VTEP
+		Deliver = 3,   // decapsulated copy delivered to the server's port
+	};
+	Kind kind = Kind::LocalCopy;
+	std::uint32_t ifindex = 0;                 // LocalCopy / Deliver
+	std::array<std::uint8_t, 4> remote_vtep{}; // VxlanCopy
+	std::uint32_t vni = 0;                     // VxlanCopy
+	std::uint16_t host_id = 0;                 // VxlanCopy
+	std::vector<std::uint8_t> frame;           // inner Ethernet frame
+
+	auto operator<=>(const Output &) const = default;
+};
+
+std::string to_string(const Output &out);
+
+class MemoryDataplane final : public Dataplane {
+public:
+	explicit MemoryDataplane(Config config = {});
+	~MemoryDataplane() override;
+
+	// --- Dataplane ---
+	std::error_code install(const Entry &entry) override;
+	std::error_code remove(const EntryKey &key) override;
+	std::vector<Entry> list() const override;
+	std::optional<Counters> counters(const EntryKey &key) const override;
+	void set_mac_listener(MacListener listener) override;
+	void dump_macs() override;
+	int event_fd() const override; // an eventfd, readable when events queued
+	void process_events() override;
+	std::string port_name(std::uint32_t ifindex) const override;
+	Counters global_counters() const override;
+
+	// --- simulated switch ---
+	// Declare a host-facing bridge port (the linux backend attaches its
+	// mirror program to these) and the VNI of its bridge.
+	void add_port(std::uint32_t ifindex, std::string name, std::uint32_t vni);
+	void remove_port(std::uint32_t ifindex);
+	// ifindex of the `vxlan external gbp` mirror device (decap ingress).
+	void set_mirror_ifindex(std::uint32_t ifindex);
+	std::uint32_t mirror_ifindex() const;
+
+	// Run one packet through the dataplane. `ingress` is a host port (mirror
+	// program) or the mirror device (decap program; `tunnel` required).
+	// Returns the copies/deliveries; the original is never affected.
+	std::vector<Output> simulate(std::span<const std::uint8_t> frame,
+				     std::uint32_t ingress,
+				     std::optional<TunnelMeta> tunnel = std::nullopt);
+
+	// Queue a MAC event as if the kernel FDB had changed; it is delivered
+	// to the listener by process_events() (event_fd() becomes readable)
+	// and remembered for dump_macs().
+	void inject_mac_event(const MacEvent &event);
+
+private:
+	struct Impl;
+	std::unique_ptr<Impl> impl_;
+};
+
+} // namespace evpnmon::dp

@@ -1,0 +1,43 @@
+// Conversion between the interface types (types.hpp) and the structs shared
+// with the BPF programs (bpf/evpnmon_shared.h). Used by both backends, so the
+// memory backend indexes entries exactly as the BPF maps do.
+#pragma once
+
+#include "evpnmon_shared.h"
+
+#include <evpnmon/dataplane/types.hpp>
+
+#include <cstring>
+#include <functional>
+#include <optional>
+#include <string_view>
+
+namespace evpnmon::dp::codec {
+
+// Match key of an entry 1/2 (MAC if present, else IP).
+dp_match_key match_key(const EntryKey &key);
+dp_action action(const Action &a);
+Action action(const dp_action &a);
+dp_decap_key decap_key(const EntryKey &key);
+dp_entry_meta meta(const Entry &entry);
+Entry entry(const dp_entry_meta &meta);
+bool valid(const Entry &entry, std::string *why = nullptr);
+
+template <typename T> bool same(const T &a, const T &b)
+{
+	return std::memcmp(&a, &b, sizeof(T)) == 0;
+}
+
+// Hash/equality over the raw bytes of a padded POD struct.
+template <typename T> struct BytesHash {
+	std::size_t operator()(const T &v) const
+	{
+		return std::hash<std::string_view>{}(std::string_view(
+		    reinterpret_cast<const char *>(&v), sizeof(T)));
+	}
+};
+template <typename T> struct BytesEq {
+	bool operator()(const T &a, const T &b) const { return same(a, b); }
+};
+
+} // namespace evpnmon::dp::codec

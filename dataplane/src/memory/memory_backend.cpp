@@ -1,0 +1,369 @@
+// The in-memory reference backend: entries indexed exactly like the BPF maps
+// (same match keys, same slot order, same limits), and a packet simulator
+// that applies the exactly-once rule of the TC program.
+#include "../codec.hpp"
+#include "../unique_fd.hpp"
+#include "frame.hpp"
+
+#include <evpnmon/dataplane/memory.hpp>
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <deque>
+#include <system_error>
+#include <unordered_map>
+
+namespace evpnmon::dp {
+
+namespace {
+
+struct Record {
+	Action action;
+	dp_action raw{};
+	Counters counters;
+};
+
+using RecordMap = std::map<EntryKey, Record>;
+using RecordPtr = RecordMap::value_type *;
+
+struct Port {
+	std::string name;
+	std::uint32_t vni = 0;
+};
+
+} // namespace
+
+struct MemoryDataplane::Impl {
+	Config config;
+	RecordMap records;
+	std::unordered_map<dp_match_key, std::vector<RecordPtr>,
+			   codec::BytesHash<dp_match_key>,
+			   codec::BytesEq<dp_match_key>>
+	    match;
+	std::unordered_map<dp_decap_key, RecordPtr, codec::BytesHash<dp_decap_key>,
+			   codec::BytesEq<dp_decap_key>>
+	    decap;
+	std::map<std::uint32_t, Port> ports;
+	std::uint32_t mirror_ifindex = 0;
+	Counters gstat[DP_GSTAT_MAX];
+
+	MacListener listener;
+	std::deque<MacEvent> pending;
+	std::map<std::pair<std::uint32_t, Mac>, MacEvent> fdb; // (vni, mac)
+	UniqueFd efd{::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)};
+
+	std::vector<Output> mirror(std::span<const std::uint8_t> frame,
+				   const Port &port);
+	std::vector<Output> decapsulate(std::span<const std::uint8_t> frame,
+					const std::optional<TunnelMeta> &tun);
+};
+
+MemoryDataplane::MemoryDataplane(Config config) : impl_(std::make_unique<Impl>())
+{
+	impl_->config = std::move(config);
+	if (!impl_->efd)
+		throw std::system_error(errno, std::generic_category(), "eventfd");
+}
+
+MemoryDataplane::~MemoryDataplane() = default;
+
+std::error_code MemoryDataplane::install(const Entry &entry)
+{
+	if (!codec::valid(entry))
+		return std::make_error_code(std::errc::invalid_argument);
+	auto &im = *impl_;
+	if (auto it = im.records.find(entry.key); it != im.records.end()) {
+		it->second.action = entry.action;
+		it->second.raw = codec::action(entry.action);
+		return {};
+	}
+	if (im.records.size() >= DP_MAX_ENTRIES)
+		return std::make_error_code(std::errc::no_buffer_space);
+	if (entry.key.kind == EntryKind::Decap) {
+		auto [it, _] = im.records.emplace(
+		    entry.key, Record{entry.action, codec::action(entry.action), {}});
+		im.decap[codec::decap_key(entry.key)] = &*it;
+		return {};
+	}
+	auto &slots = im.match[codec::match_key(entry.key)];
+	if (slots.size() >= DP_MAX_ACTIONS) {
+		if (slots.empty())
+			im.match.erase(codec::match_key(entry.key));
+		return std::make_error_code(std::errc::no_buffer_space);
+	}
+	auto [it, _] = im.records.emplace(
+	    entry.key, Record{entry.action, codec::action(entry.action), {}});
+	auto pos = std::upper_bound(
+	    slots.begin(), slots.end(), entry.key,
+	    [](const EntryKey &k, RecordPtr p) { return k < p->first; });
+	slots.insert(pos, &*it);
+	return {};
+}
+
+std::error_code MemoryDataplane::remove(const EntryKey &key)
+{
+	auto &im = *impl_;
+	auto it = im.records.find(key);
+	if (it == im.records.end())
+		return {};
+	if (key.kind == EntryKind::Decap) {
+		im.decap.erase(codec::decap_key(key));
+	} else {
+		auto mk = codec::match_key(key);
+		auto &slots = im.match[mk];
+		std::erase(slots, &*it);
+		if (slots.empty())
+			im.match.erase(mk);
+	}
+	im.records.erase(it);
+	return {};
+}
+
+std::vector<Entry> MemoryDataplane::list() const
+{
+	std::vector<Entry> out;
+	out.reserve(impl_->records.size());
+	for (const auto &[k, r] : impl_->records)
+		out.push_back(Entry{k, r.action});
+	return out;
+}
+
+std::optional<Counters> MemoryDataplane::counters(const EntryKey &key) const
+{
+	auto it = impl_->records.find(key);
+	if (it == impl_->records.end())
+		return std::nullopt;
+	return it->second.counters;
+}
+
+Counters MemoryDataplane::global_counters() const
+{
+	const auto &g = impl_->gstat;
+	Counters c = g[DP_GSTAT_DECAP_UNKNOWN];
+	c.drops += g[DP_GSTAT_DECAP_NOMETA].drops + g[DP_GSTAT_COPY_OVERFLOW].drops;
+	return c;
+}
+
+void MemoryDataplane::set_mac_listener(MacListener listener)
+{
+	impl_->listener = std::move(listener);
+}
+
+void MemoryDataplane::dump_macs()
+{
+	if (!impl_->listener)
+		return;
+	for (const auto &[_, ev] : impl_->fdb)
+		impl_->listener(ev);
+}
+
+int MemoryDataplane::event_fd() const { return impl_->efd.get(); }
+
+void MemoryDataplane::process_events()
+{
+	std::uint64_t n;
+	[[maybe_unused]] auto r = ::read(impl_->efd.get(), &n, sizeof n);
+	auto pending = std::move(impl_->pending);
+	impl_->pending.clear();
+	if (impl_->listener)
+		for (const auto &ev : pending)
+			impl_->listener(ev);
+}
+
+std::string MemoryDataplane::port_name(std::uint32_t ifindex) const
+{
+	if (auto it = impl_->ports.find(ifindex); it != impl_->ports.end())
+		return it->second.name;
+	if (ifindex && ifindex == impl_->mirror_ifindex)
+		return impl_->config.mirror_device;
+	return "if" + std::to_string(ifindex);
+}
+
+void MemoryDataplane::add_port(std::uint32_t ifindex, std::string name,
+			       std::uint32_t vni)
+{
+	impl_->ports[ifindex] = Port{std::move(name), vni};
+}
+
+void MemoryDataplane::remove_port(std::uint32_t ifindex)
+{
+	impl_->ports.erase(ifindex);
+}
+
+void MemoryDataplane::set_mirror_ifindex(std::uint32_t ifindex)
+{
+	impl_->mirror_ifindex = ifindex;
+}
+
+std::uint32_t MemoryDataplane::mirror_ifindex() const
+{
+	return impl_->mirror_ifindex;
+}
+
+void MemoryDataplane::inject_mac_event(const MacEvent &ev)
+{
+	auto &im = *impl_;
+	auto key = std::make_pair(ev.vni, ev.mac);
+	if (ev.kind == MacEvent::Kind::Learned)
+		im.fdb[key] = ev;
+	else
+		im.fdb.erase(key);
+	im.pending.push_back(ev);
+	const std::uint64_t one = 1;
+	[[maybe_unused]] auto r = ::write(im.efd.get(), &one, sizeof one);
+}
+
+std::vector<Output> MemoryDataplane::simulate(std::span<const std::uint8_t> frame,
+					      std::uint32_t ingress,
+					      std::optional<TunnelMeta> tunnel)
+{
+	auto &im = *impl_;
+	if (ingress != 0 && ingress == im.mirror_ifindex)
+		return im.decapsulate(frame, tunnel);
+	auto it = im.ports.find(ingress);
+	if (it == im.ports.end())
+		return {}; // no program on this device
+	return im.mirror(frame, it->second);
+}
+
+// Mirror program (TC ingress of a host-facing port): collect every matching
+// entry 1 (by source) and entry 2 (by destination), one copy per distinct
+// action, at most DP_MAX_COPIES copies.
+std::vector<Output> MemoryDataplane::Impl::mirror(std::span<const std::uint8_t> frame,
+						  const Port &port)
+{
+	auto h = parse_frame(frame);
+	if (!h)
+		return {};
+	dp_match_key keys[4];
+	int nkeys = 0;
+	auto add_key = [&](dp_u8 kind, dp_u8 mtype, const std::uint8_t *addr,
+			   std::size_t len) {
+		dp_match_key k{};
+		k.vni = port.vni;
+		k.kind = kind;
+		k.mtype = mtype;
+		std::copy_n(addr, len, k.addr);
+		keys[nkeys++] = k;
+	};
+	auto add_ip = [&](dp_u8 kind, const std::optional<IpAddr> &ip) {
+		if (!ip)
+			return;
+		const bool v4 = ip->family == IpAddr::Family::V4;
+		add_key(kind, v4 ? DP_MATCH_V4 : DP_MATCH_V6, ip->bytes.data(),
+			v4 ? 4 : 16);
+	};
+	add_key(DP_KIND_SRC, DP_MATCH_MAC, h->src.data(), 6);
+	add_ip(DP_KIND_SRC, h->src_ip);
+	add_key(DP_KIND_DST, DP_MATCH_MAC, h->dst.data(), 6);
+	add_ip(DP_KIND_DST, h->dst_ip);
+
+	struct Copy {
+		dp_action action;
+		bool ok = false;
+	};
+	std::vector<Copy> copies;
+	std::vector<std::pair<RecordPtr, int>> matched;
+	for (int i = 0; i < nkeys; ++i) {
+		auto m = match.find(keys[i]);
+		if (m == match.end())
+			continue;
+		for (RecordPtr rec : m->second) {
+			auto &c = rec->second.counters;
+			c.packets++;
+			c.bytes += frame.size();
+			int idx = -1;
+			for (std::size_t j = 0; j < copies.size(); ++j)
+				if (codec::same(copies[j].action, rec->second.raw))
+					idx = static_cast<int>(j);
+			if (idx < 0 && copies.size() < DP_MAX_COPIES) {
+				copies.push_back(Copy{rec->second.raw});
+				idx = static_cast<int>(copies.size() - 1);
+			}
+			if (idx < 0)
+				gstat[DP_GSTAT_COPY_OVERFLOW].drops++;
+			matched.emplace_back(rec, idx);
+		}
+	}
+	std::vector<Output> out;
+	for (auto &cp : copies) {
+		Output o;
+		o.frame.assign(frame.begin(), frame.end());
+		if (cp.action.kind == DP_ACT_LOCAL) {
+			cp.ok = ports.contains(cp.action.ifindex);
+			o.kind = Output::Kind::LocalCopy;
+			o.ifindex = cp.action.ifindex;
+		} else {
+			cp.ok = mirror_ifindex != 0;
+			o.kind = Output::Kind::VxlanCopy;
+			std::memcpy(o.remote_vtep.data(), &cp.action.remote_vtep, 4);
+			o.vni = cp.action.vni;
+			o.host_id = cp.action.host_id;
+		}
+		if (cp.ok)
+			out.push_back(std::move(o));
+	}
+	for (auto &[rec, idx] : matched)
+		if (idx < 0 || !copies[static_cast<std::size_t>(idx)].ok)
+			rec->second.counters.drops++;
+	return out;
+}
+
+// Decap program (TC ingress of the mirror device).
+std::vector<Output>
+MemoryDataplane::Impl::decapsulate(std::span<const std::uint8_t> frame,
+				   const std::optional<TunnelMeta> &tun)
+{
+	if (!tun) {
+		gstat[DP_GSTAT_DECAP_NOMETA].drops++;
+		return {};
+	}
+	dp_decap_key k{};
+	k.vni = tun->vni;
+	k.host_id = tun->host_id;
+	auto it = decap.find(k);
+	if (it == decap.end()) {
+		auto &g = gstat[DP_GSTAT_DECAP_UNKNOWN];
+		g.packets++;
+		g.bytes += frame.size();
+		g.drops++;
+		return {};
+	}
+	auto &rec = it->second->second;
+	rec.counters.packets++;
+	rec.counters.bytes += frame.size();
+	if (!ports.contains(rec.action.ifindex)) {
+		rec.counters.drops++;
+		return {};
+	}
+	Output o;
+	o.kind = Output::Kind::Deliver;
+	o.ifindex = rec.action.ifindex;
+	o.frame.assign(frame.begin(), frame.end());
+	return {o};
+}
+
+std::string to_string(const Output &o)
+{
+	char buf[128];
+	switch (o.kind) {
+	case Output::Kind::LocalCopy:
+		std::snprintf(buf, sizeof buf, "copy->port %u", o.ifindex);
+		break;
+	case Output::Kind::VxlanCopy:
+		std::snprintf(buf, sizeof buf,
+			      "copy->vxlan vtep %u.%u.%u.%u vni %u host-id %u",
+			      o.remote_vtep[0], o.remote_vtep[1], o.remote_vtep[2],
+			      o.remote_vtep[3], o.vni, o.host_id);
+		break;
+	case Output::Kind::Deliver:
+		std::snprintf(buf, sizeof buf, "deliver->port %u", o.ifindex);
+		break;
+	}
+	return std::string(buf) + " (" + std::to_string(o.frame.size()) + " bytes)";
+}
+
+} // namespace evpnmon::dp

@@ -1,0 +1,287 @@
+#include "semantic_table.hpp"
+
+#include <stdexcept>
+
+namespace evpnmon::dp::table {
+
+namespace {
+
+constexpr const char *H1 = "02:00:00:00:00:01";
+constexpr const char *H2 = "02:00:00:00:00:02";
+constexpr const char *H3 = "02:00:00:00:00:03";
+constexpr const char *SRV = "02:00:00:00:00:0a";
+constexpr const char *IP1 = "10.1.0.1";
+constexpr const char *IP2 = "10.1.0.2";
+constexpr const char *IP3 = "10.1.0.3";
+constexpr const char *IPS = "10.1.0.10";
+constexpr const char *V6_1 = "fd00::1";
+constexpr const char *V6_2 = "fd00::2";
+constexpr const char *VTEP_B = "10.9.9.2";
+constexpr const char *VTEP_C = "10.9.9.3";
+
+using K = EntryKind;
+using O = Output::Kind;
+
+EntrySpec src_mac(const char *mac, std::uint16_t hid, const char *port)
+{
+	return {K::MirrorSource, 100, mac, "", hid, port, "", 0, 0};
+}
+EntrySpec dst_mac(const char *mac, std::uint16_t hid, const char *port)
+{
+	return {K::MirrorDest, 100, mac, "", hid, port, "", 0, 0};
+}
+EntrySpec vx(EntryKind k, const char *mac, const char *ip, std::uint16_t hid,
+	     const char *vtep, std::uint32_t vni = 100)
+{
+	return {k, 100, mac, ip, hid, "", vtep, vni, hid};
+}
+FrameSpec v4(const char *sm, const char *dm, const char *si, const char *di)
+{
+	return {sm, dm, si, di, 0, 32};
+}
+
+std::vector<Case> make_cases()
+{
+	std::vector<Case> c;
+	c.push_back({"no entry: nothing copied",
+		     {},
+		     v4(H1, H2, IP1, IP2),
+		     "h1", {}, {}, {}, 0});
+	c.push_back({"entry 1 by MAC: source host copied to local server port",
+		     {src_mac(H1, 7, "srv")},
+		     v4(H1, H2, IP1, IP2),
+		     "h1", {},
+		     {{O::LocalCopy, "srv", "", 0, 0}},
+		     {{0, 1, 0}}, 0});
+	c.push_back({"entry 1 does not match the destination",
+		     {src_mac(H1, 7, "srv")},
+		     v4(H2, H1, IP2, IP1),
+		     "h2", {}, {}, {{0, 0, 0}}, 0});
+	c.push_back({"entry 2 by MAC: packets to the host copied",
+		     {dst_mac(H1, 7, "srv")},
+		     v4(H2, H1, IP2, IP1),
+		     "h2", {},
+		     {{O::LocalCopy, "srv", "", 0, 0}},
+		     {{0, 1, 0}}, 0});
+	c.push_back({"entries 1+2 same server, host to host: one copy (dedupe)",
+		     {src_mac(H1, 7, "srv"), dst_mac(H2, 7, "srv")},
+		     v4(H1, H2, IP1, IP2),
+		     "h1", {},
+		     {{O::LocalCopy, "srv", "", 0, 0}},
+		     {{0, 1, 0}, {1, 1, 0}}, 0});
+	c.push_back({"two servers watch one host: two copies",
+		     {src_mac(H1, 7, "srv"),
+		      vx(K::MirrorSource, H1, "", 9, VTEP_B)},
+		     v4(H1, H2, IP1, IP2),
+		     "h1", {},
+		     {{O::LocalCopy, "srv", "", 0, 0}, {O::VxlanCopy, "", VTEP_B, 100, 9}},
+		     {{0, 1, 0}, {1, 1, 0}}, 0});
+	c.push_back({"entry 1 VXLAN: copy carries VNI and HOST ID",
+		     {vx(K::MirrorSource, H1, "", 4242, VTEP_B)},
+		     v4(H1, H3, IP1, IP3),
+		     "h1", {},
+		     {{O::VxlanCopy, "", VTEP_B, 100, 4242}},
+		     {{0, 1, 0}}, 0});
+	c.push_back({"entry 2 VXLAN to another VTEP, non-IP frame",
+		     {vx(K::MirrorDest, H3, "", 65535, VTEP_C)},
+		     {H1, H3, "", "", 0, 46},
+		     "h1", {},
+		     {{O::VxlanCopy, "", VTEP_C, 100, 65535}},
+		     {{0, 1, 0}}, 0});
+	c.push_back({"entry by IPv4 (no MAC): source address matched",
+		     {vx(K::MirrorSource, "", IP2, 5, VTEP_B)},
+		     v4(H2, H3, IP2, IP3),
+		     "h2", {},
+		     {{O::VxlanCopy, "", VTEP_B, 100, 5}},
+		     {{0, 1, 0}}, 0});
+	c.push_back({"entry by IPv4 (no MAC): destination address matched",
+		     {{K::MirrorDest, 100, "", IP3, 5, "srv", "", 0, 0}},
+		     v4(H2, H3, IP2, IP3),
+		     "h2", {},
+		     {{O::LocalCopy, "srv", "", 0, 0}},
+		     {{0, 1, 0}}, 0});
+	c.push_back({"entry by IPv6 destination",
+		     {{K::MirrorDest, 100, "", V6_2, 5, "srv", "", 0, 0}},
+		     {H1, H2, V6_1, V6_2, 0, 24},
+		     "h1", {},
+		     {{O::LocalCopy, "srv", "", 0, 0}},
+		     {{0, 1, 0}}, 0});
+	c.push_back({"entry with MAC and IP matches the MAC only",
+		     {{K::MirrorSource, 100, H1, IP3, 5, "srv", "", 0, 0}},
+		     v4(H2, H1, IP3, IP1),
+		     "h2", {}, {}, {{0, 0, 0}}, 0});
+	c.push_back({"IP entry matches inside a VLAN tag",
+		     {{K::MirrorSource, 100, "", IP1, 5, "srv", "", 0, 0}},
+		     {H1, H2, IP1, IP2, 10, 32},
+		     "h1", {},
+		     {{O::LocalCopy, "srv", "", 0, 0}},
+		     {{0, 1, 0}}, 0});
+	c.push_back({"entries are per VNI: VNI 200 port does not match VNI 100",
+		     {src_mac(H1, 7, "srv")},
+		     v4(H1, H2, IP1, IP2),
+		     "g1", {}, {}, {{0, 0, 0}}, 0});
+	c.push_back({"VNI 200 entry on VNI 200 port",
+		     {{K::MirrorSource, 200, H1, "", 7, "", VTEP_B, 200, 7}},
+		     v4(H1, H2, IP1, IP2),
+		     "g1", {},
+		     {{O::VxlanCopy, "", VTEP_B, 200, 7}},
+		     {{0, 1, 0}}, 0});
+	c.push_back({"server's own traffic is not mirrored",
+		     {src_mac(H1, 7, "srv"), dst_mac(H1, 7, "srv")},
+		     v4(SRV, H2, IPS, IP2),
+		     "srv", {}, {}, {{0, 0, 0}, {1, 0, 0}}, 0});
+	c.push_back({"server traffic to a monitored host is mirrored once",
+		     {dst_mac(H1, 7, "srv")},
+		     v4(SRV, H1, IPS, IP1),
+		     "srv", {},
+		     {{O::LocalCopy, "srv", "", 0, 0}},
+		     {{0, 1, 0}}, 0});
+	c.push_back({"src MAC + src IP + dst MAC + dst IP, 3 actions: 3 copies",
+		     {src_mac(H1, 7, "srv"),
+		      {K::MirrorSource, 100, "", IP1, 7, "srv", "", 0, 0},
+		      vx(K::MirrorDest, H2, "", 8, VTEP_B),
+		      vx(K::MirrorDest, "", IP2, 9, VTEP_C)},
+		     v4(H1, H2, IP1, IP2),
+		     "h1", {},
+		     {{O::LocalCopy, "srv", "", 0, 0},
+		      {O::VxlanCopy, "", VTEP_B, 100, 8},
+		      {O::VxlanCopy, "", VTEP_C, 100, 9}},
+		     {{0, 1, 0}, {1, 1, 0}, {2, 1, 0}, {3, 1, 0}}, 0});
+	c.push_back({"copy to a port that does not exist is counted as drop",
+		     {src_mac(H1, 7, "ghost")},
+		     v4(H1, H2, IP1, IP2),
+		     "h1", {}, {}, {{0, 1, 1}}, 0});
+	c.push_back({"decap: known HOST ID delivered to the server's port",
+		     {{K::Decap, 100, "", "", 4242, "srv", "", 0, 0}},
+		     v4(H1, H2, IP1, IP2),
+		     "mirror", TunnelMeta{100, 4242, {127, 0, 0, 1}},
+		     {{O::Deliver, "srv", "", 0, 0}},
+		     {{0, 1, 0}}, 0});
+	c.push_back({"decap: unknown HOST ID dropped and counted",
+		     {{K::Decap, 100, "", "", 4242, "srv", "", 0, 0}},
+		     v4(H1, H2, IP1, IP2),
+		     "mirror", TunnelMeta{100, 4243, {127, 0, 0, 1}},
+		     {}, {{0, 0, 0}}, 1});
+	c.push_back({"decap: HOST ID known in another VNI only is dropped",
+		     {{K::Decap, 200, "", "", 4242, "srv", "", 0, 0}},
+		     v4(H1, H2, IP1, IP2),
+		     "mirror", TunnelMeta{100, 4242, {127, 0, 0, 1}},
+		     {}, {{0, 0, 0}}, 1});
+	return c;
+}
+
+void put_mac(std::vector<std::uint8_t> &f, const std::string &s)
+{
+	auto m = parse_mac(s);
+	if (!m)
+		throw std::invalid_argument("bad MAC " + s);
+	f.insert(f.end(), m->begin(), m->end());
+}
+
+void put16(std::vector<std::uint8_t> &f, std::uint16_t v)
+{
+	f.push_back(static_cast<std::uint8_t>(v >> 8));
+	f.push_back(static_cast<std::uint8_t>(v));
+}
+
+std::uint16_t csum(const std::uint8_t *p, std::size_t n)
+{
+	std::uint32_t s = 0;
+	for (std::size_t i = 0; i + 1 < n; i += 2)
+		s += static_cast<std::uint32_t>(p[i] << 8 | p[i + 1]);
+	if (n & 1)
+		s += static_cast<std::uint32_t>(p[n - 1] << 8);
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return static_cast<std::uint16_t>(~s);
+}
+
+} // namespace
+
+const std::vector<Case> &cases()
+{
+	static const std::vector<Case> c = make_cases();
+	return c;
+}
+
+std::vector<std::uint8_t> build_frame(const FrameSpec &s)
+{
+	std::vector<std::uint8_t> f;
+	put_mac(f, s.dst_mac);
+	put_mac(f, s.src_mac);
+	if (s.vlan) {
+		put16(f, 0x8100);
+		put16(f, s.vlan);
+	}
+	std::vector<std::uint8_t> udp;
+	put16(udp, 40000);
+	put16(udp, 40001);
+	put16(udp, static_cast<std::uint16_t>(8 + s.payload));
+	put16(udp, 0); // no checksum (IPv4); fine for a bridge
+	for (std::size_t i = 0; i < s.payload; ++i)
+		udp.push_back(static_cast<std::uint8_t>(i * 7 + 1));
+	if (s.src_ip.empty()) {
+		put16(f, 0x88b5); // local experimental EtherType
+		f.insert(f.end(), udp.begin(), udp.end());
+		return f;
+	}
+	auto si = parse_ip(s.src_ip), di = parse_ip(s.dst_ip);
+	if (!si || !di)
+		throw std::invalid_argument("bad IP in frame spec");
+	if (si->family == IpAddr::Family::V4) {
+		put16(f, 0x0800);
+		std::vector<std::uint8_t> ip = {0x45, 0};
+		put16(ip, static_cast<std::uint16_t>(20 + udp.size()));
+		put16(ip, 1);
+		put16(ip, 0);
+		ip.push_back(64);
+		ip.push_back(17);
+		put16(ip, 0);
+		ip.insert(ip.end(), si->bytes.begin(), si->bytes.begin() + 4);
+		ip.insert(ip.end(), di->bytes.begin(), di->bytes.begin() + 4);
+		auto c = csum(ip.data(), ip.size());
+		ip[10] = static_cast<std::uint8_t>(c >> 8);
+		ip[11] = static_cast<std::uint8_t>(c);
+		f.insert(f.end(), ip.begin(), ip.end());
+	} else {
+		put16(f, 0x86dd);
+		std::vector<std::uint8_t> ip = {0x60, 0, 0, 0};
+		put16(ip, static_cast<std::uint16_t>(udp.size()));
+		ip.push_back(17);
+		ip.push_back(64);
+		ip.insert(ip.end(), si->bytes.begin(), si->bytes.end());
+		ip.insert(ip.end(), di->bytes.begin(), di->bytes.end());
+		f.insert(f.end(), ip.begin(), ip.end());
+		udp[6] = 0xff; // IPv6 UDP needs a checksum; any non-zero value
+	}
+	f.insert(f.end(), udp.begin(), udp.end());
+	while (f.size() < 60)
+		f.push_back(0);
+	return f;
+}
+
+Entry make_entry(const EntrySpec &s,
+		 const std::function<std::uint32_t(const std::string &)> &ifindex_of)
+{
+	Entry e;
+	e.key.kind = s.kind;
+	e.key.vni = s.vni;
+	e.key.host_id = s.host_id;
+	if (!s.mac.empty())
+		e.key.host.mac = parse_mac(s.mac);
+	if (!s.ip.empty())
+		e.key.host.ip = parse_ip(s.ip);
+	if (s.vtep.empty()) {
+		e.action.kind = Action::Kind::LocalPort;
+		e.action.ifindex = ifindex_of(s.port);
+	} else {
+		e.action.kind = Action::Kind::Vxlan;
+		auto ip = parse_ip(s.vtep);
+		std::copy_n(ip->bytes.begin(), 4, e.action.remote_vtep.begin());
+		e.action.vni = s.copy_vni;
+		e.action.host_id = s.copy_host_id;
+	}
+	return e;
+}
+
+} // namespace evpnmon::dp::table

@@ -1,0 +1,74 @@
+// The semantic test table of the dataplane: data only. Every case is run
+// against the memory backend (test_memory_semantics) and against the linux
+// backend with real packets in a private network namespace
+// (test_linux_semantics). Ports are named; each harness maps names to
+// ifindexes of its own switch.
+//
+// The switch of the table: bridge VNI 100 with host ports h1 h2 h3 srv,
+// bridge VNI 200 with host port g1; "ghost" is an ifindex that does not
+// exist; "mirror" is the `vxlan external gbp` mirror device.
+#pragma once
+
+#include <evpnmon/dataplane/memory.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace evpnmon::dp::table {
+
+struct EntrySpec {
+	EntryKind kind = EntryKind::MirrorSource;
+	std::uint32_t vni = 100;
+	std::string mac; // "" = none
+	std::string ip;  // "" = none
+	std::uint16_t host_id = 1;
+	// Action: port name (LocalPort), or VXLAN when vtep is set.
+	std::string port;
+	std::string vtep;
+	std::uint32_t copy_vni = 0;
+	std::uint16_t copy_host_id = 0;
+};
+
+struct FrameSpec {
+	std::string src_mac, dst_mac;
+	std::string src_ip, dst_ip; // both empty: non-IP frame (EtherType 0x88b5)
+	std::uint16_t vlan = 0;      // 0 = untagged
+	std::size_t payload = 32;    // UDP payload bytes
+};
+
+struct OutSpec {
+	Output::Kind kind = Output::Kind::LocalCopy;
+	std::string port; // LocalCopy / Deliver
+	std::string vtep; // VxlanCopy
+	std::uint32_t vni = 0;
+	std::uint16_t host_id = 0;
+};
+
+struct CounterSpec {
+	std::size_t entry; // index into Case::entries
+	std::uint64_t packets;
+	std::uint64_t drops;
+};
+
+struct Case {
+	std::string name;
+	std::vector<EntrySpec> entries;
+	FrameSpec frame;
+	std::string ingress; // port name, or "mirror" (then `tunnel` is set)
+	std::optional<TunnelMeta> tunnel;
+	std::vector<OutSpec> expected;
+	std::vector<CounterSpec> counters;
+	std::optional<std::uint64_t> global_drops;
+};
+
+const std::vector<Case> &cases();
+
+// Helpers shared by the harnesses.
+std::vector<std::uint8_t> build_frame(const FrameSpec &spec);
+Entry make_entry(const EntrySpec &spec,
+		 const std::function<std::uint32_t(const std::string &)> &ifindex_of);
+
+} // namespace evpnmon::dp::table

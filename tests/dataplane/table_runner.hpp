@@ -1,0 +1,99 @@
+// Runs the semantic table against one backend through a Harness.
+#pragma once
+
+#include "semantic_table.hpp"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <span>
+
+namespace evpnmon::dp::table {
+
+struct Harness {
+	virtual ~Harness() = default;
+	virtual Dataplane &dataplane() = 0;
+	virtual std::uint32_t ifindex(const std::string &port) = 0;
+	// Inject one frame at `ingress` and return every copy/delivery seen.
+	virtual std::vector<Output> send(std::span<const std::uint8_t> frame,
+					 const std::string &ingress,
+					 const std::optional<TunnelMeta> &tunnel) = 0;
+};
+
+inline Output expected_output(Harness &h, const OutSpec &o,
+			      const std::vector<std::uint8_t> &frame)
+{
+	Output out;
+	out.kind = o.kind;
+	out.frame = frame;
+	if (o.kind == Output::Kind::VxlanCopy) {
+		auto ip = parse_ip(o.vtep);
+		std::copy_n(ip->bytes.begin(), 4, out.remote_vtep.begin());
+		out.vni = o.vni;
+		out.host_id = o.host_id;
+	} else {
+		out.ifindex = h.ifindex(o.port);
+	}
+	return out;
+}
+
+inline std::string describe(const std::vector<Output> &v)
+{
+	std::string s = "[";
+	for (const auto &o : v)
+		s += " " + to_string(o) + ";";
+	return s + " ]";
+}
+
+inline void run_case(Harness &h, const Case &c)
+{
+	auto &dp = h.dataplane();
+	for (const auto &e : dp.list())
+		REQUIRE_FALSE(dp.remove(e.key));
+	REQUIRE(dp.list().empty());
+	auto g0 = dp.global_counters();
+
+	std::vector<Entry> installed;
+	for (const auto &spec : c.entries) {
+		auto e = make_entry(spec, [&](const std::string &p) { return h.ifindex(p); });
+		REQUIRE_FALSE(dp.install(e));
+		installed.push_back(e);
+	}
+	auto listed = dp.list();
+	auto want = installed;
+	std::sort(want.begin(), want.end());
+	std::sort(listed.begin(), listed.end());
+	CHECK(listed == want);
+
+	auto frame = build_frame(c.frame);
+	auto got = h.send(frame, c.ingress, c.tunnel);
+	std::vector<Output> exp;
+	for (const auto &o : c.expected)
+		exp.push_back(expected_output(h, o, frame));
+	std::sort(got.begin(), got.end());
+	std::sort(exp.begin(), exp.end());
+	INFO("got " << describe(got) << " expected " << describe(exp));
+	CHECK(got == exp);
+
+	for (const auto &cs : c.counters) {
+		auto cnt = dp.counters(installed.at(cs.entry).key);
+		REQUIRE(cnt);
+		INFO("entry #" << cs.entry);
+		CHECK(cnt->packets == cs.packets);
+		CHECK(cnt->drops == cs.drops);
+		if (cs.packets)
+			CHECK(cnt->bytes == cs.packets * frame.size());
+	}
+	if (c.global_drops)
+		CHECK(dp.global_counters().drops - g0.drops == *c.global_drops);
+}
+
+inline void run_table(Harness &h)
+{
+	for (const auto &c : cases()) {
+		INFO("case: " << c.name);
+		run_case(h, c);
+	}
+}
+
+} // namespace evpnmon::dp::table

@@ -1,0 +1,170 @@
+// Unit tests of the types and of the memory backend, including the semantic
+// table shared with the linux backend.
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include "table_runner.hpp"
+
+#include <evpnmon/dataplane/memory.hpp>
+
+#include <poll.h>
+
+#include "evpnmon_shared.h"
+
+using namespace evpnmon::dp;
+
+namespace {
+
+struct MemoryHarness : table::Harness {
+	MemoryDataplane dp;
+	std::map<std::string, std::uint32_t> idx = {
+	    {"h1", 11}, {"h2", 12}, {"h3", 13}, {"srv", 14}, {"g1", 21},
+	    {"ghost", 999999}, {"mirror", 50}};
+	MemoryHarness()
+	{
+		for (auto n : {"h1", "h2", "h3", "srv"})
+			dp.add_port(idx[n], n, 100);
+		dp.add_port(idx["g1"], "g1", 200);
+		dp.set_mirror_ifindex(idx["mirror"]);
+	}
+	Dataplane &dataplane() override { return dp; }
+	std::uint32_t ifindex(const std::string &p) override { return idx.at(p); }
+	std::vector<Output> send(std::span<const std::uint8_t> f,
+				 const std::string &in,
+				 const std::optional<TunnelMeta> &t) override
+	{
+		return dp.simulate(f, idx.at(in), t);
+	}
+};
+
+Entry mac_entry(EntryKind k, const char *mac, std::uint16_t hid, std::uint32_t port)
+{
+	Entry e;
+	e.key.kind = k;
+	e.key.vni = 100;
+	e.key.host.mac = parse_mac(mac);
+	e.key.host_id = hid;
+	e.action.kind = Action::Kind::LocalPort;
+	e.action.ifindex = port;
+	return e;
+}
+
+} // namespace
+
+TEST_CASE("MAC and IP formatting round-trips")
+{
+	auto m = parse_mac("02:aB:00:ff:10:01");
+	REQUIRE(m);
+	CHECK(to_string(*m) == "02:ab:00:ff:10:01");
+	CHECK_FALSE(parse_mac("02:ab:00:ff:10"));
+	CHECK_FALSE(parse_mac("02:ab:00:ff:10:01:02"));
+	CHECK_FALSE(parse_mac("zz:ab:00:ff:10:01"));
+	auto v4 = parse_ip("10.1.2.3");
+	REQUIRE(v4);
+	CHECK(v4->family == IpAddr::Family::V4);
+	CHECK(to_string(*v4) == "10.1.2.3");
+	auto v6 = parse_ip("fd00::1");
+	REQUIRE(v6);
+	CHECK(v6->family == IpAddr::Family::V6);
+	CHECK(to_string(*v6) == "fd00::1");
+	CHECK_FALSE(parse_ip("10.1.2"));
+	CHECK(to_string(EntryKind::Decap) == "decap");
+}
+
+TEST_CASE("memory backend passes the semantic table")
+{
+	MemoryHarness h;
+	table::run_table(h);
+}
+
+TEST_CASE("factory")
+{
+	auto dp = make_dataplane("memory", Config{});
+	REQUIRE(dp);
+	CHECK(dp->list().empty());
+	CHECK_THROWS_AS(make_dataplane("nope", Config{}), std::invalid_argument);
+}
+
+TEST_CASE("install validates, replaces and removes")
+{
+	MemoryDataplane dp;
+	dp.add_port(14, "srv", 100);
+	auto e = mac_entry(EntryKind::MirrorSource, "02:00:00:00:00:01", 7, 14);
+	CHECK_FALSE(dp.install(e));
+	auto bad = e;
+	bad.key.host_id = 0;
+	CHECK(dp.install(bad) == std::errc::invalid_argument);
+	bad = e;
+	bad.key.host = {};
+	CHECK(dp.install(bad) == std::errc::invalid_argument);
+	bad = e;
+	bad.key.kind = EntryKind::Decap;
+	CHECK(dp.install(bad) == std::errc::invalid_argument);
+	auto repl = e;
+	repl.action.ifindex = 15;
+	CHECK_FALSE(dp.install(repl));
+	REQUIRE(dp.list().size() == 1);
+	CHECK(dp.list()[0].action.ifindex == 15);
+	CHECK_FALSE(dp.remove(e.key));
+	CHECK_FALSE(dp.remove(e.key)); // absent: not an error
+	CHECK(dp.list().empty());
+	CHECK_FALSE(dp.counters(e.key));
+}
+
+TEST_CASE("at most DP_MAX_ACTIONS entries per monitored host and kind")
+{
+	MemoryDataplane dp;
+	for (std::uint16_t i = 1; i <= DP_MAX_ACTIONS; ++i)
+		CHECK_FALSE(dp.install(mac_entry(EntryKind::MirrorSource,
+						 "02:00:00:00:00:01", i, 14)));
+	CHECK(dp.install(mac_entry(EntryKind::MirrorSource, "02:00:00:00:00:01",
+				   99, 14)) == std::errc::no_buffer_space);
+	CHECK_FALSE(dp.install(mac_entry(EntryKind::MirrorDest, "02:00:00:00:00:01",
+					 99, 14)));
+}
+
+TEST_CASE("more distinct actions than DP_MAX_COPIES: extra copies dropped")
+{
+	MemoryDataplane dp;
+	dp.add_port(11, "h1", 100);
+	for (std::uint32_t p = 0; p < 10; ++p)
+		dp.add_port(100 + p, "s", 100);
+	// 8 src-MAC entries + 2 dst-MAC entries, all distinct ports.
+	for (std::uint16_t i = 0; i < 8; ++i)
+		REQUIRE_FALSE(dp.install(mac_entry(EntryKind::MirrorSource,
+						   "02:00:00:00:00:01", i + 1, 100u + i)));
+	for (std::uint16_t i = 8; i < 10; ++i)
+		REQUIRE_FALSE(dp.install(mac_entry(EntryKind::MirrorDest,
+						   "02:00:00:00:00:02", i + 1, 100u + i)));
+	auto f = table::build_frame({"02:00:00:00:00:01", "02:00:00:00:00:02",
+				     "10.0.0.1", "10.0.0.2", 0, 32});
+	auto out = dp.simulate(f, 11);
+	CHECK(out.size() == DP_MAX_COPIES);
+	CHECK(dp.global_counters().drops == 2);
+}
+
+TEST_CASE("MAC events: injected, delivered via event_fd, dumped")
+{
+	MemoryDataplane dp;
+	std::vector<MacEvent> seen;
+	dp.set_mac_listener([&](const MacEvent &ev) { seen.push_back(ev); });
+	MacEvent ev;
+	ev.mac = *parse_mac("02:00:00:00:00:01");
+	ev.ifindex = 11;
+	ev.vni = 100;
+	dp.inject_mac_event(ev);
+	pollfd p{dp.event_fd(), POLLIN, 0};
+	REQUIRE(::poll(&p, 1, 0) == 1);
+	CHECK(seen.empty());
+	dp.process_events();
+	REQUIRE(seen.size() == 1);
+	CHECK(seen[0].mac == ev.mac);
+	CHECK(::poll(&p, 1, 0) == 0);
+	seen.clear();
+	dp.dump_macs();
+	CHECK(seen.size() == 1);
+	ev.kind = MacEvent::Kind::Removed;
+	dp.inject_mac_event(ev);
+	dp.process_events();
+	seen.clear();
+	dp.dump_macs();
+	CHECK(seen.empty());
+}
