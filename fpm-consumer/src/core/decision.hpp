@@ -1,0 +1,66 @@
+// fpm-consumer core: the decision. A pure function from the current inputs
+// (sessions, MAC locations, VTEP reachability) to the set of dataplane
+// entries this VTEP must have. See docs/exactly-once.md for the rule and its
+// proof sketch; this file is its executable form.
+#pragma once
+
+#include "core/mac_table.hpp"
+#include "core/model.hpp"
+#include "core/route_table.hpp"
+
+#include <evpnmon/dataplane/types.hpp>
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace evpnmon::consumer {
+
+struct DecisionConfig {
+	std::set<std::uint32_t> local_vnis; // L2 VNIs configured on this VTEP
+	// Require a usable FPM route to a remote server VTEP before encapsulating
+	// copies towards it (no copy into the void).
+	bool require_vtep_route = true;
+};
+
+enum class SessionStatus : std::uint8_t {
+	Active,            // entries installed as the rule demands
+	ServerUnknown,     // server MAC location unknown: nothing installed
+	ServerUnreachable, // server VTEP has no usable route: nothing installed
+	VniNotLocal,       // session for a VNI this VTEP does not have
+	Conflict,          // another session owns the same entry key with another server
+	Invalid,           // no host MAC/IP, HOST ID 0, ...
+};
+const char *to_string(SessionStatus status);
+
+// What the decision concluded for one session (for display and tests).
+struct SessionView {
+	Session session;
+	MacLocation host_location;
+	MacLocation server_location;
+	SessionStatus status = SessionStatus::Active;
+	bool entry1 = false, entry2 = false, entry3 = false;
+	std::optional<dp::Action> action; // the mirror action of entries 1/2
+};
+
+struct DecisionCounters {
+	std::uint64_t server_unknown = 0;
+	std::uint64_t server_unreachable = 0;
+	std::uint64_t vni_not_local = 0;
+	std::uint64_t conflicts = 0;
+	std::uint64_t invalid = 0;
+	std::uint64_t ip_only_hosts = 0;
+};
+
+struct Desired {
+	std::map<dp::EntryKey, dp::Action> entries;
+	std::vector<SessionView> sessions;
+	DecisionCounters counters;
+};
+
+Desired decide(const std::map<SessionKey, Session> &sessions, const MacTable &macs,
+	       const RouteTable &routes, const DecisionConfig &config);
+
+} // namespace evpnmon::consumer

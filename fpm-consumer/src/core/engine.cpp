@@ -1,0 +1,185 @@
+#include "core/engine.hpp"
+
+#include <linux/neighbour.h>
+#include <linux/rtnetlink.h>
+
+#include <algorithm>
+
+namespace evpnmon::consumer {
+
+const char *to_string(Gate gate)
+{
+	switch (gate) {
+	case Gate::Feed:
+		return "feed";
+	case Gate::LocalMacs:
+		return "local-macs";
+	case Gate::Fpm:
+		return "fpm";
+	}
+	return "?";
+}
+
+Engine::Engine(dp::Dataplane &dataplane, EngineConfig config)
+    : dp_(dataplane), config_(std::move(config)), reconciler_(dataplane)
+{
+}
+
+void Engine::local_mac(const dp::MacEvent &event)
+{
+	++counters_.local_mac_events;
+	bool changed;
+	if (event.kind == dp::MacEvent::Kind::Learned)
+		changed = macs_.set(MacSource::Local, event.vni, event.mac,
+				    MacLocation::local(event.ifindex));
+	else
+		changed = macs_.erase(MacSource::Local, event.vni, event.mac);
+	dirty_ |= changed;
+}
+
+void Engine::neigh(MacSource source, const NeighUpdate &u)
+{
+	++counters_.neigh_events;
+	auto vni = config_.vxlan_ifindex_to_vni.find(u.ifindex);
+	if (vni == config_.vxlan_ifindex_to_vni.end() || !u.mac) {
+		++counters_.neigh_ignored;
+		return;
+	}
+	static constexpr Mac zero{};
+	if (*u.mac == zero) { // BUM flood entry, not a host
+		++counters_.neigh_ignored;
+		return;
+	}
+	if (!u.add) {
+		dirty_ |= macs_.erase(source, vni->second, *u.mac);
+		return;
+	}
+	if (!u.dst) {
+		// The bridge's own (master) copy of the entry carries no NDA_DST;
+		// the VXLAN device's (self) copy does. NH_ID is EVPN multihoming.
+		if (u.nh_id)
+			++counters_.neigh_unsupported;
+		else
+			++counters_.neigh_ignored;
+		return;
+	}
+	dirty_ |= macs_.set(source, vni->second, *u.mac, MacLocation::remote(*u.dst));
+}
+
+void Engine::route(const RouteUpdate &u)
+{
+	++counters_.route_events;
+	if (u.table != config_.main_table)
+		return;
+	if (!u.add) {
+		dirty_ |= routes_.del_route(u.dst, u.dst_len);
+		return;
+	}
+	RouteTable::Route r;
+	r.usable = !(u.type == RTN_BLACKHOLE || u.type == RTN_UNREACHABLE || u.type == RTN_PROHIBIT);
+	r.nh_id = u.nh_id;
+	dirty_ |= routes_.add_route(u.dst, u.dst_len, r);
+}
+
+void Engine::nexthop(const NexthopUpdate &u)
+{
+	++counters_.nexthop_events;
+	if (u.add)
+		dirty_ |= routes_.add_nexthop(u.id, !u.blackhole);
+	else
+		dirty_ |= routes_.del_nexthop(u.id);
+}
+
+void Engine::replace_sessions(const std::vector<Session> &sessions)
+{
+	++counters_.session_events;
+	std::map<SessionKey, Session> fresh;
+	for (const auto &s : sessions)
+		fresh[s.key] = s;
+	if (fresh != sessions_) {
+		sessions_ = std::move(fresh);
+		dirty_ = true;
+	}
+}
+
+void Engine::upsert_session(const Session &session)
+{
+	++counters_.session_events;
+	auto &slot = sessions_[session.key];
+	if (!(slot == session)) {
+		slot = session;
+		dirty_ = true;
+	}
+}
+
+void Engine::erase_session(const SessionKey &key)
+{
+	++counters_.session_events;
+	dirty_ |= sessions_.erase(key) > 0;
+}
+
+void Engine::open_gate(Gate gate)
+{
+	auto &g = gates_[static_cast<std::size_t>(gate)];
+	if (!g) {
+		g = true;
+		dirty_ = true;
+	}
+}
+
+bool Engine::all_gates_open() const
+{
+	return std::all_of(gates_.begin(), gates_.end(), [](bool g) { return g; });
+}
+
+void Engine::fpm_lost()
+{
+	macs_.mark_stale(MacSource::Fpm);
+	routes_.mark_stale();
+	fpm_resyncing_ = true;
+}
+
+void Engine::fpm_resync_done()
+{
+	if (!fpm_resyncing_)
+		return;
+	const auto swept = macs_.sweep_stale(MacSource::Fpm) + routes_.sweep_stale();
+	counters_.fpm_stale_swept += swept;
+	fpm_resyncing_ = false;
+	dirty_ |= swept > 0;
+}
+
+void Engine::kernel_resync_begin()
+{
+	macs_.mark_stale(MacSource::Kernel);
+}
+
+void Engine::kernel_resync_done()
+{
+	dirty_ |= macs_.sweep_stale(MacSource::Kernel) > 0;
+}
+
+Desired Engine::preview() const
+{
+	return decide(sessions_, macs_, routes_, config_.decision);
+}
+
+std::optional<ReconcileStats> Engine::reconcile(bool force)
+{
+	if (!all_gates_open() || (!dirty_ && !force))
+		return std::nullopt;
+	desired_ = decide(sessions_, macs_, routes_, config_.decision);
+	auto st = reconciler_.apply(desired_.entries);
+	++counters_.reconciles;
+	counters_.totals.installed += st.installed;
+	counters_.totals.replaced += st.replaced;
+	counters_.totals.removed += st.removed;
+	counters_.totals.errors += st.errors;
+	if (st.errors)
+		counters_.totals.last_error = st.last_error;
+	counters_.totals.unchanged = st.unchanged;
+	dirty_ = st.errors > 0; // retry on the next pass
+	return st;
+}
+
+} // namespace evpnmon::consumer

@@ -1,0 +1,101 @@
+// fpm-consumer core: the state machine that owns the inputs, runs the
+// decision and reconciles the dataplane. Single-threaded, no I/O of its own:
+// the daemon feeds it decoded events and timer ticks; tests do the same.
+#pragma once
+
+#include "core/decision.hpp"
+#include "core/mac_table.hpp"
+#include "core/reconciler.hpp"
+#include "core/route_table.hpp"
+#include "core/updates.hpp"
+
+#include <evpnmon/dataplane/dataplane.hpp>
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <vector>
+
+namespace evpnmon::consumer {
+
+struct EngineConfig {
+	DecisionConfig decision;
+	std::map<std::uint32_t, std::uint32_t> vxlan_ifindex_to_vni;
+	std::uint32_t main_table = 254; // routes of other tables are ignored
+};
+
+// Inputs that must have delivered their first full picture before the engine
+// touches the dataplane (so a restart never removes correct entries early).
+enum class Gate : std::uint8_t { Feed = 0, LocalMacs = 1, Fpm = 2 };
+inline constexpr std::size_t kGateCount = 3;
+const char *to_string(Gate gate);
+
+struct EngineCounters {
+	std::uint64_t local_mac_events = 0;
+	std::uint64_t neigh_events = 0;
+	std::uint64_t neigh_ignored = 0;     // not on a known VXLAN device, no MAC, ...
+	std::uint64_t neigh_unsupported = 0; // NDA_NH_ID (EVPN-MH) instead of NDA_DST
+	std::uint64_t route_events = 0;
+	std::uint64_t nexthop_events = 0;
+	std::uint64_t session_events = 0;
+	std::uint64_t reconciles = 0;
+	std::uint64_t fpm_stale_swept = 0;
+	ReconcileStats totals; // summed over every reconcile
+};
+
+class Engine {
+public:
+	Engine(dp::Dataplane &dataplane, EngineConfig config);
+
+	// --- inputs ---
+	void local_mac(const dp::MacEvent &event);
+	void neigh(MacSource source, const NeighUpdate &update);
+	void route(const RouteUpdate &update);
+	void nexthop(const NexthopUpdate &update);
+	void replace_sessions(const std::vector<Session> &sessions);
+	void upsert_session(const Session &session);
+	void erase_session(const SessionKey &key);
+
+	// --- resync ---
+	void open_gate(Gate gate);
+	bool gate_open(Gate gate) const { return gates_[static_cast<std::size_t>(gate)]; }
+	bool all_gates_open() const;
+	void fpm_lost();        // keep what FPM told us, but mark it stale
+	void fpm_resync_done(); // sweep what the new connection did not confirm
+	bool fpm_resyncing() const { return fpm_resyncing_; }
+	void kernel_resync_begin();
+	void kernel_resync_done();
+
+	// --- output ---
+	bool dirty() const { return dirty_; }
+	// Decide and reconcile when dirty (or forced) and every gate is open.
+	std::optional<ReconcileStats> reconcile(bool force = false);
+	// Re-read the dataplane on the next reconcile (periodic audit).
+	void audit() { reconciler_.refresh(); dirty_ = true; }
+
+	const Desired &desired() const { return desired_; }
+	const std::map<dp::EntryKey, dp::Action> &installed() const { return reconciler_.installed(); }
+	const std::map<SessionKey, Session> &sessions() const { return sessions_; }
+	const MacTable &macs() const { return macs_; }
+	const RouteTable &routes() const { return routes_; }
+	const EngineCounters &counters() const { return counters_; }
+	const EngineConfig &config() const { return config_; }
+	// Recompute the decision without touching the dataplane (display).
+	Desired preview() const;
+
+private:
+	dp::Dataplane &dp_;
+	EngineConfig config_;
+	Reconciler reconciler_;
+	std::map<SessionKey, Session> sessions_;
+	MacTable macs_;
+	RouteTable routes_;
+	Desired desired_;
+	EngineCounters counters_;
+	std::array<bool, kGateCount> gates_{};
+	bool dirty_ = true;
+	bool fpm_resyncing_ = false;
+};
+
+} // namespace evpnmon::consumer

@@ -1,0 +1,64 @@
+// fpm-consumer core: MAC -> location, fused from several sources.
+//
+// Each source (the dataplane's local learning, zebra's FPM stream, the kernel
+// bridge FDB of the VXLAN devices) keeps its own record per (VNI, MAC). The
+// location of a MAC is the most recently updated record among the sources
+// that have one: a host that moves produces a fresh record at the new place
+// before the old one is withdrawn, so the newest record is the truth during
+// the move and the only record after convergence.
+#pragma once
+
+#include "core/model.hpp"
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <utility>
+
+namespace evpnmon::consumer {
+
+enum class MacSource : std::uint8_t { Local = 0, Fpm = 1, Kernel = 2 };
+inline constexpr std::size_t kMacSourceCount = 3;
+const char *to_string(MacSource source);
+
+class MacTable {
+public:
+	using Key = std::pair<std::uint32_t, Mac>; // (VNI, MAC)
+
+	// Returns true when the resolved location of the MAC changed.
+	bool set(MacSource source, std::uint32_t vni, const Mac &mac, const MacLocation &loc);
+	bool erase(MacSource source, std::uint32_t vni, const Mac &mac);
+
+	MacLocation locate(std::uint32_t vni, const Mac &mac) const;
+
+	// Resync support: mark every record of a source stale; records refreshed
+	// by set() lose the mark; sweep_stale() erases what is still stale.
+	void mark_stale(MacSource source);
+	std::size_t sweep_stale(MacSource source);
+	std::size_t count(MacSource source) const;
+	std::size_t size() const { return table_.size(); }
+
+	template <typename F> void for_each(F &&fn) const
+	{
+		for (const auto &[key, entry] : table_)
+			fn(key.first, key.second, resolve(entry));
+	}
+
+private:
+	struct Record {
+		MacLocation loc;
+		std::uint64_t stamp = 0;
+		bool stale = false;
+	};
+	struct Entry {
+		std::array<std::optional<Record>, kMacSourceCount> by_source;
+	};
+	static MacLocation resolve(const Entry &entry);
+
+	std::map<Key, Entry> table_;
+	std::uint64_t clock_ = 0;
+};
+
+} // namespace evpnmon::consumer

@@ -1,0 +1,61 @@
+// fpm-consumer core: the inputs the decision works on (plain data).
+#pragma once
+
+#include <evpnmon/dataplane/types.hpp>
+
+#include <array>
+#include <compare>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace evpnmon::consumer {
+
+using dp::IpAddr;
+using dp::Mac;
+using Ipv4 = std::array<std::uint8_t, 4>;
+
+// Identity of a monitoring session in the feed (see proto/monitor_feed.proto:
+// a DEL matches on vni, eth_tag, host_mac, host_ip, host_id, rd, originator).
+struct SessionKey {
+	std::uint32_t vni = 0;
+	std::uint32_t eth_tag = 0;
+	std::optional<Mac> host_mac;
+	std::optional<IpAddr> host_ip;
+	std::uint16_t host_id = 0;
+	std::string rd;
+	Ipv4 originator{};
+
+	auto operator<=>(const SessionKey &) const = default;
+};
+
+struct Session {
+	SessionKey key;
+	Mac server_mac{};
+	std::optional<IpAddr> server_ip;
+	bool local = false; // originated by this leaf's own configuration
+
+	auto operator<=>(const Session &) const = default;
+};
+
+// Where a MAC lives as seen from this VTEP.
+struct MacLocation {
+	enum class Kind : std::uint8_t { Unknown, Local, Remote };
+	Kind kind = Kind::Unknown;
+	std::uint32_t ifindex = 0; // Local: bridge port
+	Ipv4 vtep{};               // Remote: VTEP behind which the MAC lives
+
+	static MacLocation local(std::uint32_t ifindex) { return {Kind::Local, ifindex, {}}; }
+	static MacLocation remote(Ipv4 vtep) { return {Kind::Remote, 0, vtep}; }
+	bool operator==(const MacLocation &) const = default;
+};
+
+std::string to_string(const MacLocation &loc);
+std::string format_mac(const Mac &mac);
+std::string format_ipv4(const Ipv4 &ip);
+std::string format_ip(const IpAddr &ip);
+std::optional<Mac> parse_mac_text(const std::string &text);
+std::optional<Ipv4> parse_ipv4_text(const std::string &text);
+
+} // namespace evpnmon::consumer

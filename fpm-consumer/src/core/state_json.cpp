@@ -1,0 +1,174 @@
+#include "core/state_json.hpp"
+
+namespace evpnmon::consumer {
+
+using nlohmann::json;
+
+namespace {
+
+const char *kind_name(dp::EntryKind kind)
+{
+	switch (kind) {
+	case dp::EntryKind::MirrorSource:
+		return "mirror-source";
+	case dp::EntryKind::MirrorDest:
+		return "mirror-dest";
+	case dp::EntryKind::Decap:
+		return "decap";
+	}
+	return "mirror-source";
+}
+
+std::string port_name(const dp::Dataplane *dataplane, std::uint32_t ifindex)
+{
+	std::string name = dataplane ? dataplane->port_name(ifindex) : std::string{};
+	return name.empty() ? "if" + std::to_string(ifindex) : name;
+}
+
+json location_json(const MacLocation &loc, const dp::Dataplane *dataplane)
+{
+	json j;
+	switch (loc.kind) {
+	case MacLocation::Kind::Unknown:
+		j["kind"] = "unknown";
+		break;
+	case MacLocation::Kind::Local:
+		j["kind"] = "local";
+		j["ifindex"] = loc.ifindex;
+		j["port"] = port_name(dataplane, loc.ifindex);
+		break;
+	case MacLocation::Kind::Remote:
+		j["kind"] = "remote";
+		j["vtep"] = format_ipv4(loc.vtep);
+		break;
+	}
+	return j;
+}
+
+json action_json(const dp::Action &a, const dp::Dataplane *dataplane)
+{
+	json j;
+	if (a.kind == dp::Action::Kind::LocalPort) {
+		j["type"] = "local-port";
+		j["ifindex"] = a.ifindex;
+		j["port"] = port_name(dataplane, a.ifindex);
+	} else {
+		j["type"] = "vxlan";
+		j["remote-vtep"] = format_ipv4(a.remote_vtep);
+		j["vni"] = a.vni;
+		j["host-id"] = a.host_id;
+	}
+	return j;
+}
+
+} // namespace
+
+json session_json(const SessionView &v, const dp::Dataplane *dataplane)
+{
+	const auto &k = v.session.key;
+	json j;
+	j["vni"] = k.vni;
+	j["eth-tag"] = k.eth_tag;
+	if (k.host_mac)
+		j["host-mac"] = format_mac(*k.host_mac);
+	if (k.host_ip)
+		j["host-ip"] = format_ip(*k.host_ip);
+	j["host-id"] = k.host_id;
+	j["server-mac"] = format_mac(v.session.server_mac);
+	if (v.session.server_ip)
+		j["server-ip"] = format_ip(*v.session.server_ip);
+	if (!k.rd.empty())
+		j["rd"] = k.rd;
+	j["originator"] = format_ipv4(k.originator);
+	j["local"] = v.session.local;
+	j["status"] = to_string(v.status);
+	j["host-location"] = location_json(v.host_location, dataplane);
+	j["server-location"] = location_json(v.server_location, dataplane);
+	j["roles"] = {{"entry1", v.entry1}, {"entry2", v.entry2}, {"entry3", v.entry3}};
+	if (v.action)
+		j["action"] = action_json(*v.action, dataplane);
+	return j;
+}
+
+json entry_json(const dp::EntryKey &key, const dp::Action &action, const dp::Dataplane *dataplane)
+{
+	json j;
+	j["kind"] = kind_name(key.kind);
+	j["vni"] = key.vni;
+	if (key.host.mac)
+		j["host-mac"] = format_mac(*key.host.mac);
+	if (key.host.ip)
+		j["host-ip"] = format_ip(*key.host.ip);
+	j["host-id"] = key.host_id;
+	j["action"] = action_json(action, dataplane);
+	if (dataplane)
+		if (auto c = dataplane->counters(key))
+			j["counters"] = {{"packets", std::to_string(c->packets)},
+					 {"bytes", std::to_string(c->bytes)},
+					 {"drops", std::to_string(c->drops)}};
+	return j;
+}
+
+std::vector<Counter> engine_counters(const Engine &e)
+{
+	const auto &c = e.counters();
+	const auto &d = e.desired().counters;
+	return {
+		{"local-mac-events", c.local_mac_events},
+		{"neigh-events", c.neigh_events},
+		{"neigh-ignored", c.neigh_ignored},
+		{"neigh-unsupported", c.neigh_unsupported},
+		{"route-events", c.route_events},
+		{"nexthop-events", c.nexthop_events},
+		{"session-events", c.session_events},
+		{"reconciles", c.reconciles},
+		{"entries-installed", c.totals.installed},
+		{"entries-replaced", c.totals.replaced},
+		{"entries-removed", c.totals.removed},
+		{"dataplane-errors", c.totals.errors},
+		{"fpm-stale-swept", c.fpm_stale_swept},
+		{"sessions-server-unknown", d.server_unknown},
+		{"sessions-server-unreachable", d.server_unreachable},
+		{"sessions-vni-not-local", d.vni_not_local},
+		{"sessions-conflict", d.conflicts},
+		{"sessions-invalid", d.invalid},
+		{"macs-local", e.macs().count(MacSource::Local)},
+		{"macs-fpm", e.macs().count(MacSource::Fpm)},
+		{"macs-kernel-fdb", e.macs().count(MacSource::Kernel)},
+		{"routes", e.routes().route_count()},
+		{"nexthops", e.routes().nexthop_count()},
+	};
+}
+
+json counters_json(const std::vector<Counter> &counters)
+{
+	json list = json::array();
+	for (const auto &[name, value] : counters)
+		list.push_back({{"name", name}, {"value", std::to_string(value)}});
+	return {{"counter", list}};
+}
+
+json engine_state_json(const Engine &engine, const dp::Dataplane *dataplane,
+		       const std::vector<Counter> &extra_counters)
+{
+	json j;
+	j["gates"] = {{"feed", engine.gate_open(Gate::Feed)},
+		      {"local-macs", engine.gate_open(Gate::LocalMacs)},
+		      {"fpm", engine.gate_open(Gate::Fpm)}};
+	// Before the first reconcile the decision has not run: show a preview.
+	const Desired shown = engine.counters().reconciles ? engine.desired() : engine.preview();
+	json sessions = json::array();
+	for (const auto &v : shown.sessions)
+		sessions.push_back(session_json(v, dataplane));
+	j["sessions"] = {{"session", sessions}};
+	json entries = json::array();
+	for (const auto &[key, action] : engine.installed())
+		entries.push_back(entry_json(key, action, dataplane));
+	j["entries"] = {{"entry", entries}};
+	auto counters = engine_counters(engine);
+	counters.insert(counters.end(), extra_counters.begin(), extra_counters.end());
+	j["counters"] = counters_json(counters);
+	return j;
+}
+
+} // namespace evpnmon::consumer

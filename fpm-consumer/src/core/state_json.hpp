@@ -1,0 +1,29 @@
+// fpm-consumer core: the engine's state as RFC 7951 JSON, shaped by
+// yang/evpn-monitor.yang (container fpm-consumer, config false).
+#pragma once
+
+#include "core/engine.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace evpnmon::consumer {
+
+using Counter = std::pair<std::string, std::uint64_t>;
+
+nlohmann::json session_json(const SessionView &view, const dp::Dataplane *dataplane);
+nlohmann::json entry_json(const dp::EntryKey &key, const dp::Action &action,
+			  const dp::Dataplane *dataplane);
+std::vector<Counter> engine_counters(const Engine &engine);
+nlohmann::json counters_json(const std::vector<Counter> &counters);
+
+// Inner object of "evpn-monitor:fpm-consumer" (gates, sessions, entries,
+// counters). The daemon adds its "fpm" and "feed" containers.
+nlohmann::json engine_state_json(const Engine &engine, const dp::Dataplane *dataplane,
+				 const std::vector<Counter> &extra_counters = {});
+
+} // namespace evpnmon::consumer

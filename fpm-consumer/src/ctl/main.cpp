@@ -1,0 +1,78 @@
+// evpnmon-ctl: print fpm-consumer's sessions, roles, entries and counters.
+//   evpnmon-ctl [-s SOCKET] [--json] [sessions|roles|entries|counters|status|all]
+#include "ctl/render.hpp"
+
+#include <CLI/CLI.hpp>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <iostream>
+#include <string>
+
+namespace {
+
+// One request, one JSON reply, then the daemon closes the connection.
+std::string query(const std::string &path)
+{
+	int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
+	struct Closer {
+		int fd;
+		~Closer() { ::close(fd); }
+	} closer{fd};
+	sockaddr_un addr{};
+	addr.sun_family = AF_UNIX;
+	if (path.size() >= sizeof(addr.sun_path))
+		throw std::runtime_error("socket path too long: " + path);
+	std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+	if (::connect(fd, reinterpret_cast<sockaddr *>(&addr), sizeof(addr)) < 0)
+		throw std::runtime_error("cannot connect to " + path + ": " + std::strerror(errno) +
+					 " (is fpm-consumer running?)");
+	const std::string req = "state\n";
+	if (::write(fd, req.data(), req.size()) != static_cast<ssize_t>(req.size()))
+		throw std::runtime_error("write to " + path + " failed");
+	std::string reply;
+	char buf[65536];
+	while (true) {
+		ssize_t n = ::read(fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			throw std::runtime_error(std::string("read: ") + std::strerror(errno));
+		if (n == 0)
+			break;
+		reply.append(buf, static_cast<std::size_t>(n));
+	}
+	return reply;
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+	CLI::App app{"evpnmon-ctl: show fpm-consumer state"};
+	std::string socket_path = "/run/evpn-monitor/fpm-consumer.sock";
+	bool json_out = false;
+	std::string what = "all";
+	app.add_option("-s,--socket", socket_path, "fpm-consumer state socket")->capture_default_str();
+	app.add_flag("-j,--json", json_out, "print JSON (RFC 7951, yang/evpn-monitor.yang)");
+	app.add_option("what", what, "what to show")
+		->check(CLI::IsMember({"sessions", "roles", "entries", "counters", "status", "all"}))
+		->capture_default_str();
+	CLI11_PARSE(app, argc, argv);
+	try {
+		auto doc = nlohmann::json::parse(query(socket_path));
+		if (json_out)
+			std::cout << evpnmon::ctl::select_json(doc, what).dump(2) << "\n";
+		else
+			evpnmon::ctl::render_text(doc, what, std::cout);
+	} catch (const std::exception &e) {
+		std::cerr << "evpnmon-ctl: " << e.what() << "\n";
+		return 1;
+	}
+	return 0;
+}

@@ -1,0 +1,171 @@
+#include "ctl/render.hpp"
+
+#include <iomanip>
+#include <sstream>
+
+namespace evpnmon::ctl {
+
+using nlohmann::json;
+
+namespace {
+
+std::string str(const json &j, const char *key, const char *dflt = "-")
+{
+	if (!j.contains(key))
+		return dflt;
+	const auto &v = j.at(key);
+	return v.is_string() ? v.get<std::string>() : v.dump();
+}
+
+std::string location(const json &loc)
+{
+	const auto kind = str(loc, "kind");
+	if (kind == "local")
+		return "local " + str(loc, "port");
+	if (kind == "remote")
+		return "remote " + str(loc, "vtep");
+	return kind;
+}
+
+std::string action(const json &a)
+{
+	if (str(a, "type") == "local-port")
+		return "port " + str(a, "port");
+	return "vxlan " + str(a, "remote-vtep") + " vni " + str(a, "vni") + " id " + str(a, "host-id");
+}
+
+std::string host(const json &j)
+{
+	std::string h = str(j, "host-mac", "");
+	if (j.contains("host-ip"))
+		h += (h.empty() ? "" : "/") + str(j, "host-ip");
+	return h.empty() ? "-" : h;
+}
+
+const json &list(const json &top, const char *container, const char *item)
+{
+	static const json empty = json::array();
+	if (!top.contains(container) || !top.at(container).contains(item))
+		return empty;
+	return top.at(container).at(item);
+}
+
+void sessions(const json &top, std::ostream &out)
+{
+	out << std::left << std::setw(8) << "VNI" << std::setw(30) << "HOST" << std::setw(8) << "ID"
+	    << std::setw(19) << "SERVER" << std::setw(20) << "STATUS" << std::setw(22) << "HOST-AT"
+	    << std::setw(22) << "SERVER-AT" << "\n";
+	for (const auto &s : list(top, "sessions", "session"))
+		out << std::setw(8) << str(s, "vni") << std::setw(30) << host(s) << std::setw(8)
+		    << str(s, "host-id") << std::setw(19) << str(s, "server-mac") << std::setw(20)
+		    << str(s, "status") << std::setw(22) << location(s.value("host-location", json{}))
+		    << std::setw(22) << location(s.value("server-location", json{})) << "\n";
+}
+
+void roles(const json &top, std::ostream &out)
+{
+	out << std::left << std::setw(8) << "VNI" << std::setw(30) << "HOST" << std::setw(8) << "ID"
+	    << std::setw(8) << "ENTRY1" << std::setw(8) << "ENTRY2" << std::setw(8) << "ENTRY3"
+	    << "ACTION\n";
+	for (const auto &s : list(top, "sessions", "session")) {
+		const auto r = s.value("roles", json::object());
+		auto yn = [&](const char *k) { return r.value(k, false) ? "yes" : "no"; };
+		out << std::setw(8) << str(s, "vni") << std::setw(30) << host(s) << std::setw(8)
+		    << str(s, "host-id") << std::setw(8) << yn("entry1") << std::setw(8) << yn("entry2")
+		    << std::setw(8) << yn("entry3")
+		    << (s.contains("action") ? action(s.at("action")) : std::string("-")) << "\n";
+	}
+}
+
+void entries(const json &top, std::ostream &out)
+{
+	out << std::left << std::setw(15) << "KIND" << std::setw(8) << "VNI" << std::setw(30)
+	    << "HOST" << std::setw(8) << "ID" << std::setw(40) << "ACTION" << "PACKETS\n";
+	for (const auto &e : list(top, "entries", "entry"))
+		out << std::setw(15) << str(e, "kind") << std::setw(8) << str(e, "vni") << std::setw(30)
+		    << host(e) << std::setw(8) << str(e, "host-id") << std::setw(40)
+		    << action(e.value("action", json::object()))
+		    << (e.contains("counters") ? str(e.at("counters"), "packets") : std::string("-"))
+		    << "\n";
+}
+
+void counters(const json &top, std::ostream &out)
+{
+	for (const auto &c : list(top, "counters", "counter"))
+		out << std::left << std::setw(34) << str(c, "name") << str(c, "value") << "\n";
+}
+
+void status(const json &top, std::ostream &out)
+{
+	if (top.contains("gates"))
+		for (const auto &[k, v] : top.at("gates").items())
+			out << "gate " << std::left << std::setw(12) << k << (v.get<bool>() ? "open" : "closed")
+			    << "\n";
+	if (top.contains("fpm"))
+		for (const auto &[k, v] : top.at("fpm").items())
+			out << "fpm  " << std::setw(12) << k << (v.is_string() ? v.get<std::string>() : v.dump())
+			    << "\n";
+	if (top.contains("feed"))
+		for (const auto &[k, v] : top.at("feed").items())
+			out << "feed " << std::setw(12) << k << (v.is_string() ? v.get<std::string>() : v.dump())
+			    << "\n";
+}
+
+} // namespace
+
+json select_json(const json &doc, const std::string &what)
+{
+	if (what == "all" || !doc.contains(kTop))
+		return doc;
+	const auto &top = doc.at(kTop);
+	json sel = json::object();
+	auto copy = [&](const char *k) {
+		if (top.contains(k))
+			sel[k] = top.at(k);
+	};
+	if (what == "sessions" || what == "roles")
+		copy("sessions");
+	else if (what == "entries")
+		copy("entries");
+	else if (what == "counters")
+		copy("counters");
+	else if (what == "status") {
+		copy("gates");
+		copy("fpm");
+		copy("feed");
+	}
+	return {{kTop, sel}};
+}
+
+void render_text(const json &doc, const std::string &what, std::ostream &out)
+{
+	const json top = doc.value(kTop, json::object());
+	const bool all = what == "all";
+	if (all || what == "status") {
+		if (all)
+			out << "== status ==\n";
+		status(top, out);
+	}
+	if (all || what == "sessions") {
+		if (all)
+			out << "\n== sessions ==\n";
+		sessions(top, out);
+	}
+	if (all || what == "roles") {
+		if (all)
+			out << "\n== roles ==\n";
+		roles(top, out);
+	}
+	if (all || what == "entries") {
+		if (all)
+			out << "\n== entries ==\n";
+		entries(top, out);
+	}
+	if (all || what == "counters") {
+		if (all)
+			out << "\n== counters ==\n";
+		counters(top, out);
+	}
+}
+
+} // namespace evpnmon::ctl

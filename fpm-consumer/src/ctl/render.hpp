@@ -1,0 +1,18 @@
+// evpnmon-ctl: render the daemon's state document (RFC 7951 JSON) as text.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <ostream>
+#include <string>
+
+namespace evpnmon::ctl {
+
+inline constexpr const char *kTop = "evpn-monitor:fpm-consumer";
+
+// `what`: sessions | roles | entries | counters | status | all
+void render_text(const nlohmann::json &doc, const std::string &what, std::ostream &out);
+// The same selection as JSON, still a valid instance of the YANG module.
+nlohmann::json select_json(const nlohmann::json &doc, const std::string &what);
+
+} // namespace evpnmon::ctl

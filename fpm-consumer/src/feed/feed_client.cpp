@@ -1,0 +1,188 @@
+#include "feed/feed_client.hpp"
+
+#include "feed/session_convert.hpp"
+#include "monitor_feed.pb.h"
+
+#include <variant>
+
+namespace evpnmon::consumer {
+
+namespace pb = evpnmon::feed::v1;
+
+FeedClient::FeedClient(zmq::context_t &context, FeedConfig config, FeedListener &listener)
+    : config_(std::move(config)), listener_(listener), socket_(context, zmq::socket_type::dealer)
+{
+	socket_.set(zmq::sockopt::linger, 0);
+	// Do not queue requests for a bgpd that is not there: retry instead.
+	socket_.set(zmq::sockopt::immediate, 1);
+	socket_.set(zmq::sockopt::reconnect_ivl, 200);
+	socket_.set(zmq::sockopt::reconnect_ivl_max, 2000);
+	socket_.connect(config_.endpoint);
+	last_heard_ = Clock::now();
+	subscribe_pending_ = true;
+}
+
+int FeedClient::fd() const
+{
+	return socket_.get(zmq::sockopt::fd);
+}
+
+const char *FeedClient::state_name() const
+{
+	switch (state_) {
+	case State::Subscribing:
+		return "subscribing";
+	case State::Synced:
+		return "synced";
+	case State::Lost:
+		return "lost";
+	}
+	return "?";
+}
+
+void FeedClient::subscribe(Clock::time_point now)
+{
+	pb::Request req;
+	req.set_kind(pb::Request::SUBSCRIBE);
+	req.set_client(config_.client_name);
+	std::string bytes;
+	req.SerializeToString(&bytes);
+	last_subscribe_ = now;
+	auto sent = socket_.send(zmq::buffer(bytes), zmq::send_flags::dontwait);
+	if (sent) {
+		++counters_.subscribes;
+		subscribe_pending_ = false;
+	} else {
+		subscribe_pending_ = true; // not connected yet: retried by tick()
+	}
+}
+
+void FeedClient::process(Clock::time_point now)
+{
+	if (subscribe_pending_)
+		subscribe(now);
+	while (true) {
+		// A message is one or more frames; ROUTER peers may prepend an empty
+		// delimiter. The protobuf payload is the last frame.
+		zmq::message_t part, payload;
+		bool got = false;
+		while (true) {
+			auto r = socket_.recv(part, zmq::recv_flags::dontwait);
+			if (!r)
+				break;
+			got = true;
+			const bool more = part.more();
+			if (part.size() > 0 || !more)
+				payload = std::move(part);
+			if (!more)
+				break;
+		}
+		if (!got)
+			break;
+		handle(payload, now);
+	}
+}
+
+void FeedClient::handle(const zmq::message_t &payload, Clock::time_point now)
+{
+	pb::FeedMessage msg;
+	if (!msg.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
+		++counters_.bad_messages;
+		last_error_ = "undecodable feed message of " + std::to_string(payload.size()) + " bytes";
+		return;
+	}
+	last_heard_ = now;
+	auto resync = [&](const std::string &why) {
+		++counters_.gaps;
+		last_error_ = why;
+		state_ = State::Subscribing;
+		subscribe(now); // sessions stay as they are until the snapshot
+	};
+	switch (msg.body_case()) {
+	case pb::FeedMessage::kSnapshot: {
+		++counters_.snapshots;
+		const auto &snap = msg.snapshot();
+		std::vector<Session> sessions;
+		sessions.reserve(static_cast<std::size_t>(snap.sessions_size()));
+		for (const auto &m : snap.sessions()) {
+			auto r = from_proto(m);
+			if (auto *s = std::get_if<Session>(&r))
+				sessions.push_back(*s);
+			else {
+				++counters_.rejected_sessions;
+				last_error_ = "rejected session: " + std::get<std::string>(r);
+			}
+		}
+		epoch_ = snap.epoch();
+		seq_ = snap.seq();
+		state_ = State::Synced;
+		ever_synced_ = true;
+		listener_.on_snapshot(sessions);
+		break;
+	}
+	case pb::FeedMessage::kDelta: {
+		++counters_.deltas;
+		const auto &d = msg.delta();
+		if (state_ != State::Synced)
+			break; // waiting for the snapshot that covers it
+		if (d.epoch() != epoch_) {
+			resync("epoch changed " + std::to_string(epoch_) + " -> " + std::to_string(d.epoch()));
+			break;
+		}
+		if (d.seq() != seq_ + 1) {
+			if (d.seq() <= seq_)
+				break; // old news (already in the snapshot)
+			resync("sequence gap: expected " + std::to_string(seq_ + 1) + ", got " +
+			       std::to_string(d.seq()));
+			break;
+		}
+		seq_ = d.seq();
+		auto r = from_proto(d.session());
+		auto *s = std::get_if<Session>(&r);
+		if (!s) {
+			++counters_.rejected_sessions;
+			last_error_ = "rejected session: " + std::get<std::string>(r);
+			break;
+		}
+		if (d.op() == pb::Delta::DEL)
+			listener_.on_erase(s->key);
+		else
+			listener_.on_upsert(*s);
+		break;
+	}
+	case pb::FeedMessage::kHeartbeat: {
+		++counters_.heartbeats;
+		const auto &h = msg.heartbeat();
+		if (state_ == State::Synced) {
+			if (h.epoch() != epoch_)
+				resync("epoch changed " + std::to_string(epoch_) + " -> " +
+				       std::to_string(h.epoch()));
+			else if (h.seq() > seq_)
+				resync("heartbeat seq " + std::to_string(h.seq()) + " ahead of " +
+				       std::to_string(seq_));
+		} else if (state_ == State::Lost) {
+			state_ = State::Subscribing;
+			subscribe(now);
+		}
+		break;
+	}
+	case pb::FeedMessage::BODY_NOT_SET:
+		++counters_.bad_messages;
+		break;
+	}
+}
+
+void FeedClient::tick(Clock::time_point now)
+{
+	process(now);
+	if (state_ != State::Synced && now - last_subscribe_ >= config_.resubscribe_interval)
+		subscribe(now);
+	if (state_ != State::Lost && now - last_heard_ >= config_.hold_time) {
+		++counters_.hold_expiries;
+		last_error_ = "nothing heard from the feed for the hold time";
+		state_ = State::Lost;
+		listener_.on_feed_lost();
+	}
+}
+
+} // namespace evpnmon::consumer

@@ -1,0 +1,85 @@
+// Client of bgpd's monitor-session feed (proto/monitor_feed.proto): a ZeroMQ
+// DEALER that subscribes, applies Snapshot + consecutive Deltas, re-subscribes
+// on a sequence gap or epoch change, and declares the feed lost (sessions
+// withdrawn) only after nothing was heard for the hold time.
+#pragma once
+
+#include "core/model.hpp"
+
+#include <zmq.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace evpnmon::consumer {
+
+class FeedListener {
+public:
+	virtual ~FeedListener() = default;
+	virtual void on_snapshot(const std::vector<Session> &sessions) = 0;
+	virtual void on_upsert(const Session &session) = 0;
+	virtual void on_erase(const SessionKey &key) = 0;
+	// Nothing heard for the hold time: the sessions are gone.
+	virtual void on_feed_lost() = 0;
+};
+
+struct FeedConfig {
+	std::string endpoint = "tcp://127.0.0.1:5570";
+	std::string client_name = "fpm-consumer";
+	std::chrono::milliseconds hold_time{10000};
+	std::chrono::milliseconds resubscribe_interval{1000};
+};
+
+struct FeedCounters {
+	std::uint64_t snapshots = 0;
+	std::uint64_t deltas = 0;
+	std::uint64_t heartbeats = 0;
+	std::uint64_t subscribes = 0;
+	std::uint64_t gaps = 0;          // seq gap or epoch change -> re-subscribe
+	std::uint64_t bad_messages = 0;  // undecodable protobuf
+	std::uint64_t rejected_sessions = 0;
+	std::uint64_t hold_expiries = 0;
+};
+
+class FeedClient {
+public:
+	using Clock = std::chrono::steady_clock;
+	enum class State { Subscribing, Synced, Lost };
+
+	FeedClient(zmq::context_t &context, FeedConfig config, FeedListener &listener);
+
+	// File descriptor to poll for reading (ZMQ_FD, edge-triggered semantics:
+	// call process() whenever it fires and on every tick).
+	int fd() const;
+	void process(Clock::time_point now);
+	void tick(Clock::time_point now);
+
+	State state() const { return state_; }
+	const char *state_name() const;
+	std::uint64_t epoch() const { return epoch_; }
+	std::uint64_t seq() const { return seq_; }
+	const FeedCounters &counters() const { return counters_; }
+	const FeedConfig &config() const { return config_; }
+	const std::string &last_error() const { return last_error_; }
+
+private:
+	void subscribe(Clock::time_point now);
+	void handle(const zmq::message_t &payload, Clock::time_point now);
+
+	FeedConfig config_;
+	FeedListener &listener_;
+	zmq::socket_t socket_;
+	State state_ = State::Subscribing;
+	bool ever_synced_ = false;
+	std::uint64_t epoch_ = 0;
+	std::uint64_t seq_ = 0;
+	Clock::time_point last_heard_;
+	Clock::time_point last_subscribe_{};
+	bool subscribe_pending_ = false;
+	FeedCounters counters_;
+	std::string last_error_;
+};
+
+} // namespace evpnmon::consumer

@@ -1,0 +1,155 @@
+// Test helper: N VTEPs, each with its own dataplane and consumer engine, all
+// in one process. A host "lives" at one VTEP: that VTEP learns it locally
+// (dataplane MAC event) and every other VTEP hears it from zebra's FPM stream
+// as a remote MAC behind the host's VTEP, exactly as in the real fabric.
+#pragma once
+
+#include "core/engine.hpp"
+#include "fake_dataplane.hpp"
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace evpnmon::test {
+
+using consumer::Ipv4;
+using dp::Mac;
+
+inline constexpr std::uint32_t kVni = 1000;
+inline constexpr std::uint32_t kVxlanIfindex = 100;
+
+struct Vtep {
+	std::string name;
+	Ipv4 ip;
+	FakeDataplane dataplane;
+	std::unique_ptr<consumer::Engine> engine;
+};
+
+class Fabric {
+public:
+	explicit Fabric(const std::vector<std::pair<std::string, Ipv4>> &vteps)
+	{
+		for (const auto &[name, ip] : vteps) {
+			auto v = std::make_unique<Vtep>();
+			v->name = name;
+			v->ip = ip;
+			consumer::EngineConfig cfg;
+			cfg.decision.local_vnis = {kVni};
+			cfg.vxlan_ifindex_to_vni = {{kVxlanIfindex, kVni}};
+			v->engine = std::make_unique<consumer::Engine>(v->dataplane, cfg);
+			for (auto g : {consumer::Gate::Feed, consumer::Gate::LocalMacs, consumer::Gate::Fpm})
+				v->engine->open_gate(g);
+			vteps_.push_back(std::move(v));
+		}
+		// Every VTEP has a route to every other VTEP (learnt via BGP, sent by FPM).
+		for (auto &v : vteps_)
+			for (auto &o : vteps_)
+				if (v != o) {
+					consumer::RouteUpdate r;
+					r.dst = o->ip;
+					r.dst_len = 32;
+					r.table = 254;
+					r.type = 1; // RTN_UNICAST
+					v->engine->route(r);
+				}
+	}
+
+	Vtep &operator[](const std::string &name)
+	{
+		for (auto &v : vteps_)
+			if (v->name == name)
+				return *v;
+		throw std::out_of_range(name);
+	}
+	std::vector<std::unique_ptr<Vtep>> &vteps() { return vteps_; }
+
+	// Place (or move) a MAC behind `port` of VTEP `at`.
+	void place(const Mac &mac, const std::string &at, std::uint32_t port)
+	{
+		auto &home = (*this)[at];
+		for (auto &v : vteps_) {
+			if (v.get() == &home) {
+				v->engine->local_mac({dp::MacEvent::Kind::Learned, mac, port, kVni, 0});
+				// zebra withdraws its remote entry once the MAC is local here
+				consumer::NeighUpdate del;
+				del.add = false;
+				del.ifindex = kVxlanIfindex;
+				del.mac = mac;
+				v->engine->neigh(consumer::MacSource::Fpm, del);
+			} else {
+				consumer::NeighUpdate add;
+				add.ifindex = kVxlanIfindex;
+				add.mac = mac;
+				add.dst = home.ip;
+				v->engine->neigh(consumer::MacSource::Fpm, add);
+				v->engine->local_mac({dp::MacEvent::Kind::Removed, mac, 0, kVni, 0});
+			}
+		}
+	}
+
+	void add_session(const consumer::Session &s)
+	{
+		for (auto &v : vteps_)
+			v->engine->upsert_session(s);
+	}
+
+	void converge()
+	{
+		for (auto &v : vteps_)
+			v->engine->reconcile();
+	}
+
+private:
+	std::vector<std::unique_ptr<Vtep>> vteps_;
+};
+
+inline Ipv4 ip4(std::uint8_t a, std::uint8_t b, std::uint8_t c, std::uint8_t d)
+{
+	return {a, b, c, d};
+}
+
+inline consumer::Session session(const Mac &host, const Mac &server, std::uint16_t host_id,
+				 Ipv4 originator = {})
+{
+	consumer::Session s;
+	s.key.vni = kVni;
+	s.key.host_mac = host;
+	s.key.host_id = host_id;
+	s.key.originator = originator;
+	s.key.rd = "192.0.2.1:2";
+	s.server_mac = server;
+	return s;
+}
+
+inline dp::EntryKey key(dp::EntryKind kind, const std::optional<Mac> &host, std::uint16_t host_id)
+{
+	dp::EntryKey k;
+	k.kind = kind;
+	k.vni = kVni;
+	if (host)
+		k.host.mac = *host;
+	k.host_id = host_id;
+	return k;
+}
+
+inline dp::Action local_port(std::uint32_t ifindex)
+{
+	dp::Action a;
+	a.kind = dp::Action::Kind::LocalPort;
+	a.ifindex = ifindex;
+	return a;
+}
+
+inline dp::Action vxlan_to(Ipv4 vtep, std::uint16_t host_id)
+{
+	dp::Action a;
+	a.kind = dp::Action::Kind::Vxlan;
+	a.remote_vtep = vtep;
+	a.vni = kVni;
+	a.host_id = host_id;
+	return a;
+}
+
+} // namespace evpnmon::test

@@ -1,0 +1,57 @@
+// Test helper: the smallest Dataplane that keeps entries in a map and lets a
+// test inject local MAC events and failures. Used where the real in-memory
+// backend is not needed (or not built).
+#pragma once
+
+#include <evpnmon/dataplane/dataplane.hpp>
+
+#include <map>
+#include <set>
+
+namespace evpnmon::test {
+
+class FakeDataplane : public dp::Dataplane {
+public:
+	std::map<dp::EntryKey, dp::Action> entries;
+	std::uint64_t install_calls = 0, remove_calls = 0;
+	bool fail_installs = false;
+
+	std::error_code install(const dp::Entry &e) override
+	{
+		++install_calls;
+		if (fail_installs)
+			return std::make_error_code(std::errc::no_space_on_device);
+		entries[e.key] = e.action;
+		return {};
+	}
+	std::error_code remove(const dp::EntryKey &k) override
+	{
+		++remove_calls;
+		entries.erase(k);
+		return {};
+	}
+	std::vector<dp::Entry> list() const override
+	{
+		std::vector<dp::Entry> out;
+		for (const auto &[k, a] : entries)
+			out.push_back({k, a});
+		return out;
+	}
+	std::optional<dp::Counters> counters(const dp::EntryKey &k) const override
+	{
+		if (!entries.contains(k))
+			return std::nullopt;
+		return dp::Counters{};
+	}
+	void set_mac_listener(MacListener l) override { listener = std::move(l); }
+	void dump_macs() override {}
+	int event_fd() const override { return -1; }
+	void process_events() override {}
+	std::string port_name(std::uint32_t ifindex) const override
+	{
+		return "port" + std::to_string(ifindex);
+	}
+	MacListener listener;
+};
+
+} // namespace evpnmon::test

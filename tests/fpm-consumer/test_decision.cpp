@@ -1,0 +1,255 @@
+// Unit tests of the decision and reconciliation over a simulated fabric:
+// every role, every move of claims 4 to 7, and the exactly-once property for
+// every pair of hosts at every step.
+#include "exactly_once.hpp"
+#include "fabric.hpp"
+
+#include <doctest/doctest.h>
+
+using namespace evpnmon;
+using namespace evpnmon::test;
+using dp::EntryKind;
+
+namespace {
+
+const Mac VM210{0x02, 0, 0, 0, 0x02, 0x10};
+const Mac VM211{0x02, 0, 0, 0, 0x02, 0x11}; // another host on VTEP101
+const Mac VM230{0x02, 0, 0, 0, 0x02, 0x30}; // a host on VTEP103
+const Mac VM240{0x02, 0, 0, 0, 0x02, 0x40}; // a host on VTEP104
+const Mac SERV21{0x02, 0, 0, 0, 0x00, 0x21};
+const Ipv4 V101 = ip4(10, 0, 0, 101), V102 = ip4(10, 0, 0, 102), V103 = ip4(10, 0, 0, 103),
+	   V104 = ip4(10, 0, 0, 104);
+
+Fabric patent_fabric()
+{
+	return Fabric({{"VTEP101", V101}, {"VTEP102", V102}, {"VTEP103", V103}, {"VTEP104", V104}});
+}
+
+using Entries = std::map<dp::EntryKey, dp::Action>;
+
+// Every packet between two known MACs reaches each server monitoring its
+// source or destination exactly once, and no one else gets a copy.
+void check_exactly_once(Fabric &f, const std::map<Mac, Endpoint> &where,
+			const std::vector<std::pair<Mac, Mac>> &sessions /* host, server */)
+{
+	for (const auto &[src, se] : where)
+		for (const auto &[dst, de] : where) {
+			if (src == dst)
+				continue;
+			auto got = copies_for_packet(f, where, src, dst);
+			std::map<Mac, int> want;
+			for (const auto &[host, server] : sessions)
+				if (host == src || host == dst)
+					want[server] = 1;
+			CAPTURE(consumer::format_mac(src));
+			CAPTURE(consumer::format_mac(dst));
+			CHECK(got == want);
+		}
+}
+
+} // namespace
+
+TEST_CASE("patent example: VM210 on VTEP101 monitored by SERV21 on VTEP104, then moves")
+{
+	auto f = patent_fabric();
+	std::map<Mac, Endpoint> where = {{VM210, {"VTEP101", 11}}, {VM211, {"VTEP101", 12}},
+					 {VM230, {"VTEP103", 31}}, {VM240, {"VTEP104", 42}},
+					 {SERV21, {"VTEP104", 41}}};
+	for (const auto &[mac, ep] : where)
+		f.place(mac, ep.vtep, ep.port);
+	f.add_session(session(VM210, SERV21, 21, V101));
+	f.converge();
+
+	SUBCASE("step 1: initial roles")
+	{
+		CHECK(f["VTEP101"].dataplane.entries ==
+		      Entries{{key(EntryKind::MirrorSource, VM210, 21), vxlan_to(V104, 21)},
+			      {key(EntryKind::MirrorDest, VM210, 21), vxlan_to(V104, 21)}});
+		CHECK(f["VTEP102"].dataplane.entries ==
+		      Entries{{key(EntryKind::MirrorDest, VM210, 21), vxlan_to(V104, 21)}});
+		CHECK(f["VTEP103"].dataplane.entries ==
+		      Entries{{key(EntryKind::MirrorDest, VM210, 21), vxlan_to(V104, 21)}});
+		CHECK(f["VTEP104"].dataplane.entries ==
+		      Entries{{key(EntryKind::MirrorDest, VM210, 21), local_port(41)},
+			      {key(EntryKind::Decap, std::nullopt, 21), local_port(41)}});
+		check_exactly_once(f, where, {{VM210, SERV21}});
+	}
+
+	// step 2: VM210 moves from VTEP101 to VTEP102 (entry 1 follows the host)
+	where[VM210] = {"VTEP102", 22};
+	f.place(VM210, "VTEP102", 22);
+	f.converge();
+	CHECK(f["VTEP101"].dataplane.entries ==
+	      Entries{{key(EntryKind::MirrorDest, VM210, 21), vxlan_to(V104, 21)}});
+	CHECK(f["VTEP102"].dataplane.entries ==
+	      Entries{{key(EntryKind::MirrorSource, VM210, 21), vxlan_to(V104, 21)},
+		      {key(EntryKind::MirrorDest, VM210, 21), vxlan_to(V104, 21)}});
+	CHECK(f["VTEP103"].dataplane.entries ==
+	      Entries{{key(EntryKind::MirrorDest, VM210, 21), vxlan_to(V104, 21)}});
+	CHECK(f["VTEP104"].dataplane.entries ==
+	      Entries{{key(EntryKind::MirrorDest, VM210, 21), local_port(41)},
+		      {key(EntryKind::Decap, std::nullopt, 21), local_port(41)}});
+	check_exactly_once(f, where, {{VM210, SERV21}});
+
+	// step 3: SERV21 moves from VTEP104 to VTEP103 (every action re-points,
+	// entry 3 moves)
+	where[SERV21] = {"VTEP103", 33};
+	f.place(SERV21, "VTEP103", 33);
+	f.converge();
+	CHECK(f["VTEP101"].dataplane.entries ==
+	      Entries{{key(EntryKind::MirrorDest, VM210, 21), vxlan_to(V103, 21)}});
+	CHECK(f["VTEP102"].dataplane.entries ==
+	      Entries{{key(EntryKind::MirrorSource, VM210, 21), vxlan_to(V103, 21)},
+		      {key(EntryKind::MirrorDest, VM210, 21), vxlan_to(V103, 21)}});
+	CHECK(f["VTEP103"].dataplane.entries ==
+	      Entries{{key(EntryKind::MirrorDest, VM210, 21), local_port(33)},
+		      {key(EntryKind::Decap, std::nullopt, 21), local_port(33)}});
+	CHECK(f["VTEP104"].dataplane.entries ==
+	      Entries{{key(EntryKind::MirrorDest, VM210, 21), vxlan_to(V103, 21)}});
+	check_exactly_once(f, where, {{VM210, SERV21}});
+}
+
+TEST_CASE("claims 4-7: host and server moves, including onto each other's VTEP")
+{
+	auto f = patent_fabric();
+	std::map<Mac, Endpoint> where = {{VM210, {"VTEP101", 11}}, {VM211, {"VTEP101", 12}},
+					 {VM230, {"VTEP103", 31}}, {SERV21, {"VTEP104", 41}}};
+	for (const auto &[mac, ep] : where)
+		f.place(mac, ep.vtep, ep.port);
+	f.add_session(session(VM210, SERV21, 21));
+	f.converge();
+	check_exactly_once(f, where, {{VM210, SERV21}});
+
+	const std::vector<std::pair<Mac, Endpoint>> moves = {
+		{VM210, {"VTEP104", 43}},  // host onto the server's VTEP: LocalPort everywhere there
+		{SERV21, {"VTEP103", 34}}, // server moves away
+		{SERV21, {"VTEP104", 44}}, // server back onto the host's VTEP
+		{VM210, {"VTEP101", 13}},  // host back to where it started
+		{SERV21, {"VTEP101", 14}}, // server onto the host's original VTEP
+		{VM210, {"VTEP101", 15}},  // host changes port on the same VTEP
+	};
+	for (const auto &[mac, ep] : moves) {
+		CAPTURE(ep.vtep);
+		where[mac] = ep;
+		f.place(mac, ep.vtep, ep.port);
+		f.converge();
+		check_exactly_once(f, where, {{VM210, SERV21}});
+		// entry 1 exists only where the host is, entry 3 only where the server is
+		for (auto &v : f.vteps()) {
+			const bool host_here = where[VM210].vtep == v->name;
+			const bool server_here = where[SERV21].vtep == v->name;
+			CHECK(v->dataplane.entries.contains(key(EntryKind::MirrorSource, VM210, 21)) == host_here);
+			CHECK(v->dataplane.entries.contains(key(EntryKind::MirrorDest, VM210, 21)));
+			CHECK(v->dataplane.entries.contains(key(EntryKind::Decap, std::nullopt, 21)) == server_here);
+		}
+	}
+}
+
+TEST_CASE("two monitored hosts, same server: host-to-host traffic is copied once")
+{
+	auto f = patent_fabric();
+	std::map<Mac, Endpoint> where = {{VM210, {"VTEP101", 11}}, {VM211, {"VTEP101", 12}},
+					 {VM230, {"VTEP103", 31}}, {SERV21, {"VTEP104", 41}}};
+	for (const auto &[mac, ep] : where)
+		f.place(mac, ep.vtep, ep.port);
+	f.add_session(session(VM210, SERV21, 21));
+	f.add_session(session(VM211, SERV21, 21));
+	f.add_session(session(VM230, SERV21, 21));
+	f.converge();
+	check_exactly_once(f, where, {{VM210, SERV21}, {VM211, SERV21}, {VM230, SERV21}});
+	// also with the server local to the two monitored hosts
+	where[SERV21] = {"VTEP101", 19};
+	f.place(SERV21, "VTEP101", 19);
+	f.converge();
+	check_exactly_once(f, where, {{VM210, SERV21}, {VM211, SERV21}, {VM230, SERV21}});
+}
+
+TEST_CASE("two servers watch one host: each gets its copy")
+{
+	const Mac SERV22{0x02, 0, 0, 0, 0x00, 0x22};
+	auto f = patent_fabric();
+	std::map<Mac, Endpoint> where = {{VM210, {"VTEP101", 11}}, {VM230, {"VTEP103", 31}},
+					 {SERV21, {"VTEP104", 41}}, {SERV22, {"VTEP102", 21}}};
+	for (const auto &[mac, ep] : where)
+		f.place(mac, ep.vtep, ep.port);
+	f.add_session(session(VM210, SERV21, 21));
+	f.add_session(session(VM210, SERV22, 22));
+	f.converge();
+	check_exactly_once(f, where, {{VM210, SERV21}, {VM210, SERV22}});
+}
+
+TEST_CASE("server location unknown or unreachable: nothing installed, counted")
+{
+	auto f = patent_fabric();
+	f.place(VM210, "VTEP101", 11);
+	f.add_session(session(VM210, SERV21, 21));
+	f.converge();
+	for (auto &v : f.vteps()) {
+		CHECK(v->dataplane.entries.empty());
+		CHECK(v->engine->desired().counters.server_unknown == 1);
+		CHECK(v->engine->desired().sessions.at(0).status == consumer::SessionStatus::ServerUnknown);
+	}
+	// the server appears behind VTEP104, whose route VTEP101 then loses
+	f.place(SERV21, "VTEP104", 41);
+	consumer::RouteUpdate del;
+	del.add = false;
+	del.dst = V104;
+	del.dst_len = 32;
+	del.table = 254;
+	f["VTEP101"].engine->route(del);
+	f.converge();
+	CHECK(f["VTEP101"].dataplane.entries.empty());
+	CHECK(f["VTEP101"].engine->desired().counters.server_unreachable == 1);
+	CHECK(f["VTEP102"].dataplane.entries.size() == 1);
+	// a covering blackhole route is not reachability either
+	consumer::RouteUpdate bh;
+	bh.dst = ip4(10, 0, 0, 0);
+	bh.dst_len = 24;
+	bh.table = 254;
+	bh.type = 6; // RTN_BLACKHOLE
+	f["VTEP101"].engine->route(bh);
+	f.converge();
+	CHECK(f["VTEP101"].dataplane.entries.empty());
+	consumer::RouteUpdate uni = bh;
+	uni.type = 1;
+	f["VTEP101"].engine->route(uni);
+	f.converge();
+	CHECK(f["VTEP101"].dataplane.entries.size() == 2);
+}
+
+TEST_CASE("session removal and VNI filter")
+{
+	auto f = patent_fabric();
+	f.place(VM210, "VTEP101", 11);
+	f.place(SERV21, "VTEP104", 41);
+	auto s = session(VM210, SERV21, 21);
+	f.add_session(s);
+	auto other = s;
+	other.key.vni = 4242; // not configured on these VTEPs
+	f.add_session(other);
+	f.converge();
+	CHECK(f["VTEP101"].dataplane.entries.size() == 2);
+	CHECK(f["VTEP101"].engine->desired().counters.vni_not_local == 1);
+	for (auto &v : f.vteps())
+		v->engine->erase_session(s.key);
+	f.converge();
+	for (auto &v : f.vteps())
+		CHECK(v->dataplane.entries.empty());
+}
+
+TEST_CASE("conflicting sessions on one entry key: deterministic winner, counted")
+{
+	const Mac SERV22{0x02, 0, 0, 0, 0x00, 0x22};
+	auto f = patent_fabric();
+	f.place(VM210, "VTEP101", 11);
+	f.place(SERV21, "VTEP104", 41);
+	f.place(SERV22, "VTEP103", 31);
+	auto a = session(VM210, SERV21, 21, V101);
+	auto b = session(VM210, SERV22, 21, V102); // same host and HOST ID, other server
+	f.add_session(a);
+	f.add_session(b);
+	f.converge();
+	auto &e = f["VTEP102"].dataplane.entries;
+	CHECK(e.at(key(EntryKind::MirrorDest, VM210, 21)) == vxlan_to(V104, 21)); // a < b
+	CHECK(f["VTEP102"].engine->desired().counters.conflicts == 1);
+}
