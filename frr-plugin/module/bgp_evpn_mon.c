@@ -1,0 +1,594 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * evpn-monitor bgpd module: the monitor-config EVPN route type (254).
+ *
+ * Registers the route type with bgpd's EVPN extension registry
+ * (bgpd/bgp_evpn_ext.h, added by evpn-monitor's core patch), decodes and
+ * encodes its NLRI, originates one route per configured monitoring session
+ * in the VNI's RD with the VNI's export RTs, and publishes the sessions this
+ * leaf holds to the local fpm-consumer (bgp_evpn_mon_feed.c).
+ */
+#include <zebra.h>
+
+#include "lib/libfrr.h"
+#include "lib/memory.h"
+#include "lib/module.h"
+#include "lib/log.h"
+#include "lib/hash.h"
+#include "lib/json.h"
+#include "lib/version.h"
+
+#include "bgpd/bgpd.h"
+#include "bgpd/bgp_attr.h"
+#include "bgpd/bgp_attr_evpn.h"
+#include "bgpd/bgp_route.h"
+#include "bgpd/bgp_table.h"
+#include "bgpd/bgp_evpn.h"
+#include "bgpd/bgp_evpn_private.h"
+#include "bgpd/bgp_evpn_ext.h"
+
+#include "bgpd/bgp_evpn_mon.h"
+
+DEFINE_MGROUP(EVPN_MON, "evpn-monitor");
+DEFINE_MTYPE_STATIC(EVPN_MON, EVPN_MON_SERVER, "EVPN monitor server");
+DEFINE_MTYPE_STATIC(EVPN_MON, EVPN_MON_HOST, "EVPN monitor host");
+
+_Static_assert(EVPN_MON_ROUTE_TYPE == BGP_EVPN_MONITOR_ROUTE,
+	       "route type constant must match lib/prefix.h");
+_Static_assert(EVPN_MON_CAPABILITY_CODE == CAPABILITY_CODE_EVPN_EXT,
+	       "capability code must match bgpd/bgp_evpn_ext.h");
+_Static_assert(sizeof(struct evpn_mon_key) == EVPN_EXT_KEY_BYTES,
+	       "key must fill the extension key slot");
+_Static_assert(sizeof(struct evpn_mon_payload) <= BGP_EVPN_EXT_PAYLOAD_BYTES,
+	       "payload must fit the extension payload slot");
+
+struct evpn_mon_globals evpn_mon;
+
+/* ------------------------------------------------------------------ */
+/* Conversions                                                         */
+/* ------------------------------------------------------------------ */
+
+static void ipaddr_to_mon(const struct ipaddr *ip, struct evpn_mon_ip *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (IS_IPADDR_V4(ip)) {
+		out->len = 4;
+		memcpy(out->addr, &ip->ipaddr_v4, 4);
+	} else if (IS_IPADDR_V6(ip)) {
+		out->len = 16;
+		memcpy(out->addr, &ip->ipaddr_v6, 16);
+	}
+}
+
+static void mon_ip_to_str(const uint8_t *addr, uint8_t len, char *buf,
+			  size_t size)
+{
+	if (len == 4)
+		inet_ntop(AF_INET, addr, buf, size);
+	else if (len == 16)
+		inet_ntop(AF_INET6, addr, buf, size);
+	else
+		snprintf(buf, size, "none");
+}
+
+void evpn_mon_prefix_from_route(struct prefix_evpn *p,
+				const struct evpn_mon_route *r)
+{
+	struct evpn_mon_key key;
+
+	/* The whole prefix is the table key: zero the padding. */
+	memset(p, 0, sizeof(*p));
+	p->family = AF_EVPN;
+	p->prefixlen = EVPN_ROUTE_PREFIXLEN;
+	p->prefix.route_type = BGP_EVPN_MONITOR_ROUTE;
+	p->prefix.ext_addr.eth_tag = r->eth_tag;
+	evpn_mon_route_key(r, &key);
+	memcpy(p->prefix.ext_addr.val, &key, sizeof(key));
+}
+
+void evpn_mon_route_from_path(struct evpn_mon_route *r,
+			      const struct prefix_evpn *p,
+			      const struct prefix_rd *prd,
+			      const struct attr *attr)
+{
+	struct evpn_mon_key key;
+	struct evpn_mon_payload pl;
+
+	memcpy(&key, p->prefix.ext_addr.val, sizeof(key));
+	memset(&pl, 0, sizeof(pl));
+	if (attr)
+		memcpy(&pl, attr->evpn_overlay.ext, sizeof(pl));
+	evpn_mon_route_from_key(r, prd ? prd->val : NULL,
+				p->prefix.ext_addr.eth_tag, &key, &pl);
+}
+
+/* RD of a path in a VNI table: the VNI's RD for a local route, the RD of the
+ * global-table parent for an imported one. */
+const struct prefix_rd *evpn_mon_path_rd(struct bgp_path_info *pi,
+					 struct bgpevpn *vpn)
+{
+	struct bgp_path_info *parent = get_route_parent_evpn(pi);
+
+	if (parent && parent->net && parent->net->pdest)
+		return (const struct prefix_rd *)bgp_dest_get_prefix(
+			parent->net->pdest);
+	return vpn ? &vpn->prd : NULL;
+}
+
+void evpn_mon_route2json(const struct evpn_mon_route *r, json_object *json)
+{
+	char buf[INET6_ADDRSTRLEN];
+	struct ethaddr mac;
+
+	json_object_int_add(json, "ethTag", r->eth_tag);
+	json_object_int_add(json, "vni", r->vni);
+	json_object_int_add(json, "hostId", r->host_id);
+	if (r->host_mac_len) {
+		memcpy(mac.octet, r->host_mac, 6);
+		json_object_string_addf(json, "hostMac", "%pEA", &mac);
+	}
+	if (r->host_ip.len) {
+		mon_ip_to_str(r->host_ip.addr, r->host_ip.len, buf,
+			      sizeof(buf));
+		json_object_string_add(json, "hostIp", buf);
+	}
+	memcpy(mac.octet, r->server_mac, 6);
+	json_object_string_addf(json, "serverMac", "%pEA", &mac);
+	if (r->server_ip.len) {
+		mon_ip_to_str(r->server_ip.addr, r->server_ip.len, buf,
+			      sizeof(buf));
+		json_object_string_add(json, "serverIp", buf);
+	}
+	mon_ip_to_str(r->orig_ip, 4, buf, sizeof(buf));
+	json_object_string_add(json, "originatorIp", buf);
+}
+
+/* ------------------------------------------------------------------ */
+/* Extension ops                                                       */
+/* ------------------------------------------------------------------ */
+
+/* Rate-limited log of malformed NLRI: at most 10 lines a second. */
+static void mon_log_malformed(struct peer *peer, enum evpn_mon_error err,
+			      int psize, bool withdrawn)
+{
+	static time_t window;
+	static unsigned int in_window, suppressed;
+	time_t now = monotime(NULL);
+
+	if (now != window) {
+		if (suppressed)
+			zlog_warn("evpn-monitor: %u more malformed monitor NLRI not logged",
+				  suppressed);
+		window = now;
+		in_window = suppressed = 0;
+	}
+	if (++in_window > 10) {
+		suppressed++;
+		return;
+	}
+	zlog_warn("evpn-monitor: %s: malformed EVPN monitor NLRI (%d octets): %s; %s",
+		  peer->host, psize, evpn_mon_strerror(err),
+		  withdrawn ? "treated as withdraw (RFC 7606)" : "ignored");
+}
+
+static void mon_parse(struct peer *peer, afi_t afi, safi_t safi,
+		      struct attr *attr, const uint8_t *pnt, int psize,
+		      uint32_t addpath_id)
+{
+	struct evpn_mon_route r;
+	struct evpn_mon_payload pl;
+	struct bgp_route_evpn overlay, saved;
+	struct prefix_evpn p;
+	struct prefix_rd prd;
+	mpls_label_t label;
+	bool withdraw = (attr == NULL);
+	enum evpn_mon_error err;
+
+	err = evpn_mon_decode(pnt, psize < 0 ? 0 : (size_t)psize, withdraw, &r);
+	if (err != EVPN_MON_OK) {
+		evpn_mon.stats.rx_malformed++;
+		if ((unsigned int)err < EVPN_MON_ERR__MAX)
+			evpn_mon.stats.rx_malformed_by[err]++;
+		mon_log_malformed(peer, err, psize,
+				  evpn_mon_error_key_valid(err));
+		if (!evpn_mon_error_key_valid(err))
+			return;
+		withdraw = true; /* RFC 7606 treat-as-withdraw */
+	}
+
+	evpn_mon_prefix_from_route(&p, &r);
+	memset(&prd, 0, sizeof(prd));
+	prd.family = AF_UNSPEC;
+	prd.prefixlen = 64;
+	memcpy(prd.val, r.rd, 8);
+
+	if (withdraw) {
+		evpn_mon.stats.rx_withdraws++;
+		bgp_withdraw(peer, (struct prefix *)&p, addpath_id, attr, afi,
+			     safi, ZEBRA_ROUTE_BGP, BGP_ROUTE_NORMAL, &prd,
+			     NULL, 0, NULL);
+		return;
+	}
+
+	evpn_mon.stats.rx_routes++;
+	memset(&overlay, 0, sizeof(overlay));
+	evpn_mon_route_payload(&r, &pl);
+	memcpy(overlay.ext, &pl, sizeof(pl));
+	vni2label(r.vni, &label);
+	/* bgp_update() copies `evpn` into the path's attribute only on the
+	 * soft-reconfiguration path; the attribute of a received UPDATE is
+	 * not interned yet, so carry the payload in it for this NLRI only. */
+	saved = attr->evpn_overlay;
+	attr->evpn_overlay = overlay;
+	bgp_update(peer, (struct prefix *)&p, addpath_id, attr, afi, safi,
+		   ZEBRA_ROUTE_BGP, BGP_ROUTE_NORMAL, &prd, &label, 1, 0,
+		   &overlay);
+	attr->evpn_overlay = saved;
+}
+
+static int mon_encode(const struct prefix_evpn *p, const struct prefix_rd *prd,
+		      const struct attr *attr, uint8_t *buf, size_t size)
+{
+	struct evpn_mon_route r;
+	size_t len;
+
+	evpn_mon_route_from_path(&r, p, prd, attr);
+	len = evpn_mon_encode(&r, buf, size);
+	if (!len)
+		evpn_mon.stats.tx_encode_errors++;
+	return (int)len;
+}
+
+static const char *mon_to_str(const struct prefix_evpn *p, char *buf, int size)
+{
+	struct evpn_mon_key key;
+	char ip[INET6_ADDRSTRLEN];
+	struct ethaddr mac;
+
+	memcpy(&key, p->prefix.ext_addr.val, sizeof(key));
+	memcpy(mac.octet, key.host_mac, 6);
+	mon_ip_to_str(key.host_ip, key.host_ip_len, ip, sizeof(ip));
+	/* Compact, like FRR's other EVPN strings, within PREFIX_STRLEN:
+	 * [254]:[HOST ID]:[host MAC]:[host IP] */
+	if (key.host_mac_len)
+		snprintfrr(buf, size, "[254]:[%u]:[%pEA]:[%s]", key.host_id,
+			   &mac, key.host_ip_len ? ip : "");
+	else
+		snprintfrr(buf, size, "[254]:[%u]:[]:[%s]", key.host_id, ip);
+	return buf;
+}
+
+static void mon_to_json(const struct prefix_evpn *p, json_object *json)
+{
+	struct evpn_mon_route r;
+
+	evpn_mon_route_from_path(&r, p, NULL, NULL);
+	json_object_string_add(json, "routeTypeName", "monitor");
+	evpn_mon_route2json(&r, json);
+	/* server fields live in the path attribute, not in the prefix */
+	json_object_object_del(json, "serverMac");
+}
+
+static void mon_vni_route(struct bgp *bgp, struct bgpevpn *vpn,
+			  const struct prefix_evpn *p, struct bgp_path_info *pi)
+{
+	evpn_mon_feed_schedule();
+}
+
+/* ------------------------------------------------------------------ */
+/* Origination                                                         */
+/* ------------------------------------------------------------------ */
+
+static bool mon_host_desired(struct bgp *bgp, struct bgpevpn *vpn,
+			     const struct mon_host *h)
+{
+	return bgp && vpn && bgp->advertise_all_vni && is_vni_live(vpn)
+	       && vpn->originator_ip.s_addr != INADDR_ANY
+	       && evpn_mon_server_find(h->host_id);
+}
+
+static void mon_host_route(struct bgpevpn *vpn, const struct mon_host *h,
+			   struct evpn_mon_route *r)
+{
+	struct mon_server *s = evpn_mon_server_find(h->host_id);
+
+	memset(r, 0, sizeof(*r));
+	memcpy(r->rd, vpn->prd.val, 8);
+	r->eth_tag = 0;
+	r->vni = vpn->vni;
+	r->host_id = h->host_id;
+	if (h->has_mac) {
+		r->host_mac_len = 6;
+		memcpy(r->host_mac, h->mac.octet, 6);
+	}
+	ipaddr_to_mon(&h->ip, &r->host_ip);
+	if (s) {
+		memcpy(r->server_mac, s->mac.octet, 6);
+		ipaddr_to_mon(&s->ip, &r->server_ip);
+	}
+	memcpy(r->orig_ip, &vpn->originator_ip, 4);
+}
+
+static void mon_host_withdraw(struct bgp *bgp, struct bgpevpn *vpn,
+			      struct mon_host *h)
+{
+	if (!h->originated)
+		return;
+	if (bgp && vpn)
+		bgp_evpn_ext_route_delete(bgp, vpn, &h->adv_p, &h->adv_prd);
+	h->originated = false;
+}
+
+/* Level-triggered: make what this leaf originates for h match the config
+ * and the VNI's current state (RD, RTs, originator IP, liveness). */
+static void mon_host_sync(struct bgp *bgp, struct mon_host *h)
+{
+	struct bgpevpn *vpn = bgp ? bgp_evpn_lookup_vni(bgp, h->vni) : NULL;
+	struct evpn_mon_route r;
+	struct evpn_mon_payload pl;
+	struct bgp_route_evpn overlay;
+	struct prefix_evpn p;
+
+	if (!mon_host_desired(bgp, vpn, h)) {
+		mon_host_withdraw(bgp, vpn, h);
+		return;
+	}
+
+	mon_host_route(vpn, h, &r);
+	evpn_mon_prefix_from_route(&p, &r);
+	if (h->originated
+	    && (memcmp(&p, &h->adv_p, sizeof(p))
+		|| memcmp(&vpn->prd, &h->adv_prd, sizeof(vpn->prd))))
+		mon_host_withdraw(bgp, vpn, h);
+
+	memset(&overlay, 0, sizeof(overlay));
+	evpn_mon_route_payload(&r, &pl);
+	memcpy(overlay.ext, &pl, sizeof(pl));
+	if (bgp_evpn_ext_route_update(bgp, vpn, &p, &overlay) == 0) {
+		h->originated = true;
+		h->adv_p = p;
+		h->adv_prd = vpn->prd;
+	}
+}
+
+static void mon_sync_vni(struct bgp *bgp, vni_t vni)
+{
+	struct listnode *node;
+	struct mon_host *h;
+
+	for (ALL_LIST_ELEMENTS_RO(evpn_mon.hosts, node, h))
+		if (h->vni == vni)
+			mon_host_sync(bgp, h);
+	evpn_mon_feed_schedule();
+}
+
+static void mon_vni_event(struct bgp *bgp, struct bgpevpn *vpn,
+			  enum bgp_evpn_ext_vni_event event)
+{
+	struct listnode *node;
+	struct mon_host *h;
+
+	switch (event) {
+	case BGP_EVPN_EXT_VNI_DOWN:
+		/* Synchronous: the VNI's tables may be freed right after. */
+		for (ALL_LIST_ELEMENTS_RO(evpn_mon.hosts, node, h))
+			if (h->vni == vpn->vni)
+				mon_host_withdraw(bgp, vpn, h);
+		break;
+	case BGP_EVPN_EXT_VNI_UP:
+		mon_sync_vni(bgp, vpn->vni);
+		break;
+	}
+	evpn_mon_feed_schedule();
+}
+
+const char *evpn_mon_host_state(struct bgp *bgp, const struct mon_host *h)
+{
+	struct bgpevpn *vpn = bgp ? bgp_evpn_lookup_vni(bgp, h->vni) : NULL;
+
+	if (h->originated)
+		return "advertised";
+	if (!evpn_mon_server_find(h->host_id))
+		return "server-undefined";
+	if (!bgp || !bgp->advertise_all_vni)
+		return "advertise-all-vni-off";
+	if (!vpn || !is_vni_live(vpn))
+		return "vni-not-live";
+	return "pending";
+}
+
+/* ------------------------------------------------------------------ */
+/* Configuration                                                       */
+/* ------------------------------------------------------------------ */
+
+static int server_cmp(void *a, void *b)
+{
+	const struct mon_server *x = a, *y = b;
+
+	return (x->host_id > y->host_id) - (x->host_id < y->host_id);
+}
+
+struct mon_server *evpn_mon_server_find(uint32_t host_id)
+{
+	struct listnode *node;
+	struct mon_server *s;
+
+	for (ALL_LIST_ELEMENTS_RO(evpn_mon.servers, node, s))
+		if (s->host_id == host_id)
+			return s;
+	return NULL;
+}
+
+static bool host_match(const struct mon_host *h, vni_t vni,
+		       const struct ethaddr *mac, const struct ipaddr *ip,
+		       uint32_t host_id)
+{
+	if (h->vni != vni || h->host_id != host_id)
+		return false;
+	if (h->has_mac != (mac != NULL))
+		return false;
+	if (mac && memcmp(&h->mac, mac, sizeof(*mac)))
+		return false;
+	if (ipaddr_cmp(&h->ip, ip))
+		return false;
+	return true;
+}
+
+struct mon_host *evpn_mon_host_find(vni_t vni, const struct ethaddr *mac,
+				    const struct ipaddr *ip, uint32_t host_id)
+{
+	struct listnode *node;
+	struct mon_host *h;
+
+	for (ALL_LIST_ELEMENTS_RO(evpn_mon.hosts, node, h))
+		if (host_match(h, vni, mac, ip, host_id))
+			return h;
+	return NULL;
+}
+
+static void sync_hosts_of_server(struct bgp *bgp, uint32_t host_id)
+{
+	struct listnode *node;
+	struct mon_host *h;
+
+	for (ALL_LIST_ELEMENTS_RO(evpn_mon.hosts, node, h))
+		if (h->host_id == host_id)
+			mon_host_sync(bgp, h);
+	evpn_mon_feed_schedule();
+}
+
+void evpn_mon_server_set(struct bgp *bgp, uint32_t host_id,
+			 const struct ethaddr *mac, const struct ipaddr *ip)
+{
+	struct mon_server *s = evpn_mon_server_find(host_id);
+
+	if (!s) {
+		s = XCALLOC(MTYPE_EVPN_MON_SERVER, sizeof(*s));
+		s->host_id = host_id;
+		listnode_add_sort(evpn_mon.servers, s);
+	}
+	s->mac = *mac;
+	s->ip = *ip;
+	sync_hosts_of_server(bgp, host_id);
+}
+
+void evpn_mon_server_unset(struct bgp *bgp, uint32_t host_id)
+{
+	struct mon_server *s = evpn_mon_server_find(host_id);
+
+	if (!s)
+		return;
+	listnode_delete(evpn_mon.servers, s);
+	XFREE(MTYPE_EVPN_MON_SERVER, s);
+	sync_hosts_of_server(bgp, host_id);
+}
+
+void evpn_mon_host_set(struct bgp *bgp, vni_t vni, const struct ethaddr *mac,
+		       const struct ipaddr *ip, uint32_t host_id)
+{
+	struct mon_host *h = evpn_mon_host_find(vni, mac, ip, host_id);
+
+	if (!h) {
+		h = XCALLOC(MTYPE_EVPN_MON_HOST, sizeof(*h));
+		h->vni = vni;
+		h->has_mac = (mac != NULL);
+		if (mac)
+			h->mac = *mac;
+		h->ip = *ip;
+		h->host_id = host_id;
+		listnode_add(evpn_mon.hosts, h);
+	}
+	mon_host_sync(bgp, h);
+	evpn_mon_feed_schedule();
+}
+
+void evpn_mon_host_unset(struct bgp *bgp, struct mon_host *h)
+{
+	mon_host_withdraw(bgp,
+			  bgp ? bgp_evpn_lookup_vni(bgp, h->vni) : NULL, h);
+	listnode_delete(evpn_mon.hosts, h);
+	XFREE(MTYPE_EVPN_MON_HOST, h);
+	evpn_mon_feed_schedule();
+}
+
+/* ------------------------------------------------------------------ */
+/* Module                                                              */
+/* ------------------------------------------------------------------ */
+
+static const struct bgp_evpn_ext_ops mon_ops = {
+	.route_type = EVPN_MON_ROUTE_TYPE,
+	.name = "monitor",
+	.parse = mon_parse,
+	.encode = mon_encode,
+	.to_json = mon_to_json,
+	.to_str = mon_to_str,
+	.vni_route = mon_vni_route,
+	.vni_event = mon_vni_event,
+};
+
+static int mon_bgp_inst_delete(struct bgp *bgp)
+{
+	struct listnode *node;
+	struct mon_host *h;
+
+	if (bgp != bgp_get_evpn())
+		return 0;
+	for (ALL_LIST_ELEMENTS_RO(evpn_mon.hosts, node, h))
+		h->originated = false; /* tables go away with the instance */
+	evpn_mon_feed_schedule();
+	return 0;
+}
+
+static int mon_late_init(struct thread_master *master)
+{
+	const char *endpoint = THIS_MODULE->load_args;
+	char dir[sizeof(frr_zclientpath)];
+	char def[sizeof(dir) + 64];
+	char *slash;
+
+	if (!endpoint || !*endpoint) {
+		/* Next to zebra's API socket: per instance, also when
+		 * several FRRs run side by side (one per network namespace
+		 * with -z/--vty_socket), and where the fpm-consumer looks. */
+		strlcpy(dir, frr_zclientpath[0] ? frr_zclientpath : "",
+			sizeof(dir));
+		slash = strrchr(dir, '/');
+		if (slash && slash != dir)
+			*slash = '\0';
+		else
+			strlcpy(dir, frr_vtydir, sizeof(dir));
+		snprintf(def, sizeof(def), "ipc://%s/evpnmon-feed.sock", dir);
+		endpoint = def;
+	}
+	evpn_mon_vty_init();
+	evpn_mon_feed_init(master, endpoint);
+	return 0;
+}
+
+static int mon_fini(void)
+{
+	evpn_mon_feed_fini();
+	bgp_evpn_ext_unregister(EVPN_MON_ROUTE_TYPE);
+	return 0;
+}
+
+static int mon_module_init(void)
+{
+	evpn_mon.servers = list_new();
+	evpn_mon.servers->cmp = server_cmp;
+	evpn_mon.hosts = list_new();
+
+	if (bgp_evpn_ext_register(&mon_ops) != 0) {
+		zlog_err("evpn-monitor: EVPN route type %u already registered",
+			 EVPN_MON_ROUTE_TYPE);
+		return -1;
+	}
+	hook_register(frr_late_init, mon_late_init);
+	hook_register(frr_fini, mon_fini);
+	hook_register(bgp_inst_delete, mon_bgp_inst_delete);
+	return 0;
+}
+
+FRR_MODULE_SETUP(.name = "bgpd_evpn_mon", .version = FRR_VERSION,
+		 .description = "evpn-monitor monitor-config route (EVPN type 254)",
+		 .init = mon_module_init);

@@ -1,0 +1,276 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * evpn-monitor: codec for the EVPN monitor-config route (route type 254).
+ * See docs/wire-format.md.
+ */
+#include "evpn_mon_codec.h"
+
+#include <string.h>
+
+_Static_assert(sizeof(struct evpn_mon_key) == 36,
+	       "evpn_mon_key must fit FRR's 36-octet extension key slot");
+_Static_assert(sizeof(struct evpn_mon_payload) == 24,
+	       "evpn_mon_payload must fit FRR's 24-octet extension payload");
+
+static const char *const errstr[EVPN_MON_ERR__MAX] = {
+	[EVPN_MON_OK] = "ok",
+	[EVPN_MON_ERR_SHORT] = "NLRI shorter than the minimum",
+	[EVPN_MON_ERR_LONG] = "NLRI longer than the maximum",
+	[EVPN_MON_ERR_HOST_MAC_LEN] = "host MAC length not 0 or 48",
+	[EVPN_MON_ERR_HOST_IP_LEN] = "host IP length not 0, 32 or 128",
+	[EVPN_MON_ERR_SERVER_MAC_LEN] = "server MAC length not 48",
+	[EVPN_MON_ERR_SERVER_IP_LEN] = "server IP length not 0, 32 or 128",
+	[EVPN_MON_ERR_ORIG_IP_LEN] = "originating router IP length not 32",
+	[EVPN_MON_ERR_TRUNCATED] = "field runs past the NLRI length",
+	[EVPN_MON_ERR_TRAILING] = "octets after the last field",
+	[EVPN_MON_ERR_HOST_ID] = "HOST ID 0 or above 65535",
+	[EVPN_MON_ERR_NO_HOST] = "neither host MAC nor host IP",
+	[EVPN_MON_ERR_HOST_MAC] = "host MAC not unicast",
+	[EVPN_MON_ERR_SERVER_MAC] = "server MAC not unicast",
+	[EVPN_MON_ERR_VNI] = "VNI 0",
+};
+
+const char *evpn_mon_strerror(enum evpn_mon_error err)
+{
+	if ((unsigned int)err >= EVPN_MON_ERR__MAX)
+		return "unknown error";
+	return errstr[err];
+}
+
+bool evpn_mon_mac_is_unicast(const uint8_t mac[6])
+{
+	static const uint8_t zero[6];
+
+	return !(mac[0] & 0x01) && memcmp(mac, zero, 6) != 0;
+}
+
+/* Bounds-checked reader. */
+struct rd {
+	const uint8_t *p;
+	size_t left;
+};
+
+static bool take(struct rd *r, void *dst, size_t n)
+{
+	if (r->left < n)
+		return false;
+	memcpy(dst, r->p, n);
+	r->p += n;
+	r->left -= n;
+	return true;
+}
+
+static uint32_t get_be(const uint8_t *p, size_t n)
+{
+	uint32_t v = 0;
+
+	for (size_t i = 0; i < n; i++)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+static void put_be(uint8_t *p, uint32_t v, size_t n)
+{
+	for (size_t i = n; i-- > 0; v >>= 8)
+		p[i] = v & 0xff;
+}
+
+/* Length octet in bits -> octets; returns false for a value not allowed. */
+static bool ip_bits_ok(uint8_t bits, bool allow_zero, uint8_t *octets)
+{
+	switch (bits) {
+	case 0:
+		*octets = 0;
+		return allow_zero;
+	case 32:
+		*octets = 4;
+		return true;
+	case 128:
+		*octets = 16;
+		return true;
+	default:
+		return false;
+	}
+}
+
+enum evpn_mon_error evpn_mon_validate(const struct evpn_mon_route *r,
+				      bool withdraw)
+{
+	if (r->host_mac_len != 0 && r->host_mac_len != 6)
+		return EVPN_MON_ERR_HOST_MAC_LEN;
+	if (r->host_ip.len != 0 && r->host_ip.len != 4 && r->host_ip.len != 16)
+		return EVPN_MON_ERR_HOST_IP_LEN;
+	if (r->server_ip.len != 0 && r->server_ip.len != 4
+	    && r->server_ip.len != 16)
+		return EVPN_MON_ERR_SERVER_IP_LEN;
+	if (r->host_id < EVPN_MON_HOST_ID_MIN
+	    || r->host_id > EVPN_MON_HOST_ID_MAX)
+		return EVPN_MON_ERR_HOST_ID;
+	if (r->host_mac_len == 0 && r->host_ip.len == 0)
+		return EVPN_MON_ERR_NO_HOST;
+	if (r->host_mac_len && !evpn_mon_mac_is_unicast(r->host_mac))
+		return EVPN_MON_ERR_HOST_MAC;
+	if (r->vni == 0 || r->vni > 0xffffff)
+		return EVPN_MON_ERR_VNI;
+	if (!withdraw && !evpn_mon_mac_is_unicast(r->server_mac))
+		return EVPN_MON_ERR_SERVER_MAC;
+	return EVPN_MON_OK;
+}
+
+enum evpn_mon_error evpn_mon_decode(const uint8_t *buf, size_t len,
+				    bool withdraw, struct evpn_mon_route *out)
+{
+	struct rd r = {.p = buf, .left = len};
+	uint8_t fixed[EVPN_MON_NLRI_FIXED_LEN];
+	uint8_t bits, octets;
+
+	memset(out, 0, sizeof(*out));
+	if (len < EVPN_MON_NLRI_MIN_LEN)
+		return EVPN_MON_ERR_SHORT;
+	if (len > EVPN_MON_NLRI_MAX_LEN)
+		return EVPN_MON_ERR_LONG;
+
+	take(&r, fixed, sizeof(fixed));
+	memcpy(out->rd, fixed, 8);
+	out->eth_tag = get_be(fixed + 8, 4);
+	out->vni = get_be(fixed + 12, 3);
+	out->flags = fixed[15];
+	out->host_id = get_be(fixed + 16, 4);
+
+	/* host MAC: 0 or 48 bits */
+	if (!take(&r, &bits, 1))
+		return EVPN_MON_ERR_TRUNCATED;
+	if (bits != 0 && bits != 48)
+		return EVPN_MON_ERR_HOST_MAC_LEN;
+	out->host_mac_len = bits / 8;
+	if (!take(&r, out->host_mac, out->host_mac_len))
+		return EVPN_MON_ERR_TRUNCATED;
+
+	/* host IP: 0, 32 or 128 bits */
+	if (!take(&r, &bits, 1))
+		return EVPN_MON_ERR_TRUNCATED;
+	if (!ip_bits_ok(bits, true, &octets))
+		return EVPN_MON_ERR_HOST_IP_LEN;
+	out->host_ip.len = octets;
+	if (!take(&r, out->host_ip.addr, octets))
+		return EVPN_MON_ERR_TRUNCATED;
+
+	/* server MAC: 48 bits */
+	if (!take(&r, &bits, 1))
+		return EVPN_MON_ERR_TRUNCATED;
+	if (bits != 48)
+		return EVPN_MON_ERR_SERVER_MAC_LEN;
+	if (!take(&r, out->server_mac, 6))
+		return EVPN_MON_ERR_TRUNCATED;
+
+	/* server IP: 0, 32 or 128 bits */
+	if (!take(&r, &bits, 1))
+		return EVPN_MON_ERR_TRUNCATED;
+	if (!ip_bits_ok(bits, true, &octets))
+		return EVPN_MON_ERR_SERVER_IP_LEN;
+	out->server_ip.len = octets;
+	if (!take(&r, out->server_ip.addr, octets))
+		return EVPN_MON_ERR_TRUNCATED;
+
+	/* originating router IP: 32 bits (IPv4 VTEPs, as FRR 8.4 EVPN) */
+	if (!take(&r, &bits, 1))
+		return EVPN_MON_ERR_TRUNCATED;
+	if (bits != 32)
+		return EVPN_MON_ERR_ORIG_IP_LEN;
+	if (!take(&r, out->orig_ip, 4))
+		return EVPN_MON_ERR_TRUNCATED;
+
+	if (r.left != 0)
+		return EVPN_MON_ERR_TRAILING;
+
+	return evpn_mon_validate(out, withdraw);
+}
+
+size_t evpn_mon_encode(const struct evpn_mon_route *r, uint8_t *buf,
+		       size_t size)
+{
+	size_t need = EVPN_MON_NLRI_MIN_LEN + r->host_mac_len + r->host_ip.len
+		      + r->server_ip.len;
+	uint8_t *p = buf;
+
+	if (r->host_mac_len != 0 && r->host_mac_len != 6)
+		return 0;
+	if (r->host_ip.len != 0 && r->host_ip.len != 4 && r->host_ip.len != 16)
+		return 0;
+	if (r->server_ip.len != 0 && r->server_ip.len != 4
+	    && r->server_ip.len != 16)
+		return 0;
+	if (need > size || need > EVPN_MON_NLRI_MAX_LEN)
+		return 0;
+
+	memcpy(p, r->rd, 8);
+	p += 8;
+	put_be(p, r->eth_tag, 4);
+	p += 4;
+	put_be(p, r->vni & 0xffffff, 3);
+	p += 3;
+	*p++ = 0; /* flags: reserved */
+	put_be(p, r->host_id, 4);
+	p += 4;
+	*p++ = r->host_mac_len * 8;
+	memcpy(p, r->host_mac, r->host_mac_len);
+	p += r->host_mac_len;
+	*p++ = r->host_ip.len * 8;
+	memcpy(p, r->host_ip.addr, r->host_ip.len);
+	p += r->host_ip.len;
+	*p++ = 48;
+	memcpy(p, r->server_mac, 6);
+	p += 6;
+	*p++ = r->server_ip.len * 8;
+	memcpy(p, r->server_ip.addr, r->server_ip.len);
+	p += r->server_ip.len;
+	*p++ = 32;
+	memcpy(p, r->orig_ip, 4);
+	p += 4;
+	return (size_t)(p - buf);
+}
+
+void evpn_mon_route_key(const struct evpn_mon_route *r,
+			struct evpn_mon_key *key)
+{
+	memset(key, 0, sizeof(*key));
+	key->vni = r->vni;
+	key->host_id = r->host_id;
+	key->host_mac_len = r->host_mac_len;
+	memcpy(key->host_mac, r->host_mac, r->host_mac_len);
+	key->host_ip_len = r->host_ip.len;
+	memcpy(key->host_ip, r->host_ip.addr, r->host_ip.len);
+	memcpy(key->orig_ip, r->orig_ip, 4);
+}
+
+void evpn_mon_route_payload(const struct evpn_mon_route *r,
+			    struct evpn_mon_payload *pl)
+{
+	memset(pl, 0, sizeof(*pl));
+	memcpy(pl->server_mac, r->server_mac, 6);
+	pl->server_ip_len = r->server_ip.len;
+	memcpy(pl->server_ip, r->server_ip.addr, r->server_ip.len);
+}
+
+void evpn_mon_route_from_key(struct evpn_mon_route *r, const uint8_t rd[8],
+			     uint32_t eth_tag, const struct evpn_mon_key *key,
+			     const struct evpn_mon_payload *pl)
+{
+	memset(r, 0, sizeof(*r));
+	if (rd)
+		memcpy(r->rd, rd, 8);
+	r->eth_tag = eth_tag;
+	r->vni = key->vni;
+	r->host_id = key->host_id;
+	r->host_mac_len = key->host_mac_len <= 6 ? key->host_mac_len : 6;
+	memcpy(r->host_mac, key->host_mac, r->host_mac_len);
+	r->host_ip.len = key->host_ip_len <= 16 ? key->host_ip_len : 16;
+	memcpy(r->host_ip.addr, key->host_ip, r->host_ip.len);
+	memcpy(r->orig_ip, key->orig_ip, 4);
+	if (pl) {
+		memcpy(r->server_mac, pl->server_mac, 6);
+		r->server_ip.len =
+			pl->server_ip_len <= 16 ? pl->server_ip_len : 16;
+		memcpy(r->server_ip.addr, pl->server_ip, r->server_ip.len);
+	}
+}
