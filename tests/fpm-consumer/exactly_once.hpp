@@ -20,36 +20,36 @@ struct Endpoint {
 	std::uint32_t port;
 };
 
-// Copies each MAC (server) receives for one packet src -> dst.
+// Copies each MAC (server) receives for one packet src -> dst, computed by
+// running the packet through the in-memory dataplane simulator of the ingress
+// VTEP and every VXLAN copy through the target VTEP's decap program.
 inline std::map<Mac, int> copies_for_packet(Fabric &fabric, const std::map<Mac, Endpoint> &where,
 					    const Mac &src, const Mac &dst)
 {
-	std::map<Mac, int> got;
-	const auto &ingress = fabric[where.at(src).vtep];
-	std::set<dp::Action> actions;
-	for (const auto &[k, a] : ingress.dataplane.entries) {
-		if (k.kind == dp::EntryKind::MirrorSource && k.host.mac == src)
-			actions.insert(a);
-		if (k.kind == dp::EntryKind::MirrorDest && k.host.mac == dst)
-			actions.insert(a);
-	}
+	std::vector<std::uint8_t> frame(14 + 20, 0);
+	std::copy(dst.begin(), dst.end(), frame.begin());
+	std::copy(src.begin(), src.end(), frame.begin() + 6);
+	frame[12] = 0x08; // IPv4
+	frame[14] = 0x45;
 	auto who = [&](const std::string &vtep, std::uint32_t port) -> std::optional<Mac> {
 		for (const auto &[mac, ep] : where)
 			if (ep.vtep == vtep && ep.port == port)
 				return mac;
 		return std::nullopt;
 	};
-	for (const auto &a : actions) {
+	std::map<Mac, int> got;
+	auto &ingress = fabric[where.at(src).vtep];
+	for (const auto &out : ingress.dataplane.simulate(frame, where.at(src).port)) {
 		std::optional<Mac> receiver;
-		if (a.kind == dp::Action::Kind::LocalPort) {
-			receiver = who(ingress.name, a.ifindex);
-		} else {
+		if (out.kind == dp::Output::Kind::LocalCopy) {
+			receiver = who(ingress.name, out.ifindex);
+		} else if (out.kind == dp::Output::Kind::VxlanCopy) {
 			for (auto &v : fabric.vteps()) {
-				if (v->ip != a.remote_vtep)
+				if (v->ip != out.remote_vtep)
 					continue;
-				for (const auto &[k, d] : v->dataplane.entries)
-					if (k.kind == dp::EntryKind::Decap && k.vni == a.vni &&
-					    k.host_id == a.host_id)
+				dp::TunnelMeta meta{out.vni, out.host_id, ingress.ip};
+				for (const auto &d : v->dataplane.simulate(out.frame, kMirrorIfindex, meta))
+					if (d.kind == dp::Output::Kind::Deliver)
 						receiver = who(v->name, d.ifindex);
 			}
 		}

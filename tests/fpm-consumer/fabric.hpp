@@ -5,7 +5,9 @@
 #pragma once
 
 #include "core/engine.hpp"
-#include "fake_dataplane.hpp"
+#include <evpnmon/dataplane/memory.hpp>
+
+#include <map>
 
 #include <memory>
 #include <optional>
@@ -23,9 +25,19 @@ inline constexpr std::uint32_t kVxlanIfindex = 100;
 struct Vtep {
 	std::string name;
 	Ipv4 ip;
-	FakeDataplane dataplane;
+	dp::MemoryDataplane dataplane;
 	std::unique_ptr<consumer::Engine> engine;
+
+	std::map<dp::EntryKey, dp::Action> entries() const
+	{
+		std::map<dp::EntryKey, dp::Action> m;
+		for (const auto &e : dataplane.list())
+			m[e.key] = e.action;
+		return m;
+	}
 };
+
+inline constexpr std::uint32_t kMirrorIfindex = 999;
 
 class Fabric {
 public:
@@ -35,6 +47,7 @@ public:
 			auto v = std::make_unique<Vtep>();
 			v->name = name;
 			v->ip = ip;
+			v->dataplane.set_mirror_ifindex(kMirrorIfindex);
 			consumer::EngineConfig cfg;
 			cfg.decision.local_vnis = {kVni};
 			cfg.vxlan_ifindex_to_vni = {{kVxlanIfindex, kVni}};
@@ -71,6 +84,7 @@ public:
 		auto &home = (*this)[at];
 		for (auto &v : vteps_) {
 			if (v.get() == &home) {
+				v->dataplane.add_port(port, "p" + std::to_string(port), kVni);
 				v->engine->local_mac({dp::MacEvent::Kind::Learned, mac, port, kVni, 0});
 				// zebra withdraws its remote entry once the MAC is local here
 				consumer::NeighUpdate del;

@@ -62,14 +62,14 @@ TEST_CASE("patent example: VM210 on VTEP101 monitored by SERV21 on VTEP104, then
 
 	SUBCASE("step 1: initial roles")
 	{
-		CHECK(f["VTEP101"].dataplane.entries ==
+		CHECK(f["VTEP101"].entries() ==
 		      Entries{{key(EntryKind::MirrorSource, VM210, 21), vxlan_to(V104, 21)},
 			      {key(EntryKind::MirrorDest, VM210, 21), vxlan_to(V104, 21)}});
-		CHECK(f["VTEP102"].dataplane.entries ==
+		CHECK(f["VTEP102"].entries() ==
 		      Entries{{key(EntryKind::MirrorDest, VM210, 21), vxlan_to(V104, 21)}});
-		CHECK(f["VTEP103"].dataplane.entries ==
+		CHECK(f["VTEP103"].entries() ==
 		      Entries{{key(EntryKind::MirrorDest, VM210, 21), vxlan_to(V104, 21)}});
-		CHECK(f["VTEP104"].dataplane.entries ==
+		CHECK(f["VTEP104"].entries() ==
 		      Entries{{key(EntryKind::MirrorDest, VM210, 21), local_port(41)},
 			      {key(EntryKind::Decap, std::nullopt, 21), local_port(41)}});
 		check_exactly_once(f, where, {{VM210, SERV21}});
@@ -79,14 +79,14 @@ TEST_CASE("patent example: VM210 on VTEP101 monitored by SERV21 on VTEP104, then
 	where[VM210] = {"VTEP102", 22};
 	f.place(VM210, "VTEP102", 22);
 	f.converge();
-	CHECK(f["VTEP101"].dataplane.entries ==
+	CHECK(f["VTEP101"].entries() ==
 	      Entries{{key(EntryKind::MirrorDest, VM210, 21), vxlan_to(V104, 21)}});
-	CHECK(f["VTEP102"].dataplane.entries ==
+	CHECK(f["VTEP102"].entries() ==
 	      Entries{{key(EntryKind::MirrorSource, VM210, 21), vxlan_to(V104, 21)},
 		      {key(EntryKind::MirrorDest, VM210, 21), vxlan_to(V104, 21)}});
-	CHECK(f["VTEP103"].dataplane.entries ==
+	CHECK(f["VTEP103"].entries() ==
 	      Entries{{key(EntryKind::MirrorDest, VM210, 21), vxlan_to(V104, 21)}});
-	CHECK(f["VTEP104"].dataplane.entries ==
+	CHECK(f["VTEP104"].entries() ==
 	      Entries{{key(EntryKind::MirrorDest, VM210, 21), local_port(41)},
 		      {key(EntryKind::Decap, std::nullopt, 21), local_port(41)}});
 	check_exactly_once(f, where, {{VM210, SERV21}});
@@ -96,15 +96,15 @@ TEST_CASE("patent example: VM210 on VTEP101 monitored by SERV21 on VTEP104, then
 	where[SERV21] = {"VTEP103", 33};
 	f.place(SERV21, "VTEP103", 33);
 	f.converge();
-	CHECK(f["VTEP101"].dataplane.entries ==
+	CHECK(f["VTEP101"].entries() ==
 	      Entries{{key(EntryKind::MirrorDest, VM210, 21), vxlan_to(V103, 21)}});
-	CHECK(f["VTEP102"].dataplane.entries ==
+	CHECK(f["VTEP102"].entries() ==
 	      Entries{{key(EntryKind::MirrorSource, VM210, 21), vxlan_to(V103, 21)},
 		      {key(EntryKind::MirrorDest, VM210, 21), vxlan_to(V103, 21)}});
-	CHECK(f["VTEP103"].dataplane.entries ==
+	CHECK(f["VTEP103"].entries() ==
 	      Entries{{key(EntryKind::MirrorDest, VM210, 21), local_port(33)},
 		      {key(EntryKind::Decap, std::nullopt, 21), local_port(33)}});
-	CHECK(f["VTEP104"].dataplane.entries ==
+	CHECK(f["VTEP104"].entries() ==
 	      Entries{{key(EntryKind::MirrorDest, VM210, 21), vxlan_to(V103, 21)}});
 	check_exactly_once(f, where, {{VM210, SERV21}});
 }
@@ -138,9 +138,9 @@ TEST_CASE("claims 4-7: host and server moves, including onto each other's VTEP")
 		for (auto &v : f.vteps()) {
 			const bool host_here = where[VM210].vtep == v->name;
 			const bool server_here = where[SERV21].vtep == v->name;
-			CHECK(v->dataplane.entries.contains(key(EntryKind::MirrorSource, VM210, 21)) == host_here);
-			CHECK(v->dataplane.entries.contains(key(EntryKind::MirrorDest, VM210, 21)));
-			CHECK(v->dataplane.entries.contains(key(EntryKind::Decap, std::nullopt, 21)) == server_here);
+			CHECK(v->entries().contains(key(EntryKind::MirrorSource, VM210, 21)) == host_here);
+			CHECK(v->entries().contains(key(EntryKind::MirrorDest, VM210, 21)));
+			CHECK(v->entries().contains(key(EntryKind::Decap, std::nullopt, 21)) == server_here);
 		}
 	}
 }
@@ -185,7 +185,7 @@ TEST_CASE("server location unknown or unreachable: nothing installed, counted")
 	f.add_session(session(VM210, SERV21, 21));
 	f.converge();
 	for (auto &v : f.vteps()) {
-		CHECK(v->dataplane.entries.empty());
+		CHECK(v->entries().empty());
 		CHECK(v->engine->desired().counters.server_unknown == 1);
 		CHECK(v->engine->desired().sessions.at(0).status == consumer::SessionStatus::ServerUnknown);
 	}
@@ -198,9 +198,9 @@ TEST_CASE("server location unknown or unreachable: nothing installed, counted")
 	del.table = 254;
 	f["VTEP101"].engine->route(del);
 	f.converge();
-	CHECK(f["VTEP101"].dataplane.entries.empty());
+	CHECK(f["VTEP101"].entries().empty());
 	CHECK(f["VTEP101"].engine->desired().counters.server_unreachable == 1);
-	CHECK(f["VTEP102"].dataplane.entries.size() == 1);
+	CHECK(f["VTEP102"].entries().size() == 1);
 	// a covering blackhole route is not reachability either
 	consumer::RouteUpdate bh;
 	bh.dst = ip4(10, 0, 0, 0);
@@ -209,12 +209,12 @@ TEST_CASE("server location unknown or unreachable: nothing installed, counted")
 	bh.type = 6; // RTN_BLACKHOLE
 	f["VTEP101"].engine->route(bh);
 	f.converge();
-	CHECK(f["VTEP101"].dataplane.entries.empty());
+	CHECK(f["VTEP101"].entries().empty());
 	consumer::RouteUpdate uni = bh;
 	uni.type = 1;
 	f["VTEP101"].engine->route(uni);
 	f.converge();
-	CHECK(f["VTEP101"].dataplane.entries.size() == 2);
+	CHECK(f["VTEP101"].entries().size() == 2);
 }
 
 TEST_CASE("session removal and VNI filter")
@@ -228,13 +228,13 @@ TEST_CASE("session removal and VNI filter")
 	other.key.vni = 4242; // not configured on these VTEPs
 	f.add_session(other);
 	f.converge();
-	CHECK(f["VTEP101"].dataplane.entries.size() == 2);
+	CHECK(f["VTEP101"].entries().size() == 2);
 	CHECK(f["VTEP101"].engine->desired().counters.vni_not_local == 1);
 	for (auto &v : f.vteps())
 		v->engine->erase_session(s.key);
 	f.converge();
 	for (auto &v : f.vteps())
-		CHECK(v->dataplane.entries.empty());
+		CHECK(v->entries().empty());
 }
 
 TEST_CASE("conflicting sessions on one entry key: deterministic winner, counted")
@@ -249,7 +249,7 @@ TEST_CASE("conflicting sessions on one entry key: deterministic winner, counted"
 	f.add_session(a);
 	f.add_session(b);
 	f.converge();
-	auto &e = f["VTEP102"].dataplane.entries;
+	auto e = f["VTEP102"].entries();
 	CHECK(e.at(key(EntryKind::MirrorDest, VM210, 21)) == vxlan_to(V104, 21)); // a < b
 	CHECK(f["VTEP102"].engine->desired().counters.conflicts == 1);
 }

@@ -20,7 +20,7 @@ constexpr std::uint16_t kZebraEncapVxlan = 100; // NET_VXLAN, FRR lib/nexthop.h
 // Collects attribute pointers after validating their payload size.
 template <std::size_t N> struct AttrTable {
 	std::array<const nlattr *, N + 1> tb{};
-	bool bad = false;
+	const char *end = nullptr; // end of the last attribute walked
 };
 
 template <std::size_t N> int collect_cb(const nlattr *attr, void *data)
@@ -29,6 +29,7 @@ template <std::size_t N> int collect_cb(const nlattr *attr, void *data)
 	const int type = mnl_attr_get_type(attr);
 	if (type <= static_cast<int>(N))
 		t->tb[static_cast<std::size_t>(type)] = attr;
+	t->end = reinterpret_cast<const char *>(attr) + MNL_ALIGN(attr->nla_len);
 	return MNL_CB_OK;
 }
 
@@ -37,9 +38,13 @@ bool parse_attrs(const nlmsghdr *nlh, std::size_t hdr_len, AttrTable<N> &t)
 {
 	if (mnl_nlmsg_get_payload_len(nlh) < hdr_len)
 		return false;
-	// mnl_attr_parse stops (MNL_CB_ERROR) on an attribute whose length runs
-	// past the message: treat that as malformed.
-	return mnl_attr_parse(nlh, static_cast<unsigned>(hdr_len), collect_cb<N>, &t) >= MNL_CB_STOP;
+	// mnl_attr_parse silently stops at an attribute whose length runs past
+	// the message: the walk must reach the end of the message, or it is
+	// malformed.
+	t.end = static_cast<const char *>(mnl_nlmsg_get_payload_offset(nlh, hdr_len));
+	if (mnl_attr_parse(nlh, static_cast<unsigned>(hdr_len), collect_cb<N>, &t) < MNL_CB_STOP)
+		return false;
+	return t.end >= reinterpret_cast<const char *>(nlh) + nlh->nlmsg_len;
 }
 
 bool get_u32(const nlattr *a, std::optional<std::uint32_t> &out)
@@ -186,6 +191,8 @@ bool decode_nexthop(const nlmsghdr *nlh, UpdateSink &sink)
 bool decode_netlink(std::span<const std::uint8_t> payload, UpdateSink &sink,
 		    DecodeCounters &counters)
 {
+	if (payload.empty())
+		return true;
 	// Netlink structures want 4-byte alignment; FPM frames need not give it.
 	std::vector<std::uint32_t> aligned;
 	const void *base = payload.data();
@@ -196,7 +203,13 @@ bool decode_netlink(std::span<const std::uint8_t> payload, UpdateSink &sink,
 	}
 	int len = static_cast<int>(std::min<std::size_t>(payload.size(), 1u << 30));
 	auto *nlh = static_cast<const nlmsghdr *>(base);
-	while (mnl_nlmsg_ok(nlh, len)) {
+	// mnl_nlmsg_ok() compares (int)nlmsg_len, so a length >= 2^31 passes it:
+	// check the unsigned length ourselves first.
+	auto fits = [&](const nlmsghdr *h, int left) {
+		return left >= static_cast<int>(sizeof(nlmsghdr)) &&
+		       h->nlmsg_len <= static_cast<std::uint32_t>(left) && mnl_nlmsg_ok(h, left);
+	};
+	while (fits(nlh, len)) {
 		++counters.messages;
 		bool ok = true;
 		switch (nlh->nlmsg_type) {

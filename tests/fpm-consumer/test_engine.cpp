@@ -1,0 +1,225 @@
+// Engine robustness: restart reconciliation, gates, FPM resync sweep, kernel
+// FDB fallback, dataplane errors.
+#include "fabric.hpp"
+#include "fake_dataplane.hpp"
+
+#include <evpnmon/dataplane/memory.hpp>
+
+#include <doctest/doctest.h>
+
+using namespace evpnmon;
+using namespace evpnmon::test;
+using consumer::Engine;
+using consumer::Gate;
+using consumer::MacSource;
+using dp::EntryKind;
+
+namespace {
+const Mac HOST{0x02, 0, 0, 0, 0, 0x10};
+const Mac SERVER{0x02, 0, 0, 0, 0, 0x21};
+const Ipv4 ME = ip4(10, 0, 0, 1), PEER = ip4(10, 0, 0, 2);
+
+consumer::EngineConfig config()
+{
+	consumer::EngineConfig cfg;
+	cfg.decision.local_vnis = {kVni};
+	cfg.vxlan_ifindex_to_vni = {{kVxlanIfindex, kVni}};
+	return cfg;
+}
+
+consumer::NeighUpdate remote(const Mac &mac, Ipv4 vtep, bool add = true)
+{
+	consumer::NeighUpdate u;
+	u.add = add;
+	u.ifindex = kVxlanIfindex;
+	u.mac = mac;
+	if (add)
+		u.dst = vtep;
+	return u;
+}
+
+consumer::RouteUpdate route_to(Ipv4 dst)
+{
+	consumer::RouteUpdate r;
+	r.dst = dst;
+	r.dst_len = 32;
+	r.table = 254;
+	r.type = 1;
+	return r;
+}
+
+void open_all(Engine &e)
+{
+	for (auto g : {Gate::Feed, Gate::LocalMacs, Gate::Fpm})
+		e.open_gate(g);
+}
+
+// Host local on this VTEP, server behind PEER.
+void feed_inputs(Engine &e)
+{
+	e.local_mac({dp::MacEvent::Kind::Learned, HOST, 5, kVni, 0});
+	e.neigh(MacSource::Fpm, remote(SERVER, PEER));
+	e.route(route_to(PEER));
+	e.upsert_session(session(HOST, SERVER, 21));
+}
+} // namespace
+
+TEST_CASE("nothing is applied before every input delivered its first picture")
+{
+	dp::MemoryDataplane dataplane;
+	// A previous run left a correct entry and a stale one behind.
+	dp::Entry good{key(EntryKind::MirrorSource, HOST, 21), vxlan_to(PEER, 21)};
+	dp::Entry stale{key(EntryKind::MirrorDest, Mac{2, 0, 0, 0, 0, 0x99}, 7), vxlan_to(PEER, 7)};
+	REQUIRE(!dataplane.install(good));
+	REQUIRE(!dataplane.install(stale));
+
+	Engine e(dataplane, config());
+	feed_inputs(e);
+	CHECK(!e.reconcile().has_value());
+	e.open_gate(Gate::Feed);
+	e.open_gate(Gate::LocalMacs);
+	CHECK(!e.reconcile().has_value()); // FPM gate still closed
+	CHECK(dataplane.list().size() == 2);
+	e.open_gate(Gate::Fpm);
+	auto st = e.reconcile();
+	REQUIRE(st);
+	CHECK(st->unchanged == 1); // the correct entry was not touched
+	CHECK(st->installed == 1); // entry 2
+	CHECK(st->removed == 1);   // the stale one
+	CHECK(dataplane.list().size() == 2);
+	// level-triggered: a second pass changes nothing
+	auto again = e.reconcile(true);
+	REQUIRE(again);
+	CHECK(again->installed + again->removed + again->replaced == 0);
+}
+
+TEST_CASE("consumer restart: a new engine on a populated dataplane touches nothing")
+{
+	dp::MemoryDataplane dataplane;
+	{
+		Engine first(dataplane, config());
+		feed_inputs(first);
+		open_all(first);
+		first.reconcile();
+	}
+	const auto before = dataplane.list();
+	REQUIRE(before.size() == 2);
+	Engine second(dataplane, config());
+	feed_inputs(second);
+	open_all(second);
+	auto st = second.reconcile();
+	REQUIRE(st);
+	CHECK(st->installed == 0);
+	CHECK(st->removed == 0);
+	CHECK(st->replaced == 0);
+	CHECK(st->unchanged == 2);
+	CHECK(dataplane.list() == before);
+}
+
+TEST_CASE("FPM reconnect: entries kept while resyncing, stale MACs swept after")
+{
+	dp::MemoryDataplane dataplane;
+	Engine e(dataplane, config());
+	feed_inputs(e);
+	open_all(e);
+	e.reconcile();
+	REQUIRE(dataplane.list().size() == 2);
+
+	e.fpm_lost(); // zebra restarts
+	CHECK(!e.reconcile().has_value()); // nothing changed: nothing to do
+	CHECK(dataplane.list().size() == 2);
+	SUBCASE("replay confirms the server: nothing changes")
+	{
+		e.neigh(MacSource::Fpm, remote(SERVER, PEER));
+		e.route(route_to(PEER));
+		e.fpm_resync_done();
+		e.reconcile();
+		CHECK(dataplane.list().size() == 2);
+		CHECK(e.counters().fpm_stale_swept == 0);
+	}
+	SUBCASE("replay does not mention the server: swept, entries withdrawn")
+	{
+		e.route(route_to(PEER));
+		e.fpm_resync_done();
+		e.reconcile();
+		CHECK(e.counters().fpm_stale_swept == 1);
+		CHECK(dataplane.list().empty());
+	}
+	SUBCASE("the kernel FDB still knows the server: entries kept")
+	{
+		e.neigh(MacSource::Kernel, remote(SERVER, PEER));
+		e.route(route_to(PEER));
+		e.fpm_resync_done();
+		e.reconcile();
+		CHECK(dataplane.list().size() == 2);
+	}
+}
+
+TEST_CASE("MAC sources: the newest record wins, the older one is the fallback")
+{
+	consumer::MacTable t;
+	const auto local = consumer::MacLocation::local(3);
+	const auto far = consumer::MacLocation::remote(PEER);
+	CHECK(t.set(MacSource::Local, kVni, HOST, local));
+	CHECK(t.locate(kVni, HOST) == local);
+	CHECK(t.set(MacSource::Fpm, kVni, HOST, far)); // host moved away
+	CHECK(t.locate(kVni, HOST) == far);
+	CHECK(!t.set(MacSource::Fpm, kVni, HOST, far)); // same news: no change
+	CHECK(t.erase(MacSource::Fpm, kVni, HOST)); // moved back, zebra withdraws
+	CHECK(t.locate(kVni, HOST) == local);
+	CHECK(t.erase(MacSource::Local, kVni, HOST));
+	CHECK(t.locate(kVni, HOST).kind == consumer::MacLocation::Kind::Unknown);
+	CHECK(t.size() == 0);
+}
+
+TEST_CASE("neighbour updates that are not remote hosts are ignored and counted")
+{
+	FakeDataplane dataplane;
+	Engine e(dataplane, config());
+	auto flood = remote(Mac{}, PEER); // BUM flood entry 00:00:00:00:00:00
+	e.neigh(MacSource::Fpm, flood);
+	auto other_dev = remote(SERVER, PEER);
+	other_dev.ifindex = 7;
+	e.neigh(MacSource::Fpm, other_dev);
+	auto master_copy = remote(SERVER, PEER);
+	master_copy.dst.reset(); // the bridge's copy of the entry
+	e.neigh(MacSource::Kernel, master_copy);
+	auto mh = master_copy;
+	mh.nh_id = 42;
+	e.neigh(MacSource::Fpm, mh);
+	CHECK(e.counters().neigh_ignored == 3);
+	CHECK(e.counters().neigh_unsupported == 1);
+	CHECK(e.macs().size() == 0);
+}
+
+TEST_CASE("dataplane errors are counted and retried on the next pass")
+{
+	FakeDataplane dataplane;
+	Engine e(dataplane, config());
+	feed_inputs(e);
+	open_all(e);
+	dataplane.fail_installs = true;
+	auto st = e.reconcile();
+	REQUIRE(st);
+	CHECK(st->errors == 2);
+	CHECK(e.dirty());
+	dataplane.fail_installs = false;
+	st = e.reconcile();
+	REQUIRE(st);
+	CHECK(st->installed == 2);
+	CHECK(dataplane.entries.size() == 2);
+	CHECK(e.counters().totals.errors == 2);
+}
+
+TEST_CASE("feed withdrawal empties the dataplane")
+{
+	dp::MemoryDataplane dataplane;
+	Engine e(dataplane, config());
+	feed_inputs(e);
+	open_all(e);
+	e.reconcile();
+	REQUIRE(dataplane.list().size() == 2);
+	e.replace_sessions({});
+	e.reconcile();
+	CHECK(dataplane.list().empty());
+}
