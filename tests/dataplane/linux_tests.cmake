@@ -1,1 +1,6 @@
-
+# Integration tests of the linux backend (root, netns, BPF).
+add_executable(test_dataplane_linux test_linux.cpp)
+target_link_libraries(test_dataplane_linux PRIVATE evpnmon_dp_table doctest::doctest)
+add_test(NAME dataplane.linux COMMAND test_dataplane_linux)
+set_tests_properties(dataplane.linux PROPERTIES LABELS "integration" TIMEOUT 120
+  SKIP_RETURN_CODE 77)

@@ -1,0 +1,107 @@
+#include "bpf_object.hpp"
+
+#include "mirror.skel.h"
+
+#include <bpf/libbpf.h>
+#include <linux/magic.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
+#include <system_error>
+
+namespace evpnmon::dp::linux_dp {
+
+namespace {
+
+[[noreturn]] void fail(int err, const std::string &what)
+{
+	throw std::system_error(err < 0 ? -err : err, std::generic_category(),
+				"dataplane/linux: " + what);
+}
+
+void ensure_bpffs()
+{
+	struct statfs st {};
+	if (::statfs("/sys/fs/bpf", &st) == 0 &&
+	    st.f_type == static_cast<decltype(st.f_type)>(BPF_FS_MAGIC))
+		return;
+	::mkdir("/sys/fs/bpf", 0700);
+	if (::mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700") != 0)
+		fail(errno, "mount bpffs on /sys/fs/bpf");
+}
+
+bool any_pinned(mirror_bpf *s, const std::string &dir)
+{
+	bpf_map *m;
+	bpf_object__for_each_map(m, s->obj)
+	{
+		std::string p = dir + "/" + bpf_map__name(m);
+		if (::access(p.c_str(), F_OK) == 0)
+			return true;
+	}
+	return false;
+}
+
+mirror_bpf *open_skel(const std::string &pin_dir)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = pin_dir.c_str());
+	mirror_bpf *s = mirror_bpf__open_opts(&opts);
+	if (!s)
+		fail(errno, "open BPF object");
+	return s;
+}
+
+} // namespace
+
+void BpfObject::Deleter::operator()(mirror_bpf *s) const
+{
+	mirror_bpf__destroy(s);
+}
+
+BpfObject::BpfObject(const std::string &pin_dir) : pin_dir_(pin_dir)
+{
+	ensure_bpffs();
+	std::error_code ec;
+	std::filesystem::create_directories(pin_dir, ec);
+	if (ec)
+		fail(ec.value(), "create " + pin_dir);
+	skel_.reset(open_skel(pin_dir));
+	adopted_ = any_pinned(skel_.get(), pin_dir);
+	int err = mirror_bpf__load(skel_.get());
+	if (err && adopted_) {
+		// Pins of an incompatible previous version: replace them.
+		skel_.reset();
+		for (const auto &f : std::filesystem::directory_iterator(pin_dir, ec))
+			std::filesystem::remove(f.path(), ec);
+		skel_.reset(open_skel(pin_dir));
+		adopted_ = false;
+		err = mirror_bpf__load(skel_.get());
+	}
+	if (err)
+		fail(err, "load BPF programs (verifier log above)");
+}
+
+BpfObject::~BpfObject() = default;
+
+void BpfObject::unpin()
+{
+	bpf_object__unpin_maps(skel_->obj, nullptr);
+	std::error_code ec;
+	std::filesystem::remove(pin_dir_, ec); // only if empty
+}
+
+int map_fd_config(const BpfObject &o) { return bpf_map__fd(o.skel().maps.dp_config); }
+int map_fd_port_vni(const BpfObject &o) { return bpf_map__fd(o.skel().maps.dp_port_vni); }
+int map_fd_match(const BpfObject &o) { return bpf_map__fd(o.skel().maps.dp_match); }
+int map_fd_decap(const BpfObject &o) { return bpf_map__fd(o.skel().maps.dp_decap); }
+int map_fd_meta(const BpfObject &o) { return bpf_map__fd(o.skel().maps.dp_meta); }
+int map_fd_stats(const BpfObject &o) { return bpf_map__fd(o.skel().maps.dp_stats); }
+int map_fd_gstats(const BpfObject &o) { return bpf_map__fd(o.skel().maps.dp_gstats); }
+int prog_fd_mirror(const BpfObject &o) { return bpf_program__fd(o.skel().progs.evpnmon_mirror); }
+int prog_fd_decap(const BpfObject &o) { return bpf_program__fd(o.skel().progs.evpnmon_decap); }
+
+} // namespace evpnmon::dp::linux_dp

@@ -1,0 +1,50 @@
+// RAII owner of the loaded BPF object (libbpf skeleton of bpf/mirror.bpf.c)
+// with its maps pinned in a bpffs directory, so that a restarted process
+// adopts the entries a previous run installed.
+#pragma once
+
+#include <memory>
+#include <string>
+
+struct mirror_bpf;
+
+namespace evpnmon::dp::linux_dp {
+
+class BpfObject {
+public:
+	// Opens and loads; reuses compatible pinned maps in pin_dir, replaces
+	// incompatible ones (layout changed). Mounts bpffs on /sys/fs/bpf if
+	// nothing is mounted there. Throws std::system_error.
+	explicit BpfObject(const std::string &pin_dir);
+	~BpfObject();
+	BpfObject(const BpfObject &) = delete;
+	BpfObject &operator=(const BpfObject &) = delete;
+
+	mirror_bpf &skel() { return *skel_; }
+	const mirror_bpf &skel() const { return *skel_; }
+	// true if the maps existed before (adopted from a previous run).
+	bool adopted() const { return adopted_; }
+	// Remove the pins (maps live on while programs/fds reference them).
+	void unpin();
+
+private:
+	struct Deleter {
+		void operator()(mirror_bpf *s) const;
+	};
+	std::unique_ptr<mirror_bpf, Deleter> skel_;
+	std::string pin_dir_;
+	bool adopted_ = false;
+};
+
+// Map fds, for the facade.
+int map_fd_config(const BpfObject &o);
+int map_fd_port_vni(const BpfObject &o);
+int map_fd_match(const BpfObject &o);
+int map_fd_decap(const BpfObject &o);
+int map_fd_meta(const BpfObject &o);
+int map_fd_stats(const BpfObject &o);
+int map_fd_gstats(const BpfObject &o);
+int prog_fd_mirror(const BpfObject &o);
+int prog_fd_decap(const BpfObject &o);
+
+} // namespace evpnmon::dp::linux_dp

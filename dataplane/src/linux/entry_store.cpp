@@ -1,0 +1,242 @@
+#include "entry_store.hpp"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include <algorithm>
+#include <cerrno>
+
+namespace evpnmon::dp::linux_dp {
+
+namespace {
+
+std::error_code errno_code(int r)
+{
+	return {r < 0 ? -r : errno, std::generic_category()};
+}
+
+} // namespace
+
+EntryStore::EntryStore(MapFds fds) : fds_(fds), ncpus_(libbpf_num_possible_cpus())
+{
+	if (ncpus_ <= 0)
+		throw std::system_error(-ncpus_, std::generic_category(),
+					"dataplane/linux: number of CPUs");
+	// Adopt entries of a previous run.
+	std::vector<dp_u32> idxs;
+	dp_u32 key, next;
+	dp_u32 *prev = nullptr;
+	while (bpf_map_get_next_key(fds_.meta, prev, &next) == 0) {
+		idxs.push_back(next);
+		key = next;
+		prev = &key;
+	}
+	std::set<dp_u32> used;
+	for (dp_u32 idx : idxs) {
+		dp_entry_meta m{};
+		if (bpf_map_lookup_elem(fds_.meta, &idx, &m) != 0)
+			continue;
+		Entry e = codec::entry(m);
+		if (!codec::valid(e) || idx >= DP_MAX_ENTRIES || recs_.contains(e.key)) {
+			bpf_map_delete_elem(fds_.meta, &idx);
+			continue;
+		}
+		recs_[e.key] = Rec{e.action, idx};
+		if (e.key.kind != EntryKind::Decap)
+			by_match_[codec::match_key(e.key)].insert(e.key);
+		used.insert(idx);
+	}
+	adopted_ = recs_.size();
+	next_ = used.empty() ? 0 : *used.rbegin() + 1;
+	for (dp_u32 i = 0; i < next_; ++i)
+		if (!used.contains(i))
+			free_.push_back(i);
+	// Drop lookup entries without a description, rewrite the others.
+	std::vector<dp_match_key> stale;
+	dp_match_key mk, mnext;
+	dp_match_key *mprev = nullptr;
+	while (bpf_map_get_next_key(fds_.match, mprev, &mnext) == 0) {
+		if (!by_match_.contains(mnext))
+			stale.push_back(mnext);
+		mk = mnext;
+		mprev = &mk;
+	}
+	for (auto &k : stale)
+		bpf_map_delete_elem(fds_.match, &k);
+	std::vector<dp_decap_key> dstale;
+	dp_decap_key dk, dnext;
+	dp_decap_key *dprev = nullptr;
+	while (bpf_map_get_next_key(fds_.decap, dprev, &dnext) == 0) {
+		EntryKey ek;
+		ek.kind = EntryKind::Decap;
+		ek.vni = dnext.vni;
+		ek.host_id = dnext.host_id;
+		if (!recs_.contains(ek))
+			dstale.push_back(dnext);
+		dk = dnext;
+		dprev = &dk;
+	}
+	for (auto &k : dstale)
+		bpf_map_delete_elem(fds_.decap, &k);
+	for (const auto &[k, _] : recs_)
+		write_lookup(k);
+}
+
+std::error_code EntryStore::write_meta(const EntryKey &key, const Rec &rec)
+{
+	dp_entry_meta m = codec::meta(Entry{key, rec.action});
+	if (int r = bpf_map_update_elem(fds_.meta, &rec.idx, &m, BPF_ANY))
+		return errno_code(r);
+	return {};
+}
+
+// Rewrite the lookup-map element that `key` belongs to from recs_.
+std::error_code EntryStore::write_lookup(const EntryKey &key)
+{
+	if (key.kind == EntryKind::Decap) {
+		dp_decap_key dk = codec::decap_key(key);
+		auto it = recs_.find(key);
+		if (it == recs_.end()) {
+			bpf_map_delete_elem(fds_.decap, &dk);
+			return {};
+		}
+		dp_decap_val v{it->second.action.ifindex, it->second.idx};
+		if (int r = bpf_map_update_elem(fds_.decap, &dk, &v, BPF_ANY))
+			return errno_code(r);
+		return {};
+	}
+	dp_match_key mk = codec::match_key(key);
+	auto g = by_match_.find(mk);
+	if (g == by_match_.end() || g->second.empty()) {
+		bpf_map_delete_elem(fds_.match, &mk);
+		return {};
+	}
+	dp_match_val v{};
+	for (const auto &k : g->second) { // sorted by EntryKey, as in memory
+		const Rec &r = recs_.at(k);
+		v.slots[v.n].action = codec::action(r.action);
+		v.slots[v.n].stat_idx = r.idx;
+		if (++v.n == DP_MAX_ACTIONS)
+			break;
+	}
+	if (int r = bpf_map_update_elem(fds_.match, &mk, &v, BPF_ANY))
+		return errno_code(r);
+	return {};
+}
+
+std::error_code EntryStore::zero_stats(dp_u32 idx)
+{
+	std::vector<dp_stats> zero(static_cast<std::size_t>(ncpus_));
+	if (int r = bpf_map_update_elem(fds_.stats, &idx, zero.data(), BPF_ANY))
+		return errno_code(r);
+	return {};
+}
+
+std::error_code EntryStore::install(const Entry &e)
+{
+	if (!codec::valid(e))
+		return std::make_error_code(std::errc::invalid_argument);
+	if (auto it = recs_.find(e.key); it != recs_.end()) {
+		Rec old = it->second;
+		it->second.action = e.action;
+		if (auto ec = write_meta(e.key, it->second)) {
+			it->second = old;
+			return ec;
+		}
+		return write_lookup(e.key);
+	}
+	if (recs_.size() >= DP_MAX_ENTRIES)
+		return std::make_error_code(std::errc::no_buffer_space);
+	const bool decap = e.key.kind == EntryKind::Decap;
+	if (!decap) {
+		auto g = by_match_.find(codec::match_key(e.key));
+		if (g != by_match_.end() && g->second.size() >= DP_MAX_ACTIONS)
+			return std::make_error_code(std::errc::no_buffer_space);
+	}
+	dp_u32 idx;
+	if (!free_.empty()) {
+		idx = free_.back();
+		free_.pop_back();
+	} else {
+		idx = next_++;
+	}
+	Rec rec{e.action, idx};
+	std::error_code ec = zero_stats(idx);
+	if (!ec)
+		ec = write_meta(e.key, rec);
+	if (ec) {
+		free_.push_back(idx);
+		return ec;
+	}
+	recs_[e.key] = rec;
+	if (!decap)
+		by_match_[codec::match_key(e.key)].insert(e.key);
+	if (auto wec = write_lookup(e.key)) {
+		remove(e.key);
+		return wec;
+	}
+	return {};
+}
+
+std::error_code EntryStore::remove(const EntryKey &key)
+{
+	auto it = recs_.find(key);
+	if (it == recs_.end())
+		return {};
+	const dp_u32 idx = it->second.idx;
+	recs_.erase(it);
+	if (key.kind != EntryKind::Decap) {
+		auto mk = codec::match_key(key);
+		auto g = by_match_.find(mk);
+		if (g != by_match_.end()) {
+			g->second.erase(key);
+			if (g->second.empty())
+				by_match_.erase(g);
+		}
+	}
+	auto ec = write_lookup(key); // lookup first: BPF never sees a dangling idx
+	bpf_map_delete_elem(fds_.meta, &idx);
+	free_.push_back(idx);
+	return ec;
+}
+
+std::vector<Entry> EntryStore::list() const
+{
+	std::vector<Entry> out;
+	out.reserve(recs_.size());
+	for (const auto &[k, r] : recs_)
+		out.push_back(Entry{k, r.action});
+	return out;
+}
+
+Counters EntryStore::read_stats(int fd, dp_u32 idx) const
+{
+	std::vector<dp_stats> v(static_cast<std::size_t>(ncpus_));
+	Counters c;
+	if (bpf_map_lookup_elem(fd, &idx, v.data()) != 0)
+		return c;
+	for (const auto &s : v) {
+		c.packets += s.packets;
+		c.bytes += s.bytes;
+		c.drops += s.drops;
+	}
+	return c;
+}
+
+std::optional<Counters> EntryStore::counters(const EntryKey &key) const
+{
+	auto it = recs_.find(key);
+	if (it == recs_.end())
+		return std::nullopt;
+	return read_stats(fds_.stats, it->second.idx);
+}
+
+Counters EntryStore::global_counters() const
+{
+	Counters c = read_stats(fds_.gstats, DP_GSTAT_DECAP_UNKNOWN);
+	c.drops += read_stats(fds_.gstats, DP_GSTAT_DECAP_NOMETA).drops +
+		   read_stats(fds_.gstats, DP_GSTAT_COPY_OVERFLOW).drops;
+	return c;
+}
+
+} // namespace evpnmon::dp::linux_dp

@@ -1,0 +1,42 @@
+// Local MAC learning from the kernel bridge FDB (libmnl, RTNLGRP_NEIGH,
+// AF_BRIDGE). Reports entries on the host-facing ports only: remote MACs
+// (on VXLAN devices, or with a VTEP destination), the ports' own
+// (permanent) addresses and externally learned entries are ignored.
+#pragma once
+
+#include <evpnmon/dataplane/types.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+
+struct mnl_socket;
+
+namespace evpnmon::dp::linux_dp {
+
+class FdbListener {
+public:
+	using PortVni = std::function<std::optional<std::uint32_t>(std::uint32_t)>;
+	using Sink = std::function<void(const MacEvent &)>;
+
+	explicit FdbListener(PortVni port_vni); // throws std::system_error
+	~FdbListener();
+	FdbListener(const FdbListener &) = delete;
+	FdbListener &operator=(const FdbListener &) = delete;
+
+	int fd() const;
+	// Reads every pending notification (non-blocking).
+	void process(const Sink &sink);
+	// Dumps the current FDB (its own socket) as Learned events.
+	void dump(const Sink &sink);
+
+private:
+	struct Del {
+		void operator()(mnl_socket *s) const;
+	};
+	std::unique_ptr<mnl_socket, Del> sock_;
+	PortVni port_vni_;
+};
+
+} // namespace evpnmon::dp::linux_dp

@@ -1,0 +1,213 @@
+// evpnmon-dpctl: drive a dataplane backend from the command line (tests,
+// benchmarks, operators debugging a leaf).
+//
+//   evpnmon-dpctl [--backend linux] --bridge BR:VXLANDEV:VNI ...
+//       [--mirror-device evpnmon0] [--mirror-port 4790] [--local-vtep IP]
+//       [--pin-dir DIR] [--keep] [--entry SPEC]... [--remove SPEC]...
+//       [--list] [--macs] [--run]
+//
+// SPEC: "src|dst|decap vni=N [mac=M] [ip=A] host-id=H
+//        (port=IFNAME | vxlan=VTEP/VNI/HOSTID)"
+// --run: print "ready", print MAC events, exit on SIGINT/SIGTERM printing
+// every entry's counters.
+#include <evpnmon/dataplane/dataplane.hpp>
+
+#include <net/if.h>
+#include <poll.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <sstream>
+#include <stdexcept>
+
+using namespace evpnmon::dp;
+
+namespace {
+
+volatile sig_atomic_t g_stop = 0;
+void on_signal(int) { g_stop = 1; }
+
+std::array<std::uint8_t, 4> v4(const std::string &s)
+{
+	auto ip = parse_ip(s);
+	if (!ip || ip->family != IpAddr::Family::V4)
+		throw std::invalid_argument("not an IPv4 address: " + s);
+	std::array<std::uint8_t, 4> a{};
+	std::copy_n(ip->bytes.begin(), 4, a.begin());
+	return a;
+}
+
+std::uint32_t ifindex_of(const std::string &name)
+{
+	if (auto i = if_nametoindex(name.c_str()))
+		return i;
+	throw std::invalid_argument("no such device: " + name);
+}
+
+Entry parse_entry(const std::string &spec)
+{
+	std::istringstream in(spec);
+	std::string kind, tok;
+	in >> kind;
+	Entry e;
+	if (kind == "src")
+		e.key.kind = EntryKind::MirrorSource;
+	else if (kind == "dst")
+		e.key.kind = EntryKind::MirrorDest;
+	else if (kind == "decap")
+		e.key.kind = EntryKind::Decap;
+	else
+		throw std::invalid_argument("entry kind must be src|dst|decap: " + spec);
+	while (in >> tok) {
+		auto eq = tok.find('=');
+		if (eq == std::string::npos)
+			throw std::invalid_argument("bad token " + tok);
+		auto k = tok.substr(0, eq), v = tok.substr(eq + 1);
+		if (k == "vni")
+			e.key.vni = static_cast<std::uint32_t>(std::stoul(v));
+		else if (k == "mac") {
+			e.key.host.mac = parse_mac(v);
+			if (!e.key.host.mac)
+				throw std::invalid_argument("bad MAC " + v);
+		} else if (k == "ip") {
+			e.key.host.ip = parse_ip(v);
+			if (!e.key.host.ip)
+				throw std::invalid_argument("bad IP " + v);
+		} else if (k == "host-id")
+			e.key.host_id = static_cast<std::uint16_t>(std::stoul(v));
+		else if (k == "port") {
+			e.action.kind = Action::Kind::LocalPort;
+			e.action.ifindex = ifindex_of(v);
+		} else if (k == "vxlan") {
+			auto s1 = v.find('/'), s2 = v.rfind('/');
+			if (s1 == std::string::npos || s1 == s2)
+				throw std::invalid_argument("vxlan=VTEP/VNI/HOSTID: " + v);
+			e.action.kind = Action::Kind::Vxlan;
+			e.action.remote_vtep = v4(v.substr(0, s1));
+			e.action.vni = static_cast<std::uint32_t>(std::stoul(v.substr(s1 + 1, s2 - s1 - 1)));
+			e.action.host_id = static_cast<std::uint16_t>(std::stoul(v.substr(s2 + 1)));
+		} else
+			throw std::invalid_argument("unknown key " + k);
+	}
+	return e;
+}
+
+std::string describe(const Dataplane &dp, const Entry &e)
+{
+	std::ostringstream o;
+	o << (e.key.kind == EntryKind::MirrorSource ? "src"
+	      : e.key.kind == EntryKind::MirrorDest ? "dst"
+						    : "decap")
+	  << " vni=" << e.key.vni;
+	if (e.key.host.mac)
+		o << " mac=" << to_string(*e.key.host.mac);
+	if (e.key.host.ip)
+		o << " ip=" << to_string(*e.key.host.ip);
+	o << " host-id=" << e.key.host_id;
+	if (e.action.kind == Action::Kind::LocalPort)
+		o << " port=" << dp.port_name(e.action.ifindex);
+	else {
+		IpAddr ip;
+		std::copy_n(e.action.remote_vtep.begin(), 4, ip.bytes.begin());
+		o << " vxlan=" << to_string(ip) << "/" << e.action.vni << "/"
+		  << e.action.host_id;
+	}
+	return o.str();
+}
+
+void print_counters(const Dataplane &dp)
+{
+	for (const auto &e : dp.list()) {
+		auto c = dp.counters(e.key).value_or(Counters{});
+		std::cout << "counters " << describe(dp, e) << " packets=" << c.packets
+			  << " bytes=" << c.bytes << " drops=" << c.drops << "\n";
+	}
+	auto g = dp.global_counters();
+	std::cout << "global unknown_host_id_packets=" << g.packets
+		  << " drops=" << g.drops << "\n";
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+try {
+	Config cfg;
+	std::string backend = "linux";
+	std::vector<Entry> add;
+	std::vector<EntryKey> del;
+	bool list = false, macs = false, run = false;
+	for (int i = 1; i < argc; ++i) {
+		std::string a = argv[i];
+		auto next = [&]() -> std::string {
+			if (i + 1 >= argc)
+				throw std::invalid_argument(a + " needs a value");
+			return argv[++i];
+		};
+		if (a == "--backend")
+			backend = next();
+		else if (a == "--bridge") {
+			auto v = next();
+			auto c1 = v.find(':'), c2 = v.rfind(':');
+			if (c1 == std::string::npos || c1 == c2)
+				throw std::invalid_argument("--bridge BR:VXLANDEV:VNI");
+			cfg.bridges.push_back({v.substr(0, c1), v.substr(c1 + 1, c2 - c1 - 1),
+					       static_cast<std::uint32_t>(std::stoul(v.substr(c2 + 1)))});
+		} else if (a == "--mirror-device")
+			cfg.mirror_device = next();
+		else if (a == "--mirror-port")
+			cfg.mirror_udp_port = static_cast<std::uint16_t>(std::stoul(next()));
+		else if (a == "--local-vtep")
+			cfg.local_vtep = v4(next());
+		else if (a == "--pin-dir")
+			cfg.pin_dir = next();
+		else if (a == "--keep")
+			cfg.keep_on_exit = true;
+		else if (a == "--entry")
+			add.push_back(parse_entry(next()));
+		else if (a == "--remove")
+			del.push_back(parse_entry(next()).key);
+		else if (a == "--list")
+			list = true;
+		else if (a == "--macs")
+			macs = true;
+		else if (a == "--run")
+			run = true;
+		else
+			throw std::invalid_argument("unknown option " + a);
+	}
+	auto dp = make_dataplane(backend, cfg);
+	for (const auto &k : del)
+		if (auto ec = dp->remove(k))
+			throw std::system_error(ec, "remove");
+	for (const auto &e : add)
+		if (auto ec = dp->install(e))
+			throw std::system_error(ec, "install " + describe(*dp, e));
+	if (list)
+		for (const auto &e : dp->list())
+			std::cout << "entry " << describe(*dp, e) << "\n";
+	dp->set_mac_listener([&](const MacEvent &ev) {
+		std::cout << "mac " << (ev.kind == MacEvent::Kind::Learned ? "learned " : "removed ")
+			  << to_string(ev.mac) << " port=" << dp->port_name(ev.ifindex)
+			  << " vni=" << ev.vni << " vlan=" << ev.vlan << std::endl;
+	});
+	if (macs)
+		dp->dump_macs();
+	if (run) {
+		signal(SIGINT, on_signal);
+		signal(SIGTERM, on_signal);
+		std::cout << "ready" << std::endl;
+		while (!g_stop) {
+			pollfd p{dp->event_fd(), POLLIN, 0};
+			if (::poll(&p, 1, 200) > 0)
+				dp->process_events();
+		}
+		print_counters(*dp);
+	}
+	std::cout.flush();
+	return 0;
+} catch (const std::exception &ex) {
+	std::cerr << "evpnmon-dpctl: " << ex.what() << "\n";
+	return 1;
+}

@@ -1,0 +1,378 @@
+// Integration tests of the linux backend with real packets: the semantic
+// table (same as the memory backend), adoption after restart, clean detach,
+// and local MAC learning. Runs in a private network namespace (unshare), so
+// everything it creates disappears with the process; pins go to a
+// per-process bpffs directory that the backend removes.
+#define DOCTEST_CONFIG_IMPLEMENT
+#include "table_runner.hpp"
+
+#include <evpnmon/dataplane/dataplane.hpp>
+
+#include <arpa/inet.h>
+#include <bpf/libbpf.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <net/if.h>
+#include <poll.h>
+#include <sched.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <map>
+
+using namespace evpnmon::dp;
+
+namespace {
+
+void sh(const std::string &cmd)
+{
+	if (std::system(cmd.c_str()) != 0)
+		throw std::runtime_error("command failed: " + cmd);
+}
+
+std::string g_pin = "/sys/fs/bpf/evpnmon-test-" + std::to_string(::getpid());
+
+// The switch of the semantic table, built in this process's private netns.
+void build_switch()
+{
+	sh("sysctl -qw net.ipv6.conf.default.disable_ipv6=1 net.ipv6.conf.all.disable_ipv6=1");
+	sh("ip link set lo up");
+	sh("ip link add br100 type bridge && ip link add br200 type bridge && "
+	   "ip link add br300 type bridge");
+	auto port = [](const std::string &p, const std::string &br, bool learn) {
+		sh("ip link add " + p + " type veth peer name " + p + "p");
+		sh("ip link set " + p + " master " + br + " up && ip link set " + p + "p up");
+		if (!learn)
+			sh("bridge link set dev " + p +
+			   " learning off flood off mcast_flood off bcast_flood off");
+	};
+	for (auto p : {"h1", "h2", "h3", "srv"})
+		port(p, "br100", false);
+	port("g1", "br200", false);
+	port("m1", "br300", true);
+	sh("ip link set br100 up && ip link set br200 up && ip link set br300 up");
+	// Underlay towards the (absent) remote VTEPs: copies leave through ul0.
+	sh("ip link add ul0 type veth peer name ul1 && ip link set ul0 up && "
+	   "ip link set ul1 up && ip addr add 10.9.9.1/24 dev ul0");
+	sh("ip link set ul1 address 02:99:00:00:00:01");
+	for (auto ip : {"10.9.9.2", "10.9.9.3"})
+		sh(std::string("ip neigh add ") + ip +
+		   " lladdr 02:99:00:00:00:01 dev ul0 nud permanent");
+}
+
+Config switch_config(bool keep = false)
+{
+	Config c;
+	c.bridges = {{"br100", "vxlan100", 100}, {"br200", "vxlan200", 200},
+		     {"br300", "vxlan300", 300}};
+	c.mirror_device = "evpnmon0";
+	c.mirror_udp_port = 4790;
+	c.local_vtep = {10, 9, 9, 1};
+	c.pin_dir = g_pin;
+	c.keep_on_exit = keep;
+	return c;
+}
+
+int packet_socket(const std::string &dev)
+{
+	int fd = ::socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC,
+			  htons(ETH_P_ALL));
+	if (fd < 0)
+		throw std::runtime_error("AF_PACKET socket");
+	sockaddr_ll sll{};
+	sll.sll_family = AF_PACKET;
+	sll.sll_protocol = htons(ETH_P_ALL);
+	sll.sll_ifindex = static_cast<int>(if_nametoindex(dev.c_str()));
+	if (::bind(fd, reinterpret_cast<sockaddr *>(&sll), sizeof sll) < 0)
+		throw std::runtime_error("bind " + dev);
+	int one = 1;
+	::setsockopt(fd, SOL_PACKET, PACKET_AUXDATA, &one, sizeof one);
+	return fd;
+}
+
+// recvfrom() on a packet socket, re-inserting the 802.1Q tag the kernel
+// moved into metadata (as tcpdump does).
+ssize_t recv_frame(int fd, std::uint8_t *buf, std::size_t len, sockaddr_ll &from)
+{
+	iovec iov{buf + 4, len - 4};
+	alignas(cmsghdr) char ctl[CMSG_SPACE(sizeof(tpacket_auxdata))];
+	msghdr msg{};
+	msg.msg_name = &from;
+	msg.msg_namelen = sizeof from;
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = ctl;
+	msg.msg_controllen = sizeof ctl;
+	ssize_t n = ::recvmsg(fd, &msg, 0);
+	if (n <= 0)
+		return n;
+	std::memmove(buf, buf + 4, static_cast<std::size_t>(n));
+	for (cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+		if (c->cmsg_level != SOL_PACKET || c->cmsg_type != PACKET_AUXDATA)
+			continue;
+		tpacket_auxdata aux;
+		std::memcpy(&aux, CMSG_DATA(c), sizeof aux);
+		if (!(aux.tp_status & TP_STATUS_VLAN_VALID) || n < 12)
+			continue;
+		std::memmove(buf + 16, buf + 12, static_cast<std::size_t>(n - 12));
+		const std::uint16_t tpid = (aux.tp_status & TP_STATUS_VLAN_TPID_VALID)
+					       ? aux.tp_vlan_tpid : 0x8100;
+		buf[12] = static_cast<std::uint8_t>(tpid >> 8);
+		buf[13] = static_cast<std::uint8_t>(tpid);
+		buf[14] = static_cast<std::uint8_t>(aux.tp_vlan_tci >> 8);
+		buf[15] = static_cast<std::uint8_t>(aux.tp_vlan_tci);
+		n += 4;
+	}
+	return n;
+}
+
+struct LinuxHarness : table::Harness {
+	std::unique_ptr<Dataplane> dp;
+	std::vector<std::string> hosts = {"h1", "h2", "h3", "srv", "g1"};
+	std::map<std::string, int> cap; // host port name -> socket on its peer
+	int ul = -1;
+	int udp = -1;
+
+	LinuxHarness()
+	{
+		dp = make_dataplane("linux", switch_config());
+		for (const auto &h : hosts)
+			cap[h] = packet_socket(h + "p");
+		ul = packet_socket("ul0");
+		udp = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	}
+	~LinuxHarness() override
+	{
+		for (auto &[_, fd] : cap)
+			::close(fd);
+		::close(ul);
+		::close(udp);
+	}
+	Dataplane &dataplane() override { return *dp; }
+	std::uint32_t ifindex(const std::string &p) override
+	{
+		if (p == "ghost")
+			return 999999;
+		return if_nametoindex(p.c_str());
+	}
+	void drain()
+	{
+		char buf[4096];
+		for (auto &[_, fd] : cap)
+			while (::recv(fd, buf, sizeof buf, 0) > 0) {
+			}
+		while (::recv(ul, buf, sizeof buf, 0) > 0) {
+		}
+	}
+	std::vector<Output> send(std::span<const std::uint8_t> frame,
+				 const std::string &in,
+				 const std::optional<TunnelMeta> &tun) override
+	{
+		drain();
+		if (in == "mirror") {
+			std::vector<std::uint8_t> pkt = {0x88, 0,
+							 static_cast<std::uint8_t>(tun->host_id >> 8),
+							 static_cast<std::uint8_t>(tun->host_id),
+							 static_cast<std::uint8_t>(tun->vni >> 16),
+							 static_cast<std::uint8_t>(tun->vni >> 8),
+							 static_cast<std::uint8_t>(tun->vni), 0};
+			pkt.insert(pkt.end(), frame.begin(), frame.end());
+			sockaddr_in to{};
+			to.sin_family = AF_INET;
+			to.sin_port = htons(4790);
+			inet_pton(AF_INET, "10.9.9.1", &to.sin_addr);
+			REQUIRE(::sendto(udp, pkt.data(), pkt.size(), 0,
+					 reinterpret_cast<sockaddr *>(&to), sizeof to) ==
+				static_cast<ssize_t>(pkt.size()));
+		} else {
+			REQUIRE(::send(cap.at(in), frame.data(), frame.size(), 0) ==
+				static_cast<ssize_t>(frame.size()));
+		}
+		return collect(in == "mirror" ? Output::Kind::Deliver
+					      : Output::Kind::LocalCopy);
+	}
+	std::vector<Output> collect(Output::Kind host_kind)
+	{
+		std::vector<Output> out;
+		auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(250);
+		std::vector<pollfd> pfds;
+		std::vector<std::string> names;
+		for (auto &[n, fd] : cap) {
+			pfds.push_back({fd, POLLIN, 0});
+			names.push_back(n);
+		}
+		pfds.push_back({ul, POLLIN, 0});
+		for (;;) {
+			auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+					until - std::chrono::steady_clock::now())
+					.count();
+			if (left <= 0)
+				break;
+			if (::poll(pfds.data(), pfds.size(), static_cast<int>(left)) <= 0)
+				continue;
+			for (std::size_t i = 0; i < pfds.size(); ++i) {
+				if (!(pfds[i].revents & POLLIN))
+					continue;
+				std::uint8_t buf[4096];
+				sockaddr_ll from{};
+				ssize_t n = recv_frame(pfds[i].fd, buf, sizeof buf, from);
+				if (n <= 0)
+					continue;
+				std::span<const std::uint8_t> f(buf, static_cast<std::size_t>(n));
+				if (i < names.size()) {
+					if (from.sll_pkttype == PACKET_OUTGOING)
+						continue; // our own injection
+					if (buf[0] & 1)
+						continue; // the bridge's own IGMP etc.; table
+							  // frames are all unicast
+					Output o;
+					o.kind = host_kind;
+					o.ifindex = if_nametoindex(names[i].c_str());
+					o.frame.assign(f.begin(), f.end());
+					out.push_back(std::move(o));
+				} else if (auto o = parse_vxlan(f, from.sll_pkttype)) {
+					out.push_back(std::move(*o));
+				}
+			}
+		}
+		return out;
+	}
+	static std::optional<Output> parse_vxlan(std::span<const std::uint8_t> f, int pkttype)
+	{
+		if (pkttype != PACKET_OUTGOING || f.size() < 14 + 20 + 8 + 8 ||
+		    f[12] != 0x08 || f[13] != 0x00 || f[23] != 17)
+			return std::nullopt;
+		const std::size_t ihl = (f[14] & 0x0f) * 4u;
+		const std::size_t udp = 14 + ihl;
+		if ((f[udp + 2] << 8 | f[udp + 3]) != 4790)
+			return std::nullopt;
+		const std::size_t vx = udp + 8;
+		Output o;
+		o.kind = Output::Kind::VxlanCopy;
+		std::copy_n(f.begin() + 30, 4, o.remote_vtep.begin());
+		if (!(f[vx] & 0x80)) // G bit: GBP extension present
+			o.host_id = 0;
+		else
+			o.host_id = static_cast<std::uint16_t>(f[vx + 2] << 8 | f[vx + 3]);
+		o.vni = static_cast<std::uint32_t>(f[vx + 4] << 16 | f[vx + 5] << 8 | f[vx + 6]);
+		o.frame.assign(f.begin() + static_cast<long>(vx + 8), f.end());
+		return o;
+	}
+};
+
+int tc_filter_count(const std::string &dev)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = static_cast<int>(if_nametoindex(dev.c_str())),
+		    .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = 0xe7a0, .priority = 1);
+	return bpf_tc_query(&hook, &opts) == 0 ? 1 : 0;
+}
+
+} // namespace
+
+TEST_CASE("linux backend passes the semantic table (real packets)")
+{
+	LinuxHarness h;
+	table::run_table(h);
+}
+
+TEST_CASE("restart: entries and counters adopted; clean exit removes everything")
+{
+	Entry e;
+	e.key.kind = EntryKind::MirrorSource;
+	e.key.vni = 100;
+	e.key.host.mac = parse_mac("02:00:00:00:00:01");
+	e.key.host_id = 7;
+	e.action.ifindex = if_nametoindex("srv");
+	auto frame = table::build_frame({"02:00:00:00:00:01", "02:00:00:00:00:02",
+					 "10.1.0.1", "10.1.0.2", 0, 32});
+	int h1p = packet_socket("h1p");
+	{
+		auto dp = make_dataplane("linux", switch_config(true));
+		REQUIRE_FALSE(dp->install(e));
+		REQUIRE(::send(h1p, frame.data(), frame.size(), 0) > 0);
+		::usleep(100000);
+		CHECK(dp->counters(e.key)->packets == 1);
+	} // keep_on_exit: programs, pins, device stay
+	CHECK(std::filesystem::exists(g_pin + "/dp_match"));
+	CHECK(tc_filter_count("h1") == 1);
+	CHECK(if_nametoindex("evpnmon0") != 0);
+	REQUIRE(::send(h1p, frame.data(), frame.size(), 0) > 0); // mirrored meanwhile
+	::usleep(100000);
+	{
+		auto dp = make_dataplane("linux", switch_config(false));
+		auto l = dp->list();
+		REQUIRE(l.size() == 1);
+		CHECK(l[0] == e);
+		CHECK(dp->counters(e.key)->packets == 2);
+	}
+	CHECK_FALSE(std::filesystem::exists(g_pin));
+	CHECK(tc_filter_count("h1") == 0);
+	CHECK(tc_filter_count("srv") == 0);
+	CHECK(if_nametoindex("evpnmon0") == 0);
+	::close(h1p);
+}
+
+TEST_CASE("local MAC learning from the bridge FDB")
+{
+	auto dp = make_dataplane("linux", switch_config());
+	std::vector<MacEvent> seen;
+	dp->set_mac_listener([&](const MacEvent &ev) { seen.push_back(ev); });
+	auto mac = *parse_mac("02:00:00:00:03:33");
+	auto frame = table::build_frame({"02:00:00:00:03:33", "02:00:00:00:03:44",
+					 "10.3.0.1", "10.3.0.2", 0, 32});
+	int m1p = packet_socket("m1p");
+	REQUIRE(::send(m1p, frame.data(), frame.size(), 0) > 0);
+	::close(m1p);
+	auto wait_for = [&](MacEvent::Kind kind) {
+		for (int i = 0; i < 20; ++i) {
+			pollfd p{dp->event_fd(), POLLIN, 0};
+			if (::poll(&p, 1, 100) > 0)
+				dp->process_events();
+			for (const auto &ev : seen)
+				if (ev.mac == mac && ev.kind == kind)
+					return ev;
+		}
+		FAIL("no MAC event");
+		return MacEvent{};
+	};
+	auto ev = wait_for(MacEvent::Kind::Learned);
+	CHECK(ev.ifindex == if_nametoindex("m1"));
+	CHECK(ev.vni == 300);
+	seen.clear();
+	dp->dump_macs();
+	bool dumped = false;
+	for (const auto &d : seen) {
+		dumped |= d.mac == mac;
+		CHECK(d.ifindex != 0); // only host-port entries, no permanent ones
+	}
+	CHECK(dumped);
+	seen.clear();
+	sh("bridge fdb del 02:00:00:00:03:33 dev m1 master");
+	wait_for(MacEvent::Kind::Removed);
+}
+
+int main(int argc, char **argv)
+{
+	if (::geteuid() != 0) {
+		std::cerr << "test_dataplane_linux: needs root (netns, BPF)\n";
+		return 77; // skipped
+	}
+	if (::unshare(CLONE_NEWNET) != 0) {
+		std::perror("unshare(CLONE_NEWNET)");
+		return 1;
+	}
+	try {
+		build_switch();
+	} catch (const std::exception &ex) {
+		std::cerr << ex.what() << "\n";
+		return 1;
+	}
+	doctest::Context ctx(argc, argv);
+	return ctx.run();
+}
