@@ -1,0 +1,155 @@
+"""Smoke test of the lab runner: the reference fabric with stock Debian FRR.
+
+Brings up docker/clab/evpn-monitor.clab.yml with tests/lab/clabns.py, every
+FRR node on stock FRR 8.4.4 (``-M evpn_mon`` stripped), and checks:
+BGP Established everywhere, EVPN type-3 routes of all five VTEPs, type-2
+routes and kernel FDB entries after traffic, pings across VXLAN from VM210
+(VTEP101) to VM220 (VTEP102) and to VM250 (stock leaf VTEP105).  Then checks
+that nothing was left behind.
+
+Run: sudo /usr/bin/python3 -m pytest -v tests/lab/test_lab_smoke.py
+"""
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from clabns import Lab  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+TOPO = REPO / "docker" / "clab" / "evpn-monitor.clab.yml"
+VTEPS = {"vtep101": "10.0.0.101", "vtep102": "10.0.0.102", "vtep103": "10.0.0.103",
+         "vtep104": "10.0.0.104", "vtep105": "10.0.0.105"}
+MAC = {"vm210": "02:00:00:00:02:10", "vm220": "02:00:00:00:02:20",
+       "vm250": "02:00:00:00:02:50"}
+IP = {"vm210": "192.168.100.210", "vm220": "192.168.100.220", "vm250": "192.168.100.250"}
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network namespaces)")
+
+
+def evpn_routes(lab, node, rtype):
+    """{route prefix: [next hops of the best path]} of EVPN type rtype on node."""
+    kind = {2: "macip", 3: "multicast"}[rtype]
+    j = lab.vtysh_json(node, f"show bgp l2vpn evpn route type {kind} json")
+    out = {}
+    for rd, ent in j.items():
+        if not isinstance(ent, dict):
+            continue
+        for pfx, r in ent.items():
+            if not isinstance(r, dict) or "paths" not in r:
+                continue
+            for path in (p for grp in r["paths"] for p in grp):
+                if path.get("bestpath"):
+                    out[pfx] = [nh["ip"] for nh in path.get("nexthops", [])]
+    return out
+
+
+def remote_mac_vtep(lab, node, mac):
+    """Remote VTEP zebra has for mac on VNI 100, or None."""
+    j = lab.vtysh_json(node, "show evpn mac vni 100 json")
+    m = j.get("macs", {}).get(mac, {})
+    return m.get("remoteVtep") if m.get("type") == "remote" else None
+
+
+def kernel_fdb_dst(lab, node, mac):
+    j = json.loads(lab.exec(node, ["bridge", "-j", "fdb", "show", "dev", "vxlan100"]).stdout)
+    return {e.get("dst") for e in j if e.get("mac") == mac and e.get("dst")}
+
+
+def test_reference_fabric_stock_frr():
+    timings = {}
+    t0 = time.monotonic()
+    lab = Lab(TOPO, force_stock=True)
+    prefix = lab.prefix
+    with lab:
+        timings["up"] = time.monotonic() - t0
+        assert set(lab.frr_nodes) == {"spine", *VTEPS}
+        assert all(lab.binaries[n].name == "stock" for n in lab.frr_nodes)
+        # the module flag was stripped, nothing else
+        for n in lab.frr_nodes:
+            assert "evpn_mon" not in " ".join(lab.daemon_args[(n, "bgpd")])
+            assert "-A" in lab.daemon_args[(n, "bgpd")]
+
+        lab.wait_for(lambda: all(lab.bgp_established(n) for n in lab.frr_nodes),
+                     timeout=60, what="BGP Established on the spine and all leaves")
+        timings["bgp"] = time.monotonic() - t0
+        assert len(lab.bgp_neighbors("spine")) == 5
+
+        # type-3 (IMET) of every VTEP reaches every leaf, next hop unchanged
+        def imet_complete():
+            for leaf in VTEPS:
+                r = evpn_routes(lab, leaf, 3)
+                got = {nh for nhs in r.values() for nh in nhs}
+                if got != set(VTEPS.values()):
+                    return False
+            return True
+        lab.wait_for(imet_complete, timeout=30, what="type-3 routes of all VTEPs on all leaves")
+        timings["type3"] = time.monotonic() - t0
+        # the spine carries EVPN without any VNI of its own
+        assert len(evpn_routes(lab, "spine", 3)) == 5
+        # and the leaves flood to each other: ingress replication list
+        fdb0 = json.loads(lab.exec("vtep101", ["bridge", "-j", "fdb", "show", "dev",
+                                                "vxlan100"]).stdout)
+        flood = {e["dst"] for e in fdb0 if e.get("mac") == "00:00:00:00:00:00"}
+        assert flood == set(VTEPS.values()) - {"10.0.0.101"}
+
+        # traffic across VXLAN: leaf 1 -> leaf 2, leaf 1 -> stock leaf
+        lab.wait_for(lambda: lab.ping("vm210", IP["vm220"]), timeout=20,
+                     what="vm210 (vtep101) -> vm220 (vtep102) ping")
+        timings["ping_vtep102"] = time.monotonic() - t0
+        lab.wait_for(lambda: lab.ping("vm210", IP["vm250"]), timeout=20,
+                     what="vm210 (vtep101) -> vm250 (stock vtep105) ping")
+        timings["ping_vtep105"] = time.monotonic() - t0
+        assert lab.ping("vm250", IP["vm220"], count=2)
+
+        # type-2 routes of the hosts, with the right VTEP as next hop, in
+        # both directions between patched-image leaves and the stock leaf
+        def mac_route(node, mac, vtep):
+            r = evpn_routes(lab, node, 2)
+            return any(mac in pfx and vtep in nhs for pfx, nhs in r.items())
+        for node, mac, vtep in [("vtep101", MAC["vm220"], "10.0.0.102"),
+                                ("vtep101", MAC["vm250"], "10.0.0.105"),
+                                ("vtep105", MAC["vm210"], "10.0.0.101"),
+                                ("vtep102", MAC["vm210"], "10.0.0.101"),
+                                ("spine", MAC["vm250"], "10.0.0.105")]:
+            lab.wait_for(lambda: mac_route(node, mac, vtep), timeout=10,
+                         what=f"type-2 {mac} via {vtep} on {node}")
+        # zebra and the kernel FDB installed them
+        assert remote_mac_vtep(lab, "vtep101", MAC["vm220"]) == "10.0.0.102"
+        assert remote_mac_vtep(lab, "vtep105", MAC["vm210"]) == "10.0.0.101"
+        assert kernel_fdb_dst(lab, "vtep101", MAC["vm250"]) == {"10.0.0.105"}
+        assert kernel_fdb_dst(lab, "vtep105", MAC["vm210"]) == {"10.0.0.101"}
+        # the traffic really was VXLAN: the spine forwarded UDP/4789 packets
+        timings["checks"] = time.monotonic() - t0
+        t_down = time.monotonic()
+
+    timings["down"] = time.monotonic() - t_down
+    # nothing left behind
+    ns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True,
+                        timeout=10).stdout
+    assert not [l for l in ns.splitlines() if l.startswith(prefix + "-")]
+    assert not lab.run_dir.exists()
+    for (node, daemon), p in list(lab.procs.items()):
+        pytest.fail(f"process {node}/{daemon} still tracked")
+    print("timings (s since start): " + ", ".join(f"{k}={v:.2f}" for k, v in timings.items()))
+
+
+def test_cleanup_on_exception():
+    """An exception inside the with block still tears everything down."""
+    lab = Lab(TOPO, force_stock=True)
+    with pytest.raises(RuntimeError, match="boom"):
+        with lab:
+            pids = [p.pid for p in lab.procs.values()]
+            assert pids
+            raise RuntimeError("boom")
+    ns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True,
+                        timeout=10).stdout
+    assert not [l for l in ns.splitlines() if l.startswith(lab.prefix + "-")]
+    assert not any(os.path.exists(f"/proc/{p}") and
+                   open(f"/proc/{p}/stat").read().split(") ")[1][0] != "Z" for p in pids)
+    assert not lab.run_dir.exists()
