@@ -1,0 +1,210 @@
+#include "daemon/consumer.hpp"
+
+#include "core/state_json.hpp"
+#include "daemon/log.hpp"
+
+#include <net/if.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <stdexcept>
+
+namespace evpnmon::consumer {
+
+namespace {
+
+std::uint32_t resolve_ifindex(const std::string &dev)
+{
+	if (!dev.empty() && dev[0] == '@')
+		return static_cast<std::uint32_t>(std::stoul(dev.substr(1)));
+	const unsigned idx = if_nametoindex(dev.c_str());
+	if (idx == 0)
+		throw std::invalid_argument("VXLAN device '" + dev + "' does not exist");
+	return idx;
+}
+
+} // namespace
+
+Consumer::Consumer(const Options &o) : options_(o), started_(Clock::now())
+{
+	log::set_level(log::parse_level(o.log_level));
+
+	dp::Config dcfg;
+	EngineConfig ecfg;
+	for (const auto &v : o.l2vnis) {
+		dcfg.bridges.push_back({v.bridge, v.vxlan_device[0] == '@' ? "" : v.vxlan_device, v.vni});
+		ecfg.vxlan_ifindex_to_vni[resolve_ifindex(v.vxlan_device)] = v.vni;
+		ecfg.decision.local_vnis.insert(v.vni);
+	}
+	dcfg.mirror_device = o.mirror_device;
+	dcfg.mirror_udp_port = o.mirror_udp_port;
+	if (!o.local_vtep.empty())
+		dcfg.local_vtep = *parse_ipv4_text(o.local_vtep);
+	dcfg.keep_on_exit = !o.cleanup_on_exit;
+	ecfg.decision.require_vtep_route = o.require_vtep_route;
+	dataplane_ = dp::make_dataplane(o.backend, dcfg);
+	engine_ = std::make_unique<Engine>(*dataplane_, ecfg);
+
+	// Local MAC learning (the dataplane listens to the bridge FDB).
+	dataplane_->set_mac_listener([this](const dp::MacEvent &e) { engine_->local_mac(e); });
+	if (dataplane_->event_fd() >= 0)
+		loop_.add(dataplane_->event_fd(), EPOLLIN, [this](std::uint32_t) { dataplane_->process_events(); });
+	dataplane_->dump_macs();
+	dataplane_->process_events();
+	engine_->open_gate(Gate::LocalMacs);
+
+	// Remote MACs from the kernel FDB (covers FPM's missing L2VNI replay).
+	kernel_sink_.engine = engine_.get();
+	if (o.kernel_fdb) {
+		kernel_ = std::make_unique<KernelFdb>(
+			loop_, kernel_sink_,
+			KernelFdb::Hooks{[this] { engine_->kernel_resync_begin(); },
+					 [this] {
+						 engine_->kernel_resync_done();
+						 LOG_INFO("kernel FDB: dump complete, "
+							  << engine_->macs().count(MacSource::Kernel)
+							  << " remote MACs");
+					 }});
+		kernel_->request_dump();
+	}
+
+	// zebra's FPM stream.
+	fpm_ = std::make_unique<FpmServer>(
+		loop_, o.fpm_address, o.fpm_port, *this,
+		FpmServer::Hooks{[this] { fpm_settle_at_ = Clock::now() + options_.fpm_resync; },
+				 [this] {
+					 engine_->fpm_lost();
+					 fpm_settle_at_.reset();
+				 }});
+
+	// bgpd's monitor sessions.
+	FeedConfig fcfg;
+	fcfg.endpoint = o.feed_endpoint;
+	fcfg.hold_time = o.feed_hold;
+	char host[64] = "?";
+	::gethostname(host, sizeof(host) - 1);
+	fcfg.client_name = std::string("fpm-consumer ") + host;
+	feed_ = std::make_unique<FeedClient>(zmq_, fcfg, *this);
+	loop_.add(feed_->fd(), EPOLLIN, [this](std::uint32_t) { feed_->process(Clock::now()); });
+
+	state_ = std::make_unique<StateServer>(loop_, o.state_socket, [this] { return state_json(); });
+
+	next_audit_ = Clock::now() + o.audit_interval;
+	loop_.set_tick(std::chrono::milliseconds(250), [this] { tick(); });
+	loop_.set_idle([this] { reconcile(); });
+	LOG_INFO("started: backend " << o.backend << ", feed " << o.feed_endpoint << ", "
+				      << o.l2vnis.size() << " L2 VNI(s)");
+}
+
+Consumer::~Consumer()
+{
+	// Members are torn down in reverse order; the state socket goes first.
+	state_.reset();
+	LOG_INFO("stopped");
+}
+
+void Consumer::run()
+{
+	loop_.run();
+}
+
+void Consumer::on_snapshot(const std::vector<Session> &sessions)
+{
+	LOG_INFO("feed: snapshot with " << sessions.size() << " session(s), epoch " << feed_->epoch()
+					<< " seq " << feed_->seq());
+	engine_->replace_sessions(sessions);
+	engine_->open_gate(Gate::Feed);
+}
+
+void Consumer::on_feed_lost()
+{
+	LOG_WARN("feed: nothing heard for " << options_.feed_hold.count() / 1000
+					     << " s, withdrawing " << engine_->sessions().size()
+					     << " session(s)");
+	engine_->replace_sessions({});
+	engine_->open_gate(Gate::Feed);
+}
+
+void Consumer::tick()
+{
+	const auto now = Clock::now();
+	feed_->tick(now);
+	if (fpm_settle_at_ && now >= *fpm_settle_at_) {
+		fpm_settle_at_.reset();
+		engine_->fpm_resync_done();
+		engine_->open_gate(Gate::Fpm);
+		LOG_INFO("FPM: resync complete (" << engine_->macs().count(MacSource::Fpm)
+						  << " remote MACs, " << engine_->routes().route_count()
+						  << " routes)");
+	}
+	if (!engine_->gate_open(Gate::Fpm) && now - started_ >= options_.startup_grace) {
+		LOG_WARN("FPM: no zebra connection after start-up grace; deciding without it");
+		engine_->open_gate(Gate::Fpm);
+	}
+	if (now >= next_audit_) {
+		next_audit_ = now + options_.audit_interval;
+		engine_->audit();
+	}
+	reconcile();
+}
+
+void Consumer::reconcile()
+{
+	if (auto st = engine_->reconcile()) {
+		if (st->installed + st->replaced + st->removed + st->errors)
+			LOG_INFO("reconcile: +" << st->installed << " ~" << st->replaced << " -"
+						<< st->removed << " =" << st->unchanged
+						<< (st->errors ? " errors " + std::to_string(st->errors) +
+									 " (" + st->last_error + ")"
+							       : std::string()));
+	}
+}
+
+std::string Consumer::state_json() const
+{
+	const auto &fc = fpm_->counters();
+	const auto &fd = feed_->counters();
+	std::vector<Counter> extra = {
+		{"fpm-connections", fc.connections},
+		{"fpm-disconnections", fc.disconnections},
+		{"fpm-bytes", fc.bytes},
+		{"fpm-frames", fc.frames},
+		{"fpm-non-netlink-frames", fc.non_netlink_frames},
+		{"fpm-broken-frames", fc.broken_frames},
+		{"fpm-framing-resets", fc.framing_resets},
+		{"fpm-messages", fc.decode.messages},
+		{"fpm-neigh-messages", fc.decode.neigh},
+		{"fpm-route-messages", fc.decode.routes},
+		{"fpm-nexthop-messages", fc.decode.nexthops},
+		{"fpm-ignored-messages", fc.decode.ignored},
+		{"fpm-malformed-messages", fc.decode.malformed},
+		{"feed-snapshots", fd.snapshots},
+		{"feed-deltas", fd.deltas},
+		{"feed-heartbeats", fd.heartbeats},
+		{"feed-subscribes", fd.subscribes},
+		{"feed-gaps", fd.gaps},
+		{"feed-bad-messages", fd.bad_messages},
+		{"feed-rejected-sessions", fd.rejected_sessions},
+		{"feed-hold-expiries", fd.hold_expiries},
+		{"dataplane-global-drops", dataplane_->global_counters().drops},
+	};
+	if (kernel_) {
+		extra.push_back({"kernel-fdb-messages", kernel_->counters().messages});
+		extra.push_back({"kernel-fdb-overruns", kernel_->overruns()});
+	}
+	auto inner = engine_state_json(*engine_, dataplane_.get(), extra);
+	inner["fpm"] = {{"listen", fpm_->listen_address()},
+			{"connected", fpm_->connected()},
+			{"resyncing", engine_->fpm_resyncing() || fpm_settle_at_.has_value()}};
+	if (fpm_->connected())
+		inner["fpm"]["peer"] = fpm_->peer();
+	inner["feed"] = {{"endpoint", feed_->config().endpoint},
+			 {"state", feed_->state_name()},
+			 {"epoch", std::to_string(feed_->epoch())},
+			 {"seq", std::to_string(feed_->seq())}};
+	if (!feed_->last_error().empty())
+		inner["feed"]["last-error"] = feed_->last_error();
+	return nlohmann::json{{"evpn-monitor:fpm-consumer", inner}}.dump();
+}
+
+} // namespace evpnmon::consumer

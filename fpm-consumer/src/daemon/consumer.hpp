@@ -1,0 +1,68 @@
+// The fpm-consumer process: wires the inputs (FPM server, kernel FDB, the
+// dataplane's MAC learning, the bgpd feed) into the engine, runs the timers
+// (FPM resync sweep, start-up grace, feed hold, audits) and serves the state.
+#pragma once
+
+#include "core/engine.hpp"
+#include "daemon/event_loop.hpp"
+#include "daemon/fpm_server.hpp"
+#include "daemon/kernel_fdb.hpp"
+#include "daemon/options.hpp"
+#include "daemon/state_server.hpp"
+#include "feed/feed_client.hpp"
+
+#include <evpnmon/dataplane/dataplane.hpp>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+
+namespace evpnmon::consumer {
+
+class Consumer : public fpm::UpdateSink, public FeedListener {
+public:
+	explicit Consumer(const Options &options);
+	~Consumer() override;
+	void run();
+	std::string state_json() const;
+
+private:
+	using Clock = std::chrono::steady_clock;
+
+	// fpm::UpdateSink (FPM stream)
+	void on_neigh(const NeighUpdate &u) override { engine_->neigh(MacSource::Fpm, u); }
+	void on_route(const RouteUpdate &u) override { engine_->route(u); }
+	void on_nexthop(const NexthopUpdate &u) override { engine_->nexthop(u); }
+	// FeedListener
+	void on_snapshot(const std::vector<Session> &sessions) override;
+	void on_upsert(const Session &s) override { engine_->upsert_session(s); }
+	void on_erase(const SessionKey &k) override { engine_->erase_session(k); }
+	void on_feed_lost() override;
+
+	void tick();
+	void reconcile();
+
+	// Kernel FDB updates go to the engine under their own source.
+	struct KernelSink : fpm::UpdateSink {
+		Engine *engine = nullptr;
+		void on_neigh(const NeighUpdate &u) override { engine->neigh(MacSource::Kernel, u); }
+		void on_route(const RouteUpdate &) override {}
+		void on_nexthop(const NexthopUpdate &) override {}
+	};
+
+	Options options_;
+	EventLoop loop_;
+	std::unique_ptr<dp::Dataplane> dataplane_;
+	std::unique_ptr<Engine> engine_;
+	zmq::context_t zmq_;
+	std::unique_ptr<FeedClient> feed_;
+	std::unique_ptr<FpmServer> fpm_;
+	KernelSink kernel_sink_;
+	std::unique_ptr<KernelFdb> kernel_;
+	std::unique_ptr<StateServer> state_;
+	Clock::time_point started_;
+	std::optional<Clock::time_point> fpm_settle_at_;
+	Clock::time_point next_audit_;
+};
+
+} // namespace evpnmon::consumer

@@ -1,0 +1,98 @@
+#include "daemon/options.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <cstdlib>
+#include <iostream>
+
+namespace evpnmon::consumer {
+
+namespace {
+L2VniOption parse_l2vni(const std::string &text)
+{
+	const auto a = text.find(':');
+	const auto b = text.find(':', a == std::string::npos ? a : a + 1);
+	if (a == std::string::npos || b == std::string::npos)
+		throw CLI::ValidationError("--l2vni", "expected BRIDGE:VXLANDEV:VNI, got '" + text + "'");
+	L2VniOption o;
+	o.bridge = text.substr(0, a);
+	o.vxlan_device = text.substr(a + 1, b - a - 1);
+	try {
+		const unsigned long vni = std::stoul(text.substr(b + 1));
+		if (vni == 0 || vni > 0xFFFFFF)
+			throw std::out_of_range("vni");
+		o.vni = static_cast<std::uint32_t>(vni);
+	} catch (const std::exception &) {
+		throw CLI::ValidationError("--l2vni", "VNI must be 1..16777215 in '" + text + "'");
+	}
+	if (o.bridge.empty() || o.vxlan_device.empty())
+		throw CLI::ValidationError("--l2vni", "empty bridge or VXLAN device in '" + text + "'");
+	return o;
+}
+} // namespace
+
+Options parse_options(int argc, char **argv)
+{
+	Options o;
+	CLI::App app{"fpm-consumer: fuses zebra's FPM stream, local MAC learning and bgpd's "
+		     "monitor sessions into the dataplane's mirror/decap entries"};
+	app.set_version_flag("--version", "fpm-consumer 0.1.0");
+	std::vector<std::string> l2vnis;
+	long long feed_hold = 10, fpm_resync = 5, grace = 10, audit = 60;
+	app.add_option("--fpm-address", o.fpm_address, "address to listen on for zebra's FPM client")
+		->capture_default_str()->check(CLI::ValidIPV4);
+	app.add_option("--fpm-port", o.fpm_port, "FPM TCP port (0 = ephemeral, for tests)")
+		->capture_default_str();
+	app.add_option("--feed", o.feed_endpoint, "bgpd monitor-session feed (ZeroMQ endpoint)")
+		->capture_default_str();
+	app.add_option("--l2vni", l2vnis,
+		       "BRIDGE:VXLANDEV:VNI, repeatable; VXLANDEV may be @IFINDEX")
+		->required();
+	app.add_option("--backend", o.backend, "dataplane backend")
+		->check(CLI::IsMember({"linux", "memory"}))->capture_default_str();
+	app.add_option("--local-vtep", o.local_vtep, "this VTEP's IPv4 (source of VXLAN copies)")
+		->check(CLI::ValidIPV4);
+	app.add_option("--mirror-device", o.mirror_device, "`vxlan external gbp` mirror device")
+		->capture_default_str();
+	app.add_option("--mirror-port", o.mirror_udp_port, "UDP port of the mirror device")
+		->capture_default_str();
+	app.add_option("--log-level", o.log_level, "error|warn|info|debug")
+		->check(CLI::IsMember({"error", "warn", "info", "debug"}))->capture_default_str();
+	app.add_option("--state-socket", o.state_socket, "unix socket for evpnmon-ctl")
+		->capture_default_str();
+	app.add_option("--feed-hold-time", feed_hold,
+		       "seconds without any feed message before sessions are withdrawn")
+		->capture_default_str()->check(CLI::Range(1, 3600));
+	app.add_option("--fpm-resync-time", fpm_resync,
+		       "seconds after an FPM (re)connection before stale FPM state is swept")
+		->capture_default_str()->check(CLI::Range(0, 600));
+	app.add_option("--startup-grace", grace,
+		       "seconds to wait for a first FPM connection before deciding without it")
+		->capture_default_str()->check(CLI::Range(0, 600));
+	app.add_option("--audit-interval", audit, "seconds between re-reads of the dataplane")
+		->capture_default_str()->check(CLI::Range(1, 86400));
+	bool no_kernel_fdb = false, no_route_check = false;
+	app.add_flag("--no-kernel-fdb", no_kernel_fdb,
+		     "do not read remote MACs from the kernel FDB (FPM only)");
+	app.add_flag("--no-vtep-route-check", no_route_check,
+		     "encapsulate towards a server VTEP even without an FPM route to it");
+	app.add_flag("--cleanup-on-exit", o.cleanup_on_exit,
+		     "remove dataplane programs/entries on exit (default: keep them, so a "
+		     "restart reconciles without interrupting mirroring)");
+	try {
+		app.parse(argc, argv);
+		for (const auto &t : l2vnis)
+			o.l2vnis.push_back(parse_l2vni(t));
+	} catch (const CLI::ParseError &e) {
+		std::exit(app.exit(e));
+	}
+	o.feed_hold = std::chrono::seconds(feed_hold);
+	o.fpm_resync = std::chrono::seconds(fpm_resync);
+	o.startup_grace = std::chrono::seconds(grace);
+	o.audit_interval = std::chrono::seconds(audit);
+	o.kernel_fdb = !no_kernel_fdb;
+	o.require_vtep_route = !no_route_check;
+	return o;
+}
+
+} // namespace evpnmon::consumer

@@ -1,0 +1,40 @@
+// fpm-consumer command line.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace evpnmon::consumer {
+
+struct L2VniOption {
+	std::string bridge;
+	std::string vxlan_device; // name, or "@<ifindex>" (memory backend / replay)
+	std::uint32_t vni = 0;
+};
+
+struct Options {
+	std::string fpm_address = "127.0.0.1";
+	std::uint16_t fpm_port = 2620;
+	std::string feed_endpoint = "tcp://127.0.0.1:5570";
+	std::vector<L2VniOption> l2vnis;
+	std::string backend = "linux";
+	std::string local_vtep;                   // IPv4: source of VXLAN copies
+	std::string mirror_device = "evpnmon0";
+	std::uint16_t mirror_udp_port = 4790;
+	std::string log_level = "info";
+	std::string state_socket = "/run/evpn-monitor/fpm-consumer.sock";
+	std::chrono::milliseconds feed_hold{10000};
+	std::chrono::milliseconds fpm_resync{5000};
+	std::chrono::milliseconds startup_grace{10000};
+	std::chrono::milliseconds audit_interval{60000};
+	bool kernel_fdb = true;
+	bool require_vtep_route = true;
+	bool cleanup_on_exit = false;
+};
+
+// Parses argv; exits the process on --help or a usage error (CLI11).
+Options parse_options(int argc, char **argv);
+
+} // namespace evpnmon::consumer
