@@ -175,6 +175,9 @@ void FeedClient::handle(const zmq::message_t &payload, Clock::time_point now)
 void FeedClient::tick(Clock::time_point now)
 {
 	process(now);
+	if (state_ == State::Synced && now - last_heard_ >= config_.silence_resubscribe &&
+	    now - last_subscribe_ >= config_.silence_resubscribe)
+		state_ = State::Subscribing; // keep sessions, ask for a fresh snapshot
 	if (state_ != State::Synced && now - last_subscribe_ >= config_.resubscribe_interval)
 		subscribe(now);
 	if (state_ != State::Lost && now - last_heard_ >= config_.hold_time) {

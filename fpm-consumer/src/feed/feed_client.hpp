@@ -30,6 +30,9 @@ struct FeedConfig {
 	std::string client_name = "fpm-consumer";
 	std::chrono::milliseconds hold_time{10000};
 	std::chrono::milliseconds resubscribe_interval{1000};
+	// Heartbeats come every second: after this much silence, subscribe again
+	// (a restarted bgpd does not know us), keeping the sessions meanwhile.
+	std::chrono::milliseconds silence_resubscribe{3000};
 };
 
 struct FeedCounters {

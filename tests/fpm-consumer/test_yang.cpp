@@ -1,0 +1,100 @@
+// The state JSON (what evpnmon-ctl --json prints) validates against
+// yang/evpn-monitor.yang with libyang; broken documents do not.
+#include "core/state_json.hpp"
+#include "fabric.hpp"
+
+#include <doctest/doctest.h>
+#include <libyang/libyang.h>
+
+#include <memory>
+
+using namespace evpnmon;
+using namespace evpnmon::test;
+
+#ifndef EVPNMON_YANG_DIR
+#error EVPNMON_YANG_DIR must point at yang/
+#endif
+
+namespace {
+
+struct Ctx {
+	ly_ctx *ctx = nullptr;
+	Ctx()
+	{
+		ly_log_options(LY_LOSTORE);
+		REQUIRE(ly_ctx_new(EVPNMON_YANG_DIR, 0, &ctx) == LY_SUCCESS);
+		REQUIRE(ly_ctx_load_module(ctx, "evpn-monitor", nullptr, nullptr) != nullptr);
+	}
+	~Ctx() { ly_ctx_destroy(ctx); }
+	// Returns the libyang error text, empty when valid.
+	std::string validate(const std::string &json)
+	{
+		lyd_node *tree = nullptr;
+		const LY_ERR rc = lyd_parse_data_mem(ctx, json.c_str(), LYD_JSON, LYD_PARSE_STRICT,
+						     LYD_VALIDATE_PRESENT, &tree);
+		std::string err;
+		if (rc != LY_SUCCESS) {
+			const ly_err_item *e = ly_err_first(ctx);
+			err = e && e->msg ? e->msg : "invalid";
+			ly_err_clean(ctx, nullptr);
+		}
+		lyd_free_all(tree);
+		return err;
+	}
+};
+
+nlohmann::json state_of(Vtep &v)
+{
+	return nlohmann::json{{"evpn-monitor:fpm-consumer",
+			       consumer::engine_state_json(*v.engine, &v.dataplane, {{"extra", 7}})}};
+}
+
+const Mac VM210{2, 0, 0, 0, 2, 0x10}, SERV21{2, 0, 0, 0, 0, 0x21}, SERV22{2, 0, 0, 0, 0, 0x22};
+
+} // namespace
+
+TEST_CASE("state JSON of every role validates against the YANG module")
+{
+	Ctx y;
+	Fabric f({{"A", ip4(10, 0, 0, 1)}, {"B", ip4(10, 0, 0, 2)}, {"C", ip4(10, 0, 0, 3)}});
+	f.place(VM210, "A", 11);
+	f.place(SERV21, "B", 21);
+	auto s1 = session(VM210, SERV21, 21, ip4(10, 0, 0, 1));
+	s1.key.host_ip = dp::IpAddr{dp::IpAddr::Family::V4, {192, 0, 2, 10}};
+	s1.server_ip = dp::IpAddr{dp::IpAddr::Family::V6, {0x20, 0x01, 0x0d, 0xb8, 15, 1}};
+	f.add_session(s1);
+	f.add_session(session(VM210, SERV22, 22)); // server unknown
+	f.converge();
+	for (auto &v : f.vteps()) {
+		CAPTURE(v->name);
+		const auto doc = state_of(*v);
+		CHECK(y.validate(doc.dump()) == "");
+	}
+	// something to see in each document
+	CHECK(state_of(f["A"])["evpn-monitor:fpm-consumer"]["entries"]["entry"].size() == 2);
+	CHECK(state_of(f["B"])["evpn-monitor:fpm-consumer"]["entries"]["entry"].size() == 2);
+
+	SUBCASE("the validator rejects what the module forbids")
+	{
+		auto doc = state_of(f["A"]);
+		auto &top = doc["evpn-monitor:fpm-consumer"];
+		auto bad_id = doc;
+		bad_id["evpn-monitor:fpm-consumer"]["entries"]["entry"][0]["host-id"] = 0;
+		CHECK(y.validate(bad_id.dump()) != "");
+		auto unknown_leaf = doc;
+		unknown_leaf["evpn-monitor:fpm-consumer"]["gates"]["bogus"] = true;
+		CHECK(y.validate(unknown_leaf.dump()) != "");
+		auto number_counter = doc;
+		number_counter["evpn-monitor:fpm-consumer"]["counters"]["counter"][0]["value"] = 5;
+		CHECK(y.validate(number_counter.dump()) != ""); // uint64 must be a JSON string
+		CHECK(top.contains("sessions"));
+	}
+}
+
+TEST_CASE("empty state validates too")
+{
+	Ctx y;
+	Fabric f({{"A", ip4(10, 0, 0, 1)}});
+	f.converge();
+	CHECK(y.validate(state_of(f["A"]).dump()) == "");
+}
