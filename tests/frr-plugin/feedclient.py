@@ -1,0 +1,106 @@
+"""Minimal client of the bgpd module's session feed (proto/monitor_feed.proto),
+for integration tests: subscribe, read the snapshot, follow deltas.
+Run with Debian's /usr/bin/python3 (python3-zmq, python3-protobuf)."""
+from __future__ import annotations
+
+import importlib
+import ipaddress
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import zmq
+
+REPO = Path(__file__).resolve().parents[2]
+_pb = None
+
+
+def pb():
+    """The generated Python module (protoc run once per process)."""
+    global _pb
+    if _pb is None:
+        out = Path(tempfile.mkdtemp(prefix="evpnmon-pb-"))
+        subprocess.run(["protoc", f"-I{REPO / 'proto'}", f"--python_out={out}",
+                        str(REPO / "proto" / "monitor_feed.proto")], check=True)
+        sys.path.insert(0, str(out))
+        _pb = importlib.import_module("monitor_feed_pb2")
+    return _pb
+
+
+def session_dict(s) -> dict:
+    def ip(b):
+        return str(ipaddress.ip_address(bytes(b))) if b else None
+
+    def mac(b):
+        return ":".join(f"{x:02x}" for x in b) if b else None
+    return {"vni": s.vni, "ethTag": s.eth_tag, "hostMac": mac(s.host_mac),
+            "hostIp": ip(s.host_ip), "hostId": s.host_id,
+            "serverMac": mac(s.server_mac), "serverIp": ip(s.server_ip),
+            "rd": s.rd, "originator": ip(s.originator), "local": s.local}
+
+
+class FeedClient:
+    """DEALER subscriber. `sessions` mirrors bgpd's published set."""
+
+    def __init__(self, endpoint: str, name: str = "test"):
+        self.ctx = zmq.Context.instance()
+        self.sock = self.ctx.socket(zmq.DEALER)
+        self.sock.setsockopt(zmq.LINGER, 0)
+        self.sock.connect(endpoint)
+        self.name = name
+        self.epoch = None
+        self.seq = None
+        self.sessions: dict[tuple, dict] = {}
+        self.snapshots = 0
+        self.deltas = 0
+        self.subscribe()
+
+    @staticmethod
+    def key(d: dict) -> tuple:
+        return (d["vni"], d["ethTag"], d["hostMac"], d["hostIp"], d["hostId"],
+                d["rd"], d["originator"])
+
+    def subscribe(self) -> None:
+        req = pb().Request(kind=pb().Request.SUBSCRIBE, client=self.name)
+        self.sock.send(req.SerializeToString())
+
+    def poll(self, timeout: float = 0.2) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not self.sock.poll(int(left * 1000)):
+                return
+            self._handle(self.sock.recv())
+
+    def _handle(self, data: bytes) -> None:
+        m = pb().FeedMessage()
+        m.ParseFromString(data)
+        body = m.WhichOneof("body")
+        if body == "snapshot":
+            self.epoch, self.seq = m.snapshot.epoch, m.snapshot.seq
+            self.sessions = {}
+            for s in m.snapshot.sessions:
+                d = session_dict(s)
+                self.sessions[self.key(d)] = d
+            self.snapshots += 1
+        elif body == "delta":
+            if self.seq is None or m.delta.epoch != self.epoch or m.delta.seq != self.seq + 1:
+                self.seq = None
+                self.subscribe()       # gap: resync
+                return
+            self.seq = m.delta.seq
+            d = session_dict(m.delta.session)
+            if m.delta.op == pb().Delta.ADD:
+                self.sessions[self.key(d)] = d
+            else:
+                self.sessions.pop(self.key(d), None)
+            self.deltas += 1
+        elif body == "heartbeat":
+            if m.heartbeat.epoch != self.epoch or (self.seq is not None and m.heartbeat.seq != self.seq):
+                self.seq = None
+                self.subscribe()
+
+    def close(self) -> None:
+        self.sock.close(0)

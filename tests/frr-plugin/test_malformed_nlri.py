@@ -1,0 +1,239 @@
+"""Issue 2 integration: malformed monitor-config NLRI from a real BGP peer.
+
+ExaBGP (Debian package) runs in a network namespace of this test, linked to
+the patched leaf vtep103 by a veth pair (10.99.0.2 -> 10.99.0.1; bgpd does not
+peer over loopback), and sends raw MP_REACH_NLRI attributes
+(AFI 25 / SAFI 70) carrying type-254 NLRI, valid and malformed. The session
+must stay up (no NOTIFICATION, one connection for the whole test), malformed
+routes must not be installed, a semantically malformed route must withdraw the
+route with the same key (RFC 7606 treat-as-withdraw), and valid NLRI in the
+same UPDATE must still be processed.
+
+Run as root: /usr/bin/python3 -m pytest tests/frr-plugin/test_malformed_nlri.py
+"""
+from __future__ import annotations
+
+import os
+import signal
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "lab"))
+
+from clabns import Lab  # noqa: E402
+
+TOPOLOGY = HERE.parents[1] / "docker" / "clab" / "evpn-monitor.clab.yml"
+LEAF, LEAF_AS = "vtep103", 65103
+EXA = "10.99.0.2"
+LEAF_ADDR = "10.99.0.1"
+RD = bytes([0, 1, 10, 0, 0, 101, 0x03, 0xE7])          # 10.0.0.101:999
+NEXT_HOP = bytes([10, 0, 0, 101])                        # a reachable VTEP
+
+
+def nlri(host_id=31, host_mac=b"\x00\x00\x00\x00\x03\x10", host_ip=b"\xc0\xa8\x64\x1f",
+         server_mac=b"\x00\x00\x00\x00\x00\x31", server_ip=b"\xc0\xa8\x64\x15",
+         vni=100, raw_body: bytes | None = None, length: int | None = None) -> bytes:
+    """One EVPN NLRI of type 254 (docs/wire-format.md)."""
+    if raw_body is None:
+        b = RD + struct.pack(">I", 0) + vni.to_bytes(3, "big") + b"\0" + struct.pack(">I", host_id)
+        b += bytes([len(host_mac) * 8]) + host_mac
+        b += bytes([len(host_ip) * 8]) + host_ip
+        b += bytes([len(server_mac) * 8]) + server_mac
+        b += bytes([len(server_ip) * 8]) + server_ip
+        b += bytes([32, 10, 0, 0, 101])
+    else:
+        b = raw_body
+    return bytes([254, len(b) if length is None else length]) + b
+
+
+def mp_reach(*nlris: bytes) -> str:
+    body = struct.pack(">HBB", 25, 70, 4) + NEXT_HOP + b"\0" + b"".join(nlris)
+    return "0x" + body.hex()
+
+
+def valid_body(**kw) -> bytes:
+    return nlri(**kw)[2:]
+
+
+# Structurally malformed (key unreadable -> ignored) and semantically malformed
+# (key readable -> treat-as-withdraw of a key that was never installed).
+def malformed_batch() -> list[bytes]:
+    good = valid_body(host_id=40)
+    cases = []
+    for off, val in ((20, 47), (27, 24), (32, 0), (39, 33), (44, 128)):   # length fields
+        b = bytearray(good)
+        b[off] = val
+        cases.append(nlri(raw_body=bytes(b)))
+    cases.append(nlri(raw_body=good[:30]))                 # truncated body
+    cases.append(nlri(raw_body=good + b"\0"))              # trailing octet
+    cases.append(nlri(raw_body=b""))                       # empty body
+    cases.append(nlri(host_id=0))                          # HOST ID 0
+    cases.append(nlri(host_id=65536))                      # HOST ID over 16 bits
+    cases.append(nlri(host_id=41, host_mac=b"\x01\x00\x5e\x00\x00\x01"))   # multicast host MAC
+    cases.append(nlri(host_id=42, host_mac=b"", host_ip=b""))               # no host
+    cases.append(nlri(host_id=43, vni=0))                  # VNI 0
+    return cases
+
+
+class Exa:
+    """ExaBGP in the leaf's namespace, fed through a command file."""
+
+    def __init__(self, lab: Lab):
+        self.lab = lab
+        self.netns = f"{lab.prefix}-exa"
+        self.proc = None
+        d = lab.node_dir(LEAF)
+        self.cmds = d / "exabgp.cmds"
+        self.cmds.write_text("")
+        injector = d / "exabgp-injector.py"
+        injector.write_text(
+            "import sys, time\n"
+            "f = open(sys.argv[1])\n"
+            "while True:\n"
+            "    line = f.readline()\n"
+            "    if line:\n"
+            "        sys.stdout.write(line); sys.stdout.flush()\n"
+            "    else:\n"
+            "        time.sleep(0.05)\n")
+        conf = d / "exabgp.conf"
+        conf.write_text(f"""
+process injector {{
+    run /usr/bin/python3 {injector} {self.cmds};
+    encoder text;
+}}
+neighbor {LEAF_ADDR} {{
+    router-id 10.99.0.1;
+    local-address {EXA};
+    local-as 65099;
+    peer-as {LEAF_AS};
+    hold-time 9;
+    family {{ ipv4 unicast; l2vpn evpn; }}
+    api {{ processes [ injector ]; }}
+}}
+""")
+        self.n = 0
+        lab.configure(LEAF, [
+            f"router bgp {LEAF_AS}",
+            f" neighbor {EXA} remote-as 65099",
+            f" neighbor {EXA} timers 3 9",
+            f" neighbor {EXA} timers connect 2",
+            " address-family ipv4 unicast", f"  neighbor {EXA} activate", " exit-address-family",
+            " address-family l2vpn evpn", f"  neighbor {EXA} activate", " exit-address-family",
+        ])
+        sh = lambda c: subprocess.run(c, shell=True, check=True, timeout=10)
+        sh(f"ip netns add {self.netns}")
+        sh(f"ip link add exa0 netns {lab.netns(LEAF)} type veth peer name exa1 netns {self.netns}")
+        sh(f"ip -n {lab.netns(LEAF)} addr add {LEAF_ADDR}/30 dev exa0; ip -n {lab.netns(LEAF)} link set exa0 up")
+        sh(f"ip -n {self.netns} addr add {EXA}/30 dev exa1; ip -n {self.netns} link set exa1 up; "
+           f"ip -n {self.netns} link set lo up")
+        out = open(d / "exabgp.out", "ab")
+        self.proc = subprocess.Popen(
+            ["ip", "netns", "exec", self.netns, "exabgp", str(conf)],
+            stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True,
+            env={**os.environ, "exabgp_daemon_user": "root",
+                 "exabgp_daemon_daemonize": "false", "exabgp_tcp_bind": "",
+                 "exabgp_api_cli": "false", "exabgp_log_destination": "stdout"})
+
+    def close(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+        subprocess.run(["ip", "netns", "del", self.netns], capture_output=True, timeout=10)
+
+    def announce(self, *nlris: bytes) -> None:
+        """One UPDATE: a dummy IPv4 route carrying the raw MP_REACH."""
+        self.n += 1
+        line = (f"announce route 10.99.{self.n}.0/24 next-hop {EXA} origin igp "
+                f"extended-community [ target:65000:100 ] "
+                f"attribute [ 0x0e 0x80 {mp_reach(*nlris)} ]\n")
+        with open(self.cmds, "a") as f:
+            f.write(line)
+
+    def peer(self) -> dict:
+        return self.lab.vtysh_json(LEAF, f"show bgp neighbors {EXA} json")[EXA]
+
+
+def installed(lab: Lab) -> dict[int, dict]:
+    return {s["hostId"]: s for s in
+            lab.vtysh_json(LEAF, "show bgp l2vpn evpn monitor json")["sessions"]
+            if s["rd"] == "10.0.0.101:999"}
+
+
+def malformed_count(lab: Lab) -> int:
+    return lab.vtysh_json(LEAF, "show bgp l2vpn evpn monitor json")["counters"]["rxMalformed"]
+
+
+@pytest.fixture(scope="module")
+def lab():
+    with Lab(TOPOLOGY, stock_ok=False) as lab:
+        lab.wait_for(lambda: all(lab.bgp_established(n) for n in lab.frr_nodes),
+                     timeout=90, what="fabric BGP sessions")
+        yield lab
+
+
+@pytest.fixture(scope="module")
+def exa(lab):
+    e = Exa.__new__(Exa)
+    e.netns, e.proc = f"{lab.prefix}-exa", None
+    try:
+        e.__init__(lab)
+        lab.wait_for(lambda: e.peer().get("bgpState") == "Established", timeout=60,
+                     what="ExaBGP session established")
+        yield e
+    finally:
+        e.close()
+
+
+def test_valid_route_is_installed(lab, exa):
+    """Positive control: the injection path delivers a real monitor route."""
+    exa.announce(nlri(host_id=31))
+    lab.wait_for(lambda: 31 in installed(lab), timeout=20, what="valid route installed")
+    s = installed(lab)[31]
+    assert s["importedInto"] == [100]
+    assert s["serverMac"] == "00:00:00:00:00:31"
+
+
+def test_semantic_error_is_treat_as_withdraw(lab, exa):
+    before = malformed_count(lab)
+    exa.announce(nlri(host_id=31, server_mac=b"\x01\x00\x00\x00\x00\x31"))
+    lab.wait_for(lambda: 31 not in installed(lab), timeout=20,
+                 what="route with multicast server MAC withdrawn")
+    assert malformed_count(lab) == before + 1
+    assert exa.peer()["bgpState"] == "Established"
+
+
+def test_malformed_batch_ignored_valid_neighbour_processed(lab, exa):
+    before = malformed_count(lab)
+    batch = malformed_batch()
+    exa.announce(*batch, nlri(host_id=32))
+    lab.wait_for(lambda: 32 in installed(lab), timeout=20,
+                 what="valid NLRI after the malformed ones installed")
+    assert malformed_count(lab) == before + len(batch)
+    assert set(installed(lab)) == {32}, "nothing malformed installed"
+
+
+def test_overrunning_last_nlri_does_not_reset(lab, exa):
+    before = malformed_count(lab)
+    exa.announce(nlri(host_id=33), nlri(raw_body=valid_body(host_id=34)[:20], length=60))
+    lab.wait_for(lambda: 33 in installed(lab), timeout=20, what="NLRI before the overrun installed")
+    assert 34 not in installed(lab)
+    assert malformed_count(lab) == before + 1
+
+
+def test_session_never_reset(lab, exa):
+    p = exa.peer()
+    assert p["bgpState"] == "Established"
+    assert p.get("connectionsEstablished") == 1
+    assert p.get("connectionsDropped", 0) == 0
+    log = (lab.node_dir(LEAF) / "bgpd.log").read_text(errors="replace")
+    assert "NOTIFICATION" not in log
+    assert "malformed EVPN monitor NLRI" in log

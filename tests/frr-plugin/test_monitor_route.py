@@ -1,0 +1,186 @@
+"""Issue 2 integration: the monitor-config route across a real FRR fabric.
+
+Reference fabric (docker/clab/evpn-monitor.clab.yml) in network namespaces:
+patched spine (eBGP transit, no VNI), patched leaves vtep101..104, stock Debian
+FRR 8.4.4 leaf vtep105, one L2 VNI 100. A session configured with vtysh on
+vtep101 must appear on every other patched leaf (vtysh JSON and the ZeroMQ
+feed), disappear everywhere when removed, and the stock leaf must keep its
+BGP session and never see the route.
+
+Run as root: /usr/bin/python3 -m pytest tests/frr-plugin/test_monitor_route.py
+"""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "lab"))
+
+from clabns import Lab  # noqa: E402
+from feedclient import FeedClient  # noqa: E402
+
+TOPOLOGY = HERE.parents[1] / "docker" / "clab" / "evpn-monitor.clab.yml"
+PATCHED_LEAVES = ["vtep101", "vtep102", "vtep103", "vtep104"]
+STOCK = "vtep105"
+HOST_MAC, HOST_IP = "00:00:00:00:02:10", "192.168.100.210"
+SERVER_MAC, SERVER_IP, HOST_ID = "00:00:00:00:00:21", "192.168.100.21", 21
+
+CONFIG = [
+    "configure terminal", "router bgp 65101", "address-family l2vpn evpn",
+    f"monitor server {HOST_ID} mac {SERVER_MAC} ip {SERVER_IP}",
+    f"monitor host vni 100 mac {HOST_MAC} ip {HOST_IP} server {HOST_ID}",
+]
+
+
+def sessions(lab: Lab, node: str) -> list[dict]:
+    return lab.vtysh_json(node, "show bgp l2vpn evpn monitor json")["sessions"]
+
+
+def our_session(lab: Lab, node: str) -> dict | None:
+    for s in sessions(lab, node):
+        if s.get("hostMac") == HOST_MAC and s["hostId"] == HOST_ID:
+            return s
+    return None
+
+
+def stock_peer_state(lab: Lab) -> tuple[str, int]:
+    """(state, connections established) of vtep105's session to the spine."""
+    j = lab.vtysh_json(STOCK, "show bgp neighbors 10.1.0.8 json")["10.1.0.8"]
+    return j["bgpState"], j.get("connectionsEstablished", 0)
+
+
+@pytest.fixture(scope="module")
+def lab():
+    with Lab(TOPOLOGY, stock_ok=False) as lab:
+        lab.wait_for(lambda: all(lab.bgp_established(n) for n in lab.frr_nodes),
+                     timeout=90, what="all BGP sessions established")
+        yield lab
+
+
+@pytest.fixture(scope="module")
+def feeds(lab):
+    clients = {n: FeedClient(f"ipc://{lab.node_dir(n)}/evpnmon-feed.sock", n)
+               for n in PATCHED_LEAVES}
+    yield clients
+    for c in clients.values():
+        c.close()
+
+
+def wait_feeds(lab, feeds, want_present: bool, timeout=20):
+    def ok():
+        for c in feeds.values():
+            c.poll(0.1)
+        return all(any(s["hostMac"] == HOST_MAC and s["hostId"] == HOST_ID
+                       for s in c.sessions.values()) == want_present
+                   for c in feeds.values())
+    lab.wait_for(ok, timeout=timeout,
+                 what=f"session {'in' if want_present else 'gone from'} every leaf's feed")
+
+
+def test_fabric_up_and_stock_leaf_established(lab):
+    state, conns = stock_peer_state(lab)
+    assert state == "Established"
+    assert conns == 1
+    # the patched speakers negotiated capability 239; the stock one did not
+    assert lab.bgp_established(STOCK)
+
+
+def test_configure_session_appears_everywhere(lab, feeds):
+    for c in feeds.values():
+        c.poll(0.5)
+        assert c.snapshots >= 1, "feed answered the subscription with a snapshot"
+    lab.vtysh("vtep101", CONFIG)
+
+    def everywhere():
+        return all(our_session(lab, n) for n in PATCHED_LEAVES)
+    lab.wait_for(everywhere, timeout=20, what="session on every patched leaf")
+
+    for n in PATCHED_LEAVES:
+        s = our_session(lab, n)
+        assert s["vni"] == 100
+        assert s["hostIp"] == HOST_IP
+        assert s["serverMac"] == SERVER_MAC and s["serverIp"] == SERVER_IP
+        assert s["originatorIp"] == "10.0.0.101"
+        assert s["rd"] == "10.0.0.101:100"
+        assert s["importedInto"] == [100], f"{n}: imported into VNI 100"
+        assert s["origin"] == ("local" if n == "vtep101" else "remote")
+
+    # the route reflector / transit spine carries it without a VNI
+    spine = lab.vtysh_json("spine", "show bgp l2vpn evpn route type monitor json")
+    assert "10.0.0.101:100" in spine, "spine holds the monitor route"
+
+    wait_feeds(lab, feeds, True)
+    for n, c in feeds.items():
+        (s,) = [s for s in c.sessions.values() if s["hostMac"] == HOST_MAC]
+        assert s["serverMac"] == SERVER_MAC and s["hostIp"] == HOST_IP
+        assert s["local"] == (n == "vtep101")
+        assert s["originator"] == "10.0.0.101" and s["vni"] == 100
+
+
+def test_stock_leaf_sees_nothing_and_keeps_session(lab):
+    # give the stock leaf time to have received whatever the spine would send
+    time.sleep(2)
+    table = lab.vtysh(STOCK, "show bgp l2vpn evpn route")
+    assert "254" not in table and "Unsupported" not in table
+    assert "[3]:[0]:[32]:[10.0.0.101]" in table, "stock leaf still gets ordinary EVPN routes"
+    assert stock_peer_state(lab) == ("Established", 1)
+    # it did receive our capability in the spine's OPEN, and shrugged
+    log = (lab.node_dir(STOCK) / "bgpd.log").read_text(errors="replace")
+    assert "Vendor specific capability 239" in log
+    assert "NOTIFICATION" not in log
+
+
+def test_running_config_round_trip(lab):
+    conf = lab.vtysh("vtep101", "show running-config")
+    assert f" monitor server {HOST_ID} mac {SERVER_MAC} ip {SERVER_IP}" in conf
+    assert f" monitor host vni 100 mac {HOST_MAC} ip {HOST_IP} server {HOST_ID}" in conf
+    # the lines sit inside "address-family l2vpn evpn"
+    af = conf.split("address-family l2vpn evpn", 1)[1].split("exit-address-family", 1)[0]
+    assert "monitor host vni 100" in af
+
+
+def test_bad_input_gets_an_error_and_changes_nothing(lab):
+    before = lab.vtysh("vtep101", "show running-config")
+    bad = [
+        f"monitor host vni 4242 mac {HOST_MAC} server {HOST_ID}",      # unknown VNI
+        "monitor host vni 100 mac 01:00:5e:00:00:01 server 21",       # multicast MAC
+        "monitor host vni 100 mac 00:00:00:00:02:1 server 21",        # malformed MAC
+        "monitor server 70000 mac 00:00:00:00:00:21",                 # HOST ID range
+        "monitor server 0 mac 00:00:00:00:00:21",                     # HOST ID range
+        "monitor host vni 100 server 21",                             # no host
+    ]
+    for cmd in bad:
+        r = lab.exec("vtep101", [str(lab.binaries["vtep101"].vtysh), "--vty_socket",
+                                 str(lab.node_dir("vtep101")), "-c", "configure terminal",
+                                 "-c", "router bgp 65101", "-c", "address-family l2vpn evpn",
+                                 "-c", cmd], check=False)
+        assert r.returncode != 0, f"accepted: {cmd}"
+        assert "%" in (r.stdout + r.stderr), f"no FRR error for: {cmd}"
+    assert lab.vtysh("vtep101", "show running-config") == before
+
+
+def test_remove_session_gone_everywhere(lab, feeds):
+    lab.vtysh("vtep101", ["configure terminal", "router bgp 65101",
+                          "address-family l2vpn evpn",
+                          f"no monitor host vni 100 mac {HOST_MAC} ip {HOST_IP} server {HOST_ID}"])
+    lab.wait_for(lambda: not any(our_session(lab, n) for n in PATCHED_LEAVES),
+                 timeout=20, what="session withdrawn from every leaf")
+    spine = lab.vtysh_json("spine", "show bgp l2vpn evpn route type monitor json")
+    assert "10.0.0.101:100" not in spine
+    wait_feeds(lab, feeds, False)
+    assert stock_peer_state(lab) == ("Established", 1)
+
+
+def test_vni_removal_withdraws(lab):
+    lab.vtysh("vtep101", CONFIG)
+    lab.wait_for(lambda: our_session(lab, "vtep103"), timeout=20, what="session re-advertised")
+    lab.exec("vtep101", "ip link set vxlan100 down; ip link del vxlan100")
+    lab.wait_for(lambda: not our_session(lab, "vtep103"), timeout=20,
+                 what="session withdrawn after the VNI went away")
+    state = lab.vtysh_json("vtep101", "show bgp l2vpn evpn monitor json")["configured"]
+    assert state and state[0]["state"] == "vni-not-live"
