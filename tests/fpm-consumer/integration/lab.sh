@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# Two-leaf EVPN lab in network namespaces with stock FRR 8.4.4:
+#   $L1 (leaf1, VTEP 10.0.0.1) --- veth 10.1.0.0/30 --- $L2 (leaf2, VTEP 10.0.0.2)
+# Each leaf: bridge br100 + vxlan100 (VNI 100, nolearning), eBGP l2vpn evpn
+# with advertise-all-vni, VTEP /32 on lo advertised in ipv4 unicast.
+# leaf1's zebra runs -M dplane_fpm_nl towards 127.0.0.1:$FPM_PORT in $L1.
+# Hosts are veth ports of br100 whose far end sits in its own namespace.
+# Source this file; call lab_up / lab_down (lab_down is safe to call twice).
+set -euo pipefail
+
+LAB_ID=${LAB_ID:-fpmc$$}
+L1=${LAB_ID}-l1
+L2=${LAB_ID}-l2
+LAB_DIR=${LAB_DIR:-/tmp/${LAB_ID}}
+FPM_PORT=${FPM_PORT:-2620}
+FRR=/usr/lib/frr
+
+lab_ns() { ip netns exec "$@"; }
+
+lab_leaf_conf() { # name asn peer_ip vtep
+	local d=$LAB_DIR/$1
+	mkdir -p "$d"
+	cat >"$d/zebra.conf" <<CONF
+hostname $1
+log file $d/zebra.log
+${5:-}
+CONF
+	cat >"$d/bgpd.conf" <<CONF
+hostname $1
+log file $d/bgpd.log
+router bgp $2
+ bgp router-id $4
+ no bgp ebgp-requires-policy
+ no bgp default ipv4-unicast
+ timers bgp 1 3
+ neighbor $3 remote-as external
+ neighbor $3 timers connect 1
+ address-family ipv4 unicast
+  neighbor $3 activate
+  network $4/32
+ exit-address-family
+ address-family l2vpn evpn
+  neighbor $3 activate
+  advertise-all-vni
+ exit-address-family
+CONF
+	chown -R frr:frr "$d"
+}
+
+lab_net() { # ns vtep p2p_ip
+	local ns=$1
+	ip netns add "$ns"
+	lab_ns "$ns" ip link set lo up
+	lab_ns "$ns" ip addr add "$2/32" dev lo
+	lab_ns "$ns" ip link add br100 type bridge
+	lab_ns "$ns" ip link set br100 addrgenmode none
+	lab_ns "$ns" ip link add vxlan100 type vxlan id 100 local "$2" dstport 4789 nolearning
+	lab_ns "$ns" ip link set vxlan100 master br100 addrgenmode none
+	lab_ns "$ns" ip link set vxlan100 up
+	lab_ns "$ns" ip link set br100 up
+}
+
+lab_zebra() { # ns name [extra zebra args]
+	local ns=$1 d=$LAB_DIR/$2
+	shift 2
+	lab_ns "$ns" $FRR/zebra -d -f "$d/zebra.conf" -i "$d/zebra.pid" -z "$d/zserv.api" \
+		--vty_socket "$d" -P 0 "$@"
+}
+
+lab_bgpd() { # ns name
+	local d=$LAB_DIR/$2
+	lab_ns "$1" $FRR/bgpd -d -f "$d/bgpd.conf" -i "$d/bgpd.pid" -z "$d/zserv.api" \
+		--vty_socket "$d" -P 0
+}
+
+lab_kill() { # name daemon
+	local pidf=$LAB_DIR/$1/$2.pid
+	[ -f "$pidf" ] || return 0
+	local pid
+	pid=$(cat "$pidf")
+	kill "$pid" 2>/dev/null || true
+	for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	kill -9 "$pid" 2>/dev/null || true
+	rm -f "$pidf"
+}
+
+lab_up() {
+	mkdir -p "$LAB_DIR"
+	chown frr:frr "$LAB_DIR"
+	lab_net "$L1" 10.0.0.1
+	lab_net "$L2" 10.0.0.2
+	ip link add "${LAB_ID}a" netns "$L1" type veth peer name "${LAB_ID}b" netns "$L2"
+	lab_ns "$L1" ip link set "${LAB_ID}a" name p2p
+	lab_ns "$L2" ip link set "${LAB_ID}b" name p2p
+	lab_ns "$L1" ip addr add 10.1.0.1/30 dev p2p
+	lab_ns "$L2" ip addr add 10.1.0.2/30 dev p2p
+	lab_ns "$L1" ip link set p2p up
+	lab_ns "$L2" ip link set p2p up
+	lab_leaf_conf leaf1 65001 10.1.0.2 10.0.0.1 "fpm address 127.0.0.1 port $FPM_PORT"
+	lab_leaf_conf leaf2 65002 10.1.0.1 10.0.0.2
+}
+
+# lab_start_frr: zebra (leaf1 with FPM) + bgpd on both leaves
+lab_start_zebra1() { lab_zebra "$L1" leaf1 -M dplane_fpm_nl; }
+lab_start_frr() {
+	lab_start_zebra1
+	lab_zebra "$L2" leaf2
+	lab_bgpd "$L1" leaf1
+	lab_bgpd "$L2" leaf2
+}
+
+# lab_host ns port mac: a host behind bridge port $port of leaf ns
+lab_host() {
+	local ns=$1 port=$2 mac=$3 hns=${LAB_ID}-h-$2
+	ip netns add "$hns"
+	ip link add "${LAB_ID}$2" netns "$ns" type veth peer name eth0 netns "$hns"
+	lab_ns "$ns" ip link set "${LAB_ID}$2" name "$port"
+	lab_ns "$ns" ip link set "$port" master br100 up
+	lab_ns "$hns" ip link set eth0 address "$mac" up
+	# announce the MAC (the bridge learns it; zebra sees a local MAC)
+	lab_ns "$ns" bridge fdb replace "$mac" dev "$port" master static
+}
+
+lab_down() {
+	set +e
+	for n in leaf1 leaf2; do lab_kill $n bgpd; lab_kill $n zebra; done
+	for ns in $(ip netns list | awk '{print $1}' | grep "^${LAB_ID}-"); do
+		ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null
+		ip netns del "$ns"
+	done
+	rm -rf "$LAB_DIR"
+	set -e
+}
+
+# wait_for 'cmd' seconds: poll until cmd succeeds
+wait_for() {
+	local cmd=$1 t=${2:-20}
+	for _ in $(seq $((t * 10))); do
+		if eval "$cmd" >/dev/null 2>&1; then return 0; fi
+		sleep 0.1
+	done
+	echo "timeout waiting for: $cmd" >&2
+	return 1
+}
