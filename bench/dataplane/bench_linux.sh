@@ -34,8 +34,9 @@ n ip addr add 10.9.9.1/24 dev ul0; n ip link set ul0 up; n ip link set ul1 up
 n ip neigh add 10.9.9.2 lladdr 02:99:00:00:00:01 dev ul0 nud permanent
 
 start_dp() { # extra dpctl args...
-  n "$DPCTL" --bridge br100:vxlan100:100 --local-vtep 10.9.9.1 --pin-dir "$PIN" \
-    "$@" --run >/tmp/$NS.dp.out 2>&1 &
+  # `ip netns exec` directly (not via a function): $! must be dpctl itself.
+  ip netns exec $NS "$DPCTL" --bridge br100:vxlan100:100 --local-vtep 10.9.9.1 \
+    --pin-dir "$PIN" "$@" --run >/tmp/$NS.dp.out 2>&1 &
   DP_PID=$!
   for _ in $(seq 50); do grep -q '^ready' /tmp/$NS.dp.out && return; sleep 0.1; done
   cat /tmp/$NS.dp.out >&2; exit 1

@@ -4,6 +4,8 @@
 
 #include <bpf/libbpf.h>
 #include <linux/magic.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -69,6 +71,10 @@ BpfObject::BpfObject(const std::string &pin_dir) : pin_dir_(pin_dir)
 	std::filesystem::create_directories(pin_dir, ec);
 	if (ec)
 		fail(ec.value(), "create " + pin_dir);
+	// One process per pin directory: a second one would share the maps.
+	lock_.reset(::open(pin_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+	if (!lock_ || ::flock(lock_.get(), LOCK_EX | LOCK_NB) != 0)
+		fail(errno, pin_dir + " is in use by another process");
 	skel_.reset(open_skel(pin_dir));
 	adopted_ = any_pinned(skel_.get(), pin_dir);
 	int err = mirror_bpf__load(skel_.get());

@@ -3,6 +3,8 @@
 // adopts the entries a previous run installed.
 #pragma once
 
+#include "../unique_fd.hpp"
+
 #include <memory>
 #include <string>
 
@@ -32,6 +34,7 @@ private:
 		void operator()(mirror_bpf *s) const;
 	};
 	std::unique_ptr<mirror_bpf, Deleter> skel_;
+	UniqueFd lock_; // flock on pin_dir, held for the object's lifetime
 	std::string pin_dir_;
 	bool adopted_ = false;
 };
