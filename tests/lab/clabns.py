@@ -628,11 +628,16 @@ class Lab:
                 self._prepare_frr_node(n)
             for n in self.nodes:
                 self._start_extras(n)
-            for n in self.frr_nodes:
-                for d in self._enabled_daemons(n):
-                    self.start_daemon(n, d, wait=False)
-            for n in self.frr_nodes:
-                for d in self._enabled_daemons(n):
+            # zebra first, everywhere, and wait for its zserv socket: a client
+            # daemon that finds no zserv.api retries only after 10 s
+            for phase in (["zebra"], [d for d in FRR_DAEMONS if d != "zebra"]):
+                started = []
+                for n in self.frr_nodes:
+                    for d in self._enabled_daemons(n):
+                        if d in phase:
+                            self.start_daemon(n, d, wait=False)
+                            started.append((n, d))
+                for n, d in started:
                     self._wait_daemon(n, d)
             if self.config_mode == "vtysh":
                 for n in self.frr_nodes:
@@ -777,7 +782,7 @@ class Lab:
             if isinstance(proc, subprocess.Popen) and proc.poll() is not None:
                 raise LabError(f"{node}/{daemon} exited rc={proc.returncode}\n"
                                f"{_tail(d / f'{daemon}.out')}\n{_tail(d / f'{daemon}.log')}")
-            if sock.exists():
+            if sock.exists() and (daemon != "zebra" or (d / "zserv.api").exists()):
                 return
             time.sleep(0.05)
         raise LabError(f"{node}/{daemon}: no vty socket after {self.startup_timeout}s\n"
@@ -791,7 +796,25 @@ class Lab:
         self._kill([p], timeout)
         self._save_state()
 
-    def restart_daemon(self, node: str, daemon: str, timeout: float = 10.0) -> int:
+    def restart_daemon(self, node: str, daemon: str, timeout: float = 10.0,
+                       cascade: bool = True) -> int:
+        """Stop and start one daemon; it comes back with its saved config.
+
+        Restarting zebra alone leaves EVPN broken in FRR 8.4 (bgpd
+        reconnects to the new zebra but does not re-push VNIs, remote MACs
+        and VTEPs; zebra flushed them from the kernel on exit), so with
+        cascade=True (default) a zebra restart restarts every daemon of the
+        node, like watchfrr does.  Returns the new pid of `daemon`.
+        """
+        if daemon == "zebra" and cascade:
+            others = [d for d in self._enabled_daemons(node) if d != "zebra"]
+            for d in reversed(others):
+                self.stop_daemon(node, d, timeout)
+            self.stop_daemon(node, "zebra", timeout)
+            pid = self.start_daemon(node, "zebra", wait=True)
+            for d in others:
+                self.start_daemon(node, d, wait=True)
+            return pid
         self.stop_daemon(node, daemon, timeout)
         return self.start_daemon(node, daemon, wait=True)
 
@@ -1078,6 +1101,20 @@ class Lab:
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     p.wait(timeout=2)
 
+    def _pids_using_run_dir(self) -> list[int]:
+        needle = (str(self.run_dir) + "/").encode()
+        out = []
+        for e in os.listdir("/proc"):
+            if not e.isdigit() or int(e) == os.getpid():
+                continue
+            try:
+                with open(f"/proc/{e}/cmdline", "rb") as f:
+                    if needle in f.read():
+                        out.append(int(e))
+            except OSError:
+                pass
+        return [p for p in out if _pid_alive(p)]
+
     def down(self) -> None:
         """Tear everything down; idempotent, never raises for missing pieces."""
         if self._down_done:
@@ -1096,6 +1133,9 @@ class Lab:
             self.procs.clear()
             for _ in range(3):
                 stray = [pid for ns in ours for pid in _netns_pids(ns)]
+                # processes whose netns vanished (deleted by someone else) are
+                # still recognisable by our unique run dir on their command line
+                stray += [pid for pid in self._pids_using_run_dir() if pid not in stray]
                 if not stray:
                     break
                 self._kill(stray, timeout=3.0)
