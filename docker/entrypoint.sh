@@ -76,6 +76,7 @@ case "${EVPNMON_CONSUMER:-0}" in
         if command -v "$b" >/dev/null 2>&1; then cmd="$b ${EVPNMON_CONSUMER_ARGS:-}"; break; fi
       done
     fi
+    cmd=$(printf '%s' "$cmd" | sed "s|@RUNDIR@|$RUN|g")
     if [ -n "$cmd" ]; then
       say "starting fpm-consumer: $cmd"
       $cmd >"$LOG/fpm-consumer.log" 2>&1 &

@@ -482,6 +482,7 @@ class Lab:
         self.daemon_args: dict[tuple[str, str], list[str]] = {}
         self.created_netns: list[str] = []
         self.skipped: list[str] = []
+        self._extras: list[tuple[str, str]] = []
         self._up = False
         self._down_done = False
         self._old_handlers: dict[int, Any] = {}
@@ -643,6 +644,14 @@ class Lab:
                 for n in self.frr_nodes:
                     self._apply_config_vtysh(n)
                     self.save_config(n)
+            for n, name in self._extras:        # extras that died at once
+                p = self.procs.get((n, name))
+                if isinstance(p, subprocess.Popen) and p.poll() is not None:
+                    msg = (f"{n}/{name} exited rc={p.returncode}: "
+                           f"{_tail(self.node_dir(n) / f'{name}.out', 5)}")
+                    if self.require_extras:
+                        raise LabError(msg)
+                    log.warning("%s", msg)
             self._up = True
             self._save_state()
             log.info("lab %s up in %.2fs (%d nodes, %d links)", self.prefix,
@@ -865,7 +874,13 @@ class Lab:
         nd = self._node(node)
         env = {**nd.env, **{k.upper().replace(".", "_"): v for k, v in nd.labels.items()}}
         if env.get("EVPNMON_CONSUMER", "").lower() in ("1", "true", "yes"):
-            cmd = env.get("EVPNMON_CONSUMER_CMD")
+            if node in self.binaries and self.binaries[node].name == "stock":
+                # the consumer belongs to the patched image (the stock image has none)
+                log.info("%s: runs stock FRR; fpm-consumer not started", node)
+                self.skipped.append(f"{node}/fpm-consumer (stock FRR)")
+                return
+            rd = str(self.node_dir(node))
+            cmd = env.get("EVPNMON_CONSUMER_CMD", "").replace("@RUNDIR@", rd)
             if cmd:
                 argv = shlex.split(cmd)
             else:
@@ -877,8 +892,10 @@ class Lab:
                     log.warning("%s; skipped", msg)
                     self.skipped.append(f"{node}/fpm-consumer")
                     return
-                argv = [str(b)] + shlex.split(env.get("EVPNMON_CONSUMER_ARGS", ""))
+                argv = [str(b)] + shlex.split(
+                    env.get("EVPNMON_CONSUMER_ARGS", "").replace("@RUNDIR@", rd))
             self.spawn(node, argv, name="fpm-consumer")
+            self._extras.append((node, "fpm-consumer"))
 
     def spawn(self, node: str, argv: list[str] | str, name: str,
               env: dict[str, str] | None = None) -> subprocess.Popen:
