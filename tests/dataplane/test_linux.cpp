@@ -357,6 +357,43 @@ TEST_CASE("local MAC learning from the bridge FDB")
 	wait_for(MacEvent::Kind::Removed);
 }
 
+TEST_CASE("a port plugged into the bridge after start gets the program")
+{
+	auto dp = make_dataplane("linux", switch_config());
+	sh("ip link add h9 type veth peer name h9p && ip link set h9p up && "
+	   "ip link set h9 master br100 up && "
+	   "bridge link set dev h9 learning off flood off mcast_flood off bcast_flood off");
+	for (int i = 0; i < 10 && tc_filter_count("h9") == 0; ++i) {
+		pollfd p{dp->event_fd(), POLLIN, 0};
+		if (::poll(&p, 1, 100) > 0)
+			dp->process_events();
+	}
+	REQUIRE(tc_filter_count("h9") == 1);
+	Entry e;
+	e.key.kind = EntryKind::MirrorSource;
+	e.key.vni = 100;
+	e.key.host.mac = parse_mac("02:00:00:00:00:09");
+	e.key.host_id = 7;
+	e.action.ifindex = if_nametoindex("srv");
+	REQUIRE_FALSE(dp->install(e));
+	auto frame = table::build_frame({"02:00:00:00:00:09", "02:00:00:00:00:02",
+					 "10.1.0.9", "10.1.0.2", 0, 32});
+	int tx = packet_socket("h9p");
+	REQUIRE(::send(tx, frame.data(), frame.size(), 0) > 0);
+	::close(tx);
+	::usleep(100000);
+	CHECK(dp->counters(e.key)->packets == 1);
+	sh("ip link set h9 nomaster");
+	for (int i = 0; i < 10 && tc_filter_count("h9") == 1; ++i) {
+		pollfd p{dp->event_fd(), POLLIN, 0};
+		if (::poll(&p, 1, 100) > 0)
+			dp->process_events();
+	}
+	CHECK(tc_filter_count("h9") == 0);
+	sh("ip link del h9");
+	dp->process_events();
+}
+
 int main(int argc, char **argv)
 {
 	if (::geteuid() != 0) {

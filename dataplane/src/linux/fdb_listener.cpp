@@ -3,6 +3,7 @@
 #include <libmnl/libmnl.h>
 #include <linux/if_bridge.h>
 #include <linux/neighbour.h>
+#include <linux/if_link.h>
 #include <linux/rtnetlink.h>
 #include <sys/socket.h>
 
@@ -19,11 +20,57 @@ namespace {
 struct ParseCtx {
 	const FdbListener::PortVni *port_vni;
 	const FdbListener::Sink *sink;
+	const FdbListener::LinkSink *links;
 };
+
+template <typename F> void for_each_attr(const void *start, const void *end, F f)
+{
+	const char *tail = static_cast<const char *>(end);
+	for (auto *a = static_cast<const nlattr *>(start);
+	     mnl_attr_ok(a, static_cast<int>(tail - reinterpret_cast<const char *>(a)));
+	     a = mnl_attr_next(a))
+		f(a);
+}
+
+void on_link(const nlmsghdr *nlh, const FdbListener::LinkSink &sink)
+{
+	const auto *ifi = static_cast<const ifinfomsg *>(mnl_nlmsg_get_payload(nlh));
+	FdbListener::LinkEvent ev;
+	ev.deleted = nlh->nlmsg_type == RTM_DELLINK;
+	ev.ifindex = static_cast<std::uint32_t>(ifi->ifi_index);
+	for_each_attr(mnl_nlmsg_get_payload_offset(nlh, sizeof(ifinfomsg)),
+		      mnl_nlmsg_get_payload_tail(nlh), [&](const nlattr *a) {
+			      switch (mnl_attr_get_type(a)) {
+			      case IFLA_MASTER:
+				      ev.master = mnl_attr_get_u32(a);
+				      break;
+			      case IFLA_IFNAME:
+				      ev.name = mnl_attr_get_str(a);
+				      break;
+			      case IFLA_LINKINFO: {
+				      auto *p = static_cast<const char *>(mnl_attr_get_payload(a));
+				      for_each_attr(p, p + mnl_attr_get_payload_len(a),
+						    [&](const nlattr *i) {
+							    if (mnl_attr_get_type(i) == IFLA_INFO_KIND)
+								    ev.kind = mnl_attr_get_str(i);
+						    });
+				      break;
+			      }
+			      default:
+				      break;
+			      }
+		      });
+	sink(ev);
+}
 
 int on_msg(const nlmsghdr *nlh, void *data)
 {
 	auto *ctx = static_cast<ParseCtx *>(data);
+	if (nlh->nlmsg_type == RTM_NEWLINK || nlh->nlmsg_type == RTM_DELLINK) {
+		if (ctx->links && *ctx->links)
+			on_link(nlh, *ctx->links);
+		return MNL_CB_OK;
+	}
 	if (nlh->nlmsg_type != RTM_NEWNEIGH && nlh->nlmsg_type != RTM_DELNEIGH)
 		return MNL_CB_OK;
 	const auto *ndm = static_cast<const ndmsg *>(mnl_nlmsg_get_payload(nlh));
@@ -45,11 +92,9 @@ int on_msg(const nlmsghdr *nlh, void *data)
 	ev.ifindex = ifindex;
 	ev.vni = *vni;
 	bool have_mac = false;
-	const char *tail = static_cast<const char *>(mnl_nlmsg_get_payload_tail(nlh));
-	for (auto *a = static_cast<const nlattr *>(
-		 mnl_nlmsg_get_payload_offset(nlh, sizeof(ndmsg)));
-	     mnl_attr_ok(a, static_cast<int>(tail - reinterpret_cast<const char *>(a)));
-	     a = mnl_attr_next(a)) {
+	bool remote = false;
+	for_each_attr(mnl_nlmsg_get_payload_offset(nlh, sizeof(ndmsg)),
+		      mnl_nlmsg_get_payload_tail(nlh), [&](const nlattr *a) {
 		switch (mnl_attr_get_type(a)) {
 		case NDA_LLADDR:
 			if (mnl_attr_get_payload_len(a) == 6) {
@@ -63,12 +108,13 @@ int on_msg(const nlmsghdr *nlh, void *data)
 			ev.vlan = mnl_attr_get_u16(a);
 			break;
 		case NDA_DST: // has a remote VTEP: not local
-			return MNL_CB_OK;
+			remote = true;
+			break;
 		default:
 			break;
 		}
-	}
-	if (have_mac)
+	});
+	if (have_mac && !remote)
 		(*ctx->sink)(ev);
 	return MNL_CB_OK;
 }
@@ -88,18 +134,20 @@ FdbListener::FdbListener(PortVni port_vni) : port_vni_(std::move(port_vni))
 	sock_.reset(mnl_socket_open2(NETLINK_ROUTE, SOCK_NONBLOCK | SOCK_CLOEXEC));
 	if (!sock_)
 		fail("netlink socket");
-	if (mnl_socket_bind(sock_.get(), 1U << (RTNLGRP_NEIGH - 1), MNL_SOCKET_AUTOPID) < 0)
-		fail("bind RTNLGRP_NEIGH");
+	if (mnl_socket_bind(sock_.get(),
+			    (1U << (RTNLGRP_NEIGH - 1)) | (1U << (RTNLGRP_LINK - 1)),
+			    MNL_SOCKET_AUTOPID) < 0)
+		fail("bind RTNLGRP_NEIGH/LINK");
 }
 
 FdbListener::~FdbListener() = default;
 
 int FdbListener::fd() const { return mnl_socket_get_fd(sock_.get()); }
 
-void FdbListener::process(const Sink &sink)
+void FdbListener::process(const Sink &sink, const LinkSink &links)
 {
 	std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE * 4);
-	ParseCtx ctx{&port_vni_, &sink};
+	ParseCtx ctx{&port_vni_, &sink, &links};
 	for (;;) {
 		ssize_t n = mnl_socket_recvfrom(sock_.get(), buf.data(), buf.size());
 		if (n <= 0)
@@ -124,7 +172,7 @@ void FdbListener::dump(const Sink &sink)
 	if (mnl_socket_sendto(s.get(), nlh, nlh->nlmsg_len) < 0)
 		fail("FDB dump request");
 	const unsigned portid = mnl_socket_get_portid(s.get());
-	ParseCtx ctx{&port_vni_, &sink};
+	ParseCtx ctx{&port_vni_, &sink, nullptr};
 	for (;;) {
 		ssize_t n = mnl_socket_recvfrom(s.get(), buf.data(), buf.size());
 		if (n <= 0)

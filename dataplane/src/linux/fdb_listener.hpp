@@ -2,6 +2,8 @@
 // AF_BRIDGE). Reports entries on the host-facing ports only: remote MACs
 // (on VXLAN devices, or with a VTEP destination), the ports' own
 // (permanent) addresses and externally learned entries are ignored.
+// The same socket follows RTNLGRP_LINK so that ports plugged into (or
+// removed from) a bridge after start get (or lose) the mirror program.
 #pragma once
 
 #include <evpnmon/dataplane/types.hpp>
@@ -10,6 +12,8 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
+#include <string>
 
 struct mnl_socket;
 
@@ -19,6 +23,14 @@ class FdbListener {
 public:
 	using PortVni = std::function<std::optional<std::uint32_t>(std::uint32_t)>;
 	using Sink = std::function<void(const MacEvent &)>;
+	struct LinkEvent {
+		bool deleted = false;
+		std::uint32_t ifindex = 0;
+		std::uint32_t master = 0; // 0: not enslaved
+		std::string name;
+		std::string kind; // IFLA_INFO_KIND, e.g. "veth", "vxlan"
+	};
+	using LinkSink = std::function<void(const LinkEvent &)>;
 
 	explicit FdbListener(PortVni port_vni); // throws std::system_error
 	~FdbListener();
@@ -27,7 +39,7 @@ public:
 
 	int fd() const;
 	// Reads every pending notification (non-blocking).
-	void process(const Sink &sink);
+	void process(const Sink &sink, const LinkSink &links = {});
 	// Dumps the current FDB (its own socket) as Learned events.
 	void dump(const Sink &sink);
 

@@ -45,10 +45,12 @@ public:
 	int event_fd() const override { return fdb_->fd(); }
 	void process_events() override
 	{
-		fdb_->process([this](const MacEvent &ev) {
-			if (listener_)
-				listener_(ev);
-		});
+		fdb_->process(
+		    [this](const MacEvent &ev) {
+			    if (listener_)
+				    listener_(ev);
+		    },
+		    [this](const FdbListener::LinkEvent &ev) { on_link(ev); });
 	}
 	std::string port_name(std::uint32_t ifindex) const override
 	{
@@ -60,14 +62,20 @@ public:
 
 private:
 	void configure_maps();
+	bool host_facing(const std::string &name, const std::string &kind) const;
+	void attach_port(std::uint32_t ifindex, std::uint32_t vni);
+	void detach_port(std::uint32_t ifindex);
+	void on_link(const FdbListener::LinkEvent &ev);
 
 	Config cfg_;
-	std::map<std::uint32_t, std::uint32_t> port_vni_; // host-facing ports
+	std::map<std::uint32_t, std::uint32_t> bridge_vni_; // bridge ifindex -> VNI
+	std::map<std::uint32_t, std::uint32_t> port_vni_;   // host-facing ports
 	// Destruction order (reverse): filters go first, then the device.
 	std::unique_ptr<MirrorDevice> mirror_;
 	std::unique_ptr<BpfObject> bpf_;
 	std::unique_ptr<EntryStore> store_;
-	std::vector<TcFilter> filters_;
+	std::unique_ptr<TcFilter> decap_filter_;
+	std::map<std::uint32_t, TcFilter> filters_; // per host-facing port
 	std::unique_ptr<FdbListener> fdb_;
 	MacListener listener_;
 };
@@ -77,13 +85,27 @@ LinuxDataplane::LinuxDataplane(const Config &cfg) : cfg_(cfg)
 	for (const auto &b : cfg_.bridges) {
 		if (b.vni == 0 || b.vni > 0xffffff)
 			throw std::invalid_argument("dataplane/linux: bad VNI for " + b.bridge);
-		for (const auto &p : bridge_ports(b.bridge)) {
-			if (p.name == b.vxlan_device || p.kind == "vxlan" ||
-			    p.name == cfg_.mirror_device)
-				continue; // fabric side: not host-facing
-			port_vni_[p.ifindex] = b.vni;
-		}
+		const unsigned br = if_nametoindex(b.bridge.c_str());
+		if (!br)
+			throw std::system_error(ENODEV, std::generic_category(),
+						"dataplane/linux: bridge " + b.bridge);
+		bridge_vni_[br] = b.vni;
+		// Subscribe before the dump, so that no port plugged meanwhile
+		// is missed (duplicates are idempotent).
+		if (!fdb_)
+			fdb_ = std::make_unique<FdbListener>(
+			    [this](std::uint32_t ifindex) -> std::optional<std::uint32_t> {
+				    auto it = port_vni_.find(ifindex);
+				    if (it == port_vni_.end())
+					    return std::nullopt;
+				    return it->second;
+			    });
+		for (const auto &p : bridge_ports(b.bridge))
+			if (host_facing(p.name, p.kind))
+				port_vni_[p.ifindex] = b.vni;
 	}
+	if (!fdb_)
+		throw std::invalid_argument("dataplane/linux: no bridge configured");
 	mirror_ = std::make_unique<MirrorDevice>(cfg_.mirror_device, cfg_.mirror_udp_port,
 						 cfg_.local_vtep,
 						 cfg_.create_mirror_device);
@@ -92,19 +114,58 @@ LinuxDataplane::LinuxDataplane(const Config &cfg) : cfg_(cfg)
 	store_ = std::make_unique<EntryStore>(
 	    MapFds{map_fd_match(*bpf_), map_fd_decap(*bpf_), map_fd_meta(*bpf_),
 		   map_fd_stats(*bpf_), map_fd_gstats(*bpf_)});
-	filters_.reserve(port_vni_.size() + 1);
-	filters_.emplace_back(static_cast<int>(mirror_->ifindex()), prog_fd_decap(*bpf_),
-			      cfg_.mirror_device);
+	decap_filter_ = std::make_unique<TcFilter>(static_cast<int>(mirror_->ifindex()),
+						   prog_fd_decap(*bpf_), cfg_.mirror_device);
 	for (const auto &[ifindex, _] : port_vni_)
-		filters_.emplace_back(static_cast<int>(ifindex), prog_fd_mirror(*bpf_),
-				      port_name(ifindex));
-	fdb_ = std::make_unique<FdbListener>(
-	    [this](std::uint32_t ifindex) -> std::optional<std::uint32_t> {
-		    auto it = port_vni_.find(ifindex);
-		    if (it == port_vni_.end())
-			    return std::nullopt;
-		    return it->second;
-	    });
+		filters_.try_emplace(ifindex, static_cast<int>(ifindex), prog_fd_mirror(*bpf_),
+				     port_name(ifindex));
+}
+
+bool LinuxDataplane::host_facing(const std::string &name, const std::string &kind) const
+{
+	if (kind == "vxlan" || name == cfg_.mirror_device)
+		return false; // fabric side
+	for (const auto &b : cfg_.bridges)
+		if (name == b.vxlan_device)
+			return false;
+	return true;
+}
+
+void LinuxDataplane::attach_port(std::uint32_t ifindex, std::uint32_t vni)
+{
+	port_vni_[ifindex] = vni;
+	bpf_map_update_elem(map_fd_port_vni(*bpf_), &ifindex, &vni, BPF_ANY);
+	if (!filters_.contains(ifindex)) {
+		try {
+			filters_.try_emplace(ifindex, static_cast<int>(ifindex),
+					     prog_fd_mirror(*bpf_), port_name(ifindex));
+		} catch (const std::system_error &) {
+			// Port vanished meanwhile; its RTM_DELLINK follows.
+		}
+	}
+}
+
+void LinuxDataplane::detach_port(std::uint32_t ifindex)
+{
+	port_vni_.erase(ifindex);
+	bpf_map_delete_elem(map_fd_port_vni(*bpf_), &ifindex);
+	filters_.erase(ifindex); // detach fails quietly if the device is gone
+}
+
+// Ports plugged into / unplugged from a configured bridge after start.
+void LinuxDataplane::on_link(const FdbListener::LinkEvent &ev)
+{
+	auto br = bridge_vni_.find(ev.master);
+	const bool ours = !ev.deleted && br != bridge_vni_.end() &&
+			  host_facing(ev.name, ev.kind);
+	if (ours) {
+		auto it = port_vni_.find(ev.ifindex);
+		if (it == port_vni_.end() || it->second != br->second ||
+		    !filters_.contains(ev.ifindex))
+			attach_port(ev.ifindex, br->second);
+	} else if (port_vni_.contains(ev.ifindex)) {
+		detach_port(ev.ifindex);
+	}
 }
 
 void LinuxDataplane::configure_maps()
@@ -139,12 +200,14 @@ void LinuxDataplane::configure_maps()
 LinuxDataplane::~LinuxDataplane()
 {
 	if (cfg_.keep_on_exit) {
-		for (auto &f : filters_)
+		for (auto &[_, f] : filters_)
 			f.release();
+		decap_filter_->release();
 		mirror_->release();
 		return;
 	}
 	filters_.clear();
+	decap_filter_.reset();
 	bpf_->unpin();
 }
 
