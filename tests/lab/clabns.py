@@ -84,7 +84,7 @@ _RUNNER_OPTS_WITH_ARG = {"-f", "--config_file", "-i", "--pid_file", "-z", "--soc
                          "--log", "-u", "--user", "-g", "--group"}
 _RUNNER_OPTS_FLAG = {"-d", "--daemon"}
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
-_PREFIX_RE = re.compile(r"^[a-z][a-z0-9]{0,11}$")
+_PREFIX_RE = re.compile(r"^[a-z][a-z0-9]{0,14}$")
 
 SUBPROCESS_TIMEOUT = 30.0
 
@@ -420,7 +420,7 @@ class Lab:
     topology_path: the .clab.yml file.
     prefix:        namespace prefix; netns are named ``<prefix>-<node>``.
                    Default ``em<pid>`` (plus a counter for a second Lab in the
-                   same process).  [a-z][a-z0-9]{0,11}.
+                   same process).  [a-z][a-z0-9]{0,14}.
     frr_prefix:    install prefix of the patched FRR build (images mapped to
                    "patched").  Default <repo>/build/frr.
     stock_ok:      allow falling back to stock Debian FRR when the patched
@@ -463,7 +463,7 @@ class Lab:
             Lab._counter += 1
             prefix = f"em{os.getpid()}" + (f"x{Lab._counter - 1}" if Lab._counter > 1 else "")
         if not _PREFIX_RE.match(prefix):
-            raise LabError(f"bad prefix {prefix!r} (want [a-z][a-z0-9]{{0,11}})")
+            raise LabError(f"bad prefix {prefix!r} (want [a-z][a-z0-9]{{0,14}})")
         if config_mode not in ("file", "vtysh"):
             raise LabError(f"bad config_mode {config_mode!r}")
         self.prefix = prefix
@@ -483,6 +483,7 @@ class Lab:
         self.created_netns: list[str] = []
         self.skipped: list[str] = []
         self._extras: list[tuple[str, str]] = []
+        self._owns_run_dir = False
         self._up = False
         self._down_done = False
         self._old_handlers: dict[int, Any] = {}
@@ -591,6 +592,7 @@ class Lab:
                                           [], b.get("env", {}))
         lab.daemon_args = {tuple(k.split("/", 1)): v for k, v in st.get("daemon_args", {}).items()}
         lab.skipped = st.get("skipped", [])
+        lab._owns_run_dir = True
         lab._up = True
         return lab
 
@@ -601,16 +603,23 @@ class Lab:
         if os.geteuid() != 0:
             raise LabError("clabns needs root (network namespaces)")
         t0 = time.monotonic()
+        # a Lab can be brought up again after down()
+        self._down_done = False
+        self.created_netns, self.procs, self.skipped, self._extras = [], {}, [], []
+        self.links = [Link(l.a, l.b, l.mtu) for l in self.topology.links]
+        # checks before anything is created: a clash must not tear down
+        # somebody else's run
+        existing = set(_netns_list())
+        clash = [self.netns(n) for n in self.nodes if self.netns(n) in existing]
+        if clash:
+            raise LabError(f"namespaces already exist (prefix in use?): {clash}")
+        if self.run_dir.exists():
+            raise LabError(f"run dir {self.run_dir} already exists (prefix in use?)")
+        self._resolve_binaries()
         atexit.register(self.down)
         try:
-            existing = set(_netns_list())
-            clash = [self.netns(n) for n in self.nodes if self.netns(n) in existing]
-            if clash:
-                raise LabError(f"namespaces already exist (prefix in use?): {clash}")
-            if self.run_dir.exists():
-                raise LabError(f"run dir {self.run_dir} already exists (prefix in use?)")
-            self._resolve_binaries()
             self.run_dir.mkdir(parents=True)
+            self._owns_run_dir = True
             self._save_state()
             for n in self.nodes:
                 self._create_netns(n)
@@ -765,8 +774,10 @@ class Lab:
         if p is not None and _pid_alive(p.pid if isinstance(p, subprocess.Popen) else p):
             raise LabError(f"{node}/{daemon} already running")
         d = self.node_dir(node)
-        with contextlib.suppress(FileNotFoundError):
-            (d / f"{daemon}.vty").unlink()
+        stale = [d / f"{daemon}.vty"] + ([d / "zserv.api"] if daemon == "zebra" else [])
+        for f in stale:                     # so _wait_daemon sees the new ones
+            with contextlib.suppress(FileNotFoundError):
+                f.unlink()
         env = dict(os.environ)
         env.update(self.binaries[node].env)
         out = open(d / f"{daemon}.out", "ab")
@@ -1152,7 +1163,8 @@ class Lab:
                 stray = [pid for ns in ours for pid in _netns_pids(ns)]
                 # processes whose netns vanished (deleted by someone else) are
                 # still recognisable by our unique run dir on their command line
-                stray += [pid for pid in self._pids_using_run_dir() if pid not in stray]
+                if self._owns_run_dir:
+                    stray += [p for p in self._pids_using_run_dir() if p not in stray]
                 if not stray:
                     break
                 self._kill(stray, timeout=3.0)
@@ -1160,8 +1172,9 @@ class Lab:
                 cp = _run(["ip", "netns", "del", ns], check=False, timeout=10)
                 if cp.returncode != 0:
                     log.error("cannot delete netns %s: %s", ns, cp.stderr.strip())
-            if self.run_dir.exists() and self.run_dir.parent != self.run_dir:
+            if self._owns_run_dir and self.run_dir.exists():
                 shutil.rmtree(self.run_dir, ignore_errors=True)
+            self._owns_run_dir = False
             self._down_done = True
             self._up = False
             with contextlib.suppress(Exception):
