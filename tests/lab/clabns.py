@@ -60,7 +60,7 @@ log = logging.getLogger("clabns")
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_RUN_BASE = Path("/run/clabns")
-DEFAULT_FRR_PREFIX = REPO_ROOT / "build" / "frr"
+DEFAULT_FRR_PREFIX = Path(os.environ.get("EVPNMON_FRR_PREFIX") or REPO_ROOT / "build" / "frr")
 DEFAULT_CONSUMER_CANDIDATES = (
     "build/fpm-consumer/evpnmon-fpm-consumer",
     "build/fpm-consumer/fpm-consumer",
@@ -422,7 +422,7 @@ class Lab:
                    Default ``em<pid>`` (plus a counter for a second Lab in the
                    same process).  [a-z][a-z0-9]{0,14}.
     frr_prefix:    install prefix of the patched FRR build (images mapped to
-                   "patched").  Default <repo>/build/frr.
+                   "patched").  Default $EVPNMON_FRR_PREFIX or <repo>/build/frr.
     stock_ok:      allow falling back to stock Debian FRR when the patched
                    build is missing, and strip ``-M module`` options whose
                    module does not exist in the chosen binary set (e.g.

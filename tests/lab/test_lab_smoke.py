@@ -124,7 +124,11 @@ def test_reference_fabric_stock_frr():
         assert remote_mac_vtep(lab, "vtep105", MAC["vm210"]) == "10.0.0.101"
         assert kernel_fdb_dst(lab, "vtep101", MAC["vm250"]) == {"10.0.0.105"}
         assert kernel_fdb_dst(lab, "vtep105", MAC["vm210"]) == {"10.0.0.101"}
-        # the traffic really was VXLAN: the spine forwarded UDP/4789 packets
+        # the traffic really went through the VXLAN devices
+        for leaf in ("vtep101", "vtep102", "vtep105"):
+            st = json.loads(lab.exec(leaf, ["ip", "-j", "-s", "link", "show",
+                                            "vxlan100"]).stdout)[0]["stats64"]
+            assert st["tx"]["packets"] > 0 and st["rx"]["packets"] > 0, (leaf, st)
         timings["checks"] = time.monotonic() - t0
         t_down = time.monotonic()
 
