@@ -15,6 +15,7 @@
 #include "lib/module.h"
 #include "lib/log.h"
 #include "lib/hash.h"
+#include "lib/jhash.h"
 #include "lib/json.h"
 #include "lib/version.h"
 
@@ -272,7 +273,7 @@ static void mon_to_json(const struct prefix_evpn *p, json_object *json)
 static void mon_vni_route(struct bgp *bgp, struct bgpevpn *vpn,
 			  const struct prefix_evpn *p, struct bgp_path_info *pi)
 {
-	evpn_mon_feed_schedule();
+	evpn_mon_feed_mark(vpn->vni, p);
 }
 
 /* ------------------------------------------------------------------ */
@@ -314,8 +315,10 @@ static void mon_host_withdraw(struct bgp *bgp, struct bgpevpn *vpn,
 {
 	if (!h->originated)
 		return;
-	if (bgp && vpn)
+	if (bgp && vpn) {
 		bgp_evpn_ext_route_delete(bgp, vpn, &h->adv_p, &h->adv_prd);
+		evpn_mon_feed_mark(vpn->vni, &h->adv_p);
+	}
 	h->originated = false;
 }
 
@@ -348,6 +351,7 @@ static void mon_host_sync(struct bgp *bgp, struct mon_host *h)
 		h->originated = true;
 		h->adv_p = p;
 		h->adv_prd = vpn->prd;
+		evpn_mon_feed_mark(vpn->vni, &p);
 	}
 }
 
@@ -359,7 +363,6 @@ static void mon_sync_vni(struct bgp *bgp, vni_t vni)
 	for (ALL_LIST_ELEMENTS_RO(evpn_mon.hosts, node, h))
 		if (h->vni == vni)
 			mon_host_sync(bgp, h);
-	evpn_mon_feed_schedule();
 }
 
 static void mon_vni_event(struct bgp *bgp, struct bgpevpn *vpn,
@@ -434,16 +437,37 @@ static bool host_match(const struct mon_host *h, vni_t vni,
 	return true;
 }
 
+/* Configured hosts are also hashed by identity: 10,000 sessions configured
+ * one line at a time must not cost 10,000 list walks. */
+static struct hash *host_hash;
+
+static unsigned int host_hash_key(const void *a)
+{
+	const struct mon_host *h = a;
+	uint32_t k = jhash_2words(h->vni, h->host_id, h->has_mac);
+
+	if (h->has_mac)
+		k = jhash(h->mac.octet, ETH_ALEN, k);
+	return jhash(&h->ip, sizeof(h->ip), k);
+}
+
+static bool host_hash_eq(const void *a, const void *b)
+{
+	const struct mon_host *x = b;
+
+	return host_match(a, x->vni, x->has_mac ? &x->mac : NULL, &x->ip,
+			  x->host_id);
+}
+
 struct mon_host *evpn_mon_host_find(vni_t vni, const struct ethaddr *mac,
 				    const struct ipaddr *ip, uint32_t host_id)
 {
-	struct listnode *node;
-	struct mon_host *h;
+	struct mon_host key = {.vni = vni, .host_id = host_id,
+			       .has_mac = (mac != NULL), .ip = *ip};
 
-	for (ALL_LIST_ELEMENTS_RO(evpn_mon.hosts, node, h))
-		if (host_match(h, vni, mac, ip, host_id))
-			return h;
-	return NULL;
+	if (mac)
+		key.mac = *mac;
+	return hash_lookup(host_hash, &key);
 }
 
 static void sync_hosts_of_server(struct bgp *bgp, uint32_t host_id)
@@ -454,7 +478,6 @@ static void sync_hosts_of_server(struct bgp *bgp, uint32_t host_id)
 	for (ALL_LIST_ELEMENTS_RO(evpn_mon.hosts, node, h))
 		if (h->host_id == host_id)
 			mon_host_sync(bgp, h);
-	evpn_mon_feed_schedule();
 }
 
 void evpn_mon_server_set(struct bgp *bgp, uint32_t host_id,
@@ -496,19 +519,19 @@ void evpn_mon_host_set(struct bgp *bgp, vni_t vni, const struct ethaddr *mac,
 			h->mac = *mac;
 		h->ip = *ip;
 		h->host_id = host_id;
-		listnode_add(evpn_mon.hosts, h);
+		h->node = listnode_add(evpn_mon.hosts, h);
+		(void)hash_get(host_hash, h, hash_alloc_intern);
 	}
 	mon_host_sync(bgp, h);
-	evpn_mon_feed_schedule();
 }
 
 void evpn_mon_host_unset(struct bgp *bgp, struct mon_host *h)
 {
 	mon_host_withdraw(bgp,
 			  bgp ? bgp_evpn_lookup_vni(bgp, h->vni) : NULL, h);
-	listnode_delete(evpn_mon.hosts, h);
+	hash_release(host_hash, h);
+	list_delete_node(evpn_mon.hosts, h->node);
 	XFREE(MTYPE_EVPN_MON_HOST, h);
-	evpn_mon_feed_schedule();
 }
 
 /* ------------------------------------------------------------------ */
@@ -577,6 +600,8 @@ static int mon_module_init(void)
 	evpn_mon.servers = list_new();
 	evpn_mon.servers->cmp = server_cmp;
 	evpn_mon.hosts = list_new();
+	host_hash = hash_create_size(1024, host_hash_key, host_hash_eq,
+				     "evpn-monitor hosts");
 
 	if (bgp_evpn_ext_register(&mon_ops) != 0) {
 		zlog_err("evpn-monitor: EVPN route type %u already registered",

@@ -32,6 +32,7 @@ struct mon_host {
 	struct ethaddr mac;
 	struct ipaddr ip; /* IPADDR_NONE when not given */
 	uint32_t host_id;
+	struct listnode *node; /* in evpn_mon.hosts */
 
 	/* What this leaf originates for it now (for withdrawal under the
 	 * RD/key it was advertised with, even after they changed). */
@@ -81,7 +82,9 @@ void evpn_mon_route2json(const struct evpn_mon_route *r, json_object *json);
 /* feed (bgp_evpn_mon_feed.c) */
 void evpn_mon_feed_init(struct thread_master *master, const char *endpoint);
 void evpn_mon_feed_fini(void);
+/* Re-read everything (VNI events) / one (VNI, prefix) slot. */
 void evpn_mon_feed_schedule(void);
+void evpn_mon_feed_mark(vni_t vni, const struct prefix_evpn *p);
 void evpn_mon_feed_show(struct vty *vty, bool uj);
 
 /* vty (bgp_evpn_mon_vty.c) */

@@ -4,16 +4,21 @@
  *
  * ZeroMQ ROUTER socket in bgpd's event loop (lib/frr_zmq). A consumer's
  * DEALER sends Request{SUBSCRIBE}; it gets one Snapshot, then Delta messages
- * with consecutive sequence numbers, and a Heartbeat every second. What is
- * published is recomputed level-triggered from bgpd's VNI tables (best path
- * of every monitor route in every live L2 VNI) and diffed against what was
- * published before. Messages: proto/monitor_feed.proto.
+ * with consecutive sequence numbers, and a Heartbeat every second.
+ *
+ * What is published is the best path of every monitor route in every live L2
+ * VNI table, read from bgpd's tables (level-triggered) and compared with what
+ * was published before. Changes of single routes mark (VNI, prefix) dirty and
+ * only those are re-read; VNI events re-read everything. Either way the
+ * published set converges on the tables' state. Messages:
+ * proto/monitor_feed.proto.
  */
 #include <zebra.h>
 #include <zmq.h>
 
 #include "lib/frr_zmq.h"
 #include "lib/hash.h"
+#include "lib/jhash.h"
 #include "lib/json.h"
 #include "lib/memory.h"
 #include "lib/monotime.h"
@@ -37,7 +42,8 @@ DEFINE_MTYPE_STATIC(BGPD, EVPN_MON_FEED, "EVPN monitor feed state");
 #define FEED_HEARTBEAT_MS 1000
 #define FEED_COALESCE_MS 10
 
-/* One published session. Identity: everything before `pl`. */
+/* One published session. Slot in the VNI table: (vni, eth_tag, key); the
+ * RD comes from the best path (a new RD is a new session for the feed). */
 struct mon_pub {
 	uint32_t vni;
 	uint32_t eth_tag;
@@ -45,8 +51,15 @@ struct mon_pub {
 	uint8_t rd[8];
 	struct evpn_mon_payload pl;
 	bool local;
+	bool seen; /* full walk bookkeeping */
 };
-#define PUB_ID_LEN offsetof(struct mon_pub, pl)
+#define PUB_SLOT_LEN offsetof(struct mon_pub, rd)
+
+/* A (vni, prefix) whose best path may have changed. */
+struct mon_dirty {
+	uint32_t vni;
+	struct prefix_evpn p;
+};
 
 struct subscriber {
 	uint8_t id[256];
@@ -62,67 +75,88 @@ static struct {
 	char endpoint[512];
 	uint64_t epoch;
 	uint64_t seq;
-	struct mon_pub *pub; /* sorted by identity */
-	size_t npub;
+	struct hash *pub;   /* struct mon_pub, by slot */
+	struct hash *dirty; /* struct mon_dirty */
+	bool full;          /* re-read every VNI table */
 	struct subscriber subs[FEED_MAX_SUBSCRIBERS];
 	size_t nsubs;
-	uint64_t tx_messages, tx_drops, snapshots, rx_bad;
+	uint64_t tx_messages, tx_drops, snapshots, rx_bad, walks, full_walks;
 } feed;
 
-static int pub_cmp(const void *a, const void *b)
+static unsigned int pub_hash(const void *a)
 {
-	return memcmp(a, b, PUB_ID_LEN);
+	return jhash(a, PUB_SLOT_LEN, 0x4d6f6e31);
 }
 
-/* ------------------------------------------------------------------ */
-/* Building the current set                                            */
-/* ------------------------------------------------------------------ */
-
-struct collect {
-	struct bgp *bgp;
-	struct mon_pub *arr;
-	size_t n, cap;
-};
-
-static void collect_vni(struct hash_bucket *bucket, void *arg)
+static bool pub_eq(const void *a, const void *b)
 {
-	struct bgpevpn *vpn = bucket->data;
-	struct collect *c = arg;
+	return memcmp(a, b, PUB_SLOT_LEN) == 0;
+}
+
+static unsigned int dirty_hash(const void *a)
+{
+	const struct mon_dirty *d = a;
+
+	return jhash(&d->p.prefix, sizeof(d->p.prefix), d->vni);
+}
+
+static bool dirty_eq(const void *a, const void *b)
+{
+	const struct mon_dirty *x = a, *y = b;
+
+	return x->vni == y->vni && !memcmp(&x->p, &y->p, sizeof(x->p));
+}
+
+static void *pub_alloc(void *arg)
+{
+	struct mon_pub *m = XMALLOC(MTYPE_EVPN_MON_FEED, sizeof(*m));
+
+	memcpy(m, arg, sizeof(*m));
+	return m;
+}
+
+static void *dirty_alloc(void *arg)
+{
+	struct mon_dirty *d = XMALLOC(MTYPE_EVPN_MON_FEED, sizeof(*d));
+
+	memcpy(d, arg, sizeof(*d));
+	return d;
+}
+
+static void feed_free(void *p)
+{
+	XFREE(MTYPE_EVPN_MON_FEED, p);
+}
+
+/* Best path of p in vpn's table, as a published entry; false if none. */
+static bool read_slot(struct bgp *bgp, struct bgpevpn *vpn,
+		      const struct prefix_evpn *p, struct mon_pub *m)
+{
 	struct bgp_dest *dest;
 	struct bgp_path_info *pi;
+	const struct prefix_rd *prd;
 
-	if (!is_vni_live(vpn))
-		return;
-	for (dest = bgp_table_top(vpn->route_table); dest;
-	     dest = bgp_route_next(dest)) {
-		const struct prefix_evpn *p =
-			(const struct prefix_evpn *)bgp_dest_get_prefix(dest);
-		const struct prefix_rd *prd;
-		struct mon_pub *m;
-
-		if (p->prefix.route_type != EVPN_MON_ROUTE_TYPE)
-			continue;
-		for (pi = bgp_dest_get_bgp_path_info(dest); pi; pi = pi->next)
-			if (CHECK_FLAG(pi->flags, BGP_PATH_SELECTED))
-				break;
-		if (!pi)
-			continue;
-		if (c->n == c->cap) {
-			c->cap = c->cap ? c->cap * 2 : 64;
-			c->arr = XREALLOC(MTYPE_EVPN_MON_FEED, c->arr,
-					  c->cap * sizeof(*c->arr));
-		}
-		m = &c->arr[c->n++];
-		memset(m, 0, sizeof(*m));
-		m->vni = vpn->vni;
-		m->eth_tag = p->prefix.ext_addr.eth_tag;
-		memcpy(&m->key, p->prefix.ext_addr.val, sizeof(m->key));
-		prd = evpn_mon_path_rd(pi, vpn);
-		if (prd)
-			memcpy(m->rd, prd->val, 8);
-		memcpy(&m->pl, pi->attr->evpn_overlay.ext, sizeof(m->pl));
-		m->local = (pi->peer == c->bgp->peer_self);
-	}
+	if (!vpn || !is_vni_live(vpn))
+		return false;
+	dest = bgp_node_lookup(vpn->route_table, (struct prefix *)p);
+	if (!dest)
+		return false;
+	for (pi = bgp_dest_get_bgp_path_info(dest); pi; pi = pi->next)
+		if (CHECK_FLAG(pi->flags, BGP_PATH_SELECTED))
+			break;
+	bgp_dest_unlock_node(dest);
+	if (!pi)
+		return false;
+	memset(m, 0, sizeof(*m));
+	m->vni = vpn->vni;
+	m->eth_tag = p->prefix.ext_addr.eth_tag;
+	memcpy(&m->key, p->prefix.ext_addr.val, sizeof(m->key));
+	prd = evpn_mon_path_rd(pi, vpn);
+	if (prd)
+		memcpy(m->rd, prd->val, 8);
+	memcpy(&m->pl, pi->attr->evpn_overlay.ext, sizeof(m->pl));
+	m->local = (pi->peer == bgp->peer_self);
+	return true;
 }
 
 /* ------------------------------------------------------------------ */
@@ -221,35 +255,48 @@ static void send_delta(struct mon_pub *p, bool add)
 	XFREE(MTYPE_EVPN_MON_FEED, buf);
 }
 
+struct snap_ctx {
+	struct pb_session *s;
+	Evpnmon__Feed__V1__MonitorSession **ptrs;
+	size_t n;
+};
+
+static int snap_add(struct hash_bucket *bucket, void *arg)
+{
+	struct snap_ctx *c = arg;
+
+	pub_to_pb(bucket->data, &c->s[c->n]);
+	c->ptrs[c->n] = &c->s[c->n].m;
+	c->n++;
+	return HASHWALK_CONTINUE;
+}
+
 static void send_snapshot(const struct subscriber *sub)
 {
 	Evpnmon__Feed__V1__FeedMessage msg = EVPNMON__FEED__V1__FEED_MESSAGE__INIT;
 	Evpnmon__Feed__V1__Snapshot snap = EVPNMON__FEED__V1__SNAPSHOT__INIT;
-	struct pb_session *s = NULL;
-	Evpnmon__Feed__V1__MonitorSession **ptrs = NULL;
+	size_t count = feed.pub->count;
+	struct snap_ctx c = {};
 	uint8_t *buf;
 	size_t len;
 
-	if (feed.npub) {
-		s = XCALLOC(MTYPE_EVPN_MON_FEED, feed.npub * sizeof(*s));
-		ptrs = XCALLOC(MTYPE_EVPN_MON_FEED, feed.npub * sizeof(*ptrs));
-	}
-	for (size_t i = 0; i < feed.npub; i++) {
-		pub_to_pb(&feed.pub[i], &s[i]);
-		ptrs[i] = &s[i].m;
+	if (count) {
+		c.s = XCALLOC(MTYPE_EVPN_MON_FEED, count * sizeof(*c.s));
+		c.ptrs = XCALLOC(MTYPE_EVPN_MON_FEED, count * sizeof(*c.ptrs));
+		hash_walk(feed.pub, snap_add, &c);
 	}
 	snap.epoch = feed.epoch;
 	snap.seq = feed.seq;
-	snap.n_sessions = feed.npub;
-	snap.sessions = ptrs;
+	snap.n_sessions = c.n;
+	snap.sessions = c.ptrs;
 	msg.body_case = EVPNMON__FEED__V1__FEED_MESSAGE__BODY_SNAPSHOT;
 	msg.snapshot = &snap;
 	buf = pack_msg(&msg, &len);
 	send_to(sub, buf, len);
 	feed.snapshots++;
 	XFREE(MTYPE_EVPN_MON_FEED, buf);
-	XFREE(MTYPE_EVPN_MON_FEED, s);
-	XFREE(MTYPE_EVPN_MON_FEED, ptrs);
+	XFREE(MTYPE_EVPN_MON_FEED, c.s);
+	XFREE(MTYPE_EVPN_MON_FEED, c.ptrs);
 }
 
 static void send_heartbeat(void)
@@ -278,46 +325,148 @@ static void feed_check_events(void)
 /* Level-triggered publication                                         */
 /* ------------------------------------------------------------------ */
 
+/* Make the published entry of one slot equal to `now` (NULL: none). */
+static void publish_slot(struct mon_pub *slot, const struct mon_pub *now)
+{
+	struct mon_pub *old = hash_lookup(feed.pub, slot);
+
+	if (old && now && !memcmp(old, now, offsetof(struct mon_pub, seen))) {
+		old->seen = true;
+		return;
+	}
+	if (old && (!now || memcmp(old->rd, now->rd, sizeof(old->rd)))) {
+		send_delta(old, false); /* gone, or another session (RD) */
+		hash_release(feed.pub, old);
+		feed_free(old);
+		old = NULL;
+	}
+	if (!now)
+		return;
+	if (!old)
+		old = hash_get(feed.pub, (void *)now, pub_alloc);
+	else
+		memcpy(old, now, sizeof(*old));
+	old->seen = true;
+	send_delta(old, true);
+}
+
+struct walk_ctx {
+	struct bgp *bgp;
+};
+
+static void full_walk_vni(struct hash_bucket *bucket, void *arg)
+{
+	struct bgpevpn *vpn = bucket->data;
+	struct walk_ctx *w = arg;
+	struct bgp_dest *dest;
+
+	if (!is_vni_live(vpn))
+		return;
+	for (dest = bgp_table_top(vpn->route_table); dest;
+	     dest = bgp_route_next(dest)) {
+		const struct prefix_evpn *p =
+			(const struct prefix_evpn *)bgp_dest_get_prefix(dest);
+		struct mon_pub now;
+
+		if (p->prefix.route_type != EVPN_MON_ROUTE_TYPE)
+			continue;
+		if (read_slot(w->bgp, vpn, p, &now))
+			publish_slot(&now, &now);
+	}
+}
+
+static int collect_unseen(struct hash_bucket *bucket, void *arg)
+{
+	struct mon_pub *m = bucket->data;
+	struct list *gone = arg;
+
+	if (!m->seen)
+		listnode_add(gone, m);
+	return HASHWALK_CONTINUE;
+}
+
+static int clear_seen(struct hash_bucket *bucket, void *arg)
+{
+	((struct mon_pub *)bucket->data)->seen = false;
+	return HASHWALK_CONTINUE;
+}
+
+static int take_dirty(struct hash_bucket *bucket, void *arg)
+{
+	listnode_add(arg, bucket->data);
+	return HASHWALK_CONTINUE;
+}
+
 static void feed_walk(struct thread *t)
 {
-	struct collect c = {.bgp = bgp_get_evpn()};
-	size_t i = 0, j = 0;
+	struct walk_ctx w = {.bgp = bgp_get_evpn()};
+	struct list *work = list_new();
+	struct listnode *node;
+	struct mon_dirty *d;
+	struct mon_pub *m;
 
-	if (c.bgp && c.bgp->vnihash)
-		hash_iterate(c.bgp->vnihash, collect_vni, &c);
-	if (c.n)
-		qsort(c.arr, c.n, sizeof(*c.arr), pub_cmp);
+	feed.walks++;
+	if (feed.full) {
+		/* Everything: re-read every table, then drop what was not
+		 * seen. */
+		feed.full_walks++;
+		feed.full = false;
+		hash_clean(feed.dirty, feed_free);
+		hash_walk(feed.pub, clear_seen, NULL);
+		if (w.bgp && w.bgp->vnihash)
+			hash_iterate(w.bgp->vnihash, full_walk_vni, &w);
+		hash_walk(feed.pub, collect_unseen, work);
+		for (ALL_LIST_ELEMENTS_RO(work, node, m)) {
+			send_delta(m, false);
+			hash_release(feed.pub, m);
+			feed_free(m);
+		}
+	} else {
+		/* Only the slots that changed. */
+		hash_walk(feed.dirty, take_dirty, work);
+		for (ALL_LIST_ELEMENTS_RO(work, node, d)) {
+			struct bgpevpn *vpn =
+				w.bgp ? bgp_evpn_lookup_vni(w.bgp, d->vni)
+				      : NULL;
+			struct mon_pub slot = {.vni = d->vni}, now;
 
-	/* merge old (feed.pub) and new (c.arr) */
-	while (i < feed.npub || j < c.n) {
-		int cmp = i == feed.npub ? 1
-			  : j == c.n	 ? -1
-					 : pub_cmp(&feed.pub[i], &c.arr[j]);
-
-		if (cmp < 0)
-			send_delta(&feed.pub[i++], false);
-		else if (cmp > 0)
-			send_delta(&c.arr[j++], true);
-		else {
-			if (memcmp(&feed.pub[i], &c.arr[j], sizeof(c.arr[j])))
-				send_delta(&c.arr[j], true);
-			i++;
-			j++;
+			hash_release(feed.dirty, d);
+			slot.eth_tag = d->p.prefix.ext_addr.eth_tag;
+			memcpy(&slot.key, d->p.prefix.ext_addr.val,
+			       sizeof(slot.key));
+			publish_slot(&slot, read_slot(w.bgp, vpn, &d->p, &now)
+						    ? &now
+						    : NULL);
+			feed_free(d);
 		}
 	}
-	XFREE(MTYPE_EVPN_MON_FEED, feed.pub);
-	feed.pub = c.arr;
-	feed.npub = c.n;
+	list_delete(&work);
 	feed_check_events();
+}
+
+static void feed_schedule(void)
+{
+	if (feed.master)
+		/* coalesce bursts (10,000 imports in one UPDATE stream) */
+		thread_add_timer_msec(feed.master, feed_walk, NULL,
+				      FEED_COALESCE_MS, &feed.t_walk);
+}
+
+void evpn_mon_feed_mark(vni_t vni, const struct prefix_evpn *p)
+{
+	struct mon_dirty d = {.vni = vni};
+
+	if (!feed.master)
+		return;
+	d.p = *p;
+	hash_get(feed.dirty, &d, dirty_alloc);
+	feed_schedule();
 }
 
 void evpn_mon_feed_schedule(void)
 {
-	if (!feed.master)
-		return;
-	/* coalesce bursts (10,000 imports in one UPDATE stream) */
-	thread_add_timer_msec(feed.master, feed_walk, NULL, FEED_COALESCE_MS,
-			      &feed.t_walk);
+	feed.full = true;
+	feed_schedule();
 }
 
 static void feed_heartbeat(struct thread *t)
@@ -419,6 +568,8 @@ void evpn_mon_feed_init(struct thread_master *master, const char *endpoint)
 {
 	int one = 1, hwm = 100000;
 
+	feed.pub = hash_create_size(1024, pub_hash, pub_eq, "evpn-monitor feed");
+	feed.dirty = hash_create_size(64, dirty_hash, dirty_eq, "evpn-monitor dirty");
 	feed.master = master;
 	feed.epoch = ((uint64_t)time(NULL) << 20) ^ (uint64_t)getpid();
 	strlcpy(feed.endpoint, endpoint, sizeof(feed.endpoint));
@@ -465,8 +616,16 @@ void evpn_mon_feed_fini(void)
 		if (strncmp(feed.endpoint, "ipc://", 6) == 0)
 			unlink(feed.endpoint + 6);
 	}
-	XFREE(MTYPE_EVPN_MON_FEED, feed.pub);
-	feed.npub = 0;
+	if (feed.pub) {
+		hash_clean(feed.pub, feed_free);
+		hash_free(feed.pub);
+		feed.pub = NULL;
+	}
+	if (feed.dirty) {
+		hash_clean(feed.dirty, feed_free);
+		hash_free(feed.dirty);
+		feed.dirty = NULL;
+	}
 	frrzmq_finish();
 	feed.master = NULL;
 }
@@ -480,7 +639,9 @@ void evpn_mon_feed_show(struct vty *vty, bool uj)
 		json_object_boolean_add(json, "bound", feed.sock != NULL);
 		json_object_int_add(json, "epoch", feed.epoch);
 		json_object_int_add(json, "seq", feed.seq);
-		json_object_int_add(json, "sessions", feed.npub);
+		json_object_int_add(json, "sessions", feed.pub ? feed.pub->count : 0);
+		json_object_int_add(json, "walks", feed.walks);
+		json_object_int_add(json, "fullWalks", feed.full_walks);
 		json_object_int_add(json, "subscribers", feed.nsubs);
 		json_object_int_add(json, "txMessages", feed.tx_messages);
 		json_object_int_add(json, "txDrops", feed.tx_drops);
@@ -492,7 +653,7 @@ void evpn_mon_feed_show(struct vty *vty, bool uj)
 	vty_out(vty, "Feed endpoint %s (%s)\n", feed.endpoint,
 		feed.sock ? "bound" : "NOT bound");
 	vty_out(vty, "  epoch %" PRIu64 ", seq %" PRIu64 ", %zu sessions, %zu subscribers\n",
-		feed.epoch, feed.seq, feed.npub, feed.nsubs);
+		feed.epoch, feed.seq, feed.pub ? (size_t)feed.pub->count : 0, feed.nsubs);
 	vty_out(vty, "  sent %" PRIu64 " messages (%" PRIu64 " dropped), %" PRIu64 " snapshots, %" PRIu64 " bad requests\n",
 		feed.tx_messages, feed.tx_drops, feed.snapshots, feed.rx_bad);
 }
