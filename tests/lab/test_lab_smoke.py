@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from clabns import Lab  # noqa: E402
+from clabns import DEFAULT_FRR_PREFIX, FrrBinaries, Lab  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 TOPO = REPO / "docker" / "clab" / "evpn-monitor.clab.yml"
@@ -61,19 +61,37 @@ def kernel_fdb_dst(lab, node, mac):
     return {e.get("dst") for e in j if e.get("mac") == mac and e.get("dst")}
 
 
+PATCHED = FrrBinaries.from_prefix(DEFAULT_FRR_PREFIX)
+
+
 def test_reference_fabric_stock_frr():
+    """The issue's smoke test: every node on stock Debian FRR."""
+    run_fabric(stock=True)
+
+
+@pytest.mark.skipif(PATCHED is None, reason=f"no patched FRR build in {DEFAULT_FRR_PREFIX}")
+def test_reference_fabric_patched_frr():
+    """Same checks with the images mapped as in containerlab: patched FRR
+    (evpn_mon, dplane_fpm_nl, fpm-consumer) on spine and vtep101-104, stock
+    FRR on vtep105."""
+    run_fabric(stock=False)
+
+
+def run_fabric(stock):
     timings = {}
     t0 = time.monotonic()
-    lab = Lab(TOPO, force_stock=True)
+    lab = Lab(TOPO, force_stock=stock, stock_ok=stock)
     prefix = lab.prefix
     with lab:
         timings["up"] = time.monotonic() - t0
         assert set(lab.frr_nodes) == {"spine", *VTEPS}
-        assert all(lab.binaries[n].name == "stock" for n in lab.frr_nodes)
-        # the module flag was stripped, nothing else
         for n in lab.frr_nodes:
-            assert "evpn_mon" not in " ".join(lab.daemon_args[(n, "bgpd")])
-            assert "-A" in lab.daemon_args[(n, "bgpd")]
+            want = "stock" if stock or n == "vtep105" else "patched"
+            assert lab.binaries[n].name == want, n
+            bgpd = " ".join(lab.daemon_args[(n, "bgpd")])
+            # with stock FRR the module flag is stripped, nothing else
+            assert ("evpn_mon" in bgpd) == (want == "patched"), bgpd
+            assert "-A 127.0.0.1" in bgpd
 
         lab.wait_for(lambda: all(lab.bgp_established(n) for n in lab.frr_nodes),
                      timeout=60, what="BGP Established on the spine and all leaves")
@@ -129,6 +147,9 @@ def test_reference_fabric_stock_frr():
             st = json.loads(lab.exec(leaf, ["ip", "-j", "-s", "link", "show",
                                             "vxlan100"]).stdout)[0]["stats64"]
             assert st["tx"]["packets"] > 0 and st["rx"]["packets"] > 0, (leaf, st)
+        if not stock:
+            for n in ("vtep101", "vtep102", "vtep103", "vtep104"):
+                assert lab.daemon_running(n, "fpm-consumer"), n
         timings["checks"] = time.monotonic() - t0
         t_down = time.monotonic()
 
@@ -140,7 +161,7 @@ def test_reference_fabric_stock_frr():
     assert not lab.run_dir.exists()
     for (node, daemon), p in list(lab.procs.items()):
         pytest.fail(f"process {node}/{daemon} still tracked")
-    print("timings (s since start): " + ", ".join(f"{k}={v:.2f}" for k, v in timings.items()))
+    print(f"[{'stock' if stock else 'patched'}] timings (s since start): " + ", ".join(f"{k}={v:.2f}" for k, v in timings.items()))
 
 
 def test_cleanup_on_exception():
