@@ -147,6 +147,27 @@ std::vector<Case> make_cases()
 		      {O::VxlanCopy, "", VTEP_B, 100, 8},
 		      {O::VxlanCopy, "", VTEP_C, 100, 9}},
 		     {{0, 1, 0}, {1, 1, 0}, {2, 1, 0}, {3, 1, 0}}, 0});
+	c.push_back({"two servers behind one VTEP (two HOST IDs): two copies",
+		     {vx(K::MirrorSource, H1, "", 4242, VTEP_B),
+		      vx(K::MirrorSource, H1, "", 4243, VTEP_B)},
+		     v4(H1, H2, IP1, IP2),
+		     "h1", {},
+		     {{O::VxlanCopy, "", VTEP_B, 100, 4242},
+		      {O::VxlanCopy, "", VTEP_B, 100, 4243}},
+		     {{0, 1, 0}, {1, 1, 0}}, 0});
+	c.push_back({"entry 2 by IP and entry 1 by MAC, same action: one copy",
+		     {vx(K::MirrorDest, "", IP2, 4242, VTEP_B),
+		      vx(K::MirrorSource, H1, "", 4242, VTEP_B)},
+		     v4(H1, H2, IP1, IP2),
+		     "h1", {},
+		     {{O::VxlanCopy, "", VTEP_B, 100, 4242}},
+		     {{0, 1, 0}, {1, 1, 0}}, 0});
+	c.push_back({"entry by IPv6 source, VXLAN copy",
+		     {vx(K::MirrorSource, "", V6_1, 77, VTEP_C)},
+		     {H1, H2, V6_1, V6_2, 0, 24},
+		     "h1", {},
+		     {{O::VxlanCopy, "", VTEP_C, 100, 77}},
+		     {{0, 1, 0}}, 0});
 	c.push_back({"copy to a port that does not exist is counted as drop",
 		     {src_mac(H1, 7, "ghost")},
 		     v4(H1, H2, IP1, IP2),

@@ -394,6 +394,24 @@ TEST_CASE("a port plugged into the bridge after start gets the program")
 	dp->process_events();
 }
 
+TEST_CASE("an existing mirror device is checked before it is adopted")
+{
+	sh("ip link add evpnmon0 type vxlan external dstport 4790"); // no gbp
+	CHECK_THROWS_AS(make_dataplane("linux", switch_config()), std::system_error);
+	sh("ip link del evpnmon0");
+	sh("ip link add evpnmon0 type vxlan external gbp dstport 4791"); // wrong port
+	CHECK_THROWS_AS(make_dataplane("linux", switch_config()), std::system_error);
+	sh("ip link del evpnmon0");
+	sh("ip link add evpnmon0 type vxlan external gbp dstport 4790"); // operator's
+	{
+		auto dp = make_dataplane("linux", switch_config());
+		CHECK(dp->list().empty());
+	}
+	CHECK(if_nametoindex("evpnmon0") != 0); // not ours: left in place
+	sh("ip link del evpnmon0");
+	CHECK_FALSE(std::filesystem::exists(g_pin)); // failed starts left no pins
+}
+
 int main(int argc, char **argv)
 {
 	if (::geteuid() != 0) {

@@ -88,6 +88,13 @@ MirrorDevice::MirrorDevice(const std::string &name, std::uint16_t udp_port,
 			    EEXIST, std::generic_category(),
 			    "dataplane/linux: " + name +
 				" exists but is not a `vxlan external` device");
+		std::uint32_t flags = 0;
+		rtnl_link_vxlan_get_flags(l.get(), &flags);
+		if (!(flags & RTNL_LINK_VXLAN_F_GBP))
+			throw std::system_error(
+			    EEXIST, std::generic_category(),
+			    "dataplane/linux: " + name +
+				" exists but has no `gbp`: copies could not carry the HOST ID");
 		std::uint32_t port = 0;
 		rtnl_link_vxlan_get_port(l.get(), &port);
 		if (port != udp_port)
