@@ -30,7 +30,13 @@ public:
 	{
 		int n = 0;
 		zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
-		while (zmq::poll(&item, 1, std::chrono::milliseconds(n ? 0 : timeout_ms)) > 0) {
+		while (true) {
+			try {
+				if (zmq::poll(&item, 1, std::chrono::milliseconds(n ? 0 : timeout_ms)) <= 0)
+					break;
+			} catch (const zmq::error_t &) {
+				break; // EINTR (signal): the caller decides
+			}
 			zmq::message_t id, body;
 			if (!socket_.recv(id, zmq::recv_flags::dontwait))
 				break;
@@ -120,7 +126,8 @@ private:
 	}
 	void broadcast(const evpnmon::feed::v1::FeedMessage &m)
 	{
-		for (const auto &id : subscribers_)
+		const auto ids = subscribers_; // send_to() may drop a gone peer
+		for (const auto &id : ids)
 			send_to(id, m);
 	}
 	void send_to(const std::string &ident, const evpnmon::feed::v1::FeedMessage &m)

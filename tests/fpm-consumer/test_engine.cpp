@@ -223,3 +223,61 @@ TEST_CASE("feed withdrawal empties the dataplane")
 	e.reconcile();
 	CHECK(dataplane.list().empty());
 }
+
+TEST_CASE("a kernel FDB deletion with zebra connected takes effect after a short delay")
+{
+	dp::MemoryDataplane dataplane;
+	Engine e(dataplane, config());
+	e.local_mac({dp::MacEvent::Kind::Learned, HOST, 5, kVni, 0});
+	e.neigh(MacSource::Kernel, remote(SERVER, PEER));
+	e.route(route_to(PEER));
+	e.upsert_session(session(HOST, SERVER, 21));
+	open_all(e);
+	e.reconcile();
+	REQUIRE(dataplane.list().size() == 2);
+	e.neigh(MacSource::Kernel, remote(SERVER, PEER, false));
+	for (unsigned i = 0; i < config().kernel_delete_delay_ticks; ++i) {
+		e.tick();
+		e.reconcile();
+		CHECK(dataplane.list().size() == 2);
+	}
+	e.tick();
+	e.reconcile();
+	CHECK(dataplane.list().empty());
+}
+
+TEST_CASE("zebra stopping flushes its kernel FDB entries: kept until the resync decides")
+{
+	dp::MemoryDataplane dataplane;
+	Engine e(dataplane, config());
+	e.local_mac({dp::MacEvent::Kind::Learned, HOST, 5, kVni, 0});
+	e.neigh(MacSource::Kernel, remote(SERVER, PEER)); // only the kernel knows it
+	e.route(route_to(PEER));
+	e.upsert_session(session(HOST, SERVER, 21));
+	open_all(e);
+	e.reconcile();
+	REQUIRE(dataplane.list().size() == 2);
+	e.neigh(MacSource::Kernel, remote(SERVER, PEER, false)); // zebra's exit flush...
+	e.tick();
+	e.fpm_lost(); // ...seen just before its FPM connection closes
+	for (int i = 0; i < 20; ++i)
+		e.tick();
+	e.reconcile();
+	CHECK(dataplane.list().size() == 2);
+	CHECK(e.counters().kernel_deferred_deletes == 1);
+	SUBCASE("zebra reinstalls it: kept")
+	{
+		e.neigh(MacSource::Kernel, remote(SERVER, PEER));
+		e.route(route_to(PEER));
+		e.fpm_resync_done();
+		e.reconcile();
+		CHECK(dataplane.list().size() == 2);
+	}
+	SUBCASE("zebra does not: swept after the resync")
+	{
+		e.route(route_to(PEER));
+		e.fpm_resync_done();
+		e.reconcile();
+		CHECK(dataplane.list().empty());
+	}
+}

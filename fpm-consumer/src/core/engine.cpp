@@ -51,6 +51,15 @@ void Engine::neigh(MacSource source, const NeighUpdate &u)
 		return;
 	}
 	if (!u.add) {
+		if (source == MacSource::Kernel) {
+			// zebra flushes its remote MACs from the kernel when it stops:
+			// keep the record (stale) for a few ticks; if zebra turns out to
+			// be gone, until the resync after its return confirms or sweeps it.
+			macs_.mark_stale(source, vni->second, *u.mac);
+			kernel_deletes_.push_back({vni->second, *u.mac, config_.kernel_delete_delay_ticks});
+			++counters_.kernel_deferred_deletes;
+			return;
+		}
 		dirty_ |= macs_.erase(source, vni->second, *u.mac);
 		return;
 	}
@@ -143,10 +152,29 @@ void Engine::fpm_resync_done()
 {
 	if (!fpm_resyncing_)
 		return;
-	const auto swept = macs_.sweep_stale(MacSource::Fpm) + routes_.sweep_stale();
+	const auto swept = macs_.sweep_stale(MacSource::Fpm) + macs_.sweep_stale(MacSource::Kernel) +
+			   routes_.sweep_stale();
 	counters_.fpm_stale_swept += swept;
+	kernel_deletes_.clear();
 	fpm_resyncing_ = false;
 	dirty_ |= swept > 0;
+}
+
+void Engine::tick()
+{
+	if (fpm_resyncing_)
+		return; // zebra away: decided by fpm_resync_done()
+	for (auto it = kernel_deletes_.begin(); it != kernel_deletes_.end();) {
+		if (it->ticks_left > 0) {
+			--it->ticks_left;
+			++it;
+			continue;
+		}
+		// Still stale (no re-add since): the deletion stands.
+		if (macs_.is_stale(MacSource::Kernel, it->vni, it->mac))
+			dirty_ |= macs_.erase(MacSource::Kernel, it->vni, it->mac);
+		it = kernel_deletes_.erase(it);
+	}
 }
 
 void Engine::kernel_resync_begin()

@@ -23,6 +23,10 @@ struct EngineConfig {
 	DecisionConfig decision;
 	std::map<std::uint32_t, std::uint32_t> vxlan_ifindex_to_vni;
 	std::uint32_t main_table = 254; // routes of other tables are ignored
+	// A kernel FDB deletion takes effect only after this many tick()s with
+	// zebra connected: when zebra stops it flushes its remote MACs from the
+	// kernel, possibly just before its FPM connection is seen closing.
+	unsigned kernel_delete_delay_ticks = 4;
 };
 
 // Inputs that must have delivered their first full picture before the engine
@@ -41,6 +45,7 @@ struct EngineCounters {
 	std::uint64_t session_events = 0;
 	std::uint64_t reconciles = 0;
 	std::uint64_t fpm_stale_swept = 0;
+	std::uint64_t kernel_deferred_deletes = 0; // kernel FDB deletions while zebra was away
 	ReconcileStats totals; // summed over every reconcile
 };
 
@@ -66,6 +71,8 @@ public:
 	bool fpm_resyncing() const { return fpm_resyncing_; }
 	void kernel_resync_begin();
 	void kernel_resync_done();
+	// Periodic housekeeping (the daemon calls it every 250 ms).
+	void tick();
 
 	// --- output ---
 	bool dirty() const { return dirty_; }
@@ -96,6 +103,12 @@ private:
 	std::array<bool, kGateCount> gates_{};
 	bool dirty_ = true;
 	bool fpm_resyncing_ = false;
+	struct PendingDelete {
+		std::uint32_t vni;
+		Mac mac;
+		unsigned ticks_left;
+	};
+	std::vector<PendingDelete> kernel_deletes_;
 };
 
 } // namespace evpnmon::consumer

@@ -67,6 +67,23 @@ void MacTable::mark_stale(MacSource source)
 			rec->stale = true;
 }
 
+void MacTable::mark_stale(MacSource source, std::uint32_t vni, const Mac &mac)
+{
+	auto it = table_.find({vni, mac});
+	if (it != table_.end())
+		if (auto &rec = it->second.by_source[static_cast<std::size_t>(source)])
+			rec->stale = true;
+}
+
+bool MacTable::is_stale(MacSource source, std::uint32_t vni, const Mac &mac) const
+{
+	auto it = table_.find({vni, mac});
+	if (it == table_.end())
+		return false;
+	const auto &rec = it->second.by_source[static_cast<std::size_t>(source)];
+	return rec && rec->stale;
+}
+
 std::size_t MacTable::sweep_stale(MacSource source)
 {
 	std::size_t swept = 0;

@@ -36,7 +36,10 @@ public:
 	// Resync support: mark every record of a source stale; records refreshed
 	// by set() lose the mark; sweep_stale() erases what is still stale.
 	void mark_stale(MacSource source);
+	// Mark one record stale (a deletion that is deferred until a resync).
+	void mark_stale(MacSource source, std::uint32_t vni, const Mac &mac);
 	std::size_t sweep_stale(MacSource source);
+	bool is_stale(MacSource source, std::uint32_t vni, const Mac &mac) const;
 	std::size_t count(MacSource source) const;
 	std::size_t size() const { return table_.size(); }
 

@@ -41,6 +41,7 @@ Consumer::Consumer(const Options &o) : options_(o), started_(Clock::now())
 	if (!o.local_vtep.empty())
 		dcfg.local_vtep = *parse_ipv4_text(o.local_vtep);
 	dcfg.keep_on_exit = !o.cleanup_on_exit;
+	dcfg.pin_dir = o.bpf_pin_dir;
 	ecfg.decision.require_vtep_route = o.require_vtep_route;
 	dataplane_ = dp::make_dataplane(o.backend, dcfg);
 	engine_ = std::make_unique<Engine>(*dataplane_, ecfg);
@@ -129,6 +130,7 @@ void Consumer::tick()
 {
 	const auto now = Clock::now();
 	feed_->tick(now);
+	engine_->tick();
 	if (fpm_settle_at_ && now >= *fpm_settle_at_) {
 		fpm_settle_at_.reset();
 		engine_->fpm_resync_done();

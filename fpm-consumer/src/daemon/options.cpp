@@ -56,6 +56,8 @@ Options parse_options(int argc, char **argv)
 		->capture_default_str();
 	app.add_option("--mirror-port", o.mirror_udp_port, "UDP port of the mirror device")
 		->capture_default_str();
+	app.add_option("--bpf-pin-dir", o.bpf_pin_dir, "linux backend: bpffs directory of pinned maps")
+		->capture_default_str();
 	app.add_option("--log-level", o.log_level, "error|warn|info|debug")
 		->check(CLI::IsMember({"error", "warn", "info", "debug"}))->capture_default_str();
 	app.add_option("--state-socket", o.state_socket, "unix socket for evpnmon-ctl")

@@ -23,6 +23,7 @@ struct Options {
 	std::string local_vtep;                   // IPv4: source of VXLAN copies
 	std::string mirror_device = "evpnmon0";
 	std::uint16_t mirror_udp_port = 4790;
+	std::string bpf_pin_dir = "/sys/fs/bpf/evpnmon";
 	std::string log_level = "info";
 	std::string state_socket = "/run/evpn-monitor/fpm-consumer.sock";
 	std::chrono::milliseconds feed_hold{10000};

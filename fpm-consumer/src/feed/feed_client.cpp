@@ -3,6 +3,7 @@
 #include "feed/session_convert.hpp"
 #include "monitor_feed.pb.h"
 
+#include <cerrno>
 #include <variant>
 
 namespace evpnmon::consumer {
@@ -48,7 +49,12 @@ void FeedClient::subscribe(Clock::time_point now)
 	std::string bytes;
 	req.SerializeToString(&bytes);
 	last_subscribe_ = now;
-	auto sent = socket_.send(zmq::buffer(bytes), zmq::send_flags::dontwait);
+	zmq::send_result_t sent;
+	try {
+		sent = socket_.send(zmq::buffer(bytes), zmq::send_flags::dontwait);
+	} catch (const zmq::error_t &e) {
+		last_error_ = std::string("feed send: ") + e.what();
+	}
 	if (sent) {
 		++counters_.subscribes;
 		subscribe_pending_ = false;
@@ -67,7 +73,15 @@ void FeedClient::process(Clock::time_point now)
 		zmq::message_t part, payload;
 		bool got = false;
 		while (true) {
-			auto r = socket_.recv(part, zmq::recv_flags::dontwait);
+			zmq::recv_result_t r;
+			try {
+				r = socket_.recv(part, zmq::recv_flags::dontwait);
+			} catch (const zmq::error_t &e) {
+				if (e.num() == EINTR)
+					continue;
+				last_error_ = std::string("feed receive: ") + e.what();
+				break;
+			}
 			if (!r)
 				break;
 			got = true;

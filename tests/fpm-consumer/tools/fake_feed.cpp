@@ -1,0 +1,64 @@
+// fpmc-fake-feed: stand-in for bgpd's monitor-session feed in integration
+// tests. Serves a fixed set of sessions (Snapshot on SUBSCRIBE, Heartbeat
+// every second) until SIGTERM/SIGINT.
+//   fpmc-fake-feed --bind ipc:///tmp/x --session 100,02:00:00:00:01:01,7,02:00:00:00:02:20
+#include "fake_publisher.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <csignal>
+#include <iostream>
+#include <sstream>
+
+namespace {
+volatile std::sig_atomic_t g_stop = 0;
+void on_signal(int) { g_stop = 1; }
+
+evpnmon::consumer::Session parse_session(const std::string &text)
+{
+	std::stringstream ss(text);
+	std::string vni, host, id, server;
+	std::getline(ss, vni, ',');
+	std::getline(ss, host, ',');
+	std::getline(ss, id, ',');
+	std::getline(ss, server, ',');
+	evpnmon::consumer::Session s;
+	s.key.vni = static_cast<std::uint32_t>(std::stoul(vni));
+	s.key.host_mac = evpnmon::consumer::parse_mac_text(host);
+	s.key.host_id = static_cast<std::uint16_t>(std::stoul(id));
+	auto srv = evpnmon::consumer::parse_mac_text(server);
+	if (!s.key.host_mac || !srv)
+		throw std::invalid_argument("bad session '" + text + "'");
+	s.server_mac = *srv;
+	s.key.rd = "10.0.0.1:100";
+	s.key.originator = {10, 0, 0, 1};
+	return s;
+}
+} // namespace
+
+int main(int argc, char **argv)
+{
+	CLI::App app{"fake bgpd monitor-session feed"};
+	std::string bind;
+	std::vector<std::string> sessions;
+	std::uint64_t epoch = 1;
+	app.add_option("--bind", bind, "ZeroMQ endpoint to bind")->required();
+	app.add_option("--session", sessions, "VNI,HOSTMAC,HOSTID,SERVERMAC (repeatable)");
+	app.add_option("--epoch", epoch, "feed epoch");
+	CLI11_PARSE(app, argc, argv);
+	std::signal(SIGTERM, on_signal);
+	std::signal(SIGINT, on_signal);
+	zmq::context_t ctx;
+	evpnmon::test::FakePublisher pub(ctx, bind, epoch);
+	for (const auto &s : sessions)
+		pub.add(parse_session(s));
+	auto next_hb = std::chrono::steady_clock::now();
+	while (!g_stop) {
+		pub.serve(100);
+		if (std::chrono::steady_clock::now() >= next_hb) {
+			pub.heartbeat();
+			next_hb += std::chrono::seconds(1);
+		}
+	}
+	return 0;
+}
