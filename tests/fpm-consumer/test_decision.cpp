@@ -187,7 +187,7 @@ TEST_CASE("server location unknown or unreachable: nothing installed, counted")
 	for (auto &v : f.vteps()) {
 		CHECK(v->entries().empty());
 		CHECK(v->engine->desired().counters.server_unknown == 1);
-		CHECK(v->engine->desired().sessions.at(0).status == consumer::SessionStatus::ServerUnknown);
+		CHECK(v->engine->preview().sessions.at(0).status == consumer::SessionStatus::ServerUnknown);
 	}
 	// the server appears behind VTEP104, whose route VTEP101 then loses
 	f.place(SERV21, "VTEP104", 41);

@@ -48,25 +48,31 @@ bool claim(std::map<dp::EntryKey, dp::Action> &entries, const dp::EntryKey &key,
 // matching both entry 1 of H1 and entry 2 of H2 for the same server yields
 // one copy.
 Desired decide(const std::map<SessionKey, Session> &sessions, const MacTable &macs,
-	       const RouteTable &routes, const DecisionConfig &config)
+	       const RouteTable &routes, const DecisionConfig &config, bool with_views)
 {
 	Desired out;
-	out.sessions.reserve(sessions.size());
+	if (with_views)
+		out.sessions.reserve(sessions.size());
+	auto keep = [&](SessionView &&v) {
+		if (with_views)
+			out.sessions.push_back(std::move(v));
+	};
 	for (const auto &[key, s] : sessions) {
 		SessionView view;
-		view.session = s;
+		if (with_views)
+			view.session = s;
 		const std::uint32_t vni = key.vni;
 
 		if ((!key.host_mac && !key.host_ip) || key.host_id == 0) {
 			view.status = SessionStatus::Invalid;
 			++out.counters.invalid;
-			out.sessions.push_back(std::move(view));
+			keep(std::move(view));
 			continue;
 		}
 		if (!config.local_vnis.contains(vni)) {
 			view.status = SessionStatus::VniNotLocal;
 			++out.counters.vni_not_local;
-			out.sessions.push_back(std::move(view));
+			keep(std::move(view));
 			continue;
 		}
 		if (key.host_mac)
@@ -78,7 +84,7 @@ Desired decide(const std::map<SessionKey, Session> &sessions, const MacTable &ma
 		case Kind::Unknown:
 			view.status = SessionStatus::ServerUnknown;
 			++out.counters.server_unknown;
-			out.sessions.push_back(std::move(view));
+			keep(std::move(view));
 			continue;
 		case Kind::Local:
 			action.kind = dp::Action::Kind::LocalPort;
@@ -88,7 +94,7 @@ Desired decide(const std::map<SessionKey, Session> &sessions, const MacTable &ma
 			if (config.require_vtep_route && !routes.reachable(view.server_location.vtep)) {
 				view.status = SessionStatus::ServerUnreachable;
 				++out.counters.server_unreachable;
-				out.sessions.push_back(std::move(view));
+				keep(std::move(view));
 				continue;
 			}
 			action.kind = dp::Action::Kind::Vxlan;
@@ -130,7 +136,7 @@ Desired decide(const std::map<SessionKey, Session> &sessions, const MacTable &ma
 			view.status = SessionStatus::Conflict;
 			++out.counters.conflicts;
 		}
-		out.sessions.push_back(std::move(view));
+		keep(std::move(view));
 	}
 	return out;
 }

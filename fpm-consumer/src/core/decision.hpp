@@ -60,7 +60,9 @@ struct Desired {
 	DecisionCounters counters;
 };
 
+// `with_views`: also fill Desired::sessions (display); reconciliation only
+// needs the entries and counters.
 Desired decide(const std::map<SessionKey, Session> &sessions, const MacTable &macs,
-	       const RouteTable &routes, const DecisionConfig &config);
+	       const RouteTable &routes, const DecisionConfig &config, bool with_views = true);
 
 } // namespace evpnmon::consumer

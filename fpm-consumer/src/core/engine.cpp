@@ -196,7 +196,7 @@ std::optional<ReconcileStats> Engine::reconcile(bool force)
 {
 	if (!all_gates_open() || (!dirty_ && !force))
 		return std::nullopt;
-	desired_ = decide(sessions_, macs_, routes_, config_.decision);
+	desired_ = decide(sessions_, macs_, routes_, config_.decision, false);
 	auto st = reconciler_.apply(desired_.entries);
 	++counters_.reconciles;
 	counters_.totals.installed += st.installed;

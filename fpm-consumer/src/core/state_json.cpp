@@ -156,8 +156,8 @@ json engine_state_json(const Engine &engine, const dp::Dataplane *dataplane,
 	j["gates"] = {{"feed", engine.gate_open(Gate::Feed)},
 		      {"local-macs", engine.gate_open(Gate::LocalMacs)},
 		      {"fpm", engine.gate_open(Gate::Fpm)}};
-	// Before the first reconcile the decision has not run: show a preview.
-	const Desired shown = engine.counters().reconciles ? engine.desired() : engine.preview();
+	// The reconciler keeps only entries; recompute the per-session views.
+	const Desired shown = engine.preview();
 	json sessions = json::array();
 	for (const auto &v : shown.sessions)
 		sessions.push_back(session_json(v, dataplane));
