@@ -32,23 +32,32 @@ fi
 say() { echo "evpnmon-entrypoint: $*" >&2; }
 PIDS=""
 
-stop_all() {
-  say "stopping"
-  for f in "$RUN"/staticd.pid "$RUN"/bgpd.pid "$RUN"/zebra.pid; do
-    [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null
-  done
-  [ -n "$PIDS" ] && kill $PIDS 2>/dev/null
-  [ -n "${SLEEP:-}" ] && kill "$SLEEP" 2>/dev/null
+# wait up to $2 tenths of a second for the pids in $1 to exit
+wait_pids() {
   i=0
-  while [ $i -lt 50 ]; do   # 5 s, then SIGKILL (zebra with FPM may hang on SIGTERM)
+  while [ $i -lt "$2" ]; do
     alive=""
-    for f in "$RUN"/*.pid; do
-      [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null && alive=1
+    for p in $1; do   # alive and not a zombie (PID 1 of a container reaps late)
+      kill -0 "$p" 2>/dev/null && ! grep -q ') Z' "/proc/$p/stat" 2>/dev/null && alive=1
     done
-    [ -z "$alive" ] && break
+    [ -z "$alive" ] && return 0
     sleep 0.1; i=$((i + 1))
   done
-  for f in "$RUN"/*.pid; do [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null; done
+  for p in $1; do kill -9 "$p" 2>/dev/null; done
+}
+
+pidof_daemon() { [ -f "$RUN/$1.pid" ] && cat "$RUN/$1.pid"; }
+
+stop_all() {
+  say "stopping"
+  # zebra's clients first, then zebra, then the rest: all at once made zebra
+  # with dplane_fpm_nl hang in its shutdown (SIGKILL after 5 s)
+  clients="$(pidof_daemon staticd) $(pidof_daemon bgpd)"
+  kill $clients 2>/dev/null; wait_pids "$clients" 50
+  z="$(pidof_daemon zebra)"
+  [ -n "$z" ] && { kill "$z" 2>/dev/null; wait_pids "$z" 50; }
+  rest="$PIDS ${SLEEP:-}"
+  kill $rest 2>/dev/null; wait_pids "$rest" 50
   exit 0
 }
 trap stop_all TERM INT
