@@ -9,6 +9,7 @@
 #include <evpnmon/dataplane/dataplane.hpp>
 
 #include <arpa/inet.h>
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/if_packet.h>
 #include <net/ethernet.h>
@@ -398,6 +399,7 @@ TEST_CASE("an existing mirror device is checked before it is adopted")
 {
 	sh("ip link add evpnmon0 type vxlan external dstport 4790"); // no gbp
 	CHECK_THROWS_AS(make_dataplane("linux", switch_config()), std::system_error);
+	CHECK_FALSE(std::filesystem::exists(g_pin)); // a failed start leaves no pins
 	sh("ip link del evpnmon0");
 	sh("ip link add evpnmon0 type vxlan external gbp dstport 4791"); // wrong port
 	CHECK_THROWS_AS(make_dataplane("linux", switch_config()), std::system_error);
@@ -410,6 +412,31 @@ TEST_CASE("an existing mirror device is checked before it is adopted")
 	CHECK(if_nametoindex("evpnmon0") != 0); // not ours: left in place
 	sh("ip link del evpnmon0");
 	CHECK_FALSE(std::filesystem::exists(g_pin)); // failed starts left no pins
+}
+
+TEST_CASE("incompatible pins of another version are replaced; one process per pin dir")
+{
+	std::filesystem::create_directories(g_pin);
+	// A "dp_match" of a different layout, as an older version could leave.
+	int fd = bpf_map_create(BPF_MAP_TYPE_HASH, "dp_match", 4, 4, 16, nullptr);
+	REQUIRE(fd >= 0);
+	REQUIRE(bpf_obj_pin(fd, (g_pin + "/dp_match").c_str()) == 0);
+	::close(fd);
+	{
+		auto dp = make_dataplane("linux", switch_config());
+		CHECK(dp->list().empty());
+		Entry e;
+		e.key.kind = EntryKind::Decap;
+		e.key.vni = 100;
+		e.key.host_id = 5;
+		e.action.ifindex = if_nametoindex("srv");
+		CHECK_FALSE(dp->install(e));
+		// A second instance on the same pin directory is refused.
+		CHECK_THROWS_AS(make_dataplane("linux", switch_config()), std::system_error);
+		CHECK(if_nametoindex("evpnmon0") != 0); // the first one's device stays
+		CHECK(tc_filter_count("h1") == 1);
+	}
+	CHECK_FALSE(std::filesystem::exists(g_pin));
 }
 
 int main(int argc, char **argv)

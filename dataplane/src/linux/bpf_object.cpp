@@ -74,7 +74,9 @@ BpfObject::BpfObject(const std::string &pin_dir) : pin_dir_(pin_dir)
 	// One process per pin directory: a second one would share the maps.
 	lock_.reset(::open(pin_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
 	if (!lock_ || ::flock(lock_.get(), LOCK_EX | LOCK_NB) != 0)
-		fail(errno, pin_dir + " is in use by another process");
+		fail(errno, pin_dir + " is in use by another process (bpffs is "
+			    "shared by all network namespaces: give each leaf its own "
+			    "Config::pin_dir)");
 	skel_.reset(open_skel(pin_dir));
 	adopted_ = any_pinned(skel_.get(), pin_dir);
 	int err = mirror_bpf__load(skel_.get());

@@ -138,6 +138,11 @@ FdbListener::FdbListener(PortVni port_vni) : port_vni_(std::move(port_vni))
 			    (1U << (RTNLGRP_NEIGH - 1)) | (1U << (RTNLGRP_LINK - 1)),
 			    MNL_SOCKET_AUTOPID) < 0)
 		fail("bind RTNLGRP_NEIGH/LINK");
+	// Room for bursts (a VM migration wave, a flapping port): 4 MiB, or
+	// whatever rmem_max allows without CAP_NET_ADMIN.
+	int size = 4 << 20;
+	if (::setsockopt(fd(), SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0)
+		::setsockopt(fd(), SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
 }
 
 FdbListener::~FdbListener() = default;
@@ -148,12 +153,19 @@ void FdbListener::process(const Sink &sink, const LinkSink &links)
 {
 	std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE * 4);
 	ParseCtx ctx{&port_vni_, &sink, &links};
+	bool overrun = false;
 	for (;;) {
 		ssize_t n = mnl_socket_recvfrom(sock_.get(), buf.data(), buf.size());
+		if (n < 0 && errno == ENOBUFS) {
+			overrun = true; // notifications were lost
+			continue;
+		}
 		if (n <= 0)
-			break; // EAGAIN (or ENOBUFS: caller may dump() to resync)
+			break; // EAGAIN: nothing more pending
 		mnl_cb_run(buf.data(), static_cast<std::size_t>(n), 0, 0, on_msg, &ctx);
 	}
+	if (overrun)
+		dump(sink); // re-announce every current MAC (removals may be lost)
 }
 
 void FdbListener::dump(const Sink &sink)

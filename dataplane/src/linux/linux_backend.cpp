@@ -106,19 +106,33 @@ LinuxDataplane::LinuxDataplane(const Config &cfg) : cfg_(cfg)
 	}
 	if (!fdb_)
 		throw std::invalid_argument("dataplane/linux: no bridge configured");
-	mirror_ = std::make_unique<MirrorDevice>(cfg_.mirror_device, cfg_.mirror_udp_port,
-						 cfg_.local_vtep,
-						 cfg_.create_mirror_device);
+	// The BPF object first: it takes the pin directory's lock, so a second
+	// process fails before touching the mirror device the first one uses.
 	bpf_ = std::make_unique<BpfObject>(cfg_.pin_dir);
-	configure_maps();
-	store_ = std::make_unique<EntryStore>(
-	    MapFds{map_fd_match(*bpf_), map_fd_decap(*bpf_), map_fd_meta(*bpf_),
-		   map_fd_stats(*bpf_), map_fd_gstats(*bpf_)});
-	decap_filter_ = std::make_unique<TcFilter>(static_cast<int>(mirror_->ifindex()),
-						   prog_fd_decap(*bpf_), cfg_.mirror_device);
-	for (const auto &[ifindex, _] : port_vni_)
-		filters_.try_emplace(ifindex, static_cast<int>(ifindex), prog_fd_mirror(*bpf_),
-				     port_name(ifindex));
+	try {
+		mirror_ = std::make_unique<MirrorDevice>(cfg_.mirror_device,
+							 cfg_.mirror_udp_port,
+							 cfg_.local_vtep,
+							 cfg_.create_mirror_device);
+		configure_maps();
+		store_ = std::make_unique<EntryStore>(
+		    MapFds{map_fd_match(*bpf_), map_fd_decap(*bpf_), map_fd_meta(*bpf_),
+			   map_fd_stats(*bpf_), map_fd_gstats(*bpf_)});
+		decap_filter_ = std::make_unique<TcFilter>(
+		    static_cast<int>(mirror_->ifindex()), prog_fd_decap(*bpf_),
+		    cfg_.mirror_device);
+		for (const auto &[ifindex, _] : port_vni_)
+			filters_.try_emplace(ifindex, static_cast<int>(ifindex),
+					     prog_fd_mirror(*bpf_), port_name(ifindex));
+	} catch (...) {
+		// Members built so far undo themselves; pins this start created
+		// are removed too (adopted ones stay for the next attempt).
+		filters_.clear();
+		decap_filter_.reset();
+		if (!bpf_->adopted())
+			bpf_->unpin();
+		throw;
+	}
 }
 
 bool LinuxDataplane::host_facing(const std::string &name, const std::string &kind) const
