@@ -22,6 +22,9 @@ dp_decap_key decap_key(const EntryKey &key);
 dp_entry_meta meta(const Entry &entry);
 Entry entry(const dp_entry_meta &meta);
 bool valid(const Entry &entry, std::string *why = nullptr);
+// The action as both backends store and list() it: only the fields of its
+// kind (a LocalPort action has no VTEP/VNI/HOST ID and vice versa).
+inline Action normalized(const Action &a) { return action(action(a)); }
 
 template <typename T> bool same(const T &a, const T &b)
 {

@@ -103,6 +103,11 @@ TEST_CASE("install validates, replaces and removes")
 	CHECK_FALSE(dp.install(repl));
 	REQUIRE(dp.list().size() == 1);
 	CHECK(dp.list()[0].action.ifindex == 15);
+	auto stray = e; // fields of the other action kind are not kept
+	stray.action.vni = 100;
+	stray.action.host_id = 9;
+	CHECK_FALSE(dp.install(stray));
+	CHECK(dp.list()[0] == e);
 	CHECK_FALSE(dp.remove(e.key));
 	CHECK_FALSE(dp.remove(e.key)); // absent: not an error
 	CHECK(dp.list().empty());

@@ -132,10 +132,11 @@ std::error_code EntryStore::zero_stats(dp_u32 idx)
 	return {};
 }
 
-std::error_code EntryStore::install(const Entry &e)
+std::error_code EntryStore::install(const Entry &entry)
 {
-	if (!codec::valid(e))
+	if (!codec::valid(entry))
 		return std::make_error_code(std::errc::invalid_argument);
+	const Entry e{entry.key, codec::normalized(entry.action)};
 	if (auto it = recs_.find(e.key); it != recs_.end()) {
 		Rec old = it->second;
 		it->second.action = e.action;

@@ -55,6 +55,7 @@ struct MemoryDataplane::Impl {
 	std::map<std::pair<std::uint32_t, Mac>, MacEvent> fdb; // (vni, mac)
 	UniqueFd efd{::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)};
 
+	std::error_code install(const Entry &entry);
 	std::vector<Output> mirror(std::span<const std::uint8_t> frame,
 				   const Port &port);
 	std::vector<Output> decapsulate(std::span<const std::uint8_t> frame,
@@ -75,6 +76,13 @@ std::error_code MemoryDataplane::install(const Entry &entry)
 	if (!codec::valid(entry))
 		return std::make_error_code(std::errc::invalid_argument);
 	auto &im = *impl_;
+	const Entry e{entry.key, codec::normalized(entry.action)};
+	return im.install(e);
+}
+
+std::error_code MemoryDataplane::Impl::install(const Entry &entry)
+{
+	auto &im = *this;
 	if (auto it = im.records.find(entry.key); it != im.records.end()) {
 		it->second.action = entry.action;
 		it->second.raw = codec::action(entry.action);
