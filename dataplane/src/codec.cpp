@@ -4,6 +4,10 @@
 
 namespace evpnmon::dp::codec {
 
+static_assert(kMaxEntries == DP_MAX_ENTRIES);
+static_assert(kMaxEntriesPerMatch == DP_MAX_ACTIONS);
+static_assert(kMaxCopiesPerPacket == DP_MAX_COPIES);
+
 dp_match_key match_key(const EntryKey &key)
 {
 	dp_match_key k{};

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <compare>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -11,6 +12,11 @@
 namespace evpnmon::dp {
 
 using Mac = std::array<std::uint8_t, 6>;
+
+// Limits of both backends (install() returns errc::no_buffer_space beyond).
+inline constexpr std::size_t kMaxEntries = 16384;      // all kinds together
+inline constexpr std::size_t kMaxEntriesPerMatch = 8;  // same kind+VNI+host match
+inline constexpr std::size_t kMaxCopiesPerPacket = 8;  // distinct actions per packet
 
 // An IPv4 or IPv6 address (network byte order in `bytes`, IPv4 in bytes[0..3]).
 struct IpAddr {
