@@ -93,6 +93,7 @@ Consumer::Consumer(const Options &o) : options_(o), started_(Clock::now())
 	next_audit_ = Clock::now() + o.audit_interval;
 	loop_.set_tick(std::chrono::milliseconds(250), [this] { tick(); });
 	loop_.set_idle([this] { reconcile(); });
+	loop_.set_error_handler([](const std::exception &e) { LOG_ERROR("event handler: " << e.what()); });
 	LOG_INFO("started: backend " << o.backend << ", feed " << o.feed_endpoint << ", "
 				      << o.l2vnis.size() << " L2 VNI(s)");
 }
@@ -189,6 +190,7 @@ std::string Consumer::state_json() const
 		{"feed-rejected-sessions", fd.rejected_sessions},
 		{"feed-hold-expiries", fd.hold_expiries},
 		{"dataplane-global-drops", dataplane_->global_counters().drops},
+		{"event-handler-errors", loop_.errors()},
 	};
 	if (kernel_) {
 		extra.push_back({"kernel-fdb-messages", kernel_->counters().messages});

@@ -77,6 +77,18 @@ void EventLoop::set_tick(std::chrono::milliseconds period, std::function<void()>
 	});
 }
 
+template <typename F> void EventLoop::guarded(F &&fn)
+{
+	// One failing input must not take the daemon down: report and go on.
+	try {
+		fn();
+	} catch (const std::exception &e) {
+		++errors_;
+		if (on_error_)
+			on_error_(e);
+	}
+}
+
 void EventLoop::run()
 {
 	running_ = true;
@@ -93,10 +105,10 @@ void EventLoop::run()
 			if (it == callbacks_.end())
 				continue; // removed by an earlier callback of this batch
 			auto cb = it->second; // the callback may remove itself
-			cb(events[static_cast<std::size_t>(i)].events);
+			guarded([&] { cb(events[static_cast<std::size_t>(i)].events); });
 		}
 		if (idle_)
-			idle_();
+			guarded(idle_);
 	}
 }
 

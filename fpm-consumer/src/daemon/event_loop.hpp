@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <functional>
+#include <exception>
 #include <map>
 
 namespace evpnmon::consumer {
@@ -22,6 +23,9 @@ public:
 	void set_idle(std::function<void()> idle) { idle_ = std::move(idle); }
 	void run();
 	void stop() { running_ = false; }
+	// Exceptions escaping a callback are passed here and counted.
+	void set_error_handler(std::function<void(const std::exception &)> h) { on_error_ = std::move(h); }
+	std::uint64_t errors() const { return errors_; }
 
 private:
 	UniqueFd epoll_;
@@ -31,6 +35,10 @@ private:
 	std::function<void()> tick_;
 	std::function<void()> idle_;
 	bool running_ = false;
+	std::function<void(const std::exception &)> on_error_;
+	std::uint64_t errors_ = 0;
+
+	template <typename F> void guarded(F &&fn);
 };
 
 } // namespace evpnmon::consumer
