@@ -85,7 +85,8 @@ case "${EVPNMON_CONSUMER:-0}" in
         if command -v "$b" >/dev/null 2>&1; then cmd="$b ${EVPNMON_CONSUMER_ARGS:-}"; break; fi
       done
     fi
-    cmd=$(printf '%s' "$cmd" | sed "s|@RUNDIR@|$RUN|g")
+    cmd=$(printf '%s' "$cmd" | sed -e "s|@RUNDIR@|$RUN|g" -e "s|@BPFDIR@|/sys/fs/bpf|g" \
+          -e "s|@NODE@|$(hostname)|g")
     if [ -n "$cmd" ]; then
       say "starting fpm-consumer: $cmd"
       $cmd >"$LOG/fpm-consumer.log" 2>&1 &

@@ -483,6 +483,7 @@ class Lab:
         self.created_netns: list[str] = []
         self.skipped: list[str] = []
         self._extras: list[tuple[str, str]] = []
+        self.extra_argv: dict[tuple[str, str], list[str]] = {}
         self._owns_run_dir = False
         self._up = False
         self._down_done = False
@@ -564,6 +565,7 @@ class Lab:
                              "vtysh": str(b.vtysh), "env": b.env}
                          for n, b in self.binaries.items()},
             "daemon_args": {f"{n}/{d}": a for (n, d), a in self.daemon_args.items()},
+            "extra_argv": {f"{n}/{d}": a for (n, d), a in self.extra_argv.items()},
             "skipped": self.skipped, "config_mode": self.config_mode,
             "started": time.time(),
         }
@@ -591,6 +593,7 @@ class Lab:
             lab.binaries[n] = FrrBinaries(b["name"], Path(b["daemon_dir"]), Path(b["vtysh"]),
                                           [], b.get("env", {}))
         lab.daemon_args = {tuple(k.split("/", 1)): v for k, v in st.get("daemon_args", {}).items()}
+        lab.extra_argv = {tuple(k.split("/", 1)): v for k, v in st.get("extra_argv", {}).items()}
         lab.skipped = st.get("skipped", [])
         lab._owns_run_dir = True
         lab._up = True
@@ -606,6 +609,7 @@ class Lab:
         # a Lab can be brought up again after down()
         self._down_done = False
         self.created_netns, self.procs, self.skipped, self._extras = [], {}, [], []
+        self.extra_argv = {}
         self.links = [Link(l.a, l.b, l.mtu) for l in self.topology.links]
         # checks before anything is created: a clash must not tear down
         # somebody else's run
@@ -826,6 +830,9 @@ class Lab:
         cascade=True (default) a zebra restart restarts every daemon of the
         node, like watchfrr does.  Returns the new pid of `daemon`.
         """
+        if (node, daemon) in self.extra_argv:         # e.g. the fpm-consumer
+            self.stop_daemon(node, daemon, timeout)
+            return self.spawn(node, self.extra_argv[(node, daemon)], name=daemon).pid
         if daemon == "zebra" and cascade:
             others = [d for d in self._enabled_daemons(node) if d != "zebra"]
             for d in reversed(others):
@@ -890,8 +897,7 @@ class Lab:
                 log.info("%s: runs stock FRR; fpm-consumer not started", node)
                 self.skipped.append(f"{node}/fpm-consumer (stock FRR)")
                 return
-            rd = str(self.node_dir(node))
-            cmd = env.get("EVPNMON_CONSUMER_CMD", "").replace("@RUNDIR@", rd)
+            cmd = self._subst(node, env.get("EVPNMON_CONSUMER_CMD", ""))
             if cmd:
                 argv = shlex.split(cmd)
             else:
@@ -904,9 +910,37 @@ class Lab:
                     self.skipped.append(f"{node}/fpm-consumer")
                     return
                 argv = [str(b)] + shlex.split(
-                    env.get("EVPNMON_CONSUMER_ARGS", "").replace("@RUNDIR@", rd))
+                    self._subst(node, env.get("EVPNMON_CONSUMER_ARGS", "")))
+            self.extra_argv[(node, "fpm-consumer")] = argv
             self.spawn(node, argv, name="fpm-consumer")
             self._extras.append((node, "fpm-consumer"))
+
+    def _subst(self, node: str, s: str) -> str:
+        """Placeholders of EVPNMON_CONSUMER_ARGS/_CMD: @RUNDIR@ (the node's FRR
+        state dir), @NODE@ (node name), @BPFDIR@ (a private bpffs instance
+        mounted at <node dir>/bpffs: bpffs is shared by all network
+        namespaces, so each leaf's consumer needs its own pin directory, and
+        a mount of our own disappears with the lab; the entrypoint uses
+        /sys/fs/bpf, private to the container)."""
+        if "@BPFDIR@" in s:
+            s = s.replace("@BPFDIR@", str(self._bpffs(node)))
+        return s.replace("@RUNDIR@", str(self.node_dir(node))).replace("@NODE@", node)
+
+    def _bpffs(self, node: str) -> Path:
+        d = self.node_dir(node) / "bpffs"
+        if not os.path.ismount(d):
+            d.mkdir(parents=True, exist_ok=True)
+            _run(["mount", "-t", "bpf", "-o", "mode=0700", "bpf", str(d)])
+        return d
+
+    def _mounts_in_run_dir(self) -> list[str]:
+        out = []
+        with contextlib.suppress(OSError):
+            for line in Path("/proc/self/mounts").read_text().splitlines():
+                mp = line.split()[1].encode().decode("unicode_escape")
+                if mp.startswith(str(self.run_dir) + "/"):
+                    out.append(mp)
+        return sorted(out, key=len, reverse=True)
 
     def spawn(self, node: str, argv: list[str] | str, name: str,
               env: dict[str, str] | None = None) -> subprocess.Popen:
@@ -1176,6 +1210,10 @@ class Lab:
                 if not stray:
                     break
                 self._kill(stray, timeout=3.0)
+            for mp in self._mounts_in_run_dir():    # private bpffs of consumers
+                cp = _run(["umount", "-l", mp], check=False, timeout=10)
+                if cp.returncode != 0:
+                    log.error("cannot unmount %s: %s", mp, cp.stderr.strip())
             for ns in ours:
                 cp = _run(["ip", "netns", "del", ns], check=False, timeout=10)
                 if cp.returncode != 0:
