@@ -116,7 +116,8 @@ const struct prefix_rd *evpn_mon_path_rd(struct bgp_path_info *pi,
 	return vpn ? &vpn->prd : NULL;
 }
 
-void evpn_mon_route2json(const struct evpn_mon_route *r, json_object *json)
+void evpn_mon_route2json(const struct evpn_mon_route *r, bool with_server,
+			 json_object *json)
 {
 	char buf[INET6_ADDRSTRLEN];
 	struct ethaddr mac;
@@ -133,9 +134,11 @@ void evpn_mon_route2json(const struct evpn_mon_route *r, json_object *json)
 			      sizeof(buf));
 		json_object_string_add(json, "hostIp", buf);
 	}
-	memcpy(mac.octet, r->server_mac, 6);
-	json_object_string_addf(json, "serverMac", "%pEA", &mac);
-	if (r->server_ip.len) {
+	if (with_server) {
+		memcpy(mac.octet, r->server_mac, 6);
+		json_object_string_addf(json, "serverMac", "%pEA", &mac);
+	}
+	if (with_server && r->server_ip.len) {
 		mon_ip_to_str(r->server_ip.addr, r->server_ip.len, buf,
 			      sizeof(buf));
 		json_object_string_add(json, "serverIp", buf);
@@ -265,9 +268,8 @@ static void mon_to_json(const struct prefix_evpn *p, json_object *json)
 
 	evpn_mon_route_from_path(&r, p, NULL, NULL);
 	json_object_string_add(json, "routeTypeName", "monitor");
-	evpn_mon_route2json(&r, json);
-	/* server fields live in the path attribute, not in the prefix */
-	json_object_object_del(json, "serverMac");
+	/* the server fields live in the path attribute, not in the prefix */
+	evpn_mon_route2json(&r, false, json);
 }
 
 static void mon_vni_route(struct bgp *bgp, struct bgpevpn *vpn,

@@ -77,7 +77,8 @@ void evpn_mon_route_from_path(struct evpn_mon_route *r,
 			      const struct attr *attr);
 const struct prefix_rd *evpn_mon_path_rd(struct bgp_path_info *pi,
 					 struct bgpevpn *vpn);
-void evpn_mon_route2json(const struct evpn_mon_route *r, json_object *json);
+void evpn_mon_route2json(const struct evpn_mon_route *r, bool with_server,
+			 json_object *json);
 
 /* feed (bgp_evpn_mon_feed.c) */
 void evpn_mon_feed_init(struct thread_master *master, const char *endpoint);

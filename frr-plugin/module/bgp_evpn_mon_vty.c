@@ -275,7 +275,7 @@ static void mon_show_route(struct vty *vty, struct bgp *bgp,
 		json_object_string_add(json, "origin",
 				       local ? "local" : "remote");
 		json_object_string_add(json, "rd", rdbuf);
-		evpn_mon_route2json(&r, json);
+		evpn_mon_route2json(&r, true, json);
 		json_object_object_add(json, "importedInto", w.json_arr);
 		json_object_array_add(json_arr, json);
 		return;

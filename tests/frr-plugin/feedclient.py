@@ -55,6 +55,7 @@ class FeedClient:
         self.sessions: dict[tuple, dict] = {}
         self.snapshots = 0
         self.deltas = 0
+        self.last_rx = time.monotonic()
         self.subscribe()
 
     @staticmethod
@@ -67,7 +68,12 @@ class FeedClient:
         self.sock.send(req.SerializeToString())
 
     def poll(self, timeout: float = 0.2) -> None:
+        """Read what is there. Silence for 3 heartbeats (bgpd restarted and
+        does not know us): subscribe again."""
         deadline = time.monotonic() + timeout
+        if time.monotonic() - self.last_rx > 3.0:
+            self.last_rx = time.monotonic()
+            self.subscribe()
         while True:
             left = deadline - time.monotonic()
             if left <= 0 or not self.sock.poll(int(left * 1000)):
@@ -75,6 +81,7 @@ class FeedClient:
             self._handle(self.sock.recv())
 
     def _handle(self, data: bytes) -> None:
+        self.last_rx = time.monotonic()
         m = pb().FeedMessage()
         m.ParseFromString(data)
         body = m.WhichOneof("body")

@@ -147,6 +147,8 @@ def test_running_config_round_trip(lab):
 
 
 def test_bad_input_gets_an_error_and_changes_nothing(lab):
+    # (bgpd accepts a not-yet-known VNI while a configuration file is being
+    # loaded and for 1 s after, as zebra reports VNIs later: run this first)
     before = lab.vtysh("vtep101", "show running-config")
     bad = [
         f"monitor host vni 4242 mac {HOST_MAC} server {HOST_ID}",      # unknown VNI
@@ -166,6 +168,45 @@ def test_bad_input_gets_an_error_and_changes_nothing(lab):
     assert lab.vtysh("vtep101", "show running-config") == before
 
 
+def test_frr_reload_round_trip(lab, tmp_path):
+    """frr-reload.py applies an edited configuration (add a second server and
+    a host watched by both servers, drop nothing) and the running
+    configuration then equals the file: our lines round-trip."""
+    node = "vtep101"
+    running = lab.vtysh(node, "show running-config")
+    # a file as `write memory` would save it: from "frr version" on
+    running = running[running.index("frr version"):]
+    extra = [" monitor server 22 mac 00:00:00:00:00:22 ip 192.168.100.22",
+             f" monitor host vni 100 ip {HOST_IP} server 22"]
+    lines = running.splitlines()
+    i = next(k for k, l in enumerate(lines) if l.strip().startswith("monitor host vni 100"))
+    new = lines[:i + 1] + [" " + e for e in extra] + lines[i + 1:]
+    target = tmp_path / "frr.conf"
+    target.write_text("\n".join(new) + "\n")
+    frr = Path(FRR_PREFIX)
+    rundir = lab.node_dir(node) / "reload"
+    rundir.mkdir(exist_ok=True)
+    args = ["/usr/bin/python3", str(frr / "sbin" / "frr-reload.py"), "--bindir", str(frr / "bin"),
+            "--vty_socket", str(lab.node_dir(node)), "--confdir", str(lab.node_dir(node)),
+            "--rundir", str(rundir), "--stdout"]
+    test = lab.exec(node, args + ["--test", str(target)], check=False)
+    assert test.returncode == 0, test.stdout + test.stderr
+    assert "monitor server 22" in test.stdout and "ip 192.168.100.210 server 22" in test.stdout
+    r = lab.exec(node, args + ["--reload", str(target)], check=False)
+    assert r.returncode == 0, r.stdout + r.stderr
+    after = lab.vtysh(node, "show running-config")
+    for e in extra:
+        assert "  " + e.strip() in after, e
+    # nothing left to do
+    again = lab.exec(node, args + ["--test", str(target)], check=False)
+    assert "monitor" not in again.stdout.split("Lines To Add")[-1]
+    # and back: frr-reload removes what the file no longer has
+    target.write_text(running)
+    r = lab.exec(node, args + ["--reload", str(target)], check=False)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "monitor server 22" not in lab.vtysh(node, "show running-config")
+
+
 def test_remove_session_gone_everywhere(lab, feeds):
     lab.vtysh("vtep101", ["configure terminal", "router bgp 65101",
                           "address-family l2vpn evpn",
@@ -176,6 +217,39 @@ def test_remove_session_gone_everywhere(lab, feeds):
     assert "10.0.0.101:100" not in spine
     wait_feeds(lab, feeds, False)
     assert stock_peer_state(lab) == ("Established", 1)
+
+
+def test_advertise_all_vni_off_withdraws(lab):
+    lab.vtysh("vtep101", CONFIG)
+    lab.wait_for(lambda: our_session(lab, "vtep103"), timeout=20, what="session advertised")
+    lab.configure("vtep101", ["router bgp 65101", "address-family l2vpn evpn",
+                              "no advertise-all-vni"])
+    lab.wait_for(lambda: not our_session(lab, "vtep103"), timeout=20,
+                 what="withdrawn after no advertise-all-vni")
+    lab.configure("vtep101", ["router bgp 65101", "address-family l2vpn evpn",
+                              "advertise-all-vni"])
+    lab.wait_for(lambda: our_session(lab, "vtep103"), timeout=30,
+                 what="re-advertised after advertise-all-vni")
+
+
+def test_saved_config_advertised_after_bgpd_restart(lab, feeds):
+    """bgpd reads the session from its configuration before zebra reports the
+    VNI; the route must be advertised once the VNI is live, and a restarted
+    bgpd's feed gets a new epoch that subscribers follow."""
+    lab.wait_for(lambda: our_session(lab, "vtep103"), timeout=30, what="session advertised")
+    epoch = feeds["vtep101"].epoch
+    lab.save_config("vtep101")
+    lab.restart_daemon("vtep101", "bgpd")
+    lab.wait_for(lambda: lab.bgp_established("vtep101"), timeout=60, what="vtep101 BGP back")
+    lab.wait_for(lambda: (our_session(lab, "vtep101") or {}).get("origin") == "local",
+                 timeout=30, what="session originated again after restart")
+    lab.wait_for(lambda: our_session(lab, "vtep103"), timeout=30, what="session on vtep103")
+
+    def resubscribed():
+        c = feeds["vtep101"]
+        c.poll(0.2)
+        return c.epoch != epoch and any(s["hostMac"] == HOST_MAC for s in c.sessions.values())
+    lab.wait_for(resubscribed, timeout=30, what="feed client followed the new epoch")
 
 
 def test_vni_removal_withdraws(lab):
