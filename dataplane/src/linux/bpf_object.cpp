@@ -25,14 +25,31 @@ namespace {
 				"dataplane/linux: " + what);
 }
 
-void ensure_bpffs()
+bool on_bpffs(const std::filesystem::path &p)
 {
+	// The nearest existing ancestor decides (pin_dir may not exist yet).
+	std::filesystem::path q = p;
+	std::error_code ec;
+	while (!q.empty() && !std::filesystem::exists(q, ec))
+		q = q.parent_path();
 	struct statfs st {};
-	if (::statfs("/sys/fs/bpf", &st) == 0 &&
-	    st.f_type == static_cast<decltype(st.f_type)>(BPF_FS_MAGIC))
+	return !q.empty() && ::statfs(q.c_str(), &st) == 0 &&
+	       st.f_type == static_cast<decltype(st.f_type)>(BPF_FS_MAGIC);
+}
+
+// pin_dir must be on a bpffs. Under /sys/fs/bpf we mount one if nothing is
+// mounted there (a fresh host, or `ip netns exec`, which remounts /sys: that
+// instance then lives only as long as this process's mount namespace).
+void ensure_bpffs(const std::string &pin_dir)
+{
+	if (on_bpffs(pin_dir))
 		return;
-	::mkdir("/sys/fs/bpf", 0700);
-	if (::mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700") != 0)
+	const std::string sysbpf = "/sys/fs/bpf";
+	if (pin_dir.rfind(sysbpf + "/", 0) != 0)
+		fail(ENOTSUP, "pin directory " + pin_dir + " is not on a bpffs "
+			      "(mount -t bpf bpf <dir>)");
+	::mkdir(sysbpf.c_str(), 0700);
+	if (::mount("bpf", sysbpf.c_str(), "bpf", 0, "mode=0700") != 0)
 		fail(errno, "mount bpffs on /sys/fs/bpf");
 }
 
@@ -66,7 +83,7 @@ void BpfObject::Deleter::operator()(mirror_bpf *s) const
 
 BpfObject::BpfObject(const std::string &pin_dir) : pin_dir_(pin_dir)
 {
-	ensure_bpffs();
+	ensure_bpffs(pin_dir);
 	std::error_code ec;
 	std::filesystem::create_directories(pin_dir, ec);
 	if (ec)
