@@ -150,3 +150,24 @@ TEST_CASE("replay: the consumer follows MAC B and shows the 8.4.4 replay gap for
 	CHECK(saw_b);
 	CHECK(saw_b_gone);
 }
+
+TEST_CASE("replay: zebra with patch 0202 sends the MAC installed before the connection")
+{
+	auto cap = load("zebra-8.4.4-patched-replay");
+	dp::MemoryDataplane dataplane;
+	EngineConfig cfg;
+	cfg.decision.local_vnis = {100};
+	cfg.vxlan_ifindex_to_vni = {{cap.vxlan_ifindex, 100}};
+	Engine e(dataplane, cfg);
+	EngineSink sink(e);
+	fpm::Framer framer;
+	framer.feed(cap.bytes);
+	fpm::DecodeCounters c;
+	fpm::Frame f;
+	while (framer.next(f) == fpm::Framer::Status::Frame)
+		fpm::decode_netlink(f.payload, sink, c);
+	CHECK(c.malformed == 0);
+	// The stock capture never announces MAC A; this one does.
+	CHECK(e.macs().locate(100, MAC_A) == MacLocation::remote(LEAF2));
+	CHECK(e.routes().reachable(LEAF2));
+}

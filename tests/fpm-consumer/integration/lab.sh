@@ -14,6 +14,10 @@ L2=${LAB_ID}-l2
 LAB_DIR=${LAB_DIR:-/tmp/${LAB_ID}}
 FPM_PORT=${FPM_PORT:-2620}
 FRR=/usr/lib/frr
+# leaf1's zebra and FPM module (a patched build can be tested:
+# ZEBRA1=<tree>/zebra/zebra FPM_MODULE=<tree>/zebra/.libs/dplane_fpm_nl.so)
+ZEBRA1=${ZEBRA1:-$FRR/zebra}
+FPM_MODULE=${FPM_MODULE:-dplane_fpm_nl}
 
 lab_ns() { ip netns exec "$@"; }
 
@@ -61,9 +65,10 @@ lab_net() { # ns vtep p2p_ip
 }
 
 lab_zebra() { # ns name [extra zebra args]
-	local ns=$1 d=$LAB_DIR/$2
+	local ns=$1 d=$LAB_DIR/$2 bin=$FRR/zebra
+	[ "$2" = leaf1 ] && bin=$ZEBRA1
 	shift 2
-	lab_ns "$ns" $FRR/zebra -d -f "$d/zebra.conf" -i "$d/zebra.pid" -z "$d/zserv.api" \
+	lab_ns "$ns" "$bin" -d -f "$d/zebra.conf" -i "$d/zebra.pid" -z "$d/zserv.api" \
 		--vty_socket "$d" -P 0 "$@"
 }
 
@@ -101,7 +106,7 @@ lab_up() {
 }
 
 # lab_start_frr: zebra (leaf1 with FPM) + bgpd on both leaves
-lab_start_zebra1() { lab_zebra "$L1" leaf1 -M dplane_fpm_nl; }
+lab_start_zebra1() { lab_zebra "$L1" leaf1 -M "$FPM_MODULE"; }
 lab_start_frr() {
 	lab_start_zebra1
 	lab_zebra "$L2" leaf2
