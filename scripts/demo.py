@@ -3,116 +3,177 @@
 
 Brings up docker/clab/evpn-monitor.clab.yml with the netns runner (the same
 file containerlab deploys), configures "monitor VM210 with SERV21" once on
-VTEP101 with vtysh, and shows, step by step, the monitor-config route reaching
-every VTEP, what each VTEP's fpm-consumer derived, and the mirrored traffic
-arriving at SERV21. Everything it creates is torn down at the end, also on
-Ctrl-C.
+VTEP101 with vtysh, sends traffic (ping and a TCP flow, both directions, from
+hosts on other leaves and on the same leaf) and shows what SERV21 receives.
+Then VM210 moves to VTEP102, then SERV21 moves to VTEP103; after each step
+the entries of every VTEP and the copies at SERV21 are checked again. Ends by
+tearing down everything it created (also on Ctrl-C) and prints the
+convergence times it measured.
 """
 from __future__ import annotations
 
 import argparse
 import os
-import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "lab"))
+sys.path.insert(0, str(REPO / "tests" / "scenarios"))
 
 from clabns import Lab, LabError  # noqa: E402
+import fabric as F  # noqa: E402
 
-TOPOLOGY = REPO / "docker" / "clab" / "evpn-monitor.clab.yml"
-LEAVES = ["vtep101", "vtep102", "vtep103", "vtep104"]
-VM210 = {"mac": "00:00:00:00:02:10", "ip": "192.168.100.210"}
-SERV21 = {"mac": "00:00:00:00:00:21", "ip": "192.168.100.21", "host_id": 21}
+BOLD, GREEN, RED, END = "\033[1m", "\033[32m", "\033[31m", "\033[0m"
+if not sys.stdout.isatty():
+    BOLD = GREEN = RED = END = ""
+
+_step = 0
+_t0 = time.monotonic()
 
 
-def step(n: int, text: str) -> None:
-    print(f"\n\033[1m[{n}] {text}\033[0m", flush=True)
+def step(text: str) -> None:
+    global _step
+    _step += 1
+    print(f"\n{BOLD}[{_step}] {text}{END}   (t = {time.monotonic() - _t0:.1f} s)", flush=True)
 
 
-def show(text: str) -> None:
-    for line in text.rstrip().splitlines():
-        print("    " + line)
+def say(text: str = "") -> None:
+    for line in str(text).rstrip().splitlines() or [""]:
+        print("    " + line, flush=True)
+
+
+def verdict(ok: bool, text: str) -> bool:
+    print(f"    {GREEN + 'OK  ' if ok else RED + 'FAIL'}{END} {text}", flush=True)
+    return ok
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.parse_args()
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default="/tmp/evpnmon-demo",
+                    help="directory for the pcap files (default %(default)s)")
+    ap.add_argument("--prefix", default="demo", help="namespace prefix (default %(default)s)")
+    args = ap.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    times: dict[str, float] = {}
+    failures: list[str] = []
 
-    frr = os.environ.get("EVPNMON_FRR_PREFIX", str(REPO / "build" / "frr"))
-    t0 = time.monotonic()
-    step(1, "Fabric: spine (eBGP transit, patched bgpd, no VNI), VTEP101-104 (patched), "
-            "VTEP105 (stock Debian FRR 8.4.4), VNI 100")
+    step("Fabric: spine (eBGP transit, patched bgpd, no VNI), VTEP101-104 (patched FRR + "
+         "fpm-consumer + eBPF dataplane), VTEP105 (stock Debian FRR 8.4.4), VNI 100")
     try:
-        with Lab(TOPOLOGY, prefix="demo", frr_prefix=frr, stock_ok=False) as lab:
-            run(lab, t0)
-            step(6, "Tear down")
-        print("    all namespaces and processes removed")
-        return 0
+        with Lab(F.TOPOLOGY, prefix=args.prefix, frr_prefix=F.FRR_PREFIX, stock_ok=False,
+                 require_extras=True) as lab:
+            run(lab, out, times, failures)
+            step("Tear down")
+        say("all namespaces, processes, devices and BPF pins of the demo removed")
     except KeyboardInterrupt:
-        print("\ninterrupted: everything torn down")
+        print("\ninterrupted: everything the demo created has been torn down")
         return 130
+    except (LabError, AssertionError) as e:
+        print(f"\n{RED}demo failed:{END} {e}\neverything the demo created has been torn down")
+        return 1
+    print(f"\n{BOLD}Convergence times measured in this run{END}")
+    for k, v in times.items():
+        print(f"    {k:58} {1000 * v:7.0f} ms")
+    print(f"    pcap files: {out}/")
+    if failures:
+        print(f"\n{RED}{len(failures)} check(s) failed:{END}")
+        for f in failures:
+            print(f"    - {f}")
+        return 1
+    print(f"\n{GREEN}every check passed{END}")
+    return 0
 
 
-def run(lab: Lab, t0: float) -> None:
-    lab.wait_for(lambda: all(lab.bgp_established(n) for n in lab.frr_nodes),
-                 timeout=90, what="BGP sessions")
-    print(f"    all BGP sessions established after {time.monotonic() - t0:.1f} s")
-    show(lab.vtysh("spine", "show bgp l2vpn evpn summary"))
+def show_entries(lab, host_leaf: str, server_leaf: str, failures: list[str]) -> None:
+    want = F.expected_entries(lab, host_leaf, server_leaf)
+    try:
+        F.wait_entries(lab, want, timeout=15)
+    except AssertionError as e:
+        failures.append(f"entries (VM210 on {host_leaf}, SERV21 on {server_leaf}): {e}")
+    got = F.all_entries(lab)
+    for n in F.LEAVES:
+        say(f"{n} ({F.VTEP_IP[n]}):")
+        for line in F.format_entries(got[n]) or ["(no entries)"]:
+            say("    " + line)
+    verdict(got == want, "every VTEP holds exactly the entries the rule asks for")
 
-    step(2, "Operator, on VTEP101 only: monitor VM210 with SERV21 (vtysh)")
-    cfg = ["router bgp 65101", "address-family l2vpn evpn",
-           f"monitor server {SERV21['host_id']} mac {SERV21['mac']} ip {SERV21['ip']}",
-           f"monitor host vni 100 mac {VM210['mac']} ip {VM210['ip']} server {SERV21['host_id']}"]
-    for c in cfg:
-        print(f"    vtep101(config)# {c}")
-    t_cfg = time.monotonic()
-    lab.configure("vtep101", cfg)
 
-    step(3, "The monitor-config route (EVPN type 254) reaches every VTEP of VNI 100")
+def traffic(lab, out: Path, tag: str, peers: list[str], failures: list[str]) -> None:
+    say(f"peers of VM210: " + ", ".join(f"{p} (on {F.where_is(lab, p)})" for p in peers))
+    cmp, res, spcap = F.mirrored_exchange(lab, peers, tag, out, log=say)
+    if not all(res.values()):
+        failures.append(f"{tag}: traffic failed: {[k for k, v in res.items() if not v]}")
+    say("")
+    say(f"what SERV21 received (tshark, {spcap}):")
+    for line in F.tshark_summary(spcap).splitlines():
+        say("  " + line)
+    ok = verdict(cmp.exactly_once, f"exactly once: {cmp}")
+    if not ok:
+        failures.append(f"{tag}: {cmp} {cmp.examples}")
 
-    def everywhere():
-        return all(lab.vtysh_json(n, "show bgp l2vpn evpn monitor json")["sessions"]
-                   for n in LEAVES)
-    lab.wait_for(everywhere, timeout=30, what="session on every VTEP")
-    print(f"    present on VTEP101-104 {1000 * (time.monotonic() - t_cfg):.0f} ms after the configuration")
-    show(lab.vtysh("vtep103", "show bgp l2vpn evpn monitor"))
-    show(lab.vtysh("spine", "show bgp l2vpn evpn route type monitor"))
+
+def run(lab: Lab, out: Path, times: dict, failures: list[str]) -> None:
+    F.bring_up_wait(lab)
+    say(f"all BGP sessions established after {time.monotonic() - _t0:.1f} s")
+    say(lab.vtysh("spine", "show bgp l2vpn evpn summary"))
+    F.quiet_hosts(lab)
+    # every host talks once so that every MAC is known (no unknown-unicast
+    # flooding would reach SERV21 later and look like a copy)
+    for h in ("vm220", "vm230", "vm240", "serv21", "vm250"):
+        F.ping(lab, "vm210", h, count=1)
+    F.start_echo_servers(lab, ["vm210", "vm220", "vm230", "vm240", "vm250"])
+    F.wait_gates(lab)
+    say(f"every fpm-consumer has its inputs (FPM resynced, feed snapshot, local MACs) "
+        f"at t = {time.monotonic() - _t0:.1f} s")
+
+    step("Operator, on VTEP101 only: monitor VM210 with SERV21 (vtysh)")
+    for c in F.monitor_config():
+        say(f"vtep101(config)# {c}")
+    times["configuration entered -> first mirrored packet at SERV21"] = \
+        F.measure_config(lab, out)
+    say(f"first mirrored packet at SERV21 "
+        f"{1000 * times['configuration entered -> first mirrored packet at SERV21']:.0f} ms "
+        f"after the configuration (continuous ping VM220 -> VM210)")
+
+    step("The monitor-config route (EVPN type 254) reaches every VTEP of VNI 100")
+    lab.wait_for(lambda: all(lab.vtysh_json(n, "show bgp l2vpn evpn monitor json")["sessions"]
+                             for n in F.LEAVES), timeout=30, what="session on every VTEP")
+    say(lab.vtysh("vtep103", "show bgp l2vpn evpn monitor"))
     stock = lab.vtysh("vtep105", "show bgp l2vpn evpn route")
-    print("    VTEP105 (stock FRR) holds no monitor route: "
-          f"{'yes' if '[254]' not in stock else 'NO'}; its BGP session: "
-          f"{'Established' if lab.bgp_established('vtep105') else 'DOWN'}")
+    verdict("[254]" not in stock and lab.bgp_established("vtep105"),
+            "VTEP105 (stock FRR) keeps its BGP session and holds no monitor route")
 
-    step(4, "Each VTEP's fpm-consumer derives its entries")
-    ctl = Path(os.environ.get("EVPNMON_BUILD_DIR", REPO / "build")) / "fpm-consumer" / "evpnmon-ctl"
-    if ctl.exists() and lab.skipped == []:
-        for n in LEAVES:
-            r = lab.exec(n, [str(ctl), "entries"], check=False)
-            print(f"    {n}:")
-            show(r.stdout or r.stderr)
-    else:
-        print("    (fpm-consumer not running in this fabric yet: see docs/lab.md)")
+    step("Each VTEP's fpm-consumer derived its entries (evpnmon-ctl --json entries)")
+    show_entries(lab, "vtep101", "vtep104", failures)
 
-    step(5, "Traffic to and from VM210; what SERV21 receives")
-    pcap = Path("/tmp/evpnmon-demo-serv21.pcap")
-    cap = subprocess.Popen(["ip", "netns", "exec", lab.netns("serv21"), "tcpdump", "-i", "eth1",
-                            "-w", str(pcap), "-U", "not arp"],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(1)
-    for src in ("vm220", "vm230"):
-        r = lab.exec(src, f"ping -c 3 -i 0.2 -W 1 {VM210['ip']}", check=False)
-        print(f"    {src} -> VM210 ping: {'ok' if r.returncode == 0 else 'FAILED'}")
-    time.sleep(1)
-    cap.terminate()
-    cap.wait(5)
-    if shutil.which("tshark"):
-        r = subprocess.run(["tshark", "-r", str(pcap), "-q", "-z", "conv,ip"],
-                           capture_output=True, text=True)
-        show(r.stdout)
-    print(f"    capture at SERV21: {pcap}")
+    step("Traffic to and from VM210 (VM210 on VTEP101, SERV21 on VTEP104)")
+    traffic(lab, out, "1-initial", ["vm220", "vm230", "vm240"], failures)
+    say("")
+    say("VM250 behind the stock leaf VTEP105: its packets to VM210 are not mirrored "
+        "(VTEP105 has no dataplane);")
+    say("VM210's answers to it are (entry 1 on VTEP101):")
+    c, _, _ = F.mirrored_exchange(lab, ["vm250"], "1-stock", out)
+    say(f"    {c}")
+
+    step("VM210 moves to VTEP102 (link moved, gratuitous ARP), traffic continues")
+    m = F.measure_move(lab, "vm210", "vtep101", "vtep102", out, "2-move")
+    times["VM210 move: the fabric's type-2 MAC move"] = m.fabric
+    times["VM210 move: mirroring resumes"] = m.mirror
+    say(f"VM210 now on vtep102:{m.port}; after its gratuitous ARP: {m}")
+    show_entries(lab, "vtep102", "vtep104", failures)
+    traffic(lab, out, "2-vm210-moved", ["vm220", "vm230", "vm240"], failures)
+
+    step("SERV21 moves to VTEP103 (link moved, gratuitous ARP), traffic continues")
+    m = F.measure_move(lab, "serv21", "vtep104", "vtep103", out, "3-move")
+    times["SERV21 move: the fabric's type-2 MAC move"] = m.fabric
+    times["SERV21 move: mirroring resumes"] = m.mirror
+    say(f"SERV21 now on vtep103:{m.port}; after its gratuitous ARP: {m}")
+    show_entries(lab, "vtep102", "vtep103", failures)
+    traffic(lab, out, "3-serv21-moved", ["vm220", "vm230", "vm240"], failures)
 
 
 if __name__ == "__main__":
