@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# End-to-end exactly-once check on real packets: two leaves (stock FRR 8.4.4
+# EVPN), a consumer with the linux dataplane (TC eBPF) on each, one session:
+# host H (leaf1) monitored by server X (leaf2, HOST ID 7). The monitoring
+# server's port is captured; it must see exactly one copy of every packet to
+# or from H, and nothing else:
+#   a. H <-> K (K on leaf2):      copies of requests (entry 1, VXLAN-GBP) and
+#                                 replies (entry 2 at leaf2, local port)
+#   b. G <-> H (G on leaf1 too):  host-to-host inside one VTEP (entry 2 at
+#                                 leaf1 plus entry 1 at leaf1)
+#   c. K <-> G (not monitored):   no copy
+# usage: it_traffic.sh BUILD_DIR   (root; bounded time; cleans up on exit)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+build=$(cd "${1:?build dir}" && pwd)
+consumer=$build/fpm-consumer/fpm-consumer
+ctl=$build/fpm-consumer/evpnmon-ctl
+feedtool=$build/fpm-consumer/tests/fpmc-fake-feed
+. "$here/lab.sh"
+
+BPFFS=$LAB_DIR-bpffs
+FEED=ipc://$LAB_DIR/feed.ipc
+H=02:00:00:00:01:01 G=02:00:00:00:01:02 K=02:00:00:00:02:03 X=02:00:00:00:02:20
+pids=()
+cleanup() {
+	set +e
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+	lab_down
+	umount "$BPFFS" 2>/dev/null
+	rmdir "$BPFFS" 2>/dev/null
+}
+trap cleanup EXIT
+fail() {
+	echo "FAIL: $*" >&2
+	for l in 1 2; do echo "--- consumer leaf$l" >&2; tail -15 "$LAB_DIR/c$l.log" >&2; done
+	exit 1
+}
+entries() { # leaf
+	"$ctl" -s "$LAB_DIR/c$1.sock" --json entries 2>/dev/null | /usr/bin/python3 -c \
+		'import json,sys; d=json.load(sys.stdin)["evpn-monitor:fpm-consumer"]; print(" ".join(sorted(e["kind"]+"/"+e["action"]["type"] for e in d["entries"].get("entry",[]))))'
+}
+host_ip() { lab_ns "${LAB_ID}-h-$1" ip addr add "$2/24" dev eth0; }
+# count ICMP packets seen on X's port while running a command
+copies() { # cmd...
+	local cap=$LAB_DIR/x.pcap
+	lab_ns "${LAB_ID}-h-hx" timeout 15 tcpdump -nn -i eth0 -U -w "$cap" icmp 2>/dev/null &
+	local t=$!
+	sleep 1.5
+	"$@" >/dev/null
+	sleep 1
+	kill -INT $t 2>/dev/null; wait $t 2>/dev/null || true
+	tcpdump -nn -r "$cap" 2>/dev/null | wc -l
+}
+
+lab_up
+mkdir -p "$BPFFS"
+mount -t bpf bpf "$BPFFS"
+lab_host "$L1" hh "$H"; host_ip hh 192.168.100.11
+lab_host "$L1" hg "$G"; host_ip hg 192.168.100.12
+lab_host "$L2" hk "$K"; host_ip hk 192.168.100.23
+lab_host "$L2" hx "$X"; host_ip hx 192.168.100.20
+"$feedtool" --bind "$FEED" --session "100,$H,7,$X" &
+pids+=($!)
+lab_start_frr
+for l in 1 2; do
+	lab_ns "${LAB_ID}-l$l" "$consumer" --backend linux --l2vni br100:vxlan100:100 \
+		--local-vtep "10.0.0.$l" --bpf-pin-dir "$BPFFS/leaf$l" --state-socket "$LAB_DIR/c$l.sock" \
+		--feed "$FEED" --fpm-resync-time 2 --startup-grace 15 --cleanup-on-exit \
+		>"$LAB_DIR/c$l.log" 2>&1 &
+	pids+=($!)
+done
+wait_for "[ \"\$(entries 1)\" = 'mirror-dest/vxlan mirror-source/vxlan' ]" 40 || fail "leaf1 entries: $(entries 1)"
+wait_for "[ \"\$(entries 2)\" = 'decap/local-port mirror-dest/local-port' ]" 40 || fail "leaf2 entries: $(entries 2)"
+# EVPN data path up (warms ARP caches too)
+ping_from() { lab_ns "${LAB_ID}-h-$1" ping -c "$3" -i 0.2 -W 1 "$2"; }
+wait_for "ping_from hh 192.168.100.23 1" 30 || fail "no EVPN connectivity leaf1 -> leaf2"
+ping_from hg 192.168.100.11 1 >/dev/null
+ping_from hk 192.168.100.12 1 >/dev/null
+N=5
+a=$(copies ping_from hh 192.168.100.23 $N)
+b=$(copies ping_from hg 192.168.100.11 $N)
+c=$(copies ping_from hk 192.168.100.12 $N)
+echo "copies at X: H<->K $a (want $((2 * N))), G<->H $b (want $((2 * N))), K<->G $c (want 0)"
+[ "$a" = $((2 * N)) ] || fail "H<->K: $a copies"
+[ "$b" = $((2 * N)) ] || fail "G<->H (same VTEP): $b copies"
+[ "$c" = 0 ] || fail "K<->G: $c copies"
+echo PASS
