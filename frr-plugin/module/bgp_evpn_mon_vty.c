@@ -158,30 +158,7 @@ static int mon_host_args(struct vty *vty, struct bgp *bgp, long vni,
 }
 
 DEFPY(evpn_mon_host, evpn_mon_host_cmd,
-      "monitor host vni (1-16777215)$vni [mac X:X:X:X:X:X$mac] [ip <A.B.C.D|X:X::X:X>$ip] server (1-65535)$host_id",
-      MONITOR_STR "Monitored host\n" "VNI of the monitored host\n"
-      "VNI number\n"
-      "Monitored host MAC address\n" "MAC address\n"
-      "Monitored host IP address\n" "IPv4 address\n" "IPv6 address\n"
-      SERVER_STR HOSTID_STR)
-{
-	struct bgp *bgp = mon_bgp_from_vty(vty);
-	struct ethaddr macaddr;
-	struct ipaddr ipa;
-	int ret;
-
-	if (!bgp)
-		return CMD_WARNING_CONFIG_FAILED;
-	ret = mon_host_args(vty, bgp, vni, mac_str, ip_str, &macaddr, &ipa,
-			    false);
-	if (ret != CMD_SUCCESS)
-		return ret;
-	evpn_mon_host_set(bgp, vni, mac_str ? &macaddr : NULL, &ipa, host_id);
-	return CMD_SUCCESS;
-}
-
-DEFPY(no_evpn_mon_host, no_evpn_mon_host_cmd,
-      "no monitor host vni (1-16777215)$vni [mac X:X:X:X:X:X$mac] [ip <A.B.C.D|X:X::X:X>$ip] server (1-65535)$host_id",
+      "[no$no] monitor host vni (1-16777215)$vni [mac X:X:X:X:X:X$mac] [ip <A.B.C.D|X:X::X:X>$ip] server (1-65535)$host_id",
       NO_STR MONITOR_STR "Monitored host\n" "VNI of the monitored host\n"
       "VNI number\n"
       "Monitored host MAC address\n" "MAC address\n"
@@ -197,9 +174,14 @@ DEFPY(no_evpn_mon_host, no_evpn_mon_host_cmd,
 	if (!bgp)
 		return CMD_WARNING_CONFIG_FAILED;
 	ret = mon_host_args(vty, bgp, vni, mac_str, ip_str, &macaddr, &ipa,
-			    true);
+			    !!no);
 	if (ret != CMD_SUCCESS)
 		return ret;
+	if (!no) {
+		evpn_mon_host_set(bgp, vni, mac_str ? &macaddr : NULL, &ipa,
+				  host_id);
+		return CMD_SUCCESS;
+	}
 	h = evpn_mon_host_find(vni, mac_str ? &macaddr : NULL, &ipa, host_id);
 	if (!h) {
 		vty_out(vty, "%% No such monitored host\n");
@@ -457,7 +439,6 @@ void evpn_mon_vty_init(void)
 	install_element(BGP_EVPN_NODE, &evpn_mon_server_cmd);
 	install_element(BGP_EVPN_NODE, &no_evpn_mon_server_cmd);
 	install_element(BGP_EVPN_NODE, &evpn_mon_host_cmd);
-	install_element(BGP_EVPN_NODE, &no_evpn_mon_host_cmd);
 	install_element(VIEW_NODE, &show_bgp_evpn_monitor_cmd);
 	install_element(VIEW_NODE, &show_bgp_evpn_monitor_feed_cmd);
 }

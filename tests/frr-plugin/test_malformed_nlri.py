@@ -27,8 +27,6 @@ sys.path.insert(0, str(HERE.parent / "lab"))
 
 from clabns import Lab  # noqa: E402
 
-TOPOLOGY = HERE.parents[1] / "docker" / "clab" / "evpn-monitor.clab.yml"
-FRR_PREFIX = os.environ.get("EVPNMON_FRR_PREFIX", str(HERE.parents[1] / "build" / "frr"))
 LEAF, LEAF_AS = "vtep103", 65103
 EXA = "10.99.0.2"
 LEAF_ADDR = "10.99.0.1"
@@ -171,14 +169,6 @@ def installed(lab: Lab) -> dict[int, dict]:
 
 def malformed_count(lab: Lab) -> int:
     return lab.vtysh_json(LEAF, "show bgp l2vpn evpn monitor json")["counters"]["rxMalformed"]
-
-
-@pytest.fixture(scope="module")
-def lab():
-    with Lab(TOPOLOGY, stock_ok=False, frr_prefix=FRR_PREFIX) as lab:
-        lab.wait_for(lambda: all(lab.bgp_established(n) for n in lab.frr_nodes),
-                     timeout=90, what="fabric BGP sessions")
-        yield lab
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ Run as root: /usr/bin/python3 -m pytest tests/frr-plugin/test_monitor_route.py
 """
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
@@ -23,10 +22,9 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "lab"))
 
 from clabns import Lab  # noqa: E402
+from conftest import FRR_PREFIX  # noqa: E402
 from feedclient import FeedClient  # noqa: E402
 
-TOPOLOGY = HERE.parents[1] / "docker" / "clab" / "evpn-monitor.clab.yml"
-FRR_PREFIX = os.environ.get("EVPNMON_FRR_PREFIX", str(HERE.parents[1] / "build" / "frr"))
 PATCHED_LEAVES = ["vtep101", "vtep102", "vtep103", "vtep104"]
 STOCK = "vtep105"
 HOST_MAC, HOST_IP = "00:00:00:00:02:10", "192.168.100.210"
@@ -54,14 +52,6 @@ def stock_peer_state(lab: Lab) -> tuple[str, int]:
     """(state, connections established) of vtep105's session to the spine."""
     j = lab.vtysh_json(STOCK, "show bgp neighbors 10.1.0.8 json")["10.1.0.8"]
     return j["bgpState"], j.get("connectionsEstablished", 0)
-
-
-@pytest.fixture(scope="module")
-def lab():
-    with Lab(TOPOLOGY, stock_ok=False, frr_prefix=FRR_PREFIX) as lab:
-        lab.wait_for(lambda: all(lab.bgp_established(n) for n in lab.frr_nodes),
-                     timeout=90, what="all BGP sessions established")
-        yield lab
 
 
 @pytest.fixture(scope="module")
