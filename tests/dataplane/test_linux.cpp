@@ -356,6 +356,20 @@ TEST_CASE("local MAC learning from the bridge FDB")
 	seen.clear();
 	sh("bridge fdb del 02:00:00:00:03:33 dev m1 master");
 	wait_for(MacEvent::Kind::Removed);
+
+	// A host moving here: zebra's remote (extern_learn) entry is replaced
+	// by a local one that keeps the flag. It is a local MAC all the same.
+	sh("ip link add vxlan300 type vxlan id 300 dstport 4789 nolearning && "
+	   "ip link set vxlan300 master br300 up && "
+	   "bridge fdb add 02:00:00:00:03:33 dev vxlan300 master extern_learn");
+	dp->process_events();
+	for (const auto &ev : seen)
+		CHECK(ev.ifindex != if_nametoindex("vxlan300")); // remote: not reported
+	seen.clear();
+	sh("bridge fdb replace 02:00:00:00:03:33 dev m1 master static");
+	ev = wait_for(MacEvent::Kind::Learned);
+	CHECK(ev.ifindex == if_nametoindex("m1"));
+	sh("ip link del vxlan300");
 }
 
 TEST_CASE("a port plugged into the bridge after start gets the program")

@@ -78,8 +78,9 @@ int on_msg(const nlmsghdr *nlh, void *data)
 		return MNL_CB_OK;
 	if (ndm->ndm_state & NUD_PERMANENT) // the port's own address
 		return MNL_CB_OK;
-	if (ndm->ndm_flags & NTF_EXT_LEARNED) // remote (EVPN) MACs
-		return MNL_CB_OK;
+	// NTF_EXT_LEARNED is no criterion: `bridge fdb replace ... static` of
+	// a MAC zebra had installed as remote keeps the flag on the local port
+	// (a host moving here). Local = on a host-facing port, no VTEP.
 	if (ndm->ndm_flags & NTF_SELF) // a device's own table, not the bridge's
 		return MNL_CB_OK;
 	const auto ifindex = static_cast<std::uint32_t>(ndm->ndm_ifindex);

@@ -1,7 +1,8 @@
 // Local MAC learning from the kernel bridge FDB (libmnl, RTNLGRP_NEIGH,
 // AF_BRIDGE). Reports entries on the host-facing ports only: remote MACs
-// (on VXLAN devices, or with a VTEP destination), the ports' own
-// (permanent) addresses and externally learned entries are ignored.
+// (on VXLAN devices, or with a VTEP destination) and the ports' own
+// (permanent) addresses are ignored; entries on host ports count even when
+// flagged extern_learn (a MAC that moved here from a remote VTEP).
 // The same socket follows RTNLGRP_LINK so that ports plugged into (or
 // removed from) a bridge after start get (or lose) the mirror program.
 #pragma once
