@@ -430,21 +430,48 @@ def where_is(lab, host: str) -> str:
     raise KeyError(host)
 
 
-def mirrored_exchange(lab, peers, tag: str, outdir: Path, log=None,
-                      settle: float = 0.5) -> tuple[Comparison, dict, Path]:
-    """Capture at VM210's port and at SERV21's port while traffic_round runs;
-    returns the comparison, the traffic results and SERV21's pcap."""
+def gbp_copies(pkts: list[Pkt]) -> list[tuple[str, int, int]]:
+    """(outer destination, VNI, Group Policy ID) of the VXLAN-GBP mirror copies
+    captured on the spine (SLL2 L3 packets, outgoing only: once per copy)."""
+    out = []
+    for p in pkts:
+        f = p.frame
+        if not p.outgoing or p.ethertype != 0x0800 or p.proto != 17 or len(f) < 36:
+            continue
+        ihl = (f[0] & 15) * 4
+        vx = f[ihl + 8:ihl + 16]
+        if len(vx) < 8:
+            continue
+        gpid = struct.unpack("!H", vx[2:4])[0] if vx[0] & 0x80 else -1
+        vni = int.from_bytes(vx[4:7], "big")
+        out.append((p.ip_dst, vni, gpid))
+    return out
+
+
+def mirrored_exchange(lab, peers, tag: str, outdir: Path, log=None, settle: float = 0.5,
+                      underlay: bool = False):
+    """Capture at VM210's port and at SERV21's port (and with underlay=True the
+    mirror copies crossing the spine) while traffic_round runs; returns the
+    comparison, the traffic results and SERV21's pcap (and the copies seen on
+    the spine: [(outer destination, VNI, Group Policy ID)])."""
     outdir.mkdir(parents=True, exist_ok=True)
     hleaf, sleaf = where_is(lab, "vm210"), where_is(lab, "serv21")
     hif = lab.link_of("vm210", hleaf).iface("vm210")
     sif = lab.link_of("serv21", sleaf).iface("serv21")
     hp, sp = outdir / f"{tag}-vm210.pcap", outdir / f"{tag}-serv21.pcap"
-    with Capture(lab, "vm210", hif, hp) as ch, Capture(lab, "serv21", sif, sp) as cs:
+    with contextlib.ExitStack() as st:
+        ch = st.enter_context(Capture(lab, "vm210", hif, hp))
+        cs = st.enter_context(Capture(lab, "serv21", sif, sp))
+        cu = st.enter_context(Capture(lab, "spine", "any", outdir / f"{tag}-spine.pcap",
+                                      "udp port 4790")) if underlay else None
         time.sleep(settle)
         res = traffic_round(lab, peers, log)
         time.sleep(settle + 0.5)
         spk = cs.stop()
         hpk = ch.stop()
+        upk = cu.stop() if cu else None
+    if underlay:
+        return compare(hpk, spk), res, sp, gbp_copies(upk)
     return compare(hpk, spk), res, sp
 
 
