@@ -1,0 +1,166 @@
+"""Failures under traffic (issue 5).
+
+VM210 (vtep101) monitored by SERV21 (vtep104), configured on vtep101 and
+saved (the runner's save_config = `write memory`). While two 10 ms pings run
+(vm220 -> VM210, monitored, path vtep102-vtep101; vm220 -> vm230, not
+monitored, path vtep102-vtep103), each of zebra (the runner restarts the whole
+FRR node, as watchfrr does: restarting zebra alone breaks EVPN in 8.4), bgpd
+and the fpm-consumer is restarted, one at a time, on the host's leaf
+(vtep101, also where the session is configured) and on the server's leaf
+(vtep104). Then the spine link of vtep101 flaps.
+
+After each event:
+  * no lost configuration: vtep101 still has the monitor lines and every
+    patched leaf has the session again;
+  * no stale or duplicate entries after convergence: every VTEP's entries are
+    exactly the expected ones and SERV21 gets every frame to/from VM210
+    exactly once (captures compared byte for byte);
+  * original traffic never interrupted by the monitoring itself: no ping of a
+    flow whose path does not cross the restarted leaf is lost (a restart of
+    vtep101's bgpd/zebra withdraws VM210's own type-2 route: losses on that
+    flow are the fabric's, reported, not asserted), and a consumer restart
+    loses no ping at all;
+  * a consumer restart touches nothing (the new process installs and removes
+    no entry) and mirroring goes on while it is down.
+"""
+from __future__ import annotations
+
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "lab"))
+
+import fabric as F  # noqa: E402
+from clabns import Lab  # noqa: E402
+
+PEERS = ["vm220", "vm230", "vm240"]
+PATHS = {"mon": {"vtep102", "vtep101"}, "plain": {"vtep102", "vtep103"}}
+
+pytestmark = pytest.mark.skipif(
+    not (Path(F.FRR_PREFIX) / "bin").exists() or not F.CTL.exists(),
+    reason="needs the patched FRR build (build/frr) and build/fpm-consumer")
+
+
+@pytest.fixture(scope="module")
+def lab():
+    with Lab(F.TOPOLOGY, frr_prefix=F.FRR_PREFIX, stock_ok=False, require_extras=True) as lab:
+        F.bring_up_wait(lab)
+        F.quiet_hosts(lab)
+        for h in ("vm220", "vm230", "vm240", "serv21"):
+            assert F.ping(lab, "vm210", h, count=1)
+        assert F.ping(lab, "vm220", "vm230", count=1)
+        F.start_echo_servers(lab, ["vm210", *PEERS])
+        F.wait_gates(lab)
+        lab.configure("vtep101", F.monitor_config())
+        lab.save_config("vtep101")
+        F.wait_entries(lab, F.expected_entries(lab, "vtep101", "vtep104"))
+        yield lab
+
+
+@pytest.fixture(scope="module")
+def outdir():
+    with tempfile.TemporaryDirectory(prefix="evpnmon-failures-") as d:
+        yield Path(d)
+
+
+class Pings:
+    """The two 10 ms pings, each bounded by -w; losses read from ping's summary."""
+
+    def __init__(self, lab, secs: int, tag: str):
+        self.lab, self.tag = lab, tag
+        self.procs = {
+            "mon": lab.spawn("vm220", ["ping", "-n", "-q", "-i", "0.01", "-w", str(secs),
+                                       F.HOSTS["vm210"][1]], name=f"pmon-{tag}"),
+            "plain": lab.spawn("vm220", ["ping", "-n", "-q", "-i", "0.01", "-w", str(secs),
+                                         F.HOSTS["vm230"][1]], name=f"pplain-{tag}"),
+        }
+
+    def result(self) -> dict[str, tuple[int, int]]:
+        out = {}
+        for k, p in self.procs.items():
+            p.wait(60)
+            txt = (self.lab.node_dir("vm220") / f"p{k}-{self.tag}.out").read_text()
+            m = re.search(r"(\d+) packets transmitted, (\d+) received", txt)
+            assert m, f"ping summary missing: {txt[-300:]}"
+            out[k] = (int(m.group(1)), int(m.group(2)))
+        return out
+
+
+def configured_on_origin(lab) -> bool:
+    run = lab.vtysh("vtep101", "show running-config")
+    return (f"monitor server {F.HOST_ID} mac {F.SERV21_MAC}" in run and
+            f"monitor host vni {F.VNI} mac {F.VM210_MAC}" in run)
+
+
+def converge_and_check(lab, outdir, tag):
+    assert configured_on_origin(lab), "monitoring configuration lost on vtep101"
+    lab.wait_for(lambda: all(lab.vtysh_json(n, "show bgp l2vpn evpn monitor json")["sessions"]
+                             for n in F.LEAVES), timeout=40, what="session on every leaf")
+    F.wait_entries(lab, F.expected_entries(lab, "vtep101", "vtep104"), timeout=40)
+    time.sleep(0.5)
+    cmp, res, _ = F.mirrored_exchange(lab, PEERS, tag, outdir)
+    assert all(res.values()), f"traffic failed: {[k for k, v in res.items() if not v]}"
+    assert cmp.exactly_once, f"{cmp}; examples {cmp.examples}"
+    # and it stays so (no late stale entry)
+    assert F.all_entries(lab) == F.expected_entries(lab, "vtep101", "vtep104")
+
+
+CASES = [(d, n) for n in ("vtep101", "vtep104") for d in ("fpm-consumer", "bgpd", "zebra")]
+
+
+@pytest.mark.parametrize("daemon,node", CASES, ids=[f"{d}@{n}" for d, n in CASES])
+def test_restart_under_traffic(lab, outdir, daemon, node):
+    before = F.counters(lab, node)
+    secs = 12 if daemon != "fpm-consumer" else 8
+    pings = Pings(lab, secs, f"{daemon}-{node}")
+    cap = None
+    if daemon == "fpm-consumer":
+        sif = lab.link_of("serv21", "vtep104").iface("serv21")
+        cap = F.Capture(lab, "serv21", sif, outdir / f"restart-{node}-serv21.pcap",
+                        f"icmp and host {F.VM210_IP}")
+    time.sleep(1.5)
+    t_restart = time.time()
+    lab.restart_daemon(node, daemon)
+    t_back = time.time()
+    if cap:
+        time.sleep(1.5)
+        pk = cap.stop()
+        # mirroring went on while the consumer was away: no gap > 100 ms in
+        # the copies of the 10 ms ping around the restart
+        ts = [p.ts for p in pk if t_restart - 1 <= p.ts <= t_back + 1]
+        gaps = [b - a for a, b in zip(ts, ts[1:])]
+        assert ts and max(gaps) < 0.1, \
+            f"mirroring interrupted by the consumer restart: max gap {max(gaps or [0]):.3f} s"
+    res = pings.result()
+    for flow, (tx, rx) in res.items():
+        print(f"{daemon}@{node}: ping {flow}: {tx} sent, {rx} received")
+        crosses = node in PATHS[flow]
+        if daemon == "fpm-consumer" or not crosses:
+            assert rx == tx, (f"{flow} traffic lost {tx - rx}/{tx} pings during the {daemon} "
+                              f"restart on {node}, which is not on its path")
+    converge_and_check(lab, outdir, f"after-{daemon}-{node}")
+    if daemon == "fpm-consumer":
+        after = F.counters(lab, node)
+        assert after["entries-installed"] == 0 and after["entries-removed"] == 0 \
+            and after["entries-replaced"] == 0, \
+            f"restarted consumer rewrote entries that were right: {after}"
+    else:
+        assert F.counters(lab, node)["dataplane-errors"] == before.get("dataplane-errors", 0) \
+            or daemon == "zebra"
+
+
+def test_spine_link_flap(lab, outdir):
+    lab.exec("vtep101", "ip link set eth1 down")
+    lab.wait_for(lambda: not lab.bgp_established("vtep101"), timeout=20,
+                 what="vtep101 BGP down after link down")
+    time.sleep(1)
+    lab.exec("vtep101", "ip link set eth1 up")
+    lab.wait_for(lambda: lab.bgp_established("vtep101"), timeout=40, what="vtep101 BGP back")
+    converge_and_check(lab, outdir, "after-flap")
