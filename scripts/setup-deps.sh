@@ -46,6 +46,12 @@ if [ "${#missing[@]}" -gt 0 ] || [ -n "${stamp_update:-}" ]; then
   apt-get update -qq
   echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
   [ "${#missing[@]}" -gt 0 ] && apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  # Debian's frr is installed only as the stock peer of the interop tests:
+  # do not leave its service running in the root namespace.
+  if printf '%s\n' "${missing[@]}" | grep -qx frr && command -v systemctl >/dev/null \
+     && [ -d /run/systemd/system ]; then
+    systemctl disable --now frr >/dev/null 2>&1 || true
+  fi
 fi
 # FRR's own build dependencies (cheap no-op when already satisfied).
 if ! dpkg-query -W -f='${Status}' libsnmp-dev 2>/dev/null | grep -q 'install ok installed'; then
