@@ -128,6 +128,35 @@ def expected_entries(lab, host_leaf: str, server_leaf: str) -> dict[str, set[tup
     return out
 
 
+def expected_for(lab, sessions: list[dict]) -> dict[str, set[tuple]]:
+    """The rule for several sessions: each a dict(host=, server=, hid=, mac=True).
+    mac=False: IP-only session (entry 1 on every leaf: no location for it)."""
+    out = {leaf: set() for leaf in LEAVES}
+    for ss in sessions:
+        hmac, hip = HOSTS[ss["host"]]
+        hmac = hmac if ss.get("mac", True) else None
+        sleaf = where_is(lab, ss["server"])
+        sport = lab.link_of(ss["server"], sleaf).iface(sleaf)
+        hleaf = where_is(lab, ss["host"])
+        for leaf in LEAVES:
+            act = ("port", sport) if leaf == sleaf else ("vxlan", VTEP_IP[sleaf], VNI, ss["hid"])
+            out[leaf].add(("mirror-dest", VNI, hmac, hip, ss["hid"], act))
+            if hmac is None or leaf == hleaf:
+                out[leaf].add(("mirror-source", VNI, hmac, hip, ss["hid"], act))
+            if leaf == sleaf:
+                out[leaf].add(("decap", VNI, None, None, ss["hid"], ("port", sport)))
+    return out
+
+
+def pair_traffic(lab, pairs) -> dict[str, bool]:
+    res = {}
+    for a, b in pairs:
+        for x, y in ((a, b), (b, a)):
+            res[f"ping {x}->{y}"] = ping(lab, x, y)
+            res[f"tcp {x}->{y}"] = tcp_flow(lab, x, y, n=10)
+    return res
+
+
 def all_entries(lab) -> dict[str, set[tuple]]:
     return {n: entries(lab, n) for n in LEAVES}
 
@@ -288,15 +317,20 @@ def _unicast(mac: str) -> bool:
 
 
 def monitored_frames(pkts: list[Pkt], host_mac: str = VM210_MAC,
-                     exclude_macs: tuple[str, ...] = (SERV21_MAC,)) -> list[bytes]:
+                     exclude_macs: tuple[str, ...] = (SERV21_MAC,),
+                     host_ip: str | None = None) -> list[bytes]:
     """Unicast frames to or from the monitored host, leaving out frames that
     involve the server itself (those reach it as originals too) and
-    broadcast/multicast (the fabric floods those to the server anyway)."""
+    broadcast/multicast (the fabric floods those to the server anyway).
+    With host_ip (IP-only session): IPv4 frames to or from that address."""
     out = []
     for p in pkts:
         if not (_unicast(p.eth_dst) and _unicast(p.eth_src)):
             continue
-        if host_mac not in (p.eth_src, p.eth_dst):
+        if host_ip is not None:
+            if host_ip not in (p.ip_src, p.ip_dst):
+                continue
+        elif host_mac not in (p.eth_src, p.eth_dst):
             continue
         if p.eth_src in exclude_macs or p.eth_dst in exclude_macs:
             continue
@@ -318,18 +352,23 @@ class Comparison:
         return self.missing == 0 and self.duplicated == 0 and self.unexpected == 0
 
     def __str__(self) -> str:
-        return (f"{self.at_host} frames at VM210's port, {self.at_server} copies at SERV21: "
-                f"missing {self.missing}, duplicated {self.duplicated}, unexpected {self.unexpected}")
+        return (f"{self.at_host} frames at the host's port, {self.at_server} copies at the "
+                f"server: missing {self.missing}, duplicated {self.duplicated}, "
+                f"unexpected {self.unexpected}")
 
 
-def compare(host_pkts: list[Pkt], server_pkts: list[Pkt], ignore_from: tuple[str, ...] = ()
-            ) -> Comparison:
-    """Multiset comparison, byte for byte, of the frames to/from VM210 seen at
-    its port against the copies SERV21 received. `ignore_from`: source MACs
-    whose frames are not expected to be mirrored (hosts behind a stock leaf)."""
-    h = Counter(f for f in monitored_frames(host_pkts)
+def compare(host_pkts: list[Pkt], server_pkts: list[Pkt], ignore_from: tuple[str, ...] = (),
+            host_mac: str = VM210_MAC, server_mac: str = SERV21_MAC,
+            host_ip: str | None = None) -> Comparison:
+    """Multiset comparison, byte for byte, of the frames to/from the monitored
+    host (default VM210) seen at its port against the copies the server
+    (default SERV21) received. `ignore_from`: source MACs whose frames are not
+    expected to be mirrored (hosts behind a stock leaf); `host_ip`: compare
+    IPv4 frames of that address (IP-only session)."""
+    kw = dict(host_mac=host_mac, exclude_macs=(server_mac,), host_ip=host_ip)
+    h = Counter(f for f in monitored_frames(host_pkts, **kw)
                 if _mac(f[6:12]) not in ignore_from)
-    s = Counter(f for f in monitored_frames(server_pkts)
+    s = Counter(f for f in monitored_frames(server_pkts, **kw)
                 if _mac(f[6:12]) not in ignore_from)
     missing = sum((h - s).values())
     unexpected = sum(max(0, s[f] - h[f]) for f in s if f not in h)
