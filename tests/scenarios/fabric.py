@@ -210,7 +210,8 @@ class Capture:
         self.path = Path(path)
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
-        argv = ["ip", "netns", "exec", lab.netns(node), "tcpdump", "-n", "-U", "-B", "8192",
+        argv = ["ip", "netns", "exec", lab.netns(node), "tcpdump", "-n", "-U", "--immediate-mode",
+                "-B", "8192",
                 "-i", iface, "-w", str(self.path)] + ([bpf] if bpf else [])
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, start_new_session=True)
