@@ -171,3 +171,4 @@ def test_spine_link_flap(lab, outdir):
     lab.exec("vtep101", "ip link set eth1 up")
     lab.wait_for(lambda: lab.bgp_established("vtep101"), timeout=40, what="vtep101 BGP back")
     converge_and_check(lab, outdir, "after-flap")
+

@@ -115,3 +115,22 @@ def test_stock_leaf_through_a_move(lab, outdir):
     routes = evpn_routes(lab, "vtep105")
     vm210 = [rd for rd, p in routes if F.VM210_MAC in p]
     assert vm210 == ["10.0.0.102:100"], f"stock leaf sees VM210 behind {vm210}"
+
+
+def test_server_behind_the_stock_leaf_is_not_served(lab, outdir):
+    """Documented limit: a server behind a stock leaf gets nothing (vtep105
+    has no mirror device). Observed (reported, not asserted): the patched
+    leaves still point their entries at 10.0.0.105 and send the copies
+    there, where the kernel drops them."""
+    lab.move_link("serv21", "vtep104", "vtep105")
+    lab.wait_for(lambda: all(e and all(x[5] == ("vxlan", "10.0.0.105", F.VNI, F.HOST_ID)
+                                       for x in e) for e in F.all_entries(lab).values()),
+                 timeout=20, what="entries re-pointed at the stock leaf")
+    cmp, res, _, copies = F.mirrored_exchange(lab, ["vm220", "vm230"], "srv-stock", outdir,
+                                              underlay=True)
+    assert all(res.values())
+    assert cmp.at_server == 0, f"a server behind a stock leaf received copies: {cmp}"
+    assert stock_session(lab) == ("Established", 1)
+    assert F.ping(lab, "serv21", "vm210") and F.ping(lab, "vm250", "serv21")
+    print(f"copies sent to the stock leaf and dropped there: {len(copies)} "
+          f"(for {cmp.at_host} frames of VM210)")
