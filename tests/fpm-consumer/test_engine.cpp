@@ -281,3 +281,27 @@ TEST_CASE("zebra stopping flushes its kernel FDB entries: kept until the resync 
 		CHECK(dataplane.list().empty());
 	}
 }
+
+TEST_CASE("local MAC audit: a missed learn and a missed removal are both corrected")
+{
+	dp::MemoryDataplane dataplane;
+	Engine e(dataplane, config());
+	dataplane.set_mac_listener([&](const dp::MacEvent &ev) { e.local_mac(ev); });
+	e.neigh(MacSource::Fpm, remote(SERVER, PEER));
+	e.route(route_to(PEER));
+	e.upsert_session(session(HOST, SERVER, 21));
+	open_all(e);
+	// the dataplane knows HOST is local, but the event never reached us
+	dataplane.inject_mac_event({dp::MacEvent::Kind::Learned, HOST, 5, kVni, 0});
+	// and we believe in a local MAC the dataplane no longer has
+	e.local_mac({dp::MacEvent::Kind::Learned, Mac{2, 0, 0, 0, 0, 0x77}, 6, kVni, 0});
+	e.reconcile();
+	CHECK(dataplane.list().size() == 1); // entry 2 only: HOST not known local
+	e.local_resync_begin();
+	dataplane.dump_macs();
+	e.local_resync_done();
+	CHECK(e.counters().local_audit_fixes == 2);
+	e.reconcile();
+	CHECK(dataplane.list().size() == 2); // entry 1 now too
+	CHECK(e.macs().locate(kVni, Mac{2, 0, 0, 0, 0, 0x77}).kind == consumer::MacLocation::Kind::Unknown);
+}

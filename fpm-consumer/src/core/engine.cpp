@@ -34,6 +34,7 @@ void Engine::local_mac(const dp::MacEvent &event)
 				    MacLocation::local(event.ifindex));
 	else
 		changed = macs_.erase(MacSource::Local, event.vni, event.mac);
+	counters_.local_mac_changes += changed;
 	dirty_ |= changed;
 }
 
@@ -175,6 +176,19 @@ void Engine::tick()
 			dirty_ |= macs_.erase(MacSource::Kernel, it->vni, it->mac);
 		it = kernel_deletes_.erase(it);
 	}
+}
+
+void Engine::local_resync_begin()
+{
+	macs_.mark_stale(MacSource::Local);
+	audit_events_before_ = counters_.local_mac_changes;
+}
+
+void Engine::local_resync_done()
+{
+	const auto swept = macs_.sweep_stale(MacSource::Local);
+	counters_.local_audit_fixes += swept + (counters_.local_mac_changes - audit_events_before_);
+	dirty_ |= swept > 0;
 }
 
 void Engine::kernel_resync_begin()

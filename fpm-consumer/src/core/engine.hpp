@@ -37,6 +37,7 @@ const char *to_string(Gate gate);
 
 struct EngineCounters {
 	std::uint64_t local_mac_events = 0;
+	std::uint64_t local_mac_changes = 0; // events that changed a resolved location
 	std::uint64_t neigh_events = 0;
 	std::uint64_t neigh_ignored = 0;     // not on a known VXLAN device, no MAC, ...
 	std::uint64_t neigh_unsupported = 0; // NDA_NH_ID (EVPN-MH) instead of NDA_DST
@@ -46,6 +47,7 @@ struct EngineCounters {
 	std::uint64_t reconciles = 0;
 	std::uint64_t fpm_stale_swept = 0;
 	std::uint64_t kernel_deferred_deletes = 0; // kernel FDB deletions while zebra was away
+	std::uint64_t local_audit_fixes = 0;       // local MAC changes found by an audit
 	ReconcileStats totals; // summed over every reconcile
 };
 
@@ -71,6 +73,10 @@ public:
 	bool fpm_resyncing() const { return fpm_resyncing_; }
 	void kernel_resync_begin();
 	void kernel_resync_done();
+	// Local MAC audit: mark, let the dataplane re-dump its FDB, sweep what
+	// the dump did not confirm (a missed netlink event cannot stick).
+	void local_resync_begin();
+	void local_resync_done();
 	// Periodic housekeeping (the daemon calls it every 250 ms).
 	void tick();
 
@@ -109,6 +115,7 @@ private:
 		unsigned ticks_left;
 	};
 	std::vector<PendingDelete> kernel_deletes_;
+	std::uint64_t audit_events_before_ = 0;
 };
 
 } // namespace evpnmon::consumer

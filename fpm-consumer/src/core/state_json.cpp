@@ -128,6 +128,7 @@ std::vector<Counter> engine_counters(const Engine &e)
 		{"dataplane-errors", c.totals.errors},
 		{"fpm-stale-swept", c.fpm_stale_swept},
 		{"kernel-deferred-deletes", c.kernel_deferred_deletes},
+		{"local-mac-audit-fixes", c.local_audit_fixes},
 		{"sessions-server-unknown", d.server_unknown},
 		{"sessions-server-unreachable", d.server_unreachable},
 		{"sessions-vni-not-local", d.vni_not_local},

@@ -146,7 +146,15 @@ void Consumer::tick()
 	}
 	if (now >= next_audit_) {
 		next_audit_ = now + options_.audit_interval;
-		engine_->audit();
+		engine_->audit(); // re-read the installed entries
+		const auto fixes = engine_->counters().local_audit_fixes;
+		engine_->local_resync_begin();
+		dataplane_->dump_macs();
+		dataplane_->process_events();
+		engine_->local_resync_done();
+		if (engine_->counters().local_audit_fixes != fixes)
+			LOG_WARN("local MAC audit corrected " << engine_->counters().local_audit_fixes - fixes
+							      << " location(s) (missed FDB events)");
 	}
 	reconcile();
 }

@@ -41,7 +41,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
-fail() { echo "FAIL: $*" >&2; [ -f "$LAB_DIR/consumer.log" ] && tail -30 "$LAB_DIR/consumer.log" >&2; exit 1; }
+fail() {
+	echo "FAIL: $*" >&2
+	[ -f "$LAB_DIR/consumer.log" ] && tail -30 "$LAB_DIR/consumer.log" >&2
+	"$ctl" -s "$SOCK" sessions >&2 2>/dev/null
+	"$ctl" -s "$SOCK" counters 2>/dev/null | grep -E "macs|neigh|local-mac" >&2
+	lab_ns "$L1" bridge fdb show br br100 | grep -v permanent >&2
+	exit 1
+}
 state() { "$ctl" -s "$SOCK" --json 2>/dev/null; }
 jq_py() { /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin)['evpn-monitor:fpm-consumer']; $1"; }
 entries() { state | jq_py 'print(" ".join(sorted(e["kind"]+"/"+e["action"]["type"]+"/"+str(e["action"].get("remote-vtep",e["action"].get("port",""))) for e in d["entries"].get("entry",[]))))'; }
@@ -50,7 +57,7 @@ counter() { state | jq_py "print({c['name']:c['value'] for c in d['counters']['c
 start_consumer() {
 	ip netns exec "$L1" "$consumer" --backend linux --l2vni br100:vxlan100:100 \
 		--local-vtep 10.0.0.1 --bpf-pin-dir "$PIN" --state-socket "$SOCK" \
-		--feed "$FEED" --feed-hold-time 3 --fpm-resync-time 5 --startup-grace 20 \
+		--feed "$FEED" --feed-hold-time 3 --fpm-resync-time 5 --startup-grace 20 --audit-interval 5 \
 		--log-level debug >>"$LAB_DIR/consumer.log" 2>&1 &
 	cpid=$!
 	wait_for "test -S $SOCK && state" 10 || fail "consumer did not start"
@@ -108,7 +115,7 @@ want4="decap/local-port/hsrv2 mirror-dest/local-port/hsrv2 mirror-source/local-p
 wait_for "[ \"\$(entries)\" = \"$want4\" ]" 30 || fail "step 4 entries: $(entries)"
 state >"$LAB_DIR/s4.json"
 yanglint -t data "$yang" "$LAB_DIR/s4.json" || fail "step 4 JSON does not validate"
-echo "ok: $(entries)"
+echo "ok: $(entries) (local MAC audit fixes: $(counter local-mac-audit-fixes))"
 
 echo "== 5. feed lost -> withdrawn after hold time"
 kill "$fpid"; wait "$fpid" || true; fpid=

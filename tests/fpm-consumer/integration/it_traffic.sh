@@ -9,18 +9,25 @@
 #   b. G <-> H (G on leaf1 too):  host-to-host inside one VTEP (entry 2 at
 #                                 leaf1 plus entry 1 at leaf1)
 #   c. K <-> G (not monitored):   no copy
-# usage: it_traffic.sh BUILD_DIR   (root; bounded time; cleans up on exit)
+# Sessions come from a fake bgpd feed, or, with FRR_PREFIX=<prefix of
+# frr-plugin/build-frr.sh>, from the real chain: the session is configured
+# on leaf1 only (`monitor server/host`), travels as EVPN route type 254 to
+# leaf2, and each leaf's bgpd module feeds its consumer.
+# usage: [FRR_PREFIX=...] it_traffic.sh BUILD_DIR   (root; bounded time; cleans up)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=$(cd "${1:?build dir}" && pwd)
 consumer=$build/fpm-consumer/fpm-consumer
 ctl=$build/fpm-consumer/evpnmon-ctl
 feedtool=$build/fpm-consumer/tests/fpmc-fake-feed
+H=02:00:00:00:01:01 G=02:00:00:00:01:02 K=02:00:00:00:02:03 X=02:00:00:00:02:20
+if [ -n "${FRR_PREFIX:-}" ]; then
+	[ -x "$FRR_PREFIX/sbin/bgpd" ] || { echo "no bgpd in $FRR_PREFIX" >&2; exit 77; }
+fi
 . "$here/lab.sh"
 
 BPFFS=$LAB_DIR-bpffs
 FEED=ipc://$LAB_DIR/feed.ipc
-H=02:00:00:00:01:01 G=02:00:00:00:01:02 K=02:00:00:00:02:03 X=02:00:00:00:02:20
 pids=()
 cleanup() {
 	set +e
@@ -33,6 +40,10 @@ trap cleanup EXIT
 fail() {
 	echo "FAIL: $*" >&2
 	for l in 1 2; do echo "--- consumer leaf$l" >&2; tail -15 "$LAB_DIR/c$l.log" >&2; done
+	if [ -n "${FRR_PREFIX:-}" ]; then
+		ls "$LAB_DIR/leaf1" >&2
+		grep -i "monitor\|evpn_mon\|error" "$LAB_DIR/leaf1/bgpd.log" | tail -10 >&2
+	fi
 	exit 1
 }
 entries() { # leaf
@@ -59,13 +70,28 @@ lab_host "$L1" hh "$H"; host_ip hh 192.168.100.11
 lab_host "$L1" hg "$G"; host_ip hg 192.168.100.12
 lab_host "$L2" hk "$K"; host_ip hk 192.168.100.23
 lab_host "$L2" hx "$X"; host_ip hx 192.168.100.20
-"$feedtool" --bind "$FEED" --session "100,$H,7,$X" &
-pids+=($!)
+if [ -z "${FRR_PREFIX:-}" ]; then
+	"$feedtool" --bind "$FEED" --session "100,$H,7,$X" &
+	pids+=($!)
+fi
+# the bgpd module binds next to zebra's API socket of its instance
+feed_of() { if [ -n "${FRR_PREFIX:-}" ]; then echo "ipc://$LAB_DIR/leaf$1/evpnmon-feed.sock"; else echo "$FEED"; fi; }
 lab_start_frr
+if [ -n "${FRR_PREFIX:-}" ]; then
+	# configured at run time: from bgpd.conf (-f) the module refuses
+	# `monitor host` for a VNI zebra has not reported yet (reported)
+	vt() { "$FRR_PREFIX/bin/vtysh" --vty_socket "$LAB_DIR/leaf1" "$@" 2>/dev/null; }
+	mon_cfg() {
+		vt -c 'conf t' -c 'router bgp 65001' -c 'address-family l2vpn evpn' \
+			-c "monitor server 7 mac $X ip 192.168.100.20" -c "monitor host vni 100 mac $H server 7" >/dev/null
+		vt -c 'show bgp l2vpn evpn monitor' | grep -q advertised
+	}
+	wait_for mon_cfg 30 || fail "monitor configuration not accepted"
+fi
 for l in 1 2; do
 	lab_ns "${LAB_ID}-l$l" "$consumer" --backend linux --l2vni br100:vxlan100:100 \
 		--local-vtep "10.0.0.$l" --bpf-pin-dir "$BPFFS/leaf$l" --state-socket "$LAB_DIR/c$l.sock" \
-		--feed "$FEED" --fpm-resync-time 2 --startup-grace 15 --cleanup-on-exit \
+		--feed "$(feed_of $l)" --fpm-resync-time 2 --startup-grace 15 --cleanup-on-exit \
 		>"$LAB_DIR/c$l.log" 2>&1 &
 	pids+=($!)
 done

@@ -13,7 +13,15 @@ L1=${LAB_ID}-l1
 L2=${LAB_ID}-l2
 LAB_DIR=${LAB_DIR:-/tmp/${LAB_ID}}
 FPM_PORT=${FPM_PORT:-2620}
-FRR=/usr/lib/frr
+# FRR binaries: stock Debian by default; FRR_PREFIX=<frr-plugin/build-frr.sh
+# prefix> runs the patched zebra/bgpd with the evpn-monitor module instead.
+if [ -n "${FRR_PREFIX:-}" ]; then
+	FRR=$FRR_PREFIX/sbin
+	BGPD_ARGS=${BGPD_ARGS:--M evpn_mon}
+else
+	FRR=/usr/lib/frr
+fi
+BGPD_ARGS=${BGPD_ARGS:-}
 # leaf1's zebra and FPM module (a patched build can be tested:
 # ZEBRA1=<tree>/zebra/zebra FPM_MODULE=<tree>/zebra/.libs/dplane_fpm_nl.so)
 ZEBRA1=${ZEBRA1:-$FRR/zebra}
@@ -21,7 +29,7 @@ FPM_MODULE=${FPM_MODULE:-dplane_fpm_nl}
 
 lab_ns() { ip netns exec "$@"; }
 
-lab_leaf_conf() { # name asn peer_ip vtep
+lab_leaf_conf() { # name asn peer_ip vtep [zebra extra] [evpn AF extra]
 	local d=$LAB_DIR/$1
 	mkdir -p "$d"
 	cat >"$d/zebra.conf" <<CONF
@@ -46,6 +54,7 @@ router bgp $2
  address-family l2vpn evpn
   neighbor $3 activate
   advertise-all-vni
+${6:-}
  exit-address-family
 CONF
 	chown -R frr:frr "$d"
@@ -74,8 +83,18 @@ lab_zebra() { # ns name [extra zebra args]
 
 lab_bgpd() { # ns name
 	local d=$LAB_DIR/$2
-	lab_ns "$1" $FRR/bgpd -d -f "$d/bgpd.conf" -i "$d/bgpd.pid" -z "$d/zserv.api" \
-		--vty_socket "$d" -P 0
+	# With the evpn-monitor module, bgpd runs in the foreground: its ZeroMQ
+	# context is created in frr_late_init, before -d forks, and its I/O
+	# threads do not survive the fork (reported to the frr-plugin owner).
+	if [ -n "$BGPD_ARGS" ]; then
+		# shellcheck disable=SC2086
+		lab_ns "$1" $FRR/bgpd -f "$d/bgpd.conf" -i "$d/bgpd.pid" -z "$d/zserv.api" \
+			--vty_socket "$d" -P 0 $BGPD_ARGS >"$d/bgpd.out" 2>&1 &
+		wait_for "test -s $d/bgpd.pid" 10
+	else
+		lab_ns "$1" $FRR/bgpd -d -f "$d/bgpd.conf" -i "$d/bgpd.pid" -z "$d/zserv.api" \
+			--vty_socket "$d" -P 0
+	fi
 }
 
 lab_kill() { # name daemon
@@ -101,15 +120,16 @@ lab_up() {
 	lab_ns "$L2" ip addr add 10.1.0.2/30 dev p2p
 	lab_ns "$L1" ip link set p2p up
 	lab_ns "$L2" ip link set p2p up
-	lab_leaf_conf leaf1 65001 10.1.0.2 10.0.0.1 "fpm address 127.0.0.1 port $FPM_PORT"
-	lab_leaf_conf leaf2 65002 10.1.0.1 10.0.0.2
+	lab_leaf_conf leaf1 65001 10.1.0.2 10.0.0.1 "fpm address 127.0.0.1 port $FPM_PORT" \
+		"${LEAF1_EVPN_CONF:-}"
+	lab_leaf_conf leaf2 65002 10.1.0.1 10.0.0.2 "fpm address 127.0.0.1 port $FPM_PORT"
 }
 
 # lab_start_frr: zebra (leaf1 with FPM) + bgpd on both leaves
 lab_start_zebra1() { lab_zebra "$L1" leaf1 -M "$FPM_MODULE"; }
 lab_start_frr() {
 	lab_start_zebra1
-	lab_zebra "$L2" leaf2
+	lab_zebra "$L2" leaf2 -M dplane_fpm_nl
 	lab_bgpd "$L1" leaf1
 	lab_bgpd "$L2" leaf2
 }
