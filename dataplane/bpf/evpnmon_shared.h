@@ -46,7 +46,26 @@ typedef __u64 dp_u64;
 #define DP_GSTAT_DECAP_UNKNOWN 0 /* decap: no entry 3 for (VNI, HOST ID) */
 #define DP_GSTAT_DECAP_NOMETA 1  /* decap: packet without tunnel key/GBP */
 #define DP_GSTAT_COPY_OVERFLOW 2 /* copies beyond DP_MAX_COPIES */
+#define DP_GSTAT_EGRESS_DUP 3    /* originals dropped at a server port's
+				    egress: the mirror copies them already */
 #define DP_GSTAT_MAX 4
+
+/* skb->mark bit carried by mirror copies from the mirror/decap program to
+ * the egress program of the server's port, which lets them through and
+ * clears it. Set on local copies and decapsulated copies only (never on
+ * VXLAN copies: the underlay route lookup uses the mark), and the original
+ * keeps its mark. */
+#define DP_COPY_MARK 0x20000000u
+
+/* Local MACs: which host-facing port each (VNI, MAC) was learned on, from
+ * the bridge FDB events. A MAC learned on a server's port stays after it
+ * ages out (a silent capture server), until it is learned elsewhere. */
+#define DP_MAX_LOCAL_MACS 16384
+struct dp_mac_key {
+	dp_u32 vni;
+	dp_u8 mac[6];
+	dp_u8 pad[2];
+};
 
 /* config array index 0 */
 struct dp_config {

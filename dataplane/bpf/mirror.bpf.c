@@ -12,7 +12,14 @@
  * evpnmon_decap: TC ingress of the mirror device. Reads the tunnel key (VNI)
  *   and the GBP option (HOST ID), looks up entry 3 and redirects the inner
  *   frame to the egress of the server's port; unknown HOST ID: dropped and
- *   counted.
+ *   counted. The copy carries DP_COPY_MARK.
+ *
+ * evpnmon_egress: TC egress of every host-facing bridge port. Drops an
+ *   ORIGINAL frame (no DP_COPY_MARK) that the bridge floods or forwards out
+ *   of a monitoring server's port when the mirror already copies it to that
+ *   server: unicast, not addressed to a MAC learned on this port, and its
+ *   source or destination is a host with an entry 1/2 whose action is this
+ *   port (docs/dataplane.md, "Exactly-once rule"). Everything else: TC_ACT_OK.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -82,6 +89,17 @@ struct {
 	__type(value, struct dp_stats);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } dp_gstats SEC(".maps");
+
+/* (VNI, MAC) -> host-facing port it was learned on (userspace, from the
+ * bridge FDB). Read by evpnmon_egress to recognise frames to the server. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, DP_MAX_LOCAL_MACS);
+	__type(key, struct dp_mac_key);
+	__type(value, __u32);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} dp_local_mac SEC(".maps");
 
 /* struct bpf_tunnel_key with local_ipv4 (kernel >= 6.0); the Debian 12
  * uapi header predates that field. The kernel accepts this size. */
@@ -184,8 +202,14 @@ static __always_inline void collect(struct copy_state *st,
 
 static __always_inline int emit(struct __sk_buff *skb, const struct dp_action *a)
 {
-	if (a->kind == DP_ACT_LOCAL)
-		return bpf_clone_redirect(skb, a->ifindex, 0);
+	if (a->kind == DP_ACT_LOCAL) {
+		/* The clone carries the copy mark; the original keeps its own. */
+		__u32 mark = skb->mark;
+		skb->mark = mark | DP_COPY_MARK;
+		int err = bpf_clone_redirect(skb, a->ifindex, 0);
+		skb->mark = mark;
+		return err;
+	}
 
 	__u32 zero = 0;
 	struct dp_config *cfg = bpf_map_lookup_elem(&dp_config, &zero);
@@ -324,5 +348,104 @@ int evpnmon_decap(struct __sk_buff *skb)
 		return TC_ACT_SHOT;
 	}
 	stat_add(&dp_stats, v->stat_idx, 1, skb->len, 0);
+	skb->mark |= DP_COPY_MARK;
 	return bpf_redirect(v->ifindex, 0);
+}
+
+/* 1 if an entry with this key has the action "copy to local port ifindex",
+ * i.e. the host is watched by the server behind that port. */
+static __always_inline int copies_to(const struct dp_match_key *key,
+				     __u32 ifindex)
+{
+	struct dp_match_val *v = bpf_map_lookup_elem(&dp_match, key);
+	if (!v)
+		return 0;
+	for (__u32 i = 0; i < DP_MAX_ACTIONS; i++) {
+		if (i >= v->n)
+			break;
+		if (v->slots[i].action.kind == DP_ACT_LOCAL &&
+		    v->slots[i].action.ifindex == ifindex)
+			return 1;
+	}
+	return 0;
+}
+
+/* A host (address addr) of a packet: source (is_src) or destination. The
+ * mirror copies the packet to the server behind `ifindex` when the host is
+ * one of its monitored hosts: an entry 2 (installed on every VTEP of the
+ * VNI) or, for the source, an entry 1 with that port as action. */
+static __always_inline int watched(struct dp_match_key *key, const __u8 *addr,
+				   __u32 alen, int is_src, __u32 ifindex)
+{
+	__builtin_memset(key->addr, 0, 16);
+	if (alen == 6)
+		__builtin_memcpy(key->addr, addr, 6);
+	else if (alen == 4)
+		__builtin_memcpy(key->addr, addr, 4);
+	else
+		__builtin_memcpy(key->addr, addr, 16);
+	key->kind = DP_KIND_DST;
+	if (copies_to(key, ifindex))
+		return 1;
+	if (!is_src)
+		return 0;
+	key->kind = DP_KIND_SRC;
+	return copies_to(key, ifindex);
+}
+
+SEC("tc")
+int evpnmon_egress(struct __sk_buff *skb)
+{
+	if (skb->mark & DP_COPY_MARK) {
+		skb->mark &= ~DP_COPY_MARK; /* a mirror copy: always sent */
+		return TC_ACT_OK;
+	}
+	__u32 ifindex = skb->ifindex;
+	__u32 *vni = bpf_map_lookup_elem(&dp_port_vni, &ifindex);
+	if (!vni)
+		return TC_ACT_OK;
+	struct ethhdr eth;
+	if (bpf_skb_load_bytes(skb, 0, &eth, sizeof(eth)))
+		return TC_ACT_OK;
+	if (eth.h_dest[0] & 1)
+		return TC_ACT_OK; /* broadcast/multicast: never dropped */
+	struct dp_mac_key mk = {};
+	mk.vni = *vni;
+	__builtin_memcpy(mk.mac, eth.h_dest, 6);
+	__u32 *at = bpf_map_lookup_elem(&dp_local_mac, &mk);
+	if (at && *at == ifindex)
+		return TC_ACT_OK; /* addressed to the server itself */
+
+	struct dp_match_key key = {};
+	key.vni = *vni;
+	key.mtype = DP_MATCH_MAC;
+	int dup = watched(&key, eth.h_dest, 6, 0, ifindex) ||
+		  watched(&key, eth.h_source, 6, 1, ifindex);
+	if (!dup) {
+		__u32 off = sizeof(eth);
+		__u16 proto = eth.h_proto;
+		if (proto == bpf_htons(ETH_P_8021Q) ||
+		    proto == bpf_htons(ETH_P_8021AD)) {
+			if (bpf_skb_load_bytes(skb, off + 2, &proto, sizeof(proto)))
+				proto = 0;
+			off += 4;
+		}
+		__u8 addrs[32];
+		if (proto == bpf_htons(ETH_P_IP) &&
+		    !bpf_skb_load_bytes(skb, off + 12, addrs, 8)) {
+			key.mtype = DP_MATCH_V4;
+			dup = watched(&key, addrs + 4, 4, 0, ifindex) ||
+			      watched(&key, addrs, 4, 1, ifindex);
+		} else if (proto == bpf_htons(ETH_P_IPV6) &&
+			   !bpf_skb_load_bytes(skb, off + 8, addrs, 32)) {
+			key.mtype = DP_MATCH_V6;
+			dup = watched(&key, addrs + 16, 16, 0, ifindex) ||
+			      watched(&key, addrs, 16, 1, ifindex);
+		}
+	}
+	if (!dup)
+		return TC_ACT_OK;
+	stat_add(&dp_gstats, DP_GSTAT_EGRESS_DUP, 1,
+		 skb->len + (skb->vlan_present ? 4 : 0), 1);
+	return TC_ACT_SHOT;
 }

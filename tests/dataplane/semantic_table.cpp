@@ -188,6 +188,85 @@ std::vector<Case> make_cases()
 		     v4(H1, H2, IP1, IP2),
 		     "mirror", TunnelMeta{100, 4242, {127, 0, 0, 1}},
 		     {}, {{0, 0, 0}}, 1});
+
+	// Originals the bridge floods to a monitoring server's port while the
+	// mirror already copies them there (a move, an aged-out MAC): the
+	// egress program drops the original, the server gets the copy only.
+	const EntrySpec decap7{K::Decap, 100, "", "", 7, "srv", "", 0, 0};
+	const char *BCAST = "ff:ff:ff:ff:ff:ff";
+	c.push_back({"flooded unknown unicast to a monitored host from the fabric: "
+		     "no original on its server's port, the other ports get it",
+		     {dst_mac(H1, 7, "srv"), decap7},
+		     v4(H2, H1, IP2, IP1),
+		     "fabric", {},
+		     {{O::Original, "h3", "", 0, 0}},
+		     {{0, 0, 0}}, 0, {"srv", "h3"}, {}, 1});
+	c.push_back({"the mirror copy of that frame reaches the server once "
+		     "(the copy mark passes the egress program)",
+		     {dst_mac(H1, 7, "srv"), decap7},
+		     v4(H2, H1, IP2, IP1),
+		     "mirror", TunnelMeta{100, 7, {127, 0, 0, 1}},
+		     {{O::Deliver, "srv", "", 0, 0}},
+		     {{0, 0, 0}, {1, 1, 0}}, 0, {"srv", "h3"}, {}, 0});
+	c.push_back({"unknown unicast from a local monitored host: one copy, no "
+		     "flooded original on the server's port",
+		     {src_mac(H1, 7, "srv")},
+		     v4(H1, H3, IP1, IP3),
+		     "h1", {},
+		     {{O::LocalCopy, "srv", "", 0, 0}, {O::Original, "h3", "", 0, 0}},
+		     {{0, 1, 0}}, 0, {"srv", "h3"}, {}, 1});
+	c.push_back({"unknown unicast from a remote monitored host (fabric): no "
+		     "original on its server's port (entry 2 names the host)",
+		     {dst_mac(H1, 7, "srv"), decap7},
+		     v4(H1, H3, IP1, IP3),
+		     "fabric", {},
+		     {{O::Original, "h3", "", 0, 0}},
+		     {{0, 0, 0}}, 0, {"srv", "h3"}, {}, 1});
+	c.push_back({"IP-only session: flooded frame to the host's IP not sent to "
+		     "the server as an original",
+		     {{K::MirrorDest, 100, "", IP3, 5, "srv", "", 0, 0}},
+		     v4(H2, H3, IP2, IP3),
+		     "fabric", {},
+		     {},
+		     {{0, 0, 0}}, 0, {"srv"}, {}, 1});
+	c.push_back({"broadcast from a monitored host: original and copy both "
+		     "reach the server (unchanged, documented)",
+		     {src_mac(H1, 7, "srv")},
+		     v4(H1, BCAST, IP1, "10.1.255.255"),
+		     "h1", {},
+		     {{O::LocalCopy, "srv", "", 0, 0},
+		      {O::Original, "srv", "", 0, 0},
+		      {O::Original, "h3", "", 0, 0}},
+		     {{0, 1, 0}}, 0, {"srv", "h3"}, {}, 0});
+	c.push_back({"frame to the server itself, flooded after its MAC aged out: "
+		     "delivered, and copied",
+		     {src_mac(H1, 7, "srv")},
+		     v4(H1, SRV, IP1, IPS),
+		     "h1", {},
+		     {{O::LocalCopy, "srv", "", 0, 0},
+		      {O::Original, "srv", "", 0, 0},
+		      {O::Original, "h3", "", 0, 0}},
+		     {{0, 1, 0}}, 0, {"srv", "h3"}, {{SRV, "srv", true}}, 0});
+	c.push_back({"frame to the server itself, known unicast: forwarded to it "
+		     "only, and copied",
+		     {src_mac(H1, 7, "srv")},
+		     v4(H1, SRV, IP1, IPS),
+		     "h1", {},
+		     {{O::LocalCopy, "srv", "", 0, 0}, {O::Original, "srv", "", 0, 0}},
+		     {{0, 1, 0}}, 0, {"srv", "h3"}, {{SRV, "srv", false}}, 0});
+	c.push_back({"flooded frame between unmonitored hosts reaches the server",
+		     {dst_mac(H1, 7, "srv")},
+		     v4(H2, H3, IP2, IP3),
+		     "h2", {},
+		     {{O::Original, "srv", "", 0, 0}},
+		     {{0, 0, 0}}, 0, {"srv"}, {}, 0});
+	c.push_back({"flooded frame to a host watched by another server only: "
+		     "not dropped at this server's port",
+		     {vx(K::MirrorDest, H1, "", 9, VTEP_B)},
+		     v4(H2, H1, IP2, IP1),
+		     "fabric", {},
+		     {{O::Original, "srv", "", 0, 0}},
+		     {{0, 0, 0}}, 0, {"srv"}, {}, 0});
 	return c;
 }
 

@@ -6,7 +6,15 @@
 //
 // The switch of the table: bridge VNI 100 with host ports h1 h2 h3 srv,
 // bridge VNI 200 with host port g1; "ghost" is an ifindex that does not
-// exist; "mirror" is the `vxlan external gbp` mirror device.
+// exist; "mirror" is the `vxlan external gbp` mirror device; "fabric" is
+// VNI 100's fabric VXLAN device (a frame another VTEP flooded or forwarded).
+//
+// The bridge sends no original out of a host port unless the case lists
+// the port in `forwarding` (flooding off everywhere else). Originals are
+// expected as Output::Kind::Original; a capture on a port cannot tell an
+// original from a copy, so run_case compares them as the ingress's copy
+// kind (LocalCopy, or Deliver for "mirror"): it checks how many frames
+// each port receives. test_memory.cpp checks the kinds themselves.
 #pragma once
 
 #include <evpnmon/dataplane/memory.hpp>
@@ -47,6 +55,14 @@ struct OutSpec {
 	std::uint16_t host_id = 0;
 };
 
+// A MAC in the bridge FDB on a port before the frame is sent; `aged`:
+// learned, then aged out (removed) again.
+struct MacSpec {
+	std::string mac;
+	std::string port;
+	bool aged = false;
+};
+
 struct CounterSpec {
 	std::size_t entry; // index into Case::entries
 	std::uint64_t packets;
@@ -62,6 +78,11 @@ struct Case {
 	std::vector<OutSpec> expected;
 	std::vector<CounterSpec> counters;
 	std::optional<std::uint64_t> global_drops;
+	std::vector<std::string> forwarding; // ports the bridge sends originals to
+	std::vector<MacSpec> macs;
+	// Dataplane::dropped_originals() increase (originals the egress
+	// program dropped at a server's port).
+	std::optional<std::uint64_t> dropped_originals;
 };
 
 const std::vector<Case> &cases();

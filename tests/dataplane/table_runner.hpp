@@ -18,7 +18,20 @@ struct Harness {
 	virtual std::vector<Output> send(std::span<const std::uint8_t> frame,
 					 const std::string &ingress,
 					 const std::optional<TunnelMeta> &tunnel) = 0;
+	// Before/after the frame (entries are installed): the case's
+	// forwarding ports and FDB MACs; finish undoes what prepare did.
+	virtual void prepare(const Case &) {}
+	virtual void finish(const Case &) {}
 };
+
+// A port capture sees an original and a copy alike (same bytes).
+inline void originals_as_copies(std::vector<Output> &v, const std::string &ingress)
+{
+	for (auto &o : v)
+		if (o.kind == Output::Kind::Original)
+			o.kind = ingress == "mirror" ? Output::Kind::Deliver
+						     : Output::Kind::LocalCopy;
+}
 
 inline Output expected_output(Harness &h, const OutSpec &o,
 			      const std::vector<std::uint8_t> &frame)
@@ -65,11 +78,16 @@ inline void run_case(Harness &h, const Case &c)
 	std::sort(listed.begin(), listed.end());
 	CHECK(listed == want);
 
+	h.prepare(c);
+	const auto d0 = dp.dropped_originals();
 	auto frame = build_frame(c.frame);
 	auto got = h.send(frame, c.ingress, c.tunnel);
+	h.finish(c);
 	std::vector<Output> exp;
 	for (const auto &o : c.expected)
 		exp.push_back(expected_output(h, o, frame));
+	originals_as_copies(got, c.ingress);
+	originals_as_copies(exp, c.ingress);
 	std::sort(got.begin(), got.end());
 	std::sort(exp.begin(), exp.end());
 	INFO("got " << describe(got) << " expected " << describe(exp));
@@ -86,6 +104,11 @@ inline void run_case(Harness &h, const Case &c)
 	}
 	if (c.global_drops)
 		CHECK(dp.global_counters().drops - g0.drops == *c.global_drops);
+	if (c.dropped_originals) {
+		const auto d = dp.dropped_originals();
+		CHECK(d.drops - d0.drops == *c.dropped_originals);
+		CHECK(d.packets - d0.packets == *c.dropped_originals);
+	}
 }
 
 inline void run_table(Harness &h)

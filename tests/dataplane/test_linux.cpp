@@ -57,6 +57,11 @@ void build_switch()
 	port("g1", "br200", false);
 	port("m1", "br300", true);
 	sh("ip link set br100 up && ip link set br200 up && ip link set br300 up");
+	// VNI 100's fabric device: frames "from another VTEP" arrive as VXLAN
+	// on 4789 and are bridged (flooded) by br100.
+	sh("ip link add vxlan100 type vxlan id 100 dstport 4789 nolearning && "
+	   "ip link set vxlan100 master br100 up && "
+	   "bridge link set dev vxlan100 learning off");
 	// Underlay towards the (absent) remote VTEPs: copies leave through ul0.
 	sh("ip link add ul0 type veth peer name ul1 && ip link set ul0 up && "
 	   "ip link set ul1 up && ip addr add 10.9.9.1/24 dev ul0");
@@ -159,7 +164,35 @@ struct LinuxHarness : table::Harness {
 	{
 		if (p == "ghost")
 			return 999999;
+		if (p == "fabric")
+			return if_nametoindex("vxlan100");
 		return if_nametoindex(p.c_str());
+	}
+	void pump_events()
+	{
+		pollfd p{dp->event_fd(), POLLIN, 0};
+		while (::poll(&p, 1, 100) > 0)
+			dp->process_events();
+	}
+	void prepare(const table::Case &c) override
+	{
+		for (const auto &p : c.forwarding)
+			sh("bridge link set dev " + p + " flood on mcast_flood on bcast_flood on");
+		for (const auto &m : c.macs) {
+			sh("bridge fdb replace " + m.mac + " dev " + m.port + " master static");
+			if (m.aged)
+				sh("bridge fdb del " + m.mac + " dev " + m.port + " master");
+		}
+		pump_events();
+	}
+	void finish(const table::Case &c) override
+	{
+		for (const auto &p : c.forwarding)
+			sh("bridge link set dev " + p + " flood off mcast_flood off bcast_flood off");
+		for (const auto &m : c.macs)
+			if (!m.aged)
+				sh("bridge fdb del " + m.mac + " dev " + m.port + " master");
+		pump_events();
 	}
 	void drain()
 	{
@@ -175,7 +208,17 @@ struct LinuxHarness : table::Harness {
 				 const std::optional<TunnelMeta> &tun) override
 	{
 		drain();
-		if (in == "mirror") {
+		if (in == "fabric") {
+			std::vector<std::uint8_t> pkt = {0x08, 0, 0, 0, 0, 0, 100, 0};
+			pkt.insert(pkt.end(), frame.begin(), frame.end());
+			sockaddr_in to{};
+			to.sin_family = AF_INET;
+			to.sin_port = htons(4789);
+			inet_pton(AF_INET, "10.9.9.1", &to.sin_addr);
+			REQUIRE(::sendto(udp, pkt.data(), pkt.size(), 0,
+					 reinterpret_cast<sockaddr *>(&to), sizeof to) ==
+				static_cast<ssize_t>(pkt.size()));
+		} else if (in == "mirror") {
 			std::vector<std::uint8_t> pkt = {0x88, 0,
 							 static_cast<std::uint8_t>(tun->host_id >> 8),
 							 static_cast<std::uint8_t>(tun->host_id),
@@ -228,9 +271,11 @@ struct LinuxHarness : table::Harness {
 				if (i < names.size()) {
 					if (from.sll_pkttype == PACKET_OUTGOING)
 						continue; // our own injection
-					if (buf[0] & 1)
+					static const std::uint8_t bcast[6] = {0xff, 0xff, 0xff,
+									      0xff, 0xff, 0xff};
+					if ((buf[0] & 1) && std::memcmp(buf, bcast, 6) != 0)
 						continue; // the bridge's own IGMP etc.; table
-							  // frames are all unicast
+							  // frames are unicast or broadcast
 					Output o;
 					o.kind = host_kind;
 					o.ifindex = if_nametoindex(names[i].c_str());

@@ -17,13 +17,43 @@ struct MemoryHarness : table::Harness {
 	MemoryDataplane dp;
 	std::map<std::string, std::uint32_t> idx = {
 	    {"h1", 11}, {"h2", 12}, {"h3", 13}, {"srv", 14}, {"g1", 21},
-	    {"ghost", 999999}, {"mirror", 50}};
+	    {"ghost", 999999}, {"mirror", 50}, {"fabric", 40}};
 	MemoryHarness()
 	{
 		for (auto n : {"h1", "h2", "h3", "srv"})
 			dp.add_port(idx[n], n, 100);
 		dp.add_port(idx["g1"], "g1", 200);
+		dp.add_fabric_port(idx["fabric"], "fabric", 100);
 		dp.set_mirror_ifindex(idx["mirror"]);
+	}
+	MacEvent mac_event(const table::MacSpec &m, MacEvent::Kind k)
+	{
+		MacEvent ev;
+		ev.kind = k;
+		ev.mac = *parse_mac(m.mac);
+		ev.ifindex = idx.at(m.port);
+		ev.vni = 100;
+		return ev;
+	}
+	void prepare(const table::Case &c) override
+	{
+		for (const auto &p : c.forwarding)
+			dp.set_forwarding(idx.at(p), true);
+		for (const auto &m : c.macs) {
+			dp.inject_mac_event(mac_event(m, MacEvent::Kind::Learned));
+			if (m.aged)
+				dp.inject_mac_event(mac_event(m, MacEvent::Kind::Removed));
+		}
+		dp.process_events();
+	}
+	void finish(const table::Case &c) override
+	{
+		for (const auto &p : c.forwarding)
+			dp.set_forwarding(idx.at(p), false);
+		for (const auto &m : c.macs)
+			if (!m.aged)
+				dp.inject_mac_event(mac_event(m, MacEvent::Kind::Removed));
+		dp.process_events();
 	}
 	Dataplane &dataplane() override { return dp; }
 	std::uint32_t ifindex(const std::string &p) override { return idx.at(p); }
@@ -172,4 +202,89 @@ TEST_CASE("MAC events: injected, delivered via event_fd, dumped")
 	seen.clear();
 	dp.dump_macs();
 	CHECK(seen.empty());
+}
+
+TEST_CASE("memory bridge model: originals and copies are told apart; egress drop counted")
+{
+	MemoryDataplane dp;
+	dp.add_port(11, "h1", 100);
+	dp.add_port(13, "h3", 100);
+	dp.add_port(14, "srv", 100);
+	dp.add_fabric_port(40, "vxlan100", 100);
+	REQUIRE_FALSE(dp.install(mac_entry(EntryKind::MirrorSource, "02:00:00:00:00:01", 7, 14)));
+	auto frame = table::build_frame({"02:00:00:00:00:01", "02:00:00:00:00:03",
+					 "10.1.0.1", "10.1.0.3", 0, 32});
+	// Forwarding off (the default): copies only, as before the bridge model.
+	auto out = dp.simulate(frame, 11);
+	REQUIRE(out.size() == 1);
+	CHECK(out[0].kind == Output::Kind::LocalCopy);
+	CHECK(dp.dropped_originals().drops == 0);
+	dp.set_forwarding(13, true);
+	dp.set_forwarding(14, true);
+	out = dp.simulate(frame, 11);
+	std::sort(out.begin(), out.end());
+	REQUIRE(out.size() == 2);
+	CHECK(out[0].kind == Output::Kind::LocalCopy);
+	CHECK(out[0].ifindex == 14);
+	CHECK(out[1].kind == Output::Kind::Original);
+	CHECK(out[1].ifindex == 13);
+	CHECK(dp.dropped_originals().drops == 1);
+	CHECK(dp.dropped_originals().bytes == frame.size());
+	CHECK(dp.global_counters().drops == 0); // not a global drop
+	// From the fabric: bridged only, never mirrored.
+	out = dp.simulate(frame, 40);
+	REQUIRE(out.size() == 1);
+	CHECK(out[0].kind == Output::Kind::Original);
+	CHECK(out[0].ifindex == 13);
+	// Known unicast: forwarded to the destination's port only.
+	MacEvent ev;
+	ev.mac = *parse_mac("02:00:00:00:00:03");
+	ev.ifindex = 13;
+	ev.vni = 100;
+	dp.inject_mac_event(ev);
+	out = dp.simulate(frame, 40);
+	REQUIRE(out.size() == 1);
+	CHECK(out[0].ifindex == 13);
+}
+
+TEST_CASE("local MACs: kept after ageing on a server's port only")
+{
+	MemoryDataplane dp;
+	dp.add_port(11, "h1", 100);
+	dp.add_port(13, "h3", 100);
+	dp.add_port(14, "srv", 100);
+	dp.set_forwarding(13, true);
+	dp.set_forwarding(14, true);
+	REQUIRE_FALSE(dp.install(mac_entry(EntryKind::MirrorSource, "02:00:00:00:00:01", 7, 14)));
+	auto to = [&](const char *mac) {
+		return table::build_frame({"02:00:00:00:00:01", mac, "10.1.0.1", "10.1.0.9", 0, 32});
+	};
+	auto at_port = [](const std::vector<Output> &v, std::uint32_t port) {
+		return std::count_if(v.begin(), v.end(), [&](const Output &o) {
+			return o.kind == Output::Kind::Original && o.ifindex == port;
+		});
+	};
+	MacEvent ev;
+	ev.vni = 100;
+	// A MAC on a non-server port that ages out is forgotten: a flooded
+	// frame to it is not the server's (dropped at srv, sent to h3).
+	ev.mac = *parse_mac("02:00:00:00:00:33");
+	ev.ifindex = 14; // first seen behind srv...
+	dp.inject_mac_event(ev);
+	ev.ifindex = 13; // ...then moved to h3 and aged out there
+	dp.inject_mac_event(ev);
+	ev.kind = MacEvent::Kind::Removed;
+	dp.inject_mac_event(ev);
+	auto out = dp.simulate(to("02:00:00:00:00:33"), 11);
+	CHECK(at_port(out, 14) == 0);
+	CHECK(at_port(out, 13) == 1);
+	// The server's own MAC ages out on its port: still recognised.
+	ev.mac = *parse_mac("02:00:00:00:00:0a");
+	ev.ifindex = 14;
+	ev.kind = MacEvent::Kind::Learned;
+	dp.inject_mac_event(ev);
+	ev.kind = MacEvent::Kind::Removed;
+	dp.inject_mac_event(ev);
+	out = dp.simulate(to("02:00:00:00:00:0a"), 11);
+	CHECK(at_port(out, 14) == 1);
 }

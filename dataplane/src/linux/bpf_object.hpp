@@ -47,7 +47,9 @@ int map_fd_decap(const BpfObject &o);
 int map_fd_meta(const BpfObject &o);
 int map_fd_stats(const BpfObject &o);
 int map_fd_gstats(const BpfObject &o);
+int map_fd_local_mac(const BpfObject &o);
 int prog_fd_mirror(const BpfObject &o);
 int prog_fd_decap(const BpfObject &o);
+int prog_fd_egress(const BpfObject &o);
 
 } // namespace evpnmon::dp::linux_dp

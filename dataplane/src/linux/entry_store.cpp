@@ -240,4 +240,17 @@ Counters EntryStore::global_counters() const
 	return c;
 }
 
+Counters EntryStore::dropped_originals() const
+{
+	return read_stats(fds_.gstats, DP_GSTAT_EGRESS_DUP);
+}
+
+bool EntryStore::targets_port(std::uint32_t ifindex) const
+{
+	for (const auto &[_, r] : recs_)
+		if (r.action.kind == Action::Kind::LocalPort && r.action.ifindex == ifindex)
+			return true;
+	return false;
+}
+
 } // namespace evpnmon::dp::linux_dp

@@ -32,6 +32,11 @@ public:
 	std::optional<Counters> counters(const EntryKey &key) const;
 	Counters global_counters() const;
 	std::size_t adopted() const { return adopted_; }
+	// true if an installed entry sends copies to this local port (a
+	// LocalPort action of entry 1/2, or the port of an entry 3).
+	bool targets_port(std::uint32_t ifindex) const;
+	// Originals dropped at a server port's egress (already mirrored).
+	Counters dropped_originals() const;
 
 private:
 	struct Rec {

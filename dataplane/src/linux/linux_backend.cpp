@@ -36,17 +36,22 @@ public:
 		return store_->counters(k);
 	}
 	Counters global_counters() const override { return store_->global_counters(); }
+	Counters dropped_originals() const override { return store_->dropped_originals(); }
 	void set_mac_listener(MacListener l) override { listener_ = std::move(l); }
 	void dump_macs() override
 	{
-		if (listener_)
-			fdb_->dump(listener_);
+		fdb_->dump([this](const MacEvent &ev) {
+			note_mac(ev);
+			if (listener_)
+				listener_(ev);
+		});
 	}
 	int event_fd() const override { return fdb_->fd(); }
 	void process_events() override
 	{
 		fdb_->process(
 		    [this](const MacEvent &ev) {
+			    note_mac(ev);
 			    if (listener_)
 				    listener_(ev);
 		    },
@@ -66,6 +71,8 @@ private:
 	void attach_port(std::uint32_t ifindex, std::uint32_t vni);
 	void detach_port(std::uint32_t ifindex);
 	void on_link(const FdbListener::LinkEvent &ev);
+	void note_mac(const MacEvent &ev);
+	void forget_port_macs(std::uint32_t ifindex);
 
 	Config cfg_;
 	std::map<std::uint32_t, std::uint32_t> bridge_vni_; // bridge ifindex -> VNI
@@ -76,6 +83,7 @@ private:
 	std::unique_ptr<EntryStore> store_;
 	std::unique_ptr<TcFilter> decap_filter_;
 	std::map<std::uint32_t, TcFilter> filters_; // per host-facing port
+	std::map<std::uint32_t, TcFilter> egress_filters_; // same ports, egress
 	std::unique_ptr<FdbListener> fdb_;
 	MacListener listener_;
 };
@@ -121,12 +129,19 @@ LinuxDataplane::LinuxDataplane(const Config &cfg) : cfg_(cfg)
 		decap_filter_ = std::make_unique<TcFilter>(
 		    static_cast<int>(mirror_->ifindex()), prog_fd_decap(*bpf_),
 		    cfg_.mirror_device);
-		for (const auto &[ifindex, _] : port_vni_)
+		for (const auto &[ifindex, _] : port_vni_) {
 			filters_.try_emplace(ifindex, static_cast<int>(ifindex),
 					     prog_fd_mirror(*bpf_), port_name(ifindex));
+			egress_filters_.try_emplace(ifindex, static_cast<int>(ifindex),
+						    prog_fd_egress(*bpf_),
+						    port_name(ifindex), true);
+		}
+		// Local MACs for the egress program (frames to the server).
+		fdb_->dump([this](const MacEvent &ev) { note_mac(ev); });
 	} catch (...) {
 		// Members built so far undo themselves; pins this start created
 		// are removed too (adopted ones stay for the next attempt).
+		egress_filters_.clear();
 		filters_.clear();
 		decap_filter_.reset();
 		if (!bpf_->adopted())
@@ -149,10 +164,13 @@ void LinuxDataplane::attach_port(std::uint32_t ifindex, std::uint32_t vni)
 {
 	port_vni_[ifindex] = vni;
 	bpf_map_update_elem(map_fd_port_vni(*bpf_), &ifindex, &vni, BPF_ANY);
-	if (!filters_.contains(ifindex)) {
+	if (!filters_.contains(ifindex) || !egress_filters_.contains(ifindex)) {
 		try {
 			filters_.try_emplace(ifindex, static_cast<int>(ifindex),
 					     prog_fd_mirror(*bpf_), port_name(ifindex));
+			egress_filters_.try_emplace(ifindex, static_cast<int>(ifindex),
+						    prog_fd_egress(*bpf_),
+						    port_name(ifindex), true);
 		} catch (const std::system_error &) {
 			// Port vanished meanwhile; its RTM_DELLINK follows.
 		}
@@ -163,7 +181,50 @@ void LinuxDataplane::detach_port(std::uint32_t ifindex)
 {
 	port_vni_.erase(ifindex);
 	bpf_map_delete_elem(map_fd_port_vni(*bpf_), &ifindex);
+	egress_filters_.erase(ifindex);
 	filters_.erase(ifindex); // detach fails quietly if the device is gone
+	forget_port_macs(ifindex);
+}
+
+// dp_local_mac: (VNI, MAC) -> port it was learned on. A MAC that ages out
+// on a port that copies are sent to (a monitoring server that only
+// receives) is kept, so frames flooded to it are still recognised as the
+// server's own; other removals delete it. Keeping too much only lets a
+// duplicate through, never drops a frame.
+void LinuxDataplane::note_mac(const MacEvent &ev)
+{
+	dp_mac_key k{};
+	k.vni = ev.vni;
+	std::memcpy(k.mac, ev.mac.data(), 6);
+	const int fd = map_fd_local_mac(*bpf_);
+	if (ev.kind == MacEvent::Kind::Learned) {
+		const dp_u32 port = ev.ifindex;
+		bpf_map_update_elem(fd, &k, &port, BPF_ANY); // full: ignored
+		return;
+	}
+	dp_u32 port = 0;
+	if (bpf_map_lookup_elem(fd, &k, &port) == 0 && port == ev.ifindex &&
+	    !(store_ && store_->targets_port(ev.ifindex)))
+		bpf_map_delete_elem(fd, &k);
+}
+
+// Also drops entries of ports that are no longer host-facing ports.
+void LinuxDataplane::forget_port_macs(std::uint32_t ifindex)
+{
+	const int fd = map_fd_local_mac(*bpf_);
+	std::vector<dp_mac_key> gone;
+	dp_mac_key k{}, next{};
+	dp_mac_key *prev = nullptr;
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		dp_u32 port = 0;
+		if (bpf_map_lookup_elem(fd, &next, &port) == 0 &&
+		    (port == ifindex || !port_vni_.contains(port)))
+			gone.push_back(next);
+		k = next;
+		prev = &k;
+	}
+	for (auto &g : gone)
+		bpf_map_delete_elem(fd, &g);
 }
 
 // Ports plugged into / unplugged from a configured bridge after start.
@@ -209,6 +270,7 @@ void LinuxDataplane::configure_maps()
 		if (bpf_map_update_elem(fd, &ifindex, &vni, BPF_ANY))
 			throw std::system_error(errno, std::generic_category(),
 						"dataplane/linux: write port map");
+	forget_port_macs(0); // a previous run's MACs on ports gone since
 }
 
 LinuxDataplane::~LinuxDataplane()
@@ -216,10 +278,13 @@ LinuxDataplane::~LinuxDataplane()
 	if (cfg_.keep_on_exit) {
 		for (auto &[_, f] : filters_)
 			f.release();
+		for (auto &[_, f] : egress_filters_)
+			f.release();
 		decap_filter_->release();
 		mirror_->release();
 		return;
 	}
+	egress_filters_.clear();
 	filters_.clear();
 	decap_filter_.reset();
 	bpf_->unpin();

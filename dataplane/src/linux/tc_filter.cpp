@@ -8,10 +8,11 @@
 
 namespace evpnmon::dp::linux_dp {
 
-TcFilter::TcFilter(int ifindex, int prog_fd, std::string what) : ifindex_(ifindex)
+TcFilter::TcFilter(int ifindex, int prog_fd, std::string what, bool egress)
+    : ifindex_(ifindex), egress_(egress)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
-		    .attach_point = BPF_TC_INGRESS);
+		    .attach_point = egress ? BPF_TC_EGRESS : BPF_TC_INGRESS);
 	// An existing clsact (a previous run, another tool) is fine: silence
 	// libbpf's "Exclusivity flag on" message for this one call.
 	auto old = libbpf_set_print(nullptr);
@@ -33,7 +34,8 @@ TcFilter::TcFilter(int ifindex, int prog_fd, std::string what) : ifindex_(ifinde
 }
 
 TcFilter::TcFilter(TcFilter &&o) noexcept
-    : ifindex_(std::exchange(o.ifindex_, 0)), created_qdisc_(o.created_qdisc_)
+    : ifindex_(std::exchange(o.ifindex_, 0)), created_qdisc_(o.created_qdisc_),
+      egress_(o.egress_)
 {
 }
 
@@ -42,7 +44,7 @@ TcFilter::~TcFilter()
 	if (!ifindex_)
 		return;
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex_,
-		    .attach_point = BPF_TC_INGRESS);
+		    .attach_point = egress_ ? BPF_TC_EGRESS : BPF_TC_INGRESS);
 	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = kTcHandle, .priority = kTcPriority);
 	bpf_tc_detach(&hook, &opts); // device may be gone already: ignore
 	if (created_qdisc_) {

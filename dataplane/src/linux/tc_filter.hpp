@@ -1,4 +1,5 @@
-// RAII TC attachment of a BPF program on a device's clsact ingress hook
+// RAII TC attachment of a BPF program on a device's clsact ingress (or
+// egress) hook
 // (libbpf bpf_tc_*). A fixed handle/priority lets a new run replace what a
 // previous run left (BPF_TC_F_REPLACE) instead of stacking a second copy.
 #pragma once
@@ -14,7 +15,7 @@ inline constexpr std::uint32_t kTcPriority = 1;
 class TcFilter {
 public:
 	// Throws std::system_error.
-	TcFilter(int ifindex, int prog_fd, std::string what);
+	TcFilter(int ifindex, int prog_fd, std::string what, bool egress = false);
 	~TcFilter();
 	TcFilter(TcFilter &&o) noexcept;
 	TcFilter &operator=(TcFilter &&) = delete;
@@ -28,6 +29,7 @@ public:
 private:
 	int ifindex_ = 0;
 	bool created_qdisc_ = false;
+	bool egress_ = false;
 };
 
 } // namespace evpnmon::dp::linux_dp

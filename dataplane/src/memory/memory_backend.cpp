@@ -32,6 +32,8 @@ using RecordPtr = RecordMap::value_type *;
 struct Port {
 	std::string name;
 	std::uint32_t vni = 0;
+	bool fabric = false;     // the bridge's VXLAN device: no mirror program
+	bool forwarding = false; // report originals the bridge sends out here
 };
 
 } // namespace
@@ -53,6 +55,9 @@ struct MemoryDataplane::Impl {
 	MacListener listener;
 	std::deque<MacEvent> pending;
 	std::map<std::pair<std::uint32_t, Mac>, MacEvent> fdb; // (vni, mac)
+	// dp_local_mac: (vni, mac) -> port it was learned on; kept after it
+	// ages out on a port that copies are sent to (a silent server).
+	std::map<std::pair<std::uint32_t, Mac>, std::uint32_t> local_mac;
 	UniqueFd efd{::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)};
 
 	std::error_code install(const Entry &entry);
@@ -60,6 +65,12 @@ struct MemoryDataplane::Impl {
 				   const Port &port);
 	std::vector<Output> decapsulate(std::span<const std::uint8_t> frame,
 					const std::optional<TunnelMeta> &tun);
+	std::vector<Output> bridge(std::span<const std::uint8_t> frame,
+				   std::uint32_t ingress, std::uint32_t vni);
+	bool egress(std::span<const std::uint8_t> frame, std::uint32_t ifindex,
+		    std::uint32_t vni);
+	bool targets_port(std::uint32_t ifindex) const;
+	void note_mac(const MacEvent &ev);
 };
 
 MemoryDataplane::MemoryDataplane(Config config) : impl_(std::make_unique<Impl>())
@@ -155,6 +166,11 @@ Counters MemoryDataplane::global_counters() const
 	return c;
 }
 
+Counters MemoryDataplane::dropped_originals() const
+{
+	return impl_->gstat[DP_GSTAT_EGRESS_DUP];
+}
+
 void MemoryDataplane::set_mac_listener(MacListener listener)
 {
 	impl_->listener = std::move(listener);
@@ -196,6 +212,18 @@ void MemoryDataplane::add_port(std::uint32_t ifindex, std::string name,
 	impl_->ports[ifindex] = Port{std::move(name), vni};
 }
 
+void MemoryDataplane::add_fabric_port(std::uint32_t ifindex, std::string name,
+				      std::uint32_t vni)
+{
+	impl_->ports[ifindex] = Port{std::move(name), vni, true, false};
+}
+
+void MemoryDataplane::set_forwarding(std::uint32_t ifindex, bool on)
+{
+	if (auto it = impl_->ports.find(ifindex); it != impl_->ports.end())
+		it->second.forwarding = on;
+}
+
 void MemoryDataplane::remove_port(std::uint32_t ifindex)
 {
 	impl_->ports.erase(ifindex);
@@ -219,6 +247,7 @@ void MemoryDataplane::inject_mac_event(const MacEvent &ev)
 		im.fdb[key] = ev;
 	else
 		im.fdb.erase(key);
+	im.note_mac(ev);
 	im.pending.push_back(ev);
 	const std::uint64_t one = 1;
 	[[maybe_unused]] auto r = ::write(im.efd.get(), &one, sizeof one);
@@ -234,7 +263,123 @@ std::vector<Output> MemoryDataplane::simulate(std::span<const std::uint8_t> fram
 	auto it = im.ports.find(ingress);
 	if (it == im.ports.end())
 		return {}; // no program on this device
-	return im.mirror(frame, it->second);
+	std::vector<Output> out;
+	if (!it->second.fabric)
+		out = im.mirror(frame, it->second);
+	for (auto &o : im.bridge(frame, ingress, it->second.vni))
+		out.push_back(std::move(o));
+	return out;
+}
+
+bool MemoryDataplane::Impl::targets_port(std::uint32_t ifindex) const
+{
+	for (const auto &[_, r] : records)
+		if (r.action.kind == Action::Kind::LocalPort && r.action.ifindex == ifindex)
+			return true;
+	return false;
+}
+
+// Same rule as the linux backend's dp_local_mac updates.
+void MemoryDataplane::Impl::note_mac(const MacEvent &ev)
+{
+	auto key = std::make_pair(ev.vni, ev.mac);
+	if (ev.kind == MacEvent::Kind::Learned) {
+		if (local_mac.size() < DP_MAX_LOCAL_MACS || local_mac.contains(key))
+			local_mac[key] = ev.ifindex;
+		return;
+	}
+	auto it = local_mac.find(key);
+	if (it != local_mac.end() && it->second == ev.ifindex && !targets_port(ev.ifindex))
+		local_mac.erase(it);
+}
+
+// The bridge: flood (broadcast, multicast, unknown unicast) to every port of
+// the VNI but the ingress, or forward to the port of a known destination.
+// Only ports with forwarding on are reported, after their egress program.
+std::vector<Output> MemoryDataplane::Impl::bridge(std::span<const std::uint8_t> frame,
+						  std::uint32_t ingress,
+						  std::uint32_t vni)
+{
+	auto h = parse_frame(frame);
+	if (!h)
+		return {};
+	std::vector<std::uint32_t> to;
+	auto known = fdb.find(std::make_pair(vni, h->dst));
+	if (!(h->dst[0] & 1) && known != fdb.end()) {
+		to.push_back(known->second.ifindex);
+	} else {
+		for (const auto &[ifindex, p] : ports)
+			if (p.vni == vni)
+				to.push_back(ifindex);
+	}
+	std::vector<Output> out;
+	for (auto ifindex : to) {
+		auto p = ports.find(ifindex);
+		if (ifindex == ingress || p == ports.end() || p->second.fabric ||
+		    !p->second.forwarding || p->second.vni != vni)
+			continue;
+		if (!egress(frame, ifindex, vni))
+			continue;
+		Output o;
+		o.kind = Output::Kind::Original;
+		o.ifindex = ifindex;
+		o.frame.assign(frame.begin(), frame.end());
+		out.push_back(std::move(o));
+	}
+	return out;
+}
+
+// Egress program of a host port, for an original frame (copies carry the
+// copy mark and always pass). Drops it when the mirror already copies it to
+// the server on this port: unicast, not to a MAC learned on this port, and
+// its destination has an entry 2, or its source an entry 1 or 2, whose
+// action is this port.
+bool MemoryDataplane::Impl::egress(std::span<const std::uint8_t> frame,
+				   std::uint32_t ifindex, std::uint32_t vni)
+{
+	auto h = parse_frame(frame);
+	if (!h || (h->dst[0] & 1))
+		return true;
+	if (auto it = local_mac.find(std::make_pair(vni, h->dst));
+	    it != local_mac.end() && it->second == ifindex)
+		return true;
+	auto copies_to = [&](dp_u8 kind, dp_u8 mtype, const std::uint8_t *addr,
+			     std::size_t len) {
+		dp_match_key k{};
+		k.vni = vni;
+		k.kind = kind;
+		k.mtype = mtype;
+		std::copy_n(addr, len, k.addr);
+		auto m = match.find(k);
+		if (m == match.end())
+			return false;
+		return std::any_of(m->second.begin(), m->second.end(), [&](RecordPtr r) {
+			return r->second.raw.kind == DP_ACT_LOCAL &&
+			       r->second.raw.ifindex == ifindex;
+		});
+	};
+	auto watched = [&](dp_u8 mtype, const std::uint8_t *addr, std::size_t len,
+			   bool is_src) {
+		return copies_to(DP_KIND_DST, mtype, addr, len) ||
+		       (is_src && copies_to(DP_KIND_SRC, mtype, addr, len));
+	};
+	auto watched_ip = [&](const std::optional<IpAddr> &ip, bool is_src) {
+		if (!ip)
+			return false;
+		const bool v4 = ip->family == IpAddr::Family::V4;
+		return watched(v4 ? DP_MATCH_V4 : DP_MATCH_V6, ip->bytes.data(),
+			       v4 ? 4 : 16, is_src);
+	};
+	const bool dup = watched(DP_MATCH_MAC, h->dst.data(), 6, false) ||
+			 watched(DP_MATCH_MAC, h->src.data(), 6, true) ||
+			 watched_ip(h->dst_ip, false) || watched_ip(h->src_ip, true);
+	if (!dup)
+		return true;
+	auto &g = gstat[DP_GSTAT_EGRESS_DUP];
+	g.packets++;
+	g.bytes += frame.size();
+	g.drops++;
+	return false;
 }
 
 // Mirror program (TC ingress of a host-facing port): collect every matching
@@ -369,6 +514,9 @@ std::string to_string(const Output &o)
 		break;
 	case Output::Kind::Deliver:
 		std::snprintf(buf, sizeof buf, "deliver->port %u", o.ifindex);
+		break;
+	case Output::Kind::Original:
+		std::snprintf(buf, sizeof buf, "original->port %u", o.ifindex);
 		break;
 	}
 	return std::string(buf) + " (" + std::to_string(o.frame.size()) + " bytes)";

@@ -69,6 +69,12 @@ public:
 	// copies. Default: all zero (added after the first contract, so
 	// existing implementations stay source-compatible).
 	virtual Counters global_counters() const { return {}; }
+
+	// Original frames the bridge flooded/forwarded out of a monitoring
+	// server's port and the dataplane dropped there because the mirror
+	// already sends that server a copy (packets/bytes/drops all count
+	// them). Not part of global_counters(). Default: zero.
+	virtual Counters dropped_originals() const { return {}; }
 };
 
 // Factory: backend is "linux" or "memory". Throws std::system_error /

@@ -30,6 +30,9 @@ struct Output {
 		LocalCopy = 1, // mirror copy out of a local bridge port
 		VxlanCopy = 2, // mirror copy VXLAN-GBP encapsulated to a VTEP
 		Deliver = 3,   // decapsulated copy delivered to the server's port
+		// The original frame as the simulated bridge forwards it out of
+		// a host port (only ports with set_forwarding(); see there).
+		Original = 4,
 	};
 	Kind kind = Kind::LocalCopy;
 	std::uint32_t ifindex = 0;                 // LocalCopy / Deliver
@@ -59,19 +62,33 @@ public:
 	void process_events() override;
 	std::string port_name(std::uint32_t ifindex) const override;
 	Counters global_counters() const override;
+	Counters dropped_originals() const override;
 
 	// --- simulated switch ---
 	// Declare a host-facing bridge port (the linux backend attaches its
 	// mirror program to these) and the VNI of its bridge.
 	void add_port(std::uint32_t ifindex, std::string name, std::uint32_t vni);
 	void remove_port(std::uint32_t ifindex);
+	// The fabric VXLAN device of a VNI's bridge: frames injected there
+	// (flooded or forwarded by a remote VTEP) are bridged, not mirrored.
+	void add_fabric_port(std::uint32_t ifindex, std::string name, std::uint32_t vni);
+	// Bridge model. By default simulate() reports copies only, as if no
+	// original left any port. With forwarding on for a host port, the
+	// original is also reported (Output::Kind::Original) when the bridge
+	// sends it there: flooded (broadcast, multicast, or a destination MAC
+	// not in the FDB of inject_mac_event()) to every port of the VNI but
+	// the ingress, or forwarded to the port its destination MAC is on.
+	// Each such original first passes the port's egress program, which
+	// drops originals the mirror already copies to the server on that port.
+	void set_forwarding(std::uint32_t ifindex, bool on);
 	// ifindex of the `vxlan external gbp` mirror device (decap ingress).
 	void set_mirror_ifindex(std::uint32_t ifindex);
 	std::uint32_t mirror_ifindex() const;
 
 	// Run one packet through the dataplane. `ingress` is a host port (mirror
-	// program) or the mirror device (decap program; `tunnel` required).
-	// Returns the copies/deliveries; the original is never affected.
+	// program), a fabric port (bridged only) or the mirror device (decap
+	// program; `tunnel` required). Returns the copies/deliveries, and the
+	// originals on ports with forwarding on (see set_forwarding()).
 	std::vector<Output> simulate(std::span<const std::uint8_t> frame,
 				     std::uint32_t ingress,
 				     std::optional<TunnelMeta> tunnel = std::nullopt);
