@@ -17,7 +17,8 @@ struct L2VniOption {
 struct Options {
 	std::string fpm_address = "127.0.0.1";
 	std::uint16_t fpm_port = 2620;
-	std::string feed_endpoint = "tcp://127.0.0.1:5570";
+	// the bgpd module binds next to zebra's API socket (Debian: /var/run/frr)
+	std::string feed_endpoint = "ipc:///var/run/frr/evpnmon-feed.sock";
 	std::vector<L2VniOption> l2vnis;
 	std::string backend = "linux";
 	std::string local_vtep;                   // IPv4: source of VXLAN copies

@@ -26,7 +26,7 @@ public:
 };
 
 struct FeedConfig {
-	std::string endpoint = "tcp://127.0.0.1:5570";
+	std::string endpoint = "ipc:///var/run/frr/evpnmon-feed.sock";
 	std::string client_name = "fpm-consumer";
 	std::chrono::milliseconds hold_time{10000};
 	std::chrono::milliseconds resubscribe_interval{1000};
