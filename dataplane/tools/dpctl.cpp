@@ -127,6 +127,9 @@ void print_counters(const Dataplane &dp)
 	auto g = dp.global_counters();
 	std::cout << "global unknown_host_id_packets=" << g.packets
 		  << " drops=" << g.drops << "\n";
+	auto d = dp.dropped_originals();
+	std::cout << "dropped_originals packets=" << d.packets << " bytes=" << d.bytes
+		  << "\n";
 }
 
 } // namespace

@@ -15,6 +15,12 @@
 #  - every copy on the underlay is VXLAN-GBP on UDP 4790 with Group Policy
 #    ID 4242 and VNI 100, one per original frame entering at leaf A;
 #  - the original traffic arrives unchanged (H1's frames to H3 == H3's).
+# Then, as during a move (leaf B no longer knows H1's MAC, floods to A):
+#  - H3's pings to H1 are flooded out of SRV's port too, and B's entry 2
+#    copies them: SRV still gets each frame exactly once (the egress program
+#    drops the flooded original), and H1 gets every request;
+#  - SRV's MAC unknown at A and B: H1's frames to SRV are flooded to SRV's
+#    port and delivered (frames to the server are never dropped).
 # Usage: two_vteps.sh DPCTL   (root; cleans up everything it starts)
 set -euo pipefail
 DPCTL=${1:?usage: two_vteps.sh path/to/evpnmon-dpctl}
@@ -25,9 +31,10 @@ A=$S-A B=$S-B H1=$S-h1 H2=$S-h2 H3=$S-h3 SRV=$S-srv
 NSS=($A $B $H1 $H2 $H3 $SRV)
 W=$(mktemp -d /tmp/evpnmon-dp-2v.XXXXXX)
 PIDS=()
+DPIDS=()
 cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do timeout 5 tail --pid="$p" -f /dev/null 2>/dev/null || true; done
+  for p in "${PIDS[@]}" "${DPIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}" "${DPIDS[@]}"; do timeout 5 tail --pid="$p" -f /dev/null 2>/dev/null || true; done
   for n in "${NSS[@]}"; do ip netns del "$n" 2>/dev/null || true; done
   rm -rf /sys/fs/bpf/evpnmon-$S-A /sys/fs/bpf/evpnmon-$S-B
   [ -n "${KEEP_WORKDIR:-}" ] || rm -rf "$W"
@@ -115,6 +122,7 @@ cap() { # ns dev file [direction]
   for _ in $(seq 50); do grep -q listening "$W/$3.err" && return 0; sleep 0.1; done
   fail "tcpdump on $1/$2 did not start"
 }
+DPIDS=("${PIDS[@]}"); PIDS=()
 cap $SRV eth0 srv.pcap in
 cap $A uA underlay.pcap out
 cap $H3 eth0 h3.pcap
@@ -129,10 +137,12 @@ p $H2 $IP_H3 3     # not monitored
 p $SRV $IP_H3 3    # the server's own traffic
 ip netns exec $H1 timeout 10 ping -q -c 2 -s 1300 -W 1 $IP_H3 >/dev/null || fail "large ping"
 sleep 1
-# Stop captures and dataplanes (they print their counters).
-for p in "${PIDS[@]}"; do kill -INT "$p" 2>/dev/null || true; done
-for p in "${PIDS[@]}"; do timeout 5 tail --pid="$p" -f /dev/null || true; done
-PIDS=()
+stop() { # stop the captures (the dataplanes keep running)
+  for p in "${PIDS[@]}"; do kill -INT "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do timeout 5 tail --pid="$p" -f /dev/null || true; done
+  PIDS=()
+}
+stop
 
 # Raw frames (hex, one per line) with tshark.
 frames() { # file [display filter]
@@ -174,9 +184,47 @@ frames h3.pcap "eth.src == $MAC_H1 && eth.dst == $MAC_H3" | sort >"$W/h3from1"
 [ "$(wc -l <"$W/h1to3")" -eq 10 ] || fail "H1->H3 frames: $(wc -l <"$W/h1to3")"
 cmp -s "$W/h1to3" "$W/h3from1" || fail "original H1->H3 frames changed in transit"
 
-# Counters printed by the dataplanes on exit.
-grep -E '^(counters|global)' "$W/dpA.out" "$W/dpB.out"
-grep -q "decap vni=100 host-id=4242 port=srv packets=26 " "$W/dpB.out" ||
+# --- Flooding, as during a move: B no longer knows H1 (nor learns it) and
+# floods unknown unicast to A; nobody knows SRV's MAC any more.
+bridge -n $B fdb del $MAC_H1 dev vxlan100 master
+bridge -n $B fdb del $MAC_H1 dev vxlan100 self
+bridge -n $B fdb append 00:00:00:00:00:00 dev vxlan100 dst 10.0.0.1 self permanent
+bridge -n $B link set dev vxlan100 learning off
+bridge -n $B link set dev srv learning off
+bridge -n $B fdb del $MAC_SRV dev srv master
+bridge -n $A fdb del $MAC_SRV dev vxlan100 master
+bridge -n $A link set dev vxlan100 learning off
+cap $SRV eth0 srv2.pcap in
+cap $B uB underlay2.pcap out
+cap $H1 eth0 h1b.pcap
+p $H3 $IP_H1 10    # requests flooded at B (also out of SRV's port)
+p $H1 $IP_SRV 3    # to the server, flooded at A (to B) and at B
+sleep 1
+stop
+frames h1b.pcap "icmp && eth.addr == $MAC_H3" | sort >"$W/h1b.frames"
+frames srv2.pcap "icmp && eth.addr == $MAC_H3" | sort >"$W/srv2.frames"
+flooded=$(tshark -r "$W/underlay2.pcap" -d udp.port==4789,vxlan \
+  -Y "udp.dstport == 4789 && eth.dst == $MAC_H1 && eth.src == $MAC_H3" 2>/dev/null | wc -l)
+echo "flooded H3->H1 frames on B's underlay: $flooded; H1<->H3 frames at H1:" \
+  "$(wc -l <"$W/h1b.frames"), at SRV: $(wc -l <"$W/srv2.frames")"
+[ "$flooded" -eq 10 ] || fail "expected 10 flooded frames to H1 from B, got $flooded"
+[ "$(wc -l <"$W/h1b.frames")" -eq 20 ] || fail "H1 did not get/answer all flooded requests"
+[ -z "$(uniq -d "$W/srv2.frames")" ] ||
+  fail "duplicate frames at SRV while B floods ($(uniq -d "$W/srv2.frames" | wc -l))"
+cmp -s "$W/h1b.frames" "$W/srv2.frames" || fail "SRV did not get H1<->H3 exactly once while flooding"
+to_srv=$(tshark -r "$W/srv2.pcap" -Y "icmp.type == 8 && eth.dst == $MAC_SRV && eth.src == $MAC_H1" 2>/dev/null | wc -l)
+# 3 originals (flooded, addressed to SRV) + 3 copies (B's decap of A's copies)
+[ "$to_srv" -eq 6 ] || fail "expected 3 pings to SRV + 3 copies, got $to_srv"
+
+# Stop the dataplanes: they print their counters.
+for p in "${DPIDS[@]}"; do kill -INT "$p" 2>/dev/null || true; done
+for p in "${DPIDS[@]}"; do timeout 5 tail --pid="$p" -f /dev/null || true; done
+DPIDS=()
+grep -E '^(counters|global|dropped)' "$W/dpA.out" "$W/dpB.out"
+# 26 + 10 replies H1->H3 + 3 pings H1->SRV (enter at A; the rest enters at B)
+grep -q "decap vni=100 host-id=4242 port=srv packets=39 " "$W/dpB.out" ||
   fail "decap counter on leaf B"
 grep -q "global unknown_host_id_packets=0 drops=0" "$W/dpB.out" || fail "drops on B"
-echo "PASS: two VTEPs, exactly-once mirroring, VXLAN-GBP HOST ID, originals unchanged"
+grep -q "dropped_originals packets=10 " "$W/dpB.out" ||
+  fail "leaf B should have dropped the 10 flooded originals at SRV's port"
+echo "PASS: two VTEPs, exactly-once mirroring, VXLAN-GBP HOST ID, originals unchanged, no duplicate while flooding"
