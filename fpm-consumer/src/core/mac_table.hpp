@@ -13,7 +13,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <map>
+#include <unordered_map>
 #include <optional>
 #include <utility>
 
@@ -60,7 +60,16 @@ private:
 	};
 	static MacLocation resolve(const Entry &entry);
 
-	std::map<Key, Entry> table_;
+	struct KeyHash {
+		std::size_t operator()(const Key &k) const noexcept
+		{
+			std::uint64_t v = k.first;
+			for (auto b : k.second)
+				v = (v << 8) ^ b ^ (v >> 56);
+			return static_cast<std::size_t>(v * 0x9E3779B97F4A7C15ull);
+		}
+	};
+	std::unordered_map<Key, Entry, KeyHash> table_;
 	std::uint64_t clock_ = 0;
 };
 
