@@ -128,27 +128,35 @@ def test_restart_under_traffic(lab, outdir, daemon, node):
     secs = 12 if daemon != "fpm-consumer" else 8
     pings = Pings(lab, secs, f"{daemon}-{node}")
     sif = lab.link_of("serv21", "vtep104").iface("serv21")
-    cap = F.Capture(lab, "serv21", sif, outdir / f"restart-{daemon}-{node}-serv21.pcap",
-                    f"icmp and src host {F.HOSTS['vm220'][1]} and dst host {F.VM210_IP}")
+    flt = f"icmp[0] = 8 and src host {F.HOSTS['vm220'][1]} and dst host {F.VM210_IP}"
+    cap = F.Capture(lab, "serv21", sif, outdir / f"restart-{daemon}-{node}-serv21.pcap", flt)
+    hcap = F.Capture(lab, "vm210", "eth1", outdir / f"restart-{daemon}-{node}-vm210.pcap", flt)
     time.sleep(1.5)
     t_restart = time.time()
     lab.restart_daemon(node, daemon)
     t_back = time.time()
     res = pings.result()
-    pk = cap.stop()
+    time.sleep(0.3)
+    pk, hpk = cap.stop(), hcap.stop()
+    copied = {p.icmp_seq for p in pk}
+    uncopied = [p for p in hpk if p.icmp_seq not in copied]
     # copies of the monitored 10 ms ping at SERV21 over the whole window
     ts = [p.ts for p in pk if p.ts >= t_restart - 1]
     gaps = [b - a for a, b in zip(ts, ts[1:])]
     gap = max(gaps or [float("inf")])
     print(f"{daemon}@{node}: restart took {t_back - t_restart:.2f} s; longest pause in the "
-          f"copies at SERV21: {1000 * gap:.0f} ms")
+          f"copies at SERV21: {1000 * gap:.0f} ms; monitored requests that reached VM210 "
+          f"without a copy at SERV21: {len(uncopied)} of {len(hpk)}")
     with open(outdir.parent / "evpnmon-failures-gaps.txt", "a") as f:
         f.write(f"{daemon}@{node} restart {t_back - t_restart:.2f}s mirror-gap {gap:.3f}s "
+                f"uncopied {len(uncopied)}/{len(hpk)} "
                 f"{ {k: v for k, v in res.items()} }\n")
     if daemon == "fpm-consumer":
-        # mirroring went on while the consumer was away
-        assert ts and gap < 0.1, \
-            f"mirroring interrupted by the consumer restart: longest pause {gap:.3f} s"
+        # mirroring went on while the consumer was away: every request that
+        # reached VM210 has its copy at SERV21
+        assert hpk and not uncopied, \
+            (f"{len(uncopied)} of {len(hpk)} monitored packets not mirrored across the "
+             f"consumer restart (longest pause {gap:.3f} s)")
     for flow, (tx, rx) in res.items():
         print(f"{daemon}@{node}: ping {flow}: {tx} sent, {rx} received")
         crosses = node in PATHS[flow]
