@@ -101,6 +101,16 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } dp_local_mac SEC(".maps");
 
+/* Ports that copies are sent to (the LocalPort action of an installed entry
+ * 1/2/3): ifindex -> 1. evpnmon_egress returns at once on other ports. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, DP_MAX_PORTS);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} dp_srv_port SEC(".maps");
+
 /* struct bpf_tunnel_key with local_ipv4 (kernel >= 6.0); the Debian 12
  * uapi header predates that field. The kernel accepts this size. */
 struct dp_tunnel_key {
@@ -401,6 +411,8 @@ int evpnmon_egress(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	}
 	__u32 ifindex = skb->ifindex;
+	if (!bpf_map_lookup_elem(&dp_srv_port, &ifindex))
+		return TC_ACT_OK; /* no monitoring server on this port */
 	__u32 *vni = bpf_map_lookup_elem(&dp_port_vni, &ifindex);
 	if (!vni)
 		return TC_ACT_OK;

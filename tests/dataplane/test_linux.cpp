@@ -356,6 +356,15 @@ TEST_CASE("restart: entries and counters adopted; clean exit removes everything"
 		REQUIRE(l.size() == 1);
 		CHECK(l[0] == e);
 		CHECK(dp->counters(e.key)->packets == 2);
+		// The egress rule's server-port table is rebuilt from adopted entries.
+		int sp = bpf_obj_get((g_pin + "/dp_srv_port").c_str());
+		REQUIRE(sp >= 0);
+		std::uint32_t port = if_nametoindex("srv"), one = 0;
+		CHECK(bpf_map_lookup_elem(sp, &port, &one) == 0);
+		CHECK(one == 1);
+		REQUIRE_FALSE(dp->remove(e.key));
+		CHECK(bpf_map_lookup_elem(sp, &port, &one) != 0);
+		::close(sp);
 	}
 	CHECK_FALSE(std::filesystem::exists(g_pin));
 	CHECK(tc_filter_count("h1") == 0);

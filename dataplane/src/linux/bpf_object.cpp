@@ -127,6 +127,7 @@ int map_fd_meta(const BpfObject &o) { return bpf_map__fd(o.skel().maps.dp_meta);
 int map_fd_stats(const BpfObject &o) { return bpf_map__fd(o.skel().maps.dp_stats); }
 int map_fd_gstats(const BpfObject &o) { return bpf_map__fd(o.skel().maps.dp_gstats); }
 int map_fd_local_mac(const BpfObject &o) { return bpf_map__fd(o.skel().maps.dp_local_mac); }
+int map_fd_srv_port(const BpfObject &o) { return bpf_map__fd(o.skel().maps.dp_srv_port); }
 int prog_fd_mirror(const BpfObject &o) { return bpf_program__fd(o.skel().progs.evpnmon_mirror); }
 int prog_fd_decap(const BpfObject &o) { return bpf_program__fd(o.skel().progs.evpnmon_decap); }
 int prog_fd_egress(const BpfObject &o) { return bpf_program__fd(o.skel().progs.evpnmon_egress); }

@@ -48,6 +48,7 @@ int map_fd_meta(const BpfObject &o);
 int map_fd_stats(const BpfObject &o);
 int map_fd_gstats(const BpfObject &o);
 int map_fd_local_mac(const BpfObject &o);
+int map_fd_srv_port(const BpfObject &o);
 int prog_fd_mirror(const BpfObject &o);
 int prog_fd_decap(const BpfObject &o);
 int prog_fd_egress(const BpfObject &o);

@@ -80,6 +80,40 @@ EntryStore::EntryStore(MapFds fds) : fds_(fds), ncpus_(libbpf_num_possible_cpus(
 		bpf_map_delete_elem(fds_.decap, &k);
 	for (const auto &[k, _] : recs_)
 		write_lookup(k);
+	// Server ports: rebuilt from the adopted entries.
+	std::vector<dp_u32> sstale;
+	dp_u32 sk, snext;
+	dp_u32 *sprev = nullptr;
+	while (bpf_map_get_next_key(fds_.srv_port, sprev, &snext) == 0) {
+		sstale.push_back(snext);
+		sk = snext;
+		sprev = &sk;
+	}
+	for (const auto &[_, r] : recs_)
+		count_target(r.action, +1);
+	for (auto s : sstale)
+		if (!targets_.contains(s))
+			bpf_map_delete_elem(fds_.srv_port, &s);
+}
+
+// dp_srv_port follows the number of entries whose action is a local port.
+// Either order against the lookup maps is safe: the egress program drops
+// only when both say so, so a transient gap lets a duplicate through.
+void EntryStore::count_target(const Action &a, int delta)
+{
+	if (a.kind != Action::Kind::LocalPort || a.ifindex == 0)
+		return;
+	const dp_u32 port = a.ifindex;
+	auto &n = targets_[port];
+	if (delta > 0) {
+		if (n++ == 0) {
+			const dp_u32 one = 1;
+			bpf_map_update_elem(fds_.srv_port, &port, &one, BPF_ANY);
+		}
+	} else if (n > 0 && --n == 0) {
+		targets_.erase(port);
+		bpf_map_delete_elem(fds_.srv_port, &port);
+	}
 }
 
 std::error_code EntryStore::write_meta(const EntryKey &key, const Rec &rec)
@@ -144,6 +178,8 @@ std::error_code EntryStore::install(const Entry &entry)
 			it->second = old;
 			return ec;
 		}
+		count_target(e.action, +1);
+		count_target(old.action, -1);
 		return write_lookup(e.key);
 	}
 	if (recs_.size() >= DP_MAX_ENTRIES)
@@ -170,6 +206,7 @@ std::error_code EntryStore::install(const Entry &entry)
 		return ec;
 	}
 	recs_[e.key] = rec;
+	count_target(rec.action, +1);
 	if (!decap)
 		by_match_[codec::match_key(e.key)].insert(e.key);
 	if (auto wec = write_lookup(e.key)) {
@@ -185,6 +222,7 @@ std::error_code EntryStore::remove(const EntryKey &key)
 	if (it == recs_.end())
 		return {};
 	const dp_u32 idx = it->second.idx;
+	const Action action = it->second.action;
 	recs_.erase(it);
 	if (key.kind != EntryKind::Decap) {
 		auto mk = codec::match_key(key);
@@ -196,6 +234,7 @@ std::error_code EntryStore::remove(const EntryKey &key)
 		}
 	}
 	auto ec = write_lookup(key); // lookup first: BPF never sees a dangling idx
+	count_target(action, -1);
 	bpf_map_delete_elem(fds_.meta, &idx);
 	free_.push_back(idx);
 	return ec;
@@ -247,10 +286,7 @@ Counters EntryStore::dropped_originals() const
 
 bool EntryStore::targets_port(std::uint32_t ifindex) const
 {
-	for (const auto &[_, r] : recs_)
-		if (r.action.kind == Action::Kind::LocalPort && r.action.ifindex == ifindex)
-			return true;
-	return false;
+	return targets_.contains(ifindex);
 }
 
 } // namespace evpnmon::dp::linux_dp

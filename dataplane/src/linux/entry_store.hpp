@@ -20,6 +20,7 @@ namespace evpnmon::dp::linux_dp {
 
 struct MapFds {
 	int match, decap, meta, stats, gstats;
+	int srv_port; // ifindex -> 1 for every LocalPort action target
 };
 
 class EntryStore {
@@ -47,6 +48,7 @@ private:
 	std::error_code zero_stats(dp_u32 idx);
 	std::error_code write_lookup(const EntryKey &key);
 	std::error_code write_meta(const EntryKey &key, const Rec &rec);
+	void count_target(const Action &a, int delta);
 
 	MapFds fds_;
 	int ncpus_;
@@ -54,6 +56,7 @@ private:
 	std::unordered_map<dp_match_key, std::set<EntryKey>,
 			   codec::BytesHash<dp_match_key>, codec::BytesEq<dp_match_key>>
 	    by_match_;
+	std::map<dp_u32, std::size_t> targets_; // LocalPort ifindex -> entries
 	std::vector<dp_u32> free_;
 	dp_u32 next_ = 0;
 	std::size_t adopted_ = 0;

@@ -125,7 +125,8 @@ LinuxDataplane::LinuxDataplane(const Config &cfg) : cfg_(cfg)
 		configure_maps();
 		store_ = std::make_unique<EntryStore>(
 		    MapFds{map_fd_match(*bpf_), map_fd_decap(*bpf_), map_fd_meta(*bpf_),
-			   map_fd_stats(*bpf_), map_fd_gstats(*bpf_)});
+			   map_fd_stats(*bpf_), map_fd_gstats(*bpf_),
+			   map_fd_srv_port(*bpf_)});
 		decap_filter_ = std::make_unique<TcFilter>(
 		    static_cast<int>(mirror_->ifindex()), prog_fd_decap(*bpf_),
 		    cfg_.mirror_device);
