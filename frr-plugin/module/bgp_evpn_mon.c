@@ -18,6 +18,7 @@
 #include "lib/jhash.h"
 #include "lib/json.h"
 #include "lib/version.h"
+#include "lib/thread.h"
 
 #include "bgpd/bgpd.h"
 #include "bgpd/bgp_attr.h"
@@ -564,6 +565,15 @@ static int mon_bgp_inst_delete(struct bgp *bgp)
 	return 0;
 }
 
+static char feed_endpoint[sizeof(frr_zclientpath) + 64];
+
+/* Runs from the event loop, i.e. after bgpd has daemonized (-d): ZeroMQ's
+ * I/O threads would not survive the fork if the context were made earlier. */
+static void mon_feed_start(struct thread *t)
+{
+	evpn_mon_feed_init(THREAD_ARG(t), feed_endpoint);
+}
+
 static int mon_late_init(struct thread_master *master)
 {
 	const char *endpoint = THIS_MODULE->load_args;
@@ -585,8 +595,9 @@ static int mon_late_init(struct thread_master *master)
 		snprintf(def, sizeof(def), "ipc://%s/evpnmon-feed.sock", dir);
 		endpoint = def;
 	}
+	strlcpy(feed_endpoint, endpoint, sizeof(feed_endpoint));
 	evpn_mon_vty_init();
-	evpn_mon_feed_init(master, endpoint);
+	thread_add_event(master, mon_feed_start, master, 0, NULL);
 	return 0;
 }
 

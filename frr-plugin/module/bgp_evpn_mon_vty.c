@@ -145,9 +145,10 @@ static int mon_host_args(struct vty *vty, struct bgp *bgp, long vni,
 	ret = mon_parse_ip(vty, ip_str, ip);
 	if (ret != CMD_SUCCESS)
 		return ret;
-	/* While a configuration file is read, VNIs may not be known yet
-	 * (zebra reports them later): accept them then, refuse otherwise. */
-	if (!is_no && !bgp_config_inprocess()
+	/* While a configuration file is read (bgpd -f, or vtysh -b/-f which
+	 * bracket it with XFRR_start/end_configuration), VNIs may not be known
+	 * yet: zebra reports them later. Accept them then, refuse otherwise. */
+	if (!is_no && vty->type != VTY_FILE && !bgp_config_inprocess()
 	    && !bgp_evpn_lookup_vni(bgp, vni)) {
 		vty_out(vty,
 			"%% Unknown VNI %ld: no local VXLAN device and no 'vni %ld' configuration\n",
