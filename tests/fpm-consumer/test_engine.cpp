@@ -7,6 +7,8 @@
 
 #include <doctest/doctest.h>
 
+#include <linux/neighbour.h>
+
 using namespace evpnmon;
 using namespace evpnmon::test;
 using consumer::Engine;
@@ -304,4 +306,121 @@ TEST_CASE("local MAC audit: a missed learn and a missed removal are both correct
 	e.reconcile();
 	CHECK(dataplane.list().size() == 2); // entry 1 now too
 	CHECK(e.macs().locate(kVni, Mac{2, 0, 0, 0, 0, 0x77}).kind == consumer::MacLocation::Kind::Unknown);
+}
+
+namespace {
+constexpr std::uint32_t kBridgeIfindex = 50;
+const Ipv4 OLD = ip4(10, 0, 0, 3); // where the MAC lived before it moved here
+
+consumer::EngineConfig bridge_config()
+{
+	auto cfg = config();
+	cfg.bridge_ifindex_to_vni = {{kBridgeIfindex, kVni}};
+	return cfg;
+}
+
+// A VXLAN-device `self` entry with a dst, as the kernel FDB dump gives it.
+consumer::NeighUpdate vxlan_self(const Mac &mac, Ipv4 vtep, bool add = true)
+{
+	auto u = remote(mac, vtep, add);
+	u.flags = NTF_SELF | NTF_EXT_LEARNED;
+	u.dst = vtep;
+	return u;
+}
+
+// The bridge's own (master) entry: on `ifindex` (a port or the VXLAN device).
+consumer::NeighUpdate bridge_entry(const Mac &mac, std::uint32_t ifindex, bool add = true)
+{
+	consumer::NeighUpdate u;
+	u.add = add;
+	u.ifindex = ifindex;
+	u.mac = mac;
+	u.master = kBridgeIfindex;
+	return u;
+}
+} // namespace
+
+TEST_CASE("restart after a move: a stale VXLAN self entry loses against the bridge's local entry")
+{
+	// FRR 8.4.4 leaves `MAC dev vxlan100 dst OLD self extern_learn` behind
+	// when MAC moves onto this leaf; the bridge entry is on the local port.
+	// A restarted consumer reads the local dump, then the kernel dump (in
+	// either order of the two kernel records): the host stays local.
+	for (bool self_first : {true, false}) {
+		CAPTURE(self_first);
+		dp::MemoryDataplane dataplane;
+		Engine e(dataplane, bridge_config());
+		e.local_mac({dp::MacEvent::Kind::Learned, HOST, 5, kVni, 0});   // host moved here
+		e.local_mac({dp::MacEvent::Kind::Learned, SERVER, 7, kVni, 0}); // server moved here
+		for (const Mac &m : {HOST, SERVER}) {
+			const std::uint32_t port = m == HOST ? 5 : 7;
+			if (self_first) {
+				e.neigh(MacSource::Kernel, vxlan_self(m, OLD));
+				e.neigh(MacSource::Kernel, bridge_entry(m, port));
+			} else {
+				e.neigh(MacSource::Kernel, bridge_entry(m, port));
+				e.neigh(MacSource::Kernel, vxlan_self(m, OLD));
+			}
+		}
+		e.route(route_to(OLD));
+		e.upsert_session(session(HOST, SERVER, 21));
+		open_all(e);
+		e.reconcile();
+		CHECK(e.macs().locate(kVni, HOST) == consumer::MacLocation::local(5));
+		CHECK(e.macs().locate(kVni, SERVER) == consumer::MacLocation::local(7));
+		std::map<dp::EntryKey, dp::Action> want = {
+			{key(EntryKind::MirrorSource, HOST, 21), local_port(7)},
+			{key(EntryKind::MirrorDest, HOST, 21), local_port(7)},
+			{key(EntryKind::Decap, std::nullopt, 21), local_port(7)},
+		};
+		std::map<dp::EntryKey, dp::Action> got;
+		for (const auto &en : dataplane.list())
+			got[en.key] = en.action;
+		CHECK(got == want);
+		CHECK(e.counters().bridge_fdb_events == 2);
+	}
+}
+
+TEST_CASE("the bridge's master entry decides local vs remote; the self entry names the VTEP")
+{
+	dp::MemoryDataplane dataplane;
+	Engine e(dataplane, bridge_config());
+	const auto here = consumer::MacLocation::local(5);
+	// No bridge entry at all: the self entry is the location (as before).
+	e.neigh(MacSource::Kernel, vxlan_self(HOST, OLD));
+	CHECK(e.macs().locate(kVni, HOST) == consumer::MacLocation::remote(OLD));
+	// The host moves here (running consumer): the newest record wins, and
+	// the bridge's entry on the port confirms it.
+	e.local_mac({dp::MacEvent::Kind::Learned, HOST, 5, kVni, 0});
+	CHECK(e.macs().locate(kVni, HOST) == here);
+	e.neigh(MacSource::Kernel, bridge_entry(HOST, 5));
+	CHECK(e.macs().locate(kVni, HOST) == here);
+	// The host moves away to PEER: zebra replaces the self entry's dst (no
+	// local removal event: the bridge entry moved to the VXLAN device).
+	e.neigh(MacSource::Kernel, bridge_entry(HOST, kVxlanIfindex));
+	CHECK(e.macs().locate(kVni, HOST) == consumer::MacLocation::remote(OLD));
+	e.neigh(MacSource::Kernel, vxlan_self(HOST, PEER));
+	CHECK(e.macs().locate(kVni, HOST) == consumer::MacLocation::remote(PEER));
+	// Back to where a stale self entry already names the right VTEP (a
+	// self entry that did not change keeps its age): the bridge entry on
+	// the VXLAN device still outranks the newer local record.
+	e.local_mac({dp::MacEvent::Kind::Learned, HOST, 5, kVni, 0});
+	e.neigh(MacSource::Kernel, bridge_entry(HOST, 5));
+	CHECK(e.macs().locate(kVni, HOST) == here);
+	e.neigh(MacSource::Kernel, bridge_entry(HOST, kVxlanIfindex));
+	e.neigh(MacSource::Kernel, vxlan_self(HOST, PEER));
+	CHECK(e.macs().locate(kVni, HOST) == consumer::MacLocation::remote(PEER));
+	// The bridge entry goes (zebra withdrew it): the self entry is left.
+	e.neigh(MacSource::Kernel, bridge_entry(HOST, kVxlanIfindex, false));
+	CHECK(e.macs().locate(kVni, HOST) == consumer::MacLocation::remote(PEER));
+	// A deletion naming another port than the bridge's entry is ignored.
+	e.neigh(MacSource::Kernel, bridge_entry(HOST, 5));
+	e.neigh(MacSource::Kernel, bridge_entry(HOST, 6, false));
+	CHECK(e.macs().locate(kVni, HOST) == here);
+	// Kernel re-dump that no longer has the bridge entry: swept.
+	e.kernel_resync_begin();
+	e.neigh(MacSource::Kernel, vxlan_self(HOST, PEER));
+	e.kernel_resync_done();
+	// No bridge entry any more: every record counts, the newest wins.
+	CHECK(e.macs().locate(kVni, HOST) == consumer::MacLocation::remote(PEER));
 }

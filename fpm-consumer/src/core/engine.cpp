@@ -38,9 +38,42 @@ void Engine::local_mac(const dp::MacEvent &event)
 	dirty_ |= changed;
 }
 
+bool Engine::bridge_neigh(const NeighUpdate &u)
+{
+	// The bridge's own (master) entry: NDA_MASTER, no NTF_SELF. On the VXLAN
+	// device it says "remote"; on another port of an L2VNI bridge, "local".
+	if ((u.flags & NTF_SELF) || !u.master || !u.mac || (u.state & NUD_PERMANENT))
+		return false;
+	static constexpr Mac zero{};
+	if (*u.mac == zero)
+		return false;
+	std::uint32_t vni;
+	bool on_vxlan;
+	if (auto v = config_.vxlan_ifindex_to_vni.find(u.ifindex);
+	    v != config_.vxlan_ifindex_to_vni.end()) {
+		vni = v->second;
+		on_vxlan = true;
+	} else if (auto b = config_.bridge_ifindex_to_vni.find(*u.master);
+		   b != config_.bridge_ifindex_to_vni.end()) {
+		vni = b->second;
+		on_vxlan = false;
+	} else {
+		return false;
+	}
+	++counters_.bridge_fdb_events;
+	if (!u.add)
+		dirty_ |= macs_.erase_bridge(vni, *u.mac, u.ifindex, on_vxlan);
+	else
+		dirty_ |= macs_.set_bridge(vni, *u.mac,
+					   on_vxlan ? std::nullopt : std::optional<std::uint32_t>(u.ifindex));
+	return true;
+}
+
 void Engine::neigh(MacSource source, const NeighUpdate &u)
 {
 	++counters_.neigh_events;
+	if (source == MacSource::Kernel && bridge_neigh(u))
+		return;
 	auto vni = config_.vxlan_ifindex_to_vni.find(u.ifindex);
 	if (vni == config_.vxlan_ifindex_to_vni.end() || !u.mac) {
 		++counters_.neigh_ignored;

@@ -22,6 +22,9 @@ namespace evpnmon::consumer {
 struct EngineConfig {
 	DecisionConfig decision;
 	std::map<std::uint32_t, std::uint32_t> vxlan_ifindex_to_vni;
+	// L2VNI bridges (NDA_MASTER of the bridge's own FDB entries in the kernel
+	// FDB): where the bridge forwards a MAC, local port or VXLAN device.
+	std::map<std::uint32_t, std::uint32_t> bridge_ifindex_to_vni;
 	std::uint32_t main_table = 254; // routes of other tables are ignored
 	// A kernel FDB deletion takes effect only after this many tick()s with
 	// zebra connected: when zebra stops it flushes its remote MACs from the
@@ -41,6 +44,7 @@ struct EngineCounters {
 	std::uint64_t neigh_events = 0;
 	std::uint64_t neigh_ignored = 0;     // not on a known VXLAN device, no MAC, ...
 	std::uint64_t neigh_unsupported = 0; // NDA_NH_ID (EVPN-MH) instead of NDA_DST
+	std::uint64_t bridge_fdb_events = 0; // kernel: the bridge's own (master) FDB entries
 	std::uint64_t route_events = 0;
 	std::uint64_t nexthop_events = 0;
 	std::uint64_t session_events = 0;
@@ -98,6 +102,8 @@ public:
 	Desired preview() const;
 
 private:
+	bool bridge_neigh(const NeighUpdate &u);
+
 	dp::Dataplane &dp_;
 	EngineConfig config_;
 	Reconciler reconciler_;

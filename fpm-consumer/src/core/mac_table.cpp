@@ -17,11 +17,61 @@ const char *to_string(MacSource source)
 
 MacLocation MacTable::resolve(const Entry &entry)
 {
+	using Where = Bridge::Where;
 	const Record *best = nullptr;
-	for (const auto &rec : entry.by_source)
-		if (rec && (!best || rec->stamp > best->stamp))
+	for (std::size_t i = 0; i < kMacSourceCount; ++i) {
+		const auto &rec = entry.by_source[i];
+		if (!rec)
+			continue;
+		const auto source = static_cast<MacSource>(i);
+		// The bridge's master entry decides local vs behind the VXLAN device.
+		if (entry.bridge.where == Where::Port && source == MacSource::Kernel &&
+		    rec->loc.kind == MacLocation::Kind::Remote)
+			continue;
+		if (entry.bridge.where == Where::Vxlan && rec->loc.kind == MacLocation::Kind::Local)
+			continue;
+		if (!best || rec->stamp > best->stamp)
 			best = &*rec;
+	}
 	return best ? best->loc : MacLocation{};
+}
+
+bool MacTable::empty(const Entry &entry)
+{
+	for (const auto &rec : entry.by_source)
+		if (rec)
+			return false;
+	return entry.bridge.where == Bridge::Where::None;
+}
+
+bool MacTable::set_bridge(std::uint32_t vni, const Mac &mac, std::optional<std::uint32_t> local_port)
+{
+	auto &entry = table_[{vni, mac}];
+	const MacLocation before = resolve(entry);
+	Bridge b;
+	b.where = local_port ? Bridge::Where::Port : Bridge::Where::Vxlan;
+	b.ifindex = local_port.value_or(0);
+	entry.bridge = b;
+	return !(resolve(entry) == before);
+}
+
+bool MacTable::erase_bridge(std::uint32_t vni, const Mac &mac, std::uint32_t ifindex,
+			    bool on_vxlan_device)
+{
+	auto it = table_.find({vni, mac});
+	if (it == table_.end())
+		return false;
+	auto &b = it->second.bridge;
+	const bool match = on_vxlan_device ? b.where == Bridge::Where::Vxlan
+					   : (b.where == Bridge::Where::Port && b.ifindex == ifindex);
+	if (!match)
+		return false;
+	const MacLocation before = resolve(it->second);
+	b = Bridge{};
+	const MacLocation after = resolve(it->second);
+	if (empty(it->second))
+		table_.erase(it);
+	return !(after == before);
 }
 
 bool MacTable::set(MacSource source, std::uint32_t vni, const Mac &mac, const MacLocation &loc)
@@ -49,7 +99,7 @@ bool MacTable::erase(MacSource source, std::uint32_t vni, const Mac &mac)
 	const MacLocation before = resolve(it->second);
 	rec.reset();
 	const MacLocation after = resolve(it->second);
-	if (after.kind == MacLocation::Kind::Unknown)
+	if (empty(it->second))
 		table_.erase(it);
 	return !(after == before);
 }
@@ -62,9 +112,12 @@ MacLocation MacTable::locate(std::uint32_t vni, const Mac &mac) const
 
 void MacTable::mark_stale(MacSource source)
 {
-	for (auto &[key, entry] : table_)
+	for (auto &[key, entry] : table_) {
 		if (auto &rec = entry.by_source[static_cast<std::size_t>(source)])
 			rec->stale = true;
+		if (source == MacSource::Kernel && entry.bridge.where != Bridge::Where::None)
+			entry.bridge.stale = true;
+	}
 }
 
 void MacTable::mark_stale(MacSource source, std::uint32_t vni, const Mac &mac)
@@ -93,7 +146,12 @@ std::size_t MacTable::sweep_stale(MacSource source)
 			rec.reset();
 			++swept;
 		}
-		if (resolve(it->second).kind == MacLocation::Kind::Unknown)
+		auto &b = it->second.bridge;
+		if (source == MacSource::Kernel && b.where != Bridge::Where::None && b.stale) {
+			b = Bridge{};
+			++swept;
+		}
+		if (empty(it->second))
 			it = table_.erase(it);
 		else
 			++it;

@@ -6,6 +6,16 @@
 // that have one: a host that moves produces a fresh record at the new place
 // before the old one is withdrawn, so the newest record is the truth during
 // the move and the only record after convergence.
+//
+// The bridge's own (master) FDB entry, seen in the kernel FDB, is the
+// authority on where the bridge forwards a MAC, so it filters the records:
+//  - bridge entry on a local port: the MAC is local, and a kernel-FDB remote
+//    record (a VXLAN-device `self` entry with a dst) is ignored. FRR 8.4.4's
+//    zebra leaves the old remote `self` entry behind when a MAC moves onto
+//    this leaf; a restarted consumer must not trust it;
+//  - bridge entry on the VXLAN device: the MAC is remote, and a local record
+//    (a MAC learning that has moved to the fabric since) is ignored;
+//  - no bridge entry: every record counts (FPM-only setups, replays).
 #pragma once
 
 #include "core/model.hpp"
@@ -31,6 +41,15 @@ public:
 	bool set(MacSource source, std::uint32_t vni, const Mac &mac, const MacLocation &loc);
 	bool erase(MacSource source, std::uint32_t vni, const Mac &mac);
 
+	// The bridge's master FDB entry for the MAC: on a local port
+	// (`local_port`), or on the VXLAN device (nullopt). Kernel-FDB facts:
+	// marked stale and swept with MacSource::Kernel.
+	bool set_bridge(std::uint32_t vni, const Mac &mac, std::optional<std::uint32_t> local_port);
+	// The bridge entry is gone. `ifindex`: the device it was on (a stale
+	// deletion for another device is ignored).
+	bool erase_bridge(std::uint32_t vni, const Mac &mac, std::uint32_t ifindex,
+			  bool on_vxlan_device);
+
 	MacLocation locate(std::uint32_t vni, const Mac &mac) const;
 
 	// Resync support: mark every record of a source stale; records refreshed
@@ -55,10 +74,18 @@ private:
 		std::uint64_t stamp = 0;
 		bool stale = false;
 	};
+	struct Bridge {
+		enum class Where : std::uint8_t { None, Port, Vxlan };
+		Where where = Where::None;
+		std::uint32_t ifindex = 0; // Port
+		bool stale = false;
+	};
 	struct Entry {
 		std::array<std::optional<Record>, kMacSourceCount> by_source;
+		Bridge bridge;
 	};
 	static MacLocation resolve(const Entry &entry);
+	static bool empty(const Entry &entry);
 
 	struct KeyHash {
 		std::size_t operator()(const Key &k) const noexcept

@@ -118,6 +118,7 @@ std::vector<Counter> engine_counters(const Engine &e)
 		{"neigh-events", c.neigh_events},
 		{"neigh-ignored", c.neigh_ignored},
 		{"neigh-unsupported", c.neigh_unsupported},
+		{"bridge-fdb-events", c.bridge_fdb_events},
 		{"route-events", c.route_events},
 		{"nexthop-events", c.nexthop_events},
 		{"session-events", c.session_events},

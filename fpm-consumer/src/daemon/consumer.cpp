@@ -34,6 +34,8 @@ Consumer::Consumer(const Options &o) : options_(o), started_(Clock::now())
 	for (const auto &v : o.l2vnis) {
 		dcfg.bridges.push_back({v.bridge, v.vxlan_device[0] == '@' ? "" : v.vxlan_device, v.vni});
 		ecfg.vxlan_ifindex_to_vni[resolve_ifindex(v.vxlan_device)] = v.vni;
+		if (const unsigned br = if_nametoindex(v.bridge.c_str()))
+			ecfg.bridge_ifindex_to_vni[br] = v.vni;
 		ecfg.decision.local_vnis.insert(v.vni);
 	}
 	dcfg.mirror_device = o.mirror_device;
