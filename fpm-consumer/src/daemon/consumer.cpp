@@ -5,9 +5,13 @@
 
 #include <net/if.h>
 #include <sys/epoll.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <stdexcept>
+#include <system_error>
 
 namespace evpnmon::consumer {
 
@@ -92,6 +96,16 @@ Consumer::Consumer(const Options &o) : options_(o), started_(Clock::now())
 
 	state_ = std::make_unique<StateServer>(loop_, o.state_socket, [this] { return state_json(); });
 
+	// Deferred reconciles under bursts (one-shot, absolute deadline).
+	pace_timer_.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
+	if (!pace_timer_)
+		throw std::system_error(errno, std::generic_category(), "timerfd_create");
+	loop_.add(pace_timer_.get(), EPOLLIN, [this](std::uint32_t) {
+		std::uint64_t expirations;
+		[[maybe_unused]] auto n = ::read(pace_timer_.get(), &expirations, sizeof(expirations));
+		pace_armed_.reset(); // the idle handler after this batch reconciles
+	});
+
 	next_audit_ = Clock::now() + o.audit_interval;
 	loop_.set_tick(std::chrono::milliseconds(250), [this] { tick(); });
 	loop_.set_idle([this] { reconcile(); });
@@ -161,9 +175,39 @@ void Consumer::tick()
 	reconcile();
 }
 
+void Consumer::arm_pace_timer(Clock::time_point due)
+{
+	if (pace_armed_ && *pace_armed_ <= due)
+		return;
+	// steady_clock is CLOCK_MONOTONIC on Linux.
+	const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(due.time_since_epoch()).count();
+	itimerspec its{};
+	its.it_value.tv_sec = static_cast<time_t>(ns / 1000000000);
+	its.it_value.tv_nsec = static_cast<long>(ns % 1000000000);
+	if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
+		its.it_value.tv_nsec = 1; // 0 would disarm
+	if (::timerfd_settime(pace_timer_.get(), TFD_TIMER_ABSTIME, &its, nullptr) == 0)
+		pace_armed_ = due;
+	else
+		LOG_WARN("reconcile pacing timer: " << std::strerror(errno) << " (the tick retries)");
+}
+
 void Consumer::reconcile()
 {
-	if (auto st = engine_->reconcile()) {
+	if (!engine_->dirty() || !engine_->all_gates_open())
+		return;
+	const auto start = Clock::now();
+	if (auto due = pacer_.defer_until(start)) {
+		++reconciles_deferred_;
+		// After dataplane errors the 250 ms tick retries (no busy retry loop).
+		if (!last_reconcile_failed_)
+			arm_pace_timer(*due);
+		return;
+	}
+	auto st = engine_->reconcile();
+	pacer_.ran(start, Clock::now());
+	last_reconcile_failed_ = st && st->errors > 0;
+	if (st) {
 		if (st->installed + st->replaced + st->removed + st->errors)
 			LOG_INFO("reconcile: +" << st->installed << " ~" << st->replaced << " -"
 						<< st->removed << " =" << st->unchanged
@@ -201,6 +245,10 @@ std::string Consumer::state_json() const
 		{"feed-hold-expiries", fd.hold_expiries},
 		{"dataplane-global-drops", dataplane_->global_counters().drops},
 		{"event-handler-errors", loop_.errors()},
+		{"reconciles-deferred", reconciles_deferred_},
+		{"last-reconcile-us",
+		 static_cast<std::uint64_t>(
+			 std::chrono::duration_cast<std::chrono::microseconds>(pacer_.last_took()).count())},
 	};
 	if (kernel_) {
 		extra.push_back({"kernel-fdb-messages", kernel_->counters().messages});

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "core/engine.hpp"
+#include "core/pacer.hpp"
 #include "daemon/event_loop.hpp"
 #include "daemon/fpm_server.hpp"
 #include "daemon/kernel_fdb.hpp"
@@ -40,7 +41,9 @@ private:
 	void on_feed_lost() override;
 
 	void tick();
+	// Paced (see core/pacer.hpp): reconciles now, or arms pace_timer_.
 	void reconcile();
+	void arm_pace_timer(Clock::time_point due);
 
 	// Kernel FDB updates go to the engine under their own source.
 	struct KernelSink : fpm::UpdateSink {
@@ -63,6 +66,11 @@ private:
 	Clock::time_point started_;
 	std::optional<Clock::time_point> fpm_settle_at_;
 	Clock::time_point next_audit_;
+	ReconcilePacer pacer_;
+	UniqueFd pace_timer_;
+	std::optional<Clock::time_point> pace_armed_;
+	bool last_reconcile_failed_ = false;
+	std::uint64_t reconciles_deferred_ = 0;
 };
 
 } // namespace evpnmon::consumer
