@@ -1,0 +1,111 @@
+"""Regression tests for bugs the fabric scenarios found (issue 5), fixed since.
+
+Flooded original and copy both reached the server (was BUG 2; fixed in the
+  dataplane by 6df7fdf/754815d: flooded originals are dropped at a server
+  port's egress when the mirror already copies them). While the monitored
+  host's MAC is unknown at a VTEP (after a move, until the new type-2
+  arrives), frames to it are flooded as unknown unicast to every VTEP, and
+  the server's leaf flooded them onto the server's port next to the copy:
+  22 duplicates in one VM210 move under a 5 ms ping.
+
+A consumer restart after a move trusted a stale kernel FDB entry (was BUG 3;
+  fixed in the fpm-consumer by c8e3b75: the bridge's master FDB entry decides
+  local vs remote). When a MAC moves onto a leaf, FRR 8.4.4's zebra leaves
+  the old remote entry in that leaf's VXLAN device FDB
+  (`... dev vxlan100 dst 10.0.0.101 self extern_learn`). A restarted consumer
+  took it as the location: entry 1 of a moved host dropped; for a moved
+  server entry 3 dropped and SERV21 received no copy at all.
+"""
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "lab"))
+
+import fabric as F  # noqa: E402
+from clabns import Lab  # noqa: E402
+
+pytestmark = pytest.mark.skipif(
+    not (Path(F.FRR_PREFIX) / "bin").exists() or not F.CTL.exists(),
+    reason="needs the patched FRR build (build/frr) and build/fpm-consumer")
+
+
+@pytest.fixture
+def lab():
+    with Lab(F.TOPOLOGY, frr_prefix=F.FRR_PREFIX, stock_ok=False, require_extras=True) as lab:
+        F.bring_up_wait(lab)
+        F.quiet_hosts(lab)
+        for h in ("vm220", "vm230", "vm240", "serv21"):
+            assert F.ping(lab, "vm210", h, count=1)
+        F.wait_gates(lab)
+        lab.configure("vtep101", F.monitor_config())
+        F.wait_entries(lab, F.expected_entries(lab, "vtep101", "vtep104"))
+        yield lab
+
+
+@pytest.fixture
+def outdir():
+    with tempfile.TemporaryDirectory(prefix="evpnmon-regr-") as d:
+        yield Path(d)
+
+
+def test_no_duplicate_from_flooded_originals_during_a_move(lab, outdir):
+    sif = lab.link_of("serv21", "vtep104").iface("serv21")
+    with F.Pinger(lab, "vm230", "vm210", interval=0.005, name="ping-move"):
+        time.sleep(0.3)
+        with F.Capture(lab, "serv21", sif, outdir / "move-serv21.pcap",
+                       f"icmp and host {F.VM210_IP}") as cs, \
+             F.Capture(lab, "vtep104", "vxlan100", outdir / "move-vtep104-vxlan100.pcap",
+                       f"icmp and host {F.VM210_IP}") as cf:
+            time.sleep(0.3)
+            lab.move_link("vm210", "vtep101", "vtep102")
+            time.sleep(1.0)
+            spk, fpk = cs.stop(), cf.stop()
+    per_frame = Counter(p.frame for p in spk)
+    dups = {f: n for f, n in per_frame.items() if n > 1}
+    flooded = [p for p in fpk if p.eth_dst == F.VM210_MAC]
+    assert len(dups) == 0, (f"{sum(n - 1 for n in dups.values())} duplicate frames at SERV21 during "
+                      f"VM210's move ({len(flooded)} frames to VM210 arrived flooded on vtep104's "
+                      f"fabric VXLAN device meanwhile: unknown unicast reaching the server's "
+                      f"port next to the mirror copy)")
+
+
+def test_consumer_restart_after_a_host_move_keeps_entry_1(lab, outdir):
+    lab.move_link("vm210", "vtep101", "vtep102")
+    want = F.expected_entries(lab, "vtep102", "vtep104")
+    F.wait_entries(lab, want)                       # right while the consumer runs
+    stale = lab.exec("vtep102", f"bridge fdb show dev vxlan100 | grep {F.VM210_MAC}",
+                     check=False).stdout.strip()
+    lab.restart_daemon("vtep102", "fpm-consumer")
+    time.sleep(8)                                   # > --fpm-resync-time, gates open
+    F.wait_gates(lab)
+    loc = [s["host-location"] for s in
+           F.ctl_json(lab, "vtep102", "sessions")["sessions"]["session"]]
+    got = F.all_entries(lab)
+    assert got == want, (f"after a restart of vtep102's consumer, VM210 (local on vtep102) is "
+                         f"seen at {loc}; kernel VXLAN FDB on vtep102: {stale!r}\n"
+                         f"{F.diff_entries(want, got)}")
+
+
+def test_consumer_restart_after_a_server_move_keeps_entry_3(lab, outdir):
+    """Same stale VXLAN FDB entry, for the server: after SERV21 moved to
+    vtep103 and vtep103's consumer restarted, is entry 3 still there?"""
+    lab.move_link("serv21", "vtep104", "vtep103")
+    want = F.expected_entries(lab, "vtep101", "vtep103")
+    F.wait_entries(lab, want)
+    lab.restart_daemon("vtep103", "fpm-consumer")
+    time.sleep(8)
+    F.wait_gates(lab)
+    got = F.all_entries(lab)
+    cmp, res, _ = F.mirrored_exchange(lab, ["vm220", "vm240"], "srv-restart", outdir)
+    assert got == want and cmp.exactly_once, (
+        f"after a restart of vtep103's consumer (SERV21 local there): {cmp}\n"
+        f"{F.diff_entries(want, got)}")
