@@ -103,6 +103,24 @@ public:
 		}
 	}
 
+	// The MAC is not seen any more (aged out of `at`'s bridge behind
+	// `port`; zebra withdraws its type-2 everywhere else).
+	void forget(const Mac &mac, const std::string &at, std::uint32_t port)
+	{
+		auto &home = (*this)[at];
+		for (auto &v : vteps_) {
+			if (v.get() == &home) {
+				v->engine->local_mac({dp::MacEvent::Kind::Removed, mac, port, kVni, 0});
+			} else {
+				consumer::NeighUpdate del;
+				del.add = false;
+				del.ifindex = kVxlanIfindex;
+				del.mac = mac;
+				v->engine->neigh(consumer::MacSource::Fpm, del);
+			}
+		}
+	}
+
 	void add_session(const consumer::Session &s)
 	{
 		for (auto &v : vteps_)

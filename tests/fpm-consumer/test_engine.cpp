@@ -3,11 +3,15 @@
 #include "fabric.hpp"
 #include "fake_dataplane.hpp"
 
+#include "core/state_json.hpp"
+
 #include <evpnmon/dataplane/memory.hpp>
 
 #include <doctest/doctest.h>
 
 #include <linux/neighbour.h>
+
+#include <set>
 
 using namespace evpnmon;
 using namespace evpnmon::test;
@@ -139,13 +143,21 @@ TEST_CASE("FPM reconnect: entries kept while resyncing, stale MACs swept after")
 		CHECK(dataplane.list().size() == 2);
 		CHECK(e.counters().fpm_stale_swept == 0);
 	}
-	SUBCASE("replay does not mention the server: swept, entries withdrawn")
+	SUBCASE("replay does not mention the server: swept; its last location is kept")
 	{
 		e.route(route_to(PEER));
 		e.fpm_resync_done();
 		e.reconcile();
 		CHECK(e.counters().fpm_stale_swept == 1);
+		CHECK(e.macs().count(MacSource::Fpm) == 0);
+		const auto loc = e.macs().locate(kVni, SERVER);
+		CHECK(loc.kept);
+		CHECK(loc.same_place(consumer::MacLocation::remote(PEER)));
+		CHECK(dataplane.list().size() == 2); // a monitoring server's MAC keeps its place
+		e.erase_session(session(HOST, SERVER, 21).key); // ...until its session goes
+		e.reconcile();
 		CHECK(dataplane.list().empty());
+		CHECK(e.macs().size() == 1); // the host only
 	}
 	SUBCASE("the kernel FDB still knows the server: entries kept")
 	{
@@ -245,6 +257,11 @@ TEST_CASE("a kernel FDB deletion with zebra connected takes effect after a short
 	}
 	e.tick();
 	e.reconcile();
+	CHECK(e.macs().count(MacSource::Kernel) == 0);
+	CHECK(e.macs().locate(kVni, SERVER).kept); // a server's MAC: last location kept
+	CHECK(dataplane.list().size() == 2);
+	e.replace_sessions({});
+	e.reconcile();
 	CHECK(dataplane.list().empty());
 }
 
@@ -275,12 +292,14 @@ TEST_CASE("zebra stopping flushes its kernel FDB entries: kept until the resync 
 		e.reconcile();
 		CHECK(dataplane.list().size() == 2);
 	}
-	SUBCASE("zebra does not: swept after the resync")
+	SUBCASE("zebra does not: swept after the resync (the server's location is kept)")
 	{
 		e.route(route_to(PEER));
 		e.fpm_resync_done();
 		e.reconcile();
-		CHECK(dataplane.list().empty());
+		CHECK(e.macs().count(MacSource::Kernel) == 0);
+		CHECK(e.macs().locate(kVni, SERVER).kept);
+		CHECK(dataplane.list().size() == 2);
 	}
 }
 
@@ -423,4 +442,123 @@ TEST_CASE("the bridge's master entry decides local vs remote; the self entry nam
 	e.kernel_resync_done();
 	// No bridge entry any more: every record counts, the newest wins.
 	CHECK(e.macs().locate(kVni, HOST) == consumer::MacLocation::remote(PEER));
+}
+
+TEST_CASE("a silent monitoring server keeps its last location until seen elsewhere (BUG 1)")
+{
+	const Mac VM210{2, 0, 0, 0, 2, 0x10}, SERV21{2, 0, 0, 0, 0, 0x21}, VM220{2, 0, 0, 0, 2, 0x20};
+	Fabric f({{"A", ip4(10, 0, 0, 1)}, {"B", ip4(10, 0, 0, 2)}, {"C", ip4(10, 0, 0, 3)}});
+	f.place(VM210, "A", 11);
+	f.place(VM220, "C", 12);
+	f.place(SERV21, "B", 21);
+	const auto s = session(VM210, SERV21, 21);
+	f.add_session(s);
+	f.converge();
+	auto snapshot = [&] {
+		std::map<std::string, std::map<dp::EntryKey, dp::Action>> m;
+		for (auto &v : f.vteps())
+			m[v->name] = v->entries();
+		return m;
+	};
+	const auto before = snapshot();
+	REQUIRE(before.at("A").size() == 2);
+	REQUIRE(before.at("B").size() == 2); // entry 2 + entry 3
+	REQUIRE(before.at("C").size() == 1);
+
+	// SERV21 only receives: its MAC ages out at B, zebra withdraws it.
+	f.forget(SERV21, "B", 21);
+	f.converge();
+	CHECK(snapshot() == before);
+	for (auto &v : f.vteps()) {
+		CAPTURE(v->name);
+		const auto loc = v->engine->macs().locate(kVni, SERV21);
+		CHECK(loc.kept);
+		CHECK(loc.kept_since > 0);
+		const auto view = v->engine->preview();
+		REQUIRE(view.sessions.size() == 1);
+		CHECK(view.sessions[0].status == consumer::SessionStatus::Active);
+		CHECK(view.counters.server_kept == 1);
+		const auto js = consumer::engine_state_json(*v->engine, &v->dataplane, {});
+		CHECK(js["sessions"]["session"][0]["server-location"].contains("kept-since"));
+	}
+	// A host MAC that disappears is not kept (only configured servers).
+	f.forget(VM220, "C", 12);
+	f.converge();
+	CHECK(f["A"].engine->macs().locate(kVni, VM220).kind == consumer::MacLocation::Kind::Unknown);
+
+	SUBCASE("seen at another VTEP: the new location wins")
+	{
+		f.place(SERV21, "C", 31);
+		f.converge();
+		for (auto &v : f.vteps())
+			CHECK(!v->engine->macs().locate(kVni, SERV21).kept);
+		CHECK(f["A"].entries().begin()->second == vxlan_to(ip4(10, 0, 0, 3), 21));
+		CHECK(f["B"].entries().size() == 1); // entry 2 only, no entry 3 any more
+		CHECK(f["C"].entries().count(key(EntryKind::Decap, std::nullopt, 21)) == 1);
+	}
+	SUBCASE("seen at another local port: that port wins")
+	{
+		f.place(SERV21, "B", 22);
+		f.converge();
+		CHECK(f["B"].entries().at(key(EntryKind::Decap, std::nullopt, 21)) == local_port(22));
+	}
+	SUBCASE("the session goes away: the kept location is forgotten")
+	{
+		f.add_session(session(VM220, SERV21, 21)); // a second session, same server
+		for (auto &v : f.vteps())
+			v->engine->erase_session(s.key);
+		f.converge();
+		CHECK(f["A"].engine->macs().locate(kVni, SERV21).kept); // still watched
+		for (auto &v : f.vteps())
+			v->engine->erase_session(session(VM220, SERV21, 21).key);
+		f.converge();
+		for (auto &v : f.vteps()) {
+			CHECK(v->engine->macs().locate(kVni, SERV21).kind ==
+			      consumer::MacLocation::Kind::Unknown);
+			CHECK(v->entries().empty());
+		}
+	}
+}
+
+TEST_CASE("a kept local server location needs its port")
+{
+	dp::MemoryDataplane dataplane;
+	std::set<std::uint32_t> ports = {5, 7};
+	auto cfg = config();
+	cfg.port_exists = [&](std::uint32_t ifindex) { return ports.contains(ifindex); };
+	cfg.wall_clock = [] { return std::int64_t{1'800'000'000}; };
+	Engine e(dataplane, cfg);
+	e.local_mac({dp::MacEvent::Kind::Learned, HOST, 5, kVni, 0});
+	e.local_mac({dp::MacEvent::Kind::Learned, SERVER, 7, kVni, 0});
+	e.upsert_session(session(HOST, SERVER, 21));
+	open_all(e);
+	e.reconcile();
+	REQUIRE(dataplane.list().size() == 3);
+	// Aged out, port still there: kept, entries untouched.
+	e.local_mac({dp::MacEvent::Kind::Removed, SERVER, 7, kVni, 0});
+	auto loc = e.macs().locate(kVni, SERVER);
+	CHECK(loc.kept);
+	CHECK(loc.kept_since == 1'800'000'000);
+	CHECK(loc.same_place(consumer::MacLocation::local(7)));
+	const auto st = e.reconcile();
+	CHECK((!st || st->installed + st->removed + st->replaced == 0));
+	CHECK(dataplane.list().size() == 3);
+	const auto js = consumer::engine_state_json(e, &dataplane, {});
+	CHECK(js["sessions"]["session"][0]["server-location"]["kept-since"] == "2027-01-15T08:00:00Z");
+	// The port is deleted: the next tick drops the kept location.
+	ports.erase(7);
+	e.tick();
+	e.reconcile();
+	CHECK(e.macs().locate(kVni, SERVER).kind == consumer::MacLocation::Kind::Unknown);
+	CHECK(dataplane.list().empty());
+	CHECK(e.counters().kept_dropped_port_gone == 1);
+
+	SUBCASE("removed together with its port: not kept at all")
+	{
+		e.local_mac({dp::MacEvent::Kind::Learned, SERVER, 8, kVni, 0});
+		e.reconcile();
+		CHECK(dataplane.list().size() == 3);
+		e.local_mac({dp::MacEvent::Kind::Removed, SERVER, 8, kVni, 0}); // port 8 never existed
+		CHECK(e.macs().locate(kVni, SERVER).kind == consumer::MacLocation::Kind::Unknown);
+	}
 }

@@ -137,8 +137,13 @@ TEST_CASE("replay: the consumer follows MAC B and shows the 8.4.4 replay gap for
 			}
 		} else if (u.mac == MAC_B && !u.add) {
 			saw_b_gone = true;
-			CHECK(e.macs().locate(100, MAC_B).kind == MacLocation::Kind::Unknown);
-			CHECK(dataplane.list().empty()); // server gone: no copy into the void
+			// The server's MAC is withdrawn: no record left, but a
+			// monitoring server's last location is kept (a silent
+			// server ages out; see docs/fpm-consumer.md).
+			CHECK(e.macs().count(consumer::MacSource::Fpm) == 0);
+			CHECK(e.macs().locate(100, MAC_B).kept);
+			CHECK(e.macs().locate(100, MAC_B).same_place(MacLocation::remote(LEAF2)));
+			CHECK(dataplane.list().size() == 2);
 		} else if (u.mac == MAC_A) {
 			CHECK(!u.add);
 			// never announced by this stream (installed before the FPM

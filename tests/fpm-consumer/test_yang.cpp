@@ -98,3 +98,27 @@ TEST_CASE("empty state validates too")
 	f.converge();
 	CHECK(y.validate(state_of(f["A"]).dump()) == "");
 }
+
+TEST_CASE("a kept (stale) server location validates")
+{
+	Ctx y;
+	Fabric f({{"A", ip4(10, 0, 0, 1)}, {"B", ip4(10, 0, 0, 2)}});
+	f.place(VM210, "A", 11);
+	f.place(SERV21, "B", 21);
+	f.add_session(session(VM210, SERV21, 21));
+	f.converge();
+	f.forget(SERV21, "B", 21); // a silent server aged out
+	f.converge();
+	for (auto &v : f.vteps()) {
+		CAPTURE(v->name);
+		const auto doc = state_of(*v);
+		const auto &loc =
+			doc["evpn-monitor:fpm-consumer"]["sessions"]["session"][0]["server-location"];
+		CHECK(loc.contains("kept-since"));
+		CHECK(y.validate(doc.dump()) == "");
+		auto bad = doc;
+		bad["evpn-monitor:fpm-consumer"]["sessions"]["session"][0]["server-location"]
+		   ["kept-since"] = "yesterday";
+		CHECK(y.validate(bad.dump()) != "");
+	}
+}

@@ -78,6 +78,7 @@ Desired decide(const std::map<SessionKey, Session> &sessions, const MacTable &ma
 		if (key.host_mac)
 			view.host_location = macs.locate(vni, *key.host_mac);
 		view.server_location = macs.locate(vni, s.server_mac);
+		out.counters.server_kept += view.server_location.kept;
 
 		dp::Action action;
 		switch (view.server_location.kind) {

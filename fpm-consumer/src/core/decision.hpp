@@ -47,6 +47,7 @@ struct SessionView {
 
 struct DecisionCounters {
 	std::uint64_t server_unknown = 0;
+	std::uint64_t server_kept = 0; // server MAC not seen any more: last location kept
 	std::uint64_t server_unreachable = 0;
 	std::uint64_t vni_not_local = 0;
 	std::uint64_t conflicts = 0;

@@ -23,6 +23,17 @@ const char *to_string(Gate gate)
 Engine::Engine(dp::Dataplane &dataplane, EngineConfig config)
     : dp_(dataplane), config_(std::move(config)), reconciler_(dataplane)
 {
+	if (config_.wall_clock)
+		macs_.set_wall_clock(config_.wall_clock);
+}
+
+void Engine::drop_kept_ports()
+{
+	if (!config_.port_exists)
+		return;
+	const auto n = macs_.drop_kept_local(config_.port_exists);
+	counters_.kept_dropped_port_gone += n;
+	dirty_ |= n > 0;
 }
 
 void Engine::local_mac(const dp::MacEvent &event)
@@ -36,6 +47,12 @@ void Engine::local_mac(const dp::MacEvent &event)
 		changed = macs_.erase(MacSource::Local, event.vni, event.mac);
 	counters_.local_mac_changes += changed;
 	dirty_ |= changed;
+	if (event.kind == dp::MacEvent::Kind::Removed && changed) {
+		// A kept local server location needs its port (removed with it?).
+		const auto loc = macs_.locate(event.vni, event.mac);
+		if (loc.kept && loc.kind == MacLocation::Kind::Local)
+			drop_kept_ports();
+	}
 }
 
 bool Engine::bridge_neigh(const NeighUpdate &u)
@@ -140,6 +157,11 @@ void Engine::replace_sessions(const std::vector<Session> &sessions)
 	for (const auto &s : sessions)
 		fresh[s.key] = s;
 	if (fresh != sessions_) {
+		// Pin the new servers first: a server in both keeps its kept location.
+		for (const auto &[k, s] : fresh)
+			pin(s);
+		for (const auto &[k, s] : sessions_)
+			unpin(s);
 		sessions_ = std::move(fresh);
 		dirty_ = true;
 	}
@@ -148,9 +170,14 @@ void Engine::replace_sessions(const std::vector<Session> &sessions)
 void Engine::upsert_session(const Session &session)
 {
 	++counters_.session_events;
-	auto &slot = sessions_[session.key];
-	if (!(slot == session)) {
-		slot = session;
+	auto [it, inserted] = sessions_.try_emplace(session.key, session);
+	if (inserted) {
+		pin(session);
+		dirty_ = true;
+	} else if (!(it->second == session)) {
+		pin(session);
+		unpin(it->second);
+		it->second = session;
 		dirty_ = true;
 	}
 }
@@ -158,7 +185,12 @@ void Engine::upsert_session(const Session &session)
 void Engine::erase_session(const SessionKey &key)
 {
 	++counters_.session_events;
-	dirty_ |= sessions_.erase(key) > 0;
+	auto it = sessions_.find(key);
+	if (it == sessions_.end())
+		return;
+	unpin(it->second);
+	sessions_.erase(it);
+	dirty_ = true;
 }
 
 void Engine::open_gate(Gate gate)
@@ -196,6 +228,7 @@ void Engine::fpm_resync_done()
 
 void Engine::tick()
 {
+	drop_kept_ports();
 	if (fpm_resyncing_)
 		return; // zebra away: decided by fpm_resync_done()
 	for (auto it = kernel_deletes_.begin(); it != kernel_deletes_.end();) {

@@ -13,6 +13,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <vector>
@@ -30,6 +31,12 @@ struct EngineConfig {
 	// zebra connected: when zebra stops it flushes its remote MACs from the
 	// kernel, possibly just before its FPM connection is seen closing.
 	unsigned kernel_delete_delay_ticks = 4;
+	// Does this bridge port still exist? A monitoring server's MAC that is
+	// no longer seen keeps its last location (MacTable pinning), a local
+	// one only while its port exists. Unset: assumed to exist.
+	std::function<bool(std::uint32_t ifindex)> port_exists;
+	// Unix time in seconds for "kept since" (unset: the system clock).
+	std::function<std::int64_t()> wall_clock;
 };
 
 // Inputs that must have delivered their first full picture before the engine
@@ -52,6 +59,7 @@ struct EngineCounters {
 	std::uint64_t fpm_stale_swept = 0;
 	std::uint64_t kernel_deferred_deletes = 0; // kernel FDB deletions while zebra was away
 	std::uint64_t local_audit_fixes = 0;       // local MAC changes found by an audit
+	std::uint64_t kept_dropped_port_gone = 0;  // kept server locations whose port vanished
 	ReconcileStats totals; // summed over every reconcile
 };
 
@@ -103,6 +111,9 @@ public:
 
 private:
 	bool bridge_neigh(const NeighUpdate &u);
+	void pin(const Session &s) { macs_.pin(s.key.vni, s.server_mac); }
+	void unpin(const Session &s) { dirty_ |= macs_.unpin(s.key.vni, s.server_mac); }
+	void drop_kept_ports();
 
 	dp::Dataplane &dp_;
 	EngineConfig config_;

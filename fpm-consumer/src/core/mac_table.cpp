@@ -1,5 +1,7 @@
 #include "core/mac_table.hpp"
 
+#include <chrono>
+
 namespace evpnmon::consumer {
 
 const char *to_string(MacSource source)
@@ -15,7 +17,7 @@ const char *to_string(MacSource source)
 	return "?";
 }
 
-MacLocation MacTable::resolve(const Entry &entry)
+MacLocation MacTable::live(const Entry &entry)
 {
 	using Where = Bridge::Where;
 	const Record *best = nullptr;
@@ -36,23 +38,110 @@ MacLocation MacTable::resolve(const Entry &entry)
 	return best ? best->loc : MacLocation{};
 }
 
+MacLocation MacTable::resolve(const Entry &entry)
+{
+	MacLocation loc = live(entry);
+	if (loc.kind == MacLocation::Kind::Unknown && entry.kept)
+		return *entry.kept;
+	return loc;
+}
+
 bool MacTable::empty(const Entry &entry)
 {
 	for (const auto &rec : entry.by_source)
 		if (rec)
 			return false;
-	return entry.bridge.where == Bridge::Where::None;
+	return entry.bridge.where == Bridge::Where::None && !entry.kept;
+}
+
+void MacTable::settle(const Key &key, Entry &entry, const MacLocation &live_before)
+{
+	const MacLocation now = live(entry);
+	if (now.kind != MacLocation::Kind::Unknown) {
+		// Seen (again, or somewhere else): the live location wins.
+		if (entry.kept) {
+			entry.kept.reset();
+			--kept_;
+		}
+		return;
+	}
+	if (live_before.kind == MacLocation::Kind::Unknown || !pins_.contains(key))
+		return;
+	// A pinned MAC just disappeared: keep where it was last seen.
+	if (!entry.kept)
+		++kept_;
+	entry.kept = live_before;
+	entry.kept->kept = true;
+	entry.kept->kept_since =
+		wall_clock_ ? wall_clock_()
+			    : std::chrono::duration_cast<std::chrono::seconds>(
+				      std::chrono::system_clock::now().time_since_epoch())
+				      .count();
+}
+
+void MacTable::pin(std::uint32_t vni, const Mac &mac)
+{
+	++pins_[{vni, mac}];
+}
+
+bool MacTable::unpin(std::uint32_t vni, const Mac &mac)
+{
+	auto p = pins_.find({vni, mac});
+	if (p == pins_.end() || --p->second > 0)
+		return false;
+	pins_.erase(p);
+	auto it = table_.find({vni, mac});
+	if (it == table_.end() || !it->second.kept)
+		return false;
+	const MacLocation before = resolve(it->second);
+	it->second.kept.reset();
+	--kept_;
+	const MacLocation after = resolve(it->second);
+	if (empty(it->second))
+		table_.erase(it);
+	return !(after == before);
+}
+
+bool MacTable::pinned(std::uint32_t vni, const Mac &mac) const
+{
+	return pins_.contains({vni, mac});
+}
+
+std::size_t MacTable::drop_kept_local(const std::function<bool(std::uint32_t ifindex)> &port_exists)
+{
+	if (kept_ == 0 || !port_exists)
+		return 0;
+	std::size_t dropped = 0;
+	for (auto it = table_.begin(); it != table_.end();) {
+		auto &k = it->second.kept;
+		if (k && k->kind == MacLocation::Kind::Local && !port_exists(k->ifindex)) {
+			k.reset();
+			--kept_;
+			++dropped;
+		}
+		if (empty(it->second))
+			it = table_.erase(it);
+		else
+			++it;
+	}
+	return dropped;
 }
 
 bool MacTable::set_bridge(std::uint32_t vni, const Mac &mac, std::optional<std::uint32_t> local_port)
 {
-	auto &entry = table_[{vni, mac}];
+	const Key key{vni, mac};
+	auto &entry = table_[key];
 	const MacLocation before = resolve(entry);
+	const MacLocation live_before = live(entry);
 	Bridge b;
 	b.where = local_port ? Bridge::Where::Port : Bridge::Where::Vxlan;
 	b.ifindex = local_port.value_or(0);
 	entry.bridge = b;
-	return !(resolve(entry) == before);
+	settle(key, entry, live_before);
+	const MacLocation after = resolve(entry);
+	if (empty(entry))
+		table_.erase(key);
+	return !(after == before);
 }
 
 bool MacTable::erase_bridge(std::uint32_t vni, const Mac &mac, std::uint32_t ifindex,
@@ -67,7 +156,9 @@ bool MacTable::erase_bridge(std::uint32_t vni, const Mac &mac, std::uint32_t ifi
 	if (!match)
 		return false;
 	const MacLocation before = resolve(it->second);
+	const MacLocation live_before = live(it->second);
 	b = Bridge{};
+	settle(it->first, it->second, live_before);
 	const MacLocation after = resolve(it->second);
 	if (empty(it->second))
 		table_.erase(it);
@@ -76,8 +167,10 @@ bool MacTable::erase_bridge(std::uint32_t vni, const Mac &mac, std::uint32_t ifi
 
 bool MacTable::set(MacSource source, std::uint32_t vni, const Mac &mac, const MacLocation &loc)
 {
-	auto &entry = table_[{vni, mac}];
+	const Key key{vni, mac};
+	auto &entry = table_[key];
 	const MacLocation before = resolve(entry);
+	const MacLocation live_before = live(entry);
 	auto &rec = entry.by_source[static_cast<std::size_t>(source)];
 	if (rec && rec->loc == loc) {
 		// Same news again (replay, refresh): keep its age, drop the stale mark.
@@ -85,6 +178,7 @@ bool MacTable::set(MacSource source, std::uint32_t vni, const Mac &mac, const Ma
 		return false;
 	}
 	rec = Record{loc, ++clock_, false};
+	settle(key, entry, live_before);
 	return !(resolve(entry) == before);
 }
 
@@ -97,7 +191,9 @@ bool MacTable::erase(MacSource source, std::uint32_t vni, const Mac &mac)
 	if (!rec)
 		return false;
 	const MacLocation before = resolve(it->second);
+	const MacLocation live_before = live(it->second);
 	rec.reset();
+	settle(it->first, it->second, live_before);
 	const MacLocation after = resolve(it->second);
 	if (empty(it->second))
 		table_.erase(it);
@@ -142,6 +238,8 @@ std::size_t MacTable::sweep_stale(MacSource source)
 	std::size_t swept = 0;
 	for (auto it = table_.begin(); it != table_.end();) {
 		auto &rec = it->second.by_source[static_cast<std::size_t>(source)];
+		const MacLocation live_before = live(it->second);
+		const std::size_t before = swept;
 		if (rec && rec->stale) {
 			rec.reset();
 			++swept;
@@ -151,6 +249,8 @@ std::size_t MacTable::sweep_stale(MacSource source)
 			b = Bridge{};
 			++swept;
 		}
+		if (swept != before)
+			settle(it->first, it->second, live_before);
 		if (empty(it->second))
 			it = table_.erase(it);
 		else

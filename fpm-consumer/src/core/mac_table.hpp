@@ -16,9 +16,19 @@
 //  - bridge entry on the VXLAN device: the MAC is remote, and a local record
 //    (a MAC learning that has moved to the fabric since) is ignored;
 //  - no bridge entry: every record counts (FPM-only setups, replays).
+//
+// Monitoring servers' MACs are pinned (Engine: one pin per session naming
+// the server). When every record of a pinned MAC is gone (aged out locally,
+// withdrawn remotely), its last location is **kept** (MacLocation::kept)
+// until a record names a location again, or the last session of the server
+// goes away (unpin), or, for a local port, the port no longer exists
+// (drop_kept_local). A capture server only receives, so the bridge never
+// refreshes its MAC; without this, its ageing would stop mirroring to it.
 #pragma once
 
 #include "core/model.hpp"
+
+#include <functional>
 
 #include <array>
 #include <cstddef>
@@ -60,6 +70,18 @@ public:
 	std::size_t sweep_stale(MacSource source);
 	bool is_stale(MacSource source, std::uint32_t vni, const Mac &mac) const;
 	std::size_t count(MacSource source) const;
+
+	// Pinning (monitoring servers' MACs); reference-counted.
+	void pin(std::uint32_t vni, const Mac &mac);
+	// Returns true when the resolved location changed (a kept one dropped).
+	bool unpin(std::uint32_t vni, const Mac &mac);
+	bool pinned(std::uint32_t vni, const Mac &mac) const;
+	// Drops kept local locations whose port does not exist any more.
+	// Returns how many were dropped.
+	std::size_t drop_kept_local(const std::function<bool(std::uint32_t ifindex)> &port_exists);
+	std::size_t kept_count() const { return kept_; }
+	// Wall clock for MacLocation::kept_since (tests set a fixed one).
+	void set_wall_clock(std::function<std::int64_t()> clock) { wall_clock_ = std::move(clock); }
 	std::size_t size() const { return table_.size(); }
 
 	template <typename F> void for_each(F &&fn) const
@@ -83,9 +105,13 @@ private:
 	struct Entry {
 		std::array<std::optional<Record>, kMacSourceCount> by_source;
 		Bridge bridge;
+		std::optional<MacLocation> kept; // last location of a pinned MAC
 	};
+	static MacLocation live(const Entry &entry);
 	static MacLocation resolve(const Entry &entry);
 	static bool empty(const Entry &entry);
+	// After a change of the records: keep or forget the last location.
+	void settle(const Key &key, Entry &entry, const MacLocation &live_before);
 
 	struct KeyHash {
 		std::size_t operator()(const Key &k) const noexcept
@@ -97,7 +123,10 @@ private:
 		}
 	};
 	std::unordered_map<Key, Entry, KeyHash> table_;
+	std::unordered_map<Key, unsigned, KeyHash> pins_;
+	std::size_t kept_ = 0;
 	std::uint64_t clock_ = 0;
+	std::function<std::int64_t()> wall_clock_;
 };
 
 } // namespace evpnmon::consumer

@@ -54,11 +54,12 @@ std::optional<Ipv4> parse_ipv4_text(const std::string &text)
 
 std::string to_string(const MacLocation &loc)
 {
+	const std::string kept = loc.kept ? " (kept)" : "";
 	switch (loc.kind) {
 	case MacLocation::Kind::Local:
-		return "local:" + std::to_string(loc.ifindex);
+		return "local:" + std::to_string(loc.ifindex) + kept;
 	case MacLocation::Kind::Remote:
-		return "remote:" + format_ipv4(loc.vtep);
+		return "remote:" + format_ipv4(loc.vtep) + kept;
 	case MacLocation::Kind::Unknown:
 		break;
 	}

@@ -45,9 +45,18 @@ struct MacLocation {
 	Kind kind = Kind::Unknown;
 	std::uint32_t ifindex = 0; // Local: bridge port
 	Ipv4 vtep{};               // Remote: VTEP behind which the MAC lives
+	// Not seen any more: the last known location of a monitoring server's
+	// MAC, kept (see MacTable) since `kept_since` (Unix time, seconds).
+	bool kept = false;
+	std::int64_t kept_since = 0;
 
-	static MacLocation local(std::uint32_t ifindex) { return {Kind::Local, ifindex, {}}; }
-	static MacLocation remote(Ipv4 vtep) { return {Kind::Remote, 0, vtep}; }
+	static MacLocation local(std::uint32_t ifindex) { return {Kind::Local, ifindex, {}, false, 0}; }
+	static MacLocation remote(Ipv4 vtep) { return {Kind::Remote, 0, vtep, false, 0}; }
+	// Same place (ignores whether it is kept).
+	bool same_place(const MacLocation &o) const
+	{
+		return kind == o.kind && ifindex == o.ifindex && vtep == o.vtep;
+	}
 	bool operator==(const MacLocation &) const = default;
 };
 

@@ -1,5 +1,7 @@
 #include "core/state_json.hpp"
 
+#include <ctime>
+
 namespace evpnmon::consumer {
 
 using nlohmann::json;
@@ -17,6 +19,17 @@ const char *kind_name(dp::EntryKind kind)
 		return "decap";
 	}
 	return "mirror-source";
+}
+
+// RFC 3339 (yang:date-and-time), UTC.
+std::string format_time(std::int64_t unix_seconds)
+{
+	const std::time_t t = static_cast<std::time_t>(unix_seconds);
+	std::tm tm{};
+	gmtime_r(&t, &tm);
+	char buf[32];
+	std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return buf;
 }
 
 std::string port_name(const dp::Dataplane *dataplane, std::uint32_t ifindex)
@@ -42,6 +55,8 @@ json location_json(const MacLocation &loc, const dp::Dataplane *dataplane)
 		j["vtep"] = format_ipv4(loc.vtep);
 		break;
 	}
+	if (loc.kept && loc.kind != MacLocation::Kind::Unknown)
+		j["kept-since"] = format_time(loc.kept_since);
 	return j;
 }
 
@@ -131,6 +146,9 @@ std::vector<Counter> engine_counters(const Engine &e)
 		{"kernel-deferred-deletes", c.kernel_deferred_deletes},
 		{"local-mac-audit-fixes", c.local_audit_fixes},
 		{"sessions-server-unknown", d.server_unknown},
+		{"sessions-server-kept", d.server_kept},
+		{"macs-kept", e.macs().kept_count()},
+		{"kept-dropped-port-gone", c.kept_dropped_port_gone},
 		{"sessions-server-unreachable", d.server_unreachable},
 		{"sessions-vni-not-local", d.vni_not_local},
 		{"sessions-conflict", d.conflicts},

@@ -20,10 +20,12 @@ std::string str(const json &j, const char *key, const char *dflt = "-")
 std::string location(const json &loc)
 {
 	const auto kind = str(loc, "kind");
+	const std::string kept =
+		loc.contains("kept-since") ? " (stale, kept since " + str(loc, "kept-since") + ")" : "";
 	if (kind == "local")
-		return "local " + str(loc, "port");
+		return "local " + str(loc, "port") + kept;
 	if (kind == "remote")
-		return "remote " + str(loc, "vtep");
+		return "remote " + str(loc, "vtep") + kept;
 	return kind;
 }
 

@@ -49,6 +49,11 @@ Consumer::Consumer(const Options &o) : options_(o), started_(Clock::now())
 	dcfg.keep_on_exit = !o.cleanup_on_exit;
 	dcfg.pin_dir = o.bpf_pin_dir;
 	ecfg.decision.require_vtep_route = o.require_vtep_route;
+	if (o.backend == "linux")
+		ecfg.port_exists = [](std::uint32_t ifindex) {
+			char name[IF_NAMESIZE];
+			return if_indextoname(ifindex, name) != nullptr;
+		};
 	dataplane_ = dp::make_dataplane(o.backend, dcfg);
 	engine_ = std::make_unique<Engine>(*dataplane_, ecfg);
 
