@@ -358,6 +358,43 @@ static void mon_host_sync(struct bgp *bgp, struct mon_host *h)
 	}
 }
 
+/* Configuration changes are applied in batches from the event loop: a
+ * command returns at once (its session shows "pending") and thousands of
+ * `monitor host` lines cost one tight origination loop instead of one
+ * origination per vty round trip. VNI events stay synchronous. */
+#define MON_PENDING_BATCH 2000
+
+static struct list *mon_pending; /* struct mon_host, FIFO */
+static struct thread *t_pending;
+static struct thread_master *mon_master;
+
+static void mon_pending_run(struct thread *t)
+{
+	struct bgp *bgp = bgp_get_evpn();
+	struct mon_host *h;
+	unsigned int n = 0;
+
+	while (n++ < MON_PENDING_BATCH && (h = listnode_head(mon_pending))) {
+		list_delete_node(mon_pending, h->pending);
+		h->pending = NULL;
+		mon_host_sync(bgp, h);
+	}
+	if (listcount(mon_pending))
+		thread_add_event(mon_master, mon_pending_run, NULL, 0,
+				 &t_pending);
+}
+
+static void mon_host_defer(struct bgp *bgp, struct mon_host *h)
+{
+	if (!mon_master) { /* before the event loop exists */
+		mon_host_sync(bgp, h);
+		return;
+	}
+	if (!h->pending)
+		h->pending = listnode_add(mon_pending, h);
+	thread_add_event(mon_master, mon_pending_run, NULL, 0, &t_pending);
+}
+
 static void mon_sync_vni(struct bgp *bgp, vni_t vni)
 {
 	struct listnode *node;
@@ -392,6 +429,8 @@ const char *evpn_mon_host_state(struct bgp *bgp, const struct mon_host *h)
 {
 	struct bgpevpn *vpn = bgp ? bgp_evpn_lookup_vni(bgp, h->vni) : NULL;
 
+	if (h->pending)
+		return "pending";
 	if (h->originated)
 		return "advertised";
 	if (!evpn_mon_server_find(h->host_id))
@@ -480,7 +519,7 @@ static void sync_hosts_of_server(struct bgp *bgp, uint32_t host_id)
 
 	for (ALL_LIST_ELEMENTS_RO(evpn_mon.hosts, node, h))
 		if (h->host_id == host_id)
-			mon_host_sync(bgp, h);
+			mon_host_defer(bgp, h);
 }
 
 void evpn_mon_server_set(struct bgp *bgp, uint32_t host_id,
@@ -525,11 +564,15 @@ void evpn_mon_host_set(struct bgp *bgp, vni_t vni, const struct ethaddr *mac,
 		h->node = listnode_add(evpn_mon.hosts, h);
 		(void)hash_get(host_hash, h, hash_alloc_intern);
 	}
-	mon_host_sync(bgp, h);
+	mon_host_defer(bgp, h);
 }
 
 void evpn_mon_host_unset(struct bgp *bgp, struct mon_host *h)
 {
+	if (h->pending) {
+		list_delete_node(mon_pending, h->pending);
+		h->pending = NULL;
+	}
 	mon_host_withdraw(bgp,
 			  bgp ? bgp_evpn_lookup_vni(bgp, h->vni) : NULL, h);
 	hash_release(host_hash, h);
@@ -596,6 +639,7 @@ static int mon_late_init(struct thread_master *master)
 		endpoint = def;
 	}
 	strlcpy(feed_endpoint, endpoint, sizeof(feed_endpoint));
+	mon_master = master;
 	evpn_mon_vty_init();
 	thread_add_event(master, mon_feed_start, master, 0, NULL);
 	return 0;
@@ -603,6 +647,7 @@ static int mon_late_init(struct thread_master *master)
 
 static int mon_fini(void)
 {
+	THREAD_OFF(t_pending);
 	evpn_mon_feed_fini();
 	bgp_evpn_ext_unregister(EVPN_MON_ROUTE_TYPE);
 	return 0;
@@ -613,6 +658,7 @@ static int mon_module_init(void)
 	evpn_mon.servers = list_new();
 	evpn_mon.servers->cmp = server_cmp;
 	evpn_mon.hosts = list_new();
+	mon_pending = list_new();
 	host_hash = hash_create_size(1024, host_hash_key, host_hash_eq,
 				     "evpn-monitor hosts");
 

@@ -32,7 +32,8 @@ struct mon_host {
 	struct ethaddr mac;
 	struct ipaddr ip; /* IPADDR_NONE when not given */
 	uint32_t host_id;
-	struct listnode *node; /* in evpn_mon.hosts */
+	struct listnode *node;    /* in evpn_mon.hosts */
+	struct listnode *pending; /* in the pending queue, or NULL */
 
 	/* What this leaf originates for it now (for withdrawal under the
 	 * RD/key it was advertised with, even after they changed). */
