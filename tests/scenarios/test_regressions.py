@@ -1,5 +1,13 @@
 """Regression tests for bugs the fabric scenarios found (issue 5), fixed since.
 
+A silent monitoring server stopped receiving copies (was BUG 1; fixed in the
+  fpm-consumer by 2ad6652: a server's MAC keeps its last location when it is
+  no longer seen). A capture server that only receives never refreshes its
+  MAC in its leaf's bridge FDB (copies are redirected to the port's egress).
+  After ageing_time (300 s by default; 10 s here) zebra withdrew its type-2
+  route, every consumer turned the session `server-unknown` and removed all
+  its entries: nothing was mirrored until the server sent a frame.
+
 Flooded original and copy both reached the server (was BUG 2; fixed in the
   dataplane by 6df7fdf/754815d: flooded originals are dropped at a server
   port's egress when the mirror already copies them). While the monitored
@@ -131,3 +139,21 @@ def test_consumer_down_during_a_move(lab, outdir):
     F.wait_entries(lab, F.expected_entries(lab, "vtep101", "vtep104"), timeout=30)
     cmp, res, _ = F.mirrored_exchange(lab, ["vm220", "vm230", "vm240"], "down-move-back", outdir)
     assert all(res.values()) and cmp.exactly_once, f"{cmp} {cmp.examples}"
+
+
+def test_silent_server_keeps_receiving_copies_after_its_mac_aged_out(lab, outdir):
+    lab.exec("vtep104", "ip link set br100 type bridge ageing_time 1000")   # 10 s
+    lab.exec("serv21", "ip neigh flush all")          # nothing makes SERV21 talk
+    sif = lab.link_of("serv21", "vtep104").iface("serv21")
+    with F.Pinger(lab, "vm220", "vm210", interval=0.05, name="ping-age"):
+        time.sleep(16)                                 # > ageing time, SERV21 silent
+        with F.Capture(lab, "serv21", sif, outdir / "aged-serv21.pcap",
+                       f"icmp and host {F.VM210_IP}") as cs:
+            time.sleep(2)
+            copies = cs.stop()
+    status = [s["status"] for s in F.ctl_json(lab, "vtep102", "sessions")["sessions"]["session"]]
+    entries = F.all_entries(lab)
+    assert copies, (f"SERV21 received no copy of VM210's traffic once its MAC aged out of "
+                    f"vtep104's FDB (session status on vtep102: {status}; entries left: "
+                    f"{ {n: len(e) for n, e in entries.items()} })")
+    assert entries == F.expected_entries(lab, "vtep101", "vtep104")
