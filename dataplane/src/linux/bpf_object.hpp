@@ -3,7 +3,7 @@
 // adopts the entries a previous run installed.
 #pragma once
 
-#include "../unique_fd.hpp"
+#include <evpnmon/unique_fd.hpp>
 
 #include <memory>
 #include <string>

@@ -2,7 +2,7 @@
 // (same match keys, same slot order, same limits), and a packet simulator
 // that applies the exactly-once rule of the TC program.
 #include "../codec.hpp"
-#include "../unique_fd.hpp"
+#include <evpnmon/unique_fd.hpp>
 #include "frame.hpp"
 
 #include <evpnmon/dataplane/memory.hpp>

@@ -2,7 +2,7 @@
 // tick (timerfd) and SIGINT/SIGTERM (signalfd) to stop.
 #pragma once
 
-#include "daemon/unique_fd.hpp"
+#include <evpnmon/unique_fd.hpp>
 
 #include <chrono>
 #include <functional>

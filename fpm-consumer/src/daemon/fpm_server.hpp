@@ -5,7 +5,7 @@
 #pragma once
 
 #include "daemon/event_loop.hpp"
-#include "daemon/unique_fd.hpp"
+#include <evpnmon/unique_fd.hpp>
 #include "fpm/fpm_framer.hpp"
 #include "fpm/netlink_decoder.hpp"
 

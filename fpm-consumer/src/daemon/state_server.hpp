@@ -3,7 +3,7 @@
 #pragma once
 
 #include "daemon/event_loop.hpp"
-#include "daemon/unique_fd.hpp"
+#include <evpnmon/unique_fd.hpp>
 
 #include <functional>
 #include <map>

@@ -1,11 +1,11 @@
-// Owning file descriptor.
+// Owning file descriptor (shared by the dataplane library and the fpm-consumer).
 #pragma once
 
 #include <unistd.h>
 
 #include <utility>
 
-namespace evpnmon::dp {
+namespace evpnmon {
 
 class UniqueFd {
 public:
@@ -37,4 +37,4 @@ private:
 	int fd_ = -1;
 };
 
-} // namespace evpnmon::dp
+} // namespace evpnmon
