@@ -758,3 +758,22 @@ def measure_move(lab, who: str, from_leaf: str, to_leaf: str, outdir: Path, tag:
     if tm is None:
         raise AssertionError(f"{tag}: mirroring did not resume within 1.5 s of the move")
     return Move(tf - tg, tm - tg, gap, port)
+
+
+
+@contextlib.contextmanager
+def ready_fabric(pings: list[tuple[str, str]], echo_hosts: list[str]):
+    """The reference fabric as every scenario starts: all BGP sessions up,
+    hosts quiet, the given pairs reachable before any monitoring, TCP echo
+    servers on echo_hosts, every consumer past its start-up gates."""
+    import sys
+    sys.path.insert(0, str(REPO / "tests" / "lab"))
+    from clabns import Lab
+    with Lab(TOPOLOGY, frr_prefix=FRR_PREFIX, stock_ok=False, require_extras=True) as lab:
+        bring_up_wait(lab)
+        quiet_hosts(lab)
+        for a, b in pings:
+            assert ping(lab, a, b, count=1), f"{a} -> {b} before monitoring"
+        start_echo_servers(lab, echo_hosts)
+        wait_gates(lab)
+        yield lab

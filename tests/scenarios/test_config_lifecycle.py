@@ -7,7 +7,6 @@ again (entries back), all without touching the hosts.
 from __future__ import annotations
 
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,6 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "lab"))
 
 import fabric as F  # noqa: E402
-from clabns import Lab  # noqa: E402
 
 PEERS = ["vm220", "vm230", "vm240"]
 
@@ -28,20 +26,9 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def lab():
-    with Lab(F.TOPOLOGY, frr_prefix=F.FRR_PREFIX, stock_ok=False, require_extras=True) as lab:
-        F.bring_up_wait(lab)
-        F.quiet_hosts(lab)
-        for h in ("vm220", "vm230", "vm240", "serv21"):
-            assert F.ping(lab, "vm210", h, count=1)
-        F.start_echo_servers(lab, ["vm210", *PEERS])
-        F.wait_gates(lab)
+    with F.ready_fabric([("vm210", h) for h in ("vm220", "vm230", "vm240", "serv21")],
+                        ["vm210", *PEERS]) as lab:
         yield lab
-
-
-@pytest.fixture(scope="module")
-def outdir():
-    with tempfile.TemporaryDirectory(prefix="evpnmon-cfg-") as d:
-        yield Path(d)
 
 
 def origins(lab, node="vtep102"):

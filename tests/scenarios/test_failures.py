@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import re
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -38,7 +37,6 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "lab"))
 
 import fabric as F  # noqa: E402
-from clabns import Lab  # noqa: E402
 
 PEERS = ["vm220", "vm230", "vm240"]
 PATHS = {"mon": {"vtep102", "vtep101"}, "plain": {"vtep102", "vtep103"}}
@@ -50,24 +48,12 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def lab():
-    with Lab(F.TOPOLOGY, frr_prefix=F.FRR_PREFIX, stock_ok=False, require_extras=True) as lab:
-        F.bring_up_wait(lab)
-        F.quiet_hosts(lab)
-        for h in ("vm220", "vm230", "vm240", "serv21"):
-            assert F.ping(lab, "vm210", h, count=1)
-        assert F.ping(lab, "vm220", "vm230", count=1)
-        F.start_echo_servers(lab, ["vm210", *PEERS])
-        F.wait_gates(lab)
+    with F.ready_fabric([("vm210", h) for h in ("vm220", "vm230", "vm240", "serv21")]
+                        + [("vm220", "vm230")], ["vm210", *PEERS]) as lab:
         lab.configure("vtep101", F.monitor_config())
         lab.save_config("vtep101")
         F.wait_entries(lab, F.expected_entries(lab, "vtep101", "vtep104"))
         yield lab
-
-
-@pytest.fixture(scope="module")
-def outdir():
-    with tempfile.TemporaryDirectory(prefix="evpnmon-failures-") as d:
-        yield Path(d)
 
 
 class Pings:

@@ -15,7 +15,6 @@ With VM210 monitored by SERV21 and through a VM210 move:
 from __future__ import annotations
 
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -25,7 +24,6 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "lab"))
 
 import fabric as F  # noqa: E402
-from clabns import Lab  # noqa: E402
 
 ALL = ["vm210", "vm220", "vm230", "vm240", "serv21"]
 
@@ -36,19 +34,9 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def lab():
-    with Lab(F.TOPOLOGY, frr_prefix=F.FRR_PREFIX, stock_ok=False, require_extras=True) as lab:
+    with F.ready_fabric([], ALL + ["vm250"]) as lab:
         assert lab.binaries["vtep105"].name == "stock"
-        F.bring_up_wait(lab)
-        F.quiet_hosts(lab)
-        F.start_echo_servers(lab, ALL + ["vm250"])
-        F.wait_gates(lab)
         yield lab
-
-
-@pytest.fixture(scope="module")
-def outdir():
-    with tempfile.TemporaryDirectory(prefix="evpnmon-interop-") as d:
-        yield Path(d)
 
 
 def stock_session(lab):

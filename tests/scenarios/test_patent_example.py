@@ -21,7 +21,6 @@ Run as root: /usr/bin/python3 -m pytest -v tests/scenarios/test_patent_example.p
 from __future__ import annotations
 
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -31,7 +30,6 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "lab"))
 
 import fabric as F  # noqa: E402
-from clabns import Lab  # noqa: E402
 
 PEERS = ["vm220", "vm230", "vm240"]
 
@@ -42,20 +40,9 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def lab():
-    with Lab(F.TOPOLOGY, frr_prefix=F.FRR_PREFIX, stock_ok=False, require_extras=True) as lab:
-        F.bring_up_wait(lab)
-        F.quiet_hosts(lab)
-        for h in ("vm220", "vm230", "vm240", "serv21", "vm250"):
-            assert F.ping(lab, "vm210", h, count=1), f"vm210 -> {h} before monitoring"
-        F.start_echo_servers(lab, ["vm210", *PEERS, "vm250"])
-        F.wait_gates(lab)
+    with F.ready_fabric([("vm210", h) for h in ("vm220", "vm230", "vm240", "serv21", "vm250")],
+                        ["vm210", *PEERS, "vm250"]) as lab:
         yield lab
-
-
-@pytest.fixture(scope="module")
-def outdir():
-    with tempfile.TemporaryDirectory(prefix="evpnmon-patent-") as d:
-        yield Path(d)
 
 
 def check_step(lab, outdir, tag, host_leaf, server_leaf):

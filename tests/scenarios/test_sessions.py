@@ -17,7 +17,6 @@ every remote MAC the kernel has (the L2VNI replay of the patched zebra).
 from __future__ import annotations
 
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -28,7 +27,6 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "lab"))
 
 import fabric as F  # noqa: E402
-from clabns import Lab  # noqa: E402
 
 SESSIONS = [dict(host="vm210", server="serv21", hid=21),
             dict(host="vm210", server="vm240", hid=24),
@@ -52,20 +50,9 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def lab():
-    with Lab(F.TOPOLOGY, frr_prefix=F.FRR_PREFIX, stock_ok=False, require_extras=True) as lab:
-        F.bring_up_wait(lab)
-        F.quiet_hosts(lab)
-        for a, b in PAIRS + [("vm210", "serv21")]:
-            assert F.ping(lab, a, b, count=1)
-        F.start_echo_servers(lab, ["vm210", "vm220", "vm230", "vm240"])
-        F.wait_gates(lab)
+    with F.ready_fabric(PAIRS + [("vm210", "serv21")],
+                        ["vm210", "vm220", "vm230", "vm240"]) as lab:
         yield lab
-
-
-@pytest.fixture(scope="module")
-def outdir():
-    with tempfile.TemporaryDirectory(prefix="evpnmon-sessions-") as d:
-        yield Path(d)
 
 
 def test_fpm_carries_every_remote_mac(lab):
