@@ -769,6 +769,9 @@ def ready_fabric(pings: list[tuple[str, str]], echo_hosts: list[str]):
     import sys
     sys.path.insert(0, str(REPO / "tests" / "lab"))
     from clabns import Lab
+    # A missing build is a failure, not a skip: these tests must be able to fail.
+    assert (Path(FRR_PREFIX) / "bin").exists(), f"no patched FRR build at {FRR_PREFIX}"
+    assert CTL.exists(), f"no evpnmon-ctl at {CTL}"
     with Lab(TOPOLOGY, frr_prefix=FRR_PREFIX, stock_ok=False, require_extras=True) as lab:
         bring_up_wait(lab)
         quiet_hosts(lab)

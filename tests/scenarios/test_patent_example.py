@@ -33,9 +33,6 @@ import fabric as F  # noqa: E402
 
 PEERS = ["vm220", "vm230", "vm240"]
 
-pytestmark = pytest.mark.skipif(
-    not (Path(F.FRR_PREFIX) / "bin").exists() or not F.CTL.exists(),
-    reason="needs the patched FRR build (build/frr) and build/fpm-consumer")
 
 
 @pytest.fixture(scope="module")

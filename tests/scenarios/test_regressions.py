@@ -41,9 +41,6 @@ sys.path.insert(0, str(HERE.parent / "lab"))
 import fabric as F  # noqa: E402
 from clabns import Lab  # noqa: E402
 
-pytestmark = pytest.mark.skipif(
-    not (Path(F.FRR_PREFIX) / "bin").exists() or not F.CTL.exists(),
-    reason="needs the patched FRR build (build/frr) and build/fpm-consumer")
 
 
 @pytest.fixture

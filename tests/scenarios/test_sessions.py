@@ -43,9 +43,6 @@ PAIRS = [("vm210", "vm220"), ("vm210", "vm230"), ("vm220", "vm230"), ("vm210", "
          ("vm220", "vm240"), ("vm230", "vm240")]
 WATCHED = {"serv21": ["vm210", "vm220", "vm230"], "vm240": ["vm210"]}
 
-pytestmark = pytest.mark.skipif(
-    not (Path(F.FRR_PREFIX) / "bin").exists() or not F.CTL.exists(),
-    reason="needs the patched FRR build (build/frr) and build/fpm-consumer")
 
 
 @pytest.fixture(scope="module")
