@@ -820,6 +820,23 @@ class Lab:
         self._kill([p], timeout)
         self._save_state()
 
+    @contextlib.contextmanager
+    def paused(self, node: str, daemon: str):
+        """Freeze one daemon (SIGSTOP) for the duration of the block, then
+        SIGCONT it, also when the block raises.  Used to fix the order of two
+        events that otherwise race, e.g. the old leaf's withdrawal and the new
+        leaf's local learning in a MAC move."""
+        p = self.procs.get((node, daemon))
+        if p is None:
+            raise LabError(f"{node}/{daemon} not running")
+        pid = p.pid if isinstance(p, subprocess.Popen) else p
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            yield pid
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+
     def restart_daemon(self, node: str, daemon: str, timeout: float = 10.0,
                        cascade: bool = True) -> int:
         """Stop and start one daemon; it comes back with its saved config.

@@ -190,17 +190,26 @@ def test_move_link_mac_mobility():
         lab.wait_for(lambda: remote_mac_vtep(lab, "vtep104", MAC["vm210"]) == "10.0.0.101",
                      timeout=10, what="vm210 at 10.0.0.101 on vtep104")
         t = time.monotonic()
-        ifn = lab.move_link("vm210", "vtep101", "vtep102")
-        assert ifn == "eth3"
-        assert lab.link_of("vm210", "vtep102").iface("vtep102") == "eth3"
-        with pytest.raises(Exception):
-            lab.link_of("vm210", "vtep101")
-        # the gratuitous ARP alone moves the MAC: no traffic from vm210 needed
-        lab.wait_for(lambda: remote_mac_vtep(lab, "vtep104", MAC["vm210"]) == "10.0.0.102",
-                     timeout=10, what="vm210's MAC at 10.0.0.102 on vtep104")
-        moved = time.monotonic() - t
+        # Deleting the old veth flushes vtep101's FDB, and vtep101's withdrawal
+        # races vtep102's learning from the gratuitous ARP: when the withdrawal
+        # wins, vtep102 learns a MAC nobody else has and rightly advertises
+        # sequence 0.  MAC mobility (RFC 7432 s15) is the other order, so freeze
+        # vtep101's zebra until vtep102's route has reached vtep104.
+        with lab.paused("vtep101", "zebra"):
+            ifn = lab.move_link("vm210", "vtep101", "vtep102")
+            assert ifn == "eth3"
+            assert lab.link_of("vm210", "vtep102").iface("vtep102") == "eth3"
+            with pytest.raises(Exception):
+                lab.link_of("vm210", "vtep101")
+            # the gratuitous ARP alone moves the MAC: no traffic from vm210 needed
+            lab.wait_for(lambda: remote_mac_vtep(lab, "vtep104", MAC["vm210"]) == "10.0.0.102",
+                         timeout=10, what="vm210's MAC at 10.0.0.102 on vtep104")
+            moved = time.monotonic() - t
         j = lab.vtysh_json("vtep104", "show evpn mac vni 100 mac 02:00:00:00:02:10 json")
-        assert j[MAC["vm210"]]["remoteSequence"] >= 1, j
+        assert j[MAC["vm210"]]["remoteSequence"] == 1, j
+        # the old leaf, once unfrozen, follows the higher sequence number
+        lab.wait_for(lambda: remote_mac_vtep(lab, "vtep101", MAC["vm210"]) == "10.0.0.102",
+                     timeout=10, what="vm210's MAC at 10.0.0.102 on vtep101")
         # host side kept its identity
         info = json.loads(lab.exec("vm210", ["ip", "-j", "addr", "show", "eth1"]).stdout)[0]
         assert info["address"] == MAC["vm210"] and info["mtu"] == 1500
