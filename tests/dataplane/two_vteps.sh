@@ -24,7 +24,7 @@
 # Usage: two_vteps.sh DPCTL   (root; cleans up everything it starts)
 set -euo pipefail
 DPCTL=${1:?usage: two_vteps.sh path/to/evpnmon-dpctl}
-[ "$(id -u)" = 0 ] || { echo "two_vteps.sh: needs root" >&2; exit 77; }
+[ "$(id -u)" = 0 ] || { echo "two_vteps.sh: needs root" >&2; exit 1; }
 PY=/usr/bin/python3
 S=dp2v$$                       # unique suffix of our namespaces
 A=$S-A B=$S-B H1=$S-h1 H2=$S-h2 H3=$S-h3 SRV=$S-srv

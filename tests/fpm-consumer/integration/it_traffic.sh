@@ -22,7 +22,7 @@ ctl=$build/fpm-consumer/evpnmon-ctl
 feedtool=$build/fpm-consumer/tests/fpmc-fake-feed
 H=02:00:00:00:01:01 G=02:00:00:00:01:02 K=02:00:00:00:02:03 X=02:00:00:00:02:20
 if [ -n "${FRR_PREFIX:-}" ]; then
-	[ -x "$FRR_PREFIX/sbin/bgpd" ] || { echo "no bgpd in $FRR_PREFIX" >&2; exit 77; }
+	[ -x "$FRR_PREFIX/sbin/bgpd" ] || { echo "no bgpd in $FRR_PREFIX" >&2; exit 1; }
 fi
 . "$here/lab.sh"
 
