@@ -97,7 +97,7 @@ done
 
 # Dataplane on both leaves.
 ready() { # file
-  for _ in $(seq 50); do grep -q '^ready' "$1" 2>/dev/null && return 0; sleep 0.1; done
+  for _ in $(seq 200); do grep -q '^ready' "$1" 2>/dev/null && return 0; sleep 0.1; done
   cat "$1" >&2; fail "dpctl did not start"
 }
 ip netns exec $A "$DPCTL" --bridge br100:vxlan100:100 --local-vtep 10.0.0.1 \

@@ -93,10 +93,11 @@ class Exa:
         injector.write_text(
             "import sys, time\n"
             "f = open(sys.argv[1])\n"
+            "buf = ''\n"
             "while True:\n"
-            "    line = f.readline()\n"
-            "    if line:\n"
-            "        sys.stdout.write(line); sys.stdout.flush()\n"
+            "    buf += f.readline()\n"
+            "    if buf.endswith('\\n'):\n"
+            "        sys.stdout.write(buf); sys.stdout.flush(); buf = ''\n"
             "    else:\n"
             "        time.sleep(0.05)\n")
         conf = d / "exabgp.conf"
@@ -226,5 +227,11 @@ def test_session_never_reset(lab, exa):
     assert p.get("connectionsEstablished") == 1
     assert p.get("connectionsDropped", 0) == 0
     log = (lab.node_dir(LEAF) / "bgpd.log").read_text(errors="replace")
-    assert "NOTIFICATION" not in log
+    # both sides connect at bring-up: the losing connection of a collision
+    # gets a NOTIFICATION 6/7 or 5/1 (unexpected message in OpenSent or
+    # OpenConfirm) and the session is not affected (connection counts above);
+    # any other NOTIFICATION, e.g. 3/x UPDATE Message Error, is a reset
+    bad = [l for l in log.splitlines() if "NOTIFICATION" in l and not any(
+           k in l for k in ("Connection Collision", "in OpenSent", "in OpenConfirm"))]
+    assert not bad, bad
     assert "malformed EVPN monitor NLRI" in log

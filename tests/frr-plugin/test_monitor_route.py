@@ -83,9 +83,9 @@ def test_fabric_up_and_stock_leaf_established(lab):
 
 
 def test_configure_session_appears_everywhere(lab, feeds):
-    for c in feeds.values():
-        c.poll(0.5)
-        assert c.snapshots >= 1, "feed answered the subscription with a snapshot"
+    for n, c in feeds.items():
+        lab.wait_for(lambda: (c.poll(0.1), c.snapshots >= 1)[1], timeout=10,
+                     what=f"{n}: the feed answers the subscription with a snapshot")
     lab.vtysh("vtep101", CONFIG)
 
     def everywhere():
@@ -124,7 +124,13 @@ def test_stock_leaf_sees_nothing_and_keeps_session(lab):
     # it did receive our capability in the spine's OPEN, and shrugged
     log = (lab.node_dir(STOCK) / "bgpd.log").read_text(errors="replace")
     assert "Vendor specific capability 239" in log
-    assert "NOTIFICATION" not in log
+    # both sides connect at bring-up: the losing connection of a collision
+    # gets a NOTIFICATION 6/7 or 5/1 (unexpected message in OpenSent or
+    # OpenConfirm) and the session is not affected (connection counts above);
+    # any other NOTIFICATION, e.g. 3/x UPDATE Message Error, is a reset
+    bad = [l for l in log.splitlines() if "NOTIFICATION" in l and not any(
+           k in l for k in ("Connection Collision", "in OpenSent", "in OpenConfirm"))]
+    assert not bad, bad
 
 
 def test_running_config_round_trip(lab):

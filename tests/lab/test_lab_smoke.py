@@ -111,10 +111,13 @@ def run_fabric(stock):
         # the spine carries EVPN without any VNI of its own
         assert len(evpn_routes(lab, "spine", 3)) == 5
         # and the leaves flood to each other: ingress replication list
-        fdb0 = json.loads(lab.exec("vtep101", ["bridge", "-j", "fdb", "show", "dev",
-                                                "vxlan100"]).stdout)
-        flood = {e["dst"] for e in fdb0 if e.get("mac") == "00:00:00:00:00:00"}
-        assert flood == set(VTEPS.values()) - {"10.0.0.101"}
+        # (zebra installs it after bgpd has the routes: poll, do not assume)
+        def flood_list():
+            fdb0 = json.loads(lab.exec("vtep101", ["bridge", "-j", "fdb", "show", "dev",
+                                                    "vxlan100"]).stdout)
+            return {e["dst"] for e in fdb0 if e.get("mac") == "00:00:00:00:00:00"}
+        lab.wait_for(lambda: flood_list() == set(VTEPS.values()) - {"10.0.0.101"},
+                     timeout=10, what="vtep101's flood list: every other VTEP")
 
         # traffic across VXLAN: leaf 1 -> leaf 2, leaf 1 -> stock leaf
         lab.wait_for(lambda: lab.ping("vm210", IP["vm220"]), timeout=20,
@@ -137,11 +140,15 @@ def run_fabric(stock):
                                 ("spine", MAC["vm250"], "10.0.0.105")]:
             lab.wait_for(lambda: mac_route(node, mac, vtep), timeout=10,
                          what=f"type-2 {mac} via {vtep} on {node}")
-        # zebra and the kernel FDB installed them
-        assert remote_mac_vtep(lab, "vtep101", MAC["vm220"]) == "10.0.0.102"
-        assert remote_mac_vtep(lab, "vtep105", MAC["vm210"]) == "10.0.0.101"
-        assert kernel_fdb_dst(lab, "vtep101", MAC["vm250"]) == {"10.0.0.105"}
-        assert kernel_fdb_dst(lab, "vtep105", MAC["vm210"]) == {"10.0.0.101"}
+        # zebra and the kernel FDB installed them (asynchronously: poll)
+        for node, mac, vtep in [("vtep101", MAC["vm220"], "10.0.0.102"),
+                                ("vtep105", MAC["vm210"], "10.0.0.101")]:
+            lab.wait_for(lambda: remote_mac_vtep(lab, node, mac) == vtep, timeout=10,
+                         what=f"zebra on {node}: {mac} at {vtep}")
+        for node, mac, vtep in [("vtep101", MAC["vm250"], "10.0.0.105"),
+                                ("vtep105", MAC["vm210"], "10.0.0.101")]:
+            lab.wait_for(lambda: kernel_fdb_dst(lab, node, mac) == {vtep}, timeout=10,
+                         what=f"kernel FDB on {node}: {mac} -> {vtep}")
         # the traffic really went through the VXLAN devices
         for leaf in ("vtep101", "vtep102", "vtep105"):
             st = json.loads(lab.exec(leaf, ["ip", "-j", "-s", "link", "show",
@@ -189,6 +196,10 @@ def test_move_link_mac_mobility():
                      what="vm210 -> serv21 ping")
         lab.wait_for(lambda: remote_mac_vtep(lab, "vtep104", MAC["vm210"]) == "10.0.0.101",
                      timeout=10, what="vm210 at 10.0.0.101 on vtep104")
+        # vtep102 must hold the remote entry too: that is what makes its
+        # local learning a move (sequence 1) rather than a new MAC (sequence 0)
+        lab.wait_for(lambda: remote_mac_vtep(lab, "vtep102", MAC["vm210"]) == "10.0.0.101",
+                     timeout=10, what="vm210 at 10.0.0.101 on vtep102")
         t = time.monotonic()
         # Deleting the old veth flushes vtep101's FDB, and vtep101's withdrawal
         # races vtep102's learning from the gratuitous ARP: when the withdrawal
@@ -214,7 +225,8 @@ def test_move_link_mac_mobility():
         info = json.loads(lab.exec("vm210", ["ip", "-j", "addr", "show", "eth1"]).stdout)[0]
         assert info["address"] == MAC["vm210"] and info["mtu"] == 1500
         assert lab.ping("vm210", "192.168.100.21", count=2)
-        assert lab.ping("vm230", IP["vm210"])
+        lab.wait_for(lambda: lab.ping("vm230", IP["vm210"]), timeout=10,
+                     what="vm230 -> vm210 after the move")
         print(f"move_link -> remote leaf updated in {moved:.2f}s")
 
 

@@ -447,6 +447,50 @@ def ping(lab, src: str, dst: str, count: int = 3, interval: float = 0.05) -> boo
     return cp.returncode == 0
 
 
+def mac_location(lab, leaf: str, mac: str) -> str | None:
+    """Where leaf's kernel sends mac: 'local' (the bridge's own entry points
+    at a host port), the remote VTEP's IP (the bridge's entry points at
+    vxlan100 and vxlan100's own entry has that dst), or None (unknown: the
+    bridge would flood).  The bridge (master) entry decides; a stale vxlan100
+    entry left behind on the leaf the host moved to does not."""
+    j = json.loads(lab.exec(leaf, ["bridge", "-j", "fdb", "show", "br", "br100"]).stdout)
+    master = [e for e in j if e.get("mac") == mac and e.get("master") == "br100"]
+    if len(master) != 1:
+        return None
+    if master[0].get("ifname") != "vxlan100":
+        return "local"
+    dsts = {e["dst"] for e in j if e.get("mac") == mac and e.get("ifname") == "vxlan100"
+            and e.get("dst")}
+    return dsts.pop() if len(dsts) == 1 else None
+
+
+def move_host(lab, host: str, from_leaf: str, to_leaf: str, timeout: float = 20) -> str:
+    """lab.move_link, then wait until every leaf's kernel FDB (the stock one
+    too) sends host's MAC to its new place.  The consumers' entries converge
+    on their own schedule (wait_entries); a third leaf whose FDB still points
+    at the old VTEP would mirror a packet that the old VTEP then drops, which
+    a capture comparison rightly counts as an unexpected copy."""
+    port = lab.move_link(host, from_leaf, to_leaf)
+    mac = HOSTS[host][0]
+    want = {n: ("local" if n == to_leaf else VTEP_IP[to_leaf]) for n in LEAVES + [STOCK_LEAF]}
+    try:
+        lab.wait_for(lambda: all(mac_location(lab, n, mac) == w for n, w in want.items()),
+                     timeout=timeout, interval=0.1,
+                     what=f"{host}'s MAC at {to_leaf} in every leaf's FDB")
+    except Exception as e:
+        now = {n: mac_location(lab, n, mac) for n in want}
+        raise AssertionError(f"{e}; want {want}, have {now}") from e
+    return port
+
+
+def wait_reachable(lab, src: str, dst: str, timeout: float = 20) -> None:
+    """Poll until src pings dst.  BGP Established does not mean the flood
+    list (type-3) is in every kernel yet, and a lost first ARP is only
+    retried after 1 s: one ping is not a reachability check."""
+    lab.wait_for(lambda: ping(lab, src, dst, count=1), timeout=timeout,
+                 what=f"{src} -> {dst} ping", interval=0.1)
+
+
 def traffic_round(lab, peers, log=None) -> dict[str, bool]:
     """Ping and a TCP echo flow, both directions, between VM210 and each peer."""
     res = {}
@@ -776,7 +820,7 @@ def ready_fabric(pings: list[tuple[str, str]], echo_hosts: list[str]):
         bring_up_wait(lab)
         quiet_hosts(lab)
         for a, b in pings:
-            assert ping(lab, a, b, count=1), f"{a} -> {b} before monitoring"
+            wait_reachable(lab, a, b)       # before any monitoring
         start_echo_servers(lab, echo_hosts)
         wait_gates(lab)
         yield lab

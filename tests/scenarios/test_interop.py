@@ -93,7 +93,7 @@ def test_stock_leaf_with_monitoring(lab, outdir):
 
 
 def test_stock_leaf_through_a_move(lab, outdir):
-    lab.move_link("vm210", "vtep101", "vtep102")
+    F.move_host(lab, "vm210", "vtep101", "vtep102")
     F.wait_entries(lab, F.expected_entries(lab, "vtep102", "vtep104"))
     assert not full_connectivity(lab)
     assert stock_session(lab) == ("Established", 1)
@@ -107,7 +107,7 @@ def test_server_behind_the_stock_leaf_is_not_served(lab, outdir):
     has no mirror device). Observed (reported, not asserted): the patched
     leaves still point their entries at 10.0.0.105 and send the copies
     there, where the kernel drops them."""
-    lab.move_link("serv21", "vtep104", "vtep105")
+    F.move_host(lab, "serv21", "vtep104", "vtep105")
     lab.wait_for(lambda: all(e and all(x[5] == ("vxlan", "10.0.0.105", F.VNI, F.HOST_ID)
                                        for x in e) for e in F.all_entries(lab).values()),
                  timeout=20, what="entries re-pointed at the stock leaf")

@@ -65,20 +65,20 @@ def test_initial(lab, outdir):
 
 
 def test_vm210_moves_to_vtep102(lab, outdir):
-    lab.move_link("vm210", "vtep101", "vtep102")
+    F.move_host(lab, "vm210", "vtep101", "vtep102")
     check_step(lab, outdir, "vm210-moved", "vtep102", "vtep104")
 
 
 def test_serv21_moves_to_vtep103(lab, outdir):
-    lab.move_link("serv21", "vtep104", "vtep103")
+    F.move_host(lab, "serv21", "vtep104", "vtep103")
     check_step(lab, outdir, "serv21-moved", "vtep102", "vtep103")
 
 
 def test_vm210_onto_servers_leaf_and_back(lab, outdir):
     """Host and server on one leaf: entry 1 and 2 there copy to the local port."""
-    lab.move_link("vm210", "vtep102", "vtep103")
+    F.move_host(lab, "vm210", "vtep102", "vtep103")
     check_step(lab, outdir, "vm210-on-server-leaf", "vtep103", "vtep103")
-    lab.move_link("vm210", "vtep103", "vtep101")
+    F.move_host(lab, "vm210", "vtep103", "vtep101")
     check_step(lab, outdir, "vm210-back", "vtep101", "vtep103")
 
 

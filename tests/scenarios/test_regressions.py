@@ -49,7 +49,7 @@ def lab():
         F.bring_up_wait(lab)
         F.quiet_hosts(lab)
         for h in ("vm220", "vm230", "vm240", "serv21"):
-            assert F.ping(lab, "vm210", h, count=1)
+            F.wait_reachable(lab, "vm210", h)
         F.start_echo_servers(lab, ["vm210", "vm220", "vm230", "vm240"])
         F.wait_gates(lab)
         lab.configure("vtep101", F.monitor_config())
@@ -85,7 +85,7 @@ def test_no_duplicate_from_flooded_originals_during_a_move(lab, outdir):
 
 
 def test_consumer_restart_after_a_host_move_keeps_entry_1(lab, outdir):
-    lab.move_link("vm210", "vtep101", "vtep102")
+    F.move_host(lab, "vm210", "vtep101", "vtep102")
     want = F.expected_entries(lab, "vtep102", "vtep104")
     F.wait_entries(lab, want)                       # right while the consumer runs
     stale = lab.exec("vtep102", f"bridge fdb show dev vxlan100 | grep {F.VM210_MAC}",
@@ -104,7 +104,7 @@ def test_consumer_restart_after_a_host_move_keeps_entry_1(lab, outdir):
 def test_consumer_restart_after_a_server_move_keeps_entry_3(lab, outdir):
     """Same stale VXLAN FDB entry, for the server: after SERV21 moved to
     vtep103 and vtep103's consumer restarted, is entry 3 still there?"""
-    lab.move_link("serv21", "vtep104", "vtep103")
+    F.move_host(lab, "serv21", "vtep104", "vtep103")
     want = F.expected_entries(lab, "vtep101", "vtep103")
     F.wait_entries(lab, want)
     lab.restart_daemon("vtep103", "fpm-consumer")
@@ -123,14 +123,14 @@ def test_consumer_down_during_a_move(lab, outdir):
     while vtep101's is: each restarted consumer derives entry 1 from its dumps
     (first found this way: entry 1 never came back)."""
     lab.stop_daemon("vtep102", "fpm-consumer")
-    lab.move_link("vm210", "vtep101", "vtep102")
+    F.move_host(lab, "vm210", "vtep101", "vtep102")
     time.sleep(1)
     lab.restart_daemon("vtep102", "fpm-consumer")
     F.wait_entries(lab, F.expected_entries(lab, "vtep102", "vtep104"), timeout=30)
     cmp, res, _ = F.mirrored_exchange(lab, ["vm220", "vm230", "vm240"], "down-move", outdir)
     assert all(res.values()) and cmp.exactly_once, f"{cmp} {cmp.examples}"
     lab.stop_daemon("vtep101", "fpm-consumer")
-    lab.move_link("vm210", "vtep102", "vtep101")
+    F.move_host(lab, "vm210", "vtep102", "vtep101")
     time.sleep(1)
     lab.restart_daemon("vtep101", "fpm-consumer")
     F.wait_entries(lab, F.expected_entries(lab, "vtep101", "vtep104"), timeout=30)

@@ -103,5 +103,5 @@ def test_sessions_configured_on_a_third_leaf(lab, outdir):
 
 
 def test_after_vm210_move(lab, outdir):
-    lab.move_link("vm210", "vtep101", "vtep102")
+    F.move_host(lab, "vm210", "vtep101", "vtep102")
     check(lab, outdir, "moved")

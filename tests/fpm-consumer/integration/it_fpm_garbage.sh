@@ -24,7 +24,8 @@ fail() { echo "FAIL: $*" >&2; tail -20 "$dir/c.log" >&2; exit 1; }
 	--state-socket "$sock" --feed "ipc://$dir/none.sock" --no-kernel-fdb --log-level debug \
 	>"$dir/c.log" 2>&1 &
 pid=$!
-for _ in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
+for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.1; done
+[ -S "$sock" ] || fail "no state socket after 10 s"
 js() { "$build/fpm-consumer/evpnmon-ctl" -s "$sock" --json; }
 get() { js | /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin)['evpn-monitor:fpm-consumer']; c={x['name']:int(x['value']) for x in d['counters']['counter']}; print(eval(sys.argv[1]))" "$1"; }
 port=$(js | /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['evpn-monitor:fpm-consumer']['fpm']['listen'].split(':')[1])")
@@ -56,6 +57,12 @@ s = conn(); s.sendall(cap); time.sleep(0.5)
 # 5: truncated frame, then close
 s.sendall(cap[:7]); s.close(); time.sleep(0.3)
 PY
+kill -0 "$pid" 2>/dev/null || fail "daemon died"
+# the daemon reads asynchronously: poll (10 s at most) until it has seen it all
+for _ in $(seq 100); do
+	[ "$(get "int(c['fpm-connections'] == 2 and c['fpm-messages'] >= 25)")" = 1 ] && break
+	sleep 0.1
+done
 kill -0 "$pid" 2>/dev/null || fail "daemon died"
 js >"$dir/state.json"
 yanglint -t data "$yang" "$dir/state.json" || fail "state JSON does not validate"

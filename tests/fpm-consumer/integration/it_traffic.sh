@@ -54,9 +54,11 @@ host_ip() { lab_ns "${LAB_ID}-h-$1" ip addr add "$2/24" dev eth0; }
 # count ICMP packets seen on X's port while running a command
 copies() { # cmd...
 	local cap=$LAB_DIR/x.pcap
-	lab_ns "${LAB_ID}-h-hx" timeout 15 tcpdump -nn -i eth0 -U -w "$cap" icmp 2>/dev/null &
+	lab_ns "${LAB_ID}-h-hx" timeout 15 tcpdump -nn -i eth0 -U -w "$cap" icmp 2>"$cap.err" &
 	local t=$!
-	sleep 1.5
+	# wait until tcpdump listens, not a fixed time
+	for _ in $(seq 100); do grep -q listening "$cap.err" && break; sleep 0.05; done
+	grep -q listening "$cap.err" || fail "tcpdump on hx did not start"
 	"$@" >/dev/null
 	sleep 1
 	kill -INT $t 2>/dev/null; wait $t 2>/dev/null || true

@@ -113,9 +113,9 @@ lab_up() {
 	chown frr:frr "$LAB_DIR"
 	lab_net "$L1" 10.0.0.1
 	lab_net "$L2" 10.0.0.2
-	ip link add "${LAB_ID}a" netns "$L1" type veth peer name "${LAB_ID}b" netns "$L2"
-	lab_ns "$L1" ip link set "${LAB_ID}a" name p2p
-	lab_ns "$L2" ip link set "${LAB_ID}b" name p2p
+	# created under their final names inside the namespaces: a name built
+	# from LAB_ID (fpmc<pid>...) can pass IFNAMSIZ once pids reach 7 digits
+	ip link add p2p netns "$L1" type veth peer name p2p netns "$L2"
 	lab_ns "$L1" ip addr add 10.1.0.1/30 dev p2p
 	lab_ns "$L2" ip addr add 10.1.0.2/30 dev p2p
 	lab_ns "$L1" ip link set p2p up
@@ -138,8 +138,7 @@ lab_start_frr() {
 lab_host() {
 	local ns=$1 port=$2 mac=$3 hns=${LAB_ID}-h-$2
 	ip netns add "$hns"
-	ip link add "${LAB_ID}$2" netns "$ns" type veth peer name eth0 netns "$hns"
-	lab_ns "$ns" ip link set "${LAB_ID}$2" name "$port"
+	ip link add "$port" netns "$ns" type veth peer name eth0 netns "$hns"
 	lab_ns "$ns" ip link set "$port" master br100 up
 	lab_ns "$hns" ip link set eth0 address "$mac" up
 	# announce the MAC (the bridge learns it; zebra sees a local MAC)
