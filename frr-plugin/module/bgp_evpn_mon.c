@@ -361,8 +361,12 @@ static void mon_host_sync(struct bgp *bgp, struct mon_host *h)
 /* Configuration changes are applied in batches from the event loop: a
  * command returns at once (its session shows "pending") and thousands of
  * `monitor host` lines cost one tight origination loop instead of one
- * origination per vty round trip. VNI events stay synchronous. */
+ * origination per vty round trip. The batch runs MON_PENDING_DELAY_MS after
+ * the first pending change (not re-armed by later ones): an event would run
+ * after every single vty command of a `vtysh -f` and batch nothing. VNI
+ * events stay synchronous. */
 #define MON_PENDING_BATCH 2000
+#define MON_PENDING_DELAY_MS 10
 
 static struct list *mon_pending; /* struct mon_host, FIFO */
 static struct thread *t_pending;
@@ -392,7 +396,8 @@ static void mon_host_defer(struct bgp *bgp, struct mon_host *h)
 	}
 	if (!h->pending)
 		h->pending = listnode_add(mon_pending, h);
-	thread_add_event(mon_master, mon_pending_run, NULL, 0, &t_pending);
+	thread_add_timer_msec(mon_master, mon_pending_run, NULL,
+			      MON_PENDING_DELAY_MS, &t_pending);
 }
 
 static void mon_sync_vni(struct bgp *bgp, vni_t vni)
