@@ -82,7 +82,14 @@ else
 fi
 
 ( cd "$src" && make -j"$jobs" && make install ) >>"$log" 2>&1 || fail "build failed"
-for f in sbin/zebra sbin/bgpd sbin/staticd sbin/watchfrr bin/vtysh \
+# vtysh reads SYSCONFDIR/vtysh.conf at every start and complains on stderr
+# when it is missing, which scripts take for a failed command.
+mkdir -p "$prefix/etc"
+[ -e "$prefix/etc/vtysh.conf" ] || cat > "$prefix/etc/vtysh.conf" <<'CONF'
+! vtysh's own settings (empty: FRR's defaults); the daemons' configuration
+! is elsewhere.
+CONF
+for f in sbin/zebra sbin/bgpd sbin/staticd sbin/watchfrr bin/vtysh etc/vtysh.conf \
          lib/frr/modules/bgpd_evpn_mon.so lib/frr/modules/dplane_fpm_nl.so; do
   [ -e "$prefix/$f" ] || fail "install lacks $f"
 done

@@ -288,6 +288,42 @@ static void mon_show_route(struct vty *vty, struct bgp *bgp,
 		server, imported[0] ? imported : "-");
 }
 
+/* Malformed NLRI per reason, keyed by the codec's stable names. Every
+ * reason is present, zero or not, so that the keys do not depend on what
+ * was received; their sum is rxMalformed. */
+static json_object *mon_malformed_json(void)
+{
+	json_object *j = json_object_new_object();
+	enum evpn_mon_error err;
+
+	for (err = EVPN_MON_OK + 1; err < EVPN_MON_ERR__MAX; err++)
+		json_object_int_add(j, evpn_mon_errname(err),
+				    evpn_mon.stats.rx_malformed_by[err]);
+	return j;
+}
+
+/* Text form: the totals, then the reasons seen so far (non-zero only). */
+static void mon_show_counters(struct vty *vty)
+{
+	const struct evpn_mon_stats *st = &evpn_mon.stats;
+	enum evpn_mon_error err;
+
+	vty_out(vty,
+		"\nCounters: %" PRIu64 " routes, %" PRIu64
+		" withdrawals, %" PRIu64 " malformed NLRI received; %" PRIu64
+		" encode errors\n",
+		st->rx_routes, st->rx_withdraws, st->rx_malformed,
+		st->tx_encode_errors);
+	if (!st->rx_malformed)
+		return;
+	vty_out(vty, "Malformed NLRI by reason:\n");
+	for (err = EVPN_MON_OK + 1; err < EVPN_MON_ERR__MAX; err++)
+		if (st->rx_malformed_by[err])
+			vty_out(vty, "  %-20s %10" PRIu64 "  %s\n",
+				evpn_mon_errname(err), st->rx_malformed_by[err],
+				evpn_mon_strerror(err));
+}
+
 DEFPY(show_bgp_evpn_monitor, show_bgp_evpn_monitor_cmd,
       "show bgp l2vpn evpn monitor [json$uj]",
       SHOW_STR BGP_STR L2VPN_HELP_STR EVPN_HELP_STR
@@ -388,10 +424,14 @@ DEFPY(show_bgp_evpn_monitor, show_bgp_evpn_monitor_cmd,
 				    evpn_mon.stats.rx_withdraws);
 		json_object_int_add(jstats, "rxMalformed",
 				    evpn_mon.stats.rx_malformed);
+		json_object_object_add(jstats, "rxMalformedByReason",
+				       mon_malformed_json());
 		json_object_int_add(jstats, "txEncodeErrors",
 				    evpn_mon.stats.tx_encode_errors);
 		json_object_object_add(json, "counters", jstats);
 		vty_json(vty, json);
+	} else {
+		mon_show_counters(vty);
 	}
 	return CMD_SUCCESS;
 }

@@ -12,29 +12,51 @@ _Static_assert(sizeof(struct evpn_mon_key) == 36,
 _Static_assert(sizeof(struct evpn_mon_payload) == 24,
 	       "evpn_mon_payload must fit FRR's 24-octet extension payload");
 
-static const char *const errstr[EVPN_MON_ERR__MAX] = {
-	[EVPN_MON_OK] = "ok",
-	[EVPN_MON_ERR_SHORT] = "NLRI shorter than the minimum",
-	[EVPN_MON_ERR_LONG] = "NLRI longer than the maximum",
-	[EVPN_MON_ERR_HOST_MAC_LEN] = "host MAC length not 0 or 48",
-	[EVPN_MON_ERR_HOST_IP_LEN] = "host IP length not 0, 32 or 128",
-	[EVPN_MON_ERR_SERVER_MAC_LEN] = "server MAC length not 48",
-	[EVPN_MON_ERR_SERVER_IP_LEN] = "server IP length not 0, 32 or 128",
-	[EVPN_MON_ERR_ORIG_IP_LEN] = "originating router IP length not 32",
-	[EVPN_MON_ERR_TRUNCATED] = "field runs past the NLRI length",
-	[EVPN_MON_ERR_TRAILING] = "octets after the last field",
-	[EVPN_MON_ERR_HOST_ID] = "HOST ID 0 or above 65535",
-	[EVPN_MON_ERR_NO_HOST] = "neither host MAC nor host IP",
-	[EVPN_MON_ERR_HOST_MAC] = "host MAC not unicast",
-	[EVPN_MON_ERR_SERVER_MAC] = "server MAC not unicast",
-	[EVPN_MON_ERR_VNI] = "VNI 0",
+/* One table for every reason: a stable short name (the key of
+ * rxMalformedByReason in "show bgp l2vpn evpn monitor json"; never change a
+ * published name) and the text logged for it. */
+static const struct {
+	const char *name;
+	const char *text;
+} errtab[EVPN_MON_ERR__MAX] = {
+	[EVPN_MON_OK] = {"ok", "ok"},
+	[EVPN_MON_ERR_SHORT] = {"tooShort", "NLRI shorter than the minimum"},
+	[EVPN_MON_ERR_LONG] = {"tooLong", "NLRI longer than the maximum"},
+	[EVPN_MON_ERR_HOST_MAC_LEN] = {"hostMacLength",
+				       "host MAC length not 0 or 48"},
+	[EVPN_MON_ERR_HOST_IP_LEN] = {"hostIpLength",
+				      "host IP length not 0, 32 or 128"},
+	[EVPN_MON_ERR_SERVER_MAC_LEN] = {"serverMacLength",
+					 "server MAC length not 48"},
+	[EVPN_MON_ERR_SERVER_IP_LEN] = {"serverIpLength",
+					"server IP length not 0, 32 or 128"},
+	[EVPN_MON_ERR_ORIG_IP_LEN] = {"originatorIpLength",
+				      "originating router IP length not 32"},
+	[EVPN_MON_ERR_TRUNCATED] = {"truncated",
+				    "field runs past the NLRI length"},
+	[EVPN_MON_ERR_TRAILING] = {"trailingOctets",
+				   "octets after the last field"},
+	[EVPN_MON_ERR_HOST_ID] = {"hostIdOutOfRange",
+				  "HOST ID 0 or above 65535"},
+	[EVPN_MON_ERR_NO_HOST] = {"noHost", "neither host MAC nor host IP"},
+	[EVPN_MON_ERR_HOST_MAC] = {"hostMacNotUnicast", "host MAC not unicast"},
+	[EVPN_MON_ERR_SERVER_MAC] = {"serverMacNotUnicast",
+				     "server MAC not unicast"},
+	[EVPN_MON_ERR_VNI] = {"vniZero", "VNI 0"},
 };
 
 const char *evpn_mon_strerror(enum evpn_mon_error err)
 {
-	if ((unsigned int)err >= EVPN_MON_ERR__MAX)
+	if ((unsigned int)err >= EVPN_MON_ERR__MAX || !errtab[err].text)
 		return "unknown error";
-	return errstr[err];
+	return errtab[err].text;
+}
+
+const char *evpn_mon_errname(enum evpn_mon_error err)
+{
+	if ((unsigned int)err >= EVPN_MON_ERR__MAX || !errtab[err].name)
+		return "unknown";
+	return errtab[err].name;
 }
 
 bool evpn_mon_mac_is_unicast(const uint8_t mac[6])

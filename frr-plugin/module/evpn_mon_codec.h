@@ -111,7 +111,12 @@ static inline bool evpn_mon_error_key_valid(enum evpn_mon_error err)
 	return err == EVPN_MON_OK || err >= EVPN_MON_ERR_HOST_ID;
 }
 
+/* Human-readable text of a reason (logs); "unknown error" out of range. */
 const char *evpn_mon_strerror(enum evpn_mon_error err);
+/* Stable camelCase name of a reason ("tooShort", "vniZero", ...): the key
+ * of counters.rxMalformedByReason in "show bgp l2vpn evpn monitor json".
+ * "unknown" out of range. Names are never reused or changed. */
+const char *evpn_mon_errname(enum evpn_mon_error err);
 
 /* Encode; returns the body length written, or 0 if the route is invalid or
  * `size` too small. Never writes more than EVPN_MON_NLRI_MAX_LEN octets. */

@@ -7,7 +7,12 @@ peer over loopback), and sends raw MP_REACH_NLRI attributes
 must stay up (no NOTIFICATION, one connection for the whole test), malformed
 routes must not be installed, a semantically malformed route must withdraw the
 route with the same key (RFC 7606 treat-as-withdraw), and valid NLRI in the
-same UPDATE must still be processed.
+same UPDATE must still be processed. Every malformed NLRI must be counted
+under its reason (`counters.rxMalformedByReason`, docs/wire-format.md), and
+the reasons must add up to `counters.rxMalformed`.
+
+Also here, because this lab runs the patched vtysh: a successful vtysh call
+prints nothing on stderr (it used to complain about a missing vtysh.conf).
 
 Run as root: /usr/bin/python3 -m pytest tests/frr-plugin/test_malformed_nlri.py
 """
@@ -18,6 +23,7 @@ import signal
 import struct
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -32,6 +38,13 @@ EXA = "10.99.0.2"
 LEAF_ADDR = "10.99.0.1"
 RD = bytes([0, 1, 10, 0, 0, 101, 0x03, 0xE7])          # 10.0.0.101:999
 NEXT_HOP = bytes([10, 0, 0, 101])                        # a reachable VTEP
+
+# The keys of counters.rxMalformedByReason (evpn_mon_errname(), one per
+# enum evpn_mon_error reason; docs/wire-format.md). Every key is always there.
+REASONS = ("tooShort", "tooLong", "hostMacLength", "hostIpLength", "serverMacLength",
+           "serverIpLength", "originatorIpLength", "truncated", "trailingOctets",
+           "hostIdOutOfRange", "noHost", "hostMacNotUnicast", "serverMacNotUnicast",
+           "vniZero")
 
 
 def nlri(host_id=31, host_mac=b"\x00\x00\x00\x00\x03\x10", host_ip=b"\xc0\xa8\x64\x1f",
@@ -60,22 +73,28 @@ def valid_body(**kw) -> bytes:
 
 
 # Structurally malformed (key unreadable -> ignored) and semantically malformed
-# (key readable -> treat-as-withdraw of a key that was never installed).
-def malformed_batch() -> list[bytes]:
-    good = valid_body(host_id=40)
+# (key readable -> treat-as-withdraw of a key that was never installed), each
+# with the reason it must be counted under.
+def malformed_batch() -> list[tuple[bytes, str]]:
+    good = valid_body(host_id=40)                          # 49 octets
     cases = []
-    for off, val in ((20, 47), (27, 24), (32, 0), (39, 33), (44, 128)):   # length fields
+    for off, val, reason in ((20, 47, "hostMacLength"), (27, 24, "hostIpLength"),
+                             (32, 0, "serverMacLength"), (39, 33, "serverIpLength"),
+                             (44, 128, "originatorIpLength")):   # length fields
         b = bytearray(good)
         b[off] = val
-        cases.append(nlri(raw_body=bytes(b)))
-    cases.append(nlri(raw_body=good[:30]))                 # truncated body
-    cases.append(nlri(raw_body=good + b"\0"))              # trailing octet
-    cases.append(nlri(raw_body=b""))                       # empty body
-    cases.append(nlri(host_id=0))                          # HOST ID 0
-    cases.append(nlri(host_id=65536))                      # HOST ID over 16 bits
-    cases.append(nlri(host_id=41, host_mac=b"\x01\x00\x5e\x00\x00\x01"))   # multicast host MAC
-    cases.append(nlri(host_id=42, host_mac=b"", host_ip=b""))               # no host
-    cases.append(nlri(host_id=43, vni=0))                  # VNI 0
+        cases.append((nlri(raw_body=bytes(b)), reason))
+    cases.append((nlri(raw_body=good[:30]), "tooShort"))   # under 35 octets
+    cases.append((nlri(raw_body=good[:40]), "truncated"))  # server IP runs past the body
+    cases.append((nlri(raw_body=good + b"\0"), "trailingOctets"))
+    cases.append((nlri(raw_body=good + bytes(25)), "tooLong"))       # 74 octets
+    cases.append((nlri(raw_body=b""), "tooShort"))         # empty body
+    cases.append((nlri(host_id=0), "hostIdOutOfRange"))
+    cases.append((nlri(host_id=65536), "hostIdOutOfRange"))   # over 16 bits
+    cases.append((nlri(host_id=41, host_mac=b"\x01\x00\x5e\x00\x00\x01"),
+                  "hostMacNotUnicast"))                    # multicast host MAC
+    cases.append((nlri(host_id=42, host_mac=b"", host_ip=b""), "noHost"))
+    cases.append((nlri(host_id=43, vni=0), "vniZero"))
     return cases
 
 
@@ -168,8 +187,19 @@ def installed(lab: Lab) -> dict[int, dict]:
             if s["rd"] == "10.0.0.101:999"}
 
 
-def malformed_count(lab: Lab) -> int:
-    return lab.vtysh_json(LEAF, "show bgp l2vpn evpn monitor json")["counters"]["rxMalformed"]
+def counters(lab: Lab) -> dict:
+    """counters of the show command, checked for consistency on every read."""
+    c = lab.vtysh_json(LEAF, "show bgp l2vpn evpn monitor json")["counters"]
+    by = c["rxMalformedByReason"]
+    assert set(by) == set(REASONS), "every reason, zero or not, under its stable name"
+    assert sum(by.values()) == c["rxMalformed"], by
+    return c
+
+
+def malformed_since(before: dict, after: dict) -> Counter:
+    """Malformed NLRI counted per reason between two counters() reads."""
+    b, a = before["rxMalformedByReason"], after["rxMalformedByReason"]
+    return Counter({k: a[k] - b[k] for k in REASONS if a[k] != b[k]})
 
 
 @pytest.fixture(scope="module")
@@ -195,30 +225,51 @@ def test_valid_route_is_installed(lab, exa):
 
 
 def test_semantic_error_is_treat_as_withdraw(lab, exa):
-    before = malformed_count(lab)
+    before = counters(lab)
     exa.announce(nlri(host_id=31, server_mac=b"\x01\x00\x00\x00\x00\x31"))
     lab.wait_for(lambda: 31 not in installed(lab), timeout=20,
                  what="route with multicast server MAC withdrawn")
-    assert malformed_count(lab) == before + 1
+    after = counters(lab)
+    assert after["rxMalformed"] == before["rxMalformed"] + 1
+    assert malformed_since(before, after) == Counter({"serverMacNotUnicast": 1})
     assert exa.peer()["bgpState"] == "Established"
 
 
 def test_malformed_batch_ignored_valid_neighbour_processed(lab, exa):
-    before = malformed_count(lab)
+    before = counters(lab)
     batch = malformed_batch()
-    exa.announce(*batch, nlri(host_id=32))
+    exa.announce(*(n for n, _ in batch), nlri(host_id=32))
     lab.wait_for(lambda: 32 in installed(lab), timeout=20,
                  what="valid NLRI after the malformed ones installed")
-    assert malformed_count(lab) == before + len(batch)
+    after = counters(lab)
+    assert after["rxMalformed"] == before["rxMalformed"] + len(batch)
+    assert malformed_since(before, after) == Counter(r for _, r in batch)
     assert set(installed(lab)) == {32}, "nothing malformed installed"
 
 
+def test_malformed_reasons_in_text_form(lab, exa):
+    """The text form lists the reasons seen so far, with their counts."""
+    by = counters(lab)["rxMalformedByReason"]
+    text = lab.vtysh(LEAF, "show bgp l2vpn evpn monitor")
+    assert f"{sum(by.values())} malformed NLRI received" in text, text
+    if not any(by.values()):
+        assert "Malformed NLRI by reason:" not in text, text
+        return
+    assert "Malformed NLRI by reason:" in text, text
+    lines = {l.split()[0]: int(l.split()[1]) for l in
+             text.split("Malformed NLRI by reason:", 1)[1].splitlines() if l.strip()}
+    assert lines == {k: v for k, v in by.items() if v}, text
+
+
 def test_overrunning_last_nlri_does_not_reset(lab, exa):
-    before = malformed_count(lab)
+    before = counters(lab)
     exa.announce(nlri(host_id=33), nlri(raw_body=valid_body(host_id=34)[:20], length=60))
     lab.wait_for(lambda: 33 in installed(lab), timeout=20, what="NLRI before the overrun installed")
     assert 34 not in installed(lab)
-    assert malformed_count(lab) == before + 1
+    after = counters(lab)
+    assert after["rxMalformed"] == before["rxMalformed"] + 1
+    # the core hands over the 20 octets that exist: too short for a body
+    assert malformed_since(before, after) == Counter({"tooShort": 1})
 
 
 def test_session_never_reset(lab, exa):
@@ -235,3 +286,19 @@ def test_session_never_reset(lab, exa):
            k in l for k in ("Connection Collision", "in OpenSent", "in OpenConfirm"))]
     assert not bad, bad
     assert "malformed EVPN monitor NLRI" in log
+
+
+def test_patched_vtysh_writes_nothing_on_stderr(lab):
+    """Regression: the patched vtysh printed "% Can't open configuration file
+    <prefix>/etc/vtysh.conf" on every call; frr-plugin/build-frr.sh now installs
+    an empty one. Run like Lab.vtysh() runs it (same binary, socket dir, env),
+    which drops stderr on success, so it is checked here."""
+    bins = lab.binaries[LEAF]
+    assert bins.name == "patched"
+    cp = subprocess.run([str(bins.vtysh), "--vty_socket", str(lab.node_dir(LEAF)),
+                         "-c", "show bgp l2vpn evpn monitor json"],
+                        capture_output=True, text=True, timeout=30,
+                        env={**os.environ, **bins.env})
+    assert cp.returncode == 0, cp
+    assert "Can't open configuration file" not in cp.stderr
+    assert cp.stderr == ""
