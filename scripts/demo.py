@@ -89,7 +89,7 @@ def main() -> int:
 
 
 def show_entries(lab, host_leaf: str, server_leaf: str, failures: list[str]) -> None:
-    want = F.expected_entries(lab, host_leaf, server_leaf)
+    want = F.expected_entries(lab, server_leaf)
     try:
         F.wait_entries(lab, want, timeout=15)
     except AssertionError as e:

@@ -49,6 +49,21 @@ void check_exactly_once(Fabric &f, const std::map<Mac, Endpoint> &where,
 
 } // namespace
 
+// Entries 1 and 2 of VM210's session, both with `action` (rules R1, R2).
+Entries mirror_vm210(const dp::Action &action)
+{
+	return Entries{{key(EntryKind::MirrorSource, VM210, 21), action},
+		       {key(EntryKind::MirrorDest, VM210, 21), action}};
+}
+
+// The same plus entry 3 to the server's local port (rule R3).
+Entries mirror_vm210_decap(std::uint32_t server_port)
+{
+	auto e = mirror_vm210(local_port(server_port));
+	e.emplace(key(EntryKind::Decap, std::nullopt, 21), local_port(server_port));
+	return e;
+}
+
 TEST_CASE("patent example: VM210 on VTEP101 monitored by SERV21 on VTEP104, then moves")
 {
 	auto f = patent_fabric();
@@ -62,33 +77,22 @@ TEST_CASE("patent example: VM210 on VTEP101 monitored by SERV21 on VTEP104, then
 
 	SUBCASE("step 1: initial roles")
 	{
-		CHECK(f["VTEP101"].entries() ==
-		      Entries{{key(EntryKind::MirrorSource, VM210, 21), vxlan_to(V104, 21)},
-			      {key(EntryKind::MirrorDest, VM210, 21), vxlan_to(V104, 21)}});
-		CHECK(f["VTEP102"].entries() ==
-		      Entries{{key(EntryKind::MirrorDest, VM210, 21), vxlan_to(V104, 21)}});
-		CHECK(f["VTEP103"].entries() ==
-		      Entries{{key(EntryKind::MirrorDest, VM210, 21), vxlan_to(V104, 21)}});
-		CHECK(f["VTEP104"].entries() ==
-		      Entries{{key(EntryKind::MirrorDest, VM210, 21), local_port(41)},
-			      {key(EntryKind::Decap, std::nullopt, 21), local_port(41)}});
+		CHECK(f["VTEP101"].entries() == mirror_vm210(vxlan_to(V104, 21)));
+		CHECK(f["VTEP102"].entries() == mirror_vm210(vxlan_to(V104, 21)));
+		CHECK(f["VTEP103"].entries() == mirror_vm210(vxlan_to(V104, 21)));
+		CHECK(f["VTEP104"].entries() == mirror_vm210_decap(41));
 		check_exactly_once(f, where, {{VM210, SERV21}});
 	}
 
-	// step 2: VM210 moves from VTEP101 to VTEP102 (entry 1 follows the host)
+	// step 2: VM210 moves from VTEP101 to VTEP102: no entry changes (entry 1
+	// is on every VTEP already)
 	where[VM210] = {"VTEP102", 22};
 	f.place(VM210, "VTEP102", 22);
 	f.converge();
-	CHECK(f["VTEP101"].entries() ==
-	      Entries{{key(EntryKind::MirrorDest, VM210, 21), vxlan_to(V104, 21)}});
-	CHECK(f["VTEP102"].entries() ==
-	      Entries{{key(EntryKind::MirrorSource, VM210, 21), vxlan_to(V104, 21)},
-		      {key(EntryKind::MirrorDest, VM210, 21), vxlan_to(V104, 21)}});
-	CHECK(f["VTEP103"].entries() ==
-	      Entries{{key(EntryKind::MirrorDest, VM210, 21), vxlan_to(V104, 21)}});
-	CHECK(f["VTEP104"].entries() ==
-	      Entries{{key(EntryKind::MirrorDest, VM210, 21), local_port(41)},
-		      {key(EntryKind::Decap, std::nullopt, 21), local_port(41)}});
+	CHECK(f["VTEP101"].entries() == mirror_vm210(vxlan_to(V104, 21)));
+	CHECK(f["VTEP102"].entries() == mirror_vm210(vxlan_to(V104, 21)));
+	CHECK(f["VTEP103"].entries() == mirror_vm210(vxlan_to(V104, 21)));
+	CHECK(f["VTEP104"].entries() == mirror_vm210_decap(41));
 	check_exactly_once(f, where, {{VM210, SERV21}});
 
 	// step 3: SERV21 moves from VTEP104 to VTEP103 (every action re-points,
@@ -96,17 +100,37 @@ TEST_CASE("patent example: VM210 on VTEP101 monitored by SERV21 on VTEP104, then
 	where[SERV21] = {"VTEP103", 33};
 	f.place(SERV21, "VTEP103", 33);
 	f.converge();
-	CHECK(f["VTEP101"].entries() ==
-	      Entries{{key(EntryKind::MirrorDest, VM210, 21), vxlan_to(V103, 21)}});
-	CHECK(f["VTEP102"].entries() ==
-	      Entries{{key(EntryKind::MirrorSource, VM210, 21), vxlan_to(V103, 21)},
-		      {key(EntryKind::MirrorDest, VM210, 21), vxlan_to(V103, 21)}});
-	CHECK(f["VTEP103"].entries() ==
-	      Entries{{key(EntryKind::MirrorDest, VM210, 21), local_port(33)},
-		      {key(EntryKind::Decap, std::nullopt, 21), local_port(33)}});
-	CHECK(f["VTEP104"].entries() ==
-	      Entries{{key(EntryKind::MirrorDest, VM210, 21), vxlan_to(V103, 21)}});
+	CHECK(f["VTEP101"].entries() == mirror_vm210(vxlan_to(V103, 21)));
+	CHECK(f["VTEP102"].entries() == mirror_vm210(vxlan_to(V103, 21)));
+	CHECK(f["VTEP103"].entries() == mirror_vm210_decap(33));
+	CHECK(f["VTEP104"].entries() == mirror_vm210(vxlan_to(V103, 21)));
 	check_exactly_once(f, where, {{VM210, SERV21}});
+}
+
+TEST_CASE("the first frame of a host no consumer knows (aged out, moved silently) is copied")
+{
+	auto f = patent_fabric();
+	std::map<Mac, Endpoint> where = {{VM210, {"VTEP101", 11}}, {VM230, {"VTEP103", 31}},
+					 {SERV21, {"VTEP104", 41}}};
+	for (const auto &[mac, ep] : where)
+		f.place(mac, ep.vtep, ep.port);
+	f.add_session(session(VM210, SERV21, 21));
+	f.converge();
+
+	// VM210's MAC ages out of VTEP101's bridge and is withdrawn everywhere.
+	f.forget(VM210, "VTEP101", 11);
+	f.converge();
+	for (auto &v : f.vteps())
+		CHECK(v->engine->macs().locate(kVni, VM210).kind == consumer::MacLocation::Kind::Unknown);
+	// Its next frames, both ways, before anyone learns it again.
+	check_exactly_once(f, where, {{VM210, SERV21}});
+
+	SUBCASE("it reappears at another VTEP, unseen yet")
+	{
+		f["VTEP102"].dataplane.add_port(25, "p25", kVni);
+		where[VM210] = {"VTEP102", 25};
+		check_exactly_once(f, where, {{VM210, SERV21}});
+	}
 }
 
 TEST_CASE("claims 4-7: host and server moves, including onto each other's VTEP")
@@ -134,11 +158,10 @@ TEST_CASE("claims 4-7: host and server moves, including onto each other's VTEP")
 		f.place(mac, ep.vtep, ep.port);
 		f.converge();
 		check_exactly_once(f, where, {{VM210, SERV21}});
-		// entry 1 exists only where the host is, entry 3 only where the server is
+		// entries 1 and 2 exist everywhere, entry 3 only where the server is
 		for (auto &v : f.vteps()) {
-			const bool host_here = where[VM210].vtep == v->name;
 			const bool server_here = where[SERV21].vtep == v->name;
-			CHECK(v->entries().contains(key(EntryKind::MirrorSource, VM210, 21)) == host_here);
+			CHECK(v->entries().contains(key(EntryKind::MirrorSource, VM210, 21)));
 			CHECK(v->entries().contains(key(EntryKind::MirrorDest, VM210, 21)));
 			CHECK(v->entries().contains(key(EntryKind::Decap, std::nullopt, 21)) == server_here);
 		}
@@ -200,7 +223,7 @@ TEST_CASE("server location unknown or unreachable: nothing installed, counted")
 	f.converge();
 	CHECK(f["VTEP101"].entries().empty());
 	CHECK(f["VTEP101"].engine->desired().counters.server_unreachable == 1);
-	CHECK(f["VTEP102"].entries().size() == 1);
+	CHECK(f["VTEP102"].entries().size() == 2);
 	// a covering blackhole route is not reachability either
 	consumer::RouteUpdate bh;
 	bh.dst = ip4(10, 0, 0, 0);

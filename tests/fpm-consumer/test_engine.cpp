@@ -179,7 +179,13 @@ TEST_CASE("MAC sources: the newest record wins, the older one is the fallback")
 	CHECK(t.set(MacSource::Fpm, kVni, HOST, far)); // host moved away
 	CHECK(t.locate(kVni, HOST) == far);
 	CHECK(!t.set(MacSource::Fpm, kVni, HOST, far)); // same news: no change
-	CHECK(t.erase(MacSource::Fpm, kVni, HOST)); // moved back, zebra withdraws
+	// Moved back: learnt here again. The same place as the old local record,
+	// but not the live location: news, it outranks the remote record (zebra
+	// sends no FPM removal when a local MAC replaces its remote one).
+	CHECK(t.set(MacSource::Local, kVni, HOST, local));
+	CHECK(t.locate(kVni, HOST) == local);
+	CHECK(!t.set(MacSource::Local, kVni, HOST, local)); // now the same news
+	CHECK(!t.erase(MacSource::Fpm, kVni, HOST)); // zebra withdraws later: no change
 	CHECK(t.locate(kVni, HOST) == local);
 	CHECK(t.erase(MacSource::Local, kVni, HOST));
 	CHECK(t.locate(kVni, HOST).kind == consumer::MacLocation::Kind::Unknown);
@@ -317,14 +323,15 @@ TEST_CASE("local MAC audit: a missed learn and a missed removal are both correct
 	// and we believe in a local MAC the dataplane no longer has
 	e.local_mac({dp::MacEvent::Kind::Learned, Mac{2, 0, 0, 0, 0, 0x77}, 6, kVni, 0});
 	e.reconcile();
-	CHECK(dataplane.list().size() == 1); // entry 2 only: HOST not known local
+	CHECK(e.macs().locate(kVni, HOST).kind == consumer::MacLocation::Kind::Unknown);
 	e.local_resync_begin();
 	dataplane.dump_macs();
 	e.local_resync_done();
 	CHECK(e.counters().local_audit_fixes == 2);
-	e.reconcile();
-	CHECK(dataplane.list().size() == 2); // entry 1 now too
+	CHECK(e.macs().locate(kVni, HOST) == consumer::MacLocation::local(5));
 	CHECK(e.macs().locate(kVni, Mac{2, 0, 0, 0, 0, 0x77}).kind == consumer::MacLocation::Kind::Unknown);
+	e.reconcile();
+	CHECK(dataplane.list().size() == 2); // entries 1 and 2, wherever HOST is
 }
 
 namespace {
@@ -405,13 +412,17 @@ TEST_CASE("the bridge's master entry decides local vs remote; the self entry nam
 	dp::MemoryDataplane dataplane;
 	Engine e(dataplane, bridge_config());
 	const auto here = consumer::MacLocation::local(5);
-	// No bridge entry at all: the self entry is the location (as before).
+	// A self entry without the bridge's entry on the VXLAN device is a
+	// leftover: zebra installs every remote MAC into both.
 	e.neigh(MacSource::Kernel, vxlan_self(HOST, OLD));
+	CHECK(e.macs().locate(kVni, HOST).kind == consumer::MacLocation::Kind::Unknown);
+	e.neigh(MacSource::Kernel, bridge_entry(HOST, kVxlanIfindex));
 	CHECK(e.macs().locate(kVni, HOST) == consumer::MacLocation::remote(OLD));
-	// The host moves here (running consumer): the newest record wins, and
-	// the bridge's entry on the port confirms it.
+	// The host moves here (running consumer): the local learning, and the
+	// bridge's entry moving to the port (one kernel event, seen by two
+	// listeners in either order; until both, the bridge rules).
 	e.local_mac({dp::MacEvent::Kind::Learned, HOST, 5, kVni, 0});
-	CHECK(e.macs().locate(kVni, HOST) == here);
+	CHECK(e.macs().locate(kVni, HOST) == consumer::MacLocation::remote(OLD));
 	e.neigh(MacSource::Kernel, bridge_entry(HOST, 5));
 	CHECK(e.macs().locate(kVni, HOST) == here);
 	// The host moves away to PEER: zebra replaces the self entry's dst (no
@@ -429,19 +440,140 @@ TEST_CASE("the bridge's master entry decides local vs remote; the self entry nam
 	e.neigh(MacSource::Kernel, bridge_entry(HOST, kVxlanIfindex));
 	e.neigh(MacSource::Kernel, vxlan_self(HOST, PEER));
 	CHECK(e.macs().locate(kVni, HOST) == consumer::MacLocation::remote(PEER));
-	// The bridge entry goes (zebra withdrew it): the self entry is left.
+	// The bridge entry goes (zebra withdrew it): the self entry left behind
+	// is not a location.
 	e.neigh(MacSource::Kernel, bridge_entry(HOST, kVxlanIfindex, false));
-	CHECK(e.macs().locate(kVni, HOST) == consumer::MacLocation::remote(PEER));
+	CHECK(e.macs().locate(kVni, HOST).kind == consumer::MacLocation::Kind::Unknown);
 	// A deletion naming another port than the bridge's entry is ignored.
 	e.neigh(MacSource::Kernel, bridge_entry(HOST, 5));
 	e.neigh(MacSource::Kernel, bridge_entry(HOST, 6, false));
 	CHECK(e.macs().locate(kVni, HOST) == here);
-	// Kernel re-dump that no longer has the bridge entry: swept.
+	// Kernel re-dump that no longer has the bridge entry (the host aged
+	// out here): swept. The self entry that the bridge's entry on the port
+	// ruled out is a leftover, not the host's location.
 	e.kernel_resync_begin();
 	e.neigh(MacSource::Kernel, vxlan_self(HOST, PEER));
 	e.kernel_resync_done();
-	// No bridge entry any more: every record counts, the newest wins.
+	CHECK(e.macs().locate(kVni, HOST) == here); // the local learning is newest
+	e.local_mac({dp::MacEvent::Kind::Removed, HOST, 5, kVni, 0});
+	CHECK(e.macs().locate(kVni, HOST).kind == consumer::MacLocation::Kind::Unknown);
+	// zebra installs the MAC as remote again (bridge entry on the VXLAN
+	// device): the self entry names the VTEP again.
+	e.neigh(MacSource::Kernel, bridge_entry(HOST, kVxlanIfindex));
 	CHECK(e.macs().locate(kVni, HOST) == consumer::MacLocation::remote(PEER));
+}
+
+TEST_CASE("bridge facts known: a self entry without the bridge's entry on the VXLAN device is no location")
+{
+	// A consumer restarted on the leaf where a silent server aged out after
+	// moving there: its first kernel dump has only zebra's leftover.
+	consumer::MacTable t(true);
+	t.pin(kVni, SERVER);
+	CHECK(!t.set(MacSource::Kernel, kVni, SERVER, consumer::MacLocation::remote(OLD)));
+	CHECK(t.locate(kVni, SERVER).kind == consumer::MacLocation::Kind::Unknown);
+	// zebra installs the MAC as remote: bridge entry and self entry together.
+	CHECK(t.set_bridge(kVni, SERVER, std::nullopt));
+	CHECK(t.locate(kVni, SERVER) == consumer::MacLocation::remote(OLD));
+	// FPM needs no bridge entry (zebra's own word).
+	consumer::MacTable u(true);
+	CHECK(u.set(MacSource::Fpm, kVni, SERVER, consumer::MacLocation::remote(PEER)));
+	CHECK(u.locate(kVni, SERVER) == consumer::MacLocation::remote(PEER));
+}
+
+TEST_CASE("a location outrun by a newer one is a leftover once that one goes")
+{
+	consumer::MacTable t;
+	const auto here = consumer::MacLocation::local(7);
+	const auto old_vtep = consumer::MacLocation::remote(OLD);
+	using Kind = consumer::MacLocation::Kind;
+
+	SUBCASE("a server moved here, then ages out: not back to the VTEP it left")
+	{
+		// Remote behind OLD (FPM and the VXLAN device's self entry), then
+		// learnt here; zebra leaves both remote records behind.
+		t.pin(kVni, SERVER);
+		t.set(MacSource::Fpm, kVni, SERVER, old_vtep);
+		t.set(MacSource::Kernel, kVni, SERVER, old_vtep);
+		t.set_bridge(kVni, SERVER, std::nullopt);
+		CHECK(t.locate(kVni, SERVER) == old_vtep);
+		t.set_bridge(kVni, SERVER, 7u);
+		t.set(MacSource::Local, kVni, SERVER, here);
+		CHECK(t.locate(kVni, SERVER) == here);
+		bool removal_first = false;
+		SUBCASE("local removal first") { removal_first = true; }
+		SUBCASE("bridge entry first") { removal_first = false; }
+		if (removal_first) {
+			t.erase(MacSource::Local, kVni, SERVER);
+			t.erase_bridge(kVni, SERVER, 7, false);
+		} else {
+			t.erase_bridge(kVni, SERVER, 7, false);
+			t.erase(MacSource::Local, kVni, SERVER);
+		}
+		const auto loc = t.locate(kVni, SERVER);
+		CHECK(loc.kept);
+		CHECK(loc.same_place(here)); // where every other VTEP keeps it too
+		// A kernel re-dump reports the self entry again: still a leftover.
+		t.mark_stale(MacSource::Kernel);
+		CHECK(!t.set(MacSource::Kernel, kVni, SERVER, old_vtep));
+		t.sweep_stale(MacSource::Kernel);
+		CHECK(t.locate(kVni, SERVER).same_place(here));
+		SUBCASE("zebra installs it behind OLD again (FPM): news")
+		{
+			CHECK(t.set(MacSource::Fpm, kVni, SERVER, old_vtep));
+			CHECK(t.locate(kVni, SERVER) == old_vtep);
+		}
+		SUBCASE("the bridge newly forwards it to the VXLAN device: news")
+		{
+			CHECK(t.set_bridge(kVni, SERVER, std::nullopt));
+			CHECK(t.locate(kVni, SERVER) == old_vtep);
+		}
+		SUBCASE("learnt here again")
+		{
+			CHECK(t.set(MacSource::Local, kVni, SERVER, here));
+			CHECK(t.locate(kVni, SERVER) == here);
+			CHECK(!t.locate(kVni, SERVER).kept);
+		}
+	}
+	SUBCASE("the same with the self entry dumped after the local learning (restart)")
+	{
+		t.pin(kVni, SERVER);
+		t.set(MacSource::Local, kVni, SERVER, here);
+		t.set_bridge(kVni, SERVER, 7u);
+		t.set(MacSource::Kernel, kVni, SERVER, old_vtep); // newer, ruled out
+		CHECK(t.locate(kVni, SERVER) == here);
+		t.erase_bridge(kVni, SERVER, 7, false);
+		CHECK(t.locate(kVni, SERVER) == here);
+		t.erase(MacSource::Local, kVni, SERVER);
+		CHECK(t.locate(kVni, SERVER).same_place(here));
+	}
+	SUBCASE("a host moved away, then ages out at its new VTEP: not back here")
+	{
+		t.set(MacSource::Local, kVni, HOST, here);
+		t.set_bridge(kVni, HOST, 7u);
+		// moved to OLD: no local removal (the bridge entry moved to the
+		// VXLAN device), zebra installs the remote MAC
+		t.set_bridge(kVni, HOST, std::nullopt);
+		t.set(MacSource::Fpm, kVni, HOST, old_vtep);
+		CHECK(t.locate(kVni, HOST) == old_vtep);
+		// aged out at OLD: withdrawn
+		t.erase(MacSource::Fpm, kVni, HOST);
+		t.erase_bridge(kVni, HOST, kVxlanIfindex, true);
+		CHECK(t.locate(kVni, HOST).kind == Kind::Unknown);
+	}
+	SUBCASE("an older record of the same place is no leftover")
+	{
+		t.set(MacSource::Kernel, kVni, HOST, old_vtep);
+		t.set(MacSource::Fpm, kVni, HOST, old_vtep);
+		t.erase(MacSource::Fpm, kVni, HOST);
+		CHECK(t.locate(kVni, HOST) == old_vtep);
+	}
+	SUBCASE("removing a record that is not the live one changes nothing")
+	{
+		t.set(MacSource::Kernel, kVni, HOST, old_vtep);
+		t.set(MacSource::Local, kVni, HOST, here);
+		CHECK(!t.erase(MacSource::Kernel, kVni, HOST));
+		CHECK(t.locate(kVni, HOST) == here);
+	}
 }
 
 TEST_CASE("a silent monitoring server keeps its last location until seen elsewhere (BUG 1)")
@@ -462,8 +594,8 @@ TEST_CASE("a silent monitoring server keeps its last location until seen elsewhe
 	};
 	const auto before = snapshot();
 	REQUIRE(before.at("A").size() == 2);
-	REQUIRE(before.at("B").size() == 2); // entry 2 + entry 3
-	REQUIRE(before.at("C").size() == 1);
+	REQUIRE(before.at("B").size() == 3); // entries 1, 2 and 3
+	REQUIRE(before.at("C").size() == 2);
 
 	// SERV21 only receives: its MAC ages out at B, zebra withdraws it.
 	f.forget(SERV21, "B", 21);
@@ -493,7 +625,7 @@ TEST_CASE("a silent monitoring server keeps its last location until seen elsewhe
 		for (auto &v : f.vteps())
 			CHECK(!v->engine->macs().locate(kVni, SERV21).kept);
 		CHECK(f["A"].entries().begin()->second == vxlan_to(ip4(10, 0, 0, 3), 21));
-		CHECK(f["B"].entries().size() == 1); // entry 2 only, no entry 3 any more
+		CHECK(f["B"].entries().size() == 2); // entries 1 and 2, no entry 3 any more
 		CHECK(f["C"].entries().count(key(EntryKind::Decap, std::nullopt, 21)) == 1);
 	}
 	SUBCASE("seen at another local port: that port wins")

@@ -72,7 +72,7 @@ TEST_CASE("state JSON of every role validates against the YANG module")
 	}
 	// something to see in each document
 	CHECK(state_of(f["A"])["evpn-monitor:fpm-consumer"]["entries"]["entry"].size() == 2);
-	CHECK(state_of(f["B"])["evpn-monitor:fpm-consumer"]["entries"]["entry"].size() == 2);
+	CHECK(state_of(f["B"])["evpn-monitor:fpm-consumer"]["entries"]["entry"].size() == 3); // entries 1, 2, 3
 
 	SUBCASE("the validator rejects what the module forbids")
 	{

@@ -106,12 +106,12 @@ def counters(lab, node: str) -> dict[str, int]:
     return {x["name"]: int(x["value"]) for x in c}
 
 
-def expected_entries(lab, host_leaf: str, server_leaf: str) -> dict[str, set[tuple]]:
+def expected_entries(lab, server_leaf: str) -> dict[str, set[tuple]]:
     """The exactly-once rule (docs/exactly-once.md) for the one session
-    (VNI 100, VM210, SERV21/HOST ID 21), from where VM210 and SERV21 are
-    plugged *now* (lab.links follow move_link):
-      entry 2 (mirror-dest) on every patched leaf,
-      entry 1 (mirror-source) on VM210's leaf,
+    (VNI 100, VM210, SERV21/HOST ID 21), from where SERV21 is plugged *now*
+    (lab.links follow move_link):
+      entries 1 (mirror-source) and 2 (mirror-dest) on every patched leaf,
+      wherever VM210 is,
       entry 3 (decap) on SERV21's leaf,
       action = SERV21's port on its own leaf, else VXLAN to SERV21's VTEP."""
     sport = lab.link_of("serv21", server_leaf).iface(server_leaf)
@@ -119,9 +119,8 @@ def expected_entries(lab, host_leaf: str, server_leaf: str) -> dict[str, set[tup
     for leaf in LEAVES:
         act = ("port", sport) if leaf == server_leaf else \
             ("vxlan", VTEP_IP[server_leaf], VNI, HOST_ID)
-        want = {("mirror-dest", VNI, VM210_MAC, VM210_IP, HOST_ID, act)}
-        if leaf == host_leaf:
-            want.add(("mirror-source", VNI, VM210_MAC, VM210_IP, HOST_ID, act))
+        want = {("mirror-dest", VNI, VM210_MAC, VM210_IP, HOST_ID, act),
+                ("mirror-source", VNI, VM210_MAC, VM210_IP, HOST_ID, act)}
         if leaf == server_leaf:
             want.add(("decap", VNI, None, None, HOST_ID, ("port", sport)))
         out[leaf] = want
@@ -130,19 +129,17 @@ def expected_entries(lab, host_leaf: str, server_leaf: str) -> dict[str, set[tup
 
 def expected_for(lab, sessions: list[dict]) -> dict[str, set[tuple]]:
     """The rule for several sessions: each a dict(host=, server=, hid=, mac=True).
-    mac=False: IP-only session (entry 1 on every leaf: no location for it)."""
+    mac=False: IP-only session (matched by IP)."""
     out = {leaf: set() for leaf in LEAVES}
     for ss in sessions:
         hmac, hip = HOSTS[ss["host"]]
         hmac = hmac if ss.get("mac", True) else None
         sleaf = where_is(lab, ss["server"])
         sport = lab.link_of(ss["server"], sleaf).iface(sleaf)
-        hleaf = where_is(lab, ss["host"])
         for leaf in LEAVES:
             act = ("port", sport) if leaf == sleaf else ("vxlan", VTEP_IP[sleaf], VNI, ss["hid"])
             out[leaf].add(("mirror-dest", VNI, hmac, hip, ss["hid"], act))
-            if hmac is None or leaf == hleaf:
-                out[leaf].add(("mirror-source", VNI, hmac, hip, ss["hid"], act))
+            out[leaf].add(("mirror-source", VNI, hmac, hip, ss["hid"], act))
             if leaf == sleaf:
                 out[leaf].add(("decap", VNI, None, None, ss["hid"], ("port", sport)))
     return out

@@ -81,10 +81,10 @@ def test_expected_entries_rule():
                 def iface(self, n):
                     return "eth3"
             return K()
-    w = F.expected_entries(L(), "vtep101", "vtep104")
+    w = F.expected_entries(L(), "vtep104")
     assert {e[0] for e in w["vtep101"]} == {"mirror-source", "mirror-dest"}
-    assert {e[0] for e in w["vtep102"]} == {"mirror-dest"}
-    assert {e[0] for e in w["vtep104"]} == {"mirror-dest", "decap"}
+    assert {e[0] for e in w["vtep102"]} == {"mirror-source", "mirror-dest"}
+    assert {e[0] for e in w["vtep104"]} == {"mirror-source", "mirror-dest", "decap"}
     assert all(e[5] == ("vxlan", "10.0.0.104", 100, 21) for n in ("vtep101", "vtep102", "vtep103")
                for e in w[n])
     assert all(e[5] == ("port", "eth3") for e in w["vtep104"])

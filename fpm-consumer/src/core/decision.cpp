@@ -41,8 +41,11 @@ bool claim(std::map<dp::EntryKey, dp::Action> &entries, const dp::EntryKey &key,
 //    server MAC is local, Vxlan(server VTEP, v, h) when remote (and that VTEP
 //    is reachable); unknown -> no entry at all for S (never a copy into the void);
 //  - entry 2 (dst = H) on every VTEP that has v;
-//  - entry 1 (src = H) on the VTEP where H is local (IP-only hosts: on every
-//    VTEP, since only H's own VTEP ever sees src = H at a host port);
+//  - entry 1 (src = H) on every VTEP that has v too: a frame from H enters
+//    the fabric at H's own port only, so the entry matches at H's VTEP alone
+//    and cannot duplicate a copy, while it is already there for the first
+//    frame after H moved or aged out (learning happens after that frame has
+//    passed the mirror program). H's location is shown, never used;
 //  - entry 3 (Decap h -> server port) on the VTEP where the server is local.
 // The dataplane emits one copy per distinct action per packet, so a packet
 // matching both entry 1 of H1 and entry 2 of H2 for the same server yields
@@ -107,23 +110,17 @@ Desired decide(const std::map<SessionKey, Session> &sessions, const MacTable &ma
 		view.action = action;
 
 		dp::HostMatch host{key.host_mac, key.host_ip};
-		const bool host_local = view.host_location.kind == Kind::Local;
-		const bool ip_only = !key.host_mac;
-		if (ip_only)
+		if (!key.host_mac)
 			++out.counters.ip_only_hosts;
 
 		bool ok = true;
-		// Entry 2 everywhere the VNI exists.
+		// Entries 1 and 2 everywhere the VNI exists.
 		ok &= claim(out.entries, dp::EntryKey{dp::EntryKind::MirrorDest, vni, host, key.host_id},
 			    action);
 		view.entry2 = true;
-		// Entry 1 where the host is local.
-		if (host_local || ip_only) {
-			ok &= claim(out.entries,
-				    dp::EntryKey{dp::EntryKind::MirrorSource, vni, host, key.host_id},
-				    action);
-			view.entry1 = true;
-		}
+		ok &= claim(out.entries, dp::EntryKey{dp::EntryKind::MirrorSource, vni, host, key.host_id},
+			    action);
+		view.entry1 = true;
 		// Entry 3 where the server is local.
 		if (view.server_location.kind == Kind::Local) {
 			dp::Action decap;

@@ -21,7 +21,8 @@ const char *to_string(Gate gate)
 }
 
 Engine::Engine(dp::Dataplane &dataplane, EngineConfig config)
-    : dp_(dataplane), config_(std::move(config)), reconciler_(dataplane)
+    : dp_(dataplane), config_(std::move(config)), reconciler_(dataplane),
+      macs_(!config_.bridge_ifindex_to_vni.empty())
 {
 	if (config_.wall_clock)
 		macs_.set_wall_clock(config_.wall_clock);

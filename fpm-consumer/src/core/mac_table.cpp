@@ -17,28 +17,67 @@ const char *to_string(MacSource source)
 	return "?";
 }
 
-MacLocation MacTable::live(const Entry &entry)
+// The bridge's master entry decides local vs behind the VXLAN device.
+bool MacTable::ruled_out(const Bridge &bridge, MacSource source, const MacLocation &loc) const
 {
 	using Where = Bridge::Where;
+	if (bridge.where == Where::Vxlan)
+		return loc.kind == MacLocation::Kind::Local;
+	if (source == MacSource::Kernel && loc.kind == MacLocation::Kind::Remote)
+		return bridge.where == Where::Port || bridge_known_;
+	return false;
+}
+
+const MacTable::Record *MacTable::live_record(const Entry &entry) const
+{
 	const Record *best = nullptr;
 	for (std::size_t i = 0; i < kMacSourceCount; ++i) {
 		const auto &rec = entry.by_source[i];
-		if (!rec)
+		if (!rec || rec->superseded)
 			continue;
-		const auto source = static_cast<MacSource>(i);
-		// The bridge's master entry decides local vs behind the VXLAN device.
-		if (entry.bridge.where == Where::Port && source == MacSource::Kernel &&
-		    rec->loc.kind == MacLocation::Kind::Remote)
-			continue;
-		if (entry.bridge.where == Where::Vxlan && rec->loc.kind == MacLocation::Kind::Local)
+		if (ruled_out(entry.bridge, static_cast<MacSource>(i), rec->loc))
 			continue;
 		if (!best || rec->stamp > best->stamp)
 			best = &*rec;
 	}
+	return best;
+}
+
+MacLocation MacTable::live(const Entry &entry) const
+{
+	const Record *best = live_record(entry);
 	return best ? best->loc : MacLocation{};
 }
 
-MacLocation MacTable::resolve(const Entry &entry)
+void MacTable::forget_bridge(Entry &entry) const
+{
+	// What the bridge's entry ruled out is a leftover, not news, now that
+	// the entry is gone (a stale remote `self` entry of a MAC that was
+	// local, a local learning of a MAC that had moved to the fabric).
+	for (std::size_t i = 0; i < kMacSourceCount; ++i) {
+		auto &rec = entry.by_source[i];
+		if (rec && ruled_out(entry.bridge, static_cast<MacSource>(i), rec->loc))
+			rec->superseded = true;
+	}
+	entry.bridge = Bridge{};
+}
+
+void MacTable::drop_record(Entry &entry, MacSource source) const
+{
+	auto &rec = entry.by_source[static_cast<std::size_t>(source)];
+	if (!rec)
+		return;
+	const bool was_live = live_record(entry) == &*rec;
+	const Record gone = *rec;
+	rec.reset();
+	if (!was_live)
+		return;
+	for (auto &other : entry.by_source)
+		if (other && !other->loc.same_place(gone.loc))
+			other->superseded = true;
+}
+
+MacLocation MacTable::resolve(const Entry &entry) const
 {
 	MacLocation loc = live(entry);
 	if (loc.kind == MacLocation::Kind::Unknown && entry.kept)
@@ -136,6 +175,16 @@ bool MacTable::set_bridge(std::uint32_t vni, const Mac &mac, std::optional<std::
 	Bridge b;
 	b.where = local_port ? Bridge::Where::Port : Bridge::Where::Vxlan;
 	b.ifindex = local_port.value_or(0);
+	// The bridge newly forwards the MAC to the VXLAN device (zebra just
+	// installed it as remote) or to a local port (learnt there): records
+	// naming that kind of place are news again, even leftovers.
+	const MacLocation here = MacLocation::local(b.ifindex);
+	if (b.where != entry.bridge.where || b.ifindex != entry.bridge.ifindex)
+		for (auto &rec : entry.by_source)
+			if (rec && (b.where == Bridge::Where::Vxlan
+					    ? rec->loc.kind == MacLocation::Kind::Remote
+					    : rec->loc.same_place(here)))
+				rec->superseded = false;
 	entry.bridge = b;
 	settle(key, entry, live_before);
 	const MacLocation after = resolve(entry);
@@ -157,7 +206,7 @@ bool MacTable::erase_bridge(std::uint32_t vni, const Mac &mac, std::uint32_t ifi
 		return false;
 	const MacLocation before = resolve(it->second);
 	const MacLocation live_before = live(it->second);
-	b = Bridge{};
+	forget_bridge(it->second);
 	settle(it->first, it->second, live_before);
 	const MacLocation after = resolve(it->second);
 	if (empty(it->second))
@@ -173,11 +222,16 @@ bool MacTable::set(MacSource source, std::uint32_t vni, const Mac &mac, const Ma
 	const MacLocation live_before = live(entry);
 	auto &rec = entry.by_source[static_cast<std::size_t>(source)];
 	if (rec && rec->loc == loc) {
-		// Same news again (replay, refresh): keep its age, drop the stale mark.
 		rec->stale = false;
-		return false;
+		// Same news again (replay, refresh, dump): keep its age. But zebra
+		// or the local learning naming a place that is not the live
+		// location is news (a MAC back where it was: zebra sends no FPM
+		// removal for the remote MAC it replaces by a local one); the
+		// kernel FDB re-reports leftovers in every dump.
+		if (source == MacSource::Kernel || live_record(entry) == &*rec)
+			return false;
 	}
-	rec = Record{loc, ++clock_, false};
+	rec = Record{loc, ++clock_, false, false};
 	settle(key, entry, live_before);
 	return !(resolve(entry) == before);
 }
@@ -187,12 +241,11 @@ bool MacTable::erase(MacSource source, std::uint32_t vni, const Mac &mac)
 	auto it = table_.find({vni, mac});
 	if (it == table_.end())
 		return false;
-	auto &rec = it->second.by_source[static_cast<std::size_t>(source)];
-	if (!rec)
+	if (!it->second.by_source[static_cast<std::size_t>(source)])
 		return false;
 	const MacLocation before = resolve(it->second);
 	const MacLocation live_before = live(it->second);
-	rec.reset();
+	drop_record(it->second, source);
 	settle(it->first, it->second, live_before);
 	const MacLocation after = resolve(it->second);
 	if (empty(it->second))
@@ -241,12 +294,12 @@ std::size_t MacTable::sweep_stale(MacSource source)
 		const MacLocation live_before = live(it->second);
 		const std::size_t before = swept;
 		if (rec && rec->stale) {
-			rec.reset();
+			drop_record(it->second, source);
 			++swept;
 		}
-		auto &b = it->second.bridge;
+		const auto &b = it->second.bridge;
 		if (source == MacSource::Kernel && b.where != Bridge::Where::None && b.stale) {
-			b = Bridge{};
+			forget_bridge(it->second);
 			++swept;
 		}
 		if (swept != before)

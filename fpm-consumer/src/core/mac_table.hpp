@@ -9,13 +9,26 @@
 //
 // The bridge's own (master) FDB entry, seen in the kernel FDB, is the
 // authority on where the bridge forwards a MAC, so it filters the records:
-//  - bridge entry on a local port: the MAC is local, and a kernel-FDB remote
-//    record (a VXLAN-device `self` entry with a dst) is ignored. FRR 8.4.4's
-//    zebra leaves the old remote `self` entry behind when a MAC moves onto
-//    this leaf; a restarted consumer must not trust it;
 //  - bridge entry on the VXLAN device: the MAC is remote, and a local record
 //    (a MAC learning that has moved to the fabric since) is ignored;
-//  - no bridge entry: every record counts (FPM-only setups, replays).
+//  - otherwise (on a local port, or none) a kernel-FDB remote record (a
+//    VXLAN-device `self` entry with a dst) is ignored: zebra installs every
+//    remote MAC into the bridge and the VXLAN device together, and FRR
+//    8.4.4's zebra leaves the old `self` entry behind when a MAC moves onto
+//    this leaf. Without bridge facts (see the constructor) only a bridge
+//    entry on a local port rules it out.
+//
+// A record that did not count while the live location stood (older than it,
+// or ruled out by the bridge's entry) and names another place is a
+// **leftover** once that location goes away: it is marked superseded and no
+// longer counts, until its source reports that location again as news (a new FPM
+// install, a new local learning, a bridge entry that newly points at the
+// VXLAN device). Example: a server moves onto this leaf, where zebra keeps
+// neither its old remote MAC nor sends an FPM removal, and leaves the old
+// `self` entry in the VXLAN device's FDB; when the server then ages out
+// here, those records must not bring back the VTEP it left, while every
+// other leaf keeps this leaf as its last location. Which source wins, and
+// why, is rule L in docs/exactly-once.md.
 //
 // Monitoring servers' MACs are pinned (Engine: one pin per session naming
 // the server). When every record of a pinned MAC is gone (aged out locally,
@@ -46,6 +59,13 @@ const char *to_string(MacSource source);
 class MacTable {
 public:
 	using Key = std::pair<std::uint32_t, Mac>; // (VNI, MAC)
+
+	// `bridge_known`: the bridges' own FDB entries are fed in (set_bridge).
+	// zebra installs every remote MAC into both the bridge (on the VXLAN
+	// device) and the VXLAN device's FDB (`self`), so a `self` entry counts
+	// only while the bridge's entry is on the VXLAN device; alone it is a
+	// leftover. Without bridge facts, every record counts.
+	explicit MacTable(bool bridge_known = false) : bridge_known_(bridge_known) {}
 
 	// Returns true when the resolved location of the MAC changed.
 	bool set(MacSource source, std::uint32_t vni, const Mac &mac, const MacLocation &loc);
@@ -95,6 +115,7 @@ private:
 		MacLocation loc;
 		std::uint64_t stamp = 0;
 		bool stale = false;
+		bool superseded = false; // a leftover (see above): does not count
 	};
 	struct Bridge {
 		enum class Where : std::uint8_t { None, Port, Vxlan };
@@ -107,8 +128,15 @@ private:
 		Bridge bridge;
 		std::optional<MacLocation> kept; // last location of a pinned MAC
 	};
-	static MacLocation live(const Entry &entry);
-	static MacLocation resolve(const Entry &entry);
+	bool ruled_out(const Bridge &bridge, MacSource source, const MacLocation &loc) const;
+	const Record *live_record(const Entry &entry) const;
+	MacLocation live(const Entry &entry) const;
+	// Removes one record; if it was the live location, the other records
+	// that name another place become leftovers.
+	void drop_record(Entry &entry, MacSource source) const;
+	// The bridge's entry is gone; what it ruled out becomes leftovers.
+	void forget_bridge(Entry &entry) const;
+	MacLocation resolve(const Entry &entry) const;
 	static bool empty(const Entry &entry);
 	// After a change of the records: keep or forget the last location.
 	void settle(const Key &key, Entry &entry, const MacLocation &live_before);
@@ -124,6 +152,7 @@ private:
 	};
 	std::unordered_map<Key, Entry, KeyHash> table_;
 	std::unordered_map<Key, unsigned, KeyHash> pins_;
+	bool bridge_known_ = false;
 	std::size_t kept_ = 0;
 	std::uint64_t clock_ = 0;
 	std::function<std::int64_t()> wall_clock_;

@@ -98,7 +98,7 @@ for l in 1 2; do
 	pids+=($!)
 done
 wait_for "[ \"\$(entries 1)\" = 'mirror-dest/vxlan mirror-source/vxlan' ]" 40 || fail "leaf1 entries: $(entries 1)"
-wait_for "[ \"\$(entries 2)\" = 'decap/local-port mirror-dest/local-port' ]" 40 || fail "leaf2 entries: $(entries 2)"
+wait_for "[ \"\$(entries 2)\" = 'decap/local-port mirror-dest/local-port mirror-source/local-port' ]" 40 || fail "leaf2 entries: $(entries 2)"
 # EVPN data path up (warms ARP caches too)
 ping_from() { lab_ns "${LAB_ID}-h-$1" ping -c "$3" -i 0.2 -W 1 "$2"; }
 wait_for "ping_from hh 192.168.100.23 1" 30 || fail "no EVPN connectivity leaf1 -> leaf2"
