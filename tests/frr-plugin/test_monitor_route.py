@@ -24,6 +24,7 @@ sys.path.insert(0, str(HERE.parent / "lab"))
 from clabns import Lab  # noqa: E402
 from conftest import FRR_PREFIX  # noqa: E402
 from feedclient import FeedClient  # noqa: E402
+from monitor_checks import wait_server_everywhere  # noqa: E402
 
 PATCHED_LEAVES = ["vtep101", "vtep102", "vtep103", "vtep104"]
 STOCK = "vtep105"
@@ -201,6 +202,49 @@ def test_frr_reload_round_trip(lab, tmp_path):
     r = lab.exec(node, args + ["--reload", str(target)], check=False)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "monitor server 22" not in lab.vtysh(node, "show running-config")
+
+
+def set_server(lab: Lab, mac: str, ip: str | None) -> None:
+    """Redefine server HOST_ID on vtep101 (the originator), sessions in place."""
+    lab.vtysh("vtep101", ["configure terminal", "router bgp 65101", "address-family l2vpn evpn",
+                          f"monitor server {HOST_ID} mac {mac}" + (f" ip {ip}" if ip else "")])
+
+
+def test_server_change_reaches_every_speaker(lab, feeds):
+    """Issue 8: redefining the server of a live session on the originator
+    (its MAC, then its IP: IPv4 to IPv4, to none, to IPv6) must reach the
+    spine and every other patched leaf (vtysh and feed) as an implicit
+    replace of the one route.  Server MAC and IP are the route's only
+    non-key fields; before the fix (patch 0002: the EVPN overlay mixed into
+    attrhash_key_make) bgpd's duplicate-UPDATE suppression dropped the
+    change and only the originator knew it."""
+    nodes = ["spine"] + PATCHED_LEAVES
+    common = dict(host_mac=HOST_MAC, host_id=HOST_ID)
+    # the session is in place (configured earlier in this module)
+    wait_server_everywhere(lab, feeds, nodes, server_mac=SERVER_MAC, server_ip=SERVER_IP,
+                           what="session in place before the change", **common)
+    new_mac = "00:00:00:00:00:23"
+    steps = [
+        ("server MAC", new_mac, SERVER_IP, SERVER_MAC),
+        ("server IPv4 -> IPv4", new_mac, "192.168.100.23", None),
+        ("server IP -> none", new_mac, None, None),
+        ("server IP none -> IPv6", new_mac, "2001:db8:100::23", None),
+        # back to the original (MAC and IP at once), for the later tests
+        ("server MAC and IP back", SERVER_MAC, SERVER_IP, new_mac),
+    ]
+    try:
+        for what, mac, ip, old_mac in steps:
+            set_server(lab, mac, ip)
+            conf = lab.vtysh("vtep101", "show running-config")
+            assert f" monitor server {HOST_ID} mac {mac}" + (f" ip {ip}" if ip else "") + "\n" \
+                in conf, what
+            wait_server_everywhere(lab, feeds, nodes, server_mac=mac, server_ip=ip,
+                                   old_server_mac=old_mac,
+                                   what=f"{what}: {mac} / {ip or 'no IP'}", **common)
+    finally:
+        set_server(lab, SERVER_MAC, SERVER_IP)
+    # none of this disturbed the stock leaf's one session to the spine
+    assert stock_peer_state(lab) == ("Established", 1)
 
 
 def test_remove_session_gone_everywhere(lab, feeds):
