@@ -5,11 +5,11 @@
 # and print the convergence times. Tears down everything it created, also on
 # Ctrl-C (scripts/demo.py does the fabric part).
 #
-# usage: sudo scripts/demo.sh [--out DIR] [--prefix NAME]
+# usage: scripts/demo.sh [--out DIR] [--prefix NAME]
 #        (pcap files go to DIR, default /tmp/evpnmon-demo)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ "$(id -u)" = 0 ] || { echo "scripts/demo.sh: run as root (namespaces, BPF, FRR)" >&2; exit 1; }
+. scripts/as-root.sh
 echo "== [1/3] dependencies"; scripts/setup-deps.sh
 build=${EVPNMON_BUILD_DIR:-build}
 echo "== [2/3] build (patched FRR comes from the cache when unchanged)"

@@ -4,10 +4,10 @@
 # test: doctest units, fuzzers for a bounded time, and the integration tests in
 # network namespaces with real FRR daemons and real packets.
 #
-# usage: sudo scripts/test.sh [extra ctest arguments, e.g. -L unit]
+# usage: scripts/test.sh [extra ctest arguments, e.g. -L unit]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ "$(id -u)" = 0 ] || { echo "scripts/test.sh: run as root (namespaces, BPF, FRR)" >&2; exit 1; }
+. scripts/as-root.sh
 
 scripts/setup-deps.sh
 build=${EVPNMON_BUILD_DIR:-build}
