@@ -155,9 +155,9 @@ def render(res: dict, runs: int) -> str:
          f"before the first mirrored one), SERV21 move "
          f"{statistics.median(res['srv_gap']):.0f} (estimated: 2 packets per 5 ms between "
          f"the GARP and the first copy at the new port; copies sent meanwhile go to the "
-         f"old VTEP, which drops them). A host move needs only the new leaf's local "
-         f"learning (kernel FDB → consumer → entry 1), so it can beat the fabric's BGP "
-         f"round trip; a server move waits for the type-2 route of the server's MAC at "
+         f"old VTEP, which drops them). A host move needs nothing: entry 1 is on every "
+         f"VTEP of the VNI before the host arrives, so its first packet at the new port "
+         f"is mirrored; a server move waits for the type-2 route of the server's MAC at "
          f"every VTEP, then one reconcile pass.", "",
          "### Whole-fabric memory", "",
          "RSS (KiB) summed over the fabric's processes (spine + 5 leaves), BPF maps = "
