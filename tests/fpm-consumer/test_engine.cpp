@@ -366,6 +366,53 @@ consumer::NeighUpdate bridge_entry(const Mac &mac, std::uint32_t ifindex, bool a
 }
 } // namespace
 
+TEST_CASE("with bridge facts, zebra's removal of the bridge entry is deferred like the self entry's")
+{
+	dp::MemoryDataplane dataplane;
+	Engine e(dataplane, bridge_config());
+	e.neigh(MacSource::Kernel, bridge_entry(SERVER, kVxlanIfindex)); // only the kernel knows it
+	e.neigh(MacSource::Kernel, vxlan_self(SERVER, PEER));
+	e.route(route_to(PEER));
+	e.upsert_session(session(HOST, SERVER, 21));
+	open_all(e);
+	e.reconcile();
+	REQUIRE(dataplane.list().size() == 2);
+	const auto far = consumer::MacLocation::remote(PEER);
+	// zebra's exit flush: the bridge's entry first, then the self entry
+	e.neigh(MacSource::Kernel, bridge_entry(SERVER, kVxlanIfindex, false));
+	e.neigh(MacSource::Kernel, vxlan_self(SERVER, PEER, false));
+	CHECK(e.macs().locate(kVni, SERVER) == far);
+	CHECK(e.counters().kernel_deferred_deletes == 2);
+	SUBCASE("zebra gone: kept until the resync after its return decides")
+	{
+		e.tick();
+		e.fpm_lost();
+		for (int i = 0; i < 20; ++i)
+			e.tick();
+		CHECK(e.macs().locate(kVni, SERVER) == far);
+		// zebra reinstalls both (and its routes): confirmed by the resync
+		e.neigh(MacSource::Kernel, bridge_entry(SERVER, kVxlanIfindex));
+		e.neigh(MacSource::Kernel, vxlan_self(SERVER, PEER));
+		e.route(route_to(PEER));
+		e.fpm_resync_done();
+		CHECK(e.macs().locate(kVni, SERVER) == far);
+		CHECK(!e.macs().locate(kVni, SERVER).kept);
+	}
+	SUBCASE("zebra still there: the deletions stand after the delay")
+	{
+		for (unsigned i = 0; i < bridge_config().kernel_delete_delay_ticks; ++i) {
+			e.tick();
+			CHECK(e.macs().locate(kVni, SERVER) == far);
+		}
+		e.tick();
+		const auto loc = e.macs().locate(kVni, SERVER);
+		CHECK(loc.kept); // a server's last location (R6)
+		CHECK(e.macs().count(MacSource::Kernel) == 0);
+	}
+	e.reconcile();
+	CHECK(dataplane.list().size() == 2);
+}
+
 TEST_CASE("restart after a move: a stale VXLAN self entry loses against the bridge's local entry")
 {
 	// FRR 8.4.4 leaves `MAC dev vxlan100 dst OLD self extern_learn` behind
@@ -440,9 +487,13 @@ TEST_CASE("the bridge's master entry decides local vs remote; the self entry nam
 	e.neigh(MacSource::Kernel, bridge_entry(HOST, kVxlanIfindex));
 	e.neigh(MacSource::Kernel, vxlan_self(HOST, PEER));
 	CHECK(e.macs().locate(kVni, HOST) == consumer::MacLocation::remote(PEER));
-	// The bridge entry goes (zebra withdrew it): the self entry left behind
-	// is not a location.
+	// The bridge entry goes (zebra withdrew it; taken in after the short
+	// delay that covers zebra's exit flush): the self entry left behind is
+	// not a location.
 	e.neigh(MacSource::Kernel, bridge_entry(HOST, kVxlanIfindex, false));
+	CHECK(e.macs().locate(kVni, HOST) == consumer::MacLocation::remote(PEER));
+	for (unsigned i = 0; i <= bridge_config().kernel_delete_delay_ticks; ++i)
+		e.tick();
 	CHECK(e.macs().locate(kVni, HOST).kind == consumer::MacLocation::Kind::Unknown);
 	// A deletion naming another port than the bridge's entry is ignored.
 	e.neigh(MacSource::Kernel, bridge_entry(HOST, 5));

@@ -232,6 +232,9 @@ def test_silent_server_aged_out_after_a_move_keeps_one_location(lab, outdir):
     assert all(res.values()), f"traffic failed: {[k for k, v in res.items() if not v]}"
     assert cmp.at_host > 0 and cmp.exactly_once, f"after the move, before ageing: {cmp}"
     leftover = vxlan_fdb(lab, "vtep103", F.SERV21_MAC)
+    # the premise: zebra left its remote entry of before the move behind
+    assert "10.0.0.104" in leftover, \
+        f"test invalid: no stale VXLAN self entry for SERV21 on vtep103: {leftover}"
 
     # 2. SERV21 stays silent; its MAC ages out of vtep103's bridge, its
     #    type-2 route is withdrawn, every consumer has taken that in

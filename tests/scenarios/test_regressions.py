@@ -124,8 +124,9 @@ def test_consumer_restart_after_a_server_move_keeps_entry_3(lab, outdir):
 
 def test_consumer_down_during_a_move(lab, outdir):
     """VM210 moves to vtep102 while vtep102's consumer is stopped, and back
-    while vtep101's is: each restarted consumer derives entry 1 from its dumps
-    (first found this way: entry 1 never came back)."""
+    while vtep101's is: each restarted consumer derives the right entries
+    from its dumps (first found this way, when entry 1 followed the host:
+    it never came back)."""
     lab.stop_daemon("vtep102", "fpm-consumer")
     F.move_host(lab, "vm210", "vtep101", "vtep102")
     time.sleep(1)

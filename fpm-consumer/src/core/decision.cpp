@@ -78,7 +78,7 @@ Desired decide(const std::map<SessionKey, Session> &sessions, const MacTable &ma
 			keep(std::move(view));
 			continue;
 		}
-		if (key.host_mac)
+		if (key.host_mac && with_views) // shown only: no entry depends on it
 			view.host_location = macs.locate(vni, *key.host_mac);
 		view.server_location = macs.locate(vni, s.server_mac);
 		out.counters.server_kept += view.server_location.kept;
@@ -110,8 +110,6 @@ Desired decide(const std::map<SessionKey, Session> &sessions, const MacTable &ma
 		view.action = action;
 
 		dp::HostMatch host{key.host_mac, key.host_ip};
-		if (!key.host_mac)
-			++out.counters.ip_only_hosts;
 
 		bool ok = true;
 		// Entries 1 and 2 everywhere the VNI exists.

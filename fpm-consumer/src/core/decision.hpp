@@ -52,7 +52,6 @@ struct DecisionCounters {
 	std::uint64_t vni_not_local = 0;
 	std::uint64_t conflicts = 0;
 	std::uint64_t invalid = 0;
-	std::uint64_t ip_only_hosts = 0;
 };
 
 struct Desired {

@@ -79,7 +79,14 @@ bool Engine::bridge_neigh(const NeighUpdate &u)
 		return false;
 	}
 	++counters_.bridge_fdb_events;
-	if (!u.add)
+	if (!u.add && on_vxlan) {
+		// zebra's exit flush removes the bridge's entry together with the
+		// self entry: deferred alike (see neigh()), or the self entry would
+		// stop counting at once (MacTable: only with the bridge's entry).
+		macs_.mark_bridge_stale(vni, *u.mac);
+		kernel_deletes_.push_back({vni, *u.mac, config_.kernel_delete_delay_ticks, true});
+		++counters_.kernel_deferred_deletes;
+	} else if (!u.add)
 		dirty_ |= macs_.erase_bridge(vni, *u.mac, u.ifindex, on_vxlan);
 	else
 		dirty_ |= macs_.set_bridge(vni, *u.mac,
@@ -108,7 +115,7 @@ void Engine::neigh(MacSource source, const NeighUpdate &u)
 			// keep the record (stale) for a few ticks; if zebra turns out to
 			// be gone, until the resync after its return confirms or sweeps it.
 			macs_.mark_stale(source, vni->second, *u.mac);
-			kernel_deletes_.push_back({vni->second, *u.mac, config_.kernel_delete_delay_ticks});
+			kernel_deletes_.push_back({vni->second, *u.mac, config_.kernel_delete_delay_ticks, false});
 			++counters_.kernel_deferred_deletes;
 			return;
 		}
@@ -239,7 +246,9 @@ void Engine::tick()
 			continue;
 		}
 		// Still stale (no re-add since): the deletion stands.
-		if (macs_.is_stale(MacSource::Kernel, it->vni, it->mac))
+		if (it->bridge && macs_.is_bridge_stale(it->vni, it->mac))
+			dirty_ |= macs_.erase_bridge(it->vni, it->mac, 0, true);
+		else if (!it->bridge && macs_.is_stale(MacSource::Kernel, it->vni, it->mac))
 			dirty_ |= macs_.erase(MacSource::Kernel, it->vni, it->mac);
 		it = kernel_deletes_.erase(it);
 	}

@@ -130,6 +130,7 @@ private:
 		std::uint32_t vni;
 		Mac mac;
 		unsigned ticks_left;
+		bool bridge; // the bridge's entry on the VXLAN device, not the self entry
 	};
 	std::vector<PendingDelete> kernel_deletes_;
 	std::uint64_t audit_events_before_ = 0;

@@ -176,15 +176,17 @@ bool MacTable::set_bridge(std::uint32_t vni, const Mac &mac, std::optional<std::
 	b.where = local_port ? Bridge::Where::Port : Bridge::Where::Vxlan;
 	b.ifindex = local_port.value_or(0);
 	// The bridge newly forwards the MAC to the VXLAN device (zebra just
-	// installed it as remote) or to a local port (learnt there): records
-	// naming that kind of place are news again, even leftovers.
-	const MacLocation here = MacLocation::local(b.ifindex);
-	if (b.where != entry.bridge.where || b.ifindex != entry.bridge.ifindex)
-		for (auto &rec : entry.by_source)
-			if (rec && (b.where == Bridge::Where::Vxlan
-					    ? rec->loc.kind == MacLocation::Kind::Remote
-					    : rec->loc.same_place(here)))
-				rec->superseded = false;
+	// installed it as remote, its self entry with it) or to a local port
+	// (learnt there): the record written with that bridge entry is news
+	// again, even a leftover. Other sources speak for themselves.
+	if (b.where != entry.bridge.where || b.ifindex != entry.bridge.ifindex) {
+		auto &rec = entry.by_source[static_cast<std::size_t>(
+			b.where == Bridge::Where::Vxlan ? MacSource::Kernel : MacSource::Local)];
+		if (rec && (b.where == Bridge::Where::Vxlan
+				    ? rec->loc.kind == MacLocation::Kind::Remote
+				    : rec->loc.same_place(MacLocation::local(b.ifindex))))
+			rec->superseded = false;
+	}
 	entry.bridge = b;
 	settle(key, entry, live_before);
 	const MacLocation after = resolve(entry);
@@ -275,6 +277,20 @@ void MacTable::mark_stale(MacSource source, std::uint32_t vni, const Mac &mac)
 	if (it != table_.end())
 		if (auto &rec = it->second.by_source[static_cast<std::size_t>(source)])
 			rec->stale = true;
+}
+
+void MacTable::mark_bridge_stale(std::uint32_t vni, const Mac &mac)
+{
+	auto it = table_.find({vni, mac});
+	if (it != table_.end() && it->second.bridge.where == Bridge::Where::Vxlan)
+		it->second.bridge.stale = true;
+}
+
+bool MacTable::is_bridge_stale(std::uint32_t vni, const Mac &mac) const
+{
+	auto it = table_.find({vni, mac});
+	return it != table_.end() && it->second.bridge.where == Bridge::Where::Vxlan &&
+	       it->second.bridge.stale;
 }
 
 bool MacTable::is_stale(MacSource source, std::uint32_t vni, const Mac &mac) const

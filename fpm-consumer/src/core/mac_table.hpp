@@ -89,6 +89,10 @@ public:
 	void mark_stale(MacSource source, std::uint32_t vni, const Mac &mac);
 	std::size_t sweep_stale(MacSource source);
 	bool is_stale(MacSource source, std::uint32_t vni, const Mac &mac) const;
+	// The same for the bridge's entry on the VXLAN device (a deferred
+	// deletion; set_bridge() clears the mark).
+	void mark_bridge_stale(std::uint32_t vni, const Mac &mac);
+	bool is_bridge_stale(std::uint32_t vni, const Mac &mac) const;
 	std::size_t count(MacSource source) const;
 
 	// Pinning (monitoring servers' MACs); reference-counted.

@@ -14,7 +14,7 @@ namespace evpnmon::dp {
 using Mac = std::array<std::uint8_t, 6>;
 
 // Limits of both backends (install() returns errc::no_buffer_space beyond).
-inline constexpr std::size_t kMaxEntries = 16384;      // all kinds together
+inline constexpr std::size_t kMaxEntries = 32768;      // all kinds together
 inline constexpr std::size_t kMaxEntriesPerMatch = 8;  // same kind+VNI+host match
 inline constexpr std::size_t kMaxCopiesPerPacket = 8;  // distinct actions per packet
 
