@@ -19,6 +19,9 @@ set -u
 
 FRR_DAEMON_DIR=${FRR_DAEMON_DIR:-/usr/lib/frr}
 FRR_VTYSH=${FRR_VTYSH:-/usr/bin/vtysh}
+# vtysh's own config next to a relocated vtysh (see vtysh-wrapper.sh)
+VTYSH_CONF=
+[ -e "$(dirname "$FRR_VTYSH")/../etc/vtysh.conf" ] && VTYSH_CONF="--config_dir $(dirname "$FRR_VTYSH")/../etc"
 FRR_MODULEDIR=${FRR_MODULEDIR:-}
 RUN=/run/frr
 LOG=/var/log/frr
@@ -130,9 +133,9 @@ if [ -f "$DAEMONS_FILE" ]; then
   done
 fi
 if [ -n "$started" ] && [ -f "$CONF" ]; then
-  "$FRR_VTYSH" --vty_socket "$RUN" -f "$CONF" || say "vtysh -f $CONF reported errors"
+  "$FRR_VTYSH" $VTYSH_CONF --vty_socket "$RUN" -f "$CONF" || say "vtysh -f $CONF reported errors"
   for d in $started; do
-    "$FRR_VTYSH" --vty_socket "$RUN" -d "$d" -c "show running-config" \
+    "$FRR_VTYSH" $VTYSH_CONF --vty_socket "$RUN" -d "$d" -c "show running-config" \
       | sed -n '/^!\|^frr /,$p' >"$RUN/$d.conf"
   done
   say "FRR up:$started"
