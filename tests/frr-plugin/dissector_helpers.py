@@ -1,0 +1,392 @@
+"""Helpers of test_dissector.py (issue 14, the Wireshark dissector
+frr-plugin/wireshark/evpn-monitor.lua): craft BGP messages and pcap files
+with raw bytes (no scapy needed), run the real C codec
+(frr-plugin/module/evpn_mon_codec.c, compiled into a shared object and called
+through ctypes) as the reference, and run tshark and read its JSON tree.
+"""
+from __future__ import annotations
+
+import atexit
+import ctypes
+import json
+import os
+import shutil
+import socket
+import struct
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+# EVPNMON_DISSECTOR_LUA: another copy of the plugin (e.g. a deliberately
+# broken one, to see that the tests catch it)
+PLUGIN = Path(os.environ.get("EVPNMON_DISSECTOR_LUA",
+                             REPO / "frr-plugin" / "wireshark" / "evpn-monitor.lua"))
+CODEC_SRC = REPO / "frr-plugin" / "module" / "evpn_mon_codec.c"
+
+ROUTE_TYPE = 254
+CAP_CODE = 239
+
+# evpn_mon_errname() of every enum evpn_mon_error value, in order
+REASONS = ("ok", "tooShort", "tooLong", "hostMacLength", "hostIpLength", "serverMacLength",
+           "serverIpLength", "originatorIpLength", "truncated", "trailingOctets",
+           "hostIdOutOfRange", "noHost", "hostMacNotUnicast", "serverMacNotUnicast",
+           "vniZero")
+STRUCTURAL = set(REASONS[1:10])
+
+
+# ---------------------------------------------------------------------------
+# the reference: the C codec itself
+# ---------------------------------------------------------------------------
+
+class _Ip(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_uint8), ("addr", ctypes.c_uint8 * 16)]
+
+
+class _Route(ctypes.Structure):
+    """struct evpn_mon_route (evpn_mon_codec.h), native layout."""
+    _fields_ = [("rd", ctypes.c_uint8 * 8), ("eth_tag", ctypes.c_uint32),
+                ("vni", ctypes.c_uint32), ("flags", ctypes.c_uint8),
+                ("host_id", ctypes.c_uint32), ("host_mac_len", ctypes.c_uint8),
+                ("host_mac", ctypes.c_uint8 * 6), ("host_ip", _Ip),
+                ("server_mac", ctypes.c_uint8 * 6), ("server_ip", _Ip),
+                ("orig_ip", ctypes.c_uint8 * 4)]
+
+
+def _mac(b) -> str:
+    return ":".join(f"{x:02x}" for x in bytes(b))
+
+
+def _ip(b) -> str:
+    b = bytes(b)
+    return socket.inet_ntop(socket.AF_INET if len(b) == 4 else socket.AF_INET6, b)
+
+
+def rd_text(rd: bytes) -> str:
+    """An RD as FRR prints it (type 0 ASN:nn, 1 IP:nn, 2 ASN4:nn)."""
+    t = int.from_bytes(rd[:2], "big")
+    if t == 0:
+        return f"{int.from_bytes(rd[2:4], 'big')}:{int.from_bytes(rd[4:], 'big')}"
+    if t == 1:
+        return f"{_ip(rd[2:6])}:{int.from_bytes(rd[6:], 'big')}"
+    if t == 2:
+        return f"{int.from_bytes(rd[2:6], 'big')}:{int.from_bytes(rd[6:], 'big')}"
+    return f"type {t}:{rd[2:].hex()}"
+
+
+class Codec:
+    """evpn_mon_decode() of the repository's codec, compiled with cc."""
+
+    def __init__(self, workdir: Path):
+        cc = shutil.which("cc") or shutil.which("gcc")
+        if not cc:
+            raise RuntimeError("no C compiler (cc) to build the reference codec")
+        so = Path(workdir).resolve() / "libevpn_mon_codec_ref.so"
+        subprocess.run([cc, "-shared", "-fPIC", "-O1", "-std=gnu11", "-o", str(so),
+                        str(CODEC_SRC)], check=True, capture_output=True, text=True)
+        self.lib = ctypes.CDLL(str(so))
+        self.lib.evpn_mon_decode.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_bool,
+                                             ctypes.POINTER(_Route)]
+        self.lib.evpn_mon_decode.restype = ctypes.c_int
+        self.lib.evpn_mon_errname.argtypes = [ctypes.c_int]
+        self.lib.evpn_mon_errname.restype = ctypes.c_char_p
+        self.lib.evpn_mon_strerror.argtypes = [ctypes.c_int]
+        self.lib.evpn_mon_strerror.restype = ctypes.c_char_p
+        for i, name in enumerate(REASONS):    # the names this test knows are the codec's
+            got = self.lib.evpn_mon_errname(i).decode()
+            if got != name:
+                raise RuntimeError(f"codec reason {i} is {got!r}, test expects {name!r}")
+
+    def decode(self, body: bytes, withdraw: bool) -> tuple[str, dict | None]:
+        """(reason name, decoded fields as the dissector shows them, or None
+        when the key is not readable)."""
+        r = _Route()
+        err = self.lib.evpn_mon_decode(body, len(body), withdraw, ctypes.byref(r))
+        name = self.lib.evpn_mon_errname(err).decode()
+        if name in STRUCTURAL:
+            return name, None
+        out = {
+            "rd": rd_text(bytes(r.rd)), "eth_tag": r.eth_tag, "vni": r.vni, "flags": r.flags,
+            "host_id": r.host_id, "host_mac_len": r.host_mac_len * 8,
+            "host_ip_len": r.host_ip.len * 8, "server_mac_len": 48,
+            "server_mac": _mac(r.server_mac), "server_ip_len": r.server_ip.len * 8,
+            "orig_ip_len": 32, "orig_ip": _ip(bytes(r.orig_ip)),
+        }
+        if r.host_mac_len:
+            out["host_mac"] = _mac(r.host_mac)
+        if r.host_ip.len:
+            out["host_ip"] = _ip(bytes(r.host_ip.addr)[:r.host_ip.len])
+        if r.server_ip.len:
+            out["server_ip"] = _ip(bytes(r.server_ip.addr)[:r.server_ip.len])
+        return name, out
+
+    def strerror(self, name: str) -> str:
+        return self.lib.evpn_mon_strerror(REASONS.index(name)).decode()
+
+
+# ---------------------------------------------------------------------------
+# building BGP messages
+# ---------------------------------------------------------------------------
+
+def rd_ip(ip: str, n: int) -> bytes:
+    return struct.pack("!H4sH", 1, socket.inet_aton(ip), n)
+
+
+def mac(s: str) -> bytes:
+    return bytes.fromhex(s.replace(":", ""))
+
+
+def ipb(s: str) -> bytes:
+    return socket.inet_pton(socket.AF_INET6 if ":" in s else socket.AF_INET, s)
+
+
+def monitor_body(*, rd: bytes = rd_ip("10.0.0.101", 100), eth_tag: int = 0, vni: int = 100,
+                 flags: int = 0, host_id: int = 21, host_mac: bytes = mac("02:00:00:00:02:10"),
+                 host_ip: bytes = ipb("192.168.100.210"),
+                 server_mac: bytes = mac("02:00:00:00:00:21"),
+                 server_ip: bytes = ipb("192.168.100.21"), orig_ip: bytes = ipb("10.0.0.101"),
+                 host_mac_bits: int | None = None, host_ip_bits: int | None = None,
+                 server_mac_bits: int | None = None, server_ip_bits: int | None = None,
+                 orig_ip_bits: int | None = None) -> bytes:
+    """A type-254 NLRI body in the layout of docs/wire-format.md; the *_bits
+    arguments override a length octet (to build malformed bodies)."""
+    def lf(bits, val):
+        return bytes([len(val) * 8 if bits is None else bits]) + val
+    b = rd + struct.pack("!I", eth_tag) + vni.to_bytes(3, "big") + bytes([flags])
+    b += struct.pack("!I", host_id)
+    b += lf(host_mac_bits, host_mac) + lf(host_ip_bits, host_ip)
+    b += lf(server_mac_bits, server_mac) + lf(server_ip_bits, server_ip)
+    b += lf(orig_ip_bits, orig_ip)
+    return b
+
+
+def evpn_nlri(rtype: int, body: bytes, length: int | None = None) -> bytes:
+    return bytes([rtype, len(body) if length is None else length]) + body
+
+
+def imet(ip: str = "10.0.0.101", n: int = 100) -> bytes:
+    """A type-3 (IMET) NLRI, which the stock dissector decodes."""
+    return evpn_nlri(3, rd_ip(ip, n) + b"\0\0\0\0" + bytes([32]) + ipb(ip))
+
+
+def bgp_msg(mtype: int, body: bytes) -> bytes:
+    return b"\xff" * 16 + struct.pack("!HB", 19 + len(body), mtype) + body
+
+
+def path_attr(flags: int, atype: int, value: bytes) -> bytes:
+    if flags & 0x10 or len(value) > 255:
+        return struct.pack("!BBH", flags | 0x10, atype, len(value)) + value
+    return struct.pack("!BBB", flags, atype, len(value)) + value
+
+
+def mp_reach(nlri: bytes, next_hop: str = "10.0.0.101") -> bytes:
+    nh = ipb(next_hop)
+    return path_attr(0x90, 14, struct.pack("!HBB", 25, 70, len(nh)) + nh + b"\0" + nlri)
+
+
+def mp_unreach(nlri: bytes) -> bytes:
+    return path_attr(0x90, 15, struct.pack("!HB", 25, 70) + nlri)
+
+
+def update(*attrs: bytes, reach: bool = True) -> bytes:
+    base = [path_attr(0x40, 1, b"\0"), path_attr(0x50, 2, b"")] if reach else []
+    a = b"".join(base + list(attrs))
+    return bgp_msg(2, struct.pack("!H", 0) + struct.pack("!H", len(a)) + a)
+
+
+def open_msg(caps: list[tuple[int, bytes]], asn: int = 65101, router_id: str = "10.0.0.101",
+             extended: bool = False, raw_params: bytes | None = None) -> bytes:
+    """OPEN with one Capabilities optional parameter per capability (as FRR
+    sends them); extended=True uses the RFC 9072 encoding; raw_params: the
+    optional parameters as given (after the length octet)."""
+    if raw_params is not None:
+        opt = bytes([len(raw_params)]) + raw_params
+    elif extended:
+        params = b"".join(struct.pack("!BH", 2, 2 + len(v)) + bytes([c, len(v)]) + v
+                          for c, v in caps)
+        opt = bytes([255, 255]) + struct.pack("!H", len(params)) + params
+    else:
+        params = b"".join(bytes([2, 2 + len(v), c, len(v)]) + v for c, v in caps)
+        opt = bytes([len(params)]) + params
+    return bgp_msg(1, struct.pack("!BHH4s", 4, asn, 9, socket.inet_aton(router_id)) + opt)
+
+
+MP_EVPN_CAP = (1, struct.pack("!HBB", 25, 0, 70))
+
+
+# ---------------------------------------------------------------------------
+# pcap
+# ---------------------------------------------------------------------------
+
+def _csum(b: bytes) -> int:
+    if len(b) % 2:
+        b += b"\0"
+    s = sum(struct.unpack(f"!{len(b) // 2}H", b))
+    while s >> 16:
+        s = (s >> 16) + (s & 0xFFFF)
+    return ~s & 0xFFFF
+
+
+class PcapWriter:
+    """One TCP connection 10.1.0.1:40179 -> 10.1.0.0:179 (Ethernet), one BGP
+    message per segment, consecutive sequence numbers (so TCP reassembly
+    finds every message complete); frame numbers start at 1."""
+
+    def __init__(self):
+        self.frames: list[bytes] = []
+        self.seq = 1000
+
+    def add(self, payload: bytes) -> int:
+        src, dst = socket.inet_aton("10.1.0.1"), socket.inet_aton("10.1.0.0")
+        tcp = struct.pack("!HHIIBBHHH", 40179, 179, self.seq, 1, 5 << 4, 0x18, 65535, 0, 0)
+        ph = src + dst + struct.pack("!BBH", 0, 6, len(tcp) + len(payload))
+        tcp = tcp[:16] + struct.pack("!H", _csum(ph + tcp + payload)) + tcp[18:]
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0xC0, 20 + len(tcp) + len(payload),
+                         len(self.frames) + 1, 0x4000, 1, 6, 0, src, dst)
+        ip = ip[:10] + struct.pack("!H", _csum(ip)) + ip[12:]
+        eth = mac("02:00:00:00:00:00") + mac("02:00:00:00:01:01") + b"\x08\x00"
+        self.frames.append(eth + ip + tcp + payload)
+        self.seq += len(payload)
+        return len(self.frames)
+
+    def write(self, path: Path) -> Path:
+        with open(path, "wb") as f:
+            f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1))
+            for i, fr in enumerate(self.frames):
+                f.write(struct.pack("<IIII", 1_700_000_000 + i, 0, len(fr), len(fr)) + fr)
+        return path
+
+
+# ---------------------------------------------------------------------------
+# tshark
+# ---------------------------------------------------------------------------
+
+_HOME = None
+
+
+def tshark(args: list[str], plugin: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
+    """tshark with the repository's plugin (-X lua_script:) or without it.
+    HOME is an empty directory, so neither a personal copy of the plugin
+    (~/.local/lib/wireshark/plugins) nor personal preferences take part;
+    without the plugin, --disable-protocol evpnmon also switches off a copy
+    installed in the global Lua plugins folder (with the plugin, such a copy
+    makes the -X load fail with "there cannot be two protocols", which the
+    callers' stderr check reports)."""
+    global _HOME
+    if _HOME is None:
+        _HOME = tempfile.mkdtemp(prefix="evpnmon-tshark-home-")
+        atexit.register(shutil.rmtree, _HOME, True)
+    argv = ["tshark", "-n"] + (["-X", f"lua_script:{PLUGIN}"] if plugin
+                               else ["--disable-protocol", "evpnmon"]) + args
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, "HOME": _HOME})
+
+
+def tshark_json(pcap: Path, plugin: bool = True, extra: list[str] | None = None) -> list[dict]:
+    """Packets of `tshark -T json --no-duplicate-keys` (exit 0 and no Lua
+    error asserted)."""
+    r = tshark(["-r", str(pcap), "-T", "json", "--no-duplicate-keys"] + (extra or []), plugin)
+    assert r.returncode == 0, f"tshark exit {r.returncode}: {r.stderr}"
+    assert "Lua" not in r.stderr and "rror" not in r.stderr, r.stderr
+    return json.loads(r.stdout or "[]")
+
+
+def as_list(v) -> list:
+    if v is None:
+        return []
+    return v if isinstance(v, list) else [v]
+
+
+def layers(pkt: dict) -> dict:
+    return pkt["_source"]["layers"]
+
+
+def frame_no(pkt: dict) -> int:
+    return int(layers(pkt)["frame"]["frame.number"])
+
+
+def experts(obj) -> list[dict]:
+    """Every _ws.expert object anywhere below obj."""
+    out = []
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if k == "_ws.expert":
+                out.extend(e for e in as_list(v) if isinstance(e, dict))
+            out.extend(experts(v))
+    elif isinstance(obj, list):
+        for v in obj:
+            out.extend(experts(v))
+    return out
+
+
+def expert_names(obj) -> list[str]:
+    """The expert abbreviations (e.g. evpnmon.malformed.tooShort) below obj."""
+    return [k for e in experts(obj) for k in e if not k.startswith("_ws.")]
+
+
+def flat(obj, prefix: str) -> dict[str, list]:
+    """All fields named prefix* below obj (searching *_tree subtrees too):
+    {name: [values...]}."""
+    out: dict[str, list] = {}
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if k.startswith(prefix) and not k.endswith("_tree") and not isinstance(v, (dict, list)):
+                out.setdefault(k, []).append(v)
+            elif k.startswith(prefix) and isinstance(v, list) and all(isinstance(x, str) for x in v):
+                out.setdefault(k, []).extend(v)
+            if isinstance(v, (dict, list)):
+                for kk, vv in flat(v, prefix).items():
+                    out.setdefault(kk, []).extend(vv)
+    elif isinstance(obj, list):
+        for v in obj:
+            for kk, vv in flat(v, prefix).items():
+                out.setdefault(kk, []).extend(vv)
+    return out
+
+
+@dataclass
+class Nlri:
+    """One evpnmon.nlri of tshark's JSON tree."""
+    frame: int
+    fields: dict[str, str]            # short name (after evpnmon.nlri.) -> value
+    experts: list[str] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)
+
+    def __getitem__(self, k: str) -> str:
+        return self.fields[k]
+
+    def get(self, k: str, default=None):
+        return self.fields.get(k, default)
+
+
+def monitor_nlris(pkts: list[dict]) -> list[Nlri]:
+    out = []
+    for p in pkts:
+        em = layers(p).get("evpnmon")
+        if not isinstance(em, dict):
+            continue
+        for n in as_list(em.get("evpnmon.nlri")):
+            vals = flat(n, "evpnmon.nlri.")
+            fields = {}
+            for k, v in vals.items():
+                assert len(v) == 1, f"frame {frame_no(p)}: {k} appears {len(v)} times in one NLRI"
+                fields[k[len("evpnmon.nlri."):]] = v[0]
+            ex = experts(n)
+            out.append(Nlri(frame_no(p), fields, expert_names(n),
+                            [e.get("_ws.expert.message", "") for e in ex]))
+    return out
+
+
+def capabilities(pkts: list[dict]) -> list[tuple[int, list[int], list[str]]]:
+    """(frame, route types, expert names) of every evpnmon.cap."""
+    out = []
+    for p in pkts:
+        em = layers(p).get("evpnmon")
+        if not isinstance(em, dict):
+            continue
+        for c in as_list(em.get("evpnmon.cap")):
+            v = flat(c, "evpnmon.cap.")
+            out.append((frame_no(p), [int(x) for x in v.get("evpnmon.cap.route_type", [])],
+                        expert_names(c)))
+    return out
