@@ -171,9 +171,13 @@ static void mon_log_malformed(struct peer *peer, enum evpn_mon_error err,
 		suppressed++;
 		return;
 	}
-	zlog_warn("evpn-monitor: %s: malformed EVPN monitor NLRI (%d octets): %s; %s",
-		  peer->host, psize, evpn_mon_strerror(err),
-		  withdrawn ? "treated as withdraw (RFC 7606)" : "ignored");
+	if (psize < 0)
+		zlog_warn("evpn-monitor: %s: malformed EVPN monitor NLRI (runs past the end of its attribute): %s; ignored",
+			  peer->host, evpn_mon_strerror(err));
+	else
+		zlog_warn("evpn-monitor: %s: malformed EVPN monitor NLRI (%d octets): %s; %s",
+			  peer->host, psize, evpn_mon_strerror(err),
+			  withdrawn ? "treated as withdraw (RFC 7606)" : "ignored");
 }
 
 static void mon_parse(struct peer *peer, afi_t afi, safi_t safi,
@@ -189,7 +193,10 @@ static void mon_parse(struct peer *peer, afi_t afi, safi_t safi,
 	bool withdraw = (attr == NULL);
 	enum evpn_mon_error err;
 
-	err = evpn_mon_decode(pnt, psize < 0 ? 0 : (size_t)psize, withdraw, &r);
+	/* psize < 0: the NLRI ran past its attribute; the octets that are
+	 * there are not a route, even when they would decode as one. */
+	err = psize < 0 ? EVPN_MON_ERR_TRUNCATED
+			: evpn_mon_decode(pnt, (size_t)psize, withdraw, &r);
 	if (err != EVPN_MON_OK) {
 		evpn_mon.stats.rx_malformed++;
 		if ((unsigned int)err < EVPN_MON_ERR__MAX)

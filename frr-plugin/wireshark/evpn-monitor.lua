@@ -391,11 +391,22 @@ function Ctx:monitor_nlri(tvb, q, l, avail, attr_type)
     if avail < l then
         item:add(F.available, avail):set_generated()
         len_item:add_proto_expert_info(E.overrun, string.format(
-            "Monitor-config NLRI length %d runs past the end of %s: %d octets there; "
-            .. "bgpd hands those to the decoder (it is the attribute's last NLRI)",
+            "Monitor-config NLRI length %d runs past the end of %s: %d octets there "
+            .. "(it is the attribute's last NLRI)",
             l, attr_names[attr_type], avail))
     end
-    local status, s = decode_monitor(tvb, q + 2, avail, withdraw, item)
+    local status, s
+    if avail < l then
+        -- bgpd decodes nothing of it: the octets there are not a route,
+        -- even when they would make one (counted as truncated, ignored)
+        status, s = "truncated", {}
+        item:add_proto_expert_info(E_reason.truncated, string.format(
+            "Malformed monitor-config NLRI (truncated): %s (length %d, %d octets there); "
+            .. "structural, the receiver ignores it", REASONS_TEXT.truncated, l, avail))
+        if avail > 0 then item:add(F.undecoded, tvb:range(q + 2, avail)) end
+    else
+        status, s = decode_monitor(tvb, q + 2, avail, withdraw, item)
+    end
     local action
     if status == "ok" then
         action = withdraw and "withdraw" or "install"

@@ -268,8 +268,19 @@ def test_overrunning_last_nlri_does_not_reset(lab, exa):
     assert 34 not in installed(lab)
     after = counters(lab)
     assert after["rxMalformed"] == before["rxMalformed"] + 1
-    # the core hands over the 20 octets that exist: too short for a body
-    assert malformed_since(before, after) == Counter({"tooShort": 1})
+    # the core tells the module the NLRI ran past its attribute
+    assert malformed_since(before, after) == Counter({"truncated": 1})
+
+
+def test_overrunning_nlri_is_ignored_even_if_its_octets_make_a_route(lab, exa):
+    """The octets that are there form a whole valid route (49 of the 60
+    announced): still ignored, nothing of a cut NLRI is trusted."""
+    before = counters(lab)
+    exa.announce(nlri(host_id=35), nlri(raw_body=valid_body(host_id=36), length=60))
+    lab.wait_for(lambda: 35 in installed(lab), timeout=20, what="NLRI before the overrun installed")
+    assert 36 not in installed(lab)
+    after = counters(lab)
+    assert malformed_since(before, after) == Counter({"truncated": 1})
 
 
 def test_session_never_reset(lab, exa):
