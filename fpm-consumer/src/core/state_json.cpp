@@ -6,9 +6,7 @@ namespace evpnmon::consumer {
 
 using nlohmann::json;
 
-namespace {
-
-const char *kind_name(dp::EntryKind kind)
+const char *entry_kind_name(dp::EntryKind kind)
 {
 	switch (kind) {
 	case dp::EntryKind::MirrorSource:
@@ -20,6 +18,8 @@ const char *kind_name(dp::EntryKind kind)
 	}
 	return "mirror-source";
 }
+
+namespace {
 
 // RFC 3339 (yang:date-and-time), UTC.
 std::string format_time(std::int64_t unix_seconds)
@@ -108,7 +108,7 @@ json session_json(const SessionView &v, const dp::Dataplane *dataplane)
 json entry_json(const dp::EntryKey &key, const dp::Action &action, const dp::Dataplane *dataplane)
 {
 	json j;
-	j["kind"] = kind_name(key.kind);
+	j["kind"] = entry_kind_name(key.kind);
 	j["vni"] = key.vni;
 	if (key.host.mac)
 		j["host-mac"] = format_mac(*key.host.mac);

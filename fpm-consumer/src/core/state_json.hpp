@@ -15,6 +15,9 @@ namespace evpnmon::consumer {
 
 using Counter = std::pair<std::string, std::uint64_t>;
 
+// "kind" of an entry in the state (YANG enumeration): mirror-source,
+// mirror-dest, decap.
+const char *entry_kind_name(dp::EntryKind kind);
 nlohmann::json session_json(const SessionView &view, const dp::Dataplane *dataplane);
 nlohmann::json entry_json(const dp::EntryKey &key, const dp::Action &action,
 			  const dp::Dataplane *dataplane);

@@ -1,5 +1,6 @@
 #include "daemon/consumer.hpp"
 
+#include "core/metrics_text.hpp"
 #include "core/state_json.hpp"
 #include "daemon/log.hpp"
 
@@ -100,6 +101,13 @@ Consumer::Consumer(const Options &o) : options_(o), started_(Clock::now())
 	loop_.add(feed_->fd(), EPOLLIN, [this](std::uint32_t) { feed_->process(Clock::now()); });
 
 	state_ = std::make_unique<StateServer>(loop_, o.state_socket, [this] { return state_json(); });
+	if (!o.metrics_listen.empty()) {
+		const auto addr = parse_listen_address(o.metrics_listen);
+		if (!addr)
+			throw std::invalid_argument("bad --metrics address '" + o.metrics_listen + "'");
+		metrics_ = std::make_unique<MetricsServer>(
+			loop_, *addr, [this] { return render_metrics(state(), &reconcile_seconds_); });
+	}
 
 	// Deferred reconciles under bursts (one-shot, absolute deadline).
 	pace_timer_.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
@@ -121,7 +129,8 @@ Consumer::Consumer(const Options &o) : options_(o), started_(Clock::now())
 
 Consumer::~Consumer()
 {
-	// Members are torn down in reverse order; the state socket goes first.
+	// Members are torn down in reverse order; the state sockets go first.
+	metrics_.reset();
 	state_.reset();
 	LOG_INFO("stopped");
 }
@@ -210,9 +219,11 @@ void Consumer::reconcile()
 		return;
 	}
 	auto st = engine_->reconcile();
-	pacer_.ran(start, Clock::now());
+	const auto end = Clock::now();
+	pacer_.ran(start, end);
 	last_reconcile_failed_ = st && st->errors > 0;
 	if (st) {
+		reconcile_seconds_.observe(std::chrono::duration<double>(end - start).count());
 		if (st->installed + st->replaced + st->removed + st->errors)
 			LOG_INFO("reconcile: +" << st->installed << " ~" << st->replaced << " -"
 						<< st->removed << " =" << st->unchanged
@@ -222,10 +233,11 @@ void Consumer::reconcile()
 	}
 }
 
-std::string Consumer::state_json() const
+nlohmann::json Consumer::state() const
 {
 	const auto &fc = fpm_->counters();
 	const auto &fd = feed_->counters();
+	const auto global = dataplane_->global_counters();
 	std::vector<Counter> extra = {
 		{"fpm-connections", fc.connections},
 		{"fpm-disconnections", fc.disconnections},
@@ -248,7 +260,9 @@ std::string Consumer::state_json() const
 		{"feed-bad-messages", fd.bad_messages},
 		{"feed-rejected-sessions", fd.rejected_sessions},
 		{"feed-hold-expiries", fd.hold_expiries},
-		{"dataplane-global-drops", dataplane_->global_counters().drops},
+		{"dataplane-global-drops", global.drops},
+		{"dataplane-unknown-host-id-copies", global.packets},
+		{"dataplane-dropped-originals", dataplane_->dropped_originals().packets},
 		{"event-handler-errors", loop_.errors()},
 		{"reconciles-deferred", reconciles_deferred_},
 		{"last-reconcile-us",
@@ -258,6 +272,14 @@ std::string Consumer::state_json() const
 	if (kernel_) {
 		extra.push_back({"kernel-fdb-messages", kernel_->counters().messages});
 		extra.push_back({"kernel-fdb-overruns", kernel_->overruns()});
+	}
+	if (metrics_) {
+		const auto &mc = metrics_->counters();
+		extra.push_back({"metrics-connections", mc.connections});
+		extra.push_back({"metrics-requests", mc.requests});
+		extra.push_back({"metrics-bad-requests", mc.bad_requests});
+		extra.push_back({"metrics-timeouts", mc.timeouts});
+		extra.push_back({"metrics-connections-over-limit", mc.over_limit});
 	}
 	auto inner = engine_state_json(*engine_, dataplane_.get(), extra);
 	inner["fpm"] = {{"listen", fpm_->listen_address()},
@@ -271,7 +293,7 @@ std::string Consumer::state_json() const
 			 {"seq", std::to_string(feed_->seq())}};
 	if (!feed_->last_error().empty())
 		inner["feed"]["last-error"] = feed_->last_error();
-	return nlohmann::json{{"evpn-monitor:fpm-consumer", inner}}.dump();
+	return nlohmann::json{{"evpn-monitor:fpm-consumer", inner}};
 }
 
 } // namespace evpnmon::consumer

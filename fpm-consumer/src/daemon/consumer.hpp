@@ -4,15 +4,18 @@
 #pragma once
 
 #include "core/engine.hpp"
+#include "core/histogram.hpp"
 #include "core/pacer.hpp"
 #include "daemon/event_loop.hpp"
 #include "daemon/fpm_server.hpp"
 #include "daemon/kernel_fdb.hpp"
+#include "daemon/metrics_server.hpp"
 #include "daemon/options.hpp"
 #include "daemon/state_server.hpp"
 #include "feed/feed_client.hpp"
 
 #include <evpnmon/dataplane/dataplane.hpp>
+#include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <memory>
@@ -25,7 +28,10 @@ public:
 	explicit Consumer(const Options &options);
 	~Consumer() override;
 	void run();
-	std::string state_json() const;
+	// The state evpnmon-ctl shows (RFC 7951, yang/evpn-monitor.yang); the
+	// metrics endpoint renders the same document.
+	nlohmann::json state() const;
+	std::string state_json() const { return state().dump(); }
 
 private:
 	using Clock = std::chrono::steady_clock;
@@ -63,6 +69,8 @@ private:
 	KernelSink kernel_sink_;
 	std::unique_ptr<KernelFdb> kernel_;
 	std::unique_ptr<StateServer> state_;
+	std::unique_ptr<MetricsServer> metrics_;
+	Histogram reconcile_seconds_{reconcile_duration_buckets()};
 	Clock::time_point started_;
 	std::optional<Clock::time_point> fpm_settle_at_;
 	Clock::time_point next_audit_;

@@ -1,5 +1,7 @@
 #include "daemon/options.hpp"
 
+#include "daemon/listen_address.hpp"
+
 #include <CLI/CLI.hpp>
 
 #include <cstdlib>
@@ -81,10 +83,31 @@ Options parse_options(int argc, char **argv)
 	app.add_flag("--cleanup-on-exit", o.cleanup_on_exit,
 		     "remove dataplane programs/entries on exit (default: keep them, so a "
 		     "restart reconciles without interrupting mirroring)");
+	app.add_option("--metrics", o.metrics_listen,
+		       "serve Prometheus metrics (HTTP GET /metrics) on ADDR:PORT, IPv6 as "
+		       "[ADDR]:PORT; default: off");
+	app.add_flag("--metrics-any-address", o.metrics_any_address,
+		     "allow --metrics on a non-loopback address (the metrics name the monitored "
+		     "hosts and servers)");
 	try {
 		app.parse(argc, argv);
 		for (const auto &t : l2vnis)
 			o.l2vnis.push_back(parse_l2vni(t));
+		if (!o.metrics_listen.empty()) {
+			const auto a = parse_listen_address(o.metrics_listen);
+			if (!a)
+				throw CLI::ValidationError("--metrics", "expected ADDR:PORT or [ADDR]:PORT "
+								       "(numeric address), got '" +
+									       o.metrics_listen + "'");
+			if (!a->loopback() && !o.metrics_any_address)
+				throw CLI::ValidationError(
+					"--metrics", "'" + o.metrics_listen +
+							     "' is not a loopback address: the metrics name "
+							     "the monitored hosts; add --metrics-any-address "
+							     "to serve them there anyway");
+		} else if (o.metrics_any_address) {
+			throw CLI::ValidationError("--metrics-any-address", "needs --metrics");
+		}
 	} catch (const CLI::ParseError &e) {
 		std::exit(app.exit(e));
 	}

@@ -34,6 +34,11 @@ struct Options {
 	bool kernel_fdb = true;
 	bool require_vtep_route = true;
 	bool cleanup_on_exit = false;
+	// Prometheus metrics endpoint (HTTP GET /metrics): off when empty.
+	// Loopback only unless metrics_any_address (the metrics name the
+	// monitored hosts and servers).
+	std::string metrics_listen; // ADDR:PORT, IPv6 as [ADDR]:PORT
+	bool metrics_any_address = false;
 };
 
 // Parses argv; exits the process on --help or a usage error (CLI11).
