@@ -155,10 +155,12 @@ def render(res: dict, runs: int) -> str:
          f"before the first mirrored one), SERV21 move "
          f"{statistics.median(res['srv_gap']):.0f} (estimated: 2 packets per 5 ms between "
          f"the GARP and the first copy at the new port; copies sent meanwhile go to the "
-         f"old VTEP, which drops them). A host move needs nothing: entry 1 is on every "
-         f"VTEP of the VNI before the host arrives, so its first packet at the new port "
-         f"is mirrored; a server move waits for the type-2 route of the server's MAC at "
-         f"every VTEP, then one reconcile pass.", "",
+         f"old VTEP, which drops them). A host move needs no entry change: entry 1 is on "
+         f"every VTEP of the VNI before the host arrives, so the first packet VM210 sends "
+         f"at its new port is mirrored; the VM210 figure is when that packet is sent "
+         f"(VM210 only answers the pings, which must first find it at its new leaf). A "
+         f"server move waits for the type-2 route of the server's MAC at every VTEP, then "
+         f"one reconcile pass.", "",
          "### Whole-fabric memory", "",
          "RSS (KiB) summed over the fabric's processes (spine + 5 leaves), BPF maps = "
          "memlock of the consumers' maps; one monitoring session configured.", "",
