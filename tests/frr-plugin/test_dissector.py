@@ -27,9 +27,7 @@ from __future__ import annotations
 
 import random
 import shutil
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -37,11 +35,13 @@ import pytest
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "lab"))
+sys.path.insert(0, str(HERE.parent / "scenarios"))
 
 from dissector_helpers import (  # noqa: E402
     MP_EVPN_CAP, STRUCTURAL, Codec, PcapWriter, as_list, capabilities, evpn_nlri,
     expert_names, experts, frame_no, imet, ipb, layers, mac, monitor_body, monitor_nlris,
     mp_reach, mp_unreach, open_msg, tshark, tshark_json, update)
+import fabric as F  # noqa: E402  (tests/scenarios: the capture helper)
 
 if not shutil.which("tshark"):
     pytest.skip("tshark is not installed", allow_module_level=True)
@@ -505,36 +505,6 @@ NEW_SERVER_MAC, NEW_SERVER_IP = "02:00:00:00:00:23", "192.168.100.23"
 AF = ["configure terminal", "router bgp 65101", "address-family l2vpn evpn"]
 
 
-class Capture:
-    """tcpdump -w in a node's namespace, started once it listens."""
-
-    def __init__(self, lab, node: str, iface: str, path: Path, bpf: str):
-        self.path = path
-        self.proc = subprocess.Popen(
-            ["ip", "netns", "exec", lab.netns(node), "tcpdump", "-n", "-U", "--immediate-mode",
-             "-Z", "root", "-i", iface, "-w", str(path), bpf],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            start_new_session=True)
-        line = b""
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            line = self.proc.stderr.readline()
-            if b"listening on" in line or not line:
-                break
-        if self.proc.poll() is not None:
-            raise RuntimeError(f"tcpdump on {node}/{iface}: {line!r}")
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
-        self.proc.stderr.close()
-
-
 def spine_session(lab) -> dict | None:
     for s in lab.vtysh_json("spine", "show bgp l2vpn evpn monitor json")["sessions"]:
         if s.get("hostMac") == HOST_MAC and s.get("hostId") == HOST_ID:
@@ -544,7 +514,7 @@ def spine_session(lab) -> dict | None:
 
 def test_lab_capture_decodes_what_was_configured(lab, tmp_path):
     spine_if = lab.link_of("spine", "vtep101").iface("spine")
-    cap = Capture(lab, "spine", spine_if, tmp_path / "bgp.pcap", "tcp port 179")
+    cap = F.Capture(lab, "spine", spine_if, tmp_path / "bgp.pcap", "tcp port 179")
     try:
         # 1. configure: MAC+IPv4 host, server with an IP
         lab.vtysh("vtep101", AF + [f"monitor server {HOST_ID} mac {SERVER_MAC} ip {SERVER_IP}",
@@ -577,7 +547,6 @@ def test_lab_capture_decodes_what_was_configured(lab, tmp_path):
                                    f"server {HOST_ID}"])
         lab.wait_for(lambda: spine_session(lab) is None, timeout=20,
                      what="session withdrawn from the spine")
-        time.sleep(1)
     finally:
         cap.stop()
 

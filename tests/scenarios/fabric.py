@@ -208,7 +208,7 @@ class Capture:
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
         argv = ["ip", "netns", "exec", lab.netns(node), "tcpdump", "-n", "-U", "--immediate-mode",
-                "-B", "8192",
+                "-B", "8192", "-Z", "root",   # writes where only root may (pytest's tmp_path)
                 "-i", iface, "-w", str(self.path)] + ([bpf] if bpf else [])
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, start_new_session=True)
