@@ -7,6 +7,17 @@ pkg_check_modules(LIBMNL REQUIRED IMPORTED_TARGET libmnl)
 pkg_check_modules(LIBNL_ROUTE REQUIRED IMPORTED_TARGET libnl-route-3.0)
 
 set(_dp_bpf_src ${CMAKE_CURRENT_SOURCE_DIR}/bpf/mirror.bpf.c)
+set(_dp_bpf_headers
+  ${CMAKE_CURRENT_SOURCE_DIR}/bpf/evpnmon_shared.h
+  ${CMAKE_CURRENT_SOURCE_DIR}/bpf/lib/maps.h
+  ${CMAKE_CURRENT_SOURCE_DIR}/bpf/lib/stats.h
+  ${CMAKE_CURRENT_SOURCE_DIR}/bpf/lib/parse.h
+  ${CMAKE_CURRENT_SOURCE_DIR}/bpf/lib/match.h
+  ${CMAKE_CURRENT_SOURCE_DIR}/bpf/lib/profile.h
+  ${CMAKE_CURRENT_SOURCE_DIR}/bpf/lib/emit.h
+  ${CMAKE_CURRENT_SOURCE_DIR}/bpf/lib/tunnel.h
+  ${CMAKE_CURRENT_SOURCE_DIR}/bpf/lib/decap.h
+  ${CMAKE_CURRENT_SOURCE_DIR}/bpf/lib/egress.h)
 set(_dp_bpf_obj ${CMAKE_CURRENT_BINARY_DIR}/mirror.bpf.o)
 set(_dp_skel ${CMAKE_CURRENT_BINARY_DIR}/gen/mirror.skel.h)
 execute_process(COMMAND uname -m OUTPUT_VARIABLE _dp_arch OUTPUT_STRIP_TRAILING_WHITESPACE)
@@ -16,7 +27,7 @@ add_custom_command(
           -I/usr/include/${_dp_arch}-linux-gnu
           -I${CMAKE_CURRENT_SOURCE_DIR}/bpf
           -c ${_dp_bpf_src} -o ${_dp_bpf_obj}
-  DEPENDS ${_dp_bpf_src} ${CMAKE_CURRENT_SOURCE_DIR}/bpf/evpnmon_shared.h
+  DEPENDS ${_dp_bpf_src} ${_dp_bpf_headers}
   COMMENT "BPF: mirror.bpf.c")
 add_custom_command(
   OUTPUT ${_dp_skel}

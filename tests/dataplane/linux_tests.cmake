@@ -7,3 +7,29 @@ set_tests_properties(dataplane.linux PROPERTIES LABELS "integration" TIMEOUT 120
 add_test(NAME dataplane.two_vteps
   COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/two_vteps.sh $<TARGET_FILE:evpnmon-dpctl>)
 set_tests_properties(dataplane.two_vteps PROPERTIES LABELS "integration" TIMEOUT 120)
+
+# The semantic table on the real BPF object with BPF_PROG_TEST_RUN (root).
+# tunnel_shim.bpf.c: test-only, gives a test_run packet tunnel metadata.
+set(_dp_shim_src ${CMAKE_CURRENT_SOURCE_DIR}/bpf/tunnel_shim.bpf.c)
+set(_dp_shim_obj ${CMAKE_CURRENT_BINARY_DIR}/tunnel_shim.bpf.o)
+set(_dp_shim_skel ${CMAKE_CURRENT_BINARY_DIR}/gen/tunnel_shim.skel.h)
+add_custom_command(
+  OUTPUT ${_dp_shim_obj}
+  COMMAND ${EVPNMON_CLANG} -O2 -g -Wall -target bpf
+          -I/usr/include/${_dp_arch}-linux-gnu
+          -I${EVPNMON_DP_SOURCE_DIR}/bpf
+          -c ${_dp_shim_src} -o ${_dp_shim_obj}
+  DEPENDS ${_dp_shim_src} ${EVPNMON_DP_SOURCE_DIR}/bpf/lib/tunnel.h
+  COMMENT "BPF: tunnel_shim.bpf.c")
+add_custom_command(
+  OUTPUT ${_dp_shim_skel}
+  COMMAND ${CMAKE_COMMAND} -E make_directory ${CMAKE_CURRENT_BINARY_DIR}/gen
+  COMMAND ${EVPNMON_BPFTOOL} gen skeleton ${_dp_shim_obj} name tunnel_shim > ${_dp_shim_skel}
+  DEPENDS ${_dp_shim_obj}
+  COMMENT "BPF skeleton: tunnel_shim.skel.h")
+add_executable(test_dataplane_bpf test_bpf.cpp ${_dp_shim_skel})
+target_include_directories(test_dataplane_bpf PRIVATE
+  ${CMAKE_CURRENT_BINARY_DIR}/gen ${EVPNMON_DP_SOURCE_DIR}/bpf)
+target_link_libraries(test_dataplane_bpf PRIVATE evpnmon_dp_table doctest::doctest)
+add_test(NAME dataplane.bpf COMMAND test_dataplane_bpf)
+set_tests_properties(dataplane.bpf PROPERTIES LABELS "integration" TIMEOUT 120)

@@ -189,6 +189,57 @@ std::vector<Case> make_cases()
 		     "mirror", TunnelMeta{100, 4242, {127, 0, 0, 1}},
 		     {}, {{0, 0, 0}}, 1});
 
+	// More distinct actions than DP_MAX_COPIES: which copies survive
+	// depends on the lookup order (source MAC, destination MAC, source IP,
+	// destination IP; slots in EntryKey order), the contract of
+	// collect_packet() in bpf/lib/match.h. Each matched entry still counts
+	// the packet; an entry whose copy is over the limit counts a drop.
+	{
+		std::vector<EntrySpec> e;
+		std::vector<OutSpec> out;
+		std::vector<CounterSpec> cnt;
+		auto add = [&](EntryKind k, const char *mac, const char *ip,
+			       std::uint16_t hid, bool copied) {
+			cnt.push_back({e.size(), 1, copied ? 0u : 1u});
+			e.push_back(vx(k, mac, ip, hid, VTEP_B));
+			if (copied)
+				out.push_back({O::VxlanCopy, "", VTEP_B, 100, hid});
+		};
+		for (std::uint16_t h : {11, 12, 13})
+			add(K::MirrorSource, H1, "", h, true);
+		for (std::uint16_t h : {21, 22, 23})
+			add(K::MirrorDest, H2, "", h, true);
+		for (std::uint16_t h : {31, 32, 33})
+			add(K::MirrorSource, "", IP1, h, h != 33);
+		for (std::uint16_t h : {41, 42, 43})
+			add(K::MirrorDest, "", IP2, h, false);
+		c.push_back({"12 distinct actions: the first 8 in lookup order (src MAC, "
+			     "dst MAC, src IP, dst IP) are copied, 4 dropped",
+			     e, v4(H1, H2, IP1, IP2), "h1", {}, out, cnt, 4});
+	}
+	{
+		std::vector<EntrySpec> e;
+		std::vector<OutSpec> out;
+		std::vector<CounterSpec> cnt;
+		for (std::uint16_t h = 1; h <= 8; ++h) {
+			cnt.push_back({e.size(), 1, 0});
+			e.push_back(vx(K::MirrorSource, H1, "", h, VTEP_C));
+			out.push_back({O::VxlanCopy, "", VTEP_C, 100, h});
+		}
+		auto same = vx(K::MirrorDest, "", IP2, 1, VTEP_C); // = slot 1's action
+		cnt.push_back({e.size(), 1, 0});
+		e.push_back(same);
+		c.push_back({"9 matching entries, 8 distinct actions: 8 copies, nothing "
+			     "dropped (dedupe before the limit)",
+			     e, v4(H1, H2, IP1, IP2), "h1", {}, out, cnt, 0});
+		e.back() = {K::MirrorDest, 100, "", IP2, 1, "srv", "", 0, 0};
+		cnt.back() = {e.size() - 1, 1, 1};
+		c.push_back({"9 distinct actions: the last lookup's local copy is over "
+			     "the limit, dropped and counted (local copies are sent "
+			     "first, but chosen in lookup order)",
+			     e, v4(H1, H2, IP1, IP2), "h1", {}, out, cnt, 1});
+	}
+
 	// Originals the bridge floods to a monitoring server's port while the
 	// mirror already copies them there (a move, an aged-out MAC): the
 	// egress program drops the original, the server gets the copy only.

@@ -1,8 +1,9 @@
 // The semantic test table of the dataplane: data only. Every case is run
-// against the memory backend (test_memory_semantics) and against the linux
-// backend with real packets in a private network namespace
-// (test_linux_semantics). Ports are named; each harness maps names to
-// ifindexes of its own switch.
+// against the BPF programs with BPF_PROG_TEST_RUN (test_bpf.cpp: the
+// reference), against the memory backend (test_memory.cpp), and against the
+// linux backend with real packets in a private network namespace
+// (test_linux.cpp). Ports are named; each harness maps names to ifindexes
+// of its own switch.
 //
 // The switch of the table: bridge VNI 100 with host ports h1 h2 h3 srv,
 // bridge VNI 200 with host port g1; "ghost" is an ifindex that does not

@@ -384,7 +384,9 @@ bool MemoryDataplane::Impl::egress(std::span<const std::uint8_t> frame,
 
 // Mirror program (TC ingress of a host-facing port): collect every matching
 // entry 1 (by source) and entry 2 (by destination), one copy per distinct
-// action, at most DP_MAX_COPIES copies.
+// action, at most DP_MAX_COPIES copies. Mirrors evpnmon_mirror
+// (bpf/mirror.bpf.c), which is the reference: test_dataplane_bpf runs the
+// same semantic table on it with BPF_PROG_TEST_RUN.
 std::vector<Output> MemoryDataplane::Impl::mirror(std::span<const std::uint8_t> frame,
 						  const Port &port)
 {
@@ -409,9 +411,12 @@ std::vector<Output> MemoryDataplane::Impl::mirror(std::span<const std::uint8_t> 
 		add_key(kind, v4 ? DP_MATCH_V4 : DP_MATCH_V6, ip->bytes.data(),
 			v4 ? 4 : 16);
 	};
+	// The lookup order of collect_packet() in bpf/lib/match.h: beyond
+	// DP_MAX_COPIES distinct actions the earlier lookups win, so it is
+	// part of the semantics (the semantic table checks it on both).
 	add_key(DP_KIND_SRC, DP_MATCH_MAC, h->src.data(), 6);
-	add_ip(DP_KIND_SRC, h->src_ip);
 	add_key(DP_KIND_DST, DP_MATCH_MAC, h->dst.data(), 6);
+	add_ip(DP_KIND_SRC, h->src_ip);
 	add_ip(DP_KIND_DST, h->dst_ip);
 
 	struct Copy {

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* The egress rule (docs/dataplane.md, "Flooded originals at the server's
+ * port"): an ORIGINAL frame the bridge floods or forwards out of a
+ * monitoring server's port is dropped when the mirror already copies it to
+ * that server. Copies carry DP_COPY_MARK and always pass. */
+#ifndef EVPNMON_LIB_EGRESS_H
+#define EVPNMON_LIB_EGRESS_H
+
+#include <linux/if_ether.h>
+#include <linux/pkt_cls.h>
+
+#include "maps.h"
+#include "match.h"
+#include "parse.h"
+#include "stats.h"
+
+/* TC verdict for a frame leaving host-facing port skb->ifindex. */
+static __always_inline int egress(struct __sk_buff *skb)
+{
+	if (skb->mark & DP_COPY_MARK) {
+		skb->mark &= ~DP_COPY_MARK; /* a mirror copy: always sent */
+		return TC_ACT_OK;
+	}
+	__u32 ifindex = skb->ifindex;
+	if (!bpf_map_lookup_elem(&dp_srv_port, &ifindex))
+		return TC_ACT_OK; /* no monitoring server on this port */
+	__u32 *vni = bpf_map_lookup_elem(&dp_port_vni, &ifindex);
+	if (!vni)
+		return TC_ACT_OK;
+	struct ethhdr eth;
+	if (parse_eth(skb, &eth))
+		return TC_ACT_OK;
+	if (eth.h_dest[0] & 1)
+		return TC_ACT_OK; /* broadcast/multicast: never dropped */
+	struct dp_mac_key mk = {};
+	mk.vni = *vni;
+	__builtin_memcpy(mk.mac, eth.h_dest, 6);
+	__u32 *at = bpf_map_lookup_elem(&dp_local_mac, &mk);
+	if (at && *at == ifindex)
+		return TC_ACT_OK; /* addressed to the server itself */
+
+	/* Same keys as the mirror program, MAC first; the IP addresses are
+	 * read only when the MACs name no watched host. */
+	struct dp_match_key key = {};
+	key.vni = *vni;
+	key.mtype = DP_MATCH_MAC;
+	int dup = watched(&key, eth.h_dest, 6, 0, ifindex) ||
+		  watched(&key, eth.h_source, 6, 1, ifindex);
+	if (!dup) {
+		__u8 addrs[32];
+		int alen = parse_ip_addrs(skb, &eth, addrs);
+		if (alen == 4) {
+			key.mtype = DP_MATCH_V4;
+			dup = watched(&key, addrs + 4, 4, 0, ifindex) ||
+			      watched(&key, addrs, 4, 1, ifindex);
+		} else if (alen == 16) {
+			key.mtype = DP_MATCH_V6;
+			dup = watched(&key, addrs + 16, 16, 0, ifindex) ||
+			      watched(&key, addrs, 16, 1, ifindex);
+		}
+	}
+	if (!dup)
+		return TC_ACT_OK;
+	stat_add(&dp_gstats, DP_GSTAT_EGRESS_DUP, 1, frame_len(skb), 1);
+	return TC_ACT_SHOT;
+}
+
+#endif /* EVPNMON_LIB_EGRESS_H */

@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Sending the copies a packet asked for (match.h): bpf_clone_redirect to
+ * the egress of a local port, or with a VXLAN-GBP tunnel key to the egress
+ * of the mirror device. Always to an egress, never to a host port's
+ * ingress, so a copy is never mirrored again. */
+#ifndef EVPNMON_LIB_EMIT_H
+#define EVPNMON_LIB_EMIT_H
+
+#include <bpf/bpf_endian.h>
+
+#include "maps.h"
+#include "stats.h"
+#include "tunnel.h"
+
+/* 0 if the copy was handed to its device. */
+static __always_inline int emit(struct __sk_buff *skb, const struct dp_action *a)
+{
+	if (a->kind == DP_ACT_LOCAL) {
+		/* The clone carries the copy mark; the original keeps its own. */
+		__u32 mark = skb->mark;
+		skb->mark = mark | DP_COPY_MARK;
+		int err = bpf_clone_redirect(skb, a->ifindex, 0);
+		skb->mark = mark;
+		return err;
+	}
+
+	__u32 zero = 0;
+	struct dp_config *cfg = bpf_map_lookup_elem(&dp_config, &zero);
+	if (!cfg || !cfg->mirror_ifindex)
+		return -1;
+	struct dp_tunnel_key key = {};
+	key.tunnel_id = a->vni;
+	key.remote_ipv4 = bpf_ntohl(a->remote_vtep);
+	key.local_ipv4 = bpf_ntohl(cfg->local_vtep);
+	key.tunnel_ttl = cfg->ttl ? cfg->ttl : 64;
+	int err = bpf_skb_set_tunnel_key(skb, (struct bpf_tunnel_key *)&key,
+					 sizeof(key), 0);
+	if (err)
+		return err;
+	struct dp_gbp_opt opt = {.gbp = a->host_id};
+	err = bpf_skb_set_tunnel_opt(skb, &opt, sizeof(opt));
+	if (err)
+		return err;
+	return bpf_clone_redirect(skb, cfg->mirror_ifindex, 0);
+}
+
+/* Sends every copy in st, then counts a drop on each matched entry whose
+ * copy failed or was over the limit. */
+static __always_inline void emit_copies(struct __sk_buff *skb,
+					const struct copy_state *st)
+{
+	/* Local copies first, then VXLAN copies: the tunnel key set for a
+	 * VXLAN copy stays attached to the skb's metadata (never to its bytes)
+	 * and must not travel with a local copy. */
+	__u8 failed[DP_MAX_COPIES] = {};
+	for (__u32 pass = 0; pass < 2; pass++) {
+		for (__u32 j = 0; j < DP_MAX_COPIES; j++) {
+			if (j >= st->ncopies)
+				break;
+			const struct dp_action *a = &st->copies[j];
+			if ((pass == 0) != (a->kind == DP_ACT_LOCAL))
+				continue;
+			if (emit(skb, a))
+				failed[j] = 1;
+		}
+	}
+	for (__u32 m = 0; m < 4 * DP_MAX_ACTIONS; m++) {
+		if (m >= st->nmatched)
+			break;
+		__s8 c = st->mcopy[m];
+		if (c < 0 || (c < DP_MAX_COPIES && failed[c]))
+			stat_add(&dp_stats, st->mstat[m], 0, 0, 1);
+	}
+}
+
+#endif /* EVPNMON_LIB_EMIT_H */

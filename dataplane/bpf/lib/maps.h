@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Every map of the evpn-monitor TC programs, in one place: the layouts are
+ * shared with userspace (evpnmon_shared.h), and the pinned names are the
+ * contract with the C++ facade (dataplane/src/linux/entry_store.*), which
+ * adopts them across restarts. Changing a map's definition makes old pins
+ * incompatible; BpfObject then replaces them.
+ */
+#ifndef EVPNMON_LIB_MAPS_H
+#define EVPNMON_LIB_MAPS_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "evpnmon_shared.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct dp_config);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} dp_config SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, DP_MAX_PORTS);
+	__type(key, __u32); /* ifindex of a host-facing port */
+	__type(value, __u32); /* VNI of its bridge */
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} dp_port_vni SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, DP_MAX_ENTRIES);
+	__type(key, struct dp_match_key);
+	__type(value, struct dp_match_val);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} dp_match SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, DP_MAX_ENTRIES);
+	__type(key, struct dp_decap_key);
+	__type(value, struct dp_decap_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} dp_decap SEC(".maps");
+
+/* Userspace only: full description of each entry, keyed by stat_idx. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, DP_MAX_ENTRIES);
+	__type(key, __u32);
+	__type(value, struct dp_entry_meta);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} dp_meta SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, DP_MAX_ENTRIES);
+	__type(key, __u32);
+	__type(value, struct dp_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} dp_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, DP_GSTAT_MAX);
+	__type(key, __u32);
+	__type(value, struct dp_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} dp_gstats SEC(".maps");
+
+/* (VNI, MAC) -> host-facing port it was learned on (userspace, from the
+ * bridge FDB). Read by evpnmon_egress to recognise frames to the server. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, DP_MAX_LOCAL_MACS);
+	__type(key, struct dp_mac_key);
+	__type(value, __u32);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} dp_local_mac SEC(".maps");
+
+/* Ports that copies are sent to (the LocalPort action of an installed entry
+ * 1/2/3): ifindex -> 1. evpnmon_egress returns at once on other ports. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, DP_MAX_PORTS);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} dp_srv_port SEC(".maps");
+
+/* The copies one packet asks for, and which matched entry each one serves
+ * (for the drop counters once the copies are sent). */
+struct copy_state {
+	struct dp_action copies[DP_MAX_COPIES];
+	__u32 ncopies;
+	/* matched entries: stat index and copy index (-1 = over the limit) */
+	__u32 mstat[4 * DP_MAX_ACTIONS];
+	__s8 mcopy[4 * DP_MAX_ACTIONS];
+	__u32 nmatched;
+};
+
+/* Per-packet scratch (too large for the 512-byte BPF stack). TC programs
+ * run with migration disabled and copies are queued, never processed
+ * synchronously by this program, so one slot per CPU is enough. Not
+ * pinned: it holds nothing between packets. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct copy_state);
+} dp_scratch SEC(".maps");
+
+#endif /* EVPNMON_LIB_MAPS_H */
