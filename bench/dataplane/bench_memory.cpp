@@ -1,6 +1,6 @@
 // Memory backend replay benchmark: simulated packets per second with 1 and
 // 10,000 installed entries (each packet = 4 hash lookups: source MAC,
-// source IP, destination MAC, destination IP), for a packet that matches no
+// destination MAC, source IP, destination IP), for a packet that matches no
 // entry and one that is mirrored. Not a timed assertion: prints numbers.
 #include <evpnmon/dataplane/memory.hpp>
 

@@ -45,7 +45,7 @@ $linux_table
 
 \`bench_dataplane_memory\`: \`MemoryDataplane::simulate()\` on one 64-byte
 frame, entries keyed by MAC; every simulated packet performs 4 hash lookups
-(source MAC, source IP, destination MAC, destination IP), as the BPF program.
+(source MAC, destination MAC, source IP, destination IP), as the BPF program.
 
 $mem_table
 MD
