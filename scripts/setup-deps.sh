@@ -37,7 +37,7 @@ pkgs=(
   iproute2 iputils-ping tcpdump tshark exabgp python3-yaml python3-zmq python3-protobuf
   # stock FRR 8.4.4 for the interop leaf
   frr
-  # Debian packages (issue 14): frr .debs from Debian's source package
+  # Debian packages: frr .debs from Debian's source package
   # (dpkg-buildpackage, quilt above), the install test's clean root
   # (mmdebstrap), `systemd-analyze verify` of the units (systemd)
   mmdebstrap systemd

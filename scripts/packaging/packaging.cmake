@@ -1,4 +1,4 @@
-# Debian packages (issue 14), included by the top-level CMakeLists.txt.
+# Debian packages, included by the top-level CMakeLists.txt.
 # One target makes all of them:
 #
 #   cmake --build build --target packages

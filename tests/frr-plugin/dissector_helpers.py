@@ -1,4 +1,4 @@
-"""Helpers of test_dissector.py (issue 14, the Wireshark dissector
+"""Helpers of test_dissector.py (the Wireshark dissector
 frr-plugin/wireshark/evpn-monitor.lua): craft BGP messages and pcap files
 with raw bytes (no scapy needed), run the real C codec
 (frr-plugin/module/evpn_mon_codec.c, compiled into a shared object and called

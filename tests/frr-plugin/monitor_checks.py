@@ -1,4 +1,4 @@
-"""Shared checks of the frr-plugin lab tests (issue 8): has a change of a
+"""Shared checks of the frr-plugin lab tests: has a change of a
 monitoring session's non-key fields -- the server MAC and the server IP, which
 ride in the path attribute, not in the prefix -- reached every BGP speaker and
 every leaf's session feed, as an implicit replace of the one route?

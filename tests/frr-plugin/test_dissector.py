@@ -1,4 +1,4 @@
-"""Issue 14: the Wireshark dissector frr-plugin/wireshark/evpn-monitor.lua.
+"""The Wireshark dissector frr-plugin/wireshark/evpn-monitor.lua.
 
 tshark 4.0 marks EVPN route type 254 as malformed ("Invalid EVPN Route Type
 (254)") and shows capability 239 as unknown. The Lua post-dissector decodes

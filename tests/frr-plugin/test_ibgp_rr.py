@@ -1,4 +1,4 @@
-"""Issue 8: the monitor-config route through an iBGP route reflector.
+"""The monitor-config route through an iBGP route reflector.
 
 A second fabric (docker/clab/evpn-monitor-ibgp.clab.yml) next to the eBGP
 reference fabric: one AS 65000, a patched route reflector `rr` without VNIs,

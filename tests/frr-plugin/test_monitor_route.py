@@ -211,7 +211,7 @@ def set_server(lab: Lab, mac: str, ip: str | None) -> None:
 
 
 def test_server_change_reaches_every_speaker(lab, feeds):
-    """Issue 8: redefining the server of a live session on the originator
+    """Redefining the server of a live session on the originator
     (its MAC, then its IP: IPv4 to IPv4, to none, to IPv6) must reach the
     spine and every other patched leaf (vtysh and feed) as an implicit
     replace of the one route.  Server MAC and IP are the route's only

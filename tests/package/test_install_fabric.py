@@ -1,4 +1,4 @@
-"""Issue 14: install the built .debs into a clean Debian 12 root and run a
+"""Install the built .debs into a clean Debian 12 root and run a
 small fabric from the INSTALLED files, not from the build tree.
 
 1. The .debs of `cmake --build build --target packages` (ctest

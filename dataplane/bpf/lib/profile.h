@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* Reserved for mirror profiles (issue 9): per matched entry, in this order,
+/* Reserved for mirror profiles: per matched entry, in this order,
  * direction, filter (5-tuple, then user-defined fields), 1:N sampler and
  * policer decide whether the entry asks for a copy; copies are then deduped
  * by (action, profile). The hook is collect() in match.h, before an entry's
