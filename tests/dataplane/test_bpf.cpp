@@ -33,6 +33,7 @@
 // test_dataplane_linux and two_vteps.sh check with real traffic.
 #define DOCTEST_CONFIG_IMPLEMENT
 #include "capture.hpp"
+#include "private_netns.hpp"
 #include "table_runner.hpp"
 #include "tunnel_shim.skel.h"
 
@@ -50,14 +51,10 @@
 #include <map>
 
 using namespace evpnmon::dp;
+using evpnmon::dp::test::sh;
 
 namespace {
 
-void sh(const std::string &cmd)
-{
-	if (std::system(cmd.c_str()) != 0)
-		throw std::runtime_error("command failed: " + cmd);
-}
 
 const std::string g_pin = "/sys/fs/bpf/evpnmon-testrun-" + std::to_string(::getpid());
 const std::vector<std::string> g_ports = {"h1", "h2", "h3", "srv", "g1"};
@@ -356,20 +353,5 @@ TEST_CASE("the BPF programs pass the semantic table (BPF_PROG_TEST_RUN)")
 
 int main(int argc, char **argv)
 {
-	if (::geteuid() != 0) {
-		std::cerr << "test_dataplane_bpf: needs root (netns, BPF)\n";
-		return 1;
-	}
-	if (::unshare(CLONE_NEWNET) != 0) {
-		std::perror("unshare(CLONE_NEWNET)");
-		return 1;
-	}
-	try {
-		build_switch();
-	} catch (const std::exception &ex) {
-		std::cerr << ex.what() << "\n";
-		return 1;
-	}
-	doctest::Context ctx(argc, argv);
-	return ctx.run();
+	return evpnmon::dp::test::run_in_private_netns("test_dataplane_bpf", argc, argv, build_switch);
 }

@@ -5,6 +5,7 @@
 // per-process bpffs directory that the backend removes.
 #define DOCTEST_CONFIG_IMPLEMENT
 #include "capture.hpp"
+#include "private_netns.hpp"
 #include "table_runner.hpp"
 
 #include <evpnmon/dataplane/dataplane.hpp>
@@ -28,14 +29,10 @@
 #include <map>
 
 using namespace evpnmon::dp;
+using evpnmon::dp::test::sh;
 
 namespace {
 
-void sh(const std::string &cmd)
-{
-	if (std::system(cmd.c_str()) != 0)
-		throw std::runtime_error("command failed: " + cmd);
-}
 
 std::string g_pin = "/sys/fs/bpf/evpnmon-test-" + std::to_string(::getpid());
 
@@ -437,20 +434,5 @@ TEST_CASE("incompatible pins of another version are replaced; one process per pi
 
 int main(int argc, char **argv)
 {
-	if (::geteuid() != 0) {
-		std::cerr << "test_dataplane_linux: needs root (netns, BPF)\n";
-		return 1;
-	}
-	if (::unshare(CLONE_NEWNET) != 0) {
-		std::perror("unshare(CLONE_NEWNET)");
-		return 1;
-	}
-	try {
-		build_switch();
-	} catch (const std::exception &ex) {
-		std::cerr << ex.what() << "\n";
-		return 1;
-	}
-	doctest::Context ctx(argc, argv);
-	return ctx.run();
+	return evpnmon::dp::test::run_in_private_netns("test_dataplane_linux", argc, argv, build_switch);
 }
