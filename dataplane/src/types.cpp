@@ -39,19 +39,11 @@ std::string to_string(EntryKind kind)
 
 std::optional<Mac> parse_mac(const std::string &text)
 {
+	// One set of accepted MAC forms for every component (evpn_mon_options.h).
 	Mac mac{};
-	unsigned v[6];
-	char tail;
-	if (text.size() != 17)
+	if (text.find('\0') != std::string::npos ||
+	    !evpn_mon_parse_mac(text.c_str(), mac.data()))
 		return std::nullopt;
-	for (std::size_t i = 2; i < 17; i += 3)
-		if (text[i] != ':' && text[i] != '-')
-			return std::nullopt;
-	if (std::sscanf(text.c_str(), "%2x%*c%2x%*c%2x%*c%2x%*c%2x%*c%2x%c", &v[0],
-			&v[1], &v[2], &v[3], &v[4], &v[5], &tail) != 6)
-		return std::nullopt;
-	for (int i = 0; i < 6; ++i)
-		mac[i] = static_cast<std::uint8_t>(v[i]);
 	return mac;
 }
 

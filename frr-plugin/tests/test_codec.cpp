@@ -2,6 +2,7 @@
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <vector>
@@ -102,7 +103,7 @@ TEST_CASE("layout of an IPv4 route matches docs/wire-format.md")
 TEST_CASE("sizes: minimum and maximum")
 {
 	CHECK(encode(sample(4, 0, false)).size() == 39);
-	CHECK(encode(sample(16, 16, true)).size() == EVPN_MON_NLRI_MAX_LEN);
+	CHECK(encode(sample(16, 16, true)).size() == EVPN_MON_NLRI_KEYS_MAX_LEN);
 	evpn_mon_route d;
 	CHECK(decode(Bytes(EVPN_MON_NLRI_MIN_LEN - 1, 0), d) == EVPN_MON_ERR_SHORT);
 	CHECK(decode(Bytes(EVPN_MON_NLRI_MAX_LEN + 1, 0), d) == EVPN_MON_ERR_LONG);
@@ -154,9 +155,12 @@ TEST_CASE("truncated and trailing octets")
 		CHECK(err != EVPN_MON_OK);
 		CHECK_FALSE(evpn_mon_error_key_valid(err));
 	}
+	// Octets after the originator IP are an options area: its first octet
+	// is the version, and a wrong one leaves the key usable.
 	auto longer = full;
 	longer.push_back(0);
-	CHECK(decode(longer, d) == EVPN_MON_ERR_TRAILING);
+	CHECK(decode(longer, d) == EVPN_MON_ERR_OPT_VERSION);
+	CHECK(evpn_mon_error_key_valid(EVPN_MON_ERR_OPT_VERSION));
 }
 
 TEST_CASE("semantic errors keep the key: treat-as-withdraw")
@@ -237,11 +241,12 @@ TEST_CASE("key and payload split and rebuild")
 {
 	auto r = sample(16, 16, true);
 	evpn_mon_key k;
-	evpn_mon_payload p;
+	uint8_t p[EVPN_MON_PAYLOAD_MAX_LEN];
 	evpn_mon_route_key(&r, &k);
-	evpn_mon_route_payload(&r, &p);
+	size_t plen = evpn_mon_route_payload(&r, p, sizeof(p));
+	CHECK(plen == 6 + 1 + 16);
 	evpn_mon_route back;
-	evpn_mon_route_from_key(&back, r.rd, r.eth_tag, &k, &p);
+	REQUIRE(evpn_mon_route_from_key(&back, r.rd, r.eth_tag, &k, p, plen));
 	CHECK(same(r, back));
 
 	// The key does not depend on the server: a server change is an
@@ -263,4 +268,416 @@ TEST_CASE("encoder refuses invalid lengths and short buffers")
 	CHECK(evpn_mon_encode(&r, buf, sizeof(buf)) == 0);
 	CHECK(std::string(evpn_mon_strerror(EVPN_MON_ERR_HOST_ID)).find("HOST ID") != std::string::npos);
 	CHECK(std::string(evpn_mon_strerror(evpn_mon_error(999))) == "unknown error");
+}
+
+// --- the options area (docs/wire-format.md, "Options") ---
+
+namespace {
+
+evpn_mon_options profile(const char *name = "roce")
+{
+	evpn_mon_options o{};
+	o.present = 1;
+	std::memcpy(o.name, name, std::min(std::strlen(name), sizeof(o.name) - 1));
+	return o;
+}
+
+// The largest options area: every single-valued option at its widest, one
+// full IPv6 line (8 UDFs) and a second line filling the rest, 182 octets.
+evpn_mon_options largest_options()
+{
+	evpn_mon_options o = profile("rocev2-debugging");
+	o.direction = EVPN_MON_DIR_RX;
+	o.sample = EVPN_MON_SAMPLE_MAX;
+	o.truncate = EVPN_MON_TRUNCATE_MAX;
+	o.police_unit = EVPN_MON_POLICE_BPS;
+	o.police_rate = EVPN_MON_POLICE_BPS_MAX;
+	o.police_burst = EVPN_MON_POLICE_BURST_MAX;
+	o.nfilters = 2;
+	auto &a = o.filters[0];
+	a.family = 6;
+	a.proto = 17;
+	a.src.len = a.dst.len = 128;
+	for (int i = 0; i < 16; i++) {
+		a.src.addr[i] = uint8_t(0x20 + i);
+		a.dst.addr[i] = uint8_t(0x40 + i);
+	}
+	a.sport_lo = 1000;
+	a.sport_hi = 2000;
+	a.dport_lo = a.dport_hi = 4791;
+	a.nudf = EVPN_MON_MAX_UDFS;
+	for (int i = 0; i < EVPN_MON_MAX_UDFS; i++)
+		a.udf[i] = {EVPN_MON_UDF_L5, uint8_t(i * 2), uint16_t(0x1100 + (i << 8)), 0xff00};
+	auto &b = o.filters[1];
+	b.family = 4;
+	b.proto = 6;
+	b.src.len = 24;
+	b.src.addr[0] = 10;
+	b.src.addr[1] = 1;
+	b.src.addr[2] = 2;
+	b.sport_lo = 1;
+	b.sport_hi = 1023;
+	b.nudf = 4;
+	for (int i = 0; i < 4; i++)
+		b.udf[i] = {EVPN_MON_UDF_L4, uint8_t(EVPN_MON_UDF_OFFSET_MAX - i), 0x0002, 0x0002};
+	return o;
+}
+
+// A valid key part (sample()) followed by the given options area.
+Bytes with_area(const Bytes &area)
+{
+	auto b = encode(sample());
+	b.insert(b.end(), area.begin(), area.end());
+	return b;
+}
+
+// Decode a key-valid route carrying `area`; the key must always survive.
+evpn_mon_error decode_area(const Bytes &area, evpn_mon_route &d)
+{
+	auto err = decode(with_area(area), d);
+	CHECK(evpn_mon_error_key_valid(err));
+	CHECK(d.vni == 100);
+	CHECK(d.host_id == 21);
+	return err;
+}
+
+} // namespace
+
+TEST_CASE("routes with options round-trip")
+{
+	std::vector<evpn_mon_options> all;
+	all.push_back(profile()); // empty profile
+	{
+		auto o = profile("cnp");
+		o.nfilters = 1;
+		evpn_mon_filter_preset(EVPN_MON_PRESET_ROCEV2_CNP, &o.filters[0]);
+		all.push_back(o);
+	}
+	{
+		auto o = profile("nak");
+		o.direction = EVPN_MON_DIR_TX;
+		o.nfilters = 2;
+		evpn_mon_filter_preset(EVPN_MON_PRESET_ROCEV2_NAK, &o.filters[0]);
+		o.filters[1].family = 4;
+		o.filters[1].dst.len = 8;
+		o.filters[1].dst.addr[0] = 10;
+		o.sample = 100;
+		o.truncate = 128;
+		o.police_unit = EVPN_MON_POLICE_PPS;
+		o.police_rate = 1000;
+		o.police_burst = 100;
+		all.push_back(o);
+	}
+	all.push_back(largest_options());
+	for (auto o : all) {
+		CAPTURE(o.name);
+		for (uint8_t hip : {0, 4, 16}) {
+			auto r = sample(hip, 16, true);
+			r.opts = o;
+			auto b = encode(r);
+			REQUIRE(b.size() == EVPN_MON_NLRI_MIN_LEN + 6 + hip + 16 +
+						    evpn_mon_options_encoded_len(&o));
+			evpn_mon_route d;
+			REQUIRE(decode(b, d) == EVPN_MON_OK);
+			CHECK(same(r, d));
+			CHECK(encode(d) == b);
+		}
+	}
+}
+
+TEST_CASE("options are sent in canonical form")
+{
+	auto r = sample();
+	r.opts = profile(""); // no NAME TLV
+	r.opts.nfilters = 1;
+	auto &f = r.opts.filters[0];
+	f.nudf = 1;
+	f.udf[0] = {EVPN_MON_UDF_L3, 9, 0x11ff, 0xff00}; // value bits outside the mask
+	f.sport_lo = 0;
+	f.sport_hi = 65535; // any port, spelt out
+	r.opts.sample = 1;  // every packet
+	f.udf[1].value = 7; // unused UDF slot
+	r.opts.filters[3].proto = 6; // unused line
+	auto b = encode(r);
+	evpn_mon_route d;
+	REQUIRE(decode(b, d) == EVPN_MON_OK);
+	CHECK_FALSE(same(r, d));
+	CHECK(evpn_mon_options_equal(&r.opts, &d.opts));
+	CHECK(d.opts.filters[0].udf[0].value == 0x1100);
+	CHECK(d.opts.filters[0].sport_hi == 0);
+	CHECK(d.opts.sample == 0);
+	// area: version, then FILTER len 12 = 4 + port flags + nudf + 6
+	const Bytes area(b.end() - 15, b.end());
+	CHECK(area == Bytes{1, 2, 12, 0, 0, 0, 0, 0, 1, 0, 9, 0x11, 0x00, 0xff, 0x00});
+	CHECK(encode(d) == b);
+}
+
+TEST_CASE("an empty profile is one octet; no profile is no octet")
+{
+	auto r = sample();
+	auto none = encode(r);
+	r.opts = profile("");
+	auto empty = encode(r);
+	REQUIRE(empty.size() == none.size() + 1);
+	CHECK(empty.back() == EVPN_MON_OPT_VERSION);
+	evpn_mon_route d;
+	REQUIRE(decode(empty, d) == EVPN_MON_OK);
+	CHECK(d.opts.present == 1);
+	REQUIRE(decode(none, d) == EVPN_MON_OK);
+	CHECK(d.opts.present == 0);
+}
+
+const Bytes kLargestRoute = {
+	0x00, 0x01, 0x0a, 0x00, 0x00, 0x65, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x64, 0x00, 0x00, 0x00, 0x00, 0x15, 0x30, 0x02, 0x00, 0x00,
+	0x00, 0x02, 0x10, 0x80, 0x20, 0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27,
+	0x28, 0x29, 0x2a, 0x2b, 0x2c, 0x2d, 0x2e, 0x2f, 0x30, 0x02, 0x00, 0x00,
+	0x00, 0x00, 0x21, 0x80, 0xfd, 0xfe, 0xff, 0x00, 0x01, 0x02, 0x03, 0x04,
+	0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x20, 0x0a, 0x00, 0x00,
+	0x65, 0x01, 0x01, 0x01, 0x01, 0x02, 0x5e, 0x06, 0x11, 0x80, 0x80, 0x20,
+	0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27, 0x28, 0x29, 0x2a, 0x2b, 0x2c,
+	0x2d, 0x2e, 0x2f, 0x40, 0x41, 0x42, 0x43, 0x44, 0x45, 0x46, 0x47, 0x48,
+	0x49, 0x4a, 0x4b, 0x4c, 0x4d, 0x4e, 0x4f, 0x03, 0x03, 0xe8, 0x07, 0xd0,
+	0x12, 0xb7, 0x12, 0xb7, 0x08, 0x02, 0x00, 0x11, 0x00, 0xff, 0x00, 0x02,
+	0x02, 0x12, 0x00, 0xff, 0x00, 0x02, 0x04, 0x13, 0x00, 0xff, 0x00, 0x02,
+	0x06, 0x14, 0x00, 0xff, 0x00, 0x02, 0x08, 0x15, 0x00, 0xff, 0x00, 0x02,
+	0x0a, 0x16, 0x00, 0xff, 0x00, 0x02, 0x0c, 0x17, 0x00, 0xff, 0x00, 0x02,
+	0x0e, 0x18, 0x00, 0xff, 0x00, 0x02, 0x25, 0x04, 0x06, 0x18, 0x00, 0x0a,
+	0x01, 0x02, 0x01, 0x00, 0x01, 0x03, 0xff, 0x04, 0x01, 0x7e, 0x00, 0x02,
+	0x00, 0x02, 0x01, 0x7d, 0x00, 0x02, 0x00, 0x02, 0x01, 0x7c, 0x00, 0x02,
+	0x00, 0x02, 0x01, 0x7b, 0x00, 0x02, 0x00, 0x02, 0x03, 0x04, 0x00, 0x80,
+	0x00, 0x00, 0x04, 0x02, 0x24, 0x00, 0x05, 0x0d, 0x02, 0x00, 0x00, 0x00,
+	0x5d, 0x21, 0xdb, 0xa0, 0x00, 0x05, 0xf5, 0xe1, 0x00, 0x81, 0x10, 0x72,
+	0x6f, 0x63, 0x65, 0x76, 0x32, 0x2d, 0x64, 0x65, 0x62, 0x75, 0x67, 0x67,
+	0x69, 0x6e, 0x67,
+};
+
+TEST_CASE("the largest route is 255 octets (docs/wire-format.md)")
+{
+	// the route printed in docs/wire-format.md ("Size limit") and stored
+	// as frr-plugin/fuzz/corpus/opts-largest-route
+	auto r = sample(16, 16, true);
+	const uint8_t rd[8] = {0, 1, 10, 0, 0, 101, 0, 2};
+	std::memcpy(r.rd, rd, 8);
+	for (int i = 0; i < 16; i++) {
+		r.host_ip.addr[i] = uint8_t(0x20 + i);
+		r.server_ip.addr[i] = uint8_t(0xfd + i);
+	}
+	r.opts = largest_options();
+	REQUIRE(evpn_mon_options_validate(&r.opts) == EVPN_MON_OPT_OK);
+	CHECK(evpn_mon_options_encoded_len(&r.opts) == EVPN_MON_OPTIONS_MAX_LEN);
+	auto b = encode(r);
+	CHECK(b.size() == 255);
+	CHECK(b.size() == EVPN_MON_NLRI_MAX_LEN);
+	CHECK(b == kLargestRoute);
+	evpn_mon_route d;
+	REQUIRE(decode(b, d) == EVPN_MON_OK);
+	CHECK(same(r, d));
+
+	// One more prefix bit needs one more octet: refused everywhere.
+	r.opts.filters[1].src.len = 25;
+	CHECK(evpn_mon_options_validate(&r.opts) == EVPN_MON_OPT_TOO_LARGE);
+	CHECK(evpn_mon_validate(&r, false) == EVPN_MON_ERR_OPT_VALUE);
+	uint8_t buf[512];
+	CHECK(evpn_mon_encode(&r, buf, sizeof(buf)) == 0);
+	// and a received 256-octet NLRI is structurally too long
+	CHECK(decode(Bytes(256, 0), d) == EVPN_MON_ERR_LONG);
+}
+
+TEST_CASE("unknown optional TLVs are skipped, known ones still read")
+{
+	evpn_mon_route d;
+	CHECK(decode_area({1, 0x90, 3, 0xaa, 0xbb, 0xcc, 0x01, 1, 1, 0xff, 0}, d) == EVPN_MON_OK);
+	CHECK(d.opts.present == 1);
+	CHECK(d.opts.direction == EVPN_MON_DIR_RX);
+	// zero-length and maximum-length optional TLVs
+	Bytes big{1, 0xfe, 255};
+	big.resize(big.size() + 255, 0x55);
+	auto b = with_area(big);
+	// 49 + 258 octets: too long for an NLRI, so only the codec level
+	CHECK(decode(b, d) == EVPN_MON_ERR_LONG);
+	evpn_mon_options o;
+	CHECK(evpn_mon_options_decode(big.data(), big.size(), &o) == EVPN_MON_OPT_OK);
+	CHECK(o.present == 1);
+}
+
+TEST_CASE("malformed options: key kept, route treated as withdrawn")
+{
+	struct Case {
+		const char *what;
+		Bytes area;
+		evpn_mon_error want;
+	};
+	const Case cases[] = {
+		{"version 0", {0}, EVPN_MON_ERR_OPT_VERSION},
+		{"version 2", {2, 1, 1, 1}, EVPN_MON_ERR_OPT_VERSION},
+		{"unknown mandatory", {1, 0x10, 0}, EVPN_MON_ERR_OPT_UNKNOWN},
+		{"unknown mandatory 6", {1, 6, 1, 0}, EVPN_MON_ERR_OPT_UNKNOWN},
+		{"header cut", {1, 1}, EVPN_MON_ERR_OPT_TRUNCATED},
+		{"value cut", {1, 3, 4, 0, 0, 0}, EVPN_MON_ERR_OPT_TRUNCATED},
+		{"optional value cut", {1, 0x90, 2, 0}, EVPN_MON_ERR_OPT_TRUNCATED},
+		{"direction len 2", {1, 1, 2, 0, 1}, EVPN_MON_ERR_OPT_LENGTH},
+		{"direction len 0", {1, 1, 0}, EVPN_MON_ERR_OPT_LENGTH},
+		{"sample len 3", {1, 3, 3, 0, 0, 2}, EVPN_MON_ERR_OPT_LENGTH},
+		{"sample len 5", {1, 3, 5, 0, 0, 0, 0, 2}, EVPN_MON_ERR_OPT_LENGTH},
+		{"truncate len 1", {1, 4, 1, 64}, EVPN_MON_ERR_OPT_LENGTH},
+		{"police len 12", {1, 5, 12, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 1}, EVPN_MON_ERR_OPT_LENGTH},
+		{"name len 0", {1, 0x81, 0}, EVPN_MON_ERR_OPT_LENGTH},
+		{"name len 17", {1, 0x81, 17, 'a', 'a', 'a', 'a', 'a', 'a', 'a', 'a', 'a', 'a', 'a', 'a', 'a', 'a', 'a', 'a', 'a'},
+		 EVPN_MON_ERR_OPT_LENGTH},
+		// filter: family 0, proto 0, /0 /0, no ports, 0 UDFs = 6 octets
+		{"filter len 5", {1, 2, 5, 0, 0, 0, 0, 0}, EVPN_MON_ERR_OPT_LENGTH},
+		{"filter len 7", {1, 2, 7, 0, 0, 0, 0, 0, 0, 0}, EVPN_MON_ERR_OPT_LENGTH},
+		{"filter prefix octets missing", {1, 2, 6, 4, 0, 8, 0, 0, 0}, EVPN_MON_ERR_OPT_LENGTH},
+		{"filter ports missing", {1, 2, 6, 0, 17, 0, 0, 2, 0}, EVPN_MON_ERR_OPT_LENGTH},
+		{"filter UDF cut", {1, 2, 8, 0, 0, 0, 0, 0, 1, 0, 0}, EVPN_MON_ERR_OPT_LENGTH},
+		{"direction twice", {1, 1, 1, 1, 1, 1, 1}, EVPN_MON_ERR_OPT_DUPLICATE},
+		{"sample twice", {1, 3, 4, 0, 0, 0, 2, 3, 4, 0, 0, 0, 2}, EVPN_MON_ERR_OPT_DUPLICATE},
+		{"truncate twice", {1, 4, 2, 0, 64, 4, 2, 0, 64}, EVPN_MON_ERR_OPT_DUPLICATE},
+		{"name twice", {1, 0x81, 1, 'a', 0x81, 1, 'b'}, EVPN_MON_ERR_OPT_DUPLICATE},
+		{"direction 3", {1, 1, 1, 3}, EVPN_MON_ERR_OPT_VALUE},
+		{"sample 2^23+1", {1, 3, 4, 0, 0x80, 0, 1}, EVPN_MON_ERR_OPT_VALUE},
+		{"truncate 63", {1, 4, 2, 0, 63}, EVPN_MON_ERR_OPT_VALUE},
+		{"truncate 9217", {1, 4, 2, 0x24, 0x01}, EVPN_MON_ERR_OPT_VALUE},
+		{"police unit 3", {1, 5, 13, 3, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1}, EVPN_MON_ERR_OPT_VALUE},
+		{"police pps 0", {1, 5, 13, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}, EVPN_MON_ERR_OPT_VALUE},
+		{"police burst 0", {1, 5, 13, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0}, EVPN_MON_ERR_OPT_VALUE},
+		{"name not printable", {1, 0x81, 2, 'a', 0x07}, EVPN_MON_ERR_OPT_VALUE},
+		{"name with NUL", {1, 0x81, 2, 'a', 0}, EVPN_MON_ERR_OPT_VALUE},
+		{"family 5", {1, 2, 6, 5, 0, 0, 0, 0, 0}, EVPN_MON_ERR_OPT_VALUE},
+		{"prefix without family", {1, 2, 7, 0, 0, 8, 0, 10, 0, 0}, EVPN_MON_ERR_OPT_VALUE},
+		{"IPv4 /33", {1, 2, 11, 4, 0, 33, 0, 10, 0, 0, 0, 0, 0, 0}, EVPN_MON_ERR_OPT_VALUE},
+		{"prefix /129", {1, 2, 6, 6, 0, 129, 0, 0, 0}, EVPN_MON_ERR_OPT_VALUE},
+		{"host bits set", {1, 2, 7, 4, 0, 7, 0, 0x0b, 0, 0}, EVPN_MON_ERR_OPT_VALUE},
+		{"ports without tcp/udp/sctp", {1, 2, 10, 0, 1, 0, 0, 1, 0, 1, 0, 2, 0}, EVPN_MON_ERR_OPT_VALUE},
+		{"port range reversed", {1, 2, 10, 0, 17, 0, 0, 2, 0, 9, 0, 8, 0}, EVPN_MON_ERR_OPT_VALUE},
+		{"port flags reserved bit", {1, 2, 6, 0, 0, 0, 0, 4, 0}, EVPN_MON_ERR_OPT_VALUE},
+		{"9 UDFs", {1, 2, 6, 0, 0, 0, 0, 0, 9}, EVPN_MON_ERR_OPT_VALUE},
+		{"UDF base 3", {1, 2, 12, 0, 0, 0, 0, 0, 1, 3, 0, 0, 0, 0, 0}, EVPN_MON_ERR_OPT_VALUE},
+		{"UDF offset 127", {1, 2, 12, 0, 0, 0, 0, 0, 1, 2, 127, 0, 0, 0, 0}, EVPN_MON_ERR_OPT_VALUE},
+		{"5 filter lines",
+		 {1, 2, 6, 0, 0, 0, 0, 0, 0, 2, 6, 0, 0, 0, 0, 0, 0, 2, 6, 0, 0, 0, 0, 0, 0, 2, 6, 0, 0, 0, 0, 0, 0,
+		  2, 6, 0, 0, 0, 0, 0, 0},
+		 EVPN_MON_ERR_OPT_VALUE},
+	};
+	for (const auto &c : cases) {
+		CAPTURE(c.what);
+		evpn_mon_route d;
+		CHECK(decode_area(c.area, d) == c.want);
+		CHECK(d.opts.present == 0); // options of a malformed area are dropped
+		// a withdrawal needs only the key: options errors do not matter
+		CHECK(decode(with_area(c.area), d, true) == EVPN_MON_OK);
+	}
+}
+
+TEST_CASE("options edge values accepted on receipt")
+{
+	evpn_mon_route d;
+	// explicit defaults are accepted and read as the defaults
+	CHECK(decode_area({1, 1, 1, 0, 3, 4, 0, 0, 0, 1, 4, 2, 0, 0, 5, 13, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, d) ==
+	      EVPN_MON_OK);
+	evpn_mon_options want{};
+	want.present = 1;
+	CHECK(evpn_mon_options_equal(&d.opts, &want));
+	// four lines (the most), the largest sample and truncation
+	CHECK(decode_area({1, 2, 6, 0, 0, 0, 0, 0, 0, 2, 6, 0, 0, 0, 0, 0, 0, 2, 6, 0, 0, 0, 0, 0, 0, 2, 6, 0, 0, 0, 0, 0,
+			   0, 3, 4, 0, 0x80, 0, 0, 4, 2, 0x24, 0},
+			  d) == EVPN_MON_OK);
+	CHECK(d.opts.nfilters == 4);
+	CHECK(d.opts.sample == EVPN_MON_SAMPLE_MAX);
+	CHECK(d.opts.truncate == EVPN_MON_TRUNCATE_MAX);
+}
+
+TEST_CASE("options error names are stable")
+{
+	CHECK(std::string(evpn_mon_errname(EVPN_MON_ERR_OPT_VERSION)) == "optionsVersion");
+	CHECK(std::string(evpn_mon_errname(EVPN_MON_ERR_OPT_TRUNCATED)) == "optionsTruncated");
+	CHECK(std::string(evpn_mon_errname(EVPN_MON_ERR_OPT_LENGTH)) == "optionsLength");
+	CHECK(std::string(evpn_mon_errname(EVPN_MON_ERR_OPT_DUPLICATE)) == "optionsDuplicate");
+	CHECK(std::string(evpn_mon_errname(EVPN_MON_ERR_OPT_UNKNOWN)) == "optionsUnknownMandatory");
+	CHECK(std::string(evpn_mon_errname(EVPN_MON_ERR_OPT_VALUE)) == "optionsValue");
+	CHECK(std::string(evpn_mon_errname(EVPN_MON_ERR_TRAILING)) == "trailingOctets");
+	for (int e = 0; e < EVPN_MON_ERR__MAX; e++) {
+		CAPTURE(e);
+		CHECK(std::string(evpn_mon_errname(evpn_mon_error(e))) != "unknown");
+		CHECK(std::string(evpn_mon_strerror(evpn_mon_error(e))) != "unknown error");
+	}
+}
+
+TEST_CASE("payload carries server and options; malformed payload refused")
+{
+	auto r = sample(4, 16, true);
+	r.opts = largest_options();
+	evpn_mon_key k;
+	evpn_mon_route_key(&r, &k);
+	uint8_t p[EVPN_MON_PAYLOAD_MAX_LEN];
+	size_t plen = evpn_mon_route_payload(&r, p, sizeof(p));
+	CHECK(plen == EVPN_MON_PAYLOAD_MAX_LEN);
+	CHECK(evpn_mon_route_payload(&r, p, plen - 1) == 0);
+	evpn_mon_route back;
+	REQUIRE(evpn_mon_route_from_key(&back, r.rd, r.eth_tag, &k, p, plen));
+	CHECK(same(r, back));
+
+	// key only
+	REQUIRE(evpn_mon_route_from_key(&back, r.rd, r.eth_tag, &k, nullptr, 0));
+	CHECK(back.vni == r.vni);
+	CHECK(back.opts.present == 0);
+
+	// bad server IP length, short payload, bad options
+	p[6] = 5;
+	CHECK_FALSE(evpn_mon_route_from_key(&back, r.rd, r.eth_tag, &k, p, plen));
+	CHECK(back.server_ip.len == 0);
+	p[6] = 16;
+	CHECK_FALSE(evpn_mon_route_from_key(&back, r.rd, r.eth_tag, &k, p, 6));
+	CHECK_FALSE(evpn_mon_route_from_key(&back, r.rd, r.eth_tag, &k, p, 20));
+	p[6 + 1 + 16] = 9; // options version
+	CHECK_FALSE(evpn_mon_route_from_key(&back, r.rd, r.eth_tag, &k, p, plen));
+	CHECK(back.opts.present == 0);
+	CHECK(back.vni == r.vni);
+
+	// no profile: no area
+	r.opts = {};
+	CHECK(evpn_mon_route_payload(&r, p, sizeof(p)) == 6 + 1 + 16);
+	// options do not change the key: a profile change is an implicit replace
+	r.opts = profile("x");
+	evpn_mon_key k2;
+	evpn_mon_route_key(&r, &k2);
+	CHECK(std::memcmp(&k, &k2, sizeof(k)) == 0);
+}
+
+TEST_CASE("session id")
+{
+	char buf[EVPN_MON_SESSION_ID_MAX];
+	auto r = sample(0, 4, true);
+	size_t len = evpn_mon_session_id(&r, buf, sizeof(buf));
+	CHECK(len == std::strlen(buf));
+	CHECK(std::string(buf) == "10.0.0.101/100/21/02:00:00:00:02:10/-");
+	r = sample(4, 4, false);
+	evpn_mon_session_id(&r, buf, sizeof(buf));
+	CHECK(std::string(buf) == "10.0.0.101/100/21/-/192.193.194.195");
+	// the widest: IPv6 host, 24-bit VNI, 16-bit HOST ID
+	r = sample(16, 4, true);
+	std::memset(r.host_ip.addr, 0xab, 16);
+	r.vni = 16777215;
+	r.host_id = 65535;
+	r.orig_ip[0] = 255;
+	r.orig_ip[1] = 255;
+	r.orig_ip[2] = 255;
+	r.orig_ip[3] = 255;
+	size_t n = evpn_mon_session_id(&r, buf, sizeof(buf));
+	CHECK(std::string(buf) ==
+	      "255.255.255.255/16777215/65535/02:00:00:00:02:10/abab:abab:abab:abab:abab:abab:abab:abab");
+	CHECK(n < EVPN_MON_SESSION_ID_MAX);
+	// RD, server and options are not part of the identity
+	auto r2 = r;
+	r2.rd[7] = 9;
+	r2.server_mac[5] = 7;
+	r2.opts = profile("p");
+	char buf2[EVPN_MON_SESSION_ID_MAX];
+	evpn_mon_session_id(&r2, buf2, sizeof(buf2));
+	CHECK(std::string(buf) == buf2);
+	// a short buffer is NUL-terminated
+	char small[8];
+	CHECK(evpn_mon_session_id(&r, small, sizeof(small)) == 7);
+	CHECK(std::strlen(small) == 7);
 }

@@ -4,8 +4,10 @@
 -- BGP extensions (docs/wire-format.md, section 1):
 --
 --   * the EVPN monitor-config route, EVPN route type 254, inside
---     MP_REACH_NLRI / MP_UNREACH_NLRI (AFI 25 / SAFI 70): every field, and
---     every malformation the C codec (frr-plugin/module/evpn_mon_codec.c,
+--     MP_REACH_NLRI / MP_UNREACH_NLRI (AFI 25 / SAFI 70): every field, the
+--     session's options (mirror profile: versioned TLVs after the originator
+--     IP, docs/wire-format.md "Options"), and every malformation the C codec
+--     (proto/session/evpn_mon_codec.c and evpn_mon_options.c,
 --     evpn_mon_decode) knows, with its stable reason name;
 --   * BGP capability 239, "EVPN extension route types", in OPEN messages.
 --
@@ -51,8 +53,10 @@
 -- as evpnmon.other_nlri with their type and length.
 --
 -- One codec per wire format: decode_monitor() below follows evpn_mon_decode()
--- and evpn_mon_validate() step by step (same checks, same order, same
--- reason names as evpn_mon_errname()); tests/frr-plugin/test_dissector.py
+-- and evpn_mon_validate() step by step, and decode_options() follows
+-- evpn_mon_options_decode() and evpn_mon_options_validate() (same checks,
+-- same order, same reason names as evpn_mon_errname());
+-- tests/frr-plugin/test_dissector.py
 -- checks it against the compiled C codec and against a real FRR fabric.
 -- Nothing here throws out of the dissector: every read is bounds-checked and
 -- the whole walk runs under pcall (an unexpected Lua error becomes the
@@ -60,7 +64,8 @@
 
 local ROUTE_TYPE = 254           -- EVPN_MON_ROUTE_TYPE
 local CAP_CODE = 239             -- EVPN_MON_CAPABILITY_CODE
-local NLRI_MIN, NLRI_MAX = 35, 73 -- EVPN_MON_NLRI_MIN_LEN / _MAX_LEN
+local NLRI_MIN, NLRI_MAX = 35, 255 -- EVPN_MON_NLRI_MIN_LEN / _MAX_LEN
+local OPT_VERSION, OPTIONS_MAX_LEN = 1, 182 -- EVPN_MON_OPT_VERSION / EVPN_MON_OPTIONS_MAX_LEN
 local HOST_ID_MIN, HOST_ID_MAX = 1, 65535
 local AFI_L2VPN, SAFI_EVPN = 25, 70
 local ATTR_MP_REACH, ATTR_MP_UNREACH = 14, 15
@@ -84,6 +89,12 @@ local REASONS = {
     { "hostMacNotUnicast", "host MAC not unicast", false },
     { "serverMacNotUnicast", "server MAC not unicast", false },
     { "vniZero", "VNI 0", false },
+    { "optionsVersion", "options area version unknown", false },
+    { "optionsTruncated", "option TLV runs past the NLRI", false },
+    { "optionsLength", "option TLV with a wrong length", false },
+    { "optionsDuplicate", "single-valued option TLV given twice", false },
+    { "optionsUnknownMandatory", "unknown mandatory option TLV", false },
+    { "optionsValue", "option out of range", false },
 }
 
 local REASONS_TEXT, STRUCTURAL = {}, {}
@@ -91,6 +102,12 @@ for _, r in ipairs(REASONS) do
     REASONS_TEXT[r[1]] = r[2]
     STRUCTURAL[r[1]] = r[3]
 end
+
+local tlv_names = {
+    [1] = "direction", [2] = "filter", [3] = "sample", [4] = "truncate", [5] = "police",
+    [0x81] = "name",
+}
+local dir_names = { [0] = "both", [1] = "rx (to the host)", [2] = "tx (from the host)" }
 
 local attr_names = { [ATTR_MP_REACH] = "MP_REACH_NLRI", [ATTR_MP_UNREACH] = "MP_UNREACH_NLRI" }
 local rtype_names = {
@@ -123,6 +140,46 @@ local F = {
     server_ipv6   = ProtoField.ipv6("evpnmon.nlri.server_ipv6", "Server IPv6"),
     orig_ip_len   = ProtoField.uint8("evpnmon.nlri.orig_ip_len", "Originating Router's IP Length (bits)"),
     orig_ip       = ProtoField.ipv4("evpnmon.nlri.orig_ip", "Originating Router's IP"),
+    options_length = ProtoField.uint8("evpnmon.nlri.options_length", "Options area length"),
+    -- the options area (its own prefix: fields that repeat per TLV, line
+    -- and UDF live under evpnmon.opt, not evpnmon.nlri)
+    opt           = ProtoField.none("evpnmon.opt", "Options (mirror profile)"),
+    opt_version   = ProtoField.uint8("evpnmon.opt.version", "Version"),
+    opt_tlv       = ProtoField.none("evpnmon.opt.tlv", "Option TLV"),
+    opt_type      = ProtoField.uint8("evpnmon.opt.tlv.type", "Type", base.DEC, tlv_names),
+    opt_optional  = ProtoField.bool("evpnmon.opt.tlv.optional", "Optional (bit 0x80: unknown = ignored)"),
+    opt_len       = ProtoField.uint8("evpnmon.opt.tlv.length", "Length"),
+    opt_direction = ProtoField.uint8("evpnmon.opt.direction", "Direction", base.DEC, dir_names),
+    opt_filter    = ProtoField.uint8("evpnmon.opt.filter", "Filter line"),
+    opt_family    = ProtoField.uint8("evpnmon.opt.filter.family", "Address family", base.DEC,
+                                     { [0] = "any", [4] = "IPv4", [6] = "IPv6" }),
+    opt_proto     = ProtoField.uint8("evpnmon.opt.filter.protocol", "IP protocol (0 = any)"),
+    opt_src_len   = ProtoField.uint8("evpnmon.opt.filter.src_len", "Source prefix length"),
+    opt_dst_len   = ProtoField.uint8("evpnmon.opt.filter.dst_len", "Destination prefix length"),
+    opt_src       = ProtoField.string("evpnmon.opt.filter.src", "Source prefix"),
+    opt_dst       = ProtoField.string("evpnmon.opt.filter.dst", "Destination prefix"),
+    opt_pflags    = ProtoField.uint8("evpnmon.opt.filter.port_flags", "Port flags", base.HEX),
+    opt_sport_lo  = ProtoField.uint16("evpnmon.opt.filter.sport_lo", "Source port from"),
+    opt_sport_hi  = ProtoField.uint16("evpnmon.opt.filter.sport_hi", "Source port to"),
+    opt_dport_lo  = ProtoField.uint16("evpnmon.opt.filter.dport_lo", "Destination port from"),
+    opt_dport_hi  = ProtoField.uint16("evpnmon.opt.filter.dport_hi", "Destination port to"),
+    opt_nudf      = ProtoField.uint8("evpnmon.opt.filter.nudf", "User-defined fields"),
+    opt_udf       = ProtoField.none("evpnmon.opt.udf", "User-defined field"),
+    opt_udf_base  = ProtoField.uint8("evpnmon.opt.udf.base", "Base", base.DEC,
+                                     { [0] = "l3", [1] = "l4", [2] = "l5" }),
+    opt_udf_off   = ProtoField.uint8("evpnmon.opt.udf.offset", "Offset"),
+    opt_udf_value = ProtoField.uint16("evpnmon.opt.udf.value", "Value", base.HEX),
+    opt_udf_mask  = ProtoField.uint16("evpnmon.opt.udf.mask", "Mask", base.HEX),
+    opt_sample    = ProtoField.uint32("evpnmon.opt.sample", "Sample 1-in-N"),
+    opt_truncate  = ProtoField.uint16("evpnmon.opt.truncate", "Truncate to (octets)"),
+    opt_pol_unit  = ProtoField.uint8("evpnmon.opt.police.unit", "Police unit", base.DEC,
+                                     { [0] = "none", [1] = "pps", [2] = "bps" }),
+    opt_pol_rate  = ProtoField.uint64("evpnmon.opt.police.rate", "Police rate"),
+    opt_pol_burst = ProtoField.uint32("evpnmon.opt.police.burst", "Police burst"),
+    opt_name      = ProtoField.string("evpnmon.opt.name", "Profile name"),
+    opt_unknown   = ProtoField.bytes("evpnmon.opt.unknown", "Unknown optional TLV value (ignored)"),
+    opt_undecoded = ProtoField.bytes("evpnmon.opt.undecoded", "Undecoded option octets"),
+    opt_status    = ProtoField.string("evpnmon.opt.status", "Options result"),
     undecoded     = ProtoField.bytes("evpnmon.nlri.undecoded", "Undecoded octets"),
     trailing      = ProtoField.bytes("evpnmon.nlri.trailing", "Trailing octets"),
     status        = ProtoField.string("evpnmon.nlri.status", "Decoder result"),
@@ -165,9 +222,15 @@ E.cap_empty = ProtoExpert.new("evpnmon.cap.empty",
 E.cut = ProtoExpert.new("evpnmon.capture_truncated",
     "BGP message cut short by the capture (snaplen): NLRIs past the captured octets not decoded",
     expert.group.UNDECODED, expert.severity.NOTE)
+E.opt_unknown = ProtoExpert.new("evpnmon.opt.unknown_optional",
+    "Unknown optional option TLV (ignored by the receiver)", expert.group.PROTOCOL, expert.severity.NOTE)
+E.opt_ignored = ProtoExpert.new("evpnmon.opt.ignored_in_withdrawal",
+    "Malformed options in a withdrawal (ignored: a withdrawal needs only the key)",
+    expert.group.PROTOCOL, expert.severity.NOTE)
 E.internal = ProtoExpert.new("evpnmon.internal_error",
     "evpn-monitor.lua could not finish this message", expert.group.UNDECODED, expert.severity.WARN)
-for _, k in ipairs({ "overrun", "flags", "evpn_header", "cap_trunc", "cap_empty", "cut", "internal" }) do
+for _, k in ipairs({ "overrun", "flags", "evpn_header", "cap_trunc", "cap_empty", "cut",
+                     "opt_unknown", "opt_ignored", "internal" }) do
     experts[#experts + 1] = E[k]
 end
 evpnmon.experts = experts
@@ -215,6 +278,358 @@ local function rd_str(tvb, off)
         return string.format("%d:%d", u(tvb, off + 2, 4), u(tvb, off + 6, 2))
     end
     return string.format("type %d:%s", t, string.lower(tostring(tvb:range(off + 2, 6):bytes())))
+end
+
+---------------------------------------------------------------------------
+-- The options area: evpn_mon_options_decode() + evpn_mon_options_validate()
+-- (proto/session/evpn_mon_options.c). Every error is an "options*" reason
+-- of the codec: the key stays readable, the route is treated as withdrawn.
+
+local function plen_octets(n)
+    return math.floor((n + 7) / 8)
+end
+
+-- bit operations on small non-negative integers without the bit library
+local function band_low(x, nbits) -- x mod 2^nbits
+    return x % (2 ^ nbits)
+end
+
+local function ipv6_text(bytes)
+    local g = {}
+    for i = 0, 7 do g[i + 1] = bytes[2 * i + 1] * 256 + bytes[2 * i + 2] end
+    -- RFC 5952: the longest run (>= 2) of zero groups becomes "::"
+    local best, best_len, cur, cur_len = 0, 0, 0, 0
+    for i = 1, 8 do
+        if g[i] == 0 then
+            if cur_len == 0 then cur = i end
+            cur_len = cur_len + 1
+            if cur_len > best_len then best, best_len = cur, cur_len end
+        else
+            cur_len = 0
+        end
+    end
+    local parts = {}
+    local i = 1
+    while i <= 8 do
+        if best_len >= 2 and i == best then
+            parts[#parts + 1] = (i == 1) and ":" or ""
+            i = i + best_len
+            if i > 8 then parts[#parts + 1] = "" end
+        else
+            parts[#parts + 1] = string.format("%x", g[i])
+            i = i + 1
+        end
+    end
+    return table.concat(parts, ":")
+end
+
+-- a prefix as text: the octets present, zero-filled to the family's size
+local function prefix_text(tvb, at, family, plen)
+    local n = plen_octets(plen)
+    local size = family == 4 and 4 or 16
+    if family ~= 4 and family ~= 6 or n > size then
+        return string.format("%s/%d", n > 0 and tostring(tvb:range(at, n):bytes()) or "-", plen)
+    end
+    local b = {}
+    for i = 1, size do b[i] = i <= n and u(tvb, at + i - 1, 1) or 0 end
+    if family == 4 then
+        return string.format("%d.%d.%d.%d/%d", b[1], b[2], b[3], b[4], plen)
+    end
+    return ipv6_text(b) .. "/" .. plen
+end
+
+local function ports_any(lo, hi)
+    return lo == 0 and (hi == 0 or hi == 65535)
+end
+
+-- one FILTER TLV value [v, v + len): get_filter(). Returns nil or
+-- (reason, detail).
+local function decode_filter(tvb, v, len, tl, f)
+    if len < 4 then
+        return "optionsLength", string.format("filter length %d, at least 6", len)
+    end
+    f.family, f.proto = u(tvb, v, 1), u(tvb, v + 1, 1)
+    f.src_len, f.dst_len = u(tvb, v + 2, 1), u(tvb, v + 3, 1)
+    tl:add(F.opt_family, tvb:range(v, 1))
+    tl:add(F.opt_proto, tvb:range(v + 1, 1))
+    tl:add(F.opt_src_len, tvb:range(v + 2, 1))
+    tl:add(F.opt_dst_len, tvb:range(v + 3, 1))
+    if f.src_len > 128 or f.dst_len > 128 then
+        return "optionsValue", string.format("prefix length %d above 128", math.max(f.src_len, f.dst_len))
+    end
+    local so, dso = plen_octets(f.src_len), plen_octets(f.dst_len)
+    local need = 4 + so + dso + 1
+    if len < need then
+        return "optionsLength", string.format("filter length %d, prefixes need %d", len, need)
+    end
+    f.src_at, f.dst_at = v + 4, v + 4 + so
+    if f.src_len > 0 then
+        tl:add(F.opt_src, tvb:range(f.src_at, so), prefix_text(tvb, f.src_at, f.family, f.src_len))
+    end
+    if f.dst_len > 0 then
+        tl:add(F.opt_dst, tvb:range(f.dst_at, dso), prefix_text(tvb, f.dst_at, f.family, f.dst_len))
+    end
+    local flags = u(tvb, v + need - 1, 1)
+    tl:add(F.opt_pflags, tvb:range(v + need - 1, 1))
+    if flags > 3 then
+        return "optionsValue", string.format("port flags 0x%02x (reserved bits set)", flags)
+    end
+    f.sport_lo, f.sport_hi, f.dport_lo, f.dport_hi = 0, 0, 0, 0
+    if flags % 2 == 1 then
+        if len < need + 4 then
+            return "optionsLength", string.format("filter length %d, source ports need %d", len, need + 4)
+        end
+        f.sport_lo, f.sport_hi = u(tvb, v + need, 2), u(tvb, v + need + 2, 2)
+        tl:add(F.opt_sport_lo, tvb:range(v + need, 2))
+        tl:add(F.opt_sport_hi, tvb:range(v + need + 2, 2))
+        need = need + 4
+    end
+    if flags >= 2 then
+        if len < need + 4 then
+            return "optionsLength", string.format("filter length %d, destination ports need %d", len, need + 4)
+        end
+        f.dport_lo, f.dport_hi = u(tvb, v + need, 2), u(tvb, v + need + 2, 2)
+        tl:add(F.opt_dport_lo, tvb:range(v + need, 2))
+        tl:add(F.opt_dport_hi, tvb:range(v + need + 2, 2))
+        need = need + 4
+    end
+    if len < need + 1 then
+        return "optionsLength", string.format("filter length %d, UDF count needs %d", len, need + 1)
+    end
+    f.nudf = u(tvb, v + need, 1)
+    tl:add(F.opt_nudf, tvb:range(v + need, 1))
+    need = need + 1
+    if f.nudf > 8 then
+        return "optionsValue", string.format("%d user-defined fields, at most 8", f.nudf)
+    end
+    if len ~= need + 6 * f.nudf then
+        return "optionsLength", string.format("filter length %d, its fields make %d", len, need + 6 * f.nudf)
+    end
+    f.udf = {}
+    for i = 1, f.nudf do
+        local a = v + need + 6 * (i - 1)
+        local ut = tl:add(F.opt_udf, tvb:range(a, 6))
+        local d = { base = u(tvb, a, 1), offset = u(tvb, a + 1, 1),
+                    value = u(tvb, a + 2, 2), mask = u(tvb, a + 4, 2) }
+        f.udf[i] = d
+        ut:add(F.opt_udf_base, tvb:range(a, 1))
+        ut:add(F.opt_udf_off, tvb:range(a + 1, 1))
+        ut:add(F.opt_udf_value, tvb:range(a + 2, 2))
+        ut:add(F.opt_udf_mask, tvb:range(a + 4, 2))
+        ut:set_text(string.format("UDF %d: %s+%d & 0x%04x == 0x%04x", i,
+            ({ [0] = "l3", [1] = "l4", [2] = "l5" })[d.base] or ("base " .. d.base), d.offset,
+            d.mask, d.value))
+    end
+    return nil
+end
+
+-- host bits past the prefix length (only its octets are on the wire)
+local function prefix_ok(tvb, at, family, plen)
+    if plen > (family == 4 and 32 or 128) then return false end
+    local r = plen % 8
+    if r == 0 then return true end
+    return band_low(u(tvb, at + plen_octets(plen) - 1, 1), 8 - r) == 0
+end
+
+-- evpn_mon_options_validate(), on the decoded values
+local function validate_options(tvb, o)
+    if o.direction > 2 then
+        return string.format("direction %d", o.direction)
+    end
+    for i, f in ipairs(o.filters) do
+        if f.family ~= 0 and f.family ~= 4 and f.family ~= 6 then
+            return string.format("filter %d: family %d", i, f.family)
+        end
+        if f.family == 0 and (f.src_len > 0 or f.dst_len > 0) then
+            return string.format("filter %d: prefix without a family", i)
+        end
+        if not prefix_ok(tvb, f.src_at, f.family, f.src_len) or
+            not prefix_ok(tvb, f.dst_at, f.family, f.dst_len) then
+            return string.format("filter %d: prefix length too long or host bits set", i)
+        end
+        if f.sport_lo > f.sport_hi or f.dport_lo > f.dport_hi then
+            return string.format("filter %d: port range reversed", i)
+        end
+        if (not ports_any(f.sport_lo, f.sport_hi) or not ports_any(f.dport_lo, f.dport_hi))
+            and f.proto ~= 6 and f.proto ~= 17 and f.proto ~= 132 then
+            return string.format("filter %d: ports with protocol %d", i, f.proto)
+        end
+        for j, d in ipairs(f.udf) do
+            if d.base > 2 or d.offset > 126 then
+                return string.format("filter %d UDF %d: base %d offset %d", i, j, d.base, d.offset)
+            end
+        end
+    end
+    if o.sample > 8388608 then
+        return string.format("sample 1-in-%d", o.sample)
+    end
+    if o.truncate ~= 0 and (o.truncate < 64 or o.truncate > 9216) then
+        return string.format("truncate %d", o.truncate)
+    end
+    if o.police_unit == 1 then
+        if o.police_rate < 1 or o.police_rate > 100000000 then
+            return string.format("police %.0f pps", o.police_rate)
+        end
+    elseif o.police_unit == 2 then
+        if o.police_rate < 8000 or o.police_rate > 400000000000 then
+            return string.format("police %.0f bps", o.police_rate)
+        end
+    elseif o.police_unit ~= 0 then
+        return string.format("police unit %d", o.police_unit)
+    end
+    if o.police_unit ~= 0 and (o.police_burst < 1 or o.police_burst > 100000000) then
+        return string.format("police burst %d", o.police_burst)
+    end
+    if o.name then
+        for i = 1, #o.name do
+            local c = o.name:byte(i)
+            if c < 0x20 or c > 0x7e then
+                return string.format("name octet 0x%02x not printable", c)
+            end
+        end
+    end
+    -- the canonical encoding must fit a route
+    local n = 1
+    if o.direction ~= 0 then n = n + 3 end
+    for _, f in ipairs(o.filters) do
+        n = n + 2 + 4 + plen_octets(f.src_len) + plen_octets(f.dst_len) + 1 + 1 + 6 * f.nudf
+        if not ports_any(f.sport_lo, f.sport_hi) then n = n + 4 end
+        if not ports_any(f.dport_lo, f.dport_hi) then n = n + 4 end
+    end
+    if o.sample > 1 then n = n + 6 end
+    if o.truncate ~= 0 then n = n + 4 end
+    if o.police_unit ~= 0 then n = n + 15 end
+    if o.name then n = n + 2 + #o.name end
+    if n > OPTIONS_MAX_LEN then
+        return string.format("%d octets canonically, at most %d", n, OPTIONS_MAX_LEN)
+    end
+    return nil
+end
+
+-- The options area [off, off + len). Returns reason (nil when valid),
+-- detail, the decoded values and the options subtree.
+local function decode_options(tvb, off, len, tree)
+    local o = { direction = 0, filters = {}, sample = 0, truncate = 0,
+                police_unit = 0, police_rate = 0, police_burst = 0 }
+    local otree = tree:add(F.opt, tvb:range(off, len))
+    local stop = off + len
+
+    local function fail(name, detail, from)
+        if from and stop > from then
+            otree:add(F.opt_undecoded, tvb:range(from, stop - from))
+        end
+        otree:add(F.opt_status, name):set_generated()
+        return name, detail, o, otree
+    end
+
+    local ver = u(tvb, off, 1)
+    otree:add(F.opt_version, tvb:range(off, 1))
+    if ver ~= OPT_VERSION then
+        return fail("optionsVersion", string.format("version %d", ver), off + 1)
+    end
+    local pos = off + 1
+    local seen = {}
+    while pos < stop do
+        if stop - pos < 2 then
+            return fail("optionsTruncated", "1 octet left for a TLV header", pos)
+        end
+        local t, l = u(tvb, pos, 1), u(tvb, pos + 1, 1)
+        if stop - pos - 2 < l then
+            return fail("optionsTruncated", string.format("TLV type %d length %d, %d octet(s) left",
+                t, l, stop - pos - 2), pos)
+        end
+        local tl = otree:add(F.opt_tlv, tvb:range(pos, 2 + l))
+        tl:add(F.opt_type, tvb:range(pos, 1))
+        tl:add(F.opt_optional, t >= 0x80):set_generated()
+        tl:add(F.opt_len, tvb:range(pos + 1, 1))
+        tl:set_text(string.format("Option TLV %s (type %d, length %d)", tlv_names[t] or "unknown", t, l))
+        local v, nxt = pos + 2, pos + 2 + l
+        if (t ~= 2 and t <= 5) or t == 0x81 then
+            if seen[t] then
+                return fail("optionsDuplicate", string.format("%s TLV twice", tlv_names[t] or t), nxt)
+            end
+            seen[t] = true
+        end
+        local function want_len(n)
+            if l ~= n then
+                return string.format("%s TLV length %d, not %d", tlv_names[t], l, n)
+            end
+        end
+        local bad
+        if t == 1 then
+            bad = want_len(1)
+            if bad then return fail("optionsLength", bad, nxt) end
+            o.direction = u(tvb, v, 1)
+            tl:add(F.opt_direction, tvb:range(v, 1))
+        elseif t == 2 then
+            if #o.filters >= 4 then
+                return fail("optionsValue", "more than 4 filter lines", pos)
+            end
+            local f = {}
+            tl:add(F.opt_filter, #o.filters + 1):set_generated()
+            tl:set_text(string.format("Filter line %d (length %d)", #o.filters + 1, l))
+            local err, detail = decode_filter(tvb, v, l, tl, f)
+            if err then return fail(err, detail, nxt) end
+            o.filters[#o.filters + 1] = f
+        elseif t == 3 then
+            bad = want_len(4)
+            if bad then return fail("optionsLength", bad, nxt) end
+            o.sample = u(tvb, v, 4)
+            tl:add(F.opt_sample, tvb:range(v, 4))
+        elseif t == 4 then
+            bad = want_len(2)
+            if bad then return fail("optionsLength", bad, nxt) end
+            o.truncate = u(tvb, v, 2)
+            tl:add(F.opt_truncate, tvb:range(v, 2))
+        elseif t == 5 then
+            bad = want_len(13)
+            if bad then return fail("optionsLength", bad, nxt) end
+            o.police_unit = u(tvb, v, 1)
+            o.police_rate = u(tvb, v + 1, 4) * 4294967296 + u(tvb, v + 5, 4)
+            o.police_burst = u(tvb, v + 9, 4)
+            tl:add(F.opt_pol_unit, tvb:range(v, 1))
+            tl:add(F.opt_pol_rate, tvb:range(v + 1, 8))
+            tl:add(F.opt_pol_burst, tvb:range(v + 9, 4))
+        elseif t == 0x81 then
+            if l < 1 or l > 16 then
+                return fail("optionsLength", string.format("name TLV length %d, not 1..16", l), nxt)
+            end
+            local chars = {}
+            for i = 0, l - 1 do
+                local c = u(tvb, v + i, 1)
+                if c == 0 then
+                    return fail("optionsValue", "name contains a NUL octet", nxt)
+                end
+                chars[#chars + 1] = string.char(c)
+            end
+            o.name = table.concat(chars)
+            tl:add(F.opt_name, tvb:range(v, l), o.name)
+        elseif t < 0x80 then
+            return fail("optionsUnknownMandatory", string.format("type %d", t), pos)
+        else
+            if l > 0 then tl:add(F.opt_unknown, tvb:range(v, l)) end
+            tl:add_proto_expert_info(E.opt_unknown, string.format(
+                "Unknown optional option TLV type %d (0x%02x), %d octet(s): ignored", t, t, l))
+        end
+        pos = nxt
+    end
+    local detail = validate_options(tvb, o)
+    if detail then
+        return fail("optionsValue", detail)
+    end
+    otree:add(F.opt_status, "ok"):set_generated()
+    local txt = { "profile " .. (o.name or "-") }
+    if o.direction ~= 0 then txt[#txt + 1] = "dir " .. (o.direction == 1 and "rx" or "tx") end
+    txt[#txt + 1] = "filters " .. #o.filters
+    if o.sample > 1 then txt[#txt + 1] = "sample 1/" .. o.sample end
+    if o.truncate ~= 0 then txt[#txt + 1] = "truncate " .. o.truncate end
+    if o.police_unit ~= 0 then
+        txt[#txt + 1] = string.format("police %.0f%s/%d", o.police_rate,
+            o.police_unit == 1 and "pps" or "bps", o.police_burst)
+    end
+    o.text = table.concat(txt, " ")
+    otree:set_text(string.format("Options (version %d, %d octets): %s", ver, len, o.text))
+    return nil, nil, o, otree
 end
 
 ---------------------------------------------------------------------------
@@ -331,12 +746,14 @@ local function decode_monitor(tvb, off, len, withdraw, tree)
     s.orig_ip = ip_str(tvb, at, 4)
     tree:add(F.orig_ip, tvb:range(at, 4))
 
+    -- everything after the originator IP is the options area
+    local opt_err, opt_detail, opt_item
     if left ~= 0 then
-        local it = tree:add(F.trailing, tvb:range(pos, left))
-        it:add_proto_expert_info(E_reason.trailingOctets, string.format(
-            "Malformed monitor-config NLRI (trailingOctets): %s (%d); structural, the receiver ignores it",
-            REASONS_TEXT.trailingOctets, left))
-        return "trailingOctets", s
+        tree:add(F.options_length, left):set_generated()
+        s.options_length = left
+        local o
+        opt_err, opt_detail, o, opt_item = decode_options(tvb, pos, left, tree)
+        if not opt_err then s.profile = o.text end
     end
 
     -- evpn_mon_validate(): semantic checks, the key is readable. The first
@@ -362,6 +779,15 @@ local function decode_monitor(tvb, off, len, withdraw, tree)
     end
     if not withdraw and not mac_unicast(tvb, server_mac_at) then
         semantic("serverMacNotUnicast", server_mac_item, s.server_mac)
+    end
+    if opt_err then
+        if withdraw then
+            opt_item:add_proto_expert_info(E.opt_ignored, string.format(
+                "Malformed options in a withdrawal (%s: %s, %s): ignored, a withdrawal needs only the key",
+                opt_err, REASONS_TEXT[opt_err], opt_detail))
+        else
+            semantic(opt_err, opt_item, opt_detail)
+        end
     end
     return found[1] or "ok", s
 end
@@ -437,6 +863,7 @@ function Ctx:monitor_nlri(tvb, q, l, avail, attr_type)
         txt[#txt + 1] = "server " .. join(s.server_mac, s.server_ip)
     end
     if s.orig_ip then txt[#txt + 1] = "originator " .. s.orig_ip end
+    if s.profile then txt[#txt + 1] = s.profile end
     item:set_text(string.format("Monitor-config NLRI (%s%s): %s%s",
         attr_names[attr_type], withdraw and ", withdrawn" or "",
         table.concat(txt, ", "),

@@ -1,8 +1,9 @@
 """Helpers of test_dissector.py (the Wireshark dissector
 frr-plugin/wireshark/evpn-monitor.lua): craft BGP messages and pcap files
 with raw bytes (no scapy needed), run the real C codec
-(frr-plugin/module/evpn_mon_codec.c, compiled into a shared object and called
-through ctypes) as the reference, and run tshark and read its JSON tree.
+(proto/session/evpn_mon_codec.c and evpn_mon_options.c, compiled into a shared
+object and called through ctypes) as the reference, and run tshark and read
+its JSON tree.
 """
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ REPO = Path(__file__).resolve().parents[2]
 # broken one, to see that the tests catch it)
 PLUGIN = Path(os.environ.get("EVPNMON_DISSECTOR_LUA",
                              REPO / "frr-plugin" / "wireshark" / "evpn-monitor.lua"))
-CODEC_SRC = REPO / "frr-plugin" / "module" / "evpn_mon_codec.c"
+SESSION_DIR = REPO / "proto" / "session"
+CODEC_SRC = [SESSION_DIR / "evpn_mon_codec.c", SESSION_DIR / "evpn_mon_options.c"]
 
 ROUTE_TYPE = 254
 CAP_CODE = 239
@@ -32,8 +34,10 @@ CAP_CODE = 239
 REASONS = ("ok", "tooShort", "tooLong", "hostMacLength", "hostIpLength", "serverMacLength",
            "serverIpLength", "originatorIpLength", "truncated", "trailingOctets",
            "hostIdOutOfRange", "noHost", "hostMacNotUnicast", "serverMacNotUnicast",
-           "vniZero")
+           "vniZero", "optionsVersion", "optionsTruncated", "optionsLength", "optionsDuplicate",
+           "optionsUnknownMandatory", "optionsValue")
 STRUCTURAL = set(REASONS[1:10])
+OPTIONS_REASONS = set(REASONS[15:])
 
 
 # ---------------------------------------------------------------------------
@@ -44,6 +48,33 @@ class _Ip(ctypes.Structure):
     _fields_ = [("len", ctypes.c_uint8), ("addr", ctypes.c_uint8 * 16)]
 
 
+class _Udf(ctypes.Structure):
+    _fields_ = [("base", ctypes.c_uint8), ("offset", ctypes.c_uint8),
+                ("value", ctypes.c_uint16), ("mask", ctypes.c_uint16)]
+
+
+class _Prefix(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_uint8), ("addr", ctypes.c_uint8 * 16)]
+
+
+class _Filter(ctypes.Structure):
+    """struct evpn_mon_filter (evpn_mon_options.h)."""
+    _fields_ = [("family", ctypes.c_uint8), ("proto", ctypes.c_uint8), ("src", _Prefix),
+                ("dst", _Prefix), ("sport_lo", ctypes.c_uint16), ("sport_hi", ctypes.c_uint16),
+                ("dport_lo", ctypes.c_uint16), ("dport_hi", ctypes.c_uint16),
+                ("nudf", ctypes.c_uint8), ("udf", _Udf * 8)]
+
+
+class _Options(ctypes.Structure):
+    """struct evpn_mon_options (evpn_mon_options.h)."""
+    _fields_ = [("present", ctypes.c_uint8), ("direction", ctypes.c_uint8),
+                ("nfilters", ctypes.c_uint8), ("police_unit", ctypes.c_uint8),
+                ("truncate", ctypes.c_uint16), ("pad", ctypes.c_uint16),
+                ("sample", ctypes.c_uint32), ("police_burst", ctypes.c_uint32),
+                ("police_rate", ctypes.c_uint64), ("name", ctypes.c_char * 17),
+                ("filters", _Filter * 4)]
+
+
 class _Route(ctypes.Structure):
     """struct evpn_mon_route (evpn_mon_codec.h), native layout."""
     _fields_ = [("rd", ctypes.c_uint8 * 8), ("eth_tag", ctypes.c_uint32),
@@ -51,7 +82,58 @@ class _Route(ctypes.Structure):
                 ("host_id", ctypes.c_uint32), ("host_mac_len", ctypes.c_uint8),
                 ("host_mac", ctypes.c_uint8 * 6), ("host_ip", _Ip),
                 ("server_mac", ctypes.c_uint8 * 6), ("server_ip", _Ip),
-                ("orig_ip", ctypes.c_uint8 * 4)]
+                ("orig_ip", ctypes.c_uint8 * 4), ("opts", _Options)]
+
+
+def _prefix_text(family: int, p: _Prefix) -> str:
+    b = bytes(p.addr)[:4 if family == 4 else 16]
+    return f"{_ip(b)}/{p.len}"
+
+
+def options_fields(o: _Options) -> dict:
+    """A decoded options struct as the dissector's evpnmon.opt.* fields show
+    it: {field: [values in order]} (only the TLVs a canonical encoder
+    sends)."""
+    out: dict[str, list] = {}
+
+    def put(k, v):
+        out.setdefault(k, []).append(str(v))
+    if o.direction:
+        put("evpnmon.opt.direction", o.direction)
+    for i in range(o.nfilters):
+        f = o.filters[i]
+        put("evpnmon.opt.filter.family", f.family)
+        put("evpnmon.opt.filter.protocol", f.proto)
+        put("evpnmon.opt.filter.src_len", f.src.len)
+        put("evpnmon.opt.filter.dst_len", f.dst.len)
+        if f.src.len:
+            put("evpnmon.opt.filter.src", _prefix_text(f.family, f.src))
+        if f.dst.len:
+            put("evpnmon.opt.filter.dst", _prefix_text(f.family, f.dst))
+        if not (f.sport_lo == 0 and f.sport_hi in (0, 65535)):
+            put("evpnmon.opt.filter.sport_lo", f.sport_lo)
+            put("evpnmon.opt.filter.sport_hi", f.sport_hi)
+        if not (f.dport_lo == 0 and f.dport_hi in (0, 65535)):
+            put("evpnmon.opt.filter.dport_lo", f.dport_lo)
+            put("evpnmon.opt.filter.dport_hi", f.dport_hi)
+        put("evpnmon.opt.filter.nudf", f.nudf)
+        for j in range(f.nudf):
+            d = f.udf[j]
+            put("evpnmon.opt.udf.base", d.base)
+            put("evpnmon.opt.udf.offset", d.offset)
+            put("evpnmon.opt.udf.value", f"0x{d.value:04x}")
+            put("evpnmon.opt.udf.mask", f"0x{d.mask:04x}")
+    if o.sample > 1:
+        put("evpnmon.opt.sample", o.sample)
+    if o.truncate:
+        put("evpnmon.opt.truncate", o.truncate)
+    if o.police_unit:
+        put("evpnmon.opt.police.unit", o.police_unit)
+        put("evpnmon.opt.police.rate", o.police_rate)
+        put("evpnmon.opt.police.burst", o.police_burst)
+    if o.name:
+        put("evpnmon.opt.name", o.name.decode())
+    return out
 
 
 def _mac(b) -> str:
@@ -83,8 +165,9 @@ class Codec:
         if not cc:
             raise RuntimeError("no C compiler (cc) to build the reference codec")
         so = Path(workdir).resolve() / "libevpn_mon_codec_ref.so"
-        subprocess.run([cc, "-shared", "-fPIC", "-O1", "-std=gnu11", "-o", str(so),
-                        str(CODEC_SRC)], check=True, capture_output=True, text=True)
+        subprocess.run([cc, "-shared", "-fPIC", "-O1", "-std=gnu11", "-I", str(SESSION_DIR),
+                        "-o", str(so)] + [str(x) for x in CODEC_SRC],
+                       check=True, capture_output=True, text=True)
         self.lib = ctypes.CDLL(str(so))
         self.lib.evpn_mon_decode.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_bool,
                                              ctypes.POINTER(_Route)]
@@ -97,6 +180,9 @@ class Codec:
             got = self.lib.evpn_mon_errname(i).decode()
             if got != name:
                 raise RuntimeError(f"codec reason {i} is {got!r}, test expects {name!r}")
+        if self.lib.evpn_mon_errname(len(REASONS)).decode() != "unknown":
+            raise RuntimeError("the codec has reasons this test does not know")
+        self.last_options: dict | None = None
 
     def decode(self, body: bytes, withdraw: bool) -> tuple[str, dict | None]:
         """(reason name, decoded fields as the dissector shows them, or None
@@ -104,6 +190,8 @@ class Codec:
         r = _Route()
         err = self.lib.evpn_mon_decode(body, len(body), withdraw, ctypes.byref(r))
         name = self.lib.evpn_mon_errname(err).decode()
+        # the decoded options (evpnmon.opt.* fields), None without a profile
+        self.last_options = options_fields(r.opts) if r.opts.present else None
         if name in STRUCTURAL:
             return name, None
         out = {
@@ -119,6 +207,9 @@ class Codec:
             out["host_ip"] = _ip(bytes(r.host_ip.addr)[:r.host_ip.len])
         if r.server_ip.len:
             out["server_ip"] = _ip(bytes(r.server_ip.addr)[:r.server_ip.len])
+        keys = 35 + r.host_mac_len + r.host_ip.len + r.server_ip.len
+        if len(body) > keys:   # the key part was read whole: the rest is options
+            out["options_length"] = len(body) - keys
         return name, out
 
     def strerror(self, name: str) -> str:
@@ -148,9 +239,10 @@ def monitor_body(*, rd: bytes = rd_ip("10.0.0.101", 100), eth_tag: int = 0, vni:
                  server_ip: bytes = ipb("192.168.100.21"), orig_ip: bytes = ipb("10.0.0.101"),
                  host_mac_bits: int | None = None, host_ip_bits: int | None = None,
                  server_mac_bits: int | None = None, server_ip_bits: int | None = None,
-                 orig_ip_bits: int | None = None) -> bytes:
+                 orig_ip_bits: int | None = None, options: bytes = b"") -> bytes:
     """A type-254 NLRI body in the layout of docs/wire-format.md; the *_bits
-    arguments override a length octet (to build malformed bodies)."""
+    arguments override a length octet (to build malformed bodies); options:
+    the options area, as is (see options_area())."""
     def lf(bits, val):
         return bytes([len(val) * 8 if bits is None else bits]) + val
     b = rd + struct.pack("!I", eth_tag) + vni.to_bytes(3, "big") + bytes([flags])
@@ -158,7 +250,56 @@ def monitor_body(*, rd: bytes = rd_ip("10.0.0.101", 100), eth_tag: int = 0, vni:
     b += lf(host_mac_bits, host_mac) + lf(host_ip_bits, host_ip)
     b += lf(server_mac_bits, server_mac) + lf(server_ip_bits, server_ip)
     b += lf(orig_ip_bits, orig_ip)
-    return b
+    return b + options
+
+
+# The options area, written from docs/wire-format.md ("Options") independently
+# of the C encoder.
+def tlv(t: int, value: bytes, length: int | None = None) -> bytes:
+    return bytes([t, len(value) if length is None else length]) + value
+
+
+def filter_tlv(*, family: int = 0, proto: int = 0, src: tuple[bytes, int] = (b"", 0),
+               dst: tuple[bytes, int] = (b"", 0), sport: tuple[int, int] | None = None,
+               dport: tuple[int, int] | None = None,
+               udfs: list[tuple[int, int, int, int]] = ()) -> bytes:
+    """One FILTER TLV; src/dst = (address octets, prefix length)."""
+    v = bytes([family, proto, src[1], dst[1]])
+    v += src[0][:(src[1] + 7) // 8] + dst[0][:(dst[1] + 7) // 8]
+    v += bytes([(1 if sport else 0) | (2 if dport else 0)])
+    for pr in (sport, dport):
+        if pr:
+            v += struct.pack("!HH", *pr)
+    v += bytes([len(udfs)]) + b"".join(struct.pack("!BBHH", *u) for u in udfs)
+    return tlv(2, v)
+
+
+def options_area(*tlvs: bytes, version: int = 1) -> bytes:
+    return bytes([version]) + b"".join(tlvs)
+
+
+def direction_tlv(d: int) -> bytes:
+    return tlv(1, bytes([d]))
+
+
+def sample_tlv(n: int) -> bytes:
+    return tlv(3, struct.pack("!I", n))
+
+
+def truncate_tlv(n: int) -> bytes:
+    return tlv(4, struct.pack("!H", n))
+
+
+def police_tlv(unit: int, rate: int, burst: int) -> bytes:
+    return tlv(5, struct.pack("!BQI", unit, rate, burst))
+
+
+def name_tlv(name: str | bytes) -> bytes:
+    return tlv(0x81, name.encode() if isinstance(name, str) else name)
+
+
+CNP = filter_tlv(proto=17, dport=(4791, 4791), udfs=[(2, 0, 0x8100, 0xff00)])
+NAK = filter_tlv(proto=17, dport=(4791, 4791), udfs=[(2, 0, 0x1100, 0xff00), (2, 12, 0x6000, 0xe000)])
 
 
 def evpn_nlri(rtype: int, body: bytes, length: int | None = None) -> bytes:

@@ -4,10 +4,11 @@ tshark 4.0 marks EVPN route type 254 as malformed ("Invalid EVPN Route Type
 (254)") and shows capability 239 as unknown. The Lua post-dissector decodes
 both (docs/wire-format.md, section 3). Checked here:
 
-* crafted captures (no lab): valid monitor-config NLRIs of every shape decode
-  to exactly the fields encoded, equal to what the real C codec
-  (frr-plugin/module/evpn_mon_codec.c, compiled and called through ctypes)
-  decodes from the same octets; every malformation the codec knows is
+* crafted captures (no lab): valid monitor-config NLRIs of every shape, with
+  and without options (mirror profiles, up to the largest 255-octet route),
+  decode to exactly the fields encoded, equal to what the real C codec
+  (proto/session/evpn_mon_codec.c + evpn_mon_options.c, compiled and called
+  through ctypes) decodes from the same octets; every malformation the codec knows is
   flagged with the codec's reason name and an expert info naming it, with the
   NLRIs after it in the same attribute still decoded; 600 random/mutated
   NLRIs give the codec's result (one codec per wire format); capability 239
@@ -38,9 +39,11 @@ sys.path.insert(0, str(HERE.parent / "lab"))
 sys.path.insert(0, str(HERE.parent / "scenarios"))
 
 from dissector_helpers import (  # noqa: E402
-    MP_EVPN_CAP, STRUCTURAL, Codec, PcapWriter, as_list, capabilities, evpn_nlri,
-    expert_names, experts, frame_no, imet, ipb, layers, mac, monitor_body, monitor_nlris,
-    mp_reach, mp_unreach, open_msg, tshark, tshark_json, update)
+    CNP, MP_EVPN_CAP, NAK, OPTIONS_REASONS, STRUCTURAL, Codec, PcapWriter, as_list,
+    capabilities, direction_tlv, evpn_nlri, expert_names, experts, filter_tlv, flat, frame_no,
+    imet, ipb, layers, mac, monitor_body, monitor_nlris, mp_reach, mp_unreach, name_tlv,
+    open_msg, options_area, police_tlv, sample_tlv, tlv, truncate_tlv, tshark, tshark_json,
+    update)
 import fabric as F  # noqa: E402  (tests/scenarios: the capture helper)
 
 if not shutil.which("tshark"):
@@ -117,6 +120,33 @@ VALID = [
     ("withdrawal with zero server MAC, no server IP",
      dict(server_mac=bytes(6), server_ip=b""), "unreach",
      dict(withdrawal="1", attribute="15", action="withdraw", server_mac="00:00:00:00:00:00")),
+    # options (mirror profiles)
+    ("empty profile: the version octet alone", dict(options=options_area()), "reach",
+     dict(length="50", options_length="1")),
+    ("profile: direction, rocev2-cnp, sample, truncate, police pps, name",
+     dict(options=options_area(direction_tlv(1), CNP, sample_tlv(100), truncate_tlv(128),
+                               police_tlv(1, 1000, 100), name_tlv("roce"))), "reach",
+     dict(length=str(49 + 53), options_length="53")),
+    ("profile: tx, rocev2-nak + IPv4/IPv6 prefix lines, police bps, unknown optional TLV",
+     dict(options=options_area(direction_tlv(2), NAK,
+                               filter_tlv(family=4, proto=6, src=(ipb("10.1.2.0"), 23),
+                                          sport=(1, 1023)),
+                               filter_tlv(family=6, dst=(ipb("2001:db8:7::"), 48)),
+                               tlv(0x9f, b"\x01\x02\x03"), police_tlv(2, 400_000_000_000, 1500))),
+     "reach", dict()),
+    ("profile in a withdrawal", dict(options=options_area(name_tlv("gone"))), "unreach",
+     dict(withdrawal="1", action="withdraw")),
+    ("the largest route: 73 key octets + 182 of options = 255",
+     dict(**V6, options=options_area(
+         direction_tlv(1),
+         filter_tlv(family=6, proto=17, src=(bytes(range(0x20, 0x30)), 128),
+                    dst=(bytes(range(0x40, 0x50)), 128), sport=(1000, 2000), dport=(4791, 4791),
+                    udfs=[(2, 2 * i, 0x1100 + (i << 8), 0xff00) for i in range(8)]),
+         filter_tlv(family=4, proto=6, src=(ipb("10.1.2.0"), 24), sport=(1, 1023),
+                    udfs=[(1, 126 - i, 2, 2) for i in range(4)]),
+         sample_tlv(8388608), truncate_tlv(9216), police_tlv(2, 400_000_000_000, 100_000_000),
+         name_tlv("rocev2-debugging"))), "reach",
+     dict(length="255", options_length="182")),
 ]
 
 MC = mac("01:00:5e:00:00:01")
@@ -124,7 +154,6 @@ MALFORMED = [
     # name, NLRI body, in a withdrawal?, the reason the codec must give
     ("too short (34 octets)", monitor_body()[:34], False, "tooShort"),
     ("empty body", b"", False, "tooShort"),
-    ("too long (74 octets)", monitor_body(**V6) + b"\0", False, "tooLong"),
     ("host MAC length 40", monitor_body(host_mac_bits=40), False, "hostMacLength"),
     ("host IP length 24", monitor_body(host_ip_bits=24), False, "hostIpLength"),
     ("server MAC length 0", monitor_body(server_mac_bits=0), False, "serverMacLength"),
@@ -133,7 +162,42 @@ MALFORMED = [
     ("originator IP cut off", monitor_body()[:45], False, "truncated"),
     ("server IPv6 cut off", monitor_body(server_ip=ipb("2001:db8::21"))[:50], False,
      "truncated"),
-    ("trailing octets", monitor_body() + b"\xab\xcd", False, "trailingOctets"),
+    # octets after the originator IP are an options area (the key stays
+    # readable: treat-as-withdraw, the BGP session is kept)
+    ("options version 0xab", monitor_body() + b"\xab\xcd", False, "optionsVersion"),
+    ("options: TLV header cut", monitor_body(options=options_area() + b"\x01"), False,
+     "optionsTruncated"),
+    ("options: TLV value cut", monitor_body(options=options_area(tlv(3, b"\0\0", length=4))),
+     False, "optionsTruncated"),
+    ("options: sample of 3 octets", monitor_body(options=options_area(tlv(3, b"\0\0\2"))), False,
+     "optionsLength"),
+    ("options: filter length 7 for 6 octets of fields",
+     monitor_body(options=options_area(tlv(2, bytes(7)))), False, "optionsLength"),
+    ("options: direction twice",
+     monitor_body(options=options_area(direction_tlv(1), direction_tlv(2))), False,
+     "optionsDuplicate"),
+    ("options: unknown mandatory TLV 6",
+     monitor_body(options=options_area(tlv(6, b"\0"))), False, "optionsUnknownMandatory"),
+    ("options: truncate 63", monitor_body(options=options_area(truncate_tlv(63))), False,
+     "optionsValue"),
+    ("options: UDF offset 127",
+     monitor_body(options=options_area(filter_tlv(udfs=[(2, 127, 0, 0xffff)]))), False,
+     "optionsValue"),
+    ("options: ports without TCP/UDP/SCTP",
+     monitor_body(options=options_area(filter_tlv(proto=1, dport=(1, 2)))), False,
+     "optionsValue"),
+    ("options: host bits set in 10.1.2.0/23",
+     monitor_body(options=options_area(filter_tlv(family=4, src=(ipb("10.1.3.0"), 23)))), False,
+     "optionsValue"),
+    ("options: two full IPv6 lines do not fit (193 octets canonically)",
+     monitor_body(host_mac=b"", server_ip=b"", options=options_area(*[
+         filter_tlv(family=6, src=(bytes(16), 128), dst=(bytes(16), 128), proto=17,
+                    sport=(1, 1), dport=(2, 2), udfs=[(0, 0, 0, 0)] * 8)] * 2)), False,
+     "optionsValue"),
+    ("options version 2 in a withdrawal (ignored)", monitor_body(options=options_area(version=2)),
+     True, "ok"),
+    ("options error after a key error: the key's reason first",
+     monitor_body(vni=0, options=options_area(version=9)), False, "vniZero"),
     ("HOST ID 0", monitor_body(host_id=0), False, "hostIdOutOfRange"),
     ("HOST ID 70000", monitor_body(host_id=70000), False, "hostIdOutOfRange"),
     ("no host", monitor_body(host_mac=b"", host_ip=b""), False, "noHost"),
@@ -225,6 +289,38 @@ def test_crafted_valid_routes_decode_every_field(crafted, crafted_json, codec):
     assert checked == len(VALID)
 
 
+def test_crafted_options_decode_as_the_codec(crafted, crafted_json, codec):
+    """Every option of a valid route: the evpnmon.opt.* fields are the
+    values the C codec decodes (same TLVs, lines and UDFs, in order); an
+    unknown optional TLV is shown as such and noted, not flagged."""
+    _, cases = crafted
+    pkts, _ = crafted_json
+    checked = 0
+    for fr, c in cases.items():
+        if c[0] != "valid" or "options_length" not in c[4] and "profile" not in c[1]:
+            continue
+        _, name, body, wd, _ = c
+        reason, _ = codec.decode(body, wd)
+        assert reason == "ok", name
+        want = codec.last_options
+        assert want is not None, f"{name}: the codec decoded no profile"
+        em = layers(pkts[fr - 1])["evpnmon"]
+        (nl,) = as_list(em["evpnmon.nlri"])
+        got = {k: v for k, v in flat(nl, "evpnmon.opt.").items()
+               if k.rsplit(".", 1)[0] not in ("evpnmon.opt.tlv",)
+               and k not in ("evpnmon.opt.version", "evpnmon.opt.status", "evpnmon.opt.filter",
+                             "evpnmon.opt.filter.port_flags", "evpnmon.opt.unknown",
+                             "evpnmon.opt.unknown_optional", "evpnmon.opt.ignored_in_withdrawal")}
+        assert got == want, f"{name}: dissector {got}\ncodec {want}"
+        assert flat(nl, "evpnmon.opt.")["evpnmon.opt.status"] == ["ok"], name
+        assert flat(nl, "evpnmon.opt.")["evpnmon.opt.version"] == ["1"], name
+        if "unknown optional" in name:
+            assert flat(nl, "evpnmon.opt.")["evpnmon.opt.unknown"] == ["01:02:03"], name
+            assert "evpnmon.opt.unknown_optional" in expert_names(nl), name
+        checked += 1
+    assert checked == 5
+
+
 def test_crafted_mixed_attribute(crafted, crafted_json, codec):
     """Route types 1-5 before a type-254 NLRI stay the stock dissector's; both
     monitor NLRIs are decoded; the IMET the stock dissector no longer
@@ -293,6 +389,10 @@ def test_crafted_malformed_routes_are_flagged(crafted, crafted_json, codec):
             seen.add(reason)
         if dec is not None:      # key readable: every field as the codec has it
             assert_fields_equal_codec(n, dec, name)
+        if reason in OPTIONS_REASONS:
+            assert n["status"] == reason and n["action"] == "treat-as-withdraw", name
+        if wd and "options" in name:
+            assert "evpnmon.opt.ignored_in_withdrawal" in n.experts, f"{name}: {n.experts}"
         if kind == "overrun":
             assert "evpnmon.overrun" in n.experts, f"{name}: overrun not flagged: {n.experts}"
             assert int(n["available"]) == len(body) < int(n["length"])
@@ -301,9 +401,11 @@ def test_crafted_malformed_routes_are_flagged(crafted, crafted_json, codec):
             assert len(ns) == 2, f"{name}: the NLRI after the malformed one was not decoded"
             assert ns[1]["host_id"] == "99" and ns[1]["status"] == "ok", name
             assert "evpnmon.overrun" not in n.experts
-    # all 14 reasons covered, plus the extras asked for
-    assert seen == set(r for r in STRUCTURAL) | {"hostIdOutOfRange", "noHost", "hostMacNotUnicast",
-                                                  "serverMacNotUnicast", "vniZero"}
+    # every reason a receiver can meet: tooLong (a body above 255 octets)
+    # cannot be written in a one-octet length, and octets after the last key
+    # field are an options area now (no more trailingOctets)
+    assert seen == (STRUCTURAL - {"tooLong", "trailingOctets"}) | OPTIONS_REASONS | {
+        "hostIdOutOfRange", "noHost", "hostMacNotUnicast", "serverMacNotUnicast", "vniZero"}
 
 
 def test_crafted_every_semantic_error_is_flagged_and_withdrawal_rules(crafted, crafted_json):
@@ -395,6 +497,10 @@ def test_crafted_filter_names(crafted):
     assert frames("evpnmon.cap.route_type == 200") == case_frames(
         lambda c: c[0] == "cap" and 200 in c[2])
     assert frames("evpnmon.overrun") == case_frames(lambda c: c[0] == "overrun")
+    assert frames('evpnmon.opt.name == "roce"') == case_frames(
+        lambda c: c[0] == "valid" and b"\x81\x04roce" in c[2])
+    assert frames("evpnmon.malformed.optionsDuplicate") == case_frames(
+        lambda c: c[0] == "bad" and c[4] == "optionsDuplicate")
     assert frames('evpnmon.nlri.action == "withdraw"') == case_frames(
         lambda c: c[0] in ("valid", "bad") and c[3])
 
@@ -415,6 +521,16 @@ def test_crafted_tcp_segmentation(tmp_path):
         (f2, "11", "ok"), (f3, "12", "ok"), (f3, "13", "ok")]
 
 
+RANDOM_AREAS = [
+    options_area(),
+    options_area(direction_tlv(1), CNP, name_tlv("cnp")),
+    options_area(NAK, sample_tlv(1000), truncate_tlv(64), police_tlv(1, 10, 10)),
+    options_area(filter_tlv(family=6, proto=6, src=(ipb("2001:db8::"), 32), dport=(80, 90)),
+                 tlv(0xc0, b"xyz"), police_tlv(2, 8000, 1)),
+    options_area(filter_tlv(family=4, dst=(ipb("192.168.0.0"), 16), udfs=[(0, 9, 0x11, 0xff)])),
+]
+
+
 def test_random_nlris_match_the_codec(tmp_path, codec):
     """600 NLRIs (valid routes of random shapes, then mutated: octets
     flipped, cut, appended, a length octet replaced) in MP_REACH or
@@ -432,7 +548,15 @@ def test_random_nlris_match_the_codec(tmp_path, codec):
                   server_mac=rng.choice(macs),
                   server_ip=rng.choice([b"", ipb("192.168.100.21"), ipb("2001:db8::21")]))
         body = bytearray(monitor_body(**kw))
-        m = rng.randrange(6)
+        m = rng.randrange(9)
+        if m >= 6:          # a valid key, then an options area, valid or mutated
+            body = bytearray(monitor_body(host_ip=kw["host_ip"], server_ip=kw["server_ip"]))
+            area = bytearray(rng.choice(RANDOM_AREAS))
+            if m == 7:
+                area[rng.randrange(len(area))] = rng.randrange(256)
+            elif m == 8:
+                area = area[:rng.randrange(1, len(area) + 1)]
+            body += area
         if m == 1:
             body[rng.randrange(len(body))] = rng.randrange(256)
         elif m == 2:
@@ -457,7 +581,7 @@ def test_random_nlris_match_the_codec(tmp_path, codec):
         if dec is not None:
             assert_fields_equal_codec(n, dec, f"frame {fr}: {body.hex()}")
         reasons.add(reason)
-    assert len(reasons) >= 12, f"the random cases cover too few reasons: {sorted(reasons)}"
+    assert len(reasons) >= 16, f"the random cases cover too few reasons: {sorted(reasons)}"
 
 
 def test_random_messages_never_break_the_plugin(tmp_path):

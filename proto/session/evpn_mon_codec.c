@@ -3,14 +3,21 @@
  * evpn-monitor: codec for the EVPN monitor-config route (route type 254).
  * See docs/wire-format.md.
  */
+#if !defined(_GNU_SOURCE) && !defined(_POSIX_C_SOURCE)
+#define _POSIX_C_SOURCE 200809L /* inet_ntop() */
+#endif
+
 #include "evpn_mon_codec.h"
 
+#include <arpa/inet.h>
+#include <stdio.h>
 #include <string.h>
 
 _Static_assert(sizeof(struct evpn_mon_key) == 36,
 	       "evpn_mon_key must fit FRR's 36-octet extension key slot");
-_Static_assert(sizeof(struct evpn_mon_payload) == 24,
-	       "evpn_mon_payload must fit FRR's 24-octet extension payload");
+_Static_assert(EVPN_MON_NLRI_KEYS_MAX_LEN + EVPN_MON_OPTIONS_MAX_LEN
+		       == EVPN_MON_NLRI_MAX_LEN,
+	       "the largest options area must fit the largest key part");
 
 /* One table for every reason: a stable short name (the key of
  * rxMalformedByReason in "show bgp l2vpn evpn monitor json"; never change a
@@ -43,7 +50,38 @@ static const struct {
 	[EVPN_MON_ERR_SERVER_MAC] = {"serverMacNotUnicast",
 				     "server MAC not unicast"},
 	[EVPN_MON_ERR_VNI] = {"vniZero", "VNI 0"},
+	[EVPN_MON_ERR_OPT_VERSION] = {"optionsVersion",
+				      "options area version unknown"},
+	[EVPN_MON_ERR_OPT_TRUNCATED] = {"optionsTruncated",
+					"option TLV runs past the NLRI"},
+	[EVPN_MON_ERR_OPT_LENGTH] = {"optionsLength",
+				     "option TLV with a wrong length"},
+	[EVPN_MON_ERR_OPT_DUPLICATE] = {"optionsDuplicate",
+					"single-valued option TLV given twice"},
+	[EVPN_MON_ERR_OPT_UNKNOWN] = {"optionsUnknownMandatory",
+				      "unknown mandatory option TLV"},
+	[EVPN_MON_ERR_OPT_VALUE] = {"optionsValue", "option out of range"},
 };
+
+static enum evpn_mon_error opt_error(enum evpn_mon_opt_error err)
+{
+	switch (err) {
+	case EVPN_MON_OPT_OK:
+		return EVPN_MON_OK;
+	case EVPN_MON_OPT_VERSION_UNKNOWN:
+		return EVPN_MON_ERR_OPT_VERSION;
+	case EVPN_MON_OPT_TLV_TRUNCATED:
+		return EVPN_MON_ERR_OPT_TRUNCATED;
+	case EVPN_MON_OPT_TLV_LENGTH:
+		return EVPN_MON_ERR_OPT_LENGTH;
+	case EVPN_MON_OPT_TLV_DUPLICATE:
+		return EVPN_MON_ERR_OPT_DUPLICATE;
+	case EVPN_MON_OPT_TLV_UNKNOWN_MANDATORY:
+		return EVPN_MON_ERR_OPT_UNKNOWN;
+	default:
+		return EVPN_MON_ERR_OPT_VALUE;
+	}
+}
 
 const char *evpn_mon_strerror(enum evpn_mon_error err)
 {
@@ -136,6 +174,8 @@ enum evpn_mon_error evpn_mon_validate(const struct evpn_mon_route *r,
 		return EVPN_MON_ERR_VNI;
 	if (!withdraw && !evpn_mon_mac_is_unicast(r->server_mac))
 		return EVPN_MON_ERR_SERVER_MAC;
+	if (!withdraw && evpn_mon_options_validate(&r->opts) != EVPN_MON_OPT_OK)
+		return EVPN_MON_ERR_OPT_VALUE;
 	return EVPN_MON_OK;
 }
 
@@ -145,6 +185,7 @@ enum evpn_mon_error evpn_mon_decode(const uint8_t *buf, size_t len,
 	struct rd r = {.p = buf, .left = len};
 	uint8_t fixed[EVPN_MON_NLRI_FIXED_LEN];
 	uint8_t bits, octets;
+	enum evpn_mon_error err;
 
 	memset(out, 0, sizeof(*out));
 	if (len < EVPN_MON_NLRI_MIN_LEN)
@@ -202,10 +243,19 @@ enum evpn_mon_error evpn_mon_decode(const uint8_t *buf, size_t len,
 	if (!take(&r, out->orig_ip, 4))
 		return EVPN_MON_ERR_TRUNCATED;
 
-	if (r.left != 0)
-		return EVPN_MON_ERR_TRAILING;
+	/* Everything after the originator IP is the options area. A key
+	 * error is reported first: it says more than an option error. */
+	err = evpn_mon_validate(out, withdraw);
+	if (r.left != 0) {
+		enum evpn_mon_opt_error oerr =
+			evpn_mon_options_decode(r.p, r.left, &out->opts);
 
-	return evpn_mon_validate(out, withdraw);
+		/* A withdrawal needs only the key: its options are kept
+		 * when readable and otherwise ignored. */
+		if (err == EVPN_MON_OK && !withdraw)
+			err = opt_error(oerr);
+	}
+	return err;
 }
 
 size_t evpn_mon_encode(const struct evpn_mon_route *r, uint8_t *buf,
@@ -213,7 +263,15 @@ size_t evpn_mon_encode(const struct evpn_mon_route *r, uint8_t *buf,
 {
 	size_t need = EVPN_MON_NLRI_MIN_LEN + r->host_mac_len + r->host_ip.len
 		      + r->server_ip.len;
+	size_t olen = 0;
 	uint8_t *p = buf;
+
+	if (r->opts.present) {
+		olen = evpn_mon_options_encoded_len(&r->opts);
+		if (olen == 0)
+			return 0; /* options invalid */
+		need += olen;
+	}
 
 	if (r->host_mac_len != 0 && r->host_mac_len != 6)
 		return 0;
@@ -249,6 +307,8 @@ size_t evpn_mon_encode(const struct evpn_mon_route *r, uint8_t *buf,
 	*p++ = 32;
 	memcpy(p, r->orig_ip, 4);
 	p += 4;
+	if (olen)
+		p += evpn_mon_options_encode(&r->opts, p, olen);
 	return (size_t)(p - buf);
 }
 
@@ -265,19 +325,39 @@ void evpn_mon_route_key(const struct evpn_mon_route *r,
 	memcpy(key->orig_ip, r->orig_ip, 4);
 }
 
-void evpn_mon_route_payload(const struct evpn_mon_route *r,
-			    struct evpn_mon_payload *pl)
+size_t evpn_mon_route_payload(const struct evpn_mon_route *r, uint8_t *buf,
+			      size_t size)
 {
-	memset(pl, 0, sizeof(*pl));
-	memcpy(pl->server_mac, r->server_mac, 6);
-	pl->server_ip_len = r->server_ip.len;
-	memcpy(pl->server_ip, r->server_ip.addr, r->server_ip.len);
+	size_t olen = 0, need;
+	uint8_t *p = buf;
+
+	if (r->server_ip.len != 0 && r->server_ip.len != 4
+	    && r->server_ip.len != 16)
+		return 0;
+	if (r->opts.present) {
+		olen = evpn_mon_options_encoded_len(&r->opts);
+		if (olen == 0)
+			return 0;
+	}
+	need = 6 + 1 + r->server_ip.len + olen;
+	if (need > size)
+		return 0;
+	memcpy(p, r->server_mac, 6);
+	p += 6;
+	*p++ = r->server_ip.len;
+	memcpy(p, r->server_ip.addr, r->server_ip.len);
+	p += r->server_ip.len;
+	if (olen)
+		p += evpn_mon_options_encode(&r->opts, p, olen);
+	return (size_t)(p - buf);
 }
 
-void evpn_mon_route_from_key(struct evpn_mon_route *r, const uint8_t rd[8],
+bool evpn_mon_route_from_key(struct evpn_mon_route *r, const uint8_t rd[8],
 			     uint32_t eth_tag, const struct evpn_mon_key *key,
-			     const struct evpn_mon_payload *pl)
+			     const uint8_t *pl, size_t pl_len)
 {
+	uint8_t iplen;
+
 	memset(r, 0, sizeof(*r));
 	if (rd)
 		memcpy(r->rd, rd, 8);
@@ -289,10 +369,59 @@ void evpn_mon_route_from_key(struct evpn_mon_route *r, const uint8_t rd[8],
 	r->host_ip.len = key->host_ip_len <= 16 ? key->host_ip_len : 16;
 	memcpy(r->host_ip.addr, key->host_ip, r->host_ip.len);
 	memcpy(r->orig_ip, key->orig_ip, 4);
-	if (pl) {
-		memcpy(r->server_mac, pl->server_mac, 6);
-		r->server_ip.len =
-			pl->server_ip_len <= 16 ? pl->server_ip_len : 16;
-		memcpy(r->server_ip.addr, pl->server_ip, r->server_ip.len);
+	if (!pl)
+		return true;
+
+	if (pl_len < 7)
+		return false;
+	iplen = pl[6];
+	if ((iplen != 0 && iplen != 4 && iplen != 16) || pl_len < 7u + iplen)
+		return false;
+	if (evpn_mon_options_decode(pl + 7 + iplen, pl_len - 7 - iplen,
+				    &r->opts)
+	    != EVPN_MON_OPT_OK)
+		return false;
+	memcpy(r->server_mac, pl, 6);
+	r->server_ip.len = iplen;
+	memcpy(r->server_ip.addr, pl + 7, iplen);
+	return true;
+}
+
+static size_t fmt_ip(const uint8_t *addr, uint8_t len, char *buf, size_t size)
+{
+	char tmp[INET6_ADDRSTRLEN];
+
+	if (len == 4 || len == 16) {
+		if (!inet_ntop(len == 4 ? AF_INET : AF_INET6, addr, tmp,
+			       sizeof(tmp)))
+			tmp[0] = 0;
+	} else {
+		snprintf(tmp, sizeof(tmp), "-");
 	}
+	return (size_t)snprintf(buf, size, "%s", tmp);
+}
+
+size_t evpn_mon_session_id(const struct evpn_mon_route *r, char *buf,
+			   size_t size)
+{
+	char orig[INET_ADDRSTRLEN], hip[INET6_ADDRSTRLEN], mac[18];
+	int n;
+
+	fmt_ip(r->orig_ip, 4, orig, sizeof(orig));
+	fmt_ip(r->host_ip.addr, r->host_ip.len, hip, sizeof(hip));
+	if (r->host_mac_len == 6)
+		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x",
+			 r->host_mac[0], r->host_mac[1], r->host_mac[2],
+			 r->host_mac[3], r->host_mac[4], r->host_mac[5]);
+	else
+		snprintf(mac, sizeof(mac), "-");
+	if (size == 0)
+		return 0;
+	n = snprintf(buf, size, "%s/%u/%u/%s/%s", orig, (unsigned int)r->vni,
+		     (unsigned int)r->host_id, mac, hip);
+	if (n < 0) {
+		buf[0] = 0;
+		return 0;
+	}
+	return (size_t)n < size ? (size_t)n : size - 1;
 }

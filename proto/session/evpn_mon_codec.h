@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "evpn_mon_options.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -30,10 +32,12 @@ extern "C" {
 /* Fixed part: RD 8, Ethernet Tag 4, VNI 3, Flags 1, HOST ID 4 = 20 octets,
  * then five length-prefixed fields: host MAC (0|48 bits), host IP
  * (0|32|128), server MAC (48), server IP (0|32|128), originating router IP
- * (32). */
+ * (32), then the options area (evpn_mon_options.h), absent when the session
+ * has no profile. */
 #define EVPN_MON_NLRI_FIXED_LEN 20
 #define EVPN_MON_NLRI_MIN_LEN 35
-#define EVPN_MON_NLRI_MAX_LEN 73
+#define EVPN_MON_NLRI_KEYS_MAX_LEN 73 /* everything before the options */
+#define EVPN_MON_NLRI_MAX_LEN 255     /* the EVPN NLRI length octet */
 
 struct evpn_mon_ip {
 	uint8_t len; /* octets: 0, 4 or 16 */
@@ -53,6 +57,7 @@ struct evpn_mon_route {
 	uint8_t server_mac[6];
 	struct evpn_mon_ip server_ip;
 	uint8_t orig_ip[4];
+	struct evpn_mon_options opts; /* present == 0: no profile */
 };
 
 /* The route key inside bgpd (fits the 36 octets FRR's core patch reserves in
@@ -68,13 +73,11 @@ struct evpn_mon_key {
 	uint8_t orig_ip[4];
 };
 
-/* Non-key part carried in BGP's per-path attribute (24 octets max). */
-struct evpn_mon_payload {
-	uint8_t server_mac[6];
-	uint8_t server_ip_len;
-	uint8_t server_ip[16];
-	uint8_t pad;
-};
+/* Non-key part, carried in BGP's per-path attribute as an opaque,
+ * variable-length, interned payload (core patch: bgp_evpn_ext_payload):
+ * server MAC (6), server IP length in octets (1), server IP (0/4/16), then
+ * the options area exactly as on the wire. */
+#define EVPN_MON_PAYLOAD_MAX_LEN (6 + 1 + 16 + EVPN_MON_OPTIONS_MAX_LEN)
 
 enum evpn_mon_error {
 	EVPN_MON_OK = 0,
@@ -87,13 +90,21 @@ enum evpn_mon_error {
 	EVPN_MON_ERR_SERVER_IP_LEN,  /* server IP length not 0, 32 or 128 */
 	EVPN_MON_ERR_ORIG_IP_LEN,    /* originator IP length not 32 */
 	EVPN_MON_ERR_TRUNCATED,      /* a field runs past the NLRI length */
-	EVPN_MON_ERR_TRAILING,       /* octets left after the last field */
+	EVPN_MON_ERR_TRAILING,       /* no longer produced: the octets after the
+				      * originator IP are the options area */
 	/* semantic: the key is readable -> treat-as-withdraw */
 	EVPN_MON_ERR_HOST_ID,        /* HOST ID 0 or above 65535 */
 	EVPN_MON_ERR_NO_HOST,        /* neither host MAC nor host IP */
 	EVPN_MON_ERR_HOST_MAC,       /* host MAC multicast/broadcast or zero */
 	EVPN_MON_ERR_SERVER_MAC,     /* server MAC multicast/broadcast or zero */
 	EVPN_MON_ERR_VNI,            /* VNI 0 */
+	/* the options area (key readable -> treat-as-withdraw) */
+	EVPN_MON_ERR_OPT_VERSION,    /* options version unknown */
+	EVPN_MON_ERR_OPT_TRUNCATED,  /* a TLV runs past the NLRI */
+	EVPN_MON_ERR_OPT_LENGTH,     /* a known TLV with a wrong length */
+	EVPN_MON_ERR_OPT_DUPLICATE,  /* a single-valued TLV twice */
+	EVPN_MON_ERR_OPT_UNKNOWN,    /* an unknown mandatory TLV */
+	EVPN_MON_ERR_OPT_VALUE,      /* an option out of range */
 	EVPN_MON_ERR__MAX,
 };
 
@@ -129,12 +140,25 @@ enum evpn_mon_error evpn_mon_validate(const struct evpn_mon_route *r,
 
 void evpn_mon_route_key(const struct evpn_mon_route *r,
 			struct evpn_mon_key *key);
-void evpn_mon_route_payload(const struct evpn_mon_route *r,
-			    struct evpn_mon_payload *pl);
-/* Rebuild a route from key + payload (+ RD and Ethernet Tag kept by FRR). */
-void evpn_mon_route_from_key(struct evpn_mon_route *r, const uint8_t rd[8],
+/* The non-key payload of r; returns its length (0 if it does not fit). */
+size_t evpn_mon_route_payload(const struct evpn_mon_route *r, uint8_t *buf,
+			      size_t size);
+/* Rebuild a route from key + payload (+ RD and Ethernet Tag kept by FRR).
+ * pl may be NULL (key only). Returns false when the payload is malformed
+ * (the server and option fields are then left zero). */
+bool evpn_mon_route_from_key(struct evpn_mon_route *r, const uint8_t rd[8],
 			     uint32_t eth_tag, const struct evpn_mon_key *key,
-			     const struct evpn_mon_payload *pl);
+			     const uint8_t *pl, size_t pl_len);
+
+/* The session's stable identity, from its key fields only (not the RD,
+ * which follows the originator's VNI configuration):
+ * "ORIGINATOR/VNI/HOST-ID/HOST-MAC/HOST-IP", "-" for an absent MAC or IP,
+ * e.g. "10.0.0.101/100/21/02:00:00:00:02:10/-". Used by the feed, the
+ * consumer, the dataplane counters and logs. Returns the length written
+ * (EVPN_MON_SESSION_ID_MAX - 1 at most). */
+#define EVPN_MON_SESSION_ID_MAX 96
+size_t evpn_mon_session_id(const struct evpn_mon_route *r, char *buf,
+			   size_t size);
 
 /* MAC helpers */
 bool evpn_mon_mac_is_unicast(const uint8_t mac[6]);
