@@ -17,7 +17,8 @@ set(_dp_bpf_headers
   ${CMAKE_CURRENT_SOURCE_DIR}/bpf/lib/emit.h
   ${CMAKE_CURRENT_SOURCE_DIR}/bpf/lib/tunnel.h
   ${CMAKE_CURRENT_SOURCE_DIR}/bpf/lib/decap.h
-  ${CMAKE_CURRENT_SOURCE_DIR}/bpf/lib/egress.h)
+  ${CMAKE_CURRENT_SOURCE_DIR}/bpf/lib/egress.h
+  ${CMAKE_CURRENT_SOURCE_DIR}/bpf/lib/trunc.h)
 set(_dp_bpf_obj ${CMAKE_CURRENT_BINARY_DIR}/mirror.bpf.o)
 set(_dp_skel ${CMAKE_CURRENT_BINARY_DIR}/gen/mirror.skel.h)
 execute_process(COMMAND uname -m OUTPUT_VARIABLE _dp_arch OUTPUT_STRIP_TRAILING_WHITESPACE)

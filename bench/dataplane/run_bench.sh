@@ -9,11 +9,12 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 DOC=$HERE/../../docs/benchmarks.md
 find_bin() { find "$B" -type f -name "$1" -perm -u+x | head -1; }
 DPCTL=$(find_bin evpnmon-dpctl) BLAST=$(find_bin evpnmon-pktblast)
-MEM=$(find_bin bench_dataplane_memory)
-[ -n "$DPCTL" ] && [ -n "$BLAST" ] && [ -n "$MEM" ] || { echo "build the dataplane targets first" >&2; exit 1; }
+MEM=$(find_bin bench_dataplane_memory) TESTRUN=$(find_bin bench_dataplane_testrun)
+[ -n "$DPCTL" ] && [ -n "$BLAST" ] && [ -n "$MEM" ] && [ -n "$TESTRUN" ] || { echo "build the dataplane targets first" >&2; exit 1; }
 
 linux_table=$("$HERE/bench_linux.sh" "$DPCTL" "$BLAST" "$SECS" "$REPS")
 mem_table=$("$MEM")
+testrun_table=$("$TESTRUN" 1000000 "$REPS")
 section=$(cat <<MD
 ## Dataplane
 
@@ -40,6 +41,31 @@ logic. "No matching entry": one entry installed for another MAC, so the
 program does its 4 lookups and finds nothing.
 
 $linux_table
+
+### eBPF program per packet (BPF_PROG_TEST_RUN), mirror profiles
+
+\`bench_dataplane_testrun\`: the \`evpnmon_mirror\` program the linux backend
+attached, run with \`BPF_PROG_TEST_RUN\` (repeat 1,000,000 per measurement,
+$REPS interleaved measurements per scenario, median; one invocation, so the
+ratios compare like with like). Ratios are to an empty TC program (r0 = 0;
+exit), which is test_run's own per-run overhead. What each row includes:
+
+* no entry: the port's VNI lookup, Ethernet and IP address parse, 4
+  \`dp_match\` lookups that miss;
+* plain entry: the same with one hit (entry 1 by source MAC), its counters,
+  and one copy: \`bpf_clone_redirect\` to a veth whose peer is down (the
+  clone is freed by \`veth_xmit\`; the copy counts as a drop). The clone
+  dominates;
+* full profile: the same entry and copy, plus direction, the L3/L4 parse
+  (IPv4, UDP, l5), one filter line with source and destination prefixes,
+  protocol, both port ranges and 8 UDFs (8 \`bpf_skb_load_bytes\`), the
+  sampler's random number (configured 1-in-2, then set in the pinned map to
+  select every packet so that the row copies as often as the plain one) and
+  the policer's token bucket under its spin lock (never over rate);
+* full profile, last UDF not matching: every filter step, then no sampler,
+  no policer and no copy.
+
+$testrun_table
 
 ### Memory backend (reference model), lookups
 

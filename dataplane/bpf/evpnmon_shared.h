@@ -48,7 +48,9 @@ typedef __u64 dp_u64;
 #define DP_GSTAT_COPY_OVERFLOW 2 /* copies beyond DP_MAX_COPIES */
 #define DP_GSTAT_EGRESS_DUP 3    /* originals dropped at a server port's
 				    egress: the mirror copies them already */
-#define DP_GSTAT_MAX 4
+#define DP_GSTAT_TRUNC_FAILED 4 /* copies that could not be cut: sent
+				     whole (packets, bytes) */
+#define DP_GSTAT_MAX 5
 
 /* skb->mark bit carried by mirror copies from the mirror/decap program to
  * the egress program of the server's port, which lets them through and
@@ -100,7 +102,7 @@ struct dp_action {
 struct dp_slot {
 	struct dp_action action;
 	dp_u32 stat_idx; /* index into the per-CPU entry statistics */
-	dp_u32 pad;
+	dp_u32 prof;     /* index into dp_profile; 0 = no profile (copy all) */
 };
 
 /* Value of entries 1/2: every installed entry with this match key (one
@@ -123,12 +125,122 @@ struct dp_decap_val {
 	dp_u32 stat_idx;
 };
 
-/* Per-CPU counters of one entry (or of one global event). */
+/* Per-CPU counters of one entry (or of one global event). filtered,
+ * sampled_out and policed: matched packets the entry's profile did not
+ * copy, by the step that stopped them (entries only). */
 struct dp_stats {
 	dp_u64 packets;
 	dp_u64 bytes;
 	dp_u64 drops;
+	dp_u64 filtered;
+	dp_u64 sampled_out;
+	dp_u64 policed;
 };
+
+/* ---- Mirror profiles (compiled session options) ----
+ * The C++ facade compiles a session's evpn_mon_options into one dp_profile
+ * (dataplane/src/codec.cpp) in a slot of the dp_profile array; dp_slot.prof
+ * names it. Slot 0 is never written: no profile. Slots are per session per
+ * VTEP (the policer's bucket and the sampler are the session's own). */
+#define DP_MAX_PROFILES 16384
+#define DP_MAX_FILTERS 4 /* = EVPN_MON_MAX_FILTERS */
+#define DP_MAX_UDFS 8    /* = EVPN_MON_MAX_UDFS */
+
+/* dp_profile.direction: which entry kinds the profile copies. */
+#define DP_DIR_RX (1u << DP_KIND_DST) /* packets to the host: entry 2 */
+#define DP_DIR_TX (1u << DP_KIND_SRC) /* packets from the host: entry 1 */
+
+/* dp_udf.base */
+#define DP_UDF_L3 0
+#define DP_UDF_L4 1
+#define DP_UDF_L5 2
+
+/* dp_filter.flags: which fields the line tests. */
+#define DP_FF_IP 0x01    /* only IP packets (any IP field or l4/l5 UDF) */
+#define DP_FF_SRC 0x02   /* source prefix */
+#define DP_FF_DST 0x04   /* destination prefix */
+#define DP_FF_SPORT 0x08 /* source port range */
+#define DP_FF_DPORT 0x10 /* destination port range */
+
+/* (be16 at base+offset) & mask == value (value pre-masked, host order). */
+struct dp_udf {
+	dp_u8 base;
+	dp_u8 offset;
+	dp_u16 value;
+	dp_u16 mask;
+	dp_u16 pad;
+};
+
+struct dp_filter {
+	dp_u8 family; /* 0 = any, 4, 6 */
+	dp_u8 proto;  /* 0 = any */
+	dp_u8 flags;  /* DP_FF_* */
+	dp_u8 nudf;
+	dp_u16 sport_lo, sport_hi; /* host order */
+	dp_u16 dport_lo, dport_hi;
+	dp_u32 pad;
+	/* addr pre-masked; network order, IPv4 in the first 4 octets */
+	dp_u8 src_addr[16], src_mask[16];
+	dp_u8 dst_addr[16], dst_mask[16];
+	struct dp_udf udf[DP_MAX_UDFS];
+};
+
+/* dp_profile.police_unit */
+#define DP_POLICE_NONE 0
+#define DP_POLICE_PPS 1
+#define DP_POLICE_BPS 2
+/* Token bucket in nano-tokens: a packet (pps) or an octet (bps) costs
+ * DP_TOKEN_SCALE; rate tokens per second refill rate * elapsed ns. */
+#define DP_TOKEN_SCALE 1000000000ull
+
+struct dp_profile {
+	dp_u8 direction; /* DP_DIR_* mask; never 0 in a written slot */
+	dp_u8 nfilters;  /* 0 = every frame, non-IP included */
+	dp_u8 police_unit;
+	dp_u8 pad;
+	dp_u16 truncate; /* 0 = whole frame, else 64..9216 */
+	dp_u16 pad2;
+	/* Sampler: copy when bpf_get_prandom_u32() < sample_thr, i.e. with
+	 * probability sample_thr / 2^32 = 1/N (sample_thr = 2^32 / N, N >= 2).
+	 * 0 = no sampler (N <= 1). */
+	dp_u32 sample_thr;
+	dp_u32 sample_n; /* informational */
+	dp_u64 police_rate;  /* packets or octets per second */
+	dp_u64 police_burst; /* nano-tokens (burst * DP_TOKEN_SCALE) */
+	dp_u64 police_fill_ns; /* time to fill an empty bucket (>= 1) */
+	struct dp_filter filters[DP_MAX_FILTERS];
+};
+
+/* dp_policer value (one per profile slot). The lock serializes CPUs. */
+#ifdef __cplusplus
+struct dp_spin_lock_placeholder {
+	dp_u32 val;
+};
+#define DP_SPIN_LOCK struct dp_spin_lock_placeholder
+#else
+#define DP_SPIN_LOCK struct bpf_spin_lock
+#endif
+struct dp_policer {
+	DP_SPIN_LOCK lock;
+	dp_u32 pad;
+	dp_u64 tokens;  /* nano-tokens */
+	dp_u64 last_ns; /* bpf_ktime_get_ns of the last refill; 0 = full */
+};
+
+/* dp_profile_stats (per CPU, per profile slot): outcomes of one
+ * evaluation of a (copy action, profile) pair per packet. */
+struct dp_profile_stats {
+	dp_u64 filtered;
+	dp_u64 sampled_out;
+	dp_u64 policed;
+	dp_u64 selected;
+};
+
+/* skb->mark of a copy to be truncated: the length, from the mirror program
+ * to the egress program that cuts it (the server port's, or the mirror
+ * device's for VXLAN copies). Bits 14..27; cleared before the copy leaves. */
+#define DP_TRUNC_SHIFT 14
+#define DP_TRUNC_MASK (0x3fffu << DP_TRUNC_SHIFT)
 
 /* Full description of one installed entry, so that a restarted process can
  * list() exactly what it (or a previous run) installed. Not read by BPF. */
@@ -142,6 +254,11 @@ struct dp_entry_meta {
 	dp_u16 host_id;
 	dp_u8 ip[16];
 	struct dp_action action;
+	dp_u32 prof;      /* profile slot (0 = none) */
+	dp_u16 opt_len;   /* octets in opts (0 = no profile) */
+	dp_u8 pad[2];
+	char session[128]; /* session id, NUL-terminated */
+	dp_u8 opts[184];  /* the options area (evpn_mon_options_encode) */
 };
 
 #endif /* EVPNMON_SHARED_H */

@@ -5,8 +5,9 @@
  *   lib/stats.h   per-CPU counters
  *   lib/parse.h   header fields entries match on (MAC, IPv4/IPv6, one VLAN)
  *   lib/match.h   entries 1/2 -> the set of distinct copies; egress lookups
- *   lib/profile.h (reserved) direction, filter, sampler, policer
+ *   lib/profile.h direction, filter, sampler, policer of a session profile
  *   lib/emit.h    bpf_clone_redirect of the copies (local, VXLAN-GBP)
+ *   lib/trunc.h   cutting a copy to its truncation length
  *   lib/tunnel.h  tunnel key/GBP option layouts
  *   lib/decap.h   entry 3 at the mirror device
  *   lib/egress.h  the egress rule at a server's port
@@ -16,8 +17,9 @@
  *   destination MAC, destination IP) in the port's VNI, and emits ONE copy per
  *   distinct action: bpf_clone_redirect to the egress of a local port, or with
  *   a VXLAN-GBP tunnel key (VNI, HOST ID as Group Policy ID, remote VTEP) to
- *   the egress of the mirror device (`vxlan external gbp`). The original is
- *   never modified: always TC_ACT_OK.
+ *   the egress of the mirror device (`vxlan external gbp`). A matched
+ *   entry's session profile decides first whether it asks for a copy. The
+ *   original is never modified: always TC_ACT_OK.
  *
  * evpnmon_decap: TC ingress of the mirror device. Reads the tunnel key (VNI)
  *   and the GBP option (HOST ID), looks up entry 3 and redirects the inner
@@ -30,6 +32,10 @@
  *   server: unicast, not addressed to a MAC learned on this port, and its
  *   source or destination is a host with an entry 1/2 whose action is this
  *   port (docs/dataplane.md, "Exactly-once rule"). Everything else: TC_ACT_OK.
+ *   A copy that carries a truncation length is cut here.
+ *
+ * evpnmon_mirror_egress: TC egress of the mirror device. Cuts a VXLAN copy
+ *   that carries a truncation length, before the device encapsulates it.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -42,6 +48,7 @@
 #include "lib/emit.h"
 #include "lib/decap.h"
 #include "lib/egress.h"
+#include "lib/trunc.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -61,10 +68,16 @@ int evpnmon_mirror(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	st->ncopies = 0;
 	st->nmatched = 0;
+	st->npairs = 0;
+	st->pkt.parsed = 0;
+	st->len = frame_len(skb);
 
 	__u8 addrs[32];
 	int alen = parse_ip_addrs(skb, &eth, addrs);
-	collect_packet(st, *vni, &eth, addrs, alen, frame_len(skb));
+	collect_packet(st, *vni, &eth, addrs, alen, st->len);
+	if (!st->npairs)
+		return TC_ACT_OK;
+	select_copies(skb, st);
 	if (st->ncopies)
 		emit_copies(skb, st);
 	return TC_ACT_OK;
@@ -80,4 +93,13 @@ SEC("tc")
 int evpnmon_egress(struct __sk_buff *skb)
 {
 	return egress(skb);
+}
+
+SEC("tc")
+int evpnmon_mirror_egress(struct __sk_buff *skb)
+{
+	__u32 t = take_trunc(skb);
+	if (t)
+		truncate_copy(skb, t);
+	return TC_ACT_OK;
 }

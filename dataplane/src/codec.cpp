@@ -1,12 +1,16 @@
 #include "codec.hpp"
 
 #include <algorithm>
+#include <cstring>
 
 namespace evpnmon::dp::codec {
 
 static_assert(kMaxEntries == DP_MAX_ENTRIES);
 static_assert(kMaxEntriesPerMatch == DP_MAX_ACTIONS);
 static_assert(kMaxCopiesPerPacket == DP_MAX_COPIES);
+static_assert(DP_MAX_FILTERS == EVPN_MON_MAX_FILTERS);
+static_assert(DP_MAX_UDFS == EVPN_MON_MAX_UDFS);
+static_assert(sizeof(dp_entry_meta::opts) >= EVPN_MON_OPTIONS_MAX_LEN);
 
 dp_match_key match_key(const EntryKey &key)
 {
@@ -69,9 +73,17 @@ dp_decap_key decap_key(const EntryKey &key)
 	return k;
 }
 
-dp_entry_meta meta(const Entry &e)
+dp_entry_meta meta(const Entry &e, dp_u32 prof)
 {
 	dp_entry_meta m{};
+	m.prof = prof;
+	std::copy_n(e.key.session.data(),
+		    std::min(e.key.session.size(), sizeof m.session - 1), m.session);
+	const auto area = e.options.encode();
+	if (area.size() <= sizeof m.opts) {
+		m.opt_len = static_cast<dp_u16>(area.size());
+		std::copy(area.begin(), area.end(), m.opts);
+	}
 	m.kind = static_cast<dp_u8>(e.key.kind);
 	m.vni = e.key.vni;
 	m.host_id = e.key.host_id;
@@ -107,7 +119,88 @@ Entry entry(const dp_entry_meta &m)
 		e.key.host.ip = ip;
 	}
 	e.action = action(m.action);
+	e.key.session.assign(m.session, strnlen(m.session, sizeof m.session));
+	if (m.opt_len && m.opt_len <= sizeof m.opts)
+		e.options = session::Options::decode({m.opts, m.opt_len});
 	return e;
+}
+
+namespace {
+
+void prefix(const evpn_mon_prefix &p, std::size_t alen, dp_u8 addr[16], dp_u8 mask[16])
+{
+	const std::size_t bits = std::min<std::size_t>(p.len, alen * 8);
+	for (std::size_t i = 0; i < 16; ++i) {
+		std::size_t b = bits > i * 8 ? std::min<std::size_t>(bits - i * 8, 8) : 0;
+		mask[i] = static_cast<dp_u8>(b ? 0xff << (8 - b) : 0);
+		addr[i] = static_cast<dp_u8>(p.addr[i] & mask[i]);
+	}
+}
+
+} // namespace
+
+dp_profile profile(const session::Options &options)
+{
+	const evpn_mon_options &o = options.c();
+	dp_profile d{};
+	d.direction = o.direction == EVPN_MON_DIR_RX   ? DP_DIR_RX
+		      : o.direction == EVPN_MON_DIR_TX ? DP_DIR_TX
+						       : DP_DIR_RX | DP_DIR_TX;
+	d.truncate = o.truncate;
+	d.sample_n = o.sample;
+	// p = thr / 2^32 = 1/N; 2^32 / N fits 32 bits for N >= 2.
+	d.sample_thr = o.sample > 1
+			   ? static_cast<dp_u32>((std::uint64_t{1} << 32) / o.sample)
+			   : 0;
+	if (o.police_unit == EVPN_MON_POLICE_PPS || o.police_unit == EVPN_MON_POLICE_BPS) {
+		const bool pps = o.police_unit == EVPN_MON_POLICE_PPS;
+		d.police_unit = pps ? DP_POLICE_PPS : DP_POLICE_BPS;
+		// bps: tokens are octets (rate in bits/s), at least 1 octet/s.
+		d.police_rate = std::max<std::uint64_t>(pps ? o.police_rate : o.police_rate / 8, 1);
+		const std::uint64_t burst = std::max<std::uint64_t>(o.police_burst, 1);
+		d.police_burst = burst * DP_TOKEN_SCALE;
+		d.police_fill_ns = (d.police_burst + d.police_rate - 1) / d.police_rate;
+	}
+	const std::size_t nf = std::min<std::size_t>(o.nfilters, DP_MAX_FILTERS);
+	d.nfilters = static_cast<dp_u8>(nf);
+	for (std::size_t i = 0; i < nf; ++i) {
+		const evpn_mon_filter &f = o.filters[i];
+		dp_filter &g = d.filters[i];
+		g.family = f.family;
+		g.proto = f.proto;
+		const std::size_t alen = f.family == 6 ? 16 : 4;
+		if (f.family && f.src.len) {
+			g.flags |= DP_FF_SRC;
+			prefix(f.src, alen, g.src_addr, g.src_mask);
+		}
+		if (f.family && f.dst.len) {
+			g.flags |= DP_FF_DST;
+			prefix(f.dst, alen, g.dst_addr, g.dst_mask);
+		}
+		if (evpn_mon_filter_has_sport(&f)) {
+			g.flags |= DP_FF_SPORT;
+			g.sport_lo = f.sport_lo;
+			g.sport_hi = f.sport_hi;
+		}
+		if (evpn_mon_filter_has_dport(&f)) {
+			g.flags |= DP_FF_DPORT;
+			g.dport_lo = f.dport_lo;
+			g.dport_hi = f.dport_hi;
+		}
+		const std::size_t nu = std::min<std::size_t>(f.nudf, DP_MAX_UDFS);
+		g.nudf = static_cast<dp_u8>(nu);
+		bool l45 = false;
+		for (std::size_t u = 0; u < nu; ++u) {
+			g.udf[u].base = f.udf[u].base;
+			g.udf[u].offset = f.udf[u].offset;
+			g.udf[u].mask = f.udf[u].mask;
+			g.udf[u].value = static_cast<dp_u16>(f.udf[u].value & f.udf[u].mask);
+			l45 |= f.udf[u].base != EVPN_MON_UDF_L3;
+		}
+		if (f.family || f.proto || (g.flags & (DP_FF_SPORT | DP_FF_DPORT)) || l45)
+			g.flags |= DP_FF_IP;
+	}
+	return d;
 }
 
 bool valid(const Entry &e, std::string *why)
@@ -142,6 +235,8 @@ bool valid(const Entry &e, std::string *why)
 	}
 	if (e.action.kind == Action::Kind::LocalPort && e.action.ifindex == 0)
 		return fail("local-port action needs an ifindex");
+	if (e.options.has_profile() && e.options.validate() != EVPN_MON_OPT_OK)
+		return fail(evpn_mon_opt_strerror(e.options.validate()));
 	return true;
 }
 

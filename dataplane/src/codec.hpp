@@ -19,8 +19,11 @@ dp_match_key match_key(const EntryKey &key);
 dp_action action(const Action &a);
 Action action(const dp_action &a);
 dp_decap_key decap_key(const EntryKey &key);
-dp_entry_meta meta(const Entry &entry);
+// The entry's full description; prof = its profile slot in dp_profile.
+dp_entry_meta meta(const Entry &entry, dp_u32 prof = 0);
 Entry entry(const dp_entry_meta &meta);
+// A session's options compiled for the BPF program (has_profile() only).
+dp_profile profile(const session::Options &options);
 bool valid(const Entry &entry, std::string *why = nullptr);
 // The action as both backends store and list() it: only the fields of its
 // kind (a LocalPort action has no VTEP/VNI/HOST ID and vice versa).

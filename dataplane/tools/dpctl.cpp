@@ -7,7 +7,10 @@
 //       [--list] [--macs] [--run]
 //
 // SPEC: "src|dst|decap vni=N [mac=M] [ip=A] host-id=H
-//        (port=IFNAME | vxlan=VTEP/VNI/HOSTID)"
+//        (port=IFNAME | vxlan=VTEP/VNI/HOSTID) [session=ID]
+//        [direction=rx|tx|both] [sample=N] [truncate=LEN] [options=HEX]"
+// options=HEX: a whole options area (version octet + TLVs, as on the wire);
+// direction/sample/truncate: a profile with just those.
 // --run: print "ready", print MAC events, exit on SIGINT/SIGTERM printing
 // every entry's counters.
 #include <evpnmon/dataplane/dataplane.hpp>
@@ -21,6 +24,7 @@
 #include <iostream>
 #include <sstream>
 #include <stdexcept>
+#include <vector>
 
 using namespace evpnmon::dp;
 
@@ -52,6 +56,7 @@ Entry parse_entry(const std::string &spec)
 	std::string kind, tok;
 	in >> kind;
 	Entry e;
+	evpn_mon_options opts{};
 	if (kind == "src")
 		e.key.kind = EntryKind::MirrorSource;
 	else if (kind == "dst")
@@ -88,9 +93,33 @@ Entry parse_entry(const std::string &spec)
 			e.action.remote_vtep = v4(v.substr(0, s1));
 			e.action.vni = static_cast<std::uint32_t>(std::stoul(v.substr(s1 + 1, s2 - s1 - 1)));
 			e.action.host_id = static_cast<std::uint16_t>(std::stoul(v.substr(s2 + 1)));
+		} else if (k == "session") {
+			e.key.session = v;
+		} else if (k == "direction") {
+			opts.present = 1;
+			opts.direction = v == "rx"   ? EVPN_MON_DIR_RX
+					 : v == "tx" ? EVPN_MON_DIR_TX
+						     : EVPN_MON_DIR_BOTH;
+		} else if (k == "sample") {
+			opts.present = 1;
+			opts.sample = static_cast<std::uint32_t>(std::stoul(v));
+		} else if (k == "truncate") {
+			opts.present = 1;
+			opts.truncate = static_cast<std::uint16_t>(std::stoul(v));
+		} else if (k == "options") {
+			std::vector<std::uint8_t> area;
+			for (std::size_t i = 0; i + 1 < v.size(); i += 2)
+				area.push_back(static_cast<std::uint8_t>(std::stoul(v.substr(i, 2), nullptr, 16)));
+			evpn_mon_opt_error err = EVPN_MON_OPT_OK;
+			e.options = evpnmon::session::Options::decode(area, &err);
+			if (err != EVPN_MON_OPT_OK)
+				throw std::invalid_argument(std::string("options: ") +
+							    evpn_mon_opt_strerror(err));
 		} else
 			throw std::invalid_argument("unknown key " + k);
 	}
+	if (opts.present)
+		e.options = evpnmon::session::Options(opts);
 	return e;
 }
 
@@ -114,6 +143,10 @@ std::string describe(const Dataplane &dp, const Entry &e)
 		o << " vxlan=" << to_string(ip) << "/" << e.action.vni << "/"
 		  << e.action.host_id;
 	}
+	if (!e.key.session.empty())
+		o << " session=" << e.key.session;
+	if (e.options.has_profile())
+		o << " [" << e.options.to_string() << "]";
 	return o.str();
 }
 
@@ -122,7 +155,11 @@ void print_counters(const Dataplane &dp)
 	for (const auto &e : dp.list()) {
 		auto c = dp.counters(e.key).value_or(Counters{});
 		std::cout << "counters " << describe(dp, e) << " packets=" << c.packets
-			  << " bytes=" << c.bytes << " drops=" << c.drops << "\n";
+			  << " bytes=" << c.bytes << " drops=" << c.drops;
+		if (e.options.has_profile())
+			std::cout << " filtered=" << c.filtered << " sampled_out=" << c.sampled_out
+				  << " policed=" << c.policed;
+		std::cout << "\n";
 	}
 	auto g = dp.global_counters();
 	std::cout << "global unknown_host_id_packets=" << g.packets

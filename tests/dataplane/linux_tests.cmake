@@ -33,3 +33,9 @@ target_include_directories(test_dataplane_bpf PRIVATE
 target_link_libraries(test_dataplane_bpf PRIVATE evpnmon_dp_table doctest::doctest)
 add_test(NAME dataplane.bpf COMMAND test_dataplane_bpf)
 set_tests_properties(dataplane.bpf PROPERTIES LABELS "integration" TIMEOUT 120)
+
+# Truncation of a real TCP stream (GSO super-packets, CHECKSUM_PARTIAL).
+add_executable(test_dataplane_truncate test_truncate.cpp)
+target_link_libraries(test_dataplane_truncate PRIVATE evpnmon_dp_table doctest::doctest)
+add_test(NAME dataplane.truncate COMMAND test_dataplane_truncate)
+set_tests_properties(dataplane.truncate PROPERTIES LABELS "integration" TIMEOUT 120)

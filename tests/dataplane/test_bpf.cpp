@@ -34,6 +34,7 @@
 #define DOCTEST_CONFIG_IMPLEMENT
 #include "capture.hpp"
 #include "private_netns.hpp"
+#include "profile_table.hpp"
 #include "table_runner.hpp"
 #include "tunnel_shim.skel.h"
 
@@ -46,12 +47,17 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <map>
+#include <thread>
 
 using namespace evpnmon::dp;
 using evpnmon::dp::test::sh;
+namespace session = evpnmon::session;
 
 namespace {
 
@@ -82,9 +88,10 @@ void build_switch()
 		   " lladdr 02:99:00:00:00:01 dev ul0 nud permanent");
 }
 
-Config switch_config()
+Config switch_config(bool keep = false)
 {
 	Config c;
+	c.keep_on_exit = keep;
 	c.bridges = {{"br100", "vxlan100", 100}, {"br200", "vxlan200", 200}};
 	c.local_vtep = {10, 9, 9, 1};
 	c.pin_dir = g_pin;
@@ -134,7 +141,7 @@ Run test_run(int prog_fd, std::span<const std::uint8_t> frame, const __sk_buff &
 }
 
 struct BpfHarness : table::Harness {
-	std::unique_ptr<Dataplane> dp = make_dataplane("linux", switch_config());
+	std::unique_ptr<Dataplane> dp;
 	int mirror = attached_prog("h1", false, "evpnmon_mirror");
 	int egress = attached_prog("h1", true, "evpnmon_egress");
 	int decap = attached_prog("evpnmon0", false, "evpnmon_decap");
@@ -144,7 +151,7 @@ struct BpfHarness : table::Harness {
 	int ul = table::packet_socket("ul0");
 	const table::Case *current = nullptr;
 
-	BpfHarness()
+	explicit BpfHarness(bool keep = false) : dp(make_dataplane("linux", switch_config(keep)))
 	{
 		shim = tunnel_shim__open_and_load();
 		if (!shim || decap_map < 0)
@@ -204,7 +211,7 @@ struct BpfHarness : table::Harness {
 	// device, then the underlay veth with a permanent neighbour) the packet
 	// socket tap runs before the helper returns. A further 20 ms wait
 	// checks that nothing arrives late.
-	std::vector<Output> copies(bool check_sync = true)
+	std::vector<Output> copies(bool check_sync = true, int late_ms = 20)
 	{
 		std::vector<Output> out;
 		std::vector<pollfd> pfds;
@@ -215,7 +222,7 @@ struct BpfHarness : table::Harness {
 		}
 		pfds.push_back({ul, POLLIN, 0});
 		std::size_t on_return = 0;
-		for (int wait : {0, 20}) {
+		for (int wait : {0, late_ms}) {
 			if (::poll(pfds.data(), pfds.size(), wait) <= 0)
 				continue;
 			for (std::size_t i = 0; i < pfds.size(); ++i) {
@@ -248,6 +255,18 @@ struct BpfHarness : table::Harness {
 		return out;
 	}
 	void drain() { copies(false); }
+
+	// evpnmon_mirror at `in`: the original must come back unchanged.
+	void mirror_run(std::span<const std::uint8_t> frame, const std::string &in)
+	{
+		__sk_buff ctx{};
+		ctx.ingress_ifindex = ifindex(in);
+		ctx.ifindex = ifindex(in);
+		auto r = test_run(mirror, frame, ctx);
+		CHECK(r.retval == TC_ACT_OK);
+		CHECK(r.data == std::vector<std::uint8_t>(frame.begin(), frame.end()));
+		CHECK(r.ctx.mark == 0);
+	}
 
 	// evpnmon_egress on `port` for a frame carrying `mark`: true if sent.
 	bool egress_passes(std::span<const std::uint8_t> frame, std::uint32_t port,
@@ -349,6 +368,305 @@ TEST_CASE("the BPF programs pass the semantic table (BPF_PROG_TEST_RUN)")
 {
 	BpfHarness h;
 	table::run_table(h);
+}
+
+
+namespace {
+
+Entry profile_entry(BpfHarness &h, const table::ProfileEntry &pe)
+{
+	Entry e = table::make_entry(pe.spec, [&](const std::string &p) { return h.ifindex(p); });
+	e.key.session = pe.session;
+	e.options = pe.options;
+	return e;
+}
+
+std::string target_of(BpfHarness &h, const Output &o)
+{
+	if (o.kind == Output::Kind::VxlanCopy) {
+		IpAddr ip;
+		std::copy(o.remote_vtep.begin(), o.remote_vtep.end(), ip.bytes.begin());
+		return "vtep " + to_string(ip);
+	}
+	for (const auto &p : g_ports)
+		if (h.ifindex(p) == o.ifindex)
+			return p;
+	return "if" + std::to_string(o.ifindex);
+}
+
+void run_profile_case(BpfHarness &h, const table::ProfileCase &pc)
+{
+	auto &dp = h.dataplane();
+	for (const auto &e : dp.list())
+		REQUIRE_FALSE(dp.remove(e.key));
+	std::vector<Entry> installed;
+	for (const auto &pe : pc.entries) {
+		auto e = profile_entry(h, pe);
+		REQUIRE_FALSE(dp.install(e));
+		installed.push_back(e);
+	}
+	// list() gives back the session and the options.
+	auto listed = dp.list();
+	auto want = installed;
+	for (auto &w : want)
+		w.action = Action{w.action}; // as given: the table's actions are normalized
+	std::sort(listed.begin(), listed.end());
+	std::sort(want.begin(), want.end());
+	CHECK(listed == want);
+
+	h.drain();
+	std::map<std::string, std::vector<std::vector<std::uint8_t>>> got;
+	for (unsigned i = 0; i < pc.sends; ++i) {
+		h.mirror_run(pc.frame, pc.ingress);
+		for (auto &o : h.copies(true, 0))
+			got[target_of(h, o)].push_back(std::move(o.frame));
+	}
+	for (auto &o : h.copies(true, 20)) // nothing may come late
+		got[target_of(h, o)].push_back(std::move(o.frame));
+
+	std::uint64_t ncopies = 0; // of the first expected output
+	for (const auto &x : pc.expect) {
+		const std::string t = x.port.empty() ? "vtep " + x.vtep : x.port;
+		INFO("output " << t);
+		auto &v = got[t];
+		if (&x == &pc.expect.front())
+			ncopies = v.size();
+		CHECK(v.size() >= x.min);
+		CHECK(v.size() <= x.max);
+		const std::size_t len = x.length ? std::min(x.length, pc.frame.size())
+						 : pc.frame.size();
+		const std::vector<std::uint8_t> prefix(pc.frame.begin(),
+						       pc.frame.begin() + static_cast<long>(len));
+		for (const auto &f : v) {
+			CHECK(f.size() == len);
+			CHECK(f == prefix);
+		}
+		got.erase(t);
+	}
+	for (const auto &[t, v] : got)
+		CHECK_MESSAGE(v.empty(), "unexpected copies to " << t << ": " << v.size());
+
+	for (const auto &cs : pc.counters) {
+		INFO("entry #" << cs.entry);
+		auto c = dp.counters(installed.at(cs.entry).key);
+		REQUIRE(c);
+		CHECK(c->packets == cs.packets);
+		CHECK(c->bytes == cs.packets * pc.frame.size());
+		CHECK(c->filtered == cs.filtered);
+		CHECK(c->policed == cs.policed);
+		CHECK(c->drops == cs.drops);
+		if (cs.sampled_any) // every packet not copied was sampled out
+			CHECK(c->sampled_out == cs.packets - ncopies);
+		else
+			CHECK(c->sampled_out == cs.sampled_out);
+	}
+}
+
+// The profile slot entry 1 of host `mac` names in dp_match (VNI 100), from
+// the pinned map, as the program reads it.
+std::vector<dp_u32> match_profiles(const std::string &mac, dp_u8 kind = DP_KIND_SRC)
+{
+	const int fd = bpf_obj_get((g_pin + "/dp_match").c_str());
+	REQUIRE(fd >= 0);
+	dp_match_key k{};
+	k.vni = 100;
+	k.kind = kind;
+	k.mtype = DP_MATCH_MAC;
+	auto m = parse_mac(mac);
+	std::copy(m->begin(), m->end(), k.addr);
+	dp_match_val v{};
+	std::vector<dp_u32> out;
+	if (bpf_map_lookup_elem(fd, &k, &v) == 0)
+		for (dp_u32 i = 0; i < v.n && i < DP_MAX_ACTIONS; ++i)
+			out.push_back(v.slots[i].prof);
+	::close(fd);
+	return out;
+}
+
+dp_profile read_profile(dp_u32 slot)
+{
+	const int fd = bpf_obj_get((g_pin + "/dp_profile").c_str());
+	REQUIRE(fd >= 0);
+	dp_profile p{};
+	REQUIRE(bpf_map_lookup_elem(fd, &slot, &p) == 0);
+	::close(fd);
+	return p;
+}
+
+} // namespace
+
+TEST_CASE("mirror profiles on the BPF program (BPF_PROG_TEST_RUN)")
+{
+	BpfHarness h;
+	for (const auto &pc : table::profile_cases()) {
+		INFO("case: " << pc.name);
+		run_profile_case(h, pc);
+	}
+}
+
+TEST_CASE("a profile changed in place is make-before-break")
+{
+	BpfHarness h;
+	auto &dp = h.dataplane();
+	for (const auto &e : dp.list())
+		REQUIRE_FALSE(dp.remove(e.key));
+	evpn_mon_options a{}, b{};
+	a.present = b.present = 1;
+	a.truncate = 64;
+	b.truncate = 128;
+	table::ProfileEntry pe{{EntryKind::MirrorSource, 100, "02:00:00:00:00:01", "", 7, "srv",
+				"", 0, 0},
+			       "s1", session::Options(a)};
+	Entry e = profile_entry(h, pe);
+	REQUIRE_FALSE(dp.install(e));
+	const auto frame = table::frames::padded(
+	    table::frames::udp("10.1.0.1", "10.1.0.2", 1, 2, {}), 1000);
+	auto one_copy = [&]() {
+		h.mirror_run(frame, "h1");
+		auto v = h.copies(true, 0);
+		REQUIRE(v.size() == 1);
+		return v[0].frame.size();
+	};
+	h.drain();
+	CHECK(one_copy() == 64);
+	auto s0 = match_profiles("02:00:00:00:00:01");
+	REQUIRE(s0.size() == 1);
+	REQUIRE(s0[0] != 0);
+
+	// New options: a new slot is written and named; the old one keeps its
+	// profile (a packet that read the old dp_match element still finds it
+	// whole) until its grace period is over.
+	e.options = session::Options(b);
+	REQUIRE_FALSE(dp.install(e));
+	auto s1 = match_profiles("02:00:00:00:00:01");
+	REQUIRE(s1.size() == 1);
+	CHECK(s1[0] != s0[0]);
+	CHECK(read_profile(s0[0]).truncate == 64);
+	CHECK(read_profile(s1[0]).truncate == 128);
+	CHECK(one_copy() == 128);
+	auto l = dp.list();
+	REQUIRE(l.size() == 1);
+	CHECK(l[0].options == session::Options(b));
+	CHECK(l[0].key.session == "s1");
+
+	// Within the grace period the old slot is not reused.
+	e.options = session::Options(a);
+	REQUIRE_FALSE(dp.install(e));
+	auto s2 = match_profiles("02:00:00:00:00:01");
+	CHECK(s2[0] != s0[0]);
+	CHECK(s2[0] != s1[0]);
+	CHECK(read_profile(s1[0]).truncate == 128);
+	CHECK(one_copy() == 64);
+
+	// Packets while the options flip: every one gets exactly one copy,
+	// of either length (never none, two, or a torn profile's).
+	std::atomic<bool> stop{false};
+	std::atomic<int> bad{0}, runs{0};
+	std::thread sender([&] {
+		__sk_buff ctx{};
+		ctx.ingress_ifindex = h.ifindex("h1");
+		ctx.ifindex = ctx.ingress_ifindex;
+		while (!stop) {
+			test_run(h.mirror, frame, ctx);
+			auto v = h.copies(false, 0);
+			if (v.size() != 1 || (v[0].frame.size() != 64 && v[0].frame.size() != 128))
+				bad++;
+			runs++;
+		}
+	});
+	for (int i = 0; i < 200; ++i) {
+		e.options = session::Options(i % 2 ? a : b);
+		REQUIRE_FALSE(dp.install(e));
+		std::this_thread::sleep_for(std::chrono::milliseconds(2));
+	}
+	stop = true;
+	sender.join();
+	CHECK(runs > 50);
+	CHECK(bad == 0);
+	// Retired slots come back after the grace period: 200 changes in
+	// about half a second never needed more than a few hundred slots and
+	// the next change after a pause reuses one.
+	std::this_thread::sleep_for(std::chrono::milliseconds(300));
+	e.options = session::Options(b);
+	REQUIRE_FALSE(dp.install(e));
+	auto s3 = match_profiles("02:00:00:00:00:01");
+	CHECK(s3[0] <= 210);
+	CHECK(read_profile(s3[0]).truncate == 128);
+	CHECK(one_copy() == 128);
+	REQUIRE_FALSE(dp.remove(e.key));
+}
+
+TEST_CASE("a restart adopts profiles: slot, options, session, policer bucket")
+{
+	evpn_mon_options o{};
+	o.present = 1;
+	o.truncate = 64;
+	o.police_unit = EVPN_MON_POLICE_PPS;
+	o.police_rate = 1;
+	o.police_burst = 3;
+	table::ProfileEntry pe{{EntryKind::MirrorSource, 100, "02:00:00:00:00:01", "", 7, "srv",
+				"", 0, 0},
+			       "s-restart", session::Options(o)};
+	const auto frame = table::frames::padded(
+	    table::frames::udp("10.1.0.1", "10.1.0.2", 1, 2, {}), 200);
+	auto copies_of = [&](BpfHarness &h, int n) {
+		std::size_t c = 0;
+		for (int i = 0; i < n; ++i) {
+			h.mirror_run(frame, "h1");
+			for (const auto &x : h.copies(true, 0)) {
+				CHECK(x.frame.size() == 64);
+				++c;
+			}
+		}
+		return c;
+	};
+	Entry e;
+	dp_u32 slot = 0;
+	{
+		BpfHarness h(true); // keep_on_exit: the next run adopts
+		for (const auto &x : h.dataplane().list())
+			REQUIRE_FALSE(h.dataplane().remove(x.key));
+		e = profile_entry(h, pe);
+		REQUIRE_FALSE(h.dataplane().install(e));
+		h.drain();
+		CHECK(copies_of(h, 2) == 2); // 1 token left
+		slot = match_profiles("02:00:00:00:00:01").at(0);
+	}
+	BpfHarness h;
+	auto l = h.dataplane().list();
+	REQUIRE(l.size() == 1);
+	CHECK(l[0] == e);
+	CHECK(match_profiles("02:00:00:00:00:01").at(0) == slot);
+	h.drain();
+	CHECK(copies_of(h, 2) == 1); // the bucket went on, not refilled
+	auto c = h.dataplane().counters(e.key);
+	REQUIRE(c);
+	CHECK(c->packets == 4);
+	CHECK(c->policed == 1);
+	REQUIRE_FALSE(h.dataplane().remove(e.key));
+}
+
+TEST_CASE("the memory backend refuses to simulate a profile")
+{
+	// (also in test_memory.cpp; here next to the program that implements them)
+	MemoryDataplane m;
+	m.add_port(1, "h1", 100);
+	m.add_port(2, "srv", 100);
+	evpn_mon_options o{};
+	o.present = 1;
+	o.truncate = 64;
+	Entry e;
+	e.key.kind = EntryKind::MirrorSource;
+	e.key.vni = 100;
+	e.key.host.mac = parse_mac("02:00:00:00:00:01");
+	e.key.host_id = 7;
+	e.key.session = "s1";
+	e.action.ifindex = 2;
+	e.options = session::Options(o);
+	REQUIRE_FALSE(m.install(e));
+	auto f = table::frames::udp("10.1.0.1", "10.1.0.2", 1, 2, {});
+	CHECK_THROWS_AS(m.simulate(f, 1), std::logic_error);
+	CHECK(m.counters(e.key)->packets == 0);
 }
 
 int main(int argc, char **argv)

@@ -1,6 +1,7 @@
 // Unit tests of the types and of the memory backend, including the semantic
 // table shared with the linux backend.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include "profile_table.hpp"
 #include "table_runner.hpp"
 
 #include <evpnmon/dataplane/memory.hpp>
@@ -103,6 +104,42 @@ TEST_CASE("memory backend passes the semantic table")
 {
 	MemoryHarness h;
 	table::run_table(h);
+}
+
+TEST_CASE("memory backend stores profiles but refuses to simulate them")
+{
+	// Profiles are the eBPF program's alone (test_dataplane_bpf runs these
+	// cases on it): the memory backend is an entry store for them.
+	for (const auto &pc : table::profile_cases()) {
+		INFO("case: " << pc.name);
+		MemoryHarness h;
+		std::vector<Entry> installed;
+		bool any_profile = false;
+		for (const auto &pe : pc.entries) {
+			Entry e = table::make_entry(pe.spec, [&](const std::string &p) {
+				return h.ifindex(p);
+			});
+			e.key.session = pe.session;
+			e.options = pe.options;
+			any_profile |= e.options.has_profile();
+			REQUIRE_FALSE(h.dp.install(e));
+			installed.push_back(e);
+		}
+		REQUIRE(any_profile);
+		auto listed = h.dp.list();
+		std::sort(listed.begin(), listed.end());
+		std::sort(installed.begin(), installed.end());
+		CHECK(listed == installed);
+		CHECK_THROWS_AS(h.dp.simulate(pc.frame, h.ifindex(pc.ingress)), std::logic_error);
+		for (const auto &e : installed)
+			CHECK(h.dp.counters(e.key)->packets == 0);
+	}
+	// Without a profile the same entries simulate as before.
+	MemoryHarness h;
+	auto e = mac_entry(EntryKind::MirrorSource, "02:00:00:00:00:01", 7, h.ifindex("srv"));
+	e.key.session = "s1";
+	REQUIRE_FALSE(h.dp.install(e));
+	CHECK(h.dp.simulate(table::profile_cases().front().frame, h.ifindex("h1")).size() == 1);
 }
 
 TEST_CASE("factory")

@@ -13,12 +13,16 @@
 #include "match.h"
 #include "parse.h"
 #include "stats.h"
+#include "trunc.h"
 
 /* TC verdict for a frame leaving host-facing port skb->ifindex. */
 static __always_inline int egress(struct __sk_buff *skb)
 {
 	if (skb->mark & DP_COPY_MARK) {
 		skb->mark &= ~DP_COPY_MARK; /* a mirror copy: always sent */
+		__u32 t = take_trunc(skb);
+		if (t)
+			truncate_copy(skb, t);
 		return TC_ACT_OK;
 	}
 	__u32 ifindex = skb->ifindex;

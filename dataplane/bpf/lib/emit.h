@@ -12,13 +12,22 @@
 #include "stats.h"
 #include "tunnel.h"
 
-/* 0 if the copy was handed to its device. */
-static __always_inline int emit(struct __sk_buff *skb, const struct dp_action *a)
+/* 0 if the copy was handed to its device. trunc: the copy's length
+ * (0 = whole frame). bpf_skb_change_tail cannot cut here (it would cut the
+ * original) nor after the VXLAN encapsulation (it refuses an skb marked
+ * encapsulated), so the length rides in the clone's mark
+ * (DP_TRUNC_MASK) to the egress program of the copy's device, which cuts
+ * (lib/trunc.h). */
+static __always_inline int emit(struct __sk_buff *skb, const struct dp_action *a,
+				__u32 trunc)
 {
+	__u32 mark = skb->mark;
+	__u32 tbits = 0;
+	if (trunc && trunc < skb->len)
+		tbits = (trunc << DP_TRUNC_SHIFT) & DP_TRUNC_MASK;
 	if (a->kind == DP_ACT_LOCAL) {
 		/* The clone carries the copy mark; the original keeps its own. */
-		__u32 mark = skb->mark;
-		skb->mark = mark | DP_COPY_MARK;
+		skb->mark = (mark & ~DP_TRUNC_MASK) | DP_COPY_MARK | tbits;
 		int err = bpf_clone_redirect(skb, a->ifindex, 0);
 		skb->mark = mark;
 		return err;
@@ -41,11 +50,18 @@ static __always_inline int emit(struct __sk_buff *skb, const struct dp_action *a
 	err = bpf_skb_set_tunnel_opt(skb, &opt, sizeof(opt));
 	if (err)
 		return err;
-	return bpf_clone_redirect(skb, cfg->mirror_ifindex, 0);
+	if (!tbits)
+		return bpf_clone_redirect(skb, cfg->mirror_ifindex, 0);
+	/* evpnmon_mirror_egress clears the length before the VXLAN device
+	 * routes the copy by its mark. */
+	skb->mark = (mark & ~DP_TRUNC_MASK) | tbits;
+	err = bpf_clone_redirect(skb, cfg->mirror_ifindex, 0);
+	skb->mark = mark;
+	return err;
 }
 
 /* Sends every copy in st, then counts a drop on each matched entry whose
- * copy failed or was over the limit. */
+ * copy failed or was over the limit (not on one its profile left out). */
 static __always_inline void emit_copies(struct __sk_buff *skb,
 					const struct copy_state *st)
 {
@@ -60,15 +76,15 @@ static __always_inline void emit_copies(struct __sk_buff *skb,
 			const struct dp_action *a = &st->copies[j];
 			if ((pass == 0) != (a->kind == DP_ACT_LOCAL))
 				continue;
-			if (emit(skb, a))
+			if (emit(skb, a, st->ctrunc[j]))
 				failed[j] = 1;
 		}
 	}
 	for (__u32 m = 0; m < 4 * DP_MAX_ACTIONS; m++) {
 		if (m >= st->nmatched)
 			break;
-		__s8 c = st->mcopy[m];
-		if (c < 0 || (c < DP_MAX_COPIES && failed[c]))
+		__s8 c = st->mcopy[m]; /* -1: over the limit, -2: not selected */
+		if (c == -1 || (c >= 0 && c < DP_MAX_COPIES && failed[c]))
 			stat_add(&dp_stats, st->mstat[m], 0, 0, 1);
 	}
 }

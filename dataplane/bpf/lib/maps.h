@@ -93,15 +93,77 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } dp_srv_port SEC(".maps");
 
+/* Compiled session profiles (evpnmon_shared.h); slot 0 = none, never
+ * written. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, DP_MAX_PROFILES);
+	__type(key, __u32);
+	__type(value, struct dp_profile);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} dp_profile SEC(".maps");
+
+/* The policer's token bucket of each profile slot. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, DP_MAX_PROFILES);
+	__type(key, __u32);
+	__type(value, struct dp_policer);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} dp_policer SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, DP_MAX_PROFILES);
+	__type(key, __u32);
+	__type(value, struct dp_profile_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} dp_profile_stats SEC(".maps");
+
+/* L3/L4 fields of the packet, parsed once per packet and only when a
+ * profile asks (lib/parse.h parse_l34). Offsets are from the frame start. */
+struct dp_pkt {
+	__u8 parsed;  /* parse_l34 ran */
+	__u8 family;  /* 0 = not IP, 4, 6 */
+	__u8 proto;   /* IP protocol (IPv6: the fixed header's next header) */
+	__u8 has_ports;
+	__u16 sport, dport; /* host order */
+	__u16 l3, l4, l5;   /* 0 = absent (l3 is never 0 once parsed) */
+	__u16 pad;
+	__u8 src[16], dst[16]; /* IPv4 in the first 4 octets, rest zero */
+};
+
+/* Outcome of one (action, profile) pair (DP_SEL_*). */
+#define DP_SEL_COPY 0
+#define DP_SEL_FILTERED 1
+#define DP_SEL_SAMPLED 2
+#define DP_SEL_POLICED 3
+#define DP_SEL_PENDING 0xff
+
+#define DP_MAX_MATCHED (4 * DP_MAX_ACTIONS)
+
 /* The copies one packet asks for, and which matched entry each one serves
- * (for the drop counters once the copies are sent). */
+ * (for the drop counters once the copies are sent). Matched entries are
+ * grouped into (action, profile) pairs, each evaluated once per packet. */
 struct copy_state {
 	struct dp_action copies[DP_MAX_COPIES];
+	__u32 ctrunc[DP_MAX_COPIES]; /* truncation of each copy; 0 = whole */
 	__u32 ncopies;
-	/* matched entries: stat index and copy index (-1 = over the limit) */
-	__u32 mstat[4 * DP_MAX_ACTIONS];
-	__s8 mcopy[4 * DP_MAX_ACTIONS];
+	/* matched entries: stat index, pair index, and copy index (-1 = over
+	 * the limit or not selected) */
+	__u32 mstat[DP_MAX_MATCHED];
+	__u8 mpair[DP_MAX_MATCHED];
+	__s8 mcopy[DP_MAX_MATCHED];
 	__u32 nmatched;
+	/* distinct (action, profile) pairs in lookup order */
+	struct dp_action paction[DP_MAX_MATCHED];
+	__u32 pprof[DP_MAX_MATCHED];
+	__u8 pkinds[DP_MAX_MATCHED]; /* 1 << DP_KIND_* of its matched entries */
+	__u8 psel[DP_MAX_MATCHED];   /* DP_SEL_* */
+	__u16 ptrunc[DP_MAX_MATCHED];
+	__u32 npairs;
+	__u32 len; /* frame length */
+	struct dp_pkt pkt;
 };
 
 /* Per-packet scratch (too large for the 512-byte BPF stack). TC programs

@@ -10,6 +10,7 @@
 #include <linux/if_ether.h>
 
 #include "maps.h"
+#include "profile.h"
 #include "stats.h"
 
 static __always_inline int same_action(const struct dp_action *a,
@@ -20,11 +21,46 @@ static __always_inline int same_action(const struct dp_action *a,
 	       a->vni == b->vni;
 }
 
-/* Every entry installed under `key`: counted as matched, and its action
- * added to st->copies unless an equal action is there already or the copy
- * limit is reached (then counted as an overflow). The place where a
- * session's profile (direction, filter, sampler, policer: lib/profile.h)
- * will decide per entry whether it asks for a copy at all. */
+/* One matched entry (slot s, found by a lookup of entry kind `kind`):
+ * joins its (action, profile) pair, a new one in lookup order if needed.
+ * A global function: verified once, not once per slot and lookup. */
+__attribute__((noinline)) int dp_add_match(struct copy_state *st,
+					   const struct dp_slot *s, __u32 kind)
+{
+	if (!st || !s)
+		return 0;
+	__u32 np = st->npairs;
+	__u32 p = np;
+	for (__u32 j = 0; j < DP_MAX_MATCHED; j++) {
+		if (j >= np)
+			break;
+		if (st->pprof[j] == s->prof &&
+		    same_action(&st->paction[j], &s->action)) {
+			p = j;
+			break;
+		}
+	}
+	if (p == np && np < DP_MAX_MATCHED) {
+		st->paction[np] = s->action;
+		st->pprof[np] = s->prof;
+		st->pkinds[np] = 0;
+		st->npairs = np + 1;
+	}
+	if (p < DP_MAX_MATCHED)
+		st->pkinds[p] |= 1u << (kind & 7);
+	__u32 m = st->nmatched;
+	if (m < DP_MAX_MATCHED) {
+		st->mstat[m] = s->stat_idx;
+		st->mpair[m] = (__u8)p;
+		st->nmatched = m + 1;
+	}
+	return 0;
+}
+
+/* Every entry installed under `key`: counted as matched, and grouped with
+ * the other matched entries of the same (action, profile) pair: the pair
+ * is evaluated once per packet (select_copies), so a session's sampler and
+ * policer are charged once although its entries 1 and 2 may both match. */
 static __always_inline void collect(struct copy_state *st,
 				    const struct dp_match_key *key, __u32 len)
 {
@@ -35,32 +71,8 @@ static __always_inline void collect(struct copy_state *st,
 		if (i >= v->n)
 			break;
 		struct dp_slot *s = &v->slots[i];
-		__s8 idx = -1;
-		for (__u32 j = 0; j < DP_MAX_COPIES; j++) {
-			if (j >= st->ncopies)
-				break;
-			if (same_action(&st->copies[j], &s->action)) {
-				idx = (__s8)j;
-				break;
-			}
-		}
-		if (idx < 0 && st->ncopies < DP_MAX_COPIES) {
-			__u32 n = st->ncopies;
-			if (n < DP_MAX_COPIES) {
-				st->copies[n] = s->action;
-				idx = (__s8)n;
-				st->ncopies = n + 1;
-			}
-		}
 		stat_add(&dp_stats, s->stat_idx, 1, len, 0);
-		if (idx < 0)
-			stat_add(&dp_gstats, DP_GSTAT_COPY_OVERFLOW, 0, 0, 1);
-		__u32 m = st->nmatched;
-		if (m < 4 * DP_MAX_ACTIONS) {
-			st->mstat[m] = s->stat_idx;
-			st->mcopy[m] = idx;
-			st->nmatched = m + 1;
-		}
+		dp_add_match(st, s, key->kind);
 	}
 }
 
@@ -102,6 +114,82 @@ static __always_inline void collect_packet(struct copy_state *st, __u32 vni,
 		key.kind = DP_KIND_DST;
 		__builtin_memcpy(key.addr, addrs + 16, 16);
 		collect(st, &key, len);
+	}
+}
+
+/* Truncation of a copy several pairs selected: the largest, and a pair
+ * that wants the whole frame (0) wins. */
+static __always_inline __u32 merge_trunc(__u32 a, __u32 b)
+{
+	if (!a || !b)
+		return 0;
+	return a > b ? a : b;
+}
+
+/* Evaluates (action, profile) pair j once (lib/profile.h; a pair without
+ * a profile always selects) and, if it selects the packet, joins its copy:
+ * the existing copy of the same action (truncations merged) or a new one,
+ * at most DP_MAX_COPIES. Returns the copy index, -1 over the limit, -2
+ * not selected. A global function: verified once. */
+__attribute__((noinline)) int dp_select_pair(struct __sk_buff *skb,
+					     struct copy_state *st, __u32 j)
+{
+	if (!skb || !st || j >= DP_MAX_MATCHED)
+		return -2;
+	__u32 sel = DP_SEL_COPY, trunc = 0;
+	if (st->pprof[j]) {
+		int r = dp_profile_select(skb, &st->pkt, st->pprof[j],
+					  st->pkinds[j], st->len);
+		sel = r & 0xff;
+		trunc = ((__u32)r >> 8) & 0xffff;
+	}
+	st->psel[j] = (__u8)sel;
+	if (sel != DP_SEL_COPY)
+		return -2;
+	__u32 n = st->ncopies;
+	for (__u32 c = 0; c < DP_MAX_COPIES; c++) {
+		if (c >= n)
+			break;
+		if (same_action(&st->copies[c], &st->paction[j])) {
+			st->ctrunc[c] = merge_trunc(st->ctrunc[c], trunc);
+			return (int)c;
+		}
+	}
+	if (n >= DP_MAX_COPIES)
+		return -1;
+	st->copies[n] = st->paction[j];
+	st->ctrunc[n] = trunc;
+	st->ncopies = n + 1;
+	return (int)n;
+}
+
+/* Evaluates each (action, profile) pair once, then makes ONE copy per
+ * action that any of its pairs selected, in the pairs' lookup order, at
+ * most DP_MAX_COPIES. Then each matched entry learns its copy index, or
+ * counts why it has none: its profile's reason (not a drop), or the copy
+ * limit (a drop, counted by emit_copies). */
+static __always_inline void select_copies(struct __sk_buff *skb,
+					  struct copy_state *st)
+{
+	__s8 pcopy[DP_MAX_MATCHED];
+	for (__u32 j = 0; j < DP_MAX_MATCHED; j++) {
+		if (j >= st->npairs)
+			break;
+		pcopy[j] = (__s8)dp_select_pair(skb, st, j);
+	}
+	for (__u32 m = 0; m < DP_MAX_MATCHED; m++) {
+		if (m >= st->nmatched)
+			break;
+		__u32 p = st->mpair[m];
+		__s8 idx = -1;
+		if (p < DP_MAX_MATCHED && p < st->npairs) {
+			idx = pcopy[p];
+			if (idx == -2)
+				stat_reason(st->mstat[m], st->psel[p]);
+		}
+		if (idx == -1)
+			stat_add(&dp_gstats, DP_GSTAT_COPY_OVERFLOW, 0, 0, 1);
+		st->mcopy[m] = idx;
 	}
 }
 

@@ -12,6 +12,8 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
+#include "maps.h"
+
 /* 0 on success: *eth holds the Ethernet header. */
 static __always_inline int parse_eth(struct __sk_buff *skb, struct ethhdr *eth)
 {
@@ -41,6 +43,82 @@ static __always_inline int parse_ip_addrs(struct __sk_buff *skb,
 			return 16;
 	}
 	return 0;
+}
+
+/* The L3/L4 fields a profile's filter lines and UDFs test (struct dp_pkt
+ * in maps.h): l3 = after Ethernet and at most one VLAN tag; IPv4: protocol,
+ * addresses, l4 = l3 + IHL * 4 (no L4 for a non-first fragment); IPv6: the
+ * fixed 40-octet header only, proto = its next header (extension headers
+ * are not walked: a packet with one has no ports and no l4/l5 of the
+ * inner protocol); TCP/UDP/SCTP: ports; l5 = l4 + 8 (UDP) or l4 + TCP
+ * data offset * 4 (TCP, options included). A field the packet is too short
+ * for stays absent, so a test on it does not match. */
+#define DP_IPPROTO_TCP 6
+#define DP_IPPROTO_UDP 17
+#define DP_IPPROTO_SCTP 132
+
+static __always_inline void parse_l34(struct __sk_buff *skb, struct dp_pkt *p)
+{
+	__u16 proto;
+	__u32 off = sizeof(struct ethhdr);
+
+	__builtin_memset(p, 0, sizeof(*p));
+	p->parsed = 1;
+	if (bpf_skb_load_bytes(skb, 12, &proto, sizeof(proto)))
+		return;
+	if (proto == bpf_htons(ETH_P_8021Q) || proto == bpf_htons(ETH_P_8021AD)) {
+		if (bpf_skb_load_bytes(skb, 16, &proto, sizeof(proto)))
+			return;
+		off += 4;
+	}
+	p->l3 = off;
+	__u32 l4 = 0;
+	if (proto == bpf_htons(ETH_P_IP)) {
+		__u8 h[20];
+		if (bpf_skb_load_bytes(skb, off, h, sizeof(h)))
+			return;
+		__u32 ihl = (h[0] & 0x0f) * 4;
+		if ((h[0] >> 4) != 4 || ihl < 20)
+			return;
+		p->family = 4;
+		p->proto = h[9];
+		__builtin_memcpy(p->src, &h[12], 4);
+		__builtin_memcpy(p->dst, &h[16], 4);
+		/* fragment offset != 0: no L4 header in this packet */
+		if (((h[6] & 0x1f) | h[7]) != 0)
+			return;
+		l4 = off + ihl;
+	} else if (proto == bpf_htons(ETH_P_IPV6)) {
+		__u8 h[8];
+		if (bpf_skb_load_bytes(skb, off, h, sizeof(h)) ||
+		    bpf_skb_load_bytes(skb, off + 8, p->src, 16) ||
+		    bpf_skb_load_bytes(skb, off + 24, p->dst, 16))
+			return;
+		p->family = 6;
+		p->proto = h[6];
+		l4 = off + 40;
+	} else {
+		return;
+	}
+	if (p->proto != DP_IPPROTO_TCP && p->proto != DP_IPPROTO_UDP &&
+	    p->proto != DP_IPPROTO_SCTP)
+		return;
+	__u16 ports[2];
+	if (bpf_skb_load_bytes(skb, l4, ports, sizeof(ports)))
+		return;
+	p->l4 = l4;
+	p->has_ports = 1;
+	p->sport = bpf_ntohs(ports[0]);
+	p->dport = bpf_ntohs(ports[1]);
+	if (p->proto == DP_IPPROTO_UDP) {
+		p->l5 = l4 + 8;
+	} else if (p->proto == DP_IPPROTO_TCP) {
+		__u8 doff;
+		if (bpf_skb_load_bytes(skb, l4 + 12, &doff, 1))
+			return;
+		if ((doff >> 4) >= 5)
+			p->l5 = l4 + (doff >> 4) * 4;
+	}
 }
 
 /* Frame length as sent by the host: the kernel has already moved an

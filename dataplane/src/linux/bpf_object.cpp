@@ -128,6 +128,10 @@ int map_fd_stats(const BpfObject &o) { return bpf_map__fd(o.skel().maps.dp_stats
 int map_fd_gstats(const BpfObject &o) { return bpf_map__fd(o.skel().maps.dp_gstats); }
 int map_fd_local_mac(const BpfObject &o) { return bpf_map__fd(o.skel().maps.dp_local_mac); }
 int map_fd_srv_port(const BpfObject &o) { return bpf_map__fd(o.skel().maps.dp_srv_port); }
+int map_fd_profile(const BpfObject &o) { return bpf_map__fd(o.skel().maps.dp_profile); }
+int map_fd_policer(const BpfObject &o) { return bpf_map__fd(o.skel().maps.dp_policer); }
+int map_fd_profile_stats(const BpfObject &o) { return bpf_map__fd(o.skel().maps.dp_profile_stats); }
+int prog_fd_mirror_egress(const BpfObject &o) { return bpf_program__fd(o.skel().progs.evpnmon_mirror_egress); }
 int prog_fd_mirror(const BpfObject &o) { return bpf_program__fd(o.skel().progs.evpnmon_mirror); }
 int prog_fd_decap(const BpfObject &o) { return bpf_program__fd(o.skel().progs.evpnmon_decap); }
 int prog_fd_egress(const BpfObject &o) { return bpf_program__fd(o.skel().progs.evpnmon_egress); }

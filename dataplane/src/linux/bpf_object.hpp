@@ -49,7 +49,11 @@ int map_fd_stats(const BpfObject &o);
 int map_fd_gstats(const BpfObject &o);
 int map_fd_local_mac(const BpfObject &o);
 int map_fd_srv_port(const BpfObject &o);
+int map_fd_profile(const BpfObject &o);
+int map_fd_policer(const BpfObject &o);
+int map_fd_profile_stats(const BpfObject &o);
 int prog_fd_mirror(const BpfObject &o);
+int prog_fd_mirror_egress(const BpfObject &o);
 int prog_fd_decap(const BpfObject &o);
 int prog_fd_egress(const BpfObject &o);
 

@@ -41,10 +41,47 @@ EntryStore::EntryStore(MapFds fds) : fds_(fds), ncpus_(libbpf_num_possible_cpus(
 			bpf_map_delete_elem(fds_.meta, &idx);
 			continue;
 		}
-		recs_[e.key] = Rec{e.action, idx};
+		Rec rec{e.action, idx, e.options, 0};
+		if (e.key.kind != EntryKind::Decap && e.options.has_profile() &&
+		    m.prof > 0 && m.prof < DP_MAX_PROFILES) {
+			// Same (session, options) as an adopted entry: its slot.
+			ProfKey pk{e.key.session, e.options};
+			auto [it, fresh] = profiles_.try_emplace(pk, ProfSlot{m.prof, 0});
+			if (fresh && prof_owner_.contains(m.prof)) {
+				profiles_.erase(it); // slot claimed by other options
+			} else {
+				if (fresh)
+					prof_owner_[m.prof] = pk;
+				it->second.refs++;
+				rec.prof = it->second.idx;
+			}
+		}
+		recs_[e.key] = rec;
 		if (e.key.kind != EntryKind::Decap)
 			by_match_[codec::match_key(e.key)].insert(e.key);
 		used.insert(idx);
+	}
+	if (!prof_owner_.empty())
+		prof_next_ = std::max(prof_next_, prof_owner_.rbegin()->first + 1);
+	for (dp_u32 i = 1; i < prof_next_; ++i)
+		if (!prof_owner_.contains(i))
+			retired_.emplace_back(i, std::chrono::steady_clock::now());
+	// Entries whose slot could not be adopted get a new one; the
+	// profiles are rewritten from the options (same bytes for an adopted
+	// slot, so a packet never sees a torn profile).
+	for (auto &[k, r] : recs_) {
+		if (k.kind == EntryKind::Decap || !r.options.has_profile())
+			continue;
+		if (r.prof == 0) {
+			dp_u32 slot = 0;
+			if (!acquire_profile(k, r.options, slot)) {
+				r.prof = slot;
+				write_meta(k, r);
+			}
+			continue;
+		}
+		dp_profile pr = codec::profile(r.options);
+		bpf_map_update_elem(fds_.profile, &r.prof, &pr, BPF_ANY);
 	}
 	adopted_ = recs_.size();
 	next_ = used.empty() ? 0 : *used.rbegin() + 1;
@@ -116,9 +153,78 @@ void EntryStore::count_target(const Action &a, int delta)
 	}
 }
 
+std::error_code EntryStore::acquire_profile(const EntryKey &key,
+					    const session::Options &options, dp_u32 &slot)
+{
+	slot = 0;
+	if (key.kind == EntryKind::Decap || !options.has_profile())
+		return {};
+	ProfKey pk{key.session, options};
+	if (auto it = profiles_.find(pk); it != profiles_.end()) {
+		it->second.refs++;
+		slot = it->second.idx;
+		return {};
+	}
+	reap_profiles();
+	dp_u32 idx;
+	if (!prof_free_.empty()) {
+		idx = prof_free_.back();
+		prof_free_.pop_back();
+	} else if (prof_next_ < DP_MAX_PROFILES) {
+		idx = prof_next_++;
+	} else {
+		return std::make_error_code(std::errc::no_buffer_space);
+	}
+	// Counters, bucket, then the profile: nothing references the slot
+	// yet (make before break).
+	std::vector<dp_profile_stats> zero(static_cast<std::size_t>(ncpus_));
+	dp_policer bucket{}; // last_ns 0: the first copy finds it full
+	dp_profile pr = codec::profile(options);
+	int r = bpf_map_update_elem(fds_.profile_stats, &idx, zero.data(), BPF_ANY);
+	if (!r)
+		r = bpf_map_update_elem(fds_.policer, &idx, &bucket, BPF_ANY);
+	if (!r)
+		r = bpf_map_update_elem(fds_.profile, &idx, &pr, BPF_ANY);
+	if (r) {
+		prof_free_.push_back(idx);
+		return errno_code(r);
+	}
+	profiles_.emplace(pk, ProfSlot{idx, 1});
+	prof_owner_[idx] = pk;
+	slot = idx;
+	return {};
+}
+
+// The slot's last user is gone: it is retired, and reused only after
+// kProfileGrace (a packet may still be reading it).
+void EntryStore::release_profile(dp_u32 slot)
+{
+	auto o = prof_owner_.find(slot);
+	if (slot == 0 || o == prof_owner_.end())
+		return;
+	auto it = profiles_.find(o->second);
+	if (it != profiles_.end() && --it->second.refs > 0)
+		return;
+	if (it != profiles_.end())
+		profiles_.erase(it);
+	prof_owner_.erase(o);
+	retired_.emplace_back(slot, std::chrono::steady_clock::now());
+}
+
+void EntryStore::reap_profiles(bool all)
+{
+	const auto now = std::chrono::steady_clock::now();
+	std::erase_if(retired_, [&](const auto &r) {
+		if (!all && now - r.second < kProfileGrace)
+			return false;
+		prof_free_.push_back(r.first);
+		return true;
+	});
+}
+
 std::error_code EntryStore::write_meta(const EntryKey &key, const Rec &rec)
 {
-	dp_entry_meta m = codec::meta(Entry{key, rec.action});
+	dp_entry_meta m = codec::meta(Entry{key, rec.action, rec.options}, rec.prof);
 	if (int r = bpf_map_update_elem(fds_.meta, &rec.idx, &m, BPF_ANY))
 		return errno_code(r);
 	return {};
@@ -150,6 +256,7 @@ std::error_code EntryStore::write_lookup(const EntryKey &key)
 		const Rec &r = recs_.at(k);
 		v.slots[v.n].action = codec::action(r.action);
 		v.slots[v.n].stat_idx = r.idx;
+		v.slots[v.n].prof = r.prof;
 		if (++v.n == DP_MAX_ACTIONS)
 			break;
 	}
@@ -170,17 +277,27 @@ std::error_code EntryStore::install(const Entry &entry)
 {
 	if (!codec::valid(entry))
 		return std::make_error_code(std::errc::invalid_argument);
-	const Entry e{entry.key, codec::normalized(entry.action)};
+	const Entry e{entry.key, codec::normalized(entry.action), entry.options};
 	if (auto it = recs_.find(e.key); it != recs_.end()) {
 		Rec old = it->second;
+		dp_u32 slot = 0;
+		if (auto ec = acquire_profile(e.key, e.options, slot))
+			return ec;
 		it->second.action = e.action;
+		it->second.options = e.options;
+		it->second.prof = slot;
 		if (auto ec = write_meta(e.key, it->second)) {
 			it->second = old;
+			release_profile(slot);
 			return ec;
 		}
 		count_target(e.action, +1);
 		count_target(old.action, -1);
-		return write_lookup(e.key);
+		// The new slot is in place before the lookup names it, and the
+		// old one is retired only after it no longer does.
+		auto ec = write_lookup(e.key);
+		release_profile(old.prof);
+		return ec;
 	}
 	if (recs_.size() >= DP_MAX_ENTRIES)
 		return std::make_error_code(std::errc::no_buffer_space);
@@ -190,6 +307,9 @@ std::error_code EntryStore::install(const Entry &entry)
 		if (g != by_match_.end() && g->second.size() >= DP_MAX_ACTIONS)
 			return std::make_error_code(std::errc::no_buffer_space);
 	}
+	dp_u32 slot = 0;
+	if (auto ec = acquire_profile(e.key, e.options, slot))
+		return ec;
 	dp_u32 idx;
 	if (!free_.empty()) {
 		idx = free_.back();
@@ -197,12 +317,13 @@ std::error_code EntryStore::install(const Entry &entry)
 	} else {
 		idx = next_++;
 	}
-	Rec rec{e.action, idx};
+	Rec rec{e.action, idx, e.options, slot};
 	std::error_code ec = zero_stats(idx);
 	if (!ec)
 		ec = write_meta(e.key, rec);
 	if (ec) {
 		free_.push_back(idx);
+		release_profile(slot);
 		return ec;
 	}
 	recs_[e.key] = rec;
@@ -223,6 +344,7 @@ std::error_code EntryStore::remove(const EntryKey &key)
 		return {};
 	const dp_u32 idx = it->second.idx;
 	const Action action = it->second.action;
+	const dp_u32 prof = it->second.prof;
 	recs_.erase(it);
 	if (key.kind != EntryKind::Decap) {
 		auto mk = codec::match_key(key);
@@ -235,6 +357,7 @@ std::error_code EntryStore::remove(const EntryKey &key)
 	}
 	auto ec = write_lookup(key); // lookup first: BPF never sees a dangling idx
 	count_target(action, -1);
+	release_profile(prof);
 	bpf_map_delete_elem(fds_.meta, &idx);
 	free_.push_back(idx);
 	return ec;
@@ -245,7 +368,7 @@ std::vector<Entry> EntryStore::list() const
 	std::vector<Entry> out;
 	out.reserve(recs_.size());
 	for (const auto &[k, r] : recs_)
-		out.push_back(Entry{k, r.action});
+		out.push_back(Entry{k, r.action, r.options});
 	return out;
 }
 
@@ -259,6 +382,9 @@ Counters EntryStore::read_stats(int fd, dp_u32 idx) const
 		c.packets += s.packets;
 		c.bytes += s.bytes;
 		c.drops += s.drops;
+		c.filtered += s.filtered;
+		c.sampled_out += s.sampled_out;
+		c.policed += s.policed;
 	}
 	return c;
 }

@@ -3,12 +3,21 @@
 // (full entry description, for list()) and dp_stats (per-CPU counters).
 // On construction it adopts what the pinned maps hold (a previous run) and
 // repairs the lookup maps from dp_meta, so a crash mid-update heals.
+//
+// Profiles: each (session, options) of an installed entry 1/2 with a
+// profile owns one dp_profile slot (its sampler and policer bucket are the
+// session's own on this VTEP). A change of options is make-before-break:
+// a new slot is written first, then the dp_match elements that name the
+// old one are replaced (one atomic hash update each), and the old slot is
+// reused only after a grace period (kProfileGrace), long after any packet
+// that read the old dp_match element has finished with the old profile.
 #pragma once
 
 #include "../codec.hpp"
 
 #include <evpnmon/dataplane/types.hpp>
 
+#include <chrono>
 #include <map>
 #include <optional>
 #include <set>
@@ -21,6 +30,7 @@ namespace evpnmon::dp::linux_dp {
 struct MapFds {
 	int match, decap, meta, stats, gstats;
 	int srv_port; // ifindex -> 1 for every LocalPort action target
+	int profile, policer, profile_stats; // session profiles (slot 0 = none)
 };
 
 class EntryStore {
@@ -38,12 +48,31 @@ public:
 	bool targets_port(std::uint32_t ifindex) const;
 	// Originals dropped at a server port's egress (already mirrored).
 	Counters dropped_originals() const;
+	static constexpr std::chrono::milliseconds kProfileGrace{200};
 
 private:
 	struct Rec {
 		Action action;
 		dp_u32 idx;
+		session::Options options;
+		dp_u32 prof = 0;
 	};
+	struct ProfKey {
+		std::string session;
+		session::Options options;
+		auto operator<=>(const ProfKey &) const = default;
+		bool operator==(const ProfKey &) const = default;
+	};
+	struct ProfSlot {
+		dp_u32 idx;
+		std::size_t refs;
+	};
+	// The slot for (session, options): an existing one (one more user)
+	// or a newly written one. 0 without a profile.
+	std::error_code acquire_profile(const EntryKey &key,
+					const session::Options &options, dp_u32 &slot);
+	void release_profile(dp_u32 slot);
+	void reap_profiles(bool all = false);
 	Counters read_stats(int fd, dp_u32 idx) const;
 	std::error_code zero_stats(dp_u32 idx);
 	std::error_code write_lookup(const EntryKey &key);
@@ -59,6 +88,11 @@ private:
 	std::map<dp_u32, std::size_t> targets_; // LocalPort ifindex -> entries
 	std::vector<dp_u32> free_;
 	dp_u32 next_ = 0;
+	std::map<ProfKey, ProfSlot> profiles_;
+	std::map<dp_u32, ProfKey> prof_owner_;
+	std::vector<dp_u32> prof_free_;
+	std::vector<std::pair<dp_u32, std::chrono::steady_clock::time_point>> retired_;
+	dp_u32 prof_next_ = 1;
 	std::size_t adopted_ = 0;
 };
 

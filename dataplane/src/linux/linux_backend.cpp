@@ -82,6 +82,7 @@ private:
 	std::unique_ptr<BpfObject> bpf_;
 	std::unique_ptr<EntryStore> store_;
 	std::unique_ptr<TcFilter> decap_filter_;
+	std::unique_ptr<TcFilter> mirror_egress_filter_;
 	std::map<std::uint32_t, TcFilter> filters_; // per host-facing port
 	std::map<std::uint32_t, TcFilter> egress_filters_; // same ports, egress
 	std::unique_ptr<FdbListener> fdb_;
@@ -126,10 +127,15 @@ LinuxDataplane::LinuxDataplane(const Config &cfg) : cfg_(cfg)
 		store_ = std::make_unique<EntryStore>(
 		    MapFds{map_fd_match(*bpf_), map_fd_decap(*bpf_), map_fd_meta(*bpf_),
 			   map_fd_stats(*bpf_), map_fd_gstats(*bpf_),
-			   map_fd_srv_port(*bpf_)});
+			   map_fd_srv_port(*bpf_), map_fd_profile(*bpf_),
+			   map_fd_policer(*bpf_), map_fd_profile_stats(*bpf_)});
 		decap_filter_ = std::make_unique<TcFilter>(
 		    static_cast<int>(mirror_->ifindex()), prog_fd_decap(*bpf_),
 		    cfg_.mirror_device);
+		// Cuts truncated VXLAN copies before the device encapsulates them.
+		mirror_egress_filter_ = std::make_unique<TcFilter>(
+		    static_cast<int>(mirror_->ifindex()), prog_fd_mirror_egress(*bpf_),
+		    cfg_.mirror_device, true);
 		for (const auto &[ifindex, _] : port_vni_) {
 			filters_.try_emplace(ifindex, static_cast<int>(ifindex),
 					     prog_fd_mirror(*bpf_), port_name(ifindex));
@@ -144,6 +150,7 @@ LinuxDataplane::LinuxDataplane(const Config &cfg) : cfg_(cfg)
 		// are removed too (adopted ones stay for the next attempt).
 		egress_filters_.clear();
 		filters_.clear();
+		mirror_egress_filter_.reset();
 		decap_filter_.reset();
 		if (!bpf_->adopted())
 			bpf_->unpin();
@@ -282,11 +289,13 @@ LinuxDataplane::~LinuxDataplane()
 		for (auto &[_, f] : egress_filters_)
 			f.release();
 		decap_filter_->release();
+		mirror_egress_filter_->release();
 		mirror_->release();
 		return;
 	}
 	egress_filters_.clear();
 	filters_.clear();
+	mirror_egress_filter_.reset();
 	decap_filter_.reset();
 	bpf_->unpin();
 }

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <deque>
+#include <stdexcept>
 #include <system_error>
 #include <unordered_map>
 
@@ -24,6 +25,7 @@ struct Record {
 	Action action;
 	dp_action raw{};
 	Counters counters;
+	session::Options options; // stored and listed, never evaluated
 };
 
 using RecordMap = std::map<EntryKey, Record>;
@@ -87,7 +89,7 @@ std::error_code MemoryDataplane::install(const Entry &entry)
 	if (!codec::valid(entry))
 		return std::make_error_code(std::errc::invalid_argument);
 	auto &im = *impl_;
-	const Entry e{entry.key, codec::normalized(entry.action)};
+	const Entry e{entry.key, codec::normalized(entry.action), entry.options};
 	return im.install(e);
 }
 
@@ -97,13 +99,14 @@ std::error_code MemoryDataplane::Impl::install(const Entry &entry)
 	if (auto it = im.records.find(entry.key); it != im.records.end()) {
 		it->second.action = entry.action;
 		it->second.raw = codec::action(entry.action);
+		it->second.options = entry.options;
 		return {};
 	}
 	if (im.records.size() >= DP_MAX_ENTRIES)
 		return std::make_error_code(std::errc::no_buffer_space);
 	if (entry.key.kind == EntryKind::Decap) {
 		auto [it, _] = im.records.emplace(
-		    entry.key, Record{entry.action, codec::action(entry.action), {}});
+		    entry.key, Record{entry.action, codec::action(entry.action), {}, entry.options});
 		im.decap[codec::decap_key(entry.key)] = &*it;
 		return {};
 	}
@@ -114,7 +117,7 @@ std::error_code MemoryDataplane::Impl::install(const Entry &entry)
 		return std::make_error_code(std::errc::no_buffer_space);
 	}
 	auto [it, _] = im.records.emplace(
-	    entry.key, Record{entry.action, codec::action(entry.action), {}});
+	    entry.key, Record{entry.action, codec::action(entry.action), {}, entry.options});
 	auto pos = std::upper_bound(
 	    slots.begin(), slots.end(), entry.key,
 	    [](const EntryKey &k, RecordPtr p) { return k < p->first; });
@@ -146,7 +149,7 @@ std::vector<Entry> MemoryDataplane::list() const
 	std::vector<Entry> out;
 	out.reserve(impl_->records.size());
 	for (const auto &[k, r] : impl_->records)
-		out.push_back(Entry{k, r.action});
+		out.push_back(Entry{k, r.action, r.options});
 	return out;
 }
 
@@ -425,6 +428,21 @@ std::vector<Output> MemoryDataplane::Impl::mirror(std::span<const std::uint8_t> 
 	};
 	std::vector<Copy> copies;
 	std::vector<std::pair<RecordPtr, int>> matched;
+	// Profiles (direction, filter, sampler, policer, truncation) are the
+	// eBPF program's alone: a second implementation here could only drift
+	// from it. A packet that meets one is refused, before any counter moves.
+	for (int i = 0; i < nkeys; ++i) {
+		auto m = match.find(keys[i]);
+		if (m == match.end())
+			continue;
+		for (RecordPtr rec : m->second)
+			if (rec->second.options.has_profile())
+				throw std::logic_error(
+				    "MemoryDataplane::simulate: entry of session '" +
+				    rec->first.session +
+				    "' has a mirror profile; profiles are simulated only by "
+				    "the eBPF program (test with BPF_PROG_TEST_RUN)");
+	}
 	for (int i = 0; i < nkeys; ++i) {
 		auto m = match.find(keys[i]);
 		if (m == match.end())

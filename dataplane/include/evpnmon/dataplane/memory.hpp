@@ -89,6 +89,10 @@ public:
 	// program), a fabric port (bridged only) or the mirror device (decap
 	// program; `tunnel` required). Returns the copies/deliveries, and the
 	// originals on ports with forwarding on (see set_forwarding()).
+	// Mirror profiles are NOT simulated (the eBPF program is their only
+	// implementation): if an entry the packet matches has a profile
+	// (Entry::options.has_profile()), throws std::logic_error and changes
+	// no counter. Entries and their options are still stored and listed.
 	std::vector<Output> simulate(std::span<const std::uint8_t> frame,
 				     std::uint32_t ingress,
 				     std::optional<TunnelMeta> tunnel = std::nullopt);

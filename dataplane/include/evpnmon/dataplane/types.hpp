@@ -9,6 +9,8 @@
 #include <optional>
 #include <string>
 
+#include <evpnmon/session/options.hpp>
+
 namespace evpnmon::dp {
 
 using Mac = std::array<std::uint8_t, 6>;
@@ -43,14 +45,19 @@ struct HostMatch {
 	auto operator<=>(const HostMatch &) const = default;
 };
 
-// Identity of an installed entry. For Decap entries `host` is empty.
-// Several entries may share (kind, vni, host) with different host_id: one
-// monitored host watched by several servers.
+// Identity of an installed entry. For Decap entries `host` and `session`
+// are empty. Several entries may share (kind, vni, host) with different
+// host_id or session: one monitored host watched by several servers, or by
+// one server through several sessions (each with its own profile; the
+// program still sends that server one copy per packet).
 struct EntryKey {
 	EntryKind kind = EntryKind::MirrorSource;
 	std::uint32_t vni = 0;
 	HostMatch host;
 	std::uint16_t host_id = 0; // 1..65535
+	// The session this entry serves (evpn_mon_session_id(): stable from the
+	// route key to the counters).
+	std::string session;
 
 	auto operator<=>(const EntryKey &) const = default;
 };
@@ -73,14 +80,22 @@ struct Action {
 struct Entry {
 	EntryKey key;
 	Action action; // Decap entries: always LocalPort (the server's port)
+	// The session's options (mirror profile); no-profile options for a
+	// session without one, and for Decap entries.
+	session::Options options;
 
 	auto operator<=>(const Entry &) const = default;
 };
 
 struct Counters {
-	std::uint64_t packets = 0;
+	std::uint64_t packets = 0; // packets that matched the entry
 	std::uint64_t bytes = 0;
 	std::uint64_t drops = 0; // copies that could not be sent / unknown HOST ID
+	// Matched packets the session's profile did not copy, by the step that
+	// stopped them (docs/dataplane.md, "Profiles"):
+	std::uint64_t filtered = 0;    // direction or filter lines
+	std::uint64_t sampled_out = 0; // the 1-in-N sampler
+	std::uint64_t policed = 0;     // over the policer's rate
 };
 
 // A change in the local bridge FDB (learned or aged/removed MAC).

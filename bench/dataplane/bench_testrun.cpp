@@ -1,0 +1,254 @@
+// Cost of the eBPF mirror program per packet, measured with
+// BPF_PROG_TEST_RUN (repeat >= 1,000,000 per measurement) on the program
+// the linux backend attaches, in a private network namespace. Prints a
+// markdown table (run_bench.sh puts it in docs/benchmarks.md).
+//
+//   bench_dataplane_testrun [REPEAT] [REPS]     (root)
+//
+// Scenarios, interleaved REPS times, median per scenario:
+//   empty    a TC program that returns TC_ACT_OK (r0 = 0; exit), the
+//            baseline every ratio is relative to;
+//   none     evpnmon_mirror, no entry installed: port VNI lookup, Ethernet
+//            and IP address parse, 4 dp_match lookups that miss;
+//   plain    one entry 1 for the frame's source MAC without a profile: the
+//            above, a hit, counters, and ONE copy: bpf_clone_redirect to a
+//            veth whose peer is down (the clone is dropped by veth_xmit and
+//            counted as a drop);
+//   full     the same entry with a full profile: direction, one filter line
+//            with IPv4 src/dst prefixes, protocol, src/dst port ranges and
+//            8 UDFs (l5), sampler, policer (pps, never over rate), and the
+//            same copy. The sampler is configured 1-in-2 and then set, in
+//            the pinned map, to select every packet (threshold 2^32 - 1),
+//            so that `full` makes the same copy per run as `plain` while
+//            still drawing a random number;
+//   filtered the full profile whose last UDF does not match: every step up
+//            to the 8th UDF, no sampler, no policer, no copy.
+#include <evpnmon/dataplane/dataplane.hpp>
+
+#include "evpnmon_shared.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/pkt_cls.h>
+#include <net/if.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+using namespace evpnmon::dp;
+
+namespace {
+
+void sh(const std::string &cmd)
+{
+	if (std::system(cmd.c_str()) != 0)
+		throw std::runtime_error("command failed: " + cmd);
+}
+
+int attached_mirror(const std::string &dev)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = static_cast<int>(if_nametoindex(dev.c_str())),
+		    .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = 0xe7a0, .priority = 1);
+	if (bpf_tc_query(&hook, &opts) != 0)
+		throw std::runtime_error("no program on " + dev);
+	return bpf_prog_get_fd_by_id(opts.prog_id);
+}
+
+int empty_prog()
+{
+	// r0 = 0 (TC_ACT_OK); exit: bench/dataplane/empty.bpf.c, without a
+	// build step.
+	struct bpf_insn insns[2] = {};
+	insns[0].code = BPF_ALU64 | BPF_MOV | BPF_K;
+	insns[0].dst_reg = BPF_REG_0;
+	insns[0].imm = 0;
+	insns[1].code = BPF_JMP | BPF_EXIT;
+	const int fd = bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, "empty", "GPL", insns, 2, nullptr);
+	if (fd < 0)
+		throw std::runtime_error("load empty program");
+	return fd;
+}
+
+// ns per run (the kernel's average over `repeat` runs).
+double run(int prog, const std::vector<std::uint8_t> &frame, std::uint32_t ifindex,
+	   unsigned repeat)
+{
+	__sk_buff ctx{};
+	ctx.ingress_ifindex = ifindex;
+	ctx.ifindex = ifindex;
+	std::vector<std::uint8_t> out(frame.size() + 256);
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = frame.data(), .data_out = out.data(),
+		    .data_size_in = static_cast<__u32>(frame.size()),
+		    .data_size_out = static_cast<__u32>(out.size()), .ctx_in = &ctx,
+		    .ctx_size_in = sizeof ctx, .repeat = repeat);
+	if (bpf_prog_test_run_opts(prog, &o) != 0)
+		throw std::runtime_error("BPF_PROG_TEST_RUN");
+	return o.duration;
+}
+
+void put16(std::vector<std::uint8_t> &f, std::uint16_t v)
+{
+	f.push_back(static_cast<std::uint8_t>(v >> 8));
+	f.push_back(static_cast<std::uint8_t>(v));
+}
+
+// 02:..:01 -> 02:..:02, 10.1.0.1:49152 -> 10.1.0.2:4791, a BTH and 20
+// octets of payload: 74 octets.
+std::vector<std::uint8_t> frame()
+{
+	std::vector<std::uint8_t> f = {2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00};
+	const std::size_t l5 = 12 + 20;
+	std::vector<std::uint8_t> ip = {0x45, 0};
+	put16(ip, static_cast<std::uint16_t>(20 + 8 + l5));
+	for (auto b : {0, 1, 0, 0, 64, 17, 0, 0, 10, 1, 0, 1, 10, 1, 0, 2})
+		ip.push_back(static_cast<std::uint8_t>(b));
+	f.insert(f.end(), ip.begin(), ip.end());
+	put16(f, 49152);
+	put16(f, 4791);
+	put16(f, static_cast<std::uint16_t>(8 + l5));
+	put16(f, 0);
+	for (std::size_t i = 0; i < l5; ++i)
+		f.push_back(static_cast<std::uint8_t>(0x81 + i));
+	return f;
+}
+
+evpn_mon_options full_profile(const std::vector<std::uint8_t> &f, bool last_udf_matches)
+{
+	evpn_mon_options o{};
+	o.present = 1;
+	o.direction = EVPN_MON_DIR_TX;
+	o.nfilters = 1;
+	auto &l = o.filters[0];
+	l.family = 4;
+	l.proto = 17;
+	l.src.len = 24;
+	l.src.addr[0] = 10;
+	l.src.addr[1] = 1;
+	l.dst.len = 32;
+	std::copy_n(f.begin() + 30, 4, l.dst.addr);
+	l.sport_lo = 49152;
+	l.sport_hi = 65535;
+	l.dport_lo = l.dport_hi = 4791;
+	l.nudf = 8;
+	for (int i = 0; i < 8; ++i) {
+		const std::size_t at = 42 + 2 * i;
+		l.udf[i] = {EVPN_MON_UDF_L5, static_cast<std::uint8_t>(2 * i),
+			    static_cast<std::uint16_t>(f[at] << 8 | f[at + 1]), 0xffff};
+	}
+	if (!last_udf_matches)
+		l.udf[7].value ^= 1;
+	o.sample = 2;
+	o.police_unit = EVPN_MON_POLICE_PPS;
+	o.police_rate = EVPN_MON_POLICE_PPS_MAX;
+	o.police_burst = EVPN_MON_POLICE_BURST_MAX;
+	return o;
+}
+
+// The entry's profile slot selects every packet at the sampler.
+void sampler_always(const std::string &pin)
+{
+	const int m = bpf_obj_get((pin + "/dp_profile").c_str());
+	for (dp_u32 slot = 1; slot < 64; ++slot) {
+		dp_profile p{};
+		if (bpf_map_lookup_elem(m, &slot, &p) == 0 && p.sample_thr) {
+			p.sample_thr = 0xffffffffu;
+			bpf_map_update_elem(m, &slot, &p, BPF_ANY);
+		}
+	}
+	::close(m);
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+	const unsigned repeat = argc > 1 ? static_cast<unsigned>(std::stoul(argv[1])) : 1000000;
+	const int reps = argc > 2 ? std::stoi(argv[2]) : 5;
+	if (::geteuid() != 0 || ::unshare(CLONE_NEWNET) != 0) {
+		std::cerr << "bench_dataplane_testrun: needs root (netns, BPF)\n";
+		return 1;
+	}
+	try {
+		const std::string pin = "/sys/fs/bpf/evpnmon-bench-" + std::to_string(::getpid());
+		sh("ip link set lo up && ip link add br100 type bridge && "
+		   "ip link add vxlan100 type vxlan id 100 dstport 4789 nolearning && "
+		   "ip link set vxlan100 master br100 up");
+		sh("ip link add h1 type veth peer name h1p && ip link set h1 master br100 up");
+		sh("ip link add srv type veth peer name srvp && ip link set srv master br100 up");
+		sh("ip link set br100 up");
+		Config cfg;
+		cfg.bridges = {{"br100", "vxlan100", 100}};
+		cfg.local_vtep = {10, 9, 9, 1};
+		cfg.pin_dir = pin;
+		auto dp = make_dataplane("linux", cfg);
+		const int mirror = attached_mirror("h1"), empty = empty_prog();
+		const std::uint32_t h1 = if_nametoindex("h1");
+		const auto f = frame();
+
+		Entry e;
+		e.key.kind = EntryKind::MirrorSource;
+		e.key.vni = 100;
+		e.key.host.mac = parse_mac("02:00:00:00:00:01");
+		e.key.host_id = 7;
+		e.key.session = "bench";
+		e.action.ifindex = if_nametoindex("srv");
+
+		const std::vector<std::string> names = {"empty", "none", "plain", "full", "filtered"};
+		std::map<std::string, std::vector<double>> ns;
+		for (int r = 0; r < reps; ++r) {
+			for (const auto &n : names) {
+				for (const auto &x : dp->list())
+					dp->remove(x.key);
+				if (n == "plain") {
+					e.options = {};
+					dp->install(e);
+				} else if (n == "full" || n == "filtered") {
+					e.options = evpnmon::session::Options(full_profile(f, n == "full"));
+					if (auto ec = dp->install(e))
+						throw std::runtime_error("install: " + ec.message());
+					sampler_always(pin);
+				}
+				ns[n].push_back(run(n == "empty" ? empty : mirror, f, h1, repeat));
+			}
+		}
+		auto med = [&](const std::string &n) {
+			auto v = ns[n];
+			std::sort(v.begin(), v.end());
+			return v[v.size() / 2];
+		};
+		const double base = med("empty");
+		std::printf("| scenario | ns per run: median (min–max of %d) | ratio to empty |\n", reps);
+		std::printf("|---|---|---|\n");
+		const std::map<std::string, std::string> label = {
+		    {"empty", "empty TC program (baseline)"},
+		    {"none", "mirror, no entry"},
+		    {"plain", "mirror, plain entry (one copy)"},
+		    {"full", "mirror, full profile: 5-tuple + 8 UDFs + sampler + policer (one copy)"},
+		    {"filtered", "mirror, full profile, last UDF does not match (no copy)"}};
+		for (const auto &n : names) {
+			auto [lo, hi] = std::minmax_element(ns[n].begin(), ns[n].end());
+			std::printf("| %s | %.0f (%.0f–%.0f) | %.2f |\n", label.at(n).c_str(), med(n),
+				    *lo, *hi, med(n) / base);
+		}
+		std::printf("\nfull profile / plain entry: %.2f (target <= 2); repeat %u per "
+			    "measurement, %u-octet frame.\n",
+			    med("full") / med("plain"), repeat, static_cast<unsigned>(f.size()));
+		for (const auto &x : dp->list())
+			dp->remove(x.key);
+		::close(mirror);
+		::close(empty);
+	} catch (const std::exception &ex) {
+		std::cerr << "bench_dataplane_testrun: " << ex.what() << "\n";
+		return 1;
+	}
+	return 0;
+}
