@@ -9,6 +9,7 @@
 // No timed assertions: it prints numbers and ratios.
 //   bench_fpm_consumer [--update-doc docs/benchmarks.md] [--quick]
 #include "core/engine.hpp"
+#include "core/session_route.hpp"
 #include "fpm/fpm_framer.hpp"
 #include "fpm/netlink_decoder.hpp"
 
@@ -234,6 +235,7 @@ void populate(Engine &e, std::uint32_t n)
 		s.key.host_mac = m;
 		s.key.host_id = 21;
 		s.server_mac = kServer;
+		s.id = make_session_id(s.key); // as the feed gives it
 		e.upsert_session(s);
 	}
 	for (auto g : {Gate::Feed, Gate::LocalMacs, Gate::Fpm})
@@ -317,8 +319,8 @@ int main(int argc, char **argv)
 				auto d = e.preview();
 				for (const auto &en : dataplane.list())
 					dataplane.remove(en.key);
-				for (const auto &[k, a] : d.entries)
-					dataplane.install({k, a});
+				for (const auto &[k, spec] : d.entries)
+					dataplane.install(consumer::to_entry(k, spec));
 			}));
 		r.full_ms = median(full) * 1e3;
 	}

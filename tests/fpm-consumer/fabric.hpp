@@ -5,8 +5,10 @@
 #pragma once
 
 #include "core/engine.hpp"
+#include "core/session_route.hpp"
 #include <evpnmon/dataplane/memory.hpp>
 
+#include <cstdio>
 #include <map>
 
 #include <memory>
@@ -28,11 +30,19 @@ struct Vtep {
 	dp::MemoryDataplane dataplane;
 	std::unique_ptr<consumer::Engine> engine;
 
+	// Key -> action (the options are checked with specs()).
 	std::map<dp::EntryKey, dp::Action> entries() const
 	{
 		std::map<dp::EntryKey, dp::Action> m;
 		for (const auto &e : dataplane.list())
 			m[e.key] = e.action;
+		return m;
+	}
+	consumer::EntryMap specs() const
+	{
+		consumer::EntryMap m;
+		for (const auto &e : dataplane.list())
+			m[e.key] = consumer::EntrySpec(e.action, e.options);
 		return m;
 	}
 };
@@ -142,7 +152,7 @@ inline Ipv4 ip4(std::uint8_t a, std::uint8_t b, std::uint8_t c, std::uint8_t d)
 	return {a, b, c, d};
 }
 
-inline consumer::Session session(const Mac &host, const Mac &server, std::uint16_t host_id,
+inline consumer::Session make_session(const Mac &host, const Mac &server, std::uint16_t host_id,
 				 Ipv4 originator = {})
 {
 	consumer::Session s;
@@ -152,10 +162,27 @@ inline consumer::Session session(const Mac &host, const Mac &server, std::uint16
 	s.key.originator = originator;
 	s.key.rd = "192.0.2.1:2";
 	s.server_mac = server;
+	s.id = consumer::make_session_id(s.key); // as the feed gives it
 	return s;
 }
 
-inline dp::EntryKey key(dp::EntryKind kind, const std::optional<Mac> &host, std::uint16_t host_id)
+// A mirror profile for tests: direction (evpn_mon_direction), 1-in-N
+// sampler, a name.
+inline session::Options test_profile(const char *name, std::uint8_t direction = EVPN_MON_DIR_BOTH,
+				     std::uint32_t sample = 0)
+{
+	evpn_mon_options o{};
+	o.present = 1;
+	o.direction = direction;
+	o.sample = sample;
+	std::snprintf(o.name, sizeof(o.name), "%s", name);
+	return session::Options(o);
+}
+
+// The key of an entry. Entries 1/2 belong to the session of (host, HOST ID,
+// originator) as make_session() makes it; Decap entries to none.
+inline dp::EntryKey key(dp::EntryKind kind, const std::optional<Mac> &host, std::uint16_t host_id,
+			Ipv4 originator = {})
 {
 	dp::EntryKey k;
 	k.kind = kind;
@@ -163,6 +190,22 @@ inline dp::EntryKey key(dp::EntryKind kind, const std::optional<Mac> &host, std:
 	if (host)
 		k.host.mac = *host;
 	k.host_id = host_id;
+	if (kind != dp::EntryKind::Decap && host)
+		k.session = make_session(*host, Mac{2, 0, 0, 0, 0, 1}, host_id, originator).id;
+	return k;
+}
+
+// The key of an entry of session `s`.
+inline dp::EntryKey key(dp::EntryKind kind, const consumer::Session &s)
+{
+	dp::EntryKey k;
+	k.kind = kind;
+	k.vni = s.key.vni;
+	k.host_id = s.key.host_id;
+	if (kind != dp::EntryKind::Decap) {
+		k.host = {s.key.host_mac, s.key.host_ip};
+		k.session = s.id;
+	}
 	return k;
 }
 

@@ -7,12 +7,21 @@
 
 #include <map>
 #include <set>
+#include <vector>
 
 namespace evpnmon::test {
 
 class FakeDataplane : public dp::Dataplane {
 public:
-	std::map<dp::EntryKey, dp::Action> entries;
+	// Key -> what install() was given last, options included.
+	std::map<dp::EntryKey, dp::Entry> entries;
+	// Every call in order, for tests of how changes are applied
+	// (an update in place is one install of the same key, no remove).
+	struct Call {
+		enum class Op { Install, Remove } op;
+		dp::Entry entry; // Remove: the key only
+	};
+	std::vector<Call> calls;
 	std::uint64_t install_calls = 0, remove_calls = 0;
 	bool fail_installs = false;
 
@@ -21,20 +30,22 @@ public:
 		++install_calls;
 		if (fail_installs)
 			return std::make_error_code(std::errc::no_space_on_device);
-		entries[e.key] = e.action;
+		calls.push_back({Call::Op::Install, e});
+		entries[e.key] = e;
 		return {};
 	}
 	std::error_code remove(const dp::EntryKey &k) override
 	{
 		++remove_calls;
+		calls.push_back({Call::Op::Remove, dp::Entry{k, {}, {}}});
 		entries.erase(k);
 		return {};
 	}
 	std::vector<dp::Entry> list() const override
 	{
 		std::vector<dp::Entry> out;
-		for (const auto &[k, a] : entries)
-			out.push_back({k, a});
+		for (const auto &[k, e] : entries)
+			out.push_back(e);
 		return out;
 	}
 	std::optional<dp::Counters> counters(const dp::EntryKey &k) const override

@@ -49,6 +49,7 @@ public:
 			const std::string ident(static_cast<const char *>(id.data()), id.size());
 			++n;
 			++requests;
+			last_request_version = req.version();
 			if (req.kind() == evpnmon::feed::v1::Request::SUBSCRIBE) {
 				subscribers_.insert(ident);
 				if (answer_subscribe)
@@ -58,6 +59,32 @@ public:
 			}
 		}
 		return n;
+	}
+
+	// A session as raw feed fields (invalid ones included): sent as an ADD
+	// delta now and in every snapshot until cleared.
+	void add_raw(const evpnmon::feed::v1::MonitorSession &m)
+	{
+		raw_.push_back(m);
+		evpnmon::feed::v1::FeedMessage msg;
+		auto *d = msg.mutable_delta();
+		d->set_epoch(epoch_);
+		d->set_seq(++seq_);
+		d->set_op(evpnmon::feed::v1::Delta::ADD);
+		*d->mutable_session() = m;
+		broadcast(msg);
+	}
+	void clear_raw() { raw_.clear(); }
+	// A DEL delta with raw feed fields (the publisher's own state is kept).
+	void del_raw(const evpnmon::feed::v1::MonitorSession &m)
+	{
+		evpnmon::feed::v1::FeedMessage msg;
+		auto *d = msg.mutable_delta();
+		d->set_epoch(epoch_);
+		d->set_seq(++seq_);
+		d->set_op(evpnmon::feed::v1::Delta::DEL);
+		*d->mutable_session() = m;
+		broadcast(msg);
 	}
 
 	void add(const consumer::Session &s)
@@ -81,6 +108,8 @@ public:
 		evpnmon::feed::v1::FeedMessage m;
 		m.mutable_heartbeat()->set_epoch(epoch_);
 		m.mutable_heartbeat()->set_seq(seq_);
+		if (version)
+			m.mutable_heartbeat()->set_version(version);
 		broadcast(m);
 	}
 	// bgpd restart: new epoch, seq from 0, subscribers forgotten.
@@ -102,6 +131,10 @@ public:
 	std::uint64_t seq() const { return seq_; }
 	bool answer_subscribe = true;
 	int requests = 0;
+	// The feed version this bgpd plays: 0 = a version-1 bgpd (no version
+	// field, no options, no session ids), 2 = today's, higher = a newer one.
+	std::uint32_t version = 2;
+	std::uint32_t last_request_version = 0;
 
 private:
 	void delta(evpnmon::feed::v1::Delta::Op op, const consumer::Session &s)
@@ -111,7 +144,7 @@ private:
 		d->set_epoch(epoch_);
 		d->set_seq(++seq_);
 		d->set_op(op);
-		consumer::to_proto(s, *d->mutable_session());
+		consumer::to_proto(s, *d->mutable_session(), version);
 		broadcast(m);
 	}
 	void send_snapshot(const std::string &ident)
@@ -120,8 +153,12 @@ private:
 		auto *snap = m.mutable_snapshot();
 		snap->set_epoch(epoch_);
 		snap->set_seq(seq_);
+		if (version)
+			snap->set_version(version);
 		for (const auto &[k, s] : sessions_)
-			consumer::to_proto(s, *snap->add_sessions());
+			consumer::to_proto(s, *snap->add_sessions(), version);
+		for (const auto &m : raw_)
+			*snap->add_sessions() = m;
 		send_to(ident, m);
 	}
 	void broadcast(const evpnmon::feed::v1::FeedMessage &m)
@@ -146,6 +183,7 @@ private:
 	std::uint64_t epoch_;
 	std::uint64_t seq_ = 0;
 	std::map<consumer::SessionKey, consumer::Session> sessions_;
+	std::vector<evpnmon::feed::v1::MonitorSession> raw_;
 	std::set<std::string> subscribers_;
 };
 

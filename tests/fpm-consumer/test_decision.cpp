@@ -50,16 +50,17 @@ void check_exactly_once(Fabric &f, const std::map<Mac, Endpoint> &where,
 } // namespace
 
 // Entries 1 and 2 of VM210's session, both with `action` (rules R1, R2).
-Entries mirror_vm210(const dp::Action &action)
+// `orig`: the session's originator (part of its id, hence of the keys).
+Entries mirror_vm210(const dp::Action &action, Ipv4 orig = {})
 {
-	return Entries{{key(EntryKind::MirrorSource, VM210, 21), action},
-		       {key(EntryKind::MirrorDest, VM210, 21), action}};
+	return Entries{{key(EntryKind::MirrorSource, VM210, 21, orig), action},
+		       {key(EntryKind::MirrorDest, VM210, 21, orig), action}};
 }
 
 // The same plus entry 3 to the server's local port (rule R3).
-Entries mirror_vm210_decap(std::uint32_t server_port)
+Entries mirror_vm210_decap(std::uint32_t server_port, Ipv4 orig = {})
 {
-	auto e = mirror_vm210(local_port(server_port));
+	auto e = mirror_vm210(local_port(server_port), orig);
 	e.emplace(key(EntryKind::Decap, std::nullopt, 21), local_port(server_port));
 	return e;
 }
@@ -72,15 +73,15 @@ TEST_CASE("patent example: VM210 on VTEP101 monitored by SERV21 on VTEP104, then
 					 {SERV21, {"VTEP104", 41}}};
 	for (const auto &[mac, ep] : where)
 		f.place(mac, ep.vtep, ep.port);
-	f.add_session(session(VM210, SERV21, 21, V101));
+	f.add_session(make_session(VM210, SERV21, 21, V101));
 	f.converge();
 
 	SUBCASE("step 1: initial roles")
 	{
-		CHECK(f["VTEP101"].entries() == mirror_vm210(vxlan_to(V104, 21)));
-		CHECK(f["VTEP102"].entries() == mirror_vm210(vxlan_to(V104, 21)));
-		CHECK(f["VTEP103"].entries() == mirror_vm210(vxlan_to(V104, 21)));
-		CHECK(f["VTEP104"].entries() == mirror_vm210_decap(41));
+		CHECK(f["VTEP101"].entries() == mirror_vm210(vxlan_to(V104, 21), V101));
+		CHECK(f["VTEP102"].entries() == mirror_vm210(vxlan_to(V104, 21), V101));
+		CHECK(f["VTEP103"].entries() == mirror_vm210(vxlan_to(V104, 21), V101));
+		CHECK(f["VTEP104"].entries() == mirror_vm210_decap(41, V101));
 		check_exactly_once(f, where, {{VM210, SERV21}});
 	}
 
@@ -89,10 +90,10 @@ TEST_CASE("patent example: VM210 on VTEP101 monitored by SERV21 on VTEP104, then
 	where[VM210] = {"VTEP102", 22};
 	f.place(VM210, "VTEP102", 22);
 	f.converge();
-	CHECK(f["VTEP101"].entries() == mirror_vm210(vxlan_to(V104, 21)));
-	CHECK(f["VTEP102"].entries() == mirror_vm210(vxlan_to(V104, 21)));
-	CHECK(f["VTEP103"].entries() == mirror_vm210(vxlan_to(V104, 21)));
-	CHECK(f["VTEP104"].entries() == mirror_vm210_decap(41));
+	CHECK(f["VTEP101"].entries() == mirror_vm210(vxlan_to(V104, 21), V101));
+	CHECK(f["VTEP102"].entries() == mirror_vm210(vxlan_to(V104, 21), V101));
+	CHECK(f["VTEP103"].entries() == mirror_vm210(vxlan_to(V104, 21), V101));
+	CHECK(f["VTEP104"].entries() == mirror_vm210_decap(41, V101));
 	check_exactly_once(f, where, {{VM210, SERV21}});
 
 	// step 3: SERV21 moves from VTEP104 to VTEP103 (every action re-points,
@@ -100,10 +101,10 @@ TEST_CASE("patent example: VM210 on VTEP101 monitored by SERV21 on VTEP104, then
 	where[SERV21] = {"VTEP103", 33};
 	f.place(SERV21, "VTEP103", 33);
 	f.converge();
-	CHECK(f["VTEP101"].entries() == mirror_vm210(vxlan_to(V103, 21)));
-	CHECK(f["VTEP102"].entries() == mirror_vm210(vxlan_to(V103, 21)));
-	CHECK(f["VTEP103"].entries() == mirror_vm210_decap(33));
-	CHECK(f["VTEP104"].entries() == mirror_vm210(vxlan_to(V103, 21)));
+	CHECK(f["VTEP101"].entries() == mirror_vm210(vxlan_to(V103, 21), V101));
+	CHECK(f["VTEP102"].entries() == mirror_vm210(vxlan_to(V103, 21), V101));
+	CHECK(f["VTEP103"].entries() == mirror_vm210_decap(33, V101));
+	CHECK(f["VTEP104"].entries() == mirror_vm210(vxlan_to(V103, 21), V101));
 	check_exactly_once(f, where, {{VM210, SERV21}});
 }
 
@@ -114,7 +115,7 @@ TEST_CASE("the first frame of a host no consumer knows (aged out, moved silently
 					 {SERV21, {"VTEP104", 41}}};
 	for (const auto &[mac, ep] : where)
 		f.place(mac, ep.vtep, ep.port);
-	f.add_session(session(VM210, SERV21, 21));
+	f.add_session(make_session(VM210, SERV21, 21));
 	f.converge();
 
 	// VM210's MAC ages out of VTEP101's bridge and is withdrawn everywhere.
@@ -140,7 +141,7 @@ TEST_CASE("claims 4-7: host and server moves, including onto each other's VTEP")
 					 {VM230, {"VTEP103", 31}}, {SERV21, {"VTEP104", 41}}};
 	for (const auto &[mac, ep] : where)
 		f.place(mac, ep.vtep, ep.port);
-	f.add_session(session(VM210, SERV21, 21));
+	f.add_session(make_session(VM210, SERV21, 21));
 	f.converge();
 	check_exactly_once(f, where, {{VM210, SERV21}});
 
@@ -175,9 +176,9 @@ TEST_CASE("two monitored hosts, same server: host-to-host traffic is copied once
 					 {VM230, {"VTEP103", 31}}, {SERV21, {"VTEP104", 41}}};
 	for (const auto &[mac, ep] : where)
 		f.place(mac, ep.vtep, ep.port);
-	f.add_session(session(VM210, SERV21, 21));
-	f.add_session(session(VM211, SERV21, 21));
-	f.add_session(session(VM230, SERV21, 21));
+	f.add_session(make_session(VM210, SERV21, 21));
+	f.add_session(make_session(VM211, SERV21, 21));
+	f.add_session(make_session(VM230, SERV21, 21));
 	f.converge();
 	check_exactly_once(f, where, {{VM210, SERV21}, {VM211, SERV21}, {VM230, SERV21}});
 	// also with the server local to the two monitored hosts
@@ -195,8 +196,8 @@ TEST_CASE("two servers watch one host: each gets its copy")
 					 {SERV21, {"VTEP104", 41}}, {SERV22, {"VTEP102", 21}}};
 	for (const auto &[mac, ep] : where)
 		f.place(mac, ep.vtep, ep.port);
-	f.add_session(session(VM210, SERV21, 21));
-	f.add_session(session(VM210, SERV22, 22));
+	f.add_session(make_session(VM210, SERV21, 21));
+	f.add_session(make_session(VM210, SERV22, 22));
 	f.converge();
 	check_exactly_once(f, where, {{VM210, SERV21}, {VM210, SERV22}});
 }
@@ -205,7 +206,7 @@ TEST_CASE("server location unknown or unreachable: nothing installed, counted")
 {
 	auto f = patent_fabric();
 	f.place(VM210, "VTEP101", 11);
-	f.add_session(session(VM210, SERV21, 21));
+	f.add_session(make_session(VM210, SERV21, 21));
 	f.converge();
 	for (auto &v : f.vteps()) {
 		CHECK(v->entries().empty());
@@ -245,7 +246,7 @@ TEST_CASE("session removal and VNI filter")
 	auto f = patent_fabric();
 	f.place(VM210, "VTEP101", 11);
 	f.place(SERV21, "VTEP104", 41);
-	auto s = session(VM210, SERV21, 21);
+	auto s = make_session(VM210, SERV21, 21);
 	f.add_session(s);
 	auto other = s;
 	other.key.vni = 4242; // not configured on these VTEPs
@@ -267,12 +268,139 @@ TEST_CASE("conflicting sessions on one entry key: deterministic winner, counted"
 	f.place(VM210, "VTEP101", 11);
 	f.place(SERV21, "VTEP104", 41);
 	f.place(SERV22, "VTEP103", 31);
-	auto a = session(VM210, SERV21, 21, V101);
-	auto b = session(VM210, SERV22, 21, V102); // same host and HOST ID, other server
+	auto a = make_session(VM210, SERV21, 21, V101);
+	auto b = make_session(VM210, SERV22, 21, V102); // same host and HOST ID, other server
 	f.add_session(a);
 	f.add_session(b);
 	f.converge();
 	auto e = f["VTEP102"].entries();
-	CHECK(e.at(key(EntryKind::MirrorDest, VM210, 21)) == vxlan_to(V104, 21)); // a < b
+	CHECK(e.at(key(EntryKind::MirrorDest, a)) == vxlan_to(V104, 21)); // a < b
+	CHECK(!e.contains(key(EntryKind::MirrorDest, b)));
 	CHECK(f["VTEP102"].engine->desired().counters.conflicts == 1);
+}
+
+TEST_CASE("two sessions, one host and one server: entries per session with their own options")
+{
+	auto f = patent_fabric();
+	std::map<Mac, Endpoint> where = {{VM210, {"VTEP101", 11}}, {VM230, {"VTEP103", 31}},
+					 {SERV21, {"VTEP104", 41}}};
+	for (const auto &[mac, ep] : where)
+		f.place(mac, ep.vtep, ep.port);
+	// configured on two leaves (two originators), one of them with a profile
+	auto a = make_session(VM210, SERV21, 21, V101);
+	a.options = test_profile("rx", EVPN_MON_DIR_RX, 100);
+	auto b = make_session(VM210, SERV21, 21, V102);
+	REQUIRE(a.id != b.id);
+	f.add_session(a);
+	f.add_session(b);
+	f.converge();
+
+	for (auto &v : f.vteps()) {
+		CAPTURE(v->name);
+		const auto specs = v->specs();
+		const dp::Action act = v->name == "VTEP104" ? local_port(41) : vxlan_to(V104, 21);
+		for (auto kind : {EntryKind::MirrorSource, EntryKind::MirrorDest}) {
+			REQUIRE(specs.contains(key(kind, a)));
+			REQUIRE(specs.contains(key(kind, b)));
+			CHECK(specs.at(key(kind, a)) == consumer::EntrySpec{act, a.options});
+			CHECK(specs.at(key(kind, b)) == consumer::EntrySpec{act, {}});
+		}
+		// entry 3 is the server's, shared, without options
+		const auto decap = key(EntryKind::Decap, std::nullopt, 21);
+		CHECK(specs.contains(decap) == (v->name == "VTEP104"));
+		if (specs.contains(decap))
+			CHECK(specs.at(decap) == consumer::EntrySpec{local_port(41), {}});
+		CHECK(specs.size() == (v->name == "VTEP104" ? 5u : 4u));
+		CHECK(v->engine->desired().counters.conflicts == 0);
+	}
+
+	SUBCASE("the server moves: both sessions' entries re-point, options stay")
+	{
+		where[SERV21] = {"VTEP103", 33};
+		f.place(SERV21, "VTEP103", 33);
+		f.converge();
+		const auto specs = f["VTEP101"].specs();
+		CHECK(specs.at(key(EntryKind::MirrorDest, a)) == consumer::EntrySpec{vxlan_to(V103, 21), a.options});
+		CHECK(specs.at(key(EntryKind::MirrorDest, b)) == consumer::EntrySpec{vxlan_to(V103, 21), {}});
+	}
+	SUBCASE("one session goes: the other's entries and the shared entry 3 stay")
+	{
+		for (auto &v : f.vteps())
+			v->engine->erase_session(a.key);
+		f.converge();
+		CHECK(f["VTEP101"].entries() ==
+		      Entries{{key(EntryKind::MirrorSource, b), vxlan_to(V104, 21)},
+			      {key(EntryKind::MirrorDest, b), vxlan_to(V104, 21)}});
+		CHECK(f["VTEP104"].entries().contains(key(EntryKind::Decap, std::nullopt, 21)));
+	}
+}
+
+TEST_CASE("two sessions without profile, one host and one server: still one copy per packet")
+{
+	auto f = patent_fabric();
+	std::map<Mac, Endpoint> where = {{VM210, {"VTEP101", 11}}, {VM211, {"VTEP101", 12}},
+					 {VM230, {"VTEP103", 31}}, {SERV21, {"VTEP104", 41}}};
+	for (const auto &[mac, ep] : where)
+		f.place(mac, ep.vtep, ep.port);
+	f.add_session(make_session(VM210, SERV21, 21, V101));
+	f.add_session(make_session(VM210, SERV21, 21, V103));
+	f.converge();
+	CHECK(f["VTEP102"].entries().size() == 4);
+	check_exactly_once(f, where, {{VM210, SERV21}});
+}
+
+TEST_CASE("an RD change in flight: two routes of one session share its entries")
+{
+	auto f = patent_fabric();
+	f.place(VM210, "VTEP101", 11);
+	f.place(SERV21, "VTEP104", 41);
+	auto old_rd = make_session(VM210, SERV21, 21, V101);
+	auto new_rd = old_rd;
+	new_rd.key.rd = "192.0.2.1:3";
+
+	SUBCASE("same options: no conflict, the entries stay when the old route goes")
+	{
+		f.add_session(old_rd);
+		f.add_session(new_rd);
+		f.converge();
+		CHECK(f["VTEP102"].entries() == mirror_vm210(vxlan_to(V104, 21), V101));
+		CHECK(f["VTEP102"].engine->desired().counters.conflicts == 0);
+		for (auto &v : f.vteps())
+			v->engine->erase_session(old_rd.key);
+		f.converge();
+		CHECK(f["VTEP102"].entries() == mirror_vm210(vxlan_to(V104, 21), V101));
+	}
+	SUBCASE("other options, another session in the slot: the first route wins, counted")
+	{
+		f.add_session(make_session(VM210, SERV21, 21, ip4(10, 0, 0, 1))); // sorts first
+		new_rd.options = test_profile("new", EVPN_MON_DIR_TX);
+		f.add_session(old_rd);
+		f.add_session(new_rd);
+		f.converge();
+		const auto specs = f["VTEP102"].specs();
+		CHECK(specs.size() == 4);
+		CHECK(specs.at(key(EntryKind::MirrorDest, old_rd)) ==
+		      consumer::EntrySpec{vxlan_to(V104, 21), {}});
+		CHECK(f["VTEP102"].engine->desired().counters.conflicts == 1);
+	}
+}
+
+TEST_CASE("a session the shared validator refuses is invalid: no entry")
+{
+	auto f = patent_fabric();
+	f.place(VM210, "VTEP101", 11);
+	f.place(SERV21, "VTEP104", 41);
+	auto bad_options = make_session(VM210, SERV21, 21, V101);
+	evpn_mon_options o{};
+	o.present = 1;
+	o.truncate = 10; // below the 64 octets minimum
+	bad_options.options = session::Options(o);
+	auto multicast_host = make_session(Mac{0x01, 0, 0x5e, 0, 0, 1}, SERV21, 22, V101);
+	f.add_session(bad_options);
+	f.add_session(multicast_host);
+	f.converge();
+	for (auto &v : f.vteps()) {
+		CHECK(v->entries().empty());
+		CHECK(v->engine->desired().counters.invalid == 2);
+	}
 }

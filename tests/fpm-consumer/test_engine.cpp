@@ -66,7 +66,7 @@ void feed_inputs(Engine &e)
 	e.local_mac({dp::MacEvent::Kind::Learned, HOST, 5, kVni, 0});
 	e.neigh(MacSource::Fpm, remote(SERVER, PEER));
 	e.route(route_to(PEER));
-	e.upsert_session(session(HOST, SERVER, 21));
+	e.upsert_session(make_session(HOST, SERVER, 21));
 }
 } // namespace
 
@@ -74,8 +74,8 @@ TEST_CASE("nothing is applied before every input delivered its first picture")
 {
 	dp::MemoryDataplane dataplane;
 	// A previous run left a correct entry and a stale one behind.
-	dp::Entry good{key(EntryKind::MirrorSource, HOST, 21), vxlan_to(PEER, 21)};
-	dp::Entry stale{key(EntryKind::MirrorDest, Mac{2, 0, 0, 0, 0, 0x99}, 7), vxlan_to(PEER, 7)};
+	dp::Entry good{key(EntryKind::MirrorSource, HOST, 21), vxlan_to(PEER, 21), {}};
+	dp::Entry stale{key(EntryKind::MirrorDest, Mac{2, 0, 0, 0, 0, 0x99}, 7), vxlan_to(PEER, 7), {}};
 	REQUIRE(!dataplane.install(good));
 	REQUIRE(!dataplane.install(stale));
 
@@ -154,7 +154,7 @@ TEST_CASE("FPM reconnect: entries kept while resyncing, stale MACs swept after")
 		CHECK(loc.kept);
 		CHECK(loc.same_place(consumer::MacLocation::remote(PEER)));
 		CHECK(dataplane.list().size() == 2); // a monitoring server's MAC keeps its place
-		e.erase_session(session(HOST, SERVER, 21).key); // ...until its session goes
+		e.erase_session(make_session(HOST, SERVER, 21).key); // ...until its session goes
 		e.reconcile();
 		CHECK(dataplane.list().empty());
 		CHECK(e.macs().size() == 1); // the host only
@@ -251,7 +251,7 @@ TEST_CASE("a kernel FDB deletion with zebra connected takes effect after a short
 	e.local_mac({dp::MacEvent::Kind::Learned, HOST, 5, kVni, 0});
 	e.neigh(MacSource::Kernel, remote(SERVER, PEER));
 	e.route(route_to(PEER));
-	e.upsert_session(session(HOST, SERVER, 21));
+	e.upsert_session(make_session(HOST, SERVER, 21));
 	open_all(e);
 	e.reconcile();
 	REQUIRE(dataplane.list().size() == 2);
@@ -278,7 +278,7 @@ TEST_CASE("zebra stopping flushes its kernel FDB entries: kept until the resync 
 	e.local_mac({dp::MacEvent::Kind::Learned, HOST, 5, kVni, 0});
 	e.neigh(MacSource::Kernel, remote(SERVER, PEER)); // only the kernel knows it
 	e.route(route_to(PEER));
-	e.upsert_session(session(HOST, SERVER, 21));
+	e.upsert_session(make_session(HOST, SERVER, 21));
 	open_all(e);
 	e.reconcile();
 	REQUIRE(dataplane.list().size() == 2);
@@ -316,7 +316,7 @@ TEST_CASE("local MAC audit: a missed learn and a missed removal are both correct
 	dataplane.set_mac_listener([&](const dp::MacEvent &ev) { e.local_mac(ev); });
 	e.neigh(MacSource::Fpm, remote(SERVER, PEER));
 	e.route(route_to(PEER));
-	e.upsert_session(session(HOST, SERVER, 21));
+	e.upsert_session(make_session(HOST, SERVER, 21));
 	open_all(e);
 	// the dataplane knows HOST is local, but the event never reached us
 	dataplane.inject_mac_event({dp::MacEvent::Kind::Learned, HOST, 5, kVni, 0});
@@ -373,7 +373,7 @@ TEST_CASE("with bridge facts, zebra's removal of the bridge entry is deferred li
 	e.neigh(MacSource::Kernel, bridge_entry(SERVER, kVxlanIfindex)); // only the kernel knows it
 	e.neigh(MacSource::Kernel, vxlan_self(SERVER, PEER));
 	e.route(route_to(PEER));
-	e.upsert_session(session(HOST, SERVER, 21));
+	e.upsert_session(make_session(HOST, SERVER, 21));
 	open_all(e);
 	e.reconcile();
 	REQUIRE(dataplane.list().size() == 2);
@@ -436,7 +436,7 @@ TEST_CASE("restart after a move: a stale VXLAN self entry loses against the brid
 			}
 		}
 		e.route(route_to(OLD));
-		e.upsert_session(session(HOST, SERVER, 21));
+		e.upsert_session(make_session(HOST, SERVER, 21));
 		open_all(e);
 		e.reconcile();
 		CHECK(e.macs().locate(kVni, HOST) == consumer::MacLocation::local(5));
@@ -634,7 +634,7 @@ TEST_CASE("a silent monitoring server keeps its last location until seen elsewhe
 	f.place(VM210, "A", 11);
 	f.place(VM220, "C", 12);
 	f.place(SERV21, "B", 21);
-	const auto s = session(VM210, SERV21, 21);
+	const auto s = make_session(VM210, SERV21, 21);
 	f.add_session(s);
 	f.converge();
 	auto snapshot = [&] {
@@ -687,13 +687,13 @@ TEST_CASE("a silent monitoring server keeps its last location until seen elsewhe
 	}
 	SUBCASE("the session goes away: the kept location is forgotten")
 	{
-		f.add_session(session(VM220, SERV21, 21)); // a second session, same server
+		f.add_session(make_session(VM220, SERV21, 21)); // a second session, same server
 		for (auto &v : f.vteps())
 			v->engine->erase_session(s.key);
 		f.converge();
 		CHECK(f["A"].engine->macs().locate(kVni, SERV21).kept); // still watched
 		for (auto &v : f.vteps())
-			v->engine->erase_session(session(VM220, SERV21, 21).key);
+			v->engine->erase_session(make_session(VM220, SERV21, 21).key);
 		f.converge();
 		for (auto &v : f.vteps()) {
 			CHECK(v->engine->macs().locate(kVni, SERV21).kind ==
@@ -713,7 +713,7 @@ TEST_CASE("a kept local server location needs its port")
 	Engine e(dataplane, cfg);
 	e.local_mac({dp::MacEvent::Kind::Learned, HOST, 5, kVni, 0});
 	e.local_mac({dp::MacEvent::Kind::Learned, SERVER, 7, kVni, 0});
-	e.upsert_session(session(HOST, SERVER, 21));
+	e.upsert_session(make_session(HOST, SERVER, 21));
 	open_all(e);
 	e.reconcile();
 	REQUIRE(dataplane.list().size() == 3);
@@ -744,4 +744,112 @@ TEST_CASE("a kept local server location needs its port")
 		e.local_mac({dp::MacEvent::Kind::Removed, SERVER, 8, kVni, 0}); // port 8 never existed
 		CHECK(e.macs().locate(kVni, SERVER).kind == consumer::MacLocation::Kind::Unknown);
 	}
+}
+
+TEST_CASE("a new profile is an update in place: one install per entry, same key, no remove")
+{
+	FakeDataplane dataplane;
+	Engine e(dataplane, config());
+	feed_inputs(e);
+	open_all(e);
+	REQUIRE(e.reconcile());
+	REQUIRE(dataplane.entries.size() == 2);
+	const auto before = dataplane.entries;
+	auto s = make_session(HOST, SERVER, 21);
+
+	auto apply = [&](const session::Options &options) {
+		dataplane.calls.clear();
+		s.options = options;
+		e.upsert_session(s);
+		auto st = e.reconcile(true);
+		REQUIRE(st);
+		return *st;
+	};
+	auto check_in_place = [&](const consumer::ReconcileStats &st, const session::Options &want) {
+		CHECK(st.replaced == 2);
+		CHECK(st.installed == 0);
+		CHECK(st.removed == 0);
+		REQUIRE(dataplane.calls.size() == 2);
+		for (const auto &c : dataplane.calls) {
+			CHECK(c.op == FakeDataplane::Call::Op::Install);
+			CHECK(before.contains(c.entry.key)); // the key the entry had
+			CHECK(c.entry.options == want);
+			CHECK(c.entry.action == before.at(c.entry.key).action);
+		}
+		for (const auto &[k, en] : dataplane.entries)
+			CHECK(en.options == want);
+	};
+
+	const auto rx = test_profile("rx-only", EVPN_MON_DIR_RX, 100);
+	check_in_place(apply(rx), rx);
+	CHECK(e.installed().at(key(EntryKind::MirrorDest, HOST, 21)).options() == rx);
+
+	// the same options again: nothing to do
+	auto same = apply(rx);
+	CHECK(same.replaced + same.installed + same.removed == 0);
+	CHECK(dataplane.calls.empty());
+
+	const auto tx = test_profile("tx-only", EVPN_MON_DIR_TX);
+	check_in_place(apply(tx), tx);
+
+	// back to no profile
+	check_in_place(apply(session::Options{}), session::Options{});
+	CHECK(e.counters().totals.removed == 0);
+}
+
+TEST_CASE("restart with profiled entries: options are compared too, nothing touched")
+{
+	dp::MemoryDataplane dataplane;
+	auto s = make_session(HOST, SERVER, 21);
+	s.options = test_profile("cnp", EVPN_MON_DIR_BOTH, 10);
+	auto start = [&](Engine &e) {
+		feed_inputs(e);
+		e.upsert_session(s);
+		open_all(e);
+		return e.reconcile();
+	};
+	{
+		Engine first(dataplane, config());
+		REQUIRE(start(first));
+	}
+	for (const auto &en : dataplane.list())
+		CHECK(en.options == s.options);
+	Engine second(dataplane, config());
+	auto st = start(second);
+	REQUIRE(st);
+	CHECK(st->installed + st->replaced + st->removed == 0);
+	CHECK(st->unchanged == 2);
+
+	SUBCASE("a profile changed while the consumer was down is updated in place")
+	{
+		Engine third(dataplane, config());
+		s.options = test_profile("cnp", EVPN_MON_DIR_RX, 10);
+		auto st3 = start(third);
+		REQUIRE(st3);
+		CHECK(st3->replaced == 2);
+		CHECK(st3->installed + st3->removed == 0);
+	}
+}
+
+TEST_CASE("state JSON: entries name their session and profile, and count what it did not copy")
+{
+	FakeDataplane dataplane;
+	Engine e(dataplane, config());
+	feed_inputs(e);
+	auto s = make_session(HOST, SERVER, 21);
+	s.options = test_profile("roce", EVPN_MON_DIR_RX, 100);
+	e.upsert_session(s);
+	open_all(e);
+	REQUIRE(e.reconcile());
+	const auto j = consumer::engine_state_json(e, &dataplane);
+	REQUIRE(j["entries"]["entry"].size() == 2);
+	for (const auto &en : j["entries"]["entry"]) {
+		CHECK(en["session-id"] == s.id);
+		CHECK(en["profile"] == s.options.to_string());
+		for (const char *c : {"packets", "bytes", "drops", "filtered", "sampled-out", "policed"})
+			CHECK(en["counters"].contains(c));
+	}
+	REQUIRE(j["sessions"]["session"].size() == 1);
+	CHECK(j["sessions"]["session"][0]["session-id"] == s.id);
+	CHECK(j["sessions"]["session"][0]["profile"] == s.options.to_string());
 }

@@ -6,6 +6,8 @@
 
 #include <doctest/doctest.h>
 
+#include "monitor_feed.pb.h"
+
 #include <atomic>
 #include <thread>
 #include <unistd.h>
@@ -19,7 +21,9 @@ namespace {
 
 struct Recorder : consumer::FeedListener {
 	std::map<consumer::SessionKey, consumer::Session> sessions;
+	std::vector<std::string> notices; // what the daemon would log
 	int snapshots = 0, lost = 0;
+	void on_feed_notice(const std::string &m) override { notices.push_back(m); }
 	void on_snapshot(const std::vector<consumer::Session> &s) override
 	{
 		++snapshots;
@@ -62,7 +66,7 @@ TEST_CASE("snapshot, deltas, gap and epoch resync, garbage")
 {
 	zmq::context_t ctx;
 	FakePublisher pub(ctx, endpoint(), 7);
-	pub.add(session(H1, S1, 21));
+	pub.add(make_session(H1, S1, 21));
 	Recorder rec;
 	consumer::FeedConfig cfg;
 	cfg.endpoint = endpoint();
@@ -76,23 +80,23 @@ TEST_CASE("snapshot, deltas, gap and epoch resync, garbage")
 	CHECK(cli.epoch() == 7);
 	CHECK(rec.sessions.size() == 1);
 
-	pub.add(session(H2, S1, 21));
+	pub.add(make_session(H2, S1, 21));
 	REQUIRE(pump(pub, cli, now, [&] { return rec.sessions.size() == 2; }));
-	pub.del(session(H1, S1, 21));
+	pub.del(make_session(H1, S1, 21));
 	REQUIRE(pump(pub, cli, now, [&] { return rec.sessions.size() == 1; }));
 	CHECK(cli.seq() == 3);
 
 	SUBCASE("a lost delta is detected by the next delta: resubscribe, fresh snapshot")
 	{
-		pub.add_silently(session(H1, S1, 22));
-		pub.add(session(H1, S1, 23));
+		pub.add_silently(make_session(H1, S1, 22));
+		pub.add(make_session(H1, S1, 23));
 		REQUIRE(pump(pub, cli, now, [&] { return rec.snapshots == 2; }));
 		CHECK(cli.counters().gaps == 1);
 		CHECK(rec.sessions.size() == 3);
 	}
 	SUBCASE("a lost delta is detected by the heartbeat")
 	{
-		pub.add_silently(session(H1, S1, 22));
+		pub.add_silently(make_session(H1, S1, 22));
 		pub.heartbeat();
 		REQUIRE(pump(pub, cli, now, [&] { return rec.snapshots == 2; }));
 		CHECK(rec.sessions.size() == 2);
@@ -100,7 +104,7 @@ TEST_CASE("snapshot, deltas, gap and epoch resync, garbage")
 	SUBCASE("bgpd restart: silence -> resubscribe, sessions kept until the new snapshot")
 	{
 		pub.restart(8); // forgets its subscribers, as a new process would
-		pub.add_silently(session(H1, S1, 30));
+		pub.add_silently(make_session(H1, S1, 30));
 		now += std::chrono::milliseconds(2500);
 		cli.tick(now);
 		CHECK(rec.sessions.size() == 1); // still the old picture
@@ -127,7 +131,7 @@ TEST_CASE("publisher gone: sessions withdrawn only after the hold time")
 	cfg.hold_time = std::chrono::seconds(5);
 	cfg.resubscribe_interval = std::chrono::milliseconds(100);
 	auto pub = std::make_unique<FakePublisher>(ctx, cfg.endpoint, 1);
-	pub->add(session(H1, S1, 21));
+	pub->add(make_session(H1, S1, 21));
 	FeedClient cli(ctx, cfg, rec);
 	auto now = Clock::now();
 	REQUIRE(pump(*pub, cli, now, [&] { return rec.snapshots == 1; }));
@@ -144,7 +148,7 @@ TEST_CASE("publisher gone: sessions withdrawn only after the hold time")
 
 	// bgpd comes back (start order does not matter): the client re-subscribes.
 	FakePublisher again(ctx, cfg.endpoint, 2);
-	again.add(session(H2, S1, 21));
+	again.add(make_session(H2, S1, 21));
 	REQUIRE(pump(again, cli, now, [&] { return rec.snapshots == 2; }));
 	CHECK(rec.sessions.size() == 1);
 	CHECK(cli.epoch() == 2);
@@ -158,13 +162,273 @@ TEST_CASE("invalid sessions in the feed are rejected, valid ones kept")
 	cfg.endpoint = endpoint() + "-bad";
 	cfg.resubscribe_interval = std::chrono::milliseconds(100);
 	FakePublisher pub(ctx, cfg.endpoint, 1);
-	auto bad = session(H1, S1, 21);
+	auto bad = make_session(H1, S1, 21);
 	bad.key.host_id = 0; // HOST ID 0 is invalid
 	pub.add(bad);
-	pub.add(session(H2, S1, 21));
+	pub.add(make_session(H2, S1, 21));
 	FeedClient cli(ctx, cfg, rec);
 	auto now = Clock::now();
 	REQUIRE(pump(pub, cli, now, [&] { return rec.snapshots == 1; }));
 	CHECK(rec.sessions.size() == 1);
 	CHECK(cli.counters().rejected_sessions == 1);
+}
+
+namespace {
+
+namespace pb = evpnmon::feed::v1;
+
+pb::MonitorSession wire(const consumer::Session &s, std::uint32_t version = 2)
+{
+	pb::MonitorSession m;
+	consumer::to_proto(s, m, version);
+	return m;
+}
+
+const consumer::Rejection *refused(const std::variant<consumer::Session, consumer::Rejection> &r)
+{
+	return std::get_if<consumer::Rejection>(&r);
+}
+const consumer::Rejection *refused(std::variant<consumer::Session, consumer::Rejection> &&) = delete;
+
+bool mentions(const std::vector<std::string> &lines, const std::string &what)
+{
+	for (const auto &l : lines)
+		if (l.find(what) != std::string::npos)
+			return true;
+	return false;
+}
+
+} // namespace
+
+TEST_CASE("session_convert: options and session id of a version-2 feed")
+{
+	auto s = make_session(H1, S1, 21, ip4(10, 0, 0, 101));
+	s.options = test_profile("roce", EVPN_MON_DIR_RX, 100);
+	const auto m = wire(s);
+	CHECK(!m.options().empty());
+	CHECK(m.session_id() == "10.0.0.101/1000/21/02:00:00:00:00:01/-");
+	auto r = consumer::from_proto(m);
+	REQUIRE(std::holds_alternative<consumer::Session>(r));
+	const auto &got = std::get<consumer::Session>(r);
+	CHECK(got == s);
+	CHECK(got.options.has_profile());
+	CHECK(got.options.c().direction == EVPN_MON_DIR_RX);
+	CHECK(got.options.c().sample == 100);
+
+	SUBCASE("the feed's session id is taken as it is")
+	{
+		auto other = m;
+		other.set_session_id("10.0.0.101/1000/21/02:00:00:00:00:01/-/named-by-bgpd");
+		auto r2 = consumer::from_proto(other);
+		REQUIRE(std::holds_alternative<consumer::Session>(r2));
+		CHECK(std::get<consumer::Session>(r2).id == other.session_id());
+	}
+	SUBCASE("a session id that is no printable identifier is refused")
+	{
+		for (const std::string &bad : {std::string("a b"), std::string("x\n"), std::string(200, 'x')}) {
+			auto other = m;
+			other.set_session_id(bad);
+			const auto res = consumer::from_proto(other);
+		const auto *why = refused(res);
+			REQUIRE(why);
+			CHECK(why->session == "10.0.0.101/1000/21/02:00:00:00:00:01/-");
+			CHECK(!why->options);
+		}
+	}
+	SUBCASE("no profile: no options area, and back")
+	{
+		auto plain = make_session(H1, S1, 21);
+		const auto pm = wire(plain);
+		CHECK(pm.options().empty());
+		auto r2 = consumer::from_proto(pm);
+		REQUIRE(std::holds_alternative<consumer::Session>(r2));
+		CHECK(!std::get<consumer::Session>(r2).options.has_profile());
+	}
+}
+
+TEST_CASE("session_convert: an invalid options area refuses the session, by the shared decoder")
+{
+	auto s = make_session(H1, S1, 21, ip4(10, 0, 0, 101));
+	s.options = test_profile("roce", EVPN_MON_DIR_TX);
+	const auto good = wire(s);
+	const std::string area = good.options();
+	REQUIRE(area.size() > 2);
+	std::vector<std::string> bad = {
+		std::string("\x09", 1) + area.substr(1), // unknown options version
+		area.substr(0, area.size() - 1),         // last TLV cut short
+		area + std::string("\x05\x03\x01", 3),   // police TLV of a wrong length / cut
+		std::string("\x01\x7f\x00", 3),          // unknown mandatory TLV
+	};
+	for (const auto &b : bad) {
+		CAPTURE(b.size());
+		auto m = good;
+		m.set_options(b);
+		const auto res = consumer::from_proto(m);
+		const auto *why = refused(res);
+		REQUIRE(why);
+		CHECK(why->options);
+		CHECK(why->session == "10.0.0.101/1000/21/02:00:00:00:00:01/-");
+		CHECK(why->reason.find("options area") != std::string::npos);
+		// a withdrawal needs the key only: it still goes through
+		CHECK(std::holds_alternative<consumer::Session>(consumer::from_proto(m, true)));
+	}
+}
+
+TEST_CASE("session_convert: the key is validated by evpn_mon_validate, not by rules of our own")
+{
+	const auto good = wire(make_session(H1, S1, 21, ip4(10, 0, 0, 101)));
+	auto refuse = [&](auto &&change) {
+		auto m = good;
+		change(m);
+		const auto res = consumer::from_proto(m);
+		const auto *why = refused(res);
+		if (why) {
+			CHECK(!why->options);
+			CHECK(!why->reason.empty());
+			CHECK(!why->session.empty());
+		}
+		return why != nullptr;
+	};
+	CHECK(refuse([](pb::MonitorSession &m) { m.set_host_id(0); }));
+	CHECK(refuse([](pb::MonitorSession &m) { m.set_host_id(65536); }));
+	CHECK(refuse([](pb::MonitorSession &m) { m.set_vni(0); }));
+	CHECK(refuse([](pb::MonitorSession &m) { m.set_vni(1u << 24); }));
+	CHECK(refuse([](pb::MonitorSession &m) { m.set_host_mac(std::string(5, '\2')); }));
+	CHECK(refuse([](pb::MonitorSession &m) { m.set_host_mac(std::string(300, '\2')); }));
+	CHECK(refuse([](pb::MonitorSession &m) { m.set_host_mac(std::string("\1\0\0\0\0\1", 6)); }));
+	CHECK(refuse([](pb::MonitorSession &m) { m.clear_host_mac(); }));
+	CHECK(refuse([](pb::MonitorSession &m) { m.set_host_ip(std::string(5, '\1')); }));
+	CHECK(refuse([](pb::MonitorSession &m) { m.set_server_mac(std::string(7, '\2')); }));
+	CHECK(refuse([](pb::MonitorSession &m) { m.set_server_mac(std::string(6, '\xff')); }));
+	CHECK(refuse([](pb::MonitorSession &m) { m.set_server_ip(std::string(3, '\1')); }));
+	CHECK(refuse([](pb::MonitorSession &m) { m.set_originator(std::string(3, '\1')); }));
+	CHECK(!refuse([](pb::MonitorSession &m) { m.set_host_ip(std::string(16, '\x20')); }));
+	CHECK(!refuse([](pb::MonitorSession &m) {
+		m.clear_host_mac();
+		m.set_host_ip(std::string("\x0a\0\0\x05", 4));
+	}));
+}
+
+TEST_CASE("feed v2 end to end: version asked, options kept, bad options refused and counted")
+{
+	zmq::context_t ctx;
+	Recorder rec;
+	consumer::FeedConfig cfg;
+	cfg.endpoint = endpoint() + "-v2";
+	cfg.resubscribe_interval = std::chrono::milliseconds(100);
+	FakePublisher pub(ctx, cfg.endpoint, 1);
+	auto profiled = make_session(H1, S1, 21, ip4(10, 0, 0, 101));
+	profiled.options = test_profile("cnp", EVPN_MON_DIR_BOTH, 10);
+	pub.add(profiled);
+	auto broken = wire(make_session(H2, S1, 21, ip4(10, 0, 0, 102)));
+	broken.set_options(std::string("\x09\x01\x01\x01", 4)); // unknown options version
+	pub.add_raw(broken);
+	FeedClient cli(ctx, cfg, rec);
+	auto now = Clock::now();
+	REQUIRE(pump(pub, cli, now, [&] { return rec.snapshots == 1; }));
+	CHECK(pub.last_request_version == consumer::kFeedVersion);
+	CHECK(cli.peer_version() == 2);
+	REQUIRE(rec.sessions.size() == 1);
+	CHECK(rec.sessions.begin()->second == profiled);
+	CHECK(cli.counters().rejected_sessions == 1);
+	CHECK(cli.counters().rejected_options == 1);
+	CHECK(mentions(rec.notices, "10.0.0.102/1000/21/02:00:00:00:00:02/-"));
+	CHECK(cli.last_error().find("options area") != std::string::npos);
+
+	SUBCASE("an options change arrives as an update of the same session")
+	{
+		auto changed = profiled;
+		changed.options = test_profile("cnp", EVPN_MON_DIR_RX, 10);
+		pub.add(changed);
+		REQUIRE(pump(pub, cli, now, [&] {
+			return rec.sessions.begin()->second.options == changed.options;
+		}));
+		CHECK(rec.sessions.size() == 1);
+	}
+	SUBCASE("an update that makes a session invalid withdraws it, as bgpd does")
+	{
+		auto m = wire(profiled);
+		m.set_options(std::string("\x01\x7f\x00", 3));
+		pub.add_raw(m);
+		REQUIRE(pump(pub, cli, now, [&] { return rec.sessions.empty(); }));
+		CHECK(cli.counters().rejected_options == 2);
+	}
+	SUBCASE("a withdrawal with an undecodable options area still withdraws")
+	{
+		auto m = wire(profiled);
+		m.set_options(std::string("\xff", 1));
+		m.clear_server_mac(); // nor does it need the server
+		pub.del_raw(m);
+		REQUIRE(pump(pub, cli, now, [&] { return rec.sessions.empty(); }));
+		CHECK(cli.counters().rejected_sessions == 1); // the broken one of the snapshot only
+	}
+}
+
+TEST_CASE("a version-1 bgpd: no version, no options, no session ids")
+{
+	zmq::context_t ctx;
+	Recorder rec;
+	consumer::FeedConfig cfg;
+	cfg.endpoint = endpoint() + "-v1";
+	cfg.resubscribe_interval = std::chrono::milliseconds(100);
+	FakePublisher pub(ctx, cfg.endpoint, 1);
+	pub.version = 0;
+	auto s = make_session(H1, S1, 21, ip4(10, 0, 0, 101));
+	s.options = test_profile("dropped-by-v1"); // a v1 bgpd cannot send it
+	pub.add(s);
+	FeedClient cli(ctx, cfg, rec);
+	auto now = Clock::now();
+	REQUIRE(pump(pub, cli, now, [&] { return rec.snapshots == 1; }));
+	CHECK(cli.peer_version() == 1);
+	REQUIRE(rec.sessions.size() == 1);
+	const auto &got = rec.sessions.begin()->second;
+	CHECK(!got.options.has_profile());
+	CHECK(got.id == "10.0.0.101/1000/21/02:00:00:00:00:01/-"); // computed here
+	CHECK(cli.counters().rejected_sessions == 0);
+	CHECK(rec.notices.empty());
+}
+
+TEST_CASE("a newer bgpd: logged once, its sessions used")
+{
+	zmq::context_t ctx;
+	Recorder rec;
+	consumer::FeedConfig cfg;
+	cfg.endpoint = endpoint() + "-v3";
+	cfg.resubscribe_interval = std::chrono::milliseconds(100);
+	FakePublisher pub(ctx, cfg.endpoint, 1);
+	pub.version = 3;
+	pub.add(make_session(H1, S1, 21));
+	FeedClient cli(ctx, cfg, rec);
+	auto now = Clock::now();
+	REQUIRE(pump(pub, cli, now, [&] { return rec.snapshots == 1; }));
+	pub.heartbeat();
+	pub.heartbeat();
+	REQUIRE(pump(pub, cli, now, [&] { return cli.counters().heartbeats >= 2; }));
+	CHECK(cli.peer_version() == 3);
+	CHECK(rec.sessions.size() == 1);
+	CHECK(cli.state() == FeedClient::State::Synced);
+	CHECK(rec.notices.size() == 1);
+	CHECK(mentions(rec.notices, "feed version 3"));
+}
+
+TEST_CASE("a snapshot full of refused sessions logs a few lines, counts all")
+{
+	zmq::context_t ctx;
+	Recorder rec;
+	consumer::FeedConfig cfg;
+	cfg.endpoint = endpoint() + "-many";
+	cfg.resubscribe_interval = std::chrono::milliseconds(100);
+	FakePublisher pub(ctx, cfg.endpoint, 1);
+	for (std::uint16_t id = 1; id <= 25; ++id) {
+		auto m = wire(make_session(H1, S1, id));
+		m.set_options(std::string("\x09", 1));
+		pub.add_raw(m);
+	}
+	FeedClient cli(ctx, cfg, rec);
+	auto now = Clock::now();
+	REQUIRE(pump(pub, cli, now, [&] { return rec.snapshots == 1; }));
+	CHECK(cli.counters().rejected_sessions == 25);
+	CHECK(cli.counters().rejected_options == 25);
+	CHECK(rec.notices.size() == 11); // 10 lines and one summary
+	CHECK(mentions(rec.notices, "15 more session(s) rejected"));
 }

@@ -9,6 +9,8 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
 #include <fstream>
 #include <regex>
 #include <set>
@@ -81,11 +83,11 @@ TEST_CASE("the engine's state renders as valid exposition text with the state's 
 	f.place(VM210, "A", 11);
 	f.place(VM220, "C", 12);
 	f.place(SERV21, "B", 21);
-	auto s1 = session(VM210, SERV21, 21, ip4(10, 0, 0, 1));
+	auto s1 = make_session(VM210, SERV21, 21, ip4(10, 0, 0, 1));
 	s1.key.host_ip = dp::IpAddr{dp::IpAddr::Family::V4, {192, 0, 2, 10}};
 	f.add_session(s1);
-	f.add_session(session(VM220, SERV21, 21));
-	f.add_session(session(VM210, SERV22, 22)); // server unknown
+	f.add_session(make_session(VM220, SERV21, 21));
+	f.add_session(make_session(VM210, SERV22, 22)); // server unknown
 	f.converge();
 	// traffic VM210 -> VM220 moves the dataplane counters of entries on A and C
 	const std::map<Mac, Endpoint> where = {{VM210, {"A", 11}}, {VM220, {"C", 12}}, {SERV21, {"B", 21}}};
@@ -133,11 +135,16 @@ TEST_CASE("the engine's state renders as valid exposition text with the state's 
 				{"vni", std::to_string(en["vni"].get<unsigned>())},
 				{"host_mac", en.value("host-mac", "")},
 				{"host_ip", en.value("host-ip", "")},
-				{"host_id", std::to_string(en["host-id"].get<unsigned>())}};
-			for (const char *leaf : {"packets", "bytes", "drops"}) {
+				{"host_id", std::to_string(en["host-id"].get<unsigned>())},
+				{"session", en.value("session-id", "")}};
+			// entries 1/2 name their session, entry 3 none
+			CHECK(labels.at("session").empty() == (labels.at("kind") == "decap"));
+			for (const char *leaf :
+			     {"packets", "bytes", "drops", "filtered", "sampled-out", "policed"}) {
 				CAPTURE(leaf);
-				CHECK(e.value_text(std::string("evpnmon_entry_") + leaf + "_total", labels) ==
-				      en["counters"][leaf].get<std::string>());
+				std::string metric = std::string("evpnmon_entry_") + leaf + "_total";
+				std::replace(metric.begin(), metric.end(), '-', '_');
+				CHECK(e.value_text(metric, labels) == en["counters"][leaf].get<std::string>());
 			}
 			packets_seen += std::stoull(en["counters"]["packets"].get<std::string>());
 		}
@@ -277,7 +284,8 @@ TEST_CASE("label values and HELP text are escaped")
 						      {"vni", "7"},
 						      {"host_mac", "02:00:00:00:00:01"},
 						      {"host_ip", ""},
-						      {"host_id", "3"}}) == 5);
+						      {"host_id", "3"},
+						      {"session", ""}}) == 5);
 	CHECK(e.value("evpnmon_entries", {{"kind", nasty}}) == 1);
 	CHECK(e.value("evpnmon_feed_state", {{"state", nasty}}) == 1);
 	CHECK(e.value("evpnmon_feed_state", {{"state", "synced"}}) == 0);

@@ -59,20 +59,30 @@ TEST_CASE("state JSON of every role validates against the YANG module")
 	Fabric f({{"A", ip4(10, 0, 0, 1)}, {"B", ip4(10, 0, 0, 2)}, {"C", ip4(10, 0, 0, 3)}});
 	f.place(VM210, "A", 11);
 	f.place(SERV21, "B", 21);
-	auto s1 = session(VM210, SERV21, 21, ip4(10, 0, 0, 1));
+	auto s1 = make_session(VM210, SERV21, 21, ip4(10, 0, 0, 1));
 	s1.key.host_ip = dp::IpAddr{dp::IpAddr::Family::V4, {192, 0, 2, 10}};
 	s1.server_ip = dp::IpAddr{dp::IpAddr::Family::V6, {0x20, 0x01, 0x0d, 0xb8, 15, 1}};
 	f.add_session(s1);
-	f.add_session(session(VM210, SERV22, 22)); // server unknown
+	f.add_session(make_session(VM210, SERV22, 22)); // server unknown
+	// a second session of the same host and server, with a profile
+	auto s2 = make_session(VM210, SERV21, 21, ip4(10, 0, 0, 3));
+	s2.options = test_profile("roce", EVPN_MON_DIR_RX, 100);
+	f.add_session(s2);
 	f.converge();
 	for (auto &v : f.vteps()) {
 		CAPTURE(v->name);
-		const auto doc = state_of(*v);
+		auto doc = state_of(*v);
+		doc["evpn-monitor:fpm-consumer"]["feed"] = {{"state", "synced"}, {"version", 2}};
 		CHECK(y.validate(doc.dump()) == "");
+		bool profiled = false;
+		for (const auto &en : doc["evpn-monitor:fpm-consumer"]["entries"]["entry"])
+			profiled |= en.contains("profile") && en.contains("session-id") &&
+				    en["counters"].contains("sampled-out");
+		CHECK(profiled);
 	}
 	// something to see in each document
-	CHECK(state_of(f["A"])["evpn-monitor:fpm-consumer"]["entries"]["entry"].size() == 2);
-	CHECK(state_of(f["B"])["evpn-monitor:fpm-consumer"]["entries"]["entry"].size() == 3); // entries 1, 2, 3
+	CHECK(state_of(f["A"])["evpn-monitor:fpm-consumer"]["entries"]["entry"].size() == 4);
+	CHECK(state_of(f["B"])["evpn-monitor:fpm-consumer"]["entries"]["entry"].size() == 5); // 2 x entries 1, 2; entry 3
 
 	SUBCASE("the validator rejects what the module forbids")
 	{
@@ -87,6 +97,9 @@ TEST_CASE("state JSON of every role validates against the YANG module")
 		auto number_counter = doc;
 		number_counter["evpn-monitor:fpm-consumer"]["counters"]["counter"][0]["value"] = 5;
 		CHECK(y.validate(number_counter.dump()) != ""); // uint64 must be a JSON string
+		auto bad_session = doc;
+		bad_session["evpn-monitor:fpm-consumer"]["entries"]["entry"][0]["session-id"] = "a b";
+		CHECK(y.validate(bad_session.dump()) != "");
 		CHECK(top.contains("sessions"));
 	}
 }
@@ -105,7 +118,7 @@ TEST_CASE("a kept (stale) server location validates")
 	Fabric f({{"A", ip4(10, 0, 0, 1)}, {"B", ip4(10, 0, 0, 2)}});
 	f.place(VM210, "A", 11);
 	f.place(SERV21, "B", 21);
-	f.add_session(session(VM210, SERV21, 21));
+	f.add_session(make_session(VM210, SERV21, 21));
 	f.converge();
 	f.forget(SERV21, "B", 21); // a silent server aged out
 	f.converge();

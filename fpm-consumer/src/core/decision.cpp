@@ -1,5 +1,7 @@
 #include "core/decision.hpp"
 
+#include "core/session_route.hpp"
+
 namespace evpnmon::consumer {
 
 const char *to_string(SessionStatus status)
@@ -25,13 +27,36 @@ namespace {
 
 using Kind = MacLocation::Kind;
 
-// Adds (key -> action) unless another session already claimed the key with a
-// different action. Returns false on such a conflict.
-bool claim(std::map<dp::EntryKey, dp::Action> &entries, const dp::EntryKey &key,
-	   const dp::Action &action)
+// Entries 1 and 2 are per session, but the exactly-once rule needs one
+// action per (kind, VNI, host, HOST ID) whatever the session (R4): the first
+// session in key order that claims such a slot owns its action, and a
+// session wanting another action there (another server under the same
+// HOST ID) is a conflict. Sessions that agree on the action (one server
+// watching a host through several sessions, with different profiles) each
+// get their own entries.
+// The session id is the last field of EntryKey: the entries of one slot
+// are neighbours in the map, and the slot's fields with an empty session
+// sort before all of them.
+bool same_slot(const dp::EntryKey &a, const dp::EntryKey &b)
 {
-	auto [it, inserted] = entries.emplace(key, action);
-	return inserted || it->second == action;
+	return a.kind == b.kind && a.vni == b.vni && a.host == b.host && a.host_id == b.host_id;
+}
+
+// Adds key -> spec unless it conflicts. Returns false on a conflict.
+bool claim(EntryMap &entries, dp::EntryKey &&key, const EntrySpec &spec)
+{
+	std::string session = std::move(key.session);
+	key.session.clear();
+	auto it = entries.lower_bound(key); // the slot's first entry, if any
+	if (it != entries.end() && same_slot(it->first, key) && !(it->second.action == spec.action))
+		return false;
+	key.session = std::move(session);
+	// `it` is where the key goes when the slot is new (the usual case).
+	const auto before = entries.size();
+	const auto pos = entries.emplace_hint(it, std::move(key), spec);
+	// Already there: another route of this session (an RD change in
+	// flight); the first in key order wins, an equal one is no conflict.
+	return entries.size() != before || pos->second == spec;
 }
 
 } // namespace
@@ -47,6 +72,9 @@ bool claim(std::map<dp::EntryKey, dp::Action> &entries, const dp::EntryKey &key,
 //    frame after H moved or aged out (learning happens after that frame has
 //    passed the mirror program). H's location is shown, never used;
 //  - entry 3 (Decap h -> server port) on the VTEP where the server is local.
+// Entries 1 and 2 belong to the session (EntryKey::session = its id) and
+// carry its options; entry 3 is shared by every session of (v, h) and has
+// no options.
 // The dataplane emits one copy per distinct action per packet, so a packet
 // matching both entry 1 of H1 and entry 2 of H2 for the same server yields
 // one copy.
@@ -66,7 +94,7 @@ Desired decide(const std::map<SessionKey, Session> &sessions, const MacTable &ma
 			view.session = s;
 		const std::uint32_t vni = key.vni;
 
-		if ((!key.host_mac && !key.host_ip) || key.host_id == 0) {
+		if (!validation_error(s).empty()) {
 			view.status = SessionStatus::Invalid;
 			++out.counters.invalid;
 			keep(std::move(view));
@@ -110,22 +138,29 @@ Desired decide(const std::map<SessionKey, Session> &sessions, const MacTable &ma
 		view.action = action;
 
 		dp::HostMatch host{key.host_mac, key.host_ip};
+		// Sessions from the feed always carry their id.
+		std::string computed;
+		const std::string &id = s.id.empty() ? (computed = make_session_id(key)) : s.id;
+		std::shared_ptr<const session::Options> profile;
+		if (s.options.has_profile())
+			profile = std::make_shared<const session::Options>(s.options);
 
 		bool ok = true;
 		// Entries 1 and 2 everywhere the VNI exists.
-		ok &= claim(out.entries, dp::EntryKey{dp::EntryKind::MirrorDest, vni, host, key.host_id},
-			    action);
+		ok &= claim(out.entries, dp::EntryKey{dp::EntryKind::MirrorDest, vni, host, key.host_id, id},
+			    EntrySpec::shared(action, profile));
 		view.entry2 = true;
-		ok &= claim(out.entries, dp::EntryKey{dp::EntryKind::MirrorSource, vni, host, key.host_id},
-			    action);
+		ok &= claim(out.entries,
+			    dp::EntryKey{dp::EntryKind::MirrorSource, vni, host, key.host_id, id},
+			    EntrySpec::shared(action, profile));
 		view.entry1 = true;
 		// Entry 3 where the server is local.
 		if (view.server_location.kind == Kind::Local) {
 			dp::Action decap;
 			decap.kind = dp::Action::Kind::LocalPort;
 			decap.ifindex = view.server_location.ifindex;
-			ok &= claim(out.entries, dp::EntryKey{dp::EntryKind::Decap, vni, {}, key.host_id},
-				    decap);
+			ok &= claim(out.entries, dp::EntryKey{dp::EntryKind::Decap, vni, {}, key.host_id, {}},
+				    EntrySpec(decap));
 			view.entry3 = true;
 		}
 		if (!ok) {

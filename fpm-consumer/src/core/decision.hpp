@@ -30,8 +30,8 @@ enum class SessionStatus : std::uint8_t {
 	ServerUnknown,     // server MAC location unknown: nothing installed
 	ServerUnreachable, // server VTEP has no usable route: nothing installed
 	VniNotLocal,       // session for a VNI this VTEP does not have
-	Conflict,          // another session owns the same entry key with another server
-	Invalid,           // no host MAC/IP, HOST ID 0, ...
+	Conflict,          // another session owns the same (VNI, host, HOST ID) with another server
+	Invalid,           // fails evpn_mon_validate() or its options do not validate
 };
 const char *to_string(SessionStatus status);
 
@@ -55,7 +55,7 @@ struct DecisionCounters {
 };
 
 struct Desired {
-	std::map<dp::EntryKey, dp::Action> entries;
+	EntryMap entries;
 	std::vector<SessionView> sessions;
 	DecisionCounters counters;
 };

@@ -100,7 +100,7 @@ public:
 	void audit() { reconciler_.refresh(); dirty_ = true; }
 
 	const Desired &desired() const { return desired_; }
-	const std::map<dp::EntryKey, dp::Action> &installed() const { return reconciler_.installed(); }
+	const EntryMap &installed() const { return reconciler_.installed(); }
 	const std::map<SessionKey, Session> &sessions() const { return sessions_; }
 	const MacTable &macs() const { return macs_; }
 	const RouteTable &routes() const { return routes_; }

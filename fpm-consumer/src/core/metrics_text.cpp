@@ -182,7 +182,7 @@ const std::vector<CounterMetric> &counter_metrics()
 		{"session-events", "evpnmon_session_events_total", C, 1, "Session updates from the feed (snapshots, upserts, erasures, hold expiries)"},
 		{"reconciles", "evpnmon_reconciles_total", C, 1, "Reconcile passes (decision and dataplane diff)"},
 		{"entries-installed", "evpnmon_entries_installed_total", C, 1, "Dataplane entries installed"},
-		{"entries-replaced", "evpnmon_entries_replaced_total", C, 1, "Dataplane entries whose action was replaced"},
+		{"entries-replaced", "evpnmon_entries_replaced_total", C, 1, "Dataplane entries updated in place (new action or options)"},
 		{"entries-removed", "evpnmon_entries_removed_total", C, 1, "Dataplane entries removed"},
 		{"dataplane-errors", "evpnmon_dataplane_errors_total", C, 1, "Failed dataplane operations (retried on the next pass)"},
 		{"fpm-stale-swept", "evpnmon_fpm_stale_swept_total", C, 1, "FPM records swept after a resync because zebra did not confirm them"},
@@ -222,7 +222,8 @@ const std::vector<CounterMetric> &counter_metrics()
 		{"feed-subscribes", "evpnmon_feed_subscribes_total", C, 1, "Feed subscriptions sent (the first and every re-subscription)"},
 		{"feed-gaps", "evpnmon_feed_gaps_total", C, 1, "Feed sequence gaps or epoch changes (each triggers a re-subscription)"},
 		{"feed-bad-messages", "evpnmon_feed_bad_messages_total", C, 1, "Undecodable feed messages"},
-		{"feed-rejected-sessions", "evpnmon_feed_rejected_sessions_total", C, 1, "Invalid sessions rejected from the feed"},
+		{"feed-rejected-sessions", "evpnmon_feed_rejected_sessions_total", C, 1, "Invalid sessions rejected from the feed (invalid options included)"},
+		{"feed-rejected-options", "evpnmon_feed_rejected_options_total", C, 1, "Sessions rejected from the feed because their options area does not decode or validate"},
 		{"feed-hold-expiries", "evpnmon_feed_hold_expiries_total", C, 1, "Feed hold time expiries (sessions withdrawn)"},
 		// daemon: dataplane, event loop, pacing
 		{"dataplane-global-drops", "evpnmon_dataplane_global_drops_total", C, 1, "Copies dropped outside any entry (unknown HOST ID, no tunnel metadata, over the copy limit)"},
@@ -352,11 +353,19 @@ std::string render_metrics(const json &state, const Histogram *reconcile_duratio
 	};
 	constexpr PerEntry per_entry[] = {
 		{"packets", "evpnmon_entry_packets_total",
-		 "Packets matched by the entry: one copy each for entries 1 and 2 (mirror-source, "
-		 "mirror-dest), one decapsulated copy delivered for entry 3 (decap)"},
+		 "Packets matched by the entry: for entries 1 and 2 (mirror-source, mirror-dest) one "
+		 "copy each unless the session's profile filtered, sampled out or policed it; for "
+		 "entry 3 (decap) one decapsulated copy delivered"},
 		{"bytes", "evpnmon_entry_bytes_total", "Bytes of the packets matched by the entry"},
 		{"drops", "evpnmon_entry_drops_total",
 		 "Copies of the entry that could not be sent (redirect error, over the copy limit)"},
+		{"filtered", "evpnmon_entry_filtered_total",
+		 "Packets matched by the entry that the session's profile did not copy: direction or "
+		 "filter lines"},
+		{"sampled-out", "evpnmon_entry_sampled_out_total",
+		 "Packets matched by the entry that the session's 1-in-N sampler did not copy"},
+		{"policed", "evpnmon_entry_policed_total",
+		 "Copies of the entry dropped by the session's policer (over its rate)"},
 	};
 	for (const auto &pe : per_entry) {
 		w.family(pe.metric, "counter", pe.help);
@@ -364,12 +373,15 @@ std::string render_metrics(const json &state, const Histogram *reconcile_duratio
 			const auto v = u64(member(member(e, "counters"), pe.leaf));
 			if (!v)
 				continue;
+			// `session` tells apart the entries of several sessions of one
+			// (host, HOST ID); empty for decap, which no session owns.
 			w.sample(pe.metric,
 				 {{"kind", text(member(e, "kind"))},
 				  {"vni", text(member(e, "vni"))},
 				  {"host_mac", text(member(e, "host-mac"))},
 				  {"host_ip", text(member(e, "host-ip"))},
-				  {"host_id", text(member(e, "host-id"))}},
+				  {"host_id", text(member(e, "host-id"))},
+				  {"session", text(member(e, "session-id"))}},
 				 std::to_string(*v));
 		}
 	}

@@ -6,7 +6,8 @@
 // Families (docs/fpm-consumer.md, "Metrics"):
 //   evpnmon_gate_open{gate}, evpnmon_fpm_connected, evpnmon_fpm_resyncing,
 //   evpnmon_feed_state{state}, evpnmon_sessions{state}, evpnmon_entries{kind},
-//   evpnmon_entry_{packets,bytes,drops}_total{kind,vni,host_mac,host_ip,host_id},
+//   evpnmon_entry_{packets,bytes,drops,filtered,sampled_out,policed}_total
+//     {kind,vni,host_mac,host_ip,host_id,session},
 //   one family per counter of the state ("counters" list, see
 //   counter_metrics()), evpnmon_reconcile_duration_seconds (histogram).
 #pragma once

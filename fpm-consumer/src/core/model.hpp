@@ -6,6 +6,8 @@
 #include <array>
 #include <compare>
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -35,9 +37,62 @@ struct Session {
 	Mac server_mac{};
 	std::optional<IpAddr> server_ip;
 	bool local = false; // originated by this leaf's own configuration
+	// Stable identity (evpn_mon_session_id(): "ORIGINATOR/VNI/HOST-ID/
+	// HOST-MAC/HOST-IP"): names the session's entries 1/2 in the dataplane,
+	// its counters and log lines. Unlike `key` it does not change with the
+	// RD, so an RD change of the originator's VNI keeps the entries.
+	std::string id;
+	// The mirror profile; no profile = every packet, both ways, whole.
+	session::Options options;
 
 	auto operator<=>(const Session &) const = default;
 };
+
+// What an entry does: everything of dp::Entry but its key. The reconciler
+// compares it whole, so a new profile of a session is an update of its
+// entries in place (same key), never a removal and a new entry.
+// The options are held by pointer, shared by a session's entries and absent
+// without a profile: every reconcile builds and diffs the whole desired set,
+// and a session's options are a large struct that most sessions leave empty.
+class EntrySpec {
+public:
+	EntrySpec() = default;
+	EntrySpec(const dp::Action &action, const session::Options &options = {})
+	    : action(action),
+	      profile_(options.has_profile() ? std::make_shared<const session::Options>(options)
+					     : nullptr)
+	{
+	}
+	// The profile (null: none) shared with other entries.
+	static EntrySpec shared(const dp::Action &action,
+				std::shared_ptr<const session::Options> profile)
+	{
+		EntrySpec e(action);
+		if (profile && profile->has_profile())
+			e.profile_ = std::move(profile);
+		return e;
+	}
+
+	dp::Action action;
+	const session::Options &options() const { return profile_ ? *profile_ : kNoProfile; }
+
+	bool operator==(const EntrySpec &o) const
+	{
+		return action == o.action &&
+		       (profile_ == o.profile_ ||
+			(profile_ && o.profile_ && *profile_ == *o.profile_));
+	}
+
+private:
+	static inline const session::Options kNoProfile{};
+	std::shared_ptr<const session::Options> profile_;
+};
+using EntryMap = std::map<dp::EntryKey, EntrySpec>;
+
+inline dp::Entry to_entry(const dp::EntryKey &key, const EntrySpec &spec)
+{
+	return dp::Entry{key, spec.action, spec.options()};
+}
 
 // Where a MAC lives as seen from this VTEP.
 struct MacLocation {

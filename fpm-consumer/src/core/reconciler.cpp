@@ -6,11 +6,11 @@ void Reconciler::refresh()
 {
 	installed_.clear();
 	for (const auto &entry : dp_.list())
-		installed_[entry.key] = entry.action;
+		installed_[entry.key] = EntrySpec(entry.action, entry.options);
 	loaded_ = true;
 }
 
-ReconcileStats Reconciler::apply(const std::map<dp::EntryKey, dp::Action> &desired)
+ReconcileStats Reconciler::apply(const EntryMap &desired)
 {
 	if (!loaded_)
 		refresh();
@@ -25,7 +25,7 @@ ReconcileStats Reconciler::apply(const std::map<dp::EntryKey, dp::Action> &desir
 	auto have = installed_.begin();
 	while (want != desired.end() || have != installed_.end()) {
 		if (have == installed_.end() || (want != desired.end() && want->first < have->first)) {
-			if (auto ec = dp_.install(dp::Entry{want->first, want->second}))
+			if (auto ec = dp_.install(to_entry(want->first, want->second)))
 				note_error(ec, "install");
 			else {
 				installed_.emplace_hint(have, want->first, want->second);
@@ -43,7 +43,7 @@ ReconcileStats Reconciler::apply(const std::map<dp::EntryKey, dp::Action> &desir
 		} else {
 			if (have->second == want->second)
 				++st.unchanged;
-			else if (auto ec = dp_.install(dp::Entry{want->first, want->second}))
+			else if (auto ec = dp_.install(to_entry(want->first, want->second)))
 				note_error(ec, "replace");
 			else {
 				have->second = want->second;

@@ -3,6 +3,8 @@
 // entries are never touched.
 #pragma once
 
+#include "core/model.hpp"
+
 #include <evpnmon/dataplane/dataplane.hpp>
 
 #include <cstdint>
@@ -13,7 +15,7 @@ namespace evpnmon::consumer {
 
 struct ReconcileStats {
 	std::uint64_t installed = 0; // new keys
-	std::uint64_t replaced = 0;  // same key, new action
+	std::uint64_t replaced = 0;  // same key, new action or options (updated in place)
 	std::uint64_t removed = 0;
 	std::uint64_t unchanged = 0;
 	std::uint64_t errors = 0;
@@ -26,13 +28,16 @@ public:
 
 	// Re-read the dataplane (start-up, after errors, periodic audit).
 	void refresh();
-	ReconcileStats apply(const std::map<dp::EntryKey, dp::Action> &desired);
+	// An entry whose key is installed but whose action or options differ is
+	// install()ed again under the same key: the dataplane updates it in
+	// place, so the session is never without its entry nor copied twice.
+	ReconcileStats apply(const EntryMap &desired);
 
-	const std::map<dp::EntryKey, dp::Action> &installed() const { return installed_; }
+	const EntryMap &installed() const { return installed_; }
 
 private:
 	dp::Dataplane &dp_;
-	std::map<dp::EntryKey, dp::Action> installed_;
+	EntryMap installed_;
 	bool loaded_ = false;
 };
 

@@ -96,6 +96,10 @@ json session_json(const SessionView &v, const dp::Dataplane *dataplane)
 		j["rd"] = k.rd;
 	j["originator"] = format_ipv4(k.originator);
 	j["local"] = v.session.local;
+	if (!v.session.id.empty())
+		j["session-id"] = v.session.id;
+	if (v.session.options.has_profile())
+		j["profile"] = v.session.options.to_string();
 	j["status"] = to_string(v.status);
 	j["host-location"] = location_json(v.host_location, dataplane);
 	j["server-location"] = location_json(v.server_location, dataplane);
@@ -105,7 +109,7 @@ json session_json(const SessionView &v, const dp::Dataplane *dataplane)
 	return j;
 }
 
-json entry_json(const dp::EntryKey &key, const dp::Action &action, const dp::Dataplane *dataplane)
+json entry_json(const dp::EntryKey &key, const EntrySpec &spec, const dp::Dataplane *dataplane)
 {
 	json j;
 	j["kind"] = entry_kind_name(key.kind);
@@ -115,12 +119,19 @@ json entry_json(const dp::EntryKey &key, const dp::Action &action, const dp::Dat
 	if (key.host.ip)
 		j["host-ip"] = format_ip(*key.host.ip);
 	j["host-id"] = key.host_id;
-	j["action"] = action_json(action, dataplane);
+	if (!key.session.empty())
+		j["session-id"] = key.session;
+	if (spec.options().has_profile())
+		j["profile"] = spec.options().to_string();
+	j["action"] = action_json(spec.action, dataplane);
 	if (dataplane)
 		if (auto c = dataplane->counters(key))
 			j["counters"] = {{"packets", std::to_string(c->packets)},
 					 {"bytes", std::to_string(c->bytes)},
-					 {"drops", std::to_string(c->drops)}};
+					 {"drops", std::to_string(c->drops)},
+					 {"filtered", std::to_string(c->filtered)},
+					 {"sampled-out", std::to_string(c->sampled_out)},
+					 {"policed", std::to_string(c->policed)}};
 	return j;
 }
 
@@ -183,8 +194,8 @@ json engine_state_json(const Engine &engine, const dp::Dataplane *dataplane,
 		sessions.push_back(session_json(v, dataplane));
 	j["sessions"] = {{"session", sessions}};
 	json entries = json::array();
-	for (const auto &[key, action] : engine.installed())
-		entries.push_back(entry_json(key, action, dataplane));
+	for (const auto &[key, spec] : engine.installed())
+		entries.push_back(entry_json(key, spec, dataplane));
 	j["entries"] = {{"entry", entries}};
 	auto counters = engine_counters(engine);
 	counters.insert(counters.end(), extra_counters.begin(), extra_counters.end());

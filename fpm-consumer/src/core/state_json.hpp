@@ -19,7 +19,7 @@ using Counter = std::pair<std::string, std::uint64_t>;
 // mirror-dest, decap.
 const char *entry_kind_name(dp::EntryKind kind);
 nlohmann::json session_json(const SessionView &view, const dp::Dataplane *dataplane);
-nlohmann::json entry_json(const dp::EntryKey &key, const dp::Action &action,
+nlohmann::json entry_json(const dp::EntryKey &key, const EntrySpec &spec,
 			  const dp::Dataplane *dataplane);
 std::vector<Counter> engine_counters(const Engine &engine);
 nlohmann::json counters_json(const std::vector<Counter> &counters);

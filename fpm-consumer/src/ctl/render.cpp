@@ -52,16 +52,32 @@ const json &list(const json &top, const char *container, const char *item)
 	return top.at(container).at(item);
 }
 
+// The session's identity and profile, on an indented line under its row
+// (too wide for a column): "session ID" [+ " profile ..."].
+void identity_line(const json &j, std::ostream &out)
+{
+	if (!j.contains("session-id") && !j.contains("profile"))
+		return;
+	out << "    ";
+	if (j.contains("session-id"))
+		out << "session " << str(j, "session-id");
+	if (j.contains("profile"))
+		out << (j.contains("session-id") ? "  " : "") << str(j, "profile");
+	out << "\n";
+}
+
 void sessions(const json &top, std::ostream &out)
 {
 	out << std::left << std::setw(8) << "VNI" << std::setw(30) << "HOST" << std::setw(8) << "ID"
 	    << std::setw(19) << "SERVER" << std::setw(20) << "STATUS" << std::setw(22) << "HOST-AT"
 	    << std::setw(22) << "SERVER-AT" << "\n";
-	for (const auto &s : list(top, "sessions", "session"))
+	for (const auto &s : list(top, "sessions", "session")) {
 		out << std::setw(8) << str(s, "vni") << std::setw(30) << host(s) << std::setw(8)
 		    << str(s, "host-id") << std::setw(19) << str(s, "server-mac") << std::setw(20)
 		    << str(s, "status") << std::setw(22) << location(s.value("host-location", json{}))
 		    << std::setw(22) << location(s.value("server-location", json{})) << "\n";
+		identity_line(s, out);
+	}
 }
 
 void roles(const json &top, std::ostream &out)
@@ -82,13 +98,18 @@ void roles(const json &top, std::ostream &out)
 void entries(const json &top, std::ostream &out)
 {
 	out << std::left << std::setw(15) << "KIND" << std::setw(8) << "VNI" << std::setw(30)
-	    << "HOST" << std::setw(8) << "ID" << std::setw(40) << "ACTION" << "PACKETS\n";
-	for (const auto &e : list(top, "entries", "entry"))
+	    << "HOST" << std::setw(8) << "ID" << std::setw(40) << "ACTION" << std::setw(12)
+	    << "PACKETS" << std::setw(10) << "DROPS" << std::setw(10) << "FILTERED" << std::setw(12)
+	    << "SAMPLED-OUT" << "POLICED\n";
+	for (const auto &e : list(top, "entries", "entry")) {
+		const json c = e.value("counters", json::object());
 		out << std::setw(15) << str(e, "kind") << std::setw(8) << str(e, "vni") << std::setw(30)
 		    << host(e) << std::setw(8) << str(e, "host-id") << std::setw(40)
-		    << action(e.value("action", json::object()))
-		    << (e.contains("counters") ? str(e.at("counters"), "packets") : std::string("-"))
-		    << "\n";
+		    << action(e.value("action", json::object())) << std::setw(12) << str(c, "packets")
+		    << std::setw(10) << str(c, "drops") << std::setw(10) << str(c, "filtered")
+		    << std::setw(12) << str(c, "sampled-out") << str(c, "policed") << "\n";
+		identity_line(e, out);
+	}
 }
 
 void counters(const json &top, std::ostream &out)

@@ -143,9 +143,15 @@ void Consumer::run()
 void Consumer::on_snapshot(const std::vector<Session> &sessions)
 {
 	LOG_INFO("feed: snapshot with " << sessions.size() << " session(s), epoch " << feed_->epoch()
-					<< " seq " << feed_->seq());
+					<< " seq " << feed_->seq() << ", feed version "
+					<< feed_->peer_version());
 	engine_->replace_sessions(sessions);
 	engine_->open_gate(Gate::Feed);
+}
+
+void Consumer::on_feed_notice(const std::string &message)
+{
+	LOG_WARN("feed: " << message);
 }
 
 void Consumer::on_feed_lost()
@@ -259,6 +265,7 @@ nlohmann::json Consumer::state() const
 		{"feed-gaps", fd.gaps},
 		{"feed-bad-messages", fd.bad_messages},
 		{"feed-rejected-sessions", fd.rejected_sessions},
+		{"feed-rejected-options", fd.rejected_options},
 		{"feed-hold-expiries", fd.hold_expiries},
 		{"dataplane-global-drops", global.drops},
 		{"dataplane-unknown-host-id-copies", global.packets},
@@ -291,6 +298,8 @@ nlohmann::json Consumer::state() const
 			 {"state", feed_->state_name()},
 			 {"epoch", std::to_string(feed_->epoch())},
 			 {"seq", std::to_string(feed_->seq())}};
+	if (feed_->peer_version())
+		inner["feed"]["version"] = feed_->peer_version();
 	if (!feed_->last_error().empty())
 		inner["feed"]["last-error"] = feed_->last_error();
 	return nlohmann::json{{"evpn-monitor:fpm-consumer", inner}};

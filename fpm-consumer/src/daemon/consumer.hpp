@@ -45,6 +45,7 @@ private:
 	void on_upsert(const Session &s) override { engine_->upsert_session(s); }
 	void on_erase(const SessionKey &k) override { engine_->erase_session(k); }
 	void on_feed_lost() override;
+	void on_feed_notice(const std::string &message) override;
 
 	void tick();
 	// Paced (see core/pacer.hpp): reconciles now, or arms pace_timer_.

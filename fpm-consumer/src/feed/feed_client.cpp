@@ -46,6 +46,7 @@ void FeedClient::subscribe(Clock::time_point now)
 	pb::Request req;
 	req.set_kind(pb::Request::SUBSCRIBE);
 	req.set_client(config_.client_name);
+	req.set_version(kFeedVersion);
 	std::string bytes;
 	req.SerializeToString(&bytes);
 	last_subscribe_ = now;
@@ -61,6 +62,29 @@ void FeedClient::subscribe(Clock::time_point now)
 	} else {
 		subscribe_pending_ = true; // not connected yet: retried by tick()
 	}
+}
+
+void FeedClient::note_version(std::uint32_t version)
+{
+	// Fields are only ever added: a newer bgpd's messages still hold what
+	// this consumer knows, and protobuf skips the rest.
+	peer_version_ = version == 0 ? 1 : version;
+	if (peer_version_ > kFeedVersion && !newer_version_noted_) {
+		newer_version_noted_ = true;
+		listener_.on_feed_notice("bgpd speaks feed version " + std::to_string(peer_version_) +
+					 ", this consumer " + std::to_string(kFeedVersion) +
+					 ": going on with the fields of version " +
+					 std::to_string(kFeedVersion));
+	}
+}
+
+void FeedClient::rejected(const Rejection &why, bool quiet)
+{
+	++counters_.rejected_sessions;
+	counters_.rejected_options += why.options;
+	last_error_ = "rejected session " + why.session + ": " + why.reason;
+	if (!quiet)
+		listener_.on_feed_notice(last_error_);
 }
 
 void FeedClient::process(Clock::time_point now)
@@ -118,15 +142,21 @@ void FeedClient::handle(const zmq::message_t &payload, Clock::time_point now)
 		const auto &snap = msg.snapshot();
 		std::vector<Session> sessions;
 		sessions.reserve(static_cast<std::size_t>(snap.sessions_size()));
+		// A snapshot repeats every refused session at each resync: the
+		// first few are logged, the rest counted and summed up.
+		constexpr std::uint64_t kLogged = 10;
+		std::uint64_t refused = 0;
 		for (const auto &m : snap.sessions()) {
 			auto r = from_proto(m);
 			if (auto *s = std::get_if<Session>(&r))
-				sessions.push_back(*s);
-			else {
-				++counters_.rejected_sessions;
-				last_error_ = "rejected session: " + std::get<std::string>(r);
-			}
+				sessions.push_back(std::move(*s));
+			else
+				rejected(std::get<Rejection>(r), ++refused > kLogged);
 		}
+		if (refused > kLogged)
+			listener_.on_feed_notice("snapshot: " + std::to_string(refused - kLogged) +
+						 " more session(s) rejected (counter feed-rejected-sessions)");
+		note_version(snap.version());
 		epoch_ = snap.epoch();
 		seq_ = snap.seq();
 		state_ = State::Synced;
@@ -151,14 +181,19 @@ void FeedClient::handle(const zmq::message_t &payload, Clock::time_point now)
 			break;
 		}
 		seq_ = d.seq();
-		auto r = from_proto(d.session());
+		const bool del = d.op() == pb::Delta::DEL;
+		auto r = from_proto(d.session(), del);
 		auto *s = std::get_if<Session>(&r);
 		if (!s) {
-			++counters_.rejected_sessions;
-			last_error_ = "rejected session: " + std::get<std::string>(r);
+			rejected(std::get<Rejection>(r));
+			// An update bgpd made invalid replaces nothing: the session
+			// goes, as bgpd treats such a route as withdrawn.
+			if (!del)
+				if (auto k = from_proto(d.session(), true); auto *ks = std::get_if<Session>(&k))
+					listener_.on_erase(ks->key);
 			break;
 		}
-		if (d.op() == pb::Delta::DEL)
+		if (del)
 			listener_.on_erase(s->key);
 		else
 			listener_.on_upsert(*s);
@@ -167,6 +202,7 @@ void FeedClient::handle(const zmq::message_t &payload, Clock::time_point now)
 	case pb::FeedMessage::kHeartbeat: {
 		++counters_.heartbeats;
 		const auto &h = msg.heartbeat();
+		note_version(h.version());
 		if (state_ == State::Synced) {
 			if (h.epoch() != epoch_)
 				resync("epoch changed " + std::to_string(epoch_) + " -> " +

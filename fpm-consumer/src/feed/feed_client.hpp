@@ -5,6 +5,7 @@
 #pragma once
 
 #include "core/model.hpp"
+#include "feed/session_convert.hpp"
 
 #include <zmq.hpp>
 
@@ -23,6 +24,9 @@ public:
 	virtual void on_erase(const SessionKey &key) = 0;
 	// Nothing heard for the hold time: the sessions are gone.
 	virtual void on_feed_lost() = 0;
+	// One line for the log: a refused session (with its id and the reason),
+	// a bgpd speaking a newer feed version.
+	virtual void on_feed_notice(const std::string &message) { (void)message; }
 };
 
 struct FeedConfig {
@@ -42,7 +46,8 @@ struct FeedCounters {
 	std::uint64_t subscribes = 0;
 	std::uint64_t gaps = 0;          // seq gap or epoch change -> re-subscribe
 	std::uint64_t bad_messages = 0;  // undecodable protobuf
-	std::uint64_t rejected_sessions = 0;
+	std::uint64_t rejected_sessions = 0; // invalid sessions, options included
+	std::uint64_t rejected_options = 0;  // of which: the options area
 	std::uint64_t hold_expiries = 0;
 };
 
@@ -63,6 +68,9 @@ public:
 	const char *state_name() const;
 	std::uint64_t epoch() const { return epoch_; }
 	std::uint64_t seq() const { return seq_; }
+	// Feed version of the last Snapshot/Heartbeat: 1 for a bgpd that sends
+	// none, 0 before the first.
+	std::uint32_t peer_version() const { return peer_version_; }
 	const FeedCounters &counters() const { return counters_; }
 	const FeedConfig &config() const { return config_; }
 	const std::string &last_error() const { return last_error_; }
@@ -70,6 +78,9 @@ public:
 private:
 	void subscribe(Clock::time_point now);
 	void handle(const zmq::message_t &payload, Clock::time_point now);
+	void note_version(std::uint32_t version);
+	// Counts and reports a refused session; `quiet`: count only.
+	void rejected(const Rejection &why, bool quiet = false);
 
 	FeedConfig config_;
 	FeedListener &listener_;
@@ -78,6 +89,8 @@ private:
 	bool ever_synced_ = false;
 	std::uint64_t epoch_ = 0;
 	std::uint64_t seq_ = 0;
+	std::uint32_t peer_version_ = 0;
+	bool newer_version_noted_ = false;
 	Clock::time_point last_heard_;
 	Clock::time_point last_subscribe_{};
 	bool subscribe_pending_ = false;

@@ -1,74 +1,150 @@
 #include "feed/session_convert.hpp"
 
+#include "core/session_route.hpp"
 #include "monitor_feed.pb.h"
 
+#include <algorithm>
+#include <cstdio>
 #include <cstring>
 
 namespace evpnmon::consumer {
 
 namespace {
-std::optional<IpAddr> ip_from(const std::string &bytes)
+
+// A length the route struct records as is; a length it cannot hold is
+// kept out of range (the validator reports it, nothing is copied).
+std::uint8_t len_of(const std::string &bytes)
 {
-	IpAddr ip;
-	if (bytes.size() == 4)
-		ip.family = IpAddr::Family::V4;
-	else if (bytes.size() == 16)
-		ip.family = IpAddr::Family::V6;
-	else
-		return std::nullopt;
-	std::memcpy(ip.bytes.data(), bytes.data(), bytes.size());
-	return ip;
+	return static_cast<std::uint8_t>(std::min<std::size_t>(bytes.size(), 0xff));
 }
+
+void put_ip(evpn_mon_ip &out, const std::string &bytes)
+{
+	out.len = len_of(bytes);
+	if (bytes.size() == 4 || bytes.size() == 16)
+		std::memcpy(out.addr, bytes.data(), bytes.size());
+}
+
+std::optional<IpAddr> ip_of(const evpn_mon_ip &ip)
+{
+	if (ip.len != 4 && ip.len != 16)
+		return std::nullopt;
+	IpAddr out;
+	out.family = ip.len == 4 ? IpAddr::Family::V4 : IpAddr::Family::V6;
+	std::memcpy(out.bytes.data(), ip.addr, ip.len);
+	return out;
+}
+
 std::string ip_bytes(const IpAddr &ip)
 {
 	const std::size_t n = ip.family == IpAddr::Family::V4 ? 4 : 16;
 	return std::string(reinterpret_cast<const char *>(ip.bytes.data()), n);
 }
+
+std::string hex(const std::string &bytes)
+{
+	std::string out;
+	char buf[4];
+	for (std::size_t i = 0; i < bytes.size() && i < 20; ++i) {
+		std::snprintf(buf, sizeof(buf), "%02x", static_cast<unsigned char>(bytes[i]));
+		out += buf;
+	}
+	if (bytes.size() > 20)
+		out += "...";
+	return out.empty() ? "-" : out;
+}
+
+// The raw fields of a session whose id cannot be formed.
+std::string describe(const evpnmon::feed::v1::MonitorSession &m)
+{
+	return "originator " + hex(m.originator()) + " vni " + std::to_string(m.vni()) +
+	       " host-id " + std::to_string(m.host_id()) + " host-mac " + hex(m.host_mac()) +
+	       " host-ip " + hex(m.host_ip());
+}
+
+// A session id is shown in logs, JSON and metric labels: printable ASCII of
+// bounded length, as evpn_mon_session_id() makes it.
+bool plausible_id(const std::string &id)
+{
+	return !id.empty() && id.size() < EVPN_MON_SESSION_ID_MAX &&
+	       std::all_of(id.begin(), id.end(), [](char c) { return c > ' ' && c < 0x7f; });
+}
+
 } // namespace
 
-std::variant<Session, std::string> from_proto(const evpnmon::feed::v1::MonitorSession &m)
+std::variant<Session, Rejection> from_proto(const evpnmon::feed::v1::MonitorSession &m,
+					    bool withdraw)
 {
+	// The route the feed fields make (RD aside: the feed carries it as text).
+	evpn_mon_route r{};
+	r.eth_tag = m.eth_tag();
+	r.vni = m.vni();
+	r.host_id = m.host_id();
+	r.host_mac_len = len_of(m.host_mac());
+	if (m.host_mac().size() == 6)
+		std::memcpy(r.host_mac, m.host_mac().data(), 6);
+	put_ip(r.host_ip, m.host_ip());
+	put_ip(r.server_ip, m.server_ip());
+
+	// Lengths the route has no field for are the codec's structural errors.
+	auto refuse = [&](std::string reason, bool options = false) {
+		return Rejection{describe(m), std::move(reason), options};
+	};
+	if (m.server_mac().size() == 6)
+		std::memcpy(r.server_mac, m.server_mac().data(), 6);
+	else if (!withdraw)
+		return refuse(std::string(evpn_mon_strerror(EVPN_MON_ERR_SERVER_MAC_LEN)) + " (" +
+			      std::to_string(m.server_mac().size()) + " octets)");
+	if (withdraw)
+		r.server_ip.len = 0;
+	if (m.originator().size() != 4)
+		return refuse(std::string(evpn_mon_strerror(EVPN_MON_ERR_ORIG_IP_LEN)) + " (" +
+			      std::to_string(m.originator().size()) + " octets)");
+	std::memcpy(r.orig_ip, m.originator().data(), 4);
+	if (const auto err = evpn_mon_validate(&r, withdraw); err != EVPN_MON_OK)
+		return refuse(evpn_mon_strerror(err));
+
+	// The key is sound from here on: name the session by its id.
 	Session s;
-	s.key.vni = m.vni();
-	if (s.key.vni == 0 || s.key.vni > 0xFFFFFF)
-		return "vni " + std::to_string(m.vni()) + " out of range";
-	s.key.eth_tag = m.eth_tag();
-	if (!m.host_mac().empty()) {
-		if (m.host_mac().size() != 6)
-			return "host_mac must be 6 bytes, got " + std::to_string(m.host_mac().size());
+	s.key.vni = r.vni;
+	s.key.eth_tag = r.eth_tag;
+	if (r.host_mac_len == 6) {
 		Mac mac;
-		std::memcpy(mac.data(), m.host_mac().data(), 6);
+		std::memcpy(mac.data(), r.host_mac, 6);
 		s.key.host_mac = mac;
 	}
-	if (!m.host_ip().empty()) {
-		s.key.host_ip = ip_from(m.host_ip());
-		if (!s.key.host_ip)
-			return "host_ip must be 4 or 16 bytes";
-	}
-	if (!s.key.host_mac && !s.key.host_ip)
-		return "session has neither host_mac nor host_ip";
-	if (m.host_id() == 0 || m.host_id() > 0xFFFF)
-		return "host_id " + std::to_string(m.host_id()) + " out of range 1..65535";
-	s.key.host_id = static_cast<std::uint16_t>(m.host_id());
-	if (m.server_mac().size() != 6)
-		return "server_mac must be 6 bytes, got " + std::to_string(m.server_mac().size());
-	std::memcpy(s.server_mac.data(), m.server_mac().data(), 6);
-	if (!m.server_ip().empty()) {
-		s.server_ip = ip_from(m.server_ip());
-		if (!s.server_ip)
-			return "server_ip must be 4 or 16 bytes";
-	}
+	s.key.host_ip = ip_of(r.host_ip);
+	s.key.host_id = static_cast<std::uint16_t>(r.host_id);
 	s.key.rd = m.rd();
-	if (!m.originator().empty()) {
-		if (m.originator().size() != 4)
-			return "originator must be 4 bytes";
-		std::memcpy(s.key.originator.data(), m.originator().data(), 4);
-	}
+	std::memcpy(s.key.originator.data(), r.orig_ip, 4);
+	std::memcpy(s.server_mac.data(), r.server_mac, 6);
+	s.server_ip = ip_of(r.server_ip);
 	s.local = m.local();
+
+	const std::string computed = make_session_id(s.key);
+	const bool feed_id = plausible_id(m.session_id());
+	s.id = feed_id ? m.session_id() : computed; // none: a version-1 bgpd
+	if (withdraw)
+		return s; // the key is all a withdrawal needs
+	if (!feed_id && !m.session_id().empty())
+		return Rejection{computed, "session_id is not a printable identifier of at most " +
+						   std::to_string(EVPN_MON_SESSION_ID_MAX - 1) + " characters"};
+
+	const auto &area = m.options();
+	evpn_mon_opt_error oerr = EVPN_MON_OPT_OK;
+	s.options = session::Options::decode(
+		std::span(reinterpret_cast<const std::uint8_t *>(area.data()), area.size()), &oerr);
+	if (oerr == EVPN_MON_OPT_OK)
+		oerr = s.options.validate();
+	if (oerr != EVPN_MON_OPT_OK)
+		return Rejection{s.id,
+				 "options area (" + std::to_string(area.size()) + " octets): " +
+					 evpn_mon_opt_strerror(oerr),
+				 true};
 	return s;
 }
 
-void to_proto(const Session &s, evpnmon::feed::v1::MonitorSession &m)
+void to_proto(const Session &s, evpnmon::feed::v1::MonitorSession &m, std::uint32_t version)
 {
 	m.set_vni(s.key.vni);
 	m.set_eth_tag(s.key.eth_tag);
@@ -83,6 +159,11 @@ void to_proto(const Session &s, evpnmon::feed::v1::MonitorSession &m)
 	m.set_rd(s.key.rd);
 	m.set_originator(std::string(reinterpret_cast<const char *>(s.key.originator.data()), 4));
 	m.set_local(s.local);
+	if (version < 2)
+		return;
+	const auto area = s.options.encode();
+	m.set_options(std::string(reinterpret_cast<const char *>(area.data()), area.size()));
+	m.set_session_id(s.id.empty() ? make_session_id(s.key) : s.id);
 }
 
 } // namespace evpnmon::consumer

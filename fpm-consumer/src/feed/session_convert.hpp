@@ -1,5 +1,8 @@
-// Conversion of the feed's protobuf MonitorSession into the core's Session,
-// with validation (bad input is rejected with a reason, never trusted).
+// Conversion of the feed's protobuf MonitorSession into the core's Session.
+// The feed is bgpd's, but a session is still validated before it is
+// trusted, by the one validator bgpd uses too (proto/session:
+// evpn_mon_validate() on the route the feed fields make, Options::decode()
+// on the options area). A session that fails is refused, never guessed at.
 #pragma once
 
 #include "core/model.hpp"
@@ -13,8 +16,28 @@ class MonitorSession;
 
 namespace evpnmon::consumer {
 
-// Either a Session or the reason it was rejected.
-std::variant<Session, std::string> from_proto(const evpnmon::feed::v1::MonitorSession &msg);
-void to_proto(const Session &session, evpnmon::feed::v1::MonitorSession &msg);
+// The feed protocol version this consumer speaks (monitor_feed.proto,
+// enum Version): sends it in Request.version, understands every field up
+// to it. A bgpd that sends no version is a version-1 bgpd.
+inline constexpr std::uint32_t kFeedVersion = 2;
+
+// Why a session of the feed was refused, for the log and the counters.
+struct Rejection {
+	std::string session; // its id if it could be formed, else its raw fields
+	std::string reason;
+	bool options = false; // the options area is what failed
+};
+
+// Either a Session or the reason it was refused. The session id is the
+// feed's (version 2), or computed from the key fields when the feed has
+// none (version 1). `withdraw` (a Delta DEL): only the key has to be valid;
+// the server and the options are not looked at, so that a session always
+// goes away when bgpd says so.
+std::variant<Session, Rejection> from_proto(const evpnmon::feed::v1::MonitorSession &msg,
+					    bool withdraw = false);
+// `version` < 2: leave out what a version-1 bgpd did not send (options,
+// session_id), for tests that play an old bgpd.
+void to_proto(const Session &session, evpnmon::feed::v1::MonitorSession &msg,
+	      std::uint32_t version = kFeedVersion);
 
 } // namespace evpnmon::consumer

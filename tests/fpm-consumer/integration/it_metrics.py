@@ -39,7 +39,8 @@ SCALED = {'last-reconcile-us': ('evpnmon_last_reconcile_duration_seconds', 1e-6)
 FIXED = {'evpnmon_gate_open', 'evpnmon_fpm_connected', 'evpnmon_fpm_resyncing', 'evpnmon_feed_state',
          'evpnmon_sessions', 'evpnmon_entries', 'evpnmon_entry_packets_total',
          'evpnmon_entry_bytes_total', 'evpnmon_entry_drops_total',
-         'evpnmon_reconcile_duration_seconds'}
+         'evpnmon_entry_filtered_total', 'evpnmon_entry_sampled_out_total',
+         'evpnmon_entry_policed_total', 'evpnmon_reconcile_duration_seconds'}
 
 
 def counters_of(state):
@@ -78,9 +79,10 @@ def compare(d, expect_fpm_connected):
     # every entry's dataplane counters, by key
     for e in s1['entries'].get('entry', []):
         labels = {'kind': e['kind'], 'vni': str(e['vni']), 'host_mac': e.get('host-mac', ''),
-                  'host_ip': e.get('host-ip', ''), 'host_id': str(e['host-id'])}
-        for leaf in ('packets', 'bytes', 'drops'):
-            got = sample(fams, 'evpnmon_entry_%s_total' % leaf, **labels)
+                  'host_ip': e.get('host-ip', ''), 'host_id': str(e['host-id']),
+                  'session': e.get('session-id', '')}
+        for leaf in ('packets', 'bytes', 'drops', 'filtered', 'sampled-out', 'policed'):
+            got = sample(fams, 'evpnmon_entry_%s_total' % leaf.replace('-', '_'), **labels)
             check(got == int(e['counters'][leaf]), 'entry %s %s: metric %s, state %s'
                   % (labels, leaf, got, e['counters'][leaf]))
 
@@ -195,7 +197,8 @@ def main(build):
         check(sample(fams, 'evpnmon_entries', kind='mirror-source') == 1, 'entry 1')
         check(sample(fams, 'evpnmon_entries', kind='mirror-dest') == 1, 'entry 2')
         check(sample(fams, 'evpnmon_entry_packets_total', kind='mirror-source', vni='100',
-                     host_mac=HOST, host_ip='', host_id='7') == 0, 'entry 1 of the active session')
+                     host_mac=HOST, host_ip='', host_id='7', session='10.0.0.1/100/7/%s/-' % HOST) == 0,
+              'entry 1 of the active session')
         check(sample(fams, 'evpnmon_fpm_connections_total') == 1, 'one FPM connection')
         check(sample(fams, 'evpnmon_fpm_messages_total') >= 13, 'FPM messages')
         check(sample(fams, 'evpnmon_fpm_bytes_total') == len(cap) + 2 * (len(first) + 4), 'FPM bytes')
