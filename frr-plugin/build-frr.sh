@@ -8,7 +8,8 @@
 #                                       watchfrr, dplane_fpm_nl, bgpd_evpn_mon
 #
 # <series hash> covers the patch series and this script; the module sources
-# and the .proto are hashed too (prefix/.evpnmon-build). Nothing changed:
+# (frr-plugin/module and, from proto/session, the NLRI codec and the session
+# options) and the .proto are hashed too (prefix/.evpnmon-build). Nothing changed:
 # nothing is rebuilt. Only the module changed: it is recompiled in the kept
 # tree (seconds). The series changed: a new tree (about 5 minutes).
 # OUT_LINK (inside the build tree) points at the prefix.
@@ -21,8 +22,12 @@ cache=${1:?cache dir}
 out=${2:?output link}
 jobs=${EVPNMON_FRR_JOBS:-$(( $(nproc) + 1 ))}
 
+# What is copied into bgpd/ (patch 0003 builds it): the module and the
+# session code it shares with the consumer and the tests.
+module_files=("$here"/module/*.[ch] "$top"/proto/session/evpn_mon_codec.[ch]
+              "$top"/proto/session/evpn_mon_options.[ch])
 series_hash=$(cat "$here"/patches/*.patch "$here/build-frr.sh" | sha256sum | cut -c1-16)
-full_hash=$(cat "$here"/patches/*.patch "$here/build-frr.sh" "$here"/module/*.[ch] \
+full_hash=$(cat "$here"/patches/*.patch "$here/build-frr.sh" "${module_files[@]}" \
             "$top/proto/monitor_feed.proto" | sha256sum | cut -c1-16)
 base="$cache/frr-$series_hash"
 src="$base/src"
@@ -45,7 +50,7 @@ fail() { echo "frr: $*; log: $log" >&2; tail -20 "$log" >&2 || true; exit 1; }
 sync_file() { cmp -s "$1" "$2" || cp "$1" "$2"; }
 
 add_module() {
-  for f in "$here"/module/*.[ch]; do sync_file "$f" "$src/bgpd/$(basename "$f")"; done
+  for f in "${module_files[@]}"; do sync_file "$f" "$src/bgpd/$(basename "$f")"; done
   local tmp; tmp=$(mktemp -d)
   protoc-c --c_out="$tmp" -I"$top/proto" "$top/proto/monitor_feed.proto"
   for f in "$tmp"/*; do sync_file "$f" "$src/bgpd/$(basename "$f")"; done

@@ -2,6 +2,8 @@
 # Maintainer tool: re-export frr-plugin/patches from a git-tracked FRR tree
 # (Debian's `apt-get source frr`, committed as the base, then edited).
 # Keeps each patch's description (the text before its first "diff --git").
+# The module's files (frr-plugin/module, proto/session) are left out:
+# the build copies them in.
 #
 # usage: refresh-patches.sh FRR_TREE
 set -euo pipefail
@@ -16,6 +18,6 @@ export_patch() { # file, pathspecs...
   mv "$f.new" "$f"
 }
 export_patch 0001-lib-EVPN-extension-route-type-key-and-text-form.patch lib/prefix.h lib/prefix.c lib/command.h
-export_patch 0002-bgpd-EVPN-extension-route-type-registry.patch bgpd ':!bgpd/subdir.am' ':!bgpd/bgp_evpn_mon*' ':!bgpd/evpn_mon_codec.*' ':!bgpd/monitor_feed.pb-c.*'
+export_patch 0002-bgpd-EVPN-extension-route-type-registry.patch bgpd ':!bgpd/subdir.am' ':!bgpd/bgp_evpn_mon*' ':!bgpd/evpn_mon_*' ':!bgpd/monitor_feed.pb-c.*'
 export_patch 0003-bgpd-build-the-evpn-monitor-module.patch bgpd/subdir.am
 git diff --stat

@@ -41,8 +41,8 @@ _Static_assert(EVPN_MON_CAPABILITY_CODE == CAPABILITY_CODE_EVPN_EXT,
 	       "capability code must match bgpd/bgp_evpn_ext.h");
 _Static_assert(sizeof(struct evpn_mon_key) == EVPN_EXT_KEY_BYTES,
 	       "key must fill the extension key slot");
-_Static_assert(sizeof(struct evpn_mon_payload) <= BGP_EVPN_EXT_PAYLOAD_BYTES,
-	       "payload must fit the extension payload slot");
+_Static_assert(EVPN_MON_PAYLOAD_MAX_LEN <= UINT16_MAX,
+	       "payload must fit the extension payload's length");
 
 struct evpn_mon_globals evpn_mon;
 
@@ -88,20 +88,26 @@ void evpn_mon_prefix_from_route(struct prefix_evpn *p,
 	memcpy(p->prefix.ext_addr.val, &key, sizeof(key));
 }
 
-void evpn_mon_route_from_path(struct evpn_mon_route *r,
+bool evpn_mon_route_from_path(struct evpn_mon_route *r,
 			      const struct prefix_evpn *p,
 			      const struct prefix_rd *prd,
 			      const struct attr *attr)
 {
+	const struct bgp_evpn_ext_payload *pl =
+		attr ? attr->evpn_overlay.ext : NULL;
 	struct evpn_mon_key key;
-	struct evpn_mon_payload pl;
 
 	memcpy(&key, p->prefix.ext_addr.val, sizeof(key));
-	memset(&pl, 0, sizeof(pl));
-	if (attr)
-		memcpy(&pl, attr->evpn_overlay.ext, sizeof(pl));
-	evpn_mon_route_from_key(r, prd ? prd->val : NULL,
-				p->prefix.ext_addr.eth_tag, &key, &pl);
+	if (attr && !pl) {
+		/* a path always has one: never encode a route without it */
+		evpn_mon_route_from_key(r, prd ? prd->val : NULL,
+					p->prefix.ext_addr.eth_tag, &key, NULL,
+					0);
+		return false;
+	}
+	return evpn_mon_route_from_key(r, prd ? prd->val : NULL,
+				       p->prefix.ext_addr.eth_tag, &key,
+				       pl ? pl->data : NULL, pl ? pl->len : 0);
 }
 
 /* RD of a path in a VNI table: the VNI's RD for a local route, the RD of the
@@ -117,10 +123,96 @@ const struct prefix_rd *evpn_mon_path_rd(struct bgp_path_info *pi,
 	return vpn ? &vpn->prd : NULL;
 }
 
+static void mon_prefix2json(json_object *json, const char *key,
+			    uint8_t family, const struct evpn_mon_prefix *pfx)
+{
+	char buf[INET6_ADDRSTRLEN];
+
+	if (!family)
+		return;
+	inet_ntop(family == 6 ? AF_INET6 : AF_INET, pfx->addr, buf,
+		  sizeof(buf));
+	json_object_string_addf(json, key, "%s/%u", buf, pfx->len);
+}
+
+static json_object *mon_options2json(const struct evpn_mon_options *o)
+{
+	static const char *const dirs[] = {"both", "rx", "tx"};
+	static const char *const bases[] = {"l3", "l4", "l5"};
+	json_object *json = json_object_new_object();
+	json_object *filters = json_object_new_array();
+	uint8_t wire[EVPN_MON_OPTIONS_MAX_LEN];
+	char hex[2 * sizeof(wire) + 1];
+	size_t len, i;
+
+	json_object_string_add(json, "direction",
+			       o->direction < array_size(dirs)
+				       ? dirs[o->direction]
+				       : "unknown");
+	json_object_int_add(json, "sample", o->sample > 1 ? o->sample : 1);
+	json_object_int_add(json, "truncate", o->truncate);
+	if (o->police_unit) {
+		json_object *p = json_object_new_object();
+
+		json_object_string_add(p, "unit",
+				       o->police_unit == EVPN_MON_POLICE_PPS
+					       ? "pps"
+					       : "bps");
+		json_object_int_add(p, "rate", (int64_t)o->police_rate);
+		json_object_int_add(p, "burst", o->police_burst);
+		json_object_object_add(json, "police", p);
+	}
+	for (i = 0; i < o->nfilters && i < EVPN_MON_MAX_FILTERS; i++) {
+		const struct evpn_mon_filter *f = &o->filters[i];
+		json_object *jf = json_object_new_object();
+		json_object *udfs = json_object_new_array();
+
+		if (f->family)
+			json_object_int_add(jf, "family", f->family);
+		if (f->proto)
+			json_object_int_add(jf, "protocol", f->proto);
+		if (f->src.len)
+			mon_prefix2json(jf, "src", f->family, &f->src);
+		if (f->dst.len)
+			mon_prefix2json(jf, "dst", f->family, &f->dst);
+		if (evpn_mon_filter_has_sport(f))
+			json_object_string_addf(jf, "sport", "%u-%u",
+						f->sport_lo, f->sport_hi);
+		if (evpn_mon_filter_has_dport(f))
+			json_object_string_addf(jf, "dport", "%u-%u",
+						f->dport_lo, f->dport_hi);
+		for (size_t u = 0; u < f->nudf && u < EVPN_MON_MAX_UDFS; u++) {
+			const struct evpn_mon_udf *d = &f->udf[u];
+			json_object *ju = json_object_new_object();
+
+			json_object_string_add(ju, "base",
+					       d->base < array_size(bases)
+						       ? bases[d->base]
+						       : "unknown");
+			json_object_int_add(ju, "offset", d->offset);
+			json_object_string_addf(ju, "value", "0x%04x",
+						d->value);
+			json_object_string_addf(ju, "mask", "0x%04x", d->mask);
+			json_object_array_add(udfs, ju);
+		}
+		json_object_object_add(jf, "udfs", udfs);
+		json_object_array_add(filters, jf);
+	}
+	json_object_object_add(json, "filters", filters);
+	/* exactly what the route carries (and the feed's options field) */
+	len = evpn_mon_options_encode(o, wire, sizeof(wire));
+	for (i = 0; i < len; i++)
+		snprintf(hex + 2 * i, 3, "%02x", wire[i]);
+	hex[2 * len] = '\0';
+	json_object_string_add(json, "wire", hex);
+	return json;
+}
+
 void evpn_mon_route2json(const struct evpn_mon_route *r, bool with_server,
 			 json_object *json)
 {
 	char buf[INET6_ADDRSTRLEN];
+	char sid[EVPN_MON_SESSION_ID_MAX];
 	struct ethaddr mac;
 
 	json_object_int_add(json, "ethTag", r->eth_tag);
@@ -146,6 +238,15 @@ void evpn_mon_route2json(const struct evpn_mon_route *r, bool with_server,
 	}
 	mon_ip_to_str(r->orig_ip, 4, buf, sizeof(buf));
 	json_object_string_add(json, "originatorIp", buf);
+	evpn_mon_session_id(r, sid, sizeof(sid));
+	json_object_string_add(json, "sessionId", sid);
+	/* the options ride with the server, in the path attribute */
+	if (with_server && r->opts.present) {
+		if (r->opts.name[0])
+			json_object_string_add(json, "profile", r->opts.name);
+		json_object_object_add(json, "options",
+				       mon_options2json(&r->opts));
+	}
 }
 
 /* ------------------------------------------------------------------ */
@@ -185,7 +286,8 @@ static void mon_parse(struct peer *peer, afi_t afi, safi_t safi,
 		      uint32_t addpath_id)
 {
 	struct evpn_mon_route r;
-	struct evpn_mon_payload pl;
+	uint8_t pl[EVPN_MON_PAYLOAD_MAX_LEN];
+	size_t pl_len = 0;
 	struct bgp_route_evpn overlay, saved;
 	struct prefix_evpn p;
 	struct prefix_rd prd;
@@ -197,6 +299,13 @@ static void mon_parse(struct peer *peer, afi_t afi, safi_t safi,
 	 * there are not a route, even when they would decode as one. */
 	err = psize < 0 ? EVPN_MON_ERR_TRUNCATED
 			: evpn_mon_decode(pnt, (size_t)psize, withdraw, &r);
+	if (err == EVPN_MON_OK && !withdraw) {
+		/* a decoded route always fits; be safe with the codec's
+		 * limits anyway */
+		pl_len = evpn_mon_route_payload(&r, pl, sizeof(pl));
+		if (!pl_len)
+			err = EVPN_MON_ERR_LONG;
+	}
 	if (err != EVPN_MON_OK) {
 		evpn_mon.stats.rx_malformed++;
 		if ((unsigned int)err < EVPN_MON_ERR__MAX)
@@ -224,28 +333,33 @@ static void mon_parse(struct peer *peer, afi_t afi, safi_t safi,
 
 	evpn_mon.stats.rx_routes++;
 	memset(&overlay, 0, sizeof(overlay));
-	evpn_mon_route_payload(&r, &pl);
-	memcpy(overlay.ext, &pl, sizeof(pl));
+	/* Our reference for the duration of bgp_update(): every attribute
+	 * interned from attr takes its own. */
+	overlay.ext = bgp_evpn_ext_payload_intern(pl, pl_len);
 	vni2label(r.vni, &label);
 	/* bgp_update() copies `evpn` into the path's attribute only on the
 	 * soft-reconfiguration path; the attribute of a received UPDATE is
-	 * not interned yet, so carry the payload in it for this NLRI only. */
+	 * not interned yet, so carry the payload in it for this NLRI only
+	 * (the UPDATE's other NLRI, and bgp_attr_unintern_sub() of attr at
+	 * the end of the UPDATE, must not see it). */
 	saved = attr->evpn_overlay;
 	attr->evpn_overlay = overlay;
 	bgp_update(peer, (struct prefix *)&p, addpath_id, attr, afi, safi,
 		   ZEBRA_ROUTE_BGP, BGP_ROUTE_NORMAL, &prd, &label, 1, 0,
 		   &overlay);
 	attr->evpn_overlay = saved;
+	bgp_evpn_ext_payload_unintern(&overlay.ext);
 }
 
 static int mon_encode(const struct prefix_evpn *p, const struct prefix_rd *prd,
 		      const struct attr *attr, uint8_t *buf, size_t size)
 {
 	struct evpn_mon_route r;
-	size_t len;
+	size_t len = 0;
 
-	evpn_mon_route_from_path(&r, p, prd, attr);
-	len = evpn_mon_encode(&r, buf, size);
+	/* attr NULL: a withdrawal, the key is enough */
+	if (evpn_mon_route_from_path(&r, p, prd, attr))
+		len = evpn_mon_encode(&r, buf, size);
 	if (!len)
 		evpn_mon.stats.tx_encode_errors++;
 	return (int)len;
@@ -295,7 +409,8 @@ static bool mon_host_desired(struct bgp *bgp, struct bgpevpn *vpn,
 {
 	return bgp && vpn && bgp->advertise_all_vni && is_vni_live(vpn)
 	       && vpn->originator_ip.s_addr != INADDR_ANY
-	       && evpn_mon_server_find(h->host_id);
+	       && evpn_mon_server_find(h->host_id)
+	       && (!h->profile[0] || evpn_mon_profile_find(h->profile));
 }
 
 static void mon_host_route(struct bgpevpn *vpn, const struct mon_host *h,
@@ -318,6 +433,8 @@ static void mon_host_route(struct bgpevpn *vpn, const struct mon_host *h,
 		ipaddr_to_mon(&s->ip, &r->server_ip);
 	}
 	memcpy(r->orig_ip, &vpn->originator_ip, 4);
+	if (h->profile[0])
+		evpn_mon_profile_options(h->profile, &r->opts);
 }
 
 static void mon_host_withdraw(struct bgp *bgp, struct bgpevpn *vpn,
@@ -338,9 +455,11 @@ static void mon_host_sync(struct bgp *bgp, struct mon_host *h)
 {
 	struct bgpevpn *vpn = bgp ? bgp_evpn_lookup_vni(bgp, h->vni) : NULL;
 	struct evpn_mon_route r;
-	struct evpn_mon_payload pl;
+	uint8_t pl[EVPN_MON_PAYLOAD_MAX_LEN];
+	size_t pl_len;
 	struct bgp_route_evpn overlay;
 	struct prefix_evpn p;
+	int ret;
 
 	if (!mon_host_desired(bgp, vpn, h)) {
 		mon_host_withdraw(bgp, vpn, h);
@@ -354,10 +473,20 @@ static void mon_host_sync(struct bgp *bgp, struct mon_host *h)
 		|| memcmp(&vpn->prd, &h->adv_prd, sizeof(vpn->prd))))
 		mon_host_withdraw(bgp, vpn, h);
 
+	/* Server and options; a change under the same key replaces the
+	 * route (the attribute compares the interned payload). */
+	pl_len = evpn_mon_route_payload(&r, pl, sizeof(pl));
+	if (!pl_len) {
+		/* the profile was validated to fit: not expected */
+		evpn_mon.stats.tx_encode_errors++;
+		mon_host_withdraw(bgp, vpn, h);
+		return;
+	}
 	memset(&overlay, 0, sizeof(overlay));
-	evpn_mon_route_payload(&r, &pl);
-	memcpy(overlay.ext, &pl, sizeof(pl));
-	if (bgp_evpn_ext_route_update(bgp, vpn, &p, &overlay) == 0) {
+	overlay.ext = bgp_evpn_ext_payload_intern(pl, pl_len);
+	ret = bgp_evpn_ext_route_update(bgp, vpn, &p, &overlay);
+	bgp_evpn_ext_payload_unintern(&overlay.ext);
+	if (ret == 0) {
 		h->originated = true;
 		h->adv_p = p;
 		h->adv_prd = vpn->prd;
@@ -447,11 +576,20 @@ const char *evpn_mon_host_state(struct bgp *bgp, const struct mon_host *h)
 		return "advertised";
 	if (!evpn_mon_server_find(h->host_id))
 		return "server-undefined";
+	if (h->profile[0] && !evpn_mon_profile_find(h->profile))
+		return "profile-missing";
 	if (!bgp || !bgp->advertise_all_vni)
 		return "advertise-all-vni-off";
 	if (!vpn || !is_vni_live(vpn))
 		return "vni-not-live";
 	return "pending";
+}
+
+const char *evpn_mon_host_state_json(struct bgp *bgp, const struct mon_host *h)
+{
+	const char *state = evpn_mon_host_state(bgp, h);
+
+	return strcmp(state, "profile-missing") == 0 ? "profileMissing" : state;
 }
 
 /* ------------------------------------------------------------------ */
@@ -561,7 +699,8 @@ void evpn_mon_server_unset(struct bgp *bgp, uint32_t host_id)
 }
 
 void evpn_mon_host_set(struct bgp *bgp, vni_t vni, const struct ethaddr *mac,
-		       const struct ipaddr *ip, uint32_t host_id)
+		       const struct ipaddr *ip, uint32_t host_id,
+		       const char *profile)
 {
 	struct mon_host *h = evpn_mon_host_find(vni, mac, ip, host_id);
 
@@ -576,6 +715,14 @@ void evpn_mon_host_set(struct bgp *bgp, vni_t vni, const struct ethaddr *mac,
 		h->node = listnode_add(evpn_mon.hosts, h);
 		(void)hash_get(host_hash, h, hash_alloc_intern);
 	}
+	/* The profile is not part of the session's identity: naming another
+	 * one (or none) re-originates the same route with other options. */
+	strlcpy(h->profile, profile ? profile : "", sizeof(h->profile));
+	mon_host_defer(bgp, h);
+}
+
+void evpn_mon_host_resync(struct bgp *bgp, struct mon_host *h)
+{
 	mon_host_defer(bgp, h);
 }
 
@@ -661,6 +808,7 @@ static int mon_fini(void)
 {
 	THREAD_OFF(t_pending);
 	evpn_mon_feed_fini();
+	evpn_mon_profile_fini();
 	bgp_evpn_ext_unregister(EVPN_MON_ROUTE_TYPE);
 	return 0;
 }
@@ -670,6 +818,7 @@ static int mon_module_init(void)
 	evpn_mon.servers = list_new();
 	evpn_mon.servers->cmp = server_cmp;
 	evpn_mon.hosts = list_new();
+	evpn_mon_profile_init();
 	mon_pending = list_new();
 	host_hash = hash_create_size(1024, host_hash_key, host_hash_eq,
 				     "evpn-monitor hosts");

@@ -18,6 +18,8 @@
 struct bgpevpn;
 struct vty;
 
+DECLARE_MGROUP(EVPN_MON);
+
 /* "monitor server HOST-ID mac M [ip A]" */
 struct mon_server {
 	uint32_t host_id;
@@ -32,6 +34,7 @@ struct mon_host {
 	struct ethaddr mac;
 	struct ipaddr ip; /* IPADDR_NONE when not given */
 	uint32_t host_id;
+	char profile[EVPN_MON_PROFILE_NAME_MAX + 1]; /* "" = no profile */
 	struct listnode *node;    /* in evpn_mon.hosts */
 	struct listnode *pending; /* in the pending queue, or NULL */
 
@@ -40,6 +43,36 @@ struct mon_host {
 	bool originated;
 	struct prefix_evpn adv_p;
 	struct prefix_rd adv_prd;
+};
+
+/* One filter line of a profile as configured. UDFs keep their numbers
+ * (udf[i] is "udf i+1", set when bit i of udf_set is); the route carries
+ * the set ones in number order. The line exists when its 5-tuple line or
+ * any UDF line is configured (each is a line of the running-config). */
+struct mon_profile_line {
+	bool tuple_set;  /* "filter N [5-tuple]" or a preset configured */
+	uint8_t preset;  /* enum evpn_mon_preset it was set from, or NONE */
+	uint8_t udf_set; /* bit i: udf i+1 configured */
+	uint8_t pfx_set; /* bit 0: src given, bit 1: dst given (a /0 too) */
+	struct evpn_mon_filter f; /* f.nudf unused (0) */
+};
+
+/* Everything "monitor profile NAME ..." sets: a value, copied, changed and
+ * validated as a whole before it replaces the profile's. */
+struct mon_profile_cfg {
+	uint8_t direction;   /* enum evpn_mon_direction */
+	uint32_t sample;     /* 0 = every packet */
+	uint16_t truncate;   /* 0 = whole frame */
+	uint8_t police_unit; /* enum evpn_mon_police_unit */
+	uint64_t police_rate;
+	uint32_t police_burst;
+	struct mon_profile_line line[EVPN_MON_MAX_FILTERS]; /* line[n-1] = filter n */
+};
+
+/* "monitor profile NAME ...": a mirror profile. */
+struct mon_profile {
+	char name[EVPN_MON_PROFILE_NAME_MAX + 1];
+	struct mon_profile_cfg cfg;
 };
 
 struct evpn_mon_stats {
@@ -53,6 +86,7 @@ struct evpn_mon_stats {
 struct evpn_mon_globals {
 	struct list *servers; /* struct mon_server, sorted by host_id */
 	struct list *hosts;   /* struct mon_host, in configuration order */
+	struct list *profiles; /* struct mon_profile, sorted by name */
 	struct evpn_mon_stats stats;
 };
 extern struct evpn_mon_globals evpn_mon;
@@ -65,14 +99,44 @@ void evpn_mon_server_set(struct bgp *bgp, uint32_t host_id,
 			 const struct ethaddr *mac, const struct ipaddr *ip);
 void evpn_mon_server_unset(struct bgp *bgp, uint32_t host_id);
 void evpn_mon_host_set(struct bgp *bgp, vni_t vni, const struct ethaddr *mac,
-		       const struct ipaddr *ip, uint32_t host_id);
+		       const struct ipaddr *ip, uint32_t host_id,
+		       const char *profile);
 void evpn_mon_host_unset(struct bgp *bgp, struct mon_host *h);
+/* Re-originate h (batched) after something it depends on changed. */
+void evpn_mon_host_resync(struct bgp *bgp, struct mon_host *h);
 const char *evpn_mon_host_state(struct bgp *bgp, const struct mon_host *h);
+/* camelCase form of evpn_mon_host_state() for JSON. */
+const char *evpn_mon_host_state_json(struct bgp *bgp, const struct mon_host *h);
+
+/* profiles (bgp_evpn_mon_profile.c) */
+void evpn_mon_profile_init(void);
+void evpn_mon_profile_fini(void);
+struct mon_profile *evpn_mon_profile_find(const char *name);
+struct mon_profile *evpn_mon_profile_get(const char *name, bool *created);
+/* Removes it; the sessions naming it stop being advertised. */
+void evpn_mon_profile_delete(struct bgp *bgp, struct mon_profile *p);
+/* The session options cfg stands for, canonical (present = 1). */
+void evpn_mon_profile_build(const char *name, const struct mon_profile_cfg *cfg,
+			    struct evpn_mon_options *o);
+/* Validate cfg as p's next configuration: EVPN_MON_OPT_OK, or the error
+ * with its text in err (for "% <reason>"). */
+enum evpn_mon_opt_error evpn_mon_profile_check(const char *name,
+					       const struct mon_profile_cfg *cfg,
+					       char *err, size_t errsize);
+/* Replace p's configuration by cfg (already checked) and re-originate every
+ * session using it; a no-op when nothing changed. */
+void evpn_mon_profile_commit(struct bgp *bgp, struct mon_profile *p,
+			     const struct mon_profile_cfg *cfg);
+/* Sessions naming the profile (whether it exists or not). */
+unsigned int evpn_mon_profile_users(const char *name);
+/* Fill o from the profile called name; false when it does not exist. */
+bool evpn_mon_profile_options(const char *name, struct evpn_mon_options *o);
 
 /* route <-> prefix (bgp_evpn_mon.c) */
 void evpn_mon_prefix_from_route(struct prefix_evpn *p,
 				const struct evpn_mon_route *r);
-void evpn_mon_route_from_path(struct evpn_mon_route *r,
+/* false: the path's payload is missing or malformed (r has the key only) */
+bool evpn_mon_route_from_path(struct evpn_mon_route *r,
 			      const struct prefix_evpn *p,
 			      const struct prefix_rd *prd,
 			      const struct attr *attr);

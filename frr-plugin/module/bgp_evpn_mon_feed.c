@@ -4,7 +4,9 @@
  *
  * ZeroMQ ROUTER socket in bgpd's event loop (lib/frr_zmq). A consumer's
  * DEALER sends Request{SUBSCRIBE}; it gets one Snapshot, then Delta messages
- * with consecutive sequence numbers, and a Heartbeat every second.
+ * with consecutive sequence numbers, and a Heartbeat every second
+ * (docs/feed-protocol.md). Feed version 2: sessions carry their options and
+ * session id.
  *
  * What is published is the best path of every monitor route in every live L2
  * VNI table, read from bgpd's tables (level-triggered) and compared with what
@@ -32,25 +34,32 @@
 #include "bgpd/bgp_table.h"
 #include "bgpd/bgp_evpn.h"
 #include "bgpd/bgp_evpn_private.h"
+#include "bgpd/bgp_evpn_ext.h"
 
 #include "bgpd/bgp_evpn_mon.h"
 #include "bgpd/monitor_feed.pb-c.h"
 
 DEFINE_MTYPE_STATIC(BGPD, EVPN_MON_FEED, "EVPN monitor feed state");
 
+/* The feed version this bgpd fills (proto Version). */
+#define FEED_VERSION EVPNMON__FEED__V1__VERSION__VERSION_2
+
 #define FEED_MAX_SUBSCRIBERS 16
 #define FEED_HEARTBEAT_MS 1000
 #define FEED_COALESCE_MS 10
 
 /* One published session. Slot in the VNI table: (vni, eth_tag, key); the
- * RD comes from the best path (a new RD is a new session for the feed). */
+ * RD comes from the best path (a new RD is a new session for the feed).
+ * Everything before `seen` is compared to tell a change: unused payload
+ * octets stay zero. */
 struct mon_pub {
 	uint32_t vni;
 	uint32_t eth_tag;
 	struct evpn_mon_key key;
 	uint8_t rd[8];
-	struct evpn_mon_payload pl;
 	bool local;
+	uint16_t pl_len;
+	uint8_t pl[EVPN_MON_PAYLOAD_MAX_LEN]; /* server and options */
 	bool seen; /* full walk bookkeeping */
 };
 #define PUB_SLOT_LEN offsetof(struct mon_pub, rd)
@@ -154,7 +163,10 @@ static bool read_slot(struct bgp *bgp, struct bgpevpn *vpn,
 	prd = evpn_mon_path_rd(pi, vpn);
 	if (prd)
 		memcpy(m->rd, prd->val, 8);
-	memcpy(&m->pl, pi->attr->evpn_overlay.ext, sizeof(m->pl));
+	if (pi->attr->evpn_overlay.ext) {
+		m->pl_len = MIN(pi->attr->evpn_overlay.ext->len, sizeof(m->pl));
+		memcpy(m->pl, pi->attr->evpn_overlay.ext->data, m->pl_len);
+	}
 	m->local = (pi->peer == bgp->peer_self);
 	return true;
 }
@@ -165,13 +177,20 @@ static bool read_slot(struct bgp *bgp, struct bgpevpn *vpn,
 
 struct pb_session {
 	Evpnmon__Feed__V1__MonitorSession m;
+	struct evpn_mon_route r;
 	char rd[RD_ADDRSTRLEN];
+	char session_id[EVPN_MON_SESSION_ID_MAX];
+	uint8_t options[EVPN_MON_OPTIONS_MAX_LEN];
 };
 
 static void pub_to_pb(struct mon_pub *p, struct pb_session *out)
 {
 	struct prefix_rd prd = {.family = AF_UNSPEC, .prefixlen = 64};
 
+	/* The payload was built by the codec (ours or a peer's route
+	 * decoded and re-encoded): it always decodes. */
+	evpn_mon_route_from_key(&out->r, p->rd, p->eth_tag, &p->key, p->pl,
+				p->pl_len);
 	evpnmon__feed__v1__monitor_session__init(&out->m);
 	out->m.vni = p->vni;
 	out->m.eth_tag = p->eth_tag;
@@ -181,15 +200,22 @@ static void pub_to_pb(struct mon_pub *p, struct pb_session *out)
 	out->m.host_ip.data = p->key.host_ip;
 	out->m.host_id = p->key.host_id;
 	out->m.server_mac.len = 6;
-	out->m.server_mac.data = p->pl.server_mac;
-	out->m.server_ip.len = p->pl.server_ip_len;
-	out->m.server_ip.data = p->pl.server_ip;
+	out->m.server_mac.data = out->r.server_mac;
+	out->m.server_ip.len = out->r.server_ip.len;
+	out->m.server_ip.data = out->r.server_ip.addr;
 	memcpy(prd.val, p->rd, 8);
 	prefix_rd2str(&prd, out->rd, sizeof(out->rd));
 	out->m.rd = out->rd;
 	out->m.originator.len = 4;
 	out->m.originator.data = p->key.orig_ip;
 	out->m.local = p->local;
+	/* version 2 */
+	out->m.options.len = evpn_mon_options_encode(
+		&out->r.opts, out->options, sizeof(out->options));
+	out->m.options.data = out->options;
+	evpn_mon_session_id(&out->r, out->session_id,
+			    sizeof(out->session_id));
+	out->m.session_id = out->session_id;
 }
 
 static uint8_t *pack_msg(Evpnmon__Feed__V1__FeedMessage *msg, size_t *len)
@@ -289,6 +315,7 @@ static void send_snapshot(const struct subscriber *sub)
 	snap.seq = feed.seq;
 	snap.n_sessions = c.n;
 	snap.sessions = c.ptrs;
+	snap.version = FEED_VERSION;
 	msg.body_case = EVPNMON__FEED__V1__FEED_MESSAGE__BODY_SNAPSHOT;
 	msg.snapshot = &snap;
 	buf = pack_msg(&msg, &len);
@@ -308,6 +335,7 @@ static void send_heartbeat(void)
 
 	hb.epoch = feed.epoch;
 	hb.seq = feed.seq;
+	hb.version = FEED_VERSION;
 	msg.body_case = EVPNMON__FEED__V1__FEED_MESSAGE__BODY_HEARTBEAT;
 	msg.heartbeat = &hb;
 	buf = pack_msg(&msg, &len);
@@ -510,8 +538,11 @@ static void handle_request(const uint8_t *id, size_t idlen,
 			memcpy(feed.subs[i].id, id, idlen);
 			feed.subs[i].idlen = idlen;
 			feed.nsubs++;
-			zlog_info("evpn-monitor: feed: %s subscribed",
-				  req->client);
+			/* A consumer of a lower version ignores the fields it
+			 * does not know (they are only ever added); one of a
+			 * higher version takes what this bgpd fills. */
+			zlog_info("evpn-monitor: feed: %s subscribed (consumer feed version %u, ours %u)",
+				  req->client, req->version, FEED_VERSION);
 		}
 		send_snapshot(&feed.subs[i]);
 		break;
@@ -637,6 +668,7 @@ void evpn_mon_feed_show(struct vty *vty, bool uj)
 
 		json_object_string_add(json, "endpoint", feed.endpoint);
 		json_object_boolean_add(json, "bound", feed.sock != NULL);
+		json_object_int_add(json, "version", FEED_VERSION);
 		json_object_int_add(json, "epoch", feed.epoch);
 		json_object_int_add(json, "seq", feed.seq);
 		json_object_int_add(json, "sessions", feed.pub ? feed.pub->count : 0);

@@ -5,9 +5,11 @@
  *  router bgp ASN
  *   address-family l2vpn evpn
  *    monitor server (1-65535) mac X:X:X:X:X:X [ip A.B.C.D|X:X::X:X]
- *    monitor host vni (1-16777215) [mac X:X:X:X:X:X] [ip A.B.C.D|X:X::X:X] server (1-65535)
+ *    monitor profile NAME [direction|filter|sample|truncate|police ...]
+ *    monitor host vni (1-16777215) [mac X:X:X:X:X:X] [ip A.B.C.D|X:X::X:X] server (1-65535) [profile NAME]
  *
  *  show bgp l2vpn evpn monitor [json]
+ *  show bgp l2vpn evpn monitor profile [NAME] [json]
  */
 #include <zebra.h>
 
@@ -37,6 +39,12 @@
 #define MONITOR_STR "evpn-monitor: monitoring sessions\n"
 #define SERVER_STR "Monitoring server\n"
 #define HOSTID_STR "HOST ID (carried as the VXLAN-GBP Group Policy ID)\n"
+#define PROFILE_STR "Mirror profile: the options of the sessions naming it\n"
+#define PROFILE_NAME_STR "Profile name (1-16 characters: A-Z a-z 0-9 _ . -)\n"
+#define FILTER_STR "Filter line (the lines are ORed; a line matches when all its fields do)\n"
+#define FILTER_NUM_STR "Filter line number\n"
+#define UDF_STR "User-defined field: 16 bits at an offset, under a mask\n"
+#define UDF_NUM_STR "User-defined field number\n"
 
 static struct bgp *mon_bgp_from_vty(struct vty *vty)
 {
@@ -158,13 +166,29 @@ static int mon_host_args(struct vty *vty, struct bgp *bgp, long vni,
 	return CMD_SUCCESS;
 }
 
+static bool mon_profile_name_ok(struct vty *vty, const char *name)
+{
+	size_t i, n = strlen(name);
+
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)name[i]) && name[i] != '_'
+		    && name[i] != '.' && name[i] != '-')
+			break;
+	if (n >= 1 && n <= EVPN_MON_PROFILE_NAME_MAX && i == n)
+		return true;
+	vty_out(vty,
+		"%% Malformed profile name %s: 1 to %d characters of A-Z a-z 0-9 _ . -\n",
+		name, EVPN_MON_PROFILE_NAME_MAX);
+	return false;
+}
+
 DEFPY(evpn_mon_host, evpn_mon_host_cmd,
-      "[no$no] monitor host vni (1-16777215)$vni [mac X:X:X:X:X:X$mac] [ip <A.B.C.D|X:X::X:X>$ip] server (1-65535)$host_id",
+      "[no$no] monitor host vni (1-16777215)$vni [mac X:X:X:X:X:X$mac] [ip <A.B.C.D|X:X::X:X>$ip] server (1-65535)$host_id [profile WORD$profile]",
       NO_STR MONITOR_STR "Monitored host\n" "VNI of the monitored host\n"
       "VNI number\n"
       "Monitored host MAC address\n" "MAC address\n"
       "Monitored host IP address\n" "IPv4 address\n" "IPv6 address\n"
-      SERVER_STR HOSTID_STR)
+      SERVER_STR HOSTID_STR PROFILE_STR PROFILE_NAME_STR)
 {
 	struct bgp *bgp = mon_bgp_from_vty(vty);
 	struct ethaddr macaddr;
@@ -179,8 +203,12 @@ DEFPY(evpn_mon_host, evpn_mon_host_cmd,
 	if (ret != CMD_SUCCESS)
 		return ret;
 	if (!no) {
+		/* A profile that does not exist (yet) is accepted: the
+		 * session waits for it, state "profile-missing". */
+		if (profile && !mon_profile_name_ok(vty, profile))
+			return CMD_WARNING_CONFIG_FAILED;
 		evpn_mon_host_set(bgp, vni, mac_str ? &macaddr : NULL, &ipa,
-				  host_id);
+				  host_id, profile);
 		return CMD_SUCCESS;
 	}
 	h = evpn_mon_host_find(vni, mac_str ? &macaddr : NULL, &ipa, host_id);
@@ -189,6 +217,885 @@ DEFPY(evpn_mon_host, evpn_mon_host_cmd,
 		return CMD_WARNING_CONFIG_FAILED;
 	}
 	evpn_mon_host_unset(bgp, h);
+	return CMD_SUCCESS;
+}
+
+/* ------------------------------------------------------------------ */
+/* monitor profile                                                     */
+/* ------------------------------------------------------------------ */
+
+/* Every profile command works the same way: copy the profile's
+ * configuration (or a new one's), change the copy, validate the options it
+ * stands for as a whole, and only then create/replace the profile. An error
+ * leaves nothing changed. */
+static void mon_profile_cfg_default(struct mon_profile_cfg *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->direction = EVPN_MON_DIR_BOTH;
+}
+
+static int mon_profile_load(struct vty *vty, const char *name,
+			    struct mon_profile_cfg *cfg)
+{
+	struct mon_profile *p;
+
+	if (!mon_profile_name_ok(vty, name))
+		return CMD_WARNING_CONFIG_FAILED;
+	p = evpn_mon_profile_find(name);
+	if (p)
+		*cfg = p->cfg;
+	else
+		mon_profile_cfg_default(cfg);
+	return CMD_SUCCESS;
+}
+
+static int mon_profile_apply(struct vty *vty, struct bgp *bgp,
+			     const char *name,
+			     const struct mon_profile_cfg *cfg)
+{
+	char err[160];
+
+	if (evpn_mon_profile_check(name, cfg, err, sizeof(err))
+	    != EVPN_MON_OPT_OK) {
+		vty_out(vty, "%% %s\n", err);
+		return CMD_WARNING_CONFIG_FAILED;
+	}
+	evpn_mon_profile_commit(bgp, evpn_mon_profile_get(name, NULL), cfg);
+	return CMD_SUCCESS;
+}
+
+/* For the `no` forms of a setting: CMD_SUCCESS with *done set when there
+ * is nothing to remove, which is not an error (a reload may remove a
+ * profile's lines after the profile itself). */
+static int mon_profile_for_no(struct vty *vty, const char *name, bool *done)
+{
+	if (!mon_profile_name_ok(vty, name))
+		return CMD_WARNING_CONFIG_FAILED;
+	*done = !evpn_mon_profile_find(name);
+	return CMD_SUCCESS;
+}
+
+DEFPY(evpn_mon_profile, evpn_mon_profile_cmd,
+      "monitor profile WORD$name",
+      MONITOR_STR PROFILE_STR PROFILE_NAME_STR)
+{
+	struct bgp *bgp = mon_bgp_from_vty(vty);
+	struct mon_profile_cfg cfg;
+	int ret;
+
+	if (!bgp)
+		return CMD_WARNING_CONFIG_FAILED;
+	if (evpn_mon_profile_find(name))
+		return CMD_SUCCESS;
+	ret = mon_profile_load(vty, name, &cfg);
+	if (ret != CMD_SUCCESS)
+		return ret;
+	return mon_profile_apply(vty, bgp, name, &cfg);
+}
+
+DEFPY(no_evpn_mon_profile, no_evpn_mon_profile_cmd,
+      "no monitor profile WORD$name",
+      NO_STR MONITOR_STR PROFILE_STR PROFILE_NAME_STR)
+{
+	struct bgp *bgp = mon_bgp_from_vty(vty);
+	struct mon_profile *p;
+
+	if (!bgp)
+		return CMD_WARNING_CONFIG_FAILED;
+	p = evpn_mon_profile_find(name);
+	if (!p) {
+		vty_out(vty, "%% No monitor profile %s\n", name);
+		return CMD_WARNING_CONFIG_FAILED;
+	}
+	evpn_mon_profile_delete(bgp, p);
+	return CMD_SUCCESS;
+}
+
+DEFPY(evpn_mon_profile_direction, evpn_mon_profile_direction_cmd,
+      "monitor profile WORD$name direction <rx|tx|both>$dir",
+      MONITOR_STR PROFILE_STR PROFILE_NAME_STR
+      "Which packets of the monitored host (default both)\n"
+      "Packets to the monitored host\n"
+      "Packets from the monitored host\n"
+      "Both directions\n")
+{
+	struct bgp *bgp = mon_bgp_from_vty(vty);
+	struct mon_profile_cfg cfg;
+	int ret;
+
+	if (!bgp)
+		return CMD_WARNING_CONFIG_FAILED;
+	ret = mon_profile_load(vty, name, &cfg);
+	if (ret != CMD_SUCCESS)
+		return ret;
+	if (strcmp(dir, "rx") == 0)
+		cfg.direction = EVPN_MON_DIR_RX;
+	else if (strcmp(dir, "tx") == 0)
+		cfg.direction = EVPN_MON_DIR_TX;
+	else
+		cfg.direction = EVPN_MON_DIR_BOTH;
+	return mon_profile_apply(vty, bgp, name, &cfg);
+}
+
+DEFPY(no_evpn_mon_profile_direction, no_evpn_mon_profile_direction_cmd,
+      "no monitor profile WORD$name direction [<rx|tx|both>]",
+      NO_STR MONITOR_STR PROFILE_STR PROFILE_NAME_STR
+      "Which packets of the monitored host (default both)\n"
+      "Packets to the monitored host\n"
+      "Packets from the monitored host\n"
+      "Both directions\n")
+{
+	struct bgp *bgp = mon_bgp_from_vty(vty);
+	struct mon_profile_cfg cfg;
+	bool done;
+	int ret;
+
+	if (!bgp)
+		return CMD_WARNING_CONFIG_FAILED;
+	ret = mon_profile_for_no(vty, name, &done);
+	if (ret != CMD_SUCCESS || done)
+		return ret;
+	ret = mon_profile_load(vty, name, &cfg);
+	if (ret != CMD_SUCCESS)
+		return ret;
+	cfg.direction = EVPN_MON_DIR_BOTH;
+	return mon_profile_apply(vty, bgp, name, &cfg);
+}
+
+/* protocol <tcp|udp|icmp|icmpv6|(0-255)> */
+static uint8_t mon_proto_num(const char *s)
+{
+	if (strcmp(s, "tcp") == 0)
+		return IPPROTO_TCP;
+	if (strcmp(s, "udp") == 0)
+		return IPPROTO_UDP;
+	if (strcmp(s, "icmp") == 0)
+		return IPPROTO_ICMP;
+	if (strcmp(s, "icmpv6") == 0)
+		return IPPROTO_ICMPV6;
+	return (uint8_t)strtoul(s, NULL, 10);
+}
+
+static uint8_t mon_prefix_set(struct evpn_mon_prefix *out,
+			      const struct prefix *p)
+{
+	memset(out, 0, sizeof(*out));
+	out->len = p->prefixlen;
+	if (p->family == AF_INET) {
+		memcpy(out->addr, &p->u.prefix4, 4);
+		return 4;
+	}
+	memcpy(out->addr, &p->u.prefix6, 16);
+	return 6;
+}
+
+#define FILTER_5TUPLE_HELP                                                     \
+	"IP protocol\n" "TCP (6)\n" "UDP (17)\n" "ICMP (1)\n" "ICMPv6 (58)\n"  \
+	"Protocol number\n"                                                    \
+	"Source prefix\n" "IPv4 prefix\n" "IPv6 prefix\n"                      \
+	"Destination prefix\n" "IPv4 prefix\n" "IPv6 prefix\n"                 \
+	"Source port (needs protocol tcp or udp)\n" "Port\n"                   \
+	"Port range\n" "Last port\n"                                           \
+	"Destination port (needs protocol tcp or udp)\n" "Port\n"              \
+	"Port range\n" "Last port\n"
+
+/* The 5-tuple part is spelled out in both commands below: clippy does not
+ * expand string macros in command definitions. */
+DEFPY(evpn_mon_profile_filter, evpn_mon_profile_filter_cmd,
+      "monitor profile WORD$name filter (1-4)$line [protocol <tcp|udp|icmp|icmpv6|(0-255)>$proto] [src <A.B.C.D/M|X:X::X:X/M>$src] [dst <A.B.C.D/M|X:X::X:X/M>$dst] [sport (0-65535)$sport [to (0-65535)$sport_to]] [dport (0-65535)$dport [to (0-65535)$dport_to]]",
+      MONITOR_STR PROFILE_STR PROFILE_NAME_STR FILTER_STR FILTER_NUM_STR
+      FILTER_5TUPLE_HELP)
+{
+	struct bgp *bgp = mon_bgp_from_vty(vty);
+	struct mon_profile_cfg cfg;
+	struct mon_profile_line *l;
+	uint8_t sfam = 0, dfam = 0;
+	int ret;
+
+	if (!bgp)
+		return CMD_WARNING_CONFIG_FAILED;
+	ret = mon_profile_load(vty, name, &cfg);
+	if (ret != CMD_SUCCESS)
+		return ret;
+	l = &cfg.line[line - 1];
+	/* Replaces the line's 5-tuple; its UDFs stay. */
+	l->tuple_set = true;
+	l->preset = EVPN_MON_PRESET_NONE;
+	l->f.family = 0;
+	l->f.proto = proto ? mon_proto_num(proto) : 0;
+	memset(&l->f.src, 0, sizeof(l->f.src));
+	memset(&l->f.dst, 0, sizeof(l->f.dst));
+	/* DEFPY hands out prefixes always; a given one has its string */
+	if (src_str)
+		sfam = mon_prefix_set(&l->f.src, src);
+	if (dst_str)
+		dfam = mon_prefix_set(&l->f.dst, dst);
+	if (sfam && dfam && sfam != dfam) {
+		vty_out(vty,
+			"%% src and dst of a filter line must be of the same address family\n");
+		return CMD_WARNING_CONFIG_FAILED;
+	}
+	l->f.family = sfam ? sfam : dfam;
+	l->pfx_set = (src_str ? 1 : 0) | (dst_str ? 2 : 0);
+	l->f.sport_lo = sport_str ? sport : 0;
+	l->f.sport_hi = sport_str ? (sport_to_str ? sport_to : sport) : 0;
+	l->f.dport_lo = dport_str ? dport : 0;
+	l->f.dport_hi = dport_str ? (dport_to_str ? dport_to : dport) : 0;
+	/* The options know no port 0 on its own: 0 and 0-65535 mean any. */
+	if ((sport_str && !evpn_mon_filter_has_sport(&l->f))
+	    || (dport_str && !evpn_mon_filter_has_dport(&l->f))) {
+		vty_out(vty,
+			"%% Port 0 and the range 0 to 65535 match any port: leave the port out\n");
+		return CMD_WARNING_CONFIG_FAILED;
+	}
+	return mon_profile_apply(vty, bgp, name, &cfg);
+}
+
+DEFPY(no_evpn_mon_profile_filter, no_evpn_mon_profile_filter_cmd,
+      "no monitor profile WORD$name filter (1-4)$line [protocol <tcp|udp|icmp|icmpv6|(0-255)>$proto] [src <A.B.C.D/M|X:X::X:X/M>$src] [dst <A.B.C.D/M|X:X::X:X/M>$dst] [sport (0-65535)$sport [to (0-65535)$sport_to]] [dport (0-65535)$dport [to (0-65535)$dport_to]]",
+      NO_STR MONITOR_STR PROFILE_STR PROFILE_NAME_STR FILTER_STR
+      FILTER_NUM_STR FILTER_5TUPLE_HELP)
+{
+	struct bgp *bgp = mon_bgp_from_vty(vty);
+	struct mon_profile_cfg cfg;
+	bool done;
+	struct mon_profile_line *l;
+	int ret;
+
+	if (!bgp)
+		return CMD_WARNING_CONFIG_FAILED;
+	ret = mon_profile_for_no(vty, name, &done);
+	if (ret != CMD_SUCCESS || done)
+		return ret;
+	ret = mon_profile_load(vty, name, &cfg);
+	if (ret != CMD_SUCCESS)
+		return ret;
+	l = &cfg.line[line - 1];
+	if (!proto && !src_str && !dst_str && !sport_str && !dport_str) {
+		/* "no ... filter N": the whole line, UDFs included */
+		memset(l, 0, sizeof(*l));
+	} else {
+		/* The negation of a 5-tuple line (what a reload sends when
+		 * the line changed): only the 5-tuple goes, the line's UDF
+		 * lines are configuration lines of their own. */
+		struct evpn_mon_udf udf[EVPN_MON_MAX_UDFS];
+
+		memcpy(udf, l->f.udf, sizeof(udf));
+		memset(&l->f, 0, sizeof(l->f));
+		memcpy(l->f.udf, udf, sizeof(udf));
+		l->tuple_set = false;
+		l->pfx_set = 0;
+		l->preset = EVPN_MON_PRESET_NONE;
+	}
+	return mon_profile_apply(vty, bgp, name, &cfg);
+}
+
+DEFPY(evpn_mon_profile_filter_preset, evpn_mon_profile_filter_preset_cmd,
+      "[no$no] monitor profile WORD$name filter (1-4)$line preset <rocev2-cnp|rocev2-nak>$preset",
+      NO_STR MONITOR_STR PROFILE_STR PROFILE_NAME_STR FILTER_STR
+      FILTER_NUM_STR
+      "Replace the line with a predefined one\n"
+      "RoCEv2 congestion notification packets (UDP 4791, BTH opcode 0x81)\n"
+      "RoCEv2 NAKs (UDP 4791, RC acknowledge with an AETH NAK syndrome)\n")
+{
+	struct bgp *bgp = mon_bgp_from_vty(vty);
+	struct mon_profile_cfg cfg;
+	bool done;
+	struct mon_profile_line *l;
+	struct evpn_mon_filter f;
+	enum evpn_mon_preset which;
+	int ret, u;
+
+	if (!bgp)
+		return CMD_WARNING_CONFIG_FAILED;
+	if (no) {
+		ret = mon_profile_for_no(vty, name, &done);
+		if (ret != CMD_SUCCESS || done)
+			return ret;
+	}
+	ret = mon_profile_load(vty, name, &cfg);
+	if (ret != CMD_SUCCESS)
+		return ret;
+	l = &cfg.line[line - 1];
+	memset(l, 0, sizeof(*l));
+	if (!no) {
+		which = strcmp(preset, "rocev2-cnp") == 0
+				? EVPN_MON_PRESET_ROCEV2_CNP
+				: EVPN_MON_PRESET_ROCEV2_NAK;
+		evpn_mon_filter_preset(which, &f);
+		l->tuple_set = true;
+		l->preset = which;
+		l->f = f;
+		l->f.nudf = 0;
+		for (u = 0; u < f.nudf; u++)
+			l->udf_set |= 1u << u;
+	}
+	return mon_profile_apply(vty, bgp, name, &cfg);
+}
+
+/* 0xHHHH or decimal, 0..65535 */
+static bool mon_parse_u16(struct vty *vty, const char *what, const char *s,
+			  uint16_t *out)
+{
+	const char *digits = s;
+	unsigned long v = 0;
+	int base = 10;
+
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		digits = s + 2;
+		base = 16;
+	}
+	if (!*digits || strlen(digits) > 6)
+		goto bad;
+	for (; *digits; digits++) {
+		if (base == 16 ? !isxdigit((unsigned char)*digits)
+			       : !isdigit((unsigned char)*digits))
+			goto bad;
+		v = v * base
+		    + (isdigit((unsigned char)*digits)
+			       ? (unsigned long)(*digits - '0')
+			       : (unsigned long)(tolower((unsigned char)*digits)
+						 - 'a' + 10));
+	}
+	if (v > 0xffff)
+		goto bad;
+	*out = (uint16_t)v;
+	return true;
+bad:
+	vty_out(vty, "%% Malformed %s %s: 0xHHHH or decimal, 0 to 65535\n",
+		what, s);
+	return false;
+}
+
+DEFPY(evpn_mon_profile_udf, evpn_mon_profile_udf_cmd,
+      "monitor profile WORD$name filter (1-4)$line udf (1-8)$udf <l3|l4|l5>$base offset (0-126)$offset value WORD$value mask WORD$mask",
+      MONITOR_STR PROFILE_STR PROFILE_NAME_STR FILTER_STR FILTER_NUM_STR
+      UDF_STR UDF_NUM_STR
+      "From the start of the L3 header\n"
+      "From the start of the L4 header\n"
+      "From the L4 payload (after UDP's 8 octets or the whole TCP header)\n"
+      "Offset of the 16-bit field\n" "Octets\n"
+      "Value (big-endian)\n" "0xHHHH or decimal\n"
+      "Mask: the bits of the value that must match\n" "0xHHHH or decimal\n")
+{
+	struct bgp *bgp = mon_bgp_from_vty(vty);
+	struct mon_profile_cfg cfg;
+	struct mon_profile_line *l;
+	struct evpn_mon_udf *d;
+	uint16_t v, m;
+	int ret;
+
+	if (!bgp)
+		return CMD_WARNING_CONFIG_FAILED;
+	if (!mon_parse_u16(vty, "value", value, &v)
+	    || !mon_parse_u16(vty, "mask", mask, &m))
+		return CMD_WARNING_CONFIG_FAILED;
+	ret = mon_profile_load(vty, name, &cfg);
+	if (ret != CMD_SUCCESS)
+		return ret;
+	l = &cfg.line[line - 1];
+	l->udf_set |= 1u << (udf - 1);
+	d = &l->f.udf[udf - 1];
+	d->base = base[1] == '3' ? EVPN_MON_UDF_L3
+		  : base[1] == '4' ? EVPN_MON_UDF_L4
+				   : EVPN_MON_UDF_L5;
+	d->offset = offset;
+	d->value = v;
+	d->mask = m;
+	return mon_profile_apply(vty, bgp, name, &cfg);
+}
+
+DEFPY(no_evpn_mon_profile_udf, no_evpn_mon_profile_udf_cmd,
+      "no monitor profile WORD$name filter (1-4)$line udf (1-8)$udf [<l3|l4|l5> offset (0-126) value WORD mask WORD]",
+      NO_STR MONITOR_STR PROFILE_STR PROFILE_NAME_STR FILTER_STR
+      FILTER_NUM_STR UDF_STR UDF_NUM_STR
+      "From the start of the L3 header\n"
+      "From the start of the L4 header\n"
+      "From the L4 payload (after UDP's 8 octets or the whole TCP header)\n"
+      "Offset of the 16-bit field\n" "Octets\n"
+      "Value (big-endian)\n" "0xHHHH or decimal\n"
+      "Mask: the bits of the value that must match\n" "0xHHHH or decimal\n")
+{
+	struct bgp *bgp = mon_bgp_from_vty(vty);
+	struct mon_profile_cfg cfg;
+	bool done;
+	struct mon_profile_line *l;
+	int ret;
+
+	if (!bgp)
+		return CMD_WARNING_CONFIG_FAILED;
+	ret = mon_profile_for_no(vty, name, &done);
+	if (ret != CMD_SUCCESS || done)
+		return ret;
+	ret = mon_profile_load(vty, name, &cfg);
+	if (ret != CMD_SUCCESS)
+		return ret;
+	l = &cfg.line[line - 1];
+	/* A line made of UDF lines only goes with its last one; a line
+	 * with a 5-tuple line of its own ("filter N ...") stays. */
+	l->udf_set &= ~(1u << (udf - 1));
+	memset(&l->f.udf[udf - 1], 0, sizeof(l->f.udf[0]));
+	return mon_profile_apply(vty, bgp, name, &cfg);
+}
+
+DEFPY(evpn_mon_profile_sample, evpn_mon_profile_sample_cmd,
+      "monitor profile WORD$name sample 1-in (1-8388608)$n",
+      MONITOR_STR PROFILE_STR PROFILE_NAME_STR
+      "Mirror a random sample of the packets\n"
+      "One in N on average\n" "N\n")
+{
+	struct bgp *bgp = mon_bgp_from_vty(vty);
+	struct mon_profile_cfg cfg;
+	int ret;
+
+	if (!bgp)
+		return CMD_WARNING_CONFIG_FAILED;
+	ret = mon_profile_load(vty, name, &cfg);
+	if (ret != CMD_SUCCESS)
+		return ret;
+	cfg.sample = n > 1 ? n : 0;
+	return mon_profile_apply(vty, bgp, name, &cfg);
+}
+
+DEFPY(no_evpn_mon_profile_sample, no_evpn_mon_profile_sample_cmd,
+      "no monitor profile WORD$name sample [1-in (1-8388608)$n]",
+      NO_STR MONITOR_STR PROFILE_STR PROFILE_NAME_STR
+      "Mirror a random sample of the packets\n"
+      "One in N on average\n" "N\n")
+{
+	struct bgp *bgp = mon_bgp_from_vty(vty);
+	struct mon_profile_cfg cfg;
+	bool done;
+	int ret;
+
+	if (!bgp)
+		return CMD_WARNING_CONFIG_FAILED;
+	ret = mon_profile_for_no(vty, name, &done);
+	if (ret != CMD_SUCCESS || done)
+		return ret;
+	ret = mon_profile_load(vty, name, &cfg);
+	if (ret != CMD_SUCCESS)
+		return ret;
+	cfg.sample = 0;
+	return mon_profile_apply(vty, bgp, name, &cfg);
+}
+
+DEFPY(evpn_mon_profile_truncate, evpn_mon_profile_truncate_cmd,
+      "monitor profile WORD$name truncate (64-9216)$len",
+      MONITOR_STR PROFILE_STR PROFILE_NAME_STR
+      "Mirror only the first octets of each packet (the original is unchanged)\n"
+      "Octets\n")
+{
+	struct bgp *bgp = mon_bgp_from_vty(vty);
+	struct mon_profile_cfg cfg;
+	int ret;
+
+	if (!bgp)
+		return CMD_WARNING_CONFIG_FAILED;
+	ret = mon_profile_load(vty, name, &cfg);
+	if (ret != CMD_SUCCESS)
+		return ret;
+	cfg.truncate = len;
+	return mon_profile_apply(vty, bgp, name, &cfg);
+}
+
+DEFPY(no_evpn_mon_profile_truncate, no_evpn_mon_profile_truncate_cmd,
+      "no monitor profile WORD$name truncate [(64-9216)]",
+      NO_STR MONITOR_STR PROFILE_STR PROFILE_NAME_STR
+      "Mirror only the first octets of each packet (the original is unchanged)\n"
+      "Octets\n")
+{
+	struct bgp *bgp = mon_bgp_from_vty(vty);
+	struct mon_profile_cfg cfg;
+	bool done;
+	int ret;
+
+	if (!bgp)
+		return CMD_WARNING_CONFIG_FAILED;
+	ret = mon_profile_for_no(vty, name, &done);
+	if (ret != CMD_SUCCESS || done)
+		return ret;
+	ret = mon_profile_load(vty, name, &cfg);
+	if (ret != CMD_SUCCESS)
+		return ret;
+	cfg.truncate = 0;
+	return mon_profile_apply(vty, bgp, name, &cfg);
+}
+
+DEFPY(evpn_mon_profile_police, evpn_mon_profile_police_cmd,
+      "monitor profile WORD$name police <pps|bps>$unit (1-400000000000)$rate burst (1-100000000)$burst",
+      MONITOR_STR PROFILE_STR PROFILE_NAME_STR
+      "Limit the copies of each session on each leaf (token bucket)\n"
+      "Rate in packets per second, burst in packets\n"
+      "Rate in bits per second, burst in octets\n"
+      "Rate\n"
+      "Bucket size\n" "Packets (pps) or octets (bps)\n")
+{
+	struct bgp *bgp = mon_bgp_from_vty(vty);
+	struct mon_profile_cfg cfg;
+	int ret;
+
+	if (!bgp)
+		return CMD_WARNING_CONFIG_FAILED;
+	ret = mon_profile_load(vty, name, &cfg);
+	if (ret != CMD_SUCCESS)
+		return ret;
+	cfg.police_unit = strcmp(unit, "pps") == 0 ? EVPN_MON_POLICE_PPS
+						   : EVPN_MON_POLICE_BPS;
+	cfg.police_rate = (uint64_t)rate;
+	cfg.police_burst = (uint32_t)burst;
+	return mon_profile_apply(vty, bgp, name, &cfg);
+}
+
+DEFPY(no_evpn_mon_profile_police, no_evpn_mon_profile_police_cmd,
+      "no monitor profile WORD$name police [<pps|bps> (1-400000000000) burst (1-100000000)]",
+      NO_STR MONITOR_STR PROFILE_STR PROFILE_NAME_STR
+      "Limit the copies of each session on each leaf (token bucket)\n"
+      "Rate in packets per second, burst in packets\n"
+      "Rate in bits per second, burst in octets\n"
+      "Rate\n"
+      "Bucket size\n" "Packets (pps) or octets (bps)\n")
+{
+	struct bgp *bgp = mon_bgp_from_vty(vty);
+	struct mon_profile_cfg cfg;
+	bool done;
+	int ret;
+
+	if (!bgp)
+		return CMD_WARNING_CONFIG_FAILED;
+	ret = mon_profile_for_no(vty, name, &done);
+	if (ret != CMD_SUCCESS || done)
+		return ret;
+	ret = mon_profile_load(vty, name, &cfg);
+	if (ret != CMD_SUCCESS)
+		return ret;
+	cfg.police_unit = EVPN_MON_POLICE_NONE;
+	cfg.police_rate = 0;
+	cfg.police_burst = 0;
+	return mon_profile_apply(vty, bgp, name, &cfg);
+}
+
+/* ------------------------------------------------------------------ */
+/* Profile lines (running-config and show)                             */
+/* ------------------------------------------------------------------ */
+
+static const char *const mon_dir_names[] = {"both", "rx", "tx"};
+static const char *const mon_base_names[] = {"l3", "l4", "l5"};
+
+static const char *mon_preset_name(enum evpn_mon_preset preset)
+{
+	switch (preset) {
+	case EVPN_MON_PRESET_ROCEV2_CNP:
+		return "rocev2-cnp";
+	case EVPN_MON_PRESET_ROCEV2_NAK:
+		return "rocev2-nak";
+	case EVPN_MON_PRESET_NONE:
+		break;
+	}
+	return NULL;
+}
+
+static void mon_proto_str(uint8_t proto, char *buf, size_t size)
+{
+	switch (proto) {
+	case IPPROTO_TCP:
+		strlcpy(buf, "tcp", size);
+		break;
+	case IPPROTO_UDP:
+		strlcpy(buf, "udp", size);
+		break;
+	case IPPROTO_ICMP:
+		strlcpy(buf, "icmp", size);
+		break;
+	case IPPROTO_ICMPV6:
+		strlcpy(buf, "icmpv6", size);
+		break;
+	default:
+		snprintf(buf, size, "%u", proto);
+	}
+}
+
+static void mon_pfx_str(uint8_t family, const struct evpn_mon_prefix *p,
+			char *buf, size_t size)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	inet_ntop(family == 6 ? AF_INET6 : AF_INET, p->addr, a, sizeof(a));
+	snprintf(buf, size, "%s/%u", a, p->len);
+}
+
+static void mon_ports_str(const char *kw, uint16_t lo, uint16_t hi, char *buf,
+			  size_t size)
+{
+	if (lo == hi)
+		snprintf(buf, size, " %s %u", kw, lo);
+	else
+		snprintf(buf, size, " %s %u to %u", kw, lo, hi);
+}
+
+/* The preset a configured line is still equal to, or NONE. */
+static enum evpn_mon_preset mon_line_preset(const struct mon_profile_line *l)
+{
+	struct evpn_mon_filter f = l->f;
+	int u;
+
+	if (l->preset == EVPN_MON_PRESET_NONE || !l->tuple_set)
+		return EVPN_MON_PRESET_NONE;
+	memset(f.udf, 0, sizeof(f.udf));
+	f.nudf = 0;
+	for (u = 0; u < EVPN_MON_MAX_UDFS; u++)
+		if (l->udf_set & (1u << u))
+			f.udf[f.nudf++] = l->f.udf[u];
+	return evpn_mon_filter_which_preset(&f) == l->preset
+		       ? l->preset
+		       : EVPN_MON_PRESET_NONE;
+}
+
+/* "filter N ..." without the "monitor profile NAME " part. */
+static void mon_line_tuple_str(int n, const struct mon_profile_line *l,
+			       char *buf, size_t size)
+{
+	const struct evpn_mon_filter *f = &l->f;
+	char tmp[INET6_ADDRSTRLEN + 16];
+
+	snprintf(buf, size, "filter %d", n);
+	if (f->proto) {
+		mon_proto_str(f->proto, tmp, sizeof(tmp));
+		strlcat(buf, " protocol ", size);
+		strlcat(buf, tmp, size);
+	}
+	if (f->src.len || (l->pfx_set & 1)) {
+		mon_pfx_str(f->family, &f->src, tmp, sizeof(tmp));
+		strlcat(buf, " src ", size);
+		strlcat(buf, tmp, size);
+	}
+	if (f->dst.len || (l->pfx_set & 2)) {
+		mon_pfx_str(f->family, &f->dst, tmp, sizeof(tmp));
+		strlcat(buf, " dst ", size);
+		strlcat(buf, tmp, size);
+	}
+	if (evpn_mon_filter_has_sport(f)) {
+		mon_ports_str("sport", f->sport_lo, f->sport_hi, tmp,
+			      sizeof(tmp));
+		strlcat(buf, tmp, size);
+	}
+	if (evpn_mon_filter_has_dport(f)) {
+		mon_ports_str("dport", f->dport_lo, f->dport_hi, tmp,
+			      sizeof(tmp));
+		strlcat(buf, tmp, size);
+	}
+}
+
+/* The configuration lines of a profile, each prefixed with `indent`. */
+static void mon_profile_write(struct vty *vty, const char *indent,
+			      const struct mon_profile *p)
+{
+	const struct mon_profile_cfg *c = &p->cfg;
+	const struct mon_profile_line *l;
+	enum evpn_mon_preset preset;
+	char buf[256];
+	int n, u;
+
+	vty_out(vty, "%smonitor profile %s\n", indent, p->name);
+	if (c->direction != EVPN_MON_DIR_BOTH
+	    && c->direction < array_size(mon_dir_names))
+		vty_out(vty, "%smonitor profile %s direction %s\n", indent,
+			p->name, mon_dir_names[c->direction]);
+	for (n = 0; n < EVPN_MON_MAX_FILTERS; n++) {
+		l = &c->line[n];
+		preset = mon_line_preset(l);
+		if (preset != EVPN_MON_PRESET_NONE) {
+			vty_out(vty, "%smonitor profile %s filter %d preset %s\n",
+				indent, p->name, n + 1,
+				mon_preset_name(preset));
+			continue;
+		}
+		if (l->tuple_set) {
+			mon_line_tuple_str(n + 1, l, buf, sizeof(buf));
+			vty_out(vty, "%smonitor profile %s %s\n", indent,
+				p->name, buf);
+		}
+		for (u = 0; u < EVPN_MON_MAX_UDFS; u++) {
+			const struct evpn_mon_udf *d = &l->f.udf[u];
+
+			if (!(l->udf_set & (1u << u)))
+				continue;
+			vty_out(vty,
+				"%smonitor profile %s filter %d udf %d %s offset %u value 0x%04x mask 0x%04x\n",
+				indent, p->name, n + 1, u + 1,
+				d->base < array_size(mon_base_names)
+					? mon_base_names[d->base]
+					: "l3",
+				d->offset, d->value, d->mask);
+		}
+	}
+	if (c->sample > 1)
+		vty_out(vty, "%smonitor profile %s sample 1-in %u\n", indent,
+			p->name, c->sample);
+	if (c->truncate)
+		vty_out(vty, "%smonitor profile %s truncate %u\n", indent,
+			p->name, c->truncate);
+	if (c->police_unit != EVPN_MON_POLICE_NONE)
+		vty_out(vty, "%smonitor profile %s police %s %" PRIu64
+			     " burst %u\n",
+			indent, p->name,
+			c->police_unit == EVPN_MON_POLICE_PPS ? "pps" : "bps",
+			c->police_rate, c->police_burst);
+}
+
+static json_object *mon_profile_json(struct bgp *bgp,
+				     const struct mon_profile *p)
+{
+	const struct mon_profile_cfg *c = &p->cfg;
+	json_object *j = json_object_new_object();
+	json_object *jfilters = json_object_new_array();
+	json_object *jsessions = json_object_new_array();
+	struct evpn_mon_options o;
+	struct listnode *node;
+	struct mon_host *h;
+	char buf[INET6_ADDRSTRLEN + 8];
+	int n, u;
+
+	evpn_mon_profile_build(p->name, c, &o);
+	json_object_string_add(j, "name", p->name);
+	json_object_string_add(j, "direction",
+			       c->direction < array_size(mon_dir_names)
+				       ? mon_dir_names[c->direction]
+				       : "unknown");
+	for (n = 0; n < EVPN_MON_MAX_FILTERS; n++) {
+		const struct mon_profile_line *l = &c->line[n];
+		const struct evpn_mon_filter *f = &l->f;
+		json_object *jf, *judfs;
+		enum evpn_mon_preset preset;
+
+		if (!l->tuple_set && !l->udf_set)
+			continue;
+		jf = json_object_new_object();
+		judfs = json_object_new_array();
+		json_object_int_add(jf, "line", n + 1);
+		preset = mon_line_preset(l);
+		if (preset != EVPN_MON_PRESET_NONE)
+			json_object_string_add(jf, "preset",
+					       mon_preset_name(preset));
+		if (f->proto)
+			json_object_int_add(jf, "protocol", f->proto);
+		if (f->family)
+			json_object_int_add(jf, "family", f->family);
+		if (f->src.len) {
+			mon_pfx_str(f->family, &f->src, buf, sizeof(buf));
+			json_object_string_add(jf, "src", buf);
+		}
+		if (f->dst.len) {
+			mon_pfx_str(f->family, &f->dst, buf, sizeof(buf));
+			json_object_string_add(jf, "dst", buf);
+		}
+		if (evpn_mon_filter_has_sport(f)) {
+			json_object_int_add(jf, "sportFrom", f->sport_lo);
+			json_object_int_add(jf, "sportTo", f->sport_hi);
+		}
+		if (evpn_mon_filter_has_dport(f)) {
+			json_object_int_add(jf, "dportFrom", f->dport_lo);
+			json_object_int_add(jf, "dportTo", f->dport_hi);
+		}
+		for (u = 0; u < EVPN_MON_MAX_UDFS; u++) {
+			const struct evpn_mon_udf *d = &f->udf[u];
+			json_object *ju;
+
+			if (!(l->udf_set & (1u << u)))
+				continue;
+			ju = json_object_new_object();
+			json_object_int_add(ju, "udf", u + 1);
+			json_object_string_add(
+				ju, "base",
+				d->base < array_size(mon_base_names)
+					? mon_base_names[d->base]
+					: "unknown");
+			json_object_int_add(ju, "offset", d->offset);
+			json_object_string_addf(ju, "value", "0x%04x",
+						d->value);
+			json_object_string_addf(ju, "mask", "0x%04x", d->mask);
+			json_object_array_add(judfs, ju);
+		}
+		json_object_object_add(jf, "udfs", judfs);
+		json_object_array_add(jfilters, jf);
+	}
+	json_object_object_add(j, "filters", jfilters);
+	json_object_int_add(j, "sample", c->sample > 1 ? c->sample : 1);
+	json_object_int_add(j, "truncate", c->truncate);
+	if (c->police_unit != EVPN_MON_POLICE_NONE) {
+		json_object *jp = json_object_new_object();
+
+		json_object_string_add(jp, "unit",
+				       c->police_unit == EVPN_MON_POLICE_PPS
+					       ? "pps"
+					       : "bps");
+		json_object_int_add(jp, "rate", (int64_t)c->police_rate);
+		json_object_int_add(jp, "burst", c->police_burst);
+		json_object_object_add(j, "police", jp);
+	}
+	json_object_int_add(j, "optionsLength",
+			    evpn_mon_options_encoded_len(&o));
+	for (ALL_LIST_ELEMENTS_RO(evpn_mon.hosts, node, h)) {
+		json_object *js;
+
+		if (strcmp(h->profile, p->name))
+			continue;
+		js = json_object_new_object();
+		json_object_int_add(js, "vni", h->vni);
+		if (h->has_mac)
+			json_object_string_addf(js, "hostMac", "%pEA",
+						&h->mac);
+		if (!IS_IPADDR_NONE(&h->ip))
+			json_object_string_addf(js, "hostIp", "%pIA", &h->ip);
+		json_object_int_add(js, "hostId", h->host_id);
+		json_object_string_add(js, "state",
+				       evpn_mon_host_state_json(bgp, h));
+		json_object_array_add(jsessions, js);
+	}
+	json_object_object_add(j, "sessions", jsessions);
+	return j;
+}
+
+DEFPY(show_bgp_evpn_monitor_profile, show_bgp_evpn_monitor_profile_cmd,
+      "show bgp l2vpn evpn monitor profile [WORD$name] [json$uj]",
+      SHOW_STR BGP_STR L2VPN_HELP_STR EVPN_HELP_STR
+      "evpn-monitor monitoring sessions\n"
+      "Mirror profiles\n" "Profile name\n" JSON_STR)
+{
+	struct bgp *bgp = bgp_get_evpn();
+	json_object *json = NULL, *jprofiles = NULL;
+	struct listnode *node;
+	struct mon_profile *p;
+	struct evpn_mon_options o;
+	unsigned int shown = 0;
+
+	if (uj) {
+		json = json_object_new_object();
+		jprofiles = json_object_new_object();
+	}
+	for (ALL_LIST_ELEMENTS_RO(evpn_mon.profiles, node, p)) {
+		if (name && strcmp(name, p->name))
+			continue;
+		shown++;
+		if (uj) {
+			json_object_object_add(jprofiles, p->name,
+					       mon_profile_json(bgp, p));
+			continue;
+		}
+		evpn_mon_profile_build(p->name, &p->cfg, &o);
+		vty_out(vty,
+			"Profile %s: %u session(s), %zu octets of options\n",
+			p->name, evpn_mon_profile_users(p->name),
+			evpn_mon_options_encoded_len(&o));
+		mon_profile_write(vty, "  ", p);
+	}
+	if (uj) {
+		json_object_object_add(json, "profiles", jprofiles);
+		vty_json(vty, json);
+	} else if (name && !shown)
+		vty_out(vty, "%% No monitor profile %s\n", name);
+	else if (!shown)
+		vty_out(vty, "No monitor profiles\n");
 	return CMD_SUCCESS;
 }
 
@@ -399,16 +1306,29 @@ DEFPY(show_bgp_evpn_monitor, show_bgp_evpn_monitor_cmd,
 			if (ipb[0])
 				json_object_string_add(j, "hostIp", ipb);
 			json_object_int_add(j, "hostId", h->host_id);
+			if (h->profile[0])
+				json_object_string_add(j, "profile",
+						       h->profile);
+			if (h->originated) {
+				struct evpn_mon_route r;
+				char sid[EVPN_MON_SESSION_ID_MAX];
+
+				evpn_mon_route_from_path(&r, &h->adv_p, NULL,
+							 NULL);
+				evpn_mon_session_id(&r, sid, sizeof(sid));
+				json_object_string_add(j, "sessionId", sid);
+			}
 			json_object_string_add(j, "state",
-					       evpn_mon_host_state(bgp, h));
+					       evpn_mon_host_state_json(bgp, h));
 			json_object_array_add(jcfg, j);
 		} else {
 			char macb[ETHER_ADDR_STRLEN] = "-";
 
 			if (h->has_mac)
 				prefix_mac2str(&h->mac, macb, sizeof(macb));
-			vty_out(vty, "  vni %u host %s %s server %u: %s\n",
+			vty_out(vty, "  vni %u host %s %s server %u%s%s: %s\n",
 				h->vni, macb, ipb[0] ? ipb : "-", h->host_id,
+				h->profile[0] ? " profile " : "", h->profile,
 				evpn_mon_host_state(bgp, h));
 		}
 	}
@@ -452,9 +1372,14 @@ static int evpn_mon_config_write(struct vty *vty, struct bgp *bgp)
 	struct listnode *node;
 	struct mon_server *s;
 	struct mon_host *h;
+	struct mon_profile *p;
 
 	if (bgp->inst_type != BGP_INSTANCE_TYPE_DEFAULT)
 		return 0;
+	/* Profiles first: a session line names one, and a configuration
+	 * read back must not pass through "profile-missing". */
+	for (ALL_LIST_ELEMENTS_RO(evpn_mon.profiles, node, p))
+		mon_profile_write(vty, "  ", p);
 	for (ALL_LIST_ELEMENTS_RO(evpn_mon.servers, node, s)) {
 		vty_out(vty, "  monitor server %u mac %pEA", s->host_id,
 			&s->mac);
@@ -468,7 +1393,10 @@ static int evpn_mon_config_write(struct vty *vty, struct bgp *bgp)
 			vty_out(vty, " mac %pEA", &h->mac);
 		if (!IS_IPADDR_NONE(&h->ip))
 			vty_out(vty, " ip %pIA", &h->ip);
-		vty_out(vty, " server %u\n", h->host_id);
+		vty_out(vty, " server %u", h->host_id);
+		if (h->profile[0])
+			vty_out(vty, " profile %s", h->profile);
+		vty_out(vty, "\n");
 	}
 	return 0;
 }
@@ -480,6 +1408,22 @@ void evpn_mon_vty_init(void)
 	install_element(BGP_EVPN_NODE, &evpn_mon_server_cmd);
 	install_element(BGP_EVPN_NODE, &no_evpn_mon_server_cmd);
 	install_element(BGP_EVPN_NODE, &evpn_mon_host_cmd);
+	install_element(BGP_EVPN_NODE, &evpn_mon_profile_cmd);
+	install_element(BGP_EVPN_NODE, &no_evpn_mon_profile_cmd);
+	install_element(BGP_EVPN_NODE, &evpn_mon_profile_direction_cmd);
+	install_element(BGP_EVPN_NODE, &no_evpn_mon_profile_direction_cmd);
+	install_element(BGP_EVPN_NODE, &evpn_mon_profile_filter_cmd);
+	install_element(BGP_EVPN_NODE, &no_evpn_mon_profile_filter_cmd);
+	install_element(BGP_EVPN_NODE, &evpn_mon_profile_filter_preset_cmd);
+	install_element(BGP_EVPN_NODE, &evpn_mon_profile_udf_cmd);
+	install_element(BGP_EVPN_NODE, &no_evpn_mon_profile_udf_cmd);
+	install_element(BGP_EVPN_NODE, &evpn_mon_profile_sample_cmd);
+	install_element(BGP_EVPN_NODE, &no_evpn_mon_profile_sample_cmd);
+	install_element(BGP_EVPN_NODE, &evpn_mon_profile_truncate_cmd);
+	install_element(BGP_EVPN_NODE, &no_evpn_mon_profile_truncate_cmd);
+	install_element(BGP_EVPN_NODE, &evpn_mon_profile_police_cmd);
+	install_element(BGP_EVPN_NODE, &no_evpn_mon_profile_police_cmd);
+	install_element(VIEW_NODE, &show_bgp_evpn_monitor_profile_cmd);
 	install_element(VIEW_NODE, &show_bgp_evpn_monitor_cmd);
 	install_element(VIEW_NODE, &show_bgp_evpn_monitor_feed_cmd);
 }

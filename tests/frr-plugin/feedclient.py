@@ -38,7 +38,10 @@ def session_dict(s) -> dict:
     return {"vni": s.vni, "ethTag": s.eth_tag, "hostMac": mac(s.host_mac),
             "hostIp": ip(s.host_ip), "hostId": s.host_id,
             "serverMac": mac(s.server_mac), "serverIp": ip(s.server_ip),
-            "rd": s.rd, "originator": ip(s.originator), "local": s.local}
+            "rd": s.rd, "originator": ip(s.originator), "local": s.local,
+            # feed version 2: the options area as on the wire (hex, "" = no
+            # profile) and the session id
+            "options": bytes(s.options).hex(), "sessionId": s.session_id}
 
 
 class FeedClient:
@@ -55,6 +58,7 @@ class FeedClient:
         self.sessions: dict[tuple, dict] = {}
         self.snapshots = 0
         self.deltas = 0
+        self.version = None  # the feed version bgpd announces
         self.last_rx = time.monotonic()
         self.subscribe()
 
@@ -64,7 +68,8 @@ class FeedClient:
                 d["rd"], d["originator"])
 
     def subscribe(self) -> None:
-        req = pb().Request(kind=pb().Request.SUBSCRIBE, client=self.name)
+        req = pb().Request(kind=pb().Request.SUBSCRIBE, client=self.name,
+                           version=pb().VERSION_2)
         self.sock.send(req.SerializeToString())
 
     def poll(self, timeout: float = 0.2) -> None:
@@ -87,6 +92,7 @@ class FeedClient:
         body = m.WhichOneof("body")
         if body == "snapshot":
             self.epoch, self.seq = m.snapshot.epoch, m.snapshot.seq
+            self.version = m.snapshot.version
             self.sessions = {}
             for s in m.snapshot.sessions:
                 d = session_dict(s)
@@ -105,6 +111,7 @@ class FeedClient:
                 self.sessions.pop(self.key(d), None)
             self.deltas += 1
         elif body == "heartbeat":
+            self.version = m.heartbeat.version
             if m.heartbeat.epoch != self.epoch or (self.seq is not None and m.heartbeat.seq != self.seq):
                 self.seq = None
                 self.subscribe()

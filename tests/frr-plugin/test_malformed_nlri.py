@@ -11,6 +11,15 @@ same UPDATE must still be processed. Every malformed NLRI must be counted
 under its reason (`counters.rxMalformedByReason`, docs/wire-format.md), and
 the reasons must add up to `counters.rxMalformed`.
 
+Options (a session's mirror profile, versioned TLVs after the originator IP):
+an unknown optional TLV is skipped (the route is accepted without it); an
+unknown version, an unknown mandatory TLV, a TLV with a wrong length, one that
+runs past the NLRI, a single-valued TLV given twice and a value out of range
+each withdraw the route with that key (RFC 7606), counted under their reason,
+and never reset the session. The NLRI are built here, independently of the C
+codec; the valid ones are checked against it through the options the leaf
+shows (decoded and re-encoded by the codec).
+
 Also here, because this lab runs the patched vtysh: a successful vtysh call
 prints nothing on stderr (it used to complain about a missing vtysh.conf).
 
@@ -44,12 +53,41 @@ NEXT_HOP = bytes([10, 0, 0, 101])                        # a reachable VTEP
 REASONS = ("tooShort", "tooLong", "hostMacLength", "hostIpLength", "serverMacLength",
            "serverIpLength", "originatorIpLength", "truncated", "trailingOctets",
            "hostIdOutOfRange", "noHost", "hostMacNotUnicast", "serverMacNotUnicast",
-           "vniZero")
+           "vniZero", "optionsVersion", "optionsTruncated", "optionsLength",
+           "optionsDuplicate", "optionsUnknownMandatory", "optionsValue")
+
+# Options area (docs/wire-format.md, "Options"): version octet, then TLVs
+# type/length/value; type bit 0x80 = optional.
+OPT_VERSION = 1
+TLV_DIRECTION, TLV_FILTER, TLV_SAMPLE, TLV_TRUNCATE, TLV_POLICE, TLV_NAME = 1, 2, 3, 4, 5, 0x81
+
+
+def tlv(t: int, value: bytes, length: int | None = None) -> bytes:
+    return bytes([t, len(value) if length is None else length]) + value
+
+
+def options(*tlvs: bytes, version: int = OPT_VERSION) -> bytes:
+    return bytes([version]) + b"".join(tlvs)
+
+
+def filter_tlv(family=0, proto=0, src=(0, b""), dst=(0, b""), sport=None, dport=None,
+               udfs=()) -> bytes:
+    """One FILTER TLV: family, protocol, src/dst prefix lengths, the prefixes'
+    significant octets, port flags (1 sport, 2 dport) and ranges, UDFs
+    (base, offset, value, mask)."""
+    v = bytes([family, proto, src[0], dst[0]]) + src[1] + dst[1]
+    v += bytes([(1 if sport else 0) | (2 if dport else 0)])
+    for rng in (sport, dport):
+        if rng:
+            v += struct.pack(">HH", *rng)
+    v += bytes([len(udfs)]) + b"".join(struct.pack(">BBHH", *u) for u in udfs)
+    return tlv(TLV_FILTER, v)
 
 
 def nlri(host_id=31, host_mac=b"\x00\x00\x00\x00\x03\x10", host_ip=b"\xc0\xa8\x64\x1f",
          server_mac=b"\x00\x00\x00\x00\x00\x31", server_ip=b"\xc0\xa8\x64\x15",
-         vni=100, raw_body: bytes | None = None, length: int | None = None) -> bytes:
+         vni=100, opts: bytes = b"", raw_body: bytes | None = None,
+         length: int | None = None) -> bytes:
     """One EVPN NLRI of type 254 (docs/wire-format.md)."""
     if raw_body is None:
         b = RD + struct.pack(">I", 0) + vni.to_bytes(3, "big") + b"\0" + struct.pack(">I", host_id)
@@ -57,7 +95,7 @@ def nlri(host_id=31, host_mac=b"\x00\x00\x00\x00\x03\x10", host_ip=b"\xc0\xa8\x6
         b += bytes([len(host_ip) * 8]) + host_ip
         b += bytes([len(server_mac) * 8]) + server_mac
         b += bytes([len(server_ip) * 8]) + server_ip
-        b += bytes([32, 10, 0, 0, 101])
+        b += bytes([32, 10, 0, 0, 101]) + opts
     else:
         b = raw_body
     return bytes([254, len(b) if length is None else length]) + b
@@ -86,8 +124,9 @@ def malformed_batch() -> list[tuple[bytes, str]]:
         cases.append((nlri(raw_body=bytes(b)), reason))
     cases.append((nlri(raw_body=good[:30]), "tooShort"))   # under 35 octets
     cases.append((nlri(raw_body=good[:40]), "truncated"))  # server IP runs past the body
-    cases.append((nlri(raw_body=good + b"\0"), "trailingOctets"))
-    cases.append((nlri(raw_body=good + bytes(25)), "tooLong"))       # 74 octets
+    # octets after the originator are an options area: version 0 is unknown
+    cases.append((nlri(raw_body=good + b"\0"), "optionsVersion"))
+    cases.append((nlri(raw_body=good + bytes(25)), "optionsVersion"))
     cases.append((nlri(raw_body=b""), "tooShort"))         # empty body
     cases.append((nlri(host_id=0), "hostIdOutOfRange"))
     cases.append((nlri(host_id=65536), "hostIdOutOfRange"))   # over 16 bits
@@ -313,3 +352,108 @@ def test_patched_vtysh_writes_nothing_on_stderr(lab):
     assert cp.returncode == 0, cp
     assert "Can't open configuration file" not in cp.stderr
     assert cp.stderr == ""
+
+
+# --- options -----------------------------------------------------------------
+
+PROFILE = options(tlv(TLV_DIRECTION, b"\x01"),
+                  filter_tlv(family=4, proto=17, dst=(24, bytes([192, 168, 100])),
+                             dport=(4791, 4791), udfs=[(2, 0, 0x8100, 0xff00)]),
+                  tlv(TLV_SAMPLE, struct.pack(">I", 100)),
+                  tlv(TLV_TRUNCATE, struct.pack(">H", 128)),
+                  tlv(TLV_POLICE, bytes([1]) + struct.pack(">QI", 1000, 50)),
+                  tlv(TLV_NAME, b"cnp"))
+
+
+def test_route_with_options_is_installed_as_sent(lab, exa):
+    """Every option decoded by the leaf's codec as built here, and its
+    re-encoding equal to the octets sent (they are canonical)."""
+    before = counters(lab)
+    exa.announce(nlri(host_id=50, opts=PROFILE))
+    lab.wait_for(lambda: "options" in installed(lab).get(50, {}), timeout=20,
+                 what="route with options installed")
+    s = installed(lab)[50]
+    o = s["options"]
+    assert s["profile"] == "cnp"
+    assert o["wire"] == PROFILE.hex()
+    assert o["direction"] == "rx" and o["sample"] == 100 and o["truncate"] == 128
+    assert o["police"] == {"unit": "pps", "rate": 1000, "burst": 50}
+    assert o["filters"] == [{"family": 4, "protocol": 17, "dst": "192.168.100.0/24",
+                             "dport": "4791-4791",
+                             "udfs": [{"base": "l5", "offset": 0, "value": "0x8100",
+                                       "mask": "0xff00"}]}]
+    assert s["sessionId"] == "10.0.0.101/100/50/00:00:00:00:03:10/192.168.100.31"
+    assert counters(lab)["rxMalformed"] == before["rxMalformed"]
+
+
+def test_unknown_optional_tlv_is_skipped(lab, exa):
+    before = counters(lab)
+    exa.announce(nlri(host_id=51, opts=options(tlv(0x9f, b"future"), tlv(TLV_DIRECTION, b"\x02"),
+                                               tlv(0xc3, b""))))
+    lab.wait_for(lambda: "options" in installed(lab).get(51, {}), timeout=20,
+                 what="route with an unknown optional TLV installed")
+    o = installed(lab)[51]["options"]
+    assert o["direction"] == "tx"
+    assert o["wire"] == options(tlv(TLV_DIRECTION, b"\x02")).hex(), "unknown TLVs dropped"
+    assert counters(lab)["rxMalformed"] == before["rxMalformed"]
+
+
+# (options area, reason): each withdraws the route with its key
+BAD_OPTIONS = [
+    (options(tlv(TLV_DIRECTION, b"\x01"), version=2), "optionsVersion"),
+    (options(tlv(0x1f, b"\x00")), "optionsUnknownMandatory"),
+    (options(tlv(TLV_DIRECTION, b"\x01\x01")), "optionsLength"),
+    (options(tlv(TLV_SAMPLE, b"\x00\x00\x01")), "optionsLength"),
+    (options(tlv(TLV_POLICE, bytes(12))), "optionsLength"),
+    (options(tlv(TLV_NAME, b"a" * 17)), "optionsLength"),
+    (options(tlv(TLV_SAMPLE, b"\x00", length=4)), "optionsTruncated"),
+    (options(tlv(TLV_DIRECTION, b"\x01"))[:-1], "optionsTruncated"),
+    (options(b"\x01"), "optionsTruncated"),                 # type without length
+    (options(tlv(TLV_DIRECTION, b"\x01"), tlv(TLV_DIRECTION, b"\x02")), "optionsDuplicate"),
+    (options(tlv(TLV_NAME, b"a"), tlv(TLV_NAME, b"b")), "optionsDuplicate"),
+    (options(tlv(TLV_DIRECTION, b"\x03")), "optionsValue"),
+    (options(tlv(TLV_SAMPLE, struct.pack(">I", 8388609))), "optionsValue"),
+    (options(tlv(TLV_TRUNCATE, struct.pack(">H", 63))), "optionsValue"),
+    (options(tlv(TLV_POLICE, bytes([3]) + struct.pack(">QI", 1, 1))), "optionsValue"),
+    (options(filter_tlv(udfs=[(3, 0, 0, 0)])), "optionsValue"),            # base unknown
+    (options(filter_tlv(udfs=[(0, 127, 0, 0)])), "optionsValue"),          # offset > 126
+    (options(filter_tlv(proto=1, dport=(1, 2))), "optionsValue"),          # ports w/o TCP/UDP
+    (options(*[filter_tlv()] * 5), "optionsValue"),                       # 5 lines
+]
+
+
+@pytest.mark.parametrize("area,reason", BAD_OPTIONS, ids=[
+    f"{r}-{i}" for i, (_, r) in enumerate(BAD_OPTIONS)])
+def test_malformed_options_treat_as_withdraw(lab, exa, area, reason):
+    """Installed with valid options first; the same key with malformed
+    options withdraws it, counted under its reason; the session stays up."""
+    host = 60 + BAD_OPTIONS.index((area, reason))
+    good = options(tlv(TLV_DIRECTION, b"\x01"))
+    exa.announce(nlri(host_id=host, opts=good))
+    lab.wait_for(lambda: host in installed(lab), timeout=20, what=f"host {host} installed")
+    before = counters(lab)
+    exa.announce(nlri(host_id=host, opts=area))
+    lab.wait_for(lambda: host not in installed(lab), timeout=20,
+                 what=f"host {host} withdrawn by malformed options ({reason})")
+    after = counters(lab)
+    assert malformed_since(before, after) == Counter({reason: 1})
+    p = exa.peer()
+    assert p["bgpState"] == "Established"
+    assert p.get("connectionsEstablished") == 1
+
+
+def test_options_change_replaces_the_route(lab, exa):
+    """New options under the same key: the route is replaced (one route,
+    the new options), not added next to the old one."""
+    exa.announce(nlri(host_id=80, opts=options(tlv(TLV_SAMPLE, struct.pack(">I", 10)))))
+    lab.wait_for(lambda: installed(lab).get(80, {}).get("options", {}).get("sample") == 10,
+                 timeout=20, what="first options")
+    exa.announce(nlri(host_id=80, opts=options(tlv(TLV_SAMPLE, struct.pack(">I", 20)))))
+    lab.wait_for(lambda: installed(lab).get(80, {}).get("options", {}).get("sample") == 20,
+                 timeout=20, what="changed options")
+    exa.announce(nlri(host_id=80))
+    lab.wait_for(lambda: 80 in installed(lab) and "options" not in installed(lab)[80],
+                 timeout=20, what="options removed")
+    rows = [s for s in lab.vtysh_json(LEAF, "show bgp l2vpn evpn monitor json")["sessions"]
+            if s["rd"] == "10.0.0.101:999" and s["hostId"] == 80]
+    assert len(rows) == 1, rows
