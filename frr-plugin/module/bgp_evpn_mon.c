@@ -585,13 +585,6 @@ const char *evpn_mon_host_state(struct bgp *bgp, const struct mon_host *h)
 	return "pending";
 }
 
-const char *evpn_mon_host_state_json(struct bgp *bgp, const struct mon_host *h)
-{
-	const char *state = evpn_mon_host_state(bgp, h);
-
-	return strcmp(state, "profile-missing") == 0 ? "profileMissing" : state;
-}
-
 /* ------------------------------------------------------------------ */
 /* Configuration                                                       */
 /* ------------------------------------------------------------------ */

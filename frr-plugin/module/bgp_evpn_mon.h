@@ -106,7 +106,6 @@ void evpn_mon_host_unset(struct bgp *bgp, struct mon_host *h);
 void evpn_mon_host_resync(struct bgp *bgp, struct mon_host *h);
 const char *evpn_mon_host_state(struct bgp *bgp, const struct mon_host *h);
 /* camelCase form of evpn_mon_host_state() for JSON. */
-const char *evpn_mon_host_state_json(struct bgp *bgp, const struct mon_host *h);
 
 /* profiles (bgp_evpn_mon_profile.c) */
 void evpn_mon_profile_init(void);

@@ -1049,7 +1049,7 @@ static json_object *mon_profile_json(struct bgp *bgp,
 			json_object_string_addf(js, "hostIp", "%pIA", &h->ip);
 		json_object_int_add(js, "hostId", h->host_id);
 		json_object_string_add(js, "state",
-				       evpn_mon_host_state_json(bgp, h));
+				       evpn_mon_host_state(bgp, h));
 		json_object_array_add(jsessions, js);
 	}
 	json_object_object_add(j, "sessions", jsessions);
@@ -1319,7 +1319,7 @@ DEFPY(show_bgp_evpn_monitor, show_bgp_evpn_monitor_cmd,
 				json_object_string_add(j, "sessionId", sid);
 			}
 			json_object_string_add(j, "state",
-					       evpn_mon_host_state_json(bgp, h));
+					       evpn_mon_host_state(bgp, h));
 			json_object_array_add(jcfg, j);
 		} else {
 			char macb[ETHER_ADDR_STRLEN] = "-";

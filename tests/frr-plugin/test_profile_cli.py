@@ -353,8 +353,8 @@ def remote_route(leaves, mac=HOST_MAC) -> list[dict]:
 
 def test_missing_profile_then_created_then_deleted(leaves, leaf1):
     leaf1.ok(f"monitor host vni {VNI} mac {HOST_MAC} server {SERVER} profile late")
-    wait_for(lambda: [c["state"] for c in leaf1.configured() if c.get("hostMac") == HOST_MAC] == ["profileMissing"],
-             what="state profileMissing")
+    wait_for(lambda: [c["state"] for c in leaf1.configured() if c.get("hostMac") == HOST_MAC] == ["profile-missing"],
+             what="state profile-missing")
     assert f"vni {VNI} host {HOST_MAC} - server {SERVER} profile late: profile-missing" in \
         leaf1.show("show bgp l2vpn evpn monitor")
     # kept in the configuration, not advertised (the other leaf is in sync
@@ -377,7 +377,7 @@ def test_missing_profile_then_created_then_deleted(leaves, leaf1):
 
     leaf1.ok("no monitor profile late")
     wait_for(lambda: not remote_route(leaves), what="route withdrawn with its profile")
-    wait_for(lambda: [c["state"] for c in leaf1.configured()] == ["profileMissing"], what="state back to profileMissing")
+    wait_for(lambda: [c["state"] for c in leaf1.configured()] == ["profile-missing"], what="state back to profile-missing")
 
 
 def test_profile_change_readvertises_same_key(leaves, leaf1):

@@ -37,7 +37,7 @@ has dropped the entries.
   two profiles, one server       two sessions of VM210 to SERV21: one copy
                                  per frame, cut at the larger truncation
   profile missing                a session naming a profile not yet defined
-                                 is not advertised (profileMissing) until
+                                 is not advertised (profile-missing) until
                                  the profile is created
 
 Run as root:
@@ -569,7 +569,7 @@ def test_two_profiles_one_server_one_copy_largest_truncation(fresh, outdir):
 
 def test_session_with_missing_profile_is_advertised_once_the_profile_exists(fresh, outdir):
     """`monitor host ... profile late` before `monitor profile late` exists:
-    kept in vtep103's configuration, shown as profileMissing there, advertised
+    kept in vtep103's configuration, shown as profile-missing there, advertised
     nowhere, nothing of VM210 mirrored. A fence session configured after it
     (VM230, no profile) shows that the fabric did take the later change in,
     and its copies show that SERV21's capture works. Creating the profile
@@ -588,7 +588,7 @@ def test_session_with_missing_profile_is_advertised_once_the_profile_exists(fres
                      what="the fence session (VM230) installed on every leaf")
         mine = P.configured_sessions(lab, P.CONFIG_LEAF)
         assert [(r.get("profile"), r.get("state")) for r in mine] == \
-            [("late", "profileMissing")], \
+            [("late", "profile-missing")], \
             f"{P.CONFIG_LEAF}: show bgp l2vpn evpn monitor json, configured: {mine}"
         leaked = {n: v for n, v in P.session_state(lab, None).items()}
         assert not leaked, f"a session without its profile was advertised/installed: {leaked}"
