@@ -29,6 +29,17 @@ extern "C" {
 #define EVPN_MON_HOST_ID_MIN 1
 #define EVPN_MON_HOST_ID_MAX 65535 /* VXLAN-GBP Group Policy ID is 16 bits */
 
+/* What a session sends its copies to: the first octet of the 4-octet HOST
+ * ID field on the wire (docs/wire-format.md, "Destination"). A receiver
+ * that predates collectors reads a collector route as a HOST ID above
+ * 65535: a semantic error, so it treats the route as withdrawn. */
+enum evpn_mon_dest {
+	EVPN_MON_DEST_SERVER = 0,    /* HOST ID 1..65535; server MAC (+IP) */
+	EVPN_MON_DEST_COLLECTOR = 1, /* collector ID 1..65535; server MAC
+				      * field zero, server IP field = the
+				      * collector IP; ERSPAN TLV required */
+};
+
 /* Fixed part: RD 8, Ethernet Tag 4, VNI 3, Flags 1, HOST ID 4 = 20 octets,
  * then five length-prefixed fields: host MAC (0|48 bits), host IP
  * (0|32|128), server MAC (48), server IP (0|32|128), originating router IP
@@ -50,14 +61,18 @@ struct evpn_mon_route {
 	uint32_t eth_tag;
 	uint32_t vni; /* 24 bits */
 	uint8_t flags; /* reserved: sent as 0, ignored on receipt */
-	uint32_t host_id;
+	uint8_t dest; /* enum evpn_mon_dest */
+	uint32_t host_id; /* 1..65535: the server's HOST ID, or the collector
+			   * ID when dest is EVPN_MON_DEST_COLLECTOR */
 	uint8_t host_mac_len; /* octets: 0 or 6 */
 	uint8_t host_mac[6];
 	struct evpn_mon_ip host_ip;
-	uint8_t server_mac[6];
-	struct evpn_mon_ip server_ip;
+	uint8_t server_mac[6];  /* collector: all zero */
+	struct evpn_mon_ip server_ip; /* collector: the collector's IP */
 	uint8_t orig_ip[4];
-	struct evpn_mon_options opts; /* present == 0: no profile */
+	struct evpn_mon_options opts; /* present == 0: no profile; the
+				       * collector's ERSPAN parameters are
+				       * opts.erspan */
 };
 
 /* The route key inside bgpd (fits the 36 octets FRR's core patch reserves in
@@ -65,7 +80,7 @@ struct evpn_mon_route {
  * FRR itself). Byte-compared: always build it with evpn_mon_route_key(). */
 struct evpn_mon_key {
 	uint32_t vni;
-	uint32_t host_id;
+	uint32_t host_id; /* (dest << 24) | id: the HOST ID field as on the wire */
 	uint8_t host_mac[6];
 	uint8_t host_mac_len;
 	uint8_t host_ip_len;
@@ -105,6 +120,10 @@ enum evpn_mon_error {
 	EVPN_MON_ERR_OPT_DUPLICATE,  /* a single-valued TLV twice */
 	EVPN_MON_ERR_OPT_UNKNOWN,    /* an unknown mandatory TLV */
 	EVPN_MON_ERR_OPT_VALUE,      /* an option out of range */
+	EVPN_MON_ERR_DEST,           /* destination kind unknown, or fields that do
+				      * not fit it: a collector route with a
+				      * server MAC, without an IP or without the
+				      * ERSPAN TLV; a server route with it */
 	EVPN_MON_ERR__MAX,
 };
 
@@ -154,7 +173,9 @@ bool evpn_mon_route_from_key(struct evpn_mon_route *r, const uint8_t rd[8],
  * which follows the originator's VNI configuration):
  * "ORIGINATOR/VNI/HOST-ID/HOST-MAC/HOST-IP", "-" for an absent MAC or IP,
  * e.g. "10.0.0.101/100/21/02:00:00:00:02:10/-". Used by the feed, the
- * consumer, the dataplane counters and logs. Returns the length written
+ * consumer, the dataplane counters and logs. A collector session's HOST-ID
+ * part is "c" and the collector ID: "10.0.0.103/100/c7/-/192.168.100.210".
+ * Returns the length written
  * (EVPN_MON_SESSION_ID_MAX - 1 at most). */
 #define EVPN_MON_SESSION_ID_MAX 96
 size_t evpn_mon_session_id(const struct evpn_mon_route *r, char *buf,

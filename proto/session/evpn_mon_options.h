@@ -89,6 +89,24 @@ struct evpn_mon_filter {
 	struct evpn_mon_udf udf[EVPN_MON_MAX_UDFS];
 };
 
+/* Where an ERSPAN collector session's copies go and how they are
+ * encapsulated (the ERSPAN TLV). Carried by every collector session (see
+ * evpn_mon_codec.h, EVPN_MON_DEST_COLLECTOR) and by no server session. */
+#define EVPN_MON_ERSPAN_SPAN_ID_MAX 1023 /* 10-bit ERSPAN Session ID */
+#define EVPN_MON_ERSPAN_DSCP_MAX 63
+#define EVPN_MON_ERSPAN_TTL_DEFAULT 64
+#define EVPN_MON_GRE_PROTO_ERSPAN2 0x88BE /* type II */
+#define EVPN_MON_GRE_PROTO_ERSPAN3 0x22EB /* type III */
+struct evpn_mon_erspan {
+	uint8_t version;    /* 0 = not a collector session; else 2 or 3 */
+	uint8_t dscp;       /* 0..63, outer IPv4 DSCP */
+	uint8_t ttl;        /* 1..255, outer IPv4 TTL */
+	uint8_t pad;
+	uint16_t span_id;   /* 0..1023 */
+	uint16_t gre_proto; /* GRE protocol; 0 = the version's own (canonical
+			     * form of 0x88BE for II, 0x22EB for III) */
+};
+
 enum evpn_mon_police_unit {
 	EVPN_MON_POLICE_NONE = 0,
 	EVPN_MON_POLICE_PPS = 1, /* rate in packets/s, burst in packets */
@@ -111,6 +129,11 @@ struct evpn_mon_options {
 	uint64_t police_rate;
 	char name[EVPN_MON_PROFILE_NAME_MAX + 1]; /* informational */
 	struct evpn_mon_filter filters[EVPN_MON_MAX_FILTERS];
+	/* The collector's encapsulation: not part of the profile, but carried
+	 * in the same options area so that it reaches every VTEP with the
+	 * route. erspan.version != 0 makes the area present even without a
+	 * profile (and a decoded area always has present = 1). */
+	struct evpn_mon_erspan erspan;
 };
 
 /* TLV types of the options area (docs/wire-format.md). Bit 0x80 set =
@@ -124,6 +147,8 @@ enum evpn_mon_tlv_type {
 	EVPN_MON_TLV_SAMPLE = 3,    /* 4 octets: N */
 	EVPN_MON_TLV_TRUNCATE = 4,  /* 2 octets */
 	EVPN_MON_TLV_POLICE = 5,    /* unit 1, rate 8, burst 4 */
+	EVPN_MON_TLV_ERSPAN = 6,    /* version 1, flags 1, span id 2, dscp 1,
+				     * ttl 1, gre protocol 2: 8 octets */
 	EVPN_MON_TLV_NAME = 0x81,   /* profile name, 1..16 octets, optional */
 };
 
@@ -141,6 +166,8 @@ enum evpn_mon_opt_error {
 	EVPN_MON_OPT_POLICE,        /* unit unknown, rate or burst out of range */
 	EVPN_MON_OPT_NAME,          /* too long or not printable (empty = no name) */
 	EVPN_MON_OPT_TOO_LARGE,     /* encoded above EVPN_MON_OPTIONS_MAX_LEN */
+	EVPN_MON_OPT_ERSPAN,        /* version not 0/2/3, span id, dscp or ttl
+				     * out of range */
 	/* decoder only */
 	EVPN_MON_OPT_VERSION_UNKNOWN, /* first octet not EVPN_MON_OPT_VERSION */
 	EVPN_MON_OPT_TLV_TRUNCATED,   /* a TLV runs past the area */

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 namespace evpnmon::dp {
@@ -32,6 +33,22 @@ struct Config {
 	bool keep_on_exit = false;
 	// linux backend: create the mirror device if it does not exist.
 	bool create_mirror_device = true;
+	// ERSPAN copies: the device they are cloned to, whose egress program
+	// encapsulates and routes them (a veth pair: this name and
+	// "<name>p"); created like the mirror device.
+	std::string erspan_device = "evpnmon-er";
+	// ERSPAN III HW ID of this VTEP (0..63).
+	std::uint8_t erspan_hw_id = 0;
+};
+
+// What one ERSPAN destination (collector) got from this VTEP.
+struct ErspanCounters {
+	std::uint64_t packets = 0;       // copies sent towards the collector
+	std::uint64_t bytes = 0;         // their inner (mirrored) octets
+	std::uint64_t no_route = 0;      // dropped: no route to the collector
+	std::uint64_t mtu_truncated = 0; // cut to fit the underlay MTU (T set)
+	std::uint64_t errors = 0;        // encapsulation or redirect failed
+	std::uint32_t last_seq = 0;      // last GRE sequence number used
 };
 
 class Dataplane {
@@ -75,6 +92,14 @@ public:
 	// already sends that server a copy (packets/bytes/drops all count
 	// them). Not part of global_counters(). Default: zero.
 	virtual Counters dropped_originals() const { return {}; }
+
+	// Per ERSPAN destination in use (the Action::erspan of installed
+	// entries). Default: none.
+	virtual std::vector<std::pair<Erspan, ErspanCounters>>
+	erspan_counters() const
+	{
+		return {};
+	}
 };
 
 // Factory: backend is "linux" or "memory". Throws std::system_error /

@@ -62,17 +62,33 @@ struct EntryKey {
 	auto operator<=>(const EntryKey &) const = default;
 };
 
+// An ERSPAN destination: where a collector session's copies go, and their
+// encapsulation (GRE with sequence numbers, ERSPAN type II or III).
+struct Erspan {
+	IpAddr collector;            // IPv4 only in this version
+	std::uint8_t version = 0;    // 2 or 3
+	std::uint16_t span_id = 0;   // 0..1023
+	std::uint8_t dscp = 0;       // 0..63
+	std::uint8_t ttl = 64;       // 1..255
+	std::uint16_t gre_proto = 0; // 0 = the version's own (0x88BE / 0x22EB)
+
+	auto operator<=>(const Erspan &) const = default;
+};
+
 // What happens to a copy (entries 1/2) or to a decapsulated copy (entry 3).
 struct Action {
 	enum class Kind : std::uint8_t {
 		LocalPort = 1, // send the copy out of a local bridge port (ifindex)
 		Vxlan = 2,     // VXLAN-GBP encapsulate: VNI + HOST ID -> remote VTEP
+		Erspan = 3,    // GRE/ERSPAN encapsulate to a collector, routed by
+			       // the underlay (no entry 3 anywhere)
 	};
 	Kind kind = Kind::LocalPort;
 	std::uint32_t ifindex = 0;        // LocalPort: the server's bridge port
 	std::array<std::uint8_t, 4> remote_vtep{}; // Vxlan: IPv4, network order
 	std::uint32_t vni = 0;            // Vxlan: VNI in the copy's VXLAN header
 	std::uint16_t host_id = 0;        // Vxlan: GBP Group Policy ID
+	Erspan erspan;                    // Erspan: the collector
 
 	auto operator<=>(const Action &) const = default;
 };

@@ -28,6 +28,9 @@ public:
 
 	const evpn_mon_options &c() const { return c_; }
 	bool has_profile() const { return c_.present != 0; }
+	// A collector session's ERSPAN encapsulation (version 0 otherwise).
+	bool has_erspan() const { return c_.erspan.version != 0; }
+	const evpn_mon_erspan &erspan() const { return c_.erspan; }
 	evpn_mon_opt_error validate() const;
 
 	// Canonical options area (empty without a profile).
