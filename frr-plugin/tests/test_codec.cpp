@@ -512,7 +512,7 @@ TEST_CASE("malformed options: key kept, route treated as withdrawn")
 		{"version 0", {0}, EVPN_MON_ERR_OPT_VERSION},
 		{"version 2", {2, 1, 1, 1}, EVPN_MON_ERR_OPT_VERSION},
 		{"unknown mandatory", {1, 0x10, 0}, EVPN_MON_ERR_OPT_UNKNOWN},
-		{"unknown mandatory 6", {1, 6, 1, 0}, EVPN_MON_ERR_OPT_UNKNOWN},
+		{"unknown mandatory 7", {1, 7, 1, 0}, EVPN_MON_ERR_OPT_UNKNOWN},
 		{"header cut", {1, 1}, EVPN_MON_ERR_OPT_TRUNCATED},
 		{"value cut", {1, 3, 4, 0, 0, 0}, EVPN_MON_ERR_OPT_TRUNCATED},
 		{"optional value cut", {1, 0x90, 2, 0}, EVPN_MON_ERR_OPT_TRUNCATED},
@@ -680,4 +680,346 @@ TEST_CASE("session id")
 	char small[8];
 	CHECK(evpn_mon_session_id(&r, small, sizeof(small)) == 7);
 	CHECK(std::strlen(small) == 7);
+}
+
+// --- collector routes (docs/wire-format.md, "Destination") ---
+
+namespace {
+
+// A collector session: host 02:00:00:00:02:10 in VNI 100 copied as ERSPAN
+// III to collector 7 at 10.9.0.1 (span id 7, dscp 0, ttl 64), originated by
+// 10.0.0.103: the worked example of docs/wire-format.md.
+evpn_mon_route collector()
+{
+	evpn_mon_route r{};
+	const uint8_t rd[8] = {0, 1, 10, 0, 0, 103, 0, 2}; // 10.0.0.103:2
+	std::memcpy(r.rd, rd, 8);
+	r.vni = 100;
+	r.dest = EVPN_MON_DEST_COLLECTOR;
+	r.host_id = 7;
+	r.host_mac_len = 6;
+	const uint8_t m[6] = {0x02, 0, 0, 0, 0x02, 0x10};
+	std::memcpy(r.host_mac, m, 6);
+	r.server_ip.len = 4;
+	const uint8_t c[4] = {10, 9, 0, 1};
+	std::memcpy(r.server_ip.addr, c, 4);
+	const uint8_t o[4] = {10, 0, 0, 103};
+	std::memcpy(r.orig_ip, o, 4);
+	r.opts.erspan.version = 3;
+	r.opts.erspan.span_id = 7;
+	r.opts.erspan.ttl = EVPN_MON_ERSPAN_TTL_DEFAULT;
+	return r;
+}
+
+const Bytes kCollectorExample = {
+	0x00, 0x01, 0x0a, 0x00, 0x00, 0x67, 0x00, 0x02, // RD 10.0.0.103:2
+	0x00, 0x00, 0x00, 0x00,                         // Ethernet Tag 0
+	0x00, 0x00, 0x64,                               // VNI 100
+	0x00,                                           // flags
+	0x01, 0x00, 0x00, 0x07,                         // collector, 0, ID 7
+	0x30, 0x02, 0x00, 0x00, 0x00, 0x02, 0x10,       // host MAC
+	0x00,                                           // no host IP
+	0x30, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,       // server MAC field: zero
+	0x20, 0x0a, 0x09, 0x00, 0x01,                   // collector IP 10.9.0.1
+	0x20, 0x0a, 0x00, 0x00, 0x67,                   // originator 10.0.0.103
+	0x01,                                           // options version 1
+	0x06, 0x08, 0x03, 0x00, 0x00, 0x07, 0x00, 0x40, 0x00, 0x00, // ERSPAN III, span 7, dscp 0, ttl 64, GRE 0
+};
+
+// Offsets in kCollectorExample.
+constexpr size_t kDest = 16, kCollServerMac = 28, kCollServerIpLen = 35, kCollOpts = 45;
+
+} // namespace
+
+TEST_CASE("collector route: exact octets (the docs' worked example)")
+{
+	auto r = collector();
+	CHECK(evpn_mon_validate(&r, false) == EVPN_MON_OK);
+	auto b = encode(r);
+	CHECK(b == kCollectorExample);
+	CHECK(b.size() == 56);
+	evpn_mon_route d;
+	REQUIRE(decode(b, d) == EVPN_MON_OK);
+	CHECK(d.dest == EVPN_MON_DEST_COLLECTOR);
+	CHECK(d.host_id == 7);
+	CHECK(d.opts.present == 1); // a decoded area: an empty profile
+	CHECK(d.opts.erspan.version == 3);
+	CHECK(evpn_mon_options_equal(&r.opts, &d.opts));
+	evpn_mon_options_canonicalize(&r.opts);
+	CHECK(same(r, d));
+	CHECK(encode(d) == kCollectorExample);
+
+	// the key holds the HOST ID field as on the wire
+	evpn_mon_key k;
+	evpn_mon_route_key(&d, &k);
+	CHECK(k.host_id == 0x01000007u);
+	// bgpd's split: key + payload (zero MAC, collector IP, options)
+	uint8_t p[EVPN_MON_PAYLOAD_MAX_LEN];
+	size_t plen = evpn_mon_route_payload(&d, p, sizeof(p));
+	REQUIRE(plen == 6 + 1 + 4 + 11);
+	CHECK(Bytes(p, p + plen) ==
+	      Bytes({0, 0, 0, 0, 0, 0, 4, 10, 9, 0, 1, 1, 6, 8, 3, 0, 0, 7, 0, 0x40, 0, 0}));
+	evpn_mon_route back;
+	REQUIRE(evpn_mon_route_from_key(&back, d.rd, d.eth_tag, &k, p, plen));
+	CHECK(same(d, back));
+	// key only: the destination kind comes back too
+	REQUIRE(evpn_mon_route_from_key(&back, d.rd, d.eth_tag, &k, nullptr, 0));
+	CHECK(back.dest == EVPN_MON_DEST_COLLECTOR);
+	CHECK(back.host_id == 7);
+
+	// with a profile and an IPv6 collector (the wire allows it)
+	r = collector();
+	r.server_ip.len = 16;
+	std::memset(r.server_ip.addr, 0x20, 16);
+	r.opts.present = 1;
+	r.opts.truncate = 128;
+	std::strcpy(r.opts.name, "cnp");
+	b = encode(r);
+	REQUIRE(b.size() == 56 + 12 + 4 + 5);
+	REQUIRE(decode(b, d) == EVPN_MON_OK);
+	CHECK(same(r, d));
+}
+
+TEST_CASE("collector route: every ID 1..65535, and the key is not a server's")
+{
+	auto r = collector();
+	for (uint32_t id : {1u, 2u, 1023u, 1024u, 65535u}) {
+		CAPTURE(id);
+		r.host_id = id;
+		auto b = encode(r);
+		CHECK(b[kDest] == 1);
+		CHECK(b[kDest + 1] == 0);
+		CHECK(b[kDest + 2] == id >> 8);
+		CHECK(b[kDest + 3] == (id & 0xff));
+		evpn_mon_route d;
+		REQUIRE(decode(b, d) == EVPN_MON_OK);
+		CHECK(d.host_id == id);
+	}
+	// collector 7 and server 7 of the same host: two routes
+	auto s = collector();
+	s.dest = EVPN_MON_DEST_SERVER;
+	evpn_mon_key kc, ks;
+	r.host_id = 7;
+	evpn_mon_route_key(&r, &kc);
+	evpn_mon_route_key(&s, &ks);
+	CHECK(ks.host_id == 7);
+	CHECK(std::memcmp(&kc, &ks, sizeof(kc)) != 0);
+	// a server route's key is what it always was: the HOST ID field
+	auto old = sample();
+	evpn_mon_route_key(&old, &ks);
+	CHECK(ks.host_id == 21);
+}
+
+TEST_CASE("collector route: every `destination` error, treat-as-withdraw")
+{
+	struct Case {
+		const char *what;
+		void (*edit)(Bytes &);
+		evpn_mon_error want;          // an advertisement
+		evpn_mon_error want_withdraw; // the same NLRI withdrawn
+	};
+	const Case cases[] = {
+		{"kind 2", [](Bytes &b) { b[kDest] = 2; }, EVPN_MON_ERR_DEST, EVPN_MON_ERR_DEST},
+		{"kind 255", [](Bytes &b) { b[kDest] = 0xff; }, EVPN_MON_ERR_DEST, EVPN_MON_ERR_DEST},
+		{"second octet not 0", [](Bytes &b) { b[kDest + 1] = 1; }, EVPN_MON_ERR_HOST_ID,
+		 EVPN_MON_ERR_HOST_ID},
+		{"collector ID 0",
+		 [](Bytes &b) {
+			 b[kDest + 2] = 0;
+			 b[kDest + 3] = 0;
+		 },
+		 EVPN_MON_ERR_HOST_ID, EVPN_MON_ERR_HOST_ID},
+		{"server MAC set (unicast)", [](Bytes &b) { b[kCollServerMac + 1] = 0x02, b[kCollServerMac + 6] = 1; },
+		 EVPN_MON_ERR_DEST, EVPN_MON_OK},
+		{"server MAC set (broadcast)", [](Bytes &b) { std::fill_n(b.begin() + kCollServerMac + 1, 6, 0xff); },
+		 EVPN_MON_ERR_DEST, EVPN_MON_OK},
+		{"no collector IP",
+		 [](Bytes &b) {
+			 b[kCollServerIpLen] = 0;
+			 b.erase(b.begin() + kCollServerIpLen + 1, b.begin() + kCollServerIpLen + 5);
+		 },
+		 EVPN_MON_ERR_DEST, EVPN_MON_OK},
+		{"no options area", [](Bytes &b) { b.resize(kCollOpts); }, EVPN_MON_ERR_DEST, EVPN_MON_OK},
+		{"an empty profile, no ERSPAN TLV", [](Bytes &b) { b.resize(kCollOpts + 1); }, EVPN_MON_ERR_DEST,
+		 EVPN_MON_OK},
+		{"a profile, no ERSPAN TLV",
+		 [](Bytes &b) {
+			 b.resize(kCollOpts + 1);
+			 b.insert(b.end(), {4, 2, 0, 128});
+		 },
+		 EVPN_MON_ERR_DEST, EVPN_MON_OK},
+		{"server route with the ERSPAN TLV",
+		 [](Bytes &b) {
+			 b[kDest] = 0;
+			 b[kCollServerMac + 1] = 0x02;
+			 b[kCollServerMac + 6] = 0x21;
+		 },
+		 EVPN_MON_ERR_DEST, EVPN_MON_OK},
+		// checked in this order: key, server fields, options, then the TLV
+		{"VNI 0 before the destination", [](Bytes &b) { b[14] = 0, b.resize(kCollOpts); }, EVPN_MON_ERR_VNI,
+		 EVPN_MON_ERR_VNI},
+		{"kind before HOST ID", [](Bytes &b) { b[kDest] = 9, b[kDest + 3] = 0; }, EVPN_MON_ERR_DEST,
+		 EVPN_MON_ERR_DEST},
+		{"server fields before options", [](Bytes &b) { b[kCollServerMac + 6] = 1, b[kCollOpts] = 2; },
+		 EVPN_MON_ERR_DEST, EVPN_MON_OK},
+		// a malformed ERSPAN TLV is an options error, not a destination one
+		{"ERSPAN version 4", [](Bytes &b) { b[kCollOpts + 3] = 4; }, EVPN_MON_ERR_OPT_VALUE, EVPN_MON_OK},
+		{"ERSPAN flags", [](Bytes &b) { b[kCollOpts + 4] = 1; }, EVPN_MON_ERR_OPT_VALUE, EVPN_MON_OK},
+		{"ERSPAN span id 1024", [](Bytes &b) { b[kCollOpts + 5] = 4, b[kCollOpts + 6] = 0; },
+		 EVPN_MON_ERR_OPT_VALUE, EVPN_MON_OK},
+		{"ERSPAN dscp 64", [](Bytes &b) { b[kCollOpts + 7] = 64; }, EVPN_MON_ERR_OPT_VALUE, EVPN_MON_OK},
+		{"ERSPAN ttl 0", [](Bytes &b) { b[kCollOpts + 8] = 0; }, EVPN_MON_ERR_OPT_VALUE, EVPN_MON_OK},
+		{"ERSPAN length 7", [](Bytes &b) { b[kCollOpts + 2] = 7, b.pop_back(); }, EVPN_MON_ERR_OPT_LENGTH,
+		 EVPN_MON_OK},
+		{"ERSPAN twice",
+		 [](Bytes &b) {
+			 const Bytes tlv(b.begin() + kCollOpts + 1, b.end());
+			 b.insert(b.end(), tlv.begin(), tlv.end());
+		 },
+		 EVPN_MON_ERR_OPT_DUPLICATE, EVPN_MON_OK},
+	};
+	for (const auto &c : cases) {
+		CAPTURE(c.what);
+		auto b = kCollectorExample;
+		c.edit(b);
+		evpn_mon_route d;
+		CHECK(decode(b, d) == c.want);
+		CHECK(evpn_mon_error_key_valid(c.want));
+		CHECK(d.vni == (c.want == EVPN_MON_ERR_VNI ? 0u : 100u));
+		CHECK(d.host_mac[5] == 0x10); // the key is there
+		CHECK(decode(b, d, true) == c.want_withdraw);
+		// the originator's check gives the same answer
+		CHECK(evpn_mon_validate(&d, false) == (c.want >= EVPN_MON_ERR_OPT_VERSION &&
+								       c.want <= EVPN_MON_ERR_OPT_VALUE
+							       ? EVPN_MON_ERR_DEST // the options were dropped
+							       : c.want));
+	}
+}
+
+TEST_CASE("collector route: origination check and encoder")
+{
+	auto r = collector();
+	CHECK(evpn_mon_validate(&r, false) == EVPN_MON_OK);
+	SUBCASE("kind unknown")
+	{
+		r.dest = 2;
+		CHECK(evpn_mon_validate(&r, false) == EVPN_MON_ERR_DEST);
+		CHECK(evpn_mon_validate(&r, true) == EVPN_MON_ERR_DEST);
+	}
+	SUBCASE("ID out of range")
+	{
+		r.host_id = 65536;
+		CHECK(evpn_mon_validate(&r, false) == EVPN_MON_ERR_HOST_ID);
+		r.host_id = 0;
+		CHECK(evpn_mon_validate(&r, false) == EVPN_MON_ERR_HOST_ID);
+	}
+	SUBCASE("server MAC")
+	{
+		r.server_mac[5] = 1;
+		CHECK(evpn_mon_validate(&r, false) == EVPN_MON_ERR_DEST);
+		CHECK(evpn_mon_validate(&r, true) == EVPN_MON_OK);
+	}
+	SUBCASE("no collector IP")
+	{
+		r.server_ip.len = 0;
+		CHECK(evpn_mon_validate(&r, false) == EVPN_MON_ERR_DEST);
+	}
+	SUBCASE("no ERSPAN parameters")
+	{
+		r.opts = {};
+		CHECK(evpn_mon_validate(&r, false) == EVPN_MON_ERR_DEST);
+		r.opts.present = 1;
+		CHECK(evpn_mon_validate(&r, false) == EVPN_MON_ERR_DEST);
+		CHECK(evpn_mon_validate(&r, true) == EVPN_MON_OK);
+	}
+	SUBCASE("ERSPAN value out of range")
+	{
+		r.opts.erspan.ttl = 0;
+		CHECK(evpn_mon_validate(&r, false) == EVPN_MON_ERR_OPT_VALUE);
+		CHECK(encode(r).empty()); // invalid options never go out
+	}
+	SUBCASE("a server session with ERSPAN parameters")
+	{
+		auto s = sample();
+		CHECK(evpn_mon_validate(&s, false) == EVPN_MON_OK);
+		s.opts.erspan = r.opts.erspan;
+		CHECK(evpn_mon_validate(&s, false) == EVPN_MON_ERR_DEST);
+	}
+	SUBCASE("profile + ERSPAN TLV above 182 octets")
+	{
+		r.opts = largest_options(); // 182 on its own
+		r.opts.erspan = collector().opts.erspan;
+		CHECK(evpn_mon_options_validate(&r.opts) == EVPN_MON_OPT_TOO_LARGE);
+		CHECK(evpn_mon_validate(&r, false) == EVPN_MON_ERR_OPT_VALUE);
+		CHECK(encode(r).empty());
+		uint8_t p[EVPN_MON_PAYLOAD_MAX_LEN];
+		CHECK(evpn_mon_route_payload(&r, p, sizeof(p)) == 0);
+	}
+}
+
+TEST_CASE("collector route: what a receiver that predates collectors sees")
+{
+	// An older decoder read the HOST ID field as one 32-bit number, 1..65535.
+	auto old_host_id = [](const Bytes &b) {
+		return uint32_t(b[kDest]) << 24 | uint32_t(b[kDest + 1]) << 16 | uint32_t(b[kDest + 2]) << 8 |
+		       b[kDest + 3];
+	};
+	auto r = collector();
+	for (uint32_t id : {1u, 7u, 65535u}) {
+		CAPTURE(id);
+		r.host_id = id;
+		auto b = encode(r);
+		uint32_t v = old_host_id(b);
+		CHECK(v == 0x01000000u + id);
+		CHECK(v > EVPN_MON_HOST_ID_MAX); // hostIdOutOfRange: treat-as-withdraw
+	}
+	// and so does this decoder, once the kind octet is read as a server's
+	auto b = kCollectorExample;
+	evpn_mon_route d;
+	REQUIRE(decode(b, d) == EVPN_MON_OK);
+	b[kDest] = 0;
+	b[kDest + 1] = 1;
+	CHECK(decode(b, d) == EVPN_MON_ERR_HOST_ID);
+	CHECK(d.host_id == 0x10007u);
+	// a malformed HOST ID field never yields the key of a valid route
+	evpn_mon_key k;
+	evpn_mon_route_key(&d, &k);
+	CHECK(k.host_id == 0x00010007u);
+	CHECK(encode(d) == b); // re-encoded as received (the fuzzer relies on it)
+}
+
+TEST_CASE("collector route: session id and reason name")
+{
+	char buf[EVPN_MON_SESSION_ID_MAX];
+	auto r = collector();
+	r.host_ip.len = 4;
+	const uint8_t ip[4] = {192, 168, 100, 210};
+	std::memcpy(r.host_ip.addr, ip, 4);
+	r.host_mac_len = 0;
+	size_t n = evpn_mon_session_id(&r, buf, sizeof(buf));
+	CHECK(std::string(buf) == "10.0.0.103/100/c7/-/192.168.100.210");
+	CHECK(n == std::strlen(buf));
+	// collector 7 and server 7 are two sessions
+	r.dest = EVPN_MON_DEST_SERVER;
+	evpn_mon_session_id(&r, buf, sizeof(buf));
+	CHECK(std::string(buf) == "10.0.0.103/100/7/-/192.168.100.210");
+	// the widest collector id still fits
+	r = collector();
+	r.host_id = 65535;
+	r.vni = 16777215;
+	r.host_ip.len = 16;
+	std::memset(r.host_ip.addr, 0xab, 16);
+	std::memset(r.orig_ip, 255, 4);
+	n = evpn_mon_session_id(&r, buf, sizeof(buf));
+	CHECK(std::string(buf) ==
+	      "255.255.255.255/16777215/c65535/02:00:00:00:02:10/abab:abab:abab:abab:abab:abab:abab:abab");
+	CHECK(n < EVPN_MON_SESSION_ID_MAX);
+	// an unknown kind (malformed) shows the raw field, as an older decoder
+	r.dest = 2;
+	r.host_id = 7;
+	evpn_mon_session_id(&r, buf, sizeof(buf));
+	CHECK(std::string(buf).find("/33554439/") != std::string::npos);
+
+	CHECK(std::string(evpn_mon_errname(EVPN_MON_ERR_DEST)) == "destination");
+	CHECK(std::string(evpn_mon_strerror(EVPN_MON_ERR_DEST)).find("destination") != std::string::npos);
 }

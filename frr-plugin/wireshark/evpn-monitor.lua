@@ -4,7 +4,8 @@
 -- BGP extensions (docs/wire-format.md, section 1):
 --
 --   * the EVPN monitor-config route, EVPN route type 254, inside
---     MP_REACH_NLRI / MP_UNREACH_NLRI (AFI 25 / SAFI 70): every field, the
+--     MP_REACH_NLRI / MP_UNREACH_NLRI (AFI 25 / SAFI 70): every field (the
+--     destination kind: a monitoring server or an ERSPAN collector), the
 --     session's options (mirror profile: versioned TLVs after the originator
 --     IP, docs/wire-format.md "Options"), and every malformation the C codec
 --     (proto/session/evpn_mon_codec.c and evpn_mon_options.c,
@@ -67,6 +68,9 @@ local CAP_CODE = 239             -- EVPN_MON_CAPABILITY_CODE
 local NLRI_MIN, NLRI_MAX = 35, 255 -- EVPN_MON_NLRI_MIN_LEN / _MAX_LEN
 local OPT_VERSION, OPTIONS_MAX_LEN = 1, 182 -- EVPN_MON_OPT_VERSION / EVPN_MON_OPTIONS_MAX_LEN
 local HOST_ID_MIN, HOST_ID_MAX = 1, 65535
+local DEST_SERVER, DEST_COLLECTOR = 0, 1 -- enum evpn_mon_dest: the HOST ID field's first octet
+local TLV_ERSPAN = 6
+local GRE_PROTO = { [2] = 0x88BE, [3] = 0x22EB } -- a version's own GRE protocol (sent as 0)
 local AFI_L2VPN, SAFI_EVPN = 25, 70
 local ATTR_MP_REACH, ATTR_MP_UNREACH = 14, 15
 
@@ -95,6 +99,7 @@ local REASONS = {
     { "optionsDuplicate", "single-valued option TLV given twice", false },
     { "optionsUnknownMandatory", "unknown mandatory option TLV", false },
     { "optionsValue", "option out of range", false },
+    { "destination", "destination kind unknown, or fields that do not fit it", false },
 }
 
 local REASONS_TEXT, STRUCTURAL = {}, {}
@@ -105,7 +110,7 @@ end
 
 local tlv_names = {
     [1] = "direction", [2] = "filter", [3] = "sample", [4] = "truncate", [5] = "police",
-    [0x81] = "name",
+    [6] = "erspan", [0x81] = "name",
 }
 local dir_names = { [0] = "both", [1] = "rx (to the host)", [2] = "tx (from the host)" }
 
@@ -127,7 +132,10 @@ local F = {
     eth_tag       = ProtoField.uint32("evpnmon.nlri.eth_tag", "Ethernet Tag ID"),
     vni           = ProtoField.uint24("evpnmon.nlri.vni", "VNI"),
     flags         = ProtoField.uint8("evpnmon.nlri.flags", "Flags (reserved)", base.HEX),
-    host_id       = ProtoField.uint32("evpnmon.nlri.host_id", "HOST ID"),
+    dest          = ProtoField.uint8("evpnmon.nlri.dest", "Destination kind", base.DEC,
+                                     { [0] = "server (VXLAN-GBP)", [1] = "collector (ERSPAN)" }),
+    host_id       = ProtoField.uint24("evpnmon.nlri.host_id", "HOST ID"),
+    collector_id  = ProtoField.uint24("evpnmon.nlri.collector_id", "Collector ID"),
     host_mac_len  = ProtoField.uint8("evpnmon.nlri.host_mac_len", "Host MAC Length (bits)"),
     host_mac      = ProtoField.ether("evpnmon.nlri.host_mac", "Host MAC"),
     host_ip_len   = ProtoField.uint8("evpnmon.nlri.host_ip_len", "Host IP Length (bits)"),
@@ -138,6 +146,8 @@ local F = {
     server_ip_len = ProtoField.uint8("evpnmon.nlri.server_ip_len", "Server IP Length (bits)"),
     server_ip     = ProtoField.ipv4("evpnmon.nlri.server_ip", "Server IPv4"),
     server_ipv6   = ProtoField.ipv6("evpnmon.nlri.server_ipv6", "Server IPv6"),
+    collector_ip  = ProtoField.ipv4("evpnmon.nlri.collector_ip", "Collector IPv4"),
+    collector_ipv6 = ProtoField.ipv6("evpnmon.nlri.collector_ipv6", "Collector IPv6"),
     orig_ip_len   = ProtoField.uint8("evpnmon.nlri.orig_ip_len", "Originating Router's IP Length (bits)"),
     orig_ip       = ProtoField.ipv4("evpnmon.nlri.orig_ip", "Originating Router's IP"),
     options_length = ProtoField.uint8("evpnmon.nlri.options_length", "Options area length"),
@@ -177,6 +187,14 @@ local F = {
     opt_pol_rate  = ProtoField.uint64("evpnmon.opt.police.rate", "Police rate"),
     opt_pol_burst = ProtoField.uint32("evpnmon.opt.police.burst", "Police burst"),
     opt_name      = ProtoField.string("evpnmon.opt.name", "Profile name"),
+    opt_er_version = ProtoField.uint8("evpnmon.opt.erspan.version", "ERSPAN version", base.DEC,
+                                      { [2] = "type II", [3] = "type III" }),
+    opt_er_flags  = ProtoField.uint8("evpnmon.opt.erspan.flags", "ERSPAN flags (none defined)", base.HEX),
+    opt_er_span   = ProtoField.uint16("evpnmon.opt.erspan.span_id", "ERSPAN session ID"),
+    opt_er_dscp   = ProtoField.uint8("evpnmon.opt.erspan.dscp", "Outer DSCP"),
+    opt_er_ttl    = ProtoField.uint8("evpnmon.opt.erspan.ttl", "Outer TTL"),
+    opt_er_gre    = ProtoField.uint16("evpnmon.opt.erspan.gre_proto", "GRE protocol (0 = the version's own)",
+                                      base.HEX),
     opt_unknown   = ProtoField.bytes("evpnmon.opt.unknown", "Unknown optional TLV value (ignored)"),
     opt_undecoded = ProtoField.bytes("evpnmon.opt.undecoded", "Undecoded option octets"),
     opt_status    = ProtoField.string("evpnmon.opt.status", "Options result"),
@@ -433,6 +451,21 @@ end
 
 -- evpn_mon_options_validate(), on the decoded values
 local function validate_options(tvb, o)
+    local e = o.erspan
+    if e then
+        if e.version ~= 2 and e.version ~= 3 then
+            return string.format("ERSPAN version %d", e.version)
+        end
+        if e.span_id > 1023 then
+            return string.format("ERSPAN session ID %d, at most 1023", e.span_id)
+        end
+        if e.dscp > 63 then
+            return string.format("ERSPAN DSCP %d, at most 63", e.dscp)
+        end
+        if e.ttl == 0 then
+            return "ERSPAN TTL 0"
+        end
+    end
     if o.direction > 2 then
         return string.format("direction %d", o.direction)
     end
@@ -500,6 +533,7 @@ local function validate_options(tvb, o)
     if o.truncate ~= 0 then n = n + 4 end
     if o.police_unit ~= 0 then n = n + 15 end
     if o.name then n = n + 2 + #o.name end
+    if o.erspan then n = n + 10 end
     if n > OPTIONS_MAX_LEN then
         return string.format("%d octets canonically, at most %d", n, OPTIONS_MAX_LEN)
     end
@@ -544,7 +578,7 @@ local function decode_options(tvb, off, len, tree)
         tl:add(F.opt_len, tvb:range(pos + 1, 1))
         tl:set_text(string.format("Option TLV %s (type %d, length %d)", tlv_names[t] or "unknown", t, l))
         local v, nxt = pos + 2, pos + 2 + l
-        if (t ~= 2 and t <= 5) or t == 0x81 then
+        if (t ~= 2 and t <= TLV_ERSPAN) or t == 0x81 then
             if seen[t] then
                 return fail("optionsDuplicate", string.format("%s TLV twice", tlv_names[t] or t), nxt)
             end
@@ -590,6 +624,28 @@ local function decode_options(tvb, off, len, tree)
             tl:add(F.opt_pol_unit, tvb:range(v, 1))
             tl:add(F.opt_pol_rate, tvb:range(v + 1, 8))
             tl:add(F.opt_pol_burst, tvb:range(v + 9, 4))
+        elseif t == TLV_ERSPAN then
+            bad = want_len(8)
+            if bad then return fail("optionsLength", bad, nxt) end
+            local e = { version = u(tvb, v, 1), flags = u(tvb, v + 1, 1), span_id = u(tvb, v + 2, 2),
+                        dscp = u(tvb, v + 4, 1), ttl = u(tvb, v + 5, 1), gre_proto = u(tvb, v + 6, 2) }
+            tl:add(F.opt_er_version, tvb:range(v, 1))
+            tl:add(F.opt_er_flags, tvb:range(v + 1, 1))
+            tl:add(F.opt_er_span, tvb:range(v + 2, 2))
+            tl:add(F.opt_er_dscp, tvb:range(v + 4, 1))
+            tl:add(F.opt_er_ttl, tvb:range(v + 5, 1))
+            local gi = tl:add(F.opt_er_gre, tvb:range(v + 6, 2))
+            if e.gre_proto == 0 and GRE_PROTO[e.version] then
+                gi:append_text(string.format(" (0x%04x)", GRE_PROTO[e.version]))
+            end
+            -- refused as it is read, as the codec does: no flag is defined
+            if e.version == 0 then
+                return fail("optionsValue", "ERSPAN version 0", nxt)
+            end
+            if e.flags ~= 0 then
+                return fail("optionsValue", string.format("ERSPAN flags 0x%02x (none defined)", e.flags), nxt)
+            end
+            o.erspan = e
         elseif t == 0x81 then
             if l < 1 or l > 16 then
                 return fail("optionsLength", string.format("name TLV length %d, not 1..16", l), nxt)
@@ -603,7 +659,11 @@ local function decode_options(tvb, off, len, tree)
                 chars[#chars + 1] = string.char(c)
             end
             o.name = table.concat(chars)
-            tl:add(F.opt_name, tvb:range(v, l), o.name)
+            -- shown escaped: a name that is not printable ASCII is refused
+            -- below, and must not put invalid UTF-8 into tshark's output
+            tl:add(F.opt_name, tvb:range(v, l), (o.name:gsub("[^\32-\126]", function(c)
+                return string.format("\\x%02x", c:byte())
+            end)))
         elseif t < 0x80 then
             return fail("optionsUnknownMandatory", string.format("type %d", t), pos)
         else
@@ -618,7 +678,13 @@ local function decode_options(tvb, off, len, tree)
         return fail("optionsValue", detail)
     end
     otree:add(F.opt_status, "ok"):set_generated()
-    local txt = { "profile " .. (o.name or "-") }
+    local txt = {}
+    if o.erspan then
+        local e = o.erspan
+        txt[1] = string.format("erspan %d span %d dscp %d ttl %d gre 0x%04x", e.version, e.span_id,
+            e.dscp, e.ttl, e.gre_proto ~= 0 and e.gre_proto or GRE_PROTO[e.version])
+    end
+    txt[#txt + 1] = "profile " .. (o.name or "-")
     if o.direction ~= 0 then txt[#txt + 1] = "dir " .. (o.direction == 1 and "rx" or "tx") end
     txt[#txt + 1] = "filters " .. #o.filters
     if o.sample > 1 then txt[#txt + 1] = "sample 1/" .. o.sample end
@@ -673,8 +739,19 @@ local function decode_monitor(tvb, off, len, withdraw, tree)
     if u(tvb, off + 15, 1) ~= 0 then
         flags_item:add_proto_expert_info(E.flags)
     end
-    s.host_id = u(tvb, off + 16, 4)
-    local host_id_item = tree:add(F.host_id, tvb:range(off + 16, 4))
+    -- HOST ID field: destination kind (1), then 24 bits: 0 and the 16-bit
+    -- id (a server's HOST ID or a collector ID)
+    s.dest = u(tvb, off + 16, 1)
+    local dest_item = tree:add(F.dest, tvb:range(off + 16, 1))
+    s.id = u(tvb, off + 17, 3)
+    local host_id_item
+    if s.dest == DEST_COLLECTOR then
+        s.collector_id = s.id
+        host_id_item = tree:add(F.collector_id, tvb:range(off + 17, 3))
+    else
+        s.host_id = s.id
+        host_id_item = tree:add(F.host_id, tvb:range(off + 17, 3))
+    end
     pos, left = off + 20, len - 20
 
     -- one length-prefixed field: returns (octets, len_item) or a reason
@@ -732,12 +809,16 @@ local function decode_monitor(tvb, off, len, withdraw, tree)
     local server_mac_at = at
     local server_mac_item = tree:add(F.server_mac, tvb:range(at, 6))
 
-    -- server IP: 0, 32 or 128 bits
+    -- server IP: 0, 32 or 128 bits (a collector route: the collector IP)
     at, n = field(F.server_ip_len, { [0] = 0, [32] = 4, [128] = 16 }, "serverIpLength", "server IP")
     if fail then return structural(fail[1], fail[2], fail[3]) end
     if n > 0 then
         s.server_ip = ip_str(tvb, at, n)
-        tree:add(n == 4 and F.server_ip or F.server_ipv6, tvb:range(at, n))
+        if s.dest == DEST_COLLECTOR then
+            tree:add(n == 4 and F.collector_ip or F.collector_ipv6, tvb:range(at, n))
+        else
+            tree:add(n == 4 and F.server_ip or F.server_ipv6, tvb:range(at, n))
+        end
     end
 
     -- originating router's IP: 32 bits
@@ -747,13 +828,16 @@ local function decode_monitor(tvb, off, len, withdraw, tree)
     tree:add(F.orig_ip, tvb:range(at, 4))
 
     -- everything after the originator IP is the options area
-    local opt_err, opt_detail, opt_item
+    local opt_err, opt_detail, opt_item, erspan
     if left ~= 0 then
         tree:add(F.options_length, left):set_generated()
         s.options_length = left
         local o
         opt_err, opt_detail, o, opt_item = decode_options(tvb, pos, left, tree)
-        if not opt_err then s.profile = o.text end
+        if not opt_err then
+            s.profile = o.text
+            erspan = o.erspan
+        end
     end
 
     -- evpn_mon_validate(): semantic checks, the key is readable. The first
@@ -765,8 +849,12 @@ local function decode_monitor(tvb, off, len, withdraw, tree)
             "Malformed monitor-config NLRI (%s): %s (%s); semantic, the receiver treats the route as withdrawn",
             name, REASONS_TEXT[name], detail))
     end
-    if s.host_id < HOST_ID_MIN or s.host_id > HOST_ID_MAX then
-        semantic("hostIdOutOfRange", host_id_item, tostring(s.host_id))
+    local known = s.dest == DEST_SERVER or s.dest == DEST_COLLECTOR
+    if not known then
+        semantic("destination", dest_item, string.format("kind %d", s.dest))
+    end
+    if s.id < HOST_ID_MIN or s.id > HOST_ID_MAX then
+        semantic("hostIdOutOfRange", host_id_item, tostring(s.id))
     end
     if not s.host_mac and not s.host_ip then
         semantic("noHost", tree, "host MAC and host IP lengths 0")
@@ -777,8 +865,18 @@ local function decode_monitor(tvb, off, len, withdraw, tree)
     if s.vni == 0 then
         semantic("vniZero", vni_item, "0")
     end
-    if not withdraw and not mac_unicast(tvb, server_mac_at) then
+    -- the server fields, then the options, then whether the options fit
+    -- the kind: none of it in a withdrawal, nor for a kind not known
+    if not withdraw and s.dest == DEST_SERVER and not mac_unicast(tvb, server_mac_at) then
         semantic("serverMacNotUnicast", server_mac_item, s.server_mac)
+    end
+    if not withdraw and s.dest == DEST_COLLECTOR then
+        if s.server_mac ~= "00:00:00:00:00:00" then
+            semantic("destination", server_mac_item, "a collector route with server MAC " .. s.server_mac)
+        end
+        if not s.server_ip then
+            semantic("destination", tree, "a collector route without a collector IP")
+        end
     end
     if opt_err then
         if withdraw then
@@ -788,6 +886,9 @@ local function decode_monitor(tvb, off, len, withdraw, tree)
         else
             semantic(opt_err, opt_item, opt_detail)
         end
+    elseif not withdraw and known and (s.dest == DEST_COLLECTOR) ~= (erspan ~= nil) then
+        semantic("destination", opt_item or tree, s.dest == DEST_COLLECTOR
+            and "a collector route without the ERSPAN option" or "a server route with the ERSPAN option")
     end
     return found[1] or "ok", s
 end
@@ -854,12 +955,18 @@ function Ctx:monitor_nlri(tvb, q, l, avail, attr_type)
     end
     local txt = {}
     if s.host_id then txt[#txt + 1] = "HOST ID " .. s.host_id end
+    if s.dest and s.dest ~= DEST_SERVER and s.dest ~= DEST_COLLECTOR then
+        txt[#txt + 1] = "destination kind " .. s.dest
+    end
+    if s.collector_id then txt[#txt + 1] = "collector " .. s.collector_id end
     if s.host_mac or s.host_ip then
         txt[#txt + 1] = "host " .. join(s.host_mac, s.host_ip)
     end
     if s.vni then txt[#txt + 1] = "VNI " .. s.vni end
     if s.rd then txt[#txt + 1] = "RD " .. s.rd end
-    if s.server_mac then
+    if s.collector_id then
+        if s.server_ip then txt[#txt + 1] = "collector IP " .. s.server_ip end
+    elseif s.server_mac then
         txt[#txt + 1] = "server " .. join(s.server_mac, s.server_ip)
     end
     if s.orig_ip then txt[#txt + 1] = "originator " .. s.orig_ip end

@@ -61,6 +61,8 @@ static const struct {
 	[EVPN_MON_ERR_OPT_UNKNOWN] = {"optionsUnknownMandatory",
 				      "unknown mandatory option TLV"},
 	[EVPN_MON_ERR_OPT_VALUE] = {"optionsValue", "option out of range"},
+	[EVPN_MON_ERR_DEST] = {"destination",
+			       "destination kind unknown, or fields that do not fit it"},
 };
 
 static enum evpn_mon_error opt_error(enum evpn_mon_opt_error err)
@@ -153,8 +155,16 @@ static bool ip_bits_ok(uint8_t bits, bool allow_zero, uint8_t *octets)
 	}
 }
 
-enum evpn_mon_error evpn_mon_validate(const struct evpn_mon_route *r,
-				      bool withdraw)
+/* The HOST ID field as on the wire: kind octet, then 24 bits (valid: 0 and
+ * the 16-bit id). A decoded route keeps all 24 bits in host_id, so that
+ * the key of a malformed route is never that of a valid one. */
+static uint32_t host_id_field(const struct evpn_mon_route *r)
+{
+	return ((uint32_t)r->dest << 24) | r->host_id;
+}
+
+/* Checks on the key: they hold for withdrawals too. */
+static enum evpn_mon_error check_key(const struct evpn_mon_route *r)
 {
 	if (r->host_mac_len != 0 && r->host_mac_len != 6)
 		return EVPN_MON_ERR_HOST_MAC_LEN;
@@ -163,6 +173,8 @@ enum evpn_mon_error evpn_mon_validate(const struct evpn_mon_route *r,
 	if (r->server_ip.len != 0 && r->server_ip.len != 4
 	    && r->server_ip.len != 16)
 		return EVPN_MON_ERR_SERVER_IP_LEN;
+	if (r->dest != EVPN_MON_DEST_SERVER && r->dest != EVPN_MON_DEST_COLLECTOR)
+		return EVPN_MON_ERR_DEST;
 	if (r->host_id < EVPN_MON_HOST_ID_MIN
 	    || r->host_id > EVPN_MON_HOST_ID_MAX)
 		return EVPN_MON_ERR_HOST_ID;
@@ -172,11 +184,48 @@ enum evpn_mon_error evpn_mon_validate(const struct evpn_mon_route *r,
 		return EVPN_MON_ERR_HOST_MAC;
 	if (r->vni == 0 || r->vni > 0xffffff)
 		return EVPN_MON_ERR_VNI;
-	if (!withdraw && !evpn_mon_mac_is_unicast(r->server_mac))
-		return EVPN_MON_ERR_SERVER_MAC;
-	if (!withdraw && evpn_mon_options_validate(&r->opts) != EVPN_MON_OPT_OK)
-		return EVPN_MON_ERR_OPT_VALUE;
 	return EVPN_MON_OK;
+}
+
+/* The server MAC and IP fields for the destination kind (not withdrawals). */
+static enum evpn_mon_error check_server(const struct evpn_mon_route *r)
+{
+	static const uint8_t zero[6];
+
+	if (r->dest == EVPN_MON_DEST_COLLECTOR) {
+		if (memcmp(r->server_mac, zero, 6) != 0 || r->server_ip.len == 0)
+			return EVPN_MON_ERR_DEST;
+		return EVPN_MON_OK;
+	}
+	if (!evpn_mon_mac_is_unicast(r->server_mac))
+		return EVPN_MON_ERR_SERVER_MAC;
+	return EVPN_MON_OK;
+}
+
+/* A collector session carries the ERSPAN TLV, a server session never
+ * (checked once the options are known to be valid). */
+static enum evpn_mon_error check_erspan(const struct evpn_mon_route *r)
+{
+	bool collector = r->dest == EVPN_MON_DEST_COLLECTOR;
+
+	if (collector != (r->opts.erspan.version != 0))
+		return EVPN_MON_ERR_DEST;
+	return EVPN_MON_OK;
+}
+
+enum evpn_mon_error evpn_mon_validate(const struct evpn_mon_route *r,
+				      bool withdraw)
+{
+	enum evpn_mon_error err = check_key(r);
+
+	if (err != EVPN_MON_OK || withdraw)
+		return err;
+	err = check_server(r);
+	if (err != EVPN_MON_OK)
+		return err;
+	if (evpn_mon_options_validate(&r->opts) != EVPN_MON_OPT_OK)
+		return EVPN_MON_ERR_OPT_VALUE;
+	return check_erspan(r);
 }
 
 enum evpn_mon_error evpn_mon_decode(const uint8_t *buf, size_t len,
@@ -186,6 +235,7 @@ enum evpn_mon_error evpn_mon_decode(const uint8_t *buf, size_t len,
 	uint8_t fixed[EVPN_MON_NLRI_FIXED_LEN];
 	uint8_t bits, octets;
 	enum evpn_mon_error err;
+	enum evpn_mon_opt_error oerr = EVPN_MON_OPT_OK;
 
 	memset(out, 0, sizeof(*out));
 	if (len < EVPN_MON_NLRI_MIN_LEN)
@@ -198,7 +248,8 @@ enum evpn_mon_error evpn_mon_decode(const uint8_t *buf, size_t len,
 	out->eth_tag = get_be(fixed + 8, 4);
 	out->vni = get_be(fixed + 12, 3);
 	out->flags = fixed[15];
-	out->host_id = get_be(fixed + 16, 4);
+	out->dest = fixed[16];
+	out->host_id = get_be(fixed + 17, 3);
 
 	/* host MAC: 0 or 48 bits */
 	if (!take(&r, &bits, 1))
@@ -243,19 +294,25 @@ enum evpn_mon_error evpn_mon_decode(const uint8_t *buf, size_t len,
 	if (!take(&r, out->orig_ip, 4))
 		return EVPN_MON_ERR_TRUNCATED;
 
-	/* Everything after the originator IP is the options area. A key
-	 * error is reported first: it says more than an option error. */
-	err = evpn_mon_validate(out, withdraw);
-	if (r.left != 0) {
-		enum evpn_mon_opt_error oerr =
-			evpn_mon_options_decode(r.p, r.left, &out->opts);
+	/* Everything after the originator IP is the options area. A
+	 * withdrawal needs only the key: its options are kept when readable
+	 * and otherwise ignored. */
+	if (r.left != 0)
+		oerr = evpn_mon_options_decode(r.p, r.left, &out->opts);
 
-		/* A withdrawal needs only the key: its options are kept
-		 * when readable and otherwise ignored. */
-		if (err == EVPN_MON_OK && !withdraw)
-			err = opt_error(oerr);
-	}
-	return err;
+	/* Reported in this order, the first that says most: the key, the
+	 * server fields, the options, then whether the options fit the
+	 * destination kind (a malformed ERSPAN TLV is an option error). */
+	err = check_key(out);
+	if (err != EVPN_MON_OK || withdraw)
+		return err;
+	err = check_server(out);
+	if (err != EVPN_MON_OK)
+		return err;
+	err = opt_error(oerr);
+	if (err != EVPN_MON_OK)
+		return err;
+	return check_erspan(out);
 }
 
 size_t evpn_mon_encode(const struct evpn_mon_route *r, uint8_t *buf,
@@ -266,7 +323,7 @@ size_t evpn_mon_encode(const struct evpn_mon_route *r, uint8_t *buf,
 	size_t olen = 0;
 	uint8_t *p = buf;
 
-	if (r->opts.present) {
+	if (r->opts.present || r->opts.erspan.version) {
 		olen = evpn_mon_options_encoded_len(&r->opts);
 		if (olen == 0)
 			return 0; /* options invalid */
@@ -290,7 +347,7 @@ size_t evpn_mon_encode(const struct evpn_mon_route *r, uint8_t *buf,
 	put_be(p, r->vni & 0xffffff, 3);
 	p += 3;
 	*p++ = 0; /* flags: reserved */
-	put_be(p, r->host_id, 4);
+	put_be(p, host_id_field(r), 4);
 	p += 4;
 	*p++ = r->host_mac_len * 8;
 	memcpy(p, r->host_mac, r->host_mac_len);
@@ -317,7 +374,7 @@ void evpn_mon_route_key(const struct evpn_mon_route *r,
 {
 	memset(key, 0, sizeof(*key));
 	key->vni = r->vni;
-	key->host_id = r->host_id;
+	key->host_id = host_id_field(r);
 	key->host_mac_len = r->host_mac_len;
 	memcpy(key->host_mac, r->host_mac, r->host_mac_len);
 	key->host_ip_len = r->host_ip.len;
@@ -334,7 +391,7 @@ size_t evpn_mon_route_payload(const struct evpn_mon_route *r, uint8_t *buf,
 	if (r->server_ip.len != 0 && r->server_ip.len != 4
 	    && r->server_ip.len != 16)
 		return 0;
-	if (r->opts.present) {
+	if (r->opts.present || r->opts.erspan.version) {
 		olen = evpn_mon_options_encoded_len(&r->opts);
 		if (olen == 0)
 			return 0;
@@ -363,7 +420,8 @@ bool evpn_mon_route_from_key(struct evpn_mon_route *r, const uint8_t rd[8],
 		memcpy(r->rd, rd, 8);
 	r->eth_tag = eth_tag;
 	r->vni = key->vni;
-	r->host_id = key->host_id;
+	r->dest = (uint8_t)(key->host_id >> 24);
+	r->host_id = key->host_id & 0xffffff;
 	r->host_mac_len = key->host_mac_len <= 6 ? key->host_mac_len : 6;
 	memcpy(r->host_mac, key->host_mac, r->host_mac_len);
 	r->host_ip.len = key->host_ip_len <= 16 ? key->host_ip_len : 16;
@@ -404,7 +462,7 @@ static size_t fmt_ip(const uint8_t *addr, uint8_t len, char *buf, size_t size)
 size_t evpn_mon_session_id(const struct evpn_mon_route *r, char *buf,
 			   size_t size)
 {
-	char orig[INET_ADDRSTRLEN], hip[INET6_ADDRSTRLEN], mac[18];
+	char orig[INET_ADDRSTRLEN], hip[INET6_ADDRSTRLEN], mac[18], hid[16];
 	int n;
 
 	fmt_ip(r->orig_ip, 4, orig, sizeof(orig));
@@ -415,10 +473,16 @@ size_t evpn_mon_session_id(const struct evpn_mon_route *r, char *buf,
 			 r->host_mac[3], r->host_mac[4], r->host_mac[5]);
 	else
 		snprintf(mac, sizeof(mac), "-");
+	/* a kind this code does not know: the raw field, as an older
+	 * decoder would show it */
+	if (r->dest == EVPN_MON_DEST_COLLECTOR)
+		snprintf(hid, sizeof(hid), "c%u", (unsigned int)r->host_id);
+	else
+		snprintf(hid, sizeof(hid), "%u", (unsigned int)host_id_field(r));
 	if (size == 0)
 		return 0;
-	n = snprintf(buf, size, "%s/%u/%u/%s/%s", orig, (unsigned int)r->vni,
-		     (unsigned int)r->host_id, mac, hip);
+	n = snprintf(buf, size, "%s/%u/%s/%s/%s", orig, (unsigned int)r->vni,
+		     hid, mac, hip);
 	if (n < 0) {
 		buf[0] = 0;
 		return 0;

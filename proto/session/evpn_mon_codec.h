@@ -63,7 +63,9 @@ struct evpn_mon_route {
 	uint8_t flags; /* reserved: sent as 0, ignored on receipt */
 	uint8_t dest; /* enum evpn_mon_dest */
 	uint32_t host_id; /* 1..65535: the server's HOST ID, or the collector
-			   * ID when dest is EVPN_MON_DEST_COLLECTOR */
+			   * ID when dest is EVPN_MON_DEST_COLLECTOR. A
+			   * decoded route holds the 24 bits after the kind
+			   * octet, so a malformed field keeps its own key */
 	uint8_t host_mac_len; /* octets: 0 or 6 */
 	uint8_t host_mac[6];
 	struct evpn_mon_ip host_ip;
@@ -153,7 +155,9 @@ const char *evpn_mon_errname(enum evpn_mon_error err);
 size_t evpn_mon_encode(const struct evpn_mon_route *r, uint8_t *buf,
 		       size_t size);
 
-/* Validate a route before origination (same rules as the decoder). */
+/* Validate a route before origination (same rules as the decoder, on
+ * r->opts as given): for a collector, server_mac all zero, server_ip set
+ * and opts.erspan.version != 0; for a server, opts.erspan.version == 0. */
 enum evpn_mon_error evpn_mon_validate(const struct evpn_mon_route *r,
 				      bool withdraw);
 
@@ -174,7 +178,9 @@ bool evpn_mon_route_from_key(struct evpn_mon_route *r, const uint8_t rd[8],
  * "ORIGINATOR/VNI/HOST-ID/HOST-MAC/HOST-IP", "-" for an absent MAC or IP,
  * e.g. "10.0.0.101/100/21/02:00:00:00:02:10/-". Used by the feed, the
  * consumer, the dataplane counters and logs. A collector session's HOST-ID
- * part is "c" and the collector ID: "10.0.0.103/100/c7/-/192.168.100.210".
+ * part is "c" and the collector ID: "10.0.0.103/100/c7/-/192.168.100.210"
+ * (a malformed route of another kind shows the whole HOST ID field as a
+ * number, as a receiver that predates collectors would).
  * Returns the length written
  * (EVPN_MON_SESSION_ID_MAX - 1 at most). */
 #define EVPN_MON_SESSION_ID_MAX 96

@@ -39,6 +39,8 @@ static const struct {
 			       "profile name longer than 16 or not printable"},
 	[EVPN_MON_OPT_TOO_LARGE] = {"tooLarge",
 				    "options do not fit in a route (more than 182 octets)"},
+	[EVPN_MON_OPT_ERSPAN] = {"erspanOutOfRange",
+				 "ERSPAN version not 2 or 3, or session id, dscp, ttl or flags out of range"},
 	[EVPN_MON_OPT_VERSION_UNKNOWN] = {"versionUnknown",
 					  "options version unknown"},
 	[EVPN_MON_OPT_TLV_TRUNCATED] = {"tlvTruncated",
@@ -112,13 +114,34 @@ static size_t name_len(const struct evpn_mon_options *o)
 	return bounded_len(o->name, sizeof(o->name));
 }
 
+/* An area is sent for a profile, and for a collector session's ERSPAN
+ * parameters even without one. */
+static bool has_area(const struct evpn_mon_options *o)
+{
+	return o->present || o->erspan.version != 0;
+}
+
+/* The ERSPAN TLV value: version 1, flags 1, span id 2, dscp 1, ttl 1, GRE
+ * protocol 2. */
+#define ERSPAN_TLV_LEN 8
+
+static uint16_t gre_proto_default(uint8_t version)
+{
+	return version == 2 ? EVPN_MON_GRE_PROTO_ERSPAN2
+			    : EVPN_MON_GRE_PROTO_ERSPAN3;
+}
+
 /* Length of the canonical area; assumes counts within their limits. */
 static size_t area_len(const struct evpn_mon_options *o)
 {
 	size_t n = 1;
 
-	if (!o->present)
+	if (!has_area(o))
 		return 0;
+	if (o->erspan.version)
+		n += 2 + ERSPAN_TLV_LEN;
+	if (!o->present)
+		return n;
 	if (o->direction != EVPN_MON_DIR_BOTH)
 		n += 2 + 1;
 	for (unsigned int i = 0; i < o->nfilters; i++)
@@ -185,11 +208,26 @@ static bool name_ok(const char *name, size_t size)
 	return true;
 }
 
+/* Version 0 = no ERSPAN parameters: the other fields are unused. A TTL of
+ * 0 is refused rather than read as "default": whoever builds the value
+ * (the CLI) fills in EVPN_MON_ERSPAN_TTL_DEFAULT. */
+static bool erspan_ok(const struct evpn_mon_erspan *e)
+{
+	if (e->version == 0)
+		return true;
+	return (e->version == 2 || e->version == 3)
+	       && e->span_id <= EVPN_MON_ERSPAN_SPAN_ID_MAX
+	       && e->dscp <= EVPN_MON_ERSPAN_DSCP_MAX && e->ttl != 0;
+}
+
 enum evpn_mon_opt_error evpn_mon_options_validate(const struct evpn_mon_options *o)
 {
 	enum evpn_mon_opt_error err;
 
+	if (!erspan_ok(&o->erspan))
+		return EVPN_MON_OPT_ERSPAN;
 	if (!o->present)
+		/* no profile: only the ERSPAN TLV, which always fits */
 		return EVPN_MON_OPT_OK;
 	if (o->direction > EVPN_MON_DIR_TX)
 		return EVPN_MON_OPT_DIRECTION;
@@ -291,6 +329,18 @@ void evpn_mon_options_canonicalize(struct evpn_mon_options *o)
 		/* an unterminated name stays so: validation refuses it */
 		memcpy(c.name, o->name, bounded_len(o->name, sizeof(c.name)));
 	}
+	if (o->erspan.version) {
+		/* A collector session without a profile has an area all the
+		 * same, and decodes as an empty profile (which behaves the
+		 * same): present = 1 keeps both forms equal. */
+		c.present = 1;
+		c.erspan.version = o->erspan.version;
+		c.erspan.dscp = o->erspan.dscp;
+		c.erspan.ttl = o->erspan.ttl;
+		c.erspan.span_id = o->erspan.span_id;
+		if (o->erspan.gre_proto != gre_proto_default(o->erspan.version))
+			c.erspan.gre_proto = o->erspan.gre_proto;
+	}
 	memcpy(o, &c, sizeof(c));
 }
 
@@ -351,7 +401,7 @@ size_t evpn_mon_options_encoded_len(const struct evpn_mon_options *o)
 {
 	struct evpn_mon_options c = *o;
 
-	if (!o->present || evpn_mon_options_validate(o) != EVPN_MON_OPT_OK)
+	if (!has_area(o) || evpn_mon_options_validate(o) != EVPN_MON_OPT_OK)
 		return 0;
 	evpn_mon_options_canonicalize(&c);
 	return area_len(&c);
@@ -364,7 +414,7 @@ size_t evpn_mon_options_encode(const struct evpn_mon_options *o, uint8_t *buf,
 	size_t len, nlen;
 	uint8_t *p = buf;
 
-	if (!o->present || evpn_mon_options_validate(o) != EVPN_MON_OPT_OK)
+	if (!has_area(o) || evpn_mon_options_validate(o) != EVPN_MON_OPT_OK)
 		return 0;
 	evpn_mon_options_canonicalize(&c);
 	len = area_len(&c);
@@ -395,6 +445,16 @@ size_t evpn_mon_options_encode(const struct evpn_mon_options *o, uint8_t *buf,
 		*p++ = c.police_unit;
 		p = put_be(p, c.police_rate, 8);
 		p = put_be(p, c.police_burst, 4);
+	}
+	if (c.erspan.version) {
+		*p++ = EVPN_MON_TLV_ERSPAN;
+		*p++ = ERSPAN_TLV_LEN;
+		*p++ = c.erspan.version;
+		*p++ = 0; /* flags */
+		p = put_be(p, c.erspan.span_id, 2);
+		*p++ = c.erspan.dscp;
+		*p++ = c.erspan.ttl;
+		p = put_be(p, c.erspan.gre_proto, 2);
 	}
 	nlen = name_len(&c);
 	if (nlen) {
@@ -468,7 +528,7 @@ static enum evpn_mon_opt_error decode_area(const uint8_t *buf, size_t len,
 					   struct evpn_mon_options *out)
 {
 	/* single-valued TLVs seen, by type */
-	bool seen[EVPN_MON_TLV_POLICE + 1] = {false};
+	bool seen[EVPN_MON_TLV_ERSPAN + 1] = {false};
 	bool seen_name = false;
 	size_t pos = 1;
 	enum evpn_mon_opt_error err;
@@ -490,7 +550,7 @@ static enum evpn_mon_opt_error decode_area(const uint8_t *buf, size_t len,
 		v = buf + pos + 2;
 		pos += 2 + (size_t)tlen;
 
-		if (type != EVPN_MON_TLV_FILTER && type <= EVPN_MON_TLV_POLICE) {
+		if (type != EVPN_MON_TLV_FILTER && type <= EVPN_MON_TLV_ERSPAN) {
 			if (seen[type])
 				return EVPN_MON_OPT_TLV_DUPLICATE;
 			seen[type] = true;
@@ -525,6 +585,20 @@ static enum evpn_mon_opt_error decode_area(const uint8_t *buf, size_t len,
 			out->police_unit = v[0];
 			out->police_rate = get_be(v + 1, 8);
 			out->police_burst = (uint32_t)get_be(v + 9, 4);
+			break;
+		case EVPN_MON_TLV_ERSPAN:
+			if (tlen != ERSPAN_TLV_LEN)
+				return EVPN_MON_OPT_TLV_LENGTH;
+			/* No flag is defined: one set may change how copies
+			 * are built, so a receiver that does not know it must
+			 * not build them (treat-as-withdraw). */
+			if (v[0] == 0 || v[1] != 0)
+				return EVPN_MON_OPT_ERSPAN;
+			out->erspan.version = v[0];
+			out->erspan.span_id = (uint16_t)get_be(v + 2, 2);
+			out->erspan.dscp = v[4];
+			out->erspan.ttl = v[5];
+			out->erspan.gre_proto = (uint16_t)get_be(v + 6, 2);
 			break;
 		case EVPN_MON_TLV_NAME:
 			if (seen_name)

@@ -185,15 +185,19 @@ const char *evpn_mon_opt_errname(enum evpn_mon_opt_error err);
 enum evpn_mon_opt_error evpn_mon_options_validate(const struct evpn_mon_options *o);
 
 /* Zero every field a valid value does not use (unused filters and UDFs,
- * address bits past a prefix length, the name's tail), so that equal
- * options compare equal with memcmp. Call before comparing or encoding. */
+ * address bits past a prefix length, the name's tail, every ERSPAN field
+ * when erspan.version is 0), so that equal options compare equal with
+ * memcmp. Also: a GRE protocol equal to the version's own becomes 0, and
+ * erspan.version != 0 sets present (the area is there; decoded, it is an
+ * empty profile). Call before comparing or encoding. */
 void evpn_mon_options_canonicalize(struct evpn_mon_options *o);
 
 /* Options area (version octet + TLVs). Returns the octets written; 0 when
- * o has no profile (no area at all) or does not validate or does not fit. */
+ * o has neither a profile nor ERSPAN parameters (no area at all) or does
+ * not validate or does not fit. */
 size_t evpn_mon_options_encode(const struct evpn_mon_options *o, uint8_t *buf,
 			       size_t size);
-/* The size evpn_mon_options_encode() would write (0 without a profile). */
+/* The size evpn_mon_options_encode() would write (0 without an area). */
 size_t evpn_mon_options_encoded_len(const struct evpn_mon_options *o);
 
 /* Decode an options area of len octets (len 0 = no profile). Unknown

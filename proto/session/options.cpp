@@ -2,6 +2,7 @@
 #include <evpnmon/session/options.hpp>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 
 namespace evpnmon::session {
@@ -48,7 +49,20 @@ std::string Options::to_string() const
 {
 	if (!has_profile())
 		return "no profile";
-	std::string s = "profile ";
+	std::string s;
+	if (has_erspan()) {
+		// the GRE protocol as sent: the version's own when left at 0
+		char gre[8];
+		std::uint16_t proto = c_.erspan.gre_proto ? c_.erspan.gre_proto
+			: c_.erspan.version == 2 ? EVPN_MON_GRE_PROTO_ERSPAN2
+						 : EVPN_MON_GRE_PROTO_ERSPAN3;
+		std::snprintf(gre, sizeof(gre), "0x%04x", proto);
+		s += "erspan " + std::to_string(c_.erspan.version) + " span " +
+		     std::to_string(c_.erspan.span_id) + " dscp " +
+		     std::to_string(c_.erspan.dscp) + " ttl " +
+		     std::to_string(c_.erspan.ttl) + " gre " + gre + " ";
+	}
+	s += "profile ";
 	s += c_.name[0] ? std::string(c_.name, strnlen(c_.name, EVPN_MON_PROFILE_NAME_MAX))
 			: std::string("-");
 	s += " dir ";

@@ -35,9 +35,9 @@ REASONS = ("ok", "tooShort", "tooLong", "hostMacLength", "hostIpLength", "server
            "serverIpLength", "originatorIpLength", "truncated", "trailingOctets",
            "hostIdOutOfRange", "noHost", "hostMacNotUnicast", "serverMacNotUnicast",
            "vniZero", "optionsVersion", "optionsTruncated", "optionsLength", "optionsDuplicate",
-           "optionsUnknownMandatory", "optionsValue")
+           "optionsUnknownMandatory", "optionsValue", "destination")
 STRUCTURAL = set(REASONS[1:10])
-OPTIONS_REASONS = set(REASONS[15:])
+OPTIONS_REASONS = set(REASONS[15:21])
 
 
 # ---------------------------------------------------------------------------
@@ -65,6 +65,13 @@ class _Filter(ctypes.Structure):
                 ("nudf", ctypes.c_uint8), ("udf", _Udf * 8)]
 
 
+class _Erspan(ctypes.Structure):
+    """struct evpn_mon_erspan (evpn_mon_options.h)."""
+    _fields_ = [("version", ctypes.c_uint8), ("dscp", ctypes.c_uint8), ("ttl", ctypes.c_uint8),
+                ("pad", ctypes.c_uint8), ("span_id", ctypes.c_uint16),
+                ("gre_proto", ctypes.c_uint16)]
+
+
 class _Options(ctypes.Structure):
     """struct evpn_mon_options (evpn_mon_options.h)."""
     _fields_ = [("present", ctypes.c_uint8), ("direction", ctypes.c_uint8),
@@ -72,14 +79,14 @@ class _Options(ctypes.Structure):
                 ("truncate", ctypes.c_uint16), ("pad", ctypes.c_uint16),
                 ("sample", ctypes.c_uint32), ("police_burst", ctypes.c_uint32),
                 ("police_rate", ctypes.c_uint64), ("name", ctypes.c_char * 17),
-                ("filters", _Filter * 4)]
+                ("filters", _Filter * 4), ("erspan", _Erspan)]
 
 
 class _Route(ctypes.Structure):
     """struct evpn_mon_route (evpn_mon_codec.h), native layout."""
     _fields_ = [("rd", ctypes.c_uint8 * 8), ("eth_tag", ctypes.c_uint32),
                 ("vni", ctypes.c_uint32), ("flags", ctypes.c_uint8),
-                ("host_id", ctypes.c_uint32), ("host_mac_len", ctypes.c_uint8),
+                ("dest", ctypes.c_uint8), ("host_id", ctypes.c_uint32), ("host_mac_len", ctypes.c_uint8),
                 ("host_mac", ctypes.c_uint8 * 6), ("host_ip", _Ip),
                 ("server_mac", ctypes.c_uint8 * 6), ("server_ip", _Ip),
                 ("orig_ip", ctypes.c_uint8 * 4), ("opts", _Options)]
@@ -131,6 +138,14 @@ def options_fields(o: _Options) -> dict:
         put("evpnmon.opt.police.unit", o.police_unit)
         put("evpnmon.opt.police.rate", o.police_rate)
         put("evpnmon.opt.police.burst", o.police_burst)
+    if o.erspan.version:
+        e = o.erspan
+        put("evpnmon.opt.erspan.version", e.version)
+        put("evpnmon.opt.erspan.flags", "0x00")
+        put("evpnmon.opt.erspan.span_id", e.span_id)
+        put("evpnmon.opt.erspan.dscp", e.dscp)
+        put("evpnmon.opt.erspan.ttl", e.ttl)
+        put("evpnmon.opt.erspan.gre_proto", f"0x{e.gre_proto:04x}")
     if o.name:
         put("evpnmon.opt.name", o.name.decode())
     return out
@@ -194,9 +209,11 @@ class Codec:
         self.last_options = options_fields(r.opts) if r.opts.present else None
         if name in STRUCTURAL:
             return name, None
+        collector = r.dest == 1
         out = {
             "rd": rd_text(bytes(r.rd)), "eth_tag": r.eth_tag, "vni": r.vni, "flags": r.flags,
-            "host_id": r.host_id, "host_mac_len": r.host_mac_len * 8,
+            "dest": r.dest, "collector_id" if collector else "host_id": r.host_id,
+            "host_mac_len": r.host_mac_len * 8,
             "host_ip_len": r.host_ip.len * 8, "server_mac_len": 48,
             "server_mac": _mac(r.server_mac), "server_ip_len": r.server_ip.len * 8,
             "orig_ip_len": 32, "orig_ip": _ip(bytes(r.orig_ip)),
@@ -206,7 +223,8 @@ class Codec:
         if r.host_ip.len:
             out["host_ip"] = _ip(bytes(r.host_ip.addr)[:r.host_ip.len])
         if r.server_ip.len:
-            out["server_ip"] = _ip(bytes(r.server_ip.addr)[:r.server_ip.len])
+            out["collector_ip" if collector else "server_ip"] = _ip(
+                bytes(r.server_ip.addr)[:r.server_ip.len])
         keys = 35 + r.host_mac_len + r.host_ip.len + r.server_ip.len
         if len(body) > keys:   # the key part was read whole: the rest is options
             out["options_length"] = len(body) - keys
@@ -233,7 +251,7 @@ def ipb(s: str) -> bytes:
 
 
 def monitor_body(*, rd: bytes = rd_ip("10.0.0.101", 100), eth_tag: int = 0, vni: int = 100,
-                 flags: int = 0, host_id: int = 21, host_mac: bytes = mac("02:00:00:00:02:10"),
+                 flags: int = 0, dest: int = 0, host_id: int = 21, host_mac: bytes = mac("02:00:00:00:02:10"),
                  host_ip: bytes = ipb("192.168.100.210"),
                  server_mac: bytes = mac("02:00:00:00:00:21"),
                  server_ip: bytes = ipb("192.168.100.21"), orig_ip: bytes = ipb("10.0.0.101"),
@@ -242,11 +260,12 @@ def monitor_body(*, rd: bytes = rd_ip("10.0.0.101", 100), eth_tag: int = 0, vni:
                  orig_ip_bits: int | None = None, options: bytes = b"") -> bytes:
     """A type-254 NLRI body in the layout of docs/wire-format.md; the *_bits
     arguments override a length octet (to build malformed bodies); options:
-    the options area, as is (see options_area())."""
+    the options area, as is (see options_area()); dest: the destination kind
+    octet in front of a 24-bit host_id (0 server, 1 collector)."""
     def lf(bits, val):
         return bytes([len(val) * 8 if bits is None else bits]) + val
     b = rd + struct.pack("!I", eth_tag) + vni.to_bytes(3, "big") + bytes([flags])
-    b += struct.pack("!I", host_id)
+    b += struct.pack("!I", (dest << 24) | host_id)
     b += lf(host_mac_bits, host_mac) + lf(host_ip_bits, host_ip)
     b += lf(server_mac_bits, server_mac) + lf(server_ip_bits, server_ip)
     b += lf(orig_ip_bits, orig_ip)
@@ -292,6 +311,20 @@ def truncate_tlv(n: int) -> bytes:
 
 def police_tlv(unit: int, rate: int, burst: int) -> bytes:
     return tlv(5, struct.pack("!BQI", unit, rate, burst))
+
+
+def erspan_tlv(version: int = 3, span_id: int = 7, dscp: int = 0, ttl: int = 64,
+               gre_proto: int = 0, flags: int = 0) -> bytes:
+    return tlv(6, struct.pack("!BBHBBH", version, flags, span_id, dscp, ttl, gre_proto))
+
+
+def collector_body(*, collector_id: int = 7, collector_ip: bytes = ipb("10.9.0.1"),
+                   options: bytes | None = None, **kw) -> bytes:
+    """A collector route body: kind 1, zero server MAC field, the collector IP
+    in the server IP field, an options area with the ERSPAN TLV."""
+    kw.setdefault("server_mac", bytes(6))
+    return monitor_body(dest=1, host_id=collector_id, server_ip=collector_ip,
+                        options=options_area(erspan_tlv()) if options is None else options, **kw)
 
 
 def name_tlv(name: str | bytes) -> bytes:

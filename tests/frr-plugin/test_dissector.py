@@ -12,7 +12,8 @@ both (docs/wire-format.md, section 3). Checked here:
   flagged with the codec's reason name and an expert info naming it, with the
   NLRIs after it in the same attribute still decoded; 600 random/mutated
   NLRIs give the codec's result (one codec per wire format); capability 239
-  in plain and RFC 9072 OPENs; tshark exits 0 throughout; the stock BGP tree
+  in plain and RFC 9072 OPENs; collector routes (destination kind,
+  collector ID and IP, the ERSPAN TLV) and every `destination` error; tshark exits 0 throughout; the stock BGP tree
   is byte-for-byte the same JSON with and without the plugin, and without it
   tshark shows its malformed marking (so these checks see the plugin);
 * the reference fabric (patched FRR): a capture on the spine's link to
@@ -20,7 +21,8 @@ both (docs/wire-format.md, section 3). Checked here:
   session cleared (OPENs) and the session removed decodes to what was
   configured and what vtep101's vtysh shows (VNI, RD, originator), the
   change as an implicit replace, the removal as an MP_UNREACH withdrawal, and
-  capability 239 in both OPENs.
+  capability 239 in both OPENs; likewise a collector session (kind 1,
+  collector ID and IP, the ERSPAN TLV) whose collector is changed.
 
 Run as root: /usr/bin/python3 -m pytest tests/frr-plugin/test_dissector.py
 """
@@ -40,9 +42,10 @@ sys.path.insert(0, str(HERE.parent / "scenarios"))
 
 from dissector_helpers import (  # noqa: E402
     CNP, MP_EVPN_CAP, NAK, OPTIONS_REASONS, STRUCTURAL, Codec, PcapWriter, as_list,
-    capabilities, direction_tlv, evpn_nlri, expert_names, experts, filter_tlv, flat, frame_no,
+    capabilities, collector_body, direction_tlv, erspan_tlv, evpn_nlri, expert_names, experts,
+    filter_tlv, flat, frame_no,
     imet, ipb, layers, mac, monitor_body, monitor_nlris, mp_reach, mp_unreach, name_tlv,
-    open_msg, options_area, police_tlv, sample_tlv, tlv, truncate_tlv, tshark, tshark_json,
+    open_msg, options_area, police_tlv, rd_ip, sample_tlv, tlv, truncate_tlv, tshark, tshark_json,
     update)
 import fabric as F  # noqa: E402  (tests/scenarios: the capture helper)
 
@@ -80,7 +83,7 @@ def assert_fields_equal_codec(n, want: dict, what: str):
     """Every field the codec decoded is shown, with the same value, and no
     address field the codec did not decode is shown."""
     for k, v in want.items():
-        if k in ("host_ip", "server_ip") and ":" in v:
+        if k in ("host_ip", "server_ip", "collector_ip") and ":" in v:
             k = k.replace("_ip", "_ipv6")
         got = n.get(k)
         if k == "flags":
@@ -88,9 +91,10 @@ def assert_fields_equal_codec(n, want: dict, what: str):
         elif isinstance(v, int):
             got = int(got)
         assert got == v, f"{what}: evpnmon.nlri.{k} = {n.get(k)!r}, codec: {v!r}"
+    ids = ("host_mac", "host_ip", "server_ip", "collector_ip", "host_id", "collector_id")
     shown = {k.replace("ipv6", "ip") for k in n.fields
-             if k in ("host_mac", "host_ip", "host_ipv6", "server_ip", "server_ipv6")}
-    assert shown == {k for k in ("host_mac", "host_ip", "server_ip") if k in want}, what
+             if k in ids + ("host_ipv6", "server_ipv6", "collector_ipv6")}
+    assert shown == {k for k in ids if k in want}, what
 
 
 # ---------------------------------------------------------------------------
@@ -136,6 +140,21 @@ VALID = [
      "reach", dict()),
     ("profile in a withdrawal", dict(options=options_area(name_tlv("gone"))), "unreach",
      dict(withdrawal="1", action="withdraw")),
+    # collector routes (destination kind 1)
+    ("collector: the docs' worked example (ERSPAN III, no profile)",
+     dict(dest=1, host_id=7, rd=rd_ip("10.0.0.103", 2), host_ip=b"", server_mac=bytes(6),
+          server_ip=ipb("10.9.0.1"), orig_ip=ipb("10.0.0.103"), options=options_area(erspan_tlv())),
+     "reach",
+     dict(length="56", dest="1", collector_id="7", collector_ip="10.9.0.1",
+          server_mac="00:00:00:00:00:00", options_length="11")),
+    ("collector: IPv6 collector, profile, ERSPAN II with a GRE protocol of its own",
+     dict(dest=1, host_id=65535, server_mac=bytes(6), server_ip=ipb("2001:db8::9"),
+          options=options_area(truncate_tlv(128), erspan_tlv(2, 1023, 46, 8, 0x8949),
+                               name_tlv("cnp"))),
+     "reach", dict(dest="1", collector_id="65535", collector_ipv6="2001:db8::9")),
+    ("collector withdrawal: zero server fields, no options",
+     dict(dest=1, host_id=7, server_mac=bytes(6), server_ip=b""), "unreach",
+     dict(withdrawal="1", action="withdraw", dest="1", collector_id="7")),
     ("the largest route: 73 key octets + 182 of options = 255",
      dict(**V6, options=options_area(
          direction_tlv(1),
@@ -176,8 +195,8 @@ MALFORMED = [
     ("options: direction twice",
      monitor_body(options=options_area(direction_tlv(1), direction_tlv(2))), False,
      "optionsDuplicate"),
-    ("options: unknown mandatory TLV 6",
-     monitor_body(options=options_area(tlv(6, b"\0"))), False, "optionsUnknownMandatory"),
+    ("options: unknown mandatory TLV 7",
+     monitor_body(options=options_area(tlv(7, b"\0"))), False, "optionsUnknownMandatory"),
     ("options: truncate 63", monitor_body(options=options_area(truncate_tlv(63))), False,
      "optionsValue"),
     ("options: UDF offset 127",
@@ -209,6 +228,51 @@ MALFORMED = [
     ("HOST ID 0 and VNI 0 and multicast host MAC (all flagged)",
      monitor_body(host_id=0, vni=0, host_mac=MC), False, "hostIdOutOfRange"),
     ("multicast host MAC in a withdrawal", monitor_body(host_mac=MC), True, "hostMacNotUnicast"),
+    # destination kinds and collector routes
+    ("destination kind 2", monitor_body(dest=2), False, "destination"),
+    ("destination kind 255 in a withdrawal", monitor_body(dest=255), True, "destination"),
+    ("HOST ID field: second octet not 0", collector_body(collector_id=0x10007), False,
+     "hostIdOutOfRange"),
+    ("collector ID 0", collector_body(collector_id=0), False, "hostIdOutOfRange"),
+    ("collector with a server MAC", collector_body(server_mac=mac("02:00:00:00:00:21")), False,
+     "destination"),
+    ("collector without a collector IP", collector_body(collector_ip=b""), False, "destination"),
+    ("collector without options", collector_body(options=b""), False, "destination"),
+    ("collector with a profile but no ERSPAN TLV",
+     collector_body(options=options_area(truncate_tlv(128))), False, "destination"),
+    ("server route with the ERSPAN TLV", monitor_body(options=options_area(erspan_tlv())), False,
+     "destination"),
+    ("collector with a server MAC and no options: the server fields first",
+     collector_body(server_mac=MC, options=b""), False, "destination"),
+    ("collector, VNI 0 and no options: the key first", collector_body(vni=0, options=b""), False,
+     "vniZero"),
+    ("collector with a server MAC and no ERSPAN TLV, withdrawn (only the key matters)",
+     collector_body(options=b"", server_mac=MC), True, "ok"),
+    ("options: ERSPAN version 4", collector_body(options=options_area(erspan_tlv(4))), False,
+     "optionsValue"),
+    ("options: ERSPAN version 0", collector_body(options=options_area(erspan_tlv(0))), False,
+     "optionsValue"),
+    ("options: ERSPAN flags 0x01",
+     collector_body(options=options_area(erspan_tlv(flags=1), direction_tlv(1), direction_tlv(1))),
+     False, "optionsValue"),
+    ("options: ERSPAN session ID 1024", collector_body(options=options_area(erspan_tlv(span_id=1024))),
+     False, "optionsValue"),
+    ("options: ERSPAN DSCP 64", collector_body(options=options_area(erspan_tlv(dscp=64))), False,
+     "optionsValue"),
+    ("options: ERSPAN TTL 0", collector_body(options=options_area(erspan_tlv(ttl=0))), False,
+     "optionsValue"),
+    ("options: ERSPAN length 7", collector_body(options=options_area(tlv(6, erspan_tlv()[2:9]))),
+     False, "optionsLength"),
+    ("options: ERSPAN twice", collector_body(options=options_area(erspan_tlv(), erspan_tlv(2))),
+     False, "optionsDuplicate"),
+    # 178 octets of profile fit on their own; with the ERSPAN TLV, 188 do not
+    ("options: profile + ERSPAN TLV above 182 octets",
+     collector_body(host_ip=b"", options=options_area(
+         direction_tlv(1), sample_tlv(2), truncate_tlv(64), police_tlv(1, 1, 1),
+         filter_tlv(family=6, src=(bytes(16), 128), dst=(bytes(16), 128), proto=17,
+                    sport=(1, 1), dport=(2, 2), udfs=[(0, 0, 0, 0)] * 8),
+         filter_tlv(family=6, src=(bytes(16), 120), proto=17, udfs=[(0, 0, 0, 0)] * 2),
+         name_tlv("sixteen-octets-x"), erspan_tlv())), False, "optionsValue"),
 ]
 FOLLOWER = monitor_body(host_id=99, host_mac=mac("02:00:00:00:09:99"))
 
@@ -318,7 +382,7 @@ def test_crafted_options_decode_as_the_codec(crafted, crafted_json, codec):
             assert flat(nl, "evpnmon.opt.")["evpnmon.opt.unknown"] == ["01:02:03"], name
             assert "evpnmon.opt.unknown_optional" in expert_names(nl), name
         checked += 1
-    assert checked == 5
+    assert checked == 7
 
 
 def test_crafted_mixed_attribute(crafted, crafted_json, codec):
@@ -405,7 +469,8 @@ def test_crafted_malformed_routes_are_flagged(crafted, crafted_json, codec):
     # cannot be written in a one-octet length, and octets after the last key
     # field are an options area now (no more trailingOctets)
     assert seen == (STRUCTURAL - {"tooLong", "trailingOctets"}) | OPTIONS_REASONS | {
-        "hostIdOutOfRange", "noHost", "hostMacNotUnicast", "serverMacNotUnicast", "vniZero"}
+        "hostIdOutOfRange", "noHost", "hostMacNotUnicast", "serverMacNotUnicast", "vniZero",
+        "destination"}
 
 
 def test_crafted_every_semantic_error_is_flagged_and_withdrawal_rules(crafted, crafted_json):
@@ -503,6 +568,14 @@ def test_crafted_filter_names(crafted):
         lambda c: c[0] == "bad" and c[4] == "optionsDuplicate")
     assert frames('evpnmon.nlri.action == "withdraw"') == case_frames(
         lambda c: c[0] in ("valid", "bad") and c[3])
+    # every semantic error is flagged: the VNI 0 collector without options too
+    assert frames("evpnmon.malformed.destination") == case_frames(
+        lambda c: c[0] == "bad" and (c[4] == "destination" or c[1].startswith("collector, VNI 0")))
+    assert frames("evpnmon.nlri.collector_id == 7 && evpnmon.nlri.collector_ip == 10.9.0.1 && "
+                  'evpnmon.opt.erspan.version == 3 && evpnmon.nlri.rd == "10.0.0.103:2"') == case_frames(
+        lambda c: c[0] == "valid" and c[1].startswith("collector: the docs'"))
+    assert frames("evpnmon.opt.erspan.gre_proto == 0x8949") == case_frames(
+        lambda c: c[0] == "valid" and "GRE protocol of its own" in c[1])
 
 
 def test_crafted_tcp_segmentation(tmp_path):
@@ -528,6 +601,8 @@ RANDOM_AREAS = [
     options_area(filter_tlv(family=6, proto=6, src=(ipb("2001:db8::"), 32), dport=(80, 90)),
                  tlv(0xc0, b"xyz"), police_tlv(2, 8000, 1)),
     options_area(filter_tlv(family=4, dst=(ipb("192.168.0.0"), 16), udfs=[(0, 9, 0x11, 0xff)])),
+    options_area(erspan_tlv()),
+    options_area(direction_tlv(2), erspan_tlv(2, 1023, 63, 255, 0x8949), name_tlv("er")),
 ]
 
 
@@ -541,7 +616,10 @@ def test_random_nlris_match_the_codec(tmp_path, codec):
     want = {}
     macs = [mac("02:00:00:00:02:10"), MC, b"\xff" * 6, bytes(6), mac("00:11:22:33:44:55")]
     for _ in range(600):
-        kw = dict(host_id=rng.choice([0, 1, 21, 65535, 65536, rng.randrange(1 << 32)]),
+        # a collector's HOST ID field (kind 1) and unknown kinds among them
+        kw = dict(host_id=rng.choice([0, 1, 21, 65535, 65536, rng.randrange(1 << 32),
+                                      (1 << 24) | 7, (1 << 24) | 65535, (1 << 24) | 0x10007,
+                                      (2 << 24) | 7]),
                   vni=rng.choice([0, 100, 0xFFFFFF]), flags=rng.choice([0, 0, 1]),
                   host_mac=rng.choice(macs + [b""]),
                   host_ip=rng.choice([b"", ipb("192.168.100.210"), ipb("2001:db8::1")]),
@@ -550,7 +628,11 @@ def test_random_nlris_match_the_codec(tmp_path, codec):
         body = bytearray(monitor_body(**kw))
         m = rng.randrange(9)
         if m >= 6:          # a valid key, then an options area, valid or mutated
-            body = bytearray(monitor_body(host_ip=kw["host_ip"], server_ip=kw["server_ip"]))
+            if rng.random() < 0.5:      # as a collector route, or as a server route
+                body = bytearray(collector_body(host_ip=kw["host_ip"],
+                                                collector_ip=kw["server_ip"], options=b""))
+            else:
+                body = bytearray(monitor_body(host_ip=kw["host_ip"], server_ip=kw["server_ip"]))
             area = bytearray(rng.choice(RANDOM_AREAS))
             if m == 7:
                 area[rng.randrange(len(area))] = rng.randrange(256)
@@ -581,7 +663,8 @@ def test_random_nlris_match_the_codec(tmp_path, codec):
         if dec is not None:
             assert_fields_equal_codec(n, dec, f"frame {fr}: {body.hex()}")
         reasons.add(reason)
-    assert len(reasons) >= 16, f"the random cases cover too few reasons: {sorted(reasons)}"
+    assert len(reasons) >= 17, f"the random cases cover too few reasons: {sorted(reasons)}"
+    assert "destination" in reasons
 
 
 def test_random_messages_never_break_the_plugin(tmp_path):
@@ -754,3 +837,85 @@ def test_lab_capture_decodes_what_was_configured(lab, tmp_path):
     for n in ours + relayed:
         assert stock_254_marks(stock[n.frame - 1]), f"frame {n.frame}: no stock marking"
         assert "evpnmon" not in layers(stock[n.frame - 1])
+
+
+COLLECTOR, COLL_IP, NEW_COLL_IP = 7, "10.9.0.1", "10.9.0.2"
+
+
+def spine_collector_session(lab) -> dict | None:
+    for s in lab.vtysh_json("spine", "show bgp l2vpn evpn monitor json")["sessions"]:
+        if s.get("hostMac") == HOST_MAC and s.get("collectorId") == COLLECTOR:
+            return s
+    return None
+
+
+def test_lab_capture_decodes_a_collector_session(lab, tmp_path):
+    """A collector session configured on vtep101, its collector changed (IP,
+    ERSPAN type, GRE protocol) and the session removed: the capture on the
+    spine's link decodes to the destination kind, collector ID and IP and the
+    ERSPAN TLV as configured, the change as an implicit replace, the removal
+    as a withdrawal."""
+    spine_if = lab.link_of("spine", "vtep101").iface("spine")
+    cap = F.Capture(lab, "spine", spine_if, tmp_path / "bgp.pcap", "tcp port 179")
+    session = f"monitor host vni 100 mac {HOST_MAC} ip {HOST_IP} collector {COLLECTOR}"
+    try:
+        lab.vtysh("vtep101", AF + [f"monitor collector {COLLECTOR} ip {COLL_IP} erspan 3 dscp 10",
+                                   session])
+        lab.wait_for(lambda: (spine_collector_session(lab) or {}).get("collectorIp") == COLL_IP,
+                     timeout=20, what="collector session on the spine")
+        lab.vtysh("vtep101", AF + [f"monitor collector {COLLECTOR} ip {NEW_COLL_IP} erspan 2 "
+                                   f"gre-protocol 0x8949"])
+        lab.wait_for(lambda: (spine_collector_session(lab) or {}).get("collectorIp")
+                     == NEW_COLL_IP, timeout=20, what="changed collector on the spine")
+        lab.vtysh("vtep101", AF + [f"no {session}"])
+        lab.wait_for(lambda: spine_collector_session(lab) is None, timeout=20,
+                     what="collector session withdrawn from the spine")
+    finally:
+        cap.stop()
+        lab.vtysh("vtep101", AF + [f"no {session}", f"no monitor collector {COLLECTOR}"],
+                  check=False)
+
+    pkts = tshark_json(tmp_path / "bgp.pcap")
+    src = {frame_no(p): layers(p).get("ip", {}).get("ip.src") for p in pkts}
+    ours = [n for n in monitor_nlris(pkts) if n.get("collector_id") == str(COLLECTOR)
+            and n.get("host_mac") == HOST_MAC and src[n.frame] == "10.1.0.1"]
+    assert ours, "no collector NLRI of the session decoded"
+    for n in ours:
+        assert (n["dest"], n["host_ip"], n["vni"], n["orig_ip"], n["status"]) == (
+            "1", HOST_IP, "100", "10.0.0.101", "ok"), n.fields
+        assert "host_id" not in n.fields and "server_ip" not in n.fields
+        assert not [e for e in n.experts if e.startswith("evpnmon.malformed")], n.experts
+    reach = [n for n in ours if n["attribute"] == "14"]
+    unreach = [n for n in ours if n["attribute"] == "15"]
+    assert [n["server_mac"] for n in reach] == ["00:00:00:00:00:00"] * len(reach)
+    ips = [n["collector_ip"] for n in reach]
+    assert ips[0] == COLL_IP and ips[-1] == NEW_COLL_IP, ips
+    i = ips.index(NEW_COLL_IP)
+    assert set(ips[:i]) == {COLL_IP} and set(ips[i:]) == {NEW_COLL_IP}, ips
+    assert len(unreach) == 1 and unreach[0].frame > max(n.frame for n in reach)
+    assert unreach[0]["action"] == "withdraw"
+
+    # the ERSPAN TLV of each advertisement, field by field (span id: the
+    # collector ID mod 1024; TTL 64; a version's own GRE protocol sent as 0)
+    by_frame_opts = {}
+    for p in pkts:
+        for nl in as_list(layers(p).get("evpnmon", {}).get("evpnmon.nlri")):
+            v = flat(nl, "evpnmon.")
+            if v.get("evpnmon.nlri.collector_id") == [str(COLLECTOR)] and \
+                    v.get("evpnmon.nlri.attribute") == ["14"]:
+                by_frame_opts.setdefault(frame_no(p), []).append(
+                    {k[len("evpnmon.opt.erspan."):]: x[0] for k, x in v.items()
+                     if k.startswith("evpnmon.opt.erspan.")})
+    first = by_frame_opts[reach[0].frame][0]
+    last = by_frame_opts[reach[-1].frame][-1]
+    assert first == dict(version="3", flags="0x00", span_id="7", dscp="10", ttl="64",
+                         gre_proto="0x0000"), first
+    assert last == dict(version="2", flags="0x00", span_id="7", dscp="0", ttl="64",
+                        gre_proto="0x8949"), last
+    r = tshark(["-r", str(tmp_path / "bgp.pcap"), "-V", "-Y",
+                f"evpnmon.nlri.collector_id == {COLLECTOR}"])
+    assert r.returncode == 0, r.stderr
+    assert (f"Monitor-config NLRI (MP_REACH_NLRI): collector {COLLECTOR}, host {HOST_MAC} {HOST_IP}, "
+            f"VNI 100, RD 10.0.0.101:100, collector IP {COLL_IP}, originator 10.0.0.101, "
+            f"erspan 3 span 7 dscp 10 ttl 64 gre 0x22eb profile - filters 0") in r.stdout, \
+        r.stdout[-3000:]

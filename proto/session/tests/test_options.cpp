@@ -398,6 +398,7 @@ TEST_CASE("canonicalize")
 	evpn_mon_options o;
 	std::memset(&o, 0x77, sizeof(o)); // garbage everywhere, padding too
 	o.present = 1;
+	o.erspan.version = 0; // not a collector: the other ERSPAN fields are unused
 	o.direction = EVPN_MON_DIR_RX;
 	o.nfilters = 1;
 	o.police_unit = EVPN_MON_POLICE_NONE;
@@ -637,4 +638,273 @@ TEST_CASE("C++ Options: value type over the C struct")
 	CHECK(inv.encode().empty());
 	CHECK(inv != none);
 	CHECK(((inv < none) != (none < inv)));
+}
+
+namespace {
+
+// A collector's ERSPAN parameters as the CLI fills them.
+evpn_mon_erspan erspan(uint8_t version = 3, uint16_t span_id = 7, uint8_t dscp = 10,
+		       uint8_t ttl = EVPN_MON_ERSPAN_TTL_DEFAULT, uint16_t gre_proto = 0)
+{
+	evpn_mon_erspan e{};
+	e.version = version;
+	e.span_id = span_id;
+	e.dscp = dscp;
+	e.ttl = ttl;
+	e.gre_proto = gre_proto;
+	return e;
+}
+
+evpn_mon_options collector_only(const evpn_mon_erspan &e = erspan())
+{
+	evpn_mon_options o{};
+	o.erspan = e;
+	return o;
+}
+
+evpn_mon_opt_error decode_into(const Bytes &b, evpn_mon_options &out)
+{
+	return evpn_mon_options_decode(b.data(), b.size(), &out);
+}
+
+} // namespace
+
+TEST_CASE("ERSPAN TLV: a collector without a profile (docs/wire-format.md example)")
+{
+	auto o = collector_only();
+	CHECK(validate(o) == EVPN_MON_OPT_OK);
+	// version, then type 6 length 8: version 3, flags 0, span id 7, dscp 10,
+	// ttl 64, GRE protocol 0 (= 0x22EB, type III's own)
+	const Bytes want = {0x01, 0x06, 0x08, 0x03, 0x00, 0x00, 0x07, 0x0a, 0x40, 0x00, 0x00};
+	CHECK(encode(o) == want);
+	CHECK(evpn_mon_options_encoded_len(&o) == want.size());
+	Bytes small(want.size() - 1);
+	CHECK(evpn_mon_options_encode(&o, small.data(), small.size()) == 0);
+
+	evpn_mon_options d;
+	REQUIRE(decode_into(want, d) == EVPN_MON_OPT_OK);
+	// a decoded area always has a profile: an empty one, same behaviour
+	CHECK(d.present == 1);
+	CHECK(d.erspan.version == 3);
+	CHECK(d.erspan.span_id == 7);
+	CHECK(d.erspan.dscp == 10);
+	CHECK(d.erspan.ttl == 64);
+	CHECK(d.erspan.gre_proto == 0);
+	CHECK(d.direction == EVPN_MON_DIR_BOTH);
+	CHECK(d.nfilters == 0);
+	// ... and canonicalization makes the built form equal to it
+	CHECK(evpn_mon_options_equal(&o, &d));
+	evpn_mon_options_canonicalize(&o);
+	CHECK(std::memcmp(&o, &d, sizeof(o)) == 0);
+	CHECK(encode(d) == want);
+}
+
+TEST_CASE("ERSPAN TLV: after POLICE, before NAME, with a profile")
+{
+	auto o = profile("roce");
+	o.truncate = 128;
+	o.police_unit = EVPN_MON_POLICE_PPS;
+	o.police_rate = 1000;
+	o.police_burst = 100;
+	o.erspan = erspan(2, 1023, 63, 255, 0x8949);
+	const Bytes want = {
+		1,                                                    // version
+		4, 2, 0, 128,                                         // truncate
+		5, 13, 1, 0, 0, 0, 0, 0, 0, 0x03, 0xe8, 0, 0, 0, 100, // police
+		6, 8, 2, 0, 0x03, 0xff, 63, 255, 0x89, 0x49,          // ERSPAN
+		0x81, 4, 'r', 'o', 'c', 'e',                          // name
+	};
+	CHECK(encode(o) == want);
+	evpn_mon_options d;
+	REQUIRE(decode_into(want, d) == EVPN_MON_OPT_OK);
+	CHECK(evpn_mon_options_equal(&o, &d));
+	CHECK(std::string(d.name) == "roce");
+	CHECK(d.erspan.gre_proto == 0x8949);
+	// any TLV order decodes the same
+	Bytes first = {1, 6, 8, 2, 0, 0x03, 0xff, 63, 255, 0x89, 0x49};
+	first.insert(first.end(), want.begin() + 1, want.begin() + 20);
+	first.insert(first.end(), want.end() - 6, want.end());
+	REQUIRE(decode_into(first, d) == EVPN_MON_OPT_OK);
+	CHECK(evpn_mon_options_equal(&o, &d));
+	// a profile without ERSPAN has no TLV 6
+	o.erspan = {};
+	auto b = encode(o);
+	CHECK(std::find(b.begin(), b.end(), 6) == b.end());
+}
+
+TEST_CASE("ERSPAN TLV: the version's own GRE protocol is sent as 0")
+{
+	struct Case {
+		uint8_t version;
+		uint16_t given, canonical;
+	};
+	const Case cases[] = {
+		{2, 0, 0},
+		{2, EVPN_MON_GRE_PROTO_ERSPAN2, 0},
+		{2, EVPN_MON_GRE_PROTO_ERSPAN3, EVPN_MON_GRE_PROTO_ERSPAN3},
+		{3, 0, 0},
+		{3, EVPN_MON_GRE_PROTO_ERSPAN3, 0},
+		{3, EVPN_MON_GRE_PROTO_ERSPAN2, EVPN_MON_GRE_PROTO_ERSPAN2},
+		{3, 0x8949, 0x8949},
+	};
+	for (const auto &c : cases) {
+		CAPTURE(int(c.version));
+		CAPTURE(c.given);
+		auto o = collector_only(erspan(c.version, 7, 0, 64, c.given));
+		auto b = encode(o);
+		REQUIRE(b.size() == 11);
+		CHECK(b[9] == c.canonical >> 8);
+		CHECK(b[10] == (c.canonical & 0xff));
+		auto canon = o;
+		evpn_mon_options_canonicalize(&canon);
+		CHECK(canon.erspan.gre_proto == c.canonical);
+		CHECK(evpn_mon_options_equal(&o, &canon));
+		// a non-canonical TLV on receipt reads as the canonical value
+		b[9] = uint8_t(c.given >> 8);
+		b[10] = uint8_t(c.given);
+		evpn_mon_options d;
+		REQUIRE(decode_into(b, d) == EVPN_MON_OPT_OK);
+		CHECK(d.erspan.gre_proto == c.canonical);
+	}
+	// docs/wire-format.md's example
+	CHECK(encode(collector_only(erspan(2, 1023, 46, 8, 0x8949))) ==
+	      Bytes{1, 6, 8, 2, 0, 0x03, 0xff, 0x2e, 8, 0x89, 0x49});
+	// default and explicit default are equal; another protocol is not
+	auto a = collector_only(erspan(3, 7, 0, 64, 0));
+	auto b = collector_only(erspan(3, 7, 0, 64, EVPN_MON_GRE_PROTO_ERSPAN3));
+	auto c = collector_only(erspan(3, 7, 0, 64, EVPN_MON_GRE_PROTO_ERSPAN2));
+	CHECK(evpn_mon_options_equal(&a, &b));
+	CHECK_FALSE(evpn_mon_options_equal(&a, &c));
+}
+
+TEST_CASE("ERSPAN: every value out of range, on both sides")
+{
+	// validation (what the CLI and the originator see)
+	for (uint8_t v : {2, 3})
+		CHECK(validate(collector_only(erspan(v))) == EVPN_MON_OPT_OK);
+	for (uint8_t v : {1, 4, 255}) {
+		CAPTURE(int(v));
+		CHECK(validate(collector_only(erspan(v))) == EVPN_MON_OPT_ERSPAN);
+		CHECK(encode(collector_only(erspan(v))).empty());
+	}
+	CHECK(validate(collector_only(erspan(3, 1023))) == EVPN_MON_OPT_OK);
+	CHECK(validate(collector_only(erspan(3, 1024))) == EVPN_MON_OPT_ERSPAN);
+	CHECK(validate(collector_only(erspan(3, 0xffff))) == EVPN_MON_OPT_ERSPAN);
+	CHECK(validate(collector_only(erspan(3, 7, 63))) == EVPN_MON_OPT_OK);
+	CHECK(validate(collector_only(erspan(3, 7, 64))) == EVPN_MON_OPT_ERSPAN);
+	CHECK(validate(collector_only(erspan(3, 7, 0, 1))) == EVPN_MON_OPT_OK);
+	CHECK(validate(collector_only(erspan(3, 7, 0, 255))) == EVPN_MON_OPT_OK);
+	// TTL 0 is refused, never read as "default": the CLI fills in 64
+	CHECK(validate(collector_only(erspan(3, 7, 0, 0))) == EVPN_MON_OPT_ERSPAN);
+	// with a profile too
+	auto p = profile("x");
+	p.erspan = erspan(3, 2000);
+	CHECK(validate(p) == EVPN_MON_OPT_ERSPAN);
+	// version 0: the other fields are unused, canonicalized away
+	auto none = collector_only(erspan(0, 5000, 200, 0, 0x1234));
+	CHECK(validate(none) == EVPN_MON_OPT_OK);
+	CHECK(encode(none).empty());
+	evpn_mon_options_canonicalize(&none);
+	evpn_mon_options zero{};
+	CHECK(std::memcmp(&none, &zero, sizeof(zero)) == 0);
+
+	// on receipt: the same ranges, plus version 0 and the flags octet
+	struct Case {
+		const char *what;
+		Bytes area;
+		evpn_mon_opt_error want;
+	};
+	const Case cases[] = {
+		{"good", {1, 6, 8, 3, 0, 0x03, 0xff, 63, 1, 0, 0}, EVPN_MON_OPT_OK},
+		{"version 0", {1, 6, 8, 0, 0, 0, 7, 0, 64, 0, 0}, EVPN_MON_OPT_ERSPAN},
+		{"version 1", {1, 6, 8, 1, 0, 0, 7, 0, 64, 0, 0}, EVPN_MON_OPT_ERSPAN},
+		{"version 4", {1, 6, 8, 4, 0, 0, 7, 0, 64, 0, 0}, EVPN_MON_OPT_ERSPAN},
+		{"flags 0x01", {1, 6, 8, 3, 0x01, 0, 7, 0, 64, 0, 0}, EVPN_MON_OPT_ERSPAN},
+		{"flags 0x80", {1, 6, 8, 3, 0x80, 0, 7, 0, 64, 0, 0}, EVPN_MON_OPT_ERSPAN},
+		{"span id 1024", {1, 6, 8, 3, 0, 0x04, 0x00, 0, 64, 0, 0}, EVPN_MON_OPT_ERSPAN},
+		{"dscp 64", {1, 6, 8, 3, 0, 0, 7, 64, 64, 0, 0}, EVPN_MON_OPT_ERSPAN},
+		{"ttl 0", {1, 6, 8, 3, 0, 0, 7, 0, 0, 0, 0}, EVPN_MON_OPT_ERSPAN},
+		{"length 7", {1, 6, 7, 3, 0, 0, 7, 0, 64, 0}, EVPN_MON_OPT_TLV_LENGTH},
+		{"length 9", {1, 6, 9, 3, 0, 0, 7, 0, 64, 0, 0, 0}, EVPN_MON_OPT_TLV_LENGTH},
+		{"length 0", {1, 6, 0}, EVPN_MON_OPT_TLV_LENGTH},
+		{"value cut", {1, 6, 8, 3, 0, 0, 7, 0, 64, 0}, EVPN_MON_OPT_TLV_TRUNCATED},
+		{"twice", {1, 6, 8, 3, 0, 0, 7, 0, 64, 0, 0, 6, 8, 3, 0, 0, 7, 0, 64, 0, 0},
+		 EVPN_MON_OPT_TLV_DUPLICATE},
+		{"twice, different", {1, 6, 8, 3, 0, 0, 7, 0, 64, 0, 0, 6, 8, 2, 0, 0, 7, 0, 64, 0, 0},
+		 EVPN_MON_OPT_TLV_DUPLICATE},
+	};
+	for (const auto &c : cases) {
+		CAPTURE(c.what);
+		evpn_mon_options d;
+		std::memset(&d, 0x55, sizeof(d));
+		CHECK(decode_into(c.area, d) == c.want);
+		if (c.want != EVPN_MON_OPT_OK)
+			CHECK(std::memcmp(&d, &zero, sizeof(d)) == 0);
+	}
+	CHECK(std::string(evpn_mon_opt_errname(EVPN_MON_OPT_ERSPAN)) == "erspanOutOfRange");
+}
+
+TEST_CASE("ERSPAN: the profile and the TLV together fit 182 octets")
+{
+	// the largest profile of "limits: the options area fits a route" less
+	// ten octets (3 UDFs instead of 4, no port range): 172
+	auto o = profile("abcdefghijklmnop");
+	o.direction = EVPN_MON_DIR_TX;
+	o.sample = 2;
+	o.truncate = 64;
+	o.police_unit = EVPN_MON_POLICE_PPS;
+	o.police_rate = 1;
+	o.police_burst = 1;
+	o.nfilters = 2;
+	o.filters[0] = wide_v6_line();
+	auto &f = o.filters[1];
+	f.proto = 6;
+	f.nudf = 3;
+	f.family = 6;
+	f.src.len = 24;
+	CHECK(evpn_mon_options_encoded_len(&o) == 172);
+	o.erspan = erspan();
+	CHECK(validate(o) == EVPN_MON_OPT_OK);
+	CHECK(evpn_mon_options_encoded_len(&o) == EVPN_MON_OPTIONS_MAX_LEN);
+	auto b = encode(o);
+	REQUIRE(b.size() == EVPN_MON_OPTIONS_MAX_LEN);
+	evpn_mon_options d;
+	REQUIRE(decode_into(b, d) == EVPN_MON_OPT_OK);
+	CHECK(evpn_mon_options_equal(&o, &d));
+	// one octet more: the profile alone fits, with the TLV it does not
+	f.src.len = 25;
+	CHECK(validate(o) == EVPN_MON_OPT_TOO_LARGE);
+	CHECK(evpn_mon_options_encoded_len(&o) == 0);
+	CHECK(encode(o).empty());
+	auto alone = o;
+	alone.erspan = {};
+	CHECK(validate(alone) == EVPN_MON_OPT_OK);
+}
+
+TEST_CASE("C++ Options: a collector session")
+{
+	Options o(collector_only());
+	CHECK(o.has_erspan());
+	CHECK(o.has_profile()); // an empty profile: copies every packet whole
+	CHECK(o.erspan().span_id == 7);
+	CHECK(o.to_string() == "erspan 3 span 7 dscp 10 ttl 64 gre 0x22eb profile - dir both filters 0");
+	CHECK(o.encode() == Bytes{1, 6, 8, 3, 0, 0, 7, 10, 64, 0, 0});
+	evpn_mon_opt_error err = EVPN_MON_OPT_TOO_LARGE;
+	CHECK(Options::decode(o.encode(), &err) == o);
+	CHECK(err == EVPN_MON_OPT_OK);
+	// the ERSPAN parameters are part of the value
+	Options empty(profile(""));
+	CHECK_FALSE(empty.has_erspan());
+	CHECK(empty != o);
+	CHECK(empty < o); // {1} is a prefix of o's area
+
+	auto c = profile("cnp");
+	c.nfilters = 1;
+	evpn_mon_filter_preset(EVPN_MON_PRESET_ROCEV2_CNP, &c.filters[0]);
+	c.erspan = erspan(2, 1023, 46, 8, 0x8949);
+	Options p(c);
+	CHECK(p.to_string() == "erspan 2 span 1023 dscp 46 ttl 8 gre 0x8949 profile cnp dir both filters 1");
+	c.erspan.gre_proto = 0;
+	CHECK(Options(c).to_string() == "erspan 2 span 1023 dscp 46 ttl 8 gre 0x88be profile cnp dir both filters 1");
+	CHECK(Options(c) != p);
 }

@@ -27,13 +27,15 @@ public:
 			      evpn_mon_opt_error *error = nullptr);
 
 	const evpn_mon_options &c() const { return c_; }
+	// True for every collector session too: without a profile of its own
+	// it is an empty one (every packet, whole), as decoded from the wire.
 	bool has_profile() const { return c_.present != 0; }
 	// A collector session's ERSPAN encapsulation (version 0 otherwise).
 	bool has_erspan() const { return c_.erspan.version != 0; }
 	const evpn_mon_erspan &erspan() const { return c_.erspan; }
 	evpn_mon_opt_error validate() const;
 
-	// Canonical options area (empty without a profile).
+	// Canonical options area (empty without a profile or ERSPAN parameters).
 	std::vector<std::uint8_t> encode() const;
 
 	// One line for logs and `fpm-consumer-ctl`, e.g.
