@@ -34,6 +34,7 @@
 DEFINE_MGROUP(EVPN_MON, "evpn-monitor");
 DEFINE_MTYPE_STATIC(EVPN_MON, EVPN_MON_SERVER, "EVPN monitor server");
 DEFINE_MTYPE_STATIC(EVPN_MON, EVPN_MON_HOST, "EVPN monitor host");
+DEFINE_MTYPE_STATIC(EVPN_MON, EVPN_MON_COLLECTOR, "EVPN monitor collector");
 
 _Static_assert(EVPN_MON_ROUTE_TYPE == BGP_EVPN_MONITOR_ROUTE,
 	       "route type constant must match lib/prefix.h");
@@ -199,6 +200,20 @@ static json_object *mon_options2json(const struct evpn_mon_options *o)
 		json_object_array_add(filters, jf);
 	}
 	json_object_object_add(json, "filters", filters);
+	if (o->erspan.version) {
+		json_object *je = json_object_new_object();
+		uint16_t gre = o->erspan.gre_proto;
+
+		if (!gre)
+			gre = o->erspan.version == 2 ? EVPN_MON_GRE_PROTO_ERSPAN2
+						     : EVPN_MON_GRE_PROTO_ERSPAN3;
+		json_object_int_add(je, "version", o->erspan.version);
+		json_object_int_add(je, "spanId", o->erspan.span_id);
+		json_object_int_add(je, "dscp", o->erspan.dscp);
+		json_object_int_add(je, "ttl", o->erspan.ttl);
+		json_object_string_addf(je, "greProtocol", "0x%04x", gre);
+		json_object_object_add(json, "erspan", je);
+	}
 	/* exactly what the route carries (and the feed's options field) */
 	len = evpn_mon_options_encode(o, wire, sizeof(wire));
 	for (i = 0; i < len; i++)
@@ -217,7 +232,13 @@ void evpn_mon_route2json(const struct evpn_mon_route *r, bool with_server,
 
 	json_object_int_add(json, "ethTag", r->eth_tag);
 	json_object_int_add(json, "vni", r->vni);
-	json_object_int_add(json, "hostId", r->host_id);
+	if (r->dest == EVPN_MON_DEST_COLLECTOR) {
+		json_object_string_add(json, "destination", "collector");
+		json_object_int_add(json, "collectorId", r->host_id);
+	} else {
+		json_object_string_add(json, "destination", "server");
+		json_object_int_add(json, "hostId", r->host_id);
+	}
 	if (r->host_mac_len) {
 		memcpy(mac.octet, r->host_mac, 6);
 		json_object_string_addf(json, "hostMac", "%pEA", &mac);
@@ -227,14 +248,19 @@ void evpn_mon_route2json(const struct evpn_mon_route *r, bool with_server,
 			      sizeof(buf));
 		json_object_string_add(json, "hostIp", buf);
 	}
-	if (with_server) {
-		memcpy(mac.octet, r->server_mac, 6);
-		json_object_string_addf(json, "serverMac", "%pEA", &mac);
-	}
-	if (with_server && r->server_ip.len) {
+	if (with_server && r->dest == EVPN_MON_DEST_COLLECTOR) {
+		/* no MAC: the copies are routed to the collector's IP */
 		mon_ip_to_str(r->server_ip.addr, r->server_ip.len, buf,
 			      sizeof(buf));
-		json_object_string_add(json, "serverIp", buf);
+		json_object_string_add(json, "collectorIp", buf);
+	} else if (with_server) {
+		memcpy(mac.octet, r->server_mac, 6);
+		json_object_string_addf(json, "serverMac", "%pEA", &mac);
+		if (r->server_ip.len) {
+			mon_ip_to_str(r->server_ip.addr, r->server_ip.len, buf,
+				      sizeof(buf));
+			json_object_string_add(json, "serverIp", buf);
+		}
 	}
 	mon_ip_to_str(r->orig_ip, 4, buf, sizeof(buf));
 	json_object_string_add(json, "originatorIp", buf);
@@ -369,18 +395,24 @@ static const char *mon_to_str(const struct prefix_evpn *p, char *buf, int size)
 {
 	struct evpn_mon_key key;
 	char ip[INET6_ADDRSTRLEN];
+	char id[16];
 	struct ethaddr mac;
 
 	memcpy(&key, p->prefix.ext_addr.val, sizeof(key));
 	memcpy(mac.octet, key.host_mac, 6);
 	mon_ip_to_str(key.host_ip, key.host_ip_len, ip, sizeof(ip));
 	/* Compact, like FRR's other EVPN strings, within PREFIX_STRLEN:
-	 * [254]:[HOST ID]:[host MAC]:[host IP] */
-	if (key.host_mac_len)
-		snprintfrr(buf, size, "[254]:[%u]:[%pEA]:[%s]", key.host_id,
-			   &mac, key.host_ip_len ? ip : "");
+	 * [254]:[HOST ID]:[host MAC]:[host IP]; a collector's ID is written
+	 * "c<ID>" as in the session id. */
+	if ((key.host_id >> 24) == EVPN_MON_DEST_COLLECTOR)
+		snprintf(id, sizeof(id), "c%u", key.host_id & 0xffff);
 	else
-		snprintfrr(buf, size, "[254]:[%u]:[]:[%s]", key.host_id, ip);
+		snprintf(id, sizeof(id), "%u", key.host_id);
+	if (key.host_mac_len)
+		snprintfrr(buf, size, "[254]:[%s]:[%pEA]:[%s]", id, &mac,
+			   key.host_ip_len ? ip : "");
+	else
+		snprintfrr(buf, size, "[254]:[%s]:[]:[%s]", id, ip);
 	return buf;
 }
 
@@ -407,21 +439,30 @@ static void mon_vni_route(struct bgp *bgp, struct bgpevpn *vpn,
 static bool mon_host_desired(struct bgp *bgp, struct bgpevpn *vpn,
 			     const struct mon_host *h)
 {
+	bool dest_ok = h->dest == EVPN_MON_DEST_COLLECTOR
+			       ? !!evpn_mon_collector_find(h->host_id)
+			       : !!evpn_mon_server_find(h->host_id);
+
 	return bgp && vpn && bgp->advertise_all_vni && is_vni_live(vpn)
-	       && vpn->originator_ip.s_addr != INADDR_ANY
-	       && evpn_mon_server_find(h->host_id)
+	       && vpn->originator_ip.s_addr != INADDR_ANY && dest_ok
 	       && (!h->profile[0] || evpn_mon_profile_find(h->profile));
 }
 
 static void mon_host_route(struct bgpevpn *vpn, const struct mon_host *h,
 			   struct evpn_mon_route *r)
 {
-	struct mon_server *s = evpn_mon_server_find(h->host_id);
+	struct mon_server *s = NULL;
+	struct mon_collector *c = NULL;
 
+	if (h->dest == EVPN_MON_DEST_COLLECTOR)
+		c = evpn_mon_collector_find(h->host_id);
+	else
+		s = evpn_mon_server_find(h->host_id);
 	memset(r, 0, sizeof(*r));
 	memcpy(r->rd, vpn->prd.val, 8);
 	r->eth_tag = 0;
 	r->vni = vpn->vni;
+	r->dest = h->dest;
 	r->host_id = h->host_id;
 	if (h->has_mac) {
 		r->host_mac_len = 6;
@@ -435,6 +476,16 @@ static void mon_host_route(struct bgpevpn *vpn, const struct mon_host *h,
 	memcpy(r->orig_ip, &vpn->originator_ip, 4);
 	if (h->profile[0])
 		evpn_mon_profile_options(h->profile, &r->opts);
+	if (c) {
+		/* The server MAC stays zero; the copies are routed to the
+		 * collector's IP, encapsulated as its ERSPAN TLV says. Without
+		 * a profile the area holds the TLV alone: decoded, it reads
+		 * as an empty profile, which selects every packet too. */
+		r->server_ip.len = 4;
+		memcpy(r->server_ip.addr, &c->ip, 4);
+		r->opts.present = 1;
+		r->opts.erspan = c->erspan;
+	}
 }
 
 static void mon_host_withdraw(struct bgp *bgp, struct bgpevpn *vpn,
@@ -574,7 +625,11 @@ const char *evpn_mon_host_state(struct bgp *bgp, const struct mon_host *h)
 		return "pending";
 	if (h->originated)
 		return "advertised";
-	if (!evpn_mon_server_find(h->host_id))
+	if (h->dest == EVPN_MON_DEST_COLLECTOR
+	    && !evpn_mon_collector_find(h->host_id))
+		return "collector-missing";
+	if (h->dest != EVPN_MON_DEST_COLLECTOR
+	    && !evpn_mon_server_find(h->host_id))
 		return "server-undefined";
 	if (h->profile[0] && !evpn_mon_profile_find(h->profile))
 		return "profile-missing";
@@ -609,9 +664,9 @@ struct mon_server *evpn_mon_server_find(uint32_t host_id)
 
 static bool host_match(const struct mon_host *h, vni_t vni,
 		       const struct ethaddr *mac, const struct ipaddr *ip,
-		       uint32_t host_id)
+		       uint8_t dest, uint32_t host_id)
 {
-	if (h->vni != vni || h->host_id != host_id)
+	if (h->vni != vni || h->dest != dest || h->host_id != host_id)
 		return false;
 	if (h->has_mac != (mac != NULL))
 		return false;
@@ -629,7 +684,7 @@ static struct hash *host_hash;
 static unsigned int host_hash_key(const void *a)
 {
 	const struct mon_host *h = a;
-	uint32_t k = jhash_2words(h->vni, h->host_id, h->has_mac);
+	uint32_t k = jhash_3words(h->vni, h->host_id, h->has_mac, h->dest);
 
 	if (h->has_mac)
 		k = jhash(h->mac.octet, ETH_ALEN, k);
@@ -641,13 +696,14 @@ static bool host_hash_eq(const void *a, const void *b)
 	const struct mon_host *x = b;
 
 	return host_match(a, x->vni, x->has_mac ? &x->mac : NULL, &x->ip,
-			  x->host_id);
+			  x->dest, x->host_id);
 }
 
 struct mon_host *evpn_mon_host_find(vni_t vni, const struct ethaddr *mac,
-				    const struct ipaddr *ip, uint32_t host_id)
+				    const struct ipaddr *ip, uint8_t dest,
+				    uint32_t host_id)
 {
-	struct mon_host key = {.vni = vni, .host_id = host_id,
+	struct mon_host key = {.vni = vni, .host_id = host_id, .dest = dest,
 			       .has_mac = (mac != NULL), .ip = *ip};
 
 	if (mac)
@@ -655,13 +711,13 @@ struct mon_host *evpn_mon_host_find(vni_t vni, const struct ethaddr *mac,
 	return hash_lookup(host_hash, &key);
 }
 
-static void sync_hosts_of_server(struct bgp *bgp, uint32_t host_id)
+static void sync_hosts_of(struct bgp *bgp, uint8_t dest, uint32_t host_id)
 {
 	struct listnode *node;
 	struct mon_host *h;
 
 	for (ALL_LIST_ELEMENTS_RO(evpn_mon.hosts, node, h))
-		if (h->host_id == host_id)
+		if (h->dest == dest && h->host_id == host_id)
 			mon_host_defer(bgp, h);
 }
 
@@ -677,7 +733,7 @@ void evpn_mon_server_set(struct bgp *bgp, uint32_t host_id,
 	}
 	s->mac = *mac;
 	s->ip = *ip;
-	sync_hosts_of_server(bgp, host_id);
+	sync_hosts_of(bgp, EVPN_MON_DEST_SERVER, host_id);
 }
 
 void evpn_mon_server_unset(struct bgp *bgp, uint32_t host_id)
@@ -688,14 +744,89 @@ void evpn_mon_server_unset(struct bgp *bgp, uint32_t host_id)
 		return;
 	listnode_delete(evpn_mon.servers, s);
 	XFREE(MTYPE_EVPN_MON_SERVER, s);
-	sync_hosts_of_server(bgp, host_id);
+	sync_hosts_of(bgp, EVPN_MON_DEST_SERVER, host_id);
+}
+
+/* ERSPAN collectors: the defaults are documented (docs/operator-guide.md,
+ * "Collectors (ERSPAN)"); the span id default keeps the collector ID's low
+ * 10 bits, so collectors 1..1023 get their own ID. */
+void evpn_mon_collector_defaults(uint32_t id, uint8_t version,
+				 struct evpn_mon_erspan *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->version = version;
+	e->span_id = id % (EVPN_MON_ERSPAN_SPAN_ID_MAX + 1);
+	e->dscp = 0;
+	e->ttl = EVPN_MON_ERSPAN_TTL_DEFAULT;
+	e->gre_proto = 0;
+}
+
+static int collector_cmp(void *a, void *b)
+{
+	const struct mon_collector *x = a, *y = b;
+
+	return (x->id > y->id) - (x->id < y->id);
+}
+
+struct mon_collector *evpn_mon_collector_find(uint32_t id)
+{
+	struct listnode *node;
+	struct mon_collector *c;
+
+	for (ALL_LIST_ELEMENTS_RO(evpn_mon.collectors, node, c))
+		if (c->id == id)
+			return c;
+	return NULL;
+}
+
+void evpn_mon_collector_set(struct bgp *bgp, uint32_t id,
+			    const struct in_addr *ip,
+			    const struct evpn_mon_erspan *erspan)
+{
+	struct mon_collector *c = evpn_mon_collector_find(id);
+
+	if (c && c->ip.s_addr == ip->s_addr
+	    && !memcmp(&c->erspan, erspan, sizeof(*erspan)))
+		return;
+	if (!c) {
+		c = XCALLOC(MTYPE_EVPN_MON_COLLECTOR, sizeof(*c));
+		c->id = id;
+		listnode_add_sort(evpn_mon.collectors, c);
+	}
+	c->ip = *ip;
+	c->erspan = *erspan;
+	/* Same route keys, new payload: an implicit replace at every peer. */
+	sync_hosts_of(bgp, EVPN_MON_DEST_COLLECTOR, id);
+}
+
+void evpn_mon_collector_unset(struct bgp *bgp, uint32_t id)
+{
+	struct mon_collector *c = evpn_mon_collector_find(id);
+
+	if (!c)
+		return;
+	listnode_delete(evpn_mon.collectors, c);
+	XFREE(MTYPE_EVPN_MON_COLLECTOR, c);
+	sync_hosts_of(bgp, EVPN_MON_DEST_COLLECTOR, id);
+}
+
+unsigned int evpn_mon_collector_users(uint32_t id)
+{
+	struct listnode *node;
+	struct mon_host *h;
+	unsigned int n = 0;
+
+	for (ALL_LIST_ELEMENTS_RO(evpn_mon.hosts, node, h))
+		if (h->dest == EVPN_MON_DEST_COLLECTOR && h->host_id == id)
+			n++;
+	return n;
 }
 
 void evpn_mon_host_set(struct bgp *bgp, vni_t vni, const struct ethaddr *mac,
-		       const struct ipaddr *ip, uint32_t host_id,
+		       const struct ipaddr *ip, uint8_t dest, uint32_t host_id,
 		       const char *profile)
 {
-	struct mon_host *h = evpn_mon_host_find(vni, mac, ip, host_id);
+	struct mon_host *h = evpn_mon_host_find(vni, mac, ip, dest, host_id);
 
 	if (!h) {
 		h = XCALLOC(MTYPE_EVPN_MON_HOST, sizeof(*h));
@@ -704,6 +835,7 @@ void evpn_mon_host_set(struct bgp *bgp, vni_t vni, const struct ethaddr *mac,
 		if (mac)
 			h->mac = *mac;
 		h->ip = *ip;
+		h->dest = dest;
 		h->host_id = host_id;
 		h->node = listnode_add(evpn_mon.hosts, h);
 		(void)hash_get(host_hash, h, hash_alloc_intern);
@@ -811,6 +943,8 @@ static int mon_module_init(void)
 	evpn_mon.servers = list_new();
 	evpn_mon.servers->cmp = server_cmp;
 	evpn_mon.hosts = list_new();
+	evpn_mon.collectors = list_new();
+	evpn_mon.collectors->cmp = collector_cmp;
 	evpn_mon_profile_init();
 	mon_pending = list_new();
 	host_hash = hash_create_size(1024, host_hash_key, host_hash_eq,

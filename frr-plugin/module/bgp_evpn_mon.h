@@ -27,13 +27,25 @@ struct mon_server {
 	struct ipaddr ip; /* IPADDR_NONE when not given */
 };
 
-/* "monitor host vni V [mac M] [ip A] server HOST-ID": one session. */
+/* "monitor collector ID ip A.B.C.D erspan 2|3 [...]": an ERSPAN collector.
+ * erspan holds what every session using it carries in its ERSPAN TLV:
+ * canonical (gre_proto 0 for the version's own protocol). */
+struct mon_collector {
+	uint32_t id;
+	struct in_addr ip;
+	struct evpn_mon_erspan erspan;
+};
+
+/* "monitor host vni V [mac M] [ip A] server HOST-ID|collector ID": one
+ * session. Its destination kind is part of its identity (and of the route
+ * key): "server 7" and "collector 7" are two sessions. */
 struct mon_host {
 	vni_t vni;
 	bool has_mac;
 	struct ethaddr mac;
 	struct ipaddr ip; /* IPADDR_NONE when not given */
-	uint32_t host_id;
+	uint8_t dest;     /* enum evpn_mon_dest */
+	uint32_t host_id; /* the server's HOST ID or the collector ID */
 	char profile[EVPN_MON_PROFILE_NAME_MAX + 1]; /* "" = no profile */
 	struct listnode *node;    /* in evpn_mon.hosts */
 	struct listnode *pending; /* in the pending queue, or NULL */
@@ -87,6 +99,7 @@ struct evpn_mon_globals {
 	struct list *servers; /* struct mon_server, sorted by host_id */
 	struct list *hosts;   /* struct mon_host, in configuration order */
 	struct list *profiles; /* struct mon_profile, sorted by name */
+	struct list *collectors; /* struct mon_collector, sorted by id */
 	struct evpn_mon_stats stats;
 };
 extern struct evpn_mon_globals evpn_mon;
@@ -94,18 +107,33 @@ extern struct evpn_mon_globals evpn_mon;
 /* config (bgp_evpn_mon.c) */
 struct mon_server *evpn_mon_server_find(uint32_t host_id);
 struct mon_host *evpn_mon_host_find(vni_t vni, const struct ethaddr *mac,
-				    const struct ipaddr *ip, uint32_t host_id);
+				    const struct ipaddr *ip, uint8_t dest,
+				    uint32_t host_id);
 void evpn_mon_server_set(struct bgp *bgp, uint32_t host_id,
 			 const struct ethaddr *mac, const struct ipaddr *ip);
 void evpn_mon_server_unset(struct bgp *bgp, uint32_t host_id);
 void evpn_mon_host_set(struct bgp *bgp, vni_t vni, const struct ethaddr *mac,
-		       const struct ipaddr *ip, uint32_t host_id,
+		       const struct ipaddr *ip, uint8_t dest, uint32_t host_id,
 		       const char *profile);
 void evpn_mon_host_unset(struct bgp *bgp, struct mon_host *h);
 /* Re-originate h (batched) after something it depends on changed. */
 void evpn_mon_host_resync(struct bgp *bgp, struct mon_host *h);
 const char *evpn_mon_host_state(struct bgp *bgp, const struct mon_host *h);
-/* camelCase form of evpn_mon_host_state() for JSON. */
+
+/* collectors (bgp_evpn_mon.c) */
+struct mon_collector *evpn_mon_collector_find(uint32_t id);
+/* The ERSPAN parameters of a collector whose "monitor collector" line gave
+ * only its ID, IP and version: the documented defaults. */
+void evpn_mon_collector_defaults(uint32_t id, uint8_t version,
+				 struct evpn_mon_erspan *e);
+/* Create or replace the collector; re-originates the sessions using it when
+ * anything changed. */
+void evpn_mon_collector_set(struct bgp *bgp, uint32_t id,
+			    const struct in_addr *ip,
+			    const struct evpn_mon_erspan *erspan);
+/* Removes it: the sessions using it are withdrawn (collector-missing). */
+void evpn_mon_collector_unset(struct bgp *bgp, uint32_t id);
+unsigned int evpn_mon_collector_users(uint32_t id);
 
 /* profiles (bgp_evpn_mon_profile.c) */
 void evpn_mon_profile_init(void);
@@ -130,6 +158,13 @@ void evpn_mon_profile_commit(struct bgp *bgp, struct mon_profile *p,
 unsigned int evpn_mon_profile_users(const char *name);
 /* Fill o from the profile called name; false when it does not exist. */
 bool evpn_mon_profile_options(const char *name, struct evpn_mon_options *o);
+/* Whether the profile called name (when it exists) and a collector's ERSPAN
+ * TLV fit in one route together: EVPN_MON_OPT_OK, or the error with its
+ * text in err. */
+enum evpn_mon_opt_error evpn_mon_profile_check_collector(const char *name,
+							 uint32_t collector,
+							 char *err,
+							 size_t errsize);
 
 /* route <-> prefix (bgp_evpn_mon.c) */
 void evpn_mon_prefix_from_route(struct prefix_evpn *p,

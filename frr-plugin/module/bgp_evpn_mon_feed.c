@@ -5,8 +5,14 @@
  * ZeroMQ ROUTER socket in bgpd's event loop (lib/frr_zmq). A consumer's
  * DEALER sends Request{SUBSCRIBE}; it gets one Snapshot, then Delta messages
  * with consecutive sequence numbers, and a Heartbeat every second
- * (docs/feed-protocol.md). Feed version 2: sessions carry their options and
- * session id.
+ * (docs/feed-protocol.md). Feed version 3: sessions carry their options and
+ * session id, and sessions to ERSPAN collectors have a collector_id.
+ *
+ * A consumer that asked for a version below 3 would take a collector
+ * session for a server session without a server: it does not get them.
+ * Its deltas and heartbeats are numbered in a sequence space of their own
+ * (the server sessions' changes only), so that it sees no gap where a
+ * collector session changed.
  *
  * What is published is the best path of every monitor route in every live L2
  * VNI table, read from bgpd's tables (level-triggered) and compared with what
@@ -42,7 +48,9 @@
 DEFINE_MTYPE_STATIC(BGPD, EVPN_MON_FEED, "EVPN monitor feed state");
 
 /* The feed version this bgpd fills (proto Version). */
-#define FEED_VERSION EVPNMON__FEED__V1__VERSION__VERSION_2
+#define FEED_VERSION EVPNMON__FEED__V1__VERSION__VERSION_3
+/* The first consumer version that is sent collector sessions. */
+#define FEED_VERSION_COLLECTORS EVPNMON__FEED__V1__VERSION__VERSION_3
 
 #define FEED_MAX_SUBSCRIBERS 16
 #define FEED_HEARTBEAT_MS 1000
@@ -70,9 +78,18 @@ struct mon_dirty {
 	struct prefix_evpn p;
 };
 
+/* What a subscriber is sent: every session, or (a consumer of a version
+ * below 3) the server sessions only. Each view has its own sequence. */
+enum feed_view {
+	VIEW_ALL = 0,
+	VIEW_SERVERS = 1,
+	VIEW__MAX,
+};
+
 struct subscriber {
 	uint8_t id[256];
 	size_t idlen;
+	enum feed_view view;
 };
 
 static struct {
@@ -83,7 +100,7 @@ static struct {
 	struct thread *t_heartbeat;
 	char endpoint[512];
 	uint64_t epoch;
-	uint64_t seq;
+	uint64_t seq[VIEW__MAX];
 	struct hash *pub;   /* struct mon_pub, by slot */
 	struct hash *dirty; /* struct mon_dirty */
 	bool full;          /* re-read every VNI table */
@@ -114,6 +131,16 @@ static bool dirty_eq(const void *a, const void *b)
 	const struct mon_dirty *x = a, *y = b;
 
 	return x->vni == y->vni && !memcmp(&x->p, &y->p, sizeof(x->p));
+}
+
+static bool pub_is_collector(const struct mon_pub *p)
+{
+	return (p->key.host_id >> 24) == EVPN_MON_DEST_COLLECTOR;
+}
+
+static bool view_shows(enum feed_view view, const struct mon_pub *p)
+{
+	return view == VIEW_ALL || !pub_is_collector(p);
 }
 
 static void *pub_alloc(void *arg)
@@ -198,8 +225,16 @@ static void pub_to_pb(struct mon_pub *p, struct pb_session *out)
 	out->m.host_mac.data = p->key.host_mac;
 	out->m.host_ip.len = p->key.host_ip_len;
 	out->m.host_ip.data = p->key.host_ip;
-	out->m.host_id = p->key.host_id;
-	out->m.server_mac.len = 6;
+	if (pub_is_collector(p)) {
+		/* version 3: no HOST ID and no MAC; server_ip is the
+		 * collector's, its encapsulation is in the options */
+		out->m.collector_id = p->key.host_id & 0xffff;
+		out->m.host_id = 0;
+		out->m.server_mac.len = 0;
+	} else {
+		out->m.host_id = p->key.host_id;
+		out->m.server_mac.len = 6;
+	}
 	out->m.server_mac.data = out->r.server_mac;
 	out->m.server_ip.len = out->r.server_ip.len;
 	out->m.server_ip.data = out->r.server_ip.addr;
@@ -251,10 +286,11 @@ static bool send_to(const struct subscriber *s, const uint8_t *buf, size_t len)
 	return true;
 }
 
-static void send_all(const uint8_t *buf, size_t len)
+static void send_view(enum feed_view view, const uint8_t *buf, size_t len)
 {
 	for (size_t i = 0; i < feed.nsubs;)
-		if (send_to(&feed.subs[i], buf, len))
+		if (feed.subs[i].view != view
+		    || send_to(&feed.subs[i], buf, len))
 			i++;
 		else
 			sub_remove(i);
@@ -265,32 +301,42 @@ static void send_delta(struct mon_pub *p, bool add)
 	Evpnmon__Feed__V1__FeedMessage msg = EVPNMON__FEED__V1__FEED_MESSAGE__INIT;
 	Evpnmon__Feed__V1__Delta d = EVPNMON__FEED__V1__DELTA__INIT;
 	struct pb_session s;
+	enum feed_view view;
 	uint8_t *buf;
 	size_t len;
 
 	pub_to_pb(p, &s);
 	d.epoch = feed.epoch;
-	d.seq = ++feed.seq;
 	d.op = add ? EVPNMON__FEED__V1__DELTA__OP__ADD
 		   : EVPNMON__FEED__V1__DELTA__OP__DEL;
 	d.session = &s.m;
 	msg.body_case = EVPNMON__FEED__V1__FEED_MESSAGE__BODY_DELTA;
 	msg.delta = &d;
-	buf = pack_msg(&msg, &len);
-	send_all(buf, len);
-	XFREE(MTYPE_EVPN_MON_FEED, buf);
+	/* A view's sequence counts its own changes, subscribed or not:
+	 * the numbers a subscriber gets are those of its snapshot on. */
+	for (view = 0; view < VIEW__MAX; view++) {
+		if (!view_shows(view, p))
+			continue;
+		d.seq = ++feed.seq[view];
+		buf = pack_msg(&msg, &len);
+		send_view(view, buf, len);
+		XFREE(MTYPE_EVPN_MON_FEED, buf);
+	}
 }
 
 struct snap_ctx {
 	struct pb_session *s;
 	Evpnmon__Feed__V1__MonitorSession **ptrs;
 	size_t n;
+	enum feed_view view;
 };
 
 static int snap_add(struct hash_bucket *bucket, void *arg)
 {
 	struct snap_ctx *c = arg;
 
+	if (!view_shows(c->view, bucket->data))
+		return HASHWALK_CONTINUE;
 	pub_to_pb(bucket->data, &c->s[c->n]);
 	c->ptrs[c->n] = &c->s[c->n].m;
 	c->n++;
@@ -302,7 +348,7 @@ static void send_snapshot(const struct subscriber *sub)
 	Evpnmon__Feed__V1__FeedMessage msg = EVPNMON__FEED__V1__FEED_MESSAGE__INIT;
 	Evpnmon__Feed__V1__Snapshot snap = EVPNMON__FEED__V1__SNAPSHOT__INIT;
 	size_t count = feed.pub->count;
-	struct snap_ctx c = {};
+	struct snap_ctx c = {.view = sub->view};
 	uint8_t *buf;
 	size_t len;
 
@@ -312,7 +358,7 @@ static void send_snapshot(const struct subscriber *sub)
 		hash_walk(feed.pub, snap_add, &c);
 	}
 	snap.epoch = feed.epoch;
-	snap.seq = feed.seq;
+	snap.seq = feed.seq[sub->view];
 	snap.n_sessions = c.n;
 	snap.sessions = c.ptrs;
 	snap.version = FEED_VERSION;
@@ -330,17 +376,20 @@ static void send_heartbeat(void)
 {
 	Evpnmon__Feed__V1__FeedMessage msg = EVPNMON__FEED__V1__FEED_MESSAGE__INIT;
 	Evpnmon__Feed__V1__Heartbeat hb = EVPNMON__FEED__V1__HEARTBEAT__INIT;
+	enum feed_view view;
 	uint8_t *buf;
 	size_t len;
 
 	hb.epoch = feed.epoch;
-	hb.seq = feed.seq;
 	hb.version = FEED_VERSION;
 	msg.body_case = EVPNMON__FEED__V1__FEED_MESSAGE__BODY_HEARTBEAT;
 	msg.heartbeat = &hb;
-	buf = pack_msg(&msg, &len);
-	send_all(buf, len);
-	XFREE(MTYPE_EVPN_MON_FEED, buf);
+	for (view = 0; view < VIEW__MAX; view++) {
+		hb.seq = feed.seq[view];
+		buf = pack_msg(&msg, &len);
+		send_view(view, buf, len);
+		XFREE(MTYPE_EVPN_MON_FEED, buf);
+	}
 }
 
 static void feed_check_events(void)
@@ -541,9 +590,17 @@ static void handle_request(const uint8_t *id, size_t idlen,
 			/* A consumer of a lower version ignores the fields it
 			 * does not know (they are only ever added); one of a
 			 * higher version takes what this bgpd fills. */
-			zlog_info("evpn-monitor: feed: %s subscribed (consumer feed version %u, ours %u)",
-				  req->client, req->version, FEED_VERSION);
+			zlog_info("evpn-monitor: feed: %s subscribed (consumer feed version %u, ours %u%s)",
+				  req->client, req->version, FEED_VERSION,
+				  req->version < FEED_VERSION_COLLECTORS
+					  ? ", without collector sessions"
+					  : "");
 		}
+		/* The version may change with a new subscription (the
+		 * consumer restarted with the same identity). */
+		feed.subs[i].view = req->version < FEED_VERSION_COLLECTORS
+					    ? VIEW_SERVERS
+					    : VIEW_ALL;
 		send_snapshot(&feed.subs[i]);
 		break;
 	case EVPNMON__FEED__V1__REQUEST__KIND__UNSUBSCRIBE:
@@ -661,6 +718,16 @@ void evpn_mon_feed_fini(void)
 	feed.master = NULL;
 }
 
+static size_t subs_of_view(enum feed_view view)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < feed.nsubs; i++)
+		if (feed.subs[i].view == view)
+			n++;
+	return n;
+}
+
 void evpn_mon_feed_show(struct vty *vty, bool uj)
 {
 	if (uj) {
@@ -670,11 +737,16 @@ void evpn_mon_feed_show(struct vty *vty, bool uj)
 		json_object_boolean_add(json, "bound", feed.sock != NULL);
 		json_object_int_add(json, "version", FEED_VERSION);
 		json_object_int_add(json, "epoch", feed.epoch);
-		json_object_int_add(json, "seq", feed.seq);
+		json_object_int_add(json, "seq", feed.seq[VIEW_ALL]);
+		/* consumers below version 3: their own sequence */
+		json_object_int_add(json, "seqServersOnly",
+				    feed.seq[VIEW_SERVERS]);
 		json_object_int_add(json, "sessions", feed.pub ? feed.pub->count : 0);
 		json_object_int_add(json, "walks", feed.walks);
 		json_object_int_add(json, "fullWalks", feed.full_walks);
 		json_object_int_add(json, "subscribers", feed.nsubs);
+		json_object_int_add(json, "subscribersServersOnly",
+				    subs_of_view(VIEW_SERVERS));
 		json_object_int_add(json, "txMessages", feed.tx_messages);
 		json_object_int_add(json, "txDrops", feed.tx_drops);
 		json_object_int_add(json, "snapshots", feed.snapshots);
@@ -685,7 +757,11 @@ void evpn_mon_feed_show(struct vty *vty, bool uj)
 	vty_out(vty, "Feed endpoint %s (%s)\n", feed.endpoint,
 		feed.sock ? "bound" : "NOT bound");
 	vty_out(vty, "  epoch %" PRIu64 ", seq %" PRIu64 ", %zu sessions, %zu subscribers\n",
-		feed.epoch, feed.seq, feed.pub ? (size_t)feed.pub->count : 0, feed.nsubs);
+		feed.epoch, feed.seq[VIEW_ALL],
+		feed.pub ? (size_t)feed.pub->count : 0, feed.nsubs);
+	vty_out(vty, "  %zu subscribers below version %u (no collector sessions, seq %" PRIu64 ")\n",
+		subs_of_view(VIEW_SERVERS), FEED_VERSION_COLLECTORS,
+		feed.seq[VIEW_SERVERS]);
 	vty_out(vty, "  sent %" PRIu64 " messages (%" PRIu64 " dropped), %" PRIu64 " snapshots, %" PRIu64 " bad requests\n",
 		feed.tx_messages, feed.tx_drops, feed.snapshots, feed.rx_bad);
 }

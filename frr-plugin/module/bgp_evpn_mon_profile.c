@@ -163,19 +163,83 @@ static size_t options_len_unbounded(const struct evpn_mon_options *o)
 	return len;
 }
 
+/* A collector session's route carries the profile and the collector's
+ * ERSPAN TLV in one options area. The TLV has the same size whatever its
+ * values: any valid one tells whether a profile fits with it. */
+static void add_some_erspan(struct evpn_mon_options *o)
+{
+	evpn_mon_collector_defaults(1, 3, &o->erspan);
+}
+
+/* The first collector session naming the profile, or NULL. */
+static const struct mon_host *profile_collector_user(const char *name)
+{
+	struct listnode *node;
+	struct mon_host *h;
+
+	for (ALL_LIST_ELEMENTS_RO(evpn_mon.hosts, node, h))
+		if (h->dest == EVPN_MON_DEST_COLLECTOR
+		    && strcmp(h->profile, name) == 0)
+			return h;
+	return NULL;
+}
+
 enum evpn_mon_opt_error evpn_mon_profile_check(const char *name,
 					       const struct mon_profile_cfg *cfg,
 					       char *err, size_t errsize)
 {
 	struct evpn_mon_options o;
 	enum evpn_mon_opt_error ret;
+	const struct mon_host *user;
 
 	profile_build_raw(name, cfg, &o);
 	ret = evpn_mon_options_validate(&o);
-	if (ret == EVPN_MON_OPT_TOO_LARGE)
+	if (ret == EVPN_MON_OPT_TOO_LARGE) {
 		snprintf(err, errsize,
 			 "profile %s would not fit in a route (%zu octets of options, at most %d)",
 			 name, options_len_unbounded(&o),
+			 EVPN_MON_OPTIONS_MAX_LEN);
+		return ret;
+	}
+	if (ret != EVPN_MON_OPT_OK) {
+		snprintf(err, errsize, "%s", evpn_mon_opt_strerror(ret));
+		return ret;
+	}
+	/* Sessions to a collector also carry its ERSPAN TLV. */
+	user = profile_collector_user(name);
+	if (!user)
+		return EVPN_MON_OPT_OK;
+	add_some_erspan(&o);
+	ret = evpn_mon_options_validate(&o);
+	if (ret == EVPN_MON_OPT_TOO_LARGE)
+		snprintf(err, errsize,
+			 "profile %s would not fit in a route with the ERSPAN parameters of collector %u, used with it by a session in VNI %u (%zu octets of options, at most %d)",
+			 name, user->host_id, user->vni,
+			 options_len_unbounded(&o), EVPN_MON_OPTIONS_MAX_LEN);
+	else if (ret != EVPN_MON_OPT_OK)
+		snprintf(err, errsize, "%s", evpn_mon_opt_strerror(ret));
+	return ret;
+}
+
+enum evpn_mon_opt_error evpn_mon_profile_check_collector(const char *name,
+							 uint32_t collector,
+							 char *err,
+							 size_t errsize)
+{
+	const struct mon_profile *p = evpn_mon_profile_find(name);
+	struct evpn_mon_options o;
+	enum evpn_mon_opt_error ret;
+
+	/* A missing profile is checked when it is configured. */
+	if (!p)
+		return EVPN_MON_OPT_OK;
+	profile_build_raw(p->name, &p->cfg, &o);
+	add_some_erspan(&o);
+	ret = evpn_mon_options_validate(&o);
+	if (ret == EVPN_MON_OPT_TOO_LARGE)
+		snprintf(err, errsize,
+			 "profile %s and the ERSPAN parameters of collector %u would not fit in a route (%zu octets of options, at most %d)",
+			 p->name, collector, options_len_unbounded(&o),
 			 EVPN_MON_OPTIONS_MAX_LEN);
 	else if (ret != EVPN_MON_OPT_OK)
 		snprintf(err, errsize, "%s", evpn_mon_opt_strerror(ret));

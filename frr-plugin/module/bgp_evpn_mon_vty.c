@@ -6,10 +6,12 @@
  *   address-family l2vpn evpn
  *    monitor server (1-65535) mac X:X:X:X:X:X [ip A.B.C.D|X:X::X:X]
  *    monitor profile NAME [direction|filter|sample|truncate|police ...]
- *    monitor host vni (1-16777215) [mac X:X:X:X:X:X] [ip A.B.C.D|X:X::X:X] server (1-65535) [profile NAME]
+ *    monitor collector (1-65535) ip A.B.C.D erspan (2-3) [session-id|dscp|ttl|gre-protocol ...]
+ *    monitor host vni (1-16777215) [mac X:X:X:X:X:X] [ip A.B.C.D|X:X::X:X] server|collector (1-65535) [profile NAME]
  *
  *  show bgp l2vpn evpn monitor [json]
  *  show bgp l2vpn evpn monitor profile [NAME] [json]
+ *  show bgp l2vpn evpn monitor collector [(1-65535)] [json]
  */
 #include <zebra.h>
 
@@ -45,6 +47,8 @@
 #define FILTER_NUM_STR "Filter line number\n"
 #define UDF_STR "User-defined field: 16 bits at an offset, under a mask\n"
 #define UDF_NUM_STR "User-defined field number\n"
+#define COLLECTOR_STR "ERSPAN collector: copies sent as GRE/ERSPAN to an IP address\n"
+#define COLLECTOR_ID_STR "Collector ID\n"
 
 static struct bgp *mon_bgp_from_vty(struct vty *vty)
 {
@@ -183,17 +187,22 @@ static bool mon_profile_name_ok(struct vty *vty, const char *name)
 }
 
 DEFPY(evpn_mon_host, evpn_mon_host_cmd,
-      "[no$no] monitor host vni (1-16777215)$vni [mac X:X:X:X:X:X$mac] [ip <A.B.C.D|X:X::X:X>$ip] server (1-65535)$host_id [profile WORD$profile]",
+      "[no$no] monitor host vni (1-16777215)$vni [mac X:X:X:X:X:X$mac] [ip <A.B.C.D|X:X::X:X>$ip] <server (1-65535)$host_id|collector (1-65535)$collector_id> [profile WORD$profile]",
       NO_STR MONITOR_STR "Monitored host\n" "VNI of the monitored host\n"
       "VNI number\n"
       "Monitored host MAC address\n" "MAC address\n"
       "Monitored host IP address\n" "IPv4 address\n" "IPv6 address\n"
-      SERVER_STR HOSTID_STR PROFILE_STR PROFILE_NAME_STR)
+      SERVER_STR HOSTID_STR COLLECTOR_STR COLLECTOR_ID_STR
+      PROFILE_STR PROFILE_NAME_STR)
 {
 	struct bgp *bgp = mon_bgp_from_vty(vty);
 	struct ethaddr macaddr;
 	struct ipaddr ipa;
 	struct mon_host *h;
+	uint8_t dest = collector_id_str ? EVPN_MON_DEST_COLLECTOR
+					: EVPN_MON_DEST_SERVER;
+	uint32_t id = collector_id_str ? collector_id : host_id;
+	char err[256];
 	int ret;
 
 	if (!bgp)
@@ -203,15 +212,24 @@ DEFPY(evpn_mon_host, evpn_mon_host_cmd,
 	if (ret != CMD_SUCCESS)
 		return ret;
 	if (!no) {
-		/* A profile that does not exist (yet) is accepted: the
-		 * session waits for it, state "profile-missing". */
+		/* A profile or collector that does not exist (yet) is
+		 * accepted: the session waits for it, state
+		 * "profile-missing" / "collector-missing". */
 		if (profile && !mon_profile_name_ok(vty, profile))
 			return CMD_WARNING_CONFIG_FAILED;
+		if (dest == EVPN_MON_DEST_COLLECTOR && profile
+		    && evpn_mon_profile_check_collector(profile, id, err,
+							sizeof(err))
+			       != EVPN_MON_OPT_OK) {
+			vty_out(vty, "%% %s\n", err);
+			return CMD_WARNING_CONFIG_FAILED;
+		}
 		evpn_mon_host_set(bgp, vni, mac_str ? &macaddr : NULL, &ipa,
-				  host_id, profile);
+				  dest, id, profile);
 		return CMD_SUCCESS;
 	}
-	h = evpn_mon_host_find(vni, mac_str ? &macaddr : NULL, &ipa, host_id);
+	h = evpn_mon_host_find(vni, mac_str ? &macaddr : NULL, &ipa, dest,
+			       id);
 	if (!h) {
 		vty_out(vty, "%% No such monitored host\n");
 		return CMD_WARNING_CONFIG_FAILED;
@@ -533,9 +551,9 @@ DEFPY(evpn_mon_profile_filter_preset, evpn_mon_profile_filter_preset_cmd,
 	return mon_profile_apply(vty, bgp, name, &cfg);
 }
 
-/* 0xHHHH or decimal, 0..65535 */
-static bool mon_parse_u16(struct vty *vty, const char *what, const char *s,
-			  uint16_t *out)
+/* 0xHHHH or decimal, min..65535 */
+static bool mon_parse_u16_min(struct vty *vty, const char *what,
+			      const char *s, unsigned long min, uint16_t *out)
 {
 	const char *digits = s;
 	unsigned long v = 0;
@@ -557,14 +575,20 @@ static bool mon_parse_u16(struct vty *vty, const char *what, const char *s,
 			       : (unsigned long)(tolower((unsigned char)*digits)
 						 - 'a' + 10));
 	}
-	if (v > 0xffff)
+	if (v > 0xffff || v < min)
 		goto bad;
 	*out = (uint16_t)v;
 	return true;
 bad:
-	vty_out(vty, "%% Malformed %s %s: 0xHHHH or decimal, 0 to 65535\n",
-		what, s);
+	vty_out(vty, "%% Malformed %s %s: 0xHHHH or decimal, %lu to 65535\n",
+		what, s, min);
 	return false;
+}
+
+static bool mon_parse_u16(struct vty *vty, const char *what, const char *s,
+			  uint16_t *out)
+{
+	return mon_parse_u16_min(vty, what, s, 0, out);
 }
 
 DEFPY(evpn_mon_profile_udf, evpn_mon_profile_udf_cmd,
@@ -773,6 +797,218 @@ DEFPY(no_evpn_mon_profile_police, no_evpn_mon_profile_police_cmd,
 	cfg.police_rate = 0;
 	cfg.police_burst = 0;
 	return mon_profile_apply(vty, bgp, name, &cfg);
+}
+
+/* ------------------------------------------------------------------ */
+/* monitor collector                                                   */
+/* ------------------------------------------------------------------ */
+
+static uint16_t mon_gre_default(uint8_t version)
+{
+	return version == 2 ? EVPN_MON_GRE_PROTO_ERSPAN2
+			    : EVPN_MON_GRE_PROTO_ERSPAN3;
+}
+
+/* The copies are routed to it over the underlay: a unicast IPv4 address a
+ * VTEP can have a route to. */
+static bool mon_collector_ip_ok(struct vty *vty, const char *str,
+				struct in_addr ip)
+{
+	uint32_t a = ntohl(ip.s_addr);
+
+	if (a == 0 || (a >> 24) == 0 || (a >> 24) == 127 || (a >> 28) >= 14) {
+		vty_out(vty,
+			"%% Collector IP %s must be a unicast address (not 0/8, 127/8, multicast or reserved)\n",
+			str);
+		return false;
+	}
+	return true;
+}
+
+DEFPY(evpn_mon_collector, evpn_mon_collector_cmd,
+      "monitor collector (1-65535)$id ip A.B.C.D$ip erspan (2-3)$version [{session-id (0-1023)$span_id|dscp (0-63)$dscp|ttl (1-255)$ttl|gre-protocol WORD$gre}]",
+      MONITOR_STR COLLECTOR_STR COLLECTOR_ID_STR
+      "Collector IP address (reached over the underlay)\n" "IPv4 address\n"
+      "Encapsulation\n" "ERSPAN type (2: type II, 3: type III)\n"
+      "ERSPAN session ID (default: collector ID modulo 1024)\n" "Session ID\n"
+      "DSCP of the outer IPv4 header (default 0)\n" "DSCP\n"
+      "TTL of the outer IPv4 header (default 64)\n" "TTL\n"
+      "GRE protocol type (default 0x88be for type II, 0x22eb for type III)\n"
+      "0xHHHH or decimal, 1 to 65535\n")
+{
+	struct bgp *bgp = mon_bgp_from_vty(vty);
+	struct evpn_mon_erspan e;
+	uint16_t gre_proto = 0;
+
+	if (!bgp)
+		return CMD_WARNING_CONFIG_FAILED;
+	if (!mon_collector_ip_ok(vty, ip_str, ip))
+		return CMD_WARNING_CONFIG_FAILED;
+	if (gre && !mon_parse_u16_min(vty, "gre-protocol", gre, 1, &gre_proto))
+		return CMD_WARNING_CONFIG_FAILED;
+	/* The whole collector is replaced: what is not given is default. */
+	evpn_mon_collector_defaults(id, version, &e);
+	if (span_id_str)
+		e.span_id = span_id;
+	if (dscp_str)
+		e.dscp = dscp;
+	if (ttl_str)
+		e.ttl = ttl;
+	/* canonical: the version's own protocol is 0 */
+	e.gre_proto = gre_proto == mon_gre_default(version) ? 0 : gre_proto;
+	evpn_mon_collector_set(bgp, id, &ip, &e);
+	return CMD_SUCCESS;
+}
+
+DEFPY(no_evpn_mon_collector, no_evpn_mon_collector_cmd,
+      "no monitor collector (1-65535)$id [ip A.B.C.D erspan (2-3) [{session-id (0-1023)|dscp (0-63)|ttl (1-255)|gre-protocol WORD}]]",
+      NO_STR MONITOR_STR COLLECTOR_STR COLLECTOR_ID_STR
+      "Collector IP address (reached over the underlay)\n" "IPv4 address\n"
+      "Encapsulation\n" "ERSPAN type (2: type II, 3: type III)\n"
+      "ERSPAN session ID (default: collector ID modulo 1024)\n" "Session ID\n"
+      "DSCP of the outer IPv4 header (default 0)\n" "DSCP\n"
+      "TTL of the outer IPv4 header (default 64)\n" "TTL\n"
+      "GRE protocol type (default 0x88be for type II, 0x22eb for type III)\n"
+      "0xHHHH or decimal, 1 to 65535\n")
+{
+	struct bgp *bgp = mon_bgp_from_vty(vty);
+
+	if (!bgp)
+		return CMD_WARNING_CONFIG_FAILED;
+	if (!evpn_mon_collector_find(id)) {
+		vty_out(vty, "%% No monitor collector %ld\n", id);
+		return CMD_WARNING_CONFIG_FAILED;
+	}
+	/* Its sessions stay configured, withdrawn: "collector-missing". */
+	evpn_mon_collector_unset(bgp, id);
+	return CMD_SUCCESS;
+}
+
+/* "monitor collector ..." without the "monitor collector " part: only what
+ * differs from the defaults, so that the line reads back to itself. */
+static void mon_collector_str(const struct mon_collector *c, char *buf,
+			      size_t size)
+{
+	struct evpn_mon_erspan def;
+	size_t n;
+
+	evpn_mon_collector_defaults(c->id, c->erspan.version, &def);
+	n = snprintfrr(buf, size, "%u ip %pI4 erspan %u", c->id, &c->ip,
+		       c->erspan.version);
+	if (c->erspan.span_id != def.span_id && n < size)
+		n += snprintf(buf + n, size - n, " session-id %u",
+			      c->erspan.span_id);
+	if (c->erspan.dscp != def.dscp && n < size)
+		n += snprintf(buf + n, size - n, " dscp %u", c->erspan.dscp);
+	if (c->erspan.ttl != def.ttl && n < size)
+		n += snprintf(buf + n, size - n, " ttl %u", c->erspan.ttl);
+	if (c->erspan.gre_proto && n < size)
+		snprintf(buf + n, size - n, " gre-protocol 0x%04x",
+			 c->erspan.gre_proto);
+}
+
+/* One configured session, for the JSON of the shows. */
+static json_object *mon_host_json(struct bgp *bgp, const struct mon_host *h)
+{
+	json_object *j = json_object_new_object();
+
+	json_object_int_add(j, "vni", h->vni);
+	if (h->has_mac)
+		json_object_string_addf(j, "hostMac", "%pEA", &h->mac);
+	if (!IS_IPADDR_NONE(&h->ip))
+		json_object_string_addf(j, "hostIp", "%pIA", &h->ip);
+	if (h->dest == EVPN_MON_DEST_COLLECTOR) {
+		json_object_string_add(j, "destination", "collector");
+		json_object_int_add(j, "collectorId", h->host_id);
+	} else {
+		json_object_string_add(j, "destination", "server");
+		json_object_int_add(j, "hostId", h->host_id);
+	}
+	if (h->profile[0])
+		json_object_string_add(j, "profile", h->profile);
+	if (h->originated) {
+		struct evpn_mon_route r;
+		char sid[EVPN_MON_SESSION_ID_MAX];
+
+		evpn_mon_route_from_path(&r, &h->adv_p, NULL, NULL);
+		evpn_mon_session_id(&r, sid, sizeof(sid));
+		json_object_string_add(j, "sessionId", sid);
+	}
+	json_object_string_add(j, "state", evpn_mon_host_state(bgp, h));
+	return j;
+}
+
+static json_object *mon_collector_json(struct bgp *bgp,
+				       const struct mon_collector *c)
+{
+	json_object *j = json_object_new_object();
+	json_object *jsessions = json_object_new_array();
+	struct listnode *node;
+	struct mon_host *h;
+
+	json_object_int_add(j, "id", c->id);
+	json_object_string_addf(j, "ip", "%pI4", &c->ip);
+	json_object_int_add(j, "erspanVersion", c->erspan.version);
+	json_object_int_add(j, "spanId", c->erspan.span_id);
+	json_object_int_add(j, "dscp", c->erspan.dscp);
+	json_object_int_add(j, "ttl", c->erspan.ttl);
+	json_object_string_addf(j, "greProtocol", "0x%04x",
+				c->erspan.gre_proto
+					? c->erspan.gre_proto
+					: mon_gre_default(c->erspan.version));
+	for (ALL_LIST_ELEMENTS_RO(evpn_mon.hosts, node, h))
+		if (h->dest == EVPN_MON_DEST_COLLECTOR && h->host_id == c->id)
+			json_object_array_add(jsessions, mon_host_json(bgp, h));
+	json_object_object_add(j, "sessions", jsessions);
+	return j;
+}
+
+DEFPY(show_bgp_evpn_monitor_collector, show_bgp_evpn_monitor_collector_cmd,
+      "show bgp l2vpn evpn monitor collector [(1-65535)$id] [json$uj]",
+      SHOW_STR BGP_STR L2VPN_HELP_STR EVPN_HELP_STR
+      "evpn-monitor monitoring sessions\n"
+      "ERSPAN collectors\n" "Collector ID\n" JSON_STR)
+{
+	struct bgp *bgp = bgp_get_evpn();
+	json_object *json = NULL, *jcoll = NULL;
+	struct listnode *node;
+	struct mon_collector *c;
+	unsigned int shown = 0;
+	char buf[128];
+
+	if (uj) {
+		json = json_object_new_object();
+		jcoll = json_object_new_object();
+	}
+	for (ALL_LIST_ELEMENTS_RO(evpn_mon.collectors, node, c)) {
+		if (id_str && (uint32_t)id != c->id)
+			continue;
+		shown++;
+		if (uj) {
+			snprintf(buf, sizeof(buf), "%u", c->id);
+			json_object_object_add(jcoll, buf,
+					       mon_collector_json(bgp, c));
+			continue;
+		}
+		vty_out(vty,
+			"Collector %u: %pI4, ERSPAN type %s, span id %u, dscp %u, ttl %u, GRE protocol 0x%04x; %u session(s)\n",
+			c->id, &c->ip, c->erspan.version == 2 ? "II" : "III",
+			c->erspan.span_id, c->erspan.dscp, c->erspan.ttl,
+			c->erspan.gre_proto
+				? c->erspan.gre_proto
+				: mon_gre_default(c->erspan.version),
+			evpn_mon_collector_users(c->id));
+		mon_collector_str(c, buf, sizeof(buf));
+		vty_out(vty, "  monitor collector %s\n", buf);
+	}
+	if (uj) {
+		json_object_object_add(json, "collectors", jcoll);
+		vty_json(vty, json);
+	} else if (id_str && !shown)
+		vty_out(vty, "%% No monitor collector %ld\n", id);
+	else if (!shown)
+		vty_out(vty, "No monitor collectors\n");
+	return CMD_SUCCESS;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1035,23 +1271,9 @@ static json_object *mon_profile_json(struct bgp *bgp,
 	}
 	json_object_int_add(j, "optionsLength",
 			    evpn_mon_options_encoded_len(&o));
-	for (ALL_LIST_ELEMENTS_RO(evpn_mon.hosts, node, h)) {
-		json_object *js;
-
-		if (strcmp(h->profile, p->name))
-			continue;
-		js = json_object_new_object();
-		json_object_int_add(js, "vni", h->vni);
-		if (h->has_mac)
-			json_object_string_addf(js, "hostMac", "%pEA",
-						&h->mac);
-		if (!IS_IPADDR_NONE(&h->ip))
-			json_object_string_addf(js, "hostIp", "%pIA", &h->ip);
-		json_object_int_add(js, "hostId", h->host_id);
-		json_object_string_add(js, "state",
-				       evpn_mon_host_state(bgp, h));
-		json_object_array_add(jsessions, js);
-	}
+	for (ALL_LIST_ELEMENTS_RO(evpn_mon.hosts, node, h))
+		if (strcmp(h->profile, p->name) == 0)
+			json_object_array_add(jsessions, mon_host_json(bgp, h));
 	json_object_object_add(j, "sessions", jsessions);
 	return j;
 }
@@ -1146,7 +1368,7 @@ static void mon_show_route(struct vty *vty, struct bgp *bgp,
 	struct mon_import_walk w = {.p = p};
 	char imported[128] = "";
 	char rdbuf[RD_ADDRSTRLEN];
-	char host[80], server[80], ipb[INET6_ADDRSTRLEN];
+	char host[80], server[80], ipb[INET6_ADDRSTRLEN], hid[16];
 	bool local = (pi->peer == bgp->peer_self);
 	json_object *json = NULL;
 	struct ethaddr mac;
@@ -1181,17 +1403,30 @@ static void mon_show_route(struct vty *vty, struct bgp *bgp,
 		snprintf(host + strlen(host), sizeof(host) - strlen(host),
 			 "%s%s", r.host_mac_len ? "/" : "", ipb);
 	}
-	memcpy(mac.octet, r.server_mac, 6);
-	snprintfrr(server, sizeof(server), "%pEA", &mac);
-	if (r.server_ip.len) {
-		inet_ntop(r.server_ip.len == 4 ? AF_INET : AF_INET6,
-			  r.server_ip.addr, ipb, sizeof(ipb));
-		snprintf(server + strlen(server), sizeof(server) - strlen(server),
-			 "/%s", ipb);
+	if (r.dest == EVPN_MON_DEST_COLLECTOR) {
+		/* "ERSPAN3 10.9.0.1 span 7" */
+		server[0] = '\0';
+		if (r.server_ip.len)
+			inet_ntop(r.server_ip.len == 4 ? AF_INET : AF_INET6,
+				  r.server_ip.addr, ipb, sizeof(ipb));
+		snprintf(server, sizeof(server), "ERSPAN%u %s span %u",
+			 r.opts.erspan.version, r.server_ip.len ? ipb : "-",
+			 r.opts.erspan.span_id);
+		snprintf(hid, sizeof(hid), "c%u", r.host_id);
+	} else {
+		memcpy(mac.octet, r.server_mac, 6);
+		snprintfrr(server, sizeof(server), "%pEA", &mac);
+		if (r.server_ip.len) {
+			inet_ntop(r.server_ip.len == 4 ? AF_INET : AF_INET6,
+				  r.server_ip.addr, ipb, sizeof(ipb));
+			snprintf(server + strlen(server),
+				 sizeof(server) - strlen(server), "/%s", ipb);
+		}
+		snprintf(hid, sizeof(hid), "%u", r.host_id);
 	}
 	inet_ntop(AF_INET, r.orig_ip, ipb, sizeof(ipb));
-	vty_out(vty, "%-7s %-15s %-21s %-8u %-38s %-5u %-38s %s\n",
-		local ? "local" : "remote", ipb, rdbuf, r.vni, host, r.host_id,
+	vty_out(vty, "%-7s %-15s %-21s %-8u %-38s %-5s %-38s %s\n",
+		local ? "local" : "remote", ipb, rdbuf, r.vni, host, hid,
 		server, imported[0] ? imported : "-");
 }
 
@@ -1297,39 +1532,19 @@ DEFPY(show_bgp_evpn_monitor, show_bgp_evpn_monitor_cmd,
 		if (!IS_IPADDR_NONE(&h->ip))
 			ipaddr2str(&h->ip, ipb, sizeof(ipb));
 		if (uj) {
-			json_object *j = json_object_new_object();
-
-			json_object_int_add(j, "vni", h->vni);
-			if (h->has_mac)
-				json_object_string_addf(j, "hostMac", "%pEA",
-							&h->mac);
-			if (ipb[0])
-				json_object_string_add(j, "hostIp", ipb);
-			json_object_int_add(j, "hostId", h->host_id);
-			if (h->profile[0])
-				json_object_string_add(j, "profile",
-						       h->profile);
-			if (h->originated) {
-				struct evpn_mon_route r;
-				char sid[EVPN_MON_SESSION_ID_MAX];
-
-				evpn_mon_route_from_path(&r, &h->adv_p, NULL,
-							 NULL);
-				evpn_mon_session_id(&r, sid, sizeof(sid));
-				json_object_string_add(j, "sessionId", sid);
-			}
-			json_object_string_add(j, "state",
-					       evpn_mon_host_state(bgp, h));
-			json_object_array_add(jcfg, j);
+			json_object_array_add(jcfg, mon_host_json(bgp, h));
 		} else {
 			char macb[ETHER_ADDR_STRLEN] = "-";
 
 			if (h->has_mac)
 				prefix_mac2str(&h->mac, macb, sizeof(macb));
-			vty_out(vty, "  vni %u host %s %s server %u%s%s: %s\n",
-				h->vni, macb, ipb[0] ? ipb : "-", h->host_id,
-				h->profile[0] ? " profile " : "", h->profile,
-				evpn_mon_host_state(bgp, h));
+			vty_out(vty, "  vni %u host %s %s %s %u%s%s: %s\n",
+				h->vni, macb, ipb[0] ? ipb : "-",
+				h->dest == EVPN_MON_DEST_COLLECTOR
+					? "collector"
+					: "server",
+				h->host_id, h->profile[0] ? " profile " : "",
+				h->profile, evpn_mon_host_state(bgp, h));
 		}
 	}
 
@@ -1373,6 +1588,8 @@ static int evpn_mon_config_write(struct vty *vty, struct bgp *bgp)
 	struct mon_server *s;
 	struct mon_host *h;
 	struct mon_profile *p;
+	struct mon_collector *c;
+	char buf[128];
 
 	if (bgp->inst_type != BGP_INSTANCE_TYPE_DEFAULT)
 		return 0;
@@ -1387,13 +1604,21 @@ static int evpn_mon_config_write(struct vty *vty, struct bgp *bgp)
 			vty_out(vty, " ip %pIA", &s->ip);
 		vty_out(vty, "\n");
 	}
+	/* Collectors before the sessions, like profiles. */
+	for (ALL_LIST_ELEMENTS_RO(evpn_mon.collectors, node, c)) {
+		mon_collector_str(c, buf, sizeof(buf));
+		vty_out(vty, "  monitor collector %s\n", buf);
+	}
 	for (ALL_LIST_ELEMENTS_RO(evpn_mon.hosts, node, h)) {
 		vty_out(vty, "  monitor host vni %u", h->vni);
 		if (h->has_mac)
 			vty_out(vty, " mac %pEA", &h->mac);
 		if (!IS_IPADDR_NONE(&h->ip))
 			vty_out(vty, " ip %pIA", &h->ip);
-		vty_out(vty, " server %u", h->host_id);
+		vty_out(vty, " %s %u",
+			h->dest == EVPN_MON_DEST_COLLECTOR ? "collector"
+							   : "server",
+			h->host_id);
 		if (h->profile[0])
 			vty_out(vty, " profile %s", h->profile);
 		vty_out(vty, "\n");
@@ -1423,7 +1648,10 @@ void evpn_mon_vty_init(void)
 	install_element(BGP_EVPN_NODE, &no_evpn_mon_profile_truncate_cmd);
 	install_element(BGP_EVPN_NODE, &evpn_mon_profile_police_cmd);
 	install_element(BGP_EVPN_NODE, &no_evpn_mon_profile_police_cmd);
+	install_element(BGP_EVPN_NODE, &evpn_mon_collector_cmd);
+	install_element(BGP_EVPN_NODE, &no_evpn_mon_collector_cmd);
 	install_element(VIEW_NODE, &show_bgp_evpn_monitor_profile_cmd);
+	install_element(VIEW_NODE, &show_bgp_evpn_monitor_collector_cmd);
 	install_element(VIEW_NODE, &show_bgp_evpn_monitor_cmd);
 	install_element(VIEW_NODE, &show_bgp_evpn_monitor_feed_cmd);
 }

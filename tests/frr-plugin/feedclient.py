@@ -41,13 +41,18 @@ def session_dict(s) -> dict:
             "rd": s.rd, "originator": ip(s.originator), "local": s.local,
             # feed version 2: the options area as on the wire (hex, "" = no
             # profile) and the session id
-            "options": bytes(s.options).hex(), "sessionId": s.session_id}
+            "options": bytes(s.options).hex(), "sessionId": s.session_id,
+            # feed version 3: a session to an ERSPAN collector (hostId 0)
+            "collectorId": s.collector_id}
 
 
 class FeedClient:
     """DEALER subscriber. `sessions` mirrors bgpd's published set."""
 
-    def __init__(self, endpoint: str, name: str = "test"):
+    def __init__(self, endpoint: str, name: str = "test", version: int | None = None):
+        # the feed version asked for: bgpd sends collector sessions only
+        # from version 3 on
+        self.asked = pb().VERSION_3 if version is None else version
         self.ctx = zmq.Context.instance()
         self.sock = self.ctx.socket(zmq.DEALER)
         self.sock.setsockopt(zmq.LINGER, 0)
@@ -65,11 +70,11 @@ class FeedClient:
     @staticmethod
     def key(d: dict) -> tuple:
         return (d["vni"], d["ethTag"], d["hostMac"], d["hostIp"], d["hostId"],
-                d["rd"], d["originator"])
+                d["collectorId"], d["rd"], d["originator"])
 
     def subscribe(self) -> None:
         req = pb().Request(kind=pb().Request.SUBSCRIBE, client=self.name,
-                           version=pb().VERSION_2)
+                           version=self.asked)
         self.sock.send(req.SerializeToString())
 
     def poll(self, timeout: float = 0.2) -> None:

@@ -54,12 +54,16 @@ REASONS = ("tooShort", "tooLong", "hostMacLength", "hostIpLength", "serverMacLen
            "serverIpLength", "originatorIpLength", "truncated", "trailingOctets",
            "hostIdOutOfRange", "noHost", "hostMacNotUnicast", "serverMacNotUnicast",
            "vniZero", "optionsVersion", "optionsTruncated", "optionsLength",
-           "optionsDuplicate", "optionsUnknownMandatory", "optionsValue")
+           "optionsDuplicate", "optionsUnknownMandatory", "optionsValue", "destination")
 
 # Options area (docs/wire-format.md, "Options"): version octet, then TLVs
 # type/length/value; type bit 0x80 = optional.
 OPT_VERSION = 1
 TLV_DIRECTION, TLV_FILTER, TLV_SAMPLE, TLV_TRUNCATE, TLV_POLICE, TLV_NAME = 1, 2, 3, 4, 5, 0x81
+TLV_ERSPAN = 6
+# HOST ID field of a collector session: first octet 1 = collector, the last
+# two the collector ID (docs/wire-format.md, "Destination")
+DEST_COLLECTOR = 1 << 24
 
 
 def tlv(t: int, value: bytes, length: int | None = None) -> bytes:
@@ -221,9 +225,17 @@ neighbor {LEAF_ADDR} {{
 
 
 def installed(lab: Lab) -> dict[int, dict]:
+    """The injected server sessions, by HOST ID."""
     return {s["hostId"]: s for s in
             lab.vtysh_json(LEAF, "show bgp l2vpn evpn monitor json")["sessions"]
-            if s["rd"] == "10.0.0.101:999"}
+            if s["rd"] == "10.0.0.101:999" and s.get("destination") != "collector"}
+
+
+def installed_collectors(lab: Lab) -> dict[int, dict]:
+    """The injected collector sessions, by collector ID."""
+    return {s["collectorId"]: s for s in
+            lab.vtysh_json(LEAF, "show bgp l2vpn evpn monitor json")["sessions"]
+            if s["rd"] == "10.0.0.101:999" and s.get("destination") == "collector"}
 
 
 def counters(lab: Lab) -> dict:
@@ -457,3 +469,94 @@ def test_options_change_replaces_the_route(lab, exa):
     rows = [s for s in lab.vtysh_json(LEAF, "show bgp l2vpn evpn monitor json")["sessions"]
             if s["rd"] == "10.0.0.101:999" and s["hostId"] == 80]
     assert len(rows) == 1, rows
+
+
+# ---------------------------------------------------------------------------
+# collector sessions (destination kind 1: ERSPAN)
+# ---------------------------------------------------------------------------
+
+def erspan_tlv(version=3, span=7, dscp=0, ttl=64, gre=0, length=None) -> bytes:
+    """ERSPAN TLV: version, flags 0, span id, dscp, ttl, GRE protocol."""
+    return tlv(TLV_ERSPAN, struct.pack(">BBHBBH", version, 0, span, dscp, ttl, gre), length)
+
+
+def collector_nlri(cid: int, opts: bytes | None = None, server_mac: bytes = bytes(6),
+                   collector_ip: bytes = bytes([10, 9, 0, 1]), **kw) -> bytes:
+    return nlri(host_id=DEST_COLLECTOR | cid, server_mac=server_mac, server_ip=collector_ip,
+                opts=options(erspan_tlv()) if opts is None else opts, **kw)
+
+
+def test_collector_route_is_installed_as_sent(lab, exa):
+    """A collector session with a profile (ERSPAN after POLICE, before NAME)
+    and one with the ERSPAN TLV alone: imported, shown with the collector,
+    re-encoded to the octets sent."""
+    before = counters(lab)
+    with_profile = options(tlv(TLV_DIRECTION, b"\x01"),
+                           filter_tlv(proto=17, dport=(4791, 4791), udfs=[(2, 0, 0x8100, 0xff00)]),
+                           erspan_tlv(version=3, span=100, dscp=40, ttl=9, gre=0x88be),
+                           tlv(TLV_NAME, b"cnp"))
+    alone = options(erspan_tlv(version=2, span=5))
+    exa.announce(collector_nlri(7, opts=with_profile), collector_nlri(8, opts=alone))
+    lab.wait_for(lambda: {7, 8} <= installed_collectors(lab).keys(), timeout=20,
+                 what="collector routes installed")
+    c = installed_collectors(lab)
+    s = c[7]
+    assert s["collectorIp"] == "10.9.0.1" and "serverMac" not in s and "hostId" not in s
+    assert s["importedInto"] == [100] and s["profile"] == "cnp"
+    assert s["sessionId"] == "10.0.0.101/100/c7/00:00:00:00:03:10/192.168.100.31"
+    assert s["options"]["erspan"] == {"version": 3, "spanId": 100, "dscp": 40, "ttl": 9,
+                                      "greProtocol": "0x88be"}
+    assert s["options"]["wire"] == with_profile.hex()
+    assert c[8]["options"]["wire"] == alone.hex() and "profile" not in c[8]
+    assert c[8]["options"]["erspan"]["greProtocol"] == "0x88be"   # type II's own
+    # the prefix as FRR prints it
+    assert "[254]:[c7]:[00:00:00:00:03:10]:[192.168.100.31]" in \
+        lab.vtysh(LEAF, "show bgp l2vpn evpn route type monitor")
+    assert counters(lab)["rxMalformed"] == before["rxMalformed"]
+
+
+# (route, reason): each withdraws the collector session installed first
+BAD_COLLECTOR = [
+    (dict(opts=b""), "destination"),                                       # no options area
+    (dict(opts=options(tlv(TLV_DIRECTION, b"\x01"))), "destination"),      # no ERSPAN TLV
+    (dict(server_mac=b"\x00\x00\x00\x00\x00\x31"), "destination"),          # a server MAC
+    (dict(collector_ip=b""), "destination"),                               # no collector IP
+    (dict(opts=options(erspan_tlv(version=4))), "optionsValue"),
+    (dict(opts=options(erspan_tlv(span=1024))), "optionsValue"),
+    (dict(opts=options(erspan_tlv(dscp=64))), "optionsValue"),
+    (dict(opts=options(erspan_tlv(ttl=0))), "optionsValue"),
+    (dict(opts=options(tlv(TLV_ERSPAN, bytes([3, 0, 0, 7, 0, 64, 0])))), "optionsLength"),
+    (dict(opts=options(erspan_tlv(), erspan_tlv())), "optionsDuplicate"),
+]
+
+
+@pytest.mark.parametrize("case,reason", BAD_COLLECTOR, ids=[
+    f"{r}-{i}" for i, (_, r) in enumerate(BAD_COLLECTOR)])
+def test_malformed_collector_route_treat_as_withdraw(lab, exa, case, reason):
+    cid = 100 + BAD_COLLECTOR.index((case, reason))
+    exa.announce(collector_nlri(cid))
+    lab.wait_for(lambda: cid in installed_collectors(lab), timeout=20,
+                 what=f"collector {cid} installed")
+    before = counters(lab)
+    exa.announce(collector_nlri(cid, **case))
+    lab.wait_for(lambda: cid not in installed_collectors(lab), timeout=20,
+                 what=f"collector {cid} withdrawn ({reason})")
+    assert malformed_since(before, counters(lab)) == Counter({reason: 1})
+    p = exa.peer()
+    assert p["bgpState"] == "Established" and p.get("connectionsEstablished") == 1
+
+
+def test_server_route_with_erspan_or_unknown_destination(lab, exa):
+    """A server session carrying the ERSPAN TLV withdraws its key; a
+    destination kind this speaker does not know is counted, never
+    installed."""
+    exa.announce(nlri(host_id=90))
+    lab.wait_for(lambda: 90 in installed(lab), timeout=20, what="server route 90 installed")
+    before = counters(lab)
+    exa.announce(nlri(host_id=90, opts=options(erspan_tlv())),
+                 nlri(host_id=(2 << 24) | 7, server_mac=bytes(6), opts=options(erspan_tlv())))
+    lab.wait_for(lambda: 90 not in installed(lab), timeout=20,
+                 what="server route with an ERSPAN TLV withdrawn")
+    lab.wait_for(lambda: malformed_since(before, counters(lab)) == Counter({"destination": 2}),
+                 timeout=20, what="both counted under destination")
+    assert exa.peer()["bgpState"] == "Established"
