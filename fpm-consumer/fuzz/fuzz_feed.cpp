@@ -5,11 +5,14 @@
 //   0: a whole FeedMessage (Snapshot, Delta, Heartbeat), as the client gets it;
 //   1: a valid session whose options area is the rest of the input (reaches
 //      the TLV decoder without going through protobuf's own checks);
-//   2: a MonitorSession alone.
+//   2: a MonitorSession alone;
+//   3: a valid collector session (feed version 3) whose options area is the
+//      rest of the input (the ERSPAN TLV next to a profile's).
 // Properties beyond "no crash, no sanitizer report": an accepted session
 // converts back to the feed and again to an equal session (its options
-// survive the canonical encoding), and a withdrawal never needs more than
-// what an update needs.
+// survive the canonical encoding), a withdrawal never needs more than
+// what an update needs, and an accepted session is a collector session
+// exactly when the feed said so, with the ERSPAN parameters exactly then.
 #include "feed/session_convert.hpp"
 #include "monitor_feed.pb.h"
 
@@ -39,6 +42,9 @@ void convert(const pb::MonitorSession &m)
 		check(std::holds_alternative<Session>(withdraw));
 		check(std::get<Session>(withdraw).key == s->key);
 		check(!s->id.empty());
+		check(s->is_collector() == (m.collector_id() != 0));
+		check(s->options.has_erspan() == s->is_collector());
+		check(!s->is_collector() || s->server_ip.has_value());
 		pb::MonitorSession again;
 		evpnmon::consumer::to_proto(*s, again);
 		const auto back = evpnmon::consumer::from_proto(again);
@@ -63,13 +69,24 @@ pb::MonitorSession template_session()
 	return m;
 }
 
+pb::MonitorSession template_collector_session()
+{
+	pb::MonitorSession m = template_session();
+	m.set_host_id(0);
+	m.set_collector_id(7);
+	m.clear_server_mac();
+	m.set_server_ip(std::string("\x0a\x09\x00\x01", 4));
+	m.set_session_id("10.0.0.101/100/c7/02:00:00:00:02:10/-");
+	return m;
+}
+
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size)
 {
 	if (size == 0)
 		return 0;
-	const std::uint8_t mode = data[0] % 3;
+	const std::uint8_t mode = data[0] % 4;
 	const char *rest = reinterpret_cast<const char *>(data + 1);
 	const int n = static_cast<int>(size - 1);
 	switch (mode) {
@@ -94,6 +111,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
 		pb::MonitorSession m;
 		if (m.ParseFromArray(rest, n))
 			convert(m);
+		break;
+	}
+	case 3: {
+		auto m = template_collector_session();
+		m.set_options(std::string(rest, static_cast<std::size_t>(n)));
+		convert(m);
 		break;
 	}
 	}

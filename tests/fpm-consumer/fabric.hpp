@@ -217,6 +217,64 @@ inline dp::Action local_port(std::uint32_t ifindex)
 	return a;
 }
 
+inline dp::IpAddr ipv4_addr(std::uint8_t a, std::uint8_t b, std::uint8_t c, std::uint8_t d)
+{
+	dp::IpAddr ip;
+	ip.family = dp::IpAddr::Family::V4;
+	ip.bytes = {a, b, c, d};
+	return ip;
+}
+
+// A collector's ERSPAN encapsulation, over an optional profile.
+inline session::Options erspan_options(std::uint8_t version, std::uint16_t span_id,
+				       std::uint8_t dscp = 0, std::uint8_t ttl = 64,
+				       std::uint16_t gre_proto = 0,
+				       const session::Options &profile = {})
+{
+	evpn_mon_options o = profile.c();
+	o.erspan.version = version;
+	o.erspan.span_id = span_id;
+	o.erspan.dscp = dscp;
+	o.erspan.ttl = ttl;
+	o.erspan.gre_proto = gre_proto;
+	return session::Options(o);
+}
+
+// A collector session of `host` to collector `collector_id` at `collector`,
+// as the feed gives it (id "ORIGINATOR/VNI/cID/HOST-MAC/-").
+inline consumer::Session make_collector_session(const Mac &host, std::uint16_t collector_id,
+						const dp::IpAddr &collector,
+						const session::Options &options, Ipv4 originator = {})
+{
+	consumer::Session s;
+	s.key.vni = kVni;
+	s.key.host_mac = host;
+	s.key.host_id = collector_id;
+	s.key.collector = true;
+	s.key.originator = originator;
+	s.key.rd = "192.0.2.1:2";
+	s.server_ip = collector;
+	s.options = options;
+	s.id = consumer::make_session_id(s.key);
+	return s;
+}
+
+// The action of a collector session's entries.
+inline dp::Action erspan_to(const dp::IpAddr &collector, std::uint8_t version,
+			    std::uint16_t span_id, std::uint8_t dscp = 0, std::uint8_t ttl = 64,
+			    std::uint16_t gre_proto = 0)
+{
+	dp::Action a;
+	a.kind = dp::Action::Kind::Erspan;
+	a.erspan.collector = collector;
+	a.erspan.version = version;
+	a.erspan.span_id = span_id;
+	a.erspan.dscp = dscp;
+	a.erspan.ttl = ttl;
+	a.erspan.gre_proto = gre_proto;
+	return a;
+}
+
 inline dp::Action vxlan_to(Ipv4 vtep, std::uint16_t host_id)
 {
 	dp::Action a;

@@ -62,6 +62,12 @@ public:
 	{
 		return "port" + std::to_string(ifindex);
 	}
+	// What erspan_counters() reports (a test sets it).
+	std::vector<std::pair<dp::Erspan, dp::ErspanCounters>> erspan;
+	std::vector<std::pair<dp::Erspan, dp::ErspanCounters>> erspan_counters() const override
+	{
+		return erspan;
+	}
 	MacListener listener;
 };
 

@@ -404,3 +404,185 @@ TEST_CASE("a session the shared validator refuses is invalid: no entry")
 		CHECK(v->engine->desired().counters.invalid == 2);
 	}
 }
+
+// ERSPAN collector sessions: the collector is reached by the underlay's
+// routing, so the entries follow R1 and R2 alone (every VTEP of the VNI)
+// and depend on no location at all.
+namespace {
+const dp::IpAddr COLL1 = ipv4_addr(10, 9, 0, 1), COLL2 = ipv4_addr(10, 9, 0, 2);
+
+Entries collector_entries(const consumer::Session &s, const dp::Action &action)
+{
+	return Entries{{key(EntryKind::MirrorSource, s), action}, {key(EntryKind::MirrorDest, s), action}};
+}
+} // namespace
+
+TEST_CASE("a collector session: entries 1 and 2 on every VTEP, none of them located, no entry 3")
+{
+	auto f = patent_fabric();
+	// VTEP103 and VTEP104 have no local host at all
+	f.place(VM210, "VTEP101", 11);
+	f.place(VM211, "VTEP102", 21);
+	auto profile = test_profile("cnp", EVPN_MON_DIR_RX);
+	auto s = make_collector_session(VM210, 7, COLL1, erspan_options(3, 7, 10, 32, 0, profile), V101);
+	REQUIRE(s.id == "10.0.0.101/1000/c7/02:00:00:00:02:10/-");
+	f.add_session(s);
+	f.converge();
+
+	const auto want = collector_entries(s, erspan_to(COLL1, 3, 7, 10, 32));
+	for (auto &v : f.vteps()) {
+		CAPTURE(v->name);
+		CHECK(v->entries() == want);
+		// the session's options, ERSPAN TLV and profile alike
+		for (const auto &[k, spec] : v->specs())
+			CHECK(spec.options() == s.options);
+		const auto &d = v->engine->desired();
+		CHECK(d.entries.size() == 2); // no entry 3, nothing the dataplane refused
+		CHECK(v->engine->counters().totals.errors == 0);
+		CHECK(d.counters.collector_sessions == 1);
+		CHECK(d.counters.server_unknown == 0);
+		const auto views = v->engine->preview().sessions;
+		REQUIRE(views.size() == 1);
+		CHECK(views[0].status == consumer::SessionStatus::Active);
+		CHECK(views[0].entry1);
+		CHECK(views[0].entry2);
+		CHECK(!views[0].entry3);
+		CHECK(views[0].server_location.kind == consumer::MacLocation::Kind::Unknown);
+		REQUIRE(views[0].action);
+		CHECK(*views[0].action == erspan_to(COLL1, 3, 7, 10, 32));
+		// a collector has no MAC to keep
+		CHECK(v->engine->macs().kept_count() == 0);
+		CHECK(!v->engine->macs().pinned(kVni, Mac{}));
+	}
+
+	SUBCASE("the host moves, ages out, comes back elsewhere: no entry changes anywhere")
+	{
+		f.place(VM210, "VTEP103", 31);
+		f.converge();
+		for (auto &v : f.vteps())
+			CHECK(v->entries() == want);
+		f.forget(VM210, "VTEP103", 31);
+		f.converge();
+		for (auto &v : f.vteps())
+			CHECK(v->entries() == want);
+	}
+	SUBCASE("the session goes: its entries go everywhere")
+	{
+		for (auto &v : f.vteps())
+			v->engine->erase_session(s.key);
+		f.converge();
+		for (auto &v : f.vteps())
+			CHECK(v->entries().empty());
+	}
+}
+
+TEST_CASE("a collector ID and a HOST ID of the same number are two destinations, not a conflict")
+{
+	auto f = patent_fabric();
+	f.place(VM210, "VTEP101", 11);
+	f.place(SERV21, "VTEP104", 41);
+	auto server = make_session(VM210, SERV21, 21, V101);
+	auto collector = make_collector_session(VM210, 21, COLL1, erspan_options(2, 21), V101);
+	REQUIRE(server.id != collector.id);
+	f.add_session(server);
+	f.add_session(collector);
+	f.converge();
+	auto want = collector_entries(collector, erspan_to(COLL1, 2, 21));
+	want.emplace(key(EntryKind::MirrorSource, server), vxlan_to(V104, 21));
+	want.emplace(key(EntryKind::MirrorDest, server), vxlan_to(V104, 21));
+	CHECK(f["VTEP102"].entries() == want);
+	auto at_server = collector_entries(collector, erspan_to(COLL1, 2, 21));
+	for (auto k : {EntryKind::MirrorSource, EntryKind::MirrorDest})
+		at_server.emplace(key(k, server), local_port(41));
+	at_server.emplace(key(EntryKind::Decap, std::nullopt, 21), local_port(41));
+	CHECK(f["VTEP104"].entries() == at_server);
+	for (auto &v : f.vteps())
+		CHECK(v->engine->desired().counters.conflicts == 0);
+}
+
+TEST_CASE("two collector sessions of one host under one collector ID with other collectors: first wins")
+{
+	auto f = patent_fabric();
+	auto a = make_collector_session(VM210, 7, COLL1, erspan_options(3, 7), V101);
+	auto b = make_collector_session(VM210, 7, COLL2, erspan_options(3, 7), V102);
+	f.add_session(a);
+	f.add_session(b);
+	f.converge();
+	for (auto &v : f.vteps()) {
+		CHECK(v->entries() == collector_entries(a, erspan_to(COLL1, 3, 7)));
+		CHECK(v->engine->desired().counters.conflicts == 1);
+		CHECK(v->engine->desired().counters.collector_sessions == 1); // the winner
+	}
+	SUBCASE("same collector, same encapsulation: both sessions get their entries")
+	{
+		auto c = make_collector_session(VM210, 7, COLL1, erspan_options(3, 7), V102);
+		for (auto &v : f.vteps()) {
+			v->engine->erase_session(b.key);
+			v->engine->upsert_session(c);
+		}
+		f.converge();
+		auto want = collector_entries(a, erspan_to(COLL1, 3, 7));
+		want.merge(collector_entries(c, erspan_to(COLL1, 3, 7)));
+		for (auto &v : f.vteps()) {
+			CHECK(v->entries() == want);
+			CHECK(v->engine->desired().counters.conflicts == 0);
+		}
+	}
+}
+
+TEST_CASE("an IPv6 collector: nothing installed, collector-unsupported")
+{
+	auto f = patent_fabric();
+	f.place(VM210, "VTEP101", 11);
+	dp::IpAddr v6;
+	v6.family = dp::IpAddr::Family::V6;
+	v6.bytes = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+	auto s = make_collector_session(VM210, 8, v6, erspan_options(3, 8), V101);
+	auto ok = make_collector_session(VM210, 9, COLL1, erspan_options(3, 9), V101);
+	f.add_session(s);
+	f.add_session(ok);
+	f.converge();
+	for (auto &v : f.vteps()) {
+		CAPTURE(v->name);
+		CHECK(v->entries() == collector_entries(ok, erspan_to(COLL1, 3, 9)));
+		const auto &d = v->engine->desired();
+		CHECK(d.counters.collector_unsupported == 1);
+		CHECK(d.unsupported_collectors == std::vector<std::string>{s.id});
+		const auto views = v->engine->preview().sessions;
+		REQUIRE(views.size() == 2);
+		const auto &view = views[0].session.key.host_id == 8 ? views[0] : views[1];
+		CHECK(view.status == consumer::SessionStatus::CollectorUnsupported);
+		CHECK(std::string(consumer::to_string(view.status)) == "collector-unsupported");
+		CHECK(!view.entry1);
+		CHECK(!view.entry2);
+	}
+}
+
+TEST_CASE("collector sessions the shared validator refuses are invalid: no entry")
+{
+	auto f = patent_fabric();
+	f.place(VM210, "VTEP101", 11);
+	f.place(SERV21, "VTEP104", 41);
+	// a collector without its ERSPAN parameters
+	auto no_erspan = make_collector_session(VM210, 7, COLL1, test_profile("p"), V101);
+	// a collector with a server MAC
+	auto with_mac = make_collector_session(VM210, 8, COLL1, erspan_options(3, 8), V101);
+	with_mac.server_mac = SERV21;
+	// a collector without an address
+	auto no_ip = make_collector_session(VM210, 9, COLL1, erspan_options(3, 9), V101);
+	no_ip.server_ip.reset();
+	// a server session with ERSPAN parameters
+	auto server_erspan = make_session(VM210, SERV21, 21, V101);
+	server_erspan.options = erspan_options(3, 21);
+	// ERSPAN values out of range (span id 1023 at most, TTL 1 at least)
+	auto span = make_collector_session(VM210, 10, COLL1, erspan_options(3, 1024), V101);
+	auto ttl = make_collector_session(VM210, 11, COLL1, erspan_options(2, 11, 0, 0), V101);
+	for (const auto *s : {&no_erspan, &with_mac, &no_ip, &server_erspan, &span, &ttl})
+		f.add_session(*s);
+	f.converge();
+	for (auto &v : f.vteps()) {
+		CAPTURE(v->name);
+		CHECK(v->entries().empty());
+		CHECK(v->engine->desired().counters.invalid == 6);
+	}
+}

@@ -853,3 +853,170 @@ TEST_CASE("state JSON: entries name their session and profile, and count what it
 	CHECK(j["sessions"]["session"][0]["session-id"] == s.id);
 	CHECK(j["sessions"]["session"][0]["profile"] == s.options.to_string());
 }
+
+namespace {
+const dp::IpAddr COLLECTOR = ipv4_addr(10, 9, 0, 1), COLLECTOR2 = ipv4_addr(10, 9, 0, 2);
+} // namespace
+
+TEST_CASE("a collector change is an update in place: one install per entry, same key, no remove")
+{
+	FakeDataplane dataplane;
+	Engine e(dataplane, config());
+	open_all(e);
+	auto s = make_collector_session(HOST, 7, COLLECTOR, erspan_options(3, 7));
+	e.upsert_session(s);
+	REQUIRE(e.reconcile());
+	REQUIRE(dataplane.entries.size() == 2);
+	const auto before = dataplane.entries;
+	for (const auto &[k, en] : before) {
+		CHECK(en.action == erspan_to(COLLECTOR, 3, 7));
+		CHECK(en.options == s.options);
+		CHECK(k.host_id == 7);
+		CHECK(k.session == s.id);
+	}
+
+	auto change = [&](const dp::IpAddr &collector, const session::Options &options,
+			  const dp::Action &want) {
+		CAPTURE(want.erspan.version);
+		dataplane.calls.clear();
+		s.server_ip = collector;
+		s.options = options;
+		e.upsert_session(s);
+		auto st = e.reconcile(true);
+		REQUIRE(st);
+		CHECK(st->replaced == 2);
+		CHECK(st->installed == 0);
+		CHECK(st->removed == 0);
+		REQUIRE(dataplane.calls.size() == 2);
+		for (const auto &c : dataplane.calls) {
+			CHECK(c.op == FakeDataplane::Call::Op::Install);
+			CHECK(before.contains(c.entry.key)); // the same key
+			CHECK(c.entry.action == want);
+			CHECK(c.entry.options == options);
+		}
+	};
+	// another collector address (re-issued `monitor collector 7 ip ...`)
+	change(COLLECTOR2, erspan_options(3, 7), erspan_to(COLLECTOR2, 3, 7));
+	// type II, another span id, DSCP, TTL and GRE protocol
+	change(COLLECTOR2, erspan_options(2, 9, 46, 16, 0x8949), erspan_to(COLLECTOR2, 2, 9, 46, 16, 0x8949));
+	// a profile added to the session
+	const auto profiled = erspan_options(2, 9, 46, 16, 0x8949, test_profile("cnp", EVPN_MON_DIR_RX, 10));
+	change(COLLECTOR2, profiled, erspan_to(COLLECTOR2, 2, 9, 46, 16, 0x8949));
+
+	// the same again: nothing to do
+	dataplane.calls.clear();
+	e.upsert_session(s);
+	auto same = e.reconcile(true);
+	REQUIRE(same);
+	CHECK(same->replaced + same->installed + same->removed == 0);
+	CHECK(dataplane.calls.empty());
+	CHECK(e.counters().totals.removed == 0);
+}
+
+TEST_CASE("collector entries in the memory dataplane: a restart touches nothing, a change is in place")
+{
+	dp::MemoryDataplane dataplane;
+	auto s = make_collector_session(HOST, 7, COLLECTOR, erspan_options(3, 7, 0, 64, 0x88be));
+	auto start = [&](Engine &e) {
+		e.upsert_session(s);
+		open_all(e);
+		return e.reconcile();
+	};
+	{
+		Engine first(dataplane, config());
+		auto st = start(first);
+		REQUIRE(st);
+		CHECK(st->installed == 2);
+		CHECK(st->errors == 0);
+	}
+	REQUIRE(dataplane.list().size() == 2);
+	for (const auto &en : dataplane.list()) {
+		CHECK(en.action == erspan_to(COLLECTOR, 3, 7, 0, 64, 0x88be));
+		CHECK(en.options == s.options);
+	}
+	Engine second(dataplane, config());
+	auto st = start(second);
+	REQUIRE(st);
+	CHECK(st->installed + st->replaced + st->removed == 0);
+	CHECK(st->unchanged == 2);
+
+	s.server_ip = COLLECTOR2;
+	second.upsert_session(s);
+	auto st2 = second.reconcile();
+	REQUIRE(st2);
+	CHECK(st2->replaced == 2);
+	CHECK(st2->installed + st2->removed + st2->errors == 0);
+	for (const auto &en : dataplane.list())
+		CHECK(en.action.erspan.collector == COLLECTOR2);
+}
+
+TEST_CASE("state JSON: a collector session, its entries and the collectors with their counters")
+{
+	FakeDataplane dataplane;
+	Engine e(dataplane, config());
+	open_all(e);
+	auto s = make_collector_session(HOST, 7, COLLECTOR, erspan_options(2, 5, 8, 30));
+	e.upsert_session(s);
+	REQUIRE(e.reconcile());
+	dp::ErspanCounters c;
+	c.packets = 10;
+	c.bytes = 1500;
+	c.no_route = 3;
+	c.mtu_truncated = 2;
+	c.errors = 1;
+	c.last_seq = 9;
+	dataplane.erspan = {{erspan_to(COLLECTOR, 2, 5, 8, 30).erspan, c}};
+	const auto j = consumer::engine_state_json(e, &dataplane);
+
+	REQUIRE(j["sessions"]["session"].size() == 1);
+	const auto &sj = j["sessions"]["session"][0];
+	CHECK(sj["collector-id"] == 7);
+	CHECK(sj["collector-ip"] == "10.9.0.1");
+	CHECK(!sj.contains("host-id"));
+	CHECK(!sj.contains("server-mac"));
+	CHECK(!sj.contains("server-location"));
+	CHECK(sj["erspan"]["version"] == 2);
+	CHECK(sj["erspan"]["span-id"] == 5);
+	CHECK(sj["erspan"]["dscp"] == 8);
+	CHECK(sj["erspan"]["ttl"] == 30);
+	CHECK(sj["erspan"]["gre-protocol"] == 0x88be); // the type II default
+	CHECK(sj["action"]["type"] == "erspan");
+	CHECK(sj["action"]["collector"] == "10.9.0.1");
+	CHECK(sj["status"] == "active");
+
+	REQUIRE(j["entries"]["entry"].size() == 2);
+	for (const auto &en : j["entries"]["entry"]) {
+		CHECK(en["collector-id"] == 7);
+		CHECK(!en.contains("host-id"));
+		CHECK(en["session-id"] == s.id);
+		CHECK(en["action"]["type"] == "erspan");
+		CHECK(en["action"]["span-id"] == 5);
+	}
+
+	REQUIRE(j["collectors"]["collector"].size() == 1);
+	const auto &cj = j["collectors"]["collector"][0];
+	CHECK(cj["collector"] == "10.9.0.1");
+	CHECK(cj["span-id"] == 5);
+	CHECK(cj["erspan-version"] == 2);
+	CHECK(cj["entries"] == 2);
+	CHECK(cj["counters"]["packets"] == "10");
+	CHECK(cj["counters"]["bytes"] == "1500");
+	CHECK(cj["counters"]["no-route"] == "3");
+	CHECK(cj["counters"]["mtu-truncated"] == "2");
+	CHECK(cj["counters"]["errors"] == "1");
+	CHECK(cj["counters"]["last-seq"] == 9);
+
+	std::map<std::string, std::uint64_t> counters;
+	for (const auto &[name, value] : consumer::engine_counters(e))
+		counters[name] = value;
+	CHECK(counters.at("sessions-collector") == 1);
+	CHECK(counters.at("sessions-collector-unsupported") == 0);
+
+	SUBCASE("a destination the dataplane still counts but no entry uses is shown too")
+	{
+		dataplane.erspan.push_back({erspan_to(COLLECTOR2, 3, 1).erspan, {}});
+		const auto j2 = consumer::engine_state_json(e, &dataplane);
+		REQUIRE(j2["collectors"]["collector"].size() == 2);
+		CHECK(j2["collectors"]["collector"][1]["entries"] == 0);
+	}
+}

@@ -9,6 +9,7 @@
 #include "monitor_feed.pb.h"
 
 #include <atomic>
+#include <functional>
 #include <thread>
 #include <unistd.h>
 
@@ -393,10 +394,10 @@ TEST_CASE("a newer bgpd: logged once, its sessions used")
 	zmq::context_t ctx;
 	Recorder rec;
 	consumer::FeedConfig cfg;
-	cfg.endpoint = endpoint() + "-v3";
+	cfg.endpoint = endpoint() + "-v4";
 	cfg.resubscribe_interval = std::chrono::milliseconds(100);
 	FakePublisher pub(ctx, cfg.endpoint, 1);
-	pub.version = 3;
+	pub.version = 4;
 	pub.add(make_session(H1, S1, 21));
 	FeedClient cli(ctx, cfg, rec);
 	auto now = Clock::now();
@@ -404,11 +405,11 @@ TEST_CASE("a newer bgpd: logged once, its sessions used")
 	pub.heartbeat();
 	pub.heartbeat();
 	REQUIRE(pump(pub, cli, now, [&] { return cli.counters().heartbeats >= 2; }));
-	CHECK(cli.peer_version() == 3);
+	CHECK(cli.peer_version() == 4);
 	CHECK(rec.sessions.size() == 1);
 	CHECK(cli.state() == FeedClient::State::Synced);
 	CHECK(rec.notices.size() == 1);
-	CHECK(mentions(rec.notices, "feed version 3"));
+	CHECK(mentions(rec.notices, "feed version 4"));
 }
 
 TEST_CASE("a snapshot full of refused sessions logs a few lines, counts all")
@@ -431,4 +432,208 @@ TEST_CASE("a snapshot full of refused sessions logs a few lines, counts all")
 	CHECK(cli.counters().rejected_options == 25);
 	CHECK(rec.notices.size() == 11); // 10 lines and one summary
 	CHECK(mentions(rec.notices, "15 more session(s) rejected"));
+}
+
+// Feed version 3: collector sessions.
+namespace {
+const dp::IpAddr COLL = ipv4_addr(10, 9, 0, 1);
+
+consumer::Session collector_session(std::uint16_t id = 7)
+{
+	return make_collector_session(H1, id, COLL, erspan_options(3, id, 10, 32), ip4(10, 0, 0, 101));
+}
+
+// A canonical options area holding only the given TLVs after the version.
+std::string area(const std::string &tlvs)
+{
+	return std::string("\x01", 1) + tlvs;
+}
+// The ERSPAN TLV (type 6, 8 octets).
+std::string erspan_tlv(std::uint8_t version, std::uint16_t span, std::uint8_t dscp = 0,
+		       std::uint8_t ttl = 64, std::uint8_t flags = 0)
+{
+	const char v[] = {6,
+			  8,
+			  static_cast<char>(version),
+			  static_cast<char>(flags),
+			  static_cast<char>(span >> 8),
+			  static_cast<char>(span & 0xff),
+			  static_cast<char>(dscp),
+			  static_cast<char>(ttl),
+			  0,
+			  0};
+	return std::string(v, sizeof(v));
+}
+} // namespace
+
+TEST_CASE("session_convert: a collector session of a version-3 feed")
+{
+	const auto s = collector_session();
+	const auto m = wire(s, 3);
+	CHECK(m.collector_id() == 7);
+	CHECK(m.host_id() == 0);
+	CHECK(m.server_mac().empty());
+	CHECK(m.server_ip() == std::string("\x0a\x09\x00\x01", 4));
+	CHECK(m.session_id() == "10.0.0.101/1000/c7/02:00:00:00:00:01/-");
+	CHECK(m.options() == area(erspan_tlv(3, 7, 10, 32)));
+	const auto r = consumer::from_proto(m);
+	REQUIRE(std::holds_alternative<consumer::Session>(r));
+	const auto &got = std::get<consumer::Session>(r);
+	CHECK(got == s);
+	CHECK(got.is_collector());
+	CHECK(got.key.host_id == 7);
+	CHECK(got.options.has_erspan());
+	CHECK(got.options.erspan().span_id == 7);
+	CHECK(got.options.erspan().dscp == 10);
+	CHECK(got.options.erspan().ttl == 32);
+	CHECK(got.server_ip == COLL);
+
+	SUBCASE("a collector ID and a HOST ID of the same number are two sessions")
+	{
+		auto server = wire(make_session(H1, S1, 7, ip4(10, 0, 0, 101)));
+		const auto rs = consumer::from_proto(server);
+		REQUIRE(std::holds_alternative<consumer::Session>(rs));
+		CHECK(std::get<consumer::Session>(rs).key != got.key);
+		CHECK(std::get<consumer::Session>(rs).id != got.id);
+	}
+	SUBCASE("with a profile: the area has both, and both survive")
+	{
+		auto p = collector_session();
+		p.options = erspan_options(2, 7, 0, 64, 0x8949, test_profile("cnp", EVPN_MON_DIR_RX, 4));
+		const auto r2 = consumer::from_proto(wire(p, 3));
+		REQUIRE(std::holds_alternative<consumer::Session>(r2));
+		CHECK(std::get<consumer::Session>(r2).options == p.options);
+		CHECK(std::get<consumer::Session>(r2).options.c().sample == 4);
+		CHECK(std::get<consumer::Session>(r2).options.erspan().gre_proto == 0x8949);
+	}
+	SUBCASE("an IPv6 collector is a valid session (the decision says what it can do)")
+	{
+		auto m6 = m;
+		m6.set_server_ip(std::string("\x20\x01\x0d\xb8", 4) + std::string(11, '\0') + "\x01");
+		CHECK(std::holds_alternative<consumer::Session>(consumer::from_proto(m6)));
+	}
+	SUBCASE("a withdrawal needs the key only")
+	{
+		auto del = m;
+		del.clear_options();
+		del.clear_server_ip();
+		const auto rd = consumer::from_proto(del, true);
+		REQUIRE(std::holds_alternative<consumer::Session>(rd));
+		CHECK(std::get<consumer::Session>(rd).key == s.key);
+	}
+}
+
+TEST_CASE("session_convert: every malformed collector session is refused, with its reason")
+{
+	const auto good = wire(collector_session(), 3);
+	struct Bad {
+		const char *what;
+		std::function<void(pb::MonitorSession &)> change;
+		bool options; // the options area is what failed
+		const char *reason;
+	};
+	const std::vector<Bad> bad = {
+		{"host_id set too", [](auto &m) { m.set_host_id(21); }, false, "destination"},
+		{"a server MAC", [](auto &m) { m.set_server_mac(std::string("\x02\0\0\0\0\x21", 6)); }, false,
+		 "destination"},
+		{"a zero server MAC", [](auto &m) { m.set_server_mac(std::string(6, '\0')); }, false,
+		 "destination"},
+		{"no collector IP", [](auto &m) { m.clear_server_ip(); }, false, "destination"},
+		{"a collector IP of 5 octets", [](auto &m) { m.set_server_ip(std::string(5, '\1')); }, false,
+		 nullptr},
+		{"no options area", [](auto &m) { m.clear_options(); }, false, "destination"},
+		{"a profile without the ERSPAN TLV",
+		 [](auto &m) { m.set_options(area(std::string("\x01\x01\x01", 3))); }, false, "destination"},
+		{"ERSPAN version 1", [](auto &m) { m.set_options(area(erspan_tlv(1, 7))); }, true, nullptr},
+		{"span id 1024", [](auto &m) { m.set_options(area(erspan_tlv(3, 1024))); }, true, nullptr},
+		{"DSCP 64", [](auto &m) { m.set_options(area(erspan_tlv(3, 7, 64))); }, true, nullptr},
+		{"TTL 0", [](auto &m) { m.set_options(area(erspan_tlv(3, 7, 0, 0))); }, true, nullptr},
+		{"flags set", [](auto &m) { m.set_options(area(erspan_tlv(3, 7, 0, 64, 1))); }, true, nullptr},
+		{"the ERSPAN TLV cut short",
+		 [](auto &m) { m.set_options(area(erspan_tlv(3, 7)).substr(0, 8)); }, true, nullptr},
+		{"the ERSPAN TLV twice",
+		 [](auto &m) { m.set_options(area(erspan_tlv(3, 7) + erspan_tlv(3, 7))); }, true, nullptr},
+		{"an ERSPAN TLV of 7 octets",
+		 [](auto &m) { m.set_options(area(std::string("\x06\x07\x03\0\0\x07\0\x40\0", 9))); }, true,
+		 nullptr},
+		{"collector ID 65536", [](auto &m) { m.set_collector_id(65536); }, false, nullptr},
+	};
+	for (const auto &b : bad) {
+		CAPTURE(b.what);
+		auto m = good;
+		b.change(m);
+		const auto res = consumer::from_proto(m);
+		const auto *why = refused(res);
+		REQUIRE(why);
+		CHECK(!why->reason.empty());
+		CHECK(!why->session.empty());
+		CHECK(why->options == b.options);
+		if (b.reason)
+			CHECK(why->reason.find(b.reason) != std::string::npos);
+	}
+
+	SUBCASE("a server session with the ERSPAN TLV is refused too")
+	{
+		auto s = make_session(H1, S1, 21, ip4(10, 0, 0, 101));
+		auto m = wire(s);
+		m.set_options(area(erspan_tlv(3, 7)));
+		const auto res = consumer::from_proto(m);
+		const auto *why = refused(res);
+		REQUIRE(why);
+		CHECK(why->reason.find("destination") != std::string::npos);
+		CHECK(why->session == s.id);
+	}
+	SUBCASE("both IDs set: not even a withdrawal is trusted")
+	{
+		auto m = good;
+		m.set_host_id(21);
+		CHECK(std::holds_alternative<consumer::Rejection>(consumer::from_proto(m, true)));
+	}
+}
+
+TEST_CASE("feed v3 end to end: version 3 asked, collector sessions kept, bad ones counted")
+{
+	zmq::context_t ctx;
+	Recorder rec;
+	consumer::FeedConfig cfg;
+	cfg.endpoint = endpoint() + "-v3";
+	cfg.resubscribe_interval = std::chrono::milliseconds(100);
+	FakePublisher pub(ctx, cfg.endpoint, 1);
+	pub.version = 3;
+	const auto good = collector_session(7);
+	pub.add(good);
+	auto no_ip = wire(collector_session(8), 3);
+	no_ip.clear_server_ip();
+	pub.add_raw(no_ip);
+	auto bad_tlv = wire(collector_session(9), 3);
+	bad_tlv.set_options(area(erspan_tlv(3, 2000)));
+	pub.add_raw(bad_tlv);
+	FeedClient cli(ctx, cfg, rec);
+	auto now = Clock::now();
+	REQUIRE(pump(pub, cli, now, [&] { return rec.snapshots == 1; }));
+	CHECK(pub.last_request_version == 3);
+	CHECK(consumer::kFeedVersion == 3);
+	CHECK(cli.peer_version() == 3);
+	CHECK(rec.notices.size() == 2); // the two refusals, no "newer version"
+	CHECK(mentions(rec.notices, "10.0.0.101/1000/c8/02:00:00:00:00:01/-"));
+	CHECK(mentions(rec.notices, "10.0.0.101/1000/c9/02:00:00:00:00:01/-"));
+	REQUIRE(rec.sessions.size() == 1);
+	CHECK(rec.sessions.begin()->second == good);
+	CHECK(cli.counters().rejected_sessions == 2);
+	CHECK(cli.counters().rejected_options == 1);
+	CHECK(cli.state() == FeedClient::State::Synced);
+
+	SUBCASE("a collector change arrives as an update of the same session")
+	{
+		auto moved = good;
+		moved.server_ip = ipv4_addr(10, 9, 0, 2);
+		pub.add(moved);
+		REQUIRE(pump(pub, cli, now, [&] { return rec.sessions.begin()->second.server_ip == moved.server_ip; }));
+		CHECK(rec.sessions.size() == 1);
+	}
+	SUBCASE("a withdrawal removes it")
+	{
+		pub.del(good);
+		REQUIRE(pump(pub, cli, now, [&] { return rec.sessions.empty(); }));
+	}
 }

@@ -135,7 +135,8 @@ TEST_CASE("the engine's state renders as valid exposition text with the state's 
 				{"vni", std::to_string(en["vni"].get<unsigned>())},
 				{"host_mac", en.value("host-mac", "")},
 				{"host_ip", en.value("host-ip", "")},
-				{"host_id", std::to_string(en["host-id"].get<unsigned>())},
+				{"host_id", en.contains("host-id") ? std::to_string(en["host-id"].get<unsigned>()) : ""},
+				{"collector_id", en.contains("collector-id") ? std::to_string(en["collector-id"].get<unsigned>()) : ""},
 				{"session", en.value("session-id", "")}};
 			// entries 1/2 name their session, entry 3 none
 			CHECK(labels.at("session").empty() == (labels.at("kind") == "decap"));
@@ -285,6 +286,7 @@ TEST_CASE("label values and HELP text are escaped")
 						      {"host_mac", "02:00:00:00:00:01"},
 						      {"host_ip", ""},
 						      {"host_id", "3"},
+						      {"collector_id", ""},
 						      {"session", ""}}) == 5);
 	CHECK(e.value("evpnmon_entries", {{"kind", nasty}}) == 1);
 	CHECK(e.value("evpnmon_feed_state", {{"state", nasty}}) == 1);
@@ -323,6 +325,7 @@ TEST_CASE("an empty state still renders every family with zeros")
 {
 	const auto e = parse_ok(render_metrics(json::object(), nullptr));
 	CHECK(e.value("evpnmon_sessions", {{"state", "active"}}) == 0);
+	CHECK(e.value("evpnmon_sessions", {{"state", "collector-unsupported"}}) == 0);
 	CHECK(e.value("evpnmon_entries", {{"kind", "decap"}}) == 0);
 	CHECK(e.value("evpnmon_fpm_connected") == 0);
 	CHECK(e.value("evpnmon_gate_open", {{"gate", "local-macs"}}) == 0);
@@ -351,3 +354,60 @@ TEST_CASE("every metric is documented in docs/fpm-consumer.md")
 	}
 }
 #endif
+
+TEST_CASE("collectors: ERSPAN counters per (collector, span_id), collector sessions by state")
+{
+	Fabric f({{"A", ip4(10, 0, 0, 1)}});
+	f.place(VM210, "A", 11);
+	const auto c1 = ipv4_addr(10, 9, 0, 1), c2 = ipv4_addr(10, 9, 0, 2);
+	f.add_session(make_collector_session(VM210, 7, c1, erspan_options(3, 7)));
+	f.add_session(make_collector_session(VM220, 9, c2, erspan_options(2, 9)));
+	dp::IpAddr v6;
+	v6.family = dp::IpAddr::Family::V6;
+	v6.bytes[0] = 0x20;
+	v6.bytes[15] = 1;
+	f.add_session(make_collector_session(VM220, 10, v6, erspan_options(2, 10)));
+	f.converge();
+	auto doc = state_of(f["A"]);
+	auto &top = doc["evpn-monitor:fpm-consumer"];
+	REQUIRE(top["collectors"]["collector"].size() == 2);
+	// the dataplane's counters as the state carries them
+	top["collectors"]["collector"][0]["counters"] = {{"packets", "11"}, {"bytes", "1200"},
+							 {"no-route", "3"}, {"mtu-truncated", "2"},
+							 {"errors", "1"}, {"last-seq", 10}};
+	const auto e = parse_ok(render_metrics(doc, nullptr));
+	const std::map<std::string, std::string> l1 = {{"collector", "10.9.0.1"}, {"span_id", "7"}};
+	CHECK(e.value("evpnmon_erspan_packets_total", l1) == 11);
+	CHECK(e.value("evpnmon_erspan_bytes_total", l1) == 1200);
+	CHECK(e.value("evpnmon_erspan_no_route_total", l1) == 3);
+	CHECK(e.value("evpnmon_erspan_mtu_truncated_total", l1) == 2);
+	CHECK(e.value("evpnmon_erspan_errors_total", l1) == 1);
+	CHECK(e.value("evpnmon_erspan_last_seq", l1) == 10);
+	CHECK(e.family("evpnmon_erspan_packets_total")->type == "counter");
+	CHECK(e.family("evpnmon_erspan_last_seq")->type == "gauge");
+	// a destination without dataplane counters has no series (yet)
+	CHECK(!e.value("evpnmon_erspan_packets_total", {{"collector", "10.9.0.2"}, {"span_id", "9"}}));
+	CHECK(e.value("evpnmon_sessions", {{"state", "collector-unsupported"}}) == 1);
+	CHECK(e.value("evpnmon_sessions", {{"state", "active"}}) == 2);
+	CHECK(e.value("evpnmon_sessions_collector") == 2);
+	CHECK(e.value("evpnmon_sessions_collector_unsupported") == 1);
+	// the entries of a collector session name it by collector_id
+	CHECK(e.value("evpnmon_entry_packets_total",
+		      {{"kind", "mirror-source"}, {"vni", std::to_string(kVni)},
+		       {"host_mac", "02:00:00:00:02:10"}, {"host_ip", ""}, {"host_id", ""},
+		       {"collector_id", "7"}, {"session", "0.0.0.0/1000/c7/02:00:00:00:02:10/-"}}) == 0);
+
+	SUBCASE("two encapsulations of one (collector, span id) are one series, summed")
+	{
+		auto two = doc;
+		auto &list = two["evpn-monitor:fpm-consumer"]["collectors"]["collector"];
+		auto other = list[0];
+		other["erspan-version"] = 2;
+		other["counters"]["packets"] = "5";
+		other["counters"]["last-seq"] = 4;
+		list.push_back(other);
+		const auto e2 = parse_ok(render_metrics(two, nullptr));
+		CHECK(e2.value("evpnmon_erspan_packets_total", l1) == 16);
+		CHECK(e2.value("evpnmon_erspan_last_seq", l1) == 10);
+	}
+}

@@ -7,6 +7,7 @@
 #include <libyang/libyang.h>
 
 #include <memory>
+#include <set>
 
 using namespace evpnmon;
 using namespace evpnmon::test;
@@ -132,6 +133,50 @@ TEST_CASE("a kept (stale) server location validates")
 		auto bad = doc;
 		bad["evpn-monitor:fpm-consumer"]["sessions"]["session"][0]["server-location"]
 		   ["kept-since"] = "yesterday";
+		CHECK(y.validate(bad.dump()) != "");
+	}
+}
+
+TEST_CASE("collector sessions, their entries and the collectors in use validate")
+{
+	Ctx y;
+	Fabric f({{"A", ip4(10, 0, 0, 1)}, {"B", ip4(10, 0, 0, 2)}});
+	f.place(VM210, "A", 11);
+	f.place(SERV21, "B", 21);
+	const auto coll = ipv4_addr(10, 9, 0, 1);
+	f.add_session(make_session(VM210, SERV21, 21));
+	f.add_session(make_collector_session(
+		VM210, 7, coll, erspan_options(3, 7, 46, 16, 0x8949, test_profile("cnp", EVPN_MON_DIR_RX)),
+		ip4(10, 0, 0, 1)));
+	dp::IpAddr v6;
+	v6.family = dp::IpAddr::Family::V6;
+	v6.bytes = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+	f.add_session(make_collector_session(VM210, 8, v6, erspan_options(2, 8)));
+	f.converge();
+	for (auto &v : f.vteps()) {
+		CAPTURE(v->name);
+		const auto doc = state_of(*v);
+		const auto &top = doc["evpn-monitor:fpm-consumer"];
+		std::set<std::string> states;
+		for (const auto &s : top["sessions"]["session"])
+			states.insert(s["status"].get<std::string>());
+		CHECK(states == std::set<std::string>{"active", "collector-unsupported"});
+		REQUIRE(top["collectors"]["collector"].size() == 1);
+		CHECK(y.validate(doc.dump()) == "");
+
+		// what the module forbids
+		auto bad = doc;
+		bad["evpn-monitor:fpm-consumer"]["collectors"]["collector"][0]["span-id"] = 1024;
+		CHECK(y.validate(bad.dump()) != "");
+		bad = doc;
+		for (auto &s : bad["evpn-monitor:fpm-consumer"]["sessions"]["session"])
+			if (s.contains("collector-id"))
+				s["collector-id"] = 0;
+		CHECK(y.validate(bad.dump()) != "");
+		bad = doc;
+		for (auto &e : bad["evpn-monitor:fpm-consumer"]["entries"]["entry"])
+			if (e["action"]["type"] == "erspan")
+				e["action"]["type"] = "vxlan"; // ERSPAN leaves under a VXLAN action
 		CHECK(y.validate(bad.dump()) != "");
 	}
 }

@@ -19,6 +19,8 @@ const char *to_string(SessionStatus status)
 		return "conflict";
 	case SessionStatus::Invalid:
 		return "invalid";
+	case SessionStatus::CollectorUnsupported:
+		return "collector-unsupported";
 	}
 	return "?";
 }
@@ -42,14 +44,28 @@ bool same_slot(const dp::EntryKey &a, const dp::EntryKey &b)
 	return a.kind == b.kind && a.vni == b.vni && a.host == b.host && a.host_id == b.host_id;
 }
 
+// A server's HOST ID and a collector's ID are separate spaces: in one slot
+// (kind, VNI, host, ID) the entries of collector sessions and those of
+// server sessions are two destinations, which never conflict.
+bool to_collector(const dp::Action &a)
+{
+	return a.kind == dp::Action::Kind::Erspan;
+}
+
 // Adds key -> spec unless it conflicts. Returns false on a conflict.
 bool claim(EntryMap &entries, dp::EntryKey &&key, const EntrySpec &spec)
 {
 	std::string session = std::move(key.session);
 	key.session.clear();
 	auto it = entries.lower_bound(key); // the slot's first entry, if any
-	if (it != entries.end() && same_slot(it->first, key) && !(it->second.action == spec.action))
-		return false;
+	// The first entry of the slot that goes to the same kind of destination
+	// owns the slot's action for that kind.
+	for (auto j = it; j != entries.end() && same_slot(j->first, key); ++j)
+		if (to_collector(j->second.action) == to_collector(spec.action)) {
+			if (!(j->second.action == spec.action))
+				return false;
+			break;
+		}
 	key.session = std::move(session);
 	// `it` is where the key goes when the slot is new (the usual case).
 	const auto before = entries.size();
@@ -60,6 +76,21 @@ bool claim(EntryMap &entries, dp::EntryKey &&key, const EntrySpec &spec)
 }
 
 } // namespace
+
+dp::Action erspan_action(const Session &s)
+{
+	const auto &e = s.options.erspan();
+	dp::Action a;
+	a.kind = dp::Action::Kind::Erspan;
+	if (s.server_ip)
+		a.erspan.collector = *s.server_ip;
+	a.erspan.version = e.version;
+	a.erspan.span_id = e.span_id;
+	a.erspan.dscp = e.dscp;
+	a.erspan.ttl = e.ttl;
+	a.erspan.gre_proto = e.gre_proto;
+	return a;
+}
 
 // The rule, for one session S = (VNI v, host H, server with HOST ID h):
 //  - the server location decides the action: LocalPort(server port) when the
@@ -78,6 +109,11 @@ bool claim(EntryMap &entries, dp::EntryKey &&key, const EntrySpec &spec)
 // The dataplane emits one copy per distinct action per packet, so a packet
 // matching both entry 1 of H1 and entry 2 of H2 for the same server yields
 // one copy.
+// A collector session (ERSPAN to a routed collector IP) follows R1 and R2
+// alike: entries 1 and 2 on every VTEP of v, keyed by the collector ID,
+// with the Erspan action. The action depends on nothing this VTEP
+// learns (the underlay routes the copy), so there is no server location,
+// no entry 3, and no move changes anything.
 Desired decide(const std::map<SessionKey, Session> &sessions, const MacTable &macs,
 	       const RouteTable &routes, const DecisionConfig &config, bool with_views)
 {
@@ -108,6 +144,42 @@ Desired decide(const std::map<SessionKey, Session> &sessions, const MacTable &ma
 		}
 		if (key.host_mac && with_views) // shown only: no entry depends on it
 			view.host_location = macs.locate(vni, *key.host_mac);
+
+		// Sessions from the feed always carry their id.
+		std::string computed;
+		const std::string &id = s.id.empty() ? (computed = make_session_id(key)) : s.id;
+		dp::HostMatch host{key.host_mac, key.host_ip};
+		std::shared_ptr<const session::Options> profile;
+		if (s.options.has_profile())
+			profile = std::make_shared<const session::Options>(s.options);
+
+		if (s.is_collector()) {
+			if (!s.server_ip || s.server_ip->family != IpAddr::Family::V4) {
+				view.status = SessionStatus::CollectorUnsupported;
+				++out.counters.collector_unsupported;
+				out.unsupported_collectors.push_back(id);
+				keep(std::move(view));
+				continue;
+			}
+			const dp::Action action = erspan_action(s);
+			view.action = action;
+			bool ok = claim(out.entries,
+					dp::EntryKey{dp::EntryKind::MirrorDest, vni, host, key.host_id, id},
+					EntrySpec::shared(action, profile));
+			ok &= claim(out.entries,
+				    dp::EntryKey{dp::EntryKind::MirrorSource, vni, host, key.host_id, id},
+				    EntrySpec::shared(action, profile));
+			view.entry1 = view.entry2 = true;
+			if (!ok) {
+				view.status = SessionStatus::Conflict;
+				++out.counters.conflicts;
+			} else {
+				++out.counters.collector_sessions;
+			}
+			keep(std::move(view));
+			continue;
+		}
+
 		view.server_location = macs.locate(vni, s.server_mac);
 		out.counters.server_kept += view.server_location.kept;
 
@@ -136,14 +208,6 @@ Desired decide(const std::map<SessionKey, Session> &sessions, const MacTable &ma
 			break;
 		}
 		view.action = action;
-
-		dp::HostMatch host{key.host_mac, key.host_ip};
-		// Sessions from the feed always carry their id.
-		std::string computed;
-		const std::string &id = s.id.empty() ? (computed = make_session_id(key)) : s.id;
-		std::shared_ptr<const session::Options> profile;
-		if (s.options.has_profile())
-			profile = std::make_shared<const session::Options>(s.options);
 
 		bool ok = true;
 		// Entries 1 and 2 everywhere the VNI exists.

@@ -32,6 +32,9 @@ enum class SessionStatus : std::uint8_t {
 	VniNotLocal,       // session for a VNI this VTEP does not have
 	Conflict,          // another session owns the same (VNI, host, HOST ID) with another server
 	Invalid,           // fails evpn_mon_validate() or its options do not validate
+	// A collector session whose collector is IPv6: the wire format allows
+	// it, this dataplane encapsulates in IPv4 only. Nothing installed.
+	CollectorUnsupported,
 };
 const char *to_string(SessionStatus status);
 
@@ -52,13 +55,22 @@ struct DecisionCounters {
 	std::uint64_t vni_not_local = 0;
 	std::uint64_t conflicts = 0;
 	std::uint64_t invalid = 0;
+	std::uint64_t collector_unsupported = 0;
+	std::uint64_t collector_sessions = 0; // collector sessions with entries here
 };
 
 struct Desired {
 	EntryMap entries;
 	std::vector<SessionView> sessions;
 	DecisionCounters counters;
+	// Ids of the collector sessions in state collector-unsupported (filled
+	// with or without views: the daemon logs each once).
+	std::vector<std::string> unsupported_collectors;
 };
+
+// The ERSPAN action of a collector session (its collector and the ERSPAN
+// TLV of its options).
+dp::Action erspan_action(const Session &session);
 
 // `with_views`: also fill Desired::sessions (display); reconciliation only
 // needs the entries and counters.

@@ -111,8 +111,18 @@ public:
 
 private:
 	bool bridge_neigh(const NeighUpdate &u);
-	void pin(const Session &s) { macs_.pin(s.key.vni, s.server_mac); }
-	void unpin(const Session &s) { dirty_ |= macs_.unpin(s.key.vni, s.server_mac); }
+	// A monitoring server's MAC keeps its last location; a collector has no
+	// MAC (it is reached by the underlay's routing).
+	void pin(const Session &s)
+	{
+		if (!s.is_collector())
+			macs_.pin(s.key.vni, s.server_mac);
+	}
+	void unpin(const Session &s)
+	{
+		if (!s.is_collector())
+			dirty_ |= macs_.unpin(s.key.vni, s.server_mac);
+	}
 	void drop_kept_ports();
 
 	dp::Dataplane &dp_;

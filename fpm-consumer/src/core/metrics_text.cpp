@@ -28,7 +28,8 @@ constexpr const char *kFeedStates[] = {"subscribing", "synced", "lost"};
 constexpr const char *kGates[] = {"feed", "local-macs", "fpm"};
 constexpr SessionStatus kStatuses[] = {SessionStatus::Active,      SessionStatus::ServerUnknown,
 				       SessionStatus::ServerUnreachable, SessionStatus::VniNotLocal,
-				       SessionStatus::Conflict,    SessionStatus::Invalid};
+				       SessionStatus::Conflict,    SessionStatus::Invalid,
+				       SessionStatus::CollectorUnsupported};
 constexpr dp::EntryKind kKinds[] = {dp::EntryKind::MirrorSource, dp::EntryKind::MirrorDest,
 				    dp::EntryKind::Decap};
 
@@ -148,6 +149,56 @@ void render_counters(Writer &w, const json &top)
 	}
 }
 
+// Per ERSPAN collector, labelled (collector, span_id). Destinations that
+// differ only in version, DSCP, TTL or GRE protocol (two originators
+// configuring one collector differently) are summed into one series.
+void render_collectors(Writer &w, const json &top)
+{
+	struct Sum {
+		std::uint64_t packets = 0, bytes = 0, no_route = 0, mtu_truncated = 0, errors = 0;
+		std::uint64_t last_seq = 0;
+	};
+	std::map<std::pair<std::string, std::string>, Sum> sums;
+	for (const auto &c : list(top, "collectors", "collector")) {
+		const json &cnt = member(c, "counters");
+		if (!cnt.is_object())
+			continue; // the dataplane has no counters for it (yet)
+		auto &s = sums[{text(member(c, "collector")), text(member(c, "span-id"))}];
+		auto add = [&](std::uint64_t &to, const char *leaf) { to += u64(member(cnt, leaf)).value_or(0); };
+		add(s.packets, "packets");
+		add(s.bytes, "bytes");
+		add(s.no_route, "no-route");
+		add(s.mtu_truncated, "mtu-truncated");
+		add(s.errors, "errors");
+		s.last_seq = std::max(s.last_seq, u64(member(cnt, "last-seq")).value_or(0));
+	}
+	struct Family {
+		const char *metric, *type, *help;
+		std::uint64_t Sum::*value;
+	};
+	constexpr Family families[] = {
+		{"evpnmon_erspan_packets_total", "counter",
+		 "ERSPAN copies this VTEP sent towards the collector", &Sum::packets},
+		{"evpnmon_erspan_bytes_total", "counter",
+		 "Octets of the mirrored frames inside those copies", &Sum::bytes},
+		{"evpnmon_erspan_no_route_total", "counter",
+		 "ERSPAN copies dropped because this VTEP has no route to the collector",
+		 &Sum::no_route},
+		{"evpnmon_erspan_mtu_truncated_total", "counter",
+		 "ERSPAN copies cut to fit the underlay MTU (T bit set)", &Sum::mtu_truncated},
+		{"evpnmon_erspan_errors_total", "counter",
+		 "ERSPAN copies lost to an encapsulation or redirect failure", &Sum::errors},
+		{"evpnmon_erspan_last_seq", "gauge",
+		 "Last GRE sequence number this VTEP used towards the collector", &Sum::last_seq},
+	};
+	for (const auto &f : families) {
+		w.family(f.metric, f.type, f.help);
+		for (const auto &[labels, s] : sums)
+			w.sample(f.metric, {{"collector", labels.first}, {"span_id", labels.second}},
+				 std::to_string(s.*f.value));
+	}
+}
+
 void render_histogram(Writer &w, const std::string &name, const std::string &help,
 		      const Histogram &h)
 {
@@ -196,6 +247,8 @@ const std::vector<CounterMetric> &counter_metrics()
 		{"sessions-vni-not-local", "evpnmon_sessions_vni_not_local", G, 1, "Sessions for a VNI this VTEP does not have, at the last reconcile"},
 		{"sessions-conflict", "evpnmon_sessions_conflict", G, 1, "Sessions in conflict with another one, at the last reconcile"},
 		{"sessions-invalid", "evpnmon_sessions_invalid", G, 1, "Invalid sessions at the last reconcile"},
+		{"sessions-collector", "evpnmon_sessions_collector", G, 1, "ERSPAN collector sessions with entries on this VTEP at the last reconcile"},
+		{"sessions-collector-unsupported", "evpnmon_sessions_collector_unsupported", G, 1, "ERSPAN collector sessions whose collector is IPv6 (not supported: nothing installed), at the last reconcile"},
 		{"macs-local", "evpnmon_macs_local", G, 1, "MAC records from local learning"},
 		{"macs-fpm", "evpnmon_macs_fpm", G, 1, "MAC records from FPM"},
 		{"macs-kernel-fdb", "evpnmon_macs_kernel_fdb", G, 1, "MAC records from the kernel FDB"},
@@ -381,10 +434,13 @@ std::string render_metrics(const json &state, const Histogram *reconcile_duratio
 				  {"host_mac", text(member(e, "host-mac"))},
 				  {"host_ip", text(member(e, "host-ip"))},
 				  {"host_id", text(member(e, "host-id"))},
+				  {"collector_id", text(member(e, "collector-id"))},
 				  {"session", text(member(e, "session-id"))}},
 				 std::to_string(*v));
 		}
 	}
+
+	render_collectors(w, inner);
 
 	render_counters(w, inner);
 

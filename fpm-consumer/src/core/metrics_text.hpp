@@ -7,7 +7,9 @@
 //   evpnmon_gate_open{gate}, evpnmon_fpm_connected, evpnmon_fpm_resyncing,
 //   evpnmon_feed_state{state}, evpnmon_sessions{state}, evpnmon_entries{kind},
 //   evpnmon_entry_{packets,bytes,drops,filtered,sampled_out,policed}_total
-//     {kind,vni,host_mac,host_ip,host_id,session},
+//     {kind,vni,host_mac,host_ip,host_id,collector_id,session},
+//   evpnmon_erspan_{packets,bytes,no_route,mtu_truncated,errors}_total and
+//     evpnmon_erspan_last_seq {collector,span_id},
 //   one family per counter of the state ("counters" list, see
 //   counter_metrics()), evpnmon_reconcile_duration_seconds (histogram).
 #pragma once

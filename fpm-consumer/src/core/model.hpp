@@ -19,13 +19,17 @@ using dp::Mac;
 using Ipv4 = std::array<std::uint8_t, 4>;
 
 // Identity of a monitoring session in the feed (see proto/monitor_feed.proto:
-// a DEL matches on vni, eth_tag, host_mac, host_ip, host_id, rd, originator).
+// a DEL matches on vni, eth_tag, host_mac, host_ip, host_id or collector_id,
+// rd, originator).
 struct SessionKey {
 	std::uint32_t vni = 0;
 	std::uint32_t eth_tag = 0;
 	std::optional<Mac> host_mac;
 	std::optional<IpAddr> host_ip;
+	// The server's HOST ID, or the collector ID of a collector session:
+	// the two are separate spaces (the route's destination kind).
 	std::uint16_t host_id = 0;
+	bool collector = false;
 	std::string rd;
 	Ipv4 originator{};
 
@@ -34,8 +38,8 @@ struct SessionKey {
 
 struct Session {
 	SessionKey key;
-	Mac server_mac{};
-	std::optional<IpAddr> server_ip;
+	Mac server_mac{};                // zero for a collector session
+	std::optional<IpAddr> server_ip; // a collector session: the collector
 	bool local = false; // originated by this leaf's own configuration
 	// Stable identity (evpn_mon_session_id(): "ORIGINATOR/VNI/HOST-ID/
 	// HOST-MAC/HOST-IP"): names the session's entries 1/2 in the dataplane,
@@ -43,7 +47,11 @@ struct Session {
 	// RD, so an RD change of the originator's VNI keeps the entries.
 	std::string id;
 	// The mirror profile; no profile = every packet, both ways, whole.
+	// A collector session's options also carry its ERSPAN encapsulation
+	// (Options::erspan()).
 	session::Options options;
+
+	bool is_collector() const { return key.collector; }
 
 	auto operator<=>(const Session &) const = default;
 };

@@ -20,6 +20,7 @@ evpn_mon_route to_route(const SessionKey &key)
 	r.eth_tag = key.eth_tag;
 	r.vni = key.vni;
 	r.host_id = key.host_id;
+	r.dest = key.collector ? EVPN_MON_DEST_COLLECTOR : EVPN_MON_DEST_SERVER;
 	if (key.host_mac) {
 		r.host_mac_len = 6;
 		std::memcpy(r.host_mac, key.host_mac->data(), 6);
@@ -36,7 +37,7 @@ evpn_mon_route to_route(const Session &s)
 	std::memcpy(r.server_mac, s.server_mac.data(), 6);
 	if (s.server_ip)
 		put_ip(r.server_ip, *s.server_ip);
-	if (s.options.has_profile())
+	if (s.options.has_profile() || s.options.has_erspan())
 		r.opts = s.options.c();
 	return r;
 }

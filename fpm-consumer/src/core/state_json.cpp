@@ -1,6 +1,8 @@
 #include "core/state_json.hpp"
 
 #include <ctime>
+#include <map>
+#include <optional>
 
 namespace evpnmon::consumer {
 
@@ -60,10 +62,32 @@ json location_json(const MacLocation &loc, const dp::Dataplane *dataplane)
 	return j;
 }
 
+// The GRE protocol the copies carry (0 in the options and the action: the
+// version's own).
+std::uint16_t gre_protocol(std::uint8_t version, std::uint16_t gre_proto)
+{
+	if (gre_proto)
+		return gre_proto;
+	return version == 2 ? EVPN_MON_GRE_PROTO_ERSPAN2 : EVPN_MON_GRE_PROTO_ERSPAN3;
+}
+
+std::uint16_t gre_protocol(const dp::Erspan &e)
+{
+	return gre_protocol(e.version, e.gre_proto);
+}
+
 json action_json(const dp::Action &a, const dp::Dataplane *dataplane)
 {
 	json j;
-	if (a.kind == dp::Action::Kind::LocalPort) {
+	if (a.kind == dp::Action::Kind::Erspan) {
+		j["type"] = "erspan";
+		j["collector"] = format_ip(a.erspan.collector);
+		j["erspan-version"] = a.erspan.version;
+		j["span-id"] = a.erspan.span_id;
+		j["dscp"] = a.erspan.dscp;
+		j["ttl"] = a.erspan.ttl;
+		j["gre-protocol"] = gre_protocol(a.erspan);
+	} else if (a.kind == dp::Action::Kind::LocalPort) {
 		j["type"] = "local-port";
 		j["ifindex"] = a.ifindex;
 		j["port"] = port_name(dataplane, a.ifindex);
@@ -88,10 +112,22 @@ json session_json(const SessionView &v, const dp::Dataplane *dataplane)
 		j["host-mac"] = format_mac(*k.host_mac);
 	if (k.host_ip)
 		j["host-ip"] = format_ip(*k.host_ip);
-	j["host-id"] = k.host_id;
-	j["server-mac"] = format_mac(v.session.server_mac);
-	if (v.session.server_ip)
-		j["server-ip"] = format_ip(*v.session.server_ip);
+	if (v.session.is_collector()) {
+		j["collector-id"] = k.host_id;
+		if (v.session.server_ip)
+			j["collector-ip"] = format_ip(*v.session.server_ip);
+		const auto &e = v.session.options.erspan();
+		j["erspan"] = {{"version", e.version},
+			       {"span-id", e.span_id},
+			       {"dscp", e.dscp},
+			       {"ttl", e.ttl},
+			       {"gre-protocol", gre_protocol(e.version, e.gre_proto)}};
+	} else {
+		j["host-id"] = k.host_id;
+		j["server-mac"] = format_mac(v.session.server_mac);
+		if (v.session.server_ip)
+			j["server-ip"] = format_ip(*v.session.server_ip);
+	}
 	if (!k.rd.empty())
 		j["rd"] = k.rd;
 	j["originator"] = format_ipv4(k.originator);
@@ -102,7 +138,8 @@ json session_json(const SessionView &v, const dp::Dataplane *dataplane)
 		j["profile"] = v.session.options.to_string();
 	j["status"] = to_string(v.status);
 	j["host-location"] = location_json(v.host_location, dataplane);
-	j["server-location"] = location_json(v.server_location, dataplane);
+	if (!v.session.is_collector()) // a collector is routed, not located
+		j["server-location"] = location_json(v.server_location, dataplane);
 	j["roles"] = {{"entry1", v.entry1}, {"entry2", v.entry2}, {"entry3", v.entry3}};
 	if (v.action)
 		j["action"] = action_json(*v.action, dataplane);
@@ -118,7 +155,8 @@ json entry_json(const dp::EntryKey &key, const EntrySpec &spec, const dp::Datapl
 		j["host-mac"] = format_mac(*key.host.mac);
 	if (key.host.ip)
 		j["host-ip"] = format_ip(*key.host.ip);
-	j["host-id"] = key.host_id;
+	// A collector session's entries are keyed by the collector ID.
+	j[spec.action.kind == dp::Action::Kind::Erspan ? "collector-id" : "host-id"] = key.host_id;
 	if (!key.session.empty())
 		j["session-id"] = key.session;
 	if (spec.options().has_profile())
@@ -164,12 +202,53 @@ std::vector<Counter> engine_counters(const Engine &e)
 		{"sessions-vni-not-local", d.vni_not_local},
 		{"sessions-conflict", d.conflicts},
 		{"sessions-invalid", d.invalid},
+		{"sessions-collector", d.collector_sessions},
+		{"sessions-collector-unsupported", d.collector_unsupported},
 		{"macs-local", e.macs().count(MacSource::Local)},
 		{"macs-fpm", e.macs().count(MacSource::Fpm)},
 		{"macs-kernel-fdb", e.macs().count(MacSource::Kernel)},
 		{"routes", e.routes().route_count()},
 		{"nexthops", e.routes().nexthop_count()},
 	};
+}
+
+json collectors_json(const Engine &engine, const dp::Dataplane *dataplane)
+{
+	// Every ERSPAN destination the installed entries use, with the
+	// dataplane's counters when it has them; a destination the dataplane
+	// reports that no entry uses any more is shown too (its counters stay
+	// until the dataplane frees it).
+	std::map<dp::Erspan, std::uint64_t> entries;
+	for (const auto &[key, spec] : engine.installed())
+		if (spec.action.kind == dp::Action::Kind::Erspan)
+			++entries[spec.action.erspan];
+	std::map<dp::Erspan, std::optional<dp::ErspanCounters>> shown;
+	for (const auto &[dest, n] : entries)
+		shown[dest];
+	if (dataplane)
+		for (const auto &[dest, c] : dataplane->erspan_counters())
+			shown[dest] = c;
+	json list = json::array();
+	for (const auto &[dest, c] : shown) {
+		json j;
+		j["collector"] = format_ip(dest.collector);
+		j["span-id"] = dest.span_id;
+		j["erspan-version"] = dest.version;
+		j["dscp"] = dest.dscp;
+		j["ttl"] = dest.ttl;
+		j["gre-protocol"] = gre_protocol(dest);
+		const auto n = entries.find(dest);
+		j["entries"] = n == entries.end() ? 0 : n->second;
+		if (c)
+			j["counters"] = {{"packets", std::to_string(c->packets)},
+					 {"bytes", std::to_string(c->bytes)},
+					 {"no-route", std::to_string(c->no_route)},
+					 {"mtu-truncated", std::to_string(c->mtu_truncated)},
+					 {"errors", std::to_string(c->errors)},
+					 {"last-seq", c->last_seq}};
+		list.push_back(std::move(j));
+	}
+	return {{"collector", list}};
 }
 
 json counters_json(const std::vector<Counter> &counters)
@@ -197,6 +276,7 @@ json engine_state_json(const Engine &engine, const dp::Dataplane *dataplane,
 	for (const auto &[key, spec] : engine.installed())
 		entries.push_back(entry_json(key, spec, dataplane));
 	j["entries"] = {{"entry", entries}};
+	j["collectors"] = collectors_json(engine, dataplane);
 	auto counters = engine_counters(engine);
 	counters.insert(counters.end(), extra_counters.begin(), extra_counters.end());
 	j["counters"] = counters_json(counters);

@@ -1,5 +1,5 @@
 // evpnmon-ctl: print fpm-consumer's sessions, roles, entries and counters.
-//   evpnmon-ctl [-s SOCKET] [--json] [sessions|roles|entries|counters|status|all]
+//   evpnmon-ctl [-s SOCKET] [--json] [sessions|roles|entries|collectors|counters|status|all]
 #include "ctl/render.hpp"
 
 #include <CLI/CLI.hpp>
@@ -61,7 +61,7 @@ int main(int argc, char **argv)
 	app.add_option("-s,--socket", socket_path, "fpm-consumer state socket")->capture_default_str();
 	app.add_flag("-j,--json", json_out, "print JSON (RFC 7951, yang/evpn-monitor.yang)");
 	app.add_option("what", what, "what to show")
-		->check(CLI::IsMember({"sessions", "roles", "entries", "counters", "status", "all"}))
+		->check(CLI::IsMember({"sessions", "roles", "entries", "collectors", "counters", "status", "all"}))
 		->capture_default_str();
 	CLI11_PARSE(app, argc, argv);
 	try {

@@ -1,5 +1,6 @@
 #include "ctl/render.hpp"
 
+#include <cstdio>
 #include <iomanip>
 #include <sstream>
 
@@ -33,6 +34,9 @@ std::string action(const json &a)
 {
 	if (str(a, "type") == "local-port")
 		return "port " + str(a, "port");
+	if (str(a, "type") == "erspan")
+		return "erspan " + str(a, "collector") + " v" + str(a, "erspan-version") + " span " +
+		       str(a, "span-id");
 	return "vxlan " + str(a, "remote-vtep") + " vni " + str(a, "vni") + " id " + str(a, "host-id");
 }
 
@@ -42,6 +46,22 @@ std::string host(const json &j)
 	if (j.contains("host-ip"))
 		h += (h.empty() ? "" : "/") + str(j, "host-ip");
 	return h.empty() ? "-" : h;
+}
+
+// The destination's ID: a server's HOST ID, or "c" and a collector's ID.
+std::string dest_id(const json &j)
+{
+	if (j.contains("collector-id"))
+		return "c" + str(j, "collector-id");
+	return str(j, "host-id");
+}
+
+// A server session's server MAC, or a collector session's collector.
+std::string dest(const json &j)
+{
+	if (j.contains("collector-id"))
+		return str(j, "collector-ip");
+	return str(j, "server-mac");
 }
 
 const json &list(const json &top, const char *container, const char *item)
@@ -73,9 +93,10 @@ void sessions(const json &top, std::ostream &out)
 	    << std::setw(22) << "SERVER-AT" << "\n";
 	for (const auto &s : list(top, "sessions", "session")) {
 		out << std::setw(8) << str(s, "vni") << std::setw(30) << host(s) << std::setw(8)
-		    << str(s, "host-id") << std::setw(19) << str(s, "server-mac") << std::setw(20)
-		    << str(s, "status") << std::setw(22) << location(s.value("host-location", json{}))
-		    << std::setw(22) << location(s.value("server-location", json{})) << "\n";
+		    << dest_id(s) << std::setw(19) << dest(s) << std::setw(20) << str(s, "status")
+		    << std::setw(22) << location(s.value("host-location", json{})) << std::setw(22)
+		    << (s.contains("server-location") ? location(s.at("server-location"))
+						      : std::string("routed")) << "\n";
 		identity_line(s, out);
 	}
 }
@@ -89,7 +110,7 @@ void roles(const json &top, std::ostream &out)
 		const auto r = s.value("roles", json::object());
 		auto yn = [&](const char *k) { return r.value(k, false) ? "yes" : "no"; };
 		out << std::setw(8) << str(s, "vni") << std::setw(30) << host(s) << std::setw(8)
-		    << str(s, "host-id") << std::setw(8) << yn("entry1") << std::setw(8) << yn("entry2")
+		    << dest_id(s) << std::setw(8) << yn("entry1") << std::setw(8) << yn("entry2")
 		    << std::setw(8) << yn("entry3")
 		    << (s.contains("action") ? action(s.at("action")) : std::string("-")) << "\n";
 	}
@@ -104,11 +125,32 @@ void entries(const json &top, std::ostream &out)
 	for (const auto &e : list(top, "entries", "entry")) {
 		const json c = e.value("counters", json::object());
 		out << std::setw(15) << str(e, "kind") << std::setw(8) << str(e, "vni") << std::setw(30)
-		    << host(e) << std::setw(8) << str(e, "host-id") << std::setw(40)
+		    << host(e) << std::setw(8) << dest_id(e) << std::setw(40)
 		    << action(e.value("action", json::object())) << std::setw(12) << str(c, "packets")
 		    << std::setw(10) << str(c, "drops") << std::setw(10) << str(c, "filtered")
 		    << std::setw(12) << str(c, "sampled-out") << str(c, "policed") << "\n";
 		identity_line(e, out);
+	}
+}
+
+void collectors(const json &top, std::ostream &out)
+{
+	out << std::left << std::setw(18) << "COLLECTOR" << std::setw(6) << "SPAN" << std::setw(5)
+	    << "VER" << std::setw(6) << "DSCP" << std::setw(5) << "TTL" << std::setw(8) << "GRE"
+	    << std::setw(9) << "ENTRIES" << std::setw(12) << "PACKETS" << std::setw(14) << "BYTES"
+	    << std::setw(10) << "NO-ROUTE" << std::setw(11) << "MTU-TRUNC" << std::setw(8)
+	    << "ERRORS" << "LAST-SEQ\n";
+	for (const auto &c : list(top, "collectors", "collector")) {
+		const json n = c.value("counters", json::object());
+		char gre[8];
+		std::snprintf(gre, sizeof(gre), "0x%04x", c.value("gre-protocol", 0u));
+		out << std::setw(18) << str(c, "collector") << std::setw(6) << str(c, "span-id")
+		    << std::setw(5) << str(c, "erspan-version") << std::setw(6) << str(c, "dscp")
+		    << std::setw(5) << str(c, "ttl") << std::setw(8) << gre << std::setw(9)
+		    << str(c, "entries") << std::setw(12) << str(n, "packets") << std::setw(14)
+		    << str(n, "bytes") << std::setw(10) << str(n, "no-route") << std::setw(11)
+		    << str(n, "mtu-truncated") << std::setw(8) << str(n, "errors")
+		    << str(n, "last-seq") << "\n";
 	}
 }
 
@@ -152,6 +194,8 @@ json select_json(const json &doc, const std::string &what)
 		copy("entries");
 	else if (what == "counters")
 		copy("counters");
+	else if (what == "collectors")
+		copy("collectors");
 	else if (what == "status") {
 		copy("gates");
 		copy("fpm");
@@ -183,6 +227,11 @@ void render_text(const json &doc, const std::string &what, std::ostream &out)
 		if (all)
 			out << "\n== entries ==\n";
 		entries(top, out);
+	}
+	if (all || what == "collectors") {
+		if (all)
+			out << "\n== collectors ==\n";
+		collectors(top, out);
 	}
 	if (all || what == "counters") {
 		if (all)

@@ -10,7 +10,7 @@ namespace evpnmon::ctl {
 
 inline constexpr const char *kTop = "evpn-monitor:fpm-consumer";
 
-// `what`: sessions | roles | entries | counters | status | all
+// `what`: sessions | roles | entries | collectors | counters | status | all
 void render_text(const nlohmann::json &doc, const std::string &what, std::ostream &out);
 // The same selection as JSON, still a valid instance of the YANG module.
 nlohmann::json select_json(const nlohmann::json &doc, const std::string &what);

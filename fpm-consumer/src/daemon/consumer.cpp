@@ -49,6 +49,7 @@ Consumer::Consumer(const Options &o) : options_(o), started_(Clock::now())
 		dcfg.local_vtep = *parse_ipv4_text(o.local_vtep);
 	dcfg.keep_on_exit = !o.cleanup_on_exit;
 	dcfg.pin_dir = o.bpf_pin_dir;
+	dcfg.erspan_hw_id = o.erspan_hw_id;
 	ecfg.decision.require_vtep_route = o.require_vtep_route;
 	if (o.backend == "linux")
 		ecfg.port_exists = [](std::uint32_t ifindex) {
@@ -57,6 +58,8 @@ Consumer::Consumer(const Options &o) : options_(o), started_(Clock::now())
 		};
 	dataplane_ = dp::make_dataplane(o.backend, dcfg);
 	engine_ = std::make_unique<Engine>(*dataplane_, ecfg);
+	// Drops counted by a previous run (adopted maps) are not this run's news.
+	no_route_log_.prime(dataplane_->erspan_counters());
 
 	// Local MAC learning (the dataplane listens to the bridge FDB).
 	dataplane_->set_mac_listener([this](const dp::MacEvent &e) { engine_->local_mac(e); });
@@ -124,7 +127,9 @@ Consumer::Consumer(const Options &o) : options_(o), started_(Clock::now())
 	loop_.set_idle([this] { reconcile(); });
 	loop_.set_error_handler([](const std::exception &e) { LOG_ERROR("event handler: " << e.what()); });
 	LOG_INFO("started: backend " << o.backend << ", feed " << o.feed_endpoint << ", "
-				      << o.l2vnis.size() << " L2 VNI(s)");
+				      << o.l2vnis.size() << " L2 VNI(s), ERSPAN HW ID "
+				      << unsigned(dcfg.erspan_hw_id)
+				      << (o.config_file.empty() ? "" : ", options from " + o.config_file));
 }
 
 Consumer::~Consumer()
@@ -192,7 +197,27 @@ void Consumer::tick()
 			LOG_WARN("local MAC audit corrected " << engine_->counters().local_audit_fixes - fixes
 							      << " location(s) (missed FDB events)");
 	}
+	log_collector_drops(now);
 	reconcile();
+}
+
+void Consumer::log_collector_drops(Clock::time_point now)
+{
+	for (const auto &line : no_route_log_.observe(dataplane_->erspan_counters(), now))
+		LOG_WARN(line);
+}
+
+void Consumer::log_unsupported_collectors()
+{
+	const auto &ids = engine_->desired().unsupported_collectors;
+	std::set<std::string> now(ids.begin(), ids.end());
+	for (const auto &id : now)
+		if (!unsupported_logged_.contains(id))
+			LOG_WARN("session " << id
+					    << ": collector-unsupported (an IPv6 collector; ERSPAN "
+					       "copies are sent over IPv4 only), nothing installed");
+	// A session that leaves the state and comes back is logged again.
+	unsupported_logged_ = std::move(now);
 }
 
 void Consumer::arm_pace_timer(Clock::time_point due)
@@ -229,6 +254,7 @@ void Consumer::reconcile()
 	pacer_.ran(start, end);
 	last_reconcile_failed_ = st && st->errors > 0;
 	if (st) {
+		log_unsupported_collectors();
 		reconcile_seconds_.observe(std::chrono::duration<double>(end - start).count());
 		if (st->installed + st->replaced + st->removed + st->errors)
 			LOG_INFO("reconcile: +" << st->installed << " ~" << st->replaced << " -"

@@ -5,6 +5,7 @@
 
 #include "core/engine.hpp"
 #include "core/histogram.hpp"
+#include "core/no_route_log.hpp"
 #include "core/pacer.hpp"
 #include "daemon/event_loop.hpp"
 #include "daemon/fpm_server.hpp"
@@ -20,6 +21,8 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <set>
+#include <string>
 
 namespace evpnmon::consumer {
 
@@ -48,6 +51,10 @@ private:
 	void on_feed_notice(const std::string &message) override;
 
 	void tick();
+	// Collectors this VTEP cannot route to: rate-limited log lines.
+	void log_collector_drops(Clock::time_point now);
+	// Collector sessions this dataplane cannot serve (IPv6): once each.
+	void log_unsupported_collectors();
 	// Paced (see core/pacer.hpp): reconciles now, or arms pace_timer_.
 	void reconcile();
 	void arm_pace_timer(Clock::time_point due);
@@ -79,6 +86,8 @@ private:
 	UniqueFd pace_timer_;
 	std::optional<Clock::time_point> pace_armed_;
 	bool last_reconcile_failed_ = false;
+	NoRouteLog no_route_log_;
+	std::set<std::string> unsupported_logged_;
 	std::uint64_t reconciles_deferred_ = 0;
 };
 

@@ -33,7 +33,8 @@ L2VniOption parse_l2vni(const std::string &text)
 }
 } // namespace
 
-Options parse_options(int argc, char **argv)
+namespace {
+Options parse(int argc, const char *const *argv, bool exit_on_error)
 {
 	Options o;
 	CLI::App app{"fpm-consumer: fuses zebra's FPM stream, local MAC learning and bgpd's "
@@ -89,6 +90,17 @@ Options parse_options(int argc, char **argv)
 	app.add_flag("--metrics-any-address", o.metrics_any_address,
 		     "allow --metrics on a non-loopback address (the metrics name the monitored "
 		     "hosts and servers)");
+	unsigned erspan_hw_id = 0;
+	app.add_option("--erspan-hw-id", erspan_hw_id,
+		       "ERSPAN type III HW ID of this VTEP (0..63), in every copy it sends to a "
+		       "collector")
+		->capture_default_str()->check(CLI::Range(0, 63));
+	// Every long option is also a key of the file (TOML/INI: `erspan-hw-id
+	// = 5`, `l2vni = ["br100:vxlan100:100"]`); the command line wins.
+	app.set_config("--config", "", "read options from FILE (KEY = VALUE, the long option "
+				       "names without --); the command line overrides it");
+	// A misspelt key must not be ignored silently.
+	app.allow_config_extras(CLI::config_extras_mode::error);
 	try {
 		app.parse(argc, argv);
 		for (const auto &t : l2vnis)
@@ -109,8 +121,13 @@ Options parse_options(int argc, char **argv)
 			throw CLI::ValidationError("--metrics-any-address", "needs --metrics");
 		}
 	} catch (const CLI::ParseError &e) {
+		if (!exit_on_error)
+			throw;
 		std::exit(app.exit(e));
 	}
+	o.erspan_hw_id = static_cast<std::uint8_t>(erspan_hw_id);
+	if (const auto *cfg = app.get_config_ptr(); cfg && cfg->count() > 0)
+		o.config_file = cfg->as<std::string>();
 	o.feed_hold = std::chrono::seconds(feed_hold);
 	o.fpm_resync = std::chrono::seconds(fpm_resync);
 	o.startup_grace = std::chrono::seconds(grace);
@@ -118,6 +135,17 @@ Options parse_options(int argc, char **argv)
 	o.kernel_fdb = !no_kernel_fdb;
 	o.require_vtep_route = !no_route_check;
 	return o;
+}
+} // namespace
+
+Options parse_options(int argc, char **argv)
+{
+	return parse(argc, argv, true);
+}
+
+Options parse_options_or_throw(int argc, const char *const *argv)
+{
+	return parse(argc, argv, false);
 }
 
 } // namespace evpnmon::consumer

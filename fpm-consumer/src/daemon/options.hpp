@@ -39,9 +39,16 @@ struct Options {
 	// monitored hosts and servers).
 	std::string metrics_listen; // ADDR:PORT, IPv6 as [ADDR]:PORT
 	bool metrics_any_address = false;
+	// ERSPAN type III: this VTEP's HW ID (0..63) in every copy it sends.
+	std::uint8_t erspan_hw_id = 0;
+	// Options read from this file (--config), if any.
+	std::string config_file;
 };
 
 // Parses argv; exits the process on --help or a usage error (CLI11).
 Options parse_options(int argc, char **argv);
+// The same, but a usage error is thrown (CLI::ParseError, or a
+// CLI::Success for --help/--version) instead of exiting: for tests.
+Options parse_options_or_throw(int argc, const char *const *argv);
 
 } // namespace evpnmon::consumer

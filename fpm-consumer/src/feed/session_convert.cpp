@@ -76,10 +76,15 @@ std::variant<Session, Rejection> from_proto(const evpnmon::feed::v1::MonitorSess
 					    bool withdraw)
 {
 	// The route the feed fields make (RD aside: the feed carries it as text).
+	// A collector session (feed version 3) names its collector in
+	// collector_id and leaves host_id 0; the route carries the ID where a
+	// server session carries its HOST ID, with the destination kind beside.
+	const bool collector = m.collector_id() != 0;
 	evpn_mon_route r{};
 	r.eth_tag = m.eth_tag();
 	r.vni = m.vni();
-	r.host_id = m.host_id();
+	r.dest = collector ? EVPN_MON_DEST_COLLECTOR : EVPN_MON_DEST_SERVER;
+	r.host_id = collector ? m.collector_id() : m.host_id();
 	r.host_mac_len = len_of(m.host_mac());
 	if (m.host_mac().size() == 6)
 		std::memcpy(r.host_mac, m.host_mac().data(), 6);
@@ -90,18 +95,33 @@ std::variant<Session, Rejection> from_proto(const evpnmon::feed::v1::MonitorSess
 	auto refuse = [&](std::string reason, bool options = false) {
 		return Rejection{describe(m), std::move(reason), options};
 	};
-	if (m.server_mac().size() == 6)
+	// Both IDs set: which destination is meant cannot be told, so neither
+	// the key nor a withdrawal can be trusted.
+	if (collector && m.host_id() != 0)
+		return refuse(std::string(evpn_mon_strerror(EVPN_MON_ERR_DEST)) + " (collector " +
+			      std::to_string(m.collector_id()) + " with host_id " +
+			      std::to_string(m.host_id()) + ", must be 0)");
+	if (collector) {
+		// The route's server MAC field is all zero for a collector; the
+		// feed leaves it out.
+		if (!m.server_mac().empty() && !withdraw)
+			return refuse(std::string(evpn_mon_strerror(EVPN_MON_ERR_DEST)) +
+				      " (collector with a server MAC of " +
+				      std::to_string(m.server_mac().size()) + " octets, must be empty)");
+	} else if (m.server_mac().size() == 6) {
 		std::memcpy(r.server_mac, m.server_mac().data(), 6);
-	else if (!withdraw)
+	} else if (!withdraw) {
 		return refuse(std::string(evpn_mon_strerror(EVPN_MON_ERR_SERVER_MAC_LEN)) + " (" +
 			      std::to_string(m.server_mac().size()) + " octets)");
+	}
 	if (withdraw)
 		r.server_ip.len = 0;
 	if (m.originator().size() != 4)
 		return refuse(std::string(evpn_mon_strerror(EVPN_MON_ERR_ORIG_IP_LEN)) + " (" +
 			      std::to_string(m.originator().size()) + " octets)");
 	std::memcpy(r.orig_ip, m.originator().data(), 4);
-	if (const auto err = evpn_mon_validate(&r, withdraw); err != EVPN_MON_OK)
+	// The key first: a withdrawal needs nothing else.
+	if (const auto err = evpn_mon_validate(&r, true); err != EVPN_MON_OK)
 		return refuse(evpn_mon_strerror(err));
 
 	// The key is sound from here on: name the session by its id.
@@ -115,6 +135,7 @@ std::variant<Session, Rejection> from_proto(const evpnmon::feed::v1::MonitorSess
 	}
 	s.key.host_ip = ip_of(r.host_ip);
 	s.key.host_id = static_cast<std::uint16_t>(r.host_id);
+	s.key.collector = collector;
 	s.key.rd = m.rd();
 	std::memcpy(s.key.originator.data(), r.orig_ip, 4);
 	std::memcpy(s.server_mac.data(), r.server_mac, 6);
@@ -141,6 +162,13 @@ std::variant<Session, Rejection> from_proto(const evpnmon::feed::v1::MonitorSess
 				 "options area (" + std::to_string(area.size()) + " octets): " +
 					 evpn_mon_opt_strerror(oerr),
 				 true};
+	// The whole route now, options included: the server fields, and what
+	// the destination kind demands (a collector's IP and ERSPAN TLV, no
+	// ERSPAN TLV on a server session).
+	r.opts = s.options.c();
+	if (const auto err = evpn_mon_validate(&r, false); err != EVPN_MON_OK)
+		return Rejection{s.id, evpn_mon_strerror(err), err >= EVPN_MON_ERR_OPT_VERSION &&
+								       err != EVPN_MON_ERR_DEST};
 	return s;
 }
 
@@ -152,8 +180,12 @@ void to_proto(const Session &s, evpnmon::feed::v1::MonitorSession &m, std::uint3
 		m.set_host_mac(std::string(reinterpret_cast<const char *>(s.key.host_mac->data()), 6));
 	if (s.key.host_ip)
 		m.set_host_ip(ip_bytes(*s.key.host_ip));
-	m.set_host_id(s.key.host_id);
-	m.set_server_mac(std::string(reinterpret_cast<const char *>(s.server_mac.data()), 6));
+	if (s.key.collector) {
+		m.set_collector_id(s.key.host_id);
+	} else {
+		m.set_host_id(s.key.host_id);
+		m.set_server_mac(std::string(reinterpret_cast<const char *>(s.server_mac.data()), 6));
+	}
 	if (s.server_ip)
 		m.set_server_ip(ip_bytes(*s.server_ip));
 	m.set_rd(s.key.rd);

@@ -31,7 +31,8 @@ SERVER = '02:00:00:00:02:20'  # MAC B of the capture: behind 10.0.0.2, then with
 SESSIONS = ['100,%s,7,%s' % (HOST, SERVER),                  # active: entries 1 and 2
             '100,02:00:00:00:01:02,8,02:00:00:00:09:99',      # server-unknown
             '200,02:00:00:00:01:03,9,%s' % SERVER]            # vni-not-local
-STATES = ['active', 'server-unknown', 'server-unreachable', 'vni-not-local', 'conflict', 'invalid']
+STATES = ['active', 'server-unknown', 'server-unreachable', 'vni-not-local', 'conflict', 'invalid',
+          'collector-unsupported']
 KINDS = ['mirror-source', 'mirror-dest', 'decap']
 # counters whose unit is converted to a base unit
 SCALED = {'last-reconcile-us': ('evpnmon_last_reconcile_duration_seconds', 1e-6)}
@@ -40,7 +41,14 @@ FIXED = {'evpnmon_gate_open', 'evpnmon_fpm_connected', 'evpnmon_fpm_resyncing', 
          'evpnmon_sessions', 'evpnmon_entries', 'evpnmon_entry_packets_total',
          'evpnmon_entry_bytes_total', 'evpnmon_entry_drops_total',
          'evpnmon_entry_filtered_total', 'evpnmon_entry_sampled_out_total',
-         'evpnmon_entry_policed_total', 'evpnmon_reconcile_duration_seconds'}
+         'evpnmon_entry_policed_total', 'evpnmon_reconcile_duration_seconds',
+         'evpnmon_erspan_packets_total', 'evpnmon_erspan_bytes_total',
+         'evpnmon_erspan_no_route_total', 'evpnmon_erspan_mtu_truncated_total',
+         'evpnmon_erspan_errors_total', 'evpnmon_erspan_last_seq'}
+ERSPAN = {'packets': 'evpnmon_erspan_packets_total', 'bytes': 'evpnmon_erspan_bytes_total',
+          'no-route': 'evpnmon_erspan_no_route_total',
+          'mtu-truncated': 'evpnmon_erspan_mtu_truncated_total',
+          'errors': 'evpnmon_erspan_errors_total', 'last-seq': 'evpnmon_erspan_last_seq'}
 
 
 def counters_of(state):
@@ -79,12 +87,22 @@ def compare(d, expect_fpm_connected):
     # every entry's dataplane counters, by key
     for e in s1['entries'].get('entry', []):
         labels = {'kind': e['kind'], 'vni': str(e['vni']), 'host_mac': e.get('host-mac', ''),
-                  'host_ip': e.get('host-ip', ''), 'host_id': str(e['host-id']),
+                  'host_ip': e.get('host-ip', ''), 'host_id': str(e.get('host-id', '')),
+                  'collector_id': str(e.get('collector-id', '')),
                   'session': e.get('session-id', '')}
         for leaf in ('packets', 'bytes', 'drops', 'filtered', 'sampled-out', 'policed'):
             got = sample(fams, 'evpnmon_entry_%s_total' % leaf.replace('-', '_'), **labels)
             check(got == int(e['counters'][leaf]), 'entry %s %s: metric %s, state %s'
                   % (labels, leaf, got, e['counters'][leaf]))
+
+    # every ERSPAN collector's dataplane counters, by (collector, span_id)
+    for c in s1.get('collectors', {}).get('collector', []):
+        if 'counters' not in c:
+            continue
+        for leaf, metric in ERSPAN.items():
+            got = sample(fams, metric, collector=c['collector'], span_id=str(c['span-id']))
+            check(got == int(c['counters'][leaf]), 'collector %s span %s %s: metric %s, state %s'
+                  % (c['collector'], c['span-id'], leaf, got, c['counters'][leaf]))
 
     # every counter of the state, under its name and type
     c1, c2 = counters_of(s1), counters_of(s2)
@@ -197,7 +215,8 @@ def main(build):
         check(sample(fams, 'evpnmon_entries', kind='mirror-source') == 1, 'entry 1')
         check(sample(fams, 'evpnmon_entries', kind='mirror-dest') == 1, 'entry 2')
         check(sample(fams, 'evpnmon_entry_packets_total', kind='mirror-source', vni='100',
-                     host_mac=HOST, host_ip='', host_id='7', session='10.0.0.1/100/7/%s/-' % HOST) == 0,
+                     host_mac=HOST, host_ip='', host_id='7', collector_id='',
+                     session='10.0.0.1/100/7/%s/-' % HOST) == 0,
               'entry 1 of the active session')
         check(sample(fams, 'evpnmon_fpm_connections_total') == 1, 'one FPM connection')
         check(sample(fams, 'evpnmon_fpm_messages_total') >= 13, 'FPM messages')

@@ -2,6 +2,10 @@
 // tests. Serves a fixed set of sessions (Snapshot on SUBSCRIBE, Heartbeat
 // every second) until SIGTERM/SIGINT.
 //   fpmc-fake-feed --bind ipc:///tmp/x --session 100,02:00:00:00:01:01,7,02:00:00:00:02:20
+// A collector session (feed version 3): the ID as cID, the collector's
+// address, the ERSPAN version (default 3) and span id (default ID mod 1024):
+//   --session 100,02:00:00:00:01:01,c9,10.9.0.1,3,9
+#include "core/session_route.hpp"
 #include "fake_publisher.hpp"
 
 #include <CLI/CLI.hpp>
@@ -17,21 +21,38 @@ void on_signal(int) { g_stop = 1; }
 evpnmon::consumer::Session parse_session(const std::string &text)
 {
 	std::stringstream ss(text);
-	std::string vni, host, id, server;
+	std::string vni, host, id, server, version, span;
 	std::getline(ss, vni, ',');
 	std::getline(ss, host, ',');
 	std::getline(ss, id, ',');
 	std::getline(ss, server, ',');
+	std::getline(ss, version, ',');
+	std::getline(ss, span, ',');
 	evpnmon::consumer::Session s;
 	s.key.vni = static_cast<std::uint32_t>(std::stoul(vni));
 	s.key.host_mac = evpnmon::consumer::parse_mac_text(host);
+	s.key.rd = "10.0.0.1:100";
+	s.key.originator = {10, 0, 0, 1};
+	if (!id.empty() && id[0] == 'c') {
+		s.key.collector = true;
+		s.key.host_id = static_cast<std::uint16_t>(std::stoul(id.substr(1)));
+		s.server_ip = evpnmon::dp::parse_ip(server);
+		if (!s.key.host_mac || !s.server_ip)
+			throw std::invalid_argument("bad collector session '" + text + "'");
+		evpn_mon_options o{};
+		o.erspan.version = static_cast<std::uint8_t>(version.empty() ? 3 : std::stoul(version));
+		o.erspan.span_id = static_cast<std::uint16_t>(span.empty() ? s.key.host_id % 1024
+									  : std::stoul(span));
+		o.erspan.ttl = EVPN_MON_ERSPAN_TTL_DEFAULT;
+		s.options = evpnmon::session::Options(o);
+		s.id = evpnmon::consumer::make_session_id(s.key);
+		return s;
+	}
 	s.key.host_id = static_cast<std::uint16_t>(std::stoul(id));
 	auto srv = evpnmon::consumer::parse_mac_text(server);
 	if (!s.key.host_mac || !srv)
 		throw std::invalid_argument("bad session '" + text + "'");
 	s.server_mac = *srv;
-	s.key.rd = "10.0.0.1:100";
-	s.key.originator = {10, 0, 0, 1};
 	return s;
 }
 } // namespace
@@ -43,13 +64,18 @@ int main(int argc, char **argv)
 	std::vector<std::string> sessions;
 	std::uint64_t epoch = 1;
 	app.add_option("--bind", bind, "ZeroMQ endpoint to bind")->required();
-	app.add_option("--session", sessions, "VNI,HOSTMAC,HOSTID,SERVERMAC (repeatable)");
+	app.add_option("--session", sessions,
+		       "VNI,HOSTMAC,HOSTID,SERVERMAC or VNI,HOSTMAC,cID,COLLECTORIP[,VERSION[,SPAN]] "
+		       "(repeatable)");
+	std::uint32_t version = 3;
+	app.add_option("--feed-version", version, "feed version to announce")->capture_default_str();
 	app.add_option("--epoch", epoch, "feed epoch");
 	CLI11_PARSE(app, argc, argv);
 	std::signal(SIGTERM, on_signal);
 	std::signal(SIGINT, on_signal);
 	zmq::context_t ctx;
 	evpnmon::test::FakePublisher pub(ctx, bind, epoch);
+	pub.version = version;
 	for (const auto &s : sessions)
 		pub.add(parse_session(s));
 	auto next_hb = std::chrono::steady_clock::now();

@@ -1,0 +1,101 @@
+// evpnmon-ctl's text and JSON views (ctl/render.*) of collector sessions and
+// the collectors in use, from the state document the daemon serves.
+#include "core/state_json.hpp"
+#include "ctl/render.hpp"
+#include "fabric.hpp"
+#include "fake_dataplane.hpp"
+
+#include <doctest/doctest.h>
+
+#include <sstream>
+
+using namespace evpnmon;
+using namespace evpnmon::test;
+
+namespace {
+
+const Mac HOST{2, 0, 0, 0, 0, 0x10};
+
+// The whitespace-separated fields of line `n` (0 = the header).
+std::vector<std::string> fields(const std::string &text, int n)
+{
+	std::istringstream lines(text);
+	std::string line;
+	for (int i = 0; i <= n; ++i)
+		std::getline(lines, line);
+	std::istringstream in(line);
+	std::vector<std::string> out;
+	for (std::string x; in >> x;)
+		out.push_back(x);
+	return out;
+}
+
+std::string render(const nlohmann::json &doc, const char *what)
+{
+	std::ostringstream out;
+	ctl::render_text(doc, what, out);
+	return out.str();
+}
+
+} // namespace
+
+TEST_CASE("collector sessions, their entries and the collectors with their counters")
+{
+	FakeDataplane dataplane;
+	consumer::EngineConfig cfg;
+	cfg.decision.local_vnis = {kVni};
+	consumer::Engine e(dataplane, cfg);
+	for (auto g : {consumer::Gate::Feed, consumer::Gate::LocalMacs, consumer::Gate::Fpm})
+		e.open_gate(g);
+	const auto coll = ipv4_addr(10, 9, 0, 1);
+	const auto s = make_collector_session(HOST, 7, coll, erspan_options(3, 7, 46, 16), ip4(10, 0, 0, 1));
+	e.upsert_session(s);
+	REQUIRE(e.reconcile());
+	dp::ErspanCounters c;
+	c.packets = 123;
+	c.bytes = 45678;
+	c.no_route = 9;
+	c.mtu_truncated = 4;
+	c.errors = 2;
+	c.last_seq = 122;
+	dataplane.erspan = {{erspan_to(coll, 3, 7, 46, 16).erspan, c}};
+	const nlohmann::json doc = {{ctl::kTop, consumer::engine_state_json(e, &dataplane)}};
+
+	// VNI HOST ID SERVER STATUS HOST-AT SERVER-AT: a collector is routed, not located
+	const auto sessions = render(doc, "sessions");
+	CHECK(fields(sessions, 1) == std::vector<std::string>{"1000", "02:00:00:00:00:10", "c7", "10.9.0.1",
+							      "active", "unknown", "routed"});
+	CHECK(sessions.find("session " + s.id) != std::string::npos);
+
+	const auto roles = render(doc, "roles");
+	CHECK(fields(roles, 1) == std::vector<std::string>{"1000", "02:00:00:00:00:10", "c7", "yes", "yes",
+							   "no", "erspan", "10.9.0.1", "v3", "span", "7"});
+
+	const auto entries = render(doc, "entries");
+	const auto e1 = fields(entries, 1);
+	REQUIRE(e1.size() > 8);
+	CHECK(e1[0] == "mirror-source"); // EntryKind order: entry 1 first
+	CHECK(e1[3] == "c7");
+	CHECK(render(doc, "entries").find("erspan 10.9.0.1 v3 span 7") != std::string::npos);
+
+	const auto collectors = render(doc, "collectors");
+	std::istringstream lines(collectors);
+	std::string header, row, extra;
+	std::getline(lines, header);
+	std::getline(lines, row);
+	CHECK(!std::getline(lines, extra));
+	for (const char *col : {"COLLECTOR", "SPAN", "PACKETS", "BYTES", "NO-ROUTE", "MTU-TRUNC",
+				"ERRORS", "LAST-SEQ"})
+		CHECK(header.find(col) != std::string::npos);
+	std::istringstream fields(row);
+	std::vector<std::string> f;
+	for (std::string x; fields >> x;)
+		f.push_back(x);
+	CHECK(f == std::vector<std::string>{"10.9.0.1", "7", "3", "46", "16", "0x22eb", "2", "123",
+					    "45678", "9", "4", "2", "122"});
+
+	CHECK(render(doc, "all").find("== collectors ==") != std::string::npos);
+	const auto sel = ctl::select_json(doc, "collectors");
+	CHECK(sel[ctl::kTop].size() == 1);
+	CHECK(sel[ctl::kTop]["collectors"]["collector"].size() == 1);
+}
