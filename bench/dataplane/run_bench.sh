@@ -42,7 +42,7 @@ program does its 4 lookups and finds nothing.
 
 $linux_table
 
-### eBPF program per packet (BPF_PROG_TEST_RUN), mirror profiles
+### eBPF program per packet (BPF_PROG_TEST_RUN), mirror profiles and ERSPAN
 
 \`bench_dataplane_testrun\`: the \`evpnmon_mirror\` program the linux backend
 attached, run with \`BPF_PROG_TEST_RUN\` (repeat 1,000,000 per measurement,
@@ -64,6 +64,31 @@ exit), which is test_run's own per-run overhead. What each row includes:
   the policer's token bucket under its spin lock (never over rate);
 * full profile, last UDF not matching: every filter step, then no sampler,
   no policer and no copy.
+
+The second table (same invocation) compares ERSPAN copies with VXLAN-GBP
+copies. \`evpnmon_erspan\` changes the packet (it pushes the outer headers),
+so a repeated test_run would encapsulate its own output: every row of that
+table, its own empty-program baseline included, is the mean of single runs
+(repeat 1; the kernel's duration of each run), which adds the timer's cost
+to every row. What each row includes:
+
+* \`evpnmon_erspan\` alone, type II / III: the program on the ERSPAN device's
+  egress, given the frame as the mirror program hands it over (mark: slot,
+  direction): one \`bpf_fib_lookup\` with the MTU check, \`bpf_skb_change_head\`,
+  Ethernet, IPv4 with its checksum, GRE with the atomic sequence number,
+  the ERSPAN header (type III: the TAI clock, platform subheader), one
+  \`bpf_skb_store_bytes\`. test_run does not perform its final
+  \`bpf_redirect\`;
+* mirror + one VXLAN-GBP copy: \`evpnmon_mirror\` with one entry whose copy
+  is VXLAN-GBP: lookups, tunnel key, \`bpf_clone_redirect\` to the
+  \`vxlan external gbp\` device, the kernel's encapsulation and route lookup,
+  and the transmit on the underlay veth (peer down: dropped there);
+* mirror + one ERSPAN II / III copy: the same with an ERSPAN entry: the
+  clone goes to the ERSPAN device, whose program (the row above) runs
+  within \`bpf_clone_redirect\` and redirects the copy to the same underlay
+  veth.
+
+The last three rows are the whole cost of one copy, like for like.
 
 $testrun_table
 

@@ -41,6 +41,7 @@ typedef __u64 dp_u64;
 /* dp_action.kind */
 #define DP_ACT_LOCAL 1
 #define DP_ACT_VXLAN 2
+#define DP_ACT_ERSPAN 3 /* GRE/ERSPAN II or III to a collector (dp_erspan) */
 
 /* Index into the global statistics array. */
 #define DP_GSTAT_DECAP_UNKNOWN 0 /* decap: no entry 3 for (VNI, HOST ID) */
@@ -50,7 +51,10 @@ typedef __u64 dp_u64;
 				    egress: the mirror copies them already */
 #define DP_GSTAT_TRUNC_FAILED 4 /* copies that could not be cut: sent
 				     whole (packets, bytes) */
-#define DP_GSTAT_MAX 5
+#define DP_GSTAT_ERSPAN_FOREIGN 5 /* frames on the ERSPAN device that are
+				      not ERSPAN copies, or name no live
+				      destination slot: dropped */
+#define DP_GSTAT_MAX 6
 
 /* skb->mark bit carried by mirror copies from the mirror/decap program to
  * the egress program of the server's port, which lets them through and
@@ -74,7 +78,13 @@ struct dp_config {
 	dp_u32 mirror_ifindex; /* the `vxlan external gbp` device */
 	dp_u32 local_vtep;     /* IPv4, network order; 0 = route lookup */
 	dp_u8 ttl;
-	dp_u8 pad[7];
+	dp_u8 erspan_hw_id; /* ERSPAN III HW ID of this VTEP (0..63) */
+	dp_u8 pad[2];
+	dp_u32 erspan_ifindex; /* the ERSPAN device (copies are cloned to its
+				  egress); 0 = no ERSPAN copies */
+	/* TAI - UTC in ns (adjtimex().tai * 1e9), kept by userspace: the
+	 * ERSPAN III timestamp is bpf_ktime_get_tai_ns() minus this. */
+	dp_u64 tai_offset_ns;
 };
 
 /* Hash key of entries 1/2: what one header field of a packet is matched
@@ -93,10 +103,12 @@ struct dp_match_key {
 struct dp_action {
 	dp_u8 kind; /* DP_ACT_* */
 	dp_u8 pad;
-	dp_u16 host_id;     /* VXLAN: GBP Group Policy ID; LOCAL: 0 */
-	dp_u32 ifindex;     /* LOCAL: server's bridge port; VXLAN: 0 */
-	dp_u32 remote_vtep; /* VXLAN: IPv4, network order; LOCAL: 0 */
-	dp_u32 vni;         /* VXLAN: VNI of the copy; LOCAL: 0 */
+	dp_u16 host_id;     /* VXLAN: GBP Group Policy ID; LOCAL, ERSPAN: 0 */
+	dp_u32 ifindex;     /* LOCAL: server's bridge port; VXLAN: 0;
+			       ERSPAN: the destination slot (dp_erspan) */
+	dp_u32 remote_vtep; /* VXLAN: IPv4, network order; LOCAL: 0;
+			       ERSPAN: the collector (informational) */
+	dp_u32 vni;         /* VXLAN: VNI of the copy; LOCAL, ERSPAN: 0 */
 };
 
 struct dp_slot {
@@ -241,6 +253,55 @@ struct dp_profile_stats {
  * device's for VXLAN copies). Bits 14..27; cleared before the copy leaves. */
 #define DP_TRUNC_SHIFT 14
 #define DP_TRUNC_MASK (0x3fffu << DP_TRUNC_SHIFT)
+
+/* ---- ERSPAN destinations ----
+ * One slot per distinct ERSPAN destination (collector + encapsulation) per
+ * VTEP, refcounted by the C++ facade; an ERSPAN action names its slot.
+ * Slot 0 is never written. The slot's GRE sequence counter (dp_erspan_seq)
+ * is a separate array so that rewriting the parameters never races with
+ * the atomic increments. */
+#define DP_MAX_ERSPAN 4096
+#define DP_ERSPAN_GRE_II 0x88BE
+#define DP_ERSPAN_GRE_III 0x22EB
+
+struct dp_erspan {
+	dp_u32 collector; /* IPv4, network order; 0 = slot not in use */
+	dp_u8 version;    /* 2 or 3 */
+	dp_u8 dscp;
+	dp_u8 ttl;
+	dp_u8 pad;
+	dp_u16 span_id;   /* 10-bit ERSPAN Session ID */
+	dp_u16 gre_proto; /* host order; never 0 (the version's default filled in) */
+	dp_u16 gre_proto_cfg; /* as configured (0 = default), for list() */
+	dp_u16 pad2;
+};
+
+/* Per-CPU counters of one slot (dp::ErspanCounters). */
+struct dp_erspan_stats {
+	dp_u64 packets;       /* copies sent towards the collector */
+	dp_u64 bytes;         /* their inner (mirrored) octets */
+	dp_u64 no_route;      /* dropped: no route (or not forwardable) */
+	dp_u64 mtu_truncated; /* cut to fit the route's MTU (T set) */
+	dp_u64 errors;        /* encapsulation or redirect failed */
+};
+
+/* skb->mark of an ERSPAN copy, set by the mirror program on the clone only
+ * (the original keeps its mark) and consumed by evpnmon_erspan on the
+ * ERSPAN device's egress:
+ *   bit 31      DP_ERSPAN_MARK: this is an ERSPAN copy
+ *   bit 30      DP_ERSPAN_TO_HOST: D bit (1 = packet TO the monitored host,
+ *               selected by an entry 2 only; 0 = FROM it, entry 1)
+ *   bits 14..27 truncation length (DP_TRUNC_MASK; 0 = whole frame)
+ *   bits 0..13  destination slot
+ * Between evpnmon_erspan and evpnmon_erspan_hop (the veth peer's ingress,
+ * for copies bpf_redirect_neigh must route):
+ *   bits 31, 28 DP_ERSPAN_MARK | DP_ERSPAN_HOP
+ *   bits 0..27  output ifindex from the route lookup */
+#define DP_ERSPAN_MARK 0x80000000u
+#define DP_ERSPAN_TO_HOST 0x40000000u
+#define DP_ERSPAN_HOP 0x10000000u
+#define DP_ERSPAN_SLOT_MASK 0x3fffu
+#define DP_ERSPAN_HOP_IFINDEX_MASK 0x0fffffffu
 
 /* Full description of one installed entry, so that a restarted process can
  * list() exactly what it (or a previous run) installed. Not read by BPF. */

@@ -6,7 +6,8 @@
  *   lib/parse.h   header fields entries match on (MAC, IPv4/IPv6, one VLAN)
  *   lib/match.h   entries 1/2 -> the set of distinct copies; egress lookups
  *   lib/profile.h direction, filter, sampler, policer of a session profile
- *   lib/emit.h    bpf_clone_redirect of the copies (local, VXLAN-GBP)
+ *   lib/emit.h    bpf_clone_redirect of the copies (local, VXLAN-GBP, ERSPAN)
+ *   lib/erspan.h  GRE/ERSPAN II/III encapsulation and routing of a copy
  *   lib/trunc.h   cutting a copy to its truncation length
  *   lib/tunnel.h  tunnel key/GBP option layouts
  *   lib/decap.h   entry 3 at the mirror device
@@ -36,6 +37,15 @@
  *
  * evpnmon_mirror_egress: TC egress of the mirror device. Cuts a VXLAN copy
  *   that carries a truncation length, before the device encapsulates it.
+ *
+ * evpnmon_erspan: TC egress of the ERSPAN device (evpnmon-er). Truncates an
+ *   ERSPAN copy, pushes Ethernet/IPv4/GRE/ERSPAN II or III, routes it with
+ *   bpf_fib_lookup and redirects it, or hands it to the peer evpnmon-erp.
+ *   No route: counted, dropped. Anything that is not a copy: dropped.
+ *
+ * evpnmon_erspan_hop: TC ingress of evpnmon-erp: bpf_redirect_neigh of a
+ *   copy whose inner frame is not plain IPv4 or whose next hop's MAC is not
+ *   known yet (lib/erspan.h says why the hop).
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -49,6 +59,7 @@
 #include "lib/decap.h"
 #include "lib/egress.h"
 #include "lib/trunc.h"
+#include "lib/erspan.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -102,4 +113,16 @@ int evpnmon_mirror_egress(struct __sk_buff *skb)
 	if (t)
 		truncate_copy(skb, t);
 	return TC_ACT_OK;
+}
+
+SEC("tc")
+int evpnmon_erspan(struct __sk_buff *skb)
+{
+	return erspan_encap(skb);
+}
+
+SEC("tc")
+int evpnmon_erspan_hop(struct __sk_buff *skb)
+{
+	return erspan_hop(skb);
 }

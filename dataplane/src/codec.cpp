@@ -41,6 +41,10 @@ dp_action action(const Action &a)
 	if (a.kind == Action::Kind::LocalPort) {
 		d.kind = DP_ACT_LOCAL;
 		d.ifindex = a.ifindex;
+	} else if (a.kind == Action::Kind::Erspan) {
+		// ifindex = the destination slot, set by the entry store.
+		d.kind = DP_ACT_ERSPAN;
+		std::memcpy(&d.remote_vtep, a.erspan.collector.bytes.data(), 4);
 	} else {
 		d.kind = DP_ACT_VXLAN;
 		d.host_id = a.host_id;
@@ -56,6 +60,11 @@ Action action(const dp_action &d)
 	if (d.kind == DP_ACT_LOCAL) {
 		a.kind = Action::Kind::LocalPort;
 		a.ifindex = d.ifindex;
+	} else if (d.kind == DP_ACT_ERSPAN) {
+		// The rest of the destination is in its slot (dp_erspan).
+		a.kind = Action::Kind::Erspan;
+		a.erspan.collector.family = IpAddr::Family::V4;
+		std::memcpy(a.erspan.collector.bytes.data(), &d.remote_vtep, 4);
 	} else {
 		a.kind = Action::Kind::Vxlan;
 		a.host_id = d.host_id;
@@ -63,6 +72,34 @@ Action action(const dp_action &d)
 		a.vni = d.vni;
 	}
 	return a;
+}
+
+dp_erspan erspan(const Erspan &e)
+{
+	dp_erspan d{};
+	std::memcpy(&d.collector, e.collector.bytes.data(), 4);
+	d.version = e.version;
+	d.dscp = e.dscp;
+	d.ttl = e.ttl;
+	d.span_id = e.span_id;
+	d.gre_proto_cfg = e.gre_proto;
+	d.gre_proto = e.gre_proto ? e.gre_proto
+		      : e.version == 3 ? DP_ERSPAN_GRE_III
+				       : DP_ERSPAN_GRE_II;
+	return d;
+}
+
+Erspan erspan(const dp_erspan &d)
+{
+	Erspan e;
+	e.collector.family = IpAddr::Family::V4;
+	std::memcpy(e.collector.bytes.data(), &d.collector, 4);
+	e.version = d.version;
+	e.dscp = d.dscp;
+	e.ttl = d.ttl;
+	e.span_id = d.span_id;
+	e.gre_proto = d.gre_proto_cfg;
+	return e;
 }
 
 dp_decap_key decap_key(const EntryKey &key)
@@ -223,6 +260,19 @@ bool valid(const Entry &e, std::string *why)
 		    (e.action.vni == 0 || e.action.vni > 0xffffff ||
 		     e.action.host_id == 0 || load_be(e.action.remote_vtep) == 0))
 			return fail("VXLAN action needs VNI, HOST ID and VTEP");
+		if (e.action.kind == Action::Kind::Erspan) {
+			const Erspan &x = e.action.erspan;
+			if (x.collector.family != IpAddr::Family::V4)
+				return fail("ERSPAN collector must be IPv4");
+			std::array<std::uint8_t, 4> c{};
+			std::copy_n(x.collector.bytes.begin(), 4, c.begin());
+			if (load_be(c) == 0)
+				return fail("ERSPAN action needs a collector address");
+			if (x.version != 2 && x.version != 3)
+				return fail("ERSPAN version must be 2 or 3");
+			if (x.span_id > 1023 || x.dscp > 63 || x.ttl == 0)
+				return fail("ERSPAN session id 0..1023, dscp 0..63, ttl 1..255");
+		}
 		break;
 	case EntryKind::Decap:
 		if (e.key.host.mac || e.key.host.ip)

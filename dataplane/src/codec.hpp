@@ -27,7 +27,18 @@ dp_profile profile(const session::Options &options);
 bool valid(const Entry &entry, std::string *why = nullptr);
 // The action as both backends store and list() it: only the fields of its
 // kind (a LocalPort action has no VTEP/VNI/HOST ID and vice versa).
-inline Action normalized(const Action &a) { return action(action(a)); }
+// An ERSPAN action keeps its whole destination (the slot the BPF maps name
+// it by is the entry store's).
+inline Action normalized(const Action &a)
+{
+	Action n = action(action(a));
+	if (a.kind == Action::Kind::Erspan)
+		n.erspan = a.erspan;
+	return n;
+}
+// An ERSPAN destination as the BPF program reads it, and back.
+dp_erspan erspan(const Erspan &e);
+Erspan erspan(const dp_erspan &d);
 
 template <typename T> bool same(const T &a, const T &b)
 {

@@ -3,16 +3,22 @@
 //
 //   evpnmon-dpctl [--backend linux] --bridge BR:VXLANDEV:VNI ...
 //       [--mirror-device evpnmon0] [--mirror-port 4790] [--local-vtep IP]
+//       [--erspan-device evpnmon-er] [--erspan-hw-id N]
 //       [--pin-dir DIR] [--keep] [--entry SPEC]... [--remove SPEC]...
 //       [--list] [--macs] [--run]
 //
 // SPEC: "src|dst|decap vni=N [mac=M] [ip=A] host-id=H
-//        (port=IFNAME | vxlan=VTEP/VNI/HOSTID) [session=ID]
+//        (port=IFNAME | vxlan=VTEP/VNI/HOSTID
+//         | erspan=COLLECTOR/VERSION[/SPANID[/DSCP[/TTL[/GREPROTO]]]])
+//        [session=ID]
 //        [direction=rx|tx|both] [sample=N] [truncate=LEN] [options=HEX]"
 // options=HEX: a whole options area (version octet + TLVs, as on the wire);
 // direction/sample/truncate: a profile with just those.
+// erspan=: GRE/ERSPAN type II (VERSION 2) or III (3) to an IPv4 collector;
+// SPANID default 0, DSCP 0, TTL 64, GREPROTO (hex or decimal) 0 = the
+// version's own.
 // --run: print "ready", print MAC events, exit on SIGINT/SIGTERM printing
-// every entry's counters.
+// every entry's counters and every ERSPAN destination's.
 #include <evpnmon/dataplane/dataplane.hpp>
 
 #include <net/if.h>
@@ -93,6 +99,33 @@ Entry parse_entry(const std::string &spec)
 			e.action.remote_vtep = v4(v.substr(0, s1));
 			e.action.vni = static_cast<std::uint32_t>(std::stoul(v.substr(s1 + 1, s2 - s1 - 1)));
 			e.action.host_id = static_cast<std::uint16_t>(std::stoul(v.substr(s2 + 1)));
+		} else if (k == "erspan") {
+			std::vector<std::string> f;
+			std::size_t from = 0;
+			for (;;) {
+				auto at = v.find('/', from);
+				f.push_back(v.substr(from, at - from));
+				if (at == std::string::npos)
+					break;
+				from = at + 1;
+			}
+			if (f.size() < 2 || f.size() > 6)
+				throw std::invalid_argument(
+				    "erspan=COLLECTOR/VERSION[/SPANID[/DSCP[/TTL[/GREPROTO]]]]: " + v);
+			e.action.kind = Action::Kind::Erspan;
+			auto c = v4(f[0]);
+			e.action.erspan.collector.family = IpAddr::Family::V4;
+			std::copy(c.begin(), c.end(), e.action.erspan.collector.bytes.begin());
+			e.action.erspan.version = static_cast<std::uint8_t>(std::stoul(f[1]));
+			if (f.size() > 2)
+				e.action.erspan.span_id = static_cast<std::uint16_t>(std::stoul(f[2]));
+			if (f.size() > 3)
+				e.action.erspan.dscp = static_cast<std::uint8_t>(std::stoul(f[3]));
+			if (f.size() > 4)
+				e.action.erspan.ttl = static_cast<std::uint8_t>(std::stoul(f[4]));
+			if (f.size() > 5)
+				e.action.erspan.gre_proto =
+				    static_cast<std::uint16_t>(std::stoul(f[5], nullptr, 0));
 		} else if (k == "session") {
 			e.key.session = v;
 		} else if (k == "direction") {
@@ -123,6 +156,14 @@ Entry parse_entry(const std::string &spec)
 	return e;
 }
 
+std::string describe(const Erspan &x)
+{
+	std::ostringstream o;
+	o << to_string(x.collector) << "/" << unsigned{x.version} << "/" << x.span_id << "/"
+	  << unsigned{x.dscp} << "/" << unsigned{x.ttl} << "/0x" << std::hex << x.gre_proto;
+	return o.str();
+}
+
 std::string describe(const Dataplane &dp, const Entry &e)
 {
 	std::ostringstream o;
@@ -137,6 +178,8 @@ std::string describe(const Dataplane &dp, const Entry &e)
 	o << " host-id=" << e.key.host_id;
 	if (e.action.kind == Action::Kind::LocalPort)
 		o << " port=" << dp.port_name(e.action.ifindex);
+	else if (e.action.kind == Action::Kind::Erspan)
+		o << " erspan=" << describe(e.action.erspan);
 	else {
 		IpAddr ip;
 		std::copy_n(e.action.remote_vtep.begin(), 4, ip.bytes.begin());
@@ -167,6 +210,11 @@ void print_counters(const Dataplane &dp)
 	auto d = dp.dropped_originals();
 	std::cout << "dropped_originals packets=" << d.packets << " bytes=" << d.bytes
 		  << "\n";
+	for (const auto &[x, c] : dp.erspan_counters())
+		std::cout << "erspan " << describe(x) << " packets=" << c.packets
+			  << " bytes=" << c.bytes << " no_route=" << c.no_route
+			  << " mtu_truncated=" << c.mtu_truncated << " errors=" << c.errors
+			  << " last_seq=" << c.last_seq << "\n";
 }
 
 } // namespace
@@ -200,6 +248,10 @@ try {
 			cfg.mirror_udp_port = static_cast<std::uint16_t>(std::stoul(next()));
 		else if (a == "--local-vtep")
 			cfg.local_vtep = v4(next());
+		else if (a == "--erspan-device")
+			cfg.erspan_device = next();
+		else if (a == "--erspan-hw-id")
+			cfg.erspan_hw_id = static_cast<std::uint8_t>(std::stoul(next()));
 		else if (a == "--pin-dir")
 			cfg.pin_dir = next();
 		else if (a == "--keep")

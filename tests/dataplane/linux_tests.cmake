@@ -39,3 +39,18 @@ add_executable(test_dataplane_truncate test_truncate.cpp)
 target_link_libraries(test_dataplane_truncate PRIVATE evpnmon_dp_table doctest::doctest)
 add_test(NAME dataplane.truncate COMMAND test_dataplane_truncate)
 set_tests_properties(dataplane.truncate PROPERTIES LABELS "integration" TIMEOUT 120)
+
+# ERSPAN II/III copies: every header bit with BPF_PROG_TEST_RUN on the
+# loaded object, and the whole path (mirror -> ERSPAN device -> underlay).
+add_executable(test_dataplane_erspan test_erspan.cpp)
+target_include_directories(test_dataplane_erspan PRIVATE ${EVPNMON_DP_SOURCE_DIR}/bpf)
+target_link_libraries(test_dataplane_erspan PRIVATE evpnmon_dp_table doctest::doctest)
+add_test(NAME dataplane.erspan COMMAND test_dataplane_erspan)
+set_tests_properties(dataplane.erspan PROPERTIES LABELS "integration" TIMEOUT 120)
+
+# ERSPAN copies of a real TCP stream (GSO) to a collector namespace over a
+# routed veth (MTU 1400), decoded by tshark.
+add_executable(test_dataplane_erspan_stream test_erspan_stream.cpp)
+target_link_libraries(test_dataplane_erspan_stream PRIVATE evpnmon_dp_table doctest::doctest)
+add_test(NAME dataplane.erspan_stream COMMAND test_dataplane_erspan_stream)
+set_tests_properties(dataplane.erspan_stream PROPERTIES LABELS "integration" TIMEOUT 120)

@@ -181,6 +181,48 @@ TEST_CASE("install validates, replaces and removes")
 	CHECK_FALSE(dp.counters(e.key));
 }
 
+TEST_CASE("memory backend stores ERSPAN actions but refuses to simulate them")
+{
+	// The encapsulation is the eBPF program's alone (test_dataplane_erspan).
+	MemoryDataplane m;
+	m.add_port(1, "h1", 100);
+	m.add_port(2, "h2", 100);
+	Entry e;
+	e.key.kind = EntryKind::MirrorSource;
+	e.key.vni = 100;
+	e.key.host.mac = parse_mac("02:00:00:00:00:01");
+	e.key.host_id = 3;
+	e.key.session = "c3";
+	e.action.kind = Action::Kind::Erspan;
+	e.action.erspan.collector = *parse_ip("10.9.0.1");
+	e.action.erspan.version = 3;
+	e.action.erspan.span_id = 3;
+	e.action.erspan.dscp = 46;
+	e.action.erspan.ttl = 9;
+	e.action.erspan.gre_proto = 0x88BE;
+	REQUIRE_FALSE(m.install(e));
+	auto l = m.list();
+	REQUIRE(l.size() == 1);
+	CHECK(l[0] == e);
+	auto f = table::frames::udp("10.1.0.1", "10.1.0.2", 1, 2, {});
+	CHECK_THROWS_AS(m.simulate(f, 1), std::logic_error);
+	CHECK(m.counters(e.key)->packets == 0);
+	// Packets that meet no ERSPAN entry are still simulated.
+	auto g = table::frames::udp("10.1.0.5", "10.1.0.6", 1, 2, {}, "02:00:00:00:00:05",
+				    "02:00:00:00:00:06");
+	CHECK_NOTHROW(m.simulate(g, 1));
+	// Invalid destinations are refused as by the linux backend.
+	Entry bad = e;
+	bad.action.erspan.version = 0;
+	CHECK(m.install(bad) == std::make_error_code(std::errc::invalid_argument));
+	bad.action.erspan = e.action.erspan;
+	bad.action.erspan.collector = *parse_ip("fd00::1");
+	CHECK(m.install(bad) == std::make_error_code(std::errc::invalid_argument));
+	bad.action.erspan = e.action.erspan;
+	bad.action.erspan.span_id = 1024;
+	CHECK(m.install(bad) == std::make_error_code(std::errc::invalid_argument));
+}
+
 TEST_CASE("at most DP_MAX_ACTIONS entries per monitored host and kind")
 {
 	MemoryDataplane dp;

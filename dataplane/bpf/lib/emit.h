@@ -9,6 +9,7 @@
 #include <bpf/bpf_endian.h>
 
 #include "maps.h"
+#include "parse.h"
 #include "stats.h"
 #include "tunnel.h"
 
@@ -19,7 +20,7 @@
  * (DP_TRUNC_MASK) to the egress program of the copy's device, which cuts
  * (lib/trunc.h). */
 static __always_inline int emit(struct __sk_buff *skb, const struct dp_action *a,
-				__u32 trunc)
+				__u32 trunc, __u32 kinds)
 {
 	__u32 mark = skb->mark;
 	__u32 tbits = 0;
@@ -35,7 +36,28 @@ static __always_inline int emit(struct __sk_buff *skb, const struct dp_action *a
 
 	__u32 zero = 0;
 	struct dp_config *cfg = bpf_map_lookup_elem(&dp_config, &zero);
-	if (!cfg || !cfg->mirror_ifindex)
+	if (!cfg)
+		return -1;
+	if (a->kind == DP_ACT_ERSPAN) {
+		/* The whole mark of the clone is the ERSPAN metadata
+		 * (evpnmon_shared.h): slot, truncation, direction. The
+		 * truncation is compared with the frame as the host sent it
+		 * (a tag the kernel moved to metadata included), as the
+		 * ERSPAN program measures it. D = 1 only when no entry 1
+		 * selected the copy. */
+		if (!cfg->erspan_ifindex)
+			return -1;
+		__u32 m = DP_ERSPAN_MARK | (a->ifindex & DP_ERSPAN_SLOT_MASK);
+		if (trunc && trunc < frame_len(skb))
+			m |= (trunc << DP_TRUNC_SHIFT) & DP_TRUNC_MASK;
+		if (!(kinds & (1u << DP_KIND_SRC)))
+			m |= DP_ERSPAN_TO_HOST;
+		skb->mark = m;
+		int err = bpf_clone_redirect(skb, cfg->erspan_ifindex, 0);
+		skb->mark = mark;
+		return err;
+	}
+	if (!cfg->mirror_ifindex)
 		return -1;
 	struct dp_tunnel_key key = {};
 	key.tunnel_id = a->vni;
@@ -65,18 +87,18 @@ static __always_inline int emit(struct __sk_buff *skb, const struct dp_action *a
 static __always_inline void emit_copies(struct __sk_buff *skb,
 					const struct copy_state *st)
 {
-	/* Local copies first, then VXLAN copies: the tunnel key set for a
-	 * VXLAN copy stays attached to the skb's metadata (never to its bytes)
-	 * and must not travel with a local copy. */
+	/* Local and ERSPAN copies first, then VXLAN copies: the tunnel key
+	 * set for a VXLAN copy stays attached to the skb's metadata (never to
+	 * its bytes) and must not travel with another copy. */
 	__u8 failed[DP_MAX_COPIES] = {};
 	for (__u32 pass = 0; pass < 2; pass++) {
 		for (__u32 j = 0; j < DP_MAX_COPIES; j++) {
 			if (j >= st->ncopies)
 				break;
 			const struct dp_action *a = &st->copies[j];
-			if ((pass == 0) != (a->kind == DP_ACT_LOCAL))
+			if ((pass == 0) == (a->kind == DP_ACT_VXLAN))
 				continue;
-			if (emit(skb, a, st->ctrunc[j]))
+			if (emit(skb, a, st->ctrunc[j], st->ckinds[j]))
 				failed[j] = 1;
 		}
 	}

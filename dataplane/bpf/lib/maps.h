@@ -120,6 +120,32 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } dp_profile_stats SEC(".maps");
 
+/* ERSPAN destination slots (evpnmon_shared.h): parameters, the GRE
+ * sequence counter (atomic increments), per-CPU counters. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, DP_MAX_ERSPAN);
+	__type(key, __u32);
+	__type(value, struct dp_erspan);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} dp_erspan SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, DP_MAX_ERSPAN);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} dp_erspan_seq SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, DP_MAX_ERSPAN);
+	__type(key, __u32);
+	__type(value, struct dp_erspan_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} dp_erspan_stats SEC(".maps");
+
 /* L3/L4 fields of the packet, parsed once per packet and only when a
  * profile asks (lib/parse.h parse_l34). Offsets are from the frame start. */
 struct dp_pkt {
@@ -148,6 +174,9 @@ struct dp_pkt {
 struct copy_state {
 	struct dp_action copies[DP_MAX_COPIES];
 	__u32 ctrunc[DP_MAX_COPIES]; /* truncation of each copy; 0 = whole */
+	/* 1 << DP_KIND_* of the entries whose pairs selected each copy (the
+	 * ERSPAN III D bit) */
+	__u8 ckinds[DP_MAX_COPIES];
 	__u32 ncopies;
 	/* matched entries: stat index, pair index, and copy index (-1 = over
 	 * the limit or not selected) */

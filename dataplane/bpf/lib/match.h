@@ -136,12 +136,13 @@ __attribute__((noinline)) int dp_select_pair(struct __sk_buff *skb,
 {
 	if (!skb || !st || j >= DP_MAX_MATCHED)
 		return -2;
-	__u32 sel = DP_SEL_COPY, trunc = 0;
+	__u32 sel = DP_SEL_COPY, trunc = 0, kinds = st->pkinds[j];
 	if (st->pprof[j]) {
 		int r = dp_profile_select(skb, &st->pkt, st->pprof[j],
 					  st->pkinds[j], st->len);
 		sel = r & 0xff;
 		trunc = ((__u32)r >> 8) & 0xffff;
+		kinds = ((__u32)r >> 24) & 0xff;
 	}
 	st->psel[j] = (__u8)sel;
 	if (sel != DP_SEL_COPY)
@@ -152,6 +153,7 @@ __attribute__((noinline)) int dp_select_pair(struct __sk_buff *skb,
 			break;
 		if (same_action(&st->copies[c], &st->paction[j])) {
 			st->ctrunc[c] = merge_trunc(st->ctrunc[c], trunc);
+			st->ckinds[c] |= (__u8)kinds;
 			return (int)c;
 		}
 	}
@@ -159,6 +161,7 @@ __attribute__((noinline)) int dp_select_pair(struct __sk_buff *skb,
 		return -1;
 	st->copies[n] = st->paction[j];
 	st->ctrunc[n] = trunc;
+	st->ckinds[n] = (__u8)kinds;
 	st->ncopies = n + 1;
 	return (int)n;
 }

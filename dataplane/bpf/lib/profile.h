@@ -122,7 +122,8 @@ static __always_inline int police(const struct dp_profile *pr, __u32 prof,
 /* Evaluates profile slot `prof` once for a packet: `kinds` = 1 << kind of
  * every matched entry of the pair, len = frame length. Returns DP_SEL_*
  * in the low 8 bits and, for DP_SEL_COPY, the profile's truncation
- * (0 = whole frame) above them. */
+ * (0 = whole frame) in bits 8..23 and, in bits 24..31, the entry kinds
+ * the profile's direction let through (kinds & direction). */
 __attribute__((noinline)) int dp_profile_select(struct __sk_buff *skb,
 						struct dp_pkt *pkt, __u32 prof,
 						__u32 kinds, __u32 len)
@@ -169,7 +170,8 @@ out:
 	prof_count(prof, sel);
 	if (sel != DP_SEL_COPY)
 		return (int)sel;
-	return (int)((__u32)pr->truncate << 8);
+	return (int)((__u32)pr->truncate << 8 |
+		     (__u32)(pr->direction & kinds & 0xff) << 24);
 }
 
 #endif /* EVPNMON_LIB_PROFILE_H */

@@ -131,6 +131,11 @@ int map_fd_srv_port(const BpfObject &o) { return bpf_map__fd(o.skel().maps.dp_sr
 int map_fd_profile(const BpfObject &o) { return bpf_map__fd(o.skel().maps.dp_profile); }
 int map_fd_policer(const BpfObject &o) { return bpf_map__fd(o.skel().maps.dp_policer); }
 int map_fd_profile_stats(const BpfObject &o) { return bpf_map__fd(o.skel().maps.dp_profile_stats); }
+int map_fd_erspan(const BpfObject &o) { return bpf_map__fd(o.skel().maps.dp_erspan); }
+int map_fd_erspan_seq(const BpfObject &o) { return bpf_map__fd(o.skel().maps.dp_erspan_seq); }
+int map_fd_erspan_stats(const BpfObject &o) { return bpf_map__fd(o.skel().maps.dp_erspan_stats); }
+int prog_fd_erspan(const BpfObject &o) { return bpf_program__fd(o.skel().progs.evpnmon_erspan); }
+int prog_fd_erspan_hop(const BpfObject &o) { return bpf_program__fd(o.skel().progs.evpnmon_erspan_hop); }
 int prog_fd_mirror_egress(const BpfObject &o) { return bpf_program__fd(o.skel().progs.evpnmon_mirror_egress); }
 int prog_fd_mirror(const BpfObject &o) { return bpf_program__fd(o.skel().progs.evpnmon_mirror); }
 int prog_fd_decap(const BpfObject &o) { return bpf_program__fd(o.skel().progs.evpnmon_decap); }

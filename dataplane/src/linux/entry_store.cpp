@@ -37,11 +37,41 @@ EntryStore::EntryStore(MapFds fds) : fds_(fds), ncpus_(libbpf_num_possible_cpus(
 		if (bpf_map_lookup_elem(fds_.meta, &idx, &m) != 0)
 			continue;
 		Entry e = codec::entry(m);
+		// An ERSPAN action's destination lives in its slot.
+		const dp_u32 es = m.action.ifindex;
+		dp_erspan d{};
+		if (e.action.kind == Action::Kind::Erspan) {
+			if (es == 0 || es >= DP_MAX_ERSPAN ||
+			    bpf_map_lookup_elem(fds_.erspan, &es, &d) != 0 || !d.collector) {
+				bpf_map_delete_elem(fds_.meta, &idx);
+				continue;
+			}
+			e.action.erspan = codec::erspan(d);
+		}
 		if (!codec::valid(e) || idx >= DP_MAX_ENTRIES || recs_.contains(e.key)) {
 			bpf_map_delete_elem(fds_.meta, &idx);
 			continue;
 		}
 		Rec rec{e.action, idx, e.options, 0};
+		if (e.action.kind == Action::Kind::Erspan) {
+			// The slot and its sequence counter go on (shared by
+			// every entry that names the same destination).
+			const Erspan &x = e.action.erspan;
+			auto own = er_owner_.find(es);
+			if (own != er_owner_.end() && !(own->second == x)) {
+				bpf_map_delete_elem(fds_.meta, &idx);
+				continue;
+			}
+			auto [it, fresh] = erspans_.try_emplace(x, ErSlot{es, 0});
+			if (fresh && own == er_owner_.end())
+				er_owner_[es] = x;
+			if (it->second.idx != es) { // same destination in two slots
+				bpf_map_delete_elem(fds_.meta, &idx);
+				continue;
+			}
+			it->second.refs++;
+			rec.eslot = es;
+		}
 		if (e.key.kind != EntryKind::Decap && e.options.has_profile() &&
 		    m.prof > 0 && m.prof < DP_MAX_PROFILES) {
 			// Same (session, options) as an adopted entry: its slot.
@@ -66,6 +96,19 @@ EntryStore::EntryStore(MapFds fds) : fds_(fds), ncpus_(libbpf_num_possible_cpus(
 	for (dp_u32 i = 1; i < prof_next_; ++i)
 		if (!prof_owner_.contains(i))
 			retired_.emplace_back(i, std::chrono::steady_clock::now());
+	if (!er_owner_.empty())
+		er_next_ = er_owner_.rbegin()->first + 1;
+	for (dp_u32 i = 1; i < er_next_; ++i)
+		if (!er_owner_.contains(i))
+			er_retired_.emplace_back(i, std::chrono::steady_clock::now());
+	// Slots no adopted entry names: nothing sends copies there any more.
+	for (dp_u32 i = er_next_; i < DP_MAX_ERSPAN; ++i) {
+		dp_erspan d{};
+		if (bpf_map_lookup_elem(fds_.erspan, &i, &d) == 0 && d.collector) {
+			const dp_erspan none{};
+			bpf_map_update_elem(fds_.erspan, &i, &none, BPF_ANY);
+		}
+	}
 	// Entries whose slot could not be adopted get a new one; the
 	// profiles are rewritten from the options (same bytes for an adopted
 	// slot, so a packet never sees a torn profile).
@@ -222,9 +265,102 @@ void EntryStore::reap_profiles(bool all)
 	});
 }
 
+std::error_code EntryStore::acquire_erspan(const Action &a, dp_u32 &slot)
+{
+	slot = 0;
+	if (a.kind != Action::Kind::Erspan)
+		return {};
+	if (auto it = erspans_.find(a.erspan); it != erspans_.end()) {
+		it->second.refs++;
+		slot = it->second.idx;
+		return {};
+	}
+	const auto now = std::chrono::steady_clock::now();
+	std::erase_if(er_retired_, [&](const auto &r) {
+		if (now - r.second < kProfileGrace)
+			return false;
+		er_free_.push_back(r.first);
+		return true;
+	});
+	dp_u32 idx;
+	if (!er_free_.empty()) {
+		idx = er_free_.back();
+		er_free_.pop_back();
+	} else if (er_next_ < DP_MAX_ERSPAN) {
+		idx = er_next_++;
+	} else {
+		return std::make_error_code(std::errc::no_buffer_space);
+	}
+	// Counters and sequence first, then the destination: nothing names
+	// the slot yet (make before break).
+	std::vector<dp_erspan_stats> zero(static_cast<std::size_t>(ncpus_));
+	const dp_u32 seq0 = 0;
+	const dp_erspan d = codec::erspan(a.erspan);
+	int r = bpf_map_update_elem(fds_.erspan_stats, &idx, zero.data(), BPF_ANY);
+	if (!r)
+		r = bpf_map_update_elem(fds_.erspan_seq, &idx, &seq0, BPF_ANY);
+	if (!r)
+		r = bpf_map_update_elem(fds_.erspan, &idx, &d, BPF_ANY);
+	if (r) {
+		er_free_.push_back(idx);
+		return errno_code(r);
+	}
+	erspans_.emplace(a.erspan, ErSlot{idx, 1});
+	er_owner_[idx] = a.erspan;
+	slot = idx;
+	return {};
+}
+
+// The slot's last user is gone: retired (its parameters stay for copies in
+// flight) and reused after the grace period.
+void EntryStore::release_erspan(dp_u32 slot)
+{
+	auto o = er_owner_.find(slot);
+	if (slot == 0 || o == er_owner_.end())
+		return;
+	auto it = erspans_.find(o->second);
+	if (it != erspans_.end() && --it->second.refs > 0)
+		return;
+	if (it != erspans_.end())
+		erspans_.erase(it);
+	er_owner_.erase(o);
+	er_retired_.emplace_back(slot, std::chrono::steady_clock::now());
+}
+
+dp_action EntryStore::raw_action(const Rec &rec) const
+{
+	dp_action a = codec::action(rec.action);
+	if (a.kind == DP_ACT_ERSPAN)
+		a.ifindex = rec.eslot;
+	return a;
+}
+
+std::vector<std::pair<Erspan, ErspanCounters>> EntryStore::erspan_counters() const
+{
+	std::vector<std::pair<Erspan, ErspanCounters>> out;
+	std::vector<dp_erspan_stats> v(static_cast<std::size_t>(ncpus_));
+	for (const auto &[x, s] : erspans_) {
+		ErspanCounters c;
+		if (bpf_map_lookup_elem(fds_.erspan_stats, &s.idx, v.data()) == 0)
+			for (const auto &p : v) {
+				c.packets += p.packets;
+				c.bytes += p.bytes;
+				c.no_route += p.no_route;
+				c.mtu_truncated += p.mtu_truncated;
+				c.errors += p.errors;
+			}
+		dp_u32 next = 0;
+		if (bpf_map_lookup_elem(fds_.erspan_seq, &s.idx, &next) == 0 && next)
+			c.last_seq = next - 1;
+		out.emplace_back(x, c);
+	}
+	return out;
+}
+
 std::error_code EntryStore::write_meta(const EntryKey &key, const Rec &rec)
 {
 	dp_entry_meta m = codec::meta(Entry{key, rec.action, rec.options}, rec.prof);
+	m.action = raw_action(rec);
 	if (int r = bpf_map_update_elem(fds_.meta, &rec.idx, &m, BPF_ANY))
 		return errno_code(r);
 	return {};
@@ -254,7 +390,7 @@ std::error_code EntryStore::write_lookup(const EntryKey &key)
 	dp_match_val v{};
 	for (const auto &k : g->second) { // sorted by EntryKey, as in memory
 		const Rec &r = recs_.at(k);
-		v.slots[v.n].action = codec::action(r.action);
+		v.slots[v.n].action = raw_action(r);
 		v.slots[v.n].stat_idx = r.idx;
 		v.slots[v.n].prof = r.prof;
 		if (++v.n == DP_MAX_ACTIONS)
@@ -280,23 +416,30 @@ std::error_code EntryStore::install(const Entry &entry)
 	const Entry e{entry.key, codec::normalized(entry.action), entry.options};
 	if (auto it = recs_.find(e.key); it != recs_.end()) {
 		Rec old = it->second;
-		dp_u32 slot = 0;
+		dp_u32 slot = 0, eslot = 0;
 		if (auto ec = acquire_profile(e.key, e.options, slot))
 			return ec;
+		if (auto ec = acquire_erspan(e.action, eslot)) {
+			release_profile(slot);
+			return ec;
+		}
 		it->second.action = e.action;
 		it->second.options = e.options;
 		it->second.prof = slot;
+		it->second.eslot = eslot;
 		if (auto ec = write_meta(e.key, it->second)) {
 			it->second = old;
 			release_profile(slot);
+			release_erspan(eslot);
 			return ec;
 		}
 		count_target(e.action, +1);
 		count_target(old.action, -1);
-		// The new slot is in place before the lookup names it, and the
-		// old one is retired only after it no longer does.
+		// The new slots are in place before the lookup names them, and
+		// the old ones are retired only after it no longer does.
 		auto ec = write_lookup(e.key);
 		release_profile(old.prof);
+		release_erspan(old.eslot);
 		return ec;
 	}
 	if (recs_.size() >= DP_MAX_ENTRIES)
@@ -307,9 +450,13 @@ std::error_code EntryStore::install(const Entry &entry)
 		if (g != by_match_.end() && g->second.size() >= DP_MAX_ACTIONS)
 			return std::make_error_code(std::errc::no_buffer_space);
 	}
-	dp_u32 slot = 0;
+	dp_u32 slot = 0, eslot = 0;
 	if (auto ec = acquire_profile(e.key, e.options, slot))
 		return ec;
+	if (auto ec = acquire_erspan(e.action, eslot)) {
+		release_profile(slot);
+		return ec;
+	}
 	dp_u32 idx;
 	if (!free_.empty()) {
 		idx = free_.back();
@@ -317,13 +464,14 @@ std::error_code EntryStore::install(const Entry &entry)
 	} else {
 		idx = next_++;
 	}
-	Rec rec{e.action, idx, e.options, slot};
+	Rec rec{e.action, idx, e.options, slot, eslot};
 	std::error_code ec = zero_stats(idx);
 	if (!ec)
 		ec = write_meta(e.key, rec);
 	if (ec) {
 		free_.push_back(idx);
 		release_profile(slot);
+		release_erspan(eslot);
 		return ec;
 	}
 	recs_[e.key] = rec;
@@ -345,6 +493,7 @@ std::error_code EntryStore::remove(const EntryKey &key)
 	const dp_u32 idx = it->second.idx;
 	const Action action = it->second.action;
 	const dp_u32 prof = it->second.prof;
+	const dp_u32 eslot = it->second.eslot;
 	recs_.erase(it);
 	if (key.kind != EntryKind::Decap) {
 		auto mk = codec::match_key(key);
@@ -358,6 +507,7 @@ std::error_code EntryStore::remove(const EntryKey &key)
 	auto ec = write_lookup(key); // lookup first: BPF never sees a dangling idx
 	count_target(action, -1);
 	release_profile(prof);
+	release_erspan(eslot);
 	bpf_map_delete_elem(fds_.meta, &idx);
 	free_.push_back(idx);
 	return ec;
@@ -401,7 +551,8 @@ Counters EntryStore::global_counters() const
 {
 	Counters c = read_stats(fds_.gstats, DP_GSTAT_DECAP_UNKNOWN);
 	c.drops += read_stats(fds_.gstats, DP_GSTAT_DECAP_NOMETA).drops +
-		   read_stats(fds_.gstats, DP_GSTAT_COPY_OVERFLOW).drops;
+		   read_stats(fds_.gstats, DP_GSTAT_COPY_OVERFLOW).drops +
+		   read_stats(fds_.gstats, DP_GSTAT_ERSPAN_FOREIGN).drops;
 	return c;
 }
 

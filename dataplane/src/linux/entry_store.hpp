@@ -11,10 +11,19 @@
 // old one are replaced (one atomic hash update each), and the old slot is
 // reused only after a grace period (kProfileGrace), long after any packet
 // that read the old dp_match element has finished with the old profile.
+//
+// ERSPAN destinations: each distinct dp::Erspan of installed entries owns
+// one dp_erspan slot (refcounted), named by the action's bytes, so entries
+// to the same destination share one copy per packet and one GRE sequence
+// space. A new slot is written (counters, sequence 0, parameters) before
+// any dp_match element names it; a released slot is reused only after
+// kProfileGrace (copies in flight carry the slot in their mark). A
+// restart adopts the slots with their sequence counters.
 #pragma once
 
 #include "../codec.hpp"
 
+#include <evpnmon/dataplane/dataplane.hpp>
 #include <evpnmon/dataplane/types.hpp>
 
 #include <chrono>
@@ -31,6 +40,7 @@ struct MapFds {
 	int match, decap, meta, stats, gstats;
 	int srv_port; // ifindex -> 1 for every LocalPort action target
 	int profile, policer, profile_stats; // session profiles (slot 0 = none)
+	int erspan, erspan_seq, erspan_stats; // ERSPAN destinations (slot 0 unused)
 };
 
 class EntryStore {
@@ -48,6 +58,8 @@ public:
 	bool targets_port(std::uint32_t ifindex) const;
 	// Originals dropped at a server port's egress (already mirrored).
 	Counters dropped_originals() const;
+	// Every ERSPAN destination in use, with its counters.
+	std::vector<std::pair<Erspan, ErspanCounters>> erspan_counters() const;
 	static constexpr std::chrono::milliseconds kProfileGrace{200};
 
 private:
@@ -56,6 +68,7 @@ private:
 		dp_u32 idx;
 		session::Options options;
 		dp_u32 prof = 0;
+		dp_u32 eslot = 0; // ERSPAN action: its destination slot
 	};
 	struct ProfKey {
 		std::string session;
@@ -73,6 +86,10 @@ private:
 					const session::Options &options, dp_u32 &slot);
 	void release_profile(dp_u32 slot);
 	void reap_profiles(bool all = false);
+	// The destination slot of an ERSPAN action (one more user), or 0.
+	std::error_code acquire_erspan(const Action &a, dp_u32 &slot);
+	void release_erspan(dp_u32 slot);
+	dp_action raw_action(const Rec &rec) const;
 	Counters read_stats(int fd, dp_u32 idx) const;
 	std::error_code zero_stats(dp_u32 idx);
 	std::error_code write_lookup(const EntryKey &key);
@@ -93,6 +110,15 @@ private:
 	std::vector<dp_u32> prof_free_;
 	std::vector<std::pair<dp_u32, std::chrono::steady_clock::time_point>> retired_;
 	dp_u32 prof_next_ = 1;
+	struct ErSlot {
+		dp_u32 idx;
+		std::size_t refs;
+	};
+	std::map<Erspan, ErSlot> erspans_;
+	std::map<dp_u32, Erspan> er_owner_;
+	std::vector<dp_u32> er_free_;
+	std::vector<std::pair<dp_u32, std::chrono::steady_clock::time_point>> er_retired_;
+	dp_u32 er_next_ = 1;
 	std::size_t adopted_ = 0;
 };
 

@@ -2,11 +2,14 @@
 
 #include <netlink/netlink.h>
 #include <netlink/route/link.h>
+#include <netlink/route/link/veth.h>
 #include <netlink/route/link/vxlan.h>
 
 #include <net/if.h>
 
 #include <cstring>
+#include <fstream>
+#include <stdexcept>
 #include <memory>
 #include <system_error>
 
@@ -46,6 +49,34 @@ Sock route_socket()
 }
 
 constexpr const char *kOwnerAlias = "evpn-monitor mirror device";
+constexpr const char *kErspanAlias = "evpn-monitor erspan device";
+
+// A sysctl of one device; a missing file (IPv6 disabled in the kernel) is
+// not an error.
+void set_sysctl(const std::string &path, const char *value, bool required)
+{
+	std::ofstream f(path);
+	if (f)
+		f << value;
+	if (required && !(f && f.flush()))
+		throw std::system_error(errno ? errno : EIO, std::generic_category(),
+					"dataplane/linux: write " + path);
+}
+
+void link_up(nl_sock *sock, std::uint32_t ifindex, const char *alias, unsigned mtu,
+	     const std::string &what)
+{
+	Link change(rtnl_link_alloc());
+	rtnl_link_set_flags(change.get(), IFF_UP);
+	if (mtu)
+		rtnl_link_set_mtu(change.get(), mtu);
+	if (alias)
+		rtnl_link_set_ifalias(change.get(), alias);
+	Link cur(rtnl_link_alloc());
+	rtnl_link_set_ifindex(cur.get(), static_cast<int>(ifindex));
+	if (int err = rtnl_link_change(sock, cur.get(), change.get(), 0); err < 0)
+		fail_nl(err, "set " + what + " up");
+}
 
 } // namespace
 
@@ -148,6 +179,72 @@ MirrorDevice::~MirrorDevice()
 		Link l(rtnl_link_alloc());
 		rtnl_link_set_ifindex(l.get(), static_cast<int>(ifindex_));
 		rtnl_link_delete(sock.get(), l.get());
+	} catch (...) {
+	}
+}
+
+ErspanDevice::ErspanDevice(const std::string &name, bool create)
+    : name_(name), peer_(name + "p")
+{
+	if (name.size() + 1 >= IF_NAMESIZE)
+		throw std::invalid_argument("dataplane/linux: ERSPAN device name too long: " + name);
+	auto sock = route_socket();
+	rtnl_link *raw = nullptr;
+	if (rtnl_link_get_kernel(sock.get(), 0, name.c_str(), &raw) >= 0) {
+		Link l(raw);
+		const char *kind = rtnl_link_get_type(l.get());
+		rtnl_link *praw = nullptr;
+		const bool peer_ok =
+		    rtnl_link_get_kernel(sock.get(), 0, peer_.c_str(), &praw) >= 0;
+		Link p(praw);
+		const char *pkind = peer_ok ? rtnl_link_get_type(p.get()) : nullptr;
+		if (!kind || std::strcmp(kind, "veth") != 0 || !pkind ||
+		    std::strcmp(pkind, "veth") != 0 ||
+		    rtnl_link_get_link(l.get()) != rtnl_link_get_ifindex(p.get()))
+			throw std::system_error(
+			    EEXIST, std::generic_category(),
+			    "dataplane/linux: " + name + " exists but is not a veth pair with " +
+				peer_);
+		ifindex_ = static_cast<std::uint32_t>(rtnl_link_get_ifindex(l.get()));
+		peer_ifindex_ = static_cast<std::uint32_t>(rtnl_link_get_ifindex(p.get()));
+		const char *alias = rtnl_link_get_ifalias(l.get());
+		created_ = alias && std::strcmp(alias, kErspanAlias) == 0;
+	} else {
+		if (!create)
+			throw std::system_error(ENODEV, std::generic_category(),
+						"dataplane/linux: ERSPAN device " + name);
+		Link l(rtnl_link_veth_alloc());
+		if (!l)
+			throw std::system_error(ENOMEM, std::generic_category(), "veth alloc");
+		rtnl_link_set_name(l.get(), name.c_str());
+		rtnl_link_set_name(rtnl_link_veth_get_peer(l.get()), peer_.c_str());
+		if (int err = rtnl_link_add(sock.get(), l.get(), NLM_F_CREATE | NLM_F_EXCL);
+		    err < 0)
+			fail_nl(err, "create " + name);
+		created_ = true;
+		ifindex_ = if_nametoindex(name.c_str());
+		peer_ifindex_ = if_nametoindex(peer_.c_str());
+		if (!ifindex_ || !peer_ifindex_)
+			throw std::system_error(ENODEV, std::generic_category(),
+						"dataplane/linux: " + name + " vanished");
+	}
+	// IPv6 off first, so that neither end sends anything of its own.
+	for (const auto &n : {name_, peer_})
+		set_sysctl("/proc/sys/net/ipv6/conf/" + n + "/disable_ipv6", "1", false);
+	set_sysctl("/proc/sys/net/ipv4/conf/" + name_ + "/forwarding", "1", true);
+	link_up(sock.get(), peer_ifindex_, nullptr, 65535, peer_);
+	link_up(sock.get(), ifindex_, created_ ? kErspanAlias : nullptr, 65535, name_);
+}
+
+ErspanDevice::~ErspanDevice()
+{
+	if (!created_)
+		return;
+	try {
+		auto sock = route_socket();
+		Link l(rtnl_link_alloc());
+		rtnl_link_set_ifindex(l.get(), static_cast<int>(ifindex_));
+		rtnl_link_delete(sock.get(), l.get()); // the peer goes with it
 	} catch (...) {
 	}
 }

@@ -40,4 +40,32 @@ private:
 	bool created_ = false;
 };
 
+// RAII: the ERSPAN device, a veth pair `name` / `name + "p"`. ERSPAN copies
+// are cloned to the egress of `name`, whose program encapsulates and routes
+// them (or passes them to the peer, whose ingress program redirects them).
+// Both ends up, MTU 65535 (a copy is at most the underlay's MTU, and the
+// veth must not drop it), IPv6 off (nothing but copies leaves them), IPv4
+// forwarding on `name` (bpf_fib_lookup's input lookup requires it).
+// Created if absent (and deleted on destruction unless released); an
+// existing pair is adopted, and removed on exit if a previous run of ours
+// created it.
+class ErspanDevice {
+public:
+	ErspanDevice(const std::string &name, bool create);
+	~ErspanDevice();
+	ErspanDevice(const ErspanDevice &) = delete;
+	ErspanDevice &operator=(const ErspanDevice &) = delete;
+
+	std::uint32_t ifindex() const { return ifindex_; }
+	std::uint32_t peer_ifindex() const { return peer_ifindex_; }
+	const std::string &peer_name() const { return peer_; }
+	bool created() const { return created_; }
+	void release() { created_ = false; }
+
+private:
+	std::string name_, peer_;
+	std::uint32_t ifindex_ = 0, peer_ifindex_ = 0;
+	bool created_ = false;
+};
+
 } // namespace evpnmon::dp::linux_dp

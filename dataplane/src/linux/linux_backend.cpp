@@ -7,10 +7,16 @@
 #include "links.hpp"
 #include "tc_filter.hpp"
 
+#include <evpnmon/unique_fd.hpp>
+
 #include <evpnmon/dataplane/dataplane.hpp>
 
 #include <bpf/bpf.h>
 #include <net/if.h>
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
+#include <sys/timex.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <map>
@@ -37,6 +43,10 @@ public:
 	}
 	Counters global_counters() const override { return store_->global_counters(); }
 	Counters dropped_originals() const override { return store_->dropped_originals(); }
+	std::vector<std::pair<Erspan, ErspanCounters>> erspan_counters() const override
+	{
+		return store_->erspan_counters();
+	}
 	void set_mac_listener(MacListener l) override { listener_ = std::move(l); }
 	void dump_macs() override
 	{
@@ -46,9 +56,14 @@ public:
 				listener_(ev);
 		});
 	}
-	int event_fd() const override { return fdb_->fd(); }
+	// The FDB/link notifications and a 1 s timer that refreshes the TAI
+	// offset of ERSPAN timestamps, behind one pollable fd.
+	int event_fd() const override { return epoll_.get(); }
 	void process_events() override
 	{
+		std::uint64_t ticks = 0;
+		if (::read(timer_.get(), &ticks, sizeof ticks) == sizeof ticks)
+			refresh_tai();
 		fdb_->process(
 		    [this](const MacEvent &ev) {
 			    note_mac(ev);
@@ -67,6 +82,8 @@ public:
 
 private:
 	void configure_maps();
+	void refresh_tai();
+	void setup_events();
 	bool host_facing(const std::string &name, const std::string &kind) const;
 	void attach_port(std::uint32_t ifindex, std::uint32_t vni);
 	void detach_port(std::uint32_t ifindex);
@@ -79,14 +96,19 @@ private:
 	std::map<std::uint32_t, std::uint32_t> port_vni_;   // host-facing ports
 	// Destruction order (reverse): filters go first, then the device.
 	std::unique_ptr<MirrorDevice> mirror_;
+	std::unique_ptr<ErspanDevice> erspan_;
 	std::unique_ptr<BpfObject> bpf_;
 	std::unique_ptr<EntryStore> store_;
 	std::unique_ptr<TcFilter> decap_filter_;
 	std::unique_ptr<TcFilter> mirror_egress_filter_;
+	std::unique_ptr<TcFilter> erspan_filter_;     // evpnmon-er egress
+	std::unique_ptr<TcFilter> erspan_hop_filter_; // evpnmon-erp ingress
 	std::map<std::uint32_t, TcFilter> filters_; // per host-facing port
 	std::map<std::uint32_t, TcFilter> egress_filters_; // same ports, egress
 	std::unique_ptr<FdbListener> fdb_;
 	MacListener listener_;
+	UniqueFd timer_, epoll_;
+	std::int64_t tai_s_ = -1; // TAI - UTC written to dp_config
 };
 
 LinuxDataplane::LinuxDataplane(const Config &cfg) : cfg_(cfg)
@@ -123,12 +145,22 @@ LinuxDataplane::LinuxDataplane(const Config &cfg) : cfg_(cfg)
 							 cfg_.mirror_udp_port,
 							 cfg_.local_vtep,
 							 cfg_.create_mirror_device);
+		erspan_ = std::make_unique<ErspanDevice>(cfg_.erspan_device,
+							 cfg_.create_mirror_device);
 		configure_maps();
 		store_ = std::make_unique<EntryStore>(
 		    MapFds{map_fd_match(*bpf_), map_fd_decap(*bpf_), map_fd_meta(*bpf_),
 			   map_fd_stats(*bpf_), map_fd_gstats(*bpf_),
 			   map_fd_srv_port(*bpf_), map_fd_profile(*bpf_),
-			   map_fd_policer(*bpf_), map_fd_profile_stats(*bpf_)});
+			   map_fd_policer(*bpf_), map_fd_profile_stats(*bpf_),
+			   map_fd_erspan(*bpf_), map_fd_erspan_seq(*bpf_),
+			   map_fd_erspan_stats(*bpf_)});
+		erspan_filter_ = std::make_unique<TcFilter>(
+		    static_cast<int>(erspan_->ifindex()), prog_fd_erspan(*bpf_),
+		    cfg_.erspan_device, true);
+		erspan_hop_filter_ = std::make_unique<TcFilter>(
+		    static_cast<int>(erspan_->peer_ifindex()), prog_fd_erspan_hop(*bpf_),
+		    erspan_->peer_name());
 		decap_filter_ = std::make_unique<TcFilter>(
 		    static_cast<int>(mirror_->ifindex()), prog_fd_decap(*bpf_),
 		    cfg_.mirror_device);
@@ -145,11 +177,14 @@ LinuxDataplane::LinuxDataplane(const Config &cfg) : cfg_(cfg)
 		}
 		// Local MACs for the egress program (frames to the server).
 		fdb_->dump([this](const MacEvent &ev) { note_mac(ev); });
+		setup_events();
 	} catch (...) {
 		// Members built so far undo themselves; pins this start created
 		// are removed too (adopted ones stay for the next attempt).
 		egress_filters_.clear();
 		filters_.clear();
+		erspan_hop_filter_.reset();
+		erspan_filter_.reset();
 		mirror_egress_filter_.reset();
 		decap_filter_.reset();
 		if (!bpf_->adopted())
@@ -160,7 +195,8 @@ LinuxDataplane::LinuxDataplane(const Config &cfg) : cfg_(cfg)
 
 bool LinuxDataplane::host_facing(const std::string &name, const std::string &kind) const
 {
-	if (kind == "vxlan" || name == cfg_.mirror_device)
+	if (kind == "vxlan" || name == cfg_.mirror_device ||
+	    name == cfg_.erspan_device || name == cfg_.erspan_device + "p")
 		return false; // fabric side
 	for (const auto &b : cfg_.bridges)
 		if (name == b.vxlan_device)
@@ -251,12 +287,32 @@ void LinuxDataplane::on_link(const FdbListener::LinkEvent &ev)
 	}
 }
 
+namespace {
+
+// TAI - UTC in seconds, as the kernel keeps it (adjtimex().tai; 0 until a
+// time daemon sets it, as on a host without PTP/NTP leap-second data).
+std::int64_t tai_offset()
+{
+	timex tx{};
+	if (::adjtimex(&tx) < 0)
+		return 0;
+	return tx.tai;
+}
+
+} // namespace
+
 void LinuxDataplane::configure_maps()
 {
+	if (cfg_.erspan_hw_id > 63)
+		throw std::invalid_argument("dataplane/linux: ERSPAN HW ID must be 0..63");
 	dp_config c{};
 	c.mirror_ifindex = mirror_->ifindex();
 	std::memcpy(&c.local_vtep, cfg_.local_vtep.data(), 4);
 	c.ttl = 64;
+	c.erspan_hw_id = cfg_.erspan_hw_id;
+	c.erspan_ifindex = erspan_->ifindex();
+	tai_s_ = tai_offset();
+	c.tai_offset_ns = static_cast<dp_u64>(tai_s_) * 1000000000ull;
 	const dp_u32 zero = 0;
 	if (bpf_map_update_elem(map_fd_config(*bpf_), &zero, &c, BPF_ANY))
 		throw std::system_error(errno, std::generic_category(),
@@ -281,6 +337,43 @@ void LinuxDataplane::configure_maps()
 	forget_port_macs(0); // a previous run's MACs on ports gone since
 }
 
+// The TAI offset changes when a time daemon announces a leap second (or
+// sets it for the first time): checked every second, written when changed.
+void LinuxDataplane::refresh_tai()
+{
+	const std::int64_t t = tai_offset();
+	if (t == tai_s_)
+		return;
+	const dp_u32 zero = 0;
+	dp_config c{};
+	if (bpf_map_lookup_elem(map_fd_config(*bpf_), &zero, &c) != 0)
+		return;
+	c.tai_offset_ns = static_cast<dp_u64>(t) * 1000000000ull;
+	if (bpf_map_update_elem(map_fd_config(*bpf_), &zero, &c, BPF_ANY) == 0)
+		tai_s_ = t;
+}
+
+void LinuxDataplane::setup_events()
+{
+	timer_.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
+	epoll_.reset(::epoll_create1(EPOLL_CLOEXEC));
+	if (!timer_ || !epoll_)
+		throw std::system_error(errno, std::generic_category(),
+					"dataplane/linux: timerfd/epoll");
+	itimerspec its{};
+	its.it_interval.tv_sec = 1;
+	its.it_value.tv_sec = 1;
+	::timerfd_settime(timer_.get(), 0, &its, nullptr);
+	for (int fd : {fdb_->fd(), timer_.get()}) {
+		epoll_event ev{};
+		ev.events = EPOLLIN;
+		ev.data.fd = fd;
+		if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) != 0)
+			throw std::system_error(errno, std::generic_category(),
+						"dataplane/linux: epoll_ctl");
+	}
+}
+
 LinuxDataplane::~LinuxDataplane()
 {
 	if (cfg_.keep_on_exit) {
@@ -290,11 +383,16 @@ LinuxDataplane::~LinuxDataplane()
 			f.release();
 		decap_filter_->release();
 		mirror_egress_filter_->release();
+		erspan_filter_->release();
+		erspan_hop_filter_->release();
 		mirror_->release();
+		erspan_->release();
 		return;
 	}
 	egress_filters_.clear();
 	filters_.clear();
+	erspan_hop_filter_.reset();
+	erspan_filter_.reset();
 	mirror_egress_filter_.reset();
 	decap_filter_.reset();
 	bpf_->unpin();

@@ -428,20 +428,28 @@ std::vector<Output> MemoryDataplane::Impl::mirror(std::span<const std::uint8_t> 
 	};
 	std::vector<Copy> copies;
 	std::vector<std::pair<RecordPtr, int>> matched;
-	// Profiles (direction, filter, sampler, policer, truncation) are the
-	// eBPF program's alone: a second implementation here could only drift
-	// from it. A packet that meets one is refused, before any counter moves.
+	// Profiles (direction, filter, sampler, policer, truncation) and ERSPAN
+	// encapsulation are the eBPF program's alone: a second implementation
+	// here could only drift from it. A packet that meets one is refused,
+	// before any counter moves.
 	for (int i = 0; i < nkeys; ++i) {
 		auto m = match.find(keys[i]);
 		if (m == match.end())
 			continue;
-		for (RecordPtr rec : m->second)
+		for (RecordPtr rec : m->second) {
 			if (rec->second.options.has_profile())
 				throw std::logic_error(
 				    "MemoryDataplane::simulate: entry of session '" +
 				    rec->first.session +
 				    "' has a mirror profile; profiles are simulated only by "
 				    "the eBPF program (test with BPF_PROG_TEST_RUN)");
+			if (rec->second.action.kind == Action::Kind::Erspan)
+				throw std::logic_error(
+				    "MemoryDataplane::simulate: entry of session '" +
+				    rec->first.session +
+				    "' sends ERSPAN copies; the encapsulation is implemented "
+				    "only by the eBPF program (test with BPF_PROG_TEST_RUN)");
+		}
 	}
 	for (int i = 0; i < nkeys; ++i) {
 		auto m = match.find(keys[i]);
