@@ -5,7 +5,10 @@ Brings up docker/clab/evpn-monitor.clab.yml with the netns runner (the same
 file containerlab deploys), configures "monitor VM210 with SERV21" once on
 VTEP101 with vtysh, sends traffic (ping and a TCP flow, both directions, from
 hosts on other leaves and on the same leaf) and shows what SERV21 receives.
-Then VM210 moves to VTEP102, then SERV21 moves to VTEP103; after each step
+An ERSPAN III collector on the underlay (10.9.0.1, behind the spine) then
+watches VM210 too for one round of traffic: the copies it receives are
+decoded with tshark. Then VM210 moves to VTEP102, then SERV21 moves to
+VTEP103; after each step
 the entries of every VTEP and the copies at SERV21 are checked again. Ends by
 tearing down everything it created (also on Ctrl-C) and prints the
 convergence times it measured.
@@ -23,6 +26,7 @@ sys.path.insert(0, str(REPO / "tests" / "lab"))
 sys.path.insert(0, str(REPO / "tests" / "scenarios"))
 
 from clabns import Lab, LabError  # noqa: E402
+import erspan as E  # noqa: E402
 import fabric as F  # noqa: E402
 
 BOLD, GREEN, RED, END = "\033[1m", "\033[32m", "\033[31m", "\033[0m"
@@ -159,6 +163,8 @@ def run(lab: Lab, out: Path, times: dict, failures: list[str]) -> None:
     c, _, _ = F.mirrored_exchange(lab, ["vm250"], "1-stock", out)
     say(f"    {c}")
 
+    erspan(lab, out, failures)
+
     step("VM210 moves to VTEP102 (link moved, gratuitous ARP), traffic continues")
     m = F.measure_move(lab, "vm210", "vtep101", "vtep102", out, "2-move")
     times["VM210 move: the fabric's type-2 MAC move"] = m.fabric
@@ -174,6 +180,59 @@ def run(lab: Lab, out: Path, times: dict, failures: list[str]) -> None:
     say(f"SERV21 now on vtep103:{m.port}; after its gratuitous ARP: {m}")
     show_entries(lab, "vtep102", "vtep103", failures)
     traffic(lab, out, "3-serv21-moved", ["vm220", "vm230", "vm240"], failures)
+
+
+def erspan(lab, out: Path, failures: list[str]) -> None:
+    step("An ERSPAN III collector (10.9.0.1, on the underlay behind the spine) watches VM210 "
+         "too")
+    coll = E.Collector(1, 3, dscp=46)
+    lines = [coll.line(), E.session_line(coll)]
+    for c in lines:
+        say(f"vtep101(config-router-af)# {c}")
+    E.start_gre_sink(lab)
+    lab.configure("vtep101", ["router bgp 65101", "address-family l2vpn evpn", *lines])
+    E.wait_state(lab, coll, "vm210", True)
+    say(f"every VTEP has entries 1 and 2 of it: copies as ERSPAN III (GRE 0x22EB) to "
+        f"{coll.ip}, span id {coll.span}, DSCP {coll.eff_dscp}, TTL {coll.eff_ttl}, routed "
+        f"by each VTEP's underlay (via the spine)")
+    hif = lab.link_of("vm210", F.where_is(lab, "vm210")).iface("vm210")
+    with E.CollectorCapture(lab, out, "4-erspan") as cc, \
+            F.Capture(lab, "vm210", hif, out / "4-erspan-vm210.pcap", nano=True) as ch:
+        time.sleep(0.3)
+        res = F.traffic_round(lab, ["vm220", "vm230"])
+        cc.wait_quiet()
+        host = ch.stop()
+    copies = cc.stop()
+    pcap = cc.paths[E.VIA_SPINE]
+    say(f"what the collector received (tshark, {pcap}):")
+    say("  captured at (s)    outer src -> dst      DSCP GRE seq type span D HW  "
+        "ERSPAN timestamp (100 ns since the epoch)")
+    for c in copies[:8]:
+        f = c.f
+        t = c.timestamp_ns()
+        say(f"  {c.ts_ns / 1e9:.6f}  {f['ip.src']} -> {f['ip.dst']}  {f['ip.dsfield.dscp']:>4} "
+            f"{c.seq:>7} {'III' if f['erspan.version'] == 2 else 'II':>4} {c.span:>4} "
+            f"{f['erspan.direction']} {f['erspan.hw']:>2}  "
+            f"{t // 100 if t else '-'} ({(t - c.ts_ns) / 1000 if t else 0:+.0f} us)")
+    say("  (D 0 = from VM210, made at its VTEP; D 1 = to VM210, made where the frame entered)")
+    inner = {}
+    for c in copies:
+        inner[c.inner] = inner.get(c.inner, 0) + 1
+    frames = F.monitored_frames(host)
+    missing = sum(1 for x in frames if x not in inner)
+    dup = sum(1 for x in frames if inner.get(x, 0) > 1)
+    bad = {c.short(): p for c in copies if (p := E.generic_problems(c, coll, E.hw_ids(lab)))}
+    seq = E.sequence_problems(copies)
+    ok = all(res.values()) and frames and not (missing or dup or bad or seq)
+    if not verdict(ok, f"{len(frames)} unicast frames to/from VM210 at its port, each once "
+                       f"at the collector as ERSPAN III (missing {missing}, duplicated {dup}); "
+                       f"every header as configured ({len(bad)} wrong), GRE sequence "
+                       f"contiguous per VTEP ({E.seq_ranges(copies)})"):
+        failures.append(f"ERSPAN: missing {missing} duplicated {dup} wrong "
+                        f"{list(bad.items())[:3]} sequence {seq}")
+    lab.configure("vtep101", ["router bgp 65101", "address-family l2vpn evpn",
+                              f"no {E.session_line(coll)}", f"no monitor collector {coll.cid}"])
+    E.wait_state(lab, coll, "vm210", False)
 
 
 if __name__ == "__main__":

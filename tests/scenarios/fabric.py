@@ -79,13 +79,17 @@ def ctl_json(lab, node: str, what: str = "all", timeout: float = 10) -> dict:
 
 
 def _key(e: dict) -> tuple:
-    return (e["kind"], int(e["vni"]), e.get("host-mac"), e.get("host-ip"), int(e["host-id"]),
+    # a collector session's entries carry its collector ID instead of a HOST ID
+    hid = int(e["host-id"]) if "host-id" in e else int(e["collector-id"])
+    return (e["kind"], int(e["vni"]), e.get("host-mac"), e.get("host-ip"), hid,
             _action(e["action"]))
 
 
 def _action(a: dict) -> tuple:
     if a["type"] == "local-port":
         return ("port", a["port"])
+    if a["type"] == "erspan":
+        return ("erspan", a["collector"], int(a["erspan-version"]), int(a["span-id"]))
     return ("vxlan", a["remote-vtep"], int(a["vni"]), int(a["host-id"]))
 
 
@@ -190,7 +194,12 @@ def format_entries(ents: set[tuple]) -> list[str]:
              "decap": "entry 3 (decap)"}
     out = []
     for kind, vni, mac, _ip, hid, act in sorted(ents, key=lambda e: (e[0] != "mirror-source", e[0])):
-        a = f"-> port {act[1]}" if act[0] == "port" else f"-> VXLAN-GBP {act[1]} GPID {act[3]}"
+        if act[0] == "port":
+            a = f"-> port {act[1]}"
+        elif act[0] == "erspan":
+            a = f"-> ERSPAN {'II' if act[2] == 2 else 'III'} {act[1]} span {act[3]}"
+        else:
+            a = f"-> VXLAN-GBP {act[1]} GPID {act[3]}"
         out.append(f"{names.get(kind, kind):22} vni {vni} {('host ' + mac) if mac else '':24} "
                    f"host-id {hid} {a}")
     return out
@@ -203,12 +212,14 @@ def format_entries(ents: set[tuple]) -> list[str]:
 class Capture:
     """tcpdump in a node's netns, writing a pcap; started when it listens."""
 
-    def __init__(self, lab, node: str, iface: str, path: str | Path, bpf: str = ""):
+    def __init__(self, lab, node: str, iface: str, path: str | Path, bpf: str = "",
+                 nano: bool = False):
         self.path = Path(path)
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
         argv = ["ip", "netns", "exec", lab.netns(node), "tcpdump", "-n", "-U", "--immediate-mode",
                 "-B", "8192", "-Z", "root",   # writes where only root may (pytest's tmp_path)
+                *(["--time-stamp-precision=nano"] if nano else []),
                 "-i", iface, "-w", str(self.path)] + ([bpf] if bpf else [])
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, start_new_session=True)
@@ -813,7 +824,10 @@ def ready_fabric(pings: list[tuple[str, str]], echo_hosts: list[str]):
     # A missing build is a failure, not a skip: these tests must be able to fail.
     assert (Path(FRR_PREFIX) / "bin").exists(), f"no patched FRR build at {FRR_PREFIX}"
     assert CTL.exists(), f"no evpnmon-ctl at {CTL}"
-    with Lab(TOPOLOGY, frr_prefix=FRR_PREFIX, stock_ok=False, require_extras=True) as lab:
+    # EVPNMON_CONSUMER_BIN: run another fpm-consumer build (e.g. a mutant,
+    # to show that a test fails when the product is wrong)
+    with Lab(TOPOLOGY, frr_prefix=FRR_PREFIX, stock_ok=False, require_extras=True,
+             consumer_bin=os.environ.get("EVPNMON_CONSUMER_BIN") or None) as lab:
         bring_up_wait(lab)
         quiet_hosts(lab)
         for a, b in pings:
