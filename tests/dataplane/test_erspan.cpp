@@ -17,6 +17,7 @@
 #include "erspan_wire.hpp"
 #include "private_netns.hpp"
 #include "profile_table.hpp"
+#include "tc_test_run.hpp"
 
 #include "evpnmon_shared.h"
 
@@ -37,7 +38,7 @@
 #include <thread>
 
 using namespace evpnmon::dp;
-using evpnmon::dp::test::sh;
+using namespace evpnmon::dp::test;
 namespace session = evpnmon::session;
 namespace wire = evpnmon::dp::erspan_wire;
 
@@ -92,46 +93,6 @@ std::array<std::uint8_t, 6> dev_mac(const std::string &dev)
 	std::array<std::uint8_t, 6> m{};
 	std::memcpy(m.data(), ifr.ifr_hwaddr.sa_data, 6);
 	return m;
-}
-
-int attached_prog(const std::string &dev, bool egress, const std::string &prefix)
-{
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = static_cast<int>(if_nametoindex(dev.c_str())),
-		    .attach_point = egress ? BPF_TC_EGRESS : BPF_TC_INGRESS);
-	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = 0xe7a0, .priority = 1);
-	if (bpf_tc_query(&hook, &opts) != 0)
-		throw std::runtime_error("no program attached on " + dev);
-	const int fd = bpf_prog_get_fd_by_id(opts.prog_id);
-	bpf_prog_info info{};
-	__u32 len = sizeof info;
-	if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len) != 0 ||
-	    std::string(info.name).rfind(prefix.substr(0, 15), 0) != 0)
-		throw std::runtime_error("unexpected program on " + dev);
-	return fd;
-}
-
-struct Run {
-	int retval = -1;
-	__sk_buff ctx{};
-	std::vector<std::uint8_t> data;
-};
-
-Run test_run(int prog_fd, std::span<const std::uint8_t> frame, const __sk_buff &ctx_in)
-{
-	Run r;
-	r.data.resize(frame.size() + 512);
-	__sk_buff in = ctx_in;
-	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = frame.data(), .data_out = r.data.data(),
-		    .data_size_in = static_cast<__u32>(frame.size()),
-		    .data_size_out = static_cast<__u32>(r.data.size()), .ctx_in = &in,
-		    .ctx_out = &r.ctx, .ctx_size_in = sizeof in, .ctx_size_out = sizeof r.ctx,
-		    .repeat = 1);
-	const int err = bpf_prog_test_run_opts(prog_fd, &o);
-	if (err)
-		throw std::runtime_error("BPF_PROG_TEST_RUN: " + std::to_string(err));
-	r.retval = static_cast<int>(o.retval);
-	r.data.resize(o.data_size_out);
-	return r;
 }
 
 std::int64_t realtime_ns()

@@ -15,6 +15,7 @@
 // timestamps (base + platform subheader) just before the capture time.
 #define DOCTEST_CONFIG_IMPLEMENT
 #include "capture.hpp"
+#include "netns_fixture.hpp"
 #include "private_netns.hpp"
 
 #include <evpnmon/dataplane/dataplane.hpp>
@@ -23,8 +24,6 @@
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <sched.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -35,47 +34,13 @@
 #include <sstream>
 
 using namespace evpnmon::dp;
-using evpnmon::dp::test::sh;
+using namespace evpnmon::dp::test;
 namespace session = evpnmon::session;
 
 namespace {
 
 const std::string g_pin = "/sys/fs/bpf/evpnmon-erstream-" + std::to_string(::getpid());
 constexpr const char *kHostA = "02:00:00:00:00:01";
-
-// A child process parked in a network namespace of its own.
-struct NetnsChild {
-	pid_t pid = -1;
-	NetnsChild()
-	{
-		int p[2];
-		if (::pipe(p) != 0)
-			throw std::runtime_error("pipe");
-		pid = ::fork();
-		if (pid == 0) {
-			::close(p[0]);
-			if (::unshare(CLONE_NEWNET) != 0)
-				::_exit(1);
-			char x = 1;
-			(void)!::write(p[1], &x, 1);
-			::pause();
-			::_exit(0);
-		}
-		::close(p[1]);
-		char x = 0;
-		if (::read(p[0], &x, 1) != 1)
-			throw std::runtime_error("netns child");
-		::close(p[0]);
-	}
-	~NetnsChild()
-	{
-		if (pid > 0) {
-			::kill(pid, SIGKILL);
-			::waitpid(pid, nullptr, 0);
-		}
-	}
-	std::string in() const { return "nsenter -t " + std::to_string(pid) + " -n "; }
-};
 
 NetnsChild *g_a = nullptr, *g_b = nullptr, *g_c = nullptr;
 
@@ -85,24 +50,9 @@ void build()
 	g_a = &a;
 	g_b = &b;
 	g_c = &c;
-	sh("sysctl -qw net.ipv6.conf.default.disable_ipv6=1 net.ipv6.conf.all.disable_ipv6=1");
-	sh("ip link set lo up && ip link add br100 type bridge");
-	for (auto p : {"ha", "hb"}) {
-		const std::string n = p;
-		sh("ip link add " + n + " type veth peer name " + n + "p");
-		sh("ip link set " + n + " master br100 up");
-	}
-	sh("ip link add vxlan100 type vxlan id 100 dstport 4789 nolearning && "
-	   "ip link set vxlan100 master br100 up && ip link set br100 up");
-	sh("ip link set hap address " + std::string(kHostA) + " netns " + std::to_string(a.pid));
-	sh("ip link set hbp address 02:00:00:00:00:02 netns " + std::to_string(b.pid));
-	for (auto [ns, dev, v4] : {std::tuple{&a, "hap", "10.1.0.1"},
-				   std::tuple{&b, "hbp", "10.1.0.2"}}) {
-		const std::string in = ns->in();
-		sh(in + "ip link set lo up");
-		sh(in + "ip addr add " + std::string(v4) + "/24 dev " + dev);
-		sh(in + "ip link set " + dev + " up");
-	}
+	build_bridge({"ha", "hb"});
+	add_host(a, "hap", kHostA, "10.1.0.1");
+	add_host(b, "hbp", "02:00:00:00:00:02", "10.1.0.2");
 	// The routed underlay to the collector: MTU 1400, next hop 10.9.9.2
 	// (resolved by ARP when the first copy needs it).
 	sh("ip link add ul0 mtu 1400 type veth peer name ul1 mtu 1400");
@@ -189,27 +139,6 @@ void write_pcap(const std::vector<Frame> &frames, const std::string &path)
 		out.write(reinterpret_cast<const char *>(rec), sizeof rec);
 		out.write(reinterpret_cast<const char *>(f.bytes.data()), len);
 	}
-}
-
-// 4 MB from A to B over TCP; the client retries until B listens.
-void tcp_stream()
-{
-	const std::string server =
-	    "import socket\n"
-	    "s=socket.socket()\n"
-	    "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
-	    "s.bind(('10.1.0.2',5001)); s.listen(1)\n"
-	    "c,_=s.accept()\n"
-	    "while c.recv(1<<20): pass\n";
-	const std::string client =
-	    "import socket,time\n"
-	    "for i in range(500):\n"
-	    "    try:\n"
-	    "        c=socket.create_connection(('10.1.0.2',5001)); break\n"
-	    "    except OSError: time.sleep(0.01)\n"
-	    "c.sendall(b'x'*(4<<20)); c.close()\n";
-	sh("(" + g_b->in() + "python3 -c \"" + server + "\") & " + g_a->in() +
-	   "python3 -c \"" + client + "\"; wait");
 }
 
 struct Row {
@@ -324,7 +253,7 @@ TEST_CASE("ERSPAN copies of a real TCP stream: MTU, T, sequence, fields decoded 
 		REQUIRE_FALSE(dp->install(*e));
 	const int cap = capture_in(g_c->pid, "ul1");
 
-	tcp_stream();
+	tcp_stream(*g_a, *g_b, "10.1.0.2", "AF_INET");
 	// Copies are queued (veth backlogs): wait until the collector got as
 	// many as the dataplane sent, with the count unchanged meanwhile (a
 	// late segment of the stream only adds a copy: then wait for that one

@@ -15,60 +15,25 @@
 // child processes of this test (not named, never in `ip netns list`).
 #define DOCTEST_CONFIG_IMPLEMENT
 #include "capture.hpp"
+#include "netns_fixture.hpp"
 #include "private_netns.hpp"
 
 #include <evpnmon/dataplane/dataplane.hpp>
 
 #include <poll.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <map>
 
 using namespace evpnmon::dp;
-using evpnmon::dp::test::sh;
+using namespace evpnmon::dp::test;
 namespace session = evpnmon::session;
 
 namespace {
 
 const std::string g_pin = "/sys/fs/bpf/evpnmon-trunc-" + std::to_string(::getpid());
 constexpr const char *kHostA = "02:00:00:00:00:01";
-
-// A child process parked in a network namespace of its own.
-struct NetnsChild {
-	pid_t pid = -1;
-	NetnsChild()
-	{
-		int p[2];
-		if (::pipe(p) != 0)
-			throw std::runtime_error("pipe");
-		pid = ::fork();
-		if (pid == 0) {
-			::close(p[0]);
-			if (::unshare(CLONE_NEWNET) != 0)
-				::_exit(1);
-			char x = 1;
-			(void)!::write(p[1], &x, 1);
-			::pause();
-			::_exit(0);
-		}
-		::close(p[1]);
-		char x = 0;
-		if (::read(p[0], &x, 1) != 1)
-			throw std::runtime_error("netns child");
-		::close(p[0]);
-	}
-	~NetnsChild()
-	{
-		if (pid > 0) {
-			::kill(pid, SIGKILL);
-			::waitpid(pid, nullptr, 0);
-		}
-	}
-	std::string in() const { return "nsenter -t " + std::to_string(pid) + " -n "; }
-};
 
 NetnsChild *g_a = nullptr, *g_b = nullptr;
 
@@ -77,33 +42,16 @@ void build()
 	static NetnsChild a, b;
 	g_a = &a;
 	g_b = &b;
-	sh("sysctl -qw net.ipv6.conf.default.disable_ipv6=1 net.ipv6.conf.all.disable_ipv6=1");
-	sh("ip link set lo up && ip link add br100 type bridge");
-	for (auto p : {"ha", "hb", "s1", "s2", "s3"}) {
-		const std::string n = p;
-		sh("ip link add " + n + " type veth peer name " + n + "p");
-		sh("ip link set " + n + " master br100 up");
-	}
+	build_bridge({"ha", "hb", "s1", "s2", "s3"});
 	// Servers get copies only: no flooded originals.
 	for (auto p : {"s1", "s2", "s3"})
 		sh(std::string("bridge link set dev ") + p +
 		   " flood off mcast_flood off bcast_flood off && ip link set " + p + "p up");
-	sh("ip link add vxlan100 type vxlan id 100 dstport 4789 nolearning && "
-	   "ip link set vxlan100 master br100 up && ip link set br100 up");
 	sh("ip link add ul0 type veth peer name ul1 && ip link set ul0 up && "
 	   "ip link set ul1 up && ip addr add 10.9.9.1/24 dev ul0 && "
 	   "ip neigh add 10.9.9.2 lladdr 02:99:00:00:00:01 dev ul0 nud permanent");
-	sh("ip link set hap address " + std::string(kHostA) + " netns " + std::to_string(a.pid));
-	sh("ip link set hbp address 02:00:00:00:00:02 netns " + std::to_string(b.pid));
-	for (auto [ns, dev, v4, v6] : {std::tuple{&a, "hap", "10.1.0.1", "fd00::1"},
-				       std::tuple{&b, "hbp", "10.1.0.2", "fd00::2"}}) {
-		const std::string in = ns->in();
-		sh(in + "sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0");
-		sh(in + "ip link set lo up");
-		sh(in + "ip addr add " + v4 + "/24 dev " + dev);
-		sh(in + "ip addr add " + v6 + "/64 dev " + dev + " nodad");
-		sh(in + "ip link set " + dev + " up");
-	}
+	add_host(a, "hap", kHostA, "10.1.0.1", "fd00::1");
+	add_host(b, "hbp", "02:00:00:00:00:02", "10.1.0.2", "fd00::2");
 }
 
 int capture(const std::string &dev)
@@ -133,27 +81,6 @@ std::vector<std::size_t> received(int fd, bool vxlan)
 		}
 	}
 	return out;
-}
-
-// 4 MB from A to B over TCP; the client retries until B listens.
-void tcp_stream(const std::string &dst, const std::string &family)
-{
-	const std::string server =
-	    "import socket\n"
-	    "s=socket.socket(socket." + family + ")\n"
-	    "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
-	    "s.bind(('" + dst + "',5001)); s.listen(1)\n"
-	    "c,_=s.accept()\n"
-	    "while c.recv(1<<20): pass\n";
-	const std::string client =
-	    "import socket,time\n"
-	    "for i in range(500):\n"
-	    "    try:\n"
-	    "        c=socket.create_connection(('" + dst + "',5001)); break\n"
-	    "    except OSError: time.sleep(0.01)\n"
-	    "c.sendall(b'x'*(4<<20)); c.close()\n";
-	sh("(" + g_b->in() + "python3 -c \"" + server + "\") & " + g_a->in() +
-	   "python3 -c \"" + client + "\"; wait");
 }
 
 Entry entry(const std::string &session_id, std::uint16_t truncate, const std::string &port,
@@ -196,8 +123,8 @@ TEST_CASE("truncated copies of a real TCP stream (GSO, CHECKSUM_PARTIAL) come ou
 	const int c1 = capture("s1p"), c2 = capture("s2p"), c3 = capture("s3p"),
 		  cu = capture("ul0");
 
-	tcp_stream("10.1.0.2", "AF_INET");
-	tcp_stream("fd00::2", "AF_INET6");
+	tcp_stream(*g_a, *g_b, "10.1.0.2", "AF_INET");
+	tcp_stream(*g_a, *g_b, "fd00::2", "AF_INET6");
 	// Copies are queued to the server ports' peers (veth backlog): wait
 	// until each entry's copies so far have all arrived (fail after 5 s).
 	// Frames A sends meanwhile (ND, late ACKs) only add copies.

@@ -24,13 +24,8 @@ Run as root: /usr/bin/python3 -m pytest tests/frr-plugin/test_collector_cli.py
 """
 from __future__ import annotations
 
-import json
 import os
-import shutil
-import signal
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -39,24 +34,15 @@ import pytest
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from conftest import FRR_PREFIX  # noqa: E402
 from feedclient import FeedClient  # noqa: E402
+from two_leaves import (SERVER, SERVER_LINE, VNI, Leaf, bgpd_conf, frr_reload,  # noqa: E402
+                        two_leaves, wait_for)
 
 PREFIX = f"emc{os.getpid()}"
-FRR = Path(FRR_PREFIX)
-VNI = 100
-SERVER = 21
-SERVER_LINE = f"monitor server {SERVER} mac 00:00:00:00:00:21 ip 192.168.100.21"
 HOST_MAC = "00:00:00:00:02:41"
 COLL_IP = "10.9.0.1"
-AF = ["configure terminal", "router bgp {asn}", "address-family l2vpn evpn"]
 GRE_II, GRE_III = "0x88be", "0x22eb"
 MAX_OPTIONS = 182
-
-
-def sh(cmd: str) -> None:
-    subprocess.run(cmd, shell=True, check=True, timeout=20)
-
 
 # leaf2 starts with a collector session in its configuration file (bgpd -f
 # reads it before zebra has reported the VNI), the session line first.
@@ -65,137 +51,10 @@ LEAF2_FILE_LINES = ["monitor host vni 100 ip 192.168.100.55 collector 5 profile 
                     "monitor collector 5 ip 10.9.0.5 erspan 2 ttl 7"]
 
 
-def bgpd_conf(i: int) -> str:
-    other = 3 - i
-    extra = "".join(f"  {l}\n" for l in LEAF2_FILE_LINES) if i == 2 else ""
-    return f"""hostname leaf{i}
-router bgp 6500{i}
- bgp router-id 10.0.0.{i}
- no bgp ebgp-requires-policy
- neighbor 172.16.0.{other} remote-as 6500{other}
- neighbor 172.16.0.{other} timers 3 9
- neighbor 172.16.0.{other} timers connect 2
- address-family l2vpn evpn
-  neighbor 172.16.0.{other} activate
-  advertise-all-vni
-  {SERVER_LINE}
-{extra} exit-address-family
-"""
-
-
-class Leaf:
-    def __init__(self, i: int, d: Path):
-        self.i, self.d, self.asn = i, d, 65000 + i
-
-    def vtysh(self, *cmds: str) -> subprocess.CompletedProcess:
-        argv = [str(FRR / "bin" / "vtysh"), "--vty_socket", str(self.d)]
-        for c in cmds:
-            argv += ["-c", c]
-        env = {**os.environ, "LD_LIBRARY_PATH": str(FRR / "lib")}
-        return subprocess.run(argv, capture_output=True, text=True, timeout=30, env=env)
-
-    def show(self, cmd: str) -> str:
-        cp = self.vtysh(cmd)
-        assert cp.returncode == 0, f"{cmd}: {cp.stdout} {cp.stderr}"
-        return cp.stdout
-
-    def json(self, cmd: str):
-        return json.loads(self.show(cmd + " json"))
-
-    def conf(self, *lines: str) -> subprocess.CompletedProcess:
-        """Lines inside `address-family l2vpn evpn`; stops at the first error."""
-        return self.vtysh(*[a.format(asn=self.asn) for a in AF], *lines)
-
-    def ok(self, *lines: str) -> None:
-        cp = self.conf(*lines)
-        assert cp.returncode == 0 and "%" not in cp.stdout, f"{lines}: {cp.stdout} {cp.stderr}"
-
-    def monitor_lines(self) -> list[str]:
-        """The module's lines of the running-config, in order."""
-        return [l.strip() for l in self.show("show running-config").splitlines()
-                if l.strip().startswith("monitor ")]
-
-    def collector_lines(self) -> list[str]:
-        return [l for l in self.monitor_lines() if l.startswith("monitor collector ")]
-
-    def configured(self) -> list[dict]:
-        return self.json("show bgp l2vpn evpn monitor")["configured"]
-
-    def sessions(self, origin: str | None = None) -> list[dict]:
-        s = self.json("show bgp l2vpn evpn monitor")["sessions"]
-        return [x for x in s if origin is None or x["origin"] == origin]
-
-    def collectors(self) -> dict:
-        return self.json("show bgp l2vpn evpn monitor collector")["collectors"]
-
-    def feed(self, **kw) -> FeedClient:
-        return FeedClient(f"ipc://{self.d}/evpnmon-feed.sock", f"leaf{self.i}", **kw)
-
-
-def wait_for(pred, timeout=30.0, what=""):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = pred()
-            if last:
-                return last
-        except (AssertionError, KeyError, ValueError, IndexError) as e:
-            last = e
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
-
-
 @pytest.fixture(scope="module")
 def leaves():
-    if not (FRR / "sbin" / "bgpd").exists():
-        pytest.skip(f"no patched FRR at {FRR}")
-    base = Path(tempfile.mkdtemp(prefix=f"{PREFIX}-", dir="/tmp"))
-    base.chmod(0o755)
-    out = {}
-    try:
-        for i in (1, 2):
-            sh(f"ip netns add {PREFIX}-{i}")
-        sh(f"ip link add eth0 netns {PREFIX}-1 type veth peer name eth0 netns {PREFIX}-2")
-        for i in (1, 2):
-            ns = f"{PREFIX}-{i}"
-            sh(f"ip -n {ns} link set lo up; ip -n {ns} addr add 10.0.0.{i}/32 dev lo; "
-               f"ip -n {ns} addr add 172.16.0.{i}/24 dev eth0; ip -n {ns} link set eth0 up; "
-               f"ip -n {ns} link add br100 type bridge; ip -n {ns} link set br100 up; "
-               f"ip -n {ns} link add vxlan100 type vxlan id {VNI} local 10.0.0.{i} dstport 4789 nolearning; "
-               f"ip -n {ns} link set vxlan100 master br100; ip -n {ns} link set vxlan100 up; "
-               f"ip -n {ns} route add 10.0.0.{3 - i}/32 via 172.16.0.{3 - i}")
-            d = base / f"leaf{i}"
-            d.mkdir()
-            (d / "zebra.conf").write_text(f"hostname leaf{i}\n")
-            (d / "bgpd.conf").write_text(bgpd_conf(i))
-            sh(f"chown -R frr:frr {d}")
-            common = f"-i {{pid}} -z {d}/zserv.api --vty_socket {d} -P 0"
-            sh(f"ip netns exec {ns} {FRR}/sbin/zebra -d -f {d}/zebra.conf "
-               + common.format(pid=d / "zebra.pid") + f" --log file:{d}/zebra.log")
-            sh(f"ip netns exec {ns} {FRR}/sbin/bgpd -d -M evpn_mon -f {d}/bgpd.conf "
-               + common.format(pid=d / "bgpd.pid") + f" --log file:{d}/bgpd.log")
-            out[i] = Leaf(i, d)
-        for leaf in out.values():
-            peer = f"172.16.0.{3 - leaf.i}"
-            wait_for(lambda: leaf.json("show bgp neighbors")[peer]["bgpState"] == "Established",
-                     timeout=60, what=f"leaf{leaf.i} BGP established")
-            wait_for(lambda: f" {VNI} " in leaf.show("show bgp l2vpn evpn vni"),
-                     what=f"leaf{leaf.i} bgpd knows VNI {VNI}")
+    with two_leaves(PREFIX, lambda i: bgpd_conf(i, LEAF2_FILE_LINES if i == 2 else ())) as out:
         yield out
-    finally:
-        for i in (1, 2):
-            ns = f"{PREFIX}-{i}"
-            pids = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True).stdout.split()
-            for sig in (signal.SIGTERM, signal.SIGKILL):
-                for p in pids:
-                    try:
-                        os.kill(int(p), sig)
-                    except ProcessLookupError:
-                        pass
-                time.sleep(1 if sig == signal.SIGTERM else 0)
-            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
-        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture
@@ -203,11 +62,7 @@ def leaf1(leaves):
     """leaf1 with no session, collector or profile (each test starts clean)."""
     leaf = leaves[1]
     yield leaf
-    for line in reversed(leaf.monitor_lines()):
-        words = line.split()
-        if line.startswith("monitor host ") or words[:2] == ["monitor", "collector"] \
-                or words[:2] == ["monitor", "profile"] and len(words) == 3:
-            leaf.conf("no " + line)
+    leaf.clear_monitor()
     # back to the fixture's own configuration, withdrawn everywhere
     assert leaf.monitor_lines() == [SERVER_LINE]
     wait_for(lambda: not leaves[2].sessions("remote"), what="leaf2 without leaf1's sessions")
@@ -640,18 +495,6 @@ RELOAD_TO = [
     f"monitor host vni {VNI} ip 192.168.100.77 collector 9",
     f"monitor host vni {VNI} ip 192.168.100.78 server {SERVER} profile cnp",
 ]
-
-
-def frr_reload(leaf: Leaf, target: Path, mode: str) -> subprocess.CompletedProcess:
-    rundir = leaf.d / "reload"
-    rundir.mkdir(exist_ok=True)
-    env = {**os.environ, "LD_LIBRARY_PATH": str(FRR / "lib")}
-    return subprocess.run(
-        ["/usr/bin/python3", str(FRR / "sbin" / "frr-reload.py"), mode, "--stdout",
-         "--bindir", str(FRR / "bin"), "--confdir", str(FRR / "etc"),
-         "--rundir", str(rundir), "--vty_socket", str(leaf.d), "--daemon", "bgpd",
-         str(target)],
-        capture_output=True, text=True, timeout=120, env=env)
 
 
 def test_frr_reload_round_trip(leaves, leaf1, tmp_path):
