@@ -19,7 +19,8 @@ set(_dp_bpf_headers
   ${CMAKE_CURRENT_SOURCE_DIR}/bpf/lib/decap.h
   ${CMAKE_CURRENT_SOURCE_DIR}/bpf/lib/egress.h
   ${CMAKE_CURRENT_SOURCE_DIR}/bpf/lib/trunc.h
-  ${CMAKE_CURRENT_SOURCE_DIR}/bpf/lib/erspan.h)
+  ${CMAKE_CURRENT_SOURCE_DIR}/bpf/lib/erspan.h
+  ${CMAKE_CURRENT_SOURCE_DIR}/../proto/erspan/erspan_wire.h)
 set(_dp_bpf_obj ${CMAKE_CURRENT_BINARY_DIR}/mirror.bpf.o)
 set(_dp_skel ${CMAKE_CURRENT_BINARY_DIR}/gen/mirror.skel.h)
 execute_process(COMMAND uname -m OUTPUT_VARIABLE _dp_arch OUTPUT_STRIP_TRAILING_WHITESPACE)
@@ -29,6 +30,7 @@ add_custom_command(
   COMMAND ${EVPNMON_CLANG} -O2 -g -Wall -target bpf -mcpu=v3
           -I/usr/include/${_dp_arch}-linux-gnu
           -I${CMAKE_CURRENT_SOURCE_DIR}/bpf
+          -I${CMAKE_CURRENT_SOURCE_DIR}/../proto/erspan
           -c ${_dp_bpf_src} -o ${_dp_bpf_obj}
   DEPENDS ${_dp_bpf_src} ${_dp_bpf_headers}
   COMMENT "BPF: mirror.bpf.c")

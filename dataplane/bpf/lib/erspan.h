@@ -37,6 +37,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
+#include "erspan_wire.h" /* proto/erspan: the bit layouts the collector decodes */
 #include "maps.h"
 #include "parse.h"
 #include "stats.h"
@@ -69,18 +70,15 @@ struct erspan_outer {
 	__be32 w[5];
 } __attribute__((packed));
 
-#define ERSPAN_HLEN_II 50
-#define ERSPAN_HLEN_III 62
 #define ERSPAN_L2 14
-
-/* ERSPAN field values (docs/dataplane.md has the bit layout). */
-#define ERSPAN_VER_II 1
-#define ERSPAN_VER_III 2
-#define ERSPAN_EN_TAG_KEPT 3 /* the 802.1Q tag is kept in the frame */
-#define ERSPAN_BSO_SHORT 1
-#define ERSPAN_BSO_OVERSIZED 2
-#define ERSPAN_GRA_100NS 1
-#define ERSPAN_PLATFORM_ID 3
+/* Ethernet + IPv4 (no options) + GRE with S + ERSPAN II, or III with the
+ * platform subheader. */
+#define ERSPAN_HLEN_II (ERSPAN_L2 + 20 + GRE_BASE_HLEN + 4 + ERSPAN_II_HLEN)
+#define ERSPAN_HLEN_III                                                        \
+	(ERSPAN_L2 + 20 + GRE_BASE_HLEN + 4 + ERSPAN_III_HLEN + ERSPAN_III_SUB_HLEN)
+_Static_assert(ERSPAN_HLEN_II == 50, "ERSPAN II outer headers");
+_Static_assert(ERSPAN_HLEN_III == sizeof(struct erspan_outer),
+	       "ERSPAN III outer headers");
 
 static __always_inline __u16 ipv4_csum(const struct erspan_outer *h)
 {
@@ -259,17 +257,17 @@ static __always_inline int erspan_encap(struct __sk_buff *skb)
 	h.saddr = cfg->local_vtep ? cfg->local_vtep : fib.ipv4_src;
 	h.daddr = d->collector;
 	h.check = bpf_htons(ipv4_csum(&h));
-	h.gre_flags = bpf_htons(0x1000); /* S */
+	h.gre_flags = bpf_htons(GRE_FLAG_S);
 	h.gre_proto = bpf_htons(d->gre_proto);
 	h.gre_seq = bpf_htonl(seq);
 
 	const __u32 t = inner < orig;
-	__u32 w0 = (tci & 0xfff) << 16 | (tci >> 13) << 13 | t << 10 |
-		   (d->span_id & 0x3ff);
+	const __u32 vid = tci & ERSPAN_VLAN_MASK, pcp = tci >> 13;
 	if (!v3) {
-		w0 |= ERSPAN_VER_II << 28 | (tagged ? ERSPAN_EN_TAG_KEPT : 0) << 11;
-		h.w[0] = bpf_htonl(w0);
-		h.w[1] = bpf_htonl(ingress & 0xfffff);
+		h.w[0] = bpf_htonl(erspan_pack_w0(ERSPAN_VER_II, vid, pcp,
+						  tagged ? ERSPAN_EN_TAG_KEPT : ERSPAN_EN_NONE,
+						  t, d->span_id));
+		h.w[1] = bpf_htonl(erspan_ii_pack_w1(ingress));
 	} else {
 		/* Bad/short/oversized of the original frame; each segment of
 		 * a GSO super-packet was a frame of valid size. */
@@ -278,16 +276,19 @@ static __always_inline int erspan_encap(struct __sk_buff *skb)
 			bso = ERSPAN_BSO_SHORT;
 		else if (!gso && orig > 1514 + (tagged ? 4 : 0))
 			bso = ERSPAN_BSO_OVERSIZED;
-		w0 |= ERSPAN_VER_III << 28 | bso << 11;
 		/* UNIX time (UTC) in 100 ns units. */
 		const __u64 ts = (bpf_ktime_get_tai_ns() - cfg->tai_offset_ns) / 100;
 		const __u32 d_bit = (mark & DP_ERSPAN_TO_HOST) ? 1 : 0;
-		h.w[0] = bpf_htonl(w0);
+		h.w[0] = bpf_htonl(erspan_pack_w0(ERSPAN_VER_III, vid, pcp, bso, t,
+						  d->span_id));
 		h.w[1] = bpf_htonl((__u32)ts);
-		/* SGT 0, P 1, FT 0 (Ethernet), HW ID, D, Gra 01, O 1 */
-		h.w[2] = bpf_htonl(1u << 15 | (cfg->erspan_hw_id & 0x3fu) << 4 |
-				   d_bit << 3 | ERSPAN_GRA_100NS << 1 | 1u);
-		h.w[3] = bpf_htonl((__u32)ERSPAN_PLATFORM_ID << 26 | (ingress & 0x3fff));
+		/* SGT 0, P 1 (no preamble/FCS), Ethernet, HW ID, D, 100 ns, and
+		 * the subheader that carries the timestamp's upper 32 bits. */
+		h.w[2] = bpf_htonl(erspan_iii_pack_w2(0, 1, ERSPAN_FT_ETHERNET,
+						      cfg->erspan_hw_id, d_bit,
+						      ERSPAN_GRA_100NS, 1));
+		h.w[3] = bpf_htonl(erspan_sub_pack_w0(ERSPAN_PLATFORM_TS_HIGH,
+						      ingress & ERSPAN_PLAT3_PORT_MASK));
 		h.w[4] = bpf_htonl((__u32)(ts >> 32));
 	}
 	long err = v3 ? bpf_skb_store_bytes(skb, 0, &h, ERSPAN_HLEN_III, 0)
