@@ -4,6 +4,7 @@
 // compare byte for byte, and decode captured copies with it.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <optional>
