@@ -33,38 +33,8 @@ constexpr SessionStatus kStatuses[] = {SessionStatus::Active,      SessionStatus
 constexpr dp::EntryKind kKinds[] = {dp::EntryKind::MirrorSource, dp::EntryKind::MirrorDest,
 				    dp::EntryKind::Decap};
 
-using Labels = std::vector<std::pair<std::string, std::string>>;
-
-class Writer {
-public:
-	void family(const std::string &name, const char *type, const std::string &help)
-	{
-		out_ += "# HELP " + name + " " + escape_help(help) + "\n";
-		out_ += "# TYPE " + name + " " + type + "\n";
-	}
-	void sample(const std::string &name, const Labels &labels, const std::string &value)
-	{
-		out_ += name;
-		if (!labels.empty()) {
-			out_ += '{';
-			bool first = true;
-			for (const auto &[k, v] : labels) {
-				if (!first)
-					out_ += ',';
-				first = false;
-				out_ += k + "=\"" + escape_label_value(v) + "\"";
-			}
-			out_ += '}';
-		}
-		out_ += ' ';
-		out_ += value;
-		out_ += '\n';
-	}
-	std::string take() { return std::move(out_); }
-
-private:
-	std::string out_;
-};
+using Writer = PrometheusWriter;
+using Labels = PrometheusWriter::Labels;
 
 // A counter64 of the state: a decimal string (RFC 7951) or a JSON number.
 std::optional<std::uint64_t> u64(const json &v)
@@ -295,51 +265,6 @@ const std::vector<CounterMetric> &counter_metrics()
 		{"metrics-connections-over-limit", "evpnmon_metrics_connections_over_limit_total", C, 1, "Metrics connections closed because the connection limit was reached"},
 	};
 	return metrics;
-}
-
-std::string escape_label_value(std::string_view value)
-{
-	std::string out;
-	out.reserve(value.size());
-	for (char ch : value) {
-		if (ch == '\\')
-			out += "\\\\";
-		else if (ch == '"')
-			out += "\\\"";
-		else if (ch == '\n')
-			out += "\\n";
-		else
-			out += ch;
-	}
-	return out;
-}
-
-std::string escape_help(std::string_view text)
-{
-	std::string out;
-	out.reserve(text.size());
-	for (char ch : text) {
-		if (ch == '\\')
-			out += "\\\\";
-		else if (ch == '\n')
-			out += "\\n";
-		else
-			out += ch;
-	}
-	return out;
-}
-
-std::string format_metric_value(double value)
-{
-	if (std::isnan(value))
-		return "NaN";
-	if (std::isinf(value))
-		return value > 0 ? "+Inf" : "-Inf";
-	char buf[64];
-	const auto [p, ec] = std::to_chars(buf, buf + sizeof(buf), value, std::chars_format::general);
-	if (ec != std::errc())
-		return "NaN";
-	return std::string(buf, p);
 }
 
 std::string render_metrics(const json &state, const Histogram *reconcile_duration)

@@ -15,6 +15,7 @@
 #pragma once
 
 #include "core/histogram.hpp"
+#include "daemon/prometheus_text.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -44,12 +45,5 @@ const std::vector<CounterMetric> &counter_metrics();
 // `state`: the document `evpnmon-ctl --json` prints, or its inner object.
 // `reconcile_duration` may be null (family omitted).
 std::string render_metrics(const nlohmann::json &state, const Histogram *reconcile_duration);
-
-// Text format escaping: label values escape \ " and newline; HELP text
-// escapes \ and newline.
-std::string escape_label_value(std::string_view value);
-std::string escape_help(std::string_view text);
-// A sample value or an `le` bound: shortest round-trip decimal, +Inf, -Inf, NaN.
-std::string format_metric_value(double value);
 
 } // namespace evpnmon::consumer
