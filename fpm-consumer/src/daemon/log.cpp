@@ -9,10 +9,12 @@ namespace evpnmon::consumer::log {
 
 namespace {
 Level g_level = Level::Info;
+const char *g_program = "fpm-consumer";
 const char *names[] = {"error", "warn", "info", "debug"};
 } // namespace
 
 void set_level(Level level) { g_level = level; }
+void set_program(const char *name) { g_program = name; }
 bool enabled(Level level) { return level <= g_level; }
 
 void write(Level level, const std::string &message)
@@ -24,7 +26,7 @@ void write(Level level, const std::string &message)
 	gmtime_r(&t, &tm);
 	char ts[32];
 	std::strftime(ts, sizeof(ts), "%H:%M:%S", &tm);
-	std::fprintf(stderr, "%s.%03lld fpm-consumer %s: %s\n", ts, static_cast<long long>(ms),
+	std::fprintf(stderr, "%s.%03lld %s %s: %s\n", ts, static_cast<long long>(ms), g_program,
 		     names[static_cast<int>(level)], message.c_str());
 }
 

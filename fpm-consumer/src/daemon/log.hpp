@@ -8,6 +8,8 @@ namespace evpnmon::consumer::log {
 
 enum class Level { Error = 0, Warn = 1, Info = 2, Debug = 3 };
 void set_level(Level level);
+// The daemon's name in every line (default "fpm-consumer").
+void set_program(const char *name);
 bool enabled(Level level);
 void write(Level level, const std::string &message);
 Level parse_level(const std::string &text);
