@@ -7,7 +7,11 @@ VTEP101 with vtysh, sends traffic (ping and a TCP flow, both directions, from
 hosts on other leaves and on the same leaf) and shows what SERV21 receives.
 An ERSPAN III collector on the underlay (10.9.0.1, behind the spine) then
 watches VM210 too for one round of traffic: the copies it receives are
-decoded with tshark. Then VM210 moves to VTEP102, then SERV21 moves to
+decoded with tshark, while evpnmon-collector runs on the collector node:
+it writes them to pcapng (one interface per VTEP, ERSPAN III times) and
+publishes a record per TCP connection, and the demo prints the records of
+its own flows (handshake latencies from the VTEPs' timestamps). Then VM210
+moves to VTEP102, then SERV21 moves to
 VTEP103; after each step
 the entries of every VTEP and the copies at SERV21 are checked again. Ends by
 tearing down everything it created (also on Ctrl-C) and prints the
@@ -16,6 +20,7 @@ convergence times it measured.
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import sys
 import time
@@ -24,10 +29,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "lab"))
 sys.path.insert(0, str(REPO / "tests" / "scenarios"))
+sys.path.insert(0, str(REPO / "tests" / "collector"))
 
 from clabns import Lab, LabError  # noqa: E402
+import collector_lab as CL  # noqa: E402
 import erspan as E  # noqa: E402
 import fabric as F  # noqa: E402
+import profiles as P  # noqa: E402
 
 BOLD, GREEN, RED, END = "\033[1m", "\033[32m", "\033[31m", "\033[0m"
 if not sys.stdout.isatty():
@@ -189,7 +197,7 @@ def erspan(lab, out: Path, failures: list[str]) -> None:
     lines = [coll.line(), E.session_line(coll)]
     for c in lines:
         say(f"vtep101(config-router-af)# {c}")
-    E.start_gre_sink(lab)
+    coll_proc, watch = start_collector(lab, out, coll, failures)
     lab.configure("vtep101", ["router bgp 65101", "address-family l2vpn evpn", *lines])
     E.wait_state(lab, coll, "vm210", True)
     say(f"every VTEP has entries 1 and 2 of it: copies as ERSPAN III (GRE 0x22EB) to "
@@ -200,6 +208,12 @@ def erspan(lab, out: Path, failures: list[str]) -> None:
             F.Capture(lab, "vm210", hif, out / "4-erspan-vm210.pcap", nano=True) as ch:
         time.sleep(0.3)
         res = F.traffic_round(lab, ["vm220", "vm230"])
+        # RoCEv2 from VM220 to VM210's QP 0x100: CNPs, NAKs and RNR NAKs
+        # with known counts, and frames that must count nothing
+        marks = (P.mark(P.new_run(), i) for i in itertools.count())
+        roce, roce_want = CL.roce_plan(F.HOSTS["vm220"][0], F.VM210_MAC, "10.77.2.2",
+                                       "10.77.2.1", 0x100, marks)
+        P.send(lab, "vm220", roce, out, "4-erspan-roce", rate=500)
         cc.wait_quiet()
         host = ch.stop()
     copies = cc.stop()
@@ -233,6 +247,120 @@ def erspan(lab, out: Path, failures: list[str]) -> None:
     lab.configure("vtep101", ["router bgp 65101", "address-family l2vpn evpn",
                               f"no {E.session_line(coll)}", f"no monitor collector {coll.cid}"])
     E.wait_state(lab, coll, "vm210", False)
+    if coll_proc is not None:
+        show_records(lab, out, coll, coll_proc, watch, copies, roce_want, failures)
+
+
+COLLECTOR_PUB, COLLECTOR_METRICS = "tcp://127.0.0.1:9520", "127.0.0.1:9521"
+
+
+def start_collector(lab, out: Path, coll, failures: list[str]):
+    """evpnmon-collector in the collector node (its raw GRE socket also
+    keeps the node from answering the copies with ICMP) and a `watch --json`
+    subscriber next to it; (None, None) without a build: the raw GRE sink of
+    the scenarios takes its place."""
+    if not CL.COLLECTOR_BIN.exists():
+        say(f"(no collector build at {CL.COLLECTOR_BIN}: copies are only captured)")
+        E.start_gre_sink(lab)
+        return None, None
+    ns = ["ip", "netns", "exec", lab.netns(E.COLLECTOR)]
+    d = out / "collector"
+    args = ["--erspan", "--dir", str(d), "--session", f"demo=span:{coll.span}",
+            "--publish", COLLECTOR_PUB, "--report-interval", "500"]
+    say(f"collector# evpnmon-collector run {' '.join(args)} --metrics {COLLECTOR_METRICS}")
+    proc = CL.CollectorProc(ns, args, out / "collector.log", metrics=COLLECTOR_METRICS)
+    try:
+        say("    " + proc.wait_ready().strip())
+        watch = CL.Watch(ns, COLLECTOR_PUB, out / "collector-watch.jsonl")
+        watch.wait_connected()
+    except AssertionError as e:
+        failures.append(f"collector: {e}")
+        proc.stop()
+        E.start_gre_sink(lab)
+        return None, None
+    return proc, watch
+
+
+def _ms(ns) -> str:
+    return f"{CL.u(ns) / 1e6:7.3f}"
+
+
+def show_records(lab, out: Path, coll, proc, watch, copies, roce_want: dict,
+                 failures: list[str]) -> None:
+    """Stop the collector, print the TCP records of the demo's own flows
+    (the echo connections to port 5001), the RoCEv2 record of what VM220
+    sent, and what it wrote."""
+    want = len([c for c in copies if c.span == coll.span])
+    try:
+        CL.wait_for(lambda: proc.metric("evpnmon_collector_copies_total", session="demo") >= want,
+                    10, f"{want} copies counted by the collector")
+    except AssertionError as e:
+        failures.append(f"collector: {e}")
+
+    def closed():
+        return len([r for r in CL.tcp_records(watch.envelopes(), "CLOSE")
+                    if CL.u(r.get("id_resp_p")) == F.ECHO_PORT]) >= 4
+    try:        # each echo connection ends with FINs both ways: a CLOSE record
+        CL.wait_for(closed, 10, "CLOSE records of the echo connections")
+    except AssertionError as e:
+        failures.append(f"collector: {e}")
+    rc = proc.stop()
+    P._stable(watch.out, 0.5, 5)      # the final records published at the stop arrive
+    watch.stop()
+    envs = watch.envelopes()
+    ip = {v[1]: k for k, v in F.HOSTS.items()}
+    say("")
+    say("evpnmon-collector's records of the demo's TCP connections (ZeroMQ, "
+        "`evpnmon-collector watch --json`; times from the VTEPs' ERSPAN III timestamps):")
+    say("  client  -> server   outcome      SYN->SYN/ACK  SYN/ACK->ACK  handshake  "
+        "MSS   wscale SACK TS   then")
+    hs = [r for r in CL.tcp_records(envs, "HANDSHAKE") if CL.u(r.get("id_resp_p")) == F.ECHO_PORT]
+    closes = {CL.conn_key(r): r for r in CL.tcp_records(envs, "CLOSE")}
+    for r in hs:
+        o = r.get("orig_options", {})
+        c = closes.get(CL.conn_key(r), {})
+        then = (f"closed ({c.get('close_reason')}, {c.get('conn_state')}, "
+                f"{CL.u(c.get('orig_pkts'))}+{CL.u(c.get('resp_pkts'))} packets, "
+                f"{CL.u(c.get('duration_ns')) / 1e6:.1f} ms)") if c else "open"
+        say(f"  {ip.get(r.get('id_orig_h'), r.get('id_orig_h')):>6}  -> "
+            f"{ip.get(r.get('id_resp_h'), r.get('id_resp_h')):<6}   {r.get('outcome'):<12} "
+            f"{_ms(r.get('syn_to_synack_ns'))} ms   {_ms(r.get('synack_to_ack_ns'))} ms  "
+            f"{_ms(r.get('handshake_ns'))} ms  {CL.u(o.get('mss')):>5} "
+            f"{o.get('window_scale', -1):>6} {'yes' if o.get('sack_permitted') else 'no':>4} "
+            f"{'yes' if o.get('timestamps') else 'no':>3}  {then}")
+    say("")
+    say("RoCEv2 records (per source IP, destination IP, destination QP; the last one, final "
+        "at the collector's stop):")
+    last = {}
+    for e in envs:
+        if "roce" in e:
+            r = e["roce"]
+            last[(r.get("src_ip"), r.get("dst_ip"), CL.u(r.get("dest_qp")))] = r
+    for (a, b, qp), r in last.items():
+        say(f"  {a} -> {b} QP {qp:#08x}: CNP {CL.u(r.get('cnp'))}, NAK PSN-seq-err "
+            f"{CL.u(r.get('nak_psn_sequence_error'))}, inv-req {CL.u(r.get('nak_invalid_request'))}"
+            f", rem-access {CL.u(r.get('nak_remote_access_error'))}, rem-op "
+            f"{CL.u(r.get('nak_remote_operational_error'))}, RNR {CL.u(r.get('rnr_nak'))}, "
+            f"last NAK PSN {r.get('last_nak_psn')}")
+    rp = CL.roce_problems(envs, ("10.77.2.2", "10.77.2.1", 0x100), roce_want, "demo")
+    if not verdict(not rp, f"RoCEv2 counts as sent by VM220: {roce_want}"):
+        failures.append(f"RoCEv2 records: {rp}")
+    st = CL.last_session_stats(envs).get("demo", {})
+    say(f"  session 'demo' (span {coll.span}): {CL.u(st.get('copies'))} copies, "
+        f"{CL.u(st.get('losses'))} lost, from " +
+        ", ".join(f"{s['source']} (seq ..{s.get('last_seq')})" for s in st.get("sources", [])))
+    files = CL.session_files(out / "collector", "demo")
+    parsed, probs = CL.check_files(files)
+    n = sum(len(f.packets) for f in parsed)
+    for f in files:
+        say(f"  file {f} ({f.stat().st_size} octets)")
+    ok = (rc == 0 and len(hs) >= 4 and all(r.get("outcome") == "ESTABLISHED" for r in hs)
+          and n == want and not probs and CL.u(st.get("losses")) == 0)
+    if not verdict(ok, f"{len(hs)} handshakes recorded (4 echo connections made), {n} copies "
+                       f"in the pcapng files for {want} received (tshark and capinfos read "
+                       f"them{'' if not probs else ': ' + str(probs)}), collector exit {rc}"):
+        failures.append(f"collector records/files: {len(hs)} handshakes, {n}/{want} copies, "
+                        f"{probs}, exit {rc}")
 
 
 if __name__ == "__main__":
