@@ -13,7 +13,8 @@
 #     and must match that bgpd exactly;
 #   * evpn-monitor_<version>-1_amd64.deb (CPack, DEB generator): every
 #     install() rule without a COMPONENT (component "Unspecified"):
-#     fpm-consumer, evpnmon-ctl, the systemd unit, the default configuration,
+#     fpm-consumer, evpnmon-ctl, evpnmon-collector, the systemd units, the
+#     default configurations,
 #     FRR settings to merge, the YANG module, the .proto, the docs, the
 #     Wireshark Lua dissector.
 #     Depends: frr (= the version built above), plus shared libraries.
@@ -27,13 +28,20 @@ set(EVPNMON_PACKAGES_DIR ${CMAKE_BINARY_DIR}/packages)
 install(FILES ${PROJECT_SOURCE_DIR}/fpm-consumer/systemd/evpnmon-fpm-consumer@.service
         DESTINATION lib/systemd/system)
 install(FILES ${PROJECT_SOURCE_DIR}/fpm-consumer/etc/fpm-consumer-default.conf
+              ${PROJECT_SOURCE_DIR}/collector/etc/collector-default.conf
         DESTINATION /etc/evpn-monitor)
+install(FILES ${PROJECT_SOURCE_DIR}/collector/systemd/evpnmon-collector@.service
+        DESTINATION lib/systemd/system)
+# the record stream's schema, for subscribers
+install(FILES ${PROJECT_SOURCE_DIR}/proto/collector_records.proto
+        DESTINATION share/evpn-monitor)
 install(FILES ${PROJECT_SOURCE_DIR}/frr-plugin/etc/frr-daemons.evpn-monitor
               ${PROJECT_SOURCE_DIR}/frr-plugin/etc/frr.conf.evpn-monitor
         DESTINATION share/evpn-monitor)
 install(FILES ${PROJECT_SOURCE_DIR}/yang/evpn-monitor.yang
         DESTINATION share/yang/modules/evpn-monitor)
 install(FILES ${PROJECT_SOURCE_DIR}/docs/operator-guide.md ${PROJECT_SOURCE_DIR}/docs/fpm-consumer.md
+              ${PROJECT_SOURCE_DIR}/docs/collector.md
         DESTINATION share/doc/evpn-monitor)
 # Wireshark's global Lua plugins folder (tshark -G folders): the dissector of
 # the monitor route and capability 239 loads by itself
@@ -52,10 +60,13 @@ set(CPACK_PACKAGE_DESCRIPTION
 carries the monitoring session to every VTEP of the VNI; on each leaf the
 fpm-consumer turns zebra's FPM stream, local MAC learning and the sessions
 into TC eBPF mirror/decap entries; copies travel VXLAN-GBP encapsulated to
-the monitoring server's leaf.
+the monitoring server's leaf, or as ERSPAN II/III to any collector IP.
+evpnmon-collector receives the copies, writes one pcapng file set per
+session and publishes TCP handshake and RoCEv2 records over ZeroMQ.
 
-This package: fpm-consumer, evpnmon-ctl, the systemd unit
-evpnmon-fpm-consumer@.service, its default configuration, FRR settings to
+This package: fpm-consumer, evpnmon-ctl, evpnmon-collector, the systemd
+units evpnmon-fpm-consumer@.service and evpnmon-collector@.service, their
+default configurations, FRR settings to
 merge (/usr/share/evpn-monitor), the YANG module, the feed's .proto and
 the Wireshark dissector of the monitor route.
 The bgpd module (bgpd_evpn_mon.so) ships in the patched frr package this
@@ -69,7 +80,8 @@ set(CPACK_STRIP_FILES ON)
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 # only the component "Unspecified": not the relocated FRR tree
 set(CPACK_INSTALL_CMAKE_PROJECTS "${CMAKE_BINARY_DIR};${PROJECT_NAME};Unspecified;/")
-file(WRITE ${CMAKE_BINARY_DIR}/packaging/conffiles "/etc/evpn-monitor/fpm-consumer-default.conf\n")
+file(WRITE ${CMAKE_BINARY_DIR}/packaging/conffiles
+     "/etc/evpn-monitor/fpm-consumer-default.conf\n/etc/evpn-monitor/collector-default.conf\n")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
     ${CMAKE_BINARY_DIR}/packaging/conffiles
     ${CMAKE_CURRENT_LIST_DIR}/postinst
@@ -93,7 +105,7 @@ add_custom_target(packages
   WORKING_DIRECTORY ${CMAKE_BINARY_DIR}
   COMMENT "Debian packages in ${EVPNMON_PACKAGES_DIR} (patched frr cached in ${EVPNMON_CACHE_DIR})"
   USES_TERMINAL VERBATIM)
-foreach(_t fpm-consumer evpnmon-ctl)
+foreach(_t fpm-consumer evpnmon-ctl evpnmon-collector)
   if(TARGET ${_t})
     add_dependencies(packages ${_t})
   endif()

@@ -118,6 +118,10 @@ def test_installed_files(pkg):
               "/usr/sbin/fpm-consumer", "/usr/bin/evpnmon-ctl",
               "/usr/lib/systemd/system/evpnmon-fpm-consumer@.service",
               "/etc/evpn-monitor/fpm-consumer-default.conf",
+              "/usr/sbin/evpnmon-collector",
+              "/usr/lib/systemd/system/evpnmon-collector@.service",
+              "/etc/evpn-monitor/collector-default.conf",
+              "/usr/share/evpn-monitor/collector_records.proto",
               "/usr/share/evpn-monitor/frr-daemons.evpn-monitor",
               "/usr/share/evpn-monitor/frr.conf.evpn-monitor",
               "/usr/share/evpn-monitor/monitor_feed.proto",
@@ -127,9 +131,11 @@ def test_installed_files(pkg):
     assert f"{MODULE_DIR}/bgpd_evpn_mon.so" in pkg.chroot(["dpkg", "-L", "frr"]).stdout
     conffiles = _q(pkg, "${Conffiles}", "evpn-monitor")
     assert "/etc/evpn-monitor/fpm-consumer-default.conf" in conffiles
+    assert "/etc/evpn-monitor/collector-default.conf" in conffiles
     # the binaries run (shared libraries resolved from the installed tree)
     assert "fpm-consumer" in pkg.chroot(["/usr/sbin/fpm-consumer", "--version"]).stdout
     pkg.chroot(["/usr/bin/evpnmon-ctl", "--help"])
+    assert "evpnmon-collector" in pkg.chroot(["/usr/sbin/evpnmon-collector", "--version"]).stdout
     # apt keeps the patched frr: Debian's own 8.4.4 sorts below it
     sim = pkg.chroot(["apt-get", "-s", "-o", "Debug::NoLocking=1", "install", "frr"]).stdout
     assert "frr is already the newest version" in sim, sim

@@ -120,6 +120,18 @@ int run(const RunOptions &o)
 		opened.push_back("port(" + o.port_capture + " tpacket-v3)");
 	}
 
+	const auto input_drops = [&] {
+		std::uint64_t n = 0;
+		if (gre)
+			n += gre->stats().kernel_drops;
+		if (vxlan)
+			n += vxlan->stats().kernel_drops;
+		if (port)
+			n += port->stats().kernel_drops;
+		if (erspan_ring)
+			n += erspan_ring->stats().kernel_drops;
+		return n;
+	};
 	std::unique_ptr<consumer::MetricsServer> metrics;
 	if (!o.metrics.empty()) {
 		const auto addr = consumer::parse_listen_address(o.metrics);
@@ -127,6 +139,7 @@ int run(const RunOptions &o)
 			std::vector<v1::SessionStats> sessions;
 			v1::CollectorStatus status;
 			collector.snapshot(sessions, status);
+			status.set_input_drops(input_drops());
 			return render_metrics(sessions, status, publisher.stats(), &metrics->counters());
 		});
 	}
@@ -147,6 +160,7 @@ int run(const RunOptions &o)
 		if (now >= next_report) {
 			next_report = now + report_ns;
 			collector.snapshot(sessions, status);
+			status.set_input_drops(input_drops());
 			publisher.publish_snapshot(sessions, status);
 		}
 	});
@@ -165,21 +179,14 @@ int run(const RunOptions &o)
 	const std::uint64_t now = realtime_ns();
 	collector.shutdown(now);
 	collector.snapshot(sessions, status);
+	status.set_input_drops(input_drops());
 	publisher.publish_snapshot(sessions, status);
-	std::uint64_t copies = 0, losses = 0, kernel_drops = 0;
+	std::uint64_t copies = 0, losses = 0;
 	for (const auto &s : sessions) {
 		copies += s.copies();
 		losses += s.losses();
 	}
-	if (gre)
-		kernel_drops += gre->stats().kernel_drops;
-	if (vxlan)
-		kernel_drops += vxlan->stats().kernel_drops;
-	if (port)
-		kernel_drops += port->stats().kernel_drops;
-	if (erspan_ring)
-		kernel_drops += erspan_ring->stats().kernel_drops;
-	LOG_INFO("stopped: copies " << copies << " losses " << losses << " socket drops " << kernel_drops
+	LOG_INFO("stopped: copies " << copies << " losses " << losses << " socket drops " << status.input_drops()
 				    << " decode errors " << status.decode_errors() << " unknown session "
 				    << status.unknown_session());
 	return 0;
