@@ -1,18 +1,16 @@
 // Test helpers of the core tests: frames built octet by octet, copies as
-// the decoders would hand them over, a scratch directory and a small
-// pcapng reader (blocks and the options the core sets).
+// the decoders would hand them over, a scratch directory, and the files
+// the core writes as read by the shared pcapng reader (pcapng_reader.hpp).
 #pragma once
 
 #include "core/collector.hpp"
+#include "pcapng_reader.hpp"
 
 #include <doctest/doctest.h>
 
 #include <array>
 #include <cstdint>
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <string>
 #include <vector>
 
@@ -22,6 +20,7 @@ namespace fs = std::filesystem;
 using namespace evpnmon::collector;
 using Bytes = std::vector<std::uint8_t>;
 using Mac = std::array<std::uint8_t, 6>;
+using collector_test::files_of;
 
 inline constexpr std::uint64_t sec = 1'000'000'000ull;
 inline constexpr std::uint64_t t0 = 1796290200ull * sec; // 2026-12-03T09:30:00Z
@@ -113,21 +112,9 @@ inline Copy erspan3(const IpAddr &src, std::uint16_t span, std::uint32_t seq, co
 	return c;
 }
 
-struct TempDir {
-	fs::path path;
-	TempDir()
-	{
-		char tmpl[] = "/tmp/evpnmon-core-XXXXXX";
-		char *p = ::mkdtemp(tmpl);
-		REQUIRE(p != nullptr);
-		path = p;
-	}
-	~TempDir()
-	{
-		std::error_code ec;
-		if (!std::getenv("EVPNMON_KEEP_TMP"))
-			fs::remove_all(path, ec);
-	}
+// Scratch directories of the core tests: /tmp/evpnmon-core-XXXXXX.
+struct TempDir : collector_test::TempDir {
+	TempDir() : collector_test::TempDir("evpnmon-core") {}
 };
 
 // What the tests read back from a pcapng file.
@@ -154,79 +141,48 @@ struct PcapngFile {
 	std::vector<Isb> isbs;
 };
 
-inline std::uint32_t le32(const std::uint8_t *p)
-{
-	return p[0] | p[1] << 8 | p[2] << 16 | static_cast<std::uint32_t>(p[3]) << 24;
-}
-inline std::uint16_t le16(const std::uint8_t *p) { return static_cast<std::uint16_t>(p[0] | p[1] << 8); }
-inline std::uint64_t le64(const std::uint8_t *p) { return le32(p) | static_cast<std::uint64_t>(le32(p + 4)) << 32; }
-
-template <typename F> void each_option(const std::uint8_t *p, const std::uint8_t *end, F &&f)
-{
-	while (p + 4 <= end) {
-		const std::uint16_t code = le16(p), len = le16(p + 2);
-		if (code == 0 || p + 4 + len > end)
-			break;
-		f(code, p + 4, len);
-		p += 4 + ((len + 3u) & ~3u);
-	}
-}
-
+// A whole file that starts with a section header, through the shared
+// reader (which fails the test on any structural error), as the blocks
+// and options the core sets.
 inline PcapngFile read_pcapng(const fs::path &path)
 {
-	std::ifstream in(path, std::ios::binary);
-	const Bytes b((std::istreambuf_iterator<char>(in)), {});
+	const auto blocks = collector_test::read_blocks(path);
+	REQUIRE(!blocks.empty());
+	REQUIRE(blocks.front().type == 0x0A0D0D0A);
 	PcapngFile f;
-	std::size_t off = 0;
-	REQUIRE(b.size() >= 28);
-	REQUIRE(le32(b.data()) == 0x0A0D0D0A);
-	while (off + 12 <= b.size()) {
-		const std::uint32_t type = le32(&b[off]), len = le32(&b[off + 4]);
-		REQUIRE(len >= 12);
-		REQUIRE(off + len <= b.size());
-		REQUIRE(le32(&b[off + len - 4]) == len);
-		const std::uint8_t *body = &b[off + 8], *end = &b[off + len - 4];
-		if (type == 1) {
+	for (const auto &b : blocks) {
+		if (b.type == 1) {
 			Idb idb;
-			each_option(body + 8, end, [&](std::uint16_t code, const std::uint8_t *v, std::uint16_t n) {
-				if (code == 2)
-					idb.name.assign(reinterpret_cast<const char *>(v), n);
-				if (code == 3)
-					idb.description.assign(reinterpret_cast<const char *>(v), n);
-			});
+			if (const auto *o = b.opt(2))
+				idb.name = o->str();
+			if (const auto *o = b.opt(3))
+				idb.description = o->str();
 			f.idbs.push_back(idb);
-		} else if (type == 6) {
+		} else if (b.type == 6) {
 			Epb e;
-			e.interface = le32(body);
-			e.ts = static_cast<std::uint64_t>(le32(body + 4)) << 32 | le32(body + 8);
-			e.caplen = le32(body + 12);
-			e.origlen = le32(body + 16);
-			each_option(body + 20 + ((e.caplen + 3u) & ~3u), end,
-				    [&](std::uint16_t code, const std::uint8_t *v, std::uint16_t n) {
-					    if (code == 2 && n == 4)
-						    e.flags = le32(v);
-					    if (code == 4 && n == 8) {
-						    e.has_dropcount = true;
-						    e.dropcount = le64(v);
-					    }
-					    if (code == 1)
-						    e.comment.assign(reinterpret_cast<const char *>(v), n);
-				    });
+			e.interface = b.interface_id;
+			e.ts = b.ts;
+			e.caplen = b.caplen;
+			e.origlen = b.origlen;
+			if (const auto *o = b.opt(2))
+				e.flags = o->u32();
+			if (const auto *o = b.opt(4)) {
+				e.has_dropcount = true;
+				e.dropcount = o->u64();
+			}
+			if (const auto *o = b.opt(1))
+				e.comment = o->str();
 			f.epbs.push_back(e);
-		} else if (type == 5) {
+		} else if (b.type == 5) {
 			Isb s;
-			s.interface = le32(body);
-			each_option(body + 12, end, [&](std::uint16_t code, const std::uint8_t *v, std::uint16_t n) {
-				if (code == 5 && n == 8) {
-					s.has_ifdrop = true;
-					s.ifdrop = le64(v);
-				}
-			});
+			s.interface = b.interface_id;
+			if (const auto *o = b.opt(5)) {
+				s.has_ifdrop = true;
+				s.ifdrop = o->u64();
+			}
 			f.isbs.push_back(s);
 		}
-		off += len;
 	}
-	REQUIRE(off == b.size());
 	return f;
 }
 
@@ -234,32 +190,18 @@ inline PcapngFile read_pcapng(const fs::path &path)
 // not a whole pcapng yet.
 inline int count_epbs(const fs::path &path)
 {
-	std::ifstream in(path, std::ios::binary);
-	const Bytes b((std::istreambuf_iterator<char>(in)), {});
-	if (b.size() < 28 || le32(b.data()) != 0x0A0D0D0A)
+	const auto b = collector_test::slurp(path);
+	if (b.size() < 28 || collector_test::rd32(b.data()) != 0x0A0D0D0A)
 		return -1;
-	std::size_t off = 0;
 	int n = 0;
-	while (off + 12 <= b.size()) {
-		const std::uint32_t type = le32(&b[off]), len = le32(&b[off + 4]);
-		if (len < 12 || off + len > b.size())
+	for (std::size_t off = 0; off < b.size();) {
+		const std::uint32_t len = collector_test::whole_block_length(b, off);
+		if (len == 0)
 			return -1;
-		n += type == 6;
+		n += collector_test::rd32(&b[off]) == 6;
 		off += len;
 	}
-	return off == b.size() ? n : -1;
-}
-
-// Every file of a session directory, oldest (lowest number) first.
-inline std::vector<fs::path> files_of(const fs::path &dir)
-{
-	std::vector<fs::path> out;
-	if (!fs::exists(dir))
-		return out;
-	for (const auto &e : fs::directory_iterator(dir))
-		out.push_back(e.path());
-	std::sort(out.begin(), out.end());
-	return out;
+	return n;
 }
 
 } // namespace core_test
