@@ -7,8 +7,13 @@
 // high-water mark and ZMQ_XPUB_NODROP, sends are non-blocking, and a message
 // that does not fit (a subscriber too slow, its queue at the mark) is dropped
 // for every subscriber and counted. Plain PUB would drop silently, without a
-// way to count. With no subscriber, ZeroMQ discards messages at no cost:
-// that is not a drop.
+// way to count. A message no subscription wants (no subscriber at all, or
+// none to its topic) is neither serialized nor handed to ZeroMQ, which
+// would discard it: that is not a drop, it counts as sent. What is
+// subscribed is known from the subscription messages poll() reads, so a
+// new subscriber gets records from the first poll() after its
+// subscription arrived (ZeroMQ's own filter has such a window too: the
+// connection and the subscription are asynchronous).
 #pragma once
 
 #include "collector_records.pb.h"
@@ -36,9 +41,9 @@ const char *topic_of(const v1::Envelope &envelope);
 
 struct PublisherStats {
 	// per Topic, indexed by static_cast<size_t>(Topic)
-	std::array<std::uint64_t, kTopicCount> sent{};    // messages handed to ZeroMQ
+	std::array<std::uint64_t, kTopicCount> sent{};    // messages handed to ZeroMQ or wanted by nobody
 	std::array<std::uint64_t, kTopicCount> dropped{}; // not sent: a subscriber's queue full
-	std::uint64_t bytes = 0;         // serialized Envelope octets sent
+	std::uint64_t bytes = 0;         // serialized Envelope octets handed to ZeroMQ
 	std::uint64_t errors = 0;        // no body, serialization or socket errors (not sent)
 	std::uint64_t subscriptions = 0; // topic prefixes subscribed to right now
 	std::uint64_t sent_total() const;
@@ -85,6 +90,7 @@ public:
 private:
 	void send(Topic topic, const v1::Envelope &envelope);
 	void drain_subscriptions();
+	void update_wanted();
 
 	std::unique_ptr<zmq::context_t> own_context_;
 	std::unique_ptr<zmq::socket_t> socket_;
@@ -92,6 +98,8 @@ private:
 	std::string buffer_; // reused serialization buffer
 	PublisherStats stats_;
 	std::vector<std::string> subscribed_; // active prefixes
+	// per Topic: some active prefix is a prefix of its name
+	std::array<bool, kTopicCount> wanted_{};
 };
 
 } // namespace evpnmon::collector

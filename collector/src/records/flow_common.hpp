@@ -6,6 +6,8 @@
 #include "records/context.hpp"
 
 #include <cstdint>
+#include <cstring>
+#include <google/protobuf/arena.h>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -15,6 +17,32 @@ namespace evpnmon::collector::records {
 
 // Address text as in Zeek's logs: dotted quad, RFC 5952 for IPv6.
 std::string format_ip(const IpAddr &ip);
+// The same into `out` (its capacity reused: records are built often).
+void format_ip(const IpAddr &ip, std::string &out);
+
+// Address comparisons as IpAddr's operators (family first, then the octets
+// in order) without a memcmp call each: a flow lookup makes several.
+inline bool ip_equal(const IpAddr &a, const IpAddr &b)
+{
+	std::uint64_t x[2], y[2];
+	std::memcpy(x, a.bytes.data(), 16);
+	std::memcpy(y, b.bytes.data(), 16);
+	return a.v6 == b.v6 && x[0] == y[0] && x[1] == y[1];
+}
+// <0, 0, >0 like (a <=> b)
+inline int ip_compare(const IpAddr &a, const IpAddr &b)
+{
+	if (a.v6 != b.v6)
+		return a.v6 ? 1 : -1;
+	for (int i = 0; i < 2; ++i) {
+		std::uint64_t x, y;
+		std::memcpy(&x, a.bytes.data() + 8 * i, 8);
+		std::memcpy(&y, b.bytes.data() + 8 * i, 8);
+		if (x != y)
+			return __builtin_bswap64(x) < __builtin_bswap64(y) ? -1 : 1;
+	}
+	return 0;
+}
 
 // Hash over the address octets (the family is in the key separately).
 inline std::size_t hash_ip(const IpAddr &ip, std::size_t h)
@@ -47,5 +75,24 @@ private:
 // Fills a record's SessionRef: the interned session with the source VTEP
 // the entry was last updated from.
 void fill_session(v1::SessionRef &out, const v1::SessionRef &session, const std::string &source);
+
+// Where a tracker builds each record: an arena over a block of its own,
+// emptied after each record, so that building one allocates nothing (a
+// heap-built Envelope costs a malloc per sub-message and string). A sink
+// that keeps the envelope moves it out: that copies it to the heap.
+class RecordArena {
+public:
+	RecordArena();
+	RecordArena(const RecordArena &) = delete;
+	RecordArena &operator=(const RecordArena &) = delete;
+	// A new envelope (VERSION_1), valid until reset().
+	v1::Envelope &envelope();
+	void reset() { arena_.Reset(); }
+
+private:
+	static constexpr std::size_t kBlock = 16384; // a record takes < 2 KiB
+	alignas(16) char block_[kBlock];
+	google::protobuf::Arena arena_;
+};
 
 } // namespace evpnmon::collector::records

@@ -24,7 +24,10 @@ struct QpKey {
 	std::uint32_t vni = 0;
 	IpAddr src, dst;
 	std::uint32_t qp = 0;
-	bool operator==(const QpKey &) const = default;
+	bool operator==(const QpKey &o) const
+	{
+		return session == o.session && vni == o.vni && qp == o.qp && ip_equal(src, o.src) && ip_equal(dst, o.dst);
+	}
 };
 
 struct QpKeyHash {
@@ -63,17 +66,17 @@ struct RoceTracker::Impl {
 	LruTable<QpKey, Entry, QpKeyHash> table;
 	std::uint64_t evictions = 0;
 	std::uint64_t records = 0;
+	RecordArena arena; // where emit() builds records
 
 	Impl(Limits l, Sink s) : limits(l), sink(std::move(s)), table(l.max_entries) {}
 
 	void emit(const QpKey &k, Entry &e, std::uint64_t now, bool final)
 	{
-		v1::Envelope env;
-		env.set_version(v1::VERSION_1);
+		v1::Envelope &env = arena.envelope();
 		auto *r = env.mutable_roce();
 		fill_session(*r->mutable_session(), sessions.get(k.session), e.source);
-		r->set_src_ip(format_ip(k.src));
-		r->set_dst_ip(format_ip(k.dst));
+		format_ip(k.src, *r->mutable_src_ip());
+		format_ip(k.dst, *r->mutable_dst_ip());
 		r->set_dest_qp(k.qp);
 		r->set_vni(k.vni);
 		r->set_cnp(e.c.cnp);
@@ -102,6 +105,7 @@ struct RoceTracker::Impl {
 		++records;
 		if (sink)
 			sink(std::move(env));
+		arena.reset();
 	}
 
 	void on_frame(const Context &ctx, const Frame &fr)

@@ -9,10 +9,10 @@
 #include "records/lru_table.hpp"
 
 #include <algorithm>
+#include <iterator>
 #include <random>
 #include <string>
 #include <string_view>
-#include <tuple>
 #include <utility>
 
 namespace evpnmon::collector::records {
@@ -36,7 +36,11 @@ struct FlowKey {
 	std::uint32_t vni = 0;
 	IpAddr a, b; // a/pa is the lower endpoint
 	std::uint16_t pa = 0, pb = 0;
-	bool operator==(const FlowKey &) const = default;
+	bool operator==(const FlowKey &o) const
+	{
+		return session == o.session && vni == o.vni && pa == o.pa && pb == o.pb && ip_equal(a, o.a) &&
+		       ip_equal(b, o.b);
+	}
 };
 
 struct FlowKeyHash {
@@ -151,6 +155,7 @@ struct TcpTracker::Impl {
 	std::uint64_t records = 0;
 	std::uint64_t uid_seed;
 	std::uint64_t uid_counter = 0;
+	RecordArena arena; // where emit() builds records
 
 	Impl(Limits l, Sink s)
 		: limits(l), sink(std::move(s)), table(l.max_flows),
@@ -242,16 +247,15 @@ struct TcpTracker::Impl {
 
 	void emit(const Flow &f, v1::TcpRecord::Event event, v1::TcpRecord::CloseReason reason)
 	{
-		v1::Envelope env;
-		env.set_version(v1::VERSION_1);
+		v1::Envelope &env = arena.envelope();
 		auto *r = env.mutable_tcp();
 		fill_session(*r->mutable_session(), sessions.get(f.session), f.source);
 		r->set_event(event);
 		r->set_uid(f.uid);
 		r->set_ts_ns(f.first_ns);
-		r->set_id_orig_h(format_ip(f.orig.ip));
+		format_ip(f.orig.ip, *r->mutable_id_orig_h());
 		r->set_id_orig_p(f.orig.port);
-		r->set_id_resp_h(format_ip(f.resp.ip));
+		format_ip(f.resp.ip, *r->mutable_id_resp_h());
 		r->set_id_resp_p(f.resp.port);
 		r->set_vni(f.vni);
 		r->set_syn_to_synack_ns(f.syn_to_synack);
@@ -282,6 +286,7 @@ struct TcpTracker::Impl {
 		++records;
 		if (sink)
 			sink(std::move(env));
+		arena.reset();
 	}
 
 	void decide(Flow &f, v1::TcpRecord::Outcome outcome)
@@ -367,7 +372,7 @@ struct TcpTracker::Impl {
 	void update(Flow &f, const Context &ctx, const Frame &fr)
 	{
 		const TcpSegment &t = fr.tcp;
-		const bool is_orig = fr.src_ip == f.orig.ip && fr.sport == f.orig.port;
+		const bool is_orig = fr.sport == f.orig.port && ip_equal(fr.src_ip, f.orig.ip);
 		Endpoint &e = is_orig ? f.orig : f.resp;
 		Endpoint &peer = is_orig ? f.resp : f.orig;
 		const std::uint64_t now = ctx.ts_ns;
@@ -496,7 +501,8 @@ struct TcpTracker::Impl {
 		FlowKey key;
 		key.session = sessions.intern(ctx.session);
 		key.vni = ctx.vni;
-		const bool src_low = std::tie(fr.src_ip, fr.sport) <= std::tie(fr.dst_ip, fr.dport);
+		const int c = ip_compare(fr.src_ip, fr.dst_ip);
+		const bool src_low = c < 0 || (c == 0 && fr.sport <= fr.dport);
 		key.a = src_low ? fr.src_ip : fr.dst_ip;
 		key.pa = src_low ? fr.sport : fr.dport;
 		key.b = src_low ? fr.dst_ip : fr.src_ip;
@@ -522,6 +528,12 @@ struct TcpTracker::Impl {
 			});
 		}
 		update(*f, ctx, fr);
+		if (f->phase == Phase::Tombstone) {
+			// Closed: its key is the first to go when room is needed.
+			if (!table.is_retired(*f))
+				table.retire(*f);
+			return;
+		}
 		// Connections that got going are kept over new, unanswered keys
 		// when the table is full (a SYN flood evicts its own SYNs first).
 		if (f->phase == Phase::Open && !table.is_protected(*f) &&
@@ -546,6 +558,14 @@ struct TcpTracker::Impl {
 					close(f, v1::TcpRecord::FIN, now);
 				else if (now >= f.last_ns + limits.idle_ns)
 					close(f, v1::TcpRecord::IDLE, now);
+				if (f.phase == Phase::Tombstone) {
+					// To the retired list, which the iteration has passed
+					// already: the next entry is taken first.
+					auto next = std::next(it);
+					table.retire(f);
+					it = next;
+					continue;
+				}
 			}
 			++it;
 		}

@@ -119,6 +119,36 @@ TEST_CASE("a subscriber filters by topic")
 	CHECK(got.roce().cnp() == 5);
 }
 
+TEST_CASE("a topic no subscription wants is not serialized, counted as sent")
+{
+	zmq::context_t ctx;
+	Publisher pub(ctx, "inproc://publisher-unwanted", {});
+	pub.publish(tcp_envelope("C0")); // no subscriber at all
+	CHECK(pub.stats().sent[static_cast<std::size_t>(Topic::Tcp)] == 1);
+	CHECK(pub.stats().bytes == 0);
+
+	zmq::socket_t sub(ctx, zmq::socket_type::sub);
+	sub.set(zmq::sockopt::subscribe, "ro");
+	sub.connect("inproc://publisher-unwanted");
+	REQUIRE(wait_subscribed(pub, 1));
+	pub.publish(tcp_envelope("C1"));
+	CHECK(pub.stats().sent[static_cast<std::size_t>(Topic::Tcp)] == 2);
+	CHECK(pub.stats().bytes == 0);
+	pub.publish(roce_envelope(3)); // "ro" is a prefix of "roce"
+	const auto frames = receive_message(sub);
+	REQUIRE(frames.size() == 2);
+	CHECK(frames[0] == "roce");
+	CHECK(pub.stats().bytes == frames[1].size());
+	CHECK(pub.stats().sent_total() == 3);
+
+	sub.set(zmq::sockopt::unsubscribe, "ro");
+	REQUIRE(wait_subscribed(pub, 0));
+	const auto bytes = pub.stats().bytes;
+	pub.publish(roce_envelope(4));
+	CHECK(pub.stats().bytes == bytes);
+	CHECK(pub.stats().sent_total() == 4);
+}
+
 TEST_CASE("publish_snapshot: one session message per session, then status")
 {
 	zmq::context_t ctx;

@@ -366,3 +366,42 @@ TEST_CASE("tcp: an established connection survives a SYN flood larger than the t
 	CHECK(cl.back().close_reason() == R::FIN);
 	CHECK(cl.back().conn_state() == "SF");
 }
+
+TEST_CASE("tcp: at a high connection rate closed connections make room, live ones are not evicted")
+{
+	// Far more short connections within the linger time than the table
+	// holds, interleaved: the keys of closed connections must go before
+	// any live handshake.
+	TcpTracker::Limits l;
+	l.max_flows = 64;
+	Fixture fx(l);
+	constexpr int kConns = 2000, kPar = 4;
+	std::uint64_t t = T;
+	for (int base = 0; base < kConns; base += kPar) {
+		for (int step = 0; step < 8; ++step)
+			for (int j = 0; j < kPar; ++j) {
+				const std::uint16_t cp = static_cast<std::uint16_t>(1024 + base + j);
+				const Endpoint c{"10.0.0.1", cp};
+				static constexpr std::uint8_t fl[8] = {SYN, SYN | ACK, ACK, PSH | ACK, ACK, FIN | ACK, FIN | ACK, ACK};
+				static constexpr bool reply[8] = {false, true, false, false, true, false, true, false};
+				static constexpr std::uint32_t cs[8] = {0, 0, 1, 1, 0, 11, 0, 12}, ca[8] = {0, 0, 1, 1, 0, 1, 0, 2};
+				static constexpr std::uint32_t ss[8] = {0, 0, 0, 0, 1, 0, 1, 0}, sa[8] = {0, 1, 0, 0, 11, 0, 12, 0};
+				const Frame f = reply[step] ? tcp(SV, c, fl[step], ss[step], sa[step])
+							    : tcp(c, SV, fl[step], cs[step], ca[step], step == 3 ? 10 : 0);
+				fx.feed(t += 10 * US, f);
+				REQUIRE(fx.tr.size() <= 64);
+			}
+	}
+	CHECK(fx.tr.evictions() == 0);
+	const auto hs = fx.log.tcp(R::HANDSHAKE);
+	const auto cl = fx.log.tcp(R::CLOSE);
+	REQUIRE(hs.size() == kConns);
+	REQUIRE(cl.size() == kConns);
+	for (const auto &r : hs)
+		CHECK(r.outcome() == R::ESTABLISHED);
+	for (const auto &r : cl) {
+		CHECK(r.close_reason() == R::FIN);
+		CHECK(r.conn_state() == "SF");
+		CHECK(r.orig_bytes() == 10);
+	}
+}
