@@ -133,6 +133,8 @@ std::string render_metrics(const std::vector<v1::SessionStats> &sessions,
 	}
 	w.family("evpnmon_collector_unknown_session_total", "counter", "Frames captured on the port input that matched no configured session");
 	w.sample("evpnmon_collector_unknown_session_total", {}, status.unknown_session());
+	w.family("evpnmon_collector_input_drops_total", "counter", "Copies the kernel dropped before the collector read them (socket buffer or packet ring full)");
+	w.sample("evpnmon_collector_input_drops_total", {}, status.input_drops());
 	w.family("evpnmon_collector_flow_table_entries", "gauge", "Entries in the TCP and RoCEv2 flow tables");
 	w.sample("evpnmon_collector_flow_table_entries", {}, status.flow_table_entries());
 	w.family("evpnmon_collector_flow_evictions_total", "counter", "Flow table entries evicted because a table was full (least recently used first)");

@@ -58,6 +58,7 @@ Snapshot sample_snapshot()
 	(*s.status.mutable_decode_errors_by_reason())["gre_flags"] = 4;
 	(*s.status.mutable_decode_errors_by_reason())["future_reason"] = 3;
 	s.status.set_unknown_session(11);
+	s.status.set_input_drops(13);
 	s.status.set_flow_table_entries(42);
 	s.status.set_flow_evictions(6);
 
@@ -125,6 +126,7 @@ TEST_CASE("metrics text parses strictly and carries every value")
 	CHECK(v(e, "evpnmon_collector_decode_errors_total", {{"reason", "future_reason"}}) == 3);
 
 	CHECK(v(e, "evpnmon_collector_unknown_session_total") == 11);
+	CHECK(v(e, "evpnmon_collector_input_drops_total") == 13);
 	CHECK(v(e, "evpnmon_collector_flow_table_entries") == 42);
 	CHECK(v(e, "evpnmon_collector_flow_evictions_total") == 6);
 	CHECK(v(e, "evpnmon_collector_disk_full") == 1);
