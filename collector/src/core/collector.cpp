@@ -169,8 +169,10 @@ Collector::Source *Collector::source_for(Session &s, const Copy &copy)
 		return s.last_source;
 	auto it = s.sources.find(copy.source);
 	if (it == s.sources.end()) {
-		if (s.sources.size() >= config_.max_sources_per_session)
+		if (s.sources.size() >= config_.max_sources_per_session ||
+		    sources_total_ >= config_.max_sources_total)
 			return nullptr;
+		++sources_total_;
 		Source src;
 		src.address = copy.source;
 		src.address_text = copy.source.to_string();
@@ -384,6 +386,7 @@ void Collector::snapshot(std::vector<v1::SessionStats> &sessions, v1::CollectorS
 			o->set_losses(src.seq.losses());
 			o->set_last_seq(src.seq.last());
 			o->set_reordered(src.seq.reordered());
+			o->set_resyncs(src.seq.resyncs());
 			o->set_hw_id(src.hw_id);
 		}
 		sessions.push_back(std::move(st));

@@ -42,8 +42,11 @@ public:
 		// HOST ID) and source VTEPs per session are bounded so that a
 		// spoofing sender cannot grow the tables without limit; copies past
 		// the limit count as unknown_session.
-		std::size_t max_sessions = 4096;
+		// Each session holds an open file and its 128 KiB buffer; the
+		// sources of all sessions share one budget.
+		std::size_t max_sessions = 1024;
 		std::size_t max_sources_per_session = 4096;
+		std::size_t max_sources_total = 65536;
 	};
 
 	Collector(Config config, pcapng::Io &io, records::Sink sink);
@@ -113,6 +116,7 @@ private:
 	std::unique_ptr<records::RoceTracker> roce_;
 	std::array<std::uint64_t, static_cast<std::size_t>(DecodeError::Count_)> errors_{};
 	std::uint64_t unknown_session_ = 0;
+	std::size_t sources_total_ = 0;
 	std::uint64_t start_steady_ns_ = 0;
 	bool shut_down_ = false;
 };

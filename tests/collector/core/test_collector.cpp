@@ -14,13 +14,14 @@ struct Rig {
 	std::unique_ptr<Collector> c;
 
 	explicit Rig(std::vector<SessionSpec> sessions = {}, bool records_on = true,
-		     std::size_t max_sessions = 4096)
+		     std::size_t max_sessions = 4096, std::size_t max_sources_total = 65536)
 	{
 		Collector::Config cfg;
 		cfg.sessions = std::move(sessions);
 		cfg.dir = tmp.path;
 		cfg.records = records_on;
 		cfg.max_sessions = max_sessions;
+		cfg.max_sources_total = max_sources_total;
 		cfg.port_interface = "eth9";
 		c = std::make_unique<Collector>(std::move(cfg), io,
 						[this](v1::Envelope &&e) { records.push_back(std::move(e)); });
@@ -328,6 +329,30 @@ TEST_CASE("collector: decode errors by reason, bounded session table")
 	CHECK_FALSE(st.disk_full());
 	r.c->shutdown(t0 + 20);
 	CHECK(r.only_file("span-1").epbs.size() == 2);
+}
+
+TEST_CASE("collector: forged sources share one budget across sessions")
+{
+	Rig r({}, true, 4096, 5);
+	const Bytes f = arp_frame(kPeer, kHost);
+	// 3 sources in each of 3 sessions: the budget of 5 takes the first 5
+	for (std::uint16_t span = 1; span <= 3; ++span)
+		for (std::uint8_t host = 1; host <= 3; ++host)
+			r.c->on_copy(erspan3(ip4(10, 0, 0, host), span, 1, f), t0 + span * 10 + host);
+	// a known source is still taken once the budget is spent
+	r.c->on_copy(erspan3(ip4(10, 0, 0, 1), 1, 2, f), t0 + 100);
+	std::vector<v1::SessionStats> all;
+	v1::CollectorStatus st;
+	r.c->snapshot(all, st);
+	std::size_t sources = 0;
+	std::uint64_t copies = 0;
+	for (const auto &s : all) {
+		sources += static_cast<std::size_t>(s.sources_size());
+		copies += s.copies();
+	}
+	CHECK(sources == 5);
+	CHECK(copies == 6);
+	CHECK(st.unknown_session() == 4);
 }
 
 namespace {

@@ -60,12 +60,41 @@ TEST_CASE("sequence: late and duplicate copies are reordered, not lost, and keep
 
 TEST_CASE("sequence: a jump of 2^31 or more is behind (reordered), not a loss")
 {
-	SequenceTracker t;
-	t.on_seq(0);
-	CHECK(t.on_seq(0x7FFFFFFFu).lost == 0x7FFFFFFEu); // largest forward gap
 	SequenceTracker u;
 	u.on_seq(0);
 	const auto r = u.on_seq(0x80000001u); // expected 1: 0x80000000 ahead -> behind
 	CHECK(r.reordered);
 	CHECK(u.losses() == 0);
+}
+
+TEST_CASE("sequence: a gap up to kMaxGap is a loss, a larger one restarts the expectation")
+{
+	SequenceTracker t;
+	t.on_seq(0);
+	CHECK(t.on_seq(SequenceTracker::kMaxGap + 1).lost == SequenceTracker::kMaxGap);
+	SequenceTracker u;
+	u.on_seq(0);
+	const auto r = u.on_seq(0x7FFFFFFFu); // a forged copy far ahead
+	CHECK(r.resynced);
+	CHECK(r.lost == 0);
+	CHECK(u.losses() == 0);
+	CHECK(u.resyncs() == 1);
+	CHECK(u.on_seq(0x80000000u).lost == 0); // counting goes on from there
+	CHECK(u.on_seq(0x80000003u).lost == 2);
+}
+
+TEST_CASE("sequence: a sender that restarted its counter is followed after kResyncAfter copies")
+{
+	SequenceTracker t;
+	for (std::uint32_t s = 1000; s < 1100; ++s)
+		t.on_seq(s);
+	std::uint32_t s = 0;
+	for (; s + 1 < SequenceTracker::kResyncAfter; ++s)
+		CHECK(t.on_seq(s).reordered);
+	const auto r = t.on_seq(s++);
+	CHECK(r.resynced);
+	CHECK(t.last() == s - 1);
+	CHECK(t.on_seq(s + 1).lost == 1); // losses count again
+	CHECK(t.losses() == 1);
+	CHECK(t.resyncs() == 1);
 }
