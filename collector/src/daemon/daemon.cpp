@@ -17,7 +17,9 @@
 #include <algorithm>
 #include <iostream>
 #include <memory>
+#include <chrono>
 #include <optional>
+#include <sys/resource.h>
 #include <sstream>
 
 namespace evpnmon::collector {
@@ -36,6 +38,17 @@ protected:
 			LOG_WARN("disk space back, pcapng writing resumed: " << detail);
 	}
 };
+
+// One open file per session: take the hard limit of open files, so that
+// the session limit, not the default soft limit of 1024, decides.
+void raise_open_file_limit()
+{
+	rlimit r{};
+	if (::getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < r.rlim_max) {
+		r.rlim_cur = r.rlim_max;
+		::setrlimit(RLIMIT_NOFILE, &r);
+	}
+}
 
 int run(const RunOptions &o)
 {
@@ -150,15 +163,21 @@ int run(const RunOptions &o)
 	// session stats go out every report interval.
 	const auto report_ns = o.report_interval_ms * 1'000'000ull;
 	const auto tick_ms = std::min<std::uint64_t>(o.report_interval_ms, 100);
-	std::uint64_t next_report = realtime_ns() + report_ns;
+	// Reports are paced by the monotonic clock: a step of the wall clock
+	// neither stops them nor bunches them up.
+	const auto monotonic_ns = [] {
+		return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+							  std::chrono::steady_clock::now().time_since_epoch())
+							  .count());
+	};
+	std::uint64_t next_report = monotonic_ns() + report_ns;
 	std::vector<v1::SessionStats> sessions;
 	v1::CollectorStatus status;
 	loop.set_tick(std::chrono::milliseconds(tick_ms), [&] {
-		const std::uint64_t now = realtime_ns();
-		collector.tick(now);
+		collector.tick(realtime_ns());
 		publisher.poll();
-		if (now >= next_report) {
-			next_report = now + report_ns;
+		if (const std::uint64_t mono = monotonic_ns(); mono >= next_report) {
+			next_report = mono + report_ns;
 			collector.snapshot(sessions, status);
 			status.set_input_drops(input_drops());
 			publisher.publish_snapshot(sessions, status);
@@ -209,6 +228,7 @@ int run_main(int argc, char **argv)
 		std::cerr << "evpnmon-collector run: " << e.what() << "\n";
 		return 2;
 	}
+	raise_open_file_limit();
 	try {
 		return run(o);
 	} catch (const std::exception &e) {

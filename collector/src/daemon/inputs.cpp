@@ -152,6 +152,19 @@ IpAddr BatchReceiver::from(unsigned i) const
 
 // --- raw GRE
 
+namespace {
+// One packet's processing failing (an allocation, a bug) must not lose the
+// rest of its batch, nor keep a ring block from going back to the kernel.
+template <typename F> void per_packet(InputStats &stats, F &&process)
+{
+	try {
+		process();
+	} catch (const std::exception &) {
+		++stats.handler_errors;
+	}
+}
+} // namespace
+
 RawGreInput::RawGreInput(int rcvbuf, unsigned batch)
     : fd_(::socket(AF_INET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_GRE)), rx_(batch, 65536)
 {
@@ -166,7 +179,7 @@ bool RawGreInput::drain(const PacketHandler &handler, unsigned max_batches)
 	for (unsigned b = 0; b < max_batches; ++b) {
 		const unsigned n = rx_.receive(fd_.get(), stats_);
 		for (unsigned i = 0; i < n; ++i)
-			handler(rx_.data(i), rx_.rx_ns(i));
+			per_packet(stats_, [&] { handler(rx_.data(i), rx_.rx_ns(i)); });
 		if (n == 0)
 			return false;
 	}
@@ -199,7 +212,7 @@ bool UdpInput::drain(const DatagramHandler &handler, unsigned max_batches)
 	for (unsigned b = 0; b < max_batches; ++b) {
 		const unsigned n = rx_.receive(fd_.get(), stats_);
 		for (unsigned i = 0; i < n; ++i)
-			handler(rx_.data(i), rx_.from(i), rx_.rx_ns(i));
+			per_packet(stats_, [&] { handler(rx_.data(i), rx_.from(i), rx_.rx_ns(i)); });
 		if (n == 0)
 			return false;
 	}
@@ -303,7 +316,7 @@ bool PacketRingInput::drain(const PacketHandler &handler, unsigned max_blocks)
 			const std::uint64_t ts = static_cast<std::uint64_t>(h->tp_sec) * 1'000'000'000ull + h->tp_nsec;
 			++stats_.packets;
 			stats_.bytes += h->tp_len;
-			handler({p + h->tp_mac, h->tp_snaplen}, ts);
+			per_packet(stats_, [&] { handler({p + h->tp_mac, h->tp_snaplen}, ts); });
 			p += h->tp_next_offset;
 		}
 		__atomic_store_n(&block->hdr.bh1.block_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);

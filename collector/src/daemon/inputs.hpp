@@ -33,6 +33,7 @@ struct InputStats {
 	std::uint64_t calls = 0;        // recvmmsg calls / ring blocks
 	std::uint64_t kernel_drops = 0; // socket queue overflow / ring full
 	std::uint64_t errors = 0;       // receive errors
+	std::uint64_t handler_errors = 0; // packets whose processing threw (skipped, the batch goes on)
 };
 
 using PacketHandler = std::function<void(std::span<const std::uint8_t> packet, std::uint64_t rx_ns)>;
