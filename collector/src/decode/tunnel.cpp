@@ -40,17 +40,23 @@ DecodeError set_frame(std::span<const std::uint8_t> frame, Copy &out)
 	return DecodeError::None;
 }
 
+// Word 0 has one layout in both types; bits 12:11 are En in II, BSO in III.
+std::uint8_t read_word0(std::uint32_t w0, Copy &out)
+{
+	out.vlan = static_cast<std::uint16_t>(erspan_w0_vlan(w0));
+	out.cos = static_cast<std::uint8_t>(erspan_w0_cos(w0));
+	out.truncated = erspan_w0_t(w0) != 0;
+	out.span_id = static_cast<std::uint16_t>(erspan_w0_session(w0));
+	return static_cast<std::uint8_t>(erspan_w0_en_bso(w0));
+}
+
 DecodeError decode_erspan_ii(std::span<const std::uint8_t> p, Copy &out)
 {
 	if (p.size() < ERSPAN_II_HLEN)
 		return DecodeError::Truncated;
 	const std::uint32_t w0 = be32(p, 0), w1 = be32(p, 4);
 	out.encap = Encap::ErspanII;
-	out.vlan = static_cast<std::uint16_t>(erspan_w0_vlan(w0));
-	out.cos = static_cast<std::uint8_t>(erspan_w0_cos(w0));
-	out.en = static_cast<std::uint8_t>(erspan_w0_en_bso(w0));
-	out.truncated = erspan_w0_t(w0) != 0;
-	out.span_id = static_cast<std::uint16_t>(erspan_w0_session(w0));
+	out.en = read_word0(w0, out);
 	out.index = erspan_ii_w1_index(w1);
 	return set_frame(p.subspan(ERSPAN_II_HLEN), out);
 }
@@ -61,11 +67,7 @@ DecodeError decode_erspan_iii(std::span<const std::uint8_t> p, Copy &out)
 		return DecodeError::Truncated;
 	const std::uint32_t w0 = be32(p, 0), w2 = be32(p, 8);
 	out.encap = Encap::ErspanIII;
-	out.vlan = static_cast<std::uint16_t>(erspan_w0_vlan(w0));
-	out.cos = static_cast<std::uint8_t>(erspan_w0_cos(w0));
-	out.bso = static_cast<std::uint8_t>(erspan_w0_en_bso(w0));
-	out.truncated = erspan_w0_t(w0) != 0;
-	out.span_id = static_cast<std::uint16_t>(erspan_w0_session(w0));
+	out.bso = read_word0(w0, out);
 	out.ts_low = be32(p, 4);
 	out.sgt = static_cast<std::uint16_t>(erspan_iii_w2_sgt(w2));
 	out.p = erspan_iii_w2_p(w2) != 0;
