@@ -9,6 +9,7 @@ pkg_check_modules(LIBNL_ROUTE REQUIRED IMPORTED_TARGET libnl-route-3.0)
 set(_dp_bpf_src ${CMAKE_CURRENT_SOURCE_DIR}/bpf/mirror.bpf.c)
 set(_dp_bpf_headers
   ${CMAKE_CURRENT_SOURCE_DIR}/bpf/evpnmon_shared.h
+  ${CMAKE_CURRENT_SOURCE_DIR}/bpf/evpnmon_kinds.h
   ${CMAKE_CURRENT_SOURCE_DIR}/bpf/lib/maps.h
   ${CMAKE_CURRENT_SOURCE_DIR}/bpf/lib/stats.h
   ${CMAKE_CURRENT_SOURCE_DIR}/bpf/lib/parse.h

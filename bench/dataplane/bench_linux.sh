@@ -1,15 +1,29 @@
 #!/usr/bin/env bash
-# Linux backend throughput: frames/s through host port -> bridge -> host port
-#   (a) no program, (e) reference: an empty TC program (hook cost alone),
-#   (b) program attached and no matching entry,
-#   (c) every frame mirrored to a local port, (d) every frame mirrored as a
-#   VXLAN-GBP copy. Scenarios interleaved, REPS runs of SECS each, sender
-#   pinned to one CPU; median and min-max; ratios against (a) of the same
-#   run. Because the CPUs are shared with other work, the table also gives
-#   CPU nanoseconds per forwarded frame: the sender's CPU time (which, without
-#   IRQ time accounting, includes the bridging softirq run on its syscall
-#   exit) plus ksoftirqd's on that CPU, divided by the forwarded frames; that
-#   ratio is robust against other processes taking the CPU. Prints markdown.
+# Linux backend, end to end: CPU per frame through host port -> bridge ->
+# host port, and what the TC programs add to it.
+#   s  the sender alone: the same frames into a veth whose peer is in no
+#      bridge (received and dropped by the stack: the sender's syscall,
+#      AF_PACKET, veth transmit and the receive softirq up to the protocol
+#      handler), the part every row shares and bridging does not add;
+#   a  no program (bridged);  n  the same with bridge-nf-call-iptables=0
+#      in this namespace (per network namespace on this kernel): a - n is
+#      br_netfilter's share;
+#   e  an empty TC program (the hook's own cost);
+#   b0 the programs as the backend attaches them (evpnmon_mirror at the
+#      ingress port, evpnmon_egress at every port, so also at the output
+#      port), the VNI without any entry;
+#   b  the same, no matching entry: entries for another MAC in the VNI
+#      (entry 1 and 2, as a MAC-keyed session installs);
+#   bi b with the egress program taken off the output port (diagnostic:
+#      the mirror program's share alone);
+#   c  every frame mirrored to a local port;  d  as a VXLAN-GBP copy.
+# Scenarios interleaved, REPS runs of SECS each, sender pinned to one CPU.
+# CPU per frame = (sender's CPU time, which without IRQ time accounting
+# includes the bridging softirq run on its syscall exit, + ksoftirqd's on
+# that CPU) / frames: robust against other processes taking the CPU. Each
+# scenario's cost over "no program" is the median of the differences
+# within one round of the interleaving (paired), so slow drifts of the
+# shared machine cancel; "bridging alone" = a - s. Prints markdown.
 # Usage: bench_linux.sh DPCTL PKTBLAST [SECS] [REPS]   (root)
 set -euo pipefail
 DPCTL=$1 BLAST=$2 SECS=${3:-2} REPS=${4:-3}
@@ -35,6 +49,9 @@ for p in p1 p2 p3; do
   n ip link add $p type veth peer name ${p}x
   n ip link set $p master br100 up; n ip link set ${p}x up
 done
+# The sink: a veth pair outside the bridge.
+n ip link add p0 type veth peer name p0x
+n ip link set p0 up; n ip link set p0x up
 n ip link set br100 up
 SRC=02:00:00:00:0b:01 DST=02:00:00:00:0b:02
 n bridge fdb add $SRC dev p1 master static
@@ -57,23 +74,33 @@ KSOFT=$(pgrep -x "ksoftirqd/$CPU" | head -1)
 TCK=$(getconf CLK_TCK)
 ksoft_ticks() { awk '{print $14 + $15}' /proc/$KSOFT/stat; }
 
-one() { # scenario -> prints "fwd_pps copy_pps"
+one() { # scenario -> prints "fwd_pps copy_pps sent_pps cpu_ns_per_frame"
+  local dev=p1x
   case $1 in
+    s) dev=p0x ;;
     a) ;;
+    n) n sysctl -qw net.bridge.bridge-nf-call-iptables=0 ;;
     e) n tc qdisc add dev p1 clsact
        n tc filter add dev p1 ingress bpf da obj "$EMPTY" sec tc ;;
-    b) start_dp --entry "src vni=100 mac=02:00:00:00:0c:01 host-id=1 port=p3" ;;
+    b0) start_dp ;;
+    b|bi) start_dp --entry "src vni=100 mac=02:00:00:00:0c:01 host-id=1 port=p3" \
+                --entry "dst vni=100 mac=02:00:00:00:0c:01 host-id=1 port=p3"
+       # bi: the egress rule taken off the output port, to see the mirror
+       # program's share alone.
+       if [ "$1" = bi ]; then n tc filter del dev p2 egress; fi ;;
     c) start_dp --entry "src vni=100 mac=$SRC host-id=1 port=p3" ;;
     d) start_dp --entry "src vni=100 mac=$SRC host-id=1 vxlan=10.9.9.2/100/1" ;;
   esac
-  local r2 r3 u1 sent cpu k0 k1
-  r2=$(rx p2x); r3=$(rx p3x); u1=$(rx ul1); k0=$(ksoft_ticks)
-  read -r sent cpu < <(n taskset -c $CPU "$BLAST" p1x $SRC $DST "$SECS" 64)
+  local r2 r3 u1 r0 sent cpu k0 k1
+  r2=$(rx p2x); r3=$(rx p3x); u1=$(rx ul1); r0=$(rx p0); k0=$(ksoft_ticks)
+  read -r sent cpu < <(n taskset -c $CPU "$BLAST" $dev $SRC $DST "$SECS" 64)
   sleep 0.2
   k1=$(ksoft_ticks)
   local f=$(( ($(rx p2x) - r2) )) c=$(( ($(rx p3x) - r3) + ($(rx ul1) - u1) ))
+  [ "$1" = s ] && f=$(( $(rx p0) - r0 ))
   case $1 in
-    a) ;;
+    s|a) ;;
+    n) n sysctl -qw net.bridge.bridge-nf-call-iptables=1 ;;
     e) n tc qdisc del dev p1 clsact ;;
     *) stop_dp ;;
   esac
@@ -83,29 +110,56 @@ one() { # scenario -> prints "fwd_pps copy_pps"
 median() { sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
 spread() { sort -n | awk '{a[NR]=$1} END{printf "%.0f–%.0f k", a[1]/1000, a[NR]/1000}'; }
 
-declare -A F C N
+SCEN="s a n e b0 b bi c d"
+declare -A F C N D Q
 for r in $(seq "$REPS"); do
-  for s in a e b c d; do
+  declare -A R=()
+  for s in $SCEN; do
     read -r f c t ns < <(one $s)
-    F[$s]+="$f "; C[$s]+="$c "; N[$s]+="$ns "
-    echo "run $r scenario $s: forwarded $f/s copies $c/s (offered $t/s) cpu $ns ns/frame" >&2
+    F[$s]+="$f "; C[$s]+="$c "; N[$s]+="$ns "; R[$s]=$ns
+    echo "run $r scenario $s: received $f/s copies $c/s (offered $t/s) cpu $ns ns/frame" >&2
   done
+  for s in $SCEN; do
+    D[$s]+="$(awk -v x="${R[$s]}" -v a="${R[a]}" 'BEGIN{print x - a}') "
+    # The same difference as a share of this round's bridging alone: a
+    # busy machine inflates both alike, so the share is steadier.
+    Q[$s]+="$(awk -v x="${R[$s]}" -v a="${R[a]}" -v s0="${R[s]}" 'BEGIN{print (a - s0 > 0 ? 100 * (x - a) / (a - s0) : 0)}') "
+  done
+  D[bridge]+="$(awk -v a="${R[a]}" -v s="${R[s]}" 'BEGIN{print a - s}') "
+  D[bridge_nf0]+="$(awk -v a="${R[n]}" -v s="${R[s]}" 'BEGIN{print a - s}') "
 done
-base=$(echo ${F[a]} | tr ' ' '\n' | median)
-nbase=$(echo ${N[a]} | tr ' ' '\n' | median)
-echo "| path | forwarded frames/s (median of $REPS × ${SECS}s) | min–max | ratio to no program | mirror copies/s | CPU ns per frame (median) | CPU ratio: no program / this |"
+med() { echo ${1} | tr ' ' '\n' | median; }
+bridge=$(med "${D[bridge]}") bridge0=$(med "${D[bridge_nf0]}")
+echo "| path | frames/s received (median of $REPS × ${SECS}s) | min–max | mirror copies/s | CPU ns per frame (median) | over no program: ns per frame (median of paired differences) | over no program / bridging alone (median of per-round ratios) |"
 echo "|---|---:|---:|---:|---:|---:|---:|"
-for s in a e b c d; do
+for s in $SCEN; do
   case $s in
-    a) name="no program" ;;
+    s) name="sender alone (veth peer in no bridge; not bridged)" ;;
+    a) name="no program (bridged; br_netfilter on, as on this host)" ;;
+    n) name="no program, bridge-nf-call-iptables=0 (this namespace)" ;;
     e) name="(reference) empty TC program: hook cost alone" ;;
-    b) name="program, no matching entry" ;;
+    b0) name="programs attached, VNI without entries (mirror at ingress, egress rule at the output port)" ;;
+    b) name="programs attached, no matching entry (MAC entries of another host in the VNI)" ;;
+    bi) name="the same, egress rule detached from the output port: mirror program alone" ;;
     c) name="every frame mirrored (local port copy)" ;;
     d) name="every frame mirrored (VXLAN-GBP copy)" ;;
   esac
-  f=$(echo ${F[$s]} | tr ' ' '\n' | median); c=$(echo ${C[$s]} | tr ' ' '\n' | median)
-  sp=$(echo ${F[$s]} | tr ' ' '\n' | spread)
-  ns=$(echo ${N[$s]} | tr ' ' '\n' | median)
-  awk -v n="$name" -v f="$f" -v b="$base" -v c="$c" -v sp="$sp" -v ns="$ns" -v nb="$nbase" \
-    'BEGIN{printf "| %s | %.0f | %s | %.2f | %.0f | %.0f | %.2f |\n", n, f, sp, f/b, c, ns, (ns ? nb/ns : 0)}'
+  f=$(med "${F[$s]}"); c=$(med "${C[$s]}"); sp=$(echo ${F[$s]} | tr ' ' '\n' | spread)
+  ns=$(med "${N[$s]}"); d=$(med "${D[$s]}")
+  case $s in
+    s|a) dcol="—"; rcol="—" ;;
+    *) dcol=$(awk -v d="$d" 'BEGIN{printf "%+.0f", d}')
+       rcol=$(awk -v q="$(med "${Q[$s]}")" 'BEGIN{printf "%+.1f %%", q}') ;;
+  esac
+  echo "| $name | $f | $sp | $c | $ns | $dcol | $rcol |"
 done
+echo
+awk -v b="$bridge" -v b0="$bridge0" -v a="$(med "${N[a]}")" -v s="$(med "${N[s]}")" \
+    -v nf="$(med "${D[n]}")" -v p="$(med "${D[b]}")" -v p0="$(med "${D[b0]}")" 'BEGIN{
+  printf "Bridging alone (no program − sender alone, paired): %.0f ns per frame of the %.0f measured; ", b, a
+  printf "the sender alone: %.0f ns. br_netfilter (bridge-nf-call-iptables 1 − 0): %.0f ns per frame ", s, -nf
+  printf "(%.0f %% of bridging alone; bridging alone without it: %.0f ns). ", (b ? -100*nf/b : 0), b0
+  printf "No matching entry: %+.0f ns per frame = %.1f %% of bridging alone (%.1f %% of it without br_netfilter); ", p, (b ? 100*p/b : 0), (b0 ? 100*p/b0 : 0)
+  printf "VNI without entries: %+.0f ns = %.1f %% (target for no match: <= 5 %%). ", p0, (b ? 100*p0/b : 0)
+  printf "(Ratios of medians here; the table gives medians of per-round ratios.)\n"
+}'

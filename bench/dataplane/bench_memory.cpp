@@ -2,10 +2,16 @@
 // 10,000 installed entries (each packet = 4 hash lookups: source MAC,
 // destination MAC, source IP, destination IP), for a packet that matches no
 // entry and one that is mirrored. Not a timed assertion: prints numbers.
+// `--capacity`: instead, the backend's memory per entry at 0, 10k, 100k and
+// 200k entries, and the install time of 10k and 100k sessions (capacity.hpp;
+// bench_capacity does the same for the linux backend too).
+#include "capacity.hpp"
+
 #include <evpnmon/dataplane/memory.hpp>
 
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <vector>
 
 using namespace evpnmon::dp;
@@ -48,8 +54,25 @@ double rate(MemoryDataplane &dp, const std::vector<std::uint8_t> &f)
 
 } // namespace
 
-int main()
+int capacity()
 {
+	using namespace evpnmon::bench;
+	const Factory make = [] { return std::make_unique<MemoryDataplane>(); };
+	const KernelBytes none = [] { return std::size_t{0}; };
+	std::printf("Memory backend, default capacity (%u entries).\n\n",
+		    Config{}.max_entries);
+	per_entry_header();
+	if (!per_entry_rows("memory", make, none))
+		return 1;
+	std::printf("\n");
+	sessions_header();
+	return sessions_rows("memory", make, none, 3) ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1 && std::strcmp(argv[1], "--capacity") == 0)
+		return capacity();
 	std::printf("| entries | packet | simulated packets/s | hash lookups/s |\n");
 	std::printf("|---:|---|---:|---:|\n");
 	for (std::uint32_t entries : {1u, 10000u}) {

@@ -1,10 +1,54 @@
-// Cost of the eBPF mirror program per packet, measured with
-// BPF_PROG_TEST_RUN (repeat >= 1,000,000 per measurement) on the program
-// the linux backend attaches, in a private network namespace. Prints a
-// markdown table (run_bench.sh puts it in docs/benchmarks.md).
+// Cost of the eBPF programs per packet, measured with BPF_PROG_TEST_RUN
+// (repeat >= 1,000,000 per measurement) on the programs the linux backend
+// attaches, in a private network namespace. Prints markdown tables
+// (run_bench.sh puts them in docs/benchmarks.md).
 //
-//   bench_dataplane_testrun [REPEAT] [REPS]     (root)
+//   bench_dataplane_testrun [REPEAT] [REPS] [SESSIONS,...]     (root)
 //
+// First table: every program path, at each number of background sessions
+// (default 0, 1 and 10000). A background session is what the consumer
+// installs for a MAC-keyed session whose server is on this VTEP: entry 1
+// and entry 2 by the host's MAC (VNI 100, HOST ID 8, copies to port srv),
+// plus one entry 3 (VNI 100, HOST ID 8) for all of them. The frames of
+// the paths never match a background entry. Per block of one session
+// count, the paths (the empty program included) are interleaved REPS
+// times; the median per path, and its difference to the empty program of
+// the same block. A path that needs its own entries installs them before
+// its measurement and removes them after (outside the timed runs):
+//   empty        a TC program that returns TC_ACT_OK (r0 = 0; exit);
+//   other-vni    evpnmon_mirror at a port whose VNI (200) has no entry 1/2;
+//   nomatch      evpnmon_mirror at h1 (VNI 100), a frame of hosts without
+//                entries;
+//   nomatch-ip   the same with one more session keyed by IPv4 (another
+//                host) in VNI 100, so the IP lookups are made too;
+//   e1-nocopy    entry 1 of the frame's source MAC, whose profile (direction
+//                rx) does not select the packet: lookup hit, counters,
+//                profile, no copy;
+//   e2-nocopy    the same for entry 2 of the destination MAC (direction tx);
+//   e1-local     entry 1 of the source MAC, copy to port srv: lookup, one
+//                bpf_clone_redirect to a veth whose peer is down (the clone
+//                passes srv's evpnmon_egress and is freed by veth_xmit; it
+//                counts as a drop);
+//   e2-local     the same through entry 2 of the destination MAC;
+//   e1-vxlan     entry 1, VXLAN-GBP copy: the clone is encapsulated by the
+//                mirror device and sent to the underlay veth (peer down);
+//   shim         the decap rows' baseline: a program that sets the tunnel
+//                key and GBP option (what the VXLAN receive path attaches)
+//                and tail-calls an empty program;
+//   decap-hit    the same tail-calling evpnmon_decap, a known (VNI, HOST
+//                ID): entry 3 lookup, counters, mark, bpf_redirect (not
+//                performed by test_run);
+//   decap-miss   an unknown HOST ID: dropped and counted;
+//   (a copy at the egress, mark set, is not a row: a repeated test_run
+//   reuses the skb, and the first run clears the mark; its cost is in the
+//   local-copy rows, whose clone passes srv's evpnmon_egress.)
+//   eg-noserver  evpnmon_egress at h2, a port no entry copies to;
+//   eg-flood     evpnmon_egress at srv (a server port once a session is
+//                installed) on a flooded original of unmonitored hosts;
+//   eg-dup       evpnmon_egress at srv on a flooded original from a host
+//                whose entry 1 copies to srv: dropped (the copy has it).
+//
+// Further tables (0 sessions), the profile and ERSPAN costs:
 // Scenarios, interleaved REPS times, median per scenario:
 //   empty    a TC program that returns TC_ACT_OK (r0 = 0; exit), the
 //            baseline every ratio is relative to;
@@ -48,6 +92,7 @@
 #include <evpnmon/dataplane/dataplane.hpp>
 
 #include "evpnmon_shared.h"
+#include "tunnel_shim.skel.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -60,7 +105,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <functional>
 #include <map>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -239,12 +286,217 @@ void sampler_always(const std::string &pin)
 	::close(m);
 }
 
+// A shim program whose tail call goes to `target` (its own slot).
+tunnel_shim *shim_to(int target)
+{
+	tunnel_shim *sh = tunnel_shim__open_and_load();
+	const __u32 zero = 0;
+	if (!sh || bpf_map_update_elem(bpf_map__fd(sh->maps.decap_prog), &zero, &target, BPF_ANY))
+		throw std::runtime_error("tunnel shim");
+	return sh;
+}
+
+Mac mac_of(std::uint32_t i)
+{
+	return Mac{0x02, 0x10, static_cast<std::uint8_t>(i >> 16), static_cast<std::uint8_t>(i >> 8),
+		   static_cast<std::uint8_t>(i), 0x01};
+}
+
+// n background sessions (entries 1 and 2 by MAC to srv, HOST ID 8) and
+// their server's entry 3.
+void install_background(Dataplane &dp, std::uint32_t n, std::uint32_t srv)
+{
+	for (std::uint32_t i = 0; i < n; ++i)
+		for (auto kind : {EntryKind::MirrorSource, EntryKind::MirrorDest}) {
+			Entry e;
+			e.key.kind = kind;
+			e.key.vni = 100;
+			e.key.host.mac = mac_of(i);
+			e.key.host_id = 8;
+			e.key.session = "bg-" + std::to_string(i);
+			e.action.ifindex = srv;
+			if (auto ec = dp.install(e))
+				throw std::runtime_error("install background: " + ec.message());
+		}
+	if (n) {
+		Entry d;
+		d.key.kind = EntryKind::Decap;
+		d.key.vni = 100;
+		d.key.host_id = 8;
+		d.action.ifindex = srv;
+		if (auto ec = dp.install(d))
+			throw std::runtime_error("install entry 3: " + ec.message());
+	}
+}
+
+struct Path {
+	std::string id, label;
+	std::function<double()> measure;
+	std::vector<Entry> entries; // installed around the measurement
+	std::string base = "empty"; // the row its difference is taken to
+};
+
+// Every program path at each background session count.
+void path_table(Dataplane &dp, unsigned repeat, int reps, const std::vector<std::uint32_t> &counts,
+		int mirror, int egress, int empty, int decap, const std::vector<std::uint8_t> &f)
+{
+	const std::uint32_t h1 = if_nametoindex("h1"), h2 = if_nametoindex("h2"),
+			    g1 = if_nametoindex("g1"), srv = if_nametoindex("srv");
+	tunnel_shim *shim_empty = shim_to(empty), *shim_decap = shim_to(decap);
+	auto at = [&](int prog, std::uint32_t in, std::uint32_t out, std::uint32_t mark = 0,
+		      std::uint32_t cb0 = 0, std::uint32_t cb1 = 0) {
+		return [=, &f]() {
+			__sk_buff ctx{};
+			ctx.ingress_ifindex = in;
+			ctx.ifindex = out;
+			ctx.mark = mark;
+			ctx.cb[0] = cb0;
+			ctx.cb[1] = cb1;
+			std::vector<std::uint8_t> o(f.size() + 256);
+			LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = f.data(), .data_out = o.data(),
+				    .data_size_in = static_cast<__u32>(f.size()),
+				    .data_size_out = static_cast<__u32>(o.size()), .ctx_in = &ctx,
+				    .ctx_size_in = sizeof ctx, .repeat = repeat);
+			if (bpf_prog_test_run_opts(prog, &opts) != 0)
+				throw std::runtime_error("BPF_PROG_TEST_RUN");
+			return static_cast<double>(opts.duration);
+		};
+	};
+	auto entry = [&](EntryKind kind, const char *mac, const char *ip, std::uint32_t dir) {
+		Entry e;
+		e.key.kind = kind;
+		e.key.vni = 100;
+		if (mac)
+			e.key.host.mac = parse_mac(mac);
+		if (ip)
+			e.key.host.ip = parse_ip(ip);
+		e.key.host_id = 7;
+		e.key.session = std::string("path-") + (mac ? mac : ip);
+		e.action.ifindex = srv;
+		if (dir) {
+			evpn_mon_options o{};
+			o.present = 1;
+			o.direction = static_cast<std::uint8_t>(dir);
+			e.options = evpnmon::session::Options(o);
+		}
+		return e;
+	};
+	const char *A = "02:00:00:00:00:01", *B = "02:00:00:00:00:02";
+	Entry vx = entry(EntryKind::MirrorSource, A, nullptr, 0);
+	vx.action.kind = Action::Kind::Vxlan;
+	vx.action.ifindex = 0;
+	vx.action.remote_vtep = {10, 9, 9, 2};
+	vx.action.vni = 100;
+	vx.action.host_id = 7;
+	Entry d7;
+	d7.key.kind = EntryKind::Decap;
+	d7.key.vni = 100;
+	d7.key.host_id = 7;
+	d7.action.ifindex = srv;
+	const int sh_e = bpf_program__fd(shim_empty->progs.with_tunnel),
+		  sh_d = bpf_program__fd(shim_decap->progs.with_tunnel);
+	std::vector<Path> paths = {
+	    {"empty", "empty TC program (baseline)", at(empty, h1, h1), {}},
+	    {"other-vni", "mirror: port's VNI has no entry 1/2", at(mirror, g1, g1), {}},
+	    {"nomatch", "mirror: no match (frame of hosts without entries)", at(mirror, h1, h1), {}},
+	    {"nomatch-ip", "mirror: no match, + one IPv4-keyed session in the VNI",
+	     at(mirror, h1, h1),
+	     {entry(EntryKind::MirrorSource, nullptr, "10.7.0.1", 0),
+	      entry(EntryKind::MirrorDest, nullptr, "10.7.0.1", 0)}},
+	    {"e1-nocopy", "mirror: entry 1 (source MAC) hit, profile selects no copy",
+	     at(mirror, h1, h1), {entry(EntryKind::MirrorSource, A, nullptr, EVPN_MON_DIR_RX)}},
+	    {"e2-nocopy", "mirror: entry 2 (destination MAC) hit, profile selects no copy",
+	     at(mirror, h1, h1), {entry(EntryKind::MirrorDest, B, nullptr, EVPN_MON_DIR_TX)}},
+	    {"e1-local", "mirror: entry 1 hit, local copy", at(mirror, h1, h1),
+	     {entry(EntryKind::MirrorSource, A, nullptr, 0)}},
+	    {"e2-local", "mirror: entry 2 hit, local copy", at(mirror, h1, h1),
+	     {entry(EntryKind::MirrorDest, B, nullptr, 0)}},
+	    {"e1-vxlan", "mirror: entry 1 hit, VXLAN-GBP copy (kernel encapsulation, sent)",
+	     at(mirror, h1, h1), {vx}},
+	    {"shim", "decap baseline: tunnel-metadata shim + tail call to an empty program",
+	     at(sh_e, 0, 0, 0, 100, 7), {}},
+	    {"decap-hit", "decap: known HOST ID (entry 3, redirect) — difference to the shim row",
+	     at(sh_d, 0, 0, 0, 100, 7), {d7}, "shim"},
+	    {"decap-miss", "decap: unknown HOST ID (dropped, counted) — difference to the shim row",
+	     at(sh_d, 0, 0, 0, 100, 9), {}, "shim"},
+	    {"eg-noserver", "egress at a port without a server", at(egress, h1, h2), {}},
+	    {"eg-flood", "egress at srv: flooded original of unmonitored hosts", at(egress, h1, srv),
+	     {}},
+	    {"eg-dup", "egress at srv: flooded original from a watched host (dropped)",
+	     at(egress, h1, srv), {entry(EntryKind::MirrorSource, A, nullptr, 0)}},
+	};
+	// [count][path] -> runs
+	std::map<std::uint32_t, std::map<std::string, std::vector<double>>> ns;
+	for (std::uint32_t n : counts) {
+		for (const auto &x : dp.list())
+			dp.remove(x.key);
+		install_background(dp, n, srv);
+		std::cerr << "bench_dataplane_testrun: " << n << " background sessions ("
+			  << dp.list().size() << " entries)\n";
+		for (int r = 0; r < reps; ++r)
+			for (const auto &p : paths) {
+				for (const auto &e : p.entries)
+					if (auto ec = dp.install(e))
+						throw std::runtime_error(p.id + ": " + ec.message());
+				ns[n][p.id].push_back(p.measure());
+				for (const auto &e : p.entries)
+					dp.remove(e.key);
+			}
+	}
+	for (const auto &x : dp.list())
+		dp.remove(x.key);
+	tunnel_shim__destroy(shim_empty);
+	tunnel_shim__destroy(shim_decap);
+
+	auto med = [](std::vector<double> v) {
+		std::sort(v.begin(), v.end());
+		return v[v.size() / 2];
+	};
+	std::printf("| path | ");
+	for (auto n : counts)
+		std::printf("%u session%s: ns (+ over baseline) | ", n, n == 1 ? "" : "s");
+	std::printf("\n|---|");
+	for (std::size_t i = 0; i < counts.size(); ++i)
+		std::printf("---:|");
+	std::printf("\n");
+	for (const auto &p : paths) {
+		std::printf("| %s | ", p.label.c_str());
+		for (auto n : counts) {
+			const double m = med(ns[n][p.id]);
+			if (p.id == "empty")
+				std::printf("%.0f | ", m);
+			else
+				std::printf("%.0f (%+.0f) | ", m, m - med(ns[n][p.base]));
+		}
+		std::printf("\n");
+	}
+	std::printf("\nMedian of %d interleaved measurements of %u runs each, %u-octet frame; "
+		    "\"+\": the median minus the empty program's (the shim's for the decap "
+		    "rows) in the same block.\n",
+		    reps, repeat, static_cast<unsigned>(f.size()));
+	for (auto n : counts) {
+		const double e = med(ns[n]["empty"]);
+		std::printf("%s%u sessions: no match %+.0f ns over the empty program (target <= 40), "
+			    "egress flooded original %+.0f ns",
+			    n == counts.front() ? "\n" : "; ", n, med(ns[n]["nomatch"]) - e,
+			    med(ns[n]["eg-flood"]) - e);
+	}
+	std::printf(".\n\n");
+}
+
 } // namespace
 
 int main(int argc, char **argv)
 {
 	const unsigned repeat = argc > 1 ? static_cast<unsigned>(std::stoul(argv[1])) : 1000000;
 	const int reps = argc > 2 ? std::stoi(argv[2]) : 5;
+	std::vector<std::uint32_t> counts = {0, 1, 10000};
+	if (argc > 3) {
+		counts.clear();
+		std::stringstream ss(argv[3]);
+		for (std::string x; std::getline(ss, x, ',');)
+			counts.push_back(static_cast<std::uint32_t>(std::stoul(x)));
+	}
 	if (::geteuid() != 0 || ::unshare(CLONE_NEWNET) != 0) {
 		std::cerr << "bench_dataplane_testrun: needs root (netns, BPF)\n";
 		return 1;
@@ -256,6 +508,12 @@ int main(int argc, char **argv)
 		   "ip link set vxlan100 master br100 up");
 		sh("ip link add h1 type veth peer name h1p && ip link set h1 master br100 up");
 		sh("ip link add srv type veth peer name srvp && ip link set srv master br100 up");
+		sh("ip link add h2 type veth peer name h2p && ip link set h2 master br100 up");
+		sh("ip link add br200 type bridge && "
+		   "ip link add vxlan200 type vxlan id 200 dstport 4789 nolearning && "
+		   "ip link set vxlan200 master br200 up && "
+		   "ip link add g1 type veth peer name g1p && ip link set g1 master br200 up && "
+		   "ip link set br200 up");
 		sh("ip link set br100 up");
 		// The underlay: a veth whose peer is down (a sink), a route to the
 		// collector and a remote VTEP through a permanent neighbour.
@@ -264,13 +522,19 @@ int main(int argc, char **argv)
 		   "ip neigh add 10.9.9.2 lladdr 02:99:00:00:00:01 dev ul0 nud permanent && "
 		   "ip route add 10.50.0.0/24 via 10.9.9.2");
 		Config cfg;
-		cfg.bridges = {{"br100", "vxlan100", 100}};
+		cfg.bridges = {{"br100", "vxlan100", 100}, {"br200", "vxlan200", 200}};
 		cfg.local_vtep = {10, 9, 9, 1};
 		cfg.pin_dir = pin;
 		auto dp = make_dataplane("linux", cfg);
 		const int mirror = attached_mirror("h1"), empty = empty_prog();
 		const std::uint32_t h1 = if_nametoindex("h1");
 		const auto f = frame();
+		{
+			const int egress = attached("h1", true), decap = attached("evpnmon0", false);
+			path_table(*dp, repeat, reps, counts, mirror, egress, empty, decap, f);
+			::close(egress);
+			::close(decap);
+		}
 
 		Entry e;
 		e.key.kind = EntryKind::MirrorSource;

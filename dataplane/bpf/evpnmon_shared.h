@@ -25,7 +25,11 @@ typedef __u64 dp_u64;
 /* Limits (identical in both backends). */
 #define DP_MAX_ACTIONS 8     /* entries sharing one (kind, vni, match) */
 #define DP_MAX_COPIES 8      /* distinct copies emitted for one packet */
-#define DP_MAX_ENTRIES 32768 /* installed entries (all kinds) */
+/* Installed entries (all kinds): the default size of the maps that hold
+ * one element per entry (dp_match, dp_decap, dp_meta, dp_stats). The real
+ * size is set by userspace before load (Config::max_entries); no program
+ * relies on this value, entry indexes reach BPF only as map keys. */
+#define DP_MAX_ENTRIES 262144
 #define DP_MAX_PORTS 1024    /* host-facing ports with the mirror program */
 
 /* dp_match_key.kind: entry kinds 1 and 2 (entry 3 uses dp_decap_key). */

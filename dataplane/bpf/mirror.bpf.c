@@ -15,7 +15,8 @@
  *
  * evpnmon_mirror: TC ingress of every host-facing bridge port. For each
  *   packet, looks up entries 1 (by source MAC, source IP) and 2 (by
- *   destination MAC, destination IP) in the port's VNI, and emits ONE copy per
+ *   destination MAC, destination IP) in the port's VNI, only those of the
+ *   kinds the VNI has (dp_vni_kinds), and emits ONE copy per
  *   distinct action: bpf_clone_redirect to the egress of a local port, or with
  *   a VXLAN-GBP tunnel key (VNI, HOST ID as Group Policy ID, remote VTEP) to
  *   the egress of the mirror device (`vxlan external gbp`). A matched
@@ -70,6 +71,13 @@ int evpnmon_mirror(struct __sk_buff *skb)
 	__u32 *vni = bpf_map_lookup_elem(&dp_port_vni, &ifindex);
 	if (!vni)
 		return TC_ACT_OK;
+	/* Which lookups can hit in this VNI; none: nothing to do. */
+	__u32 *kp = bpf_map_lookup_elem(&dp_vni_kinds, vni);
+	if (!kp)
+		return TC_ACT_OK;
+	__u32 kinds = *kp;
+	if (!kinds)
+		return TC_ACT_OK;
 	struct ethhdr eth;
 	if (parse_eth(skb, &eth))
 		return TC_ACT_OK;
@@ -82,10 +90,11 @@ int evpnmon_mirror(struct __sk_buff *skb)
 	st->npairs = 0;
 	st->pkt.parsed = 0;
 	st->len = frame_len(skb);
-
 	__u8 addrs[32];
-	int alen = parse_ip_addrs(skb, &eth, addrs);
-	collect_packet(st, *vni, &eth, addrs, alen, st->len);
+	int alen = 0;
+	if (kinds & DP_KIND_F_IP)
+		alen = parse_ip_addrs(skb, &eth, addrs);
+	collect_packet(st, *vni, kinds, &eth, addrs, alen, st->len);
 	if (!st->npairs)
 		return TC_ACT_OK;
 	select_copies(skb, st);

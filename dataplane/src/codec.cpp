@@ -5,7 +5,8 @@
 
 namespace evpnmon::dp::codec {
 
-static_assert(kMaxEntries == DP_MAX_ENTRIES);
+static_assert(kDefaultMaxEntries == DP_MAX_ENTRIES);
+static_assert(kMaxEntriesLimit <= 0xffffffffu); // slot indexes are dp_u32
 static_assert(kMaxEntriesPerMatch == DP_MAX_ACTIONS);
 static_assert(kMaxCopiesPerPacket == DP_MAX_COPIES);
 static_assert(DP_MAX_FILTERS == EVPN_MON_MAX_FILTERS);

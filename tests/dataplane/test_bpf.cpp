@@ -39,6 +39,7 @@
 #include "tc_test_run.hpp"
 #include "tunnel_shim.skel.h"
 
+#include "evpnmon_kinds.h"
 #include "evpnmon_shared.h"
 
 #include <bpf/bpf.h>
@@ -626,6 +627,288 @@ TEST_CASE("the memory backend refuses to simulate a profile")
 	auto f = table::frames::udp("10.1.0.1", "10.1.0.2", 1, 2, {});
 	CHECK_THROWS_AS(m.simulate(f, 1), std::logic_error);
 	CHECK(m.counters(e.key)->packets == 0);
+}
+
+namespace {
+
+// The word of `key` in a pinned u32 -> u32 map, or nullopt when absent.
+std::optional<dp_u32> map_word(const std::string &map, dp_u32 key)
+{
+	const int fd = bpf_obj_get((g_pin + "/" + map).c_str());
+	REQUIRE(fd >= 0);
+	dp_u32 v = 0;
+	const bool found = bpf_map_lookup_elem(fd, &key, &v) == 0;
+	::close(fd);
+	if (!found)
+		return std::nullopt;
+	return v;
+}
+
+void set_word(const std::string &map, dp_u32 key, std::optional<dp_u32> word)
+{
+	const int fd = bpf_obj_get((g_pin + "/" + map).c_str());
+	REQUIRE(fd >= 0);
+	if (word)
+		REQUIRE(bpf_map_update_elem(fd, &key, &*word, BPF_ANY) == 0);
+	else
+		bpf_map_delete_elem(fd, &key);
+	::close(fd);
+}
+
+// Copies of `frame` sent at `in`, per target port or VTEP.
+std::map<std::string, int> copies_of(BpfHarness &h, const std::vector<std::uint8_t> &frame,
+				     const std::string &in)
+{
+	h.drain();
+	h.mirror_run(frame, in);
+	std::map<std::string, int> out;
+	for (const auto &o : h.copies(true, 0))
+		out[target_of(h, o)]++;
+	return out;
+}
+
+Entry kind_entry(BpfHarness &h, EntryKind kind, std::uint32_t vni, const std::string &mac,
+		 const std::string &ip, const std::string &port)
+{
+	table::EntrySpec spec;
+	spec.kind = kind;
+	spec.vni = vni;
+	spec.mac = mac;
+	spec.ip = ip;
+	spec.host_id = 7;
+	spec.port = port;
+	Entry e = table::make_entry(spec, [&](const std::string &p) { return h.ifindex(p); });
+	e.key.session = "kinds";
+	return e;
+}
+
+void remove_all(Dataplane &dp)
+{
+	for (const auto &e : dp.list())
+		REQUIRE_FALSE(dp.remove(e.key));
+}
+
+const std::string kA = "02:00:00:00:0a:01", kB = "02:00:00:00:0a:02";
+
+std::vector<std::uint8_t> frame_v4()
+{
+	return table::build_frame({kA, kB, "10.1.0.1", "10.1.0.2", 0, 32});
+}
+
+std::vector<std::uint8_t> frame_v6()
+{
+	return table::build_frame({kA, kB, "fd00::1", "fd00::2", 0, 32});
+}
+
+} // namespace
+
+// evpnmon_mirror looks up only the kinds dp_vni_kinds lists for the port's
+// VNI, evpnmon_egress only those dp_srv_port lists for the port: a bit
+// missing while an entry of its kind is installed loses that entry's
+// copies (or lets its duplicates through), so each kind is checked alone.
+TEST_CASE("kind bits: each kind alone sets its bit, is copied, and clears it")
+{
+	BpfHarness h;
+	auto &dp = h.dataplane();
+	remove_all(dp);
+	const dp_u32 srv = h.ifindex("srv");
+	CHECK_FALSE(map_word("dp_vni_kinds", 100));
+	CHECK_FALSE(map_word("dp_srv_port", srv));
+	struct K {
+		EntryKind kind;
+		std::string mac, ip;
+		dp_u32 bit;
+		bool v6;
+	};
+	const std::vector<K> kinds = {
+	    {EntryKind::MirrorSource, kA, "", DP_KIND_F_SRC_MAC, false},
+	    {EntryKind::MirrorDest, kB, "", DP_KIND_F_DST_MAC, false},
+	    {EntryKind::MirrorSource, "", "10.1.0.1", DP_KIND_F_SRC_V4, false},
+	    {EntryKind::MirrorDest, "", "10.1.0.2", DP_KIND_F_DST_V4, false},
+	    {EntryKind::MirrorSource, "", "fd00::1", DP_KIND_F_SRC_V6, true},
+	    {EntryKind::MirrorDest, "", "fd00::2", DP_KIND_F_DST_V6, true},
+	};
+	for (const auto &k : kinds) {
+		INFO("bit " << k.bit);
+		const auto frame = k.v6 ? frame_v6() : frame_v4();
+		const Entry e = kind_entry(h, k.kind, 100, k.mac, k.ip, "srv");
+		REQUIRE_FALSE(dp.install(e));
+		CHECK(map_word("dp_vni_kinds", 100) == k.bit);
+		CHECK(map_word("dp_srv_port", srv) == k.bit);
+		CHECK_FALSE(map_word("dp_vni_kinds", 200));
+		CHECK(copies_of(h, frame, "h1") == std::map<std::string, int>{{"srv", 1}});
+		CHECK(copies_of(h, frame, "g1").empty()); // VNI 200: nothing
+		// The original flooded out of the server's port is its copy's
+		// duplicate: dropped; out of another port it passes.
+		CHECK_FALSE(h.egress_passes(frame, srv, 0));
+		CHECK(h.egress_passes(frame, h.ifindex("h2"), 0));
+		// The same frame with the bit cleared by hand: the program no
+		// longer looks (what a missing bit would cost).
+		set_word("dp_vni_kinds", 100, std::nullopt);
+		CHECK(copies_of(h, frame, "h1").empty());
+		set_word("dp_srv_port", srv, DP_KIND_F_DECAP_PORT);
+		CHECK(h.egress_passes(frame, srv, 0));
+		set_word("dp_vni_kinds", 100, k.bit);
+		set_word("dp_srv_port", srv, k.bit);
+
+		REQUIRE_FALSE(dp.remove(e.key));
+		CHECK_FALSE(map_word("dp_vni_kinds", 100));
+		CHECK_FALSE(map_word("dp_srv_port", srv));
+		CHECK(copies_of(h, frame, "h1").empty());
+		CHECK(h.egress_passes(frame, srv, 0));
+	}
+}
+
+TEST_CASE("kind bits: refcounted per VNI and port, no leak between VNIs")
+{
+	BpfHarness h;
+	auto &dp = h.dataplane();
+	remove_all(dp);
+	const dp_u32 srv = h.ifindex("srv"), h3 = h.ifindex("h3");
+	const auto f = frame_v4();
+	const auto fc = table::build_frame({"02:00:00:00:0a:03", kB, "10.1.0.3", "10.1.0.2", 0, 32});
+
+	// Two entries of one kind, to two servers: the VNI's bit stays until
+	// the last is gone, each port's bit follows its own entries.
+	const Entry a = kind_entry(h, EntryKind::MirrorSource, 100, kA, "", "srv");
+	const Entry c = kind_entry(h, EntryKind::MirrorSource, 100, "02:00:00:00:0a:03", "", "h3");
+	REQUIRE_FALSE(dp.install(a));
+	REQUIRE_FALSE(dp.install(c));
+	CHECK(map_word("dp_vni_kinds", 100) == DP_KIND_F_SRC_MAC);
+	CHECK(map_word("dp_srv_port", srv) == DP_KIND_F_SRC_MAC);
+	CHECK(map_word("dp_srv_port", h3) == DP_KIND_F_SRC_MAC);
+	REQUIRE_FALSE(dp.remove(a.key));
+	CHECK(map_word("dp_vni_kinds", 100) == DP_KIND_F_SRC_MAC);
+	CHECK_FALSE(map_word("dp_srv_port", srv));
+	CHECK(map_word("dp_srv_port", h3) == DP_KIND_F_SRC_MAC);
+	CHECK(copies_of(h, fc, "h1") == std::map<std::string, int>{{"h3", 1}});
+	CHECK(copies_of(h, f, "h1").empty());
+
+	// Kinds add up; removing one kind keeps the others.
+	const Entry d4 = kind_entry(h, EntryKind::MirrorDest, 100, "", "10.1.0.2", "srv");
+	REQUIRE_FALSE(dp.install(d4));
+	CHECK(map_word("dp_vni_kinds", 100) == (DP_KIND_F_SRC_MAC | DP_KIND_F_DST_V4));
+	CHECK(map_word("dp_srv_port", srv) == DP_KIND_F_DST_V4);
+	CHECK(copies_of(h, fc, "h1") == std::map<std::string, int>{{"h3", 1}, {"srv", 1}});
+	REQUIRE_FALSE(dp.remove(c.key));
+	CHECK(map_word("dp_vni_kinds", 100) == DP_KIND_F_DST_V4);
+	CHECK_FALSE(map_word("dp_srv_port", h3));
+	CHECK(copies_of(h, fc, "h1") == std::map<std::string, int>{{"srv", 1}});
+	REQUIRE_FALSE(dp.remove(d4.key));
+	CHECK_FALSE(map_word("dp_vni_kinds", 100));
+
+	// Another VNI's entries: its own word; VNI 100 still has none.
+	const Entry g = kind_entry(h, EntryKind::MirrorSource, 200, kA, "", "srv");
+	REQUIRE_FALSE(dp.install(g));
+	CHECK(map_word("dp_vni_kinds", 200) == DP_KIND_F_SRC_MAC);
+	CHECK_FALSE(map_word("dp_vni_kinds", 100));
+	CHECK(copies_of(h, f, "h1").empty());
+	CHECK(copies_of(h, f, "g1") == std::map<std::string, int>{{"srv", 1}});
+
+	// A changed action moves the port's bit.
+	Entry g2 = g;
+	g2.action.ifindex = h3;
+	REQUIRE_FALSE(dp.install(g2));
+	CHECK_FALSE(map_word("dp_srv_port", srv));
+	CHECK(map_word("dp_srv_port", h3) == DP_KIND_F_SRC_MAC);
+	CHECK(map_word("dp_vni_kinds", 200) == DP_KIND_F_SRC_MAC);
+	REQUIRE_FALSE(dp.remove(g2.key));
+
+	// Entry 3 alone: the port is listed, and the egress rule drops nothing.
+	const Entry x = kind_entry(h, EntryKind::Decap, 100, "", "", "srv");
+	REQUIRE_FALSE(dp.install(x));
+	CHECK(map_word("dp_srv_port", srv) == DP_KIND_F_DECAP_PORT);
+	CHECK_FALSE(map_word("dp_vni_kinds", 100));
+	CHECK(h.egress_passes(f, srv, 0));
+	const Entry a2 = kind_entry(h, EntryKind::MirrorSource, 100, kA, "", "srv");
+	REQUIRE_FALSE(dp.install(a2));
+	CHECK(map_word("dp_srv_port", srv) == (DP_KIND_F_DECAP_PORT | DP_KIND_F_SRC_MAC));
+	CHECK_FALSE(h.egress_passes(f, srv, 0));
+	REQUIRE_FALSE(dp.remove(a2.key));
+	CHECK(map_word("dp_srv_port", srv) == DP_KIND_F_DECAP_PORT);
+	REQUIRE_FALSE(dp.remove(x.key));
+	CHECK_FALSE(map_word("dp_srv_port", srv));
+}
+
+TEST_CASE("kind bits: rewritten words never drop an installed kind")
+{
+	// A host's copies go on, one per packet, while entries of other kinds
+	// come and go in its VNI (each change rewrites the VNI's word and the
+	// server port's word).
+	BpfHarness h;
+	auto &dp = h.dataplane();
+	remove_all(dp);
+	const Entry a = kind_entry(h, EntryKind::MirrorSource, 100, kA, "", "srv");
+	REQUIRE_FALSE(dp.install(a));
+	const auto frame = frame_v4();
+	h.drain();
+	std::atomic<bool> stop{false};
+	std::atomic<int> bad{0}, runs{0};
+	std::thread sender([&] {
+		__sk_buff ctx{};
+		ctx.ingress_ifindex = h.ifindex("h1");
+		ctx.ifindex = ctx.ingress_ifindex;
+		while (!stop) {
+			test_run(h.mirror, frame, ctx);
+			if (h.copies(false, 0).size() != 1)
+				bad++;
+			runs++;
+		}
+	});
+	const std::vector<Entry> others = {
+	    kind_entry(h, EntryKind::MirrorDest, 100, "02:00:00:00:0b:01", "", "srv"),
+	    kind_entry(h, EntryKind::MirrorSource, 100, "", "10.9.0.1", "srv"),
+	    kind_entry(h, EntryKind::MirrorDest, 100, "", "fd00::9", "h3"),
+	    kind_entry(h, EntryKind::Decap, 100, "", "", "srv"),
+	};
+	for (int i = 0; i < 300; ++i) {
+		const Entry &o = others[static_cast<std::size_t>(i) % others.size()];
+		REQUIRE_FALSE(dp.install(o));
+		REQUIRE_FALSE(dp.remove(o.key));
+		if (i % 8 == 0)
+			std::this_thread::sleep_for(std::chrono::milliseconds(1));
+	}
+	stop = true;
+	sender.join();
+	CHECK(runs > 50);
+	CHECK(bad == 0);
+	CHECK(map_word("dp_vni_kinds", 100) == DP_KIND_F_SRC_MAC);
+	CHECK(map_word("dp_srv_port", h.ifindex("srv")) == DP_KIND_F_SRC_MAC);
+	REQUIRE_FALSE(dp.remove(a.key));
+}
+
+TEST_CASE("kind bits: a restart rebuilds both maps from the adopted entries")
+{
+	const std::string mac = kA;
+	dp_u32 srv = 0, h3 = 0;
+	{
+		BpfHarness h(true); // keep_on_exit
+		remove_all(h.dataplane());
+		srv = h.ifindex("srv");
+		h3 = h.ifindex("h3");
+		REQUIRE_FALSE(h.dataplane().install(
+		    kind_entry(h, EntryKind::MirrorSource, 100, kA, "", "srv")));
+		REQUIRE_FALSE(h.dataplane().install(
+		    kind_entry(h, EntryKind::MirrorDest, 200, "", "fd00::2", "srv")));
+	}
+	// Damaged between the runs: a missing word, a wrong one, a stale one.
+	set_word("dp_vni_kinds", 100, std::nullopt);
+	set_word("dp_vni_kinds", 200, DP_KIND_F_SRC_V4);
+	set_word("dp_vni_kinds", 300, DP_KIND_F_SRC_MAC);
+	set_word("dp_srv_port", srv, DP_KIND_F_SRC_MAC);
+	set_word("dp_srv_port", h3, DP_KIND_F_DST_MAC);
+	BpfHarness h;
+	REQUIRE(h.dataplane().list().size() == 2);
+	CHECK(map_word("dp_vni_kinds", 100) == DP_KIND_F_SRC_MAC);
+	CHECK(map_word("dp_vni_kinds", 200) == DP_KIND_F_DST_V6);
+	CHECK_FALSE(map_word("dp_vni_kinds", 300));
+	CHECK(map_word("dp_srv_port", srv) == (DP_KIND_F_SRC_MAC | DP_KIND_F_DST_V6));
+	CHECK_FALSE(map_word("dp_srv_port", h3));
+	CHECK(copies_of(h, frame_v4(), "h1") == std::map<std::string, int>{{"srv", 1}});
+	remove_all(h.dataplane());
+	CHECK_FALSE(map_word("dp_vni_kinds", 100));
+	CHECK_FALSE(map_word("dp_vni_kinds", 200));
+	CHECK_FALSE(map_word("dp_srv_port", srv));
 }
 
 int main(int argc, char **argv)

@@ -432,6 +432,150 @@ TEST_CASE("incompatible pins of another version are replaced; one process per pi
 	CHECK_FALSE(std::filesystem::exists(g_pin));
 }
 
+namespace {
+
+// The i-th of a set of distinct entries of every kind (MAC 02:00:00:01:hi:lo),
+// all copying to srv.
+Entry capacity_entry(std::uint32_t i)
+{
+	Entry e;
+	e.key.vni = 100;
+	e.action.ifindex = if_nametoindex("srv");
+	if (i % 3 == 2) {
+		e.key.kind = EntryKind::Decap;
+		e.key.host_id = static_cast<std::uint16_t>(100 + i);
+		return e;
+	}
+	e.key.kind = i % 3 ? EntryKind::MirrorDest : EntryKind::MirrorSource;
+	e.key.host.mac = Mac{0x02, 0, 0, 0x01, static_cast<std::uint8_t>(i >> 8),
+			     static_cast<std::uint8_t>(i)};
+	e.key.host_id = 7;
+	return e;
+}
+
+// A pinned map of the backend: its max_entries and how many elements it holds.
+struct MapSize {
+	std::uint32_t max_entries = 0;
+	std::size_t elements = 0;
+};
+
+MapSize pinned_map(const std::string &name)
+{
+	MapSize m;
+	int fd = bpf_obj_get((g_pin + "/" + name).c_str());
+	REQUIRE(fd >= 0);
+	bpf_map_info info{};
+	std::uint32_t len = sizeof info;
+	REQUIRE(bpf_obj_get_info_by_fd(fd, &info, &len) == 0);
+	m.max_entries = info.max_entries;
+	if (info.type != BPF_MAP_TYPE_PERCPU_ARRAY) {
+		std::vector<std::uint8_t> k(info.key_size), next(info.key_size);
+		void *prev = nullptr;
+		while (bpf_map_get_next_key(fd, prev, next.data()) == 0) {
+			++m.elements;
+			k = next;
+			prev = k.data();
+		}
+	}
+	::close(fd);
+	return m;
+}
+
+Config sized_config(std::uint32_t max_entries, bool keep = false)
+{
+	Config c = switch_config(keep);
+	c.max_entries = max_entries;
+	return c;
+}
+
+} // namespace
+
+TEST_CASE("capacity: entry maps sized by max_entries; full = E2BIG, nothing half-written")
+{
+	auto dp = make_dataplane("linux", sized_config(64));
+	for (auto name : {"dp_match", "dp_decap", "dp_meta", "dp_stats"})
+		CHECK_MESSAGE(pinned_map(name).max_entries == 64, name);
+	std::size_t lookups = 0, decaps = 0;
+	for (std::uint32_t i = 0; i < 64; ++i) {
+		REQUIRE_FALSE(dp->install(capacity_entry(i)));
+		(i % 3 == 2 ? decaps : lookups)++;
+	}
+	// A refused entry of each kind: 66 is an entry 1, 64 an entry 2, 65 an entry 3.
+	const Entry extra = capacity_entry(66);
+	REQUIRE(extra.key.kind == EntryKind::MirrorSource);
+	for (std::uint32_t i : {64u, 65u, 66u}) {
+		const auto ec = dp->install(capacity_entry(i));
+		CHECK(ec == std::errc::argument_list_too_long);
+		CHECK(is_capacity_error(ec));
+	}
+	CHECK(dp->list().size() == 64);
+	CHECK_FALSE(dp->counters(extra.key));
+	CHECK(pinned_map("dp_meta").elements == 64);
+	CHECK(pinned_map("dp_match").elements == lookups);
+	CHECK(pinned_map("dp_decap").elements == decaps);
+	// Replacing an installed entry is no new entry: still allowed.
+	Entry repl = capacity_entry(3);
+	repl.action.ifindex = if_nametoindex("h2");
+	CHECK_FALSE(dp->install(repl));
+	// One removed: the refused entry fits (its packets are mirrored), and
+	// then the next one does not.
+	REQUIRE_FALSE(dp->remove(capacity_entry(0).key));
+	REQUIRE_FALSE(dp->install(extra));
+	CHECK(dp->list().size() == 64);
+	CHECK(pinned_map("dp_meta").elements == 64);
+	CHECK(pinned_map("dp_match").elements == lookups);
+	auto frame = table::build_frame({"02:00:00:01:00:42", "02:00:00:00:99:99",
+					 "10.1.0.1", "10.1.0.2", 0, 32});
+	int h1p = packet_socket("h1p");
+	REQUIRE(::send(h1p, frame.data(), frame.size(), 0) > 0);
+	::close(h1p);
+	std::uint64_t packets = 0;
+	for (int i = 0; i < 100 && packets == 0; ++i) {
+		packets = dp->counters(extra.key)->packets;
+		if (packets == 0)
+			::usleep(20000);
+	}
+	CHECK(packets == 1);
+	CHECK(is_capacity_error(dp->install(capacity_entry(0))));
+	CHECK(pinned_map("dp_meta").elements == 64);
+}
+
+TEST_CASE("capacity: the default size; pins of another size are replaced, same size adopted")
+{
+	{
+		auto dp = make_dataplane("linux", switch_config());
+		CHECK(pinned_map("dp_stats").max_entries == kDefaultMaxEntries);
+		CHECK(pinned_map("dp_meta").max_entries == kDefaultMaxEntries);
+	}
+	{
+		auto dp = make_dataplane("linux", sized_config(64, true));
+		for (std::uint32_t i = 0; i < 64; ++i)
+			REQUIRE_FALSE(dp->install(capacity_entry(i)));
+	}
+	{
+		auto dp = make_dataplane("linux", sized_config(64, true));
+		CHECK(dp->list().size() == 64); // same size: adopted
+		CHECK(is_capacity_error(dp->install(capacity_entry(64))));
+	}
+	{
+		// Another size: the old maps cannot be reused; they are replaced
+		// (the consumer reinstalls what it wants).
+		auto dp = make_dataplane("linux", sized_config(128));
+		CHECK(dp->list().empty());
+		CHECK(pinned_map("dp_meta").max_entries == 128);
+		CHECK(pinned_map("dp_meta").elements == 0);
+		for (std::uint32_t i = 0; i < 128; ++i)
+			REQUIRE_FALSE(dp->install(capacity_entry(i)));
+		CHECK(is_capacity_error(dp->install(capacity_entry(128))));
+	}
+	CHECK_FALSE(std::filesystem::exists(g_pin));
+	auto bad = sized_config(0);
+	CHECK_THROWS_AS(make_dataplane("linux", bad), std::invalid_argument);
+	bad.max_entries = static_cast<std::uint32_t>(kMaxEntriesLimit + 1);
+	CHECK_THROWS_AS(make_dataplane("linux", bad), std::invalid_argument);
+	CHECK_FALSE(std::filesystem::exists(g_pin));
+}
+
 int main(int argc, char **argv)
 {
 	return evpnmon::dp::test::run_in_private_netns("test_dataplane_linux", argc, argv, build_switch);

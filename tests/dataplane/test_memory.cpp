@@ -8,6 +8,9 @@
 
 #include <poll.h>
 
+#include <cerrno>
+#include <cstdio>
+
 #include "evpnmon_shared.h"
 
 using namespace evpnmon::dp;
@@ -233,6 +236,101 @@ TEST_CASE("at most DP_MAX_ACTIONS entries per monitored host and kind")
 				   99, 14)) == std::errc::no_buffer_space);
 	CHECK_FALSE(dp.install(mac_entry(EntryKind::MirrorDest, "02:00:00:00:00:01",
 					 99, 14)));
+}
+
+// The i-th of a set of distinct entries of every kind (MAC 02:00:00:01:hi:lo).
+Entry capacity_entry(std::uint32_t i)
+{
+	char mac[32];
+	std::snprintf(mac, sizeof mac, "02:00:00:01:%02x:%02x", (i >> 8) & 0xff, i & 0xff);
+	switch (i % 3) {
+	case 0:
+		return mac_entry(EntryKind::MirrorSource, mac, 7, 14);
+	case 1:
+		return mac_entry(EntryKind::MirrorDest, mac, 7, 14);
+	default: {
+		Entry e;
+		e.key.kind = EntryKind::Decap;
+		e.key.vni = 100;
+		e.key.host_id = static_cast<std::uint16_t>(100 + i);
+		e.action.ifindex = 14;
+		return e;
+	}
+	}
+}
+
+TEST_CASE("is_capacity_error: E2BIG only")
+{
+	CHECK(is_capacity_error(std::make_error_code(std::errc::argument_list_too_long)));
+	CHECK(is_capacity_error(std::error_code(E2BIG, std::system_category())));
+	CHECK_FALSE(is_capacity_error({}));
+	CHECK_FALSE(is_capacity_error(std::make_error_code(std::errc::no_buffer_space)));
+	CHECK_FALSE(is_capacity_error(std::make_error_code(std::errc::invalid_argument)));
+}
+
+TEST_CASE("capacity: a full dataplane refuses new entries with E2BIG, nothing half-written")
+{
+	Config c;
+	CHECK(c.max_entries == kDefaultMaxEntries);
+	CHECK(c.max_entries >= 200000);
+	c.max_entries = 64;
+	MemoryDataplane dp(c);
+	dp.add_port(11, "h1", 100);
+	dp.add_port(14, "srv", 100);
+	for (std::uint32_t i = 0; i < 64; ++i)
+		REQUIRE_FALSE(dp.install(capacity_entry(i)));
+	// A refused entry 1 (66 % 3 == 0), whose packets are easy to check.
+	const Entry extra = capacity_entry(66);
+	REQUIRE(extra.key.kind == EntryKind::MirrorSource);
+	const auto ec = dp.install(extra);
+	CHECK(ec == std::errc::argument_list_too_long);
+	CHECK(is_capacity_error(ec));
+	CHECK(is_capacity_error(dp.install(capacity_entry(65)))); // every kind
+	CHECK(is_capacity_error(dp.install(capacity_entry(67))));
+	CHECK(dp.list().size() == 64);
+	CHECK_FALSE(dp.counters(extra.key));
+	// Nothing of the refused entry matches a packet.
+	auto frame = table::build_frame({"02:00:00:01:00:42", "02:00:00:00:99:99",
+					 "10.1.0.1", "10.1.0.2", 0, 32});
+	CHECK(dp.simulate(frame, 11).empty());
+	// Replacing an installed entry is no new entry: still allowed.
+	Entry repl = capacity_entry(3);
+	repl.action.ifindex = 11;
+	CHECK_FALSE(dp.install(repl));
+	// One removed: the refused entry fits, and then the next one does not.
+	REQUIRE_FALSE(dp.remove(capacity_entry(0).key));
+	CHECK_FALSE(dp.install(extra));
+	CHECK(dp.list().size() == 64);
+	CHECK(dp.simulate(frame, 11).size() == 1);
+	CHECK(is_capacity_error(dp.install(capacity_entry(0))));
+}
+
+TEST_CASE("capacity: the factory passes max_entries; out of range refused")
+{
+	Config c;
+	c.max_entries = 2;
+	auto dp = make_dataplane("memory", c);
+	CHECK_FALSE(dp->install(capacity_entry(0)));
+	CHECK_FALSE(dp->install(capacity_entry(1)));
+	CHECK(is_capacity_error(dp->install(capacity_entry(2))));
+	c.max_entries = 0;
+	CHECK_THROWS_AS(MemoryDataplane{c}, std::invalid_argument);
+	c.max_entries = static_cast<std::uint32_t>(kMaxEntriesLimit + 1);
+	CHECK_THROWS_AS(make_dataplane("memory", c), std::invalid_argument);
+}
+
+TEST_CASE("capacity: the default holds 200,000 entries (100k sessions' entries 1 and 2)")
+{
+	MemoryDataplane dp;
+	Entry e = mac_entry(EntryKind::MirrorSource, "02:00:00:00:00:00", 7, 14);
+	for (std::uint32_t i = 0; i < 200000; ++i) {
+		e.key.kind = i % 2 ? EntryKind::MirrorDest : EntryKind::MirrorSource;
+		e.key.host.mac = Mac{0x02, 0x10, 0, static_cast<std::uint8_t>(i >> 17),
+				     static_cast<std::uint8_t>(i >> 9),
+				     static_cast<std::uint8_t>(i >> 1)};
+		REQUIRE_FALSE(dp.install(e));
+	}
+	CHECK(dp.list().size() == 200000);
 }
 
 TEST_CASE("more distinct actions than DP_MAX_COPIES: extra copies dropped")

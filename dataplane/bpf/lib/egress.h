@@ -26,8 +26,15 @@ static __always_inline int egress(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	}
 	__u32 ifindex = skb->ifindex;
-	if (!bpf_map_lookup_elem(&dp_srv_port, &ifindex))
+	__u32 *kp = bpf_map_lookup_elem(&dp_srv_port, &ifindex);
+	if (!kp)
 		return TC_ACT_OK; /* no monitoring server on this port */
+	/* The kinds of the entries 1/2 that copy to this port: without any,
+	 * no frame leaving it can be a duplicate (an entry 3 alone never
+	 * makes the rule drop). */
+	__u32 kinds = *kp & ~DP_KIND_F_DECAP_PORT;
+	if (!kinds)
+		return TC_ACT_OK;
 	__u32 *vni = bpf_map_lookup_elem(&dp_port_vni, &ifindex);
 	if (!vni)
 		return TC_ACT_OK;
@@ -43,24 +50,25 @@ static __always_inline int egress(struct __sk_buff *skb)
 	if (at && *at == ifindex)
 		return TC_ACT_OK; /* addressed to the server itself */
 
-	/* Same keys as the mirror program, MAC first; the IP addresses are
-	 * read only when the MACs name no watched host. */
+	/* Same keys as the mirror program, MAC first, only of the kinds this
+	 * port's entries have; the IP addresses are read only when the MACs
+	 * name no watched host and IP entries copy to this port. */
 	struct dp_match_key key = {};
 	key.vni = *vni;
 	key.mtype = DP_MATCH_MAC;
-	int dup = watched(&key, eth.h_dest, 6, 0, ifindex) ||
-		  watched(&key, eth.h_source, 6, 1, ifindex);
-	if (!dup) {
+	int dup = watched(&key, eth.h_dest, 6, 0, ifindex, kinds) ||
+		  watched(&key, eth.h_source, 6, 1, ifindex, kinds);
+	if (!dup && (kinds & DP_KIND_F_IP)) {
 		__u8 addrs[32];
 		int alen = parse_ip_addrs(skb, &eth, addrs);
 		if (alen == 4) {
 			key.mtype = DP_MATCH_V4;
-			dup = watched(&key, addrs + 4, 4, 0, ifindex) ||
-			      watched(&key, addrs, 4, 1, ifindex);
+			dup = watched(&key, addrs + 4, 4, 0, ifindex, kinds) ||
+			      watched(&key, addrs, 4, 1, ifindex, kinds);
 		} else if (alen == 16) {
 			key.mtype = DP_MATCH_V6;
-			dup = watched(&key, addrs + 16, 16, 0, ifindex) ||
-			      watched(&key, addrs, 16, 1, ifindex);
+			dup = watched(&key, addrs + 16, 16, 0, ifindex, kinds) ||
+			      watched(&key, addrs, 16, 1, ifindex, kinds);
 		}
 	}
 	if (!dup)

@@ -12,6 +12,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "evpnmon_shared.h"
+#include "evpnmon_kinds.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -84,7 +85,9 @@ struct {
 } dp_local_mac SEC(".maps");
 
 /* Ports that copies are sent to (the LocalPort action of an installed entry
- * 1/2/3): ifindex -> 1. evpnmon_egress returns at once on other ports. */
+ * 1/2/3): ifindex -> DP_KIND_F_* (evpnmon_kinds.h) of the entries 1/2 with
+ * that action, | DP_KIND_F_DECAP_PORT for entry 3. evpnmon_egress returns
+ * at once on other ports, and looks up only the kinds the port has. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, DP_MAX_PORTS);
@@ -92,6 +95,20 @@ struct {
 	__type(value, __u32);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } dp_srv_port SEC(".maps");
+
+/* VNI -> DP_KIND_F_* (evpnmon_kinds.h): which kinds of entries 1/2 exist
+ * in the VNI, so evpnmon_mirror makes only the dp_match lookups that can
+ * hit, and none in a VNI without entries 1/2 (the element is absent). The
+ * entry store sets a bit before the first element of its kind is visible
+ * in dp_match and clears it after the last one is gone. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, DP_MAX_VNI_KINDS);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} dp_vni_kinds SEC(".maps");
 
 /* Compiled session profiles (evpnmon_shared.h); slot 0 = none, never
  * written. */

@@ -80,8 +80,12 @@ static __always_inline void collect(struct copy_state *st,
  * the semantics: beyond DP_MAX_COPIES distinct actions the earlier lookups
  * win, so the memory backend (dataplane/src/memory/memory_backend.cpp)
  * collects in the same order: source MAC, destination MAC, source IP,
- * destination IP. addrs/alen: parse_ip_addrs(). */
+ * destination IP. kinds: the VNI's dp_vni_kinds bits; a lookup whose kind
+ * no entry in the VNI has would miss and is skipped (same result, fewer
+ * lookups). addrs/alen: parse_ip_addrs() (alen 0 when kinds has no IP
+ * bit). */
 static __always_inline void collect_packet(struct copy_state *st, __u32 vni,
+					   __u32 kinds,
 					   const struct ethhdr *eth,
 					   const __u8 addrs[32], int alen,
 					   __u32 len)
@@ -90,30 +94,42 @@ static __always_inline void collect_packet(struct copy_state *st, __u32 vni,
 
 	key.vni = vni;
 	key.mtype = DP_MATCH_MAC;
-	key.kind = DP_KIND_SRC;
-	__builtin_memcpy(key.addr, eth->h_source, 6);
-	collect(st, &key, len);
-	key.kind = DP_KIND_DST;
-	__builtin_memcpy(key.addr, eth->h_dest, 6);
-	collect(st, &key, len);
+	if (kinds & DP_KIND_F_SRC_MAC) {
+		key.kind = DP_KIND_SRC;
+		__builtin_memcpy(key.addr, eth->h_source, 6);
+		collect(st, &key, len);
+	}
+	if (kinds & DP_KIND_F_DST_MAC) {
+		key.kind = DP_KIND_DST;
+		__builtin_memcpy(key.addr, eth->h_dest, 6);
+		collect(st, &key, len);
+	}
 
 	if (alen == 4) {
 		key.mtype = DP_MATCH_V4;
 		__builtin_memset(key.addr, 0, 16);
-		key.kind = DP_KIND_SRC;
-		__builtin_memcpy(key.addr, addrs, 4);
-		collect(st, &key, len);
-		key.kind = DP_KIND_DST;
-		__builtin_memcpy(key.addr, addrs + 4, 4);
-		collect(st, &key, len);
+		if (kinds & DP_KIND_F_SRC_V4) {
+			key.kind = DP_KIND_SRC;
+			__builtin_memcpy(key.addr, addrs, 4);
+			collect(st, &key, len);
+		}
+		if (kinds & DP_KIND_F_DST_V4) {
+			key.kind = DP_KIND_DST;
+			__builtin_memcpy(key.addr, addrs + 4, 4);
+			collect(st, &key, len);
+		}
 	} else if (alen == 16) {
 		key.mtype = DP_MATCH_V6;
-		key.kind = DP_KIND_SRC;
-		__builtin_memcpy(key.addr, addrs, 16);
-		collect(st, &key, len);
-		key.kind = DP_KIND_DST;
-		__builtin_memcpy(key.addr, addrs + 16, 16);
-		collect(st, &key, len);
+		if (kinds & DP_KIND_F_SRC_V6) {
+			key.kind = DP_KIND_SRC;
+			__builtin_memcpy(key.addr, addrs, 16);
+			collect(st, &key, len);
+		}
+		if (kinds & DP_KIND_F_DST_V6) {
+			key.kind = DP_KIND_DST;
+			__builtin_memcpy(key.addr, addrs + 16, 16);
+			collect(st, &key, len);
+		}
 	}
 }
 
@@ -218,10 +234,23 @@ static __always_inline int copies_to(const struct dp_match_key *key,
  * mirror copies the packet to the server behind `ifindex` when the host is
  * one of its monitored hosts: an entry 2 (installed on every VTEP of the
  * VNI) or, for the source, an entry 1 with that port as action. key->vni
- * and key->mtype are set by the caller. */
+ * and key->mtype are set by the caller. kinds: the port's dp_srv_port
+ * bits (the kinds of the entries whose action is this port); a lookup of
+ * another kind cannot find such an entry and is skipped. */
 static __always_inline int watched(struct dp_match_key *key, const __u8 *addr,
-				   __u32 alen, int is_src, __u32 ifindex)
+				   __u32 alen, int is_src, __u32 ifindex,
+				   __u32 kinds)
 {
+	__u32 dst_bit = DP_KIND_F_DST_MAC, src_bit = DP_KIND_F_SRC_MAC;
+	if (key->mtype == DP_MATCH_V4) {
+		dst_bit = DP_KIND_F_DST_V4;
+		src_bit = DP_KIND_F_SRC_V4;
+	} else if (key->mtype == DP_MATCH_V6) {
+		dst_bit = DP_KIND_F_DST_V6;
+		src_bit = DP_KIND_F_SRC_V6;
+	}
+	if (!(kinds & dst_bit) && !(is_src && (kinds & src_bit)))
+		return 0;
 	__builtin_memset(key->addr, 0, 16);
 	if (alen == 6)
 		__builtin_memcpy(key->addr, addr, 6);
@@ -229,10 +258,12 @@ static __always_inline int watched(struct dp_match_key *key, const __u8 *addr,
 		__builtin_memcpy(key->addr, addr, 4);
 	else
 		__builtin_memcpy(key->addr, addr, 16);
-	key->kind = DP_KIND_DST;
-	if (copies_to(key, ifindex))
-		return 1;
-	if (!is_src)
+	if (kinds & dst_bit) {
+		key->kind = DP_KIND_DST;
+		if (copies_to(key, ifindex))
+			return 1;
+	}
+	if (!is_src || !(kinds & src_bit))
 		return 0;
 	key->kind = DP_KIND_SRC;
 	return copies_to(key, ifindex);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* Reading the header fields that entries match on. Every read goes through
- * bpf_skb_load_bytes, so the original packet is never written or pulled
+/* Reading the header fields that entries match on. Every read is a read
+ * in place of the linear part or a bpf_skb_load_bytes copy, so the
+ * original packet is never written or pulled
  * (the "original is never touched" rule) and a short frame simply matches
  * less. One VLAN tag (802.1Q or 802.1ad) is skipped in the packet bytes;
  * a tag the kernel already moved into skb metadata is not in the bytes. */
@@ -14,9 +15,17 @@
 
 #include "maps.h"
 
-/* 0 on success: *eth holds the Ethernet header. */
+/* 0 on success: *eth holds the Ethernet header. Read in place when it is
+ * in the linear part (always at a bridge port: a read, not a pull; no
+ * helper call on the path every frame takes), else copied out. */
 static __always_inline int parse_eth(struct __sk_buff *skb, struct ethhdr *eth)
 {
+	void *data = (void *)(long)skb->data;
+	void *end = (void *)(long)skb->data_end;
+	if (data + sizeof(*eth) <= end) {
+		__builtin_memcpy(eth, data, sizeof(*eth));
+		return 0;
+	}
 	return bpf_skb_load_bytes(skb, 0, eth, sizeof(*eth));
 }
 

@@ -65,12 +65,21 @@ bool any_pinned(mirror_bpf *s, const std::string &dir)
 	return false;
 }
 
-mirror_bpf *open_skel(const std::string &pin_dir)
+mirror_bpf *open_skel(const std::string &pin_dir, std::uint32_t max_entries)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = pin_dir.c_str());
 	mirror_bpf *s = mirror_bpf__open_opts(&opts);
 	if (!s)
 		fail(errno, "open BPF object");
+	// One element per installed entry. A pinned map of another size is
+	// not reused by the load (libbpf checks max_entries): it is replaced.
+	for (bpf_map *m : {s->maps.dp_match, s->maps.dp_decap, s->maps.dp_meta,
+			   s->maps.dp_stats}) {
+		if (int err = bpf_map__set_max_entries(m, max_entries)) {
+			mirror_bpf__destroy(s);
+			fail(err, "size map " + std::string(bpf_map__name(m)));
+		}
+	}
 	return s;
 }
 
@@ -81,7 +90,8 @@ void BpfObject::Deleter::operator()(mirror_bpf *s) const
 	mirror_bpf__destroy(s);
 }
 
-BpfObject::BpfObject(const std::string &pin_dir) : pin_dir_(pin_dir)
+BpfObject::BpfObject(const std::string &pin_dir, std::uint32_t max_entries)
+    : pin_dir_(pin_dir)
 {
 	ensure_bpffs(pin_dir);
 	std::error_code ec;
@@ -94,7 +104,7 @@ BpfObject::BpfObject(const std::string &pin_dir) : pin_dir_(pin_dir)
 		fail(errno, pin_dir + " is in use by another process (bpffs is "
 			    "shared by all network namespaces: give each leaf its own "
 			    "Config::pin_dir)");
-	skel_.reset(open_skel(pin_dir));
+	skel_.reset(open_skel(pin_dir, max_entries));
 	adopted_ = any_pinned(skel_.get(), pin_dir);
 	int err = mirror_bpf__load(skel_.get());
 	if (err && adopted_) {
@@ -102,7 +112,7 @@ BpfObject::BpfObject(const std::string &pin_dir) : pin_dir_(pin_dir)
 		skel_.reset();
 		for (const auto &f : std::filesystem::directory_iterator(pin_dir, ec))
 			std::filesystem::remove(f.path(), ec);
-		skel_.reset(open_skel(pin_dir));
+		skel_.reset(open_skel(pin_dir, max_entries));
 		adopted_ = false;
 		err = mirror_bpf__load(skel_.get());
 	}
@@ -128,6 +138,7 @@ int map_fd_stats(const BpfObject &o) { return bpf_map__fd(o.skel().maps.dp_stats
 int map_fd_gstats(const BpfObject &o) { return bpf_map__fd(o.skel().maps.dp_gstats); }
 int map_fd_local_mac(const BpfObject &o) { return bpf_map__fd(o.skel().maps.dp_local_mac); }
 int map_fd_srv_port(const BpfObject &o) { return bpf_map__fd(o.skel().maps.dp_srv_port); }
+int map_fd_vni_kinds(const BpfObject &o) { return bpf_map__fd(o.skel().maps.dp_vni_kinds); }
 int map_fd_profile(const BpfObject &o) { return bpf_map__fd(o.skel().maps.dp_profile); }
 int map_fd_policer(const BpfObject &o) { return bpf_map__fd(o.skel().maps.dp_policer); }
 int map_fd_profile_stats(const BpfObject &o) { return bpf_map__fd(o.skel().maps.dp_profile_stats); }

@@ -5,6 +5,7 @@
 
 #include <evpnmon/unique_fd.hpp>
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -16,8 +17,10 @@ class BpfObject {
 public:
 	// Opens and loads; reuses compatible pinned maps in pin_dir, replaces
 	// incompatible ones (layout changed). Mounts bpffs on /sys/fs/bpf if
-	// nothing is mounted there. Throws std::system_error.
-	explicit BpfObject(const std::string &pin_dir);
+	// nothing is mounted there. The maps with one element per entry get
+	// max_entries elements (pins of another size are replaced). Throws
+	// std::system_error.
+	BpfObject(const std::string &pin_dir, std::uint32_t max_entries);
 	~BpfObject();
 	BpfObject(const BpfObject &) = delete;
 	BpfObject &operator=(const BpfObject &) = delete;
@@ -49,6 +52,7 @@ int map_fd_stats(const BpfObject &o);
 int map_fd_gstats(const BpfObject &o);
 int map_fd_local_mac(const BpfObject &o);
 int map_fd_srv_port(const BpfObject &o);
+int map_fd_vni_kinds(const BpfObject &o);
 int map_fd_profile(const BpfObject &o);
 int map_fd_policer(const BpfObject &o);
 int map_fd_profile_stats(const BpfObject &o);

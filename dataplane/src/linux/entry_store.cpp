@@ -3,8 +3,11 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "evpnmon_kinds.h"
+
 #include <algorithm>
 #include <cerrno>
+#include <stdexcept>
 
 namespace evpnmon::dp::linux_dp {
 
@@ -17,11 +20,14 @@ std::error_code errno_code(int r)
 
 } // namespace
 
-EntryStore::EntryStore(MapFds fds) : fds_(fds), ncpus_(libbpf_num_possible_cpus())
+EntryStore::EntryStore(MapFds fds, dp_u32 max_entries)
+    : fds_(fds), max_entries_(max_entries), ncpus_(libbpf_num_possible_cpus())
 {
 	if (ncpus_ <= 0)
 		throw std::system_error(-ncpus_, std::generic_category(),
 					"dataplane/linux: number of CPUs");
+	if (fds_.vni_kinds < 0)
+		throw std::invalid_argument("dataplane/linux: no dp_vni_kinds map");
 	// Adopt entries of a previous run.
 	std::vector<dp_u32> idxs;
 	dp_u32 key, next;
@@ -48,7 +54,7 @@ EntryStore::EntryStore(MapFds fds) : fds_(fds), ncpus_(libbpf_num_possible_cpus(
 			}
 			e.action.erspan = codec::erspan(d);
 		}
-		if (!codec::valid(e) || idx >= DP_MAX_ENTRIES || recs_.contains(e.key)) {
+		if (!codec::valid(e) || idx >= max_entries_ || recs_.contains(e.key)) {
 			bpf_map_delete_elem(fds_.meta, &idx);
 			continue;
 		}
@@ -143,6 +149,7 @@ EntryStore::EntryStore(MapFds fds) : fds_(fds), ncpus_(libbpf_num_possible_cpus(
 	}
 	for (auto &k : stale)
 		bpf_map_delete_elem(fds_.match, &k);
+	rebuild_kinds(); // before the lookups name the adopted entries
 	std::vector<dp_decap_key> dstale;
 	dp_decap_key dk, dnext;
 	dp_decap_key *dprev = nullptr;
@@ -176,24 +183,18 @@ EntryStore::EntryStore(MapFds fds) : fds_(fds), ncpus_(libbpf_num_possible_cpus(
 			bpf_map_delete_elem(fds_.srv_port, &s);
 }
 
-// dp_srv_port follows the number of entries whose action is a local port.
-// Either order against the lookup maps is safe: the egress program drops
-// only when both say so, so a transient gap lets a duplicate through.
+// The number of entries whose action is a local port (targets_port()).
+// dp_srv_port itself is written by add_kinds/drop_kinds.
 void EntryStore::count_target(const Action &a, int delta)
 {
 	if (a.kind != Action::Kind::LocalPort || a.ifindex == 0)
 		return;
 	const dp_u32 port = a.ifindex;
 	auto &n = targets_[port];
-	if (delta > 0) {
-		if (n++ == 0) {
-			const dp_u32 one = 1;
-			bpf_map_update_elem(fds_.srv_port, &port, &one, BPF_ANY);
-		}
-	} else if (n > 0 && --n == 0) {
+	if (delta > 0)
+		n++;
+	else if (n > 0 && --n == 0)
 		targets_.erase(port);
-		bpf_map_delete_elem(fds_.srv_port, &port);
-	}
 }
 
 std::error_code EntryStore::acquire_profile(const EntryKey &key,
@@ -423,27 +424,35 @@ std::error_code EntryStore::install(const Entry &entry)
 			release_profile(slot);
 			return ec;
 		}
+		if (auto ec = add_kinds(e.key, e.action)) {
+			release_profile(slot);
+			release_erspan(eslot);
+			return ec;
+		}
 		it->second.action = e.action;
 		it->second.options = e.options;
 		it->second.prof = slot;
 		it->second.eslot = eslot;
 		if (auto ec = write_meta(e.key, it->second)) {
 			it->second = old;
+			drop_kinds(e.key, e.action);
 			release_profile(slot);
 			release_erspan(eslot);
 			return ec;
 		}
 		count_target(e.action, +1);
 		count_target(old.action, -1);
-		// The new slots are in place before the lookup names them, and
-		// the old ones are retired only after it no longer does.
+		// The new slots (and kind bits) are in place before the lookup
+		// names them, and the old ones are retired only after it no
+		// longer does.
 		auto ec = write_lookup(e.key);
+		drop_kinds(e.key, old.action);
 		release_profile(old.prof);
 		release_erspan(old.eslot);
 		return ec;
 	}
-	if (recs_.size() >= DP_MAX_ENTRIES)
-		return std::make_error_code(std::errc::no_buffer_space);
+	if (recs_.size() >= max_entries_) // full: see is_capacity_error()
+		return std::make_error_code(std::errc::argument_list_too_long);
 	const bool decap = e.key.kind == EntryKind::Decap;
 	if (!decap) {
 		auto g = by_match_.find(codec::match_key(e.key));
@@ -465,10 +474,15 @@ std::error_code EntryStore::install(const Entry &entry)
 		idx = next_++;
 	}
 	Rec rec{e.action, idx, e.options, slot, eslot};
-	std::error_code ec = zero_stats(idx);
+	std::error_code ec = add_kinds(e.key, e.action);
+	const bool kinds = !ec;
+	if (!ec)
+		ec = zero_stats(idx);
 	if (!ec)
 		ec = write_meta(e.key, rec);
 	if (ec) {
+		if (kinds)
+			drop_kinds(e.key, e.action);
 		free_.push_back(idx);
 		release_profile(slot);
 		release_erspan(eslot);
@@ -505,6 +519,7 @@ std::error_code EntryStore::remove(const EntryKey &key)
 		}
 	}
 	auto ec = write_lookup(key); // lookup first: BPF never sees a dangling idx
+	drop_kinds(key, action);     // after: no window without the kind's bit
 	count_target(action, -1);
 	release_profile(prof);
 	release_erspan(eslot);
@@ -564,6 +579,130 @@ Counters EntryStore::dropped_originals() const
 bool EntryStore::targets_port(std::uint32_t ifindex) const
 {
 	return targets_.contains(ifindex);
+}
+
+dp_u32 EntryStore::KindRefs::word() const
+{
+	dp_u32 w = 0;
+	for (std::size_t b = 0; b < n.size(); ++b)
+		if (n[b])
+			w |= 1u << b;
+	return w;
+}
+
+dp_u32 EntryStore::entry_kind_bit(const EntryKey &key)
+{
+	if (key.kind == EntryKind::Decap)
+		return 0;
+	const dp_match_key mk = codec::match_key(key);
+	return dp_kind_flag(mk.kind, mk.mtype);
+}
+
+dp_u32 EntryStore::port_of(const Action &a)
+{
+	return a.kind == Action::Kind::LocalPort ? a.ifindex : 0;
+}
+
+// word 0: the element is deleted (the programs treat absent as "none").
+int EntryStore::write_kinds(int fd, dp_u32 key, dp_u32 word)
+{
+	if (!word) {
+		bpf_map_delete_elem(fd, &key);
+		return 0;
+	}
+	return bpf_map_update_elem(fd, &key, &word, BPF_ANY);
+}
+
+// A kind's bit is set by the first entry of that kind and stays while one
+// is installed. Each map element is one word, replaced atomically for
+// readers. On failure (dp_vni_kinds or dp_srv_port full) nothing changed.
+std::error_code EntryStore::add_kinds(const EntryKey &key, const Action &a)
+{
+	const dp_u32 bit = entry_kind_bit(key);
+	const dp_u32 port = port_of(a);
+	const dp_u32 pbit = key.kind == EntryKind::Decap ? DP_KIND_F_DECAP_PORT : bit;
+	auto index = [](dp_u32 b) { return static_cast<std::size_t>(__builtin_ctz(b)); };
+	if (bit) {
+		auto &r = vni_kinds_[key.vni];
+		const dp_u32 before = r.word();
+		r.n[index(bit)]++;
+		if (r.word() != before)
+			if (int e = write_kinds(fds_.vni_kinds, key.vni, r.word())) {
+				if (--r.n[index(bit)] == 0 && !before)
+					vni_kinds_.erase(key.vni);
+				return errno_code(e); // E2BIG when full
+			}
+	}
+	if (port && pbit) {
+		auto &r = port_kinds_[port];
+		const dp_u32 before = r.word();
+		r.n[index(pbit)]++;
+		if (r.word() != before)
+			if (int e = write_kinds(fds_.srv_port, port, r.word())) {
+				if (--r.n[index(pbit)] == 0 && !before)
+					port_kinds_.erase(port);
+				if (bit)
+					drop_kinds(key, Action{});
+				return errno_code(e);
+			}
+	}
+	return {};
+}
+
+void EntryStore::drop_kinds(const EntryKey &key, const Action &a)
+{
+	const dp_u32 bit = entry_kind_bit(key);
+	const dp_u32 port = port_of(a);
+	const dp_u32 pbit = key.kind == EntryKind::Decap ? DP_KIND_F_DECAP_PORT : bit;
+	auto drop = [this](auto &refs, dp_u32 k, dp_u32 b, int fd) {
+		auto it = refs.find(k);
+		if (it == refs.end())
+			return;
+		auto &c = it->second.n[static_cast<std::size_t>(__builtin_ctz(b))];
+		if (c == 0 || --c > 0)
+			return;
+		const dp_u32 w = it->second.word();
+		write_kinds(fd, k, w);
+		if (!w)
+			refs.erase(it);
+	};
+	if (bit)
+		drop(vni_kinds_, key.vni, bit, fds_.vni_kinds);
+	if (port && pbit)
+		drop(port_kinds_, port, pbit, fds_.srv_port);
+}
+
+// After a restart: the words of the adopted entries, written before their
+// lookup elements are; elements no adopted entry needs are deleted.
+void EntryStore::rebuild_kinds()
+{
+	vni_kinds_.clear();
+	port_kinds_.clear();
+	for (const auto &[k, r] : recs_) {
+		const dp_u32 bit = entry_kind_bit(k);
+		const dp_u32 pbit = k.kind == EntryKind::Decap ? DP_KIND_F_DECAP_PORT : bit;
+		if (bit)
+			vni_kinds_[k.vni].n[static_cast<std::size_t>(__builtin_ctz(bit))]++;
+		if (port_of(r.action) && pbit)
+			port_kinds_[port_of(r.action)]
+			    .n[static_cast<std::size_t>(__builtin_ctz(pbit))]++;
+	}
+	for (auto [fd, refs] : {std::pair{fds_.vni_kinds, &vni_kinds_},
+				std::pair{fds_.srv_port, &port_kinds_}}) {
+		for (const auto &[k, r] : *refs)
+			write_kinds(fd, k, r.word());
+		std::vector<dp_u32> stale;
+		dp_u32 key, next;
+		dp_u32 *prev = nullptr;
+		while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+			if (!refs->contains(next))
+				stale.push_back(next);
+			key = next;
+			prev = &key;
+		}
+		for (auto k : stale)
+			bpf_map_delete_elem(fd, &k);
+	}
 }
 
 } // namespace evpnmon::dp::linux_dp

@@ -26,6 +26,7 @@
 #include <evpnmon/dataplane/dataplane.hpp>
 #include <evpnmon/dataplane/types.hpp>
 
+#include <array>
 #include <chrono>
 #include <map>
 #include <optional>
@@ -38,14 +39,16 @@ namespace evpnmon::dp::linux_dp {
 
 struct MapFds {
 	int match, decap, meta, stats, gstats;
-	int srv_port; // ifindex -> 1 for every LocalPort action target
+	int srv_port; // ifindex -> DP_KIND_F_* of the entries with LocalPort(ifindex)
 	int profile, policer, profile_stats; // session profiles (slot 0 = none)
 	int erspan, erspan_seq, erspan_stats; // ERSPAN destinations (slot 0 unused)
+	int vni_kinds = -1; // VNI -> DP_KIND_F_* of its entries 1/2 (required)
 };
 
 class EntryStore {
 public:
-	explicit EntryStore(MapFds fds);
+	// max_entries: the size of the entry maps (slot indexes 0..max-1).
+	explicit EntryStore(MapFds fds, dp_u32 max_entries = DP_MAX_ENTRIES);
 
 	std::error_code install(const Entry &entry);
 	std::error_code remove(const EntryKey &key);
@@ -95,8 +98,26 @@ private:
 	std::error_code write_lookup(const EntryKey &key);
 	std::error_code write_meta(const EntryKey &key, const Rec &rec);
 	void count_target(const Action &a, int delta);
+	// Which lookups can hit (evpnmon_kinds.h): refcounts per (VNI, kind
+	// bit) for dp_vni_kinds and per (server port, kind bit) for
+	// dp_srv_port. add_kinds runs before the entry's lookup element is
+	// written (a bit is set before the first element of its kind is
+	// visible), drop_kinds after it is gone (cleared after the last).
+	struct KindRefs {
+		std::array<std::size_t, 9> n{};
+		dp_u32 word() const;
+	};
+	static dp_u32 entry_kind_bit(const EntryKey &key);
+	static dp_u32 port_of(const Action &a);
+	std::error_code add_kinds(const EntryKey &key, const Action &a);
+	void drop_kinds(const EntryKey &key, const Action &a);
+	int write_kinds(int fd, dp_u32 key, dp_u32 word);
+	void rebuild_kinds();
+	std::unordered_map<dp_u32, KindRefs> vni_kinds_;
+	std::unordered_map<dp_u32, KindRefs> port_kinds_;
 
 	MapFds fds_;
+	dp_u32 max_entries_;
 	int ncpus_;
 	std::map<EntryKey, Rec> recs_;
 	std::unordered_map<dp_match_key, std::set<EntryKey>,

@@ -113,6 +113,9 @@ private:
 
 LinuxDataplane::LinuxDataplane(const Config &cfg) : cfg_(cfg)
 {
+	if (cfg_.max_entries == 0 || cfg_.max_entries > kMaxEntriesLimit)
+		throw std::invalid_argument("dataplane/linux: max_entries must be 1.." +
+					    std::to_string(kMaxEntriesLimit));
 	for (const auto &b : cfg_.bridges) {
 		if (b.vni == 0 || b.vni > 0xffffff)
 			throw std::invalid_argument("dataplane/linux: bad VNI for " + b.bridge);
@@ -139,7 +142,7 @@ LinuxDataplane::LinuxDataplane(const Config &cfg) : cfg_(cfg)
 		throw std::invalid_argument("dataplane/linux: no bridge configured");
 	// The BPF object first: it takes the pin directory's lock, so a second
 	// process fails before touching the mirror device the first one uses.
-	bpf_ = std::make_unique<BpfObject>(cfg_.pin_dir);
+	bpf_ = std::make_unique<BpfObject>(cfg_.pin_dir, cfg_.max_entries);
 	try {
 		mirror_ = std::make_unique<MirrorDevice>(cfg_.mirror_device,
 							 cfg_.mirror_udp_port,
@@ -154,7 +157,8 @@ LinuxDataplane::LinuxDataplane(const Config &cfg) : cfg_(cfg)
 			   map_fd_srv_port(*bpf_), map_fd_profile(*bpf_),
 			   map_fd_policer(*bpf_), map_fd_profile_stats(*bpf_),
 			   map_fd_erspan(*bpf_), map_fd_erspan_seq(*bpf_),
-			   map_fd_erspan_stats(*bpf_)});
+			   map_fd_erspan_stats(*bpf_), map_fd_vni_kinds(*bpf_)},
+		    cfg_.max_entries);
 		erspan_filter_ = std::make_unique<TcFilter>(
 		    static_cast<int>(erspan_->ifindex()), prog_fd_erspan(*bpf_),
 		    cfg_.erspan_device, true);

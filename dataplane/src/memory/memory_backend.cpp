@@ -77,6 +77,9 @@ struct MemoryDataplane::Impl {
 
 MemoryDataplane::MemoryDataplane(Config config) : impl_(std::make_unique<Impl>())
 {
+	if (config.max_entries == 0 || config.max_entries > kMaxEntriesLimit)
+		throw std::invalid_argument("dataplane/memory: max_entries must be 1.." +
+					    std::to_string(kMaxEntriesLimit));
 	impl_->config = std::move(config);
 	if (!impl_->efd)
 		throw std::system_error(errno, std::generic_category(), "eventfd");
@@ -102,8 +105,8 @@ std::error_code MemoryDataplane::Impl::install(const Entry &entry)
 		it->second.options = entry.options;
 		return {};
 	}
-	if (im.records.size() >= DP_MAX_ENTRIES)
-		return std::make_error_code(std::errc::no_buffer_space);
+	if (im.records.size() >= im.config.max_entries) // full: is_capacity_error()
+		return std::make_error_code(std::errc::argument_list_too_long);
 	if (entry.key.kind == EntryKind::Decap) {
 		auto [it, _] = im.records.emplace(
 		    entry.key, Record{entry.action, codec::action(entry.action), {}, entry.options});

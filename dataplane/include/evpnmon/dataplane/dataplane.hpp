@@ -4,6 +4,7 @@
 
 #include <evpnmon/dataplane/types.hpp>
 
+#include <array>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -39,7 +40,18 @@ struct Config {
 	std::string erspan_device = "evpnmon-er";
 	// ERSPAN III HW ID of this VTEP (0..63).
 	std::uint8_t erspan_hw_id = 0;
+	// Capacity: installed entries of all kinds together (1 ..
+	// kMaxEntriesLimit). The linux backend sizes its entry maps with it;
+	// pinned maps of another size are replaced (their entries dropped).
+	std::uint32_t max_entries = kDefaultMaxEntries;
 };
+
+// install() failed because the dataplane holds max_entries entries already
+// (E2BIG): retrying the same entry succeeds once others are removed.
+inline bool is_capacity_error(std::error_code ec)
+{
+	return ec == std::errc::argument_list_too_long;
+}
 
 // What one ERSPAN destination (collector) got from this VTEP.
 struct ErspanCounters {

@@ -15,8 +15,12 @@ namespace evpnmon::dp {
 
 using Mac = std::array<std::uint8_t, 6>;
 
+// Capacity of both backends: installed entries of all kinds together, a
+// runtime setting (Config::max_entries); beyond it install() returns
+// errc::argument_list_too_long (E2BIG, see is_capacity_error()).
+inline constexpr std::size_t kDefaultMaxEntries = 262144;
+inline constexpr std::size_t kMaxEntriesLimit = 1u << 24; // highest accepted
 // Limits of both backends (install() returns errc::no_buffer_space beyond).
-inline constexpr std::size_t kMaxEntries = 32768;      // all kinds together
 inline constexpr std::size_t kMaxEntriesPerMatch = 8;  // same kind+VNI+host match
 inline constexpr std::size_t kMaxCopiesPerPacket = 8;  // distinct actions per packet
 
