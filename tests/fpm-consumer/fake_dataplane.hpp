@@ -5,6 +5,7 @@
 
 #include <evpnmon/dataplane/dataplane.hpp>
 
+#include <cstdint>
 #include <map>
 #include <set>
 #include <vector>
@@ -24,12 +25,16 @@ public:
 	std::vector<Call> calls;
 	std::uint64_t install_calls = 0, remove_calls = 0;
 	bool fail_installs = false;
+	// Installs of new keys beyond this many entries fail as a full map does.
+	std::size_t capacity = SIZE_MAX;
 
 	std::error_code install(const dp::Entry &e) override
 	{
 		++install_calls;
 		if (fail_installs)
 			return std::make_error_code(std::errc::no_space_on_device);
+		if (!entries.contains(e.key) && entries.size() >= capacity)
+			return std::make_error_code(std::errc::argument_list_too_long);
 		calls.push_back({Call::Op::Install, e});
 		entries[e.key] = e;
 		return {};

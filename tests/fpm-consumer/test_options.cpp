@@ -52,6 +52,23 @@ TEST_CASE("--erspan-hw-id: 0 by default, 0..63 accepted, anything else refused")
 				CLI::ParseError);
 }
 
+TEST_CASE("--dp-max-entries: the dataplane capacity, 262144 by default, 1..2^24")
+{
+	CHECK(parse({"--l2vni", "br100:vxlan100:100"}).dp_max_entries == 262144);
+	CHECK(parse({"--l2vni", "br100:vxlan100:100", "--dp-max-entries", "64"}).dp_max_entries ==
+	      64);
+	CHECK(parse({"--l2vni", "br100:vxlan100:100", "--dp-max-entries", "16777216"})
+		      .dp_max_entries == 16777216);
+	for (const char *bad : {"0", "-1", "16777217", "x", ""})
+		CHECK_THROWS_AS(parse({"--l2vni", "br100:vxlan100:100", "--dp-max-entries", bad}),
+				CLI::ParseError);
+	TempFile f("dp-max-entries = 500000\nl2vni = \"br100:vxlan100:100\"\n");
+	CHECK(parse({"--config", f.path}).dp_max_entries == 500000);
+	CHECK(parse({"--config", f.path, "--dp-max-entries", "1000"}).dp_max_entries == 1000);
+	TempFile bad("dp-max-entries = 0\nl2vni = \"br100:vxlan100:100\"\n");
+	CHECK_THROWS_AS(parse({"--config", bad.path}), CLI::ParseError);
+}
+
 TEST_CASE("--config: every long option is a key of the file, the command line wins")
 {
 	TempFile f("erspan-hw-id = 17\nl2vni = [\"br100:vxlan100:100\", \"br200:vxlan200:200\"]\n"

@@ -25,9 +25,19 @@ const char *to_string(SessionStatus status)
 	return "?";
 }
 
+using Kind = MacLocation::Kind;
+
 namespace {
 
-using Kind = MacLocation::Kind;
+// A server's HOST ID and a collector's ID are separate spaces: in one slot
+// (kind, VNI, host, ID) the entries of collector sessions and those of
+// server sessions are two destinations, which never conflict.
+bool to_collector(const dp::Action &a)
+{
+	return a.kind == dp::Action::Kind::Erspan;
+}
+
+} // namespace
 
 // Entries 1 and 2 are per session, but the exactly-once rule needs one
 // action per (kind, VNI, host, HOST ID) whatever the session (R4): the first
@@ -44,16 +54,12 @@ bool same_slot(const dp::EntryKey &a, const dp::EntryKey &b)
 	return a.kind == b.kind && a.vni == b.vni && a.host == b.host && a.host_id == b.host_id;
 }
 
-// A server's HOST ID and a collector's ID are separate spaces: in one slot
-// (kind, VNI, host, ID) the entries of collector sessions and those of
-// server sessions are two destinations, which never conflict.
-bool to_collector(const dp::Action &a)
+dp::EntryKey slot_of(const dp::EntryKey &key)
 {
-	return a.kind == dp::Action::Kind::Erspan;
+	return dp::EntryKey{key.kind, key.vni, key.host, key.host_id, {}};
 }
 
-// Adds key -> spec unless it conflicts. Returns false on a conflict.
-bool claim(EntryMap &entries, dp::EntryKey &&key, const EntrySpec &spec)
+bool claim(EntryMap &entries, dp::EntryKey key, const EntrySpec &spec)
 {
 	std::string session = std::move(key.session);
 	key.session.clear();
@@ -74,8 +80,6 @@ bool claim(EntryMap &entries, dp::EntryKey &&key, const EntrySpec &spec)
 	// flight); the first in key order wins, an equal one is no conflict.
 	return entries.size() != before || pos->second == spec;
 }
-
-} // namespace
 
 dp::Action erspan_action(const Session &s)
 {
@@ -114,124 +118,121 @@ dp::Action erspan_action(const Session &s)
 // with the Erspan action. The action depends on nothing this VTEP
 // learns (the underlay routes the copy), so there is no server location,
 // no entry 3, and no move changes anything.
+SessionPlan plan_session(const Session &s, const MacTable &macs, const RouteTable &routes,
+			 const DecisionConfig &config)
+{
+	SessionPlan plan;
+	const auto &key = s.key;
+	const std::uint32_t vni = key.vni;
+	if (!validation_error(s).empty()) {
+		plan.status = SessionStatus::Invalid;
+		return plan;
+	}
+	if (!config.local_vnis.contains(vni)) {
+		plan.status = SessionStatus::VniNotLocal;
+		return plan;
+	}
+	// Sessions from the feed always carry their id.
+	plan.id = s.id.empty() ? make_session_id(key) : s.id;
+	dp::Action action;
+	if (s.is_collector()) {
+		if (!s.server_ip || s.server_ip->family != IpAddr::Family::V4) {
+			plan.status = SessionStatus::CollectorUnsupported;
+			return plan;
+		}
+		action = erspan_action(s);
+	} else {
+		plan.server_location = macs.locate(vni, s.server_mac);
+		switch (plan.server_location.kind) {
+		case Kind::Unknown:
+			plan.status = SessionStatus::ServerUnknown;
+			return plan;
+		case Kind::Local:
+			action.kind = dp::Action::Kind::LocalPort;
+			action.ifindex = plan.server_location.ifindex;
+			break;
+		case Kind::Remote:
+			if (config.require_vtep_route && !routes.reachable(plan.server_location.vtep)) {
+				plan.status = SessionStatus::ServerUnreachable;
+				return plan;
+			}
+			action.kind = dp::Action::Kind::Vxlan;
+			action.remote_vtep = plan.server_location.vtep;
+			action.vni = vni;
+			action.host_id = key.host_id;
+			break;
+		}
+	}
+	plan.action = action;
+	std::shared_ptr<const session::Options> profile;
+	if (s.options.has_profile())
+		profile = std::make_shared<const session::Options>(s.options);
+	const dp::HostMatch host{key.host_mac, key.host_ip};
+	// Entries 1 and 2 everywhere the VNI exists.
+	plan.wants.reserve(3);
+	plan.wants.emplace_back(dp::EntryKey{dp::EntryKind::MirrorDest, vni, host, key.host_id, plan.id},
+				EntrySpec::shared(action, profile));
+	plan.wants.emplace_back(dp::EntryKey{dp::EntryKind::MirrorSource, vni, host, key.host_id, plan.id},
+				EntrySpec::shared(action, profile));
+	// Entry 3 where the server is local.
+	if (!s.is_collector() && plan.server_location.kind == Kind::Local) {
+		dp::Action decap;
+		decap.kind = dp::Action::Kind::LocalPort;
+		decap.ifindex = plan.server_location.ifindex;
+		plan.wants.emplace_back(dp::EntryKey{dp::EntryKind::Decap, vni, {}, key.host_id, {}},
+					EntrySpec(decap));
+		plan.entry3 = true;
+	}
+	return plan;
+}
+
+void count_status(DecisionCounters &c, const Session &s, const SessionPlan &plan, bool conflict,
+		  int sign)
+{
+	auto add = [sign](std::uint64_t &v, bool yes) {
+		if (yes)
+			v += static_cast<std::uint64_t>(static_cast<std::int64_t>(sign));
+	};
+	add(c.invalid, plan.status == SessionStatus::Invalid);
+	add(c.vni_not_local, plan.status == SessionStatus::VniNotLocal);
+	add(c.collector_unsupported, plan.status == SessionStatus::CollectorUnsupported);
+	add(c.server_unknown, plan.status == SessionStatus::ServerUnknown);
+	add(c.server_unreachable, plan.status == SessionStatus::ServerUnreachable);
+	add(c.server_kept, !s.is_collector() && plan.server_location.kept);
+	add(c.conflicts, plan.status == SessionStatus::Active && conflict);
+	add(c.collector_sessions,
+	    s.is_collector() && plan.status == SessionStatus::Active && !conflict);
+}
+
 Desired decide(const std::map<SessionKey, Session> &sessions, const MacTable &macs,
 	       const RouteTable &routes, const DecisionConfig &config, bool with_views)
 {
 	Desired out;
 	if (with_views)
 		out.sessions.reserve(sessions.size());
-	auto keep = [&](SessionView &&v) {
-		if (with_views)
-			out.sessions.push_back(std::move(v));
-	};
 	for (const auto &[key, s] : sessions) {
-		SessionView view;
-		if (with_views)
-			view.session = s;
-		const std::uint32_t vni = key.vni;
-
-		if (!validation_error(s).empty()) {
-			view.status = SessionStatus::Invalid;
-			++out.counters.invalid;
-			keep(std::move(view));
-			continue;
-		}
-		if (!config.local_vnis.contains(vni)) {
-			view.status = SessionStatus::VniNotLocal;
-			++out.counters.vni_not_local;
-			keep(std::move(view));
-			continue;
-		}
-		if (key.host_mac && with_views) // shown only: no entry depends on it
-			view.host_location = macs.locate(vni, *key.host_mac);
-
-		// Sessions from the feed always carry their id.
-		std::string computed;
-		const std::string &id = s.id.empty() ? (computed = make_session_id(key)) : s.id;
-		dp::HostMatch host{key.host_mac, key.host_ip};
-		std::shared_ptr<const session::Options> profile;
-		if (s.options.has_profile())
-			profile = std::make_shared<const session::Options>(s.options);
-
-		if (s.is_collector()) {
-			if (!s.server_ip || s.server_ip->family != IpAddr::Family::V4) {
-				view.status = SessionStatus::CollectorUnsupported;
-				++out.counters.collector_unsupported;
-				out.unsupported_collectors.push_back(id);
-				keep(std::move(view));
-				continue;
-			}
-			const dp::Action action = erspan_action(s);
-			view.action = action;
-			bool ok = claim(out.entries,
-					dp::EntryKey{dp::EntryKind::MirrorDest, vni, host, key.host_id, id},
-					EntrySpec::shared(action, profile));
-			ok &= claim(out.entries,
-				    dp::EntryKey{dp::EntryKind::MirrorSource, vni, host, key.host_id, id},
-				    EntrySpec::shared(action, profile));
-			view.entry1 = view.entry2 = true;
-			if (!ok) {
-				view.status = SessionStatus::Conflict;
-				++out.counters.conflicts;
-			} else {
-				++out.counters.collector_sessions;
-			}
-			keep(std::move(view));
-			continue;
-		}
-
-		view.server_location = macs.locate(vni, s.server_mac);
-		out.counters.server_kept += view.server_location.kept;
-
-		dp::Action action;
-		switch (view.server_location.kind) {
-		case Kind::Unknown:
-			view.status = SessionStatus::ServerUnknown;
-			++out.counters.server_unknown;
-			keep(std::move(view));
-			continue;
-		case Kind::Local:
-			action.kind = dp::Action::Kind::LocalPort;
-			action.ifindex = view.server_location.ifindex;
-			break;
-		case Kind::Remote:
-			if (config.require_vtep_route && !routes.reachable(view.server_location.vtep)) {
-				view.status = SessionStatus::ServerUnreachable;
-				++out.counters.server_unreachable;
-				keep(std::move(view));
-				continue;
-			}
-			action.kind = dp::Action::Kind::Vxlan;
-			action.remote_vtep = view.server_location.vtep;
-			action.vni = vni;
-			action.host_id = key.host_id;
-			break;
-		}
-		view.action = action;
-
+		auto plan = plan_session(s, macs, routes, config);
 		bool ok = true;
-		// Entries 1 and 2 everywhere the VNI exists.
-		ok &= claim(out.entries, dp::EntryKey{dp::EntryKind::MirrorDest, vni, host, key.host_id, id},
-			    EntrySpec::shared(action, profile));
-		view.entry2 = true;
-		ok &= claim(out.entries,
-			    dp::EntryKey{dp::EntryKind::MirrorSource, vni, host, key.host_id, id},
-			    EntrySpec::shared(action, profile));
-		view.entry1 = true;
-		// Entry 3 where the server is local.
-		if (view.server_location.kind == Kind::Local) {
-			dp::Action decap;
-			decap.kind = dp::Action::Kind::LocalPort;
-			decap.ifindex = view.server_location.ifindex;
-			ok &= claim(out.entries, dp::EntryKey{dp::EntryKind::Decap, vni, {}, key.host_id, {}},
-				    EntrySpec(decap));
-			view.entry3 = true;
-		}
-		if (!ok) {
-			view.status = SessionStatus::Conflict;
-			++out.counters.conflicts;
-		}
-		keep(std::move(view));
+		for (auto &[k, spec] : plan.wants)
+			ok &= claim(out.entries, std::move(k), spec);
+		const bool conflict = !ok;
+		count_status(out.counters, s, plan, conflict, +1);
+		if (plan.status == SessionStatus::CollectorUnsupported)
+			out.unsupported_collectors.push_back(plan.id);
+		if (!with_views)
+			continue;
+		SessionView view;
+		view.session = s;
+		view.status = conflict ? SessionStatus::Conflict : plan.status;
+		// Shown only: no entry depends on the host's location.
+		if (key.host_mac && plan.status != SessionStatus::Invalid &&
+		    plan.status != SessionStatus::VniNotLocal)
+			view.host_location = macs.locate(key.vni, *key.host_mac);
+		view.server_location = plan.server_location;
+		view.action = plan.action;
+		view.entry1 = view.entry2 = plan.action.has_value();
+		view.entry3 = plan.entry3;
+		out.sessions.push_back(std::move(view));
 	}
 	return out;
 }

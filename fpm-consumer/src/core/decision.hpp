@@ -57,6 +57,8 @@ struct DecisionCounters {
 	std::uint64_t invalid = 0;
 	std::uint64_t collector_unsupported = 0;
 	std::uint64_t collector_sessions = 0; // collector sessions with entries here
+
+	bool operator==(const DecisionCounters &) const = default;
 };
 
 struct Desired {
@@ -71,6 +73,38 @@ struct Desired {
 // The ERSPAN action of a collector session (its collector and the ERSPAN
 // TLV of its options).
 dp::Action erspan_action(const Session &session);
+
+// One session's part of the decision, before sessions meet: everything the
+// rule says about S alone. Only the slot claims (claim()) look at other
+// sessions. decide() is plan_session() for every session followed by its
+// claims in key order; the incremental decision (core/incremental.hpp)
+// replays the claims of one slot at a time.
+struct SessionPlan {
+	SessionStatus status = SessionStatus::Active; // never Conflict: see claim()
+	MacLocation server_location;                  // servers only, once known
+	std::optional<dp::Action> action;
+	std::string id; // the session id its entries 1/2 carry
+	// The entries S asks for, in claim order (entry 2, entry 1, entry 3).
+	std::vector<std::pair<dp::EntryKey, EntrySpec>> wants;
+	bool entry3 = false;
+};
+SessionPlan plan_session(const Session &session, const MacTable &macs, const RouteTable &routes,
+			 const DecisionConfig &config);
+
+// The slot an entry belongs to: its key without the session. Sessions
+// compete for a slot (R4 in docs/exactly-once.md), never across slots.
+dp::EntryKey slot_of(const dp::EntryKey &key);
+bool same_slot(const dp::EntryKey &a, const dp::EntryKey &b);
+
+// Adds key -> spec to `entries` unless another session of the slot already
+// owns the slot's action for this kind of destination with another action.
+// Returns false on such a conflict (nothing added).
+bool claim(EntryMap &entries, dp::EntryKey key, const EntrySpec &spec);
+
+// Adds (sign +1) or takes back (-1) what one session counts for in
+// DecisionCounters; `conflict`: it lost a claim.
+void count_status(DecisionCounters &counters, const Session &session, const SessionPlan &plan,
+		  bool conflict, int sign);
 
 // `with_views`: also fill Desired::sessions (display); reconciliation only
 // needs the entries and counters.

@@ -34,7 +34,9 @@ void Engine::drop_kept_ports()
 		return;
 	const auto n = macs_.drop_kept_local(config_.port_exists);
 	counters_.kept_dropped_port_gone += n;
-	dirty_ |= n > 0;
+	// Rare, and the table does not say which MACs: one full pass.
+	if (n > 0)
+		rebuild_ = full_ = true;
 }
 
 void Engine::local_mac(const dp::MacEvent &event)
@@ -47,7 +49,7 @@ void Engine::local_mac(const dp::MacEvent &event)
 	else
 		changed = macs_.erase(MacSource::Local, event.vni, event.mac);
 	counters_.local_mac_changes += changed;
-	dirty_ |= changed;
+	mac_changed(changed, event.vni, event.mac);
 	if (event.kind == dp::MacEvent::Kind::Removed && changed) {
 		// A kept local server location needs its port (removed with it?).
 		const auto loc = macs_.locate(event.vni, event.mac);
@@ -87,10 +89,11 @@ bool Engine::bridge_neigh(const NeighUpdate &u)
 		kernel_deletes_.push_back({vni, *u.mac, config_.kernel_delete_delay_ticks, true});
 		++counters_.kernel_deferred_deletes;
 	} else if (!u.add)
-		dirty_ |= macs_.erase_bridge(vni, *u.mac, u.ifindex, on_vxlan);
+		mac_changed(macs_.erase_bridge(vni, *u.mac, u.ifindex, on_vxlan), vni, *u.mac);
 	else
-		dirty_ |= macs_.set_bridge(vni, *u.mac,
-					   on_vxlan ? std::nullopt : std::optional<std::uint32_t>(u.ifindex));
+		mac_changed(macs_.set_bridge(vni, *u.mac,
+					     on_vxlan ? std::nullopt : std::optional<std::uint32_t>(u.ifindex)),
+			    vni, *u.mac);
 	return true;
 }
 
@@ -119,7 +122,7 @@ void Engine::neigh(MacSource source, const NeighUpdate &u)
 			++counters_.kernel_deferred_deletes;
 			return;
 		}
-		dirty_ |= macs_.erase(source, vni->second, *u.mac);
+		mac_changed(macs_.erase(source, vni->second, *u.mac), vni->second, *u.mac);
 		return;
 	}
 	if (!u.dst) {
@@ -131,7 +134,8 @@ void Engine::neigh(MacSource source, const NeighUpdate &u)
 			++counters_.neigh_ignored;
 		return;
 	}
-	dirty_ |= macs_.set(source, vni->second, *u.mac, MacLocation::remote(*u.dst));
+	mac_changed(macs_.set(source, vni->second, *u.mac, MacLocation::remote(*u.dst)), vni->second,
+		    *u.mac);
 }
 
 void Engine::route(const RouteUpdate &u)
@@ -140,22 +144,22 @@ void Engine::route(const RouteUpdate &u)
 	if (u.table != config_.main_table)
 		return;
 	if (!u.add) {
-		dirty_ |= routes_.del_route(u.dst, u.dst_len);
+		if (routes_.del_route(u.dst, u.dst_len))
+			incremental_.routes_changed();
 		return;
 	}
 	RouteTable::Route r;
 	r.usable = !(u.type == RTN_BLACKHOLE || u.type == RTN_UNREACHABLE || u.type == RTN_PROHIBIT);
 	r.nh_id = u.nh_id;
-	dirty_ |= routes_.add_route(u.dst, u.dst_len, r);
+	if (routes_.add_route(u.dst, u.dst_len, r))
+		incremental_.routes_changed();
 }
 
 void Engine::nexthop(const NexthopUpdate &u)
 {
 	++counters_.nexthop_events;
-	if (u.add)
-		dirty_ |= routes_.add_nexthop(u.id, !u.blackhole);
-	else
-		dirty_ |= routes_.del_nexthop(u.id);
+	if (u.add ? routes_.add_nexthop(u.id, !u.blackhole) : routes_.del_nexthop(u.id))
+		incremental_.routes_changed();
 }
 
 void Engine::replace_sessions(const std::vector<Session> &sessions)
@@ -164,15 +168,31 @@ void Engine::replace_sessions(const std::vector<Session> &sessions)
 	std::map<SessionKey, Session> fresh;
 	for (const auto &s : sessions)
 		fresh[s.key] = s;
-	if (fresh != sessions_) {
-		// Pin the new servers first: a server in both keeps its kept location.
-		for (const auto &[k, s] : fresh)
+	if (fresh == sessions_)
+		return;
+	// Pin the new servers first: a server in both keeps its kept location.
+	for (const auto &[k, s] : fresh)
+		if (auto it = sessions_.find(k); it == sessions_.end() || !(it->second == s))
 			pin(s);
-		for (const auto &[k, s] : sessions_)
-			unpin(s);
-		sessions_ = std::move(fresh);
-		dirty_ = true;
+	for (auto it = sessions_.begin(); it != sessions_.end();) {
+		auto f = fresh.find(it->first);
+		if (f != fresh.end() && f->second == it->second) {
+			++it;
+			continue;
+		}
+		incremental_.remove(it->second);
+		unpin(it->second);
+		if (f == fresh.end()) {
+			it = sessions_.erase(it);
+			continue;
+		}
+		it->second = f->second;
+		incremental_.add(it->second);
+		++it;
 	}
+	for (const auto &[k, s] : fresh)
+		if (auto [it, inserted] = sessions_.try_emplace(k, s); inserted)
+			incremental_.add(it->second);
 }
 
 void Engine::upsert_session(const Session &session)
@@ -181,12 +201,13 @@ void Engine::upsert_session(const Session &session)
 	auto [it, inserted] = sessions_.try_emplace(session.key, session);
 	if (inserted) {
 		pin(session);
-		dirty_ = true;
+		incremental_.add(it->second);
 	} else if (!(it->second == session)) {
 		pin(session);
+		incremental_.remove(it->second);
 		unpin(it->second);
 		it->second = session;
-		dirty_ = true;
+		incremental_.add(it->second);
 	}
 }
 
@@ -196,9 +217,9 @@ void Engine::erase_session(const SessionKey &key)
 	auto it = sessions_.find(key);
 	if (it == sessions_.end())
 		return;
+	incremental_.remove(it->second);
 	unpin(it->second);
 	sessions_.erase(it);
-	dirty_ = true;
 }
 
 void Engine::open_gate(Gate gate)
@@ -206,7 +227,7 @@ void Engine::open_gate(Gate gate)
 	auto &g = gates_[static_cast<std::size_t>(gate)];
 	if (!g) {
 		g = true;
-		dirty_ = true;
+		full_ = true;
 	}
 }
 
@@ -231,11 +252,13 @@ void Engine::fpm_resync_done()
 	counters_.fpm_stale_swept += swept;
 	kernel_deletes_.clear();
 	fpm_resyncing_ = false;
-	dirty_ |= swept > 0;
+	if (swept > 0) // a resync may change any MAC: one full pass
+		rebuild_ = full_ = true;
 }
 
 void Engine::tick()
 {
+	retry_due_ = !reconciler_.failed().empty();
 	drop_kept_ports();
 	if (fpm_resyncing_)
 		return; // zebra away: decided by fpm_resync_done()
@@ -247,9 +270,9 @@ void Engine::tick()
 		}
 		// Still stale (no re-add since): the deletion stands.
 		if (it->bridge && macs_.is_bridge_stale(it->vni, it->mac))
-			dirty_ |= macs_.erase_bridge(it->vni, it->mac, 0, true);
+			mac_changed(macs_.erase_bridge(it->vni, it->mac, 0, true), it->vni, it->mac);
 		else if (!it->bridge && macs_.is_stale(MacSource::Kernel, it->vni, it->mac))
-			dirty_ |= macs_.erase(MacSource::Kernel, it->vni, it->mac);
+			mac_changed(macs_.erase(MacSource::Kernel, it->vni, it->mac), it->vni, it->mac);
 		it = kernel_deletes_.erase(it);
 	}
 }
@@ -264,7 +287,8 @@ void Engine::local_resync_done()
 {
 	const auto swept = macs_.sweep_stale(MacSource::Local);
 	counters_.local_audit_fixes += swept + (counters_.local_mac_changes - audit_events_before_);
-	dirty_ |= swept > 0;
+	if (swept > 0)
+		rebuild_ = full_ = true;
 }
 
 void Engine::kernel_resync_begin()
@@ -274,7 +298,8 @@ void Engine::kernel_resync_begin()
 
 void Engine::kernel_resync_done()
 {
-	dirty_ |= macs_.sweep_stale(MacSource::Kernel) > 0;
+	if (macs_.sweep_stale(MacSource::Kernel) > 0)
+		rebuild_ = full_ = true;
 }
 
 Desired Engine::preview() const
@@ -282,21 +307,53 @@ Desired Engine::preview() const
 	return decide(sessions_, macs_, routes_, config_.decision);
 }
 
+ReconcileStats Engine::full_pass()
+{
+	++counters_.full_passes;
+	bool rebuild = !built_ || rebuild_;
+	if (!rebuild) {
+		// The check: the incremental state against a recomputation of all.
+		incremental_.settle();
+		const Desired all = decide(sessions_, macs_, routes_, config_.decision, false);
+		const auto diff = differences(incremental_.desired(), all);
+		counters_.full_pass_differences += diff;
+		rebuild = diff > 0;
+	}
+	if (rebuild) {
+		incremental_.clear();
+		for (const auto &[key, s] : sessions_)
+			incremental_.add(s);
+		incremental_.settle();
+	}
+	built_ = true;
+	full_ = rebuild_ = false;
+	return reconciler_.apply(incremental_.desired().entries);
+}
+
 std::optional<ReconcileStats> Engine::reconcile(bool force)
 {
-	if (!all_gates_open() || (!dirty_ && !force))
+	if (!all_gates_open() || (!dirty() && !force))
 		return std::nullopt;
-	desired_ = decide(sessions_, macs_, routes_, config_.decision, false);
-	auto st = reconciler_.apply(desired_.entries);
+	ReconcileStats st;
+	if (full_ || force || !reconciler_.in_sync())
+		st = full_pass();
+	else {
+		const auto changed = incremental_.settle();
+		st = reconciler_.apply(incremental_.desired().entries, changed, retry_due_);
+	}
+	retry_due_ = false;
 	++counters_.reconciles;
 	counters_.totals.installed += st.installed;
 	counters_.totals.replaced += st.replaced;
 	counters_.totals.removed += st.removed;
 	counters_.totals.errors += st.errors;
+	counters_.capacity_errors += st.capacity_errors;
 	if (st.errors)
 		counters_.totals.last_error = st.last_error;
 	counters_.totals.unchanged = st.unchanged;
-	dirty_ = st.errors > 0; // retry on the next pass
+	// An error other than a full map: re-read the dataplane and diff it
+	// whole on the next pass. A full map's refusals wait for tick().
+	full_ |= !reconciler_.in_sync();
 	return st;
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "core/decision.hpp"
+#include "core/incremental.hpp"
 #include "core/mac_table.hpp"
 #include "core/reconciler.hpp"
 #include "core/route_table.hpp"
@@ -59,6 +60,12 @@ struct EngineCounters {
 	std::uint64_t fpm_stale_swept = 0;
 	std::uint64_t kernel_deferred_deletes = 0; // kernel FDB deletions while zebra was away
 	std::uint64_t local_audit_fixes = 0;       // local MAC changes found by an audit
+	// Full passes (start, audits, resyncs, after dataplane errors) and the
+	// desired entries they found the incremental decision to have wrong
+	// (repaired by the pass; any non-zero value is a defect to report).
+	std::uint64_t full_passes = 0;
+	std::uint64_t full_pass_differences = 0;
+	std::uint64_t capacity_errors = 0; // installs a full dataplane refused
 	std::uint64_t kept_dropped_port_gone = 0;  // kept server locations whose port vanished
 	ReconcileStats totals; // summed over every reconcile
 };
@@ -93,13 +100,21 @@ public:
 	void tick();
 
 	// --- output ---
-	bool dirty() const { return dirty_; }
-	// Decide and reconcile when dirty (or forced) and every gate is open.
+	// Something to do: inputs changed, a full pass is due, or entries that
+	// failed wait for their retry (tick() schedules it).
+	bool dirty() const { return full_ || incremental_.pending() || retry_due_; }
+	// Decide and reconcile when dirty (or forced: a full pass) and every
+	// gate is open. Normally only the sessions that inputs named since the
+	// last pass are decided again and only their entries diffed.
 	std::optional<ReconcileStats> reconcile(bool force = false);
-	// Re-read the dataplane on the next reconcile (periodic audit).
-	void audit() { reconciler_.refresh(); dirty_ = true; }
+	// Re-read the dataplane and run a full pass next: decide() over every
+	// session, compared with the incremental state (differences counted in
+	// full_pass_differences), whole diff against the dataplane.
+	void audit() { reconciler_.refresh(); full_ = true; }
+	// Entries that wait for room in a full dataplane (retried every tick).
+	std::size_t entries_waiting() const { return reconciler_.failed().size(); }
 
-	const Desired &desired() const { return desired_; }
+	const Desired &desired() const { return incremental_.desired(); }
 	const EntryMap &installed() const { return reconciler_.installed(); }
 	const std::map<SessionKey, Session> &sessions() const { return sessions_; }
 	const MacTable &macs() const { return macs_; }
@@ -120,10 +135,17 @@ private:
 	}
 	void unpin(const Session &s)
 	{
-		if (!s.is_collector())
-			dirty_ |= macs_.unpin(s.key.vni, s.server_mac);
+		if (!s.is_collector() && macs_.unpin(s.key.vni, s.server_mac))
+			incremental_.server_mac_changed(s.key.vni, s.server_mac);
 	}
 	void drop_kept_ports();
+	// A MAC's resolved location changed: the sessions it serves follow.
+	void mac_changed(bool changed, std::uint32_t vni, const Mac &mac)
+	{
+		if (changed)
+			incremental_.server_mac_changed(vni, mac);
+	}
+	ReconcileStats full_pass();
 
 	dp::Dataplane &dp_;
 	EngineConfig config_;
@@ -131,10 +153,15 @@ private:
 	std::map<SessionKey, Session> sessions_;
 	MacTable macs_;
 	RouteTable routes_;
-	Desired desired_;
+	IncrementalDecision incremental_{macs_, routes_, config_.decision};
 	EngineCounters counters_;
 	std::array<bool, kGateCount> gates_{};
-	bool dirty_ = true;
+	bool full_ = true;       // a full pass is due
+	bool built_ = false;     // the incremental state has had its first full pass
+	// Inputs changed in bulk (resync sweeps) without saying which sessions
+	// they touch: the next full pass rebuilds instead of checking.
+	bool rebuild_ = false;
+	bool retry_due_ = false; // failed entries: retry on this reconcile
 	bool fpm_resyncing_ = false;
 	struct PendingDelete {
 		std::uint32_t vni;

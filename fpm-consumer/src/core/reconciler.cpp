@@ -1,5 +1,7 @@
 #include "core/reconciler.hpp"
 
+#include <algorithm>
+
 namespace evpnmon::consumer {
 
 void Reconciler::refresh()
@@ -10,53 +12,85 @@ void Reconciler::refresh()
 	loaded_ = true;
 }
 
+void Reconciler::converge(const dp::EntryKey &key, const EntrySpec *want, ReconcileStats &st)
+{
+	auto note_error = [&](const std::error_code &ec, const char *what) {
+		++st.errors;
+		st.last_error = std::string(what) + ": " + ec.message();
+		if (dp::is_capacity_error(ec))
+			++st.capacity_errors;
+		else
+			loaded_ = false; // the cache may be wrong: re-read, then a whole diff
+		failed_.insert(key);
+	};
+	auto have = installed_.find(key);
+	if (!want) {
+		if (have == installed_.end()) {
+			failed_.erase(key);
+			return;
+		}
+		if (auto ec = dp_.remove(key))
+			return note_error(ec, "remove");
+		installed_.erase(have);
+		++st.removed;
+	} else if (have == installed_.end()) {
+		if (auto ec = dp_.install(to_entry(key, *want)))
+			return note_error(ec, "install");
+		installed_.emplace(key, *want);
+		++st.installed;
+	} else if (have->second == *want) {
+		++st.unchanged;
+	} else {
+		if (auto ec = dp_.install(to_entry(key, *want)))
+			return note_error(ec, "replace");
+		have->second = *want;
+		++st.replaced;
+	}
+	failed_.erase(key);
+}
+
 ReconcileStats Reconciler::apply(const EntryMap &desired)
 {
 	if (!loaded_)
 		refresh();
+	failed_.clear();
 	ReconcileStats st;
-	auto note_error = [&](const std::error_code &ec, const char *what) {
-		++st.errors;
-		st.last_error = std::string(what) + ": " + ec.message();
-	};
-
-	// Both maps are ordered by key: one merge pass.
+	// Both maps are ordered by key: one merge pass. (A full map's refusals
+	// wait in failed_ for the retry; the removals of this pass make room.)
 	auto want = desired.begin();
 	auto have = installed_.begin();
 	while (want != desired.end() || have != installed_.end()) {
 		if (have == installed_.end() || (want != desired.end() && want->first < have->first)) {
-			if (auto ec = dp_.install(to_entry(want->first, want->second)))
-				note_error(ec, "install");
-			else {
-				installed_.emplace_hint(have, want->first, want->second);
-				++st.installed;
-			}
+			converge(want->first, &want->second, st);
 			++want;
 		} else if (want == desired.end() || have->first < want->first) {
-			if (auto ec = dp_.remove(have->first)) {
-				note_error(ec, "remove");
-				++have;
-			} else {
-				have = installed_.erase(have);
-				++st.removed;
-			}
+			const auto key = (have++)->first; // converge() may erase it
+			converge(key, nullptr, st);
 		} else {
-			if (have->second == want->second)
-				++st.unchanged;
-			else if (auto ec = dp_.install(to_entry(want->first, want->second)))
-				note_error(ec, "replace");
-			else {
-				have->second = want->second;
-				++st.replaced;
-			}
+			converge(want->first, &want->second, st);
 			++want;
 			++have;
 		}
 	}
-	// After an error our cache may disagree with the dataplane: re-read it so
-	// the next pass repairs whatever is still wrong.
-	if (st.errors)
-		loaded_ = false;
+	return st;
+}
+
+ReconcileStats Reconciler::apply(const EntryMap &desired, const std::vector<dp::EntryKey> &keys,
+				 bool retry)
+{
+	if (!loaded_)
+		refresh();
+	ReconcileStats st;
+	std::vector<dp::EntryKey> work = keys;
+	if (retry)
+		work.insert(work.end(), failed_.begin(), failed_.end());
+	std::sort(work.begin(), work.end());
+	work.erase(std::unique(work.begin(), work.end()), work.end());
+	for (const auto &key : work) {
+		auto want = desired.find(key);
+		converge(key, want == desired.end() ? nullptr : &want->second, st);
+	}
+	st.unchanged = installed_.size() - st.installed - st.replaced;
 	return st;
 }
 

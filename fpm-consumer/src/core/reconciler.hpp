@@ -9,7 +9,9 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
+#include <vector>
 
 namespace evpnmon::consumer {
 
@@ -18,7 +20,8 @@ struct ReconcileStats {
 	std::uint64_t replaced = 0;  // same key, new action or options (updated in place)
 	std::uint64_t removed = 0;
 	std::uint64_t unchanged = 0;
-	std::uint64_t errors = 0;
+	std::uint64_t errors = 0;          // every failed operation, full maps included
+	std::uint64_t capacity_errors = 0; // installs refused for lack of room
 	std::string last_error;
 };
 
@@ -28,16 +31,31 @@ public:
 
 	// Re-read the dataplane (start-up, after errors, periodic audit).
 	void refresh();
-	// An entry whose key is installed but whose action or options differ is
-	// install()ed again under the same key: the dataplane updates it in
-	// place, so the session is never without its entry nor copied twice.
+	// Whole diff. An entry whose key is installed but whose action or
+	// options differ is install()ed again under the same key: the dataplane
+	// updates it in place, so the session is never without its entry nor
+	// copied twice.
 	ReconcileStats apply(const EntryMap &desired);
+	// The same for the listed keys only (the rest is known to agree), and,
+	// with `retry`, the keys whose last operation failed.
+	ReconcileStats apply(const EntryMap &desired, const std::vector<dp::EntryKey> &keys,
+			     bool retry);
 
+	// False after an error other than a full map: the cache may disagree
+	// with the dataplane, and only a whole diff after refresh() repairs it.
+	bool in_sync() const { return loaded_; }
+	// Keys whose last install or removal failed (a full map keeps them
+	// here until there is room); retried on their own.
+	const std::set<dp::EntryKey> &failed() const { return failed_; }
 	const EntryMap &installed() const { return installed_; }
 
 private:
+	// One key: make the dataplane hold `want` (null: nothing).
+	void converge(const dp::EntryKey &key, const EntrySpec *want, ReconcileStats &st);
+
 	dp::Dataplane &dp_;
 	EntryMap installed_;
+	std::set<dp::EntryKey> failed_;
 	bool loaded_ = false;
 };
 

@@ -39,9 +39,11 @@ bool RouteTable::del_route(const Ipv4 &dst, std::uint8_t len)
 
 bool RouteTable::add_nexthop(std::uint32_t id, bool usable)
 {
-	auto &nh = nexthops_[id];
-	const bool changed = nh.usable != usable;
-	nh = Nexthop{usable, false};
+	// A next hop that was absent changes every route through it, whatever
+	// its usability.
+	auto [it, fresh] = nexthops_.try_emplace(id, Nexthop{usable, false});
+	const bool changed = fresh || it->second.usable != usable;
+	it->second = Nexthop{usable, false};
 	return changed;
 }
 

@@ -50,6 +50,9 @@ Consumer::Consumer(const Options &o) : options_(o), started_(Clock::now())
 	dcfg.keep_on_exit = !o.cleanup_on_exit;
 	dcfg.pin_dir = o.bpf_pin_dir;
 	dcfg.erspan_hw_id = o.erspan_hw_id;
+	static_assert(kDefaultDpMaxEntries == dp::kDefaultMaxEntries &&
+		      kDpMaxEntriesLimit == dp::kMaxEntriesLimit);
+	dcfg.max_entries = o.dp_max_entries;
 	ecfg.decision.require_vtep_route = o.require_vtep_route;
 	if (o.backend == "linux")
 		ecfg.port_exists = [](std::uint32_t ifindex) {
@@ -125,6 +128,12 @@ Consumer::Consumer(const Options &o) : options_(o), started_(Clock::now())
 	next_audit_ = Clock::now() + o.audit_interval;
 	loop_.set_tick(std::chrono::milliseconds(250), [this] { tick(); });
 	loop_.set_idle([this] { reconcile(); });
+	// On demand: the audit (re-read the dataplane, full pass with its check)
+	// on the next tick.
+	loop_.set_usr1([this] {
+		LOG_INFO("SIGUSR1: audit and full pass on the next tick");
+		next_audit_ = Clock::now();
+	});
 	loop_.set_error_handler([](const std::exception &e) { LOG_ERROR("event handler: " << e.what()); });
 	LOG_INFO("started: backend " << o.backend << ", feed " << o.feed_endpoint << ", "
 				      << o.l2vnis.size() << " L2 VNI(s), ERSPAN HW ID "
@@ -207,6 +216,20 @@ void Consumer::log_collector_drops(Clock::time_point now)
 		LOG_WARN(line);
 }
 
+void Consumer::log_dataplane_full()
+{
+	const auto waiting = engine_->entries_waiting();
+	if (waiting > 0 && !dataplane_full_logged_) {
+		LOG_ERROR("dataplane full: " << waiting << " entries wait for room (--dp-max-entries "
+					     << options_.dp_max_entries
+					     << "); they are retried every tick, the rest is installed");
+		dataplane_full_logged_ = true;
+	} else if (waiting == 0 && dataplane_full_logged_) {
+		LOG_INFO("dataplane has room again: every waiting entry is installed");
+		dataplane_full_logged_ = false;
+	}
+}
+
 void Consumer::log_unsupported_collectors()
 {
 	const auto &ids = engine_->desired().unsupported_collectors;
@@ -256,12 +279,21 @@ void Consumer::reconcile()
 	if (st) {
 		log_unsupported_collectors();
 		reconcile_seconds_.observe(std::chrono::duration<double>(end - start).count());
-		if (st->installed + st->replaced + st->removed + st->errors)
+		// A full map is logged once each way (below), not on every retry.
+		const auto other_errors = st->errors - st->capacity_errors;
+		if (st->installed + st->replaced + st->removed + other_errors)
 			LOG_INFO("reconcile: +" << st->installed << " ~" << st->replaced << " -"
 						<< st->removed << " =" << st->unchanged
-						<< (st->errors ? " errors " + std::to_string(st->errors) +
-									 " (" + st->last_error + ")"
-							       : std::string()));
+						<< (other_errors ? " errors " + std::to_string(other_errors) +
+									   " (" + st->last_error + ")"
+								 : std::string()));
+		log_dataplane_full();
+		const auto diffs = engine_->counters().full_pass_differences;
+		if (diffs != full_pass_differences_seen_)
+			LOG_ERROR("full pass: the incremental decision had "
+				  << diffs - full_pass_differences_seen_
+				  << " desired entries wrong; repaired (a defect: please report)");
+		full_pass_differences_seen_ = diffs;
 	}
 }
 

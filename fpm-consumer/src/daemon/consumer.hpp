@@ -55,6 +55,7 @@ private:
 	void log_collector_drops(Clock::time_point now);
 	// Collector sessions this dataplane cannot serve (IPv6): once each.
 	void log_unsupported_collectors();
+	void log_dataplane_full();
 	// Paced (see core/pacer.hpp): reconciles now, or arms pace_timer_.
 	void reconcile();
 	void arm_pace_timer(Clock::time_point due);
@@ -88,6 +89,8 @@ private:
 	bool last_reconcile_failed_ = false;
 	NoRouteLog no_route_log_;
 	std::set<std::string> unsupported_logged_;
+	bool dataplane_full_logged_ = false;
+	std::uint64_t full_pass_differences_seen_ = 0;
 	std::uint64_t reconciles_deferred_ = 0;
 };
 

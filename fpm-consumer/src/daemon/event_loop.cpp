@@ -28,6 +28,7 @@ EventLoop::EventLoop() : epoll_(::epoll_create1(EPOLL_CLOEXEC))
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGUSR1);
 	if (sigprocmask(SIG_BLOCK, &mask, nullptr) < 0)
 		throw sys_error("sigprocmask");
 	signals_.reset(::signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
@@ -36,8 +37,12 @@ EventLoop::EventLoop() : epoll_(::epoll_create1(EPOLL_CLOEXEC))
 	std::signal(SIGPIPE, SIG_IGN);
 	add(signals_.get(), EPOLLIN, [this](std::uint32_t) {
 		signalfd_siginfo si;
-		while (::read(signals_.get(), &si, sizeof(si)) == sizeof(si))
-			running_ = false;
+		while (::read(signals_.get(), &si, sizeof(si)) == sizeof(si)) {
+			if (si.ssi_signo != SIGUSR1)
+				running_ = false;
+			else if (on_usr1_)
+				on_usr1_();
+		}
 	});
 }
 

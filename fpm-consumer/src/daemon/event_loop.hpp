@@ -21,6 +21,8 @@ public:
 	void set_tick(std::chrono::milliseconds period, std::function<void()> tick);
 	// Runs after each batch of ready events (coalesced reconciliation).
 	void set_idle(std::function<void()> idle) { idle_ = std::move(idle); }
+	// SIGUSR1 (an operator's request, e.g. "audit now"); ignored when unset.
+	void set_usr1(std::function<void()> fn) { on_usr1_ = std::move(fn); }
 	void run();
 	void stop() { running_ = false; }
 	// Exceptions escaping a callback are passed here and counted.
@@ -34,6 +36,7 @@ private:
 	std::map<int, Callback> callbacks_;
 	std::function<void()> tick_;
 	std::function<void()> idle_;
+	std::function<void()> on_usr1_;
 	bool running_ = false;
 	std::function<void(const std::exception &)> on_error_;
 	std::uint64_t errors_ = 0;

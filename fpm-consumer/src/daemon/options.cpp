@@ -95,6 +95,11 @@ Options parse(int argc, const char *const *argv, bool exit_on_error)
 		       "ERSPAN type III HW ID of this VTEP (0..63), in every copy it sends to a "
 		       "collector")
 		->capture_default_str()->check(CLI::Range(0, 63));
+	app.add_option("--dp-max-entries", o.dp_max_entries,
+		       "dataplane capacity: installed entries of all kinds (a session needs an "
+		       "entry 1 and 2 on each VTEP of its VNI); beyond it installs fail and are "
+		       "retried")
+		->capture_default_str()->check(CLI::Range(1u, kDpMaxEntriesLimit));
 	// Every long option is also a key of the file (TOML/INI: `erspan-hw-id
 	// = 5`, `l2vni = ["br100:vxlan100:100"]`); the command line wins.
 	app.set_config("--config", "", "read options from FILE (KEY = VALUE, the long option "

@@ -14,6 +14,11 @@ struct L2VniOption {
 	std::uint32_t vni = 0;
 };
 
+// = dp::kDefaultMaxEntries and dp::kMaxEntriesLimit (this library does not
+// depend on the dataplane's; the daemon checks they agree).
+inline constexpr std::uint32_t kDefaultDpMaxEntries = 262144;
+inline constexpr std::uint32_t kDpMaxEntriesLimit = 1u << 24;
+
 struct Options {
 	std::string fpm_address = "127.0.0.1";
 	std::uint16_t fpm_port = 2620;
@@ -41,6 +46,8 @@ struct Options {
 	bool metrics_any_address = false;
 	// ERSPAN type III: this VTEP's HW ID (0..63) in every copy it sends.
 	std::uint8_t erspan_hw_id = 0;
+	// Dataplane capacity: installed entries of all kinds (dp::Config).
+	std::uint32_t dp_max_entries = kDefaultDpMaxEntries;
 	// Options read from this file (--config), if any.
 	std::string config_file;
 };

@@ -11,6 +11,7 @@
 #include <CLI/CLI.hpp>
 
 #include <csignal>
+#include <cstdio>
 #include <iostream>
 #include <sstream>
 
@@ -70,6 +71,10 @@ int main(int argc, char **argv)
 	std::uint32_t version = 3;
 	app.add_option("--feed-version", version, "feed version to announce")->capture_default_str();
 	app.add_option("--epoch", epoch, "feed epoch");
+	std::string generate;
+	app.add_option("--generate", generate,
+		       "COUNT,VNI,COLLECTORIP: COUNT collector sessions of hosts 02:10:..:..:..:.. "
+		       "(collector ID 1) for benchmarks");
 	CLI11_PARSE(app, argc, argv);
 	std::signal(SIGTERM, on_signal);
 	std::signal(SIGINT, on_signal);
@@ -78,6 +83,20 @@ int main(int argc, char **argv)
 	pub.version = version;
 	for (const auto &s : sessions)
 		pub.add(parse_session(s));
+	if (!generate.empty()) {
+		std::stringstream ss(generate);
+		std::string count, vni, ip;
+		std::getline(ss, count, ',');
+		std::getline(ss, vni, ',');
+		std::getline(ss, ip, ',');
+		const auto n = std::stoul(count);
+		for (unsigned long i = 0; i < n; ++i) {
+			char mac[32];
+			std::snprintf(mac, sizeof(mac), "02:10:00:%02lx:%02lx:%02lx", (i >> 16) & 0xff,
+				      (i >> 8) & 0xff, i & 0xff);
+			pub.add(parse_session(vni + "," + mac + ",c1," + ip));
+		}
+	}
 	auto next_hb = std::chrono::steady_clock::now();
 	while (!g_stop) {
 		pub.serve(100);

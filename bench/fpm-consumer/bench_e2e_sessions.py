@@ -1,0 +1,142 @@
+#!/usr/bin/env python3
+"""100,000 sessions end to end on one VTEP: the real fpm-consumer daemon
+takes N sessions from a feed (fpmc-fake-feed --generate: N ERSPAN collector
+sessions of one VNI, so that each needs its entries 1 and 2 on this VTEP
+without any MAC location) and installs 2N entries into its dataplane.
+
+Backends, in one invocation, each at N = 10,000 (baseline) and 100,000:
+  memory  the in-memory dataplane (no root);
+  linux   the TC eBPF dataplane in a private network namespace (root): a
+          bridge with a VXLAN device and one port, maps sized by
+          --dp-max-entries.
+
+Measured: time from the daemon's start (the feed already serving) until
+its log reports all 2N entries installed (the start-up itself, the feed
+snapshot, the first full pass and the installs); the daemon's resident
+memory (VmRSS) then, per session. Kernel BPF map memory is not in VmRSS:
+bench/dataplane/bench_capacity reports it per entry.
+
+Usage: bench_e2e_sessions.py BUILD_DIR [--backends memory,linux] [--sizes 10000,100000]
+"""
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+NS = 'evpnmon-bench-e2e'
+
+
+def sh(cmd):
+    subprocess.run(cmd, shell=True, check=True)
+
+
+def netns_up(pin):
+    sh(f'ip netns add {NS}')
+    ns = f'ip -n {NS}'
+    sh(f'{ns} link set lo up')
+    sh(f'{ns} link add br100 type bridge')
+    sh(f'{ns} link add vxlan100 type vxlan id 100 local 10.0.0.1 dstport 4789 nolearning')
+    sh(f'{ns} link set vxlan100 master br100')
+    sh(f'{ns} link add p1 type veth peer name p1x')
+    sh(f'{ns} link set p1 master br100')
+    for dev in ('br100', 'vxlan100', 'p1', 'p1x'):
+        sh(f'{ns} link set {dev} up')
+    sh(f'{ns} addr add 10.0.0.1/32 dev lo')
+    os.makedirs(pin, exist_ok=True)
+    sh(f'mount -t bpf bpf {pin}')
+
+
+def netns_down(pin):
+    subprocess.run(f'umount {pin}', shell=True, stderr=subprocess.DEVNULL)
+    subprocess.run(f'ip netns del {NS}', shell=True, stderr=subprocess.DEVNULL)
+
+
+def rss_kib(pid):
+    for line in open(f'/proc/{pid}/status'):
+        if line.startswith('VmRSS:'):
+            return int(line.split()[1])
+    return 0
+
+
+def run_one(build, backend, n, work):
+    feed_ep = f'ipc://{work}/feed-{backend}-{n}.sock'
+    log = f'{work}/c-{backend}-{n}.log'
+    tool = os.path.join(build, 'fpm-consumer', 'tests', 'fpmc-fake-feed')
+    consumer = os.path.join(build, 'fpm-consumer', 'fpm-consumer')
+    feed = subprocess.Popen([tool, '--bind', feed_ep, '--generate', f'{n},100,192.0.2.9'],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    common = ['--fpm-port', '0', '--state-socket', f'{work}/c-{backend}-{n}.sock',
+              '--feed', feed_ep, '--startup-grace', '0', '--no-kernel-fdb',
+              '--dp-max-entries', '262144']
+    pin = f'{work}/bpffs'
+    if backend == 'memory':
+        cmd = [consumer, '--backend', 'memory', '--l2vni', 'br100:@3:100'] + common
+    else:
+        netns_up(pin)
+        cmd = ['ip', 'netns', 'exec', NS, consumer, '--backend', 'linux',
+               '--l2vni', 'br100:vxlan100:100', '--local-vtep', '10.0.0.1',
+               '--bpf-pin-dir', pin + '/leaf', '--cleanup-on-exit'] + common
+    # The feed must be serving before the clock starts.
+    time.sleep(0.5)
+    t0 = time.monotonic()
+    proc = subprocess.Popen(cmd, stdout=open(log, 'w'), stderr=subprocess.STDOUT)
+    try:
+        installed = 0
+        deadline = t0 + 600
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f'{backend} {n}: daemon exited: ' + open(log).read()[-2000:])
+            installed = sum(int(m) for m in re.findall(r'reconcile: \+(\d+)', open(log).read()))
+            if installed >= 2 * n:
+                break
+            time.sleep(0.02)
+        elapsed = time.monotonic() - t0
+        if installed < 2 * n:
+            raise RuntimeError(f'{backend} {n}: only {installed} entries installed')
+        # The daemon's pid (under `ip netns exec` it is the same process).
+        rss = rss_kib(proc.pid)
+        if re.search(r'dataplane full', open(log).read()):
+            raise RuntimeError(f'{backend} {n}: dataplane full')
+        return elapsed, rss
+    finally:
+        proc.terminate()
+        feed.terminate()
+        proc.wait(timeout=30)
+        feed.wait(timeout=10)
+        if backend == 'linux':
+            netns_down(pin)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('build')
+    ap.add_argument('--backends', default='memory,linux')
+    ap.add_argument('--sizes', default='10000,100000')
+    a = ap.parse_args()
+    sizes = [int(x) for x in a.sizes.split(',')]
+    work = tempfile.mkdtemp(prefix='e2e-bench.')
+    rows = []
+    try:
+        for backend in a.backends.split(','):
+            for n in sizes:
+                elapsed, rss = run_one(a.build, backend, n, work)
+                rows.append((backend, n, elapsed, rss))
+                print(f'{backend} {n}: {elapsed:.2f} s, VmRSS {rss} KiB', file=sys.stderr)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print('| backend | sessions | entries | start to all installed | per 1,000 sessions | '
+          'ratio to 10k (per session) | daemon VmRSS | per session |')
+    print('|---|---:|---:|---:|---:|---:|---:|---:|')
+    base = {b: (e, n) for b, n, e, r in rows if n == sizes[0]}
+    for b, n, e, r in rows:
+        be, bn = base[b]
+        print(f'| {b} | {n} | {2 * n} | {e:.2f} s | {e / n * 1000 * 1000:.1f} ms | '
+              f'{(e / n) / (be / bn):.2f} | {r / 1024:.0f} MiB | {r * 1024 / n:.0f} B |')
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,367 @@
+// The incremental decision against the full one: after every one of many
+// random steps (session churn, host and server moves from every MAC
+// source, routes and next hops coming and going, resyncs, ticks), the
+// engine's desired entries and counters must equal decide() over all
+// sessions, and the dataplane must hold exactly those entries. Also: the
+// audit's full pass counts and repairs a difference, a full dataplane
+// refuses only what does not fit and the rest converges.
+#include "fabric.hpp"
+#include "fake_dataplane.hpp"
+
+#include "core/engine.hpp"
+#include "core/incremental.hpp"
+
+#include <doctest/doctest.h>
+
+#include <linux/neighbour.h>
+
+#include <random>
+
+using namespace evpnmon;
+using namespace evpnmon::test;
+using consumer::Engine;
+using consumer::Gate;
+using consumer::MacSource;
+
+namespace {
+
+constexpr std::uint32_t kVniB = 1001, kVniForeign = 2000, kVxlanB = 101;
+
+consumer::EngineConfig config()
+{
+	consumer::EngineConfig cfg;
+	cfg.decision.local_vnis = {kVni, kVniB};
+	cfg.vxlan_ifindex_to_vni = {{kVxlanIfindex, kVni}, {kVxlanB, kVniB}};
+	cfg.kernel_delete_delay_ticks = 1;
+	cfg.wall_clock = [] { return std::int64_t{1700000000}; };
+	return cfg;
+}
+
+void open_all(Engine &e)
+{
+	for (auto g : {Gate::Feed, Gate::LocalMacs, Gate::Fpm})
+		e.open_gate(g);
+}
+
+std::map<dp::EntryKey, dp::Entry> expected_entries(const consumer::Desired &d)
+{
+	std::map<dp::EntryKey, dp::Entry> out;
+	for (const auto &[k, spec] : d.entries)
+		out.emplace(k, consumer::to_entry(k, spec));
+	return out;
+}
+
+// A small universe, so that steps collide: shared servers, shared HOST IDs
+// (conflicts), sessions that differ only by RD (same id), collectors.
+struct World {
+	std::mt19937_64 rng;
+	explicit World(std::uint64_t seed) : rng(seed) {}
+
+	std::size_t pick(std::size_t n) { return std::uniform_int_distribution<std::size_t>(0, n - 1)(rng); }
+	bool chance(unsigned percent) { return pick(100) < percent; }
+
+	Mac host(std::size_t i) { return Mac{2, 0, 0, 0, 1, static_cast<std::uint8_t>(i)}; }
+	Mac server(std::size_t i) { return Mac{2, 0, 0, 0, 2, static_cast<std::uint8_t>(i)}; }
+	Mac any_mac()
+	{
+		switch (pick(3)) {
+		case 0:
+			return host(pick(6));
+		case 1:
+			return server(pick(4));
+		default:
+			return Mac{2, 0, 0, 0, 3, static_cast<std::uint8_t>(pick(4))}; // nobody's
+		}
+	}
+	std::uint32_t vni() { return pick(5) == 0 ? kVniB : kVni; }
+	std::uint32_t vxlan_of(std::uint32_t v) { return v == kVniB ? kVxlanB : kVxlanIfindex; }
+	Ipv4 vtep() { return ip4(10, 0, 0, static_cast<std::uint8_t>(2 + pick(3))); }
+
+	consumer::Session session()
+	{
+		consumer::Session s;
+		if (chance(15)) {
+			const auto collector = chance(80) ? ipv4_addr(192, 0, 2, static_cast<std::uint8_t>(1 + pick(2)))
+							  : [] {
+								  dp::IpAddr a;
+								  a.family = dp::IpAddr::Family::V6;
+								  a.bytes = {0x20, 0x01, 0x0d, 0xb8};
+								  return a;
+							  }();
+			s = make_collector_session(host(pick(6)), static_cast<std::uint16_t>(1 + pick(2)),
+						   collector, erspan_options(3, 7, 0, 64));
+		} else {
+			s = make_session(host(pick(6)), server(pick(4)),
+					 static_cast<std::uint16_t>(1 + pick(3)));
+			if (chance(20))
+				s.options = test_profile("p", EVPN_MON_DIR_BOTH, 1 + static_cast<std::uint32_t>(pick(3)));
+		}
+		s.key.vni = pick(10) == 0 ? kVniForeign : vni();
+		if (chance(20)) { // by IP instead of MAC
+			s.key.host_mac.reset();
+			s.key.host_ip = ipv4_addr(10, 1, 0, static_cast<std::uint8_t>(pick(6)));
+		}
+		s.key.originator = ip4(192, 0, 2, static_cast<std::uint8_t>(1 + pick(2)));
+		s.key.rd = chance(20) ? "192.0.2.1:3" : "192.0.2.1:2"; // same id, other RD
+		s.id = consumer::make_session_id(s.key);
+		if (chance(3))
+			s.id.clear(); // a local session: the id is computed
+		return s;
+	}
+};
+
+struct Harness {
+	FakeDataplane dp;
+	Engine engine{dp, config()};
+	std::uint64_t checks = 0;
+
+	void check(const char *what, std::size_t step)
+	{
+		const auto full = consumer::decide(engine.sessions(), engine.macs(), engine.routes(),
+						   engine.config().decision, false);
+		INFO("step " << step << ": " << std::string(what));
+		REQUIRE(consumer::differences(engine.desired(), full) == 0);
+		REQUIRE(dp.entries == expected_entries(full));
+		++checks;
+	}
+};
+
+void random_step(World &w, Harness &h, std::vector<consumer::Session> &known, const char *&what)
+{
+	auto &e = h.engine;
+	switch (w.pick(14)) {
+	case 0:
+	case 1: { // a session comes or changes (same key, new server or profile)
+		what = "upsert";
+		auto s = (!known.empty() && w.chance(30)) ? known[w.pick(known.size())] : w.session();
+		if (!s.is_collector() && w.chance(50))
+			s.server_mac = w.server(w.pick(4));
+		known.push_back(s);
+		e.upsert_session(s);
+		break;
+	}
+	case 2:
+		what = "erase";
+		if (!e.sessions().empty()) {
+			auto it = e.sessions().begin();
+			std::advance(it, static_cast<long>(w.pick(e.sessions().size())));
+			e.erase_session(it->first);
+		}
+		break;
+	case 3: { // the feed's snapshot: some kept, some new, some gone
+		what = "replace";
+		if (!w.chance(20))
+			break;
+		std::vector<consumer::Session> snap;
+		for (const auto &[k, s] : e.sessions())
+			if (w.chance(80))
+				snap.push_back(s);
+		for (int i = 0; i < 3; ++i)
+			snap.push_back(w.session());
+		e.replace_sessions(snap);
+		break;
+	}
+	case 4:
+	case 5: { // local learning or ageing
+		what = "local mac";
+		const auto v = w.vni();
+		const auto port = static_cast<std::uint32_t>(5 + w.pick(3));
+		e.local_mac({w.chance(70) ? dp::MacEvent::Kind::Learned : dp::MacEvent::Kind::Removed,
+			     w.any_mac(), port, v, 0});
+		break;
+	}
+	case 6:
+	case 7:
+	case 8: { // zebra (FPM) or the kernel FDB: a remote MAC, or its removal
+		what = "neigh";
+		const auto v = w.vni();
+		consumer::NeighUpdate u;
+		u.add = w.chance(70);
+		u.ifindex = w.vxlan_of(v);
+		u.mac = w.any_mac();
+		if (u.add)
+			u.dst = w.vtep();
+		u.flags = NTF_SELF;
+		e.neigh(w.chance(70) ? MacSource::Fpm : MacSource::Kernel, u);
+		break;
+	}
+	case 9: { // an underlay route: host route or covering prefix, maybe via a group
+		what = "route";
+		consumer::RouteUpdate r;
+		r.add = w.chance(65);
+		r.table = w.chance(90) ? 254 : 100;
+		const bool wide = w.chance(30);
+		r.dst = wide ? ip4(10, 0, 0, 0) : w.vtep();
+		r.dst_len = wide ? 24 : 32;
+		r.type = w.chance(85) ? 1 : 6; // unicast or blackhole
+		if (w.chance(30))
+			r.nh_id = static_cast<std::uint32_t>(1 + w.pick(2));
+		e.route(r);
+		break;
+	}
+	case 10: {
+		what = "nexthop";
+		consumer::NexthopUpdate n;
+		n.add = w.chance(60);
+		n.id = static_cast<std::uint32_t>(1 + w.pick(2));
+		n.blackhole = w.chance(20);
+		e.nexthop(n);
+		break;
+	}
+	case 11:
+		what = "tick";
+		e.tick();
+		break;
+	case 12: // zebra reconnects: every FPM record stale, some confirmed
+		what = "fpm resync";
+		if (!w.chance(15))
+			break;
+		e.fpm_lost();
+		for (int i = 0; i < 3; ++i) {
+			consumer::NeighUpdate u;
+			u.add = true;
+			u.ifindex = kVxlanIfindex;
+			u.mac = w.server(w.pick(4));
+			u.dst = w.vtep();
+			u.flags = NTF_SELF;
+			e.neigh(MacSource::Fpm, u);
+		}
+		e.fpm_resync_done();
+		break;
+	default:
+		what = "audit";
+		if (w.chance(10))
+			e.audit();
+		break;
+	}
+}
+
+} // namespace
+
+TEST_CASE("incremental decision equals the full pass after every random step")
+{
+	constexpr std::size_t kSteps = 12000;
+	for (std::uint64_t seed : {1u, 2u, 3u}) {
+		CAPTURE(seed);
+		World w(seed);
+		Harness h;
+		open_all(h.engine);
+		h.engine.reconcile();
+		std::vector<consumer::Session> known;
+		for (std::size_t step = 0; step < kSteps / 3; ++step) {
+			const char *what = "";
+			random_step(w, h, known, what);
+			// Sometimes let events pile up, as the daemon's pacing does.
+			if (w.chance(70)) {
+				h.engine.reconcile();
+				h.check(what, step);
+			}
+		}
+		h.engine.reconcile();
+		h.check("end", kSteps);
+		CHECK(h.checks > kSteps / 3 / 2);
+		// The audits found nothing to repair.
+		CHECK(h.engine.counters().full_pass_differences == 0);
+		// And the run exercised what it should have.
+		const auto &c = h.engine.desired().counters;
+		CAPTURE(c.conflicts);
+		CHECK(h.engine.counters().totals.installed > 100);
+		CHECK(h.engine.counters().totals.removed > 100);
+		CHECK(h.engine.counters().totals.replaced > 10);
+	}
+}
+
+TEST_CASE("an unrelated MAC event and a host move leave the entries untouched")
+{
+	Harness h;
+	open_all(h.engine);
+	const Mac host{2, 0, 0, 0, 1, 1}, server{2, 0, 0, 0, 2, 1};
+	h.engine.neigh(MacSource::Fpm, [&] {
+		consumer::NeighUpdate u;
+		u.ifindex = kVxlanIfindex;
+		u.mac = server;
+		u.dst = ip4(10, 0, 0, 2);
+		u.flags = NTF_SELF;
+		return u;
+	}());
+	consumer::RouteUpdate r;
+	r.dst = ip4(10, 0, 0, 2);
+	r.dst_len = 32;
+	r.table = 254;
+	r.type = 1;
+	h.engine.route(r);
+	h.engine.upsert_session(make_session(host, server, 21));
+	h.engine.reconcile();
+	REQUIRE(h.dp.entries.size() == 2);
+	const auto calls = h.dp.calls.size();
+	// The monitored host moves; an unknown MAC appears: nothing to decide.
+	h.engine.local_mac({dp::MacEvent::Kind::Learned, host, 5, kVni, 0});
+	h.engine.local_mac({dp::MacEvent::Kind::Learned, Mac{2, 9, 9, 9, 9, 9}, 5, kVni, 0});
+	CHECK(!h.engine.dirty());
+	// The server moves here: its session's entries follow, in place.
+	h.engine.local_mac({dp::MacEvent::Kind::Learned, server, 6, kVni, 0});
+	CHECK(h.engine.dirty());
+	const auto st = h.engine.reconcile();
+	REQUIRE(st);
+	CHECK(st->replaced == 2);
+	CHECK(st->installed == 1); // entry 3
+	CHECK(h.dp.calls.size() == calls + 3);
+	h.check("server move", 0);
+}
+
+TEST_CASE("the audit's full pass counts and repairs what the incremental state got wrong")
+{
+	Harness h;
+	open_all(h.engine);
+	h.engine.upsert_session(make_collector_session(Mac{2, 0, 0, 0, 1, 1}, 3, ipv4_addr(192, 0, 2, 9),
+						       erspan_options(3, 7, 0, 64)));
+	h.engine.reconcile();
+	REQUIRE(h.dp.entries.size() == 2);
+	// The dataplane loses an entry behind the engine's back: the audit
+	// re-reads it and puts it back.
+	h.dp.entries.erase(h.dp.entries.begin());
+	h.engine.audit();
+	h.engine.reconcile();
+	CHECK(h.dp.entries.size() == 2);
+	CHECK(h.engine.counters().full_pass_differences == 0);
+	CHECK(h.engine.counters().full_passes == 2);
+}
+
+TEST_CASE("a full dataplane refuses what does not fit; the rest converges, the refused retry alone")
+{
+	Harness h;
+	h.dp.capacity = 5;
+	open_all(h.engine);
+	for (std::uint8_t i = 0; i < 4; ++i)
+		h.engine.upsert_session(make_collector_session(Mac{2, 0, 0, 0, 1, i}, 3, ipv4_addr(192, 0, 2, 9),
+							       erspan_options(3, 7, 0, 64)));
+	auto st = h.engine.reconcile();
+	REQUIRE(st);
+	CHECK(st->installed == 5);
+	CHECK(st->capacity_errors == 3);
+	CHECK(h.engine.entries_waiting() == 3);
+	CHECK(h.engine.counters().capacity_errors == 3);
+	// Not a loop: no pass is due until the retry tick.
+	CHECK(!h.engine.dirty());
+	// An unrelated change is applied at once, without retrying the refused.
+	const auto installs = h.dp.install_calls;
+	h.engine.erase_session(h.engine.sessions().begin()->first);
+	st = h.engine.reconcile();
+	REQUIRE(st);
+	CHECK(h.dp.install_calls == installs);
+	CHECK(h.engine.entries_waiting() == 3);
+	// The tick retries them: two fit now.
+	h.engine.tick();
+	CHECK(h.engine.dirty());
+	st = h.engine.reconcile();
+	REQUIRE(st);
+	CHECK(st->installed == 2);
+	CHECK(h.dp.entries.size() == 5);
+	CHECK(h.engine.entries_waiting() == 1);
+	// Room again: the last one goes in and nothing waits.
+	h.dp.capacity = 100;
+	h.engine.tick();
+	h.engine.reconcile();
+	CHECK(h.engine.entries_waiting() == 0);
+	h.check("room again", 0);
+}
