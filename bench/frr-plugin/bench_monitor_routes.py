@@ -1,24 +1,37 @@
 #!/usr/bin/python3
-"""Benchmark (issue 2): propagation of 10,000 monitor sessions vs 10,000
-type-2 MAC routes in the same fabric and the same run; bgpd memory per route.
+"""Benchmark: propagation of N monitor sessions against N type-2 MAC routes
+in the same fabric; bgpd memory per route; `show bgp l2vpn evpn monitor
+[json]` at scale.
 
 For each repetition a fresh reference fabric (docker/clab/evpn-monitor.clab.yml)
-is brought up in network namespaces and, on VTEP101:
+is brought up in network namespaces. Before the clock starts, the four
+fpm-consumers have opened their gates (evpnmon-ctl status) and the fabric
+knows the monitoring server's MAC (serv21 behind VTEP104 talks once), so a
+session is active on every consumer as soon as it arrives. On VTEP101:
   * type-2 (baseline): N static MACs are added to br100 behind the host port
     with one `bridge -batch` (zebra learns them as local MACs, bgpd advertises
     them); the clock stops when every other patched leaf's zebra holds them
     (`show evpn vni 100 json` numMacs);
   * monitor: N `monitor host` lines are entered while their server is
-    undefined (nothing originated), then one `monitor server` command makes
-    all N originate; the clock stops when every other patched leaf's bgpd
-    publishes them to its consumer (`show bgp l2vpn evpn monitor feed json`);
-  * monitor through the CLI: the server and N `monitor host` lines with one
-    `vtysh -f`, end to end, beside the same vtysh with N no-op lines (the
-    CLI's own cost).
-Both headline numbers run from the start of the single command that enters
-the N routes to their presence on VTEP102-104. Memory: bgpd `show memory` (sum of in-use bytes of
-all memory types) on VTEP103 (a receiver) and VTEP101 (the originator),
-before and after, divided by N.
+    undefined (nothing originated), then one `monitor server` command (with
+    serv21's real MAC) makes all N originate; the time at which bgpd on
+    VTEP102-104 has published them to its consumer is recorded, and the
+    clock stops when the consumers of VTEP102-104 have installed entries 1
+    and 2 of every session (VTEP104 also its decap entry), read from
+    `evpnmon-ctl --json counters` every --poll seconds;
+  * monitor through the CLI (unless --no-cli): the server and N `monitor
+    host` lines with one `vtysh -f`, end to end, beside the same vtysh with
+    N no-op lines (the CLI's own cost).
+The consumers get --dp-max-entries (room for 2N entries) when they have it.
+Memory: bgpd `show memory` (sum of in-use bytes of all memory types) on
+VTEP103 (a receiver) and VTEP101 (the originator), before and after, divided
+by N.
+
+Show timing (--show-sessions N, default 50,000; 0 skips it): N sessions
+originated on VTEP101, the show timed on VTEP101 and VTEP103 (text and json),
+then again with N type-2 MACs behind VTEP102 in every leaf's RIB. The figure
+is how long the command held bgpd's main thread: the longest `vtysh_read` in
+`show thread cpu` (wall clock and CPU).
 
 Results go to docs/benchmarks.md, section "frr-plugin".
 """
@@ -68,7 +81,8 @@ def feed_sessions(lab: Lab, node: str) -> int:
     return lab.vtysh_json(node, "show bgp l2vpn evpn monitor feed json").get("sessions", 0)
 
 
-def wait_all(lab: Lab, fn, target: dict[str, int], timeout: float) -> float:
+def wait_all(lab: Lab, fn, target: dict[str, int], timeout: float,
+             interval: float = 0.02) -> float:
     t_end = time.monotonic() + timeout
     pending = dict(target)
     while pending:
@@ -79,12 +93,20 @@ def wait_all(lab: Lab, fn, target: dict[str, int], timeout: float) -> float:
             break
         if time.monotonic() > t_end:
             raise RuntimeError(f"timeout; still pending {pending}")
-        time.sleep(0.02)
+        time.sleep(interval)
     return time.monotonic()
 
 
+DP_MAX_ENTRIES = 0  # set by main(): --dp-max-entries for the consumers (0: their default)
+
+
 def fabric(frr: str) -> Lab:
-    return Lab(TOPOLOGY, frr_prefix=frr, stock_ok=False)
+    lab = Lab(TOPOLOGY, frr_prefix=frr, stock_ok=False)
+    if DP_MAX_ENTRIES:
+        for nd in lab.topology.nodes.values():
+            if "EVPNMON_CONSUMER_ARGS" in nd.env:
+                nd.env["EVPNMON_CONSUMER_ARGS"] += f" --dp-max-entries {DP_MAX_ENTRIES}"
+    return lab
 
 
 def settle(lab: Lab) -> None:
@@ -96,14 +118,15 @@ def settle(lab: Lab) -> None:
 def run_type2(frr: str, n: int) -> dict:
     with fabric(frr) as lab:
         settle(lab)
+        ready(lab)  # the same starting point as the monitor run
         base = {r: num_macs(lab, r) for r in RECEIVERS}
         mem0 = {x: bgpd_mem(lab, x) for x in ("vtep101", "vtep103")}
         batch = lab.node_dir("vtep101") / "fdb.batch"
         batch.write_text("".join(f"fdb add {mac(i, 1)} dev eth2 master static\n" for i in range(n)))
         t0 = time.monotonic()
-        lab.exec("vtep101", ["bridge", "-batch", str(batch)], timeout=120)
+        lab.exec("vtep101", ["bridge", "-batch", str(batch)], timeout=900)
         t_in = time.monotonic()
-        t1 = wait_all(lab, num_macs, {r: base[r] + n for r in RECEIVERS}, timeout=300)
+        t1 = wait_all(lab, num_macs, {r: base[r] + n for r in RECEIVERS}, timeout=1800)
         time.sleep(1)
         mem1 = {x: bgpd_mem(lab, x) for x in ("vtep101", "vtep103")}
         return {"seconds": t1 - t0, "input_seconds": t_in - t0, "propagation_seconds": t1 - t_in,
@@ -115,36 +138,86 @@ def _vtysh(lab: Lab) -> list[str]:
     return [str(lab.binaries["vtep101"].vtysh), "--vty_socket", str(lab.node_dir("vtep101"))]
 
 
-SERVER_LINE = "  monitor server 21 mac 00:00:00:00:00:21 ip 192.168.100.21"
+# The monitoring server is serv21 (behind VTEP104), defined with its real MAC:
+# once the fabric has learnt that MAC, every session is active on every
+# consumer and its entries are installed.
+SERVER_MAC, SERVER_IP = "02:00:00:00:00:21", "192.168.100.21"
+SERVER_LINE = f"  monitor server 21 mac {SERVER_MAC} ip {SERVER_IP}"
 CTX = ["router bgp 65101", " address-family l2vpn evpn"]
+CONSUMERS = ["vtep101", "vtep102", "vtep103", "vtep104"]
+CTL = Path(os.environ.get("EVPNMON_BUILD_DIR") or REPO / "build") / "fpm-consumer" / "evpnmon-ctl"
 
 
 def host_lines(n: int) -> list[str]:
     return [f"  monitor host vni 100 mac {mac(i, 2)} server 21" for i in range(n)]
 
 
-def run_monitor(frr: str, n: int) -> dict:
+def ctl(lab: Lab, node: str, what: str) -> dict:
+    """The consumer's state (evpnmon-ctl --json WHAT). The consumer always
+    sends its whole state document; WHAT only selects what is printed."""
+    sock = lab.node_dir(node) / "fpm-consumer.sock"
+    cp = lab.exec(node, [str(CTL), "-s", str(sock), "--json", what], timeout=120)
+    return json.loads(cp.stdout)["evpn-monitor:fpm-consumer"]
+
+
+def consumer_counters(lab: Lab, node: str) -> dict[str, int]:
+    c = ctl(lab, node, "counters").get("counters", {}).get("counter", [])
+    return {x["name"]: int(x["value"]) for x in c}
+
+
+def installed(lab: Lab, node: str) -> int:
+    """Dataplane entries the consumer has installed (and not removed)."""
+    c = consumer_counters(lab, node)
+    return c.get("entries-installed", 0) - c.get("entries-removed", 0)
+
+
+def ready(lab: Lab) -> float:
+    """The consumers' inputs have delivered their first full picture (gates
+    open) and the fabric knows the server's MAC (serv21 talks once): from
+    here a session is active as soon as it arrives. Returns the wait."""
+    t0 = time.monotonic()
+    lab.exec("serv21", "ping -c 2 -i 0.2 -W 1 192.168.100.210", check=False)
+    lab.wait_for(lambda: all(SERVER_MAC in lab.vtysh(n, "show evpn mac vni 100")
+                             for n in CONSUMERS), timeout=60, what="server MAC learnt")
+    lab.wait_for(lambda: all((g := ctl(lab, n, "status").get("gates")) and all(g.values())
+                             for n in CONSUMERS), timeout=60, what="consumer gates open",
+                 interval=0.25)
+    return time.monotonic() - t0
+
+
+def run_monitor(frr: str, n: int, poll: float) -> dict:
     """Headline: N sessions configured while their server is undefined
     (state server-undefined: nothing originated), then ONE command
     (`monitor server 21 ...`) makes all N originate: one command enters N
-    routes, as `bridge -batch` does for the type-2 baseline."""
+    routes, as `bridge -batch` does for the type-2 baseline. The consumers
+    are ready and the server reachable, so every receiving consumer installs
+    entries 1 and 2 of every session: the clock stops when VTEP102-104 have
+    them all (bgpd's publication to the consumer is recorded on the way)."""
     with fabric(frr) as lab:
         settle(lab)
+        ready(lab)
         mem0 = {x: bgpd_mem(lab, x) for x in ("vtep101", "vtep103")}
         pre = lab.node_dir("vtep101") / "hosts.conf"
         pre.write_text("\n".join(CTX + host_lines(n)) + "\n")
-        lab.exec("vtep101", _vtysh(lab) + ["-f", str(pre)], timeout=600)
+        lab.exec("vtep101", _vtysh(lab) + ["-f", str(pre)], timeout=1800)
         time.sleep(1)
         assert all(feed_sessions(lab, r) == 0 for r in RECEIVERS), "originated without a server"
+        base = {r: installed(lab, r) for r in RECEIVERS}
         cmd = _vtysh(lab) + ["-c", "configure terminal"] + [
             a for line in CTX + [SERVER_LINE] for a in ("-c", line.strip())]
         t0 = time.monotonic()
         lab.exec("vtep101", cmd, timeout=120)
         t_in = time.monotonic()
-        t1 = wait_all(lab, feed_sessions, {r: n for r in RECEIVERS}, timeout=600)
+        t_feed = wait_all(lab, feed_sessions, {r: n for r in RECEIVERS}, timeout=1800)
+        # entries 1 and 2 of every session on every receiver, and the
+        # server's leaf its decap entry (entry 3)
+        want = {r: base[r] + 2 * n + (1 if r == "vtep104" else 0) for r in RECEIVERS}
+        t1 = wait_all(lab, installed, want, timeout=1800, interval=poll)
         time.sleep(1)
         mem1 = {x: bgpd_mem(lab, x) for x in ("vtep101", "vtep103")}
-        return {"seconds": t1 - t0, "input_seconds": t_in - t0,
+        errs = {r: consumer_counters(lab, r).get("dataplane-errors", 0) for r in RECEIVERS}
+        return {"seconds": t1 - t0, "input_seconds": t_in - t0, "published_seconds": t_feed - t0,
+                "dataplane_errors": errs,
                 "bytes_per_route_receiver": (mem1["vtep103"] - mem0["vtep103"]) / n,
                 "bytes_per_route_originator": (mem1["vtep101"] - mem0["vtep101"]) / n}
 
@@ -171,6 +244,80 @@ def run_monitor_cli(frr: str, n: int) -> dict:
                 "after_input_seconds": t1 - t_cfg, "cli_noop_seconds": floor}
 
 
+# ---------------------------------------------------------------------------
+# show bgp l2vpn evpn monitor [json] at scale
+# ---------------------------------------------------------------------------
+
+SHOW_NODES = {"vtep101": "originator", "vtep103": "receiver"}
+
+
+def _main_thread_max_ms(lab: Lab, node: str, fn: str = "vtysh_read") -> tuple[float, float]:
+    """Longest single run of `fn` on bgpd's main pthread since the last
+    `clear thread cpu`: (wall clock, CPU) in ms. A vty command runs inside
+    one vtysh_read, so this is how long the show held the event loop; the
+    CPU figure leaves out the time other processes had the core."""
+    out = lab.vtysh(node, "show thread cpu", daemon="bgpd")
+    wall = cpu = 0.0
+    main = False
+    for line in out.splitlines():
+        if line.startswith("Showing statistics for pthread"):
+            main = "default" in line  # the main pthread's name
+            continue
+        tok = line.split()
+        if main and tok and tok[-1] == fn and len(tok) >= 9:
+            cpu = max(cpu, int(tok[4]) / 1000.0)
+            wall = max(wall, int(tok[6]) / 1000.0)
+    return wall, cpu
+
+
+def time_show(lab: Lab, node: str, cmd: str, reps: int) -> dict:
+    """Per repetition: the show's hold of bgpd's main thread (wall clock and
+    CPU) and the wall time of the vtysh call (output transfer included)."""
+    holds, cpus, walls, size = [], [], [], 0
+    for _ in range(reps):
+        lab.vtysh(node, "clear thread cpu", daemon="bgpd")
+        t = time.monotonic()
+        out = lab.vtysh(node, cmd, daemon="bgpd", timeout=300)
+        walls.append(time.monotonic() - t)
+        hold, cpu = _main_thread_max_ms(lab, node)
+        holds.append(hold)
+        cpus.append(cpu)
+        size = len(out)
+    return {"hold_ms": statistics.median(holds), "cpu_ms": statistics.median(cpus),
+            "hold_all": holds, "cpu_all": cpus,
+            "wall_s": statistics.median(walls), "bytes": size}
+
+
+def run_show(frr: str, n: int, n_type2: int, reps: int) -> dict:
+    """N sessions originated on VTEP101 (server 21 defined), shows timed on
+    the originator and on a receiver; then N_TYPE2 type-2 MACs behind
+    VTEP102 and the same shows again (the type-2 routes are in every
+    leaf's EVPN RIB: the shows must not depend on them)."""
+    res: dict = {}
+    with fabric(frr) as lab:
+        settle(lab)
+        conf = lab.node_dir("vtep101") / "monitor.conf"
+        conf.write_text("\n".join(CTX + [SERVER_LINE] + host_lines(n)) + "\n")
+        lab.exec("vtep101", _vtysh(lab) + ["-f", str(conf)], timeout=1200)
+        wait_all(lab, feed_sessions, {"vtep101": n, "vtep103": n}, timeout=900)
+        for t2 in (0, n_type2):
+            if t2:
+                base = {x: num_macs(lab, x) for x in SHOW_NODES}
+                batch = lab.node_dir("vtep102") / "fdb.batch"
+                batch.write_text("".join(f"fdb add {mac(i, 1)} dev eth2 master static\n"
+                                         for i in range(t2)))
+                lab.exec("vtep102", ["bridge", "-batch", str(batch)], timeout=300)
+                wait_all(lab, num_macs, {x: base[x] + t2 for x in SHOW_NODES}, timeout=900)
+                time.sleep(2)
+            for node, role in SHOW_NODES.items():
+                for form in ("text", "json"):
+                    cmd = "show bgp l2vpn evpn monitor" + (" json" if form == "json" else "")
+                    r = time_show(lab, node, cmd, reps)
+                    res[f"{role}/{form}/type2={t2}"] = r
+                    print(f"show {role} {form} type2={t2}: {json.dumps(r)}", flush=True)
+    return res
+
+
 def write_doc(text: str) -> None:
     doc = REPO / "docs" / "benchmarks.md"
     cur = doc.read_text() if doc.exists() else "# Benchmarks\n"
@@ -183,62 +330,101 @@ def write_doc(text: str) -> None:
     doc.write_text(cur)
 
 
+def consumer_supports(option: str) -> bool:
+    b = next((REPO / c for c in ("build/fpm-consumer/fpm-consumer",) if (REPO / c).exists()), None)
+    if b is None:
+        return False
+    import subprocess
+    return option in subprocess.run([str(b), "--help"], capture_output=True, text=True).stdout
+
+
+def show_table(show: dict, n: int, n_type2: int) -> str:
+    rows = []
+    for role in ("originator", "receiver"):
+        for form in ("text", "json"):
+            a, b = show[f"{role}/{form}/type2=0"], show[f"{role}/{form}/type2={n_type2}"]
+            rows.append(f"| {role}, {form} | {a['hold_ms']:.0f} ms ({a['cpu_ms']:.0f} ms CPU) | "
+                        f"{b['hold_ms']:.0f} ms ({b['cpu_ms']:.0f} ms CPU) | "
+                        f"{a['wall_s']:.2f} s | {a['bytes'] / 1e6:.1f} MB |")
+    return "\n".join(rows)
+
+
 def main() -> int:
+    global DP_MAX_ENTRIES
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("-n", type=int, default=10000)
+    ap.add_argument("-n", type=int, default=10000, help="sessions and type-2 MACs per propagation run")
     ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--poll", type=float, default=0.0,
+                    help="seconds between reads of the consumers' state (default: 0.25, 1 above 20k)")
+    ap.add_argument("--dp-max-entries", type=int, default=-1,
+                    help="consumers' --dp-max-entries (default: room for 2N+ entries when supported)")
+    ap.add_argument("--no-cli", action="store_true", help="skip the `vtysh -f` run")
+    ap.add_argument("--show-sessions", type=int, default=50000,
+                    help="sessions for the show timing (0: skip it); as many type-2 MACs")
+    ap.add_argument("--show-reps", type=int, default=3)
+    ap.add_argument("--show-only", action="store_true", help="only the show timing")
+    ap.add_argument("--json-out", help="write all results as JSON to this file")
     ap.add_argument("--frr-prefix", default=os.environ.get("EVPNMON_FRR_PREFIX", str(REPO / "build" / "frr")))
     ap.add_argument("--no-doc", action="store_true")
     a = ap.parse_args()
+    poll = a.poll or (0.25 if a.n <= 20000 else 1.0)
+    if a.dp_max_entries >= 0:
+        DP_MAX_ENTRIES = a.dp_max_entries
+    elif consumer_supports("--dp-max-entries"):
+        DP_MAX_ENTRIES = max(262144, 2 * a.n + 4096)
+    results: dict = {"n": a.n, "reps": a.reps, "poll": poll, "dp_max_entries": DP_MAX_ENTRIES}
+
+    show = None
+    if a.show_sessions:
+        show = run_show(a.frr_prefix, a.show_sessions, a.show_sessions, a.show_reps)
+        results["show"] = show
+    if a.show_only:
+        print(json.dumps(results, indent=1))
+        if a.json_out:
+            Path(a.json_out).write_text(json.dumps(results, indent=1))
+        return 0
 
     t2, mon, cli = [], [], []
-    fns = {"type2": (run_type2, t2), "monitor": (run_monitor, mon),
-           "cli": (run_monitor_cli, cli)}
+    fns = {"type2": (lambda f, n: run_type2(f, n), t2),
+           "monitor": (lambda f, n: run_monitor(f, n, poll), mon),
+           "cli": (lambda f, n: run_monitor_cli(f, n), cli)}
     for rep in range(a.reps):
         # alternate the order so that warm caches favour none
-        order = ["type2", "monitor", "cli"]
+        order = ["type2", "monitor"] + ([] if a.no_cli else ["cli"])
         for kind in (order if rep % 2 == 0 else order[::-1]):
             fn, out = fns[kind]
             r = fn(a.frr_prefix, a.n)
             out.append(r)
             print(f"rep {rep} {kind}: {json.dumps(r)}", flush=True)
+    results.update(type2=t2, monitor=mon, cli=cli)
+    if a.json_out:
+        Path(a.json_out).write_text(json.dumps(results, indent=1))
 
     med = lambda rs, k: statistics.median(r[k] for r in rs)  # noqa: E731
     runs = lambda rs, k: ", ".join(f"{r[k]:.2f}" for r in rs)  # noqa: E731
     ratio = med(mon, "seconds") / med(t2, "seconds")
-    ratio_cli = med(cli, "seconds") / med(t2, "seconds")
     text = f"""## frr-plugin: monitor-config route propagation and bgpd memory
 
 `bench/frr-plugin/bench_monitor_routes.py -n {a.n} --reps {a.reps}` on this machine
 (2 cores), reference fabric in network namespaces, a fresh fabric per
-measurement, order alternated, medians of {a.reps}. The clock starts when one
-command on VTEP101 enters N routes and stops when VTEP102, 103 and 104 all hold
-them (type-2: in zebra; monitor: published by bgpd to the consumer):
+measurement, order alternated, medians of {a.reps}. Before the clock starts the
+four fpm-consumers have opened their gates and the fabric knows the
+monitoring server's MAC (serv21 behind VTEP104), so every session is active on
+arrival. The clock starts when one command on VTEP101 enters N routes:
 
 * type-2 (baseline): N static MACs behind a host port with one `bridge -batch`;
-  zebra learns them and bgpd advertises them;
-* monitor: N `monitor host ... server 21` lines were entered beforehand while
-  server 21 was undefined (state `server-undefined`: nothing is originated,
-  checked), then one `monitor server 21 mac ... ip ...` command makes all N
-  sessions originate.
+  stops when zebra on VTEP102, 103 and 104 holds them;
+* monitor: N `monitor host ... server 21` lines entered beforehand while
+  server 21 was undefined (nothing originated, checked), then one `monitor
+  server 21 mac ... ip ...` command; stops when the consumers of VTEP102, 103
+  and 104 have installed entries 1 and 2 of every session (and VTEP104 its
+  decap entry), read from `evpnmon-ctl --json counters` every {poll} s.
 
-| N = {a.n} | median | all runs | of which the command itself |
-|---|---|---|---|
-| type-2 MAC routes (baseline) | {med(t2, 'seconds'):.2f} s | {runs(t2, 'seconds')} | {med(t2, 'input_seconds'):.2f} s |
-| monitor sessions | {med(mon, 'seconds'):.2f} s | {runs(mon, 'seconds')} | {med(mon, 'input_seconds'):.2f} s |
-| **ratio monitor / type-2** | **{ratio:.2f}** (target ≤ 1.0) | | |
-
-The other way in, N lines through the CLI: one `vtysh -f` with the server and
-N `monitor host` lines takes {med(cli, 'seconds'):.2f} s end to end (runs:
-{runs(cli, 'seconds')}; ratio {ratio_cli:.2f} to the baseline), of which vtysh
-itself {med(cli, 'input_seconds'):.2f} s; the last session reaches the other leaves
-{med(cli, 'after_input_seconds'):.2f} s after vtysh returns (origination overlaps the
-input). The same `vtysh -f` with N lines that change nothing (the `monitor
-server` line repeated) takes {med(cli, 'cli_noop_seconds'):.2f} s (runs: {runs(cli, 'cli_noop_seconds')}): entering
-10,000 lines through FRR's CLI costs that whatever they contain. vtysh sends
-one line and waits for bgpd's answer before the next; `perf` shows bgpd
-spending about 70 % of that time in the kernel (socket wake-ups, `poll`,
-context switches). That path is bounded by FRR's CLI, not by the route.
+| N = {a.n} | median | all runs | bgpd published to the consumers | the command itself |
+|---|---|---|---|---|
+| type-2 MAC routes (baseline) | {med(t2, 'seconds'):.2f} s | {runs(t2, 'seconds')} | | {med(t2, 'input_seconds'):.2f} s |
+| monitor sessions, entries installed | {med(mon, 'seconds'):.2f} s | {runs(mon, 'seconds')} | {med(mon, 'published_seconds'):.2f} s | {med(mon, 'input_seconds'):.2f} s |
+| **ratio monitor / type-2** | **{ratio:.2f}** (target ≤ 1.0) | | | |
 
 bgpd memory (`show memory`, in-use bytes of all memory types), per route:
 
@@ -246,25 +432,26 @@ bgpd memory (`show memory`, in-use bytes of all memory types), per route:
 |---|---|---|
 | type-2 route | {med(t2, 'bytes_per_route_receiver'):.0f} B | {med(t2, 'bytes_per_route_originator'):.0f} B |
 | monitor route | {med(mon, 'bytes_per_route_receiver'):.0f} B | {med(mon, 'bytes_per_route_originator'):.0f} B |
+"""
+    if cli:
+        text += f"""
+Through the CLI: one `vtysh -f` with the server and N `monitor host` lines
+takes {med(cli, 'seconds'):.2f} s until the last session is published on VTEP102-104
+(runs: {runs(cli, 'seconds')}), of which vtysh itself {med(cli, 'input_seconds'):.2f} s; the same
+`vtysh -f` with N lines that change nothing takes {med(cli, 'cli_noop_seconds'):.2f} s.
+"""
+    if show:
+        n = a.show_sessions
+        text += f"""
+`show bgp l2vpn evpn monitor [json]` with {n} sessions (originated on VTEP101),
+without and with {n} type-2 MACs (behind VTEP102) in every leaf's EVPN RIB;
+hold = the longest single run of bgpd's `vtysh_read` on the main thread
+(`show thread cpu`, wall clock), medians of {a.show_reps}; wall = the vtysh call
+with the output's transfer:
 
-A monitor route costs what any EVPN route costs (global table + VNI table
-entry, shared interned attribute; `struct prefix` did not grow), plus on the
-originator the configuration entry and on every leaf one entry of the feed's
-published set.
-
-What it took to get here:
-
-- First version, through `vtysh -f`: 3.1 s end to end (ratio 2.4). Profiling showed two costs
-  outside the route itself: (1) the fpm-consumers reconciled all sessions
-  after every feed wakeup, and four of them on this 2-core machine took the
-  CPU from bgpd; they now pace reconciles (at most a 1/5 duty cycle under
-  bursts, see [fpm-consumer.md](fpm-consumer.md)); (2) bgpd originated each
-  session inside its vty command. `monitor` changes are now queued and applied
-  in batches by a 10 ms timer in the event loop: the command returns at once,
-  the session shows `pending` until the batch runs, and origination overlaps
-  the rest of the input.
-- Configured hosts are hashed (no list walk per command) and the feed re-reads
-  only the (VNI, prefix) slots that changed (full re-read on VNI events only).
+| node, form | hold, 0 type-2 | hold, {n} type-2 | wall | output |
+|---|---|---|---|---|
+{show_table(show, n, n)}
 """
     print(text)
     if not a.no_doc:

@@ -136,7 +136,7 @@ static void mon_prefix2json(json_object *json, const char *key,
 	json_object_string_addf(json, key, "%s/%u", buf, pfx->len);
 }
 
-static json_object *mon_options2json(const struct evpn_mon_options *o)
+json_object *evpn_mon_options2json(const struct evpn_mon_options *o)
 {
 	static const char *const dirs[] = {"both", "rx", "tx"};
 	static const char *const bases[] = {"l3", "l4", "l5"};
@@ -271,8 +271,62 @@ void evpn_mon_route2json(const struct evpn_mon_route *r, bool with_server,
 		if (r->opts.name[0])
 			json_object_string_add(json, "profile", r->opts.name);
 		json_object_object_add(json, "options",
-				       mon_options2json(&r->opts));
+				       evpn_mon_options2json(&r->opts));
 	}
+}
+
+/* ------------------------------------------------------------------ */
+/* The monitor routes of one table                                     */
+/* ------------------------------------------------------------------ */
+
+/* bgpd's tables are prefix tries walked in prefix order, and an EVPN
+ * prefix begins with its route type: the monitor routes (the highest type)
+ * of a table are one range at its end. It is found by one descent and
+ * walked without visiting the table's type-2, 3 and 5 routes, whatever
+ * their number. */
+struct bgp_dest *evpn_mon_table_first(struct bgp_table *table)
+{
+	struct prefix_evpn p;
+	struct bgp_dest *dest;
+	struct route_node *rn;
+
+	if (!table)
+		return NULL;
+	memset(&p, 0, sizeof(p));
+	p.family = AF_EVPN;
+	p.prefixlen = EVPN_ROUTE_PREFIXLEN;
+	p.prefix.route_type = BGP_EVPN_MONITOR_ROUTE;
+	/* the lowest possible key; a real route never has it, but if one
+	 * did it would be the range's first node */
+	dest = bgp_node_lookup(table, (struct prefix *)&p);
+	if (!dest) {
+		rn = route_table_get_next(table->route_table, &p);
+		dest = rn ? bgp_dest_from_rnode(rn) : NULL;
+	}
+	return evpn_mon_table_skip(dest);
+}
+
+struct bgp_dest *evpn_mon_table_skip(struct bgp_dest *dest)
+{
+	const struct prefix_evpn *p;
+
+	/* nodes without paths (the trie's internal nodes) are passed over */
+	for (; dest; dest = bgp_route_next(dest)) {
+		if (!bgp_dest_has_bgp_path_info_data(dest))
+			continue;
+		p = (const struct prefix_evpn *)bgp_dest_get_prefix(dest);
+		if (p->prefix.route_type == BGP_EVPN_MONITOR_ROUTE)
+			return dest;
+		/* past the range (a type above ours): stop */
+		bgp_dest_unlock_node(dest);
+		return NULL;
+	}
+	return NULL;
+}
+
+struct bgp_dest *evpn_mon_table_next(struct bgp_dest *dest)
+{
+	return evpn_mon_table_skip(bgp_route_next(dest));
 }
 
 /* ------------------------------------------------------------------ */

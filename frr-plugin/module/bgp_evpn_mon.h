@@ -178,6 +178,18 @@ const struct prefix_rd *evpn_mon_path_rd(struct bgp_path_info *pi,
 					 struct bgpevpn *vpn);
 void evpn_mon_route2json(const struct evpn_mon_route *r, bool with_server,
 			 json_object *json);
+json_object *evpn_mon_options2json(const struct evpn_mon_options *o);
+
+/* The monitor routes of a table (global per-RD table or VNI table), in
+ * table order, without walking the table's other routes:
+ *   for (dest = evpn_mon_table_first(t); dest;
+ *        dest = evpn_mon_table_next(dest))
+ * Each returned node is locked as bgp_route_next() leaves it; leaving the
+ * loop early needs bgp_dest_unlock_node(dest). */
+struct bgp_dest *evpn_mon_table_first(struct bgp_table *table);
+struct bgp_dest *evpn_mon_table_next(struct bgp_dest *dest);
+/* dest itself when it is a monitor route, else the next one (or NULL) */
+struct bgp_dest *evpn_mon_table_skip(struct bgp_dest *dest);
 
 /* feed (bgp_evpn_mon_feed.c) */
 void evpn_mon_feed_init(struct thread_master *master, const char *endpoint);

@@ -439,14 +439,13 @@ static void full_walk_vni(struct hash_bucket *bucket, void *arg)
 
 	if (!is_vni_live(vpn))
 		return;
-	for (dest = bgp_table_top(vpn->route_table); dest;
-	     dest = bgp_route_next(dest)) {
+	/* the monitor routes only, not the VNI's MAC/IP routes */
+	for (dest = evpn_mon_table_first(vpn->route_table); dest;
+	     dest = evpn_mon_table_next(dest)) {
 		const struct prefix_evpn *p =
 			(const struct prefix_evpn *)bgp_dest_get_prefix(dest);
 		struct mon_pub now;
 
-		if (p->prefix.route_type != EVPN_MON_ROUTE_TYPE)
-			continue;
 		if (read_slot(w->bgp, vpn, p, &now))
 			publish_slot(&now, &now);
 	}

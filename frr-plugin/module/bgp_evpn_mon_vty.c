@@ -20,6 +20,7 @@
 #include "lib/prefix.h"
 #include "lib/vty.h"
 #include "lib/hash.h"
+#include "lib/jhash.h"
 
 #include "bgpd/bgpd.h"
 #include "bgpd/bgp_vty.h"
@@ -1325,78 +1326,385 @@ DEFPY(show_bgp_evpn_monitor_profile, show_bgp_evpn_monitor_profile_cmd,
 /* show                                                                */
 /* ------------------------------------------------------------------ */
 
-struct mon_import_walk {
-	const struct prefix_evpn *p;
-	json_object *json_arr;
-	char *buf;
-	size_t size;
+/* `show ... monitor json` is streamed: tens of thousands of sessions are
+ * written one at a time, never held as one json-c tree and one string.
+ * The text is laid out exactly as vty_json() (json-c's pretty printer with
+ * NOSLASHESCAPE) would lay out the same tree: members in the order the
+ * json-c version added them, two spaces per level. */
+#define MON_JW_BUF 16384
+#define MON_JW_DEPTH 8
+
+struct mon_jw {
+	struct vty *vty;
+	int depth;                    /* open containers */
+	bool members[MON_JW_DEPTH];   /* the container at depth i has some */
+	size_t len;
+	char buf[MON_JW_BUF];
 };
 
-static void mon_import_cb(struct hash_bucket *bucket, void *arg)
+static void jw_flush(struct mon_jw *w)
 {
-	struct bgpevpn *vpn = bucket->data;
-	struct mon_import_walk *w = arg;
-	struct bgp_dest *dest;
-	struct bgp_path_info *pi;
-	bool selected = false;
-	size_t len;
-
-	dest = bgp_node_lookup(vpn->route_table, (struct prefix *)w->p);
-	if (!dest)
+	if (!w->len)
 		return;
-	for (pi = bgp_dest_get_bgp_path_info(dest); pi; pi = pi->next)
-		if (CHECK_FLAG(pi->flags, BGP_PATH_SELECTED))
-			selected = true;
-	bgp_dest_unlock_node(dest);
-	if (!selected)
-		return;
-	if (w->json_arr)
-		json_object_array_add(w->json_arr,
-				      json_object_new_int64(vpn->vni));
-	len = strlen(w->buf);
-	if (len < w->size)
-		snprintf(w->buf + len, w->size - len, "%s%u", len ? "," : "",
-			 vpn->vni);
+	w->buf[w->len] = '\0';
+	vty_out(w->vty, "%s", w->buf);
+	w->len = 0;
 }
 
-static void mon_show_route(struct vty *vty, struct bgp *bgp,
-			   const struct prefix_evpn *p,
-			   const struct prefix_rd *prd,
-			   struct bgp_path_info *pi, json_object *json_arr)
+static void jw_put(struct mon_jw *w, const char *s, size_t n)
 {
+	while (n) {
+		size_t room = sizeof(w->buf) - 1 - w->len;
+		size_t k = MIN(n, room);
+
+		memcpy(w->buf + w->len, s, k);
+		w->len += k;
+		s += k;
+		n -= k;
+		if (w->len == sizeof(w->buf) - 1)
+			jw_flush(w);
+	}
+}
+
+static void jw_puts(struct mon_jw *w, const char *s)
+{
+	jw_put(w, s, strlen(s));
+}
+
+static void jw_indent(struct mon_jw *w, int level)
+{
+	static const char spaces[] = "                                ";
+
+	jw_put(w, spaces, MIN((size_t)(2 * level), sizeof(spaces) - 1));
+}
+
+/* json-c's escaping of a string value (NOSLASHESCAPE) */
+static void jw_str(struct mon_jw *w, const char *s)
+{
+	const char *run = s;
+	char esc[8];
+
+	jw_put(w, "\"", 1);
+	for (; *s; s++) {
+		unsigned char c = *s;
+
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		jw_put(w, run, s - run);
+		run = s + 1;
+		switch (c) {
+		case '"':
+			jw_puts(w, "\\\"");
+			break;
+		case '\\':
+			jw_puts(w, "\\\\");
+			break;
+		case '\n':
+			jw_puts(w, "\\n");
+			break;
+		case '\r':
+			jw_puts(w, "\\r");
+			break;
+		case '\t':
+			jw_puts(w, "\\t");
+			break;
+		case '\b':
+			jw_puts(w, "\\b");
+			break;
+		case '\f':
+			jw_puts(w, "\\f");
+			break;
+		default:
+			snprintf(esc, sizeof(esc), "\\u%04x", c);
+			jw_puts(w, esc);
+			break;
+		}
+	}
+	jw_put(w, run, s - run);
+	jw_put(w, "\"", 1);
+}
+
+/* Before a member of the innermost container: the separator and indent. */
+static void jw_member(struct mon_jw *w)
+{
+	if (w->members[w->depth - 1])
+		jw_put(w, ",\n", 2);
+	w->members[w->depth - 1] = true;
+	jw_indent(w, w->depth);
+}
+
+static void jw_key(struct mon_jw *w, const char *key)
+{
+	jw_member(w);
+	jw_str(w, key);
+	jw_put(w, ":", 1);
+}
+
+static void jw_open(struct mon_jw *w, char c)
+{
+	char s[2] = {c, '\n'};
+
+	jw_put(w, s, 2);
+	assert(w->depth < MON_JW_DEPTH);
+	w->members[w->depth++] = false;
+}
+
+static void jw_close(struct mon_jw *w, char c)
+{
+	if (w->members[--w->depth])
+		jw_put(w, "\n", 1);
+	jw_indent(w, w->depth);
+	jw_put(w, &c, 1);
+}
+
+static void jw_kstr(struct mon_jw *w, const char *key, const char *val)
+{
+	jw_key(w, key);
+	jw_str(w, val);
+}
+
+static void jw_kint(struct mon_jw *w, const char *key, int64_t val)
+{
+	char buf[24];
+
+	jw_key(w, key);
+	snprintf(buf, sizeof(buf), "%" PRId64, val);
+	jw_puts(w, buf);
+}
+
+/* A json-c value as a member: printed by json-c, re-indented to the
+ * writer's depth (json-c strings hold no raw newline). Frees j. */
+static void jw_kjson(struct mon_jw *w, const char *key, json_object *j)
+{
+	const char *text, *nl;
+
+	jw_key(w, key);
+	text = json_object_to_json_string_ext(
+		j, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+	while ((nl = strchr(text, '\n'))) {
+		jw_put(w, text, nl - text + 1);
+		jw_indent(w, w->depth);
+		text = nl + 1;
+	}
+	jw_puts(w, text);
+	json_object_free(j);
+}
+
+/* The VNI tables into which each monitor route is imported (its best path
+ * there), for one show: prefix -> VNIs, in the VNI hash's order. Built
+ * from each VNI table's monitor routes once, instead of one lookup per
+ * route and VNI. The prefixes are those of the VNI tables' nodes, which
+ * stay in place while the show runs (it does not yield). */
+#define MON_IMP_INLINE 4
+
+struct mon_imp {
+	const struct prefix_evpn *p;
+	unsigned int n;
+	vni_t vni[MON_IMP_INLINE];
+	vni_t *more; /* vni[MON_IMP_INLINE..n-1] when n > MON_IMP_INLINE */
+};
+
+static unsigned int mon_imp_key(const void *a)
+{
+	const struct mon_imp *e = a;
+
+	return jhash(&e->p->prefix, sizeof(e->p->prefix), 0x6d6f6e69);
+}
+
+static bool mon_imp_eq(const void *a, const void *b)
+{
+	const struct mon_imp *x = a, *y = b;
+
+	return !memcmp(&x->p->prefix, &y->p->prefix, sizeof(x->p->prefix));
+}
+
+static void *mon_imp_alloc(void *arg)
+{
+	struct mon_imp *e = XCALLOC(MTYPE_TMP, sizeof(*e));
+
+	e->p = ((struct mon_imp *)arg)->p;
+	return e;
+}
+
+static void mon_imp_free(void *arg)
+{
+	struct mon_imp *e = arg;
+
+	XFREE(MTYPE_TMP, e->more);
+	XFREE(MTYPE_TMP, e);
+}
+
+static vni_t mon_imp_vni(const struct mon_imp *e, unsigned int i)
+{
+	return i < MON_IMP_INLINE ? e->vni[i] : e->more[i - MON_IMP_INLINE];
+}
+
+static void mon_imp_add_vni(struct hash_bucket *bucket, void *arg)
+{
+	struct bgpevpn *vpn = bucket->data;
+	struct hash *imp = arg;
+	struct bgp_dest *dest;
+	struct bgp_path_info *pi;
+	struct mon_imp key, *e;
+
+	for (dest = evpn_mon_table_first(vpn->route_table); dest;
+	     dest = evpn_mon_table_next(dest)) {
+		for (pi = bgp_dest_get_bgp_path_info(dest); pi; pi = pi->next)
+			if (CHECK_FLAG(pi->flags, BGP_PATH_SELECTED))
+				break;
+		if (!pi)
+			continue;
+		key.p = (const struct prefix_evpn *)bgp_dest_get_prefix(dest);
+		e = hash_get(imp, &key, mon_imp_alloc);
+		if (e->n < MON_IMP_INLINE)
+			e->vni[e->n] = vpn->vni;
+		else {
+			e->more = XREALLOC(MTYPE_TMP, e->more,
+					   (e->n + 1 - MON_IMP_INLINE)
+						   * sizeof(*e->more));
+			e->more[e->n - MON_IMP_INLINE] = vpn->vni;
+		}
+		e->n++;
+	}
+}
+
+static struct hash *mon_imp_build(struct bgp *bgp)
+{
+	struct hash *imp = hash_create_size(1024, mon_imp_key, mon_imp_eq,
+					    "evpn-monitor show imports");
+
+	hash_iterate(bgp->vnihash, mon_imp_add_vni, imp);
+	return imp;
+}
+
+static void mon_imp_destroy(struct hash *imp)
+{
+	hash_clean(imp, mon_imp_free);
+	hash_free(imp);
+}
+
+static const struct mon_imp *mon_imp_find(struct hash *imp,
+					  const struct prefix_evpn *p)
+{
+	struct mon_imp key = {.p = p};
+
+	return hash_lookup(imp, &key);
+}
+
+/* "%pEA" without printfrr's format parsing: this runs twice per session
+ * of a show. */
+static void mon_mac_str(const uint8_t *m, char *buf)
+{
+	static const char hex[] = "0123456789abcdef";
+	int i;
+
+	for (i = 0; i < 6; i++) {
+		buf[3 * i] = hex[m[i] >> 4];
+		buf[3 * i + 1] = hex[m[i] & 0xf];
+		buf[3 * i + 2] = i < 5 ? ':' : '\0';
+	}
+}
+
+static void mon_ip_str(const struct evpn_mon_ip *ip, char *buf, size_t size)
+{
+	if (ip->len == 4 || ip->len == 16)
+		inet_ntop(ip->len == 4 ? AF_INET : AF_INET6, ip->addr, buf,
+			  size);
+	else
+		snprintf(buf, size, "none");
+}
+
+/* One session as an element of "sessions": the keys and order of
+ * evpn_mon_route2json(r, true), after origin and rd, then importedInto. */
+static void mon_route_jw(struct mon_jw *w, const struct evpn_mon_route *r,
+			 bool local, const char *rd, const struct mon_imp *imp)
+{
+	char buf[INET6_ADDRSTRLEN + 8], sid[EVPN_MON_SESSION_ID_MAX];
+	unsigned int i;
+
+	jw_member(w);
+	jw_open(w, '{');
+	jw_kstr(w, "origin", local ? "local" : "remote");
+	jw_kstr(w, "rd", rd);
+	jw_kint(w, "ethTag", r->eth_tag);
+	jw_kint(w, "vni", r->vni);
+	if (r->dest == EVPN_MON_DEST_COLLECTOR) {
+		jw_kstr(w, "destination", "collector");
+		jw_kint(w, "collectorId", r->host_id);
+	} else {
+		jw_kstr(w, "destination", "server");
+		jw_kint(w, "hostId", r->host_id);
+	}
+	if (r->host_mac_len) {
+		mon_mac_str(r->host_mac, buf);
+		jw_kstr(w, "hostMac", buf);
+	}
+	if (r->host_ip.len) {
+		mon_ip_str(&r->host_ip, buf, sizeof(buf));
+		jw_kstr(w, "hostIp", buf);
+	}
+	if (r->dest == EVPN_MON_DEST_COLLECTOR) {
+		mon_ip_str(&r->server_ip, buf, sizeof(buf));
+		jw_kstr(w, "collectorIp", buf);
+	} else {
+		mon_mac_str(r->server_mac, buf);
+		jw_kstr(w, "serverMac", buf);
+		if (r->server_ip.len) {
+			mon_ip_str(&r->server_ip, buf, sizeof(buf));
+			jw_kstr(w, "serverIp", buf);
+		}
+	}
+	inet_ntop(AF_INET, r->orig_ip, buf, sizeof(buf));
+	jw_kstr(w, "originatorIp", buf);
+	evpn_mon_session_id(r, sid, sizeof(sid));
+	jw_kstr(w, "sessionId", sid);
+	if (r->opts.present) {
+		if (r->opts.name[0])
+			jw_kstr(w, "profile", r->opts.name);
+		jw_kjson(w, "options", evpn_mon_options2json(&r->opts));
+	}
+	jw_key(w, "importedInto");
+	jw_open(w, '[');
+	for (i = 0; imp && i < imp->n; i++) {
+		snprintf(buf, sizeof(buf), "%u", mon_imp_vni(imp, i));
+		jw_member(w);
+		jw_puts(w, buf);
+	}
+	jw_close(w, ']');
+	jw_close(w, '}');
+}
+
+/* One session: a member of "sessions" (uj), or a line of the table. */
+static void mon_show_route(struct mon_jw *w, bool uj, struct bgp *bgp,
+			   struct hash *imps, const struct prefix_evpn *p,
+			   const struct prefix_rd *prd, const char *rdbuf,
+			   struct bgp_path_info *pi)
+{
+	char line[320];
 	struct evpn_mon_route r;
-	struct mon_import_walk w = {.p = p};
+	const struct mon_imp *imp = mon_imp_find(imps, p);
 	char imported[128] = "";
-	char rdbuf[RD_ADDRSTRLEN];
 	char host[80], server[80], ipb[INET6_ADDRSTRLEN], hid[16];
 	bool local = (pi->peer == bgp->peer_self);
-	json_object *json = NULL;
-	struct ethaddr mac;
+	unsigned int i;
+	size_t len;
 
 	evpn_mon_route_from_path(&r, p, prd, pi->attr);
-	prefix_rd2str(prd, rdbuf, sizeof(rdbuf));
-	w.buf = imported;
-	w.size = sizeof(imported);
-	if (json_arr) {
-		json = json_object_new_object();
-		w.json_arr = json_object_new_array();
-	}
-	hash_iterate(bgp->vnihash, mon_import_cb, &w);
-
-	if (json) {
-		json_object_string_add(json, "origin",
-				       local ? "local" : "remote");
-		json_object_string_add(json, "rd", rdbuf);
-		evpn_mon_route2json(&r, true, json);
-		json_object_object_add(json, "importedInto", w.json_arr);
-		json_object_array_add(json_arr, json);
+	if (uj) {
+		mon_route_jw(w, &r, local, rdbuf, imp);
 		return;
 	}
+	/* as much of the list as fits */
+	for (i = 0; imp && i < imp->n; i++) {
+		len = strlen(imported);
+		if (len < sizeof(imported))
+			snprintf(imported + len, sizeof(imported) - len,
+				 "%s%u", len ? "," : "", mon_imp_vni(imp, i));
+	}
 
-	memcpy(mac.octet, r.host_mac, 6);
 	host[0] = '\0';
 	if (r.host_mac_len)
-		snprintfrr(host, sizeof(host), "%pEA", &mac);
+		mon_mac_str(r.host_mac, host);
 	if (r.host_ip.len) {
 		inet_ntop(r.host_ip.len == 4 ? AF_INET : AF_INET6,
 			  r.host_ip.addr, ipb, sizeof(ipb));
@@ -1414,8 +1722,7 @@ static void mon_show_route(struct vty *vty, struct bgp *bgp,
 			 r.opts.erspan.span_id);
 		snprintf(hid, sizeof(hid), "c%u", r.host_id);
 	} else {
-		memcpy(mac.octet, r.server_mac, 6);
-		snprintfrr(server, sizeof(server), "%pEA", &mac);
+		mon_mac_str(r.server_mac, server);
 		if (r.server_ip.len) {
 			inet_ntop(r.server_ip.len == 4 ? AF_INET : AF_INET6,
 				  r.server_ip.addr, ipb, sizeof(ipb));
@@ -1425,23 +1732,71 @@ static void mon_show_route(struct vty *vty, struct bgp *bgp,
 		snprintf(hid, sizeof(hid), "%u", r.host_id);
 	}
 	inet_ntop(AF_INET, r.orig_ip, ipb, sizeof(ipb));
-	vty_out(vty, "%-7s %-15s %-21s %-8u %-38s %-5s %-38s %s\n",
-		local ? "local" : "remote", ipb, rdbuf, r.vni, host, hid,
-		server, imported[0] ? imported : "-");
+	snprintf(line, sizeof(line), "%-7s %-15s %-21s %-8u %-38s %-5s %-38s %s\n",
+		 local ? "local" : "remote", ipb, rdbuf, r.vni, host, hid,
+		 server, imported[0] ? imported : "-");
+	jw_puts(w, line);
+}
+
+/* One configured session as an element of "configured": the keys and
+ * order of mon_host_json(). */
+static void mon_host_jw(struct mon_jw *w, struct bgp *bgp,
+			const struct mon_host *h)
+{
+	char buf[INET6_ADDRSTRLEN + 8];
+
+	jw_member(w);
+	jw_open(w, '{');
+	jw_kint(w, "vni", h->vni);
+	if (h->has_mac) {
+		mon_mac_str(h->mac.octet, buf);
+		jw_kstr(w, "hostMac", buf);
+	}
+	if (!IS_IPADDR_NONE(&h->ip)) {
+		snprintfrr(buf, sizeof(buf), "%pIA", &h->ip);
+		jw_kstr(w, "hostIp", buf);
+	}
+	if (h->dest == EVPN_MON_DEST_COLLECTOR) {
+		jw_kstr(w, "destination", "collector");
+		jw_kint(w, "collectorId", h->host_id);
+	} else {
+		jw_kstr(w, "destination", "server");
+		jw_kint(w, "hostId", h->host_id);
+	}
+	if (h->profile[0])
+		jw_kstr(w, "profile", h->profile);
+	if (h->originated) {
+		struct evpn_mon_route r;
+		char sid[EVPN_MON_SESSION_ID_MAX];
+
+		evpn_mon_route_from_path(&r, &h->adv_p, NULL, NULL);
+		evpn_mon_session_id(&r, sid, sizeof(sid));
+		jw_kstr(w, "sessionId", sid);
+	}
+	jw_kstr(w, "state", evpn_mon_host_state(bgp, h));
+	jw_close(w, '}');
 }
 
 /* Malformed NLRI per reason, keyed by the codec's stable names. Every
  * reason is present, zero or not, so that the keys do not depend on what
  * was received; their sum is rxMalformed. */
-static json_object *mon_malformed_json(void)
+static void mon_counters_jw(struct mon_jw *w)
 {
-	json_object *j = json_object_new_object();
+	const struct evpn_mon_stats *st = &evpn_mon.stats;
 	enum evpn_mon_error err;
 
+	jw_key(w, "counters");
+	jw_open(w, '{');
+	jw_kint(w, "rxRoutes", st->rx_routes);
+	jw_kint(w, "rxWithdraws", st->rx_withdraws);
+	jw_kint(w, "rxMalformed", st->rx_malformed);
+	jw_key(w, "rxMalformedByReason");
+	jw_open(w, '{');
 	for (err = EVPN_MON_OK + 1; err < EVPN_MON_ERR__MAX; err++)
-		json_object_int_add(j, evpn_mon_errname(err),
-				    evpn_mon.stats.rx_malformed_by[err]);
-	return j;
+		jw_kint(w, evpn_mon_errname(err), st->rx_malformed_by[err]);
+	jw_close(w, '}');
+	jw_kint(w, "txEncodeErrors", st->tx_encode_errors);
+	jw_close(w, '}');
 }
 
 /* Text form: the totals, then the reasons seen so far (non-zero only). */
@@ -1466,108 +1821,114 @@ static void mon_show_counters(struct vty *vty)
 				evpn_mon_strerror(err));
 }
 
+/* The best path of every monitor route in the global EVPN table, in table
+ * order (RD, then prefix). Each RD's table is entered at its monitor range
+ * (evpn_mon_table_first): the cost is one descent per RD plus the monitor
+ * routes, not the type-2/3/5 routes of the RIB. */
+static void mon_show_routes(struct mon_jw *w, bool uj, struct bgp *bgp)
+{
+	struct hash *imps = mon_imp_build(bgp);
+	struct bgp_dest *rd_dest, *dest;
+	struct bgp_path_info *pi;
+
+	for (rd_dest = bgp_table_top(bgp->rib[AFI_L2VPN][SAFI_EVPN]); rd_dest;
+	     rd_dest = bgp_route_next(rd_dest)) {
+		const struct prefix_rd *prd =
+			(const struct prefix_rd *)bgp_dest_get_prefix(rd_dest);
+		char rdbuf[RD_ADDRSTRLEN];
+
+		prefix_rd2str(prd, rdbuf, sizeof(rdbuf));
+		for (dest = evpn_mon_table_first(
+			     bgp_dest_get_bgp_table_info(rd_dest));
+		     dest; dest = evpn_mon_table_next(dest)) {
+			const struct prefix_evpn *p =
+				(const struct prefix_evpn *)bgp_dest_get_prefix(
+					dest);
+
+			for (pi = bgp_dest_get_bgp_path_info(dest); pi;
+			     pi = pi->next)
+				if (CHECK_FLAG(pi->flags, BGP_PATH_SELECTED))
+					mon_show_route(w, uj, bgp, imps, p,
+						       prd, rdbuf, pi);
+		}
+	}
+	mon_imp_destroy(imps);
+}
+
 DEFPY(show_bgp_evpn_monitor, show_bgp_evpn_monitor_cmd,
       "show bgp l2vpn evpn monitor [json$uj]",
       SHOW_STR BGP_STR L2VPN_HELP_STR EVPN_HELP_STR
       "evpn-monitor monitoring sessions\n" JSON_STR)
 {
 	struct bgp *bgp = bgp_get_evpn();
-	struct bgp_dest *rd_dest, *dest;
-	struct bgp_table *table;
-	struct bgp_path_info *pi;
 	struct listnode *node;
 	struct mon_host *h;
-	json_object *json = NULL, *jsessions = NULL, *jcfg = NULL;
+	struct mon_jw *w;
+	char line[320];
 
-	if (uj) {
-		json = json_object_new_object();
-		jsessions = json_object_new_array();
-		jcfg = json_object_new_array();
-	}
-	if (!bgp) {
-		if (uj) {
-			json_object_object_add(json, "sessions", jsessions);
-			json_object_object_add(json, "configured", jcfg);
-			vty_json(vty, json);
-		} else
-			vty_out(vty, "No EVPN instance\n");
+	if (!bgp && !uj) {
+		vty_out(vty, "No EVPN instance\n");
 		return CMD_SUCCESS;
 	}
-
-	if (!uj)
-		vty_out(vty, "%-7s %-15s %-21s %-8s %-38s %-5s %-38s %s\n",
-			"Origin", "Originator", "RD", "VNI", "Host",
-			"HOST", "Server", "Imported into VNIs");
-
-	for (rd_dest = bgp_table_top(bgp->rib[AFI_L2VPN][SAFI_EVPN]); rd_dest;
-	     rd_dest = bgp_route_next(rd_dest)) {
-		const struct prefix_rd *prd =
-			(const struct prefix_rd *)bgp_dest_get_prefix(rd_dest);
-
-		table = bgp_dest_get_bgp_table_info(rd_dest);
-		if (!table)
-			continue;
-		for (dest = bgp_table_top(table); dest;
-		     dest = bgp_route_next(dest)) {
-			const struct prefix_evpn *p =
-				(const struct prefix_evpn *)bgp_dest_get_prefix(
-					dest);
-
-			if (p->prefix.route_type != EVPN_MON_ROUTE_TYPE)
-				continue;
-			for (pi = bgp_dest_get_bgp_path_info(dest); pi;
-			     pi = pi->next)
-				if (CHECK_FLAG(pi->flags, BGP_PATH_SELECTED))
-					mon_show_route(vty, bgp, p, prd, pi,
-						       jsessions);
-		}
+	/* Both forms are written through w: one vty_out per 16 KB, not per
+	 * line. */
+	w = XCALLOC(MTYPE_TMP, sizeof(*w));
+	w->vty = vty;
+	if (uj) {
+		jw_open(w, '{');
+		jw_key(w, "sessions");
+		jw_open(w, '[');
+	} else {
+		snprintf(line, sizeof(line),
+			 "%-7s %-15s %-21s %-8s %-38s %-5s %-38s %s\n",
+			 "Origin", "Originator", "RD", "VNI", "Host", "HOST",
+			 "Server", "Imported into VNIs");
+		jw_puts(w, line);
 	}
+	if (bgp)
+		mon_show_routes(w, !!uj, bgp);
 
 	/* This leaf's configuration and what became of it. */
-	if (!uj && listcount(evpn_mon.hosts))
-		vty_out(vty, "\nConfigured on this leaf:\n");
+	if (uj) {
+		jw_close(w, ']');
+		jw_key(w, "configured");
+		jw_open(w, '[');
+	} else if (listcount(evpn_mon.hosts))
+		jw_puts(w, "\nConfigured on this leaf:\n");
 	for (ALL_LIST_ELEMENTS_RO(evpn_mon.hosts, node, h)) {
 		char ipb[INET6_ADDRSTRLEN] = "";
+		char macb[ETHER_ADDR_STRLEN] = "-";
 
+		if (!bgp)
+			break; /* no EVPN instance: "configured" stays empty */
+		if (uj) {
+			mon_host_jw(w, bgp, h);
+			continue;
+		}
 		if (!IS_IPADDR_NONE(&h->ip))
 			ipaddr2str(&h->ip, ipb, sizeof(ipb));
-		if (uj) {
-			json_object_array_add(jcfg, mon_host_json(bgp, h));
-		} else {
-			char macb[ETHER_ADDR_STRLEN] = "-";
-
-			if (h->has_mac)
-				prefix_mac2str(&h->mac, macb, sizeof(macb));
-			vty_out(vty, "  vni %u host %s %s %s %u%s%s: %s\n",
-				h->vni, macb, ipb[0] ? ipb : "-",
-				h->dest == EVPN_MON_DEST_COLLECTOR
-					? "collector"
-					: "server",
-				h->host_id, h->profile[0] ? " profile " : "",
-				h->profile, evpn_mon_host_state(bgp, h));
-		}
+		if (h->has_mac)
+			prefix_mac2str(&h->mac, macb, sizeof(macb));
+		snprintf(line, sizeof(line), "  vni %u host %s %s %s %u%s%s: %s\n",
+			 h->vni, macb, ipb[0] ? ipb : "-",
+			 h->dest == EVPN_MON_DEST_COLLECTOR ? "collector"
+							    : "server",
+			 h->host_id, h->profile[0] ? " profile " : "",
+			 h->profile, evpn_mon_host_state(bgp, h));
+		jw_puts(w, line);
 	}
 
 	if (uj) {
-		json_object *jstats = json_object_new_object();
-
-		json_object_object_add(json, "sessions", jsessions);
-		json_object_object_add(json, "configured", jcfg);
-		json_object_int_add(jstats, "rxRoutes",
-				    evpn_mon.stats.rx_routes);
-		json_object_int_add(jstats, "rxWithdraws",
-				    evpn_mon.stats.rx_withdraws);
-		json_object_int_add(jstats, "rxMalformed",
-				    evpn_mon.stats.rx_malformed);
-		json_object_object_add(jstats, "rxMalformedByReason",
-				       mon_malformed_json());
-		json_object_int_add(jstats, "txEncodeErrors",
-				    evpn_mon.stats.tx_encode_errors);
-		json_object_object_add(json, "counters", jstats);
-		vty_json(vty, json);
-	} else {
-		mon_show_counters(vty);
+		jw_close(w, ']');
+		if (bgp)
+			mon_counters_jw(w);
+		jw_close(w, '}');
+		jw_put(w, "\n", 1);
 	}
+	jw_flush(w);
+	XFREE(MTYPE_TMP, w);
+	if (!uj)
+		mon_show_counters(vty);
 	return CMD_SUCCESS;
 }
 

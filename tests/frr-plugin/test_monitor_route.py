@@ -292,6 +292,67 @@ def test_saved_config_advertised_after_bgpd_restart(lab, feeds):
     lab.wait_for(resubscribed, timeout=30, what="feed client followed the new epoch")
 
 
+def rib_monitor_routes(lab: Lab, node: str) -> set[tuple[str, str]]:
+    """(RD, session id) of the best path of every type-254 route in node's
+    global EVPN table, as bgpd's own table walk shows them."""
+    out = set()
+    for rd, table in lab.vtysh_json(node, "show bgp l2vpn evpn route type monitor json").items():
+        if not isinstance(table, dict):
+            continue
+        for route in table.values():
+            if not isinstance(route, dict) or "paths" not in route:
+                continue
+            for p in route["paths"]:
+                p = p[0] if isinstance(p, list) else p
+                best = p.get("bestpath")
+                if best is True or (isinstance(best, dict) and best.get("overall")):
+                    out.add((rd, p["sessionId"]))
+    return out
+
+
+def test_show_lists_monitor_routes_among_mac_routes(lab):
+    """`show bgp l2vpn evpn monitor` enters each RD's table at its monitor
+    routes instead of walking every route: with MAC routes in the same RD
+    tables (before the monitor routes in table order) and sessions from two
+    originators, it must list exactly the monitor routes bgpd's own walk of
+    the RIB finds, on the leaves, and on the spine (no VNI), in both forms."""
+    macs = {"vtep101": [f"02:5a:00:00:01:{i:02x}" for i in range(20)],
+            "vtep102": [f"02:5a:00:00:02:{i:02x}" for i in range(20)]}
+    extra = ["configure terminal", "router bgp 65102", "address-family l2vpn evpn",
+             f"monitor server {HOST_ID} mac {SERVER_MAC}",
+             "monitor host vni 100 mac 02:5a:00:00:09:01 server 21",
+             "monitor host vni 100 ip 192.168.100.77 server 21"]
+    lab.vtysh("vtep101", CONFIG)
+    lab.vtysh("vtep102", extra)
+    for node, ms in macs.items():
+        lab.exec(node, "; ".join(f"bridge fdb add {m} dev eth2 master static" for m in ms))
+    nodes = ["spine"] + PATCHED_LEAVES
+    try:
+        def mac_routes(node):
+            j = lab.vtysh_json(node, "show bgp l2vpn evpn route type macip json")
+            return j.get("numPrefix", 0)
+        lab.wait_for(lambda: all(mac_routes(n) >= 40 for n in nodes), timeout=30,
+                     what="MAC routes of vtep101 and vtep102 everywhere")
+        lab.wait_for(lambda: all(len(rib_monitor_routes(lab, n)) == 3 for n in nodes),
+                     timeout=30, what="three monitor routes in every RIB")
+        for n in nodes:
+            rib = rib_monitor_routes(lab, n)
+            shown = {(s["rd"], s["sessionId"]) for s in sessions(lab, n)}
+            assert shown == rib, f"{n}: show lists {sorted(shown)}, the RIB has {sorted(rib)}"
+            rows = [l for l in lab.vtysh(n, "show bgp l2vpn evpn monitor").splitlines()
+                    if l.startswith(("local ", "remote "))]
+            assert len(rows) == 3, f"{n}: text rows {rows}"
+    finally:
+        for node, ms in macs.items():
+            lab.exec(node, "; ".join(f"bridge fdb del {m} dev eth2 master static" for m in ms),
+                     check=False)
+        lab.vtysh("vtep102", ["configure terminal", "router bgp 65102",
+                              "address-family l2vpn evpn",
+                              "no monitor host vni 100 mac 02:5a:00:00:09:01 server 21",
+                              "no monitor host vni 100 ip 192.168.100.77 server 21",
+                              f"no monitor server {HOST_ID}"])
+
+
 def test_vni_removal_withdraws(lab):
     lab.vtysh("vtep101", CONFIG)
     lab.wait_for(lambda: our_session(lab, "vtep103"), timeout=20, what="session re-advertised")
