@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """100,000 sessions end to end on one VTEP: the real fpm-consumer daemon
-takes N sessions from a feed (fpmc-fake-feed --generate: N ERSPAN collector
-sessions of one VNI, so that each needs its entries 1 and 2 on this VTEP
-without any MAC location) and installs 2N entries into its dataplane.
+takes N sessions from a feed (fpmc-fake-feed --generate) and installs their
+entries 1 and 2 (2N entries) into its dataplane. Memory backend: N ERSPAN
+collector sessions (no MAC location needed). Linux backend: N server
+sessions whose server sits behind a remote VTEP that the kernel FDB names
+(collector sessions would each take one of the 16,383 profile slots).
 
 Backends, in one invocation, each at N = 10,000 (baseline) and 100,000:
   memory  the in-memory dataplane (no root);
@@ -28,6 +30,7 @@ import tempfile
 import time
 
 NS = 'evpnmon-bench-e2e'
+SERVER_MAC = '02:00:00:00:02:21'
 
 
 def sh(cmd):
@@ -46,6 +49,9 @@ def netns_up(pin):
     for dev in ('br100', 'vxlan100', 'p1', 'p1x'):
         sh(f'{ns} link set {dev} up')
     sh(f'{ns} addr add 10.0.0.1/32 dev lo')
+    # The server behind the remote VTEP 10.0.0.2, as zebra would install it.
+    sh(f'ip netns exec {NS} bridge fdb add {SERVER_MAC} dev vxlan100 master static')
+    sh(f'ip netns exec {NS} bridge fdb add {SERVER_MAC} dev vxlan100 dst 10.0.0.2 self static')
     os.makedirs(pin, exist_ok=True)
     sh(f'mount -t bpf bpf {pin}')
 
@@ -67,19 +73,25 @@ def run_one(build, backend, n, work):
     log = f'{work}/c-{backend}-{n}.log'
     tool = os.path.join(build, 'fpm-consumer', 'tests', 'fpmc-fake-feed')
     consumer = os.path.join(build, 'fpm-consumer', 'fpm-consumer')
-    feed = subprocess.Popen([tool, '--bind', feed_ep, '--generate', f'{n},100,192.0.2.9'],
+    # Collector sessions need no MAC location (the memory backend learns
+    # none here); on linux, each would hold one of the 16,383 profile slots
+    # (its ERSPAN parameters), so server sessions behind a remote VTEP that
+    # the kernel FDB names.
+    dest = '192.0.2.9' if backend == 'memory' else SERVER_MAC
+    feed = subprocess.Popen([tool, '--bind', feed_ep, '--generate', f'{n},100,{dest}'],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     common = ['--fpm-port', '0', '--state-socket', f'{work}/c-{backend}-{n}.sock',
-              '--feed', feed_ep, '--startup-grace', '0', '--no-kernel-fdb',
-              '--dp-max-entries', '262144']
+              '--feed', feed_ep, '--startup-grace', '0', '--dp-max-entries', '262144']
     pin = f'{work}/bpffs'
     if backend == 'memory':
-        cmd = [consumer, '--backend', 'memory', '--l2vni', 'br100:@3:100'] + common
+        cmd = [consumer, '--backend', 'memory', '--l2vni', 'br100:@3:100',
+               '--no-kernel-fdb'] + common
     else:
         netns_up(pin)
         cmd = ['ip', 'netns', 'exec', NS, consumer, '--backend', 'linux',
                '--l2vni', 'br100:vxlan100:100', '--local-vtep', '10.0.0.1',
-               '--bpf-pin-dir', pin + '/leaf', '--cleanup-on-exit'] + common
+               '--bpf-pin-dir', pin + '/leaf', '--cleanup-on-exit',
+               '--no-vtep-route-check'] + common
     # The feed must be serving before the clock starts.
     time.sleep(0.5)
     t0 = time.monotonic()

@@ -220,7 +220,8 @@ void Consumer::log_dataplane_full()
 {
 	const auto waiting = engine_->entries_waiting();
 	if (waiting > 0 && !dataplane_full_logged_) {
-		LOG_ERROR("dataplane full: " << waiting << " entries wait for room (--dp-max-entries "
+		LOG_ERROR("dataplane full: " << waiting << " entries wait for room ("
+					     << engine_->counters().totals.last_error << "; --dp-max-entries "
 					     << options_.dp_max_entries
 					     << "); they are retried every tick, the rest is installed");
 		dataplane_full_logged_ = true;

@@ -73,8 +73,9 @@ int main(int argc, char **argv)
 	app.add_option("--epoch", epoch, "feed epoch");
 	std::string generate;
 	app.add_option("--generate", generate,
-		       "COUNT,VNI,COLLECTORIP: COUNT collector sessions of hosts 02:10:..:..:..:.. "
-		       "(collector ID 1) for benchmarks");
+		       "COUNT,VNI,COLLECTORIP or COUNT,VNI,SERVERMAC: COUNT collector sessions "
+		       "(collector ID 1) or server sessions (HOST ID 21) of hosts 02:10:..:..:..:.. "
+		       "for benchmarks");
 	CLI11_PARSE(app, argc, argv);
 	std::signal(SIGTERM, on_signal);
 	std::signal(SIGINT, on_signal);
@@ -94,7 +95,8 @@ int main(int argc, char **argv)
 			char mac[32];
 			std::snprintf(mac, sizeof(mac), "02:10:00:%02lx:%02lx:%02lx", (i >> 16) & 0xff,
 				      (i >> 8) & 0xff, i & 0xff);
-			pub.add(parse_session(vni + "," + mac + ",c1," + ip));
+			const bool server = ip.find(':') != std::string::npos && ip.size() == 17;
+			pub.add(parse_session(vni + "," + mac + (server ? ",21," : ",c1,") + ip));
 		}
 	}
 	auto next_hb = std::chrono::steady_clock::now();

@@ -46,11 +46,13 @@ struct Config {
 	std::uint32_t max_entries = kDefaultMaxEntries;
 };
 
-// install() failed because the dataplane holds max_entries entries already
-// (E2BIG): retrying the same entry succeeds once others are removed.
+// install() found no room: the dataplane holds max_entries entries already
+// (E2BIG), or a fixed table is full (ENOBUFS: the 16,383 profile slots, the
+// 4,095 ERSPAN destinations, the 8 actions of one match). Nothing was
+// written; retrying the same entry succeeds once others are removed.
 inline bool is_capacity_error(std::error_code ec)
 {
-	return ec == std::errc::argument_list_too_long;
+	return ec == std::errc::argument_list_too_long || ec == std::errc::no_buffer_space;
 }
 
 // What one ERSPAN destination (collector) got from this VTEP.
