@@ -4,7 +4,8 @@ takes N sessions from a feed (fpmc-fake-feed --generate) and installs their
 entries 1 and 2 (2N entries) into its dataplane. Memory backend: N ERSPAN
 collector sessions (no MAC location needed). Linux backend: N server
 sessions whose server sits behind a remote VTEP that the kernel FDB names
-(collector sessions would each take one of the 16,383 profile slots).
+(collector sessions take one profile slot each: linux-collector runs them
+with --dp-max-profiles N+1).
 
 Backends, in one invocation, each at N = 10,000 (baseline) and 100,000:
   memory  the in-memory dataplane (no root);
@@ -77,11 +78,13 @@ def run_one(build, backend, n, work):
     # none here); on linux, each would hold one of the 16,383 profile slots
     # (its ERSPAN parameters), so server sessions behind a remote VTEP that
     # the kernel FDB names.
-    dest = '192.0.2.9' if backend == 'memory' else SERVER_MAC
+    dest = SERVER_MAC if backend == 'linux' else '192.0.2.9'
     feed = subprocess.Popen([tool, '--bind', feed_ep, '--generate', f'{n},100,{dest}'],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     common = ['--fpm-port', '0', '--state-socket', f'{work}/c-{backend}-{n}.sock',
               '--feed', feed_ep, '--startup-grace', '0', '--dp-max-entries', '262144']
+    if backend == 'linux-collector':
+        common += ['--dp-max-profiles', str(n + 1)]
     pin = f'{work}/bpffs'
     if backend == 'memory':
         cmd = [consumer, '--backend', 'memory', '--l2vni', 'br100:@3:100',
@@ -119,14 +122,14 @@ def run_one(build, backend, n, work):
         feed.terminate()
         proc.wait(timeout=30)
         feed.wait(timeout=10)
-        if backend == 'linux':
+        if backend != 'memory':
             netns_down(pin)
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('build')
-    ap.add_argument('--backends', default='memory,linux')
+    ap.add_argument('--backends', default='memory,linux,linux-collector')
     ap.add_argument('--sizes', default='10000,100000')
     a = ap.parse_args()
     sizes = [int(x) for x in a.sizes.split(',')]

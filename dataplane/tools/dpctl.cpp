@@ -4,7 +4,7 @@
 //   evpnmon-dpctl [--backend linux] --bridge BR:VXLANDEV:VNI ...
 //       [--mirror-device evpnmon0] [--mirror-port 4790] [--local-vtep IP]
 //       [--erspan-device evpnmon-er] [--erspan-hw-id N]
-//       [--pin-dir DIR] [--max-entries N] [--keep] [--entry SPEC]... [--remove SPEC]...
+//       [--pin-dir DIR] [--max-entries N] [--max-profiles N] [--keep] [--entry SPEC]... [--remove SPEC]...
 //       [--list] [--macs] [--run]
 //
 // SPEC: "src|dst|decap vni=N [mac=M] [ip=A] host-id=H
@@ -18,7 +18,8 @@
 // SPANID default 0, DSCP 0, TTL 64, GREPROTO (hex or decimal) 0 = the
 // version's own.
 // --max-entries: the capacity (default 262144); on a leaf, the consumer's
-// --dp-max-entries, or its pinned maps are replaced (entries dropped).
+// --dp-max-entries, or its pinned maps are replaced (entries dropped);
+// --max-profiles likewise (--dp-max-profiles).
 // --run: print "ready", print MAC events, exit on SIGINT/SIGTERM printing
 // every entry's counters and every ERSPAN destination's.
 #include <evpnmon/dataplane/dataplane.hpp>
@@ -258,6 +259,8 @@ try {
 			cfg.pin_dir = next();
 		else if (a == "--max-entries")
 			cfg.max_entries = static_cast<std::uint32_t>(std::stoul(next()));
+		else if (a == "--max-profiles")
+			cfg.max_profiles = static_cast<std::uint32_t>(std::stoul(next()));
 		else if (a == "--keep")
 			cfg.keep_on_exit = true;
 		else if (a == "--entry")

@@ -580,3 +580,49 @@ int main(int argc, char **argv)
 {
 	return evpnmon::dp::test::run_in_private_netns("test_dataplane_linux", argc, argv, build_switch);
 }
+
+TEST_CASE("capacity: profile maps sized by max_profiles; full = ENOBUFS, a capacity error")
+{
+	Config c = switch_config();
+	c.max_profiles = 4; // slot 0 unused: 3 sessions with a profile
+	auto dp = make_dataplane("linux", c);
+	for (auto name : {"dp_profile", "dp_policer", "dp_profile_stats"})
+		CHECK_MESSAGE(pinned_map(name).max_entries == 4, name);
+	evpn_mon_options o{};
+	o.present = 1;
+	o.direction = EVPN_MON_DIR_BOTH;
+	o.sample = 2;
+	const evpnmon::session::Options profile(o);
+	auto entry = [&](std::uint32_t i) {
+		Entry e = capacity_entry(3 * i); // an entry 1 by MAC
+		e.key.session = "s" + std::to_string(i);
+		e.options = profile;
+		return e;
+	};
+	for (std::uint32_t i = 0; i < 3; ++i)
+		REQUIRE_FALSE(dp->install(entry(i)));
+	const auto ec = dp->install(entry(3));
+	CHECK(ec == std::errc::no_buffer_space);
+	CHECK(is_capacity_error(ec));
+	CHECK(dp->list().size() == 3);
+	// Without a profile an entry needs no slot.
+	CHECK_FALSE(dp->install(capacity_entry(9)));
+	// A slot given back is reused after its grace period (copies in flight
+	// may still read it): until then the refusal stands, then it fits.
+	REQUIRE_FALSE(dp->remove(entry(0).key));
+	std::error_code retry = dp->install(entry(3));
+	CHECK(is_capacity_error(retry));
+	for (int i = 0; i < 100 && retry; ++i) {
+		::usleep(20000);
+		retry = dp->install(entry(3));
+		REQUIRE((!retry || is_capacity_error(retry)));
+	}
+	CHECK_FALSE(retry);
+	CHECK_THROWS_AS(
+	    [] {
+		    Config bad = switch_config();
+		    bad.max_profiles = 1;
+		    make_dataplane("linux", bad);
+	    }(),
+	    std::invalid_argument);
+}

@@ -98,3 +98,15 @@ TEST_CASE("--config: every long option is a key of the file, the command line wi
 				CLI::ParseError);
 	}
 }
+
+TEST_CASE("--dp-max-profiles: profile slots, 16384 by default, 2..2^20")
+{
+	CHECK(parse({"--l2vni", "br100:vxlan100:100"}).dp_max_profiles == 16384);
+	CHECK(parse({"--l2vni", "br100:vxlan100:100", "--dp-max-profiles", "131072"})
+		      .dp_max_profiles == 131072);
+	for (const char *bad : {"0", "1", "1048577", "x"})
+		CHECK_THROWS_AS(parse({"--l2vni", "br100:vxlan100:100", "--dp-max-profiles", bad}),
+				CLI::ParseError);
+	TempFile f("dp-max-profiles = 200000\nl2vni = \"br100:vxlan100:100\"\n");
+	CHECK(parse({"--config", f.path}).dp_max_profiles == 200000);
+}

@@ -65,7 +65,8 @@ bool any_pinned(mirror_bpf *s, const std::string &dir)
 	return false;
 }
 
-mirror_bpf *open_skel(const std::string &pin_dir, std::uint32_t max_entries)
+mirror_bpf *open_skel(const std::string &pin_dir, std::uint32_t max_entries,
+		      std::uint32_t max_profiles)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = pin_dir.c_str());
 	mirror_bpf *s = mirror_bpf__open_opts(&opts);
@@ -80,6 +81,13 @@ mirror_bpf *open_skel(const std::string &pin_dir, std::uint32_t max_entries)
 			fail(err, "size map " + std::string(bpf_map__name(m)));
 		}
 	}
+	// One element per profile slot.
+	for (bpf_map *m : {s->maps.dp_profile, s->maps.dp_policer, s->maps.dp_profile_stats}) {
+		if (int err = bpf_map__set_max_entries(m, max_profiles)) {
+			mirror_bpf__destroy(s);
+			fail(err, "size map " + std::string(bpf_map__name(m)));
+		}
+	}
 	return s;
 }
 
@@ -90,7 +98,8 @@ void BpfObject::Deleter::operator()(mirror_bpf *s) const
 	mirror_bpf__destroy(s);
 }
 
-BpfObject::BpfObject(const std::string &pin_dir, std::uint32_t max_entries)
+BpfObject::BpfObject(const std::string &pin_dir, std::uint32_t max_entries,
+		     std::uint32_t max_profiles)
     : pin_dir_(pin_dir)
 {
 	ensure_bpffs(pin_dir);
@@ -104,7 +113,7 @@ BpfObject::BpfObject(const std::string &pin_dir, std::uint32_t max_entries)
 		fail(errno, pin_dir + " is in use by another process (bpffs is "
 			    "shared by all network namespaces: give each leaf its own "
 			    "Config::pin_dir)");
-	skel_.reset(open_skel(pin_dir, max_entries));
+	skel_.reset(open_skel(pin_dir, max_entries, max_profiles));
 	adopted_ = any_pinned(skel_.get(), pin_dir);
 	int err = mirror_bpf__load(skel_.get());
 	if (err && adopted_) {
@@ -112,7 +121,7 @@ BpfObject::BpfObject(const std::string &pin_dir, std::uint32_t max_entries)
 		skel_.reset();
 		for (const auto &f : std::filesystem::directory_iterator(pin_dir, ec))
 			std::filesystem::remove(f.path(), ec);
-		skel_.reset(open_skel(pin_dir, max_entries));
+		skel_.reset(open_skel(pin_dir, max_entries, max_profiles));
 		adopted_ = false;
 		err = mirror_bpf__load(skel_.get());
 	}

@@ -20,7 +20,8 @@ public:
 	// nothing is mounted there. The maps with one element per entry get
 	// max_entries elements (pins of another size are replaced). Throws
 	// std::system_error.
-	BpfObject(const std::string &pin_dir, std::uint32_t max_entries);
+	BpfObject(const std::string &pin_dir, std::uint32_t max_entries,
+		  std::uint32_t max_profiles);
 	~BpfObject();
 	BpfObject(const BpfObject &) = delete;
 	BpfObject &operator=(const BpfObject &) = delete;

@@ -20,8 +20,11 @@ std::error_code errno_code(int r)
 
 } // namespace
 
-EntryStore::EntryStore(MapFds fds, dp_u32 max_entries)
-    : fds_(fds), max_entries_(max_entries), ncpus_(libbpf_num_possible_cpus())
+static_assert(kDefaultMaxProfiles == DP_MAX_PROFILES);
+
+EntryStore::EntryStore(MapFds fds, dp_u32 max_entries, dp_u32 max_profiles)
+    : fds_(fds), max_entries_(max_entries), max_profiles_(max_profiles),
+      ncpus_(libbpf_num_possible_cpus())
 {
 	if (ncpus_ <= 0)
 		throw std::system_error(-ncpus_, std::generic_category(),
@@ -79,7 +82,7 @@ EntryStore::EntryStore(MapFds fds, dp_u32 max_entries)
 			rec.eslot = es;
 		}
 		if (e.key.kind != EntryKind::Decap && e.options.has_profile() &&
-		    m.prof > 0 && m.prof < DP_MAX_PROFILES) {
+		    m.prof > 0 && m.prof < max_profiles_) {
 			// Same (session, options) as an adopted entry: its slot.
 			ProfKey pk{e.key.session, e.options};
 			auto [it, fresh] = profiles_.try_emplace(pk, ProfSlot{m.prof, 0});
@@ -214,7 +217,7 @@ std::error_code EntryStore::acquire_profile(const EntryKey &key,
 	if (!prof_free_.empty()) {
 		idx = prof_free_.back();
 		prof_free_.pop_back();
-	} else if (prof_next_ < DP_MAX_PROFILES) {
+	} else if (prof_next_ < max_profiles_) {
 		idx = prof_next_++;
 	} else {
 		return std::make_error_code(std::errc::no_buffer_space);

@@ -48,7 +48,9 @@ struct MapFds {
 class EntryStore {
 public:
 	// max_entries: the size of the entry maps (slot indexes 0..max-1).
-	explicit EntryStore(MapFds fds, dp_u32 max_entries = DP_MAX_ENTRIES);
+	// max_profiles: the size of the profile maps (slots 1..max-1).
+	explicit EntryStore(MapFds fds, dp_u32 max_entries = DP_MAX_ENTRIES,
+			    dp_u32 max_profiles = DP_MAX_PROFILES);
 
 	std::error_code install(const Entry &entry);
 	std::error_code remove(const EntryKey &key);
@@ -118,6 +120,7 @@ private:
 
 	MapFds fds_;
 	dp_u32 max_entries_;
+	dp_u32 max_profiles_;
 	int ncpus_;
 	std::map<EntryKey, Rec> recs_;
 	std::unordered_map<dp_match_key, std::set<EntryKey>,

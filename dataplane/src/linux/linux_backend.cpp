@@ -116,6 +116,9 @@ LinuxDataplane::LinuxDataplane(const Config &cfg) : cfg_(cfg)
 	if (cfg_.max_entries == 0 || cfg_.max_entries > kMaxEntriesLimit)
 		throw std::invalid_argument("dataplane/linux: max_entries must be 1.." +
 					    std::to_string(kMaxEntriesLimit));
+	if (cfg_.max_profiles < 2 || cfg_.max_profiles > kMaxProfilesLimit)
+		throw std::invalid_argument("dataplane/linux: max_profiles must be 2.." +
+					    std::to_string(kMaxProfilesLimit));
 	for (const auto &b : cfg_.bridges) {
 		if (b.vni == 0 || b.vni > 0xffffff)
 			throw std::invalid_argument("dataplane/linux: bad VNI for " + b.bridge);
@@ -142,7 +145,7 @@ LinuxDataplane::LinuxDataplane(const Config &cfg) : cfg_(cfg)
 		throw std::invalid_argument("dataplane/linux: no bridge configured");
 	// The BPF object first: it takes the pin directory's lock, so a second
 	// process fails before touching the mirror device the first one uses.
-	bpf_ = std::make_unique<BpfObject>(cfg_.pin_dir, cfg_.max_entries);
+	bpf_ = std::make_unique<BpfObject>(cfg_.pin_dir, cfg_.max_entries, cfg_.max_profiles);
 	try {
 		mirror_ = std::make_unique<MirrorDevice>(cfg_.mirror_device,
 							 cfg_.mirror_udp_port,
@@ -158,7 +161,7 @@ LinuxDataplane::LinuxDataplane(const Config &cfg) : cfg_(cfg)
 			   map_fd_policer(*bpf_), map_fd_profile_stats(*bpf_),
 			   map_fd_erspan(*bpf_), map_fd_erspan_seq(*bpf_),
 			   map_fd_erspan_stats(*bpf_), map_fd_vni_kinds(*bpf_)},
-		    cfg_.max_entries);
+		    cfg_.max_entries, cfg_.max_profiles);
 		erspan_filter_ = std::make_unique<TcFilter>(
 		    static_cast<int>(erspan_->ifindex()), prog_fd_erspan(*bpf_),
 		    cfg_.erspan_device, true);

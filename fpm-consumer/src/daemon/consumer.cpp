@@ -52,7 +52,10 @@ Consumer::Consumer(const Options &o) : options_(o), started_(Clock::now())
 	dcfg.erspan_hw_id = o.erspan_hw_id;
 	static_assert(kDefaultDpMaxEntries == dp::kDefaultMaxEntries &&
 		      kDpMaxEntriesLimit == dp::kMaxEntriesLimit);
+	static_assert(kDefaultDpMaxProfiles == dp::kDefaultMaxProfiles &&
+		      kDpMaxProfilesLimit == dp::kMaxProfilesLimit);
 	dcfg.max_entries = o.dp_max_entries;
+	dcfg.max_profiles = o.dp_max_profiles;
 	ecfg.decision.require_vtep_route = o.require_vtep_route;
 	if (o.backend == "linux")
 		ecfg.port_exists = [](std::uint32_t ifindex) {

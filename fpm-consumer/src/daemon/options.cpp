@@ -100,6 +100,10 @@ Options parse(int argc, const char *const *argv, bool exit_on_error)
 		       "entry 1 and 2 on each VTEP of its VNI); beyond it installs fail and are "
 		       "retried")
 		->capture_default_str()->check(CLI::Range(1u, kDpMaxEntriesLimit));
+	app.add_option("--dp-max-profiles", o.dp_max_profiles,
+		       "dataplane profile slots (linux backend): one per session with a mirror "
+		       "profile or an ERSPAN collector, slot 0 unused")
+		->capture_default_str()->check(CLI::Range(2u, kDpMaxProfilesLimit));
 	// Every long option is also a key of the file (TOML/INI: `erspan-hw-id
 	// = 5`, `l2vni = ["br100:vxlan100:100"]`); the command line wins.
 	app.set_config("--config", "", "read options from FILE (KEY = VALUE, the long option "

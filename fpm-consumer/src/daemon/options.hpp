@@ -18,6 +18,9 @@ struct L2VniOption {
 // depend on the dataplane's; the daemon checks they agree).
 inline constexpr std::uint32_t kDefaultDpMaxEntries = 262144;
 inline constexpr std::uint32_t kDpMaxEntriesLimit = 1u << 24;
+// = dp::kDefaultMaxProfiles and dp::kMaxProfilesLimit.
+inline constexpr std::uint32_t kDefaultDpMaxProfiles = 16384;
+inline constexpr std::uint32_t kDpMaxProfilesLimit = 1u << 20;
 
 struct Options {
 	std::string fpm_address = "127.0.0.1";
@@ -48,6 +51,8 @@ struct Options {
 	std::uint8_t erspan_hw_id = 0;
 	// Dataplane capacity: installed entries of all kinds (dp::Config).
 	std::uint32_t dp_max_entries = kDefaultDpMaxEntries;
+	// Profile slots (dp::Config): sessions with a profile or a collector, + 1.
+	std::uint32_t dp_max_profiles = kDefaultDpMaxProfiles;
 	// Options read from this file (--config), if any.
 	std::string config_file;
 };

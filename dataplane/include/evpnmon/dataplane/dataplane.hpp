@@ -44,6 +44,11 @@ struct Config {
 	// kMaxEntriesLimit). The linux backend sizes its entry maps with it;
 	// pinned maps of another size are replaced (their entries dropped).
 	std::uint32_t max_entries = kDefaultMaxEntries;
+	// Profile slots (2 .. kMaxProfilesLimit, default 16,384: 16,383
+	// sessions with a profile or an ERSPAN collector). The linux backend
+	// sizes its profile, policer and profile-statistics maps with it (all
+	// preallocated; the statistics per possible CPU).
+	std::uint32_t max_profiles = kDefaultMaxProfiles;
 };
 
 // install() found no room: the dataplane holds max_entries entries already

@@ -20,6 +20,11 @@ using Mac = std::array<std::uint8_t, 6>;
 // errc::argument_list_too_long (E2BIG, see is_capacity_error()).
 inline constexpr std::size_t kDefaultMaxEntries = 262144;
 inline constexpr std::size_t kMaxEntriesLimit = 1u << 24; // highest accepted
+// Profile slots (linux backend): one per session with a profile or an ERSPAN
+// collector on this VTEP, slot 0 unused (Config::max_profiles); beyond it
+// install() returns errc::no_buffer_space (also a capacity error).
+inline constexpr std::size_t kDefaultMaxProfiles = 16384;
+inline constexpr std::size_t kMaxProfilesLimit = 1u << 20;
 // Limits of both backends (install() returns errc::no_buffer_space beyond).
 inline constexpr std::size_t kMaxEntriesPerMatch = 8;  // same kind+VNI+host match
 inline constexpr std::size_t kMaxCopiesPerPacket = 8;  // distinct actions per packet
