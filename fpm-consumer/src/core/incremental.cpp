@@ -30,12 +30,6 @@ void IncrementalDecision::add(const Session &session)
 	pending_.insert(s);
 }
 
-void IncrementalDecision::touch(const Session &session)
-{
-	if (tracked_.contains(&session))
-		pending_.insert(&session);
-}
-
 void IncrementalDecision::remove(const Session &session)
 {
 	const Session *s = &session;
@@ -119,7 +113,7 @@ void IncrementalDecision::unplan(const Session *s, Tracked &t)
 	}
 	note_unsupported(s, t, false);
 	for (auto slot : t.slots) {
-		std::erase_if(slot->second.members, [s](const Member &m) { return m.session == s; });
+		slot->second.members.erase(s);
 		mark(slot);
 	}
 	t.slots.clear();
@@ -142,13 +136,7 @@ void IncrementalDecision::plan(const Session *s, Tracked &t)
 	for (auto &[key, spec] : t.plan.wants) {
 		const bool per_session = !key.session.empty();
 		auto slot = slots_.try_emplace(slot_of(key)).first;
-		auto &members = slot->second.members;
-		// Claims replay in session key order, as decide() makes them.
-		auto pos = std::lower_bound(members.begin(), members.end(), s->key,
-					    [](const Member &m, const SessionKey &k) {
-						    return m.session->key < k;
-					    });
-		members.insert(pos, Member{s, std::move(spec), per_session, false});
+		slot->second.members.insert_or_assign(s, Member{s, std::move(spec), per_session, false});
 		mark(slot);
 		t.slots.push_back(slot);
 	}
@@ -175,7 +163,7 @@ void IncrementalDecision::resolve(Slots::iterator slot, std::vector<dp::EntryKey
 	// The usual slot has one claimant, who wins: no replay needed when the
 	// desired set already holds exactly its entry.
 	if (members.size() == 1) {
-		auto &m = members.front();
+		auto &m = members.begin()->second;
 		if (m.lost) {
 			m.lost = false;
 			--tracked_.at(m.session).lost;
@@ -194,11 +182,9 @@ void IncrementalDecision::resolve(Slots::iterator slot, std::vector<dp::EntryKey
 			return;
 		}
 	}
-	EntryMap now;
-	for (auto &m : members) {
-		const bool lost = !claim(now, entry_key(slot, m), m.spec);
+	auto set_lost = [&](Member &m, bool lost) {
 		if (lost == m.lost)
-			continue;
+			return;
 		m.lost = lost;
 		auto &t = tracked_.at(m.session);
 		if (lost)
@@ -206,6 +192,18 @@ void IncrementalDecision::resolve(Slots::iterator slot, std::vector<dp::EntryKey
 		else
 			--t.lost;
 		recount_.insert(m.session);
+	};
+	EntryMap now;
+	if (!members.empty() && !members.begin()->second.per_session) {
+		// An entry 3: every claimant asks for the same key, so claim()
+		// reduces to "the first owns it; the others agree or lose".
+		const EntrySpec &owner = members.begin()->second.spec;
+		for (auto &[s, m] : members)
+			set_lost(m, !(m.spec == owner));
+		now.emplace(slot_key, owner);
+	} else {
+		for (auto &[s, m] : members)
+			set_lost(m, !claim(now, entry_key(slot, m), m.spec));
 	}
 	// Merge the slot's new entries into the desired set.
 	auto have = entries.lower_bound(slot_key);

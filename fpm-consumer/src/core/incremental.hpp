@@ -33,10 +33,9 @@ public:
 	}
 
 	// `session` lives in the caller's session map (a stable node) from
-	// add() until remove(). A changed session is remove()d and add()ed
-	// again, or changed in place and then touch()ed.
+	// add() until remove(), unchanged: a changed session is remove()d,
+	// changed, and add()ed again (the indexes hold its old server MAC).
 	void add(const Session &session);
-	void touch(const Session &session);
 	void remove(const Session &session);
 	// An input changed: the sessions that depend on it are recomputed on
 	// the next settle(). Unknown keys cost one hash lookup.
@@ -68,10 +67,16 @@ private:
 		bool per_session; // entries 1/2 carry the session id, entry 3 none
 		bool lost = false;
 	};
+	// Claimants in session key order (the order decide() claims in).
+	struct ByKey {
+		bool operator()(const Session *a, const Session *b) const { return a->key < b->key; }
+	};
 	// One slot (kind, VNI, host, ID) or an entry 3 (VNI, HOST ID): its
-	// claimants in session key order.
+	// claimants. An entry 3 is shared by every session of its server: a
+	// local server watching 100,000 hosts has 100,000 claimants, so
+	// claimants come and go in O(log n), and its replay only compares.
 	struct Slot {
-		std::vector<Member> members;
+		std::map<const Session *, Member, ByKey> members;
 		bool dirty = false;
 	};
 	using Slots = std::map<dp::EntryKey, Slot>;

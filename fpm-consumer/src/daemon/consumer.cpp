@@ -279,7 +279,9 @@ void Consumer::reconcile()
 	auto st = engine_->reconcile();
 	const auto end = Clock::now();
 	pacer_.ran(start, end);
-	last_reconcile_failed_ = st && st->errors > 0;
+	// Entries waiting for room are the tick's business (retried there):
+	// they must not hold back the pacing of unrelated changes.
+	last_reconcile_failed_ = st && st->errors > st->capacity_errors;
 	if (st) {
 		log_unsupported_collectors();
 		reconcile_seconds_.observe(std::chrono::duration<double>(end - start).count());
