@@ -16,6 +16,7 @@
 #include <linux/neighbour.h>
 
 #include <random>
+#include <set>
 
 using namespace evpnmon;
 using namespace evpnmon::test;
@@ -126,7 +127,8 @@ struct Harness {
 	}
 };
 
-void random_step(World &w, Harness &h, std::vector<consumer::Session> &known, const char *&what)
+template <class H>
+void random_step(World &w, H &h, std::vector<consumer::Session> &known, const char *&what)
 {
 	auto &e = h.engine;
 	switch (w.pick(14)) {
@@ -364,4 +366,108 @@ TEST_CASE("a full dataplane refuses what does not fit; the rest converges, the r
 	h.engine.reconcile();
 	CHECK(h.engine.entries_waiting() == 0);
 	h.check("room again", 0);
+}
+
+// The same walk with the inputs the first leaves out: the bridges' own
+// FDB entries, local and kernel resyncs (bulk sweeps: the next full pass
+// rebuilds), bridge ports that vanish and come back (kept server
+// locations), and no VTEP route check.
+namespace {
+std::set<std::uint32_t> g_ports{5, 6, 7};
+consumer::EngineConfig config2(bool require_route)
+{
+	auto cfg = config();
+	cfg.decision.require_vtep_route = require_route;
+	cfg.bridge_ifindex_to_vni = {{50, kVni}, {51, kVniB}};
+	cfg.port_exists = [](std::uint32_t p) { return g_ports.contains(p); };
+	return cfg;
+}
+struct Harness2 {
+	FakeDataplane dp;
+	Engine engine;
+	explicit Harness2(bool require_route) : engine(dp, config2(require_route)) {}
+	std::uint64_t checks = 0;
+	void check(const char *what, std::size_t step)
+	{
+		const auto full = consumer::decide(engine.sessions(), engine.macs(), engine.routes(),
+						   engine.config().decision, false);
+		INFO("step " << step << ": " << std::string(what));
+		REQUIRE(consumer::differences(engine.desired(), full) == 0);
+		REQUIRE(dp.entries == expected_entries(full));
+		++checks;
+	}
+};
+} // namespace
+
+TEST_CASE("incremental = full pass with bridge entries, resyncs, vanishing ports, no route check")
+{
+	for (std::uint64_t seed = 1; seed <= 6; ++seed) {
+		CAPTURE(seed);
+		g_ports = {5, 6, 7};
+		World w(seed * 7919);
+		Harness2 h(seed % 2 == 0);
+		auto &e = h.engine;
+		open_all(e);
+		e.reconcile();
+		std::vector<consumer::Session> known;
+		for (std::size_t step = 0; step < 4000; ++step) {
+			const char *what = "";
+			switch (w.pick(6)) {
+			case 0: { // bridge master entry
+				what = "bridge";
+				const auto v = w.vni();
+				consumer::NeighUpdate u;
+				u.add = w.chance(65);
+				u.mac = w.any_mac();
+				u.master = v == kVniB ? 51u : 50u;
+				u.ifindex = w.chance(50) ? w.vxlan_of(v) : static_cast<std::uint32_t>(5 + w.pick(3));
+				u.flags = 0;
+				e.neigh(MacSource::Kernel, u);
+				break;
+			}
+			case 1: { // local or kernel resync
+				what = "resync";
+				if (w.chance(50)) {
+					e.local_resync_begin();
+					for (int i = 0; i < 2; ++i)
+						e.local_mac({dp::MacEvent::Kind::Learned, w.any_mac(),
+							     static_cast<std::uint32_t>(5 + w.pick(3)), w.vni(), 0});
+					e.local_resync_done();
+				} else {
+					e.kernel_resync_begin();
+					for (int i = 0; i < 2; ++i) {
+						consumer::NeighUpdate u;
+						const auto v = w.vni();
+						u.ifindex = w.vxlan_of(v);
+						u.mac = w.any_mac();
+						u.dst = w.vtep();
+						u.flags = NTF_SELF;
+						e.neigh(MacSource::Kernel, u);
+					}
+					e.kernel_resync_done();
+				}
+				break;
+			}
+			case 2: { // a port goes or comes back
+				what = "port";
+				const auto p = static_cast<std::uint32_t>(5 + w.pick(3));
+				if (g_ports.contains(p))
+					g_ports.erase(p);
+				else
+					g_ports.insert(p);
+				e.tick();
+				break;
+			}
+			default:
+				random_step(w, h, known, what);
+			}
+			if (w.chance(70)) {
+				e.reconcile();
+				h.check(what, step);
+			}
+		}
+		e.reconcile();
+		h.check("end", 0);
+		CHECK(e.counters().full_pass_differences == 0);
+	}
 }
