@@ -114,8 +114,8 @@ def run_one(build, backend, n, work):
             raise RuntimeError(f'{backend} {n}: only {installed} entries installed')
         # The daemon's pid (under `ip netns exec` it is the same process).
         rss = rss_kib(proc.pid)
-        if re.search(r'dataplane full', open(log).read()):
-            raise RuntimeError(f'{backend} {n}: dataplane full')
+        if re.search(r'could not be installed or removed', open(log).read()):
+            raise RuntimeError(f'{backend} {n}: entries refused')
         return elapsed, rss
     finally:
         proc.terminate()

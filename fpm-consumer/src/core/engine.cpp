@@ -351,9 +351,7 @@ std::optional<ReconcileStats> Engine::reconcile(bool force)
 	if (st.errors)
 		counters_.totals.last_error = st.last_error;
 	counters_.totals.unchanged = st.unchanged;
-	// An error other than a full map: re-read the dataplane and diff it
-	// whole on the next pass. A full map's refusals wait for tick().
-	full_ |= !reconciler_.in_sync();
+	// Failed keys (a full map or another error) wait for tick().
 	return st;
 }
 

@@ -111,7 +111,8 @@ public:
 	// session, compared with the incremental state (differences counted in
 	// full_pass_differences), whole diff against the dataplane.
 	void audit() { reconciler_.refresh(); full_ = true; }
-	// Entries that wait for room in a full dataplane (retried every tick).
+	// Entries whose install or removal failed, most often for lack of room
+	// (retried alone every tick).
 	std::size_t entries_waiting() const { return reconciler_.failed().size(); }
 
 	const Desired &desired() const { return incremental_.desired(); }

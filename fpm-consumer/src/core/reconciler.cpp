@@ -19,8 +19,11 @@ void Reconciler::converge(const dp::EntryKey &key, const EntrySpec *want, Reconc
 		st.last_error = std::string(what) + ": " + ec.message();
 		if (dp::is_capacity_error(ec))
 			++st.capacity_errors;
-		else
-			loaded_ = false; // the cache may be wrong: re-read, then a whole diff
+		// The backend changes one key atomically or not at all, and the
+		// cache keeps the key's old state: retrying the key alone repairs
+		// it (the audit re-reads everything anyway). A re-read and whole
+		// diff per failure would make every event's pass a full one while
+		// one key keeps failing.
 		failed_.insert(key);
 	};
 	auto have = installed_.find(key);

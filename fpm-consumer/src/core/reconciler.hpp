@@ -41,11 +41,11 @@ public:
 	ReconcileStats apply(const EntryMap &desired, const std::vector<dp::EntryKey> &keys,
 			     bool retry);
 
-	// False after an error other than a full map: the cache may disagree
-	// with the dataplane, and only a whole diff after refresh() repairs it.
+	// False until the first read of the dataplane.
 	bool in_sync() const { return loaded_; }
 	// Keys whose last install or removal failed (a full map keeps them
-	// here until there is room); retried on their own.
+	// here until there is room, other errors until the backend accepts
+	// them); retried on their own.
 	const std::set<dp::EntryKey> &failed() const { return failed_; }
 	const EntryMap &installed() const { return installed_; }
 

@@ -223,13 +223,14 @@ void Consumer::log_dataplane_full()
 {
 	const auto waiting = engine_->entries_waiting();
 	if (waiting > 0 && !dataplane_full_logged_) {
-		LOG_ERROR("dataplane full: " << waiting << " entries wait for room ("
-					     << engine_->counters().totals.last_error << "; --dp-max-entries "
-					     << options_.dp_max_entries
-					     << "); they are retried every tick, the rest is installed");
+		LOG_ERROR("dataplane: " << waiting << " entries could not be installed or removed ("
+					 << engine_->counters().totals.last_error << "; --dp-max-entries "
+					 << options_.dp_max_entries << ", --dp-max-profiles "
+					 << options_.dp_max_profiles
+					 << "); they are retried every tick, the rest is installed");
 		dataplane_full_logged_ = true;
 	} else if (waiting == 0 && dataplane_full_logged_) {
-		LOG_INFO("dataplane has room again: every waiting entry is installed");
+		LOG_INFO("dataplane: every waiting entry is installed or removed now");
 		dataplane_full_logged_ = false;
 	}
 }
@@ -271,28 +272,20 @@ void Consumer::reconcile()
 	const auto start = Clock::now();
 	if (auto due = pacer_.defer_until(start)) {
 		++reconciles_deferred_;
-		// After dataplane errors the 250 ms tick retries (no busy retry loop).
-		if (!last_reconcile_failed_)
-			arm_pace_timer(*due);
+		arm_pace_timer(*due);
 		return;
 	}
 	auto st = engine_->reconcile();
 	const auto end = Clock::now();
 	pacer_.ran(start, end);
-	// Entries waiting for room are the tick's business (retried there):
-	// they must not hold back the pacing of unrelated changes.
-	last_reconcile_failed_ = st && st->errors > st->capacity_errors;
 	if (st) {
 		log_unsupported_collectors();
 		reconcile_seconds_.observe(std::chrono::duration<double>(end - start).count());
-		// A full map is logged once each way (below), not on every retry.
-		const auto other_errors = st->errors - st->capacity_errors;
-		if (st->installed + st->replaced + st->removed + other_errors)
+		// Failed keys are logged once each way (below), not on every retry.
+		if (st->installed + st->replaced + st->removed)
 			LOG_INFO("reconcile: +" << st->installed << " ~" << st->replaced << " -"
 						<< st->removed << " =" << st->unchanged
-						<< (other_errors ? " errors " + std::to_string(other_errors) +
-									   " (" + st->last_error + ")"
-								 : std::string()));
+						<< (st->errors ? " errors " + std::to_string(st->errors) : std::string()));
 		log_dataplane_full();
 		const auto diffs = engine_->counters().full_pass_differences;
 		if (diffs != full_pass_differences_seen_)

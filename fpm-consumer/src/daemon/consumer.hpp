@@ -86,7 +86,6 @@ private:
 	ReconcilePacer pacer_;
 	UniqueFd pace_timer_;
 	std::optional<Clock::time_point> pace_armed_;
-	bool last_reconcile_failed_ = false;
 	NoRouteLog no_route_log_;
 	std::set<std::string> unsupported_logged_;
 	bool dataplane_full_logged_ = false;
