@@ -25,9 +25,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "docker"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(REPO / "tests" / "scenarios"))
 
 import gen_fabric as G  # noqa: E402
 from clabns import Lab, LabError  # noqa: E402
+import fabric as scenarios_fabric  # noqa: E402  (the reference fabric's helpers)
 
 BUILD = Path(os.environ.get("EVPNMON_BUILD_DIR") or REPO / "build")
 FRR_PREFIX = os.environ.get("EVPNMON_FRR_PREFIX") or str(REPO / "build" / "frr")
@@ -123,12 +125,7 @@ class GenFabric:
         return self.count_kinds(self.entries(lab, leaf), action_to)
 
     def where_is(self, lab: Lab, host: str) -> str:
-        for l in lab.links:
-            ends = {l.a[0], l.b[0]}
-            if host in ends:
-                (other,) = ends - {host}
-                return other
-        raise KeyError(host)
+        return scenarios_fabric.where_is(lab, host)
 
     def fdb_knows(self, lab: Lab, leaf: str, mac: str) -> bool:
         out = lab.exec(leaf, ["bridge", "fdb", "show", "br", "br100"], check=False).stdout
