@@ -39,6 +39,10 @@
 //                ID): entry 3 lookup, counters, mark, bpf_redirect (not
 //                performed by test_run);
 //   decap-miss   an unknown HOST ID: dropped and counted;
+//   decap-forged a known (VNI, HOST ID) from an outer source that is not a
+//                decap source of the VNI: the source check drops it
+//                (decap-hit and decap-miss pass the check: their source,
+//                127.0.0.1, is listed for VNI 100);
 //   (a copy at the egress, mark set, is not a row: a repeated test_run
 //   reuses the skb, and the first run clears the mark; its cost is in the
 //   local-copy rows, whose clone passes srv's evpnmon_egress.)
@@ -47,6 +51,16 @@
 //                installed) on a flooded original of unmonitored hosts;
 //   eg-dup       evpnmon_egress at srv on a flooded original from a host
 //                whose entry 1 copies to srv: dropped (the copy has it).
+//
+// Every copy in this table passes the mirror ceiling (on, at a rate no
+// run reaches): its lock and counters are in every copy row, as on a
+// leaf. The next table isolates them.
+//
+// The mirror ceiling's per-copy cost (0 sessions; the dp_ceiling map
+// rewritten between rows, interleaved REPS times): e1-local and e1-vxlan
+// with the ceiling off, on and under its rate (copy sent), and on and over
+// it (copy dropped before the clone), each as the difference to the empty
+// program.
 //
 // Further tables (0 sessions), the profile and ERSPAN costs:
 // Scenarios, interleaved REPS times, median per scenario:
@@ -344,7 +358,7 @@ void path_table(Dataplane &dp, unsigned repeat, int reps, const std::vector<std:
 			    g1 = if_nametoindex("g1"), srv = if_nametoindex("srv");
 	tunnel_shim *shim_empty = shim_to(empty), *shim_decap = shim_to(decap);
 	auto at = [&](int prog, std::uint32_t in, std::uint32_t out, std::uint32_t mark = 0,
-		      std::uint32_t cb0 = 0, std::uint32_t cb1 = 0) {
+		      std::uint32_t cb0 = 0, std::uint32_t cb1 = 0, std::uint32_t cb2 = 0) {
 		return [=, &f]() {
 			__sk_buff ctx{};
 			ctx.ingress_ifindex = in;
@@ -352,6 +366,7 @@ void path_table(Dataplane &dp, unsigned repeat, int reps, const std::vector<std:
 			ctx.mark = mark;
 			ctx.cb[0] = cb0;
 			ctx.cb[1] = cb1;
+			ctx.cb[2] = cb2; // the shim's outer source (0: 127.0.0.1)
 			std::vector<std::uint8_t> o(f.size() + 256);
 			LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = f.data(), .data_out = o.data(),
 				    .data_size_in = static_cast<__u32>(f.size()),
@@ -419,6 +434,10 @@ void path_table(Dataplane &dp, unsigned repeat, int reps, const std::vector<std:
 	     at(sh_d, 0, 0, 0, 100, 7), {d7}, "shim"},
 	    {"decap-miss", "decap: unknown HOST ID (dropped, counted) — difference to the shim row",
 	     at(sh_d, 0, 0, 0, 100, 9), {}, "shim"},
+	    {"decap-forged",
+	     "decap: known HOST ID from a source that is not a VTEP of the VNI (dropped, "
+	     "counted) — difference to the shim row",
+	     at(sh_d, 0, 0, 0, 100, 7, 0x0a090906), {d7}, "shim"},
 	    {"eg-noserver", "egress at a port without a server", at(egress, h1, h2), {}},
 	    {"eg-flood", "egress at srv: flooded original of unmonitored hosts", at(egress, h1, srv),
 	     {}},
@@ -447,6 +466,8 @@ void path_table(Dataplane &dp, unsigned repeat, int reps, const std::vector<std:
 		dp.remove(x.key);
 	tunnel_shim__destroy(shim_empty);
 	tunnel_shim__destroy(shim_decap);
+	if (dp.decap_drops().unknown_source == 0)
+		throw std::runtime_error("decap-forged: the source check dropped nothing");
 
 	auto med = [](std::vector<double> v) {
 		std::sort(v.begin(), v.end());
@@ -482,6 +503,91 @@ void path_table(Dataplane &dp, unsigned repeat, int reps, const std::vector<std:
 			    med(ns[n]["eg-flood"]) - e);
 	}
 	std::printf(".\n\n");
+}
+
+// Rewrites the ceiling (BPF_F_LOCK, as the backend does): rate in bit/s
+// (0 = off), burst in octets; the bucket starts full.
+void set_ceiling(const std::string &pin, std::uint64_t rate, std::uint64_t burst)
+{
+	const int fd = bpf_obj_get((pin + "/dp_ceiling").c_str());
+	dp_ceiling c{};
+	c.rate = rate;
+	c.burst = burst * 8 * DP_TOKEN_SCALE;
+	c.fill_ns = rate ? std::max<std::uint64_t>(c.burst / rate, 1) : 0;
+	const dp_u32 zero = 0;
+	const int err = fd < 0 ? -1 : bpf_map_update_elem(fd, &zero, &c, BPF_F_LOCK);
+	::close(fd);
+	if (err)
+		throw std::runtime_error("write dp_ceiling");
+}
+
+// The mirror ceiling's cost per copy: off, on and under the rate, on and
+// over it, for a local and a VXLAN-GBP copy.
+void ceiling_table(Dataplane &dp, const std::string &pin, unsigned repeat, int reps, int mirror,
+		   int empty, const std::vector<std::uint8_t> &f)
+{
+	const std::uint32_t h1 = if_nametoindex("h1");
+	Entry local;
+	local.key.kind = EntryKind::MirrorSource;
+	local.key.vni = 100;
+	local.key.host.mac = parse_mac("02:00:00:00:00:01");
+	local.key.host_id = 7;
+	local.key.session = "ceiling";
+	local.action.ifindex = if_nametoindex("srv");
+	Entry vx = local;
+	vx.action = Action{};
+	vx.action.kind = Action::Kind::Vxlan;
+	vx.action.remote_vtep = {10, 9, 9, 2};
+	vx.action.vni = 100;
+	vx.action.host_id = 7;
+	struct Row {
+		std::string id, label;
+		const Entry *entry;
+		std::uint64_t rate, burst;
+	};
+	// "under": a rate no run reaches (the bucket refills within ns);
+	// "over": a one-octet bucket, so that every copy is refused.
+	const std::uint64_t never = 1'000'000'000'000'000'000ull, big = 1ull << 31;
+	const std::vector<Row> rows = {
+	    {"empty", "empty TC program (baseline)", nullptr, 0, 0},
+	    {"local-off", "entry 1, local copy, ceiling off", &local, 0, 0},
+	    {"local-on", "entry 1, local copy, ceiling on, under its rate (sent)", &local, never, big},
+	    {"local-over", "entry 1, local copy, ceiling on, over it (dropped)", &local, 8, 1},
+	    {"vxlan-off", "entry 1, VXLAN-GBP copy, ceiling off", &vx, 0, 0},
+	    {"vxlan-on", "entry 1, VXLAN-GBP copy, ceiling on, under its rate (sent)", &vx, never,
+	     big},
+	    {"vxlan-over", "entry 1, VXLAN-GBP copy, ceiling on, over it (dropped)", &vx, 8, 1},
+	};
+	std::map<std::string, std::vector<double>> ns;
+	for (int r = 0; r < reps; ++r)
+		for (const auto &row : rows) {
+			for (const auto &x : dp.list())
+				dp.remove(x.key);
+			if (row.entry)
+				if (auto ec = dp.install(*row.entry))
+					throw std::runtime_error("install: " + ec.message());
+			set_ceiling(pin, row.rate, row.burst);
+			ns[row.id].push_back(run(row.entry ? mirror : empty, f, h1, repeat));
+		}
+	for (const auto &x : dp.list())
+		dp.remove(x.key);
+	if (dp.ceiling_counters().dropped_packets == 0 || dp.ceiling_counters().passed_packets == 0)
+		throw std::runtime_error("ceiling rows: the ceiling neither passed nor dropped");
+	auto med = [&](const std::string &n) {
+		auto v = ns[n];
+		std::sort(v.begin(), v.end());
+		return v[v.size() / 2];
+	};
+	std::printf("| mirror ceiling | ns per run: median | + over the empty program |\n");
+	std::printf("|---|---:|---:|\n");
+	for (const auto &row : rows)
+		std::printf("| %s | %.0f | %+.0f |\n", row.label.c_str(), med(row.id),
+			    med(row.id) - med("empty"));
+	std::printf("\nCeiling on and under its rate, per copy: %+.0f ns (local), %+.0f ns "
+		    "(VXLAN-GBP) over the ceiling off; median of %d interleaved measurements "
+		    "of %u runs, %u-octet frame.\n\n",
+		    med("local-on") - med("local-off"), med("vxlan-on") - med("vxlan-off"), reps,
+		    repeat, static_cast<unsigned>(f.size()));
 }
 
 } // namespace
@@ -525,7 +631,13 @@ int main(int argc, char **argv)
 		cfg.bridges = {{"br100", "vxlan100", 100}, {"br200", "vxlan200", 200}};
 		cfg.local_vtep = {10, 9, 9, 1};
 		cfg.pin_dir = pin;
+		// The ceiling on, at a rate no run reaches: every copy pays its
+		// check, none is refused (the rows measure sending copies).
+		cfg.mirror_ceiling_bps = 1'000'000'000'000'000'000ull;
 		auto dp = make_dataplane("linux", cfg);
+		// The decap rows' copies come from the shim's 127.0.0.1.
+		if (auto ec = dp->add_decap_source(100, *parse_ip("127.0.0.1")))
+			throw std::runtime_error("decap source: " + ec.message());
 		const int mirror = attached_mirror("h1"), empty = empty_prog();
 		const std::uint32_t h1 = if_nametoindex("h1");
 		const auto f = frame();
@@ -535,6 +647,8 @@ int main(int argc, char **argv)
 			::close(egress);
 			::close(decap);
 		}
+		ceiling_table(*dp, pin, repeat, reps, mirror, empty, f);
+		set_ceiling(pin, cfg.mirror_ceiling_bps, 1ull << 31);
 
 		Entry e;
 		e.key.kind = EntryKind::MirrorSource;

@@ -88,13 +88,26 @@ metadata). What each path includes:
   \`veth_xmit\`, counted as a drop). The clone dominates;
 * VXLAN-GBP copy: the clone is encapsulated by the mirror device, routed
   and transmitted on the underlay veth (peer down);
-* decap: entry 3 lookup, counters, copy mark, \`bpf_redirect\` (test_run
-  does not perform it); unknown HOST ID: dropped and counted;
+* decap: the source check (one \`dp_decap_src\` lookup: the outer source is
+  a VTEP of the VNI), entry 3 lookup, counters, copy mark, \`bpf_redirect\`
+  (test_run does not perform it); unknown HOST ID: dropped and counted; a
+  forged copy (a known HOST ID from a source that is not a VTEP of the
+  VNI): the source check drops and counts it before entry 3;
+* every copy row passes the mirror ceiling (on, at a rate no run reaches):
+  its lock, clock and counters are in the row, as on a leaf;
 * egress at a port without a server: the mark test and one lookup;
   flooded original at a server's port: server port (with its kinds), port
   VNI, Ethernet header, local MAC, then one lookup per kind of the entries
   copying to that port (3 for MAC-keyed sessions); a duplicate: the same
   until the lookup that finds the watched host, then dropped and counted.
+
+Then the **mirror ceiling**'s own cost (same invocation, no background
+sessions, the \`dp_ceiling\` map rewritten between interleaved rows): one
+local and one VXLAN-GBP copy with the ceiling off, on and under its rate
+(the copy is sent: the difference to "off" is the ceiling's per-copy
+cost: one lookup, the clock, the spin lock, a per-CPU counter), and on and
+over it (the copy is refused before \`bpf_clone_redirect\`: far cheaper
+than sending it).
 
 Then (same invocation, no background sessions) the mirror program with a
 plain entry and with a full profile, as ratios to the empty program:

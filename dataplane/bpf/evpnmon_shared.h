@@ -307,6 +307,42 @@ struct dp_erspan_stats {
 #define DP_ERSPAN_SLOT_MASK 0x3fffu
 #define DP_ERSPAN_HOP_IFINDEX_MASK 0x0fffffffu
 
+/* ---- Decapsulation sources ----
+ * Entry 3 decapsulates a copy only if its outer source address is a VTEP of
+ * the copy's VNI: (VNI, remote VTEP) pairs, filled by the consumer from the
+ * VNI's flood list (the remote VTEPs zebra installs from IMET routes).
+ * IPv4 underlay only, like the copies themselves. The value is unused. */
+#define DP_MAX_DECAP_SOURCES 262144
+struct dp_decap_src_key {
+	dp_u32 vni;
+	dp_u32 vtep; /* IPv4, network order */
+};
+
+/* ---- The mirror ceiling ----
+ * One token bucket over every copy this VTEP emits (local, VXLAN-GBP,
+ * ERSPAN), taken right before the copy is cloned, charged with the copy's
+ * mirrored octets (after truncation). Tokens are nano-bits: a copy of L
+ * octets costs L * 8 * DP_TOKEN_SCALE, `rate` bits per second refill rate
+ * * elapsed ns. Userspace writes rate/burst/fill_ns (BPF_F_LOCK) at start;
+ * rate 0 = off (no lock, no counter). */
+struct dp_ceiling {
+	DP_SPIN_LOCK lock;
+	dp_u32 pad;
+	dp_u64 tokens;  /* nano-bits */
+	dp_u64 last_ns; /* bpf_ktime_get_ns of the last refill; 0 = full */
+	dp_u64 rate;    /* bits per second; 0 = off */
+	dp_u64 burst;   /* nano-bits (bucket depth) */
+	dp_u64 fill_ns; /* time to fill an empty bucket (>= 1) */
+};
+
+/* dp_tstats (per CPU, struct dp_stats): what the trust controls stopped or
+ * let through. Its own array, so that dp_gstats keeps its size and the pins
+ * of a previous version stay compatible. */
+#define DP_TSTAT_CEIL_PASS 0    /* copies within the ceiling (packets, bytes) */
+#define DP_TSTAT_CEIL_DROP 1    /* copies over it, dropped (packets, bytes, drops) */
+#define DP_TSTAT_DECAP_SOURCE 2 /* decap: outer source not a VTEP of the VNI */
+#define DP_TSTAT_MAX 8          /* room for more without changing the map */
+
 /* Full description of one installed entry, so that a restarted process can
  * list() exactly what it (or a previous run) installed. Not read by BPF. */
 struct dp_entry_meta {

@@ -6,6 +6,7 @@
  *   lib/parse.h   header fields entries match on (MAC, IPv4/IPv6, one VLAN)
  *   lib/match.h   entries 1/2 -> the set of distinct copies; egress lookups
  *   lib/profile.h direction, filter, sampler, policer of a session profile
+ *   lib/ceiling.h token buckets: the policers' and the mirror ceiling
  *   lib/emit.h    bpf_clone_redirect of the copies (local, VXLAN-GBP, ERSPAN)
  *   lib/erspan.h  GRE/ERSPAN II/III encapsulation and routing of a copy
  *   lib/trunc.h   cutting a copy to its truncation length
@@ -20,13 +21,15 @@
  *   distinct action: bpf_clone_redirect to the egress of a local port, or with
  *   a VXLAN-GBP tunnel key (VNI, HOST ID as Group Policy ID, remote VTEP) to
  *   the egress of the mirror device (`vxlan external gbp`). A matched
- *   entry's session profile decides first whether it asks for a copy. The
- *   original is never modified: always TC_ACT_OK.
+ *   entry's session profile decides first whether it asks for a copy; the
+ *   mirror ceiling (one bucket for all copies) last, right before a copy
+ *   is cloned. The original is never modified: always TC_ACT_OK.
  *
- * evpnmon_decap: TC ingress of the mirror device. Reads the tunnel key (VNI)
- *   and the GBP option (HOST ID), looks up entry 3 and redirects the inner
- *   frame to the egress of the server's port; unknown HOST ID: dropped and
- *   counted. The copy carries DP_COPY_MARK.
+ * evpnmon_decap: TC ingress of the mirror device. Reads the tunnel key (VNI,
+ *   outer source) and the GBP option (HOST ID); a source that is not a VTEP
+ *   of the VNI (dp_decap_src): dropped and counted; then looks up entry 3
+ *   and redirects the inner frame to the egress of the server's port;
+ *   unknown HOST ID: dropped and counted. The copy carries DP_COPY_MARK.
  *
  * evpnmon_egress: TC egress of every host-facing bridge port. Drops an
  *   ORIGINAL frame (no DP_COPY_MARK) that the bridge floods or forwards out

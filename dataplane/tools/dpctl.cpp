@@ -5,7 +5,9 @@
 //       [--mirror-device evpnmon0] [--mirror-port 4790] [--local-vtep IP]
 //       [--erspan-device evpnmon-er] [--erspan-hw-id N]
 //       [--pin-dir DIR] [--max-entries N] [--max-profiles N] [--keep] [--entry SPEC]... [--remove SPEC]...
-//       [--list] [--macs] [--run]
+//       [--mirror-ceiling RATE] [--mirror-ceiling-burst BYTES]
+//       [--decap-source VNI/VTEP]... [--remove-decap-source VNI/VTEP]...
+//       [--list] [--decap-sources] [--macs] [--show] [--run]
 //
 // SPEC: "src|dst|decap vni=N [mac=M] [ip=A] host-id=H
 //        (port=IFNAME | vxlan=VTEP/VNI/HOSTID
@@ -20,8 +22,18 @@
 // --max-entries: the capacity (default 262144); on a leaf, the consumer's
 // --dp-max-entries, or its pinned maps are replaced (entries dropped);
 // --max-profiles likewise (--dp-max-profiles).
+// --mirror-ceiling: bits per second of copies this VTEP may emit, with an
+// optional k/m/g suffix (powers of 1000), 0 or "off" = no ceiling; default
+// 1g. --mirror-ceiling-burst: the bucket in octets (default 10 ms at the
+// rate, at least 64 KiB). Written at every start: each invocation applies
+// its own (or the default).
+// --decap-source: entry 3 accepts copies of VNI from VTEP (IPv4) only if
+// the pair is listed (the consumer lists the VNI's flood-list VTEPs);
+// --decap-sources prints them ("decap-source VNI/VTEP").
+// --show: print the counters now (as --run does on exit).
 // --run: print "ready", print MAC events, exit on SIGINT/SIGTERM printing
-// every entry's counters and every ERSPAN destination's.
+// every entry's counters, every ERSPAN destination's, the decap drops by
+// reason and the mirror ceiling's counters.
 #include <evpnmon/dataplane/dataplane.hpp>
 
 #include <net/if.h>
@@ -50,6 +62,39 @@ std::array<std::uint8_t, 4> v4(const std::string &s)
 	std::array<std::uint8_t, 4> a{};
 	std::copy_n(ip->bytes.begin(), 4, a.begin());
 	return a;
+}
+
+// "VNI/VTEP" of --decap-source.
+std::pair<std::uint32_t, IpAddr> parse_source(const std::string &v)
+{
+	auto slash = v.find('/');
+	auto ip = slash == std::string::npos ? std::nullopt : parse_ip(v.substr(slash + 1));
+	if (!ip)
+		throw std::invalid_argument("VNI/VTEP expected: " + v);
+	return {static_cast<std::uint32_t>(std::stoul(v.substr(0, slash))), *ip};
+}
+
+// Bits per second: a number with an optional k/m/g suffix (x 1000^n);
+// 0 or "off": no ceiling.
+std::uint64_t parse_rate(const std::string &v)
+{
+	if (v == "off")
+		return 0;
+	std::size_t end = 0;
+	const double n = std::stod(v, &end);
+	double mult = 1;
+	const std::string suffix = v.substr(end);
+	if (suffix == "k" || suffix == "K")
+		mult = 1e3;
+	else if (suffix == "m" || suffix == "M")
+		mult = 1e6;
+	else if (suffix == "g" || suffix == "G")
+		mult = 1e9;
+	else if (!suffix.empty())
+		throw std::invalid_argument("rate: bits/s with k, m or g: " + v);
+	if (n < 0 || n * mult > 1e18)
+		throw std::invalid_argument("rate out of range: " + v);
+	return static_cast<std::uint64_t>(n * mult + 0.5);
 }
 
 std::uint32_t ifindex_of(const std::string &name)
@@ -218,6 +263,15 @@ void print_counters(const Dataplane &dp)
 			  << " bytes=" << c.bytes << " no_route=" << c.no_route
 			  << " mtu_truncated=" << c.mtu_truncated << " errors=" << c.errors
 			  << " last_seq=" << c.last_seq << "\n";
+	const auto dd = dp.decap_drops();
+	std::cout << "decap_drops no_tunnel_metadata=" << dd.no_tunnel_metadata
+		  << " unknown_source=" << dd.unknown_source
+		  << " unknown_host_id=" << dd.unknown_host_id << "\n";
+	const auto c = dp.ceiling_counters();
+	std::cout << "ceiling passed_packets=" << c.passed_packets
+		  << " passed_bytes=" << c.passed_bytes
+		  << " dropped_packets=" << c.dropped_packets
+		  << " dropped_bytes=" << c.dropped_bytes << "\n";
 }
 
 } // namespace
@@ -228,7 +282,8 @@ try {
 	std::string backend = "linux";
 	std::vector<Entry> add;
 	std::vector<EntryKey> del;
-	bool list = false, macs = false, run = false;
+	std::vector<std::pair<std::uint32_t, IpAddr>> add_src, del_src;
+	bool list = false, macs = false, run = false, show = false, sources = false;
 	for (int i = 1; i < argc; ++i) {
 		std::string a = argv[i];
 		auto next = [&]() -> std::string {
@@ -267,6 +322,18 @@ try {
 			add.push_back(parse_entry(next()));
 		else if (a == "--remove")
 			del.push_back(parse_entry(next()).key);
+		else if (a == "--mirror-ceiling")
+			cfg.mirror_ceiling_bps = parse_rate(next());
+		else if (a == "--mirror-ceiling-burst")
+			cfg.mirror_ceiling_burst = std::stoull(next());
+		else if (a == "--decap-source")
+			add_src.push_back(parse_source(next()));
+		else if (a == "--remove-decap-source")
+			del_src.push_back(parse_source(next()));
+		else if (a == "--decap-sources")
+			sources = true;
+		else if (a == "--show")
+			show = true;
 		else if (a == "--list")
 			list = true;
 		else if (a == "--macs")
@@ -283,9 +350,21 @@ try {
 	for (const auto &e : add)
 		if (auto ec = dp->install(e))
 			throw std::system_error(ec, "install " + describe(*dp, e));
+	for (const auto &[vni, ip] : del_src)
+		if (auto ec = dp->remove_decap_source(vni, ip))
+			throw std::system_error(ec, "remove decap source");
+	for (const auto &[vni, ip] : add_src)
+		if (auto ec = dp->add_decap_source(vni, ip))
+			throw std::system_error(ec, "add decap source " + std::to_string(vni) +
+							"/" + to_string(ip));
 	if (list)
 		for (const auto &e : dp->list())
 			std::cout << "entry " << describe(*dp, e) << "\n";
+	if (sources)
+		for (const auto &[vni, ip] : dp->decap_sources())
+			std::cout << "decap-source " << vni << "/" << to_string(ip) << "\n";
+	if (show)
+		print_counters(*dp);
 	dp->set_mac_listener([&](const MacEvent &ev) {
 		std::cout << "mac " << (ev.kind == MacEvent::Kind::Learned ? "learned " : "removed ")
 			  << to_string(ev.mac) << " port=" << dp->port_name(ev.ifindex)

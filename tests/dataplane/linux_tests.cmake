@@ -1,6 +1,7 @@
 # Integration tests of the linux backend (root, netns, BPF).
 add_executable(test_dataplane_linux test_linux.cpp)
 target_link_libraries(test_dataplane_linux PRIVATE evpnmon_dp_table doctest::doctest)
+target_include_directories(test_dataplane_linux PRIVATE ${EVPNMON_DP_SOURCE_DIR}/bpf)
 add_test(NAME dataplane.linux COMMAND test_dataplane_linux)
 set_tests_properties(dataplane.linux PROPERTIES LABELS "integration" TIMEOUT 120)
 

@@ -1,5 +1,6 @@
 #include "semantic_table.hpp"
 
+#include <array>
 #include <stdexcept>
 
 namespace evpnmon::dp::table {
@@ -18,6 +19,19 @@ constexpr const char *V6_1 = "fd00::1";
 constexpr const char *V6_2 = "fd00::2";
 constexpr const char *VTEP_B = "10.9.9.2";
 constexpr const char *VTEP_C = "10.9.9.3";
+// Outer sources of copies arriving at the mirror device.
+constexpr std::array<std::uint8_t, 4> VTEP_S{10, 9, 9, 5}; // a VTEP of VNI 100
+constexpr std::array<std::uint8_t, 4> VTEP_X{10, 9, 9, 6}; // not one (a forger)
+const std::vector<std::pair<std::uint32_t, std::string>> kSources100 = {{100, "10.9.9.5"}};
+
+DecapDrops drops(std::uint64_t nometa, std::uint64_t source, std::uint64_t host)
+{
+	DecapDrops d;
+	d.no_tunnel_metadata = nometa;
+	d.unknown_source = source;
+	d.unknown_host_id = host;
+	return d;
+}
 
 using K = EntryKind;
 using O = Output::Kind;
@@ -175,19 +189,64 @@ std::vector<Case> make_cases()
 	c.push_back({"decap: known HOST ID delivered to the server's port",
 		     {{K::Decap, 100, "", "", 4242, "srv", "", 0, 0}},
 		     v4(H1, H2, IP1, IP2),
-		     "mirror", TunnelMeta{100, 4242, {127, 0, 0, 1}},
+		     "mirror", TunnelMeta{100, 4242, VTEP_S},
 		     {{O::Deliver, "srv", "", 0, 0}},
 		     {{0, 1, 0}}, 0});
+	c.back().decap_sources = kSources100;
+	c.back().decap_drops = drops(0, 0, 0);
 	c.push_back({"decap: unknown HOST ID dropped and counted",
 		     {{K::Decap, 100, "", "", 4242, "srv", "", 0, 0}},
 		     v4(H1, H2, IP1, IP2),
-		     "mirror", TunnelMeta{100, 4243, {127, 0, 0, 1}},
+		     "mirror", TunnelMeta{100, 4243, VTEP_S},
 		     {}, {{0, 0, 0}}, 1});
+	c.back().decap_sources = kSources100;
+	c.back().decap_drops = drops(0, 0, 1);
 	c.push_back({"decap: HOST ID known in another VNI only is dropped",
 		     {{K::Decap, 200, "", "", 4242, "srv", "", 0, 0}},
 		     v4(H1, H2, IP1, IP2),
-		     "mirror", TunnelMeta{100, 4242, {127, 0, 0, 1}},
+		     "mirror", TunnelMeta{100, 4242, VTEP_S},
 		     {}, {{0, 0, 0}}, 1});
+	c.back().decap_sources = {{100, "10.9.9.5"}, {200, "10.9.9.5"}};
+	c.back().decap_drops = drops(0, 0, 1);
+
+	// Decapsulation only from a VTEP of the copy's VNI: a valid (VNI,
+	// HOST ID) from any other source is a forged copy, never delivered.
+	c.push_back({"decap: a known (VNI, HOST ID) from a source that is not a VTEP "
+		     "of the VNI is dropped and counted",
+		     {{K::Decap, 100, "", "", 4242, "srv", "", 0, 0}},
+		     v4(H1, H2, IP1, IP2),
+		     "mirror", TunnelMeta{100, 4242, VTEP_X},
+		     {}, {{0, 0, 0}}, 1});
+	c.back().decap_sources = kSources100;
+	c.back().decap_drops = drops(0, 1, 0);
+	c.push_back({"decap: a VTEP of another VNI only is not a source of this one",
+		     {{K::Decap, 100, "", "", 4242, "srv", "", 0, 0}},
+		     v4(H1, H2, IP1, IP2),
+		     "mirror", TunnelMeta{100, 4242, VTEP_S},
+		     {}, {{0, 0, 0}}, 1});
+	c.back().decap_sources = {{200, "10.9.9.5"}, {100, "10.9.9.7"}};
+	c.back().decap_drops = drops(0, 1, 0);
+	c.push_back({"decap: no source listed: nothing is decapsulated",
+		     {{K::Decap, 100, "", "", 4242, "srv", "", 0, 0}},
+		     v4(H1, H2, IP1, IP2),
+		     "mirror", TunnelMeta{100, 4242, VTEP_S},
+		     {}, {{0, 0, 0}}, 1});
+	c.back().decap_drops = drops(0, 1, 0);
+	c.push_back({"decap: an unknown source is counted before an unknown HOST ID",
+		     {{K::Decap, 100, "", "", 4242, "srv", "", 0, 0}},
+		     v4(H1, H2, IP1, IP2),
+		     "mirror", TunnelMeta{100, 4243, VTEP_X},
+		     {}, {{0, 0, 0}}, 1});
+	c.back().decap_sources = kSources100;
+	c.back().decap_drops = drops(0, 1, 0);
+	c.push_back({"decap: any of the VNI's VTEPs is a source",
+		     {{K::Decap, 100, "", "", 4242, "srv", "", 0, 0}},
+		     v4(H1, H2, IP1, IP2),
+		     "mirror", TunnelMeta{100, 4242, VTEP_S},
+		     {{O::Deliver, "srv", "", 0, 0}},
+		     {{0, 1, 0}}, 0});
+	c.back().decap_sources = {{100, "10.9.9.7"}, {100, "10.9.9.5"}, {100, "10.9.9.6"}};
+	c.back().decap_drops = drops(0, 0, 0);
 
 	// More distinct actions than DP_MAX_COPIES: which copies survive
 	// depends on the lookup order (source MAC, destination MAC, source IP,
@@ -256,9 +315,10 @@ std::vector<Case> make_cases()
 		     "(the copy mark passes the egress program)",
 		     {dst_mac(H1, 7, "srv"), decap7},
 		     v4(H2, H1, IP2, IP1),
-		     "mirror", TunnelMeta{100, 7, {127, 0, 0, 1}},
+		     "mirror", TunnelMeta{100, 7, VTEP_S},
 		     {{O::Deliver, "srv", "", 0, 0}},
 		     {{0, 0, 0}, {1, 1, 0}}, 0, {"srv", "h3"}, {}, 0});
+	c.back().decap_sources = kSources100;
 	c.push_back({"unknown unicast from a local monitored host: one copy, no "
 		     "flooded original on the server's port",
 		     {src_mac(H1, 7, "srv")},

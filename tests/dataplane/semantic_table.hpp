@@ -9,6 +9,9 @@
 // bridge VNI 200 with host port g1; "ghost" is an ifindex that does not
 // exist; "mirror" is the `vxlan external gbp` mirror device; "fabric" is
 // VNI 100's fabric VXLAN device (a frame another VTEP flooded or forwarded).
+// Copies decapsulated at "mirror" come from one of the addresses VTEP_S
+// (10.9.9.5), VTEP_X (10.9.9.6) or VTEP_Y (10.9.9.7) (TunnelMeta::remote_vtep;
+// the linux harness sends them from these local addresses).
 //
 // The bridge sends no original out of a host port unless the case lists
 // the port in `forwarding` (flooding off everywhere else). Originals are
@@ -84,6 +87,10 @@ struct Case {
 	// Dataplane::dropped_originals() increase (originals the egress
 	// program dropped at a server's port).
 	std::optional<std::uint64_t> dropped_originals;
+	// (VNI, VTEP) decap sources listed before the frame (all others
+	// removed), and the Dataplane::decap_drops() increase.
+	std::vector<std::pair<std::uint32_t, std::string>> decap_sources;
+	std::optional<DecapDrops> decap_drops;
 };
 
 const std::vector<Case> &cases();

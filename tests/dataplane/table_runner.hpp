@@ -78,6 +78,17 @@ inline void run_case(Harness &h, const Case &c)
 	std::sort(listed.begin(), listed.end());
 	CHECK(listed == want);
 
+	for (const auto &[vni, ip] : dp.decap_sources())
+		REQUIRE_FALSE(dp.remove_decap_source(vni, ip));
+	std::vector<std::pair<std::uint32_t, IpAddr>> sources;
+	for (const auto &[vni, ip] : c.decap_sources) {
+		sources.emplace_back(vni, *parse_ip(ip));
+		REQUIRE_FALSE(dp.add_decap_source(vni, sources.back().second));
+	}
+	std::sort(sources.begin(), sources.end());
+	CHECK(dp.decap_sources() == sources);
+	const auto dd0 = dp.decap_drops();
+
 	h.prepare(c);
 	const auto d0 = dp.dropped_originals();
 	auto frame = build_frame(c.frame);
@@ -104,6 +115,13 @@ inline void run_case(Harness &h, const Case &c)
 	}
 	if (c.global_drops)
 		CHECK(dp.global_counters().drops - g0.drops == *c.global_drops);
+	if (c.decap_drops) {
+		const auto dd = dp.decap_drops();
+		CHECK(dd.no_tunnel_metadata - dd0.no_tunnel_metadata ==
+		      c.decap_drops->no_tunnel_metadata);
+		CHECK(dd.unknown_source - dd0.unknown_source == c.decap_drops->unknown_source);
+		CHECK(dd.unknown_host_id - dd0.unknown_host_id == c.decap_drops->unknown_host_id);
+	}
 	if (c.dropped_originals) {
 		const auto d = dp.dropped_originals();
 		CHECK(d.drops - d0.drops == *c.dropped_originals);

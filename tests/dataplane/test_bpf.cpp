@@ -111,7 +111,8 @@ struct BpfHarness : table::Harness {
 	int ul = table::packet_socket("ul0");
 	const table::Case *current = nullptr;
 
-	explicit BpfHarness(bool keep = false) : dp(make_dataplane("linux", switch_config(keep)))
+	explicit BpfHarness(bool keep = false) : BpfHarness(switch_config(keep)) {}
+	explicit BpfHarness(const Config &cfg) : dp(make_dataplane("linux", cfg))
 	{
 		shim = tunnel_shim__open_and_load();
 		if (!shim || decap_map < 0)
@@ -277,6 +278,9 @@ struct BpfHarness : table::Harness {
 		__sk_buff ctx{};
 		ctx.cb[0] = tun.vni;
 		ctx.cb[1] = tun.host_id;
+		ctx.cb[2] = static_cast<std::uint32_t>(tun.remote_vtep[0]) << 24 |
+			    static_cast<std::uint32_t>(tun.remote_vtep[1]) << 16 |
+			    static_cast<std::uint32_t>(tun.remote_vtep[2]) << 8 | tun.remote_vtep[3];
 		auto r = test_run(bpf_program__fd(shim->progs.with_tunnel), frame, ctx);
 		if (r.retval == TC_ACT_SHOT)
 			return {};
@@ -909,6 +913,212 @@ TEST_CASE("kind bits: a restart rebuilds both maps from the adopted entries")
 	CHECK_FALSE(map_word("dp_vni_kinds", 100));
 	CHECK_FALSE(map_word("dp_vni_kinds", 200));
 	CHECK_FALSE(map_word("dp_srv_port", srv));
+}
+
+namespace {
+
+// A ceiling of 8 bit/s (one octet per second) with a bucket of `burst`
+// octets: it starts full, and refills one 1000-octet copy in 1000 s, so
+// within a test exactly burst / cost copies pass, whatever the timing.
+Config ceiling_config(std::uint64_t burst, std::uint64_t bps = 8)
+{
+	Config c = switch_config();
+	c.mirror_ceiling_bps = bps;
+	c.mirror_ceiling_burst = burst;
+	return c;
+}
+
+const std::vector<std::uint8_t> &frame_1000()
+{
+	static const auto f = table::frames::padded(
+	    table::frames::udp("10.1.0.1", "10.1.0.2", 1, 2, {}), 1000);
+	return f;
+}
+
+// Sends `n` frames at h1 (each original checked unchanged by mirror_run)
+// and returns the copies per target.
+std::map<std::string, int> send_n(BpfHarness &h, const std::vector<std::uint8_t> &f, int n)
+{
+	h.drain();
+	std::map<std::string, int> out;
+	for (int i = 0; i < n; ++i) {
+		h.mirror_run(f, "h1");
+		for (const auto &o : h.copies(true, 0))
+			out[target_of(h, o)]++;
+	}
+	for (const auto &o : h.copies(true, 20))
+		out[target_of(h, o)]++;
+	return out;
+}
+
+Entry ceiling_entry(BpfHarness &h, const std::string &port, const std::string &vtep = "")
+{
+	table::EntrySpec spec{EntryKind::MirrorSource, 100, "02:00:00:00:00:01", "", 7, port,
+			      vtep, vtep.empty() ? 0u : 100u, vtep.empty() ? 0 : 7};
+	Entry e = table::make_entry(spec, [&](const std::string &p) { return h.ifindex(p); });
+	e.key.session = "ceiling";
+	return e;
+}
+
+} // namespace
+
+TEST_CASE("mirror ceiling: copies over it are dropped and counted, originals never")
+{
+	BpfHarness h(ceiling_config(3000));
+	auto &dp = h.dataplane();
+	remove_all(dp);
+	const Entry e = ceiling_entry(h, "srv");
+	REQUIRE_FALSE(dp.install(e));
+	// 10 frames of 1000 octets: 3 copies fit the bucket. Every original
+	// comes back unchanged with TC_ACT_OK (mirror_run).
+	CHECK(send_n(h, frame_1000(), 10) == std::map<std::string, int>{{"srv", 3}});
+	const auto c = dp.ceiling_counters();
+	CHECK(c.passed_packets == 3);
+	CHECK(c.passed_bytes == 3000);
+	CHECK(c.dropped_packets == 7);
+	CHECK(c.dropped_bytes == 7000);
+	// The session sees its copies policed, not failed.
+	const auto ec = dp.counters(e.key);
+	REQUIRE(ec);
+	CHECK(ec->packets == 10);
+	CHECK(ec->drops == 0);
+	CHECK(ec->policed == 7);
+	CHECK(dp.global_counters().drops == 0);
+	REQUIRE_FALSE(dp.remove(e.key));
+}
+
+TEST_CASE("mirror ceiling: a VXLAN copy is charged its truncated length")
+{
+	BpfHarness h(ceiling_config(3000));
+	auto &dp = h.dataplane();
+	remove_all(dp);
+	evpn_mon_options o{};
+	o.present = 1;
+	o.truncate = 64;
+	Entry e = ceiling_entry(h, "", "10.9.9.2");
+	e.options = session::Options(o);
+	REQUIRE_FALSE(dp.install(e));
+	// 3000 / 64 = 46 copies, not 3: the charge is what is mirrored.
+	CHECK(send_n(h, frame_1000(), 50) == std::map<std::string, int>{{"vtep 10.9.9.2", 46}});
+	const auto c = dp.ceiling_counters();
+	CHECK(c.passed_packets == 46);
+	CHECK(c.passed_bytes == 46 * 64);
+	CHECK(c.dropped_packets == 4);
+	CHECK(dp.counters(e.key)->policed == 4);
+	REQUIRE_FALSE(dp.remove(e.key));
+}
+
+TEST_CASE("mirror ceiling: ERSPAN copies are under it too")
+{
+	BpfHarness h(ceiling_config(3000));
+	auto &dp = h.dataplane();
+	remove_all(dp);
+	Entry e = ceiling_entry(h, "srv");
+	e.action = Action{};
+	e.action.kind = Action::Kind::Erspan;
+	e.action.erspan.collector = *parse_ip("10.9.9.3");
+	e.action.erspan.version = 3;
+	REQUIRE_FALSE(dp.install(e));
+	send_n(h, frame_1000(), 5);
+	const auto c = dp.ceiling_counters();
+	CHECK(c.passed_packets == 3);
+	CHECK(c.dropped_packets == 2);
+	// Only the 3 reached the ERSPAN program (sent, or counted as not).
+	auto er = dp.erspan_counters();
+	REQUIRE(er.size() == 1);
+	const auto &x = er[0].second;
+	CHECK(x.packets + x.no_route + x.errors == 3);
+	CHECK(dp.counters(e.key)->policed == 2);
+	REQUIRE_FALSE(dp.remove(e.key));
+}
+
+TEST_CASE("mirror ceiling: after the session's policer; one charge per copy, not per entry")
+{
+	{
+		BpfHarness h(ceiling_config(3000));
+		auto &dp = h.dataplane();
+		remove_all(dp);
+		// The profile's own policer passes 5 of 10; of those the
+		// ceiling passes 3. Copies the policer refused never reach the
+		// ceiling (it counts 3 + 2, not 10).
+		evpn_mon_options o{};
+		o.present = 1;
+		o.police_unit = EVPN_MON_POLICE_PPS;
+		o.police_rate = 1;
+		o.police_burst = 5;
+		Entry e = ceiling_entry(h, "srv");
+		e.options = session::Options(o);
+		REQUIRE_FALSE(dp.install(e));
+		CHECK(send_n(h, frame_1000(), 10) == std::map<std::string, int>{{"srv", 3}});
+		const auto c = dp.ceiling_counters();
+		CHECK(c.passed_packets == 3);
+		CHECK(c.dropped_packets == 2);
+		CHECK(dp.counters(e.key)->policed == 7);
+		REQUIRE_FALSE(dp.remove(e.key));
+	}
+	{
+		BpfHarness h(ceiling_config(3000));
+		auto &dp = h.dataplane();
+		remove_all(dp);
+		// Entry 1 of the source and entry 2 of the destination, same
+		// server: one copy per packet, charged once.
+		Entry a = ceiling_entry(h, "srv");
+		Entry b = a;
+		b.key.kind = EntryKind::MirrorDest;
+		b.key.host.mac = parse_mac("02:00:00:00:00:02");
+		REQUIRE_FALSE(dp.install(a));
+		REQUIRE_FALSE(dp.install(b));
+		CHECK(send_n(h, frame_1000(), 3) == std::map<std::string, int>{{"srv", 3}});
+		CHECK(dp.ceiling_counters().passed_packets == 3);
+		CHECK(dp.ceiling_counters().dropped_packets == 0);
+		remove_all(dp);
+	}
+}
+
+TEST_CASE("mirror ceiling: off (0) sends every copy and counts nothing")
+{
+	BpfHarness h(ceiling_config(0, 0));
+	auto &dp = h.dataplane();
+	remove_all(dp);
+	const Entry e = ceiling_entry(h, "srv");
+	REQUIRE_FALSE(dp.install(e));
+	CHECK(send_n(h, frame_1000(), 10) == std::map<std::string, int>{{"srv", 10}});
+	const auto c = dp.ceiling_counters();
+	CHECK(c.passed_packets + c.dropped_packets == 0);
+	CHECK(dp.counters(e.key)->policed == 0);
+	REQUIRE_FALSE(dp.remove(e.key));
+}
+
+TEST_CASE("decap sources: a forged copy is dropped and counted, a VTEP's delivered")
+{
+	// The same as the table's cases, step by step on one dataplane: the
+	// source list changes under a steady (VNI, HOST ID).
+	BpfHarness h;
+	auto &dp = h.dataplane();
+	remove_all(dp);
+	Entry d;
+	d.key.kind = EntryKind::Decap;
+	d.key.vni = 100;
+	d.key.host_id = 4242;
+	d.action.ifindex = h.ifindex("srv");
+	REQUIRE_FALSE(dp.install(d));
+	for (const auto &[vni, ip] : dp.decap_sources())
+		REQUIRE_FALSE(dp.remove_decap_source(vni, ip));
+	const auto f = frame_1000();
+	const TunnelMeta vtep{100, 4242, {10, 9, 9, 5}}, forger{100, 4242, {10, 9, 9, 6}};
+	const auto d0 = dp.decap_drops();
+	CHECK(h.decapsulate(f, vtep).empty()); // no source listed yet
+	REQUIRE_FALSE(dp.add_decap_source(100, *parse_ip("10.9.9.5")));
+	CHECK(h.decapsulate(f, vtep).size() == 1);
+	for (int i = 0; i < 5; ++i)
+		CHECK(h.decapsulate(f, forger).empty());
+	REQUIRE_FALSE(dp.remove_decap_source(100, *parse_ip("10.9.9.5")));
+	CHECK(h.decapsulate(f, vtep).empty());
+	const auto dd = dp.decap_drops();
+	CHECK(dd.unknown_source - d0.unknown_source == 7);
+	CHECK(dd.unknown_host_id == d0.unknown_host_id);
+	CHECK(dp.counters(d.key)->packets == 1);
+	REQUIRE_FALSE(dp.remove(d.key));
 }
 
 int main(int argc, char **argv)

@@ -5,10 +5,13 @@
 // per-process bpffs directory that the backend removes.
 #define DOCTEST_CONFIG_IMPLEMENT
 #include "capture.hpp"
+#include "decap_sources.hpp"
 #include "private_netns.hpp"
 #include "table_runner.hpp"
 
 #include <evpnmon/dataplane/dataplane.hpp>
+
+#include "evpnmon_shared.h"
 
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
@@ -64,6 +67,11 @@ void build_switch()
 	sh("ip link add ul0 type veth peer name ul1 && ip link set ul0 up && "
 	   "ip link set ul1 up && ip addr add 10.9.9.1/24 dev ul0");
 	sh("ip link set ul1 address 02:99:00:00:00:01");
+	// The outer sources of the table's decap cases (VTEP_S, VTEP_X, VTEP_Y):
+	// local addresses, so that a copy sent to the mirror port from one of
+	// them arrives with it as its outer source.
+	for (auto ip : {"10.9.9.5", "10.9.9.6", "10.9.9.7"})
+		sh(std::string("ip addr add ") + ip + "/32 dev lo");
 	for (auto ip : {"10.9.9.2", "10.9.9.3"})
 		sh(std::string("ip neigh add ") + ip +
 		   " lladdr 02:99:00:00:00:01 dev ul0 nud permanent");
@@ -93,9 +101,10 @@ struct LinuxHarness : table::Harness {
 	int ul = -1;
 	int udp = -1;
 
-	LinuxHarness()
+	LinuxHarness() : LinuxHarness(switch_config()) {}
+	explicit LinuxHarness(const Config &cfg)
 	{
-		dp = make_dataplane("linux", switch_config());
+		dp = make_dataplane("linux", cfg);
 		for (const auto &h : hosts)
 			cap[h] = packet_socket(h + "p");
 		ul = packet_socket("ul0");
@@ -175,13 +184,21 @@ struct LinuxHarness : table::Harness {
 							 static_cast<std::uint8_t>(tun->vni >> 8),
 							 static_cast<std::uint8_t>(tun->vni), 0};
 			pkt.insert(pkt.end(), frame.begin(), frame.end());
+			// From the case's outer source: a socket bound to it.
+			const int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+			REQUIRE(s >= 0);
+			sockaddr_in from{};
+			from.sin_family = AF_INET;
+			std::memcpy(&from.sin_addr, tun->remote_vtep.data(), 4);
+			REQUIRE(::bind(s, reinterpret_cast<sockaddr *>(&from), sizeof from) == 0);
 			sockaddr_in to{};
 			to.sin_family = AF_INET;
 			to.sin_port = htons(4790);
 			inet_pton(AF_INET, "10.9.9.1", &to.sin_addr);
-			REQUIRE(::sendto(udp, pkt.data(), pkt.size(), 0,
-					 reinterpret_cast<sockaddr *>(&to), sizeof to) ==
-				static_cast<ssize_t>(pkt.size()));
+			const auto sent = ::sendto(s, pkt.data(), pkt.size(), 0,
+						   reinterpret_cast<sockaddr *>(&to), sizeof to);
+			::close(s);
+			REQUIRE(sent == static_cast<ssize_t>(pkt.size()));
 		} else {
 			REQUIRE(::send(cap.at(in), frame.data(), frame.size(), 0) ==
 				static_cast<ssize_t>(frame.size()));
@@ -625,4 +642,139 @@ TEST_CASE("capacity: profile maps sized by max_profiles; full = ENOBUFS, a capac
 		    make_dataplane("linux", bad);
 	    }(),
 	    std::invalid_argument);
+}
+
+TEST_CASE("decap sources: the table's contract, its capacity, adopted by a restart")
+{
+	const auto s = table::source(100, "10.9.9.5");
+	{
+		auto dp = make_dataplane("linux", switch_config(true));
+		table::check_decap_source_table(*dp);
+		CHECK(pinned_map("dp_decap_src").max_entries == DP_MAX_DECAP_SOURCES);
+		table::check_decap_source_capacity(*dp, DP_MAX_DECAP_SOURCES);
+		REQUIRE_FALSE(dp->add_decap_source(s.first, s.second));
+	} // keep_on_exit: the pairs stay with the pins
+	CHECK(pinned_map("dp_decap_src").elements == 1);
+	{
+		auto dp = make_dataplane("linux", switch_config(false));
+		CHECK(dp->decap_sources() == table::SourceList{s});
+	}
+	CHECK_FALSE(std::filesystem::exists(g_pin));
+}
+
+namespace {
+
+dp_ceiling pinned_ceiling()
+{
+	const int fd = bpf_obj_get((g_pin + "/dp_ceiling").c_str());
+	REQUIRE(fd >= 0);
+	dp_ceiling c{};
+	const dp_u32 zero = 0;
+	REQUIRE(bpf_map_lookup_elem(fd, &zero, &c) == 0);
+	::close(fd);
+	return c;
+}
+
+} // namespace
+
+TEST_CASE("mirror ceiling: on by default at 1 Gbit/s, rate and depth as configured")
+{
+	constexpr std::uint64_t nano = DP_TOKEN_SCALE;
+	{
+		auto dp = make_dataplane("linux", switch_config());
+		const auto c = pinned_ceiling();
+		CHECK(c.rate == 1'000'000'000);
+		// 10 ms at the rate: 1,250,000 octets.
+		CHECK(c.burst == 1'250'000ull * 8 * nano);
+		CHECK(c.fill_ns == 10'000'000);
+		const auto cc = dp->ceiling_counters();
+		CHECK(cc.passed_packets + cc.dropped_packets == 0);
+	}
+	{
+		Config cfg = switch_config();
+		cfg.mirror_ceiling_bps = 1'000'000; // 10 ms = 1250 octets: the floor wins
+		auto dp = make_dataplane("linux", cfg);
+		const auto c = pinned_ceiling();
+		CHECK(c.rate == 1'000'000);
+		CHECK(c.burst == 65536ull * 8 * nano);
+	}
+	{
+		Config cfg = switch_config();
+		cfg.mirror_ceiling_bps = 20'000'000;
+		cfg.mirror_ceiling_burst = 3000;
+		auto dp = make_dataplane("linux", cfg);
+		const auto c = pinned_ceiling();
+		CHECK(c.rate == 20'000'000);
+		CHECK(c.burst == 3000ull * 8 * nano);
+		CHECK(c.fill_ns == 3000ull * 8 * nano / 20'000'000);
+	}
+	{
+		Config cfg = switch_config();
+		cfg.mirror_ceiling_bps = 0; // off
+		auto dp = make_dataplane("linux", cfg);
+		CHECK(pinned_ceiling().rate == 0);
+	}
+	Config bad = switch_config();
+	bad.mirror_ceiling_burst = (1ull << 31) + 1;
+	CHECK_THROWS_AS(make_dataplane("linux", bad), std::invalid_argument);
+	CHECK_FALSE(std::filesystem::exists(g_pin));
+}
+
+TEST_CASE("mirror ceiling with real frames: copies over it dropped, every original delivered")
+{
+	// 8 bit/s: the bucket (3000 octets, full at start) refills one
+	// 1000-octet copy in 1000 s, so exactly 3 of the copies pass.
+	Config cfg = switch_config();
+	cfg.mirror_ceiling_bps = 8;
+	cfg.mirror_ceiling_burst = 3000;
+	LinuxHarness h(cfg);
+	auto &dp = h.dataplane();
+	Entry e;
+	e.key.kind = EntryKind::MirrorSource;
+	e.key.vni = 100;
+	e.key.host.mac = parse_mac("02:00:00:00:00:01");
+	e.key.host_id = 7;
+	e.key.session = "ceiling";
+	e.action.ifindex = if_nametoindex("srv");
+	REQUIRE_FALSE(dp.install(e));
+	// The originals' way: h1 -> h2 (ports do not flood or learn here).
+	sh("bridge fdb replace 02:00:00:00:00:02 dev h2 master static");
+	const auto frame = table::build_frame({"02:00:00:00:00:01", "02:00:00:00:00:02",
+					       "10.1.0.1", "10.1.0.2", 0, 958});
+	REQUIRE(frame.size() == 1000);
+	h.drain();
+	for (int i = 0; i < 20; ++i)
+		REQUIRE(::send(h.cap.at("h1"), frame.data(), frame.size(), 0) ==
+			static_cast<ssize_t>(frame.size()));
+	const std::uint32_t h2 = if_nametoindex("h2"), srv = if_nametoindex("srv");
+	std::map<std::uint32_t, int> got;
+	auto count = [&] {
+		for (const auto &o : h.collect(Output::Kind::LocalCopy)) {
+			CHECK(o.frame == frame);
+			got[o.ifindex]++;
+		}
+	};
+	// Until every original and the 3 copies are in (or 5 s), then one
+	// more window in which nothing else may arrive.
+	const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+	while ((got[h2] < 20 || got[srv] < 3) && std::chrono::steady_clock::now() < until)
+		count();
+	count();
+	CHECK(got[h2] == 20);
+	CHECK(got[srv] == 3);
+	got.erase(h2);
+	got.erase(srv);
+	CHECK(got.empty());
+	const auto c = dp.ceiling_counters();
+	CHECK(c.passed_packets == 3);
+	CHECK(c.passed_bytes == 3000);
+	CHECK(c.dropped_packets == 17);
+	CHECK(c.dropped_bytes == 17000);
+	const auto ec = dp.counters(e.key);
+	REQUIRE(ec);
+	CHECK(ec->packets == 20);
+	CHECK(ec->policed == 17);
+	CHECK(ec->drops == 0);
+	sh("bridge fdb del 02:00:00:00:00:02 dev h2 master");
+	REQUIRE_FALSE(dp.remove(e.key));
 }

@@ -1,6 +1,7 @@
 // Unit tests of the types and of the memory backend, including the semantic
 // table shared with the linux backend.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include "decap_sources.hpp"
 #include "profile_table.hpp"
 #include "table_runner.hpp"
 
@@ -107,6 +108,44 @@ TEST_CASE("memory backend passes the semantic table")
 {
 	MemoryHarness h;
 	table::run_table(h);
+}
+
+TEST_CASE("decap sources: the table's contract, and its capacity")
+{
+	MemoryDataplane dp;
+	table::check_decap_source_table(dp);
+	table::check_decap_source_capacity(dp, DP_MAX_DECAP_SOURCES);
+}
+
+TEST_CASE("decap sources: a removed source no longer delivers; drops by reason")
+{
+	MemoryDataplane dp;
+	dp.add_port(14, "srv", 100);
+	dp.set_mirror_ifindex(50);
+	Entry e;
+	e.key.kind = EntryKind::Decap;
+	e.key.vni = 100;
+	e.key.host_id = 4242;
+	e.action.ifindex = 14;
+	REQUIRE_FALSE(dp.install(e));
+	const auto f = table::build_frame({"02:00:00:00:00:01", "02:00:00:00:00:02",
+					   "10.1.0.1", "10.1.0.2", 0, 32});
+	const TunnelMeta from_s{100, 4242, {10, 9, 9, 5}};
+	const auto s = table::source(100, "10.9.9.5");
+	REQUIRE_FALSE(dp.add_decap_source(s.first, s.second));
+	CHECK(dp.simulate(f, 50, from_s).size() == 1);
+	REQUIRE_FALSE(dp.remove_decap_source(s.first, s.second));
+	CHECK(dp.simulate(f, 50, from_s).empty());
+	CHECK(dp.simulate(f, 50, std::nullopt).empty());
+	const auto d = dp.decap_drops();
+	CHECK(d.unknown_source == 1);
+	CHECK(d.no_tunnel_metadata == 1);
+	CHECK(d.unknown_host_id == 0);
+	CHECK(dp.global_counters().drops == 2);
+	CHECK(dp.counters(e.key)->packets == 1);
+	// The simulator has no clock: no ceiling, its counters stay zero.
+	const auto c = dp.ceiling_counters();
+	CHECK(c.passed_packets + c.passed_bytes + c.dropped_packets + c.dropped_bytes == 0);
 }
 
 TEST_CASE("memory backend stores profiles but refuses to simulate them")

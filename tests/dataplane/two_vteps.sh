@@ -111,6 +111,7 @@ ip netns exec $B "$DPCTL" --bridge br100:vxlan100:100 --local-vtep 10.0.0.2 \
   --entry "src vni=100 mac=$MAC_H1 host-id=4242 port=srv" \
   --entry "dst vni=100 mac=$MAC_H1 host-id=4242 port=srv" \
   --entry "decap vni=100 host-id=4242 port=srv" \
+  --decap-source 100/10.0.0.1 \
   --run >"$W/dpB.out" 2>&1 &
 PIDS+=($!)
 ready "$W/dpA.out"; ready "$W/dpB.out"
@@ -220,11 +221,16 @@ to_srv=$(tshark -r "$W/srv2.pcap" -Y "icmp.type == 8 && eth.dst == $MAC_SRV && e
 for p in "${DPIDS[@]}"; do kill -INT "$p" 2>/dev/null || true; done
 for p in "${DPIDS[@]}"; do timeout 5 tail --pid="$p" -f /dev/null || true; done
 DPIDS=()
-grep -E '^(counters|global|dropped)' "$W/dpA.out" "$W/dpB.out"
+grep -E '^(counters|global|dropped|decap_drops|ceiling)' "$W/dpA.out" "$W/dpB.out"
 # 26 + 10 replies H1->H3 + 3 pings H1->SRV (enter at A; the rest enters at B)
 grep -q "decap vni=100 host-id=4242 port=srv packets=39 " "$W/dpB.out" ||
   fail "decap counter on leaf B"
 grep -q "global unknown_host_id_packets=0 drops=0" "$W/dpB.out" || fail "drops on B"
+grep -q "decap_drops no_tunnel_metadata=0 unknown_source=0 unknown_host_id=0" "$W/dpB.out" ||
+  fail "decap drops on B: A (10.0.0.1) is a listed source of VNI 100"
+# Every copy A emitted passed its mirror ceiling (the default, 1 Gbit/s).
+grep -q "ceiling passed_packets=39 .* dropped_packets=0 " "$W/dpA.out" ||
+  fail "leaf A's ceiling should have passed its 39 copies"
 grep -q "dropped_originals packets=10 " "$W/dpB.out" ||
   fail "leaf B should have dropped the 10 flooded originals at SRV's port"
 echo "PASS: two VTEPs, exactly-once mirroring, VXLAN-GBP HOST ID, originals unchanged, no duplicate while flooding"

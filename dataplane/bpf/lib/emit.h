@@ -8,10 +8,15 @@
 
 #include <bpf/bpf_endian.h>
 
+#include "ceiling.h"
 #include "maps.h"
 #include "parse.h"
 #include "stats.h"
 #include "tunnel.h"
+
+/* emit(): the copy was not sent because it is over the mirror ceiling (not
+ * an error, not a helper's return value, which are <= 0 or NET_XMIT_*). */
+#define DP_EMIT_OVER_CEILING 0x100
 
 /* 0 if the copy was handed to its device. trunc: the copy's length
  * (0 = whole frame). bpf_skb_change_tail cannot cut here (it would cut the
@@ -22,6 +27,11 @@
 static __always_inline int emit(struct __sk_buff *skb, const struct dp_action *a,
 				__u32 trunc, __u32 kinds)
 {
+	/* The mirror ceiling, after every profile's own policer and before
+	 * anything is set on the skb: a copy over it leaves no trace. */
+	__u32 flen = frame_len(skb);
+	if (!dp_ceiling_take(trunc && trunc < flen ? trunc : flen))
+		return DP_EMIT_OVER_CEILING;
 	__u32 mark = skb->mark;
 	__u32 tbits = 0;
 	if (trunc && trunc < skb->len)
@@ -83,7 +93,9 @@ static __always_inline int emit(struct __sk_buff *skb, const struct dp_action *a
 }
 
 /* Sends every copy in st, then counts a drop on each matched entry whose
- * copy failed or was over the limit (not on one its profile left out). */
+ * copy failed or was over the limit (not on one its profile left out). A
+ * copy over the mirror ceiling is counted as policed on each matched entry
+ * that selected it, like its own policer's refusals: not a failure. */
 static __always_inline void emit_copies(struct __sk_buff *skb,
 					const struct copy_state *st)
 {
@@ -98,15 +110,18 @@ static __always_inline void emit_copies(struct __sk_buff *skb,
 			const struct dp_action *a = &st->copies[j];
 			if ((pass == 0) == (a->kind == DP_ACT_VXLAN))
 				continue;
-			if (emit(skb, a, st->ctrunc[j], st->ckinds[j]))
-				failed[j] = 1;
+			int err = emit(skb, a, st->ctrunc[j], st->ckinds[j]);
+			if (err)
+				failed[j] = err == DP_EMIT_OVER_CEILING ? 2 : 1;
 		}
 	}
 	for (__u32 m = 0; m < 4 * DP_MAX_ACTIONS; m++) {
 		if (m >= st->nmatched)
 			break;
 		__s8 c = st->mcopy[m]; /* -1: over the limit, -2: not selected */
-		if (c == -1 || (c >= 0 && c < DP_MAX_COPIES && failed[c]))
+		if (c >= 0 && c < DP_MAX_COPIES && failed[c] == 2)
+			stat_reason(st->mstat[m], DP_SEL_POLICED);
+		else if (c == -1 || (c >= 0 && c < DP_MAX_COPIES && failed[c]))
 			stat_add(&dp_stats, st->mstat[m], 0, 0, 1);
 	}
 }

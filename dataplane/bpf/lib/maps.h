@@ -163,6 +163,35 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } dp_erspan_stats SEC(".maps");
 
+/* (VNI, VTEP) pairs entry 3 accepts copies from (evpnmon_shared.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, DP_MAX_DECAP_SOURCES);
+	__type(key, struct dp_decap_src_key);
+	__type(value, __u32);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} dp_decap_src SEC(".maps");
+
+/* The mirror ceiling's bucket and configuration (one element). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct dp_ceiling);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} dp_ceiling SEC(".maps");
+
+/* Counters of the ceiling and of the decapsulation source check
+ * (DP_TSTAT_*). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, DP_TSTAT_MAX);
+	__type(key, __u32);
+	__type(value, struct dp_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} dp_tstats SEC(".maps");
+
 /* L3/L4 fields of the packet, parsed once per packet and only when a
  * profile asks (lib/parse.h parse_l34). Offsets are from the frame start. */
 struct dp_pkt {

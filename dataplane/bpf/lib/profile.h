@@ -17,6 +17,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
+#include "ceiling.h"
 #include "maps.h"
 #include "parse.h"
 
@@ -90,9 +91,8 @@ static __always_inline void prof_count(__u32 prof, __u32 sel)
 		s->selected++;
 }
 
-/* Takes a copy's cost from the bucket: 1 if there were enough tokens.
- * Refill: rate tokens per second, capped at the burst; an idle bucket
- * (longer than the fill time, or never used: last_ns 0) is full. */
+/* Takes a copy's cost from the profile's bucket (lib/ceiling.h
+ * bucket_take): 1 if there were enough tokens. */
 static __always_inline int police(const struct dp_profile *pr, __u32 prof,
 				  __u64 cost)
 {
@@ -100,21 +100,9 @@ static __always_inline int police(const struct dp_profile *pr, __u32 prof,
 	if (!b)
 		return 1;
 	__u64 now = bpf_ktime_get_ns();
-	int ok = 0;
 	bpf_spin_lock(&b->lock);
-	__u64 elapsed = now - b->last_ns;
-	if (!b->last_ns || elapsed >= pr->police_fill_ns || now < b->last_ns) {
-		b->tokens = pr->police_burst;
-	} else {
-		/* elapsed < fill_ns = burst / rate: no overflow */
-		__u64 t = b->tokens + elapsed * pr->police_rate;
-		b->tokens = t < pr->police_burst ? t : pr->police_burst;
-	}
-	b->last_ns = now;
-	if (b->tokens >= cost) {
-		b->tokens -= cost;
-		ok = 1;
-	}
+	int ok = bucket_take(&b->tokens, &b->last_ns, pr->police_rate,
+			     pr->police_burst, pr->police_fill_ns, cost, now);
 	bpf_spin_unlock(&b->lock);
 	return ok;
 }

@@ -154,6 +154,9 @@ int map_fd_profile_stats(const BpfObject &o) { return bpf_map__fd(o.skel().maps.
 int map_fd_erspan(const BpfObject &o) { return bpf_map__fd(o.skel().maps.dp_erspan); }
 int map_fd_erspan_seq(const BpfObject &o) { return bpf_map__fd(o.skel().maps.dp_erspan_seq); }
 int map_fd_erspan_stats(const BpfObject &o) { return bpf_map__fd(o.skel().maps.dp_erspan_stats); }
+int map_fd_decap_src(const BpfObject &o) { return bpf_map__fd(o.skel().maps.dp_decap_src); }
+int map_fd_ceiling(const BpfObject &o) { return bpf_map__fd(o.skel().maps.dp_ceiling); }
+int map_fd_tstats(const BpfObject &o) { return bpf_map__fd(o.skel().maps.dp_tstats); }
 int prog_fd_erspan(const BpfObject &o) { return bpf_program__fd(o.skel().progs.evpnmon_erspan); }
 int prog_fd_erspan_hop(const BpfObject &o) { return bpf_program__fd(o.skel().progs.evpnmon_erspan_hop); }
 int prog_fd_mirror_egress(const BpfObject &o) { return bpf_program__fd(o.skel().progs.evpnmon_mirror_egress); }

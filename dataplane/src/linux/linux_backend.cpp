@@ -12,12 +12,14 @@
 #include <evpnmon/dataplane/dataplane.hpp>
 
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <net/if.h>
 #include <sys/epoll.h>
 #include <sys/timerfd.h>
 #include <sys/timex.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -28,6 +30,17 @@ namespace evpnmon::dp {
 namespace linux_dp {
 
 namespace {
+
+// Config::mirror_ceiling_burst, or its default: 10 ms at the rate, at least
+// 64 KiB (a GSO aggregate's copy is one skb of up to 64 KiB: a smaller
+// bucket would never pass it).
+std::uint64_t ceiling_burst_octets(const Config &cfg)
+{
+	if (cfg.mirror_ceiling_burst)
+		return cfg.mirror_ceiling_burst;
+	return std::clamp<std::uint64_t>(cfg.mirror_ceiling_bps / 8 / 100, 64 * 1024,
+					 1ull << 31);
+}
 
 class LinuxDataplane final : public Dataplane {
 public:
@@ -41,12 +54,24 @@ public:
 	{
 		return store_->counters(k);
 	}
-	Counters global_counters() const override { return store_->global_counters(); }
+	// Copies from a source that is not a VTEP of their VNI are decap
+	// drops too.
+	Counters global_counters() const override
+	{
+		Counters c = store_->global_counters();
+		c.drops += tstat(DP_TSTAT_DECAP_SOURCE).drops;
+		return c;
+	}
 	Counters dropped_originals() const override { return store_->dropped_originals(); }
 	std::vector<std::pair<Erspan, ErspanCounters>> erspan_counters() const override
 	{
 		return store_->erspan_counters();
 	}
+	std::error_code add_decap_source(std::uint32_t vni, const IpAddr &vtep) override;
+	std::error_code remove_decap_source(std::uint32_t vni, const IpAddr &vtep) override;
+	std::vector<std::pair<std::uint32_t, IpAddr>> decap_sources() const override;
+	DecapDrops decap_drops() const override;
+	CeilingCounters ceiling_counters() const override;
 	void set_mac_listener(MacListener l) override { listener_ = std::move(l); }
 	void dump_macs() override
 	{
@@ -82,6 +107,9 @@ public:
 
 private:
 	void configure_maps();
+	void configure_ceiling();
+	Counters tstat(dp_u32 idx) const { return percpu(map_fd_tstats(*bpf_), idx); }
+	static Counters percpu(int fd, dp_u32 idx);
 	void refresh_tai();
 	void setup_events();
 	bool host_facing(const std::string &name, const std::string &kind) const;
@@ -119,6 +147,10 @@ LinuxDataplane::LinuxDataplane(const Config &cfg) : cfg_(cfg)
 	if (cfg_.max_profiles < 2 || cfg_.max_profiles > kMaxProfilesLimit)
 		throw std::invalid_argument("dataplane/linux: max_profiles must be 2.." +
 					    std::to_string(kMaxProfilesLimit));
+	// Nano-bits in 64 bits: the bucket holds up to 2^31 octets.
+	if (cfg_.mirror_ceiling_burst > (1ull << 31))
+		throw std::invalid_argument("dataplane/linux: mirror_ceiling_burst must be at "
+					    "most 2147483648 octets");
 	for (const auto &b : cfg_.bridges) {
 		if (b.vni == 0 || b.vni > 0xffffff)
 			throw std::invalid_argument("dataplane/linux: bad VNI for " + b.bridge);
@@ -324,6 +356,7 @@ void LinuxDataplane::configure_maps()
 	if (bpf_map_update_elem(map_fd_config(*bpf_), &zero, &c, BPF_ANY))
 		throw std::system_error(errno, std::generic_category(),
 					"dataplane/linux: write config map");
+	configure_ceiling();
 	// Replace the port table of a previous run by ours.
 	const int fd = map_fd_port_vni(*bpf_);
 	std::vector<dp_u32> old;
@@ -342,6 +375,114 @@ void LinuxDataplane::configure_maps()
 			throw std::system_error(errno, std::generic_category(),
 						"dataplane/linux: write port map");
 	forget_port_macs(0); // a previous run's MACs on ports gone since
+}
+
+// The ceiling's bucket starts full with this run's rate and depth. Written
+// under the bucket's lock (BPF_F_LOCK): programs of a previous run may be
+// taking tokens meanwhile.
+void LinuxDataplane::configure_ceiling()
+{
+	dp_ceiling c{};
+	c.rate = cfg_.mirror_ceiling_bps;
+	if (c.rate) {
+		const std::uint64_t burst = ceiling_burst_octets(cfg_);
+		c.burst = burst * 8 * DP_TOKEN_SCALE;
+		c.fill_ns = std::max<std::uint64_t>(c.burst / c.rate, 1);
+	}
+	const dp_u32 zero = 0;
+	if (bpf_map_update_elem(map_fd_ceiling(*bpf_), &zero, &c, BPF_F_LOCK))
+		throw std::system_error(errno, std::generic_category(),
+					"dataplane/linux: write mirror ceiling");
+}
+
+// One element of a per-CPU array of struct dp_stats, summed.
+Counters LinuxDataplane::percpu(int fd, dp_u32 idx)
+{
+	static const int ncpus = libbpf_num_possible_cpus();
+	Counters c;
+	if (ncpus <= 0)
+		return c;
+	std::vector<dp_stats> v(static_cast<std::size_t>(ncpus));
+	if (bpf_map_lookup_elem(fd, &idx, v.data()) != 0)
+		return c;
+	for (const auto &s : v) {
+		c.packets += s.packets;
+		c.bytes += s.bytes;
+		c.drops += s.drops;
+	}
+	return c;
+}
+
+namespace {
+
+// (VNI, VTEP) as the decap program looks it up; nullopt: not a valid pair
+// (VNI 0 or above 2^24-1, an IPv6 or zero address).
+std::optional<dp_decap_src_key> decap_src_key(std::uint32_t vni, const IpAddr &vtep)
+{
+	if (vni == 0 || vni > 0xffffff || vtep.family != IpAddr::Family::V4)
+		return std::nullopt;
+	dp_decap_src_key k{};
+	k.vni = vni;
+	std::memcpy(&k.vtep, vtep.bytes.data(), 4);
+	if (!k.vtep)
+		return std::nullopt;
+	return k;
+}
+
+} // namespace
+
+std::error_code LinuxDataplane::add_decap_source(std::uint32_t vni, const IpAddr &vtep)
+{
+	auto k = decap_src_key(vni, vtep);
+	if (!k)
+		return std::make_error_code(std::errc::invalid_argument);
+	const dp_u32 one = 1;
+	if (bpf_map_update_elem(map_fd_decap_src(*bpf_), &*k, &one, BPF_ANY) != 0)
+		return {errno, std::generic_category()}; // full: E2BIG
+	return {};
+}
+
+std::error_code LinuxDataplane::remove_decap_source(std::uint32_t vni, const IpAddr &vtep)
+{
+	auto k = decap_src_key(vni, vtep);
+	if (!k)
+		return std::make_error_code(std::errc::invalid_argument);
+	if (bpf_map_delete_elem(map_fd_decap_src(*bpf_), &*k) != 0 && errno != ENOENT)
+		return {errno, std::generic_category()};
+	return {};
+}
+
+std::vector<std::pair<std::uint32_t, IpAddr>> LinuxDataplane::decap_sources() const
+{
+	std::vector<std::pair<std::uint32_t, IpAddr>> out;
+	const int fd = map_fd_decap_src(*bpf_);
+	dp_decap_src_key k{}, next{};
+	dp_decap_src_key *prev = nullptr;
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		IpAddr ip;
+		std::memcpy(ip.bytes.data(), &next.vtep, 4);
+		out.emplace_back(next.vni, ip);
+		k = next;
+		prev = &k;
+	}
+	std::sort(out.begin(), out.end());
+	return out;
+}
+
+DecapDrops LinuxDataplane::decap_drops() const
+{
+	DecapDrops d;
+	const int g = map_fd_gstats(*bpf_);
+	d.no_tunnel_metadata = percpu(g, DP_GSTAT_DECAP_NOMETA).drops;
+	d.unknown_host_id = percpu(g, DP_GSTAT_DECAP_UNKNOWN).drops;
+	d.unknown_source = tstat(DP_TSTAT_DECAP_SOURCE).drops;
+	return d;
+}
+
+CeilingCounters LinuxDataplane::ceiling_counters() const
+{
+	const Counters pass = tstat(DP_TSTAT_CEIL_PASS), drop = tstat(DP_TSTAT_CEIL_DROP);
+	return {pass.packets, pass.bytes, drop.packets, drop.bytes};
 }
 
 // The TAI offset changes when a time daemon announces a leap second (or

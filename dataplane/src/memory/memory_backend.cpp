@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <deque>
+#include <set>
 #include <stdexcept>
 #include <system_error>
 #include <unordered_map>
@@ -53,6 +54,11 @@ struct MemoryDataplane::Impl {
 	std::map<std::uint32_t, Port> ports;
 	std::uint32_t mirror_ifindex = 0;
 	Counters gstat[DP_GSTAT_MAX];
+	// (VNI, IPv4 VTEP) pairs entry 3 accepts copies from, and the copies
+	// it dropped because their source was not one (dp_decap_src,
+	// DP_TSTAT_DECAP_SOURCE).
+	std::set<std::pair<std::uint32_t, std::array<std::uint8_t, 4>>> decap_src;
+	Counters decap_src_drops;
 
 	MacListener listener;
 	std::deque<MacEvent> pending;
@@ -168,7 +174,8 @@ Counters MemoryDataplane::global_counters() const
 {
 	const auto &g = impl_->gstat;
 	Counters c = g[DP_GSTAT_DECAP_UNKNOWN];
-	c.drops += g[DP_GSTAT_DECAP_NOMETA].drops + g[DP_GSTAT_COPY_OVERFLOW].drops;
+	c.drops += g[DP_GSTAT_DECAP_NOMETA].drops + g[DP_GSTAT_COPY_OVERFLOW].drops +
+		   impl_->decap_src_drops.drops;
 	return c;
 }
 
@@ -176,6 +183,66 @@ Counters MemoryDataplane::dropped_originals() const
 {
 	return impl_->gstat[DP_GSTAT_EGRESS_DUP];
 }
+
+namespace {
+
+// The linux backend's validity rule: VNI 1..2^24-1, a non-zero IPv4 VTEP.
+bool valid_decap_source(std::uint32_t vni, const IpAddr &vtep)
+{
+	return vni != 0 && vni <= 0xffffff && vtep.family == IpAddr::Family::V4 &&
+	       std::any_of(vtep.bytes.begin(), vtep.bytes.begin() + 4,
+			   [](std::uint8_t b) { return b != 0; });
+}
+
+std::array<std::uint8_t, 4> v4_of(const IpAddr &ip)
+{
+	std::array<std::uint8_t, 4> a{};
+	std::copy_n(ip.bytes.begin(), 4, a.begin());
+	return a;
+}
+
+} // namespace
+
+std::error_code MemoryDataplane::add_decap_source(std::uint32_t vni, const IpAddr &vtep)
+{
+	if (!valid_decap_source(vni, vtep))
+		return std::make_error_code(std::errc::invalid_argument);
+	auto &src = impl_->decap_src;
+	const auto k = std::make_pair(vni, v4_of(vtep));
+	if (!src.contains(k) && src.size() >= DP_MAX_DECAP_SOURCES)
+		return std::make_error_code(std::errc::argument_list_too_long);
+	src.insert(k);
+	return {};
+}
+
+std::error_code MemoryDataplane::remove_decap_source(std::uint32_t vni, const IpAddr &vtep)
+{
+	if (!valid_decap_source(vni, vtep))
+		return std::make_error_code(std::errc::invalid_argument);
+	impl_->decap_src.erase(std::make_pair(vni, v4_of(vtep)));
+	return {};
+}
+
+std::vector<std::pair<std::uint32_t, IpAddr>> MemoryDataplane::decap_sources() const
+{
+	std::vector<std::pair<std::uint32_t, IpAddr>> out;
+	for (const auto &[vni, a] : impl_->decap_src) {
+		IpAddr ip;
+		std::copy(a.begin(), a.end(), ip.bytes.begin());
+		out.emplace_back(vni, ip);
+	}
+	return out; // sorted: (VNI, address octets) order
+}
+
+DecapDrops MemoryDataplane::decap_drops() const
+{
+	const auto &g = impl_->gstat;
+	return {g[DP_GSTAT_DECAP_NOMETA].drops, impl_->decap_src_drops.drops,
+		g[DP_GSTAT_DECAP_UNKNOWN].drops};
+}
+
+// The simulator has no clock: the ceiling is not modelled (docs/dataplane.md).
+CeilingCounters MemoryDataplane::ceiling_counters() const { return {}; }
 
 void MemoryDataplane::set_mac_listener(MacListener listener)
 {
@@ -499,13 +566,20 @@ std::vector<Output> MemoryDataplane::Impl::mirror(std::span<const std::uint8_t> 
 	return out;
 }
 
-// Decap program (TC ingress of the mirror device).
+// Decap program (TC ingress of the mirror device): tunnel metadata, then the
+// outer source is a VTEP of the VNI, then entry 3 for (VNI, HOST ID).
 std::vector<Output>
 MemoryDataplane::Impl::decapsulate(std::span<const std::uint8_t> frame,
 				   const std::optional<TunnelMeta> &tun)
 {
 	if (!tun) {
 		gstat[DP_GSTAT_DECAP_NOMETA].drops++;
+		return {};
+	}
+	if (!decap_src.contains(std::make_pair(tun->vni, tun->remote_vtep))) {
+		decap_src_drops.packets++;
+		decap_src_drops.bytes += frame.size();
+		decap_src_drops.drops++;
 		return {};
 	}
 	dp_decap_key k{};

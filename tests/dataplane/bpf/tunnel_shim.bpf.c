@@ -3,7 +3,8 @@
  *
  * BPF_PROG_TEST_RUN builds a bare skb, without the tunnel metadata that the
  * mirror device's VXLAN-GBP receive path attaches. with_tunnel sets it
- * (VNI = cb[0], Group Policy ID = cb[1]) with the helpers the mirror
+ * (VNI = cb[0], Group Policy ID = cb[1], outer source = cb[2] in host
+ * order, 0 = 127.0.0.1) with the helpers the mirror
  * program uses for its VXLAN copies, then tail-calls the real
  * evpnmon_decap (slot 0 of decap_prog), whose verdict becomes the run's.
  */
@@ -29,7 +30,11 @@ int with_tunnel(struct __sk_buff *skb)
 	struct dp_gbp_opt opt = {};
 
 	key.tunnel_id = skb->cb[0];
+	/* Set for transmission, read back on receive: the helper stores
+	 * local_ipv4 as the tunnel's source, which the receive side's
+	 * bpf_skb_get_tunnel_key reports as remote_ipv4. */
 	key.remote_ipv4 = 0x7f000001;
+	key.local_ipv4 = skb->cb[2] ? skb->cb[2] : 0x7f000001;
 	opt.gbp = skb->cb[1];
 	if (bpf_skb_set_tunnel_key(skb, (struct bpf_tunnel_key *)&key,
 				   sizeof(key), 0) ||

@@ -49,6 +49,35 @@ struct Config {
 	// sizes its profile, policer and profile-statistics maps with it (all
 	// preallocated; the statistics per possible CPU).
 	std::uint32_t max_profiles = kDefaultMaxProfiles;
+	// The mirror ceiling: one token bucket over every copy this VTEP
+	// emits (to a local server port, VXLAN-GBP and ERSPAN, with or
+	// without a session profile), charged with the copy's mirrored octets
+	// (after truncation, before encapsulation). Copies over it are
+	// dropped and counted (CeilingCounters, and as `policed` on the
+	// entries that selected them); originals never. 0 = off (an explicit
+	// choice: the default is on). The memory backend does not model it.
+	std::uint64_t mirror_ceiling_bps = kDefaultMirrorCeilingBps;
+	// Bucket depth in octets; 0 = the default (10 ms at the rate, at
+	// least 64 KiB). At most 2^31 (the linux backend throws
+	// std::invalid_argument beyond).
+	std::uint64_t mirror_ceiling_burst = 0;
+};
+
+// What the mirror ceiling passed and dropped on this VTEP (all CPUs), while
+// it is on; bytes are mirrored octets (after truncation).
+struct CeilingCounters {
+	std::uint64_t passed_packets = 0;
+	std::uint64_t passed_bytes = 0;
+	std::uint64_t dropped_packets = 0; // copies over the ceiling
+	std::uint64_t dropped_bytes = 0;
+};
+
+// Copies arriving on the mirror device that entry 3 did not decapsulate,
+// by reason (each counted once, in the first check it fails).
+struct DecapDrops {
+	std::uint64_t no_tunnel_metadata = 0; // no IPv4 VXLAN tunnel key / GBP option
+	std::uint64_t unknown_source = 0;     // outer source is not a VTEP of that VNI
+	std::uint64_t unknown_host_id = 0;    // no entry 3 for (VNI, HOST ID)
 };
 
 // install() found no room: the dataplane holds max_entries entries already
@@ -119,6 +148,22 @@ public:
 	{
 		return {};
 	}
+
+	// Decapsulation sources: entry 3 decapsulates a copy only if its
+	// outer source address is a VTEP of the copy's VNI listed here (the
+	// consumer lists the VNI's remote VTEPs, the flood list that zebra
+	// installs from IMET routes). Adding a present pair or removing an
+	// absent one is not an error. A full table: is_capacity_error().
+	// IPv4 VTEPs only; VNI 0 or above 2^24-1, an IPv6 or zero address:
+	// errc::invalid_argument. Copies refused for their source are also
+	// drops of global_counters().
+	virtual std::error_code add_decap_source(std::uint32_t vni, const IpAddr &vtep) = 0;
+	virtual std::error_code remove_decap_source(std::uint32_t vni, const IpAddr &vtep) = 0;
+	// Everything listed now (also what a previous run left behind).
+	virtual std::vector<std::pair<std::uint32_t, IpAddr>> decap_sources() const = 0;
+	virtual DecapDrops decap_drops() const = 0;
+
+	virtual CeilingCounters ceiling_counters() const = 0;
 };
 
 // Factory: backend is "linux" or "memory". Throws std::system_error /

@@ -21,6 +21,8 @@ namespace evpnmon::dp {
 struct TunnelMeta {
 	std::uint32_t vni = 0;
 	std::uint16_t host_id = 0; // GBP Group Policy ID
+	// The outer source address: delivered only if (vni, remote_vtep) is a
+	// decap source (Dataplane::add_decap_source).
 	std::array<std::uint8_t, 4> remote_vtep{};
 };
 
@@ -63,6 +65,11 @@ public:
 	std::string port_name(std::uint32_t ifindex) const override;
 	Counters global_counters() const override;
 	Counters dropped_originals() const override;
+	std::error_code add_decap_source(std::uint32_t vni, const IpAddr &vtep) override;
+	std::error_code remove_decap_source(std::uint32_t vni, const IpAddr &vtep) override;
+	std::vector<std::pair<std::uint32_t, IpAddr>> decap_sources() const override;
+	DecapDrops decap_drops() const override;
+	CeilingCounters ceiling_counters() const override;
 
 	// --- simulated switch ---
 	// Declare a host-facing bridge port (the linux backend attaches its
@@ -93,6 +100,9 @@ public:
 	// implementation): if an entry the packet matches has a profile
 	// (Entry::options.has_profile()), throws std::logic_error and changes
 	// no counter. Entries and their options are still stored and listed.
+	// Nor is the mirror ceiling (a token bucket needs a clock): every copy
+	// passes and ceiling_counters() stays zero. Decap sources are
+	// simulated like the program checks them.
 	std::vector<Output> simulate(std::span<const std::uint8_t> frame,
 				     std::uint32_t ingress,
 				     std::optional<TunnelMeta> tunnel = std::nullopt);

@@ -24,6 +24,8 @@ inline constexpr std::size_t kMaxEntriesLimit = 1u << 24; // highest accepted
 // collector on this VTEP, slot 0 unused (Config::max_profiles); beyond it
 // install() returns errc::no_buffer_space (also a capacity error).
 inline constexpr std::size_t kDefaultMaxProfiles = 16384;
+// The mirror ceiling's default rate: 1 Gbit/s of copies per VTEP.
+inline constexpr std::uint64_t kDefaultMirrorCeilingBps = 1'000'000'000;
 inline constexpr std::size_t kMaxProfilesLimit = 1u << 20;
 // Limits of both backends (install() returns errc::no_buffer_space beyond).
 inline constexpr std::size_t kMaxEntriesPerMatch = 8;  // same kind+VNI+host match
@@ -120,7 +122,8 @@ struct Counters {
 	// stopped them (docs/dataplane.md, "Profiles"):
 	std::uint64_t filtered = 0;    // direction or filter lines
 	std::uint64_t sampled_out = 0; // the 1-in-N sampler
-	std::uint64_t policed = 0;     // over the policer's rate
+	std::uint64_t policed = 0;     // over the policer's rate, or over the
+				       // VTEP's mirror ceiling
 };
 
 // A change in the local bridge FDB (learned or aged/removed MAC).
