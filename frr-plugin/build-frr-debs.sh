@@ -12,6 +12,8 @@
 #                   proto/session/evpn_mon_{codec,options}.[ch]
 #                   and the protoc-c output of proto/monitor_feed.proto, added
 #                   to bgpd/
+#        0101       frr-plugin/patches (lib: hooks on prefix-list and
+#                   access-list changes, for the module's import policy)
 #        0201-0203  frr-plugin/patches (zebra FPM fixes)
 #   3. debian/rules: --enable-zeromq instead of --disable-zeromq (the module's
 #      feed uses libfrrzmq); nodoc also drops the HTML manual (only the
@@ -157,7 +159,8 @@ rm -rf "$gen"
 for p in 0001 0002 0003; do ls "$pdir/$p"-*.patch >/dev/null 2>&1 || fail "missing patch $p"; done
 {
   echo "# evpn-monitor (frr-plugin/build-frr-debs.sh)"
-  for p in "$pdir"/000[1-3]-*.patch "$pdir/$module_patch" "$pdir"/02[0-9][0-9]-*.patch; do
+  for p in "$pdir"/000[1-3]-*.patch "$pdir/$module_patch" "$pdir"/01[0-9][0-9]-*.patch \
+           "$pdir"/02[0-9][0-9]-*.patch; do
     echo "evpn-monitor/$(basename "$p")"
   done
 } >>debian/patches/series
@@ -189,8 +192,9 @@ frr ($version) bookworm; urgency=medium
 
   * Local build by evpn-monitor (not a Debian upload), series $hash:
     - debian/patches/evpn-monitor: EVPN extension route-type registry
-      (0001-0003), the evpn-monitor bgpd module sources (0004), zebra FPM
-      fixes (0201-0203).
+      (0001-0003), the evpn-monitor bgpd module sources (0004), lib hooks on
+      prefix-list and access-list changes (0101), zebra FPM fixes
+      (0201-0203).
     - debian/rules: --enable-zeromq; nodoc also drops the HTML manual.
     - debian/control: Build-Depends libzmq3-dev, libprotobuf-c-dev.
     - debian/frr.install: libfrrzmq, modules/bgpd_evpn_mon.so.

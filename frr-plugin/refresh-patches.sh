@@ -20,4 +20,6 @@ export_patch() { # file, pathspecs...
 export_patch 0001-lib-EVPN-extension-route-type-key-and-text-form.patch lib/prefix.h lib/prefix.c lib/command.h
 export_patch 0002-bgpd-EVPN-extension-route-type-registry.patch bgpd ':!bgpd/subdir.am' ':!bgpd/bgp_evpn_mon*' ':!bgpd/evpn_mon_*' ':!bgpd/monitor_feed.pb-c.*'
 export_patch 0003-bgpd-build-the-evpn-monitor-module.patch bgpd/subdir.am
+export_patch 0101-lib-hooks-on-prefix-list-and-access-list-changes.patch \
+  lib/filter.c lib/filter.h lib/filter_nb.c lib/plist.c lib/plist.h
 git diff --stat

@@ -979,6 +979,7 @@ static int mon_late_init(struct thread_master *master)
 	strlcpy(feed_endpoint, endpoint, sizeof(feed_endpoint));
 	mon_master = master;
 	evpn_mon_vty_init();
+	evpn_mon_import_vty_init();
 	thread_add_event(master, mon_feed_start, master, 0, NULL);
 	return 0;
 }
@@ -987,6 +988,7 @@ static int mon_fini(void)
 {
 	THREAD_OFF(t_pending);
 	evpn_mon_feed_fini();
+	evpn_mon_import_fini();
 	evpn_mon_profile_fini();
 	bgp_evpn_ext_unregister(EVPN_MON_ROUTE_TYPE);
 	return 0;
@@ -1000,6 +1002,7 @@ static int mon_module_init(void)
 	evpn_mon.collectors = list_new();
 	evpn_mon.collectors->cmp = collector_cmp;
 	evpn_mon_profile_init();
+	evpn_mon_import_init();
 	mon_pending = list_new();
 	host_hash = hash_create_size(1024, host_hash_key, host_hash_eq,
 				     "evpn-monitor hosts");

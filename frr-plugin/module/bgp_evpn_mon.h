@@ -10,6 +10,7 @@
 #include "lib/prefix.h"
 #include "lib/ipaddr.h"
 #include "lib/json.h"
+#include "lib/typesafe.h"
 
 #include "bgpd/bgpd.h"
 
@@ -191,7 +192,100 @@ struct bgp_dest *evpn_mon_table_next(struct bgp_dest *dest);
 /* dest itself when it is a monitor route, else the next one (or NULL) */
 struct bgp_dest *evpn_mon_table_skip(struct bgp_dest *dest);
 
+/* ------------------------------------------------------------------ */
+/* Held sessions and their import decision                             */
+/* ------------------------------------------------------------------ */
+
+/* A session's import decision: the values of the feed's ImportState. */
+enum evpn_mon_import_state {
+	EVPN_MON_IMPORT_INSTALLED = 0,	/* permitted and within the limits */
+	EVPN_MON_IMPORT_DENIED = 1,	/* denied by the import policy */
+	EVPN_MON_IMPORT_OVER_LIMIT = 2, /* permitted, refused by a limit */
+};
+
+/* Why a session has its state. */
+enum evpn_mon_import_cause {
+	EVPN_MON_CAUSE_LOCAL = 0,     /* configured on this leaf: permitted */
+	EVPN_MON_CAUSE_RULE,	      /* `monitor import rule N` decided */
+	EVPN_MON_CAUSE_DEFAULT,       /* no rule matched: the default */
+	EVPN_MON_CAUSE_LIMIT,	      /* maximum-sessions reached */
+	EVPN_MON_CAUSE_LIMIT_ORIG,    /* maximum-sessions per-originator */
+};
+
+PREDECL_DLIST(mon_held);
+PREDECL_RBTREE_UNIQ(mon_wait);
+struct mon_orig;
+
+/* The import module's part of a held session. */
+struct mon_import {
+	uint64_t arrival; /* when this bgpd first saw the session: its rank */
+	uint8_t state;	  /* enum evpn_mon_import_state */
+	uint8_t cause;	  /* enum evpn_mon_import_cause */
+	uint16_t rule;	  /* with EVPN_MON_CAUSE_RULE */
+	bool permitted;	  /* by the policy (with the cause above, or kept
+			   * in policy_cause/policy_rule while over a limit) */
+	uint8_t policy_cause;
+	uint16_t policy_rule;
+	uint8_t prev_state; /* at the start of a settle, for the log */
+	bool fresh;	    /* arrived since the last settle */
+	struct listnode *pending; /* in the settle's work list */
+	struct mon_orig *orig;
+	struct mon_held_item hitem; /* every held session, by arrival */
+	struct mon_wait_item witem; /* the originator's waiting sessions */
+};
+
+/* One held session: the best path of a monitor route in a live L2 VNI
+ * table (published by the feed). Slot in the VNI table: (vni, eth_tag,
+ * key); the RD comes from the best path (a new RD is a new session for the
+ * feed). Everything before `seen` is compared to tell a change: unused
+ * payload octets stay zero. */
+struct mon_sess {
+	uint32_t vni;
+	uint32_t eth_tag;
+	struct evpn_mon_key key;
+	uint8_t rd[8];
+	bool local;
+	uint16_t pl_len;
+	uint8_t pl[EVPN_MON_PAYLOAD_MAX_LEN]; /* server and options */
+	bool seen; /* full walk bookkeeping */
+	/* what the feed's subscribers were sent */
+	uint8_t shown;	      /* bit per view: the view has it */
+	bool changed;	      /* content changed since it was sent */
+	uint8_t sent_state, sent_cause;
+	uint16_t sent_rule;
+	struct listnode *touched; /* in the feed's flush list */
+	struct mon_import imp;
+};
+
+/* The session as a route (payload decoded). */
+void evpn_mon_sess_route(const struct mon_sess *s, struct evpn_mon_route *r);
+
+/* import (bgp_evpn_mon_import.c) */
+void evpn_mon_import_init(void);
+void evpn_mon_import_fini(void);
+/* The feed holds a new session / one whose payload changed / drops one. */
+void evpn_mon_import_arrive(struct mon_sess *s);
+void evpn_mon_import_changed(struct mon_sess *s);
+void evpn_mon_import_leave(struct mon_sess *s);
+/* At the end of each feed walk: re-evaluation after a policy change,
+ * limits, admission of waiting sessions in arrival order; every session
+ * whose decision changed is passed to evpn_mon_feed_touch(). */
+void evpn_mon_import_settle(void);
+/* The decision's reason, in words. */
+void evpn_mon_import_reason(const struct mon_sess *s, char *buf, size_t size);
+const char *evpn_mon_import_state_name(uint8_t state);
+int evpn_mon_import_config_write(struct vty *vty);
+void evpn_mon_import_vty_init(void);
+
 /* feed (bgp_evpn_mon_feed.c) */
+/* The decision changed: publish it with the walk's other changes. */
+void evpn_mon_feed_touch(struct mon_sess *s);
+/* Run a walk soon (to settle the import decisions). */
+void evpn_mon_feed_kick(void);
+/* The held session of (vni, prefix), or NULL. */
+const struct mon_sess *evpn_mon_feed_lookup(vni_t vni,
+					    const struct prefix_evpn *p);
+
 void evpn_mon_feed_init(struct thread_master *master, const char *endpoint);
 void evpn_mon_feed_fini(void);
 /* Re-read everything (VNI events) / one (VNI, prefix) slot. */

@@ -5,14 +5,17 @@
  * ZeroMQ ROUTER socket in bgpd's event loop (lib/frr_zmq). A consumer's
  * DEALER sends Request{SUBSCRIBE}; it gets one Snapshot, then Delta messages
  * with consecutive sequence numbers, and a Heartbeat every second
- * (docs/feed-protocol.md). Feed version 3: sessions carry their options and
- * session id, and sessions to ERSPAN collectors have a collector_id.
+ * (docs/feed-protocol.md). Feed version 4: sessions carry their options and
+ * session id, sessions to ERSPAN collectors have a collector_id, and every
+ * session this VTEP's import decision (bgp_evpn_mon_import.c).
  *
- * A consumer that asked for a version below 3 would take a collector
- * session for a server session without a server: it does not get them.
- * Its deltas and heartbeats are numbered in a sequence space of their own
- * (the server sessions' changes only), so that it sees no gap where a
- * collector session changed.
+ * A consumer that asked for a version below 4 would install a session the
+ * policy denied or a limit refused: it is sent the installed sessions only
+ * (a decision that flips is an ADD or a DEL for it). One below 3 would take
+ * a collector session for a server session without a server: it does not
+ * get them either. Each kind of subscriber has its deltas and heartbeats
+ * numbered in a sequence space of its own (the changes of what it is
+ * sent), so that it sees no gap where something it is not sent changed.
  *
  * What is published is the best path of every monitor route in every live L2
  * VNI table, read from bgpd's tables (level-triggered) and compared with what
@@ -48,29 +51,20 @@
 DEFINE_MTYPE_STATIC(BGPD, EVPN_MON_FEED, "EVPN monitor feed state");
 
 /* The feed version this bgpd fills (proto Version). */
-#define FEED_VERSION EVPNMON__FEED__V1__VERSION__VERSION_3
+#define FEED_VERSION EVPNMON__FEED__V1__VERSION__VERSION_4
 /* The first consumer version that is sent collector sessions. */
 #define FEED_VERSION_COLLECTORS EVPNMON__FEED__V1__VERSION__VERSION_3
+/* The first consumer version that is sent sessions not installed. */
+#define FEED_VERSION_IMPORT EVPNMON__FEED__V1__VERSION__VERSION_4
 
 #define FEED_MAX_SUBSCRIBERS 16
 #define FEED_HEARTBEAT_MS 1000
 #define FEED_COALESCE_MS 10
 
-/* One published session. Slot in the VNI table: (vni, eth_tag, key); the
- * RD comes from the best path (a new RD is a new session for the feed).
- * Everything before `seen` is compared to tell a change: unused payload
- * octets stay zero. */
-struct mon_pub {
-	uint32_t vni;
-	uint32_t eth_tag;
-	struct evpn_mon_key key;
-	uint8_t rd[8];
-	bool local;
-	uint16_t pl_len;
-	uint8_t pl[EVPN_MON_PAYLOAD_MAX_LEN]; /* server and options */
-	bool seen; /* full walk bookkeeping */
-};
+/* One published session: struct mon_sess (bgp_evpn_mon.h). */
+#define mon_pub mon_sess
 #define PUB_SLOT_LEN offsetof(struct mon_pub, rd)
+#define PUB_CONTENT_LEN offsetof(struct mon_pub, seen)
 
 /* A (vni, prefix) whose best path may have changed. */
 struct mon_dirty {
@@ -78,11 +72,13 @@ struct mon_dirty {
 	struct prefix_evpn p;
 };
 
-/* What a subscriber is sent: every session, or (a consumer of a version
- * below 3) the server sessions only. Each view has its own sequence. */
+/* What a subscriber is sent: every session (version 4 and above), the
+ * installed ones (version 3), or the installed server sessions (below 3).
+ * Each view has its own sequence. */
 enum feed_view {
 	VIEW_ALL = 0,
 	VIEW_SERVERS = 1,
+	VIEW_INSTALLED = 2,
 	VIEW__MAX,
 };
 
@@ -103,6 +99,7 @@ static struct {
 	uint64_t seq[VIEW__MAX];
 	struct hash *pub;   /* struct mon_pub, by slot */
 	struct hash *dirty; /* struct mon_dirty */
+	struct list *touched; /* struct mon_pub: to send at the walk's end */
 	bool full;          /* re-read every VNI table */
 	struct subscriber subs[FEED_MAX_SUBSCRIBERS];
 	size_t nsubs;
@@ -140,7 +137,20 @@ static bool pub_is_collector(const struct mon_pub *p)
 
 static bool view_shows(enum feed_view view, const struct mon_pub *p)
 {
-	return view == VIEW_ALL || !pub_is_collector(p);
+	if (view == VIEW_ALL)
+		return true;
+	if (p->imp.state != EVPN_MON_IMPORT_INSTALLED)
+		return false;
+	return view == VIEW_INSTALLED || !pub_is_collector(p);
+}
+
+static enum feed_view view_of_version(uint32_t version)
+{
+	if (version >= FEED_VERSION_IMPORT)
+		return VIEW_ALL;
+	if (version >= FEED_VERSION_COLLECTORS)
+		return VIEW_INSTALLED;
+	return VIEW_SERVERS;
 }
 
 static void *pub_alloc(void *arg)
@@ -208,6 +218,7 @@ struct pb_session {
 	char rd[RD_ADDRSTRLEN];
 	char session_id[EVPN_MON_SESSION_ID_MAX];
 	uint8_t options[EVPN_MON_OPTIONS_MAX_LEN];
+	char reason[128];
 };
 
 static void pub_to_pb(struct mon_pub *p, struct pb_session *out)
@@ -251,6 +262,16 @@ static void pub_to_pb(struct mon_pub *p, struct pb_session *out)
 	evpn_mon_session_id(&out->r, out->session_id,
 			    sizeof(out->session_id));
 	out->m.session_id = out->session_id;
+	/* version 4 */
+	out->m.import_state = p->imp.state;
+	evpn_mon_import_reason(p, out->reason, sizeof(out->reason));
+	out->m.import_reason = out->reason;
+}
+
+void evpn_mon_sess_route(const struct mon_sess *s, struct evpn_mon_route *r)
+{
+	evpn_mon_route_from_key(r, s->rd, s->eth_tag, &s->key, s->pl,
+				s->pl_len);
 }
 
 static uint8_t *pack_msg(Evpnmon__Feed__V1__FeedMessage *msg, size_t *len)
@@ -296,7 +317,8 @@ static void send_view(enum feed_view view, const uint8_t *buf, size_t len)
 			sub_remove(i);
 }
 
-static void send_delta(struct mon_pub *p, bool add)
+/* To the views in the mask (bit per view). */
+static void send_delta(struct mon_pub *p, bool add, unsigned int views)
 {
 	Evpnmon__Feed__V1__FeedMessage msg = EVPNMON__FEED__V1__FEED_MESSAGE__INIT;
 	Evpnmon__Feed__V1__Delta d = EVPNMON__FEED__V1__DELTA__INIT;
@@ -315,7 +337,7 @@ static void send_delta(struct mon_pub *p, bool add)
 	/* A view's sequence counts its own changes, subscribed or not:
 	 * the numbers a subscriber gets are those of its snapshot on. */
 	for (view = 0; view < VIEW__MAX; view++) {
-		if (!view_shows(view, p))
+		if (!(views & (1u << view)))
 			continue;
 		d.seq = ++feed.seq[view];
 		buf = pack_msg(&msg, &len);
@@ -402,29 +424,103 @@ static void feed_check_events(void)
 /* Level-triggered publication                                         */
 /* ------------------------------------------------------------------ */
 
-/* Make the published entry of one slot equal to `now` (NULL: none). */
+static void untouch(struct mon_pub *p)
+{
+	if (p->touched) {
+		list_delete_node(feed.touched, p->touched);
+		p->touched = NULL;
+	}
+}
+
+void evpn_mon_feed_touch(struct mon_pub *p)
+{
+	if (!p->touched)
+		p->touched = listnode_add(feed.touched, p);
+}
+
+static void pub_drop(struct mon_pub *p)
+{
+	send_delta(p, false, p->shown); /* DEL where it was shown */
+	untouch(p);
+	evpn_mon_import_leave(p);
+	hash_release(feed.pub, p);
+	feed_free(p);
+}
+
+/* Make the held entry of one slot equal to `now` (NULL: none). What the
+ * subscribers are sent is decided at the end of the walk (flush_touched),
+ * once the import decisions are settled; a removal is sent at once. */
 static void publish_slot(struct mon_pub *slot, const struct mon_pub *now)
 {
 	struct mon_pub *old = hash_lookup(feed.pub, slot);
 
-	if (old && now && !memcmp(old, now, offsetof(struct mon_pub, seen))) {
+	if (old && now && !memcmp(old, now, PUB_CONTENT_LEN)) {
 		old->seen = true;
 		return;
 	}
-	if (old && (!now || memcmp(old->rd, now->rd, sizeof(old->rd)))) {
-		send_delta(old, false); /* gone, or another session (RD) */
-		hash_release(feed.pub, old);
-		feed_free(old);
-		old = NULL;
+	if (old && !now) {
+		pub_drop(old);
+		return;
 	}
 	if (!now)
 		return;
-	if (!old)
+	if (old && memcmp(old->rd, now->rd, sizeof(old->rd))) {
+		/* another session (RD) in the same slot: the old one is
+		 * gone for the subscribers; the import decision stays (same
+		 * originator, same key) */
+		send_delta(old, false, old->shown);
+		old->shown = 0;
+	}
+	if (!old) {
 		old = hash_get(feed.pub, (void *)now, pub_alloc);
-	else
-		memcpy(old, now, sizeof(*old));
-	old->seen = true;
-	send_delta(old, true);
+		old->seen = true;
+		evpn_mon_import_arrive(old);
+	} else {
+		memcpy(old, now, PUB_CONTENT_LEN);
+		old->seen = true;
+		evpn_mon_import_changed(old);
+	}
+	old->changed = true;
+	evpn_mon_feed_touch(old);
+}
+
+/* Send what changed in this walk: per view, an ADD for a new or changed
+ * session it shows (or, to the version-4 view, a changed decision), a DEL
+ * for one it showed and no longer does (its decision flipped). */
+static void flush_touched(void)
+{
+	struct mon_pub *p;
+	enum feed_view view;
+
+	while ((p = listnode_head(feed.touched))) {
+		bool decision = p->sent_state != p->imp.state
+				|| p->sent_cause != p->imp.cause
+				|| p->sent_rule != p->imp.rule;
+		unsigned int add = 0, del = 0;
+
+		list_delete_node(feed.touched, p->touched);
+		p->touched = NULL;
+		for (view = 0; view < VIEW__MAX; view++) {
+			unsigned int bit = 1u << view;
+			bool want = view_shows(view, p);
+			bool had = p->shown & bit;
+
+			if (want && (!had || p->changed
+				     || (view == VIEW_ALL && decision)))
+				add |= bit;
+			else if (!want && had)
+				del |= bit;
+		}
+		if (del)
+			send_delta(p, false, del);
+		if (add)
+			send_delta(p, true, add);
+		p->shown = (p->shown & ~del) | add;
+		p->changed = false;
+		p->sent_state = p->imp.state;
+		p->sent_cause = p->imp.cause;
+		p->sent_rule = p->imp.rule;
+	}
 }
 
 struct walk_ctx {
@@ -473,6 +569,18 @@ static int take_dirty(struct hash_bucket *bucket, void *arg)
 	return HASHWALK_CONTINUE;
 }
 
+/* The slots of one walk in (VNI, prefix) order, not the hash's: sessions
+ * first seen in the same walk get their arrival rank (the order of
+ * admission under the session limits) in an order every VTEP agrees on. */
+static int dirty_cmp(const void **a, const void **b)
+{
+	const struct mon_dirty *x = *a, *y = *b;
+
+	if (x->vni != y->vni)
+		return x->vni < y->vni ? -1 : 1;
+	return memcmp(&x->p.prefix, &y->p.prefix, sizeof(x->p.prefix));
+}
+
 static void feed_walk(struct thread *t)
 {
 	struct walk_ctx w = {.bgp = bgp_get_evpn()};
@@ -492,14 +600,12 @@ static void feed_walk(struct thread *t)
 		if (w.bgp && w.bgp->vnihash)
 			hash_iterate(w.bgp->vnihash, full_walk_vni, &w);
 		hash_walk(feed.pub, collect_unseen, work);
-		for (ALL_LIST_ELEMENTS_RO(work, node, m)) {
-			send_delta(m, false);
-			hash_release(feed.pub, m);
-			feed_free(m);
-		}
+		for (ALL_LIST_ELEMENTS_RO(work, node, m))
+			pub_drop(m);
 	} else {
 		/* Only the slots that changed. */
 		hash_walk(feed.dirty, take_dirty, work);
+		list_sort(work, dirty_cmp);
 		for (ALL_LIST_ELEMENTS_RO(work, node, d)) {
 			struct bgpevpn *vpn =
 				w.bgp ? bgp_evpn_lookup_vni(w.bgp, d->vni)
@@ -517,6 +623,8 @@ static void feed_walk(struct thread *t)
 		}
 	}
 	list_delete(&work);
+	evpn_mon_import_settle();
+	flush_touched();
 	feed_check_events();
 }
 
@@ -543,6 +651,25 @@ void evpn_mon_feed_schedule(void)
 {
 	feed.full = true;
 	feed_schedule();
+}
+
+void evpn_mon_feed_kick(void)
+{
+	feed_schedule();
+}
+
+const struct mon_sess *evpn_mon_feed_lookup(vni_t vni,
+					    const struct prefix_evpn *p)
+{
+	struct mon_pub slot;
+
+	if (!feed.pub)
+		return NULL;
+	memset(&slot, 0, PUB_SLOT_LEN);
+	slot.vni = vni;
+	slot.eth_tag = p->prefix.ext_addr.eth_tag;
+	memcpy(&slot.key, p->prefix.ext_addr.val, sizeof(slot.key));
+	return hash_lookup(feed.pub, &slot);
 }
 
 static void feed_heartbeat(struct thread *t)
@@ -589,17 +716,18 @@ static void handle_request(const uint8_t *id, size_t idlen,
 			/* A consumer of a lower version ignores the fields it
 			 * does not know (they are only ever added); one of a
 			 * higher version takes what this bgpd fills. */
-			zlog_info("evpn-monitor: feed: %s subscribed (consumer feed version %u, ours %u%s)",
+			zlog_info("evpn-monitor: feed: %s subscribed (consumer feed version %u, ours %u%s%s)",
 				  req->client, req->version, FEED_VERSION,
+				  req->version < FEED_VERSION_IMPORT
+					  ? ", installed sessions only"
+					  : "",
 				  req->version < FEED_VERSION_COLLECTORS
 					  ? ", without collector sessions"
 					  : "");
 		}
 		/* The version may change with a new subscription (the
 		 * consumer restarted with the same identity). */
-		feed.subs[i].view = req->version < FEED_VERSION_COLLECTORS
-					    ? VIEW_SERVERS
-					    : VIEW_ALL;
+		feed.subs[i].view = view_of_version(req->version);
 		send_snapshot(&feed.subs[i]);
 		break;
 	case EVPNMON__FEED__V1__REQUEST__KIND__UNSUBSCRIBE:
@@ -657,6 +785,7 @@ void evpn_mon_feed_init(struct thread_master *master, const char *endpoint)
 
 	feed.pub = hash_create_size(1024, pub_hash, pub_eq, "evpn-monitor feed");
 	feed.dirty = hash_create_size(64, dirty_hash, dirty_eq, "evpn-monitor dirty");
+	feed.touched = list_new();
 	feed.master = master;
 	feed.epoch = ((uint64_t)time(NULL) << 20) ^ (uint64_t)getpid();
 	strlcpy(feed.endpoint, endpoint, sizeof(feed.endpoint));
@@ -688,6 +817,12 @@ void evpn_mon_feed_init(struct thread_master *master, const char *endpoint)
 	evpn_mon_feed_schedule();
 }
 
+static void pub_free_held(void *arg)
+{
+	evpn_mon_import_leave(arg);
+	feed_free(arg);
+}
+
 void evpn_mon_feed_fini(void)
 {
 	THREAD_OFF(feed.t_walk);
@@ -704,10 +839,12 @@ void evpn_mon_feed_fini(void)
 			unlink(feed.endpoint + 6);
 	}
 	if (feed.pub) {
-		hash_clean(feed.pub, feed_free);
+		hash_clean(feed.pub, pub_free_held);
 		hash_free(feed.pub);
 		feed.pub = NULL;
 	}
+	if (feed.touched)
+		list_delete(&feed.touched);
 	if (feed.dirty) {
 		hash_clean(feed.dirty, feed_free);
 		hash_free(feed.dirty);
@@ -740,12 +877,17 @@ void evpn_mon_feed_show(struct vty *vty, bool uj)
 		/* consumers below version 3: their own sequence */
 		json_object_int_add(json, "seqServersOnly",
 				    feed.seq[VIEW_SERVERS]);
+		/* version 3: installed sessions only, their own sequence */
+		json_object_int_add(json, "seqInstalledOnly",
+				    feed.seq[VIEW_INSTALLED]);
 		json_object_int_add(json, "sessions", feed.pub ? feed.pub->count : 0);
 		json_object_int_add(json, "walks", feed.walks);
 		json_object_int_add(json, "fullWalks", feed.full_walks);
 		json_object_int_add(json, "subscribers", feed.nsubs);
 		json_object_int_add(json, "subscribersServersOnly",
 				    subs_of_view(VIEW_SERVERS));
+		json_object_int_add(json, "subscribersInstalledOnly",
+				    subs_of_view(VIEW_INSTALLED));
 		json_object_int_add(json, "txMessages", feed.tx_messages);
 		json_object_int_add(json, "txDrops", feed.tx_drops);
 		json_object_int_add(json, "snapshots", feed.snapshots);
@@ -758,7 +900,10 @@ void evpn_mon_feed_show(struct vty *vty, bool uj)
 	vty_out(vty, "  epoch %" PRIu64 ", seq %" PRIu64 ", %zu sessions, %zu subscribers\n",
 		feed.epoch, feed.seq[VIEW_ALL],
 		feed.pub ? (size_t)feed.pub->count : 0, feed.nsubs);
-	vty_out(vty, "  %zu subscribers below version %u (no collector sessions, seq %" PRIu64 ")\n",
+	vty_out(vty, "  %zu subscribers of version %u (installed sessions only, seq %" PRIu64 ")\n",
+		subs_of_view(VIEW_INSTALLED), FEED_VERSION_COLLECTORS,
+		feed.seq[VIEW_INSTALLED]);
+	vty_out(vty, "  %zu subscribers below version %u (installed server sessions only, seq %" PRIu64 ")\n",
 		subs_of_view(VIEW_SERVERS), FEED_VERSION_COLLECTORS,
 		feed.seq[VIEW_SERVERS]);
 	vty_out(vty, "  sent %" PRIu64 " messages (%" PRIu64 " dropped), %" PRIu64 " snapshots, %" PRIu64 " bad requests\n",

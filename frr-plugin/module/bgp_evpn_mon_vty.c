@@ -9,6 +9,8 @@
  *    monitor collector (1-65535) ip A.B.C.D erspan (2-3) [session-id|dscp|ttl|gre-protocol ...]
  *    monitor host vni (1-16777215) [mac X:X:X:X:X:X] [ip A.B.C.D|X:X::X:X] server|collector (1-65535) [profile NAME]
  *
+ *    monitor import ... (bgp_evpn_mon_import.c)
+ *
  *  show bgp l2vpn evpn monitor [json]
  *  show bgp l2vpn evpn monitor profile [NAME] [json]
  *  show bgp l2vpn evpn monitor collector [(1-65535)] [json]
@@ -1614,11 +1616,23 @@ static void mon_ip_str(const struct evpn_mon_ip *ip, char *buf, size_t size)
 		snprintf(buf, size, "none");
 }
 
-/* One session as an element of "sessions": the keys and order of
- * evpn_mon_route2json(r, true), after origin and rd, then importedInto. */
-static void mon_route_jw(struct mon_jw *w, const struct evpn_mon_route *r,
-			 bool local, const char *rd, const struct mon_imp *imp)
+/* This VTEP's import decision on the session in one VNI (NULL: the feed
+ * does not hold it yet). */
+static const struct mon_sess *mon_decision(vni_t vni,
+					   const struct prefix_evpn *p)
 {
+	return evpn_mon_feed_lookup(vni, p);
+}
+
+/* One session as an element of "sessions": the keys and order of
+ * evpn_mon_route2json(r, true), after origin and rd, then importedInto and
+ * the import decisions. */
+static void mon_route_jw(struct mon_jw *w, const struct evpn_mon_route *r,
+			 bool local, const char *rd, const struct mon_imp *imp,
+			 const struct prefix_evpn *p)
+{
+	const struct mon_sess *first = NULL;
+	char why[128];
 	char buf[INET6_ADDRSTRLEN + 8], sid[EVPN_MON_SESSION_ID_MAX];
 	unsigned int i;
 
@@ -1671,6 +1685,32 @@ static void mon_route_jw(struct mon_jw *w, const struct evpn_mon_route *r,
 		jw_puts(w, buf);
 	}
 	jw_close(w, ']');
+	/* the decision per VNI it is held in; the first one's at the top
+	 * (a session is nearly always in one VNI) */
+	jw_key(w, "import");
+	jw_open(w, '[');
+	for (i = 0; imp && i < imp->n; i++) {
+		const struct mon_sess *s = mon_decision(mon_imp_vni(imp, i), p);
+
+		if (!s)
+			continue;
+		if (!first)
+			first = s;
+		evpn_mon_import_reason(s, why, sizeof(why));
+		jw_member(w);
+		jw_open(w, '{');
+		jw_kint(w, "vni", s->vni);
+		jw_kstr(w, "state", evpn_mon_import_state_name(s->imp.state));
+		jw_kstr(w, "reason", why);
+		jw_close(w, '}');
+	}
+	jw_close(w, ']');
+	if (first) {
+		evpn_mon_import_reason(first, why, sizeof(why));
+		jw_kstr(w, "importState",
+			evpn_mon_import_state_name(first->imp.state));
+		jw_kstr(w, "importReason", why);
+	}
 	jw_close(w, '}');
 }
 
@@ -1680,10 +1720,12 @@ static void mon_show_route(struct mon_jw *w, bool uj, struct bgp *bgp,
 			   const struct prefix_rd *prd, const char *rdbuf,
 			   struct bgp_path_info *pi)
 {
-	char line[320];
+	char line[512];
 	struct evpn_mon_route r;
 	const struct mon_imp *imp = mon_imp_find(imps, p);
 	char imported[128] = "";
+	char decision[160] = "-";
+	const struct mon_sess *held;
 	char host[80], server[80], ipb[INET6_ADDRSTRLEN], hid[16];
 	bool local = (pi->peer == bgp->peer_self);
 	unsigned int i;
@@ -1691,8 +1733,16 @@ static void mon_show_route(struct mon_jw *w, bool uj, struct bgp *bgp,
 
 	evpn_mon_route_from_path(&r, p, prd, pi->attr);
 	if (uj) {
-		mon_route_jw(w, &r, local, rdbuf, imp);
+		mon_route_jw(w, &r, local, rdbuf, imp, p);
 		return;
+	}
+	held = imp && imp->n ? mon_decision(mon_imp_vni(imp, 0), p) : NULL;
+	if (held) {
+		char why[128];
+
+		evpn_mon_import_reason(held, why, sizeof(why));
+		snprintf(decision, sizeof(decision), "%s (%s)",
+			 evpn_mon_import_state_name(held->imp.state), why);
 	}
 	/* as much of the list as fits */
 	for (i = 0; imp && i < imp->n; i++) {
@@ -1732,9 +1782,9 @@ static void mon_show_route(struct mon_jw *w, bool uj, struct bgp *bgp,
 		snprintf(hid, sizeof(hid), "%u", r.host_id);
 	}
 	inet_ntop(AF_INET, r.orig_ip, ipb, sizeof(ipb));
-	snprintf(line, sizeof(line), "%-7s %-15s %-21s %-8u %-38s %-5s %-38s %s\n",
+	snprintf(line, sizeof(line), "%-7s %-15s %-21s %-8u %-38s %-5s %-38s %-18s %s\n",
 		 local ? "local" : "remote", ipb, rdbuf, r.vni, host, hid,
-		 server, imported[0] ? imported : "-");
+		 server, imported[0] ? imported : "-", decision);
 	jw_puts(w, line);
 }
 
@@ -1880,9 +1930,9 @@ DEFPY(show_bgp_evpn_monitor, show_bgp_evpn_monitor_cmd,
 		jw_open(w, '[');
 	} else {
 		snprintf(line, sizeof(line),
-			 "%-7s %-15s %-21s %-8s %-38s %-5s %-38s %s\n",
+			 "%-7s %-15s %-21s %-8s %-38s %-5s %-38s %-18s %s\n",
 			 "Origin", "Originator", "RD", "VNI", "Host", "HOST",
-			 "Server", "Imported into VNIs");
+			 "Server", "Imported into VNIs", "Import decision");
 		jw_puts(w, line);
 	}
 	if (bgp)
@@ -1954,6 +2004,9 @@ static int evpn_mon_config_write(struct vty *vty, struct bgp *bgp)
 
 	if (bgp->inst_type != BGP_INSTANCE_TYPE_DEFAULT)
 		return 0;
+	/* The import policy and limits first: a configuration read back
+	 * decides on the sessions it holds once. */
+	evpn_mon_import_config_write(vty);
 	/* Profiles first: a session line names one, and a configuration
 	 * read back must not pass through "profile-missing". */
 	for (ALL_LIST_ELEMENTS_RO(evpn_mon.profiles, node, p))

@@ -43,7 +43,10 @@ def session_dict(s) -> dict:
             # profile) and the session id
             "options": bytes(s.options).hex(), "sessionId": s.session_id,
             # feed version 3: a session to an ERSPAN collector (hostId 0)
-            "collectorId": s.collector_id}
+            "collectorId": s.collector_id,
+            # feed version 4: this VTEP's import decision (0 installed,
+            # 1 denied, 2 over limit) and why
+            "importState": s.import_state, "importReason": s.import_reason}
 
 
 class FeedClient:

@@ -418,8 +418,8 @@ def test_collector_change_is_an_implicit_replace(leaves, leaf1):
     old = {i: leaves[i].feed(version=2) for i in (1, 2)}
     try:
         for c in list(feeds.values()) + list(old.values()):
-            wait_for(lambda: (c.poll(0.1), c.version)[1] == 3, timeout=10,
-                     what="snapshot of feed version 3")
+            wait_for(lambda: (c.poll(0.1), c.version)[1] == 4, timeout=10,
+                     what="snapshot of feed version 4")
         snapshots = {i: c.snapshots for i, c in old.items()}
         leaf1.ok(f"monitor collector 7 ip {COLL_IP} erspan 3",
                  f"monitor host vni {VNI} mac {HOST_MAC} collector 7")
@@ -458,7 +458,7 @@ def test_collector_change_is_an_implicit_replace(leaves, leaf1):
             wait_for(lambda: sorted((s["hostId"], s["collectorId"]) for s in feed_rows(c))
                      == [(0, 7), (SERVER, 0)], what=f"leaf{i}: both sessions in the version-3 feed")
         fj = leaf1.json("show bgp l2vpn evpn monitor feed")
-        assert fj["version"] == 3 and fj["subscribersServersOnly"] == 1
+        assert fj["version"] == 4 and fj["subscribersServersOnly"] == 1
         assert fj["seq"] > fj["seqServersOnly"]
 
         # deleting the collector withdraws the route everywhere

@@ -107,10 +107,10 @@ def options_everywhere(lab: Lab, feeds: dict, want: dict | None, what: str) -> N
         raise AssertionError(f"{what}: last seen {last}") from e
 
 
-def test_feed_speaks_version_3(lab, feeds, baseline):
+def test_feed_speaks_version_4(lab, feeds, baseline):
     for n, c in feeds.items():
-        lab.wait_for(lambda: (c.poll(0.1), c.version)[1] == 3, timeout=10,
-                     what=f"{n}: snapshot/heartbeat of feed version 3")
+        lab.wait_for(lambda: (c.poll(0.1), c.version)[1] == 4, timeout=10,
+                     what=f"{n}: snapshot/heartbeat of feed version 4")
 
 
 def test_profile_reaches_every_speaker(lab, feeds):

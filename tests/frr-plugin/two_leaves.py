@@ -92,12 +92,13 @@ class Leaf:
                 if l.strip().startswith("monitor ")]
 
     def clear_monitor(self) -> None:
-        """Removes every session, collector and profile (`no` of their lines,
-        last first); the servers stay."""
+        """Removes every session, collector, profile and import setting
+        (`no` of their lines, last first); the servers stay."""
         for line in reversed(self.monitor_lines()):
             words = line.split()
             if line.startswith("monitor host ") or words[:2] == ["monitor", "collector"] \
-                    or words[:2] == ["monitor", "profile"] and len(words) == 3:
+                    or words[:2] == ["monitor", "profile"] and len(words) == 3 \
+                    or words[:2] == ["monitor", "import"]:
                 self.conf("no " + line)
 
     def profile_lines(self) -> list[str]:
