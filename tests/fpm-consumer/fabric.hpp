@@ -76,6 +76,15 @@ public:
 					r.table = 254;
 					r.type = 1; // RTN_UNICAST
 					v->engine->route(r);
+					// zebra's flood entry for the VTEP (from its IMET
+					// route): the VNI's decapsulation source.
+					consumer::NeighUpdate flood;
+					flood.ifindex = kVxlanIfindex;
+					flood.mac = Mac{};
+					flood.dst = o->ip;
+					flood.flags = 0x02; // NTF_SELF
+					flood.state = 0x80 | 0x40; // NUD_PERMANENT | NUD_NOARP
+					v->engine->neigh(consumer::MacSource::Kernel, flood);
 				}
 	}
 

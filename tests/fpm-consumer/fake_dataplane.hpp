@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <map>
 #include <set>
+#include <utility>
 #include <vector>
 
 namespace evpnmon::test {
@@ -74,6 +75,42 @@ public:
 		return erspan;
 	}
 	MacListener listener;
+
+	// Decapsulation sources: a set, as the backends keep them (adding a
+	// present pair or removing an absent one succeeds). Every call is
+	// recorded so that tests can check idempotence and deferral.
+	std::set<std::pair<std::uint32_t, dp::IpAddr>> decap;
+	struct DecapCall {
+		bool add;
+		std::uint32_t vni;
+		dp::IpAddr vtep;
+	};
+	std::vector<DecapCall> decap_calls;
+	// Adds of new pairs beyond this many fail as a full table does.
+	std::size_t decap_capacity = SIZE_MAX;
+	std::error_code add_decap_source(std::uint32_t vni, const dp::IpAddr &vtep) override
+	{
+		decap_calls.push_back({true, vni, vtep});
+		if (!decap.contains({vni, vtep}) && decap.size() >= decap_capacity)
+			return std::make_error_code(std::errc::no_buffer_space);
+		decap.insert({vni, vtep});
+		return {};
+	}
+	std::error_code remove_decap_source(std::uint32_t vni, const dp::IpAddr &vtep) override
+	{
+		decap_calls.push_back({false, vni, vtep});
+		decap.erase({vni, vtep});
+		return {};
+	}
+	std::vector<std::pair<std::uint32_t, dp::IpAddr>> decap_sources() const override
+	{
+		return {decap.begin(), decap.end()};
+	}
+	// What decap_drops() / ceiling_counters() report (a test sets them).
+	dp::DecapDrops drops;
+	dp::CeilingCounters ceiling;
+	dp::DecapDrops decap_drops() const override { return drops; }
+	dp::CeilingCounters ceiling_counters() const override { return ceiling; }
 };
 
 } // namespace evpnmon::test

@@ -99,3 +99,53 @@ TEST_CASE("collector sessions, their entries and the collectors with their count
 	CHECK(sel[ctl::kTop].size() == 1);
 	CHECK(sel[ctl::kTop]["collectors"]["collector"].size() == 1);
 }
+
+TEST_CASE("history: the audit's events as text, and held sessions say why")
+{
+	FakeDataplane dataplane;
+	consumer::EngineConfig cfg;
+	cfg.decision.local_vnis = {kVni};
+	cfg.audit_clock = [] { return std::int64_t{1764777000123}; };
+	consumer::Engine e(dataplane, cfg);
+	auto s = make_session(HOST, Mac{2, 0, 0, 0, 0, 0x21}, 21, ip4(10, 0, 0, 101));
+	s.options = test_profile("roce", EVPN_MON_DIR_RX);
+	s.import_state = consumer::ImportState::Denied;
+	s.import_reason = "rule 10 deny";
+	e.upsert_session(s);
+	s.import_state = consumer::ImportState::Installed;
+	s.import_reason = "rule 20 permit";
+	e.upsert_session(s);
+
+	std::ostringstream out;
+	ctl::render_history(consumer::history_json(e.audit_log(), 0), out);
+	const auto text = out.str();
+	CHECK(fields(text, 0) == std::vector<std::string>{"2", "event(s)", "shown,", "2", "recorded",
+							   "since", "start,", "1000", "kept"});
+	CHECK(fields(text, 1) ==
+	      std::vector<std::string>{"SEQ", "TIME", "EVENT", "DECISION", "SESSION"});
+	CHECK(fields(text, 2) == std::vector<std::string>{"1", "2025-12-03T15:50:00.123Z", "deny",
+							   "denied", "(was", "new)", s.id});
+	CHECK(fields(text, 5) == std::vector<std::string>{"2", "2025-12-03T15:50:00.123Z", "install",
+							   "installed", "(was", "denied)", s.id});
+	const auto details = fields(text, 6);
+	REQUIRE(details.size() == 13);
+	CHECK(details[1] == "10.0.0.101");
+	CHECK(details[5] == "02:00:00:00:00:10");
+	CHECK(details[7] == "server");
+	CHECK(details[8] == "21");
+	CHECK(details[12] == "roce#" + consumer::options_digest(s.options));
+	CHECK(fields(text, 7) == std::vector<std::string>{"reason:", "rule", "20", "permit"});
+
+	SUBCASE("a held session in `sessions`")
+	{
+		s.import_state = consumer::ImportState::OverLimit;
+		s.import_reason = "maximum-sessions 16384 reached";
+		e.upsert_session(s);
+		const auto doc = nlohmann::json{
+			{ctl::kTop, consumer::engine_state_json(e, &dataplane)}};
+		const auto t = render(doc, "sessions");
+		CHECK(t.find("over-limit") != std::string::npos);
+		CHECK(t.find("not installed: over-limit, maximum-sessions 16384 reached") !=
+		      std::string::npos);
+	}
+}

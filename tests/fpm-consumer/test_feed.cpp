@@ -394,10 +394,10 @@ TEST_CASE("a newer bgpd: logged once, its sessions used")
 	zmq::context_t ctx;
 	Recorder rec;
 	consumer::FeedConfig cfg;
-	cfg.endpoint = endpoint() + "-v4";
+	cfg.endpoint = endpoint() + "-v5";
 	cfg.resubscribe_interval = std::chrono::milliseconds(100);
 	FakePublisher pub(ctx, cfg.endpoint, 1);
-	pub.version = 4;
+	pub.version = 5;
 	pub.add(make_session(H1, S1, 21));
 	FeedClient cli(ctx, cfg, rec);
 	auto now = Clock::now();
@@ -405,11 +405,11 @@ TEST_CASE("a newer bgpd: logged once, its sessions used")
 	pub.heartbeat();
 	pub.heartbeat();
 	REQUIRE(pump(pub, cli, now, [&] { return cli.counters().heartbeats >= 2; }));
-	CHECK(cli.peer_version() == 4);
+	CHECK(cli.peer_version() == 5);
 	CHECK(rec.sessions.size() == 1);
 	CHECK(cli.state() == FeedClient::State::Synced);
 	CHECK(rec.notices.size() == 1);
-	CHECK(mentions(rec.notices, "feed version 4"));
+	CHECK(mentions(rec.notices, "feed version 5"));
 }
 
 TEST_CASE("a snapshot full of refused sessions logs a few lines, counts all")
@@ -611,8 +611,8 @@ TEST_CASE("feed v3 end to end: version 3 asked, collector sessions kept, bad one
 	FeedClient cli(ctx, cfg, rec);
 	auto now = Clock::now();
 	REQUIRE(pump(pub, cli, now, [&] { return rec.snapshots == 1; }));
-	CHECK(pub.last_request_version == 3);
-	CHECK(consumer::kFeedVersion == 3);
+	CHECK(pub.last_request_version == 4);
+	CHECK(consumer::kFeedVersion == 4);
 	CHECK(cli.peer_version() == 3);
 	CHECK(rec.notices.size() == 2); // the two refusals, no "newer version"
 	CHECK(mentions(rec.notices, "10.0.0.101/1000/c8/02:00:00:00:00:01/-"));
@@ -636,4 +636,91 @@ TEST_CASE("feed v3 end to end: version 3 asked, collector sessions kept, bad one
 		pub.del(good);
 		REQUIRE(pump(pub, cli, now, [&] { return rec.sessions.empty(); }));
 	}
+}
+
+// --- feed version 4: the import decision ---
+
+TEST_CASE("feed v4: the import decision converted and back")
+{
+	auto s = make_session(H1, S1, 21);
+	for (auto state : {consumer::ImportState::Installed, consumer::ImportState::Denied,
+			   consumer::ImportState::OverLimit}) {
+		s.import_state = state;
+		s.import_reason = "rule 10 deny (originator prefix-list ROGUE)";
+		pb::MonitorSession m;
+		consumer::to_proto(s, m, 4);
+		CHECK(static_cast<int>(m.import_state()) == static_cast<int>(state));
+		auto r = consumer::from_proto(m);
+		REQUIRE(std::holds_alternative<consumer::Session>(r));
+		CHECK(std::get<consumer::Session>(r) == s);
+	}
+	SUBCASE("a version-3 bgpd sends no decision: installed")
+	{
+		s.import_state = consumer::ImportState::Denied;
+		pb::MonitorSession m;
+		consumer::to_proto(s, m, 3);
+		auto r = consumer::from_proto(m);
+		REQUIRE(std::holds_alternative<consumer::Session>(r));
+		CHECK(std::get<consumer::Session>(r).import_state == consumer::ImportState::Installed);
+		CHECK(std::get<consumer::Session>(r).import_reason.empty());
+	}
+	SUBCASE("a state this consumer does not know is never installed")
+	{
+		pb::MonitorSession m;
+		consumer::to_proto(s, m, 4);
+		m.set_import_state(static_cast<pb::ImportState>(7));
+		m.set_import_reason("a future reason");
+		auto r = consumer::from_proto(m);
+		REQUIRE(std::holds_alternative<consumer::Session>(r));
+		const auto &got = std::get<consumer::Session>(r);
+		CHECK(got.import_state == consumer::ImportState::Denied);
+		CHECK(got.import_reason == "import state 7 unknown to this consumer: a future reason");
+	}
+	SUBCASE("the reason is made printable and bounded")
+	{
+		pb::MonitorSession m;
+		consumer::to_proto(s, m, 4);
+		m.set_import_reason(std::string("bad\nline\x01") + std::string(300, 'x'));
+		auto r = consumer::from_proto(m);
+		REQUIRE(std::holds_alternative<consumer::Session>(r));
+		const auto &reason = std::get<consumer::Session>(r).import_reason;
+		CHECK(reason.substr(0, 9) == "bad?line?");
+		CHECK(reason.size() == 203);
+		CHECK(reason.ends_with("..."));
+	}
+}
+
+TEST_CASE("feed v4 end to end: version 4 asked, held sessions delivered with their decision, a flip as an update")
+{
+	zmq::context_t ctx;
+	Recorder rec;
+	consumer::FeedConfig cfg;
+	cfg.endpoint = endpoint() + "-v4";
+	cfg.resubscribe_interval = std::chrono::milliseconds(100);
+	FakePublisher pub(ctx, cfg.endpoint, 1);
+	pub.version = 4;
+	auto allowed = make_session(H1, S1, 21);
+	allowed.import_reason = "default permit";
+	auto denied = make_session(H2, S1, 21);
+	denied.import_state = consumer::ImportState::Denied;
+	denied.import_reason = "rule 10 deny";
+	pub.add(allowed);
+	pub.add(denied);
+	FeedClient cli(ctx, cfg, rec);
+	auto now = Clock::now();
+	REQUIRE(pump(pub, cli, now, [&] { return rec.snapshots == 1; }));
+	CHECK(pub.last_request_version == 4);
+	CHECK(cli.peer_version() == 4);
+	CHECK(rec.notices.empty()); // version 4 is not "newer"
+	REQUIRE(rec.sessions.size() == 2);
+	CHECK(rec.sessions.at(allowed.key) == allowed);
+	CHECK(rec.sessions.at(denied.key) == denied);
+
+	auto flipped = denied;
+	flipped.import_state = consumer::ImportState::Installed;
+	flipped.import_reason = "rule 20 permit";
+	pub.add(flipped);
+	REQUIRE(pump(pub, cli, now, [&] { return rec.sessions.at(denied.key).installed(); }));
+	CHECK(rec.sessions.at(denied.key) == flipped);
+	CHECK(cli.counters().rejected_sessions == 0);
 }

@@ -107,6 +107,11 @@ struct World {
 		s.id = consumer::make_session_id(s.key);
 		if (chance(3))
 			s.id.clear(); // a local session: the id is computed
+		if (chance(12)) { // held back by bgpd's import decision (feed v4)
+			s.import_state = chance(50) ? consumer::ImportState::Denied
+						    : consumer::ImportState::OverLimit;
+			s.import_reason = "rule 10 deny";
+		}
 		return s;
 	}
 };
@@ -125,6 +130,12 @@ struct Harness {
 		INFO("step " << step << ": " << std::string(what));
 		REQUIRE(consumer::differences(engine.desired(), full) == 0);
 		REQUIRE(dp.entries == expected_entries(full));
+		// Held sessions never reach the decision; every flood entry's
+		// VTEP is a decapsulation source in the dataplane.
+		for (const auto &[k, s] : engine.held_sessions())
+			REQUIRE(!engine.sessions().contains(k));
+		for (const auto &[vni, vtep] : engine.decap_sources())
+			REQUIRE(dp.decap.contains({vni, ipv4_addr(vtep[0], vtep[1], vtep[2], vtep[3])}));
 		++checks;
 	}
 };
@@ -139,6 +150,8 @@ void random_step(World &w, Harness &h, std::vector<consumer::Session> &known, co
 		auto s = (!known.empty() && w.chance(30)) ? known[w.pick(known.size())] : w.session();
 		if (!s.is_collector() && w.chance(50))
 			s.server_mac = w.server(w.pick(4));
+		if (w.chance(15)) // a flip: a policy or limit change
+			s.import_state = static_cast<consumer::ImportState>(w.pick(3));
 		known.push_back(s);
 		e.upsert_session(s);
 		break;
@@ -181,9 +194,8 @@ void random_step(World &w, Harness &h, std::vector<consumer::Session> &known, co
 		consumer::NeighUpdate u;
 		u.add = w.chance(70);
 		u.ifindex = w.vxlan_of(v);
-		u.mac = w.any_mac();
-		if (u.add)
-			u.dst = w.vtep();
+		u.mac = w.chance(10) ? Mac{} : w.any_mac(); // a flood entry: a decap source
+		u.dst = w.vtep();
 		u.flags = NTF_SELF;
 		e.neigh(w.chance(70) ? MacSource::Fpm : MacSource::Kernel, u);
 		break;

@@ -110,3 +110,55 @@ TEST_CASE("--dp-max-profiles: profile slots, 16384 by default, 2..2^20")
 	TempFile f("dp-max-profiles = 200000\nl2vni = \"br100:vxlan100:100\"\n");
 	CHECK(parse({"--config", f.path}).dp_max_profiles == 200000);
 }
+
+TEST_CASE("--mirror-ceiling: 1 Gbit/s by default, k/m/g suffixes, 0 or off = off")
+{
+	const auto base = std::vector<std::string>{"--l2vni", "br100:vxlan100:100"};
+	auto with = [&](std::vector<std::string> more) {
+		auto a = base;
+		a.insert(a.end(), more.begin(), more.end());
+		return parse(a);
+	};
+	CHECK(with({}).mirror_ceiling_bps == 1'000'000'000);
+	CHECK(with({}).mirror_ceiling_burst == 0);
+	CHECK(with({"--mirror-ceiling", "20m"}).mirror_ceiling_bps == 20'000'000);
+	CHECK(with({"--mirror-ceiling", "20M"}).mirror_ceiling_bps == 20'000'000);
+	CHECK(with({"--mirror-ceiling", "2.5g"}).mirror_ceiling_bps == 2'500'000'000);
+	CHECK(with({"--mirror-ceiling", "500k"}).mirror_ceiling_bps == 500'000);
+	CHECK(with({"--mirror-ceiling", "123456"}).mirror_ceiling_bps == 123456);
+	CHECK(with({"--mirror-ceiling", "0"}).mirror_ceiling_bps == 0);
+	CHECK(with({"--mirror-ceiling", "off"}).mirror_ceiling_bps == 0);
+	CHECK(with({"--mirror-ceiling", "1000g"}).mirror_ceiling_bps == 1'000'000'000'000);
+	for (const char *bad : {"", "x", "1t", "-1", "20mb", "1.5", "999", "1001g", "0.0001k", "off2",
+				"99999999999999999999999"})
+		CHECK_THROWS_AS(with({"--mirror-ceiling", bad}), CLI::ParseError);
+
+	CHECK(with({"--mirror-ceiling-burst", "65536"}).mirror_ceiling_burst == 65536);
+	CHECK(with({"--mirror-ceiling-burst", "64k"}).mirror_ceiling_burst == 65536);
+	CHECK(with({"--mirror-ceiling-burst", "2m"}).mirror_ceiling_burst == 2u << 20);
+	CHECK(with({"--mirror-ceiling-burst", "2g"}).mirror_ceiling_burst == 2ull << 30);
+	CHECK(with({"--mirror-ceiling-burst", "0"}).mirror_ceiling_burst == 0);
+	for (const char *bad : {"65535", "1k", "3g", "x", "-5", ""})
+		CHECK_THROWS_AS(with({"--mirror-ceiling-burst", bad}), CLI::ParseError);
+
+	TempFile f("mirror-ceiling = \"20m\"\nmirror-ceiling-burst = \"256k\"\n"
+		   "l2vni = \"br100:vxlan100:100\"\n");
+	CHECK(parse({"--config", f.path}).mirror_ceiling_bps == 20'000'000);
+	CHECK(parse({"--config", f.path}).mirror_ceiling_burst == 256u << 10);
+	CHECK(parse({"--config", f.path, "--mirror-ceiling", "off"}).mirror_ceiling_bps == 0);
+	TempFile bad("mirror-ceiling = \"fast\"\nl2vni = \"br100:vxlan100:100\"\n");
+	CHECK_THROWS_AS(parse({"--config", bad.path}), CLI::ParseError);
+}
+
+TEST_CASE("--audit-history: 1000 events by default, 0..1000000, a key of the file too")
+{
+	CHECK(parse({"--l2vni", "br100:vxlan100:100"}).audit_history == 1000);
+	CHECK(parse({"--l2vni", "br100:vxlan100:100", "--audit-history", "0"}).audit_history == 0);
+	CHECK(parse({"--l2vni", "br100:vxlan100:100", "--audit-history", "1000000"}).audit_history ==
+	      1000000);
+	for (const char *bad : {"1000001", "-1", "x", ""})
+		CHECK_THROWS_AS(parse({"--l2vni", "br100:vxlan100:100", "--audit-history", bad}),
+				CLI::ParseError);
+	TempFile f("audit-history = 50\nl2vni = \"br100:vxlan100:100\"\n");
+	CHECK(parse({"--config", f.path}).audit_history == 50);
+}

@@ -180,3 +180,43 @@ TEST_CASE("collector sessions, their entries and the collectors in use validate"
 		CHECK(y.validate(bad.dump()) != "");
 	}
 }
+
+TEST_CASE("held sessions (denied, over-limit) and the audit history validate")
+{
+	Ctx y;
+	Fabric f({{"A", ip4(10, 0, 0, 1)}});
+	auto s = make_session(VM210, SERV21, 21, ip4(10, 0, 0, 101));
+	s.import_state = consumer::ImportState::Denied;
+	s.import_reason = "rule 10 deny";
+	auto t = make_session(VM210, SERV22, 22, ip4(10, 0, 0, 101));
+	t.import_state = consumer::ImportState::OverLimit;
+	t.options = test_profile("roce");
+	auto c = make_collector_session(VM210, 7, ipv4_addr(10, 9, 0, 1), erspan_options(3, 7),
+					ip4(10, 0, 0, 101));
+	f.add_session(s);
+	f.add_session(t);
+	f.add_session(c);
+	t.import_state = consumer::ImportState::Installed;
+	f.add_session(t); // a flip: install (was over-limit)
+	f.add_session(make_session(VM210, SERV22, 23)); // installed, no reason
+	f.converge();
+	auto &v = f["A"];
+	const auto state = state_of(v);
+	CHECK(y.validate(state.dump()) == "");
+	const auto history = consumer::history_json(v.engine->audit_log());
+	REQUIRE(history["evpn-monitor:fpm-consumer"]["audit"]["event"].size() == 5);
+	CHECK(y.validate(history.dump()) == "");
+
+	SUBCASE("an event kind or a decision out of the enumeration does not")
+	{
+		auto bad = history;
+		bad["evpn-monitor:fpm-consumer"]["audit"]["event"][0]["event"] = "approve";
+		CHECK(y.validate(bad.dump()) != "");
+		bad = history;
+		bad["evpn-monitor:fpm-consumer"]["audit"]["event"][0]["decision"] = "maybe";
+		CHECK(y.validate(bad.dump()) != "");
+		auto st = state;
+		st["evpn-monitor:fpm-consumer"]["sessions"]["session"][0]["import-state"] = "allowed";
+		CHECK(y.validate(st.dump()) != "");
+	}
+}

@@ -21,6 +21,10 @@ const char *to_string(SessionStatus status)
 		return "invalid";
 	case SessionStatus::CollectorUnsupported:
 		return "collector-unsupported";
+	case SessionStatus::Denied:
+		return "denied";
+	case SessionStatus::OverLimit:
+		return "over-limit";
 	}
 	return "?";
 }

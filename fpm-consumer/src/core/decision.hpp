@@ -35,6 +35,10 @@ enum class SessionStatus : std::uint8_t {
 	// A collector session whose collector is IPv6: the wire format allows
 	// it, this dataplane encapsulates in IPv4 only. Nothing installed.
 	CollectorUnsupported,
+	// Not installed on this VTEP by the import decision (feed version 4):
+	// held for display and the audit, never decided on.
+	Denied,    // the import policy denies it
+	OverLimit, // a session limit is reached
 };
 const char *to_string(SessionStatus status);
 

@@ -22,6 +22,7 @@ const char *to_string(Gate gate)
 
 Engine::Engine(dp::Dataplane &dataplane, EngineConfig config)
     : dp_(dataplane), config_(std::move(config)), reconciler_(dataplane),
+      audit_(config_.audit_history, config_.audit_sink, config_.audit_clock),
       macs_(!config_.bridge_ifindex_to_vni.empty())
 {
 	if (config_.wall_clock)
@@ -109,7 +110,14 @@ void Engine::neigh(MacSource source, const NeighUpdate &u)
 	}
 	static constexpr Mac zero{};
 	if (*u.mac == zero) { // BUM flood entry, not a host
-		++counters_.neigh_ignored;
+		// The kernel's flood list of the VNI's VXLAN device holds the
+		// remote VTEPs zebra installs from IMET routes: the VTEPs a copy
+		// may come from (decapsulation sources). zebra does not send
+		// them over FPM.
+		if (source == MacSource::Kernel && config_.decap_sources && u.dst && !u.nh_id)
+			flood_entry(u, vni->second);
+		else
+			++counters_.neigh_ignored;
 		return;
 	}
 	if (!u.add) {
@@ -162,64 +170,267 @@ void Engine::nexthop(const NexthopUpdate &u)
 		incremental_.routes_changed();
 }
 
-void Engine::replace_sessions(const std::vector<Session> &sessions)
+namespace {
+
+// Everything the decision looks at is equal (the import reason aside).
+bool same_for_decision(const Session &a, const Session &b)
+{
+	return a.key == b.key && a.server_mac == b.server_mac && a.server_ip == b.server_ip &&
+	       a.local == b.local && a.id == b.id && a.options == b.options &&
+	       a.import_state == b.import_state;
+}
+
+// What the audit records as a change of an installed session: where its
+// copies go, and how (the profile).
+bool destination_or_profile_changed(const Session &a, const Session &b)
+{
+	return a.server_mac != b.server_mac || a.server_ip != b.server_ip ||
+	       !(a.options == b.options);
+}
+
+AuditEvent::Kind held_kind(ImportState state)
+{
+	return state == ImportState::OverLimit ? AuditEvent::Kind::Refuse : AuditEvent::Kind::Deny;
+}
+
+} // namespace
+
+void Engine::install(const Session &s)
+{
+	pin(s);
+	auto [it, inserted] = sessions_.insert_or_assign(s.key, s);
+	incremental_.add(it->second);
+}
+
+void Engine::uninstall(std::map<SessionKey, Session>::iterator it)
+{
+	incremental_.remove(it->second);
+	unpin(it->second);
+	sessions_.erase(it);
+}
+
+void Engine::replace_sessions(const std::vector<Session> &sessions, const std::string &cause)
 {
 	++counters_.session_events;
 	std::map<SessionKey, Session> fresh;
 	for (const auto &s : sessions)
 		fresh[s.key] = s;
-	if (fresh == sessions_)
-		return;
 	// Pin the new servers first: a server in both keeps its kept location.
 	for (const auto &[k, s] : fresh)
-		if (auto it = sessions_.find(k); it == sessions_.end() || !(it->second == s))
+		if (auto it = sessions_.find(k);
+		    s.installed() && (it == sessions_.end() || !(it->second == s)))
 			pin(s);
+	// Held sessions: withdrawn, flipped to installed, or still held.
+	for (auto it = held_.begin(); it != held_.end();) {
+		auto f = fresh.find(it->first);
+		if (f == fresh.end()) {
+			audit(AuditEvent::Kind::Forget, it->second, it->second.import_state, cause);
+			it = held_.erase(it);
+			continue;
+		}
+		const auto previous = it->second.import_state;
+		if (f->second.installed()) { // pinned above
+			auto [s, inserted] = sessions_.insert_or_assign(f->first, f->second);
+			incremental_.add(s->second);
+			audit(AuditEvent::Kind::Install, f->second, previous, f->second.import_reason);
+			it = held_.erase(it);
+			continue;
+		}
+		it->second = f->second;
+		if (previous != f->second.import_state)
+			audit(held_kind(f->second.import_state), f->second, previous,
+			      f->second.import_reason);
+		++it;
+	}
+	// Installed sessions: unchanged, changed, withdrawn, or now held.
 	for (auto it = sessions_.begin(); it != sessions_.end();) {
 		auto f = fresh.find(it->first);
-		if (f != fresh.end() && f->second == it->second) {
-			++it;
-			continue;
+		if (f != fresh.end() && f->second.installed()) {
+			if (f->second == it->second) {
+				++it;
+				continue;
+			}
+			if (same_for_decision(f->second, it->second)) {
+				unpin(it->second); // pinned again above: the same server
+				it->second.import_reason = f->second.import_reason;
+				++it;
+				continue;
+			}
 		}
 		incremental_.remove(it->second);
 		unpin(it->second);
 		if (f == fresh.end()) {
+			audit(AuditEvent::Kind::Remove, it->second, ImportState::Installed, cause);
 			it = sessions_.erase(it);
 			continue;
 		}
+		if (!f->second.installed()) {
+			audit(held_kind(f->second.import_state), f->second, ImportState::Installed,
+			      f->second.import_reason);
+			held_[f->first] = f->second;
+			it = sessions_.erase(it);
+			continue;
+		}
+		if (destination_or_profile_changed(it->second, f->second))
+			audit(AuditEvent::Kind::Update, f->second, ImportState::Installed,
+			      f->second.import_reason);
 		it->second = f->second;
 		incremental_.add(it->second);
 		++it;
 	}
-	for (const auto &[k, s] : fresh)
-		if (auto [it, inserted] = sessions_.try_emplace(k, s); inserted)
-			incremental_.add(it->second);
+	// New to this VTEP.
+	for (const auto &[k, s] : fresh) {
+		if (s.installed()) {
+			if (auto [it, inserted] = sessions_.try_emplace(k, s); inserted) {
+				incremental_.add(it->second);
+				audit(AuditEvent::Kind::Install, s, std::nullopt, s.import_reason);
+			}
+		} else if (auto [it, inserted] = held_.try_emplace(k, s); inserted) {
+			audit(held_kind(s.import_state), s, std::nullopt, s.import_reason);
+		}
+	}
 }
 
 void Engine::upsert_session(const Session &session)
 {
 	++counters_.session_events;
-	auto [it, inserted] = sessions_.try_emplace(session.key, session);
-	if (inserted) {
-		pin(session);
-		incremental_.add(it->second);
-	} else if (!(it->second == session)) {
-		pin(session);
-		incremental_.remove(it->second);
-		unpin(it->second);
-		it->second = session;
-		incremental_.add(it->second);
+	const auto &k = session.key;
+	auto it = sessions_.find(k);
+	auto h = held_.find(k);
+	if (session.installed()) {
+		if (it != sessions_.end()) {
+			if (it->second == session)
+				return;
+			if (same_for_decision(it->second, session)) {
+				it->second.import_reason = session.import_reason;
+				return;
+			}
+			const bool audited = destination_or_profile_changed(it->second, session);
+			pin(session);
+			incremental_.remove(it->second);
+			unpin(it->second);
+			it->second = session;
+			incremental_.add(it->second);
+			if (audited)
+				audit(AuditEvent::Kind::Update, session, ImportState::Installed,
+				      session.import_reason);
+			return;
+		}
+		std::optional<ImportState> previous;
+		if (h != held_.end()) {
+			previous = h->second.import_state;
+			held_.erase(h);
+		}
+		install(session);
+		audit(AuditEvent::Kind::Install, session, previous, session.import_reason);
+		return;
+	}
+	// Denied or over a limit: held, never decided on.
+	std::optional<ImportState> previous;
+	if (it != sessions_.end()) {
+		previous = ImportState::Installed;
+		uninstall(it);
+	} else if (h != held_.end()) {
+		previous = h->second.import_state;
+	}
+	held_[k] = session;
+	if (previous != session.import_state)
+		audit(held_kind(session.import_state), session, previous, session.import_reason);
+}
+
+void Engine::erase_session(const SessionKey &key, const std::string &cause)
+{
+	++counters_.session_events;
+	if (auto it = sessions_.find(key); it != sessions_.end()) {
+		audit(AuditEvent::Kind::Remove, it->second, ImportState::Installed, cause);
+		uninstall(it);
+	} else if (auto h = held_.find(key); h != held_.end()) {
+		audit(AuditEvent::Kind::Forget, h->second, h->second.import_state, cause);
+		held_.erase(h);
 	}
 }
 
-void Engine::erase_session(const SessionKey &key)
+void Engine::flood_entry(const NeighUpdate &u, std::uint32_t vni)
 {
-	++counters_.session_events;
-	auto it = sessions_.find(key);
-	if (it == sessions_.end())
+	++counters_.decap_source_events;
+	const DecapSource source{vni, *u.dst};
+	if (u.add) {
+		auto [it, inserted] = flood_.try_emplace(source, false);
+		it->second = false; // confirmed (a re-add cancels a pending deletion)
+		decap_dirty_ |= inserted;
 		return;
-	incremental_.remove(it->second);
-	unpin(it->second);
-	sessions_.erase(it);
+	}
+	auto it = flood_.find(source);
+	if (it == flood_.end())
+		return;
+	// zebra flushes its flood entries from the kernel when it stops, as it
+	// does its MACs: the deletion stands only after a few ticks with zebra
+	// connected, or when the resync after its return does not confirm it.
+	it->second = true;
+	flood_deletes_.push_back({source, config_.kernel_delete_delay_ticks});
+	++counters_.kernel_deferred_deletes;
+}
+
+std::set<DecapSource> Engine::decap_sources() const
+{
+	std::set<DecapSource> out;
+	for (const auto &[source, stale] : flood_)
+		out.insert(source);
+	return out;
+}
+
+void Engine::sync_decap()
+{
+	decap_dirty_ = false;
+	if (!config_.decap_sources)
+		return;
+	auto addr = [](const Ipv4 &v4) {
+		IpAddr ip;
+		std::copy(v4.begin(), v4.end(), ip.bytes.begin());
+		return ip;
+	};
+	if (!decap_read_) {
+		// A previous run's sources (pinned maps): kept while they are
+		// right, so a restart does not stop decapsulation.
+		for (const auto &[vni, ip] : dp_.decap_sources()) {
+			if (ip.family != IpAddr::Family::V4)
+				continue; // never ours: FRR 8.4's VTEPs are IPv4
+			Ipv4 v4;
+			std::copy_n(ip.bytes.begin(), 4, v4.begin());
+			decap_applied_.insert({vni, v4});
+		}
+		decap_read_ = true;
+	}
+	bool failed = false;
+	for (const auto &[source, stale] : flood_) {
+		if (decap_applied_.contains(source))
+			continue;
+		if (dp_.add_decap_source(source.first, addr(source.second))) {
+			++counters_.decap_source_errors;
+			failed = true;
+			continue;
+		}
+		decap_applied_.insert(source);
+		++counters_.decap_sources_added;
+	}
+	// Removals only once the kernel's flood list has been read whole: until
+	// then a source the dataplane holds may well still be right.
+	if (kernel_dumped_)
+		for (auto it = decap_applied_.begin(); it != decap_applied_.end();) {
+			if (flood_.contains(*it)) {
+				++it;
+				continue;
+			}
+			if (dp_.remove_decap_source(it->first, addr(it->second))) {
+				++counters_.decap_source_errors;
+				failed = true;
+				++it;
+				continue;
+			}
+			++counters_.decap_sources_removed;
+			it = decap_applied_.erase(it);
+		}
+	decap_failed_ = failed;
 }
 
 void Engine::open_gate(Gate gate)
@@ -251,6 +462,14 @@ void Engine::fpm_resync_done()
 			   routes_.sweep_stale();
 	counters_.fpm_stale_swept += swept;
 	kernel_deletes_.clear();
+	for (auto it = flood_.begin(); it != flood_.end();)
+		if (it->second) {
+			it = flood_.erase(it);
+			decap_dirty_ = true;
+		} else {
+			++it;
+		}
+	flood_deletes_.clear();
 	fpm_resyncing_ = false;
 	if (swept > 0) // a resync may change any MAC: one full pass
 		rebuild_ = full_ = true;
@@ -259,9 +478,22 @@ void Engine::fpm_resync_done()
 void Engine::tick()
 {
 	retry_due_ = !reconciler_.failed().empty();
+	decap_dirty_ |= decap_failed_;
 	drop_kept_ports();
 	if (fpm_resyncing_)
 		return; // zebra away: decided by fpm_resync_done()
+	for (auto it = flood_deletes_.begin(); it != flood_deletes_.end();) {
+		if (it->ticks_left > 0) {
+			--it->ticks_left;
+			++it;
+			continue;
+		}
+		if (auto f = flood_.find(it->source); f != flood_.end() && f->second) {
+			flood_.erase(f); // still stale: the deletion stands
+			decap_dirty_ = true;
+		}
+		it = flood_deletes_.erase(it);
+	}
 	for (auto it = kernel_deletes_.begin(); it != kernel_deletes_.end();) {
 		if (it->ticks_left > 0) {
 			--it->ticks_left;
@@ -294,12 +526,17 @@ void Engine::local_resync_done()
 void Engine::kernel_resync_begin()
 {
 	macs_.mark_stale(MacSource::Kernel);
+	for (auto &[source, stale] : flood_)
+		stale = true;
 }
 
 void Engine::kernel_resync_done()
 {
 	if (macs_.sweep_stale(MacSource::Kernel) > 0)
 		rebuild_ = full_ = true;
+	std::erase_if(flood_, [](const auto &f) { return f.second; });
+	flood_deletes_.clear();
+	kernel_dumped_ = decap_dirty_ = true;
 }
 
 Desired Engine::preview() const
@@ -334,6 +571,8 @@ std::optional<ReconcileStats> Engine::reconcile(bool force)
 {
 	if (!all_gates_open() || (!dirty() && !force))
 		return std::nullopt;
+	if (decap_dirty_)
+		sync_decap();
 	ReconcileStats st;
 	if (full_ || force || !reconciler_.in_sync())
 		st = full_pass();

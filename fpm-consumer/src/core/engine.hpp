@@ -3,6 +3,7 @@
 // the daemon feeds it decoded events and timer ticks; tests do the same.
 #pragma once
 
+#include "core/audit.hpp"
 #include "core/decision.hpp"
 #include "core/incremental.hpp"
 #include "core/mac_table.hpp"
@@ -17,6 +18,9 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
+#include <string>
+#include <utility>
 #include <vector>
 
 namespace evpnmon::consumer {
@@ -38,7 +42,20 @@ struct EngineConfig {
 	std::function<bool(std::uint32_t ifindex)> port_exists;
 	// Unix time in seconds for "kept since" (unset: the system clock).
 	std::function<std::int64_t()> wall_clock;
+	// The audit: events kept for `history` (0: none), where each event's
+	// log line goes, and its clock (Unix ms; unset: the system clock).
+	std::size_t audit_history = kDefaultAuditHistory;
+	AuditLog::Sink audit_sink;
+	AuditLog::Clock audit_clock;
+	// Keep the dataplane's decapsulation sources (VNI, remote VTEP) equal
+	// to the kernel's flood entries of the configured VXLAN devices. Off
+	// when the kernel FDB is not read: then the sources are left as they
+	// are (nothing to learn them from).
+	bool decap_sources = true;
 };
+
+// A decapsulation source: (VNI, remote VTEP) of a flood entry.
+using DecapSource = std::pair<std::uint32_t, Ipv4>;
 
 // Inputs that must have delivered their first full picture before the engine
 // touches the dataplane (so a restart never removes correct entries early).
@@ -67,6 +84,12 @@ struct EngineCounters {
 	std::uint64_t full_pass_differences = 0;
 	std::uint64_t capacity_errors = 0; // installs a full dataplane refused
 	std::uint64_t kept_dropped_port_gone = 0;  // kept server locations whose port vanished
+	// Kernel flood entries (zero MAC, a dst) of the configured VXLAN
+	// devices, and what became of them in the dataplane.
+	std::uint64_t decap_source_events = 0;
+	std::uint64_t decap_sources_added = 0;
+	std::uint64_t decap_sources_removed = 0;
+	std::uint64_t decap_source_errors = 0; // failed adds/removes (retried on the tick)
 	ReconcileStats totals; // summed over every reconcile
 };
 
@@ -79,9 +102,14 @@ public:
 	void neigh(MacSource source, const NeighUpdate &update);
 	void route(const RouteUpdate &update);
 	void nexthop(const NexthopUpdate &update);
-	void replace_sessions(const std::vector<Session> &sessions);
+	// Sessions of every import state: only Installed ones reach the
+	// decision; the others are held (held_sessions()). Each change of what
+	// is installed or held is an audit event. `cause`: why sessions that
+	// are not in `sessions` go (the audit's reason for their removal).
+	void replace_sessions(const std::vector<Session> &sessions,
+			      const std::string &cause = "withdrawn by bgpd");
 	void upsert_session(const Session &session);
-	void erase_session(const SessionKey &key);
+	void erase_session(const SessionKey &key, const std::string &cause = "withdrawn by bgpd");
 
 	// --- resync ---
 	void open_gate(Gate gate);
@@ -102,7 +130,10 @@ public:
 	// --- output ---
 	// Something to do: inputs changed, a full pass is due, or entries that
 	// failed wait for their retry (tick() schedules it).
-	bool dirty() const { return full_ || incremental_.pending() || retry_due_; }
+	bool dirty() const
+	{
+		return full_ || incremental_.pending() || retry_due_ || decap_dirty_;
+	}
 	// Decide and reconcile when dirty (or forced: a full pass) and every
 	// gate is open. Normally only the sessions that inputs named since the
 	// last pass are decided again and only their entries diffed.
@@ -117,7 +148,15 @@ public:
 
 	const Desired &desired() const { return incremental_.desired(); }
 	const EntryMap &installed() const { return reconciler_.installed(); }
+	// Installed sessions (the decision's input) and the held ones.
 	const std::map<SessionKey, Session> &sessions() const { return sessions_; }
+	const std::map<SessionKey, Session> &held_sessions() const { return held_; }
+	const AuditLog &audit_log() const { return audit_; }
+	// Decapsulation sources: from the kernel's flood entries (a deleted
+	// one stays until its deletion stands), and what this engine made the
+	// dataplane hold.
+	std::set<DecapSource> decap_sources() const;
+	const std::set<DecapSource> &decap_applied() const { return decap_applied_; }
 	const MacTable &macs() const { return macs_; }
 	const RouteTable &routes() const { return routes_; }
 	const EngineCounters &counters() const { return counters_; }
@@ -147,11 +186,24 @@ private:
 			incremental_.server_mac_changed(vni, mac);
 	}
 	ReconcileStats full_pass();
+	// Session bookkeeping shared by the feed's inputs (no audit, no count).
+	void install(const Session &s);
+	void uninstall(std::map<SessionKey, Session>::iterator it);
+	void audit(AuditEvent::Kind kind, const Session &s, std::optional<ImportState> previous,
+		   std::string reason)
+	{
+		audit_.record(audit_event(kind, s, previous, std::move(reason)));
+	}
+	// Flood entries of the kernel FDB -> decapsulation sources.
+	void flood_entry(const NeighUpdate &u, std::uint32_t vni);
+	void sync_decap();
 
 	dp::Dataplane &dp_;
 	EngineConfig config_;
 	Reconciler reconciler_;
 	std::map<SessionKey, Session> sessions_;
+	std::map<SessionKey, Session> held_;
+	AuditLog audit_;
 	MacTable macs_;
 	RouteTable routes_;
 	IncrementalDecision incremental_{macs_, routes_, config_.decision};
@@ -171,6 +223,19 @@ private:
 		bool bridge; // the bridge's entry on the VXLAN device, not the self entry
 	};
 	std::vector<PendingDelete> kernel_deletes_;
+	// Flood entries: (VNI, VTEP) -> stale (deleted in the kernel or not
+	// confirmed by a dump yet: stays until the deletion stands).
+	std::map<DecapSource, bool> flood_;
+	struct PendingFloodDelete {
+		DecapSource source;
+		unsigned ticks_left;
+	};
+	std::vector<PendingFloodDelete> flood_deletes_;
+	std::set<DecapSource> decap_applied_; // what the dataplane holds
+	bool decap_read_ = false;  // decap_applied_ read from the dataplane
+	bool kernel_dumped_ = false; // a kernel FDB dump completed: removals are safe
+	bool decap_dirty_ = true;
+	bool decap_failed_ = false; // an add or remove failed: retried on the tick
 	std::uint64_t audit_events_before_ = 0;
 };
 

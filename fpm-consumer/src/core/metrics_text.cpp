@@ -29,7 +29,8 @@ constexpr const char *kGates[] = {"feed", "local-macs", "fpm"};
 constexpr SessionStatus kStatuses[] = {SessionStatus::Active,      SessionStatus::ServerUnknown,
 				       SessionStatus::ServerUnreachable, SessionStatus::VniNotLocal,
 				       SessionStatus::Conflict,    SessionStatus::Invalid,
-				       SessionStatus::CollectorUnsupported};
+				       SessionStatus::CollectorUnsupported, SessionStatus::Denied,
+				       SessionStatus::OverLimit};
 constexpr dp::EntryKind kKinds[] = {dp::EntryKind::MirrorSource, dp::EntryKind::MirrorDest,
 				    dp::EntryKind::Decap};
 
@@ -228,6 +229,28 @@ const std::vector<CounterMetric> &counter_metrics()
 		{"macs-kernel-fdb", "evpnmon_macs_kernel_fdb", G, 1, "MAC records from the kernel FDB"},
 		{"routes", "evpnmon_routes", G, 1, "Routes known from FPM"},
 		{"nexthops", "evpnmon_nexthops", G, 1, "Next-hop groups known from FPM"},
+		{"sessions-installed", "evpnmon_sessions_installed", G, 1, "Sessions this VTEP's import decision installs (bgpd's import policy and limits)"},
+		{"sessions-denied", "evpnmon_sessions_denied", G, 1, "Sessions held, not installed: denied by bgpd's import policy"},
+		{"sessions-over-limit", "evpnmon_sessions_over_limit", G, 1, "Sessions held, not installed: refused by a session limit"},
+		{"audit-events", "evpnmon_audit_events_total", C, 1, "Audit events: sessions installed, updated, removed, denied, refused, forgotten on this VTEP"},
+		{"audit-installs", "evpnmon_audit_installs_total", C, 1, "Audit events: a session installed on this VTEP (new, or no longer denied / over limit)"},
+		{"audit-removals", "evpnmon_audit_removals_total", C, 1, "Audit events: an installed session removed (withdrawn, feed lost)"},
+		{"audit-updates", "evpnmon_audit_updates_total", C, 1, "Audit events: an installed session's destination or profile changed"},
+		{"audit-denials", "evpnmon_audit_denials_total", C, 1, "Audit events: a session denied by the import policy (new, or a flip)"},
+		{"audit-refusals", "evpnmon_audit_refusals_total", C, 1, "Audit events: a session refused by a session limit (new, or a flip)"},
+		{"audit-forgotten", "evpnmon_audit_forgotten_total", C, 1, "Audit events: a held (never installed) session withdrawn"},
+		{"decap-source-events", "evpnmon_decap_source_events_total", C, 1, "Kernel flood entries (zero MAC, remote VTEP) of the configured VXLAN devices, added or deleted"},
+		{"decap-sources", "evpnmon_decap_sources", G, 1, "Decapsulation sources (VNI, remote VTEP) held in the dataplane"},
+		{"decap-sources-added", "evpnmon_decap_sources_added_total", C, 1, "Decapsulation sources added to the dataplane"},
+		{"decap-sources-removed", "evpnmon_decap_sources_removed_total", C, 1, "Decapsulation sources removed from the dataplane"},
+		{"decap-source-errors", "evpnmon_decap_source_errors_total", C, 1, "Failed adds or removals of decapsulation sources (retried every tick)"},
+		{"decap-drops-no-tunnel-metadata", "evpnmon_decap_drops_no_tunnel_metadata_total", C, 1, "Copies on the mirror device dropped: no VXLAN tunnel key"},
+		{"decap-drops-unknown-source", "evpnmon_decap_drops_unknown_source_total", C, 1, "Copies on the mirror device dropped: the outer source is not a VTEP of the VNI (spoofed or stray)"},
+		{"decap-drops-unknown-host-id", "evpnmon_decap_drops_unknown_host_id_total", C, 1, "Copies on the mirror device dropped: no entry 3 for the (VNI, HOST ID)"},
+		{"mirror-ceiling-passed-packets", "evpnmon_mirror_ceiling_passed_packets_total", C, 1, "Copies the mirror ceiling let through"},
+		{"mirror-ceiling-passed-bytes", "evpnmon_mirror_ceiling_passed_bytes_total", C, 1, "Mirrored octets of the copies the mirror ceiling let through"},
+		{"mirror-ceiling-dropped-packets", "evpnmon_mirror_ceiling_dropped_packets_total", C, 1, "Copies dropped by the mirror ceiling (over its rate; originals are never dropped)"},
+		{"mirror-ceiling-dropped-bytes", "evpnmon_mirror_ceiling_dropped_bytes_total", C, 1, "Mirrored octets of the copies the mirror ceiling dropped"},
 		// daemon: FPM server
 		{"fpm-connections", "evpnmon_fpm_connections_total", C, 1, "FPM connections accepted from zebra"},
 		{"fpm-disconnections", "evpnmon_fpm_disconnections_total", C, 1, "FPM connections closed"},

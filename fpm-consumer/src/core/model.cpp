@@ -6,6 +6,19 @@
 
 namespace evpnmon::consumer {
 
+const char *to_string(ImportState state)
+{
+	switch (state) {
+	case ImportState::Installed:
+		return "installed";
+	case ImportState::Denied:
+		return "denied";
+	case ImportState::OverLimit:
+		return "over-limit";
+	}
+	return "installed";
+}
+
 std::string format_mac(const Mac &mac)
 {
 	char buf[18];

@@ -36,6 +36,14 @@ struct SessionKey {
 	auto operator<=>(const SessionKey &) const = default;
 };
 
+// This VTEP's import decision for a session (feed version 4: bgpd's
+// `monitor import` policy and session limits decide; the consumer only
+// follows). Only Installed sessions reach the decision and the dataplane;
+// the others are held for display and the audit. A bgpd of an older feed
+// version decides nothing: every session it sends is Installed.
+enum class ImportState : std::uint8_t { Installed = 0, Denied = 1, OverLimit = 2 };
+const char *to_string(ImportState state); // installed | denied | over-limit
+
 struct Session {
 	SessionKey key;
 	Mac server_mac{};                // zero for a collector session
@@ -50,8 +58,11 @@ struct Session {
 	// A collector session's options also carry its ERSPAN encapsulation
 	// (Options::erspan()).
 	session::Options options;
+	ImportState import_state = ImportState::Installed;
+	std::string import_reason; // bgpd's words: the rule, the limit
 
 	bool is_collector() const { return key.collector; }
+	bool installed() const { return import_state == ImportState::Installed; }
 
 	auto operator<=>(const Session &) const = default;
 };

@@ -137,6 +137,9 @@ json session_json(const SessionView &v, const dp::Dataplane *dataplane)
 	if (v.session.options.has_profile())
 		j["profile"] = v.session.options.to_string();
 	j["status"] = to_string(v.status);
+	j["import-state"] = to_string(v.session.import_state);
+	if (!v.session.import_reason.empty())
+		j["import-reason"] = v.session.import_reason;
 	j["host-location"] = location_json(v.host_location, dataplane);
 	if (!v.session.is_collector()) // a collector is routed, not located
 		j["server-location"] = location_json(v.server_location, dataplane);
@@ -177,6 +180,13 @@ std::vector<Counter> engine_counters(const Engine &e)
 {
 	const auto &c = e.counters();
 	const auto &d = e.desired().counters;
+	const auto &a = e.audit_log();
+	auto held = [&](ImportState state) {
+		std::uint64_t n = 0;
+		for (const auto &[k, s] : e.held_sessions())
+			n += s.import_state == state;
+		return n;
+	};
 	return {
 		{"local-mac-events", c.local_mac_events},
 		{"neigh-events", c.neigh_events},
@@ -213,6 +223,36 @@ std::vector<Counter> engine_counters(const Engine &e)
 		{"macs-kernel-fdb", e.macs().count(MacSource::Kernel)},
 		{"routes", e.routes().route_count()},
 		{"nexthops", e.routes().nexthop_count()},
+		{"sessions-installed", e.sessions().size()},
+		{"sessions-denied", held(ImportState::Denied)},
+		{"sessions-over-limit", held(ImportState::OverLimit)},
+		{"audit-events", a.total()},
+		{"audit-installs", a.count(AuditEvent::Kind::Install)},
+		{"audit-removals", a.count(AuditEvent::Kind::Remove)},
+		{"audit-updates", a.count(AuditEvent::Kind::Update)},
+		{"audit-denials", a.count(AuditEvent::Kind::Deny)},
+		{"audit-refusals", a.count(AuditEvent::Kind::Refuse)},
+		{"audit-forgotten", a.count(AuditEvent::Kind::Forget)},
+		{"decap-source-events", c.decap_source_events},
+		{"decap-sources", e.decap_applied().size()},
+		{"decap-sources-added", c.decap_sources_added},
+		{"decap-sources-removed", c.decap_sources_removed},
+		{"decap-source-errors", c.decap_source_errors},
+	};
+}
+
+std::vector<Counter> dataplane_counters(const dp::Dataplane &dataplane)
+{
+	const auto d = dataplane.decap_drops();
+	const auto m = dataplane.ceiling_counters();
+	return {
+		{"decap-drops-no-tunnel-metadata", d.no_tunnel_metadata},
+		{"decap-drops-unknown-source", d.unknown_source},
+		{"decap-drops-unknown-host-id", d.unknown_host_id},
+		{"mirror-ceiling-passed-packets", m.passed_packets},
+		{"mirror-ceiling-passed-bytes", m.passed_bytes},
+		{"mirror-ceiling-dropped-packets", m.dropped_packets},
+		{"mirror-ceiling-dropped-bytes", m.dropped_bytes},
 	};
 }
 
@@ -275,6 +315,18 @@ json engine_state_json(const Engine &engine, const dp::Dataplane *dataplane,
 	json sessions = json::array();
 	for (const auto &v : shown.sessions)
 		sessions.push_back(session_json(v, dataplane));
+	// Sessions the import decision holds back: shown with their decision,
+	// never located or given entries.
+	for (const auto &[k, s] : engine.held_sessions()) {
+		SessionView v;
+		v.session = s;
+		v.status = s.import_state == ImportState::OverLimit ? SessionStatus::OverLimit
+								    : SessionStatus::Denied;
+		auto j = session_json(v, dataplane);
+		j.erase("host-location");
+		j.erase("server-location");
+		sessions.push_back(std::move(j));
+	}
 	j["sessions"] = {{"session", sessions}};
 	json entries = json::array();
 	for (const auto &[key, spec] : engine.installed())
@@ -282,6 +334,9 @@ json engine_state_json(const Engine &engine, const dp::Dataplane *dataplane,
 	j["entries"] = {{"entry", entries}};
 	j["collectors"] = collectors_json(engine, dataplane);
 	auto counters = engine_counters(engine);
+	if (dataplane)
+		for (auto &c : dataplane_counters(*dataplane))
+			counters.push_back(std::move(c));
 	counters.insert(counters.end(), extra_counters.begin(), extra_counters.end());
 	j["counters"] = counters_json(counters);
 	return j;

@@ -22,6 +22,9 @@ nlohmann::json session_json(const SessionView &view, const dp::Dataplane *datapl
 nlohmann::json entry_json(const dp::EntryKey &key, const EntrySpec &spec,
 			  const dp::Dataplane *dataplane);
 std::vector<Counter> engine_counters(const Engine &engine);
+// The dataplane's trust counters: decapsulation drops by reason, the
+// mirror ceiling.
+std::vector<Counter> dataplane_counters(const dp::Dataplane &dataplane);
 // The ERSPAN destinations in use (installed entries, and the dataplane's
 // Dataplane::erspan_counters()) with their counters.
 nlohmann::json collectors_json(const Engine &engine, const dp::Dataplane *dataplane);

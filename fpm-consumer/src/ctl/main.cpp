@@ -1,5 +1,6 @@
 // evpnmon-ctl: print fpm-consumer's sessions, roles, entries and counters.
 //   evpnmon-ctl [-s SOCKET] [--json] [sessions|roles|entries|collectors|counters|status|all]
+//   evpnmon-ctl [-s SOCKET] [--json] history [N]   (the audit's last N events)
 #include "ctl/render.hpp"
 
 #include <CLI/CLI.hpp>
@@ -15,7 +16,7 @@
 namespace {
 
 // One request, one JSON reply, then the daemon closes the connection.
-std::string query(const std::string &path)
+std::string query(const std::string &path, const std::string &request)
 {
 	int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -32,7 +33,7 @@ std::string query(const std::string &path)
 	if (::connect(fd, reinterpret_cast<sockaddr *>(&addr), sizeof(addr)) < 0)
 		throw std::runtime_error("cannot connect to " + path + ": " + std::strerror(errno) +
 					 " (is fpm-consumer running?)");
-	const std::string req = "state\n";
+	const std::string req = request + "\n";
 	if (::write(fd, req.data(), req.size()) != static_cast<ssize_t>(req.size()))
 		throw std::runtime_error("write to " + path + " failed");
 	std::string reply;
@@ -60,12 +61,29 @@ int main(int argc, char **argv)
 	std::string what = "all";
 	app.add_option("-s,--socket", socket_path, "fpm-consumer state socket")->capture_default_str();
 	app.add_flag("-j,--json", json_out, "print JSON (RFC 7951, yang/evpn-monitor.yang)");
-	app.add_option("what", what, "what to show")
-		->check(CLI::IsMember({"sessions", "roles", "entries", "collectors", "counters", "status", "all"}))
+	app.add_option("what", what, "what to show (history: the audit's last events)")
+		->check(CLI::IsMember({"sessions", "roles", "entries", "collectors", "counters", "status",
+				       "all", "history"}))
 		->capture_default_str();
+	std::size_t count = 0;
+	app.add_option("count", count, "history: the last N events (default: every one kept)")
+		->check(CLI::Range(std::size_t{1}, std::size_t{1000000}));
 	CLI11_PARSE(app, argc, argv);
+	if (count && what != "history") {
+		std::cerr << "evpnmon-ctl: a count is for `history` only\n";
+		return 2;
+	}
 	try {
-		auto doc = nlohmann::json::parse(query(socket_path));
+		if (what == "history") {
+			auto doc = nlohmann::json::parse(
+				query(socket_path, "history" + (count ? " " + std::to_string(count) : "")));
+			if (json_out)
+				std::cout << doc.dump(2) << "\n";
+			else
+				evpnmon::ctl::render_history(doc, std::cout);
+			return 0;
+		}
+		auto doc = nlohmann::json::parse(query(socket_path, "state"));
 		if (json_out)
 			std::cout << evpnmon::ctl::select_json(doc, what).dump(2) << "\n";
 		else

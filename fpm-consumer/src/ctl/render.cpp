@@ -84,6 +84,10 @@ void identity_line(const json &j, std::ostream &out)
 	if (j.contains("profile"))
 		out << (j.contains("session-id") ? "  " : "") << str(j, "profile");
 	out << "\n";
+	// Held back by the import decision: say why.
+	if (j.contains("import-state") && str(j, "import-state") != "installed")
+		out << "    not installed: " << str(j, "import-state") << ", "
+		    << str(j, "import-reason", "no reason given") << "\n";
 }
 
 void sessions(const json &top, std::ostream &out)
@@ -204,8 +208,41 @@ json select_json(const json &doc, const std::string &what)
 	return {{kTop, sel}};
 }
 
+void render_history(const json &doc, std::ostream &out)
+{
+	const json top = doc.value(kTop, json::object());
+	const json audit = top.value("audit", json::object());
+	const auto &events = list(top, "audit", "event");
+	out << events.size() << " event(s) shown, " << str(audit, "events-total", "0")
+	    << " recorded since start, " << str(audit, "capacity", "0") << " kept\n";
+	out << std::left << std::setw(8) << "SEQ" << std::setw(26) << "TIME" << std::setw(9)
+	    << "EVENT" << std::setw(26) << "DECISION" << "SESSION\n";
+	for (const auto &e : events) {
+		const std::string previous = str(e, "previous", "none");
+		const std::string decision = str(e, "decision") + " (was " +
+					     (previous == "none" ? std::string("new") : previous) + ")";
+		out << std::setw(8) << str(e, "seq") << std::setw(26) << str(e, "time")
+		    << std::setw(9) << str(e, "event") << std::setw(26) << decision
+		    << str(e, "session-id") << "\n";
+		std::string destination;
+		if (e.contains("collector-id"))
+			destination = "collector " + str(e, "collector-id") + " " + str(e, "collector-ip");
+		else
+			destination = "server " + str(e, "host-id") + " " + str(e, "server-mac") + " " +
+				      str(e, "server-ip");
+		std::string profile = "none";
+		if (e.contains("profile-digest"))
+			profile = str(e, "profile-name") + "#" + str(e, "profile-digest");
+		out << "    originator " << str(e, "originator") << "  vni " << str(e, "vni")
+		    << "  host " << host(e) << "  dest " << destination << "  profile " << profile
+		    << "\n    reason: " << str(e, "reason", "") << "\n";
+	}
+}
+
 void render_text(const json &doc, const std::string &what, std::ostream &out)
 {
+	if (what == "history")
+		return render_history(doc, out);
 	const json top = doc.value(kTop, json::object());
 	const bool all = what == "all";
 	if (all || what == "status") {

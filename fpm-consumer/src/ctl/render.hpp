@@ -10,9 +10,12 @@ namespace evpnmon::ctl {
 
 inline constexpr const char *kTop = "evpn-monitor:fpm-consumer";
 
-// `what`: sessions | roles | entries | collectors | counters | status | all
+// `what`: sessions | roles | entries | collectors | counters | status | all,
+// or history (the document the daemon answers "history [N]" with).
 void render_text(const nlohmann::json &doc, const std::string &what, std::ostream &out);
 // The same selection as JSON, still a valid instance of the YANG module.
 nlohmann::json select_json(const nlohmann::json &doc, const std::string &what);
+// The audit history as text: one event per row, its details indented.
+void render_history(const nlohmann::json &doc, std::ostream &out);
 
 } // namespace evpnmon::ctl

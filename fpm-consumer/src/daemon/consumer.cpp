@@ -56,6 +56,23 @@ Consumer::Consumer(const Options &o) : options_(o), started_(Clock::now())
 		      kDpMaxProfilesLimit == dp::kMaxProfilesLimit);
 	dcfg.max_entries = o.dp_max_entries;
 	dcfg.max_profiles = o.dp_max_profiles;
+	static_assert(kDefaultMirrorCeilingBps == dp::kDefaultMirrorCeilingBps);
+	dcfg.mirror_ceiling_bps = o.mirror_ceiling_bps;
+	dcfg.mirror_ceiling_burst = o.mirror_ceiling_burst;
+	static_assert(kDefaultAuditHistoryOption == kDefaultAuditHistory &&
+		      kMaxAuditHistoryOption == kMaxAuditHistory);
+	ecfg.audit_history = o.audit_history;
+	ecfg.audit_sink = [](const AuditEvent &e) {
+		// Held sessions are what an operator looks for after an attack
+		// or a misconfiguration: a level above the routine ones.
+		if (e.kind == AuditEvent::Kind::Deny || e.kind == AuditEvent::Kind::Refuse)
+			LOG_WARN(format_line(e));
+		else
+			LOG_INFO(format_line(e));
+	};
+	// The decapsulation sources come from the kernel's flood entries only
+	// (zebra does not send them over FPM).
+	ecfg.decap_sources = o.kernel_fdb;
 	ecfg.decision.require_vtep_route = o.require_vtep_route;
 	if (o.backend == "linux")
 		ecfg.port_exists = [](std::uint32_t ifindex) {
@@ -63,6 +80,12 @@ Consumer::Consumer(const Options &o) : options_(o), started_(Clock::now())
 			return if_indextoname(ifindex, name) != nullptr;
 		};
 	dataplane_ = dp::make_dataplane(o.backend, dcfg);
+	if (!o.kernel_fdb)
+		LOG_WARN("--no-kernel-fdb: the decapsulation sources (the VNIs' remote VTEPs, "
+			 "from the kernel's flood entries) are not maintained; entry 3 accepts "
+			 "copies only from the "
+			 << dataplane_->decap_sources().size()
+			 << " source(s) the dataplane already holds");
 	engine_ = std::make_unique<Engine>(*dataplane_, ecfg);
 	// Drops counted by a previous run (adopted maps) are not this run's news.
 	no_route_log_.prime(dataplane_->erspan_counters());
@@ -109,7 +132,10 @@ Consumer::Consumer(const Options &o) : options_(o), started_(Clock::now())
 	feed_ = std::make_unique<FeedClient>(zmq_, fcfg, *this);
 	loop_.add(feed_->fd(), EPOLLIN, [this](std::uint32_t) { feed_->process(Clock::now()); });
 
-	state_ = std::make_unique<StateServer>(loop_, o.state_socket, [this] { return state_json(); });
+	state_ = std::make_unique<StateServer>(loop_, o.state_socket,
+					       [this](const std::string &request) {
+						       return answer(request);
+					       });
 	if (!o.metrics_listen.empty()) {
 		const auto addr = parse_listen_address(o.metrics_listen);
 		if (!addr)
@@ -142,6 +168,14 @@ Consumer::Consumer(const Options &o) : options_(o), started_(Clock::now())
 				      << o.l2vnis.size() << " L2 VNI(s), ERSPAN HW ID "
 				      << unsigned(dcfg.erspan_hw_id)
 				      << (o.config_file.empty() ? "" : ", options from " + o.config_file));
+	LOG_INFO("trust: mirror ceiling "
+		 << (dcfg.mirror_ceiling_bps ? std::to_string(dcfg.mirror_ceiling_bps) + " bit/s, burst " +
+						       (dcfg.mirror_ceiling_burst
+								? std::to_string(dcfg.mirror_ceiling_burst) + " octets"
+								: std::string("default"))
+					     : std::string("off"))
+		 << ", audit history " << o.audit_history << " events, "
+		 << dataplane_->decap_sources().size() << " decapsulation source(s) in the dataplane");
 }
 
 Consumer::~Consumer()
@@ -157,12 +191,42 @@ void Consumer::run()
 	loop_.run();
 }
 
+namespace {
+
+// A bgpd before feed version 4 decides nothing: its sessions are installed,
+// and the audit says why.
+constexpr std::uint32_t kImportFeedVersion = 4;
+
+std::string no_policy_reason(std::uint32_t version)
+{
+	return "bgpd feed version " + std::to_string(version) + ": no import policy";
+}
+
+} // namespace
+
+void Consumer::on_upsert(const Session &s)
+{
+	if (feed_->peer_version() >= kImportFeedVersion || !s.import_reason.empty())
+		return engine_->upsert_session(s);
+	Session copy = s;
+	copy.import_reason = no_policy_reason(feed_->peer_version());
+	engine_->upsert_session(copy);
+}
+
 void Consumer::on_snapshot(const std::vector<Session> &sessions)
 {
 	LOG_INFO("feed: snapshot with " << sessions.size() << " session(s), epoch " << feed_->epoch()
 					<< " seq " << feed_->seq() << ", feed version "
 					<< feed_->peer_version());
-	engine_->replace_sessions(sessions);
+	if (feed_->peer_version() >= kImportFeedVersion) {
+		engine_->replace_sessions(sessions);
+	} else {
+		auto copy = sessions;
+		for (auto &s : copy)
+			if (s.import_reason.empty())
+				s.import_reason = no_policy_reason(feed_->peer_version());
+		engine_->replace_sessions(copy);
+	}
 	engine_->open_gate(Gate::Feed);
 }
 
@@ -176,8 +240,27 @@ void Consumer::on_feed_lost()
 	LOG_WARN("feed: nothing heard for " << options_.feed_hold.count() / 1000
 					     << " s, withdrawing " << engine_->sessions().size()
 					     << " session(s)");
-	engine_->replace_sessions({});
+	engine_->replace_sessions({}, "feed lost: nothing heard from bgpd for the hold time");
 	engine_->open_gate(Gate::Feed);
+}
+
+std::string Consumer::answer(const std::string &request) const
+{
+	// "history [N]": the audit's last N events (all kept: N absent or 0);
+	// anything else: the state.
+	if (request == "history" || request.rfind("history ", 0) == 0) {
+		std::size_t n = 0;
+		const auto arg = request.find_first_not_of(' ', 7);
+		if (arg != std::string::npos) {
+			try {
+				n = std::stoul(request.substr(arg));
+			} catch (const std::exception &) {
+				n = 0;
+			}
+		}
+		return history_json(engine_->audit_log(), n).dump();
+	}
+	return state_json();
 }
 
 void Consumer::tick()

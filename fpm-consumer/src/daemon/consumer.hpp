@@ -35,6 +35,8 @@ public:
 	// metrics endpoint renders the same document.
 	nlohmann::json state() const;
 	std::string state_json() const { return state().dump(); }
+	// A request line of the state socket: "state" or "history [N]".
+	std::string answer(const std::string &request) const;
 
 private:
 	using Clock = std::chrono::steady_clock;
@@ -45,7 +47,7 @@ private:
 	void on_nexthop(const NexthopUpdate &u) override { engine_->nexthop(u); }
 	// FeedListener
 	void on_snapshot(const std::vector<Session> &sessions) override;
-	void on_upsert(const Session &s) override { engine_->upsert_session(s); }
+	void on_upsert(const Session &s) override;
 	void on_erase(const SessionKey &k) override { engine_->erase_session(k); }
 	void on_feed_lost() override;
 	void on_feed_notice(const std::string &message) override;

@@ -34,6 +34,70 @@ L2VniOption parse_l2vni(const std::string &text)
 } // namespace
 
 namespace {
+
+// digits[.digits][suffix]; the suffix's factor from `factors` (k, m, g).
+std::optional<std::uint64_t> parse_scaled(const std::string &text, const std::uint64_t factors[3])
+{
+	std::size_t i = 0;
+	std::uint64_t whole = 0;
+	std::size_t digits = 0;
+	for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i, ++digits) {
+		if (whole > (UINT64_MAX - 9) / 10)
+			return std::nullopt;
+		whole = whole * 10 + static_cast<std::uint64_t>(text[i] - '0');
+	}
+	std::uint64_t frac = 0, frac_scale = 1;
+	if (i < text.size() && text[i] == '.') {
+		++i;
+		for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i, ++digits) {
+			if (frac_scale >= 1'000'000'000)
+				return std::nullopt; // more precision than any rate needs
+			frac = frac * 10 + static_cast<std::uint64_t>(text[i] - '0');
+			frac_scale *= 10;
+		}
+	}
+	if (digits == 0)
+		return std::nullopt;
+	std::uint64_t factor = 1;
+	if (i < text.size()) {
+		const char c = static_cast<char>(text[i] | 0x20);
+		if (c == 'k')
+			factor = factors[0];
+		else if (c == 'm')
+			factor = factors[1];
+		else if (c == 'g')
+			factor = factors[2];
+		else
+			return std::nullopt;
+		++i;
+	}
+	if (i != text.size())
+		return std::nullopt;
+	if (whole > UINT64_MAX / factor)
+		return std::nullopt;
+	const std::uint64_t value = whole * factor + frac * factor / frac_scale;
+	if (frac * factor % frac_scale != 0)
+		return std::nullopt; // not a whole number of units
+	return value;
+}
+
+} // namespace
+
+std::optional<std::uint64_t> parse_bit_rate(const std::string &text)
+{
+	if (text == "off")
+		return 0;
+	static constexpr std::uint64_t kDecimal[3] = {1000, 1000000, 1000000000};
+	return parse_scaled(text, kDecimal);
+}
+
+std::optional<std::uint64_t> parse_byte_size(const std::string &text)
+{
+	static constexpr std::uint64_t kBinary[3] = {1ull << 10, 1ull << 20, 1ull << 30};
+	return parse_scaled(text, kBinary);
+}
+
+namespace {
 Options parse(int argc, const char *const *argv, bool exit_on_error)
 {
 	Options o;
@@ -104,6 +168,19 @@ Options parse(int argc, const char *const *argv, bool exit_on_error)
 		       "dataplane profile slots (linux backend): one per session with a mirror "
 		       "profile or an ERSPAN collector, slot 0 unused")
 		->capture_default_str()->check(CLI::Range(2u, kDpMaxProfilesLimit));
+	std::string mirror_ceiling = "1g", mirror_ceiling_burst = "0";
+	app.add_option("--mirror-ceiling", mirror_ceiling,
+		       "the mirror ceiling: at most RATE bits/s of copies leave this VTEP, all "
+		       "sessions together (k/m/g suffixes, e.g. 20m); 0 or off = no ceiling")
+		->capture_default_str();
+	app.add_option("--mirror-ceiling-burst", mirror_ceiling_burst,
+		       "the ceiling's bucket in octets (k/m/g = KiB/MiB/GiB; 65536..2147483648); "
+		       "0 = 10 ms at the rate, at least 64 KiB")
+		->capture_default_str();
+	app.add_option("--audit-history", o.audit_history,
+		       "audit events kept for `evpnmon-ctl history` (0..1000000; every event is "
+		       "logged anyway)")
+		->capture_default_str()->check(CLI::Range(std::size_t{0}, kMaxAuditHistoryOption));
 	// Every long option is also a key of the file (TOML/INI: `erspan-hw-id
 	// = 5`, `l2vni = ["br100:vxlan100:100"]`); the command line wins.
 	app.set_config("--config", "", "read options from FILE (KEY = VALUE, the long option "
@@ -129,6 +206,22 @@ Options parse(int argc, const char *const *argv, bool exit_on_error)
 		} else if (o.metrics_any_address) {
 			throw CLI::ValidationError("--metrics-any-address", "needs --metrics");
 		}
+		const auto rate = parse_bit_rate(mirror_ceiling);
+		if (!rate || (*rate != 0 && *rate < 1000) || *rate > kMaxMirrorCeilingBps)
+			throw CLI::ValidationError(
+				"--mirror-ceiling", "expected bits/s from 1k to 1000g (k/m/g "
+						    "suffixes), or 0 / off, got '" +
+							    mirror_ceiling + "'");
+		o.mirror_ceiling_bps = *rate;
+		const auto burst = parse_byte_size(mirror_ceiling_burst);
+		if (!burst || (*burst != 0 && *burst < kMinMirrorCeilingBurst) ||
+		    *burst > kMaxMirrorCeilingBurst)
+			throw CLI::ValidationError(
+				"--mirror-ceiling-burst",
+				"expected 0 (the default) or 65536..2147483648 octets (a bucket "
+				"smaller than one 64 KiB GSO copy would never pass it), got '" +
+					mirror_ceiling_burst + "'");
+		o.mirror_ceiling_burst = *burst;
 	} catch (const CLI::ParseError &e) {
 		if (!exit_on_error)
 			throw;

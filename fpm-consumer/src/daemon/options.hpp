@@ -2,7 +2,9 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,6 +23,23 @@ inline constexpr std::uint32_t kDpMaxEntriesLimit = 1u << 24;
 // = dp::kDefaultMaxProfiles and dp::kMaxProfilesLimit.
 inline constexpr std::uint32_t kDefaultDpMaxProfiles = 16384;
 inline constexpr std::uint32_t kDpMaxProfilesLimit = 1u << 20;
+
+// = dp::kDefaultMirrorCeilingBps (1 Gbit/s of copies per VTEP).
+inline constexpr std::uint64_t kDefaultMirrorCeilingBps = 1'000'000'000;
+inline constexpr std::uint64_t kMaxMirrorCeilingBps = 1'000'000'000'000; // 1 Tbit/s
+// A burst must hold the largest copy: one GSO aggregate (64 KiB). The
+// dataplane's bucket holds at most 2^31 octets.
+inline constexpr std::uint64_t kMinMirrorCeilingBurst = 65536;
+inline constexpr std::uint64_t kMaxMirrorCeilingBurst = 1ull << 31;
+// = kDefaultAuditHistory / kMaxAuditHistory (core/audit.hpp).
+inline constexpr std::size_t kDefaultAuditHistoryOption = 1000;
+inline constexpr std::size_t kMaxAuditHistoryOption = 1000000;
+
+// "20m", "1g", "500000", "1.5g": bits per second (k/m/g = 10^3/10^6/10^9,
+// case-insensitive; "0" and "off" = 0). nullopt: not a rate.
+std::optional<std::uint64_t> parse_bit_rate(const std::string &text);
+// "65536", "64k", "1m": octets (k/m/g = 2^10/2^20/2^30). nullopt: not a size.
+std::optional<std::uint64_t> parse_byte_size(const std::string &text);
 
 struct Options {
 	std::string fpm_address = "127.0.0.1";
@@ -53,6 +72,12 @@ struct Options {
 	std::uint32_t dp_max_entries = kDefaultDpMaxEntries;
 	// Profile slots (dp::Config): sessions with a profile or a collector, + 1.
 	std::uint32_t dp_max_profiles = kDefaultDpMaxProfiles;
+	// The mirror ceiling (dp::Config): bits/s of copies this VTEP emits, 0
+	// = off; its bucket in octets, 0 = the dataplane's default.
+	std::uint64_t mirror_ceiling_bps = kDefaultMirrorCeilingBps;
+	std::uint64_t mirror_ceiling_burst = 0;
+	// Audit events kept for `evpnmon-ctl history` (0: none kept).
+	std::size_t audit_history = kDefaultAuditHistoryOption;
 	// Options read from this file (--config), if any.
 	std::string config_file;
 };

@@ -79,9 +79,10 @@ void StateServer::on_client(int fd, std::uint32_t events)
 			c.in.append(buf, static_cast<std::size_t>(n));
 		if (c.in.size() > 4096)
 			return close_client(fd);
-		if (c.in.find('\n') == std::string::npos)
+		const auto eol = c.in.find('\n');
+		if (eol == std::string::npos)
 			return;
-		c.out = provider_();
+		c.out = provider_(c.in.substr(0, eol));
 		c.out.push_back('\n');
 		loop_.remove(fd);
 		loop_.add(fd, EPOLLOUT, [this, fd](std::uint32_t e) { on_client(fd, e); });

@@ -1,5 +1,5 @@
 // Unix stream socket serving the daemon's state as JSON: a client connects,
-// writes one line ("state"), reads the document until EOF.
+// writes one line ("state", or "history [N]"), reads the document until EOF.
 #pragma once
 
 #include "daemon/event_loop.hpp"
@@ -13,7 +13,8 @@ namespace evpnmon::consumer {
 
 class StateServer {
 public:
-	using Provider = std::function<std::string()>;
+	// Gets the request line (without its newline), returns the answer.
+	using Provider = std::function<std::string(const std::string &request)>;
 	StateServer(EventLoop &loop, std::string path, Provider provider);
 	~StateServer();
 

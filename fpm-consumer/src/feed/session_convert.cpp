@@ -70,6 +70,20 @@ bool plausible_id(const std::string &id)
 	       std::all_of(id.begin(), id.end(), [](char c) { return c > ' ' && c < 0x7f; });
 }
 
+// bgpd's reason text, as logs and JSON can carry it.
+std::string printable_reason(const std::string &text)
+{
+	constexpr std::size_t kMax = 200;
+	std::string out;
+	for (std::size_t i = 0; i < text.size() && i < kMax; ++i) {
+		const char c = text[i];
+		out += c >= ' ' && c < 0x7f ? c : '?';
+	}
+	if (text.size() > kMax)
+		out += "...";
+	return out;
+}
+
 } // namespace
 
 std::variant<Session, Rejection> from_proto(const evpnmon::feed::v1::MonitorSession &m,
@@ -141,6 +155,28 @@ std::variant<Session, Rejection> from_proto(const evpnmon::feed::v1::MonitorSess
 	std::memcpy(s.server_mac.data(), r.server_mac, 6);
 	s.server_ip = ip_of(r.server_ip);
 	s.local = m.local();
+	switch (m.import_state()) {
+	case evpnmon::feed::v1::IMPORT_INSTALLED:
+		s.import_state = ImportState::Installed;
+		break;
+	case evpnmon::feed::v1::IMPORT_DENIED:
+		s.import_state = ImportState::Denied;
+		break;
+	case evpnmon::feed::v1::IMPORT_OVER_LIMIT:
+		s.import_state = ImportState::OverLimit;
+		break;
+	default:
+		// A decision of a newer bgpd that this consumer cannot read: it
+		// is not an "installed", so nothing is installed.
+		s.import_state = ImportState::Denied;
+		break;
+	}
+	if (m.import_state() > evpnmon::feed::v1::IMPORT_OVER_LIMIT || m.import_state() < 0)
+		s.import_reason = printable_reason(
+			"import state " + std::to_string(m.import_state()) + " unknown to this consumer" +
+			(m.import_reason().empty() ? "" : ": " + m.import_reason()));
+	else
+		s.import_reason = printable_reason(m.import_reason());
 
 	const std::string computed = make_session_id(s.key);
 	const bool feed_id = plausible_id(m.session_id());
@@ -196,6 +232,10 @@ void to_proto(const Session &s, evpnmon::feed::v1::MonitorSession &m, std::uint3
 	const auto area = s.options.encode();
 	m.set_options(std::string(reinterpret_cast<const char *>(area.data()), area.size()));
 	m.set_session_id(s.id.empty() ? make_session_id(s.key) : s.id);
+	if (version < 4)
+		return;
+	m.set_import_state(static_cast<evpnmon::feed::v1::ImportState>(s.import_state));
+	m.set_import_reason(s.import_reason);
 }
 
 } // namespace evpnmon::consumer

@@ -49,6 +49,9 @@ def main(build):
         log = open(d.log).read()
         check('ERSPAN HW ID 5, options from %s' % conf in log, 'HW ID from the file: %s' % log[-500:])
         check(s['feed'].get('version') == 3, 'feed version %s' % s['feed'].get('version'))
+        # a version-3 bgpd decides nothing: installed, and the audit says why
+        check(log.count('decision installed (was new) reason "bgpd feed version 3: no import policy"') == 3,
+              'audit lines: %s' % log[-800:])
 
         by_id = {x.get('collector-id', x.get('host-id')): x for x in s['sessions']['session']}
         c9, c10 = by_id[9], by_id[10]

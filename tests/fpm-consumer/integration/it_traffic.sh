@@ -112,4 +112,13 @@ echo "copies at X: H<->K $a (want $((2 * N))), G<->H $b (want $((2 * N))), K<->G
 [ "$a" = $((2 * N)) ] || fail "H<->K: $a copies"
 [ "$b" = $((2 * N)) ] || fail "G<->H (same VTEP): $b copies"
 [ "$c" = 0 ] || fail "K<->G: $c copies"
+# The copies from leaf1 were decapsulated on leaf2 because leaf1 is one of
+# the VNI's VTEPs there (zebra's flood entry -> the consumer -> the
+# dataplane's decapsulation sources), and none was dropped as a stranger.
+counter() { # leaf name
+	"$ctl" -s "$LAB_DIR/c$1.sock" --json counters 2>/dev/null | /usr/bin/python3 -c \
+		'import json,sys; d=json.load(sys.stdin)["evpn-monitor:fpm-consumer"]; print({c["name"]: c["value"] for c in d["counters"]["counter"]}.get(sys.argv[1], "absent"))' "$2"
+}
+[ "$(counter 2 decap-sources)" = 1 ] || fail "leaf2 decap-sources: $(counter 2 decap-sources)"
+[ "$(counter 2 decap-drops-unknown-source)" = 0 ] || fail "leaf2 unknown-source drops: $(counter 2 decap-drops-unknown-source)"
 echo PASS

@@ -47,10 +47,10 @@ class Daemon:
         self.proc = None
         self.metrics_port = None
 
-    def start_feed(self, sessions):
+    def start_feed(self, sessions, extra_args=()):
         """fpmc-fake-feed serving `sessions` (VNI,HOSTMAC,HOSTID,SERVERMAC)."""
         tool = os.path.join(self.build, 'fpm-consumer', 'tests', 'fpmc-fake-feed')
-        args = [tool, '--bind', self.feed_endpoint]
+        args = [tool, '--bind', self.feed_endpoint] + list(extra_args)
         for s in sessions:
             args += ['--session', s]
         self.procs.append(subprocess.Popen(args, stdout=subprocess.DEVNULL,

@@ -5,6 +5,9 @@
 // A collector session (feed version 3): the ID as cID, the collector's
 // address, the ERSPAN version (default 3) and span id (default ID mod 1024):
 //   --session 100,02:00:00:00:01:01,c9,10.9.0.1,3,9
+// The import decision (feed version 4) after a '|': STATE|REASON, STATE one
+// of installed, denied, over-limit:
+//   --session '100,02:00:00:00:01:01,7,02:00:00:00:02:20|denied|rule 10 deny'
 #include "core/session_route.hpp"
 #include "fake_publisher.hpp"
 
@@ -19,7 +22,31 @@ namespace {
 volatile std::sig_atomic_t g_stop = 0;
 void on_signal(int) { g_stop = 1; }
 
+evpnmon::consumer::Session parse_fields(const std::string &text);
+
 evpnmon::consumer::Session parse_session(const std::string &text)
+{
+	const auto bar = text.find('|');
+	auto s = parse_fields(text.substr(0, bar));
+	if (bar == std::string::npos)
+		return s;
+	const auto bar2 = text.find('|', bar + 1);
+	const auto state = text.substr(bar + 1, bar2 == std::string::npos ? bar2 : bar2 - bar - 1);
+	using evpnmon::consumer::ImportState;
+	if (state == "installed")
+		s.import_state = ImportState::Installed;
+	else if (state == "denied")
+		s.import_state = ImportState::Denied;
+	else if (state == "over-limit")
+		s.import_state = ImportState::OverLimit;
+	else
+		throw std::invalid_argument("bad import state in '" + text + "'");
+	if (bar2 != std::string::npos)
+		s.import_reason = text.substr(bar2 + 1);
+	return s;
+}
+
+evpnmon::consumer::Session parse_fields(const std::string &text)
 {
 	std::stringstream ss(text);
 	std::string vni, host, id, server, version, span;
@@ -66,8 +93,8 @@ int main(int argc, char **argv)
 	std::uint64_t epoch = 1;
 	app.add_option("--bind", bind, "ZeroMQ endpoint to bind")->required();
 	app.add_option("--session", sessions,
-		       "VNI,HOSTMAC,HOSTID,SERVERMAC or VNI,HOSTMAC,cID,COLLECTORIP[,VERSION[,SPAN]] "
-		       "(repeatable)");
+		       "VNI,HOSTMAC,HOSTID,SERVERMAC or VNI,HOSTMAC,cID,COLLECTORIP[,VERSION[,SPAN]], "
+		       "then |STATE|REASON for an import decision (repeatable)");
 	std::uint32_t version = 3;
 	app.add_option("--feed-version", version, "feed version to announce")->capture_default_str();
 	app.add_option("--epoch", epoch, "feed epoch");
