@@ -213,13 +213,14 @@ class Capture:
     """tcpdump in a node's netns, writing a pcap; started when it listens."""
 
     def __init__(self, lab, node: str, iface: str, path: str | Path, bpf: str = "",
-                 nano: bool = False):
+                 nano: bool = False, snaplen: int = 0):
         self.path = Path(path)
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
         argv = ["ip", "netns", "exec", lab.netns(node), "tcpdump", "-n", "-U", "--immediate-mode",
                 "-B", "8192", "-Z", "root",   # writes where only root may (pytest's tmp_path)
                 *(["--time-stamp-precision=nano"] if nano else []),
+                *(["-s", str(snaplen)] if snaplen else []),
                 "-i", iface, "-w", str(self.path)] + ([bpf] if bpf else [])
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, start_new_session=True)
