@@ -16,6 +16,8 @@ set(_dp_bpf_headers
   ${CMAKE_CURRENT_SOURCE_DIR}/bpf/lib/match.h
   ${CMAKE_CURRENT_SOURCE_DIR}/bpf/lib/profile.h
   ${CMAKE_CURRENT_SOURCE_DIR}/bpf/lib/emit.h
+  ${CMAKE_CURRENT_SOURCE_DIR}/bpf/lib/ceiling.h
+  ${CMAKE_CURRENT_SOURCE_DIR}/bpf/lib/bucket.h
   ${CMAKE_CURRENT_SOURCE_DIR}/bpf/lib/tunnel.h
   ${CMAKE_CURRENT_SOURCE_DIR}/bpf/lib/decap.h
   ${CMAKE_CURRENT_SOURCE_DIR}/bpf/lib/egress.h

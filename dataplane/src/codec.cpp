@@ -1,5 +1,7 @@
 #include "codec.hpp"
 
+#include "lib/bucket.h"
+
 #include <algorithm>
 #include <cstring>
 
@@ -197,7 +199,7 @@ dp_profile profile(const session::Options &options)
 		d.police_rate = std::max<std::uint64_t>(pps ? o.police_rate : o.police_rate / 8, 1);
 		const std::uint64_t burst = std::max<std::uint64_t>(o.police_burst, 1);
 		d.police_burst = burst * DP_TOKEN_SCALE;
-		d.police_fill_ns = (d.police_burst + d.police_rate - 1) / d.police_rate;
+		d.police_fill_ns = dp_bucket_fill_ns(d.police_burst, d.police_rate);
 	}
 	const std::size_t nf = std::min<std::size_t>(o.nfilters, DP_MAX_FILTERS);
 	d.nfilters = static_cast<dp_u8>(nf);

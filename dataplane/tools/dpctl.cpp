@@ -24,8 +24,8 @@
 // --max-profiles likewise (--dp-max-profiles).
 // --mirror-ceiling: bits per second of copies this VTEP may emit, with an
 // optional k/m/g suffix (powers of 1000), 0 or "off" = no ceiling; default
-// 1g. --mirror-ceiling-burst: the bucket in octets (default 10 ms at the
-// rate, at least 64 KiB). Written at every start: each invocation applies
+// 1g. --mirror-ceiling-burst: the bucket in octets, k/m/g = KiB/MiB/GiB
+// (default 0: 10 ms at the rate, at least 128 KiB). Written at every start: each invocation applies
 // its own (or the default).
 // --decap-source: entry 3 accepts copies of VNI from VTEP (IPv4) only if
 // the pair is listed (the consumer lists the VNI's flood-list VTEPs);
@@ -35,6 +35,8 @@
 // every entry's counters, every ERSPAN destination's, the decap drops by
 // reason and the mirror ceiling's counters.
 #include <evpnmon/dataplane/dataplane.hpp>
+
+#include "dpctl_parse.hpp"
 
 #include <net/if.h>
 #include <poll.h>
@@ -48,6 +50,10 @@
 #include <vector>
 
 using namespace evpnmon::dp;
+using dpctl::parse_burst;
+using dpctl::parse_rate;
+using dpctl::parse_source;
+using dpctl::parse_uint;
 
 namespace {
 
@@ -62,39 +68,6 @@ std::array<std::uint8_t, 4> v4(const std::string &s)
 	std::array<std::uint8_t, 4> a{};
 	std::copy_n(ip->bytes.begin(), 4, a.begin());
 	return a;
-}
-
-// "VNI/VTEP" of --decap-source.
-std::pair<std::uint32_t, IpAddr> parse_source(const std::string &v)
-{
-	auto slash = v.find('/');
-	auto ip = slash == std::string::npos ? std::nullopt : parse_ip(v.substr(slash + 1));
-	if (!ip)
-		throw std::invalid_argument("VNI/VTEP expected: " + v);
-	return {static_cast<std::uint32_t>(std::stoul(v.substr(0, slash))), *ip};
-}
-
-// Bits per second: a number with an optional k/m/g suffix (x 1000^n);
-// 0 or "off": no ceiling.
-std::uint64_t parse_rate(const std::string &v)
-{
-	if (v == "off")
-		return 0;
-	std::size_t end = 0;
-	const double n = std::stod(v, &end);
-	double mult = 1;
-	const std::string suffix = v.substr(end);
-	if (suffix == "k" || suffix == "K")
-		mult = 1e3;
-	else if (suffix == "m" || suffix == "M")
-		mult = 1e6;
-	else if (suffix == "g" || suffix == "G")
-		mult = 1e9;
-	else if (!suffix.empty())
-		throw std::invalid_argument("rate: bits/s with k, m or g: " + v);
-	if (n < 0 || n * mult > 1e18)
-		throw std::invalid_argument("rate out of range: " + v);
-	return static_cast<std::uint64_t>(n * mult + 0.5);
 }
 
 std::uint32_t ifindex_of(const std::string &name)
@@ -125,7 +98,7 @@ Entry parse_entry(const std::string &spec)
 			throw std::invalid_argument("bad token " + tok);
 		auto k = tok.substr(0, eq), v = tok.substr(eq + 1);
 		if (k == "vni")
-			e.key.vni = static_cast<std::uint32_t>(std::stoul(v));
+			e.key.vni = static_cast<std::uint32_t>(parse_uint(v, 1, 0xffffff, "vni"));
 		else if (k == "mac") {
 			e.key.host.mac = parse_mac(v);
 			if (!e.key.host.mac)
@@ -135,7 +108,7 @@ Entry parse_entry(const std::string &spec)
 			if (!e.key.host.ip)
 				throw std::invalid_argument("bad IP " + v);
 		} else if (k == "host-id")
-			e.key.host_id = static_cast<std::uint16_t>(std::stoul(v));
+			e.key.host_id = static_cast<std::uint16_t>(parse_uint(v, 0, 0xffff, "host-id"));
 		else if (k == "port") {
 			e.action.kind = Action::Kind::LocalPort;
 			e.action.ifindex = ifindex_of(v);
@@ -145,8 +118,10 @@ Entry parse_entry(const std::string &spec)
 				throw std::invalid_argument("vxlan=VTEP/VNI/HOSTID: " + v);
 			e.action.kind = Action::Kind::Vxlan;
 			e.action.remote_vtep = v4(v.substr(0, s1));
-			e.action.vni = static_cast<std::uint32_t>(std::stoul(v.substr(s1 + 1, s2 - s1 - 1)));
-			e.action.host_id = static_cast<std::uint16_t>(std::stoul(v.substr(s2 + 1)));
+			e.action.vni = static_cast<std::uint32_t>(
+			    parse_uint(v.substr(s1 + 1, s2 - s1 - 1), 1, 0xffffff, "vxlan VNI"));
+			e.action.host_id = static_cast<std::uint16_t>(
+			    parse_uint(v.substr(s2 + 1), 0, 0xffff, "vxlan HOST ID"));
 		} else if (k == "erspan") {
 			std::vector<std::string> f;
 			std::size_t from = 0;
@@ -299,7 +274,8 @@ try {
 			if (c1 == std::string::npos || c1 == c2)
 				throw std::invalid_argument("--bridge BR:VXLANDEV:VNI");
 			cfg.bridges.push_back({v.substr(0, c1), v.substr(c1 + 1, c2 - c1 - 1),
-					       static_cast<std::uint32_t>(std::stoul(v.substr(c2 + 1)))});
+					       static_cast<std::uint32_t>(
+					       parse_uint(v.substr(c2 + 1), 1, 0xffffff, "--bridge VNI"))});
 		} else if (a == "--mirror-device")
 			cfg.mirror_device = next();
 		else if (a == "--mirror-port")
@@ -325,7 +301,7 @@ try {
 		else if (a == "--mirror-ceiling")
 			cfg.mirror_ceiling_bps = parse_rate(next());
 		else if (a == "--mirror-ceiling-burst")
-			cfg.mirror_ceiling_burst = std::stoull(next());
+			cfg.mirror_ceiling_burst = parse_burst(next());
 		else if (a == "--decap-source")
 			add_src.push_back(parse_source(next()));
 		else if (a == "--remove-decap-source")

@@ -55,3 +55,14 @@ add_executable(test_dataplane_erspan_stream test_erspan_stream.cpp)
 target_link_libraries(test_dataplane_erspan_stream PRIVATE evpnmon_dp_table doctest::doctest)
 add_test(NAME dataplane.erspan_stream COMMAND test_dataplane_erspan_stream)
 set_tests_properties(dataplane.erspan_stream PROPERTIES LABELS "integration" TIMEOUT 120)
+
+# evpnmon-dpctl's parsing (the tool is built with the linux backend; the
+# test drives it on the memory backend: no root needed).
+add_executable(test_dataplane_dpctl test_dpctl.cpp)
+target_include_directories(test_dataplane_dpctl PRIVATE ${EVPNMON_DP_SOURCE_DIR}/tools)
+target_link_libraries(test_dataplane_dpctl PRIVATE evpnmon_dataplane doctest::doctest)
+target_compile_definitions(test_dataplane_dpctl PRIVATE
+  EVPNMON_DPCTL="$<TARGET_FILE:evpnmon-dpctl>")
+add_dependencies(test_dataplane_dpctl evpnmon-dpctl)
+add_test(NAME dataplane.dpctl COMMAND test_dataplane_dpctl)
+set_tests_properties(dataplane.dpctl PROPERTIES LABELS "unit" TIMEOUT 60)

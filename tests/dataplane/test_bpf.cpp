@@ -1032,6 +1032,68 @@ TEST_CASE("mirror ceiling: ERSPAN copies are under it too")
 	REQUIRE_FALSE(dp.remove(e.key));
 }
 
+namespace {
+
+// Sets one of dp_config's device indexes (0: as if that device were not
+// configured, copies to it fail before they could be cloned); returns the
+// previous one.
+dp_u32 set_config_ifindex(dp_u32 dp_config::*field, dp_u32 ifindex)
+{
+	const int fd = bpf_obj_get((g_pin + "/dp_config").c_str());
+	REQUIRE(fd >= 0);
+	const dp_u32 zero = 0;
+	dp_config c{};
+	REQUIRE(bpf_map_lookup_elem(fd, &zero, &c) == 0);
+	const dp_u32 old = c.*field;
+	c.*field = ifindex;
+	REQUIRE(bpf_map_update_elem(fd, &zero, &c, BPF_ANY) == 0);
+	::close(fd);
+	return old;
+}
+
+} // namespace
+
+TEST_CASE("mirror ceiling: a copy that fails before its clone is not charged")
+{
+	struct Case {
+		const char *name;
+		dp_u32 dp_config::*field;
+		bool erspan;
+	};
+	for (const Case k : {Case{"VXLAN without mirror device", &dp_config::mirror_ifindex, false},
+			     Case{"ERSPAN without ERSPAN device", &dp_config::erspan_ifindex, true}}) {
+		CAPTURE(k.name);
+		BpfHarness h(ceiling_config(3000));
+		auto &dp = h.dataplane();
+		remove_all(dp);
+		Entry e = k.erspan ? ceiling_entry(h, "srv") : ceiling_entry(h, "", "10.9.9.2");
+		if (k.erspan) {
+			e.action = Action{};
+			e.action.kind = Action::Kind::Erspan;
+			e.action.erspan.collector = *parse_ip("10.9.9.3");
+			e.action.erspan.version = 3;
+		}
+		REQUIRE_FALSE(dp.install(e));
+		const dp_u32 dev = set_config_ifindex(k.field, 0);
+		REQUIRE(dev);
+		// Each copy fails (a drop of the entry); none took tokens or
+		// counted as passed.
+		CHECK(send_n(h, frame_1000(), 5).empty());
+		auto c = dp.ceiling_counters();
+		CHECK(c.passed_packets == 0);
+		CHECK(c.dropped_packets == 0);
+		CHECK(dp.counters(e.key)->drops == 5);
+		CHECK(dp.counters(e.key)->policed == 0);
+		// The device back: the bucket (3 copies deep) is still full.
+		set_config_ifindex(k.field, dev);
+		send_n(h, frame_1000(), 5);
+		c = dp.ceiling_counters();
+		CHECK(c.passed_packets == 3);
+		CHECK(c.dropped_packets == 2);
+		REQUIRE_FALSE(dp.remove(e.key));
+	}
+}
+
 TEST_CASE("mirror ceiling: after the session's policer; one charge per copy, not per entry")
 {
 	{

@@ -344,6 +344,36 @@ TEST_CASE("capacity: a full dataplane refuses new entries with E2BIG, nothing ha
 	CHECK(is_capacity_error(dp.install(capacity_entry(0))));
 }
 
+TEST_CASE("mirror ceiling: both backends refuse a burst the bucket cannot hold")
+{
+	// The same check as the linux backend's (check_mirror_ceiling): a
+	// configuration one backend refuses, the other refuses too.
+	Config c;
+	c.mirror_ceiling_burst = kMaxMirrorCeilingBurst + 1;
+	CHECK_THROWS_AS(MemoryDataplane{c}, std::invalid_argument);
+	CHECK_THROWS_AS(make_dataplane("memory", c), std::invalid_argument);
+	CHECK_THROWS_AS(check_mirror_ceiling(c, "x"), std::invalid_argument);
+	c.mirror_ceiling_burst = kMaxMirrorCeilingBurst;
+	CHECK_NOTHROW(MemoryDataplane{c});
+	c.mirror_ceiling_burst = 1;
+	CHECK_NOTHROW(MemoryDataplane{c});
+}
+
+TEST_CASE("mirror ceiling: the default burst is 10 ms at the rate, 128 KiB to 2 GiB")
+{
+	Config c;
+	CHECK(mirror_ceiling_burst_octets(c) == 1'250'000); // 1 Gbit/s
+	c.mirror_ceiling_bps = 20'000'000; // 10 ms = 25,000 octets
+	CHECK(mirror_ceiling_burst_octets(c) == 131072);
+	// A maximal GRO aggregate's copy: 65,535 octets of IP plus an
+	// Ethernet header and a VLAN tag.
+	CHECK(mirror_ceiling_burst_octets(c) >= 65535 + 14 + 4);
+	c.mirror_ceiling_bps = 1'000'000'000'000'000; // 10 ms would be 12.5 TB
+	CHECK(mirror_ceiling_burst_octets(c) == kMaxMirrorCeilingBurst);
+	c.mirror_ceiling_burst = 3000; // explicit: as given
+	CHECK(mirror_ceiling_burst_octets(c) == 3000);
+}
+
 TEST_CASE("capacity: the factory passes max_entries; out of range refused")
 {
 	Config c;

@@ -27,16 +27,20 @@
 static __always_inline int emit(struct __sk_buff *skb, const struct dp_action *a,
 				__u32 trunc, __u32 kinds)
 {
-	/* The mirror ceiling, after every profile's own policer and before
-	 * anything is set on the skb: a copy over it leaves no trace. */
+	/* The mirror ceiling is taken right before each clone, after every
+	 * profile's own policer and after every check that could still fail
+	 * the copy (configuration, tunnel key), so that only copies that are
+	 * really sent are charged and counted as passed, and before the
+	 * clone's mark is set. */
 	__u32 flen = frame_len(skb);
-	if (!dp_ceiling_take(trunc && trunc < flen ? trunc : flen))
-		return DP_EMIT_OVER_CEILING;
+	__u32 charge = trunc && trunc < flen ? trunc : flen;
 	__u32 mark = skb->mark;
 	__u32 tbits = 0;
 	if (trunc && trunc < skb->len)
 		tbits = (trunc << DP_TRUNC_SHIFT) & DP_TRUNC_MASK;
 	if (a->kind == DP_ACT_LOCAL) {
+		if (!dp_ceiling_take(charge))
+			return DP_EMIT_OVER_CEILING;
 		/* The clone carries the copy mark; the original keeps its own. */
 		skb->mark = (mark & ~DP_TRUNC_MASK) | DP_COPY_MARK | tbits;
 		int err = bpf_clone_redirect(skb, a->ifindex, 0);
@@ -57,6 +61,8 @@ static __always_inline int emit(struct __sk_buff *skb, const struct dp_action *a
 		 * selected the copy. */
 		if (!cfg->erspan_ifindex)
 			return -1;
+		if (!dp_ceiling_take(charge))
+			return DP_EMIT_OVER_CEILING;
 		__u32 m = DP_ERSPAN_MARK | (a->ifindex & DP_ERSPAN_SLOT_MASK);
 		if (trunc && trunc < frame_len(skb))
 			m |= (trunc << DP_TRUNC_SHIFT) & DP_TRUNC_MASK;
@@ -82,6 +88,11 @@ static __always_inline int emit(struct __sk_buff *skb, const struct dp_action *a
 	err = bpf_skb_set_tunnel_opt(skb, &opt, sizeof(opt));
 	if (err)
 		return err;
+	/* A refused copy leaves its tunnel key in the skb's metadata, as a
+	 * sent one does: the next VXLAN copy sets its own, local and ERSPAN
+	 * copies went first (emit_copies). */
+	if (!dp_ceiling_take(charge))
+		return DP_EMIT_OVER_CEILING;
 	if (!tbits)
 		return bpf_clone_redirect(skb, cfg->mirror_ifindex, 0);
 	/* evpnmon_mirror_egress clears the length before the VXLAN device

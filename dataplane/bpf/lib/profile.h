@@ -17,7 +17,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
-#include "ceiling.h"
+#include "bucket.h"
 #include "maps.h"
 #include "parse.h"
 
@@ -91,8 +91,10 @@ static __always_inline void prof_count(__u32 prof, __u32 sel)
 		s->selected++;
 }
 
-/* Takes a copy's cost from the profile's bucket (lib/ceiling.h
- * bucket_take): 1 if there were enough tokens. */
+/* Takes a copy's cost from the profile's bucket (lib/bucket.h): 1 if
+ * there were enough tokens. The clock is read before the lock (no helper
+ * may run under it); dp_bucket_refill allows for a later time another CPU
+ * stored meanwhile. */
 static __always_inline int police(const struct dp_profile *pr, __u32 prof,
 				  __u64 cost)
 {
@@ -101,8 +103,8 @@ static __always_inline int police(const struct dp_profile *pr, __u32 prof,
 		return 1;
 	__u64 now = bpf_ktime_get_ns();
 	bpf_spin_lock(&b->lock);
-	int ok = bucket_take(&b->tokens, &b->last_ns, pr->police_rate,
-			     pr->police_burst, pr->police_fill_ns, cost, now);
+	int ok = dp_bucket_take(&b->tokens, &b->last_ns, pr->police_rate,
+				pr->police_burst, pr->police_fill_ns, cost, now);
 	bpf_spin_unlock(&b->lock);
 	return ok;
 }

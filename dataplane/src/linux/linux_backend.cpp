@@ -11,6 +11,8 @@
 
 #include <evpnmon/dataplane/dataplane.hpp>
 
+#include "lib/bucket.h"
+
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <net/if.h>
@@ -30,17 +32,6 @@ namespace evpnmon::dp {
 namespace linux_dp {
 
 namespace {
-
-// Config::mirror_ceiling_burst, or its default: 10 ms at the rate, at least
-// 64 KiB (a GSO aggregate's copy is one skb of up to 64 KiB: a smaller
-// bucket would never pass it).
-std::uint64_t ceiling_burst_octets(const Config &cfg)
-{
-	if (cfg.mirror_ceiling_burst)
-		return cfg.mirror_ceiling_burst;
-	return std::clamp<std::uint64_t>(cfg.mirror_ceiling_bps / 8 / 100, 64 * 1024,
-					 1ull << 31);
-}
 
 class LinuxDataplane final : public Dataplane {
 public:
@@ -147,10 +138,7 @@ LinuxDataplane::LinuxDataplane(const Config &cfg) : cfg_(cfg)
 	if (cfg_.max_profiles < 2 || cfg_.max_profiles > kMaxProfilesLimit)
 		throw std::invalid_argument("dataplane/linux: max_profiles must be 2.." +
 					    std::to_string(kMaxProfilesLimit));
-	// Nano-bits in 64 bits: the bucket holds up to 2^31 octets.
-	if (cfg_.mirror_ceiling_burst > (1ull << 31))
-		throw std::invalid_argument("dataplane/linux: mirror_ceiling_burst must be at "
-					    "most 2147483648 octets");
+	check_mirror_ceiling(cfg_, "dataplane/linux");
 	for (const auto &b : cfg_.bridges) {
 		if (b.vni == 0 || b.vni > 0xffffff)
 			throw std::invalid_argument("dataplane/linux: bad VNI for " + b.bridge);
@@ -385,9 +373,8 @@ void LinuxDataplane::configure_ceiling()
 	dp_ceiling c{};
 	c.rate = cfg_.mirror_ceiling_bps;
 	if (c.rate) {
-		const std::uint64_t burst = ceiling_burst_octets(cfg_);
-		c.burst = burst * 8 * DP_TOKEN_SCALE;
-		c.fill_ns = std::max<std::uint64_t>(c.burst / c.rate, 1);
+		c.burst = mirror_ceiling_burst_octets(cfg_) * 8 * DP_TOKEN_SCALE;
+		c.fill_ns = dp_bucket_fill_ns(c.burst, c.rate);
 	}
 	const dp_u32 zero = 0;
 	if (bpf_map_update_elem(map_fd_ceiling(*bpf_), &zero, &c, BPF_F_LOCK))

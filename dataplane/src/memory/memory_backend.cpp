@@ -86,6 +86,7 @@ MemoryDataplane::MemoryDataplane(Config config) : impl_(std::make_unique<Impl>()
 	if (config.max_entries == 0 || config.max_entries > kMaxEntriesLimit)
 		throw std::invalid_argument("dataplane/memory: max_entries must be 1.." +
 					    std::to_string(kMaxEntriesLimit));
+	check_mirror_ceiling(config, "dataplane/memory");
 	impl_->config = std::move(config);
 	if (!impl_->efd)
 		throw std::system_error(errno, std::generic_category(), "eventfd");

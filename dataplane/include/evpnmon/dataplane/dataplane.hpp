@@ -58,10 +58,28 @@ struct Config {
 	// choice: the default is on). The memory backend does not model it.
 	std::uint64_t mirror_ceiling_bps = kDefaultMirrorCeilingBps;
 	// Bucket depth in octets; 0 = the default (10 ms at the rate, at
-	// least 64 KiB). At most 2^31 (the linux backend throws
-	// std::invalid_argument beyond).
+	// least kMirrorCeilingBurstFloor). At most kMaxMirrorCeilingBurst
+	// (both backends throw std::invalid_argument beyond:
+	// check_mirror_ceiling).
 	std::uint64_t mirror_ceiling_burst = 0;
 };
+
+// The default bucket's floor: a copy is one skb, and a GRO/GSO aggregate's
+// (64 KiB of IP payload plus its Ethernet and VLAN headers) is a little
+// over 64 KiB; a bucket smaller than a copy would never pass it. BIG TCP
+// aggregates (up to 512 KiB) need an explicit, larger burst.
+inline constexpr std::uint64_t kMirrorCeilingBurstFloor = 128 * 1024;
+// The deepest bucket: its nano-bits (octets * 8 * 10^9) fit 64 bits.
+inline constexpr std::uint64_t kMaxMirrorCeilingBurst = std::uint64_t{1} << 31;
+
+// Config::mirror_ceiling_burst, or its default when 0: 10 ms at the rate,
+// clamped to kMirrorCeilingBurstFloor .. kMaxMirrorCeilingBurst.
+std::uint64_t mirror_ceiling_burst_octets(const Config &config);
+
+// Throws std::invalid_argument ("<who>: ...") if the ceiling's settings
+// cannot be represented (a burst above kMaxMirrorCeilingBurst). Both
+// backends call it, so they accept and refuse the same configurations.
+void check_mirror_ceiling(const Config &config, const std::string &who);
 
 // What the mirror ceiling passed and dropped on this VTEP (all CPUs), while
 // it is on; bytes are mirrored octets (after truncation).

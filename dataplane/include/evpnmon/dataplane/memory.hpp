@@ -101,7 +101,8 @@ public:
 	// (Entry::options.has_profile()), throws std::logic_error and changes
 	// no counter. Entries and their options are still stored and listed.
 	// Nor is the mirror ceiling (a token bucket needs a clock): every copy
-	// passes and ceiling_counters() stays zero. Decap sources are
+	// passes and ceiling_counters() stays zero (its configuration is still
+	// checked as the linux backend checks it: check_mirror_ceiling). Decap sources are
 	// simulated like the program checks them.
 	std::vector<Output> simulate(std::span<const std::uint8_t> frame,
 				     std::uint32_t ingress,

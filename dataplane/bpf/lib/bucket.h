@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Token bucket arithmetic, the ONE implementation behind a session
+ * profile's policer (lib/profile.h) and the mirror ceiling (lib/ceiling.h).
+ * Pure: no map, no helper, no clock; the caller reads the clock and holds
+ * the bucket's lock. Also compiled on the host, where its unit test
+ * (tests/dataplane/test_bucket.cpp) drives it with chosen clocks, and where
+ * userspace computes fill_ns with the same function.
+ *
+ * Units: tokens and burst are nano-tokens (DP_TOKEN_SCALE per packet,
+ * octet or bit), rate is tokens per second, so elapsed ns * rate is
+ * nano-tokens. */
+#ifndef EVPNMON_LIB_BUCKET_H
+#define EVPNMON_LIB_BUCKET_H
+
+#ifndef __cplusplus
+#include <linux/types.h>
+#endif
+#include "evpnmon_shared.h"
+
+#define DP_BUCKET_INLINE static inline __attribute__((always_inline))
+
+/* Time for an empty bucket to fill, rounded up, at least 1 ns. Refill
+ * multiplies elapsed (< fill_ns) by rate, so that product stays below
+ * burst: no overflow for any burst a dp_u64 holds. rate >= 1. */
+DP_BUCKET_INLINE dp_u64 dp_bucket_fill_ns(dp_u64 burst, dp_u64 rate)
+{
+	dp_u64 f = burst / rate + (burst % rate ? 1 : 0);
+	return f ? f : 1;
+}
+
+/* Refill for the time since *last_ns, capped at the burst, without ever
+ * overflowing (a burst may be close to 2^64 nano-tokens).
+ * - last_ns 0: never used, the bucket is full.
+ * - now <= last_ns: nothing is added and last_ns stays. CPUs read the clock
+ *   before taking the lock, so another CPU may have moved last_ns past this
+ *   CPU's `now`: that is not idle time, and must not fill the bucket.
+ * - idle for the fill time or longer: full. */
+DP_BUCKET_INLINE void dp_bucket_refill(dp_u64 *tokens, dp_u64 *last_ns, dp_u64 rate,
+				       dp_u64 burst, dp_u64 fill_ns, dp_u64 now)
+{
+	if (!*last_ns) {
+		*tokens = burst;
+		*last_ns = now;
+		return;
+	}
+	if (now <= *last_ns)
+		return;
+	dp_u64 elapsed = now - *last_ns;
+	*last_ns = now;
+	if (elapsed >= fill_ns) {
+		*tokens = burst;
+		return;
+	}
+	/* elapsed <= fill_ns - 1 with fill_ns = ceil(burst / rate): add < burst */
+	dp_u64 add = elapsed * rate;
+	if (*tokens >= burst || add >= burst - *tokens)
+		*tokens = burst;
+	else
+		*tokens += add;
+}
+
+/* Refill, then take `cost` if there are enough tokens: 1 if taken, 0 if
+ * not (the bucket keeps its tokens; a cost larger than the burst never
+ * passes). */
+DP_BUCKET_INLINE int dp_bucket_take(dp_u64 *tokens, dp_u64 *last_ns, dp_u64 rate,
+				    dp_u64 burst, dp_u64 fill_ns, dp_u64 cost,
+				    dp_u64 now)
+{
+	dp_bucket_refill(tokens, last_ns, rate, burst, fill_ns, now);
+	if (*tokens < cost)
+		return 0;
+	*tokens -= cost;
+	return 1;
+}
+
+#endif /* EVPNMON_LIB_BUCKET_H */

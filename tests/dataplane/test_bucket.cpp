@@ -1,0 +1,185 @@
+// The token bucket arithmetic of the per-session policer and the mirror
+// ceiling (dataplane/bpf/lib/bucket.h), driven with chosen clock values:
+// the BPF tests run at rates too low to ever refill, so this is where the
+// refill is checked. No real clock, no timing.
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <doctest/doctest.h>
+
+#include "lib/bucket.h"
+
+#include <cstdint>
+#include <limits>
+
+namespace {
+
+constexpr std::uint64_t kNs = 1'000'000'000; // 1 s
+
+// A bucket as the ceiling keeps it: tokens are nano-bits, rate bits/s,
+// burst given in octets.
+struct Bucket {
+	dp_u64 tokens = 0, last_ns = 0, rate, burst, fill_ns;
+
+	Bucket(std::uint64_t bps, std::uint64_t burst_octets)
+	    : rate(bps), burst(burst_octets * 8 * DP_TOKEN_SCALE),
+	      fill_ns(dp_bucket_fill_ns(burst, rate))
+	{
+	}
+	bool take_octets(std::uint64_t octets, std::uint64_t now)
+	{
+		return take(octets * 8 * DP_TOKEN_SCALE, now) != 0;
+	}
+	int take(std::uint64_t cost, std::uint64_t now)
+	{
+		return dp_bucket_take(&tokens, &last_ns, rate, burst, fill_ns, cost, now);
+	}
+	void refill(std::uint64_t now)
+	{
+		dp_bucket_refill(&tokens, &last_ns, rate, burst, fill_ns, now);
+	}
+};
+
+} // namespace
+
+TEST_CASE("bucket: never used (last_ns 0) is full, and the first take starts the clock")
+{
+	Bucket b(8, 100);
+	CHECK(b.take_octets(100, 5 * kNs));
+	CHECK(b.tokens == 0);
+	CHECK(b.last_ns == 5 * kNs);
+	CHECK_FALSE(b.take_octets(1, 5 * kNs));
+}
+
+TEST_CASE("bucket: exact refill at 1 bit/s")
+{
+	// 1 bit/s: one bit (10^9 nano-bits) per second, one nano-bit per ns.
+	Bucket b(1, 1000);
+	const std::uint64_t t0 = 1000 * kNs;
+	REQUIRE(b.take_octets(1000, t0)); // empty now
+	b.refill(t0 + 1);
+	CHECK(b.tokens == 1);
+	b.refill(t0 + 7 * kNs + 1);
+	CHECK(b.tokens == 7 * DP_TOKEN_SCALE + 1);
+	CHECK(b.last_ns == t0 + 7 * kNs + 1);
+	// One octet needs 8 s: at 7 s it is refused, at 8 s it passes.
+	CHECK_FALSE(b.take_octets(1, t0 + 7 * kNs + 1));
+	CHECK(b.take_octets(1, t0 + 8 * kNs));
+	CHECK(b.tokens == 0);
+}
+
+TEST_CASE("bucket: exact refill at 400 Gbit/s")
+{
+	const std::uint64_t bps = 400'000'000'000;
+	Bucket b(bps, 128 * 1024);
+	const std::uint64_t t0 = 77 * kNs;
+	REQUIRE(b.take_octets(128 * 1024, t0));
+	REQUIRE(b.tokens == 0);
+	// 1 ns = 400 bits = 50 octets.
+	b.refill(t0 + 1);
+	CHECK(b.tokens == bps);
+	CHECK(b.take_octets(50, t0 + 1));
+	CHECK(b.tokens == 0);
+	// 1500 octets take 30 ns.
+	CHECK_FALSE(b.take_octets(1500, t0 + 30));
+	CHECK(b.tokens == 29 * bps);
+	CHECK(b.take_octets(1500, t0 + 31));
+	CHECK(b.tokens == 0);
+}
+
+TEST_CASE("bucket: the refill stops at the burst")
+{
+	Bucket b(8'000, 1000); // 1000 octets/s, 1000 octets deep: fill time 1 s
+	const std::uint64_t t0 = 10 * kNs;
+	REQUIRE(b.take_octets(300, t0));
+	// 0.5 s adds 500 octets: 700 + 500 is over the burst, held at 1000.
+	b.refill(t0 + kNs / 2);
+	CHECK(b.tokens == b.burst);
+	CHECK(b.take_octets(1000, t0 + kNs / 2));
+	CHECK_FALSE(b.take_octets(1, t0 + kNs / 2));
+}
+
+TEST_CASE("bucket: idle longer than the fill time is full")
+{
+	Bucket b(8'000, 1000);
+	const std::uint64_t t0 = 10 * kNs;
+	REQUIRE(b.take_octets(1000, t0));
+	b.refill(t0 + b.fill_ns);
+	CHECK(b.tokens == b.burst);
+	REQUIRE(b.take_octets(1000, t0 + b.fill_ns));
+	b.refill(t0 + b.fill_ns + 3600 * kNs);
+	CHECK(b.tokens == b.burst);
+	// Idle for longer than elapsed * rate fits 64 bits.
+	REQUIRE(b.take_octets(1000, t0 + b.fill_ns + 3600 * kNs));
+	b.refill(std::numeric_limits<std::uint64_t>::max());
+	CHECK(b.tokens == b.burst);
+}
+
+TEST_CASE("bucket: a clock behind last_ns adds nothing and keeps last_ns")
+{
+	// Another CPU read a later clock and took the lock first: this CPU's
+	// `now` is before last_ns. That is not an idle bucket.
+	Bucket b(8, 3000);
+	const std::uint64_t t0 = 50 * kNs;
+	REQUIRE(b.take_octets(3000, t0));
+	REQUIRE(b.tokens == 0);
+	CHECK_FALSE(b.take_octets(1000, t0 - 1));
+	CHECK(b.tokens == 0);
+	CHECK(b.last_ns == t0);
+	CHECK_FALSE(b.take_octets(1000, t0 - 10 * kNs));
+	CHECK(b.tokens == 0);
+	CHECK(b.last_ns == t0);
+	// Equal times add nothing either.
+	CHECK_FALSE(b.take_octets(1, t0));
+	CHECK(b.last_ns == t0);
+	// The time that did pass is still credited from last_ns.
+	b.refill(t0 + 2 * kNs);
+	CHECK(b.tokens == 16 * DP_TOKEN_SCALE); // 2 s at 8 bit/s
+	CHECK(b.last_ns == t0 + 2 * kNs);
+}
+
+TEST_CASE("bucket: a burst near the maximum does not overflow")
+{
+	// The deepest ceiling: 2^31 octets = 2^34 * 10^9 nano-bits, close to
+	// 2^64. Tokens + elapsed * rate would wrap.
+	const std::uint64_t octets = std::uint64_t{1} << 31;
+	for (const std::uint64_t bps : {std::uint64_t{1}, std::uint64_t{1'000'000'000},
+					std::uint64_t{400'000'000'000}}) {
+		CAPTURE(bps);
+		Bucket b(bps, octets);
+		REQUIRE(b.burst == octets * 8 * DP_TOKEN_SCALE);
+		REQUIRE((b.fill_ns - 1) * b.rate < b.burst); // the refill's bound
+		const std::uint64_t t0 = kNs;
+		REQUIRE(b.take(1, t0));
+		REQUIRE(b.tokens == b.burst - 1);
+		// Nearly the fill time later: almost a whole burst to add to an
+		// almost full bucket.
+		b.refill(t0 + b.fill_ns - 1);
+		CHECK(b.tokens == b.burst);
+		CHECK(b.take(b.burst, t0 + b.fill_ns - 1));
+		CHECK(b.tokens == 0);
+	}
+	// The policer's deepest: 2^32 - 1 octets (or packets) at 1 per second.
+	dp_u64 tokens = 0, last = 0;
+	const dp_u64 burst = 0xffffffffull * DP_TOKEN_SCALE;
+	const dp_u64 fill = dp_bucket_fill_ns(burst, 1);
+	REQUIRE(dp_bucket_take(&tokens, &last, 1, burst, fill, 1, kNs));
+	dp_bucket_refill(&tokens, &last, 1, burst, fill, kNs + fill - 1);
+	CHECK(tokens == burst);
+}
+
+TEST_CASE("bucket: a cost larger than the burst never passes and takes nothing")
+{
+	Bucket b(8'000, 1000);
+	CHECK_FALSE(b.take_octets(1001, kNs));
+	CHECK(b.tokens == b.burst);
+	CHECK_FALSE(b.take_octets(1001, kNs + 3600 * kNs));
+	CHECK(b.tokens == b.burst);
+	CHECK(b.take_octets(1000, kNs + 3600 * kNs));
+}
+
+TEST_CASE("bucket: fill time rounds up and is at least 1 ns")
+{
+	CHECK(dp_bucket_fill_ns(10, 3) == 4);
+	CHECK(dp_bucket_fill_ns(9, 3) == 3);
+	CHECK(dp_bucket_fill_ns(1, 1000) == 1);
+	CHECK(dp_bucket_fill_ns(0, 1000) == 1);
+}
