@@ -407,7 +407,7 @@ def test_limits_keep_the_oldest(lab, outdir, kind):
 # (b) the mirror ceiling
 # ---------------------------------------------------------------------------
 
-CEILING_RATE, CEILING_BPS, CEILING_BURST = "20m", 20_000_000, 100_000
+CEILING_RATE, CEILING_BPS, CEILING_BURST = "20m", 20_000_000, 131_072
 CEILING_LEAVES = ["vtep101", "vtep102"]      # VM210's data copies, VM220's ACK copies
 # 2 s runs in blocks of four (u m m u); the medians are compared after 3
 # blocks, and again after each further block up to 6 while they differ by
