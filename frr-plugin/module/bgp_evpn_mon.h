@@ -212,13 +212,15 @@ enum evpn_mon_import_cause {
 	EVPN_MON_CAUSE_LIMIT_ORIG,    /* maximum-sessions per-originator */
 };
 
-PREDECL_DLIST(mon_held);
+PREDECL_RBTREE_UNIQ(mon_held);
 PREDECL_RBTREE_UNIQ(mon_wait);
+PREDECL_DLIST(mon_waitall);
 struct mon_orig;
 
 /* The import module's part of a held session. */
 struct mon_import {
-	uint64_t arrival; /* when this bgpd first saw the session: its rank */
+	uint64_t arrival; /* when this bgpd first saw the session: its rank
+			   * (kept for a while after a withdrawal) */
 	uint8_t state;	  /* enum evpn_mon_import_state */
 	uint8_t cause;	  /* enum evpn_mon_import_cause */
 	uint16_t rule;	  /* with EVPN_MON_CAUSE_RULE */
@@ -228,10 +230,13 @@ struct mon_import {
 	uint16_t policy_rule;
 	uint8_t prev_state; /* at the start of a settle, for the log */
 	bool fresh;	    /* arrived since the last settle */
+	bool wait_local;    /* its class in the waiting order (local first) */
+	bool resend;	    /* the reason's text changed: send it again */
 	struct listnode *pending; /* in the settle's work list */
 	struct mon_orig *orig;
-	struct mon_held_item hitem; /* every held session, by arrival */
-	struct mon_wait_item witem; /* the originator's waiting sessions */
+	struct mon_held_item hitem;    /* every held session, by arrival */
+	struct mon_wait_item witem;    /* the originator's waiting sessions */
+	struct mon_waitall_item aitem; /* every waiting session */
 };
 
 /* One held session: the best path of a monitor route in a live L2 VNI

@@ -493,9 +493,12 @@ static void flush_touched(void)
 	enum feed_view view;
 
 	while ((p = listnode_head(feed.touched))) {
+		/* resend: the same cause, but the reason's text quotes a
+		 * limit that changed */
 		bool decision = p->sent_state != p->imp.state
 				|| p->sent_cause != p->imp.cause
-				|| p->sent_rule != p->imp.rule;
+				|| p->sent_rule != p->imp.rule
+				|| p->imp.resend;
 		unsigned int add = 0, del = 0;
 
 		list_delete_node(feed.touched, p->touched);
@@ -517,6 +520,7 @@ static void flush_touched(void)
 			send_delta(p, true, add);
 		p->shown = (p->shown & ~del) | add;
 		p->changed = false;
+		p->imp.resend = false;
 		p->sent_state = p->imp.state;
 		p->sent_cause = p->imp.cause;
 		p->sent_rule = p->imp.rule;
@@ -525,8 +529,12 @@ static void flush_touched(void)
 
 struct walk_ctx {
 	struct bgp *bgp;
+	struct list *slots; /* struct mon_dirty: the full walk's slots */
 };
 
+/* A full walk first lists the monitor routes of every live VNI, then reads
+ * them in the same order as a normal walk (dirty_cmp), not in the order of
+ * bgpd's VNI hash. */
 static void full_walk_vni(struct hash_bucket *bucket, void *arg)
 {
 	struct bgpevpn *vpn = bucket->data;
@@ -540,10 +548,12 @@ static void full_walk_vni(struct hash_bucket *bucket, void *arg)
 	     dest = evpn_mon_table_next(dest)) {
 		const struct prefix_evpn *p =
 			(const struct prefix_evpn *)bgp_dest_get_prefix(dest);
-		struct mon_pub now;
+		struct mon_dirty *d =
+			XCALLOC(MTYPE_EVPN_MON_FEED, sizeof(*d));
 
-		if (read_slot(w->bgp, vpn, p, &now))
-			publish_slot(&now, &now);
+		d->vni = vpn->vni;
+		d->p = *p;
+		listnode_add(w->slots, d);
 	}
 }
 
@@ -571,7 +581,9 @@ static int take_dirty(struct hash_bucket *bucket, void *arg)
 
 /* The slots of one walk in (VNI, prefix) order, not the hash's: sessions
  * first seen in the same walk get their arrival rank (the order of
- * admission under the session limits) in an order every VTEP agrees on. */
+ * admission under the session limits) by their identity, so that VTEPs
+ * that get the same burst within the same walk rank it alike (best
+ * effort: each VTEP receives at its own pace). */
 static int dirty_cmp(const void **a, const void **b)
 {
 	const struct mon_dirty *x = *a, *y = *b;
@@ -597,8 +609,21 @@ static void feed_walk(struct thread *t)
 		feed.full = false;
 		hash_clean(feed.dirty, feed_free);
 		hash_walk(feed.pub, clear_seen, NULL);
+		w.slots = list_new();
 		if (w.bgp && w.bgp->vnihash)
 			hash_iterate(w.bgp->vnihash, full_walk_vni, &w);
+		/* sessions first seen here are ranked in a normal walk's
+		 * order */
+		list_sort(w.slots, dirty_cmp);
+		for (ALL_LIST_ELEMENTS_RO(w.slots, node, d)) {
+			struct bgpevpn *vpn = bgp_evpn_lookup_vni(w.bgp, d->vni);
+			struct mon_pub now;
+
+			if (vpn && read_slot(w.bgp, vpn, &d->p, &now))
+				publish_slot(&now, &now);
+			feed_free(d);
+		}
+		list_delete(&w.slots);
 		hash_walk(feed.pub, collect_unseen, work);
 		for (ALL_LIST_ELEMENTS_RO(work, node, m))
 			pub_drop(m);

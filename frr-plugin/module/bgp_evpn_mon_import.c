@@ -26,8 +26,19 @@
  * always permitted. The limits: sessions are admitted in the order this
  * bgpd first saw them; past a limit a new session waits (OVER_LIMIT), an
  * installed one is never pushed out by a newer one; when room frees, the
- * oldest waiting session that fits is installed. Lowering a limit below
- * the installed count sets the newest installed sessions waiting.
+ * waiting sessions configured on this leaf go first, then the oldest
+ * received one that fits. A withdrawn session keeps its rank for
+ * IMPORT_RANK_GRACE seconds, so that a short flap does not send it behind
+ * the sessions that waited meanwhile. Lowering a limit below the installed
+ * count sets the newest installed received sessions waiting (then, if
+ * needed, the newest local ones).
+ *
+ * The originator is chosen by whoever sends the route, so nothing done per
+ * route event walks all originators or all sessions: the originators with
+ * room and waiting sessions are kept ordered by their first waiting
+ * session, the warning thresholds are checked for the originators whose
+ * counts changed, and only a limit change (or the global limit being
+ * reached or left) revisits every waiting session, for its reason.
  *
  * Decisions change only at the end of a feed walk (evpn_mon_import_settle),
  * so that the feed sends each flip with the walk's other changes and a
@@ -71,13 +82,37 @@ DEFINE_MTYPE_STATIC(EVPN_MON, EVPN_MON_IMPORT, "EVPN monitor import policy");
 /* Not counted anywhere yet (a session just arrived, or leaving). */
 #define STATE_NONE 0xff
 
+/* How long a withdrawn session keeps its arrival rank: BGP graceful
+ * restart's default restart time, so a peer's restart or a short flap
+ * does not cost its sessions their place. */
+#define IMPORT_RANK_GRACE 120
+/* At most this many withdrawn sessions remembered (the oldest forgotten
+ * first): withdrawals cost a bounded amount of memory. */
+#define IMPORT_GHOSTS_MAX 65536
+
+/* A session's identity: its slot (VNI, Ethernet tag, route key, which
+ * holds the originator). */
+#define SESS_ID_LEN offsetof(struct mon_sess, rd)
+
 static int held_cmp(const struct mon_sess *a, const struct mon_sess *b)
 {
 	return numcmp(a->imp.arrival, b->imp.arrival);
 }
 
-DECLARE_DLIST(mon_held, struct mon_sess, imp.hitem);
-DECLARE_RBTREE_UNIQ(mon_wait, struct mon_sess, imp.witem, held_cmp);
+/* Waiting: sessions configured on this leaf first, then by arrival. */
+static int wait_cmp(const struct mon_sess *a, const struct mon_sess *b)
+{
+	if (a->imp.wait_local != b->imp.wait_local)
+		return a->imp.wait_local ? -1 : 1;
+	return numcmp(a->imp.arrival, b->imp.arrival);
+}
+
+DECLARE_RBTREE_UNIQ(mon_held, struct mon_sess, imp.hitem, held_cmp);
+DECLARE_RBTREE_UNIQ(mon_wait, struct mon_sess, imp.witem, wait_cmp);
+DECLARE_DLIST(mon_waitall, struct mon_sess, imp.aitem);
+
+PREDECL_RBTREE_UNIQ(mon_ready);
+PREDECL_DLIST(mon_ghosts);
 
 /* "monitor import rule N ...": conditions AND; none = every session. */
 struct mon_rule {
@@ -97,9 +132,35 @@ struct mon_orig {
 	struct in_addr ip;
 	uint32_t held, installed, denied, over;
 	bool warned;
-	struct mon_wait_head wait; /* its OVER_LIMIT sessions by arrival */
+	struct mon_wait_head wait; /* its OVER_LIMIT sessions, in order */
 	struct listnode *node;	   /* in imp.origs */
+	/* in imp.ready while it has room and waiting sessions, keyed by its
+	 * first waiting session (copied: the key must not change in the
+	 * tree) */
+	bool ready, ready_local;
+	uint64_t ready_arrival;
+	struct mon_ready_item ritem;
+	struct listnode *warn_node; /* in imp.warn_check */
 };
+
+static int ready_cmp(const struct mon_orig *a, const struct mon_orig *b)
+{
+	if (a->ready_local != b->ready_local)
+		return a->ready_local ? -1 : 1;
+	return numcmp(a->ready_arrival, b->ready_arrival);
+}
+
+DECLARE_RBTREE_UNIQ(mon_ready, struct mon_orig, ritem, ready_cmp);
+
+/* A withdrawn session's rank, kept for IMPORT_RANK_GRACE seconds. */
+struct mon_ghost {
+	uint8_t id[SESS_ID_LEN];
+	uint64_t arrival;
+	time_t expires;
+	struct mon_ghosts_item gitem; /* by expiry */
+};
+
+DECLARE_DLIST(mon_ghosts, struct mon_ghost, gitem);
 
 static struct {
 	struct list *rules; /* struct mon_rule, by seq */
@@ -108,11 +169,21 @@ static struct {
 	uint32_t max_orig, max_orig_warn;
 	bool reeval;	     /* the policy changed: evaluate every session */
 	bool limits_lowered; /* enforce the limits on installed sessions */
+	/* a limit's value changed: the reasons that quote it */
+	bool max_changed, max_orig_changed;
+	bool origs_recheck; /* the per-originator limit or threshold changed */
+	/* what the waiting sessions' cause says: the global limit reached */
+	bool wait_global;
 	uint64_t next_arrival;
 	struct mon_held_head held;
+	struct mon_waitall_head waitall; /* every OVER_LIMIT session */
+	struct mon_ready_head ready;	 /* originators that can admit */
 	struct hash *orig_hash; /* struct mon_orig, by ip */
 	struct list *origs;	/* the same */
+	struct list *warn_check; /* struct mon_orig: installed count changed */
 	struct list *pending;	/* struct mon_sess: decided in this settle */
+	struct hash *ghost_hash; /* struct mon_ghost, by id */
+	struct mon_ghosts_head ghosts;
 	uint32_t installed, denied, over;
 	bool warned;
 	/* counters */
@@ -192,10 +263,117 @@ static void orig_put(struct mon_orig *o)
 {
 	if (o->held)
 		return;
+	if (o->ready)
+		mon_ready_del(&imp.ready, o);
+	if (o->warn_node)
+		list_delete_node(imp.warn_check, o->warn_node);
 	hash_release(imp.orig_hash, o);
 	list_delete_node(imp.origs, o->node);
 	mon_wait_fini(&o->wait);
 	XFREE(MTYPE_EVPN_MON_IMPORT, o);
+}
+
+static bool orig_full(const struct mon_orig *o)
+{
+	return o->installed >= imp.max_orig;
+}
+
+/* Keep o in imp.ready exactly while it has room and a waiting session. */
+static void orig_ready_update(struct mon_orig *o)
+{
+	const struct mon_sess *head = mon_wait_const_first(&o->wait);
+	bool want = head && !orig_full(o);
+
+	if (o->ready) {
+		if (want && head->imp.wait_local == o->ready_local
+		    && head->imp.arrival == o->ready_arrival)
+			return;
+		mon_ready_del(&imp.ready, o);
+		o->ready = false;
+	}
+	if (!want)
+		return;
+	o->ready_local = head->imp.wait_local;
+	o->ready_arrival = head->imp.arrival;
+	mon_ready_add(&imp.ready, o);
+	o->ready = true;
+}
+
+/* Its installed count changed: check its warning threshold at the end of
+ * the settle. */
+static void orig_warn_mark(struct mon_orig *o)
+{
+	if (!o->warn_node)
+		o->warn_node = listnode_add(imp.warn_check, o);
+}
+
+/* ------------------------------------------------------------------ */
+/* Ranks of withdrawn sessions                                          */
+/* ------------------------------------------------------------------ */
+
+static unsigned int ghost_key(const void *a)
+{
+	return jhash(((const struct mon_ghost *)a)->id, SESS_ID_LEN,
+		     0x67686f73);
+}
+
+static bool ghost_eq(const void *a, const void *b)
+{
+	return !memcmp(((const struct mon_ghost *)a)->id,
+		       ((const struct mon_ghost *)b)->id, SESS_ID_LEN);
+}
+
+static void ghost_free(struct mon_ghost *g)
+{
+	mon_ghosts_del(&imp.ghosts, g);
+	hash_release(imp.ghost_hash, g);
+	XFREE(MTYPE_EVPN_MON_IMPORT, g);
+}
+
+/* Forget the ranks whose grace is over (the list is in expiry order). */
+static void ghosts_prune(time_t now)
+{
+	struct mon_ghost *g;
+
+	while ((g = mon_ghosts_first(&imp.ghosts))
+	       && (g->expires <= now
+		   || mon_ghosts_count(&imp.ghosts) > IMPORT_GHOSTS_MAX))
+		ghost_free(g);
+}
+
+static void ghost_remember(const struct mon_sess *s)
+{
+	struct mon_ghost *g, key;
+	time_t now = monotime(NULL);
+
+	ghosts_prune(now);
+	memcpy(key.id, s, SESS_ID_LEN);
+	g = hash_lookup(imp.ghost_hash, &key);
+	if (g)
+		ghost_free(g);
+	g = XCALLOC(MTYPE_EVPN_MON_IMPORT, sizeof(*g));
+	memcpy(g->id, s, SESS_ID_LEN);
+	g->arrival = s->imp.arrival;
+	g->expires = now + IMPORT_RANK_GRACE;
+	mon_ghosts_add_tail(&imp.ghosts, g);
+	(void)hash_get(imp.ghost_hash, g, hash_alloc_intern);
+}
+
+/* The rank s had if it was withdrawn less than IMPORT_RANK_GRACE ago,
+ * else a new one. */
+static uint64_t ghost_take(const struct mon_sess *s)
+{
+	struct mon_ghost *g, key;
+	uint64_t arrival;
+
+	ghosts_prune(monotime(NULL));
+	memcpy(key.id, s, SESS_ID_LEN);
+	g = hash_lookup(imp.ghost_hash, &key);
+	if (!g)
+		return ++imp.next_arrival;
+	arrival = g->arrival;
+	ghost_free(g);
+	return arrival;
 }
 
 /* ------------------------------------------------------------------ */
@@ -227,10 +405,13 @@ static void rule_free(struct mon_rule *r)
 	XFREE(MTYPE_EVPN_MON_IMPORT, r);
 }
 
-/* An address against a named prefix-list, as an address: the longest
- * entry containing it decides (`permit 10.66.0.0/16` matches every address
- * in it). A list that does not exist matches nothing, as in FRR's
- * route-maps. */
+/* An address against a named prefix-list, FRR's way, in address mode
+ * (prefix_list_apply_ext): the matching entry with the lowest sequence
+ * number decides, an entry matches every address inside its prefix
+ * (`permit 10.66.0.0/16` matches every address in it; ge/le are not looked
+ * at in address mode), no entry matching denies, and an existing but
+ * empty list permits every address. A list that does not exist matches
+ * nothing, as in FRR's route-maps. */
 static bool plist_permits(const char *name, const uint8_t *addr, uint8_t len)
 {
 	struct prefix_list *pl;
@@ -246,6 +427,21 @@ static bool plist_permits(const char *name, const uint8_t *addr, uint8_t len)
 	p.prefixlen = len * 8;
 	memcpy(&p.u.val, addr, len);
 	return prefix_list_apply_ext(pl, NULL, &p, true) == PREFIX_PERMIT;
+}
+
+static bool str_same(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
+static bool rule_same(const struct mon_rule *a, const struct mon_rule *b)
+{
+	return a->seq == b->seq && a->permit == b->permit
+	       && str_same(a->orig_plist, b->orig_plist) && a->vni == b->vni
+	       && a->hid_lo == b->hid_lo && a->hid_hi == b->hid_hi
+	       && str_same(a->coll_plist, b->coll_plist)
+	       && str_same(a->mac_acl, b->mac_acl)
+	       && str_same(a->hip_plist, b->hip_plist);
 }
 
 static bool acl_permits_mac(const char *name, const uint8_t *mac)
@@ -346,6 +542,7 @@ static void set_state(struct mon_sess *s, uint8_t state, uint8_t cause,
 			imp.over--;
 			o->over--;
 			mon_wait_del(&o->wait, s);
+			mon_waitall_del(&imp.waitall, s);
 			break;
 		}
 		switch (state) {
@@ -360,9 +557,16 @@ static void set_state(struct mon_sess *s, uint8_t state, uint8_t cause,
 		case EVPN_MON_IMPORT_OVER_LIMIT:
 			imp.over++;
 			o->over++;
+			s->imp.wait_local = s->local;
 			mon_wait_add(&o->wait, s);
+			mon_waitall_add_tail(&imp.waitall, s);
 			break;
 		}
+		if (s->imp.state == EVPN_MON_IMPORT_INSTALLED
+		    || state == EVPN_MON_IMPORT_INSTALLED)
+			orig_warn_mark(o);
+		/* its room or its first waiting session may have changed */
+		orig_ready_update(o);
 		if (state == EVPN_MON_IMPORT_DENIED) {
 			struct mon_rule *ru = cause == EVPN_MON_CAUSE_RULE
 						      ? rule_find(rule)
@@ -412,18 +616,28 @@ static void eval_apply(struct mon_sess *s)
 
 void evpn_mon_import_arrive(struct mon_sess *s)
 {
-	s->imp.arrival = ++imp.next_arrival;
+	s->imp.arrival = ghost_take(s);
 	s->imp.state = STATE_NONE;
 	s->imp.fresh = true;
 	s->imp.orig = orig_get(s->key.orig_ip);
 	s->imp.orig->held++;
-	mon_held_add_tail(&imp.held, s);
+	mon_held_add(&imp.held, s);
 	pending_add(s);
 	eval_apply(s);
 }
 
 void evpn_mon_import_changed(struct mon_sess *s)
 {
+	struct mon_orig *o = s->imp.orig;
+
+	/* configured here since, or no longer: its place among the waiting */
+	if (s->imp.state == EVPN_MON_IMPORT_OVER_LIMIT
+	    && s->imp.wait_local != s->local) {
+		mon_wait_del(&o->wait, s);
+		s->imp.wait_local = s->local;
+		mon_wait_add(&o->wait, s);
+		orig_ready_update(o);
+	}
 	/* the payload (a collector's IP) or the local flag may have
 	 * changed: what the policy sees */
 	eval_apply(s);
@@ -442,6 +656,7 @@ void evpn_mon_import_leave(struct mon_sess *s)
 		s->imp.pending = NULL;
 	}
 	mon_held_del(&imp.held, s);
+	ghost_remember(s);
 	o->held--;
 	s->imp.orig = NULL;
 	orig_put(o);
@@ -451,58 +666,62 @@ void evpn_mon_import_leave(struct mon_sess *s)
 /* Settle                                                               */
 /* ------------------------------------------------------------------ */
 
-static bool orig_full(const struct mon_orig *o)
-{
-	return o->installed >= imp.max_orig;
-}
-
-/* Lowered limits: the newest installed sessions wait. */
+/* Lowered limits: the newest installed sessions wait, the received ones
+ * before those configured on this leaf. Only after a limit change: it
+ * walks every held session. */
 static void enforce_limits(void)
 {
 	struct mon_sess *s;
+	int pass;
 
-	for (s = mon_held_last(&imp.held); s; s = mon_held_prev(&imp.held, s)) {
-		if (s->imp.state != EVPN_MON_IMPORT_INSTALLED)
-			continue;
-		if (imp.installed > imp.max)
-			set_state(s, EVPN_MON_IMPORT_OVER_LIMIT,
-				  EVPN_MON_CAUSE_LIMIT, 0);
-		else if (s->imp.orig->installed > imp.max_orig)
-			set_state(s, EVPN_MON_IMPORT_OVER_LIMIT,
-				  EVPN_MON_CAUSE_LIMIT_ORIG, 0);
-	}
+	for (pass = 0; pass < 2; pass++)
+		frr_rev_each (mon_held, &imp.held, s) {
+			if (s->imp.state != EVPN_MON_IMPORT_INSTALLED
+			    || s->local != (pass == 1))
+				continue;
+			if (imp.installed > imp.max)
+				set_state(s, EVPN_MON_IMPORT_OVER_LIMIT,
+					  EVPN_MON_CAUSE_LIMIT, 0);
+			else if (s->imp.orig->installed > imp.max_orig)
+				set_state(s, EVPN_MON_IMPORT_OVER_LIMIT,
+					  EVPN_MON_CAUSE_LIMIT_ORIG, 0);
+		}
 }
 
-/* Install waiting sessions, oldest first, while they fit. */
+/* Install waiting sessions while they fit: local ones first, then the
+ * oldest. imp.ready holds the originators with room and a waiting
+ * session, by their first one: each admission costs a tree operation,
+ * whatever the number of originators. */
 static void admit(void)
 {
 	while (imp.installed < imp.max) {
-		struct mon_orig *o, *best = NULL;
-		struct mon_sess *head, *best_head = NULL;
-		struct listnode *node;
+		struct mon_orig *o = mon_ready_first(&imp.ready);
+		struct mon_sess *head;
 
-		for (ALL_LIST_ELEMENTS_RO(imp.origs, node, o)) {
-			if (orig_full(o))
-				continue;
-			head = mon_wait_first(&o->wait);
-			if (head
-			    && (!best_head
-				|| head->imp.arrival < best_head->imp.arrival)) {
-				best = o;
-				best_head = head;
-			}
-		}
-		if (!best)
+		if (!o)
 			break;
-		set_state(best_head, EVPN_MON_IMPORT_INSTALLED,
-			  best_head->imp.policy_cause,
-			  best_head->imp.policy_rule);
+		head = mon_wait_first(&o->wait);
+		set_state(head, EVPN_MON_IMPORT_INSTALLED,
+			  head->imp.policy_cause, head->imp.policy_rule);
 	}
 }
 
-static void warn_thresholds(void)
+/* After a per-originator limit change: every originator's room. */
+static void origs_recheck(void)
 {
 	struct listnode *node;
+	struct mon_orig *o;
+
+	for (ALL_LIST_ELEMENTS_RO(imp.origs, node, o)) {
+		orig_ready_update(o);
+		orig_warn_mark(o);
+	}
+}
+
+/* The global threshold, and those of the originators whose installed
+ * count changed. */
+static void warn_thresholds(void)
+{
 	struct mon_orig *o;
 	bool over;
 
@@ -512,7 +731,9 @@ static void warn_thresholds(void)
 		zlog_warn("evpn-monitor: import: %u sessions installed, at or above %u%% of maximum-sessions %u",
 			  imp.installed, imp.max_warn, imp.max);
 	imp.warned = over;
-	for (ALL_LIST_ELEMENTS_RO(imp.origs, node, o)) {
+	while ((o = listnode_head(imp.warn_check))) {
+		list_delete_node(imp.warn_check, o->warn_node);
+		o->warn_node = NULL;
 		over = (uint64_t)o->installed * 100
 		       >= (uint64_t)imp.max_orig * imp.max_orig_warn;
 		if (over && !o->warned)
@@ -521,6 +742,39 @@ static void warn_thresholds(void)
 				  imp.max_orig);
 		o->warned = over;
 	}
+}
+
+/* The waiting sessions' cause is the global limit while it is reached,
+ * else their originator's (after admission, a waiting session with
+ * global room has an originator without room). When that flips, or a
+ * limit's value (which the reason quotes) changes, every waiting session
+ * gets its reason again: a cost in the number of waiting sessions, only
+ * then. */
+static void wait_reasons(void)
+{
+	bool global = imp.installed >= imp.max;
+	uint8_t cause = global ? EVPN_MON_CAUSE_LIMIT
+			       : EVPN_MON_CAUSE_LIMIT_ORIG;
+	struct mon_sess *s;
+
+	if (global == imp.wait_global && !imp.max_changed
+	    && !imp.max_orig_changed)
+		return;
+	frr_each (mon_waitall, &imp.waitall, s) {
+		bool text = s->imp.cause != cause
+			    || (cause == EVPN_MON_CAUSE_LIMIT
+				&& imp.max_changed)
+			    || (cause == EVPN_MON_CAUSE_LIMIT_ORIG
+				&& imp.max_orig_changed);
+
+		if (!text)
+			continue;
+		s->imp.cause = cause;
+		s->imp.resend = true;
+		evpn_mon_feed_touch(s);
+	}
+	imp.wait_global = global;
+	imp.max_changed = imp.max_orig_changed = false;
 }
 
 static void log_decision(struct mon_sess *s)
@@ -561,7 +815,12 @@ void evpn_mon_import_settle(void)
 		imp.limits_lowered = false;
 		enforce_limits();
 	}
+	if (imp.origs_recheck) {
+		imp.origs_recheck = false;
+		origs_recheck();
+	}
 	admit();
+	wait_reasons();
 
 	while ((s = listnode_head(imp.pending))) {
 		list_delete_node(imp.pending, s->imp.pending);
@@ -728,7 +987,7 @@ DEFPY(evpn_mon_import_rule, evpn_mon_import_rule_cmd,
       "The monitored host's IP address\n"
       "Match it against a prefix-list\n" "Prefix-list name\n")
 {
-	struct mon_rule *r;
+	struct mon_rule *r, *nr;
 
 	if (!import_bgp_ok(vty))
 		return CMD_WARNING_CONFIG_FAILED;
@@ -756,24 +1015,31 @@ DEFPY(evpn_mon_import_rule, evpn_mon_import_rule_cmd,
 	}
 
 	/* Checked: replace the rule with that number as a whole. */
+	nr = XCALLOC(MTYPE_EVPN_MON_IMPORT, sizeof(*nr));
+	nr->seq = seq;
+	nr->permit = !strcmp(action, "permit");
+	nr->orig_plist = dup_or_null(orig_pl);
+	nr->vni = vni_str ? vni : 0;
+	if (hid_lo_str) {
+		nr->hid_lo = hid_lo;
+		nr->hid_hi = hid_hi_str ? hid_hi : hid_lo;
+	}
+	nr->coll_plist = dup_or_null(coll_pl);
+	nr->mac_acl = dup_or_null(mac_acl);
+	nr->hip_plist = dup_or_null(hip_pl);
 	r = rule_find(seq);
+	if (r && rule_same(r, nr)) {
+		/* the same rule again (a config reload): nothing changes */
+		rule_free(nr);
+		return CMD_SUCCESS;
+	}
 	if (r) {
+		/* the rule's number keeps its denials */
+		nr->denials = r->denials;
 		listnode_delete(imp.rules, r);
 		rule_free(r);
 	}
-	r = XCALLOC(MTYPE_EVPN_MON_IMPORT, sizeof(*r));
-	r->seq = seq;
-	r->permit = !strcmp(action, "permit");
-	r->orig_plist = dup_or_null(orig_pl);
-	r->vni = vni_str ? vni : 0;
-	if (hid_lo_str) {
-		r->hid_lo = hid_lo;
-		r->hid_hi = hid_hi_str ? hid_hi : hid_lo;
-	}
-	r->coll_plist = dup_or_null(coll_pl);
-	r->mac_acl = dup_or_null(mac_acl);
-	r->hip_plist = dup_or_null(hip_pl);
-	listnode_add_sort(imp.rules, r);
+	listnode_add_sort(imp.rules, nr);
 	import_reevaluate();
 	return CMD_SUCCESS;
 }
@@ -832,8 +1098,20 @@ DEFPY(no_evpn_mon_import_default, no_evpn_mon_import_default_cmd,
 static void import_set_limit(uint32_t *max, uint32_t *warn, uint32_t nmax,
 			     uint32_t nwarn)
 {
+	bool orig = max == &imp.max_orig;
+
+	if (nmax == *max && nwarn == *warn)
+		return; /* the same again: nothing to do */
 	if (nmax < *max)
 		imp.limits_lowered = true;
+	if (nmax != *max) {
+		if (orig)
+			imp.max_orig_changed = true;
+		else
+			imp.max_changed = true;
+	}
+	if (orig)
+		imp.origs_recheck = true;
 	*max = nmax;
 	*warn = nwarn;
 	/* a limit raised installs waiting sessions, a lowered one sets the
@@ -1111,9 +1389,15 @@ void evpn_mon_import_init(void)
 	imp.max_orig = IMPORT_MAX_ORIG_DEFAULT;
 	imp.max_orig_warn = IMPORT_WARN_DEFAULT;
 	mon_held_init(&imp.held);
+	mon_waitall_init(&imp.waitall);
+	mon_ready_init(&imp.ready);
+	mon_ghosts_init(&imp.ghosts);
 	imp.orig_hash = hash_create_size(64, orig_key, orig_eq,
 					 "evpn-monitor originators");
+	imp.ghost_hash = hash_create_size(64, ghost_key, ghost_eq,
+					  "evpn-monitor withdrawn ranks");
 	imp.origs = list_new();
+	imp.warn_check = list_new();
 	imp.pending = list_new();
 	hook_register(prefix_list_changed, import_plist_changed);
 	hook_register(access_list_changed, import_acl_changed);
@@ -1124,6 +1408,7 @@ void evpn_mon_import_fini(void)
 {
 	struct listnode *node, *nnode;
 	struct mon_rule *r;
+	struct mon_ghost *g;
 
 	hook_unregister(prefix_list_changed, import_plist_changed);
 	hook_unregister(access_list_changed, import_acl_changed);
@@ -1135,8 +1420,16 @@ void evpn_mon_import_fini(void)
 	list_delete(&imp.rules);
 	list_delete(&imp.pending);
 	list_delete(&imp.origs);
+	list_delete(&imp.warn_check);
 	hash_free(imp.orig_hash);
 	imp.orig_hash = NULL;
+	while ((g = mon_ghosts_first(&imp.ghosts)))
+		ghost_free(g);
+	hash_free(imp.ghost_hash);
+	imp.ghost_hash = NULL;
+	mon_ghosts_fini(&imp.ghosts);
+	mon_ready_fini(&imp.ready);
+	mon_waitall_fini(&imp.waitall);
 	mon_held_fini(&imp.held);
 }
 

@@ -66,6 +66,7 @@ class FeedClient:
         self.sessions: dict[tuple, dict] = {}
         self.snapshots = 0
         self.deltas = 0
+        self.deltas_by_mac: dict[str, int] = {}  # host MAC -> deltas received
         self.version = None  # the feed version bgpd announces
         self.last_rx = time.monotonic()
         self.subscribe()
@@ -118,6 +119,8 @@ class FeedClient:
             else:
                 self.sessions.pop(self.key(d), None)
             self.deltas += 1
+            if d.get("hostMac"):
+                self.deltas_by_mac[d["hostMac"]] = self.deltas_by_mac.get(d["hostMac"], 0) + 1
         elif body == "heartbeat":
             self.version = m.heartbeat.version
             if m.heartbeat.epoch != self.epoch or (self.seq is not None and m.heartbeat.seq != self.seq):

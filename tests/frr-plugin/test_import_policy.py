@@ -17,7 +17,13 @@ leaf2 receives them and decides. Checked:
 * sessions configured on the leaf itself are permitted by any policy;
 * limits: admission in arrival order, the newest refused, a raised limit or
   a withdrawal installs the oldest waiting session, a lowered limit sets the
-  newest installed waiting; the warning threshold and the log lines.
+  newest installed waiting; the warning threshold and the log lines;
+* a rule given again exactly changes nothing (no re-evaluation, no counter
+  reset), a replaced rule keeps its denials;
+* a waiting session's reason follows limit changes (show and feed v4),
+  sessions a change does not affect get no delta on the v4 view;
+* a waiting session withdrawn; a flapping session keeps its rank; the
+  leaf's own sessions are admitted first when room frees.
 
 Run as root: /usr/bin/python3 -m pytest tests/frr-plugin/test_import_policy.py
 """
@@ -377,6 +383,124 @@ def test_limits_in_arrival_order(pair):
         peer_up_once(leaf2)
     finally:
         v3.close()
+
+
+def states(leaf2: Leaf) -> dict[str, str]:
+    return {m: st for m, (st, _) in decisions(leaf2).items()}
+
+
+def test_rule_given_again_changes_nothing(pair):
+    leaf1, leaf2 = pair
+    leaf2.ok(f"monitor import rule 10 deny vni {VNI}")
+    originate(leaf1, leaf2, 1, 2)
+    wait_for(lambda: states(leaf2) == {mac(1): "denied", mac(2): "denied"}, what="denied by rule 10")
+    j = imp(leaf2)
+    assert j["rules"][0]["denials"] == 2
+    v4 = leaf2.feed(version=4)
+    try:
+        wait_for(lambda: len(feed_by_mac(v4)) == 2, what="feed v4 snapshot")
+        deltas, reevals = v4.deltas, j["counters"]["reEvaluations"]
+        # the same rule again (a config reload): no re-evaluation, nothing
+        # reset, nothing sent
+        leaf2.ok(f"monitor import rule 10 deny vni {VNI}")
+        # a change that does re-evaluate, to know the first was settled
+        leaf2.ok("monitor import maximum-sessions 16000")
+        wait_for(lambda: imp(leaf2)["maximumSessions"] == 16000, what="limit set")
+        j = imp(leaf2)
+        assert j["counters"]["reEvaluations"] == reevals, "an identical rule re-evaluated"
+        assert j["rules"][0]["denials"] == 2 and j["counters"]["denialsByRule"]["10"] == 2
+        feed_by_mac(v4)
+        assert v4.deltas == deltas
+        # replaced by another rule 10 that still denies them: the counter
+        # goes with the rule number
+        leaf2.ok(f"monitor import rule 10 deny vni {VNI} host-id 1 65535")
+        wait_for(lambda: imp(leaf2)["counters"]["reEvaluations"] == reevals + 1, what="re-evaluated")
+        j = imp(leaf2)
+        assert j["rules"][0]["hostIdFrom"] == 1
+        assert j["rules"][0]["denials"] == 2, j["rules"]
+        assert states(leaf2) == {mac(1): "denied", mac(2): "denied"}
+    finally:
+        v4.close()
+
+
+def test_reasons_follow_limit_changes_and_no_delta_for_others(pair):
+    leaf1, leaf2 = pair
+    leaf2.ok("monitor import maximum-sessions per-originator 2")
+    v4 = leaf2.feed(version=4)
+    try:
+        originate(leaf1, leaf2, 1, 2, 3, 4)
+        orig2 = f"maximum-sessions per-originator 2 reached for {LEAF1_ORIG}"
+        wait_for(lambda: {m: (s["importState"], s["importReason"]) for m, s in feed_by_mac(v4).items()}
+                 == {mac(1): (INSTALLED, "permitted by default"), mac(2): (INSTALLED, "permitted by default"),
+                     mac(3): (OVER_LIMIT, orig2), mac(4): (OVER_LIMIT, orig2)}, what="feed v4: 3, 4 wait")
+        before = dict(v4.deltas_by_mac)
+
+        # raised by one: 3 installed; 4 still waits, its reason quotes the
+        # new limit (show and feed); 1 and 2 get no delta
+        leaf2.ok("monitor import maximum-sessions per-originator 3")
+        orig3 = f"maximum-sessions per-originator 3 reached for {LEAF1_ORIG}"
+        wait_for(lambda: decisions(leaf2)[mac(4)] == ("over-limit", orig3)
+                 and decisions(leaf2)[mac(3)][0] == "installed", what="show: 3 installed, 4 new reason")
+        wait_for(lambda: feed_by_mac(v4)[mac(4)]["importReason"] == orig3, what="feed v4: 4's new reason")
+        assert feed_by_mac(v4)[mac(3)]["importState"] == INSTALLED
+        for m in (mac(1), mac(2)):
+            assert v4.deltas_by_mac.get(m, 0) == before.get(m, 0), f"{m} got a delta"
+
+        # the global limit reached: 4 waits for it now, in show and feed
+        leaf2.ok("monitor import maximum-sessions 3")
+        glob = "maximum-sessions 3 reached"
+        wait_for(lambda: decisions(leaf2)[mac(4)] == ("over-limit", glob), what="show: global reason")
+        wait_for(lambda: feed_by_mac(v4)[mac(4)]["importReason"] == glob, what="feed v4: global reason")
+        # raised: the global limit is no longer what holds it
+        leaf2.ok("monitor import maximum-sessions 10")
+        wait_for(lambda: decisions(leaf2)[mac(4)] == ("over-limit", orig3), what="show: per-originator again")
+        wait_for(lambda: feed_by_mac(v4)[mac(4)]["importReason"] == orig3, what="feed v4: per-originator again")
+        for m in (mac(1), mac(2), mac(3)):
+            assert v4.deltas_by_mac.get(m, 0) == before.get(m, 0) + (1 if m == mac(3) else 0), \
+                f"{m}: unexpected delta"
+    finally:
+        v4.close()
+
+
+def test_waiting_session_withdrawn_and_a_flap_keeps_its_rank(pair):
+    leaf1, leaf2 = pair
+    leaf2.ok("monitor import maximum-sessions per-originator 2")
+    originate(leaf1, leaf2, 1, 2, 3, 4, 5)
+    wait_for(lambda: states(leaf2) == {mac(1): "installed", mac(2): "installed", mac(3): "over-limit",
+                                       mac(4): "over-limit", mac(5): "over-limit"}, what="3-5 wait")
+    # a waiting session withdrawn: it leaves the counts, nothing else moves
+    leaf1.ok(f"no monitor host vni {VNI} mac {mac(5)} server {SERVER}")
+    wait_for(lambda: mac(5) not in decisions(leaf2), what="5 gone")
+    assert imp(leaf2)["originators"][LEAF1_ORIG] == {"installed": 2, "denied": 0, "overLimit": 2}
+    assert states(leaf2) == {mac(1): "installed", mac(2): "installed",
+                             mac(3): "over-limit", mac(4): "over-limit"}
+    # 3 flaps (withdrawn, announced again at once): it keeps its place
+    # ahead of 4, so the room 1 frees goes to 3
+    leaf1.ok(f"no monitor host vni {VNI} mac {mac(3)} server {SERVER}")
+    wait_for(lambda: mac(3) not in decisions(leaf2), what="3 withdrawn")
+    originate(leaf1, leaf2, 3)
+    leaf1.ok(f"no monitor host vni {VNI} mac {mac(1)} server {SERVER}")
+    wait_for(lambda: mac(1) not in decisions(leaf2), what="1 gone")
+    wait_for(lambda: states(leaf2) == {mac(2): "installed", mac(3): "installed", mac(4): "over-limit"},
+             what="3 (the older) installed, not 4")
+
+
+def test_local_sessions_first_when_room_frees(pair):
+    leaf1, leaf2 = pair
+    leaf2.ok("monitor import maximum-sessions 2")
+    originate(leaf1, leaf2, 1, 2, 3)
+    wait_for(lambda: states(leaf2) == {mac(1): "installed", mac(2): "installed", mac(3): "over-limit"},
+             what="3 waits")
+    leaf2.ok(f"monitor host vni {VNI} mac {mac(9)} server {SERVER}")
+
+    def local():
+        return [s["importState"] for s in leaf2.sessions("local")
+                if s.get("hostMac") == mac(9) and "importState" in s]
+    wait_for(lambda: local() == ["over-limit"], what="the local session waits: nothing is pushed out")
+    leaf1.ok(f"no monitor host vni {VNI} mac {mac(1)} server {SERVER}")
+    wait_for(lambda: mac(1) not in decisions(leaf2), what="1 gone")
+    wait_for(lambda: local() == ["installed"], what="the local session takes the room")
+    assert states(leaf2) == {mac(2): "installed", mac(3): "over-limit"}
 
 
 # ---------------------------------------------------------------------------

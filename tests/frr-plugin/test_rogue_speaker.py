@@ -206,3 +206,65 @@ def test_policy_change_lets_them_in_without_reset(fabric):
         assert sp.events().count("connected") == 1
     finally:
         v3.close()
+
+
+def test_global_and_per_originator_limits_with_two_originators(fabric):
+    """Two originators (the rogue and the control one, both the speaker's):
+    the per-originator limit holds the rogue one's newest sessions, the
+    global limit the next sessions of the other; each waiting session's
+    reason names the limit that holds it, in show and in the version-4 feed,
+    and follows a limit change."""
+    leaves, sp = fabric
+    leaf2 = leaves[2]
+    v4 = leaf2.feed(version=4)
+
+    def counts():
+        return leaf2.json("show bgp l2vpn evpn monitor import")["originators"]
+
+    def reasons(orig):
+        return {(s.get("importState"), s.get("importReason"))
+                for s in by_orig(leaf2.sessions("remote"), orig)}
+
+    def feed_reasons(orig):
+        v4.poll(0.3)
+        return {(s["importState"], s["importReason"]) for s in by_orig(v4.sessions.values(), orig)}
+    try:
+        # after the previous test: every session installed, no rule
+        wait_for(lambda: counts().get("10.66.0.1", {}).get("installed") == N_ROGUE,
+                 what="the rogue sessions installed")
+        leaf2.ok("monitor import maximum-sessions per-originator 5", "monitor import maximum-sessions 8")
+        per_orig = "maximum-sessions per-originator 5 reached for 10.66.0.1"
+        wait_for(lambda: counts()["10.66.0.1"] == {"installed": 5, "denied": 0, "overLimit": N_ROGUE - 5}
+                 and counts()["10.77.0.1"] == {"installed": 1, "denied": 0, "overLimit": 0},
+                 what="the rogue originator held at 5")
+        assert reasons("10.66.0.1") == {("installed", "permitted by default"), ("over-limit", per_orig)}
+
+        # four more of the control originator: two fit under the global 8
+        sp.send(rawbgp.evpn_update(SPEAKER_AS, SPEAKER, [nlri(CONTROL, i) for i in range(1, 5)],
+                                   rt=(65000, 100)))
+        wait_for(lambda: counts()["10.77.0.1"] == {"installed": 3, "denied": 0, "overLimit": 2},
+                 what="control: 3 installed, 2 wait")
+        glob = "maximum-sessions 8 reached"
+        assert counts()["10.66.0.1"]["installed"] == 5, "nothing of the rogue one pushed out or added"
+        # every waiting session is held by the global limit now
+        wait_for(lambda: reasons("10.66.0.1") == {("installed", "permitted by default"),
+                                                  ("over-limit", glob)}, what="rogue: global reason")
+        assert reasons("10.77.0.1") == {("installed", "permitted by default"), ("over-limit", glob)}
+        wait_for(lambda: feed_reasons("10.66.0.1") == {(INSTALLED, "permitted by default"),
+                                                       (2, glob)}, what="feed v4: global reason")
+
+        # the global limit raised: the control ones are installed, the
+        # rogue ones wait for their originator's limit again
+        leaf2.ok("monitor import maximum-sessions 20")
+        wait_for(lambda: counts()["10.77.0.1"] == {"installed": 5, "denied": 0, "overLimit": 0},
+                 what="control: all installed")
+        assert counts()["10.66.0.1"]["installed"] == 5
+        wait_for(lambda: reasons("10.66.0.1") == {("installed", "permitted by default"),
+                                                  ("over-limit", per_orig)}, what="rogue: per-originator")
+        wait_for(lambda: feed_reasons("10.66.0.1") == {(INSTALLED, "permitted by default"),
+                                                       (2, per_orig)}, what="feed v4: per-originator")
+        p = leaf2.json("show bgp neighbors")[SPEAKER]
+        assert p.get("connectionsEstablished") == 1
+    finally:
+        v4.close()
+        leaf2.ok("no monitor import maximum-sessions", "no monitor import maximum-sessions per-originator")
