@@ -116,6 +116,12 @@ TEST_CASE("history: the audit's events as text, and held sessions say why")
 	s.import_reason = "rule 20 permit";
 	e.upsert_session(s);
 
+	// An older daemon answers `history` with its state: told apart.
+	CHECK(ctl::is_history(consumer::history_json(e.audit_log(), 0)));
+	CHECK_FALSE(ctl::is_history(
+		nlohmann::json{{ctl::kTop, consumer::engine_state_json(e, &dataplane)}}));
+	CHECK_FALSE(ctl::is_history(nlohmann::json::object()));
+
 	std::ostringstream out;
 	ctl::render_history(consumer::history_json(e.audit_log(), 0), out);
 	const auto text = out.str();

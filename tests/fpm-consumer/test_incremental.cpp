@@ -15,6 +15,7 @@
 
 #include <linux/neighbour.h>
 
+#include <map>
 #include <random>
 #include <set>
 
@@ -120,6 +121,11 @@ struct Harness {
 	FakeDataplane dp;
 	Engine engine;
 	std::uint64_t checks = 0;
+	// What the feed said, installed or held: the engine must hold exactly
+	// this, split by the import decision.
+	std::map<consumer::SessionKey, consumer::Session> feed;
+	bool model = false; // the sessions come from random_step (which keeps `feed`)
+	bool dumped = false; // a kernel dump completed: removals of sources are due
 
 	explicit Harness(consumer::EngineConfig cfg = config()) : engine(dp, std::move(cfg)) {}
 
@@ -134,8 +140,20 @@ struct Harness {
 		// VTEP is a decapsulation source in the dataplane.
 		for (const auto &[k, s] : engine.held_sessions())
 			REQUIRE(!engine.sessions().contains(k));
+		std::map<consumer::SessionKey, consumer::Session> installed, held;
+		for (const auto &[k, s] : feed)
+			(s.installed() ? installed : held)[k] = s;
+		if (model) {
+			REQUIRE(engine.sessions() == installed);
+			REQUIRE(engine.held_sessions() == held);
+		}
+		std::set<std::pair<std::uint32_t, dp::IpAddr>> sources;
 		for (const auto &[vni, vtep] : engine.decap_sources())
-			REQUIRE(dp.decap.contains({vni, ipv4_addr(vtep[0], vtep[1], vtep[2], vtep[3])}));
+			sources.insert({vni, ipv4_addr(vtep[0], vtep[1], vtep[2], vtep[3])});
+		for (const auto &p : sources)
+			REQUIRE(dp.decap.contains(p));
+		if (dumped)
+			REQUIRE(dp.decap == sources);
 		++checks;
 	}
 };
@@ -154,14 +172,16 @@ void random_step(World &w, Harness &h, std::vector<consumer::Session> &known, co
 			s.import_state = static_cast<consumer::ImportState>(w.pick(3));
 		known.push_back(s);
 		e.upsert_session(s);
+		h.feed[s.key] = s;
 		break;
 	}
-	case 2:
+	case 2: // installed or held alike: the feed withdraws what it said
 		what = "erase";
-		if (!e.sessions().empty()) {
-			auto it = e.sessions().begin();
-			std::advance(it, static_cast<long>(w.pick(e.sessions().size())));
+		if (!h.feed.empty()) {
+			auto it = h.feed.begin();
+			std::advance(it, static_cast<long>(w.pick(h.feed.size())));
 			e.erase_session(it->first);
+			h.feed.erase(it);
 		}
 		break;
 	case 3: { // the feed's snapshot: some kept, some new, some gone
@@ -169,12 +189,21 @@ void random_step(World &w, Harness &h, std::vector<consumer::Session> &known, co
 		if (!w.chance(20))
 			break;
 		std::vector<consumer::Session> snap;
-		for (const auto &[k, s] : e.sessions())
-			if (w.chance(80))
-				snap.push_back(s);
+		for (const auto &[k, s] : h.feed) // held ones too
+			if (w.chance(80)) {
+				auto t = s;
+				if (w.chance(15)) // flipped by a policy change meanwhile
+					t.import_state = static_cast<consumer::ImportState>(w.pick(3));
+				if (w.chance(10))
+					t.import_reason = "rule " + std::to_string(w.pick(5));
+				snap.push_back(t);
+			}
 		for (int i = 0; i < 3; ++i)
 			snap.push_back(w.session());
 		e.replace_sessions(snap);
+		h.feed.clear();
+		for (const auto &t : snap)
+			h.feed[t.key] = t; // the last of a key wins, as in the engine
 		break;
 	}
 	case 4:
@@ -260,6 +289,7 @@ TEST_CASE("incremental decision equals the full pass after every random step")
 		CAPTURE(seed);
 		World w(seed);
 		Harness h;
+		h.model = true;
 		open_all(h.engine);
 		h.engine.reconcile();
 		std::vector<consumer::Session> known;
@@ -404,6 +434,7 @@ TEST_CASE("incremental = full pass with bridge entries, resyncs, vanishing ports
 		g_ports = {5, 6, 7};
 		World w(seed * 7919);
 		Harness h(config2(seed % 2 == 0));
+		h.model = true;
 		auto &e = h.engine;
 		open_all(e);
 		e.reconcile();
@@ -443,6 +474,7 @@ TEST_CASE("incremental = full pass with bridge entries, resyncs, vanishing ports
 						e.neigh(MacSource::Kernel, u);
 					}
 					e.kernel_resync_done();
+					h.dumped = true;
 				}
 				break;
 			}

@@ -238,7 +238,7 @@ TEST_CASE("an audit event names the originator, VNI, host, destination, profile 
 	CHECK(digest.size() == 8);
 	CHECK(h.lines[0] == "audit: install session " + s.id +
 				    " originator 10.0.0.101 vni 1000 host 02:00:00:00:00:10 - dest server 21 "
-				    "02:00:00:00:00:21 10.1.0.21 profile roce#" +
+				    "02:00:00:00:00:21 10.1.0.21 profile \"roce\"#" +
 				    digest + " decision installed (was new) reason \"rule 10 permit\"");
 	const auto j = consumer::event_json(h.events[0]);
 	CHECK(j["event"] == "install");
@@ -520,4 +520,251 @@ TEST_CASE("exactly once with decapsulation sources: a VTEP outside the flood lis
 	CHECK(v2.dataplane.simulate(frame, kMirrorIfindex, genuine).size() == 1);
 	CHECK(v2.dataplane.simulate(frame, kMirrorIfindex, forged).empty());
 	CHECK(v2.dataplane.decap_drops().unknown_source == 1);
+}
+
+TEST_CASE("audit lines quote the profile name and the reason, escaping \" and \\")
+{
+	AuditEvent ev;
+	ev.kind = Kind::Deny;
+	ev.session = "10.0.0.101/1000/21/02:00:00:00:00:10/-";
+	ev.profile_name = "x\" decision installed reason \"ok";
+	ev.profile_digest = "0123abcd";
+	ev.decision = ImportState::Denied;
+	ev.reason = "rule 1 deny\" decision installed \\";
+	const auto line = consumer::format_line(ev);
+	CHECK(line.find(" profile \"x\\\" decision installed reason \\\"ok\"#0123abcd ") !=
+	      std::string::npos);
+	CHECK(line.ends_with(" reason \"rule 1 deny\\\" decision installed \\\\\""));
+	// A field-based reader finds one decision, the real one.
+	CHECK(line.find(" decision denied (was new) reason ") != std::string::npos);
+	std::size_t unescaped_quotes = 0;
+	for (std::size_t i = 0; i < line.size(); ++i)
+		if (line[i] == '\\')
+			++i;
+		else
+			unescaped_quotes += line[i] == '"';
+	CHECK(unescaped_quotes == 4); // the name's two and the reason's two
+	ev.profile_name.clear();
+	CHECK(consumer::format_line(ev).find(" profile \"\"#0123abcd ") != std::string::npos);
+}
+
+TEST_CASE("held sessions' log lines: the first 10 a second, then one summary; the ring has all")
+{
+	std::int64_t now = 5'000'000;
+	consumer::AuditLineLimiter limit(10, [&] { return now; });
+	Harness h;
+	std::vector<std::string> written;
+	h.cfg.audit_sink = [&](const AuditEvent &e) {
+		if (limit.admit(e))
+			written.push_back(consumer::format_line(e));
+	};
+	FakeDataplane dataplane;
+	Engine e(dataplane, h.cfg);
+	for (std::uint8_t i = 0; i < 50; ++i)
+		e.upsert_session(with(make_session(Mac{2, 0, 0, 0, 7, i}, SERVER, 21, ORIG),
+				      i % 2 ? ImportState::Denied : ImportState::OverLimit, "rule 1 deny"));
+	CHECK(written.size() == 10);
+	CHECK(limit.take_suppressed() == 0); // the second is not over yet
+	// Installs are never limited.
+	e.upsert_session(make_session(HOST, SERVER, 21, ORIG));
+	CHECK(written.size() == 11);
+	CHECK(written.back().starts_with("audit: install "));
+	now += 1000;
+	CHECK(limit.take_suppressed() == 40);
+	CHECK(limit.take_suppressed() == 0); // reported once
+	CHECK(consumer::suppressed_line(40).starts_with("audit: 40 more audit events not logged"));
+	CHECK(e.audit_log().size() == 51);
+	CHECK(e.audit_log().count(Kind::Deny) + e.audit_log().count(Kind::Refuse) == 50);
+	// A new second: 10 more lines.
+	for (std::uint8_t i = 50; i < 65; ++i)
+		e.upsert_session(with(make_session(Mac{2, 0, 0, 0, 7, i}, SERVER, 21, ORIG),
+				      ImportState::Denied, "rule 1 deny"));
+	CHECK(written.size() == 21);
+	now += 1000;
+	CHECK(limit.take_suppressed() == 5);
+	CHECK(limit.suppressed_total() == 45);
+}
+
+namespace {
+// An engine with PEER and PEER2 as sources, after a complete kernel dump.
+struct DecapRig {
+	Harness h;
+	FakeDataplane dataplane;
+	Engine e{dataplane, h.cfg};
+	DecapRig()
+	{
+		inputs(e);
+		open_all(e);
+		e.kernel_resync_begin();
+		e.neigh(MacSource::Kernel, flood(PEER));
+		e.neigh(MacSource::Kernel, flood(PEER2));
+		e.kernel_resync_done();
+		REQUIRE(e.reconcile());
+		REQUIRE(dataplane.decap == pairs({PEER, PEER2}));
+		dataplane.decap_calls.clear();
+	}
+	void ticks(unsigned n)
+	{
+		for (unsigned i = 0; i < n; ++i) {
+			e.tick();
+			e.reconcile();
+		}
+	}
+};
+} // namespace
+
+TEST_CASE("a deletion, a re-add and a deletion again: the last deletion's own deferral counts")
+{
+	DecapRig r;
+	const unsigned delay = r.h.cfg.kernel_delete_delay_ticks;
+	r.e.neigh(MacSource::Kernel, flood(PEER2, false));
+	r.ticks(delay - 1);
+	r.e.neigh(MacSource::Kernel, flood(PEER2));
+	r.e.neigh(MacSource::Kernel, flood(PEER2, false));
+	// The first deletion's deferral would expire here: it no longer counts.
+	r.ticks(delay);
+	CHECK(r.dataplane.decap == pairs({PEER, PEER2}));
+	CHECK(r.dataplane.decap_calls.empty());
+	r.ticks(1);
+	CHECK(r.dataplane.decap == pairs({PEER}));
+}
+
+TEST_CASE("zebra's resync while a kernel dump runs: what the dump has not listed yet stays")
+{
+	DecapRig r;
+	r.e.fpm_lost();
+	r.e.kernel_resync_begin();
+	r.e.neigh(MacSource::Kernel, flood(PEER)); // the dump lists PEER, not yet PEER2
+	r.e.fpm_resync_done();
+	r.e.reconcile();
+	CHECK(r.dataplane.decap == pairs({PEER, PEER2}));
+	CHECK(r.dataplane.decap_calls.empty());
+	SUBCASE("the dump lists it: nothing ever removed")
+	{
+		r.e.neigh(MacSource::Kernel, flood(PEER2));
+		r.e.kernel_resync_done();
+		r.ticks(10);
+		CHECK(r.dataplane.decap == pairs({PEER, PEER2}));
+		CHECK(r.dataplane.decap_calls.empty());
+	}
+	SUBCASE("the dump ends without it: removed then")
+	{
+		r.ticks(10);
+		CHECK(r.dataplane.decap == pairs({PEER, PEER2}));
+		r.e.kernel_resync_done();
+		r.e.reconcile();
+		CHECK(r.dataplane.decap == pairs({PEER}));
+	}
+}
+
+TEST_CASE("zebra restarts, its flush seen before or after the FPM connection closing")
+{
+	DecapRig r;
+	SUBCASE("connection lost first, then the flush")
+	{
+		r.e.fpm_lost();
+		r.e.neigh(MacSource::Kernel, flood(PEER, false));
+		r.e.neigh(MacSource::Kernel, flood(PEER2, false));
+	}
+	SUBCASE("the flush first, the connection seen closing a few ticks later")
+	{
+		r.e.neigh(MacSource::Kernel, flood(PEER, false));
+		r.e.neigh(MacSource::Kernel, flood(PEER2, false));
+		r.ticks(r.h.cfg.kernel_delete_delay_ticks - 1);
+		r.e.fpm_lost();
+	}
+	r.ticks(20);
+	CHECK(r.dataplane.decap == pairs({PEER, PEER2}));
+	CHECK(r.dataplane.decap_calls.empty());
+	// zebra is back and reinstalls PEER only (PEER2's IMET is gone).
+	r.e.neigh(MacSource::Kernel, flood(PEER));
+	r.e.fpm_resync_done();
+	r.ticks(10);
+	CHECK(r.dataplane.decap == pairs({PEER}));
+	CHECK(r.dataplane.decap_calls.size() == 1); // PEER2's removal, nothing else
+}
+
+TEST_CASE("the sync is incremental: one flood change examines one pair, a failure retries only it")
+{
+	DecapRig r;
+	for (std::uint8_t i = 10; i < 110; ++i)
+		r.e.neigh(MacSource::Kernel, flood(ip4(10, 0, 1, i)));
+	r.e.reconcile();
+	REQUIRE(r.dataplane.decap.size() == 102);
+	auto checks = r.e.counters().decap_source_checks;
+	r.e.neigh(MacSource::Kernel, flood(ip4(10, 0, 2, 1)));
+	r.e.reconcile();
+	CHECK(r.e.counters().decap_source_checks - checks == 1);
+	CHECK(r.dataplane.decap.size() == 103);
+
+	r.dataplane.decap_capacity = 103;
+	r.e.neigh(MacSource::Kernel, flood(ip4(10, 0, 2, 2)));
+	r.e.reconcile();
+	CHECK(r.e.decap_waiting() == 1);
+	checks = r.e.counters().decap_source_checks;
+	const auto calls = r.dataplane.decap_calls.size();
+	r.ticks(5);
+	CHECK(r.e.counters().decap_source_checks - checks == 5); // the failed pair, each tick
+	CHECK(r.dataplane.decap_calls.size() - calls == 5);
+	r.dataplane.decap_capacity = SIZE_MAX;
+	r.ticks(1);
+	CHECK(r.e.decap_waiting() == 0);
+	checks = r.e.counters().decap_source_checks;
+	r.ticks(5);
+	CHECK(r.e.counters().decap_source_checks == checks); // nothing more to do
+	// A complete dump: every pair once.
+	r.e.kernel_resync_begin();
+	r.e.neigh(MacSource::Kernel, flood(PEER));
+	r.e.kernel_resync_done();
+	r.e.reconcile();
+	CHECK(r.e.counters().decap_source_checks - checks == 104);
+	CHECK(r.dataplane.decap == pairs({PEER}));
+}
+
+TEST_CASE("IPv6: a previous run's pairs go after the first dump; IPv6 flood entries are counted apart")
+{
+	Harness h;
+	FakeDataplane dataplane;
+	dp::IpAddr v6;
+	v6.family = dp::IpAddr::Family::V6;
+	v6.bytes = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+	dataplane.decap = pairs({PEER});
+	dataplane.decap.insert({kVni, v6});
+	Engine e(dataplane, h.cfg);
+	inputs(e);
+	open_all(e);
+	e.kernel_resync_begin();
+	e.neigh(MacSource::Kernel, flood(PEER));
+	auto u = flood(PEER);
+	u.dst.reset();
+	u.dst_ipv6 = true;
+	const auto ignored = e.counters().neigh_ignored;
+	e.neigh(MacSource::Kernel, u);
+	CHECK(e.counters().decap_source_unsupported == 1);
+	CHECK(e.counters().neigh_ignored == ignored);
+	e.reconcile();
+	CHECK(dataplane.decap.contains({kVni, v6})); // the dump is still running
+	CHECK(e.decap_source_count() == 2);
+	e.kernel_resync_done();
+	e.reconcile();
+	CHECK(dataplane.decap == pairs({PEER}));
+	CHECK(e.decap_source_count() == 1);
+	CHECK(e.counters().decap_sources_removed == 1);
+}
+
+TEST_CASE("without the kernel FDB the decap-sources gauge reads the dataplane")
+{
+	Harness h;
+	h.cfg.decap_sources = false;
+	FakeDataplane dataplane;
+	dataplane.decap = pairs({PEER, PEER2});
+	Engine e(dataplane, h.cfg);
+	inputs(e);
+	open_all(e);
+	e.reconcile();
+	const auto j = consumer::engine_state_json(e, &dataplane);
+	std::map<std::string, std::string> counters;
+	for (const auto &kv : j["counters"]["counter"])
+		counters[kv["name"]] = kv["value"];
+	CHECK(counters["decap-sources"] == "2");
 }

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <utility>
 
 namespace evpnmon::consumer {
 
@@ -78,10 +79,6 @@ std::string time_text(std::int64_t ms)
 	return buf;
 }
 
-std::string or_dash(const std::string &s)
-{
-	return s.empty() ? "-" : s;
-}
 
 std::string destination_text(const AuditEvent &e)
 {
@@ -93,11 +90,26 @@ std::string destination_text(const AuditEvent &e)
 	       (e.dest_ip ? format_ip(*e.dest_ip) : "-");
 }
 
+// A quoted field: `"` and `\` escaped, so a name or reason can neither end
+// its field early nor make up fields of its own for a parser of the line.
+std::string quoted(const std::string &s)
+{
+	std::string out = "\"";
+	for (const char c : s) {
+		if (c == '"' || c == '\\')
+			out += '\\';
+		out += c;
+	}
+	out += '"';
+	return out;
+}
+
+// none, or "NAME"#DIGEST (an empty name: "")
 std::string profile_text(const AuditEvent &e)
 {
 	if (e.profile_digest.empty())
 		return "none";
-	return or_dash(e.profile_name) + "#" + e.profile_digest;
+	return quoted(e.profile_name) + "#" + e.profile_digest;
 }
 
 } // namespace
@@ -118,7 +130,7 @@ std::string format_line(const AuditEvent &e)
 	line += " (was ";
 	line += e.previous ? to_string(*e.previous) : "new";
 	line += ")";
-	line += " reason \"" + e.reason + "\"";
+	line += " reason " + quoted(e.reason);
 	return line;
 }
 
@@ -185,6 +197,50 @@ std::vector<AuditEvent> AuditLog::last(std::size_t n) const
 {
 	const std::size_t take = n == 0 || n > ring_.size() ? ring_.size() : n;
 	return {ring_.end() - static_cast<std::ptrdiff_t>(take), ring_.end()};
+}
+
+AuditLineLimiter::AuditLineLimiter(std::size_t per_second, Clock clock)
+    : per_second_(per_second), clock_(std::move(clock))
+{
+	if (!clock_)
+		clock_ = [] {
+			return std::chrono::duration_cast<std::chrono::milliseconds>(
+				       std::chrono::steady_clock::now().time_since_epoch())
+				.count();
+		};
+}
+
+bool AuditLineLimiter::admit(const AuditEvent &e)
+{
+	if (!limited(e.kind))
+		return true;
+	const auto second = clock_() / 1000;
+	if (second != second_) {
+		second_ = second;
+		written_ = 0;
+	}
+	if (written_ < per_second_) {
+		++written_;
+		return true;
+	}
+	++suppressed_;
+	++suppressed_total_;
+	return false;
+}
+
+std::uint64_t AuditLineLimiter::take_suppressed()
+{
+	if (suppressed_ == 0 || clock_() / 1000 == second_)
+		return 0;
+	return std::exchange(suppressed_, 0);
+}
+
+std::string suppressed_line(std::uint64_t n)
+{
+	return "audit: " + std::to_string(n) +
+	       " more audit events not logged (denials, refusals, withdrawals of held "
+	       "sessions over " + std::to_string(kAuditLinesPerSecond) +
+	       " a second), see evpnmon-ctl history / counters";
 }
 
 json history_json(const AuditLog &log, std::size_t n)

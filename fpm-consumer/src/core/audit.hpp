@@ -20,7 +20,7 @@
 namespace evpnmon::consumer {
 
 inline constexpr std::size_t kDefaultAuditHistory = 1000;
-inline constexpr std::size_t kMaxAuditHistory = 1000000;
+inline constexpr std::size_t kMaxAuditHistory = 100000;
 
 struct AuditEvent {
 	enum class Kind : std::uint8_t {
@@ -92,6 +92,42 @@ private:
 	std::uint64_t total_ = 0;
 	std::uint64_t by_kind_[6] = {};
 };
+
+// Log lines of held sessions (deny, refuse, forget) are limited: bgpd's
+// session limits bound the installed set, not what a route reflector may
+// relay that the policy denies. The first `per_second` such lines of each
+// second are written; the others are counted, and summarised by one line
+// once their second is over (the ring and the counters keep every event).
+// Installs, updates and removals are never limited.
+inline constexpr std::size_t kAuditLinesPerSecond = 10;
+
+class AuditLineLimiter {
+public:
+	using Clock = std::function<std::int64_t()>; // ms, monotonic enough
+
+	explicit AuditLineLimiter(std::size_t per_second = kAuditLinesPerSecond, Clock clock = {});
+	static bool limited(AuditEvent::Kind kind)
+	{
+		return kind == AuditEvent::Kind::Deny || kind == AuditEvent::Kind::Refuse ||
+		       kind == AuditEvent::Kind::Forget;
+	}
+	// Write this event's line now? (false: counted for the summary)
+	bool admit(const AuditEvent &event);
+	// Events not written, once the second they fell in is over (then
+	// reset; 0: nothing to summarise yet). Call it on every tick.
+	std::uint64_t take_suppressed();
+	std::uint64_t suppressed_total() const { return suppressed_total_; }
+
+private:
+	std::size_t per_second_;
+	Clock clock_;
+	std::int64_t second_ = -1; // the current second (ms / 1000)
+	std::size_t written_ = 0;  // limited lines written in it
+	std::uint64_t suppressed_ = 0;
+	std::uint64_t suppressed_total_ = 0;
+};
+// "audit: N more audit events not logged (...)"
+std::string suppressed_line(std::uint64_t n);
 
 // The history document the state socket serves for "history [N]":
 // {"evpn-monitor:fpm-consumer": {"audit": {capacity, events-total, event[]}}}.

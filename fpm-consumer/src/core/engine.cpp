@@ -116,6 +116,8 @@ void Engine::neigh(MacSource source, const NeighUpdate &u)
 		// them over FPM.
 		if (source == MacSource::Kernel && config_.decap_sources && u.dst && !u.nh_id)
 			flood_entry(u, vni->second);
+		else if (source == MacSource::Kernel && config_.decap_sources && u.dst_ipv6)
+			++counters_.decap_source_unsupported;
 		else
 			++counters_.neigh_ignored;
 		return;
@@ -355,9 +357,14 @@ void Engine::flood_entry(const NeighUpdate &u, std::uint32_t vni)
 	++counters_.decap_source_events;
 	const DecapSource source{vni, *u.dst};
 	if (u.add) {
-		auto [it, inserted] = flood_.try_emplace(source, false);
-		it->second = false; // confirmed (a re-add cancels a pending deletion)
-		decap_dirty_ |= inserted;
+		auto [it, inserted] = flood_.try_emplace(source);
+		// Confirmed, and a pending deletion cancelled (its generation no
+		// longer matches: a later deletion starts its own deferral).
+		it->second = FloodState{};
+		if (inserted) {
+			decap_pending_.insert(source);
+			decap_dirty_ = true;
+		}
 		return;
 	}
 	auto it = flood_.find(source);
@@ -366,15 +373,16 @@ void Engine::flood_entry(const NeighUpdate &u, std::uint32_t vni)
 	// zebra flushes its flood entries from the kernel when it stops, as it
 	// does its MACs: the deletion stands only after a few ticks with zebra
 	// connected, or when the resync after its return does not confirm it.
-	it->second = true;
-	flood_deletes_.push_back({source, config_.kernel_delete_delay_ticks});
+	it->second.deleted = true;
+	it->second.generation = ++flood_generation_;
+	flood_deletes_.push_back({source, it->second.generation, config_.kernel_delete_delay_ticks});
 	++counters_.kernel_deferred_deletes;
 }
 
 std::set<DecapSource> Engine::decap_sources() const
 {
 	std::set<DecapSource> out;
-	for (const auto &[source, stale] : flood_)
+	for (const auto &[source, state] : flood_)
 		out.insert(source);
 	return out;
 }
@@ -393,44 +401,69 @@ void Engine::sync_decap()
 		// A previous run's sources (pinned maps): kept while they are
 		// right, so a restart does not stop decapsulation.
 		for (const auto &[vni, ip] : dp_.decap_sources()) {
-			if (ip.family != IpAddr::Family::V4)
-				continue; // never ours: FRR 8.4's VTEPs are IPv4
+			if (ip.family != IpAddr::Family::V4) {
+				decap_foreign_.insert({vni, ip}); // never right: FRR 8.4's VTEPs are IPv4
+				continue;
+			}
 			Ipv4 v4;
 			std::copy_n(ip.bytes.begin(), 4, v4.begin());
 			decap_applied_.insert({vni, v4});
 		}
 		decap_read_ = true;
+		decap_full_ = true;
 	}
-	bool failed = false;
-	for (const auto &[source, stale] : flood_) {
-		if (decap_applied_.contains(source))
+	// Normally only the pairs whose flood entry came or went, and those
+	// that failed; every pair at the first sync and after each complete
+	// kernel dump (which may have changed any of them).
+	std::set<DecapSource> check;
+	if (decap_full_) {
+		for (const auto &[source, state] : flood_)
+			check.insert(source);
+		check.insert(decap_applied_.begin(), decap_applied_.end());
+	} else {
+		check = std::move(decap_pending_);
+		check.insert(decap_failed_.begin(), decap_failed_.end());
+	}
+	decap_pending_.clear();
+	decap_failed_.clear();
+	counters_.decap_source_checks += check.size();
+	for (const auto &source : check) {
+		const bool wanted = flood_.contains(source), held = decap_applied_.contains(source);
+		if (wanted == held)
 			continue;
-		if (dp_.add_decap_source(source.first, addr(source.second))) {
-			++counters_.decap_source_errors;
-			failed = true;
+		if (!wanted && !kernel_dumped_) {
+			// Removals only once the kernel's flood list has been read
+			// whole: until then a source the dataplane holds may well
+			// still be right (the full walk after the dump decides).
 			continue;
 		}
-		decap_applied_.insert(source);
-		++counters_.decap_sources_added;
+		const auto err = wanted ? dp_.add_decap_source(source.first, addr(source.second))
+					: dp_.remove_decap_source(source.first, addr(source.second));
+		if (err) {
+			++counters_.decap_source_errors;
+			decap_failed_.insert(source);
+			continue;
+		}
+		if (wanted) {
+			decap_applied_.insert(source);
+			++counters_.decap_sources_added;
+		} else {
+			decap_applied_.erase(source);
+			++counters_.decap_sources_removed;
+		}
 	}
-	// Removals only once the kernel's flood list has been read whole: until
-	// then a source the dataplane holds may well still be right.
-	if (kernel_dumped_)
-		for (auto it = decap_applied_.begin(); it != decap_applied_.end();) {
-			if (flood_.contains(*it)) {
-				++it;
-				continue;
-			}
-			if (dp_.remove_decap_source(it->first, addr(it->second))) {
+	if (decap_full_ && kernel_dumped_)
+		for (auto it = decap_foreign_.begin(); it != decap_foreign_.end();) {
+			if (dp_.remove_decap_source(it->first, it->second)) {
 				++counters_.decap_source_errors;
-				failed = true;
-				++it;
+				++it; // retried at the next full walk (the next dump)
 				continue;
 			}
 			++counters_.decap_sources_removed;
-			it = decap_applied_.erase(it);
+			it = decap_foreign_.erase(it);
 		}
-	decap_failed_ = failed;
+	if (kernel_dumped_)
+		decap_full_ = false;
 }
 
 void Engine::open_gate(Gate gate)
@@ -462,9 +495,11 @@ void Engine::fpm_resync_done()
 			   routes_.sweep_stale();
 	counters_.fpm_stale_swept += swept;
 	kernel_deletes_.clear();
+	// Deleted while zebra was away and not reinstalled since: gone. One a
+	// running kernel dump has merely not listed yet is that dump's to decide.
 	for (auto it = flood_.begin(); it != flood_.end();)
-		if (it->second) {
-			it = flood_.erase(it);
+		if (it->second.deleted) {
+			flood_erase(it++);
 			decap_dirty_ = true;
 		} else {
 			++it;
@@ -478,7 +513,7 @@ void Engine::fpm_resync_done()
 void Engine::tick()
 {
 	retry_due_ = !reconciler_.failed().empty();
-	decap_dirty_ |= decap_failed_;
+	decap_dirty_ |= !decap_failed_.empty();
 	drop_kept_ports();
 	if (fpm_resyncing_)
 		return; // zebra away: decided by fpm_resync_done()
@@ -488,8 +523,11 @@ void Engine::tick()
 			++it;
 			continue;
 		}
-		if (auto f = flood_.find(it->source); f != flood_.end() && f->second) {
-			flood_.erase(f); // still stale: the deletion stands
+		// Still deleted by this very deletion (no re-add, no later
+		// deletion with its own deferral): it stands.
+		if (auto f = flood_.find(it->source); f != flood_.end() && f->second.deleted &&
+						       f->second.generation == it->generation) {
+			flood_erase(f);
 			decap_dirty_ = true;
 		}
 		it = flood_deletes_.erase(it);
@@ -526,17 +564,18 @@ void Engine::local_resync_done()
 void Engine::kernel_resync_begin()
 {
 	macs_.mark_stale(MacSource::Kernel);
-	for (auto &[source, stale] : flood_)
-		stale = true;
+	for (auto &[source, state] : flood_)
+		state.unconfirmed = true;
 }
 
 void Engine::kernel_resync_done()
 {
 	if (macs_.sweep_stale(MacSource::Kernel) > 0)
 		rebuild_ = full_ = true;
-	std::erase_if(flood_, [](const auto &f) { return f.second; });
-	flood_deletes_.clear();
-	kernel_dumped_ = decap_dirty_ = true;
+	// What the dump did not list is gone; a deletion it did not contradict
+	// (deleted after the dump listed it) keeps its own deferral.
+	std::erase_if(flood_, [](const auto &f) { return f.second.unconfirmed; });
+	kernel_dumped_ = decap_full_ = decap_dirty_ = true;
 }
 
 Desired Engine::preview() const

@@ -90,6 +90,12 @@ struct EngineCounters {
 	std::uint64_t decap_sources_added = 0;
 	std::uint64_t decap_sources_removed = 0;
 	std::uint64_t decap_source_errors = 0; // failed adds/removes (retried on the tick)
+	// Flood entries to an IPv6 VTEP: FRR 8.4's EVPN has IPv4 VTEPs only,
+	// and so has the dataplane's source check; counted, never a source.
+	std::uint64_t decap_source_unsupported = 0;
+	// Pairs a sync examined (its work: the changed and failed ones, every
+	// one only at the first sync and after a complete kernel dump).
+	std::uint64_t decap_source_checks = 0;
 	ReconcileStats totals; // summed over every reconcile
 };
 
@@ -157,6 +163,15 @@ public:
 	// dataplane hold.
 	std::set<DecapSource> decap_sources() const;
 	const std::set<DecapSource> &decap_applied() const { return decap_applied_; }
+	// The pairs the dataplane holds: this engine's view, or without the
+	// kernel FDB (nothing maintained) the dataplane's own count.
+	std::size_t decap_source_count() const
+	{
+		return config_.decap_sources ? decap_applied_.size() + decap_foreign_.size()
+					     : dp_.decap_sources().size();
+	}
+	// Sources whose add or removal failed (retried alone on the tick).
+	std::size_t decap_waiting() const { return decap_failed_.size(); }
 	const MacTable &macs() const { return macs_; }
 	const RouteTable &routes() const { return routes_; }
 	const EngineCounters &counters() const { return counters_; }
@@ -223,19 +238,40 @@ private:
 		bool bridge; // the bridge's entry on the VXLAN device, not the self entry
 	};
 	std::vector<PendingDelete> kernel_deletes_;
-	// Flood entries: (VNI, VTEP) -> stale (deleted in the kernel or not
-	// confirmed by a dump yet: stays until the deletion stands).
-	std::map<DecapSource, bool> flood_;
+	// Flood entries of the kernel, each a source until its deletion stands.
+	// Two independent reasons to doubt one: the kernel deleted it (it goes
+	// when the deferral expires or the resync after zebra's return does not
+	// bring it back), or a running kernel dump has not listed it yet (it
+	// goes only when that dump completes without it).
+	struct FloodState {
+		bool deleted = false;
+		bool unconfirmed = false;
+		std::uint64_t generation = 0; // of the deletion a pending delete stands for
+	};
+	std::map<DecapSource, FloodState> flood_;
 	struct PendingFloodDelete {
 		DecapSource source;
+		std::uint64_t generation; // stale when the entry was re-added (or deleted again)
 		unsigned ticks_left;
 	};
 	std::vector<PendingFloodDelete> flood_deletes_;
+	std::uint64_t flood_generation_ = 0;
+	void flood_erase(std::map<DecapSource, FloodState>::iterator it)
+	{
+		decap_pending_.insert(it->first);
+		flood_.erase(it);
+	}
 	std::set<DecapSource> decap_applied_; // what the dataplane holds
+	// A previous run's IPv6 pairs (never ours): removed after the first dump.
+	std::set<std::pair<std::uint32_t, IpAddr>> decap_foreign_;
+	// The pairs to check on the next sync (their flood entry came or went),
+	// and those whose add or removal failed (checked again on the tick).
+	std::set<DecapSource> decap_pending_;
+	std::set<DecapSource> decap_failed_;
 	bool decap_read_ = false;  // decap_applied_ read from the dataplane
 	bool kernel_dumped_ = false; // a kernel FDB dump completed: removals are safe
+	bool decap_full_ = true;     // walk every flood entry and applied pair
 	bool decap_dirty_ = true;
-	bool decap_failed_ = false; // an add or remove failed: retried on the tick
 	std::uint64_t audit_events_before_ = 0;
 };
 

@@ -244,6 +244,7 @@ const std::vector<CounterMetric> &counter_metrics()
 		{"decap-sources-added", "evpnmon_decap_sources_added_total", C, 1, "Decapsulation sources added to the dataplane"},
 		{"decap-sources-removed", "evpnmon_decap_sources_removed_total", C, 1, "Decapsulation sources removed from the dataplane"},
 		{"decap-source-errors", "evpnmon_decap_source_errors_total", C, 1, "Failed adds or removals of decapsulation sources (retried every tick)"},
+		{"decap-source-unsupported", "evpnmon_decap_source_unsupported_total", C, 1, "Kernel flood entries to an IPv6 VTEP: not a decapsulation source (IPv4 VTEPs only)"},
 		{"decap-drops-no-tunnel-metadata", "evpnmon_decap_drops_no_tunnel_metadata_total", C, 1, "Copies on the mirror device dropped: no VXLAN tunnel key"},
 		{"decap-drops-unknown-source", "evpnmon_decap_drops_unknown_source_total", C, 1, "Copies on the mirror device dropped: the outer source is not a VTEP of the VNI (spoofed or stray)"},
 		{"decap-drops-unknown-host-id", "evpnmon_decap_drops_unknown_host_id_total", C, 1, "Copies on the mirror device dropped: no entry 3 for the (VNI, HOST ID)"},

@@ -234,10 +234,11 @@ std::vector<Counter> engine_counters(const Engine &e)
 		{"audit-refusals", a.count(AuditEvent::Kind::Refuse)},
 		{"audit-forgotten", a.count(AuditEvent::Kind::Forget)},
 		{"decap-source-events", c.decap_source_events},
-		{"decap-sources", e.decap_applied().size()},
+		{"decap-sources", e.decap_source_count()},
 		{"decap-sources-added", c.decap_sources_added},
 		{"decap-sources-removed", c.decap_sources_removed},
 		{"decap-source-errors", c.decap_source_errors},
+		{"decap-source-unsupported", c.decap_source_unsupported},
 	};
 }
 

@@ -15,6 +15,7 @@ struct NeighUpdate {
 	std::uint32_t ifindex = 0;           // ndm_ifindex (the VXLAN device for remote MACs)
 	std::optional<Mac> mac;              // NDA_LLADDR
 	std::optional<Ipv4> dst;             // NDA_DST (remote VTEP), IPv4 only
+	bool dst_ipv6 = false;               // NDA_DST was an IPv6 address (not kept)
 	std::optional<std::uint32_t> nh_id;  // NDA_NH_ID (EVPN-MH), unsupported here
 	std::optional<std::uint32_t> master; // NDA_MASTER
 	std::optional<std::uint16_t> vlan;   // NDA_VLAN

@@ -67,7 +67,7 @@ int main(int argc, char **argv)
 		->capture_default_str();
 	std::size_t count = 0;
 	app.add_option("count", count, "history: the last N events (default: every one kept)")
-		->check(CLI::Range(std::size_t{1}, std::size_t{1000000}));
+		->check(CLI::Range(std::size_t{1}, std::size_t{100000}));
 	CLI11_PARSE(app, argc, argv);
 	if (count && what != "history") {
 		std::cerr << "evpnmon-ctl: a count is for `history` only\n";
@@ -77,6 +77,11 @@ int main(int argc, char **argv)
 		if (what == "history") {
 			auto doc = nlohmann::json::parse(
 				query(socket_path, "history" + (count ? " " + std::to_string(count) : "")));
+			if (!evpnmon::ctl::is_history(doc)) {
+				std::cerr << "evpnmon-ctl: this fpm-consumer is too old to keep an audit "
+					     "history (it answered `history` with its state)\n";
+				return 1;
+			}
 			if (json_out)
 				std::cout << doc.dump(2) << "\n";
 			else

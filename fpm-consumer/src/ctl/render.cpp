@@ -208,6 +208,12 @@ json select_json(const json &doc, const std::string &what)
 	return {{kTop, sel}};
 }
 
+bool is_history(const json &doc)
+{
+	const auto top = doc.find(kTop);
+	return top != doc.end() && top->is_object() && top->contains("audit");
+}
+
 void render_history(const json &doc, std::ostream &out)
 {
 	const json top = doc.value(kTop, json::object());

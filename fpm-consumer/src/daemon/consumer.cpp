@@ -62,7 +62,12 @@ Consumer::Consumer(const Options &o) : options_(o), started_(Clock::now())
 	static_assert(kDefaultAuditHistoryOption == kDefaultAuditHistory &&
 		      kMaxAuditHistoryOption == kMaxAuditHistory);
 	ecfg.audit_history = o.audit_history;
-	ecfg.audit_sink = [](const AuditEvent &e) {
+	ecfg.audit_sink = [this](const AuditEvent &e) {
+		// Lines of held sessions are limited (a flood of denied routes
+		// must not flood the log of every VTEP); the ring and the
+		// counters keep every event.
+		if (!audit_lines_.admit(e))
+			return;
 		// Held sessions are what an operator looks for after an attack
 		// or a misconfiguration: a level above the routine ones.
 		if (e.kind == AuditEvent::Kind::Deny || e.kind == AuditEvent::Kind::Refuse)
@@ -268,6 +273,8 @@ void Consumer::tick()
 	const auto now = Clock::now();
 	feed_->tick(now);
 	engine_->tick();
+	if (const auto n = audit_lines_.take_suppressed())
+		LOG_WARN(suppressed_line(n));
 	if (fpm_settle_at_ && now >= *fpm_settle_at_) {
 		fpm_settle_at_.reset();
 		engine_->fpm_resync_done();
@@ -300,6 +307,20 @@ void Consumer::log_collector_drops(Clock::time_point now)
 {
 	for (const auto &line : no_route_log_.observe(dataplane_->erspan_counters(), now))
 		LOG_WARN(line);
+}
+
+void Consumer::log_decap_waiting()
+{
+	const auto waiting = engine_->decap_waiting();
+	if (waiting > 0 && !decap_waiting_logged_) {
+		LOG_ERROR("dataplane: " << waiting
+					<< " decapsulation source(s) could not be added or removed; "
+					   "retried every tick (decap-source-errors counts the attempts)");
+		decap_waiting_logged_ = true;
+	} else if (waiting == 0 && decap_waiting_logged_) {
+		LOG_INFO("dataplane: every decapsulation source is added or removed now");
+		decap_waiting_logged_ = false;
+	}
 }
 
 void Consumer::log_dataplane_full()
@@ -370,6 +391,7 @@ void Consumer::reconcile()
 						<< st->removed << " =" << st->unchanged
 						<< (st->errors ? " errors " + std::to_string(st->errors) : std::string()));
 		log_dataplane_full();
+		log_decap_waiting();
 		const auto diffs = engine_->counters().full_pass_differences;
 		if (diffs != full_pass_differences_seen_)
 			LOG_ERROR("full pass: the incremental decision had "

@@ -58,6 +58,7 @@ private:
 	// Collector sessions this dataplane cannot serve (IPv6): once each.
 	void log_unsupported_collectors();
 	void log_dataplane_full();
+	void log_decap_waiting();
 	// Paced (see core/pacer.hpp): reconciles now, or arms pace_timer_.
 	void reconcile();
 	void arm_pace_timer(Clock::time_point due);
@@ -91,6 +92,8 @@ private:
 	NoRouteLog no_route_log_;
 	std::set<std::string> unsupported_logged_;
 	bool dataplane_full_logged_ = false;
+	bool decap_waiting_logged_ = false;
+	AuditLineLimiter audit_lines_;
 	std::uint64_t full_pass_differences_seen_ = 0;
 	std::uint64_t reconciles_deferred_ = 0;
 };

@@ -75,10 +75,13 @@ std::optional<std::uint64_t> parse_scaled(const std::string &text, const std::ui
 		return std::nullopt;
 	if (whole > UINT64_MAX / factor)
 		return std::nullopt;
-	const std::uint64_t value = whole * factor + frac * factor / frac_scale;
+	// frac < frac_scale <= 10^9 and factor <= 2^30: the product fits.
 	if (frac * factor % frac_scale != 0)
 		return std::nullopt; // not a whole number of units
-	return value;
+	const std::uint64_t integral = whole * factor, fraction = frac * factor / frac_scale;
+	if (fraction > UINT64_MAX - integral)
+		return std::nullopt; // the sum would wrap (e.g. 18446744073.709551616g)
+	return integral + fraction;
 }
 
 } // namespace
@@ -174,11 +177,11 @@ Options parse(int argc, const char *const *argv, bool exit_on_error)
 		       "sessions together (k/m/g suffixes, e.g. 20m); 0 or off = no ceiling")
 		->capture_default_str();
 	app.add_option("--mirror-ceiling-burst", mirror_ceiling_burst,
-		       "the ceiling's bucket in octets (k/m/g = KiB/MiB/GiB; 65536..2147483648); "
-		       "0 = 10 ms at the rate, at least 64 KiB")
+		       "the ceiling's bucket in octets (k/m/g = KiB/MiB/GiB; 131072..2147483648); "
+		       "0 = 10 ms at the rate, at least 128 KiB")
 		->capture_default_str();
 	app.add_option("--audit-history", o.audit_history,
-		       "audit events kept for `evpnmon-ctl history` (0..1000000; every event is "
+		       "audit events kept for `evpnmon-ctl history` (0..100000; every event is "
 		       "logged anyway)")
 		->capture_default_str()->check(CLI::Range(std::size_t{0}, kMaxAuditHistoryOption));
 	// Every long option is also a key of the file (TOML/INI: `erspan-hw-id
@@ -218,8 +221,9 @@ Options parse(int argc, const char *const *argv, bool exit_on_error)
 		    *burst > kMaxMirrorCeilingBurst)
 			throw CLI::ValidationError(
 				"--mirror-ceiling-burst",
-				"expected 0 (the default) or 65536..2147483648 octets (a bucket "
-				"smaller than one 64 KiB GSO copy would never pass it), got '" +
+				"expected 0 (the default) or 131072..2147483648 octets (a bucket "
+				"smaller than one GSO copy, 64 KiB and its headers, would never "
+				"pass it), got '" +
 					mirror_ceiling_burst + "'");
 		o.mirror_ceiling_burst = *burst;
 	} catch (const CLI::ParseError &e) {

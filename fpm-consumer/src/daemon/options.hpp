@@ -27,13 +27,14 @@ inline constexpr std::uint32_t kDpMaxProfilesLimit = 1u << 20;
 // = dp::kDefaultMirrorCeilingBps (1 Gbit/s of copies per VTEP).
 inline constexpr std::uint64_t kDefaultMirrorCeilingBps = 1'000'000'000;
 inline constexpr std::uint64_t kMaxMirrorCeilingBps = 1'000'000'000'000; // 1 Tbit/s
-// A burst must hold the largest copy: one GSO aggregate (64 KiB). The
-// dataplane's bucket holds at most 2^31 octets.
-inline constexpr std::uint64_t kMinMirrorCeilingBurst = 65536;
+// A burst must hold the largest copy: one GRO/GSO aggregate (64 KiB of IP
+// plus its Ethernet/VLAN headers, a little over 64 KiB; = the dataplane's
+// kMirrorCeilingBurstFloor). The dataplane's bucket holds at most 2^31 octets.
+inline constexpr std::uint64_t kMinMirrorCeilingBurst = 131072;
 inline constexpr std::uint64_t kMaxMirrorCeilingBurst = 1ull << 31;
 // = kDefaultAuditHistory / kMaxAuditHistory (core/audit.hpp).
 inline constexpr std::size_t kDefaultAuditHistoryOption = 1000;
-inline constexpr std::size_t kMaxAuditHistoryOption = 1000000;
+inline constexpr std::size_t kMaxAuditHistoryOption = 100000;
 
 // "20m", "1g", "500000", "1.5g": bits per second (k/m/g = 10^3/10^6/10^9,
 // case-insensitive; "0" and "off" = 0). nullopt: not a rate.

@@ -105,7 +105,9 @@ Result decode_neigh_impl(const nlmsghdr *nlh, UpdateSink &sink)
 			Ipv4 ip;
 			std::memcpy(ip.data(), mnl_attr_get_payload(a), 4);
 			u.dst = ip;
-		} else if (len != 16) {
+		} else if (len == 16) {
+			u.dst_ipv6 = true;
+		} else {
 			return Result::Malformed;
 		}
 	}
