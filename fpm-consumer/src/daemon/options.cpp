@@ -2,6 +2,8 @@
 
 #include "daemon/listen_address.hpp"
 
+#include <evpnmon/dataplane/dataplane.hpp>
+
 #include <CLI/CLI.hpp>
 
 #include <cstdlib>
@@ -33,71 +35,14 @@ L2VniOption parse_l2vni(const std::string &text)
 }
 } // namespace
 
-namespace {
-
-// digits[.digits][suffix]; the suffix's factor from `factors` (k, m, g).
-std::optional<std::uint64_t> parse_scaled(const std::string &text, const std::uint64_t factors[3])
-{
-	std::size_t i = 0;
-	std::uint64_t whole = 0;
-	std::size_t digits = 0;
-	for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i, ++digits) {
-		if (whole > (UINT64_MAX - 9) / 10)
-			return std::nullopt;
-		whole = whole * 10 + static_cast<std::uint64_t>(text[i] - '0');
-	}
-	std::uint64_t frac = 0, frac_scale = 1;
-	if (i < text.size() && text[i] == '.') {
-		++i;
-		for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i, ++digits) {
-			if (frac_scale >= 1'000'000'000)
-				return std::nullopt; // more precision than any rate needs
-			frac = frac * 10 + static_cast<std::uint64_t>(text[i] - '0');
-			frac_scale *= 10;
-		}
-	}
-	if (digits == 0)
-		return std::nullopt;
-	std::uint64_t factor = 1;
-	if (i < text.size()) {
-		const char c = static_cast<char>(text[i] | 0x20);
-		if (c == 'k')
-			factor = factors[0];
-		else if (c == 'm')
-			factor = factors[1];
-		else if (c == 'g')
-			factor = factors[2];
-		else
-			return std::nullopt;
-		++i;
-	}
-	if (i != text.size())
-		return std::nullopt;
-	if (whole > UINT64_MAX / factor)
-		return std::nullopt;
-	// frac < frac_scale <= 10^9 and factor <= 2^30: the product fits.
-	if (frac * factor % frac_scale != 0)
-		return std::nullopt; // not a whole number of units
-	const std::uint64_t integral = whole * factor, fraction = frac * factor / frac_scale;
-	if (fraction > UINT64_MAX - integral)
-		return std::nullopt; // the sum would wrap (e.g. 18446744073.709551616g)
-	return integral + fraction;
-}
-
-} // namespace
-
 std::optional<std::uint64_t> parse_bit_rate(const std::string &text)
 {
-	if (text == "off")
-		return 0;
-	static constexpr std::uint64_t kDecimal[3] = {1000, 1000000, 1000000000};
-	return parse_scaled(text, kDecimal);
+	return dp::parse_bit_rate(text);
 }
 
 std::optional<std::uint64_t> parse_byte_size(const std::string &text)
 {
-	static constexpr std::uint64_t kBinary[3] = {1ull << 10, 1ull << 20, 1ull << 30};
-	return parse_scaled(text, kBinary);
+	return dp::parse_byte_size(text);
 }
 
 namespace {

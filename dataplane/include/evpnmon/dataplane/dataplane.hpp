@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <utility>
 #include <vector>
@@ -80,6 +81,15 @@ std::uint64_t mirror_ceiling_burst_octets(const Config &config);
 // cannot be represented (a burst above kMaxMirrorCeilingBurst). Both
 // backends call it, so they accept and refuse the same configurations.
 void check_mirror_ceiling(const Config &config, const std::string &who);
+
+// The ceiling's settings as text, one grammar for every tool: digits, an
+// optional fraction, an optional k/m/g suffix; the value must be a whole
+// number and must not wrap. parse_bit_rate: bits per second, k/m/g =
+// 10^3/10^6/10^9, "off" = 0 (no ceiling). parse_byte_size: octets, k/m/g =
+// 2^10/2^20/2^30. nullopt when the text is not such a number; the callers
+// check their own ranges.
+std::optional<std::uint64_t> parse_bit_rate(std::string_view text);
+std::optional<std::uint64_t> parse_byte_size(std::string_view text);
 
 // What the mirror ceiling passed and dropped on this VTEP (all CPUs), while
 // it is on; bytes are mirrored octets (after truncation).
