@@ -104,6 +104,14 @@ ping_from() { lab_ns "${LAB_ID}-h-$1" ping -c "$3" -i 0.2 -W 1 "$2"; }
 wait_for "ping_from hh 192.168.100.23 1" 30 || fail "no EVPN connectivity leaf1 -> leaf2"
 ping_from hg 192.168.100.11 1 >/dev/null
 ping_from hk 192.168.100.12 1 >/dev/null
+counter() { # leaf name
+	"$ctl" -s "$LAB_DIR/c$1.sock" --json counters 2>/dev/null | /usr/bin/python3 -c \
+		'import json,sys; d=json.load(sys.stdin)["evpn-monitor:fpm-consumer"]; print({c["name"]: c["value"] for c in d["counters"]["counter"]}.get(sys.argv[1], "absent"))' "$2"
+}
+# A copy of the warm-up above may reach leaf2 before leaf1's IMET route has
+# made leaf1 one of the VNI's VTEPs there (convergence; docs/dataplane.md):
+# only the counted phase below must have no stranger.
+forged0=$(counter 2 decap-drops-unknown-source)
 N=5
 a=$(copies ping_from hh 192.168.100.23 $N)
 b=$(copies ping_from hg 192.168.100.11 $N)
@@ -115,10 +123,6 @@ echo "copies at X: H<->K $a (want $((2 * N))), G<->H $b (want $((2 * N))), K<->G
 # The copies from leaf1 were decapsulated on leaf2 because leaf1 is one of
 # the VNI's VTEPs there (zebra's flood entry -> the consumer -> the
 # dataplane's decapsulation sources), and none was dropped as a stranger.
-counter() { # leaf name
-	"$ctl" -s "$LAB_DIR/c$1.sock" --json counters 2>/dev/null | /usr/bin/python3 -c \
-		'import json,sys; d=json.load(sys.stdin)["evpn-monitor:fpm-consumer"]; print({c["name"]: c["value"] for c in d["counters"]["counter"]}.get(sys.argv[1], "absent"))' "$2"
-}
 [ "$(counter 2 decap-sources)" = 1 ] || fail "leaf2 decap-sources: $(counter 2 decap-sources)"
-[ "$(counter 2 decap-drops-unknown-source)" = 0 ] || fail "leaf2 unknown-source drops: $(counter 2 decap-drops-unknown-source)"
+[ "$(counter 2 decap-drops-unknown-source)" = "$forged0" ] || fail "leaf2 unknown-source drops while counting: $forged0 -> $(counter 2 decap-drops-unknown-source)"
 echo PASS
