@@ -970,6 +970,21 @@ static char *dup_or_null(const char *s)
 	return s ? XSTRDUP(MTYPE_EVPN_MON_IMPORT, s) : NULL;
 }
 
+/* `no monitor import rule N`, in either form */
+static int rule_delete(struct vty *vty, long seq)
+{
+	struct mon_rule *r = rule_find(seq);
+
+	if (!r) {
+		vty_out(vty, "%% No monitor import rule %ld\n", seq);
+		return CMD_WARNING_CONFIG_FAILED;
+	}
+	listnode_delete(imp.rules, r);
+	rule_free(r);
+	import_reevaluate();
+	return CMD_SUCCESS;
+}
+
 DEFPY(evpn_mon_import_rule, evpn_mon_import_rule_cmd,
       "[no$no] monitor import rule (1-65535)$seq <permit|deny>$action [originator prefix-list WORD$orig_pl] [vni (1-16777215)$vni] [host-id (1-65535)$hid_lo [(1-65535)$hid_hi]] [collector prefix-list WORD$coll_pl] [host-mac access-list WORD$mac_acl] [host-ip prefix-list WORD$hip_pl]",
       NO_STR MONITOR_STR IMPORT_STR RULE_STR "Rule number\n"
@@ -992,15 +1007,7 @@ DEFPY(evpn_mon_import_rule, evpn_mon_import_rule_cmd,
 	if (!import_bgp_ok(vty))
 		return CMD_WARNING_CONFIG_FAILED;
 	if (no) {
-		r = rule_find(seq);
-		if (!r) {
-			vty_out(vty, "%% No monitor import rule %ld\n", seq);
-			return CMD_WARNING_CONFIG_FAILED;
-		}
-		listnode_delete(imp.rules, r);
-		rule_free(r);
-		import_reevaluate();
-		return CMD_SUCCESS;
+		return rule_delete(vty, seq);
 	}
 	if (hid_hi_str && hid_hi < hid_lo) {
 		vty_out(vty,
@@ -1048,19 +1055,9 @@ DEFPY(no_evpn_mon_import_rule, no_evpn_mon_import_rule_cmd,
       "no monitor import rule (1-65535)$seq",
       NO_STR MONITOR_STR IMPORT_STR RULE_STR "Rule number\n")
 {
-	struct mon_rule *r;
-
 	if (!import_bgp_ok(vty))
 		return CMD_WARNING_CONFIG_FAILED;
-	r = rule_find(seq);
-	if (!r) {
-		vty_out(vty, "%% No monitor import rule %ld\n", seq);
-		return CMD_WARNING_CONFIG_FAILED;
-	}
-	listnode_delete(imp.rules, r);
-	rule_free(r);
-	import_reevaluate();
-	return CMD_SUCCESS;
+	return rule_delete(vty, seq);
 }
 
 DEFPY(evpn_mon_import_default, evpn_mon_import_default_cmd,
