@@ -506,14 +506,19 @@ void path_table(Dataplane &dp, unsigned repeat, int reps, const std::vector<std:
 }
 
 // Rewrites the ceiling (BPF_F_LOCK, as the backend does): rate in bit/s
-// (0 = off), burst in octets; the bucket starts full.
-void set_ceiling(const std::string &pin, std::uint64_t rate, std::uint64_t burst)
+// and burst in octets, pps in copies/s and pburst in copies (a rate of 0
+// leaves its bucket out); the buckets start full.
+void set_ceiling(const std::string &pin, std::uint64_t rate, std::uint64_t burst,
+		 std::uint64_t pps = 0, std::uint64_t pburst = 0)
 {
 	const int fd = bpf_obj_get((pin + "/dp_ceiling").c_str());
 	dp_ceiling c{};
-	c.rate = rate;
-	c.burst = burst * 8 * DP_TOKEN_SCALE;
-	c.fill_ns = rate ? std::max<std::uint64_t>(c.burst / rate, 1) : 0;
+	c.bits.rate = rate;
+	c.bits.burst = burst * 8 * DP_TOKEN_SCALE;
+	c.bits.fill_ns = rate ? std::max<std::uint64_t>(c.bits.burst / rate, 1) : 0;
+	c.packets.rate = pps;
+	c.packets.burst = pburst * DP_TOKEN_SCALE;
+	c.packets.fill_ns = pps ? std::max<std::uint64_t>(c.packets.burst / pps, 1) : 0;
 	const dp_u32 zero = 0;
 	const int err = fd < 0 ? -1 : bpf_map_update_elem(fd, &zero, &c, BPF_F_LOCK);
 	::close(fd);
@@ -543,20 +548,26 @@ void ceiling_table(Dataplane &dp, const std::string &pin, unsigned repeat, int r
 	struct Row {
 		std::string id, label;
 		const Entry *entry;
-		std::uint64_t rate, burst;
+		std::uint64_t rate, burst, pps = 0, pburst = 0;
 	};
-	// "under": a rate no run reaches (the bucket refills within ns);
-	// "over": a one-octet bucket, so that every copy is refused.
+	// "under": rates no run reaches (the buckets refill within ns), both
+	// buckets on as by default; "over": a one-octet bucket, or an empty
+	// packet bucket, so that every copy is refused.
 	const std::uint64_t never = 1'000'000'000'000'000'000ull, big = 1ull << 31;
 	const std::vector<Row> rows = {
 	    {"empty", "empty TC program (baseline)", nullptr, 0, 0},
 	    {"local-off", "entry 1, local copy, ceiling off", &local, 0, 0},
-	    {"local-on", "entry 1, local copy, ceiling on, under its rate (sent)", &local, never, big},
-	    {"local-over", "entry 1, local copy, ceiling on, over it (dropped)", &local, 8, 1},
+	    {"local-on", "entry 1, local copy, ceiling on, under both rates (sent)", &local, never,
+	     big, never, big},
+	    {"local-over", "entry 1, local copy, ceiling on, over its bit rate (dropped)", &local, 8,
+	     1, never, big},
+	    {"local-over-pkt", "entry 1, local copy, ceiling on, over its packet rate (dropped)",
+	     &local, never, big, 1, 0},
 	    {"vxlan-off", "entry 1, VXLAN-GBP copy, ceiling off", &vx, 0, 0},
-	    {"vxlan-on", "entry 1, VXLAN-GBP copy, ceiling on, under its rate (sent)", &vx, never,
-	     big},
-	    {"vxlan-over", "entry 1, VXLAN-GBP copy, ceiling on, over it (dropped)", &vx, 8, 1},
+	    {"vxlan-on", "entry 1, VXLAN-GBP copy, ceiling on, under both rates (sent)", &vx, never,
+	     big, never, big},
+	    {"vxlan-over", "entry 1, VXLAN-GBP copy, ceiling on, over its bit rate (dropped)", &vx,
+	     8, 1, never, big},
 	};
 	std::map<std::string, std::vector<double>> ns;
 	for (int r = 0; r < reps; ++r)
@@ -566,13 +577,15 @@ void ceiling_table(Dataplane &dp, const std::string &pin, unsigned repeat, int r
 			if (row.entry)
 				if (auto ec = dp.install(*row.entry))
 					throw std::runtime_error("install: " + ec.message());
-			set_ceiling(pin, row.rate, row.burst);
+			set_ceiling(pin, row.rate, row.burst, row.pps, row.pburst);
 			ns[row.id].push_back(run(row.entry ? mirror : empty, f, h1, repeat));
 		}
 	for (const auto &x : dp.list())
 		dp.remove(x.key);
-	if (dp.ceiling_counters().dropped_packets == 0 || dp.ceiling_counters().passed_packets == 0)
-		throw std::runtime_error("ceiling rows: the ceiling neither passed nor dropped");
+	const auto cc = dp.ceiling_counters();
+	if (cc.dropped_packets == 0 || cc.passed_packets == 0 || cc.dropped_by_packet_rate == 0)
+		throw std::runtime_error("ceiling rows: the ceiling did not pass, drop by bits and "
+					 "drop by packets");
 	auto med = [&](const std::string &n) {
 		auto v = ns[n];
 		std::sort(v.begin(), v.end());
@@ -634,6 +647,7 @@ int main(int argc, char **argv)
 		// The ceiling on, at a rate no run reaches: every copy pays its
 		// check, none is refused (the rows measure sending copies).
 		cfg.mirror_ceiling_bps = 1'000'000'000'000'000'000ull;
+		cfg.mirror_ceiling_pps = kMaxMirrorCeilingPps;
 		auto dp = make_dataplane("linux", cfg);
 		// The decap rows' copies come from the shim's 127.0.0.1.
 		if (auto ec = dp->add_decap_source(100, *parse_ip("127.0.0.1")))
@@ -648,7 +662,7 @@ int main(int argc, char **argv)
 			::close(decap);
 		}
 		ceiling_table(*dp, pin, repeat, reps, mirror, empty, f);
-		set_ceiling(pin, cfg.mirror_ceiling_bps, 1ull << 31);
+		set_ceiling(pin, cfg.mirror_ceiling_bps, 1ull << 31, cfg.mirror_ceiling_pps, 1ull << 24);
 
 		Entry e;
 		e.key.kind = EntryKind::MirrorSource;

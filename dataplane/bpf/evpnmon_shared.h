@@ -319,20 +319,31 @@ struct dp_decap_src_key {
 };
 
 /* ---- The mirror ceiling ----
- * One token bucket over every copy this VTEP emits (local, VXLAN-GBP,
- * ERSPAN), taken right before the copy is cloned, charged with the copy's
- * mirrored octets (after truncation). Tokens are nano-bits: a copy of L
- * octets costs L * 8 * DP_TOKEN_SCALE, `rate` bits per second refill rate
- * * elapsed ns. Userspace writes rate/burst/fill_ns (BPF_F_LOCK) at start;
- * rate 0 = off (no lock, no counter). */
+ * Two token buckets over every copy this VTEP emits (local, VXLAN-GBP,
+ * ERSPAN), under one lock, taken right before the copy is cloned: a copy
+ * passes only if both have its cost, and then pays both.
+ * - Bits: charged with the copy's mirrored octets (after truncation).
+ *   Tokens are nano-bits: a copy of L octets costs L * 8 * DP_TOKEN_SCALE,
+ *   `rate` bits per second refill rate * elapsed ns.
+ * - Packets: one copy costs DP_TOKEN_SCALE nano-packets. What a copy costs
+ *   the VTEP's CPU (clone, encapsulation, transmit) is per packet, whatever
+ *   its size: this bucket bounds that cost, which the bits alone do not
+ *   (small copies, e.g. of TCP ACKs, pass a bit rate by the ten thousand).
+ * Userspace writes the rates, bursts and fill times (BPF_F_LOCK) at start;
+ * a rate of 0 leaves that bucket out; both 0 = off (no lock, no counter). */
+struct dp_bucket {
+	dp_u64 tokens;  /* nano-units (nano-bits, nano-packets) */
+	dp_u64 last_ns; /* bpf_ktime_get_ns of the last refill; 0 = full */
+	dp_u64 rate;    /* units per second; 0 = this bucket is left out */
+	dp_u64 burst;   /* nano-units (bucket depth) */
+	dp_u64 fill_ns; /* time to fill the empty bucket (>= 1) */
+};
+
 struct dp_ceiling {
 	DP_SPIN_LOCK lock;
 	dp_u32 pad;
-	dp_u64 tokens;  /* nano-bits */
-	dp_u64 last_ns; /* bpf_ktime_get_ns of the last refill; 0 = full */
-	dp_u64 rate;    /* bits per second; 0 = off */
-	dp_u64 burst;   /* nano-bits (bucket depth) */
-	dp_u64 fill_ns; /* time to fill an empty bucket (>= 1) */
+	struct dp_bucket bits;    /* rate: bits per second */
+	struct dp_bucket packets; /* rate: copies per second */
 };
 
 /* dp_tstats (per CPU, struct dp_stats): what the trust controls stopped or
@@ -341,6 +352,8 @@ struct dp_ceiling {
 #define DP_TSTAT_CEIL_PASS 0    /* copies within the ceiling (packets, bytes) */
 #define DP_TSTAT_CEIL_DROP 1    /* copies over it, dropped (packets, bytes, drops) */
 #define DP_TSTAT_DECAP_SOURCE 2 /* decap: outer source not a VTEP of the VNI */
+#define DP_TSTAT_CEIL_DROP_PKT 3 /* of DP_TSTAT_CEIL_DROP: those the packet
+				  * bucket refused (the bit bucket may too) */
 #define DP_TSTAT_MAX 8          /* room for more without changing the map */
 
 /* Full description of one installed entry, so that a restarted process can

@@ -16,11 +16,26 @@ std::uint64_t mirror_ceiling_burst_octets(const Config &config)
 					 kMirrorCeilingBurstFloor, kMaxMirrorCeilingBurst);
 }
 
+std::uint64_t mirror_ceiling_packet_burst(const Config &config)
+{
+	if (config.mirror_ceiling_packet_burst)
+		return config.mirror_ceiling_packet_burst;
+	return std::clamp<std::uint64_t>(config.mirror_ceiling_pps / 100,
+					 kMirrorCeilingPacketBurstFloor,
+					 kMaxMirrorCeilingPacketBurst);
+}
+
 void check_mirror_ceiling(const Config &config, const std::string &who)
 {
 	if (config.mirror_ceiling_burst > kMaxMirrorCeilingBurst)
 		throw std::invalid_argument(who + ": mirror_ceiling_burst must be at most " +
 					    std::to_string(kMaxMirrorCeilingBurst) + " octets");
+	if (config.mirror_ceiling_pps > kMaxMirrorCeilingPps)
+		throw std::invalid_argument(who + ": mirror_ceiling_pps must be at most " +
+					    std::to_string(kMaxMirrorCeilingPps) + " copies/s");
+	if (config.mirror_ceiling_packet_burst > kMaxMirrorCeilingPacketBurst)
+		throw std::invalid_argument(who + ": mirror_ceiling_packet_burst must be at most " +
+					    std::to_string(kMaxMirrorCeilingPacketBurst) + " copies");
 }
 
 namespace {
@@ -78,6 +93,12 @@ std::optional<std::uint64_t> parse_bit_rate(std::string_view text)
 		return 0;
 	static constexpr std::uint64_t kDecimal[3] = {1'000, 1'000'000, 1'000'000'000};
 	return parse_scaled(text, kDecimal);
+}
+
+std::optional<std::uint64_t> parse_packet_rate(std::string_view text)
+{
+	// The same grammar as a bit rate: only the unit differs.
+	return parse_bit_rate(text);
 }
 
 std::optional<std::uint64_t> parse_byte_size(std::string_view text)

@@ -6,6 +6,7 @@
 //       [--erspan-device evpnmon-er] [--erspan-hw-id N]
 //       [--pin-dir DIR] [--max-entries N] [--max-profiles N] [--keep] [--entry SPEC]... [--remove SPEC]...
 //       [--mirror-ceiling RATE] [--mirror-ceiling-burst BYTES]
+//       [--mirror-ceiling-packets RATE] [--mirror-ceiling-packet-burst N]
 //       [--decap-source VNI/VTEP]... [--remove-decap-source VNI/VTEP]...
 //       [--list] [--decap-sources] [--macs] [--show] [--run]
 //
@@ -25,8 +26,11 @@
 // --mirror-ceiling: bits per second of copies this VTEP may emit, with an
 // optional k/m/g suffix (powers of 1000), 0 or "off" = no ceiling; default
 // 1g. --mirror-ceiling-burst: the bucket in octets, k/m/g = KiB/MiB/GiB
-// (default 0: 10 ms at the rate, at least 128 KiB). Written at every start: each invocation applies
-// its own (or the default).
+// (default 0: 10 ms at the rate, at least 128 KiB). --mirror-ceiling-packets:
+// copies per second, k/m/g = powers of 1000, 0 or "off" = no packet limit;
+// default 20k. --mirror-ceiling-packet-burst: the packet bucket in copies
+// (default 0: 10 ms at the rate, at least 64). Written at every start: each
+// invocation applies its own (or the default).
 // --decap-source: entry 3 accepts copies of VNI from VTEP (IPv4) only if
 // the pair is listed (the consumer lists the VNI's flood-list VTEPs);
 // --decap-sources prints them ("decap-source VNI/VTEP").
@@ -51,6 +55,8 @@
 
 using namespace evpnmon::dp;
 using dpctl::parse_burst;
+using dpctl::parse_packet_burst;
+using dpctl::parse_packet_rate_arg;
 using dpctl::parse_rate;
 using dpctl::parse_source;
 using dpctl::parse_uint;
@@ -246,7 +252,8 @@ void print_counters(const Dataplane &dp)
 	std::cout << "ceiling passed_packets=" << c.passed_packets
 		  << " passed_bytes=" << c.passed_bytes
 		  << " dropped_packets=" << c.dropped_packets
-		  << " dropped_bytes=" << c.dropped_bytes << "\n";
+		  << " dropped_bytes=" << c.dropped_bytes
+		  << " dropped_by_packet_rate=" << c.dropped_by_packet_rate << "\n";
 }
 
 } // namespace
@@ -302,6 +309,10 @@ try {
 			cfg.mirror_ceiling_bps = parse_rate(next());
 		else if (a == "--mirror-ceiling-burst")
 			cfg.mirror_ceiling_burst = parse_burst(next());
+		else if (a == "--mirror-ceiling-packets")
+			cfg.mirror_ceiling_pps = parse_packet_rate_arg(next());
+		else if (a == "--mirror-ceiling-packet-burst")
+			cfg.mirror_ceiling_packet_burst = parse_packet_burst(next());
 		else if (a == "--decap-source")
 			add_src.push_back(parse_source(next()));
 		else if (a == "--remove-decap-source")

@@ -59,6 +59,25 @@ inline std::uint64_t parse_burst(std::string_view s)
 	return v;
 }
 
+// --mirror-ceiling-packets: copies per second, k/m/g = 10^3/10^6/10^9;
+// "off" or 0 = no packet limit; at most kMaxMirrorCeilingPps.
+inline std::uint64_t parse_packet_rate_arg(std::string_view s)
+{
+	const auto parsed = parse_packet_rate(s);
+	if (!parsed || *parsed > kMaxMirrorCeilingPps)
+		throw std::invalid_argument("--mirror-ceiling-packets: expected 0..10^9 copies/s "
+					    "with an optional k/m/g suffix, or off: '" +
+					    std::string(s) + "'");
+	return *parsed;
+}
+
+// --mirror-ceiling-packet-burst: copies; 0 = the default; at most
+// kMaxMirrorCeilingPacketBurst.
+inline std::uint64_t parse_packet_burst(std::string_view s)
+{
+	return parse_uint(s, 0, kMaxMirrorCeilingPacketBurst, "--mirror-ceiling-packet-burst");
+}
+
 // "VNI/VTEP" of --decap-source: VNI 1..2^24-1, an IPv4 address.
 inline std::pair<std::uint32_t, IpAddr> parse_source(std::string_view v)
 {

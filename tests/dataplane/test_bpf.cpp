@@ -920,11 +920,14 @@ namespace {
 // A ceiling of 8 bit/s (one octet per second) with a bucket of `burst`
 // octets: it starts full, and refills one 1000-octet copy in 1000 s, so
 // within a test exactly burst / cost copies pass, whatever the timing.
-Config ceiling_config(std::uint64_t burst, std::uint64_t bps = 8)
+// Without a packet rate unless given (the tests of the packet bucket set
+// theirs).
+Config ceiling_config(std::uint64_t burst, std::uint64_t bps = 8, std::uint64_t pps = 0)
 {
 	Config c = switch_config();
 	c.mirror_ceiling_bps = bps;
 	c.mirror_ceiling_burst = burst;
+	c.mirror_ceiling_pps = pps;
 	return c;
 }
 
@@ -984,6 +987,51 @@ TEST_CASE("mirror ceiling: copies over it are dropped and counted, originals nev
 	CHECK(ec->drops == 0);
 	CHECK(ec->policed == 7);
 	CHECK(dp.global_counters().drops == 0);
+	REQUIRE_FALSE(dp.remove(e.key));
+}
+
+TEST_CASE("mirror ceiling: the packet rate bounds small copies the bit rate lets through")
+{
+	// Bits without limit in a test (1 Gbit/s, a 1 GiB bucket); packets at
+	// 1 copy/s with a bucket of 4: exactly 4 copies pass, whatever the
+	// timing. The refused copies cost the bit bucket nothing.
+	Config cfg = ceiling_config(1ull << 30, 1'000'000'000);
+	cfg.mirror_ceiling_pps = 1;
+	cfg.mirror_ceiling_packet_burst = 4;
+	BpfHarness h(cfg);
+	auto &dp = h.dataplane();
+	remove_all(dp);
+	const Entry e = ceiling_entry(h, "srv");
+	REQUIRE_FALSE(dp.install(e));
+	CHECK(send_n(h, frame_1000(), 10) == std::map<std::string, int>{{"srv", 4}});
+	const auto c = dp.ceiling_counters();
+	CHECK(c.passed_packets == 4);
+	CHECK(c.passed_bytes == 4000);
+	CHECK(c.dropped_packets == 6);
+	CHECK(c.dropped_by_packet_rate == 6);
+	CHECK(dp.counters(e.key)->policed == 6);
+	REQUIRE_FALSE(dp.remove(e.key));
+}
+
+TEST_CASE("mirror ceiling: a copy passes only if both buckets have room; a refused one pays neither")
+{
+	// Bits: 3000 octets (3 copies of 1000); packets: 4 copies, 1 a second.
+	// The bit bucket refuses copies 4 to 6. Had they been charged a packet
+	// token, the 4th would take the last one and the packet bucket would
+	// refuse (and count) the 5th and 6th.
+	Config cfg = ceiling_config(3000);
+	cfg.mirror_ceiling_pps = 1;
+	cfg.mirror_ceiling_packet_burst = 4;
+	BpfHarness h(cfg);
+	auto &dp = h.dataplane();
+	remove_all(dp);
+	const Entry e = ceiling_entry(h, "srv");
+	REQUIRE_FALSE(dp.install(e));
+	CHECK(send_n(h, frame_1000(), 6) == std::map<std::string, int>{{"srv", 3}});
+	const auto c = dp.ceiling_counters();
+	CHECK(c.passed_packets == 3);
+	CHECK(c.dropped_packets == 3);
+	CHECK(c.dropped_by_packet_rate == 0);
 	REQUIRE_FALSE(dp.remove(e.key));
 }
 

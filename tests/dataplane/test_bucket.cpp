@@ -183,3 +183,69 @@ TEST_CASE("bucket: fill time rounds up and is at least 1 ns")
 	CHECK(dp_bucket_fill_ns(1, 1000) == 1);
 	CHECK(dp_bucket_fill_ns(0, 1000) == 1);
 }
+
+namespace {
+
+// The mirror ceiling's two buckets as the BPF program keeps them.
+dp_bucket make_bucket(std::uint64_t rate, std::uint64_t burst_tokens)
+{
+	dp_bucket b{};
+	b.rate = rate;
+	b.burst = burst_tokens * DP_TOKEN_SCALE;
+	b.fill_ns = rate ? dp_bucket_fill_ns(b.burst, rate) : 0;
+	return b;
+}
+
+} // namespace
+
+TEST_CASE("bucket pair: taken from both, or from neither")
+{
+	// bits: 3 copies of 1000 octets; packets: 5 copies; no refill (1/s).
+	dp_bucket bits = make_bucket(1, 3000 * 8), pkts = make_bucket(1, 5);
+	const std::uint64_t copy = 1000 * 8 * DP_TOKEN_SCALE, one = DP_TOKEN_SCALE, t = kNs;
+	for (int i = 0; i < 3; ++i)
+		REQUIRE(dp_bucket_take_both(&bits, copy, &pkts, one, t) == 0);
+	CHECK(bits.tokens == 0);
+	CHECK(pkts.tokens == 2 * one);
+	// The bits refuse: the packets keep their tokens.
+	CHECK(dp_bucket_take_both(&bits, copy, &pkts, one, t) == DP_BUCKET_REFUSED_FIRST);
+	CHECK(pkts.tokens == 2 * one);
+	// Small copies the bits would pass: the packets refuse after 2, and
+	// the bits keep theirs.
+	bits = make_bucket(1, 3000 * 8);
+	CHECK(dp_bucket_take_both(&bits, 8 * DP_TOKEN_SCALE, &pkts, one, t) == 0);
+	CHECK(dp_bucket_take_both(&bits, 8 * DP_TOKEN_SCALE, &pkts, one, t) == 0);
+	const auto left = bits.tokens;
+	CHECK(dp_bucket_take_both(&bits, 8 * DP_TOKEN_SCALE, &pkts, one, t) ==
+	      DP_BUCKET_REFUSED_SECOND);
+	CHECK(bits.tokens == left);
+	// Both empty: both refusals are reported.
+	CHECK(dp_bucket_take_both(&bits, copy * 4, &pkts, one, t) ==
+	      (DP_BUCKET_REFUSED_FIRST | DP_BUCKET_REFUSED_SECOND));
+}
+
+TEST_CASE("bucket pair: a bucket with rate 0 is left out, never touched")
+{
+	dp_bucket bits = make_bucket(0, 0), pkts = make_bucket(1, 2);
+	const std::uint64_t one = DP_TOKEN_SCALE, t = kNs;
+	CHECK(dp_bucket_take_both(&bits, 1ull << 60, &pkts, one, t) == 0);
+	CHECK(dp_bucket_take_both(&bits, 1ull << 60, &pkts, one, t) == 0);
+	CHECK(dp_bucket_take_both(&bits, 1, &pkts, one, t) == DP_BUCKET_REFUSED_SECOND);
+	CHECK(bits.tokens == 0);
+	CHECK(bits.last_ns == 0);
+	// Both left out: everything passes.
+	pkts = make_bucket(0, 0);
+	CHECK(dp_bucket_take_both(&bits, 1ull << 60, &pkts, 1ull << 60, t) == 0);
+}
+
+TEST_CASE("bucket pair: the packet bucket refills at its own rate")
+{
+	// 1000 copies/s, burst 2: empty after 2, one more token each ms.
+	dp_bucket bits = make_bucket(0, 0), pkts = make_bucket(1000, 2);
+	const std::uint64_t one = DP_TOKEN_SCALE, t = 10 * kNs, ms = 1'000'000;
+	REQUIRE(dp_bucket_take_both(&bits, 0, &pkts, one, t) == 0);
+	REQUIRE(dp_bucket_take_both(&bits, 0, &pkts, one, t) == 0);
+	CHECK(dp_bucket_take_both(&bits, 0, &pkts, one, t + ms - 1) == DP_BUCKET_REFUSED_SECOND);
+	CHECK(dp_bucket_take_both(&bits, 0, &pkts, one, t + ms) == 0);
+	CHECK(dp_bucket_take_both(&bits, 0, &pkts, one, t + ms) == DP_BUCKET_REFUSED_SECOND);
+}

@@ -74,6 +74,27 @@ TEST_CASE("dpctl: --mirror-ceiling-burst is octets with the consumer's k/m/g (Ki
 	}
 }
 
+TEST_CASE("dpctl: --mirror-ceiling-packets is whole copies/s with k/m/g, at most 10^9; the packet burst whole copies")
+{
+	CHECK(parse_packet_rate_arg("off") == 0);
+	CHECK(parse_packet_rate_arg("0") == 0);
+	CHECK(parse_packet_rate_arg("1") == 1);
+	CHECK(parse_packet_rate_arg("2k") == 2000);
+	CHECK(parse_packet_rate_arg("1.5k") == 1500);
+	CHECK(parse_packet_rate_arg("1g") == kMaxMirrorCeilingPps);
+	for (const char *bad : {"", "nan", "0.5", "1.0001k", "-1", "2kpps", "1.1g", "2g", " 1", "x"}) {
+		CAPTURE(std::string(bad));
+		CHECK_THROWS_AS(parse_packet_rate_arg(bad), std::invalid_argument);
+	}
+	CHECK(parse_packet_burst("0") == 0);
+	CHECK(parse_packet_burst("7") == 7);
+	CHECK(parse_packet_burst("16777216") == kMaxMirrorCeilingPacketBurst);
+	for (const char *bad : {"", "16777217", "1k", "-1", "1.5", "x"}) {
+		CAPTURE(std::string(bad));
+		CHECK_THROWS_AS(parse_packet_burst(bad), std::invalid_argument);
+	}
+}
+
 namespace {
 
 // Exit status of evpnmon-dpctl on the memory backend with `args`.

@@ -677,49 +677,68 @@ dp_ceiling pinned_ceiling()
 
 } // namespace
 
-TEST_CASE("mirror ceiling: on by default at 1 Gbit/s, rate and depth as configured")
+TEST_CASE("mirror ceiling: on by default at 1 Gbit/s and 20,000 copies/s, rates and depths as configured")
 {
 	constexpr std::uint64_t nano = DP_TOKEN_SCALE;
 	{
 		auto dp = make_dataplane("linux", switch_config());
 		const auto c = pinned_ceiling();
-		CHECK(c.rate == 1'000'000'000);
+		CHECK(c.bits.rate == 1'000'000'000);
 		// 10 ms at the rate: 1,250,000 octets.
-		CHECK(c.burst == 1'250'000ull * 8 * nano);
-		CHECK(c.fill_ns == 10'000'000);
+		CHECK(c.bits.burst == 1'250'000ull * 8 * nano);
+		CHECK(c.bits.fill_ns == 10'000'000);
+		CHECK(c.packets.rate == 20'000);
+		// 10 ms at the rate: 200 copies.
+		CHECK(c.packets.burst == 200 * nano);
+		CHECK(c.packets.fill_ns == 10'000'000);
 		const auto cc = dp->ceiling_counters();
-		CHECK(cc.passed_packets + cc.dropped_packets == 0);
+		CHECK(cc.passed_packets + cc.dropped_packets + cc.dropped_by_packet_rate == 0);
 	}
 	{
 		Config cfg = switch_config();
 		cfg.mirror_ceiling_bps = 1'000'000; // 10 ms = 1250 octets: the floor wins
+		cfg.mirror_ceiling_pps = 1000;      // 10 ms = 10 copies: the floor wins
 		auto dp = make_dataplane("linux", cfg);
 		const auto c = pinned_ceiling();
-		CHECK(c.rate == 1'000'000);
+		CHECK(c.bits.rate == 1'000'000);
 		// 128 KiB: a maximal GRO aggregate's copy (64 KiB and its
 		// Ethernet/VLAN headers) fits.
-		CHECK(c.burst == 131072ull * 8 * nano);
-		CHECK(c.fill_ns == 131072ull * 8 * nano / 1'000'000);
+		CHECK(c.bits.burst == 131072ull * 8 * nano);
+		CHECK(c.bits.fill_ns == 131072ull * 8 * nano / 1'000'000);
+		CHECK(c.packets.rate == 1000);
+		CHECK(c.packets.burst == 64 * nano);
+		CHECK(c.packets.fill_ns == 64 * nano / 1000);
 	}
 	{
 		Config cfg = switch_config();
 		cfg.mirror_ceiling_bps = 20'000'000;
 		cfg.mirror_ceiling_burst = 3000;
+		cfg.mirror_ceiling_pps = 2000;
+		cfg.mirror_ceiling_packet_burst = 7;
 		auto dp = make_dataplane("linux", cfg);
 		const auto c = pinned_ceiling();
-		CHECK(c.rate == 20'000'000);
-		CHECK(c.burst == 3000ull * 8 * nano);
-		CHECK(c.fill_ns == 3000ull * 8 * nano / 20'000'000);
+		CHECK(c.bits.rate == 20'000'000);
+		CHECK(c.bits.burst == 3000ull * 8 * nano);
+		CHECK(c.bits.fill_ns == 3000ull * 8 * nano / 20'000'000);
+		CHECK(c.packets.rate == 2000);
+		CHECK(c.packets.burst == 7 * nano);
+		CHECK(c.packets.fill_ns == 7 * nano / 2000);
 	}
 	{
 		Config cfg = switch_config();
 		cfg.mirror_ceiling_bps = 0; // off
+		cfg.mirror_ceiling_pps = 0;
 		auto dp = make_dataplane("linux", cfg);
-		CHECK(pinned_ceiling().rate == 0);
+		CHECK(pinned_ceiling().bits.rate == 0);
+		CHECK(pinned_ceiling().packets.rate == 0);
 	}
-	Config bad = switch_config();
-	bad.mirror_ceiling_burst = (1ull << 31) + 1;
-	CHECK_THROWS_AS(make_dataplane("linux", bad), std::invalid_argument);
+	for (auto breaks : {+[](Config &c) { c.mirror_ceiling_burst = (1ull << 31) + 1; },
+			    +[](Config &c) { c.mirror_ceiling_pps = 1'000'000'001; },
+			    +[](Config &c) { c.mirror_ceiling_packet_burst = (1ull << 24) + 1; }}) {
+		Config bad = switch_config();
+		breaks(bad);
+		CHECK_THROWS_AS(make_dataplane("linux", bad), std::invalid_argument);
+	}
 	CHECK_FALSE(std::filesystem::exists(g_pin));
 }
 

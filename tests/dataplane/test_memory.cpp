@@ -359,6 +359,33 @@ TEST_CASE("mirror ceiling: both backends refuse a burst the bucket cannot hold")
 	CHECK_NOTHROW(MemoryDataplane{c});
 }
 
+TEST_CASE("mirror ceiling: both backends refuse a packet rate or packet burst out of range")
+{
+	Config c;
+	c.mirror_ceiling_pps = kMaxMirrorCeilingPps + 1;
+	CHECK_THROWS_AS(MemoryDataplane{c}, std::invalid_argument);
+	CHECK_THROWS_AS(check_mirror_ceiling(c, "x"), std::invalid_argument);
+	c.mirror_ceiling_pps = kMaxMirrorCeilingPps;
+	CHECK_NOTHROW(MemoryDataplane{c});
+	c.mirror_ceiling_packet_burst = kMaxMirrorCeilingPacketBurst + 1;
+	CHECK_THROWS_AS(MemoryDataplane{c}, std::invalid_argument);
+	c.mirror_ceiling_packet_burst = kMaxMirrorCeilingPacketBurst;
+	CHECK_NOTHROW(MemoryDataplane{c});
+}
+
+TEST_CASE("mirror ceiling: the default packet burst is 10 ms at the rate, 64 copies to 2^24")
+{
+	Config c;
+	CHECK(c.mirror_ceiling_pps == 20'000);
+	CHECK(mirror_ceiling_packet_burst(c) == 200);
+	c.mirror_ceiling_pps = 2000; // 10 ms = 20 copies: the floor wins
+	CHECK(mirror_ceiling_packet_burst(c) == 64);
+	c.mirror_ceiling_pps = kMaxMirrorCeilingPps; // 10 ms = 10^7 copies
+	CHECK(mirror_ceiling_packet_burst(c) == 10'000'000);
+	c.mirror_ceiling_packet_burst = 7; // explicit: as given
+	CHECK(mirror_ceiling_packet_burst(c) == 7);
+}
+
 TEST_CASE("mirror ceiling: the default burst is 10 ms at the rate, 128 KiB to 2 GiB")
 {
 	Config c;

@@ -153,6 +153,38 @@ TEST_CASE("--mirror-ceiling: 1 Gbit/s by default, k/m/g suffixes, 0 or off = off
 	CHECK_THROWS_AS(parse({"--config", bad.path}), CLI::ParseError);
 }
 
+TEST_CASE("--mirror-ceiling-packets: 20,000 copies/s by default, k/m/g, 0 or off = no packet limit")
+{
+	const auto base = std::vector<std::string>{"--l2vni", "br100:vxlan100:100"};
+	auto with = [&](std::vector<std::string> more) {
+		auto a = base;
+		a.insert(a.end(), more.begin(), more.end());
+		return parse(a);
+	};
+	CHECK(with({}).mirror_ceiling_pps == 20'000);
+	CHECK(with({}).mirror_ceiling_packet_burst == 0);
+	CHECK(with({"--mirror-ceiling-packets", "2k"}).mirror_ceiling_pps == 2000);
+	CHECK(with({"--mirror-ceiling-packets", "1"}).mirror_ceiling_pps == 1);
+	CHECK(with({"--mirror-ceiling-packets", "1g"}).mirror_ceiling_pps == 1'000'000'000);
+	CHECK(with({"--mirror-ceiling-packets", "off"}).mirror_ceiling_pps == 0);
+	CHECK(with({"--mirror-ceiling-packets", "0"}).mirror_ceiling_pps == 0);
+	for (const char *bad : {"", "fast", "1.5", "2g", "-1", "2kpps"}) {
+		CAPTURE(std::string(bad));
+		CHECK_THROWS_AS(with({"--mirror-ceiling-packets", bad}), CLI::ParseError);
+	}
+	CHECK(with({"--mirror-ceiling-packet-burst", "7"}).mirror_ceiling_packet_burst == 7);
+	CHECK(with({"--mirror-ceiling-packet-burst", "16777216"}).mirror_ceiling_packet_burst ==
+	      16777216);
+	for (const char *bad : {"16777217", "-1", "1k", "x"}) {
+		CAPTURE(std::string(bad));
+		CHECK_THROWS_AS(with({"--mirror-ceiling-packet-burst", bad}), CLI::ParseError);
+	}
+	TempFile f("mirror-ceiling-packets = \"2k\"\nmirror-ceiling-packet-burst = 100\n"
+		   "l2vni = \"br100:vxlan100:100\"\n");
+	CHECK(parse({"--config", f.path}).mirror_ceiling_pps == 2000);
+	CHECK(parse({"--config", f.path}).mirror_ceiling_packet_burst == 100);
+}
+
 TEST_CASE("rates and sizes: a value past 2^64 - 1 is refused, never wrapped")
 {
 	// The fraction is added after the whole part's overflow check: the sum

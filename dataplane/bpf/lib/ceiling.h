@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* The mirror ceiling, the one bucket over every copy this VTEP emits
- * (lib/emit.h takes it right before each clone). Its arithmetic is
- * lib/bucket.h, shared with a session profile's policer (lib/profile.h). */
+/* The mirror ceiling, the one pair of buckets (bits, packets) over every
+ * copy this VTEP emits (lib/emit.h takes it right before each clone). Its
+ * arithmetic is lib/bucket.h, shared with a session profile's policer
+ * (lib/profile.h). */
 #ifndef EVPNMON_LIB_CEILING_H
 #define EVPNMON_LIB_CEILING_H
 
@@ -13,28 +14,32 @@
 #include "stats.h"
 
 /* The mirror ceiling: 1 if a copy of `octets` mirrored octets may be sent
- * (or the ceiling is off), 0 if it is over and must be dropped. Counted in
- * dp_tstats while the ceiling is on. A BPF global function: verified once,
- * not once per copy slot of emit_copies(). */
+ * (or the ceiling is off), 0 if it is over and must be dropped. A copy
+ * passes only if both buckets (bits, packets; a rate of 0 leaves one out)
+ * hold its cost, and then pays both: a copy one bucket refuses costs the
+ * other nothing. Counted in dp_tstats while the ceiling is on. A BPF global
+ * function: verified once, not once per copy slot of emit_copies(). */
 __attribute__((noinline)) int dp_ceiling_take(__u32 octets)
 {
 	__u32 zero = 0;
 	struct dp_ceiling *c = bpf_map_lookup_elem(&dp_ceiling, &zero);
-	if (!c || !c->rate)
+	if (!c || (!c->bits.rate && !c->packets.rate))
 		return 1;
 	/* Read before the lock (no helper may run under it): another CPU
 	 * may store a later time first, which dp_bucket_refill allows for. */
 	__u64 now = bpf_ktime_get_ns();
 	__u64 cost = (__u64)octets * 8 * DP_TOKEN_SCALE;
 	bpf_spin_lock(&c->lock);
-	int ok = dp_bucket_take(&c->tokens, &c->last_ns, c->rate, c->burst,
-				c->fill_ns, cost, now);
+	int refused = dp_bucket_take_both(&c->bits, cost, &c->packets, DP_TOKEN_SCALE, now);
 	bpf_spin_unlock(&c->lock);
-	if (ok)
+	if (!refused) {
 		stat_add(&dp_tstats, DP_TSTAT_CEIL_PASS, 1, octets, 0);
-	else
-		stat_add(&dp_tstats, DP_TSTAT_CEIL_DROP, 1, octets, 1);
-	return ok;
+		return 1;
+	}
+	stat_add(&dp_tstats, DP_TSTAT_CEIL_DROP, 1, octets, 1);
+	if (refused & DP_BUCKET_REFUSED_SECOND)
+		stat_add(&dp_tstats, DP_TSTAT_CEIL_DROP_PKT, 1, octets, 1);
+	return 0;
 }
 
 #endif /* EVPNMON_LIB_CEILING_H */

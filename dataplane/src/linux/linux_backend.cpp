@@ -365,16 +365,21 @@ void LinuxDataplane::configure_maps()
 	forget_port_macs(0); // a previous run's MACs on ports gone since
 }
 
-// The ceiling's bucket starts full with this run's rate and depth. Written
-// under the bucket's lock (BPF_F_LOCK): programs of a previous run may be
+// The ceiling's buckets start full with this run's rates and depths.
+// Written under their lock (BPF_F_LOCK): programs of a previous run may be
 // taking tokens meanwhile.
 void LinuxDataplane::configure_ceiling()
 {
 	dp_ceiling c{};
-	c.rate = cfg_.mirror_ceiling_bps;
-	if (c.rate) {
-		c.burst = mirror_ceiling_burst_octets(cfg_) * 8 * DP_TOKEN_SCALE;
-		c.fill_ns = dp_bucket_fill_ns(c.burst, c.rate);
+	c.bits.rate = cfg_.mirror_ceiling_bps;
+	if (c.bits.rate) {
+		c.bits.burst = mirror_ceiling_burst_octets(cfg_) * 8 * DP_TOKEN_SCALE;
+		c.bits.fill_ns = dp_bucket_fill_ns(c.bits.burst, c.bits.rate);
+	}
+	c.packets.rate = cfg_.mirror_ceiling_pps;
+	if (c.packets.rate) {
+		c.packets.burst = mirror_ceiling_packet_burst(cfg_) * DP_TOKEN_SCALE;
+		c.packets.fill_ns = dp_bucket_fill_ns(c.packets.burst, c.packets.rate);
 	}
 	const dp_u32 zero = 0;
 	if (bpf_map_update_elem(map_fd_ceiling(*bpf_), &zero, &c, BPF_F_LOCK))
@@ -469,7 +474,8 @@ DecapDrops LinuxDataplane::decap_drops() const
 CeilingCounters LinuxDataplane::ceiling_counters() const
 {
 	const Counters pass = tstat(DP_TSTAT_CEIL_PASS), drop = tstat(DP_TSTAT_CEIL_DROP);
-	return {pass.packets, pass.bytes, drop.packets, drop.bytes};
+	return {pass.packets, pass.bytes, drop.packets, drop.bytes,
+		tstat(DP_TSTAT_CEIL_DROP_PKT).packets};
 }
 
 // The TAI offset changes when a time daemon announces a leap second (or

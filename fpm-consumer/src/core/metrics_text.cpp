@@ -252,6 +252,7 @@ const std::vector<CounterMetric> &counter_metrics()
 		{"mirror-ceiling-passed-bytes", "evpnmon_mirror_ceiling_passed_bytes_total", C, 1, "Mirrored octets of the copies the mirror ceiling let through"},
 		{"mirror-ceiling-dropped-packets", "evpnmon_mirror_ceiling_dropped_packets_total", C, 1, "Copies dropped by the mirror ceiling (over its rate; originals are never dropped)"},
 		{"mirror-ceiling-dropped-bytes", "evpnmon_mirror_ceiling_dropped_bytes_total", C, 1, "Mirrored octets of the copies the mirror ceiling dropped"},
+		{"mirror-ceiling-dropped-by-packet-rate", "evpnmon_mirror_ceiling_dropped_by_packet_rate_total", C, 1, "Of the copies the mirror ceiling dropped, those over its packet rate (copies/s)"},
 		// daemon: FPM server
 		{"fpm-connections", "evpnmon_fpm_connections_total", C, 1, "FPM connections accepted from zebra"},
 		{"fpm-disconnections", "evpnmon_fpm_disconnections_total", C, 1, "FPM connections closed"},

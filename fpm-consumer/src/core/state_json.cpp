@@ -254,6 +254,7 @@ std::vector<Counter> dataplane_counters(const dp::Dataplane &dataplane)
 		{"mirror-ceiling-passed-bytes", m.passed_bytes},
 		{"mirror-ceiling-dropped-packets", m.dropped_packets},
 		{"mirror-ceiling-dropped-bytes", m.dropped_bytes},
+		{"mirror-ceiling-dropped-by-packet-rate", m.dropped_by_packet_rate},
 	};
 }
 

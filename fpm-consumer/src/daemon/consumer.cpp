@@ -59,6 +59,11 @@ Consumer::Consumer(const Options &o) : options_(o), started_(Clock::now())
 	static_assert(kDefaultMirrorCeilingBps == dp::kDefaultMirrorCeilingBps);
 	dcfg.mirror_ceiling_bps = o.mirror_ceiling_bps;
 	dcfg.mirror_ceiling_burst = o.mirror_ceiling_burst;
+	static_assert(kDefaultMirrorCeilingPps == dp::kDefaultMirrorCeilingPps &&
+		      kMaxMirrorCeilingPps == dp::kMaxMirrorCeilingPps &&
+		      kMaxMirrorCeilingPacketBurst == dp::kMaxMirrorCeilingPacketBurst);
+	dcfg.mirror_ceiling_pps = o.mirror_ceiling_pps;
+	dcfg.mirror_ceiling_packet_burst = o.mirror_ceiling_packet_burst;
 	static_assert(kDefaultAuditHistoryOption == kDefaultAuditHistory &&
 		      kMaxAuditHistoryOption == kMaxAuditHistory);
 	ecfg.audit_history = o.audit_history;
@@ -179,6 +184,11 @@ Consumer::Consumer(const Options &o) : options_(o), started_(Clock::now())
 								? std::to_string(dcfg.mirror_ceiling_burst) + " octets"
 								: std::string("default"))
 					     : std::string("off"))
+		 << ", "
+		 << (dcfg.mirror_ceiling_pps
+			     ? std::to_string(dcfg.mirror_ceiling_pps) + " copies/s, burst " +
+				       std::to_string(dp::mirror_ceiling_packet_burst(dcfg)) + " copies"
+			     : std::string("no packet limit"))
 		 << ", audit history " << o.audit_history << " events, "
 		 << dataplane_->decap_sources().size() << " decapsulation source(s) in the dataplane");
 }

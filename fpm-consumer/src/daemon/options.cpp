@@ -125,6 +125,16 @@ Options parse(int argc, const char *const *argv, bool exit_on_error)
 		       "the ceiling's bucket in octets (k/m/g = KiB/MiB/GiB; 131072..2147483648); "
 		       "0 = 10 ms at the rate, at least 128 KiB")
 		->capture_default_str();
+	std::string mirror_ceiling_packets = "20k";
+	app.add_option("--mirror-ceiling-packets", mirror_ceiling_packets,
+		       "the mirror ceiling's packet rate: at most RATE copies/s leave this VTEP, "
+		       "all sessions together, whatever their size (k/m/g suffixes, e.g. 2k); "
+		       "0 or off = no packet limit")
+		->capture_default_str();
+	app.add_option("--mirror-ceiling-packet-burst", o.mirror_ceiling_packet_burst,
+		       "the packet bucket in copies (1..16777216); 0 = 10 ms at the rate, at "
+		       "least 64")
+		->capture_default_str()->check(CLI::Range(std::uint64_t{0}, kMaxMirrorCeilingPacketBurst));
 	app.add_option("--audit-history", o.audit_history,
 		       "audit events kept for `evpnmon-ctl history` (0..100000; every event is "
 		       "logged anyway)")
@@ -171,6 +181,13 @@ Options parse(int argc, const char *const *argv, bool exit_on_error)
 				"pass it), got '" +
 					mirror_ceiling_burst + "'");
 		o.mirror_ceiling_burst = *burst;
+		const auto pps = dp::parse_packet_rate(mirror_ceiling_packets);
+		if (!pps || *pps > kMaxMirrorCeilingPps)
+			throw CLI::ValidationError(
+				"--mirror-ceiling-packets",
+				"expected copies/s from 1 to 1g (k/m/g suffixes), or 0 / off, got '" +
+					mirror_ceiling_packets + "'");
+		o.mirror_ceiling_pps = *pps;
 	} catch (const CLI::ParseError &e) {
 		if (!exit_on_error)
 			throw;

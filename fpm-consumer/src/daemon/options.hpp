@@ -32,6 +32,11 @@ inline constexpr std::uint64_t kMaxMirrorCeilingBps = 1'000'000'000'000; // 1 Tb
 // kMirrorCeilingBurstFloor). The dataplane's bucket holds at most 2^31 octets.
 inline constexpr std::uint64_t kMinMirrorCeilingBurst = 131072;
 inline constexpr std::uint64_t kMaxMirrorCeilingBurst = 1ull << 31;
+// = dp::kDefaultMirrorCeilingPps, dp::kMaxMirrorCeilingPps and
+// dp::kMaxMirrorCeilingPacketBurst.
+inline constexpr std::uint64_t kDefaultMirrorCeilingPps = 20'000;
+inline constexpr std::uint64_t kMaxMirrorCeilingPps = 1'000'000'000;
+inline constexpr std::uint64_t kMaxMirrorCeilingPacketBurst = 1ull << 24;
 // = kDefaultAuditHistory / kMaxAuditHistory (core/audit.hpp).
 inline constexpr std::size_t kDefaultAuditHistoryOption = 1000;
 inline constexpr std::size_t kMaxAuditHistoryOption = 100000;
@@ -77,6 +82,10 @@ struct Options {
 	// = off; its bucket in octets, 0 = the dataplane's default.
 	std::uint64_t mirror_ceiling_bps = kDefaultMirrorCeilingBps;
 	std::uint64_t mirror_ceiling_burst = 0;
+	// Its packet rate: copies/s, 0 = no packet limit; its packet bucket in
+	// copies, 0 = the dataplane's default.
+	std::uint64_t mirror_ceiling_pps = kDefaultMirrorCeilingPps;
+	std::uint64_t mirror_ceiling_packet_burst = 0;
 	// Audit events kept for `evpnmon-ctl history` (0: none kept).
 	std::size_t audit_history = kDefaultAuditHistoryOption;
 	// Options read from this file (--config), if any.

@@ -46,7 +46,8 @@ def main(build):
     try:
         conf = os.path.join(d.dir, 'fpm-consumer.toml')
         with open(conf, 'w') as f:
-            f.write('audit-history = 2\nmirror-ceiling = "20m"\n')
+            f.write('audit-history = 2\nmirror-ceiling = "20m"\n'
+                    'mirror-ceiling-packets = "2k"\n')
         d.args += ['--config', conf]
         d.start_feed(SESSIONS, ['--feed-version', '4'])
         d.start()
@@ -66,6 +67,8 @@ def main(build):
 
         log = open(d.log).read()
         check('mirror ceiling 20000000 bit/s' in log, 'ceiling from the file: %s' % log[-600:])
+        check('2000 copies/s, burst 64 copies' in log,
+              'packet ceiling from the file: %s' % log[-600:])
         for cid, kind in ((9, 'install'), (10, 'deny'), (11, 'refuse')):
             line = [ln for ln in log.splitlines()
                     if 'audit: %s session 10.0.0.1/100/c%d/' % (kind, cid) in ln]
@@ -96,7 +99,9 @@ def main(build):
         check(sample(fams, 'evpnmon_audit_events_total') == 3, 'metric audit events')
         check(sample(fams, 'evpnmon_audit_denials_total') == 1, 'metric denials')
         for fam in ('evpnmon_decap_drops_unknown_source_total',
-                    'evpnmon_mirror_ceiling_dropped_packets_total', 'evpnmon_decap_sources'):
+                    'evpnmon_mirror_ceiling_dropped_packets_total',
+                    'evpnmon_mirror_ceiling_dropped_by_packet_rate_total',
+                    'evpnmon_decap_sources'):
             check(fam in fams, 'family %s' % fam)
 
         if shutil.which('yanglint'):

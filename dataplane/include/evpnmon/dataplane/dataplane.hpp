@@ -50,19 +50,30 @@ struct Config {
 	// sizes its profile, policer and profile-statistics maps with it (all
 	// preallocated; the statistics per possible CPU).
 	std::uint32_t max_profiles = kDefaultMaxProfiles;
-	// The mirror ceiling: one token bucket over every copy this VTEP
+	// The mirror ceiling: two token buckets over every copy this VTEP
 	// emits (to a local server port, VXLAN-GBP and ERSPAN, with or
-	// without a session profile), charged with the copy's mirrored octets
-	// (after truncation, before encapsulation). Copies over it are
-	// dropped and counted (CeilingCounters, and as `policed` on the
-	// entries that selected them); originals never. 0 = off (an explicit
-	// choice: the default is on). The memory backend does not model it.
+	// without a session profile); a copy passes only if both have room.
+	// One is charged with the copy's mirrored octets (after truncation,
+	// before encapsulation), the other with one per copy: a copy's CPU
+	// cost on the VTEP is per packet, and small copies would pass a bit
+	// rate by the ten thousand. Copies over either are dropped and
+	// counted (CeilingCounters, and as `policed` on the entries that
+	// selected them); originals never. A rate of 0 leaves its bucket
+	// out; both 0 = off (an explicit choice: the default is on). The
+	// memory backend does not model it.
 	std::uint64_t mirror_ceiling_bps = kDefaultMirrorCeilingBps;
 	// Bucket depth in octets; 0 = the default (10 ms at the rate, at
 	// least kMirrorCeilingBurstFloor). At most kMaxMirrorCeilingBurst
 	// (both backends throw std::invalid_argument beyond:
 	// check_mirror_ceiling).
 	std::uint64_t mirror_ceiling_burst = 0;
+	// Copies per second (at most kMaxMirrorCeilingPps); 0 = no packet
+	// limit.
+	std::uint64_t mirror_ceiling_pps = kDefaultMirrorCeilingPps;
+	// The packet bucket's depth in copies; 0 = the default (10 ms at the
+	// rate, at least kMirrorCeilingPacketBurstFloor). At most
+	// kMaxMirrorCeilingPacketBurst (check_mirror_ceiling).
+	std::uint64_t mirror_ceiling_packet_burst = 0;
 };
 
 // The default bucket's floor: a copy is one skb, and a GRO/GSO aggregate's
@@ -77,18 +88,32 @@ inline constexpr std::uint64_t kMaxMirrorCeilingBurst = std::uint64_t{1} << 31;
 // clamped to kMirrorCeilingBurstFloor .. kMaxMirrorCeilingBurst.
 std::uint64_t mirror_ceiling_burst_octets(const Config &config);
 
+// The packet bucket's limits. The default depth's floor lets a short run of
+// copies through (one TCP window's ACKs, a burst of probes) at any rate.
+inline constexpr std::uint64_t kMaxMirrorCeilingPps = 1'000'000'000;
+inline constexpr std::uint64_t kMirrorCeilingPacketBurstFloor = 64;
+inline constexpr std::uint64_t kMaxMirrorCeilingPacketBurst = std::uint64_t{1} << 24;
+
+// Config::mirror_ceiling_packet_burst, or its default when 0: 10 ms at the
+// rate, clamped to kMirrorCeilingPacketBurstFloor ..
+// kMaxMirrorCeilingPacketBurst.
+std::uint64_t mirror_ceiling_packet_burst(const Config &config);
+
 // Throws std::invalid_argument ("<who>: ...") if the ceiling's settings
-// cannot be represented (a burst above kMaxMirrorCeilingBurst). Both
+// cannot be represented (a burst above kMaxMirrorCeilingBurst or
+// kMaxMirrorCeilingPacketBurst, a packet rate above kMaxMirrorCeilingPps). Both
 // backends call it, so they accept and refuse the same configurations.
 void check_mirror_ceiling(const Config &config, const std::string &who);
 
 // The ceiling's settings as text, one grammar for every tool: digits, an
 // optional fraction, an optional k/m/g suffix; the value must be a whole
 // number and must not wrap. parse_bit_rate: bits per second, k/m/g =
-// 10^3/10^6/10^9, "off" = 0 (no ceiling). parse_byte_size: octets, k/m/g =
+// 10^3/10^6/10^9, "off" = 0 (no ceiling); parse_packet_rate: copies per
+// second, the same grammar. parse_byte_size: octets, k/m/g =
 // 2^10/2^20/2^30. nullopt when the text is not such a number; the callers
 // check their own ranges.
 std::optional<std::uint64_t> parse_bit_rate(std::string_view text);
+std::optional<std::uint64_t> parse_packet_rate(std::string_view text);
 std::optional<std::uint64_t> parse_byte_size(std::string_view text);
 
 // What the mirror ceiling passed and dropped on this VTEP (all CPUs), while
@@ -98,6 +123,9 @@ struct CeilingCounters {
 	std::uint64_t passed_bytes = 0;
 	std::uint64_t dropped_packets = 0; // copies over the ceiling
 	std::uint64_t dropped_bytes = 0;
+	// of dropped_packets: those the packet rate refused (the bit rate may
+	// have refused them too)
+	std::uint64_t dropped_by_packet_rate = 0;
 };
 
 // Copies arriving on the mirror device that entry 3 did not decapsulate,

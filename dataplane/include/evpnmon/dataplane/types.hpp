@@ -24,8 +24,10 @@ inline constexpr std::size_t kMaxEntriesLimit = 1u << 24; // highest accepted
 // collector on this VTEP, slot 0 unused (Config::max_profiles); beyond it
 // install() returns errc::no_buffer_space (also a capacity error).
 inline constexpr std::size_t kDefaultMaxProfiles = 16384;
-// The mirror ceiling's default rate: 1 Gbit/s of copies per VTEP.
+// The mirror ceiling's default rates: 1 Gbit/s and 20,000 copies a second
+// per VTEP (docs/threat-model.md says why).
 inline constexpr std::uint64_t kDefaultMirrorCeilingBps = 1'000'000'000;
+inline constexpr std::uint64_t kDefaultMirrorCeilingPps = 20'000;
 inline constexpr std::size_t kMaxProfilesLimit = 1u << 20;
 // Limits of both backends (install() returns errc::no_buffer_space beyond).
 inline constexpr std::size_t kMaxEntriesPerMatch = 8;  // same kind+VNI+host match
