@@ -858,6 +858,25 @@ TEST_CASE("state JSON: entries name their session and profile, and count what it
 	CHECK(j["sessions"]["session"][0]["profile"] == s.options.to_string());
 }
 
+TEST_CASE("state: the status parts are the full document's gates and counters, nothing else")
+{
+	FakeDataplane dataplane;
+	Engine e(dataplane, config());
+	feed_inputs(e);
+	e.upsert_session(make_session(HOST, SERVER, 21));
+	open_all(e);
+	REQUIRE(e.reconcile());
+	const auto full = consumer::engine_state_json(e, &dataplane, {{"extra", 7}});
+	const auto status =
+	    consumer::engine_state_json(e, &dataplane, {{"extra", 7}}, consumer::StateParts::Status);
+	REQUIRE(full["entries"]["entry"].size() == 2);
+	CHECK(status["gates"] == full["gates"]);
+	CHECK(status["counters"] == full["counters"]);
+	for (const char *part : {"sessions", "entries", "collectors"})
+		CHECK_FALSE(status.contains(part));
+	CHECK(status.size() == 2);
+}
+
 namespace {
 const dp::IpAddr COLLECTOR = ipv4_addr(10, 9, 0, 1), COLLECTOR2 = ipv4_addr(10, 9, 0, 2);
 } // namespace

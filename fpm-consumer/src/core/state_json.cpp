@@ -305,13 +305,10 @@ json counters_json(const std::vector<Counter> &counters)
 	return {{"counter", list}};
 }
 
-json engine_state_json(const Engine &engine, const dp::Dataplane *dataplane,
-		       const std::vector<Counter> &extra_counters)
+namespace {
+
+void add_sessions_entries_collectors(json &j, const Engine &engine, const dp::Dataplane *dataplane)
 {
-	json j;
-	j["gates"] = {{"feed", engine.gate_open(Gate::Feed)},
-		      {"local-macs", engine.gate_open(Gate::LocalMacs)},
-		      {"fpm", engine.gate_open(Gate::Fpm)}};
 	// The reconciler keeps only entries; recompute the per-session views.
 	const Desired shown = engine.preview();
 	json sessions = json::array();
@@ -324,10 +321,10 @@ json engine_state_json(const Engine &engine, const dp::Dataplane *dataplane,
 		v.session = s;
 		v.status = s.import_state == ImportState::OverLimit ? SessionStatus::OverLimit
 								    : SessionStatus::Denied;
-		auto j = session_json(v, dataplane);
-		j.erase("host-location");
-		j.erase("server-location");
-		sessions.push_back(std::move(j));
+		auto held = session_json(v, dataplane);
+		held.erase("host-location");
+		held.erase("server-location");
+		sessions.push_back(std::move(held));
 	}
 	j["sessions"] = {{"session", sessions}};
 	json entries = json::array();
@@ -335,6 +332,19 @@ json engine_state_json(const Engine &engine, const dp::Dataplane *dataplane,
 		entries.push_back(entry_json(key, spec, dataplane));
 	j["entries"] = {{"entry", entries}};
 	j["collectors"] = collectors_json(engine, dataplane);
+}
+
+} // namespace
+
+json engine_state_json(const Engine &engine, const dp::Dataplane *dataplane,
+		       const std::vector<Counter> &extra_counters, StateParts parts)
+{
+	json j;
+	j["gates"] = {{"feed", engine.gate_open(Gate::Feed)},
+		      {"local-macs", engine.gate_open(Gate::LocalMacs)},
+		      {"fpm", engine.gate_open(Gate::Fpm)}};
+	if (parts == StateParts::Full)
+		add_sessions_entries_collectors(j, engine, dataplane);
 	auto counters = engine_counters(engine);
 	if (dataplane)
 		for (auto &c : dataplane_counters(*dataplane))

@@ -30,9 +30,16 @@ std::vector<Counter> dataplane_counters(const dp::Dataplane &dataplane);
 nlohmann::json collectors_json(const Engine &engine, const dp::Dataplane *dataplane);
 nlohmann::json counters_json(const std::vector<Counter> &counters);
 
+// What a state document holds. Status: the gates and the counters only,
+// whose cost does not grow with the sessions (no per-session view is
+// computed, no entry listed); Full: also sessions, entries, collectors.
+enum class StateParts { Full, Status };
+
 // Inner object of "evpn-monitor:fpm-consumer" (gates, sessions, entries,
-// counters). The daemon adds its "fpm" and "feed" containers.
+// collectors, counters; with StateParts::Status gates and counters). The
+// daemon adds its "fpm" and "feed" containers.
 nlohmann::json engine_state_json(const Engine &engine, const dp::Dataplane *dataplane,
-				 const std::vector<Counter> &extra_counters = {});
+				 const std::vector<Counter> &extra_counters = {},
+				 StateParts parts = StateParts::Full);
 
 } // namespace evpnmon::consumer

@@ -88,7 +88,12 @@ int main(int argc, char **argv)
 				evpnmon::ctl::render_history(doc, std::cout);
 			return 0;
 		}
-		auto doc = nlohmann::json::parse(query(socket_path, "state"));
+		// Counters and status need neither sessions nor entries: the daemon
+		// answers "status" without them, at a cost that does not grow with
+		// the sessions (a daemon that predates it answers the whole state,
+		// from which the same parts are selected).
+		const bool small = what == "counters" || what == "status";
+		auto doc = nlohmann::json::parse(query(socket_path, small ? "status" : "state"));
 		if (json_out)
 			std::cout << evpnmon::ctl::select_json(doc, what).dump(2) << "\n";
 		else

@@ -262,7 +262,9 @@ void Consumer::on_feed_lost()
 std::string Consumer::answer(const std::string &request) const
 {
 	// "history [N]": the audit's last N events (all kept: N absent or 0);
-	// anything else: the state.
+	// "status": the gates, FPM, feed and counters, at a cost that does not
+	// grow with the sessions (what monitoring polls); anything else: the
+	// whole state.
 	if (request == "history" || request.rfind("history ", 0) == 0) {
 		std::size_t n = 0;
 		const auto arg = request.find_first_not_of(' ', 7);
@@ -275,7 +277,7 @@ std::string Consumer::answer(const std::string &request) const
 		}
 		return history_json(engine_->audit_log(), n).dump();
 	}
-	return state_json();
+	return state_json(request == "status" ? StateParts::Status : StateParts::Full);
 }
 
 void Consumer::tick()
@@ -411,7 +413,7 @@ void Consumer::reconcile()
 	}
 }
 
-nlohmann::json Consumer::state() const
+nlohmann::json Consumer::state(StateParts parts) const
 {
 	const auto &fc = fpm_->counters();
 	const auto &fd = feed_->counters();
@@ -460,7 +462,7 @@ nlohmann::json Consumer::state() const
 		extra.push_back({"metrics-timeouts", mc.timeouts});
 		extra.push_back({"metrics-connections-over-limit", mc.over_limit});
 	}
-	auto inner = engine_state_json(*engine_, dataplane_.get(), extra);
+	auto inner = engine_state_json(*engine_, dataplane_.get(), extra, parts);
 	inner["fpm"] = {{"listen", fpm_->listen_address()},
 			{"connected", fpm_->connected()},
 			{"resyncing", engine_->fpm_resyncing() || fpm_settle_at_.has_value()}};

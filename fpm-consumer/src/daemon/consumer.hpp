@@ -7,6 +7,7 @@
 #include "core/histogram.hpp"
 #include "core/no_route_log.hpp"
 #include "core/pacer.hpp"
+#include "core/state_json.hpp"
 #include "daemon/event_loop.hpp"
 #include "daemon/fpm_server.hpp"
 #include "daemon/kernel_fdb.hpp"
@@ -33,8 +34,11 @@ public:
 	void run();
 	// The state evpnmon-ctl shows (RFC 7951, yang/evpn-monitor.yang); the
 	// metrics endpoint renders the same document.
-	nlohmann::json state() const;
-	std::string state_json() const { return state().dump(); }
+	nlohmann::json state(StateParts parts = StateParts::Full) const;
+	std::string state_json(StateParts parts = StateParts::Full) const
+	{
+		return state(parts).dump();
+	}
 	// A request line of the state socket: "state" or "history [N]".
 	std::string answer(const std::string &request) const;
 

@@ -1,5 +1,6 @@
 // Unix stream socket serving the daemon's state as JSON: a client connects,
-// writes one line ("state", or "history [N]"), reads the document until EOF.
+// writes one line ("state", "status" or "history [N]"), reads the document
+// until EOF.
 #pragma once
 
 #include "daemon/event_loop.hpp"

@@ -13,6 +13,7 @@ usage: it_trust.py BUILD_DIR"""
 import json
 import os
 import shutil
+import socket
 import subprocess
 import time
 
@@ -104,8 +105,28 @@ def main(build):
                     'evpnmon_decap_sources'):
             check(fam in fams, 'family %s' % fam)
 
+        # "status": gates, FPM, feed and counters without the sessions and
+        # entries (what monitoring polls); the counters are the state's
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as so:
+            so.settimeout(10)
+            so.connect(d.sock)
+            so.sendall(b'status\n')
+            raw = b''
+            while chunk := so.recv(65536):
+                raw += chunk
+        status = json.loads(raw)['evpn-monitor:fpm-consumer']
+        full = json.loads(ctl(d, '--json'))['evpn-monitor:fpm-consumer']
+        check(sorted(status) == ['counters', 'feed', 'fpm', 'gates'],
+              'status parts: %s' % sorted(status))
+        check(full['sessions']['session'], 'the full state lists the sessions')
+        names = lambda doc: sorted(c['name'] for c in doc['counters']['counter'])  # noqa: E731
+        check(names(status) == names(full), 'status counters are the state counters')
+        check(json.loads(ctl(d, '--json', 'counters'))['evpn-monitor:fpm-consumer']['counters']
+              ['counter'], 'evpnmon-ctl counters from the status answer')
+
         if shutil.which('yanglint'):
-            for name, doc in (('state', ctl(d, '--json')), ('history', ctl(d, '--json', 'history'))):
+            for name, doc in (('state', ctl(d, '--json')), ('history', ctl(d, '--json', 'history')),
+                              ('status', json.dumps({'evpn-monitor:fpm-consumer': status}))):
                 js = os.path.join(d.dir, name + '.json')
                 with open(js, 'w') as f:
                     f.write(doc)
