@@ -62,10 +62,11 @@ n ip neigh add 10.9.9.2 lladdr 02:99:00:00:00:01 dev ul0 nud permanent
 
 start_dp() { # extra dpctl args...
   # `ip netns exec` directly (not via a function): $! must be dpctl itself.
-  # The mirror ceiling on (its per-copy check is paid, as on a leaf) at a
-  # rate no blast reaches, so that every frame is still copied.
+  # The mirror ceiling on (its per-copy check is paid, as on a leaf) at
+  # rates no blast reaches, so that every frame is still copied.
   ip netns exec $NS "$DPCTL" --bridge br100:vxlan100:100 --local-vtep 10.9.9.1 \
-    --pin-dir "$PIN" --mirror-ceiling 1000000000g "$@" --run >/tmp/$NS.dp.out 2>&1 &
+    --pin-dir "$PIN" --mirror-ceiling 1000000000g --mirror-ceiling-packets 1g "$@" \
+    --run >/tmp/$NS.dp.out 2>&1 &
   DP_PID=$!
   for _ in $(seq 50); do grep -qs '^ready' /tmp/$NS.dp.out && return; sleep 0.1; done
   cat /tmp/$NS.dp.out >&2; exit 1

@@ -106,6 +106,7 @@
 #include <evpnmon/dataplane/dataplane.hpp>
 
 #include "evpnmon_shared.h"
+#include "lib/bucket.h"
 #include "tunnel_shim.skel.h"
 
 #include <bpf/bpf.h>
@@ -515,10 +516,10 @@ void set_ceiling(const std::string &pin, std::uint64_t rate, std::uint64_t burst
 	dp_ceiling c{};
 	c.bits.rate = rate;
 	c.bits.burst = burst * 8 * DP_TOKEN_SCALE;
-	c.bits.fill_ns = rate ? std::max<std::uint64_t>(c.bits.burst / rate, 1) : 0;
+	c.bits.fill_ns = rate ? dp_bucket_fill_ns(c.bits.burst, rate) : 0;
 	c.packets.rate = pps;
 	c.packets.burst = pburst * DP_TOKEN_SCALE;
-	c.packets.fill_ns = pps ? std::max<std::uint64_t>(c.packets.burst / pps, 1) : 0;
+	c.packets.fill_ns = pps ? dp_bucket_fill_ns(c.packets.burst, pps) : 0;
 	const dp_u32 zero = 0;
 	const int err = fd < 0 ? -1 : bpf_map_update_elem(fd, &zero, &c, BPF_F_LOCK);
 	::close(fd);
@@ -554,20 +555,21 @@ void ceiling_table(Dataplane &dp, const std::string &pin, unsigned repeat, int r
 	// buckets on as by default; "over": a one-octet bucket, or an empty
 	// packet bucket, so that every copy is refused.
 	const std::uint64_t never = 1'000'000'000'000'000'000ull, big = 1ull << 31;
+	const std::uint64_t pnever = kMaxMirrorCeilingPps, pbig = kMaxMirrorCeilingPacketBurst;
 	const std::vector<Row> rows = {
 	    {"empty", "empty TC program (baseline)", nullptr, 0, 0},
 	    {"local-off", "entry 1, local copy, ceiling off", &local, 0, 0},
 	    {"local-on", "entry 1, local copy, ceiling on, under both rates (sent)", &local, never,
-	     big, never, big},
+	     big, pnever, pbig},
 	    {"local-over", "entry 1, local copy, ceiling on, over its bit rate (dropped)", &local, 8,
-	     1, never, big},
+	     1, pnever, pbig},
 	    {"local-over-pkt", "entry 1, local copy, ceiling on, over its packet rate (dropped)",
 	     &local, never, big, 1, 0},
 	    {"vxlan-off", "entry 1, VXLAN-GBP copy, ceiling off", &vx, 0, 0},
 	    {"vxlan-on", "entry 1, VXLAN-GBP copy, ceiling on, under both rates (sent)", &vx, never,
-	     big, never, big},
+	     big, pnever, pbig},
 	    {"vxlan-over", "entry 1, VXLAN-GBP copy, ceiling on, over its bit rate (dropped)", &vx,
-	     8, 1, never, big},
+	     8, 1, pnever, pbig},
 	};
 	std::map<std::string, std::vector<double>> ns;
 	for (int r = 0; r < reps; ++r)

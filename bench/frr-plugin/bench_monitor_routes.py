@@ -154,10 +154,8 @@ def host_lines(n: int) -> list[str]:
 
 def ctl(lab: Lab, node: str, what: str) -> dict:
     """The consumer's state (evpnmon-ctl --json WHAT). For `counters` and
-    `status` the consumer answers without its sessions and entries, at a
-    cost that does not grow with them (older consumers sent their whole
-    state for every read, which the once-a-second polls of a 100k run paid
-    for)."""
+    `status` the consumer computes no per-session view and lists no entry,
+    so polling them does not slow a consumer that holds 100k sessions."""
     sock = lab.node_dir(node) / "fpm-consumer.sock"
     cp = lab.exec(node, [str(CTL), "-s", str(sock), "--json", what], timeout=120)
     return json.loads(cp.stdout)["evpn-monitor:fpm-consumer"]

@@ -24,8 +24,8 @@
 // --dp-max-entries, or its pinned maps are replaced (entries dropped);
 // --max-profiles likewise (--dp-max-profiles).
 // --mirror-ceiling: bits per second of copies this VTEP may emit, with an
-// optional k/m/g suffix (powers of 1000), 0 or "off" = no ceiling; default
-// 1g. --mirror-ceiling-burst: the bucket in octets, k/m/g = KiB/MiB/GiB
+// optional k/m/g suffix (powers of 1000), 0 or "off" = no bit limit (both
+// rates off = no ceiling); default 1g. --mirror-ceiling-burst: the bucket in octets, k/m/g = KiB/MiB/GiB
 // (default 0: 10 ms at the rate, at least 128 KiB). --mirror-ceiling-packets:
 // copies per second, k/m/g = powers of 1000, 0 or "off" = no packet limit;
 // default 20k. --mirror-ceiling-packet-burst: the packet bucket in copies

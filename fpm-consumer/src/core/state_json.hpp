@@ -30,9 +30,9 @@ std::vector<Counter> dataplane_counters(const dp::Dataplane &dataplane);
 nlohmann::json collectors_json(const Engine &engine, const dp::Dataplane *dataplane);
 nlohmann::json counters_json(const std::vector<Counter> &counters);
 
-// What a state document holds. Status: the gates and the counters only,
-// whose cost does not grow with the sessions (no per-session view is
-// computed, no entry listed); Full: also sessions, entries, collectors.
+// What a state document holds. Status: the gates and the counters only (no
+// per-session view is computed, no entry listed); Full: also sessions,
+// entries, collectors.
 enum class StateParts { Full, Status };
 
 // Inner object of "evpn-monitor:fpm-consumer" (gates, sessions, entries,

@@ -183,7 +183,7 @@ Consumer::Consumer(const Options &o) : options_(o), started_(Clock::now())
 						       (dcfg.mirror_ceiling_burst
 								? std::to_string(dcfg.mirror_ceiling_burst) + " octets"
 								: std::string("default"))
-					     : std::string("off"))
+					     : std::string("no bit limit"))
 		 << ", "
 		 << (dcfg.mirror_ceiling_pps
 			     ? std::to_string(dcfg.mirror_ceiling_pps) + " copies/s, burst " +

@@ -119,7 +119,8 @@ Options parse(int argc, const char *const *argv, bool exit_on_error)
 	std::string mirror_ceiling = "1g", mirror_ceiling_burst = "0";
 	app.add_option("--mirror-ceiling", mirror_ceiling,
 		       "the mirror ceiling: at most RATE bits/s of copies leave this VTEP, all "
-		       "sessions together (k/m/g suffixes, e.g. 20m); 0 or off = no ceiling")
+		       "sessions together (k/m/g suffixes, e.g. 20m); 0 or off = no bit limit "
+		       "(the packet rate stays: --mirror-ceiling-packets off too for no ceiling)")
 		->capture_default_str();
 	app.add_option("--mirror-ceiling-burst", mirror_ceiling_burst,
 		       "the ceiling's bucket in octets (k/m/g = KiB/MiB/GiB; 131072..2147483648); "
