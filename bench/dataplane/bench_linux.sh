@@ -8,8 +8,11 @@
 #   a  no program (bridged);  n  the same with bridge-nf-call-iptables=0
 #      in this namespace (per network namespace on this kernel): a - n is
 #      br_netfilter's share;
-#   e  an empty TC program (the hook's own cost);
-#   b0 the programs as the backend attaches them (evpnmon_mirror at the
+#   e  an empty program on a clsact filter, x  the same on a tcx link
+#      (each mechanism's own cost; both attached by the backend's code,
+#      evpnmon-hookattach);
+#   b0 the programs as the backend attaches them (tcx links on this
+#      kernel; bc the same on clsact filters: --tc-hook clsact) (evpnmon_mirror at the
 #      ingress port, evpnmon_egress at every port, so also at the output
 #      port), the VNI without any entry;
 #   b  the same, no matching entry: entries for another MAC in the VNI
@@ -27,6 +30,7 @@
 # Usage: bench_linux.sh DPCTL PKTBLAST [SECS] [REPS]   (root)
 set -euo pipefail
 DPCTL=$1 BLAST=$2 SECS=${3:-2} REPS=${4:-3}
+HOOKATTACH=$(dirname "$BLAST")/evpnmon-hookattach
 NS=dpbench$$
 HERE=$(cd "$(dirname "$0")" && pwd)
 EMPTY=$(mktemp /tmp/evpnmon-empty.XXXXXX.o)
@@ -83,14 +87,20 @@ one() { # scenario -> prints "fwd_pps copy_pps sent_pps cpu_ns_per_frame"
     s) dev=p0x ;;
     a) ;;
     n) n sysctl -qw net.bridge.bridge-nf-call-iptables=0 ;;
-    e) n tc qdisc add dev p1 clsact
-       n tc filter add dev p1 ingress bpf da obj "$EMPTY" sec tc ;;
+    e|x) exec {HOOK_IN}> >(ip netns exec $NS "$HOOKATTACH" "$EMPTY" p1 \
+                         "$([ "$1" = e ] && echo clsact || echo tcx)" "$PIN-hook" >/tmp/$NS.hook.out 2>&1)
+       for _ in $(seq 50); do grep -qs '^ready' /tmp/$NS.hook.out && break; sleep 0.1; done
+       grep -qs '^ready' /tmp/$NS.hook.out || { cat /tmp/$NS.hook.out >&2; exit 1; } ;;
     b0) start_dp ;;
-    b|bi) start_dp --entry "src vni=100 mac=02:00:00:00:0c:01 host-id=1 port=p3" \
-                --entry "dst vni=100 mac=02:00:00:00:0c:01 host-id=1 port=p3"
+    b|bi|bc) start_dp --entry "src vni=100 mac=02:00:00:00:0c:01 host-id=1 port=p3" \
+                --entry "dst vni=100 mac=02:00:00:00:0c:01 host-id=1 port=p3" \
+                $([ "$1" = bc ] && echo --tc-hook clsact)
        # bi: the egress rule taken off the output port, to see the mirror
        # program's share alone.
-       if [ "$1" = bi ]; then n tc filter del dev p2 egress; fi ;;
+       if [ "$1" = bi ]; then
+         l="$PIN/tcx_eg_$(n cat /sys/class/net/p2/ifindex)"
+         if [ -e "$l" ]; then bpftool link detach pinned "$l"; else n tc filter del dev p2 egress; fi
+       fi ;;
     c) start_dp --entry "src vni=100 mac=$SRC host-id=1 port=p3" ;;
     d) start_dp --entry "src vni=100 mac=$SRC host-id=1 vxlan=10.9.9.2/100/1" ;;
   esac
@@ -104,7 +114,9 @@ one() { # scenario -> prints "fwd_pps copy_pps sent_pps cpu_ns_per_frame"
   case $1 in
     s|a) ;;
     n) n sysctl -qw net.bridge.bridge-nf-call-iptables=1 ;;
-    e) n tc qdisc del dev p1 clsact ;;
+    e|x) exec {HOOK_IN}>&-
+       for _ in $(seq 50); do [ -e "$PIN-hook" ] || break; sleep 0.1; done
+       rm -f /tmp/$NS.hook.out ;;
     *) stop_dp ;;
   esac
   awk -v f="$f" -v c="$c" -v s="$SECS" -v t="$sent" -v cpu="$cpu" -v k=$((k1 - k0)) -v tck="$TCK" \
@@ -113,7 +125,7 @@ one() { # scenario -> prints "fwd_pps copy_pps sent_pps cpu_ns_per_frame"
 median() { sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
 spread() { sort -n | awk '{a[NR]=$1} END{printf "%.0f–%.0f k", a[1]/1000, a[NR]/1000}'; }
 
-SCEN="s a n e b0 b bi c d"
+SCEN="s a n e x b0 b bc bi c d"
 declare -A F C N D Q
 for r in $(seq "$REPS"); do
   declare -A R=()
@@ -140,9 +152,11 @@ for s in $SCEN; do
     s) name="sender alone (veth peer in no bridge; not bridged)" ;;
     a) name="no program (bridged; br_netfilter on, as on this host)" ;;
     n) name="no program, bridge-nf-call-iptables=0 (this namespace)" ;;
-    e) name="(reference) empty TC program: hook cost alone" ;;
+    e) name="(reference) empty program, clsact filter: the hook's own cost" ;;
+    x) name="(reference) empty program, tcx link: the hook's own cost" ;;
     b0) name="programs attached, VNI without entries (mirror at ingress, egress rule at the output port)" ;;
     b) name="programs attached, no matching entry (MAC entries of another host in the VNI)" ;;
+    bc) name="the same on clsact filters (--tc-hook clsact, as on kernels before 6.6)" ;;
     bi) name="the same, egress rule detached from the output port: mirror program alone" ;;
     c) name="every frame mirrored (local port copy)" ;;
     d) name="every frame mirrored (VXLAN-GBP copy)" ;;

@@ -137,24 +137,19 @@ void sh(const std::string &cmd)
 		throw std::runtime_error("command failed: " + cmd);
 }
 
-int attached_mirror(const std::string &dev)
-{
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = static_cast<int>(if_nametoindex(dev.c_str())),
-		    .attach_point = BPF_TC_INGRESS);
-	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = 0xe7a0, .priority = 1);
-	if (bpf_tc_query(&hook, &opts) != 0)
-		throw std::runtime_error("no program on " + dev);
-	return bpf_prog_get_fd_by_id(opts.prog_id);
-}
-
+// The program the backend attached on a device's TC hook, as a new fd.
 int attached(const std::string &dev, bool egress)
 {
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = static_cast<int>(if_nametoindex(dev.c_str())),
-		    .attach_point = egress ? BPF_TC_EGRESS : BPF_TC_INGRESS);
-	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = 0xe7a0, .priority = 1);
-	if (bpf_tc_query(&hook, &opts) != 0)
+	const std::uint32_t id = evpnmon::dp::attached_program_id(
+	    static_cast<int>(if_nametoindex(dev.c_str())), egress);
+	if (!id)
 		throw std::runtime_error("no program on " + dev);
-	return bpf_prog_get_fd_by_id(opts.prog_id);
+	return bpf_prog_get_fd_by_id(id);
+}
+
+int attached_mirror(const std::string &dev)
+{
+	return attached(dev, false);
 }
 
 int empty_prog()

@@ -66,6 +66,11 @@ typedef __u64 dp_u64;
  * VXLAN copies: the underlay route lookup uses the mark), and the original
  * keeps its mark. */
 #define DP_COPY_MARK 0x20000000u
+/* The verdict of a program that has none of its own (TC_ACT_UNSPEC, tcx's
+ * TCX_NEXT): the packet goes on to the hook's next program or filter, and
+ * passes when there is none. The mirror never decides a packet's fate, so
+ * an operator's own TC programs and filters on a port keep working. */
+#define DP_TC_NEXT (-1)
 
 /* Local MACs: which host-facing port each (VNI, MAC) was learned on, from
  * the bridge FDB events. A MAC learned on a server's port stays after it

@@ -23,7 +23,8 @@
  *   the egress of the mirror device (`vxlan external gbp`). A matched
  *   entry's session profile decides first whether it asks for a copy; the
  *   mirror ceiling (one bucket for all copies) last, right before a copy
- *   is cloned. The original is never modified: always TC_ACT_OK.
+ *   is cloned. The original is never modified: always DP_TC_NEXT (no
+ *   verdict: the hook's other programs and filters decide, default pass).
  *
  * evpnmon_decap: TC ingress of the mirror device. Reads the tunnel key (VNI,
  *   outer source) and the GBP option (HOST ID); a source that is not a VTEP
@@ -36,7 +37,7 @@
  *   of a monitoring server's port when the mirror already copies it to that
  *   server: unicast, not addressed to a MAC learned on this port, and its
  *   source or destination is a host with an entry 1/2 whose action is this
- *   port (docs/dataplane.md, "Exactly-once rule"). Everything else: TC_ACT_OK.
+ *   port (docs/dataplane.md, "Exactly-once rule"). Everything else: DP_TC_NEXT.
  *   A copy that carries a truncation length is cut here.
  *
  * evpnmon_mirror_egress: TC egress of the mirror device. Cuts a VXLAN copy
@@ -73,21 +74,21 @@ int evpnmon_mirror(struct __sk_buff *skb)
 	__u32 ifindex = skb->ingress_ifindex;
 	__u32 *vni = bpf_map_lookup_elem(&dp_port_vni, &ifindex);
 	if (!vni)
-		return TC_ACT_OK;
+		return DP_TC_NEXT;
 	/* Which lookups can hit in this VNI; none: nothing to do. */
 	__u32 *kp = bpf_map_lookup_elem(&dp_vni_kinds, vni);
 	if (!kp)
-		return TC_ACT_OK;
+		return DP_TC_NEXT;
 	__u32 kinds = *kp;
 	if (!kinds)
-		return TC_ACT_OK;
+		return DP_TC_NEXT;
 	struct ethhdr eth;
 	if (parse_eth(skb, &eth))
-		return TC_ACT_OK;
+		return DP_TC_NEXT;
 	__u32 zero = 0;
 	struct copy_state *st = bpf_map_lookup_elem(&dp_scratch, &zero);
 	if (!st)
-		return TC_ACT_OK;
+		return DP_TC_NEXT;
 	st->ncopies = 0;
 	st->nmatched = 0;
 	st->npairs = 0;
@@ -99,11 +100,11 @@ int evpnmon_mirror(struct __sk_buff *skb)
 		alen = parse_ip_addrs(skb, &eth, addrs);
 	collect_packet(st, *vni, kinds, &eth, addrs, alen, st->len);
 	if (!st->npairs)
-		return TC_ACT_OK;
+		return DP_TC_NEXT;
 	select_copies(skb, st);
 	if (st->ncopies)
 		emit_copies(skb, st);
-	return TC_ACT_OK;
+	return DP_TC_NEXT;
 }
 
 SEC("tc")
@@ -124,7 +125,7 @@ int evpnmon_mirror_egress(struct __sk_buff *skb)
 	__u32 t = take_trunc(skb);
 	if (t)
 		truncate_copy(skb, t);
-	return TC_ACT_OK;
+	return DP_TC_NEXT;
 }
 
 SEC("tc")

@@ -4,7 +4,8 @@
 //   evpnmon-dpctl [--backend linux] --bridge BR:VXLANDEV:VNI ...
 //       [--mirror-device evpnmon0] [--mirror-port 4790] [--local-vtep IP]
 //       [--erspan-device evpnmon-er] [--erspan-hw-id N]
-//       [--pin-dir DIR] [--max-entries N] [--max-profiles N] [--keep] [--entry SPEC]... [--remove SPEC]...
+//       [--pin-dir DIR] [--tc-hook auto|tcx|clsact]
+//       [--max-entries N] [--max-profiles N] [--keep] [--entry SPEC]... [--remove SPEC]...
 //       [--mirror-ceiling RATE] [--mirror-ceiling-burst BYTES]
 //       [--mirror-ceiling-packets RATE] [--mirror-ceiling-packet-burst N]
 //       [--decap-source VNI/VTEP]... [--remove-decap-source VNI/VTEP]...
@@ -20,6 +21,8 @@
 // erspan=: GRE/ERSPAN type II (VERSION 2) or III (3) to an IPv4 collector;
 // SPANID default 0, DSCP 0, TTL 64, GREPROTO (hex or decimal) 0 = the
 // version's own.
+// --tc-hook: how the TC programs attach (tcx links or clsact filters);
+// default auto: tcx where the kernel has it.
 // --max-entries: the capacity (default 262144); on a leaf, the consumer's
 // --dp-max-entries, or its pinned maps are replaced (entries dropped);
 // --max-profiles likewise (--dp-max-profiles).
@@ -295,7 +298,13 @@ try {
 			cfg.erspan_hw_id = static_cast<std::uint8_t>(std::stoul(next()));
 		else if (a == "--pin-dir")
 			cfg.pin_dir = next();
-		else if (a == "--max-entries")
+		else if (a == "--tc-hook") {
+			const std::string h = next();
+			const auto hook = parse_tc_hook(h);
+			if (!hook)
+				throw std::invalid_argument("--tc-hook: auto, tcx or clsact, not '" + h + "'");
+			cfg.tc_hook = *hook;
+		}		else if (a == "--max-entries")
 			cfg.max_entries = static_cast<std::uint32_t>(std::stoul(next()));
 		else if (a == "--max-profiles")
 			cfg.max_profiles = static_cast<std::uint32_t>(std::stoul(next()));

@@ -4,6 +4,11 @@ target_link_libraries(test_dataplane_linux PRIVATE evpnmon_dp_table doctest::doc
 target_include_directories(test_dataplane_linux PRIVATE ${EVPNMON_DP_SOURCE_DIR}/bpf)
 add_test(NAME dataplane.linux COMMAND test_dataplane_linux)
 set_tests_properties(dataplane.linux PROPERTIES LABELS "integration" TIMEOUT 120)
+# The same with the TC programs on clsact filters, as on kernels without tcx
+# (Debian 12's own 6.1); dataplane.linux uses tcx where the kernel has it.
+add_test(NAME dataplane.linux_clsact COMMAND test_dataplane_linux)
+set_tests_properties(dataplane.linux_clsact PROPERTIES LABELS "integration" TIMEOUT 120
+  ENVIRONMENT EVPNMON_TEST_TC_HOOK=clsact)
 
 add_test(NAME dataplane.two_vteps
   COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/two_vteps.sh $<TARGET_FILE:evpnmon-dpctl>)

@@ -8,6 +8,8 @@
 #include <linux/bpf.h>
 #include <net/if.h>
 
+#include <evpnmon/dataplane/dataplane.hpp>
+
 #include <cstdint>
 #include <span>
 #include <stdexcept>
@@ -16,17 +18,16 @@
 
 namespace evpnmon::dp::test {
 
-// The program the backend attached on a device's TC hook (its fixed
-// handle and priority), as a new fd. `name`: the program's function; the
-// kernel keeps its first BPF_OBJ_NAME_LEN - 1 characters.
+// The program the backend attached on a device's TC hook (tcx or clsact),
+// as a new fd. `name`: the program's function; the kernel keeps its first
+// BPF_OBJ_NAME_LEN - 1 characters.
 inline int attached_prog(const std::string &dev, bool egress, const std::string &name)
 {
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = static_cast<int>(if_nametoindex(dev.c_str())),
-		    .attach_point = egress ? BPF_TC_EGRESS : BPF_TC_INGRESS);
-	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = 0xe7a0, .priority = 1);
-	if (bpf_tc_query(&hook, &opts) != 0)
+	const std::uint32_t id =
+	    attached_program_id(static_cast<int>(if_nametoindex(dev.c_str())), egress);
+	if (!id)
 		throw std::runtime_error("no program attached on " + dev);
-	const int fd = bpf_prog_get_fd_by_id(opts.prog_id);
+	const int fd = bpf_prog_get_fd_by_id(id);
 	bpf_prog_info info{};
 	__u32 len = sizeof info;
 	if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len) != 0 ||

@@ -228,7 +228,7 @@ struct BpfHarness : table::Harness {
 		ctx.ingress_ifindex = ifindex(in);
 		ctx.ifindex = ifindex(in);
 		auto r = test_run(mirror, frame, ctx);
-		CHECK(r.retval == TC_ACT_OK);
+		CHECK(r.retval == DP_TC_NEXT);
 		CHECK(r.data == std::vector<std::uint8_t>(frame.begin(), frame.end()));
 		CHECK(r.ctx.mark == 0);
 	}
@@ -243,8 +243,8 @@ struct BpfHarness : table::Harness {
 		auto r = test_run(egress, frame, ctx);
 		CHECK(r.data == std::vector<std::uint8_t>(frame.begin(), frame.end()));
 		CHECK((r.ctx.mark & DP_COPY_MARK) == 0); // cleared on a copy
-		REQUIRE((r.retval == TC_ACT_OK || r.retval == TC_ACT_SHOT));
-		return r.retval == TC_ACT_OK;
+		REQUIRE((r.retval == DP_TC_NEXT || r.retval == TC_ACT_SHOT));
+		return r.retval == DP_TC_NEXT;
 	}
 
 	// The bridge sends an original to every port of the VNI but the
@@ -319,7 +319,7 @@ struct BpfHarness : table::Harness {
 			ctx.ingress_ifindex = ifindex(in);
 			ctx.ifindex = ifindex(in);
 			auto r = test_run(mirror, frame, ctx);
-			CHECK(r.retval == TC_ACT_OK); // the original always passes...
+			CHECK(r.retval == DP_TC_NEXT); // the original always passes...
 			CHECK(r.data == std::vector<std::uint8_t>(frame.begin(), frame.end()));
 			CHECK(r.ctx.mark == 0); // ...unchanged, its mark restored
 			out = copies();
@@ -977,7 +977,7 @@ TEST_CASE("mirror ceiling: copies over it are dropped and counted, originals nev
 	const Entry e = ceiling_entry(h, "srv");
 	REQUIRE_FALSE(dp.install(e));
 	// 10 frames of 1000 octets: 3 copies fit the bucket. Every original
-	// comes back unchanged with TC_ACT_OK (mirror_run).
+	// comes back unchanged with DP_TC_NEXT (mirror_run).
 	CHECK(send_n(h, frame_1000(), 10) == std::map<std::string, int>{{"srv", 3}});
 	const auto c = dp.ceiling_counters();
 	CHECK(c.passed_packets == 3);

@@ -523,7 +523,7 @@ TEST_CASE("ERSPAN: no route is counted and dropped; no neighbour goes via the pe
 		m.ingress_ifindex = h.h1;
 		m.ifindex = h.h1;
 		auto o = test_run(h.mirror, f, m);
-		CHECK(o.retval == TC_ACT_OK);
+		CHECK(o.retval == DP_TC_NEXT);
 		CHECK(o.data == f);
 		CHECK(h.counters(none).no_route == 2);
 		auto ca = h.dp->counters(a.key);
@@ -579,7 +579,7 @@ TEST_CASE("ERSPAN copies from the mirror program: original unchanged, D from ent
 		ctx.ingress_ifindex = in;
 		ctx.ifindex = in;
 		auto r = test_run(h.mirror, f, ctx);
-		CHECK(r.retval == TC_ACT_OK);
+		CHECK(r.retval == DP_TC_NEXT);
 		CHECK(r.data == f); // the original, unchanged
 		CHECK(r.ctx.mark == 0);
 	};

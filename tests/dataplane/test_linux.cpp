@@ -17,6 +17,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/if_packet.h>
+#include <linux/pkt_cls.h>
 #include <net/ethernet.h>
 #include <net/if.h>
 #include <poll.h>
@@ -87,6 +88,11 @@ Config switch_config(bool keep = false)
 	c.local_vtep = {10, 9, 9, 1};
 	c.pin_dir = g_pin;
 	c.keep_on_exit = keep;
+	// ctest runs this binary twice: with the kernel's choice (tcx where
+	// the kernel has it) and with clsact forced (the only hook of older
+	// kernels, e.g. Debian 12's own).
+	if (const char *hook = std::getenv("EVPNMON_TEST_TC_HOOK"))
+		c.tc_hook = parse_tc_hook(hook).value();
 	return c;
 }
 
@@ -253,12 +259,10 @@ struct LinuxHarness : table::Harness {
 	}
 };
 
+// 1 if the backend's mirror program is on the device's ingress hook.
 int tc_filter_count(const std::string &dev)
 {
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = static_cast<int>(if_nametoindex(dev.c_str())),
-		    .attach_point = BPF_TC_INGRESS);
-	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = 0xe7a0, .priority = 1);
-	return bpf_tc_query(&hook, &opts) == 0 ? 1 : 0;
+	return attached_program_id(static_cast<int>(if_nametoindex(dev.c_str())), false) ? 1 : 0;
 }
 
 } // namespace
@@ -590,6 +594,196 @@ TEST_CASE("capacity: the default size; pins of another size are replaced, same s
 	CHECK_THROWS_AS(make_dataplane("linux", bad), std::invalid_argument);
 	bad.max_entries = static_cast<std::uint32_t>(kMaxEntriesLimit + 1);
 	CHECK_THROWS_AS(make_dataplane("linux", bad), std::invalid_argument);
+	CHECK_FALSE(std::filesystem::exists(g_pin));
+}
+
+namespace {
+
+// The programs on a device's ingress hook: ours and others, by mechanism.
+struct HookState {
+	std::uint32_t tcx = 0;    // tcx programs (any owner)
+	bool clsact_ours = false; // our clsact filter (fixed handle/priority)
+};
+
+HookState hook_state(const std::string &dev)
+{
+	HookState st;
+	const int ifx = static_cast<int>(if_nametoindex(dev.c_str()));
+	__u32 ids[8] = {};
+	LIBBPF_OPTS(bpf_prog_query_opts, q, .prog_ids = ids, .prog_cnt = 8);
+	if (bpf_prog_query_opts(ifx, static_cast<bpf_attach_type>(46 /* BPF_TCX_INGRESS */),
+				&q) == 0)
+		st.tcx = q.prog_cnt;
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifx, .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = 0xe7a0, .priority = 1);
+	auto old = libbpf_set_print(nullptr);
+	st.clsact_ours = bpf_tc_query(&hook, &opts) == 0;
+	libbpf_set_print(old);
+	return st;
+}
+
+bool kernel_has_tcx_hook()
+{
+	LIBBPF_OPTS(bpf_prog_query_opts, q);
+	return bpf_prog_query_opts(static_cast<int>(if_nametoindex("lo")),
+				   static_cast<bpf_attach_type>(46), &q) == 0;
+}
+
+// A program of somebody else that drops every packet (r0 = TC_ACT_SHOT,
+// which is also tcx's TCX_DROP).
+int drop_all_prog()
+{
+	bpf_insn insns[2] = {};
+	insns[0].code = BPF_ALU64 | BPF_MOV | BPF_K;
+	insns[0].dst_reg = BPF_REG_0;
+	insns[0].imm = TC_ACT_SHOT;
+	insns[1].code = BPF_JMP | BPF_EXIT;
+	const int fd = bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, "drop_all", "GPL", insns, 2, nullptr);
+	REQUIRE(fd >= 0);
+	return fd;
+}
+
+// One frame h1 -> h2 with an entry 1 copying h1's frames to srv: whether
+// the original reached h2, and whether the copy reached srv.
+std::pair<bool, bool> send_watched(LinuxHarness &h)
+{
+	const auto frame = table::build_frame({"02:00:00:00:00:01", "02:00:00:00:00:02",
+					       "10.1.0.1", "10.1.0.2", 0, 64});
+	h.drain();
+	REQUIRE(::send(h.cap.at("h1"), frame.data(), frame.size(), 0) ==
+		static_cast<ssize_t>(frame.size()));
+	bool original = false, copy = false;
+	const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+	// The copy always arrives (the foreign program sits after ours); wait
+	// for it, then one more window for the original.
+	while (!copy && std::chrono::steady_clock::now() < until)
+		for (const auto &o : h.collect(Output::Kind::LocalCopy)) {
+			original |= o.ifindex == if_nametoindex("h2");
+			copy |= o.ifindex == if_nametoindex("srv");
+		}
+	for (const auto &o : h.collect(Output::Kind::LocalCopy))
+		original |= o.ifindex == if_nametoindex("h2");
+	return {original, copy};
+}
+
+Entry watched_entry()
+{
+	Entry e;
+	e.key.kind = EntryKind::MirrorSource;
+	e.key.vni = 100;
+	e.key.host.mac = parse_mac("02:00:00:00:00:01");
+	e.key.host_id = 7;
+	e.key.session = "hook";
+	e.action.ifindex = if_nametoindex("srv");
+	return e;
+}
+
+// With `hook`: our program first on h1's ingress, and a program of
+// somebody else after it still decides the original's fate: a drop-all
+// program behind ours drops the original, and the copy is still made.
+void check_hands_on(TcHook hook)
+{
+	Config cfg = switch_config();
+	cfg.tc_hook = hook;
+	LinuxHarness h(cfg);
+	REQUIRE_FALSE(h.dataplane().install(watched_entry()));
+	sh("bridge fdb replace 02:00:00:00:00:02 dev h2 master static");
+	CHECK(send_watched(h) == std::pair{true, true});
+
+	const int drop = drop_all_prog();
+	const int h1 = static_cast<int>(if_nametoindex("h1"));
+	int link = -1;
+	LIBBPF_OPTS(bpf_tc_hook, th, .ifindex = h1, .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, to, .prog_fd = drop, .handle = 1, .priority = 2);
+	if (hook == TcHook::Tcx) {
+		link = bpf_link_create(drop, h1, static_cast<bpf_attach_type>(46), nullptr);
+		REQUIRE(link >= 0); // appended: after ours
+	} else {
+		auto old = libbpf_set_print(nullptr);
+		bpf_tc_hook_create(&th); // ours made it already
+		libbpf_set_print(old);
+		REQUIRE(bpf_tc_attach(&th, &to) == 0); // priority 2: after ours
+	}
+	CHECK(send_watched(h) == std::pair{false, true});
+	if (link >= 0) {
+		bpf_link_detach(link);
+		::close(link);
+	} else {
+		to.prog_fd = 0;
+		to.prog_id = 0;
+		to.flags = 0;
+		CHECK(bpf_tc_detach(&th, &to) == 0);
+	}
+	::close(drop);
+	CHECK(send_watched(h) == std::pair{true, true});
+	sh("bridge fdb del 02:00:00:00:00:02 dev h2 master");
+	REQUIRE_FALSE(h.dataplane().remove(watched_entry().key));
+}
+
+} // namespace
+
+TEST_CASE("TC hook (clsact): other filters on the hook still decide the original")
+{
+	check_hands_on(TcHook::Clsact);
+}
+
+TEST_CASE("TC hook (tcx): other programs on the hook still decide the original")
+{
+	if (!kernel_has_tcx_hook()) {
+		MESSAGE("this kernel has no tcx: clsact only");
+		return;
+	}
+	check_hands_on(TcHook::Tcx);
+}
+
+TEST_CASE("TC hook: one mechanism at a time; a restart with the other takes over in place")
+{
+	if (!kernel_has_tcx_hook()) {
+		MESSAGE("this kernel has no tcx: clsact only");
+		return;
+	}
+	const std::string pin = g_pin + "/tcx_in_" + std::to_string(if_nametoindex("h1"));
+	auto start = [](TcHook hook, bool keep) {
+		Config c = switch_config(keep);
+		c.tc_hook = hook;
+		return make_dataplane("linux", c);
+	};
+	std::uint32_t first_id = 0;
+	{
+		auto dp = start(TcHook::Tcx, true);
+		const auto st = hook_state("h1");
+		CHECK(st.tcx == 1);
+		CHECK_FALSE(st.clsact_ours);
+		CHECK(std::filesystem::exists(pin));
+		first_id = attached_program_id(static_cast<int>(if_nametoindex("h1")), false);
+		CHECK(first_id != 0);
+	}
+	// Kept: the pinned link holds the program on the hook.
+	CHECK(hook_state("h1").tcx == 1);
+	CHECK(std::filesystem::exists(pin));
+	{
+		auto dp = start(TcHook::Tcx, true); // adopts the link, new program
+		CHECK(hook_state("h1").tcx == 1);
+		CHECK(attached_program_id(static_cast<int>(if_nametoindex("h1")), false) != first_id);
+	}
+	{
+		auto dp = start(TcHook::Clsact, true); // takes over from the kept link
+		const auto st = hook_state("h1");
+		CHECK(st.tcx == 0);
+		CHECK(st.clsact_ours);
+		CHECK_FALSE(std::filesystem::exists(pin));
+	}
+	CHECK(hook_state("h1").clsact_ours);
+	{
+		auto dp = start(TcHook::Tcx, false); // takes over from the kept filter
+		const auto st = hook_state("h1");
+		CHECK(st.tcx == 1);
+		CHECK_FALSE(st.clsact_ours);
+	}
+	// A clean exit leaves nothing on the hook and no pin.
+	const auto st = hook_state("h1");
+	CHECK(st.tcx == 0);
+	CHECK_FALSE(st.clsact_ours);
 	CHECK_FALSE(std::filesystem::exists(g_pin));
 }
 

@@ -54,6 +54,16 @@ TEST_CASE("--erspan-hw-id: 0 by default, 0..63 accepted, anything else refused")
 				CLI::ParseError);
 }
 
+TEST_CASE("--tc-hook: auto by default, tcx or clsact, anything else refused")
+{
+	CHECK(parse({"--l2vni", "br100:vxlan100:100"}).tc_hook == "auto");
+	for (const char *ok : {"auto", "tcx", "clsact"})
+		CHECK(parse({"--l2vni", "br100:vxlan100:100", "--tc-hook", ok}).tc_hook == ok);
+	for (const char *bad : {"TCX", "xdp", ""})
+		CHECK_THROWS_AS(parse({"--l2vni", "br100:vxlan100:100", "--tc-hook", bad}),
+				CLI::ParseError);
+}
+
 TEST_CASE("--dp-max-entries: the dataplane capacity, 262144 by default, 1..2^24")
 {
 	CHECK(parse({"--l2vni", "br100:vxlan100:100"}).dp_max_entries == 262144);

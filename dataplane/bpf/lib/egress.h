@@ -23,32 +23,32 @@ static __always_inline int egress(struct __sk_buff *skb)
 		__u32 t = take_trunc(skb);
 		if (t)
 			truncate_copy(skb, t);
-		return TC_ACT_OK;
+		return DP_TC_NEXT;
 	}
 	__u32 ifindex = skb->ifindex;
 	__u32 *kp = bpf_map_lookup_elem(&dp_srv_port, &ifindex);
 	if (!kp)
-		return TC_ACT_OK; /* no monitoring server on this port */
+		return DP_TC_NEXT; /* no monitoring server on this port */
 	/* The kinds of the entries 1/2 that copy to this port: without any,
 	 * no frame leaving it can be a duplicate (an entry 3 alone never
 	 * makes the rule drop). */
 	__u32 kinds = *kp & ~DP_KIND_F_DECAP_PORT;
 	if (!kinds)
-		return TC_ACT_OK;
+		return DP_TC_NEXT;
 	__u32 *vni = bpf_map_lookup_elem(&dp_port_vni, &ifindex);
 	if (!vni)
-		return TC_ACT_OK;
+		return DP_TC_NEXT;
 	struct ethhdr eth;
 	if (parse_eth(skb, &eth))
-		return TC_ACT_OK;
+		return DP_TC_NEXT;
 	if (eth.h_dest[0] & 1)
-		return TC_ACT_OK; /* broadcast/multicast: never dropped */
+		return DP_TC_NEXT; /* broadcast/multicast: never dropped */
 	struct dp_mac_key mk = {};
 	mk.vni = *vni;
 	__builtin_memcpy(mk.mac, eth.h_dest, 6);
 	__u32 *at = bpf_map_lookup_elem(&dp_local_mac, &mk);
 	if (at && *at == ifindex)
-		return TC_ACT_OK; /* addressed to the server itself */
+		return DP_TC_NEXT; /* addressed to the server itself */
 
 	/* Same keys as the mirror program, MAC first, only of the kinds this
 	 * port's entries have; the IP addresses are read only when the MACs
@@ -72,7 +72,7 @@ static __always_inline int egress(struct __sk_buff *skb)
 		}
 	}
 	if (!dup)
-		return TC_ACT_OK;
+		return DP_TC_NEXT;
 	stat_add(&dp_gstats, DP_GSTAT_EGRESS_DUP, 1, frame_len(skb), 1);
 	return TC_ACT_SHOT;
 }

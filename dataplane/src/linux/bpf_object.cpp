@@ -37,22 +37,6 @@ bool on_bpffs(const std::filesystem::path &p)
 	       st.f_type == static_cast<decltype(st.f_type)>(BPF_FS_MAGIC);
 }
 
-// pin_dir must be on a bpffs. Under /sys/fs/bpf we mount one if nothing is
-// mounted there (a fresh host, or `ip netns exec`, which remounts /sys: that
-// instance then lives only as long as this process's mount namespace).
-void ensure_bpffs(const std::string &pin_dir)
-{
-	if (on_bpffs(pin_dir))
-		return;
-	const std::string sysbpf = "/sys/fs/bpf";
-	if (pin_dir.rfind(sysbpf + "/", 0) != 0)
-		fail(ENOTSUP, "pin directory " + pin_dir + " is not on a bpffs "
-			      "(mount -t bpf bpf <dir>)");
-	::mkdir(sysbpf.c_str(), 0700);
-	if (::mount("bpf", sysbpf.c_str(), "bpf", 0, "mode=0700") != 0)
-		fail(errno, "mount bpffs on /sys/fs/bpf");
-}
-
 bool any_pinned(mirror_bpf *s, const std::string &dir)
 {
 	bpf_map *m;
@@ -92,6 +76,19 @@ mirror_bpf *open_skel(const std::string &pin_dir, std::uint32_t max_entries,
 }
 
 } // namespace
+
+void ensure_bpffs(const std::string &pin_dir)
+{
+	if (on_bpffs(pin_dir))
+		return;
+	const std::string sysbpf = "/sys/fs/bpf";
+	if (pin_dir.rfind(sysbpf + "/", 0) != 0)
+		fail(ENOTSUP, "pin directory " + pin_dir + " is not on a bpffs "
+			      "(mount -t bpf bpf <dir>)");
+	::mkdir(sysbpf.c_str(), 0700);
+	if (::mount("bpf", sysbpf.c_str(), "bpf", 0, "mode=0700") != 0)
+		fail(errno, "mount bpffs on /sys/fs/bpf");
+}
 
 void BpfObject::Deleter::operator()(mirror_bpf *s) const
 {

@@ -44,6 +44,12 @@ private:
 };
 
 // Map fds, for the facade.
+// pin_dir must be on a bpffs. Under /sys/fs/bpf one is mounted if nothing
+// is (a fresh host, or `ip netns exec`, which remounts /sys: that instance
+// then lives only as long as this process's mount namespace). Throws
+// std::system_error.
+void ensure_bpffs(const std::string &pin_dir);
+
 int map_fd_config(const BpfObject &o);
 int map_fd_port_vni(const BpfObject &o);
 int map_fd_match(const BpfObject &o);

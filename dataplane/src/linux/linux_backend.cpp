@@ -105,6 +105,8 @@ private:
 	void setup_events();
 	bool host_facing(const std::string &name, const std::string &kind) const;
 	void attach_port(std::uint32_t ifindex, std::uint32_t vni);
+	// The mirror and egress programs on a host-facing port.
+	void attach_filters(std::uint32_t ifindex);
 	void detach_port(std::uint32_t ifindex);
 	void on_link(const FdbListener::LinkEvent &ev);
 	void note_mac(const MacEvent &ev);
@@ -184,24 +186,19 @@ LinuxDataplane::LinuxDataplane(const Config &cfg) : cfg_(cfg)
 		    cfg_.max_entries, cfg_.max_profiles);
 		erspan_filter_ = std::make_unique<TcFilter>(
 		    static_cast<int>(erspan_->ifindex()), prog_fd_erspan(*bpf_),
-		    cfg_.erspan_device, true);
+		    cfg_.erspan_device, true, cfg_.tc_hook, cfg_.pin_dir);
 		erspan_hop_filter_ = std::make_unique<TcFilter>(
 		    static_cast<int>(erspan_->peer_ifindex()), prog_fd_erspan_hop(*bpf_),
-		    erspan_->peer_name());
+		    erspan_->peer_name(), false, cfg_.tc_hook, cfg_.pin_dir);
 		decap_filter_ = std::make_unique<TcFilter>(
 		    static_cast<int>(mirror_->ifindex()), prog_fd_decap(*bpf_),
-		    cfg_.mirror_device);
+		    cfg_.mirror_device, false, cfg_.tc_hook, cfg_.pin_dir);
 		// Cuts truncated VXLAN copies before the device encapsulates them.
 		mirror_egress_filter_ = std::make_unique<TcFilter>(
 		    static_cast<int>(mirror_->ifindex()), prog_fd_mirror_egress(*bpf_),
-		    cfg_.mirror_device, true);
-		for (const auto &[ifindex, _] : port_vni_) {
-			filters_.try_emplace(ifindex, static_cast<int>(ifindex),
-					     prog_fd_mirror(*bpf_), port_name(ifindex));
-			egress_filters_.try_emplace(ifindex, static_cast<int>(ifindex),
-						    prog_fd_egress(*bpf_),
-						    port_name(ifindex), true);
-		}
+		    cfg_.mirror_device, true, cfg_.tc_hook, cfg_.pin_dir);
+		for (const auto &[ifindex, _] : port_vni_)
+			attach_filters(ifindex);
 		// Local MACs for the egress program (frames to the server).
 		fdb_->dump([this](const MacEvent &ev) { note_mac(ev); });
 		setup_events();
@@ -237,15 +234,20 @@ void LinuxDataplane::attach_port(std::uint32_t ifindex, std::uint32_t vni)
 	bpf_map_update_elem(map_fd_port_vni(*bpf_), &ifindex, &vni, BPF_ANY);
 	if (!filters_.contains(ifindex) || !egress_filters_.contains(ifindex)) {
 		try {
-			filters_.try_emplace(ifindex, static_cast<int>(ifindex),
-					     prog_fd_mirror(*bpf_), port_name(ifindex));
-			egress_filters_.try_emplace(ifindex, static_cast<int>(ifindex),
-						    prog_fd_egress(*bpf_),
-						    port_name(ifindex), true);
+			attach_filters(ifindex);
 		} catch (const std::system_error &) {
 			// Port vanished meanwhile; its RTM_DELLINK follows.
 		}
 	}
+}
+
+void LinuxDataplane::attach_filters(std::uint32_t ifindex)
+{
+	const int dev = static_cast<int>(ifindex);
+	filters_.try_emplace(ifindex, dev, prog_fd_mirror(*bpf_), port_name(ifindex), false,
+			     cfg_.tc_hook, cfg_.pin_dir);
+	egress_filters_.try_emplace(ifindex, dev, prog_fd_egress(*bpf_), port_name(ifindex),
+				    true, cfg_.tc_hook, cfg_.pin_dir);
 }
 
 void LinuxDataplane::detach_port(std::uint32_t ifindex)

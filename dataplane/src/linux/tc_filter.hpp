@@ -1,8 +1,22 @@
-// RAII TC attachment of a BPF program on a device's clsact ingress (or
-// egress) hook
-// (libbpf bpf_tc_*). A fixed handle/priority lets a new run replace what a
-// previous run left (BPF_TC_F_REPLACE) instead of stacking a second copy.
+// RAII attachment of a BPF program to a device's TC ingress or egress hook.
+//
+// Two kernel mechanisms, one behaviour:
+//  * tcx (Linux 6.6+): a BPF link, no qdisc and no classifier on the
+//    packet path: about half the per-packet cost of clsact here
+//    (docs/benchmarks.md, "Dataplane"). The link is pinned under the pin
+//    directory, so that it outlives a process that keeps its programs on
+//    exit (Config::keep_on_exit) and the next run replaces its program in
+//    place (bpf_link_update: no gap, no second copy).
+//  * clsact + cls_bpf (older kernels): a filter with a fixed handle and
+//    priority, replaced in place by the next run (BPF_TC_F_REPLACE).
+// Either way our program runs first on the hook and, when it has no verdict
+// of its own, hands the packet on (DP_TC_NEXT), so other programs and
+// filters on the same hook still see every packet. Attaching with one
+// mechanism removes what an earlier run left with the other, so a packet
+// never meets two copies of our program.
 #pragma once
+
+#include <evpnmon/dataplane/dataplane.hpp>
 
 #include <cstdint>
 #include <string>
@@ -14,8 +28,11 @@ inline constexpr std::uint32_t kTcPriority = 1;
 
 class TcFilter {
 public:
+	// `hook`: TcHook::Auto takes tcx where the kernel has it. `pin_dir`:
+	// where tcx links are pinned. `what`: the device's name, for errors.
 	// Throws std::system_error.
-	TcFilter(int ifindex, int prog_fd, std::string what, bool egress = false);
+	TcFilter(int ifindex, int prog_fd, std::string what, bool egress, TcHook hook,
+		 const std::string &pin_dir);
 	~TcFilter();
 	TcFilter(TcFilter &&o) noexcept;
 	TcFilter &operator=(TcFilter &&) = delete;
@@ -23,13 +40,23 @@ public:
 	TcFilter &operator=(const TcFilter &) = delete;
 
 	int ifindex() const { return ifindex_; }
-	// Leave the filter in place on destruction (keep_on_exit).
+	// The mechanism used: TcHook::Tcx or TcHook::Clsact.
+	TcHook hook() const { return link_fd_ >= 0 ? TcHook::Tcx : TcHook::Clsact; }
+	// Leave the program attached on destruction (keep_on_exit).
 	void release() { ifindex_ = 0; }
 
 private:
+	void attach_tcx(int prog_fd, const std::string &what);
+	void attach_clsact(int prog_fd, const std::string &what);
+
 	int ifindex_ = 0;
-	bool created_qdisc_ = false;
 	bool egress_ = false;
+	bool created_qdisc_ = false;
+	int link_fd_ = -1;     // tcx
+	std::string link_pin_; // tcx
 };
+
+// Whether this kernel has tcx (probed once, with a throwaway program).
+bool kernel_has_tcx();
 
 } // namespace evpnmon::dp::linux_dp

@@ -49,6 +49,7 @@ Consumer::Consumer(const Options &o) : options_(o), started_(Clock::now())
 		dcfg.local_vtep = *parse_ipv4_text(o.local_vtep);
 	dcfg.keep_on_exit = !o.cleanup_on_exit;
 	dcfg.pin_dir = o.bpf_pin_dir;
+	dcfg.tc_hook = dp::parse_tc_hook(o.tc_hook).value(); // checked by options
 	dcfg.erspan_hw_id = o.erspan_hw_id;
 	static_assert(kDefaultDpMaxEntries == dp::kDefaultMaxEntries &&
 		      kDpMaxEntriesLimit == dp::kMaxEntriesLimit);

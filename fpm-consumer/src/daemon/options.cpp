@@ -73,6 +73,10 @@ Options parse(int argc, const char *const *argv, bool exit_on_error)
 		->capture_default_str();
 	app.add_option("--bpf-pin-dir", o.bpf_pin_dir, "linux backend: bpffs directory of pinned maps")
 		->capture_default_str();
+	app.add_option("--tc-hook", o.tc_hook,
+		       "linux backend: attach the TC programs with tcx links (Linux 6.6+) or "
+		       "clsact filters; auto = tcx where the kernel has it")
+		->capture_default_str()->check(CLI::IsMember({"auto", "tcx", "clsact"}));
 	app.add_option("--log-level", o.log_level, "error|warn|info|debug")
 		->check(CLI::IsMember({"error", "warn", "info", "debug"}))->capture_default_str();
 	app.add_option("--state-socket", o.state_socket, "unix socket for evpnmon-ctl")

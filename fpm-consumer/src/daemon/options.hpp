@@ -58,6 +58,8 @@ struct Options {
 	std::string mirror_device = "evpnmon0";
 	std::uint16_t mirror_udp_port = 4790;
 	std::string bpf_pin_dir = "/sys/fs/bpf/evpnmon";
+	// linux backend: how TC programs attach (dp::TcHook by name).
+	std::string tc_hook = "auto";
 	std::string log_level = "info";
 	std::string state_socket = "/run/evpn-monitor/fpm-consumer.sock";
 	std::chrono::milliseconds feed_hold{10000};

@@ -23,6 +23,11 @@ struct PortConfig {
 	std::uint32_t vni = 0;     // VNI of that bridge
 };
 
+// How the linux backend attaches its TC programs (tc_filter.hpp): tcx
+// links (Linux 6.6+) or clsact + cls_bpf filters. Auto: tcx where the
+// kernel has it.
+enum class TcHook { Auto, Tcx, Clsact };
+
 struct Config {
 	std::vector<PortConfig> bridges;
 	std::string mirror_device = "evpnmon0"; // `vxlan external gbp` device
@@ -35,6 +40,8 @@ struct Config {
 	bool keep_on_exit = false;
 	// linux backend: create the mirror device if it does not exist.
 	bool create_mirror_device = true;
+	// linux backend: the TC hook mechanism (TcHook).
+	TcHook tc_hook = TcHook::Auto;
 	// ERSPAN copies: the device they are cloned to, whose egress program
 	// encapsulates and routes them (a veth pair: this name and
 	// "<name>p"); created like the mirror device.
@@ -115,6 +122,14 @@ void check_mirror_ceiling(const Config &config, const std::string &who);
 std::optional<std::uint64_t> parse_bit_rate(std::string_view text);
 std::optional<std::uint64_t> parse_packet_rate(std::string_view text);
 std::optional<std::uint64_t> parse_byte_size(std::string_view text);
+
+// "auto", "tcx", "clsact"; nullopt otherwise.
+std::optional<TcHook> parse_tc_hook(std::string_view text);
+const char *tc_hook_name(TcHook hook);
+
+// linux backend: the id of the program evpn-monitor attached on a device's
+// TC ingress or egress hook (tcx or clsact), 0 if none.
+std::uint32_t attached_program_id(int ifindex, bool egress);
 
 // What the mirror ceiling passed and dropped on this VTEP (all CPUs), while
 // it is on; bytes are mirrored octets (after truncation).
