@@ -11,14 +11,14 @@
 #   e  an empty program on a clsact filter, x  the same on a tcx link
 #      (each mechanism's own cost; both attached by the backend's code,
 #      evpnmon-hookattach);
-#   b0 the programs as the backend attaches them (tcx links on this
-#      kernel; bc the same on clsact filters: --tc-hook clsact) (evpnmon_mirror at the
-#      ingress port, evpnmon_egress at every port, so also at the output
-#      port), the VNI without any entry;
-#   b  the same, no matching entry: entries for another MAC in the VNI
-#      (entry 1 and 2, as a MAC-keyed session installs);
-#   bi b with the egress program taken off the output port (diagnostic:
-#      the mirror program's share alone);
+#   b0 the programs as the backend attaches them (tcx links where the kernel
+#      has them), the VNI without any entry: evpnmon_mirror at the ingress
+#      port; no port receives copies, so no egress program anywhere;
+#   b  the same, no matching entry: entries 1 and 2 of another MAC in the
+#      VNI (as a MAC-keyed session installs) copying to p3, so the egress
+#      program sits on p3 only, not on the output port;
+#   bc b with the programs on clsact filters (--tc-hook clsact, as on
+#      kernels before 6.6);
 #   c  every frame mirrored to a local port;  d  as a VXLAN-GBP copy.
 # Scenarios interleaved, REPS runs of SECS each, sender pinned to one CPU.
 # CPU per frame = (sender's CPU time, which without IRQ time accounting
@@ -92,15 +92,10 @@ one() { # scenario -> prints "fwd_pps copy_pps sent_pps cpu_ns_per_frame"
        for _ in $(seq 50); do grep -qs '^ready' /tmp/$NS.hook.out && break; sleep 0.1; done
        grep -qs '^ready' /tmp/$NS.hook.out || { cat /tmp/$NS.hook.out >&2; exit 1; } ;;
     b0) start_dp ;;
-    b|bi|bc) start_dp --entry "src vni=100 mac=02:00:00:00:0c:01 host-id=1 port=p3" \
+    b|bc) start_dp --entry "src vni=100 mac=02:00:00:00:0c:01 host-id=1 port=p3" \
                 --entry "dst vni=100 mac=02:00:00:00:0c:01 host-id=1 port=p3" \
                 $([ "$1" = bc ] && echo --tc-hook clsact)
-       # bi: the egress rule taken off the output port, to see the mirror
-       # program's share alone.
-       if [ "$1" = bi ]; then
-         l="$PIN/tcx_eg_$(n cat /sys/class/net/p2/ifindex)"
-         if [ -e "$l" ]; then bpftool link detach pinned "$l"; else n tc filter del dev p2 egress; fi
-       fi ;;
+ ;;
     c) start_dp --entry "src vni=100 mac=$SRC host-id=1 port=p3" ;;
     d) start_dp --entry "src vni=100 mac=$SRC host-id=1 vxlan=10.9.9.2/100/1" ;;
   esac
@@ -125,7 +120,7 @@ one() { # scenario -> prints "fwd_pps copy_pps sent_pps cpu_ns_per_frame"
 median() { sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
 spread() { sort -n | awk '{a[NR]=$1} END{printf "%.0f–%.0f k", a[1]/1000, a[NR]/1000}'; }
 
-SCEN="s a n e x b0 b bc bi c d"
+SCEN="s a n e x b0 b bc c d"
 declare -A F C N D Q
 for r in $(seq "$REPS"); do
   declare -A R=()
@@ -154,10 +149,9 @@ for s in $SCEN; do
     n) name="no program, bridge-nf-call-iptables=0 (this namespace)" ;;
     e) name="(reference) empty program, clsact filter: the hook's own cost" ;;
     x) name="(reference) empty program, tcx link: the hook's own cost" ;;
-    b0) name="programs attached, VNI without entries (mirror at ingress, egress rule at the output port)" ;;
-    b) name="programs attached, no matching entry (MAC entries of another host in the VNI)" ;;
+    b0) name="programs attached, VNI without entries (the mirror program at the ingress port; no port receives copies, so no egress program)" ;;
+    b) name="programs attached, no matching entry (MAC entries of another host in the VNI, copies to p3: the egress program on p3 only)" ;;
     bc) name="the same on clsact filters (--tc-hook clsact, as on kernels before 6.6)" ;;
-    bi) name="the same, egress rule detached from the output port: mirror program alone" ;;
     c) name="every frame mirrored (local port copy)" ;;
     d) name="every frame mirrored (VXLAN-GBP copy)" ;;
   esac

@@ -653,7 +653,19 @@ int main(int argc, char **argv)
 		const std::uint32_t h1 = if_nametoindex("h1");
 		const auto f = frame();
 		{
+			// The egress program is attached only on ports copies go to:
+			// an entry to h1 while its fd is taken.
+			Entry probe;
+			probe.key.kind = EntryKind::MirrorSource;
+			probe.key.vni = 100;
+			probe.key.host.mac = parse_mac("02:ee:ee:ee:ee:ee");
+			probe.key.host_id = 1;
+			probe.action.ifindex = h1;
+			if (dp->install(probe))
+				throw std::runtime_error("egress probe entry");
 			const int egress = attached("h1", true), decap = attached("evpnmon0", false);
+			if (dp->remove(probe.key))
+				throw std::runtime_error("egress probe entry");
 			path_table(*dp, repeat, reps, counts, mirror, egress, empty, decap, f);
 			::close(egress);
 			::close(decap);

@@ -47,14 +47,16 @@ cheaper than no program is within that noise.
   program − the same with \`net.bridge.bridge-nf-call-iptables=0\` set in the
   bench's namespace only (the sysctl is per network namespace on this
   kernel; the host's stays 1). Every other row has it on;
-* the empty TC program (ingress only) gives the clsact/cls_bpf hook's own
-  cost; "programs attached" rows run what the backend attaches:
-  \`evpnmon_mirror\` at the ingress port and \`evpnmon_egress\` at every
-  port, so a forwarded frame also passes the egress rule at the output port
-  (a port without a server: one lookup). "VNI without entries": nothing
-  installed; "no matching entry": entries 1 and 2 of another host's MAC in
-  the VNI (a MAC-keyed session), so the mirror program makes its 2 MAC
-  lookups;
+* the empty program (ingress only) gives each hook mechanism's own cost:
+  a clsact filter (cls_bpf, direct action) and a tcx link (Linux 6.6+),
+  both attached by the backend's own code (\`evpnmon-hookattach\`).
+  "Programs attached" rows run what the backend attaches: tcx links here
+  (the clsact row: \`--tc-hook clsact\`), \`evpnmon_mirror\` at every
+  host-facing port's ingress and \`evpnmon_egress\` only at the egress of
+  ports that copies go to (p3 in these rows), so a frame from p1 to p2
+  passes one hook. "VNI without entries": nothing installed; "no matching
+  entry": entries 1 and 2 of another host's MAC in the VNI (a MAC-keyed
+  session copying to p3), so the mirror program makes its 2 MAC lookups;
 * the last column divides each round's difference by that round's
   bridging alone and takes the median: a busy machine inflates both alike.
 

@@ -23,6 +23,9 @@ session is active on every consumer as soon as it arrives. On VTEP101:
     host` lines with one `vtysh -f`, end to end, beside the same vtysh with
     N no-op lines (the CLI's own cost).
 The consumers get --dp-max-entries (room for 2N entries) when they have it.
+For the propagation runs every leaf's bgpd admits N sessions (`monitor import
+maximum-sessions N` and `... per-originator N`, N at least 16,384): the
+default limits would hold back all but the first 4,096 of one originator.
 Memory: bgpd `show memory` (sum of in-use bytes of all memory types) on
 VTEP103 (a receiver) and VTEP101 (the originator), before and after, divided
 by N.
@@ -109,9 +112,20 @@ def fabric(frr: str) -> Lab:
     return lab
 
 
+SESSION_LIMIT = 0  # set by main(): sessions every leaf admits (0: the defaults)
+
+
 def settle(lab: Lab) -> None:
     lab.wait_for(lambda: all(lab.bgp_established(n) for n in lab.frr_nodes),
                  timeout=90, what="BGP sessions")
+    # The import limits (defaults 16,384 per VTEP, 4,096 per originator)
+    # would hold back all but the first sessions of one originator: room
+    # for every session the run creates, on every leaf.
+    if SESSION_LIMIT:
+        for node in CONSUMERS:
+            lab.vtysh(node, ["configure terminal"] + [c.strip() for c in CTX] + [
+                f"monitor import maximum-sessions {SESSION_LIMIT}",
+                f"monitor import maximum-sessions per-originator {SESSION_LIMIT}"])
     time.sleep(2)
 
 
@@ -351,12 +365,12 @@ def show_table(show: dict, n: int, n_type2: int) -> str:
 
 
 def main() -> int:
-    global DP_MAX_ENTRIES
+    global DP_MAX_ENTRIES, SESSION_LIMIT
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("-n", type=int, default=10000, help="sessions and type-2 MACs per propagation run")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--poll", type=float, default=0.0,
-                    help="seconds between reads of the consumers' state (default: 0.25, 1 above 20k)")
+                    help="seconds between reads of the consumers' counters (default: 0.25)")
     ap.add_argument("--dp-max-entries", type=int, default=-1,
                     help="consumers' --dp-max-entries (default: room for 2N+ entries when supported)")
     ap.add_argument("--no-cli", action="store_true", help="skip the `vtysh -f` run")
@@ -368,7 +382,7 @@ def main() -> int:
     ap.add_argument("--frr-prefix", default=os.environ.get("EVPNMON_FRR_PREFIX", str(REPO / "build" / "frr")))
     ap.add_argument("--no-doc", action="store_true")
     a = ap.parse_args()
-    poll = a.poll or (0.25 if a.n <= 20000 else 1.0)
+    poll = a.poll or 0.25
     if a.dp_max_entries >= 0:
         DP_MAX_ENTRIES = a.dp_max_entries
     elif consumer_supports("--dp-max-entries"):
@@ -379,6 +393,9 @@ def main() -> int:
     if a.show_sessions:
         show = run_show(a.frr_prefix, a.show_sessions, a.show_sessions, a.show_reps)
         results["show"] = show
+    # The propagation runs: every leaf admits all N sessions (the show
+    # above lists routes, whatever their import decision).
+    SESSION_LIMIT = max(a.n, 16384)
     if a.show_only:
         print(json.dumps(results, indent=1))
         if a.json_out:

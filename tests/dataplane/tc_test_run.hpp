@@ -36,6 +36,26 @@ inline int attached_prog(const std::string &dev, bool egress, const std::string 
 	return fd;
 }
 
+// The egress program, from a port of VNI `vni`: the backend attaches it
+// only on ports that copies go to, so an entry naming the port is
+// installed for as long as it takes to open the program (the fd keeps it).
+inline int attached_egress(Dataplane &dp, const std::string &dev, std::uint32_t vni)
+{
+	Entry e;
+	e.key.kind = EntryKind::MirrorSource;
+	e.key.vni = vni;
+	e.key.host.mac = parse_mac("02:ee:ee:ee:ee:ee");
+	e.key.host_id = 1;
+	e.key.session = "egress-program";
+	e.action.ifindex = if_nametoindex(dev.c_str());
+	if (dp.install(e))
+		throw std::runtime_error("install on " + dev);
+	const int fd = attached_prog(dev, true, "evpnmon_egress");
+	if (dp.remove(e.key))
+		throw std::runtime_error("remove on " + dev);
+	return fd;
+}
+
 struct Run {
 	int retval = -1;
 	__sk_buff ctx{};

@@ -736,6 +736,54 @@ TEST_CASE("TC hook (tcx): other programs on the hook still decide the original")
 	check_hands_on(TcHook::Tcx);
 }
 
+TEST_CASE("the egress program is only on ports that copies go to, before their entries")
+{
+	auto on = [](const char *dev) {
+		return attached_program_id(static_cast<int>(if_nametoindex(dev)), true) != 0;
+	};
+	const auto ports = {"h1", "h2", "h3", "srv", "g1"};
+	{
+		auto dp = make_dataplane("linux", switch_config(true));
+		for (auto p : ports)
+			CHECK_MESSAGE(!on(p), p);
+		Entry e = watched_entry(); // entry 1: h1's frames to srv
+		REQUIRE_FALSE(dp->install(e));
+		CHECK(on("srv"));
+		CHECK_FALSE(on("h1"));
+		Entry d; // entry 3 to h3
+		d.key.kind = EntryKind::Decap;
+		d.key.vni = 100;
+		d.key.host_id = 9;
+		d.action.ifindex = if_nametoindex("h3");
+		REQUIRE_FALSE(dp->install(d));
+		CHECK(on("h3"));
+		e.action.ifindex = if_nametoindex("h2"); // replaced: srv -> h2
+		REQUIRE_FALSE(dp->install(e));
+		CHECK(on("h2"));
+		CHECK_FALSE(on("srv"));
+		REQUIRE_FALSE(dp->remove(d.key));
+		CHECK_FALSE(on("h3"));
+		// A refused install leaves no program behind (HOST ID 0 is
+		// invalid; the program is attached before the store refuses it).
+		Entry bad = watched_entry();
+		bad.key.session = "refused";
+		bad.key.host_id = 0;
+		bad.action.ifindex = if_nametoindex("h1");
+		CHECK(dp->install(bad));
+		CHECK_FALSE(on("h1"));
+	} // kept: the adopted entry's port keeps its program
+	{
+		auto dp = make_dataplane("linux", switch_config(false));
+		CHECK(on("h2"));
+		for (auto p : {"h1", "h3", "srv", "g1"})
+			CHECK_MESSAGE(!on(p), p);
+		REQUIRE_FALSE(dp->remove(watched_entry().key));
+		CHECK_FALSE(on("h2"));
+	}
+	for (auto p : ports)
+		CHECK_MESSAGE(!on(p), p);
+}
+
 TEST_CASE("TC hook: one mechanism at a time; a restart with the other takes over in place")
 {
 	if (!kernel_has_tcx_hook()) {

@@ -584,6 +584,12 @@ bool EntryStore::targets_port(std::uint32_t ifindex) const
 	return targets_.contains(ifindex);
 }
 
+std::uint32_t EntryStore::port_of_key(const EntryKey &key) const
+{
+	auto it = recs_.find(key);
+	return it == recs_.end() ? 0 : port_of(it->second.action);
+}
+
 dp_u32 EntryStore::KindRefs::word() const
 {
 	dp_u32 w = 0;

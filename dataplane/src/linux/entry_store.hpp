@@ -61,6 +61,11 @@ public:
 	// true if an installed entry sends copies to this local port (a
 	// LocalPort action of entry 1/2, or the port of an entry 3).
 	bool targets_port(std::uint32_t ifindex) const;
+	// The local port an installed entry's action names (0: none, or no
+	// such entry).
+	std::uint32_t port_of_key(const EntryKey &key) const;
+	// The local port an action names (0: none).
+	static dp_u32 port_of(const Action &a);
 	// Originals dropped at a server port's egress (already mirrored).
 	Counters dropped_originals() const;
 	// Every ERSPAN destination in use, with its counters.
@@ -110,7 +115,6 @@ private:
 		dp_u32 word() const;
 	};
 	static dp_u32 entry_kind_bit(const EntryKey &key);
-	static dp_u32 port_of(const Action &a);
 	std::error_code add_kinds(const EntryKey &key, const Action &a);
 	void drop_kinds(const EntryKey &key, const Action &a);
 	int write_kinds(int fd, dp_u32 key, dp_u32 word);

@@ -38,8 +38,8 @@ public:
 	explicit LinuxDataplane(const Config &cfg);
 	~LinuxDataplane() override;
 
-	std::error_code install(const Entry &e) override { return store_->install(e); }
-	std::error_code remove(const EntryKey &k) override { return store_->remove(k); }
+	std::error_code install(const Entry &e) override;
+	std::error_code remove(const EntryKey &k) override;
 	std::vector<Entry> list() const override { return store_->list(); }
 	std::optional<Counters> counters(const EntryKey &k) const override
 	{
@@ -105,8 +105,11 @@ private:
 	void setup_events();
 	bool host_facing(const std::string &name, const std::string &kind) const;
 	void attach_port(std::uint32_t ifindex, std::uint32_t vni);
-	// The mirror and egress programs on a host-facing port.
+	// The mirror program on a host-facing port, and the egress program if
+	// copies go to it.
 	void attach_filters(std::uint32_t ifindex);
+	std::error_code need_egress(std::uint32_t port);
+	void release_egress(std::uint32_t port);
 	void detach_port(std::uint32_t ifindex);
 	void on_link(const FdbListener::LinkEvent &ev);
 	void note_mac(const MacEvent &ev);
@@ -246,8 +249,58 @@ void LinuxDataplane::attach_filters(std::uint32_t ifindex)
 	const int dev = static_cast<int>(ifindex);
 	filters_.try_emplace(ifindex, dev, prog_fd_mirror(*bpf_), port_name(ifindex), false,
 			     cfg_.tc_hook, cfg_.pin_dir);
-	egress_filters_.try_emplace(ifindex, dev, prog_fd_egress(*bpf_), port_name(ifindex),
-				    true, cfg_.tc_hook, cfg_.pin_dir);
+	if (store_->targets_port(ifindex))
+		egress_filters_.try_emplace(ifindex, dev, prog_fd_egress(*bpf_),
+					    port_name(ifindex), true, cfg_.tc_hook,
+					    cfg_.pin_dir);
+	else
+		detach_kept(dev, true, cfg_.pin_dir); // a previous run's, not needed now
+}
+
+// The egress program runs only on ports that copies are sent to (the
+// LocalPort action of an entry 1/2, or an entry 3's port): the egress rule
+// and the copies' truncation concern those ports alone, and every other
+// port's frames skip a hook. It is attached before the first such entry
+// becomes visible (no flooded original slips past the rule) and detached
+// after the last one is gone.
+std::error_code LinuxDataplane::need_egress(std::uint32_t port)
+{
+	if (!port || egress_filters_.contains(port) || !port_vni_.contains(port))
+		return {};
+	try {
+		egress_filters_.try_emplace(port, static_cast<int>(port), prog_fd_egress(*bpf_),
+					    port_name(port), true, cfg_.tc_hook, cfg_.pin_dir);
+	} catch (const std::system_error &e) {
+		return e.code(); // the entry is refused, and retried by the caller
+	}
+	return {};
+}
+
+void LinuxDataplane::release_egress(std::uint32_t port)
+{
+	if (port && !store_->targets_port(port))
+		egress_filters_.erase(port);
+}
+
+std::error_code LinuxDataplane::install(const Entry &e)
+{
+	const std::uint32_t before = store_->port_of_key(e.key);
+	const std::uint32_t port = EntryStore::port_of(e.action);
+	if (auto ec = need_egress(port))
+		return ec;
+	const auto ec = store_->install(e);
+	release_egress(port); // refused: not needed after all
+	if (before != port)
+		release_egress(before); // replaced: the old port may serve no entry now
+	return ec;
+}
+
+std::error_code LinuxDataplane::remove(const EntryKey &k)
+{
+	const std::uint32_t port = store_->port_of_key(k);
+	const auto ec = store_->remove(k);
+	release_egress(port);
+	return ec;
 }
 
 void LinuxDataplane::detach_port(std::uint32_t ifindex)

@@ -64,6 +64,12 @@ bool kernel_has_tcx()
 	return has;
 }
 
+void detach_kept(int ifindex, bool egress, const std::string &pin_dir)
+{
+	detach_tcx(link_pin(pin_dir, ifindex, egress));
+	detach_clsact(ifindex, egress);
+}
+
 TcFilter::TcFilter(int ifindex, int prog_fd, std::string what, bool egress, TcHook hook,
 		   const std::string &pin_dir)
     : ifindex_(ifindex), egress_(egress), link_pin_(link_pin(pin_dir, ifindex, egress))

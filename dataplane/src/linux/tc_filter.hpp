@@ -56,7 +56,12 @@ private:
 	std::string link_pin_; // tcx
 };
 
-// Whether this kernel has tcx (probed once, with a throwaway program).
+// Whether this kernel has tcx (probed once, with a query that attaches
+// nothing).
 bool kernel_has_tcx();
+
+// Removes what an earlier run kept attached on a hook (our pinned tcx link
+// and our clsact filter), for a hook this run leaves empty.
+void detach_kept(int ifindex, bool egress, const std::string &pin_dir);
 
 } // namespace evpnmon::dp::linux_dp
