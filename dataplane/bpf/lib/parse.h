@@ -31,7 +31,9 @@ static __always_inline int parse_eth(struct __sk_buff *skb, struct ethhdr *eth)
 
 /* Source then destination address of an IPv4 (4 + 4 bytes) or IPv6
  * (16 + 16 bytes) packet after at most one VLAN tag, into addrs. Returns
- * the address length (4 or 16), or 0 for other frames or a short packet. */
+ * the address length (4 or 16), or 0 for other frames or a short packet.
+ * The common case, an untagged IPv4 packet whose header is in the linear
+ * part, is read in place (no helper call, as parse_eth). */
 static __always_inline int parse_ip_addrs(struct __sk_buff *skb,
 					  const struct ethhdr *eth,
 					  __u8 addrs[32])
@@ -39,6 +41,14 @@ static __always_inline int parse_ip_addrs(struct __sk_buff *skb,
 	__u32 off = sizeof(*eth);
 	__u16 proto = eth->h_proto;
 
+	if (proto == bpf_htons(ETH_P_IP)) {
+		void *data = (void *)(long)skb->data;
+		void *end = (void *)(long)skb->data_end;
+		if (data + sizeof(*eth) + 20 <= end) {
+			__builtin_memcpy(addrs, data + sizeof(*eth) + 12, 8);
+			return 4;
+		}
+	}
 	if (proto == bpf_htons(ETH_P_8021Q) || proto == bpf_htons(ETH_P_8021AD)) {
 		if (bpf_skb_load_bytes(skb, off + 2, &proto, sizeof(proto)))
 			proto = 0;
