@@ -290,6 +290,8 @@ void evpn_mon_feed_kick(void);
 /* The held session of (vni, prefix), or NULL. */
 const struct mon_sess *evpn_mon_feed_lookup(vni_t vni,
 					    const struct prefix_evpn *p);
+/* How many (VNI, session) pairs the feed holds. */
+unsigned int evpn_mon_feed_count(void);
 
 void evpn_mon_feed_init(struct thread_master *master, const char *endpoint);
 void evpn_mon_feed_fini(void);

@@ -697,6 +697,11 @@ const struct mon_sess *evpn_mon_feed_lookup(vni_t vni,
 	return hash_lookup(feed.pub, &slot);
 }
 
+unsigned int evpn_mon_feed_count(void)
+{
+	return feed.pub ? feed.pub->count : 0;
+}
+
 static void feed_heartbeat(struct thread *t)
 {
 	send_heartbeat();
