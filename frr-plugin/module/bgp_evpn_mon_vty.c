@@ -17,6 +17,10 @@
  */
 #include <zebra.h>
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 #include "lib/command.h"
 #include "lib/json.h"
 #include "lib/prefix.h"
@@ -1386,6 +1390,16 @@ static void jw_put(struct mon_jw *w, const char *s, size_t n)
 	}
 }
 
+/* Room for n more bytes (n well below MON_JW_BUF) at the end of the
+ * buffer: the caller writes them there and adds n to w->len. One bounds
+ * check per member instead of one per piece. */
+static inline char *jw_room(struct mon_jw *w, size_t n)
+{
+	if (w->len + n > sizeof(w->buf) - 1)
+		jw_flush(w);
+	return w->buf + w->len;
+}
+
 /* Decimal digits of v into buf (no NUL); returns their number. The show
  * writes several numbers per session: printf's format parsing costs more
  * than the digits. */
@@ -1436,7 +1450,20 @@ static void jw_str(struct mon_jw *w, const char *s)
 {
 	const char *run = s;
 	char esc[8];
+	size_t n;
 
+	for (n = 0; s[n]; n++)
+		if ((unsigned char)s[n] < 0x20 || s[n] == '"' || s[n] == '\\')
+			break;
+	if (!s[n] && n < 1024) {
+		char *p = jw_room(w, n + 2);
+
+		p[0] = '"';
+		memcpy(p + 1, s, n);
+		p[n + 1] = '"';
+		w->len += n + 2;
+		return;
+	}
 	jw_put(w, "\"", 1);
 	for (; *s; s++) {
 		unsigned char c = *s;
@@ -1480,20 +1507,33 @@ static void jw_str(struct mon_jw *w, const char *s)
 /* Before a member of the innermost container: the separator and indent. */
 static void jw_member(struct mon_jw *w)
 {
-	if (w->members[w->depth - 1])
-		jw_put(w, ",\n", 2);
+	size_t ind = 2 * (size_t)w->depth;
+	char *p = jw_room(w, ind + 2);
+
+	if (w->members[w->depth - 1]) {
+		*p++ = ',';
+		*p++ = '\n';
+		w->len += 2;
+	}
 	w->members[w->depth - 1] = true;
-	jw_indent(w, w->depth);
+	memset(p, ' ', ind);
+	w->len += ind;
 }
 
 /* Keys are this file's literals and the codec's error names: nothing in
  * them needs escaping. */
 static void jw_key(struct mon_jw *w, const char *key)
 {
+	size_t n = strlen(key);
+	char *p;
+
 	jw_member(w);
-	jw_put(w, "\"", 1);
-	jw_puts(w, key);
-	jw_put(w, "\":", 2);
+	p = jw_room(w, n + 3);
+	p[0] = '"';
+	memcpy(p + 1, key, n);
+	p[n + 1] = '"';
+	p[n + 2] = ':';
+	w->len += n + 3;
 }
 
 static void jw_open(struct mon_jw *w, char c)
@@ -2227,8 +2267,21 @@ static int evpn_mon_config_write(struct vty *vty, struct bgp *bgp)
 	return 0;
 }
 
+/* The show's output is held in the vty's buffer until vtysh has read it:
+ * about 45 MB at 50,000 sessions, in 4 KB chunks from the heap's top. When
+ * vtysh has read it, glibc returns that memory to the system (the top of
+ * the heap is trimmed once it exceeds 128 KB), so every show faulted its
+ * buffer in afresh: measured on a VM, that was half of a 250 ms show, more
+ * than the formatting. bgpd keeps up to 64 MB of freed heap instead, and a
+ * show reuses its predecessor's pages; the first show after bgpd starts,
+ * or one larger than any before, still pays for its new pages. */
+#define MON_TRIM_THRESHOLD (64 * 1024 * 1024)
+
 void evpn_mon_vty_init(void)
 {
+#if defined(__GLIBC__) && defined(M_TRIM_THRESHOLD)
+	mallopt(M_TRIM_THRESHOLD, MON_TRIM_THRESHOLD);
+#endif
 	hook_register(bgp_evpn_config_write, evpn_mon_config_write);
 
 	install_element(BGP_EVPN_NODE, &evpn_mon_server_cmd);
