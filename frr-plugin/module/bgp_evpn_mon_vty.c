@@ -1559,6 +1559,27 @@ static void jw_kstr(struct mon_jw *w, const char *key, const char *val)
 	jw_str(w, val);
 }
 
+/* A string member whose value this file made from a closed alphabet
+ * (addresses, MACs, RDs, session IDs, state and reason words): nothing in
+ * it needs escaping. Names that came from configuration or from the wire
+ * go through jw_kstr(). */
+static void jw_ktext(struct mon_jw *w, const char *key, const char *val)
+{
+	size_t n = strlen(val);
+	char *p;
+
+	jw_key(w, key);
+	if (n >= 1024) {
+		jw_str(w, val);
+		return;
+	}
+	p = jw_room(w, n + 2);
+	p[0] = '"';
+	memcpy(p + 1, val, n);
+	p[n + 1] = '"';
+	w->len += n + 2;
+}
+
 static void jw_kint(struct mon_jw *w, const char *key, int64_t val)
 {
 	char buf[24];
@@ -1724,6 +1745,21 @@ static const struct mon_imp *mon_imp_find(const struct mon_imps *t,
 	return e->p ? e : NULL;
 }
 
+/* The lookups of a route's imports and decision each begin with a cache
+ * miss in a table of the show's size; the walk asks for the next route's
+ * while it writes the current one. */
+static void mon_imp_prefetch(const struct mon_imps *t,
+			     const struct prefix_evpn *p)
+{
+	struct evpn_mon_key key;
+
+	__builtin_prefetch(&t->slot[mon_imp_hash(p) & t->mask]);
+	/* its decision is looked up in the first importing VNI: nearly
+	 * always the session's own */
+	memcpy(&key, p->prefix.ext_addr.val, sizeof(key));
+	evpn_mon_feed_prefetch(key.vni, p);
+}
+
 /* "%pEA" without printfrr's format parsing: this runs twice per session
  * of a show. */
 static void mon_mac_str(const uint8_t *m, char *buf)
@@ -1779,40 +1815,40 @@ static void mon_route_jw(struct mon_jw *w, const struct evpn_mon_route *r,
 
 	jw_member(w);
 	jw_open(w, '{');
-	jw_kstr(w, "origin", local ? "local" : "remote");
-	jw_kstr(w, "rd", rd);
+	jw_ktext(w, "origin", local ? "local" : "remote");
+	jw_ktext(w, "rd", rd);
 	jw_kint(w, "ethTag", r->eth_tag);
 	jw_kint(w, "vni", r->vni);
 	if (r->dest == EVPN_MON_DEST_COLLECTOR) {
-		jw_kstr(w, "destination", "collector");
+		jw_ktext(w, "destination", "collector");
 		jw_kint(w, "collectorId", r->host_id);
 	} else {
-		jw_kstr(w, "destination", "server");
+		jw_ktext(w, "destination", "server");
 		jw_kint(w, "hostId", r->host_id);
 	}
 	if (r->host_mac_len) {
 		mon_mac_str(r->host_mac, buf);
-		jw_kstr(w, "hostMac", buf);
+		jw_ktext(w, "hostMac", buf);
 	}
 	if (r->host_ip.len) {
 		mon_ip_str(&r->host_ip, buf, sizeof(buf));
-		jw_kstr(w, "hostIp", buf);
+		jw_ktext(w, "hostIp", buf);
 	}
 	if (r->dest == EVPN_MON_DEST_COLLECTOR) {
 		mon_ip_str(&r->server_ip, buf, sizeof(buf));
-		jw_kstr(w, "collectorIp", buf);
+		jw_ktext(w, "collectorIp", buf);
 	} else {
 		mon_mac_str(r->server_mac, buf);
-		jw_kstr(w, "serverMac", buf);
+		jw_ktext(w, "serverMac", buf);
 		if (r->server_ip.len) {
 			mon_ip_str(&r->server_ip, buf, sizeof(buf));
-			jw_kstr(w, "serverIp", buf);
+			jw_ktext(w, "serverIp", buf);
 		}
 	}
 	mon_ipv4_str(r->orig_ip, buf);
-	jw_kstr(w, "originatorIp", buf);
+	jw_ktext(w, "originatorIp", buf);
 	evpn_mon_session_id(r, sid, sizeof(sid));
-	jw_kstr(w, "sessionId", sid);
+	jw_ktext(w, "sessionId", sid);
 	if (r->opts.present) {
 		if (r->opts.name[0])
 			jw_kstr(w, "profile", r->opts.name);
@@ -1842,15 +1878,15 @@ static void mon_route_jw(struct mon_jw *w, const struct evpn_mon_route *r,
 		jw_member(w);
 		jw_open(w, '{');
 		jw_kint(w, "vni", s->vni);
-		jw_kstr(w, "state", evpn_mon_import_state_name(s->imp.state));
-		jw_kstr(w, "reason", why);
+		jw_ktext(w, "state", evpn_mon_import_state_name(s->imp.state));
+		jw_ktext(w, "reason", why);
 		jw_close(w, '}');
 	}
 	jw_close(w, ']');
 	if (first) {
-		jw_kstr(w, "importState",
+		jw_ktext(w, "importState",
 			evpn_mon_import_state_name(first->imp.state));
-		jw_kstr(w, "importReason", first_why);
+		jw_ktext(w, "importReason", first_why);
 	}
 	jw_close(w, '}');
 }
@@ -1998,20 +2034,20 @@ static void mon_host_jw(struct mon_jw *w, struct bgp *bgp,
 	jw_kint(w, "vni", h->vni);
 	if (h->has_mac) {
 		mon_mac_str(h->mac.octet, buf);
-		jw_kstr(w, "hostMac", buf);
+		jw_ktext(w, "hostMac", buf);
 	}
 	if (IS_IPADDR_V4(&h->ip)) {
 		mon_ipv4_str((const uint8_t *)&h->ip.ipaddr_v4, buf);
-		jw_kstr(w, "hostIp", buf);
+		jw_ktext(w, "hostIp", buf);
 	} else if (!IS_IPADDR_NONE(&h->ip)) {
 		snprintfrr(buf, sizeof(buf), "%pIA", &h->ip);
-		jw_kstr(w, "hostIp", buf);
+		jw_ktext(w, "hostIp", buf);
 	}
 	if (h->dest == EVPN_MON_DEST_COLLECTOR) {
-		jw_kstr(w, "destination", "collector");
+		jw_ktext(w, "destination", "collector");
 		jw_kint(w, "collectorId", h->host_id);
 	} else {
-		jw_kstr(w, "destination", "server");
+		jw_ktext(w, "destination", "server");
 		jw_kint(w, "hostId", h->host_id);
 	}
 	if (h->profile[0])
@@ -2022,9 +2058,9 @@ static void mon_host_jw(struct mon_jw *w, struct bgp *bgp,
 
 		evpn_mon_route_from_path(&r, &h->adv_p, NULL, NULL);
 		evpn_mon_session_id(&r, sid, sizeof(sid));
-		jw_kstr(w, "sessionId", sid);
+		jw_ktext(w, "sessionId", sid);
 	}
-	jw_kstr(w, "state", evpn_mon_host_state(bgp, h));
+	jw_ktext(w, "state", evpn_mon_host_state(bgp, h));
 	jw_close(w, '}');
 }
 
@@ -2118,7 +2154,7 @@ static void mon_show_counters(struct vty *vty)
 static void mon_show_routes(struct mon_jw *w, bool uj, struct bgp *bgp)
 {
 	struct mon_imps imps;
-	struct bgp_dest *rd_dest, *dest;
+	struct bgp_dest *rd_dest, *dest, *next;
 	struct bgp_path_info *pi;
 
 	mon_imp_build(&imps, bgp);
@@ -2131,11 +2167,19 @@ static void mon_show_routes(struct mon_jw *w, bool uj, struct bgp *bgp)
 		prefix_rd2str(prd, rdbuf, sizeof(rdbuf));
 		for (dest = evpn_mon_table_first(
 			     bgp_dest_get_bgp_table_info(rd_dest));
-		     dest; dest = evpn_mon_table_next(dest)) {
+		     dest; dest = next) {
 			const struct prefix_evpn *p =
 				(const struct prefix_evpn *)bgp_dest_get_prefix(
 					dest);
 
+			/* one ahead (dest stays: it has paths, and the show
+			 * does not yield) */
+			next = evpn_mon_table_next(dest);
+			if (next)
+				mon_imp_prefetch(
+					&imps,
+					(const struct prefix_evpn *)
+						bgp_dest_get_prefix(next));
 			for (pi = bgp_dest_get_bgp_path_info(dest); pi;
 			     pi = pi->next)
 				if (CHECK_FLAG(pi->flags, BGP_PATH_SELECTED))
