@@ -673,7 +673,7 @@ static void mon_vni_event(struct bgp *bgp, struct bgpevpn *vpn,
 
 const char *evpn_mon_host_state(struct bgp *bgp, const struct mon_host *h)
 {
-	struct bgpevpn *vpn = bgp ? bgp_evpn_lookup_vni(bgp, h->vni) : NULL;
+	struct bgpevpn *vpn;
 
 	if (h->pending)
 		return "pending";
@@ -689,6 +689,8 @@ const char *evpn_mon_host_state(struct bgp *bgp, const struct mon_host *h)
 		return "profile-missing";
 	if (!bgp || !bgp->advertise_all_vni)
 		return "advertise-all-vni-off";
+	/* looked up last: the show asks this of every configured session */
+	vpn = bgp_evpn_lookup_vni(bgp, h->vni);
 	if (!vpn || !is_vni_live(vpn))
 		return "vni-not-live";
 	return "pending";

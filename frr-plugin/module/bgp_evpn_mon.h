@@ -290,6 +290,11 @@ void evpn_mon_feed_kick(void);
 /* The held session of (vni, prefix), or NULL. */
 const struct mon_sess *evpn_mon_feed_lookup(vni_t vni,
 					    const struct prefix_evpn *p);
+/* Brings the lookup's memory toward the cache: the show asks for the
+ * next session's decision while it writes the current one. */
+void evpn_mon_feed_prefetch(vni_t vni, const struct prefix_evpn *p);
+/* How many (VNI, session) pairs the feed holds. */
+unsigned int evpn_mon_feed_count(void);
 
 void evpn_mon_feed_init(struct thread_master *master, const char *endpoint);
 void evpn_mon_feed_fini(void);

@@ -683,6 +683,15 @@ void evpn_mon_feed_kick(void)
 	feed_schedule();
 }
 
+static void pub_slot_set(struct mon_pub *slot, vni_t vni,
+			 const struct prefix_evpn *p)
+{
+	memset(slot, 0, PUB_SLOT_LEN);
+	slot->vni = vni;
+	slot->eth_tag = p->prefix.ext_addr.eth_tag;
+	memcpy(&slot->key, p->prefix.ext_addr.val, sizeof(slot->key));
+}
+
 const struct mon_sess *evpn_mon_feed_lookup(vni_t vni,
 					    const struct prefix_evpn *p)
 {
@@ -690,11 +699,24 @@ const struct mon_sess *evpn_mon_feed_lookup(vni_t vni,
 
 	if (!feed.pub)
 		return NULL;
-	memset(&slot, 0, PUB_SLOT_LEN);
-	slot.vni = vni;
-	slot.eth_tag = p->prefix.ext_addr.eth_tag;
-	memcpy(&slot.key, p->prefix.ext_addr.val, sizeof(slot.key));
+	pub_slot_set(&slot, vni, p);
 	return hash_lookup(feed.pub, &slot);
+}
+
+void evpn_mon_feed_prefetch(vni_t vni, const struct prefix_evpn *p)
+{
+	struct mon_pub slot;
+
+	if (!feed.pub || !feed.pub->size)
+		return;
+	pub_slot_set(&slot, vni, p);
+	__builtin_prefetch(
+		&feed.pub->index[pub_hash(&slot) & (feed.pub->size - 1)]);
+}
+
+unsigned int evpn_mon_feed_count(void)
+{
+	return feed.pub ? feed.pub->count : 0;
 }
 
 static void feed_heartbeat(struct thread *t)

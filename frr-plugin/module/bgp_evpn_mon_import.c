@@ -862,23 +862,56 @@ const char *evpn_mon_import_state_name(uint8_t state)
 	return "new";
 }
 
+/* snprintf(buf, size, "%s%u%s", head, num, tail) without printf: the show
+ * asks for the reason of every session it lists. */
+static void reason_fmt(char *buf, size_t size, const char *head, bool has_num,
+		       unsigned int num, const char *tail)
+{
+	char tmp[128], digits[10];
+	size_t n = 0, k = 0, len;
+
+	len = MIN(strlen(head), sizeof(tmp) - 1);
+	memcpy(tmp, head, len);
+	n = len;
+	if (has_num) {
+		do {
+			digits[k++] = '0' + num % 10;
+			num /= 10;
+		} while (num);
+		while (k && n < sizeof(tmp) - 1)
+			tmp[n++] = digits[--k];
+	}
+	len = MIN(strlen(tail), sizeof(tmp) - 1 - n);
+	memcpy(tmp + n, tail, len);
+	n += len;
+	if (!size)
+		return;
+	n = MIN(n, size - 1);
+	memcpy(buf, tmp, n);
+	buf[n] = '\0';
+}
+
 void evpn_mon_import_reason(const struct mon_sess *s, char *buf, size_t size)
 {
-	const char *verb = s->imp.state == EVPN_MON_IMPORT_DENIED ? "denied"
-								   : "permitted";
+	bool denied = s->imp.state == EVPN_MON_IMPORT_DENIED;
 
 	switch (s->imp.cause) {
 	case EVPN_MON_CAUSE_LOCAL:
-		snprintf(buf, size, "configured on this leaf");
+		reason_fmt(buf, size, "configured on this leaf", false, 0, "");
 		break;
 	case EVPN_MON_CAUSE_RULE:
-		snprintf(buf, size, "%s by rule %u", verb, s->imp.rule);
+		reason_fmt(buf, size,
+			   denied ? "denied by rule " : "permitted by rule ",
+			   true, s->imp.rule, "");
 		break;
 	case EVPN_MON_CAUSE_DEFAULT:
-		snprintf(buf, size, "%s by default", verb);
+		reason_fmt(buf, size,
+			   denied ? "denied by default" : "permitted by default",
+			   false, 0, "");
 		break;
 	case EVPN_MON_CAUSE_LIMIT:
-		snprintf(buf, size, "maximum-sessions %u reached", imp.max);
+		reason_fmt(buf, size, "maximum-sessions ", true, imp.max,
+			   " reached");
 		break;
 	case EVPN_MON_CAUSE_LIMIT_ORIG:
 		snprintfrr(buf, size,
@@ -887,7 +920,7 @@ void evpn_mon_import_reason(const struct mon_sess *s, char *buf, size_t size)
 			   s->imp.orig ? &s->imp.orig->ip : NULL);
 		break;
 	default:
-		snprintf(buf, size, "-");
+		reason_fmt(buf, size, "-", false, 0, "");
 		break;
 	}
 }

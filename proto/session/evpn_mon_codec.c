@@ -445,47 +445,86 @@ bool evpn_mon_route_from_key(struct evpn_mon_route *r, const uint8_t rd[8],
 	return true;
 }
 
-static size_t fmt_ip(const uint8_t *addr, uint8_t len, char *buf, size_t size)
+/* The session ID is written for every session a show lists: the parts are
+ * put together by hand, not with snprintf (whose format parsing costs more
+ * than the text). */
+static size_t put_u32(char *p, uint32_t v)
+{
+	char tmp[10];
+	size_t n = 0, i;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	for (i = 0; i < n; i++)
+		p[i] = tmp[n - 1 - i];
+	return n;
+}
+
+/* inet_ntop()'s text for IPv4 and IPv6, "-" for any other length */
+static size_t put_ip(char *p, const uint8_t *addr, uint8_t len)
 {
 	char tmp[INET6_ADDRSTRLEN];
+	size_t n = 0;
+	int i;
 
-	if (len == 4 || len == 16) {
-		if (!inet_ntop(len == 4 ? AF_INET : AF_INET6, addr, tmp,
-			       sizeof(tmp)))
-			tmp[0] = 0;
-	} else {
-		snprintf(tmp, sizeof(tmp), "-");
+	if (len == 4) {
+		for (i = 0; i < 4; i++) {
+			if (i)
+				p[n++] = '.';
+			n += put_u32(p + n, addr[i]);
+		}
+		return n;
 	}
-	return (size_t)snprintf(buf, size, "%s", tmp);
+	if (len == 16) {
+		if (!inet_ntop(AF_INET6, addr, tmp, sizeof(tmp)))
+			return 0;
+		n = strlen(tmp);
+		memcpy(p, tmp, n);
+		return n;
+	}
+	p[0] = '-';
+	return 1;
 }
 
 size_t evpn_mon_session_id(const struct evpn_mon_route *r, char *buf,
 			   size_t size)
 {
-	char orig[INET_ADDRSTRLEN], hip[INET6_ADDRSTRLEN], mac[18], hid[16];
-	int n;
+	static const char hex[] = "0123456789abcdef";
+	/* "%s/%u/%s/%s/%s": originator, VNI, host ID, MAC, IP */
+	char id[INET_ADDRSTRLEN + 1 + 10 + 1 + 11 + 1 + 17 + 1
+		+ INET6_ADDRSTRLEN];
+	size_t n, i;
 
-	fmt_ip(r->orig_ip, 4, orig, sizeof(orig));
-	fmt_ip(r->host_ip.addr, r->host_ip.len, hip, sizeof(hip));
-	if (r->host_mac_len == 6)
-		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x",
-			 r->host_mac[0], r->host_mac[1], r->host_mac[2],
-			 r->host_mac[3], r->host_mac[4], r->host_mac[5]);
-	else
-		snprintf(mac, sizeof(mac), "-");
+	n = put_ip(id, r->orig_ip, 4);
+	id[n++] = '/';
+	n += put_u32(id + n, r->vni);
+	id[n++] = '/';
 	/* a kind this code does not know: the raw field, as an older
 	 * decoder would show it */
-	if (r->dest == EVPN_MON_DEST_COLLECTOR)
-		snprintf(hid, sizeof(hid), "c%u", (unsigned int)r->host_id);
-	else
-		snprintf(hid, sizeof(hid), "%u", (unsigned int)host_id_field(r));
+	if (r->dest == EVPN_MON_DEST_COLLECTOR) {
+		id[n++] = 'c';
+		n += put_u32(id + n, r->host_id);
+	} else
+		n += put_u32(id + n, host_id_field(r));
+	id[n++] = '/';
+	if (r->host_mac_len == 6) {
+		for (i = 0; i < 6; i++) {
+			if (i)
+				id[n++] = ':';
+			id[n++] = hex[r->host_mac[i] >> 4];
+			id[n++] = hex[r->host_mac[i] & 0xf];
+		}
+	} else
+		id[n++] = '-';
+	id[n++] = '/';
+	n += put_ip(id + n, r->host_ip.addr, r->host_ip.len);
 	if (size == 0)
 		return 0;
-	n = snprintf(buf, size, "%s/%u/%s/%s/%s", orig, (unsigned int)r->vni,
-		     hid, mac, hip);
-	if (n < 0) {
-		buf[0] = 0;
-		return 0;
-	}
-	return (size_t)n < size ? (size_t)n : size - 1;
+	if (n > size - 1)
+		n = size - 1;
+	memcpy(buf, id, n);
+	buf[n] = 0;
+	return n;
 }
