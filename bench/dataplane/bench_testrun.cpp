@@ -649,23 +649,26 @@ int main(int argc, char **argv)
 		// The decap rows' copies come from the shim's 127.0.0.1.
 		if (auto ec = dp->add_decap_source(100, *parse_ip("127.0.0.1")))
 			throw std::runtime_error("decap source: " + ec.message());
-		const int mirror = attached_mirror("h1"), empty = empty_prog();
 		const std::uint32_t h1 = if_nametoindex("h1");
+		// The backend attaches the mirror program while the VNI has an
+		// entry 1/2 and the egress program while copies go to the port:
+		// one entry to h1 while their fds are taken (an fd keeps its
+		// program).
+		Entry probe;
+		probe.key.kind = EntryKind::MirrorSource;
+		probe.key.vni = 100;
+		probe.key.host.mac = parse_mac("02:ee:ee:ee:ee:ee");
+		probe.key.host_id = 1;
+		probe.action.ifindex = h1;
+		if (dp->install(probe))
+			throw std::runtime_error("program probe entry");
+		const int mirror = attached_mirror("h1"), empty = empty_prog();
+		const int probe_egress = attached("h1", true);
+		if (dp->remove(probe.key))
+			throw std::runtime_error("program probe entry");
 		const auto f = frame();
 		{
-			// The egress program is attached only on ports copies go to:
-			// an entry to h1 while its fd is taken.
-			Entry probe;
-			probe.key.kind = EntryKind::MirrorSource;
-			probe.key.vni = 100;
-			probe.key.host.mac = parse_mac("02:ee:ee:ee:ee:ee");
-			probe.key.host_id = 1;
-			probe.action.ifindex = h1;
-			if (dp->install(probe))
-				throw std::runtime_error("egress probe entry");
-			const int egress = attached("h1", true), decap = attached("evpnmon0", false);
-			if (dp->remove(probe.key))
-				throw std::runtime_error("egress probe entry");
+			const int egress = probe_egress, decap = attached("evpnmon0", false);
 			path_table(*dp, repeat, reps, counts, mirror, egress, empty, decap, f);
 			::close(egress);
 			::close(decap);

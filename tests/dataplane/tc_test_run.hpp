@@ -36,21 +36,25 @@ inline int attached_prog(const std::string &dev, bool egress, const std::string 
 	return fd;
 }
 
-// The egress program, from a port of VNI `vni`: the backend attaches it
-// only on ports that copies go to, so an entry naming the port is
-// installed for as long as it takes to open the program (the fd keeps it).
-inline int attached_egress(Dataplane &dp, const std::string &dev, std::uint32_t vni)
+// A program the backend attached on a host-facing port of VNI `vni`
+// (`egress`: evpnmon_egress, else evpnmon_mirror), as a new fd. The backend
+// attaches them only while entries need them (the mirror program while the
+// VNI has an entry 1/2, the egress program while copies go to the port),
+// so an entry 1 in the VNI copying to the port is installed for as long as
+// it takes to open the program (the fd keeps it).
+inline int attached_port_prog(Dataplane &dp, const std::string &dev, std::uint32_t vni,
+			      bool egress)
 {
 	Entry e;
 	e.key.kind = EntryKind::MirrorSource;
 	e.key.vni = vni;
 	e.key.host.mac = parse_mac("02:ee:ee:ee:ee:ee");
 	e.key.host_id = 1;
-	e.key.session = "egress-program";
+	e.key.session = "program-probe";
 	e.action.ifindex = if_nametoindex(dev.c_str());
 	if (dp.install(e))
 		throw std::runtime_error("install on " + dev);
-	const int fd = attached_prog(dev, true, "evpnmon_egress");
+	const int fd = attached_prog(dev, egress, egress ? "evpnmon_egress" : "evpnmon_mirror");
 	if (dp.remove(e.key))
 		throw std::runtime_error("remove on " + dev);
 	return fd;

@@ -106,8 +106,8 @@ Config switch_config(bool keep = false)
 
 struct BpfHarness : table::Harness {
 	std::unique_ptr<Dataplane> dp;
-	int mirror = attached_prog("h1", false, "evpnmon_mirror");
-	int egress = attached_egress(*dp, "h1", 100);
+	int mirror = attached_port_prog(*dp, "h1", 100, false);
+	int egress = attached_port_prog(*dp, "h1", 100, true);
 	int decap = attached_prog("evpnmon0", false, "evpnmon_decap");
 	tunnel_shim *shim = nullptr;
 	int decap_map = bpf_obj_get((g_pin + "/dp_decap").c_str());

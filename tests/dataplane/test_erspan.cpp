@@ -140,7 +140,7 @@ struct Harness {
 	{
 		encap = attached_prog("evpnmon-er", true, "evpnmon_erspan");
 		hop = attached_prog("evpnmon-erp", false, "evpnmon_erspan_hop");
-		mirror = attached_prog("h1", false, "evpnmon_mirror");
+		mirror = attached_port_prog(*dp, "h1", 100, false);
 		er = if_nametoindex("evpnmon-er");
 		h1 = if_nametoindex("h1");
 		h2 = if_nametoindex("h2");

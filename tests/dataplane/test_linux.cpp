@@ -372,9 +372,28 @@ TEST_CASE("local MAC learning from the bridge FDB")
 	sh("ip link del vxlan300");
 }
 
+namespace {
+
+// An entry 1: h1's frames (02:00:00:00:00:01, VNI 100) copied to srv.
+Entry watched_entry()
+{
+	Entry e;
+	e.key.kind = EntryKind::MirrorSource;
+	e.key.vni = 100;
+	e.key.host.mac = parse_mac("02:00:00:00:00:01");
+	e.key.host_id = 7;
+	e.key.session = "hook";
+	e.action.ifindex = if_nametoindex("srv");
+	return e;
+}
+
+} // namespace
+
 TEST_CASE("a port plugged into the bridge after start gets the program")
 {
 	auto dp = make_dataplane("linux", switch_config());
+	// The VNI has a session: its ports carry the mirror program.
+	REQUIRE_FALSE(dp->install(watched_entry()));
 	sh("ip link add h9 type veth peer name h9p && ip link set h9p up && "
 	   "ip link set h9 master br100 up && "
 	   "bridge link set dev h9 learning off flood off mcast_flood off bcast_flood off");
@@ -448,7 +467,8 @@ TEST_CASE("incompatible pins of another version are replaced; one process per pi
 		// A second instance on the same pin directory is refused.
 		CHECK_THROWS_AS(make_dataplane("linux", switch_config()), std::system_error);
 		CHECK(if_nametoindex("evpnmon0") != 0); // the first one's device stays
-		CHECK(tc_filter_count("h1") == 1);
+		// ... and so does its egress program on the entry 3's port.
+		CHECK(attached_program_id(static_cast<int>(if_nametoindex("srv")), true) != 0);
 	}
 	CHECK_FALSE(std::filesystem::exists(g_pin));
 }
@@ -666,18 +686,6 @@ std::pair<bool, bool> send_watched(LinuxHarness &h)
 	return {original, copy};
 }
 
-Entry watched_entry()
-{
-	Entry e;
-	e.key.kind = EntryKind::MirrorSource;
-	e.key.vni = 100;
-	e.key.host.mac = parse_mac("02:00:00:00:00:01");
-	e.key.host_id = 7;
-	e.key.session = "hook";
-	e.action.ifindex = if_nametoindex("srv");
-	return e;
-}
-
 // With `hook`: our program first on h1's ingress, and a program of
 // somebody else after it still decides the original's fate: a drop-all
 // program behind ours drops the original, and the copy is still made.
@@ -736,20 +744,28 @@ TEST_CASE("TC hook (tcx): other programs on the hook still decide the original")
 	check_hands_on(TcHook::Tcx);
 }
 
-TEST_CASE("the egress program is only on ports that copies go to, before their entries")
+TEST_CASE("programs only where entries need them: mirror on a VNI with sessions, egress where copies go")
 {
 	auto on = [](const char *dev) {
 		return attached_program_id(static_cast<int>(if_nametoindex(dev)), true) != 0;
 	};
+	auto mirror_on = [](const char *dev) {
+		return attached_program_id(static_cast<int>(if_nametoindex(dev)), false) != 0;
+	};
 	const auto ports = {"h1", "h2", "h3", "srv", "g1"};
 	{
 		auto dp = make_dataplane("linux", switch_config(true));
-		for (auto p : ports)
+		for (auto p : ports) {
 			CHECK_MESSAGE(!on(p), p);
+			CHECK_MESSAGE(!mirror_on(p), p); // no VNI has a session
+		}
 		Entry e = watched_entry(); // entry 1: h1's frames to srv
 		REQUIRE_FALSE(dp->install(e));
 		CHECK(on("srv"));
 		CHECK_FALSE(on("h1"));
+		for (auto p : {"h1", "h2", "h3", "srv"}) // VNI 100's ports
+			CHECK_MESSAGE(mirror_on(p), p);
+		CHECK_FALSE(mirror_on("g1")); // VNI 200: no session
 		Entry d; // entry 3 to h3
 		d.key.kind = EntryKind::Decap;
 		d.key.vni = 100;
@@ -777,11 +793,16 @@ TEST_CASE("the egress program is only on ports that copies go to, before their e
 		CHECK(on("h2"));
 		for (auto p : {"h1", "h3", "srv", "g1"})
 			CHECK_MESSAGE(!on(p), p);
+		CHECK(mirror_on("h1"));
 		REQUIRE_FALSE(dp->remove(watched_entry().key));
 		CHECK_FALSE(on("h2"));
+		for (auto p : ports) // the VNI's last entry 1/2 is gone
+			CHECK_MESSAGE(!mirror_on(p), p);
 	}
-	for (auto p : ports)
+	for (auto p : ports) {
 		CHECK_MESSAGE(!on(p), p);
+		CHECK_MESSAGE(!mirror_on(p), p);
+	}
 }
 
 TEST_CASE("TC hook: one mechanism at a time; a restart with the other takes over in place")
@@ -799,6 +820,10 @@ TEST_CASE("TC hook: one mechanism at a time; a restart with the other takes over
 	std::uint32_t first_id = 0;
 	{
 		auto dp = start(TcHook::Tcx, true);
+		// A session in h1's VNI: the mirror program goes on h1 (and stays
+		// with the adopted entry through the restarts).
+		CHECK(hook_state("h1").tcx == 0);
+		REQUIRE_FALSE(dp->install(watched_entry()));
 		const auto st = hook_state("h1");
 		CHECK(st.tcx == 1);
 		CHECK_FALSE(st.clsact_ours);

@@ -105,11 +105,10 @@ private:
 	void setup_events();
 	bool host_facing(const std::string &name, const std::string &kind) const;
 	void attach_port(std::uint32_t ifindex, std::uint32_t vni);
-	// The mirror program on a host-facing port, and the egress program if
-	// copies go to it.
+	// The programs a host-facing port needs now (see the definition).
 	void attach_filters(std::uint32_t ifindex);
-	std::error_code need_egress(std::uint32_t port);
-	void release_egress(std::uint32_t port);
+	std::error_code need_filters(const Entry &e);
+	void release_filters(std::uint32_t vni, std::uint32_t port);
 	void detach_port(std::uint32_t ifindex);
 	void on_link(const FdbListener::LinkEvent &ev);
 	void note_mac(const MacEvent &ev);
@@ -235,49 +234,67 @@ void LinuxDataplane::attach_port(std::uint32_t ifindex, std::uint32_t vni)
 {
 	port_vni_[ifindex] = vni;
 	bpf_map_update_elem(map_fd_port_vni(*bpf_), &ifindex, &vni, BPF_ANY);
-	if (!filters_.contains(ifindex) || !egress_filters_.contains(ifindex)) {
-		try {
-			attach_filters(ifindex);
-		} catch (const std::system_error &) {
-			// Port vanished meanwhile; its RTM_DELLINK follows.
-		}
+	try {
+		attach_filters(ifindex);
+	} catch (const std::system_error &) {
+		// Port vanished meanwhile; its RTM_DELLINK follows.
 	}
 }
 
+// A host-facing port carries only the programs that have work there: the
+// mirror program while its VNI has an entry 1 or 2, the egress program
+// while copies go to the port (the LocalPort action of an entry 1/2, or an
+// entry 3's port). Frames of a VNI without sessions cross the bridge
+// without a hook, and frames leaving a port that receives no copies
+// without a second one. Each is attached before the first entry that
+// needs it becomes visible, so that no copy is missed and no flooded
+// original slips past the egress rule while copies already flow, and
+// detached after the last such entry is gone. What a previous run kept on
+// a hook this run leaves empty is removed.
 void LinuxDataplane::attach_filters(std::uint32_t ifindex)
 {
 	const int dev = static_cast<int>(ifindex);
-	filters_.try_emplace(ifindex, dev, prog_fd_mirror(*bpf_), port_name(ifindex), false,
-			     cfg_.tc_hook, cfg_.pin_dir);
+	auto vni = port_vni_.find(ifindex);
+	if (vni != port_vni_.end() && store_->mirrors_vni(vni->second))
+		filters_.try_emplace(ifindex, dev, prog_fd_mirror(*bpf_), port_name(ifindex),
+				     false, cfg_.tc_hook, cfg_.pin_dir);
+	else if (filters_.erase(ifindex) == 0)
+		detach_kept(dev, false, cfg_.pin_dir);
 	if (store_->targets_port(ifindex))
 		egress_filters_.try_emplace(ifindex, dev, prog_fd_egress(*bpf_),
 					    port_name(ifindex), true, cfg_.tc_hook,
 					    cfg_.pin_dir);
-	else
-		detach_kept(dev, true, cfg_.pin_dir); // a previous run's, not needed now
+	else if (egress_filters_.erase(ifindex) == 0)
+		detach_kept(dev, true, cfg_.pin_dir);
 }
 
-// The egress program runs only on ports that copies are sent to (the
-// LocalPort action of an entry 1/2, or an entry 3's port): the egress rule
-// and the copies' truncation concern those ports alone, and every other
-// port's frames skip a hook. It is attached before the first such entry
-// becomes visible (no flooded original slips past the rule) and detached
-// after the last one is gone.
-std::error_code LinuxDataplane::need_egress(std::uint32_t port)
+std::error_code LinuxDataplane::need_filters(const Entry &e)
 {
-	if (!port || egress_filters_.contains(port) || !port_vni_.contains(port))
-		return {};
 	try {
-		egress_filters_.try_emplace(port, static_cast<int>(port), prog_fd_egress(*bpf_),
-					    port_name(port), true, cfg_.tc_hook, cfg_.pin_dir);
-	} catch (const std::system_error &e) {
-		return e.code(); // the entry is refused, and retried by the caller
+		if (e.key.kind != EntryKind::Decap)
+			for (const auto &[port, vni] : port_vni_)
+				if (vni == e.key.vni && !filters_.contains(port))
+					filters_.try_emplace(port, static_cast<int>(port),
+							     prog_fd_mirror(*bpf_), port_name(port),
+							     false, cfg_.tc_hook, cfg_.pin_dir);
+		const std::uint32_t port = EntryStore::port_of(e.action);
+		if (port && port_vni_.contains(port) && !egress_filters_.contains(port))
+			egress_filters_.try_emplace(port, static_cast<int>(port),
+						    prog_fd_egress(*bpf_), port_name(port), true,
+						    cfg_.tc_hook, cfg_.pin_dir);
+	} catch (const std::system_error &err) {
+		release_filters(e.key.vni, EntryStore::port_of(e.action));
+		return err.code(); // the entry is refused, and retried by the caller
 	}
 	return {};
 }
 
-void LinuxDataplane::release_egress(std::uint32_t port)
+void LinuxDataplane::release_filters(std::uint32_t vni, std::uint32_t port)
 {
+	if (!store_->mirrors_vni(vni))
+		for (const auto &[p, v] : port_vni_)
+			if (v == vni)
+				filters_.erase(p);
 	if (port && !store_->targets_port(port))
 		egress_filters_.erase(port);
 }
@@ -285,13 +302,12 @@ void LinuxDataplane::release_egress(std::uint32_t port)
 std::error_code LinuxDataplane::install(const Entry &e)
 {
 	const std::uint32_t before = store_->port_of_key(e.key);
-	const std::uint32_t port = EntryStore::port_of(e.action);
-	if (auto ec = need_egress(port))
+	if (auto ec = need_filters(e))
 		return ec;
 	const auto ec = store_->install(e);
-	release_egress(port); // refused: not needed after all
-	if (before != port)
-		release_egress(before); // replaced: the old port may serve no entry now
+	release_filters(e.key.vni, EntryStore::port_of(e.action)); // refused: not needed
+	if (before != EntryStore::port_of(e.action))
+		release_filters(e.key.vni, before); // replaced: the old port may serve none now
 	return ec;
 }
 
@@ -299,7 +315,7 @@ std::error_code LinuxDataplane::remove(const EntryKey &k)
 {
 	const std::uint32_t port = store_->port_of_key(k);
 	const auto ec = store_->remove(k);
-	release_egress(port);
+	release_filters(k.vni, port);
 	return ec;
 }
 
@@ -362,7 +378,7 @@ void LinuxDataplane::on_link(const FdbListener::LinkEvent &ev)
 	if (ours) {
 		auto it = port_vni_.find(ev.ifindex);
 		if (it == port_vni_.end() || it->second != br->second ||
-		    !filters_.contains(ev.ifindex))
+		    (store_->mirrors_vni(br->second) && !filters_.contains(ev.ifindex)))
 			attach_port(ev.ifindex, br->second);
 	} else if (port_vni_.contains(ev.ifindex)) {
 		detach_port(ev.ifindex);
