@@ -123,7 +123,9 @@ def settle(lab: Lab) -> None:
     # for every session the run creates, on every leaf.
     if SESSION_LIMIT:
         for node in CONSUMERS:
-            lab.vtysh(node, ["configure terminal"] + [c.strip() for c in CTX] + [
+            asn = re.search(r"^router bgp (\d+)", (TOPOLOGY.parent / node / "frr.conf").read_text(),
+                            re.M).group(1)
+            lab.vtysh(node, ["configure terminal", f"router bgp {asn}", "address-family l2vpn evpn",
                 f"monitor import maximum-sessions {SESSION_LIMIT}",
                 f"monitor import maximum-sessions per-originator {SESSION_LIMIT}"])
     time.sleep(2)
