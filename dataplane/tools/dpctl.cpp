@@ -304,7 +304,7 @@ try {
 			if (!hook)
 				throw std::invalid_argument("--tc-hook: auto, tcx or clsact, not '" + h + "'");
 			cfg.tc_hook = *hook;
-		}		else if (a == "--max-entries")
+		} else if (a == "--max-entries")
 			cfg.max_entries = static_cast<std::uint32_t>(std::stoul(next()));
 		else if (a == "--max-profiles")
 			cfg.max_profiles = static_cast<std::uint32_t>(std::stoul(next()));

@@ -805,6 +805,52 @@ TEST_CASE("programs only where entries need them: mirror on a VNI with sessions,
 	}
 }
 
+TEST_CASE("TC hook: what a previous run kept on a hook this run leaves empty is removed")
+{
+	auto start = [](TcHook hook, bool keep, std::uint32_t max_entries) {
+		Config c = switch_config(keep);
+		c.tc_hook = hook;
+		c.max_entries = max_entries;
+		return make_dataplane("linux", c);
+	};
+	const int srv = static_cast<int>(if_nametoindex("srv"));
+	// clsact: kept with a session; the next run's maps have another size,
+	// so the pins (and the session) are replaced: nothing needs h1's
+	// mirror or srv's egress program any more.
+	{
+		auto dp = start(TcHook::Clsact, true, 4096);
+		REQUIRE_FALSE(dp->install(watched_entry()));
+		REQUIRE(hook_state("h1").clsact_ours);
+	}
+	{
+		auto dp = start(TcHook::Clsact, false, 8192);
+		CHECK(dp->list().empty());
+		CHECK_FALSE(hook_state("h1").clsact_ours);
+		CHECK(attached_program_id(srv, true) == 0);
+	}
+	if (!kernel_has_tcx_hook())
+		return;
+	// tcx: kept with a session, then h1 leaves the bridge before the next
+	// run, which never visits it: its kept link is swept with its pin.
+	const std::string pin = g_pin + "/tcx_in_" + std::to_string(if_nametoindex("h1"));
+	{
+		auto dp = start(TcHook::Tcx, true, kDefaultMaxEntries);
+		REQUIRE_FALSE(dp->install(watched_entry()));
+		REQUIRE(hook_state("h1").tcx == 1);
+	}
+	sh("ip link set h1 nomaster");
+	{
+		auto dp = start(TcHook::Tcx, false, kDefaultMaxEntries);
+		CHECK(hook_state("h1").tcx == 0);
+		CHECK_FALSE(std::filesystem::exists(pin));
+		CHECK(hook_state("h2").tcx == 1); // the session's VNI keeps its ports
+		REQUIRE_FALSE(dp->remove(watched_entry().key));
+	}
+	sh("ip link set h1 master br100 && "
+	   "bridge link set dev h1 learning off flood off mcast_flood off bcast_flood off");
+	CHECK_FALSE(std::filesystem::exists(g_pin));
+}
+
 TEST_CASE("TC hook: one mechanism at a time; a restart with the other takes over in place")
 {
 	if (!kernel_has_tcx_hook()) {

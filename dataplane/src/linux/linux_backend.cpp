@@ -2,6 +2,7 @@
 // `vxlan external gbp` mirror device with the decap program, entries in
 // pinned BPF maps, local MAC learning from the bridge FDB.
 #include "bpf_object.hpp"
+#include "codec.hpp"
 #include "entry_store.hpp"
 #include "fdb_listener.hpp"
 #include "links.hpp"
@@ -25,6 +26,8 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <set>
+#include <vector>
 #include <system_error>
 
 namespace evpnmon::dp {
@@ -32,6 +35,14 @@ namespace evpnmon::dp {
 namespace linux_dp {
 
 namespace {
+
+// The attach failed because the device no longer exists (its RTM_DELLINK
+// may have been lost in a netlink overrun).
+bool device_gone(const std::system_error &e)
+{
+	return e.code() == std::errc::no_such_device ||
+	       e.code() == std::errc::no_such_device_or_address;
+}
 
 class LinuxDataplane final : public Dataplane {
 public:
@@ -109,6 +120,8 @@ private:
 	void attach_filters(std::uint32_t ifindex);
 	std::error_code need_filters(const Entry &e);
 	void release_filters(std::uint32_t vni, std::uint32_t port);
+	// The pins of the tcx links this run holds.
+	std::set<std::string> owned_links() const;
 	void detach_port(std::uint32_t ifindex);
 	void on_link(const FdbListener::LinkEvent &ev);
 	void note_mac(const MacEvent &ev);
@@ -199,8 +212,20 @@ LinuxDataplane::LinuxDataplane(const Config &cfg) : cfg_(cfg)
 		mirror_egress_filter_ = std::make_unique<TcFilter>(
 		    static_cast<int>(mirror_->ifindex()), prog_fd_mirror_egress(*bpf_),
 		    cfg_.mirror_device, true, cfg_.tc_hook, cfg_.pin_dir);
-		for (const auto &[ifindex, _] : port_vni_)
-			attach_filters(ifindex);
+		std::vector<std::uint32_t> gone;
+		for (const auto &[ifindex, _] : port_vni_) {
+			try {
+				attach_filters(ifindex);
+			} catch (const std::system_error &err) {
+				if (!device_gone(err))
+					throw;
+				gone.push_back(ifindex); // unplugged since the dump
+			}
+		}
+		for (auto p : gone)
+			detach_port(p);
+		// Links an earlier run kept on hooks this run does not use.
+		sweep_links(cfg_.pin_dir, owned_links());
 		// Local MACs for the egress program (frames to the server).
 		fdb_->dump([this](const MacEvent &ev) { note_mac(ev); });
 		setup_events();
@@ -270,22 +295,35 @@ void LinuxDataplane::attach_filters(std::uint32_t ifindex)
 
 std::error_code LinuxDataplane::need_filters(const Entry &e)
 {
+	// A port whose device is gone is forgotten, not a reason to refuse the
+	// entry: one stale port must not keep its VNI's sessions out.
+	std::vector<std::uint32_t> gone;
+	auto attach = [&](auto &filters, std::uint32_t port, int prog, bool egress) {
+		try {
+			filters.try_emplace(port, static_cast<int>(port), prog, port_name(port),
+					    egress, cfg_.tc_hook, cfg_.pin_dir);
+		} catch (const std::system_error &err) {
+			if (!device_gone(err))
+				throw;
+			gone.push_back(port);
+		}
+	};
 	try {
 		if (e.key.kind != EntryKind::Decap)
 			for (const auto &[port, vni] : port_vni_)
 				if (vni == e.key.vni && !filters_.contains(port))
-					filters_.try_emplace(port, static_cast<int>(port),
-							     prog_fd_mirror(*bpf_), port_name(port),
-							     false, cfg_.tc_hook, cfg_.pin_dir);
+					attach(filters_, port, prog_fd_mirror(*bpf_), false);
 		const std::uint32_t port = EntryStore::port_of(e.action);
 		if (port && port_vni_.contains(port) && !egress_filters_.contains(port))
-			egress_filters_.try_emplace(port, static_cast<int>(port),
-						    prog_fd_egress(*bpf_), port_name(port), true,
-						    cfg_.tc_hook, cfg_.pin_dir);
+			attach(egress_filters_, port, prog_fd_egress(*bpf_), true);
 	} catch (const std::system_error &err) {
+		for (auto p : gone)
+			detach_port(p);
 		release_filters(e.key.vni, EntryStore::port_of(e.action));
 		return err.code(); // the entry is refused, and retried by the caller
 	}
+	for (auto p : gone)
+		detach_port(p);
 	return {};
 }
 
@@ -301,6 +339,10 @@ void LinuxDataplane::release_filters(std::uint32_t vni, std::uint32_t port)
 
 std::error_code LinuxDataplane::install(const Entry &e)
 {
+	// An entry the store refuses anyway attaches nothing (no attach and
+	// detach on every retry of an invalid entry).
+	if (!codec::valid(e))
+		return std::make_error_code(std::errc::invalid_argument);
 	const std::uint32_t before = store_->port_of_key(e.key);
 	if (auto ec = need_filters(e))
 		return ec;
@@ -607,7 +649,25 @@ LinuxDataplane::~LinuxDataplane()
 	erspan_filter_.reset();
 	mirror_egress_filter_.reset();
 	decap_filter_.reset();
+	sweep_links(cfg_.pin_dir, {}); // a clean exit leaves no link pinned
 	bpf_->unpin();
+}
+
+std::set<std::string> LinuxDataplane::owned_links() const
+{
+	std::set<std::string> owned;
+	auto add = [&](const TcFilter *f) {
+		if (f && !f->link_pin().empty())
+			owned.insert(f->link_pin());
+	};
+	for (const auto *f : {decap_filter_.get(), mirror_egress_filter_.get(),
+			      erspan_filter_.get(), erspan_hop_filter_.get()})
+		add(f);
+	for (const auto &[_, f] : filters_)
+		add(&f);
+	for (const auto &[_, f] : egress_filters_)
+		add(&f);
+	return owned;
 }
 
 } // namespace

@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <filesystem>
+#include <set>
 #include <system_error>
 #include <utility>
 
@@ -23,7 +25,7 @@ bpf_attach_type tcx_type(bool egress)
 	return static_cast<bpf_attach_type>(egress ? kAttachTcxEgress : kAttachTcxIngress);
 }
 
-std::string link_pin(const std::string &pin_dir, int ifindex, bool egress)
+std::string link_pin_path(const std::string &pin_dir, int ifindex, bool egress)
 {
 	return pin_dir + (egress ? "/tcx_eg_" : "/tcx_in_") + std::to_string(ifindex);
 }
@@ -66,18 +68,34 @@ bool kernel_has_tcx()
 
 void detach_kept(int ifindex, bool egress, const std::string &pin_dir)
 {
-	detach_tcx(link_pin(pin_dir, ifindex, egress));
+	detach_tcx(link_pin_path(pin_dir, ifindex, egress));
 	detach_clsact(ifindex, egress);
+}
+
+void sweep_links(const std::string &pin_dir, const std::set<std::string> &owned)
+{
+	std::error_code ec;
+	for (const auto &f : std::filesystem::directory_iterator(pin_dir, ec)) {
+		const std::string name = f.path().filename().string();
+		if ((name.starts_with("tcx_in_") || name.starts_with("tcx_eg_")) &&
+		    !owned.contains(f.path().string()))
+			detach_tcx(f.path().string());
+	}
 }
 
 TcFilter::TcFilter(int ifindex, int prog_fd, std::string what, bool egress, TcHook hook,
 		   const std::string &pin_dir)
-    : ifindex_(ifindex), egress_(egress), link_pin_(link_pin(pin_dir, ifindex, egress))
+    : ifindex_(ifindex), egress_(egress), link_pin_(link_pin_path(pin_dir, ifindex, egress))
 {
+	// A change of mechanism removes the other one's program first: for a
+	// moment the hook has none (copies missed, no duplicate dropped), never
+	// two. Two would be worse: at a server's port the second egress
+	// program would take a copy whose mark the first cleared for an
+	// original, and drop it.
 	const bool tcx = hook == TcHook::Tcx || (hook == TcHook::Auto && kernel_has_tcx());
 	if (tcx) {
+		detach_clsact(ifindex, egress);
 		attach_tcx(prog_fd, what);
-		detach_clsact(ifindex, egress); // ours now runs first and decides
 	} else {
 		detach_tcx(link_pin_);
 		link_pin_.clear();
@@ -106,7 +124,7 @@ void TcFilter::attach_tcx(int prog_fd, const std::string &what)
 	if (int err = bpf_obj_pin(fd, link_pin_.c_str()); err) {
 		bpf_link_detach(fd);
 		::close(fd);
-		throw std::system_error(errno, std::generic_category(),
+		throw std::system_error(-err, std::generic_category(),
 					"dataplane/linux: pin tcx link " + link_pin_);
 	}
 	link_fd_ = fd;
@@ -175,10 +193,12 @@ std::uint32_t attached_program_id(int ifindex, bool egress)
 {
 	using namespace linux_dp;
 	if (kernel_has_tcx()) {
-		__u32 ids[8] = {};
-		LIBBPF_OPTS(bpf_prog_query_opts, q, .prog_ids = ids, .prog_cnt = 8);
+		// The head of the list: where ours is attached (another tool
+		// attaching before it later would be reported instead).
+		__u32 ids[64] = {};
+		LIBBPF_OPTS(bpf_prog_query_opts, q, .prog_ids = ids, .prog_cnt = 64);
 		if (bpf_prog_query_opts(ifindex, tcx_type(egress), &q) == 0 && q.prog_cnt)
-			return ids[0]; // ours is attached at the head
+			return ids[0];
 	}
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
 		    .attach_point = egress ? BPF_TC_EGRESS : BPF_TC_INGRESS);

@@ -9,16 +9,19 @@
 //    place (bpf_link_update: no gap, no second copy).
 //  * clsact + cls_bpf (older kernels): a filter with a fixed handle and
 //    priority, replaced in place by the next run (BPF_TC_F_REPLACE).
-// Either way our program runs first on the hook and, when it has no verdict
-// of its own, hands the packet on (DP_TC_NEXT), so other programs and
-// filters on the same hook still see every packet. Attaching with one
-// mechanism removes what an earlier run left with the other, so a packet
-// never meets two copies of our program.
+// Either way our program is attached first on its mechanism's list (tcx
+// programs run before clsact filters) and, when it has no verdict of its
+// own, hands the packet on (DP_TC_NEXT), so later programs and filters on
+// the same hook still see every packet. Attaching with one mechanism first
+// removes what an earlier run left with the other: a packet never meets
+// two copies of our program (during such a change the hook has none for a
+// moment).
 #pragma once
 
 #include <evpnmon/dataplane/dataplane.hpp>
 
 #include <cstdint>
+#include <set>
 #include <string>
 
 namespace evpnmon::dp::linux_dp {
@@ -40,6 +43,8 @@ public:
 	TcFilter &operator=(const TcFilter &) = delete;
 
 	int ifindex() const { return ifindex_; }
+	// The tcx link's pin ("" on clsact).
+	const std::string &link_pin() const { return link_pin_; }
 	// The mechanism used: TcHook::Tcx or TcHook::Clsact.
 	TcHook hook() const { return link_fd_ >= 0 ? TcHook::Tcx : TcHook::Clsact; }
 	// Leave the program attached on destruction (keep_on_exit).
@@ -63,5 +68,10 @@ bool kernel_has_tcx();
 // Removes what an earlier run kept attached on a hook (our pinned tcx link
 // and our clsact filter), for a hook this run leaves empty.
 void detach_kept(int ifindex, bool egress, const std::string &pin_dir);
+
+// Detaches and unpins every tcx link pinned in pin_dir that is not in
+// `owned` (links an earlier run kept on hooks this run does not use: a
+// port that left the bridges, a device renamed).
+void sweep_links(const std::string &pin_dir, const std::set<std::string> &owned);
 
 } // namespace evpnmon::dp::linux_dp

@@ -127,8 +127,9 @@ std::optional<std::uint64_t> parse_byte_size(std::string_view text);
 std::optional<TcHook> parse_tc_hook(std::string_view text);
 const char *tc_hook_name(TcHook hook);
 
-// linux backend: the id of the program evpn-monitor attached on a device's
-// TC ingress or egress hook (tcx or clsact), 0 if none.
+// linux backend: the id of the first program on a device's TC ingress or
+// egress hook (tcx, where evpn-monitor attaches at the head; else its
+// clsact filter), 0 if none.
 std::uint32_t attached_program_id(int ifindex, bool egress);
 
 // What the mirror ceiling passed and dropped on this VTEP (all CPUs), while
