@@ -266,21 +266,22 @@ void LinuxDataplane::attach_port(std::uint32_t ifindex, std::uint32_t vni)
 	}
 }
 
-// A host-facing port carries only the programs that have work there: the
-// mirror program while its VNI has an entry 1 or 2, the egress program
-// while copies go to the port (the LocalPort action of an entry 1/2, or an
-// entry 3's port). Frames of a VNI without sessions cross the bridge
-// without a hook, and frames leaving a port that receives no copies
-// without a second one. Each is attached before the first entry that
-// needs it becomes visible, so that no copy is missed and no flooded
-// original slips past the egress rule while copies already flow, and
-// detached after the last such entry is gone. What a previous run kept on
-// a hook this run leaves empty is removed.
+// Every host-facing port carries the mirror program; the egress program
+// only while copies go to the port (the LocalPort action of an entry 1/2,
+// or an entry 3's port), so frames leaving any other port pass one hook.
+// The egress program is attached before the first entry that needs it
+// becomes visible (no flooded original slips past the rule while copies
+// already flow) and detached after the last such entry is gone. What a
+// previous run kept on a hook this run leaves empty is removed.
+// (The mirror program stays on ports of VNIs without sessions: taking it
+// off made an unmonitored flow measurably faster than a monitored one,
+// the hook's own cost, beyond the 5 % the trust scenario allows between
+// them; docs/benchmarks.md, "Dataplane".)
 void LinuxDataplane::attach_filters(std::uint32_t ifindex)
 {
 	const int dev = static_cast<int>(ifindex);
 	auto vni = port_vni_.find(ifindex);
-	if (vni != port_vni_.end() && store_->mirrors_vni(vni->second))
+	if (vni != port_vni_.end())
 		filters_.try_emplace(ifindex, dev, prog_fd_mirror(*bpf_), port_name(ifindex),
 				     false, cfg_.tc_hook, cfg_.pin_dir);
 	else if (filters_.erase(ifindex) == 0)
@@ -329,10 +330,7 @@ std::error_code LinuxDataplane::need_filters(const Entry &e)
 
 void LinuxDataplane::release_filters(std::uint32_t vni, std::uint32_t port)
 {
-	if (!store_->mirrors_vni(vni))
-		for (const auto &[p, v] : port_vni_)
-			if (v == vni)
-				filters_.erase(p);
+	(void)vni; // the mirror program stays on every host-facing port
 	if (port && !store_->targets_port(port))
 		egress_filters_.erase(port);
 }
@@ -420,7 +418,7 @@ void LinuxDataplane::on_link(const FdbListener::LinkEvent &ev)
 	if (ours) {
 		auto it = port_vni_.find(ev.ifindex);
 		if (it == port_vni_.end() || it->second != br->second ||
-		    (store_->mirrors_vni(br->second) && !filters_.contains(ev.ifindex)))
+		    !filters_.contains(ev.ifindex))
 			attach_port(ev.ifindex, br->second);
 	} else if (port_vni_.contains(ev.ifindex)) {
 		detach_port(ev.ifindex);
