@@ -11,10 +11,9 @@
 #   e  an empty program on a clsact filter, x  the same on a tcx link
 #      (each mechanism's own cost; both attached by the backend's code,
 #      evpnmon-hookattach);
-#   b0 the backend running (tcx links where the kernel has them), the VNI
-#      without any entry: no program on its ports (the mirror program goes
-#      on with the VNI's first entry 1/2, the egress program where copies
-#      go);
+#   b0 the programs as the backend attaches them (tcx links where the
+#      kernel has them), the VNI without any entry: evpnmon_mirror at the
+#      ingress port; no port receives copies, so no egress program;
 #   b  the same, no matching entry: entries 1 and 2 of another MAC in the
 #      VNI (as a MAC-keyed session installs) copying to p3, so the egress
 #      program sits on p3 only, not on the output port;
@@ -152,7 +151,7 @@ for s in $SCEN; do
     n) name="no program, bridge-nf-call-iptables=0 (this namespace)" ;;
     e) name="(reference) empty program, clsact filter: the hook's own cost" ;;
     x) name="(reference) empty program, tcx link: the hook's own cost" ;;
-    b0) name="backend running, VNI without entries (no program on its ports: the mirror program goes on only with an entry 1/2 in the VNI, the egress program only where copies go)" ;;
+    b0) name="programs attached, VNI without entries (the mirror program at the ingress port; no port receives copies, so no egress program)" ;;
     b) name="programs attached, no matching entry (MAC entries of another host in the VNI, copies to p3: the egress program on p3 only)" ;;
     bc) name="the same on clsact filters (--tc-hook clsact, as on kernels before 6.6)" ;;
     c) name="every frame mirrored (local port copy)" ;;

@@ -650,10 +650,9 @@ int main(int argc, char **argv)
 		if (auto ec = dp->add_decap_source(100, *parse_ip("127.0.0.1")))
 			throw std::runtime_error("decap source: " + ec.message());
 		const std::uint32_t h1 = if_nametoindex("h1");
-		// The backend attaches the mirror program while the VNI has an
-		// entry 1/2 and the egress program while copies go to the port:
-		// one entry to h1 while their fds are taken (an fd keeps its
-		// program).
+		// The backend attaches the egress program only while copies go
+		// to the port: one entry to h1 while the fds are taken (an fd
+		// keeps its program).
 		Entry probe;
 		probe.key.kind = EntryKind::MirrorSource;
 		probe.key.vni = 100;

@@ -54,9 +54,7 @@ cheaper than no program is within that noise.
   (the clsact row: \`--tc-hook clsact\`), \`evpnmon_mirror\` at every
   host-facing port's ingress and \`evpnmon_egress\` only at the egress of
   ports that copies go to (p3 in these rows), so a frame from p1 to p2
-  passes one hook. "VNI without entries": nothing installed, so no
-  program on the VNI's ports at all (the mirror program goes on with the
-  VNI's first entry 1/2); "no matching
+  passes one hook. "VNI without entries": nothing installed; "no matching
   entry": entries 1 and 2 of another host's MAC in the VNI (a MAC-keyed
   session copying to p3), so the mirror program makes its 2 MAC lookups;
 * the last column divides each round's difference by that round's

@@ -38,10 +38,9 @@ inline int attached_prog(const std::string &dev, bool egress, const std::string 
 
 // A program the backend attached on a host-facing port of VNI `vni`
 // (`egress`: evpnmon_egress, else evpnmon_mirror), as a new fd. The backend
-// attaches them only while entries need them (the mirror program while the
-// VNI has an entry 1/2, the egress program while copies go to the port),
-// so an entry 1 in the VNI copying to the port is installed for as long as
-// it takes to open the program (the fd keeps it).
+// attaches the egress program only while copies go to the port, so an
+// entry 1 in the VNI copying to the port is installed for as long as it
+// takes to open the program (the fd keeps it).
 inline int attached_port_prog(Dataplane &dp, const std::string &dev, std::uint32_t vni,
 			      bool egress)
 {
