@@ -61,9 +61,6 @@ public:
 	// true if an installed entry sends copies to this local port (a
 	// LocalPort action of entry 1/2, or the port of an entry 3).
 	bool targets_port(std::uint32_t ifindex) const;
-	// true if an entry 1/2 is installed in the VNI (the mirror program
-	// has something to look up on its ports).
-	bool mirrors_vni(std::uint32_t vni) const { return vni_kinds_.contains(vni); }
 	// The local port an installed entry's action names (0: none, or no
 	// such entry).
 	std::uint32_t port_of_key(const EntryKey &key) const;

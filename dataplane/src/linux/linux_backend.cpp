@@ -119,7 +119,7 @@ private:
 	// The programs a host-facing port needs now (see the definition).
 	void attach_filters(std::uint32_t ifindex);
 	std::error_code need_filters(const Entry &e);
-	void release_filters(std::uint32_t vni, std::uint32_t port);
+	void release_egress(std::uint32_t port);
 	// The pins of the tcx links this run holds.
 	std::set<std::string> owned_links() const;
 	void detach_port(std::uint32_t ifindex);
@@ -320,7 +320,7 @@ std::error_code LinuxDataplane::need_filters(const Entry &e)
 	} catch (const std::system_error &err) {
 		for (auto p : gone)
 			detach_port(p);
-		release_filters(e.key.vni, EntryStore::port_of(e.action));
+		release_egress(EntryStore::port_of(e.action));
 		return err.code(); // the entry is refused, and retried by the caller
 	}
 	for (auto p : gone)
@@ -328,9 +328,8 @@ std::error_code LinuxDataplane::need_filters(const Entry &e)
 	return {};
 }
 
-void LinuxDataplane::release_filters(std::uint32_t vni, std::uint32_t port)
+void LinuxDataplane::release_egress(std::uint32_t port)
 {
-	(void)vni; // the mirror program stays on every host-facing port
 	if (port && !store_->targets_port(port))
 		egress_filters_.erase(port);
 }
@@ -345,9 +344,9 @@ std::error_code LinuxDataplane::install(const Entry &e)
 	if (auto ec = need_filters(e))
 		return ec;
 	const auto ec = store_->install(e);
-	release_filters(e.key.vni, EntryStore::port_of(e.action)); // refused: not needed
+	release_egress(EntryStore::port_of(e.action)); // refused: not needed
 	if (before != EntryStore::port_of(e.action))
-		release_filters(e.key.vni, before); // replaced: the old port may serve none now
+		release_egress(before); // replaced: the old port may serve none now
 	return ec;
 }
 
@@ -355,7 +354,7 @@ std::error_code LinuxDataplane::remove(const EntryKey &k)
 {
 	const std::uint32_t port = store_->port_of_key(k);
 	const auto ec = store_->remove(k);
-	release_filters(k.vni, port);
+	release_egress(port);
 	return ec;
 }
 
