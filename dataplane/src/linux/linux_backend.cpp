@@ -280,12 +280,8 @@ void LinuxDataplane::attach_port(std::uint32_t ifindex, std::uint32_t vni)
 void LinuxDataplane::attach_filters(std::uint32_t ifindex)
 {
 	const int dev = static_cast<int>(ifindex);
-	auto vni = port_vni_.find(ifindex);
-	if (vni != port_vni_.end())
-		filters_.try_emplace(ifindex, dev, prog_fd_mirror(*bpf_), port_name(ifindex),
-				     false, cfg_.tc_hook, cfg_.pin_dir);
-	else if (filters_.erase(ifindex) == 0)
-		detach_kept(dev, false, cfg_.pin_dir);
+	filters_.try_emplace(ifindex, dev, prog_fd_mirror(*bpf_), port_name(ifindex), false,
+			     cfg_.tc_hook, cfg_.pin_dir);
 	if (store_->targets_port(ifindex))
 		egress_filters_.try_emplace(ifindex, dev, prog_fd_egress(*bpf_),
 					    port_name(ifindex), true, cfg_.tc_hook,
