@@ -29,9 +29,10 @@ static __always_inline int emit(struct __sk_buff *skb, const struct dp_action *a
 {
 	/* The mirror ceiling is taken right before each clone, after every
 	 * profile's own policer and after every check that could still fail
-	 * the copy (configuration, tunnel key), so that only copies that are
-	 * really sent are charged and counted as passed, and before the
-	 * clone's mark is set. */
+	 * the copy (configuration), so that only copies that are really sent
+	 * are charged and counted as passed. It comes before anything is set
+	 * on the skb (mark, tunnel key): a refused copy, the common case
+	 * under a flood, costs no more than the bucket. */
 	__u32 flen = frame_len(skb);
 	__u32 charge = trunc && trunc < flen ? trunc : flen;
 	__u32 mark = skb->mark;
@@ -75,6 +76,13 @@ static __always_inline int emit(struct __sk_buff *skb, const struct dp_action *a
 	}
 	if (!cfg->mirror_ifindex)
 		return -1;
+	/* The key and option below cannot fail (a fixed size, flags 0, the
+	 * option right after its key), so a copy the ceiling passes is sent.
+	 * They stay in the skb's metadata after the clone: the next VXLAN
+	 * copy sets its own, local and ERSPAN copies went first
+	 * (emit_copies). */
+	if (!dp_ceiling_take(charge))
+		return DP_EMIT_OVER_CEILING;
 	struct dp_tunnel_key key = {};
 	key.tunnel_id = a->vni;
 	key.remote_ipv4 = bpf_ntohl(a->remote_vtep);
@@ -88,11 +96,6 @@ static __always_inline int emit(struct __sk_buff *skb, const struct dp_action *a
 	err = bpf_skb_set_tunnel_opt(skb, &opt, sizeof(opt));
 	if (err)
 		return err;
-	/* A refused copy leaves its tunnel key in the skb's metadata, as a
-	 * sent one does: the next VXLAN copy sets its own, local and ERSPAN
-	 * copies went first (emit_copies). */
-	if (!dp_ceiling_take(charge))
-		return DP_EMIT_OVER_CEILING;
 	if (!tbits)
 		return bpf_clone_redirect(skb, cfg->mirror_ifindex, 0);
 	/* evpnmon_mirror_egress clears the length before the VXLAN device
