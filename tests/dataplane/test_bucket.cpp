@@ -249,3 +249,45 @@ TEST_CASE("bucket pair: the packet bucket refills at its own rate")
 	CHECK(dp_bucket_take_both(&bits, 0, &pkts, one, t + ms) == 0);
 	CHECK(dp_bucket_take_both(&bits, 0, &pkts, one, t + ms) == DP_BUCKET_REFUSED_SECOND);
 }
+
+TEST_CASE("bucket pair: the refusals read without writing are those a take would return")
+{
+	// Every combination of the two buckets' fill, idle time and cost, and
+	// a clock behind last_ns: dp_bucket_refusals (the ceiling's unlocked
+	// read) says what dp_bucket_take_both says at the same time, and a
+	// refusal the unlocked read skipped (no refill written) leaves the
+	// next decision as it would have been.
+	const std::uint64_t one = DP_TOKEN_SCALE;
+	int refusals = 0, passes = 0;
+	for (std::uint64_t bits_left : {0ull, 500ull, 1500ull, 3000ull})
+		for (std::uint64_t pkts_left : {0ull, 1ull, 5ull})
+			for (std::uint64_t idle : {0ull, 1ull, 400'000ull, 999'999'999ull, 5ull * kNs})
+				for (std::uint64_t octets : {1ull, 1000ull, 3000ull, 4000ull})
+					for (std::int64_t skew : {0ll, -1000ll}) {
+						dp_bucket bits = make_bucket(8000, 3000 * 8);
+						dp_bucket pkts = make_bucket(2, 5);
+						bits.tokens = bits_left * 8 * one;
+						pkts.tokens = pkts_left * one;
+						bits.last_ns = pkts.last_ns = 10 * kNs;
+						const std::uint64_t now =
+						    skew ? 10 * kNs + skew : 10 * kNs + idle;
+						const std::uint64_t cost = octets * 8 * one;
+						const int read = dp_bucket_refusals(bits, cost, pkts, one, now);
+						dp_bucket b2 = bits, p2 = pkts;
+						const int taken = dp_bucket_take_both(&b2, cost, &p2, one, now);
+						CHECK(read == taken);
+						(taken ? refusals : passes)++;
+						if (!taken)
+							continue;
+						// refused: one later take, with and without the
+						// refill the refusal wrote, decides alike
+						const std::uint64_t later = now + 300'000'000;
+						dp_bucket b3 = bits, p3 = pkts;
+						CHECK(dp_bucket_take_both(&b2, cost, &p2, one, later) ==
+						      dp_bucket_take_both(&b3, cost, &p3, one, later));
+						CHECK(b2.tokens == b3.tokens);
+						CHECK(p2.tokens == p3.tokens);
+					}
+	CHECK(refusals > 0);
+	CHECK(passes > 0);
+}
