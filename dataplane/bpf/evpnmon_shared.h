@@ -344,13 +344,9 @@ struct dp_bucket {
 	dp_u64 fill_ns; /* time to fill the empty bucket (>= 1) */
 };
 
-/* seq: bumped (atomically) before and after every write under the lock,
- * so a program may read both buckets without it (lib/ceiling.h): odd while
- * a write is under way; userspace moves it by 2^31 when it rewrites the
- * element. */
 struct dp_ceiling {
 	DP_SPIN_LOCK lock;
-	dp_u32 seq;
+	dp_u32 pad;
 	struct dp_bucket bits;    /* rate: bits per second */
 	struct dp_bucket packets; /* rate: copies per second */
 };

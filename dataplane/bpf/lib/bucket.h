@@ -73,41 +73,13 @@ DP_BUCKET_INLINE int dp_bucket_take(dp_u64 *tokens, dp_u64 *last_ns, dp_u64 rate
 	return 1;
 }
 
-/* What dp_bucket_take_both and dp_bucket_refusals return: the buckets
- * that refused. */
-#define DP_BUCKET_REFUSED_FIRST 1
-#define DP_BUCKET_REFUSED_SECOND 2
-
-/* The refusals dp_bucket_take_both would return at `now`, computed from
- * copies of the buckets without writing them. A refusal takes nothing,
- * and a refill gives the same tokens whether it is done once or in steps
- * (capped at the burst either way), so skipping the refill a refusal
- * would have written changes no later decision. */
-DP_BUCKET_INLINE int dp_bucket_refusals(struct dp_bucket first, dp_u64 first_cost,
-					struct dp_bucket second, dp_u64 second_cost,
-					dp_u64 now)
-{
-	int refused = 0;
-	if (first.rate) {
-		dp_bucket_refill(&first.tokens, &first.last_ns, first.rate, first.burst,
-				 first.fill_ns, now);
-		if (first.tokens < first_cost)
-			refused |= DP_BUCKET_REFUSED_FIRST;
-	}
-	if (second.rate) {
-		dp_bucket_refill(&second.tokens, &second.last_ns, second.rate, second.burst,
-				 second.fill_ns, now);
-		if (second.tokens < second_cost)
-			refused |= DP_BUCKET_REFUSED_SECOND;
-	}
-	return refused;
-}
-
 /* Two buckets that must both agree (the mirror ceiling's bits and
  * packets): refill each, and take from both only if both hold their cost.
  * A bucket whose rate is 0 is left out (always agrees, never touched).
  * Returns 0 if taken, else the refusals: DP_BUCKET_REFUSED_FIRST and/or
  * DP_BUCKET_REFUSED_SECOND (neither bucket then loses a token). */
+#define DP_BUCKET_REFUSED_FIRST 1
+#define DP_BUCKET_REFUSED_SECOND 2
 DP_BUCKET_INLINE int dp_bucket_take_both(struct dp_bucket *first, dp_u64 first_cost,
 					 struct dp_bucket *second, dp_u64 second_cost,
 					 dp_u64 now)

@@ -121,10 +121,10 @@ static __always_inline void emit_copies(struct __sk_buff *skb,
 		for (__u32 j = 0; j < DP_MAX_COPIES; j++) {
 			if (j >= st->ncopies)
 				break;
-			const struct dp_action *a = &st->copies[j];
+			const struct dp_action *a = &st->copies[j].action;
 			if ((pass == 0) == (a->kind == DP_ACT_VXLAN))
 				continue;
-			int err = emit(skb, a, st->ctrunc[j], st->ckinds[j]);
+			int err = emit(skb, a, st->copies[j].trunc, st->copies[j].kinds);
 			if (err)
 				failed[j] = err == DP_EMIT_OVER_CEILING ? 2 : 1;
 		}
@@ -132,11 +132,11 @@ static __always_inline void emit_copies(struct __sk_buff *skb,
 	for (__u32 m = 0; m < 4 * DP_MAX_ACTIONS; m++) {
 		if (m >= st->nmatched)
 			break;
-		__s8 c = st->mcopy[m]; /* -1: over the limit, -2: not selected */
+		__s8 c = st->matched[m].copy; /* -1: over the limit, -2: not selected */
 		if (c >= 0 && c < DP_MAX_COPIES && failed[c] == 2)
-			stat_reason(st->mstat[m], DP_SEL_POLICED);
+			stat_reason(st->matched[m].stat, DP_SEL_POLICED);
 		else if (c == -1 || (c >= 0 && c < DP_MAX_COPIES && failed[c]))
-			stat_add(&dp_stats, st->mstat[m], 0, 0, 1);
+			stat_add(&dp_stats, st->matched[m].stat, 0, 0, 1);
 	}
 }
 

@@ -216,29 +216,42 @@ struct dp_pkt {
 
 /* The copies one packet asks for, and which matched entry each one serves
  * (for the drop counters once the copies are sent). Matched entries are
- * grouped into (action, profile) pairs, each evaluated once per packet. */
-struct copy_state {
-	struct dp_action copies[DP_MAX_COPIES];
-	__u32 ctrunc[DP_MAX_COPIES]; /* truncation of each copy; 0 = whole */
-	/* 1 << DP_KIND_* of the entries whose pairs selected each copy (the
+ * grouped into (action, profile) pairs, each evaluated once per packet.
+ * Arrays of structs, counts first: what one matched entry, its pair and
+ * its copy write lies in a few cache lines, not one line per field. */
+struct dp_copy {
+	struct dp_action action;
+	__u32 trunc; /* 0 = whole frame */
+	/* 1 << DP_KIND_* of the entries whose pairs selected the copy (the
 	 * ERSPAN III D bit) */
-	__u8 ckinds[DP_MAX_COPIES];
+	__u8 kinds;
+	__u8 pad[3];
+};
+
+struct dp_matched {
+	__u32 stat; /* the entry's stat index */
+	__u8 pair;  /* its (action, profile) pair */
+	__s8 copy;  /* its copy; -1 over the limit, -2 not selected */
+	__u8 pad[2];
+};
+
+struct dp_pair {
+	struct dp_action action;
+	__u32 prof;
+	__u8 kinds; /* 1 << DP_KIND_* of its matched entries */
+	__u8 sel;   /* DP_SEL_* */
+	__u8 pad[2];
+};
+
+struct copy_state {
 	__u32 ncopies;
-	/* matched entries: stat index, pair index, and copy index (-1 = over
-	 * the limit or not selected) */
-	__u32 mstat[DP_MAX_MATCHED];
-	__u8 mpair[DP_MAX_MATCHED];
-	__s8 mcopy[DP_MAX_MATCHED];
 	__u32 nmatched;
-	/* distinct (action, profile) pairs in lookup order */
-	struct dp_action paction[DP_MAX_MATCHED];
-	__u32 pprof[DP_MAX_MATCHED];
-	__u8 pkinds[DP_MAX_MATCHED]; /* 1 << DP_KIND_* of its matched entries */
-	__u8 psel[DP_MAX_MATCHED];   /* DP_SEL_* */
-	__u16 ptrunc[DP_MAX_MATCHED];
 	__u32 npairs;
 	__u32 len; /* frame length */
 	struct dp_pkt pkt;
+	struct dp_copy copies[DP_MAX_COPIES];
+	struct dp_matched matched[DP_MAX_MATCHED];
+	struct dp_pair pairs[DP_MAX_MATCHED]; /* distinct, in lookup order */
 };
 
 /* Per-packet scratch (too large for the 512-byte BPF stack). TC programs

@@ -34,24 +34,24 @@ __attribute__((noinline)) int dp_add_match(struct copy_state *st,
 	for (__u32 j = 0; j < DP_MAX_MATCHED; j++) {
 		if (j >= np)
 			break;
-		if (st->pprof[j] == s->prof &&
-		    same_action(&st->paction[j], &s->action)) {
+		if (st->pairs[j].prof == s->prof &&
+		    same_action(&st->pairs[j].action, &s->action)) {
 			p = j;
 			break;
 		}
 	}
 	if (p == np && np < DP_MAX_MATCHED) {
-		st->paction[np] = s->action;
-		st->pprof[np] = s->prof;
-		st->pkinds[np] = 0;
+		st->pairs[np].action = s->action;
+		st->pairs[np].prof = s->prof;
+		st->pairs[np].kinds = 0;
 		st->npairs = np + 1;
 	}
 	if (p < DP_MAX_MATCHED)
-		st->pkinds[p] |= 1u << (kind & 7);
+		st->pairs[p].kinds |= 1u << (kind & 7);
 	__u32 m = st->nmatched;
 	if (m < DP_MAX_MATCHED) {
-		st->mstat[m] = s->stat_idx;
-		st->mpair[m] = (__u8)p;
+		st->matched[m].stat = s->stat_idx;
+		st->matched[m].pair = (__u8)p;
 		st->nmatched = m + 1;
 	}
 	return 0;
@@ -152,32 +152,32 @@ __attribute__((noinline)) int dp_select_pair(struct __sk_buff *skb,
 {
 	if (!skb || !st || j >= DP_MAX_MATCHED)
 		return -2;
-	__u32 sel = DP_SEL_COPY, trunc = 0, kinds = st->pkinds[j];
-	if (st->pprof[j]) {
-		int r = dp_profile_select(skb, &st->pkt, st->pprof[j],
-					  st->pkinds[j], st->len);
+	__u32 sel = DP_SEL_COPY, trunc = 0, kinds = st->pairs[j].kinds;
+	if (st->pairs[j].prof) {
+		int r = dp_profile_select(skb, &st->pkt, st->pairs[j].prof,
+					  st->pairs[j].kinds, st->len);
 		sel = r & 0xff;
 		trunc = ((__u32)r >> 8) & 0xffff;
 		kinds = ((__u32)r >> 24) & 0xff;
 	}
-	st->psel[j] = (__u8)sel;
+	st->pairs[j].sel = (__u8)sel;
 	if (sel != DP_SEL_COPY)
 		return -2;
 	__u32 n = st->ncopies;
 	for (__u32 c = 0; c < DP_MAX_COPIES; c++) {
 		if (c >= n)
 			break;
-		if (same_action(&st->copies[c], &st->paction[j])) {
-			st->ctrunc[c] = merge_trunc(st->ctrunc[c], trunc);
-			st->ckinds[c] |= (__u8)kinds;
+		if (same_action(&st->copies[c].action, &st->pairs[j].action)) {
+			st->copies[c].trunc = merge_trunc(st->copies[c].trunc, trunc);
+			st->copies[c].kinds |= (__u8)kinds;
 			return (int)c;
 		}
 	}
 	if (n >= DP_MAX_COPIES)
 		return -1;
-	st->copies[n] = st->paction[j];
-	st->ctrunc[n] = trunc;
-	st->ckinds[n] = (__u8)kinds;
+	st->copies[n].action = st->pairs[j].action;
+	st->copies[n].trunc = trunc;
+	st->copies[n].kinds = (__u8)kinds;
 	st->ncopies = n + 1;
 	return (int)n;
 }
@@ -199,16 +199,16 @@ static __always_inline void select_copies(struct __sk_buff *skb,
 	for (__u32 m = 0; m < DP_MAX_MATCHED; m++) {
 		if (m >= st->nmatched)
 			break;
-		__u32 p = st->mpair[m];
+		__u32 p = st->matched[m].pair;
 		__s8 idx = -1;
 		if (p < DP_MAX_MATCHED && p < st->npairs) {
 			idx = pcopy[p];
 			if (idx == -2)
-				stat_reason(st->mstat[m], st->psel[p]);
+				stat_reason(st->matched[m].stat, st->pairs[p].sel);
 		}
 		if (idx == -1)
 			stat_add(&dp_gstats, DP_GSTAT_COPY_OVERFLOW, 0, 0, 1);
-		st->mcopy[m] = idx;
+		st->matched[m].copy = idx;
 	}
 }
 

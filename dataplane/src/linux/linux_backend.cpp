@@ -487,13 +487,7 @@ void LinuxDataplane::configure_ceiling()
 		c.packets.burst = mirror_ceiling_packet_burst(cfg_) * DP_TOKEN_SCALE;
 		c.packets.fill_ns = dp_bucket_fill_ns(c.packets.burst, c.packets.rate);
 	}
-	// Programs read the buckets without the lock between two reads of seq
-	// (lib/ceiling.h): moving it by 2^31 tells a read under way that this
-	// write happened, however many copies were taken meanwhile.
 	const dp_u32 zero = 0;
-	dp_ceiling old{};
-	if (bpf_map_lookup_elem_flags(map_fd_ceiling(*bpf_), &zero, &old, BPF_F_LOCK) == 0)
-		c.seq = old.seq + 0x80000000u;
 	if (bpf_map_update_elem(map_fd_ceiling(*bpf_), &zero, &c, BPF_F_LOCK))
 		throw std::system_error(errno, std::generic_category(),
 					"dataplane/linux: write mirror ceiling");
