@@ -355,10 +355,11 @@ struct dp_ceiling {
  * let through. Its own array, so that dp_gstats keeps its size and the pins
  * of a previous version stay compatible. */
 #define DP_TSTAT_CEIL_PASS 0    /* copies within the ceiling (packets, bytes) */
-#define DP_TSTAT_CEIL_DROP 1    /* copies over it, dropped (packets, bytes, drops) */
+#define DP_TSTAT_CEIL_DROP 1    /* copies over it, dropped (packets, bytes);
+				 * drops: of those, the ones the packet bucket
+				 * refused (the bit bucket may too) */
 #define DP_TSTAT_DECAP_SOURCE 2 /* decap: outer source not a VTEP of the VNI */
-#define DP_TSTAT_CEIL_DROP_PKT 3 /* of DP_TSTAT_CEIL_DROP: those the packet
-				  * bucket refused (the bit bucket may too) */
+/* 3: reserved (pinned counters of an older program may be there) */
 #define DP_TSTAT_MAX 8          /* room for more without changing the map */
 
 /* Full description of one installed entry, so that a restarted process can

@@ -92,18 +92,22 @@ int evpnmon_mirror(struct __sk_buff *skb)
 	st->ncopies = 0;
 	st->nmatched = 0;
 	st->npairs = 0;
-	st->pkt.parsed = 0;
 	st->len = frame_len(skb);
 	__u8 addrs[32];
 	int alen = 0;
 	if (kinds & DP_KIND_F_IP)
 		alen = parse_ip_addrs(skb, &eth, addrs);
-	collect_packet(st, *vni, kinds, &eth, addrs, alen, st->len);
+	collect_packet(st, *vni, kinds, &eth, addrs, alen);
 	if (!st->npairs)
 		return DP_TC_NEXT;
-	select_copies(skb, st);
-	if (st->ncopies)
-		emit_copies(skb, st);
+	if (st->npairs == 1 && !st->pairs[0].prof) {
+		emit_pair(skb, &st->pairs[0]);
+	} else {
+		select_copies(skb, st);
+		if (st->ncopies)
+			emit_copies(skb, st);
+	}
+	count_matched(st);
 	return DP_TC_NEXT;
 }
 

@@ -36,9 +36,10 @@ __attribute__((noinline)) int dp_ceiling_take(__u32 octets)
 		stat_add(&dp_tstats, DP_TSTAT_CEIL_PASS, 1, octets, 0);
 		return 1;
 	}
-	stat_add(&dp_tstats, DP_TSTAT_CEIL_DROP, 1, octets, 1);
-	if (refused & DP_BUCKET_REFUSED_SECOND)
-		stat_add(&dp_tstats, DP_TSTAT_CEIL_DROP_PKT, 1, octets, 1);
+	/* drops: those the packet bucket refused, in the same counter (one
+	 * cache line per refusal, not two) */
+	stat_add(&dp_tstats, DP_TSTAT_CEIL_DROP, 1, octets,
+		 (refused & DP_BUCKET_REFUSED_SECOND) ? 1 : 0);
 	return 0;
 }
 

@@ -106,38 +106,47 @@ static __always_inline int emit(struct __sk_buff *skb, const struct dp_action *a
 	return err;
 }
 
-/* Sends every copy in st, then counts a drop on each matched entry whose
- * copy failed or was over the limit (not on one its profile left out). A
- * copy over the mirror ceiling is counted as policed on each matched entry
- * that selected it, like its own policer's refusals: not a failure. */
+/* The outcome of an emit(). */
+static __always_inline __u8 emit_outcome(int err)
+{
+	if (!err)
+		return DP_SEL_COPY;
+	return err == DP_EMIT_OVER_CEILING ? DP_SEL_POLICED : DP_SEL_FAILED;
+}
+
+/* Sends every copy in st, then gives each pair that selected one the
+ * copy's outcome (count_matched counts it on the pair's entries). */
 static __always_inline void emit_copies(struct __sk_buff *skb,
-					const struct copy_state *st)
+					struct copy_state *st)
 {
 	/* Local and ERSPAN copies first, then VXLAN copies: the tunnel key
 	 * set for a VXLAN copy stays attached to the skb's metadata (never to
 	 * its bytes) and must not travel with another copy. */
-	__u8 failed[DP_MAX_COPIES] = {};
 	for (__u32 pass = 0; pass < 2; pass++) {
 		for (__u32 j = 0; j < DP_MAX_COPIES; j++) {
 			if (j >= st->ncopies)
 				break;
-			const struct dp_action *a = &st->copies[j].action;
-			if ((pass == 0) == (a->kind == DP_ACT_VXLAN))
+			struct dp_copy *c = &st->copies[j];
+			if ((pass == 0) == (c->action.kind == DP_ACT_VXLAN))
 				continue;
-			int err = emit(skb, a, st->copies[j].trunc, st->copies[j].kinds);
-			if (err)
-				failed[j] = err == DP_EMIT_OVER_CEILING ? 2 : 1;
+			c->sel = emit_outcome(emit(skb, &c->action, c->trunc, c->kinds));
 		}
 	}
-	for (__u32 m = 0; m < 4 * DP_MAX_ACTIONS; m++) {
-		if (m >= st->nmatched)
+	for (__u32 j = 0; j < DP_MAX_MATCHED; j++) {
+		if (j >= st->npairs)
 			break;
-		__s8 c = st->matched[m].copy; /* -1: over the limit, -2: not selected */
-		if (c >= 0 && c < DP_MAX_COPIES && failed[c] == 2)
-			stat_reason(st->matched[m].stat, DP_SEL_POLICED);
-		else if (c == -1 || (c >= 0 && c < DP_MAX_COPIES && failed[c]))
-			stat_add(&dp_stats, st->matched[m].stat, 0, 0, 1);
+		__s8 c = st->pairs[j].copy;
+		if (c >= 0 && c < DP_MAX_COPIES)
+			st->pairs[j].sel = st->copies[c].sel;
 	}
+}
+
+/* The common packet: one (action, profile) pair and no profile (sessions
+ * without options), so one whole copy of its action, as select_copies and
+ * emit_copies would make it, without their bookkeeping. */
+static __always_inline void emit_pair(struct __sk_buff *skb, struct dp_pair *p)
+{
+	p->sel = emit_outcome(emit(skb, &p->action, 0, p->kinds));
 }
 
 #endif /* EVPNMON_LIB_EMIT_H */

@@ -205,42 +205,48 @@ struct dp_pkt {
 	__u8 src[16], dst[16]; /* IPv4 in the first 4 octets, rest zero */
 };
 
-/* Outcome of one (action, profile) pair (DP_SEL_*). */
+/* Outcome of one (action, profile) pair (DP_SEL_*): its profile's
+ * decision, then what became of its copy. */
 #define DP_SEL_COPY 0
 #define DP_SEL_FILTERED 1
 #define DP_SEL_SAMPLED 2
-#define DP_SEL_POLICED 3
+#define DP_SEL_POLICED 3  /* its policer, or the mirror ceiling */
+#define DP_SEL_FAILED 4   /* the copy was not sent (a drop) */
+#define DP_SEL_OVERFLOW 5 /* beyond DP_MAX_COPIES (a drop) */
 #define DP_SEL_PENDING 0xff
 
 #define DP_MAX_MATCHED (4 * DP_MAX_ACTIONS)
 
 /* The copies one packet asks for, and which matched entry each one serves
- * (for the drop counters once the copies are sent). Matched entries are
- * grouped into (action, profile) pairs, each evaluated once per packet.
- * Arrays of structs, counts first: what one matched entry, its pair and
- * its copy write lies in a few cache lines, not one line per field. */
+ * (for its counters, written once when the copies are sent). Matched
+ * entries are grouped into (action, profile) pairs, each evaluated once
+ * per packet.
+ * Arrays of structs, counts first, then the pairs: the common packet (one
+ * pair without a profile, sent by emit_pair) writes two cache lines of
+ * it, not one per field. */
 struct dp_copy {
 	struct dp_action action;
 	__u32 trunc; /* 0 = whole frame */
 	/* 1 << DP_KIND_* of the entries whose pairs selected the copy (the
 	 * ERSPAN III D bit) */
 	__u8 kinds;
-	__u8 pad[3];
+	__u8 sel; /* after emit_copies: DP_SEL_COPY, _POLICED or _FAILED */
+	__u8 pad[2];
 };
 
 struct dp_matched {
 	__u32 stat; /* the entry's stat index */
 	__u8 pair;  /* its (action, profile) pair */
-	__s8 copy;  /* its copy; -1 over the limit, -2 not selected */
-	__u8 pad[2];
+	__u8 pad[3];
 };
 
 struct dp_pair {
 	struct dp_action action;
 	__u32 prof;
 	__u8 kinds; /* 1 << DP_KIND_* of its matched entries */
-	__u8 sel;   /* DP_SEL_* */
-	__u8 pad[2];
+	__u8 sel;   /* DP_SEL_*: its outcome, once the copies are sent */
+	__s8 copy;  /* its copy; -1 over the limit, -2 not selected */
+	__u8 pad;
 };
 
 struct copy_state {
@@ -248,10 +254,10 @@ struct copy_state {
 	__u32 nmatched;
 	__u32 npairs;
 	__u32 len; /* frame length */
-	struct dp_pkt pkt;
-	struct dp_copy copies[DP_MAX_COPIES];
-	struct dp_matched matched[DP_MAX_MATCHED];
 	struct dp_pair pairs[DP_MAX_MATCHED]; /* distinct, in lookup order */
+	struct dp_matched matched[DP_MAX_MATCHED];
+	struct dp_copy copies[DP_MAX_COPIES];
+	struct dp_pkt pkt; /* only for profiles: parsed on demand */
 };
 
 /* Per-packet scratch (too large for the 512-byte BPF stack). TC programs

@@ -57,12 +57,13 @@ __attribute__((noinline)) int dp_add_match(struct copy_state *st,
 	return 0;
 }
 
-/* Every entry installed under `key`: counted as matched, and grouped with
- * the other matched entries of the same (action, profile) pair: the pair
- * is evaluated once per packet (select_copies), so a session's sampler and
- * policer are charged once although its entries 1 and 2 may both match. */
+/* Every entry installed under `key`: grouped with the other matched
+ * entries of the same (action, profile) pair: the pair is evaluated once
+ * per packet (select_copies), so a session's sampler and policer are
+ * charged once although its entries 1 and 2 may both match. Each entry is
+ * counted once, with the packet's outcome (count_matched). */
 static __always_inline void collect(struct copy_state *st,
-				    const struct dp_match_key *key, __u32 len)
+				    const struct dp_match_key *key)
 {
 	struct dp_match_val *v = bpf_map_lookup_elem(&dp_match, key);
 	if (!v)
@@ -70,9 +71,7 @@ static __always_inline void collect(struct copy_state *st,
 	for (__u32 i = 0; i < DP_MAX_ACTIONS; i++) {
 		if (i >= v->n)
 			break;
-		struct dp_slot *s = &v->slots[i];
-		stat_add(&dp_stats, s->stat_idx, 1, len, 0);
-		dp_add_match(st, s, key->kind);
+		dp_add_match(st, &v->slots[i], key->kind);
 	}
 }
 
@@ -87,8 +86,7 @@ static __always_inline void collect(struct copy_state *st,
 static __always_inline void collect_packet(struct copy_state *st, __u32 vni,
 					   __u32 kinds,
 					   const struct ethhdr *eth,
-					   const __u8 addrs[32], int alen,
-					   __u32 len)
+					   const __u8 addrs[32], int alen)
 {
 	struct dp_match_key key = {};
 
@@ -97,12 +95,12 @@ static __always_inline void collect_packet(struct copy_state *st, __u32 vni,
 	if (kinds & DP_KIND_F_SRC_MAC) {
 		key.kind = DP_KIND_SRC;
 		__builtin_memcpy(key.addr, eth->h_source, 6);
-		collect(st, &key, len);
+		collect(st, &key);
 	}
 	if (kinds & DP_KIND_F_DST_MAC) {
 		key.kind = DP_KIND_DST;
 		__builtin_memcpy(key.addr, eth->h_dest, 6);
-		collect(st, &key, len);
+		collect(st, &key);
 	}
 
 	if (alen == 4) {
@@ -111,24 +109,24 @@ static __always_inline void collect_packet(struct copy_state *st, __u32 vni,
 		if (kinds & DP_KIND_F_SRC_V4) {
 			key.kind = DP_KIND_SRC;
 			__builtin_memcpy(key.addr, addrs, 4);
-			collect(st, &key, len);
+			collect(st, &key);
 		}
 		if (kinds & DP_KIND_F_DST_V4) {
 			key.kind = DP_KIND_DST;
 			__builtin_memcpy(key.addr, addrs + 4, 4);
-			collect(st, &key, len);
+			collect(st, &key);
 		}
 	} else if (alen == 16) {
 		key.mtype = DP_MATCH_V6;
 		if (kinds & DP_KIND_F_SRC_V6) {
 			key.kind = DP_KIND_SRC;
 			__builtin_memcpy(key.addr, addrs, 16);
-			collect(st, &key, len);
+			collect(st, &key);
 		}
 		if (kinds & DP_KIND_F_DST_V6) {
 			key.kind = DP_KIND_DST;
 			__builtin_memcpy(key.addr, addrs + 16, 16);
-			collect(st, &key, len);
+			collect(st, &key);
 		}
 	}
 }
@@ -184,31 +182,59 @@ __attribute__((noinline)) int dp_select_pair(struct __sk_buff *skb,
 
 /* Evaluates each (action, profile) pair once, then makes ONE copy per
  * action that any of its pairs selected, in the pairs' lookup order, at
- * most DP_MAX_COPIES. Then each matched entry learns its copy index, or
- * counts why it has none: its profile's reason (not a drop), or the copy
- * limit (a drop, counted by emit_copies). */
+ * most DP_MAX_COPIES. Each pair keeps its copy index, or why it has none
+ * (its profile's reason, or DP_SEL_OVERFLOW). */
 static __always_inline void select_copies(struct __sk_buff *skb,
 					  struct copy_state *st)
 {
-	__s8 pcopy[DP_MAX_MATCHED];
+	st->pkt.parsed = 0;
 	for (__u32 j = 0; j < DP_MAX_MATCHED; j++) {
 		if (j >= st->npairs)
 			break;
-		pcopy[j] = (__s8)dp_select_pair(skb, st, j);
+		int c = dp_select_pair(skb, st, j);
+		st->pairs[j].copy = (__s8)c;
+		if (c == -1)
+			st->pairs[j].sel = DP_SEL_OVERFLOW;
 	}
+}
+
+/* Counts each matched entry once per packet: matched (packets, octets)
+ * and its pair's outcome. Filtered, sampled out, policed (its policer or
+ * the mirror ceiling): not drops. A copy not sent or over the copy limit:
+ * a drop. */
+static __always_inline void count_matched(const struct copy_state *st)
+{
 	for (__u32 m = 0; m < DP_MAX_MATCHED; m++) {
 		if (m >= st->nmatched)
 			break;
+		__u32 idx = st->matched[m].stat;
+		struct dp_stats *s = bpf_map_lookup_elem(&dp_stats, &idx);
+		if (!s)
+			continue;
+		s->packets++;
+		s->bytes += st->len;
 		__u32 p = st->matched[m].pair;
-		__s8 idx = -1;
-		if (p < DP_MAX_MATCHED && p < st->npairs) {
-			idx = pcopy[p];
-			if (idx == -2)
-				stat_reason(st->matched[m].stat, st->pairs[p].sel);
-		}
-		if (idx == -1)
+		if (p >= DP_MAX_MATCHED)
+			continue;
+		switch (st->pairs[p].sel) {
+		case DP_SEL_COPY:
+			break;
+		case DP_SEL_FILTERED:
+			s->filtered++;
+			break;
+		case DP_SEL_SAMPLED:
+			s->sampled_out++;
+			break;
+		case DP_SEL_POLICED:
+			s->policed++;
+			break;
+		case DP_SEL_OVERFLOW:
+			s->drops++;
 			stat_add(&dp_gstats, DP_GSTAT_COPY_OVERFLOW, 0, 0, 1);
-		st->matched[m].copy = idx;
+			break;
+		default:
+			s->drops++;
+		}
 	}
 }
 

@@ -580,8 +580,7 @@ DecapDrops LinuxDataplane::decap_drops() const
 CeilingCounters LinuxDataplane::ceiling_counters() const
 {
 	const Counters pass = tstat(DP_TSTAT_CEIL_PASS), drop = tstat(DP_TSTAT_CEIL_DROP);
-	return {pass.packets, pass.bytes, drop.packets, drop.bytes,
-		tstat(DP_TSTAT_CEIL_DROP_PKT).packets};
+	return {pass.packets, pass.bytes, drop.packets, drop.bytes, drop.drops};
 }
 
 // The TAI offset changes when a time daemon announces a leap second (or
