@@ -8,6 +8,7 @@
 #include "lib/bucket.h"
 
 #include <cstdint>
+#include <random>
 #include <limits>
 
 namespace {
@@ -248,4 +249,82 @@ TEST_CASE("bucket pair: the packet bucket refills at its own rate")
 	CHECK(dp_bucket_take_both(&bits, 0, &pkts, one, t + ms - 1) == DP_BUCKET_REFUSED_SECOND);
 	CHECK(dp_bucket_take_both(&bits, 0, &pkts, one, t + ms) == 0);
 	CHECK(dp_bucket_take_both(&bits, 0, &pkts, one, t + ms) == DP_BUCKET_REFUSED_SECOND);
+}
+
+TEST_CASE("bucket bound: refuses exactly below tokens + elapsed * rate, says nothing past the fill time")
+{
+	// 1000 units/s: one more nano-token... per ns times rate; fill 10 ms.
+	const dp_u64 rate = 1000, fill = 10'000'000, t0 = 5 * kNs, tokens = 300'000'000;
+	// at t0: 0.3 units; cost 1 unit (1e9 nano-units)
+	const dp_u64 cost = DP_TOKEN_SCALE;
+	CHECK(dp_bucket_bound_refuses(tokens, t0, rate, fill, cost, t0));
+	// the bound reaches the cost after (cost - tokens) / rate ns = 700,000 ns
+	CHECK(dp_bucket_bound_refuses(tokens, t0, rate, fill, cost, t0 + 699'999));
+	CHECK_FALSE(dp_bucket_bound_refuses(tokens, t0, rate, fill, cost, t0 + 700'000));
+	// a huge cost: still nothing said past the fill time (may be full)
+	CHECK(dp_bucket_bound_refuses(tokens, t0, rate, fill, ~0ull >> 2, t0 + fill - 1));
+	CHECK_FALSE(dp_bucket_bound_refuses(tokens, t0, rate, fill, ~0ull >> 2, t0 + fill));
+	// a clock before t0, a bucket left out: nothing said
+	CHECK_FALSE(dp_bucket_bound_refuses(tokens, t0, rate, fill, cost, t0 - 1));
+	CHECK_FALSE(dp_bucket_bound_refuses(0, t0, 0, fill, cost, t0));
+}
+
+TEST_CASE("bucket bound: never refuses what the shared bucket would pass at the same clock (two CPUs)")
+{
+	// Two CPUs take from one bucket pair as the ceiling does: each reads
+	// the clock before the lock, so stamps may reach the bucket out of
+	// order (up to 5 us here). After each refusal a CPU keeps the tokens
+	// it saw (its hint). Whenever its hint refuses a later copy, the
+	// bucket itself, asked at that clock, must refuse it too, unless the
+	// bucket already holds a later stamp of the other CPU: then the bucket
+	// answers for that later time (the lock path has the same property),
+	// which the check counts apart.
+	std::mt19937_64 rng(12345);
+	dp_bucket bits = make_bucket(10'000'000, 16'000 * 8), pkts = make_bucket(250, 4);
+	struct Hint {
+		bool set = false;
+		dp_u64 t0 = 0, bits = 0, pkts = 0;
+	} hint[2];
+	dp_u64 clock = kNs, last_read[2] = {0, 0};
+	int checked = 0, ahead = 0, bucket_refusals = 0, passes = 0;
+	for (int i = 0; i < 200'000; ++i) {
+		const int cpu = static_cast<int>(rng() % 2);
+		clock += rng() % 10'000;
+		// read a little before the lock, never before this CPU's last read
+		dp_u64 now = clock - rng() % 5'000;
+		if (now < last_read[cpu])
+			now = last_read[cpu];
+		last_read[cpu] = now;
+		const dp_u64 octets = rng() % 2 ? 66 : 1000 + rng() % 64'000;
+		const dp_u64 cost = octets * 8 * DP_TOKEN_SCALE;
+		const Hint &h = hint[cpu];
+		const bool by_hint =
+			h.set && (dp_bucket_bound_refuses(h.bits, h.t0, bits.rate, bits.fill_ns, cost, now) ||
+				  dp_bucket_bound_refuses(h.pkts, h.t0, pkts.rate, pkts.fill_ns,
+							  DP_TOKEN_SCALE, now));
+		if (by_hint) {
+			if (bits.last_ns > now || pkts.last_ns > now) {
+				++ahead;
+				continue;
+			}
+			// what the bucket would say at this clock, on a copy of it
+			dp_bucket b = bits, p = pkts;
+			CHECK(dp_bucket_take_both(&b, cost, &p, DP_TOKEN_SCALE, now) != 0);
+			++checked;
+			continue;
+		}
+		if (dp_bucket_take_both(&bits, cost, &pkts, DP_TOKEN_SCALE, now)) {
+			hint[cpu] = {true, now, bits.tokens, pkts.tokens};
+			++bucket_refusals;
+		} else {
+			hint[cpu].set = false;
+			++passes;
+		}
+	}
+	// every outcome occurred, and the hint decided most copies
+	CHECK(passes > 100);
+	CHECK(bucket_refusals > 100);
+	CHECK(checked > bucket_refusals);
+	MESSAGE("passes " << passes << ", bucket refusals " << bucket_refusals
+			  << ", hint refusals checked " << checked << ", not comparable " << ahead);
 }

@@ -106,4 +106,23 @@ DP_BUCKET_INLINE int dp_bucket_take_both(struct dp_bucket *first, dp_u64 first_c
 	return 0;
 }
 
+/* What a refusal tells about later: a bucket that held `tokens` at `t0`
+ * (after its refill) holds at most tokens + (now - t0) * rate at any later
+ * `now`: only the refill adds, takes and the burst cap only lower it, and
+ * a refill another CPU stamped after t0 only moves the start later. So a
+ * copy whose cost is above that bound is refused by the bucket itself at
+ * `now`, whoever took from it meanwhile: 1 if the bound refuses `cost`.
+ * Past fill_ns the bucket may be full again and the bound says nothing (0);
+ * elapsed < fill_ns keeps elapsed * rate below the burst. */
+DP_BUCKET_INLINE int dp_bucket_bound_refuses(dp_u64 tokens, dp_u64 t0, dp_u64 rate,
+					     dp_u64 fill_ns, dp_u64 cost, dp_u64 now)
+{
+	if (!rate || now < t0)
+		return 0;
+	dp_u64 elapsed = now - t0;
+	if (elapsed >= fill_ns)
+		return 0;
+	return tokens + elapsed * rate < cost;
+}
+
 #endif /* EVPNMON_LIB_BUCKET_H */

@@ -182,6 +182,23 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } dp_ceiling SEC(".maps");
 
+/* What this CPU's last refusal by the mirror ceiling says about its
+ * buckets from then on (lib/ceiling.h). Per CPU, so that refusals under a
+ * flood write nothing shared; not pinned: a hint holds for at most a fill
+ * time. */
+struct dp_ceiling_hint {
+	__u64 t0; /* the refusal's clock; 0 = no hint */
+	__u64 bits, bits_rate, bits_fill_ns;
+	__u64 packets, packets_rate, packets_fill_ns;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct dp_ceiling_hint);
+} dp_ceiling_hint SEC(".maps");
+
 /* Counters of the ceiling and of the decapsulation source check
  * (DP_TSTAT_*). */
 struct {
