@@ -5,6 +5,12 @@
 //
 //   bench_dataplane_testrun [REPEAT] [REPS] [SESSIONS,...]     (root)
 //
+// The flow cache is off (Config::flow_cache): a repeated test_run sends the
+// same frame, which the cache would match once and then reuse, so every
+// row would measure the reuse. Off, each run pays the lookups of a packet
+// that is not its flow's second in a row. EVPNMON_BENCH_FLOW_CACHE=1 turns
+// it on: then each row measures a flow's packets back to back.
+//
 // First table: every program path, at each number of background sessions
 // (default 0, 1 and 10000). A background session is what the consumer
 // installs for a MAC-keyed session whose server is on this VTEP: entry 1
@@ -641,6 +647,11 @@ int main(int argc, char **argv)
 		cfg.bridges = {{"br100", "vxlan100", 100}, {"br200", "vxlan200", 200}};
 		cfg.local_vtep = {10, 9, 9, 1};
 		cfg.pin_dir = pin;
+		const char *fc = std::getenv("EVPNMON_BENCH_FLOW_CACHE");
+		cfg.flow_cache = fc && std::string(fc) == "1";
+		std::cout << "flow cache: " << (cfg.flow_cache ? "on (a flow's packets back to back)"
+							 : "off (every packet looked up)")
+			  << "\n\n";
 		// The ceiling on, at a rate no run reaches: every copy pays its
 		// check, none is refused (the rows measure sending copies).
 		cfg.mirror_ceiling_bps = 1'000'000'000'000'000'000ull;

@@ -89,15 +89,22 @@ int evpnmon_mirror(struct __sk_buff *skb)
 	struct copy_state *st = bpf_map_lookup_elem(&dp_scratch, &zero);
 	if (!st)
 		return DP_TC_NEXT;
-	st->ncopies = 0;
-	st->nmatched = 0;
-	st->npairs = 0;
-	st->len = frame_len(skb);
-	__u8 addrs[32];
-	int alen = 0;
+	struct dp_flow_key fk = {};
+	fk.gen = match_gen(st);
+	fk.vni = *vni;
+	fk.kinds = kinds;
+	__builtin_memcpy(fk.macs, &eth, 12);
 	if (kinds & DP_KIND_F_IP)
-		alen = parse_ip_addrs(skb, &eth, addrs);
-	collect_packet(st, *vni, kinds, &eth, addrs, alen);
+		fk.alen = parse_ip_addrs(skb, &eth, fk.addrs);
+	st->ncopies = 0;
+	st->len = frame_len(skb);
+	if (!same_flow(st, &fk)) {
+		st->nmatched = 0;
+		st->npairs = 0;
+		collect_packet(st, *vni, kinds, &eth, fk.addrs, (int)fk.alen);
+		if (fk.gen)
+			st->flow = fk;
+	}
 	if (!st->npairs)
 		return DP_TC_NEXT;
 	if (st->npairs == 1 && !st->pairs[0].prof) {

@@ -334,7 +334,20 @@ struct BpfHarness : table::Harness {
 
 TEST_CASE("the BPF programs pass the semantic table (BPF_PROG_TEST_RUN)")
 {
+	// With the flow cache (the default): the table's cases send the same
+	// frame again after their entries change, so a reuse of matches that
+	// outlived a change of dp_match fails here.
 	BpfHarness h;
+	table::run_table(h);
+}
+
+TEST_CASE("the BPF programs pass the semantic table without the flow cache")
+{
+	// Every packet looked up (Config::flow_cache off, as the benchmark's
+	// lookup rows run): the same copies and counters.
+	Config cfg = switch_config();
+	cfg.flow_cache = false;
+	BpfHarness h(cfg);
 	table::run_table(h);
 }
 

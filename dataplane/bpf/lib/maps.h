@@ -182,6 +182,17 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } dp_ceiling SEC(".maps");
 
+/* The generation of the entries 1/2: dp_match and everything a matched
+ * entry names (stat index, profile slot, action). Userspace raises it
+ * after every change of a dp_match element (an atomic store to the
+ * mmapped .bss); evpnmon_mirror reuses the previous packet's matches on
+ * its CPU only while it is unchanged. 0 = not started: nothing reused. */
+volatile __u64 dp_match_gen = 0;
+
+/* Set by userspace before the load (Config::flow_cache); false: every
+ * packet is looked up (the benchmark's per-packet lookup figures). */
+const volatile __u8 dp_flow_cache = 1;
+
 /* What this CPU's last refusal by the mirror ceiling says about its
  * buckets from then on (lib/ceiling.h). Per CPU, so that refusals under a
  * flood write nothing shared; not pinned: a hint holds for at most a fill
@@ -266,11 +277,29 @@ struct dp_pair {
 	__u8 pad;
 };
 
+/* What the matched entries of a packet depend on: dp_match's generation
+ * (dp_match_gen), the port's VNI and its kinds, the MACs and, when the
+ * kinds have an IP bit, the IP addresses (zero-padded, as parse_ip_addrs
+ * reads them). Packets with equal keys match the same entries. */
+struct dp_flow_key {
+	__u64 gen;
+	__u32 vni;
+	__u32 kinds;
+	__u8 macs[12]; /* destination, source: the Ethernet header's start */
+	__u32 alen;
+	__u8 addrs[32];
+};
+
 struct copy_state {
 	__u32 ncopies;
 	__u32 nmatched;
 	__u32 npairs;
 	__u32 len; /* frame length */
+	/* The previous packet's key on this CPU (none while flow.gen is 0):
+	 * npairs, nmatched, the pairs' actions, profiles and kinds and the
+	 * matched entries are still those it matched. */
+	struct dp_flow_key flow;
+	__u64 fence; /* an atomic on this CPU's line orders the loads (match.h) */
 	struct dp_pair pairs[DP_MAX_MATCHED]; /* distinct, in lookup order */
 	struct dp_matched matched[DP_MAX_MATCHED];
 	struct dp_copy copies[DP_MAX_COPIES];
@@ -280,7 +309,8 @@ struct copy_state {
 /* Per-packet scratch (too large for the 512-byte BPF stack). TC programs
  * run with migration disabled and copies are queued, never processed
  * synchronously by this program, so one slot per CPU is enough. Not
- * pinned: it holds nothing between packets. */
+ * pinned: between packets it holds only the previous packet's matches
+ * (copy_state.flow), valid for one generation of dp_match. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);

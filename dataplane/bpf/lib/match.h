@@ -131,6 +131,36 @@ static __always_inline void collect_packet(struct copy_state *st, __u32 vni,
 	}
 }
 
+/* The generation of dp_match, read before any lookup of this packet. The
+ * fetching atomic on this CPU's own scratch line is a full barrier on
+ * weakly ordered CPUs (arm64: LDADDAL), so no lookup below can read the
+ * map as it was before the generation read; on x86 loads are not
+ * reordered anyway. */
+static __always_inline __u64 match_gen(struct copy_state *st)
+{
+	if (!dp_flow_cache)
+		return 0;
+	__u64 gen = dp_match_gen;
+	if (__sync_fetch_and_add(&st->fence, 0) == ~0ull)
+		gen = 0;
+	return gen;
+}
+
+/* 1 if the previous packet on this CPU had the same key (dp_flow_key),
+ * so that its matched entries and pairs, still in st, are this packet's:
+ * the dp_match lookups are skipped for the packets of a flow in a row. */
+static __always_inline int same_flow(const struct copy_state *st,
+				     const struct dp_flow_key *k)
+{
+	if (!k->gen)
+		return 0;
+	const __u64 *a = (const __u64 *)&st->flow, *b = (const __u64 *)k;
+	__u64 diff = 0;
+	for (__u32 i = 0; i < sizeof(*k) / 8; i++)
+		diff |= a[i] ^ b[i];
+	return !diff;
+}
+
 /* Truncation of a copy several pairs selected: the largest, and a pair
  * that wants the whole frame (0) wins. */
 static __always_inline __u32 merge_trunc(__u32 a, __u32 b)

@@ -50,7 +50,7 @@ bool any_pinned(mirror_bpf *s, const std::string &dir)
 }
 
 mirror_bpf *open_skel(const std::string &pin_dir, std::uint32_t max_entries,
-		      std::uint32_t max_profiles)
+		      std::uint32_t max_profiles, bool flow_cache)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = pin_dir.c_str());
 	mirror_bpf *s = mirror_bpf__open_opts(&opts);
@@ -72,6 +72,7 @@ mirror_bpf *open_skel(const std::string &pin_dir, std::uint32_t max_entries,
 			fail(err, "size map " + std::string(bpf_map__name(m)));
 		}
 	}
+	s->rodata->dp_flow_cache = flow_cache ? 1 : 0;
 	return s;
 }
 
@@ -96,7 +97,7 @@ void BpfObject::Deleter::operator()(mirror_bpf *s) const
 }
 
 BpfObject::BpfObject(const std::string &pin_dir, std::uint32_t max_entries,
-		     std::uint32_t max_profiles)
+		     std::uint32_t max_profiles, bool flow_cache)
     : pin_dir_(pin_dir)
 {
 	ensure_bpffs(pin_dir);
@@ -110,7 +111,7 @@ BpfObject::BpfObject(const std::string &pin_dir, std::uint32_t max_entries,
 		fail(errno, pin_dir + " is in use by another process (bpffs is "
 			    "shared by all network namespaces: give each leaf its own "
 			    "Config::pin_dir)");
-	skel_.reset(open_skel(pin_dir, max_entries, max_profiles));
+	skel_.reset(open_skel(pin_dir, max_entries, max_profiles, flow_cache));
 	adopted_ = any_pinned(skel_.get(), pin_dir);
 	int err = mirror_bpf__load(skel_.get());
 	if (err && adopted_) {
@@ -118,7 +119,7 @@ BpfObject::BpfObject(const std::string &pin_dir, std::uint32_t max_entries,
 		skel_.reset();
 		for (const auto &f : std::filesystem::directory_iterator(pin_dir, ec))
 			std::filesystem::remove(f.path(), ec);
-		skel_.reset(open_skel(pin_dir, max_entries, max_profiles));
+		skel_.reset(open_skel(pin_dir, max_entries, max_profiles, flow_cache));
 		adopted_ = false;
 		err = mirror_bpf__load(skel_.get());
 	}
@@ -145,6 +146,11 @@ int map_fd_gstats(const BpfObject &o) { return bpf_map__fd(o.skel().maps.dp_gsta
 int map_fd_local_mac(const BpfObject &o) { return bpf_map__fd(o.skel().maps.dp_local_mac); }
 int map_fd_srv_port(const BpfObject &o) { return bpf_map__fd(o.skel().maps.dp_srv_port); }
 int map_fd_vni_kinds(const BpfObject &o) { return bpf_map__fd(o.skel().maps.dp_vni_kinds); }
+volatile std::uint64_t *match_generation(const BpfObject &o)
+{
+	static_assert(sizeof(o.skel().bss->dp_match_gen) == sizeof(std::uint64_t));
+	return reinterpret_cast<volatile std::uint64_t *>(&o.skel().bss->dp_match_gen);
+}
 int map_fd_profile(const BpfObject &o) { return bpf_map__fd(o.skel().maps.dp_profile); }
 int map_fd_policer(const BpfObject &o) { return bpf_map__fd(o.skel().maps.dp_policer); }
 int map_fd_profile_stats(const BpfObject &o) { return bpf_map__fd(o.skel().maps.dp_profile_stats); }

@@ -20,8 +20,9 @@ public:
 	// nothing is mounted there. The maps with one element per entry get
 	// max_entries elements (pins of another size are replaced). Throws
 	// std::system_error.
+	// flow_cache: Config::flow_cache (a load-time constant of the program).
 	BpfObject(const std::string &pin_dir, std::uint32_t max_entries,
-		  std::uint32_t max_profiles);
+		  std::uint32_t max_profiles, bool flow_cache = true);
 	~BpfObject();
 	BpfObject(const BpfObject &) = delete;
 	BpfObject &operator=(const BpfObject &) = delete;
@@ -60,6 +61,8 @@ int map_fd_gstats(const BpfObject &o);
 int map_fd_local_mac(const BpfObject &o);
 int map_fd_srv_port(const BpfObject &o);
 int map_fd_vni_kinds(const BpfObject &o);
+// dp_match_gen in the object's mmapped .bss (EntryStore raises it).
+volatile std::uint64_t *match_generation(const BpfObject &o);
 int map_fd_profile(const BpfObject &o);
 int map_fd_policer(const BpfObject &o);
 int map_fd_profile_stats(const BpfObject &o);

@@ -152,6 +152,7 @@ EntryStore::EntryStore(MapFds fds, dp_u32 max_entries, dp_u32 max_profiles)
 	}
 	for (auto &k : stale)
 		bpf_map_delete_elem(fds_.match, &k);
+	raise_match_gen();
 	rebuild_kinds(); // before the lookups name the adopted entries
 	std::vector<dp_decap_key> dstale;
 	dp_decap_key dk, dnext;
@@ -389,6 +390,7 @@ std::error_code EntryStore::write_lookup(const EntryKey &key)
 	auto g = by_match_.find(mk);
 	if (g == by_match_.end() || g->second.empty()) {
 		bpf_map_delete_elem(fds_.match, &mk);
+		raise_match_gen();
 		return {};
 	}
 	dp_match_val v{};
@@ -400,9 +402,20 @@ std::error_code EntryStore::write_lookup(const EntryKey &key)
 		if (++v.n == DP_MAX_ACTIONS)
 			break;
 	}
-	if (int r = bpf_map_update_elem(fds_.match, &mk, &v, BPF_ANY))
+	int r = bpf_map_update_elem(fds_.match, &mk, &v, BPF_ANY);
+	raise_match_gen();
+	if (r)
 		return errno_code(r);
 	return {};
+}
+
+// After a dp_match element changed (never before: a packet that read the
+// new generation must not find the old element): the mirror program's
+// per-CPU reuse of the previous packet's matches ends.
+void EntryStore::raise_match_gen()
+{
+	if (fds_.match_gen)
+		__atomic_fetch_add(fds_.match_gen, 1, __ATOMIC_RELEASE);
 }
 
 std::error_code EntryStore::zero_stats(dp_u32 idx)

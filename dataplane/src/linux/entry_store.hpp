@@ -43,6 +43,9 @@ struct MapFds {
 	int profile, policer, profile_stats; // session profiles (slot 0 = none)
 	int erspan, erspan_seq, erspan_stats; // ERSPAN destinations (slot 0 unused)
 	int vni_kinds = -1; // VNI -> DP_KIND_F_* of its entries 1/2 (required)
+	// dp_match_gen (the program's .bss): raised after every change of a
+	// dp_match element; null: none (nothing caches matches).
+	volatile std::uint64_t *match_gen = nullptr;
 };
 
 class EntryStore {
@@ -103,6 +106,7 @@ private:
 	Counters read_stats(int fd, dp_u32 idx) const;
 	std::error_code zero_stats(dp_u32 idx);
 	std::error_code write_lookup(const EntryKey &key);
+	void raise_match_gen();
 	std::error_code write_meta(const EntryKey &key, const Rec &rec);
 	void count_target(const Action &a, int delta);
 	// Which lookups can hit (evpnmon_kinds.h): refcounts per (VNI, kind

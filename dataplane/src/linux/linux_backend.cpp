@@ -182,7 +182,8 @@ LinuxDataplane::LinuxDataplane(const Config &cfg) : cfg_(cfg)
 		throw std::invalid_argument("dataplane/linux: no bridge configured");
 	// The BPF object first: it takes the pin directory's lock, so a second
 	// process fails before touching the mirror device the first one uses.
-	bpf_ = std::make_unique<BpfObject>(cfg_.pin_dir, cfg_.max_entries, cfg_.max_profiles);
+	bpf_ = std::make_unique<BpfObject>(cfg_.pin_dir, cfg_.max_entries, cfg_.max_profiles,
+					   cfg_.flow_cache);
 	try {
 		mirror_ = std::make_unique<MirrorDevice>(cfg_.mirror_device,
 							 cfg_.mirror_udp_port,
@@ -197,7 +198,8 @@ LinuxDataplane::LinuxDataplane(const Config &cfg) : cfg_(cfg)
 			   map_fd_srv_port(*bpf_), map_fd_profile(*bpf_),
 			   map_fd_policer(*bpf_), map_fd_profile_stats(*bpf_),
 			   map_fd_erspan(*bpf_), map_fd_erspan_seq(*bpf_),
-			   map_fd_erspan_stats(*bpf_), map_fd_vni_kinds(*bpf_)},
+			   map_fd_erspan_stats(*bpf_), map_fd_vni_kinds(*bpf_),
+			   match_generation(*bpf_)},
 		    cfg_.max_entries, cfg_.max_profiles);
 		erspan_filter_ = std::make_unique<TcFilter>(
 		    static_cast<int>(erspan_->ifindex()), prog_fd_erspan(*bpf_),

@@ -57,6 +57,12 @@ struct Config {
 	// sizes its profile, policer and profile-statistics maps with it (all
 	// preallocated; the statistics per possible CPU).
 	std::uint32_t max_profiles = kDefaultMaxProfiles;
+	// Linux backend: the mirror program reuses the previous packet's
+	// matched entries on its CPU for the next packet of the same flow
+	// (same VNI, MACs and, with IP-keyed entries, IP addresses) while no
+	// entry 1/2 changed. Off: every packet is looked up (the benchmark's
+	// per-packet lookup figures); the copies are the same either way.
+	bool flow_cache = true;
 	// The mirror ceiling: two token buckets over every copy this VTEP
 	// emits (to a local server port, VXLAN-GBP and ERSPAN, with or
 	// without a session profile); a copy passes only if both have room.
