@@ -15,11 +15,15 @@
 
 /* The buckets' refusals of a copy costing bits_cost nano-bits at `now`
  * that this CPU's last refusal already proves (dp_bucket_bound_refuses),
- * without reading or writing the shared element; 0 if it proves none. */
+ * without the lock and without writing the shared element; 0 if it proves
+ * none. A hint holds only under the configuration it was taken with
+ * (rates, fill times): a rewritten ceiling starts full. */
 static __always_inline int ceiling_hint_refusals(const struct dp_ceiling_hint *h,
+						 const struct dp_ceiling *c,
 						 __u64 bits_cost, __u64 now)
 {
-	if (!h->t0)
+	if (!h->t0 || h->bits_rate != c->bits.rate || h->bits_fill_ns != c->bits.fill_ns ||
+	    h->packets_rate != c->packets.rate || h->packets_fill_ns != c->packets.fill_ns)
 		return 0;
 	int refused = 0;
 	if (dp_bucket_bound_refuses(h->bits, h->t0, h->bits_rate, h->bits_fill_ns,
@@ -59,7 +63,7 @@ __attribute__((noinline)) int dp_ceiling_take(__u32 octets)
 	 * may store a later time first, which dp_bucket_refill allows for. */
 	__u64 now = bpf_ktime_get_ns();
 	__u64 cost = (__u64)octets * 8 * DP_TOKEN_SCALE;
-	int refused = ceiling_hint_refusals(h, cost, now);
+	int refused = ceiling_hint_refusals(h, c, cost, now);
 	if (!refused) {
 		struct dp_ceiling_hint seen;
 		bpf_spin_lock(&c->lock);
