@@ -93,9 +93,10 @@ one() { # scenario -> prints "fwd_pps copy_pps sent_pps cpu_ns_per_frame"
        for _ in $(seq 50); do grep -qs '^ready' /tmp/$NS.hook.out && break; sleep 0.1; done
        grep -qs '^ready' /tmp/$NS.hook.out || { cat /tmp/$NS.hook.out >&2; exit 1; } ;;
     b0) start_dp ;;
-    b|bc) start_dp --entry "src vni=100 mac=02:00:00:00:0c:01 host-id=1 port=p3" \
+    b|bc|bn) start_dp --entry "src vni=100 mac=02:00:00:00:0c:01 host-id=1 port=p3" \
                 --entry "dst vni=100 mac=02:00:00:00:0c:01 host-id=1 port=p3" \
-                $([ "$1" = bc ] && echo --tc-hook clsact)
+                $([ "$1" = bc ] && echo --tc-hook clsact) \
+                $([ "$1" = bn ] && echo --no-flow-cache)
  ;;
     c) start_dp --entry "src vni=100 mac=$SRC host-id=1 port=p3" ;;
     d) start_dp --entry "src vni=100 mac=$SRC host-id=1 vxlan=10.9.9.2/100/1" ;;
@@ -122,7 +123,7 @@ one() { # scenario -> prints "fwd_pps copy_pps sent_pps cpu_ns_per_frame"
 median() { sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
 spread() { sort -n | awk '{a[NR]=$1} END{printf "%.0f–%.0f k", a[1]/1000, a[NR]/1000}'; }
 
-SCEN="s a n e x b0 b bc c d"
+SCEN="s a n e x b0 b bn bc c d"
 declare -A F C N D Q
 for r in $(seq "$REPS"); do
   declare -A R=()
@@ -152,7 +153,8 @@ for s in $SCEN; do
     e) name="(reference) empty program, clsact filter: the hook's own cost" ;;
     x) name="(reference) empty program, tcx link: the hook's own cost" ;;
     b0) name="programs attached, VNI without entries (the mirror program at the ingress port; no port receives copies, so no egress program)" ;;
-    b) name="programs attached, no matching entry (MAC entries of another host in the VNI, copies to p3: the egress program on p3 only)" ;;
+    b) name="programs attached, no matching entry (MAC entries of another host in the VNI, copies to p3: the egress program on p3 only); one flow, so the flow cache reuses its lookups" ;;
+    bn) name="the same without the flow cache (--no-flow-cache: every frame looked up, as when flows interleave)" ;;
     bc) name="the same on clsact filters (--tc-hook clsact, as on kernels before 6.6)" ;;
     c) name="every frame mirrored (local port copy)" ;;
     d) name="every frame mirrored (VXLAN-GBP copy)" ;;

@@ -4,7 +4,7 @@
 //   evpnmon-dpctl [--backend linux] --bridge BR:VXLANDEV:VNI ...
 //       [--mirror-device evpnmon0] [--mirror-port 4790] [--local-vtep IP]
 //       [--erspan-device evpnmon-er] [--erspan-hw-id N]
-//       [--pin-dir DIR] [--tc-hook auto|tcx|clsact]
+//       [--pin-dir DIR] [--tc-hook auto|tcx|clsact] [--no-flow-cache]
 //       [--max-entries N] [--max-profiles N] [--keep] [--entry SPEC]... [--remove SPEC]...
 //       [--mirror-ceiling RATE] [--mirror-ceiling-burst BYTES]
 //       [--mirror-ceiling-packets RATE] [--mirror-ceiling-packet-burst N]
@@ -23,6 +23,8 @@
 // version's own.
 // --tc-hook: how the TC programs attach (tcx links or clsact filters);
 // default auto: tcx where the kernel has it.
+// --no-flow-cache: every packet looked up (Config::flow_cache off; the
+// copies are the same).
 // --max-entries: the capacity (default 262144); on a leaf, the consumer's
 // --dp-max-entries, or its pinned maps are replaced (entries dropped);
 // --max-profiles likewise (--dp-max-profiles).
@@ -304,7 +306,9 @@ try {
 			if (!hook)
 				throw std::invalid_argument("--tc-hook: auto, tcx or clsact, not '" + h + "'");
 			cfg.tc_hook = *hook;
-		} else if (a == "--max-entries")
+		} else if (a == "--no-flow-cache")
+			cfg.flow_cache = false;
+		else if (a == "--max-entries")
 			cfg.max_entries = static_cast<std::uint32_t>(std::stoul(next()));
 		else if (a == "--max-profiles")
 			cfg.max_profiles = static_cast<std::uint32_t>(std::stoul(next()));
