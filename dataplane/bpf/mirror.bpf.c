@@ -17,7 +17,9 @@
  * evpnmon_mirror: TC ingress of every host-facing bridge port. For each
  *   packet, looks up entries 1 (by source MAC, source IP) and 2 (by
  *   destination MAC, destination IP) in the port's VNI, only those of the
- *   kinds the VNI has (dp_vni_kinds), and emits ONE copy per
+ *   kinds the VNI has (dp_vni_kinds); the next packet of the same flow on
+ *   the CPU reuses them while dp_match is unchanged (match.h, same_flow).
+ *   It emits ONE copy per
  *   distinct action: bpf_clone_redirect to the egress of a local port, or with
  *   a VXLAN-GBP tunnel key (VNI, HOST ID as Group Policy ID, remote VTEP) to
  *   the egress of the mirror device (`vxlan external gbp`). A matched
