@@ -7,32 +7,45 @@
 
 namespace evpnmon::session {
 
-Options::Options(const evpn_mon_options &c) : c_(c)
+const evpn_mon_options Options::kNone{};
+
+Options Options::held(const evpn_mon_options &c)
 {
-	evpn_mon_options_canonicalize(&c_);
+	if (std::memcmp(&c, &kNone, sizeof(c)) == 0)
+		return Options{};
+	return Options{std::make_shared<const evpn_mon_options>(c)};
+}
+
+Options::Options(const evpn_mon_options &c)
+{
+	evpn_mon_options canon = c;
+	evpn_mon_options_canonicalize(&canon);
+	*this = held(canon);
 }
 
 Options Options::decode(std::span<const std::uint8_t> area,
 			evpn_mon_opt_error *error)
 {
-	Options o;
-	evpn_mon_opt_error err = evpn_mon_options_decode(area.data(), area.size(), &o.c_);
+	evpn_mon_options c{};
+	evpn_mon_opt_error err = evpn_mon_options_decode(area.data(), area.size(), &c);
 	if (error)
 		*error = err;
 	if (err != EVPN_MON_OPT_OK)
 		return Options{};
-	return o;
+	return held(c);
 }
 
 evpn_mon_opt_error Options::validate() const
 {
-	return evpn_mon_options_validate(&c_);
+	return evpn_mon_options_validate(&c());
 }
 
 std::vector<std::uint8_t> Options::encode() const
 {
+	if (!c_)
+		return {}; // all zero: no area
 	std::vector<std::uint8_t> out(EVPN_MON_OPTIONS_MAX_LEN);
-	out.resize(evpn_mon_options_encode(&c_, out.data(), out.size()));
+	out.resize(evpn_mon_options_encode(&c(), out.data(), out.size()));
 	return out;
 }
 
@@ -53,20 +66,20 @@ std::string Options::to_string() const
 	if (has_erspan()) {
 		// the GRE protocol as sent: the version's own when left at 0
 		char gre[8];
-		std::uint16_t proto = c_.erspan.gre_proto ? c_.erspan.gre_proto
-			: c_.erspan.version == 2 ? EVPN_MON_GRE_PROTO_ERSPAN2
+		std::uint16_t proto = c().erspan.gre_proto ? c().erspan.gre_proto
+			: c().erspan.version == 2 ? EVPN_MON_GRE_PROTO_ERSPAN2
 						 : EVPN_MON_GRE_PROTO_ERSPAN3;
 		std::snprintf(gre, sizeof(gre), "0x%04x", proto);
-		s += "erspan " + std::to_string(c_.erspan.version) + " span " +
-		     std::to_string(c_.erspan.span_id) + " dscp " +
-		     std::to_string(c_.erspan.dscp) + " ttl " +
-		     std::to_string(c_.erspan.ttl) + " gre " + gre + " ";
+		s += "erspan " + std::to_string(c().erspan.version) + " span " +
+		     std::to_string(c().erspan.span_id) + " dscp " +
+		     std::to_string(c().erspan.dscp) + " ttl " +
+		     std::to_string(c().erspan.ttl) + " gre " + gre + " ";
 	}
 	s += "profile ";
-	s += c_.name[0] ? std::string(c_.name, strnlen(c_.name, EVPN_MON_PROFILE_NAME_MAX))
+	s += c().name[0] ? std::string(c().name, strnlen(c().name, EVPN_MON_PROFILE_NAME_MAX))
 			: std::string("-");
 	s += " dir ";
-	switch (c_.direction) {
+	switch (c().direction) {
 	case EVPN_MON_DIR_RX:
 		s += "rx";
 		break;
@@ -77,22 +90,22 @@ std::string Options::to_string() const
 		s += "both";
 		break;
 	default:
-		s += "?" + std::to_string(c_.direction);
+		s += "?" + std::to_string(c().direction);
 		break;
 	}
-	s += " filters " + std::to_string(c_.nfilters);
-	if (c_.sample > 1)
-		s += " sample 1/" + std::to_string(c_.sample);
-	if (c_.truncate)
-		s += " truncate " + std::to_string(c_.truncate);
-	switch (c_.police_unit) {
+	s += " filters " + std::to_string(c().nfilters);
+	if (c().sample > 1)
+		s += " sample 1/" + std::to_string(c().sample);
+	if (c().truncate)
+		s += " truncate " + std::to_string(c().truncate);
+	switch (c().police_unit) {
 	case EVPN_MON_POLICE_PPS:
-		s += " police " + rate_text(c_.police_rate) + "pps/" +
-		     std::to_string(c_.police_burst);
+		s += " police " + rate_text(c().police_rate) + "pps/" +
+		     std::to_string(c().police_burst);
 		break;
 	case EVPN_MON_POLICE_BPS:
-		s += " police " + rate_text(c_.police_rate) + "bps/" +
-		     std::to_string(c_.police_burst);
+		s += " police " + rate_text(c().police_rate) + "bps/" +
+		     std::to_string(c().police_burst);
 		break;
 	default:
 		break;
@@ -102,7 +115,7 @@ std::string Options::to_string() const
 
 bool Options::operator==(const Options &o) const
 {
-	return evpn_mon_options_equal(&c_, &o.c_);
+	return c_ == o.c_ || evpn_mon_options_equal(&c(), &o.c());
 }
 
 std::strong_ordering Options::operator<=>(const Options &o) const
@@ -116,7 +129,7 @@ std::strong_ordering Options::operator<=>(const Options &o) const
 	if (a != b)
 		return std::lexicographical_compare_three_way(a.begin(), a.end(),
 							      b.begin(), b.end());
-	int c = std::memcmp(&c_, &o.c_, sizeof(c_));
+	int c = std::memcmp(&this->c(), &o.c(), sizeof(evpn_mon_options));
 	return c < 0 ? std::strong_ordering::less : std::strong_ordering::greater;
 }
 

@@ -5,6 +5,7 @@
 
 #include <compare>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -26,13 +27,13 @@ public:
 	static Options decode(std::span<const std::uint8_t> area,
 			      evpn_mon_opt_error *error = nullptr);
 
-	const evpn_mon_options &c() const { return c_; }
+	const evpn_mon_options &c() const { return c_ ? *c_ : kNone; }
 	// True for every collector session too: without a profile of its own
 	// it is an empty one (every packet, whole), as decoded from the wire.
-	bool has_profile() const { return c_.present != 0; }
+	bool has_profile() const { return c().present != 0; }
 	// A collector session's ERSPAN encapsulation (version 0 otherwise).
-	bool has_erspan() const { return c_.erspan.version != 0; }
-	const evpn_mon_erspan &erspan() const { return c_.erspan; }
+	bool has_erspan() const { return c().erspan.version != 0; }
+	const evpn_mon_erspan &erspan() const { return c().erspan; }
 	evpn_mon_opt_error validate() const;
 
 	// Canonical options area (empty without a profile or ERSPAN parameters).
@@ -46,7 +47,14 @@ public:
 	std::strong_ordering operator<=>(const Options &o) const;
 
 private:
-	evpn_mon_options c_{};
+	// Held once and shared: a session, its entries and the dataplane's
+	// records of them copy one session's options several times, and the
+	// struct is 432 octets. Immutable once made; null for all-zero
+	// options (no profile, no ERSPAN), which most sessions have.
+	explicit Options(std::shared_ptr<const evpn_mon_options> c) : c_(std::move(c)) {}
+	static Options held(const evpn_mon_options &c);
+	static const evpn_mon_options kNone;
+	std::shared_ptr<const evpn_mon_options> c_;
 };
 
 } // namespace evpnmon::session
