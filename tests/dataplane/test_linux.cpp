@@ -319,6 +319,61 @@ TEST_CASE("restart: entries and counters adopted; clean exit removes everything"
 	::close(h1p);
 }
 
+// A slot's counters are written to zero when a slot is taken, except a slot
+// first taken in maps this process created (still zero). A slot freed and
+// taken again, or one of adopted maps, starts from zero too.
+TEST_CASE("entry counters start at zero: a reused slot, a slot of adopted maps")
+{
+	auto entry = [](const char *mac) {
+		Entry e;
+		e.key.kind = EntryKind::MirrorSource;
+		e.key.vni = 100;
+		e.key.host.mac = parse_mac(mac);
+		e.key.host_id = 7;
+		e.action.ifindex = if_nametoindex("srv");
+		return e;
+	};
+	const Entry a = entry("02:00:00:00:00:01"), b = entry("02:00:00:00:00:03"),
+		    c = entry("02:00:00:00:00:05");
+	auto frame_from = [](const char *mac) {
+		return table::build_frame({mac, "02:00:00:00:00:02", "10.1.0.1", "10.1.0.2", 0, 32});
+	};
+	int h1p = packet_socket("h1p");
+	// Counted within 2 s, or the test fails (frames cross veth at once).
+	auto counted = [&](Dataplane &dp, const Entry &e, const char *mac) {
+		const auto f = frame_from(mac);
+		REQUIRE(::send(h1p, f.data(), f.size(), 0) > 0);
+		for (int i = 0; i < 200; ++i) {
+			if (dp.counters(e.key) && dp.counters(e.key)->packets > 0)
+				return true;
+			::usleep(10000);
+		}
+		return false;
+	};
+	{
+		auto dp = make_dataplane("linux", switch_config(true));
+		REQUIRE_FALSE(dp->install(a));
+		CHECK(dp->counters(a.key)->packets == 0);
+		REQUIRE(counted(*dp, a, "02:00:00:00:00:01"));
+		REQUIRE_FALSE(dp->remove(a.key));
+		REQUIRE_FALSE(dp->install(b)); // a's slot, counted before
+		CHECK(dp->counters(b.key)->packets == 0);
+		REQUIRE(counted(*dp, b, "02:00:00:00:00:03"));
+		REQUIRE_FALSE(dp->install(a)); // the next slot, never used
+		REQUIRE(counted(*dp, a, "02:00:00:00:00:01"));
+		REQUIRE_FALSE(dp->remove(a.key)); // a counted slot above the last used one
+	} // keep_on_exit
+	{
+		auto dp = make_dataplane("linux", switch_config(false));
+		REQUIRE(dp->list().size() == 1);
+		REQUIRE_FALSE(dp->install(c));
+		CHECK(dp->counters(c.key)->packets == 0);
+		REQUIRE_FALSE(dp->remove(b.key));
+		REQUIRE_FALSE(dp->remove(c.key));
+	}
+	::close(h1p);
+}
+
 TEST_CASE("local MAC learning from the bridge FDB")
 {
 	auto dp = make_dataplane("linux", switch_config());

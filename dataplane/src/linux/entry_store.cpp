@@ -29,6 +29,7 @@ EntryStore::EntryStore(MapFds fds, dp_u32 max_entries, dp_u32 max_profiles)
 	if (ncpus_ <= 0)
 		throw std::system_error(-ncpus_, std::generic_category(),
 					"dataplane/linux: number of CPUs");
+	zero_stats_.resize(static_cast<std::size_t>(ncpus_));
 	if (fds_.vni_kinds < 0)
 		throw std::invalid_argument("dataplane/linux: no dp_vni_kinds map");
 	// Adopt entries of a previous run.
@@ -420,8 +421,7 @@ void EntryStore::raise_match_gen()
 
 std::error_code EntryStore::zero_stats(dp_u32 idx)
 {
-	std::vector<dp_stats> zero(static_cast<std::size_t>(ncpus_));
-	if (int r = bpf_map_update_elem(fds_.stats, &idx, zero.data(), BPF_ANY))
+	if (int r = bpf_map_update_elem(fds_.stats, &idx, zero_stats_.data(), BPF_ANY))
 		return errno_code(r);
 	return {};
 }
@@ -483,16 +483,18 @@ std::error_code EntryStore::install(const Entry &entry)
 		return ec;
 	}
 	dp_u32 idx;
+	bool counted_before = true; // the slot's counters may be non-zero
 	if (!free_.empty()) {
 		idx = free_.back();
 		free_.pop_back();
 	} else {
 		idx = next_++;
+		counted_before = !fds_.fresh_maps;
 	}
 	Rec rec{e.action, idx, e.options, slot, eslot};
 	std::error_code ec = add_kinds(e.key, e.action);
 	const bool kinds = !ec;
-	if (!ec)
+	if (!ec && counted_before)
 		ec = zero_stats(idx);
 	if (!ec)
 		ec = write_meta(e.key, rec);

@@ -46,6 +46,10 @@ struct MapFds {
 	// dp_match_gen (the program's .bss): raised after every change of a
 	// dp_match element; null: none (nothing caches matches).
 	volatile std::uint64_t *match_gen = nullptr;
+	// true: this process created the maps, so every entry slot's counters
+	// are zero until a slot is used (a slot taken for the first time needs
+	// no zeroing write); false: adopted maps, any slot may hold counts.
+	bool fresh_maps = false;
 };
 
 class EntryStore {
@@ -137,6 +141,7 @@ private:
 	std::map<dp_u32, std::size_t> targets_; // LocalPort ifindex -> entries
 	std::vector<dp_u32> free_;
 	dp_u32 next_ = 0;
+	std::vector<dp_stats> zero_stats_; // one per possible CPU
 	std::map<ProfKey, ProfSlot> profiles_;
 	std::map<dp_u32, ProfKey> prof_owner_;
 	std::vector<dp_u32> prof_free_;
