@@ -31,6 +31,7 @@ import tempfile
 import time
 
 NS = 'evpnmon-bench-e2e'
+RATE = 0
 SERVER_MAC = '02:00:00:00:02:21'
 
 
@@ -69,7 +70,12 @@ def rss_kib(pid):
     return 0
 
 
-def run_one(build, backend, n, work):
+def cpu_s(pid):
+    fields = open(f'/proc/{pid}/stat').read().rsplit(')', 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+
+
+def run_one(build, backend, n, work, arrival='snapshot'):
     feed_ep = f'ipc://{work}/feed-{backend}-{n}.sock'
     log = f'{work}/c-{backend}-{n}.log'
     tool = os.path.join(build, 'fpm-consumer', 'tests', 'fpmc-fake-feed')
@@ -79,7 +85,12 @@ def run_one(build, backend, n, work):
     # (its ERSPAN parameters), so server sessions behind a remote VTEP that
     # the kernel FDB names.
     dest = SERVER_MAC if backend == 'linux' else '192.0.2.9'
-    feed = subprocess.Popen([tool, '--bind', feed_ep, '--generate', f'{n},100,{dest}'],
+    feed_args = [tool, '--bind', feed_ep, '--generate', f'{n},100,{dest}']
+    if arrival == 'deltas':
+        feed_args.append('--deltas')
+        if RATE:
+            feed_args += ['--rate', str(RATE)]
+    feed = subprocess.Popen(feed_args,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     common = ['--fpm-port', '0', '--state-socket', f'{work}/c-{backend}-{n}.sock',
               '--feed', feed_ep, '--startup-grace', '0', '--dp-max-entries', '262144']
@@ -114,9 +125,10 @@ def run_one(build, backend, n, work):
             raise RuntimeError(f'{backend} {n}: only {installed} entries installed')
         # The daemon's pid (under `ip netns exec` it is the same process).
         rss = rss_kib(proc.pid)
+        cpu = cpu_s(proc.pid)
         if re.search(r'could not be installed or removed', open(log).read()):
             raise RuntimeError(f'{backend} {n}: entries refused')
-        return elapsed, rss
+        return elapsed, rss, cpu
     finally:
         proc.terminate()
         feed.terminate()
@@ -131,26 +143,40 @@ def main():
     ap.add_argument('build')
     ap.add_argument('--backends', default='memory,linux,linux-collector')
     ap.add_argument('--sizes', default='10000,100000')
+    ap.add_argument('--arrival', default='snapshot',
+                    help='snapshot (all sessions in the feed\'s first answer), deltas (one '
+                         'ADD delta per session after an empty snapshot, as bgpd sends routes '
+                         'that arrive), or both')
+    ap.add_argument('--rate', type=float, default=0,
+                    help='deltas per second (bgpd published 100,000 sessions in about 11 s in '
+                         'the fabric benchmark: 9000); 0 = as fast as the consumer takes them')
     a = ap.parse_args()
+    global RATE
+    RATE = a.rate
     sizes = [int(x) for x in a.sizes.split(',')]
     work = tempfile.mkdtemp(prefix='e2e-bench.')
     rows = []
     try:
+        arrivals = ['snapshot', 'deltas'] if a.arrival == 'both' else [a.arrival]
         for backend in a.backends.split(','):
-            for n in sizes:
-                elapsed, rss = run_one(a.build, backend, n, work)
-                rows.append((backend, n, elapsed, rss))
-                print(f'{backend} {n}: {elapsed:.2f} s, VmRSS {rss} KiB', file=sys.stderr)
+            for arrival in arrivals:
+                for n in sizes:
+                    elapsed, rss, cpu = run_one(a.build, backend, n, work, arrival)
+                    rows.append((backend, arrival, n, elapsed, rss, cpu))
+                    print(f'{backend} {arrival} {n}: {elapsed:.2f} s, CPU {cpu:.2f} s, '
+                          f'VmRSS {rss} KiB',
+                          file=sys.stderr)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print('| backend | sessions | entries | start to all installed | per 1,000 sessions | '
-          'ratio to 10k (per session) | daemon VmRSS | per session |')
-    print('|---|---:|---:|---:|---:|---:|---:|---:|')
-    base = {b: (e, n) for b, n, e, r in rows if n == sizes[0]}
-    for b, n, e, r in rows:
-        be, bn = base[b]
-        print(f'| {b} | {n} | {2 * n} | {e:.2f} s | {e / n * 1000 * 1000:.1f} ms | '
-              f'{(e / n) / (be / bn):.2f} | {r / 1024:.0f} MiB | {r * 1024 / n:.0f} B |')
+    print('| backend | arrival | sessions | entries | start to all installed | per 1,000 sessions | '
+          f'ratio to {sizes[0] // 1000}k (per session) | daemon CPU | CPU per session | '
+          'daemon VmRSS | per session |')
+    print('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|')
+    base = {(b, ar): (e, n) for b, ar, n, e, r, c in rows if n == sizes[0]}
+    for b, ar, n, e, r, c in rows:
+        be, bn = base[(b, ar)]
+        print(f'| {b} | {ar} | {n} | {2 * n} | {e:.2f} s | {e / n * 1000 * 1000:.1f} ms | '
+              f'{(e / n) / (be / bn):.2f} | {c:.2f} s | {c / n * 1e6:.0f} µs | {r / 1024:.0f} MiB | {r * 1024 / n:.0f} B |')
 
 
 if __name__ == '__main__':

@@ -13,9 +13,11 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 namespace {
@@ -103,6 +105,13 @@ int main(int argc, char **argv)
 		       "COUNT,VNI,COLLECTORIP or COUNT,VNI,SERVERMAC: COUNT collector sessions "
 		       "(collector ID 1) or server sessions (HOST ID 21) of hosts 02:10:..:..:..:.. "
 		       "for benchmarks");
+	bool deltas = false;
+	app.add_flag("--deltas", deltas,
+		     "send the --generate sessions as ADD deltas, 1,000 per poll, once the first "
+		     "subscriber has its (empty) snapshot, as bgpd does when routes arrive");
+	double rate = 0;
+	app.add_option("--rate", rate,
+		       "with --deltas: ADD deltas per second (0: as fast as the socket takes them)");
 	CLI11_PARSE(app, argc, argv);
 	std::signal(SIGTERM, on_signal);
 	std::signal(SIGINT, on_signal);
@@ -111,6 +120,9 @@ int main(int argc, char **argv)
 	pub.version = version;
 	for (const auto &s : sessions)
 		pub.add(parse_session(s));
+	std::vector<evpnmon::consumer::Session> pending;
+	std::optional<std::chrono::steady_clock::time_point> started;
+	std::size_t sent = 0;
 	if (!generate.empty()) {
 		std::stringstream ss(generate);
 		std::string count, vni, ip;
@@ -123,12 +135,34 @@ int main(int argc, char **argv)
 			std::snprintf(mac, sizeof(mac), "02:10:00:%02lx:%02lx:%02lx", (i >> 16) & 0xff,
 				      (i >> 8) & 0xff, i & 0xff);
 			const bool server = ip.find(':') != std::string::npos && ip.size() == 17;
-			pub.add(parse_session(vni + "," + mac + (server ? ",21," : ",c1,") + ip));
+			auto s = parse_session(vni + "," + mac + (server ? ",21," : ",c1,") + ip);
+			if (deltas)
+				pending.push_back(std::move(s));
+			else
+				pub.add(s);
 		}
 	}
 	auto next_hb = std::chrono::steady_clock::now();
 	while (!g_stop) {
-		pub.serve(100);
+		pub.serve(pending.empty() ? 100 : (rate > 0 ? 1 : 0));
+		if (!pending.empty() && pub.subscribers() > 0) {
+			// Paced: what is due since the first delta, in 1 ms steps.
+			const auto now = std::chrono::steady_clock::now();
+			if (!started)
+				started = now;
+			std::size_t due = 1000;
+			if (rate > 0) {
+				const double t = std::chrono::duration<double>(now - *started).count();
+				due = static_cast<std::size_t>(t * rate) > sent
+					      ? static_cast<std::size_t>(t * rate) - sent
+					      : 0;
+			}
+			const auto batch = std::min<std::size_t>(pending.size(), due);
+			sent += batch;
+			for (std::size_t i = 0; i < batch; ++i)
+				pub.add(pending[pending.size() - 1 - i]);
+			pending.resize(pending.size() - batch);
+		}
 		if (std::chrono::steady_clock::now() >= next_hb) {
 			pub.heartbeat();
 			next_hb += std::chrono::seconds(1);
