@@ -26,11 +26,14 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <map>
+#include <sstream>
 
 using namespace evpnmon::dp;
 using evpnmon::dp::test::sh;
@@ -481,6 +484,69 @@ TEST_CASE("a port plugged into the bridge after start gets the program")
 	CHECK(tc_filter_count("h9") == 0);
 	sh("ip link del h9");
 	dp->process_events();
+}
+
+// Drops of this network namespace's netlink sockets (/proc/net/netlink,
+// column Drops): how the test knows that its flood overran the listener.
+std::uint64_t netlink_drops()
+{
+	std::ifstream f("/proc/net/netlink");
+	std::string line;
+	std::getline(f, line); // header
+	std::uint64_t sum = 0;
+	while (std::getline(f, line)) {
+		std::istringstream in(line);
+		std::string sk, eth, pid, groups, rmem, wmem, dump, locks, drops;
+		if (in >> sk >> eth >> pid >> groups >> rmem >> wmem >> dump >> locks >> drops &&
+		    eth == "0") // NETLINK_ROUTE
+			sum += std::stoull(drops);
+	}
+	return sum;
+}
+
+TEST_CASE("after a netlink overrun, ports plugged and unplugged meanwhile are found again")
+{
+	auto dp = make_dataplane("linux", switch_config());
+	REQUIRE_FALSE(dp->install(watched_entry())); // VNI 100's ports carry the program
+	auto settle = [&] {
+		for (int i = 0; i < 20; ++i) {
+			pollfd p{dp->event_fd(), POLLIN, 0};
+			if (::poll(&p, 1, 50) > 0)
+				dp->process_events();
+		}
+	};
+	sh("ip link add h7 type veth peer name h7p && ip link set h7p up && "
+	   "ip link set h7 master br100 up");
+	sh("ip link add h6 type veth peer name h6p && ip link set h6p up && "
+	   "ip link set h6 master br100 up");
+	settle();
+	REQUIRE(tc_filter_count("h7") == 1);
+	// Unread notifications past the listener's buffer: 40,000 FDB entries.
+	const std::uint64_t drops_before = netlink_drops();
+	{
+		std::ofstream batch("/tmp/evpnmon-test-overrun.batch");
+		for (int i = 0; i < 40000; ++i) {
+			char line[80];
+			std::snprintf(line, sizeof line,
+				      "fdb add 02:aa:00:%02x:%02x:%02x dev h6 master static\n",
+				      (i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff);
+			batch << line;
+		}
+	}
+	sh("bridge -batch /tmp/evpnmon-test-overrun.batch");
+	std::remove("/tmp/evpnmon-test-overrun.batch");
+	// Their link notifications are lost with the rest.
+	sh("ip link add h8 type veth peer name h8p && ip link set h8p up && "
+	   "ip link set h8 master br100 up");
+	sh("ip link set h7 nomaster");
+	REQUIRE(netlink_drops() > drops_before); // the premise: an overrun
+	CHECK(tc_filter_count("h8") == 0);
+	CHECK(tc_filter_count("h7") == 1);
+	dp->process_events();
+	CHECK(tc_filter_count("h8") == 1);
+	CHECK(tc_filter_count("h7") == 0);
+	sh("ip link del h8 && ip link del h7 && ip link del h6");
+	settle();
 }
 
 TEST_CASE("an existing mirror device is checked before it is adopted")

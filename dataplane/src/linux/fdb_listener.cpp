@@ -150,7 +150,8 @@ FdbListener::~FdbListener() = default;
 
 int FdbListener::fd() const { return mnl_socket_get_fd(sock_.get()); }
 
-void FdbListener::process(const Sink &sink, const LinkSink &links)
+void FdbListener::process(const Sink &sink, const LinkSink &links,
+			  const std::function<void()> &relist)
 {
 	std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE * 4);
 	ParseCtx ctx{&port_vni_, &sink, &links};
@@ -165,8 +166,11 @@ void FdbListener::process(const Sink &sink, const LinkSink &links)
 			break; // EAGAIN: nothing more pending
 		mnl_cb_run(buf.data(), static_cast<std::size_t>(n), 0, 0, on_msg, &ctx);
 	}
-	if (overrun)
-		dump(sink); // re-announce every current MAC (removals may be lost)
+	if (!overrun)
+		return;
+	if (relist)
+		relist();
+	dump(sink); // re-announce every current MAC (removals may be lost)
 }
 
 void FdbListener::dump(const Sink &sink)

@@ -39,8 +39,13 @@ public:
 	FdbListener &operator=(const FdbListener &) = delete;
 
 	int fd() const;
-	// Reads every pending notification (non-blocking).
-	void process(const Sink &sink, const LinkSink &links = {});
+	// Reads every pending notification (non-blocking). After an overrun
+	// (notifications lost) it calls `relist` first, for the caller to
+	// re-read the links whose events may be among the lost (a port
+	// plugged or unplugged meanwhile), then dumps the FDB: every current
+	// MAC as Learned, on the ports as they now are.
+	void process(const Sink &sink, const LinkSink &links = {},
+		     const std::function<void()> &relist = {});
 	// Dumps the current FDB (its own socket) as Learned events.
 	void dump(const Sink &sink);
 

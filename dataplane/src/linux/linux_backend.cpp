@@ -97,7 +97,8 @@ public:
 			    if (listener_)
 				    listener_(ev);
 		    },
-		    [this](const FdbListener::LinkEvent &ev) { on_link(ev); });
+		    [this](const FdbListener::LinkEvent &ev) { on_link(ev); },
+		    [this] { relist_ports(); });
 	}
 	std::string port_name(std::uint32_t ifindex) const override
 	{
@@ -124,6 +125,7 @@ private:
 	std::set<std::string> owned_links() const;
 	void detach_port(std::uint32_t ifindex);
 	void on_link(const FdbListener::LinkEvent &ev);
+	void relist_ports();
 	void note_mac(const MacEvent &ev);
 	void forget_port_macs(std::uint32_t ifindex);
 
@@ -420,6 +422,35 @@ void LinuxDataplane::on_link(const FdbListener::LinkEvent &ev)
 	} else if (port_vni_.contains(ev.ifindex)) {
 		detach_port(ev.ifindex);
 	}
+}
+
+// After a netlink overrun: the configured bridges' ports as they are now,
+// as if each had just been plugged in, and every port this dataplane holds
+// that is no longer one of them as unplugged.
+void LinuxDataplane::relist_ports()
+{
+	std::set<std::uint32_t> present;
+	for (const auto &[br, vni] : bridge_vni_) {
+		char name[IF_NAMESIZE] = {};
+		if (!if_indextoname(br, name))
+			continue; // the bridge itself is gone: its ports go below
+		std::vector<BridgePort> ports;
+		try {
+			ports = bridge_ports(name);
+		} catch (const std::system_error &) {
+			continue; // gone between the two calls
+		}
+		for (const auto &p : ports) {
+			present.insert(p.ifindex);
+			on_link({false, p.ifindex, br, p.name, p.kind});
+		}
+	}
+	std::vector<std::uint32_t> held;
+	for (const auto &[ifindex, vni] : port_vni_)
+		if (!present.contains(ifindex))
+			held.push_back(ifindex);
+	for (auto ifindex : held)
+		on_link({true, ifindex, 0, {}, {}});
 }
 
 namespace {
