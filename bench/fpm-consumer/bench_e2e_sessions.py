@@ -16,10 +16,18 @@ Backends, in one invocation, each at N = 10,000 (baseline) and 100,000:
 Measured: time from the daemon's start (the feed already serving) until
 its log reports all 2N entries installed (the start-up itself, the feed
 snapshot, the first full pass and the installs); the daemon's resident
-memory (VmRSS) then, per session. Kernel BPF map memory is not in VmRSS:
+memory (VmRSS) and its CPU time (user + system, start-up included) then,
+per session. Kernel BPF map memory is not in VmRSS:
 bench/dataplane/bench_capacity reports it per entry.
 
+Arrival (--arrival): every session in the feed's first snapshot, or one ADD
+delta per session after an empty snapshot (as bgpd publishes routes as they
+arrive), paced by --rate deltas per second.
+Heap (--heaps): the daemon's own choice (transparent huge pages) and/or
+glibc's default (GLIBC_TUNABLES set empty), in the same invocation.
+
 Usage: bench_e2e_sessions.py BUILD_DIR [--backends memory,linux] [--sizes 10000,100000]
+       [--arrival snapshot|deltas|both] [--rate 9000] [--heaps huge,glibc]
 """
 import argparse
 import os
@@ -75,7 +83,7 @@ def cpu_s(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
 
 
-def run_one(build, backend, n, work, arrival='snapshot'):
+def run_one(build, backend, n, work, arrival='snapshot', heap='huge'):
     feed_ep = f'ipc://{work}/feed-{backend}-{n}.sock'
     log = f'{work}/c-{backend}-{n}.log'
     tool = os.path.join(build, 'fpm-consumer', 'tests', 'fpmc-fake-feed')
@@ -109,7 +117,11 @@ def run_one(build, backend, n, work, arrival='snapshot'):
     # The feed must be serving before the clock starts.
     time.sleep(0.5)
     t0 = time.monotonic()
-    proc = subprocess.Popen(cmd, stdout=open(log, 'w'), stderr=subprocess.STDOUT)
+    env = dict(os.environ)
+    env.pop('GLIBC_TUNABLES', None)
+    if heap == 'glibc':
+        env['GLIBC_TUNABLES'] = ''  # the daemon's opt-out: glibc's default heap
+    proc = subprocess.Popen(cmd, stdout=open(log, 'w'), stderr=subprocess.STDOUT, env=env)
     try:
         installed = 0
         deadline = t0 + 600
@@ -150,6 +162,10 @@ def main():
     ap.add_argument('--rate', type=float, default=0,
                     help='deltas per second (bgpd published 100,000 sessions in about 11 s in '
                          'the fabric benchmark: 9000); 0 = as fast as the consumer takes them')
+    ap.add_argument('--heaps', default='huge',
+                    help='huge (the daemon\'s own choice: transparent huge pages when the '
+                         'kernel gives them on request), glibc (GLIBC_TUNABLES set empty: '
+                         'glibc\'s default heap), or both as huge,glibc')
     a = ap.parse_args()
     global RATE
     RATE = a.rate
@@ -159,16 +175,16 @@ def main():
     try:
         arrivals = ['snapshot', 'deltas'] if a.arrival == 'both' else [a.arrival]
         for backend in a.backends.split(','):
-            for arrival in arrivals:
+            for arrival, heap in [(ar, h) for ar in arrivals for h in a.heaps.split(',')]:
                 for n in sizes:
-                    elapsed, rss, cpu = run_one(a.build, backend, n, work, arrival)
-                    rows.append((backend, arrival, n, elapsed, rss, cpu))
-                    print(f'{backend} {arrival} {n}: {elapsed:.2f} s, CPU {cpu:.2f} s, '
+                    elapsed, rss, cpu = run_one(a.build, backend, n, work, arrival, heap)
+                    rows.append((backend, f'{arrival}, {heap}', n, elapsed, rss, cpu))
+                    print(f'{backend} {arrival} {heap} {n}: {elapsed:.2f} s, CPU {cpu:.2f} s, '
                           f'VmRSS {rss} KiB',
                           file=sys.stderr)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print('| backend | arrival | sessions | entries | start to all installed | per 1,000 sessions | '
+    print('| backend | arrival, heap | sessions | entries | start to all installed | per 1,000 sessions | '
           f'ratio to {sizes[0] // 1000}k (per session) | daemon CPU | CPU per session | '
           'daemon VmRSS | per session |')
     print('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|')
