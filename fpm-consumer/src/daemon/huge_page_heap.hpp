@@ -5,10 +5,11 @@ namespace evpnmon::consumer {
 
 // At 100,000 sessions the consumer's state is about 350 MiB of small
 // tree and hash nodes, and first touching it page by page costs a fault
-// per 4 KiB: up to a quarter of the CPU of taking sessions in
-// (docs/benchmarks.md, "fpm-consumer end to end"). glibc backs its heap
-// with transparent huge pages only when the tunable glibc.malloc.hugetlb
-// is set, and reads tunables only when a program starts. So, when the
+// per 4 KiB; on huge pages the daemon takes 100,000 sessions in with up
+// to a fifth less CPU (docs/benchmarks.md, "fpm-consumer end to end").
+// glibc backs its heap with transparent huge pages only when the tunable
+// glibc.malloc.hugetlb is set, and reads tunables only when a program
+// starts. So, when the
 // kernel gives huge pages on request (THP mode "madvise") and the
 // environment has no GLIBC_TUNABLES of its own, this re-executes the
 // program once with GLIBC_TUNABLES=glibc.malloc.hugetlb=1 (same pid,
