@@ -43,13 +43,6 @@ static __always_inline int egress(struct __sk_buff *skb)
 		return DP_TC_NEXT;
 	if (eth.h_dest[0] & 1)
 		return DP_TC_NEXT; /* broadcast/multicast: never dropped */
-	struct dp_mac_key mk = {};
-	mk.vni = *vni;
-	__builtin_memcpy(mk.mac, eth.h_dest, 6);
-	__u32 *at = bpf_map_lookup_elem(&dp_local_mac, &mk);
-	if (at && *at == ifindex)
-		return DP_TC_NEXT; /* addressed to the server itself */
-
 	/* Same keys as the mirror program, MAC first, only of the kinds this
 	 * port's entries have; the IP addresses are read only when the MACs
 	 * name no watched host and IP entries copy to this port. */
@@ -73,6 +66,14 @@ static __always_inline int egress(struct __sk_buff *skb)
 	}
 	if (!dup)
 		return DP_TC_NEXT;
+	/* Asked only of a frame the rule would drop: most frames leaving the
+	 * port name no watched host and pass on the lookups above alone. */
+	struct dp_mac_key mk = {};
+	mk.vni = *vni;
+	__builtin_memcpy(mk.mac, eth.h_dest, 6);
+	__u32 *at = bpf_map_lookup_elem(&dp_local_mac, &mk);
+	if (at && *at == ifindex)
+		return DP_TC_NEXT; /* addressed to the server itself */
 	stat_add(&dp_gstats, DP_GSTAT_EGRESS_DUP, 1, frame_len(skb), 1);
 	return TC_ACT_SHOT;
 }
