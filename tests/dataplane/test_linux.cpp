@@ -23,6 +23,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -652,6 +653,24 @@ Config sized_config(std::uint32_t max_entries, bool keep = false)
 
 } // namespace
 
+// The revision of a device's tcx egress hook (raised by every attach and
+// detach; Linux 6.6+, 0 without tcx). Debian 12's headers predate tcx:
+// BPF_PROG_QUERY's attribute as Linux 6.6 defines it.
+std::uint64_t tcx_egress_revision(const std::string &dev)
+{
+	struct {
+		std::uint32_t target_ifindex, attach_type, query_flags, attach_flags;
+		std::uint64_t prog_ids;
+		std::uint32_t count, pad;
+		std::uint64_t prog_attach_flags, link_ids, link_attach_flags, revision;
+	} q{};
+	q.target_ifindex = if_nametoindex(dev.c_str());
+	q.attach_type = 47; // BPF_TCX_EGRESS
+	if (::syscall(__NR_bpf, BPF_PROG_QUERY, &q, sizeof q) != 0)
+		return 0;
+	return q.revision;
+}
+
 TEST_CASE("capacity: entry maps sized by max_entries; full = E2BIG, nothing half-written")
 {
 	auto dp = make_dataplane("linux", sized_config(64));
@@ -670,6 +689,29 @@ TEST_CASE("capacity: entry maps sized by max_entries; full = E2BIG, nothing half
 		CHECK(ec == std::errc::argument_list_too_long);
 		CHECK(is_capacity_error(ec));
 	}
+	// Refused before any program is attached for it: an entry copying to
+	// a port without the egress program (h3) leaves that port's hook as it
+	// was, not attached and detached again on every retry. tcx counts each
+	// change of a hook in its revision, kept while the hook holds some
+	// program: here one of somebody else's that passes everything.
+	Entry elsewhere = capacity_entry(66);
+	elsewhere.action.ifindex = if_nametoindex("h3");
+	bpf_insn pass[2] = {};
+	pass[0].code = BPF_ALU64 | BPF_MOV | BPF_K;
+	pass[0].dst_reg = BPF_REG_0;
+	pass[0].imm = -1; // TCX_NEXT
+	pass[1].code = BPF_JMP | BPF_EXIT;
+	const int other = bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, "pass_all", "GPL", pass, 2, nullptr);
+	REQUIRE(other >= 0);
+	const int link = bpf_link_create(other, static_cast<int>(if_nametoindex("h3")),
+					 static_cast<bpf_attach_type>(47 /* BPF_TCX_EGRESS */), nullptr);
+	const auto revision = tcx_egress_revision("h3");
+	CHECK(dp->install(elsewhere) == std::errc::argument_list_too_long);
+	if (link >= 0) // a kernel with tcx
+		CHECK(tcx_egress_revision("h3") == revision);
+	if (link >= 0)
+		::close(link);
+	::close(other);
 	CHECK(dp->list().size() == 64);
 	CHECK_FALSE(dp->counters(extra.key));
 	CHECK(pinned_map("dp_meta").elements == 64);

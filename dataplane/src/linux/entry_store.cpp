@@ -426,6 +426,28 @@ std::error_code EntryStore::zero_stats(dp_u32 idx)
 	return {};
 }
 
+std::error_code EntryStore::room_for(const Entry &entry) const
+{
+	const bool fresh = !recs_.contains(entry.key);
+	const bool decap = entry.key.kind == EntryKind::Decap;
+	if (fresh && recs_.size() >= max_entries_)
+		return std::make_error_code(std::errc::argument_list_too_long);
+	if (fresh && !decap) {
+		auto g = by_match_.find(codec::match_key(entry.key));
+		if (g != by_match_.end() && g->second.size() >= DP_MAX_ACTIONS)
+			return std::make_error_code(std::errc::no_buffer_space);
+	}
+	if (!decap && entry.options.has_profile() && prof_free_.empty() && retired_.empty() &&
+	    prof_next_ >= max_profiles_ &&
+	    !profiles_.contains(ProfKey{entry.key.session, entry.options}))
+		return std::make_error_code(std::errc::no_buffer_space);
+	const Action a = codec::normalized(entry.action);
+	if (a.kind == Action::Kind::Erspan && er_free_.empty() && er_retired_.empty() &&
+	    er_next_ >= DP_MAX_ERSPAN && !erspans_.contains(a.erspan))
+		return std::make_error_code(std::errc::no_buffer_space);
+	return {};
+}
+
 std::error_code EntryStore::install(const Entry &entry)
 {
 	if (!codec::valid(entry))

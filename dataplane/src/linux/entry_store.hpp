@@ -60,6 +60,11 @@ public:
 			    dp_u32 max_profiles = DP_MAX_PROFILES);
 
 	std::error_code install(const Entry &entry);
+	// The capacity error install(entry) would return for want of room,
+	// known without changing anything; none when it may fit (slots still
+	// in their grace time count as room: install() may reap them). The
+	// backend asks before it attaches a program for the entry.
+	std::error_code room_for(const Entry &entry) const;
 	std::error_code remove(const EntryKey &key);
 	std::vector<Entry> list() const;
 	std::optional<Counters> counters(const EntryKey &key) const;

@@ -336,10 +336,13 @@ void LinuxDataplane::release_egress(std::uint32_t port)
 
 std::error_code LinuxDataplane::install(const Entry &e)
 {
-	// An entry the store refuses anyway attaches nothing (no attach and
-	// detach on every retry of an invalid entry).
+	// An entry the store refuses anyway attaches nothing: no attach and
+	// detach on every retry of an invalid entry, or of one waiting for
+	// room in a full table (the consumer retries those every tick).
 	if (!codec::valid(e))
 		return std::make_error_code(std::errc::invalid_argument);
+	if (auto ec = store_->room_for(e))
+		return ec;
 	const std::uint32_t before = store_->port_of_key(e.key);
 	if (auto ec = need_filters(e))
 		return ec;
