@@ -8,6 +8,8 @@
 // The import decision (feed version 4) after a '|': STATE|REASON, STATE one
 // of installed, denied, over-limit:
 //   --session '100,02:00:00:00:01:01,7,02:00:00:00:02:20|denied|rule 10 deny'
+// Benchmarks: --generate COUNT,VNI,DEST makes COUNT sessions; with --deltas
+// they arrive one ADD delta each after an empty snapshot (--rate per second).
 #include "core/session_route.hpp"
 #include "fake_publisher.hpp"
 
