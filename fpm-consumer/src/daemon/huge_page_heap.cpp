@@ -1,6 +1,7 @@
 #include "daemon/huge_page_heap.hpp"
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <unistd.h>
@@ -24,9 +25,14 @@ void use_huge_page_heap(char **argv)
 {
 	if (std::getenv("GLIBC_TUNABLES") != nullptr || !thp_on_request())
 		return;
-	if (::setenv("GLIBC_TUNABLES", "glibc.malloc.hugetlb=1", 0) != 0)
+	// The program's own path, not /proc/self/exe: the kernel names the
+	// process after the file executed (comm), which pidof, pgrep, ps and
+	// the journal show.
+	std::error_code ec;
+	const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+	if (ec || ::setenv("GLIBC_TUNABLES", "glibc.malloc.hugetlb=1", 0) != 0)
 		return;
-	::execv("/proc/self/exe", argv);
+	::execv(self.c_str(), argv);
 	::unsetenv("GLIBC_TUNABLES"); // not re-executed: as we were
 }
 

@@ -190,6 +190,16 @@ def main(build):
     try:
         d.start_feed(SESSIONS)
         d.start()
+        # With THP on request the daemon re-executes itself for a heap on
+        # huge pages: it must still be named fpm-consumer (pidof, pgrep,
+        # ps and the journal show the kernel's name of the process).
+        environ = open('/proc/%d/environ' % d.proc.pid, 'rb').read().split(b'\0')
+        if ('[madvise]' in open('/sys/kernel/mm/transparent_hugepage/enabled').read()
+                and 'GLIBC_TUNABLES' not in os.environ):
+            check(b'GLIBC_TUNABLES=glibc.malloc.hugetlb=1' in environ,
+                  'the daemon re-executed itself for a huge-page heap')
+        comm = open('/proc/%d/comm' % d.proc.pid).read().strip()
+        check(comm == 'fpm-consumer', 'the process is named %r, not fpm-consumer' % comm)
         # the sessions first: the server's MAC is pinned before the stream
         # withdraws it, so its location is kept and the session is active
         wait_for(d, lambda s, c: s['feed']['state'] == 'synced'
