@@ -24,6 +24,7 @@
 #include <sched.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -34,6 +35,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <set>
 #include <sstream>
 
 using namespace evpnmon::dp;
@@ -714,6 +716,7 @@ TEST_CASE("capacity: entry maps sized by max_entries; full = E2BIG, nothing half
 	::close(other);
 	CHECK(dp->list().size() == 64);
 	CHECK_FALSE(dp->counters(extra.key));
+	REQUIRE_FALSE(dp->flush());
 	CHECK(pinned_map("dp_meta").elements == 64);
 	CHECK(pinned_map("dp_match").elements == lookups);
 	CHECK(pinned_map("dp_decap").elements == decaps);
@@ -726,6 +729,7 @@ TEST_CASE("capacity: entry maps sized by max_entries; full = E2BIG, nothing half
 	REQUIRE_FALSE(dp->remove(capacity_entry(0).key));
 	REQUIRE_FALSE(dp->install(extra));
 	CHECK(dp->list().size() == 64);
+	REQUIRE_FALSE(dp->flush());
 	CHECK(pinned_map("dp_meta").elements == 64);
 	CHECK(pinned_map("dp_match").elements == lookups);
 	auto frame = table::build_frame({"02:00:00:01:00:42", "02:00:00:00:99:99",
@@ -741,6 +745,7 @@ TEST_CASE("capacity: entry maps sized by max_entries; full = E2BIG, nothing half
 	}
 	CHECK(packets == 1);
 	CHECK(is_capacity_error(dp->install(capacity_entry(0))));
+	REQUIRE_FALSE(dp->flush());
 	CHECK(pinned_map("dp_meta").elements == 64);
 }
 
@@ -778,6 +783,87 @@ TEST_CASE("capacity: the default size; pins of another size are replaced, same s
 	bad.max_entries = static_cast<std::uint32_t>(kMaxEntriesLimit + 1);
 	CHECK_THROWS_AS(make_dataplane("linux", bad), std::invalid_argument);
 	CHECK_FALSE(std::filesystem::exists(g_pin));
+}
+
+// dp_meta (what a restart adopts) is written in batches: at flush(), when
+// a batch is full, and when the dataplane is destroyed. Whatever the
+// order of changes before a write, the next run adopts exactly what was
+// installed last: a replaced entry with its new action, a removed one not
+// at all (also one removed before its description was written).
+TEST_CASE("entry descriptions written in batches: a restart adopts exactly what was installed")
+{
+	const Entry a = capacity_entry(0), b = capacity_entry(1), c = capacity_entry(3);
+	Entry b2 = b;
+	b2.action.ifindex = if_nametoindex("h3");
+	std::set<EntryKey> many;
+	{
+		auto dp = make_dataplane("linux", switch_config(true));
+		REQUIRE_FALSE(dp->install(a));
+		REQUIRE_FALSE(dp->install(b));
+		REQUIRE_FALSE(dp->flush());
+		CHECK(pinned_map("dp_meta").elements == 2);
+		REQUIRE_FALSE(dp->remove(a.key));
+		REQUIRE_FALSE(dp->install(c)); // a's slot
+		REQUIRE_FALSE(dp->install(b2));
+		// More than one batch without a flush: the full batches are
+		// written on their own.
+		for (std::uint32_t i = 100; i < 1300; ++i) {
+			REQUIRE_FALSE(dp->install(capacity_entry(i)));
+			many.insert(capacity_entry(i).key);
+		}
+		CHECK(pinned_map("dp_meta").elements >= 1024);
+		for (auto i = 1200u; i < 1300; ++i) {
+			REQUIRE_FALSE(dp->remove(capacity_entry(i).key));
+			many.erase(capacity_entry(i).key);
+		}
+	} // keep_on_exit: the rest is written now
+	{
+		auto dp = make_dataplane("linux", switch_config(false));
+		std::map<EntryKey, Entry> got;
+		for (const auto &e : dp->list())
+			got[e.key] = e;
+		CHECK(got.size() == many.size() + 2);
+		CHECK_FALSE(got.contains(a.key));
+		REQUIRE(got.contains(b.key));
+		CHECK(got.at(b.key) == b2);
+		REQUIRE(got.contains(c.key));
+		CHECK(got.at(c.key) == c);
+		std::size_t missing = 0;
+		for (const auto &k : many)
+			missing += !got.contains(k);
+		CHECK(missing == 0);
+		CHECK(pinned_map("dp_meta").elements == got.size());
+	}
+}
+
+// A consumer that dies with descriptions not yet written: the next run
+// drops the lookups they would have named (nothing mirrors for an entry
+// nobody knows of) and adopts the rest.
+TEST_CASE("entry descriptions not yet written when the process dies: those lookups are dropped")
+{
+	const Entry kept = capacity_entry(0), lost = capacity_entry(3);
+	const pid_t child = ::fork();
+	REQUIRE(child >= 0);
+	if (child == 0) {
+		try {
+			auto dp = make_dataplane("linux", switch_config(true));
+			const bool ok = !dp->install(kept) && !dp->flush() && !dp->install(lost) &&
+					pinned_map("dp_meta").elements == 1 &&
+					pinned_map("dp_match").elements == 2;
+			::_exit(ok ? 0 : 1); // with dp alive: no destructor writes anything
+		} catch (...) {
+		}
+		::_exit(1);
+	}
+	int status = 0;
+	REQUIRE(::waitpid(child, &status, 0) == child);
+	REQUIRE(WIFEXITED(status));
+	REQUIRE(WEXITSTATUS(status) == 0);
+	auto dp = make_dataplane("linux", switch_config(false));
+	const auto l = dp->list();
+	REQUIRE(l.size() == 1);
+	CHECK(l[0] == kept);
+	CHECK(pinned_map("dp_match").elements == 1);
 }
 
 namespace {

@@ -47,6 +47,16 @@ public:
 		entries.erase(k);
 		return {};
 	}
+	// calls.size() at each flush(); fail_flush: flush() fails.
+	std::vector<std::size_t> flushed_at;
+	bool fail_flush = false;
+	std::error_code flush() override
+	{
+		flushed_at.push_back(calls.size());
+		if (fail_flush)
+			return std::make_error_code(std::errc::not_enough_memory);
+		return {};
+	}
 	std::vector<dp::Entry> list() const override
 	{
 		std::vector<dp::Entry> out;

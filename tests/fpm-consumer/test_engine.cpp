@@ -235,6 +235,32 @@ TEST_CASE("dataplane errors are counted and the failed entries retried alone on 
 	CHECK(e.counters().totals.errors == 2);
 }
 
+// The backend batches what it keeps for a restart until flush(): every
+// pass that changed something ends with one, after its last change, and a
+// failed one is an error of the pass.
+TEST_CASE("a pass ends with the dataplane's flush, after its changes")
+{
+	FakeDataplane dataplane;
+	Engine e(dataplane, config());
+	feed_inputs(e);
+	open_all(e);
+	REQUIRE(e.reconcile());
+	REQUIRE(dataplane.calls.size() == 2);
+	CHECK(dataplane.flushed_at == std::vector<std::size_t>{2});
+	// An incremental pass: the server moves to another VTEP.
+	e.neigh(MacSource::Fpm, remote(SERVER, ip4(10, 0, 0, 3)));
+	e.route(route_to(ip4(10, 0, 0, 3)));
+	const auto before = dataplane.calls.size();
+	dataplane.fail_flush = true;
+	auto st = e.reconcile();
+	REQUIRE(st);
+	REQUIRE(dataplane.calls.size() > before);
+	REQUIRE(dataplane.flushed_at.size() >= 2);
+	CHECK(dataplane.flushed_at.back() == dataplane.calls.size());
+	CHECK(st->errors == 1);
+	CHECK(st->last_error.find("flush") != std::string::npos);
+}
+
 TEST_CASE("feed withdrawal empties the dataplane")
 {
 	dp::MemoryDataplane dataplane;

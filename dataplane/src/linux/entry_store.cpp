@@ -186,6 +186,12 @@ EntryStore::EntryStore(MapFds fds, dp_u32 max_entries, dp_u32 max_profiles)
 	for (auto s : sstale)
 		if (!targets_.contains(s))
 			bpf_map_delete_elem(fds_.srv_port, &s);
+	flush(); // descriptions of entries given a new profile slot
+}
+
+EntryStore::~EntryStore()
+{
+	flush(); // a stop or an upgrade: the next run adopts every entry
 }
 
 // The number of entries whose action is a local port (targets_port()).
@@ -363,13 +369,67 @@ std::vector<std::pair<Erspan, ErspanCounters>> EntryStore::erspan_counters() con
 	return out;
 }
 
-std::error_code EntryStore::write_meta(const EntryKey &key, const Rec &rec)
+// The description waits in the batch (one per slot: a later write of the
+// same slot replaces it); a full batch goes to the kernel at once.
+void EntryStore::write_meta(const EntryKey &key, const Rec &rec)
 {
 	dp_entry_meta m = codec::meta(Entry{key, rec.action, rec.options}, rec.prof);
 	m.action = raw_action(rec);
-	if (int r = bpf_map_update_elem(fds_.meta, &rec.idx, &m, BPF_ANY))
-		return errno_code(r);
-	return {};
+	if (auto it = meta_pos_.find(rec.idx); it != meta_pos_.end()) {
+		meta_vals_[it->second] = m;
+		return;
+	}
+	meta_pos_.emplace(rec.idx, meta_keys_.size());
+	meta_keys_.push_back(rec.idx);
+	meta_vals_.push_back(m);
+	if (meta_keys_.size() >= kMetaBatch)
+		flush(); // what fails stays in the batch for the next flush
+}
+
+// A slot given up before its description was written: none is written.
+void EntryStore::drop_meta(dp_u32 idx)
+{
+	auto it = meta_pos_.find(idx);
+	if (it == meta_pos_.end())
+		return;
+	const std::size_t pos = it->second, last = meta_keys_.size() - 1;
+	meta_pos_.erase(it);
+	if (pos != last) {
+		meta_keys_[pos] = meta_keys_[last];
+		meta_vals_[pos] = meta_vals_[last];
+		meta_pos_[meta_keys_[pos]] = pos;
+	}
+	meta_keys_.pop_back();
+	meta_vals_.pop_back();
+}
+
+std::error_code EntryStore::flush()
+{
+	if (meta_keys_.empty())
+		return {};
+	LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = BPF_ANY);
+	__u32 n = static_cast<__u32>(meta_keys_.size());
+	int r = bpf_map_update_batch(fds_.meta, meta_keys_.data(), meta_vals_.data(), &n, &opts);
+	std::error_code ec = r ? errno_code(r) : std::error_code{};
+	std::size_t done = r ? std::min<std::size_t>(n, meta_keys_.size()) : meta_keys_.size();
+	// The kernel stops at the first element it refuses: the rest one by
+	// one, so one bad element holds back no other.
+	std::vector<dp_u32> keys;
+	std::vector<dp_entry_meta> vals;
+	for (std::size_t i = done; i < meta_keys_.size(); ++i)
+		if (int e = bpf_map_update_elem(fds_.meta, &meta_keys_[i], &meta_vals_[i], BPF_ANY)) {
+			ec = errno_code(e);
+			keys.push_back(meta_keys_[i]);
+			vals.push_back(meta_vals_[i]);
+		}
+	meta_keys_ = std::move(keys);
+	meta_vals_ = std::move(vals);
+	meta_pos_.clear();
+	for (std::size_t i = 0; i < meta_keys_.size(); ++i)
+		meta_pos_.emplace(meta_keys_[i], i);
+	if (meta_keys_.empty())
+		ec = {};
+	return ec;
 }
 
 // Rewrite the lookup-map element that `key` belongs to from recs_.
@@ -453,6 +513,8 @@ std::error_code EntryStore::install(const Entry &entry)
 	if (!codec::valid(entry))
 		return std::make_error_code(std::errc::invalid_argument);
 	const Entry e{entry.key, codec::normalized(entry.action), entry.options};
+	if (auto ec = room_for(e)) // full: see is_capacity_error()
+		return ec;
 	if (auto it = recs_.find(e.key); it != recs_.end()) {
 		Rec old = it->second;
 		dp_u32 slot = 0, eslot = 0;
@@ -471,13 +533,7 @@ std::error_code EntryStore::install(const Entry &entry)
 		it->second.options = e.options;
 		it->second.prof = slot;
 		it->second.eslot = eslot;
-		if (auto ec = write_meta(e.key, it->second)) {
-			it->second = old;
-			drop_kinds(e.key, e.action);
-			release_profile(slot);
-			release_erspan(eslot);
-			return ec;
-		}
+		write_meta(e.key, it->second);
 		count_target(e.action, +1);
 		count_target(old.action, -1);
 		// The new slots (and kind bits) are in place before the lookup
@@ -489,14 +545,7 @@ std::error_code EntryStore::install(const Entry &entry)
 		release_erspan(old.eslot);
 		return ec;
 	}
-	if (recs_.size() >= max_entries_) // full: see is_capacity_error()
-		return std::make_error_code(std::errc::argument_list_too_long);
 	const bool decap = e.key.kind == EntryKind::Decap;
-	if (!decap) {
-		auto g = by_match_.find(codec::match_key(e.key));
-		if (g != by_match_.end() && g->second.size() >= DP_MAX_ACTIONS)
-			return std::make_error_code(std::errc::no_buffer_space);
-	}
 	dp_u32 slot = 0, eslot = 0;
 	if (auto ec = acquire_profile(e.key, e.options, slot))
 		return ec;
@@ -518,8 +567,6 @@ std::error_code EntryStore::install(const Entry &entry)
 	const bool kinds = !ec;
 	if (!ec && counted_before)
 		ec = zero_stats(idx);
-	if (!ec)
-		ec = write_meta(e.key, rec);
 	if (ec) {
 		if (kinds)
 			drop_kinds(e.key, e.action);
@@ -528,6 +575,7 @@ std::error_code EntryStore::install(const Entry &entry)
 		release_erspan(eslot);
 		return ec;
 	}
+	write_meta(e.key, rec);
 	recs_[e.key] = rec;
 	count_target(rec.action, +1);
 	if (!decap)
@@ -563,6 +611,7 @@ std::error_code EntryStore::remove(const EntryKey &key)
 	count_target(action, -1);
 	release_profile(prof);
 	release_erspan(eslot);
+	drop_meta(idx);
 	bpf_map_delete_elem(fds_.meta, &idx);
 	free_.push_back(idx);
 	return ec;

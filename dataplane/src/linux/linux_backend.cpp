@@ -51,6 +51,7 @@ public:
 
 	std::error_code install(const Entry &e) override;
 	std::error_code remove(const EntryKey &k) override;
+	std::error_code flush() override { return store_->flush(); }
 	std::vector<Entry> list() const override { return store_->list(); }
 	std::optional<Counters> counters(const EntryKey &k) const override
 	{
@@ -89,8 +90,10 @@ public:
 	void process_events() override
 	{
 		std::uint64_t ticks = 0;
-		if (::read(timer_.get(), &ticks, sizeof ticks) == sizeof ticks)
+		if (::read(timer_.get(), &ticks, sizeof ticks) == sizeof ticks) {
 			refresh_tai();
+			store_->flush();
+		}
 		fdb_->process(
 		    [this](const MacEvent &ev) {
 			    note_mac(ev);

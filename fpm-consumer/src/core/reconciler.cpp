@@ -75,7 +75,16 @@ ReconcileStats Reconciler::apply(const EntryMap &desired)
 			++have;
 		}
 	}
+	flush(st);
 	return st;
+}
+
+void Reconciler::flush(ReconcileStats &st)
+{
+	if (auto ec = dp_.flush()) {
+		++st.errors;
+		st.last_error = "flush: " + ec.message();
+	}
 }
 
 ReconcileStats Reconciler::apply(const EntryMap &desired, const std::vector<dp::EntryKey> &keys,
@@ -94,6 +103,7 @@ ReconcileStats Reconciler::apply(const EntryMap &desired, const std::vector<dp::
 		converge(key, want == desired.end() ? nullptr : &want->second, st);
 	}
 	st.unchanged = installed_.size() - st.installed - st.replaced;
+	flush(st);
 	return st;
 }
 

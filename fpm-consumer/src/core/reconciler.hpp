@@ -52,6 +52,8 @@ public:
 private:
 	// One key: make the dataplane hold `want` (null: nothing).
 	void converge(const dp::EntryKey &key, const EntrySpec *want, ReconcileStats &st);
+	// The end of a pass: the dataplane writes what it batched.
+	void flush(ReconcileStats &st);
 
 	dp::Dataplane &dp_;
 	EntryMap installed_;

@@ -188,6 +188,12 @@ public:
 	virtual std::error_code install(const Entry &entry) = 0;
 	// Remove; removing an absent key is not an error.
 	virtual std::error_code remove(const EntryKey &key) = 0;
+	// After a batch of install() and remove() calls: write what a backend
+	// keeps for a restart and defers to batch it (the packet path already
+	// has every change). The backend also does it on its own, at the
+	// latest within a second and on destruction; an error is retried at
+	// the next flush.
+	virtual std::error_code flush() { return {}; }
 	// Everything installed now (also what a previous run left behind, so a
 	// restarted consumer can reconcile without touching correct entries).
 	virtual std::vector<Entry> list() const = 0;
