@@ -123,6 +123,60 @@ TEST_CASE("snapshot, deltas, gap and epoch resync, garbage")
 	}
 }
 
+// A busy bgpd is silent for seconds; the client subscribes again meanwhile,
+// and every subscription is answered with a snapshot. One of the point the
+// client holds already changes nothing and is not applied again; after the
+// hold time (sessions withdrawn) the same snapshot is applied.
+TEST_CASE("a snapshot of the point the client already holds is not applied again")
+{
+	zmq::context_t ctx;
+	FakePublisher pub(ctx, endpoint() + "-same", 7);
+	pub.add(make_session(H1, S1, 21));
+	Recorder rec;
+	consumer::FeedConfig cfg;
+	cfg.endpoint = endpoint() + "-same";
+	cfg.hold_time = std::chrono::seconds(10);
+	cfg.resubscribe_interval = std::chrono::milliseconds(100);
+	FeedClient cli(ctx, cfg, rec);
+	auto now = Clock::now();
+	REQUIRE(pump(pub, cli, now, [&] { return rec.snapshots == 1; }));
+	pub.add(make_session(H2, S1, 21));
+	REQUIRE(pump(pub, cli, now, [&] { return rec.sessions.size() == 2; }));
+	REQUIRE(cli.counters().snapshots == 1);
+
+	// Silence: the client asks again, several times, before bgpd answers.
+	now += cfg.silence_resubscribe + std::chrono::milliseconds(1);
+	cli.tick(now);
+	REQUIRE(cli.state() == FeedClient::State::Subscribing);
+	for (int i = 0; i < 3; ++i) {
+		now += cfg.resubscribe_interval;
+		cli.tick(now);
+	}
+	REQUIRE(cli.counters().subscribes >= 4);
+	REQUIRE(pump(pub, cli, now, [&] {
+		return cli.counters().snapshots >= cli.counters().subscribes;
+	}));
+	CHECK(cli.state() == FeedClient::State::Synced);
+	CHECK(rec.snapshots == 1); // none applied again
+	CHECK(rec.sessions.size() == 2);
+
+	// Something changed meanwhile (no delta seen): that snapshot is applied.
+	pub.add_silently(make_session(H1, S1, 22));
+	now += cfg.silence_resubscribe + std::chrono::milliseconds(1);
+	cli.tick(now);
+	REQUIRE(pump(pub, cli, now, [&] { return rec.snapshots == 2; }));
+	CHECK(rec.sessions.size() == 3);
+
+	// Lost: the sessions are withdrawn, the same point is applied again.
+	now += cfg.hold_time;
+	cli.tick(now);
+	REQUIRE(cli.state() == FeedClient::State::Lost);
+	REQUIRE(rec.sessions.empty());
+	pub.heartbeat();
+	REQUIRE(pump(pub, cli, now, [&] { return rec.snapshots == 3; }));
+	CHECK(rec.sessions.size() == 3);
+}
+
 TEST_CASE("publisher gone: sessions withdrawn only after the hold time")
 {
 	zmq::context_t ctx;

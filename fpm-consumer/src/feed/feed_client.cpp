@@ -140,6 +140,16 @@ void FeedClient::handle(const zmq::message_t &payload, Clock::time_point now)
 	case pb::FeedMessage::kSnapshot: {
 		++counters_.snapshots;
 		const auto &snap = msg.snapshot();
+		if (holding_ && snap.epoch() == epoch_ && snap.seq() == seq_) {
+			// What the listener holds already: an answer to a repeated
+			// subscription (sent while bgpd was too busy to answer the
+			// first), or one after silence with nothing changed. At
+			// scale, applying it again cost the consumer as much as the
+			// first (every leaf of a busy fabric got several).
+			note_version(snap.version());
+			state_ = State::Synced;
+			break;
+		}
 		std::vector<Session> sessions;
 		sessions.reserve(static_cast<std::size_t>(snap.sessions_size()));
 		// A snapshot repeats every refused session at each resync: the
@@ -161,6 +171,7 @@ void FeedClient::handle(const zmq::message_t &payload, Clock::time_point now)
 		seq_ = snap.seq();
 		state_ = State::Synced;
 		ever_synced_ = true;
+		holding_ = true;
 		listener_.on_snapshot(sessions);
 		break;
 	}
@@ -234,6 +245,7 @@ void FeedClient::tick(Clock::time_point now)
 		++counters_.hold_expiries;
 		last_error_ = "nothing heard from the feed for the hold time";
 		state_ = State::Lost;
+		holding_ = false;
 		listener_.on_feed_lost();
 	}
 }

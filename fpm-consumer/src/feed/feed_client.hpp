@@ -87,6 +87,9 @@ private:
 	zmq::socket_t socket_;
 	State state_ = State::Subscribing;
 	bool ever_synced_ = false;
+	// The listener holds the feed's sessions at (epoch_, seq_): a snapshot
+	// of that same point changes nothing (not while Lost: withdrawn).
+	bool holding_ = false;
 	std::uint64_t epoch_ = 0;
 	std::uint64_t seq_ = 0;
 	std::uint32_t peer_version_ = 0;
