@@ -19,7 +19,8 @@ Per run:
      and vm101 ping each other so that every leaf knows both MACs (serv21 is
      a known server: entries are really installed, rule R1);
   2. idle, no session: CPU of every daemon over --idle seconds, memory;
-  3. configuration, the fast path (docs/benchmarks.md, frr-plugin): on
+  3. configuration, the fast path (docs/benchmarks.md, frr-plugin): every
+     leaf's import limits raised to admit all sessions of one originator; on
      vtep101 one `vtysh -f` enters the sessions while server 21 is undefined
      (nothing is originated), then ONE command `monitor server 21 mac ...
      ip ...` makes all of them originate. Session 1 watches vm101 (MAC + IP),
@@ -378,7 +379,17 @@ def run(n: int, sessions: int, idle: float, outdir: Path, timeout: float) -> dic
             log(f"N={n}: idle, no session: {res['cpu_idle_empty']['fabric_cpu_s']:.2f} CPU-s "
                 f"in {idle:.0f} s; RSS+BPF {res['mem_empty']['total'] / 1024:.0f} MiB")
 
-            # 3. configuration: sessions with the server undefined, then one command
+            # 3. configuration: sessions with the server undefined, then one command.
+            # Every session comes from vtep101: the import limits' defaults
+            # (4,096 per originator) would hold back the rest on every leaf.
+            for leaf in gf.leaves:
+                asn = re.search(r"^router bgp (\d+)", (gf.topology.parent / leaf / "frr.conf")
+                                .read_text(), re.M).group(1)
+                lab.vtysh(leaf, ["configure terminal", f"router bgp {asn}",
+                                 "address-family l2vpn evpn",
+                                 f"monitor import maximum-sessions {max(sessions, 16384)}",
+                                 f"monitor import maximum-sessions per-originator "
+                                 f"{max(sessions, 4096)}"])
             vtysh = [str(lab.binaries["vtep101"].vtysh), "--vty_socket", str(lab.node_dir("vtep101"))]
             hosts = [f"  monitor host vni 100 mac {gf.host_mac['vm101']} ip "
                      f"{gf.host_ip['vm101']} server {HOST_ID}"]
