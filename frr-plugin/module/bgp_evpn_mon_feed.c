@@ -86,6 +86,7 @@ struct subscriber {
 	uint8_t id[256];
 	size_t idlen;
 	enum feed_view view;
+	bool snapshot_due; /* subscribed since the last snapshot it was sent */
 };
 
 static struct {
@@ -94,6 +95,7 @@ static struct {
 	struct frrzmq_cb *cb;
 	struct thread *t_walk;
 	struct thread *t_heartbeat;
+	struct thread *t_snapshots;
 	char endpoint[512];
 	uint64_t epoch;
 	uint64_t seq[VIEW__MAX];
@@ -731,6 +733,15 @@ static void feed_heartbeat(struct thread *t)
 /* Requests                                                            */
 /* ------------------------------------------------------------------ */
 
+static void feed_answer_subscriptions(struct thread *t)
+{
+	for (size_t i = 0; i < feed.nsubs; i++)
+		if (feed.subs[i].snapshot_due) {
+			feed.subs[i].snapshot_due = false;
+			send_snapshot(&feed.subs[i]);
+		}
+}
+
 static void handle_request(const uint8_t *id, size_t idlen,
 			   const uint8_t *data, size_t len)
 {
@@ -775,7 +786,12 @@ static void handle_request(const uint8_t *id, size_t idlen,
 		/* The version may change with a new subscription (the
 		 * consumer restarted with the same identity). */
 		feed.subs[i].view = view_of_version(req->version);
-		send_snapshot(&feed.subs[i]);
+		/* Answered once every queued request is read: a consumer
+		 * subscribes again every second while bgpd is too busy to
+		 * answer, and one snapshot answers them all. */
+		feed.subs[i].snapshot_due = true;
+		thread_add_event(feed.master, feed_answer_subscriptions, NULL,
+				 0, &feed.t_snapshots);
 		break;
 	case EVPNMON__FEED__V1__REQUEST__KIND__UNSUBSCRIBE:
 		if (i < feed.nsubs)
@@ -874,6 +890,7 @@ void evpn_mon_feed_fini(void)
 {
 	THREAD_OFF(feed.t_walk);
 	THREAD_OFF(feed.t_heartbeat);
+	THREAD_OFF(feed.t_snapshots);
 	if (feed.cb)
 		frrzmq_thread_cancel(&feed.cb, &feed.cb->read);
 	if (feed.sock) {

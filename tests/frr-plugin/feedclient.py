@@ -66,6 +66,7 @@ class FeedClient:
         self.sessions: dict[tuple, dict] = {}
         self.snapshots = 0
         self.deltas = 0
+        self.heartbeats = 0
         self.deltas_by_mac: dict[str, int] = {}  # host MAC -> deltas received
         self.version = None  # the feed version bgpd announces
         self.last_rx = time.monotonic()
@@ -122,6 +123,7 @@ class FeedClient:
             if d.get("hostMac"):
                 self.deltas_by_mac[d["hostMac"]] = self.deltas_by_mac.get(d["hostMac"], 0) + 1
         elif body == "heartbeat":
+            self.heartbeats += 1
             self.version = m.heartbeat.version
             if m.heartbeat.epoch != self.epoch or (self.seq is not None and m.heartbeat.seq != self.seq):
                 self.seq = None

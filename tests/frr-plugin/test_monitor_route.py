@@ -11,6 +11,8 @@ Run as root: /usr/bin/python3 -m pytest tests/frr-plugin/test_monitor_route.py
 """
 from __future__ import annotations
 
+import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -351,6 +353,33 @@ def test_show_lists_monitor_routes_among_mac_routes(lab):
                               "no monitor host vni 100 mac 02:5a:00:00:09:01 server 21",
                               "no monitor host vni 100 ip 192.168.100.77 server 21",
                               f"no monitor server {HOST_ID}"])
+
+
+def test_repeated_subscriptions_get_one_snapshot(lab):
+    """A consumer subscribes again every second while bgpd is too busy to
+    answer: the requests bgpd reads together get one snapshot. bgpd is
+    stopped (SIGSTOP) while three requests queue, as a busy one would be."""
+    c = FeedClient(f"ipc://{lab.node_dir('vtep102')}/evpnmon-feed.sock", "burst")
+    try:
+        lab.wait_for(lambda: (c.poll(0.1), c.snapshots == 1)[1], timeout=10,
+                     what="the first snapshot")
+        pid = int((lab.node_dir("vtep102") / "bgpd.pid").read_text().split()[0])
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            for _ in range(3):
+                c.subscribe()
+            time.sleep(0.3)  # the requests reach bgpd's socket
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        lab.wait_for(lambda: (c.poll(0.1), c.snapshots >= 2)[1], timeout=10,
+                     what="an answer to the queued subscriptions")
+        # Two heartbeats later every request has long been read.
+        hb = c.heartbeats
+        lab.wait_for(lambda: (c.poll(0.1), c.heartbeats >= hb + 2)[1], timeout=10,
+                     what="two heartbeats")
+        assert c.snapshots == 2, f"{c.snapshots - 1} snapshots for three queued subscriptions"
+    finally:
+        c.close()
 
 
 def test_vni_removal_withdraws(lab):
