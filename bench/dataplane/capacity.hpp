@@ -61,6 +61,12 @@ inline bool install_sessions(dp::Dataplane &dp, std::uint32_t from, std::uint32_
 					     ec.message().c_str());
 				return false;
 			}
+	// What the backend batched (the linux backend's entry descriptions)
+	// is written inside the measured window.
+	if (auto ec = dp.flush()) {
+		std::fprintf(stderr, "flush: %s\n", ec.message().c_str());
+		return false;
+	}
 	return true;
 }
 
