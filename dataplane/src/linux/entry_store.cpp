@@ -410,25 +410,28 @@ std::error_code EntryStore::flush()
 	LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = BPF_ANY);
 	__u32 n = static_cast<__u32>(meta_keys_.size());
 	int r = bpf_map_update_batch(fds_.meta, meta_keys_.data(), meta_vals_.data(), &n, &opts);
-	std::error_code ec = r ? errno_code(r) : std::error_code{};
-	std::size_t done = r ? std::min<std::size_t>(n, meta_keys_.size()) : meta_keys_.size();
-	// The kernel stops at the first element it refuses: the rest one by
-	// one, so one bad element holds back no other.
-	std::vector<dp_u32> keys;
-	std::vector<dp_entry_meta> vals;
-	for (std::size_t i = done; i < meta_keys_.size(); ++i)
+	meta_pos_.clear();
+	if (r == 0) { // the buffers keep their capacity for the next batch
+		meta_keys_.clear();
+		meta_vals_.clear();
+		return {};
+	}
+	// The kernel stops at the first element it refuses (and one without
+	// batch updates for this map type refuses all, the count untouched):
+	// every one again on its own (writing one twice does no harm), so one
+	// bad element holds back no other. What fails waits.
+	std::error_code ec;
+	std::size_t kept = 0;
+	for (std::size_t i = 0; i < meta_keys_.size(); ++i)
 		if (int e = bpf_map_update_elem(fds_.meta, &meta_keys_[i], &meta_vals_[i], BPF_ANY)) {
 			ec = errno_code(e);
-			keys.push_back(meta_keys_[i]);
-			vals.push_back(meta_vals_[i]);
+			meta_keys_[kept] = meta_keys_[i];
+			meta_vals_[kept] = meta_vals_[i];
+			meta_pos_.emplace(meta_keys_[kept], kept);
+			++kept;
 		}
-	meta_keys_ = std::move(keys);
-	meta_vals_ = std::move(vals);
-	meta_pos_.clear();
-	for (std::size_t i = 0; i < meta_keys_.size(); ++i)
-		meta_pos_.emplace(meta_keys_[i], i);
-	if (meta_keys_.empty())
-		ec = {};
+	meta_keys_.resize(kept);
+	meta_vals_.resize(kept);
 	return ec;
 }
 
