@@ -216,21 +216,26 @@ static bool read_slot(struct bgp *bgp, struct bgpevpn *vpn,
 
 struct pb_session {
 	Evpnmon__Feed__V1__MonitorSession m;
-	struct evpn_mon_route r;
 	char rd[RD_ADDRSTRLEN];
 	char session_id[EVPN_MON_SESSION_ID_MAX];
-	uint8_t options[EVPN_MON_OPTIONS_MAX_LEN];
 	char reason[128];
 };
 
+/* The message's fields point into the held session: a snapshot holds one
+ * struct pb_session per session until it is packed, so nothing in it is
+ * decoded or encoded again. */
 static void pub_to_pb(struct mon_pub *p, struct pb_session *out)
 {
+	static const uint8_t no_mac[6];
 	struct prefix_rd prd = {.family = AF_UNSPEC, .prefixlen = 64};
+	struct evpn_mon_route key;
+	/* The payload was written by the codec (evpn_mon_route_payload(),
+	 * for our routes and for a peer's decoded ones): server MAC (6), IP
+	 * length (1), IP, options area (what evpn_mon_options_encode()
+	 * writes). */
+	uint8_t iplen = p->pl_len >= 7 ? p->pl[6] : 0;
+	bool pl_ok = p->pl_len >= 7 && p->pl_len >= 7u + iplen;
 
-	/* The payload was built by the codec (ours or a peer's route
-	 * decoded and re-encoded): it always decodes. */
-	evpn_mon_route_from_key(&out->r, p->rd, p->eth_tag, &p->key, p->pl,
-				p->pl_len);
 	evpnmon__feed__v1__monitor_session__init(&out->m);
 	out->m.vni = p->vni;
 	out->m.eth_tag = p->eth_tag;
@@ -248,9 +253,9 @@ static void pub_to_pb(struct mon_pub *p, struct pb_session *out)
 		out->m.host_id = p->key.host_id;
 		out->m.server_mac.len = 6;
 	}
-	out->m.server_mac.data = out->r.server_mac;
-	out->m.server_ip.len = out->r.server_ip.len;
-	out->m.server_ip.data = out->r.server_ip.addr;
+	out->m.server_mac.data = pl_ok ? p->pl : (uint8_t *)no_mac;
+	out->m.server_ip.len = pl_ok ? iplen : 0;
+	out->m.server_ip.data = pl_ok ? p->pl + 7 : NULL;
 	memcpy(prd.val, p->rd, 8);
 	prefix_rd2str(&prd, out->rd, sizeof(out->rd));
 	out->m.rd = out->rd;
@@ -258,11 +263,10 @@ static void pub_to_pb(struct mon_pub *p, struct pb_session *out)
 	out->m.originator.data = p->key.orig_ip;
 	out->m.local = p->local;
 	/* version 2 */
-	out->m.options.len = evpn_mon_options_encode(
-		&out->r.opts, out->options, sizeof(out->options));
-	out->m.options.data = out->options;
-	evpn_mon_session_id(&out->r, out->session_id,
-			    sizeof(out->session_id));
+	out->m.options.len = pl_ok ? p->pl_len - 7u - iplen : 0;
+	out->m.options.data = pl_ok ? p->pl + 7 + iplen : NULL;
+	evpn_mon_route_from_key(&key, p->rd, p->eth_tag, &p->key, NULL, 0);
+	evpn_mon_session_id(&key, out->session_id, sizeof(out->session_id));
 	out->m.session_id = out->session_id;
 	/* version 4 */
 	out->m.import_state = p->imp.state;
