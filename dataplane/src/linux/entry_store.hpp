@@ -7,8 +7,8 @@
 //
 // dp_meta is written in batches (flush(): after a batch of changes, when
 // kMetaBatch descriptions wait, and on destruction), because no packet
-// reads it and one write per entry was a quarter of the consumer's cost
-// per session. A crash loses at most the descriptions not yet flushed:
+// reads it and one write per entry cost a quarter of the backend's
+// install CPU. A crash loses at most the descriptions not yet flushed:
 // the next run drops the lookups they would have named (no description,
 // no adoption) and the consumer installs those entries again; a replaced
 // entry comes back with its previous action until then.
