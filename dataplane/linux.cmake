@@ -51,6 +51,7 @@ target_sources(evpnmon_dataplane PRIVATE
   src/linux/links.cpp
   src/linux/fdb_listener.cpp
   src/linux/entry_store.cpp
+  src/linux/match_bits.cpp
   src/linux/linux_backend.cpp
   ${_dp_skel})
 add_dependencies(evpnmon_dataplane evpnmon_dp_skel)

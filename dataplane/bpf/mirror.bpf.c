@@ -17,8 +17,10 @@
  * evpnmon_mirror: TC ingress of every host-facing bridge port. For each
  *   packet, looks up entries 1 (by source MAC, source IP) and 2 (by
  *   destination MAC, destination IP) in the port's VNI, only those of the
- *   kinds the VNI has (dp_vni_kinds); the next packet of the same flow on
- *   the CPU reuses them while dp_match is unchanged (match.h, same_flow).
+ *   kinds the VNI has (dp_vni_kinds) and whose dp_match_bits bit is set (a
+ *   frame none of whose keys has its bit returns at once); the next packet
+ *   of the same flow on the CPU reuses them while dp_match is unchanged
+ *   (match.h, same_flow).
  *   It emits ONE copy per
  *   distinct action: bpf_clone_redirect to the egress of a local port, or with
  *   a VXLAN-GBP tunnel key (VNI, HOST ID as Group Policy ID, remote VTEP) to
@@ -87,23 +89,26 @@ int evpnmon_mirror(struct __sk_buff *skb)
 	struct ethhdr eth;
 	if (parse_eth(skb, &eth))
 		return DP_TC_NEXT;
-	__u32 zero = 0;
-	struct copy_state *st = bpf_map_lookup_elem(&dp_scratch, &zero);
-	if (!st)
-		return DP_TC_NEXT;
 	struct dp_flow_key fk = {};
-	fk.gen = match_gen(st);
 	fk.vni = *vni;
 	fk.kinds = kinds;
 	__builtin_memcpy(fk.macs, &eth, 12);
 	if (kinds & DP_KIND_F_IP)
 		fk.alen = parse_ip_addrs(skb, &eth, fk.addrs);
+	/* Most frames: no key of theirs is installed (dp_match_bits). */
+	if (!may_match(&fk))
+		return DP_TC_NEXT;
+	__u32 zero = 0;
+	struct copy_state *st = bpf_map_lookup_elem(&dp_scratch, &zero);
+	if (!st)
+		return DP_TC_NEXT;
+	fk.gen = match_gen(st);
 	st->ncopies = 0;
 	st->len = frame_len(skb);
 	if (!same_flow(st, &fk)) {
 		st->nmatched = 0;
 		st->npairs = 0;
-		collect_packet(st, *vni, kinds, &eth, fk.addrs, (int)fk.alen);
+		collect_packet(st, &fk);
 		if (fk.gen)
 			st->flow = fk;
 	}

@@ -866,6 +866,129 @@ TEST_CASE("entry descriptions not yet written when the process dies: those looku
 	CHECK(pinned_map("dp_match").elements == 1);
 }
 
+
+namespace {
+
+// The bits set in the pinned dp_match_bits, and the bits the keys of the
+// pinned dp_match hash to (what the programs need: no fewer).
+struct PinnedBits {
+	std::set<std::uint32_t> set, of_keys;
+	std::size_t keys = 0;
+};
+
+PinnedBits pinned_bits()
+{
+	PinnedBits b;
+	const int bits = bpf_obj_get((g_pin + "/dp_match_bits").c_str());
+	REQUIRE(bits >= 0);
+	bpf_map_info info{};
+	std::uint32_t len = sizeof info;
+	REQUIRE(bpf_obj_get_info_by_fd(bits, &info, &len) == 0);
+	for (std::uint32_t w = 0; w < info.max_entries; ++w) {
+		std::uint64_t word = 0;
+		REQUIRE(bpf_map_lookup_elem(bits, &w, &word) == 0);
+		for (std::uint32_t i = 0; i < 64; ++i)
+			if ((word >> i) & 1)
+				b.set.insert(w * 64 + i);
+	}
+	::close(bits);
+	const std::uint32_t mask = info.max_entries * 64 - 1;
+	const int match = bpf_obj_get((g_pin + "/dp_match").c_str());
+	REQUIRE(match >= 0);
+	dp_match_key k{}, next{};
+	dp_match_key *prev = nullptr;
+	while (bpf_map_get_next_key(match, prev, &next) == 0) {
+		b.of_keys.insert(dp_match_bit(&next, mask));
+		++b.keys;
+		k = next;
+		prev = &k;
+	}
+	::close(match);
+	return b;
+}
+
+// Entries 1/2 of every key type: MAC (capacity_entry), IPv4 and IPv6
+// hosts without a MAC, and a second server on some of the keys.
+std::vector<Entry> bits_entries(std::uint32_t n)
+{
+	std::vector<Entry> out;
+	for (std::uint32_t i = 0; i < n; ++i) {
+		Entry e = capacity_entry(i);
+		if (e.key.kind == EntryKind::Decap)
+			continue;
+		if (i % 5 == 1) {
+			e.key.host.mac.reset();
+			e.key.host.ip = parse_ip("10.9." + std::to_string(i >> 8) + "." +
+						 std::to_string(i & 0xff));
+		} else if (i % 5 == 3) {
+			e.key.host.mac.reset();
+			e.key.host.ip = parse_ip("fd00::9:" + std::to_string(i));
+		}
+		out.push_back(e);
+		if (i % 7 == 0) {
+			e.key.host_id = 8;
+			e.action.ifindex = if_nametoindex("h3");
+			out.push_back(e);
+		}
+	}
+	return out;
+}
+
+} // namespace
+
+// dp_match_bits lets the programs skip the lookup of a key whose bit is
+// clear: a key with a dp_match element must always have its bit, and a
+// bit that no key needs any more should not stay set (each one costs a
+// lookup per packet that hashes to it).
+TEST_CASE("dp_match_bits: exactly the bits of the keys in dp_match, through removals and a restart")
+{
+	const auto entries = bits_entries(1500);
+	std::optional<std::uint32_t> stray;
+	{
+		auto dp = make_dataplane("linux", sized_config(2048, true));
+		CHECK(pinned_map("dp_match_bits").max_entries == 2048 * 16 / 64);
+		for (const auto &e : entries)
+			REQUIRE_FALSE(dp->install(e));
+		auto b = pinned_bits();
+		REQUIRE(b.keys > 900);
+		CHECK(b.set == b.of_keys);
+		// Every other entry removed: a key shared by two entries keeps
+		// its bit while one of them remains.
+		for (std::size_t i = 0; i < entries.size(); i += 2)
+			REQUIRE_FALSE(dp->remove(entries[i].key));
+		b = pinned_bits();
+		REQUIRE(b.keys > 400);
+		CHECK(b.set == b.of_keys);
+		// A bit no key has, as a crash between a deletion and its clear
+		// would leave it: the next run clears it.
+		const int fd = bpf_obj_get((g_pin + "/dp_match_bits").c_str());
+		REQUIRE(fd >= 0);
+		for (std::uint32_t w = 0; w < 2048 * 16 / 64 && !stray; ++w) {
+			std::uint64_t word = 0;
+			REQUIRE(bpf_map_lookup_elem(fd, &w, &word) == 0);
+			for (std::uint32_t i = 0; i < 64 && !stray; ++i)
+				if (!((word >> i) & 1)) {
+					word |= std::uint64_t{1} << i;
+					REQUIRE(bpf_map_update_elem(fd, &w, &word, BPF_ANY) == 0);
+					stray = w * 64 + i;
+				}
+		}
+		::close(fd);
+		REQUIRE(stray);
+		REQUIRE(pinned_bits().set.contains(*stray));
+	}
+	auto dp = make_dataplane("linux", sized_config(2048, false));
+	auto b = pinned_bits();
+	CHECK(dp->list().size() == entries.size() / 2);
+	CHECK_FALSE(b.set.contains(*stray));
+	CHECK(b.set == b.of_keys);
+	for (const auto &e : dp->list())
+		REQUIRE_FALSE(dp->remove(e.key));
+	b = pinned_bits();
+	CHECK(b.keys == 0);
+	CHECK(b.set.empty());
+}
+
 namespace {
 
 // The programs on a device's ingress hook: ours and others, by mechanism.

@@ -47,6 +47,25 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } dp_decap SEC(".maps");
 
+/* Which dp_match keys may have an element (evpnmon_shared.h,
+ * dp_match_bit): word i holds bits 64 i .. 64 i + 63. Mmapped by the entry
+ * store, which sets a key's bit before its element is written and clears
+ * it after the last key of that bit is deleted. Sized by userspace
+ * (DP_MATCH_BITS_PER_ENTRY bits per entry, a power of two). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, DP_MAX_ENTRIES * DP_MATCH_BITS_PER_ENTRY / 64);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} dp_match_bits SEC(".maps");
+
+/* The number of bits of dp_match_bits - 1, set by userspace before the
+ * load with the map's size. */
+const volatile __u32 dp_match_bits_mask =
+	DP_MAX_ENTRIES * DP_MATCH_BITS_PER_ENTRY - 1;
+
 /* Userspace only: full description of each entry, keyed by stat_idx. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

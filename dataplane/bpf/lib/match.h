@@ -57,6 +57,26 @@ __attribute__((noinline)) int dp_add_match(struct copy_state *st,
 	return 0;
 }
 
+/* 0 if `key` certainly has no dp_match element: its dp_match_bits bit
+ * is clear. A word that cannot be read says nothing (1). */
+static __always_inline int match_may_hold(const struct dp_match_key *key)
+{
+	__u32 bit = dp_match_bit(key, dp_match_bits_mask);
+	__u32 w = bit >> 6;
+	__u64 *word = bpf_map_lookup_elem(&dp_match_bits, &w);
+	return !word || ((*word >> (bit & 63)) & 1);
+}
+
+/* The dp_match element of `key`, or NULL; the hash lookup only when the
+ * key's bit is set (most packets match nothing). */
+static __always_inline struct dp_match_val *
+match_find(const struct dp_match_key *key)
+{
+	if (!match_may_hold(key))
+		return NULL;
+	return bpf_map_lookup_elem(&dp_match, key);
+}
+
 /* Every entry installed under `key`: grouped with the other matched
  * entries of the same (action, profile) pair: the pair is evaluated once
  * per packet (select_copies), so a session's sampler and policer are
@@ -65,7 +85,7 @@ __attribute__((noinline)) int dp_add_match(struct copy_state *st,
 static __always_inline void collect(struct copy_state *st,
 				    const struct dp_match_key *key)
 {
-	struct dp_match_val *v = bpf_map_lookup_elem(&dp_match, key);
+	struct dp_match_val *v = match_find(key);
 	if (!v)
 		return;
 	for (__u32 i = 0; i < DP_MAX_ACTIONS; i++) {
@@ -75,60 +95,73 @@ static __always_inline void collect(struct copy_state *st,
 	}
 }
 
-/* The four lookups of one packet in its port's VNI. Their ORDER is part of
- * the semantics: beyond DP_MAX_COPIES distinct actions the earlier lookups
- * win, so the memory backend (dataplane/src/memory/memory_backend.cpp)
- * collects in the same order: source MAC, destination MAC, source IP,
- * destination IP. kinds: the VNI's dp_vni_kinds bits; a lookup whose kind
- * no entry in the VNI has would miss and is skipped (same result, fewer
- * lookups). addrs/alen: parse_ip_addrs() (alen 0 when kinds has no IP
- * bit). */
-static __always_inline void collect_packet(struct copy_state *st, __u32 vni,
-					   __u32 kinds,
-					   const struct ethhdr *eth,
-					   const __u8 addrs[32], int alen)
+/* The i-th of a packet's keys in lookup order: 0 source MAC,
+ * 1 destination MAC, 2 source IP, 3 destination IP. Fills key and returns
+ * 1 if the port's VNI has entries of that kind (fk->kinds: a lookup of a
+ * kind no entry in the VNI has would miss and is not made) and the packet
+ * has that address (fk->alen, from parse_ip_addrs: 0 without an IP bit).
+ * i is a constant at every call: each call compiles to one case. */
+static __always_inline int packet_key(struct dp_match_key *key,
+				      const struct dp_flow_key *fk, __u32 i)
+{
+	const int src = !(i & 1);
+	if (i < 2) {
+		if (!(fk->kinds & (src ? DP_KIND_F_SRC_MAC : DP_KIND_F_DST_MAC)))
+			return 0;
+		key->mtype = DP_MATCH_MAC;
+		__builtin_memset(key->addr, 0, 16);
+		__builtin_memcpy(key->addr, fk->macs + (src ? 6 : 0), 6);
+	} else if (fk->alen == 4) {
+		if (!(fk->kinds & (src ? DP_KIND_F_SRC_V4 : DP_KIND_F_DST_V4)))
+			return 0;
+		key->mtype = DP_MATCH_V4;
+		__builtin_memset(key->addr, 0, 16);
+		__builtin_memcpy(key->addr, fk->addrs + (src ? 0 : 4), 4);
+	} else if (fk->alen == 16) {
+		if (!(fk->kinds & (src ? DP_KIND_F_SRC_V6 : DP_KIND_F_DST_V6)))
+			return 0;
+		key->mtype = DP_MATCH_V6;
+		__builtin_memcpy(key->addr, fk->addrs + (src ? 0 : 16), 16);
+	} else {
+		return 0;
+	}
+	key->vni = fk->vni;
+	key->kind = src ? DP_KIND_SRC : DP_KIND_DST;
+	return 1;
+}
+
+/* 0 if none of the packet's keys can have a dp_match element (every
+ * one's bit is clear): the packet matches nothing, which the mirror
+ * program learns before it touches its scratch. Not a substitute for
+ * collect_packet's own checks: a packet that may match reads the bits
+ * again after the generation (match_gen), so that what the flow cache
+ * keeps under a generation was read under it. */
+static __always_inline int may_match(const struct dp_flow_key *fk)
 {
 	struct dp_match_key key = {};
+	return (packet_key(&key, fk, 0) && match_may_hold(&key)) ||
+	       (packet_key(&key, fk, 1) && match_may_hold(&key)) ||
+	       (packet_key(&key, fk, 2) && match_may_hold(&key)) ||
+	       (packet_key(&key, fk, 3) && match_may_hold(&key));
+}
 
-	key.vni = vni;
-	key.mtype = DP_MATCH_MAC;
-	if (kinds & DP_KIND_F_SRC_MAC) {
-		key.kind = DP_KIND_SRC;
-		__builtin_memcpy(key.addr, eth->h_source, 6);
+/* The lookups of one packet in its port's VNI (fk: vni, kinds, MACs and
+ * IP addresses). Their ORDER is part of the semantics: beyond
+ * DP_MAX_COPIES distinct actions the earlier lookups win, so the memory
+ * backend (dataplane/src/memory/memory_backend.cpp) collects in the same
+ * order: source MAC, destination MAC, source IP, destination IP. */
+static __always_inline void collect_packet(struct copy_state *st,
+					   const struct dp_flow_key *fk)
+{
+	struct dp_match_key key = {};
+	if (packet_key(&key, fk, 0))
 		collect(st, &key);
-	}
-	if (kinds & DP_KIND_F_DST_MAC) {
-		key.kind = DP_KIND_DST;
-		__builtin_memcpy(key.addr, eth->h_dest, 6);
+	if (packet_key(&key, fk, 1))
 		collect(st, &key);
-	}
-
-	if (alen == 4) {
-		key.mtype = DP_MATCH_V4;
-		__builtin_memset(key.addr, 0, 16);
-		if (kinds & DP_KIND_F_SRC_V4) {
-			key.kind = DP_KIND_SRC;
-			__builtin_memcpy(key.addr, addrs, 4);
-			collect(st, &key);
-		}
-		if (kinds & DP_KIND_F_DST_V4) {
-			key.kind = DP_KIND_DST;
-			__builtin_memcpy(key.addr, addrs + 4, 4);
-			collect(st, &key);
-		}
-	} else if (alen == 16) {
-		key.mtype = DP_MATCH_V6;
-		if (kinds & DP_KIND_F_SRC_V6) {
-			key.kind = DP_KIND_SRC;
-			__builtin_memcpy(key.addr, addrs, 16);
-			collect(st, &key);
-		}
-		if (kinds & DP_KIND_F_DST_V6) {
-			key.kind = DP_KIND_DST;
-			__builtin_memcpy(key.addr, addrs + 16, 16);
-			collect(st, &key);
-		}
-	}
+	if (packet_key(&key, fk, 2))
+		collect(st, &key);
+	if (packet_key(&key, fk, 3))
+		collect(st, &key);
 }
 
 /* The generation of dp_match, read before any lookup of this packet. The
@@ -273,7 +306,7 @@ static __always_inline void count_matched(const struct copy_state *st)
 static __always_inline int copies_to(const struct dp_match_key *key,
 				     __u32 ifindex)
 {
-	struct dp_match_val *v = bpf_map_lookup_elem(&dp_match, key);
+	struct dp_match_val *v = match_find(key);
 	if (!v)
 		return 0;
 	for (__u32 i = 0; i < DP_MAX_ACTIONS; i++) {

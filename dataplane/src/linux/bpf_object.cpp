@@ -2,10 +2,13 @@
 
 #include "mirror.skel.h"
 
+#include "evpnmon_shared.h"
+
 #include <bpf/libbpf.h>
 #include <linux/magic.h>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -72,6 +75,12 @@ mirror_bpf *open_skel(const std::string &pin_dir, std::uint32_t max_entries,
 			fail(err, "size map " + std::string(bpf_map__name(m)));
 		}
 	}
+	const std::uint32_t words = match_bits_words(max_entries);
+	if (int err = bpf_map__set_max_entries(s->maps.dp_match_bits, words)) {
+		mirror_bpf__destroy(s);
+		fail(err, "size map dp_match_bits");
+	}
+	s->rodata->dp_match_bits_mask = words * 64 - 1;
 	s->rodata->dp_flow_cache = flow_cache ? 1 : 0;
 	return s;
 }
@@ -125,9 +134,28 @@ BpfObject::BpfObject(const std::string &pin_dir, std::uint32_t max_entries,
 	}
 	if (err)
 		fail(err, "load BPF programs (verifier log above)");
+	const std::size_t len = std::size_t{match_bits_words(max_entries)} * 8;
+	void *bits = ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED,
+			    bpf_map__fd(skel_->maps.dp_match_bits), 0);
+	if (bits == MAP_FAILED)
+		fail(errno, "mmap dp_match_bits");
+	match_bits_ = {static_cast<volatile std::uint64_t *>(bits), len / 8};
 }
 
-BpfObject::~BpfObject() = default;
+BpfObject::~BpfObject()
+{
+	if (!match_bits_.empty())
+		::munmap(const_cast<std::uint64_t *>(match_bits_.data()),
+			 match_bits_.size() * 8);
+}
+
+std::uint32_t match_bits_words(std::uint32_t max_entries)
+{
+	std::uint64_t bits = 4096;
+	while (bits < std::uint64_t{max_entries} * DP_MATCH_BITS_PER_ENTRY)
+		bits *= 2;
+	return static_cast<std::uint32_t>(bits / 64);
+}
 
 void BpfObject::unpin()
 {
@@ -151,6 +179,7 @@ volatile std::uint64_t *match_generation(const BpfObject &o)
 	static_assert(sizeof(o.skel().bss->dp_match_gen) == sizeof(std::uint64_t));
 	return reinterpret_cast<volatile std::uint64_t *>(&o.skel().bss->dp_match_gen);
 }
+std::span<volatile std::uint64_t> match_bits(const BpfObject &o) { return o.match_bits(); }
 int map_fd_profile(const BpfObject &o) { return bpf_map__fd(o.skel().maps.dp_profile); }
 int map_fd_policer(const BpfObject &o) { return bpf_map__fd(o.skel().maps.dp_policer); }
 int map_fd_profile_stats(const BpfObject &o) { return bpf_map__fd(o.skel().maps.dp_profile_stats); }

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 
 struct mirror_bpf;
@@ -33,6 +34,8 @@ public:
 	bool adopted() const { return adopted_; }
 	// Remove the pins (maps live on while programs/fds reference them).
 	void unpin();
+	// dp_match_bits, mapped for the object's lifetime.
+	std::span<volatile std::uint64_t> match_bits() const { return match_bits_; }
 
 private:
 	struct Deleter {
@@ -42,7 +45,13 @@ private:
 	UniqueFd lock_; // flock on pin_dir, held for the object's lifetime
 	std::string pin_dir_;
 	bool adopted_ = false;
+	std::span<volatile std::uint64_t> match_bits_;
 };
+
+// The number of 64-bit words of dp_match_bits for maps of max_entries
+// entries: DP_MATCH_BITS_PER_ENTRY bits per entry, a power of two, at
+// least 4,096 bits.
+std::uint32_t match_bits_words(std::uint32_t max_entries);
 
 // Map fds, for the facade.
 // pin_dir must be on a bpffs. Under /sys/fs/bpf one is mounted if nothing
@@ -63,6 +72,8 @@ int map_fd_srv_port(const BpfObject &o);
 int map_fd_vni_kinds(const BpfObject &o);
 // dp_match_gen in the object's mmapped .bss (EntryStore raises it).
 volatile std::uint64_t *match_generation(const BpfObject &o);
+// dp_match_bits (EntryStore sets and clears its bits).
+std::span<volatile std::uint64_t> match_bits(const BpfObject &o);
 int map_fd_profile(const BpfObject &o);
 int map_fd_policer(const BpfObject &o);
 int map_fd_profile_stats(const BpfObject &o);

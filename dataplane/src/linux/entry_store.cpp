@@ -23,7 +23,8 @@ std::error_code errno_code(int r)
 static_assert(kDefaultMaxProfiles == DP_MAX_PROFILES);
 
 EntryStore::EntryStore(MapFds fds, dp_u32 max_entries, dp_u32 max_profiles)
-    : fds_(fds), max_entries_(max_entries), max_profiles_(max_profiles),
+    : fds_(fds), match_bits_(fds.match_bits), max_entries_(max_entries),
+      max_profiles_(max_profiles),
       ncpus_(libbpf_num_possible_cpus())
 {
 	if (ncpus_ <= 0)
@@ -154,6 +155,10 @@ EntryStore::EntryStore(MapFds fds, dp_u32 max_entries, dp_u32 max_profiles)
 	for (auto &k : stale)
 		bpf_map_delete_elem(fds_.match, &k);
 	raise_match_gen();
+	// The adopted keys' bits; those only deleted keys had are cleared.
+	for (const auto &[k, _] : by_match_)
+		match_bits_.add(k);
+	match_bits_.rewrite();
 	rebuild_kinds(); // before the lookups name the adopted entries
 	std::vector<dp_decap_key> dstale;
 	dp_decap_key dk, dnext;
@@ -581,8 +586,13 @@ std::error_code EntryStore::install(const Entry &entry)
 	write_meta(e.key, rec);
 	recs_[e.key] = rec;
 	count_target(rec.action, +1);
-	if (!decap)
-		by_match_[codec::match_key(e.key)].insert(e.key);
+	if (!decap) {
+		const dp_match_key mk = codec::match_key(e.key);
+		auto &group = by_match_[mk];
+		if (group.empty())
+			match_bits_.add(mk); // before the element exists
+		group.insert(e.key);
+	}
 	if (auto wec = write_lookup(e.key)) {
 		remove(e.key);
 		return wec;
@@ -600,16 +610,22 @@ std::error_code EntryStore::remove(const EntryKey &key)
 	const dp_u32 prof = it->second.prof;
 	const dp_u32 eslot = it->second.eslot;
 	recs_.erase(it);
+	bool last_of_key = false;
+	dp_match_key mk{};
 	if (key.kind != EntryKind::Decap) {
-		auto mk = codec::match_key(key);
+		mk = codec::match_key(key);
 		auto g = by_match_.find(mk);
 		if (g != by_match_.end()) {
 			g->second.erase(key);
-			if (g->second.empty())
+			if (g->second.empty()) {
 				by_match_.erase(g);
+				last_of_key = true;
+			}
 		}
 	}
 	auto ec = write_lookup(key); // lookup first: BPF never sees a dangling idx
+	if (last_of_key)
+		match_bits_.remove(mk); // after its element is gone
 	drop_kinds(key, action);     // after: no window without the kind's bit
 	count_target(action, -1);
 	release_profile(prof);

@@ -31,6 +31,7 @@
 #pragma once
 
 #include "../codec.hpp"
+#include "match_bits.hpp"
 
 #include <evpnmon/dataplane/dataplane.hpp>
 #include <evpnmon/dataplane/types.hpp>
@@ -55,6 +56,9 @@ struct MapFds {
 	// dp_match_gen (the program's .bss): raised after every change of a
 	// dp_match element; null: none (nothing caches matches).
 	volatile std::uint64_t *match_gen = nullptr;
+	// dp_match_bits, mapped (required): the bits of the keys that have
+	// a dp_match element.
+	std::span<volatile std::uint64_t> match_bits;
 	// true: this process created the maps, so every entry slot's counters
 	// are zero until a slot is used (a slot taken for the first time needs
 	// no zeroing write); false: adopted maps, any slot may hold counts.
@@ -157,6 +161,7 @@ private:
 	std::unordered_map<dp_u32, KindRefs> port_kinds_;
 
 	MapFds fds_;
+	MatchBits match_bits_; // set before a key's element exists, cleared after
 	dp_u32 max_entries_;
 	dp_u32 max_profiles_;
 	int ncpus_;

@@ -204,7 +204,7 @@ LinuxDataplane::LinuxDataplane(const Config &cfg) : cfg_(cfg)
 			   map_fd_policer(*bpf_), map_fd_profile_stats(*bpf_),
 			   map_fd_erspan(*bpf_), map_fd_erspan_seq(*bpf_),
 			   map_fd_erspan_stats(*bpf_), map_fd_vni_kinds(*bpf_),
-			   match_generation(*bpf_), !bpf_->adopted()},
+			   match_generation(*bpf_), match_bits(*bpf_), !bpf_->adopted()},
 		    cfg_.max_entries, cfg_.max_profiles);
 		erspan_filter_ = std::make_unique<TcFilter>(
 		    static_cast<int>(erspan_->ifindex()), prog_fd_erspan(*bpf_),
