@@ -4,17 +4,21 @@
 // nothing. Keys of real deployments differ in few octets (consecutive
 // MACs, addresses of one subnet, the last octets of IPv6 addresses, one
 // host in many VNIs, entries 1 and 2 of one host): each such family must
-// spread over the bits like random keys. Which bits the kernel side sets
-// is tested against the programs in test_linux ("dp_match_bits").
+// spread over the bits like random keys. The entry store's counts per bit
+// (MatchBits) are checked here on plain memory; that the programs and the
+// pinned map agree is tested in test_linux ("dp_match_bits").
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
 #include "evpnmon_shared.h"
+#include "match_bits.hpp"
 
 #include <cstdint>
 #include <cstring>
 #include <functional>
 #include <set>
+#include <span>
+#include <stdexcept>
 #include <vector>
 
 namespace {
@@ -107,4 +111,65 @@ TEST_CASE("every mask keeps the spread: small maps use the low bits")
 	}
 	CHECK(most <= 60);
 	CHECK(empty == 0);
+}
+
+namespace {
+
+bool bit_set(const std::vector<std::uint64_t> &words, const dp_match_key &k)
+{
+	const dp_u32 b = dp_match_bit(&k, static_cast<dp_u32>(words.size() * 64 - 1));
+	return (words[b >> 6] >> (b & 63)) & 1;
+}
+
+std::size_t bits_set(const std::vector<std::uint64_t> &words)
+{
+	std::size_t n = 0;
+	for (auto w : words)
+		n += static_cast<std::size_t>(__builtin_popcountll(w));
+	return n;
+}
+
+} // namespace
+
+TEST_CASE("MatchBits: a bit is set while any of its keys is counted, 300 on one bit included")
+{
+	using evpnmon::dp::linux_dp::MatchBits;
+	std::vector<std::uint64_t> words(64); // 4,096 bits
+	std::span<volatile std::uint64_t> span(words.data(), words.size());
+	// 300 keys of one bit (more than an octet counts), found by trying.
+	const dp_match_key first = key(100, DP_KIND_SRC, DP_MATCH_MAC, {0x02, 0, 0, 0, 0, 0});
+	const dp_u32 target = dp_match_bit(&first, 4095);
+	std::vector<dp_match_key> same;
+	for (std::uint32_t i = 0; same.size() < 300; ++i) {
+		const dp_match_key k = key(100, DP_KIND_SRC, DP_MATCH_MAC,
+					   {0x02, 0, dp_u8(i >> 16), dp_u8(i >> 8), dp_u8(i), 0});
+		if (dp_match_bit(&k, 4095) == target)
+			same.push_back(k);
+	}
+	MatchBits bits(span);
+	for (const auto &k : same)
+		bits.add(k);
+	CHECK(bit_set(words, first));
+	CHECK(bits_set(words) == 1);
+	for (std::size_t i = 0; i + 1 < same.size(); ++i) {
+		bits.remove(same[i]);
+		REQUIRE_MESSAGE(bit_set(words, first), "cleared with keys left: ", i + 1, " removed");
+	}
+	bits.remove(same.back());
+	CHECK(bits_set(words) == 0);
+	// Removing a key never counted changes nothing.
+	bits.remove(first);
+	CHECK(bits_set(words) == 0);
+
+	// rewrite(): the counted keys' bits, and no other.
+	words[7] = ~std::uint64_t{0};
+	bits.add(same[0]);
+	bits.rewrite();
+	CHECK(bits_set(words) == 1);
+	CHECK(bit_set(words, first));
+	bits.remove(same[0]);
+	bits.rewrite();
+	CHECK(bits_set(words) == 0);
+	CHECK_THROWS_AS(MatchBits(std::span<volatile std::uint64_t>(words.data(), 48)),
+			std::invalid_argument);
 }
