@@ -15,6 +15,35 @@
 #include "stats.h"
 #include "trunc.h"
 
+/* 0 if the keys the MAC part of the rule looks up (watched(): entry 2 of
+ * the destination and of the source, entry 1 of the source, of the kinds
+ * the port's entries have) all have their dp_match_bits bit clear: no
+ * entry can name the frame's hosts. Asked first, so that the common frame
+ * pays one bit per key and nothing else. */
+static __always_inline int macs_may_be_watched(__u32 vni, __u32 kinds,
+					       const struct ethhdr *eth)
+{
+	struct dp_match_key key = {};
+	key.vni = vni;
+	key.mtype = DP_MATCH_MAC;
+	if (kinds & DP_KIND_F_DST_MAC) {
+		key.kind = DP_KIND_DST;
+		__builtin_memcpy(key.addr, eth->h_dest, 6);
+		if (match_may_hold(&key))
+			return 1;
+		__builtin_memcpy(key.addr, eth->h_source, 6);
+		if (match_may_hold(&key))
+			return 1;
+	}
+	if (kinds & DP_KIND_F_SRC_MAC) {
+		key.kind = DP_KIND_SRC;
+		__builtin_memcpy(key.addr, eth->h_source, 6);
+		if (match_may_hold(&key))
+			return 1;
+	}
+	return 0;
+}
+
 /* TC verdict for a frame leaving host-facing port skb->ifindex. */
 static __always_inline int egress(struct __sk_buff *skb)
 {
@@ -43,6 +72,8 @@ static __always_inline int egress(struct __sk_buff *skb)
 		return DP_TC_NEXT;
 	if (eth.h_dest[0] & 1)
 		return DP_TC_NEXT; /* broadcast/multicast: never dropped */
+	if (!(kinds & DP_KIND_F_IP) && !macs_may_be_watched(*vni, kinds, &eth))
+		return DP_TC_NEXT;
 	/* Same keys as the mirror program, MAC first, only of the kinds this
 	 * port's entries have; the IP addresses are read only when the MACs
 	 * name no watched host and IP entries copy to this port. */
