@@ -72,8 +72,8 @@
 // Scenarios, interleaved REPS times, median per scenario:
 //   empty    a TC program that returns TC_ACT_OK (r0 = 0; exit), the
 //            baseline every ratio is relative to;
-//   none     evpnmon_mirror, no entry installed: port VNI lookup, Ethernet
-//            and IP address parse, 4 dp_match lookups that miss;
+//   none     evpnmon_mirror, no entry installed: the port's VNI and the
+//            VNI's kind word (absent: no entry 1/2 in the VNI), nothing else;
 //   plain    one entry 1 for the frame's source MAC without a profile: the
 //            above, a hit, counters, and ONE copy: bpf_clone_redirect to a
 //            veth whose peer is down (the clone is dropped by veth_xmit and
