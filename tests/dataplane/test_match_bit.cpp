@@ -13,6 +13,7 @@
 #include "evpnmon_shared.h"
 #include "match_bits.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <functional>
@@ -157,7 +158,7 @@ TEST_CASE("MatchBits: a bit is set while any of its keys is counted, 300 on one 
 	}
 	bits.remove(same.back());
 	CHECK(bits_set(words) == 0);
-	// Removing a key never counted changes nothing.
+	// Removing a key whose count is already zero changes nothing.
 	bits.remove(first);
 	CHECK(bits_set(words) == 0);
 
