@@ -106,6 +106,8 @@ if [ -f "$DAEMONS_FILE" ]; then
     enabled=$(sh -c ". '$DAEMONS_FILE' >/dev/null 2>&1; eval echo \"\${$d:-no}\"")
     [ "$enabled" = yes ] || continue
     opts=$(sh -c ". '$DAEMONS_FILE' >/dev/null 2>&1; eval echo \"\${${d}_options:-}\"")
+    # words before the binary, as frrcommon.sh does ("$all_wrap $wrap $bin")
+    wrap=$(sh -c ". '$DAEMONS_FILE' >/dev/null 2>&1; eval echo \${all_wrap:-} \${${d}_wrap:-}")
     # drop -M modules this FRR does not have (e.g. evpn_mon with stock FRR)
     set -- ; skip=""
     for o in $opts; do
@@ -124,8 +126,8 @@ if [ -f "$DAEMONS_FILE" ]; then
     [ -n "$FRR_MODULEDIR" ] && set -- "$@" --moduledir "$FRR_MODULEDIR"
     : >"$RUN/$d.conf"; chown frr:frr "$RUN/$d.conf"
     rm -f "$RUN/$d.vty"
-    say "starting $d $*"
-    "$FRR_DAEMON_DIR/$d" -d -f "$RUN/$d.conf" -i "$RUN/$d.pid" -z "$RUN/zserv.api" \
+    say "starting $d $*${wrap:+ (wrapped: $wrap)}"
+    $wrap "$FRR_DAEMON_DIR/$d" -d -f "$RUN/$d.conf" -i "$RUN/$d.pid" -z "$RUN/zserv.api" \
         --vty_socket "$RUN" -P 0 --log "file:$LOG/$d.log" "$@" || say "$d failed to start"
     i=0
     while [ ! -S "$RUN/$d.vty" ] && [ $i -lt 150 ]; do sleep 0.1; i=$((i + 1)); done

@@ -84,6 +84,7 @@ staticd=yes
 vtysh_enable=yes
 zebra_options="  -A 127.0.0.1 -s 90000000"
 bgpd_options=" -A 127.0.0.1 -M evpn_mon"
+bgpd_wrap="env GLIBC_TUNABLES=glibc.malloc.hugetlb=1"
 staticd_options="-A 127.0.0.1"
 """
 
@@ -96,6 +97,7 @@ staticd=yes
 vtysh_enable=yes
 zebra_options="  -A 127.0.0.1 -s 90000000 -M dplane_fpm_nl"
 bgpd_options=" -A 127.0.0.1 -M evpn_mon"
+bgpd_wrap="env GLIBC_TUNABLES=glibc.malloc.hugetlb=1"
 staticd_options="-A 127.0.0.1"
 """
 

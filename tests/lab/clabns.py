@@ -287,12 +287,19 @@ class FrrBinaries:
 class DaemonsFile:
     enabled: dict[str, bool]
     options: dict[str, list[str]]
+    # <daemon>_wrap and all_wrap: argv words frrcommon.sh puts before the
+    # daemon's binary ("$all_wrap $wrap $bin ..."), e.g. `env VAR=value`
+    wraps: dict[str, list[str]] = field(default_factory=dict)
+
+    def wrap(self, daemon: str) -> list[str]:
+        return [*self.wraps.get("all", []), *self.wraps.get(daemon, [])]
 
 
 def parse_daemons(path: Path) -> DaemonsFile:
     """Parse Debian's /etc/frr/daemons format (shell variable assignments)."""
     enabled: dict[str, bool] = {}
     options: dict[str, list[str]] = {}
+    wraps: dict[str, list[str]] = {}
     for raw in Path(path).read_text().splitlines():
         line = raw.strip()
         if not line or line.startswith("#") or "=" not in line:
@@ -306,9 +313,11 @@ def parse_daemons(path: Path) -> DaemonsFile:
         val = " ".join(words)
         if key.endswith("_options"):
             options[key[:-len("_options")]] = shlex.split(val)
+        elif key.endswith("_wrap"):
+            wraps[key[:-len("_wrap")]] = shlex.split(val)
         elif re.match(r"^[a-z0-9]+$", key):
             enabled[key] = val.lower() in ("yes", "1", "true")
-    return DaemonsFile(enabled, options)
+    return DaemonsFile(enabled, options, wraps)
 
 
 def _clean_options(opts: list[str]) -> list[str]:
@@ -755,7 +764,8 @@ class Lab:
                 opts += toks
             cfg = conf if self.config_mode == "file" else d / f"{daemon}.conf"
             self.daemon_args[(node, daemon)] = [
-                str(bins.daemon(daemon)), "-f", str(cfg), "-i", str(d / f"{daemon}.pid"),
+                *df.wrap(daemon), str(bins.daemon(daemon)),
+                "-f", str(cfg), "-i", str(d / f"{daemon}.pid"),
                 "-z", str(d / "zserv.api"), "--vty_socket", str(d), "-P", "0",
                 "--log", f"file:{d / f'{daemon}.log'}", *opts]
 

@@ -62,6 +62,7 @@ def kernel_fdb_dst(lab, node, mac):
 
 
 PATCHED = FrrBinaries.from_prefix(DEFAULT_FRR_PREFIX)
+HUGETLB = "glibc.malloc.hugetlb=1"   # bgpd_wrap of the patched nodes' daemons files
 
 
 def test_reference_fabric_stock_frr():
@@ -92,6 +93,14 @@ def run_fabric(stock):
             # with stock FRR the module flag is stripped, nothing else
             assert ("evpn_mon" in bgpd) == (want == "patched"), bgpd
             assert "-A 127.0.0.1" in bgpd
+            # the daemons file's bgpd_wrap (vtep105's file has none) reaches
+            # the running bgpd, as frrcommon.sh's "$all_wrap $bgpd_wrap bgpd"
+            pid = lab.procs[(n, "bgpd")]
+            pid = getattr(pid, "pid", pid)
+            assert os.readlink(f"/proc/{pid}/exe").endswith("/bgpd"), n
+            env = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+            wrapped = n != "vtep105" or os.environ.get("GLIBC_TUNABLES") == HUGETLB
+            assert (f"GLIBC_TUNABLES={HUGETLB}".encode() in env) == wrapped, (n, bgpd)
 
         lab.wait_for(lambda: all(lab.bgp_established(n) for n in lab.frr_nodes),
                      timeout=60, what="BGP Established on the spine and all leaves")

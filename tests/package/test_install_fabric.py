@@ -227,6 +227,9 @@ def test_fabric_from_installed_files(pkg, tmp_path):
         for leaf in ("leaf1", "leaf2"):
             mods = lab.vtysh(leaf, "show modules")
             assert "bgpd_evpn_mon" in mods and "dplane_fpm_nl" in mods, mods
+            # the installed snippet's bgpd_wrap: glibc's heap on huge pages
+            env = Path(f"/proc/{running[f'{leaf}/bgpd']}/environ").read_bytes().split(b"\0")
+            assert b"GLIBC_TUNABLES=glibc.malloc.hugetlb=1" in env, leaf
         lab.wait_for(lambda: all(lab.bgp_established(n) for n in lab.frr_nodes),
                      timeout=60, what="iBGP leaf1-leaf2 established")
 
