@@ -1,7 +1,9 @@
 # Integration tests of the linux backend (root, netns, BPF).
 add_executable(test_dataplane_linux test_linux.cpp)
 target_link_libraries(test_dataplane_linux PRIVATE evpnmon_dp_table doctest::doctest)
-target_include_directories(test_dataplane_linux PRIVATE ${EVPNMON_DP_SOURCE_DIR}/bpf)
+# The entry store is also driven directly (src/linux/entry_store.hpp).
+target_include_directories(test_dataplane_linux PRIVATE ${EVPNMON_DP_SOURCE_DIR}/bpf
+  ${EVPNMON_DP_SOURCE_DIR}/src)
 add_test(NAME dataplane.linux COMMAND test_dataplane_linux)
 set_tests_properties(dataplane.linux PROPERTIES LABELS "integration" TIMEOUT 120)
 # The same with the TC programs on clsact filters, as on kernels without tcx

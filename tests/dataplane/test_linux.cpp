@@ -10,8 +10,11 @@
 #include "table_runner.hpp"
 
 #include <evpnmon/dataplane/dataplane.hpp>
+#include <evpnmon/unique_fd.hpp>
 
 #include "evpnmon_shared.h"
+#include "linux/bpf_object.hpp"
+#include "linux/entry_store.hpp"
 
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
@@ -27,6 +30,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -35,6 +39,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -1482,4 +1487,60 @@ TEST_CASE("mirror ceiling with real frames: copies over it dropped, every origin
 	CHECK(ec->drops == 0);
 	sh("bridge fdb del 02:00:00:00:00:02 dev h2 master");
 	REQUIRE_FALSE(dp.remove(e.key));
+}
+
+// The entry descriptions (dp_meta) go to the kernel in batches. A batch
+// update stops at the first element the kernel refuses, so the store then
+// writes each one on its own: one description the kernel refuses (here a
+// slot beyond a dp_meta of four elements) waits for the next flush and
+// holds back none queued after it.
+TEST_CASE("entry descriptions: one the kernel refuses waits and holds back no other")
+{
+	using namespace evpnmon::dp::linux_dp;
+	constexpr std::uint32_t kMax = 64;
+	BpfObject bpf(g_pin, kMax, DP_MAX_PROFILES);
+	evpnmon::UniqueFd meta(bpf_map_create(BPF_MAP_TYPE_ARRAY, "meta_of_4", sizeof(dp_u32),
+				     sizeof(dp_entry_meta), 4, nullptr));
+	REQUIRE(meta.get() >= 0);
+	using Bytes = std::array<unsigned char, sizeof(dp_entry_meta)>;
+	auto meta_of = [&](dp_u32 idx) {
+		Bytes b{};
+		REQUIRE(bpf_map_lookup_elem(meta.get(), &idx, b.data()) == 0);
+		return b;
+	};
+	const Bytes zero{};
+	std::vector<Entry> es;
+	for (std::uint32_t i : {0u, 1u, 3u, 4u, 6u}) // slots 0..4, no decap entry
+		es.push_back(capacity_entry(i));
+	{
+		EntryStore store(MapFds{map_fd_match(bpf), map_fd_decap(bpf), meta.get(),
+					map_fd_stats(bpf), map_fd_gstats(bpf),
+					map_fd_srv_port(bpf), map_fd_profile(bpf),
+					map_fd_policer(bpf), map_fd_profile_stats(bpf),
+					map_fd_erspan(bpf), map_fd_erspan_seq(bpf),
+					map_fd_erspan_stats(bpf), map_fd_vni_kinds(bpf),
+					match_generation(bpf), match_bits(bpf), true},
+				 kMax, DP_MAX_PROFILES);
+		for (std::size_t i = 0; i < 4; ++i)
+			REQUIRE_FALSE(store.install(es[i]));
+		CHECK_FALSE(store.flush()); // slots 0..3: all fit
+		for (dp_u32 idx = 0; idx < 4; ++idx)
+			CHECK(meta_of(idx) != zero);
+		// Slot 4 (refused) first in the batch, then slot 1's new
+		// description: the batch stops at slot 4.
+		REQUIRE_FALSE(store.install(es[4]));
+		const Bytes before = meta_of(1);
+		Entry moved = es[1];
+		moved.action.ifindex = if_nametoindex("h3");
+		REQUIRE_FALSE(store.install(moved));
+		CHECK(store.flush()); // slot 4 refused
+		CHECK(meta_of(1) != before);
+		CHECK(store.flush()); // and still waiting
+		// The refused one is gone with its entry: nothing waits any more.
+		REQUIRE_FALSE(store.remove(es[4].key));
+		CHECK_FALSE(store.flush());
+		for (const auto &e : es)
+			REQUIRE_FALSE(store.remove(e.key));
+	}
+	bpf.unpin();
 }
