@@ -994,6 +994,55 @@ TEST_CASE("dp_match_bits: exactly the bits of the keys in dp_match, through remo
 	CHECK(b.set.empty());
 }
 
+// A restart with another max_entries replaces the entry maps (nothing is
+// adopted); dp_match_bits must then hold no bit of the old keys, whether
+// its own size stayed (64 -> 128 entries: both have the 4,096-bit floor)
+// or changed with them (2,048 -> 4,096 entries).
+TEST_CASE("dp_match_bits: a restart with another map size keeps no bit of the old keys")
+{
+	for (auto [from, to] : {std::pair{64u, 128u}, std::pair{2048u, 4096u}}) {
+		CAPTURE(from);
+		CAPTURE(to);
+		{
+			auto dp = make_dataplane("linux", sized_config(from, true));
+			for (std::uint32_t i = 0; i < from; ++i)
+				if (capacity_entry(i).key.kind != EntryKind::Decap)
+					REQUIRE_FALSE(dp->install(capacity_entry(i)));
+			REQUIRE_FALSE(pinned_bits().set.empty());
+		}
+		auto dp = make_dataplane("linux", sized_config(to, false));
+		CHECK(dp->list().empty());
+		CHECK(pinned_map("dp_match_bits").max_entries == std::max(to * 16 / 64, 64u));
+		auto b = pinned_bits();
+		CHECK(b.keys == 0);
+		CHECK(b.set.empty());
+		const Entry e = capacity_entry(to - 1 - (to - 1) % 3); // an entry 1
+		REQUIRE_FALSE(dp->install(e));
+		b = pinned_bits();
+		CHECK(b.keys == 1);
+		CHECK(b.set == b.of_keys);
+	}
+}
+
+// Pins of a version without dp_match_bits: the entries are adopted, and
+// the map (new, all zero) gets the bits of every adopted key before the
+// programs are attached, or every adopted entry would go unmatched.
+TEST_CASE("dp_match_bits: an upgrade from pins without it sets the adopted keys' bits")
+{
+	const auto entries = bits_entries(300);
+	{
+		auto dp = make_dataplane("linux", sized_config(2048, true));
+		for (const auto &e : entries)
+			REQUIRE_FALSE(dp->install(e));
+	}
+	REQUIRE(std::filesystem::remove(g_pin + "/dp_match_bits"));
+	auto dp = make_dataplane("linux", sized_config(2048, false));
+	CHECK(dp->list().size() == entries.size());
+	const auto b = pinned_bits();
+	CHECK(b.keys >= 200);
+	CHECK(b.set == b.of_keys);
+}
+
 namespace {
 
 // The programs on a device's ingress hook: ours and others, by mechanism.
