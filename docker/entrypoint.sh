@@ -5,11 +5,13 @@
 # 2. starts the fpm-consumer when EVPNMON_CONSUMER=1 (before zebra, so that
 #    zebra's FPM client finds its server at once),
 # 3. starts the FRR daemons enabled in /etc/frr/daemons (zebra, bgpd,
-#    staticd) with their *_options, per-daemon paths under /run/frr, no -f
-#    config: the integrated /etc/frr/frr.conf is applied with
-#    `vtysh -f` once they are up (a daemon started with -f frr.conf also
-#    parses the other daemons' lines: zebra takes bgpd's `vni 100` for an L3
-#    VNI); each daemon's part is then saved to /run/frr/<daemon>.conf,
+#    staticd) with their *_options, after all_wrap and <daemon>_wrap (split
+#    on blanks, as *_options; a wrapper must exec the daemon), per-daemon
+#    paths under /run/frr, no -f config: the integrated /etc/frr/frr.conf
+#    is applied with `vtysh -f` once they are up (a daemon started with -f
+#    frr.conf also parses the other daemons' lines: zebra takes bgpd's
+#    `vni 100` for an L3 VNI); each daemon's part is then saved to
+#    /run/frr/<daemon>.conf,
 # 4. runs EVPNMON_CMD (sh -c) in the background if set, then waits;
 #    SIGTERM/SIGINT stop everything.
 #
