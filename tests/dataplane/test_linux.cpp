@@ -1000,6 +1000,7 @@ TEST_CASE("dp_match_bits: exactly the bits of the keys in dp_match, through remo
 // or changed with them (2,048 -> 4,096 entries).
 TEST_CASE("dp_match_bits: a restart with another map size keeps no bit of the old keys")
 {
+	using evpnmon::dp::linux_dp::match_bits_words;
 	for (auto [from, to] : {std::pair{64u, 128u}, std::pair{2048u, 4096u}}) {
 		CAPTURE(from);
 		CAPTURE(to);
@@ -1012,7 +1013,7 @@ TEST_CASE("dp_match_bits: a restart with another map size keeps no bit of the ol
 		}
 		auto dp = make_dataplane("linux", sized_config(to, false));
 		CHECK(dp->list().empty());
-		CHECK(pinned_map("dp_match_bits").max_entries == std::max(to * 16 / 64, 64u));
+		CHECK(pinned_map("dp_match_bits").max_entries == match_bits_words(to));
 		auto b = pinned_bits();
 		CHECK(b.keys == 0);
 		CHECK(b.set.empty());
@@ -1548,8 +1549,15 @@ TEST_CASE("entry descriptions: one the kernel refuses waits and holds back no ot
 	using namespace evpnmon::dp::linux_dp;
 	constexpr std::uint32_t kMax = 64;
 	BpfObject bpf(g_pin, kMax, DP_MAX_PROFILES);
-	evpnmon::UniqueFd meta(bpf_map_create(BPF_MAP_TYPE_ARRAY, "meta_of_4", sizeof(dp_u32),
-				     sizeof(dp_entry_meta), 4, nullptr));
+	struct Unpin {
+		BpfObject &o;
+		~Unpin() { o.unpin(); } // also when a REQUIRE ends the case
+	} unpin{bpf};
+	REQUIRE_FALSE(bpf.adopted());
+	// As the real dp_meta, only with room for four.
+	LIBBPF_OPTS(bpf_map_create_opts, mopts, .map_flags = BPF_F_NO_PREALLOC);
+	evpnmon::UniqueFd meta(bpf_map_create(BPF_MAP_TYPE_HASH, "meta_of_4", sizeof(dp_u32),
+					      sizeof(dp_entry_meta), 4, &mopts));
 	REQUIRE(meta.get() >= 0);
 	using Bytes = std::array<unsigned char, sizeof(dp_entry_meta)>;
 	auto meta_of = [&](dp_u32 idx) {
@@ -1568,7 +1576,7 @@ TEST_CASE("entry descriptions: one the kernel refuses waits and holds back no ot
 					map_fd_policer(bpf), map_fd_profile_stats(bpf),
 					map_fd_erspan(bpf), map_fd_erspan_seq(bpf),
 					map_fd_erspan_stats(bpf), map_fd_vni_kinds(bpf),
-					match_generation(bpf), match_bits(bpf), true},
+					match_generation(bpf), match_bits(bpf), !bpf.adopted()},
 				 kMax, DP_MAX_PROFILES);
 		for (std::size_t i = 0; i < 4; ++i)
 			REQUIRE_FALSE(store.install(es[i]));
@@ -1591,5 +1599,4 @@ TEST_CASE("entry descriptions: one the kernel refuses waits and holds back no ot
 		for (const auto &e : es)
 			REQUIRE_FALSE(store.remove(e.key));
 	}
-	bpf.unpin();
 }
