@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import socket
 import struct
 import subprocess
@@ -234,6 +235,10 @@ class Capture:
             raise RuntimeError(f"tcpdump on {node}/{iface} failed: {line!r}")
         time.sleep(0.05)
 
+    # What tcpdump itself lost (its "N packets dropped by kernel" at exit):
+    # None until stopped, or when it did not say.
+    dropped: int | None = None
+
     def stop(self) -> list["Pkt"]:
         if self.proc.poll() is None:
             self.proc.terminate()
@@ -242,7 +247,10 @@ class Capture:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(5)
-        self.proc.stderr.close()
+        if not self.proc.stderr.closed:
+            m = re.search(rb"(\d+) packets? dropped by kernel", self.proc.stderr.read())
+            self.dropped = int(m.group(1)) if m else None
+            self.proc.stderr.close()
         return read_pcap(self.path)
 
     def __enter__(self):

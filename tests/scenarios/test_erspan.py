@@ -549,11 +549,15 @@ def test_gso_super_packets_cut_to_the_mtu(fresh, outdir):
     print(f"\n  {len(copies)} copies from vtep101, {cut} cut to the MTU, {len(big)} "
           f"super-packets at VM210's port (largest {max(map(len, big))} octets); "
           f"mtu-truncated {before} -> {after}; {len(unmatched)} without their original in "
-          f"the capture at VM210's port; {len(problems)} problems: {problems[:3]}")
+          f"the capture at VM210's port (tcpdump dropped {ch.dropped}); "
+          f"{len(problems)} problems: {problems[:3]}")
     assert copies and cut, (f"{len(copies)} copies from vtep101, {cut} cut, for {len(big)} "
                             f"super-packets at VM210's port")
-    assert len(unmatched) <= len(copies) // 20, \
-        f"{len(unmatched)} of {len(copies)} copies match no original: {unmatched[:5]}"
+    # the capture's own losses (tcpdump's count) excuse as many unmatched
+    # copies; beyond that, 1 in 20
+    assert len(unmatched) <= max(len(copies) // 20, ch.dropped or 0), \
+        (f"{len(unmatched)} of {len(copies)} copies match no original "
+         f"(tcpdump dropped {ch.dropped}): {unmatched[:5]}")
     assert not problems, f"{len(problems)} of {len(copies)} copies wrong:\n    " + \
         "\n    ".join(problems[:10])
     # contiguous, unless packets were lost on the way (a bulk transfer can
