@@ -27,7 +27,6 @@ import statistics
 import time
 
 PAGE = 4096
-HUGE = 2 << 20
 
 
 def touch(m: mmap.mmap, size: int) -> float:
