@@ -907,8 +907,45 @@ void evpn_mon_host_resync(struct bgp *bgp, struct mon_host *h)
 	mon_host_defer(bgp, h);
 }
 
+static struct evpn_mon_host_walk *host_walks;
+
+void evpn_mon_host_walk_start(struct evpn_mon_host_walk *walk)
+{
+	walk->next = listhead(evpn_mon.hosts);
+	walk->chain = host_walks;
+	host_walks = walk;
+}
+
+struct mon_host *evpn_mon_host_walk_next(struct evpn_mon_host_walk *walk)
+{
+	struct mon_host *h;
+
+	if (!walk->next)
+		return NULL;
+	h = listgetdata(walk->next);
+	walk->next = listnextnode(walk->next);
+	return h;
+}
+
+void evpn_mon_host_walk_stop(struct evpn_mon_host_walk *walk)
+{
+	struct evpn_mon_host_walk **pp;
+
+	for (pp = &host_walks; *pp; pp = &(*pp)->chain)
+		if (*pp == walk) {
+			*pp = walk->chain;
+			break;
+		}
+	walk->next = NULL;
+}
+
 void evpn_mon_host_unset(struct bgp *bgp, struct mon_host *h)
 {
+	struct evpn_mon_host_walk *walk;
+
+	for (walk = host_walks; walk; walk = walk->chain)
+		if (walk->next == h->node)
+			walk->next = listnextnode(h->node);
 	if (h->pending) {
 		list_delete_node(mon_pending, h->pending);
 		h->pending = NULL;
@@ -989,6 +1026,7 @@ static int mon_late_init(struct thread_master *master)
 static int mon_fini(void)
 {
 	THREAD_OFF(t_pending);
+	evpn_mon_vty_fini();
 	evpn_mon_feed_fini();
 	evpn_mon_import_fini();
 	evpn_mon_profile_fini();

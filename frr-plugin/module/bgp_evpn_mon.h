@@ -121,6 +121,18 @@ void evpn_mon_host_unset(struct bgp *bgp, struct mon_host *h);
 void evpn_mon_host_resync(struct bgp *bgp, struct mon_host *h);
 const char *evpn_mon_host_state(struct bgp *bgp, const struct mon_host *h);
 
+/* A walk over the configured hosts, in configuration order, that may pause
+ * between two steps (a show sent in slices): removing a host moves every
+ * walk about to visit it on to the next one. Hosts added meanwhile are
+ * visited (they join the end). Every started walk must be stopped. */
+struct evpn_mon_host_walk {
+	struct listnode *next;
+	struct evpn_mon_host_walk *chain; /* the other walks in progress */
+};
+void evpn_mon_host_walk_start(struct evpn_mon_host_walk *walk);
+struct mon_host *evpn_mon_host_walk_next(struct evpn_mon_host_walk *walk);
+void evpn_mon_host_walk_stop(struct evpn_mon_host_walk *walk);
+
 /* collectors (bgp_evpn_mon.c) */
 struct mon_collector *evpn_mon_collector_find(uint32_t id);
 /* The ERSPAN parameters of a collector whose "monitor collector" line gave
@@ -305,5 +317,6 @@ void evpn_mon_feed_show(struct vty *vty, bool uj);
 
 /* vty (bgp_evpn_mon_vty.c) */
 void evpn_mon_vty_init(void);
+void evpn_mon_vty_fini(void);
 
 #endif /* _BGP_EVPN_MON_H */

@@ -27,6 +27,7 @@
 #include "lib/vty.h"
 #include "lib/buffer.h"
 #include "lib/hash.h"
+#include "lib/network.h"
 #include "lib/jhash.h"
 
 #include "bgpd/bgpd.h"
@@ -41,6 +42,8 @@
 #include "bgpd/bgp_evpn_vty.h"
 
 #include "bgpd/bgp_evpn_mon.h"
+
+DEFINE_MTYPE_STATIC(EVPN_MON, EVPN_MON_SHOW, "EVPN monitor show in progress");
 
 #ifndef VTYSH_EXTRACT_PL
 #include "bgpd/bgp_evpn_mon_vty_clippy.c"
@@ -1341,12 +1344,35 @@ DEFPY(show_bgp_evpn_monitor_profile, show_bgp_evpn_monitor_profile_cmd,
 #define MON_JW_BUF 16384
 #define MON_JW_DEPTH 8
 
+/* Bytes written and not yet sent: a show sent in slices (below) keeps its
+ * output here, not in the vty's buffer, and writes it to vtysh's socket
+ * itself. One contiguous run: what is sent is start..end. */
+struct mon_outbuf {
+	char *data;
+	size_t cap, start, end;
+};
+
+static void mon_outbuf_put(struct mon_outbuf *ob, const void *s, size_t n)
+{
+	if (ob->end + n > ob->cap) {
+		memmove(ob->data, ob->data + ob->start, ob->end - ob->start);
+		ob->end -= ob->start;
+		ob->start = 0;
+		while (ob->end + n > ob->cap)
+			ob->cap *= 2;
+		ob->data = XREALLOC(MTYPE_EVPN_MON_SHOW, ob->data, ob->cap);
+	}
+	memcpy(ob->data + ob->end, s, n);
+	ob->end += n;
+}
+
 struct mon_jw {
 	struct vty *vty;
 	/* vtysh's connection: the text goes straight into the vty's output
 	 * buffer (vty_out() would format each 16 KB once more, with
 	 * printfrr, into a temporary copy) */
 	bool direct;
+	struct mon_outbuf *ob; /* a show in slices: the text goes here */
 	int depth;                    /* open containers */
 	bool members[MON_JW_DEPTH];   /* the container at depth i has some */
 	size_t len;
@@ -1366,7 +1392,9 @@ static void jw_flush(struct mon_jw *w)
 {
 	if (!w->len)
 		return;
-	if (w->direct)
+	if (w->ob)
+		mon_outbuf_put(w->ob, w->buf, w->len);
+	else if (w->direct)
 		buffer_put(w->vty->obuf, w->buf, w->len);
 	else {
 		w->buf[w->len] = '\0';
@@ -1613,8 +1641,9 @@ static void jw_kjson(struct mon_jw *w, const char *key, json_object *j)
 /* The VNI tables into which each monitor route is imported (its best path
  * there), for one show: prefix -> VNIs, in the VNI hash's order. Built
  * from each VNI table's monitor routes once, instead of one lookup per
- * route and VNI. The prefixes are those of the VNI tables' nodes, which
- * stay in place while the show runs (it does not yield).
+ * route and VNI. The prefixes are those of the VNI tables' nodes: a show
+ * that runs in one go needs nothing more, one sent in slices locks those
+ * nodes and their tables until it ends (routes and VNIs may go meanwhile).
  *
  * An open-addressing table in one allocation, with each prefix's hash kept
  * in its slot: at 50,000 sessions, a bucket allocation per route and a
@@ -1623,6 +1652,7 @@ static void jw_kjson(struct mon_jw *w, const char *key, json_object *j)
 
 struct mon_imp {
 	const struct prefix_evpn *p; /* NULL: a free slot */
+	struct bgp_dest *dest;       /* p's node */
 	uint32_t hash;
 	unsigned int n;
 	vni_t vni[MON_IMP_INLINE];
@@ -1633,6 +1663,9 @@ struct mon_imps {
 	struct mon_imp *slot;
 	uint32_t mask; /* slots - 1; a power of two, at most half full */
 	uint32_t count;
+	bool locked;              /* the nodes and tables below are locked */
+	struct bgp_table **tables;
+	unsigned int ntables;
 };
 
 static uint32_t mon_imp_hash(const struct prefix_evpn *p)
@@ -1683,6 +1716,12 @@ static void mon_imp_add_vni(struct hash_bucket *bucket, void *arg)
 	struct mon_imp *e;
 	uint32_t hash;
 
+	if (t->locked && vpn->route_table) {
+		t->tables = XREALLOC(MTYPE_EVPN_MON_SHOW, t->tables,
+				     (t->ntables + 1) * sizeof(*t->tables));
+		t->tables[t->ntables++] = vpn->route_table;
+		bgp_table_lock(vpn->route_table);
+	}
 	for (dest = evpn_mon_table_first(vpn->route_table); dest;
 	     dest = evpn_mon_table_next(dest)) {
 		for (pi = bgp_dest_get_bgp_path_info(dest); pi; pi = pi->next)
@@ -1699,8 +1738,11 @@ static void mon_imp_add_vni(struct hash_bucket *bucket, void *arg)
 				e = mon_imp_slot(t, p, hash);
 			}
 			e->p = p;
+			e->dest = dest;
 			e->hash = hash;
 			t->count++;
+			if (t->locked)
+				bgp_dest_lock_node(dest);
 		}
 		if (e->n < MON_IMP_INLINE)
 			e->vni[e->n] = vpn->vni;
@@ -1714,7 +1756,7 @@ static void mon_imp_add_vni(struct hash_bucket *bucket, void *arg)
 	}
 }
 
-static void mon_imp_build(struct mon_imps *t, struct bgp *bgp)
+static void mon_imp_build(struct mon_imps *t, struct bgp *bgp, bool locked)
 {
 	/* sized for the sessions the feed holds, which is about how many
 	 * the VNI tables hold */
@@ -1724,6 +1766,9 @@ static void mon_imp_build(struct mon_imps *t, struct bgp *bgp)
 		n <<= 1;
 	t->mask = n - 1;
 	t->count = 0;
+	t->locked = locked;
+	t->tables = NULL;
+	t->ntables = 0;
 	t->slot = XCALLOC(MTYPE_TMP, n * sizeof(*t->slot));
 	hash_iterate(bgp->vnihash, mon_imp_add_vni, t);
 }
@@ -1732,9 +1777,17 @@ static void mon_imp_destroy(struct mon_imps *t)
 {
 	uint32_t i;
 
-	for (i = 0; i <= t->mask; i++)
+	for (i = 0; i <= t->mask; i++) {
 		XFREE(MTYPE_TMP, t->slot[i].more);
+		/* the nodes before their tables: the last table lock frees
+		 * the nodes */
+		if (t->locked && t->slot[i].p)
+			bgp_dest_unlock_node(t->slot[i].dest);
+	}
 	XFREE(MTYPE_TMP, t->slot);
+	for (i = 0; i < t->ntables; i++)
+		bgp_table_unlock(t->tables[i]);
+	XFREE(MTYPE_EVPN_MON_SHOW, t->tables);
 }
 
 static const struct mon_imp *mon_imp_find(const struct mon_imps *t,
@@ -2126,68 +2179,356 @@ static void mon_counters_jw(struct mon_jw *w)
 }
 
 /* Text form: the totals, then the reasons seen so far (non-zero only). */
-static void mon_show_counters(struct vty *vty)
+static void mon_counters_text(struct mon_jw *w)
 {
 	const struct evpn_mon_stats *st = &evpn_mon.stats;
 	enum evpn_mon_error err;
+	char line[256];
 
-	vty_out(vty,
-		"\nCounters: %" PRIu64 " routes, %" PRIu64
-		" withdrawals, %" PRIu64 " malformed NLRI received; %" PRIu64
-		" encode errors\n",
-		st->rx_routes, st->rx_withdraws, st->rx_malformed,
-		st->tx_encode_errors);
+	snprintf(line, sizeof(line),
+		 "\nCounters: %" PRIu64 " routes, %" PRIu64
+		 " withdrawals, %" PRIu64 " malformed NLRI received; %" PRIu64
+		 " encode errors\n",
+		 st->rx_routes, st->rx_withdraws, st->rx_malformed,
+		 st->tx_encode_errors);
+	jw_puts(w, line);
 	if (!st->rx_malformed)
 		return;
-	vty_out(vty, "Malformed NLRI by reason:\n");
+	jw_puts(w, "Malformed NLRI by reason:\n");
 	for (err = EVPN_MON_OK + 1; err < EVPN_MON_ERR__MAX; err++)
-		if (st->rx_malformed_by[err])
-			vty_out(vty, "  %-20s %10" PRIu64 "  %s\n",
-				evpn_mon_errname(err), st->rx_malformed_by[err],
-				evpn_mon_strerror(err));
+		if (st->rx_malformed_by[err]) {
+			snprintf(line, sizeof(line), "  %-20s %10" PRIu64 "  %s\n",
+				 evpn_mon_errname(err),
+				 st->rx_malformed_by[err],
+				 evpn_mon_strerror(err));
+			jw_puts(w, line);
+		}
+}
+
+/* One `show bgp l2vpn evpn monitor [json]` in progress.
+ *
+ * For vtysh (the operator's and every script's way in) the show is sent in
+ * slices: it writes about MON_SHOW_SLICE bytes, returns to bgpd's event
+ * loop, and writes the next slice once vtysh has read the last one. So
+ * the show holds bgpd's main thread for one slice at a time, whatever the
+ * number of sessions, and needs memory for one slice, not for the whole
+ * output (tens of MB at 50,000 sessions, which bgpd would first have to
+ * get from the system). The command returns CMD_SUSPEND, as watchfrr's
+ * "write integrated" does: vtysh_read() then sends no result, and the
+ * show writes the output and the result code to a duplicate of vtysh's
+ * socket itself (a duplicate, so that it holds no vty pointer: the vty
+ * may be closed meanwhile; the show then sees the write fail and stops).
+ *
+ * Between slices the RIB and the configuration may change. The walk's
+ * position is held the way bgpd's own table walks hold it: the nodes and
+ * tables it stands on are locked, so they stay in place even when their
+ * routes go; the configured hosts are walked with an
+ * evpn_mon_host_walk, which a removal moves on. A session is written as
+ * it is when the walk reaches it; each is written at most once.
+ *
+ * Any other vty (a terminal session, a file) gets the show in one go,
+ * through vty_out(), as before. */
+#define MON_SHOW_SLICE (256 * 1024)
+
+enum mon_show_phase {
+	MON_SHOW_ROUTES,
+	MON_SHOW_CONFIGURED,
+	MON_SHOW_DONE,
+};
+
+struct mon_show {
+	struct mon_jw w;
+	bool uj;
+	enum mon_show_phase phase;
+	struct bgp *bgp; /* locked; NULL: no EVPN instance */
+	struct mon_imps imps;
+
+	/* The routes' walk: the RD's node in the global table and, in the
+	 * RD's own table, the next route to write. Each is locked, as is
+	 * each table, while the show holds it. */
+	struct bgp_table *rd_top;
+	struct bgp_dest *rd_dest;
+	struct bgp_table *rd_table;
+	struct bgp_dest *dest;
+	char rdbuf[RD_ADDRSTRLEN];
+
+	struct evpn_mon_host_walk hosts;
+	bool hosts_started;
+
+	/* sliced: fd is a duplicate of vtysh's socket, -1 in one go */
+	int fd;
+	struct mon_outbuf ob;
+	struct thread *t_write;
+	struct thread *t_slice;
+	struct mon_show *next; /* in mon_shows */
+};
+
+/* The sliced shows in progress (bgpd's exit ends them). */
+static struct mon_show *mon_shows;
+
+static bool mon_show_full(const struct mon_show *s)
+{
+	return s->fd >= 0
+	       && s->ob.end - s->ob.start + s->w.len >= MON_SHOW_SLICE;
+}
+
+static void mon_show_leave_rd(struct mon_show *s)
+{
+	if (s->dest) {
+		bgp_dest_unlock_node(s->dest);
+		s->dest = NULL;
+	}
+	if (s->rd_table) {
+		bgp_table_unlock(s->rd_table);
+		s->rd_table = NULL;
+	}
+}
+
+/* Stops the routes' walk where it is, releasing what it holds. */
+static void mon_show_walk_end(struct mon_show *s)
+{
+	mon_show_leave_rd(s);
+	if (s->rd_dest) {
+		bgp_dest_unlock_node(s->rd_dest);
+		s->rd_dest = NULL;
+	}
+	if (s->rd_top) {
+		bgp_table_unlock(s->rd_top);
+		s->rd_top = NULL;
+	}
+}
+
+static void mon_show_enter_rd(struct mon_show *s)
+{
+	struct bgp_table *table = bgp_dest_get_bgp_table_info(s->rd_dest);
+
+	prefix_rd2str((const struct prefix_rd *)bgp_dest_get_prefix(
+			      s->rd_dest),
+		      s->rdbuf, sizeof(s->rdbuf));
+	if (!table)
+		return;
+	bgp_table_lock(table);
+	s->rd_table = table;
+	s->dest = evpn_mon_table_first(table);
 }
 
 /* The best path of every monitor route in the global EVPN table, in table
  * order (RD, then prefix). Each RD's table is entered at its monitor range
  * (evpn_mon_table_first): the cost is one descent per RD plus the monitor
- * routes, not the type-2/3/5 routes of the RIB. */
-static void mon_show_routes(struct mon_jw *w, bool uj, struct bgp *bgp)
+ * routes, not the type-2/3/5 routes of the RIB. Returns false when the
+ * slice is full (the walk resumes from s), true at the end. */
+static bool mon_show_routes(struct mon_show *s)
 {
-	struct mon_imps imps;
-	struct bgp_dest *rd_dest, *dest, *next;
+	struct bgp_dest *dest, *next;
 	struct bgp_path_info *pi;
 
-	mon_imp_build(&imps, bgp);
-	for (rd_dest = bgp_table_top(bgp->rib[AFI_L2VPN][SAFI_EVPN]); rd_dest;
-	     rd_dest = bgp_route_next(rd_dest)) {
+	while (s->rd_dest) {
 		const struct prefix_rd *prd =
-			(const struct prefix_rd *)bgp_dest_get_prefix(rd_dest);
-		char rdbuf[RD_ADDRSTRLEN];
+			(const struct prefix_rd *)bgp_dest_get_prefix(
+				s->rd_dest);
 
-		prefix_rd2str(prd, rdbuf, sizeof(rdbuf));
-		for (dest = evpn_mon_table_first(
-			     bgp_dest_get_bgp_table_info(rd_dest));
-		     dest; dest = next) {
+		while ((dest = s->dest)) {
 			const struct prefix_evpn *p =
 				(const struct prefix_evpn *)bgp_dest_get_prefix(
 					dest);
 
-			/* one ahead (dest stays: it has paths, and the show
-			 * does not yield) */
+			/* one ahead: the walk now holds next; dest stays in
+			 * place for this slice (it has paths) */
 			next = evpn_mon_table_next(dest);
+			s->dest = next;
 			if (next)
 				mon_imp_prefetch(
-					&imps,
+					&s->imps,
 					(const struct prefix_evpn *)
 						bgp_dest_get_prefix(next));
 			for (pi = bgp_dest_get_bgp_path_info(dest); pi;
 			     pi = pi->next)
 				if (CHECK_FLAG(pi->flags, BGP_PATH_SELECTED))
-					mon_show_route(w, uj, bgp, &imps, p,
-						       prd, rdbuf, pi);
+					mon_show_route(&s->w, s->uj, s->bgp,
+						       &s->imps, p, prd,
+						       s->rdbuf, pi);
+			if (mon_show_full(s))
+				return false;
+		}
+		mon_show_leave_rd(s);
+		s->rd_dest = bgp_route_next(s->rd_dest);
+		if (s->rd_dest)
+			mon_show_enter_rd(s);
+	}
+	return true;
+}
+
+static void mon_show_start(struct mon_show *s, struct vty *vty, bool uj,
+			   int fd)
+{
+	char line[320];
+
+	s->uj = uj;
+	s->fd = fd;
+	mon_jw_init(&s->w, vty);
+	if (fd >= 0) {
+		s->ob.cap = MON_SHOW_SLICE + 2 * MON_JW_BUF;
+		s->ob.data = XMALLOC(MTYPE_EVPN_MON_SHOW, s->ob.cap);
+		s->w.ob = &s->ob;
+	}
+	s->bgp = bgp_get_evpn();
+	if (s->bgp) {
+		bgp_lock(s->bgp);
+		mon_imp_build(&s->imps, s->bgp, fd >= 0);
+		s->rd_top = s->bgp->rib[AFI_L2VPN][SAFI_EVPN];
+		bgp_table_lock(s->rd_top);
+		s->rd_dest = bgp_table_top(s->rd_top);
+		if (s->rd_dest)
+			mon_show_enter_rd(s);
+	}
+	/* Both forms are written through w: one write per 16 KB, not per
+	 * line. */
+	if (uj) {
+		jw_open(&s->w, '{');
+		jw_key(&s->w, "sessions");
+		jw_open(&s->w, '[');
+	} else {
+		snprintf(line, sizeof(line),
+			 "%-7s %-15s %-21s %-8s %-38s %-5s %-38s %-18s %s\n",
+			 "Origin", "Originator", "RD", "VNI", "Host", "HOST",
+			 "Server", "Imported into VNIs", "Import decision");
+		jw_puts(&s->w, line);
+	}
+	s->phase = MON_SHOW_ROUTES;
+}
+
+/* Writes until the slice is full or the show is done. */
+static void mon_show_fill(struct mon_show *s)
+{
+	struct mon_jw *w = &s->w;
+	struct mon_host *h;
+
+	/* the instance is going away: what it held is no more shown */
+	if (s->bgp && CHECK_FLAG(s->bgp->flags, BGP_FLAG_DELETE_IN_PROGRESS)) {
+		mon_show_walk_end(s);
+		if (s->hosts_started) {
+			evpn_mon_host_walk_stop(&s->hosts);
+			s->hosts_started = false;
 		}
 	}
-	mon_imp_destroy(&imps);
+	if (s->phase == MON_SHOW_ROUTES) {
+		if (!mon_show_routes(s))
+			return;
+		mon_show_walk_end(s);
+		/* This leaf's configuration and what became of it. */
+		if (s->uj) {
+			jw_close(w, ']');
+			jw_key(w, "configured");
+			jw_open(w, '[');
+		} else if (s->bgp && listcount(evpn_mon.hosts))
+			jw_puts(w, "\nConfigured on this leaf:\n");
+		s->phase = MON_SHOW_CONFIGURED;
+		/* no EVPN instance: "configured" stays empty */
+		if (s->bgp
+		    && !CHECK_FLAG(s->bgp->flags, BGP_FLAG_DELETE_IN_PROGRESS)) {
+			evpn_mon_host_walk_start(&s->hosts);
+			s->hosts_started = true;
+		}
+	}
+	if (s->phase == MON_SHOW_CONFIGURED && s->hosts_started) {
+		while ((h = evpn_mon_host_walk_next(&s->hosts))) {
+			if (s->uj)
+				mon_host_jw(w, s->bgp, h);
+			else
+				mon_host_line(w, s->bgp, h);
+			if (mon_show_full(s))
+				return;
+		}
+		evpn_mon_host_walk_stop(&s->hosts);
+		s->hosts_started = false;
+	}
+	if (s->uj) {
+		jw_close(w, ']');
+		if (s->bgp)
+			mon_counters_jw(w);
+		jw_close(w, '}');
+		jw_put(w, "\n", 1);
+	} else
+		mon_counters_text(w);
+	jw_flush(w);
+	s->phase = MON_SHOW_DONE;
+}
+
+static void mon_show_free(struct mon_show *s)
+{
+	struct mon_show **pp;
+
+	THREAD_OFF(s->t_write);
+	THREAD_OFF(s->t_slice);
+	mon_show_walk_end(s);
+	if (s->hosts_started)
+		evpn_mon_host_walk_stop(&s->hosts);
+	if (s->bgp) {
+		mon_imp_destroy(&s->imps);
+		bgp_unlock(s->bgp);
+	}
+	if (s->fd >= 0) {
+		close(s->fd);
+		for (pp = &mon_shows; *pp; pp = &(*pp)->next)
+			if (*pp == s) {
+				*pp = s->next;
+				break;
+			}
+	}
+	XFREE(MTYPE_EVPN_MON_SHOW, s->ob.data);
+	XFREE(MTYPE_EVPN_MON_SHOW, s);
+}
+
+static void mon_show_slice(struct thread *t);
+
+/* Sends what is written; once all is sent, writes the next slice (at most
+ * one per run of the event loop) or, at the end, the result code that
+ * vtysh waits for. */
+static void mon_show_pump(struct mon_show *s, bool may_fill)
+{
+	static const uint8_t result[4] = {0, 0, 0, CMD_SUCCESS};
+	ssize_t n;
+
+	for (;;) {
+		while (s->ob.start < s->ob.end) {
+			n = write(s->fd, s->ob.data + s->ob.start,
+				  s->ob.end - s->ob.start);
+			if (n > 0) {
+				s->ob.start += n;
+				continue;
+			}
+			if (n < 0 && ERRNO_IO_RETRY(errno)) {
+				thread_add_write(bm->master, mon_show_slice, s,
+						 s->fd, &s->t_write);
+				return;
+			}
+			/* vtysh has gone */
+			mon_show_free(s);
+			return;
+		}
+		s->ob.start = s->ob.end = 0;
+		if (s->phase == MON_SHOW_DONE) {
+			mon_show_free(s);
+			return;
+		}
+		if (!may_fill) {
+			/* the next slice in a later run of the loop: what
+			 * else waits goes first */
+			thread_add_event(bm->master, mon_show_slice, s, 0,
+					 &s->t_slice);
+			return;
+		}
+		mon_show_fill(s);
+		if (s->phase == MON_SHOW_DONE)
+			mon_outbuf_put(&s->ob, result, sizeof(result));
+		may_fill = false;
+	}
+}
+
+/* Writable again, or the turn of the next slice. */
+static void mon_show_slice(struct thread *t)
+{
+	mon_show_pump(THREAD_ARG(t), true);
 }
 
 DEFPY(show_bgp_evpn_monitor, show_bgp_evpn_monitor_cmd,
@@ -2195,62 +2536,39 @@ DEFPY(show_bgp_evpn_monitor, show_bgp_evpn_monitor_cmd,
       SHOW_STR BGP_STR L2VPN_HELP_STR EVPN_HELP_STR
       "evpn-monitor monitoring sessions\n" JSON_STR)
 {
-	struct bgp *bgp = bgp_get_evpn();
-	struct listnode *node;
-	struct mon_host *h;
-	struct mon_jw *w;
-	char line[320];
+	struct mon_show *s;
+	int fd = -1;
 
-	if (!bgp && !uj) {
+	if (!bgp_get_evpn() && !uj) {
 		vty_out(vty, "No EVPN instance\n");
 		return CMD_SUCCESS;
 	}
-	/* Both forms are written through w: one vty_out per 16 KB, not per
-	 * line. */
-	w = XCALLOC(MTYPE_TMP, sizeof(*w));
-	mon_jw_init(w, vty);
-	if (uj) {
-		jw_open(w, '{');
-		jw_key(w, "sessions");
-		jw_open(w, '[');
-	} else {
-		snprintf(line, sizeof(line),
-			 "%-7s %-15s %-21s %-8s %-38s %-5s %-38s %-18s %s\n",
-			 "Origin", "Originator", "RD", "VNI", "Host", "HOST",
-			 "Server", "Imported into VNIs", "Import decision");
-		jw_puts(w, line);
+	s = XCALLOC(MTYPE_EVPN_MON_SHOW, sizeof(*s));
+	/* in slices: vtysh's connection, with nothing else of this vty's
+	 * still to send (the output must follow it; vtysh_flush() leaves
+	 * output behind only with t_write scheduled) */
+	if (vty->type == VTY_SHELL_SERV && !vty->filter && !vty->frame_pos
+	    && vty->obuf && !vty->t_write && vty->pass_fd == -1)
+		fd = fcntl(vty->wfd, F_DUPFD_CLOEXEC, 0);
+	mon_show_start(s, vty, !!uj, fd);
+	if (fd < 0) {
+		mon_show_fill(s);
+		mon_show_free(s);
+		return CMD_SUCCESS;
 	}
-	if (bgp)
-		mon_show_routes(w, !!uj, bgp);
+	s->w.vty = NULL; /* the show may outlive the vty */
+	s->next = mon_shows;
+	mon_shows = s;
+	mon_show_pump(s, true);
+	return CMD_SUSPEND;
+}
 
-	/* This leaf's configuration and what became of it. */
-	if (uj) {
-		jw_close(w, ']');
-		jw_key(w, "configured");
-		jw_open(w, '[');
-	} else if (listcount(evpn_mon.hosts))
-		jw_puts(w, "\nConfigured on this leaf:\n");
-	for (ALL_LIST_ELEMENTS_RO(evpn_mon.hosts, node, h)) {
-		if (!bgp)
-			break; /* no EVPN instance: "configured" stays empty */
-		if (uj)
-			mon_host_jw(w, bgp, h);
-		else
-			mon_host_line(w, bgp, h);
-	}
-
-	if (uj) {
-		jw_close(w, ']');
-		if (bgp)
-			mon_counters_jw(w);
-		jw_close(w, '}');
-		jw_put(w, "\n", 1);
-	}
-	jw_flush(w);
-	XFREE(MTYPE_TMP, w);
-	if (!uj)
-		mon_show_counters(vty);
-	return CMD_SUCCESS;
+/* bgpd is exiting: the shows in progress end without their result (vtysh
+ * sees the connection close). */
+void evpn_mon_vty_fini(void)
+{
+	while (mon_shows)
+		mon_show_free(mon_shows);
 }
 
 DEFPY(show_bgp_evpn_monitor_feed, show_bgp_evpn_monitor_feed_cmd,

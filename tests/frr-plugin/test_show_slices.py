@@ -1,0 +1,236 @@
+"""`show bgp l2vpn evpn monitor [json]` sent to vtysh in slices.
+
+bgpd writes the show for a vtysh connection about 256 KB at a time and the
+next slice only once the reader has taken the last one, returning to its
+event loop in between (bgp_evpn_mon_vty.c, "One show in progress"). These
+tests talk to bgpd's vty socket directly, as vtysh does, so that they can
+stop reading in the middle of a show:
+
+* a show whose reader stalls holds one slice, not its whole output; what
+  is removed meanwhile, ahead of the walk, is not shown (a show built in
+  one go, as before, would still list it), and nothing is shown twice;
+* routes withdrawn under a stalled show on a receiver are skipped, and the
+  nodes the show held are released;
+* a reader that goes away ends the show; two readers interleave;
+* the text form through the socket is what vtysh prints;
+* bgpd exits cleanly with a show stalled.
+
+Two leaves; leaf 1 configures SESSIONS sessions from its bgpd.conf.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import time
+
+import pytest
+
+from two_leaves import SERVER, VNI, bgpd_conf, two_leaves, wait_for
+
+PREFIX = f"ems{os.getpid()}"
+SESSIONS = 3000
+REMOVED = 1000  # the last ones configured
+SHOW = "show bgp l2vpn evpn monitor"
+MTYPE = "EVPN monitor show in progress"
+
+
+def host_mac(i: int) -> str:
+    return f"00:00:5e:{(i >> 16) & 0xff:02x}:{(i >> 8) & 0xff:02x}:{i & 0xff:02x}"
+
+
+def host_line(i: int) -> str:
+    return f"monitor host vni {VNI} mac {host_mac(i)} server {SERVER}"
+
+
+def conf(i: int) -> str:
+    return bgpd_conf(i, evpn=[host_line(k) for k in range(SESSIONS)] if i == 1 else [])
+
+
+class RawVty:
+    """One connection to bgpd's vty socket, speaking vtysh's protocol: a
+    command ends with NUL; the answer is its output, then 0 0 0 and the
+    result code."""
+
+    def __init__(self, leaf):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(60)
+        self.sock.connect(str(leaf.d / "bgpd.vty"))
+        self.data = b""
+
+    def send(self, cmd: str) -> None:
+        self.sock.sendall(cmd.encode() + b"\0")
+
+    def done(self) -> bool:
+        return len(self.data) >= 4 and self.data[-4:-1] == b"\0\0\0"
+
+    def read_some(self, at_least: int) -> None:
+        """Reads until at least `at_least` more bytes (or the answer's end)."""
+        want = len(self.data) + at_least
+        while len(self.data) < want and not self.done():
+            chunk = self.sock.recv(min(65536, want - len(self.data)))
+            assert chunk, "bgpd closed the connection"
+            self.data += chunk
+
+    def answer(self) -> tuple[str, int]:
+        """The rest of the answer: (output, result code)."""
+        while not self.done():
+            chunk = self.sock.recv(65536)
+            assert chunk, "bgpd closed the connection before the result"
+            self.data += chunk
+        out, code = self.data[:-4], self.data[-1]
+        self.data = b""
+        return out.decode(), code
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def shows_in_progress(leaf) -> int:
+    """Allocations of the show's memory type in bgpd (`show memory`): one
+    per show in progress (its state and its buffer), 0 when none."""
+    out = leaf.show("show memory")
+    bgpd = out[out.index("Memory statistics for bgpd"):] if "Memory statistics for bgpd" in out \
+        else out
+    m = re.search(rf"^{re.escape(MTYPE)}\s*:\s*(\d+)", bgpd, re.M)
+    return int(m.group(1)) if m else 0
+
+
+def configured_count(leaf) -> int:
+    return len(leaf.json(SHOW)["configured"])
+
+
+def session_ids(doc: dict) -> list[str]:
+    return [f'{s["rd"]}|{s.get("hostMac")}|{s["hostId"]}' for s in doc["sessions"]]
+
+
+@pytest.fixture(scope="module")
+def leaves():
+    with two_leaves(PREFIX, conf) as out:
+        wait_for(lambda: configured_count(out[1]) == SESSIONS, timeout=120,
+                 what=f"leaf1 holds its {SESSIONS} sessions")
+        wait_for(lambda: len(out[2].sessions("remote")) == SESSIONS, timeout=180,
+                 what=f"leaf2 received the {SESSIONS} sessions")
+        yield out
+
+
+def test_a_stalled_reader_holds_one_slice_and_sees_later_removals(leaves):
+    leaf1, leaf2 = leaves[1], leaves[2]
+    full = leaf1.show(SHOW + " json")
+    assert len(full) > 4 * 1024 * 1024 // 2, "the output spans several slices"
+    assert shows_in_progress(leaf1) == 0
+
+    stalled, receiver = RawVty(leaf1), RawVty(leaf2)
+    try:
+        stalled.send(SHOW + " json")
+        stalled.read_some(64 * 1024)
+        receiver.send(SHOW + " json")
+        receiver.read_some(64 * 1024)
+        # both shows wait for their readers; bgpd answers others meanwhile
+        assert shows_in_progress(leaf1) >= 1 and shows_in_progress(leaf2) >= 1
+        assert configured_count(leaf1) == SESSIONS
+
+        leaf1.ok(*[f"no {host_line(k)}" for k in range(SESSIONS - REMOVED, SESSIONS)])
+        wait_for(lambda: configured_count(leaf1) == SESSIONS - REMOVED,
+                 what="leaf1's removals configured")
+        wait_for(lambda: len(leaf2.sessions("remote")) == SESSIONS - REMOVED, timeout=60,
+                 what="leaf2 has the withdrawals")
+
+        out, code = stalled.answer()
+        assert code == 0
+        doc = json.loads(out)
+        # the configured hosts come after every route: the walk had not
+        # reached them, so the removed ones are not listed
+        macs = [c["hostMac"] for c in doc["configured"]]
+        assert macs == [host_mac(k) for k in range(SESSIONS - REMOVED)]
+        ids = session_ids(doc)
+        assert len(ids) == len(set(ids)), "no session shown twice"
+        assert SESSIONS - REMOVED <= len(ids) <= SESSIONS
+
+        out, code = receiver.answer()
+        assert code == 0
+        doc = json.loads(out)
+        ids = session_ids(doc)
+        assert len(ids) == len(set(ids)), "no session shown twice"
+        # the walk stood in the first quarter of the routes: of the
+        # withdrawn third, those ahead of it are not shown
+        assert SESSIONS - REMOVED <= len(ids) < SESSIONS
+        kept = {host_mac(k) for k in range(SESSIONS - REMOVED)}
+        assert kept <= {s["hostMac"] for s in doc["sessions"]}
+    finally:
+        stalled.close()
+        receiver.close()
+    wait_for(lambda: shows_in_progress(leaf1) == 0 and shows_in_progress(leaf2) == 0,
+             what="the finished shows freed")
+    # the nodes the receiver's show held are released with it: the RIB's
+    # monitor routes are the remaining sessions, no more
+    assert len(leaf2.sessions("remote")) == SESSIONS - REMOVED
+
+
+def test_a_reader_that_goes_away_ends_the_show(leaves):
+    leaf1 = leaves[1]
+    gone = RawVty(leaf1)
+    gone.send(SHOW + " json")
+    gone.read_some(16 * 1024)
+    assert shows_in_progress(leaf1) >= 1
+    gone.close()
+    wait_for(lambda: shows_in_progress(leaf1) == 0, what="the abandoned show freed")
+    assert configured_count(leaf1) == SESSIONS - REMOVED
+
+
+def test_two_readers_interleaved_get_the_same_show(leaves):
+    leaf1 = leaves[1]
+    a, b = RawVty(leaf1), RawVty(leaf1)
+    try:
+        a.send(SHOW + " json")
+        b.send(SHOW + " json")
+        while not (a.done() and b.done()):
+            a.read_some(32 * 1024)
+            b.read_some(32 * 1024)
+        (out_a, code_a), (out_b, code_b) = a.answer(), b.answer()
+    finally:
+        a.close()
+        b.close()
+    assert code_a == code_b == 0
+    assert out_a == out_b
+    assert len(json.loads(out_a)["configured"]) == SESSIONS - REMOVED
+
+
+def test_the_text_form_is_what_vtysh_prints(leaves):
+    leaf1 = leaves[1]
+    raw = RawVty(leaf1)
+    try:
+        raw.send(SHOW)
+        out, code = raw.answer()
+    finally:
+        raw.close()
+    assert code == 0
+    assert out == leaf1.show(SHOW)
+    lines = out.splitlines()
+    assert lines[0].startswith("Origin ")
+    configured = lines[lines.index("Configured on this leaf:") + 1:]
+    assert len([l for l in configured if l.startswith("  vni ")]) == SESSIONS - REMOVED
+    assert any(l.startswith("Counters: ") for l in lines)
+
+
+def test_bgpd_exits_cleanly_with_a_show_stalled(leaves):
+    leaf2 = leaves[2]
+    stalled = RawVty(leaf2)
+    try:
+        stalled.send(SHOW + " json")
+        stalled.read_some(16 * 1024)
+        assert shows_in_progress(leaf2) >= 1
+        pid = int((leaf2.d / "bgpd.pid").read_text())
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and os.path.exists(f"/proc/{pid}"):
+            time.sleep(0.1)
+        assert not os.path.exists(f"/proc/{pid}"), "bgpd exited"
+    finally:
+        stalled.close()
+    log = (leaf2.d / "bgpd.log").read_text(errors="replace")
+    assert "Terminating on signal" in log
+    for crash in ("Received signal", "Backtrace", "Assertion"):
+        assert crash not in log, f"bgpd's exit: {crash}"
