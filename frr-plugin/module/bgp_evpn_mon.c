@@ -911,20 +911,22 @@ static struct evpn_mon_host_walk *host_walks;
 
 void evpn_mon_host_walk_start(struct evpn_mon_host_walk *walk)
 {
-	walk->next = listhead(evpn_mon.hosts);
+	walk->last = NULL;
 	walk->chain = host_walks;
 	host_walks = walk;
 }
 
+/* The host after the last one visited, looked up only now: one added while
+ * the walk paused after the end is still visited. */
 struct mon_host *evpn_mon_host_walk_next(struct evpn_mon_host_walk *walk)
 {
-	struct mon_host *h;
+	struct listnode *n = walk->last ? listnextnode(walk->last)
+					: listhead(evpn_mon.hosts);
 
-	if (!walk->next)
+	if (!n)
 		return NULL;
-	h = listgetdata(walk->next);
-	walk->next = listnextnode(walk->next);
-	return h;
+	walk->last = n;
+	return listgetdata(n);
 }
 
 void evpn_mon_host_walk_stop(struct evpn_mon_host_walk *walk)
@@ -936,16 +938,17 @@ void evpn_mon_host_walk_stop(struct evpn_mon_host_walk *walk)
 			*pp = walk->chain;
 			break;
 		}
-	walk->next = NULL;
+	walk->last = NULL;
 }
 
 void evpn_mon_host_unset(struct bgp *bgp, struct mon_host *h)
 {
 	struct evpn_mon_host_walk *walk;
 
+	/* a walk that stands on h goes on from the host before it */
 	for (walk = host_walks; walk; walk = walk->chain)
-		if (walk->next == h->node)
-			walk->next = listnextnode(h->node);
+		if (walk->last == h->node)
+			walk->last = h->node->prev;
 	if (h->pending) {
 		list_delete_node(mon_pending, h->pending);
 		h->pending = NULL;
@@ -977,6 +980,7 @@ static int mon_bgp_inst_delete(struct bgp *bgp)
 	struct listnode *node;
 	struct mon_host *h;
 
+	evpn_mon_vty_bgp_delete(bgp);
 	if (bgp != bgp_get_evpn())
 		return 0;
 	for (ALL_LIST_ELEMENTS_RO(evpn_mon.hosts, node, h))
@@ -1023,10 +1027,17 @@ static int mon_late_init(struct thread_master *master)
 	return 0;
 }
 
+/* First thing at exit, before bgpd deletes its instances and frees its
+ * globals: the shows in progress end (vtysh sees the connection close). */
+static int mon_early_fini(void)
+{
+	evpn_mon_vty_fini();
+	return 0;
+}
+
 static int mon_fini(void)
 {
 	THREAD_OFF(t_pending);
-	evpn_mon_vty_fini();
 	evpn_mon_feed_fini();
 	evpn_mon_import_fini();
 	evpn_mon_profile_fini();
@@ -1053,6 +1064,7 @@ static int mon_module_init(void)
 		return -1;
 	}
 	hook_register(frr_late_init, mon_late_init);
+	hook_register(frr_early_fini, mon_early_fini);
 	hook_register(frr_fini, mon_fini);
 	hook_register(bgp_inst_delete, mon_bgp_inst_delete);
 	return 0;

@@ -126,7 +126,7 @@ const char *evpn_mon_host_state(struct bgp *bgp, const struct mon_host *h);
  * walk about to visit it on to the next one. Hosts added meanwhile are
  * visited (they join the end). Every started walk must be stopped. */
 struct evpn_mon_host_walk {
-	struct listnode *next;
+	struct listnode *last; /* the host visited last; NULL: none yet */
 	struct evpn_mon_host_walk *chain; /* the other walks in progress */
 };
 void evpn_mon_host_walk_start(struct evpn_mon_host_walk *walk);
@@ -313,10 +313,15 @@ void evpn_mon_feed_fini(void);
 /* Re-read everything (VNI events) / one (VNI, prefix) slot. */
 void evpn_mon_feed_schedule(void);
 void evpn_mon_feed_mark(vni_t vni, const struct prefix_evpn *p);
+/* Changes with every monitor route of a VNI table and every VNI event:
+ * what was read from the VNI tables before is stale when it differs. */
+unsigned long evpn_mon_feed_generation(void);
 void evpn_mon_feed_show(struct vty *vty, bool uj);
 
 /* vty (bgp_evpn_mon_vty.c) */
 void evpn_mon_vty_init(void);
 void evpn_mon_vty_fini(void);
+/* The instance is being deleted: the shows in progress let go of it. */
+void evpn_mon_vty_bgp_delete(struct bgp *bgp);
 
 #endif /* _BGP_EVPN_MON_H */

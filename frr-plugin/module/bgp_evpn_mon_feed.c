@@ -667,10 +667,20 @@ static void feed_schedule(void)
 				      FEED_COALESCE_MS, &feed.t_walk);
 }
 
+/* Bumped by every change of a VNI table's monitor routes and every VNI
+ * event, whether or not the feed runs yet. */
+static unsigned long feed_generation;
+
+unsigned long evpn_mon_feed_generation(void)
+{
+	return feed_generation;
+}
+
 void evpn_mon_feed_mark(vni_t vni, const struct prefix_evpn *p)
 {
 	struct mon_dirty d = {.vni = vni};
 
+	feed_generation++;
 	if (!feed.master)
 		return;
 	d.p = *p;
@@ -680,6 +690,7 @@ void evpn_mon_feed_mark(vni_t vni, const struct prefix_evpn *p)
 
 void evpn_mon_feed_schedule(void)
 {
+	feed_generation++;
 	feed.full = true;
 	feed_schedule();
 }

@@ -1813,6 +1813,46 @@ static void mon_imp_prefetch(const struct mon_imps *t,
 	evpn_mon_feed_prefetch(key.vni, p);
 }
 
+/* One route's imports read from the VNI tables themselves, in the order
+ * mon_imp_build() would give them: for a show that paused while the
+ * tables changed. One lookup per VNI; e->more is the caller's to free. */
+static void mon_imp_live_vni(struct hash_bucket *bucket, void *arg)
+{
+	struct bgpevpn *vpn = bucket->data;
+	struct mon_imp *e = arg;
+	struct bgp_dest *dest;
+	struct bgp_path_info *pi;
+
+	if (!vpn->route_table)
+		return;
+	dest = bgp_node_lookup(vpn->route_table, (const struct prefix *)e->p);
+	if (!dest)
+		return;
+	for (pi = bgp_dest_get_bgp_path_info(dest); pi; pi = pi->next)
+		if (CHECK_FLAG(pi->flags, BGP_PATH_SELECTED))
+			break;
+	bgp_dest_unlock_node(dest);
+	if (!pi)
+		return;
+	if (e->n < MON_IMP_INLINE)
+		e->vni[e->n] = vpn->vni;
+	else {
+		e->more = XREALLOC(MTYPE_TMP, e->more,
+				   (e->n + 1 - MON_IMP_INLINE)
+					   * sizeof(*e->more));
+		e->more[e->n - MON_IMP_INLINE] = vpn->vni;
+	}
+	e->n++;
+}
+
+static void mon_imp_live(struct mon_imp *e, struct bgp *bgp,
+			 const struct prefix_evpn *p)
+{
+	memset(e, 0, sizeof(*e));
+	e->p = p;
+	hash_iterate(bgp->vnihash, mon_imp_live_vni, e);
+}
+
 /* "%pEA" without printfrr's format parsing: this runs twice per session
  * of a show. */
 static void mon_mac_str(const uint8_t *m, char *buf)
@@ -1972,13 +2012,12 @@ static void mon_str_add(char *buf, size_t size, size_t *len, const char *s,
  * line's layout is "%-7s %-15s %-21s %-8u %-38s %-5s %-38s %-18s %s\n"
  * (no field can make it longer than its former 511-byte buffer). */
 static void mon_show_route(struct mon_jw *w, bool uj, struct bgp *bgp,
-			   const struct mon_imps *imps,
+			   const struct mon_imp *imp,
 			   const struct prefix_evpn *p,
 			   const struct prefix_rd *prd, const char *rdbuf,
 			   struct bgp_path_info *pi)
 {
 	struct evpn_mon_route r;
-	const struct mon_imp *imp = mon_imp_find(imps, p);
 	char imported[128] = "";
 	char decision[160] = "-";
 	const struct mon_sess *held;
@@ -2223,8 +2262,13 @@ static void mon_counters_text(struct mon_jw *w)
  * position is held the way bgpd's own table walks hold it: the nodes and
  * tables it stands on are locked, so they stay in place even when their
  * routes go; the configured hosts are walked with an
- * evpn_mon_host_walk, which a removal moves on. A session is written as
- * it is when the walk reaches it; each is written at most once.
+ * evpn_mon_host_walk, which a removal moves on; the table of which VNIs
+ * import each route is read again when the VNI tables changed. A session
+ * is written as it is when the walk reaches it; each is written at most
+ * once. A deleted instance is let go at once (evpn_mon_vty_bgp_delete).
+ *
+ * Like watchfrr's suspended command, this relies on vtysh's protocol: the
+ * client sends its next command only after the result of the last one.
  *
  * Any other vty (a terminal session, a file) gets the show in one go,
  * through vty_out(), as before. */
@@ -2240,8 +2284,13 @@ struct mon_show {
 	struct mon_jw w;
 	bool uj;
 	enum mon_show_phase phase;
-	struct bgp *bgp; /* locked; NULL: no EVPN instance */
+	struct bgp *bgp; /* locked; NULL: no EVPN instance (or gone) */
+	/* which VNIs import each route, read at the start; dropped when the
+	 * VNI tables change while the show waits (imps_valid false): the
+	 * routes written after that look their imports up themselves */
 	struct mon_imps imps;
+	bool imps_valid;
+	unsigned long imps_gen; /* evpn_mon_feed_generation() it was read at */
 
 	/* The routes' walk: the RD's node in the global table and, in the
 	 * RD's own table, the next route to write. Each is locked, as is
@@ -2336,7 +2385,7 @@ static bool mon_show_routes(struct mon_show *s)
 			 * place for this slice (it has paths) */
 			next = evpn_mon_table_next(dest);
 			s->dest = next;
-			if (next)
+			if (next && s->imps_valid)
 				mon_imp_prefetch(
 					&s->imps,
 					(const struct prefix_evpn *)
@@ -2344,9 +2393,20 @@ static bool mon_show_routes(struct mon_show *s)
 			for (pi = bgp_dest_get_bgp_path_info(dest); pi;
 			     pi = pi->next)
 				if (CHECK_FLAG(pi->flags, BGP_PATH_SELECTED))
-					mon_show_route(&s->w, s->uj, s->bgp,
-						       &s->imps, p, prd,
-						       s->rdbuf, pi);
+					break;
+			if (pi && s->imps_valid)
+				mon_show_route(&s->w, s->uj, s->bgp,
+					       mon_imp_find(&s->imps, p), p,
+					       prd, s->rdbuf, pi);
+			else if (pi) {
+				struct mon_imp live;
+
+				mon_imp_live(&live, s->bgp, p);
+				mon_show_route(&s->w, s->uj, s->bgp,
+					       live.n ? &live : NULL, p, prd,
+					       s->rdbuf, pi);
+				XFREE(MTYPE_TMP, live.more);
+			}
 			if (mon_show_full(s))
 				return false;
 		}
@@ -2374,7 +2434,9 @@ static void mon_show_start(struct mon_show *s, struct vty *vty, bool uj,
 	s->bgp = bgp_get_evpn();
 	if (s->bgp) {
 		bgp_lock(s->bgp);
+		s->imps_gen = evpn_mon_feed_generation();
 		mon_imp_build(&s->imps, s->bgp, fd >= 0);
+		s->imps_valid = true;
 		s->rd_top = s->bgp->rib[AFI_L2VPN][SAFI_EVPN];
 		bgp_table_lock(s->rd_top);
 		s->rd_dest = bgp_table_top(s->rd_top);
@@ -2397,19 +2459,41 @@ static void mon_show_start(struct mon_show *s, struct vty *vty, bool uj,
 	s->phase = MON_SHOW_ROUTES;
 }
 
+/* Lets go of the instance and of everything of it the show holds; what
+ * is left to write is the end of the output. */
+static void mon_show_release_bgp(struct mon_show *s)
+{
+	mon_show_walk_end(s);
+	if (s->hosts_started) {
+		evpn_mon_host_walk_stop(&s->hosts);
+		s->hosts_started = false;
+	}
+	if (s->imps_valid) {
+		mon_imp_destroy(&s->imps);
+		s->imps_valid = false;
+	}
+	if (s->bgp) {
+		bgp_unlock(s->bgp);
+		s->bgp = NULL;
+	}
+}
+
 /* Writes until the slice is full or the show is done. */
 static void mon_show_fill(struct mon_show *s)
 {
 	struct mon_jw *w = &s->w;
 	struct mon_host *h;
 
-	/* the instance is going away: what it held is no more shown */
-	if (s->bgp && CHECK_FLAG(s->bgp->flags, BGP_FLAG_DELETE_IN_PROGRESS)) {
-		mon_show_walk_end(s);
-		if (s->hosts_started) {
-			evpn_mon_host_walk_stop(&s->hosts);
-			s->hosts_started = false;
-		}
+	if (s->bgp && CHECK_FLAG(s->bgp->flags, BGP_FLAG_DELETE_IN_PROGRESS))
+		mon_show_release_bgp(s);
+	/* the VNI tables changed since the imports were read: each session
+	 * from here on looks its own up, so that it is shown as it is when
+	 * the walk reaches it, at a cost per session of one lookup per VNI,
+	 * not one pass over all sessions per slice (a show in one go does
+	 * not pause) */
+	if (s->imps_valid && s->imps_gen != evpn_mon_feed_generation()) {
+		mon_imp_destroy(&s->imps);
+		s->imps_valid = false;
 	}
 	if (s->phase == MON_SHOW_ROUTES) {
 		if (!mon_show_routes(s))
@@ -2424,8 +2508,7 @@ static void mon_show_fill(struct mon_show *s)
 			jw_puts(w, "\nConfigured on this leaf:\n");
 		s->phase = MON_SHOW_CONFIGURED;
 		/* no EVPN instance: "configured" stays empty */
-		if (s->bgp
-		    && !CHECK_FLAG(s->bgp->flags, BGP_FLAG_DELETE_IN_PROGRESS)) {
+		if (s->bgp) {
 			evpn_mon_host_walk_start(&s->hosts);
 			s->hosts_started = true;
 		}
@@ -2460,13 +2543,7 @@ static void mon_show_free(struct mon_show *s)
 
 	THREAD_OFF(s->t_write);
 	THREAD_OFF(s->t_slice);
-	mon_show_walk_end(s);
-	if (s->hosts_started)
-		evpn_mon_host_walk_stop(&s->hosts);
-	if (s->bgp) {
-		mon_imp_destroy(&s->imps);
-		bgp_unlock(s->bgp);
-	}
+	mon_show_release_bgp(s);
 	if (s->fd >= 0) {
 		close(s->fd);
 		for (pp = &mon_shows; *pp; pp = &(*pp)->next)
@@ -2569,6 +2646,18 @@ void evpn_mon_vty_fini(void)
 {
 	while (mon_shows)
 		mon_show_free(mon_shows);
+}
+
+/* A show does not keep a deleted instance alive: a reader that stopped
+ * reading (a pager left open) would otherwise hold it, and its tables,
+ * for as long as it waits. The show ends its output when it resumes. */
+void evpn_mon_vty_bgp_delete(struct bgp *bgp)
+{
+	struct mon_show *s;
+
+	for (s = mon_shows; s; s = s->next)
+		if (s->bgp == bgp)
+			mon_show_release_bgp(s);
 }
 
 DEFPY(show_bgp_evpn_monitor_feed, show_bgp_evpn_monitor_feed_cmd,
