@@ -122,9 +122,10 @@ void evpn_mon_host_resync(struct bgp *bgp, struct mon_host *h);
 const char *evpn_mon_host_state(struct bgp *bgp, const struct mon_host *h);
 
 /* A walk over the configured hosts, in configuration order, that may pause
- * between two steps (a show sent in slices): removing a host moves every
- * walk about to visit it on to the next one. Hosts added meanwhile are
- * visited (they join the end). Every started walk must be stopped. */
+ * between two steps (a show sent in slices): removing the host a walk
+ * visited last moves the walk back to the host before it, so that it goes
+ * on with the one after. Hosts added meanwhile are visited (they join the
+ * end). Every started walk must be stopped. */
 struct evpn_mon_host_walk {
 	struct listnode *last; /* the host visited last; NULL: none yet */
 	struct evpn_mon_host_walk *chain; /* the other walks in progress */

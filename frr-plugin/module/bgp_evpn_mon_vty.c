@@ -1813,45 +1813,6 @@ static void mon_imp_prefetch(const struct mon_imps *t,
 	evpn_mon_feed_prefetch(key.vni, p);
 }
 
-/* One route's imports read from the VNI tables themselves, in the order
- * mon_imp_build() would give them: for a show that paused while the
- * tables changed. One lookup per VNI; e->more is the caller's to free. */
-static void mon_imp_live_vni(struct hash_bucket *bucket, void *arg)
-{
-	struct bgpevpn *vpn = bucket->data;
-	struct mon_imp *e = arg;
-	struct bgp_dest *dest;
-	struct bgp_path_info *pi;
-
-	if (!vpn->route_table)
-		return;
-	dest = bgp_node_lookup(vpn->route_table, (const struct prefix *)e->p);
-	if (!dest)
-		return;
-	for (pi = bgp_dest_get_bgp_path_info(dest); pi; pi = pi->next)
-		if (CHECK_FLAG(pi->flags, BGP_PATH_SELECTED))
-			break;
-	bgp_dest_unlock_node(dest);
-	if (!pi)
-		return;
-	if (e->n < MON_IMP_INLINE)
-		e->vni[e->n] = vpn->vni;
-	else {
-		e->more = XREALLOC(MTYPE_TMP, e->more,
-				   (e->n + 1 - MON_IMP_INLINE)
-					   * sizeof(*e->more));
-		e->more[e->n - MON_IMP_INLINE] = vpn->vni;
-	}
-	e->n++;
-}
-
-static void mon_imp_live(struct mon_imp *e, struct bgp *bgp,
-			 const struct prefix_evpn *p)
-{
-	memset(e, 0, sizeof(*e));
-	e->p = p;
-	hash_iterate(bgp->vnihash, mon_imp_live_vni, e);
-}
 
 /* "%pEA" without printfrr's format parsing: this runs twice per session
  * of a show. */
@@ -2263,7 +2224,8 @@ static void mon_counters_text(struct mon_jw *w)
  * tables it stands on are locked, so they stay in place even when their
  * routes go; the configured hosts are walked with an
  * evpn_mon_host_walk, which a removal moves on; the table of which VNIs
- * import each route is read again when the VNI tables changed. A session
+ * import each route is read again when the VNI tables changed. A slice
+ * also ends after MON_SHOW_SLICE_US, whatever it has written. A session
  * is written as it is when the walk reaches it; each is written at most
  * once. A deleted instance is let go at once (evpn_mon_vty_bgp_delete).
  *
@@ -2273,6 +2235,7 @@ static void mon_counters_text(struct mon_jw *w)
  * Any other vty (a terminal session, a file) gets the show in one go,
  * through vty_out(), as before. */
 #define MON_SHOW_SLICE (256 * 1024)
+#define MON_SHOW_SLICE_US 20000
 
 enum mon_show_phase {
 	MON_SHOW_ROUTES,
@@ -2285,12 +2248,13 @@ struct mon_show {
 	bool uj;
 	enum mon_show_phase phase;
 	struct bgp *bgp; /* locked; NULL: no EVPN instance (or gone) */
-	/* which VNIs import each route, read at the start; dropped when the
-	 * VNI tables change while the show waits (imps_valid false): the
-	 * routes written after that look their imports up themselves */
+	/* which VNIs import each route; read again when the VNI tables
+	 * changed while the show waited */
 	struct mon_imps imps;
 	bool imps_valid;
 	unsigned long imps_gen; /* evpn_mon_feed_generation() it was read at */
+	struct timeval slice_start;
+	unsigned int slice_items; /* routes and hosts written in this slice */
 
 	/* The routes' walk: the RD's node in the global table and, in the
 	 * RD's own table, the next route to write. Each is locked, as is
@@ -2315,10 +2279,17 @@ struct mon_show {
 /* The sliced shows in progress (bgpd's exit ends them). */
 static struct mon_show *mon_shows;
 
-static bool mon_show_full(const struct mon_show *s)
+/* A slice ends at MON_SHOW_SLICE bytes or after MON_SHOW_SLICE_US,
+ * whichever comes first: the time bound keeps the hold short whatever a
+ * session costs (the clock is read every 32 sessions). */
+static bool mon_show_full(struct mon_show *s)
 {
-	return s->fd >= 0
-	       && s->ob.end - s->ob.start + s->w.len >= MON_SHOW_SLICE;
+	if (s->fd < 0)
+		return false;
+	if (s->ob.end - s->ob.start + s->w.len >= MON_SHOW_SLICE)
+		return true;
+	return !(++s->slice_items % 32)
+	       && monotime_since(&s->slice_start, NULL) >= MON_SHOW_SLICE_US;
 }
 
 static void mon_show_leave_rd(struct mon_show *s)
@@ -2394,19 +2365,10 @@ static bool mon_show_routes(struct mon_show *s)
 			     pi = pi->next)
 				if (CHECK_FLAG(pi->flags, BGP_PATH_SELECTED))
 					break;
-			if (pi && s->imps_valid)
+			if (pi)
 				mon_show_route(&s->w, s->uj, s->bgp,
 					       mon_imp_find(&s->imps, p), p,
 					       prd, s->rdbuf, pi);
-			else if (pi) {
-				struct mon_imp live;
-
-				mon_imp_live(&live, s->bgp, p);
-				mon_show_route(&s->w, s->uj, s->bgp,
-					       live.n ? &live : NULL, p, prd,
-					       s->rdbuf, pi);
-				XFREE(MTYPE_TMP, live.more);
-			}
 			if (mon_show_full(s))
 				return false;
 		}
@@ -2484,16 +2446,18 @@ static void mon_show_fill(struct mon_show *s)
 	struct mon_jw *w = &s->w;
 	struct mon_host *h;
 
+	monotime(&s->slice_start);
+	s->slice_items = 0;
 	if (s->bgp && CHECK_FLAG(s->bgp->flags, BGP_FLAG_DELETE_IN_PROGRESS))
 		mon_show_release_bgp(s);
-	/* the VNI tables changed since the imports were read: each session
-	 * from here on looks its own up, so that it is shown as it is when
-	 * the walk reaches it, at a cost per session of one lookup per VNI,
-	 * not one pass over all sessions per slice (a show in one go does
-	 * not pause) */
+	/* the VNI tables changed since the imports were read: read them
+	 * again (once per slice at most: one pass over the VNI tables'
+	 * monitor routes), so that each session is shown as it is when the
+	 * walk reaches it; a show in one go does not pause */
 	if (s->imps_valid && s->imps_gen != evpn_mon_feed_generation()) {
 		mon_imp_destroy(&s->imps);
-		s->imps_valid = false;
+		s->imps_gen = evpn_mon_feed_generation();
+		mon_imp_build(&s->imps, s->bgp, s->fd >= 0);
 	}
 	if (s->phase == MON_SHOW_ROUTES) {
 		if (!mon_show_routes(s))

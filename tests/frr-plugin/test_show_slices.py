@@ -13,6 +13,7 @@ stop reading in the middle of a show:
   nodes the show held are released;
 * a reader that goes away ends the show; two readers interleave;
 * the text form read from the socket is what vtysh prints, whole;
+* hosts configured while a show waits in the configured hosts are listed;
 * a VNI deleted under a stalled show: the sessions written after it are
   shown without that import, and its table is released with the show;
 * `no router bgp` under a stalled show: the show ends its output at once
@@ -235,6 +236,29 @@ def test_the_text_form_is_what_vtysh_prints(leaves):
     assert any(l.startswith("Counters: ") for l in lines)
 
 
+def test_hosts_added_under_a_stalled_show_are_listed(leaves):
+    leaf1 = leaves[1]
+    before = [c["hostMac"] for c in leaf1.json(SHOW)["configured"]]
+    added = [host_mac(9000 + k) for k in range(50)]
+    stalled = RawVty(leaf1)
+    try:
+        stalled.send(SHOW + " json")
+        while b'"configured"' not in stalled.data:
+            stalled.read_some(64 * 1024)
+        assert not stalled.done(), "the walk is still in the configured hosts"
+        leaf1.ok(*[f"monitor host vni {VNI} mac {m} server {SERVER}" for m in added])
+        wait_for(lambda: configured_count(leaf1) == len(before) + len(added),
+                 what="the added hosts configured")
+        out, code = stalled.answer()
+    finally:
+        stalled.close()
+    assert code == 0
+    macs = [c["hostMac"] for c in json.loads(out)["configured"]]
+    # they join the end of the configuration order, where the walk goes on
+    assert macs == before + added
+    leaf1.ok(*[f"no monitor host vni {VNI} mac {m} server {SERVER}" for m in added])
+
+
 def test_a_vni_deleted_under_a_stalled_show(leaves):
     leaf2 = leaves[2]
     stalled = RawVty(leaf2)
@@ -245,6 +269,11 @@ def test_a_vni_deleted_under_a_stalled_show(leaves):
         subprocess.run(["ip", "-n", f"{PREFIX}-2", "link", "del", "vxlan100"], check=True, timeout=20)
         wait_for(lambda: f" {VNI} " not in leaf2.show("show bgp l2vpn evpn vni"),
                  what="leaf2's bgpd dropped the VNI")
+        # the next slice reads the imports again and lets the VNI's table go
+        stalled.read_some(512 * 1024)
+        assert not stalled.done()
+        wait_for(lambda: allocations(leaf2, "BGP table") < tables_held,
+                 what="the VNI's table freed while the show goes on")
         out, code = stalled.answer()
     finally:
         stalled.close()
@@ -255,8 +284,6 @@ def test_a_vni_deleted_under_a_stalled_show(leaves):
     assert sessions[0]["importedInto"] == [VNI]
     assert sessions[-1]["importedInto"] == []
     wait_for(lambda: shows_in_progress(leaf2) == 0, what="the show freed")
-    # the VNI's table, which the show held, is freed
-    assert allocations(leaf2, "BGP table") < tables_held
 
 
 def test_no_router_bgp_under_a_stalled_show(leaves):
