@@ -1643,7 +1643,8 @@ static void jw_kjson(struct mon_jw *w, const char *key, json_object *j)
  * from each VNI table's monitor routes once, instead of one lookup per
  * route and VNI. The prefixes are those of the VNI tables' nodes: a show
  * that runs in one go needs nothing more, one sent in slices locks those
- * nodes and their tables until it ends (routes and VNIs may go meanwhile).
+ * nodes and their tables for as long as it keeps the table (routes and
+ * VNIs may go meanwhile).
  *
  * An open-addressing table in one allocation, with each prefix's hash kept
  * in its slot: at 50,000 sessions, a bucket allocation per route and a
