@@ -326,11 +326,15 @@ def time_show(lab: Lab, node: str, cmd: str, reps: int) -> dict:
             "wall_s": statistics.median(walls), "wall_all": walls, "bytes": size}
 
 
-def run_show(frr: str, n: int, n_type2: int, reps: int) -> dict:
+def run_show(frr: str, n: int, n_type2: int, reps: int, churn: int = 0) -> dict:
     """N sessions originated on VTEP101 (server 21 defined), shows timed on
     the originator and on a receiver; then N_TYPE2 type-2 MACs behind
     VTEP102 and the same shows again (the type-2 routes are in every
-    leaf's EVPN RIB: the shows must not depend on them)."""
+    leaf's EVPN RIB: the shows must not depend on them). With CHURN, the
+    receiver's json show once more while VTEP101 configures CHURN more
+    sessions (one `vtysh -f` in the background): the routes arrive at the
+    receiver while its show is sent, so its VNI table changes between
+    slices."""
     res: dict = {}
     with fabric(frr) as lab:
         settle(lab)
@@ -353,6 +357,24 @@ def run_show(frr: str, n: int, n_type2: int, reps: int) -> dict:
                     r = time_show(lab, node, cmd, reps)
                     res[f"{role}/{form}/type2={t2}"] = r
                     print(f"show {role} {form} type2={t2}: {json.dumps(r)}", flush=True)
+        if churn:
+            import subprocess
+            conf = lab.node_dir("vtep101") / "churn.conf"
+            conf.write_text("\n".join(CTX + [SERVER_LINE] + [
+                f"  monitor host vni 100 mac {mac(n + i, 2)} server 21" for i in range(churn)]) + "\n")
+            before = feed_sessions(lab, "vtep103")
+            proc = subprocess.Popen(["ip", "netns", "exec", lab.netns("vtep101"), *_vtysh(lab),
+                                     "-f", str(conf)],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                # the first routes are on their way before the shows start
+                wait_all(lab, feed_sessions, {"vtep103": before + 1}, timeout=300)
+                r = time_show(lab, "vtep103", "show bgp l2vpn evpn monitor json", reps)
+                r["sessions_arrived_during"] = feed_sessions(lab, "vtep103") - before
+            finally:
+                proc.wait(timeout=1200)
+            res["receiver/json/churn"] = r
+            print(f"show receiver json churn={churn}: {json.dumps(r)}", flush=True)
     return res
 
 
@@ -401,6 +423,8 @@ def main() -> int:
     ap.add_argument("--show-sessions", type=int, default=50000,
                     help="sessions for the show timing (0: skip it); as many type-2 MACs")
     ap.add_argument("--show-reps", type=int, default=3)
+    ap.add_argument("--show-churn", type=int, default=0,
+                    help="then the receiver's json show while the originator configures this many more sessions")
     ap.add_argument("--show-only", action="store_true", help="only the show timing")
     ap.add_argument("--json-out", help="write all results as JSON to this file")
     ap.add_argument("--frr-prefix", default=os.environ.get("EVPNMON_FRR_PREFIX", str(REPO / "build" / "frr")))
@@ -415,7 +439,8 @@ def main() -> int:
 
     show = None
     if a.show_sessions:
-        show = run_show(a.frr_prefix, a.show_sessions, a.show_sessions, a.show_reps)
+        show = run_show(a.frr_prefix, a.show_sessions, a.show_sessions, a.show_reps,
+                        a.show_churn)
         results["show"] = show
     # The propagation runs: every leaf admits all N sessions (the show
     # above lists routes, whatever their import decision).
