@@ -228,7 +228,12 @@ def test_host_move(fresh, outdir):
     (link moved, gratuitous ARP), sends again: the copies come from
     10.0.0.102 with vtep102's own sequence numbers (starting at 0, not
     continuing vtep101's), frames to VM210 from VM230 are copied at vtep103;
-    nothing comes from the old VTEP any more."""
+    nothing comes from the old VTEP any more.
+
+    The capture starts before the session exists: the hosts' kernels may
+    probe each other (unicast ARP) at any moment, and the first copy a VTEP
+    makes, sequence 0, may be of such a probe, so only a capture that covers
+    the session's whole life can tell where a VTEP's numbers start."""
     lab, run = fresh, P.new_run()
     coll = E.Collector(31, 3, ttl=50)
     before = [P.udp_frame(HOST, PEER, run, i, size=300) for i in range(30)]
@@ -236,8 +241,8 @@ def test_host_move(fresh, outdir):
     to_host = [P.udp_frame("vm230", HOST, run, 200 + i, size=300) for i in range(30)]
     moved = False
     try:
-        with E.collector_session(lab, coll):
-            with E.CollectorCapture(lab, outdir, "move") as cc:
+        with E.CollectorCapture(lab, outdir, "move") as cc:
+            with E.collector_session(lab, coll):
                 r1 = E.traffic(lab, outdir, "move-1", [(HOST, before, 500)])
                 exp = E.expect_for(lab, r1, coll.span)
                 ifx = E.ifindexes(lab)          # vtep101's port goes away with the move
@@ -249,8 +254,8 @@ def test_host_move(fresh, outdir):
                                                        ("vm230", to_host, 500)])
                 exp.update(E.expect_for(lab, r2, coll.span))
                 cc.wait_quiet()
-            copies = cc.stop()
-            ifx.update(E.ifindexes(lab))
+                copies = cc.stop()
+                ifx.update(E.ifindexes(lab))
     finally:
         if moved:
             F.move_host(lab, HOST, "vtep102", "vtep101")
