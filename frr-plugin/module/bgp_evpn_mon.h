@@ -317,6 +317,20 @@ void evpn_mon_feed_mark(vni_t vni, const struct prefix_evpn *p);
 /* Changes with every monitor route of a VNI table and every VNI event:
  * what was read from the VNI tables before is stale when it differs. */
 unsigned long evpn_mon_feed_generation(void);
+/* The change that made one generation: that (VNI, prefix) may have
+ * changed. Journaled only while a reader holds the journal; NULL when it
+ * does not hold that generation (before the hold, too old, or a VNI
+ * event): the reader reads everything again. A reader that has read the
+ * tables at generation G brings its view up to date by reading again the
+ * slots of G + 1 .. evpn_mon_feed_generation(); if G + 1 is held, so are
+ * the later ones. */
+struct evpn_mon_change {
+	vni_t vni;
+	struct prefix_evpn p;
+};
+void evpn_mon_feed_journal_hold(void);
+void evpn_mon_feed_journal_release(void);
+const struct evpn_mon_change *evpn_mon_feed_change(unsigned long gen);
 void evpn_mon_feed_show(struct vty *vty, bool uj);
 
 /* vty (bgp_evpn_mon_vty.c) */

@@ -49,6 +49,7 @@
 #include "bgpd/monitor_feed.pb-c.h"
 
 DEFINE_MTYPE_STATIC(BGPD, EVPN_MON_FEED, "EVPN monitor feed state");
+DEFINE_MTYPE_STATIC(EVPN_MON, EVPN_MON_JOURNAL, "EVPN monitor change journal");
 
 /* The feed version this bgpd fills (proto Version). */
 #define FEED_VERSION EVPNMON__FEED__V1__VERSION__VERSION_4
@@ -671,9 +672,48 @@ static void feed_schedule(void)
  * event, whether or not the feed runs yet. */
 static unsigned long feed_generation;
 
+/* The last changes, by generation, while a reader holds the journal: a
+ * ring in which generation g is at g % FEED_JOURNAL_LEN. A VNI event (or
+ * anything marked as "everything changed") is not journaled: a reader
+ * whose changes go back past it, or past the ring, reads everything again.
+ * 8192 changes: about 1 MB of UPDATEs, and about what a re-read of 50,000
+ * sessions costs when applied one by one. */
+#define FEED_JOURNAL_LEN 8192
+
+static struct {
+	struct evpn_mon_change *ring;
+	unsigned int readers;
+	unsigned long full_gen; /* the last generation not journaled */
+} journal;
+
 unsigned long evpn_mon_feed_generation(void)
 {
 	return feed_generation;
+}
+
+void evpn_mon_feed_journal_hold(void)
+{
+	if (journal.readers++)
+		return;
+	journal.ring = XCALLOC(MTYPE_EVPN_MON_JOURNAL,
+			       FEED_JOURNAL_LEN * sizeof(*journal.ring));
+	journal.full_gen = feed_generation;
+}
+
+void evpn_mon_feed_journal_release(void)
+{
+	assert(journal.readers);
+	if (--journal.readers)
+		return;
+	XFREE(MTYPE_EVPN_MON_JOURNAL, journal.ring);
+}
+
+const struct evpn_mon_change *evpn_mon_feed_change(unsigned long gen)
+{
+	if (!journal.ring || gen <= journal.full_gen || gen > feed_generation
+	    || feed_generation - gen >= FEED_JOURNAL_LEN)
+		return NULL;
+	return &journal.ring[gen % FEED_JOURNAL_LEN];
 }
 
 void evpn_mon_feed_mark(vni_t vni, const struct prefix_evpn *p)
@@ -681,6 +721,13 @@ void evpn_mon_feed_mark(vni_t vni, const struct prefix_evpn *p)
 	struct mon_dirty d = {.vni = vni};
 
 	feed_generation++;
+	if (journal.ring) {
+		struct evpn_mon_change *c =
+			&journal.ring[feed_generation % FEED_JOURNAL_LEN];
+
+		c->vni = vni;
+		c->p = *p;
+	}
 	if (!feed.master)
 		return;
 	d.p = *p;
@@ -691,6 +738,7 @@ void evpn_mon_feed_mark(vni_t vni, const struct prefix_evpn *p)
 void evpn_mon_feed_schedule(void)
 {
 	feed_generation++;
+	journal.full_gen = feed_generation;
 	feed.full = true;
 	feed_schedule();
 }

@@ -1639,12 +1639,13 @@ static void jw_kjson(struct mon_jw *w, const char *key, json_object *j)
 }
 
 /* The VNI tables into which each monitor route is imported (its best path
- * there), for one show: prefix -> VNIs, in the VNI hash's order. Built
- * from each VNI table's monitor routes once, instead of one lookup per
- * route and VNI. The prefixes are those of the VNI tables' nodes: a show
- * that runs in one go needs nothing more, one sent in slices locks those
- * nodes and their tables for as long as it keeps the table (routes and
- * VNIs may go meanwhile).
+ * there), for one show: prefix -> VNIs, ascending. Built from each VNI
+ * table's monitor routes once, instead of one lookup per route and VNI.
+ * The prefixes are those of the VNI tables' nodes: a show that runs in one
+ * go needs nothing more, one sent in slices locks those nodes and their
+ * tables for as long as it keeps the table (routes and VNIs may go
+ * meanwhile), and brings it up to date between slices from the changes
+ * the feed journals (mon_imp_update).
  *
  * An open-addressing table in one allocation, with each prefix's hash kept
  * in its slot: at 50,000 sessions, a bucket allocation per route and a
@@ -1652,7 +1653,9 @@ static void jw_kjson(struct mon_jw *w, const char *key, json_object *j)
 #define MON_IMP_INLINE 4
 
 struct mon_imp {
-	const struct prefix_evpn *p; /* NULL: a free slot */
+	/* NULL: a free slot. A prefix stays once added, with n = 0 when no
+	 * VNI holds it any more. */
+	const struct prefix_evpn *p;
 	struct bgp_dest *dest;       /* p's node */
 	uint32_t hash;
 	unsigned int n;
@@ -1665,7 +1668,7 @@ struct mon_imps {
 	uint32_t mask; /* slots - 1; a power of two, at most half full */
 	uint32_t count;
 	bool locked;              /* the nodes and tables below are locked */
-	struct bgp_table **tables;
+	struct bgp_table **tables; /* ascending (by address) once built */
 	unsigned int ntables;
 };
 
@@ -1707,15 +1710,81 @@ static vni_t mon_imp_vni(const struct mon_imp *e, unsigned int i)
 	return i < MON_IMP_INLINE ? e->vni[i] : e->more[i - MON_IMP_INLINE];
 }
 
+static vni_t *mon_imp_vni_at(struct mon_imp *e, unsigned int i)
+{
+	return i < MON_IMP_INLINE ? &e->vni[i] : &e->more[i - MON_IMP_INLINE];
+}
+
+/* The VNIs of a route are kept ascending: a table read whole and one
+ * brought up to date change by change list them alike. */
+static void mon_imp_vni_add(struct mon_imp *e, vni_t vni)
+{
+	unsigned int i, j;
+
+	for (i = 0; i < e->n && mon_imp_vni(e, i) <= vni; i++)
+		if (mon_imp_vni(e, i) == vni)
+			return;
+	if (e->n >= MON_IMP_INLINE)
+		e->more = XREALLOC(MTYPE_TMP, e->more,
+				   (e->n + 1 - MON_IMP_INLINE)
+					   * sizeof(*e->more));
+	for (j = e->n; j > i; j--)
+		*mon_imp_vni_at(e, j) = mon_imp_vni(e, j - 1);
+	*mon_imp_vni_at(e, i) = vni;
+	e->n++;
+}
+
+static void mon_imp_vni_del(struct mon_imp *e, vni_t vni)
+{
+	unsigned int i;
+
+	for (i = 0; i < e->n && mon_imp_vni(e, i) != vni; i++)
+		;
+	if (i == e->n)
+		return;
+	for (; i + 1 < e->n; i++)
+		*mon_imp_vni_at(e, i) = mon_imp_vni(e, i + 1);
+	e->n--;
+}
+
+/* p's slot, taken for it if it is new; dest is p's node in a VNI table. */
+static struct mon_imp *mon_imp_get(struct mon_imps *t,
+				   const struct prefix_evpn *p,
+				   struct bgp_dest *dest)
+{
+	uint32_t hash = mon_imp_hash(p);
+	struct mon_imp *e = mon_imp_slot(t, p, hash);
+
+	if (e->p)
+		return e;
+	if (2 * (t->count + 1) > t->mask + 1) {
+		mon_imp_grow(t);
+		e = mon_imp_slot(t, p, hash);
+	}
+	e->p = p;
+	e->dest = dest;
+	e->hash = hash;
+	t->count++;
+	if (t->locked)
+		bgp_dest_lock_node(dest);
+	return e;
+}
+
+static struct bgp_path_info *mon_imp_best(struct bgp_dest *dest)
+{
+	struct bgp_path_info *pi;
+
+	for (pi = bgp_dest_get_bgp_path_info(dest); pi; pi = pi->next)
+		if (CHECK_FLAG(pi->flags, BGP_PATH_SELECTED))
+			break;
+	return pi;
+}
+
 static void mon_imp_add_vni(struct hash_bucket *bucket, void *arg)
 {
 	struct bgpevpn *vpn = bucket->data;
 	struct mon_imps *t = arg;
 	struct bgp_dest *dest;
-	struct bgp_path_info *pi;
-	const struct prefix_evpn *p;
-	struct mon_imp *e;
-	uint32_t hash;
 
 	if (t->locked && vpn->route_table) {
 		t->tables = XREALLOC(MTYPE_EVPN_MON_SHOW, t->tables,
@@ -1724,37 +1793,22 @@ static void mon_imp_add_vni(struct hash_bucket *bucket, void *arg)
 		bgp_table_lock(vpn->route_table);
 	}
 	for (dest = evpn_mon_table_first(vpn->route_table); dest;
-	     dest = evpn_mon_table_next(dest)) {
-		for (pi = bgp_dest_get_bgp_path_info(dest); pi; pi = pi->next)
-			if (CHECK_FLAG(pi->flags, BGP_PATH_SELECTED))
-				break;
-		if (!pi)
-			continue;
-		p = (const struct prefix_evpn *)bgp_dest_get_prefix(dest);
-		hash = mon_imp_hash(p);
-		e = mon_imp_slot(t, p, hash);
-		if (!e->p) {
-			if (2 * (t->count + 1) > t->mask + 1) {
-				mon_imp_grow(t);
-				e = mon_imp_slot(t, p, hash);
-			}
-			e->p = p;
-			e->dest = dest;
-			e->hash = hash;
-			t->count++;
-			if (t->locked)
-				bgp_dest_lock_node(dest);
-		}
-		if (e->n < MON_IMP_INLINE)
-			e->vni[e->n] = vpn->vni;
-		else {
-			e->more = XREALLOC(MTYPE_TMP, e->more,
-					   (e->n + 1 - MON_IMP_INLINE)
-						   * sizeof(*e->more));
-			e->more[e->n - MON_IMP_INLINE] = vpn->vni;
-		}
-		e->n++;
-	}
+	     dest = evpn_mon_table_next(dest))
+		if (mon_imp_best(dest))
+			mon_imp_vni_add(
+				mon_imp_get(t,
+					    (const struct prefix_evpn *)
+						    bgp_dest_get_prefix(dest),
+					    dest),
+				vpn->vni);
+}
+
+static int mon_imp_table_cmp(const void *a, const void *b)
+{
+	uintptr_t x = (uintptr_t) * (struct bgp_table *const *)a;
+	uintptr_t y = (uintptr_t) * (struct bgp_table *const *)b;
+
+	return x < y ? -1 : x > y;
 }
 
 static void mon_imp_build(struct mon_imps *t, struct bgp *bgp, bool locked)
@@ -1772,6 +1826,45 @@ static void mon_imp_build(struct mon_imps *t, struct bgp *bgp, bool locked)
 	t->ntables = 0;
 	t->slot = XCALLOC(MTYPE_TMP, n * sizeof(*t->slot));
 	hash_iterate(bgp->vnihash, mon_imp_add_vni, t);
+	if (t->ntables)
+		qsort(t->tables, t->ntables, sizeof(*t->tables),
+		      mon_imp_table_cmp);
+}
+
+/* Reads (vni, p) again: is p's best path in the VNI's table? False when
+ * the table is not one the show holds (a VNI new since the table was
+ * read: the show reads everything again). */
+static bool mon_imp_update(struct mon_imps *t, struct bgp *bgp, vni_t vni,
+			   const struct prefix_evpn *p)
+{
+	struct bgpevpn *vpn = bgp_evpn_lookup_vni(bgp, vni);
+	struct bgp_table *table = vpn ? vpn->route_table : NULL;
+	struct bgp_dest *dest;
+	struct mon_imp *e;
+
+	if (!table) {
+		e = mon_imp_slot(t, p, mon_imp_hash(p));
+		if (e->p)
+			mon_imp_vni_del(e, vni);
+		return true;
+	}
+	if (!t->ntables
+	    || !bsearch(&table, t->tables, t->ntables, sizeof(*t->tables),
+			mon_imp_table_cmp))
+		return false;
+	dest = bgp_node_lookup(table, (const struct prefix *)p);
+	if (dest && mon_imp_best(dest))
+		mon_imp_vni_add(
+			mon_imp_get(t,
+				    (const struct prefix_evpn *)
+					    bgp_dest_get_prefix(dest),
+				    dest),
+			vni);
+	else if ((e = mon_imp_slot(t, p, mon_imp_hash(p)))->p)
+		mon_imp_vni_del(e, vni);
+	if (dest)
+		bgp_dest_unlock_node(dest);
+	return true;
 }
 
 static void mon_imp_destroy(struct mon_imps *t)
@@ -2249,11 +2342,10 @@ struct mon_show {
 	bool uj;
 	enum mon_show_phase phase;
 	struct bgp *bgp; /* locked; NULL: no EVPN instance (or gone) */
-	/* which VNIs import each route; read again when the VNI tables
-	 * changed while the show waited */
+	/* which VNIs import each route, while bgp is set; brought up to
+	 * date when the VNI tables changed while the show waited */
 	struct mon_imps imps;
-	bool imps_valid;
-	unsigned long imps_gen; /* evpn_mon_feed_generation() it was read at */
+	unsigned long imps_gen; /* evpn_mon_feed_generation() it matches */
 	struct timeval slice_start;
 	unsigned int slice_items; /* routes and hosts written in this slice */
 
@@ -2357,7 +2449,7 @@ static bool mon_show_routes(struct mon_show *s)
 			 * place for this slice (it has paths) */
 			next = evpn_mon_table_next(dest);
 			s->dest = next;
-			if (next && s->imps_valid)
+			if (next)
 				mon_imp_prefetch(
 					&s->imps,
 					(const struct prefix_evpn *)
@@ -2397,9 +2489,10 @@ static void mon_show_start(struct mon_show *s, struct vty *vty, bool uj,
 	s->bgp = bgp_get_evpn();
 	if (s->bgp) {
 		bgp_lock(s->bgp);
+		if (fd >= 0)
+			evpn_mon_feed_journal_hold();
 		s->imps_gen = evpn_mon_feed_generation();
 		mon_imp_build(&s->imps, s->bgp, fd >= 0);
-		s->imps_valid = true;
 		s->rd_top = s->bgp->rib[AFI_L2VPN][SAFI_EVPN];
 		bgp_table_lock(s->rd_top);
 		s->rd_dest = bgp_table_top(s->rd_top);
@@ -2431,14 +2524,35 @@ static void mon_show_release_bgp(struct mon_show *s)
 		evpn_mon_host_walk_stop(&s->hosts);
 		s->hosts_started = false;
 	}
-	if (s->imps_valid) {
-		mon_imp_destroy(&s->imps);
-		s->imps_valid = false;
-	}
 	if (s->bgp) {
+		mon_imp_destroy(&s->imps);
+		if (s->fd >= 0)
+			evpn_mon_feed_journal_release();
 		bgp_unlock(s->bgp);
 		s->bgp = NULL;
 	}
+}
+
+/* The VNI tables changed while the show waited: the imports table is
+ * brought up to date change by change from the feed's journal (a cost that
+ * grows with the changes, not with the sessions), or read whole again when
+ * the journal does not go back that far (more changes than it keeps, a VNI
+ * event) or a change is in a VNI the show does not hold. */
+static void mon_show_imps_refresh(struct mon_show *s)
+{
+	unsigned long gen = s->imps_gen, now = evpn_mon_feed_generation();
+	const struct evpn_mon_change *c;
+
+	s->imps_gen = now;
+	for (; gen < now; gen++) {
+		c = evpn_mon_feed_change(gen + 1);
+		if (!c || !mon_imp_update(&s->imps, s->bgp, c->vni, &c->p))
+			break;
+	}
+	if (gen == now)
+		return;
+	mon_imp_destroy(&s->imps);
+	mon_imp_build(&s->imps, s->bgp, true);
 }
 
 /* Writes until the slice is full or the show is done. */
@@ -2451,15 +2565,10 @@ static void mon_show_fill(struct mon_show *s)
 	s->slice_items = 0;
 	if (s->bgp && CHECK_FLAG(s->bgp->flags, BGP_FLAG_DELETE_IN_PROGRESS))
 		mon_show_release_bgp(s);
-	/* the VNI tables changed since the imports were read: read them
-	 * again (once per slice at most: one pass over the VNI tables'
-	 * monitor routes), so that each session is shown as it is when the
-	 * walk reaches it; a show in one go does not pause */
-	if (s->imps_valid && s->imps_gen != evpn_mon_feed_generation()) {
-		mon_imp_destroy(&s->imps);
-		s->imps_gen = evpn_mon_feed_generation();
-		mon_imp_build(&s->imps, s->bgp, s->fd >= 0);
-	}
+	/* each session is shown as it is when the walk reaches it (a show
+	 * in one go does not pause) */
+	if (s->bgp && s->imps_gen != evpn_mon_feed_generation())
+		mon_show_imps_refresh(s);
 	if (s->phase == MON_SHOW_ROUTES) {
 		if (!mon_show_routes(s))
 			return;

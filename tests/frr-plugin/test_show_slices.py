@@ -11,6 +11,8 @@ stop reading in the middle of a show:
   one go, as before, would still list it), and nothing is shown twice;
 * routes withdrawn under a stalled show on a receiver are skipped, and the
   nodes the show held are released;
+* routes that arrive under a stalled show, ahead of its walk, are listed
+  with the VNI that imports them;
 * a reader that goes away ends the show; two readers interleave;
 * the text form read from the socket is what vtysh prints, whole;
 * hosts configured while a show waits in the configured hosts are listed;
@@ -42,6 +44,7 @@ SESSIONS = 5000
 REMOVED = 1700  # the last ones configured, a third
 SHOW = "show bgp l2vpn evpn monitor"
 MTYPE = "EVPN monitor show in progress"
+JOURNAL = "EVPN monitor change journal"
 
 
 def host_mac(i: int) -> str:
@@ -188,6 +191,40 @@ def test_a_stalled_reader_holds_one_slice_and_sees_later_removals(leaves):
     # the receiver's show held the VNI table's nodes of the withdrawn
     # routes (its imports) until it went on; they are freed now
     assert allocations(leaf2, "BGP node") <= nodes_held - REMOVED // 2
+
+
+def test_routes_that_arrive_under_a_stalled_show_carry_their_imports(leaves):
+    """The removed sessions come back while leaf2's show waits: those the
+    walk reaches are listed as imported into the VNI. The show brings its
+    imports table up to date from the changes (a table read only at the
+    start would say `importedInto: []`)."""
+    leaf1, leaf2 = leaves[1], leaves[2]
+    back = range(SESSIONS - REMOVED, SESSIONS)
+    assert len(leaf2.sessions("remote")) == SESSIONS - REMOVED
+    stalled = RawVty(leaf2)
+    try:
+        stalled.send(SHOW + " json")
+        stalled.read_some(64 * 1024)
+        assert allocations(leaf2, JOURNAL) == 1, "the show holds the feed's change journal"
+        leaf1.ok(*[host_line(k) for k in back])
+        wait_for(lambda: len(leaf2.sessions("remote")) == SESSIONS, timeout=60,
+                 what="leaf2 has the sessions back")
+        assert not stalled.done()
+        out, code = stalled.answer()
+    finally:
+        stalled.close()
+    assert code == 0
+    sessions = json.loads(out)["sessions"]
+    ids = [f'{s["rd"]}|{s.get("hostMac")}|{s["hostId"]}' for s in sessions]
+    assert len(ids) == len(set(ids)), "no session shown twice"
+    returned = {host_mac(k) for k in back}
+    listed = [s for s in sessions if s["hostMac"] in returned]
+    # the walk stood in the first quarter: most of them are ahead of it
+    assert len(listed) >= REMOVED // 2, f"{len(listed)} of the {REMOVED} returned listed"
+    wrong = [(s["hostMac"], s["importedInto"]) for s in sessions if s["importedInto"] != [VNI]]
+    assert not wrong, f"{len(wrong)} sessions not shown as imported into {VNI}: {wrong[:5]}"
+    wait_for(lambda: shows_in_progress(leaf2) == 0, what="the show freed")
+    assert allocations(leaf2, JOURNAL) == 0, "the journal is kept only while a show holds it"
 
 
 def test_a_reader_that_goes_away_ends_the_show(leaves):
