@@ -319,11 +319,11 @@ void evpn_mon_feed_mark(vni_t vni, const struct prefix_evpn *p);
 unsigned long evpn_mon_feed_generation(void);
 /* The change that made one generation: that (VNI, prefix) may have
  * changed. Journaled only while a reader holds the journal; NULL when it
- * does not hold that generation (before the hold, too old, or a VNI
- * event): the reader reads everything again. A reader that has read the
- * tables at generation G brings its view up to date by reading again the
- * slots of G + 1 .. evpn_mon_feed_generation(); if G + 1 is held, so are
- * the later ones. */
+ * does not hold that generation (made before the first hold, at or before
+ * the last VNI event, or more than the journal keeps ago): the reader
+ * reads everything again. A reader that has read the tables at generation
+ * G brings its view up to date by reading again the slots of G + 1 ..
+ * evpn_mon_feed_generation(). */
 struct evpn_mon_change {
 	vni_t vni;
 	struct prefix_evpn p;

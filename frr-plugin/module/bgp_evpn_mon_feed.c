@@ -684,6 +684,7 @@ static struct {
 	struct evpn_mon_change *ring;
 	unsigned int readers;
 	unsigned long full_gen; /* the last generation not journaled */
+	uint64_t read, not_held; /* evpn_mon_feed_change() answers */
 } journal;
 
 unsigned long evpn_mon_feed_generation(void)
@@ -711,8 +712,11 @@ void evpn_mon_feed_journal_release(void)
 const struct evpn_mon_change *evpn_mon_feed_change(unsigned long gen)
 {
 	if (!journal.ring || gen <= journal.full_gen || gen > feed_generation
-	    || feed_generation - gen >= FEED_JOURNAL_LEN)
+	    || feed_generation - gen >= FEED_JOURNAL_LEN) {
+		journal.not_held++;
 		return NULL;
+	}
+	journal.read++;
 	return &journal.ring[gen % FEED_JOURNAL_LEN];
 }
 
@@ -1019,6 +1023,9 @@ void evpn_mon_feed_show(struct vty *vty, bool uj)
 		json_object_int_add(json, "txDrops", feed.tx_drops);
 		json_object_int_add(json, "snapshots", feed.snapshots);
 		json_object_int_add(json, "rxBad", feed.rx_bad);
+		json_object_int_add(json, "journalReaders", journal.readers);
+		json_object_int_add(json, "journalChangesRead", journal.read);
+		json_object_int_add(json, "journalNotHeld", journal.not_held);
 		vty_json(vty, json);
 		return;
 	}
@@ -1035,4 +1042,6 @@ void evpn_mon_feed_show(struct vty *vty, bool uj)
 		feed.seq[VIEW_SERVERS]);
 	vty_out(vty, "  sent %" PRIu64 " messages (%" PRIu64 " dropped), %" PRIu64 " snapshots, %" PRIu64 " bad requests\n",
 		feed.tx_messages, feed.tx_drops, feed.snapshots, feed.rx_bad);
+	vty_out(vty, "  change journal: %u readers, %" PRIu64 " changes read, %" PRIu64 " not held (read whole again)\n",
+		journal.readers, journal.read, journal.not_held);
 }

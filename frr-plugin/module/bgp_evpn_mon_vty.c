@@ -1667,6 +1667,7 @@ struct mon_imps {
 	struct mon_imp *slot;
 	uint32_t mask; /* slots - 1; a power of two, at most half full */
 	uint32_t count;
+	uint32_t live; /* slots whose prefix some VNI still holds (n > 0) */
 	bool locked;              /* the nodes and tables below are locked */
 	struct bgp_table **tables; /* ascending (by address) once built */
 	unsigned int ntables;
@@ -1793,14 +1794,19 @@ static void mon_imp_add_vni(struct hash_bucket *bucket, void *arg)
 		bgp_table_lock(vpn->route_table);
 	}
 	for (dest = evpn_mon_table_first(vpn->route_table); dest;
-	     dest = evpn_mon_table_next(dest))
-		if (mon_imp_best(dest))
-			mon_imp_vni_add(
-				mon_imp_get(t,
-					    (const struct prefix_evpn *)
-						    bgp_dest_get_prefix(dest),
-					    dest),
-				vpn->vni);
+	     dest = evpn_mon_table_next(dest)) {
+		struct mon_imp *e;
+
+		if (!mon_imp_best(dest))
+			continue;
+		e = mon_imp_get(t,
+				(const struct prefix_evpn *)bgp_dest_get_prefix(
+					dest),
+				dest);
+		if (!e->n)
+			t->live++;
+		mon_imp_vni_add(e, vpn->vni);
+	}
 }
 
 static int mon_imp_table_cmp(const void *a, const void *b)
@@ -1821,6 +1827,7 @@ static void mon_imp_build(struct mon_imps *t, struct bgp *bgp, bool locked)
 		n <<= 1;
 	t->mask = n - 1;
 	t->count = 0;
+	t->live = 0;
 	t->locked = locked;
 	t->tables = NULL;
 	t->ntables = 0;
@@ -1839,31 +1846,31 @@ static bool mon_imp_update(struct mon_imps *t, struct bgp *bgp, vni_t vni,
 {
 	struct bgpevpn *vpn = bgp_evpn_lookup_vni(bgp, vni);
 	struct bgp_table *table = vpn ? vpn->route_table : NULL;
-	struct bgp_dest *dest;
-	struct mon_imp *e;
+	struct bgp_dest *dest = NULL;
+	struct mon_imp *e = mon_imp_slot(t, p, mon_imp_hash(p));
+	bool was = e->p && e->n;
 
-	if (!table) {
-		e = mon_imp_slot(t, p, mon_imp_hash(p));
-		if (e->p)
-			mon_imp_vni_del(e, vni);
-		return true;
-	}
-	if (!t->ntables
-	    || !bsearch(&table, t->tables, t->ntables, sizeof(*t->tables),
-			mon_imp_table_cmp))
+	if (table
+	    && (!t->ntables
+		|| !bsearch(&table, t->tables, t->ntables, sizeof(*t->tables),
+			    mon_imp_table_cmp)))
 		return false;
-	dest = bgp_node_lookup(table, (const struct prefix *)p);
-	if (dest && mon_imp_best(dest))
-		mon_imp_vni_add(
-			mon_imp_get(t,
-				    (const struct prefix_evpn *)
-					    bgp_dest_get_prefix(dest),
-				    dest),
-			vni);
-	else if ((e = mon_imp_slot(t, p, mon_imp_hash(p)))->p)
+	if (table)
+		dest = bgp_node_lookup(table, (const struct prefix *)p);
+	if (dest && mon_imp_best(dest)) {
+		e = mon_imp_get(t,
+				(const struct prefix_evpn *)bgp_dest_get_prefix(
+					dest),
+				dest);
+		mon_imp_vni_add(e, vni);
+	} else if (e->p)
 		mon_imp_vni_del(e, vni);
 	if (dest)
 		bgp_dest_unlock_node(dest);
+	if (e->p && e->n && !was)
+		t->live++;
+	else if (was && !e->n)
+		t->live--;
 	return true;
 }
 
@@ -2342,8 +2349,9 @@ struct mon_show {
 	bool uj;
 	enum mon_show_phase phase;
 	struct bgp *bgp; /* locked; NULL: no EVPN instance (or gone) */
-	/* which VNIs import each route, while bgp is set; brought up to
-	 * date when the VNI tables changed while the show waited */
+	/* which VNIs import each route, while the routes are walked
+	 * (imps.slot set); brought up to date when the VNI tables changed
+	 * while the show waited */
 	struct mon_imps imps;
 	unsigned long imps_gen; /* evpn_mon_feed_generation() it matches */
 	struct timeval slice_start;
@@ -2515,19 +2523,28 @@ static void mon_show_start(struct mon_show *s, struct vty *vty, bool uj,
 	s->phase = MON_SHOW_ROUTES;
 }
 
+/* The routes are written: the imports table, its locks and the journal
+ * go. */
+static void mon_show_imps_end(struct mon_show *s)
+{
+	if (!s->imps.slot)
+		return;
+	mon_imp_destroy(&s->imps); /* sets slot to NULL */
+	if (s->fd >= 0)
+		evpn_mon_feed_journal_release();
+}
+
 /* Lets go of the instance and of everything of it the show holds; what
  * is left to write is the end of the output. */
 static void mon_show_release_bgp(struct mon_show *s)
 {
 	mon_show_walk_end(s);
+	mon_show_imps_end(s);
 	if (s->hosts_started) {
 		evpn_mon_host_walk_stop(&s->hosts);
 		s->hosts_started = false;
 	}
 	if (s->bgp) {
-		mon_imp_destroy(&s->imps);
-		if (s->fd >= 0)
-			evpn_mon_feed_journal_release();
 		bgp_unlock(s->bgp);
 		s->bgp = NULL;
 	}
@@ -2549,10 +2566,14 @@ static void mon_show_imps_refresh(struct mon_show *s)
 		if (!c || !mon_imp_update(&s->imps, s->bgp, c->vni, &c->p))
 			break;
 	}
-	if (gen == now)
+	/* Prefixes no VNI holds any more keep their slot and their node
+	 * until the table is read again: when they outnumber the others,
+	 * reading it again lets them go. */
+	if (gen == now
+	    && s->imps.count - s->imps.live <= MAX(s->imps.live, 4096u))
 		return;
 	mon_imp_destroy(&s->imps);
-	mon_imp_build(&s->imps, s->bgp, true);
+	mon_imp_build(&s->imps, s->bgp, s->fd >= 0);
 }
 
 /* Writes until the slice is full or the show is done. */
@@ -2567,12 +2588,13 @@ static void mon_show_fill(struct mon_show *s)
 		mon_show_release_bgp(s);
 	/* each session is shown as it is when the walk reaches it (a show
 	 * in one go does not pause) */
-	if (s->bgp && s->imps_gen != evpn_mon_feed_generation())
+	if (s->imps.slot && s->imps_gen != evpn_mon_feed_generation())
 		mon_show_imps_refresh(s);
 	if (s->phase == MON_SHOW_ROUTES) {
 		if (!mon_show_routes(s))
 			return;
 		mon_show_walk_end(s);
+		mon_show_imps_end(s);
 		/* This leaf's configuration and what became of it. */
 		if (s->uj) {
 			jw_close(w, ']');

@@ -196,11 +196,13 @@ def test_a_stalled_reader_holds_one_slice_and_sees_later_removals(leaves):
 def test_routes_that_arrive_under_a_stalled_show_carry_their_imports(leaves):
     """The removed sessions come back while leaf2's show waits: those the
     walk reaches are listed as imported into the VNI. The show brings its
-    imports table up to date from the changes (a table read only at the
-    start would say `importedInto: []`)."""
+    imports table up to date from the feed's change journal, one change at
+    a time (a table read only at the start would say `importedInto: []`;
+    one read whole again would not read the journal)."""
     leaf1, leaf2 = leaves[1], leaves[2]
     back = range(SESSIONS - REMOVED, SESSIONS)
     assert len(leaf2.sessions("remote")) == SESSIONS - REMOVED
+    feed = leaf2.json(SHOW + " feed")
     stalled = RawVty(leaf2)
     try:
         stalled.send(SHOW + " json")
@@ -225,6 +227,11 @@ def test_routes_that_arrive_under_a_stalled_show_carry_their_imports(leaves):
     assert not wrong, f"{len(wrong)} sessions not shown as imported into {VNI}: {wrong[:5]}"
     wait_for(lambda: shows_in_progress(leaf2) == 0, what="the show freed")
     assert allocations(leaf2, JOURNAL) == 0, "the journal is kept only while a show holds it"
+    after = leaf2.json(SHOW + " feed")
+    assert after["journalReaders"] == 0
+    assert after["journalNotHeld"] == feed["journalNotHeld"], "the show read everything again"
+    assert after["journalChangesRead"] - feed["journalChangesRead"] >= REMOVED, \
+        "each returned route's import read from the journal"
 
 
 def test_a_reader_that_goes_away_ends_the_show(leaves):
