@@ -1042,6 +1042,6 @@ void evpn_mon_feed_show(struct vty *vty, bool uj)
 		feed.seq[VIEW_SERVERS]);
 	vty_out(vty, "  sent %" PRIu64 " messages (%" PRIu64 " dropped), %" PRIu64 " snapshots, %" PRIu64 " bad requests\n",
 		feed.tx_messages, feed.tx_drops, feed.snapshots, feed.rx_bad);
-	vty_out(vty, "  change journal: %u readers, %" PRIu64 " changes read, %" PRIu64 " not held (read whole again)\n",
+	vty_out(vty, "  change journal: %u readers, %" PRIu64 " changes read, %" PRIu64 " asked for but not held\n",
 		journal.readers, journal.read, journal.not_held);
 }

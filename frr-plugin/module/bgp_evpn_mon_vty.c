@@ -2325,7 +2325,8 @@ static void mon_counters_text(struct mon_jw *w)
  * tables it stands on are locked, so they stay in place even when their
  * routes go; the configured hosts are walked with an
  * evpn_mon_host_walk, which a removal moves on; the table of which VNIs
- * import each route is read again when the VNI tables changed. A slice
+ * import each route is brought up to date from the feed's change journal
+ * when the VNI tables changed (mon_show_imps_refresh). A slice
  * also ends after MON_SHOW_SLICE_US, whatever it has written. A session
  * is written as it is when the walk reaches it; each is written at most
  * once. A deleted instance is let go at once (evpn_mon_vty_bgp_delete).
@@ -2523,8 +2524,8 @@ static void mon_show_start(struct mon_show *s, struct vty *vty, bool uj,
 	s->phase = MON_SHOW_ROUTES;
 }
 
-/* The routes are written: the imports table, its locks and the journal
- * go. */
+/* The routes' walk is over (written, or the instance let go): the
+ * imports table, its locks and the journal hold go. */
 static void mon_show_imps_end(struct mon_show *s)
 {
 	if (!s->imps.slot)
@@ -2554,7 +2555,8 @@ static void mon_show_release_bgp(struct mon_show *s)
  * brought up to date change by change from the feed's journal (a cost that
  * grows with the changes, not with the sessions), or read whole again when
  * the journal does not go back that far (more changes than it keeps, a VNI
- * event) or a change is in a VNI the show does not hold. */
+ * event), when a change is in a VNI the show does not hold, or when dead
+ * slots outnumber the live ones. */
 static void mon_show_imps_refresh(struct mon_show *s)
 {
 	unsigned long gen = s->imps_gen, now = evpn_mon_feed_generation();
