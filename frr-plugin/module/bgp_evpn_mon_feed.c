@@ -676,8 +676,9 @@ static unsigned long feed_generation;
  * ring in which generation g is at g % FEED_JOURNAL_LEN. A VNI event (or
  * anything marked as "everything changed") is not journaled: a reader
  * whose changes go back past it, or past the ring, reads everything again.
- * 8192 changes: about 1 MB of UPDATEs, and about what a re-read of 50,000
- * sessions costs when applied one by one. */
+ * 8192 changes (0.5 MB): applied one by one at 0.3-1 us each, a few ms,
+ * less than reading the VNI tables whole at 50,000 sessions (about 13 ms;
+ * docs/benchmarks.md, "show"). */
 #define FEED_JOURNAL_LEN 8192
 
 static struct {
