@@ -13,6 +13,8 @@ stop reading in the middle of a show:
   nodes the show held are released;
 * routes that arrive under a stalled show, ahead of its walk, are listed
   with the VNI that imports them;
+* a route imported into five VNIs (more than a route's slot holds inline)
+  lists them ascending, read whole or brought up to date change by change;
 * a reader that goes away ends the show; two readers interleave;
 * the text form read from the socket is what vtysh prints, whole;
 * hosts configured while a show waits in the configured hosts are listed;
@@ -233,6 +235,82 @@ def test_routes_that_arrive_under_a_stalled_show_carry_their_imports(leaves):
     # (the waits' own shows, sliced too, may also have read some)
     assert after["journalChangesRead"] - feed["journalChangesRead"] >= REMOVED, \
         "each returned route's import read from the journal"
+
+
+# Created out of order; with VNI 100, one more than a route's VNIs kept inline.
+MORE_VNIS = (500, 200, 400, 300)
+# Sent again under the stalled show: at least 5 x CHURN changes (one per
+# route and VNI), well within the journal's 8,192, so that the show reads
+# them all from it.
+CHURN = 500
+
+
+def vni_devices(ns: str, vnis, add: bool) -> None:
+    for v in vnis:
+        cmd = (f"ip -n {ns} link add br{v} type bridge; ip -n {ns} link set br{v} up; "
+               f"ip -n {ns} link add vxlan{v} type vxlan id {v} local 10.0.0.2 dstport 4789 "
+               f"nolearning; ip -n {ns} link set vxlan{v} master br{v}; "
+               f"ip -n {ns} link set vxlan{v} up") if add else \
+              f"ip -n {ns} link del vxlan{v}; ip -n {ns} link del br{v}"
+        subprocess.run(cmd, shell=True, check=add, timeout=20)
+
+
+def test_a_route_imported_into_five_vnis_lists_them_ascending(leaves):
+    """Four more VNIs on leaf2 import the sessions' route target, so every
+    session is imported into five VNIs, more than a route's slot holds
+    inline. They are listed ascending both when the show reads the VNI
+    tables whole and when a stalled show brings its table up to date from
+    the journal, change by change, for the last CHURN sessions, withdrawn
+    before it started and sent again under it (bgpd imports a route into
+    its VNIs in the order of its route-target lists, not by VNI)."""
+    leaf1, leaf2 = leaves[1], leaves[2]
+    ns = f"{PREFIX}-2"
+    every = sorted((VNI,) + MORE_VNIS)
+    # the route target the sessions' routes carry (leaf2's own VNI 100
+    # imports them by its auto-derived one, which ignores the AS)
+    rts = leaf1.json(f"show bgp l2vpn evpn vni {VNI}")["exportRts"]
+    assert rts, "leaf1's export route targets of VNI 100"
+    back = range(SESSIONS - CHURN, SESSIONS)
+    try:
+        vni_devices(ns, MORE_VNIS, add=True)
+        wait_for(lambda: all(f" {v} " in leaf2.show("show bgp l2vpn evpn vni") for v in MORE_VNIS),
+                 what="leaf2's bgpd knows the four VNIs")
+        leaf2.ok(*[line for v in MORE_VNIS
+                   for line in (f"vni {v}", *[f"route-target import {rt}" for rt in rts],
+                                "exit-vni")])
+        wait_for(lambda: all(s["importedInto"] == every for s in leaf2.sessions("remote")),
+                 timeout=60, what=f"every session listed as imported into {every}")
+        leaf1.ok(*["no " + host_line(k) for k in back])
+        wait_for(lambda: len(leaf2.sessions("remote")) == SESSIONS - CHURN, timeout=60,
+                 what=f"leaf2 lost the last {CHURN}")
+        feed = leaf2.json(SHOW + " feed")
+        stalled = RawVty(leaf2)
+        try:
+            stalled.send(SHOW + " json")
+            stalled.read_some(64 * 1024)
+            leaf1.ok(*[host_line(k) for k in back])
+            wait_for(lambda: len(leaf2.sessions("remote")) == SESSIONS, timeout=60,
+                     what="leaf2 has them back")
+            assert not stalled.done()
+            out, code = stalled.answer()
+        finally:
+            stalled.close()
+        assert code == 0
+        sessions = json.loads(out)["sessions"]
+        returned = {host_mac(k) for k in back}
+        assert len([s for s in sessions if s["hostMac"] in returned]) >= CHURN // 2
+        wrong = [(s["hostMac"], s["importedInto"]) for s in sessions if s["importedInto"] != every]
+        assert not wrong, f"{len(wrong)} sessions not listed with {every}: {wrong[:5]}"
+        wait_for(lambda: shows_in_progress(leaf2) == 0, what="the show freed")
+        after = leaf2.json(SHOW + " feed")
+        assert after["journalNotHeld"] == feed["journalNotHeld"], "the show read everything again"
+        # one change per (VNI, route) back
+        assert after["journalChangesRead"] - feed["journalChangesRead"] >= len(every) * CHURN
+    finally:
+        leaf2.ok(*[f"no vni {v}" for v in MORE_VNIS])
+        vni_devices(ns, MORE_VNIS, add=False)
+    wait_for(lambda: all(s["importedInto"] == [VNI] for s in leaf2.sessions("remote")),
+             timeout=60, what="the sessions imported into VNI 100 alone again")
 
 
 def test_a_reader_that_goes_away_ends_the_show(leaves):
