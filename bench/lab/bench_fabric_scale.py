@@ -44,6 +44,15 @@ Per run:
      Per leaf, the consumer's log time of the reconcile
      that re-pointed all its entries; then one evpnmon-ctl read per leaf
      checks every action. Then the same move back;
+  5b. host move under that load: vm102 pings vm101 every 5 ms; vm101's link
+     moves from vtep101 to the middle leaf (gratuitous ARP), then back. No
+     entry should change (R1/R2: entries 1 and 2 are on every VTEP of the
+     VNI); the consumers' reconciles over the move are counted. Times from
+     the captures against vm101's GARP: the first packet vm101 sends at its
+     new port whose copy reaches serv21 ("mirroring resumes"; the packets
+     sent there before it are counted), against the fabric's own type-2
+     move as above; then every packet vm101 sends over one more second must
+     reach serv21 exactly once;
   6. baseline in the same fabric: as many static MACs behind vm101's port
      with one `bridge -batch` (type-2 routes, the frr-plugin benchmark's
      baseline), until every leaf's zebra holds them (`show evpn vni 100
@@ -309,6 +318,101 @@ def move_server(gf: GenFabric, lab, src: str, dst: str, outdir: Path, tag: str,
     return res
 
 
+def move_host(gf: GenFabric, lab, host: str, src: str, dst: str, outdir: Path, tag: str,
+              timeout: float) -> dict:
+    """Move the monitored host src -> dst under 5 ms pings vm102 -> host.
+
+    Entries 1 and 2 are on every VTEP of the VNI before the host arrives
+    (R1/R2), so no entry should change: the consumers' reconcile lines over
+    the move are counted, not waited for. Times against the host's GARP
+    (captured in its own namespace, one clock with the other captures):
+      mirror resumed: the first packet the host sends at its new port whose
+        copy reaches serv21 (entry 1 of the new leaf); the packets it sent
+        there before that one are counted as not mirrored;
+      fabric's type-2 move: the first known-unicast VXLAN frame to the host's
+        MAC that vm102's leaf sends to the new VTEP (the same baseline as
+        the server move and as docs/benchmarks.md "Lab").
+    Then, over one more second, every packet the host sent at its new port
+    must have exactly one copy at serv21 (missing and duplicated counted)."""
+    pinger = "vm102"
+    hip, hmac = gf.host_ip[host], gf.host_mac[host]
+    pleaf = gf.where_is(lab, pinger)
+    sleaf = gf.where_is(lab, gf.server)
+    sif = lab.link_of(gf.server, sleaf).iface(gf.server)
+    res: dict = {"from": src, "to": dst}
+    rlog = ReconcileLog(gf, lab)
+    with contextlib.ExitStack() as st:
+        lab.spawn(pinger, ["ping", "-n", "-q", "-i", "0.005", hip], name="ping-host")
+        st.callback(lab.kill_process, pinger, "ping-host", 3)
+        time.sleep(0.5)
+        ch = st.enter_context(F.Capture(lab, host, "any", outdir / f"{tag}-host.pcap",
+                                        "icmp or arp"))
+        cs = st.enter_context(F.Capture(lab, gf.server, sif, outdir / f"{tag}-serv.pcap",
+                                        f"host {hip}"))
+        cu = st.enter_context(F.Capture(lab, pleaf, "eth1", outdir / f"{tag}-underlay.pcap",
+                                        "udp port 4789"))
+        time.sleep(1.0)
+        if not any(p.ip_src == hip for p in F.read_pcap(cs.path)):
+            raise AssertionError(f"{tag}: no copy of {host}'s traffic at serv21 before the move "
+                                 "(the mirror does not work)")
+        rlog.mark()
+        cpu = CpuWindow(gf, lab).start()
+        t_wall = time.time()
+        port = lab.move_link(host, src, dst)
+        res["new_port"] = port
+
+        def resumed(hpk, spk):
+            tg = F._garp_ts(hpk, hip, t_wall)
+            if tg is None:
+                return None, None
+            copies = {p.frame[14:] for p in spk}
+            sent = [p for p in hpk if p.ts >= tg and p.outgoing and p.ethertype == 0x0800]
+            for i, p in enumerate(sent):
+                if p.frame in copies:
+                    return tg, i
+            return tg, None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if resumed(F.read_pcap(ch.path), F.read_pcap(cs.path))[1] is not None:
+                break
+            time.sleep(0.2)
+        time.sleep(1.0)
+        res["cpu_move"] = cpu.stop()
+        hpk, spk, upk = ch.stop(), cs.stop(), cu.stop()
+    tg, gap = resumed(hpk, spk)
+    if tg is None:
+        raise AssertionError(f"{tag}: no gratuitous ARP of {host} captured")
+    if gap is None:
+        raise AssertionError(f"{tag}: no packet {host} sent at {dst} was mirrored "
+                             f"within {timeout:.0f} s")
+    sent = [p for p in hpk if p.ts >= tg and p.outgoing and p.ethertype == 0x0800]
+    tm = sent[gap].ts
+    after = sent[gap:]
+    n_copies: dict[bytes, int] = {}
+    for p in spk:
+        if p.ts >= tg and p.ip_src == hip:
+            n_copies[p.frame[14:]] = n_copies.get(p.frame[14:], 0) + 1
+    tf = F.first_known_unicast(upk, tg, hmac, gf.vtep_ip[dst])
+    changed = {}
+    for leaf in gf.leaves:
+        n = sum(i + r + d for _t, i, r, d, _u, _rest in rlog.lines(leaf, t_wall))
+        if n:
+            changed[leaf] = n
+    res.update({
+        "garp_after_move_start_s": tg - t_wall,
+        "mirror_resumed_s": tm - tg,
+        "fabric_type2_move_s": None if tf is None else tf - tg,
+        "sent_at_new_port_before_first_mirrored": gap,
+        "sent_after_resume": len(after),
+        "not_mirrored_after_resume": sum(1 for p in after if p.frame not in n_copies),
+        "mirrored_more_than_once": sum(1 for p in after if n_copies.get(p.frame, 0) > 1),
+        "entries_changed_by_leaf": changed,
+    })
+    if not after or res["not_mirrored_after_resume"] or res["mirrored_more_than_once"]:
+        raise AssertionError(f"{tag}: not exactly once after the move: {res}")
+    return res
+
+
 def type2_baseline(gf: GenFabric, lab, count: int, timeout: float) -> dict:
     """`count` static MACs behind vm101's port on vtep101 with one `bridge
     -batch` (zebra learns them, bgpd advertises type-2 routes); per leaf the
@@ -455,6 +559,17 @@ def run(n: int, sessions: int, idle: float, outdir: Path, timeout: float) -> dic
                     f"after the GARP")
                 time.sleep(3)
             res["mem_after_moves"] = memory(gf, lab)   # after 2 more reads per consumer
+            # 5b. the monitored host moves under that load, then back
+            a, b = gf.where_is(lab, "vm101"), gf.leaves[len(gf.leaves) // 2]
+            for k, (x, y) in enumerate(((a, b), (b, a))):
+                mv = move_host(gf, lab, "vm101", x, y, outdir, f"hmv{k + 1}", timeout)
+                res.setdefault("host_moves", []).append(mv)
+                log(f"N={n}: vm101 {x} -> {y}: mirroring resumed {mv['mirror_resumed_s']:.3f} s "
+                    f"after the GARP (fabric's type-2 move {mv['fabric_type2_move_s']}); "
+                    f"{mv['sent_at_new_port_before_first_mirrored']} packets before the first "
+                    f"mirrored, then {mv['sent_after_resume']} each mirrored once; entries "
+                    f"changed: {sum(mv['entries_changed_by_leaf'].values())}")
+                time.sleep(3)
             # 6. baseline in the same fabric: as many type-2 MAC routes
             try:
                 res["type2_baseline"] = tb = type2_baseline(gf, lab, sessions, timeout)
