@@ -65,6 +65,9 @@ private:
 	void log_decap_waiting();
 	// Paced (see core/pacer.hpp): reconciles now, or arms pace_timer_.
 	void reconcile();
+	// The audit's full pass has run, costing `full_pass`: the next audit
+	// waits --audit-interval, or longer when the audit's cost asks it.
+	void audit_done(Clock::duration full_pass);
 	void arm_pace_timer(Clock::time_point due);
 
 	// Kernel FDB updates go to the engine under their own source.
@@ -90,6 +93,11 @@ private:
 	Clock::time_point started_;
 	std::optional<Clock::time_point> fpm_settle_at_;
 	Clock::time_point next_audit_;
+	// An audit whose full pass has not run yet: what its tick's part cost
+	// and the full-pass count before it.
+	std::optional<Clock::duration> audit_cost_;
+	std::uint64_t audit_full_passes_ = 0;
+	std::chrono::milliseconds audit_gap_logged_{0};
 	ReconcilePacer pacer_;
 	UniqueFd pace_timer_;
 	std::optional<Clock::time_point> pace_armed_;

@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+"""The audits' share of the daemon's time (--audit-max-load), through the
+running daemon (memory backend, loopback, no root). A fake bgpd serves 2,000
+collector sessions (4,000 entries); --audit-interval 1 asks for an audit
+every second. An audit's full pass holds the event loop (about 1 s at
+100,000 sessions), so the next one waits at least its cost * 100 /
+--audit-max-load:
+
+  * --audit-max-load 0: an audit every second (the full-pass counter grows
+    by 3 within 10 s);
+  * --audit-max-load 0.001: after the first audit, one log line says when
+    the next comes and why (at least 100,000 times its cost: minutes), and
+    no second audit comes within the next 4 s;
+  * SIGUSR1 still audits at once, and the daemon stops cleanly.
+
+usage: it_audit_spacing.py BUILD_DIR"""
+import re
+import shutil
+import signal
+import time
+
+from metrics_lib import Daemon, Fail, check, run
+
+FEED = ['--generate', '2000,100,192.0.2.9']
+ENTRIES = 4000
+
+
+def wait_for(d, cond, what, timeout=10):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        check(d.alive(), 'daemon died: %s' % d.tail_log())
+        v = cond()
+        if v:
+            return v
+        time.sleep(0.1)
+    raise Fail('timeout waiting for %s' % what)
+
+
+def full_passes(d):
+    return d.counters()['full-passes']
+
+
+def daemon(build, load):
+    d = Daemon(build, ['--startup-grace', '0', '--audit-interval', '1', '--audit-max-load', load])
+    d.start_feed([], FEED)
+    d.start()
+    wait_for(d, lambda: len(d.state()['entries'].get('entry', [])) == ENTRIES,
+             'the %d entries' % ENTRIES, timeout=30)
+    return d
+
+
+def every_interval(build):
+    d = daemon(build, '0')
+    try:
+        p0 = full_passes(d)
+        wait_for(d, lambda: full_passes(d) >= p0 + 3, 'three audits one second apart')
+        check('--audit-max-load' not in open(d.log).read(), 'no spacing logged with 0')
+        check(d.stop() == 0, 'clean stop')
+    except Fail:
+        print(d.tail_log())
+        raise
+    finally:
+        d.stop()
+        shutil.rmtree(d.dir, ignore_errors=True)
+
+
+def spaced(build):
+    d = daemon(build, '0.001')
+    try:
+        line = wait_for(d, lambda: re.search(
+            r'audit took (\d+) ms: the next in (\d+) s, so that audits take at most 0\.001 % '
+            r'of the time \(--audit-max-load\)', open(d.log).read()), 'the spacing logged')
+        check(int(line.group(2)) >= 10, 'the next audit in %s s' % line.group(2))
+        p1 = full_passes(d)
+        time.sleep(4)  # the absence of an audit can only be seen over a window
+        check(full_passes(d) == p1, 'an audit came within 4 s: %d -> %d full passes'
+              % (p1, full_passes(d)))
+        d.proc.send_signal(signal.SIGUSR1)
+        wait_for(d, lambda: full_passes(d) == p1 + 1, 'the audit SIGUSR1 asks for')
+        check(d.stop() == 0, 'clean stop')
+    except Fail:
+        print(d.tail_log())
+        raise
+    finally:
+        d.stop()
+        shutil.rmtree(d.dir, ignore_errors=True)
+
+
+def main(build):
+    every_interval(build)
+    spaced(build)
+    print('audits every --audit-interval at load 0; spaced by their cost at load 0.001 '
+          '(logged, none within 4 s), SIGUSR1 audits at once')
+
+
+if __name__ == '__main__':
+    run(main)
