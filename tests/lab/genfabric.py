@@ -77,12 +77,22 @@ class GenFabric:
             r = lab.vtysh_json(leaf, "show evpn vni 100 json").get("numRemoteVteps", [])
             return (len(r) if isinstance(r, list) else int(r)) >= want   # 8.4: a list
         pending = list(self.leaves)
-        deadline = time.monotonic() + timeout
+        t0 = time.monotonic()
+        deadline = t0 + timeout
+        stuck, next_look = "", t0 + 60
         while pending:
             pending = [l for l in pending if not _safe(ok, l)]
             if pending and time.monotonic() > deadline:
                 raise LabError(f"flood lists incomplete on {pending}"
                                + self._queued_routes(lab, pending))
+            if pending and time.monotonic() > next_look:
+                # The same routes still queued 10 s later: that zebra
+                # defect, which no wait ends (a route queued for its
+                # install is normal, for seconds at most).
+                now = self._queued_routes(lab, pending)
+                if now and now == stuck:
+                    raise LabError(f"flood lists incomplete on {pending}" + now)
+                stuck, next_look = now, time.monotonic() + 10
             if pending:
                 time.sleep(0.5)
 
