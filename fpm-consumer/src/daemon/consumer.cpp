@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdint>
 #include <cstring>
 #include <stdexcept>
 #include <system_error>
@@ -175,6 +176,7 @@ Consumer::Consumer(const Options &o) : options_(o), started_(Clock::now())
 	loop_.set_usr1([this] {
 		LOG_INFO("SIGUSR1: audit and full pass on the next tick");
 		next_audit_ = Clock::now();
+		audit_asked_ = true;
 	});
 	loop_.set_error_handler([](const std::exception &e) { LOG_ERROR("event handler: " << e.what()); });
 	LOG_INFO("started: backend " << o.backend << ", feed " << o.feed_endpoint << ", "
@@ -302,9 +304,14 @@ void Consumer::tick()
 		LOG_WARN("FPM: no zebra connection after start-up grace; deciding without it");
 		engine_->open_gate(Gate::Fpm);
 	}
+	// An audit whose full pass never came (it failed) is not waited for.
+	if (audit_cost_ && now - audit_start_ > options_.audit_interval)
+		audit_cost_.reset();
 	if (now >= next_audit_ && !audit_cost_) {
-		const auto audit_start = Clock::now();
-		next_audit_ = Clock::time_point::max(); // set when its full pass has run
+		audit_start_ = Clock::now();
+		audit_asked_ = false;
+		// Kept if this audit fails; audit_done() sets it from its cost.
+		next_audit_ = audit_start_ + options_.audit_interval;
 		audit_full_passes_ = engine_->counters().full_passes;
 		engine_->audit(); // re-read the installed entries
 		const auto fixes = engine_->counters().local_audit_fixes;
@@ -315,7 +322,7 @@ void Consumer::tick()
 		if (engine_->counters().local_audit_fixes != fixes)
 			LOG_WARN("local MAC audit corrected " << engine_->counters().local_audit_fixes - fixes
 							      << " location(s) (missed FDB events)");
-		audit_cost_ = Clock::now() - audit_start;
+		audit_cost_ = Clock::now() - audit_start_;
 	}
 	log_collector_drops(now);
 	reconcile();
@@ -422,11 +429,11 @@ void Consumer::reconcile()
 }
 
 // The audit's full pass holds the event loop for its whole length (about
-// 0.6 s at 100,000 sessions): events that arrive meanwhile wait for it. Audits
-// spaced by at least their cost * 100 / --audit-max-load keep the share of
-// the time they hold the loop, and so the share of events that wait for
-// one, under that load (0.5 %: the 99th percentile of event latency is not
-// an audit's).
+// 0.6 s at 100,000 sessions): events that arrive meanwhile wait for it.
+// Audits that start at least their cost * 100 / --audit-max-load apart
+// hold the loop at most that share of the time, and so delay at most
+// about that share of events (0.5 %: not the 99th percentile of event
+// latency).
 void Consumer::audit_done(Clock::duration full_pass)
 {
 	using std::chrono::milliseconds;
@@ -434,18 +441,22 @@ void Consumer::audit_done(Clock::duration full_pass)
 	audit_cost_.reset();
 	auto gap = options_.audit_interval;
 	if (options_.audit_max_load > 0) {
-		const auto need = std::chrono::duration_cast<milliseconds>(
-			std::chrono::duration<double>(cost) * (100.0 / options_.audit_max_load));
-		gap = std::max(gap, need);
+		// At most a day: a tiny load must not overflow the clock.
+		const double need_s = std::chrono::duration<double>(cost).count() * 100.0 /
+				      options_.audit_max_load;
+		gap = std::max(gap, milliseconds(static_cast<std::int64_t>(
+					    std::min(need_s, 86400.0) * 1000.0)));
 	}
-	// a SIGUSR1 meanwhile asked for the next one now
-	next_audit_ = std::min(next_audit_, Clock::now() + gap);
-	// Logged when the spacing starts, changes by a fifth or more, or ends.
+	// A SIGUSR1 during this audit asked for the next one now.
+	next_audit_ = audit_asked_ ? Clock::now() : audit_start_ + gap;
+	// Logged when the spacing starts, when it grows by a quarter or shrinks
+	// by a fifth, and when it ends.
 	const auto ms = std::chrono::duration_cast<milliseconds>(cost).count();
 	const auto logged = audit_gap_logged_.count();
 	if (gap > options_.audit_interval) {
 		if (!logged || gap.count() * 4 > logged * 5 || gap.count() * 5 < logged * 4) {
-			LOG_INFO("audit took " << ms << " ms: the next in " << gap.count() / 1000
+			LOG_INFO("audit took " << ms << " ms: the next in "
+					       << static_cast<double>(gap.count()) / 1000.0
 					       << " s, so that audits take at most "
 					       << options_.audit_max_load
 					       << " % of the time (--audit-max-load)");

@@ -93,9 +93,12 @@ private:
 	Clock::time_point started_;
 	std::optional<Clock::time_point> fpm_settle_at_;
 	Clock::time_point next_audit_;
-	// An audit whose full pass has not run yet: what its tick's part cost
-	// and the full-pass count before it.
+	// The last audit's start; while its full pass has not run yet, what
+	// its tick's part cost and the full-pass count before it; a SIGUSR1
+	// since it started.
+	Clock::time_point audit_start_;
 	std::optional<Clock::duration> audit_cost_;
+	bool audit_asked_ = false;
 	std::uint64_t audit_full_passes_ = 0;
 	std::chrono::milliseconds audit_gap_logged_{0};
 	ReconcilePacer pacer_;

@@ -2,7 +2,7 @@
 """The audits' share of the daemon's time (--audit-max-load), through the
 running daemon (memory backend, loopback, no root). A fake bgpd serves 2,000
 collector sessions (4,000 entries); --audit-interval 1 asks for an audit
-every second. An audit's full pass holds the event loop (about 1 s at
+every second. An audit's full pass holds the event loop (about 0.6 s at
 100,000 sessions), so the next one waits at least its cost * 100 /
 --audit-max-load:
 
@@ -10,8 +10,11 @@ every second. An audit's full pass holds the event loop (about 1 s at
     by 3 within 10 s);
   * --audit-max-load 0.001: after the first audit, one log line says when
     the next comes and why (at least 100,000 times its cost: minutes), and
-    no second audit comes within the next 4 s;
-  * SIGUSR1 still audits at once, and the daemon stops cleanly.
+    no second audit comes within the next 4 s; SIGUSR1 audits on the next
+    tick;
+  * --audit-max-load 0.2 (500 times the cost: seconds): the next audit
+    comes when the log line said, within a second or two, not never;
+  * every daemon stops cleanly.
 
 usage: it_audit_spacing.py BUILD_DIR"""
 import re
@@ -68,9 +71,9 @@ def spaced(build):
     d = daemon(build, '0.001')
     try:
         line = wait_for(d, lambda: re.search(
-            r'audit took (\d+) ms: the next in (\d+) s, so that audits take at most 0\.001 % '
+            r'audit took (\d+) ms: the next in ([\d.]+) s, so that audits take at most 0\.001 % '
             r'of the time \(--audit-max-load\)', open(d.log).read()), 'the spacing logged')
-        check(int(line.group(2)) >= 10, 'the next audit in %s s' % line.group(2))
+        check(float(line.group(2)) >= 10, 'the next audit in %s s' % line.group(2))
         p1 = full_passes(d)
         time.sleep(4)  # the absence of an audit can only be seen over a window
         check(full_passes(d) == p1, 'an audit came within 4 s: %d -> %d full passes'
@@ -86,11 +89,36 @@ def spaced(build):
         shutil.rmtree(d.dir, ignore_errors=True)
 
 
+def spaced_then_due(build):
+    d = daemon(build, '0.2')
+    try:
+        line = wait_for(d, lambda: re.search(
+            r'audit took \d+ ms: the next in ([\d.]+) s, so that audits take at most 0\.2 % ',
+            open(d.log).read()), 'the spacing logged')
+        seen, gap = time.monotonic(), float(line.group(1))
+        print('spaced audit: the next in %.1f s' % gap)
+        check(1 < gap <= 30, 'the next audit in %s s: the audit cost more than 60 ms or less than 2 ms' % gap)
+        p1 = full_passes(d)
+        wait_for(d, lambda: full_passes(d) > p1, 'the spaced audit', timeout=gap + 3)
+        # the gap counts from the audit's start, a little before the line
+        check(time.monotonic() - seen >= gap - 1.5, 'the audit came %.1f s after the line, '
+              'not %.1f s' % (time.monotonic() - seen, gap))
+        check(d.stop() == 0, 'clean stop')
+    except Fail:
+        print(d.tail_log())
+        raise
+    finally:
+        d.stop()
+        shutil.rmtree(d.dir, ignore_errors=True)
+
+
 def main(build):
     every_interval(build)
     spaced(build)
+    spaced_then_due(build)
     print('audits every --audit-interval at load 0; spaced by their cost at load 0.001 '
-          '(logged, none within 4 s), SIGUSR1 audits at once')
+          '(logged, none within 4 s, SIGUSR1 audits at once); at load 0.2 the spaced audit '
+          'comes when logged')
 
 
 if __name__ == '__main__':
