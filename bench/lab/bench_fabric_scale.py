@@ -410,6 +410,8 @@ def move_host(gf: GenFabric, lab, host: str, src: str, dst: str, outdir: Path, t
     })
     if not after or res["not_mirrored_after_resume"] or res["mirrored_more_than_once"]:
         raise AssertionError(f"{tag}: not exactly once after the move: {res}")
+    if changed:
+        raise AssertionError(f"{tag}: a host move changed entries (none should): {changed}")
     return res
 
 
@@ -559,17 +561,27 @@ def run(n: int, sessions: int, idle: float, outdir: Path, timeout: float) -> dic
                     f"after the GARP")
                 time.sleep(3)
             res["mem_after_moves"] = memory(gf, lab)   # after 2 more reads per consumer
-            # 5b. the monitored host moves under that load, then back
+            # 5b. the monitored host moves under that load, then back. A
+            # failed move is reported and the run goes on, with vm101 back
+            # at its port on vtep101 (the type-2 baseline uses that port).
             a, b = gf.where_is(lab, "vm101"), gf.leaves[len(gf.leaves) // 2]
-            for k, (x, y) in enumerate(((a, b), (b, a))):
-                mv = move_host(gf, lab, "vm101", x, y, outdir, f"hmv{k + 1}", timeout)
-                res.setdefault("host_moves", []).append(mv)
-                log(f"N={n}: vm101 {x} -> {y}: mirroring resumed {mv['mirror_resumed_s']:.3f} s "
-                    f"after the GARP (fabric's type-2 move {mv['fabric_type2_move_s']}); "
-                    f"{mv['sent_at_new_port_before_first_mirrored']} packets before the first "
-                    f"mirrored, then {mv['sent_after_resume']} each mirrored once; entries "
-                    f"changed: {sum(mv['entries_changed_by_leaf'].values())}")
-                time.sleep(3)
+            try:
+                for k, (x, y) in enumerate(((a, b), (b, a))):
+                    mv = move_host(gf, lab, "vm101", x, y, outdir, f"hmv{k + 1}", timeout)
+                    res.setdefault("host_moves", []).append(mv)
+                    t2 = mv["fabric_type2_move_s"]
+                    log(f"N={n}: vm101 {x} -> {y}: mirroring resumed "
+                        f"{mv['mirror_resumed_s']:.3f} s after the GARP (fabric's type-2 move "
+                        f"{'none seen' if t2 is None else f'{t2:.3f} s'}); "
+                        f"{mv['sent_at_new_port_before_first_mirrored']} packets before the "
+                        f"first mirrored, then {mv['sent_after_resume']} each mirrored once; "
+                        f"no entry changed")
+                    time.sleep(3)
+            except Exception as e:                   # noqa: BLE001
+                res["host_move_error"] = repr(e)
+                log(f"N={n}: host move failed: {e!r}")
+                if gf.where_is(lab, "vm101") != a:
+                    lab.move_link("vm101", gf.where_is(lab, "vm101"), a, to_ifname="eth2")
             # 6. baseline in the same fabric: as many type-2 MAC routes
             try:
                 res["type2_baseline"] = tb = type2_baseline(gf, lab, sessions, timeout)

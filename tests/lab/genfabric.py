@@ -71,24 +71,20 @@ class GenFabric:
 
     def wait_vteps(self, lab: Lab, timeout: float = 300) -> None:
         """Every leaf has every other leaf in its VNI's flood list (type-3)."""
-        want = self.n - 1
-
-        def ok(leaf):
-            r = lab.vtysh_json(leaf, "show evpn vni 100 json").get("numRemoteVteps", [])
-            return (len(r) if isinstance(r, list) else int(r)) >= want   # 8.4: a list
         pending = list(self.leaves)
         t0 = time.monotonic()
         deadline = t0 + timeout
         stuck, next_look = "", t0 + 60
         while pending:
-            pending = [l for l in pending if not _safe(ok, l)]
+            pending = [l for l in pending
+                       if not _safe(lambda x: not self._missing_vteps(lab, x), l)]
             if pending and time.monotonic() > deadline:
                 raise LabError(f"flood lists incomplete on {pending}"
                                + self._queued_routes(lab, pending))
             if pending and time.monotonic() > next_look:
-                # The same routes still queued 10 s later: that zebra
-                # defect, which no wait ends (a route queued for its
-                # install is normal, for seconds at most).
+                # The same missing VTEPs' routes still queued 10 s later:
+                # that zebra defect, which no wait ends (a route queued for
+                # its install is normal, for seconds at most).
                 now = self._queued_routes(lab, pending)
                 if now and now == stuck:
                     raise LabError(f"flood lists incomplete on {pending}" + now)
@@ -96,21 +92,32 @@ class GenFabric:
             if pending:
                 time.sleep(0.5)
 
+    def _missing_vteps(self, lab: Lab, leaf: str) -> set[str]:
+        """The other leaves' VTEP addresses absent from leaf's flood list."""
+        r = lab.vtysh_json(leaf, "show evpn vni 100 json").get("numRemoteVteps", [])
+        have = set(r) if isinstance(r, list) else set()    # 8.4: a list
+        want = {ip for l, ip in self.vtep_ip.items() if l != leaf}
+        if not isinstance(r, list) and int(r) >= len(want):
+            return set()
+        return want - have
+
     def _queued_routes(self, lab: Lab, leaves: list[str]) -> str:
-        """Why a flood list can stay short: a VTEP's loopback route that
-        zebra still marks queued for the dataplane although installed
-        (internalStatus QUEUED|INSTALLED), so its next-hop tracking never
-        resolves and bgpd never imports that VTEP's type-3 route. An FRR
-        zebra defect (docs/lab.md, "Generated large fabric"), not ours."""
+        """Why a flood list can stay short: the loopback route of a VTEP it
+        lacks, which zebra still marks queued for the dataplane although
+        installed (internalStatus QUEUED|INSTALLED), so its next-hop tracking
+        never resolves and bgpd never imports that VTEP's type-3 route. An
+        FRR zebra defect (docs/lab.md, "Generated large fabric"), not ours."""
         out = []
         for leaf in leaves:
             try:
+                missing = self._missing_vteps(lab, leaf)
                 rt = lab.vtysh_json(leaf, "show ip route json")
             except Exception:                        # noqa: BLE001
                 continue
-            stuck = [p for p, rs in rt.items() for r in rs if r.get("queued")]
+            stuck = [p for p, rs in rt.items() for r in rs
+                     if r.get("queued") and p.split("/")[0] in missing]
             if stuck:
-                out.append(f"{leaf}: {', '.join(stuck)}")
+                out.append(f"{leaf}: {', '.join(sorted(stuck))}")
         return ("; routes zebra still marks queued (see docs/lab.md): " + "; ".join(out)
                 if out else "")
 
