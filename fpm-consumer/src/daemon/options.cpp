@@ -93,8 +93,8 @@ Options parse(int argc, const char *const *argv, bool exit_on_error)
 	app.add_option("--audit-interval", audit, "seconds between re-reads of the dataplane")
 		->capture_default_str()->check(CLI::Range(1, 86400));
 	app.add_option("--audit-max-load", o.audit_max_load,
-		       "percent of the time audits may take: an audit that cost d waits at least "
-		       "d * 100 / PERCENT before the next (0: --audit-interval alone)")
+		       "percent of the time audits may take: after an audit that cost d, the next "
+		       "starts at least d * 100 / PERCENT after it started (0: --audit-interval alone)")
 		->capture_default_str()->check(CLI::Range(0.0, 100.0));
 	bool no_kernel_fdb = false, no_route_check = false;
 	app.add_flag("--no-kernel-fdb", no_kernel_fdb,

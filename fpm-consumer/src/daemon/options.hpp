@@ -66,9 +66,10 @@ struct Options {
 	std::chrono::milliseconds fpm_resync{5000};
 	std::chrono::milliseconds startup_grace{10000};
 	std::chrono::milliseconds audit_interval{60000};
-	// The most of the daemon's time audits may take, in percent: an audit
-	// that cost d is followed by at least d * 100 / audit_max_load, if that
-	// is longer than audit_interval. 0: audit_interval alone.
+	// The most of the daemon's time audits may take, in percent: the next
+	// audit starts at least d * 100 / audit_max_load after the start of one
+	// that cost d, if that is longer than audit_interval. 0: audit_interval
+	// alone.
 	double audit_max_load = 0.5;
 	bool kernel_fdb = true;
 	bool require_vtep_route = true;
