@@ -33,7 +33,9 @@ std::uint32_t resolve_ifindex(const std::string &dev)
 
 } // namespace
 
-Consumer::Consumer(const Options &o) : options_(o), started_(Clock::now())
+Consumer::Consumer(const Options &o)
+    : options_(o), started_(Clock::now()),
+      audit_({.interval = o.audit_interval, .max_load = o.audit_max_load}, started_)
 {
 	log::set_level(log::parse_level(o.log_level));
 
@@ -168,15 +170,17 @@ Consumer::Consumer(const Options &o) : options_(o), started_(Clock::now())
 		pace_armed_.reset(); // the idle handler after this batch reconciles
 	});
 
-	next_audit_ = Clock::now() + o.audit_interval;
+	// The first audit one interval after the start-up, not after the
+	// constructor began (the dataplane's set-up can take seconds).
+	audit_ = AuditSchedule({.interval = o.audit_interval, .max_load = o.audit_max_load},
+			       Clock::now());
 	loop_.set_tick(std::chrono::milliseconds(250), [this] { tick(); });
 	loop_.set_idle([this] { reconcile(); });
 	// On demand: the audit (re-read the dataplane, full pass with its check)
 	// on the next tick.
 	loop_.set_usr1([this] {
 		LOG_INFO("SIGUSR1: audit and full pass on the next tick");
-		next_audit_ = Clock::now();
-		audit_asked_ = true;
+		audit_.ask();
 	});
 	loop_.set_error_handler([](const std::exception &e) { LOG_ERROR("event handler: " << e.what()); });
 	LOG_INFO("started: backend " << o.backend << ", feed " << o.feed_endpoint << ", "
@@ -304,14 +308,9 @@ void Consumer::tick()
 		LOG_WARN("FPM: no zebra connection after start-up grace; deciding without it");
 		engine_->open_gate(Gate::Fpm);
 	}
-	// An audit whose full pass never came (it failed) is not waited for.
-	if (audit_cost_ && now - audit_start_ > options_.audit_interval)
-		audit_cost_.reset();
-	if (now >= next_audit_ && !audit_cost_) {
-		audit_start_ = Clock::now();
-		audit_asked_ = false;
-		// Kept if this audit fails; audit_done() sets it from its cost.
-		next_audit_ = audit_start_ + options_.audit_interval;
+	if (audit_.due(now, audit_.busy(now, engine_->dirty()))) {
+		const auto audit_start = Clock::now();
+		audit_.started(audit_start);
 		audit_full_passes_ = engine_->counters().full_passes;
 		engine_->audit(); // re-read the installed entries
 		const auto fixes = engine_->counters().local_audit_fixes;
@@ -322,7 +321,7 @@ void Consumer::tick()
 		if (engine_->counters().local_audit_fixes != fixes)
 			LOG_WARN("local MAC audit corrected " << engine_->counters().local_audit_fixes - fixes
 							      << " location(s) (missed FDB events)");
-		audit_cost_ = Clock::now() - audit_start_;
+		audit_tick_cost_ = Clock::now() - audit_start;
 	}
 	log_collector_drops(now);
 	reconcile();
@@ -407,8 +406,12 @@ void Consumer::reconcile()
 	auto st = engine_->reconcile();
 	const auto end = Clock::now();
 	pacer_.ran(start, end);
-	if (audit_cost_ && engine_->counters().full_passes != audit_full_passes_)
-		audit_done(end - start);
+	if (audit_.in_progress() && engine_->counters().full_passes != audit_full_passes_) {
+		const auto cost = audit_tick_cost_ + (end - start);
+		log_audit_spacing(cost, audit_.done(cost));
+	}
+	if (st && st->installed + st->replaced + st->removed)
+		audit_.changed(end);
 	if (st) {
 		log_unsupported_collectors();
 		reconcile_seconds_.observe(std::chrono::duration<double>(end - start).count());
@@ -428,39 +431,22 @@ void Consumer::reconcile()
 	}
 }
 
-// The audit's full pass holds the event loop for its whole length (about
-// 0.6 s at 100,000 sessions): events that arrive meanwhile wait for it.
-// Audits that start at least their cost * 100 / --audit-max-load apart
-// hold the loop at most that share of the time, and so delay at most
-// about that share of events (0.5 %: not the 99th percentile of event
-// latency).
-void Consumer::audit_done(Clock::duration full_pass)
+// Logged when the spacing by cost (core/audit_schedule.hpp) starts, when
+// it grows by a quarter or shrinks by a fifth, and when it ends.
+void Consumer::log_audit_spacing(Clock::duration cost, Clock::duration gap)
 {
+	using std::chrono::duration_cast;
 	using std::chrono::milliseconds;
-	const auto cost = *audit_cost_ + full_pass;
-	audit_cost_.reset();
-	auto gap = options_.audit_interval;
-	if (options_.audit_max_load > 0) {
-		// At most a day: a tiny load must not overflow the clock.
-		const double need_s = std::chrono::duration<double>(cost).count() * 100.0 /
-				      options_.audit_max_load;
-		gap = std::max(gap, milliseconds(static_cast<std::int64_t>(
-					    std::min(need_s, 86400.0) * 1000.0)));
-	}
-	// A SIGUSR1 during this audit asked for the next one now.
-	next_audit_ = audit_asked_ ? Clock::now() : audit_start_ + gap;
-	// Logged when the spacing starts, when it grows by a quarter or shrinks
-	// by a fifth, and when it ends.
-	const auto ms = std::chrono::duration_cast<milliseconds>(cost).count();
+	const auto ms = duration_cast<milliseconds>(cost).count();
+	const auto g = duration_cast<milliseconds>(gap).count();
 	const auto logged = audit_gap_logged_.count();
 	if (gap > options_.audit_interval) {
-		if (!logged || gap.count() * 4 > logged * 5 || gap.count() * 5 < logged * 4) {
-			LOG_INFO("audit took " << ms << " ms: the next in "
-					       << static_cast<double>(gap.count()) / 1000.0
+		if (!logged || g * 4 > logged * 5 || g * 5 < logged * 4) {
+			LOG_INFO("audit took " << ms << " ms: the next in " << static_cast<double>(g) / 1000.0
 					       << " s, so that audits take at most "
 					       << options_.audit_max_load
 					       << " % of the time (--audit-max-load)");
-			audit_gap_logged_ = gap;
+			audit_gap_logged_ = milliseconds(g);
 		}
 	} else if (logged) {
 		LOG_INFO("audit took " << ms << " ms: the next in "

@@ -3,6 +3,7 @@
 // (FPM resync sweep, start-up grace, feed hold, audits) and serves the state.
 #pragma once
 
+#include "core/audit_schedule.hpp"
 #include "core/engine.hpp"
 #include "core/histogram.hpp"
 #include "core/no_route_log.hpp"
@@ -65,9 +66,7 @@ private:
 	void log_decap_waiting();
 	// Paced (see core/pacer.hpp): reconciles now, or arms pace_timer_.
 	void reconcile();
-	// The audit's full pass has run, costing `full_pass`: the next audit
-	// waits --audit-interval, or longer when the audit's cost asks it.
-	void audit_done(Clock::duration full_pass);
+	void log_audit_spacing(Clock::duration cost, Clock::duration gap);
 	void arm_pace_timer(Clock::time_point due);
 
 	// Kernel FDB updates go to the engine under their own source.
@@ -92,13 +91,10 @@ private:
 	Histogram reconcile_seconds_{reconcile_duration_buckets()};
 	Clock::time_point started_;
 	std::optional<Clock::time_point> fpm_settle_at_;
-	Clock::time_point next_audit_;
-	// The last audit's start; while its full pass has not run yet, what
-	// its tick's part cost and the full-pass count before it; a SIGUSR1
-	// since it started.
-	Clock::time_point audit_start_;
-	std::optional<Clock::duration> audit_cost_;
-	bool audit_asked_ = false;
+	AuditSchedule audit_;
+	// The audit in progress: what its tick's part cost, and the full-pass
+	// count before it (its full pass has run when the count moves).
+	Clock::duration audit_tick_cost_{};
 	std::uint64_t audit_full_passes_ = 0;
 	std::chrono::milliseconds audit_gap_logged_{0};
 	ReconcilePacer pacer_;

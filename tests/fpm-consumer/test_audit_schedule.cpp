@@ -1,0 +1,100 @@
+// When the periodic audit runs (core/audit_schedule.hpp): synthetic time
+// points, no clock, no timing assertions.
+#include "core/audit_schedule.hpp"
+
+#include <doctest/doctest.h>
+
+using evpnmon::consumer::AuditSchedule;
+using namespace std::chrono_literals;
+
+namespace {
+const AuditSchedule::TimePoint T0{std::chrono::seconds(1000)};
+
+AuditSchedule schedule(double load = 0.5)
+{
+	return AuditSchedule({.interval = 60s, .max_load = load, .quiet = 1s}, T0);
+}
+} // namespace
+
+TEST_CASE("an audit is due one interval after the start, then one interval after it began")
+{
+	auto a = schedule();
+	CHECK(!a.due(T0 + 59s, false));
+	REQUIRE(a.due(T0 + 60s, false));
+	a.started(T0 + 60s);
+	CHECK(a.in_progress());
+	CHECK(!a.due(T0 + 61s, false)); // in progress
+	// a cheap audit: the interval stands, counted from the audit's start
+	CHECK(a.done(100ms) == 60s);
+	CHECK(!a.in_progress());
+	CHECK(!a.due(T0 + 119s, false));
+	CHECK(a.due(T0 + 120s, false));
+}
+
+TEST_CASE("a costly audit spaces the next: cost * 100 / max_load after its start")
+{
+	auto a = schedule(0.5);
+	a.started(T0 + 60s);
+	CHECK(a.done(600ms) == 120s); // 0.6 s at 0.5 %: 200 x 0.6 s
+	CHECK(a.next() == T0 + 180s);
+	CHECK(!a.due(T0 + 179s, false));
+	CHECK(a.due(T0 + 180s, false));
+	a.started(T0 + 180s);
+	CHECK(a.done(100ms) == 60s); // cheap again: the interval
+	CHECK(a.next() == T0 + 240s);
+}
+
+TEST_CASE("max_load 0 keeps the interval whatever the cost; a tiny load stops at a day")
+{
+	auto a = schedule(0);
+	a.started(T0 + 60s);
+	CHECK(a.done(10s) == 60s);
+	auto b = schedule(1e-12);
+	b.started(T0 + 60s);
+	CHECK(b.done(1s) == std::chrono::duration_cast<AuditSchedule::Duration>(24h));
+}
+
+TEST_CASE("a due audit waits while the consumer is busy, at most one more interval")
+{
+	auto a = schedule();
+	CHECK(!a.due(T0 + 60s, true));
+	CHECK(!a.due(T0 + 119s, true));
+	CHECK(a.due(T0 + 90s, false)); // a quiet moment
+	CHECK(a.due(T0 + 120s, true)); // busy for a whole interval: it runs anyway
+}
+
+TEST_CASE("busy: work pending, or entries changed within the quiet time")
+{
+	auto a = schedule();
+	CHECK(!a.busy(T0, false));
+	CHECK(a.busy(T0, true));
+	a.changed(T0 + 10s);
+	CHECK(a.busy(T0 + 10s + 999ms, false));
+	CHECK(!a.busy(T0 + 11s, false));
+}
+
+TEST_CASE("asked (SIGUSR1): at the next look, busy or not; during an audit, right after it")
+{
+	auto a = schedule();
+	a.ask();
+	CHECK(a.due(T0 + 1s, true));
+	a.started(T0 + 1s);
+	CHECK(!a.due(T0 + 2s, false)); // the request was this audit
+	a.ask();                        // asked during it
+	CHECK(!a.due(T0 + 2s, false));  // not while it runs
+	a.done(1s);                     // 200 s spacing...
+	CHECK(a.due(T0 + 3s, false));   // ...but asked: right after it
+	a.started(T0 + 3s);
+	a.done(10ms);
+	CHECK(!a.due(T0 + 4s, false));
+}
+
+TEST_CASE("an audit whose full pass never runs is not waited for")
+{
+	auto a = schedule();
+	a.started(T0 + 60s);
+	CHECK(!a.due(T0 + 100s, false));
+	CHECK(!a.due(T0 + 120s, false)); // one interval after it began: still its time
+	CHECK(a.due(T0 + 120s + 1ms, false));
+	CHECK(!a.in_progress());
+}
