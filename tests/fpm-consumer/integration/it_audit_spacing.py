@@ -17,6 +17,7 @@ every second. An audit's full pass holds the event loop (about 0.6 s at
   * every daemon stops cleanly.
 
 usage: it_audit_spacing.py BUILD_DIR"""
+import contextlib
 import re
 import shutil
 import signal
@@ -43,21 +44,17 @@ def full_passes(d):
     return d.counters()['full-passes']
 
 
+@contextlib.contextmanager
 def daemon(build, load):
+    """The daemon at --audit-max-load `load` with its entries installed.
+    On a failure its log is printed; at the end it must stop cleanly."""
     d = Daemon(build, ['--startup-grace', '0', '--audit-interval', '1', '--audit-max-load', load])
-    d.start_feed([], FEED)
-    d.start()
-    wait_for(d, lambda: len(d.state()['entries'].get('entry', [])) == ENTRIES,
-             'the %d entries' % ENTRIES, timeout=30)
-    return d
-
-
-def every_interval(build):
-    d = daemon(build, '0')
     try:
-        p0 = full_passes(d)
-        wait_for(d, lambda: full_passes(d) >= p0 + 3, 'three audits one second apart')
-        check('--audit-max-load' not in open(d.log).read(), 'no spacing logged with 0')
+        d.start_feed([], FEED)
+        d.start()
+        wait_for(d, lambda: len(d.state()['entries'].get('entry', [])) == ENTRIES,
+                 'the %d entries' % ENTRIES, timeout=30)
+        yield d
         check(d.stop() == 0, 'clean stop')
     except Fail:
         print(d.tail_log())
@@ -67,9 +64,15 @@ def every_interval(build):
         shutil.rmtree(d.dir, ignore_errors=True)
 
 
+def every_interval(build):
+    with daemon(build, '0') as d:
+        p0 = full_passes(d)
+        wait_for(d, lambda: full_passes(d) >= p0 + 3, 'three audits one second apart')
+        check('--audit-max-load' not in open(d.log).read(), 'no spacing logged with 0')
+
+
 def spaced(build):
-    d = daemon(build, '0.001')
-    try:
+    with daemon(build, '0.001') as d:
         line = wait_for(d, lambda: re.search(
             r'audit took (\d+) ms: the next in ([\d.]+) s, so that audits take at most 0\.001 % '
             r'of the time \(--audit-max-load\)', open(d.log).read()), 'the spacing logged')
@@ -80,36 +83,22 @@ def spaced(build):
               % (p1, full_passes(d)))
         d.proc.send_signal(signal.SIGUSR1)
         wait_for(d, lambda: full_passes(d) == p1 + 1, 'the audit SIGUSR1 asks for')
-        check(d.stop() == 0, 'clean stop')
-    except Fail:
-        print(d.tail_log())
-        raise
-    finally:
-        d.stop()
-        shutil.rmtree(d.dir, ignore_errors=True)
 
 
 def spaced_then_due(build):
-    d = daemon(build, '0.2')
-    try:
+    with daemon(build, '0.2') as d:
         line = wait_for(d, lambda: re.search(
             r'audit took \d+ ms: the next in ([\d.]+) s, so that audits take at most 0\.2 % ',
             open(d.log).read()), 'the spacing logged')
         seen, gap = time.monotonic(), float(line.group(1))
         print('spaced audit: the next in %.1f s' % gap)
-        check(1 < gap <= 30, 'the next audit in %s s: the audit cost more than 60 ms or less than 2 ms' % gap)
+        check(1 < gap <= 30, 'the next audit in %s s: the audit cost more than 60 ms or '
+              'less than 2 ms' % gap)
         p1 = full_passes(d)
         wait_for(d, lambda: full_passes(d) > p1, 'the spaced audit', timeout=gap + 3)
         # the gap counts from the audit's start, a little before the line
         check(time.monotonic() - seen >= gap - 1.5, 'the audit came %.1f s after the line, '
               'not %.1f s' % (time.monotonic() - seen, gap))
-        check(d.stop() == 0, 'clean stop')
-    except Fail:
-        print(d.tail_log())
-        raise
-    finally:
-        d.stop()
-        shutil.rmtree(d.dir, ignore_errors=True)
 
 
 def main(build):
@@ -117,7 +106,7 @@ def main(build):
     spaced(build)
     spaced_then_due(build)
     print('audits every --audit-interval at load 0; spaced by their cost at load 0.001 '
-          '(logged, none within 4 s, SIGUSR1 audits at once); at load 0.2 the spaced audit '
+          '(logged, none within 4 s, SIGUSR1 audits on the next tick); at load 0.2 the spaced audit '
           'comes when logged')
 
 
