@@ -31,6 +31,14 @@ TEST_CASE("an audit is due one interval after the start, then one interval after
 	CHECK(a.due(T0 + 120s, false));
 }
 
+TEST_CASE("restart: the first audit one interval after the end of the start-up")
+{
+	auto a = schedule();
+	a.restart(T0 + 5s);
+	CHECK(!a.due(T0 + 60s, false));
+	CHECK(a.due(T0 + 65s, false));
+}
+
 TEST_CASE("a costly audit spaces the next: cost * 100 / max_load after its start")
 {
 	auto a = schedule(0.5);

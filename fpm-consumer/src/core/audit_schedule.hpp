@@ -41,6 +41,9 @@ public:
 
 	AuditSchedule(Config config, TimePoint now) : config_(config), next_(now + config.interval) {}
 
+	// The first audit one interval after `now` (the end of a start-up).
+	void restart(TimePoint now) { next_ = now + config_.interval; }
+
 	// Should an audit start at `now`? `busy`: work is pending, or entries
 	// changed within `quiet` (changed()).
 	bool due(TimePoint now, bool busy)

@@ -172,8 +172,7 @@ Consumer::Consumer(const Options &o)
 
 	// The first audit one interval after the start-up, not after the
 	// constructor began (the dataplane's set-up can take seconds).
-	audit_ = AuditSchedule({.interval = o.audit_interval, .max_load = o.audit_max_load},
-			       Clock::now());
+	audit_.restart(Clock::now());
 	loop_.set_tick(std::chrono::milliseconds(250), [this] { tick(); });
 	loop_.set_idle([this] { reconcile(); });
 	// On demand: the audit (re-read the dataplane, full pass with its check)
