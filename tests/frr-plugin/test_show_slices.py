@@ -132,6 +132,26 @@ def session_ids(doc: dict) -> list[str]:
     return [f'{s["rd"]}|{s.get("hostMac")}|{s["hostId"]}' for s in doc["sessions"]]
 
 
+def send_back_under_a_stalled_show(leaf1, leaf2, back, held=lambda: None) -> list[dict]:
+    """leaf2's show stalls after its first 64 KB; leaf1 sends the sessions
+    `back` again and leaf2 has them all; then the show is read to its end.
+    held(): checks while the show is stalled. Returns the sessions shown."""
+    stalled = RawVty(leaf2)
+    try:
+        stalled.send(SHOW + " json")
+        stalled.read_some(64 * 1024)
+        held()
+        leaf1.ok(*[host_line(k) for k in back])
+        wait_for(lambda: len(leaf2.sessions("remote")) == SESSIONS, timeout=60,
+                 what="leaf2 has the sessions back")
+        assert not stalled.done()
+        out, code = stalled.answer()
+    finally:
+        stalled.close()
+    assert code == 0
+    return json.loads(out)["sessions"]
+
+
 @pytest.fixture(scope="module")
 def leaves():
     with two_leaves(PREFIX, conf) as out:
@@ -205,20 +225,10 @@ def test_routes_that_arrive_under_a_stalled_show_carry_their_imports(leaves):
     back = range(SESSIONS - REMOVED, SESSIONS)
     assert len(leaf2.sessions("remote")) == SESSIONS - REMOVED
     feed = leaf2.json(SHOW + " feed")
-    stalled = RawVty(leaf2)
-    try:
-        stalled.send(SHOW + " json")
-        stalled.read_some(64 * 1024)
+
+    def holds_the_journal():
         assert allocations(leaf2, JOURNAL) == 1, "the show holds the feed's change journal"
-        leaf1.ok(*[host_line(k) for k in back])
-        wait_for(lambda: len(leaf2.sessions("remote")) == SESSIONS, timeout=60,
-                 what="leaf2 has the sessions back")
-        assert not stalled.done()
-        out, code = stalled.answer()
-    finally:
-        stalled.close()
-    assert code == 0
-    sessions = json.loads(out)["sessions"]
+    sessions = send_back_under_a_stalled_show(leaf1, leaf2, back, holds_the_journal)
     ids = [f'{s["rd"]}|{s.get("hostMac")}|{s["hostId"]}' for s in sessions]
     assert len(ids) == len(set(ids)), "no session shown twice"
     returned = {host_mac(k) for k in back}
@@ -284,19 +294,7 @@ def test_a_route_imported_into_five_vnis_lists_them_ascending(leaves):
         wait_for(lambda: len(leaf2.sessions("remote")) == SESSIONS - CHURN, timeout=60,
                  what=f"leaf2 lost the last {CHURN}")
         feed = leaf2.json(SHOW + " feed")
-        stalled = RawVty(leaf2)
-        try:
-            stalled.send(SHOW + " json")
-            stalled.read_some(64 * 1024)
-            leaf1.ok(*[host_line(k) for k in back])
-            wait_for(lambda: len(leaf2.sessions("remote")) == SESSIONS, timeout=60,
-                     what="leaf2 has them back")
-            assert not stalled.done()
-            out, code = stalled.answer()
-        finally:
-            stalled.close()
-        assert code == 0
-        sessions = json.loads(out)["sessions"]
+        sessions = send_back_under_a_stalled_show(leaf1, leaf2, back)
         returned = {host_mac(k) for k in back}
         assert len([s for s in sessions if s["hostMac"] in returned]) >= CHURN // 2
         wrong = [(s["hostMac"], s["importedInto"]) for s in sessions if s["importedInto"] != every]
