@@ -262,44 +262,69 @@ struct ScaleRow {
 	std::size_t entries = 0;
 	double host_move_ms = 0, server_move_ms = 0, unrelated_ms = 0, idle_ms = 0, full_ms = 0;
 	double forced_ms = 0, decide_ms = 0;
+	// The audit's steps, as the daemon runs them (Engine::reread(),
+	// ask_check(), ask_repair()), each with its own reconcile.
+	double reread_ms = 0, check_ms = 0, repair_ms = 0;
 	// 1,000 server moves per second of simulated time
 	double churn_p50_ms = 0, churn_p99_ms = 0, churn_cpu = 0;
 	// The same moves in the daemon's loop (loop_latencies): without an
-	// audit; with an audit every 60 s; with audits spaced by
-	// --audit-max-load 0.5 (their interval in s). p99, the share of events
-	// over 5 ms, the longest.
+	// audit; with the audit in one hold, spaced by --audit-max-load 0.5
+	// (their interval in s); with the audit in steps, every 60 s and
+	// spaced. p99, the share of events over 5 ms, the longest.
 	double loop_p99_ms = 0;
-	double every_p99_ms = 0, every_over5 = 0, every_max_ms = 0;
-	double spaced_p99_ms = 0, spaced_over5 = 0, spaced_max_ms = 0, audit_gap_s = 0;
+	struct Waits {
+		double p99_ms = 0, over5 = 0, max_ms = 0;
+	};
+	Waits whole, every, spaced;
+	double audit_gap_s = 0;
 	double engine_bytes = 0;
 };
 
+// A part of an audit: from `at_ms`, the next pass also holds the loop for
+// `ms`.
+struct Hold {
+	double at_ms, ms;
+};
+
 // Latencies (ms) of events that arrive every 1 ms at the daemon's loop,
-// over `interval_ms` that begins with an audit holding the loop for
-// `audit_ms`. The loop reconciles what has arrived in one pass, and its
-// pacer lets the next pass start only clamp(4 d, 1 ms, 50 ms) after a pass
-// of d ends (ReconcilePacer; the audit counts as a pass). A pass costs the
-// sum of its events' measured times, `service` cycled: more than the
-// daemon's batched pass, so the waits behind the audit are overstated.
-std::vector<double> loop_latencies(const std::vector<double> &service, double audit_ms,
-				   double interval_ms)
+// over `interval_ms` that begins with an audit: its holds, in time order.
+// The loop reconciles what has arrived in one pass, and its pacer lets the
+// next pass start only clamp(4 d, 1 ms, 50 ms) after a pass of d ends
+// (ReconcilePacer); a pass runs at most one hold, and its events wait for
+// it. With `hold_paced`, the hold counts in d (the daemon before its audit
+// ran in steps); without, the pass with a hold and the next one, whose
+// events piled up behind it, impose the least gap. A pass costs the sum of its events' measured times, `service`
+// cycled: more than the daemon's batched pass, so the waits behind a hold
+// are overstated.
+std::vector<double> loop_latencies(const std::vector<double> &service,
+				   const std::vector<Hold> &holds, double interval_ms,
+				   bool hold_paced)
 {
 	const auto pacer_gap = [](double d) { return std::clamp(4 * d, 1.0, 50.0); };
 	std::vector<double> out;
 	const auto n = static_cast<std::size_t>(interval_ms);
 	out.reserve(n);
-	double next_start = audit_ms + pacer_gap(audit_ms);
-	std::size_t k = 0;
+	double next_start = 0;
+	std::size_t k = 0, h = 0;
+	bool after_hold = false;
 	while (k < n) {
-		const double start = std::max(next_start, static_cast<double>(k));
+		double first = static_cast<double>(k); // the next event, or the next hold
+		if (h < holds.size())
+			first = std::min(first, holds[h].at_ms);
+		const double start = std::max(next_start, first);
 		std::size_t end = k;
 		double pass = 0;
 		while (end < n && static_cast<double>(end) <= start)
 			pass += service[end++ % service.size()];
-		const double done = start + pass;
+		double hold = 0;
+		if (h < holds.size() && holds[h].at_ms <= start)
+			hold = holds[h++].ms;
+		const double done = start + pass + hold;
 		for (; k < end; ++k)
 			out.push_back(done - static_cast<double>(k));
-		next_start = done + pacer_gap(pass);
+		const bool least = !hold_paced && (hold > 0 || after_hold);
+		next_start = done + (least ? 1.0 : pacer_gap(hold_paced ? pass + hold : pass));
+		after_hold = hold > 0;
 	}
 	return out;
 }
@@ -336,6 +361,7 @@ ScaleRow measure_scale(std::uint32_t n, bool quick)
 		return std::chrono::duration<double>(Clock::now() - t0).count() * 1e3;
 	};
 	std::vector<double> host, server, unrelated, idle, full, forced, decide_only;
+	std::vector<double> reread, check, repair;
 	const int reps = quick ? 20 : 100;
 	for (int i = 0; i < reps; ++i) {
 		// A monitored host moves to another VTEP (no entry depends on it).
@@ -352,6 +378,9 @@ ScaleRow measure_scale(std::uint32_t n, bool quick)
 		idle.push_back(timed([] {}));
 		if (i % (reps / 10) == 0) { // the audit's full pass (decide all + check + whole diff)
 			full.push_back(timed([&] { e->audit(); }));
+			reread.push_back(timed([&] { e->reread(); }));
+			check.push_back(timed([&] { e->ask_check(); }));
+			repair.push_back(timed([&] { e->ask_repair(); }));
 			forced.push_back(timed([&] { e->reconcile(true); }));
 			decide_only.push_back(timed([&] {
 				(void)decide(e->sessions(), e->macs(), e->routes(), e->config().decision, false);
@@ -365,6 +394,9 @@ ScaleRow measure_scale(std::uint32_t n, bool quick)
 	row.full_ms = median(full);
 	row.forced_ms = median(forced);
 	row.decide_ms = median(decide_only);
+	row.reread_ms = median(reread);
+	row.check_ms = median(check);
+	row.repair_ms = median(repair);
 	// 1,000 server moves in one second, each reconciled when it arrives
 	// (events are 1 ms apart; a reconcile of a few tens of microseconds
 	// never overlaps the next, so latency = event handling + reconcile).
@@ -386,16 +418,22 @@ ScaleRow measure_scale(std::uint32_t n, bool quick)
 	row.churn_cpu = busy / 1000.0; // ms busy per 1000 ms: a fraction of one core
 	// With the audits: every 60 s (the interval alone), and spaced so that
 	// they take at most 0.5 % of the time (the daemon's --audit-max-load).
-	row.audit_gap_s = std::max(60.0, row.full_ms * (100.0 / 0.5) / 1e3);
-	row.loop_p99_ms = percentile(loop_latencies(lat, 0, 60e3), 0.99);
-	const auto every = loop_latencies(lat, row.full_ms, 60e3);
-	row.every_p99_ms = percentile(every, 0.99);
-	row.every_over5 = share_over(every, 5.0);
-	row.every_max_ms = *std::max_element(every.begin(), every.end());
-	const auto spaced = loop_latencies(lat, row.full_ms, row.audit_gap_s * 1e3);
-	row.spaced_p99_ms = percentile(spaced, 0.99);
-	row.spaced_over5 = share_over(spaced, 5.0);
-	row.spaced_max_ms = *std::max_element(spaced.begin(), spaced.end());
+	const double audit_ms = row.reread_ms + row.check_ms + row.repair_ms;
+	row.audit_gap_s = std::max(60.0, audit_ms * (100.0 / 0.5) / 1e3);
+	row.loop_p99_ms = percentile(loop_latencies(lat, {}, 60e3, false), 0.99);
+	const auto waits = [&](const std::vector<Hold> &holds, double interval_ms, bool paced) {
+		const auto v = loop_latencies(lat, holds, interval_ms, paced);
+		return ScaleRow::Waits{percentile(v, 0.99), share_over(v, 5.0),
+				       *std::max_element(v.begin(), v.end())};
+	};
+	// In steps: the daemon runs one per tick (250 ms) when nothing waits,
+	// and at most step_patience (1 s) after the last when its loop is busy,
+	// as under these moves: 1 s apart here.
+	const std::vector<Hold> steps{{0, row.reread_ms}, {1e3, row.check_ms}, {2e3, row.repair_ms}};
+	row.whole = waits({{0, row.full_ms}}, row.audit_gap_s * 1e3, true);
+	row.every = waits(steps, 60e3, false);
+	row.spaced = waits(steps, row.audit_gap_s * 1e3, false);
+
 	if (e->counters().full_pass_differences != 0)
 		std::cerr << "warning: the full pass found differences\n";
 	return row;
@@ -515,6 +553,12 @@ int main(int argc, char **argv)
 
 	// report
 	std::ostringstream md;
+	const auto waits = [](const ScaleRow::Waits &w) {
+		std::ostringstream o;
+		o << std::fixed << std::setprecision(4) << w.p99_ms << " ms / " << std::setprecision(2)
+		  << w.over5 * 100.0 << " % / " << std::setprecision(1) << w.max_ms << " ms";
+		return o.str();
+	};
 	utsname u{};
 	uname(&u);
 	const double ours_mps = r.cap_msgs / r.ours_s / 1e6, libnl_mps = r.cap_msgs / r.libnl_s / 1e6;
@@ -543,17 +587,20 @@ int main(int argc, char **argv)
 	   << "least that every event cost before. Full pass: decide() + compare with the "
 	   << "incremental state + diff every entry (`reconcile(true)`); audit: the same after "
 	   << "re-reading every entry from the dataplane, every `--audit-interval` (60 s, "
-	   << "or longer: `--audit-max-load`). Excluded: FPM decoding (above), and the daemon's "
-	   << "event loop except in the modelled columns below.\n\n"
+	   << "or longer: `--audit-max-load`), in one go (`Engine::audit()`) and in the daemon's "
+	   << "steps, each with its reconcile: re-read (`reread()`), check (decide() + compare, "
+	   << "`ask_check()`), repair (diff every entry, `ask_repair()`). Excluded: FPM decoding "
+	   << "(above), and the daemon's event loop except in the modelled columns below.\n\n"
 	   << "| sessions | entries | host MAC move | server move (10 sessions, 20 entries replaced) | "
 	      "unrelated MAC | nothing changed | baseline: decide() over all sessions | full pass | "
-	      "audit (re-read dataplane + full pass) | server move / decide() |\n"
-	   << "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+	      "audit in one go | audit steps: re-read / check / repair | server move / decide() |\n"
+	   << "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
 	for (const auto &row : rows)
 		md << std::setprecision(1) << "| " << row.sessions << " | " << row.entries << " | "
 		   << row.host_move_ms * 1e3 << " µs | " << row.server_move_ms * 1e3 << " µs | "
 		   << row.unrelated_ms * 1e3 << " µs | " << row.idle_ms * 1e3 << " µs | "
 		   << row.decide_ms << " ms | " << row.forced_ms << " ms | " << row.full_ms << " ms | "
+		   << row.reread_ms << " / " << row.check_ms << " / " << row.repair_ms << " ms | "
 		   << std::setprecision(4) << row.server_move_ms / row.decide_ms << " |\n";
 	md << "\n1,000 server moves per second (a random server each, to its other VTEP), each "
 	   << "reconciled as it arrives; latency = event to entries replaced in the in-memory "
@@ -562,23 +609,26 @@ int main(int argc, char **argv)
 	   << "reconciles what has arrived in one pass and whose pacer starts the next pass only "
 	   << "clamp(4 d, 1, 50) ms after a pass of d (`ReconcilePacer`); a pass is charged the sum "
 	   << "of its events' times, more than the daemon's batched pass, so the waits behind an "
-	   << "audit are overstated. With audits: the interval begins with an audit holding the "
-	   << "loop for its cost (the audit column above, on the in-memory dataplane; the Linux one "
-	   << "adds its FDB re-dump); every 60 s: `--audit-interval` alone (`--audit-max-load 0`); "
-	   << "spaced: the default `--audit-max-load 0.5`, audits at least 200 times their cost "
-	   << "apart. A p99 near the edge of the delayed share moves a lot with the audit's cost: "
-	   << "the share of events over 5 ms and the longest wait say more.\n\n"
-	   << "| sessions | p50 | p99 | share of one core | in the loop, no audit: p99 | audit every "
-	      "60 s: p99 / over 5 ms / longest | audits spaced (interval): p99 / over 5 ms / longest "
-	      "|\n|---:|---:|---:|---:|---:|---:|---:|\n";
+	   << "audit are overstated. With audits: the interval begins with an audit (on the "
+	   << "in-memory dataplane; the Linux one adds its FDB re-dump, a step of its own). In one "
+	   << "hold: the loop held for the whole audit at once (the daemon before its steps). In "
+	   << "steps: re-read, check and repair, each in the pass after its tick, 1 s apart (a step "
+	   << "waits while events are pending, at most 1 s, and these never stop); a pass with a "
+	   << "step and the pass after it impose the pacer's least gap, 1 ms (in one hold, the "
+	   << "hold counted in the pass's length). Every 60 s: "
+	   << "`--audit-interval` alone (`--audit-max-load 0`); spaced: the default "
+	   << "`--audit-max-load 0.5`, audits at least 200 times their steps' sum apart. A p99 near "
+	   << "the edge of the delayed share moves a lot with the audit's cost: the share of events "
+	   << "over 5 ms and the longest wait say more.\n\n"
+	   << "| sessions | p50 | p99 | share of one core | in the loop, no audit: p99 | audit in one "
+	      "hold, spaced: p99 / over 5 ms / longest | in steps, every 60 s: p99 / over 5 ms / "
+	      "longest | in steps, spaced (interval): p99 / over 5 ms / longest "
+	      "|\n|---:|---:|---:|---:|---:|---:|---:|---:|\n";
 	for (const auto &row : rows)
 		md << "| " << row.sessions << " | " << row.churn_p50_ms << " ms | " << row.churn_p99_ms
 		   << " ms | " << std::setprecision(2) << row.churn_cpu * 100.0 << " % | "
-		   << std::setprecision(4) << row.loop_p99_ms << " ms | " << row.every_p99_ms << " ms / "
-		   << std::setprecision(2) << row.every_over5 * 100.0 << " % / " << std::setprecision(4)
-		   << row.every_max_ms << " ms | " << row.spaced_p99_ms << " ms / "
-		   << std::setprecision(2) << row.spaced_over5 * 100.0 << " % / "
-		   << std::setprecision(4) << row.spaced_max_ms << " ms (" << std::setprecision(3)
+		   << std::setprecision(4) << row.loop_p99_ms << " ms | " << waits(row.whole) << " | "
+		   << waits(row.every) << " | " << waits(row.spaced) << " (" << std::setprecision(3)
 		   << row.audit_gap_s << " s) |\n"
 		   << std::setprecision(4);
 	md << "\nOne local server watching all N hosts (its entry 3 shared by N sessions) "

@@ -12,7 +12,7 @@ const AuditSchedule::TimePoint T0{std::chrono::seconds(1000)};
 
 AuditSchedule schedule(double load = 0.5)
 {
-	return AuditSchedule({.interval = 60s, .max_load = load, .quiet = 1s}, T0);
+	return AuditSchedule({.interval = 60s, .max_load = load, .quiet = 1s, .step_patience = 1s}, T0);
 }
 } // namespace
 
@@ -105,4 +105,17 @@ TEST_CASE("an audit whose full pass never runs is not waited for")
 	CHECK(!a.due(T0 + 120s, false)); // one interval after it began: still its time
 	CHECK(a.due(T0 + 120s + 1ms, false));
 	CHECK(!a.in_progress());
+}
+
+TEST_CASE("the next step waits while work is pending, at most step_patience after the last")
+{
+	auto a = schedule();
+	a.started(T0 + 60s);
+	a.step_ended(T0 + 60s + 300ms);
+	CHECK(a.step_due(T0 + 60s + 300ms, false)); // nothing waiting: at once
+	CHECK(!a.step_due(T0 + 60s + 500ms, true));
+	CHECK(!a.step_due(T0 + 61s + 299ms, true));
+	CHECK(a.step_due(T0 + 61s + 300ms, true)); // busy for a second: it runs anyway
+	a.step_ended(T0 + 61s + 400ms);
+	CHECK(!a.step_due(T0 + 61s + 500ms, true)); // counted from the last step
 }

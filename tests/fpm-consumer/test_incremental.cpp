@@ -273,9 +273,17 @@ void random_step(World &w, Harness &h, std::vector<consumer::Session> &known, co
 		e.fpm_resync_done();
 		break;
 	default:
+		// The whole audit at once, or one of its steps (the daemon's way:
+		// events are reconciled between the steps).
 		what = "audit";
 		if (w.chance(10))
 			e.audit();
+		else if (w.chance(10))
+			e.reread();
+		else if (w.chance(10))
+			e.ask_check();
+		else if (w.chance(10))
+			e.ask_repair();
 		break;
 	}
 }
@@ -370,6 +378,45 @@ TEST_CASE("the audit's full pass counts and repairs what the incremental state g
 	CHECK(h.dp.entries.size() == 2);
 	CHECK(h.engine.counters().full_pass_differences == 0);
 	CHECK(h.engine.counters().full_passes == 2);
+}
+
+TEST_CASE("the audit in steps: events between them; the repair diffs what the re-read found")
+{
+	Harness h;
+	open_all(h.engine);
+	const Mac first{2, 0, 0, 0, 1, 1}, second{2, 0, 0, 0, 1, 2};
+	h.engine.upsert_session(make_collector_session(first, 3, ipv4_addr(192, 0, 2, 9),
+						       erspan_options(3, 7, 0, 64)));
+	h.engine.reconcile();
+	REQUIRE(h.dp.entries.size() == 2);
+	const auto passes = h.engine.counters().full_passes;
+	// The dataplane loses an entry behind the engine's back; step 1 sees it.
+	const auto lost = h.dp.entries.begin()->first;
+	h.dp.entries.erase(h.dp.entries.begin());
+	h.engine.reread();
+	CHECK(!h.engine.dirty()); // a re-read alone decides nothing
+	// An event between the steps is reconciled alone, against what was read.
+	h.engine.upsert_session(make_collector_session(second, 3, ipv4_addr(192, 0, 2, 9),
+						       erspan_options(3, 7, 0, 64)));
+	h.engine.reconcile();
+	CHECK(h.dp.entries.size() == 3);
+	CHECK(!h.dp.entries.contains(lost));
+	// Step 2: the check, nothing repaired yet.
+	h.engine.ask_check();
+	REQUIRE(h.engine.audit_step_waiting());
+	h.engine.reconcile();
+	CHECK(!h.engine.audit_step_waiting());
+	CHECK(h.engine.counters().full_passes == passes + 1);
+	CHECK(!h.dp.entries.contains(lost));
+	// Step 3: the whole diff puts the lost entry back, and only it.
+	const auto installed = h.engine.counters().totals.installed;
+	h.engine.ask_repair();
+	h.engine.reconcile();
+	CHECK(h.dp.entries.contains(lost));
+	CHECK(h.dp.entries.size() == 4);
+	CHECK(h.engine.counters().totals.installed == installed + 1);
+	CHECK(h.engine.counters().full_passes == passes + 1);
+	CHECK(h.engine.counters().full_pass_differences == 0);
 }
 
 TEST_CASE("a full dataplane refuses what does not fit; the rest converges, the refused retry alone")

@@ -82,3 +82,15 @@ TEST_CASE("a clock going backwards does not make a negative duration")
 	CHECK(p.last_took() == ReconcilePacer::Duration::zero());
 	CHECK(p.defer_until(T0 + 1ms) == std::nullopt);
 }
+
+TEST_CASE("an audit step's reconcile and the next impose the least gap; then pacing resumes")
+{
+	ReconcilePacer p;
+	p.ran_audit_step(T0 + 200ms); // a 200 ms step: no 50 ms gap after it
+	CHECK(p.defer_until(T0 + 200ms + 500us) == T0 + 201ms);
+	CHECK(!p.defer_until(T0 + 201ms));
+	p.ran(T0 + 201ms, T0 + 221ms); // the backlog behind the step: 20 ms
+	CHECK(!p.defer_until(T0 + 222ms));
+	p.ran(T0 + 222ms, T0 + 229ms); // an ordinary pass again: paced
+	CHECK(p.defer_until(T0 + 230ms) == T0 + 257ms);
+}

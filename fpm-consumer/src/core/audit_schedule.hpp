@@ -1,9 +1,11 @@
 // fpm-consumer core: when the periodic audit runs.
 //
-// The audit re-reads the dataplane and makes a full pass (decide() over
-// every session, compared with the incremental state). The full pass holds
-// the event loop for its whole length, about 0.6 s at 100,000 sessions, so
-// events that arrive meanwhile wait. Its rules:
+// The audit re-reads the dataplane and the local MACs and makes a full pass
+// (decide() over every session, compared with the incremental state, and a
+// whole diff). At 100,000 sessions that is about half a second of the event
+// loop, so it runs in steps (Engine::reread(), ask_check(), ask_repair()),
+// each a part of it, with the events that arrived handled in between. Its
+// rules:
 //  * every `interval` (--audit-interval) at most;
 //  * spaced by its cost: the next starts at least cost * 100 / max_load
 //    (--audit-max-load, percent) after the start of the last, at most a
@@ -14,6 +16,9 @@
 //    interval, so that it does not add a full pass to a convergence;
 //  * asked (SIGUSR1): at the next look, busy or not; asked during an
 //    audit, right after it;
+//  * the next step of a running audit waits while work is pending, for at
+//    most `step_patience` after the last step ended: an event waits for one
+//    step, and a busy loop still finishes the audit;
 //  * an audit whose full pass has not run one interval after it started
 //    (it failed) is not waited for.
 //
@@ -37,6 +42,7 @@ public:
 		Duration interval = std::chrono::seconds(60);
 		double max_load = 0.5; // percent; 0: `interval` alone
 		Duration quiet = std::chrono::seconds(1);
+		Duration step_patience = std::chrono::seconds(1);
 	};
 
 	AuditSchedule(Config config, TimePoint now) : config_(config), next_(now + config.interval) {}
@@ -67,7 +73,15 @@ public:
 		next_ = now + config_.interval; // stands if its full pass never runs
 	}
 	bool in_progress() const { return start_ && !done_; }
-	// Its full pass has run; `cost`: all it took (re-reads and full pass).
+	// Between two steps of the audit in progress: may the next run at
+	// `now`? `work_pending`: events wait to be reconciled.
+	bool step_due(TimePoint now, bool work_pending) const
+	{
+		return !work_pending || now - step_end_ >= config_.step_patience;
+	}
+	void step_ended(TimePoint now) { step_end_ = now; }
+	// Its last step has run; `cost`: all its steps took (re-reads and full
+	// pass).
 	// Returns the time from its start to the next one.
 	Duration done(Duration cost)
 	{
@@ -101,6 +115,7 @@ private:
 	bool done_ = true;
 	bool asked_ = false;
 	std::optional<TimePoint> last_change_;
+	TimePoint step_end_{};
 };
 
 } // namespace evpnmon::consumer

@@ -583,9 +583,10 @@ Desired Engine::preview() const
 	return decide(sessions_, macs_, routes_, config_.decision);
 }
 
-ReconcileStats Engine::full_pass()
+bool Engine::check_all()
 {
 	++counters_.full_passes;
+	check_due_ = false;
 	bool rebuild = !built_ || rebuild_;
 	if (!rebuild) {
 		// The check: the incremental state against a recomputation of all.
@@ -602,7 +603,14 @@ ReconcileStats Engine::full_pass()
 		incremental_.settle();
 	}
 	built_ = true;
-	full_ = rebuild_ = false;
+	rebuild_ = false;
+	return rebuild;
+}
+
+ReconcileStats Engine::full_pass()
+{
+	check_all();
+	full_ = repair_due_ = false;
 	return reconciler_.apply(incremental_.desired().entries);
 }
 
@@ -617,7 +625,15 @@ std::optional<ReconcileStats> Engine::reconcile(bool force)
 		st = full_pass();
 	else {
 		const auto changed = incremental_.settle();
-		st = reconciler_.apply(incremental_.desired().entries, changed, retry_due_);
+		// A rebuilt state is diffed whole at once; a repair asked with
+		// the check (audit()) runs in the same pass, after it.
+		const bool rebuilt = check_due_ && check_all();
+		if (rebuilt || repair_due_) {
+			repair_due_ = false;
+			st = reconciler_.apply(incremental_.desired().entries);
+		} else {
+			st = reconciler_.apply(incremental_.desired().entries, changed, retry_due_);
+		}
 	}
 	retry_due_ = false;
 	++counters_.reconciles;

@@ -138,16 +138,33 @@ public:
 	// failed wait for their retry (tick() schedules it).
 	bool dirty() const
 	{
-		return full_ || incremental_.pending() || retry_due_ || decap_dirty_;
+		return full_ || incremental_.pending() || retry_due_ || decap_dirty_ || check_due_ ||
+		       repair_due_;
 	}
 	// Decide and reconcile when dirty (or forced: a full pass) and every
 	// gate is open. Normally only the sessions that inputs named since the
 	// last pass are decided again and only their entries diffed.
 	std::optional<ReconcileStats> reconcile(bool force = false);
-	// Re-read the dataplane and run a full pass next: decide() over every
-	// session, compared with the incremental state (differences counted in
-	// full_pass_differences), whole diff against the dataplane.
-	void audit() { reconciler_.refresh(); full_ = true; }
+	// The audit, in steps. At 100,000 sessions the whole audit holds the
+	// daemon's loop about half a second; in steps, with events handled
+	// between them, an event waits for one step at most:
+	//  1. reread(): the installed entries, read again from the dataplane;
+	//  2. ask_check(), run by the next reconcile: decide() over every
+	//     session, compared with the incremental state (differences counted
+	//     in full_pass_differences, and repaired at once);
+	//  3. ask_repair(), run by the next reconcile: the whole desired set
+	//     diffed against what the dataplane has (step 1 and every pass since).
+	// Events between the steps are reconciled as usual, against the
+	// entries step 1 read. audit(): all three in one reconcile.
+	void reread() { reconciler_.refresh(); }
+	void ask_check() { check_due_ = true; }
+	void ask_repair() { repair_due_ = true; }
+	bool audit_step_waiting() const { return check_due_ || repair_due_; }
+	void audit()
+	{
+		reread();
+		check_due_ = repair_due_ = true;
+	}
 	// Entries whose install or removal failed, most often for lack of room
 	// (retried alone every tick).
 	std::size_t entries_waiting() const { return reconciler_.failed().size(); }
@@ -201,6 +218,9 @@ private:
 			incremental_.server_mac_changed(vni, mac);
 	}
 	ReconcileStats full_pass();
+	// The audit's check (step 2). True when it rebuilt the incremental
+	// state: every entry must then be diffed.
+	bool check_all();
 	// Session bookkeeping shared by the feed's inputs (no audit, no count).
 	void install(const Session &s);
 	void uninstall(std::map<SessionKey, Session>::iterator it);
@@ -230,6 +250,8 @@ private:
 	// they touch: the next full pass rebuilds instead of checking.
 	bool rebuild_ = false;
 	bool retry_due_ = false; // failed entries: retry on this reconcile
+	bool check_due_ = false;  // the audit's steps 2 and 3, for the next reconcile
+	bool repair_due_ = false;
 	bool fpm_resyncing_ = false;
 	struct PendingDelete {
 		std::uint32_t vni;

@@ -10,6 +10,13 @@
 // i.e. at most 1/5 of the time, and a deferred one runs at its deadline
 // even if nothing else happens (the daemon arms a timer for it).
 //
+// A reconcile that ran a step of the audit, and the next one, impose the
+// least gap: the audit has its own spacing (core/audit_schedule.hpp), and
+// the events that piled up behind its step are no burst to pace. Paced,
+// each step would hold back up to 50 ms of events more, and then a cascade
+// of shorter gaps (modelled at 1,000 moves/s and 100,000 sessions: about
+// 1 % of the moves over 5 ms instead of 0.6-0.7 %).
+//
 // Pure: time is passed in, so the logic is tested without any clock.
 #pragma once
 
@@ -48,7 +55,15 @@ public:
 	void ran(TimePoint start, TimePoint end)
 	{
 		last_end_ = end;
-		last_took_ = end >= start ? end - start : Duration::zero();
+		last_took_ = end >= start && !backlog_ ? end - start : Duration::zero();
+		backlog_ = false;
+	}
+	// A reconcile that ran a step of the audit ended at `end`.
+	void ran_audit_step(TimePoint end)
+	{
+		last_end_ = end;
+		last_took_ = Duration::zero();
+		backlog_ = true;
 	}
 
 	Duration last_took() const { return last_took_; }
@@ -56,6 +71,7 @@ public:
 private:
 	std::optional<TimePoint> last_end_;
 	Duration last_took_{};
+	bool backlog_ = false; // the next reconcile takes in what waited for an audit step
 };
 
 } // namespace evpnmon::consumer

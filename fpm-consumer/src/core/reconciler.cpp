@@ -7,8 +7,13 @@ namespace evpnmon::consumer {
 void Reconciler::refresh()
 {
 	installed_.clear();
-	for (const auto &entry : dp_.list())
-		installed_[entry.key] = EntrySpec(entry.action, entry.options);
+	// Both backends list in key order: each insert at the end is O(1), and
+	// the keys are moved, not copied (a fifth of an audit at 100,000
+	// sessions went to this loop).
+	auto entries = dp_.list();
+	for (auto &entry : entries)
+		installed_.insert_or_assign(installed_.end(), std::move(entry.key),
+					    EntrySpec(entry.action, entry.options));
 	loaded_ = true;
 }
 

@@ -9,6 +9,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
@@ -306,11 +307,30 @@ void Consumer::tick()
 		LOG_WARN("FPM: no zebra connection after start-up grace; deciding without it");
 		engine_->open_gate(Gate::Fpm);
 	}
+	advance_audit(now);
+	log_collector_drops(now);
+	reconcile();
+}
+
+// One step per tick at most; the check and the repair run in the reconcile
+// that follows (reconcile() adds their cost).
+void Consumer::advance_audit(Clock::time_point now)
+{
 	if (audit_.due(now, audit_.busy(now, engine_->dirty()))) {
-		const auto audit_start = Clock::now();
-		audit_.started(audit_start);
-		audit_full_passes_ = engine_->counters().full_passes;
-		engine_->audit(); // re-read the installed entries
+		audit_.started(now);
+		const auto t0 = Clock::now();
+		engine_->reread();
+		audit_cost_ = audit_longest_step_ = {};
+		audit_step_ran(t0, Clock::now());
+		audit_step_ = AuditStep::LocalMacs;
+		return;
+	}
+	if (!audit_.in_progress() || engine_->audit_step_waiting() ||
+	    !audit_.step_due(now, engine_->dirty()))
+		return;
+	switch (audit_step_) {
+	case AuditStep::LocalMacs: {
+		const auto t0 = Clock::now();
 		const auto fixes = engine_->counters().local_audit_fixes;
 		engine_->local_resync_begin();
 		dataplane_->dump_macs();
@@ -319,10 +339,21 @@ void Consumer::tick()
 		if (engine_->counters().local_audit_fixes != fixes)
 			LOG_WARN("local MAC audit corrected " << engine_->counters().local_audit_fixes - fixes
 							      << " location(s) (missed FDB events)");
-		audit_tick_cost_ = Clock::now() - audit_start;
+		audit_step_ran(t0, Clock::now());
+		audit_step_ = AuditStep::Check;
+		break;
 	}
-	log_collector_drops(now);
-	reconcile();
+	case AuditStep::Check:
+		engine_->ask_check();
+		audit_step_ = AuditStep::Repair;
+		break;
+	case AuditStep::Repair:
+		engine_->ask_repair();
+		audit_step_ = AuditStep::Finish;
+		break;
+	case AuditStep::Finish: // the repair's reconcile ends the audit
+		break;
+	}
 }
 
 void Consumer::log_collector_drops(Clock::time_point now)
@@ -401,12 +432,18 @@ void Consumer::reconcile()
 		arm_pace_timer(*due);
 		return;
 	}
+	const bool audit_step = engine_->audit_step_waiting();
 	auto st = engine_->reconcile();
 	const auto end = Clock::now();
-	pacer_.ran(start, end);
-	if (audit_.in_progress() && engine_->counters().full_passes != audit_full_passes_) {
-		const auto cost = audit_tick_cost_ + (end - start);
-		log_audit_spacing(cost, audit_.done(cost));
+	const bool ran_step = audit_step && !engine_->audit_step_waiting();
+	if (ran_step)
+		pacer_.ran_audit_step(end);
+	else
+		pacer_.ran(start, end);
+	if (ran_step && audit_.in_progress()) {
+		audit_step_ran(start, end);
+		if (audit_step_ == AuditStep::Finish)
+			log_audit_spacing(audit_cost_, audit_.done(audit_cost_));
 	}
 	if (st && st->installed + st->replaced + st->removed)
 		audit_.changed(end);
@@ -429,6 +466,13 @@ void Consumer::reconcile()
 	}
 }
 
+void Consumer::audit_step_ran(Clock::time_point start, Clock::time_point end)
+{
+	audit_cost_ += end - start;
+	audit_longest_step_ = std::max(audit_longest_step_, end - start);
+	audit_.step_ended(end);
+}
+
 // Logged when the spacing by cost (core/audit_schedule.hpp) starts, when
 // it grows by a quarter or shrinks by a fifth, and when it ends.
 void Consumer::log_audit_spacing(Clock::duration cost, Clock::duration gap)
@@ -436,18 +480,20 @@ void Consumer::log_audit_spacing(Clock::duration cost, Clock::duration gap)
 	using std::chrono::duration_cast;
 	using std::chrono::milliseconds;
 	const auto ms = duration_cast<milliseconds>(cost).count();
+	const auto step_ms = duration_cast<milliseconds>(audit_longest_step_).count();
 	const auto g = duration_cast<milliseconds>(gap).count();
 	const auto logged = audit_gap_logged_.count();
 	if (gap > options_.audit_interval) {
 		if (!logged || g * 4 > logged * 5 || g * 5 < logged * 4) {
-			LOG_INFO("audit took " << ms << " ms: the next in " << static_cast<double>(g) / 1000.0
+			LOG_INFO("audit took " << ms << " ms (longest step " << step_ms
+					       << " ms): the next in " << static_cast<double>(g) / 1000.0
 					       << " s, so that audits take at most "
 					       << options_.audit_max_load
 					       << " % of the time (--audit-max-load)");
 			audit_gap_logged_ = milliseconds(g);
 		}
 	} else if (logged) {
-		LOG_INFO("audit took " << ms << " ms: the next in "
+		LOG_INFO("audit took " << ms << " ms (longest step " << step_ms << " ms): the next in "
 				       << options_.audit_interval.count() / 1000
 				       << " s (--audit-interval)");
 		audit_gap_logged_ = milliseconds{0};
