@@ -19,11 +19,11 @@ every second. An audit's full pass holds the event loop (about 0.6 s at
 usage: it_audit_spacing.py BUILD_DIR"""
 import contextlib
 import re
-import shutil
 import signal
 import time
 
-from metrics_lib import Daemon, Fail, check, run
+import metrics_lib
+from metrics_lib import Fail, check, run
 
 FEED = ['--generate', '2000,100,192.0.2.9']
 ENTRIES = 4000
@@ -46,22 +46,15 @@ def full_passes(d):
 
 @contextlib.contextmanager
 def daemon(build, load):
-    """The daemon at --audit-max-load `load` with its entries installed.
-    On a failure its log is printed; at the end it must stop cleanly."""
-    d = Daemon(build, ['--startup-grace', '0', '--audit-interval', '1', '--audit-max-load', load])
-    try:
+    """The daemon at --audit-max-load `load` with its entries installed
+    (metrics_lib.daemon: its log on a failure, a clean stop at the end)."""
+    with metrics_lib.daemon(build, ['--startup-grace', '0', '--audit-interval', '1',
+                                    '--audit-max-load', load]) as d:
         d.start_feed([], FEED)
         d.start()
         wait_for(d, lambda: len(d.state()['entries'].get('entry', [])) == ENTRIES,
                  'the %d entries' % ENTRIES, timeout=30)
         yield d
-        check(d.stop() == 0, 'clean stop')
-    except Fail:
-        print(d.tail_log())
-        raise
-    finally:
-        d.stop()
-        shutil.rmtree(d.dir, ignore_errors=True)
 
 
 def every_interval(build):

@@ -11,9 +11,8 @@ usage: it_collectors.py BUILD_DIR"""
 import os
 import shutil
 import subprocess
-import time
 
-from metrics_lib import Daemon, Fail, check, parse_exposition, run, sample
+from metrics_lib import check, daemon, parse_exposition, run, sample, wait_for
 
 HOST = '02:00:00:00:01:01'
 SESSIONS = ['100,%s,c9,10.9.0.1,3,9' % HOST,        # ERSPAN III to 10.9.0.1, span 9
@@ -22,21 +21,9 @@ SESSIONS = ['100,%s,c9,10.9.0.1,3,9' % HOST,        # ERSPAN III to 10.9.0.1, sp
 YANG = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', '..', 'yang')
 
 
-def wait_for(d, cond, what, timeout=15):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        check(d.alive(), 'daemon died: %s' % d.tail_log())
-        s = d.state()
-        if cond(s):
-            return s
-        time.sleep(0.1)
-    raise Fail('timeout waiting for %s' % what)
-
-
 def main(build):
     # an audit every second: a reconcile every second
-    d = Daemon(build, ['--startup-grace', '0', '--audit-interval', '1'])
-    try:
+    with daemon(build, ['--startup-grace', '0', '--audit-interval', '1']) as d:
         conf = os.path.join(d.dir, 'fpm-consumer.toml')
         with open(conf, 'w') as f:
             f.write('erspan-hw-id = 5\n')
@@ -116,15 +103,6 @@ def main(build):
             check(r.returncode == 0, 'yanglint: %s' % (r.stdout + r.stderr)[-800:])
         print('collector session active with 2 entries, IPv6 collector-unsupported (logged once), '
               'ctl and metrics show them, HW ID from --config')
-        check(d.alive(), 'daemon died')
-        rc = d.stop()
-        check(rc == 0, 'the daemon did not stop cleanly (rc %s)' % rc)
-    except Fail:
-        print(d.tail_log())
-        raise
-    finally:
-        d.stop()
-        shutil.rmtree(d.dir, ignore_errors=True)
 
 
 if __name__ == '__main__':

@@ -17,14 +17,13 @@ the same daemon (memory backend, loopback, no root):
 
 usage: it_metrics.py BUILD_DIR"""
 import os
-import shutil
 import socket
 import struct
 import subprocess
 import time
 
-from metrics_lib import (Daemon, Fail, capture, check, fpm_frame, parse_exposition,
-                         run, sample)
+import metrics_lib
+from metrics_lib import capture, check, daemon, fpm_frame, parse_exposition, run, sample
 
 HOST = '02:00:00:00:01:01'
 SERVER = '02:00:00:00:02:20'  # MAC B of the capture: behind 10.0.0.2, then withdrawn (kept)
@@ -147,14 +146,8 @@ def compare(d, expect_fpm_connected):
 
 
 def wait_for(d, cond, what, timeout=15):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        check(d.alive(), 'daemon died: %s' % d.tail_log())
-        s = d.state()
-        if cond(s, counters_of(s)):
-            return s
-        time.sleep(0.1)
-    raise Fail('timeout waiting for %s' % what)
+    """metrics_lib.wait_for with cond(state, counters)."""
+    return metrics_lib.wait_for(d, lambda s: cond(s, counters_of(s)), what, timeout)
 
 
 def option_checks(build, tmp):
@@ -186,8 +179,7 @@ def option_checks(build, tmp):
 
 
 def main(build):
-    d = Daemon(build, ['--fpm-resync-time', '1', '--startup-grace', '30'])
-    try:
+    with daemon(build, ['--fpm-resync-time', '1', '--startup-grace', '30']) as d:
         d.start_feed(SESSIONS)
         d.start()
         # With THP on request the daemon re-executes itself for a heap on
@@ -252,15 +244,6 @@ def main(build):
 
         option_checks(build, d.dir)
         print('--metrics: non-loopback refused unless --metrics-any-address')
-        check(d.alive(), 'daemon died')
-        rc = d.stop()
-        check(rc == 0, 'the daemon did not stop cleanly on SIGTERM (rc %s)' % rc)
-    except Fail:
-        print(d.tail_log())
-        raise
-    finally:
-        d.stop()
-        shutil.rmtree(d.dir, ignore_errors=True)
 
 
 if __name__ == '__main__':

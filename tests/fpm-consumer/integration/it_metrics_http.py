@@ -20,11 +20,10 @@ metrics-connections-over-limit in evpnmon-ctl --json and in the metrics.
 
 usage: it_metrics_http.py BUILD_DIR"""
 import os
-import shutil
 import socket
 import time
 
-from metrics_lib import Daemon, Fail, capture, check, parse_exposition, run, sample
+from metrics_lib import Fail, capture, check, daemon, parse_exposition, run, sample
 
 
 def exchange(port, data, shut=False, wait=5.0):
@@ -60,10 +59,9 @@ def status_of(reply):
 
 
 def main(build):
-    d = Daemon(build)
     good = 0     # 200 answers expected
     bad = 0      # metrics-bad-requests expected
-    try:
+    with daemon(build) as d:
         d.start()
         port = d.metrics_port
 
@@ -185,14 +183,6 @@ def main(build):
         print('counters: requests %d, bad %d, timeouts %d, over limit %d, connections %d'
               % (c['metrics-requests'], c['metrics-bad-requests'], c['metrics-timeouts'],
                  c['metrics-connections-over-limit'], c['metrics-connections']))
-        rc = d.stop()
-        check(rc == 0, 'the daemon did not stop cleanly on SIGTERM (rc %s)' % rc)
-    except Fail:
-        print(d.tail_log())
-        raise
-    finally:
-        d.stop()
-        shutil.rmtree(d.dir, ignore_errors=True)
 
 
 if __name__ == '__main__':

@@ -15,9 +15,8 @@ import os
 import shutil
 import socket
 import subprocess
-import time
 
-from metrics_lib import Daemon, Fail, check, parse_exposition, run, sample
+from metrics_lib import check, daemon, parse_exposition, run, sample, wait_for
 
 HOST = '02:00:00:00:01:01'
 SESSIONS = ['100,%s,c9,10.9.0.1,3,9|installed|rule 20 permit' % HOST,
@@ -26,25 +25,13 @@ SESSIONS = ['100,%s,c9,10.9.0.1,3,9|installed|rule 20 permit' % HOST,
 YANG = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', '..', 'yang')
 
 
-def wait_for(d, cond, what, timeout=15):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        check(d.alive(), 'daemon died: %s' % d.tail_log())
-        s = d.state()
-        if cond(s):
-            return s
-        time.sleep(0.1)
-    raise Fail('timeout waiting for %s' % what)
-
-
 def ctl(d, *args):
     return subprocess.run([d.ctl, '-s', d.sock] + list(args), capture_output=True, text=True,
                           timeout=10, check=True).stdout
 
 
 def main(build):
-    d = Daemon(build, ['--startup-grace', '0'])
-    try:
+    with daemon(build, ['--startup-grace', '0']) as d:
         conf = os.path.join(d.dir, 'fpm-consumer.toml')
         with open(conf, 'w') as f:
             f.write('audit-history = 2\nmirror-ceiling = "20m"\n'
@@ -136,15 +123,6 @@ def main(build):
                 check(r.returncode == 0, 'yanglint %s: %s' % (name, (r.stdout + r.stderr)[-800:]))
         print('held sessions shown and never installed, audited once each, history ring of 2, '
               'metrics, ceiling from --config')
-        check(d.alive(), 'daemon died')
-        rc = d.stop()
-        check(rc == 0, 'the daemon did not stop cleanly (rc %s)' % rc)
-    except Fail:
-        print(d.tail_log())
-        raise
-    finally:
-        d.stop()
-        shutil.rmtree(d.dir, ignore_errors=True)
 
 
 if __name__ == '__main__':

@@ -1,11 +1,14 @@
-"""Helpers of the metrics integration tests (it_metrics.py, it_metrics_http.py):
-run the real fpm-consumer without root (memory backend, loopback), read its
-state with evpnmon-ctl --json, scrape its metrics endpoint, and parse the
+"""Helpers of the daemon's integration tests without root (it_metrics.py,
+it_metrics_http.py, it_collectors.py, it_trust.py, it_audit_spacing.py):
+run the real fpm-consumer (memory backend, loopback), wait on its state read
+with evpnmon-ctl --json, scrape its metrics endpoint, and parse the
 Prometheus text format 0.0.4 strictly."""
+import contextlib
 import json
 import math
 import os
 import re
+import shutil
 import signal
 import socket
 import struct
@@ -114,6 +117,39 @@ class Daemon:
             return ''.join(open(self.log).readlines()[-n:])
         except OSError:
             return ''
+
+
+@contextlib.contextmanager
+def daemon(build, extra_args=(), feed=None):
+    """A Daemon for the `with` body, which starts its feed and itself. On a
+    Fail its log is printed; at the end it must still run and then stop
+    cleanly on SIGTERM; whatever it started is stopped and its directory
+    removed in any case."""
+    d = Daemon(build, extra_args, feed)
+    try:
+        yield d
+        check(d.alive(), 'daemon died: %s' % d.tail_log())
+        rc = d.stop()
+        check(rc == 0, 'the daemon did not stop cleanly on SIGTERM (rc %s)' % rc)
+    except Fail:
+        print(d.tail_log())
+        raise
+    finally:
+        d.stop()
+        shutil.rmtree(d.dir, ignore_errors=True)
+
+
+def wait_for(d, cond, what, timeout=15):
+    """Polls cond(state) every 0.1 s until it is true and returns the state
+    (evpnmon-ctl --json); the daemon must stay alive meanwhile."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        check(d.alive(), 'daemon died: %s' % d.tail_log())
+        s = d.state()
+        if cond(s):
+            return s
+        time.sleep(0.1)
+    raise Fail('timeout waiting for %s' % what)
 
 
 def fpm_frame(payload, version=1):
