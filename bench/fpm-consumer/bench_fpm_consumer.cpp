@@ -291,11 +291,11 @@ struct Hold {
 // The loop reconciles what has arrived in one pass, and its pacer lets the
 // next pass start only clamp(4 d, 1 ms, 50 ms) after a pass of d ends
 // (ReconcilePacer); a pass runs at most one hold, and its events wait for
-// it. With `hold_paced`, the hold counts in d (the daemon before its audit
-// ran in steps); without, the pass with a hold and the next one, whose
-// events piled up behind it, impose the least gap. A pass costs the sum of its events' measured times, `service`
-// cycled: more than the daemon's batched pass, so the waits behind a hold
-// are overstated.
+// it. With `hold_paced`, the hold counts in d, as any pass's work; without,
+// the pass with a hold and the next one, whose events piled up behind it,
+// impose the least gap (ReconcilePacer::ran_audit_step()). A pass costs
+// the sum of its events' measured times, `service` cycled: more than the
+// daemon's batched pass, so the waits behind a hold are overstated.
 std::vector<double> loop_latencies(const std::vector<double> &service,
 				   const std::vector<Hold> &holds, double interval_ms,
 				   bool hold_paced)
@@ -611,7 +611,7 @@ int main(int argc, char **argv)
 	   << "of its events' times, more than the daemon's batched pass, so the waits behind an "
 	   << "audit are overstated. With audits: the interval begins with an audit (on the "
 	   << "in-memory dataplane; the Linux one adds its FDB re-dump, a step of its own). In one "
-	   << "hold: the loop held for the whole audit at once (the daemon before its steps). In "
+	   << "hold: the loop held for the whole audit at once, paced as any pass. In "
 	   << "steps: re-read, check and repair, each in the pass after its tick, 1 s apart (a step "
 	   << "waits while events are pending, at most 1 s, and these never stop); a pass with a "
 	   << "step and the pass after it impose the pacer's least gap, 1 ms (in one hold, the "

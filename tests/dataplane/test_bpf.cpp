@@ -388,6 +388,9 @@ void run_profile_case(BpfHarness &h, const table::ProfileCase &pc)
 	}
 	// list() gives back the session and the options.
 	auto listed = dp.list();
+	// in key order (Dataplane::list())
+	CHECK(std::is_sorted(listed.begin(), listed.end(),
+			     [](const Entry &a, const Entry &b) { return a.key < b.key; }));
 	auto want = installed;
 	for (auto &w : want)
 		w.action = Action{w.action}; // as given: the table's actions are normalized

@@ -169,6 +169,9 @@ TEST_CASE("memory backend stores profiles but refuses to simulate them")
 		}
 		REQUIRE(any_profile);
 		auto listed = h.dp.list();
+		// in key order (Dataplane::list())
+		CHECK(std::is_sorted(listed.begin(), listed.end(),
+				     [](const Entry &a, const Entry &b) { return a.key < b.key; }));
 		std::sort(listed.begin(), listed.end());
 		std::sort(installed.begin(), installed.end());
 		CHECK(listed == installed);

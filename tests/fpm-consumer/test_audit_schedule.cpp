@@ -107,15 +107,63 @@ TEST_CASE("an audit whose full pass never runs is not waited for")
 	CHECK(!a.in_progress());
 }
 
-TEST_CASE("the next step waits while work is pending, at most step_patience after the last")
+TEST_CASE("the steps in order, one at a time, each once the last has run; the repair ends it")
 {
+	using Step = AuditSchedule::Step;
 	auto a = schedule();
-	a.started(T0 + 60s);
-	a.step_ended(T0 + 60s + 300ms);
-	CHECK(a.step_due(T0 + 60s + 300ms, false)); // nothing waiting: at once
-	CHECK(!a.step_due(T0 + 60s + 500ms, true));
-	CHECK(!a.step_due(T0 + 61s + 299ms, true));
-	CHECK(a.step_due(T0 + 61s + 300ms, true)); // busy for a second: it runs anyway
-	a.step_ended(T0 + 61s + 400ms);
-	CHECK(!a.step_due(T0 + 61s + 500ms, true)); // counted from the last step
+	CHECK(a.next(T0 + 59s, false, false) == Step::None);
+	CHECK(a.next(T0 + 60s, false, false) == Step::Reread);
+	CHECK(a.in_progress());
+	// not before the re-read has run
+	CHECK(a.next(T0 + 60s + 250ms, false, false) == Step::None);
+	CHECK(!a.ran(T0 + 60s, T0 + 60s + 100ms));
+	CHECK(a.next(T0 + 60s + 250ms, false, false) == Step::LocalMacs);
+	CHECK(!a.ran(T0 + 60s + 250ms, T0 + 60s + 260ms));
+	CHECK(a.next(T0 + 60s + 500ms, false, false) == Step::Check);
+	CHECK(a.next(T0 + 60s + 750ms, false, false) == Step::None); // the check has not run
+	CHECK(!a.ran(T0 + 60s + 750ms, T0 + 60s + 900ms));
+	CHECK(a.next(T0 + 61s, false, false) == Step::Repair);
+	// a report without a step handed out counts for nothing
+	const auto gap = a.ran(T0 + 61s, T0 + 61s + 40ms);
+	REQUIRE(gap);
+	CHECK(!a.in_progress());
+	CHECK(a.cost() == 300ms);
+	CHECK(a.longest_step() == 150ms);
+	// spaced by the sum of its steps: 300 ms * 200 = 60 s, the interval
+	CHECK(*gap == 60s);
+	CHECK(!a.ran(T0 + 62s, T0 + 63s));
+	CHECK(a.next(T0 + 62s, false, false) == Step::None);
+	CHECK(a.next(T0 + 120s, false, false) == Step::Reread);
+}
+
+TEST_CASE("the next step waits while events are pending, at most step_patience after the last")
+{
+	using Step = AuditSchedule::Step;
+	auto a = schedule();
+	REQUIRE(a.next(T0 + 60s, false, false) == Step::Reread);
+	a.ran(T0 + 60s, T0 + 60s + 300ms);
+	CHECK(a.next(T0 + 60s + 500ms, false, true) == Step::None);
+	CHECK(a.next(T0 + 61s + 299ms, true, true) == Step::None);
+	CHECK(a.next(T0 + 61s + 300ms, true, true) == Step::LocalMacs); // busy for a second
+	a.ran(T0 + 61s + 300ms, T0 + 61s + 400ms);
+	CHECK(a.next(T0 + 61s + 500ms, false, true) == Step::None); // counted from the last step
+	CHECK(a.next(T0 + 61s + 500ms, true, false) == Step::Check); // `busy` is for the start only
+}
+
+TEST_CASE("an audit whose steps stop for an interval is left; one that goes on is not")
+{
+	using Step = AuditSchedule::Step;
+	auto a = schedule();
+	REQUIRE(a.next(T0 + 60s, false, false) == Step::Reread);
+	a.ran(T0 + 60s, T0 + 60s + 10ms);
+	REQUIRE(a.next(T0 + 100s, false, false) == Step::LocalMacs);
+	a.ran(T0 + 100s, T0 + 100s + 10ms);
+	REQUIRE(a.next(T0 + 110s, false, false) == Step::Check);
+	// more than an interval after its start, less after its last step: on
+	CHECK(a.next(T0 + 150s, false, false) == Step::None);
+	CHECK(a.in_progress());
+	// the check never runs (the gates closed): left one interval after the
+	// last step, and the next audit starts
+	CHECK(a.next(T0 + 160s + 20ms, false, false) == Step::Reread);
+	CHECK(a.cost() == 0ms);
 }

@@ -2,9 +2,9 @@
 //
 // The audit re-reads the dataplane and the local MACs and makes a full pass
 // (decide() over every session, compared with the incremental state, and a
-// whole diff). At 100,000 sessions that is about half a second of the event
-// loop, so it runs in steps (Engine::reread(), ask_check(), ask_repair()),
-// each a part of it, with the events that arrived handled in between. Its
+// whole diff). At 100,000 sessions that is about 0.4 s of the event loop,
+// so it runs in steps (Step), each a part of it, with the events that
+// arrived handled in between: an event waits for one step at most. Its
 // rules:
 //  * every `interval` (--audit-interval) at most;
 //  * spaced by its cost: the next starts at least cost * 100 / max_load
@@ -13,14 +13,14 @@
 //    time, and delay about that share of events;
 //  * a quiet moment: a due audit waits while the consumer is busy (work
 //    pending, or entries changed within `quiet`), for at most one more
-//    interval, so that it does not add a full pass to a convergence;
+//    interval, so that it does not add an audit to a convergence;
 //  * asked (SIGUSR1): at the next look, busy or not; asked during an
 //    audit, right after it;
-//  * the next step of a running audit waits while work is pending, for at
-//    most `step_patience` after the last step ended: an event waits for one
-//    step, and a busy loop still finishes the audit;
-//  * an audit whose full pass has not run one interval after it started
-//    (it failed) is not waited for.
+//  * one step at a time, the next only once the last has run; it waits
+//    while events are pending, for at most `step_patience` after the last
+//    step ended, so that a busy loop still finishes the audit;
+//  * an audit none of whose steps has run for one interval (it failed, or
+//    the gates are closed) is not waited for.
 //
 // Pure: time is passed in, so the rules are tested without any clock.
 #pragma once
@@ -45,7 +45,48 @@ public:
 		Duration step_patience = std::chrono::seconds(1);
 	};
 
+	// The audit's steps, in order: the installed entries read again
+	// (Engine::reread()), the local MACs dumped again, the check
+	// (Engine::ask_check()) and the repair (Engine::ask_repair()).
+	enum class Step : std::uint8_t { None, Reread, LocalMacs, Check, Repair };
+
 	AuditSchedule(Config config, TimePoint now) : config_(config), next_(now + config.interval) {}
+
+	// What to do at `now`: start an audit (Reread), run its next step, or
+	// nothing (None). `busy`: see busy(), for the start; `events_pending`:
+	// inputs wait to be reconciled, for the next step. The caller runs the
+	// step and reports it with ran().
+	Step next(TimePoint now, bool busy, bool events_pending)
+	{
+		if (due(now, busy)) {
+			started(now);
+			return last_ = Step::Reread;
+		}
+		if (!in_progress() || !last_ran_ || last_ == Step::Repair)
+			return Step::None;
+		if (events_pending && now - step_end_ < config_.step_patience)
+			return Step::None;
+		last_ran_ = false;
+		return last_ = static_cast<Step>(static_cast<std::uint8_t>(last_) + 1);
+	}
+	// The step next() gave last ran from `start` to `end`. After the
+	// repair, the audit is done: returns the time from its start to the
+	// next one (done()).
+	std::optional<Duration> ran(TimePoint start, TimePoint end)
+	{
+		if (!in_progress() || last_ran_)
+			return std::nullopt;
+		last_ran_ = true;
+		cost_ += end - start;
+		longest_ = std::max(longest_, end - start);
+		step_end_ = end;
+		if (last_ != Step::Repair)
+			return std::nullopt;
+		return done(cost_);
+	}
+	// The audit in progress or last done: all its steps took, the longest.
+	Duration cost() const { return cost_; }
+	Duration longest_step() const { return longest_; }
 
 	// The first audit one interval after `now` (the end of a start-up).
 	void restart(TimePoint now) { next_ = now + config_.interval; }
@@ -54,8 +95,8 @@ public:
 	// changed within `quiet` (changed()).
 	bool due(TimePoint now, bool busy)
 	{
-		if (start_ && !done_ && now - *start_ > config_.interval)
-			done_ = true; // its full pass never ran
+		if (start_ && !done_ && now - step_end_ > config_.interval)
+			done_ = true; // its steps stopped
 		if (start_ && !done_)
 			return false;
 		if (asked_)
@@ -68,20 +109,15 @@ public:
 	void started(TimePoint now)
 	{
 		start_ = now;
+		step_end_ = now;
 		done_ = false;
 		asked_ = false;
-		next_ = now + config_.interval; // stands if its full pass never runs
+		last_ran_ = false;
+		cost_ = longest_ = Duration::zero();
+		next_ = now + config_.interval; // stands if its steps stop
 	}
 	bool in_progress() const { return start_ && !done_; }
-	// Between two steps of the audit in progress: may the next run at
-	// `now`? `work_pending`: events wait to be reconciled.
-	bool step_due(TimePoint now, bool work_pending) const
-	{
-		return !work_pending || now - step_end_ >= config_.step_patience;
-	}
-	void step_ended(TimePoint now) { step_end_ = now; }
-	// Its last step has run; `cost`: all its steps took (re-reads and full
-	// pass).
+	// It is over; `cost`: all its steps took.
 	// Returns the time from its start to the next one.
 	Duration done(Duration cost)
 	{
@@ -115,7 +151,12 @@ private:
 	bool done_ = true;
 	bool asked_ = false;
 	std::optional<TimePoint> last_change_;
+	// The audit in progress: the step given last, whether it ran, when the
+	// last one ended, and what they took.
+	Step last_ = Step::None;
+	bool last_ran_ = false;
 	TimePoint step_end_{};
+	Duration cost_{}, longest_{};
 };
 
 } // namespace evpnmon::consumer

@@ -134,13 +134,17 @@ public:
 	void tick();
 
 	// --- output ---
-	// Something to do: inputs changed, a full pass is due, or entries that
-	// failed wait for their retry (tick() schedules it).
+	// Something to do: inputs changed, a full pass is due, entries that
+	// failed wait for their retry (tick() schedules it), or a step of the
+	// audit waits.
 	bool dirty() const
 	{
 		return full_ || incremental_.pending() || retry_due_ || decap_dirty_ || check_due_ ||
 		       repair_due_;
 	}
+	// Inputs changed that the next reconcile decides on (not retries, not
+	// the audit's steps).
+	bool inputs_pending() const { return full_ || incremental_.pending(); }
 	// Decide and reconcile when dirty (or forced: a full pass) and every
 	// gate is open. Normally only the sessions that inputs named since the
 	// last pass are decided again and only their entries diffed.

@@ -7,9 +7,9 @@ namespace evpnmon::consumer {
 void Reconciler::refresh()
 {
 	installed_.clear();
-	// Both backends list in key order: each insert at the end is O(1), and
-	// the keys are moved, not copied (a fifth of an audit at 100,000
-	// sessions went to this loop).
+	// list() is in key order: each insert at the end is O(1), and the keys
+	// are moved, not copied (copied and searched for, 0.1 s of the loop at
+	// 100,000 sessions).
 	auto entries = dp_.list();
 	for (auto &entry : entries)
 		installed_.insert_or_assign(installed_.end(), std::move(entry.key),

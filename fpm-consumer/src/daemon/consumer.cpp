@@ -13,8 +13,10 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <stdexcept>
+#include <string>
 #include <system_error>
 
 namespace evpnmon::consumer {
@@ -175,10 +177,10 @@ Consumer::Consumer(const Options &o)
 	audit_.restart(Clock::now());
 	loop_.set_tick(std::chrono::milliseconds(250), [this] { tick(); });
 	loop_.set_idle([this] { reconcile(); });
-	// On demand: the audit (re-read the dataplane, full pass with its check)
-	// on the next tick.
+	// On demand: the audit (its steps from the next tick, or after the
+	// audit in progress).
 	loop_.set_usr1([this] {
-		LOG_INFO("SIGUSR1: audit and full pass on the next tick");
+		LOG_INFO("SIGUSR1: an audit from the next tick");
 		audit_.ask();
 	});
 	loop_.set_error_handler([](const std::exception &e) { LOG_ERROR("event handler: " << e.what()); });
@@ -312,25 +314,22 @@ void Consumer::tick()
 	reconcile();
 }
 
-// One step per tick at most; the check and the repair run in the reconcile
-// that follows (reconcile() adds their cost).
+// Starts the audit or runs its next step (core/audit_schedule.hpp), one per
+// tick at most. The check and the repair run in the reconcile that follows,
+// which reports them to the schedule.
 void Consumer::advance_audit(Clock::time_point now)
 {
-	if (audit_.due(now, audit_.busy(now, engine_->dirty()))) {
-		audit_.started(now);
-		const auto t0 = Clock::now();
+	using Step = AuditSchedule::Step;
+	const auto step =
+		audit_.next(now, audit_.busy(now, engine_->dirty()), engine_->inputs_pending());
+	const auto t0 = Clock::now();
+	switch (step) {
+	case Step::None:
+		return;
+	case Step::Reread:
 		engine_->reread();
-		audit_cost_ = audit_longest_step_ = {};
-		audit_step_ran(t0, Clock::now());
-		audit_step_ = AuditStep::LocalMacs;
-		return;
-	}
-	if (!audit_.in_progress() || engine_->audit_step_waiting() ||
-	    !audit_.step_due(now, engine_->dirty()))
-		return;
-	switch (audit_step_) {
-	case AuditStep::LocalMacs: {
-		const auto t0 = Clock::now();
+		break;
+	case Step::LocalMacs: {
 		const auto fixes = engine_->counters().local_audit_fixes;
 		engine_->local_resync_begin();
 		dataplane_->dump_macs();
@@ -339,21 +338,19 @@ void Consumer::advance_audit(Clock::time_point now)
 		if (engine_->counters().local_audit_fixes != fixes)
 			LOG_WARN("local MAC audit corrected " << engine_->counters().local_audit_fixes - fixes
 							      << " location(s) (missed FDB events)");
-		audit_step_ran(t0, Clock::now());
-		audit_step_ = AuditStep::Check;
 		break;
 	}
-	case AuditStep::Check:
+	case Step::Check:
 		engine_->ask_check();
-		audit_step_ = AuditStep::Repair;
-		break;
-	case AuditStep::Repair:
+		return;
+	case Step::Repair:
 		engine_->ask_repair();
-		audit_step_ = AuditStep::Finish;
-		break;
-	case AuditStep::Finish: // the repair's reconcile ends the audit
-		break;
+		return;
 	}
+	const auto t1 = Clock::now();
+	audit_.ran(t0, t1);
+	// The events that arrived during the step are no burst to pace.
+	pacer_.ran_audit_step(t1);
 }
 
 void Consumer::log_collector_drops(Clock::time_point now)
@@ -435,15 +432,12 @@ void Consumer::reconcile()
 	const bool audit_step = engine_->audit_step_waiting();
 	auto st = engine_->reconcile();
 	const auto end = Clock::now();
-	const bool ran_step = audit_step && !engine_->audit_step_waiting();
-	if (ran_step)
+	if (audit_step && !engine_->audit_step_waiting()) {
 		pacer_.ran_audit_step(end);
-	else
+		if (const auto gap = audit_.ran(start, end))
+			log_audit_spacing(*gap);
+	} else {
 		pacer_.ran(start, end);
-	if (ran_step && audit_.in_progress()) {
-		audit_step_ran(start, end);
-		if (audit_step_ == AuditStep::Finish)
-			log_audit_spacing(audit_cost_, audit_.done(audit_cost_));
 	}
 	if (st && st->installed + st->replaced + st->removed)
 		audit_.changed(end);
@@ -466,21 +460,21 @@ void Consumer::reconcile()
 	}
 }
 
-void Consumer::audit_step_ran(Clock::time_point start, Clock::time_point end)
-{
-	audit_cost_ += end - start;
-	audit_longest_step_ = std::max(audit_longest_step_, end - start);
-	audit_.step_ended(end);
-}
-
 // Logged when the spacing by cost (core/audit_schedule.hpp) starts, when
 // it grows by a quarter or shrinks by a fifth, and when it ends.
-void Consumer::log_audit_spacing(Clock::duration cost, Clock::duration gap)
+void Consumer::log_audit_spacing(Clock::duration gap)
 {
 	using std::chrono::duration_cast;
 	using std::chrono::milliseconds;
-	const auto ms = duration_cast<milliseconds>(cost).count();
-	const auto step_ms = duration_cast<milliseconds>(audit_longest_step_).count();
+	// Tenths of a millisecond: a small audit's steps take less than one.
+	const auto tenths = [](Clock::duration d) {
+		char buf[32];
+		std::snprintf(buf, sizeof(buf), "%.1f",
+			      std::chrono::duration<double, std::milli>(d).count());
+		return std::string(buf);
+	};
+	const auto ms = tenths(audit_.cost());
+	const auto step_ms = tenths(audit_.longest_step());
 	const auto g = duration_cast<milliseconds>(gap).count();
 	const auto logged = audit_gap_logged_.count();
 	if (gap > options_.audit_interval) {

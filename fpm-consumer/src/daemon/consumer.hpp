@@ -68,8 +68,7 @@ private:
 	void reconcile();
 	// Starts the audit when due, or runs its next step (core/audit_schedule.hpp).
 	void advance_audit(Clock::time_point now);
-	void audit_step_ran(Clock::time_point start, Clock::time_point end);
-	void log_audit_spacing(Clock::duration cost, Clock::duration gap);
+	void log_audit_spacing(Clock::duration gap);
 	void arm_pace_timer(Clock::time_point due);
 
 	// Kernel FDB updates go to the engine under their own source.
@@ -95,11 +94,6 @@ private:
 	Clock::time_point started_;
 	std::optional<Clock::time_point> fpm_settle_at_;
 	AuditSchedule audit_;
-	// The audit in progress: its next step, and what its steps cost so far.
-	enum class AuditStep : std::uint8_t { LocalMacs, Check, Repair, Finish };
-	AuditStep audit_step_ = AuditStep::Finish;
-	Clock::duration audit_cost_{};
-	Clock::duration audit_longest_step_{};
 	std::chrono::milliseconds audit_gap_logged_{0};
 	ReconcilePacer pacer_;
 	UniqueFd pace_timer_;

@@ -195,7 +195,8 @@ public:
 	// the next flush.
 	virtual std::error_code flush() { return {}; }
 	// Everything installed now (also what a previous run left behind, so a
-	// restarted consumer can reconcile without touching correct entries).
+	// restarted consumer can reconcile without touching correct entries),
+	// in key order (the consumer's re-read relies on it for speed only).
 	virtual std::vector<Entry> list() const = 0;
 	virtual std::optional<Counters> counters(const EntryKey &key) const = 0;
 
