@@ -331,6 +331,9 @@ struct evpn_mon_change {
 void evpn_mon_feed_journal_hold(void);
 void evpn_mon_feed_journal_release(void);
 const struct evpn_mon_change *evpn_mon_feed_change(unsigned long gen);
+/* A reader read the tables whole again instead of going on with the
+ * journal (counted, as the journal's cost against the tables'). */
+void evpn_mon_feed_journal_reread(void);
 void evpn_mon_feed_show(struct vty *vty, bool uj);
 
 /* vty (bgp_evpn_mon_vty.c) */

@@ -686,6 +686,7 @@ static struct {
 	unsigned int readers;
 	unsigned long full_gen; /* the last generation not journaled */
 	uint64_t read, not_held; /* evpn_mon_feed_change() answers */
+	uint64_t rereads;        /* evpn_mon_feed_journal_reread() */
 } journal;
 
 unsigned long evpn_mon_feed_generation(void)
@@ -719,6 +720,11 @@ const struct evpn_mon_change *evpn_mon_feed_change(unsigned long gen)
 	}
 	journal.read++;
 	return &journal.ring[gen % FEED_JOURNAL_LEN];
+}
+
+void evpn_mon_feed_journal_reread(void)
+{
+	journal.rereads++;
 }
 
 void evpn_mon_feed_mark(vni_t vni, const struct prefix_evpn *p)
@@ -1027,6 +1033,7 @@ void evpn_mon_feed_show(struct vty *vty, bool uj)
 		json_object_int_add(json, "journalReaders", journal.readers);
 		json_object_int_add(json, "journalChangesRead", journal.read);
 		json_object_int_add(json, "journalNotHeld", journal.not_held);
+		json_object_int_add(json, "journalRereads", journal.rereads);
 		vty_json(vty, json);
 		return;
 	}
@@ -1043,6 +1050,6 @@ void evpn_mon_feed_show(struct vty *vty, bool uj)
 		feed.seq[VIEW_SERVERS]);
 	vty_out(vty, "  sent %" PRIu64 " messages (%" PRIu64 " dropped), %" PRIu64 " snapshots, %" PRIu64 " bad requests\n",
 		feed.tx_messages, feed.tx_drops, feed.snapshots, feed.rx_bad);
-	vty_out(vty, "  change journal: %u readers, %" PRIu64 " changes read, %" PRIu64 " asked for but not held\n",
-		journal.readers, journal.read, journal.not_held);
+	vty_out(vty, "  change journal: %u readers, %" PRIu64 " changes read, %" PRIu64 " asked for but not held, %" PRIu64 " tables read whole again\n",
+		journal.readers, journal.read, journal.not_held, journal.rereads);
 }

@@ -2574,6 +2574,7 @@ static void mon_show_imps_refresh(struct mon_show *s)
 	if (gen == now
 	    && s->imps.count - s->imps.live <= MAX(s->imps.live, 4096u))
 		return;
+	evpn_mon_feed_journal_reread();
 	mon_imp_destroy(&s->imps);
 	mon_imp_build(&s->imps, s->bgp, s->fd >= 0);
 }

@@ -15,6 +15,9 @@ stop reading in the middle of a show:
   with the VNI that imports them;
 * a route imported into five VNIs (more than a route's slot holds inline)
   lists them ascending, read whole or brought up to date change by change;
+* withdrawn under a stalled show, more routes than it has live and than
+  4,096: its imports table is read whole again (its dead slots let go),
+  and what it lists after is right;
 * a reader that goes away ends the show; two readers interleave;
 * the text form read from the socket is what vtysh prints, whole;
 * hosts configured while a show waits in the configured hosts are listed;
@@ -242,6 +245,7 @@ def test_routes_that_arrive_under_a_stalled_show_carry_their_imports(leaves):
     after = leaf2.json(SHOW + " feed")
     assert after["journalReaders"] == 0
     assert after["journalNotHeld"] == feed["journalNotHeld"], "the show read everything again"
+    assert after["journalRereads"] == feed["journalRereads"], "the show read everything again"
     # (the waits' own shows, sliced too, may also have read some)
     assert after["journalChangesRead"] - feed["journalChangesRead"] >= REMOVED, \
         "each returned route's import read from the journal"
@@ -302,6 +306,7 @@ def test_a_route_imported_into_five_vnis_lists_them_ascending(leaves):
         wait_for(lambda: shows_in_progress(leaf2) == 0, what="the show freed")
         after = leaf2.json(SHOW + " feed")
         assert after["journalNotHeld"] == feed["journalNotHeld"], "the show read everything again"
+        assert after["journalRereads"] == feed["journalRereads"], "the show read everything again"
         # a lower bound (the waits' own shows read the journal too); what
         # fails without the journal is the order of importedInto above
         assert after["journalChangesRead"] - feed["journalChangesRead"] >= len(every) * CHURN
@@ -315,6 +320,54 @@ def test_a_route_imported_into_five_vnis_lists_them_ascending(leaves):
              what="leaf2 has every session")
     wait_for(lambda: all(s["importedInto"] == [VNI] for s in leaf2.sessions("remote")),
              timeout=60, what="the sessions imported into VNI 100 alone again")
+
+
+# Withdrawn under a stalled show: more than the routes left and than 4,096,
+# fewer than the journal's 8,192 changes.
+DEAD = 4500
+
+
+def test_dead_slots_that_outnumber_the_live_make_the_show_read_its_table_again(leaves):
+    """Leaf1 withdraws DEAD of its sessions while leaf2's show waits for its
+    reader. Every change is in the journal, but the withdrawn routes' slots
+    would stay in the show's imports table until it ends: they outnumber
+    the live ones, so the show reads the VNI tables whole again instead
+    (`journalRereads`; `journalNotHeld` unchanged: not for want of the
+    journal). The sessions it lists after are imported into the VNI, none
+    twice, and every one kept is listed."""
+    leaf1, leaf2 = leaves[1], leaves[2]
+    gone = range(SESSIONS - DEAD, SESSIONS)
+    feed = leaf2.json(SHOW + " feed")
+    stalled = RawVty(leaf2)
+    try:
+        try:
+            stalled.send(SHOW + " json")
+            stalled.read_some(64 * 1024)
+            leaf1.ok(*["no " + host_line(k) for k in gone])
+            wait_for(lambda: len(leaf2.sessions("remote")) == SESSIONS - DEAD, timeout=60,
+                     what=f"leaf2 lost the last {DEAD}")
+            assert not stalled.done()
+            out, code = stalled.answer()
+        finally:
+            stalled.close()
+        assert code == 0
+        sessions = json.loads(out)["sessions"]
+        ids = [f'{s["rd"]}|{s.get("hostMac")}|{s["hostId"]}' for s in sessions]
+        assert len(ids) == len(set(ids)), "no session shown twice"
+        kept = {host_mac(k) for k in range(SESSIONS - DEAD)}
+        assert kept <= {s["hostMac"] for s in sessions}, "every kept session listed"
+        wrong = [(s["hostMac"], s["importedInto"]) for s in sessions if s["importedInto"] != [VNI]]
+        assert not wrong, f"{len(wrong)} sessions not listed as imported into {VNI}: {wrong[:5]}"
+        wait_for(lambda: shows_in_progress(leaf2) == 0, what="the show freed")
+        after = leaf2.json(SHOW + " feed")
+        assert after["journalNotHeld"] == feed["journalNotHeld"], "the journal held every change"
+        assert after["journalRereads"] > feed["journalRereads"], \
+            "the show kept its dead slots instead of reading its table again"
+    finally:
+        # Back to where the next tests start; the wait below checks it.
+        leaf1.conf(*[host_line(k) for k in gone])
+    wait_for(lambda: len(leaf2.sessions("remote")) == SESSIONS, timeout=90,
+             what="leaf2 has every session")
 
 
 def test_a_reader_that_goes_away_ends_the_show(leaves):
