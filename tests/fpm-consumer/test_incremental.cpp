@@ -419,6 +419,36 @@ TEST_CASE("the audit in steps: events between them; the repair diffs what the re
 	CHECK(h.engine.counters().full_pass_differences == 0);
 }
 
+namespace evpnmon::consumer {
+struct EngineTestAccess {
+	// The incremental state forgets a session the engine still has: a
+	// stand-in for a defect of the incremental decision.
+	static void forget(Engine &e, const Session &s) { e.incremental_.remove(s); }
+};
+} // namespace evpnmon::consumer
+
+TEST_CASE("the audit's check repairs a wrong incremental state at once, without its repair step")
+{
+	Harness h;
+	open_all(h.engine);
+	h.engine.upsert_session(make_collector_session(Mac{2, 0, 0, 0, 1, 1}, 3, ipv4_addr(192, 0, 2, 9),
+						       erspan_options(3, 7, 0, 64)));
+	h.engine.upsert_session(make_collector_session(Mac{2, 0, 0, 0, 1, 2}, 3, ipv4_addr(192, 0, 2, 9),
+						       erspan_options(3, 7, 0, 64)));
+	h.engine.reconcile();
+	REQUIRE(h.dp.entries.size() == 4);
+	// The defect: one session's entries leave the desired set, and the
+	// next pass removes them from the dataplane.
+	consumer::EngineTestAccess::forget(h.engine, h.engine.sessions().begin()->second);
+	h.engine.reconcile();
+	REQUIRE(h.dp.entries.size() == 2);
+	h.engine.ask_check();
+	h.engine.reconcile();
+	CHECK(h.engine.counters().full_pass_differences == 3); // two entries, and the counters
+	CHECK(h.dp.entries.size() == 4);
+	CHECK(!h.engine.audit_step_waiting());
+}
+
 TEST_CASE("a full dataplane refuses what does not fit; the rest converges, the refused retry alone")
 {
 	Harness h;

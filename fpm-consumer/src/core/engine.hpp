@@ -201,6 +201,10 @@ public:
 	Desired preview() const;
 
 private:
+	// Tests break the incremental state through it, to see the check find
+	// and repair what only a defect would cause.
+	friend struct EngineTestAccess;
+
 	bool bridge_neigh(const NeighUpdate &u);
 	// A monitoring server's MAC keeps its last location; a collector has no
 	// MAC (it is reached by the underlay's routing).
