@@ -1182,7 +1182,10 @@ class Lab:
             time.sleep(0.05)
         for pid in pids:
             if _pid_alive(pid):
-                log.warning("pid %d ignored SIGTERM for %.0fs; SIGKILL", pid, timeout)
+                name = "?"
+                with contextlib.suppress(OSError):
+                    name = Path(f"/proc/{pid}/comm").read_text().strip()
+                log.warning("pid %d (%s) ignored SIGTERM for %.0fs; SIGKILL", pid, name, timeout)
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.kill(pid, signal.SIGKILL)
         for p in procs:
