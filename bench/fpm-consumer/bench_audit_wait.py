@@ -19,7 +19,6 @@ Usage: bench_audit_wait.py --consumer BUILD_DIR [--consumer BUILD_DIR ...]
        [--sessions 100000] [--moves 100] [--rounds 2]
 """
 import argparse
-import datetime
 import os
 import random
 import re
@@ -70,6 +69,7 @@ def neigh(template, mac, vtep):
 
 
 def seconds_of_day(hms):
+    """A log line's time stamp (UTC, HH:MM:SS.mmm) in seconds of the day."""
     h, m, s = hms.split(':')
     return int(h) * 3600 + int(m) * 60 + float(s)
 
@@ -81,6 +81,9 @@ class Log:
         self.f = open(path)
         self.buf = ''
 
+    def close(self):
+        self.f.close()
+
     def lines(self):
         self.buf += self.f.read()
         *whole, self.buf = self.buf.split('\n')
@@ -91,7 +94,7 @@ def full_passes(build, work):
     """The daemon's full-pass counter (one per audit here)."""
     ctl = os.path.join(build, 'fpm-consumer', 'evpnmon-ctl')
     out = subprocess.run([ctl, '-s', f'{work}/c.sock', '--json', 'counters'], check=True,
-                         capture_output=True, text=True).stdout
+                         capture_output=True, text=True, timeout=30).stdout
     return int(re.search(r'"name": "full-passes",\s*"value": "?(\d+)', out).group(1))
 
 
@@ -104,6 +107,7 @@ def run(build, n, moves, work, rng):
     for i in range(SERVERS):
         feed_args += ['--session', '100,02:20:00:00:00:%02x,21,%s' % (i, server_mac(i).hex(':'))]
     procs = [subprocess.Popen(feed_args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    log, fpm, logf = None, None, open(log_path, 'w')
     try:
         time.sleep(0.5)  # the feed serving
         procs.append(subprocess.Popen(
@@ -111,11 +115,10 @@ def run(build, n, moves, work, rng):
              '--no-vtep-route-check', '--fpm-port', '0', '--fpm-resync-time', '1',
              '--state-socket', f'{work}/c.sock', '--feed', feed_ep, '--startup-grace', '0',
              '--audit-interval', '1', '--audit-max-load', '0'],
-            stdout=open(log_path, 'w'), stderr=subprocess.STDOUT))
+            stdout=logf, stderr=subprocess.STDOUT))
         log = Log(log_path)
         port, installed, deadline = None, 0, time.time() + 120
         template = neigh_template()
-        fpm = None
         while installed < 2 * (n + SERVERS):
             if time.time() > deadline or procs[1].poll() is not None:
                 raise RuntimeError(f'{build}: {installed} entries installed: '
@@ -141,7 +144,7 @@ def run(build, n, moves, work, rng):
             log.lines()
             i = k % SERVERS
             where[i] ^= 1
-            sent = seconds_of_day(datetime.datetime.now().strftime('%H:%M:%S.%f'))
+            sent = time.time() % 86400  # the log's clock: UTC, seconds of the day
             fpm.sendall(neigh(template, server_mac(i), VTEPS[where[i]]))
             done, deadline = None, time.time() + 10
             while done is None:
@@ -152,12 +155,21 @@ def run(build, n, moves, work, rng):
                     if re.search(r'reconcile: \+0 ~2 -0 ', line):
                         done = seconds_of_day(line.split()[0])
                 time.sleep(0.001)
-            waits.append(max(0.0, (done - sent) * 1e3))
+            # the log truncates to whole ms: up to 1 ms early
+            wait = (done - sent) * 1e3
+            if not -1.0 <= wait < 60e3:
+                raise RuntimeError(f'{build}: move {k}: {wait:.0f} ms (clocks apart, or midnight)')
+            waits.append(max(0.0, wait))
         audits = full_passes(build, work) - passes
         if 'full pass: the incremental decision had' in open(log_path).read():
             raise RuntimeError(f'{build}: the audit found differences')
         return waits, audits
     finally:
+        if fpm:
+            fpm.close()
+        if log:
+            log.close()
+        logf.close()
         for p in reversed(procs):
             p.terminate()
             try:
@@ -179,13 +191,13 @@ def main():
     ap.add_argument('--moves', type=int, default=100)
     ap.add_argument('--rounds', type=int, default=2)
     a = ap.parse_args()
-    rng = random.Random(7)
     waits = {b: [] for b in a.consumer}
     audits = {b: 0 for b in a.consumer}
     for r in range(a.rounds):
         for b in a.consumer:
             with tempfile.TemporaryDirectory(prefix='bench-audit-wait.') as work:
-                w, n = run(os.path.abspath(b), a.sessions, a.moves, work, rng)
+                # the same moments for every build: paired runs
+                w, n = run(os.path.abspath(b), a.sessions, a.moves, work, random.Random(7 + r))
             waits[b] += w
             audits[b] += n
             print(f'round {r + 1}, {b}: p50 {pct(w, 0.5):.0f} ms, max {max(w):.0f} ms',

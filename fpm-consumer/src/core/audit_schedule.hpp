@@ -19,8 +19,10 @@
 //  * one step at a time, the next only once the last has run; it waits
 //    while events are pending, for at most `step_patience` after the last
 //    step ended, so that a busy loop still finishes the audit;
-//  * an audit none of whose steps has run for one interval (it failed, or
-//    the gates are closed) is not waited for.
+//  * an audit none of whose steps has run for one interval and one
+//    step_patience (it failed, or the gates are closed) is not waited for;
+//    a step that waited its patience has run by then, whatever the
+//    interval.
 //
 // Pure: time is passed in, so the rules are tested without any clock.
 #pragma once
@@ -95,9 +97,9 @@ public:
 	// changed within `quiet` (changed()).
 	bool due(TimePoint now, bool busy)
 	{
-		if (start_ && !done_ && now - step_end_ > config_.interval)
+		if (!done_ && now - step_end_ > config_.interval + config_.step_patience)
 			done_ = true; // its steps stopped
-		if (start_ && !done_)
+		if (!done_)
 			return false;
 		if (asked_)
 			return true;
@@ -116,7 +118,7 @@ public:
 		cost_ = longest_ = Duration::zero();
 		next_ = now + config_.interval; // stands if its steps stop
 	}
-	bool in_progress() const { return start_ && !done_; }
+	bool in_progress() const { return !done_; }
 	// It is over; `cost`: all its steps took.
 	// Returns the time from its start to the next one.
 	Duration done(Duration cost)
@@ -129,7 +131,7 @@ public:
 			gap = std::max(gap, std::chrono::duration_cast<Duration>(std::chrono::duration<double>(
 						    std::min(need_s, 86400.0))));
 		}
-		next_ = *start_ + gap;
+		next_ = start_ + gap;
 		return gap;
 	}
 	// SIGUSR1.
@@ -147,8 +149,8 @@ public:
 private:
 	Config config_;
 	TimePoint next_;
-	std::optional<TimePoint> start_;
-	bool done_ = true;
+	TimePoint start_{};
+	bool done_ = true; // no audit in progress (none yet, or the last over)
 	bool asked_ = false;
 	std::optional<TimePoint> last_change_;
 	// The audit in progress: the step given last, whether it ran, when the

@@ -142,15 +142,17 @@ public:
 		return full_ || incremental_.pending() || retry_due_ || decap_dirty_ || check_due_ ||
 		       repair_due_;
 	}
-	// Inputs changed that the next reconcile decides on (not retries, not
-	// the audit's steps).
+	// Inputs changed that the next reconcile decides on: what an audit's
+	// step waits for. Not retries of failed entries nor decapsulation
+	// sources: those may wait for every tick while the dataplane is full,
+	// and the audit would wait with them.
 	bool inputs_pending() const { return full_ || incremental_.pending(); }
 	// Decide and reconcile when dirty (or forced: a full pass) and every
 	// gate is open. Normally only the sessions that inputs named since the
 	// last pass are decided again and only their entries diffed.
 	std::optional<ReconcileStats> reconcile(bool force = false);
 	// The audit, in steps. At 100,000 sessions the whole audit holds the
-	// daemon's loop about half a second; in steps, with events handled
+	// daemon's loop about 0.4 s; in steps, with events handled
 	// between them, an event waits for one step at most:
 	//  1. reread(): the installed entries, read again from the dataplane;
 	//  2. ask_check(), run by the next reconcile: decide() over every

@@ -8,8 +8,8 @@ void Reconciler::refresh()
 {
 	installed_.clear();
 	// list() is in key order: each insert at the end is O(1), and the keys
-	// are moved, not copied (copied and searched for, 0.1 s of the loop at
-	// 100,000 sessions).
+	// are moved, not copied. A copy and a search per key would hold the
+	// loop about 0.1 s more at 100,000 sessions.
 	auto entries = dp_.list();
 	for (auto &entry : entries)
 		installed_.insert_or_assign(installed_.end(), std::move(entry.key),

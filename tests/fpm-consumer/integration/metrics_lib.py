@@ -122,16 +122,16 @@ class Daemon:
 @contextlib.contextmanager
 def daemon(build, extra_args=(), feed=None):
     """A Daemon for the `with` body, which starts its feed and itself. On a
-    Fail its log is printed; at the end it must still run and then stop
+    failure its log is printed; at the end it must still run and then stop
     cleanly on SIGTERM; whatever it started is stopped and its directory
     removed in any case."""
     d = Daemon(build, extra_args, feed)
     try:
         yield d
-        check(d.alive(), 'daemon died: %s' % d.tail_log())
+        check(d.alive(), 'daemon died')
         rc = d.stop()
         check(rc == 0, 'the daemon did not stop cleanly on SIGTERM (rc %s)' % rc)
-    except Fail:
+    except Exception:
         print(d.tail_log())
         raise
     finally:
