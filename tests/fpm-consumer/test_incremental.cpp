@@ -2,7 +2,9 @@
 // random steps (session churn, host and server moves from every MAC
 // source, routes and next hops coming and going, resyncs, ticks), the
 // engine's desired entries and counters must equal decide() over all
-// sessions, and the dataplane must hold exactly those entries. Also: the
+// sessions, and the dataplane must hold exactly those entries; when the
+// dataplane was changed behind the engine's back, from the audit's repair
+// on (in one go, or in steps with an event between them). Also: the
 // audit's full pass counts and repairs a difference, a full dataplane
 // refuses only what does not fit and the rest converges.
 #include "fabric.hpp"
@@ -126,6 +128,7 @@ struct Harness {
 	std::map<consumer::SessionKey, consumer::Session> feed;
 	bool model = false; // the sessions come from random_step (which keeps `feed`)
 	bool dumped = false; // a kernel dump completed: removals of sources are due
+	std::uint64_t drifts = 0; // changes made to the dataplane behind the engine's back
 
 	explicit Harness(consumer::EngineConfig cfg = config()) : engine(dp, std::move(cfg)) {}
 
@@ -158,7 +161,35 @@ struct Harness {
 	}
 };
 
-void random_step(World &w, Harness &h, std::vector<consumer::Session> &known, const char *&what)
+// The dataplane changes behind the engine's back (an operator's tool, a
+// restarted process's leftovers, a lost write): one entry goes, one gets
+// another action, or one appears that nothing asked for.
+void drift(World &w, Harness &h)
+{
+	auto &entries = h.dp.entries;
+	if (entries.empty() || w.chance(30)) {
+		dp::Entry stray;
+		stray.key.kind = dp::EntryKind::MirrorSource;
+		stray.key.vni = w.vni();
+		stray.key.host.mac = w.any_mac();
+		stray.key.session = "stray";
+		stray.action.kind = dp::Action::Kind::LocalPort;
+		stray.action.ifindex = 9;
+		entries[stray.key] = stray;
+		++h.drifts;
+		return;
+	}
+	auto it = entries.begin();
+	std::advance(it, static_cast<long>(w.pick(entries.size())));
+	if (w.chance(50))
+		entries.erase(it);
+	else
+		it->second.action.ifindex ^= 0x40; // same key, another port
+	++h.drifts;
+}
+
+void random_step(World &w, Harness &h, std::vector<consumer::Session> &known, const char *&what,
+		 bool may_drift = true)
 {
 	auto &e = h.engine;
 	switch (w.pick(14)) {
@@ -276,7 +307,25 @@ void random_step(World &w, Harness &h, std::vector<consumer::Session> &known, co
 		// The whole audit at once, or one of its steps (the daemon's way:
 		// events are reconciled between the steps).
 		what = "audit";
-		if (w.chance(10))
+		if (may_drift && w.chance(12)) {
+			// The audit repairs what its re-read found: in one go, or in
+			// its steps with an event reconciled between them (the
+			// caller's next reconcile runs the repair).
+			what = "drift, then an audit";
+			drift(w, h);
+			if (w.chance(50)) {
+				e.audit();
+			} else {
+				e.reread();
+				e.reconcile();
+				const char *between = "";
+				random_step(w, h, known, between, false);
+				e.reconcile();
+				e.ask_check();
+				e.reconcile();
+				e.ask_repair();
+			}
+		} else if (w.chance(10))
 			e.audit();
 		else if (w.chance(10))
 			e.reread();
@@ -321,6 +370,8 @@ TEST_CASE("incremental decision equals the full pass after every random step")
 		CHECK(h.engine.counters().totals.installed > 100);
 		CHECK(h.engine.counters().totals.removed > 100);
 		CHECK(h.engine.counters().totals.replaced > 10);
+		// The dataplane drifted, and every audit since put it right.
+		CHECK(h.drifts > 10);
 	}
 }
 
