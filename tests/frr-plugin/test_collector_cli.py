@@ -287,9 +287,21 @@ def test_profile_and_erspan_that_would_not_fit(leaves, leaf1):
     assert leaf1.monitor_lines() == before
     assert options_len(leaf1, "small") <= MAX_OPTIONS - tlv
     # a session naming a profile that does not exist yet is checked when
-    # the profile is configured
+    # the profile is configured: growing it as "big" grew is refused once
+    # it would not fit with the collector's ERSPAN parameters
     leaf1.ok(f"monitor host vni {VNI} ip 192.168.100.9 collector 7 profile later",
-             *[l.replace(" big", " later") for l in kept[:4]])
+             kept[0].replace(" big", " later"))
+    refused = None
+    before = leaf1.monitor_lines()
+    for line in kept[1:]:
+        cp = leaf1.conf(line.replace(" big ", " later "))
+        if cp.returncode != 0:
+            refused = cp.stdout
+            break
+        before = leaf1.monitor_lines()
+    assert refused and "% profile later would not fit in a route with the ERSPAN parameters of " \
+        f"collector 7, used with it by a session in VNI {VNI} (" in refused, refused
+    assert leaf1.monitor_lines() == before
     assert options_len(leaf1, "later") <= MAX_OPTIONS - tlv
 
 
@@ -445,11 +457,11 @@ def test_collector_change_is_an_implicit_replace(leaves, leaf1):
         for i, c in old.items():
             wait_for(lambda: [(s["hostId"], s["collectorId"]) for s in feed_rows(c)] == [(SERVER, 0)],
                      what=f"leaf{i}: the version-2 feed has the server session only")
-        # heartbeats: a gap would show there as well
-        t0 = time.monotonic()
-        while time.monotonic() - t0 < 2.5:
-            for c in old.values():
-                c.poll(0.1)
+        # two heartbeats each: a gap would show there as well
+        hb = {i: c.heartbeats for i, c in old.items()}
+        for i, c in old.items():
+            wait_for(lambda: (c.poll(0.1), c.heartbeats >= hb[i] + 2)[1],
+                     what=f"leaf{i}: two heartbeats on the version-2 feed")
         for i, c in old.items():
             assert c.snapshots == snapshots[i], f"leaf{i}: the version-2 subscriber resynchronised"
             assert c.seq is not None and c.deltas >= 1

@@ -403,10 +403,15 @@ def test_rule_given_again_changes_nothing(pair):
         # the same rule again (a config reload): no re-evaluation, nothing
         # reset, nothing sent
         leaf2.ok(f"monitor import rule 10 deny vni {VNI}")
-        # a change that does re-evaluate, to know the first was settled
+        # A re-evaluation is counted by the feed's next walk: a change that
+        # makes one (a new limit), and a walk after it, settle whatever
+        # the rule asked for.
+        walks = leaf2.json("show bgp l2vpn evpn monitor feed")["walks"]
         leaf2.ok("monitor import maximum-sessions 16000")
-        wait_for(lambda: imp(leaf2)["maximumSessions"] == 16000, what="limit set")
+        wait_for(lambda: leaf2.json("show bgp l2vpn evpn monitor feed")["walks"] > walks,
+                 what="a walk of the feed after the rule")
         j = imp(leaf2)
+        assert j["maximumSessions"] == 16000
         assert j["counters"]["reEvaluations"] == reevals, "an identical rule re-evaluated"
         assert j["rules"][0]["denials"] == 2 and j["counters"]["denialsByRule"]["10"] == 2
         feed_by_mac(v4)

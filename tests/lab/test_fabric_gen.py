@@ -18,7 +18,6 @@ import ipaddress
 import os
 import shutil
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -108,15 +107,21 @@ def test_two_leaf_generation_runs_in_the_netns_runner(tmp_path):
                          timeout=30, what="entries on both leaves")
             assert gf.entry_counts(lab, "vtep101", "10.0.0.102") == want["vtep101"]
             assert gf.entry_counts(lab, "vtep102", "port:eth3") == want["vtep102"]
-            with F.Capture(lab, gf.server, "eth1", tmp_path / "serv.pcap", "icmp") as cs:
-                time.sleep(0.2)
+            # vm101's requests (entry 1 at vtep101) and the replies to it
+            # (entry 2 at vtep102): every frame at its port copied to serv21
+            # exactly once, byte for byte
+            kw = dict(host_mac=gf.host_mac["vm101"], server_mac=gf.server_mac)
+            with F.Capture(lab, "vm101", "eth1", tmp_path / "host.pcap", "icmp") as ch, \
+                 F.Capture(lab, gf.server, "eth1", tmp_path / "serv.pcap", "icmp") as cs:
                 assert lab.ping("vm101", gf.host_ip["vm102"], count=3)
-                time.sleep(0.5)
-                pk = cs.stop()
-            copies = [p for p in pk if gf.host_ip["vm101"] in (p.ip_src, p.ip_dst)]
-            # 3 requests + 3 replies of vm101, each copied once (from vtep101: entry 1;
-            # the replies enter at vtep102: entry 2)
-            assert len(copies) >= 6, f"{len(copies)} copies at serv21"
+
+                def copied():
+                    c = F.compare(F.read_pcap(ch.path), F.read_pcap(cs.path), **kw)
+                    return c.at_host >= 6 and c.at_server >= c.at_host
+                lab.wait_for(copied, 10, "vm101's frames copied to serv21")
+                hp, sp = ch.stop(), cs.stop()
+            c = F.compare(hp, sp, **kw)
+            assert c.at_host >= 6 and c.exactly_once, str(c)
     finally:
         shutil.rmtree(tmp_path / "fabric2", ignore_errors=True)
     assert not [ns for ns in _netns_list() if ns.startswith(prefix + "-")]
