@@ -493,11 +493,17 @@ TEST_CASE("the audit's check repairs a wrong incremental state at once, without 
 	consumer::EngineTestAccess::forget(h.engine, h.engine.sessions().begin()->second);
 	h.engine.reconcile();
 	REQUIRE(h.dp.entries.size() == 2);
+	h.engine.reread();
 	h.engine.ask_check();
 	h.engine.reconcile();
 	CHECK(h.engine.counters().full_pass_differences == 3); // two entries, and the counters
 	CHECK(h.dp.entries.size() == 4);
 	CHECK(!h.engine.audit_step_waiting());
+	// The repair step finds its work done: the check's pass diffed whole
+	// against what the re-read found.
+	h.engine.ask_repair();
+	CHECK(!h.engine.audit_step_waiting());
+	CHECK(!h.engine.dirty());
 }
 
 TEST_CASE("a full dataplane refuses what does not fit; the rest converges, the refused retry alone")

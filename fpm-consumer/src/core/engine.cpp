@@ -611,6 +611,7 @@ ReconcileStats Engine::full_pass()
 {
 	check_all();
 	full_ = repair_due_ = false;
+	diffed_whole_ = true;
 	return reconciler_.apply(incremental_.desired().entries);
 }
 
@@ -630,6 +631,7 @@ std::optional<ReconcileStats> Engine::reconcile(bool force)
 		const bool rebuilt = check_due_ && check_all();
 		if (rebuilt || repair_due_) {
 			repair_due_ = false;
+			diffed_whole_ = true;
 			st = reconciler_.apply(incremental_.desired().entries);
 		} else {
 			st = reconciler_.apply(incremental_.desired().entries, changed, retry_due_);

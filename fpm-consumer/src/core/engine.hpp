@@ -162,9 +162,19 @@ public:
 	//     diffed against what the dataplane has (step 1 and every pass since).
 	// Events between the steps are reconciled as usual, against the
 	// entries step 1 read. audit(): all three in one reconcile.
-	void reread() { reconciler_.refresh(); }
+	void reread()
+	{
+		reconciler_.refresh();
+		diffed_whole_ = false;
+	}
 	void ask_check() { check_due_ = true; }
-	void ask_repair() { repair_due_ = true; }
+	// Nothing to do when a whole diff ran since the re-read (a check
+	// that found the incremental state wrong diffs whole at once).
+	void ask_repair()
+	{
+		if (!diffed_whole_)
+			repair_due_ = true;
+	}
 	bool audit_step_waiting() const { return check_due_ || repair_due_; }
 	void audit()
 	{
@@ -262,6 +272,7 @@ private:
 	bool retry_due_ = false; // failed entries: retry on this reconcile
 	bool check_due_ = false;  // the audit's steps 2 and 3, for the next reconcile
 	bool repair_due_ = false;
+	bool diffed_whole_ = false; // a whole diff since the last reread()
 	bool fpm_resyncing_ = false;
 	struct PendingDelete {
 		std::uint32_t vni;
