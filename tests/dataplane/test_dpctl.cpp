@@ -109,7 +109,7 @@ int run_dpctl(const std::string &args)
 
 } // namespace
 
-TEST_CASE("dpctl: the tool refuses what the parsers refuse, before touching the dataplane")
+TEST_CASE("dpctl: the tool refuses what the parsers refuse")
 {
 	CHECK(run_dpctl("--show") == 0);
 	CHECK(run_dpctl("--mirror-ceiling 20m --mirror-ceiling-burst 128k --show") == 0);

@@ -32,8 +32,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <map>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -573,6 +576,21 @@ TEST_CASE("ERSPAN copies from the mirror program: original unchanged, D from ent
 	REQUIRE_FALSE(h.dp->install(et));
 	const int cap = table::packet_socket("ul0");
 	captured(cap, 1000, 50); // drain
+	// The GRE sequence numbers of every copy that left the underlay, per
+	// ERSPAN version (x is type III, y type II).
+	std::map<int, std::vector<std::uint32_t>> seqs;
+	auto take = [&](std::size_t want, int ms) {
+		auto v = captured(cap, want, ms);
+		for (const auto &c : v)
+			seqs[c.version].push_back(c.seq);
+		return v;
+	};
+	auto versions = [](const std::vector<wire::Copy> &v) {
+		std::set<int> out;
+		for (const auto &c : v)
+			out.insert(c.version);
+		return out;
+	};
 
 	auto mirror = [&](const std::vector<std::uint8_t> &f, std::uint32_t in) {
 		__sk_buff ctx{};
@@ -587,7 +605,7 @@ TEST_CASE("ERSPAN copies from the mirror program: original unchanged, D from ent
 		INFO("A -> B at h1: entry 1 of A and entry 2 of B select it: one copy, D 0");
 		const auto f = udp_frame(300);
 		mirror(f, h.h1);
-		auto v = captured(cap, 3, 300);
+		auto v = take(3, 300);
 		REQUIRE(v.size() == 2); // x once, y once (truncated)
 		const auto &cx = v[0].version == 3 ? v[0] : v[1];
 		const auto &cy = v[0].version == 3 ? v[1] : v[0];
@@ -604,7 +622,7 @@ TEST_CASE("ERSPAN copies from the mirror program: original unchanged, D from ent
 		INFO("B -> A at h2: entry 2 of A: D 1, index h2");
 		const auto f = udp_frame(100, kB, kA);
 		mirror(f, h.h2);
-		auto v = captured(cap, 2, 300);
+		auto v = take(2, 300);
 		REQUIRE(v.size() == 1);
 		CHECK(v[0].d);
 		CHECK(v[0].index == h.h2);
@@ -614,8 +632,9 @@ TEST_CASE("ERSPAN copies from the mirror program: original unchanged, D from ent
 		INFO("ARP from A (broadcast): via the peer, routed by bpf_redirect_neigh");
 		const auto f = arp_frame();
 		mirror(f, h.h1);
-		auto v = captured(cap, 2, 1000);
+		auto v = take(2, 1000);
 		REQUIRE(v.size() == 2);
+		CHECK(versions(v) == std::set<int>{2, 3});
 		for (const auto &c : v) {
 			CHECK(c.dst[0] == 10);
 			if (c.version == 3)
@@ -626,8 +645,9 @@ TEST_CASE("ERSPAN copies from the mirror program: original unchanged, D from ent
 		INFO("IPv6 and 802.1Q from A");
 		for (const auto &f : {ipv6_frame(), tagged(udp_frame(90), 0x2064)}) {
 			mirror(f, h.h1);
-			auto v = captured(cap, 2, 1000);
+			auto v = take(2, 1000);
 			REQUIRE(v.size() == 2);
+			CHECK(versions(v) == std::set<int>{2, 3});
 			for (const auto &c : v)
 				if (c.version == 3)
 					CHECK(c.inner == f);
@@ -645,7 +665,7 @@ TEST_CASE("ERSPAN copies from the mirror program: original unchanged, D from ent
 		REQUIRE(::sendto(tx, f.data(), f.size(), 0, reinterpret_cast<sockaddr *>(&to),
 				 sizeof to) == static_cast<ssize_t>(f.size()));
 		::close(tx);
-		auto v = captured(cap, 2, 1000);
+		auto v = take(2, 1000);
 		REQUIRE(v.size() == 2);
 		for (const auto &c : v) {
 			CHECK(c.vlan == 300);
@@ -662,6 +682,10 @@ TEST_CASE("ERSPAN copies from the mirror program: original unchanged, D from ent
 		}
 	}
 	// GRE sequence contiguous per destination in what left the underlay.
+	for (auto &[_, v] : seqs)
+		std::sort(v.begin(), v.end());
+	CHECK(seqs[3] == std::vector<std::uint32_t>{0, 1, 2, 3, 4, 5});
+	CHECK(seqs[2] == std::vector<std::uint32_t>{0, 1, 2, 3, 4});
 	CHECK(h.counters(x).last_seq == 5);
 	CHECK(h.counters(y).last_seq == 4);
 	auto c1 = h.dp->counters(e1.key);

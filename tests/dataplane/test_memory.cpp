@@ -512,7 +512,14 @@ TEST_CASE("memory bridge model: originals and copies are told apart; egress drop
 	REQUIRE(out.size() == 1);
 	CHECK(out[0].kind == Output::Kind::Original);
 	CHECK(out[0].ifindex == 13);
-	// Known unicast: forwarded to the destination's port only.
+	// Known unicast: forwarded to the destination's port only (with h1
+	// forwarding too, an unknown destination floods to both).
+	dp.set_forwarding(11, true);
+	out = dp.simulate(frame, 40);
+	std::sort(out.begin(), out.end());
+	REQUIRE(out.size() == 2);
+	CHECK(out[0].ifindex == 11);
+	CHECK(out[1].ifindex == 13);
 	MacEvent ev;
 	ev.mac = *parse_mac("02:00:00:00:00:03");
 	ev.ifindex = 13;

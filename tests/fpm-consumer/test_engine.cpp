@@ -166,6 +166,10 @@ TEST_CASE("FPM reconnect: entries kept while resyncing, stale MACs swept after")
 		e.fpm_resync_done();
 		e.reconcile();
 		CHECK(dataplane.list().size() == 2);
+		// From the kernel's record, not the kept last location.
+		CHECK(e.counters().fpm_stale_swept == 1);
+		CHECK(e.macs().count(MacSource::Kernel) == 1);
+		CHECK(!e.macs().locate(kVni, SERVER).kept);
 	}
 }
 
@@ -290,6 +294,10 @@ TEST_CASE("a kernel FDB deletion with zebra connected takes effect after a short
 		e.tick();
 		e.reconcile();
 		CHECK(dataplane.list().size() == 2);
+		// The record itself waits (the entries alone would not show it:
+		// a server's last location is kept either way).
+		CHECK(e.macs().count(MacSource::Kernel) == 1);
+		CHECK(!e.macs().locate(kVni, SERVER).kept);
 	}
 	e.tick();
 	e.reconcile();
@@ -320,6 +328,9 @@ TEST_CASE("zebra stopping flushes its kernel FDB entries: kept until the resync 
 	e.reconcile();
 	CHECK(dataplane.list().size() == 2);
 	CHECK(e.counters().kernel_deferred_deletes == 1);
+	// The deletion waits for the resync, however many ticks pass.
+	CHECK(e.macs().count(MacSource::Kernel) == 1);
+	CHECK(!e.macs().locate(kVni, SERVER).kept);
 	SUBCASE("zebra reinstalls it: kept")
 	{
 		e.neigh(MacSource::Kernel, remote(SERVER, PEER));

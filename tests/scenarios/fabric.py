@@ -231,7 +231,11 @@ class Capture:
             line = self.proc.stderr.readline()
             if b"listening on" in line or not line:
                 break
-        if self.proc.poll() is not None:
+        if b"listening on" not in line:             # it said something else, and ended
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.kill()
+            self.proc.wait(5)
+            self.proc.stderr.close()
             raise RuntimeError(f"tcpdump on {node}/{iface} failed: {line!r}")
         time.sleep(0.05)
 

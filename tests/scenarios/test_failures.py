@@ -97,7 +97,7 @@ def converge_and_check(lab, outdir, tag):
     time.sleep(0.5)
     cmp, res, _ = F.mirrored_exchange(lab, PEERS, tag, outdir)
     assert all(res.values()), f"traffic failed: {[k for k, v in res.items() if not v]}"
-    assert cmp.exactly_once, f"{cmp}; examples {cmp.examples}"
+    assert cmp.at_host > 0 and cmp.exactly_once, f"{cmp}; examples {cmp.examples}"
     # and it stays so (no late stale entry)
     assert F.all_entries(lab) == F.expected_entries(lab, "vtep104")
 
@@ -152,9 +152,11 @@ def test_restart_under_traffic(lab, outdir, daemon, node):
         assert after["entries-installed"] == 0 and after["entries-removed"] == 0 \
             and after["entries-replaced"] == 0, \
             f"restarted consumer rewrote entries that were right: {after}"
-    else:
-        assert F.counters(lab, node)["dataplane-errors"] == before.get("dataplane-errors", 0) \
-            or daemon == "zebra"
+    elif daemon != "zebra":
+        # (a zebra restart flushes the node's kernel state under the
+        # running consumer: errors may be counted then; what matters is
+        # the convergence checked above)
+        assert F.counters(lab, node)["dataplane-errors"] == before.get("dataplane-errors", 0)
 
 
 def test_spine_link_flap(lab, outdir):

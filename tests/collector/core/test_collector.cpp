@@ -252,11 +252,14 @@ TEST_CASE("collector: port frames map to host sessions by MAC or IP, with the di
 	CHECK((ip.epbs[1].flags & 3) == 1);
 
 	// one record stream per session, each naming its session
-	int syn_sessions = 0;
+	int of_mac = 0, of_ip = 0;
 	for (const auto &e : r.records)
-		if (e.has_tcp())
-			syn_sessions += e.tcp().session().name() == "h-mac" || e.tcp().session().name() == "h-ip";
-	CHECK(syn_sessions >= 2);
+		if (e.has_tcp()) {
+			of_mac += e.tcp().session().name() == "h-mac";
+			of_ip += e.tcp().session().name() == "h-ip";
+		}
+	CHECK(of_mac >= 1);
+	CHECK(of_ip >= 1);
 }
 
 TEST_CASE("collector: TCP records name the session, are counted per session, and stop with records off")

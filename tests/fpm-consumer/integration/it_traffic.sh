@@ -51,18 +51,36 @@ entries() { # leaf
 		'import json,sys; d=json.load(sys.stdin)["evpn-monitor:fpm-consumer"]; print(" ".join(sorted(e["kind"]+"/"+e["action"]["type"] for e in d["entries"].get("entry",[]))))'
 }
 host_ip() { lab_ns "${LAB_ID}-h-$1" ip addr add "$2/24" dev eth0; }
-# count ICMP packets seen on X's port while running a command
-copies() { # cmd...
-	local cap=$LAB_DIR/x.pcap
-	lab_ns "${LAB_ID}-h-hx" timeout 15 tcpdump -nn -i eth0 -U -w "$cap" icmp 2>"$cap.err" &
+# The ICMP messages seen on X's port while running a command, as
+# "COPIES/DISTINCT" (DISTINCT: different echo request/reply, id, seq): a
+# message copied twice shows as fewer distinct than copies. With WANT > 0 it
+# waits until WANT copies are there (at most 10 s); with WANT = 0 it watches
+# for 1 s after the command (an absence needs a window).
+copies() { # want cmd...
+	local want=$1 cap
+	shift
+	cap=$(mktemp -p "$LAB_DIR" x.XXXXXX.pcap)
+	# (stdout not ours: this runs inside $(...), which would wait for it)
+	lab_ns "${LAB_ID}-h-hx" timeout 30 tcpdump -nn -i eth0 -U -w "$cap" icmp >/dev/null 2>"$cap.err" &
 	local t=$!
 	# wait until tcpdump listens, not a fixed time
 	for _ in $(seq 100); do grep -q listening "$cap.err" && break; sleep 0.05; done
 	grep -q listening "$cap.err" || fail "tcpdump on hx did not start"
-	"$@" >/dev/null
-	sleep 1
-	kill -INT $t 2>/dev/null; wait $t 2>/dev/null || true
-	tcpdump -nn -r "$cap" 2>/dev/null | wc -l
+	"$@" >/dev/null || { echo "traffic failed: $*" >&2; kill -TERM $t 2>/dev/null; exit 1; }
+	if [ "$want" = 0 ]; then
+		sleep 1
+	else
+		for _ in $(seq 100); do
+			[ "$(tcpdump -nn -r "$cap" 2>/dev/null | wc -l)" -ge "$want" ] && break
+			sleep 0.1
+		done
+	fi
+	# SIGTERM: timeout hands it to tcpdump (a background job of this
+	# shell ignores SIGINT, so tcpdump would run until its timeout)
+	kill -TERM $t 2>/dev/null; wait $t 2>/dev/null || true
+	local msgs
+	msgs=$(tcpdump -nn -r "$cap" 2>/dev/null | grep -oE 'ICMP echo (request|reply), id [0-9]+, seq [0-9]+' || true)
+	echo "$(printf '%s' "$msgs" | grep -c . || true)/$(printf '%s' "$msgs" | sort -u | grep -c . || true)"
 }
 
 lab_up
@@ -113,13 +131,13 @@ counter() { # leaf name
 # only the counted phase below must have no stranger.
 forged0=$(counter 2 decap-drops-unknown-source)
 N=5
-a=$(copies ping_from hh 192.168.100.23 $N)
-b=$(copies ping_from hg 192.168.100.11 $N)
-c=$(copies ping_from hk 192.168.100.12 $N)
-echo "copies at X: H<->K $a (want $((2 * N))), G<->H $b (want $((2 * N))), K<->G $c (want 0)"
-[ "$a" = $((2 * N)) ] || fail "H<->K: $a copies"
-[ "$b" = $((2 * N)) ] || fail "G<->H (same VTEP): $b copies"
-[ "$c" = 0 ] || fail "K<->G: $c copies"
+a=$(copies $((2 * N)) ping_from hh 192.168.100.23 $N)
+b=$(copies $((2 * N)) ping_from hg 192.168.100.11 $N)
+c=$(copies 0 ping_from hk 192.168.100.12 $N)
+echo "copies/distinct at X: H<->K $a, G<->H $b (want $((2 * N))/$((2 * N)): each request and reply once), K<->G $c (want 0/0)"
+[ "$a" = "$((2 * N))/$((2 * N))" ] || fail "H<->K: $a copies/distinct"
+[ "$b" = "$((2 * N))/$((2 * N))" ] || fail "G<->H (same VTEP): $b copies/distinct"
+[ "$c" = 0/0 ] || fail "K<->G: $c copies/distinct"
 # The copies from leaf1 were decapsulated on leaf2 because leaf1 is one of
 # the VNI's VTEPs there (zebra's flood entry -> the consumer -> the
 # dataplane's decapsulation sources), and none was dropped as a stranger.
