@@ -238,6 +238,23 @@ def fill_profile(leaf: Leaf, name: str, limit: int) -> list[str]:
     return kept
 
 
+def grow_until_refused(leaf: Leaf, profile: str, lines: list[str]) -> None:
+    """Adds lines to a profile that collector 7's sessions use until one is
+    refused for not fitting with its ERSPAN parameters, which must happen
+    and leave the configuration as it was before that line."""
+    refused = None
+    before = leaf.monitor_lines()
+    for line in lines:
+        cp = leaf.conf(line)
+        if cp.returncode != 0:
+            refused = cp.stdout
+            break
+        before = leaf.monitor_lines()
+    assert refused and f"% profile {profile} would not fit in a route with the ERSPAN parameters " \
+        f"of collector 7, used with it by a session in VNI {VNI} (" in refused, refused
+    assert leaf.monitor_lines() == before
+
+
 def erspan_tlv_len(leaves, leaf1) -> int:
     """Octets the ERSPAN TLV adds to a route's options area, as a collector
     session without a profile carries it (version octet + the TLV)."""
@@ -274,34 +291,14 @@ def test_profile_and_erspan_that_would_not_fit(leaves, leaf1):
     r = wait_for(lambda: remote(leaves), what="collector session with profile small")
     assert len(r[0]["options"]["wire"]) // 2 <= MAX_OPTIONS
     missing = [l for l in kept[1:] if l.replace(" big ", " small ") not in small]
-    refused = None
-    before = leaf1.monitor_lines()
-    for line in missing:
-        cp = leaf1.conf(line.replace(" big ", " small "))
-        if cp.returncode != 0:
-            refused = cp.stdout
-            break
-        before = leaf1.monitor_lines()
-    assert refused and "% profile small would not fit in a route with the ERSPAN parameters of " \
-        f"collector 7, used with it by a session in VNI {VNI} (" in refused, refused
-    assert leaf1.monitor_lines() == before
+    grow_until_refused(leaf1, "small", [l.replace(" big ", " small ") for l in missing])
     assert options_len(leaf1, "small") <= MAX_OPTIONS - tlv
     # a session naming a profile that does not exist yet is checked when
     # the profile is configured: growing it as "big" grew is refused once
     # it would not fit with the collector's ERSPAN parameters
     leaf1.ok(f"monitor host vni {VNI} ip 192.168.100.9 collector 7 profile later",
              kept[0].replace(" big", " later"))
-    refused = None
-    before = leaf1.monitor_lines()
-    for line in kept[1:]:
-        cp = leaf1.conf(line.replace(" big ", " later "))
-        if cp.returncode != 0:
-            refused = cp.stdout
-            break
-        before = leaf1.monitor_lines()
-    assert refused and "% profile later would not fit in a route with the ERSPAN parameters of " \
-        f"collector 7, used with it by a session in VNI {VNI} (" in refused, refused
-    assert leaf1.monitor_lines() == before
+    grow_until_refused(leaf1, "later", [l.replace(" big ", " later ") for l in kept[1:]])
     assert options_len(leaf1, "later") <= MAX_OPTIONS - tlv
 
 
