@@ -499,11 +499,14 @@ TEST_CASE("the audit's check repairs a wrong incremental state at once, without 
 	CHECK(h.engine.counters().full_pass_differences == 3); // two entries, and the counters
 	CHECK(h.dp.entries.size() == 4);
 	CHECK(!h.engine.audit_step_waiting());
-	// The repair step finds its work done: the check's pass diffed whole
-	// against what the re-read found.
+	// The repair step finds its work done (the check's pass diffed whole
+	// against what the re-read found), but it is still a step that runs:
+	// the daemon's audit schedule waits for it.
 	h.engine.ask_repair();
+	CHECK(h.engine.audit_step_waiting());
+	REQUIRE(h.engine.reconcile());
 	CHECK(!h.engine.audit_step_waiting());
-	CHECK(!h.engine.dirty());
+	CHECK(h.dp.entries.size() == 4);
 }
 
 TEST_CASE("a full dataplane refuses what does not fit; the rest converges, the refused retry alone")

@@ -454,11 +454,15 @@ def test_collector_change_is_an_implicit_replace(leaves, leaf1):
         for i, c in old.items():
             wait_for(lambda: [(s["hostId"], s["collectorId"]) for s in feed_rows(c)] == [(SERVER, 0)],
                      what=f"leaf{i}: the version-2 feed has the server session only")
-        # two heartbeats each: a gap would show there as well
+        # two heartbeats each: a gap would show there as well (every client
+        # polled in each round: one left alone 3 s subscribes again)
         hb = {i: c.heartbeats for i, c in old.items()}
-        for i, c in old.items():
-            wait_for(lambda: (c.poll(0.1), c.heartbeats >= hb[i] + 2)[1],
-                     what=f"leaf{i}: two heartbeats on the version-2 feed")
+
+        def two_heartbeats():
+            for c in old.values():
+                c.poll(0.05)
+            return all(c.heartbeats >= hb[i] + 2 for i, c in old.items())
+        wait_for(two_heartbeats, what="two heartbeats on every version-2 feed")
         for i, c in old.items():
             assert c.snapshots == snapshots[i], f"leaf{i}: the version-2 subscriber resynchronised"
             assert c.seq is not None and c.deltas >= 1

@@ -168,7 +168,7 @@ def test_silent_server_keeps_receiving_copies_after_its_mac_aged_out(lab, outdir
         def kept(leaf):              # vtep104: no longer the live local port
             loc = server_location(leaf)
             if leaf == "vtep104":
-                return loc.get("kind") != "local" or "kept-since" in loc
+                return loc and (loc.get("kind") != "local" or "kept-since" in loc)
             return "kept-since" in loc
         lab.wait_for(lambda: all(kept(n) for n in F.LEAVES), timeout=30, interval=0.2,
                      what="every consumer took SERV21's ageing in (its last location kept)")

@@ -627,10 +627,12 @@ std::optional<ReconcileStats> Engine::reconcile(bool force)
 	else {
 		const auto changed = incremental_.settle();
 		// A rebuilt state is diffed whole at once; a repair asked with
-		// the check (audit()) runs in the same pass, after it.
+		// the check (audit()) runs in the same pass, after it; a repair
+		// after a whole diff since the re-read has nothing left to find.
 		const bool rebuilt = check_due_ && check_all();
-		if (rebuilt || repair_due_) {
-			repair_due_ = false;
+		const bool whole = rebuilt || (repair_due_ && !diffed_whole_);
+		repair_due_ = false;
+		if (whole) {
 			diffed_whole_ = true;
 			st = reconciler_.apply(incremental_.desired().entries);
 		} else {

@@ -168,13 +168,10 @@ public:
 		diffed_whole_ = false;
 	}
 	void ask_check() { check_due_ = true; }
-	// Nothing to do when a whole diff ran since the re-read (a check
-	// that found the incremental state wrong diffs whole at once).
-	void ask_repair()
-	{
-		if (!diffed_whole_)
-			repair_due_ = true;
-	}
+	// Its reconcile diffs whole only if no whole diff ran since the
+	// re-read (a check that found the incremental state wrong diffs whole
+	// at once); either way it is a step the daemon sees run.
+	void ask_repair() { repair_due_ = true; }
 	bool audit_step_waiting() const { return check_due_ || repair_due_; }
 	void audit()
 	{

@@ -52,35 +52,39 @@ entries() { # leaf
 }
 host_ip() { lab_ns "${LAB_ID}-h-$1" ip addr add "$2/24" dev eth0; }
 # The ICMP messages seen on X's port while running a command, as
-# "COPIES/DISTINCT" (DISTINCT: different echo request/reply, id, seq): a
-# message copied twice shows as fewer distinct than copies. With WANT > 0 it
-# waits until WANT copies are there (at most 10 s); with WANT = 0 it watches
-# for 1 s after the command (an absence needs a window).
+# "COPIES/DISTINCT": every ICMP frame captured, and the different echo
+# requests and replies (id, seq) among them; a message copied twice shows
+# as fewer distinct than copies. With WANT > 0 it waits until WANT copies
+# are there (at most 10 s), then 0.5 s more for a late duplicate; with
+# WANT = 0 it watches for 1 s after the command (an absence needs a window).
 copies() { # want cmd...
 	local want=$1 cap
 	shift
 	cap=$(mktemp -p "$LAB_DIR" x.XXXXXX.pcap)
-	# (stdout not ours: this runs inside $(...), which would wait for it)
-	lab_ns "${LAB_ID}-h-hx" timeout 30 tcpdump -nn -i eth0 -U -w "$cap" icmp >/dev/null 2>"$cap.err" &
+	# Not through lab_ns: a shell function in the background is a subshell,
+	# and its pid would not be tcpdump's (timeout hands SIGTERM on). Not
+	# our stdout either: this runs inside $(...), which would wait for it.
+	ip netns exec "${LAB_ID}-h-hx" timeout 30 tcpdump -nn -i eth0 -U -w "$cap" icmp \
+		>/dev/null 2>"$cap.err" &
 	local t=$!
 	# wait until tcpdump listens, not a fixed time
 	for _ in $(seq 100); do grep -q listening "$cap.err" && break; sleep 0.05; done
 	grep -q listening "$cap.err" || fail "tcpdump on hx did not start"
 	"$@" >/dev/null || { echo "traffic failed: $*" >&2; kill -TERM $t 2>/dev/null; exit 1; }
-	if [ "$want" = 0 ]; then
-		sleep 1
-	else
+	if [ "$want" != 0 ]; then
 		for _ in $(seq 100); do
 			[ "$(tcpdump -nn -r "$cap" 2>/dev/null | wc -l)" -ge "$want" ] && break
 			sleep 0.1
 		done
+		sleep 0.5
+	else
+		sleep 1
 	fi
-	# SIGTERM: timeout hands it to tcpdump (a background job of this
-	# shell ignores SIGINT, so tcpdump would run until its timeout)
 	kill -TERM $t 2>/dev/null; wait $t 2>/dev/null || true
-	local msgs
+	local all msgs
+	all=$(tcpdump -nn -r "$cap" 2>/dev/null | wc -l)
 	msgs=$(tcpdump -nn -r "$cap" 2>/dev/null | grep -oE 'ICMP echo (request|reply), id [0-9]+, seq [0-9]+' || true)
-	echo "$(printf '%s' "$msgs" | grep -c . || true)/$(printf '%s' "$msgs" | sort -u | grep -c . || true)"
+	echo "$all/$(printf '%s' "$msgs" | sort -u | grep -c . || true)"
 }
 
 lab_up
