@@ -18,12 +18,14 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <map>
 #include <set>
 #include <sstream>
 #include <string>
+#include <vector>
 
 using namespace evpnmon;
 using namespace evpnmon::bench;
@@ -105,6 +107,80 @@ std::size_t kernel_bytes()
 	return n;
 }
 
+// The entries of sessions [0, n) as install_sessions() makes them, with the
+// copies' VTEP moved by `shift` among the 31 (a server move: every entry's
+// action replaced).
+bool apply_sessions(dp::Dataplane &dp, std::uint32_t n, std::uint32_t shift, bool batch)
+{
+	if (batch)
+		dp.begin_batch();
+	for (std::uint32_t i = 0; i < n; ++i)
+		for (auto e : session_entries(i)) {
+			e.action.remote_vtep[2] = static_cast<std::uint8_t>(
+			    1 + (e.action.remote_vtep[2] - 1 + shift) % 31);
+			if (auto ec = dp.install(e)) {
+				std::fprintf(stderr, "install of session %u: %s\n", i,
+					     ec.message().c_str());
+				return false;
+			}
+		}
+	return !dp.flush();
+}
+
+bool remove_sessions(dp::Dataplane &dp, std::uint32_t n, bool batch)
+{
+	if (batch)
+		dp.begin_batch();
+	for (std::uint32_t i = 0; i < n; ++i)
+		for (const auto &e : session_entries(i))
+			if (dp.remove(e.key))
+				return false;
+	return !dp.flush();
+}
+
+// Installing, moving (every action replaced) and removing the entries of N
+// sessions, each change reaching the kernel on its own (no batch: dpctl,
+// or the consumer before batches) against one batch (begin_batch() ...
+// flush(): the consumer's pass). One dataplane per N, the two modes
+// alternating within each round; CPU of this process per entry, median of
+// the rounds.
+bool batch_rows(const Factory &make, int reps)
+{
+	std::printf("| sessions (entries) | change | one by one: CPU µs/entry | one batch: "
+		    "CPU µs/entry | batch / one by one |\n|---|---|---:|---:|---:|\n");
+	for (std::uint32_t n : {10000u, 100000u}) {
+		auto dp = make();
+		std::map<std::pair<int, bool>, std::vector<double>> cpu; // (change, batch)
+		for (int r = 0; r < reps; ++r)
+			for (bool batch : {r % 2 == 0, r % 2 != 0}) {
+				Stopwatch sw;
+				if (!apply_sessions(*dp, n, 0, batch))
+					return false;
+				cpu[{0, batch}].push_back(sw.cpu());
+				sw = Stopwatch{};
+				if (!apply_sessions(*dp, n, 1, batch))
+					return false;
+				cpu[{1, batch}].push_back(sw.cpu());
+				sw = Stopwatch{};
+				if (!remove_sessions(*dp, n, batch))
+					return false;
+				cpu[{2, batch}].push_back(sw.cpu());
+			}
+		auto median = [](std::vector<double> v) {
+			std::sort(v.begin(), v.end());
+			return v[v.size() / 2];
+		};
+		const char *names[] = {"install", "move (every action replaced)", "remove"};
+		for (int c = 0; c < 3; ++c) {
+			const double one = median(cpu[{c, false}]) * 1e6 / (2.0 * n);
+			const double bat = median(cpu[{c, true}]) * 1e6 / (2.0 * n);
+			std::printf("| %u (%u) | %s | %.2f | %.2f | %.2f |\n", n, 2 * n, names[c],
+				    one, bat, bat / one);
+		}
+	}
+	return true;
+}
+
 } // namespace
 
 int main(int argc, char **argv)
@@ -149,6 +225,11 @@ int main(int argc, char **argv)
 				    static_cast<double>(b) / 1024);
 		}
 	}
+
+	std::printf("\n### Changes one by one against one batch (linux backend, "
+		    "median of %d rounds)\n\n", reps);
+	if (!batch_rows(linux_dp, reps))
+		return 1;
 
 	std::printf("\n### 10k and 100k sessions, each into a fresh dataplane "
 		    "(fastest of %d)\n\n", reps);

@@ -22,6 +22,9 @@ struct Harness {
 	// forwarding ports and FDB MACs; finish undoes what prepare did.
 	virtual void prepare(const Case &) {}
 	virtual void finish(const Case &) {}
+	// The case's entries (and the removal of the last case's) in one
+	// batch, as the consumer's pass applies them (Dataplane::begin_batch).
+	bool batched = false;
 };
 
 // A port capture sees an original and a copy alike (same bytes).
@@ -61,6 +64,8 @@ inline std::string describe(const std::vector<Output> &v)
 inline void run_case(Harness &h, const Case &c)
 {
 	auto &dp = h.dataplane();
+	if (h.batched)
+		dp.begin_batch();
 	for (const auto &e : dp.list())
 		REQUIRE_FALSE(dp.remove(e.key));
 	REQUIRE(dp.list().empty());
@@ -72,6 +77,8 @@ inline void run_case(Harness &h, const Case &c)
 		REQUIRE_FALSE(dp.install(e));
 		installed.push_back(e);
 	}
+	if (h.batched)
+		REQUIRE_FALSE(dp.flush());
 	auto listed = dp.list();
 	auto want = installed;
 	std::sort(want.begin(), want.end());

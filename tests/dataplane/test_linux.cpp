@@ -284,6 +284,13 @@ TEST_CASE("linux backend passes the semantic table (real packets)")
 	table::run_table(h);
 }
 
+TEST_CASE("linux backend passes the semantic table with each case's changes in one batch")
+{
+	LinuxHarness h;
+	h.batched = true;
+	table::run_table(h);
+}
+
 TEST_CASE("restart: entries and counters adopted; clean exit removes everything")
 {
 	Entry e;
@@ -992,6 +999,213 @@ TEST_CASE("dp_match_bits: exactly the bits of the keys in dp_match, through remo
 	b = pinned_bits();
 	CHECK(b.keys == 0);
 	CHECK(b.set.empty());
+}
+
+namespace {
+
+std::vector<std::uint8_t> bytes_of(const auto &x)
+{
+	const auto *b = reinterpret_cast<const std::uint8_t *>(&x);
+	return {b, b + sizeof x};
+}
+
+// dp_match as the kernel holds it: key bytes -> element.
+std::map<std::vector<std::uint8_t>, dp_match_val> dump_match()
+{
+	std::map<std::vector<std::uint8_t>, dp_match_val> out;
+	const int fd = bpf_obj_get((g_pin + "/dp_match").c_str());
+	REQUIRE(fd >= 0);
+	dp_match_key k{}, next{};
+	dp_match_key *prev = nullptr;
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		dp_match_val v{};
+		REQUIRE(bpf_map_lookup_elem(fd, &next, &v) == 0);
+		out.emplace(bytes_of(next), v);
+		k = next;
+		prev = &k;
+	}
+	::close(fd);
+	return out;
+}
+
+std::optional<dp_match_val> match_elem(const EntryKey &key)
+{
+	const auto all = dump_match();
+	auto it = all.find(bytes_of(codec::match_key(key)));
+	if (it == all.end())
+		return std::nullopt;
+	return it->second;
+}
+
+bool egress_on(const char *dev)
+{
+	return attached_program_id(static_cast<int>(if_nametoindex(dev)), true) != 0;
+}
+
+} // namespace
+
+// The consumer applies each pass as one batch (Dataplane::begin_batch):
+// the lookups reach the kernel at the flush, in two system calls, and
+// whatever an old state names (an entry's counter slot, the egress rule
+// of the port its copies went to) stays until the flush has replaced it.
+TEST_CASE("a batch: its lookups reach the kernel at the flush; nothing they name goes before")
+{
+	auto dp = make_dataplane("linux", switch_config());
+	Entry a = watched_entry(); // h1's frames to srv
+	dp->begin_batch();
+	REQUIRE_FALSE(dp->install(a));
+	CHECK(dp->list().size() == 1);
+	CHECK(dump_match().empty());
+	CHECK(egress_on("srv")); // in place before any lookup copies there
+	REQUIRE_FALSE(dp->flush());
+	const auto va = match_elem(a.key);
+	REQUIRE(va);
+	REQUIRE(va->n == 1);
+	const dp_u32 slot_a = va->slots[0].stat_idx;
+
+	Entry b = watched_entry(); // another host's frames to h3
+	b.key.host.mac = parse_mac("02:00:00:00:00:02");
+	b.key.session = "other";
+	b.action.ifindex = if_nametoindex("h3");
+	dp->begin_batch();
+	REQUIRE_FALSE(dp->remove(a.key));
+	REQUIRE_FALSE(dp->install(b));
+	REQUIRE(dp->list().size() == 1);
+	CHECK(dp->list()[0].key == b.key);
+	CHECK(match_elem(a.key)); // until the flush
+	CHECK_FALSE(match_elem(b.key));
+	CHECK(egress_on("srv"));
+	REQUIRE_FALSE(dp->flush());
+	CHECK_FALSE(match_elem(a.key));
+	const auto vb = match_elem(b.key);
+	REQUIRE(vb);
+	CHECK(vb->slots[0].stat_idx != slot_a); // a's slot was still named
+	CHECK_FALSE(egress_on("srv"));
+	CHECK(egress_on("h3"));
+	auto bits = pinned_bits();
+	CHECK(bits.keys == 1);
+	CHECK(bits.set == bits.of_keys);
+
+	// After the flush a's slot is free: the next new entry takes it.
+	Entry c = b;
+	c.key.host.mac = parse_mac("02:00:00:00:00:03");
+	c.key.session = "third";
+	dp->begin_batch();
+	REQUIRE_FALSE(dp->install(c));
+	REQUIRE_FALSE(dp->flush());
+	const auto vc = match_elem(c.key);
+	REQUIRE(vc);
+	CHECK(vc->slots[0].stat_idx == slot_a);
+}
+
+// The descriptions for a restart go to the kernel every 1,024 on their
+// own; the batch's lookups still wait for the flush.
+TEST_CASE("a batch larger than the descriptions' batch still reaches the lookups at the flush")
+{
+	auto dp = make_dataplane("linux", sized_config(2048));
+	const auto entries = bits_entries(1500);
+	REQUIRE(entries.size() > 1024);
+	dp->begin_batch();
+	for (const auto &e : entries)
+		REQUIRE_FALSE(dp->install(e));
+	CHECK(pinned_map("dp_meta").elements >= 1024);
+	CHECK(dump_match().empty());
+	REQUIRE_FALSE(dp->flush());
+	CHECK(pinned_map("dp_meta").elements == entries.size());
+	CHECK(dump_match().size() == pinned_bits().keys);
+	CHECK(pinned_bits().keys > 900);
+}
+
+// A batch nobody flushes is written by the backend's own timer (within a
+// second), so a caller that forgets cannot leave the packet path behind.
+TEST_CASE("a batch left open reaches the kernel at the backend's next tick")
+{
+	LinuxHarness h;
+	Entry a = watched_entry();
+	h.dp->begin_batch();
+	REQUIRE_FALSE(h.dp->install(a));
+	REQUIRE_FALSE(match_elem(a.key));
+	const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+	while (!match_elem(a.key) && std::chrono::steady_clock::now() < until) {
+		pollfd p{h.dp->event_fd(), POLLIN, 0};
+		if (::poll(&p, 1, 100) > 0)
+			h.dp->process_events();
+	}
+	CHECK(match_elem(a.key));
+}
+
+// Random installs, replacements and removals in batches of random size:
+// between flushes the kernel's dp_match does not move; after each it
+// holds exactly what the entries say (the elements' keys, their entries in
+// key order, each entry its own counter slot), the key bits match, and
+// dp_meta describes exactly the installed entries.
+TEST_CASE("batches: after every flush dp_match holds exactly the installed entries")
+{
+	auto dp = make_dataplane("linux", sized_config(2048));
+	const auto pool = bits_entries(400);
+	std::uint64_t rng = 0x9e3779b97f4a7c15;
+	auto next = [&rng](std::uint64_t n) {
+		rng ^= rng << 13;
+		rng ^= rng >> 7;
+		rng ^= rng << 17;
+		return rng % n;
+	};
+	std::set<std::size_t> in;
+	auto flushed = dump_match();
+	std::size_t flushes = 0, replaced = 0, removed = 0;
+	for (int step = 0; step < 3000;) {
+		dp->begin_batch();
+		const auto size = 1 + next(150);
+		for (std::size_t i = 0; i < size; ++i, ++step) {
+			const std::size_t j = next(pool.size());
+			Entry e = pool[j];
+			if (!in.contains(j)) {
+				REQUIRE_FALSE(dp->install(e));
+				in.insert(j);
+			} else if (next(2)) {
+				e.action.ifindex = if_nametoindex(next(2) ? "h2" : "srv");
+				REQUIRE_FALSE(dp->install(e));
+				++replaced;
+			} else {
+				REQUIRE_FALSE(dp->remove(e.key));
+				in.erase(j);
+				++removed;
+			}
+		}
+		{
+			const auto now = dump_match();
+			bool same = now.size() == flushed.size();
+			for (const auto &[k, v] : now)
+				same = same && flushed.contains(k) &&
+				       bytes_of(flushed.at(k)) == bytes_of(v);
+			REQUIRE_MESSAGE(same, "dp_match changed before the flush");
+		}
+		REQUIRE_FALSE(dp->flush());
+		++flushes;
+		flushed = dump_match();
+		std::map<std::vector<std::uint8_t>, std::vector<Entry>> groups;
+		for (const auto &e : dp->list()) // key order
+			groups[bytes_of(codec::match_key(e.key))].push_back(e);
+		REQUIRE(dp->list().size() == in.size());
+		REQUIRE(pinned_map("dp_meta").elements == in.size()); // what a restart adopts
+		REQUIRE(flushed.size() == groups.size());
+		std::set<dp_u32> slots;
+		for (const auto &[k, es] : groups) {
+			REQUIRE(flushed.contains(k));
+			const auto &v = flushed.at(k);
+			REQUIRE(v.n == es.size());
+			for (std::size_t i = 0; i < es.size(); ++i) {
+				CHECK(bytes_of(v.slots[i].action) ==
+				      bytes_of(codec::action(es[i].action)));
+				CHECK(slots.insert(v.slots[i].stat_idx).second);
+			}
+		}
+		const auto bits = pinned_bits();
+		REQUIRE(bits.set == bits.of_keys);
+	}
+	CHECK(flushes > 20);
+	CHECK(replaced > 200);
+	CHECK(removed > 200);
 }
 
 // A restart with another max_entries replaces the entry maps (nothing is

@@ -47,6 +47,9 @@ public:
 		entries.erase(k);
 		return {};
 	}
+	// calls.size() at each begin_batch().
+	std::vector<std::size_t> batched_at;
+	void begin_batch() override { batched_at.push_back(calls.size()); }
 	// calls.size() at each flush(); fail_flush: flush() fails.
 	std::vector<std::size_t> flushed_at;
 	bool fail_flush = false;

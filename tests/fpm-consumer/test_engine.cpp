@@ -239,10 +239,11 @@ TEST_CASE("dataplane errors are counted and the failed entries retried alone on 
 	CHECK(e.counters().totals.errors == 2);
 }
 
-// The backend batches what it keeps for a restart until flush(): every
-// pass that changed something ends with one, after its last change, and a
-// failed one is an error of the pass.
-TEST_CASE("a pass ends with the dataplane's flush, after its changes")
+// A backend may batch a pass's changes until flush() (the packet path's
+// and what it keeps for a restart): every pass that changed something
+// opens a batch before its first change and ends with a flush after its
+// last, and a failed flush is an error of the pass.
+TEST_CASE("a pass is one batch: opened before its changes, flushed after them")
 {
 	FakeDataplane dataplane;
 	Engine e(dataplane, config());
@@ -250,6 +251,7 @@ TEST_CASE("a pass ends with the dataplane's flush, after its changes")
 	open_all(e);
 	REQUIRE(e.reconcile());
 	REQUIRE(dataplane.calls.size() == 2);
+	CHECK(dataplane.batched_at == std::vector<std::size_t>{0});
 	CHECK(dataplane.flushed_at == std::vector<std::size_t>{2});
 	// An incremental pass: the server moves to another VTEP.
 	e.neigh(MacSource::Fpm, remote(SERVER, ip4(10, 0, 0, 3)));
@@ -260,6 +262,8 @@ TEST_CASE("a pass ends with the dataplane's flush, after its changes")
 	REQUIRE(st);
 	REQUIRE(dataplane.calls.size() > before);
 	REQUIRE(dataplane.flushed_at.size() >= 2);
+	REQUIRE(dataplane.batched_at.size() == dataplane.flushed_at.size());
+	CHECK(dataplane.batched_at.back() == before);
 	CHECK(dataplane.flushed_at.back() == dataplane.calls.size());
 	CHECK(st->errors == 1);
 	CHECK(st->last_error.find("flush") != std::string::npos);

@@ -388,7 +388,7 @@ void EntryStore::write_meta(const EntryKey &key, const Rec &rec)
 	meta_keys_.push_back(rec.idx);
 	meta_vals_.push_back(m);
 	if (meta_keys_.size() >= kMetaBatch)
-		flush(); // what fails stays in the batch for the next flush
+		flush_meta(); // what fails stays in the batch for the next flush
 }
 
 // A slot given up before its description was written: none is written.
@@ -409,6 +409,22 @@ void EntryStore::drop_meta(dp_u32 idx)
 }
 
 std::error_code EntryStore::flush()
+{
+	const std::error_code lookups = write_lookups();
+	if (!meta_gone_.empty()) {
+		// A slot whose description was never written has none (ENOENT).
+		LIBBPF_OPTS(bpf_map_batch_opts, opts);
+		__u32 n = static_cast<__u32>(meta_gone_.size());
+		if (bpf_map_delete_batch(fds_.meta, meta_gone_.data(), &n, &opts) != 0)
+			for (dp_u32 idx : meta_gone_)
+				bpf_map_delete_elem(fds_.meta, &idx);
+		meta_gone_.clear();
+	}
+	const std::error_code meta = flush_meta();
+	return lookups ? lookups : meta;
+}
+
+std::error_code EntryStore::flush_meta()
 {
 	if (meta_keys_.empty())
 		return {};
@@ -440,8 +456,27 @@ std::error_code EntryStore::flush()
 	return ec;
 }
 
-// Rewrite the lookup-map element that `key` belongs to from recs_.
-std::error_code EntryStore::write_lookup(const EntryKey &key)
+// The dp_match element of a key, from recs_; none when no entry has it.
+std::optional<dp_match_val> EntryStore::match_val(const dp_match_key &mk) const
+{
+	auto g = by_match_.find(mk);
+	if (g == by_match_.end() || g->second.empty())
+		return std::nullopt;
+	dp_match_val v{};
+	for (const auto &k : g->second) { // sorted by EntryKey, as in memory
+		const Rec &r = recs_.at(k);
+		v.slots[v.n].action = raw_action(r);
+		v.slots[v.n].stat_idx = r.idx;
+		v.slots[v.n].prof = r.prof;
+		if (++v.n == DP_MAX_ACTIONS)
+			break;
+	}
+	return v;
+}
+
+// Rewrite the lookup-map element that `key` belongs to from recs_ (in a
+// batch: mark it for flush()).
+std::error_code EntryStore::write_lookup(const EntryKey &key, bool absent_before)
 {
 	if (key.kind == EntryKind::Decap) {
 		dp_decap_key dk = codec::decap_key(key);
@@ -455,27 +490,154 @@ std::error_code EntryStore::write_lookup(const EntryKey &key)
 			return errno_code(r);
 		return {};
 	}
-	dp_match_key mk = codec::match_key(key);
-	auto g = by_match_.find(mk);
-	if (g == by_match_.end() || g->second.empty()) {
-		bpf_map_delete_elem(fds_.match, &mk);
-		raise_match_gen();
+	const dp_match_key mk = codec::match_key(key);
+	const auto v = match_val(mk);
+	if (batching_) {
+		mark(mk, !absent_before, v);
 		return {};
 	}
-	dp_match_val v{};
-	for (const auto &k : g->second) { // sorted by EntryKey, as in memory
-		const Rec &r = recs_.at(k);
-		v.slots[v.n].action = raw_action(r);
-		v.slots[v.n].stat_idx = r.idx;
-		v.slots[v.n].prof = r.prof;
-		if (++v.n == DP_MAX_ACTIONS)
-			break;
-	}
-	int r = bpf_map_update_elem(fds_.match, &mk, &v, BPF_ANY);
+	int r = v ? bpf_map_update_elem(fds_.match, &mk, &*v, BPF_ANY)
+		  : bpf_map_delete_elem(fds_.match, &mk);
 	raise_match_gen();
-	if (r)
+	if (v && r)
 		return errno_code(r);
+	// Written (or deleted: a failure there is an element already gone):
+	// a mark a refused batch left on it, and what waited for it, are done.
+	if (dirty_.contains(mk)) {
+		unmark(mk);
+		run_ready_retires();
+	}
 	return {};
+}
+
+// A marked key keeps what it said about the kernel (`present`) and takes
+// the new element.
+void EntryStore::mark(const dp_match_key &mk, bool present, const std::optional<dp_match_val> &v)
+{
+	auto [it, fresh] = dirty_.try_emplace(mk, pend_keys_.size());
+	if (fresh) {
+		pend_keys_.push_back(mk);
+		pend_vals_.emplace_back();
+		pend_put_.push_back(0);
+		pend_present_.push_back(present);
+	}
+	const std::size_t i = it->second;
+	pend_put_[i] = v.has_value();
+	if (v)
+		pend_vals_[i] = *v;
+}
+
+void EntryStore::unmark(const dp_match_key &mk)
+{
+	auto it = dirty_.find(mk);
+	if (it == dirty_.end())
+		return;
+	const std::size_t i = it->second, last = pend_keys_.size() - 1;
+	dirty_.erase(it);
+	if (i != last) {
+		pend_keys_[i] = pend_keys_[last];
+		pend_vals_[i] = pend_vals_[last];
+		pend_put_[i] = pend_put_[last];
+		pend_present_[i] = pend_present_[last];
+		dirty_[pend_keys_[i]] = i;
+	}
+	pend_keys_.pop_back();
+	pend_vals_.pop_back();
+	pend_put_.pop_back();
+	pend_present_.pop_back();
+}
+
+void EntryStore::retire(Retire r)
+{
+	if (r.key.kind != EntryKind::Decap && dirty_.contains(codec::match_key(r.key)))
+		retires_.push_back(std::move(r));
+	else
+		run_retire(r);
+}
+
+void EntryStore::run_retire(const Retire &r)
+{
+	if (r.last_of_key)
+		match_bits_.remove(codec::match_key(r.key)); // after its element is gone
+	drop_kinds(r.key, r.action); // after: no window without the kind's bit
+	count_target(r.action, -1);
+	release_profile(r.prof);
+	release_erspan(r.eslot);
+	if (r.idx)
+		free_.push_back(*r.idx);
+}
+
+// In order: a slot freed by one retirement is not taken before the next.
+void EntryStore::run_ready_retires()
+{
+	if (retires_.empty())
+		return;
+	std::vector<Retire> waiting;
+	for (auto &r : retires_)
+		if (dirty_.contains(codec::match_key(r.key)))
+			waiting.push_back(std::move(r));
+		else
+			run_retire(r);
+	retires_ = std::move(waiting);
+}
+
+// The batch's dp_match writes: deletions first (room in a full map), then
+// updates, each in one system call; on a refusal, each element again on
+// its own, so that one element holds back no other. The generation is
+// raised once, after all of them.
+std::error_code EntryStore::write_lookups()
+{
+	batching_ = false;
+	if (pend_keys_.empty())
+		return {};
+	// The updates to the front of the arrays, in place; the deletions aside.
+	std::vector<dp_match_key> del_k;
+	std::size_t nput = 0;
+	for (std::size_t i = 0; i < pend_keys_.size(); ++i)
+		if (pend_put_[i]) {
+			if (nput != i) {
+				pend_keys_[nput] = pend_keys_[i];
+				pend_vals_[nput] = pend_vals_[i];
+			}
+			++nput;
+		} else if (pend_present_[i]) {
+			del_k.push_back(pend_keys_[i]);
+		}
+	std::error_code ec;
+	std::vector<std::pair<dp_match_key, std::optional<dp_match_val>>> refused;
+	if (!del_k.empty()) {
+		LIBBPF_OPTS(bpf_map_batch_opts, opts);
+		__u32 n = static_cast<__u32>(del_k.size());
+		if (bpf_map_delete_batch(fds_.match, del_k.data(), &n, &opts) != 0)
+			for (const auto &k : del_k) // ENOENT: already gone
+				if (int r = bpf_map_delete_elem(fds_.match, &k); r && r != -ENOENT) {
+					ec = errno_code(r);
+					refused.emplace_back(k, std::nullopt);
+				}
+	}
+	if (nput) {
+		LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = BPF_ANY);
+		__u32 n = static_cast<__u32>(nput);
+		if (bpf_map_update_batch(fds_.match, pend_keys_.data(), pend_vals_.data(), &n,
+					 &opts) != 0)
+			for (std::size_t i = 0; i < nput; ++i)
+				if (int r = bpf_map_update_elem(fds_.match, &pend_keys_[i],
+								&pend_vals_[i], BPF_ANY)) {
+					ec = errno_code(r);
+					refused.emplace_back(pend_keys_[i], pend_vals_[i]);
+				}
+	}
+	// The arrays keep their capacity for the next batch.
+	pend_keys_.clear();
+	pend_vals_.clear();
+	pend_put_.clear();
+	pend_present_.clear();
+	dirty_.clear();
+	for (const auto &[k, v] : refused)
+		mark(k, true, v);
+	raise_match_gen();
+	run_ready_retires();
+	return ec;
 }
 
 // After a dp_match element changed (never before: a packet that read the
@@ -499,6 +661,10 @@ std::error_code EntryStore::room_for(const Entry &entry) const
 	const bool fresh = !recs_.contains(entry.key);
 	const bool decap = entry.key.kind == EntryKind::Decap;
 	if (fresh && recs_.size() >= max_entries_)
+		return std::make_error_code(std::errc::argument_list_too_long);
+	// Slots of removed entries a batch's lookups may still name are not
+	// free yet (see retire()).
+	if (fresh && free_.empty() && next_ >= max_entries_)
 		return std::make_error_code(std::errc::argument_list_too_long);
 	if (fresh && !decap) {
 		auto g = by_match_.find(codec::match_key(entry.key));
@@ -543,14 +709,11 @@ std::error_code EntryStore::install(const Entry &entry)
 		it->second.eslot = eslot;
 		write_meta(e.key, it->second);
 		count_target(e.action, +1);
-		count_target(old.action, -1);
 		// The new slots (and kind bits) are in place before the lookup
 		// names them, and the old ones are retired only after it no
 		// longer does.
 		auto ec = write_lookup(e.key);
-		drop_kinds(e.key, old.action);
-		release_profile(old.prof);
-		release_erspan(old.eslot);
+		retire(Retire{e.key, old.action, old.prof, old.eslot, false, std::nullopt});
 		return ec;
 	}
 	const bool decap = e.key.kind == EntryKind::Decap;
@@ -586,14 +749,16 @@ std::error_code EntryStore::install(const Entry &entry)
 	write_meta(e.key, rec);
 	recs_[e.key] = rec;
 	count_target(rec.action, +1);
+	bool first_of_key = false;
 	if (!decap) {
 		const dp_match_key mk = codec::match_key(e.key);
 		auto &group = by_match_[mk];
-		if (group.empty())
+		first_of_key = group.empty();
+		if (first_of_key)
 			match_bits_.add(mk); // before the element exists
 		group.insert(e.key);
 	}
-	if (auto wec = write_lookup(e.key)) {
+	if (auto wec = write_lookup(e.key, first_of_key)) {
 		remove(e.key);
 		return wec;
 	}
@@ -611,9 +776,8 @@ std::error_code EntryStore::remove(const EntryKey &key)
 	const dp_u32 eslot = it->second.eslot;
 	recs_.erase(it);
 	bool last_of_key = false;
-	dp_match_key mk{};
 	if (key.kind != EntryKind::Decap) {
-		mk = codec::match_key(key);
+		const dp_match_key mk = codec::match_key(key);
 		auto g = by_match_.find(mk);
 		if (g != by_match_.end()) {
 			g->second.erase(key);
@@ -624,15 +788,12 @@ std::error_code EntryStore::remove(const EntryKey &key)
 		}
 	}
 	auto ec = write_lookup(key); // lookup first: BPF never sees a dangling idx
-	if (last_of_key)
-		match_bits_.remove(mk); // after its element is gone
-	drop_kinds(key, action);     // after: no window without the kind's bit
-	count_target(action, -1);
-	release_profile(prof);
-	release_erspan(eslot);
 	drop_meta(idx);
-	bpf_map_delete_elem(fds_.meta, &idx);
-	free_.push_back(idx);
+	if (batching_)
+		meta_gone_.push_back(idx); // deleted at the flush, before the slot is free
+	else
+		bpf_map_delete_elem(fds_.meta, &idx);
+	retire(Retire{key, action, prof, eslot, last_of_key, idx});
 	return ec;
 }
 

@@ -21,6 +21,18 @@
 // reused only after a grace period (kProfileGrace), long after any packet
 // that read the old dp_match element has finished with the old profile.
 //
+// Batches (Dataplane::begin_batch()): until flush(), the dp_match elements
+// that changed are only marked, and flush() writes them in two system
+// calls (deletions, then updates) instead of one per change; a server
+// move rewrites thousands at once. What an old state leaves to do once no
+// lookup names it (its key's bit, its kind bits and port count, its
+// profile and ERSPAN slots, its entry slot) waits in `retires_` for its
+// key's write, as it follows the write without a batch. An element the
+// kernel refuses stays marked, and its retirements wait, until a flush
+// writes it. The descriptions of removed entries are deleted at the flush
+// too (before their slots are free again). dp_decap elements (one per
+// server and VNI) are written at once either way.
+//
 // ERSPAN destinations: each distinct dp::Erspan of installed entries owns
 // one dp_erspan slot (refcounted), named by the action's bytes, so entries
 // to the same destination share one copy per packet and one GRE sequence
@@ -83,9 +95,16 @@ public:
 	// backend asks before it attaches a program for the entry.
 	std::error_code room_for(const Entry &entry) const;
 	std::error_code remove(const EntryKey &key);
-	// Writes the waiting entry descriptions to dp_meta (one batch). What
-	// the kernel refuses waits for the next flush.
+	// Until flush(), dp_match elements are written there (see above).
+	void begin_batch() { batching_ = true; }
+	// Ends a batch: writes the marked dp_match elements, then what their
+	// old states leave to do; then the waiting entry descriptions to
+	// dp_meta (one batch). What the kernel refuses waits for the next
+	// flush.
 	std::error_code flush();
+	// Retirements waiting for a dp_match write (a batch not yet flushed,
+	// or an element the kernel refused).
+	std::size_t waiting_retires() const { return retires_.size(); }
 	std::vector<Entry> list() const;
 	std::optional<Counters> counters(const EntryKey &key) const;
 	Counters global_counters() const;
@@ -134,9 +153,42 @@ private:
 	dp_action raw_action(const Rec &rec) const;
 	Counters read_stats(int fd, dp_u32 idx) const;
 	std::error_code zero_stats(dp_u32 idx);
-	std::error_code write_lookup(const EntryKey &key);
+	// absent_before: the key had no entry before this change (so the
+	// kernel holds no element for it unless a batch still marks it).
+	std::error_code write_lookup(const EntryKey &key, bool absent_before = false);
+	std::optional<dp_match_val> match_val(const dp_match_key &mk) const;
+	// What an old state leaves to do once no lookup names it.
+	struct Retire {
+		EntryKey key;
+		Action action; // its kind bits and port count
+		dp_u32 prof = 0, eslot = 0;
+		bool last_of_key = false; // the key's bit
+		std::optional<dp_u32> idx; // its entry slot, free again
+	};
+	// Now, or after the batch's write of the key's element.
+	void retire(Retire r);
+	void run_retire(const Retire &r);
+	void run_ready_retires();
+	std::error_code write_lookups();
+	bool batching_ = false;
+	// The dp_match elements waiting for flush(), in the order first
+	// marked (parallel arrays, handed to the kernel as they are): the
+	// element as built when its key was last marked (while its entries
+	// are still in the cache), or a deletion.
+	std::vector<dp_match_key> pend_keys_;
+	std::vector<dp_match_val> pend_vals_;
+	std::vector<std::uint8_t> pend_put_;     // 1: pend_vals_ is the element; 0: delete
+	std::vector<std::uint8_t> pend_present_; // 0: the kernel holds none (no deletion)
+	std::unordered_map<dp_match_key, std::size_t, codec::BytesHash<dp_match_key>,
+			   codec::BytesEq<dp_match_key>>
+	    dirty_; // key -> its index in the arrays
+	void mark(const dp_match_key &mk, bool present, const std::optional<dp_match_val> &v);
+	void unmark(const dp_match_key &mk);
+	std::vector<Retire> retires_;
+	std::vector<dp_u32> meta_gone_; // descriptions of removed entries, for flush()
 	void raise_match_gen();
 	void write_meta(const EntryKey &key, const Rec &rec);
+	std::error_code flush_meta(); // the waiting descriptions, one batch
 	void drop_meta(dp_u32 idx);
 	static constexpr std::size_t kMetaBatch = 1024;
 	std::vector<dp_u32> meta_keys_; // descriptions waiting for flush()

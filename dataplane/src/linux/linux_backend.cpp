@@ -29,6 +29,7 @@
 #include <set>
 #include <vector>
 #include <system_error>
+#include <utility>
 
 namespace evpnmon::dp {
 
@@ -51,7 +52,8 @@ public:
 
 	std::error_code install(const Entry &e) override;
 	std::error_code remove(const EntryKey &k) override;
-	std::error_code flush() override { return store_->flush(); }
+	void begin_batch() override { store_->begin_batch(); }
+	std::error_code flush() override;
 	std::vector<Entry> list() const override { return store_->list(); }
 	std::optional<Counters> counters(const EntryKey &k) const override
 	{
@@ -92,7 +94,7 @@ public:
 		std::uint64_t ticks = 0;
 		if (::read(timer_.get(), &ticks, sizeof ticks) == sizeof ticks) {
 			refresh_tai();
-			store_->flush();
+			flush();
 		}
 		fdb_->process(
 		    [this](const MacEvent &ev) {
@@ -146,6 +148,9 @@ private:
 	std::unique_ptr<TcFilter> erspan_hop_filter_; // evpnmon-erp ingress
 	std::map<std::uint32_t, TcFilter> filters_; // per host-facing port
 	std::map<std::uint32_t, TcFilter> egress_filters_; // same ports, egress
+	// Ports whose egress program waits for a flush: an entry that copied
+	// there is gone, but a batch's lookup may still name it.
+	std::set<std::uint32_t> egress_waiting_;
 	std::unique_ptr<FdbListener> fdb_;
 	MacListener listener_;
 	UniqueFd timer_, epoll_;
@@ -333,8 +338,20 @@ std::error_code LinuxDataplane::need_filters(const Entry &e)
 
 void LinuxDataplane::release_egress(std::uint32_t port)
 {
-	if (port && !store_->targets_port(port))
+	if (!port)
+		return;
+	if (!store_->targets_port(port))
 		egress_filters_.erase(port);
+	else if (store_->waiting_retires())
+		egress_waiting_.insert(port); // asked again after the flush
+}
+
+std::error_code LinuxDataplane::flush()
+{
+	const auto ec = store_->flush();
+	for (auto port : std::exchange(egress_waiting_, {}))
+		release_egress(port);
+	return ec;
 }
 
 std::error_code LinuxDataplane::install(const Entry &e)

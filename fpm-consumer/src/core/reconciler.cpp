@@ -63,6 +63,7 @@ ReconcileStats Reconciler::apply(const EntryMap &desired)
 		refresh();
 	failed_.clear();
 	ReconcileStats st;
+	dp_.begin_batch(); // the pass reaches the packet path at its flush
 	// Both maps are ordered by key: one merge pass. (A full map's refusals
 	// wait in failed_ for the retry; the removals of this pass make room.)
 	auto want = desired.begin();
@@ -98,6 +99,7 @@ ReconcileStats Reconciler::apply(const EntryMap &desired, const std::vector<dp::
 	if (!loaded_)
 		refresh();
 	ReconcileStats st;
+	dp_.begin_batch();
 	std::vector<dp::EntryKey> work = keys;
 	if (retry)
 		work.insert(work.end(), failed_.begin(), failed_.end());

@@ -188,11 +188,18 @@ public:
 	virtual std::error_code install(const Entry &entry) = 0;
 	// Remove; removing an absent key is not an error.
 	virtual std::error_code remove(const EntryKey &key) = 0;
-	// After a batch of install() and remove() calls: write what a backend
-	// keeps for a restart and defers to batch it (the packet path already
-	// has every change). The backend also does it on its own, at the
-	// latest within a second and on destruction; an error is retried at
-	// the next flush.
+	// Opens a batch: until the next flush(), install() and remove() may
+	// reach the packet path only at that flush(), so that a backend can
+	// write many changes in few system calls. Each change still reaches
+	// it whole (one key's lookup at a time, as without a batch), and no
+	// slot, port or profile an old state names is reused or released
+	// before the packet path no longer names it. Without a batch, each
+	// call has reached the packet path when it returns.
+	virtual void begin_batch() {}
+	// Ends a batch (if one is open): the packet path gets every change;
+	// and writes what a backend keeps for a restart and defers to batch
+	// it. The backend also does both on its own, at the latest within a
+	// second and on destruction; an error is retried at the next flush.
 	virtual std::error_code flush() { return {}; }
 	// Everything installed now (also what a previous run left behind, so a
 	// restarted consumer can reconcile without touching correct entries),
