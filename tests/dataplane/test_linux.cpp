@@ -1116,6 +1116,25 @@ TEST_CASE("a batch larger than the descriptions' batch still reaches the lookups
 	CHECK(pinned_bits().keys > 900);
 }
 
+// Pending lookups are written 4,096 at a time before the flush: a batch's
+// memory stays bounded however many entries it changes.
+TEST_CASE("a batch of more than 4,096 lookups writes them 4,096 at a time, the rest at the flush")
+{
+	auto dp = make_dataplane("linux", sized_config(16384));
+	std::vector<Entry> entries;
+	for (std::uint32_t i = 0; entries.size() < 5000; ++i)
+		if (Entry e = capacity_entry(i); e.key.kind != EntryKind::Decap)
+			entries.push_back(e);
+	dp->begin_batch();
+	for (const auto &e : entries)
+		REQUIRE_FALSE(dp->install(e));
+	CHECK(dump_match().size() == 4096);
+	REQUIRE_FALSE(dp->flush());
+	CHECK(dump_match().size() == entries.size());
+	const auto bits = pinned_bits();
+	CHECK(bits.set == bits.of_keys);
+}
+
 // A batch nobody flushes is written by the backend's own timer (within a
 // second), so a caller that forgets cannot leave the packet path behind.
 TEST_CASE("a batch left open reaches the kernel at the backend's next tick")
@@ -1811,6 +1830,82 @@ TEST_CASE("entry descriptions: one the kernel refuses waits and holds back no ot
 		REQUIRE_FALSE(store.remove(es[4].key));
 		CHECK_FALSE(store.flush());
 		for (const auto &e : es)
+			REQUIRE_FALSE(store.remove(e.key));
+	}
+}
+
+// A dp_match element the kernel refuses (here: a lookup map with room for
+// two) stays marked for the next flush, and what waits for it (the slot of
+// an entry removed from its key) waits with it; the batch's other
+// elements are written all the same.
+TEST_CASE("a batch: a lookup the kernel refuses waits, with what it names, and holds back no other")
+{
+	using namespace evpnmon::dp::linux_dp;
+	constexpr std::uint32_t kMax = 64;
+	BpfObject bpf(g_pin, kMax, DP_MAX_PROFILES);
+	struct Unpin {
+		BpfObject &o;
+		~Unpin() { o.unpin(); } // also when a REQUIRE ends the case
+	} unpin{bpf};
+	REQUIRE_FALSE(bpf.adopted());
+	LIBBPF_OPTS(bpf_map_create_opts, mopts, .map_flags = BPF_F_NO_PREALLOC);
+	evpnmon::UniqueFd match(bpf_map_create(BPF_MAP_TYPE_HASH, "match_of_2",
+					       sizeof(dp_match_key), sizeof(dp_match_val), 2,
+					       &mopts));
+	REQUIRE(match.get() >= 0);
+	auto elem = [&](const EntryKey &k) -> std::optional<dp_match_val> {
+		const dp_match_key mk = codec::match_key(k);
+		dp_match_val v{};
+		if (bpf_map_lookup_elem(match.get(), &mk, &v) != 0)
+			return std::nullopt;
+		return v;
+	};
+	const Entry e0 = capacity_entry(0), e1 = capacity_entry(1), e2 = capacity_entry(3);
+	Entry e2b = e2; // a second server of e2's host: the same lookup element
+	e2b.key.host_id = 8;
+	e2b.key.session = "second";
+	{
+		EntryStore store(MapFds{match.get(), map_fd_decap(bpf), map_fd_meta(bpf),
+					map_fd_stats(bpf), map_fd_gstats(bpf),
+					map_fd_srv_port(bpf), map_fd_profile(bpf),
+					map_fd_policer(bpf), map_fd_profile_stats(bpf),
+					map_fd_erspan(bpf), map_fd_erspan_seq(bpf),
+					map_fd_erspan_stats(bpf), map_fd_vni_kinds(bpf),
+					match_generation(bpf), match_bits(bpf), !bpf.adopted()},
+				 kMax, DP_MAX_PROFILES);
+		store.begin_batch();
+		REQUIRE_FALSE(store.install(e0));
+		REQUIRE_FALSE(store.install(e1));
+		REQUIRE_FALSE(store.flush());
+		REQUIRE(elem(e0.key));
+		REQUIRE(elem(e1.key));
+		// e2's key first (refused: no room), then e1's new action.
+		store.begin_batch();
+		REQUIRE_FALSE(store.install(e2));
+		REQUIRE_FALSE(store.install(e2b));
+		REQUIRE_FALSE(store.remove(e2b.key));
+		Entry moved = e1;
+		moved.action.ifindex = if_nametoindex("h3");
+		REQUIRE_FALSE(store.install(moved));
+		CHECK(store.flush());
+		CHECK_FALSE(elem(e2.key));
+		const auto v1 = elem(e1.key);
+		REQUIRE(v1);
+		CHECK(v1->slots[0].action.ifindex == if_nametoindex("h3"));
+		CHECK(store.waiting_retires() == 1); // e2b's: its key is not written
+		CHECK(store.flush());                 // still refused, still waiting
+		CHECK(store.waiting_retires() == 1);
+		// Room: e0 goes, and the next flush writes e2's element first
+		// thing after the deletion.
+		store.begin_batch();
+		REQUIRE_FALSE(store.remove(e0.key));
+		CHECK_FALSE(store.flush());
+		CHECK_FALSE(elem(e0.key));
+		const auto v2 = elem(e2.key);
+		REQUIRE(v2);
+		CHECK(v2->n == 1);
+		CHECK(store.waiting_retires() == 0);
+		for (const auto &e : {e1, e2})
 			REQUIRE_FALSE(store.remove(e.key));
 	}
 }

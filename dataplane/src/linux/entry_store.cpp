@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <stdexcept>
+#include <utility>
 
 namespace evpnmon::dp::linux_dp {
 
@@ -512,7 +513,8 @@ std::error_code EntryStore::write_lookup(const EntryKey &key, bool absent_before
 
 // A marked key keeps what it said about the kernel (`present`) and takes
 // the new element.
-void EntryStore::mark(const dp_match_key &mk, bool present, const std::optional<dp_match_val> &v)
+void EntryStore::mark(const dp_match_key &mk, bool present, const std::optional<dp_match_val> &v,
+		      bool may_write)
 {
 	auto [it, fresh] = dirty_.try_emplace(mk, pend_keys_.size());
 	if (fresh) {
@@ -525,6 +527,9 @@ void EntryStore::mark(const dp_match_key &mk, bool present, const std::optional<
 	pend_put_[i] = v.has_value();
 	if (v)
 		pend_vals_[i] = *v;
+	if (may_write && pend_keys_.size() >= kLookupBatch)
+		if (auto ec = write_pending())
+			pending_error_ = ec; // the flush reports it
 }
 
 void EntryStore::unmark(const dp_match_key &mk)
@@ -581,13 +586,20 @@ void EntryStore::run_ready_retires()
 	retires_ = std::move(waiting);
 }
 
-// The batch's dp_match writes: deletions first (room in a full map), then
+// The pending dp_match writes: deletions first (room in a full map), then
 // updates, each in one system call; on a refusal, each element again on
 // its own, so that one element holds back no other. The generation is
-// raised once, after all of them.
+// raised once, after all of them; then what waited for them is retired.
 std::error_code EntryStore::write_lookups()
 {
 	batching_ = false;
+	const std::error_code ec = write_pending();
+	const std::error_code early = std::exchange(pending_error_, {});
+	return ec ? ec : early;
+}
+
+std::error_code EntryStore::write_pending()
+{
 	if (pend_keys_.empty())
 		return {};
 	// The updates to the front of the arrays, in place; the deletions aside.
@@ -634,7 +646,7 @@ std::error_code EntryStore::write_lookups()
 	pend_present_.clear();
 	dirty_.clear();
 	for (const auto &[k, v] : refused)
-		mark(k, true, v);
+		mark(k, true, v, false);
 	raise_match_gen();
 	run_ready_retires();
 	return ec;

@@ -22,9 +22,9 @@
 // that read the old dp_match element has finished with the old profile.
 //
 // Batches (Dataplane::begin_batch()): until flush(), the dp_match elements
-// that changed are only marked, and flush() writes them in two system
-// calls (deletions, then updates) instead of one per change; a server
-// move rewrites thousands at once. What an old state leaves to do once no
+// that changed are only marked (each 4,096 marked are written at once),
+// and flush() writes them in two system calls (deletions, then updates)
+// instead of one per change; a server move rewrites thousands at once. What an old state leaves to do once no
 // lookup names it (its key's bit, its kind bits and port count, its
 // profile and ERSPAN slots, its entry slot) waits in `retires_` for its
 // key's write, as it follows the write without a batch. An element the
@@ -169,7 +169,7 @@ private:
 	void retire(Retire r);
 	void run_retire(const Retire &r);
 	void run_ready_retires();
-	std::error_code write_lookups();
+	std::error_code write_lookups(); // ends the batch
 	bool batching_ = false;
 	// The dp_match elements waiting for flush(), in the order first
 	// marked (parallel arrays, handed to the kernel as they are): the
@@ -182,8 +182,17 @@ private:
 	std::unordered_map<dp_match_key, std::size_t, codec::BytesHash<dp_match_key>,
 			   codec::BytesEq<dp_match_key>>
 	    dirty_; // key -> its index in the arrays
-	void mark(const dp_match_key &mk, bool present, const std::optional<dp_match_val> &v);
+	// may_write: a full set of pending elements is written at once.
+	void mark(const dp_match_key &mk, bool present, const std::optional<dp_match_val> &v,
+		  bool may_write = true);
 	void unmark(const dp_match_key &mk);
+	// The pending elements to the kernel (the batch stays open).
+	std::error_code write_pending();
+	// Pending elements written before the flush (bounds their memory:
+	// 4,096 elements are 0.9 MB; a 100,000-session batch whole took 62 MB
+	// more of RSS after it than without batches).
+	static constexpr std::size_t kLookupBatch = 4096;
+	std::error_code pending_error_; // of a write before the flush
 	std::vector<Retire> retires_;
 	std::vector<dp_u32> meta_gone_; // descriptions of removed entries, for flush()
 	void raise_match_gen();
