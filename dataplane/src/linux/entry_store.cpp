@@ -416,8 +416,9 @@ std::error_code EntryStore::flush()
 		// A slot whose description was never written has none (ENOENT).
 		LIBBPF_OPTS(bpf_map_batch_opts, opts);
 		__u32 n = static_cast<__u32>(meta_gone_.size());
-		if (bpf_map_delete_batch(fds_.meta, meta_gone_.data(), &n, &opts) != 0)
-			for (dp_u32 idx : meta_gone_)
+		const std::vector<dp_u32> gone(meta_gone_.begin(), meta_gone_.end());
+		if (bpf_map_delete_batch(fds_.meta, gone.data(), &n, &opts) != 0)
+			for (dp_u32 idx : gone)
 				bpf_map_delete_elem(fds_.meta, &idx);
 		meta_gone_.clear();
 	}
@@ -500,8 +501,11 @@ std::error_code EntryStore::write_lookup(const EntryKey &key, bool absent_before
 	int r = v ? bpf_map_update_elem(fds_.match, &mk, &*v, BPF_ANY)
 		  : bpf_map_delete_elem(fds_.match, &mk);
 	raise_match_gen();
-	if (v && r)
+	if (v && r) {
+		if (dirty_.contains(mk)) // a refused batch's mark: the flush writes this
+			mark(mk, true, v, false);
 		return errno_code(r);
+	}
 	// Written (or deleted: a failure there is an element already gone):
 	// a mark a refused batch left on it, and what waited for it, are done.
 	if (dirty_.contains(mk)) {
@@ -527,9 +531,10 @@ void EntryStore::mark(const dp_match_key &mk, bool present, const std::optional<
 	pend_put_[i] = v.has_value();
 	if (v)
 		pend_vals_[i] = *v;
-	if (may_write && pend_keys_.size() >= kLookupBatch)
-		if (auto ec = write_pending())
-			pending_error_ = ec; // the flush reports it
+	// What a write refused stays marked and is tried again by the flush
+	// (which reports it), not by every mark after it.
+	if (may_write && pend_keys_.size() >= pend_floor_ + kLookupBatch)
+		write_pending();
 }
 
 void EntryStore::unmark(const dp_match_key &mk)
@@ -593,13 +598,12 @@ void EntryStore::run_ready_retires()
 std::error_code EntryStore::write_lookups()
 {
 	batching_ = false;
-	const std::error_code ec = write_pending();
-	const std::error_code early = std::exchange(pending_error_, {});
-	return ec ? ec : early;
+	return write_pending();
 }
 
 std::error_code EntryStore::write_pending()
 {
+	pend_floor_ = 0;
 	if (pend_keys_.empty())
 		return {};
 	// The updates to the front of the arrays, in place; the deletions aside.
@@ -647,6 +651,7 @@ std::error_code EntryStore::write_pending()
 	dirty_.clear();
 	for (const auto &[k, v] : refused)
 		mark(k, true, v, false);
+	pend_floor_ = pend_keys_.size();
 	raise_match_gen();
 	run_ready_retires();
 	return ec;
@@ -694,12 +699,22 @@ std::error_code EntryStore::room_for(const Entry &entry) const
 	return {};
 }
 
+std::error_code EntryStore::make_room(const Entry &entry)
+{
+	auto ec = room_for(entry);
+	if (ec && is_capacity_error(ec) && !retires_.empty()) {
+		write_pending(); // the removals waiting in the batch free their slots
+		ec = room_for(entry);
+	}
+	return ec;
+}
+
 std::error_code EntryStore::install(const Entry &entry)
 {
 	if (!codec::valid(entry))
 		return std::make_error_code(std::errc::invalid_argument);
 	const Entry e{entry.key, codec::normalized(entry.action), entry.options};
-	if (auto ec = room_for(e)) // full: see is_capacity_error()
+	if (auto ec = make_room(e)) // full: see is_capacity_error()
 		return ec;
 	if (auto it = recs_.find(e.key); it != recs_.end()) {
 		Rec old = it->second;
@@ -741,6 +756,7 @@ std::error_code EntryStore::install(const Entry &entry)
 	if (!free_.empty()) {
 		idx = free_.back();
 		free_.pop_back();
+		meta_gone_.erase(idx); // its new description replaces the old one
 	} else {
 		idx = next_++;
 		counted_before = !fds_.fresh_maps;
@@ -802,7 +818,7 @@ std::error_code EntryStore::remove(const EntryKey &key)
 	auto ec = write_lookup(key); // lookup first: BPF never sees a dangling idx
 	drop_meta(idx);
 	if (batching_)
-		meta_gone_.push_back(idx); // deleted at the flush, before the slot is free
+		meta_gone_.insert(idx); // deleted at the flush, unless the slot is reused first
 	else
 		bpf_map_delete_elem(fds_.meta, &idx);
 	retire(Retire{key, action, prof, eslot, last_of_key, idx});

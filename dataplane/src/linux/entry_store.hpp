@@ -55,6 +55,7 @@
 #include <set>
 #include <system_error>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace evpnmon::dp::linux_dp {
@@ -94,6 +95,9 @@ public:
 	// in their grace time count as room: install() may reap them). The
 	// backend asks before it attaches a program for the entry.
 	std::error_code room_for(const Entry &entry) const;
+	// room_for(), after writing a batch's pending lookups if the removals
+	// waiting for them would make room (their slots are then free).
+	std::error_code make_room(const Entry &entry);
 	std::error_code remove(const EntryKey &key);
 	// Until flush(), dp_match elements are written there (see above).
 	void begin_batch() { batching_ = true; }
@@ -192,9 +196,11 @@ private:
 	// 4,096 elements are 0.9 MB; a 100,000-session batch whole took 62 MB
 	// more of RSS after it than without batches).
 	static constexpr std::size_t kLookupBatch = 4096;
-	std::error_code pending_error_; // of a write before the flush
+	std::size_t pend_floor_ = 0; // elements a write refused (still marked)
 	std::vector<Retire> retires_;
-	std::vector<dp_u32> meta_gone_; // descriptions of removed entries, for flush()
+	// Descriptions of removed entries, deleted at flush(); a slot reused
+	// before that is taken out (its new description replaces the old).
+	std::unordered_set<dp_u32> meta_gone_;
 	void raise_match_gen();
 	void write_meta(const EntryKey &key, const Rec &rec);
 	std::error_code flush_meta(); // the waiting descriptions, one batch

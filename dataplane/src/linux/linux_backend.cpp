@@ -361,7 +361,7 @@ std::error_code LinuxDataplane::install(const Entry &e)
 	// room in a full table (the consumer retries those every tick).
 	if (!codec::valid(e))
 		return std::make_error_code(std::errc::invalid_argument);
-	if (auto ec = store_->room_for(e))
+	if (auto ec = store_->make_room(e))
 		return ec;
 	const std::uint32_t before = store_->port_of_key(e.key);
 	if (auto ec = need_filters(e))
