@@ -1177,7 +1177,7 @@ void batch_walk(std::uint32_t max_entries, std::uint32_t pool_n, int steps,
 	};
 	std::set<std::size_t> in;
 	auto flushed = dump_match();
-	std::size_t flushes = 0, replaced = 0, removed = 0;
+	std::size_t flushes = 0, replaced = 0, removed = 0, early = 0;
 	for (int step = 0; step < steps;) {
 		dp->begin_batch();
 		const auto size = 1 + next(max_batch);
@@ -1205,6 +1205,7 @@ void batch_walk(std::uint32_t max_entries, std::uint32_t pool_n, int steps,
 				       bytes_of(flushed.at(k)) == bytes_of(v);
 			if (size < 4096)
 				REQUIRE_MESSAGE(same, "dp_match changed before the flush");
+			early += !same;
 			const auto bits = pinned_bits();
 			for (auto b : bits.of_keys)
 				REQUIRE_MESSAGE(bits.set.contains(b), "a key without its bit");
@@ -1237,6 +1238,8 @@ void batch_walk(std::uint32_t max_entries, std::uint32_t pool_n, int steps,
 	CHECK(flushes > 5);
 	CHECK(replaced > 200);
 	CHECK(removed > 200);
+	if (max_batch > 4096) // the path under test: writes while a batch is open
+		CHECK(early > 0);
 }
 
 } // namespace
@@ -1246,13 +1249,13 @@ TEST_CASE("batches: after every flush dp_match holds exactly the installed entri
 	batch_walk(2048, 400, 3000, 150);
 }
 
-// Batches of up to 6,000 changes over about 4,600 entries: the pending
-// lookups are written 4,096 at a time and the descriptions 1,024 at a
-// time while the batch is open, so freed slots are taken by new entries
-// before the flush.
+// Batches of up to 12,000 changes over about 6,900 entries (6,000 keys):
+// the pending lookups are written 4,096 at a time and the descriptions
+// 1,024 at a time while the batch is open, so freed slots are taken by
+// new entries before the flush.
 TEST_CASE("batches of thousands: writes before the flush leave the same maps")
 {
-	batch_walk(16384, 6000, 24000, 6000);
+	batch_walk(16384, 9000, 48000, 12000);
 }
 
 // A full table: a batch that removes one entry and installs another makes

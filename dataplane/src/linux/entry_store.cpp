@@ -559,10 +559,23 @@ void EntryStore::unmark(const dp_match_key &mk)
 
 void EntryStore::retire(Retire r)
 {
-	if (r.key.kind != EntryKind::Decap && dirty_.contains(codec::match_key(r.key)))
+	if (r.key.kind != EntryKind::Decap && dirty_.contains(codec::match_key(r.key))) {
+		waiting_.add(r, +1);
 		retires_.push_back(std::move(r));
-	else
+	} else {
 		run_retire(r);
+	}
+}
+
+void EntryStore::Waiting::add(const Retire &r, int d)
+{
+	auto count = [d](std::size_t &n, bool holds) {
+		if (holds)
+			n = d > 0 ? n + 1 : n - 1;
+	};
+	count(idx, r.idx.has_value());
+	count(prof, r.prof != 0);
+	count(eslot, r.eslot != 0);
 }
 
 void EntryStore::run_retire(const Retire &r)
@@ -584,10 +597,12 @@ void EntryStore::run_ready_retires()
 		return;
 	std::vector<Retire> waiting;
 	for (auto &r : retires_)
-		if (dirty_.contains(codec::match_key(r.key)))
+		if (dirty_.contains(codec::match_key(r.key))) {
 			waiting.push_back(std::move(r));
-		else
+		} else {
+			waiting_.add(r, -1);
 			run_retire(r);
+		}
 	retires_ = std::move(waiting);
 }
 
@@ -631,17 +646,24 @@ std::error_code EntryStore::write_pending()
 					refused.emplace_back(k, std::nullopt);
 				}
 	}
-	if (nput) {
-		LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = BPF_ANY);
-		__u32 n = static_cast<__u32>(nput);
-		if (bpf_map_update_batch(fds_.match, pend_keys_.data(), pend_vals_.data(), &n,
-					 &opts) != 0)
-			for (std::size_t i = 0; i < nput; ++i)
-				if (int r = bpf_map_update_elem(fds_.match, &pend_keys_[i],
-								&pend_vals_[i], BPF_ANY)) {
-					ec = errno_code(r);
-					refused.emplace_back(pend_keys_[i], pend_vals_[i]);
-				}
+	// The kernel stops at the element it refuses and says how many went
+	// before it: that one alone (its own verdict), then on after it. A
+	// failure without progress (no batch updates at all) goes one by one.
+	LIBBPF_OPTS(bpf_map_batch_opts, uopts, .elem_flags = BPF_ANY);
+	for (std::size_t i = 0; i < nput;) {
+		const auto want = static_cast<__u32>(nput - i);
+		__u32 n = want;
+		if (bpf_map_update_batch(fds_.match, &pend_keys_[i], &pend_vals_[i], &n, &uopts) == 0)
+			break;
+		const std::size_t bad = n < want ? i + n : i;
+		const std::size_t end = n < want ? bad + 1 : nput;
+		for (std::size_t j = bad; j < end; ++j)
+			if (int r = bpf_map_update_elem(fds_.match, &pend_keys_[j], &pend_vals_[j],
+							BPF_ANY)) {
+				ec = errno_code(r);
+				refused.emplace_back(pend_keys_[j], pend_vals_[j]);
+			}
+		i = end;
 	}
 	// The arrays keep their capacity for the next batch.
 	pend_keys_.clear();
@@ -702,8 +724,21 @@ std::error_code EntryStore::room_for(const Entry &entry) const
 std::error_code EntryStore::make_room(const Entry &entry)
 {
 	auto ec = room_for(entry);
-	if (ec && is_capacity_error(ec) && !retires_.empty()) {
-		write_pending(); // the removals waiting in the batch free their slots
+	if (!ec || !is_capacity_error(ec))
+		return ec;
+	// Only for a shortage that a waiting retirement ends: entry slots
+	// (the entries are fewer than the size), profile or ERSPAN slots.
+	const bool fresh = !recs_.contains(entry.key);
+	const bool slots = fresh && free_.empty() && next_ >= max_entries_ &&
+			   recs_.size() < max_entries_ && waiting_.idx;
+	const bool profs = entry.key.kind != EntryKind::Decap && entry.options.has_profile() &&
+			   prof_free_.empty() && retired_.empty() && prof_next_ >= max_profiles_ &&
+			   waiting_.prof;
+	const bool ers = codec::normalized(entry.action).kind == Action::Kind::Erspan &&
+			 er_free_.empty() && er_retired_.empty() && er_next_ >= DP_MAX_ERSPAN &&
+			 waiting_.eslot;
+	if (slots || profs || ers) {
+		write_pending(); // the removals waiting in the batch free theirs
 		ec = room_for(entry);
 	}
 	return ec;
@@ -756,7 +791,6 @@ std::error_code EntryStore::install(const Entry &entry)
 	if (!free_.empty()) {
 		idx = free_.back();
 		free_.pop_back();
-		meta_gone_.erase(idx); // its new description replaces the old one
 	} else {
 		idx = next_++;
 		counted_before = !fds_.fresh_maps;
@@ -774,6 +808,7 @@ std::error_code EntryStore::install(const Entry &entry)
 		release_erspan(eslot);
 		return ec;
 	}
+	meta_gone_.erase(idx); // a reused slot: its new description replaces the old
 	write_meta(e.key, rec);
 	recs_[e.key] = rec;
 	count_target(rec.action, +1);

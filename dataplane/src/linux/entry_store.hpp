@@ -198,6 +198,11 @@ private:
 	static constexpr std::size_t kLookupBatch = 4096;
 	std::size_t pend_floor_ = 0; // elements a write refused (still marked)
 	std::vector<Retire> retires_;
+	// What the waiting retirements hold: entry, profile and ERSPAN slots.
+	struct Waiting {
+		std::size_t idx = 0, prof = 0, eslot = 0;
+		void add(const Retire &r, int d);
+	} waiting_;
 	// Descriptions of removed entries, deleted at flush(); a slot reused
 	// before that is taken out (its new description replaces the old).
 	std::unordered_set<dp_u32> meta_gone_;
