@@ -1037,6 +1037,16 @@ std::optional<dp_match_val> match_elem(const EntryKey &key)
 	return it->second;
 }
 
+// The first n entries 1/2 of capacity_entry() (decap entries skipped).
+std::vector<Entry> lookup_entries(std::size_t n)
+{
+	std::vector<Entry> out;
+	for (std::uint32_t i = 0; out.size() < n; ++i)
+		if (Entry e = capacity_entry(i); e.key.kind != EntryKind::Decap)
+			out.push_back(e);
+	return out;
+}
+
 bool egress_on(const char *dev)
 {
 	return attached_program_id(static_cast<int>(if_nametoindex(dev)), true) != 0;
@@ -1121,10 +1131,7 @@ TEST_CASE("a batch larger than the descriptions' batch still reaches the lookups
 TEST_CASE("a batch of more than 4,096 lookups writes them 4,096 at a time, the rest at the flush")
 {
 	auto dp = make_dataplane("linux", sized_config(16384));
-	std::vector<Entry> entries;
-	for (std::uint32_t i = 0; entries.size() < 5000; ++i)
-		if (Entry e = capacity_entry(i); e.key.kind != EntryKind::Decap)
-			entries.push_back(e);
+	const auto entries = lookup_entries(5000);
 	dp->begin_batch();
 	for (const auto &e : entries)
 		REQUIRE_FALSE(dp->install(e));
@@ -1264,10 +1271,7 @@ TEST_CASE("batches of thousands: writes before the flush leave the same maps")
 TEST_CASE("a batch at a full table: its removals make room for its installs")
 {
 	auto dp = make_dataplane("linux", sized_config(8));
-	std::vector<Entry> es;
-	for (std::uint32_t i = 0; es.size() < 9; ++i)
-		if (Entry e = capacity_entry(i); e.key.kind != EntryKind::Decap)
-			es.push_back(e);
+	const auto es = lookup_entries(9);
 	dp->begin_batch();
 	for (std::size_t i = 0; i < 8; ++i)
 		REQUIRE_FALSE(dp->install(es[i]));
@@ -1827,6 +1831,44 @@ TEST_CASE("mirror ceiling with real frames: copies over it dropped, every origin
 	REQUIRE_FALSE(dp.remove(e.key));
 }
 
+namespace {
+
+// The entry store driven directly over the real maps of a fresh
+// BpfObject, with one of them replaced by a test's own smaller map (so
+// that the kernel refuses an element there); unpinned at the end, also
+// when a REQUIRE ends the case.
+struct StoreMaps {
+	static constexpr std::uint32_t kMax = 64;
+	evpnmon::dp::linux_dp::BpfObject bpf{g_pin, kMax, DP_MAX_PROFILES};
+	struct Unpin {
+		evpnmon::dp::linux_dp::BpfObject &o;
+		~Unpin() { o.unpin(); }
+	} unpin{bpf};
+
+	evpnmon::dp::linux_dp::MapFds fds() const
+	{
+		using namespace evpnmon::dp::linux_dp;
+		return MapFds{map_fd_match(bpf), map_fd_decap(bpf), map_fd_meta(bpf),
+			      map_fd_stats(bpf), map_fd_gstats(bpf), map_fd_srv_port(bpf),
+			      map_fd_profile(bpf), map_fd_policer(bpf), map_fd_profile_stats(bpf),
+			      map_fd_erspan(bpf), map_fd_erspan_seq(bpf), map_fd_erspan_stats(bpf),
+			      map_fd_vni_kinds(bpf), match_generation(bpf), match_bits(bpf),
+			      !bpf.adopted()};
+	}
+	// A hash map like the real ones (no prealloc), with room for n.
+	static evpnmon::UniqueFd small_hash(const char *name, std::uint32_t key_size,
+					    std::uint32_t value_size, std::uint32_t n)
+	{
+		LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_PREALLOC);
+		evpnmon::UniqueFd fd(
+		    bpf_map_create(BPF_MAP_TYPE_HASH, name, key_size, value_size, n, &opts));
+		REQUIRE(fd.get() >= 0);
+		return fd;
+	}
+};
+
+} // namespace
+
 // The entry descriptions (dp_meta) go to the kernel in batches. A batch
 // update stops at the first element the kernel refuses, so the store then
 // writes each one on its own: one description the kernel refuses (here a
@@ -1835,18 +1877,10 @@ TEST_CASE("mirror ceiling with real frames: copies over it dropped, every origin
 TEST_CASE("entry descriptions: one the kernel refuses waits and holds back no other")
 {
 	using namespace evpnmon::dp::linux_dp;
-	constexpr std::uint32_t kMax = 64;
-	BpfObject bpf(g_pin, kMax, DP_MAX_PROFILES);
-	struct Unpin {
-		BpfObject &o;
-		~Unpin() { o.unpin(); } // also when a REQUIRE ends the case
-	} unpin{bpf};
-	REQUIRE_FALSE(bpf.adopted());
+	StoreMaps maps;
+	REQUIRE_FALSE(maps.bpf.adopted());
 	// As the real dp_meta, only with room for four.
-	LIBBPF_OPTS(bpf_map_create_opts, mopts, .map_flags = BPF_F_NO_PREALLOC);
-	evpnmon::UniqueFd meta(bpf_map_create(BPF_MAP_TYPE_HASH, "meta_of_4", sizeof(dp_u32),
-					      sizeof(dp_entry_meta), 4, &mopts));
-	REQUIRE(meta.get() >= 0);
+	const auto meta = StoreMaps::small_hash("meta_of_4", sizeof(dp_u32), sizeof(dp_entry_meta), 4);
 	using Bytes = std::array<unsigned char, sizeof(dp_entry_meta)>;
 	auto meta_of = [&](dp_u32 idx) {
 		Bytes b{};
@@ -1858,14 +1892,9 @@ TEST_CASE("entry descriptions: one the kernel refuses waits and holds back no ot
 	for (std::uint32_t i : {0u, 1u, 3u, 4u, 6u}) // slots 0..4, no decap entry
 		es.push_back(capacity_entry(i));
 	{
-		EntryStore store(MapFds{map_fd_match(bpf), map_fd_decap(bpf), meta.get(),
-					map_fd_stats(bpf), map_fd_gstats(bpf),
-					map_fd_srv_port(bpf), map_fd_profile(bpf),
-					map_fd_policer(bpf), map_fd_profile_stats(bpf),
-					map_fd_erspan(bpf), map_fd_erspan_seq(bpf),
-					map_fd_erspan_stats(bpf), map_fd_vni_kinds(bpf),
-					match_generation(bpf), match_bits(bpf), !bpf.adopted()},
-				 kMax, DP_MAX_PROFILES);
+		MapFds fds = maps.fds();
+		fds.meta = meta.get();
+		EntryStore store(fds, StoreMaps::kMax, DP_MAX_PROFILES);
 		for (std::size_t i = 0; i < 4; ++i)
 			REQUIRE_FALSE(store.install(es[i]));
 		CHECK_FALSE(store.flush()); // slots 0..3: all fit
@@ -1896,18 +1925,10 @@ TEST_CASE("entry descriptions: one the kernel refuses waits and holds back no ot
 TEST_CASE("a batch: a lookup the kernel refuses waits, with what it names, and holds back no other")
 {
 	using namespace evpnmon::dp::linux_dp;
-	constexpr std::uint32_t kMax = 64;
-	BpfObject bpf(g_pin, kMax, DP_MAX_PROFILES);
-	struct Unpin {
-		BpfObject &o;
-		~Unpin() { o.unpin(); } // also when a REQUIRE ends the case
-	} unpin{bpf};
-	REQUIRE_FALSE(bpf.adopted());
-	LIBBPF_OPTS(bpf_map_create_opts, mopts, .map_flags = BPF_F_NO_PREALLOC);
-	evpnmon::UniqueFd match(bpf_map_create(BPF_MAP_TYPE_HASH, "match_of_2",
-					       sizeof(dp_match_key), sizeof(dp_match_val), 2,
-					       &mopts));
-	REQUIRE(match.get() >= 0);
+	StoreMaps maps;
+	REQUIRE_FALSE(maps.bpf.adopted());
+	const auto match =
+	    StoreMaps::small_hash("match_of_2", sizeof(dp_match_key), sizeof(dp_match_val), 2);
 	auto elem = [&](const EntryKey &k) -> std::optional<dp_match_val> {
 		const dp_match_key mk = codec::match_key(k);
 		dp_match_val v{};
@@ -1920,14 +1941,9 @@ TEST_CASE("a batch: a lookup the kernel refuses waits, with what it names, and h
 	e2b.key.host_id = 8;
 	e2b.key.session = "second";
 	{
-		EntryStore store(MapFds{match.get(), map_fd_decap(bpf), map_fd_meta(bpf),
-					map_fd_stats(bpf), map_fd_gstats(bpf),
-					map_fd_srv_port(bpf), map_fd_profile(bpf),
-					map_fd_policer(bpf), map_fd_profile_stats(bpf),
-					map_fd_erspan(bpf), map_fd_erspan_seq(bpf),
-					map_fd_erspan_stats(bpf), map_fd_vni_kinds(bpf),
-					match_generation(bpf), match_bits(bpf), !bpf.adopted()},
-				 kMax, DP_MAX_PROFILES);
+		MapFds fds = maps.fds();
+		fds.match = match.get();
+		EntryStore store(fds, StoreMaps::kMax, DP_MAX_PROFILES);
 		store.begin_batch();
 		REQUIRE_FALSE(store.install(e0));
 		REQUIRE_FALSE(store.install(e1));
