@@ -607,9 +607,9 @@ void EntryStore::run_ready_retires()
 }
 
 // The pending dp_match writes: deletions first (room in a full map), then
-// updates, each in one system call; on a refusal, each element again on
-// its own, so that one element holds back no other. The generation is
-// raised once, after all of them; then what waited for them is retired.
+// updates, each in one system call; an element the kernel refuses holds
+// back no other (below). The generation is raised once, after all of
+// them; then what waited for them is retired.
 std::error_code EntryStore::write_lookups()
 {
 	batching_ = false;
