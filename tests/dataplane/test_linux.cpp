@@ -1980,3 +1980,43 @@ TEST_CASE("a batch: a lookup the kernel refuses waits, with what it names, and h
 			REQUIRE_FALSE(store.remove(e.key));
 	}
 }
+
+// An install that takes a slot freed in the same batch and then fails
+// must leave that slot's pending description deletion in place, so that a
+// restart does not adopt the removed entry. The slot is freed in the
+// batch when the table is full: the install writes the batch early, which
+// retires the removed entry's slot; dp_vni_kinds, here with room for one
+// VNI, then refuses the new entry's VNI.
+TEST_CASE("a batch: an install refused after it took a freed slot leaves that slot's deletion")
+{
+	using namespace evpnmon::dp::linux_dp;
+	StoreMaps maps;
+	REQUIRE_FALSE(maps.bpf.adopted());
+	const auto kinds = StoreMaps::small_hash("vni_kinds_of_1", sizeof(dp_u32), sizeof(dp_u32), 1);
+	const int meta = map_fd_meta(maps.bpf);
+	auto described = [&](dp_u32 idx) {
+		dp_entry_meta m{};
+		return bpf_map_lookup_elem(meta, &idx, &m) == 0;
+	};
+	Entry other = capacity_entry(1); // another VNI: dp_vni_kinds refuses it
+	other.key.vni = 200;
+	{
+		MapFds fds = maps.fds();
+		fds.vni_kinds = kinds.get();
+		EntryStore store(fds, StoreMaps::kMax, DP_MAX_PROFILES);
+		for (std::uint32_t i = 0; i < StoreMaps::kMax; ++i) // slot i each
+			REQUIRE_FALSE(store.install(capacity_entry(i)));
+		REQUIRE_FALSE(store.flush()); // and the descriptions
+		REQUIRE(described(0));
+		store.begin_batch();
+		REQUIRE_FALSE(store.remove(capacity_entry(0).key)); // slot 0 waits for the write
+		CHECK(store.install(other) == std::errc::argument_list_too_long);
+		CHECK(described(0)); // deleted at the flush, not before
+		CHECK_FALSE(store.flush());
+		CHECK_FALSE(described(0));
+		CHECK(store.list().size() == StoreMaps::kMax - 1);
+		for (std::uint32_t i = 1; i < StoreMaps::kMax; ++i)
+			REQUIRE_FALSE(store.remove(capacity_entry(i).key));
+		CHECK_FALSE(store.flush());
+	}
+}
