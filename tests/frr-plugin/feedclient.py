@@ -77,10 +77,12 @@ class FeedClient:
         return (d["vni"], d["ethTag"], d["hostMac"], d["hostIp"], d["hostId"],
                 d["collectorId"], d["rd"], d["originator"])
 
-    def subscribe(self) -> None:
+    def subscribe(self) -> int:
+        """Sends a subscription; returns its length in octets."""
         req = pb().Request(kind=pb().Request.SUBSCRIBE, client=self.name,
-                           version=self.asked)
-        self.sock.send(req.SerializeToString())
+                           version=self.asked).SerializeToString()
+        self.sock.send(req)
+        return len(req)
 
     def poll(self, timeout: float = 0.2) -> None:
         """Read what is there. Silence for 3 heartbeats (bgpd restarted and

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -370,6 +370,45 @@ def test_show_lists_monitor_routes_among_mac_routes(lab):
                               f"no monitor server {HOST_ID}"])
 
 
+def socket_inodes() -> set[int]:
+    """The inodes of this process's sockets."""
+    out = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            link = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            out.add(int(link[len("socket:["):-1]))
+    return out
+
+
+def all_stopped(pid: int) -> bool:
+    """Every thread of pid is stopped (state T)."""
+    tasks = os.listdir(f"/proc/{pid}/task")
+    return bool(tasks) and all(
+        Path(f"/proc/{pid}/task/{t}/stat").read_text().rsplit(")", 1)[1].split()[0] == "T"
+        for t in tasks)
+
+
+def queued_for(lab: Lab, node: str, ours: set[int]) -> int:
+    """Octets waiting in the receive queues of the unix sockets connected
+    to one of `ours` (the accepted end is in the connecting socket's
+    namespace, which is ours; node's is read too)."""
+    total = 0
+    outs = [subprocess.run(["ss", "-xnH"], capture_output=True, text=True,
+                           check=True).stdout,
+            lab.exec(node, "ss -xnH").stdout]
+    for out in outs:
+        for line in out.splitlines():
+            f = line.split()
+            # Netid State Recv-Q Send-Q Local Port Peer Port
+            if (len(f) == 8 and f[5].isdigit() and f[7].isdigit()
+                    and int(f[5]) not in ours and int(f[7]) in ours):
+                total += int(f[2])
+    return total
+
+
 def test_repeated_subscriptions_get_one_snapshot(lab):
     """A consumer subscribes again every second while bgpd is too busy to
     answer: the requests bgpd reads together get one snapshot. bgpd is
@@ -381,9 +420,15 @@ def test_repeated_subscriptions_get_one_snapshot(lab):
         pid = int((lab.node_dir("vtep102") / "bgpd.pid").read_text().split()[0])
         os.kill(pid, signal.SIGSTOP)
         try:
-            for _ in range(3):
-                c.subscribe()
-            time.sleep(0.3)  # the requests reach bgpd's socket
+            # A stop takes effect when each thread next leaves the kernel:
+            # until then bgpd's socket thread may still read.
+            lab.wait_for(lambda: all_stopped(pid), timeout=10, what="bgpd stopped")
+            sent = sum(c.subscribe() for _ in range(3))
+            # All three are in bgpd's receive queue (each with at least
+            # ZMTP's two-octet frame header) before bgpd runs again.
+            lab.wait_for(lambda: queued_for(lab, "vtep102", socket_inodes())
+                         >= sent + 3 * 2, timeout=10,
+                         what="the three requests in bgpd's socket")
         finally:
             os.kill(pid, signal.SIGCONT)
         lab.wait_for(lambda: (c.poll(0.1), c.snapshots >= 2)[1], timeout=10,
