@@ -123,7 +123,7 @@ def collector(lab, node: str, outdir: Path, args: list[str], tag: str):
             # what the collector published while stopping (final RoCE
             # records, SHUTDOWN closes) reaches the subscriber
             with contextlib.suppress(AssertionError):
-                P._stable(w.out, 0.5, 5)
+                F.wait_quiet(w.out, 0.5, 5)
             w.stop()
 
 
@@ -386,7 +386,7 @@ def test_port_capture_on_serv21(fresh, outdir, sessions_from):
                      500)])
                 keys = tcp_flows(lab, [(PEER, HOST), (HOST, "vm230")])
                 assert F.ping(lab, P.SERVER, PEER), "SERV21 -> VM220 ping"
-                P._stable(cap.path, 0.5, 10)
+                F.wait_quiet(cap.path, 0.5, 10)
                 oracle = cap.stop()
             mine = [p for p in oracle if F.VM210_MAC in (p.eth_src, p.eth_dst)]
             C.wait_for(lambda: c.metric("evpnmon_collector_copies_total")

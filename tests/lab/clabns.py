@@ -394,6 +394,22 @@ def _pid_alive(pid: int) -> bool:
         return False
 
 
+def wait_quiet(path: str | os.PathLike, quiet: float, timeout: float) -> None:
+    """Wait until a capture file has not grown for `quiet` seconds: the
+    last frames in flight have landed (bounded by `timeout`; then it
+    returns, and the caller's checks say what is wrong)."""
+    path = Path(path)
+    deadline = time.monotonic() + timeout
+    size, since = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        s = path.stat().st_size if path.exists() else 0
+        if s != size:
+            size, since = s, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            return
+        time.sleep(0.05)
+
+
 def _tail(path: Path, n: int = 20) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-n:])

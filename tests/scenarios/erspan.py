@@ -502,7 +502,7 @@ class CollectorCapture:
 
     def wait_quiet(self, quiet: float = 0.5, timeout: float = 10) -> None:
         for p in self.paths.values():
-            P._stable(p, quiet, timeout)
+            F.wait_quiet(p, quiet, timeout)
 
     def stop(self) -> list[Copy]:
         if self.copies is None:
@@ -590,7 +590,7 @@ def traffic(lab, outdir: Path, tag: str, plan: list[tuple[str, list[bytes], floa
         with contextlib.suppress(Exception):
             lab.wait_for(delivered, timeout=15, interval=0.2, what="every original delivered")
         if cs:
-            P._stable(spath, 0.5, 10)
+            F.wait_quiet(spath, 0.5, 10)
             cs.stop()
         for c in caps.values():
             c.stop()

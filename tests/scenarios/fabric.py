@@ -15,6 +15,7 @@ import re
 import socket
 import struct
 import subprocess
+import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -24,6 +25,9 @@ REPO = Path(__file__).resolve().parents[2]
 TOPOLOGY = REPO / "docker" / "clab" / "evpn-monitor.clab.yml"
 BUILD = Path(os.environ.get("EVPNMON_BUILD_DIR") or REPO / "build")
 FRR_PREFIX = os.environ.get("EVPNMON_FRR_PREFIX") or str(REPO / "build" / "frr")
+
+sys.path.insert(0, str(REPO / "tests" / "lab"))
+from clabns import wait_quiet  # noqa: E402,F401 (F.wait_quiet in the scenarios)
 CTL = BUILD / "fpm-consumer" / "evpnmon-ctl"
 
 LEAVES = ["vtep101", "vtep102", "vtep103", "vtep104"]     # patched, with consumer
@@ -237,7 +241,7 @@ class Capture:
             self.proc.wait(5)
             self.proc.stderr.close()
             raise RuntimeError(f"tcpdump on {node}/{iface} failed: {line!r}")
-        time.sleep(0.05)
+        # "listening on" comes after the capture is active: nothing to wait for
 
     # What tcpdump itself lost (its "N packets dropped by kernel" at exit):
     # None until stopped, or when it did not say.
@@ -492,16 +496,22 @@ def move_host(lab, host: str, from_leaf: str, to_leaf: str, timeout: float = 20)
     at the old VTEP would mirror a packet that the old VTEP then drops, which
     a capture comparison rightly counts as an unexpected copy."""
     port = lab.move_link(host, from_leaf, to_leaf)
+    wait_fdb(lab, host, to_leaf, timeout)
+    return port
+
+
+def wait_fdb(lab, host: str, leaf: str, timeout: float = 20) -> None:
+    """Wait until every leaf's kernel FDB (the stock one too) sends host's
+    MAC to `leaf`: local there, that VTEP elsewhere."""
     mac = HOSTS[host][0]
-    want = {n: ("local" if n == to_leaf else VTEP_IP[to_leaf]) for n in LEAVES + [STOCK_LEAF]}
+    want = {n: ("local" if n == leaf else VTEP_IP[leaf]) for n in LEAVES + [STOCK_LEAF]}
     try:
         lab.wait_for(lambda: all(mac_location(lab, n, mac) == w for n, w in want.items()),
                      timeout=timeout, interval=0.1,
-                     what=f"{host}'s MAC at {to_leaf} in every leaf's FDB")
+                     what=f"{host}'s MAC at {leaf} in every leaf's FDB")
     except Exception as e:
         now = {n: mac_location(lab, n, mac) for n in want}
         raise AssertionError(f"{e}; want {want}, have {now}") from e
-    return port
 
 
 def wait_reachable(lab, src: str, dst: str, timeout: float = 20) -> None:
@@ -553,12 +563,16 @@ def gbp_copies(pkts: list[Pkt]) -> list[tuple[str, int, int]]:
     return out
 
 
-def mirrored_exchange(lab, peers, tag: str, outdir: Path, log=None, settle: float = 0.5,
+def mirrored_exchange(lab, peers, tag: str, outdir: Path, log=None, quiet: float = 0.5,
                       underlay: bool = False):
     """Capture at VM210's port and at SERV21's port (and with underlay=True the
     mirror copies crossing the spine) while traffic_round runs; returns the
     comparison, the traffic results and SERV21's pcap (and the copies seen on
-    the spine: [(outer destination, VNI, Group Policy ID)])."""
+    the spine: [(outer destination, VNI, Group Policy ID)]).
+    After the traffic, the captures stop once every frame seen at VM210's
+    port has its copy at SERV21 (at most 5 s) and then no capture has grown
+    for `quiet` seconds: a late copy, duplicate or unexpected, lands in
+    that window."""
     outdir.mkdir(parents=True, exist_ok=True)
     hleaf, sleaf = where_is(lab, "vm210"), where_is(lab, "serv21")
     hif = lab.link_of("vm210", hleaf).iface("vm210")
@@ -569,9 +583,13 @@ def mirrored_exchange(lab, peers, tag: str, outdir: Path, log=None, settle: floa
         cs = st.enter_context(Capture(lab, "serv21", sif, sp))
         cu = st.enter_context(Capture(lab, "spine", "any", outdir / f"{tag}-spine.pcap",
                                       "udp port 4790")) if underlay else None
-        time.sleep(settle)
         res = traffic_round(lab, peers, log)
-        time.sleep(settle + 0.5)
+        deadline = time.monotonic() + 5
+        while (time.monotonic() < deadline
+               and compare(read_pcap(hp), read_pcap(sp)).missing):
+            time.sleep(0.05)
+        for path in (hp, sp) + ((cu.path,) if cu else ()):
+            wait_quiet(path, quiet, 10)
         spk = cs.stop()
         hpk = ch.stop()
         upk = cu.stop() if cu else None
@@ -740,6 +758,15 @@ def wait_gates(lab, timeout: float = 40) -> float:
                              for n in LEAVES), timeout=timeout, what="consumer gates open",
                  interval=0.25)
     return time.monotonic() - t0
+
+
+def wait_restarted(lab, node: str, timeout: float = 40) -> None:
+    """After node's consumer restarted: every gate open and its first
+    reconcile done. Until then it shows the entries it adopted from the
+    dataplane, which may be the right ones by luck of the old process."""
+    wait_gates(lab, timeout)
+    lab.wait_for(lambda: counters(lab, node).get("reconciles", 0) >= 1, timeout=timeout,
+                 what=f"{node}'s restarted consumer's first reconcile", interval=0.1)
 
 
 @dataclass

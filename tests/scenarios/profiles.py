@@ -329,20 +329,6 @@ def _marked(pkts: list[F.Pkt], runs: set[int]):
     return mine, ts, foreign, unmarked
 
 
-def _stable(path: Path, quiet: float, timeout: float) -> None:
-    """Wait until a capture file has not grown for `quiet` seconds: the
-    last copies in flight have landed (bounded by `timeout`)."""
-    deadline = time.monotonic() + timeout
-    size, since = -1, time.monotonic()
-    while time.monotonic() < deadline:
-        s = path.stat().st_size if path.exists() else 0
-        if s != size:
-            size, since = s, time.monotonic()
-        elif time.monotonic() - since >= quiet:
-            return
-        time.sleep(0.05)
-
-
 def traffic(lab, outdir: Path, tag: str, plan: list[tuple[str, list[bytes], float]],
             during=None, timeout: float = 120) -> Result:
     """Capture at SERV21's port and at every destination's port while the
@@ -392,7 +378,7 @@ def traffic(lab, outdir: Path, tag: str, plan: list[tuple[str, list[bytes], floa
             return n >= want
         with contextlib.suppress(Exception):
             lab.wait_for(delivered, timeout=15, interval=0.2, what="every original delivered")
-        _stable(spath, 0.5, 10)
+        F.wait_quiet(spath, 0.5, 10)
         spk = cs.stop()
         counters = entry_counters(lab)
         dpk = []

@@ -94,7 +94,9 @@ def converge_and_check(lab, outdir, tag):
     lab.wait_for(lambda: all(c["macs-fpm"] == c["macs-kernel-fdb"] > 0 for c in
                              (F.counters(lab, n) for n in F.LEAVES)),
                  timeout=20, what="macs-fpm == macs-kernel-fdb on every leaf")
-    time.sleep(0.5)
+    # the monitored host and the server known where they are on every leaf
+    for host in ("vm210", "serv21"):
+        F.wait_fdb(lab, host, F.where_is(lab, host))
     cmp, res, _ = F.mirrored_exchange(lab, PEERS, tag, outdir)
     assert all(res.values()), f"traffic failed: {[k for k, v in res.items() if not v]}"
     assert cmp.at_host > 0 and cmp.exactly_once, f"{cmp}; examples {cmp.examples}"
@@ -108,18 +110,33 @@ CASES = [(d, n) for n in ("vtep101", "vtep104") for d in ("fpm-consumer", "bgpd"
 @pytest.mark.parametrize("daemon,node", CASES, ids=[f"{d}@{n}" for d, n in CASES])
 def test_restart_under_traffic(lab, outdir, daemon, node):
     before = F.counters(lab, node)
-    secs = 12 if daemon != "fpm-consumer" else 8
+    # a restarted consumer reconciles once its gates open (FPM resync, 5 s):
+    # its pings last long enough to cover that (checked below)
+    secs = 20 if daemon == "fpm-consumer" else 12
     pings = Pings(lab, secs, f"{daemon}-{node}")
     sif = lab.link_of("serv21", "vtep104").iface("serv21")
     flt = f"icmp[0] = 8 and src host {F.HOSTS['vm220'][1]} and dst host {F.VM210_IP}"
     cap = F.Capture(lab, "serv21", sif, outdir / f"restart-{daemon}-{node}-serv21.pcap", flt)
     hcap = F.Capture(lab, "vm210", "eth1", outdir / f"restart-{daemon}-{node}-vm210.pcap", flt)
-    time.sleep(1.5)
+    lab.wait_for(lambda: F.read_pcap(cap.path), 10, "copies at SERV21 before the restart")
     t_restart = time.time()
     lab.restart_daemon(node, daemon)
     t_back = time.time()
+    if daemon == "fpm-consumer":
+        F.wait_restarted(lab, node)
+        assert all(p.poll() is None for p in pings.procs.values()), \
+            "the pings ended before the restarted consumer's first reconcile: not covered"
     res = pings.result()
-    time.sleep(0.3)
+
+    def uncopied_now():
+        copied = {p.icmp_seq for p in F.read_pcap(cap.path)}
+        return [p for p in F.read_pcap(hcap.path) if p.icmp_seq not in copied]
+    if daemon == "fpm-consumer":   # each request's copy, however late (5 s at most)
+        deadline = time.monotonic() + 5
+        while uncopied_now() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    for path in (cap.path, hcap.path):
+        F.wait_quiet(path, 0.3, 10)
     pk, hpk = cap.stop(), hcap.stop()
     copied = {p.icmp_seq for p in pk}
     uncopied = [p for p in hpk if p.icmp_seq not in copied]

@@ -97,8 +97,7 @@ def test_consumer_restart_after_a_host_move_keeps_the_host_local(lab, outdir):
     stale = lab.exec("vtep102", f"bridge fdb show dev vxlan100 | grep {F.VM210_MAC}",
                      check=False).stdout.strip()
     lab.restart_daemon("vtep102", "fpm-consumer")
-    time.sleep(8)                                   # > --fpm-resync-time, gates open
-    F.wait_gates(lab)
+    F.wait_restarted(lab, "vtep102")
     loc = [s["host-location"] for s in
            F.ctl_json(lab, "vtep102", "sessions")["sessions"]["session"]]
     got = F.all_entries(lab)
@@ -115,8 +114,7 @@ def test_consumer_restart_after_a_server_move_keeps_entry_3(lab, outdir):
     want = F.expected_entries(lab, "vtep103")
     F.wait_entries(lab, want)
     lab.restart_daemon("vtep103", "fpm-consumer")
-    time.sleep(8)
-    F.wait_gates(lab)
+    F.wait_restarted(lab, "vtep103")
     got = F.all_entries(lab)
     cmp, res, _ = F.mirrored_exchange(lab, ["vm220", "vm240"], "srv-restart", outdir)
     assert all(res.values()), f"traffic failed: {[k for k, v in res.items() if not v]}"
@@ -131,16 +129,16 @@ def test_consumer_down_during_a_move(lab, outdir):
     from its dumps (first found this way, when entry 1 followed the host:
     it never came back)."""
     lab.stop_daemon("vtep102", "fpm-consumer")
-    F.move_host(lab, "vm210", "vtep101", "vtep102")
-    time.sleep(1)
+    F.move_host(lab, "vm210", "vtep101", "vtep102")   # in every leaf's FDB
     lab.restart_daemon("vtep102", "fpm-consumer")
+    F.wait_restarted(lab, "vtep102")
     F.wait_entries(lab, F.expected_entries(lab, "vtep104"), timeout=30)
     cmp, res, _ = F.mirrored_exchange(lab, ["vm220", "vm230", "vm240"], "down-move", outdir)
     assert all(res.values()) and cmp.at_host > 0 and cmp.exactly_once, f"{cmp} {cmp.examples}"
     lab.stop_daemon("vtep101", "fpm-consumer")
     F.move_host(lab, "vm210", "vtep102", "vtep101")
-    time.sleep(1)
     lab.restart_daemon("vtep101", "fpm-consumer")
+    F.wait_restarted(lab, "vtep101")
     F.wait_entries(lab, F.expected_entries(lab, "vtep104"), timeout=30)
     cmp, res, _ = F.mirrored_exchange(lab, ["vm220", "vm230", "vm240"], "down-move-back", outdir)
     assert all(res.values()) and cmp.at_host > 0 and cmp.exactly_once, f"{cmp} {cmp.examples}"

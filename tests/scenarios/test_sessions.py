@@ -68,9 +68,9 @@ def check(lab, outdir, tag):
              for h in ("vm210", "vm220", "vm230", "vm240", "serv21")}
     caps = {h: F.Capture(lab, h, ports[h], outdir / f"{tag}-{h}.pcap") for h in ports}
     try:
-        time.sleep(0.5)
         res = F.pair_traffic(lab, PAIRS)
-        time.sleep(1.0)
+        for c in caps.values():     # the last copies in flight have landed
+            F.wait_quiet(c.path, 0.5, 10)
     finally:
         pk = {h: c.stop() for h, c in caps.items()}
     assert all(res.values()), f"traffic failed: {[k for k, v in res.items() if not v]}"

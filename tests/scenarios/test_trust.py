@@ -149,7 +149,9 @@ def test_forged_vxlan_gbp_from_non_vteps_is_dropped(lab, outdir):
             " or ".join(f"src host {s}" for _n, s in FORGERS) + ")"
         with F.Capture(lab, sleaf, "eth1", outdir / f"forged-{sleaf}-eth1.pcap", bpf) as cu:
             res = P.traffic(lab, outdir, "forged", [("vm210", genuine, 200)], during=forgers)
-            time.sleep(0.3)
+            with contextlib.suppress(Exception):    # every forged copy captured (5 s at most)
+                lab.wait_for(lambda: len(F.read_pcap(cu.path)) >= sum(sent.values()),
+                             timeout=5, interval=0.05)
             arrived = cu.stop()
         n_sent = sum(sent.values())
         n_arrived = len(arrived)
@@ -351,14 +353,19 @@ def test_limits_keep_the_oldest(lab, outdir, kind):
         flows = [T.probes(h, 2000, 400) for h in MONITORED]
         audit0 = {n: T.last_seq(lab, n) for n in T.RECEIVERS}
 
+        refused = {}
+
         def newer():
-            time.sleep(1.0)
+            time.sleep(1.0)     # into the traffic: the refusals happen under it
             for h in order[2:]:
                 T.bgp(lab, T.ORIGIN, [lines[h]])
                 T.wait_views(lab, views({h: T.held("overlimit")}),
                              what=f"{h}'s session refused on every receiver")
+            refused["t"] = time.time()
         res = T.run_flows(lab, outdir, f"limits-{kind}", flows, during=newer)
         fc = T.per_flow(res, flows)
+        assert "t" in refused and refused["t"] < min(fc[h].sent.t_last for h in ("vm210", "vm220")), \
+            "test invalid: the newer sessions were refused only after the traffic"
         rows = {n: T.bgp_rows(lab, n, "vm230") for n in T.RECEIVERS}
         detail = "\n  ".join(x.summary() for x in fc.values())
         print(detail)
@@ -498,7 +505,7 @@ def test_mirror_ceiling_bounds_copies_not_originals(lab, outdir):
             with F.Capture(lab, "serv21", P.host_if(lab, "serv21"), sp,
                            f"tcp port {T.BULK_PORT}", snaplen=128) as cs:
                 r = T.bulk(lab, "vm210", "vm220", BULK_SECONDS)
-                P._stable(sp, 0.5, 10)
+                F.wait_quiet(sp, 0.5, 10)
                 pk = cs.stop()
             checks.append((i, r, T.by_direction(pk, F.VM210_MAC), c0, ceiling_state()))
         # interleaved (u m m u ...), so a machine that slows down or speeds

@@ -274,7 +274,7 @@ def run_flows(lab, outdir: Path, tag: str, flows: list[Flow], during=None,
                        if q.eth_src != F.HOSTS[SINK][0] and P.find_mark(q.frame)) >= want
         with contextlib.suppress(Exception):
             lab.wait_for(delivered, timeout=15, interval=0.2, what="every original delivered")
-        P._stable(spath, 0.5, 10)
+        F.wait_quiet(spath, 0.5, 10)
         spk = cs.stop()
         dpk = [p for p in cd.stop() if p.eth_src != F.HOSTS[SINK][0]]
     copies, cts, foreign, unmarked = P._marked(spk, runs)
