@@ -117,11 +117,24 @@ PIDS+=($!)
 ready "$W/dpA.out"; ready "$W/dpB.out"
 
 # Captures.
-cap() { # ns dev file [direction]
-  ip netns exec "$1" tcpdump -i "$2" -U -n -s 0 ${4:+-Q $4} -w "$W/$3" 2>"$W/$3.err" &
+cap() { # ns dev file [direction]; --immediate-mode: each frame reaches the
+  # file when it arrives, not with its ring block up to a second later
+  ip netns exec "$1" tcpdump -i "$2" -U --immediate-mode -n -s 0 ${4:+-Q $4} -w "$W/$3" 2>"$W/$3.err" &
   PIDS+=($!)
   for _ in $(seq 50); do grep -q listening "$W/$3.err" && return 0; sleep 0.1; done
   fail "tcpdump on $1/$2 did not start"
+}
+# Waits until none of the files has grown for 0.5 s (10 s at most): the
+# last frames and copies in flight have landed.
+quiet() { # file...
+  local last= now since end
+  since=$(date +%s%N); end=$((since + 10000000000))
+  while [ "$(date +%s%N)" -lt "$end" ]; do
+    now=$(stat -c %s "$@" 2>/dev/null | tr '\n' ' ')
+    if [ "$now" != "$last" ]; then last=$now; since=$(date +%s%N)
+    elif [ $(($(date +%s%N) - since)) -ge 500000000 ]; then return 0; fi
+    sleep 0.05
+  done
 }
 DPIDS=("${PIDS[@]}"); PIDS=()
 cap $SRV eth0 srv.pcap in
@@ -137,7 +150,7 @@ p $H3 $IP_H1 3
 p $H2 $IP_H3 3     # not monitored
 p $SRV $IP_H3 3    # the server's own traffic
 ip netns exec $H1 timeout 10 ping -q -c 2 -s 1300 -W 1 $IP_H3 >/dev/null || fail "large ping"
-sleep 1
+quiet "$W/srv.pcap" "$W/underlay.pcap" "$W/h3.pcap" "$W/h1.pcap"
 stop() { # stop the captures (the dataplanes keep running)
   for p in "${PIDS[@]}"; do kill -INT "$p" 2>/dev/null || true; done
   for p in "${PIDS[@]}"; do timeout 5 tail --pid="$p" -f /dev/null || true; done
@@ -200,7 +213,7 @@ cap $B uB underlay2.pcap out
 cap $H1 eth0 h1b.pcap
 p $H3 $IP_H1 10    # requests flooded at B (also out of SRV's port)
 p $H1 $IP_SRV 3    # to the server, flooded at A (to B) and at B
-sleep 1
+quiet "$W/srv2.pcap" "$W/underlay2.pcap" "$W/h1b.pcap"
 stop
 frames h1b.pcap "icmp && eth.addr == $MAC_H3" | sort >"$W/h1b.frames"
 frames srv2.pcap "icmp && eth.addr == $MAC_H3" | sort >"$W/srv2.frames"

@@ -64,7 +64,9 @@ copies() { # want cmd...
 	# Not through lab_ns: a shell function in the background is a subshell,
 	# and its pid would not be tcpdump's (timeout hands SIGTERM on). Not
 	# our stdout either: this runs inside $(...), which would wait for it.
-	ip netns exec "${LAB_ID}-h-hx" timeout 30 tcpdump -nn -i eth0 -U -w "$cap" icmp \
+	# --immediate-mode: a frame is in the file when it arrives, not with
+	# its ring block up to a second later (the windows below count on it)
+	ip netns exec "${LAB_ID}-h-hx" timeout 30 tcpdump -nn -i eth0 -U --immediate-mode -w "$cap" icmp \
 		>/dev/null 2>"$cap.err" &
 	local t=$!
 	# wait until tcpdump listens, not a fixed time
