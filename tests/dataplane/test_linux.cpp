@@ -291,6 +291,25 @@ TEST_CASE("linux backend passes the semantic table with each case's changes in o
 	table::run_table(h);
 }
 
+namespace {
+
+// An entry's packet counter once it has reached `n` (2 s at most: frames
+// cross veth at once), or what it is then.
+std::uint64_t packets_when(const Dataplane &dp, const EntryKey &key, std::uint64_t n)
+{
+	std::uint64_t got = 0;
+	for (int i = 0; i < 200; ++i) {
+		const auto c = dp.counters(key);
+		got = c ? c->packets : 0;
+		if (got >= n)
+			break;
+		::usleep(10000);
+	}
+	return got;
+}
+
+} // namespace
+
 TEST_CASE("restart: entries and counters adopted; clean exit removes everything")
 {
 	Entry e;
@@ -306,20 +325,18 @@ TEST_CASE("restart: entries and counters adopted; clean exit removes everything"
 		auto dp = make_dataplane("linux", switch_config(true));
 		REQUIRE_FALSE(dp->install(e));
 		REQUIRE(::send(h1p, frame.data(), frame.size(), 0) > 0);
-		::usleep(100000);
-		CHECK(dp->counters(e.key)->packets == 1);
+		CHECK(packets_when(*dp, e.key, 1) == 1);
 	} // keep_on_exit: programs, pins, device stay
 	CHECK(std::filesystem::exists(g_pin + "/dp_match"));
 	CHECK(tc_filter_count("h1") == 1);
 	CHECK(if_nametoindex("evpnmon0") != 0);
 	REQUIRE(::send(h1p, frame.data(), frame.size(), 0) > 0); // mirrored meanwhile
-	::usleep(100000);
 	{
 		auto dp = make_dataplane("linux", switch_config(false));
 		auto l = dp->list();
 		REQUIRE(l.size() == 1);
 		CHECK(l[0] == e);
-		CHECK(dp->counters(e.key)->packets == 2);
+		CHECK(packets_when(*dp, e.key, 2) == 2);
 		// The egress rule's server-port table is rebuilt from adopted entries.
 		int sp = bpf_obj_get((g_pin + "/dp_srv_port").c_str());
 		REQUIRE(sp >= 0);
@@ -488,8 +505,7 @@ TEST_CASE("a port plugged into the bridge after start gets the program")
 	int tx = packet_socket("h9p");
 	REQUIRE(::send(tx, frame.data(), frame.size(), 0) > 0);
 	::close(tx);
-	::usleep(100000);
-	CHECK(dp->counters(e.key)->packets == 1);
+	CHECK(packets_when(*dp, e.key, 1) == 1);
 	sh("ip link set h9 nomaster");
 	for (int i = 0; i < 10 && tc_filter_count("h9") == 1; ++i) {
 		pollfd p{dp->event_fd(), POLLIN, 0};

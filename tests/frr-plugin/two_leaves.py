@@ -123,6 +123,15 @@ class Leaf:
         return FeedClient(f"ipc://{self.d}/evpnmon-feed.sock", f"leaf{self.i}", **kw)
 
 
+def _running(pid: str) -> bool:
+    """The process exists and has not exited (a zombie has)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
 def wait_for(pred, timeout=30.0, what=""):
     deadline = time.monotonic() + timeout
     last = None
@@ -209,6 +218,9 @@ def two_leaves(prefix: str, bgpd: Callable[[int], str] = bgpd_conf,
                         os.kill(int(p), sig)
                     except ProcessLookupError:
                         pass
-                time.sleep(1 if sig == signal.SIGTERM else 0)
+                # the daemons' own exit, 2 s at most, before SIGKILL
+                deadline = time.monotonic() + (2 if sig == signal.SIGTERM else 0)
+                while any(map(_running, pids)) and time.monotonic() < deadline:
+                    time.sleep(0.05)
             subprocess.run(["ip", "netns", "del", ns], capture_output=True)
         shutil.rmtree(base, ignore_errors=True)

@@ -110,11 +110,14 @@ def main(build):
         idle = []
         for _ in range(200):
             idle.append(socket.create_connection(('127.0.0.1', port), timeout=5))
-        time.sleep(0.3)
+        # the table is full (those over its 16 closed) before the scrape
+        deadline = time.monotonic() + 5
+        while (d.counters()['metrics-connections-over-limit'] < 200 - 16
+               and time.monotonic() < deadline):
+            time.sleep(0.05)
         scrape_ok()
         for s in idle:
             s.close()
-        time.sleep(0.3)
         c = d.counters()
         check(c['metrics-connections-over-limit'] >= 200 - 16,
               'over-limit connections: %d' % c['metrics-connections-over-limit'])
