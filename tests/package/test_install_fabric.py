@@ -46,7 +46,7 @@ REPO = HERE.parents[1]
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(REPO / "tests" / "lab"))
 
-from clabns import Lab, LabTimeout  # noqa: E402
+from clabns import Lab, LabTimeout, wait_quiet  # noqa: E402
 from pkgroot import MODULE_DIR, PkgRoot  # noqa: E402
 
 BUILD = Path(os.environ.get("EVPNMON_BUILD_DIR") or REPO / "build")
@@ -276,14 +276,26 @@ def test_fabric_from_installed_files(pkg, tmp_path):
         caps = {"srv": (tmp_path / "srv.pcap", "eth1", ["icmp"]),
                 "leaf1": (tmp_path / "underlay.pcap", "eth1", ["udp", "port", str(MIRROR_PORT)])}
         for node, (f, ifn, flt) in caps.items():
-            lab.spawn(node, ["tcpdump", "-nn", "-Z", "root", "-i", ifn, "-U", "-w", str(f), *flt], name="tcpdump")
+            lab.spawn(node, ["tcpdump", "-nn", "-Z", "root", "-i", ifn, "-U", "--immediate-mode",
+                              "-w", str(f), *flt], name="tcpdump")
         for node in caps:
             out = lab.node_dir(node) / "tcpdump.out"
             lab.wait_for(lambda: "listening" in out.read_text(errors="replace"), timeout=10,
                          what=f"tcpdump on {node}", interval=0.05)
         cp = lab.exec("h1", ["ping", "-n", "-q", "-c", str(N), "-i", "0.2", "-W", "1", PEER_IP],
                       check=False, timeout=30)
-        time.sleep(1)
+        # every copy landed (10 s at most; then the asserts say what is
+        # missing), and nothing more for half a second
+        try:
+            lab.wait_for(lambda: len([c for c in _gbp_copies(_pcap_frames(caps["leaf1"][0]))
+                                      if c[2] == (HOST_IP, PEER_IP, 8)]) >= N
+                         and len([i for i in map(_icmp, _pcap_frames(caps["srv"][0])) if i]) >= 2 * N,
+                         timeout=10, what="the copies at the underlay and the server",
+                         interval=0.05)
+        except LabTimeout:
+            pass
+        for f, _ifn, _flt in caps.values():
+            wait_quiet(f, 0.5, 10)
         for node in caps:
             lab.kill_process(node, "tcpdump")
         assert cp.returncode == 0, cp.stdout + cp.stderr
