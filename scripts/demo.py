@@ -305,7 +305,7 @@ def show_records(lab, out: Path, coll, proc, watch, copies, roce_want: dict,
     except AssertionError as e:
         failures.append(f"collector: {e}")
     rc = proc.stop()
-    P._stable(watch.out, 0.5, 5)      # the final records published at the stop arrive
+    F.wait_quiet(watch.out, 0.5, 5)   # the final records published at the stop arrive
     watch.stop()
     envs = watch.envelopes()
     ip = {v[1]: k for k, v in F.HOSTS.items()}

@@ -781,7 +781,21 @@ class Move:
                 f"{1000 * self.mirror:.0f} ms, {self.unmirrored} packets not mirrored meanwhile")
 
 
-def measure_move(lab, who: str, from_leaf: str, to_leaf: str, outdir: Path, tag: str) -> Move:
+def _vm210_resumed(spk, hpk, tg):
+    """(first packet VM210 sent at its new port after the GARP tg whose copy
+    reached SERV21, packets it sent before that)."""
+    copies = {p.frame[14:] for p in spk}
+    gap = 0
+    for p in hpk:
+        if p.ts >= tg and p.outgoing and p.ethertype == 0x0800:
+            if p.frame in copies:
+                return p.ts, gap
+            gap += 1
+    return None, gap
+
+
+def measure_move(lab, who: str, from_leaf: str, to_leaf: str, outdir: Path, tag: str,
+                 timeout: float = 15) -> Move:
     """Move VM210 or SERV21 (link moved + gratuitous ARP) under traffic
     (continuous 5 ms pings) and time it against the GARP:
       fabric: first known-unicast VXLAN frame to the moved MAC sent by a
@@ -789,68 +803,76 @@ def measure_move(lab, who: str, from_leaf: str, to_leaf: str, outdir: Path, tag:
       mirror: VM210 moved: first packet VM210 sends at its new port whose
               copy reaches SERV21 (entry 1 of the new leaf);
               SERV21 moved: first copy of VM210's traffic at its new port.
+    The captures start once copies reach SERV21 and stop once both times
+    are found (or `timeout` after the move).
     """
     outdir.mkdir(parents=True, exist_ok=True)
     sleaf = where_is(lab, "serv21")
     mac = HOSTS[who][0]
+    is_copy = lambda p: not p.outgoing and (p.ip_src == VM210_IP or p.ip_dst == VM210_IP)  # noqa: E731
     if who == "vm210":
         pinger = next(h for h in ("vm230", "vm240", "vm220") if where_is(lab, h) not in
                       (from_leaf, to_leaf, sleaf))
         sif = lab.link_of("serv21", sleaf).iface("serv21")
         pleaf = where_is(lab, pinger)
         with Pinger(lab, pinger, "vm210", name="ping-move"):
-            time.sleep(0.3)
             with Capture(lab, "vm210", "any", outdir / f"{tag}-vm210-any.pcap", "icmp or arp") as ch, \
                  Capture(lab, pleaf, "eth1", outdir / f"{tag}-{pleaf}-underlay.pcap",
                          "udp port 4789") as cu, \
                  Capture(lab, "serv21", sif, outdir / f"{tag}-serv21.pcap",
                          f"host {VM210_IP}") as cs:
-                time.sleep(0.3)
+                lab.wait_for(lambda: read_pcap(cs.path), 10, f"{tag}: copies before the move",
+                             interval=0.05)
                 t0 = time.time()
                 port = lab.move_link("vm210", from_leaf, to_leaf)
-                time.sleep(1.5)
+
+                def found():
+                    tg = _garp_ts(read_pcap(ch.path), VM210_IP, t0)
+                    return tg is not None and \
+                        _vm210_resumed(read_pcap(cs.path), read_pcap(ch.path), tg)[0] and \
+                        first_known_unicast(read_pcap(cu.path), tg, mac, VTEP_IP[to_leaf])
+                with contextlib.suppress(Exception):    # the checks below say what is missing
+                    lab.wait_for(found, timeout, f"{tag}: the move's times", interval=0.1)
                 spk, upk, hpk = cs.stop(), cu.stop(), ch.stop()
         tg = _garp_ts(hpk, VM210_IP, t0)
         if tg is None:
             raise AssertionError(f"{tag}: no gratuitous ARP seen from {who}")
-        copies = {p.frame[14:] for p in spk}
-        sent = [p for p in hpk if p.ts >= tg and p.outgoing and p.ethertype == 0x0800]
-        tm, gap = None, 0
-        for p in sent:
-            if p.frame in copies:
-                tm = p.ts
-                break
-            gap += 1
+        tm, gap = _vm210_resumed(spk, hpk, tg)
     else:
         pinger = next(h for h in ("vm220", "vm230", "vm240") if where_is(lab, h) not in
                       (from_leaf, to_leaf))
         pleaf = where_is(lab, pinger)
         with Pinger(lab, pinger, "vm210", name="ping-mon"), \
              Pinger(lab, pinger, "serv21", name="ping-srv"):
-            time.sleep(0.3)
             with Capture(lab, "serv21", "any", outdir / f"{tag}-serv21-any.pcap",
                          "icmp or arp") as cs, \
                  Capture(lab, pleaf, "eth1", outdir / f"{tag}-{pleaf}-underlay.pcap",
                          "udp port 4789") as cu:
-                time.sleep(0.3)
+                lab.wait_for(lambda: _first(read_pcap(cs.path), 0, is_copy), 10,
+                             f"{tag}: copies before the move", interval=0.05)
                 t0 = time.time()
                 port = lab.move_link("serv21", from_leaf, to_leaf)
-                time.sleep(1.5)
+
+                def found():
+                    pk = read_pcap(cs.path)
+                    tg = _garp_ts(pk, SERV21_IP, t0)
+                    return tg is not None and _first(pk, tg, is_copy) and \
+                        first_known_unicast(read_pcap(cu.path), tg, mac, VTEP_IP[to_leaf])
+                with contextlib.suppress(Exception):
+                    lab.wait_for(found, timeout, f"{tag}: the move's times", interval=0.1)
                 spk, upk = cs.stop(), cu.stop()
         tg = _garp_ts(spk, SERV21_IP, t0)
         if tg is None:
             raise AssertionError(f"{tag}: no gratuitous ARP seen from {who}")
-        tm = _first(spk, tg, lambda p: not p.outgoing and
-                    (p.ip_src == VM210_IP or p.ip_dst == VM210_IP))
+        tm = _first(spk, tg, is_copy)
         # pings pinger <-> VM210 (request + reply) sent meanwhile: 2 per 5 ms
         gap = int(2 * (tm - tg) / 0.005) if tm else -1
     tf = first_known_unicast(upk, tg, mac, VTEP_IP[to_leaf])
     if tf is None:
         raise AssertionError(f"{tag}: {pleaf} never sent known unicast to {who} at {to_leaf}")
     if tm is None:
-        raise AssertionError(f"{tag}: mirroring did not resume within 1.5 s of the move")
+        raise AssertionError(f"{tag}: mirroring did not resume within {timeout} s of the move")
     return Move(tf - tg, tm - tg, gap, port)
-
 
 
 @contextlib.contextmanager

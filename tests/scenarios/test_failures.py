@@ -94,9 +94,9 @@ def converge_and_check(lab, outdir, tag):
     lab.wait_for(lambda: all(c["macs-fpm"] == c["macs-kernel-fdb"] > 0 for c in
                              (F.counters(lab, n) for n in F.LEAVES)),
                  timeout=20, what="macs-fpm == macs-kernel-fdb on every leaf")
-    # the monitored host and the server known where they are on every leaf
-    for host in ("vm210", "serv21"):
-        F.wait_fdb(lab, host, F.where_is(lab, host))
+    # the monitored host known where it is on every leaf (not the server:
+    # silent, its MAC may have aged out, and its copies need no FDB entry)
+    F.wait_fdb(lab, "vm210", F.where_is(lab, "vm210"))
     cmp, res, _ = F.mirrored_exchange(lab, PEERS, tag, outdir)
     assert all(res.values()), f"traffic failed: {[k for k, v in res.items() if not v]}"
     assert cmp.at_host > 0 and cmp.exactly_once, f"{cmp}; examples {cmp.examples}"
@@ -112,7 +112,7 @@ def test_restart_under_traffic(lab, outdir, daemon, node):
     before = F.counters(lab, node)
     # a restarted consumer reconciles once its gates open (FPM resync, 5 s):
     # its pings last long enough to cover that (checked below)
-    secs = 20 if daemon == "fpm-consumer" else 12
+    secs = 30 if daemon == "fpm-consumer" else 12
     pings = Pings(lab, secs, f"{daemon}-{node}")
     sif = lab.link_of("serv21", "vtep104").iface("serv21")
     flt = f"icmp[0] = 8 and src host {F.HOSTS['vm220'][1]} and dst host {F.VM210_IP}"

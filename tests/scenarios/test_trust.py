@@ -350,7 +350,8 @@ def test_limits_keep_the_oldest(lab, outdir, kind):
         for h in order[:2]:         # one at a time: arrival order is the order of admission
             T.bgp(lab, T.ORIGIN, [lines[h]])
             T.wait_views(lab, views({h: T.INSTALLED}), what=f"{h}'s session installed")
-        flows = [T.probes(h, 2000, 400) for h in MONITORED]
+        # 10 s of probes: the refusals must come while they run (checked below)
+        flows = [T.probes(h, 4000, 400) for h in MONITORED]
         audit0 = {n: T.last_seq(lab, n) for n in T.RECEIVERS}
 
         refused = {}

@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Listen for zebra's FPM client and write the raw byte stream to a file.
+"""Listen for zebra's FPM client and write the raw byte stream to a file,
+each chunk as it arrives (a caller may poll the file for what it waits for).
 usage: record_fpm.py PORT OUTFILE SECONDS"""
 import socket
 import sys
@@ -12,21 +13,22 @@ srv.bind(("127.0.0.1", port))
 srv.listen(1)
 srv.settimeout(secs)
 deadline = time.time() + secs
-data = b""
-try:
-    conn, _ = srv.accept()
-    open(out + ".connected", "w").close()
-    conn.settimeout(0.2)
-    while time.time() < deadline:
-        try:
-            chunk = conn.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-        except socket.timeout:
-            pass
-except socket.timeout:
-    pass
+total = 0
 with open(out, "wb") as f:
-    f.write(data)
-print(f"recorded {len(data)} bytes")
+    try:
+        conn, _ = srv.accept()
+        open(out + ".connected", "w").close()
+        conn.settimeout(0.2)
+        while time.time() < deadline:
+            try:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    break
+                f.write(chunk)
+                f.flush()
+                total += len(chunk)
+            except socket.timeout:
+                pass
+    except socket.timeout:
+        pass
+print(f"recorded {total} bytes")
