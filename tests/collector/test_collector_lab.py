@@ -389,8 +389,15 @@ def test_port_capture_on_serv21(fresh, outdir, sessions_from):
                 F.wait_quiet(cap.path, 0.5, 10)
                 oracle = cap.stop()
             mine = [p for p in oracle if F.VM210_MAC in (p.eth_src, p.eth_dst)]
-            C.wait_for(lambda: c.metric("evpnmon_collector_copies_total")
-                       >= len(mine), 15, f"{len(mine)} frames counted by the collector")
+            try:
+                C.wait_for(lambda: c.metric("evpnmon_collector_copies_total")
+                           >= len(mine), 15, f"{len(mine)} frames counted by the collector")
+            except AssertionError as e:   # what the collector saw instead
+                seen = {m: c.metric(f"evpnmon_collector_{m}") for m in
+                        ("copies_total", "input_drops_total", "unknown_session_total",
+                         "decode_errors_total")}
+                raise AssertionError(f"{e}; collector: {seen}; the oracle's frames: "
+                                     f"{sorted(Counter((p.eth_src, p.eth_dst, p.outgoing) for p in mine).items())}") from e
             C.wait_for(lambda: len(C.tcp_records(w.envelopes(), "CLOSE")) >= len(keys), 20,
                        f"{len(keys)} CLOSE records")
             envs = w.envelopes()
