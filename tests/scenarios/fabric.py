@@ -241,7 +241,11 @@ class Capture:
             self.proc.wait(5)
             self.proc.stderr.close()
             raise RuntimeError(f"tcpdump on {node}/{iface} failed: {line!r}")
-        # "listening on" comes after the capture is active: nothing to wait for
+        # The capture is active at "listening on", but tcpdump's start-up
+        # (its 8 MiB buffer) goes on: traffic sent at once competes with it
+        # on these 2 CPUs, and the collector under test dropped copies in
+        # the two CI runs without this pause (collector.lab).
+        time.sleep(0.05)
 
     # What tcpdump itself lost (its "N packets dropped by kernel" at exit):
     # None until stopped, or when it did not say.
