@@ -38,6 +38,8 @@
 //   e2-local     the same through entry 2 of the destination MAC;
 //   e1-vxlan     entry 1, VXLAN-GBP copy: the clone is encapsulated by the
 //                mirror device and sent to the underlay veth (peer down);
+//   e1-server    e1-local through a server: the entry names a server whose
+//                target is port srv (its slot read once, then the copy);
 //   shim         the decap rows' baseline: a program that sets the tunnel
 //                key and GBP option (what the VXLAN receive path attaches)
 //                and tail-calls an empty program;
@@ -410,6 +412,18 @@ void path_table(Dataplane &dp, unsigned repeat, int reps, const std::vector<std:
 	d7.key.vni = 100;
 	d7.key.host_id = 7;
 	d7.action.ifindex = srv;
+	// A server on srv, for the entry that names it (set once: a server
+	// no entry names costs nothing).
+	const ServerKey sk{100, *parse_mac("02:00:00:00:00:0a"), 7};
+	Action to_srv;
+	to_srv.kind = Action::Kind::LocalPort;
+	to_srv.ifindex = srv;
+	if (auto ec = dp.set_server(sk, to_srv))
+		throw std::runtime_error("set_server: " + ec.message());
+	Entry named = entry(EntryKind::MirrorSource, A, nullptr, 0);
+	named.action = Action{};
+	named.action.kind = Action::Kind::Server;
+	named.action.server = sk;
 	const int sh_e = bpf_program__fd(shim_empty->progs.with_tunnel),
 		  sh_d = bpf_program__fd(shim_decap->progs.with_tunnel);
 	std::vector<Path> paths = {
@@ -430,6 +444,8 @@ void path_table(Dataplane &dp, unsigned repeat, int reps, const std::vector<std:
 	     {entry(EntryKind::MirrorDest, B, nullptr, 0)}},
 	    {"e1-vxlan", "mirror: entry 1 hit, VXLAN-GBP copy (kernel encapsulation, sent)",
 	     at(mirror, h1, h1), {vx}},
+	    {"e1-server", "mirror: entry 1 hit, naming a server on srv (slot resolved), local copy",
+	     at(mirror, h1, h1), {named}},
 	    {"shim", "decap baseline: tunnel-metadata shim + tail call to an empty program",
 	     at(sh_e, 0, 0, 0, 100, 7), {}},
 	    {"decap-hit", "decap: known HOST ID (entry 3, redirect) — difference to the shim row",
@@ -466,6 +482,8 @@ void path_table(Dataplane &dp, unsigned repeat, int reps, const std::vector<std:
 	}
 	for (const auto &x : dp.list())
 		dp.remove(x.key);
+	dp.flush();
+	dp.remove_server(sk);
 	tunnel_shim__destroy(shim_empty);
 	tunnel_shim__destroy(shim_decap);
 	if (dp.decap_drops().unknown_source == 0)

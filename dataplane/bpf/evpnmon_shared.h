@@ -46,6 +46,8 @@ typedef __u64 dp_u64;
 #define DP_ACT_LOCAL 1
 #define DP_ACT_VXLAN 2
 #define DP_ACT_ERSPAN 3 /* GRE/ERSPAN II or III to a collector (dp_erspan) */
+#define DP_ACT_SERVER 4 /* a server's slot (dp_server): its target, resolved
+			   once per packet (entries 1/2 only) */
 
 /* Index into the global statistics array. */
 #define DP_GSTAT_DECAP_UNKNOWN 0 /* decap: no entry 3 for (VNI, HOST ID) */
@@ -141,10 +143,24 @@ struct dp_action {
 	dp_u8 pad;
 	dp_u16 host_id;     /* VXLAN: GBP Group Policy ID; LOCAL, ERSPAN: 0 */
 	dp_u32 ifindex;     /* LOCAL: server's bridge port; VXLAN: 0;
-			       ERSPAN: the destination slot (dp_erspan) */
+			       ERSPAN: the destination slot (dp_erspan);
+			       SERVER: the server's slot (dp_server) */
 	dp_u32 remote_vtep; /* VXLAN: IPv4, network order; LOCAL: 0;
 			       ERSPAN: the collector (informational) */
 	dp_u32 vni;         /* VXLAN: VNI of the copy; LOCAL, ERSPAN: 0 */
+};
+
+/* ---- Servers ----
+ * One slot per monitoring server set on this VTEP (Dataplane::set_server):
+ * where the copies of the entries naming it (DP_ACT_SERVER) go, a LOCAL or
+ * VXLAN action. A server's move replaces this one element (a hash element:
+ * the replacement is atomic for readers) and no dp_match element. The key
+ * fields tell a restarted process whose slot it is. Slot 0 is never used. */
+struct dp_server_val {
+	struct dp_action target; /* DP_ACT_LOCAL or DP_ACT_VXLAN */
+	dp_u32 vni;
+	dp_u8 mac[6];
+	dp_u16 host_id;
 };
 
 struct dp_slot {

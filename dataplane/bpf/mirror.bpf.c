@@ -108,6 +108,7 @@ int evpnmon_mirror(struct __sk_buff *skb)
 	if (!same_flow(st, &fk)) {
 		st->nmatched = 0;
 		st->npairs = 0;
+		st->nres = 0;
 		collect_packet(st, &fk);
 		if (fk.gen)
 			st->flow = fk;

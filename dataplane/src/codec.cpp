@@ -48,6 +48,12 @@ dp_action action(const Action &a)
 		// ifindex = the destination slot, set by the entry store.
 		d.kind = DP_ACT_ERSPAN;
 		std::memcpy(&d.remote_vtep, a.erspan.collector.bytes.data(), 4);
+	} else if (a.kind == Action::Kind::Server) {
+		// ifindex = the server's slot, set by the entry store; VNI and
+		// HOST ID tell a restarted process which server a slot holds.
+		d.kind = DP_ACT_SERVER;
+		d.vni = a.server.vni;
+		d.host_id = a.server.host_id;
 	} else {
 		d.kind = DP_ACT_VXLAN;
 		d.host_id = a.host_id;
@@ -63,6 +69,11 @@ Action action(const dp_action &d)
 	if (d.kind == DP_ACT_LOCAL) {
 		a.kind = Action::Kind::LocalPort;
 		a.ifindex = d.ifindex;
+	} else if (d.kind == DP_ACT_SERVER) {
+		// The MAC is in the server's slot (dp_server).
+		a.kind = Action::Kind::Server;
+		a.server.vni = d.vni;
+		a.server.host_id = d.host_id;
 	} else if (d.kind == DP_ACT_ERSPAN) {
 		// The rest of the destination is in its slot (dp_erspan).
 		a.kind = Action::Kind::Erspan;
@@ -243,6 +254,28 @@ dp_profile profile(const session::Options &options)
 	return d;
 }
 
+bool valid_server(const ServerKey &key, const Action &target, std::string *why)
+{
+	auto fail = [&](const char *msg) {
+		if (why)
+			*why = msg;
+		return false;
+	};
+	if (key.vni == 0 || key.vni > 0xffffff)
+		return fail("VNI must be 1..16777215");
+	if (key.host_id == 0)
+		return fail("HOST ID must be 1..65535");
+	if (target.kind == Action::Kind::LocalPort)
+		return target.ifindex != 0 || fail("local-port target needs an ifindex");
+	if (target.kind != Action::Kind::Vxlan)
+		return fail("a server's target is a local port or VXLAN");
+	if (target.vni != key.vni || target.host_id != key.host_id)
+		return fail("a server's VXLAN target carries its VNI and HOST ID");
+	if (load_be(target.remote_vtep) == 0)
+		return fail("VXLAN target needs a VTEP");
+	return true;
+}
+
 bool valid(const Entry &e, std::string *why)
 {
 	auto fail = [&](const char *msg) {
@@ -263,6 +296,10 @@ bool valid(const Entry &e, std::string *why)
 		    (e.action.vni == 0 || e.action.vni > 0xffffff ||
 		     e.action.host_id == 0 || load_be(e.action.remote_vtep) == 0))
 			return fail("VXLAN action needs VNI, HOST ID and VTEP");
+		if (e.action.kind == Action::Kind::Server &&
+		    (e.action.server.vni == 0 || e.action.server.vni > 0xffffff ||
+		     e.action.server.host_id == 0))
+			return fail("server action needs the server's VNI and HOST ID");
 		if (e.action.kind == Action::Kind::Erspan) {
 			const Erspan &x = e.action.erspan;
 			if (x.collector.family != IpAddr::Family::V4)

@@ -25,6 +25,8 @@ Entry entry(const dp_entry_meta &meta);
 // A session's options compiled for the BPF program (has_profile() only).
 dp_profile profile(const session::Options &options);
 bool valid(const Entry &entry, std::string *why = nullptr);
+// A server's key and target as set_server() accepts them.
+bool valid_server(const ServerKey &key, const Action &target, std::string *why = nullptr);
 // The action as both backends store and list() it: only the fields of its
 // kind (a LocalPort action has no VTEP/VNI/HOST ID and vice versa).
 // An ERSPAN action keeps its whole destination (the slot the BPF maps name
@@ -34,6 +36,8 @@ inline Action normalized(const Action &a)
 	Action n = action(action(a));
 	if (a.kind == Action::Kind::Erspan)
 		n.erspan = a.erspan;
+	if (a.kind == Action::Kind::Server)
+		n.server = a.server;
 	return n;
 }
 // An ERSPAN destination as the BPF program reads it, and back.

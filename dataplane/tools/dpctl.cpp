@@ -198,6 +198,29 @@ std::string describe(const Erspan &x)
 	return o.str();
 }
 
+std::string describe(const ServerKey &k)
+{
+	return std::to_string(k.vni) + "/" + to_string(k.mac) + "/" + std::to_string(k.host_id);
+}
+
+// " port=..." / " erspan=..." / " vxlan=..." / " server=...".
+std::string describe(const Dataplane &dp, const Action &a)
+{
+	std::ostringstream o;
+	if (a.kind == Action::Kind::LocalPort) {
+		o << " port=" << dp.port_name(a.ifindex);
+	} else if (a.kind == Action::Kind::Erspan) {
+		o << " erspan=" << describe(a.erspan);
+	} else if (a.kind == Action::Kind::Server) {
+		o << " server=" << describe(a.server);
+	} else {
+		IpAddr ip;
+		std::copy_n(a.remote_vtep.begin(), 4, ip.bytes.begin());
+		o << " vxlan=" << to_string(ip) << "/" << a.vni << "/" << a.host_id;
+	}
+	return o.str();
+}
+
 std::string describe(const Dataplane &dp, const Entry &e)
 {
 	std::ostringstream o;
@@ -209,17 +232,7 @@ std::string describe(const Dataplane &dp, const Entry &e)
 		o << " mac=" << to_string(*e.key.host.mac);
 	if (e.key.host.ip)
 		o << " ip=" << to_string(*e.key.host.ip);
-	o << " host-id=" << e.key.host_id;
-	if (e.action.kind == Action::Kind::LocalPort)
-		o << " port=" << dp.port_name(e.action.ifindex);
-	else if (e.action.kind == Action::Kind::Erspan)
-		o << " erspan=" << describe(e.action.erspan);
-	else {
-		IpAddr ip;
-		std::copy_n(e.action.remote_vtep.begin(), 4, ip.bytes.begin());
-		o << " vxlan=" << to_string(ip) << "/" << e.action.vni << "/"
-		  << e.action.host_id;
-	}
+	o << " host-id=" << e.key.host_id << describe(dp, e.action);
 	if (!e.key.session.empty())
 		o << " session=" << e.key.session;
 	if (e.options.has_profile())
@@ -357,9 +370,12 @@ try {
 		if (auto ec = dp->add_decap_source(vni, ip))
 			throw std::system_error(ec, "add decap source " + std::to_string(vni) +
 							"/" + to_string(ip));
-	if (list)
+	if (list) {
 		for (const auto &e : dp->list())
 			std::cout << "entry " << describe(*dp, e) << "\n";
+		for (const auto &[k, t] : dp->servers())
+			std::cout << "server " << describe(k) << describe(*dp, t) << "\n";
+	}
 	if (sources)
 		for (const auto &[vni, ip] : dp->decap_sources())
 			std::cout << "decap-source " << vni << "/" << to_string(ip) << "\n";

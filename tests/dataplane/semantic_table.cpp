@@ -49,6 +49,13 @@ EntrySpec vx(EntryKind k, const char *mac, const char *ip, std::uint16_t hid,
 {
 	return {k, 100, mac, ip, hid, "", vtep, vni, hid};
 }
+// An entry naming server (VNI 100, server_mac, hid).
+EntrySpec named(EntryKind k, const char *mac, std::uint16_t hid, const char *server_mac)
+{
+	EntrySpec e{k, 100, mac, "", hid, "", "", 0, 0};
+	e.server_mac = server_mac;
+	return e;
+}
 FrameSpec v4(const char *sm, const char *dm, const char *si, const char *di)
 {
 	return {sm, dm, si, di, 0, 32};
@@ -378,6 +385,63 @@ std::vector<Case> make_cases()
 		     "fabric", {},
 		     {{O::Original, "srv", "", 0, 0}},
 		     {{0, 0, 0}}, 0, {"srv"}, {}, 0});
+
+	// Entries naming a server (Action::Kind::Server): its target,
+	// resolved per packet, is their action.
+	constexpr const char *SRV9 = "02:00:00:00:00:09";
+	c.push_back({"entry 1 naming a server on a local port: copied there",
+		     {named(K::MirrorSource, H1, 7, SRV)},
+		     v4(H1, H2, IP1, IP2),
+		     "h1", {},
+		     {{O::LocalCopy, "srv", "", 0, 0}},
+		     {{0, 1, 0}}, 0});
+	c.back().servers = {{SRV, 7, "srv", ""}};
+	c.push_back({"entry 2 naming a server behind a VTEP: VXLAN copy with its "
+		     "VNI and HOST ID",
+		     {named(K::MirrorDest, H1, 9, SRV9)},
+		     v4(H2, H1, IP2, IP1),
+		     "h2", {},
+		     {{O::VxlanCopy, "", VTEP_B, 100, 9}},
+		     {{0, 1, 0}}, 0});
+	c.back().servers = {{SRV9, 9, "", VTEP_B}};
+	c.push_back({"entries 1+2 naming one server, host to host: one copy",
+		     {named(K::MirrorSource, H1, 7, SRV), named(K::MirrorDest, H2, 7, SRV)},
+		     v4(H1, H2, IP1, IP2),
+		     "h1", {},
+		     {{O::LocalCopy, "srv", "", 0, 0}},
+		     {{0, 1, 0}, {1, 1, 0}}, 0});
+	c.back().servers = {{SRV, 7, "srv", ""}};
+	c.push_back({"an entry naming a server and one with the server's port as "
+		     "its own action: one copy (dedupe on the target)",
+		     {src_mac(H1, 7, "srv"), named(K::MirrorDest, H2, 8, SRV)},
+		     v4(H1, H2, IP1, IP2),
+		     "h1", {},
+		     {{O::LocalCopy, "srv", "", 0, 0}},
+		     {{0, 1, 0}, {1, 1, 0}}, 0});
+	c.back().servers = {{SRV, 8, "srv", ""}};
+	c.push_back({"two servers of one host: a copy to each",
+		     {named(K::MirrorSource, H1, 7, SRV), named(K::MirrorSource, H1, 9, SRV9)},
+		     v4(H1, H2, IP1, IP2),
+		     "h1", {},
+		     {{O::LocalCopy, "srv", "", 0, 0}, {O::VxlanCopy, "", VTEP_B, 100, 9}},
+		     {{0, 1, 0}, {1, 1, 0}}, 0});
+	c.back().servers = {{SRV, 7, "srv", ""}, {SRV9, 9, "", VTEP_B}};
+	c.push_back({"flooded frame to a host watched through a server on this "
+		     "port: no original there",
+		     {named(K::MirrorDest, H1, 7, SRV), decap7},
+		     v4(H2, H1, IP2, IP1),
+		     "fabric", {},
+		     {{O::Original, "h3", "", 0, 0}},
+		     {{0, 0, 0}}, 0, {"srv", "h3"}, {}, 1});
+	c.back().servers = {{SRV, 7, "srv", ""}};
+	c.push_back({"flooded frame to a host whose server is behind a VTEP: the "
+		     "local port's original is not dropped",
+		     {named(K::MirrorDest, H1, 9, SRV9)},
+		     v4(H2, H1, IP2, IP1),
+		     "fabric", {},
+		     {{O::Original, "srv", "", 0, 0}},
+		     {{0, 0, 0}}, 0, {"srv"}, {}, 0});
+	c.back().servers = {{SRV9, 9, "", VTEP_B}};
 	return c;
 }
 
@@ -482,7 +546,10 @@ Entry make_entry(const EntrySpec &s,
 		e.key.host.mac = parse_mac(s.mac);
 	if (!s.ip.empty())
 		e.key.host.ip = parse_ip(s.ip);
-	if (s.vtep.empty()) {
+	if (!s.server_mac.empty()) {
+		e.action.kind = Action::Kind::Server;
+		e.action.server = ServerKey{s.vni, *parse_mac(s.server_mac), s.host_id};
+	} else if (s.vtep.empty()) {
 		e.action.kind = Action::Kind::LocalPort;
 		e.action.ifindex = ifindex_of(s.port);
 	} else {
@@ -493,6 +560,24 @@ Entry make_entry(const EntrySpec &s,
 		e.action.host_id = s.copy_host_id;
 	}
 	return e;
+}
+
+std::pair<ServerKey, Action>
+make_server(const ServerSpec &s, const std::function<std::uint32_t(const std::string &)> &ifindex_of)
+{
+	const ServerKey k{100, *parse_mac(s.mac), s.host_id};
+	Action a;
+	if (s.vtep.empty()) {
+		a.kind = Action::Kind::LocalPort;
+		a.ifindex = ifindex_of(s.port);
+	} else {
+		a.kind = Action::Kind::Vxlan;
+		auto ip = parse_ip(s.vtep);
+		std::copy_n(ip->bytes.begin(), 4, a.remote_vtep.begin());
+		a.vni = 100;
+		a.host_id = s.host_id;
+	}
+	return {k, a};
 }
 
 } // namespace evpnmon::dp::table

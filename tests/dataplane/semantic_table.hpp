@@ -42,6 +42,18 @@ struct EntrySpec {
 	std::string vtep;
 	std::uint32_t copy_vni = 0;
 	std::uint16_t copy_host_id = 0;
+	// Set: the action names the server (vni, this MAC, host_id) of
+	// Case::servers instead (Action::Kind::Server).
+	std::string server_mac;
+};
+
+// A server of VNI 100 (Dataplane::set_server): its target is port (a
+// LocalPort), or VXLAN to vtep with its VNI and HOST ID when vtep is set.
+struct ServerSpec {
+	std::string mac;
+	std::uint16_t host_id = 1;
+	std::string port;
+	std::string vtep;
 };
 
 struct FrameSpec {
@@ -91,6 +103,9 @@ struct Case {
 	// removed), and the Dataplane::decap_drops() increase.
 	std::vector<std::pair<std::uint32_t, std::string>> decap_sources;
 	std::optional<DecapDrops> decap_drops;
+	// Set before the entries (all others removed after the last case's
+	// entries are).
+	std::vector<ServerSpec> servers;
 };
 
 const std::vector<Case> &cases();
@@ -99,5 +114,8 @@ const std::vector<Case> &cases();
 std::vector<std::uint8_t> build_frame(const FrameSpec &spec);
 Entry make_entry(const EntrySpec &spec,
 		 const std::function<std::uint32_t(const std::string &)> &ifindex_of);
+std::pair<ServerKey, Action>
+make_server(const ServerSpec &spec,
+	    const std::function<std::uint32_t(const std::string &)> &ifindex_of);
 
 } // namespace evpnmon::dp::table

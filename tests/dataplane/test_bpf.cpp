@@ -1259,3 +1259,138 @@ int main(int argc, char **argv)
 {
 	return evpnmon::dp::test::run_in_private_netns("test_dataplane_bpf", argc, argv, build_switch);
 }
+
+namespace {
+
+// The bytes of a MAC-keyed dp_match element (empty when absent).
+std::vector<std::uint8_t> match_element(dp_u8 kind, const std::string &mac)
+{
+	dp_match_key k{};
+	k.vni = 100;
+	k.kind = kind;
+	k.mtype = DP_MATCH_MAC;
+	const Mac m = *parse_mac(mac);
+	std::copy(m.begin(), m.end(), k.addr);
+	const int fd = bpf_obj_get((g_pin + "/dp_match").c_str());
+	REQUIRE(fd >= 0);
+	dp_match_val v{};
+	const bool found = bpf_map_lookup_elem(fd, &k, &v) == 0;
+	::close(fd);
+	if (!found)
+		return {};
+	const auto *p = reinterpret_cast<const std::uint8_t *>(&v);
+	return {p, p + sizeof v};
+}
+
+// Runs the test on one CPU, so that a frame sent again meets the flow
+// cache the first one filled (the cache is per CPU).
+struct PinnedCpu {
+	cpu_set_t old{};
+	PinnedCpu()
+	{
+		REQUIRE(sched_getaffinity(0, sizeof old, &old) == 0);
+		cpu_set_t one;
+		CPU_ZERO(&one);
+		CPU_SET(sched_getcpu(), &one);
+		REQUIRE(sched_setaffinity(0, sizeof one, &one) == 0);
+	}
+	~PinnedCpu() { sched_setaffinity(0, sizeof old, &old); }
+};
+
+} // namespace
+
+TEST_CASE("servers: a move replaces one slot; copies, the egress rule and "
+	  "dp_srv_port follow it; a restart adopts")
+{
+	PinnedCpu pin;
+	const ServerKey sk{100, *parse_mac("02:00:00:00:00:0a"), 7};
+	Action remote;
+	remote.kind = Action::Kind::Vxlan;
+	remote.remote_vtep = {10, 9, 9, 2};
+	remote.vni = 100;
+	remote.host_id = 7;
+	auto entry = [&](BpfHarness &h, EntryKind kind, const std::string &mac) {
+		Entry e = kind_entry(h, kind, 100, mac, "", "srv");
+		e.action = Action{};
+		e.action.kind = Action::Kind::Server;
+		e.action.server = sk;
+		return e;
+	};
+	const auto frame = frame_v4(); // kA -> kB
+	const dp_u32 both = DP_KIND_F_SRC_MAC | DP_KIND_F_DST_MAC;
+	Entry e1, e2;
+	Action local;
+	{
+		BpfHarness h(true); // keep_on_exit: the next run adopts
+		auto &dp = h.dataplane();
+		remove_all(dp);
+		for (const auto &[k, _] : dp.servers())
+			REQUIRE_FALSE(dp.remove_server(k));
+		const dp_u32 srv = h.ifindex("srv");
+		local.kind = Action::Kind::LocalPort;
+		local.ifindex = srv;
+		e1 = entry(h, EntryKind::MirrorSource, kA);
+		e2 = entry(h, EntryKind::MirrorDest, kB);
+		CHECK(dp.install(e1) == std::errc::no_such_device_or_address);
+		CHECK(dp.list().empty());
+		Action bad = remote;
+		bad.host_id = 8; // not the server's HOST ID
+		CHECK(dp.set_server(sk, bad) == std::errc::invalid_argument);
+		CHECK(dp.servers().empty());
+
+		REQUIRE_FALSE(dp.set_server(sk, local));
+		REQUIRE_FALSE(dp.install(e1));
+		REQUIRE_FALSE(dp.install(e2));
+		// Entries 1 and 2 name one server: one copy of a frame between
+		// its hosts.
+		CHECK(copies_of(h, frame, "h1") == std::map<std::string, int>{{"srv", 1}});
+		CHECK(map_word("dp_srv_port", srv) == both);
+		CHECK_FALSE(h.egress_passes(frame, srv, 0)); // the copy's duplicate
+		const auto m1 = match_element(DP_KIND_SRC, kA), m2 = match_element(DP_KIND_DST, kB);
+		REQUIRE_FALSE(m1.empty());
+		CHECK(dp.remove_server(sk) == std::errc::device_or_resource_busy);
+
+		// The move: the same frame again on this CPU (the flow cache
+		// holds its resolved target until the generation moves).
+		REQUIRE_FALSE(dp.set_server(sk, remote));
+		CHECK(copies_of(h, frame, "h1") ==
+		      std::map<std::string, int>{{"vtep 10.9.9.2", 1}});
+		CHECK_FALSE(map_word("dp_srv_port", srv));
+		CHECK(h.egress_passes(frame, srv, 0));
+		CHECK(match_element(DP_KIND_SRC, kA) == m1); // no entry rewritten
+		CHECK(match_element(DP_KIND_DST, kB) == m2);
+		CHECK(dp.servers() == std::vector<std::pair<ServerKey, Action>>{{sk, remote}});
+		auto l = dp.list();
+		CHECK(l == std::vector<Entry>{e1, e2});
+
+		// And back: the port's kinds return before copies go there.
+		REQUIRE_FALSE(dp.set_server(sk, local));
+		CHECK(copies_of(h, frame, "h1") == std::map<std::string, int>{{"srv", 1}});
+		CHECK(map_word("dp_srv_port", srv) == both);
+		CHECK_FALSE(h.egress_passes(frame, srv, 0));
+	}
+	BpfHarness h; // a restart adopts the slot and the entries naming it
+	auto &dp = h.dataplane();
+	CHECK(dp.servers() == std::vector<std::pair<ServerKey, Action>>{{sk, local}});
+	auto l = dp.list();
+	std::sort(l.begin(), l.end());
+	std::vector<Entry> want{e1, e2};
+	std::sort(want.begin(), want.end());
+	CHECK(l == want);
+	CHECK(copies_of(h, frame, "h1") == std::map<std::string, int>{{"srv", 1}});
+	CHECK(map_word("dp_srv_port", h.ifindex("srv")) == both);
+	CHECK(dp.remove_server(sk) == std::errc::device_or_resource_busy); // users adopted
+	REQUIRE_FALSE(dp.set_server(sk, remote));
+	CHECK(copies_of(h, frame, "h1") == std::map<std::string, int>{{"vtep 10.9.9.2", 1}});
+	CHECK_FALSE(map_word("dp_srv_port", h.ifindex("srv")));
+
+	// In a batch a removed entry names its server until the flush.
+	dp.begin_batch();
+	REQUIRE_FALSE(dp.remove(e1.key));
+	REQUIRE_FALSE(dp.remove(e2.key));
+	CHECK(dp.remove_server(sk) == std::errc::device_or_resource_busy);
+	REQUIRE_FALSE(dp.flush());
+	REQUIRE_FALSE(dp.remove_server(sk));
+	CHECK(dp.servers().empty());
+	CHECK(copies_of(h, frame, "h1").empty());
+}

@@ -226,6 +226,57 @@ TEST_CASE("install validates, replaces and removes")
 	CHECK_FALSE(dp.counters(e.key));
 }
 
+TEST_CASE("servers: entries follow a server's move; the contract's refusals")
+{
+	MemoryDataplane dp;
+	dp.add_port(1, "h1", 100);
+	dp.add_port(14, "srv", 100);
+	dp.set_mirror_ifindex(50);
+	const ServerKey sk{100, *parse_mac("02:00:00:00:00:0a"), 7};
+	Action local;
+	local.kind = Action::Kind::LocalPort;
+	local.ifindex = 14;
+	Action remote;
+	remote.kind = Action::Kind::Vxlan;
+	remote.remote_vtep = {10, 9, 9, 2};
+	remote.vni = 100;
+	remote.host_id = 7;
+	auto e1 = mac_entry(EntryKind::MirrorSource, "02:00:00:00:00:01", 7, 14);
+	auto e2 = mac_entry(EntryKind::MirrorDest, "02:00:00:00:00:02", 7, 14);
+	for (auto *e : {&e1, &e2}) {
+		e->action = Action{};
+		e->action.kind = Action::Kind::Server;
+		e->action.server = sk;
+	}
+	CHECK(dp.install(e1) == std::errc::no_such_device_or_address);
+	Action bad = remote;
+	bad.vni = 200; // not the server's VNI
+	CHECK(dp.set_server(sk, bad) == std::errc::invalid_argument);
+	REQUIRE_FALSE(dp.set_server(sk, local));
+	REQUIRE_FALSE(dp.install(e1));
+	REQUIRE_FALSE(dp.install(e2));
+	const auto f = table::build_frame(
+	    {"02:00:00:00:00:01", "02:00:00:00:00:02", "10.1.0.1", "10.1.0.2", 0, 32});
+	auto out = dp.simulate(f, 1);
+	REQUIRE(out.size() == 1); // both entries name one server: one copy
+	CHECK(out[0].kind == Output::Kind::LocalCopy);
+	CHECK(out[0].ifindex == 14);
+	CHECK(dp.remove_server(sk) == std::errc::device_or_resource_busy);
+	REQUIRE_FALSE(dp.set_server(sk, remote));
+	out = dp.simulate(f, 1);
+	REQUIRE(out.size() == 1);
+	CHECK(out[0].kind == Output::Kind::VxlanCopy);
+	CHECK(out[0].host_id == 7);
+	CHECK(out[0].remote_vtep == remote.remote_vtep);
+	CHECK(dp.list() == std::vector<Entry>{e1, e2}); // the entries unchanged
+	CHECK(dp.servers() == std::vector<std::pair<ServerKey, Action>>{{sk, remote}});
+	REQUIRE_FALSE(dp.remove(e1.key));
+	REQUIRE_FALSE(dp.remove(e2.key));
+	REQUIRE_FALSE(dp.remove_server(sk));
+	CHECK(dp.servers().empty());
+	CHECK(dp.simulate(f, 1).empty());
+}
+
 TEST_CASE("memory backend stores ERSPAN actions but refuses to simulate them")
 {
 	// The encapsulation is the eBPF program's alone (test_dataplane_erspan).

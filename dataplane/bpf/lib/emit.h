@@ -74,8 +74,8 @@ static __always_inline int emit(struct __sk_buff *skb, const struct dp_action *a
 		skb->mark = mark;
 		return err;
 	}
-	if (!cfg->mirror_ifindex)
-		return -1;
+	if (a->kind != DP_ACT_VXLAN || !cfg->mirror_ifindex)
+		return -1; /* an unresolved server slot (kind 0) */
 	/* The key and option below cannot fail (a fixed size, flags 0, the
 	 * option right after its key), so a copy the ceiling passes is sent.
 	 * They stay in the skb's metadata after the clone: the next VXLAN

@@ -66,6 +66,17 @@ struct {
 const volatile __u32 dp_match_bits_mask =
 	DP_MAX_ENTRIES * DP_MATCH_BITS_PER_ENTRY - 1;
 
+/* Server slots (evpnmon_shared.h): slot -> its target. Sized by
+ * userspace like the entry maps (one slot per server at most per entry). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, DP_MAX_ENTRIES);
+	__type(key, __u32);
+	__type(value, struct dp_server_val);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} dp_server SEC(".maps");
+
 /* Userspace only: full description of each entry, keyed by stat_idx. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -202,8 +213,9 @@ struct {
 } dp_ceiling SEC(".maps");
 
 /* The generation of the entries 1/2: dp_match and everything a matched
- * entry names (stat index, profile slot, action). Userspace raises it
- * after every change of a dp_match element (an atomic store to the
+ * entry names (stat index, profile slot, action, a server's target).
+ * Userspace raises it after every change of a dp_match element and of a
+ * server's target (an atomic store to the
  * mmapped .bss); evpnmon_mirror reuses the previous packet's matches on
  * its CPU only while it is unchanged. 0 = not started: nothing reused. */
 volatile __u64 dp_match_gen = 0;
@@ -309,11 +321,19 @@ struct dp_flow_key {
 	__u8 addrs[32];
 };
 
+/* A server slot resolved for this packet (match.h, resolve_server). */
+struct dp_resolved {
+	__u32 slot;
+	struct dp_action target;
+};
+
 struct copy_state {
 	__u32 ncopies;
 	__u32 nmatched;
 	__u32 npairs;
 	__u32 len; /* frame length */
+	__u32 nres; /* server slots resolved for this packet */
+	__u32 pad;
 	/* The previous packet's key on this CPU (none while flow.gen is 0):
 	 * npairs, nmatched, the pairs' actions, profiles and kinds and the
 	 * matched entries are still those it matched. */
@@ -323,6 +343,9 @@ struct copy_state {
 	struct dp_matched matched[DP_MAX_MATCHED];
 	struct dp_copy copies[DP_MAX_COPIES];
 	struct dp_pkt pkt; /* only for profiles: parsed on demand */
+	/* Each server slot the packet's entries name, read once: entries
+	 * naming one server see one target even while it moves. */
+	struct dp_resolved res[DP_MAX_MATCHED];
 };
 
 /* Per-packet scratch (too large for the 512-byte BPF stack). TC programs

@@ -21,27 +21,61 @@ static __always_inline int same_action(const struct dp_action *a,
 	       a->vni == b->vni;
 }
 
+/* The target of server slot a->ifindex (DP_ACT_SERVER) into *a: read
+ * once per packet and kept in st->res, so that every entry of the packet
+ * naming the server sees the same target while userspace replaces it (a
+ * move), and its copies dedupe on that target. A slot without an element
+ * (none is named while absent; defensive) leaves kind 0: the copy fails
+ * and is counted as a drop. */
+static __always_inline void resolve_server(struct copy_state *st,
+					   struct dp_action *a)
+{
+	__u32 slot = a->ifindex, n = st->nres;
+	for (__u32 j = 0; j < DP_MAX_MATCHED; j++) {
+		if (j >= n)
+			break;
+		if (st->res[j].slot == slot) {
+			*a = st->res[j].target;
+			return;
+		}
+	}
+	struct dp_server_val *v = bpf_map_lookup_elem(&dp_server, &slot);
+	if (v)
+		*a = v->target;
+	else
+		__builtin_memset(a, 0, sizeof(*a));
+	if (n < DP_MAX_MATCHED) {
+		st->res[n].slot = slot;
+		st->res[n].target = *a;
+		st->nres = n + 1;
+	}
+}
+
 /* One matched entry (slot s, found by a lookup of entry kind `kind`):
- * joins its (action, profile) pair, a new one in lookup order if needed.
- * A global function: verified once, not once per slot and lookup. */
+ * joins the (action, profile) pair of its resolved action, a new one in
+ * lookup order if needed. A global function: verified once, not once per
+ * slot and lookup. */
 __attribute__((noinline)) int dp_add_match(struct copy_state *st,
 					   const struct dp_slot *s, __u32 kind)
 {
 	if (!st || !s)
 		return 0;
+	struct dp_action act = s->action;
+	if (act.kind == DP_ACT_SERVER)
+		resolve_server(st, &act);
 	__u32 np = st->npairs;
 	__u32 p = np;
 	for (__u32 j = 0; j < DP_MAX_MATCHED; j++) {
 		if (j >= np)
 			break;
 		if (st->pairs[j].prof == s->prof &&
-		    same_action(&st->pairs[j].action, &s->action)) {
+		    same_action(&st->pairs[j].action, &act)) {
 			p = j;
 			break;
 		}
 	}
 	if (p == np && np < DP_MAX_MATCHED) {
-		st->pairs[np].action = s->action;
+		st->pairs[np].action = act;
 		st->pairs[np].prof = s->prof;
 		st->pairs[np].kinds = 0;
 		st->npairs = np + 1;
@@ -304,6 +338,20 @@ static __always_inline void count_matched(const struct copy_state *st)
 	}
 }
 
+/* 1 if action a (of an installed entry) copies to local port ifindex,
+ * directly or through its server's target. */
+static __always_inline int action_copies_to(const struct dp_action *a,
+					    __u32 ifindex)
+{
+	if (a->kind == DP_ACT_LOCAL)
+		return a->ifindex == ifindex;
+	if (a->kind != DP_ACT_SERVER)
+		return 0;
+	__u32 slot = a->ifindex;
+	struct dp_server_val *v = bpf_map_lookup_elem(&dp_server, &slot);
+	return v && v->target.kind == DP_ACT_LOCAL && v->target.ifindex == ifindex;
+}
+
 /* 1 if an entry with this key has the action "copy to local port ifindex",
  * i.e. the host is watched by the server behind that port. */
 static __always_inline int copies_to(const struct dp_match_key *key,
@@ -315,8 +363,7 @@ static __always_inline int copies_to(const struct dp_match_key *key,
 	for (__u32 i = 0; i < DP_MAX_ACTIONS; i++) {
 		if (i >= v->n)
 			break;
-		if (v->slots[i].action.kind == DP_ACT_LOCAL &&
-		    v->slots[i].action.ifindex == ifindex)
+		if (action_copies_to(&v->slots[i].action, ifindex))
 			return 1;
 	}
 	return 0;

@@ -62,7 +62,7 @@ mirror_bpf *open_skel(const std::string &pin_dir, std::uint32_t max_entries,
 	// One element per installed entry. A pinned map of another size is
 	// not reused by the load (libbpf checks max_entries): it is replaced.
 	for (bpf_map *m : {s->maps.dp_match, s->maps.dp_decap, s->maps.dp_meta,
-			   s->maps.dp_stats}) {
+			   s->maps.dp_stats, s->maps.dp_server}) {
 		if (int err = bpf_map__set_max_entries(m, max_entries)) {
 			mirror_bpf__destroy(s);
 			fail(err, "size map " + std::string(bpf_map__name(m)));
@@ -174,6 +174,7 @@ int map_fd_gstats(const BpfObject &o) { return bpf_map__fd(o.skel().maps.dp_gsta
 int map_fd_local_mac(const BpfObject &o) { return bpf_map__fd(o.skel().maps.dp_local_mac); }
 int map_fd_srv_port(const BpfObject &o) { return bpf_map__fd(o.skel().maps.dp_srv_port); }
 int map_fd_vni_kinds(const BpfObject &o) { return bpf_map__fd(o.skel().maps.dp_vni_kinds); }
+int map_fd_server(const BpfObject &o) { return bpf_map__fd(o.skel().maps.dp_server); }
 volatile std::uint64_t *match_generation(const BpfObject &o)
 {
 	static_assert(sizeof(o.skel().bss->dp_match_gen) == sizeof(std::uint64_t));

@@ -70,6 +70,7 @@ int map_fd_gstats(const BpfObject &o);
 int map_fd_local_mac(const BpfObject &o);
 int map_fd_srv_port(const BpfObject &o);
 int map_fd_vni_kinds(const BpfObject &o);
+int map_fd_server(const BpfObject &o);
 // dp_match_gen in the object's mmapped .bss (EntryStore raises it).
 volatile std::uint64_t *match_generation(const BpfObject &o);
 // dp_match_bits (EntryStore sets and clears its bits).

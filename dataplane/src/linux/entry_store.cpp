@@ -34,6 +34,7 @@ EntryStore::EntryStore(MapFds fds, dp_u32 max_entries, dp_u32 max_profiles)
 	zero_stats_.resize(static_cast<std::size_t>(ncpus_));
 	if (fds_.vni_kinds < 0)
 		throw std::invalid_argument("dataplane/linux: no dp_vni_kinds map");
+	adopt_servers(); // before the entries that name them
 	// Adopt entries of a previous run.
 	std::vector<dp_u32> idxs;
 	dp_u32 key, next;
@@ -59,6 +60,16 @@ EntryStore::EntryStore(MapFds fds, dp_u32 max_entries, dp_u32 max_profiles)
 				continue;
 			}
 			e.action.erspan = codec::erspan(d);
+		}
+		if (e.action.kind == Action::Kind::Server) {
+			// The server whose slot it names (its MAC is there).
+			auto own = srv_owner_.find(m.action.ifindex);
+			if (own == srv_owner_.end() || own->second.vni != e.action.server.vni ||
+			    own->second.host_id != e.action.server.host_id) {
+				bpf_map_delete_elem(fds_.meta, &idx);
+				continue;
+			}
+			e.action.server = own->second;
 		}
 		if (!codec::valid(e) || idx >= max_entries_ || recs_.contains(e.key)) {
 			bpf_map_delete_elem(fds_.meta, &idx);
@@ -204,9 +215,14 @@ EntryStore::~EntryStore()
 // dp_srv_port itself is written by add_kinds/drop_kinds.
 void EntryStore::count_target(const Action &a, int delta)
 {
-	if (a.kind != Action::Kind::LocalPort || a.ifindex == 0)
+	if (a.kind == Action::Kind::Server)
+		if (auto s = servers_.find(a.server); s != servers_.end()) {
+			auto &u = s->second.users;
+			u = delta > 0 ? u + 1 : u > 0 ? u - 1 : 0;
+		}
+	const dp_u32 port = port_of(a);
+	if (port == 0)
 		return;
-	const dp_u32 port = a.ifindex;
 	auto &n = targets_[port];
 	if (delta > 0)
 		n++;
@@ -350,6 +366,9 @@ dp_action EntryStore::raw_action(const Rec &rec) const
 	dp_action a = codec::action(rec.action);
 	if (a.kind == DP_ACT_ERSPAN)
 		a.ifindex = rec.eslot;
+	if (a.kind == DP_ACT_SERVER)
+		if (auto s = servers_.find(rec.action.server); s != servers_.end())
+			a.ifindex = s->second.slot;
 	return a;
 }
 
@@ -423,6 +442,7 @@ std::error_code EntryStore::flush()
 		meta_gone_.clear();
 	}
 	const std::error_code meta = flush_meta();
+	reap_servers();
 	return lookups ? lookups : meta;
 }
 
@@ -697,6 +717,8 @@ std::error_code EntryStore::zero_stats(dp_u32 idx)
 
 std::error_code EntryStore::room_for(const Entry &entry) const
 {
+	if (entry.action.kind == Action::Kind::Server && !servers_.contains(entry.action.server))
+		return std::make_error_code(std::errc::no_such_device_or_address);
 	const bool fresh = !recs_.contains(entry.key);
 	const bool decap = entry.key.kind == EntryKind::Decap;
 	if (fresh && recs_.size() >= max_entries_)
@@ -919,6 +941,183 @@ std::uint32_t EntryStore::port_of_key(const EntryKey &key) const
 	return it == recs_.end() ? 0 : port_of(it->second.action);
 }
 
+dp_u32 EntryStore::server_port(const ServerKey &key) const
+{
+	auto s = servers_.find(key);
+	return s == servers_.end() ? 0 : port_of(s->second.target);
+}
+
+bool EntryStore::server_named(const ServerKey &key) const
+{
+	auto s = servers_.find(key);
+	return s != servers_.end() && s->second.users > 0;
+}
+
+std::vector<std::pair<ServerKey, Action>> EntryStore::servers() const
+{
+	std::vector<std::pair<ServerKey, Action>> out;
+	out.reserve(servers_.size());
+	for (const auto &[k, r] : servers_)
+		out.emplace_back(k, r.target);
+	return out;
+}
+
+std::error_code EntryStore::write_server(dp_u32 slot, const ServerKey &key,
+					 const Action &target)
+{
+	dp_server_val v{};
+	v.target = codec::action(target);
+	v.vni = key.vni;
+	std::copy(key.mac.begin(), key.mac.end(), v.mac);
+	v.host_id = key.host_id;
+	if (int r = bpf_map_update_elem(fds_.server, &slot, &v, BPF_ANY))
+		return errno_code(r);
+	return {};
+}
+
+void EntryStore::reap_servers(bool all)
+{
+	const auto now = std::chrono::steady_clock::now();
+	std::erase_if(srv_retired_, [&](const auto &r) {
+		if (!all && now - r.second < kProfileGrace)
+			return false;
+		if (int e = bpf_map_delete_elem(fds_.server, &r.first); e && e != -ENOENT)
+			return false; // its element stays: retried at the next reap
+		srv_free_.push_back(r.first);
+		return true;
+	});
+}
+
+std::error_code EntryStore::shift_port_kinds(dp_u32 port,
+					     const std::array<std::size_t, 9> &kinds, int sign)
+{
+	if (!port)
+		return {};
+	auto &r = port_kinds_[port];
+	const KindRefs before = r;
+	for (std::size_t b = 0; b < kinds.size(); ++b)
+		r.n[b] = sign > 0 ? r.n[b] + kinds[b] : r.n[b] - std::min(r.n[b], kinds[b]);
+	const dp_u32 w = r.word();
+	if (w != before.word())
+		if (int e = write_kinds(fds_.srv_port, port, w); e && sign > 0) {
+			if (before.word())
+				r = before;
+			else
+				port_kinds_.erase(port);
+			return errno_code(e);
+		}
+	if (!w)
+		port_kinds_.erase(port);
+	return {};
+}
+
+std::error_code EntryStore::set_server(const ServerKey &key, const Action &target)
+{
+	if (fds_.server < 0)
+		return std::make_error_code(std::errc::operation_not_supported);
+	if (!codec::valid_server(key, target))
+		return std::make_error_code(std::errc::invalid_argument);
+	const Action t = codec::normalized(target);
+	reap_servers();
+	auto it = servers_.find(key);
+	if (it == servers_.end()) {
+		dp_u32 slot;
+		if (!srv_free_.empty()) {
+			slot = srv_free_.back();
+			srv_free_.pop_back();
+		} else if (srv_next_ < max_entries_) {
+			slot = srv_next_++;
+		} else {
+			return std::make_error_code(std::errc::argument_list_too_long);
+		}
+		if (auto ec = write_server(slot, key, t)) {
+			srv_free_.push_back(slot);
+			return ec; // E2BIG: the map is full
+		}
+		servers_.emplace(key, ServerRec{slot, t});
+		srv_owner_[slot] = key;
+		return {};
+	}
+	ServerRec &r = it->second;
+	if (r.target == t)
+		return {};
+	// A move: the new port's kinds first, then the slot (every entry
+	// naming the server follows at once), then the old port's are gone.
+	const dp_u32 from = port_of(r.target), to = port_of(t);
+	if (from != to)
+		if (auto ec = shift_port_kinds(to, r.kinds, +1))
+			return ec;
+	if (auto ec = write_server(r.slot, key, t)) {
+		if (from != to)
+			shift_port_kinds(to, r.kinds, -1);
+		return ec;
+	}
+	raise_match_gen(); // the flow cache holds resolved targets
+	if (from != to) {
+		shift_port_kinds(from, r.kinds, -1);
+		if (r.users && from) {
+			auto n = targets_.find(from);
+			if (n != targets_.end() && (n->second -= std::min(n->second, r.users)) == 0)
+				targets_.erase(n);
+		}
+		if (r.users && to)
+			targets_[to] += r.users;
+	}
+	r.target = t;
+	return {};
+}
+
+std::error_code EntryStore::remove_server(const ServerKey &key)
+{
+	auto it = servers_.find(key);
+	if (it == servers_.end())
+		return {};
+	if (it->second.users)
+		return std::make_error_code(std::errc::device_or_resource_busy);
+	srv_retired_.emplace_back(it->second.slot, std::chrono::steady_clock::now());
+	srv_owner_.erase(it->second.slot);
+	servers_.erase(it);
+	return {};
+}
+
+// The slots a previous run left: each a server with its target, until the
+// entries naming it are adopted (or the consumer removes it).
+void EntryStore::adopt_servers()
+{
+	if (fds_.server < 0)
+		return;
+	std::vector<dp_u32> slots;
+	dp_u32 key, next;
+	dp_u32 *prev = nullptr;
+	while (bpf_map_get_next_key(fds_.server, prev, &next) == 0) {
+		slots.push_back(next);
+		key = next;
+		prev = &key;
+	}
+	for (dp_u32 slot : slots) {
+		dp_server_val v{};
+		if (bpf_map_lookup_elem(fds_.server, &slot, &v) != 0)
+			continue;
+		ServerKey k;
+		k.vni = v.vni;
+		std::copy(std::begin(v.mac), std::end(v.mac), k.mac.begin());
+		k.host_id = v.host_id;
+		const Action t = codec::normalized(codec::action(v.target));
+		if (slot == 0 || slot >= max_entries_ || !codec::valid_server(k, t) ||
+		    servers_.contains(k)) {
+			bpf_map_delete_elem(fds_.server, &slot);
+			continue;
+		}
+		servers_.emplace(k, ServerRec{slot, t});
+		srv_owner_[slot] = k;
+	}
+	if (!srv_owner_.empty())
+		srv_next_ = srv_owner_.rbegin()->first + 1;
+	for (dp_u32 i = 1; i < srv_next_; ++i)
+		if (!srv_owner_.contains(i))
+			srv_retired_.emplace_back(i, std::chrono::steady_clock::now());
+}
+
 dp_u32 EntryStore::KindRefs::word() const
 {
 	dp_u32 w = 0;
@@ -936,8 +1135,12 @@ dp_u32 EntryStore::entry_kind_bit(const EntryKey &key)
 	return dp_kind_flag(mk.kind, mk.mtype);
 }
 
-dp_u32 EntryStore::port_of(const Action &a)
+dp_u32 EntryStore::port_of(const Action &a) const
 {
+	if (a.kind == Action::Kind::Server) {
+		auto s = servers_.find(a.server);
+		return s == servers_.end() ? 0 : port_of(s->second.target);
+	}
 	return a.kind == Action::Kind::LocalPort ? a.ifindex : 0;
 }
 
@@ -984,6 +1187,9 @@ std::error_code EntryStore::add_kinds(const EntryKey &key, const Action &a)
 				return errno_code(e);
 			}
 	}
+	if (a.kind == Action::Kind::Server && pbit)
+		if (auto s = servers_.find(a.server); s != servers_.end())
+			s->second.kinds[index(pbit)]++; // moves with the server
 	return {};
 }
 
@@ -1008,6 +1214,11 @@ void EntryStore::drop_kinds(const EntryKey &key, const Action &a)
 		drop(vni_kinds_, key.vni, bit, fds_.vni_kinds);
 	if (port && pbit)
 		drop(port_kinds_, port, pbit, fds_.srv_port);
+	if (a.kind == Action::Kind::Server && pbit)
+		if (auto s = servers_.find(a.server); s != servers_.end()) {
+			auto &c = s->second.kinds[static_cast<std::size_t>(__builtin_ctz(pbit))];
+			c -= c > 0;
+		}
 }
 
 // After a restart: the words of the adopted entries, written before their
@@ -1016,14 +1227,18 @@ void EntryStore::rebuild_kinds()
 {
 	vni_kinds_.clear();
 	port_kinds_.clear();
+	for (auto &[_, s] : servers_)
+		s.kinds = {};
 	for (const auto &[k, r] : recs_) {
 		const dp_u32 bit = entry_kind_bit(k);
 		const dp_u32 pbit = k.kind == EntryKind::Decap ? DP_KIND_F_DECAP_PORT : bit;
+		const auto b = static_cast<std::size_t>(__builtin_ctz(pbit | 1u << 31));
 		if (bit)
 			vni_kinds_[k.vni].n[static_cast<std::size_t>(__builtin_ctz(bit))]++;
 		if (port_of(r.action) && pbit)
-			port_kinds_[port_of(r.action)]
-			    .n[static_cast<std::size_t>(__builtin_ctz(pbit))]++;
+			port_kinds_[port_of(r.action)].n[b]++;
+		if (r.action.kind == Action::Kind::Server && pbit)
+			servers_.at(r.action.server).kinds[b]++;
 	}
 	for (auto [fd, refs] : {std::pair{fds_.vni_kinds, &vni_kinds_},
 				std::pair{fds_.srv_port, &port_kinds_}}) {

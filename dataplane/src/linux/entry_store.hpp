@@ -40,6 +40,16 @@
 // any dp_match element names it; a released slot is reused only after
 // kProfileGrace (copies in flight carry the slot in their mark). A
 // restart adopts the slots with their sequence counters.
+//
+// Servers: each server set (set_server) owns one dp_server slot holding
+// its target; an entry naming it (a Server action) carries the slot. The
+// kinds and port counts of such entries (dp_srv_port, targets_port()) are
+// kept per server and counted on its target's port, so a move shifts
+// them whole: onto the new port before the slot is replaced, off the old
+// one after (as an entry's own replacement does). A server is removable
+// once nothing names it, including the old states a batch has yet to
+// write; its slot's element stays for kProfileGrace after that (a packet
+// may have read an element naming it), then the slot is free.
 #pragma once
 
 #include "../codec.hpp"
@@ -76,6 +86,8 @@ struct MapFds {
 	// are zero until a slot is used (a slot taken for the first time needs
 	// no zeroing write); false: adopted maps, any slot may hold counts.
 	bool fresh_maps = false;
+	// dp_server (server slots); -1: none (set_server: not supported).
+	int server = -1;
 };
 
 class EntryStore {
@@ -114,13 +126,24 @@ public:
 	Counters global_counters() const;
 	std::size_t adopted() const { return adopted_; }
 	// true if an installed entry sends copies to this local port (a
-	// LocalPort action of entry 1/2, or the port of an entry 3).
+	// LocalPort action of entry 1/2, a server's target, or the port of
+	// an entry 3).
 	bool targets_port(std::uint32_t ifindex) const;
 	// The local port an installed entry's action names (0: none, or no
 	// such entry).
 	std::uint32_t port_of_key(const EntryKey &key) const;
-	// The local port an action names (0: none).
-	static dp_u32 port_of(const Action &a);
+	// The local port an action names now, a server's through its target
+	// (0: none).
+	dp_u32 port_of(const Action &a) const;
+	// Servers (Dataplane::set_server and its contract).
+	std::error_code set_server(const ServerKey &key, const Action &target);
+	std::error_code remove_server(const ServerKey &key);
+	std::vector<std::pair<ServerKey, Action>> servers() const;
+	// true if an entry, or an old state waiting for a batch's write,
+	// names the server.
+	bool server_named(const ServerKey &key) const;
+	// The local port of the server's target (0: none, or not set).
+	dp_u32 server_port(const ServerKey &key) const;
 	// Originals dropped at a server port's egress (already mirrored).
 	Counters dropped_originals() const;
 	// Every ERSPAN destination in use, with its counters.
@@ -256,6 +279,28 @@ private:
 	};
 	std::map<Erspan, ErSlot> erspans_;
 	std::map<dp_u32, Erspan> er_owner_;
+	struct ServerRec {
+		dp_u32 slot;
+		Action target; // LocalPort or Vxlan
+		// Entries naming it (and old states waiting for a write):
+		// their count in targets_, and of each kind bit in
+		// port_kinds_, both on the target's port while it is local.
+		std::size_t users = 0;
+		std::array<std::size_t, 9> kinds{};
+	};
+	std::map<ServerKey, ServerRec> servers_;
+	std::map<dp_u32, ServerKey> srv_owner_;
+	std::vector<dp_u32> srv_free_;
+	std::vector<std::pair<dp_u32, std::chrono::steady_clock::time_point>> srv_retired_;
+	dp_u32 srv_next_ = 1;
+	void adopt_servers();
+	std::error_code write_server(dp_u32 slot, const ServerKey &key, const Action &target);
+	// Slots past their grace: elements deleted, slots free (all: now).
+	void reap_servers(bool all = false);
+	// Adds (sign +1) or takes away (-1) a server's kind counts on a port;
+	// an add the kernel refuses changes nothing.
+	std::error_code shift_port_kinds(dp_u32 port, const std::array<std::size_t, 9> &kinds,
+					 int sign);
 	std::vector<dp_u32> er_free_;
 	std::vector<std::pair<dp_u32, std::chrono::steady_clock::time_point>> er_retired_;
 	dp_u32 er_next_ = 1;

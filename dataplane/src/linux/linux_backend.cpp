@@ -77,6 +77,15 @@ public:
 	std::vector<std::pair<std::uint32_t, IpAddr>> decap_sources() const override;
 	DecapDrops decap_drops() const override;
 	CeilingCounters ceiling_counters() const override;
+	std::error_code set_server(const ServerKey &key, const Action &target) override;
+	std::error_code remove_server(const ServerKey &key) override
+	{
+		return store_->remove_server(key);
+	}
+	std::vector<std::pair<ServerKey, Action>> servers() const override
+	{
+		return store_->servers();
+	}
 	void set_mac_listener(MacListener l) override { listener_ = std::move(l); }
 	void dump_macs() override
 	{
@@ -209,7 +218,8 @@ LinuxDataplane::LinuxDataplane(const Config &cfg) : cfg_(cfg)
 			   map_fd_policer(*bpf_), map_fd_profile_stats(*bpf_),
 			   map_fd_erspan(*bpf_), map_fd_erspan_seq(*bpf_),
 			   map_fd_erspan_stats(*bpf_), map_fd_vni_kinds(*bpf_),
-			   match_generation(*bpf_), match_bits(*bpf_), !bpf_->adopted()},
+			   match_generation(*bpf_), match_bits(*bpf_), !bpf_->adopted(),
+			   map_fd_server(*bpf_)},
 		    cfg_.max_entries, cfg_.max_profiles);
 		erspan_filter_ = std::make_unique<TcFilter>(
 		    static_cast<int>(erspan_->ifindex()), prog_fd_erspan(*bpf_),
@@ -322,13 +332,13 @@ std::error_code LinuxDataplane::need_filters(const Entry &e)
 			for (const auto &[port, vni] : port_vni_)
 				if (vni == e.key.vni && !filters_.contains(port))
 					attach(filters_, port, prog_fd_mirror(*bpf_), false);
-		const std::uint32_t port = EntryStore::port_of(e.action);
+		const std::uint32_t port = store_->port_of(e.action);
 		if (port && port_vni_.contains(port) && !egress_filters_.contains(port))
 			attach(egress_filters_, port, prog_fd_egress(*bpf_), true);
 	} catch (const std::system_error &err) {
 		for (auto p : gone)
 			detach_port(p);
-		release_egress(EntryStore::port_of(e.action));
+		release_egress(store_->port_of(e.action));
 		return err.code(); // the entry is refused, and retried by the caller
 	}
 	for (auto p : gone)
@@ -367,9 +377,37 @@ std::error_code LinuxDataplane::install(const Entry &e)
 	if (auto ec = need_filters(e))
 		return ec;
 	const auto ec = store_->install(e);
-	release_egress(EntryStore::port_of(e.action)); // refused: not needed
-	if (before != EntryStore::port_of(e.action))
+	release_egress(store_->port_of(e.action)); // refused: not needed
+	if (before != store_->port_of(e.action))
 		release_egress(before); // replaced: the old port may serve none now
+	return ec;
+}
+
+// A move to a local port attaches its egress program first, if entries
+// name the server (the rule must hold there before copies arrive); the
+// old port's is released once the slot no longer sends there.
+std::error_code LinuxDataplane::set_server(const ServerKey &key, const Action &target)
+{
+	if (!codec::valid_server(key, target))
+		return std::make_error_code(std::errc::invalid_argument);
+	const std::uint32_t before = store_->server_port(key);
+	const std::uint32_t port = target.kind == Action::Kind::LocalPort ? target.ifindex : 0;
+	if (port && port != before && store_->server_named(key) && port_vni_.contains(port) &&
+	    !egress_filters_.contains(port)) {
+		try {
+			egress_filters_.try_emplace(port, static_cast<int>(port),
+						    prog_fd_egress(*bpf_), port_name(port), true,
+						    cfg_.tc_hook, cfg_.pin_dir);
+		} catch (const std::system_error &err) {
+			if (!device_gone(err))
+				return err.code(); // nothing changed; retried by the caller
+			detach_port(port); // its RTM_DELLINK follows; copies there fail
+		}
+	}
+	const auto ec = store_->set_server(key, target);
+	release_egress(port); // refused: not needed
+	if (before != port)
+		release_egress(before);
 	return ec;
 }
 

@@ -59,6 +59,8 @@ struct MemoryDataplane::Impl {
 	// DP_TSTAT_DECAP_SOURCE).
 	std::set<std::pair<std::uint32_t, std::array<std::uint8_t, 4>>> decap_src;
 	Counters decap_src_drops;
+	// Servers and their targets (dp_server); entries name them by key.
+	std::map<ServerKey, Action> servers;
 
 	MacListener listener;
 	std::deque<MacEvent> pending;
@@ -79,6 +81,9 @@ struct MemoryDataplane::Impl {
 		    std::uint32_t vni);
 	bool targets_port(std::uint32_t ifindex) const;
 	void note_mac(const MacEvent &ev);
+	// The action as a packet sees it: a server's target for a Server
+	// action (kind 0 if the server is not set).
+	dp_action resolved(const Record &rec) const;
 };
 
 MemoryDataplane::MemoryDataplane(Config config) : impl_(std::make_unique<Impl>())
@@ -106,6 +111,8 @@ std::error_code MemoryDataplane::install(const Entry &entry)
 std::error_code MemoryDataplane::Impl::install(const Entry &entry)
 {
 	auto &im = *this;
+	if (entry.action.kind == Action::Kind::Server && !servers.contains(entry.action.server))
+		return std::make_error_code(std::errc::no_such_device_or_address);
 	if (auto it = im.records.find(entry.key); it != im.records.end()) {
 		it->second.action = entry.action;
 		it->second.raw = codec::action(entry.action);
@@ -345,12 +352,47 @@ std::vector<Output> MemoryDataplane::simulate(std::span<const std::uint8_t> fram
 	return out;
 }
 
+dp_action MemoryDataplane::Impl::resolved(const Record &rec) const
+{
+	if (rec.action.kind != Action::Kind::Server)
+		return rec.raw;
+	auto it = servers.find(rec.action.server);
+	return it == servers.end() ? dp_action{} : codec::action(it->second);
+}
+
 bool MemoryDataplane::Impl::targets_port(std::uint32_t ifindex) const
 {
-	for (const auto &[_, r] : records)
-		if (r.action.kind == Action::Kind::LocalPort && r.action.ifindex == ifindex)
+	for (const auto &[_, r] : records) {
+		const dp_action a = resolved(r);
+		if (a.kind == DP_ACT_LOCAL && a.ifindex == ifindex)
 			return true;
+	}
 	return false;
+}
+
+std::error_code MemoryDataplane::set_server(const ServerKey &key, const Action &target)
+{
+	if (!codec::valid_server(key, target))
+		return std::make_error_code(std::errc::invalid_argument);
+	auto &sv = impl_->servers;
+	if (!sv.contains(key) && sv.size() >= impl_->config.max_entries)
+		return std::make_error_code(std::errc::argument_list_too_long);
+	sv[key] = codec::normalized(target);
+	return {};
+}
+
+std::error_code MemoryDataplane::remove_server(const ServerKey &key)
+{
+	for (const auto &[_, r] : impl_->records)
+		if (r.action.kind == Action::Kind::Server && r.action.server == key)
+			return std::make_error_code(std::errc::device_or_resource_busy);
+	impl_->servers.erase(key);
+	return {};
+}
+
+std::vector<std::pair<ServerKey, Action>> MemoryDataplane::servers() const
+{
+	return {impl_->servers.begin(), impl_->servers.end()};
 }
 
 // Same rule as the linux backend's dp_local_mac updates.
@@ -428,8 +470,8 @@ bool MemoryDataplane::Impl::egress(std::span<const std::uint8_t> frame,
 		if (m == match.end())
 			return false;
 		return std::any_of(m->second.begin(), m->second.end(), [&](RecordPtr r) {
-			return r->second.raw.kind == DP_ACT_LOCAL &&
-			       r->second.raw.ifindex == ifindex;
+			const dp_action a = resolved(r->second);
+			return a.kind == DP_ACT_LOCAL && a.ifindex == ifindex;
 		});
 	};
 	auto watched = [&](dp_u8 mtype, const std::uint8_t *addr, std::size_t len,
@@ -530,12 +572,15 @@ std::vector<Output> MemoryDataplane::Impl::mirror(std::span<const std::uint8_t> 
 			auto &c = rec->second.counters;
 			c.packets++;
 			c.bytes += frame.size();
+			// A server's target, the same for every entry of this
+			// packet (the program reads each slot once per packet).
+			const dp_action act = resolved(rec->second);
 			int idx = -1;
 			for (std::size_t j = 0; j < copies.size(); ++j)
-				if (codec::same(copies[j].action, rec->second.raw))
+				if (codec::same(copies[j].action, act))
 					idx = static_cast<int>(j);
 			if (idx < 0 && copies.size() < DP_MAX_COPIES) {
-				copies.push_back(Copy{rec->second.raw});
+				copies.push_back(Copy{act});
 				idx = static_cast<int>(copies.size() - 1);
 			}
 			if (idx < 0)
@@ -552,7 +597,7 @@ std::vector<Output> MemoryDataplane::Impl::mirror(std::span<const std::uint8_t> 
 			o.kind = Output::Kind::LocalCopy;
 			o.ifindex = cp.action.ifindex;
 		} else {
-			cp.ok = mirror_ifindex != 0;
+			cp.ok = mirror_ifindex != 0 && cp.action.kind == DP_ACT_VXLAN;
 			o.kind = Output::Kind::VxlanCopy;
 			std::memcpy(o.remote_vtep.data(), &cp.action.remote_vtep, 4);
 			o.vni = cp.action.vni;

@@ -256,6 +256,36 @@ public:
 	virtual DecapDrops decap_drops() const = 0;
 
 	virtual CeilingCounters ceiling_counters() const = 0;
+
+	// Servers: entries 1/2 whose action is Action::Kind::Server send
+	// their copies to the server's target, resolved per packet, so that
+	// a server's move is one set_server() whatever the number of entries
+	// naming it. Within one packet every entry naming a server sees the
+	// same target, and copies are deduplicated on the resolved target
+	// (docs/exactly-once.md): a move never copies one packet to both the
+	// old and the new target.
+	// set_server: the target is LocalPort, or Vxlan with the key's VNI and
+	// HOST ID; anything else, or an invalid key: errc::invalid_argument.
+	// A new server or a new target (a move) has reached the packet path
+	// when it returns, also in a batch. Full: is_capacity_error().
+	// install() of an entry naming a server not set:
+	// errc::no_such_device_or_address (ENXIO). remove_server() of a
+	// server an entry names: errc::device_or_resource_busy (EBUSY); in a
+	// batch, a removed entry names it until the flush(). Removing an
+	// absent server is not an error. Defaults: not supported.
+	virtual std::error_code set_server(const ServerKey &key, const Action &target)
+	{
+		(void)key;
+		(void)target;
+		return std::make_error_code(std::errc::operation_not_supported);
+	}
+	virtual std::error_code remove_server(const ServerKey &key)
+	{
+		(void)key;
+		return std::make_error_code(std::errc::operation_not_supported);
+	}
+	// Every server set now (also what a previous run left), in key order.
+	virtual std::vector<std::pair<ServerKey, Action>> servers() const { return {}; }
 };
 
 // Factory: backend is "linux" or "memory". Throws std::system_error /

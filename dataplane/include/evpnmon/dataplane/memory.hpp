@@ -70,6 +70,9 @@ public:
 	std::vector<std::pair<std::uint32_t, IpAddr>> decap_sources() const override;
 	DecapDrops decap_drops() const override;
 	CeilingCounters ceiling_counters() const override;
+	std::error_code set_server(const ServerKey &key, const Action &target) override;
+	std::error_code remove_server(const ServerKey &key) override;
+	std::vector<std::pair<ServerKey, Action>> servers() const override;
 
 	// --- simulated switch ---
 	// Declare a host-facing bridge port (the linux backend attaches its

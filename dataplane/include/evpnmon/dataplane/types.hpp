@@ -88,6 +88,18 @@ struct Erspan {
 	auto operator<=>(const Erspan &) const = default;
 };
 
+// A monitoring server as entries 1/2 may name it (Action::Kind::Server):
+// the server of one VNI with one HOST ID. Where its copies go is the
+// server's own target (Dataplane::set_server), written once per VTEP, so
+// that a server's move changes one value and no entry.
+struct ServerKey {
+	std::uint32_t vni = 0; // 1..2^24-1
+	Mac mac{};
+	std::uint16_t host_id = 0; // 1..65535
+
+	auto operator<=>(const ServerKey &) const = default;
+};
+
 // What happens to a copy (entries 1/2) or to a decapsulated copy (entry 3).
 struct Action {
 	enum class Kind : std::uint8_t {
@@ -95,6 +107,8 @@ struct Action {
 		Vxlan = 2,     // VXLAN-GBP encapsulate: VNI + HOST ID -> remote VTEP
 		Erspan = 3,    // GRE/ERSPAN encapsulate to a collector, routed by
 			       // the underlay (no entry 3 anywhere)
+		Server = 4,    // entries 1/2: the target of a server
+			       // (Dataplane::set_server): LocalPort or Vxlan
 	};
 	Kind kind = Kind::LocalPort;
 	std::uint32_t ifindex = 0;        // LocalPort: the server's bridge port
@@ -102,6 +116,7 @@ struct Action {
 	std::uint32_t vni = 0;            // Vxlan: VNI in the copy's VXLAN header
 	std::uint16_t host_id = 0;        // Vxlan: GBP Group Policy ID
 	Erspan erspan;                    // Erspan: the collector
+	ServerKey server;                 // Server: which one
 
 	auto operator<=>(const Action &) const = default;
 };
