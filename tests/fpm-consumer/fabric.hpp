@@ -24,25 +24,49 @@ using dp::Mac;
 inline constexpr std::uint32_t kVni = 1000;
 inline constexpr std::uint32_t kVxlanIfindex = 100;
 
+// The action a packet meets: an entry naming a server, its server's target
+// (the Server action itself if the server is not set).
+inline dp::Action resolved(const dp::Dataplane &dataplane, const dp::Action &a)
+{
+	if (a.kind != dp::Action::Kind::Server)
+		return a;
+	for (const auto &[k, target] : dataplane.servers())
+		if (k == a.server)
+			return target;
+	return a;
+}
+
+// Key -> resolved action of every installed entry.
+inline std::map<dp::EntryKey, dp::Action> resolved_entries(const dp::Dataplane &dataplane)
+{
+	std::map<dp::EntryKey, dp::Action> m;
+	for (const auto &e : dataplane.list())
+		m[e.key] = resolved(dataplane, e.action);
+	return m;
+}
+
+// The action of an entry naming server (kVni, mac, host_id).
+inline dp::Action server_named(const Mac &mac, std::uint16_t host_id)
+{
+	dp::Action a;
+	a.kind = dp::Action::Kind::Server;
+	a.server = dp::ServerKey{kVni, mac, host_id};
+	return a;
+}
+
 struct Vtep {
 	std::string name;
 	Ipv4 ip;
 	dp::MemoryDataplane dataplane;
 	std::unique_ptr<consumer::Engine> engine;
 
-	// Key -> action (the options are checked with specs()).
-	std::map<dp::EntryKey, dp::Action> entries() const
-	{
-		std::map<dp::EntryKey, dp::Action> m;
-		for (const auto &e : dataplane.list())
-			m[e.key] = e.action;
-		return m;
-	}
+	// Key -> action a packet meets (the options are checked with specs()).
+	std::map<dp::EntryKey, dp::Action> entries() const { return resolved_entries(dataplane); }
 	consumer::EntryMap specs() const
 	{
 		consumer::EntryMap m;
 		for (const auto &e : dataplane.list())
-			m[e.key] = consumer::EntrySpec(e.action, e.options);
+			m[e.key] = consumer::EntrySpec(resolved(dataplane, e.action), e.options);
 		return m;
 	}
 };

@@ -34,9 +34,13 @@ public:
 		++install_calls;
 		if (fail_installs)
 			return std::make_error_code(std::errc::no_space_on_device);
+		if (e.action.kind == dp::Action::Kind::Server && !targets.contains(e.action.server))
+			return std::make_error_code(std::errc::no_such_device_or_address);
 		if (!entries.contains(e.key) && entries.size() >= capacity)
 			return std::make_error_code(std::errc::argument_list_too_long);
 		calls.push_back({Call::Op::Install, e});
+		if (auto old = entries.find(e.key); old != entries.end())
+			leave(old->second);
 		entries[e.key] = e;
 		return {};
 	}
@@ -44,21 +48,67 @@ public:
 	{
 		++remove_calls;
 		calls.push_back({Call::Op::Remove, dp::Entry{k, {}, {}}});
+		if (auto old = entries.find(k); old != entries.end())
+			leave(old->second);
 		entries.erase(k);
 		return {};
 	}
 	// calls.size() at each begin_batch().
 	std::vector<std::size_t> batched_at;
-	void begin_batch() override { batched_at.push_back(calls.size()); }
+	void begin_batch() override
+	{
+		batched_at.push_back(calls.size());
+		batch_open = true;
+	}
 	// calls.size() at each flush(); fail_flush: flush() fails.
 	std::vector<std::size_t> flushed_at;
 	bool fail_flush = false;
 	std::error_code flush() override
 	{
 		flushed_at.push_back(calls.size());
+		batch_open = false;
+		named_until_flush.clear();
 		if (fail_flush)
 			return std::make_error_code(std::errc::not_enough_memory);
 		return {};
+	}
+
+	// Servers, as the backends keep them, when `with_servers` (otherwise
+	// not supported, as a dataplane without them): a removed entry names
+	// its server until the batch's flush.
+	bool with_servers = false;
+	std::map<dp::ServerKey, dp::Action> targets;
+	std::uint64_t set_server_calls = 0;
+	bool batch_open = false;
+	std::set<dp::ServerKey> named_until_flush;
+	void leave(const dp::Entry &e)
+	{
+		if (batch_open && e.action.kind == dp::Action::Kind::Server)
+			named_until_flush.insert(e.action.server);
+	}
+	std::error_code set_server(const dp::ServerKey &k, const dp::Action &target) override
+	{
+		if (!with_servers)
+			return Dataplane::set_server(k, target);
+		++set_server_calls;
+		targets[k] = target;
+		return {};
+	}
+	std::error_code remove_server(const dp::ServerKey &k) override
+	{
+		if (!with_servers)
+			return Dataplane::remove_server(k);
+		if (named_until_flush.contains(k))
+			return std::make_error_code(std::errc::device_or_resource_busy);
+		for (const auto &[_, e] : entries)
+			if (e.action.kind == dp::Action::Kind::Server && e.action.server == k)
+				return std::make_error_code(std::errc::device_or_resource_busy);
+		targets.erase(k);
+		return {};
+	}
+	std::vector<std::pair<dp::ServerKey, dp::Action>> servers() const override
+	{
+		return {targets.begin(), targets.end()};
 	}
 	std::vector<dp::Entry> list() const override
 	{

@@ -73,8 +73,10 @@ void feed_inputs(Engine &e)
 TEST_CASE("nothing is applied before every input delivered its first picture")
 {
 	dp::MemoryDataplane dataplane;
-	// A previous run left a correct entry and a stale one behind.
-	dp::Entry good{key(EntryKind::MirrorSource, HOST, 21), vxlan_to(PEER, 21), {}};
+	// A previous run left a correct entry (naming its server, at its
+	// place) and a stale one behind.
+	REQUIRE(!dataplane.set_server(dp::ServerKey{kVni, SERVER, 21}, vxlan_to(PEER, 21)));
+	dp::Entry good{key(EntryKind::MirrorSource, HOST, 21), server_named(SERVER, 21), {}};
 	dp::Entry stale{key(EntryKind::MirrorDest, Mac{2, 0, 0, 0, 0, 0x99}, 7), vxlan_to(PEER, 7), {}};
 	REQUIRE(!dataplane.install(good));
 	REQUIRE(!dataplane.install(stale));
@@ -491,10 +493,7 @@ TEST_CASE("restart after a move: a stale VXLAN self entry loses against the brid
 			{key(EntryKind::MirrorDest, HOST, 21), local_port(7)},
 			{key(EntryKind::Decap, std::nullopt, 21), local_port(7)},
 		};
-		std::map<dp::EntryKey, dp::Action> got;
-		for (const auto &en : dataplane.list())
-			got[en.key] = en.action;
-		CHECK(got == want);
+		CHECK(resolved_entries(dataplane) == want);
 		CHECK(e.counters().bridge_fdb_events == 2);
 	}
 }

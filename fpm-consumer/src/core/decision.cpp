@@ -172,12 +172,16 @@ SessionPlan plan_session(const Session &s, const MacTable &macs, const RouteTabl
 	if (s.options.has_profile())
 		profile = std::make_shared<const session::Options>(s.options);
 	const dp::HostMatch host{key.host_mac, key.host_ip};
-	// Entries 1 and 2 everywhere the VNI exists.
+	// Entries 1 and 2 everywhere the VNI exists; a server session's name
+	// its server, so that they stay as they are when it moves.
+	EntrySpec mirror = EntrySpec::shared(action, profile);
+	if (!s.is_collector())
+		mirror.server = dp::ServerKey{vni, s.server_mac, key.host_id};
 	plan.wants.reserve(3);
 	plan.wants.emplace_back(dp::EntryKey{dp::EntryKind::MirrorDest, vni, host, key.host_id, plan.id},
-				EntrySpec::shared(action, profile));
+				mirror);
 	plan.wants.emplace_back(dp::EntryKey{dp::EntryKind::MirrorSource, vni, host, key.host_id, plan.id},
-				EntrySpec::shared(action, profile));
+				std::move(mirror));
 	// Entry 3 where the server is local.
 	if (!s.is_collector() && plan.server_location.kind == Kind::Local) {
 		dp::Action decap;

@@ -643,6 +643,8 @@ std::optional<ReconcileStats> Engine::reconcile(bool force)
 	++counters_.reconciles;
 	counters_.totals.installed += st.installed;
 	counters_.totals.replaced += st.replaced;
+	counters_.totals.followed += st.followed;
+	counters_.totals.server_moves += st.server_moves;
 	counters_.totals.removed += st.removed;
 	counters_.totals.errors += st.errors;
 	counters_.capacity_errors += st.capacity_errors;

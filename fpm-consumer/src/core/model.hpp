@@ -92,12 +92,18 @@ public:
 		return e;
 	}
 
+	// Where the copies go now (a server session: its server's place).
 	dp::Action action;
+	// Entries 1/2 of a server session: the server they copy to. The
+	// dataplane then holds them as naming the server (Action::Kind::Server),
+	// whose target is `action`: a server's move changes one target per
+	// VTEP, not its entries (the reconciler).
+	std::optional<dp::ServerKey> server;
 	const session::Options &options() const { return profile_ ? *profile_ : kNoProfile; }
 
 	bool operator==(const EntrySpec &o) const
 	{
-		return action == o.action &&
+		return action == o.action && server == o.server &&
 		       (profile_ == o.profile_ ||
 			(profile_ && o.profile_ && *profile_ == *o.profile_));
 	}
@@ -108,9 +114,16 @@ private:
 };
 using EntryMap = std::map<dp::EntryKey, EntrySpec>;
 
+// The entry as the dataplane holds it: an entry naming a server has the
+// server as its action.
 inline dp::Entry to_entry(const dp::EntryKey &key, const EntrySpec &spec)
 {
-	return dp::Entry{key, spec.action, spec.options()};
+	if (!spec.server)
+		return dp::Entry{key, spec.action, spec.options()};
+	dp::Action named;
+	named.kind = dp::Action::Kind::Server;
+	named.server = *spec.server;
+	return dp::Entry{key, named, spec.options()};
 }
 
 // Where a MAC lives as seen from this VTEP.

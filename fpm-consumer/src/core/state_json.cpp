@@ -199,6 +199,8 @@ std::vector<Counter> engine_counters(const Engine &e)
 		{"reconciles", c.reconciles},
 		{"entries-installed", c.totals.installed},
 		{"entries-replaced", c.totals.replaced},
+		{"entries-followed", c.totals.followed},
+		{"server-moves", c.totals.server_moves},
 		{"entries-removed", c.totals.removed},
 		{"dataplane-errors", c.totals.errors},
 		{"dataplane-full-refusals", c.capacity_errors},
