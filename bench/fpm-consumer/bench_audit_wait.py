@@ -152,7 +152,10 @@ def run(build, n, moves, work, rng):
                     raise RuntimeError(f'{build}: move {k} not applied: '
                                        + open(log_path).read()[-1500:])
                 for line in log.lines():
-                    if re.search(r'reconcile: \+0 ~2 -0 ', line):
+                    # a build with server slots writes the server's target
+                    # once (its two entries follow); one without replaces both
+                    if re.search(r'reconcile: \+0 ~2 -0 |reconcile: .* servers moved 1 '
+                                 r'\(entries followed 2\)', line):
                         done = seconds_of_day(line.split()[0])
                 time.sleep(0.001)
             # the log truncates to whole ms: up to 1 ms early

@@ -543,6 +543,8 @@ int main(int argc, char **argv)
 		const std::size_t dp_only = [&] {
 			std::size_t h0 = heap_used();
 			dp::MemoryDataplane probe;
+			for (const auto &[k, target] : dataplane->servers())
+				probe.set_server(k, target);
 			for (const auto &en : dataplane->list())
 				probe.install(en);
 			return heap_used() - h0;

@@ -36,7 +36,9 @@ Per run:
      (vm101's traffic is mirrored at vtep101 (entry 1) and vtep102 (entry
      2)); serv21's link moves from the last leaf to the one before
      (`lab.move_link`, gratuitous ARP). Every leaf must re-point all its
-     2 x sessions entries (rule R4: the action names the server's VTEP).
+     2 x sessions entries (rule R4: the action names the server's VTEP):
+     they name the server, so a leaf writes the server's new target once
+     and its entries follow (the reconcile line's "entries followed").
      Times from the capture in serv21's namespace: GARP -> first copy of
      vm101's traffic at the new port ("mirroring resumes"), against the
      fabric's own type-2 move (GARP -> first known-unicast VXLAN frame from
@@ -171,6 +173,7 @@ def expected(gf: GenFabric, sessions: int, server_leaf: str) -> dict[str, dict[s
 
 
 RECONCILE_RE = re.compile(r"^(\d\d):(\d\d):(\d\d)\.(\d{3}) \S+ \S+: reconcile: \+(\d+) ~(\d+) -(\d+) =(\d+)(.*)$")
+FOLLOWED_RE = re.compile(r"entries followed (\d+)")
 
 
 def _utc_day_start(t: float) -> float:
@@ -222,11 +225,15 @@ class ReconcileLog:
                     continue
                 changed = 0
                 for t, i, r, d, u, rest in self.lines(leaf, t_wall0):
-                    changed += i + r
+                    # entries that followed their server's move (one write
+                    # of its target) are re-pointed too
+                    fm = FOLLOWED_RE.search(rest)
+                    f = int(fm.group(1)) if fm else 0
+                    changed += i + r + f
                     passes[leaf] = passes.get(leaf, 0) + 1
                     if "errors" in rest:
                         errors[leaf] = rest.strip()
-                    if i + r + u == want_total[leaf] and changed >= need_changed[leaf]:
+                    if i + r + f + u == want_total[leaf] and changed >= need_changed[leaf]:
                         done[leaf] = t - t_wall0
                         break
                 else:

@@ -1394,3 +1394,29 @@ TEST_CASE("servers: a move replaces one slot; copies, the egress rule and "
 	CHECK(dp.servers().empty());
 	CHECK(copies_of(h, frame, "h1").empty());
 }
+
+TEST_CASE("servers: a server removed just before a restart is not adopted")
+{
+	const ServerKey sk{100, *parse_mac("02:00:00:00:00:0b"), 9};
+	Action remote;
+	remote.kind = Action::Kind::Vxlan;
+	remote.remote_vtep = {10, 9, 9, 2};
+	remote.vni = 100;
+	remote.host_id = 9;
+	{
+		BpfHarness h(true); // keep_on_exit
+		auto &dp = h.dataplane();
+		remove_all(dp);
+		for (const auto &[k, _] : dp.servers())
+			REQUIRE_FALSE(dp.remove_server(k));
+		REQUIRE_FALSE(dp.set_server(sk, remote));
+		REQUIRE_FALSE(dp.remove_server(sk)); // its slot's element waits for the grace
+		CHECK(dp.servers().empty());
+	}
+	BpfHarness h;
+	CHECK(h.dataplane().servers().empty());
+	// Its slot is free again after the grace; a new server gets one.
+	REQUIRE_FALSE(h.dataplane().set_server(sk, remote));
+	CHECK(h.dataplane().servers().size() == 1);
+	REQUIRE_FALSE(h.dataplane().remove_server(sk));
+}

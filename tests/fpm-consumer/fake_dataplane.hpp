@@ -110,6 +110,7 @@ public:
 	{
 		return {targets.begin(), targets.end()};
 	}
+	bool supports_servers() const override { return with_servers; }
 	std::vector<dp::Entry> list() const override
 	{
 		std::vector<dp::Entry> out;

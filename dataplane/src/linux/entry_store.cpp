@@ -1074,6 +1074,12 @@ std::error_code EntryStore::remove_server(const ServerKey &key)
 		return {};
 	if (it->second.users)
 		return std::make_error_code(std::errc::device_or_resource_busy);
+	// The element stays for the grace time with its target (a packet may
+	// have read an element naming it) but without its key, so that a
+	// restart meanwhile does not adopt it as the server.
+	dp_server_val v{};
+	v.target = codec::action(it->second.target);
+	bpf_map_update_elem(fds_.server, &it->second.slot, &v, BPF_EXIST);
 	srv_retired_.emplace_back(it->second.slot, std::chrono::steady_clock::now());
 	srv_owner_.erase(it->second.slot);
 	servers_.erase(it);
@@ -1095,6 +1101,11 @@ void EntryStore::adopt_servers()
 		prev = &key;
 	}
 	for (dp_u32 slot : slots) {
+		if (slot == 0 || slot >= max_entries_) { // never a slot of this size
+			bpf_map_delete_elem(fds_.server, &slot);
+			continue;
+		}
+		srv_next_ = std::max(srv_next_, slot + 1);
 		dp_server_val v{};
 		if (bpf_map_lookup_elem(fds_.server, &slot, &v) != 0)
 			continue;
@@ -1103,16 +1114,15 @@ void EntryStore::adopt_servers()
 		std::copy(std::begin(v.mac), std::end(v.mac), k.mac.begin());
 		k.host_id = v.host_id;
 		const Action t = codec::normalized(codec::action(v.target));
-		if (slot == 0 || slot >= max_entries_ || !codec::valid_server(k, t) ||
-		    servers_.contains(k)) {
-			bpf_map_delete_elem(fds_.server, &slot);
+		// A removed server's slot (no key) or a second slot of one key:
+		// not a server; retired below like a free slot.
+		if (!codec::valid_server(k, t) || servers_.contains(k))
 			continue;
-		}
 		servers_.emplace(k, ServerRec{slot, t});
 		srv_owner_[slot] = k;
 	}
-	if (!srv_owner_.empty())
-		srv_next_ = srv_owner_.rbegin()->first + 1;
+	// Every other slot below the highest waits for the grace time (a
+	// packet may still read its element), then its element goes.
 	for (dp_u32 i = 1; i < srv_next_; ++i)
 		if (!srv_owner_.contains(i))
 			srv_retired_.emplace_back(i, std::chrono::steady_clock::now());

@@ -24,7 +24,7 @@
 // Batches (Dataplane::begin_batch()): until flush(), the dp_match elements
 // that changed are only marked (each 4,096 marked are written at once),
 // and flush() writes them in two system calls (deletions, then updates)
-// instead of one per change; a server move rewrites thousands at once. What an old state leaves to do once no
+// instead of one per change (a pass of thousands of changes). What an old state leaves to do once no
 // lookup names it (its key's bit, its kind bits and port count, its
 // profile and ERSPAN slots, its entry slot) waits in `retires_` for its
 // key's write, as it follows the write without a batch. An element the
@@ -72,7 +72,7 @@ namespace evpnmon::dp::linux_dp {
 
 struct MapFds {
 	int match, decap, meta, stats, gstats;
-	int srv_port; // ifindex -> DP_KIND_F_* of the entries with LocalPort(ifindex)
+	int srv_port; // ifindex -> DP_KIND_F_* of the entries copying to LocalPort(ifindex)
 	int profile, policer, profile_stats; // session profiles (slot 0 = none)
 	int erspan, erspan_seq, erspan_stats; // ERSPAN destinations (slot 0 unused)
 	int vni_kinds = -1; // VNI -> DP_KIND_F_* of its entries 1/2 (required)

@@ -86,6 +86,7 @@ public:
 	{
 		return store_->servers();
 	}
+	bool supports_servers() const override { return true; }
 	void set_mac_listener(MacListener l) override { listener_ = std::move(l); }
 	void dump_macs() override
 	{

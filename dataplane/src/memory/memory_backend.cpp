@@ -375,7 +375,7 @@ std::error_code MemoryDataplane::set_server(const ServerKey &key, const Action &
 	if (!codec::valid_server(key, target))
 		return std::make_error_code(std::errc::invalid_argument);
 	auto &sv = impl_->servers;
-	if (!sv.contains(key) && sv.size() >= impl_->config.max_entries)
+	if (!sv.contains(key) && sv.size() + 1 >= impl_->config.max_entries) // slot 0 unused
 		return std::make_error_code(std::errc::argument_list_too_long);
 	sv[key] = codec::normalized(target);
 	return {};

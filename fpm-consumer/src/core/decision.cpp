@@ -81,8 +81,13 @@ bool claim(EntryMap &entries, dp::EntryKey key, const EntrySpec &spec)
 	const auto before = entries.size();
 	const auto pos = entries.emplace_hint(it, std::move(key), spec);
 	// Already there: another route of this session (an RD change in
-	// flight); the first in key order wins, an equal one is no conflict.
-	return entries.size() != before || pos->second == spec;
+	// flight); the first in key order wins, one to the same place (action
+	// and options; its server's name aside) is no conflict.
+	if (entries.size() != before)
+		return true;
+	EntrySpec same = spec;
+	same.server = pos->second.server;
+	return pos->second == same;
 }
 
 dp::Action erspan_action(const Session &s)

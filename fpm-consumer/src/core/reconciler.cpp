@@ -10,6 +10,7 @@ void Reconciler::refresh()
 	users_.clear();
 	idle_.clear();
 	servers_.clear();
+	servers_supported_ = dp_.supports_servers();
 	for (auto &[key, target] : dp_.servers())
 		servers_.emplace(key, target);
 	// list() is in key order: each insert at the end is O(1), and the keys
@@ -48,11 +49,11 @@ void Reconciler::use(const EntrySpec &spec, int delta)
 	}
 }
 
-EntrySpec Reconciler::held(const EntrySpec &want) const
+const EntrySpec &Reconciler::held(const EntrySpec &want, EntrySpec &own) const
 {
 	if (servers_supported_ || !want.server)
 		return want;
-	EntrySpec own = want;
+	own = want;
 	own.server.reset();
 	return own;
 }
@@ -64,12 +65,8 @@ std::error_code Reconciler::place_server(const EntrySpec &want, ReconcileStats &
 	auto it = servers_.find(*want.server);
 	if (it != servers_.end() && it->second == want.action)
 		return {};
-	if (auto ec = dp_.set_server(*want.server, want.action)) {
-		if (ec != std::errc::operation_not_supported)
-			return ec;
-		servers_supported_ = false; // entries keep their own actions
-		return {};
-	}
+	if (auto ec = dp_.set_server(*want.server, want.action))
+		return ec;
 	if (it != servers_.end()) {
 		it->second = want.action;
 		++st.server_moves;
@@ -111,7 +108,8 @@ void Reconciler::converge(const dp::EntryKey &key, const EntrySpec *want, Reconc
 	}
 	if (auto ec = place_server(*want, st))
 		return note_error(ec, "server");
-	const EntrySpec w = held(*want);
+	EntrySpec own;
+	const EntrySpec &w = held(*want, own);
 	if (have == installed_.end()) {
 		if (auto ec = dp_.install(to_entry(key, w)))
 			return note_error(ec, "install");

@@ -9,8 +9,8 @@
 // converged sets the server's new target, which moves all of them in the
 // dataplane at once, and the others only follow in the cache (`followed`).
 // A server no installed entry names is removed after the pass's flush. A
-// dataplane without servers (set_server: not supported) gets the entries
-// with their own actions instead.
+// dataplane without servers (Dataplane::supports_servers()) gets the
+// entries with their own actions instead.
 #pragma once
 
 #include "core/model.hpp"
@@ -71,8 +71,9 @@ private:
 	// The end of a pass: the dataplane writes what it batched; then the
 	// servers nothing names any more go.
 	void flush(ReconcileStats &st);
-	// The spec as this dataplane holds it (no server where it has none).
-	EntrySpec held(const EntrySpec &want) const;
+	// The spec as this dataplane holds it (no server where it has none):
+	// `want` itself, or `own` filled with it without its server.
+	const EntrySpec &held(const EntrySpec &want, EntrySpec &own) const;
 	// The server of `want` set to its action (before an entry names it).
 	std::error_code place_server(const EntrySpec &want, ReconcileStats &st);
 	// One more (+1) or one fewer (-1) installed entry names spec's server.
@@ -82,7 +83,7 @@ private:
 	EntryMap installed_;
 	std::set<dp::EntryKey> failed_;
 	bool loaded_ = false;
-	bool servers_supported_ = true; // until set_server() says otherwise
+	bool servers_supported_ = false; // asked at each re-read
 	std::map<dp::ServerKey, dp::Action> servers_;
 	std::map<dp::ServerKey, std::size_t> users_; // installed entries naming each
 	std::set<dp::ServerKey> idle_;              // set, named by none: removed at the flush

@@ -286,6 +286,9 @@ public:
 	}
 	// Every server set now (also what a previous run left), in key order.
 	virtual std::vector<std::pair<ServerKey, Action>> servers() const { return {}; }
+	// Whether this dataplane has servers (both backends do); without,
+	// entries carry their own actions.
+	virtual bool supports_servers() const { return false; }
 };
 
 // Factory: backend is "linux" or "memory". Throws std::system_error /

@@ -73,6 +73,7 @@ public:
 	std::error_code set_server(const ServerKey &key, const Action &target) override;
 	std::error_code remove_server(const ServerKey &key) override;
 	std::vector<std::pair<ServerKey, Action>> servers() const override;
+	bool supports_servers() const override { return true; }
 
 	// --- simulated switch ---
 	// Declare a host-facing bridge port (the linux backend attaches its
