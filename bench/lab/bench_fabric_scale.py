@@ -60,7 +60,7 @@ Per run:
      baseline), until every leaf's zebra holds them (`show evpn vni 100
      json`, polled: cheap).
 Per-leaf completion times come from the consumers' own log lines
-(`reconcile: +I ~R -D =U`, UTC with ms): asking 32 busy consumers for their
+(`reconcile: +I ~R -D =U [servers moved S (entries followed F)]`, UTC with ms): asking 32 busy consumers for their
 20,000-entry state documents took seconds per call and slowed down the very
 convergence it measured. Memory is sampled before the first evpnmon-ctl read
 (one read grows a consumer's heap by its state document), and again after.
@@ -182,7 +182,8 @@ def _utc_day_start(t: float) -> float:
 
 class ReconcileLog:
     """The consumers' own record of their passes: every reconcile that changed
-    something logs `HH:MM:SS.mmm fpm-consumer info: reconcile: +I ~R -D =U`
+    something logs `HH:MM:SS.mmm fpm-consumer info: reconcile: +I ~R -D =U`,
+    with ` servers moved S (entries followed F)` when entries followed a move
     (UTC, ms) to its output file. Reading those files costs the fabric
     nothing, unlike asking each consumer for its 20,000 entries."""
 

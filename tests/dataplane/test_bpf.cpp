@@ -1415,7 +1415,8 @@ TEST_CASE("servers: a server removed just before a restart is not adopted")
 	}
 	BpfHarness h;
 	CHECK(h.dataplane().servers().empty());
-	// Its slot is free again after the grace; a new server gets one.
+	// The removed slot waits for its grace again; the server set anew
+	// gets a slot of its own.
 	REQUIRE_FALSE(h.dataplane().set_server(sk, remote));
 	CHECK(h.dataplane().servers().size() == 1);
 	REQUIRE_FALSE(h.dataplane().remove_server(sk));

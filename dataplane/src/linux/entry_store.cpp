@@ -1079,7 +1079,8 @@ std::error_code EntryStore::remove_server(const ServerKey &key)
 	// restart meanwhile does not adopt it as the server.
 	dp_server_val v{};
 	v.target = codec::action(it->second.target);
-	bpf_map_update_elem(fds_.server, &it->second.slot, &v, BPF_EXIST);
+	if (int r = bpf_map_update_elem(fds_.server, &it->second.slot, &v, BPF_EXIST))
+		return errno_code(r); // nothing changed; the caller retries
 	srv_retired_.emplace_back(it->second.slot, std::chrono::steady_clock::now());
 	srv_owner_.erase(it->second.slot);
 	servers_.erase(it);
@@ -1115,9 +1116,17 @@ void EntryStore::adopt_servers()
 		k.host_id = v.host_id;
 		const Action t = codec::normalized(codec::action(v.target));
 		// A removed server's slot (no key) or a second slot of one key:
-		// not a server; retired below like a free slot.
-		if (!codec::valid_server(k, t) || servers_.contains(k))
+		// not a server; retired below like a free slot. A second slot
+		// loses its key now, so that a restart within the grace cannot
+		// adopt it instead of the first.
+		if (!codec::valid_server(k, t))
 			continue;
+		if (servers_.contains(k)) {
+			dp_server_val keyless{};
+			keyless.target = v.target;
+			bpf_map_update_elem(fds_.server, &slot, &keyless, BPF_EXIST);
+			continue;
+		}
 		servers_.emplace(k, ServerRec{slot, t});
 		srv_owner_[slot] = k;
 	}

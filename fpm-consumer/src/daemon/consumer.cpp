@@ -438,16 +438,16 @@ void Consumer::reconcile()
 	} else {
 		pacer_.ran(start, end);
 	}
-	if (st && st->installed + st->replaced + st->removed + st->server_moves)
+	if (st && st->installed + st->replaced + st->removed + st->server_moves + st->followed)
 		audit_.changed(end);
 	if (st) {
 		log_unsupported_collectors();
 		reconcile_seconds_.observe(std::chrono::duration<double>(end - start).count());
 		// Failed keys are logged once each way (below), not on every retry.
-		if (st->installed + st->replaced + st->removed + st->server_moves)
+		if (st->installed + st->replaced + st->removed + st->server_moves + st->followed)
 			LOG_INFO("reconcile: +" << st->installed << " ~" << st->replaced << " -"
 						<< st->removed << " =" << st->unchanged
-						<< (st->server_moves
+						<< (st->server_moves + st->followed
 							? " servers moved " + std::to_string(st->server_moves) +
 							      " (entries followed " +
 							      std::to_string(st->followed) + ")"
