@@ -5,11 +5,11 @@ target_link_libraries(test_dataplane_linux PRIVATE evpnmon_dp_table doctest::doc
 target_include_directories(test_dataplane_linux PRIVATE ${EVPNMON_DP_SOURCE_DIR}/bpf
   ${EVPNMON_DP_SOURCE_DIR}/src)
 add_test(NAME dataplane.linux COMMAND test_dataplane_linux)
-set_tests_properties(dataplane.linux PROPERTIES LABELS "integration" TIMEOUT 120)
+set_tests_properties(dataplane.linux PROPERTIES LABELS "integration" TIMEOUT 300)
 # The same with the TC programs on clsact filters, as on kernels without tcx
 # (Debian 12's own 6.1); dataplane.linux uses tcx where the kernel has it.
 add_test(NAME dataplane.linux_clsact COMMAND test_dataplane_linux)
-set_tests_properties(dataplane.linux_clsact PROPERTIES LABELS "integration" TIMEOUT 120
+set_tests_properties(dataplane.linux_clsact PROPERTIES LABELS "integration" TIMEOUT 300
   ENVIRONMENT EVPNMON_TEST_TC_HOOK=clsact)
 
 add_test(NAME dataplane.two_vteps
@@ -40,7 +40,7 @@ target_include_directories(test_dataplane_bpf PRIVATE
   ${CMAKE_CURRENT_BINARY_DIR}/gen ${EVPNMON_DP_SOURCE_DIR}/bpf)
 target_link_libraries(test_dataplane_bpf PRIVATE evpnmon_dp_table doctest::doctest)
 add_test(NAME dataplane.bpf COMMAND test_dataplane_bpf)
-set_tests_properties(dataplane.bpf PROPERTIES LABELS "integration" TIMEOUT 120)
+set_tests_properties(dataplane.bpf PROPERTIES LABELS "integration" TIMEOUT 300)
 
 # Truncation of a real TCP stream (GSO super-packets, CHECKSUM_PARTIAL).
 add_executable(test_dataplane_truncate test_truncate.cpp)
