@@ -11,6 +11,7 @@ set(_dp_bpf_headers
   ${CMAKE_CURRENT_SOURCE_DIR}/bpf/evpnmon_shared.h
   ${CMAKE_CURRENT_SOURCE_DIR}/bpf/evpnmon_kinds.h
   ${CMAKE_CURRENT_SOURCE_DIR}/bpf/lib/maps.h
+  ${CMAKE_CURRENT_SOURCE_DIR}/bpf/lib/port.h
   ${CMAKE_CURRENT_SOURCE_DIR}/bpf/lib/stats.h
   ${CMAKE_CURRENT_SOURCE_DIR}/bpf/lib/parse.h
   ${CMAKE_CURRENT_SOURCE_DIR}/bpf/lib/match.h
@@ -52,6 +53,7 @@ target_sources(evpnmon_dataplane PRIVATE
   src/linux/fdb_listener.cpp
   src/linux/entry_store.cpp
   src/linux/match_bits.cpp
+  src/linux/vni_words.cpp
   src/linux/linux_backend.cpp
   ${_dp_skel})
 add_dependencies(evpnmon_dataplane evpnmon_dp_skel)

@@ -34,6 +34,26 @@
 /* Size of dp_vni_kinds (VNIs with at least one entry 1/2 on this VTEP). */
 #define DP_MAX_VNI_KINDS 65536
 
+/* Direct-indexed words before the two hash lookups every frame on a
+ * host-facing port starts with (lib/port.h): the program reads an array
+ * element inline, where a hash lookup hashes its key and walks a bucket.
+ * Both maps stay complete; the words only answer first.
+ *   dp_port_word[ifindex]  DP_PORT_W_PRESENT | VNI for each host-facing
+ *       port whose ifindex < DP_PORT_WORDS, 0 for any other ifindex below
+ *       that; a port of a larger ifindex is read from dp_port_vni.
+ *   dp_vni_word[VNI % DP_VNI_WORDS]  VNI | kinds << DP_VNI_W_KINDS_SHIFT
+ *       for the one VNI of that residue that owns the word (kinds != 0),
+ *       plus DP_VNI_W_SPILL while another VNI of the residue has kinds:
+ *       those are read from dp_vni_kinds.
+ * Each word is written by one store from userspace (mmapped). */
+#define DP_PORT_WORDS 65536
+#define DP_PORT_W_PRESENT (1u << 31)
+#define DP_VNI_WORDS 65536
+#define DP_VNI_W_VNI 0xffffffu
+#define DP_VNI_W_KINDS_SHIFT 24
+#define DP_VNI_W_KINDS (0x3fu << DP_VNI_W_KINDS_SHIFT)
+#define DP_VNI_W_SPILL (1u << 31)
+
 /* The bit of a dp_match_key (kind DP_KIND_SRC/DST, mtype DP_MATCH_*). */
 static inline dp_u32 dp_kind_flag(dp_u8 kind, dp_u8 mtype)
 {

@@ -3,6 +3,7 @@
  * lib/, one header per job:
  *   lib/maps.h    every map (layouts from evpnmon_shared.h)
  *   lib/stats.h   per-CPU counters
+ *   lib/port.h    a port's VNI and the kinds of entries its VNI has
  *   lib/parse.h   header fields entries match on (MAC, IPv4/IPv6, one VLAN)
  *   lib/match.h   entries 1/2 -> the set of distinct copies; egress lookups
  *   lib/profile.h direction, filter, sampler, policer of a session profile
@@ -17,7 +18,7 @@
  * evpnmon_mirror: TC ingress of every host-facing bridge port. For each
  *   packet, looks up entries 1 (by source MAC, source IP) and 2 (by
  *   destination MAC, destination IP) in the port's VNI, only those of the
- *   kinds the VNI has (dp_vni_kinds) and whose dp_match_bits bit is set (a
+ *   kinds the VNI has (lib/port.h) and whose dp_match_bits bit is set (a
  *   frame none of whose keys has its bit returns at once); the next packet
  *   of the same flow on the CPU reuses them while dp_match is unchanged
  *   (match.h, same_flow).
@@ -62,6 +63,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "lib/maps.h"
+#include "lib/port.h"
 #include "lib/parse.h"
 #include "lib/match.h"
 #include "lib/emit.h"
@@ -75,22 +77,18 @@ char LICENSE[] SEC("license") = "GPL";
 SEC("tc")
 int evpnmon_mirror(struct __sk_buff *skb)
 {
-	__u32 ifindex = skb->ingress_ifindex;
-	__u32 *vni = bpf_map_lookup_elem(&dp_port_vni, &ifindex);
-	if (!vni)
+	__u32 vni;
+	if (!port_vni(skb->ingress_ifindex, &vni))
 		return DP_TC_NEXT;
 	/* Which lookups can hit in this VNI; none: nothing to do. */
-	__u32 *kp = bpf_map_lookup_elem(&dp_vni_kinds, vni);
-	if (!kp)
-		return DP_TC_NEXT;
-	__u32 kinds = *kp;
+	__u32 kinds = vni_kinds(vni);
 	if (!kinds)
 		return DP_TC_NEXT;
 	struct ethhdr eth;
 	if (parse_eth(skb, &eth))
 		return DP_TC_NEXT;
 	struct dp_flow_key fk = {};
-	fk.vni = *vni;
+	fk.vni = vni;
 	fk.kinds = kinds;
 	__builtin_memcpy(fk.macs, &eth, 12);
 	if (kinds & DP_KIND_F_IP)

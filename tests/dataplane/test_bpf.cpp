@@ -681,6 +681,32 @@ void set_word(const std::string &map, dp_u32 key, std::optional<dp_u32> word)
 	::close(fd);
 }
 
+// Word `index` of dp_port_word or dp_vni_word (two 32-bit words per
+// 8-octet element, evpnmon_kinds.h).
+dp_u32 word_at(const std::string &map, dp_u32 index)
+{
+	const int fd = bpf_obj_get((g_pin + "/" + map).c_str());
+	REQUIRE(fd >= 0);
+	const dp_u32 e = index / 2;
+	std::uint32_t v[2] = {};
+	const bool found = bpf_map_lookup_elem(fd, &e, v) == 0;
+	::close(fd);
+	REQUIRE(found);
+	return v[index % 2];
+}
+
+void set_word_at(const std::string &map, dp_u32 index, dp_u32 word)
+{
+	const int fd = bpf_obj_get((g_pin + "/" + map).c_str());
+	REQUIRE(fd >= 0);
+	const dp_u32 e = index / 2;
+	std::uint32_t v[2] = {};
+	REQUIRE(bpf_map_lookup_elem(fd, &e, v) == 0);
+	v[index % 2] = word;
+	REQUIRE(bpf_map_update_elem(fd, &e, v, BPF_ANY) == 0);
+	::close(fd);
+}
+
 // Copies of `frame` sent at `in`, per target port or VTEP.
 std::map<std::string, int> copies_of(BpfHarness &h, const std::vector<std::uint8_t> &frame,
 				     const std::string &in)
@@ -768,17 +794,20 @@ TEST_CASE("kind bits: each kind alone sets its bit, is copied, and clears it")
 		// duplicate: dropped; out of another port it passes.
 		CHECK_FALSE(h.egress_passes(frame, srv, 0));
 		CHECK(h.egress_passes(frame, h.ifindex("h2"), 0));
+		CHECK(word_at("dp_vni_word", 100) == (100 | k.bit << DP_VNI_W_KINDS_SHIFT));
 		// The same frame with the bit cleared by hand: the program no
-		// longer looks (what a missing bit would cost).
-		set_word("dp_vni_kinds", 100, std::nullopt);
+		// longer looks (what a missing bit would cost). VNI 100 owns
+		// its word: the program reads it, not dp_vni_kinds.
+		set_word_at("dp_vni_word", 100, 0);
 		CHECK(copies_of(h, frame, "h1").empty());
 		set_word("dp_srv_port", srv, DP_KIND_F_DECAP_PORT);
 		CHECK(h.egress_passes(frame, srv, 0));
-		set_word("dp_vni_kinds", 100, k.bit);
+		set_word_at("dp_vni_word", 100, 100 | k.bit << DP_VNI_W_KINDS_SHIFT);
 		set_word("dp_srv_port", srv, k.bit);
 
 		REQUIRE_FALSE(dp.remove(e.key));
 		CHECK_FALSE(map_word("dp_vni_kinds", 100));
+		CHECK(word_at("dp_vni_word", 100) == 0u);
 		CHECK_FALSE(map_word("dp_srv_port", srv));
 		CHECK(copies_of(h, frame, "h1").empty());
 		CHECK(h.egress_passes(frame, srv, 0));
@@ -923,11 +952,22 @@ TEST_CASE("kind bits: a restart rebuilds both maps from the adopted entries")
 	set_word("dp_vni_kinds", 300, DP_KIND_F_SRC_MAC);
 	set_word("dp_srv_port", srv, DP_KIND_F_SRC_MAC);
 	set_word("dp_srv_port", h3, DP_KIND_F_DST_MAC);
+	set_word_at("dp_vni_word", 100, 0);
+	set_word_at("dp_vni_word", 200, 200 | DP_KIND_F_SRC_V4 << DP_VNI_W_KINDS_SHIFT);
+	set_word_at("dp_vni_word", 300, 300 | DP_KIND_F_SRC_MAC << DP_VNI_W_KINDS_SHIFT);
+	// A port word of a previous run's port, and a lost one of ours.
+	set_word_at("dp_port_word", 4000, DP_PORT_W_PRESENT | 100);
+	set_word_at("dp_port_word", h3, 0);
 	BpfHarness h;
 	REQUIRE(h.dataplane().list().size() == 2);
 	CHECK(map_word("dp_vni_kinds", 100) == DP_KIND_F_SRC_MAC);
 	CHECK(map_word("dp_vni_kinds", 200) == DP_KIND_F_DST_V6);
 	CHECK_FALSE(map_word("dp_vni_kinds", 300));
+	CHECK(word_at("dp_vni_word", 100) == (100 | DP_KIND_F_SRC_MAC << DP_VNI_W_KINDS_SHIFT));
+	CHECK(word_at("dp_vni_word", 200) == (200 | DP_KIND_F_DST_V6 << DP_VNI_W_KINDS_SHIFT));
+	CHECK(word_at("dp_vni_word", 300) == 0u);
+	CHECK(word_at("dp_port_word", 4000) == 0u);
+	CHECK(word_at("dp_port_word", h3) == (DP_PORT_W_PRESENT | 100));
 	CHECK(map_word("dp_srv_port", srv) == (DP_KIND_F_SRC_MAC | DP_KIND_F_DST_V6));
 	CHECK_FALSE(map_word("dp_srv_port", h3));
 	CHECK(copies_of(h, frame_v4(), "h1") == std::map<std::string, int>{{"srv", 1}});
@@ -935,6 +975,87 @@ TEST_CASE("kind bits: a restart rebuilds both maps from the adopted entries")
 	CHECK_FALSE(map_word("dp_vni_kinds", 100));
 	CHECK_FALSE(map_word("dp_vni_kinds", 200));
 	CHECK_FALSE(map_word("dp_srv_port", srv));
+}
+
+namespace {
+
+// Links a test adds to the switch for its own run, deleted at its end.
+struct ExtraLinks {
+	std::vector<std::string> names;
+	~ExtraLinks()
+	{
+		for (const auto &n : names)
+			(void)std::system(("ip link del " + n + " 2>/dev/null").c_str());
+	}
+};
+
+} // namespace
+
+// The program reads a port's VNI and the VNI's kinds from direct-indexed
+// words (lib/port.h), and from the hash maps only for a port whose ifindex
+// is beyond the words and for a VNI whose residue's word another VNI owns.
+TEST_CASE("port and VNI words: VNIs of one residue, a port beyond the words, a restart")
+{
+	const dp_u32 other = 100 + DP_VNI_WORDS; // VNI 100's residue
+	ExtraLinks links;
+	sh("ip link add brc type bridge && ip link set brc up");
+	links.names.push_back("brc");
+	sh("ip link add c1 type veth peer name c1p && ip link set c1 master brc up && "
+	   "ip link set c1p up");
+	links.names.push_back("c1");
+	sh("ip link add hi index 70000 type veth peer name hip && "
+	   "ip link set hi master br100 up && ip link set hip up");
+	links.names.push_back("hi");
+	auto config = [&](bool keep) {
+		Config c = switch_config(keep);
+		c.bridges.push_back({"brc", "vxlanc", other});
+		return c;
+	};
+	const auto frame = frame_v4();
+	const std::map<std::string, int> to_srv{{"srv", 1}};
+	{
+		BpfHarness h(config(true));
+		auto &dp = h.dataplane();
+		remove_all(dp);
+		REQUIRE(h.ifindex("hi") == 70000);
+		CHECK(word_at("dp_port_word", h.ifindex("h1")) == (DP_PORT_W_PRESENT | 100));
+		CHECK(word_at("dp_port_word", h.ifindex("c1")) == (DP_PORT_W_PRESENT | other));
+		CHECK(map_word("dp_port_vni", 70000) == 100u);
+
+		const Entry a = kind_entry(h, EntryKind::MirrorSource, 100, kA, "", "srv");
+		REQUIRE_FALSE(dp.install(a));
+		CHECK(copies_of(h, frame, "h1") == to_srv);
+		CHECK(copies_of(h, frame, "hi") == to_srv); // through dp_port_vni
+		CHECK(copies_of(h, frame, "c1").empty());
+		// The second VNI of the residue spills into dp_vni_kinds.
+		const Entry b = kind_entry(h, EntryKind::MirrorDest, other, kB, "", "srv");
+		REQUIRE_FALSE(dp.install(b));
+		CHECK(word_at("dp_vni_word", 100) ==
+		      (100 | DP_KIND_F_SRC_MAC << DP_VNI_W_KINDS_SHIFT | DP_VNI_W_SPILL));
+		CHECK(map_word("dp_vni_kinds", other) == DP_KIND_F_DST_MAC);
+		CHECK(copies_of(h, frame, "c1") == to_srv);
+		CHECK(copies_of(h, frame, "h1") == to_srv); // VNI 100: its own kinds only
+		// The owner goes; the spilled VNI is still read from the hash.
+		REQUIRE_FALSE(dp.remove(a.key));
+		CHECK(word_at("dp_vni_word", 100) == DP_VNI_W_SPILL);
+		CHECK(copies_of(h, frame, "c1") == to_srv);
+		CHECK(copies_of(h, frame, "h1").empty());
+		CHECK(copies_of(h, frame, "hi").empty());
+		REQUIRE_FALSE(dp.install(a));
+	}
+	// A restart places VNIs in ascending order: VNI 100 owns the word,
+	// the other spills, whatever the previous run had.
+	set_word_at("dp_vni_word", 100, other | DP_KIND_F_DST_MAC << DP_VNI_W_KINDS_SHIFT);
+	BpfHarness h(config(false));
+	REQUIRE(h.dataplane().list().size() == 2);
+	CHECK(word_at("dp_vni_word", 100) ==
+	      (100 | DP_KIND_F_SRC_MAC << DP_VNI_W_KINDS_SHIFT | DP_VNI_W_SPILL));
+	CHECK(copies_of(h, frame, "c1") == to_srv);
+	CHECK(copies_of(h, frame, "h1") == to_srv);
+	CHECK(copies_of(h, frame, "hi") == to_srv);
+	remove_all(h.dataplane());
+	CHECK(word_at("dp_vni_word", 100) == 0u);
+	CHECK(copies_of(h, frame, "c1").empty());
 }
 
 namespace {

@@ -12,6 +12,7 @@
 #include "maps.h"
 #include "match.h"
 #include "parse.h"
+#include "port.h"
 #include "stats.h"
 #include "trunc.h"
 
@@ -64,21 +65,21 @@ static __always_inline int egress(struct __sk_buff *skb)
 	__u32 kinds = *kp & ~DP_KIND_F_DECAP_PORT;
 	if (!kinds)
 		return DP_TC_NEXT;
-	__u32 *vni = bpf_map_lookup_elem(&dp_port_vni, &ifindex);
-	if (!vni)
+	__u32 vni;
+	if (!port_vni(ifindex, &vni))
 		return DP_TC_NEXT;
 	struct ethhdr eth;
 	if (parse_eth(skb, &eth))
 		return DP_TC_NEXT;
 	if (eth.h_dest[0] & 1)
 		return DP_TC_NEXT; /* broadcast/multicast: never dropped */
-	if (!(kinds & DP_KIND_F_IP) && !macs_may_be_watched(*vni, kinds, &eth))
+	if (!(kinds & DP_KIND_F_IP) && !macs_may_be_watched(vni, kinds, &eth))
 		return DP_TC_NEXT;
 	/* Same keys as the mirror program, MAC first, only of the kinds this
 	 * port's entries have; the IP addresses are read only when the MACs
 	 * name no watched host and IP entries copy to this port. */
 	struct dp_match_key key = {};
-	key.vni = *vni;
+	key.vni = vni;
 	key.mtype = DP_MATCH_MAC;
 	int dup = watched(&key, eth.h_dest, 6, 0, ifindex, kinds) ||
 		  watched(&key, eth.h_source, 6, 1, ifindex, kinds);
@@ -100,7 +101,7 @@ static __always_inline int egress(struct __sk_buff *skb)
 	/* Asked only of a frame the rule would drop: most frames leaving the
 	 * port name no watched host and pass on the lookups above alone. */
 	struct dp_mac_key mk = {};
-	mk.vni = *vni;
+	mk.vni = vni;
 	__builtin_memcpy(mk.mac, eth.h_dest, 6);
 	__u32 *at = bpf_map_lookup_elem(&dp_local_mac, &mk);
 	if (at && *at == ifindex)

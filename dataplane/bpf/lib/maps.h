@@ -30,6 +30,28 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } dp_port_vni SEC(".maps");
 
+/* The words in front of dp_port_vni and dp_vni_kinds (evpnmon_kinds.h):
+ * mmapped by userspace, which writes each with one store. Two 32-bit
+ * words per element: an mmapped array's elements are 8 octets apart
+ * whatever their size, so the mapping is the words back to back. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, DP_PORT_WORDS / 2);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} dp_port_word SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, DP_VNI_WORDS / 2);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} dp_vni_word SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, DP_MAX_ENTRIES);

@@ -2,6 +2,7 @@
 
 #include "mirror.skel.h"
 
+#include "evpnmon_kinds.h"
 #include "evpnmon_shared.h"
 
 #include <bpf/libbpf.h>
@@ -134,20 +135,31 @@ BpfObject::BpfObject(const std::string &pin_dir, std::uint32_t max_entries,
 	}
 	if (err)
 		fail(err, "load BPF programs (verifier log above)");
-	const std::size_t len = std::size_t{match_bits_words(max_entries)} * 8;
-	void *bits = ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED,
-			    bpf_map__fd(skel_->maps.dp_match_bits), 0);
-	if (bits == MAP_FAILED)
-		fail(errno, "mmap dp_match_bits");
-	match_bits_ = {static_cast<volatile std::uint64_t *>(bits), len / 8};
+	match_bits_ = map_words<std::uint64_t>(skel_->maps.dp_match_bits,
+					       match_bits_words(max_entries), "dp_match_bits");
+	port_words_ = map_words<std::uint32_t>(skel_->maps.dp_port_word, DP_PORT_WORDS,
+					       "dp_port_word");
+	vni_words_ = map_words<std::uint32_t>(skel_->maps.dp_vni_word, DP_VNI_WORDS,
+					      "dp_vni_word");
 }
 
-BpfObject::~BpfObject()
+template <class Word>
+std::span<volatile Word> BpfObject::map_words(bpf_map *map, std::size_t words, const char *name)
 {
-	if (!match_bits_.empty())
-		::munmap(const_cast<std::uint64_t *>(match_bits_.data()),
-			 match_bits_.size() * 8);
+	const std::size_t len = words * sizeof(Word);
+	void *p = ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(map), 0);
+	if (p == MAP_FAILED)
+		fail(errno, std::string("mmap ") + name);
+	mappings_.emplace_back(p, Unmap{len});
+	return {static_cast<volatile Word *>(p), words};
 }
+
+void BpfObject::Unmap::operator()(void *p) const
+{
+	::munmap(p, len);
+}
+
+BpfObject::~BpfObject() = default;
 
 std::uint32_t match_bits_words(std::uint32_t max_entries)
 {
@@ -181,6 +193,8 @@ volatile std::uint64_t *match_generation(const BpfObject &o)
 	return reinterpret_cast<volatile std::uint64_t *>(&o.skel().bss->dp_match_gen);
 }
 std::span<volatile std::uint64_t> match_bits(const BpfObject &o) { return o.match_bits(); }
+std::span<volatile std::uint32_t> port_words(const BpfObject &o) { return o.port_words(); }
+std::span<volatile std::uint32_t> vni_words(const BpfObject &o) { return o.vni_words(); }
 int map_fd_profile(const BpfObject &o) { return bpf_map__fd(o.skel().maps.dp_profile); }
 int map_fd_policer(const BpfObject &o) { return bpf_map__fd(o.skel().maps.dp_policer); }
 int map_fd_profile_stats(const BpfObject &o) { return bpf_map__fd(o.skel().maps.dp_profile_stats); }

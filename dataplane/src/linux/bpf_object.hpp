@@ -9,8 +9,10 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 struct mirror_bpf;
+struct bpf_map;
 
 namespace evpnmon::dp::linux_dp {
 
@@ -36,6 +38,9 @@ public:
 	void unpin();
 	// dp_match_bits, mapped for the object's lifetime.
 	std::span<volatile std::uint64_t> match_bits() const { return match_bits_; }
+	// dp_port_word and dp_vni_word (evpnmon_kinds.h), mapped likewise.
+	std::span<volatile std::uint32_t> port_words() const { return port_words_; }
+	std::span<volatile std::uint32_t> vni_words() const { return vni_words_; }
 
 private:
 	struct Deleter {
@@ -45,7 +50,16 @@ private:
 	UniqueFd lock_; // flock on pin_dir, held for the object's lifetime
 	std::string pin_dir_;
 	bool adopted_ = false;
+	template <class Word>
+	std::span<volatile Word> map_words(bpf_map *map, std::size_t words, const char *name);
+
+	struct Unmap {
+		std::size_t len;
+		void operator()(void *p) const;
+	};
+	std::vector<std::unique_ptr<void, Unmap>> mappings_;
 	std::span<volatile std::uint64_t> match_bits_;
+	std::span<volatile std::uint32_t> port_words_, vni_words_;
 };
 
 // The number of 64-bit words of dp_match_bits for maps of max_entries
@@ -75,6 +89,9 @@ int map_fd_server(const BpfObject &o);
 volatile std::uint64_t *match_generation(const BpfObject &o);
 // dp_match_bits (EntryStore sets and clears its bits).
 std::span<volatile std::uint64_t> match_bits(const BpfObject &o);
+// dp_port_word (the facade writes its ports), dp_vni_word (EntryStore).
+std::span<volatile std::uint32_t> port_words(const BpfObject &o);
+std::span<volatile std::uint32_t> vni_words(const BpfObject &o);
 int map_fd_profile(const BpfObject &o);
 int map_fd_policer(const BpfObject &o);
 int map_fd_profile_stats(const BpfObject &o);

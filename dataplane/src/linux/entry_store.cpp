@@ -24,7 +24,7 @@ std::error_code errno_code(int r)
 static_assert(kDefaultMaxProfiles == DP_MAX_PROFILES);
 
 EntryStore::EntryStore(MapFds fds, dp_u32 max_entries, dp_u32 max_profiles)
-    : fds_(fds), match_bits_(fds.match_bits), max_entries_(max_entries),
+    : fds_(fds), match_bits_(fds.match_bits), vni_words_(fds.vni_words), max_entries_(max_entries),
       max_profiles_(max_profiles),
       ncpus_(libbpf_num_possible_cpus())
 {
@@ -1186,12 +1186,14 @@ std::error_code EntryStore::add_kinds(const EntryKey &key, const Action &a)
 		auto &r = vni_kinds_[key.vni];
 		const dp_u32 before = r.word();
 		r.n[index(bit)]++;
-		if (r.word() != before)
+		if (r.word() != before) {
 			if (int e = write_kinds(fds_.vni_kinds, key.vni, r.word())) {
 				if (--r.n[index(bit)] == 0 && !before)
 					vni_kinds_.erase(key.vni);
 				return errno_code(e); // E2BIG when full
 			}
+			vni_words_.set(key.vni, r.word());
+		}
 	}
 	if (port && pbit) {
 		auto &r = port_kinds_[port];
@@ -1217,20 +1219,24 @@ void EntryStore::drop_kinds(const EntryKey &key, const Action &a)
 	const dp_u32 bit = entry_kind_bit(key);
 	const dp_u32 port = port_of(a);
 	const dp_u32 pbit = key.kind == EntryKind::Decap ? DP_KIND_F_DECAP_PORT : bit;
-	auto drop = [this](auto &refs, dp_u32 k, dp_u32 b, int fd) {
+	// The word after the change; kUnchanged: none.
+	constexpr dp_u32 kUnchanged = ~0u;
+	auto drop = [this](auto &refs, dp_u32 k, dp_u32 b, int fd) -> dp_u32 {
 		auto it = refs.find(k);
 		if (it == refs.end())
-			return;
+			return kUnchanged;
 		auto &c = it->second.n[static_cast<std::size_t>(__builtin_ctz(b))];
 		if (c == 0 || --c > 0)
-			return;
+			return kUnchanged;
 		const dp_u32 w = it->second.word();
 		write_kinds(fd, k, w);
 		if (!w)
 			refs.erase(it);
+		return w;
 	};
 	if (bit)
-		drop(vni_kinds_, key.vni, bit, fds_.vni_kinds);
+		if (const dp_u32 w = drop(vni_kinds_, key.vni, bit, fds_.vni_kinds); w != kUnchanged)
+			vni_words_.set(key.vni, w);
 	if (port && pbit)
 		drop(port_kinds_, port, pbit, fds_.srv_port);
 	if (a.kind == Action::Kind::Server && pbit)
@@ -1275,6 +1281,10 @@ void EntryStore::rebuild_kinds()
 		for (auto k : stale)
 			bpf_map_delete_elem(fd, &k);
 	}
+	std::map<dp_u32, dp_u32> words;
+	for (const auto &[vni, r] : vni_kinds_)
+		words.emplace(vni, r.word());
+	vni_words_.rewrite(words);
 }
 
 } // namespace evpnmon::dp::linux_dp

@@ -54,6 +54,7 @@
 
 #include "../codec.hpp"
 #include "match_bits.hpp"
+#include "vni_words.hpp"
 
 #include <evpnmon/dataplane/dataplane.hpp>
 #include <evpnmon/dataplane/types.hpp>
@@ -82,6 +83,9 @@ struct MapFds {
 	// dp_match_bits, mapped (required): the bits of the keys that have
 	// a dp_match element.
 	std::span<volatile std::uint64_t> match_bits;
+	// dp_vni_word, mapped (evpnmon_kinds.h); empty: none (the programs
+	// then read nothing of it: tests of the store alone).
+	std::span<volatile std::uint32_t> vni_words;
 	// true: this process created the maps, so every entry slot's counters
 	// are zero until a slot is used (a slot taken for the first time needs
 	// no zeroing write); false: adopted maps, any slot may hold counts.
@@ -257,6 +261,7 @@ private:
 
 	MapFds fds_;
 	MatchBits match_bits_; // set before a key's element exists, cleared after
+	VniWords vni_words_;   // in front of dp_vni_kinds, written after it
 	dp_u32 max_entries_;
 	dp_u32 max_profiles_;
 	int ncpus_;

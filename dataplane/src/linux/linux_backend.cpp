@@ -3,6 +3,7 @@
 // pinned BPF maps, local MAC learning from the bridge FDB.
 #include "bpf_object.hpp"
 #include "codec.hpp"
+#include "evpnmon_kinds.h"
 #include "entry_store.hpp"
 #include "fdb_listener.hpp"
 #include "links.hpp"
@@ -139,6 +140,7 @@ private:
 	// The pins of the tcx links this run holds.
 	std::set<std::string> owned_links() const;
 	void detach_port(std::uint32_t ifindex);
+	void set_port_word(std::uint32_t ifindex, dp_u32 word);
 	void on_link(const FdbListener::LinkEvent &ev);
 	void relist_ports();
 	void note_mac(const MacEvent &ev);
@@ -219,8 +221,8 @@ LinuxDataplane::LinuxDataplane(const Config &cfg) : cfg_(cfg)
 			   map_fd_policer(*bpf_), map_fd_profile_stats(*bpf_),
 			   map_fd_erspan(*bpf_), map_fd_erspan_seq(*bpf_),
 			   map_fd_erspan_stats(*bpf_), map_fd_vni_kinds(*bpf_),
-			   match_generation(*bpf_), match_bits(*bpf_), !bpf_->adopted(),
-			   map_fd_server(*bpf_)},
+			   match_generation(*bpf_), match_bits(*bpf_), vni_words(*bpf_),
+			   !bpf_->adopted(), map_fd_server(*bpf_)},
 		    cfg_.max_entries, cfg_.max_profiles);
 		erspan_filter_ = std::make_unique<TcFilter>(
 		    static_cast<int>(erspan_->ifindex()), prog_fd_erspan(*bpf_),
@@ -282,6 +284,7 @@ void LinuxDataplane::attach_port(std::uint32_t ifindex, std::uint32_t vni)
 {
 	port_vni_[ifindex] = vni;
 	bpf_map_update_elem(map_fd_port_vni(*bpf_), &ifindex, &vni, BPF_ANY);
+	set_port_word(ifindex, DP_PORT_W_PRESENT | vni);
 	try {
 		attach_filters(ifindex);
 	} catch (const std::system_error &) {
@@ -420,9 +423,19 @@ std::error_code LinuxDataplane::remove(const EntryKey &k)
 	return ec;
 }
 
+// A port below DP_PORT_WORDS is read from its word, one above from
+// dp_port_vni (both written; the word after the element, cleared before).
+void LinuxDataplane::set_port_word(std::uint32_t ifindex, dp_u32 word)
+{
+	const auto words = port_words(*bpf_);
+	if (ifindex < words.size())
+		words[ifindex] = word;
+}
+
 void LinuxDataplane::detach_port(std::uint32_t ifindex)
 {
 	port_vni_.erase(ifindex);
+	set_port_word(ifindex, 0);
 	bpf_map_delete_elem(map_fd_port_vni(*bpf_), &ifindex);
 	egress_filters_.erase(ifindex);
 	filters_.erase(ifindex); // detach fails quietly if the device is gone
@@ -563,6 +576,14 @@ void LinuxDataplane::configure_maps()
 		if (bpf_map_update_elem(fd, &ifindex, &vni, BPF_ANY))
 			throw std::system_error(errno, std::generic_category(),
 						"dataplane/linux: write port map");
+	// The words in front of it: ours, and none for any other ifindex.
+	const auto words = port_words(*bpf_);
+	for (dp_u32 i = 0; i < words.size(); ++i) {
+		auto it = port_vni_.find(i);
+		const dp_u32 want = it == port_vni_.end() ? 0 : DP_PORT_W_PRESENT | it->second;
+		if (words[i] != want)
+			words[i] = want;
+	}
 	forget_port_macs(0); // a previous run's MACs on ports gone since
 }
 
