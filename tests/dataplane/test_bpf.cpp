@@ -681,6 +681,23 @@ void set_word(const std::string &map, dp_u32 key, std::optional<dp_u32> word)
 	::close(fd);
 }
 
+// The number of elements of a pinned hash map.
+std::size_t element_count(const std::string &map)
+{
+	const int fd = bpf_obj_get((g_pin + "/" + map).c_str());
+	REQUIRE(fd >= 0);
+	std::size_t n = 0;
+	std::vector<std::uint8_t> key(64), next(64);
+	void *prev = nullptr;
+	while (bpf_map_get_next_key(fd, prev, next.data()) == 0) {
+		++n;
+		key = next;
+		prev = key.data();
+	}
+	::close(fd);
+	return n;
+}
+
 // Word `index` of dp_port_word or dp_vni_word (two 32-bit words per
 // 8-octet element, evpnmon_kinds.h).
 dp_u32 word_at(const std::string &map, dp_u32 index)
@@ -1540,5 +1557,18 @@ TEST_CASE("servers: a server removed just before a restart is not adopted")
 	// gets a slot of its own.
 	REQUIRE_FALSE(h.dataplane().set_server(sk, remote));
 	CHECK(h.dataplane().servers().size() == 1);
+	// The adopted keyless slot may have been reaped by set_server if the
+	// start took longer than the grace; the new server's is there.
+	const std::size_t before = element_count("dp_server");
+	CHECK((before == 1 || before == 2));
 	REQUIRE_FALSE(h.dataplane().remove_server(sk));
+	// The removed server's element stays, keyless, until its grace has
+	// passed and a flush reaps it (remove_server reaps nothing).
+	CHECK(element_count("dp_server") == before);
+	const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+	while (element_count("dp_server") != 0 && std::chrono::steady_clock::now() < deadline) {
+		std::this_thread::sleep_for(std::chrono::milliseconds(20));
+		REQUIRE_FALSE(h.dataplane().flush());
+	}
+	CHECK(element_count("dp_server") == 0);
 }
