@@ -25,8 +25,9 @@ static_assert(kDefaultMaxProfiles == DP_MAX_PROFILES);
 
 EntryStore::EntryStore(MapFds fds, dp_u32 max_entries, dp_u32 max_profiles)
     : fds_(fds), match_bits_(fds.match_bits), vni_words_(fds.vni_words), max_entries_(max_entries),
-      max_profiles_(max_profiles),
-      ncpus_(libbpf_num_possible_cpus())
+      max_profiles_(max_profiles), ncpus_(libbpf_num_possible_cpus()),
+      prof_slots_(max_profiles, kProfileGrace), srv_slots_(max_entries, kProfileGrace),
+      er_slots_(DP_MAX_ERSPAN, kProfileGrace)
 {
 	if (ncpus_ <= 0)
 		throw std::system_error(-ncpus_, std::generic_category(),
@@ -115,17 +116,13 @@ EntryStore::EntryStore(MapFds fds, dp_u32 max_entries, dp_u32 max_profiles)
 		used.insert(idx);
 	}
 	if (!prof_owner_.empty())
-		prof_next_ = std::max(prof_next_, prof_owner_.rbegin()->first + 1);
-	for (dp_u32 i = 1; i < prof_next_; ++i)
-		if (!prof_owner_.contains(i))
-			retired_.emplace_back(i, std::chrono::steady_clock::now());
+		prof_slots_.adopt_up_to(prof_owner_.rbegin()->first);
+	prof_slots_.retire_unowned([&](dp_u32 i) { return prof_owner_.contains(i); });
 	if (!er_owner_.empty())
-		er_next_ = er_owner_.rbegin()->first + 1;
-	for (dp_u32 i = 1; i < er_next_; ++i)
-		if (!er_owner_.contains(i))
-			er_retired_.emplace_back(i, std::chrono::steady_clock::now());
+		er_slots_.adopt_up_to(er_owner_.rbegin()->first);
+	er_slots_.retire_unowned([&](dp_u32 i) { return er_owner_.contains(i); });
 	// Slots no adopted entry names: nothing sends copies there any more.
-	for (dp_u32 i = er_next_; i < DP_MAX_ERSPAN; ++i) {
+	for (dp_u32 i = er_slots_.next(); i < DP_MAX_ERSPAN; ++i) {
 		dp_erspan d{};
 		if (bpf_map_lookup_elem(fds_.erspan, &i, &d) == 0 && d.collector) {
 			const dp_erspan none{};
@@ -242,16 +239,11 @@ std::error_code EntryStore::acquire_profile(const EntryKey &key,
 		slot = it->second.idx;
 		return {};
 	}
-	reap_profiles();
-	dp_u32 idx;
-	if (!prof_free_.empty()) {
-		idx = prof_free_.back();
-		prof_free_.pop_back();
-	} else if (prof_next_ < max_profiles_) {
-		idx = prof_next_++;
-	} else {
+	prof_slots_.reap();
+	const auto taken = prof_slots_.take();
+	if (!taken)
 		return std::make_error_code(std::errc::no_buffer_space);
-	}
+	const dp_u32 idx = *taken;
 	// Counters, bucket, then the profile: nothing references the slot
 	// yet (make before break).
 	std::vector<dp_profile_stats> zero(static_cast<std::size_t>(ncpus_));
@@ -263,7 +255,7 @@ std::error_code EntryStore::acquire_profile(const EntryKey &key,
 	if (!r)
 		r = bpf_map_update_elem(fds_.profile, &idx, &pr, BPF_ANY);
 	if (r) {
-		prof_free_.push_back(idx);
+		prof_slots_.put_back(idx);
 		return errno_code(r);
 	}
 	profiles_.emplace(pk, ProfSlot{idx, 1});
@@ -285,18 +277,7 @@ void EntryStore::release_profile(dp_u32 slot)
 	if (it != profiles_.end())
 		profiles_.erase(it);
 	prof_owner_.erase(o);
-	retired_.emplace_back(slot, std::chrono::steady_clock::now());
-}
-
-void EntryStore::reap_profiles(bool all)
-{
-	const auto now = std::chrono::steady_clock::now();
-	std::erase_if(retired_, [&](const auto &r) {
-		if (!all && now - r.second < kProfileGrace)
-			return false;
-		prof_free_.push_back(r.first);
-		return true;
-	});
+	prof_slots_.retire(slot);
 }
 
 std::error_code EntryStore::acquire_erspan(const Action &a, dp_u32 &slot)
@@ -309,22 +290,11 @@ std::error_code EntryStore::acquire_erspan(const Action &a, dp_u32 &slot)
 		slot = it->second.idx;
 		return {};
 	}
-	const auto now = std::chrono::steady_clock::now();
-	std::erase_if(er_retired_, [&](const auto &r) {
-		if (now - r.second < kProfileGrace)
-			return false;
-		er_free_.push_back(r.first);
-		return true;
-	});
-	dp_u32 idx;
-	if (!er_free_.empty()) {
-		idx = er_free_.back();
-		er_free_.pop_back();
-	} else if (er_next_ < DP_MAX_ERSPAN) {
-		idx = er_next_++;
-	} else {
+	er_slots_.reap();
+	const auto taken = er_slots_.take();
+	if (!taken)
 		return std::make_error_code(std::errc::no_buffer_space);
-	}
+	const dp_u32 idx = *taken;
 	// Counters and sequence first, then the destination: nothing names
 	// the slot yet (make before break).
 	std::vector<dp_erspan_stats> zero(static_cast<std::size_t>(ncpus_));
@@ -336,7 +306,7 @@ std::error_code EntryStore::acquire_erspan(const Action &a, dp_u32 &slot)
 	if (!r)
 		r = bpf_map_update_elem(fds_.erspan, &idx, &d, BPF_ANY);
 	if (r) {
-		er_free_.push_back(idx);
+		er_slots_.put_back(idx);
 		return errno_code(r);
 	}
 	erspans_.emplace(a.erspan, ErSlot{idx, 1});
@@ -358,7 +328,7 @@ void EntryStore::release_erspan(dp_u32 slot)
 	if (it != erspans_.end())
 		erspans_.erase(it);
 	er_owner_.erase(o);
-	er_retired_.emplace_back(slot, std::chrono::steady_clock::now());
+	er_slots_.retire(slot);
 }
 
 dp_action EntryStore::raw_action(const Rec &rec) const
@@ -732,13 +702,12 @@ std::error_code EntryStore::room_for(const Entry &entry) const
 		if (g != by_match_.end() && g->second.size() >= DP_MAX_ACTIONS)
 			return std::make_error_code(std::errc::no_buffer_space);
 	}
-	if (!decap && entry.options.has_profile() && prof_free_.empty() && retired_.empty() &&
-	    prof_next_ >= max_profiles_ &&
+	if (!decap && entry.options.has_profile() && prof_slots_.exhausted() &&
 	    !profiles_.contains(ProfKey{entry.key.session, entry.options}))
 		return std::make_error_code(std::errc::no_buffer_space);
 	const Action a = codec::normalized(entry.action);
-	if (a.kind == Action::Kind::Erspan && er_free_.empty() && er_retired_.empty() &&
-	    er_next_ >= DP_MAX_ERSPAN && !erspans_.contains(a.erspan))
+	if (a.kind == Action::Kind::Erspan && er_slots_.exhausted() &&
+	    !erspans_.contains(a.erspan))
 		return std::make_error_code(std::errc::no_buffer_space);
 	return {};
 }
@@ -754,11 +723,9 @@ std::error_code EntryStore::make_room(const Entry &entry)
 	const bool slots = fresh && free_.empty() && next_ >= max_entries_ &&
 			   recs_.size() < max_entries_ && waiting_.idx;
 	const bool profs = entry.key.kind != EntryKind::Decap && entry.options.has_profile() &&
-			   prof_free_.empty() && retired_.empty() && prof_next_ >= max_profiles_ &&
-			   waiting_.prof;
+			   prof_slots_.exhausted() && waiting_.prof;
 	const bool ers = codec::normalized(entry.action).kind == Action::Kind::Erspan &&
-			 er_free_.empty() && er_retired_.empty() && er_next_ >= DP_MAX_ERSPAN &&
-			 waiting_.eslot;
+			 er_slots_.exhausted() && waiting_.eslot;
 	if (slots || profs || ers) {
 		write_pending(); // the removals waiting in the batch free theirs
 		ec = room_for(entry);
@@ -977,14 +944,10 @@ std::error_code EntryStore::write_server(dp_u32 slot, const ServerKey &key,
 
 void EntryStore::reap_servers(bool all)
 {
-	const auto now = std::chrono::steady_clock::now();
-	std::erase_if(srv_retired_, [&](const auto &r) {
-		if (!all && now - r.second < kProfileGrace)
-			return false;
-		if (int e = bpf_map_delete_elem(fds_.server, &r.first); e && e != -ENOENT)
-			return false; // its element stays: retried at the next reap
-		srv_free_.push_back(r.first);
-		return true;
+	srv_slots_.reap(all, [this](dp_u32 slot) {
+		// A slot whose element stays is retried at the next reap.
+		const int e = bpf_map_delete_elem(fds_.server, &slot);
+		return !e || e == -ENOENT;
 	});
 }
 
@@ -1021,17 +984,12 @@ std::error_code EntryStore::set_server(const ServerKey &key, const Action &targe
 	reap_servers();
 	auto it = servers_.find(key);
 	if (it == servers_.end()) {
-		dp_u32 slot;
-		if (!srv_free_.empty()) {
-			slot = srv_free_.back();
-			srv_free_.pop_back();
-		} else if (srv_next_ < max_entries_) {
-			slot = srv_next_++;
-		} else {
+		const auto taken = srv_slots_.take();
+		if (!taken)
 			return std::make_error_code(std::errc::argument_list_too_long);
-		}
+		const dp_u32 slot = *taken;
 		if (auto ec = write_server(slot, key, t)) {
-			srv_free_.push_back(slot);
+			srv_slots_.put_back(slot);
 			return ec; // E2BIG: the map is full
 		}
 		servers_.emplace(key, ServerRec{slot, t});
@@ -1081,7 +1039,7 @@ std::error_code EntryStore::remove_server(const ServerKey &key)
 	v.target = codec::action(it->second.target);
 	if (int r = bpf_map_update_elem(fds_.server, &it->second.slot, &v, BPF_EXIST))
 		return errno_code(r); // nothing changed; the caller retries
-	srv_retired_.emplace_back(it->second.slot, std::chrono::steady_clock::now());
+	srv_slots_.retire(it->second.slot);
 	srv_owner_.erase(it->second.slot);
 	servers_.erase(it);
 	return {};
@@ -1106,7 +1064,7 @@ void EntryStore::adopt_servers()
 			bpf_map_delete_elem(fds_.server, &slot);
 			continue;
 		}
-		srv_next_ = std::max(srv_next_, slot + 1);
+		srv_slots_.adopt_up_to(slot);
 		dp_server_val v{};
 		if (bpf_map_lookup_elem(fds_.server, &slot, &v) != 0)
 			continue;
@@ -1132,9 +1090,7 @@ void EntryStore::adopt_servers()
 	}
 	// Every other slot below the highest waits for the grace time (a
 	// packet may still read its element), then its element goes.
-	for (dp_u32 i = 1; i < srv_next_; ++i)
-		if (!srv_owner_.contains(i))
-			srv_retired_.emplace_back(i, std::chrono::steady_clock::now());
+	srv_slots_.retire_unowned([&](dp_u32 i) { return srv_owner_.contains(i); });
 }
 
 dp_u32 EntryStore::KindRefs::word() const

@@ -54,6 +54,7 @@
 
 #include "../codec.hpp"
 #include "match_bits.hpp"
+#include "slot_pool.hpp"
 #include "vni_words.hpp"
 
 #include <evpnmon/dataplane/dataplane.hpp>
@@ -177,7 +178,6 @@ private:
 	std::error_code acquire_profile(const EntryKey &key,
 					const session::Options &options, dp_u32 &slot);
 	void release_profile(dp_u32 slot);
-	void reap_profiles(bool all = false);
 	// The destination slot of an ERSPAN action (one more user), or 0.
 	std::error_code acquire_erspan(const Action &a, dp_u32 &slot);
 	void release_erspan(dp_u32 slot);
@@ -275,9 +275,7 @@ private:
 	std::vector<dp_stats> zero_stats_; // one per possible CPU
 	std::map<ProfKey, ProfSlot> profiles_;
 	std::map<dp_u32, ProfKey> prof_owner_;
-	std::vector<dp_u32> prof_free_;
-	std::vector<std::pair<dp_u32, std::chrono::steady_clock::time_point>> retired_;
-	dp_u32 prof_next_ = 1;
+	SlotPool prof_slots_;
 	struct ErSlot {
 		dp_u32 idx;
 		std::size_t refs;
@@ -295,9 +293,7 @@ private:
 	};
 	std::map<ServerKey, ServerRec> servers_;
 	std::map<dp_u32, ServerKey> srv_owner_;
-	std::vector<dp_u32> srv_free_;
-	std::vector<std::pair<dp_u32, std::chrono::steady_clock::time_point>> srv_retired_;
-	dp_u32 srv_next_ = 1;
+	SlotPool srv_slots_;
 	void adopt_servers();
 	std::error_code write_server(dp_u32 slot, const ServerKey &key, const Action &target);
 	// Slots past their grace: elements deleted, slots free (all: now).
@@ -306,9 +302,7 @@ private:
 	// an add the kernel refuses changes nothing.
 	std::error_code shift_port_kinds(dp_u32 port, const std::array<std::size_t, 9> &kinds,
 					 int sign);
-	std::vector<dp_u32> er_free_;
-	std::vector<std::pair<dp_u32, std::chrono::steady_clock::time_point>> er_retired_;
-	dp_u32 er_next_ = 1;
+	SlotPool er_slots_;
 	std::size_t adopted_ = 0;
 };
 
