@@ -8,7 +8,7 @@
  * would have missed, and the outcome is the same as with every lookup.
  *   dp_vni_kinds[VNI]     kinds of the entries 1/2 installed in the VNI
  *                         (absent: none; the mirror program returns at
- *                         once);
+ *                         once); read through dp_vni_word (below);
  *   dp_srv_port[ifindex]  kinds of the entries 1/2 whose action is
  *                         LocalPort(ifindex) (the egress rule looks only
  *                         for those), plus DP_KIND_F_DECAP_PORT if an

@@ -1043,6 +1043,14 @@ TEST_CASE("port and VNI words: VNIs of one residue, a port beyond the words, a r
 		REQUIRE_FALSE(dp.install(a));
 		CHECK(copies_of(h, frame, "h1") == to_srv);
 		CHECK(copies_of(h, frame, "hi") == to_srv); // through dp_port_vni
+		// h1 is read from its word, not from dp_port_vni: without the
+		// word it is no port to the program.
+		const dp_u32 h1 = h.ifindex("h1");
+		set_word_at("dp_port_word", h1, 0);
+		CHECK(map_word("dp_port_vni", h1) == 100u);
+		CHECK(copies_of(h, frame, "h1").empty());
+		set_word_at("dp_port_word", h1, DP_PORT_W_PRESENT | 100);
+		CHECK(copies_of(h, frame, "h1") == to_srv);
 		CHECK(copies_of(h, frame, "c1").empty());
 		// The second VNI of the residue spills into dp_vni_kinds.
 		const Entry b = kind_entry(h, EntryKind::MirrorDest, other, kB, "", "srv");

@@ -10,6 +10,8 @@
 #include "evpnmon_kinds.h"
 #include "vni_words.hpp"
 
+#include <sys/mman.h>
+
 #include <cstdint>
 #include <map>
 #include <random>
@@ -122,6 +124,34 @@ TEST_CASE("VNI words: random changes of VNIs sharing four residues, then a rewri
 			if (i != 1 && i != 2 && i != 4095 && i != 65535)
 				REQUIRE(f.mem[i] == 0);
 	}
+}
+
+// On a restart the previous run's programs read the words while they are
+// placed again: a word stored before its residue's every VNI is placed
+// (an owner without its spill bit yet) would hide a spilled VNI. Over
+// words that are already right, rewrite() stores nothing: they are
+// read-only here, and any store would fault.
+TEST_CASE("VNI words: a rewrite over right words stores nothing, not even for a moment")
+{
+	const std::size_t len = DP_VNI_WORDS * sizeof(std::uint32_t);
+	void *p = ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	REQUIRE(p != MAP_FAILED);
+	std::span<volatile std::uint32_t> span{static_cast<volatile std::uint32_t *>(p),
+					       DP_VNI_WORDS};
+	// Residue 100: owner 100, two spilled (the owner's word without its
+	// spill bit would hide them); residue 7: owner 7 alone.
+	const Hash model = {{7, DP_KIND_F_SRC_MAC},
+			    {100, DP_KIND_F_DST_MAC},
+			    {100 + DP_VNI_WORDS, DP_KIND_F_SRC_V4},
+			    {100 + 2 * DP_VNI_WORDS, DP_KIND_F_DST_V6}};
+	VniWords(span).rewrite(model);
+	REQUIRE(span[100] ==
+		(100 | DP_KIND_F_DST_MAC << DP_VNI_W_KINDS_SHIFT | DP_VNI_W_SPILL));
+	REQUIRE(::mprotect(p, len, PROT_READ) == 0);
+	VniWords again{span};
+	again.rewrite(model); // faults if anything is stored
+	CHECK(again.spilled() == 2);
+	::munmap(p, len);
 }
 
 TEST_CASE("VNI words: a map of another size is refused; no map keeps only the count")

@@ -569,6 +569,12 @@ void LinuxDataplane::configure_maps()
 		k = next;
 		prev = &k;
 	}
+	// The words in front of it: none for any other ifindex (cleared
+	// before the elements go), ours (written after ours are).
+	const auto words = port_words(*bpf_);
+	for (dp_u32 i = 0; i < words.size(); ++i)
+		if (words[i] && !port_vni_.contains(i))
+			words[i] = 0;
 	for (auto o : old)
 		if (!port_vni_.contains(o))
 			bpf_map_delete_elem(fd, &o);
@@ -576,14 +582,9 @@ void LinuxDataplane::configure_maps()
 		if (bpf_map_update_elem(fd, &ifindex, &vni, BPF_ANY))
 			throw std::system_error(errno, std::generic_category(),
 						"dataplane/linux: write port map");
-	// The words in front of it: ours, and none for any other ifindex.
-	const auto words = port_words(*bpf_);
-	for (dp_u32 i = 0; i < words.size(); ++i) {
-		auto it = port_vni_.find(i);
-		const dp_u32 want = it == port_vni_.end() ? 0 : DP_PORT_W_PRESENT | it->second;
-		if (words[i] != want)
-			words[i] = want;
-	}
+	for (const auto &[ifindex, vni] : port_vni_)
+		if (ifindex < words.size() && words[ifindex] != (DP_PORT_W_PRESENT | vni))
+			words[ifindex] = DP_PORT_W_PRESENT | vni;
 	forget_port_macs(0); // a previous run's MACs on ports gone since
 }
 

@@ -3,6 +3,7 @@
 #include "evpnmon_kinds.h"
 
 #include <stdexcept>
+#include <utility>
 #include <vector>
 
 namespace evpnmon::dp::linux_dp {
@@ -68,10 +69,17 @@ void VniWords::set(dp_u32 vni, dp_u32 kinds)
 
 void VniWords::rewrite(const std::map<dp_u32, dp_u32> &kinds)
 {
+	// Placed without a store: the previous run's programs read the words
+	// meanwhile, and a word written before its residue's every VNI is
+	// placed (an owner without the spill bit yet) would hide a spilled
+	// VNI. Then each word is stored once: its old value and its new one
+	// both answer right against dp_vni_kinds, already rebuilt.
+	const auto words = std::exchange(words_, {});
 	slots_.clear();
 	spilled_.clear();
 	for (const auto &[vni, k] : kinds)
 		set(vni, k);
+	words_ = words;
 	if (words_.empty())
 		return;
 	for (dp_u32 i = 0; i < words_.size(); ++i) {

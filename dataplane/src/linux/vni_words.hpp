@@ -32,12 +32,13 @@ public:
 
 	// The VNI's kinds are now `kinds` (0: none), after dp_vni_kinds.
 	void set(dp_u32 vni, dp_u32 kinds);
-	// After a restart: places every VNI of `kinds` (ascending, so the
-	// same words whatever the order of the calls before) and writes the
-	// words that differ; a word no VNI of `kinds` needs is cleared.
+	// After a restart, once dp_vni_kinds holds `kinds`: places every VNI
+	// (ascending, so the same words whatever the order of the calls
+	// before), then stores each word that differs, once; a word no VNI
+	// of `kinds` needs is cleared.
 	void rewrite(const std::map<dp_u32, dp_u32> &kinds);
 
-	// The VNIs whose kinds are read from dp_vni_kinds (tests, dpctl).
+	// The VNIs whose kinds are read from dp_vni_kinds (tests).
 	std::size_t spilled() const { return spilled_.size(); }
 
 private:
