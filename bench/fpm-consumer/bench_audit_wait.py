@@ -153,9 +153,8 @@ def run(build, n, moves, work, rng):
                                        + open(log_path).read()[-1500:])
                 for line in log.lines():
                     # a build with server slots writes the server's target
-                    # once (its two entries follow); one without replaces both
-                    if re.search(r'reconcile: \+0 ~2 -0 |reconcile: .* servers moved 1 '
-                                 r'\(entries followed 2\)', line):
+                    # once (its two entries name it); one without replaces both
+                    if re.search(r'reconcile: \+0 ~2 -0 |reconcile: .* servers moved 1\b', line):
                         done = seconds_of_day(line.split()[0])
                 time.sleep(0.001)
             # the log truncates to whole ms: up to 1 ms early

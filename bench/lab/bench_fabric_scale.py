@@ -38,7 +38,8 @@ Per run:
      (`lab.move_link`, gratuitous ARP). Every leaf must re-point all its
      2 x sessions entries (rule R4: the action names the server's VTEP):
      they name the server, so a leaf writes the server's new target once
-     and its entries follow (the reconcile line's "entries followed").
+     (the reconcile line's "servers moved"; builds before the entries
+     named their server in the consumer too logged "entries followed").
      Times from the capture in serv21's namespace: GARP -> first copy of
      vm101's traffic at the new port ("mirroring resumes"), against the
      fabric's own type-2 move (GARP -> first known-unicast VXLAN frame from
@@ -60,7 +61,7 @@ Per run:
      baseline), until every leaf's zebra holds them (`show evpn vni 100
      json`, polled: cheap).
 Per-leaf completion times come from the consumers' own log lines
-(`reconcile: +I ~R -D =U [servers moved S (entries followed F)]`, UTC with ms): asking 32 busy consumers for their
+(`reconcile: +I ~R -D =U [servers moved S]`, UTC with ms): asking 32 busy consumers for their
 20,000-entry state documents took seconds per call and slowed down the very
 convergence it measured. Memory is sampled before the first evpnmon-ctl read
 (one read grows a consumer's heap by its state document), and again after.
@@ -173,7 +174,8 @@ def expected(gf: GenFabric, sessions: int, server_leaf: str) -> dict[str, dict[s
 
 
 RECONCILE_RE = re.compile(r"^(\d\d):(\d\d):(\d\d)\.(\d{3}) \S+ \S+: reconcile: \+(\d+) ~(\d+) -(\d+) =(\d+)(.*)$")
-FOLLOWED_RE = re.compile(r"entries followed (\d+)")
+FOLLOWED_RE = re.compile(r"entries followed (\d+)")  # older builds
+SERVERS_RE = re.compile(r"servers moved (\d+)")
 
 
 def _utc_day_start(t: float) -> float:
@@ -183,7 +185,7 @@ def _utc_day_start(t: float) -> float:
 class ReconcileLog:
     """The consumers' own record of their passes: every reconcile that changed
     something logs `HH:MM:SS.mmm fpm-consumer info: reconcile: +I ~R -D =U`,
-    with ` servers moved S (entries followed F)` when entries followed a move
+    with ` servers moved S` when server targets changed
     (UTC, ms) to its output file. Reading those files costs the fabric
     nothing, unlike asking each consumer for its 20,000 entries."""
 
@@ -227,10 +229,12 @@ class ReconcileLog:
                 changed = 0
                 for t, i, r, d, u, rest in self.lines(leaf, t_wall0):
                     # entries that followed their server's move (one write
-                    # of its target) are re-pointed too
+                    # of its target) are re-pointed too: counted by older
+                    # builds; now every entry naming a moved server is
                     fm = FOLLOWED_RE.search(rest)
                     f = int(fm.group(1)) if fm else 0
-                    changed += i + r + f
+                    moved = need_changed[leaf] if SERVERS_RE.search(rest) and not fm else 0
+                    changed += i + r + f + moved
                     passes[leaf] = passes.get(leaf, 0) + 1
                     if "errors" in rest:
                         errors[leaf] = rest.strip()

@@ -79,6 +79,7 @@ public:
 	bool with_servers = false;
 	std::map<dp::ServerKey, dp::Action> targets;
 	std::uint64_t set_server_calls = 0;
+	bool fail_set_server = false; // as a backend refusing the write
 	bool batch_open = false;
 	std::set<dp::ServerKey> named_until_flush;
 	void leave(const dp::Entry &e)
@@ -91,6 +92,8 @@ public:
 		if (!with_servers)
 			return Dataplane::set_server(k, target);
 		++set_server_calls;
+		if (fail_set_server)
+			return std::make_error_code(std::errc::io_error);
 		targets[k] = target;
 		return {};
 	}

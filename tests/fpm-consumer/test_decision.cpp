@@ -586,3 +586,34 @@ TEST_CASE("collector sessions the shared validator refuses are invalid: no entry
 		CHECK(v->engine->desired().counters.invalid == 6);
 	}
 }
+
+TEST_CASE("two servers under one HOST ID conflict, even behind one port (R4)")
+{
+	consumer::MacTable macs;
+	consumer::RouteTable routes;
+	consumer::DecisionConfig cfg;
+	cfg.local_vnis = {kVni};
+	const Mac serv22{0x02, 0, 0, 0, 0x00, 0x22};
+	// Both behind port 7 (a switch below it): the entry 3 of HOST ID 21
+	// would send both servers' copies to one port, whoever they are for.
+	macs.set(consumer::MacSource::Local, kVni, SERV21, consumer::MacLocation::local(7));
+	macs.set(consumer::MacSource::Local, kVni, serv22, consumer::MacLocation::local(7));
+	std::map<consumer::SessionKey, consumer::Session> sessions;
+	for (auto s : {make_session(VM210, SERV21, 21), make_session(VM211, serv22, 21)})
+		sessions.emplace(s.key, s);
+	const auto d = consumer::decide(sessions, macs, routes, cfg);
+	CHECK(d.counters.conflicts == 1);
+	// The first in key order keeps entry 3, to its own server's port.
+	const dp::EntryKey decap{EntryKind::Decap, kVni, {}, 21, {}};
+	REQUIRE(d.entries.contains(decap));
+	CHECK(d.entries.at(decap).action == local_port(7));
+	const auto &views = d.sessions;
+	REQUIRE(views.size() == 2);
+	CHECK(views[0].status == consumer::SessionStatus::Active);
+	CHECK(views[1].status == consumer::SessionStatus::Conflict);
+	// Entries 1/2 name each session's own server, each with its target.
+	CHECK(d.entries.at(key(EntryKind::MirrorDest, VM210, 21)).action ==
+	      server_named(SERV21, 21));
+	CHECK(d.servers.at(dp::ServerKey{kVni, SERV21, 21}) == local_port(7));
+	CHECK(d.servers.at(dp::ServerKey{kVni, serv22, 21}) == local_port(7));
+}

@@ -48,28 +48,28 @@ void open_all(Engine &e)
 }
 
 // The entries as the dataplane holds them: naming their server, or, in a
-// dataplane without servers, with their own actions.
+// dataplane without servers, with their servers' targets.
 std::map<dp::EntryKey, dp::Entry> expected_entries(const consumer::Desired &d, bool servers)
 {
 	std::map<dp::EntryKey, dp::Entry> out;
 	for (const auto &[k, spec] : d.entries) {
 		consumer::EntrySpec held = spec;
-		if (!servers)
-			held.server.reset();
+		if (!servers && spec.server())
+			held.action = d.servers.at(*spec.server());
 		out.emplace(k, consumer::to_entry(k, held));
 	}
 	return out;
 }
 
-// The servers the dataplane must hold: those the entries name, each at the
-// entries' action.
+// The servers the dataplane must hold: those the entries name, each at its
+// target.
 std::map<dp::ServerKey, dp::Action> expected_servers(const consumer::Desired &d)
 {
 	std::map<dp::ServerKey, dp::Action> out;
 	for (const auto &[k, spec] : d.entries)
-		if (spec.server) {
-			auto [it, fresh] = out.emplace(*spec.server, spec.action);
-			REQUIRE((fresh || it->second == spec.action)); // one target per server
+		if (const auto *server = spec.server()) {
+			REQUIRE(d.servers.contains(*server)); // every server named has a target
+			out.emplace(*server, d.servers.at(*server));
 		}
 	return out;
 }
@@ -409,14 +409,12 @@ TEST_CASE("incremental decision equals the full pass after every random step")
 		CHECK(h.engine.counters().totals.installed > 100);
 		CHECK(h.engine.counters().totals.removed > 100);
 		CHECK(h.engine.counters().totals.replaced > 10);
-		// Servers moved: their entries followed, or were replaced
-		// without servers.
-		if (servers) {
+		// Servers moved: their targets changed, or, without servers,
+		// their entries were replaced.
+		if (servers)
 			CHECK(h.engine.counters().totals.server_moves > 10);
-			CHECK(h.engine.counters().totals.followed > 10);
-		} else {
-			CHECK(h.engine.counters().totals.followed == 0);
-		}
+		else
+			CHECK(h.engine.counters().totals.server_moves == 0);
 		// The dataplane drifted, and every audit since put it right.
 		CHECK(h.drifts > 10);
 	}
@@ -449,20 +447,123 @@ TEST_CASE("an unrelated MAC event and a host move leave the entries untouched")
 	h.engine.local_mac({dp::MacEvent::Kind::Learned, host, 5, kVni, 0});
 	h.engine.local_mac({dp::MacEvent::Kind::Learned, Mac{2, 9, 9, 9, 9, 9}, 5, kVni, 0});
 	CHECK(!h.engine.dirty());
-	// The server moves here: its session's entries follow it, with one
-	// change of its target and no write of their own.
+	// The server moves here: its session's entries stay, naming it; one
+	// change of its target moves them.
 	const auto set_calls = h.dp.set_server_calls;
 	h.engine.local_mac({dp::MacEvent::Kind::Learned, server, 6, kVni, 0});
 	CHECK(h.engine.dirty());
 	const auto st = h.engine.reconcile();
 	REQUIRE(st);
 	CHECK(st->server_moves == 1);
-	CHECK(st->followed == 2);
+	CHECK(st->unchanged == 2);
 	CHECK(st->replaced == 0);
 	CHECK(st->installed == 1); // entry 3
 	CHECK(h.dp.calls.size() == calls + 1);
 	CHECK(h.dp.set_server_calls == set_calls + 1);
 	h.check("server move", 0);
+}
+
+TEST_CASE("a server's move within one kind of place plans none of its sessions")
+{
+	consumer::MacTable macs;
+	consumer::RouteTable routes;
+	consumer::DecisionConfig cfg;
+	cfg.local_vnis = {kVni};
+	cfg.require_vtep_route = false; // every VTEP reachable
+	consumer::IncrementalDecision inc(macs, routes, cfg);
+	const Mac server{2, 0, 0, 0, 2, 1};
+	std::map<consumer::SessionKey, consumer::Session> sessions; // stable nodes
+	for (unsigned i = 0; i < 1000; ++i) {
+		const Mac host{2, 0, 0, 0x10, static_cast<std::uint8_t>(i >> 8),
+			       static_cast<std::uint8_t>(i)};
+		auto s = make_session(host, server, i % 2 ? 21 : 22);
+		sessions.emplace(s.key, s);
+	}
+	macs.set(MacSource::Local, kVni, server, consumer::MacLocation::local(7));
+	for (const auto &[k, s] : sessions)
+		inc.add(s);
+	inc.settle();
+	REQUIRE(inc.desired().entries.size() == 2002); // entries 1/2, two entries 3
+	const dp::ServerKey k21{kVni, server, 21}, k22{kVni, server, 22};
+	const std::vector<dp::ServerKey> both{k21, k22};
+	auto decap = [](std::uint16_t host_id) {
+		return dp::EntryKey{dp::EntryKind::Decap, kVni, {}, host_id, {}};
+	};
+	auto sorted = [](std::vector<dp::EntryKey> v) {
+		std::sort(v.begin(), v.end());
+		return v;
+	};
+	auto full = [&] { return consumer::decide(sessions, macs, routes, cfg, false); };
+	auto move = [&](MacSource source, const consumer::MacLocation &to) {
+		macs.set(source, kVni, server, to);
+		inc.server_mac_changed(kVni, server);
+		const auto plans = inc.plans();
+		auto changes = inc.settle();
+		REQUIRE(consumer::differences(inc.desired(), full()) == 0);
+		return std::pair{changes, inc.plans() - plans};
+	};
+
+	// Port to port: its targets and entries 3, nothing else.
+	auto [ports, ports_plans] = move(MacSource::Local, consumer::MacLocation::local(8));
+	CHECK(ports_plans == 0);
+	CHECK(sorted(ports.entries) == std::vector{decap(21), decap(22)});
+	CHECK(ports.servers == both);
+	CHECK(inc.desired().servers.at(k21) == local_port(8));
+	CHECK(inc.desired().entries.at(decap(22)).action == local_port(8));
+
+	// Local to remote: a change of kind plans its sessions again; entries
+	// 1/2 name the server still, only the entries 3 go.
+	const Ipv4 v2 = ip4(10, 0, 0, 2), v3 = ip4(10, 0, 0, 3);
+	auto [away, away_plans] = move(MacSource::Fpm, consumer::MacLocation::remote(v2));
+	CHECK(away_plans == 1000);
+	CHECK(sorted(away.entries) == std::vector{decap(21), decap(22)});
+	CHECK(away.servers == both);
+	CHECK(!inc.desired().entries.contains(decap(21)));
+
+	// VTEP to VTEP: its targets only.
+	auto [vteps, vteps_plans] = move(MacSource::Fpm, consumer::MacLocation::remote(v3));
+	CHECK(vteps_plans == 0);
+	CHECK(vteps.entries.empty());
+	CHECK(vteps.servers == both);
+	CHECK(inc.desired().servers.at(k22) == vxlan_to(v3, 22));
+	CHECK(inc.desired().entries.size() == 2000);
+
+	// The same place again: nothing.
+	auto [same, same_plans] = move(MacSource::Fpm, consumer::MacLocation::remote(v3));
+	CHECK(same_plans == 0);
+	CHECK(same.entries.empty());
+	CHECK(same.servers.empty());
+}
+
+TEST_CASE("a server's new target the dataplane refused is retried on its own")
+{
+	Harness h;
+	open_all(h.engine);
+	const Mac host{2, 0, 0, 0, 1, 1}, server{2, 0, 0, 0, 2, 1};
+	h.engine.local_mac({dp::MacEvent::Kind::Learned, server, 7, kVni, 0});
+	h.engine.upsert_session(make_session(host, server, 21));
+	h.engine.reconcile();
+	const dp::ServerKey k{kVni, server, 21};
+	REQUIRE(h.dp.targets.at(k) == local_port(7));
+	h.dp.fail_set_server = true;
+	h.engine.local_mac({dp::MacEvent::Kind::Learned, server, 6, kVni, 0});
+	auto st = h.engine.reconcile();
+	REQUIRE(st);
+	CHECK(st->errors == 1);
+	CHECK(st->server_moves == 0);
+	CHECK(h.dp.targets.at(k) == local_port(7)); // the old target stands
+	CHECK(h.dp.entries.at(dp::EntryKey{dp::EntryKind::Decap, kVni, {}, 21, {}}).action ==
+	      local_port(6));
+	// Nothing else happens; the retry tick writes it.
+	h.dp.fail_set_server = false;
+	CHECK(!h.engine.dirty());
+	h.engine.tick();
+	CHECK(h.engine.dirty());
+	st = h.engine.reconcile();
+	REQUIRE(st);
+	CHECK(st->server_moves == 1);
+	CHECK(st->errors == 0);
+	h.check("retried target", 0);
 }
 
 TEST_CASE("a server move without servers in the dataplane replaces the entries in place")
@@ -481,7 +582,7 @@ TEST_CASE("a server move without servers in the dataplane replaces the entries i
 	const auto st = h.engine.reconcile();
 	REQUIRE(st);
 	CHECK(st->replaced == 3); // entries 1, 2 and 3
-	CHECK(st->followed == 0);
+	CHECK(st->server_moves == 0);
 	CHECK(h.dp.calls.size() == calls + 3);
 	h.check("server move", 0);
 }

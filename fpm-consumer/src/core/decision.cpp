@@ -81,13 +81,9 @@ bool claim(EntryMap &entries, dp::EntryKey key, const EntrySpec &spec)
 	const auto before = entries.size();
 	const auto pos = entries.emplace_hint(it, std::move(key), spec);
 	// Already there: another route of this session (an RD change in
-	// flight); the first in key order wins, one to the same place (action
-	// and options; its server's name aside) is no conflict.
-	if (entries.size() != before)
-		return true;
-	EntrySpec same = spec;
-	same.server = pos->second.server;
-	return pos->second == same;
+	// flight); the first in key order wins, one to the same place (server
+	// and options) is no conflict.
+	return entries.size() != before || pos->second == spec;
 }
 
 dp::Action erspan_action(const Session &s)
@@ -151,52 +147,89 @@ SessionPlan plan_session(const Session &s, const MacTable &macs, const RouteTabl
 		}
 		action = erspan_action(s);
 	} else {
-		plan.server_location = macs.locate(vni, s.server_mac);
-		switch (plan.server_location.kind) {
-		case Kind::Unknown:
-			plan.status = SessionStatus::ServerUnknown;
+		const auto place = place_server(vni, s.server_mac, macs, routes, config);
+		plan.server_location = place.location;
+		if (place.status != SessionStatus::Active) {
+			plan.status = place.status;
 			return plan;
-		case Kind::Local:
-			action.kind = dp::Action::Kind::LocalPort;
-			action.ifindex = plan.server_location.ifindex;
-			break;
-		case Kind::Remote:
-			if (config.require_vtep_route && !routes.reachable(plan.server_location.vtep)) {
-				plan.status = SessionStatus::ServerUnreachable;
-				return plan;
-			}
-			action.kind = dp::Action::Kind::Vxlan;
-			action.remote_vtep = plan.server_location.vtep;
-			action.vni = vni;
-			action.host_id = key.host_id;
-			break;
 		}
+		action = server_target(place.location, vni, key.host_id);
 	}
 	plan.action = action;
 	std::shared_ptr<const session::Options> profile;
 	if (s.options.has_profile())
 		profile = std::make_shared<const session::Options>(s.options);
 	const dp::HostMatch host{key.host_mac, key.host_ip};
-	// Entries 1 and 2 everywhere the VNI exists; a server session's name
+	// Entries 1 and 2 everywhere the VNI exists. A server session's name
 	// its server, so that they stay as they are when it moves.
-	EntrySpec mirror = EntrySpec::shared(action, profile);
-	if (!s.is_collector())
-		mirror.server = dp::ServerKey{vni, s.server_mac, key.host_id};
+	const dp::ServerKey server{vni, s.server_mac, key.host_id};
+	EntrySpec mirror = EntrySpec::shared(s.is_collector() ? action : naming(server), profile);
 	plan.wants.reserve(3);
 	plan.wants.emplace_back(dp::EntryKey{dp::EntryKind::MirrorDest, vni, host, key.host_id, plan.id},
 				mirror);
 	plan.wants.emplace_back(dp::EntryKey{dp::EntryKind::MirrorSource, vni, host, key.host_id, plan.id},
 				std::move(mirror));
-	// Entry 3 where the server is local.
+	// Entry 3 where the server is local. Claimed as naming the server: two
+	// servers under one HOST ID conflict wherever they are (R4), and a
+	// move between two ports changes no claim.
 	if (!s.is_collector() && plan.server_location.kind == Kind::Local) {
-		dp::Action decap;
-		decap.kind = dp::Action::Kind::LocalPort;
-		decap.ifindex = plan.server_location.ifindex;
 		plan.wants.emplace_back(dp::EntryKey{dp::EntryKind::Decap, vni, {}, key.host_id, {}},
-					EntrySpec(decap));
+					EntrySpec(naming(server)));
 		plan.entry3 = true;
 	}
 	return plan;
+}
+
+ServerPlace place_server(std::uint32_t vni, const Mac &mac, const MacTable &macs,
+			 const RouteTable &routes, const DecisionConfig &config)
+{
+	ServerPlace place;
+	place.location = macs.locate(vni, mac);
+	switch (place.location.kind) {
+	case Kind::Unknown:
+		place.status = SessionStatus::ServerUnknown;
+		break;
+	case Kind::Local:
+		place.status = SessionStatus::Active;
+		break;
+	case Kind::Remote:
+		place.status = config.require_vtep_route && !routes.reachable(place.location.vtep)
+				       ? SessionStatus::ServerUnreachable
+				       : SessionStatus::Active;
+		break;
+	}
+	return place;
+}
+
+dp::Action server_target(const MacLocation &location, std::uint32_t vni, std::uint16_t host_id)
+{
+	dp::Action action;
+	if (location.kind == Kind::Local) {
+		action.kind = dp::Action::Kind::LocalPort;
+		action.ifindex = location.ifindex;
+	} else {
+		action.kind = dp::Action::Kind::Vxlan;
+		action.remote_vtep = location.vtep;
+		action.vni = vni;
+		action.host_id = host_id;
+	}
+	return action;
+}
+
+dp::Action naming(const dp::ServerKey &server)
+{
+	dp::Action a;
+	a.kind = dp::Action::Kind::Server;
+	a.server = server;
+	return a;
+}
+
+EntrySpec resolve_decap(const EntrySpec &claimed, const ServerMap &servers)
+{
+	const auto *server = claimed.server();
+	if (!server)
+		return claimed;
+	return EntrySpec(servers.at(*server));
 }
 
 void count_status(DecisionCounters &c, const Session &s, const SessionPlan &plan, bool conflict,
@@ -230,6 +263,8 @@ Desired decide(const std::map<SessionKey, Session> &sessions, const MacTable &ma
 			ok &= claim(out.entries, std::move(k), spec);
 		const bool conflict = !ok;
 		count_status(out.counters, s, plan, conflict, +1);
+		if (!s.is_collector() && plan.status == SessionStatus::Active)
+			out.servers.emplace(dp::ServerKey{key.vni, s.server_mac, key.host_id}, *plan.action);
 		if (plan.status == SessionStatus::CollectorUnsupported)
 			out.unsupported_collectors.push_back(plan.id);
 		if (!with_views)
@@ -247,6 +282,11 @@ Desired decide(const std::map<SessionKey, Session> &sessions, const MacTable &ma
 		view.entry3 = plan.entry3;
 		out.sessions.push_back(std::move(view));
 	}
+	// Entries 3 to their servers' ports; they sort after entries 1/2.
+	for (auto it = out.entries.lower_bound(dp::EntryKey{dp::EntryKind::Decap, 0, {}, 0, {}});
+	     it != out.entries.end(); ++it)
+		if (it->first.kind == dp::EntryKind::Decap)
+			it->second = resolve_decap(it->second, out.servers);
 	return out;
 }
 

@@ -66,7 +66,12 @@ struct DecisionCounters {
 };
 
 struct Desired {
+	// Entries 1/2 of server sessions name their server; entry 3 is
+	// resolved to the server's port (the dataplane's decap table holds
+	// ports).
 	EntryMap entries;
+	// The targets of the servers of active sessions.
+	ServerMap servers;
 	std::vector<SessionView> sessions;
 	DecisionCounters counters;
 	// Ids of the collector sessions in state collector-unsupported (filled
@@ -78,6 +83,24 @@ struct Desired {
 // TLV of its options).
 dp::Action erspan_action(const Session &session);
 
+// Where a server's copies go from this VTEP: its location and whether
+// sessions of it are active there (Active), or why not (ServerUnknown,
+// ServerUnreachable). Every session of the server shares it (R4).
+struct ServerPlace {
+	MacLocation location;
+	SessionStatus status = SessionStatus::ServerUnknown;
+	bool operator==(const ServerPlace &) const = default;
+};
+ServerPlace place_server(std::uint32_t vni, const Mac &mac, const MacTable &macs,
+			 const RouteTable &routes, const DecisionConfig &config);
+// The target of server (vni, MAC, HOST ID) at an active place.
+dp::Action server_target(const MacLocation &location, std::uint32_t vni, std::uint16_t host_id);
+// The action of the entries naming a server.
+dp::Action naming(const dp::ServerKey &server);
+// An entry 3 as the dataplane holds it: claimed as naming its server,
+// held as the server's port. `servers` has the server's target.
+EntrySpec resolve_decap(const EntrySpec &claimed, const ServerMap &servers);
+
 // One session's part of the decision, before sessions meet: everything the
 // rule says about S alone. Only the slot claims (claim()) look at other
 // sessions. decide() is plan_session() for every session followed by its
@@ -86,9 +109,12 @@ dp::Action erspan_action(const Session &session);
 struct SessionPlan {
 	SessionStatus status = SessionStatus::Active; // never Conflict: see claim()
 	MacLocation server_location;                  // servers only, once known
+	// Where the copies go: the ERSPAN action, or the server's target (its
+	// entries name the server instead).
 	std::optional<dp::Action> action;
 	std::string id; // the session id its entries 1/2 carry
-	// The entries S asks for, in claim order (entry 2, entry 1, entry 3).
+	// The entries S asks for, in claim order (entry 2, entry 1, entry 3),
+	// entry 3 naming the server as entries 1/2 do.
 	std::vector<std::pair<dp::EntryKey, EntrySpec>> wants;
 	bool entry3 = false;
 };

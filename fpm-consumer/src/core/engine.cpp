@@ -512,7 +512,7 @@ void Engine::fpm_resync_done()
 
 void Engine::tick()
 {
-	retry_due_ = !reconciler_.failed().empty();
+	retry_due_ = reconciler_.retry_wanted();
 	decap_dirty_ |= !decap_failed_.empty();
 	drop_kept_ports();
 	if (fpm_resyncing_)
@@ -612,7 +612,8 @@ ReconcileStats Engine::full_pass()
 	check_all();
 	full_ = repair_due_ = false;
 	diffed_whole_ = true;
-	return reconciler_.apply(incremental_.desired().entries);
+	const auto &d = incremental_.desired();
+	return reconciler_.apply(d.entries, d.servers);
 }
 
 std::optional<ReconcileStats> Engine::reconcile(bool force)
@@ -632,18 +633,19 @@ std::optional<ReconcileStats> Engine::reconcile(bool force)
 		const bool rebuilt = check_due_ && check_all();
 		const bool whole = rebuilt || (repair_due_ && !diffed_whole_);
 		repair_due_ = false;
+		const auto &d = incremental_.desired();
 		if (whole) {
 			diffed_whole_ = true;
-			st = reconciler_.apply(incremental_.desired().entries);
+			st = reconciler_.apply(d.entries, d.servers);
 		} else {
-			st = reconciler_.apply(incremental_.desired().entries, changed, retry_due_);
+			st = reconciler_.apply(d.entries, d.servers, changed.entries, changed.servers,
+					       retry_due_);
 		}
 	}
 	retry_due_ = false;
 	++counters_.reconciles;
 	counters_.totals.installed += st.installed;
 	counters_.totals.replaced += st.replaced;
-	counters_.totals.followed += st.followed;
 	counters_.totals.server_moves += st.server_moves;
 	counters_.totals.removed += st.removed;
 	counters_.totals.errors += st.errors;

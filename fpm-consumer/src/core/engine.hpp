@@ -184,6 +184,11 @@ public:
 
 	const Desired &desired() const { return incremental_.desired(); }
 	const EntryMap &installed() const { return reconciler_.installed(); }
+	// The targets of the servers the installed entries name.
+	const std::map<dp::ServerKey, dp::Action> &server_targets() const
+	{
+		return reconciler_.servers();
+	}
 	// Installed sessions (the decision's input) and the held ones.
 	const std::map<SessionKey, Session> &sessions() const { return sessions_; }
 	const std::map<SessionKey, Session> &held_sessions() const { return held_; }

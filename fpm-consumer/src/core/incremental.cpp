@@ -25,8 +25,13 @@ void IncrementalDecision::add(const Session &session)
 	auto [it, inserted] = tracked_.try_emplace(s);
 	if (!inserted)
 		return;
-	if (!s->is_collector())
-		by_server_[{s->key.vni, s->server_mac}].insert(s);
+	if (!s->is_collector()) {
+		const ServerKey key{s->key.vni, s->server_mac};
+		auto &server = servers_[key];
+		if (!server.placed)
+			dirty_servers_.insert(key);
+		server.sessions.insert(s);
+	}
 	pending_.insert(s);
 }
 
@@ -38,11 +43,16 @@ void IncrementalDecision::remove(const Session &session)
 		return;
 	unplan(s, it->second);
 	if (!s->is_collector()) {
-		auto b = by_server_.find({s->key.vni, s->server_mac});
-		if (b != by_server_.end()) {
-			b->second.erase(s);
-			if (b->second.empty())
-				by_server_.erase(b);
+		const ServerKey key{s->key.vni, s->server_mac};
+		auto b = servers_.find(key);
+		if (b != servers_.end()) {
+			b->second.sessions.erase(s);
+			if (b->second.sessions.empty()) {
+				if (b->second.placed)
+					index_vtep(key, b->second.place, ServerPlace{});
+				servers_.erase(b);
+				dirty_servers_.erase(key);
+			}
 		}
 	}
 	tracked_.erase(it);
@@ -52,9 +62,9 @@ void IncrementalDecision::remove(const Session &session)
 
 void IncrementalDecision::server_mac_changed(std::uint32_t vni, const Mac &mac)
 {
-	auto it = by_server_.find({vni, mac});
-	if (it != by_server_.end())
-		pending_.insert(it->second.begin(), it->second.end());
+	const ServerKey key{vni, mac};
+	if (servers_.contains(key))
+		dirty_servers_.insert(key);
 }
 
 void IncrementalDecision::routes_changed()
@@ -67,8 +77,10 @@ void IncrementalDecision::clear()
 {
 	tracked_.clear();
 	slots_.clear();
-	by_server_.clear();
+	servers_.clear();
+	dirty_servers_.clear();
 	by_vtep_.clear();
+	retargeted_.clear();
 	pending_.clear();
 	dirty_slots_.clear();
 	recount_.clear();
@@ -76,6 +88,75 @@ void IncrementalDecision::clear()
 	unsupported_.clear();
 	unsupported_dirty_ = false;
 	desired_ = {};
+}
+
+// A server behind a remote VTEP, reachable or not, is indexed under that
+// VTEP: a change of its reachability is a change of the server's place.
+void IncrementalDecision::index_vtep(const ServerKey &key, const ServerPlace &was,
+				     const ServerPlace &now)
+{
+	using Kind = MacLocation::Kind;
+	if (was.location.kind == Kind::Remote &&
+	    (now.location.kind != Kind::Remote || now.location.vtep != was.location.vtep)) {
+		auto v = by_vtep_.find(was.location.vtep);
+		if (v != by_vtep_.end()) {
+			v->second.servers.erase(key);
+			if (v->second.servers.empty())
+				by_vtep_.erase(v);
+		}
+	}
+	if (now.location.kind == Kind::Remote) {
+		auto [v, fresh] = by_vtep_.try_emplace(now.location.vtep);
+		if (fresh)
+			v->second.reachable = routes_.reachable(now.location.vtep);
+		v->second.servers.insert(key);
+	}
+}
+
+// The server's place, computed again. Within one kind of place only its
+// targets (and its entries 3, which hold its port) change; a change of
+// kind changes what its sessions ask for: they are planned again.
+void IncrementalDecision::place(const ServerKey &key, Server &server,
+				std::vector<dp::EntryKey> &changed)
+{
+	const auto now = place_server(key.first, key.second, macs_, routes_, config_);
+	if (server.placed && now == server.place)
+		return;
+	const auto &was = server.place;
+	const bool same_kind = server.placed && now.status == was.status &&
+			       now.location.kind == was.location.kind &&
+			       now.location.kept == was.location.kept;
+	index_vtep(key, server.placed ? was : ServerPlace{}, now);
+	server.place = now;
+	server.placed = true;
+	if (!same_kind) {
+		pending_.insert(server.sessions.begin(), server.sessions.end());
+		return;
+	}
+	for (const auto &[host_id, n] : server.active)
+		retarget(dp::ServerKey{key.first, key.second, host_id},
+			 server_target(now.location, key.first, host_id), changed);
+}
+
+void IncrementalDecision::retarget(const dp::ServerKey &key, const dp::Action &target,
+				   std::vector<dp::EntryKey> &changed)
+{
+	auto it = desired_.servers.find(key);
+	if (it == desired_.servers.end() || it->second == target)
+		return;
+	it->second = target;
+	retargeted_.insert(key);
+	// Its entry 3, if it owns the one of its HOST ID, holds its port.
+	const dp::EntryKey decap{dp::EntryKind::Decap, key.vni, {}, key.host_id, {}};
+	auto slot = slots_.find(decap);
+	if (slot == slots_.end() || slot->second.members.empty() || slot->second.dirty)
+		return; // its resolve() reads the new target
+	const auto *owner = slot->second.members.begin()->second.spec.server();
+	auto entry = desired_.entries.find(decap);
+	if (owner && *owner == key && entry != desired_.entries.end()) {
+		entry->second = EntrySpec(target);
+		changed.push_back(decap);
+	}
 }
 
 void IncrementalDecision::note_unsupported(const Session *, const Tracked &t, bool add)
@@ -118,14 +199,15 @@ void IncrementalDecision::unplan(const Session *s, Tracked &t)
 	}
 	t.slots.clear();
 	t.lost = 0;
-	if (t.vtep) {
-		auto v = by_vtep_.find(*t.vtep);
-		if (v != by_vtep_.end()) {
-			v->second.sessions.erase(s);
-			if (v->second.sessions.empty())
-				by_vtep_.erase(v);
+	if (t.targets) {
+		t.targets = false;
+		auto &server = servers_.at({s->key.vni, s->server_mac});
+		auto a = server.active.find(s->key.host_id);
+		if (--a->second == 0) {
+			server.active.erase(a);
+			desired_.servers.erase(dp::ServerKey{s->key.vni, s->server_mac, s->key.host_id});
+			retargeted_.insert(dp::ServerKey{s->key.vni, s->server_mac, s->key.host_id});
 		}
-		t.vtep.reset();
 	}
 	t.plan = {};
 }
@@ -133,6 +215,7 @@ void IncrementalDecision::unplan(const Session *s, Tracked &t)
 void IncrementalDecision::plan(const Session *s, Tracked &t)
 {
 	t.plan = plan_session(*s, macs_, routes_, config_);
+	++plans_;
 	for (auto &[key, spec] : t.plan.wants) {
 		const bool per_session = !key.session.empty();
 		auto slot = slots_.try_emplace(slot_of(key)).first;
@@ -142,16 +225,23 @@ void IncrementalDecision::plan(const Session *s, Tracked &t)
 	}
 	t.plan.wants.clear();
 	t.plan.wants.shrink_to_fit();
-	if (!s->is_collector() && t.plan.server_location.kind == MacLocation::Kind::Remote) {
-		const Ipv4 vtep = t.plan.server_location.vtep;
-		auto [v, fresh] = by_vtep_.try_emplace(vtep);
-		if (fresh)
-			v->second.reachable = routes_.reachable(vtep);
-		v->second.sessions.insert(s);
-		t.vtep = vtep;
+	if (!s->is_collector() && t.plan.status == SessionStatus::Active) {
+		auto &server = servers_.at({s->key.vni, s->server_mac});
+		const dp::ServerKey key{s->key.vni, s->server_mac, s->key.host_id};
+		if (server.active[s->key.host_id]++ == 0 ||
+		    !(desired_.servers[key] == *t.plan.action)) {
+			desired_.servers[key] = *t.plan.action;
+			retargeted_.insert(key);
+		}
+		t.targets = true;
 	}
 	note_unsupported(s, t, true);
 	recount_.insert(s);
+}
+
+EntrySpec IncrementalDecision::held(const Member &m) const
+{
+	return m.per_session ? m.spec : resolve_decap(m.spec, desired_.servers);
 }
 
 void IncrementalDecision::resolve(Slots::iterator slot, std::vector<dp::EntryKey> &changed)
@@ -175,9 +265,9 @@ void IncrementalDecision::resolve(Slots::iterator slot, std::vector<dp::EntryKey
 			have->first.session == (m.per_session ? tracked_.at(m.session).plan.id : std::string()) &&
 			(std::next(have) == entries.end() || !same_slot(std::next(have)->first, slot_key));
 		if (only) {
-			if (!(have->second == m.spec)) {
+			if (EntrySpec want = held(m); !(have->second == want)) {
 				changed.push_back(have->first);
-				have->second = m.spec;
+				have->second = std::move(want);
 			}
 			return;
 		}
@@ -200,7 +290,7 @@ void IncrementalDecision::resolve(Slots::iterator slot, std::vector<dp::EntryKey
 		const EntrySpec &owner = members.begin()->second.spec;
 		for (auto &[s, m] : members)
 			set_lost(m, !(m.spec == owner));
-		now.emplace(slot_key, owner);
+		now.emplace(slot_key, resolve_decap(owner, desired_.servers));
 	} else {
 		for (auto &[s, m] : members)
 			set_lost(m, !claim(now, entry_key(slot, m), m.spec));
@@ -239,8 +329,9 @@ void IncrementalDecision::recount(const Session *s, Tracked &t)
 	t.counted = true;
 }
 
-std::vector<dp::EntryKey> IncrementalDecision::settle()
+IncrementalDecision::Changes IncrementalDecision::settle()
 {
+	Changes out;
 	if (routes_dirty_) {
 		routes_dirty_ = false;
 		for (auto &[vtep, v] : by_vtep_) {
@@ -248,12 +339,18 @@ std::vector<dp::EntryKey> IncrementalDecision::settle()
 			if (reachable == v.reachable)
 				continue;
 			v.reachable = reachable;
-			pending_.insert(v.sessions.begin(), v.sessions.end());
+			dirty_servers_.insert(v.servers.begin(), v.servers.end());
 		}
 	}
-	std::vector<dp::EntryKey> changed;
+	if (!dirty_servers_.empty()) {
+		// place() edits the VTEP index that filled dirty_servers_.
+		std::unordered_set<ServerKey, MacKeyHash> work;
+		work.swap(dirty_servers_);
+		for (const auto &key : work)
+			if (auto it = servers_.find(key); it != servers_.end())
+				place(key, it->second, out.entries);
+	}
 	if (!pending_.empty()) {
-		// unplan() edits the VTEP index that filled pending_: take it first.
 		SessionSet work;
 		work.swap(pending_);
 		for (const Session *s : work) {
@@ -264,7 +361,7 @@ std::vector<dp::EntryKey> IncrementalDecision::settle()
 	}
 	// resolve() may erase its slot: nothing else refers to an empty one.
 	for (auto slot : dirty_slots_)
-		resolve(slot, changed);
+		resolve(slot, out.entries);
 	dirty_slots_.clear();
 	for (const Session *s : recount_)
 		recount(s, tracked_.at(s));
@@ -273,7 +370,9 @@ std::vector<dp::EntryKey> IncrementalDecision::settle()
 		desired_.unsupported_collectors.assign(unsupported_.begin(), unsupported_.end());
 		unsupported_dirty_ = false;
 	}
-	return changed;
+	out.servers.assign(retargeted_.begin(), retargeted_.end());
+	retargeted_.clear();
+	return out;
 }
 
 std::size_t differences(const Desired &a, const Desired &b)
@@ -298,7 +397,7 @@ std::size_t differences(const Desired &a, const Desired &b)
 		std::sort(v.begin(), v.end());
 		return v;
 	};
-	if (!(a.counters == b.counters) ||
+	if (!(a.counters == b.counters) || a.servers != b.servers ||
 	    sorted(a.unsupported_collectors) != sorted(b.unsupported_collectors))
 		++n;
 	return n;

@@ -2,15 +2,19 @@
 //
 // decide() recomputes every session; at 100,000 sessions that is tens of
 // milliseconds for an event that concerns one MAC. A session's entries
-// depend on few inputs: the session itself, its server's MAC location in
-// its VNI, the reachability of the VTEP behind which that server lives,
-// and the other sessions of the slots it claims (R4). This class indexes
-// sessions by those inputs, recomputes only the sessions an input change
-// names (with plan_session(), the same code decide() runs) and replays the
-// claims of only the slots those sessions touch (with claim()). The result
-// equals decide() over all sessions; Engine checks that with a full pass
-// on every audit, and tests/fpm-consumer/test_incremental.cpp checks it
-// after each of many random steps.
+// depend on few inputs: the session itself, its server's place (location
+// in its VNI and the reachability of the VTEP behind it) and the other
+// sessions of the slots it claims (R4). This class indexes sessions by
+// those inputs, recomputes only the sessions an input change names (with
+// plan_session(), the same code decide() runs) and replays the claims of
+// only the slots those sessions touch (with claim()).
+// Entries name their server, so a server's move within one kind of place
+// (port to port, or reachable VTEP to reachable VTEP) changes its targets
+// and its entries 3 only: O(its HOST IDs), whatever its sessions. A change
+// of kind (local to remote, reachable to not, seen to kept) recomputes its
+// sessions. The result equals decide() over all sessions; Engine checks
+// that with a full pass on every audit, and tests/fpm-consumer/
+// test_incremental.cpp checks it after each of many random steps.
 #pragma once
 
 #include "core/decision.hpp"
@@ -46,19 +50,26 @@ public:
 	// Forget everything (then add() every session again).
 	void clear();
 
-	// Recomputes what changed since the last call. Returns the keys whose
-	// desired entry appeared, changed or disappeared.
-	std::vector<dp::EntryKey> settle();
+	// What one settle() changed in desired().
+	struct Changes {
+		std::vector<dp::EntryKey> entries; // appeared, changed or disappeared
+		std::vector<dp::ServerKey> servers; // target appeared, changed or disappeared
+	};
+	// Recomputes what changed since the last call.
+	Changes settle();
 	bool pending() const
 	{
 		return !pending_.empty() || routes_dirty_ || !dirty_slots_.empty() || !recount_.empty() ||
-		       unsupported_dirty_;
+		       unsupported_dirty_ || !dirty_servers_.empty();
 	}
 
-	// Entries, counters and the unsupported collectors, as decide() has them
-	// (without per-session views). Valid after settle().
+	// Entries, servers, counters and the unsupported collectors, as
+	// decide() has them (without per-session views). Valid after settle().
 	const Desired &desired() const { return desired_; }
 	std::size_t session_count() const { return tracked_.size(); }
+	// Sessions planned so far (its work: a move within one kind of place
+	// plans none).
+	std::uint64_t plans() const { return plans_; }
 
 private:
 	struct Member {
@@ -81,12 +92,15 @@ private:
 	};
 	using Slots = std::map<dp::EntryKey, Slot>;
 	struct Tracked {
-		SessionPlan plan; // its wants are moved into the slots
+		// Its wants are moved into the slots. Its server's location and
+		// action are those of when it was planned: a move within one
+		// kind of place updates the server's record, not its sessions.
+		SessionPlan plan;
 		std::vector<Slots::iterator> slots;
 		unsigned lost = 0; // slots where a claim failed
 		bool counted = false;
 		bool counted_conflict = false;
-		std::optional<Ipv4> vtep; // indexed under this server VTEP
+		bool targets = false; // counted in its server's `active`
 	};
 	struct MacKeyHash {
 		std::size_t operator()(const MacTable::Key &k) const noexcept;
@@ -95,7 +109,16 @@ private:
 		std::size_t operator()(const Ipv4 &a) const noexcept;
 	};
 	using SessionSet = std::unordered_set<const Session *>;
-
+	// A server (VNI, MAC) some session names.
+	struct Server {
+		SessionSet sessions;
+		// HOST ID -> its sessions planned active: each has a target in
+		// desired().servers.
+		std::map<std::uint16_t, std::size_t> active;
+		ServerPlace place; // as last computed
+		bool placed = false;
+	};
+	using ServerKey = MacTable::Key;
 	void unplan(const Session *s, Tracked &t);
 	void plan(const Session *s, Tracked &t);
 	void mark(Slots::iterator slot);
@@ -103,26 +126,34 @@ private:
 	void resolve(Slots::iterator slot, std::vector<dp::EntryKey> &changed);
 	void recount(const Session *s, Tracked &t);
 	void note_unsupported(const Session *s, const Tracked &t, bool add);
+	void place(const ServerKey &key, Server &server, std::vector<dp::EntryKey> &changed);
+	void index_vtep(const ServerKey &key, const ServerPlace &was, const ServerPlace &now);
+	void retarget(const dp::ServerKey &key, const dp::Action &target,
+		      std::vector<dp::EntryKey> &changed);
+	EntrySpec held(const Member &m) const;
 
 	const MacTable &macs_;
 	const RouteTable &routes_;
 	const DecisionConfig &config_;
 	std::unordered_map<const Session *, Tracked> tracked_;
 	Slots slots_;
-	// (VNI, server MAC) -> the server sessions naming it.
-	std::unordered_map<MacTable::Key, SessionSet, MacKeyHash> by_server_;
-	// Server VTEP -> sessions whose server lives there; its last reachability.
+	// (VNI, server MAC) -> the server and its sessions.
+	std::unordered_map<ServerKey, Server, MacKeyHash> servers_;
+	std::unordered_set<ServerKey, MacKeyHash> dirty_servers_;
+	// VTEP -> the servers behind it; its last reachability.
 	struct Vtep {
-		SessionSet sessions;
+		std::unordered_set<ServerKey, MacKeyHash> servers;
 		bool reachable = false;
 	};
 	std::unordered_map<Ipv4, Vtep, Ipv4Hash> by_vtep_;
+	std::set<dp::ServerKey> retargeted_; // targets changed since settle()
 	SessionSet pending_;
 	std::vector<Slots::iterator> dirty_slots_;
 	std::set<const Session *> recount_;
 	bool routes_dirty_ = false;
 	std::multiset<std::string> unsupported_;
 	bool unsupported_dirty_ = false;
+	std::uint64_t plans_ = 0;
 	Desired desired_;
 };
 

@@ -205,7 +205,6 @@ const std::vector<CounterMetric> &counter_metrics()
 		{"reconciles", "evpnmon_reconciles_total", C, 1, "Reconcile passes (decision and dataplane diff)"},
 		{"entries-installed", "evpnmon_entries_installed_total", C, 1, "Dataplane entries installed"},
 		{"entries-replaced", "evpnmon_entries_replaced_total", C, 1, "Dataplane entries updated in place (new action or options)"},
-		{"entries-followed", "evpnmon_entries_followed_total", C, 1, "Entries whose new action was their server's move: moved with the server's target, no write of their own"},
 		{"server-moves", "evpnmon_server_moves_total", C, 1, "Server targets changed in the dataplane (a monitoring server moved, or an audit put a re-pointed one right: one write per VTEP)"},
 		{"entries-removed", "evpnmon_entries_removed_total", C, 1, "Dataplane entries removed"},
 		{"dataplane-errors", "evpnmon_dataplane_errors_total", C, 1, "Failed dataplane operations, full maps included (retried)"},

@@ -92,18 +92,20 @@ public:
 		return e;
 	}
 
-	// Where the copies go now (a server session: its server's place).
+	// Where the copies go. Entries of a server session name their server
+	// (Action::Kind::Server) and never change when it moves: the server's
+	// target (ServerMap) does, one write per VTEP (the reconciler).
 	dp::Action action;
-	// Entries 1/2 of a server session: the server they copy to. The
-	// dataplane then holds them as naming the server (Action::Kind::Server),
-	// whose target is `action`: a server's move changes one target per
-	// VTEP, not its entries (the reconciler).
-	std::optional<dp::ServerKey> server;
 	const session::Options &options() const { return profile_ ? *profile_ : kNoProfile; }
+	// The server this entry names, if any.
+	const dp::ServerKey *server() const
+	{
+		return action.kind == dp::Action::Kind::Server ? &action.server : nullptr;
+	}
 
 	bool operator==(const EntrySpec &o) const
 	{
-		return action == o.action && server == o.server &&
+		return action == o.action &&
 		       (profile_ == o.profile_ ||
 			(profile_ && o.profile_ && *profile_ == *o.profile_));
 	}
@@ -113,17 +115,13 @@ private:
 	std::shared_ptr<const session::Options> profile_;
 };
 using EntryMap = std::map<dp::EntryKey, EntrySpec>;
+// Each server's target: where the copies of the entries naming it go from
+// this VTEP (LocalPort, or Vxlan to its VTEP).
+using ServerMap = std::map<dp::ServerKey, dp::Action>;
 
-// The entry as the dataplane holds it: an entry naming a server has the
-// server as its action.
 inline dp::Entry to_entry(const dp::EntryKey &key, const EntrySpec &spec)
 {
-	if (!spec.server)
-		return dp::Entry{key, spec.action, spec.options()};
-	dp::Action named;
-	named.kind = dp::Action::Kind::Server;
-	named.server = *spec.server;
-	return dp::Entry{key, named, spec.options()};
+	return dp::Entry{key, spec.action, spec.options()};
 }
 
 // Where a MAC lives as seen from this VTEP.

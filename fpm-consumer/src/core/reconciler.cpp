@@ -19,66 +19,73 @@ void Reconciler::refresh()
 	auto entries = dp_.list();
 	for (auto &entry : entries) {
 		EntrySpec spec(entry.action, entry.options);
-		if (entry.action.kind == dp::Action::Kind::Server) {
-			// Its action is its server's target (a server not set
-			// leaves the Server action: no desired spec equals it).
-			spec.server = entry.action.server;
-			if (auto t = servers_.find(*spec.server); t != servers_.end())
-				spec.action = t->second;
-		}
 		use(spec, +1);
 		installed_.insert_or_assign(installed_.end(), std::move(entry.key), std::move(spec));
 	}
 	for (const auto &[key, _] : servers_)
 		if (!users_.contains(key))
 			idle_.insert(key);
+	failed_servers_.clear();
 	loaded_ = true;
 }
 
 void Reconciler::use(const EntrySpec &spec, int delta)
 {
-	if (!spec.server)
+	const auto *server = spec.server();
+	if (!server)
 		return;
-	auto &n = users_[*spec.server];
+	auto &n = users_[*server];
 	n = delta > 0 ? n + 1 : n > 0 ? n - 1 : 0;
 	if (n) {
-		idle_.erase(*spec.server);
+		idle_.erase(*server);
 	} else {
-		users_.erase(*spec.server);
-		idle_.insert(*spec.server);
+		users_.erase(*server);
+		idle_.insert(*server);
 	}
 }
 
-const EntrySpec &Reconciler::held(const EntrySpec &want, EntrySpec &own) const
+const EntrySpec *Reconciler::held(const EntrySpec &want, const ServerMap &servers,
+				  EntrySpec &own) const
 {
-	if (servers_supported_ || !want.server)
-		return want;
+	const auto *server = want.server();
+	if (servers_supported_ || !server)
+		return &want;
+	auto target = servers.find(*server);
+	if (target == servers.end())
+		return nullptr;
 	own = want;
-	own.server.reset();
-	return own;
+	own.action = target->second;
+	return &own;
 }
 
-std::error_code Reconciler::place_server(const EntrySpec &want, ReconcileStats &st)
+std::error_code Reconciler::place_server(const EntrySpec &want, const ServerMap &servers,
+					 ReconcileStats &st)
 {
-	if (!want.server || !servers_supported_)
+	const auto *server = want.server();
+	if (!server || !servers_supported_)
 		return {};
-	auto it = servers_.find(*want.server);
-	if (it != servers_.end() && it->second == want.action)
+	auto target = servers.find(*server);
+	if (target == servers.end()) // the decision names no server without a target
+		return std::make_error_code(std::errc::invalid_argument);
+	auto it = servers_.find(*server);
+	if (it != servers_.end() && it->second == target->second)
 		return {};
-	if (auto ec = dp_.set_server(*want.server, want.action))
+	if (auto ec = dp_.set_server(*server, target->second))
 		return ec;
+	failed_servers_.erase(*server);
 	if (it != servers_.end()) {
-		it->second = want.action;
+		it->second = target->second;
 		++st.server_moves;
 	} else {
-		servers_.emplace(*want.server, want.action);
-		if (!users_.contains(*want.server))
-			idle_.insert(*want.server);
+		servers_.emplace(*server, target->second);
+		if (!users_.contains(*server))
+			idle_.insert(*server);
 	}
 	return {};
 }
 
-void Reconciler::converge(const dp::EntryKey &key, const EntrySpec *want, ReconcileStats &st)
+void Reconciler::converge(const dp::EntryKey &key, const EntrySpec *want, const ServerMap &servers,
+			  ReconcileStats &st)
 {
 	auto note_error = [&](const std::error_code &ec, const char *what) {
 		++st.errors;
@@ -106,53 +113,55 @@ void Reconciler::converge(const dp::EntryKey &key, const EntrySpec *want, Reconc
 		failed_.erase(key);
 		return;
 	}
-	if (auto ec = place_server(*want, st))
+	if (auto ec = place_server(*want, servers, st))
 		return note_error(ec, "server");
 	EntrySpec own;
-	const EntrySpec &w = held(*want, own);
+	const EntrySpec *w = held(*want, servers, own);
+	if (!w)
+		return note_error(std::make_error_code(std::errc::invalid_argument), "server target");
 	if (have == installed_.end()) {
-		if (auto ec = dp_.install(to_entry(key, w)))
+		if (auto ec = dp_.install(to_entry(key, *w)))
 			return note_error(ec, "install");
-		installed_.emplace(key, w);
-		use(w, +1);
+		installed_.emplace(key, *w);
+		use(*w, +1);
 		++st.installed;
-	} else if (have->second == w) {
+	} else if (have->second == *w) {
 		++st.unchanged;
-	} else if (EntrySpec moved = have->second;
-		   w.server && moved.server == w.server && (moved.action = w.action, moved == w)) {
-		have->second = w; // its server's target is the new action
-		++st.followed;
 	} else {
-		if (auto ec = dp_.install(to_entry(key, w)))
+		if (auto ec = dp_.install(to_entry(key, *w)))
 			return note_error(ec, "replace");
 		use(have->second, -1);
-		use(w, +1);
-		have->second = w;
+		use(*w, +1);
+		have->second = *w;
 		++st.replaced;
 	}
 	failed_.erase(key);
 }
 
-ReconcileStats Reconciler::apply(const EntryMap &desired)
+ReconcileStats Reconciler::apply(const EntryMap &desired, const ServerMap &servers)
 {
 	if (!loaded_)
 		refresh();
 	failed_.clear();
 	ReconcileStats st;
 	dp_.begin_batch(); // the pass reaches the packet path at its flush
+	// Set servers nothing in this pass names any more (an entry's server
+	// is set as the entry converges) go at the flush; one still named is
+	// put right by its first entry.
+	failed_servers_.clear();
 	// Both maps are ordered by key: one merge pass. (A full map's refusals
 	// wait in failed_ for the retry; the removals of this pass make room.)
 	auto want = desired.begin();
 	auto have = installed_.begin();
 	while (want != desired.end() || have != installed_.end()) {
 		if (have == installed_.end() || (want != desired.end() && want->first < have->first)) {
-			converge(want->first, &want->second, st);
+			converge(want->first, &want->second, servers, st);
 			++want;
 		} else if (want == desired.end() || have->first < want->first) {
 			const auto key = (have++)->first; // converge() may erase it
-			converge(key, nullptr, st);
+			converge(key, nullptr, servers, st);
 		} else {
-			converge(want->first, &want->second, st);
+			converge(want->first, &want->second, servers, st);
 			++want;
 			++have;
 		}
@@ -176,27 +185,69 @@ void Reconciler::flush(ReconcileStats &st)
 			continue;
 		}
 		servers_.erase(*it);
+		failed_servers_.erase(*it);
 		it = idle_.erase(it);
 	}
 }
 
-ReconcileStats Reconciler::apply(const EntryMap &desired, const std::vector<dp::EntryKey> &keys,
-				 bool retry)
+void Reconciler::retarget(const std::set<dp::ServerKey> &moved, const EntryMap &desired,
+			  const ServerMap &servers, std::vector<dp::EntryKey> &work,
+			  ReconcileStats &st)
+{
+	if (!servers_supported_) {
+		// Without servers every entry naming one holds its target: a
+		// walk of the desired entries (both backends have servers).
+		for (const auto &[key, spec] : desired)
+			if (const auto *server = spec.server(); server && moved.contains(*server))
+				work.push_back(key);
+		return;
+	}
+	for (const auto &key : moved) {
+		auto want = servers.find(key);
+		auto have = servers_.find(key);
+		// A server not set yet is set by its first entry; one without a
+		// target goes with its last entry.
+		if (want == servers.end() || have == servers_.end() || have->second == want->second) {
+			failed_servers_.erase(key);
+			continue;
+		}
+		if (auto ec = dp_.set_server(key, want->second)) {
+			++st.errors;
+			st.last_error = "server: " + ec.message();
+			if (dp::is_capacity_error(ec))
+				++st.capacity_errors;
+			failed_servers_.insert(key);
+			continue;
+		}
+		have->second = want->second;
+		++st.server_moves;
+		failed_servers_.erase(key);
+	}
+}
+
+ReconcileStats Reconciler::apply(const EntryMap &desired, const ServerMap &servers,
+				 const std::vector<dp::EntryKey> &keys,
+				 const std::vector<dp::ServerKey> &moved, bool retry)
 {
 	if (!loaded_)
 		refresh();
 	ReconcileStats st;
 	dp_.begin_batch();
 	std::vector<dp::EntryKey> work = keys;
-	if (retry)
+	std::set<dp::ServerKey> servers_work(moved.begin(), moved.end());
+	if (retry) {
 		work.insert(work.end(), failed_.begin(), failed_.end());
+		servers_work.insert(failed_servers_.begin(), failed_servers_.end());
+	}
+	if (!servers_work.empty())
+		retarget(servers_work, desired, servers, work, st);
 	std::sort(work.begin(), work.end());
 	work.erase(std::unique(work.begin(), work.end()), work.end());
 	for (const auto &key : work) {
 		auto want = desired.find(key);
-		converge(key, want == desired.end() ? nullptr : &want->second, st);
+		converge(key, want == desired.end() ? nullptr : &want->second, servers, st);
 	}
-	st.unchanged = installed_.size() - st.installed - st.replaced - st.followed;
+	st.unchanged = installed_.size() - st.installed - st.replaced;
 	flush(st);
 	return st;
 }

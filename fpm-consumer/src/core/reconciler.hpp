@@ -2,15 +2,14 @@
 // set against what the dataplane has and apply only the difference; correct
 // entries are never touched.
 //
-// Servers: an entry naming a server (EntrySpec::server) is installed as
-// naming it, and the server's target is the entry's action, set with
-// Dataplane::set_server() before the first entry that needs it. When a
-// server moves, every entry naming it wants the new action: the first one
-// converged sets the server's new target, which moves all of them in the
-// dataplane at once, and the others only follow in the cache (`followed`).
-// A server no installed entry names is removed after the pass's flush. A
-// dataplane without servers (Dataplane::supports_servers()) gets the
-// entries with their own actions instead.
+// Servers: entries 1/2 of server sessions name their server
+// (Action::Kind::Server), and the server's target comes from the desired
+// ServerMap, set with Dataplane::set_server() before the first entry that
+// names it. A server's move changes its target alone: one write, whatever
+// the number of entries naming it. A server no installed entry names is
+// removed after the pass's flush. A dataplane without servers
+// (Dataplane::supports_servers()) gets the entries with their targets as
+// their own actions instead, and a server's move rewrites them.
 #pragma once
 
 #include "core/model.hpp"
@@ -30,9 +29,6 @@ struct ReconcileStats {
 	std::uint64_t replaced = 0;  // same key, new action or options (updated in place)
 	std::uint64_t removed = 0;
 	std::uint64_t unchanged = 0;
-	// Entries whose new action was their server's move: the dataplane
-	// moved them with the server's target, no write of their own.
-	std::uint64_t followed = 0;
 	std::uint64_t server_moves = 0; // a server's target changed
 	std::uint64_t errors = 0;          // every failed operation, full maps included
 	std::uint64_t capacity_errors = 0; // installs refused for lack of room
@@ -48,12 +44,14 @@ public:
 	// Whole diff. An entry whose key is installed but whose action or
 	// options differ is install()ed again under the same key: the dataplane
 	// updates it in place, so the session is never without its entry nor
-	// copied twice.
-	ReconcileStats apply(const EntryMap &desired);
-	// The same for the listed keys only (the rest is known to agree), and,
-	// with `retry`, the keys whose last operation failed.
-	ReconcileStats apply(const EntryMap &desired, const std::vector<dp::EntryKey> &keys,
-			     bool retry);
+	// copied twice. `servers`: the targets of the servers entries name.
+	ReconcileStats apply(const EntryMap &desired, const ServerMap &servers);
+	// The same for the listed keys and servers only (the rest is known to
+	// agree), and, with `retry`, the keys and servers whose last operation
+	// failed.
+	ReconcileStats apply(const EntryMap &desired, const ServerMap &servers,
+			     const std::vector<dp::EntryKey> &keys,
+			     const std::vector<dp::ServerKey> &moved, bool retry);
 
 	// False until the first read of the dataplane.
 	bool in_sync() const { return loaded_; }
@@ -61,27 +59,36 @@ public:
 	// here until there is room, other errors until the backend accepts
 	// them); retried on their own.
 	const std::set<dp::EntryKey> &failed() const { return failed_; }
+	// Keys or server targets waiting for a retry.
+	bool retry_wanted() const { return !failed_.empty() || !failed_servers_.empty(); }
 	const EntryMap &installed() const { return installed_; }
 	// The servers set in the dataplane, and their targets.
 	const std::map<dp::ServerKey, dp::Action> &servers() const { return servers_; }
 
 private:
 	// One key: make the dataplane hold `want` (null: nothing).
-	void converge(const dp::EntryKey &key, const EntrySpec *want, ReconcileStats &st);
+	void converge(const dp::EntryKey &key, const EntrySpec *want, const ServerMap &servers,
+		      ReconcileStats &st);
+	// One server: its target in the dataplane as `servers` has it (the
+	// entries naming it, in a dataplane without servers).
+	void retarget(const std::set<dp::ServerKey> &moved, const EntryMap &desired,
+		      const ServerMap &servers, std::vector<dp::EntryKey> &work, ReconcileStats &st);
 	// The end of a pass: the dataplane writes what it batched; then the
 	// servers nothing names any more go.
 	void flush(ReconcileStats &st);
-	// The spec as this dataplane holds it (no server where it has none):
-	// `want` itself, or `own` filled with it without its server.
-	const EntrySpec &held(const EntrySpec &want, EntrySpec &own) const;
-	// The server of `want` set to its action (before an entry names it).
-	std::error_code place_server(const EntrySpec &want, ReconcileStats &st);
+	// The spec as this dataplane holds it: `want` itself, or, without
+	// servers, `own` filled with it and its server's target.
+	const EntrySpec *held(const EntrySpec &want, const ServerMap &servers, EntrySpec &own) const;
+	// The server `want` names set to its target (before an entry names it).
+	std::error_code place_server(const EntrySpec &want, const ServerMap &servers,
+				     ReconcileStats &st);
 	// One more (+1) or one fewer (-1) installed entry names spec's server.
 	void use(const EntrySpec &spec, int delta);
 
 	dp::Dataplane &dp_;
 	EntryMap installed_;
 	std::set<dp::EntryKey> failed_;
+	std::set<dp::ServerKey> failed_servers_; // a new target not written
 	bool loaded_ = false;
 	bool servers_supported_ = false; // asked at each re-read
 	std::map<dp::ServerKey, dp::Action> servers_;

@@ -199,7 +199,6 @@ std::vector<Counter> engine_counters(const Engine &e)
 		{"reconciles", c.reconciles},
 		{"entries-installed", c.totals.installed},
 		{"entries-replaced", c.totals.replaced},
-		{"entries-followed", c.totals.followed},
 		{"server-moves", c.totals.server_moves},
 		{"entries-removed", c.totals.removed},
 		{"dataplane-errors", c.totals.errors},
@@ -330,8 +329,24 @@ void add_sessions_entries_collectors(json &j, const Engine &engine, const dp::Da
 	}
 	j["sessions"] = {{"session", sessions}};
 	json entries = json::array();
-	for (const auto &[key, spec] : engine.installed())
-		entries.push_back(entry_json(key, spec, dataplane));
+	// An entry naming a server is shown with its server's target: where
+	// its copies go now.
+	const auto &targets = engine.server_targets();
+	for (const auto &[key, spec] : engine.installed()) {
+		const auto *server = spec.server();
+		if (!server) {
+			entries.push_back(entry_json(key, spec, dataplane));
+			continue;
+		}
+		auto target = targets.find(*server);
+		EntrySpec shown = spec;
+		if (target != targets.end())
+			shown.action = target->second;
+		auto j = entry_json(key, shown, dataplane);
+		if (target == targets.end()) // never set: the entry copies nothing
+			j.erase("action");
+		entries.push_back(std::move(j));
+	}
 	j["entries"] = {{"entry", entries}};
 	j["collectors"] = collectors_json(engine, dataplane);
 }

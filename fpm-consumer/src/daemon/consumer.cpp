@@ -438,19 +438,17 @@ void Consumer::reconcile()
 	} else {
 		pacer_.ran(start, end);
 	}
-	if (st && st->installed + st->replaced + st->removed + st->server_moves + st->followed)
+	if (st && st->installed + st->replaced + st->removed + st->server_moves)
 		audit_.changed(end);
 	if (st) {
 		log_unsupported_collectors();
 		reconcile_seconds_.observe(std::chrono::duration<double>(end - start).count());
 		// Failed keys are logged once each way (below), not on every retry.
-		if (st->installed + st->replaced + st->removed + st->server_moves + st->followed)
+		if (st->installed + st->replaced + st->removed + st->server_moves)
 			LOG_INFO("reconcile: +" << st->installed << " ~" << st->replaced << " -"
 						<< st->removed << " =" << st->unchanged
-						<< (st->server_moves + st->followed
-							? " servers moved " + std::to_string(st->server_moves) +
-							      " (entries followed " +
-							      std::to_string(st->followed) + ")"
+						<< (st->server_moves
+							? " servers moved " + std::to_string(st->server_moves)
 							: std::string())
 						<< (st->errors ? " errors " + std::to_string(st->errors) : std::string()));
 		log_dataplane_full();
