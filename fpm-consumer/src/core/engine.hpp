@@ -184,6 +184,8 @@ public:
 
 	const Desired &desired() const { return incremental_.desired(); }
 	const EntryMap &installed() const { return reconciler_.installed(); }
+	// Sessions the incremental decision has planned (its work).
+	std::uint64_t plans() const { return incremental_.plans(); }
 	// The targets of the servers the installed entries name.
 	const std::map<dp::ServerKey, dp::Action> &server_targets() const
 	{

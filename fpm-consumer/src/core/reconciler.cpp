@@ -25,7 +25,7 @@ void Reconciler::refresh()
 	for (const auto &[key, _] : servers_)
 		if (!users_.contains(key))
 			idle_.insert(key);
-	failed_servers_.clear();
+	// failed_ and failed_servers_ stay: retried against what was just read.
 	loaded_ = true;
 }
 
