@@ -1,5 +1,7 @@
 #include "core/engine.hpp"
 
+#include "core/heap.hpp"
+
 #include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
 
@@ -591,10 +593,13 @@ bool Engine::check_all()
 	if (!rebuild) {
 		// The check: the incremental state against a recomputation of all.
 		incremental_.settle();
-		const Desired all = decide(sessions_, macs_, routes_, config_.decision, false);
-		const auto diff = differences(incremental_.desired(), all);
-		counters_.full_pass_differences += diff;
-		rebuild = diff > 0;
+		{
+			const Desired all = decide(sessions_, macs_, routes_, config_.decision, false);
+			const auto diff = differences(incremental_.desired(), all);
+			counters_.full_pass_differences += diff;
+			rebuild = diff > 0;
+		}
+		sort_freed_chunks(); // the recomputation's
 	}
 	if (rebuild) {
 		incremental_.clear();
