@@ -224,18 +224,23 @@ NeighUpdate remote_mac(const Mac &mac, Ipv4 vtep)
 
 constexpr std::uint32_t kSessionsPerServer = 10;
 
-// n sessions, hosts alternately local and remote; a server per 10 sessions
-// (HOST ID = server number + 1), every server behind kServerVtep.
-void populate(Engine &e, std::uint32_t n)
+// A usable /32 route to a VTEP (the decision's reachability check).
+void add_vtep_route(Engine &e, Ipv4 vtep)
 {
 	RouteUpdate r;
-	r.dst = kServerVtep;
+	r.dst = vtep;
 	r.dst_len = 32;
 	r.table = 254;
 	r.type = RTN_UNICAST;
 	e.route(r);
-	r.dst = kOtherVtep;
-	e.route(r);
+}
+
+// n sessions, hosts alternately local and remote; a server per 10 sessions
+// (HOST ID = server number + 1), every server behind kServerVtep.
+void populate(Engine &e, std::uint32_t n)
+{
+	add_vtep_route(e, kServerVtep);
+	add_vtep_route(e, kOtherVtep);
 	for (std::uint32_t j = 0; j < (n + kSessionsPerServer - 1) / kSessionsPerServer; ++j)
 		e.neigh(MacSource::Fpm, remote_mac(server_mac(j), kServerVtep));
 	for (std::uint32_t i = 0; i < n; ++i) {
@@ -454,12 +459,7 @@ LocalServerRow measure_local_server(std::uint32_t n)
 {
 	dp::MemoryDataplane dataplane;
 	Engine e(dataplane, engine_config());
-	RouteUpdate r;
-	r.dst = kServerVtep;
-	r.dst_len = 32;
-	r.table = 254;
-	r.type = RTN_UNICAST;
-	e.route(r);
+	add_vtep_route(e, kServerVtep);
 	const Mac server = server_mac(0);
 	e.local_mac({dp::MacEvent::Kind::Learned, server, 5, kVni, 0});
 	for (std::uint32_t i = 0; i < n; ++i) {
