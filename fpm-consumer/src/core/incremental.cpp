@@ -26,7 +26,7 @@ void IncrementalDecision::add(const Session &session)
 	if (!inserted)
 		return;
 	if (!s->is_collector()) {
-		const ServerKey key{s->key.vni, s->server_mac};
+		const ServerMac key{s->key.vni, s->server_mac};
 		auto &server = servers_[key];
 		if (!server.placed)
 			dirty_servers_.insert(key);
@@ -43,7 +43,7 @@ void IncrementalDecision::remove(const Session &session)
 		return;
 	unplan(s, it->second);
 	if (!s->is_collector()) {
-		const ServerKey key{s->key.vni, s->server_mac};
+		const ServerMac key{s->key.vni, s->server_mac};
 		auto b = servers_.find(key);
 		if (b != servers_.end()) {
 			b->second.sessions.erase(s);
@@ -62,7 +62,7 @@ void IncrementalDecision::remove(const Session &session)
 
 void IncrementalDecision::server_mac_changed(std::uint32_t vni, const Mac &mac)
 {
-	const ServerKey key{vni, mac};
+	const ServerMac key{vni, mac};
 	if (servers_.contains(key))
 		dirty_servers_.insert(key);
 }
@@ -92,7 +92,7 @@ void IncrementalDecision::clear()
 
 // A server behind a remote VTEP, reachable or not, is indexed under that
 // VTEP: a change of its reachability is a change of the server's place.
-void IncrementalDecision::index_vtep(const ServerKey &key, const ServerPlace &was,
+void IncrementalDecision::index_vtep(const ServerMac &key, const ServerPlace &was,
 				     const ServerPlace &now)
 {
 	using Kind = MacLocation::Kind;
@@ -116,7 +116,7 @@ void IncrementalDecision::index_vtep(const ServerKey &key, const ServerPlace &wa
 // The server's place, computed again. Within one kind of place only its
 // targets (and its entries 3, which hold its port) change; a change of
 // kind changes what its sessions ask for: they are planned again.
-void IncrementalDecision::place(const ServerKey &key, Server &server,
+void IncrementalDecision::place(const ServerMac &key, Server &server,
 				std::vector<dp::EntryKey> &changed)
 {
 	const auto now = place_server(key.first, key.second, macs_, routes_, config_);
@@ -344,7 +344,7 @@ IncrementalDecision::Changes IncrementalDecision::settle()
 	}
 	if (!dirty_servers_.empty()) {
 		// place() edits the VTEP index that filled dirty_servers_.
-		std::unordered_set<ServerKey, MacKeyHash> work;
+		std::unordered_set<ServerMac, MacKeyHash> work;
 		work.swap(dirty_servers_);
 		for (const auto &key : work)
 			if (auto it = servers_.find(key); it != servers_.end())

@@ -118,7 +118,7 @@ private:
 		ServerPlace place; // as last computed
 		bool placed = false;
 	};
-	using ServerKey = MacTable::Key;
+	using ServerMac = MacTable::Key; // (VNI, MAC): a server under all its HOST IDs
 	void unplan(const Session *s, Tracked &t);
 	void plan(const Session *s, Tracked &t);
 	void mark(Slots::iterator slot);
@@ -126,8 +126,8 @@ private:
 	void resolve(Slots::iterator slot, std::vector<dp::EntryKey> &changed);
 	void recount(const Session *s, Tracked &t);
 	void note_unsupported(const Session *s, const Tracked &t, bool add);
-	void place(const ServerKey &key, Server &server, std::vector<dp::EntryKey> &changed);
-	void index_vtep(const ServerKey &key, const ServerPlace &was, const ServerPlace &now);
+	void place(const ServerMac &key, Server &server, std::vector<dp::EntryKey> &changed);
+	void index_vtep(const ServerMac &key, const ServerPlace &was, const ServerPlace &now);
 	void retarget(const dp::ServerKey &key, const dp::Action &target,
 		      std::vector<dp::EntryKey> &changed);
 	EntrySpec held(const Member &m) const;
@@ -138,11 +138,11 @@ private:
 	std::unordered_map<const Session *, Tracked> tracked_;
 	Slots slots_;
 	// (VNI, server MAC) -> the server and its sessions.
-	std::unordered_map<ServerKey, Server, MacKeyHash> servers_;
-	std::unordered_set<ServerKey, MacKeyHash> dirty_servers_;
+	std::unordered_map<ServerMac, Server, MacKeyHash> servers_;
+	std::unordered_set<ServerMac, MacKeyHash> dirty_servers_;
 	// VTEP -> the servers behind it; its last reachability.
 	struct Vtep {
-		std::unordered_set<ServerKey, MacKeyHash> servers;
+		std::unordered_set<ServerMac, MacKeyHash> servers;
 		bool reachable = false;
 	};
 	std::unordered_map<Ipv4, Vtep, Ipv4Hash> by_vtep_;
