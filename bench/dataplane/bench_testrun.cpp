@@ -421,9 +421,7 @@ void path_table(Dataplane &dp, unsigned repeat, int reps, const std::vector<std:
 	if (auto ec = dp.set_server(sk, to_srv))
 		throw std::runtime_error("set_server: " + ec.message());
 	Entry named = entry(EntryKind::MirrorSource, A, nullptr, 0);
-	named.action = Action{};
-	named.action.kind = Action::Kind::Server;
-	named.action.server = sk;
+	named.action = Action::naming(sk);
 	const int sh_e = bpf_program__fd(shim_empty->progs.with_tunnel),
 		  sh_d = bpf_program__fd(shim_decap->progs.with_tunnel);
 	std::vector<Path> paths = {

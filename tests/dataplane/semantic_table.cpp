@@ -547,8 +547,7 @@ Entry make_entry(const EntrySpec &s,
 	if (!s.ip.empty())
 		e.key.host.ip = parse_ip(s.ip);
 	if (!s.server_mac.empty()) {
-		e.action.kind = Action::Kind::Server;
-		e.action.server = ServerKey{s.vni, *parse_mac(s.server_mac), s.host_id};
+		e.action = Action::naming(ServerKey{s.vni, *parse_mac(s.server_mac), s.host_id});
 	} else if (s.vtep.empty()) {
 		e.action.kind = Action::Kind::LocalPort;
 		e.action.ifindex = ifindex_of(s.port);

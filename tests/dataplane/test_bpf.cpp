@@ -1491,9 +1491,7 @@ TEST_CASE("servers: a move replaces one slot; copies, the egress rule and "
 	const Action remote = remote_target(sk);
 	auto entry = [&](BpfHarness &h, EntryKind kind, const std::string &mac) {
 		Entry e = kind_entry(h, kind, 100, mac, "", "srv");
-		e.action = Action{};
-		e.action.kind = Action::Kind::Server;
-		e.action.server = sk;
+		e.action = Action::naming(sk);
 		return e;
 	};
 	const auto frame = frame_v4(); // kA -> kB

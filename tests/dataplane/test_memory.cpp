@@ -244,9 +244,7 @@ TEST_CASE("servers: entries follow a server's move; the contract's refusals")
 	auto e1 = mac_entry(EntryKind::MirrorSource, "02:00:00:00:00:01", 7, 14);
 	auto e2 = mac_entry(EntryKind::MirrorDest, "02:00:00:00:00:02", 7, 14);
 	for (auto *e : {&e1, &e2}) {
-		e->action = Action{};
-		e->action.kind = Action::Kind::Server;
-		e->action.server = sk;
+		e->action = Action::naming(sk);
 	}
 	CHECK(dp.install(e1) == std::errc::no_such_device_or_address);
 	Action bad = remote;

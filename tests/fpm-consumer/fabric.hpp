@@ -48,10 +48,7 @@ inline std::map<dp::EntryKey, dp::Action> resolved_entries(const dp::Dataplane &
 // The action of an entry naming server (kVni, mac, host_id).
 inline dp::Action server_named(const Mac &mac, std::uint16_t host_id)
 {
-	dp::Action a;
-	a.kind = dp::Action::Kind::Server;
-	a.server = dp::ServerKey{kVni, mac, host_id};
-	return a;
+	return dp::Action::naming(dp::ServerKey{kVni, mac, host_id});
 }
 
 struct Vtep {

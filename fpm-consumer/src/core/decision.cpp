@@ -163,7 +163,8 @@ SessionPlan plan_session(const Session &s, const MacTable &macs, const RouteTabl
 	// Entries 1 and 2 everywhere the VNI exists. A server session's name
 	// its server, so that they stay as they are when it moves.
 	const dp::ServerKey server{vni, s.server_mac, key.host_id};
-	EntrySpec mirror = EntrySpec::shared(s.is_collector() ? action : naming(server), profile);
+	EntrySpec mirror =
+		EntrySpec::shared(s.is_collector() ? action : dp::Action::naming(server), profile);
 	plan.wants.reserve(3);
 	plan.wants.emplace_back(dp::EntryKey{dp::EntryKind::MirrorDest, vni, host, key.host_id, plan.id},
 				mirror);
@@ -174,7 +175,7 @@ SessionPlan plan_session(const Session &s, const MacTable &macs, const RouteTabl
 	// move between two ports changes no claim.
 	if (!s.is_collector() && plan.server_location.kind == Kind::Local) {
 		plan.wants.emplace_back(dp::EntryKey{dp::EntryKind::Decap, vni, {}, key.host_id, {}},
-					EntrySpec(naming(server)));
+					EntrySpec(dp::Action::naming(server)));
 		plan.entry3 = true;
 	}
 	return plan;
@@ -214,14 +215,6 @@ dp::Action server_target(const MacLocation &location, std::uint32_t vni, std::ui
 		action.host_id = host_id;
 	}
 	return action;
-}
-
-dp::Action naming(const dp::ServerKey &server)
-{
-	dp::Action a;
-	a.kind = dp::Action::Kind::Server;
-	a.server = server;
-	return a;
 }
 
 EntrySpec resolve_decap(const EntrySpec &claimed, const ServerMap &servers)
@@ -285,8 +278,7 @@ Desired decide(const std::map<SessionKey, Session> &sessions, const MacTable &ma
 	// Entries 3 to their servers' ports; they sort after entries 1/2.
 	for (auto it = out.entries.lower_bound(dp::EntryKey{dp::EntryKind::Decap, 0, {}, 0, {}});
 	     it != out.entries.end(); ++it)
-		if (it->first.kind == dp::EntryKind::Decap)
-			it->second = resolve_decap(it->second, out.servers);
+		it->second = resolve_decap(it->second, out.servers);
 	return out;
 }
 

@@ -95,8 +95,6 @@ ServerPlace place_server(std::uint32_t vni, const Mac &mac, const MacTable &macs
 			 const RouteTable &routes, const DecisionConfig &config);
 // The target of server (vni, MAC, HOST ID) at an active place.
 dp::Action server_target(const MacLocation &location, std::uint32_t vni, std::uint16_t host_id);
-// The action of the entries naming a server.
-dp::Action naming(const dp::ServerKey &server);
 // An entry 3 as the dataplane holds it: claimed as naming its server,
 // held as the server's port. `servers` has the server's target.
 EntrySpec resolve_decap(const EntrySpec &claimed, const ServerMap &servers);

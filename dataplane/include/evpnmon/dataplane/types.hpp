@@ -118,6 +118,16 @@ struct Action {
 	Erspan erspan;                    // Erspan: the collector
 	ServerKey server;                 // Server: which one
 
+	// The action of an entry naming `server` (its copies go to the
+	// server's target).
+	static Action naming(const ServerKey &server)
+	{
+		Action a;
+		a.kind = Kind::Server;
+		a.server = server;
+		return a;
+	}
+
 	auto operator<=>(const Action &) const = default;
 };
 
