@@ -460,7 +460,7 @@ TEST_CASE("an unrelated MAC event and a host move leave the entries untouched")
 	h.check("server move", 0);
 }
 
-TEST_CASE("a server's move within one kind of place plans none of its sessions")
+TEST_CASE("a server's move that leaves its sessions active plans none of them")
 {
 	consumer::MacTable macs;
 	consumer::RouteTable routes;
@@ -508,14 +508,56 @@ TEST_CASE("a server's move within one kind of place plans none of its sessions")
 	CHECK(inc.desired().servers.at(k21) == local_port(8));
 	CHECK(inc.desired().entries.at(decap(22)).action == local_port(8));
 
-	// Local to remote: a change of kind plans its sessions again; entries
-	// 1/2 name the server still, only the entries 3 go.
+	// Local to remote: entries 1/2 name the server still; its entries 3
+	// go, claimed by the server, not by each session.
 	const Ipv4 v2 = ip4(10, 0, 0, 2), v3 = ip4(10, 0, 0, 3);
+	macs.erase(MacSource::Local, kVni, server);
 	auto [away, away_plans] = move(MacSource::Fpm, consumer::MacLocation::remote(v2));
-	CHECK(away_plans == 1000);
+	CHECK(away_plans == 0);
 	CHECK(sorted(away.entries) == std::vector{decap(21), decap(22)});
 	CHECK(away.servers == both);
 	CHECK(!inc.desired().entries.contains(decap(21)));
+	CHECK(inc.desired().entries.size() == 2000);
+
+	// And back: the entries 3 return, holding its port.
+	macs.erase(MacSource::Fpm, kVni, server);
+	auto [back, back_plans] = move(MacSource::Local, consumer::MacLocation::local(7));
+	CHECK(back_plans == 0);
+	CHECK(sorted(back.entries) == std::vector{decap(21), decap(22)});
+	CHECK(inc.desired().entries.at(decap(21)).action == local_port(7));
+
+	// Seen, then kept (its record gone, the MAC pinned), then seen again:
+	// the counter follows, nothing else changes.
+	macs.pin(kVni, server);
+	macs.erase(MacSource::Local, kVni, server);
+	inc.server_mac_changed(kVni, server);
+	{
+		const auto plans = inc.plans();
+		auto kept = inc.settle();
+		REQUIRE(consumer::differences(inc.desired(), full()) == 0);
+		CHECK(inc.plans() == plans);
+		CHECK(kept.entries.empty());
+		CHECK(kept.servers.empty());
+		CHECK(inc.desired().counters.server_kept == 1000);
+	}
+	auto [seen, seen_plans] = move(MacSource::Fpm, consumer::MacLocation::remote(v2));
+	CHECK(seen_plans == 0);
+	CHECK(inc.desired().counters.server_kept == 0);
+	CHECK(inc.desired().entries.size() == 2000);
+
+	// Unreachable: its sessions become inactive, their entries 1/2 go. That
+	// is planned again, and so is the way back.
+	cfg.require_vtep_route = true;
+	inc.routes_changed();
+	auto [dark, dark_plans] = move(MacSource::Fpm, consumer::MacLocation::remote(v2));
+	CHECK(dark_plans == 1000);
+	CHECK(inc.desired().entries.empty());
+	CHECK(inc.desired().counters.server_unreachable == 1000);
+	cfg.require_vtep_route = false;
+	inc.routes_changed();
+	auto [lit, lit_plans] = move(MacSource::Fpm, consumer::MacLocation::remote(v2));
+	CHECK(lit_plans == 1000);
+	CHECK(inc.desired().entries.size() == 2000);
 
 	// VTEP to VTEP: its targets only.
 	auto [vteps, vteps_plans] = move(MacSource::Fpm, consumer::MacLocation::remote(v3));
@@ -533,16 +575,32 @@ TEST_CASE("a server's move within one kind of place plans none of its sessions")
 		s.key.rd = "192.0.2.1:1";
 		macs.set(MacSource::Local, kVni, other, consumer::MacLocation::local(9));
 		inc.add(sessions.emplace(s.key, s).first->second);
-		move(MacSource::Local, consumer::MacLocation::local(7)); // back here
+		macs.erase(MacSource::Fpm, kVni, server);
+		auto [here, here_plans] = move(MacSource::Local, consumer::MacLocation::local(7));
+		CHECK(here_plans == 1); // the new session only
 		REQUIRE(inc.desired().entries.at(decap(21)).action == local_port(9));
+		CHECK(inc.desired().counters.conflicts == 500); // its sessions of 21 lose
+		// Away again: its sessions of 21 conflict no more.
+		macs.erase(MacSource::Local, kVni, server);
+		move(MacSource::Fpm, consumer::MacLocation::remote(v3));
+		CHECK(inc.desired().counters.conflicts == 0);
+		macs.erase(MacSource::Fpm, kVni, server);
+		move(MacSource::Local, consumer::MacLocation::local(7));
 		CHECK(inc.desired().counters.conflicts == 500);
 		auto [owned, owned_plans] = move(MacSource::Local, consumer::MacLocation::local(8));
 		CHECK(owned_plans == 0);
 		CHECK(owned.entries == std::vector{decap(22)}); // its own entry 3 only
 		CHECK(inc.desired().entries.at(decap(21)).action == local_port(9));
 		CHECK(inc.desired().entries.at(decap(22)).action == local_port(8));
+		// The other server leaves: this one owns its entry 3 again.
 		inc.remove(sessions.at(s.key));
 		sessions.erase(s.key);
+		inc.server_mac_changed(kVni, server);
+		inc.settle();
+		REQUIRE(consumer::differences(inc.desired(), full()) == 0);
+		CHECK(inc.desired().counters.conflicts == 0);
+		CHECK(inc.desired().entries.at(decap(21)).action == local_port(8));
+		macs.erase(MacSource::Local, kVni, server);
 		move(MacSource::Fpm, consumer::MacLocation::remote(v3));
 	}
 

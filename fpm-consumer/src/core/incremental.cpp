@@ -113,29 +113,128 @@ void IncrementalDecision::index_vtep(const ServerMac &key, const ServerPlace &wa
 	}
 }
 
-// The server's place, computed again. Within one kind of place only its
-// targets (and its entries 3, which hold its port) change; a change of
-// kind changes what its sessions ask for: they are planned again.
+namespace {
+
+bool is_local(const ServerPlace &p)
+{
+	return p.status == SessionStatus::Active && p.location.kind == MacLocation::Kind::Local;
+}
+
+// Its plan placed its server: the counters count it with the server's place.
+bool follows_place(const Session &s, const SessionPlan &p)
+{
+	return !s.is_collector() &&
+	       (p.status == SessionStatus::Active || p.status == SessionStatus::ServerUnknown ||
+		p.status == SessionStatus::ServerUnreachable);
+}
+
+} // namespace
+
+// The server's place, computed again. While its sessions stay active (or
+// stay inactive for the same reason) only its targets and its entries 3
+// change (the entries 1/2 name it, the entries 3 hold its port and are
+// claimed by it); a move that makes them active or inactive changes their
+// entries 1/2: they are planned again.
 void IncrementalDecision::place(const ServerMac &key, Server &server,
 				std::vector<dp::EntryKey> &changed)
 {
 	const auto now = place_server(key.first, key.second, macs_, routes_, config_);
 	if (server.placed && now == server.place)
 		return;
-	const auto &was = server.place;
-	const bool same_kind = server.placed && now.status == was.status &&
-			       now.location.kind == was.location.kind &&
-			       now.location.kept == was.location.kept;
-	index_vtep(key, server.placed ? was : ServerPlace{}, now);
+	const ServerPlace was = server.placed ? server.place : ServerPlace{};
+	const bool same_status =
+		server.placed && now.status == was.status &&
+		(now.location.kind == was.location.kind || now.status == SessionStatus::Active);
+	index_vtep(key, was, now);
 	server.place = now;
 	server.placed = true;
-	if (!same_kind) {
+	// Its counted sessions count whether it is kept: from now on, the new
+	// value (count() reads it when they are counted again).
+	if (now.location.kept != was.location.kept) {
+		auto &kept = desired_.counters.server_kept;
+		kept = now.location.kept ? kept + server.counted : kept - server.counted;
+	}
+	if (!same_status) {
 		pending_.insert(server.sessions.begin(), server.sessions.end());
 		return;
 	}
-	for (const auto &[host_id, n] : server.active)
+	const bool claims_changed = is_local(now) != is_local(was);
+	for (auto &[host_id, claim] : server.active) {
+		if (claims_changed)
+			claim_decap(key, server, host_id, claim);
 		retarget(dp::ServerKey{key.first, key.second, host_id},
 			 server_target(now.location, key.first, host_id), changed);
+	}
+}
+
+// The server's claim of its entry 3 under one HOST ID: a member of the slot
+// while it is local and has sessions active under the HOST ID, keyed by the
+// first of them.
+void IncrementalDecision::claim_decap(const ServerMac &key, const Server &server,
+				      std::uint16_t host_id, HostId &claim)
+{
+	const Session *first =
+		server.placed && is_local(server.place) && !claim.sessions.empty() ? *claim.sessions.begin()
+										 : nullptr;
+	if (first == claim.member)
+		return;
+	auto slot = slots_.try_emplace(dp::EntryKey{dp::EntryKind::Decap, key.first, {}, host_id, {}}).first;
+	auto &members = slot->second.members;
+	if (claim.member)
+		members.erase(claim.member);
+	if (first) {
+		members.emplace(first, Member{first,
+					      EntrySpec(dp::Action::naming({key.first, key.second, host_id})),
+					      false, claim.lost});
+	} else if (claim.lost) {
+		claim.lost = false; // no claim, no conflict
+		recount_.insert(claim.sessions.begin(), claim.sessions.end());
+	}
+	claim.member = first;
+	mark(slot);
+}
+
+// A claimant won or lost its slot: a session its entry 1 or 2, a server
+// its entry 3 (for every session behind the claim).
+void IncrementalDecision::set_lost(Member &m, bool lost)
+{
+	if (lost == m.lost)
+		return;
+	m.lost = lost;
+	if (m.per_session) {
+		auto &t = tracked_.at(m.session);
+		if (lost)
+			++t.lost;
+		else
+			--t.lost;
+		recount_.insert(m.session);
+		return;
+	}
+	const auto &server = *m.spec.server();
+	auto &claim = servers_.at({server.vni, server.mac}).active.at(server.host_id);
+	claim.lost = lost;
+	recount_.insert(claim.sessions.begin(), claim.sessions.end());
+}
+
+bool IncrementalDecision::decap_lost(const Session *s, const Tracked &t) const
+{
+	return t.targets && servers_.at({s->key.vni, s->server_mac}).active.at(s->key.host_id).lost;
+}
+
+// Counts a session in (+1) or out (-1) of the counters, whether its server
+// is kept read from the server's record: place() moves its counted
+// sessions between the counters when that changes.
+void IncrementalDecision::count(const Session *s, Tracked &t, int sign)
+{
+	if (follows_place(*s, t.plan)) {
+		auto &server = servers_.at({s->key.vni, s->server_mac});
+		t.plan.server_location.kept = server.place.location.kept;
+		if (sign > 0)
+			++server.counted;
+		else
+			--server.counted;
+	}
+	count_status(desired_.counters, *s, t.plan, t.counted_conflict, sign);
 }
 
 void IncrementalDecision::retarget(const dp::ServerKey &key, const dp::Action &target,
@@ -189,7 +288,7 @@ dp::EntryKey IncrementalDecision::entry_key(const Slots::iterator &slot, const M
 void IncrementalDecision::unplan(const Session *s, Tracked &t)
 {
 	if (t.counted) {
-		count_status(desired_.counters, *s, t.plan, t.counted_conflict, -1);
+		count(s, t, -1);
 		t.counted = false;
 	}
 	note_unsupported(s, t, false);
@@ -201,9 +300,12 @@ void IncrementalDecision::unplan(const Session *s, Tracked &t)
 	t.lost = 0;
 	if (t.targets) {
 		t.targets = false;
-		auto &server = servers_.at({s->key.vni, s->server_mac});
+		const ServerMac mac{s->key.vni, s->server_mac};
+		auto &server = servers_.at(mac);
 		auto a = server.active.find(s->key.host_id);
-		if (--a->second == 0) {
+		a->second.sessions.erase(s);
+		claim_decap(mac, server, s->key.host_id, a->second);
+		if (a->second.sessions.empty()) {
 			server.active.erase(a);
 			desired_.servers.erase(dp::ServerKey{s->key.vni, s->server_mac, s->key.host_id});
 			retargeted_.insert(dp::ServerKey{s->key.vni, s->server_mac, s->key.host_id});
@@ -217,22 +319,26 @@ void IncrementalDecision::plan(const Session *s, Tracked &t)
 	t.plan = plan_session(*s, macs_, routes_, config_);
 	++plans_;
 	for (auto &[key, spec] : t.plan.wants) {
-		const bool per_session = !key.session.empty();
+		if (key.kind == dp::EntryKind::Decap)
+			continue; // its server claims it (claim_decap())
 		auto slot = slots_.try_emplace(slot_of(key)).first;
-		slot->second.members.insert_or_assign(s, Member{s, std::move(spec), per_session, false});
+		slot->second.members.insert_or_assign(s, Member{s, std::move(spec), true, false});
 		mark(slot);
 		t.slots.push_back(slot);
 	}
 	t.plan.wants.clear();
 	t.plan.wants.shrink_to_fit();
 	if (!s->is_collector() && t.plan.status == SessionStatus::Active) {
-		auto &server = servers_.at({s->key.vni, s->server_mac});
+		const ServerMac mac{s->key.vni, s->server_mac};
+		auto &server = servers_.at(mac);
 		const dp::ServerKey key{s->key.vni, s->server_mac, s->key.host_id};
-		if (server.active[s->key.host_id]++ == 0 ||
-		    !(desired_.servers[key] == *t.plan.action)) {
+		auto [claim, fresh] = server.active.try_emplace(s->key.host_id);
+		if (fresh || !(desired_.servers[key] == *t.plan.action)) {
 			desired_.servers[key] = *t.plan.action;
 			retargeted_.insert(key);
 		}
+		claim->second.sessions.insert(s);
+		claim_decap(mac, server, s->key.host_id, claim->second);
 		t.targets = true;
 	}
 	note_unsupported(s, t, true);
@@ -254,11 +360,7 @@ void IncrementalDecision::resolve(Slots::iterator slot, std::vector<dp::EntryKey
 	// desired set already holds exactly its entry.
 	if (members.size() == 1) {
 		auto &m = members.begin()->second;
-		if (m.lost) {
-			m.lost = false;
-			--tracked_.at(m.session).lost;
-			recount_.insert(m.session);
-		}
+		set_lost(m, false);
 		auto have = entries.lower_bound(slot_key);
 		const bool only =
 			have != entries.end() && same_slot(have->first, slot_key) &&
@@ -272,21 +374,10 @@ void IncrementalDecision::resolve(Slots::iterator slot, std::vector<dp::EntryKey
 			return;
 		}
 	}
-	auto set_lost = [&](Member &m, bool lost) {
-		if (lost == m.lost)
-			return;
-		m.lost = lost;
-		auto &t = tracked_.at(m.session);
-		if (lost)
-			++t.lost;
-		else
-			--t.lost;
-		recount_.insert(m.session);
-	};
 	EntryMap now;
 	if (!members.empty() && !members.begin()->second.per_session) {
-		// An entry 3: every claimant asks for the same key, so claim()
-		// reduces to "the first owns it; the others agree or lose".
+		// An entry 3: every claimant (a server) asks for the same key, so
+		// claim() reduces to "the first owns it; the others lose".
 		const EntrySpec &owner = members.begin()->second.spec;
 		for (auto &[s, m] : members)
 			set_lost(m, !(m.spec == owner));
@@ -323,9 +414,9 @@ void IncrementalDecision::resolve(Slots::iterator slot, std::vector<dp::EntryKey
 void IncrementalDecision::recount(const Session *s, Tracked &t)
 {
 	if (t.counted)
-		count_status(desired_.counters, *s, t.plan, t.counted_conflict, -1);
-	t.counted_conflict = t.lost > 0;
-	count_status(desired_.counters, *s, t.plan, t.counted_conflict, +1);
+		count(s, t, -1);
+	t.counted_conflict = t.lost > 0 || decap_lost(s, t);
+	count(s, t, +1);
 	t.counted = true;
 }
 

@@ -8,13 +8,15 @@
 // those inputs, recomputes only the sessions an input change names (with
 // plan_session(), the same code decide() runs) and replays the claims of
 // only the slots those sessions touch (with claim()).
-// Entries name their server, so a server's move within one kind of place
-// (port to port, or reachable VTEP to reachable VTEP) changes its targets
-// and its entries 3 only: O(its HOST IDs), whatever its sessions. A change
-// of kind (local to remote, reachable to not, seen to kept) recomputes its
-// sessions. The result equals decide() over all sessions; Engine checks
-// that with a full pass on every audit, and tests/fpm-consumer/
-// test_incremental.cpp checks it after each of many random steps.
+// Entries name their server, and a server claims its entries 3 once for all
+// its sessions, so a server's move that leaves its sessions active (port to
+// port, VTEP to VTEP, between a port and a reachable VTEP, seen or kept)
+// changes its targets and its entries 3 only: O(its HOST IDs), whatever its
+// sessions. A move that makes its sessions active or inactive (unknown,
+// unreachable) recomputes them: their entries 1/2 come or go. The result
+// equals decide() over all sessions; Engine checks that with a full pass on
+// every audit, and tests/fpm-consumer/test_incremental.cpp checks it after
+// each of many random steps.
 #pragma once
 
 #include "core/decision.hpp"
@@ -67,11 +69,14 @@ public:
 	// decide() has them (without per-session views). Valid after settle().
 	const Desired &desired() const { return desired_; }
 	std::size_t session_count() const { return tracked_.size(); }
-	// Sessions planned so far (its work: a move within one kind of place
-	// plans none).
+	// Sessions planned so far (its work: a server's move that leaves its
+	// sessions active plans none).
 	std::uint64_t plans() const { return plans_; }
 
 private:
+	// A claimant of a slot: a session for its entries 1/2, a server (for
+	// all its sessions under one HOST ID, `session` the first of them) for
+	// an entry 3.
 	struct Member {
 		const Session *session;
 		EntrySpec spec;
@@ -83,24 +88,23 @@ private:
 		bool operator()(const Session *a, const Session *b) const { return a->key < b->key; }
 	};
 	// One slot (kind, VNI, host, ID) or an entry 3 (VNI, HOST ID): its
-	// claimants. An entry 3 is shared by every session of its server: a
-	// local server watching 100,000 hosts has 100,000 claimants, so
-	// claimants come and go in O(log n), and its replay only compares.
+	// claimants, in O(log n).
 	struct Slot {
 		std::map<const Session *, Member, ByKey> members;
 		bool dirty = false;
 	};
 	using Slots = std::map<dp::EntryKey, Slot>;
 	struct Tracked {
-		// Its wants are moved into the slots. Its server's location and
-		// action are those of when it was planned: a move within one
-		// kind of place updates the server's record, not its sessions.
+		// Its entries 1/2 are moved into their slots (its server claims
+		// the entry 3). Its server's location and action are those of
+		// when it was planned: a move that leaves it active updates the
+		// server's record, not its sessions (count() reads the record).
 		SessionPlan plan;
 		std::vector<Slots::iterator> slots;
-		unsigned lost = 0; // slots where a claim failed
+		unsigned lost = 0; // slots of entries 1/2 where a claim failed
 		bool counted = false;
 		bool counted_conflict = false;
-		bool targets = false; // counted in its server's `active`
+		bool targets = false; // one of its server's `active` sessions
 	};
 	struct MacKeyHash {
 		std::size_t operator()(const MacTable::Key &k) const noexcept;
@@ -109,12 +113,23 @@ private:
 		std::size_t operator()(const Ipv4 &a) const noexcept;
 	};
 	using SessionSet = std::unordered_set<const Session *>;
+	// A server's sessions planned active under one HOST ID: each has a
+	// target in desired().servers. While the server is local they claim
+	// its entry 3 (decide(): each session in key order) as one member of
+	// the slot keyed by the first of them: the owner is the same, and a
+	// change of the server's place joins or leaves once.
+	struct HostId {
+		std::set<const Session *, ByKey> sessions;
+		const Session *member = nullptr; // its key in the entry 3's slot
+		bool lost = false;               // that claim lost (R4): its sessions conflict
+	};
 	// A server (VNI, MAC) some session names.
 	struct Server {
 		SessionSet sessions;
-		// HOST ID -> its sessions planned active: each has a target in
-		// desired().servers.
-		std::map<std::uint16_t, std::size_t> active;
+		std::map<std::uint16_t, HostId> active;
+		// Its sessions counted with its place (whether it is kept):
+		// place() moves them between counters at once.
+		std::size_t counted = 0;
 		ServerPlace place; // as last computed
 		bool placed = false;
 	};
@@ -127,6 +142,11 @@ private:
 	void recount(const Session *s, Tracked &t);
 	void note_unsupported(const Session *s, const Tracked &t, bool add);
 	void place(const ServerMac &key, Server &server, std::vector<dp::EntryKey> &changed);
+	void claim_decap(const ServerMac &key, const Server &server, std::uint16_t host_id,
+			 HostId &claim);
+	void set_lost(Member &m, bool lost);
+	bool decap_lost(const Session *s, const Tracked &t) const;
+	void count(const Session *s, Tracked &t, int sign);
 	void index_vtep(const ServerMac &key, const ServerPlace &was, const ServerPlace &now);
 	void retarget(const dp::ServerKey &key, const dp::Action &target,
 		      std::vector<dp::EntryKey> &changed);
