@@ -466,8 +466,10 @@ TEST_CASE("a server's move that leaves its sessions active plans none of them")
 	consumer::RouteTable routes;
 	consumer::DecisionConfig cfg;
 	cfg.local_vnis = {kVni};
-	cfg.require_vtep_route = false; // every VTEP reachable
 	consumer::IncrementalDecision inc(macs, routes, cfg);
+	const Ipv4 v2 = ip4(10, 0, 0, 2), v3 = ip4(10, 0, 0, 3);
+	routes.add_route(v2, 32, {});
+	routes.add_route(v3, 32, {});
 	const Mac server{2, 0, 0, 0, 2, 1};
 	std::map<consumer::SessionKey, consumer::Session> sessions; // stable nodes
 	for (unsigned i = 0; i < 1000; ++i) {
@@ -510,7 +512,6 @@ TEST_CASE("a server's move that leaves its sessions active plans none of them")
 
 	// Local to remote: entries 1/2 name the server still; its entries 3
 	// go, claimed by the server, not by each session.
-	const Ipv4 v2 = ip4(10, 0, 0, 2), v3 = ip4(10, 0, 0, 3);
 	macs.erase(MacSource::Local, kVni, server);
 	auto [away, away_plans] = move(MacSource::Fpm, consumer::MacLocation::remote(v2));
 	CHECK(away_plans == 0);
@@ -526,36 +527,58 @@ TEST_CASE("a server's move that leaves its sessions active plans none of them")
 	CHECK(sorted(back.entries) == std::vector{decap(21), decap(22)});
 	CHECK(inc.desired().entries.at(decap(21)).action == local_port(7));
 
+	auto settled = [&] {
+		const auto plans = inc.plans();
+		auto changes = inc.settle();
+		REQUIRE(consumer::differences(inc.desired(), full()) == 0);
+		return std::pair{changes, inc.plans() - plans};
+	};
+
 	// Seen, then kept (its record gone, the MAC pinned), then seen again:
-	// the counter follows, nothing else changes.
+	// the counter follows, nothing else changes. A session planned while
+	// it is kept counts as kept, and then as seen.
 	macs.pin(kVni, server);
 	macs.erase(MacSource::Local, kVni, server);
 	inc.server_mac_changed(kVni, server);
 	{
-		const auto plans = inc.plans();
-		auto kept = inc.settle();
-		REQUIRE(consumer::differences(inc.desired(), full()) == 0);
-		CHECK(inc.plans() == plans);
+		auto [kept, kept_plans] = settled();
+		CHECK(kept_plans == 0);
 		CHECK(kept.entries.empty());
 		CHECK(kept.servers.empty());
 		CHECK(inc.desired().counters.server_kept == 1000);
 	}
+	auto late = make_session(Mac{2, 0, 0, 0x11, 0, 0}, server, 21);
+	inc.add(sessions.emplace(late.key, late).first->second);
+	settled();
+	CHECK(inc.desired().counters.server_kept == 1001);
 	auto [seen, seen_plans] = move(MacSource::Fpm, consumer::MacLocation::remote(v2));
 	CHECK(seen_plans == 0);
 	CHECK(inc.desired().counters.server_kept == 0);
+	inc.remove(sessions.at(late.key));
+	sessions.erase(late.key);
+	settled();
 	CHECK(inc.desired().entries.size() == 2000);
 
-	// Unreachable: its sessions become inactive, their entries 1/2 go. That
-	// is planned again, and so is the way back.
-	cfg.require_vtep_route = true;
+	// Unreachable: its sessions become inactive, their entries 1/2 go:
+	// planned again. Kept and seen again while unreachable: the counter
+	// only. Reachable again: planned again.
+	routes.del_route(v2, 32);
 	inc.routes_changed();
-	auto [dark, dark_plans] = move(MacSource::Fpm, consumer::MacLocation::remote(v2));
+	auto [dark, dark_plans] = settled();
 	CHECK(dark_plans == 1000);
 	CHECK(inc.desired().entries.empty());
 	CHECK(inc.desired().counters.server_unreachable == 1000);
-	cfg.require_vtep_route = false;
+	macs.erase(MacSource::Fpm, kVni, server);
+	inc.server_mac_changed(kVni, server);
+	auto [dark_kept, dark_kept_plans] = settled();
+	CHECK(dark_kept_plans == 0);
+	CHECK(inc.desired().counters.server_kept == 1000);
+	auto [dark_seen, dark_seen_plans] = move(MacSource::Fpm, consumer::MacLocation::remote(v2));
+	CHECK(dark_seen_plans == 0);
+	CHECK(inc.desired().counters.server_kept == 0);
+	routes.add_route(v2, 32, {});
 	inc.routes_changed();
-	auto [lit, lit_plans] = move(MacSource::Fpm, consumer::MacLocation::remote(v2));
+	auto [lit, lit_plans] = settled();
 	CHECK(lit_plans == 1000);
 	CHECK(inc.desired().entries.size() == 2000);
 
@@ -609,6 +632,62 @@ TEST_CASE("a server's move that leaves its sessions active plans none of them")
 	CHECK(same_plans == 0);
 	CHECK(same.entries.empty());
 	CHECK(same.servers.empty());
+}
+
+TEST_CASE("two local servers under one HOST ID: the entry 3 goes to the first session's")
+{
+	consumer::MacTable macs;
+	consumer::RouteTable routes;
+	consumer::DecisionConfig cfg;
+	cfg.local_vnis = {kVni};
+	cfg.require_vtep_route = false; // every VTEP reachable
+	consumer::IncrementalDecision inc(macs, routes, cfg);
+	const Mac a{2, 0, 0, 0, 2, 1}, b{2, 0, 0, 0, 2, 2};
+	const Mac h1{2, 0, 0, 0, 1, 1}, h2{2, 0, 0, 0, 1, 2}, h3{2, 0, 0, 0, 1, 3};
+	std::map<consumer::SessionKey, consumer::Session> sessions;
+	// A's sessions sort first and last, B's between them.
+	for (const auto &s : {make_session(h1, a, 21), make_session(h2, b, 21), make_session(h3, a, 21)})
+		inc.add(sessions.emplace(s.key, s).first->second);
+	macs.set(MacSource::Local, kVni, a, consumer::MacLocation::local(7));
+	macs.set(MacSource::Local, kVni, b, consumer::MacLocation::local(9));
+	const dp::EntryKey decap{dp::EntryKind::Decap, kVni, {}, 21, {}};
+	auto full = [&] { return consumer::decide(sessions, macs, routes, cfg, false); };
+	auto step = [&](std::uint64_t want_plans) {
+		const auto plans = inc.plans();
+		inc.settle();
+		REQUIRE(consumer::differences(inc.desired(), full()) == 0);
+		CHECK(inc.plans() - plans == want_plans);
+	};
+	auto move = [&](const Mac &server, const consumer::MacLocation &to) {
+		macs.erase(MacSource::Local, kVni, server);
+		macs.erase(MacSource::Fpm, kVni, server);
+		macs.set(to.kind == consumer::MacLocation::Kind::Local ? MacSource::Local : MacSource::Fpm,
+			 kVni, server, to);
+		inc.server_mac_changed(kVni, server);
+		step(0);
+	};
+	step(3);
+	CHECK(inc.desired().entries.at(decap).action == local_port(7));
+	CHECK(inc.desired().counters.conflicts == 1); // B's
+
+	// A's first session goes: A's claim now sorts after B's.
+	inc.remove(sessions.begin()->second);
+	sessions.erase(sessions.begin());
+	step(0);
+	CHECK(inc.desired().entries.at(decap).action == local_port(9));
+	CHECK(inc.desired().counters.conflicts == 1); // A's
+
+	// B leaves this VTEP and comes back: the entry 3 changes hands twice.
+	move(b, consumer::MacLocation::remote(ip4(10, 0, 0, 2)));
+	CHECK(inc.desired().entries.at(decap).action == local_port(7));
+	CHECK(inc.desired().counters.conflicts == 0);
+	move(b, consumer::MacLocation::local(9));
+	CHECK(inc.desired().entries.at(decap).action == local_port(9));
+	CHECK(inc.desired().counters.conflicts == 1);
+	// A leaves: B's alone.
+	move(a, consumer::MacLocation::remote(ip4(10, 0, 0, 3)));
+	CHECK(inc.desired().entries.at(decap).action == local_port(9));
+	CHECK(inc.desired().counters.conflicts == 0);
 }
 
 TEST_CASE("a server's new target the dataplane refused is retried on its own")
