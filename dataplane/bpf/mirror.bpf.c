@@ -84,13 +84,14 @@ int evpnmon_mirror(struct __sk_buff *skb)
 	__u32 kinds = vni_kinds(vni);
 	if (!kinds)
 		return DP_TC_NEXT;
-	struct ethhdr eth;
+	struct dp_eth eth;
 	if (parse_eth(skb, &eth))
 		return DP_TC_NEXT;
 	struct dp_flow_key fk = {};
 	fk.vni = vni;
 	fk.kinds = kinds;
-	__builtin_memcpy(fk.macs, &eth, 12);
+	read_8(fk.macs, &eth);
+	read_4(fk.macs + 8, (__u8 *)&eth + 8);
 	if (kinds & DP_KIND_F_IP)
 		fk.alen = parse_ip_addrs(skb, &eth, fk.addrs);
 	/* Most frames: no key of theirs is installed (dp_match_bits). */

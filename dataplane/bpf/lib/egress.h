@@ -68,12 +68,12 @@ static __always_inline int egress(struct __sk_buff *skb)
 	__u32 vni;
 	if (!port_vni(ifindex, &vni))
 		return DP_TC_NEXT;
-	struct ethhdr eth;
+	struct dp_eth eth;
 	if (parse_eth(skb, &eth))
 		return DP_TC_NEXT;
-	if (eth.h_dest[0] & 1)
+	if (eth.h.h_dest[0] & 1)
 		return DP_TC_NEXT; /* broadcast/multicast: never dropped */
-	if (!(kinds & DP_KIND_F_IP) && !macs_may_be_watched(vni, kinds, &eth))
+	if (!(kinds & DP_KIND_F_IP) && !macs_may_be_watched(vni, kinds, &eth.h))
 		return DP_TC_NEXT;
 	/* Same keys as the mirror program, MAC first, only of the kinds this
 	 * port's entries have; the IP addresses are read only when the MACs
@@ -81,10 +81,10 @@ static __always_inline int egress(struct __sk_buff *skb)
 	struct dp_match_key key = {};
 	key.vni = vni;
 	key.mtype = DP_MATCH_MAC;
-	int dup = watched(&key, eth.h_dest, 6, 0, ifindex, kinds) ||
-		  watched(&key, eth.h_source, 6, 1, ifindex, kinds);
+	int dup = watched(&key, eth.h.h_dest, 6, 0, ifindex, kinds) ||
+		  watched(&key, eth.h.h_source, 6, 1, ifindex, kinds);
 	if (!dup && (kinds & DP_KIND_F_IP)) {
-		__u8 addrs[32];
+		__u8 addrs[32] __attribute__((aligned(8)));
 		int alen = parse_ip_addrs(skb, &eth, addrs);
 		if (alen == 4) {
 			key.mtype = DP_MATCH_V4;
@@ -102,7 +102,7 @@ static __always_inline int egress(struct __sk_buff *skb)
 	 * port name no watched host and pass on the lookups above alone. */
 	struct dp_mac_key mk = {};
 	mk.vni = vni;
-	__builtin_memcpy(mk.mac, eth.h_dest, 6);
+	__builtin_memcpy(mk.mac, eth.h.h_dest, 6);
 	__u32 *at = bpf_map_lookup_elem(&dp_local_mac, &mk);
 	if (at && *at == ifindex)
 		return DP_TC_NEXT; /* addressed to the server itself */
