@@ -1,5 +1,6 @@
 #include "daemon/consumer.hpp"
 
+#include "core/heap.hpp"
 #include "core/metrics_text.hpp"
 #include "core/state_json.hpp"
 #include "daemon/log.hpp"
@@ -286,7 +287,13 @@ std::string Consumer::answer(const std::string &request) const
 		}
 		return history_json(engine_->audit_log(), n).dump();
 	}
-	return state_json(request == "status" ? StateParts::Status : StateParts::Full);
+	if (request == "status")
+		return state_json(StateParts::Status);
+	auto document = state_json(StateParts::Full);
+	// It was built from a whole decision (every session's view) and its
+	// JSON tree, both freed by now: sorted here, not by the next events.
+	sort_freed_chunks();
+	return document;
 }
 
 void Consumer::tick()
