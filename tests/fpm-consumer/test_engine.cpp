@@ -772,19 +772,30 @@ TEST_CASE("a kept local server location needs its port")
 	CHECK(dataplane.list().size() == 3);
 	const auto js = consumer::engine_state_json(e, &dataplane, {});
 	CHECK(js["sessions"]["session"][0]["server-location"]["kept-since"] == "2027-01-15T08:00:00Z");
-	// The port is deleted: the next tick drops the kept location.
+	// Another server's session, which the drop must not touch.
+	const Mac other{2, 0, 0, 0, 2, 9};
+	e.local_mac({dp::MacEvent::Kind::Learned, other, 5, kVni, 0});
+	e.upsert_session(make_session(Mac{2, 0, 0, 0, 1, 9}, other, 22));
+	e.reconcile();
+	REQUIRE(dataplane.list().size() == 6);
+	// The port is deleted: the next tick drops the kept location, and
+	// decides again that server's sessions alone, without a full pass.
 	ports.erase(7);
+	const auto passes = e.counters().full_passes;
+	const auto plans = e.plans();
 	e.tick();
 	e.reconcile();
 	CHECK(e.macs().locate(kVni, SERVER).kind == consumer::MacLocation::Kind::Unknown);
-	CHECK(dataplane.list().empty());
+	CHECK(dataplane.list().size() == 3); // the other server's
 	CHECK(e.counters().kept_dropped_port_gone == 1);
+	CHECK(e.counters().full_passes == passes);
+	CHECK(e.plans() - plans == 1);
 
 	SUBCASE("removed together with its port: not kept at all")
 	{
 		e.local_mac({dp::MacEvent::Kind::Learned, SERVER, 8, kVni, 0});
 		e.reconcile();
-		CHECK(dataplane.list().size() == 3);
+		CHECK(dataplane.list().size() == 6);
 		e.local_mac({dp::MacEvent::Kind::Removed, SERVER, 8, kVni, 0}); // port 8 never existed
 		CHECK(e.macs().locate(kVni, SERVER).kind == consumer::MacLocation::Kind::Unknown);
 	}

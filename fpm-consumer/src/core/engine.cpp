@@ -35,11 +35,12 @@ void Engine::drop_kept_ports()
 {
 	if (!config_.port_exists)
 		return;
-	const auto n = macs_.drop_kept_local(config_.port_exists);
-	counters_.kept_dropped_port_gone += n;
-	// Rare, and the table does not say which MACs: one full pass.
-	if (n > 0)
-		rebuild_ = full_ = true;
+	// A server whose port left this VTEP with it (moved to another leaf):
+	// only its own sessions are decided again, not every session.
+	const auto dropped = macs_.drop_kept_local(config_.port_exists);
+	counters_.kept_dropped_port_gone += dropped.size();
+	for (const auto &[vni, mac] : dropped)
+		incremental_.server_mac_changed(vni, mac);
 }
 
 void Engine::local_mac(const dp::MacEvent &event)

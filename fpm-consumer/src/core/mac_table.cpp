@@ -100,15 +100,14 @@ void MacTable::settle(const Key &key, Entry &entry, const MacLocation &live_befo
 		// Seen (again, or somewhere else): the live location wins.
 		if (entry.kept) {
 			entry.kept.reset();
-			--kept_;
+			kept_.erase(key);
 		}
 		return;
 	}
 	if (live_before.kind == MacLocation::Kind::Unknown || !pins_.contains(key))
 		return;
 	// A pinned MAC just disappeared: keep where it was last seen.
-	if (!entry.kept)
-		++kept_;
+	kept_.insert(key);
 	entry.kept = live_before;
 	entry.kept->kept = true;
 	entry.kept->kept_since =
@@ -134,7 +133,7 @@ bool MacTable::unpin(std::uint32_t vni, const Mac &mac)
 		return false;
 	const MacLocation before = resolve(it->second);
 	it->second.kept.reset();
-	--kept_;
+	kept_.erase(it->first);
 	const MacLocation after = resolve(it->second);
 	if (empty(it->second))
 		table_.erase(it);
@@ -146,22 +145,24 @@ bool MacTable::pinned(std::uint32_t vni, const Mac &mac) const
 	return pins_.contains({vni, mac});
 }
 
-std::size_t MacTable::drop_kept_local(const std::function<bool(std::uint32_t ifindex)> &port_exists)
+std::vector<MacTable::Key>
+MacTable::drop_kept_local(const std::function<bool(std::uint32_t ifindex)> &port_exists)
 {
-	if (kept_ == 0 || !port_exists)
-		return 0;
-	std::size_t dropped = 0;
-	for (auto it = table_.begin(); it != table_.end();) {
-		auto &k = it->second.kept;
-		if (k && k->kind == MacLocation::Kind::Local && !port_exists(k->ifindex)) {
-			k.reset();
-			--kept_;
-			++dropped;
+	std::vector<Key> dropped;
+	if (!port_exists)
+		return dropped;
+	for (auto k = kept_.begin(); k != kept_.end();) {
+		auto it = table_.find(*k);
+		auto &kept = it->second.kept;
+		if (kept->kind != MacLocation::Kind::Local || port_exists(kept->ifindex)) {
+			++k;
+			continue;
 		}
+		kept.reset();
+		dropped.push_back(*k);
+		k = kept_.erase(k);
 		if (empty(it->second))
-			it = table_.erase(it);
-		else
-			++it;
+			table_.erase(it);
 	}
 	return dropped;
 }

@@ -47,8 +47,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <unordered_map>
+#include <unordered_set>
 #include <optional>
 #include <utility>
+#include <vector>
 
 namespace evpnmon::consumer {
 
@@ -101,9 +103,9 @@ public:
 	bool unpin(std::uint32_t vni, const Mac &mac);
 	bool pinned(std::uint32_t vni, const Mac &mac) const;
 	// Drops kept local locations whose port does not exist any more.
-	// Returns how many were dropped.
-	std::size_t drop_kept_local(const std::function<bool(std::uint32_t ifindex)> &port_exists);
-	std::size_t kept_count() const { return kept_; }
+	// Returns their MACs. Visits the kept MACs only.
+	std::vector<Key> drop_kept_local(const std::function<bool(std::uint32_t ifindex)> &port_exists);
+	std::size_t kept_count() const { return kept_.size(); }
 	// Wall clock for MacLocation::kept_since (tests set a fixed one).
 	void set_wall_clock(std::function<std::int64_t()> clock) { wall_clock_ = std::move(clock); }
 	std::size_t size() const { return table_.size(); }
@@ -157,7 +159,7 @@ private:
 	std::unordered_map<Key, Entry, KeyHash> table_;
 	std::unordered_map<Key, unsigned, KeyHash> pins_;
 	bool bridge_known_ = false;
-	std::size_t kept_ = 0;
+	std::unordered_set<Key, KeyHash> kept_; // the MACs with a kept location
 	std::uint64_t clock_ = 0;
 	std::function<std::int64_t()> wall_clock_;
 };
