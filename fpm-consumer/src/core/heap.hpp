@@ -12,10 +12,11 @@ namespace evpnmon::consumer {
 // at the end of the step that freed them, where the cost is the step's.
 // Cheap when nothing is left (a few microseconds). Built for glibc only;
 // under another allocator put in front (LD_PRELOAD) it costs 64
-// allocations. Called after the check and after the whole state document
-// (Consumer::answer(), built from its own decide()). Not covered: more than
-// 640,000 freed chunks (a decision of over 100,000 sessions), whose rest
-// the next events still sort.
+// allocations. Called after the check and after each whole state document
+// (Consumer::answer() and the metrics scrape, each built from its own
+// decide() and a JSON tree). Not covered: more than 640,000 freed chunks
+// (a decision of over 100,000 sessions; a document's JSON tree is not
+// measured), whose rest the next events still sort.
 void sort_freed_chunks();
 
 } // namespace evpnmon::consumer

@@ -153,6 +153,10 @@ MacTable::drop_kept_local(const std::function<bool(std::uint32_t ifindex)> &port
 		return dropped;
 	for (auto k = kept_.begin(); k != kept_.end();) {
 		auto it = table_.find(*k);
+		if (it == table_.end() || !it->second.kept) { // never: kept_ follows the table
+			k = kept_.erase(k);
+			continue;
+		}
 		auto &kept = it->second.kept;
 		if (kept->kind != MacLocation::Kind::Local || port_exists(kept->ifindex)) {
 			++k;

@@ -158,8 +158,11 @@ Consumer::Consumer(const Options &o)
 		const auto addr = parse_listen_address(o.metrics_listen);
 		if (!addr)
 			throw std::invalid_argument("bad --metrics address '" + o.metrics_listen + "'");
-		metrics_ = std::make_unique<MetricsServer>(
-			loop_, *addr, [this] { return render_metrics(state(), &reconcile_seconds_); });
+		metrics_ = std::make_unique<MetricsServer>(loop_, *addr, [this] {
+			auto text = render_metrics(state(), &reconcile_seconds_);
+			sort_freed_chunks(); // as answer(): the whole document is gone
+			return text;
+		});
 	}
 
 	// Deferred reconciles under bursts (one-shot, absolute deadline).
