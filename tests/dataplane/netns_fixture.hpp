@@ -12,7 +12,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdint>
+#include <fstream>
 #include <initializer_list>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 
@@ -86,9 +89,28 @@ inline void add_host(const NetnsChild &ns, const std::string &dev, const std::st
 	sh(in + "ip link set " + dev + " up");
 }
 
+// Frames the kernel dropped because a CPU's input backlog was full
+// (netdev_max_backlog), summed over CPUs: /proc/net/softnet_stat, second
+// column. Host-wide, not per namespace. A veth hands every frame it sends,
+// originals and copies alike, to that backlog; a drop there says the
+// machine fell behind, not that a frame was refused.
+inline std::uint64_t backlog_drops()
+{
+	std::ifstream in("/proc/net/softnet_stat");
+	std::uint64_t sum = 0;
+	for (std::string line; std::getline(in, line);) {
+		std::istringstream f(line);
+		std::string processed, dropped;
+		if (f >> processed >> dropped)
+			sum += std::stoull(dropped, nullptr, 16);
+	}
+	return sum;
+}
+
 // 4 MB from `from` to `to` (listening on dst:5001) over TCP, `family` the
 // socket module's AF_INET or AF_INET6; the client retries until the
-// server listens.
+// server listens. Either side gives up after 60 s without progress; a
+// failure of either fails the command.
 inline void tcp_stream(const NetnsChild &from, const NetnsChild &to, const std::string &dst,
 		       const std::string &family)
 {
@@ -96,8 +118,8 @@ inline void tcp_stream(const NetnsChild &from, const NetnsChild &to, const std::
 	    "import socket\n"
 	    "s=socket.socket(socket." + family + ")\n"
 	    "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
-	    "s.bind(('" + dst + "',5001)); s.listen(1)\n"
-	    "c,_=s.accept()\n"
+	    "s.bind(('" + dst + "',5001)); s.listen(1); s.settimeout(60)\n"
+	    "c,_=s.accept(); c.settimeout(60)\n"
 	    "while c.recv(1<<20): pass\n";
 	const std::string client =
 	    "import socket,time\n"
@@ -105,9 +127,9 @@ inline void tcp_stream(const NetnsChild &from, const NetnsChild &to, const std::
 	    "    try:\n"
 	    "        c=socket.create_connection(('" + dst + "',5001)); break\n"
 	    "    except OSError: time.sleep(0.01)\n"
-	    "c.sendall(b'x'*(4<<20)); c.close()\n";
-	sh("(" + to.in() + "python3 -c \"" + server + "\") & " + from.in() +
-	   "python3 -c \"" + client + "\"; wait");
+	    "c.settimeout(60); c.sendall(b'x'*(4<<20)); c.close()\n";
+	sh("(" + to.in() + "python3 -c \"" + server + "\") & srv=$!; " + from.in() +
+	   "python3 -c \"" + client + "\" || kill $srv; wait $srv");
 }
 
 } // namespace evpnmon::dp::test

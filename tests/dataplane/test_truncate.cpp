@@ -107,6 +107,52 @@ Entry entry(const std::string &session_id, std::uint16_t truncate, const std::st
 	return e;
 }
 
+// Frame lengths each capture received while A streamed to B over IPv4 and
+// IPv6, and how many frames each entry matched meanwhile (counter deltas).
+struct Attempt {
+	std::map<const Entry *, std::vector<std::size_t>> got;
+	std::map<const Entry *, std::uint64_t> matched;
+	std::uint64_t backlog_drops = 0;
+};
+
+// `entries`: each entry and the device its copies are captured on.
+Attempt stream_and_capture(Dataplane &dp,
+			   const std::vector<std::pair<const Entry *, std::string>> &entries)
+{
+	Attempt a;
+	std::map<const Entry *, int> fd_of;
+	std::map<const Entry *, std::uint64_t> before;
+	for (const auto &[e, dev] : entries) {
+		fd_of[e] = capture(dev);
+		before[e] = dp.counters(e->key)->packets;
+	}
+	const std::uint64_t drops_before = backlog_drops();
+	tcp_stream(*g_a, *g_b, "10.1.0.2", "AF_INET");
+	tcp_stream(*g_a, *g_b, "fd00::2", "AF_INET6");
+	for (const auto &[e, dev] : entries)
+		a.matched[e] = dp.counters(e->key)->packets - before[e];
+	// Copies are queued to the server ports' peers (veth backlog): wait
+	// until each entry's copies so far have all arrived (give up after
+	// 10 s). Frames A sends meanwhile (ND, late ACKs) only add copies.
+	auto all_in = [&] {
+		bool all = true;
+		for (const auto &[e, fd] : fd_of) {
+			for (auto l : received(fd, e->action.kind == Action::Kind::Vxlan))
+				a.got[e].push_back(l);
+			all = all && a.got[e].size() >= a.matched[e];
+		}
+		return all;
+	};
+	for (int i = 0; i < 1000 && !all_in(); ++i) {
+		pollfd p{fd_of.begin()->second, POLLIN, 0};
+		::poll(&p, 1, 10);
+	}
+	a.backlog_drops = backlog_drops() - drops_before;
+	for (const auto &[e, fd] : fd_of)
+		::close(fd);
+	return a;
+}
+
 } // namespace
 
 TEST_CASE("truncated copies of a real TCP stream (GSO, CHECKSUM_PARTIAL) come out cut")
@@ -118,69 +164,58 @@ TEST_CASE("truncated copies of a real TCP stream (GSO, CHECKSUM_PARTIAL) come ou
 	auto dp = make_dataplane("linux", cfg);
 	const Entry e128 = entry("t128", 128, "s1"), e9216 = entry("t9216", 9216, "s2"),
 		    e64 = entry("t64", 64, "s3"), evx = entry("vx200", 200, "", true);
-	for (const auto *e : {&e128, &e9216, &e64, &evx})
+	const std::vector<std::pair<const Entry *, std::string>> entries = {
+	    {&e128, "s1p"}, {&e9216, "s2p"}, {&e64, "s3p"}, {&evx, "ul0"}};
+	for (const auto &[e, dev] : entries)
 		REQUIRE_FALSE(dp->install(*e));
-	const int c1 = capture("s1p"), c2 = capture("s2p"), c3 = capture("s3p"),
-		  cu = capture("ul0");
 
-	tcp_stream(*g_a, *g_b, "10.1.0.2", "AF_INET");
-	tcp_stream(*g_a, *g_b, "fd00::2", "AF_INET6");
-	// Copies are queued to the server ports' peers (veth backlog): wait
-	// until each entry's copies so far have all arrived (fail after 5 s).
-	// Frames A sends meanwhile (ND, late ACKs) only add copies.
-	std::map<int, std::vector<std::size_t>> got;
-	std::map<int, std::uint64_t> matched;
-	const std::map<int, const Entry *> entry_of = {
-	    {c1, &e128}, {c2, &e9216}, {c3, &e64}, {cu, &evx}};
-	for (const auto &[fd, e] : entry_of)
-		matched[fd] = dp->counters(e->key)->packets;
-	auto all_in = [&] {
-		bool all = true;
-		for (const auto &[fd, e] : entry_of) {
-			for (auto l : received(fd, fd == cu))
-				got[fd].push_back(l);
-			all = all && got[fd].size() >= matched[fd];
-		}
-		return all;
-	};
-	for (int i = 0; i < 500 && !all_in(); ++i) {
-		pollfd p{c1, POLLIN, 0};
-		::poll(&p, 1, 10);
+	// Every copy must come out, so an attempt counts only when the
+	// kernel dropped no frame on a full input backlog meanwhile (a slow
+	// machine drops originals and copies alike there; host-wide count).
+	// Such an attempt is done again, up to three times in all.
+	Attempt a;
+	for (int attempt = 1; attempt <= 3; ++attempt) {
+		a = stream_and_capture(*dp, entries);
+		if (a.backlog_drops == 0)
+			break;
+		MESSAGE("attempt " << attempt << ": the kernel dropped " << a.backlog_drops
+				   << " frames on a full input backlog; measuring again");
 	}
-	for (const auto *e : {&e128, &e9216, &e64, &evx}) {
+	REQUIRE_MESSAGE(a.backlog_drops == 0,
+			"the kernel dropped frames on a full input backlog in every attempt");
+
+	for (const auto &[e, dev] : entries) {
 		auto c = dp->counters(e->key);
 		INFO("session " << e->key.session);
 		REQUIRE(c);
 		CHECK(c->drops == 0);
-		CHECK(c->packets > 20);
+		CHECK(a.matched[e] > 20);
 	}
 	// GSO super-packets were mirrored: the average matched frame is
 	// longer than the MTU allows a single frame to be.
 	auto c9216 = *dp->counters(e9216.key);
 	CHECK(c9216.bytes / c9216.packets > 1514);
 
-	auto check = [&](int fd, const Entry &e, std::size_t max, std::size_t data_len) {
+	auto check = [&](const Entry &e, std::size_t max, std::size_t data_len) {
 		INFO("session " << e.key.session);
-		const auto &v = got[fd];
+		const auto &v = a.got[&e];
 		// Every copy came out (none dropped for its size) ...
-		CHECK(v.size() >= matched[fd]);
+		CHECK(v.size() >= a.matched[&e]);
 		// ... none longer than the limit, and the data copies exactly it.
+		REQUIRE_FALSE(v.empty());
 		CHECK(*std::max_element(v.begin(), v.end()) <= max);
 		CHECK(std::count(v.begin(), v.end(), data_len) > 10);
 	};
-	check(c1, e128, 128, 128);
+	check(e128, 128, 128);
 	// A GSO aggregate longer than 9216 is cut to its first segment
 	// (14 + 20 + 32 + 1448); a shorter one stays a whole GSO copy (its
 	// segments fit the MTU), seen here as one frame.
-	check(c2, e9216, 9216, 1514);
-	check(cu, evx, 200, 200);
+	check(e9216, 9216, 1514);
+	check(evx, 200, 200);
 	// IPv4 TCP data cut at 64; IPv6 TCP data at 72 (end of the checksum
 	// field of a CHECKSUM_PARTIAL skb: the kernel refuses 64).
-	check(c3, e64, 72, 72);
-	CHECK(std::count(got[c3].begin(), got[c3].end(), std::size_t{64}) > 10);
-
-	for (int fd : {c1, c2, c3, cu})
-		::close(fd);
+	check(e64, 72, 72);
+	CHECK(std::count(a.got[&e64].begin(), a.got[&e64].end(), std::size_t{64}) > 10);
 }
 
 int main(int argc, char **argv)
