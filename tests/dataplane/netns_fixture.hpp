@@ -74,13 +74,19 @@ inline void build_bridge(std::initializer_list<const char *> ports)
 }
 
 // Moves `dev` (the veth peer of a bridge port) into `ns` with MAC `mac`,
-// and brings it up there with lo, v4/24 and, if given, v6/64 (no DAD).
+// and brings it up there with lo, v4/24 and, if given, v6/64 (no DAD;
+// without it, IPv6 off).
 inline void add_host(const NetnsChild &ns, const std::string &dev, const std::string &mac,
 		     const std::string &v4, const std::string &v6 = "")
 {
 	sh("ip link set " + dev + " address " + mac + " netns " + std::to_string(ns.pid));
 	const std::string in = ns.in();
-	if (!v6.empty())
+	// Without v6 the host has IPv6 off: no router solicitation or MLD
+	// report at a random moment after the link comes up.
+	if (v6.empty())
+		sh(in + "sysctl -qw net.ipv6.conf.all.disable_ipv6=1 "
+			"net.ipv6.conf.default.disable_ipv6=1");
+	else
 		sh(in + "sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0");
 	sh(in + "ip link set lo up");
 	sh(in + "ip addr add " + v4 + "/24 dev " + dev);
