@@ -34,7 +34,7 @@
 /* Size of dp_vni_kinds (VNIs with at least one entry 1/2 on this VTEP). */
 #define DP_MAX_VNI_KINDS 65536
 
-/* Direct-indexed words before the two hash lookups every frame on a
+/* Direct-indexed words before the hash lookups every frame on a
  * host-facing port starts with (lib/port.h): the program reads an array
  * element inline, where a hash lookup hashes its key and walks a bucket.
  * Both maps stay complete; the words only answer first.
@@ -45,6 +45,10 @@
  *       for the one VNI of that residue that owns the word (kinds != 0),
  *       plus DP_VNI_W_SPILL while another VNI of the residue has kinds:
  *       those are read from dp_vni_kinds.
+ *   dp_srv_word[ifindex]  dp_srv_port's word of each port whose ifindex <
+ *       DP_PORT_WORDS (0: no entry copies to it), read by the egress
+ *       program on every frame leaving a host-facing port; a port of a
+ *       larger ifindex is read from dp_srv_port.
  * Each word is written by one store from userspace (mmapped). */
 #define DP_PORT_WORDS 65536
 #define DP_PORT_W_PRESENT (1u << 31)

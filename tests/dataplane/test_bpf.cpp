@@ -717,7 +717,7 @@ std::size_t element_count(const std::string &map)
 	return n;
 }
 
-// Word `index` of dp_port_word or dp_vni_word (two 32-bit words per
+// Word `index` of dp_port_word, dp_vni_word or dp_srv_word (two 32-bit words per
 // 8-octet element, evpnmon_kinds.h).
 dp_u32 word_at(const std::string &map, dp_u32 index)
 {
@@ -791,7 +791,8 @@ std::vector<std::uint8_t> frame_v6()
 } // namespace
 
 // evpnmon_mirror looks up only the kinds dp_vni_kinds lists for the port's
-// VNI, evpnmon_egress only those dp_srv_port lists for the port: a bit
+// VNI, evpnmon_egress only those dp_srv_port lists for the port (both read
+// through their words, dp_vni_word and dp_srv_word): a bit
 // missing while an entry of its kind is installed loses that entry's
 // copies (or lets its duplicates through), so each kind is checked alone.
 TEST_CASE("kind bits: each kind alone sets its bit, is copied, and clears it")
@@ -823,6 +824,7 @@ TEST_CASE("kind bits: each kind alone sets its bit, is copied, and clears it")
 		REQUIRE_FALSE(dp.install(e));
 		CHECK(map_word("dp_vni_kinds", 100) == k.bit);
 		CHECK(map_word("dp_srv_port", srv) == k.bit);
+		CHECK(word_at("dp_srv_word", srv) == k.bit);
 		CHECK_FALSE(map_word("dp_vni_kinds", 200));
 		CHECK(copies_of(h, frame, "h1") == std::map<std::string, int>{{"srv", 1}});
 		CHECK(copies_of(h, frame, "g1").empty()); // VNI 200: nothing
@@ -833,18 +835,20 @@ TEST_CASE("kind bits: each kind alone sets its bit, is copied, and clears it")
 		CHECK(word_at("dp_vni_word", 100) == (100 | k.bit << DP_VNI_W_KINDS_SHIFT));
 		// The same frame with the bit cleared by hand: the program no
 		// longer looks (what a missing bit would cost). VNI 100 owns
-		// its word: the program reads it, not dp_vni_kinds.
+		// its word: the program reads it, not dp_vni_kinds; the port's
+		// word likewise, not dp_srv_port.
 		set_word_at("dp_vni_word", 100, 0);
 		CHECK(copies_of(h, frame, "h1").empty());
-		set_word("dp_srv_port", srv, DP_KIND_F_DECAP_PORT);
+		set_word_at("dp_srv_word", srv, DP_KIND_F_DECAP_PORT);
 		CHECK(h.egress_passes(frame, srv, 0));
 		set_word_at("dp_vni_word", 100, 100 | k.bit << DP_VNI_W_KINDS_SHIFT);
-		set_word("dp_srv_port", srv, k.bit);
+		set_word_at("dp_srv_word", srv, k.bit);
 
 		REQUIRE_FALSE(dp.remove(e.key));
 		CHECK_FALSE(map_word("dp_vni_kinds", 100));
 		CHECK(word_at("dp_vni_word", 100) == 0u);
 		CHECK_FALSE(map_word("dp_srv_port", srv));
+		CHECK(word_at("dp_srv_word", srv) == 0u);
 		CHECK(copies_of(h, frame, "h1").empty());
 		CHECK(h.egress_passes(frame, srv, 0));
 	}
@@ -988,6 +992,8 @@ TEST_CASE("kind bits: a restart rebuilds both maps from the adopted entries")
 	set_word("dp_vni_kinds", 300, DP_KIND_F_SRC_MAC);
 	set_word("dp_srv_port", srv, DP_KIND_F_SRC_MAC);
 	set_word("dp_srv_port", h3, DP_KIND_F_DST_MAC);
+	set_word_at("dp_srv_word", srv, DP_KIND_F_SRC_MAC);
+	set_word_at("dp_srv_word", h3, DP_KIND_F_DST_MAC);
 	set_word_at("dp_vni_word", 100, 0);
 	set_word_at("dp_vni_word", 200, 200 | DP_KIND_F_SRC_V4 << DP_VNI_W_KINDS_SHIFT);
 	set_word_at("dp_vni_word", 300, 300 | DP_KIND_F_SRC_MAC << DP_VNI_W_KINDS_SHIFT);
@@ -1006,6 +1012,8 @@ TEST_CASE("kind bits: a restart rebuilds both maps from the adopted entries")
 	CHECK(word_at("dp_port_word", h3) == (DP_PORT_W_PRESENT | 100));
 	CHECK(map_word("dp_srv_port", srv) == (DP_KIND_F_SRC_MAC | DP_KIND_F_DST_V6));
 	CHECK_FALSE(map_word("dp_srv_port", h3));
+	CHECK(word_at("dp_srv_word", srv) == (DP_KIND_F_SRC_MAC | DP_KIND_F_DST_V6));
+	CHECK(word_at("dp_srv_word", h3) == 0u);
 	CHECK(copies_of(h, frame_v4(), "h1") == std::map<std::string, int>{{"srv", 1}});
 	remove_all(h.dataplane());
 	CHECK_FALSE(map_word("dp_vni_kinds", 100));
@@ -1062,6 +1070,15 @@ TEST_CASE("port and VNI words: VNIs of one residue, a port beyond the words, a r
 		REQUIRE_FALSE(dp.install(a));
 		CHECK(copies_of(h, frame, "h1") == to_srv);
 		CHECK(copies_of(h, frame, "hi") == to_srv); // through dp_port_vni
+		// A server's port beyond the words: the egress rule reads its
+		// kinds from dp_srv_port (the original to B is its copy's
+		// duplicate).
+		const Entry to_hi = kind_entry(h, EntryKind::MirrorDest, 100, kB, "", "hi");
+		REQUIRE_FALSE(dp.install(to_hi));
+		CHECK(map_word("dp_srv_port", 70000) == DP_KIND_F_DST_MAC);
+		CHECK_FALSE(h.egress_passes(frame, 70000, 0));
+		REQUIRE_FALSE(dp.remove(to_hi.key));
+		CHECK(h.egress_passes(frame, 70000, 0));
 		// h1 is read from its word, not from dp_port_vni: without the
 		// word it is no port to the program.
 		const dp_u32 h1 = h.ifindex("h1");

@@ -1872,7 +1872,7 @@ struct StoreMaps {
 			      map_fd_profile(bpf), map_fd_policer(bpf), map_fd_profile_stats(bpf),
 			      map_fd_erspan(bpf), map_fd_erspan_seq(bpf), map_fd_erspan_stats(bpf),
 			      map_fd_vni_kinds(bpf), match_generation(bpf), match_bits(bpf),
-			      vni_words(bpf), !bpf.adopted()};
+			      vni_words(bpf), !bpf.adopted(), -1, srv_words(bpf)};
 	}
 	// A hash map like the real ones (no prealloc), with room for n.
 	static evpnmon::UniqueFd small_hash(const char *name, std::uint32_t key_size,

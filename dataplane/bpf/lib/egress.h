@@ -56,13 +56,10 @@ static __always_inline int egress(struct __sk_buff *skb)
 		return DP_TC_NEXT;
 	}
 	__u32 ifindex = skb->ifindex;
-	__u32 *kp = bpf_map_lookup_elem(&dp_srv_port, &ifindex);
-	if (!kp)
-		return DP_TC_NEXT; /* no monitoring server on this port */
-	/* The kinds of the entries 1/2 that copy to this port: without any,
-	 * no frame leaving it can be a duplicate (an entry 3 alone never
-	 * makes the rule drop). */
-	__u32 kinds = *kp & ~DP_KIND_F_DECAP_PORT;
+	/* The kinds of the entries 1/2 that copy to this port: without any
+	 * (no monitoring server here, or one that only an entry 3 names), no
+	 * frame leaving it can be a duplicate. */
+	__u32 kinds = srv_port_kinds(ifindex);
 	if (!kinds)
 		return DP_TC_NEXT;
 	__u32 vni;

@@ -30,7 +30,8 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } dp_port_vni SEC(".maps");
 
-/* The words in front of dp_port_vni and dp_vni_kinds (evpnmon_kinds.h):
+/* The words in front of dp_port_vni, dp_vni_kinds and dp_srv_port
+ * (evpnmon_kinds.h):
  * mmapped by userspace, which writes each with one store. Two 32-bit
  * words per element: an mmapped array's elements are 8 octets apart
  * whatever their size, so the mapping is the words back to back. */
@@ -51,6 +52,15 @@ struct {
 	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } dp_vni_word SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, DP_PORT_WORDS / 2);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} dp_srv_word SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -138,8 +148,9 @@ struct {
 
 /* Ports that copies are sent to (the LocalPort action of an installed entry
  * 1/2/3): ifindex -> DP_KIND_F_* (evpnmon_kinds.h) of the entries 1/2 with
- * that action, | DP_KIND_F_DECAP_PORT for entry 3. evpnmon_egress returns
- * at once on other ports, and looks up only the kinds the port has. */
+ * that action, | DP_KIND_F_DECAP_PORT for entry 3. evpnmon_egress reads
+ * it through dp_srv_word, returns at once on other ports, and looks up
+ * only the kinds the port has. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, DP_MAX_PORTS);

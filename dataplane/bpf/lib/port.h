@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* The first two questions about a frame on a host-facing port: the VNI of
- * its port, and which kinds of entries 1/2 that VNI has. Both are read
- * from direct-indexed words (evpnmon_kinds.h) and only exceptionally from
- * the hash maps behind them: a port of a large ifindex, or a VNI whose
- * word another VNI owns. */
+/* The first questions about a frame on a host-facing port: the VNI of its
+ * port, which kinds of entries 1/2 that VNI has, and (leaving the port)
+ * which kinds copy to it. All are read from direct-indexed words
+ * (evpnmon_kinds.h) and only exceptionally from the hash maps behind them:
+ * a port of a large ifindex, or a VNI whose word another VNI owns. */
 #ifndef EVPNMON_LIB_PORT_H
 #define EVPNMON_LIB_PORT_H
 
@@ -37,6 +37,22 @@ static __always_inline int port_vni(__u32 ifindex, __u32 *vni)
 		return 0;
 	*vni = *p;
 	return 1;
+}
+
+/* DP_KIND_F_* of the entries 1/2 that copy to port ifindex (dp_srv_port,
+ * without DP_KIND_F_DECAP_PORT); 0: none. */
+static __always_inline __u32 srv_port_kinds(__u32 ifindex)
+{
+	__u32 k;
+	if (ifindex < DP_PORT_WORDS) {
+		k = read_word(&dp_srv_word, ifindex);
+	} else {
+		__u32 *kp = bpf_map_lookup_elem(&dp_srv_port, &ifindex);
+		if (!kp)
+			return 0;
+		k = *kp;
+	}
+	return k & ~DP_KIND_F_DECAP_PORT;
 }
 
 /* DP_KIND_F_* of the VNI's entries 1/2; 0: none. */

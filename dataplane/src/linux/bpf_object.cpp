@@ -141,6 +141,8 @@ BpfObject::BpfObject(const std::string &pin_dir, std::uint32_t max_entries,
 					       "dp_port_word");
 	vni_words_ = map_words<std::uint32_t>(skel_->maps.dp_vni_word, DP_VNI_WORDS,
 					      "dp_vni_word");
+	srv_words_ = map_words<std::uint32_t>(skel_->maps.dp_srv_word, DP_PORT_WORDS,
+					      "dp_srv_word");
 }
 
 template <class Word>
@@ -195,6 +197,7 @@ volatile std::uint64_t *match_generation(const BpfObject &o)
 std::span<volatile std::uint64_t> match_bits(const BpfObject &o) { return o.match_bits(); }
 std::span<volatile std::uint32_t> port_words(const BpfObject &o) { return o.port_words(); }
 std::span<volatile std::uint32_t> vni_words(const BpfObject &o) { return o.vni_words(); }
+std::span<volatile std::uint32_t> srv_words(const BpfObject &o) { return o.srv_words(); }
 int map_fd_profile(const BpfObject &o) { return bpf_map__fd(o.skel().maps.dp_profile); }
 int map_fd_policer(const BpfObject &o) { return bpf_map__fd(o.skel().maps.dp_policer); }
 int map_fd_profile_stats(const BpfObject &o) { return bpf_map__fd(o.skel().maps.dp_profile_stats); }

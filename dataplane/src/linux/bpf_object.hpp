@@ -38,9 +38,11 @@ public:
 	void unpin();
 	// dp_match_bits, mapped for the object's lifetime.
 	std::span<volatile std::uint64_t> match_bits() const { return match_bits_; }
-	// dp_port_word and dp_vni_word (evpnmon_kinds.h), mapped likewise.
+	// dp_port_word, dp_vni_word and dp_srv_word (evpnmon_kinds.h),
+	// mapped likewise.
 	std::span<volatile std::uint32_t> port_words() const { return port_words_; }
 	std::span<volatile std::uint32_t> vni_words() const { return vni_words_; }
+	std::span<volatile std::uint32_t> srv_words() const { return srv_words_; }
 
 private:
 	struct Deleter {
@@ -59,7 +61,7 @@ private:
 	};
 	std::vector<std::unique_ptr<void, Unmap>> mappings_;
 	std::span<volatile std::uint64_t> match_bits_;
-	std::span<volatile std::uint32_t> port_words_, vni_words_;
+	std::span<volatile std::uint32_t> port_words_, vni_words_, srv_words_;
 };
 
 // The number of 64-bit words of dp_match_bits for maps of max_entries
@@ -89,9 +91,11 @@ int map_fd_server(const BpfObject &o);
 volatile std::uint64_t *match_generation(const BpfObject &o);
 // dp_match_bits (EntryStore sets and clears its bits).
 std::span<volatile std::uint64_t> match_bits(const BpfObject &o);
-// dp_port_word (the facade writes its ports), dp_vni_word (EntryStore).
+// dp_port_word (the facade writes its ports), dp_vni_word and dp_srv_word
+// (EntryStore).
 std::span<volatile std::uint32_t> port_words(const BpfObject &o);
 std::span<volatile std::uint32_t> vni_words(const BpfObject &o);
+std::span<volatile std::uint32_t> srv_words(const BpfObject &o);
 int map_fd_profile(const BpfObject &o);
 int map_fd_policer(const BpfObject &o);
 int map_fd_profile_stats(const BpfObject &o);

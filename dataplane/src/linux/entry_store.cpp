@@ -962,7 +962,7 @@ std::error_code EntryStore::shift_port_kinds(dp_u32 port,
 		r.n[b] = sign > 0 ? r.n[b] + kinds[b] : r.n[b] - std::min(r.n[b], kinds[b]);
 	const dp_u32 w = r.word();
 	if (w != before.word())
-		if (int e = write_kinds(fds_.srv_port, port, w); e && sign > 0) {
+		if (int e = write_port_kinds(port, w); e && sign > 0) {
 			if (before.word())
 				r = before;
 			else
@@ -1129,6 +1129,18 @@ int EntryStore::write_kinds(int fd, dp_u32 key, dp_u32 word)
 	return bpf_map_update_elem(fd, &key, &word, BPF_ANY);
 }
 
+// dp_srv_port's element of `port` and, below DP_PORT_WORDS, its word in
+// dp_srv_word (which the egress program reads instead), written after the
+// element; on failure neither changed.
+int EntryStore::write_port_kinds(dp_u32 port, dp_u32 word)
+{
+	if (int e = write_kinds(fds_.srv_port, port, word))
+		return e;
+	if (port < fds_.srv_words.size())
+		fds_.srv_words[port] = word;
+	return 0;
+}
+
 // A kind's bit is set by the first entry of that kind and stays while one
 // is installed. Each map element is one word, replaced atomically for
 // readers. On failure (dp_vni_kinds or dp_srv_port full) nothing changed.
@@ -1156,7 +1168,7 @@ std::error_code EntryStore::add_kinds(const EntryKey &key, const Action &a)
 		const dp_u32 before = r.word();
 		r.n[index(pbit)]++;
 		if (r.word() != before)
-			if (int e = write_kinds(fds_.srv_port, port, r.word())) {
+			if (int e = write_port_kinds(port, r.word())) {
 				if (--r.n[index(pbit)] == 0 && !before)
 					port_kinds_.erase(port);
 				if (bit)
@@ -1177,7 +1189,7 @@ void EntryStore::drop_kinds(const EntryKey &key, const Action &a)
 	const dp_u32 pbit = key.kind == EntryKind::Decap ? DP_KIND_F_DECAP_PORT : bit;
 	// The word after the change; kUnchanged: none.
 	constexpr dp_u32 kUnchanged = ~0u;
-	auto drop = [this](auto &refs, dp_u32 k, dp_u32 b, int fd) -> dp_u32 {
+	auto drop = [](auto &refs, dp_u32 k, dp_u32 b, auto write) -> dp_u32 {
 		auto it = refs.find(k);
 		if (it == refs.end())
 			return kUnchanged;
@@ -1185,16 +1197,21 @@ void EntryStore::drop_kinds(const EntryKey &key, const Action &a)
 		if (c == 0 || --c > 0)
 			return kUnchanged;
 		const dp_u32 w = it->second.word();
-		write_kinds(fd, k, w);
+		write(k, w);
 		if (!w)
 			refs.erase(it);
 		return w;
 	};
 	if (bit)
-		if (const dp_u32 w = drop(vni_kinds_, key.vni, bit, fds_.vni_kinds); w != kUnchanged)
+		if (const dp_u32 w = drop(vni_kinds_, key.vni, bit,
+					  [this](dp_u32 k, dp_u32 w) {
+						  write_kinds(fds_.vni_kinds, k, w);
+					  });
+		    w != kUnchanged)
 			vni_words_.set(key.vni, w);
 	if (port && pbit)
-		drop(port_kinds_, port, pbit, fds_.srv_port);
+		drop(port_kinds_, port, pbit,
+		     [this](dp_u32 k, dp_u32 w) { write_port_kinds(k, w); });
 	if (a.kind == Action::Kind::Server && pbit)
 		if (auto s = servers_.find(a.server); s != servers_.end()) {
 			auto &c = s->second.kinds[static_cast<std::size_t>(__builtin_ctz(pbit))];
@@ -1241,6 +1258,13 @@ void EntryStore::rebuild_kinds()
 	for (const auto &[vni, r] : vni_kinds_)
 		words.emplace(vni, r.word());
 	vni_words_.rewrite(words);
+	// dp_srv_word: the words of the ports above, none for any other.
+	for (dp_u32 i = 0; i < fds_.srv_words.size(); ++i) {
+		auto r = port_kinds_.find(i);
+		const dp_u32 w = r == port_kinds_.end() ? 0 : r->second.word();
+		if (fds_.srv_words[i] != w)
+			fds_.srv_words[i] = w;
+	}
 }
 
 } // namespace evpnmon::dp::linux_dp

@@ -93,6 +93,9 @@ struct MapFds {
 	bool fresh_maps = false;
 	// dp_server (server slots); -1: none (set_server: not supported).
 	int server = -1;
+	// dp_srv_word, mapped (evpnmon_kinds.h): srv_port's words of the
+	// ports below DP_PORT_WORDS; empty: none (tests of the store alone).
+	std::span<volatile std::uint32_t> srv_words;
 };
 
 class EntryStore {
@@ -255,6 +258,7 @@ private:
 	std::error_code add_kinds(const EntryKey &key, const Action &a);
 	void drop_kinds(const EntryKey &key, const Action &a);
 	int write_kinds(int fd, dp_u32 key, dp_u32 word);
+	int write_port_kinds(dp_u32 port, dp_u32 word);
 	void rebuild_kinds();
 	std::unordered_map<dp_u32, KindRefs> vni_kinds_;
 	std::unordered_map<dp_u32, KindRefs> port_kinds_;

@@ -222,7 +222,7 @@ LinuxDataplane::LinuxDataplane(const Config &cfg) : cfg_(cfg)
 			   map_fd_erspan(*bpf_), map_fd_erspan_seq(*bpf_),
 			   map_fd_erspan_stats(*bpf_), map_fd_vni_kinds(*bpf_),
 			   match_generation(*bpf_), match_bits(*bpf_), vni_words(*bpf_),
-			   !bpf_->adopted(), map_fd_server(*bpf_)},
+			   !bpf_->adopted(), map_fd_server(*bpf_), srv_words(*bpf_)},
 		    cfg_.max_entries, cfg_.max_profiles);
 		erspan_filter_ = std::make_unique<TcFilter>(
 		    static_cast<int>(erspan_->ifindex()), prog_fd_erspan(*bpf_),
