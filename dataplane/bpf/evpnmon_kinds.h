@@ -12,7 +12,8 @@
  *   dp_srv_port[ifindex]  kinds of the entries 1/2 whose action is
  *                         LocalPort(ifindex) (the egress rule looks only
  *                         for those), plus DP_KIND_F_DECAP_PORT if an
- *                         entry 3 names the port.
+ *                         entry 3 names the port; read through
+ *                         dp_srv_word (below).
  */
 #ifndef EVPNMON_KINDS_H
 #define EVPNMON_KINDS_H
@@ -37,7 +38,7 @@
 /* Direct-indexed words before the hash lookups every frame on a
  * host-facing port starts with (lib/port.h): the program reads an array
  * element inline, where a hash lookup hashes its key and walks a bucket.
- * Both maps stay complete; the words only answer first.
+ * The hash maps stay complete; the words only answer first.
  *   dp_port_word[ifindex]  DP_PORT_W_PRESENT | VNI for each host-facing
  *       port whose ifindex < DP_PORT_WORDS, 0 for any other ifindex below
  *       that; a port of a larger ifindex is read from dp_port_vni.

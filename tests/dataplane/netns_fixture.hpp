@@ -113,10 +113,12 @@ inline std::uint64_t backlog_drops()
 	return sum;
 }
 
-// 4 MB from `from` to `to` (listening on dst:5001) over TCP, `family` the
+// 4 MiB from `from` to `to` (listening on dst:5001) over TCP, `family` the
 // socket module's AF_INET or AF_INET6; the client retries until the
-// server listens. Either side gives up after 60 s without progress; a
-// failure of either fails the command.
+// server listens (for 10 s at most). The server fails unless it received
+// all 4 MiB; its socket operations give up after 60 s without progress,
+// the client's send after 60 s in all. The command fails when either
+// side fails, and leaves neither running.
 inline void tcp_stream(const NetnsChild &from, const NetnsChild &to, const std::string &dst,
 		       const std::string &family)
 {
@@ -125,17 +127,25 @@ inline void tcp_stream(const NetnsChild &from, const NetnsChild &to, const std::
 	    "s=socket.socket(socket." + family + ")\n"
 	    "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
 	    "s.bind(('" + dst + "',5001)); s.listen(1); s.settimeout(60)\n"
-	    "c,_=s.accept(); c.settimeout(60)\n"
-	    "while c.recv(1<<20): pass\n";
+	    "c,_=s.accept(); c.settimeout(60); n=0\n"
+	    "while True:\n"
+	    "    b=c.recv(1<<20)\n"
+	    "    if not b: break\n"
+	    "    n+=len(b)\n"
+	    "assert n==4<<20, n\n";
 	const std::string client =
 	    "import socket,time\n"
-	    "for i in range(500):\n"
+	    "end=time.monotonic()+10\n"
+	    "while True:\n"
 	    "    try:\n"
-	    "        c=socket.create_connection(('" + dst + "',5001)); break\n"
-	    "    except OSError: time.sleep(0.01)\n"
+	    "        c=socket.create_connection(('" + dst + "',5001), timeout=1); break\n"
+	    "    except OSError:\n"
+	    "        if time.monotonic()>end: raise\n"
+	    "        time.sleep(0.01)\n"
 	    "c.settimeout(60); c.sendall(b'x'*(4<<20)); c.close()\n";
-	sh("(" + to.in() + "python3 -c \"" + server + "\") & srv=$!; " + from.in() +
-	   "python3 -c \"" + client + "\" || kill $srv; wait $srv");
+	sh("(exec " + to.in() + "python3 -c \"" + server + "\") & srv=$!; " + from.in() +
+	   "python3 -c \"" + client + "\"; c=$?; [ $c -eq 0 ] || kill $srv 2>/dev/null; "
+	   "wait $srv && [ $c -eq 0 ]");
 }
 
 } // namespace evpnmon::dp::test

@@ -199,7 +199,7 @@ EntryStore::EntryStore(MapFds fds, dp_u32 max_entries, dp_u32 max_profiles)
 		count_target(r.action, +1);
 	for (auto s : sstale)
 		if (!targets_.contains(s))
-			bpf_map_delete_elem(fds_.srv_port, &s);
+			write_port_kinds(s, 0);
 	flush(); // descriptions of entries given a new profile slot
 }
 
