@@ -1129,6 +1129,16 @@ int EntryStore::write_kinds(int fd, dp_u32 key, dp_u32 word)
 	return bpf_map_update_elem(fd, &key, &word, BPF_ANY);
 }
 
+// dp_vni_kinds's element of `vni`, then its word in dp_vni_word (VniWords
+// places it); on failure neither changed.
+int EntryStore::write_vni_kinds(dp_u32 vni, dp_u32 word)
+{
+	if (int e = write_kinds(fds_.vni_kinds, vni, word))
+		return e;
+	vni_words_.set(vni, word);
+	return 0;
+}
+
 // dp_srv_port's element of `port` and, below DP_PORT_WORDS, its word in
 // dp_srv_word (which the egress program reads instead), written after the
 // element; on failure neither changed.
@@ -1155,12 +1165,11 @@ std::error_code EntryStore::add_kinds(const EntryKey &key, const Action &a)
 		const dp_u32 before = r.word();
 		r.n[index(bit)]++;
 		if (r.word() != before) {
-			if (int e = write_kinds(fds_.vni_kinds, key.vni, r.word())) {
+			if (int e = write_vni_kinds(key.vni, r.word())) {
 				if (--r.n[index(bit)] == 0 && !before)
 					vni_kinds_.erase(key.vni);
 				return errno_code(e); // E2BIG when full
 			}
-			vni_words_.set(key.vni, r.word());
 		}
 	}
 	if (port && pbit) {
@@ -1187,28 +1196,20 @@ void EntryStore::drop_kinds(const EntryKey &key, const Action &a)
 	const dp_u32 bit = entry_kind_bit(key);
 	const dp_u32 port = port_of(a);
 	const dp_u32 pbit = key.kind == EntryKind::Decap ? DP_KIND_F_DECAP_PORT : bit;
-	// The word after the change; kUnchanged: none.
-	constexpr dp_u32 kUnchanged = ~0u;
-	auto drop = [](auto &refs, dp_u32 k, dp_u32 b, auto write) -> dp_u32 {
+	auto drop = [](auto &refs, dp_u32 k, dp_u32 b, auto write) {
 		auto it = refs.find(k);
 		if (it == refs.end())
-			return kUnchanged;
+			return;
 		auto &c = it->second.n[static_cast<std::size_t>(__builtin_ctz(b))];
 		if (c == 0 || --c > 0)
-			return kUnchanged;
+			return;
 		const dp_u32 w = it->second.word();
 		write(k, w);
 		if (!w)
 			refs.erase(it);
-		return w;
 	};
 	if (bit)
-		if (const dp_u32 w = drop(vni_kinds_, key.vni, bit,
-					  [this](dp_u32 k, dp_u32 w) {
-						  write_kinds(fds_.vni_kinds, k, w);
-					  });
-		    w != kUnchanged)
-			vni_words_.set(key.vni, w);
+		drop(vni_kinds_, key.vni, bit, [this](dp_u32 k, dp_u32 w) { write_vni_kinds(k, w); });
 	if (port && pbit)
 		drop(port_kinds_, port, pbit,
 		     [this](dp_u32 k, dp_u32 w) { write_port_kinds(k, w); });

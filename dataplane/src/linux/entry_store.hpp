@@ -258,6 +258,7 @@ private:
 	std::error_code add_kinds(const EntryKey &key, const Action &a);
 	void drop_kinds(const EntryKey &key, const Action &a);
 	int write_kinds(int fd, dp_u32 key, dp_u32 word);
+	int write_vni_kinds(dp_u32 vni, dp_u32 word);
 	int write_port_kinds(dp_u32 port, dp_u32 word);
 	void rebuild_kinds();
 	std::unordered_map<dp_u32, KindRefs> vni_kinds_;
