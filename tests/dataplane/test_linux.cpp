@@ -652,6 +652,7 @@ Entry capacity_entry(std::uint32_t i)
 // A pinned map of the backend: its max_entries and how many elements it holds.
 struct MapSize {
 	std::uint32_t max_entries = 0;
+	std::uint32_t value_size = 0;
 	std::size_t elements = 0;
 };
 
@@ -664,6 +665,7 @@ MapSize pinned_map(const std::string &name)
 	std::uint32_t len = sizeof info;
 	REQUIRE(bpf_obj_get_info_by_fd(fd, &info, &len) == 0);
 	m.max_entries = info.max_entries;
+	m.value_size = info.value_size;
 	if (info.type != BPF_MAP_TYPE_PERCPU_ARRAY) {
 		std::vector<std::uint8_t> k(info.key_size), next(info.key_size);
 		void *prev = nullptr;
@@ -915,15 +917,16 @@ PinnedBits pinned_bits()
 	bpf_map_info info{};
 	std::uint32_t len = sizeof info;
 	REQUIRE(bpf_obj_get_info_by_fd(bits, &info, &len) == 0);
-	for (std::uint32_t w = 0; w < info.max_entries; ++w) {
-		std::uint64_t word = 0;
-		REQUIRE(bpf_map_lookup_elem(bits, &w, &word) == 0);
+	REQUIRE(info.max_entries == 1);
+	std::vector<std::uint64_t> words(info.value_size / 8);
+	const std::uint32_t zero = 0;
+	REQUIRE(bpf_map_lookup_elem(bits, &zero, words.data()) == 0);
+	for (std::uint32_t w = 0; w < words.size(); ++w)
 		for (std::uint32_t i = 0; i < 64; ++i)
-			if ((word >> i) & 1)
+			if ((words[w] >> i) & 1)
 				b.set.insert(w * 64 + i);
-	}
 	::close(bits);
-	const std::uint32_t mask = info.max_entries * 64 - 1;
+	const auto mask = static_cast<std::uint32_t>(words.size() * 64 - 1);
 	const int match = bpf_obj_get((g_pin + "/dp_match").c_str());
 	REQUIRE(match >= 0);
 	dp_match_key k{}, next{};
@@ -977,7 +980,8 @@ TEST_CASE("dp_match_bits: exactly the bits of the keys in dp_match, through remo
 	std::optional<std::uint32_t> stray;
 	{
 		auto dp = make_dataplane("linux", sized_config(2048, true));
-		CHECK(pinned_map("dp_match_bits").max_entries == 2048 * 16 / 64);
+		CHECK(pinned_map("dp_match_bits").max_entries == 1);
+		CHECK(pinned_map("dp_match_bits").value_size == 2048 * 16 / 8);
 		for (const auto &e : entries)
 			REQUIRE_FALSE(dp->install(e));
 		auto b = pinned_bits();
@@ -994,16 +998,16 @@ TEST_CASE("dp_match_bits: exactly the bits of the keys in dp_match, through remo
 		// would leave it: the next run clears it.
 		const int fd = bpf_obj_get((g_pin + "/dp_match_bits").c_str());
 		REQUIRE(fd >= 0);
-		for (std::uint32_t w = 0; w < 2048 * 16 / 64 && !stray; ++w) {
-			std::uint64_t word = 0;
-			REQUIRE(bpf_map_lookup_elem(fd, &w, &word) == 0);
+		std::vector<std::uint64_t> words(2048 * 16 / 64);
+		const std::uint32_t zero = 0;
+		REQUIRE(bpf_map_lookup_elem(fd, &zero, words.data()) == 0);
+		for (std::uint32_t w = 0; w < words.size() && !stray; ++w)
 			for (std::uint32_t i = 0; i < 64 && !stray; ++i)
-				if (!((word >> i) & 1)) {
-					word |= std::uint64_t{1} << i;
-					REQUIRE(bpf_map_update_elem(fd, &w, &word, BPF_ANY) == 0);
+				if (!((words[w] >> i) & 1)) {
+					words[w] |= std::uint64_t{1} << i;
+					REQUIRE(bpf_map_update_elem(fd, &zero, words.data(), BPF_ANY) == 0);
 					stray = w * 64 + i;
 				}
-		}
 		::close(fd);
 		REQUIRE(stray);
 		REQUIRE(pinned_bits().set.contains(*stray));
@@ -1324,7 +1328,7 @@ TEST_CASE("dp_match_bits: a restart with another map size keeps no bit of the ol
 		}
 		auto dp = make_dataplane("linux", sized_config(to, false));
 		CHECK(dp->list().empty());
-		CHECK(pinned_map("dp_match_bits").max_entries == match_bits_words(to));
+		CHECK(pinned_map("dp_match_bits").value_size == match_bits_words(to) * 8);
 		auto b = pinned_bits();
 		CHECK(b.keys == 0);
 		CHECK(b.set.empty());
@@ -1353,6 +1357,47 @@ TEST_CASE("dp_match_bits: an upgrade from pins without it sets the adopted keys'
 	const auto b = pinned_bits();
 	CHECK(b.keys >= 200);
 	CHECK(b.set == b.of_keys);
+}
+
+// Pins of a version whose dp_match_bits had one word per element: that
+// map alone is replaced (its bits are rewritten from the adopted keys);
+// the load must not fail on it, which would replace every pin and adopt
+// nothing.
+TEST_CASE("dp_match_bits: an upgrade from one word per element adopts the entries")
+{
+	const auto entries = bits_entries(300);
+	{
+		auto dp = make_dataplane("linux", sized_config(2048, true));
+		for (const auto &e : entries)
+			REQUIRE_FALSE(dp->install(e));
+	}
+	const std::string path = g_pin + "/dp_match_bits";
+	REQUIRE(std::filesystem::remove(path));
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_MMAPABLE);
+	const int old = bpf_map_create(BPF_MAP_TYPE_ARRAY, "dp_match_bits", 4, 8,
+				       2048 * 16 / 64, &opts);
+	REQUIRE(old >= 0);
+	REQUIRE(bpf_obj_pin(old, path.c_str()) == 0);
+	::close(old);
+	auto dp = make_dataplane("linux", sized_config(2048, false));
+	CHECK(dp->list().size() == entries.size());
+	CHECK(pinned_map("dp_match_bits").max_entries == 1);
+	const auto b = pinned_bits();
+	CHECK(b.keys >= 200);
+	CHECK(b.set == b.of_keys);
+}
+
+// One element of at most 4 MiB (an array element's limit): the bits per
+// entry shrink above 2,097,152 entries instead of the load failing.
+TEST_CASE("dp_match_bits: sized per entry, at least 4,096 bits, at most DP_MATCH_BITS_MAX")
+{
+	using evpnmon::dp::linux_dp::match_bits_words;
+	CHECK(match_bits_words(1) == 4096 / 64);
+	CHECK(match_bits_words(2048) == 2048 * 16 / 64);
+	CHECK(match_bits_words(2049) == 4096 * 16 / 64);
+	CHECK(match_bits_words(1u << 21) == DP_MATCH_BITS_MAX / 64);
+	CHECK(match_bits_words(1u << 24) == DP_MATCH_BITS_MAX / 64);
+	CHECK(std::uint64_t{DP_MATCH_BITS_MAX} / 8 == 4u << 20);
 }
 
 namespace {

@@ -22,24 +22,29 @@
  * entry can name the frame's hosts. Asked first, so that the common frame
  * pays one bit per key and nothing else. */
 static __always_inline int macs_may_be_watched(__u32 vni, __u32 kinds,
-					       const struct ethhdr *eth)
+					       const struct dp_eth *eth)
 {
+	const __u64 *bits = match_bits();
+	if (!bits)
+		return 0;
+	const __u32 mask = dp_match_bits_mask;
+	const __u8 *macs = (const __u8 *)eth;
 	struct dp_match_key key = {};
 	key.vni = vni;
 	key.mtype = DP_MATCH_MAC;
 	if (kinds & DP_KIND_F_DST_MAC) {
 		key.kind = DP_KIND_DST;
-		__builtin_memcpy(key.addr, eth->h_dest, 6);
-		if (match_may_hold(&key))
+		write_mac(key.addr, macs, 0);
+		if (bit_set(bits, mask, &key))
 			return 1;
-		__builtin_memcpy(key.addr, eth->h_source, 6);
-		if (match_may_hold(&key))
+		write_mac(key.addr, macs, 1);
+		if (bit_set(bits, mask, &key))
 			return 1;
 	}
 	if (kinds & DP_KIND_F_SRC_MAC) {
 		key.kind = DP_KIND_SRC;
-		__builtin_memcpy(key.addr, eth->h_source, 6);
-		if (match_may_hold(&key))
+		write_mac(key.addr, macs, 1);
+		if (bit_set(bits, mask, &key))
 			return 1;
 	}
 	return 0;
@@ -70,7 +75,7 @@ static __always_inline int egress(struct __sk_buff *skb)
 		return DP_TC_NEXT;
 	if (eth.h.h_dest[0] & 1)
 		return DP_TC_NEXT; /* broadcast/multicast: never dropped */
-	if (!(kinds & DP_KIND_F_IP) && !macs_may_be_watched(vni, kinds, &eth.h))
+	if (!(kinds & DP_KIND_F_IP) && !macs_may_be_watched(vni, kinds, &eth))
 		return DP_TC_NEXT;
 	/* Same keys as the mirror program, MAC first, only of the kinds this
 	 * port's entries have; the IP addresses are read only when the MACs

@@ -80,15 +80,19 @@ struct {
 } dp_decap SEC(".maps");
 
 /* Which dp_match keys may have an element (evpnmon_shared.h,
- * dp_match_bit): word i holds bits 64 i .. 64 i + 63. Mmapped by the entry
- * store, which sets a key's bit before its element is written and clears
- * it after the last key of that bit is deleted. Sized by userspace
- * (DP_MATCH_BITS_PER_ENTRY bits per entry, a power of two). */
+ * dp_match_bit): ONE element, an array of 64-bit words, word i holding
+ * bits 64 i .. 64 i + 63, so that a packet looks the element up once and
+ * reads each of its keys' words by index (the verifier bounds the index by
+ * dp_match_bits_mask, a constant of the loaded program). Mmapped by the
+ * entry store, which sets a key's bit before its element is written and
+ * clears it after the last key of that bit is deleted. Sized by userspace
+ * (DP_MATCH_BITS_PER_ENTRY bits per entry, a power of two, at most
+ * DP_MATCH_BITS_MAX). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, DP_MAX_ENTRIES * DP_MATCH_BITS_PER_ENTRY / 64);
-	__type(key, __u32);
-	__type(value, __u64);
+	__uint(max_entries, 1);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, DP_MAX_ENTRIES * DP_MATCH_BITS_PER_ENTRY / 8);
 	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } dp_match_bits SEC(".maps");

@@ -5,6 +5,7 @@
 #include "evpnmon_kinds.h"
 #include "evpnmon_shared.h"
 
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/magic.h>
 #include <fcntl.h>
@@ -53,6 +54,26 @@ bool any_pinned(mirror_bpf *s, const std::string &dir)
 	return false;
 }
 
+// A pinned dp_match_bits of another shape than this program's (one
+// element of `words` words; a version before it had one word per
+// element) would make the load fail, and the load would then replace
+// every pin and adopt nothing. Its bits are rewritten from the adopted
+// keys anyway (EntryStore), so it alone goes.
+void drop_stale_match_bits(const std::string &pin_dir, std::uint32_t words)
+{
+	const std::string path = pin_dir + "/dp_match_bits";
+	const int fd = bpf_obj_get(path.c_str());
+	if (fd < 0)
+		return;
+	bpf_map_info info{};
+	std::uint32_t len = sizeof info;
+	const bool same = bpf_obj_get_info_by_fd(fd, &info, &len) == 0 &&
+			  info.max_entries == 1 && info.value_size == words * 8u;
+	::close(fd);
+	if (!same)
+		::unlink(path.c_str());
+}
+
 mirror_bpf *open_skel(const std::string &pin_dir, std::uint32_t max_entries,
 		      std::uint32_t max_profiles, bool flow_cache)
 {
@@ -77,7 +98,7 @@ mirror_bpf *open_skel(const std::string &pin_dir, std::uint32_t max_entries,
 		}
 	}
 	const std::uint32_t words = match_bits_words(max_entries);
-	if (int err = bpf_map__set_max_entries(s->maps.dp_match_bits, words)) {
+	if (int err = bpf_map__set_value_size(s->maps.dp_match_bits, words * 8)) {
 		mirror_bpf__destroy(s);
 		fail(err, "size map dp_match_bits");
 	}
@@ -122,6 +143,7 @@ BpfObject::BpfObject(const std::string &pin_dir, std::uint32_t max_entries,
 			    "shared by all network namespaces: give each leaf its own "
 			    "Config::pin_dir)");
 	skel_.reset(open_skel(pin_dir, max_entries, max_profiles, flow_cache));
+	drop_stale_match_bits(pin_dir, match_bits_words(max_entries));
 	adopted_ = any_pinned(skel_.get(), pin_dir);
 	int err = mirror_bpf__load(skel_.get());
 	if (err && adopted_) {
@@ -166,7 +188,8 @@ BpfObject::~BpfObject() = default;
 std::uint32_t match_bits_words(std::uint32_t max_entries)
 {
 	std::uint64_t bits = 4096;
-	while (bits < std::uint64_t{max_entries} * DP_MATCH_BITS_PER_ENTRY)
+	while (bits < std::uint64_t{max_entries} * DP_MATCH_BITS_PER_ENTRY &&
+	       bits < DP_MATCH_BITS_MAX)
 		bits *= 2;
 	return static_cast<std::uint32_t>(bits / 64);
 }
