@@ -2045,6 +2045,47 @@ TEST_CASE("a batch: a lookup the kernel refuses waits, with what it names, and h
 	}
 }
 
+// Without a batch, a dp_match write the kernel refuses (here: the map is
+// frozen, read-only to system calls) leaves the element it had, which
+// still names the old state: what that state leaves to do (here its
+// port's kinds, which the egress rule at srv reads) waits for the key's
+// write, as after a refused batch, instead of being undone at once while
+// the kernel's element still copies to srv.
+TEST_CASE("without a batch: a refused lookup write keeps the old state until the key is written")
+{
+	using namespace evpnmon::dp::linux_dp;
+	StoreMaps maps;
+	REQUIRE_FALSE(maps.bpf.adopted());
+	const auto match =
+	    StoreMaps::small_hash("match_frozen", sizeof(dp_match_key), sizeof(dp_match_val), 8);
+	const auto srv = if_nametoindex("srv");
+	const Entry e = capacity_entry(0); // an entry 1 copying to srv
+	REQUIRE(e.key.kind == EntryKind::MirrorSource);
+	Entry moved = e;
+	moved.action.ifindex = if_nametoindex("h3");
+	{
+		MapFds fds = maps.fds();
+		fds.match = match.get();
+		EntryStore store(fds, StoreMaps::kMax, DP_MAX_PROFILES);
+		REQUIRE_FALSE(store.install(e));
+		REQUIRE(srv_words(maps.bpf)[srv] != 0);
+		REQUIRE(bpf_map_freeze(match.get()) == 0);
+		CHECK(store.install(moved)); // refused
+		const dp_match_key mk = codec::match_key(e.key);
+		dp_match_val v{};
+		REQUIRE(bpf_map_lookup_elem(match.get(), &mk, &v) == 0);
+		CHECK(v.slots[0].action.ifindex == srv); // the kernel's element: still srv
+		CHECK(store.waiting_retires() == 1);
+		CHECK(srv_words(maps.bpf)[srv] != 0);
+		CHECK(store.flush()); // still refused, still waiting
+		CHECK(store.waiting_retires() == 1);
+		CHECK(srv_words(maps.bpf)[srv] != 0);
+		// Cleanup: the store takes a refused deletion for an element
+		// already gone (ENOENT, the one refusal of a deletion it expects).
+		REQUIRE_FALSE(store.remove(moved.key));
+	}
+}
+
 // An install that takes a slot freed in the same batch and then fails
 // must leave that slot's pending description deletion in place, so that a
 // restart does not adopt the removed entry. The slot is freed in the

@@ -492,8 +492,12 @@ std::error_code EntryStore::write_lookup(const EntryKey &key, bool absent_before
 		  : bpf_map_delete_elem(fds_.match, &mk);
 	raise_match_gen();
 	if (v && r) {
-		if (dirty_.contains(mk)) // a refused batch's mark: the flush writes this
-			mark(mk, true, v, false);
+		// Refused: the kernel keeps the element it had (or none), which
+		// may still name what the caller's old state owns. Marked like a
+		// refused batch's element: retire() then waits for its write, and
+		// a flush tries it again (a mark already there keeps what it said
+		// about the kernel).
+		mark(mk, !absent_before, v, false);
 		return errno_code(r);
 	}
 	// Written (or deleted: a failure there is an element already gone):

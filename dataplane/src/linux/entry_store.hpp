@@ -28,8 +28,8 @@
 // lookup names it (its key's bit, its kind bits and port count, its
 // profile and ERSPAN slots, its entry slot) waits in `retires_` for its
 // key's write, as it follows the write without a batch. An element the
-// kernel refuses stays marked, and its retirements wait, until a flush
-// writes it. The descriptions of removed entries are deleted at the flush
+// kernel refuses, in a batch or not, stays marked, and its retirements
+// wait, until a flush or the key's next write writes it. The descriptions of removed entries are deleted at the flush
 // too (before their slots are free again). dp_decap elements (one per
 // server and VNI) are written at once either way.
 //
