@@ -117,16 +117,13 @@ struct dp_match_key {
  * matches nothing. The map holds DP_MATCH_BITS_PER_ENTRY bits per entry
  * of capacity, rounded up to a power of two: at most one key per 16
  * bits, about 6 % false hits with the maps full and 1.6 % at a quarter (a
- * false hit costs only the lookup that would have been made anyway),
- * but never more than DP_MATCH_BITS_MAX: the map is one element (a packet
- * looks it up once for all its keys), and an array element is at most
- * KMALLOC_MAX_SIZE, 4 MiB. Above 2,097,152 entries of capacity the bits
- * per entry drop below 16 and false hits rise (about 40 % at the highest
- * capacity accepted, 2^24, full), but a key's bit is still never clear.
- * The one hash of both sides (tests/dataplane/test_match_bit.cpp checks
- * its spread): mask = number of bits - 1. */
+ * false hit costs only the lookup that would have been made anyway).
+ * The map is one element (a packet looks it up once for all its keys):
+ * 32 MiB at the highest capacity accepted, 2^24 entries (an array
+ * element's size has had no limit of its own below INT_MAX since Linux
+ * 6.0). The one hash of both sides (tests/dataplane/test_match_bit.cpp
+ * checks its spread): mask = number of bits - 1. */
 #define DP_MATCH_BITS_PER_ENTRY 16
-#define DP_MATCH_BITS_MAX (1u << 25)
 static inline dp_u32 dp_match_bit(const struct dp_match_key *k, dp_u32 mask)
 {
 	dp_u64 w[3];

@@ -113,6 +113,32 @@ inline std::uint64_t backlog_drops()
 	return sum;
 }
 
+// Packets the kernel discarded from the queue of a neighbour being
+// resolved (/proc/net/stat/arp_cache, unresolved_discards, summed over
+// its per-CPU lines): a frame sent with bpf_redirect_neigh to a next hop
+// whose MAC is not known yet waits there, a few hundred KB at most.
+// Host-wide.
+inline std::uint64_t unresolved_discards()
+{
+	std::ifstream in("/proc/net/stat/arp_cache");
+	std::string header;
+	if (!std::getline(in, header))
+		return 0;
+	std::istringstream h(header);
+	std::size_t col = 0;
+	for (std::string name; h >> name && name != "unresolved_discards";)
+		++col;
+	std::uint64_t sum = 0;
+	for (std::string line; std::getline(in, line);) {
+		std::istringstream f(line);
+		std::string v;
+		for (std::size_t i = 0; i <= col && f >> v; ++i)
+			if (i == col)
+				sum += std::stoull(v, nullptr, 16);
+	}
+	return sum;
+}
+
 // 4 MiB from `from` to `to` (listening on dst:5001) over TCP, `family` the
 // socket module's AF_INET or AF_INET6; the client retries until the
 // server listens (for 10 s at most). The server fails unless it received

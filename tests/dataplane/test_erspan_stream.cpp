@@ -246,12 +246,14 @@ struct StreamRun {
 	ErspanSnapshot snap;
 	bool settled = false;
 	std::uint64_t backlog_drops = 0;
+	std::uint64_t unresolved_discards = 0;
 };
 
 StreamRun run_stream(const std::vector<const Entry *> &entries)
 {
 	StreamRun run;
 	const std::uint64_t drops_before = backlog_drops();
+	const std::uint64_t discards_before = unresolved_discards();
 	// The collector's next hop unresolved, in every run: the first copies
 	// take the bpf_redirect_neigh path.
 	sh("ip neigh flush dev ul0");
@@ -298,6 +300,7 @@ StreamRun run_stream(const std::vector<const Entry *> &entries)
 		}
 	}
 	run.backlog_drops = backlog_drops() - drops_before;
+	run.unresolved_discards = unresolved_discards() - discards_before;
 	::close(cap);
 	return run;
 }
@@ -309,10 +312,25 @@ TEST_CASE("ERSPAN copies of a real TCP stream: MTU, T, sequence, fields decoded 
 	const Entry e1 = entry(EntryKind::MirrorSource, "c77", 3, 77, 0),
 		    e2 = entry(EntryKind::MirrorDest, "c77", 3, 77, 0),
 		    et = entry(EntryKind::MirrorSource, "c78", 2, 78, 128);
-	// Every copy must reach the collector, numbered without a gap.
-	StreamRun run = run_stream({&e1, &e2, &et});
-	if (!run.settled)
-		MESSAGE("copies missing; backlog drops " << run.backlog_drops);
+	// Every copy must reach the collector, numbered without a gap. A copy
+	// the kernel loses after the program sent it, where the program
+	// cannot count it, is lost to the network, not to the product: the
+	// neighbour's queue while the collector's next hop resolves (flushed
+	// before each run, so the first copies wait there; a few hundred KB
+	// at most), or a full input backlog on a loaded machine. A run that
+	// misses copies while the kernel counted such a loss is done again
+	// (three runs at most); one that misses copies without it fails.
+	StreamRun run;
+	for (int attempt = 1; attempt <= 3; ++attempt) {
+		run = StreamRun{};
+		run = run_stream({&e1, &e2, &et});
+		if (run.settled)
+			break;
+		MESSAGE("run " << attempt << ": copies missing; backlog drops " << run.backlog_drops
+			       << ", unresolved-neighbour discards " << run.unresolved_discards);
+		if (run.backlog_drops == 0 && run.unresolved_discards == 0)
+			break;
+	}
 	CHECK(run.settled);
 	auto &dp = run.dp;
 	const auto &frames = run.frames;

@@ -160,8 +160,8 @@ StreamResult stream_and_capture(Dataplane &dp,
 	for (const auto &[e, fd] : fd_of) {
 		tpacket_stats st{};
 		socklen_t len = sizeof st;
-		if (::getsockopt(fd, SOL_PACKET, PACKET_STATISTICS, &st, &len) == 0)
-			a.capture_drops[e] = st.tp_drops;
+		a.capture_drops[e] =
+		    ::getsockopt(fd, SOL_PACKET, PACKET_STATISTICS, &st, &len) == 0 ? st.tp_drops : 0;
 		::close(fd);
 	}
 	return a;
@@ -193,15 +193,25 @@ TEST_CASE("truncated copies of a real TCP stream (GSO, CHECKSUM_PARTIAL) come ou
 		REQUIRE_FALSE(dp->install(*e));
 
 	// Every copy must come out: none dropped, none policed, each one
-	// captured. What the kernel counted is reported when one is missing.
-	const StreamResult a = stream_and_capture(*dp, entries);
-	if (!a.complete) {
+	// captured. A copy the kernel drops on a full input backlog (a loaded
+	// machine; counted in softnet_stat) is lost to the network, not to
+	// the product: a stream that misses copies while the kernel counted
+	// such drops is run again (three times at most); one that misses
+	// copies without them fails. What was counted is reported.
+	StreamResult a;
+	for (int attempt = 1; attempt <= 3; ++attempt) {
+		a = stream_and_capture(*dp, entries);
+		if (a.complete)
+			break;
 		std::ostringstream why;
 		for (const auto &[e, dev] : entries)
 			why << " " << e->key.session << " " << a.got.at(e).size() << "/"
 			    << a.delta.at(e).packets << " (socket drops " << a.capture_drops.at(e)
 			    << ", policed " << a.delta.at(e).policed << ")";
-		MESSAGE("copies missing:" << why.str() << "; backlog drops " << a.backlog_drops);
+		MESSAGE("run " << attempt << ": copies missing:" << why.str() << "; backlog drops "
+			       << a.backlog_drops);
+		if (a.backlog_drops == 0)
+			break;
 	}
 
 	for (const auto &[e, dev] : entries) {

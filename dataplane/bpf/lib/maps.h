@@ -86,8 +86,7 @@ struct {
  * dp_match_bits_mask, a constant of the loaded program). Mmapped by the
  * entry store, which sets a key's bit before its element is written and
  * clears it after the last key of that bit is deleted. Sized by userspace
- * (DP_MATCH_BITS_PER_ENTRY bits per entry, a power of two, at most
- * DP_MATCH_BITS_MAX). */
+ * (DP_MATCH_BITS_PER_ENTRY bits per entry, a power of two). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);

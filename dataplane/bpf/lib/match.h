@@ -91,17 +91,17 @@ __attribute__((noinline)) int dp_add_match(struct copy_state *st,
 	return 0;
 }
 
-/* 0 if `key` certainly has no dp_match element: its dp_match_bits bit
- * is clear. The mask and the map's size come from one function in
- * userspace, so every word exists; a word that does not would be that
- * function's bug, and answers 0 so that the tests of small maps (whose
- * frames must match) see it. */
+/* dp_match_bits' one element: its words. The mask and the element's
+ * size come from one function in userspace (match_bits_words); the
+ * verifier refuses the program if a word the mask allows lies beyond
+ * the element. */
 static __always_inline const __u64 *match_bits(void)
 {
 	__u32 zero = 0;
 	return bpf_map_lookup_elem(&dp_match_bits, &zero);
 }
 
+/* 0 if `key` certainly has no dp_match element: its bit is clear. */
 static __always_inline int bit_set(const __u64 *bits, __u32 mask,
 				   const struct dp_match_key *key)
 {

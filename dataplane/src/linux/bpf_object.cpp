@@ -188,8 +188,7 @@ BpfObject::~BpfObject() = default;
 std::uint32_t match_bits_words(std::uint32_t max_entries)
 {
 	std::uint64_t bits = 4096;
-	while (bits < std::uint64_t{max_entries} * DP_MATCH_BITS_PER_ENTRY &&
-	       bits < DP_MATCH_BITS_MAX)
+	while (bits < std::uint64_t{max_entries} * DP_MATCH_BITS_PER_ENTRY)
 		bits *= 2;
 	return static_cast<std::uint32_t>(bits / 64);
 }

@@ -66,7 +66,7 @@ private:
 
 // The number of 64-bit words of dp_match_bits for maps of max_entries
 // entries: DP_MATCH_BITS_PER_ENTRY bits per entry, a power of two, at
-// least 4,096 bits and at most DP_MATCH_BITS_MAX.
+// least 4,096 bits.
 std::uint32_t match_bits_words(std::uint32_t max_entries);
 
 // Map fds, for the facade.
