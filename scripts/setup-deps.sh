@@ -32,7 +32,7 @@ pkgs=(
   bison flex texinfo python3-dev python3-pytest
   # evpn-monitor C++
   libprotobuf-dev protobuf-compiler cppzmq-dev libzmq3-dev libcli11-dev doctest-dev
-  libbpf-dev bpftool clang llvm libfuzzer-14-dev libyang2-tools libmnl-dev libnl-3-dev libnl-route-3-dev nlohmann-json3-dev
+  libbpf-dev bpftool clang llvm libfuzzer-14-dev libjemalloc-dev libyang2-tools libmnl-dev libnl-3-dev libnl-route-3-dev nlohmann-json3-dev
   # lab and tests
   iproute2 iputils-ping tcpdump tshark exabgp python3-yaml python3-zmq python3-protobuf python3-scapy
   # stock FRR 8.4.4 for the interop leaf

@@ -23,11 +23,14 @@ bench/dataplane/bench_capacity reports it per entry.
 Arrival (--arrival): every session in the feed's first snapshot, or one ADD
 delta per session after an empty snapshot (as bgpd publishes routes as they
 arrive), paced by --rate deltas per second.
-Heap (--heaps): the daemon's own choice (transparent huge pages) and/or
-glibc's default (GLIBC_TUNABLES set empty), in the same invocation.
+Heap (--heaps): the daemon's own choice (jemalloc, its arenas on
+transparent huge pages) and/or jemalloc without them (MALLOC_CONF=
+thp:default, the operator's opt-out), in the same invocation. A daemon
+built before jemalloc took GLIBC_TUNABLES instead: for it, "default" sets
+GLIBC_TUNABLES empty (glibc's default heap).
 
 Usage: bench_e2e_sessions.py BUILD_DIR [--backends memory,linux] [--sizes 10000,100000]
-       [--arrival snapshot|deltas|both] [--rate 9000] [--heaps huge,glibc]
+       [--arrival snapshot|deltas|both] [--rate 9000] [--heaps huge,default]
 """
 import argparse
 import os
@@ -119,8 +122,10 @@ def run_one(build, backend, n, work, arrival='snapshot', heap='huge'):
     t0 = time.monotonic()
     env = dict(os.environ)
     env.pop('GLIBC_TUNABLES', None)
-    if heap == 'glibc':
-        env['GLIBC_TUNABLES'] = ''  # the daemon's opt-out: glibc's default heap
+    env.pop('MALLOC_CONF', None)
+    if heap == 'default':
+        env['MALLOC_CONF'] = 'thp:default'  # the daemon's opt-out (jemalloc)
+        env['GLIBC_TUNABLES'] = ''  # the same for a daemon built before jemalloc
     proc = subprocess.Popen(cmd, stdout=open(log, 'w'), stderr=subprocess.STDOUT, env=env)
     try:
         installed = 0
@@ -164,8 +169,9 @@ def main():
                          'the fabric benchmark: 9000); 0 = as fast as the consumer takes them')
     ap.add_argument('--heaps', default='huge',
                     help='huge (the daemon\'s own choice: transparent huge pages when the '
-                         'kernel gives them on request), glibc (GLIBC_TUNABLES set empty: '
-                         'glibc\'s default heap), or both as huge,glibc')
+                         'kernel gives them on request), default (MALLOC_CONF=thp:default; '
+                         'GLIBC_TUNABLES empty for a daemon before jemalloc), or both as '
+                         'huge,default')
     a = ap.parse_args()
     global RATE
     RATE = a.rate

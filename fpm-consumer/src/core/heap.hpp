@@ -10,9 +10,10 @@ namespace evpnmon::consumer {
 // 0.5 ms each, and the pacer stretched each such pass into a 2 ms gap
 // (docs/benchmarks.md, "A server's move in the consumer"). This sorts them
 // at the end of the step that freed them, where the cost is the step's.
-// Cheap when nothing is left (a few microseconds). Built for glibc only;
-// under another allocator put in front (LD_PRELOAD) it costs 64
-// allocations. Called after the check and after each whole state document
+// Cheap when nothing is left (a few microseconds). Built for glibc, which
+// the benchmarks and tests link; the daemon runs on jemalloc
+// (daemon/allocator.hpp), which has no such list: there it costs 64
+// allocations of a few microseconds. Called after the check and after each whole state document
 // (Consumer::answer() and the metrics scrape, each built from its own
 // decide() and a JSON tree). Not covered: more than 640,000 freed chunks
 // (a decision of over 100,000 sessions; a document's JSON tree is not

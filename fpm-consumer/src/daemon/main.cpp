@@ -1,6 +1,6 @@
 // fpm-consumer daemon entry point.
+#include "daemon/allocator.hpp"
 #include "daemon/consumer.hpp"
-#include "daemon/huge_page_heap.hpp"
 #include "daemon/log.hpp"
 #include "daemon/options.hpp"
 
@@ -9,10 +9,8 @@
 
 int main(int argc, char **argv)
 {
-	evpnmon::consumer::use_huge_page_heap(argv);
 	const auto options = evpnmon::consumer::parse_options(argc, argv);
-	if (const char *t = std::getenv("GLIBC_TUNABLES"))
-		LOG_INFO(std::string("heap: GLIBC_TUNABLES=") + t);
+	LOG_INFO(evpnmon::consumer::allocator_summary());
 	try {
 		evpnmon::consumer::Consumer consumer(options);
 		consumer.run();

@@ -1,8 +1,8 @@
 #include "daemon/state_server.hpp"
 
+#include "daemon/allocator.hpp"
 #include "daemon/log.hpp"
 
-#include <malloc.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -58,10 +58,10 @@ void StateServer::close_client(int fd)
 	const bool answered = clients_.count(fd) && !clients_[fd].out.empty();
 	clients_.erase(fd);
 	// A state answer with 100,000 entries builds hundreds of MB of JSON
-	// nodes; glibc keeps freed heap by default, and a leaf daemon should
-	// not stay at its peak after each `evpnmon-ctl --json`.
+	// nodes: a leaf daemon should not stay at its peak after each
+	// `evpnmon-ctl --json`.
 	if (answered && clients_.empty())
-		::malloc_trim(0);
+		release_free_memory();
 }
 
 void StateServer::on_client(int fd, std::uint32_t events)

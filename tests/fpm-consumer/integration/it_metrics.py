@@ -17,6 +17,7 @@ the same daemon (memory backend, loopback, no root):
 
 usage: it_metrics.py BUILD_DIR"""
 import os
+import re
 import socket
 import struct
 import subprocess
@@ -182,14 +183,15 @@ def main(build):
     with daemon(build, ['--fpm-resync-time', '1', '--startup-grace', '30']) as d:
         d.start_feed(SESSIONS)
         d.start()
-        # With THP on request the daemon re-executes itself for a heap on
-        # huge pages: it must still be named fpm-consumer (pidof, pgrep,
-        # ps and the journal show the kernel's name of the process).
-        environ = open('/proc/%d/environ' % d.proc.pid, 'rb').read().split(b'\0')
-        if ('[madvise]' in open('/sys/kernel/mm/transparent_hugepage/enabled').read()
-                and 'GLIBC_TUNABLES' not in os.environ):
-            check(b'GLIBC_TUNABLES=glibc.malloc.hugetlb=1' in environ,
-                  'the daemon re-executed itself for a huge-page heap')
+        # The daemon's heap is jemalloc's, its arenas on huge pages where
+        # the kernel gives them on request (unless MALLOC_CONF says
+        # otherwise), and it says so when it starts.
+        maps = open('/proc/%d/maps' % d.proc.pid).read()
+        check('libjemalloc' in maps, 'the daemon does not run on jemalloc')
+        if 'MALLOC_CONF' not in os.environ:
+            log = open(d.log).read()  # written before the metrics line start() waited for
+            check(re.search(r'heap: jemalloc \d\S*, thp always', log) is not None,
+                  'no start-up line "heap: jemalloc <version>, thp always"')
         comm = open('/proc/%d/comm' % d.proc.pid).read().strip()
         check(comm == 'fpm-consumer', 'the process is named %r, not fpm-consumer' % comm)
         # the sessions first: the server's MAC is pinned before the stream
