@@ -117,6 +117,7 @@ def run(build, n, moves, work, rng):
              '--audit-interval', '1', '--audit-max-load', '0'],
             stdout=logf, stderr=subprocess.STDOUT))
         log = Log(log_path)
+        started = time.monotonic()
         port, installed, deadline = None, 0, time.time() + 120
         template = neigh_template()
         while installed < 2 * (n + SERVERS):
@@ -135,10 +136,12 @@ def run(build, n, moves, work, rng):
                 for i in range(SERVERS):
                     fpm.sendall(neigh(template, server_mac(i), VTEPS[0]))
             time.sleep(0.05)
+        intake = (time.monotonic() - started, cpu_seconds(procs[1].pid))
         time.sleep(3)  # audits under way
         where = [0] * SERVERS
         waits = []
         passes = full_passes(build, work)
+        cpu0 = cpu_seconds(procs[1].pid)
         for k in range(moves):
             time.sleep(rng.uniform(0.05, 0.6))
             log.lines()
@@ -163,9 +166,11 @@ def run(build, n, moves, work, rng):
                 raise RuntimeError(f'{build}: move {k}: {wait:.0f} ms (clocks apart, or midnight)')
             waits.append(max(0.0, wait))
         audits = full_passes(build, work) - passes
+        # nearly all of the daemon's CPU meanwhile is its audits'
+        cpu = cpu_seconds(procs[1].pid) - cpu0
         if 'full pass: the incremental decision had' in open(log_path).read():
             raise RuntimeError(f'{build}: the audit found differences')
-        return waits, audits
+        return waits, audits, cpu, intake
     finally:
         if fpm:
             fpm.close()
@@ -179,6 +184,12 @@ def run(build, n, moves, work, rng):
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+
+
+def cpu_seconds(pid):
+    """The process's user + system CPU so far (/proc/PID/stat)."""
+    f = open(f'/proc/{pid}/stat').read().rsplit(')', 1)[1].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf('SC_CLK_TCK')
 
 
 def pct(v, p):
@@ -195,13 +206,18 @@ def main():
     a = ap.parse_args()
     waits = {b: [] for b in a.consumer}
     audits = {b: 0 for b in a.consumer}
+    cpus = {b: 0.0 for b in a.consumer}
+    intakes = {b: [] for b in a.consumer}
     for r in range(a.rounds):
         for b in a.consumer:
             with tempfile.TemporaryDirectory(prefix='bench-audit-wait.') as work:
                 # the same moments for every build: paired runs
-                w, n = run(os.path.abspath(b), a.sessions, a.moves, work, random.Random(7 + r))
+                w, n, cpu, intake = run(os.path.abspath(b), a.sessions, a.moves, work,
+                                       random.Random(7 + r))
             waits[b] += w
             audits[b] += n
+            cpus[b] += cpu
+            intakes[b].append(intake)
             print(f'round {r + 1}, {b}: p50 {pct(w, 0.5):.0f} ms, max {max(w):.0f} ms',
                   file=sys.stderr)
     print(f'{a.sessions} collector sessions + {SERVERS} server sessions, an audit as often as '
@@ -212,7 +228,15 @@ def main():
         over = lambda t: 100.0 * sum(x > t for x in w) / len(w)
         print(f'| {b} | {len(w)} | {audits[b]} | {pct(w, 0.5):.0f} ms | {pct(w, 0.9):.0f} ms | '
               f'{pct(w, 0.99):.0f} ms | {max(w):.0f} ms | {over(5):.0f} % | {over(50):.0f} % |')
-
+    print('\nThe daemon\'s CPU while the moves ran, per audit (nearly all of it is the '
+          'audits\'), and the intake: from the daemon\'s start to all entries installed, '
+          'its wall time and CPU, per round\n')
+    print('| build | audits | CPU per audit | intake: wall | intake: CPU |')
+    print('|---|---:|---:|---|---|')
+    for b in a.consumer:
+        print(f'| {b} | {audits[b]} | {1e3 * cpus[b] / max(1, audits[b]):.0f} ms | '
+              + ', '.join(f'{w:.1f}' for w, _ in intakes[b]) + ' s | '
+              + ', '.join(f'{c:.1f}' for _, c in intakes[b]) + ' s |')
 
 if __name__ == '__main__':
     main()
