@@ -23,11 +23,12 @@ bench/dataplane/bench_capacity reports it per entry.
 Arrival (--arrival): every session in the feed's first snapshot, or one ADD
 delta per session after an empty snapshot (as bgpd publishes routes as they
 arrive), paced by --rate deltas per second.
-Heap (--heaps): the daemon's own choice (jemalloc, its arenas on
-transparent huge pages) and/or jemalloc without them (MALLOC_CONF=
-thp:default, the operator's opt-out), in the same invocation. A daemon
-built before jemalloc took GLIBC_TUNABLES instead: for it, "default" sets
-GLIBC_TUNABLES empty (glibc's default heap).
+Heap (--heaps): huge, the daemon's own choice (jemalloc, its arenas on
+transparent huge pages), and/or default, its heap without huge pages
+(MALLOC_CONF=thp:never, the operator's opt-out), in the same invocation.
+A daemon built before jemalloc took GLIBC_TUNABLES instead: for it,
+default sets GLIBC_TUNABLES empty (glibc's default heap), which earlier
+runs called "glibc" (still accepted, the same).
 
 Usage: bench_e2e_sessions.py BUILD_DIR [--backends memory,linux] [--sizes 10000,100000]
        [--arrival snapshot|deltas|both] [--rate 9000] [--heaps huge,default]
@@ -124,7 +125,7 @@ def run_one(build, backend, n, work, arrival='snapshot', heap='huge'):
     env.pop('GLIBC_TUNABLES', None)
     env.pop('MALLOC_CONF', None)
     if heap == 'default':
-        env['MALLOC_CONF'] = 'thp:default'  # the daemon's opt-out (jemalloc)
+        env['MALLOC_CONF'] = 'thp:never'  # the daemon's opt-out (jemalloc)
         env['GLIBC_TUNABLES'] = ''  # the same for a daemon built before jemalloc
     proc = subprocess.Popen(cmd, stdout=open(log, 'w'), stderr=subprocess.STDOUT, env=env)
     try:
@@ -169,10 +170,13 @@ def main():
                          'the fabric benchmark: 9000); 0 = as fast as the consumer takes them')
     ap.add_argument('--heaps', default='huge',
                     help='huge (the daemon\'s own choice: transparent huge pages when the '
-                         'kernel gives them on request), default (MALLOC_CONF=thp:default; '
+                         'kernel gives them on request), default (MALLOC_CONF=thp:never; '
                          'GLIBC_TUNABLES empty for a daemon before jemalloc), or both as '
                          'huge,default')
     a = ap.parse_args()
+    heaps = [{'glibc': 'default'}.get(h, h) for h in a.heaps.split(',')]
+    if any(h not in ('huge', 'default') for h in heaps):
+        ap.error('--heaps: huge, default (or glibc, its earlier name)')
     global RATE
     RATE = a.rate
     sizes = [int(x) for x in a.sizes.split(',')]
@@ -181,7 +185,7 @@ def main():
     try:
         arrivals = ['snapshot', 'deltas'] if a.arrival == 'both' else [a.arrival]
         for backend in a.backends.split(','):
-            for arrival, heap in [(ar, h) for ar in arrivals for h in a.heaps.split(',')]:
+            for arrival, heap in [(ar, h) for ar in arrivals for h in heaps]:
                 for n in sizes:
                     elapsed, rss, cpu = run_one(a.build, backend, n, work, arrival, heap)
                     rows.append((backend, f'{arrival}, {heap}', n, elapsed, rss, cpu))

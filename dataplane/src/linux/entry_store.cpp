@@ -491,17 +491,17 @@ std::error_code EntryStore::write_lookup(const EntryKey &key, bool absent_before
 	int r = v ? bpf_map_update_elem(fds_.match, &mk, &*v, BPF_ANY)
 		  : bpf_map_delete_elem(fds_.match, &mk);
 	raise_match_gen();
-	if (v && r) {
-		// Refused: the kernel keeps the element it had (or none), which
-		// may still name what the caller's old state owns. Marked like a
-		// refused batch's element: retire() then waits for its write, and
-		// a flush tries it again (a mark already there keeps what it said
-		// about the kernel).
-		mark(mk, !absent_before, v, false);
+	if (r && (v || r != -ENOENT)) {
+		// Refused (a deletion finding no element is not): the kernel keeps
+		// the element it had (or none), which may still name what the
+		// caller's old state owns. Marked like a refused batch's element:
+		// retire() then waits for its write, and a flush tries it again
+		// (a mark already there keeps what it said about the kernel).
+		mark(mk, v ? !absent_before : true, v, false);
 		return errno_code(r);
 	}
-	// Written (or deleted: a failure there is an element already gone):
-	// a mark a refused batch left on it, and what waited for it, are done.
+	// Written (or deleted, or already gone): a mark a refused batch left
+	// on it, and what waited for it, are done.
 	if (dirty_.contains(mk)) {
 		unmark(mk);
 		run_ready_retires();
