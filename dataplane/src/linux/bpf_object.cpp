@@ -55,10 +55,10 @@ bool any_pinned(mirror_bpf *s, const std::string &dir)
 }
 
 // A pinned dp_match_bits of another shape than this program's (one
-// element of `words` words; a version before it had one word per
-// element) would make the load fail, and the load would then replace
-// every pin and adopt nothing. Its bits are rewritten from the adopted
-// keys anyway (EntryStore), so it alone goes.
+// element of `words` words), such as one word per element, would make
+// the load fail, and the load would then replace every pin and adopt
+// nothing. Its bits are rewritten from the adopted keys anyway
+// (EntryStore), so it alone goes.
 void drop_stale_match_bits(const std::string &pin_dir, std::uint32_t words)
 {
 	const std::string path = pin_dir + "/dp_match_bits";

@@ -29,8 +29,9 @@
 // profile and ERSPAN slots, its entry slot) waits in `retires_` for its
 // key's write, as it follows the write without a batch. An element the
 // kernel refuses, in a batch or not, stays marked, and its retirements
-// wait, until a flush or the key's next write writes it. The descriptions of removed entries are deleted at the flush
-// too (before their slots are free again). dp_decap elements (one per
+// wait, until a flush or the key's next write writes it. The
+// descriptions of removed entries are deleted at the flush too (before
+// their slots are free again). dp_decap elements (one per
 // server and VNI) are written at once either way.
 //
 // ERSPAN destinations: each distinct dp::Erspan of installed entries owns
