@@ -146,9 +146,10 @@ StreamResult stream_and_capture(Dataplane &dp,
 	auto all_in = [&] {
 		bool all = true;
 		for (const auto &[e, fd] : fd_of) {
+			auto &got = a.got[e]; // present even when nothing came
 			for (auto l : received(fd, e->action.kind == Action::Kind::Vxlan))
-				a.got[e].push_back(l);
-			all = all && a.got[e].size() >= a.delta[e].packets;
+				got.push_back(l);
+			all = all && got.size() >= a.delta[e].packets;
 		}
 		return all;
 	};
