@@ -23,12 +23,12 @@ bench/dataplane/bench_capacity reports it per entry.
 Arrival (--arrival): every session in the feed's first snapshot, or one ADD
 delta per session after an empty snapshot (as bgpd publishes routes as they
 arrive), paced by --rate deltas per second.
-Heap (--heaps): huge, the daemon's own choice (jemalloc, its arenas on
-transparent huge pages), and/or default, its heap without huge pages
-(MALLOC_CONF=thp:never, the operator's opt-out), in the same invocation.
-A daemon built before jemalloc took GLIBC_TUNABLES instead: for it,
-default sets GLIBC_TUNABLES empty (glibc's default heap), which earlier
-runs called "glibc" (still accepted, the same).
+Heap (--heaps): huge, the heap on transparent huge pages
+(MALLOC_CONF=thp:always for the daemon on jemalloc; a daemon built before
+jemalloc put glibc's heap on them by itself), and/or default, without
+them (MALLOC_CONF=thp:never; GLIBC_TUNABLES empty for a daemon before
+jemalloc, which earlier runs called "glibc": still accepted, the same),
+in the same invocation.
 
 Usage: bench_e2e_sessions.py BUILD_DIR [--backends memory,linux] [--sizes 10000,100000]
        [--arrival snapshot|deltas|both] [--rate 9000] [--heaps huge,default]
@@ -124,6 +124,8 @@ def run_one(build, backend, n, work, arrival='snapshot', heap='huge'):
     env = dict(os.environ)
     env.pop('GLIBC_TUNABLES', None)
     env.pop('MALLOC_CONF', None)
+    if heap == 'huge':
+        env['MALLOC_CONF'] = 'thp:always'  # jemalloc's arenas on huge pages
     if heap == 'default':
         env['MALLOC_CONF'] = 'thp:never'  # the daemon's opt-out (jemalloc)
         env['GLIBC_TUNABLES'] = ''  # the same for a daemon built before jemalloc
@@ -169,8 +171,8 @@ def main():
                     help='deltas per second (bgpd published 100,000 sessions in about 11 s in '
                          'the fabric benchmark: 9000); 0 = as fast as the consumer takes them')
     ap.add_argument('--heaps', default='huge',
-                    help='huge (the daemon\'s own choice: transparent huge pages when the '
-                         'kernel gives them on request), default (MALLOC_CONF=thp:never; '
+                    help='huge (transparent huge pages when the kernel gives them on '
+                         'request: MALLOC_CONF=thp:always), default (MALLOC_CONF=thp:never; '
                          'GLIBC_TUNABLES empty for a daemon before jemalloc), or both as '
                          'huge,default')
     a = ap.parse_args()

@@ -4,12 +4,6 @@
 
 #include <cstddef>
 
-// Read by jemalloc when it starts, before main(): a constant, not code.
-extern "C" {
-extern const char *malloc_conf;
-const char *malloc_conf = "thp:always";
-}
-
 namespace evpnmon::consumer {
 
 std::string allocator_summary()

@@ -7,13 +7,12 @@ namespace evpnmon::consumer {
 
 // At 100,000 sessions the consumer's state is about 350 MiB of small tree
 // and hash nodes, and every audit's check builds and frees a whole
-// decision. On jemalloc the daemon spent 409 ms of CPU per audit against
-// 567 ms on glibc, and took in 100,000 sessions with a fifth to a quarter
-// less CPU (docs/benchmarks.md, "jemalloc in the daemon"). Its arenas are
-// on transparent huge pages where the kernel gives them on request
-// (`malloc_conf`, allocator.cpp): first touching the state page by page
-// costs a fault per 4 KiB. An operator's MALLOC_CONF (environment)
-// overrides that: MALLOC_CONF=thp:never for no huge pages.
+// decision. On jemalloc the daemon spent 409-423 ms of CPU per audit
+// against 538-567 ms on glibc, and took in 100,000 sessions with a fifth to a quarter
+// less CPU (docs/benchmarks.md, "jemalloc in the daemon"). jemalloc's own
+// settings: its arenas on transparent huge pages (MALLOC_CONF=thp:always)
+// took 100,000 sessions in with 13-18 % more CPU and 3 % more memory, so
+// they are left as jemalloc has them.
 //
 // One line for the start-up log: the allocator and its huge-page mode.
 std::string allocator_summary();
