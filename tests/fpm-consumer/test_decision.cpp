@@ -6,6 +6,11 @@
 
 #include <doctest/doctest.h>
 
+#include <compare>
+#include <optional>
+#include <random>
+#include <tuple>
+
 using namespace evpnmon;
 using namespace evpnmon::test;
 using dp::EntryKind;
@@ -616,4 +621,47 @@ TEST_CASE("two servers under one HOST ID conflict, even behind one port (R4)")
 	      server_named(SERV21, 21));
 	CHECK(d.servers.at(dp::ServerKey{kVni, SERV21, 21}) == local_port(7));
 	CHECK(d.servers.at(dp::ServerKey{kVni, serv22, 21}) == local_port(7));
+}
+
+TEST_CASE("SessionKey orders as its members do, octet by octet")
+{
+	// Its comparison is written by hand (dp::compare_macs says why); the
+	// sessions' map, and the claim order decide() follows, rely on the
+	// defaulted order, built here from the standard library's own.
+	std::mt19937 rng(7);
+	auto one = [&](std::initializer_list<std::uint8_t> v) {
+		return v.begin()[std::uniform_int_distribution<std::size_t>(0, v.size() - 1)(rng)];
+	};
+	auto key = [&] {
+		consumer::SessionKey k;
+		k.vni = one({1, 2});
+		k.eth_tag = one({0, 1});
+		if (one({0, 1}))
+			k.host_mac = dp::Mac{one({0, 0x80}), 0, 0, 0, one({0x7f, 0x80}), one({0, 0xff})};
+		if (one({0, 1})) {
+			dp::IpAddr ip;
+			ip.family = one({0, 1}) ? dp::IpAddr::Family::V4 : dp::IpAddr::Family::V6;
+			ip.bytes[0] = one({10, 0xc0});
+			ip.bytes[15] = one({0, 0x80});
+			k.host_ip = ip;
+		}
+		k.host_id = one({1, 0xff});
+		k.collector = one({0, 1});
+		k.rd = one({0, 1}) ? "1.1.1.1:2" : "";
+		k.originator = {one({10, 0x80}), 0, 0, one({1, 0xff})};
+		return k;
+	};
+	auto reference = [](const consumer::SessionKey &k) {
+		auto ip = k.host_ip ? std::optional(std::tuple(k.host_ip->family, k.host_ip->bytes))
+				    : std::nullopt;
+		return std::tuple(k.vni, k.eth_tag, k.host_mac, ip, k.host_id, k.collector, k.rd,
+				  k.originator);
+	};
+	for (int i = 0; i < 20000; ++i) {
+		const auto a = key(), b = i % 3 ? key() : a;
+		const auto want = reference(a) <=> reference(b);
+		CAPTURE(i);
+		CHECK((a <=> b) == want);
+		CHECK((a == b) == (want == 0));
+	}
 }

@@ -63,11 +63,29 @@ dp::EntryKey slot_of(const dp::EntryKey &key)
 	return dp::EntryKey{key.kind, key.vni, key.host, key.host_id, {}};
 }
 
-bool claim(EntryMap &entries, dp::EntryKey key, const EntrySpec &spec)
+namespace {
+
+// entries.lower_bound(key), without a search when it is the element right
+// after `last`.
+EntryMap::iterator lower_bound_after(EntryMap &entries, const dp::EntryKey &key,
+				     EntryMap::iterator last)
+{
+	if (last != entries.end() && last->first < key) {
+		const auto next = std::next(last);
+		if (next == entries.end() || !(next->first < key))
+			return next;
+	}
+	return entries.lower_bound(key);
+}
+
+} // namespace
+
+bool claim(EntryMap &entries, dp::EntryKey key, const EntrySpec &spec, EntryMap::iterator *last)
 {
 	std::string session = std::move(key.session);
 	key.session.clear();
-	auto it = entries.lower_bound(key); // the slot's first entry, if any
+	// The slot's first entry, if any.
+	auto it = last ? lower_bound_after(entries, key, *last) : entries.lower_bound(key);
 	// The first entry of the slot that goes to the same kind of destination
 	// owns the slot's action for that kind.
 	for (auto j = it; j != entries.end() && same_slot(j->first, key); ++j)
@@ -80,6 +98,8 @@ bool claim(EntryMap &entries, dp::EntryKey key, const EntrySpec &spec)
 	// `it` is where the key goes when the slot is new (the usual case).
 	const auto before = entries.size();
 	const auto pos = entries.emplace_hint(it, std::move(key), spec);
+	if (last)
+		*last = pos;
 	// Already there: another route of this session (an RD change in
 	// flight); the first in key order wins, one to the same place (server
 	// and options) is no conflict.
@@ -249,11 +269,18 @@ Desired decide(const std::map<SessionKey, Session> &sessions, const MacTable &ma
 	Desired out;
 	if (with_views)
 		out.sessions.reserve(sessions.size());
+	// Sessions come in key order, and so does each kind's entries 1 and 2
+	// (their keys lead with the session's VNI and host): each claim's slot
+	// is most often right after the last claim of its kind.
+	std::array<EntryMap::iterator, 4> last;
+	last.fill(out.entries.end());
 	for (const auto &[key, s] : sessions) {
 		auto plan = plan_session(s, macs, routes, config);
 		bool ok = true;
-		for (auto &[k, spec] : plan.wants)
-			ok &= claim(out.entries, std::move(k), spec);
+		for (auto &[k, spec] : plan.wants) {
+			auto &after = last[static_cast<std::size_t>(k.kind) & 3];
+			ok &= claim(out.entries, std::move(k), spec, &after);
+		}
 		const bool conflict = !ok;
 		count_status(out.counters, s, plan, conflict, +1);
 		if (!s.is_collector() && plan.status == SessionStatus::Active)

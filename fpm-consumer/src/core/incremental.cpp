@@ -472,10 +472,14 @@ std::size_t differences(const Desired &a, const Desired &b)
 	auto x = a.entries.begin();
 	auto y = b.entries.begin();
 	while (x != a.entries.end() || y != b.entries.end()) {
-		if (y == b.entries.end() || (x != a.entries.end() && x->first < y->first)) {
+		// One comparison per step: equal keys are the usual case.
+		const auto order = x == a.entries.end()   ? std::strong_ordering::greater
+				   : y == b.entries.end() ? std::strong_ordering::less
+							  : x->first <=> y->first;
+		if (order < 0) {
 			++n;
 			++x;
-		} else if (x == a.entries.end() || y->first < x->first) {
+		} else if (order > 0) {
 			++n;
 			++y;
 		} else {

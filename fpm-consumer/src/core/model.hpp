@@ -33,7 +33,26 @@ struct SessionKey {
 	std::string rd;
 	Ipv4 originator{};
 
-	auto operator<=>(const SessionKey &) const = default;
+	// The defaulted order, field by field (dp::compare_macs: why by hand).
+	std::strong_ordering operator<=>(const SessionKey &o) const
+	{
+		if (auto c = vni <=> o.vni; c != 0)
+			return c;
+		if (auto c = eth_tag <=> o.eth_tag; c != 0)
+			return c;
+		if (auto c = dp::compare_optional(host_mac, o.host_mac, dp::compare_macs); c != 0)
+			return c;
+		if (auto c = dp::compare_optional(host_ip, o.host_ip, std::compare_three_way{}); c != 0)
+			return c;
+		if (auto c = host_id <=> o.host_id; c != 0)
+			return c;
+		if (auto c = collector <=> o.collector; c != 0)
+			return c;
+		if (auto c = rd <=> o.rd; c != 0)
+			return c;
+		return dp::octets_value(originator) <=> dp::octets_value(o.originator);
+	}
+	bool operator==(const SessionKey &) const = default;
 };
 
 // This VTEP's import decision for a session (feed version 4: bgpd's

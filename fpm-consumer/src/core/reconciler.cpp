@@ -87,6 +87,12 @@ std::error_code Reconciler::place_server(const EntrySpec &want, const ServerMap 
 void Reconciler::converge(const dp::EntryKey &key, const EntrySpec *want, const ServerMap &servers,
 			  ReconcileStats &st)
 {
+	converge(key, want, servers, st, installed_.find(key));
+}
+
+void Reconciler::converge(const dp::EntryKey &key, const EntrySpec *want, const ServerMap &servers,
+			  ReconcileStats &st, EntryMap::iterator have)
+{
 	auto note_error = [&](const std::error_code &ec, const char *what) {
 		++st.errors;
 		st.last_error = std::string(what) + ": " + ec.message();
@@ -99,7 +105,6 @@ void Reconciler::converge(const dp::EntryKey &key, const EntrySpec *want, const 
 		// one key keeps failing.
 		failed_.insert(key);
 	};
-	auto have = installed_.find(key);
 	if (!want) {
 		if (have == installed_.end()) {
 			failed_.erase(key);
@@ -154,16 +159,22 @@ ReconcileStats Reconciler::apply(const EntryMap &desired, const ServerMap &serve
 	auto want = desired.begin();
 	auto have = installed_.begin();
 	while (want != desired.end() || have != installed_.end()) {
-		if (have == installed_.end() || (want != desired.end() && want->first < have->first)) {
-			converge(want->first, &want->second, servers, st);
+		// One comparison per step, and converge() is handed what the
+		// merge found instead of searching installed_ again.
+		const auto order = want == desired.end()     ? std::strong_ordering::greater
+				   : have == installed_.end() ? std::strong_ordering::less
+							      : want->first <=> have->first;
+		if (order < 0) {
+			converge(want->first, &want->second, servers, st, installed_.end());
 			++want;
-		} else if (want == desired.end() || have->first < want->first) {
-			const auto key = (have++)->first; // converge() may erase it
-			converge(key, nullptr, servers, st);
+		} else if (order > 0) {
+			const auto at = have++;
+			const auto key = at->first; // a copy: converge() erases `at`
+			converge(key, nullptr, servers, st, at);
 		} else {
-			converge(want->first, &want->second, servers, st);
+			const auto at = have++; // converge() leaves it in place
+			converge(want->first, &want->second, servers, st, at);
 			++want;
-			++have;
 		}
 	}
 	flush(st);

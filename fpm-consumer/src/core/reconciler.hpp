@@ -69,6 +69,9 @@ private:
 	// One key: make the dataplane hold `want` (null: nothing).
 	void converge(const dp::EntryKey &key, const EntrySpec *want, const ServerMap &servers,
 		      ReconcileStats &st);
+	// The same with installed_'s element for `key` (or its end) known.
+	void converge(const dp::EntryKey &key, const EntrySpec *want, const ServerMap &servers,
+		      ReconcileStats &st, EntryMap::iterator have);
 	// One server: its target in the dataplane as `servers` has it (the
 	// entries naming it, in a dataplane without servers).
 	void retarget(const std::set<dp::ServerKey> &moved, const EntryMap &desired,
