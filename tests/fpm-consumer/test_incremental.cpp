@@ -213,6 +213,11 @@ void drift(World &w, Harness &h)
 	auto &a = it->second.action;
 	if (w.chance(50)) {
 		entries.erase(it);
+	} else if (a.kind == dp::Action::Kind::Server && w.chance(50)) {
+		// It names no server any more: the re-read must count the
+		// server's users without it, or the server outlives its entries.
+		a = dp::Action{};
+		a.ifindex = 9;
 	} else if (a.kind == dp::Action::Kind::Server) {
 		// Its server re-pointed: every entry naming it goes astray.
 		auto &t = h.dp.targets.at(a.server);

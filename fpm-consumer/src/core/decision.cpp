@@ -2,6 +2,9 @@
 
 #include "core/session_route.hpp"
 
+#include <array>
+#include <iterator>
+
 namespace evpnmon::consumer {
 
 const char *to_string(SessionStatus status)

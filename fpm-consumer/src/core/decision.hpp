@@ -10,7 +10,6 @@
 
 #include <evpnmon/dataplane/types.hpp>
 
-#include <array>
 #include <cstdint>
 #include <map>
 #include <set>

@@ -24,6 +24,7 @@ using Mac = std::array<std::uint8_t, 6>;
 template <std::size_t N>
 constexpr std::uint64_t octets_value(const std::array<std::uint8_t, N> &a, std::size_t from = 0)
 {
+	// Eight octets at most from `from`: a longer array takes two calls.
 	static_assert(N <= 16);
 	std::uint64_t v = 0;
 	for (std::size_t i = from; i < from + 8 && i < N; ++i)
