@@ -590,6 +590,7 @@ bool Engine::check_all()
 {
 	++counters_.full_passes;
 	check_due_ = false;
+	pending_check_.reset(); // this pass checks everything
 	bool rebuild = !built_ || rebuild_;
 	if (!rebuild) {
 		// The check: the incremental state against a recomputation of all.
@@ -613,6 +614,45 @@ bool Engine::check_all()
 	return rebuild;
 }
 
+bool Engine::begin_check()
+{
+	check_due_ = false;
+	if (!built_ || rebuild_)
+		return check_all(); // built anew: nothing to compare
+	++counters_.full_passes;
+	PendingCheck check;
+	check.decided = decide(sessions_, macs_, routes_, config_.decision, false);
+	const auto &now = incremental_.desired();
+	check.summary.counters = now.counters;
+	check.summary.servers = now.servers;
+	check.summary.unsupported_collectors = now.unsupported_collectors;
+	pending_check_ = std::move(check);
+	return false;
+}
+
+bool Engine::finish_check()
+{
+	bool rebuild = false;
+	{
+		const PendingCheck check = std::move(*pending_check_);
+		pending_check_.reset();
+		const auto diff =
+			entry_differences(incremental_.desired().entries, check.decided.entries,
+					  check.changed) +
+			summary_differs(check.summary, check.decided);
+		counters_.full_pass_differences += diff;
+		rebuild = diff > 0;
+	}
+	sort_freed_chunks(); // the decision's
+	if (rebuild) {
+		incremental_.clear();
+		for (const auto &[key, s] : sessions_)
+			incremental_.add(s);
+		incremental_.settle();
+	}
+	return rebuild;
+}
+
 ReconcileStats Engine::full_pass()
 {
 	check_all();
@@ -633,10 +673,14 @@ std::optional<ReconcileStats> Engine::reconcile(bool force)
 		st = full_pass();
 	else {
 		const auto changed = incremental_.settle();
+		if (pending_check_)
+			pending_check_->changed.insert(changed.entries.begin(), changed.entries.end());
 		// A rebuilt state is diffed whole at once; a repair asked with
 		// the check (audit()) runs in the same pass, after it; a repair
 		// after a whole diff since the re-read has nothing left to find.
-		const bool rebuilt = check_due_ && check_all();
+		bool rebuilt = check_due_ && begin_check();
+		if (repair_due_ && pending_check_)
+			rebuilt = finish_check() || rebuilt;
 		const bool whole = rebuilt || (repair_due_ && !diffed_whole_);
 		repair_due_ = false;
 		const auto &d = incremental_.desired();

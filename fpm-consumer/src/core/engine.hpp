@@ -152,20 +152,27 @@ public:
 	// last pass are decided again and only their entries diffed.
 	std::optional<ReconcileStats> reconcile(bool force = false);
 	// The audit, in steps. At 100,000 sessions the whole audit holds the
-	// daemon's loop about 0.4 s; in steps, with events handled
+	// daemon's loop about 0.3 s; in steps, with events handled
 	// between them, an event waits for one step at most:
 	//  1. reread(): the installed entries, read again from the dataplane;
 	//  2. ask_check(), run by the next reconcile: decide() over every
-	//     session, compared with the incremental state (differences counted
-	//     in full_pass_differences, and repaired at once);
-	//  3. ask_repair(), run by the next reconcile: the whole desired set
-	//     diffed against what the dataplane has (step 1 and every pass since).
+	//     session, kept for step 3;
+	//  3. ask_repair(), run by the next reconcile: that decision compared
+	//     with the incremental state (differences counted in
+	//     full_pass_differences; any rebuilds the incremental state), and
+	//     the whole desired set diffed against what the dataplane has
+	//     (step 1 and every pass since).
 	// Events between the steps are reconciled as usual, against the
-	// entries step 1 read. audit(): all three in one reconcile.
+	// entries step 1 read. The keys they change between steps 2 and 3 are
+	// left out of the comparison: for every other key the incremental
+	// state is what it was at step 2's decision, so the comparison is the
+	// one step 2 would have made, without holding the loop for both.
+	// audit(): all three in one reconcile.
 	void reread()
 	{
 		reconciler_.refresh();
 		diffed_whole_ = false;
+		pending_check_.reset(); // an audit begins: a check left over is stale
 	}
 	void ask_check() { check_due_ = true; }
 	// Its reconcile diffs whole only if no whole diff ran since the
@@ -242,9 +249,14 @@ private:
 			incremental_.server_mac_changed(vni, mac);
 	}
 	ReconcileStats full_pass();
-	// The audit's check (step 2). True when it rebuilt the incremental
+	// A full pass's check: decide() over every session compared with the
+	// incremental state at once. True when it rebuilt the incremental
 	// state: every entry must then be diffed.
 	bool check_all();
+	// The audit's check in its two steps (see reread()): the decision, and
+	// its comparison. True when either rebuilt the incremental state.
+	bool begin_check();
+	bool finish_check();
 	// Session bookkeeping shared by the feed's inputs (no audit, no count).
 	void install(const Session &s);
 	void uninstall(std::map<SessionKey, Session>::iterator it);
@@ -276,6 +288,15 @@ private:
 	bool retry_due_ = false; // failed entries: retry on this reconcile
 	bool check_due_ = false;  // the audit's steps 2 and 3, for the next reconcile
 	bool repair_due_ = false;
+	// Step 2's decision until step 3 compares it: the incremental state's
+	// summary (counters, servers, unsupported collectors; no entries) at
+	// that decision, and the keys the incremental decision changed since.
+	struct PendingCheck {
+		Desired decided;
+		Desired summary;
+		std::set<dp::EntryKey> changed;
+	};
+	std::optional<PendingCheck> pending_check_;
 	bool diffed_whole_ = false; // a whole diff since the last reread()
 	bool fpm_resyncing_ = false;
 	struct PendingDelete {

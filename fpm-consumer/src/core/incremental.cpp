@@ -466,36 +466,48 @@ IncrementalDecision::Changes IncrementalDecision::settle()
 	return out;
 }
 
-std::size_t differences(const Desired &a, const Desired &b)
+std::size_t entry_differences(const EntryMap &a, const EntryMap &b,
+			      const std::set<dp::EntryKey> &skip)
 {
+	const auto counted = [&skip](const dp::EntryKey &key) {
+		return skip.empty() || !skip.contains(key);
+	};
 	std::size_t n = 0;
-	auto x = a.entries.begin();
-	auto y = b.entries.begin();
-	while (x != a.entries.end() || y != b.entries.end()) {
+	auto x = a.begin();
+	auto y = b.begin();
+	while (x != a.end() || y != b.end()) {
 		// One comparison per step: equal keys are the usual case.
-		const auto order = x == a.entries.end()   ? std::strong_ordering::greater
-				   : y == b.entries.end() ? std::strong_ordering::less
-							  : x->first <=> y->first;
+		const auto order = x == a.end()   ? std::strong_ordering::greater
+				   : y == b.end() ? std::strong_ordering::less
+						  : x->first <=> y->first;
 		if (order < 0) {
-			++n;
+			n += counted(x->first);
 			++x;
 		} else if (order > 0) {
-			++n;
+			n += counted(y->first);
 			++y;
 		} else {
-			n += !(x->second == y->second);
+			n += !(x->second == y->second) && counted(x->first);
 			++x;
 			++y;
 		}
 	}
+	return n;
+}
+
+bool summary_differs(const Desired &a, const Desired &b)
+{
 	auto sorted = [](std::vector<std::string> v) {
 		std::sort(v.begin(), v.end());
 		return v;
 	};
-	if (!(a.counters == b.counters) || a.servers != b.servers ||
-	    sorted(a.unsupported_collectors) != sorted(b.unsupported_collectors))
-		++n;
-	return n;
+	return !(a.counters == b.counters) || a.servers != b.servers ||
+	       sorted(a.unsupported_collectors) != sorted(b.unsupported_collectors);
+}
+
+std::size_t differences(const Desired &a, const Desired &b)
+{
+	return entry_differences(a.entries, b.entries) + summary_differs(a, b);
 }
 
 } // namespace evpnmon::consumer

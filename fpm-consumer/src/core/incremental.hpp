@@ -178,8 +178,14 @@ private:
 };
 
 // How many desired entries differ between two decisions (missing on either
-// side or with another value), plus one if the counters or the unsupported
-// collectors differ. Zero when the incremental state is right.
+// side or with another value), plus one if the counters, the servers'
+// targets or the unsupported collectors differ. Zero when the incremental
+// state is right.
 std::size_t differences(const Desired &a, const Desired &b);
+// Its parts: the entries that differ, but for the keys in `skip`; and
+// whether the rest differs.
+std::size_t entry_differences(const EntryMap &a, const EntryMap &b,
+			      const std::set<dp::EntryKey> &skip = {});
+bool summary_differs(const Desired &a, const Desired &b);
 
 } // namespace evpnmon::consumer
