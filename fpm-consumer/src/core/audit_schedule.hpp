@@ -2,7 +2,7 @@
 //
 // The audit re-reads the dataplane and the local MACs and makes a full pass
 // (decide() over every session, compared with the incremental state, and a
-// whole diff). At 100,000 sessions that is about 0.4 s of the event loop,
+// whole diff). At 100,000 sessions that is about 0.3 s of the event loop,
 // so it runs in steps (Step), each a part of it, with the events that
 // arrived handled in between: an event waits for one step at most. Its
 // rules:
@@ -48,8 +48,9 @@ public:
 	};
 
 	// The audit's steps, in order: the installed entries read again
-	// (Engine::reread()), the local MACs dumped again, the check
-	// (Engine::ask_check()) and the repair (Engine::ask_repair()).
+	// (Engine::reread()), the local MACs dumped again, the check's
+	// decision (Engine::ask_check()) and the repair, which compares it
+	// with the incremental state and diffs whole (Engine::ask_repair()).
 	enum class Step : std::uint8_t { None, Reread, LocalMacs, Check, Repair };
 
 	AuditSchedule(Config config, TimePoint now) : config_(config), next_(now + config.interval) {}

@@ -590,7 +590,7 @@ bool Engine::check_all()
 {
 	++counters_.full_passes;
 	check_due_ = false;
-	pending_check_.reset(); // this pass checks everything
+	drop_check(); // this pass checks everything
 	bool rebuild = !built_ || rebuild_;
 	if (!rebuild) {
 		// The check: the incremental state against a recomputation of all.
@@ -617,9 +617,9 @@ bool Engine::check_all()
 bool Engine::begin_check()
 {
 	check_due_ = false;
+	drop_check();
 	if (!built_ || rebuild_)
 		return check_all(); // built anew: nothing to compare
-	++counters_.full_passes;
 	PendingCheck check;
 	check.decided = decide(sessions_, macs_, routes_, config_.decision, false);
 	const auto &now = incremental_.desired();
@@ -636,6 +636,7 @@ bool Engine::finish_check()
 	{
 		const PendingCheck check = std::move(*pending_check_);
 		pending_check_.reset();
+		++counters_.full_passes;
 		const auto diff =
 			entry_differences(incremental_.desired().entries, check.decided.entries,
 					  check.changed) +
@@ -651,6 +652,14 @@ bool Engine::finish_check()
 		incremental_.settle();
 	}
 	return rebuild;
+}
+
+void Engine::drop_check()
+{
+	if (!pending_check_)
+		return;
+	pending_check_.reset();
+	sort_freed_chunks();
 }
 
 ReconcileStats Engine::full_pass()
@@ -673,8 +682,12 @@ std::optional<ReconcileStats> Engine::reconcile(bool force)
 		st = full_pass();
 	else {
 		const auto changed = incremental_.settle();
-		if (pending_check_)
-			pending_check_->changed.insert(changed.entries.begin(), changed.entries.end());
+		if (pending_check_) {
+			auto &c = *pending_check_;
+			c.changed.insert(changed.entries.begin(), changed.entries.end());
+			if (c.changed.size() > c.decided.entries.size() / 4 + 64)
+				drop_check();
+		}
 		// A rebuilt state is diffed whole at once; a repair asked with
 		// the check (audit()) runs in the same pass, after it; a repair
 		// after a whole diff since the re-read has nothing left to find.

@@ -77,9 +77,11 @@ struct EngineCounters {
 	std::uint64_t fpm_stale_swept = 0;
 	std::uint64_t kernel_deferred_deletes = 0; // kernel FDB deletions while zebra was away
 	std::uint64_t local_audit_fixes = 0;       // local MAC changes found by an audit
-	// Full passes (start, audits, resyncs, after dataplane errors) and the
+	// Full passes (start, audits, resyncs, after dataplane errors): decide()
+	// over every session compared with the incremental state; and the
 	// desired entries they found the incremental decision to have wrong
-	// (repaired by the pass; any non-zero value is a defect to report).
+	// (repaired by the pass, or by the audit's repair step that compared;
+	// any non-zero value is a defect to report).
 	std::uint64_t full_passes = 0;
 	std::uint64_t full_pass_differences = 0;
 	std::uint64_t capacity_errors = 0; // installs a full dataplane refused
@@ -165,19 +167,25 @@ public:
 	// Events between the steps are reconciled as usual, against the
 	// entries step 1 read. The keys they change between steps 2 and 3 are
 	// left out of the comparison: for every other key the incremental
-	// state is what it was at step 2's decision, so the comparison is the
-	// one step 2 would have made, without holding the loop for both.
+	// state is what it was at step 2's decision, so each compared key is
+	// compared as step 2 would have, without holding the loop for both;
+	// a defect on a key changed in between waits for the next audit. The
+	// counters, servers and unsupported collectors are compared as they
+	// were at the decision. A window that changes more than a quarter of
+	// the decision's keys drops the check (it would compare little, and
+	// the changed keys would cost as much memory as the decision); so do
+	// a full pass and the next re-read.
 	// audit(): all three in one reconcile.
 	void reread()
 	{
 		reconciler_.refresh();
 		diffed_whole_ = false;
-		pending_check_.reset(); // an audit begins: a check left over is stale
+		drop_check(); // an audit begins: a check left over is stale
 	}
 	void ask_check() { check_due_ = true; }
 	// Its reconcile diffs whole only if no whole diff ran since the
-	// re-read (a check that found the incremental state wrong diffs whole
-	// at once); either way it is a step the daemon sees run.
+	// re-read (or its comparison found the incremental state wrong);
+	// either way it is a step the daemon sees run.
 	void ask_repair() { repair_due_ = true; }
 	bool audit_step_waiting() const { return check_due_ || repair_due_; }
 	void audit()
@@ -257,6 +265,7 @@ private:
 	// its comparison. True when either rebuilt the incremental state.
 	bool begin_check();
 	bool finish_check();
+	void drop_check();
 	// Session bookkeeping shared by the feed's inputs (no audit, no count).
 	void install(const Session &s);
 	void uninstall(std::map<SessionKey, Session>::iterator it);
