@@ -940,42 +940,36 @@ TEST_CASE("the audit's check is dropped when its window changes more than a quar
 {
 	Harness h;
 	open_all(h.engine);
+	auto session = [](std::uint8_t i) {
+		return make_collector_session(Mac{2, 0, 0, 0, 1, i}, 3, ipv4_addr(192, 0, 2, 9),
+					      erspan_options(3, 7, 0, 64));
+	};
+	// The check's decision, then sessions [from, to) erased before its
+	// comparison.
+	auto audit_erasing = [&](std::uint8_t from, std::uint8_t to) {
+		h.engine.reread();
+		h.engine.ask_check();
+		h.engine.reconcile();
+		for (std::uint8_t i = from; i < to; ++i)
+			h.engine.erase_session(session(i).key);
+		h.engine.reconcile();
+		h.engine.ask_repair();
+		h.engine.reconcile();
+	};
 	for (std::uint8_t i = 0; i < 200; ++i)
-		h.engine.upsert_session(make_collector_session(Mac{2, 0, 0, 0, 1, i}, 3,
-							       ipv4_addr(192, 0, 2, 9),
-							       erspan_options(3, 7, 0, 64)));
+		h.engine.upsert_session(session(i));
 	h.engine.reconcile();
 	REQUIRE(h.dp.entries.size() == 400);
 	const auto passes = h.engine.counters().full_passes;
-	h.engine.reread();
-	h.engine.ask_check();
-	h.engine.reconcile();
 	// 41 sessions go between the steps: 82 of 400 keys, within the bound
 	// (a quarter and 64); the comparison runs.
-	for (std::uint8_t i = 0; i < 41; ++i)
-		h.engine.erase_session(make_collector_session(Mac{2, 0, 0, 0, 1, i}, 3,
-							      ipv4_addr(192, 0, 2, 9),
-							      erspan_options(3, 7, 0, 64))
-					       .key);
-	h.engine.reconcile();
-	h.engine.ask_repair();
-	h.engine.reconcile();
+	audit_erasing(0, 41);
 	CHECK(h.engine.counters().full_passes == passes + 1);
 	// 100 more go (200 keys, over the bound): the check is dropped,
 	// the repair step diffs whole all the same (an entry lost behind the
 	// engine's back before the re-read is put back).
 	h.dp.entries.erase(std::prev(h.dp.entries.end()));
-	h.engine.reread();
-	h.engine.ask_check();
-	h.engine.reconcile();
-	for (std::uint8_t i = 41; i < 141; ++i)
-		h.engine.erase_session(make_collector_session(Mac{2, 0, 0, 0, 1, i}, 3,
-							      ipv4_addr(192, 0, 2, 9),
-							      erspan_options(3, 7, 0, 64))
-					       .key);
-	h.engine.reconcile();
-	h.engine.ask_repair();
-	h.engine.reconcile();
+	audit_erasing(41, 141);
 	CHECK(h.engine.counters().full_passes == passes + 1);
 	CHECK(h.engine.counters().full_pass_differences == 0);
 	CHECK(h.dp.entries.size() == 118);

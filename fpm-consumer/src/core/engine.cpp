@@ -603,15 +603,19 @@ bool Engine::check_all()
 		}
 		sort_freed_chunks(); // the recomputation's
 	}
-	if (rebuild) {
-		incremental_.clear();
-		for (const auto &[key, s] : sessions_)
-			incremental_.add(s);
-		incremental_.settle();
-	}
+	if (rebuild)
+		rebuild_incremental();
 	built_ = true;
 	rebuild_ = false;
 	return rebuild;
+}
+
+void Engine::rebuild_incremental()
+{
+	incremental_.clear();
+	for (const auto &[key, s] : sessions_)
+		incremental_.add(s);
+	incremental_.settle();
 }
 
 bool Engine::begin_check()
@@ -645,12 +649,8 @@ bool Engine::finish_check()
 		rebuild = diff > 0;
 	}
 	sort_freed_chunks(); // the decision's
-	if (rebuild) {
-		incremental_.clear();
-		for (const auto &[key, s] : sessions_)
-			incremental_.add(s);
-		incremental_.settle();
-	}
+	if (rebuild)
+		rebuild_incremental();
 	return rebuild;
 }
 

@@ -266,6 +266,8 @@ private:
 	bool begin_check();
 	bool finish_check();
 	void drop_check();
+	// The incremental state built anew from every session.
+	void rebuild_incremental();
 	// Session bookkeeping shared by the feed's inputs (no audit, no count).
 	void install(const Session &s);
 	void uninstall(std::map<SessionKey, Session>::iterator it);
