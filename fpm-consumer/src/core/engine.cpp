@@ -690,7 +690,8 @@ std::optional<ReconcileStats> Engine::reconcile(bool force)
 		}
 		// A rebuilt state is diffed whole at once; a repair asked with
 		// the check (audit()) runs in the same pass, after it; a repair
-		// after a whole diff since the re-read has nothing left to find.
+		// after a whole diff since the re-read diffs only what changed,
+		// unless its comparison rebuilt the state.
 		bool rebuilt = check_due_ && begin_check();
 		if (repair_due_ && pending_check_)
 			rebuilt = finish_check() || rebuilt;

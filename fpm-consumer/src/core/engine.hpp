@@ -158,7 +158,8 @@ public:
 	// between them, an event waits for one step at most:
 	//  1. reread(): the installed entries, read again from the dataplane;
 	//  2. ask_check(), run by the next reconcile: decide() over every
-	//     session, kept for step 3;
+	//     session, kept for step 3 (when the incremental state must be
+	//     built anew, it is built there, and nothing is kept to compare);
 	//  3. ask_repair(), run by the next reconcile: that decision compared
 	//     with the incremental state (differences counted in
 	//     full_pass_differences; any rebuilds the incremental state), and
@@ -172,7 +173,7 @@ public:
 	// a defect on a key changed in between waits for the next audit. The
 	// counters, servers and unsupported collectors are compared as they
 	// were at the decision. A window that changes more than a quarter of
-	// the decision's keys drops the check (it would compare little, and
+	// the decision's keys (and 64) drops the check (it would compare little, and
 	// the changed keys would cost as much memory as the decision); so do
 	// a full pass and the next re-read.
 	// audit(): all three in one reconcile.

@@ -6,7 +6,7 @@
 namespace evpnmon::consumer {
 
 // At 100,000 sessions the consumer's state is about 350 MiB of small tree
-// and hash nodes, and every audit's check builds and frees a whole
+// and hash nodes, and every audit builds and frees a whole
 // decision. On jemalloc the daemon spent 409-423 ms of CPU per audit
 // against 538-567 ms on glibc, and took in 100,000 sessions with 12-30 %
 // less CPU (docs/benchmarks.md, "jemalloc in the daemon"). jemalloc's own
