@@ -19,11 +19,12 @@ std::string allocator_summary()
 	return out;
 }
 
-void release_free_memory()
+int release_free_memory()
 {
 #define EVPNMON_STR2(x) #x
 #define EVPNMON_STR(x) EVPNMON_STR2(x)
-	mallctl("arena." EVPNMON_STR(MALLCTL_ARENAS_ALL) ".purge", nullptr, nullptr, nullptr, 0);
+	return mallctl("arena." EVPNMON_STR(MALLCTL_ARENAS_ALL) ".purge", nullptr, nullptr, nullptr,
+		       0);
 #undef EVPNMON_STR
 #undef EVPNMON_STR2
 }

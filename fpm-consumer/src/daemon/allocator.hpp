@@ -19,7 +19,8 @@ std::string allocator_summary();
 
 // Returns the pages of freed memory to the kernel now (after a state
 // answer of hundreds of MB of JSON nodes: a leaf daemon should not stay
-// at its peak until jemalloc's decay returns them).
-void release_free_memory();
+// at its peak until jemalloc's decay returns them). 0, or mallctl()'s
+// error number.
+int release_free_memory();
 
 } // namespace evpnmon::consumer

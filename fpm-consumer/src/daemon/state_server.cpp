@@ -55,13 +55,22 @@ void StateServer::accept_one()
 void StateServer::close_client(int fd)
 {
 	loop_.remove(fd);
-	const bool answered = clients_.count(fd) && !clients_[fd].out.empty();
-	clients_.erase(fd);
 	// A state answer with 100,000 entries builds hundreds of MB of JSON
 	// nodes: a leaf daemon should not stay at its peak after each
-	// `evpnmon-ctl --json`.
-	if (answered && clients_.empty())
-		release_free_memory();
+	// `evpnmon-ctl --json`. A small answer (a status poll, the counters)
+	// freed too little to be worth a purge.
+	constexpr std::size_t kLargeAnswer = 1 << 20;
+	const auto it = clients_.find(fd);
+	const bool large = it != clients_.end() && it->second.out.size() >= kLargeAnswer;
+	clients_.erase(fd);
+	if (large && clients_.empty()) {
+		static bool warned = false;
+		if (const int err = release_free_memory(); err != 0 && !warned) {
+			warned = true;
+			LOG_WARN("heap: returning freed memory after a state answer failed: "
+				 << std::strerror(err) << " (not logged again)");
+		}
+	}
 }
 
 void StateServer::on_client(int fd, std::uint32_t events)
