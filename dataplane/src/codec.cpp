@@ -41,6 +41,8 @@ static dp_u32 load_be(const std::array<std::uint8_t, 4> &a)
 dp_action action(const Action &a)
 {
 	dp_action d{};
+	if (a.kind == Action::Kind::Unresolved)
+		return d; // kind 0: no copy
 	if (a.kind == Action::Kind::LocalPort) {
 		d.kind = DP_ACT_LOCAL;
 		d.ifindex = a.ifindex;
@@ -66,7 +68,9 @@ dp_action action(const Action &a)
 Action action(const dp_action &d)
 {
 	Action a;
-	if (d.kind == DP_ACT_LOCAL) {
+	if (d.kind == 0) {
+		a.kind = Action::Kind::Unresolved;
+	} else if (d.kind == DP_ACT_LOCAL) {
 		a.kind = Action::Kind::LocalPort;
 		a.ifindex = d.ifindex;
 	} else if (d.kind == DP_ACT_SERVER) {
@@ -265,10 +269,12 @@ bool valid_server(const ServerKey &key, const Action &target, std::string *why)
 		return fail("VNI must be 1..16777215");
 	if (key.host_id == 0)
 		return fail("HOST ID must be 1..65535");
+	if (target.kind == Action::Kind::Unresolved)
+		return true;
 	if (target.kind == Action::Kind::LocalPort)
 		return target.ifindex != 0 || fail("local-port target needs an ifindex");
 	if (target.kind != Action::Kind::Vxlan)
-		return fail("a server's target is a local port or VXLAN");
+		return fail("a server's target is a local port, VXLAN or unresolved");
 	if (target.vni != key.vni || target.host_id != key.host_id)
 		return fail("a server's VXLAN target carries its VNI and HOST ID");
 	if (load_be(target.remote_vtep) == 0)
@@ -292,6 +298,8 @@ bool valid(const Entry &e, std::string *why)
 	case EntryKind::MirrorDest:
 		if (!e.key.host.mac && !e.key.host.ip)
 			return fail("entry 1/2 needs a MAC or an IP");
+		if (e.action.kind == Action::Kind::Unresolved)
+			return fail("entry 1/2 needs a target (only a server's may be unresolved)");
 		if (e.action.kind == Action::Kind::Vxlan &&
 		    (e.action.vni == 0 || e.action.vni > 0xffffff ||
 		     e.action.host_id == 0 || load_be(e.action.remote_vtep) == 0))

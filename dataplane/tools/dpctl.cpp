@@ -203,7 +203,7 @@ std::string describe(const ServerKey &k)
 	return std::to_string(k.vni) + "/" + to_string(k.mac) + "/" + std::to_string(k.host_id);
 }
 
-// " port=..." / " erspan=..." / " vxlan=..." / " server=...".
+// " port=..." / " erspan=..." / " vxlan=..." / " server=..." / " none".
 std::string describe(const Dataplane &dp, const Action &a)
 {
 	std::ostringstream o;
@@ -213,6 +213,8 @@ std::string describe(const Dataplane &dp, const Action &a)
 		o << " erspan=" << describe(a.erspan);
 	} else if (a.kind == Action::Kind::Server) {
 		o << " server=" << describe(a.server);
+	} else if (a.kind == Action::Kind::Unresolved) {
+		o << " none"; // a server's target: no copy
 	} else {
 		IpAddr ip;
 		std::copy_n(a.remote_vtep.begin(), 4, ip.bytes.begin());

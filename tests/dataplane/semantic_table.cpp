@@ -442,6 +442,23 @@ std::vector<Case> make_cases()
 		     {{O::Original, "srv", "", 0, 0}},
 		     {{0, 0, 0}}, 0, {"srv"}, {}, 0});
 	c.back().servers = {{SRV9, 9, "", VTEP_B}};
+	// A server without a target here (unknown, unreachable): the entries
+	// naming it stay and copy nothing, which is not a drop.
+	c.push_back({"entry 1 naming a server without a target: no copy, not a drop",
+		     {named(K::MirrorSource, H1, 7, SRV)},
+		     v4(H1, H2, IP1, IP2),
+		     "h1", {},
+		     {},
+		     {{0, 1, 0}}, 0});
+	c.back().servers = {{SRV, 7, "", ""}};
+	c.push_back({"entries naming a server without a target and one behind a "
+		     "VTEP: the second's copy only",
+		     {named(K::MirrorSource, H1, 7, SRV), named(K::MirrorDest, H2, 9, SRV9)},
+		     v4(H1, H2, IP1, IP2),
+		     "h1", {},
+		     {{O::VxlanCopy, "", VTEP_B, 100, 9}},
+		     {{0, 1, 0}, {1, 1, 0}}, 0});
+	c.back().servers = {{SRV, 7, "", ""}, {SRV9, 9, "", VTEP_B}};
 	return c;
 }
 
@@ -566,7 +583,9 @@ make_server(const ServerSpec &s, const std::function<std::uint32_t(const std::st
 {
 	const ServerKey k{100, *parse_mac(s.mac), s.host_id};
 	Action a;
-	if (s.vtep.empty()) {
+	if (s.vtep.empty() && s.port.empty()) {
+		a.kind = Action::Kind::Unresolved;
+	} else if (s.vtep.empty()) {
 		a.kind = Action::Kind::LocalPort;
 		a.ifindex = ifindex_of(s.port);
 	} else {

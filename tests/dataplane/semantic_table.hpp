@@ -48,7 +48,8 @@ struct EntrySpec {
 };
 
 // A server of VNI 100 (Dataplane::set_server): its target is port (a
-// LocalPort), or VXLAN to vtep with its VNI and HOST ID when vtep is set.
+// LocalPort), or VXLAN to vtep with its VNI and HOST ID when vtep is set,
+// or Unresolved when neither is.
 struct ServerSpec {
 	std::string mac;
 	std::uint16_t host_id = 1;

@@ -1556,6 +1556,24 @@ TEST_CASE("servers: a move replaces one slot; copies, the egress rule and "
 		auto l = dp.list();
 		CHECK(l == std::vector<Entry>{e1, e2});
 
+		// No target (the server unknown or unreachable here): the
+		// entries stay and copy nothing, which is not a drop.
+		Action none;
+		none.kind = Action::Kind::Unresolved;
+		const auto before = dp.counters(e1.key);
+		REQUIRE(before);
+		REQUIRE_FALSE(dp.set_server(sk, none));
+		CHECK(copies_of(h, frame, "h1").empty());
+		const auto after = dp.counters(e1.key);
+		REQUIRE(after);
+		CHECK(after->packets == before->packets + 1);
+		CHECK(after->drops == before->drops);
+		CHECK(dp.servers() == std::vector<std::pair<ServerKey, Action>>{{sk, none}});
+		CHECK(dp.list() == std::vector<Entry>{e1, e2});
+		CHECK(match_element(DP_KIND_SRC, kA) == m1);
+		CHECK_FALSE(map_word("dp_srv_port", srv));
+		CHECK(h.egress_passes(frame, srv, 0));
+
 		// And back: the port's kinds return before copies go there.
 		REQUIRE_FALSE(dp.set_server(sk, local));
 		CHECK(copies_of(h, frame, "h1") == std::map<std::string, int>{{"srv", 1}});

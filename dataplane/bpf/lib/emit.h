@@ -75,7 +75,7 @@ static __always_inline int emit(struct __sk_buff *skb, const struct dp_action *a
 		return err;
 	}
 	if (a->kind != DP_ACT_VXLAN || !cfg->mirror_ifindex)
-		return -1; /* an unresolved server slot (kind 0) */
+		return -1; /* no mirror device; kind 0 never gets here */
 	/* The key and option below cannot fail (a fixed size, flags 0, the
 	 * option right after its key), so a copy the ceiling passes is sent.
 	 * They stay in the skb's metadata after the clone: the next VXLAN
@@ -146,6 +146,10 @@ static __always_inline void emit_copies(struct __sk_buff *skb,
  * emit_copies would make it, without their bookkeeping. */
 static __always_inline void emit_pair(struct __sk_buff *skb, struct dp_pair *p)
 {
+	if (!p->action.kind) {
+		p->sel = DP_SEL_NO_TARGET; /* as dp_select_pair */
+		return;
+	}
 	p->sel = emit_outcome(emit(skb, &p->action, 0, p->kinds));
 }
 

@@ -24,9 +24,10 @@ static __always_inline int same_action(const struct dp_action *a,
 /* The target of server slot a->ifindex (DP_ACT_SERVER) into *a: read
  * once per packet and kept in st->res, so that every entry of the packet
  * naming the server sees the same target while userspace replaces it (a
- * move), and its copies dedupe on that target. A slot without an element
- * (none is named while absent; defensive) leaves kind 0: the copy fails
- * and is counted as a drop. */
+ * move), and its copies dedupe on that target. Kind 0 is a server
+ * without a target here (userspace's Unresolved: its MAC unknown, its VTEP
+ * unreachable): no copy (DP_SEL_NO_TARGET). A slot without an element
+ * (none is named while absent; defensive) reads as the same. */
 static __always_inline void resolve_server(struct copy_state *st,
 					   struct dp_action *a)
 {
@@ -283,6 +284,12 @@ __attribute__((noinline)) int dp_select_pair(struct __sk_buff *skb,
 {
 	if (!skb || !st || j >= DP_MAX_MATCHED)
 		return -2;
+	/* A server without a target here: no copy, and its profile's
+	 * sampler and policer are not consulted. */
+	if (!st->pairs[j].action.kind) {
+		st->pairs[j].sel = DP_SEL_NO_TARGET;
+		return -2;
+	}
 	__u32 sel = DP_SEL_COPY, trunc = 0, kinds = st->pairs[j].kinds;
 	if (st->pairs[j].prof) {
 		int r = dp_profile_select(skb, &st->pkt, st->pairs[j].prof,
@@ -333,7 +340,7 @@ static __always_inline void select_copies(struct __sk_buff *skb,
 
 /* Counts each matched entry once per packet: matched (packets, octets)
  * and its pair's outcome. Filtered, sampled out, policed (its policer or
- * the mirror ceiling): not drops. A copy not sent or over the copy limit:
+ * the mirror ceiling), no target (its server's): not drops. A copy not sent or over the copy limit:
  * a drop. */
 static __always_inline void count_matched(const struct copy_state *st)
 {
@@ -351,6 +358,7 @@ static __always_inline void count_matched(const struct copy_state *st)
 			continue;
 		switch (st->pairs[p].sel) {
 		case DP_SEL_COPY:
+		case DP_SEL_NO_TARGET:
 			break;
 		case DP_SEL_FILTERED:
 			s->filtered++;

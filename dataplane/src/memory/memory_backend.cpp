@@ -82,7 +82,7 @@ struct MemoryDataplane::Impl {
 	bool targets_port(std::uint32_t ifindex) const;
 	void note_mac(const MacEvent &ev);
 	// The action as a packet sees it: a server's target for a Server
-	// action (kind 0 if the server is not set).
+	// action (kind 0, no copy, if it is unresolved or not set).
 	dp_action resolved(const Record &rec) const;
 };
 
@@ -575,6 +575,8 @@ std::vector<Output> MemoryDataplane::Impl::mirror(std::span<const std::uint8_t> 
 			// A server's target, the same for every entry of this
 			// packet (the program reads each slot once per packet).
 			const dp_action act = resolved(rec->second);
+			if (!act.kind)
+				continue; // its server has no target here: no copy, no drop
 			int idx = -1;
 			for (std::size_t j = 0; j < copies.size(); ++j)
 				if (codec::same(copies[j].action, act))

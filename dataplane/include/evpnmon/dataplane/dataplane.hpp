@@ -264,8 +264,10 @@ public:
 	// same target, and copies are deduplicated on the resolved target
 	// (docs/exactly-once.md): a move never copies one packet to both the
 	// old and the new target.
-	// set_server: the target is LocalPort, or Vxlan with the key's VNI and
-	// HOST ID; anything else, or an invalid key: errc::invalid_argument.
+	// set_server: the target is LocalPort, Vxlan with the key's VNI and
+	// HOST ID, or Unresolved (the server has no target from here: the
+	// entries naming it match and make no copy, which is not a drop);
+	// anything else, or an invalid key: errc::invalid_argument.
 	// A new server or a new target (a move) has reached the packet path
 	// when it returns, also in a batch. Full: is_capacity_error().
 	// install() of an entry naming a server not set:

@@ -166,12 +166,17 @@ struct ServerKey {
 // What happens to a copy (entries 1/2) or to a decapsulated copy (entry 3).
 struct Action {
 	enum class Kind : std::uint8_t {
+		// A server's target while it has none from this VTEP (its
+		// MAC's location unknown, its VTEP unreachable): the entries
+		// naming it stay and make no copy (Dataplane::set_server).
+		Unresolved = 0,
 		LocalPort = 1, // send the copy out of a local bridge port (ifindex)
 		Vxlan = 2,     // VXLAN-GBP encapsulate: VNI + HOST ID -> remote VTEP
 		Erspan = 3,    // GRE/ERSPAN encapsulate to a collector, routed by
 			       // the underlay (no entry 3 anywhere)
 		Server = 4,    // entries 1/2: the target of a server
-			       // (Dataplane::set_server): LocalPort or Vxlan
+			       // (Dataplane::set_server): LocalPort, Vxlan
+			       // or Unresolved
 	};
 	Kind kind = Kind::LocalPort;
 	std::uint32_t ifindex = 0;        // LocalPort: the server's bridge port
