@@ -36,12 +36,15 @@ inline dp::Action resolved(const dp::Dataplane &dataplane, const dp::Action &a)
 	return a;
 }
 
-// Key -> resolved action of every installed entry.
+// Key -> resolved action of every installed entry that copies: an entry
+// whose server has no target here (Unresolved) copies nothing and is left
+// out (listed() has it).
 inline std::map<dp::EntryKey, dp::Action> resolved_entries(const dp::Dataplane &dataplane)
 {
 	std::map<dp::EntryKey, dp::Action> m;
 	for (const auto &e : dataplane.list())
-		m[e.key] = resolved(dataplane, e.action);
+		if (auto a = resolved(dataplane, e.action); a.kind != dp::Action::Kind::Unresolved)
+			m[e.key] = a;
 	return m;
 }
 
@@ -57,13 +60,23 @@ struct Vtep {
 	dp::MemoryDataplane dataplane;
 	std::unique_ptr<consumer::Engine> engine;
 
-	// Key -> action a packet meets (the options are checked with specs()).
+	// Key -> action a packet meets, entries that copy (the options are
+	// checked with specs()).
 	std::map<dp::EntryKey, dp::Action> entries() const { return resolved_entries(dataplane); }
+	// Key -> resolved action of every installed entry, Unresolved ones too.
+	std::map<dp::EntryKey, dp::Action> listed() const
+	{
+		std::map<dp::EntryKey, dp::Action> m;
+		for (const auto &e : dataplane.list())
+			m[e.key] = resolved(dataplane, e.action);
+		return m;
+	}
 	consumer::EntryMap specs() const
 	{
 		consumer::EntryMap m;
 		for (const auto &e : dataplane.list())
-			m[e.key] = consumer::EntrySpec(resolved(dataplane, e.action), e.options);
+			if (auto a = resolved(dataplane, e.action); a.kind != dp::Action::Kind::Unresolved)
+				m[e.key] = consumer::EntrySpec(a, e.options);
 		return m;
 	}
 };

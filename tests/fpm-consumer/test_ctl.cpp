@@ -155,3 +155,28 @@ TEST_CASE("history: the audit's events as text, and held sessions say why")
 		      std::string::npos);
 	}
 }
+
+TEST_CASE("a session whose server is unknown: its entries shown with the action none")
+{
+	FakeDataplane dataplane;
+	dataplane.with_servers = true;
+	consumer::EngineConfig cfg;
+	cfg.decision.local_vnis = {kVni};
+	consumer::Engine e(dataplane, cfg);
+	for (auto g : {consumer::Gate::Feed, consumer::Gate::LocalMacs, consumer::Gate::Fpm})
+		e.open_gate(g);
+	e.upsert_session(make_session(HOST, Mac{2, 0, 0, 0, 0, 0x21}, 21));
+	REQUIRE(e.reconcile());
+	const nlohmann::json doc = {{ctl::kTop, consumer::engine_state_json(e, &dataplane)}};
+
+	const auto sessions = render(doc, "sessions");
+	CHECK(fields(sessions, 1).at(4) == "server-unknown");
+	const auto entries = render(doc, "entries");
+	CHECK(fields(entries, 1).at(0) == "mirror-source");
+	CHECK(fields(entries, 3).at(0) == "mirror-dest"); // each entry then its session line
+	std::size_t none = 0;
+	for (auto at = entries.find("none (no target: no copy)"); at != std::string::npos;
+	     at = entries.find("none (no target: no copy)", at + 1))
+		++none;
+	CHECK(none == 2);
+}

@@ -207,16 +207,46 @@ TEST_CASE("two servers watch one host: each gets its copy")
 	check_exactly_once(f, where, {{VM210, SERV21}, {VM210, SERV22}});
 }
 
-TEST_CASE("server location unknown or unreachable: nothing installed, counted")
+TEST_CASE("server location unknown or unreachable: entries without a target, no copy, counted")
 {
 	auto f = patent_fabric();
 	f.place(VM210, "VTEP101", 11);
 	f.add_session(make_session(VM210, SERV21, 21));
 	f.converge();
+	const dp::Action none{dp::Action::Kind::Unresolved};
 	for (auto &v : f.vteps()) {
+		// Entries 1/2 stay, naming the server, whose target is none:
+		// its return is one change of its target.
 		CHECK(v->entries().empty());
+		const auto listed = v->listed();
+		REQUIRE(listed.size() == 2);
+		for (const auto &[k, a] : listed) {
+			CHECK(k.kind != dp::EntryKind::Decap);
+			CHECK(a == none);
+		}
 		CHECK(v->engine->desired().counters.server_unknown == 1);
-		CHECK(v->engine->preview().sessions.at(0).status == consumer::SessionStatus::ServerUnknown);
+		const auto view = v->engine->preview().sessions.at(0);
+		CHECK(view.status == consumer::SessionStatus::ServerUnknown);
+		CHECK(view.entry1);
+		CHECK(view.action == std::optional<dp::Action>(none));
+	}
+	// A frame from the watched host: no copy anywhere, not a drop.
+	{
+		auto &v101 = f["VTEP101"];
+		std::vector<std::uint8_t> frame(14 + 20, 0);
+		std::copy(VM230.begin(), VM230.end(), frame.begin());
+		std::copy(VM210.begin(), VM210.end(), frame.begin() + 6);
+		frame[12] = 0x08;
+		frame[14] = 0x45;
+		CHECK(v101.dataplane.simulate(frame, 11).empty());
+		int matched = 0;
+		for (const auto &e : v101.dataplane.list())
+			if (auto c = v101.dataplane.counters(e.key); c && c->packets) {
+				++matched;
+				CHECK(e.key.kind == dp::EntryKind::MirrorSource);
+				CHECK(c->drops == 0);
+			}
+		CHECK(matched == 1);
 	}
 	// the server appears behind VTEP104, whose route VTEP101 then loses
 	f.place(SERV21, "VTEP104", 41);
@@ -228,7 +258,9 @@ TEST_CASE("server location unknown or unreachable: nothing installed, counted")
 	f["VTEP101"].engine->route(del);
 	f.converge();
 	CHECK(f["VTEP101"].entries().empty());
+	CHECK(f["VTEP101"].listed().size() == 2);
 	CHECK(f["VTEP101"].engine->desired().counters.server_unreachable == 1);
+	CHECK(f["VTEP101"].engine->desired().counters.server_unknown == 0);
 	CHECK(f["VTEP102"].entries().size() == 2);
 	// a covering blackhole route is not reachability either
 	consumer::RouteUpdate bh;

@@ -778,18 +778,26 @@ TEST_CASE("a kept local server location needs its port")
 	e.upsert_session(make_session(Mac{2, 0, 0, 0, 1, 9}, other, 22));
 	e.reconcile();
 	REQUIRE(dataplane.list().size() == 6);
-	// The port is deleted: the next tick drops the kept location, and
-	// decides again that server's sessions alone, without a full pass.
+	// The port is deleted: the next tick drops the kept location, and the
+	// server's target becomes none: its entries 1/2 stay, its entry 3 goes,
+	// no session is decided again, and no full pass.
 	ports.erase(7);
 	const auto passes = e.counters().full_passes;
 	const auto plans = e.plans();
 	e.tick();
 	e.reconcile();
 	CHECK(e.macs().locate(kVni, SERVER).kind == consumer::MacLocation::Kind::Unknown);
-	CHECK(dataplane.list().size() == 3); // the other server's
+	CHECK(dataplane.list().size() == 5); // the other server's 3, this one's entries 1/2
+	const dp::ServerKey gone{kVni, SERVER, 21};
+	const auto servers = dataplane.servers();
+	const auto it = std::find_if(servers.begin(), servers.end(),
+				     [&](const auto &kv) { return kv.first == gone; });
+	REQUIRE(it != servers.end());
+	CHECK(it->second.kind == dp::Action::Kind::Unresolved);
 	CHECK(e.counters().kept_dropped_port_gone == 1);
 	CHECK(e.counters().full_passes == passes);
-	CHECK(e.plans() - plans == 1);
+	CHECK(e.plans() - plans == 0);
+	CHECK(e.desired().counters.server_unknown == 1);
 
 	SUBCASE("removed together with its port: not kept at all")
 	{

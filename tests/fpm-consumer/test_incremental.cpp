@@ -48,14 +48,18 @@ void open_all(Engine &e)
 }
 
 // The entries as the dataplane holds them: naming their server, or, in a
-// dataplane without servers, with their servers' targets.
+// dataplane without servers, with their servers' targets (none while a
+// server's target is Unresolved).
 std::map<dp::EntryKey, dp::Entry> expected_entries(const consumer::Desired &d, bool servers)
 {
 	std::map<dp::EntryKey, dp::Entry> out;
 	for (const auto &[k, spec] : d.entries) {
 		consumer::EntrySpec held = spec;
-		if (!servers && spec.server())
+		if (!servers && spec.server()) {
 			held.action = d.servers.at(*spec.server());
+			if (held.action.kind == dp::Action::Kind::Unresolved)
+				continue;
+		}
 		out.emplace(k, consumer::to_entry(k, held));
 	}
 	return out;
@@ -221,10 +225,14 @@ void drift(World &w, Harness &h)
 	} else if (a.kind == dp::Action::Kind::Server) {
 		// Its server re-pointed: every entry naming it goes astray.
 		auto &t = h.dp.targets.at(a.server);
-		if (t.kind == dp::Action::Kind::LocalPort)
+		if (t.kind == dp::Action::Kind::LocalPort) {
 			t.ifindex ^= 0x40;
-		else
+		} else if (t.kind == dp::Action::Kind::Unresolved) {
+			t.kind = dp::Action::Kind::LocalPort; // copies where none go
+			t.ifindex = 9;
+		} else {
 			t.remote_vtep[3] ^= 0x40;
+		}
 	} else {
 		a.ifindex ^= 0x40; // same key, another port
 	}
@@ -469,7 +477,7 @@ TEST_CASE("an unrelated MAC event and a host move leave the entries untouched")
 	h.check("server move", 0);
 }
 
-TEST_CASE("a server's move that leaves its sessions active plans none of them")
+TEST_CASE("a server's move, also to unknown or unreachable and back, plans none of its sessions")
 {
 	consumer::MacTable macs;
 	consumer::RouteTable routes;
@@ -566,14 +574,18 @@ TEST_CASE("a server's move that leaves its sessions active plans none of them")
 	settled();
 	CHECK(inc.desired().entries.size() == 2000);
 
-	// Unreachable: its sessions become inactive, their entries 1/2 go:
-	// planned again. Kept and seen again while unreachable: the counter
-	// only. Reachable again: planned again.
+	// Unreachable: its targets become Unresolved, its entries 1/2 stay:
+	// nothing planned. Kept and seen again while unreachable: the counter
+	// only. Reachable again: its targets only.
+	const dp::Action none{dp::Action::Kind::Unresolved};
 	routes.del_route(v2, 32);
 	inc.routes_changed();
 	auto [dark, dark_plans] = settled();
-	CHECK(dark_plans == 1000);
-	CHECK(inc.desired().entries.empty());
+	CHECK(dark_plans == 0);
+	CHECK(dark.entries.empty());
+	CHECK(dark.servers == both);
+	CHECK(inc.desired().servers.at(k21) == none);
+	CHECK(inc.desired().entries.size() == 2000);
 	CHECK(inc.desired().counters.server_unreachable == 1000);
 	macs.erase(MacSource::Fpm, kVni, server);
 	inc.server_mac_changed(kVni, server);
@@ -586,7 +598,36 @@ TEST_CASE("a server's move that leaves its sessions active plans none of them")
 	routes.add_route(v2, 32, {});
 	inc.routes_changed();
 	auto [lit, lit_plans] = settled();
-	CHECK(lit_plans == 1000);
+	CHECK(lit_plans == 0);
+	CHECK(lit.entries.empty());
+	CHECK(lit.servers == both);
+	CHECK(inc.desired().servers.at(k22) == vxlan_to(v2, 22));
+	CHECK(inc.desired().counters.server_unreachable == 0);
+	CHECK(inc.desired().entries.size() == 2000);
+
+	// Unknown (its MAC gone, not pinned) and seen again: likewise, the
+	// counter of its 1,000 sessions moved at once.
+	macs.unpin(kVni, server);
+	macs.erase(MacSource::Fpm, kVni, server);
+	inc.server_mac_changed(kVni, server);
+	{
+		auto [gone, gone_plans] = settled();
+		CHECK(gone_plans == 0);
+		CHECK(gone.entries.empty());
+		CHECK(gone.servers == both);
+		CHECK(inc.desired().servers.at(k21) == none);
+		CHECK(inc.desired().counters.server_unknown == 1000);
+	}
+	{
+		auto [found, found_plans] = move(MacSource::Local, consumer::MacLocation::local(7));
+		CHECK(found_plans == 0);
+		CHECK(sorted(found.entries) == std::vector{decap(21), decap(22)});
+		CHECK(inc.desired().counters.server_unknown == 0);
+		CHECK(inc.desired().entries.size() == 2002);
+	}
+	macs.pin(kVni, server);
+	macs.erase(MacSource::Local, kVni, server);
+	move(MacSource::Fpm, consumer::MacLocation::remote(v2));
 	CHECK(inc.desired().entries.size() == 2000);
 
 	// VTEP to VTEP: its targets only.

@@ -82,8 +82,14 @@ TEST_CASE("state JSON of every role validates against the YANG module")
 		CHECK(profiled);
 	}
 	// something to see in each document
-	CHECK(state_of(f["A"])["evpn-monitor:fpm-consumer"]["entries"]["entry"].size() == 4);
-	CHECK(state_of(f["B"])["evpn-monitor:fpm-consumer"]["entries"]["entry"].size() == 5); // 2 x entries 1, 2; entry 3
+	// 3 x entries 1, 2 (SERV22's with the action none); on B entry 3
+	CHECK(state_of(f["A"])["evpn-monitor:fpm-consumer"]["entries"]["entry"].size() == 6);
+	CHECK(state_of(f["B"])["evpn-monitor:fpm-consumer"]["entries"]["entry"].size() == 7);
+	int none = 0;
+	const auto a = state_of(f["A"]);
+	for (const auto &en : a["evpn-monitor:fpm-consumer"]["entries"]["entry"])
+		none += en["action"]["type"] == "none";
+	CHECK(none == 2);
 
 	SUBCASE("the validator rejects what the module forbids")
 	{

@@ -93,6 +93,8 @@ def _key(e: dict) -> tuple:
 def _action(a: dict) -> tuple:
     if a["type"] == "local-port":
         return ("port", a["port"])
+    if a["type"] == "none":  # the server has no target from this leaf (R5)
+        return ("none",)
     if a["type"] == "erspan":
         return ("erspan", a["collector"], int(a["erspan-version"]), int(a["span-id"]))
     return ("vxlan", a["remote-vtep"], int(a["vni"]), int(a["host-id"]))

@@ -129,6 +129,8 @@ def loc_str(loc: dict | None) -> str:
 def act(a: dict) -> tuple:
     if a["type"] == "local-port":
         return ("port", a["port"])
+    if a["type"] == "none":  # the server has no target from this leaf (R5)
+        return ("none",)
     return ("vxlan", a["remote-vtep"], int(a["vni"]), int(a["host-id"]))
 
 

@@ -170,13 +170,13 @@ SessionPlan plan_session(const Session &s, const MacTable &macs, const RouteTabl
 		}
 		action = erspan_action(s);
 	} else {
+		// A server without a target here (unknown, unreachable) keeps
+		// its sessions' entries 1/2 with the Unresolved target: its
+		// return, like its move, is one change of its target.
 		const auto place = place_server(vni, s.server_mac, macs, routes, config);
 		plan.server_location = place.location;
-		if (place.status != SessionStatus::Active) {
-			plan.status = place.status;
-			return plan;
-		}
-		action = server_target(place.location, vni, key.host_id);
+		plan.status = place.status;
+		action = server_target(place, vni, key.host_id);
 	}
 	plan.action = action;
 	std::shared_ptr<const session::Options> profile;
@@ -196,12 +196,20 @@ SessionPlan plan_session(const Session &s, const MacTable &macs, const RouteTabl
 	// Entry 3 where the server is local. Claimed as naming the server: two
 	// servers under one HOST ID conflict wherever they are (R4), and a
 	// move between two ports changes no claim.
-	if (!s.is_collector() && plan.server_location.kind == Kind::Local) {
+	if (!s.is_collector() && plan.status == SessionStatus::Active &&
+	    plan.server_location.kind == Kind::Local) {
 		plan.wants.emplace_back(dp::EntryKey{dp::EntryKind::Decap, vni, {}, key.host_id, {}},
 					EntrySpec(dp::Action::naming(server)));
 		plan.entry3 = true;
 	}
 	return plan;
+}
+
+bool places_server(const Session &s, const SessionPlan &plan)
+{
+	return !s.is_collector() &&
+	       (plan.status == SessionStatus::Active || plan.status == SessionStatus::ServerUnknown ||
+		plan.status == SessionStatus::ServerUnreachable);
 }
 
 ServerPlace place_server(std::uint32_t vni, const Mac &mac, const MacTable &macs,
@@ -225,10 +233,13 @@ ServerPlace place_server(std::uint32_t vni, const Mac &mac, const MacTable &macs
 	return place;
 }
 
-dp::Action server_target(const MacLocation &location, std::uint32_t vni, std::uint16_t host_id)
+dp::Action server_target(const ServerPlace &place, std::uint32_t vni, std::uint16_t host_id)
 {
 	dp::Action action;
-	if (location.kind == Kind::Local) {
+	const MacLocation &location = place.location;
+	if (place.status != SessionStatus::Active) {
+		action.kind = dp::Action::Kind::Unresolved;
+	} else if (location.kind == Kind::Local) {
 		action.kind = dp::Action::Kind::LocalPort;
 		action.ifindex = location.ifindex;
 	} else {
@@ -261,7 +272,7 @@ void count_status(DecisionCounters &c, const Session &s, const SessionPlan &plan
 	add(c.server_unknown, plan.status == SessionStatus::ServerUnknown);
 	add(c.server_unreachable, plan.status == SessionStatus::ServerUnreachable);
 	add(c.server_kept, !s.is_collector() && plan.server_location.kept);
-	add(c.conflicts, plan.status == SessionStatus::Active && conflict);
+	add(c.conflicts, conflict); // only sessions with entries claim
 	add(c.collector_sessions,
 	    s.is_collector() && plan.status == SessionStatus::Active && !conflict);
 }
@@ -286,7 +297,7 @@ Desired decide(const std::map<SessionKey, Session> &sessions, const MacTable &ma
 		}
 		const bool conflict = !ok;
 		count_status(out.counters, s, plan, conflict, +1);
-		if (!s.is_collector() && plan.status == SessionStatus::Active)
+		if (places_server(s, plan))
 			out.servers.emplace(dp::ServerKey{key.vni, s.server_mac, key.host_id}, *plan.action);
 		if (plan.status == SessionStatus::CollectorUnsupported)
 			out.unsupported_collectors.push_back(plan.id);

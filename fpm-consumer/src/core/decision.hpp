@@ -27,8 +27,10 @@ struct DecisionConfig {
 
 enum class SessionStatus : std::uint8_t {
 	Active,            // entries installed as the rule demands
-	ServerUnknown,     // server MAC location unknown: nothing installed
-	ServerUnreachable, // server VTEP has no usable route: nothing installed
+	// The server has no target from here; entries 1/2 stay, naming it,
+	// and its target is Unresolved (no copy):
+	ServerUnknown,     // server MAC location unknown
+	ServerUnreachable, // server VTEP has no usable route
 	VniNotLocal,       // session for a VNI this VTEP does not have
 	Conflict,          // another session owns the same (VNI, host, HOST ID) with another server
 	Invalid,           // fails evpn_mon_validate() or its options do not validate
@@ -70,7 +72,8 @@ struct Desired {
 	// resolved to the server's port (the dataplane's decap table holds
 	// ports).
 	EntryMap entries;
-	// The targets of the servers of active sessions.
+	// The targets of the servers entries name (Unresolved for a server
+	// unknown or unreachable from here).
 	ServerMap servers;
 	std::vector<SessionView> sessions;
 	DecisionCounters counters;
@@ -93,8 +96,9 @@ struct ServerPlace {
 };
 ServerPlace place_server(std::uint32_t vni, const Mac &mac, const MacTable &macs,
 			 const RouteTable &routes, const DecisionConfig &config);
-// The target of server (vni, MAC, HOST ID) at an active place.
-dp::Action server_target(const MacLocation &location, std::uint32_t vni, std::uint16_t host_id);
+// The target of server (vni, MAC, HOST ID) at its place: Unresolved
+// unless the place is Active.
+dp::Action server_target(const ServerPlace &place, std::uint32_t vni, std::uint16_t host_id);
 // An entry 3 as the dataplane holds it: claimed as naming its server,
 // held as the server's port. `servers` has the server's target.
 EntrySpec resolve_decap(const EntrySpec &claimed, const ServerMap &servers);
@@ -108,7 +112,8 @@ struct SessionPlan {
 	SessionStatus status = SessionStatus::Active; // never Conflict: see claim()
 	MacLocation server_location;                  // servers only, once known
 	// Where the copies go: the ERSPAN action, or the server's target (its
-	// entries name the server instead).
+	// entries name the server instead; Unresolved while it is unknown or
+	// unreachable).
 	std::optional<dp::Action> action;
 	std::string id; // the session id its entries 1/2 carry
 	// The entries S asks for, in claim order (entry 2, entry 1, entry 3),
@@ -118,6 +123,10 @@ struct SessionPlan {
 };
 SessionPlan plan_session(const Session &session, const MacTable &macs, const RouteTable &routes,
 			 const DecisionConfig &config);
+// Its plan placed its server (a server session active, or with a server
+// unknown or unreachable from here): it has entries naming the server, and
+// its status follows the server's place.
+bool places_server(const Session &session, const SessionPlan &plan);
 
 // The slot an entry belongs to: its key without the session. Sessions
 // compete for a slot (R4 in docs/exactly-once.md), never across slots.

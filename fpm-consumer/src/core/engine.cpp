@@ -36,7 +36,7 @@ void Engine::drop_kept_ports()
 	if (!config_.port_exists)
 		return;
 	// A server whose port left this VTEP with it (moved to another leaf):
-	// only its own sessions are decided again, not every session.
+	// only its own place is computed again, not every session.
 	const auto dropped = macs_.drop_kept_local(config_.port_exists);
 	counters_.kept_dropped_port_gone += dropped.size();
 	for (const auto &[vni, mac] : dropped)

@@ -120,21 +120,26 @@ bool is_local(const ServerPlace &p)
 	return p.status == SessionStatus::Active && p.location.kind == MacLocation::Kind::Local;
 }
 
-// Its plan placed its server: the counters count it with the server's place.
-bool follows_place(const Session &s, const SessionPlan &p)
+// The counter of the sessions of a server at this place, if any.
+std::uint64_t *place_counter(DecisionCounters &c, SessionStatus status)
 {
-	return !s.is_collector() &&
-	       (p.status == SessionStatus::Active || p.status == SessionStatus::ServerUnknown ||
-		p.status == SessionStatus::ServerUnreachable);
+	switch (status) {
+	case SessionStatus::ServerUnknown:
+		return &c.server_unknown;
+	case SessionStatus::ServerUnreachable:
+		return &c.server_unreachable;
+	default:
+		return nullptr;
+	}
 }
 
 } // namespace
 
-// The server's place, computed again. While its sessions stay active (or
-// stay inactive for the same reason) only its targets and its entries 3
-// change (the entries 1/2 name it, the entries 3 hold its port and are
-// claimed by it); a move that makes them active or inactive changes their
-// entries 1/2: they are planned again.
+// The server's place, computed again. Wherever it goes, and also when it
+// becomes unknown or unreachable here or comes back, only its targets and
+// its entries 3 change (the entries 1/2 name it, the entries 3 hold its
+// port and are claimed by it), and the counters by its counted sessions:
+// none of its sessions is planned again.
 void IncrementalDecision::place(const ServerMac &key, Server &server,
 				std::vector<dp::EntryKey> &changed)
 {
@@ -142,28 +147,28 @@ void IncrementalDecision::place(const ServerMac &key, Server &server,
 	if (server.placed && now == server.place)
 		return;
 	const ServerPlace was = server.placed ? server.place : ServerPlace{};
-	const bool same_status =
-		server.placed && now.status == was.status &&
-		(now.location.kind == was.location.kind || now.status == SessionStatus::Active);
 	index_vtep(key, was, now);
 	server.place = now;
 	server.placed = true;
-	// Its counted sessions count whether it is kept: from now on, the new
-	// value (count() reads it when they are counted again).
+	// Its counted sessions count its status and whether it is kept: from
+	// now on, the new values (count() reads them when they are counted
+	// again).
 	if (now.location.kept != was.location.kept) {
 		auto &kept = desired_.counters.server_kept;
 		kept = now.location.kept ? kept + server.counted : kept - server.counted;
 	}
-	if (!same_status) {
-		pending_.insert(server.sessions.begin(), server.sessions.end());
-		return;
+	if (now.status != was.status) {
+		if (auto *c = place_counter(desired_.counters, was.status))
+			*c -= server.counted;
+		if (auto *c = place_counter(desired_.counters, now.status))
+			*c += server.counted;
 	}
 	const bool claims_changed = is_local(now) != is_local(was);
 	for (auto &[host_id, claim] : server.active) {
 		if (claims_changed)
 			claim_decap(key, server, host_id, claim);
 		retarget(dp::ServerKey{key.first, key.second, host_id},
-			 server_target(now.location, key.first, host_id), changed);
+			 server_target(now, key.first, host_id), changed);
 	}
 }
 
@@ -226,8 +231,9 @@ bool IncrementalDecision::decap_lost(const Session *s, const Tracked &t) const
 // sessions between the counters when that changes.
 void IncrementalDecision::count(const Session *s, Tracked &t, int sign)
 {
-	if (follows_place(*s, t.plan)) {
+	if (places_server(*s, t.plan)) {
 		auto &server = servers_.at({s->key.vni, s->server_mac});
+		t.plan.status = server.place.status;
 		t.plan.server_location.kept = server.place.location.kept;
 		if (sign > 0)
 			++server.counted;
@@ -328,7 +334,7 @@ void IncrementalDecision::plan(const Session *s, Tracked &t)
 	}
 	t.plan.wants.clear();
 	t.plan.wants.shrink_to_fit();
-	if (!s->is_collector() && t.plan.status == SessionStatus::Active) {
+	if (places_server(*s, t.plan)) {
 		const ServerMac mac{s->key.vni, s->server_mac};
 		auto &server = servers_.at(mac);
 		const dp::ServerKey key{s->key.vni, s->server_mac, s->key.host_id};

@@ -9,11 +9,10 @@
 // plan_session(), the same code decide() runs) and replays the claims of
 // only the slots those sessions touch (with claim()).
 // Entries name their server, and a server claims its entries 3 once for all
-// its sessions, so a server's move that leaves its sessions active (port to
-// port, VTEP to VTEP, between a port and a reachable VTEP, seen or kept)
-// changes its targets and its entries 3 only: O(its HOST IDs), whatever its
-// sessions. A move that makes its sessions active or inactive (unknown,
-// unreachable) recomputes them: their entries 1/2 come or go. The result
+// its sessions, so a server's move (port to port, VTEP to VTEP, between a
+// port and a VTEP, seen or kept, and to unknown or unreachable and back,
+// where its target is Unresolved) changes its targets and its entries 3
+// only: O(its HOST IDs), whatever its sessions. The result
 // equals decide() over all sessions; Engine checks that with a full pass on
 // every audit, and tests/fpm-consumer/test_incremental.cpp checks it after
 // each of many random steps.
@@ -69,8 +68,7 @@ public:
 	// decide() has them (without per-session views). Valid after settle().
 	const Desired &desired() const { return desired_; }
 	std::size_t session_count() const { return tracked_.size(); }
-	// Sessions planned so far (its work: a server's move that leaves its
-	// sessions active plans none).
+	// Sessions planned so far (its work: a server's move plans none).
 	std::uint64_t plans() const { return plans_; }
 
 private:
@@ -96,9 +94,9 @@ private:
 	using Slots = std::map<dp::EntryKey, Slot>;
 	struct Tracked {
 		// Its entries 1/2 are moved into their slots (its server claims
-		// the entry 3). Its server's location and action are those of
-		// when it was planned: a move that leaves it active updates the
-		// server's record, not its sessions (count() reads the record).
+		// the entry 3). Its server's location, status and action are
+		// those of when it was planned: a move updates the server's
+		// record, not its sessions (count() reads the record).
 		SessionPlan plan;
 		std::vector<Slots::iterator> slots;
 		unsigned lost = 0; // slots of entries 1/2 where a claim failed
@@ -113,7 +111,8 @@ private:
 		std::size_t operator()(const Ipv4 &a) const noexcept;
 	};
 	using SessionSet = std::unordered_set<const Session *>;
-	// A server's sessions planned active under one HOST ID: each has a
+	// A server's sessions under one HOST ID whose entries name it (active,
+	// or with the server unknown or unreachable here): the server has a
 	// target in desired().servers. While the server is local they claim
 	// its entry 3 (decide(): each session in key order) as one member of
 	// the slot keyed by the first of them: the owner is the same, and a
@@ -127,8 +126,8 @@ private:
 	struct Server {
 		SessionSet sessions;
 		std::map<std::uint16_t, HostId> active;
-		// Its sessions counted with its place (whether it is kept):
-		// place() moves them between counters at once.
+		// Its sessions counted with its place (its status, whether it
+		// is kept): place() moves them between counters at once.
 		std::size_t counted = 0;
 		ServerPlace place; // as last computed
 		bool placed = false;

@@ -118,6 +118,12 @@ void Reconciler::converge(const dp::EntryKey &key, const EntrySpec *want, const 
 		failed_.erase(key);
 		return;
 	}
+	// Without servers in the dataplane, an entry whose server has no
+	// target carries nothing to copy: it is left out.
+	if (!servers_supported_ && want->server())
+		if (auto t = servers.find(*want->server());
+		    t != servers.end() && t->second.kind == dp::Action::Kind::Unresolved)
+			return converge(key, nullptr, servers, st, have);
 	if (auto ec = place_server(*want, servers, st))
 		return note_error(ec, "server");
 	EntrySpec own;

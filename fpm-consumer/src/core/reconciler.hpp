@@ -9,7 +9,8 @@
 // the number of entries naming it. A server no installed entry names is
 // removed after the pass's flush. A dataplane without servers
 // (Dataplane::supports_servers()) gets the entries with their targets as
-// their own actions instead, and a server's move rewrites them.
+// their own actions instead (none while the target is Unresolved), and a
+// server's move rewrites them.
 #pragma once
 
 #include "core/model.hpp"

@@ -87,6 +87,8 @@ json action_json(const dp::Action &a, const dp::Dataplane *dataplane)
 		j["dscp"] = a.erspan.dscp;
 		j["ttl"] = a.erspan.ttl;
 		j["gre-protocol"] = gre_protocol(a.erspan);
+	} else if (a.kind == dp::Action::Kind::Unresolved) {
+		j["type"] = "none"; // a server without a target from here
 	} else if (a.kind == dp::Action::Kind::LocalPort) {
 		j["type"] = "local-port";
 		j["ifindex"] = a.ifindex;

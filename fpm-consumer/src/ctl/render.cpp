@@ -34,6 +34,8 @@ std::string action(const json &a)
 {
 	if (str(a, "type") == "local-port")
 		return "port " + str(a, "port");
+	if (str(a, "type") == "none")
+		return "none (no target: no copy)";
 	if (str(a, "type") == "erspan")
 		return "erspan " + str(a, "collector") + " v" + str(a, "erspan-version") + " span " +
 		       str(a, "span-id");

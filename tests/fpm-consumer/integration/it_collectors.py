@@ -32,7 +32,7 @@ def main(build):
         d.start()
         s = wait_for(d, lambda s: s['feed']['state'] == 'synced'
                      and len(s['sessions'].get('session', [])) == 3
-                     and len(s['entries'].get('entry', [])) == 2, 'the sessions and entries')
+                     and len(s['entries'].get('entry', [])) == 4, 'the sessions and entries')
         log = open(d.log).read()
         check('ERSPAN HW ID 5, options from %s' % conf in log, 'HW ID from the file: %s' % log[-500:])
         check(s['feed'].get('version') == 3, 'feed version %s' % s['feed'].get('version'))
@@ -49,9 +49,14 @@ def main(build):
         check(c9['roles'] == {'entry1': True, 'entry2': True, 'entry3': False}, 'c9 roles')
         check('server-location' not in c9, 'a collector has no location')
         check(c10['status'] == 'collector-unsupported', 'c10 status %s' % c10['status'])
-        kinds = sorted(e['kind'] for e in s['entries']['entry'])
+        # the server session's entries stay without a target (server unknown)
+        ours = [e for e in s['entries']['entry'] if 'collector-id' in e]
+        theirs = [e for e in s['entries']['entry'] if 'collector-id' not in e]
+        check(sorted(e['action']['type'] for e in theirs) == ['none', 'none'],
+              'the server session\'s entries %s' % theirs)
+        kinds = sorted(e['kind'] for e in ours)
         check(kinds == ['mirror-dest', 'mirror-source'], 'entries %s' % kinds)
-        for e in s['entries']['entry']:
+        for e in ours:
             check(e['collector-id'] == 9 and e['action']['type'] == 'erspan'
                   and e['action']['collector'] == '10.9.0.1' and e['action']['span-id'] == 9,
                   'entry %s' % e)

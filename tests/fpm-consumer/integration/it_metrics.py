@@ -205,7 +205,7 @@ def main(build):
         fpm.sendall(fpm_frame(bytes(broken)) + fpm_frame(first))
         wait_for(d, lambda s, c: all(s['gates'].values()) and not s['fpm']['resyncing']
                  and s['feed']['state'] == 'synced' and len(s['sessions'].get('session', [])) == 3
-                 and len(s['entries'].get('entry', [])) == 2 and c['fpm-messages'] >= 13
+                 and len(s['entries'].get('entry', [])) == 4 and c['fpm-messages'] >= 13
                  and c['fpm-broken-frames'] >= 1, 'sessions, entries and the FPM stream')
 
         fams, c = compare(d, expect_fpm_connected=1)
@@ -213,8 +213,12 @@ def main(build):
         check(sample(fams, 'evpnmon_sessions', state='active') == 1, 'one active session')
         check(sample(fams, 'evpnmon_sessions', state='server-unknown') == 1, 'one server-unknown')
         check(sample(fams, 'evpnmon_sessions', state='vni-not-local') == 1, 'one vni-not-local')
-        check(sample(fams, 'evpnmon_entries', kind='mirror-source') == 1, 'entry 1')
-        check(sample(fams, 'evpnmon_entries', kind='mirror-dest') == 1, 'entry 2')
+        # the server-unknown session's entries stay, their server's target none
+        check(sample(fams, 'evpnmon_entries', kind='mirror-source') == 2, 'entries 1')
+        check(sample(fams, 'evpnmon_entries', kind='mirror-dest') == 2, 'entries 2')
+        st = d.state()
+        nones = [e for e in st['entries']['entry'] if e['action']['type'] == 'none']
+        check(len(nones) == 2, 'entries without a target: %s' % nones)
         check(sample(fams, 'evpnmon_entry_packets_total', kind='mirror-source', vni='100',
                      host_mac=HOST, host_ip='', host_id='7', collector_id='',
                      session='10.0.0.1/100/7/%s/-' % HOST) == 0,
@@ -228,7 +232,7 @@ def main(build):
         check(sample(fams, 'evpnmon_feed_snapshots_total') >= 1, 'feed snapshot')
         check(sample(fams, 'evpnmon_feed_state', state='synced') == 1, 'feed synced')
         check(sample(fams, 'evpnmon_macs_kept') == 1, 'the server MAC is kept')
-        print('first scrape: %d families, sessions active/unknown/not-local 1/1/1, 2 entries, '
+        print('first scrape: %d families, sessions active/unknown/not-local 1/1/1, 4 entries, '
               '%d FPM messages' % (len(fams), c['fpm-messages']))
 
         # lost framing: the metrics follow the state
