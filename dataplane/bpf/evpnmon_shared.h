@@ -43,6 +43,7 @@ typedef __u64 dp_u64;
 #define DP_MATCH_V6 6
 
 /* dp_action.kind */
+#define DP_ACT_NONE 0 /* a server's target only: none from here (no copy) */
 #define DP_ACT_LOCAL 1
 #define DP_ACT_VXLAN 2
 #define DP_ACT_ERSPAN 3 /* GRE/ERSPAN II or III to a collector (dp_erspan) */
@@ -156,11 +157,12 @@ struct dp_action {
 /* ---- Servers ----
  * One slot per monitoring server set on this VTEP (Dataplane::set_server):
  * where the copies of the entries naming it (DP_ACT_SERVER) go, a LOCAL or
- * VXLAN action. A server's move replaces this one element (a hash element:
+ * VXLAN action, or DP_ACT_NONE while the server is unknown or unreachable
+ * from here (its entries stay, copying nothing). A server's move replaces this one element (a hash element:
  * the replacement is atomic for readers) and no dp_match element. The key
  * fields tell a restarted process whose slot it is. Slot 0 is never used. */
 struct dp_server_val {
-	struct dp_action target; /* DP_ACT_LOCAL or DP_ACT_VXLAN */
+	struct dp_action target; /* DP_ACT_LOCAL, DP_ACT_VXLAN or DP_ACT_NONE */
 	dp_u32 vni;
 	dp_u8 mac[6];
 	dp_u16 host_id;

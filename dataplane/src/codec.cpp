@@ -68,7 +68,7 @@ dp_action action(const Action &a)
 Action action(const dp_action &d)
 {
 	Action a;
-	if (d.kind == 0) {
+	if (d.kind == DP_ACT_NONE) {
 		a.kind = Action::Kind::Unresolved;
 	} else if (d.kind == DP_ACT_LOCAL) {
 		a.kind = Action::Kind::LocalPort;

@@ -1606,6 +1606,56 @@ TEST_CASE("servers: a move replaces one slot; copies, the egress rule and "
 	CHECK(copies_of(h, frame, "h1").empty());
 }
 
+TEST_CASE("servers: without a target, a profile's policer is not consulted; a restart "
+	  "adopts the target none")
+{
+	// Policer: 1 packet/s, a burst of 2. Ten frames while the server has
+	// no target copy nothing and take no token: the first two after it
+	// is set are copied.
+	const ServerKey sk{100, *parse_mac("02:00:00:00:00:0c"), 7};
+	Action none;
+	none.kind = Action::Kind::Unresolved;
+	evpn_mon_options o{};
+	o.present = 1;
+	o.police_unit = EVPN_MON_POLICE_PPS;
+	o.police_rate = 1;
+	o.police_burst = 2;
+	table::ProfileEntry pe{{EntryKind::MirrorSource, 100, kA, "", 7, "srv", "", 0, 0},
+			       "s-none", session::Options(o)};
+	const auto frame = frame_v4(); // kA -> kB
+	Entry e;
+	{
+		BpfHarness h(true); // keep_on_exit: the next run adopts
+		auto &dp = h.dataplane();
+		remove_all_with_servers(dp);
+		REQUIRE_FALSE(dp.set_server(sk, none));
+		e = profile_entry(h, pe);
+		e.action = Action::naming(sk);
+		REQUIRE_FALSE(dp.install(e));
+		for (int i = 0; i < 10; ++i)
+			CHECK(copies_of(h, frame, "h1").empty());
+		auto c = dp.counters(e.key);
+		REQUIRE(c);
+		CHECK(c->packets == 10);
+		CHECK(c->policed == 0);
+		CHECK(c->drops == 0);
+		Action local;
+		local.kind = Action::Kind::LocalPort;
+		local.ifindex = h.ifindex("srv");
+		REQUIRE_FALSE(dp.set_server(sk, local));
+		CHECK(copies_of(h, frame, "h1") == std::map<std::string, int>{{"srv", 1}});
+		CHECK(copies_of(h, frame, "h1") == std::map<std::string, int>{{"srv", 1}});
+		REQUIRE_FALSE(dp.set_server(sk, none));
+	}
+	BpfHarness h;
+	auto &dp = h.dataplane();
+	CHECK(dp.servers() == std::vector<std::pair<ServerKey, Action>>{{sk, none}});
+	CHECK(dp.list() == std::vector<Entry>{e});
+	CHECK(copies_of(h, frame, "h1").empty());
+	REQUIRE_FALSE(dp.remove(e.key));
+	REQUIRE_FALSE(dp.remove_server(sk));
+}
+
 TEST_CASE("servers: a server removed just before a restart is not adopted")
 {
 	const ServerKey sk{100, *parse_mac("02:00:00:00:00:0b"), 9};

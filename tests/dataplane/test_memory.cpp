@@ -247,6 +247,11 @@ TEST_CASE("servers: entries follow a server's move; the contract's refusals")
 		e->action = Action::naming(sk);
 	}
 	CHECK(dp.install(e1) == std::errc::no_such_device_or_address);
+	// Only a server's target may be unresolved, never an entry's action.
+	Entry unresolved = e1;
+	unresolved.action = Action{};
+	unresolved.action.kind = Action::Kind::Unresolved;
+	CHECK(dp.install(unresolved) == std::errc::invalid_argument);
 	Action bad = remote;
 	bad.vni = 200; // not the server's VNI
 	CHECK(dp.set_server(sk, bad) == std::errc::invalid_argument);

@@ -271,6 +271,7 @@ TEST_CASE("server location unknown or unreachable: entries without a target, no 
 	f["VTEP101"].engine->route(bh);
 	f.converge();
 	CHECK(f["VTEP101"].entries().empty());
+	CHECK(f["VTEP101"].listed().size() == 2);
 	consumer::RouteUpdate uni = bh;
 	uni.type = 1;
 	f["VTEP101"].engine->route(uni);
@@ -295,7 +296,7 @@ TEST_CASE("session removal and VNI filter")
 		v->engine->erase_session(s.key);
 	f.converge();
 	for (auto &v : f.vteps())
-		CHECK(v->entries().empty());
+		CHECK(v->listed().empty());
 }
 
 TEST_CASE("conflicting sessions on one entry key: deterministic winner, counted")
@@ -314,6 +315,42 @@ TEST_CASE("conflicting sessions on one entry key: deterministic winner, counted"
 	CHECK(e.at(key(EntryKind::MirrorDest, a)) == vxlan_to(V104, 21)); // a < b
 	CHECK(!e.contains(key(EntryKind::MirrorDest, b)));
 	CHECK(f["VTEP102"].engine->desired().counters.conflicts == 1);
+}
+
+TEST_CASE("a conflict's winner does not change as its server goes unknown and comes back")
+{
+	// The first session in key order claims the slot whether or not its
+	// server is known here (R5 keeps its entries): while its server is
+	// unknown the other loses and nobody gets a copy; no flip either way.
+	const Mac SERV22{0x02, 0, 0, 0, 0x00, 0x22};
+	auto f = patent_fabric();
+	f.place(VM210, "VTEP101", 11);
+	f.place(SERV22, "VTEP103", 31);
+	auto a = make_session(VM210, SERV21, 21, V101); // SERV21 unknown
+	auto b = make_session(VM210, SERV22, 21, V102); // same host and HOST ID, other server
+	f.add_session(a);
+	f.add_session(b);
+	f.converge();
+	auto &v = f["VTEP102"];
+	const dp::Action none{dp::Action::Kind::Unresolved};
+	auto l = v.listed();
+	CHECK(l.at(key(EntryKind::MirrorDest, a)) == none); // a < b
+	CHECK(!l.contains(key(EntryKind::MirrorDest, b)));
+	CHECK(v.entries().empty());
+	CHECK(v.engine->desired().counters.conflicts == 1);
+	CHECK(v.engine->desired().counters.server_unknown == 1);
+	const auto views = v.engine->preview().sessions;
+	REQUIRE(views.size() == 2);
+	CHECK(views.at(0).status == consumer::SessionStatus::ServerUnknown);
+	CHECK(views.at(1).status == consumer::SessionStatus::Conflict);
+	// SERV21 appears: the same winner, now copying; nothing re-claimed.
+	f.place(SERV21, "VTEP104", 41);
+	f.converge();
+	auto e = v.entries();
+	CHECK(e.at(key(EntryKind::MirrorDest, a)) == vxlan_to(V104, 21));
+	CHECK(!e.contains(key(EntryKind::MirrorDest, b)));
+	CHECK(v.engine->desired().counters.conflicts == 1);
+	CHECK(v.engine->desired().counters.server_unknown == 0);
 }
 
 TEST_CASE("two sessions, one host and one server: entries per session with their own options")

@@ -87,14 +87,14 @@ TEST_CASE("nothing is applied before every input delivered its first picture")
 	e.open_gate(Gate::Feed);
 	e.open_gate(Gate::LocalMacs);
 	CHECK(!e.reconcile().has_value()); // FPM gate still closed
-	CHECK(dataplane.list().size() == 2);
+	CHECK(resolved_entries(dataplane).size() == 2);
 	e.open_gate(Gate::Fpm);
 	auto st = e.reconcile();
 	REQUIRE(st);
 	CHECK(st->unchanged == 1); // the correct entry was not touched
 	CHECK(st->installed == 1); // entry 2
 	CHECK(st->removed == 1);   // the stale one
-	CHECK(dataplane.list().size() == 2);
+	CHECK(resolved_entries(dataplane).size() == 2);
 	// level-triggered: a second pass changes nothing
 	auto again = e.reconcile(true);
 	REQUIRE(again);
@@ -111,7 +111,9 @@ TEST_CASE("consumer restart: a new engine on a populated dataplane touches nothi
 		first.reconcile();
 	}
 	const auto before = dataplane.list();
+	const auto servers_before = dataplane.servers();
 	REQUIRE(before.size() == 2);
+	REQUIRE(resolved_entries(dataplane).size() == 2); // its server located
 	Engine second(dataplane, config());
 	feed_inputs(second);
 	open_all(second);
@@ -120,8 +122,10 @@ TEST_CASE("consumer restart: a new engine on a populated dataplane touches nothi
 	CHECK(st->installed == 0);
 	CHECK(st->removed == 0);
 	CHECK(st->replaced == 0);
+	CHECK(st->server_moves == 0); // not even for a moment without a target
 	CHECK(st->unchanged == 2);
 	CHECK(dataplane.list() == before);
+	CHECK(dataplane.servers() == servers_before);
 }
 
 TEST_CASE("FPM reconnect: entries kept while resyncing, stale MACs swept after")
@@ -131,18 +135,18 @@ TEST_CASE("FPM reconnect: entries kept while resyncing, stale MACs swept after")
 	feed_inputs(e);
 	open_all(e);
 	e.reconcile();
-	REQUIRE(dataplane.list().size() == 2);
+	REQUIRE(resolved_entries(dataplane).size() == 2);
 
 	e.fpm_lost(); // zebra restarts
 	CHECK(!e.reconcile().has_value()); // nothing changed: nothing to do
-	CHECK(dataplane.list().size() == 2);
+	CHECK(resolved_entries(dataplane).size() == 2);
 	SUBCASE("replay confirms the server: nothing changes")
 	{
 		e.neigh(MacSource::Fpm, remote(SERVER, PEER));
 		e.route(route_to(PEER));
 		e.fpm_resync_done();
 		e.reconcile();
-		CHECK(dataplane.list().size() == 2);
+		CHECK(resolved_entries(dataplane).size() == 2);
 		CHECK(e.counters().fpm_stale_swept == 0);
 	}
 	SUBCASE("replay does not mention the server: swept; its last location is kept")
@@ -155,7 +159,7 @@ TEST_CASE("FPM reconnect: entries kept while resyncing, stale MACs swept after")
 		const auto loc = e.macs().locate(kVni, SERVER);
 		CHECK(loc.kept);
 		CHECK(loc.same_place(consumer::MacLocation::remote(PEER)));
-		CHECK(dataplane.list().size() == 2); // a monitoring server's MAC keeps its place
+		CHECK(resolved_entries(dataplane).size() == 2); // a monitoring server's MAC keeps its place
 		e.erase_session(make_session(HOST, SERVER, 21).key); // ...until its session goes
 		e.reconcile();
 		CHECK(dataplane.list().empty());
@@ -167,7 +171,7 @@ TEST_CASE("FPM reconnect: entries kept while resyncing, stale MACs swept after")
 		e.route(route_to(PEER));
 		e.fpm_resync_done();
 		e.reconcile();
-		CHECK(dataplane.list().size() == 2);
+		CHECK(resolved_entries(dataplane).size() == 2);
 		// From the kernel's record, not the kept last location.
 		CHECK(e.counters().fpm_stale_swept == 1);
 		CHECK(e.macs().count(MacSource::Kernel) == 1);
@@ -278,7 +282,7 @@ TEST_CASE("feed withdrawal empties the dataplane")
 	feed_inputs(e);
 	open_all(e);
 	e.reconcile();
-	REQUIRE(dataplane.list().size() == 2);
+	REQUIRE(resolved_entries(dataplane).size() == 2);
 	e.replace_sessions({});
 	e.reconcile();
 	CHECK(dataplane.list().empty());
@@ -294,12 +298,12 @@ TEST_CASE("a kernel FDB deletion with zebra connected takes effect after a short
 	e.upsert_session(make_session(HOST, SERVER, 21));
 	open_all(e);
 	e.reconcile();
-	REQUIRE(dataplane.list().size() == 2);
+	REQUIRE(resolved_entries(dataplane).size() == 2);
 	e.neigh(MacSource::Kernel, remote(SERVER, PEER, false));
 	for (unsigned i = 0; i < config().kernel_delete_delay_ticks; ++i) {
 		e.tick();
 		e.reconcile();
-		CHECK(dataplane.list().size() == 2);
+		CHECK(resolved_entries(dataplane).size() == 2);
 		// The record itself waits (the entries alone would not show it:
 		// a server's last location is kept either way).
 		CHECK(e.macs().count(MacSource::Kernel) == 1);
@@ -309,7 +313,7 @@ TEST_CASE("a kernel FDB deletion with zebra connected takes effect after a short
 	e.reconcile();
 	CHECK(e.macs().count(MacSource::Kernel) == 0);
 	CHECK(e.macs().locate(kVni, SERVER).kept); // a server's MAC: last location kept
-	CHECK(dataplane.list().size() == 2);
+	CHECK(resolved_entries(dataplane).size() == 2);
 	e.replace_sessions({});
 	e.reconcile();
 	CHECK(dataplane.list().empty());
@@ -325,14 +329,14 @@ TEST_CASE("zebra stopping flushes its kernel FDB entries: kept until the resync 
 	e.upsert_session(make_session(HOST, SERVER, 21));
 	open_all(e);
 	e.reconcile();
-	REQUIRE(dataplane.list().size() == 2);
+	REQUIRE(resolved_entries(dataplane).size() == 2);
 	e.neigh(MacSource::Kernel, remote(SERVER, PEER, false)); // zebra's exit flush...
 	e.tick();
 	e.fpm_lost(); // ...seen just before its FPM connection closes
 	for (int i = 0; i < 20; ++i)
 		e.tick();
 	e.reconcile();
-	CHECK(dataplane.list().size() == 2);
+	CHECK(resolved_entries(dataplane).size() == 2);
 	CHECK(e.counters().kernel_deferred_deletes == 1);
 	// The deletion waits for the resync, however many ticks pass.
 	CHECK(e.macs().count(MacSource::Kernel) == 1);
@@ -343,7 +347,7 @@ TEST_CASE("zebra stopping flushes its kernel FDB entries: kept until the resync 
 		e.route(route_to(PEER));
 		e.fpm_resync_done();
 		e.reconcile();
-		CHECK(dataplane.list().size() == 2);
+		CHECK(resolved_entries(dataplane).size() == 2);
 	}
 	SUBCASE("zebra does not: swept after the resync (the server's location is kept)")
 	{
@@ -352,7 +356,7 @@ TEST_CASE("zebra stopping flushes its kernel FDB entries: kept until the resync 
 		e.reconcile();
 		CHECK(e.macs().count(MacSource::Kernel) == 0);
 		CHECK(e.macs().locate(kVni, SERVER).kept);
-		CHECK(dataplane.list().size() == 2);
+		CHECK(resolved_entries(dataplane).size() == 2);
 	}
 }
 
@@ -378,7 +382,7 @@ TEST_CASE("local MAC audit: a missed learn and a missed removal are both correct
 	CHECK(e.macs().locate(kVni, HOST) == consumer::MacLocation::local(5));
 	CHECK(e.macs().locate(kVni, Mac{2, 0, 0, 0, 0, 0x77}).kind == consumer::MacLocation::Kind::Unknown);
 	e.reconcile();
-	CHECK(dataplane.list().size() == 2); // entries 1 and 2, wherever HOST is
+	CHECK(resolved_entries(dataplane).size() == 2); // entries 1 and 2, wherever HOST is
 }
 
 namespace {
@@ -423,7 +427,7 @@ TEST_CASE("with bridge facts, zebra's removal of the bridge entry is deferred li
 	e.upsert_session(make_session(HOST, SERVER, 21));
 	open_all(e);
 	e.reconcile();
-	REQUIRE(dataplane.list().size() == 2);
+	REQUIRE(resolved_entries(dataplane).size() == 2);
 	const auto far = consumer::MacLocation::remote(PEER);
 	// zebra's exit flush: the bridge's entry first, then the self entry
 	e.neigh(MacSource::Kernel, bridge_entry(SERVER, kVxlanIfindex, false));
@@ -457,7 +461,7 @@ TEST_CASE("with bridge facts, zebra's removal of the bridge entry is deferred li
 		CHECK(e.macs().count(MacSource::Kernel) == 0);
 	}
 	e.reconcile();
-	CHECK(dataplane.list().size() == 2);
+	CHECK(resolved_entries(dataplane).size() == 2);
 }
 
 TEST_CASE("restart after a move: a stale VXLAN self entry loses against the bridge's local entry")
@@ -1011,7 +1015,7 @@ TEST_CASE("collector entries in the memory dataplane: a restart touches nothing,
 		CHECK(st->installed == 2);
 		CHECK(st->errors == 0);
 	}
-	REQUIRE(dataplane.list().size() == 2);
+	REQUIRE(resolved_entries(dataplane).size() == 2);
 	for (const auto &en : dataplane.list()) {
 		CHECK(en.action == erspan_to(COLLECTOR, 3, 7, 0, 64, 0x88be));
 		CHECK(en.options == s.options);

@@ -144,7 +144,7 @@ TEST_CASE("replay: the consumer follows MAC B and shows the 8.4.4 replay gap for
 			CHECK(e.macs().count(consumer::MacSource::Fpm) == 0);
 			CHECK(e.macs().locate(100, MAC_B).kept);
 			CHECK(e.macs().locate(100, MAC_B).same_place(MacLocation::remote(LEAF2)));
-			CHECK(dataplane.list().size() == 2);
+			CHECK(resolved_entries(dataplane).size() == 2);
 		} else if (u.mac == MAC_A) {
 			CHECK(!u.add);
 			// never announced by this stream (installed before the FPM

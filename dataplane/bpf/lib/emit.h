@@ -146,7 +146,7 @@ static __always_inline void emit_copies(struct __sk_buff *skb,
  * emit_copies would make it, without their bookkeeping. */
 static __always_inline void emit_pair(struct __sk_buff *skb, struct dp_pair *p)
 {
-	if (!p->action.kind) {
+	if (p->action.kind == DP_ACT_NONE) {
 		p->sel = DP_SEL_NO_TARGET; /* as dp_select_pair */
 		return;
 	}

@@ -308,7 +308,7 @@ struct dp_pkt {
 #define DP_SEL_POLICED 3  /* its policer, or the mirror ceiling */
 #define DP_SEL_FAILED 4   /* the copy was not sent (a drop) */
 #define DP_SEL_OVERFLOW 5 /* beyond DP_MAX_COPIES (a drop) */
-#define DP_SEL_NO_TARGET 6 /* its server has no target here (kind 0): no
+#define DP_SEL_NO_TARGET 6 /* its server has no target here (DP_ACT_NONE): no
 			      copy, not a drop */
 #define DP_SEL_PENDING 0xff
 

@@ -286,7 +286,7 @@ __attribute__((noinline)) int dp_select_pair(struct __sk_buff *skb,
 		return -2;
 	/* A server without a target here: no copy, and its profile's
 	 * sampler and policer are not consulted. */
-	if (!st->pairs[j].action.kind) {
+	if (st->pairs[j].action.kind == DP_ACT_NONE) {
 		st->pairs[j].sel = DP_SEL_NO_TARGET;
 		return -2;
 	}

@@ -575,7 +575,7 @@ std::vector<Output> MemoryDataplane::Impl::mirror(std::span<const std::uint8_t> 
 			// A server's target, the same for every entry of this
 			// packet (the program reads each slot once per packet).
 			const dp_action act = resolved(rec->second);
-			if (!act.kind)
+			if (act.kind == DP_ACT_NONE)
 				continue; // its server has no target here: no copy, no drop
 			int idx = -1;
 			for (std::size_t j = 0; j < copies.size(); ++j)

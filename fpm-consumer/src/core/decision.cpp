@@ -127,7 +127,8 @@ dp::Action erspan_action(const Session &s)
 // The rule, for one session S = (VNI v, host H, server with HOST ID h):
 //  - the server location decides the action: LocalPort(server port) when the
 //    server MAC is local, Vxlan(server VTEP, v, h) when remote (and that VTEP
-//    is reachable); unknown -> no entry at all for S (never a copy into the void);
+//    is reachable); unknown or unreachable -> Unresolved: the entries stay,
+//    naming the server, and copy nothing (never a copy into the void);
 //  - entry 2 (dst = H) on every VTEP that has v;
 //  - entry 1 (src = H) on every VTEP that has v too: a frame from H enters
 //    the fabric at H's own port only, so the entry matches at H's VTEP alone

@@ -173,8 +173,8 @@ void IncrementalDecision::place(const ServerMac &key, Server &server,
 }
 
 // The server's claim of its entry 3 under one HOST ID: a member of the slot
-// while it is local and has sessions active under the HOST ID, keyed by the
-// first of them.
+// while it is local (and active) and has sessions naming it under the HOST
+// ID, keyed by the first of them.
 void IncrementalDecision::claim_decap(const ServerMac &key, const Server &server,
 				      std::uint16_t host_id, HostId &claim)
 {

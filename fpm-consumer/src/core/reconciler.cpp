@@ -178,7 +178,7 @@ ReconcileStats Reconciler::apply(const EntryMap &desired, const ServerMap &serve
 			const auto key = at->first; // a copy: converge() erases `at`
 			converge(key, nullptr, servers, st, at);
 		} else {
-			const auto at = have++; // converge() leaves it in place
+			const auto at = have++; // converge() may erase `at` (a target none)
 			converge(want->first, &want->second, servers, st, at);
 			++want;
 		}
