@@ -32,6 +32,7 @@
 #include <iomanip>
 #include <iostream>
 #include <random>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -452,13 +453,21 @@ ScaleRow measure_scale(std::uint32_t n, bool quick)
 struct LocalServerRow {
 	double port_ms = 0; // to another port: its target and entry 3
 	double away_ms = 0; // to a remote VTEP and back (its entry 3 goes and comes, each way)
+	// Leaves this VTEP with its port (unknown here), then its remote MAC
+	// arrives: what the leaf a server leaves does on every move.
+	double leave_ms = 0, arrive_ms = 0;
 	double full_ms = 0; // decide() over all sessions, the same run
 	std::uint64_t port_plans = 0, away_plans = 0; // sessions planned per move
+	std::uint64_t leave_plans = 0, arrive_plans = 0;
+	std::uint64_t leave_changes = 0; // entries installed + removed + replaced, both steps
 };
 LocalServerRow measure_local_server(std::uint32_t n)
 {
 	dp::MemoryDataplane dataplane;
-	Engine e(dataplane, engine_config());
+	std::set<std::uint32_t> gone_ports;
+	auto cfg = engine_config();
+	cfg.port_exists = [&](std::uint32_t ifindex) { return !gone_ports.contains(ifindex); };
+	Engine e(dataplane, cfg);
 	add_vtep_route(e, kServerVtep);
 	const Mac server = server_mac(0);
 	e.local_mac({dp::MacEvent::Kind::Learned, server, 5, kVni, 0});
@@ -474,16 +483,35 @@ LocalServerRow measure_local_server(std::uint32_t n)
 	for (auto g : {Gate::Feed, Gate::LocalMacs, Gate::Fpm})
 		e.open_gate(g);
 	e.reconcile();
-	std::vector<double> port, away, full;
+	std::vector<double> port, away, leave, arrive, full;
 	LocalServerRow row;
 	auto timed = [&](auto &&event, std::vector<double> &into, std::uint64_t &plans) {
 		const auto p0 = e.plans();
 		const auto t0 = Clock::now();
 		event();
-		e.reconcile();
+		const auto st = e.reconcile();
 		into.push_back(std::chrono::duration<double>(Clock::now() - t0).count() * 1e3);
 		plans = e.plans() - p0;
+		return st ? st->installed + st->removed + st->replaced : 0;
 	};
+	// Leaves with its port: its MAC goes and its port with it (the kept
+	// location is dropped: unknown here); then zebra installs its remote
+	// MAC; then it comes back to port 5 (its FPM record withdrawn).
+	for (int i = 0; i < 6; ++i) {
+		gone_ports.insert(5);
+		row.leave_changes = timed(
+		    [&] { e.local_mac({dp::MacEvent::Kind::Removed, server, 5, kVni, 0}); }, leave,
+		    row.leave_plans);
+		row.leave_changes += timed([&] { e.neigh(MacSource::Fpm, remote_mac(server, kServerVtep)); },
+					   arrive, row.arrive_plans);
+		gone_ports.erase(5);
+		e.local_mac({dp::MacEvent::Kind::Learned, server, 5, kVni, 0});
+		auto del = remote_mac(server, kServerVtep);
+		del.add = false;
+		e.neigh(MacSource::Fpm, del);
+		e.reconcile();
+		sort_freed_chunks();
+	}
 	for (int i = 0; i < 6; ++i) {
 		const auto to = static_cast<std::uint32_t>(6 + i % 2);
 		timed([&] { e.local_mac({dp::MacEvent::Kind::Learned, server, to, kVni, 0}); }, port,
@@ -501,6 +529,8 @@ LocalServerRow measure_local_server(std::uint32_t n)
 		std::cerr << "warning: the local server's entries are not right\n";
 	row.port_ms = median(port);
 	row.away_ms = median(away);
+	row.leave_ms = median(leave);
+	row.arrive_ms = median(arrive);
 	row.full_ms = median(full);
 	return row;
 }
@@ -681,6 +711,19 @@ int main(int argc, char **argv)
 		   << std::setprecision(3) << t.away_ms << " ms | " << t.away_plans << " | "
 		   << std::setprecision(6) << t.away_ms / t.full_ms << " | " << std::setprecision(1)
 		   << t.full_ms << " ms |\n";
+	md << "\nThe same server leaves this VTEP with its port, as on the leaf a server leaves "
+	   << "at each move: its MAC removed and its port gone (its kept location dropped: "
+	   << "unknown here, its target none), then zebra's remote MAC for it (its target VXLAN); "
+	   << "each step the event plus its reconcile, median of 6; entries changed in the "
+	   << "dataplane, both steps together.\n\n"
+	   << "| sessions | leaves (unknown) | sessions planned | its remote MAC arrives | sessions "
+	      "planned | entries changed | both / decide() |\n"
+	   << "|---:|---:|---:|---:|---:|---:|---:|\n";
+	for (const auto &[n, t] : local_rows)
+		md << "| " << n << " | " << std::setprecision(3) << t.leave_ms << " ms | "
+		   << t.leave_plans << " | " << t.arrive_ms << " ms | " << t.arrive_plans << " | "
+		   << t.leave_changes << " | " << std::setprecision(6)
+		   << (t.leave_ms + t.arrive_ms) / t.full_ms << " |\n";
 	md << std::setprecision(4);
 	md << "\nMemory: heap growth of engine + in-memory dataplane per session: ";
 	for (const auto &row : rows)

@@ -44,9 +44,10 @@ Per run:
      vm101's traffic at the new port ("mirroring resumes"), against the
      fabric's own type-2 move (GARP -> first known-unicast VXLAN frame from
      vm102's leaf to the new VTEP, captured on its underlay port) as baseline.
-     Per leaf, the consumer's log time of the reconcile
-     that re-pointed all its entries; then one evpnmon-ctl read per leaf
-     checks every action. Then the same move back;
+     Per leaf, the consumer's log time of its last reconcile that
+     changed something, once one evpnmon-ctl read per leaf has checked
+     every action (the leaf the server leaves changes twice: its target
+     none, then the new VTEP). Then the same move back;
   5b. host move under that load: vm102 pings vm101 every 5 ms; vm101's link
      moves from vtep101 to the middle leaf (gratuitous ARP), then back. No
      entry should change (R1/R2: entries 1 and 2 are on every VTEP of the
@@ -213,6 +214,19 @@ class ReconcileLog:
                 out.append((t, i, r, d, u, m.group(9)))
         return out
 
+    def last_changes(self, leaves, t_wall0: float) -> dict[str, float]:
+        """Per leaf, the log time (s after t_wall0) of its last reconcile that
+        changed something since mark(): once the entries are verified right,
+        when they became right. A server's move can take a leaf through more
+        than one change (the leaf it leaves: its target none, then the new
+        one), which the first pass that moved the server does not tell."""
+        out = {}
+        for leaf in leaves:
+            lines = self.lines(leaf, t_wall0)
+            if lines:
+                out[leaf] = lines[-1][0] - t_wall0
+        return dict(sorted(out.items()))
+
     def wait(self, want_total: dict[str, int], need_changed: dict[str, int], t_wall0: float,
              timeout: float) -> dict:
         """Per leaf, the log time (s after t_wall0) of the first reconcile after
@@ -315,6 +329,10 @@ def move_server(gf: GenFabric, lab, src: str, dst: str, outdir: Path, tag: str,
         spk, upk = cs.stop(), cu.stop()
     target = lambda leaf: f"port:{port}" if leaf == dst else new_ip  # noqa: E731
     res["verify"] = verify(gf, lab, expected(gf, sessions, dst), target)
+    # Verified right: each leaf's time is its last change, not the first
+    # pass that moved the server (kept as first_pass_s).
+    res["repoint"]["first_pass_s"] = res["repoint"]["per_leaf_s"]
+    res["repoint"]["per_leaf_s"] = rlog.last_changes(gf.leaves, t_wall)
     tg = F._garp_ts(spk, gf.server_ip, t_wall)
     if tg is None:
         raise AssertionError(f"{tag}: no gratuitous ARP of serv21 captured")

@@ -55,6 +55,7 @@ class GenFabric:
 
     def lab(self, **kw) -> Lab:
         kw.setdefault("frr_prefix", FRR_PREFIX)
+        kw.setdefault("consumer_bin", BUILD / "fpm-consumer" / "fpm-consumer")
         kw.setdefault("stock_ok", False)
         kw.setdefault("require_extras", True)
         kw.setdefault("startup_timeout", 60.0)
