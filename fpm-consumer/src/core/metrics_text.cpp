@@ -362,8 +362,9 @@ std::string render_metrics(const json &state, const Histogram *reconcile_duratio
 	constexpr PerEntry per_entry[] = {
 		{"packets", "evpnmon_entry_packets_total",
 		 "Packets matched by the entry: for entries 1 and 2 (mirror-source, mirror-dest) one "
-		 "copy each unless the session's profile filtered, sampled out or policed it; for "
-		 "entry 3 (decap) one decapsulated copy delivered"},
+		 "copy each unless the session's profile filtered, sampled out or policed it or its "
+		 "server has no target here (action none); for entry 3 (decap) one decapsulated copy "
+		 "delivered"},
 		{"bytes", "evpnmon_entry_bytes_total", "Bytes of the packets matched by the entry"},
 		{"drops", "evpnmon_entry_drops_total",
 		 "Copies of the entry that could not be sent (redirect error, over the copy limit)"},
