@@ -158,9 +158,10 @@ struct dp_action {
  * One slot per monitoring server set on this VTEP (Dataplane::set_server):
  * where the copies of the entries naming it (DP_ACT_SERVER) go, a LOCAL or
  * VXLAN action, or DP_ACT_NONE while the server is unknown or unreachable
- * from here (its entries stay, copying nothing). A server's move replaces this one element (a hash element:
- * the replacement is atomic for readers) and no dp_match element. The key
- * fields tell a restarted process whose slot it is. Slot 0 is never used. */
+ * from here (its entries stay, copying nothing). A server's move replaces
+ * this one element (a hash element: the replacement is atomic for readers)
+ * and no dp_match element. The key fields tell a restarted process whose
+ * slot it is. Slot 0 is never used. */
 struct dp_server_val {
 	struct dp_action target; /* DP_ACT_LOCAL, DP_ACT_VXLAN or DP_ACT_NONE */
 	dp_u32 vni;

@@ -340,8 +340,8 @@ static __always_inline void select_copies(struct __sk_buff *skb,
 
 /* Counts each matched entry once per packet: matched (packets, octets)
  * and its pair's outcome. Filtered, sampled out, policed (its policer or
- * the mirror ceiling), no target (its server's): not drops. A copy not sent or over the copy limit:
- * a drop. */
+ * the mirror ceiling), no target (its server's): not drops. A copy not
+ * sent or over the copy limit: a drop. */
 static __always_inline void count_matched(const struct copy_state *st)
 {
 	for (__u32 m = 0; m < DP_MAX_MATCHED; m++) {
