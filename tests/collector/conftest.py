@@ -1,22 +1,16 @@
 """Shared fixtures of the collector's end-to-end tests."""
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 import pytest
+
+from module_output import module_outdir
 
 
 @pytest.fixture(scope="module")
 def outdir(request):
-    """A directory for this module's files (captures, the collector's file
-    sets, logs), removed afterwards unless EVPNMON_KEEP_OUTPUT is set."""
-    import os
+    """A directory for this module's captures, the collector's file
+    sets, logs: removed afterwards, kept
+    when a test failed (tests/module_output.py)."""
     name = request.module.__name__.removeprefix("test_").replace("_", "-")
-    if os.environ.get("EVPNMON_KEEP_OUTPUT"):
-        d = Path(tempfile.mkdtemp(prefix=f"evpnmon-{name}-"))
-        print(f"\n  output kept in {d}")
+    with module_outdir(request, name) as d:
         yield d
-        return
-    with tempfile.TemporaryDirectory(prefix=f"evpnmon-{name}-") as d:
-        yield Path(d)

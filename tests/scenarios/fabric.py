@@ -378,6 +378,9 @@ class Comparison:
     duplicated: int        # copies beyond the first
     unexpected: int        # at the server, never at the host's port (stale/spurious)
     examples: list = field(default_factory=list)
+    # What else lost frames meanwhile (the captures, the kernel's backlog):
+    # evidence for a missing copy, never a reason to pass.
+    losses: str = ""
 
     @property
     def exactly_once(self) -> bool:
@@ -386,7 +389,7 @@ class Comparison:
     def __str__(self) -> str:
         return (f"{self.at_host} frames at the host's port, {self.at_server} copies at the "
                 f"server: missing {self.missing}, duplicated {self.duplicated}, "
-                f"unexpected {self.unexpected}")
+                f"unexpected {self.unexpected}" + (f" ({self.losses})" if self.losses else ""))
 
 
 def compare(host_pkts: list[Pkt], server_pkts: list[Pkt], ignore_from: tuple[str, ...] = (),
@@ -589,6 +592,7 @@ def mirrored_exchange(lab, peers, tag: str, outdir: Path, log=None, quiet: float
     hif = lab.link_of("vm210", hleaf).iface("vm210")
     sif = lab.link_of("serv21", sleaf).iface("serv21")
     hp, sp = outdir / f"{tag}-vm210.pcap", outdir / f"{tag}-serv21.pcap"
+    backlog_before = backlog_drops()
     with contextlib.ExitStack() as st:
         ch = st.enter_context(Capture(lab, "vm210", hif, hp))
         cs = st.enter_context(Capture(lab, "serv21", sif, sp))
@@ -604,9 +608,20 @@ def mirrored_exchange(lab, peers, tag: str, outdir: Path, log=None, quiet: float
         spk = cs.stop()
         hpk = ch.stop()
         upk = cu.stop() if cu else None
+    cmp = compare(hpk, spk, ignore)
+    cmp.losses = (f"frames tcpdump lost: at VM210's port {ch.dropped}, at SERV21's {cs.dropped}; "
+                  f"frames the kernel's input backlog dropped meanwhile, any netns: "
+                  f"{backlog_drops() - backlog_before}")
     if underlay:
-        return compare(hpk, spk, ignore), res, sp, gbp_copies(upk)
-    return compare(hpk, spk, ignore), res, sp
+        return cmp, res, sp, gbp_copies(upk)
+    return cmp, res, sp
+
+
+def backlog_drops() -> int:
+    """Frames dropped for a full per-CPU input backlog (netdev_max_backlog),
+    every namespace: the second column of /proc/net/softnet_stat, summed."""
+    with open("/proc/net/softnet_stat") as f:
+        return sum(int(line.split()[1], 16) for line in f if line.strip())
 
 
 def tshark_summary(pcap: Path, limit: int = 12) -> str:

@@ -119,6 +119,7 @@ def test_restart_under_traffic(lab, outdir, daemon, node):
     cap = F.Capture(lab, "serv21", sif, outdir / f"restart-{daemon}-{node}-serv21.pcap", flt)
     hcap = F.Capture(lab, "vm210", "eth1", outdir / f"restart-{daemon}-{node}-vm210.pcap", flt)
     lab.wait_for(lambda: F.read_pcap(cap.path), 10, "copies at SERV21 before the restart")
+    backlog_before = F.backlog_drops()
     t_restart = time.time()
     lab.restart_daemon(node, daemon)
     t_back = time.time()
@@ -156,7 +157,10 @@ def test_restart_under_traffic(lab, outdir, daemon, node):
         # reached VM210 has its copy at SERV21
         assert hpk and not uncopied, \
             (f"{len(uncopied)} of {len(hpk)} monitored packets not mirrored across the "
-             f"consumer restart (longest pause {gap:.3f} s)")
+             f"consumer restart (longest pause {gap:.3f} s; seq "
+             f"{sorted(p.icmp_seq for p in uncopied)[:10]}; frames tcpdump lost: at SERV21 "
+             f"{cap.dropped}, at VM210 {hcap.dropped}; input backlog drops meanwhile "
+             f"{F.backlog_drops() - backlog_before})")
     for flow, (tx, rx) in res.items():
         print(f"{daemon}@{node}: ping {flow}: {tx} sent, {rx} received")
         crosses = node in PATHS[flow]
