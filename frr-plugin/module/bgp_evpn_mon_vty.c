@@ -2310,7 +2310,8 @@ static void mon_counters_text(struct mon_jw *w)
  *
  * For vtysh (the operator's and every script's way in) the show is sent in
  * slices: it writes about MON_SHOW_SLICE bytes, returns to bgpd's event
- * loop, and writes the next slice once vtysh has read the last one. So
+ * loop, and writes the next slice while vtysh reads the last one from the
+ * socket, never more than MON_SHOW_SLICE bytes waiting in bgpd. So
  * the show holds bgpd's main thread for one slice at a time, whatever the
  * number of sessions, and needs memory for one slice, not for the whole
  * output (tens of MB at 50,000 sessions, which bgpd would first have to
@@ -2655,14 +2656,27 @@ static void mon_show_free(struct mon_show *s)
 	XFREE(MTYPE_EVPN_MON_SHOW, s);
 }
 
+static void mon_show_writable(struct thread *t);
 static void mon_show_slice(struct thread *t);
 
-/* Sends what is written; once all is sent, writes the next slice (at most
- * one per run of the event loop) or, at the end, the result code that
- * vtysh waits for. */
-static void mon_show_pump(struct mon_show *s, bool may_fill)
+/* Writes the next slice, and after the last the result code that vtysh
+ * waits for. */
+static void mon_show_next(struct mon_show *s)
 {
 	static const uint8_t result[4] = {0, 0, 0, CMD_SUCCESS};
+
+	mon_show_fill(s);
+	if (s->phase == MON_SHOW_DONE)
+		mon_outbuf_put(&s->ob, result, sizeof(result));
+}
+
+/* Sends what is written; once all is sent, writes the next slice (at most
+ * one per run of the event loop). While the socket is full, the next
+ * slice is written ahead in a later run of the loop, up to MON_SHOW_SLICE
+ * bytes waiting: vtysh reads what the socket holds meanwhile, so the two
+ * work side by side, not in turns. */
+static void mon_show_pump(struct mon_show *s, bool may_fill)
+{
 	ssize_t n;
 
 	for (;;) {
@@ -2674,8 +2688,13 @@ static void mon_show_pump(struct mon_show *s, bool may_fill)
 				continue;
 			}
 			if (n < 0 && ERRNO_IO_RETRY(errno)) {
-				thread_add_write(bm->master, mon_show_slice, s,
-						 s->fd, &s->t_write);
+				thread_add_write(bm->master, mon_show_writable,
+						 s, s->fd, &s->t_write);
+				if (s->phase != MON_SHOW_DONE
+				    && s->ob.end - s->ob.start < MON_SHOW_SLICE)
+					thread_add_event(bm->master,
+							 mon_show_slice, s, 0,
+							 &s->t_slice);
 				return;
 			}
 			/* vtysh has gone */
@@ -2694,17 +2713,28 @@ static void mon_show_pump(struct mon_show *s, bool may_fill)
 					 &s->t_slice);
 			return;
 		}
-		mon_show_fill(s);
-		if (s->phase == MON_SHOW_DONE)
-			mon_outbuf_put(&s->ob, result, sizeof(result));
+		mon_show_next(s);
 		may_fill = false;
 	}
 }
 
-/* Writable again, or the turn of the next slice. */
-static void mon_show_slice(struct thread *t)
+/* Writable again: what waits is sent, and the next slice written if it
+ * was not yet. */
+static void mon_show_writable(struct thread *t)
 {
 	mon_show_pump(THREAD_ARG(t), true);
+}
+
+/* The turn of the next slice: written (unless enough waits already) and
+ * sent as far as the socket takes it. */
+static void mon_show_slice(struct thread *t)
+{
+	struct mon_show *s = THREAD_ARG(t);
+
+	if (s->phase != MON_SHOW_DONE
+	    && s->ob.end - s->ob.start < MON_SHOW_SLICE)
+		mon_show_next(s);
+	mon_show_pump(s, false);
 }
 
 DEFPY(show_bgp_evpn_monitor, show_bgp_evpn_monitor_cmd,

@@ -1,12 +1,14 @@
 """`show bgp l2vpn evpn monitor [json]` sent to vtysh in slices.
 
-bgpd writes the show for a vtysh connection about 256 KB at a time and the
-next slice only once the reader has taken the last one, returning to its
-event loop in between (bgp_evpn_mon_vty.c, "One show in progress"). These
+bgpd writes the show for a vtysh connection about 256 KB at a time,
+returning to its event loop in between, and writes the next slice while the
+reader takes the last one from the socket, never more than one slice
+waiting in bgpd (bgp_evpn_mon_vty.c, "One show in progress"). These
 tests talk to bgpd's vty socket directly, as vtysh does, so that they can
 stop reading in the middle of a show:
 
-* a show whose reader stalls holds one slice, not its whole output; what
+* a show whose reader stalls holds one slice, not its whole output (its
+  memory type's bytes, read while it waits); what
   is removed meanwhile, ahead of the walk, is not shown (a show built in
   one go, as before, would still list it), and nothing is shown twice;
 * routes withdrawn under a stalled show on a receiver are skipped, and the
@@ -112,6 +114,22 @@ def allocations(leaf, mtype: str) -> int:
     return int(m.group(1)) if m else 0
 
 
+def bytes_held(leaf, mtype: str) -> int:
+    """The bytes bgpd holds now in one memory type (`show memory`'s Total,
+    from malloc_usable_size)."""
+    out = leaf.show("show memory")
+    m = re.search(rf"^{re.escape(mtype)}\s*:\s*(\d+)\s+(?:variable|\d+)?\s*(\d+)\s+(\d+)\s+(\d+)\s*$",
+                  out, re.M)
+    assert m, f"no {mtype!r} line with its totals in `show memory`"
+    return int(m.group(2))
+
+
+# A show's state and its output waiting in bgpd: one slice (256 KB) and
+# two 16 KB buffers, with the state (its own 16 KB buffer) and allocator
+# slack. A show that wrote ahead without bound would hold its output.
+ONE_SHOW_BYTES = 400 * 1024
+
+
 def shows_in_progress(leaf) -> int:
     """Allocations of the show's memory type: at least one per show in
     progress (its state and its buffer), 0 when none."""
@@ -178,6 +196,11 @@ def test_a_stalled_reader_holds_one_slice_and_sees_later_removals(leaves):
         receiver.read_some(64 * 1024)
         # both shows wait for their readers; bgpd answers others meanwhile
         assert shows_in_progress(leaf1) >= 1 and shows_in_progress(leaf2) >= 1
+        # the one on leaf2 wrote ahead of its reader one slice at most,
+        # however many turns of bgpd's loop pass (each command one)
+        for _ in range(3):
+            held = bytes_held(leaf2, MTYPE)
+            assert 0 < held <= ONE_SHOW_BYTES, f"a stalled show holds {held} bytes"
         assert configured_count(leaf1) == SESSIONS
 
         leaf1.ok(*[f"no {host_line(k)}" for k in range(SESSIONS - REMOVED, SESSIONS)])
