@@ -42,7 +42,8 @@ the output of a show built in one go) and the number of its later runs;
 and the whole command: vtysh from its start to its exit, its output
 written to a file on tmpfs.
 
-Results go to docs/benchmarks.md, section "frr-plugin".
+Results go to docs/benchmarks.md, a block of their own (frr-plugin-generated)
+at the end of the file, unless --no-doc.
 """
 from __future__ import annotations
 
@@ -409,7 +410,9 @@ def run_show(frr: str, n: int, n_type2: int, reps: int, churn: int = 0) -> dict:
 def write_doc(text: str) -> None:
     doc = REPO / "docs" / "benchmarks.md"
     cur = doc.read_text() if doc.exists() else "# Benchmarks\n"
-    begin, end = "<!-- frr-plugin:begin -->", "<!-- frr-plugin:end -->"
+    # Its own block: the section around it (frr-plugin:begin/end) is
+    # written by hand, runs compared in turns, and a run must not replace it.
+    begin, end = "<!-- frr-plugin-generated:begin -->", "<!-- frr-plugin-generated:end -->"
     block = f"{begin}\n{text.rstrip()}\n{end}"
     if begin in cur:
         cur = cur[:cur.index(begin)] + block + cur[cur.index(end) + len(end):]
