@@ -20,5 +20,6 @@ def pytest_runtest_makereport(item, call):
         reason = rep.longrepr[2] if isinstance(rep.longrepr, tuple) else str(rep.longrepr)
         rep.outcome = "failed"
         rep.longrepr = f"skipped under ctest (EVPNMON_NO_SKIP=1): {reason}"
-    if rep.failed and item.module is not None:
-        item.module._evpnmon_failed = True    # module_output.py keeps its files
+    module = getattr(item, "module", None)
+    if rep.failed and module is not None:
+        module._evpnmon_failed = True    # module_output.py keeps its files

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -12,6 +13,18 @@ from pathlib import Path
 # Where a failed module's directory goes; the newest KEPT_MAX stay.
 KEPT_ROOT = Path(os.environ.get("EVPNMON_KEPT_DIR", "/tmp/evpnmon-kept"))
 KEPT_MAX = 5
+
+
+def prune_kept() -> None:
+    """Removes all but the newest KEPT_MAX kept directories (only names
+    module_outdir gives: KEPT_ROOT may be shared)."""
+    kept = []
+    for d in KEPT_ROOT.glob("evpnmon-*"):
+        if re.fullmatch(r"evpnmon-.+-\d{8}-\d{6}-\d+", d.name) and d.is_dir():
+            with contextlib.suppress(FileNotFoundError):
+                kept.append((d.stat().st_mtime, d))
+    for _, d in sorted(kept)[:-KEPT_MAX]:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -31,10 +44,9 @@ def module_outdir(request, name: str):
             where = d
         elif failed:
             KEPT_ROOT.mkdir(parents=True, exist_ok=True)
-            where = KEPT_ROOT / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+            where = KEPT_ROOT / f"evpnmon-{name}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
             shutil.move(str(d), where)
-            for old in sorted(KEPT_ROOT.iterdir(), key=lambda p: p.stat().st_mtime)[:-KEPT_MAX]:
-                shutil.rmtree(old, ignore_errors=True)
+            prune_kept()
         else:
             shutil.rmtree(d, ignore_errors=True)
             where = None

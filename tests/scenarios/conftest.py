@@ -1,9 +1,13 @@
 """Shared fixtures of the scenario tests."""
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
 
-from module_output import module_outdir
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/
+from module_output import module_outdir  # noqa: E402
 
 
 @pytest.fixture(scope="module")
