@@ -307,7 +307,7 @@ def _main_thread_max_ms(lab: Lab, node: str) -> tuple[float, float, float, int]:
     return wall, cpu, total, slices
 
 
-def vtysh_whole(lab: Lab, node: str, cmd: str) -> tuple[float, float, int]:
+def vtysh_whole(lab: Lab, node: str, cmd: str, timeout: float = 300) -> tuple[float, float, int]:
     """The whole command as an operator runs it: one vtysh process from its
     start to its exit, its output written to a file on tmpfs (as `> file`
     would). Returns vtysh's wall time (s), its own CPU (user + system, s)
@@ -318,16 +318,27 @@ def vtysh_whole(lab: Lab, node: str, cmd: str) -> tuple[float, float, int]:
     bins = lab.binaries[node]
     argv = [str(bins.vtysh), "--vty_socket", str(lab.node_dir(node)), "-d", "bgpd", "-c", cmd]
     out = Path("/dev/shm") / f"evpnmon-bench-show-{os.getpid()}.out"
+    pid = 0
     try:
         t = time.monotonic()
         pid = os.posix_spawn(argv[0], argv, {**os.environ, **bins.env}, file_actions=[
             (os.POSIX_SPAWN_OPEN, 1, str(out), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)])
-        _, status, ru = os.wait4(pid, 0)
+        while True:
+            done, status, ru = os.wait4(pid, os.WNOHANG)
+            if done:
+                break
+            if time.monotonic() - t > timeout:
+                raise RuntimeError(f"{node}: vtysh -c {cmd!r} still running after {timeout} s")
+            time.sleep(0.001)
         wall = time.monotonic() - t
+        pid = 0
         if os.waitstatus_to_exitcode(status) != 0:
             raise RuntimeError(f"{node}: vtysh -c {cmd!r} failed: {status}")
         return wall, ru.ru_utime + ru.ru_stime, out.stat().st_size
     finally:
+        if pid:   # not reaped: a timeout or an interruption
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
         out.unlink(missing_ok=True)
 
 
@@ -436,7 +447,7 @@ def show_table(show: dict, n: int, n_type2: int) -> str:
             a, b = show[f"{role}/{form}/type2=0"], show[f"{role}/{form}/type2={n_type2}"]
             rows.append(f"| {role}, {form} | {a['hold_ms']:.0f} ms ({a['cpu_ms']:.0f} ms CPU) | "
                         f"{b['hold_ms']:.0f} ms ({b['cpu_ms']:.0f} ms CPU) | "
-                        f"{a.get('show_cpu_ms', 0):.0f} ms, {a.get('slices', 0):.0f} slices | "
+                        f"{a.get('show_cpu_ms', 0):.0f} ms, {a.get('slices', 0):.0f} runs | "
                         f"{1000 * a['wall_s']:.0f} ms ({1000 * a.get('vtysh_cpu_s', 0):.0f} ms CPU) | "
                         f"{1000 * b['wall_s']:.0f} ms | {a['bytes'] / 1e6:.1f} MB |")
     return "\n".join(rows)
