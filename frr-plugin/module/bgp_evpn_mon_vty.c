@@ -2311,7 +2311,8 @@ static void mon_counters_text(struct mon_jw *w)
  * For vtysh (the operator's and every script's way in) the show is sent in
  * slices: it writes about MON_SHOW_SLICE bytes, returns to bgpd's event
  * loop, and writes the next slice while vtysh reads the last one from the
- * socket, never more than MON_SHOW_SLICE bytes waiting in bgpd. So
+ * socket, with one slice at most waiting in bgpd (MON_SHOW_SLICE bytes,
+ * and the session that crosses the bound). So
  * the show holds bgpd's main thread for one slice at a time, whatever the
  * number of sessions, and needs memory for one slice, not for the whole
  * output (tens of MB at 50,000 sessions, which bgpd would first have to
@@ -2382,14 +2383,20 @@ struct mon_show {
 /* The sliced shows in progress (bgpd's exit ends them). */
 static struct mon_show *mon_shows;
 
-/* A slice ends at MON_SHOW_SLICE bytes or after MON_SHOW_SLICE_US,
+/* Written and not yet sent: in the output buffer and in the writer's. */
+static size_t mon_show_pending(const struct mon_show *s)
+{
+	return s->ob.end - s->ob.start + s->w.len;
+}
+
+/* A slice ends at MON_SHOW_SLICE bytes waiting or after MON_SHOW_SLICE_US,
  * whichever comes first: the time bound keeps the hold short whatever a
  * session costs (the clock is read every 32 sessions). */
 static bool mon_show_full(struct mon_show *s)
 {
 	if (s->fd < 0)
 		return false;
-	if (s->ob.end - s->ob.start + s->w.len >= MON_SHOW_SLICE)
+	if (mon_show_pending(s) >= MON_SHOW_SLICE)
 		return true;
 	return !(++s->slice_items % 32)
 	       && monotime_since(&s->slice_start, NULL) >= MON_SHOW_SLICE_US;
@@ -2670,71 +2677,59 @@ static void mon_show_next(struct mon_show *s)
 		mon_outbuf_put(&s->ob, result, sizeof(result));
 }
 
-/* Sends what is written; once all is sent, writes the next slice (at most
- * one per run of the event loop). While the socket is full, the next
- * slice is written ahead in a later run of the loop, up to MON_SHOW_SLICE
- * bytes waiting: vtysh reads what the socket holds meanwhile, so the two
- * work side by side, not in turns. */
-static void mon_show_pump(struct mon_show *s, bool may_fill)
+/* Sends what is written, as far as the socket takes it; then, unless the
+ * show is done or a slice is waiting already, the next slice's turn comes
+ * in a later run of the event loop. So the next slice is written while
+ * vtysh reads the last one from the socket, the two side by side, not in
+ * turns; what else waits in bgpd goes first; and only mon_show_slice, an
+ * event, writes slices: at most one per run of the loop. */
+static void mon_show_pump(struct mon_show *s)
 {
 	ssize_t n;
 
-	for (;;) {
-		while (s->ob.start < s->ob.end) {
-			n = write(s->fd, s->ob.data + s->ob.start,
-				  s->ob.end - s->ob.start);
-			if (n > 0) {
-				s->ob.start += n;
-				continue;
-			}
-			if (n < 0 && ERRNO_IO_RETRY(errno)) {
-				thread_add_write(bm->master, mon_show_writable,
-						 s, s->fd, &s->t_write);
-				if (s->phase != MON_SHOW_DONE
-				    && s->ob.end - s->ob.start < MON_SHOW_SLICE)
-					thread_add_event(bm->master,
-							 mon_show_slice, s, 0,
-							 &s->t_slice);
-				return;
-			}
-			/* vtysh has gone */
-			mon_show_free(s);
-			return;
+	while (s->ob.start < s->ob.end) {
+		n = write(s->fd, s->ob.data + s->ob.start,
+			  s->ob.end - s->ob.start);
+		if (n > 0) {
+			s->ob.start += n;
+			continue;
 		}
+		if (n < 0 && ERRNO_IO_RETRY(errno)) {
+			thread_add_write(bm->master, mon_show_writable, s,
+					 s->fd, &s->t_write);
+			break;
+		}
+		/* vtysh has gone */
+		mon_show_free(s);
+		return;
+	}
+	if (s->ob.start == s->ob.end) {
 		s->ob.start = s->ob.end = 0;
 		if (s->phase == MON_SHOW_DONE) {
 			mon_show_free(s);
 			return;
 		}
-		if (!may_fill) {
-			/* the next slice in a later run of the loop: what
-			 * else waits goes first */
-			thread_add_event(bm->master, mon_show_slice, s, 0,
-					 &s->t_slice);
-			return;
-		}
-		mon_show_next(s);
-		may_fill = false;
 	}
+	if (s->phase != MON_SHOW_DONE && mon_show_pending(s) < MON_SHOW_SLICE)
+		thread_add_event(bm->master, mon_show_slice, s, 0, &s->t_slice);
 }
 
-/* Writable again: what waits is sent, and the next slice written if it
- * was not yet. */
+/* Writable again: what waits is sent. */
 static void mon_show_writable(struct thread *t)
 {
-	mon_show_pump(THREAD_ARG(t), true);
+	mon_show_pump(THREAD_ARG(t));
 }
 
-/* The turn of the next slice: written (unless enough waits already) and
- * sent as far as the socket takes it. */
+/* The turn of the next slice: written (unless the show is done, or a
+ * slice is waiting: a reader that stalls holds one slice), then sent as
+ * far as the socket takes it. */
 static void mon_show_slice(struct thread *t)
 {
 	struct mon_show *s = THREAD_ARG(t);
 
-	if (s->phase != MON_SHOW_DONE
-	    && s->ob.end - s->ob.start < MON_SHOW_SLICE)
+	if (s->phase != MON_SHOW_DONE && mon_show_pending(s) < MON_SHOW_SLICE)
 		mon_show_next(s);
-	mon_show_pump(s, false);
+	mon_show_pump(s);
 }
 
 DEFPY(show_bgp_evpn_monitor, show_bgp_evpn_monitor_cmd,
@@ -2765,7 +2760,8 @@ DEFPY(show_bgp_evpn_monitor, show_bgp_evpn_monitor_cmd,
 	s->w.vty = NULL; /* the show may outlive the vty */
 	s->next = mon_shows;
 	mon_shows = s;
-	mon_show_pump(s, true);
+	mon_show_next(s);
+	mon_show_pump(s);
 	return CMD_SUSPEND;
 }
 

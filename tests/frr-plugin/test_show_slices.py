@@ -2,8 +2,8 @@
 
 bgpd writes the show for a vtysh connection about 256 KB at a time,
 returning to its event loop in between, and writes the next slice while the
-reader takes the last one from the socket, never more than one slice
-waiting in bgpd (bgp_evpn_mon_vty.c, "One show in progress"). These
+reader takes the last one from the socket, one slice at most waiting in
+bgpd (bgp_evpn_mon_vty.c, "One show in progress"). These
 tests talk to bgpd's vty socket directly, as vtysh does, so that they can
 stop reading in the middle of a show:
 
