@@ -2312,7 +2312,8 @@ static void mon_counters_text(struct mon_jw *w)
  * slices: it writes about MON_SHOW_SLICE bytes, returns to bgpd's event
  * loop, and writes the next slice while vtysh reads the last one from the
  * socket, with one slice at most waiting in bgpd (MON_SHOW_SLICE bytes,
- * and the session that crosses the bound). So
+ * the session that crosses the bound and, at the end, the output's last
+ * lines and the result code; the socket's own buffer is outside bgpd). So
  * the show holds bgpd's main thread for one slice at a time, whatever the
  * number of sessions, and needs memory for one slice, not for the whole
  * output (tens of MB at 50,000 sessions, which bgpd would first have to
@@ -2358,7 +2359,7 @@ struct mon_show {
 	struct mon_imps imps;
 	unsigned long imps_gen; /* evpn_mon_feed_generation() it matches */
 	struct timeval slice_start;
-	unsigned int slice_items; /* routes and hosts written in this slice */
+	unsigned int slice_items; /* routes and hosts walked in this slice */
 
 	/* The routes' walk: the RD's node in the global table and, in the
 	 * RD's own table, the next route to write. Each is locked, as is
@@ -2391,7 +2392,7 @@ static size_t mon_show_pending(const struct mon_show *s)
 
 /* A slice ends at MON_SHOW_SLICE bytes waiting or after MON_SHOW_SLICE_US,
  * whichever comes first: the time bound keeps the hold short whatever a
- * session costs (the clock is read every 32 sessions). */
+ * session costs (the clock is read every 32 routes or hosts walked). */
 static bool mon_show_full(struct mon_show *s)
 {
 	if (s->fd < 0)
@@ -2681,8 +2682,9 @@ static void mon_show_next(struct mon_show *s)
  * show is done or a slice is waiting already, the next slice's turn comes
  * in a later run of the event loop. So the next slice is written while
  * vtysh reads the last one from the socket, the two side by side, not in
- * turns; what else waits in bgpd goes first; and only mon_show_slice, an
- * event, writes slices: at most one per run of the loop. */
+ * turns, and what is ready in bgpd goes first. The command writes the
+ * first slice; after it only mon_show_slice, an event, writes slices: at
+ * most one per run of the loop. */
 static void mon_show_pump(struct mon_show *s)
 {
 	ssize_t n;
@@ -2720,9 +2722,10 @@ static void mon_show_writable(struct thread *t)
 	mon_show_pump(THREAD_ARG(t));
 }
 
-/* The turn of the next slice: written (unless the show is done, or a
- * slice is waiting: a reader that stalls holds one slice), then sent as
- * far as the socket takes it. */
+/* The turn of the next slice: written, then sent as far as the socket
+ * takes it. The event is scheduled only while less than a slice waits
+ * (mon_show_pump), which holds a stalled reader's show to one slice; the
+ * check here only guards that. */
 static void mon_show_slice(struct thread *t)
 {
 	struct mon_show *s = THREAD_ARG(t);
