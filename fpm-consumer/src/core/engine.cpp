@@ -23,7 +23,7 @@ const char *to_string(Gate gate)
 }
 
 Engine::Engine(dp::Dataplane &dataplane, EngineConfig config)
-    : dp_(dataplane), config_(std::move(config)), reconciler_(dataplane),
+    : dp_(dataplane), config_(std::move(config)), reconciler_(dataplane, release_),
       audit_(config_.audit_history, config_.audit_sink, config_.audit_clock),
       macs_(!config_.bridge_ifindex_to_vni.empty())
 {
@@ -596,10 +596,11 @@ bool Engine::check_all()
 		// The check: the incremental state against a recomputation of all.
 		incremental_.settle();
 		{
-			const Desired all = decide(sessions_, macs_, routes_, config_.decision, false);
+			Desired all = decide(sessions_, macs_, routes_, config_.decision, false);
 			const auto diff = differences(incremental_.desired(), all);
 			counters_.full_pass_differences += diff;
 			rebuild = diff > 0;
+			release_.release(std::move(all));
 		}
 		sort_freed_chunks(); // the recomputation's
 	}
@@ -638,7 +639,7 @@ bool Engine::finish_check()
 {
 	bool rebuild = false;
 	{
-		const PendingCheck check = std::move(*pending_check_);
+		PendingCheck check = std::move(*pending_check_);
 		pending_check_.reset();
 		++counters_.full_passes;
 		const auto diff =
@@ -647,6 +648,7 @@ bool Engine::finish_check()
 			summary_differs(check.summary, check.decided);
 		counters_.full_pass_differences += diff;
 		rebuild = diff > 0;
+		release_.release(std::move(check));
 	}
 	sort_freed_chunks(); // the decision's
 	if (rebuild)
@@ -658,6 +660,7 @@ void Engine::drop_check()
 {
 	if (!pending_check_)
 		return;
+	release_.release(std::move(*pending_check_));
 	pending_check_.reset();
 	sort_freed_chunks();
 }

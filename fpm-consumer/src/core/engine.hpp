@@ -52,6 +52,11 @@ struct EngineConfig {
 	// when the kernel FDB is not read: then the sources are left as they
 	// are (nothing to learn them from).
 	bool decap_sources = true;
+	// Destroy the states the audit frees (the installed view it reads
+	// again, the decision it compared) on a thread of their own
+	// (core/background_release.hpp): the daemon. Off, they are destroyed
+	// in the step that frees them.
+	bool release_in_background = false;
 };
 
 // A decapsulation source: (VNI, remote VTEP) of a flood entry.
@@ -283,6 +288,9 @@ private:
 
 	dp::Dataplane &dp_;
 	EngineConfig config_;
+	// Before everything that hands it states: destroyed last, once what it
+	// holds is destroyed.
+	BackgroundRelease release_{config_.release_in_background};
 	Reconciler reconciler_;
 	std::map<SessionKey, Session> sessions_;
 	std::map<SessionKey, Session> held_;

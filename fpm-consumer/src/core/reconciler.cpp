@@ -6,6 +6,7 @@ namespace evpnmon::consumer {
 
 void Reconciler::refresh()
 {
+	release_.release(std::move(installed_));
 	installed_.clear();
 	users_.clear();
 	idle_.clear();

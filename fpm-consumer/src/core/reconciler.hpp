@@ -13,6 +13,7 @@
 // server's move rewrites them.
 #pragma once
 
+#include "core/background_release.hpp"
 #include "core/model.hpp"
 
 #include <evpnmon/dataplane/dataplane.hpp>
@@ -38,7 +39,11 @@ struct ReconcileStats {
 
 class Reconciler {
 public:
-	explicit Reconciler(dp::Dataplane &dataplane) : dp_(dataplane) {}
+	// The view a re-read replaces is handed to `release`.
+	Reconciler(dp::Dataplane &dataplane, BackgroundRelease &release)
+	    : dp_(dataplane), release_(release)
+	{
+	}
 
 	// Re-read the dataplane (start-up, after errors, periodic audit).
 	void refresh();
@@ -90,6 +95,7 @@ private:
 	void use(const EntrySpec &spec, int delta);
 
 	dp::Dataplane &dp_;
+	BackgroundRelease &release_;
 	EntryMap installed_;
 	std::set<dp::EntryKey> failed_;
 	std::set<dp::ServerKey> failed_servers_; // a new target not written

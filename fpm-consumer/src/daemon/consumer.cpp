@@ -75,6 +75,7 @@ Consumer::Consumer(const Options &o)
 	static_assert(kDefaultAuditHistoryOption == kDefaultAuditHistory &&
 		      kMaxAuditHistoryOption == kMaxAuditHistory);
 	ecfg.audit_history = o.audit_history;
+	ecfg.release_in_background = true;
 	ecfg.audit_sink = [this](const AuditEvent &e) {
 		// Lines of held sessions are limited (a flood of denied routes
 		// must not flood the log of every VTEP); the ring and the
