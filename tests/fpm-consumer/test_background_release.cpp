@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <chrono>
 #include <future>
 #include <map>
 #include <string>
@@ -32,7 +33,9 @@ struct Tracked {
 	}
 };
 
-// Its destructor waits until the test lets it finish.
+// Its destructor waits until the test lets it finish, or gives up after
+// 10 s (a releaser that destroys on the caller's thread would otherwise
+// hang the test instead of failing it).
 struct Blocking {
 	std::shared_future<void> go;
 	std::atomic<bool> *done;
@@ -42,7 +45,7 @@ struct Blocking {
 	{
 		if (!done)
 			return;
-		go.wait();
+		go.wait_for(std::chrono::seconds(10));
 		done->store(true);
 	}
 };
@@ -113,4 +116,6 @@ TEST_CASE("destroying the releaser destroys what it still holds")
 	}
 	CHECK(done);
 	CHECK(destroyed == 100);
+	// by its thread, not by the queue's own destruction on this one
+	CHECK(where.load() != std::this_thread::get_id());
 }

@@ -1,5 +1,8 @@
 #include "core/background_release.hpp"
 
+#include <csignal>
+#include <pthread.h>
+
 namespace evpnmon::consumer {
 
 BackgroundRelease::BackgroundRelease(bool threaded) : threaded_(threaded)
@@ -39,6 +42,11 @@ void BackgroundRelease::drain()
 
 void BackgroundRelease::run()
 {
+	// Signals are the loop's (its signalfd): never delivered here, whatever
+	// the mask of the thread that made this object.
+	sigset_t all;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, nullptr);
 	std::unique_lock lock(mutex_);
 	for (;;) {
 		wake_.wait(lock, [this] { return stop_ || !queue_.empty(); });

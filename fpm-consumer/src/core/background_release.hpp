@@ -17,7 +17,9 @@ namespace evpnmon::consumer {
 // milliseconds of its step (docs/benchmarks.md, "States freed beside the
 // loop"). Handed here, a state leaves its owner in O(1) (a move) and is
 // destroyed on this object's thread while the loop handles events, as
-// Redis frees large values with UNLINK.
+// Redis frees large values with UNLINK. The price: while it is destroyed
+// the state still holds its memory, so the heap may peak one such state
+// higher than when it was freed in place.
 //
 // What is handed over must own everything its destructor touches, or share
 // it only through std::shared_ptr (atomic counts): no raw pointer it frees
@@ -33,9 +35,11 @@ public:
 	BackgroundRelease(const BackgroundRelease &) = delete;
 	BackgroundRelease &operator=(const BackgroundRelease &) = delete;
 
+	// A value moved in: never a copy, which would leave the loop's thread
+	// to free the original after all.
 	template <class T>
 	void release(T &&value)
-		requires(!std::is_lvalue_reference_v<T>)
+		requires(!std::is_reference_v<T> && !std::is_const_v<T>)
 	{
 		if (!threaded_)
 			return (void)T(std::move(value));

@@ -602,7 +602,7 @@ bool Engine::check_all()
 			rebuild = diff > 0;
 			release_.release(std::move(all));
 		}
-		sort_freed_chunks(); // the recomputation's
+		sort_freed(); // the recomputation's
 	}
 	if (rebuild)
 		rebuild_incremental();
@@ -650,7 +650,7 @@ bool Engine::finish_check()
 		rebuild = diff > 0;
 		release_.release(std::move(check));
 	}
-	sort_freed_chunks(); // the decision's
+	sort_freed(); // the decision's
 	if (rebuild)
 		rebuild_incremental();
 	return rebuild;
@@ -662,7 +662,7 @@ void Engine::drop_check()
 		return;
 	release_.release(std::move(*pending_check_));
 	pending_check_.reset();
-	sort_freed_chunks();
+	sort_freed();
 }
 
 ReconcileStats Engine::full_pass()

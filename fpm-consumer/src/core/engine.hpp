@@ -4,7 +4,9 @@
 #pragma once
 
 #include "core/audit.hpp"
+#include "core/background_release.hpp"
 #include "core/decision.hpp"
+#include "core/heap.hpp"
 #include "core/incremental.hpp"
 #include "core/mac_table.hpp"
 #include "core/reconciler.hpp"
@@ -274,6 +276,14 @@ private:
 	void drop_check();
 	// The incremental state built anew from every session.
 	void rebuild_incremental();
+	// After a state freed whole: glibc's unsorted chunks sorted in the step
+	// (core/heap.hpp), unless the state went to release_'s thread (its
+	// frees come later; the daemon's jemalloc has no such list anyway).
+	void sort_freed()
+	{
+		if (!release_.threaded())
+			sort_freed_chunks();
+	}
 	// Session bookkeeping shared by the feed's inputs (no audit, no count).
 	void install(const Session &s);
 	void uninstall(std::map<SessionKey, Session>::iterator it);

@@ -14,7 +14,9 @@ namespace evpnmon::consumer {
 // the benchmarks and tests link; the daemon runs on jemalloc
 // (daemon/allocator.hpp), which has no such list: there it costs 64
 // allocations of a few microseconds. Called after the audit's comparison
-// (and a check dropped before it) and after each whole state document
+// (and a check dropped before it) when the engine frees the decision in
+// the step (not with EngineConfig::release_in_background, the daemon's
+// setting), and after each whole state document
 // (Consumer::answer() and the metrics scrape, each built from its own
 // decide() and a JSON tree). Not covered: more than 640,000 freed chunks
 // (a decision of over 100,000 sessions; a document's JSON tree is not
