@@ -54,10 +54,10 @@ struct EngineConfig {
 	// when the kernel FDB is not read: then the sources are left as they
 	// are (nothing to learn them from).
 	bool decap_sources = true;
-	// Destroy the states the audit frees (the installed view it reads
-	// again, the decision it compared) on a thread of their own
-	// (core/background_release.hpp): the daemon. Off, they are destroyed
-	// in the step that frees them.
+	// Destroy the states the audit and a full pass free whole (the
+	// installed view a re-read replaces, the decisions compared or
+	// dropped) on a thread of their own (core/background_release.hpp): the
+	// daemon. Off, they are destroyed in the step that frees them.
 	bool release_in_background = false;
 };
 
