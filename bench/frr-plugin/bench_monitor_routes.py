@@ -40,7 +40,8 @@ the show in `show thread cpu` (wall clock and CPU), i.e. of `vtysh_read`
 whole CPU time (these functions' runtime, and `vtysh_write`'s, which sends
 the output of a show built in one go) and the number of its later runs;
 and the whole command: vtysh from its start to its exit, its output
-written to a file on tmpfs.
+written to a file on tmpfs; beside it, in the same fabric, vtysh's floor:
+the same for `show version`, a command that does no work.
 
 Results go to docs/benchmarks.md, a block of their own (frr-plugin-generated)
 at the end of the file, unless --no-doc.
@@ -382,6 +383,12 @@ def run_show(frr: str, n: int, n_type2: int, reps: int, churn: int = 0) -> dict:
         conf.write_text("\n".join(CTX + [SERVER_LINE] + host_lines(n)) + "\n")
         lab.exec("vtep101", _vtysh(lab) + ["-f", str(conf)], timeout=1200)
         wait_all(lab, feed_sessions, {"vtep101": n, "vtep103": n}, timeout=900)
+        # vtysh's own floor, in the same fabric: a command that does no
+        # work (vtysh's start, its connection, its exit)
+        for node, role in SHOW_NODES.items():
+            walls = [vtysh_whole(lab, node, "show version")[0] for _ in range(max(reps, 3))]
+            res[f"{role}/floor"] = {"wall_s": statistics.median(walls), "wall_all": walls}
+            print(f"floor {role}: {json.dumps(res[f'{role}/floor'])}", flush=True)
         for t2 in (0, n_type2):
             if t2:
                 base = {x: num_macs(lab, x) for x in SHOW_NODES}
@@ -445,11 +452,12 @@ def show_table(show: dict, n: int, n_type2: int) -> str:
     for role in ("originator", "receiver"):
         for form in ("text", "json"):
             a, b = show[f"{role}/{form}/type2=0"], show[f"{role}/{form}/type2={n_type2}"]
+            floor = show.get(f"{role}/floor", {}).get("wall_s", 0)
             rows.append(f"| {role}, {form} | {a['hold_ms']:.0f} ms ({a['cpu_ms']:.0f} ms CPU) | "
                         f"{b['hold_ms']:.0f} ms ({b['cpu_ms']:.0f} ms CPU) | "
                         f"{a.get('show_cpu_ms', 0):.0f} ms, {a.get('slices', 0):.0f} runs | "
                         f"{1000 * a['wall_s']:.0f} ms ({1000 * a.get('vtysh_cpu_s', 0):.0f} ms CPU) | "
-                        f"{1000 * b['wall_s']:.0f} ms | {a['bytes'] / 1e6:.1f} MB |")
+                        f"{1000 * b['wall_s']:.0f} ms | {1000 * floor:.0f} ms | {a['bytes'] / 1e6:.1f} MB |")
     return "\n".join(rows)
 
 
@@ -560,10 +568,11 @@ hold = the longest single run of the show on bgpd's main thread
 cpu`, wall clock), medians of {a.show_reps}; show CPU = the runtime of these
 and of `vtysh_write`, with the number of the show's runs after the first
 (0 type-2); whole command = vtysh from its start to
-its exit, its output written to a file on tmpfs, and vtysh's own CPU:
+its exit, its output written to a file on tmpfs, and vtysh's own CPU;
+vtysh's floor = the same for `show version` on that node (medians):
 
-| node, form | hold, 0 type-2 | hold, {n} type-2 | show CPU | whole command, 0 type-2 | whole command, {n} type-2 | output |
-|---|---|---|---|---|---|---|
+| node, form | hold, 0 type-2 | hold, {n} type-2 | show CPU | whole command, 0 type-2 | whole command, {n} type-2 | vtysh's floor | output |
+|---|---|---|---|---|---|---|---|
 {show_table(show, n, n)}
 """
     print(text)
