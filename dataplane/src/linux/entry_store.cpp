@@ -853,12 +853,19 @@ std::error_code EntryStore::remove(const EntryKey &key)
 	return ec;
 }
 
+void EntryStore::for_each_entry(const Dataplane::EntryVisitor &visit) const
+{
+	for (const auto &[k, r] : recs_)
+		visit(k, r.action, r.options);
+}
+
 std::vector<Entry> EntryStore::list() const
 {
 	std::vector<Entry> out;
 	out.reserve(recs_.size());
-	for (const auto &[k, r] : recs_)
-		out.push_back(Entry{k, r.action, r.options});
+	for_each_entry([&out](const EntryKey &k, const Action &a, const session::Options &o) {
+		out.push_back(Entry{k, a, o});
+	});
 	return out;
 }
 

@@ -131,6 +131,7 @@ public:
 	// or an element the kernel refused).
 	std::size_t waiting_retires() const { return retires_.size(); }
 	std::vector<Entry> list() const;
+	void for_each_entry(const Dataplane::EntryVisitor &visit) const;
 	std::optional<Counters> counters(const EntryKey &key) const;
 	Counters global_counters() const;
 	std::size_t adopted() const { return adopted_; }

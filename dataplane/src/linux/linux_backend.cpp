@@ -56,6 +56,10 @@ public:
 	void begin_batch() override { store_->begin_batch(); }
 	std::error_code flush() override;
 	std::vector<Entry> list() const override { return store_->list(); }
+	void for_each_entry(const EntryVisitor &visit) const override
+	{
+		store_->for_each_entry(visit);
+	}
 	std::optional<Counters> counters(const EntryKey &k) const override
 	{
 		return store_->counters(k);

@@ -161,12 +161,19 @@ std::error_code MemoryDataplane::remove(const EntryKey &key)
 	return {};
 }
 
+void MemoryDataplane::for_each_entry(const EntryVisitor &visit) const
+{
+	for (const auto &[k, r] : impl_->records)
+		visit(k, r.action, r.options);
+}
+
 std::vector<Entry> MemoryDataplane::list() const
 {
 	std::vector<Entry> out;
 	out.reserve(impl_->records.size());
-	for (const auto &[k, r] : impl_->records)
-		out.push_back(Entry{k, r.action, r.options});
+	for_each_entry([&out](const EntryKey &k, const Action &a, const session::Options &o) {
+		out.push_back(Entry{k, a, o});
+	});
 	return out;
 }
 

@@ -205,6 +205,18 @@ public:
 	// restarted consumer can reconcile without touching correct entries),
 	// in key order (the consumer's re-read relies on it for speed only).
 	virtual std::vector<Entry> list() const = 0;
+	// The same entries, in the same order, each handed to `visit` where
+	// the backend holds it, not copied: a reader that compares them with
+	// what it holds (the consumer's re-read) allocates nothing. The
+	// references are valid during the call only; `visit` must not change
+	// the dataplane. Default: through list().
+	using EntryVisitor =
+		std::function<void(const EntryKey &, const Action &, const session::Options &)>;
+	virtual void for_each_entry(const EntryVisitor &visit) const
+	{
+		for (const auto &e : list())
+			visit(e.key, e.action, e.options);
+	}
 	virtual std::optional<Counters> counters(const EntryKey &key) const = 0;
 
 	// Local MAC learning. The callback runs from process_events().
