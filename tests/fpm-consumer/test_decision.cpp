@@ -692,6 +692,68 @@ TEST_CASE("two servers under one HOST ID conflict, even behind one port (R4)")
 	CHECK(d.servers.at(dp::ServerKey{kVni, serv22, 21}) == local_port(7));
 }
 
+TEST_CASE("a decision made in a spare decision's nodes equals one made anew")
+{
+	consumer::MacTable macs;
+	consumer::RouteTable routes;
+	consumer::DecisionConfig cfg;
+	cfg.local_vnis = {kVni};
+	const Mac serv22{0x02, 0, 0, 0, 0x00, 0x22};
+	macs.set(consumer::MacSource::Local, kVni, SERV21, consumer::MacLocation::local(7));
+	macs.set(consumer::MacSource::Local, kVni, serv22, consumer::MacLocation::local(8));
+	auto sessions = [](std::initializer_list<consumer::Session> list) {
+		std::map<consumer::SessionKey, consumer::Session> m;
+		for (const auto &s : list)
+			m.emplace(s.key, s);
+		return m;
+	};
+	const auto before = sessions({make_session(VM210, SERV21, 21), make_session(VM211, SERV21, 21),
+				      make_session(VM230, serv22, 22), make_session(VM240, serv22, 22)});
+	// Now: sessions gone, one with a profile, one new in conflict (another
+	// server under HOST ID 21: entry 3's slot).
+	auto profiled = make_session(VM230, serv22, 22);
+	profiled.options = test_profile("p", EVPN_MON_DIR_TX);
+	auto now = sessions({make_session(VM210, SERV21, 21), profiled, make_session(VM240, serv22, 21)});
+	auto spare_of = [&](const auto &s) { return consumer::decide(s, macs, routes, cfg, false).entries; };
+
+	SUBCASE("more spare nodes than entries: each entry takes one, the rest stays spare")
+	{
+		const auto anew = consumer::decide(now, macs, routes, cfg, false);
+		REQUIRE(anew.counters.conflicts == 1);
+		auto spare = spare_of(before);
+		const auto nodes = spare.size();
+		REQUIRE(nodes > anew.entries.size());
+		const auto made = consumer::decide(now, macs, routes, cfg, false, &spare);
+		CHECK(consumer::differences(anew, made) == 0);
+		CHECK(made.entries == anew.entries);
+		CHECK(spare.size() == nodes - anew.entries.size());
+	}
+	SUBCASE("fewer spare nodes than entries: the others are new")
+	{
+		const auto anew = consumer::decide(now, macs, routes, cfg, false);
+		auto spare = spare_of(sessions({make_session(VM211, SERV21, 21)}));
+		REQUIRE(spare.size() < anew.entries.size());
+		const auto made = consumer::decide(now, macs, routes, cfg, false, &spare);
+		CHECK(consumer::differences(anew, made) == 0);
+		CHECK(made.entries == anew.entries);
+		CHECK(spare.empty());
+	}
+	SUBCASE("an RD change in flight: claims of keys already there, the decision the same")
+	{
+		auto other_rd = make_session(VM210, SERV21, 21);
+		other_rd.key.rd = "192.0.2.1:3";
+		now.emplace(other_rd.key, other_rd);
+		const auto anew = consumer::decide(now, macs, routes, cfg, false);
+		auto spare = spare_of(before);
+		const auto nodes = spare.size();
+		const auto made = consumer::decide(now, macs, routes, cfg, false, &spare);
+		CHECK(consumer::differences(anew, made) == 0);
+		CHECK(made.entries == anew.entries);
+		// A node not taken goes back unless the spare has its key too.
+		CHECK(spare.size() <= nodes - anew.entries.size());
+	}
+}
+
 TEST_CASE("SessionKey orders as its members do, octet by octet")
 {
 	// Its comparison is written by hand (dp::compare_macs says why); the

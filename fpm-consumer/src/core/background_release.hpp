@@ -11,11 +11,12 @@
 
 namespace evpnmon::consumer {
 
-// The audit frees whole states: at 100,000 sessions the installed view it
-// reads again and the decision it compares are about 200,000 tree nodes
-// each, and destroying one holds the daemon's loop for tens of
-// milliseconds of its step (docs/benchmarks.md, "States freed beside the
-// loop"). Handed here, a state leaves its owner in O(1) (a move) and is
+// The audit may free large states: what a decision left of the spare
+// nodes it was made in (after many sessions went, up to a whole decision:
+// at 100,000 sessions about 200,000 tree nodes), the keys changed while a
+// check waited for its comparison. Destroying a whole decision held the
+// daemon's loop for tens of milliseconds of its step (docs/benchmarks.md,
+// "States freed beside the loop"). Handed here, a state leaves its owner in O(1) (a move) and is
 // destroyed on this object's thread while the loop handles events, as
 // Redis frees large values with UNLINK. The price: while it is destroyed
 // the state still holds its memory, so the heap may peak one such state

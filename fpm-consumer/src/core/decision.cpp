@@ -4,6 +4,7 @@
 
 #include <array>
 #include <iterator>
+#include <optional>
 
 namespace evpnmon::consumer {
 
@@ -83,7 +84,37 @@ EntryMap::iterator lower_bound_after(EntryMap &entries, const dp::EntryKey &key,
 
 } // namespace
 
-bool claim(EntryMap &entries, dp::EntryKey key, const EntrySpec &spec, EntryMap::iterator *last)
+SpareNodes::SpareNodes(EntryMap &spare) : spare_(spare)
+{
+	at_.fill(spare_.end());
+	for (const auto kind : {dp::EntryKind::MirrorSource, dp::EntryKind::MirrorDest,
+				dp::EntryKind::Decap})
+		at_[static_cast<std::size_t>(kind) & 3] =
+			spare_.lower_bound(dp::EntryKey{kind, 0, {}, 0, {}});
+}
+
+EntryMap::node_type SpareNodes::take(const dp::EntryKey &key)
+{
+	auto &at = at_[static_cast<std::size_t>(key.kind) & 3];
+	if (at != spare_.end() && at->first.kind == key.kind)
+		return spare_.extract(at++);
+	// This kind's nodes are used up: the last of another kind's.
+	if (spare_.empty())
+		return {};
+	const auto last = std::prev(spare_.end());
+	for (auto &other : at_)
+		if (other == last)
+			other = spare_.end();
+	return spare_.extract(last);
+}
+
+void SpareNodes::give_back(EntryMap::node_type node)
+{
+	spare_.insert(std::move(node)); // freed if the spare has its key too
+}
+
+bool claim(EntryMap &entries, dp::EntryKey key, const EntrySpec &spec, EntryMap::iterator *last,
+	   SpareNodes *spare)
 {
 	std::string session = std::move(key.session);
 	key.session.clear();
@@ -100,7 +131,18 @@ bool claim(EntryMap &entries, dp::EntryKey key, const EntrySpec &spec, EntryMap:
 	key.session = std::move(session);
 	// `it` is where the key goes when the slot is new (the usual case).
 	const auto before = entries.size();
-	const auto pos = entries.emplace_hint(it, std::move(key), spec);
+	EntryMap::iterator pos;
+	if (auto node = spare ? spare->take(key) : EntryMap::node_type{}) {
+		// The key copied into the node's own (its session id's buffer
+		// kept where it was), not moved in.
+		node.key() = key;
+		node.mapped() = spec;
+		pos = entries.insert(it, std::move(node));
+		if (node) // not taken: the key is there
+			spare->give_back(std::move(node));
+	} else {
+		pos = entries.emplace_hint(it, std::move(key), spec);
+	}
 	if (last)
 		*last = pos;
 	// Already there: another route of this session (an RD change in
@@ -180,15 +222,11 @@ SessionPlan plan_session(const Session &s, const MacTable &macs, const RouteTabl
 		action = server_target(place, vni, key.host_id);
 	}
 	plan.action = action;
-	std::shared_ptr<const session::Options> profile;
-	if (s.options.has_profile())
-		profile = std::make_shared<const session::Options>(s.options);
 	const dp::HostMatch host{key.host_mac, key.host_ip};
 	// Entries 1 and 2 everywhere the VNI exists. A server session's name
 	// its server, so that they stay as they are when it moves.
 	const dp::ServerKey server{vni, s.server_mac, key.host_id};
-	EntrySpec mirror =
-		EntrySpec::shared(s.is_collector() ? action : dp::Action::naming(server), profile);
+	EntrySpec mirror(s.is_collector() ? action : dp::Action::naming(server), s.options);
 	plan.wants.reserve(3);
 	plan.wants.emplace_back(dp::EntryKey{dp::EntryKind::MirrorDest, vni, host, key.host_id, plan.id},
 				mirror);
@@ -279,7 +317,8 @@ void count_status(DecisionCounters &c, const Session &s, const SessionPlan &plan
 }
 
 Desired decide(const std::map<SessionKey, Session> &sessions, const MacTable &macs,
-	       const RouteTable &routes, const DecisionConfig &config, bool with_views)
+	       const RouteTable &routes, const DecisionConfig &config, bool with_views,
+	       EntryMap *spare)
 {
 	Desired out;
 	if (with_views)
@@ -289,12 +328,15 @@ Desired decide(const std::map<SessionKey, Session> &sessions, const MacTable &ma
 	// is most often right after the last claim of its kind.
 	std::array<EntryMap::iterator, 4> last;
 	last.fill(out.entries.end());
+	std::optional<SpareNodes> nodes;
+	if (spare)
+		nodes.emplace(*spare);
 	for (const auto &[key, s] : sessions) {
 		auto plan = plan_session(s, macs, routes, config);
 		bool ok = true;
 		for (auto &[k, spec] : plan.wants) {
 			auto &after = last[static_cast<std::size_t>(k.kind) & 3];
-			ok &= claim(out.entries, std::move(k), spec, &after);
+			ok &= claim(out.entries, std::move(k), spec, &after, nodes ? &*nodes : nullptr);
 		}
 		const bool conflict = !ok;
 		count_status(out.counters, s, plan, conflict, +1);

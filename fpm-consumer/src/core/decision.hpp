@@ -10,6 +10,7 @@
 
 #include <evpnmon/dataplane/types.hpp>
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <set>
@@ -137,9 +138,30 @@ bool same_slot(const dp::EntryKey &a, const dp::EntryKey &b);
 // owns the slot's action for this kind of destination with another action.
 // Returns false on such a conflict (nothing added). `last`, if given: the
 // position of a previous claim, where the search starts (a claim sorting
-// right after it costs no search), set to this claim's entry.
+// right after it costs no search), set to this claim's entry. `spare`, if
+// given: the entry is made in one of its nodes instead of a new one.
+class SpareNodes;
 bool claim(EntryMap &entries, dp::EntryKey key, const EntrySpec &spec,
-	   EntryMap::iterator *last = nullptr);
+	   EntryMap::iterator *last = nullptr, SpareNodes *spare = nullptr);
+
+// The nodes of a spare map of entries (a previous decision's), for the
+// entries of a decision made in key order. Each kind's claims take that
+// kind's nodes in key order, so an entry whose key the spare had gets that
+// key's node back: the decision's tree keeps its place in memory, audit
+// after audit, instead of its nodes and keys being shuffled (and its walks
+// slowing down) a little more each time.
+class SpareNodes {
+public:
+	explicit SpareNodes(EntryMap &spare);
+	// A node for `key` (empty once the spare is).
+	EntryMap::node_type take(const dp::EntryKey &key);
+	// A node not used after all.
+	void give_back(EntryMap::node_type node);
+
+private:
+	EntryMap &spare_;
+	std::array<EntryMap::iterator, 4> at_; // per kind, the next node
+};
 
 // Adds (sign +1) or takes back (-1) what one session counts for in
 // DecisionCounters; `conflict`: it lost a claim.
@@ -147,8 +169,10 @@ void count_status(DecisionCounters &counters, const Session &session, const Sess
 		  bool conflict, int sign);
 
 // `with_views`: also fill Desired::sessions (display); reconciliation only
-// needs the entries and counters.
+// needs the entries and counters. `spare`: nodes for the entries (see
+// claim()), e.g. a previous decision's entries; what it has left stays.
 Desired decide(const std::map<SessionKey, Session> &sessions, const MacTable &macs,
-	       const RouteTable &routes, const DecisionConfig &config, bool with_views = true);
+	       const RouteTable &routes, const DecisionConfig &config, bool with_views = true,
+	       EntryMap *spare = nullptr);
 
 } // namespace evpnmon::consumer

@@ -23,7 +23,7 @@ const char *to_string(Gate gate)
 }
 
 Engine::Engine(dp::Dataplane &dataplane, EngineConfig config)
-    : dp_(dataplane), config_(std::move(config)), reconciler_(dataplane, release_),
+    : dp_(dataplane), config_(std::move(config)), reconciler_(dataplane),
       audit_(config_.audit_history, config_.audit_sink, config_.audit_clock),
       macs_(!config_.bridge_ifindex_to_vni.empty())
 {
@@ -596,19 +596,27 @@ bool Engine::check_all()
 		// The check: the incremental state against a recomputation of all.
 		incremental_.settle();
 		{
-			Desired all = decide(sessions_, macs_, routes_, config_.decision, false);
+			Desired all = decide(sessions_, macs_, routes_, config_.decision, false,
+					     &spare_entries_);
 			const auto diff = differences(incremental_.desired(), all);
 			counters_.full_pass_differences += diff;
 			rebuild = diff > 0;
+			keep_spare(std::move(all.entries));
 			release_.release(std::move(all));
 		}
-		sort_freed(); // the recomputation's
+		sort_freed(); // what the recomputation freed (its spare left over)
 	}
 	if (rebuild)
 		rebuild_incremental();
 	built_ = true;
 	rebuild_ = false;
 	return rebuild;
+}
+
+void Engine::keep_spare(EntryMap &&entries)
+{
+	release_.release(std::move(spare_entries_));
+	spare_entries_ = std::move(entries);
 }
 
 void Engine::rebuild_incremental()
@@ -626,7 +634,7 @@ bool Engine::begin_check()
 	if (!built_ || rebuild_)
 		return check_all(); // built anew: nothing to compare
 	PendingCheck check;
-	check.decided = decide(sessions_, macs_, routes_, config_.decision, false);
+	check.decided = decide(sessions_, macs_, routes_, config_.decision, false, &spare_entries_);
 	const auto &now = incremental_.desired();
 	check.summary.counters = now.counters;
 	check.summary.servers = now.servers;
@@ -648,9 +656,10 @@ bool Engine::finish_check()
 			summary_differs(check.summary, check.decided);
 		counters_.full_pass_differences += diff;
 		rebuild = diff > 0;
+		keep_spare(std::move(check.decided.entries));
 		release_.release(std::move(check));
 	}
-	sort_freed(); // the decision's
+	sort_freed(); // its changed keys, the spare left over
 	if (rebuild)
 		rebuild_incremental();
 	return rebuild;
@@ -660,6 +669,7 @@ void Engine::drop_check()
 {
 	if (!pending_check_)
 		return;
+	keep_spare(std::move(pending_check_->decided.entries));
 	release_.release(std::move(*pending_check_));
 	pending_check_.reset();
 	sort_freed();

@@ -54,10 +54,10 @@ struct EngineConfig {
 	// when the kernel FDB is not read: then the sources are left as they
 	// are (nothing to learn them from).
 	bool decap_sources = true;
-	// Destroy the states the audit and a full pass free whole (the
-	// installed view a re-read replaces, the decisions compared or
-	// dropped) on a thread of their own (core/background_release.hpp): the
-	// daemon. Off, they are destroyed in the step that frees them.
+	// Destroy the states the audit and a full pass free whole (what a
+	// decision left of its spare nodes, a check's changed keys) on a
+	// thread of their own (core/background_release.hpp): the daemon. Off,
+	// they are destroyed in the step that frees them.
 	bool release_in_background = false;
 };
 
@@ -274,6 +274,11 @@ private:
 	bool begin_check();
 	bool finish_check();
 	void drop_check();
+	// A compared decision's entries kept as the next decision's nodes
+	// (decide()'s `spare`): the check allocates no tree each audit, and
+	// its memory stays in use between audits instead of being freed and
+	// faulted in again. What a decision left of the spare before is freed.
+	void keep_spare(EntryMap &&entries);
 	// The incremental state built anew from every session.
 	void rebuild_incremental();
 	// After a state freed whole: glibc's unsorted chunks sorted in the step
@@ -327,6 +332,7 @@ private:
 		std::set<dp::EntryKey> changed;
 	};
 	std::optional<PendingCheck> pending_check_;
+	EntryMap spare_entries_; // keep_spare()
 	bool diffed_whole_ = false; // a whole diff since the last reread()
 	bool fpm_resyncing_ = false;
 	struct PendingDelete {

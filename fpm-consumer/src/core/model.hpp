@@ -89,49 +89,42 @@ struct Session {
 // What an entry does: everything of dp::Entry but its key. The reconciler
 // compares it whole, so a new profile of a session is an update of its
 // entries in place (same key), never a removal and a new entry.
-// The options are held by pointer, shared by a session's entries and absent
-// without a profile: every reconcile builds and diffs the whole desired set,
-// and a session's options are a large struct that most sessions leave empty.
+// The options are a session::Options, a handle on the one struct the
+// session holds: a spec made for each entry of each decision copies a
+// pointer, and allocates nothing.
 class EntrySpec {
 public:
 	EntrySpec() = default;
 	EntrySpec(const dp::Action &action, const session::Options &options = {})
-	    : action(action),
-	      profile_(options.has_profile() ? std::make_shared<const session::Options>(options)
-					     : nullptr)
+	    : action(action), options_(options.has_profile() ? options : session::Options{})
 	{
-	}
-	// The profile (null: none) shared with other entries.
-	static EntrySpec shared(const dp::Action &action,
-				std::shared_ptr<const session::Options> profile)
-	{
-		EntrySpec e(action);
-		if (profile && profile->has_profile())
-			e.profile_ = std::move(profile);
-		return e;
 	}
 
 	// Where the copies go. Entries of a server session name their server
 	// (Action::Kind::Server) and never change when it moves: the server's
 	// target (ServerMap) does, one write per VTEP (the reconciler).
 	dp::Action action;
-	const session::Options &options() const { return profile_ ? *profile_ : kNoProfile; }
+	// The profile (a no-profile Options: none).
+	const session::Options &options() const { return options_; }
 	// The server this entry names, if any.
 	const dp::ServerKey *server() const
 	{
 		return action.kind == dp::Action::Kind::Server ? &action.server : nullptr;
 	}
 
+	// *this == EntrySpec(action, options), without making that spec.
+	bool holds(const dp::Action &a, const session::Options &o) const
+	{
+		return action == a && (o.has_profile() ? options_ == o : !options_.has_profile());
+	}
+
 	bool operator==(const EntrySpec &o) const
 	{
-		return action == o.action &&
-		       (profile_ == o.profile_ ||
-			(profile_ && o.profile_ && *profile_ == *o.profile_));
+		return action == o.action && options_ == o.options_;
 	}
 
 private:
-	static inline const session::Options kNoProfile{};
-	std::shared_ptr<const session::Options> profile_;
+	session::Options options_;
 };
 using EntryMap = std::map<dp::EntryKey, EntrySpec>;
 // Each server's target: where the copies of the entries naming it go from

@@ -13,7 +13,6 @@
 // server's move rewrites them.
 #pragma once
 
-#include "core/background_release.hpp"
 #include "core/model.hpp"
 
 #include <evpnmon/dataplane/dataplane.hpp>
@@ -39,13 +38,10 @@ struct ReconcileStats {
 
 class Reconciler {
 public:
-	// The view a re-read replaces is handed to `release`.
-	Reconciler(dp::Dataplane &dataplane, BackgroundRelease &release)
-	    : dp_(dataplane), release_(release)
-	{
-	}
+	explicit Reconciler(dp::Dataplane &dataplane) : dp_(dataplane) {}
 
-	// Re-read the dataplane (start-up, after errors, periodic audit).
+	// Re-read the dataplane (start-up, after errors, periodic audit): the
+	// view made what the dataplane holds, in place.
 	void refresh();
 	// Whole diff. An entry whose key is installed but whose action or
 	// options differ is install()ed again under the same key: the dataplane
@@ -95,7 +91,6 @@ private:
 	void use(const EntrySpec &spec, int delta);
 
 	dp::Dataplane &dp_;
-	BackgroundRelease &release_;
 	EntryMap installed_;
 	std::set<dp::EntryKey> failed_;
 	std::set<dp::ServerKey> failed_servers_; // a new target not written
