@@ -661,21 +661,47 @@ TEST_CASE("collector sessions the shared validator refuses are invalid: no entry
 	}
 }
 
-TEST_CASE("two servers under one HOST ID conflict, even behind one port (R4)")
-{
+namespace {
+
+// decide()'s inputs by hand: the VNI local, servers behind local ports.
+struct Inputs {
 	consumer::MacTable macs;
 	consumer::RouteTable routes;
 	consumer::DecisionConfig cfg;
-	cfg.local_vnis = {kVni};
+
+	Inputs() { cfg.local_vnis = {kVni}; }
+	void local(const Mac &mac, std::uint32_t port)
+	{
+		macs.set(consumer::MacSource::Local, kVni, mac, consumer::MacLocation::local(port));
+	}
+	consumer::Desired decide(const std::map<consumer::SessionKey, consumer::Session> &sessions,
+				 bool views = true, consumer::EntryMap *spare = nullptr) const
+	{
+		return consumer::decide(sessions, macs, routes, cfg, views, spare);
+	}
+};
+
+std::map<consumer::SessionKey, consumer::Session>
+session_map(std::initializer_list<consumer::Session> sessions)
+{
+	std::map<consumer::SessionKey, consumer::Session> m;
+	for (const auto &s : sessions)
+		m.emplace(s.key, s);
+	return m;
+}
+
+} // namespace
+
+TEST_CASE("two servers under one HOST ID conflict, even behind one port (R4)")
+{
+	Inputs in;
 	const Mac serv22{0x02, 0, 0, 0, 0x00, 0x22};
 	// Both behind port 7 (a switch below it): the entry 3 of HOST ID 21
 	// would send both servers' copies to one port, whoever they are for.
-	macs.set(consumer::MacSource::Local, kVni, SERV21, consumer::MacLocation::local(7));
-	macs.set(consumer::MacSource::Local, kVni, serv22, consumer::MacLocation::local(7));
-	std::map<consumer::SessionKey, consumer::Session> sessions;
-	for (auto s : {make_session(VM210, SERV21, 21), make_session(VM211, serv22, 21)})
-		sessions.emplace(s.key, s);
-	const auto d = consumer::decide(sessions, macs, routes, cfg);
+	in.local(SERV21, 7);
+	in.local(serv22, 7);
+	const auto d =
+		in.decide(session_map({make_session(VM210, SERV21, 21), make_session(VM211, serv22, 21)}));
 	CHECK(d.counters.conflicts == 1);
 	// The first in key order keeps entry 3, to its own server's port.
 	const dp::EntryKey decap{EntryKind::Decap, kVni, {}, 21, {}};
@@ -694,46 +720,37 @@ TEST_CASE("two servers under one HOST ID conflict, even behind one port (R4)")
 
 TEST_CASE("a decision made in a spare decision's nodes equals one made anew")
 {
-	consumer::MacTable macs;
-	consumer::RouteTable routes;
-	consumer::DecisionConfig cfg;
-	cfg.local_vnis = {kVni};
+	Inputs in;
 	const Mac serv22{0x02, 0, 0, 0, 0x00, 0x22};
-	macs.set(consumer::MacSource::Local, kVni, SERV21, consumer::MacLocation::local(7));
-	macs.set(consumer::MacSource::Local, kVni, serv22, consumer::MacLocation::local(8));
-	auto sessions = [](std::initializer_list<consumer::Session> list) {
-		std::map<consumer::SessionKey, consumer::Session> m;
-		for (const auto &s : list)
-			m.emplace(s.key, s);
-		return m;
-	};
-	const auto before = sessions({make_session(VM210, SERV21, 21), make_session(VM211, SERV21, 21),
-				      make_session(VM230, serv22, 22), make_session(VM240, serv22, 22)});
+	in.local(SERV21, 7);
+	in.local(serv22, 8);
+	const auto before = session_map({make_session(VM210, SERV21, 21), make_session(VM211, SERV21, 21),
+					 make_session(VM230, serv22, 22), make_session(VM240, serv22, 22)});
 	// Now: sessions gone, one with a profile, one new in conflict (another
 	// server under HOST ID 21: entry 3's slot).
 	auto profiled = make_session(VM230, serv22, 22);
 	profiled.options = test_profile("p", EVPN_MON_DIR_TX);
-	auto now = sessions({make_session(VM210, SERV21, 21), profiled, make_session(VM240, serv22, 21)});
-	auto spare_of = [&](const auto &s) { return consumer::decide(s, macs, routes, cfg, false).entries; };
+	auto now = session_map({make_session(VM210, SERV21, 21), profiled, make_session(VM240, serv22, 21)});
+	auto spare_of = [&](const auto &sessions) { return in.decide(sessions, false).entries; };
 
 	SUBCASE("more spare nodes than entries: each entry takes one, the rest stays spare")
 	{
-		const auto anew = consumer::decide(now, macs, routes, cfg, false);
+		const auto anew = in.decide(now, false);
 		REQUIRE(anew.counters.conflicts == 1);
 		auto spare = spare_of(before);
 		const auto nodes = spare.size();
 		REQUIRE(nodes > anew.entries.size());
-		const auto made = consumer::decide(now, macs, routes, cfg, false, &spare);
+		const auto made = in.decide(now, false, &spare);
 		CHECK(consumer::differences(anew, made) == 0);
 		CHECK(made.entries == anew.entries);
 		CHECK(spare.size() == nodes - anew.entries.size());
 	}
 	SUBCASE("fewer spare nodes than entries: the others are new")
 	{
-		const auto anew = consumer::decide(now, macs, routes, cfg, false);
-		auto spare = spare_of(sessions({make_session(VM211, SERV21, 21)}));
+		const auto anew = in.decide(now, false);
+		auto spare = spare_of(session_map({make_session(VM211, SERV21, 21)}));
 		REQUIRE(spare.size() < anew.entries.size());
-		const auto made = consumer::decide(now, macs, routes, cfg, false, &spare);
+		const auto made = in.decide(now, false, &spare);
 		CHECK(consumer::differences(anew, made) == 0);
 		CHECK(made.entries == anew.entries);
 		CHECK(spare.empty());
@@ -743,10 +760,10 @@ TEST_CASE("a decision made in a spare decision's nodes equals one made anew")
 		auto other_rd = make_session(VM210, SERV21, 21);
 		other_rd.key.rd = "192.0.2.1:3";
 		now.emplace(other_rd.key, other_rd);
-		const auto anew = consumer::decide(now, macs, routes, cfg, false);
+		const auto anew = in.decide(now, false);
 		auto spare = spare_of(before);
 		const auto nodes = spare.size();
-		const auto made = consumer::decide(now, macs, routes, cfg, false, &spare);
+		const auto made = in.decide(now, false, &spare);
 		CHECK(consumer::differences(anew, made) == 0);
 		CHECK(made.entries == anew.entries);
 		// A node not taken goes back unless the spare has its key too.
