@@ -80,6 +80,10 @@ public:
 	std::map<dp::ServerKey, dp::Action> targets;
 	std::uint64_t set_server_calls = 0;
 	bool fail_set_server = false; // as a backend refusing the write
+	// remove_server() of a server an entry still names (refused, as the
+	// linux backend refuses it): a consumer that counts a server's users
+	// too low tries it.
+	std::uint64_t refused_server_removals = 0;
 	bool batch_open = false;
 	std::set<dp::ServerKey> named_until_flush;
 	void leave(const dp::Entry &e)
@@ -101,11 +105,15 @@ public:
 	{
 		if (!with_servers)
 			return Dataplane::remove_server(k);
-		if (named_until_flush.contains(k))
+		auto busy = [this] {
+			++refused_server_removals;
 			return std::make_error_code(std::errc::device_or_resource_busy);
+		};
+		if (named_until_flush.contains(k))
+			return busy();
 		for (const auto &[_, e] : entries)
 			if (e.action.kind == dp::Action::Kind::Server && e.action.server == k)
-				return std::make_error_code(std::errc::device_or_resource_busy);
+				return busy();
 		targets.erase(k);
 		return {};
 	}

@@ -755,6 +755,24 @@ TEST_CASE("a decision made in a spare decision's nodes equals one made anew")
 		CHECK(made.entries == anew.entries);
 		CHECK(spare.empty());
 	}
+	SUBCASE("one kind's spare nodes used up, others left: those are taken, last first")
+	{
+		// Entries 1/2 of six sessions against the spare's four each, its
+		// two entries 3 claimed once per session of their server.
+		std::vector<consumer::Session> more;
+		for (std::uint8_t i = 0; i < 6; ++i)
+			more.push_back(make_session(Mac{0x02, 0, 0, 0, 0x03, i}, i % 2 ? serv22 : SERV21,
+						    i % 2 ? 22 : 21));
+		const auto six = session_map({more[0], more[1], more[2], more[3], more[4], more[5]});
+		const auto anew = in.decide(six, false);
+		auto spare = spare_of(session_map({more[0], more[1], more[2], more[3]}));
+		REQUIRE(spare.size() == 10);
+		REQUIRE(anew.entries.size() == 14);
+		const auto made = in.decide(six, false, &spare);
+		CHECK(consumer::differences(anew, made) == 0);
+		CHECK(made.entries == anew.entries);
+		CHECK(spare.empty());
+	}
 	SUBCASE("an RD change in flight: claims of keys already there, the decision the same")
 	{
 		auto other_rd = make_session(VM210, SERV21, 21);

@@ -84,23 +84,32 @@ EntryMap::iterator lower_bound_after(EntryMap &entries, const dp::EntryKey &key,
 
 } // namespace
 
+// Each cursor stays within its own kind's nodes (end() once they are
+// used up): no cursor ever stands on a node another kind's cursor takes.
 SpareNodes::SpareNodes(EntryMap &spare) : spare_(spare)
 {
 	at_.fill(spare_.end());
 	for (const auto kind : {dp::EntryKind::MirrorSource, dp::EntryKind::MirrorDest,
-				dp::EntryKind::Decap})
-		at_[static_cast<std::size_t>(kind) & 3] =
-			spare_.lower_bound(dp::EntryKey{kind, 0, {}, 0, {}});
+				dp::EntryKind::Decap}) {
+		auto &at = at_[static_cast<std::size_t>(kind) & 3];
+		at = spare_.lower_bound(dp::EntryKey{kind, 0, {}, 0, {}});
+		if (at != spare_.end() && at->first.kind != kind)
+			at = spare_.end();
+	}
 }
 
 EntryMap::node_type SpareNodes::take(const dp::EntryKey &key)
 {
-	auto &at = at_[static_cast<std::size_t>(key.kind) & 3];
-	if (at != spare_.end() && at->first.kind == key.kind)
-		return spare_.extract(at++);
-	// This kind's nodes are used up: the last of another kind's.
 	if (spare_.empty())
 		return {};
+	auto &at = at_[static_cast<std::size_t>(key.kind) & 3];
+	if (at != spare_.end()) {
+		const auto node = at++;
+		if (at != spare_.end() && at->first.kind != key.kind)
+			at = spare_.end();
+		return spare_.extract(node);
+	}
+	// This kind's nodes are used up: the last of another kind's.
 	const auto last = std::prev(spare_.end());
 	for (auto &other : at_)
 		if (other == last)
@@ -132,13 +141,18 @@ bool claim(EntryMap &entries, dp::EntryKey key, const EntrySpec &spec, EntryMap:
 	// `it` is where the key goes when the slot is new (the usual case).
 	const auto before = entries.size();
 	EntryMap::iterator pos;
-	if (auto node = spare ? spare->take(key) : EntryMap::node_type{}) {
+	if (it != entries.end() && it->first == key) {
+		pos = it; // there already (below): no node taken
+	} else if (auto node = spare ? spare->take(key) : EntryMap::node_type{}) {
 		// The key copied into the node's own (its session id's buffer
 		// kept where it was), not moved in.
 		node.key() = key;
 		node.mapped() = spec;
 		pos = entries.insert(it, std::move(node));
-		if (node) // not taken: the key is there
+		// insert() leaves the node as it was when it does not take it
+		// (the key is there: another route of the session): then it is
+		// not empty.
+		if (node)
 			spare->give_back(std::move(node));
 	} else {
 		pos = entries.emplace_hint(it, std::move(key), spec);

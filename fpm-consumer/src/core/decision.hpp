@@ -145,9 +145,9 @@ bool claim(EntryMap &entries, dp::EntryKey key, const EntrySpec &spec,
 	   EntryMap::iterator *last = nullptr, SpareNodes *spare = nullptr);
 
 // The nodes of a spare map of entries (a previous decision's), for the
-// entries of a decision made in key order. Each kind's claims take that
-// kind's nodes in key order, so an entry whose key the spare had gets that
-// key's node back: the decision's tree keeps its place in memory, audit
+// entries of a decision made in key order. Each kind's claims take the
+// nodes of the same kind, in order, so when the keys are the same as last
+// time each entry gets the node its key had: the decision's tree keeps its place in memory, audit
 // after audit, instead of its nodes and keys being shuffled (and its walks
 // slowing down) a little more each time.
 class SpareNodes {

@@ -203,11 +203,12 @@ public:
 	virtual std::error_code flush() { return {}; }
 	// Everything installed now (also what a previous run left behind, so a
 	// restarted consumer can reconcile without touching correct entries),
-	// in key order (the consumer's re-read relies on it for speed only).
+	// in key order.
 	virtual std::vector<Entry> list() const = 0;
 	// The same entries, in the same order, each handed to `visit` where
 	// the backend holds it, not copied: a reader that compares them with
-	// what it holds (the consumer's re-read) allocates nothing. The
+	// what it holds (the consumer's re-read, a merge that relies on the
+	// order) allocates nothing. The
 	// references are valid during the call only; `visit` must not change
 	// the dataplane. Default: through list().
 	using EntryVisitor =
