@@ -581,14 +581,24 @@ def traffic(lab, outdir: Path, tag: str, plan: list[tuple[str, list[bytes], floa
         want = sum(len(s.frames) for s in sent)
 
         def delivered():
-            n = 0
+            # every original at its destination's port, and in its sender's
+            # capture (the ERSPAN III check times each copy against it: a
+            # capture stopped while tcpdump, busy, has not read the last
+            # frames from the kernel yet would lose them)
+            n = seen = 0
             for d, p in paths.items():
                 mac = F.HOSTS[d][0]
-                n += sum(1 for _t, q in read_pcap_ns(p)
-                         if F._mac(q[6:12]) != mac and P.find_mark(q))
-            return n >= want
+                for _t, q in read_pcap_ns(p):
+                    if not P.find_mark(q):
+                        continue
+                    if F._mac(q[6:12]) != mac:
+                        n += 1
+                    else:
+                        seen += 1
+            return n >= want and seen >= want
         with contextlib.suppress(Exception):
-            lab.wait_for(delivered, timeout=15, interval=0.2, what="every original delivered")
+            lab.wait_for(delivered, timeout=15, interval=0.2,
+                         what="every original delivered and seen at its sender's port")
         if cs:
             F.wait_quiet(spath, 0.5, 10)
             cs.stop()
