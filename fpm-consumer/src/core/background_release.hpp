@@ -16,11 +16,11 @@ namespace evpnmon::consumer {
 // at 100,000 sessions about 200,000 tree nodes), the keys changed while a
 // check waited for its comparison. Destroying a whole decision held the
 // daemon's loop for tens of milliseconds of its step (docs/benchmarks.md,
-// "States freed beside the loop"). Handed here, a state leaves its owner in O(1) (a move) and is
-// destroyed on this object's thread while the loop handles events, as
-// Redis frees large values with UNLINK. The price: while it is destroyed
-// the state still holds its memory, so the heap may peak one such state
-// higher than when it was freed in place.
+// "States freed beside the loop"). Handed here, a state leaves its owner
+// in O(1) (a move) and is destroyed on this object's thread while the
+// loop handles events, as Redis frees large values with UNLINK. The
+// price: while it is destroyed the state still holds its memory, so the
+// heap may peak one such state higher than when it was freed in place.
 //
 // What is handed over must own everything its destructor touches, or share
 // it only through std::shared_ptr (atomic counts): no raw pointer it frees
