@@ -8,6 +8,8 @@
 
 #include <zmq.hpp>
 
+#include <unistd.h>
+
 #include <map>
 #include <set>
 #include <string>
@@ -18,12 +20,22 @@ namespace evpnmon::test {
 class FakePublisher {
 public:
 	FakePublisher(zmq::context_t &ctx, const std::string &endpoint, std::uint64_t epoch = 1)
-	    : socket_(ctx, zmq::socket_type::router), epoch_(epoch)
+	    : socket_(ctx, zmq::socket_type::router), epoch_(epoch), endpoint_(endpoint)
 	{
 		socket_.set(zmq::sockopt::linger, 0);
 		socket_.set(zmq::sockopt::router_mandatory, 1);
 		socket_.bind(endpoint);
 	}
+	// An ipc endpoint's socket file outlives the socket: removed here, so
+	// that a test leaves nothing behind.
+	~FakePublisher()
+	{
+		socket_.close();
+		if (endpoint_.starts_with("ipc://"))
+			::unlink(endpoint_.c_str() + 6);
+	}
+	FakePublisher(const FakePublisher &) = delete;
+	FakePublisher &operator=(const FakePublisher &) = delete;
 
 	// Answer pending requests (SUBSCRIBE -> Snapshot). Returns how many.
 	int serve(int timeout_ms = 0)
@@ -181,6 +193,7 @@ private:
 
 	zmq::socket_t socket_;
 	std::uint64_t epoch_;
+	std::string endpoint_;
 	std::uint64_t seq_ = 0;
 	std::map<consumer::SessionKey, consumer::Session> sessions_;
 	std::vector<evpnmon::feed::v1::MonitorSession> raw_;

@@ -18,14 +18,18 @@ _pb = None
 
 
 def pb():
-    """The generated Python module (protoc run once per process)."""
+    """The generated Python module (protoc run once per process; its
+    directory goes once the module is loaded)."""
     global _pb
     if _pb is None:
-        out = Path(tempfile.mkdtemp(prefix="evpnmon-pb-"))
-        subprocess.run(["protoc", f"-I{REPO / 'proto'}", f"--python_out={out}",
-                        str(REPO / "proto" / "monitor_feed.proto")], check=True)
-        sys.path.insert(0, str(out))
-        _pb = importlib.import_module("monitor_feed_pb2")
+        with tempfile.TemporaryDirectory(prefix="evpnmon-pb-") as out:
+            subprocess.run(["protoc", f"-I{REPO / 'proto'}", f"--python_out={out}",
+                            str(REPO / "proto" / "monitor_feed.proto")], check=True)
+            sys.path.insert(0, out)
+            try:
+                _pb = importlib.import_module("monitor_feed_pb2")
+            finally:
+                sys.path.remove(out)
     return _pb
 
 

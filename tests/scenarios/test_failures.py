@@ -148,7 +148,7 @@ def test_restart_under_traffic(lab, outdir, daemon, node):
     print(f"{daemon}@{node}: restart took {t_back - t_restart:.2f} s; longest pause in the "
           f"copies at SERV21: {1000 * gap:.0f} ms; monitored requests that reached VM210 "
           f"without a copy at SERV21: {len(uncopied)} of {len(hpk)}")
-    with open(outdir.parent / "evpnmon-failures-gaps.txt", "a") as f:
+    with open(outdir / "failures-gaps.txt", "a") as f:
         f.write(f"{daemon}@{node} restart {t_back - t_restart:.2f}s mirror-gap {gap:.3f}s "
                 f"uncopied {len(uncopied)}/{len(hpk)} "
                 f"{ {k: v for k, v in res.items()} }\n")
