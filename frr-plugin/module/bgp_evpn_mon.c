@@ -669,6 +669,7 @@ static void mon_vni_event(struct bgp *bgp, struct bgpevpn *vpn,
 		break;
 	}
 	evpn_mon_feed_schedule();
+	evpn_mon_vty_vni_event();
 }
 
 const char *evpn_mon_host_state(struct bgp *bgp, const struct mon_host *h)

@@ -339,7 +339,10 @@ void evpn_mon_feed_show(struct vty *vty, bool uj);
 /* vty (bgp_evpn_mon_vty.c) */
 void evpn_mon_vty_init(void);
 void evpn_mon_vty_fini(void);
-/* The instance is being deleted: the shows in progress let go of it. */
+/* The instance is being deleted: the shows in progress, and the imports
+ * table kept for them, let go of it. */
 void evpn_mon_vty_bgp_delete(struct bgp *bgp);
+/* A VNI came or went: the kept imports table goes. */
+void evpn_mon_vty_vni_event(void);
 
 #endif /* _BGP_EVPN_MON_H */

@@ -44,6 +44,7 @@
 #include "bgpd/bgp_evpn_mon.h"
 
 DEFINE_MTYPE_STATIC(EVPN_MON, EVPN_MON_SHOW, "EVPN monitor show in progress");
+DEFINE_MTYPE_STATIC(EVPN_MON, EVPN_MON_IMPORTS, "EVPN monitor imports table");
 
 #ifndef VTYSH_EXTRACT_PL
 #include "bgpd/bgp_evpn_mon_vty_clippy.c"
@@ -1616,37 +1617,43 @@ static void jw_kjson(struct mon_jw *w, const char *key, json_object *j)
 }
 
 /* The VNI tables into which each monitor route is imported (its best path
- * there), for one show: prefix -> VNIs, ascending. Built from each VNI
- * table's monitor routes once, instead of one lookup per route and VNI.
- * The prefixes are those of the VNI tables' nodes: a show that runs in one
- * go needs nothing more, one sent in slices locks those nodes and their
- * tables for as long as it keeps the table (routes and VNIs may go
- * meanwhile), and brings it up to date between slices from the changes
- * the feed journals (mon_imp_update).
+ * there): prefix -> VNIs, ascending. Read from each VNI table's monitor
+ * routes once, instead of one lookup per route and VNI, then brought up to
+ * date from the changes the feed journals (mon_imp_update), so that a show
+ * reads it as it is at each of its slices. The prefixes are those of the
+ * VNI tables' nodes: the table locks those nodes, and their tables, for as
+ * long as it holds them (routes and VNIs may go meanwhile).
+ *
+ * It outlives the shows (mon_imps_held): at 50,000 sessions reading the
+ * VNI tables whole (and getting the memory for it) is about 40 % of a
+ * show's time in bgpd and most of its first slice, and shows come in
+ * series (an operator's, a script's). It is kept MON_IMPS_KEEP_MS after
+ * the last show ended, read whole again when the journal no longer goes
+ * back to it, and let go at once on a VNI event (a VNI's table is not
+ * held past its VNI) or when the instance goes.
  *
  * An open-addressing table in one allocation, with each prefix's hash kept
  * in its slot: at 50,000 sessions, a bucket allocation per route and a
- * comparison that reads the VNI table's node cost more than the lookups. */
+ * comparison that reads the VNI table's node cost more than the lookups.
+ * Linear probing; a prefix no VNI holds any more leaves, the slots after
+ * it moving back (a table kept for long would fill with tombstones). */
 #define MON_IMP_INLINE 4
+#define MON_IMPS_KEEP_MS 30000
 
 struct mon_imp {
-	/* NULL: a free slot. A prefix stays once added, with n = 0 when no
-	 * VNI holds it any more. */
-	const struct prefix_evpn *p;
+	const struct prefix_evpn *p; /* NULL: a free slot */
 	struct bgp_dest *dest;       /* p's node */
 	uint32_t hash;
-	unsigned int n;
+	unsigned int n; /* at least 1 */
 	vni_t vni[MON_IMP_INLINE];
 	vni_t *more; /* vni[MON_IMP_INLINE..n-1] when n > MON_IMP_INLINE */
 };
 
 struct mon_imps {
-	struct mon_imp *slot;
+	struct mon_imp *slot; /* NULL: not read */
 	uint32_t mask; /* slots - 1; a power of two, at most half full */
 	uint32_t count;
-	uint32_t live; /* slots whose prefix some VNI still holds (n > 0) */
-	bool locked;              /* the nodes and tables below are locked */
-	struct bgp_table **tables; /* ascending (by address) once built */
+	struct bgp_table **tables; /* ascending (by address) */
 	unsigned int ntables;
 };
 
@@ -1676,11 +1683,11 @@ static void mon_imp_grow(struct mon_imps *t)
 	uint32_t i, n = t->mask + 1;
 
 	t->mask = 2 * n - 1;
-	t->slot = XCALLOC(MTYPE_TMP, 2 * n * sizeof(*t->slot));
+	t->slot = XCALLOC(MTYPE_EVPN_MON_IMPORTS, 2 * n * sizeof(*t->slot));
 	for (i = 0; i < n; i++)
 		if (old[i].p)
 			*mon_imp_slot(t, old[i].p, old[i].hash) = old[i];
-	XFREE(MTYPE_TMP, old);
+	XFREE(MTYPE_EVPN_MON_IMPORTS, old);
 }
 
 static vni_t mon_imp_vni(const struct mon_imp *e, unsigned int i)
@@ -1703,7 +1710,7 @@ static void mon_imp_vni_add(struct mon_imp *e, vni_t vni)
 		if (mon_imp_vni(e, i) == vni)
 			return;
 	if (e->n >= MON_IMP_INLINE)
-		e->more = XREALLOC(MTYPE_TMP, e->more,
+		e->more = XREALLOC(MTYPE_EVPN_MON_IMPORTS, e->more,
 				   (e->n + 1 - MON_IMP_INLINE)
 					   * sizeof(*e->more));
 	for (j = e->n; j > i; j--)
@@ -1725,7 +1732,8 @@ static void mon_imp_vni_del(struct mon_imp *e, vni_t vni)
 	e->n--;
 }
 
-/* p's slot, taken for it if it is new; dest is p's node in a VNI table. */
+/* p's slot, taken for it if it is new (with no VNI yet: the caller adds
+ * one); dest is p's node in a VNI table. */
 static struct mon_imp *mon_imp_get(struct mon_imps *t,
 				   const struct prefix_evpn *p,
 				   struct bgp_dest *dest)
@@ -1743,9 +1751,28 @@ static struct mon_imp *mon_imp_get(struct mon_imps *t,
 	e->dest = dest;
 	e->hash = hash;
 	t->count++;
-	if (t->locked)
-		bgp_dest_lock_node(dest);
+	bgp_dest_lock_node(dest);
 	return e;
+}
+
+/* e's prefix is in no VNI table any more: its slot is freed, and each
+ * slot after it in the probe run moves back into the gap unless its own
+ * hash places it after the gap. */
+static void mon_imp_remove(struct mon_imps *t, struct mon_imp *e)
+{
+	uint32_t i = e - t->slot, j, home;
+
+	XFREE(MTYPE_EVPN_MON_IMPORTS, e->more);
+	bgp_dest_unlock_node(e->dest);
+	for (j = (i + 1) & t->mask; t->slot[j].p; j = (j + 1) & t->mask) {
+		home = t->slot[j].hash & t->mask;
+		if (((j - home) & t->mask) < ((j - i) & t->mask))
+			continue; /* its home lies in (i, j] */
+		t->slot[i] = t->slot[j];
+		i = j;
+	}
+	memset(&t->slot[i], 0, sizeof(t->slot[i]));
+	t->count--;
 }
 
 static struct bgp_path_info *mon_imp_best(struct bgp_dest *dest)
@@ -1764,25 +1791,21 @@ static void mon_imp_add_vni(struct hash_bucket *bucket, void *arg)
 	struct mon_imps *t = arg;
 	struct bgp_dest *dest;
 
-	if (t->locked && vpn->route_table) {
-		t->tables = XREALLOC(MTYPE_EVPN_MON_SHOW, t->tables,
+	if (vpn->route_table) {
+		t->tables = XREALLOC(MTYPE_EVPN_MON_IMPORTS, t->tables,
 				     (t->ntables + 1) * sizeof(*t->tables));
 		t->tables[t->ntables++] = vpn->route_table;
 		bgp_table_lock(vpn->route_table);
 	}
 	for (dest = evpn_mon_table_first(vpn->route_table); dest;
 	     dest = evpn_mon_table_next(dest)) {
-		struct mon_imp *e;
-
 		if (!mon_imp_best(dest))
 			continue;
-		e = mon_imp_get(t,
-				(const struct prefix_evpn *)bgp_dest_get_prefix(
-					dest),
-				dest);
-		if (!e->n)
-			t->live++;
-		mon_imp_vni_add(e, vpn->vni);
+		mon_imp_vni_add(mon_imp_get(t,
+					    (const struct prefix_evpn *)
+						    bgp_dest_get_prefix(dest),
+					    dest),
+				vpn->vni);
 	}
 }
 
@@ -1794,7 +1817,7 @@ static int mon_imp_table_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static void mon_imp_build(struct mon_imps *t, struct bgp *bgp, bool locked)
+static void mon_imp_build(struct mon_imps *t, struct bgp *bgp)
 {
 	/* sized for the sessions the feed holds, which is about how many
 	 * the VNI tables hold */
@@ -1804,11 +1827,9 @@ static void mon_imp_build(struct mon_imps *t, struct bgp *bgp, bool locked)
 		n <<= 1;
 	t->mask = n - 1;
 	t->count = 0;
-	t->live = 0;
-	t->locked = locked;
 	t->tables = NULL;
 	t->ntables = 0;
-	t->slot = XCALLOC(MTYPE_TMP, n * sizeof(*t->slot));
+	t->slot = XCALLOC(MTYPE_EVPN_MON_IMPORTS, n * sizeof(*t->slot));
 	hash_iterate(bgp->vnihash, mon_imp_add_vni, t);
 	if (t->ntables)
 		qsort(t->tables, t->ntables, sizeof(*t->tables),
@@ -1816,16 +1837,15 @@ static void mon_imp_build(struct mon_imps *t, struct bgp *bgp, bool locked)
 }
 
 /* Reads (vni, p) again: is p's best path in the VNI's table? False when
- * the table is not one the show holds (a VNI new since the table was
- * read: the show reads everything again). */
+ * the table is not one this table holds (a VNI new since it was read: it
+ * is read whole again). */
 static bool mon_imp_update(struct mon_imps *t, struct bgp *bgp, vni_t vni,
 			   const struct prefix_evpn *p)
 {
 	struct bgpevpn *vpn = bgp_evpn_lookup_vni(bgp, vni);
 	struct bgp_table *table = vpn ? vpn->route_table : NULL;
 	struct bgp_dest *dest = NULL;
-	struct mon_imp *e = mon_imp_slot(t, p, mon_imp_hash(p));
-	bool was = e->p && e->n;
+	struct mon_imp *e;
 
 	if (table
 	    && (!t->ntables
@@ -1840,14 +1860,16 @@ static bool mon_imp_update(struct mon_imps *t, struct bgp *bgp, vni_t vni,
 					dest),
 				dest);
 		mon_imp_vni_add(e, vni);
-	} else if (e->p)
-		mon_imp_vni_del(e, vni);
+	} else {
+		e = mon_imp_slot(t, p, mon_imp_hash(p));
+		if (e->p) {
+			mon_imp_vni_del(e, vni);
+			if (!e->n)
+				mon_imp_remove(t, e);
+		}
+	}
 	if (dest)
 		bgp_dest_unlock_node(dest);
-	if (e->p && e->n && !was)
-		t->live++;
-	else if (was && !e->n)
-		t->live--;
 	return true;
 }
 
@@ -1856,16 +1878,18 @@ static void mon_imp_destroy(struct mon_imps *t)
 	uint32_t i;
 
 	for (i = 0; i <= t->mask; i++) {
-		XFREE(MTYPE_TMP, t->slot[i].more);
+		if (!t->slot[i].p)
+			continue;
+		XFREE(MTYPE_EVPN_MON_IMPORTS, t->slot[i].more);
 		/* the nodes before their tables: the last table lock frees
 		 * the nodes */
-		if (t->locked && t->slot[i].p)
-			bgp_dest_unlock_node(t->slot[i].dest);
+		bgp_dest_unlock_node(t->slot[i].dest);
 	}
-	XFREE(MTYPE_TMP, t->slot);
+	XFREE(MTYPE_EVPN_MON_IMPORTS, t->slot);
 	for (i = 0; i < t->ntables; i++)
 		bgp_table_unlock(t->tables[i]);
-	XFREE(MTYPE_EVPN_MON_SHOW, t->tables);
+	XFREE(MTYPE_EVPN_MON_IMPORTS, t->tables);
+	t->ntables = 0;
 }
 
 static const struct mon_imp *mon_imp_find(const struct mon_imps *t,
@@ -1891,6 +1915,79 @@ static void mon_imp_prefetch(const struct mon_imps *t,
 	evpn_mon_feed_prefetch(key.vni, p);
 }
 
+/* The table kept between shows. The feed's change journal is held with
+ * it: the changes since it was last brought up to date. */
+static struct {
+	struct mon_imps t;
+	struct bgp *bgp;     /* whose VNI tables it holds */
+	unsigned long gen;   /* the evpn_mon_feed_generation() it matches */
+	unsigned int users;  /* shows walking the routes */
+	struct thread *t_drop;
+} mon_imps_held;
+
+static void mon_imps_drop(void)
+{
+	THREAD_OFF(mon_imps_held.t_drop);
+	if (!mon_imps_held.t.slot)
+		return;
+	mon_imp_destroy(&mon_imps_held.t); /* sets slot to NULL */
+	mon_imps_held.bgp = NULL;
+	evpn_mon_feed_journal_release();
+}
+
+static void mon_imps_drop_event(struct thread *t)
+{
+	mon_imps_drop();
+}
+
+/* The table of bgp's VNIs as they are now: the kept one brought up to
+ * date change by change from the journal (a cost that grows with the
+ * changes, not with the sessions), or read whole when none is kept, when
+ * the journal does not go back that far (more changes than it keeps, a
+ * VNI event) or when a change is in a VNI the table does not hold. */
+static const struct mon_imps *mon_imps_get(struct bgp *bgp)
+{
+	struct mon_imps *t = &mon_imps_held.t;
+	unsigned long gen = mon_imps_held.gen, now = evpn_mon_feed_generation();
+	const struct evpn_mon_change *c;
+
+	if (t->slot && mon_imps_held.bgp == bgp) {
+		for (; gen < now; gen++) {
+			c = evpn_mon_feed_change(gen + 1);
+			if (!c || !mon_imp_update(t, bgp, c->vni, &c->p))
+				break;
+		}
+		mon_imps_held.gen = now;
+		if (gen == now)
+			return t;
+		evpn_mon_feed_journal_reread();
+	}
+	if (t->slot)
+		mon_imp_destroy(t);
+	else
+		evpn_mon_feed_journal_hold();
+	mon_imps_held.gen = now;
+	mon_imps_held.bgp = bgp;
+	mon_imp_build(t, bgp);
+	return t;
+}
+
+/* A show begins or ends its walk of the routes: the table is kept while
+ * some show walks them, and MON_IMPS_KEEP_MS after the last one. */
+static void mon_imps_use(void)
+{
+	mon_imps_held.users++;
+	THREAD_OFF(mon_imps_held.t_drop);
+}
+
+static void mon_imps_unuse(void)
+{
+	assert(mon_imps_held.users);
+	if (--mon_imps_held.users || !mon_imps_held.t.slot)
+		return;
+	thread_add_timer_msec(bm->master, mon_imps_drop_event, NULL,
+			      MON_IMPS_KEEP_MS, &mon_imps_held.t_drop);
+}
 
 /* "%pEA" without printfrr's format parsing: this runs twice per session
  * of a show. */
@@ -2306,7 +2403,7 @@ static void mon_counters_text(struct mon_jw *w)
  * routes go; the configured hosts are walked with an
  * evpn_mon_host_walk, which a removal moves on; the table of which VNIs
  * import each route is brought up to date from the feed's change journal
- * when the VNI tables changed (mon_show_imps_refresh). A slice
+ * at the start of each slice (mon_imps_get). A slice
  * also ends after MON_SHOW_SLICE_US, whatever it has written. A session
  * is written as it is when the walk reaches it; each is written at most
  * once. A deleted instance is let go at once (evpn_mon_vty_bgp_delete).
@@ -2330,11 +2427,10 @@ struct mon_show {
 	bool uj;
 	enum mon_show_phase phase;
 	struct bgp *bgp; /* locked; NULL: no EVPN instance (or gone) */
-	/* which VNIs import each route, while the routes are walked
-	 * (imps.slot set); brought up to date when the VNI tables changed
-	 * while the show waited */
-	struct mon_imps imps;
-	unsigned long imps_gen; /* evpn_mon_feed_generation() it matches */
+	/* while the routes are walked: which VNIs import each route, as of
+	 * this slice (the kept table, mon_imps_held) */
+	bool imps_used;
+	const struct mon_imps *imps;
 	struct timeval slice_start;
 	unsigned int slice_items; /* routes and hosts walked in this slice */
 
@@ -2446,7 +2542,7 @@ static bool mon_show_routes(struct mon_show *s)
 			s->dest = next;
 			if (next)
 				mon_imp_prefetch(
-					&s->imps,
+					s->imps,
 					(const struct prefix_evpn *)
 						bgp_dest_get_prefix(next));
 			for (pi = bgp_dest_get_bgp_path_info(dest); pi;
@@ -2455,7 +2551,7 @@ static bool mon_show_routes(struct mon_show *s)
 					break;
 			if (pi)
 				mon_show_route(&s->w, s->uj, s->bgp,
-					       mon_imp_find(&s->imps, p), p,
+					       mon_imp_find(s->imps, p), p,
 					       prd, s->rdbuf, pi);
 			if (mon_show_full(s))
 				return false;
@@ -2484,10 +2580,8 @@ static void mon_show_start(struct mon_show *s, struct vty *vty, bool uj,
 	s->bgp = bgp_get_evpn();
 	if (s->bgp) {
 		bgp_lock(s->bgp);
-		if (fd >= 0)
-			evpn_mon_feed_journal_hold();
-		s->imps_gen = evpn_mon_feed_generation();
-		mon_imp_build(&s->imps, s->bgp, fd >= 0);
+		mon_imps_use();
+		s->imps_used = true;
 		s->rd_top = s->bgp->rib[AFI_L2VPN][SAFI_EVPN];
 		bgp_table_lock(s->rd_top);
 		s->rd_dest = bgp_table_top(s->rd_top);
@@ -2510,15 +2604,14 @@ static void mon_show_start(struct mon_show *s, struct vty *vty, bool uj,
 	s->phase = MON_SHOW_ROUTES;
 }
 
-/* The routes' walk is over (written, or the instance let go): the
- * imports table, its locks and the journal hold go. */
+/* The routes' walk is over (written, or the instance let go). */
 static void mon_show_imps_end(struct mon_show *s)
 {
-	if (!s->imps.slot)
+	if (!s->imps_used)
 		return;
-	mon_imp_destroy(&s->imps); /* sets slot to NULL */
-	if (s->fd >= 0)
-		evpn_mon_feed_journal_release();
+	s->imps_used = false;
+	s->imps = NULL;
+	mon_imps_unuse();
 }
 
 /* Lets go of the instance and of everything of it the show holds; what
@@ -2537,34 +2630,6 @@ static void mon_show_release_bgp(struct mon_show *s)
 	}
 }
 
-/* The VNI tables changed while the show waited: the imports table is
- * brought up to date change by change from the feed's journal (a cost that
- * grows with the changes, not with the sessions), or read whole again when
- * the journal does not go back that far (more changes than it keeps, a VNI
- * event), when a change is in a VNI the show does not hold, or when dead
- * slots outnumber the live ones. */
-static void mon_show_imps_refresh(struct mon_show *s)
-{
-	unsigned long gen = s->imps_gen, now = evpn_mon_feed_generation();
-	const struct evpn_mon_change *c;
-
-	s->imps_gen = now;
-	for (; gen < now; gen++) {
-		c = evpn_mon_feed_change(gen + 1);
-		if (!c || !mon_imp_update(&s->imps, s->bgp, c->vni, &c->p))
-			break;
-	}
-	/* Prefixes no VNI holds any more keep their slot and their node
-	 * until the table is read again: when they outnumber the others,
-	 * reading it again lets them go. */
-	if (gen == now
-	    && s->imps.count - s->imps.live <= MAX(s->imps.live, 4096u))
-		return;
-	evpn_mon_feed_journal_reread();
-	mon_imp_destroy(&s->imps);
-	mon_imp_build(&s->imps, s->bgp, s->fd >= 0);
-}
-
 /* Writes until the slice is full or the show is done. */
 static void mon_show_fill(struct mon_show *s)
 {
@@ -2577,8 +2642,8 @@ static void mon_show_fill(struct mon_show *s)
 		mon_show_release_bgp(s);
 	/* each session is shown as it is when the walk reaches it (a show
 	 * in one go does not pause) */
-	if (s->imps.slot && s->imps_gen != evpn_mon_feed_generation())
-		mon_show_imps_refresh(s);
+	if (s->imps_used)
+		s->imps = mon_imps_get(s->bgp);
 	if (s->phase == MON_SHOW_ROUTES) {
 		if (!mon_show_routes(s))
 			return;
@@ -2751,6 +2816,7 @@ void evpn_mon_vty_fini(void)
 {
 	while (mon_shows)
 		mon_show_free(mon_shows);
+	mon_imps_drop();
 }
 
 /* A show does not keep a deleted instance alive: a reader that stopped
@@ -2763,6 +2829,21 @@ void evpn_mon_vty_bgp_delete(struct bgp *bgp)
 	for (s = mon_shows; s; s = s->next)
 		if (s->bgp == bgp)
 			mon_show_release_bgp(s);
+	if (mon_imps_held.bgp == bgp)
+		mon_imps_drop();
+}
+
+/* A VNI came or went: the kept imports table would be read whole again
+ * at the next show; it goes now, and with it its hold on the VNI tables
+ * (from the event loop: bgpd is in the middle of the VNI's change). A
+ * show in progress reads it again at its next slice. */
+void evpn_mon_vty_vni_event(void)
+{
+	if (!mon_imps_held.t.slot)
+		return;
+	THREAD_OFF(mon_imps_held.t_drop);
+	thread_add_event(bm->master, mon_imps_drop_event, NULL, 0,
+			 &mon_imps_held.t_drop);
 }
 
 DEFPY(show_bgp_evpn_monitor_feed, show_bgp_evpn_monitor_feed_cmd,

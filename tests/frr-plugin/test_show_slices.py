@@ -11,18 +11,21 @@ stop reading in the middle of a show:
   memory type's bytes, read while it waits); what
   is removed meanwhile, ahead of the walk, is not shown (a show built in
   one go, as before, would still list it), and nothing is shown twice;
-* routes withdrawn under a stalled show on a receiver are skipped, and the
-  nodes the show held are released;
+* routes withdrawn under a stalled show on a receiver are skipped, and their
+  nodes are freed;
 * routes that arrive under a stalled show, ahead of its walk, are listed
   with the VNI that imports them;
 * a route imported into five VNIs (more than a route's slot holds inline)
   lists them ascending, read whole or brought up to date change by change;
-* withdrawn under a stalled show, more routes than it has live and than
-  4,096: its imports table is read whole again (its dead slots let go),
-  and what it lists after is right;
+* withdrawn under a stalled show, more routes than are left: they leave the
+  imports table change by change (it is not read whole again), and what
+  the show lists after is right;
 * a reader that goes away ends the show; two readers interleave;
 * the text form read from the socket is what vtysh prints, whole;
 * hosts configured while a show waits in the configured hosts are listed;
+* the imports table (and the feed's change journal) is kept between shows
+  and brought up to date from the journal; a VNI event lets it go at once,
+  and so do 30 s without a show; it keeps no withdrawn route's node;
 * a VNI deleted under a stalled show: the sessions written after it are
   shown without that import, and its table is released with the show;
 * `no router bgp` under a stalled show: the show ends its output at once
@@ -202,13 +205,13 @@ def test_a_stalled_reader_holds_one_slice_and_sees_later_removals(leaves):
             held = bytes_held(leaf2, MTYPE)
             assert 0 < held <= ONE_SHOW_BYTES, f"a stalled show holds {held} bytes"
         assert configured_count(leaf1) == SESSIONS
+        nodes_before = allocations(leaf2, "BGP node")
 
         leaf1.ok(*[f"no {host_line(k)}" for k in range(SESSIONS - REMOVED, SESSIONS)])
         wait_for(lambda: configured_count(leaf1) == SESSIONS - REMOVED,
                  what="leaf1's removals configured")
         wait_for(lambda: len(leaf2.sessions("remote")) == SESSIONS - REMOVED, timeout=60,
                  what="leaf2 has the withdrawals")
-        nodes_held = allocations(leaf2, "BGP node")
 
         out, code = stalled.answer()
         assert code == 0
@@ -236,9 +239,9 @@ def test_a_stalled_reader_holds_one_slice_and_sees_later_removals(leaves):
         receiver.close()
     wait_for(lambda: shows_in_progress(leaf1) == 0 and shows_in_progress(leaf2) == 0,
              what="the finished shows freed")
-    # the receiver's show held the VNI table's nodes of the withdrawn
-    # routes (its imports) until it went on; they are freed now
-    assert allocations(leaf2, "BGP node") <= nodes_held - REMOVED // 2
+    # each withdrawn route's nodes (in its RD's table and in the VNI's)
+    # are freed: neither the walks nor the imports table hold them
+    assert allocations(leaf2, "BGP node") <= nodes_before - REMOVED
 
 
 def test_routes_that_arrive_under_a_stalled_show_carry_their_imports(leaves):
@@ -264,9 +267,9 @@ def test_routes_that_arrive_under_a_stalled_show_carry_their_imports(leaves):
     wrong = [(s["hostMac"], s["importedInto"]) for s in sessions if s["importedInto"] != [VNI]]
     assert not wrong, f"{len(wrong)} sessions not shown as imported into {VNI}: {wrong[:5]}"
     wait_for(lambda: shows_in_progress(leaf2) == 0, what="the show freed")
-    assert allocations(leaf2, JOURNAL) == 0, "the journal is kept only while a show holds it"
+    assert allocations(leaf2, JOURNAL) == 1, "the journal is kept with the imports table"
     after = leaf2.json(SHOW + " feed")
-    assert after["journalReaders"] == 0
+    assert after["journalReaders"] == 1
     assert after["journalNotHeld"] == feed["journalNotHeld"], "the show read everything again"
     assert after["journalRereads"] == feed["journalRereads"], "the show read everything again"
     # (the waits' own shows, sliced too, may also have read some)
@@ -345,22 +348,23 @@ def test_a_route_imported_into_five_vnis_lists_them_ascending(leaves):
              timeout=60, what="the sessions imported into VNI 100 alone again")
 
 
-# Withdrawn under a stalled show: more than the routes left and than 4,096,
-# fewer than the journal's 8,192 changes.
+# Withdrawn under a stalled show: more than the routes left, fewer than the
+# journal's 8,192 changes.
 DEAD = 4500
 
 
-def test_dead_slots_that_outnumber_the_live_make_the_show_read_its_table_again(leaves):
+def test_routes_withdrawn_under_a_stalled_show_leave_the_imports_table(leaves):
     """Leaf1 withdraws DEAD of its sessions while leaf2's show waits for its
-    reader. Every change is in the journal, but the withdrawn routes' slots
-    would stay in the show's imports table until it ends: they outnumber
-    the live ones, so the show reads the VNI tables whole again instead
-    (`journalRereads`; `journalNotHeld` unchanged: not for want of the
-    journal). The sessions it lists after are imported into the VNI, none
+    reader: each leaves the imports table as its change is read from the
+    journal (`journalChangesRead`), with its slot and its node; the table
+    is never read whole again (`journalRereads` unchanged; a table that kept
+    a slot per withdrawn route would be, once they outnumber the others).
+    The sessions the show lists after are imported into the VNI, none
     twice, and every one kept is listed."""
     leaf1, leaf2 = leaves[1], leaves[2]
     gone = range(SESSIONS - DEAD, SESSIONS)
     feed = leaf2.json(SHOW + " feed")
+    nodes_before = allocations(leaf2, "BGP node")
     stalled = RawVty(leaf2)
     try:
         try:
@@ -370,9 +374,10 @@ def test_dead_slots_that_outnumber_the_live_make_the_show_read_its_table_again(l
             wait_for(lambda: len(leaf2.sessions("remote")) == SESSIONS - DEAD, timeout=60,
                      what=f"leaf2 lost the last {DEAD}")
             assert not stalled.done()
-            # the waits' own shows may have read the tables again: count
-            # from here, where only the stalled show goes on
-            before = leaf2.json(SHOW + " feed")
+            # the waits' shows brought the shared table up to date: the
+            # withdrawn routes' nodes are freed while the stalled show waits
+            wait_for(lambda: allocations(leaf2, "BGP node") <= nodes_before - DEAD, timeout=30,
+                     what="the withdrawn routes' nodes freed")
             out, code = stalled.answer()
         finally:
             stalled.close()
@@ -387,8 +392,9 @@ def test_dead_slots_that_outnumber_the_live_make_the_show_read_its_table_again(l
         wait_for(lambda: shows_in_progress(leaf2) == 0, what="the show freed")
         after = leaf2.json(SHOW + " feed")
         assert after["journalNotHeld"] == feed["journalNotHeld"], "the journal held every change"
-        assert after["journalRereads"] > before["journalRereads"], \
-            "the show kept its dead slots instead of reading its table again"
+        assert after["journalRereads"] == feed["journalRereads"], \
+            "the imports table was read whole again"
+        assert after["journalChangesRead"] - feed["journalChangesRead"] >= DEAD
     finally:
         # Back to where the next tests start; the wait below checks it.
         leaf1.conf(*[host_line(k) for k in gone])
@@ -463,6 +469,76 @@ def test_hosts_added_under_a_stalled_show_are_listed(leaves):
     # they join the end of the configuration order, where the walk goes on
     assert macs == before + added
     leaf1.ok(*[f"no monitor host vni {VNI} mac {m} server {SERVER}" for m in added])
+
+
+IMPORTS = "EVPN monitor imports table"
+KEEP_S = 30  # MON_IMPS_KEEP_MS: how long the table stays after the last show
+IDLE_GONE = 200  # withdrawn while no show runs
+
+
+def imports_kept(leaf) -> bool:
+    """The imports table and the feed's change journal are held."""
+    return allocations(leaf, IMPORTS) > 0 and allocations(leaf, JOURNAL) == 1
+
+
+def imports_let_go(leaf) -> bool:
+    return allocations(leaf, IMPORTS) == 0 and allocations(leaf, JOURNAL) == 0
+
+
+def test_the_imports_table_is_kept_between_shows_and_let_go(leaves):
+    """After a show, its imports table (with the feed's change journal)
+    stays for the next one, which brings it up to date from the journal:
+    routes withdrawn while no show ran are read from it
+    (`journalChangesRead`), not the VNI tables whole (`journalRereads`), and
+    the show is right. A VNI event lets the table go at once, well before
+    KEEP_S; KEEP_S without a show lets it go too, and then frees no node:
+    it kept none of the withdrawn routes."""
+    leaf1, leaf2 = leaves[1], leaves[2]
+    ns = f"{PREFIX}-2"
+    gone = range(SESSIONS - IDLE_GONE, SESSIONS)
+    wait_for(lambda: len(leaf2.sessions("remote")) == SESSIONS, timeout=60,
+             what="leaf2 has every session")
+    assert imports_kept(leaf2), "kept after the show"
+    assert leaf2.json(SHOW + " feed")["journalReaders"] == 1
+
+    vni_devices(ns, (600,), add=True)
+    try:
+        wait_for(lambda: imports_let_go(leaf2), timeout=KEEP_S / 2,
+                 what="the imports table let go on the VNI event")
+    finally:
+        vni_devices(ns, (600,), add=False)
+    wait_for(lambda: f" 600 " not in leaf2.show("show bgp l2vpn evpn vni"),
+             what="leaf2's bgpd dropped VNI 600")
+
+    try:
+        leaf2.show(SHOW)
+        assert imports_kept(leaf2)
+        feed = leaf2.json(SHOW + " feed")
+        # withdrawn with no show running: waited for through the feed
+        leaf1.ok(*["no " + host_line(k) for k in gone])
+        wait_for(lambda: leaf2.json(SHOW + " feed")["sessions"] == SESSIONS - IDLE_GONE,
+                 what=f"leaf2's feed lost the last {IDLE_GONE}")
+        sessions = leaf2.sessions("remote")
+        after = leaf2.json(SHOW + " feed")
+        assert after["journalRereads"] == feed["journalRereads"], "read whole again"
+        assert after["journalNotHeld"] == feed["journalNotHeld"], "read whole again"
+        assert after["journalChangesRead"] - feed["journalChangesRead"] >= IDLE_GONE
+        assert len(sessions) == SESSIONS - IDLE_GONE
+        wrong = [(s["hostMac"], s["importedInto"]) for s in sessions if s["importedInto"] != [VNI]]
+        assert not wrong, f"{len(wrong)} sessions not listed as imported into {VNI}: {wrong[:5]}"
+
+        nodes_kept = allocations(leaf2, "BGP node")
+        t = time.monotonic()
+        wait_for(lambda: imports_let_go(leaf2), timeout=KEEP_S + 30,
+                 what=f"the imports table let go {KEEP_S} s after the last show")
+        assert time.monotonic() - t >= KEEP_S - 10, "let go before its time"
+        assert leaf2.json(SHOW + " feed")["journalReaders"] == 0
+        # the slots of the withdrawn routes went with their changes
+        assert allocations(leaf2, "BGP node") >= nodes_kept - 10
+    finally:
+        leaf1.conf(*[host_line(k) for k in gone])
+    wait_for(lambda: len(leaf2.sessions("remote")) == SESSIONS, timeout=60,
+             what="leaf2 has every session")
 
 
 def test_a_vni_deleted_under_a_stalled_show(leaves):
