@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The test command (README.md; .ci/run calls exactly this): install what is
 # missing, build everything (patched FRR from cache when unchanged), run every
-# test: doctest units, fuzzers for a bounded time, and the integration tests in
-# network namespaces with real FRR daemons and real packets.
+# test: doctest units (the consumer's also with libstdc++'s debug containers),
+# fuzzers for a bounded time, and the integration tests in network namespaces
+# with real FRR daemons and real packets.
 #
 # usage: scripts/test.sh [extra ctest arguments, e.g. -L unit]
 set -euo pipefail
@@ -13,5 +14,13 @@ scripts/setup-deps.sh
 build=${EVPNMON_BUILD_DIR:-build}
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
 cmake --build "$build" -j "$(nproc)"
+# The consumer's unit tests once more with libstdc++'s debug containers
+# (an iterator or node used after its container let it go aborts), in a
+# tree of their own: the containers' layout differs.
+debug="$build/debug-containers"
+cmake -S . -B "$debug" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEVPNMON_DEBUG_CONTAINERS=ON \
+  -DEVPNMON_BUILD_FRR=OFF -DEVPNMON_FUZZ=OFF
+cmake --build "$debug" -j "$(nproc)" --target fpmc-debug-containers
+ctest --test-dir "$debug" --output-on-failure --timeout 900 -L debug-containers
 # Serial: the lab tests each run a whole fabric on a 2-core machine.
 ctest --test-dir "$build" --output-on-failure --timeout 900 "$@"
