@@ -1630,7 +1630,9 @@ static void jw_kjson(struct mon_jw *w, const char *key, json_object *j)
  * series (an operator's, a script's). It is kept MON_IMPS_KEEP_MS after
  * the last show ended, read whole again when the journal no longer goes
  * back to it, and let go at once on a VNI event (a VNI's table is not
- * held past its VNI) or when the instance goes.
+ * held past its VNI) or when the instance goes. A show that begins with it
+ * first checks that its VNI tables are still those of the instance's VNIs
+ * (one not live comes and goes without a VNI event).
  *
  * An open-addressing table in one allocation, with each prefix's hash kept
  * in its slot: at 50,000 sessions, a bucket allocation per route and a
@@ -1649,11 +1651,17 @@ struct mon_imp {
 	vni_t *more; /* vni[MON_IMP_INLINE..n-1] when n > MON_IMP_INLINE */
 };
 
+/* A VNI table the imports table holds (locked), and its VNI. */
+struct mon_imp_table {
+	struct bgp_table *table;
+	vni_t vni;
+};
+
 struct mon_imps {
 	struct mon_imp *slot; /* NULL: not read */
 	uint32_t mask; /* slots - 1; a power of two, at most half full */
 	uint32_t count;
-	struct bgp_table **tables; /* ascending (by address) */
+	struct mon_imp_table *tables; /* ascending (by the table's address) */
 	unsigned int ntables;
 };
 
@@ -1794,7 +1802,8 @@ static void mon_imp_add_vni(struct hash_bucket *bucket, void *arg)
 	if (vpn->route_table) {
 		t->tables = XREALLOC(MTYPE_EVPN_MON_IMPORTS, t->tables,
 				     (t->ntables + 1) * sizeof(*t->tables));
-		t->tables[t->ntables++] = vpn->route_table;
+		t->tables[t->ntables].table = vpn->route_table;
+		t->tables[t->ntables++].vni = vpn->vni;
 		bgp_table_lock(vpn->route_table);
 	}
 	for (dest = evpn_mon_table_first(vpn->route_table); dest;
@@ -1811,8 +1820,8 @@ static void mon_imp_add_vni(struct hash_bucket *bucket, void *arg)
 
 static int mon_imp_table_cmp(const void *a, const void *b)
 {
-	uintptr_t x = (uintptr_t) * (struct bgp_table *const *)a;
-	uintptr_t y = (uintptr_t) * (struct bgp_table *const *)b;
+	uintptr_t x = (uintptr_t)((const struct mon_imp_table *)a)->table;
+	uintptr_t y = (uintptr_t)((const struct mon_imp_table *)b)->table;
 
 	return x < y ? -1 : x > y;
 }
@@ -1844,12 +1853,13 @@ static bool mon_imp_update(struct mon_imps *t, struct bgp *bgp, vni_t vni,
 {
 	struct bgpevpn *vpn = bgp_evpn_lookup_vni(bgp, vni);
 	struct bgp_table *table = vpn ? vpn->route_table : NULL;
+	struct mon_imp_table key = {.table = table};
 	struct bgp_dest *dest = NULL;
 	struct mon_imp *e;
 
 	if (table
 	    && (!t->ntables
-		|| !bsearch(&table, t->tables, t->ntables, sizeof(*t->tables),
+		|| !bsearch(&key, t->tables, t->ntables, sizeof(*t->tables),
 			    mon_imp_table_cmp)))
 		return false;
 	if (table)
@@ -1887,9 +1897,27 @@ static void mon_imp_destroy(struct mon_imps *t)
 	}
 	XFREE(MTYPE_EVPN_MON_IMPORTS, t->slot);
 	for (i = 0; i < t->ntables; i++)
-		bgp_table_unlock(t->tables[i]);
+		bgp_table_unlock(t->tables[i].table);
 	XFREE(MTYPE_EVPN_MON_IMPORTS, t->tables);
 	t->ntables = 0;
+}
+
+/* Are the VNI tables it holds still those of bgp's VNIs, all of them? A
+ * VNI that is not live is deleted without a VNI event, and one configured
+ * comes without one. */
+static bool mon_imp_vnis_current(const struct mon_imps *t, struct bgp *bgp)
+{
+	struct bgpevpn *vpn;
+	unsigned int i;
+
+	if (t->ntables != hashcount(bgp->vnihash))
+		return false;
+	for (i = 0; i < t->ntables; i++) {
+		vpn = bgp_evpn_lookup_vni(bgp, t->tables[i].vni);
+		if (!vpn || vpn->route_table != t->tables[i].table)
+			return false;
+	}
+	return true;
 }
 
 static const struct mon_imp *mon_imp_find(const struct mon_imps *t,
@@ -1922,12 +1950,14 @@ static struct {
 	struct bgp *bgp;     /* whose VNI tables it holds */
 	unsigned long gen;   /* the evpn_mon_feed_generation() it matches */
 	unsigned int users;  /* shows walking the routes */
-	struct thread *t_drop;
+	struct thread *t_keep; /* MON_IMPS_KEEP_MS after the last show */
+	struct thread *t_gone; /* a VNI event */
 } mon_imps_held;
 
 static void mon_imps_drop(void)
 {
-	THREAD_OFF(mon_imps_held.t_drop);
+	THREAD_OFF(mon_imps_held.t_keep);
+	THREAD_OFF(mon_imps_held.t_gone);
 	if (!mon_imps_held.t.slot)
 		return;
 	mon_imp_destroy(&mon_imps_held.t); /* sets slot to NULL */
@@ -1973,11 +2003,17 @@ static const struct mon_imps *mon_imps_get(struct bgp *bgp)
 }
 
 /* A show begins or ends its walk of the routes: the table is kept while
- * some show walks them, and MON_IMPS_KEEP_MS after the last one. */
-static void mon_imps_use(void)
+ * some show walks them, and MON_IMPS_KEEP_MS after the last one. A show
+ * begins with a table of bgp's VNIs, all of them (the others' changes go
+ * through the journal). */
+static void mon_imps_use(struct bgp *bgp)
 {
 	mon_imps_held.users++;
-	THREAD_OFF(mon_imps_held.t_drop);
+	THREAD_OFF(mon_imps_held.t_keep);
+	if (mon_imps_held.t.slot
+	    && (mon_imps_held.bgp != bgp
+		|| !mon_imp_vnis_current(&mon_imps_held.t, bgp)))
+		mon_imps_drop();
 }
 
 static void mon_imps_unuse(void)
@@ -1986,7 +2022,7 @@ static void mon_imps_unuse(void)
 	if (--mon_imps_held.users || !mon_imps_held.t.slot)
 		return;
 	thread_add_timer_msec(bm->master, mon_imps_drop_event, NULL,
-			      MON_IMPS_KEEP_MS, &mon_imps_held.t_drop);
+			      MON_IMPS_KEEP_MS, &mon_imps_held.t_keep);
 }
 
 /* "%pEA" without printfrr's format parsing: this runs twice per session
@@ -2580,7 +2616,7 @@ static void mon_show_start(struct mon_show *s, struct vty *vty, bool uj,
 	s->bgp = bgp_get_evpn();
 	if (s->bgp) {
 		bgp_lock(s->bgp);
-		mon_imps_use();
+		mon_imps_use(s->bgp);
 		s->imps_used = true;
 		s->rd_top = s->bgp->rib[AFI_L2VPN][SAFI_EVPN];
 		bgp_table_lock(s->rd_top);
@@ -2839,11 +2875,9 @@ void evpn_mon_vty_bgp_delete(struct bgp *bgp)
  * show in progress reads it again at its next slice. */
 void evpn_mon_vty_vni_event(void)
 {
-	if (!mon_imps_held.t.slot)
-		return;
-	THREAD_OFF(mon_imps_held.t_drop);
-	thread_add_event(bm->master, mon_imps_drop_event, NULL, 0,
-			 &mon_imps_held.t_drop);
+	if (mon_imps_held.t.slot)
+		thread_add_event(bm->master, mon_imps_drop_event, NULL, 0,
+				 &mon_imps_held.t_gone);
 }
 
 DEFPY(show_bgp_evpn_monitor_feed, show_bgp_evpn_monitor_feed_cmd,
