@@ -303,9 +303,14 @@ void evpn_mon_feed_kick(void);
 /* The held session of (vni, prefix), or NULL. */
 const struct mon_sess *evpn_mon_feed_lookup(vni_t vni,
 					    const struct prefix_evpn *p);
-/* Brings the lookup's memory toward the cache: the show asks for the
- * next session's decision while it writes the current one. */
-void evpn_mon_feed_prefetch(vni_t vni, const struct prefix_evpn *p);
+/* Bring the lookup's memory toward the cache, one dependent load at a
+ * time: the show asks for the next session's decision while it writes the
+ * current one. The first step returns the hash that the others take: its
+ * slot in the feed's table, then the bucket it points to (once the slot
+ * has come), then the session (once the bucket has). */
+uint32_t evpn_mon_feed_prefetch(vni_t vni, const struct prefix_evpn *p);
+void evpn_mon_feed_prefetch_bucket(uint32_t hash);
+void evpn_mon_feed_prefetch_session(uint32_t hash);
 /* How many (VNI, session) pairs the feed holds. */
 unsigned int evpn_mon_feed_count(void);
 

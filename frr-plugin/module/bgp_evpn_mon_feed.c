@@ -779,15 +779,40 @@ const struct mon_sess *evpn_mon_feed_lookup(vni_t vni,
 	return hash_lookup(feed.pub, &slot);
 }
 
-void evpn_mon_feed_prefetch(vni_t vni, const struct prefix_evpn *p)
+uint32_t evpn_mon_feed_prefetch(vni_t vni, const struct prefix_evpn *p)
 {
 	struct mon_pub slot;
+	uint32_t hash;
 
-	if (!feed.pub || !feed.pub->size)
-		return;
 	pub_slot_set(&slot, vni, p);
-	__builtin_prefetch(
-		&feed.pub->index[pub_hash(&slot) & (feed.pub->size - 1)]);
+	hash = pub_hash(&slot);
+	if (feed.pub && feed.pub->size)
+		__builtin_prefetch(&feed.pub->index[hash & (feed.pub->size - 1)]);
+	return hash;
+}
+
+/* The head of the hash's chain: nearly always the only one. */
+static struct hash_bucket *feed_pub_head(uint32_t hash)
+{
+	if (!feed.pub || !feed.pub->size)
+		return NULL;
+	return feed.pub->index[hash & (feed.pub->size - 1)];
+}
+
+void evpn_mon_feed_prefetch_bucket(uint32_t hash)
+{
+	struct hash_bucket *b = feed_pub_head(hash);
+
+	if (b)
+		__builtin_prefetch(b);
+}
+
+void evpn_mon_feed_prefetch_session(uint32_t hash)
+{
+	struct hash_bucket *b = feed_pub_head(hash);
+
+	if (b)
+		__builtin_prefetch(b->data);
 }
 
 unsigned int evpn_mon_feed_count(void)

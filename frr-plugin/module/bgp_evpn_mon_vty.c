@@ -1920,27 +1920,48 @@ static bool mon_imp_vnis_current(const struct mon_imps *t, struct bgp *bgp)
 	return true;
 }
 
-static const struct mon_imp *mon_imp_find(const struct mon_imps *t,
-					  const struct prefix_evpn *p)
-{
-	const struct mon_imp *e = mon_imp_slot(t, p, mon_imp_hash(p));
+/* A route's lookups ahead of the walk: each is a chain of dependent cache
+ * misses in tables of the show's size (its slot here, then the VNI table's
+ * node the slot points to; the feed's slot, bucket and session), and each
+ * step is asked for one route ahead, once the step before it has come
+ * (mon_show_routes). */
+struct mon_ahead {
+	bool set;
+	uint32_t imp_hash, pub_hash;
+};
 
-	return e->p ? e : NULL;
-}
-
-/* The lookups of a route's imports and decision each begin with a cache
- * miss in a table of the show's size; the walk asks for the next route's
- * while it writes the current one. */
-static void mon_imp_prefetch(const struct mon_imps *t,
-			     const struct prefix_evpn *p)
+static struct mon_ahead mon_imp_ahead(const struct mon_imps *t,
+				      const struct prefix_evpn *p)
 {
+	struct mon_ahead a = {.set = true, .imp_hash = mon_imp_hash(p)};
 	struct evpn_mon_key key;
 
-	__builtin_prefetch(&t->slot[mon_imp_hash(p) & t->mask]);
+	__builtin_prefetch(&t->slot[a.imp_hash & t->mask]);
 	/* its decision is looked up in the first importing VNI: nearly
 	 * always the session's own */
 	memcpy(&key, p->prefix.ext_addr.val, sizeof(key));
-	evpn_mon_feed_prefetch(key.vni, p);
+	a.pub_hash = evpn_mon_feed_prefetch(key.vni, p);
+	return a;
+}
+
+/* The second step: the slots have come. */
+static void mon_imp_ahead_more(const struct mon_imps *t,
+			       const struct mon_ahead *a)
+{
+	const struct mon_imp *e = &t->slot[a->imp_hash & t->mask];
+
+	if (e->p)
+		__builtin_prefetch(e->p);
+	evpn_mon_feed_prefetch_bucket(a->pub_hash);
+}
+
+static const struct mon_imp *mon_imp_find(const struct mon_imps *t,
+					  const struct prefix_evpn *p,
+					  uint32_t hash)
+{
+	const struct mon_imp *e = mon_imp_slot(t, p, hash);
+
+	return e->p ? e : NULL;
 }
 
 /* The table kept between shows. The feed's change journal is held with
@@ -2477,6 +2498,7 @@ struct mon_show {
 	struct bgp_dest *rd_dest;
 	struct bgp_table *rd_table;
 	struct bgp_dest *dest;
+	struct mon_ahead ahead; /* dest's lookups, asked for */
 	char rdbuf[RD_ADDRSTRLEN];
 
 	struct evpn_mon_host_walk hosts;
@@ -2550,6 +2572,7 @@ static void mon_show_enter_rd(struct mon_show *s)
 	bgp_table_lock(table);
 	s->rd_table = table;
 	s->dest = evpn_mon_table_first(table);
+	s->ahead.set = false;
 }
 
 /* The best path of every monitor route in the global EVPN table, in table
@@ -2571,13 +2594,19 @@ static bool mon_show_routes(struct mon_show *s)
 			const struct prefix_evpn *p =
 				(const struct prefix_evpn *)bgp_dest_get_prefix(
 					dest);
+			struct mon_ahead cur = s->ahead;
 
+			if (cur.set) /* its bucket has come: the session */
+				evpn_mon_feed_prefetch_session(cur.pub_hash);
+			else
+				cur = mon_imp_ahead(s->imps, p);
 			/* one ahead: the walk now holds next; dest stays in
 			 * place for this slice (it has paths) */
 			next = evpn_mon_table_next(dest);
 			s->dest = next;
+			s->ahead.set = false;
 			if (next)
-				mon_imp_prefetch(
+				s->ahead = mon_imp_ahead(
 					s->imps,
 					(const struct prefix_evpn *)
 						bgp_dest_get_prefix(next));
@@ -2587,8 +2616,11 @@ static bool mon_show_routes(struct mon_show *s)
 					break;
 			if (pi)
 				mon_show_route(&s->w, s->uj, s->bgp,
-					       mon_imp_find(s->imps, p), p,
-					       prd, s->rdbuf, pi);
+					       mon_imp_find(s->imps, p,
+							    cur.imp_hash),
+					       p, prd, s->rdbuf, pi);
+			if (next)
+				mon_imp_ahead_more(s->imps, &s->ahead);
 			if (mon_show_full(s))
 				return false;
 		}
