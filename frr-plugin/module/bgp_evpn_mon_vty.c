@@ -2600,8 +2600,11 @@ static bool mon_show_routes(struct mon_show *s)
 				evpn_mon_feed_prefetch_session(cur.pub_hash);
 			else
 				cur = mon_imp_ahead(s->imps, p);
-			/* one ahead: the walk now holds next; dest stays in
-			 * place for this slice (it has paths) */
+			/* one ahead: the walk now holds next. dest is held
+			 * until it is written: the walk's lock may be its last
+			 * (its routes withdrawn since the last slice), which
+			 * moving on lets go of */
+			bgp_dest_lock_node(dest);
 			next = evpn_mon_table_next(dest);
 			s->dest = next;
 			s->ahead.set = false;
@@ -2621,6 +2624,7 @@ static bool mon_show_routes(struct mon_show *s)
 					       p, prd, s->rdbuf, pi);
 			if (next)
 				mon_imp_ahead_more(s->imps, &s->ahead);
+			bgp_dest_unlock_node(dest);
 			if (mon_show_full(s))
 				return false;
 		}
