@@ -178,23 +178,14 @@ def send_back_under_a_stalled_show(leaf1, leaf2, back, held=lambda: None) -> lis
 
 @pytest.fixture(scope="module")
 def leaves():
-    # glibc fills what bgpd frees (and allocates) with a pattern: a show
-    # that reads a node bgpd freed between its slices reads garbage and
-    # fails, instead of what the memory happened to hold still
-    perturb = os.environ.get("MALLOC_PERTURB_")
-    os.environ["MALLOC_PERTURB_"] = "165"
-    try:
-        with two_leaves(PREFIX, conf) as out:
-            wait_for(lambda: configured_count(out[1]) == SESSIONS, timeout=120,
-                     what=f"leaf1 holds its {SESSIONS} sessions")
-            wait_for(lambda: len(out[2].sessions("remote")) == SESSIONS, timeout=180,
-                     what=f"leaf2 received the {SESSIONS} sessions")
-            yield out
-    finally:
-        if perturb is None:
-            os.environ.pop("MALLOC_PERTURB_", None)
-        else:
-            os.environ["MALLOC_PERTURB_"] = perturb
+    # bgpd runs with MALLOC_PERTURB_ (two_leaves): a show that reads a node
+    # bgpd freed between its slices reads garbage and fails
+    with two_leaves(PREFIX, conf) as out:
+        wait_for(lambda: configured_count(out[1]) == SESSIONS, timeout=120,
+                 what=f"leaf1 holds its {SESSIONS} sessions")
+        wait_for(lambda: len(out[2].sessions("remote")) == SESSIONS, timeout=180,
+                 what=f"leaf2 received the {SESSIONS} sessions")
+        yield out
 
 
 def test_a_stalled_reader_holds_one_slice_and_sees_later_removals(leaves):

@@ -29,6 +29,7 @@ FRR = Path(FRR_PREFIX)
 VNI = 100
 SERVER = 21
 SERVER_LINE = f"monitor server {SERVER} mac 00:00:00:00:00:21 ip 192.168.100.21"
+MALLOC_PERTURB = 165
 AF = ["configure terminal", "router bgp {asn}", "address-family l2vpn evpn"]
 
 
@@ -195,9 +196,13 @@ def two_leaves(prefix: str, bgpd: Callable[[int], str] = bgpd_conf,
             (d / "bgpd.conf").write_text(bgpd(i))
             sh(f"chown -R frr:frr {d}")
             common = f"-i {{pid}} -z {d}/zserv.api --vty_socket {d} -P 0"
-            sh(f"ip netns exec {ns} {FRR}/sbin/zebra -d -f {d}/zebra.conf "
+            # glibc fills what the daemons free (and allocate) with a
+            # pattern: a read of freed memory reads garbage and fails,
+            # instead of what the memory happened to hold still
+            run = f"ip netns exec {ns} env MALLOC_PERTURB_={MALLOC_PERTURB}"
+            sh(f"{run} {FRR}/sbin/zebra -d -f {d}/zebra.conf "
                + common.format(pid=d / "zebra.pid") + f" --log file:{d}/zebra.log")
-            sh(f"ip netns exec {ns} {FRR}/sbin/bgpd -d -M evpn_mon -f {d}/bgpd.conf "
+            sh(f"{run} {FRR}/sbin/bgpd -d -M evpn_mon -f {d}/bgpd.conf "
                + common.format(pid=d / "bgpd.pid") + f" --log file:{d}/bgpd.log")
             out[i] = Leaf(i, d)
         for leaf in out.values() if wait else ():
