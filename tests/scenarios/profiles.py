@@ -282,6 +282,15 @@ class Result:
     server_pcap: Path
     unmarked_at_server: list[str] = field(default_factory=list)
     counters: dict = field(default_factory=dict)     # entry_counters() right after the run
+    # what the kernel and the captures said they lost during the run: frames
+    # missing while these are 0 were lost where nothing counts (or by the
+    # product); while not, they may be the kernel's or tcpdump's
+    backlog_drops: int = 0                           # softnet input backlog, every namespace
+    capture_drops: dict = field(default_factory=dict)  # node -> tcpdump's "dropped by kernel"
+
+    def losses(self) -> str:
+        return (f"input backlog drops during the run {self.backlog_drops}, "
+                f"tcpdump's own drops {self.capture_drops}")
 
     def __repr__(self) -> str:
         return (f"<Result: {sum(len(s.frames) for s in self.sent)} frames sent, "
@@ -345,6 +354,7 @@ def traffic(lab, outdir: Path, tag: str, plan: list[tuple[str, list[bytes], floa
     spath = outdir / f"{tag}-{SERVER}.pcap"
     dpaths = {d: outdir / f"{tag}-{d}.pcap" for d in dsts}
     sent: list[Sent] = []
+    backlog_before = F.backlog_drops()
     with contextlib.ExitStack() as st:
         cs = st.enter_context(F.Capture(lab, SERVER, host_if(lab, SERVER), spath))
         # no "inbound" filter: libpcap's pkttype filter lost the first frame
@@ -384,10 +394,12 @@ def traffic(lab, outdir: Path, tag: str, plan: list[tuple[str, list[bytes], floa
         dpk = []
         for d, c in cds.items():
             dpk += [p for p in c.stop() if p.eth_src != F.HOSTS[d][0]]
+        capture_drops = {n: c.dropped for n, c in [(SERVER, cs), *cds.items()]}
     copies, cts, foreign, unmarked = _marked(spk, runs)
     at_dst, dts, _f, _u = _marked(dpk, runs)
     return Result(sent, dict(copies), dict(cts), dict(at_dst),
-                  {k: v[0] for k, v in dts.items()}, foreign, spath, unmarked, counters)
+                  {k: v[0] for k, v in dts.items()}, foreign, spath, unmarked, counters,
+                  F.backlog_drops() - backlog_before, capture_drops)
 
 
 def accounting(res: Result, expected: set[tuple[int, int]]) -> dict:
@@ -403,6 +415,7 @@ def accounting(res: Result, expected: set[tuple[int, int]]) -> dict:
         "foreign": res.foreign,
         "not_delivered": res.not_delivered(),
         "altered": res.altered(),
+        "losses": res.losses(),
     }
 
 
@@ -421,7 +434,8 @@ def accounting_str(a: dict, label=lambda k: str(k)) -> str:
             f"unexpected {len(a['unexpected'])} [{few(a['unexpected'])}], "
             f"duplicated {len(a['duplicated'])} [{few(a['duplicated'])}], "
             f"copies of other runs {len(a['foreign'])}, originals not delivered "
-            f"{len(a['not_delivered'])}, originals altered {len(a['altered'])}")
+            f"{len(a['not_delivered'])}, originals altered {len(a['altered'])}; "
+            f"{a['losses']}")
 
 
 # ---------------------------------------------------------------------------

@@ -80,7 +80,8 @@ def fresh(lab):
 def evidence(lab, res: P.Result) -> str:
     un = res.unmarked_at_server
     return (f"\n  SERV21 capture: {res.server_pcap}; {len(un)} frames without a marker there "
-            f"{un[:4]}\n  entries right after the run (kind, profile, counters): {res.counters}")
+            f"{un[:4]}\n  entries right after the run (kind, profile, counters): {res.counters}"
+            f"\n  {res.losses()}")
 
 
 # ---------------------------------------------------------------------------
@@ -334,7 +335,8 @@ def test_sample_one_in_100(fresh, outdir):
           f"(bound {lo:.0f}..{hi:.0f}), {len(res.at_dst)} originals delivered")
     bad = {k: v for k, v in res.copies.items() if any(c != res.frames[k] for c in v)}
     assert not res.not_delivered() and not res.altered(), (
-        f"originals: {len(res.not_delivered())} of {SAMPLE_FRAMES} not delivered, "
+        f"originals: {len(res.not_delivered())} of {SAMPLE_FRAMES} not delivered "
+        f"{res.not_delivered()[:8]} ({res.losses()}), "
         f"{len(res.altered())} altered")
     assert not res.duplicated() and not bad and not res.foreign, (
         f"copies: duplicated {res.duplicated()}, not equal to their original {list(bad)[:5]}, "
@@ -397,8 +399,8 @@ def test_police(fresh, outdir, unit, rate, burst, size):
     print(f"police {unit} {rate} burst {burst}: {n} copies of {len(frames)} frames of {size} "
           f"octets in {t:.3f} s, want {want:.0f} +- 10 %, {len(res.at_dst)} originals delivered")
     assert not res.not_delivered() and not res.altered(), (
-        f"originals: {len(res.not_delivered())} of {len(frames)} not delivered, "
-        f"{len(res.altered())} altered")
+        f"originals: {len(res.not_delivered())} of {len(frames)} not delivered "
+        f"{res.not_delivered()[:8]} ({res.losses()}), {len(res.altered())} altered")
     assert not res.duplicated() and not res.foreign, \
         f"copies: duplicated {res.duplicated()}, of other runs {res.foreign[:5]}"
     assert abs(n - want) <= 0.10 * want, (
@@ -472,7 +474,8 @@ def test_profile_changed_in_place_under_traffic(fresh, outdir):
               f"{changed.get('t1', 0) - sent.t_first:.3f} s")
     print(detail)
     assert not res.not_delivered() and not res.altered(), (
-        f"originals: {len(res.not_delivered())} not delivered, {len(res.altered())} altered")
+        f"originals: {len(res.not_delivered())} not delivered {res.not_delivered()[:8]} "
+        f"({res.losses()}), {len(res.altered())} altered")
     assert not res.duplicated() and not wrong and not res.foreign, (
         f"duplicated copies {list(res.duplicated().items())[:8]}, copies of neither cut "
         f"{wrong[:8]}, copies of other runs {res.foreign[:5]}; {detail}")
