@@ -178,8 +178,8 @@ def send_back_under_a_stalled_show(leaf1, leaf2, back, held=lambda: None) -> lis
 
 @pytest.fixture(scope="module")
 def leaves():
-    # bgpd runs with MALLOC_PERTURB_ (two_leaves): a show that reads a node
-    # bgpd freed between its slices reads garbage and fails
+    # bgpd fills freed memory (two_leaves, clabns.TEST_FRR_ENV): a show
+    # that reads a node bgpd freed between its slices reads garbage and fails
     with two_leaves(PREFIX, conf) as out:
         wait_for(lambda: configured_count(out[1]) == SESSIONS, timeout=120,
                  what=f"leaf1 holds its {SESSIONS} sessions")

@@ -23,13 +23,13 @@ from typing import Callable, Iterator, Sequence
 
 import pytest
 
+from clabns import TEST_FRR_ENV
 from conftest import FRR_PREFIX
 
 FRR = Path(FRR_PREFIX)
 VNI = 100
 SERVER = 21
 SERVER_LINE = f"monitor server {SERVER} mac 00:00:00:00:00:21 ip 192.168.100.21"
-MALLOC_PERTURB = 165
 AF = ["configure terminal", "router bgp {asn}", "address-family l2vpn evpn"]
 
 
@@ -196,10 +196,8 @@ def two_leaves(prefix: str, bgpd: Callable[[int], str] = bgpd_conf,
             (d / "bgpd.conf").write_text(bgpd(i))
             sh(f"chown -R frr:frr {d}")
             common = f"-i {{pid}} -z {d}/zserv.api --vty_socket {d} -P 0"
-            # glibc fills what the daemons free (and allocate) with a
-            # pattern: a read of freed memory reads garbage and fails,
-            # instead of what the memory happened to hold still
-            run = f"ip netns exec {ns} env MALLOC_PERTURB_={MALLOC_PERTURB}"
+            # freed memory filled with a pattern (clabns.TEST_FRR_ENV)
+            run = f"ip netns exec {ns} env " + " ".join(f"{k}={v}" for k, v in TEST_FRR_ENV.items())
             sh(f"{run} {FRR}/sbin/zebra -d -f {d}/zebra.conf "
                + common.format(pid=d / "zebra.pid") + f" --log file:{d}/zebra.log")
             sh(f"{run} {FRR}/sbin/bgpd -d -M evpn_mon -f {d}/bgpd.conf "

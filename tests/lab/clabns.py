@@ -60,6 +60,13 @@ log = logging.getLogger("clabns")
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_RUN_BASE = Path("/run/clabns")
+# What tests give the FRR daemons (Lab's frr_env): glibc fills what they
+# free (and allocate) with a pattern, so that a read of freed memory reads
+# garbage and fails instead of what the memory happened to hold still.
+# Without its per-thread cache: a chunk freed into it (up to 7 of each size
+# up to 1 KB) is not filled, and a node freed alone goes there, so that
+# MALLOC_PERTURB_ alone would leave it as it was.
+TEST_FRR_ENV = {"GLIBC_TUNABLES": "glibc.malloc.tcache_count=0:glibc.malloc.perturb=165"}
 DEFAULT_FRR_PREFIX = Path(os.environ.get("EVPNMON_FRR_PREFIX") or REPO_ROOT / "build" / "frr")
 DEFAULT_CONSUMER_CANDIDATES = (
     "build/fpm-consumer/evpnmon-fpm-consumer",
@@ -471,6 +478,11 @@ class Lab:
                    wrong: zebra parses bgpd's ``vni 100`` as an L3 VNI etc.
                    (see docs/lab.md).
     startup_timeout: bound for each daemon's vty socket to appear.
+    frr_env:       environment added to every FRR daemon's (after the binary
+                   set's own), e.g. TEST_FRR_ENV; kept in the run's state, so
+                   that a restarted daemon gets it too.  Its GLIBC_TUNABLES
+                   is appended to one a daemon's wrap sets (``env
+                   GLIBC_TUNABLES=...``), which would replace it otherwise.
     """
 
     _counter = 0
@@ -482,7 +494,8 @@ class Lab:
                  run_base: str | os.PathLike = DEFAULT_RUN_BASE,
                  consumer_bin: str | os.PathLike | None = None,
                  require_extras: bool = False, config_mode: str = "vtysh",
-                 startup_timeout: float = 15.0):
+                 startup_timeout: float = 15.0,
+                 frr_env: dict[str, str] | None = None):
         self.topology = load_topology(topology_path)
         if prefix is None:
             Lab._counter += 1
@@ -501,6 +514,7 @@ class Lab:
         self.require_extras = require_extras
         self.config_mode = config_mode
         self.startup_timeout = startup_timeout
+        self.frr_env = dict(frr_env or {})
         self.links: list[Link] = [Link(l.a, l.b, l.mtu) for l in self.topology.links]
         self.procs: dict[tuple[str, str], subprocess.Popen | int] = {}
         self.binaries: dict[str, FrrBinaries] = {}
@@ -592,6 +606,7 @@ class Lab:
             "daemon_args": {f"{n}/{d}": a for (n, d), a in self.daemon_args.items()},
             "extra_argv": {f"{n}/{d}": a for (n, d), a in self.extra_argv.items()},
             "skipped": self.skipped, "config_mode": self.config_mode,
+            "frr_env": self.frr_env,
             "started": time.time(),
         }
         tmp = self.run_dir / "state.json.tmp"
@@ -607,7 +622,8 @@ class Lab:
         except (OSError, ValueError) as e:
             raise LabError(f"no state for prefix {prefix!r} in {run_base}: {e}") from None
         lab = cls(st["topology"], prefix=prefix, run_base=run_base,
-                  config_mode=st.get("config_mode", "vtysh"))
+                  config_mode=st.get("config_mode", "vtysh"),
+                  frr_env=st.get("frr_env"))
         lab.created_netns = st.get("created_netns", [])
         lab.links = []
         for l in st.get("links", []):
@@ -808,11 +824,10 @@ class Lab:
         for f in stale:                     # so _wait_daemon sees the new ones
             with contextlib.suppress(FileNotFoundError):
                 f.unlink()
-        env = dict(os.environ)
-        env.update(self.binaries[node].env)
+        env = {**os.environ, **self.binaries[node].env, **self.frr_env}
         out = open(d / f"{daemon}.out", "ab")
         try:
-            proc = subprocess.Popen([*self._ns_prefix(node), *self.daemon_args[key]],
+            proc = subprocess.Popen([*self._ns_prefix(node), *self._daemon_argv(key)],
                                     stdin=subprocess.DEVNULL, stdout=out, stderr=out,
                                     start_new_session=True, env=env)
         finally:
@@ -822,6 +837,17 @@ class Lab:
         if wait:
             self._wait_daemon(node, daemon)
         return proc.pid
+
+    def _daemon_argv(self, key: tuple[str, str]) -> list[str]:
+        """The daemon's argv, frr_env's tunables added to its wrap's."""
+        argv = list(self.daemon_args[key])
+        tunables = self.frr_env.get("GLIBC_TUNABLES")
+        if tunables:
+            binary = next(i for i, w in enumerate(argv) if Path(w).name == key[1])
+            for i in range(binary):
+                if argv[i].startswith("GLIBC_TUNABLES="):
+                    argv[i] += ":" + tunables
+        return argv
 
     def _wait_daemon(self, node: str, daemon: str) -> None:
         d = self.node_dir(node)

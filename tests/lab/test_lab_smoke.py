@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from clabns import DEFAULT_FRR_PREFIX, FrrBinaries, Lab  # noqa: E402
+from clabns import DEFAULT_FRR_PREFIX, TEST_FRR_ENV, FrrBinaries, Lab  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 TOPO = REPO / "docker" / "clab" / "evpn-monitor.clab.yml"
@@ -65,6 +65,22 @@ PATCHED = FrrBinaries.from_prefix(DEFAULT_FRR_PREFIX)
 HUGETLB = "glibc.malloc.hugetlb=1"   # bgpd_wrap of the patched nodes' daemons files
 
 
+def daemon_tunables(pid: int) -> str | None:
+    """A process's GLIBC_TUNABLES as it was given: glibc, parsing it, ends
+    each tunable in place with a NUL (the ones after the first look like
+    entries of their own in /proc/PID/environ)."""
+    env = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    for i, e in enumerate(env):
+        if e.startswith(b"GLIBC_TUNABLES="):
+            tunables = [e.partition(b"=")[2]]
+            for t in env[i + 1:]:
+                if not t.startswith(b"glibc."):
+                    break
+                tunables.append(t)
+            return b":".join(tunables).decode()
+    return None
+
+
 def test_reference_fabric_stock_frr():
     """The issue's smoke test: every node on stock Debian FRR."""
     run_fabric(stock=True)
@@ -81,7 +97,7 @@ def test_reference_fabric_patched_frr():
 def run_fabric(stock):
     timings = {}
     t0 = time.monotonic()
-    lab = Lab(TOPO, force_stock=stock, stock_ok=stock)
+    lab = Lab(TOPO, force_stock=stock, stock_ok=stock, frr_env=TEST_FRR_ENV)
     prefix = lab.prefix
     with lab:
         timings["up"] = time.monotonic() - t0
@@ -94,13 +110,16 @@ def run_fabric(stock):
             assert ("evpn_mon" in bgpd) == (want == "patched"), bgpd
             assert "-A 127.0.0.1" in bgpd
             # the daemons file's bgpd_wrap (vtep105's file has none) reaches
-            # the running bgpd, as frrcommon.sh's "$all_wrap $bgpd_wrap bgpd"
-            pid = lab.procs[(n, "bgpd")]
-            pid = getattr(pid, "pid", pid)
-            assert os.readlink(f"/proc/{pid}/exe").endswith("/bgpd"), n
-            env = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-            wrapped = n != "vtep105" or os.environ.get("GLIBC_TUNABLES") == HUGETLB
-            assert (f"GLIBC_TUNABLES={HUGETLB}".encode() in env) == wrapped, (n, bgpd)
+            # the running bgpd, as frrcommon.sh's "$all_wrap $bgpd_wrap bgpd",
+            # and so do the tests' tunables (frr_env), after the wrap's
+            test_tunables = TEST_FRR_ENV["GLIBC_TUNABLES"]
+            for daemon, wrap in (("bgpd", HUGETLB if n != "vtep105" else None),
+                                 ("zebra", None)):
+                pid = lab.procs[(n, daemon)]
+                pid = getattr(pid, "pid", pid)
+                assert os.readlink(f"/proc/{pid}/exe").endswith(f"/{daemon}"), n
+                assert daemon_tunables(pid) == (f"{wrap}:{test_tunables}" if wrap
+                                                else test_tunables), (n, daemon, bgpd)
 
         lab.wait_for(lambda: all(lab.bgp_established(n) for n in lab.frr_nodes),
                      timeout=60, what="BGP Established on the spine and all leaves")

@@ -46,7 +46,7 @@ REPO = HERE.parents[1]
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(REPO / "tests" / "lab"))
 
-from clabns import Lab, LabTimeout, wait_quiet  # noqa: E402
+from clabns import TEST_FRR_ENV, Lab, LabTimeout, wait_quiet  # noqa: E402
 from pkgroot import MODULE_DIR, PkgRoot  # noqa: E402
 
 BUILD = Path(os.environ.get("EVPNMON_BUILD_DIR") or REPO / "build")
@@ -212,7 +212,7 @@ def test_fabric_from_installed_files(pkg, tmp_path):
     topo = _lab_files(pkg, tmp_path / "fabric")
     lab = Lab(topo, prefix=f"pk{os.getpid() % 10**8}", frr_prefix=prefix, stock_ok=False,
               consumer_bin=prefix / "sbin" / "fpm-consumer", require_extras=True,
-              run_base=RUN_BASE)
+              run_base=RUN_BASE, frr_env=TEST_FRR_ENV)
     with lab:
         TIMES["fabric: up"] = time.monotonic() - t0
         # the daemons and consumers are the installed ones, run in the root
@@ -228,6 +228,8 @@ def test_fabric_from_installed_files(pkg, tmp_path):
             mods = lab.vtysh(leaf, "show modules")
             assert "bgpd_evpn_mon" in mods and "dplane_fpm_nl" in mods, mods
             # the installed snippet's bgpd_wrap: glibc's heap on huge pages
+            # (first of the tunables: glibc ends each in place with a NUL,
+            # and the tests' come after it)
             env = Path(f"/proc/{running[f'{leaf}/bgpd']}/environ").read_bytes().split(b"\0")
             assert b"GLIBC_TUNABLES=glibc.malloc.hugetlb=1" in env, leaf
         lab.wait_for(lambda: all(lab.bgp_established(n) for n in lab.frr_nodes),
