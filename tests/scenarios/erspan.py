@@ -542,6 +542,10 @@ class Run:
     delivered: dict[tuple[int, int], list[bytes]]  # marked originals at their destinations
     server: dict[tuple[int, int], list[bytes]] = field(default_factory=dict)  # at SERV21
     server_pcap: Path | None = None
+    loss: F.Losses = field(default_factory=F.Losses)  # the kernel's and tcpdump's
+
+    def losses(self) -> str:
+        return str(self.loss)
 
     @property
     def frames(self) -> dict[tuple[int, int], bytes]:
@@ -571,6 +575,7 @@ def traffic(lab, outdir: Path, tag: str, plan: list[tuple[str, list[bytes], floa
     paths = {d: outdir / f"{tag}-{d}.pcap" for d in dsts}
     spath = outdir / f"{tag}-serv21.pcap"
     sent = []
+    backlog_before = F.backlog_drops()
     with contextlib.ExitStack() as st:
         caps = {d: st.enter_context(F.Capture(lab, d, P.host_if(lab, d), p, nano=True))
                 for d, p in paths.items()}
@@ -604,6 +609,7 @@ def traffic(lab, outdir: Path, tag: str, plan: list[tuple[str, list[bytes], floa
             cs.stop()
         for c in caps.values():
             c.stop()
+        loss = F.losses_since(backlog_before, {**caps, **({"serv21": cs} if cs else {})})
         pk = {d: read_pcap_ns(p) for d, p in paths.items()}
     runs = {P.find_mark(f)[0] for s in sent for f in s.frames.values()}
     delivered: dict = defaultdict(list)
@@ -626,7 +632,8 @@ def traffic(lab, outdir: Path, tag: str, plan: list[tuple[str, list[bytes], floa
             k = P.find_mark(p.frame)
             if k:
                 srv[k].append(p.frame)
-    return Run(sent, pk[host], src_ts, dict(delivered), dict(srv), spath if server else None)
+    return Run(sent, pk[host], src_ts, dict(delivered), dict(srv), spath if server else None,
+               loss)
 
 
 # ---------------------------------------------------------------------------
@@ -760,6 +767,7 @@ class Verdict:
     altered: list
     unmarked: list
     ts_offsets_us: list = field(default_factory=list)   # copy timestamp - host port capture
+    losses: list = field(default_factory=list)          # each run's F.Losses
 
     @property
     def ok(self) -> bool:
@@ -777,6 +785,9 @@ class Verdict:
              f"{len(self.duplicated)} [{few(self.duplicated)}], originals not delivered "
              f"{len(self.not_delivered)}, altered {len(self.altered)}; "
              f"{len(self.unmarked)} unmarked copies")
+        if self.missing or self.not_delivered:
+            s += f"; originals not delivered {few(self.not_delivered)}; the runs' " \
+                 f"{'; '.join(map(str, self.losses))}"
         if self.ts_offsets_us:
             o = sorted(self.ts_offsets_us)
             s += (f"; ERSPAN III timestamp - capture at the sender's port: min {o[0]:+.1f} us, "
@@ -838,7 +849,7 @@ def verdict(copies: list[Copy], expect: dict[tuple[int, tuple[int, int]], Expect
     return Verdict(len(expect), len(copies), sum(len(v) for v in got.values()),
                    sorted(k for k in expect if k not in got), unexpected,
                    {k: len(v) for k, v in got.items() if len(v) > 1}, wrong, generic, seq,
-                   nd, alt, unmarked, offs)
+                   nd, alt, unmarked, offs, [r.loss for r in runs])
 
 
 def ifindexes(lab) -> dict[tuple[str, str], int]:

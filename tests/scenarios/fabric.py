@@ -624,6 +624,26 @@ def backlog_drops() -> int:
         return sum(int(line.split()[1], 16) for line in f if line.strip())
 
 
+@dataclass
+class Losses:
+    """What the kernel and the captures said they lost during a run: frames
+    missing while these are 0 were lost where nothing counts (or by the
+    product); while not, they may be the kernel's or tcpdump's."""
+    backlog_drops: int = 0                              # input backlog, every namespace
+    capture_drops: dict = field(default_factory=dict)   # node -> tcpdump's own drops
+
+    def __str__(self) -> str:
+        return (f"input backlog drops during the run {self.backlog_drops}, "
+                f"tcpdump's own drops {self.capture_drops}")
+
+
+def losses_since(backlog_before: int, captures: dict[str, "Capture"]) -> Losses:
+    """Losses of a run that began when backlog_drops() was backlog_before,
+    with the given (stopped) captures, by node."""
+    return Losses(backlog_drops() - backlog_before,
+                  {n: c.dropped for n, c in captures.items()})
+
+
 def tshark_summary(pcap: Path, limit: int = 12) -> str:
     """A short summary of what SERV21 received (conversations + first frames)."""
     if not shutil_which("tshark"):

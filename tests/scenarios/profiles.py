@@ -282,15 +282,10 @@ class Result:
     server_pcap: Path
     unmarked_at_server: list[str] = field(default_factory=list)
     counters: dict = field(default_factory=dict)     # entry_counters() right after the run
-    # what the kernel and the captures said they lost during the run: frames
-    # missing while these are 0 were lost where nothing counts (or by the
-    # product); while not, they may be the kernel's or tcpdump's
-    backlog_drops: int = 0                           # softnet input backlog, every namespace
-    capture_drops: dict = field(default_factory=dict)  # node -> tcpdump's "dropped by kernel"
+    loss: F.Losses = field(default_factory=F.Losses)  # the kernel's and tcpdump's
 
     def losses(self) -> str:
-        return (f"input backlog drops during the run {self.backlog_drops}, "
-                f"tcpdump's own drops {self.capture_drops}")
+        return str(self.loss)
 
     def __repr__(self) -> str:
         return (f"<Result: {sum(len(s.frames) for s in self.sent)} frames sent, "
@@ -394,12 +389,11 @@ def traffic(lab, outdir: Path, tag: str, plan: list[tuple[str, list[bytes], floa
         dpk = []
         for d, c in cds.items():
             dpk += [p for p in c.stop() if p.eth_src != F.HOSTS[d][0]]
-        capture_drops = {n: c.dropped for n, c in [(SERVER, cs), *cds.items()]}
+        loss = F.losses_since(backlog_before, {SERVER: cs, **cds})
     copies, cts, foreign, unmarked = _marked(spk, runs)
     at_dst, dts, _f, _u = _marked(dpk, runs)
     return Result(sent, dict(copies), dict(cts), dict(at_dst),
-                  {k: v[0] for k, v in dts.items()}, foreign, spath, unmarked, counters,
-                  F.backlog_drops() - backlog_before, capture_drops)
+                  {k: v[0] for k, v in dts.items()}, foreign, spath, unmarked, counters, loss)
 
 
 def accounting(res: Result, expected: set[tuple[int, int]]) -> dict:

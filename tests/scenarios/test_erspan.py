@@ -387,7 +387,8 @@ def test_unreachable_collector(fresh, outdir):
             (f"copies left a VTEP without a route to the collector: {len(copies)} at the "
              f"collector, GRE on the underlay {leaked}")
         assert not r.not_delivered() and not r.altered(), \
-            f"originals: {len(r.not_delivered())} not delivered, {len(r.altered())} altered"
+            (f"originals: {len(r.not_delivered())} not delivered {r.not_delivered()[:8]} "
+             f"({r.losses()}), {len(r.altered())} altered")
         assert got == want and want["vtep101"] - before["vtep101"] >= n_tx and \
             want["vtep102"] - before["vtep102"] >= n_rx, \
             (f"no-route counters {got}, want {want} (before: {before}; {n_tx} + {n_rx} marked "

@@ -271,7 +271,7 @@ def test_policy_change_under_traffic(lab, outdir, variant):
     detail = (f"change entered {t0 - b.sent.t_first:.2f} s into the traffic, configured on the "
               f"three receivers after {when['cfg'] - t0:.2f} s, in force where the probes enter "
               f"after {t1 - t0:.2f} s\n  " + "\n  ".join(x.summary() for x in (a, b, c)) +
-              f"\n  SERV21: {res.server_pcap}")
+              f"\n  SERV21: {res.server_pcap}; {res.losses()}")
     print(detail)
     assert t1 < min(x.sent.t_last for x in (a, b, c)) - 1.0, \
         f"test invalid: the change took effect too late in the traffic: {detail}"
@@ -368,7 +368,7 @@ def test_limits_keep_the_oldest(lab, outdir, kind):
         assert "t" in refused and refused["t"] < min(fc[h].sent.t_last for h in ("vm210", "vm220")), \
             "test invalid: the newer sessions were refused only after the traffic"
         rows = {n: T.bgp_rows(lab, n, "vm230") for n in T.RECEIVERS}
-        detail = "\n  ".join(x.summary() for x in fc.values())
+        detail = "\n  ".join([x.summary() for x in fc.values()] + [res.losses()])
         print(detail)
         assert not res.foreign, f"copies of other runs {res.foreign[:5]}"
         for h in ("vm210", "vm220"):
@@ -401,7 +401,7 @@ def test_limits_keep_the_oldest(lab, outdir, kind):
         fc = T.per_flow(res, flows)
         for h, x in fc.items():
             assert not x.not_delivered and not x.missing(range(x.n)) and \
-                not x.duplicated(), f"limit raised: {x.summary()}"
+                not x.duplicated(), f"limit raised: {x.summary()}; {res.losses()}"
 
         # a withdrawal frees room for the next waiting session
         T.bgp(lab, T.ORIGIN, [f"no {lines['vm210']}"])

@@ -241,6 +241,7 @@ def run_flows(lab, outdir: Path, tag: str, flows: list[Flow], during=None,
     spath, dpath = outdir / f"{tag}-{SERVER}.pcap", outdir / f"{tag}-{SINK}.pcap"
     sent: list[P.Sent | None] = [None] * len(flows)
     errors: list[BaseException] = []
+    backlog_before = F.backlog_drops()
     with contextlib.ExitStack() as st:
         cs = st.enter_context(F.Capture(lab, SERVER, P.host_if(lab, SERVER), spath))
         cd = st.enter_context(F.Capture(lab, SINK, P.host_if(lab, SINK), dpath))
@@ -277,10 +278,11 @@ def run_flows(lab, outdir: Path, tag: str, flows: list[Flow], during=None,
         F.wait_quiet(spath, 0.5, 10)
         spk = cs.stop()
         dpk = [p for p in cd.stop() if p.eth_src != F.HOSTS[SINK][0]]
+        loss = F.losses_since(backlog_before, {SERVER: cs, SINK: cd})
     copies, cts, foreign, unmarked = P._marked(spk, runs)
     at_dst, dts, _f, _u = P._marked(dpk, runs)
     return P.Result([s for s in sent if s], dict(copies), dict(cts), dict(at_dst),
-                    {k: v[0] for k, v in dts.items()}, foreign, spath, unmarked, {})
+                    {k: v[0] for k, v in dts.items()}, foreign, spath, unmarked, {}, loss)
 
 
 @dataclass
