@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import shlex
 import signal
 import subprocess
 import tempfile
@@ -197,7 +198,8 @@ def two_leaves(prefix: str, bgpd: Callable[[int], str] = bgpd_conf,
             sh(f"chown -R frr:frr {d}")
             common = f"-i {{pid}} -z {d}/zserv.api --vty_socket {d} -P 0"
             # freed memory filled with a pattern (clabns.TEST_FRR_ENV)
-            run = f"ip netns exec {ns} env " + " ".join(f"{k}={v}" for k, v in TEST_FRR_ENV.items())
+            run = f"ip netns exec {ns} env " + " ".join(shlex.quote(f"{k}={v}")
+                                                        for k, v in TEST_FRR_ENV.items())
             sh(f"{run} {FRR}/sbin/zebra -d -f {d}/zebra.conf "
                + common.format(pid=d / "zebra.pid") + f" --log file:{d}/zebra.log")
             sh(f"{run} {FRR}/sbin/bgpd -d -M evpn_mon -f {d}/bgpd.conf "

@@ -67,6 +67,22 @@ DEFAULT_RUN_BASE = Path("/run/clabns")
 # up to 1 KB) is not filled, and a node freed alone goes there, so that
 # MALLOC_PERTURB_ alone would leave it as it was.
 TEST_FRR_ENV = {"GLIBC_TUNABLES": "glibc.malloc.tcache_count=0:glibc.malloc.perturb=165"}
+
+
+def process_tunables(pid: int) -> str | None:
+    """A process's GLIBC_TUNABLES as it was given. glibc (2.36), parsing
+    it, may end each tunable in place with a NUL, so that the ones after
+    the first look like entries of their own in /proc/PID/environ."""
+    env = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    for i, e in enumerate(env):
+        if e.startswith(b"GLIBC_TUNABLES="):
+            tunables = [e.partition(b"=")[2]]
+            for t in env[i + 1:]:
+                if not t.startswith(b"glibc.") or b"=" not in t:
+                    break
+                tunables.append(t)
+            return b":".join(tunables).decode()
+    return None
 DEFAULT_FRR_PREFIX = Path(os.environ.get("EVPNMON_FRR_PREFIX") or REPO_ROOT / "build" / "frr")
 DEFAULT_CONSUMER_CANDIDATES = (
     "build/fpm-consumer/evpnmon-fpm-consumer",
@@ -302,6 +318,14 @@ class DaemonsFile:
         return [*self.wraps.get("all", []), *self.wraps.get(daemon, [])]
 
 
+def _with_tunables(env: dict[str, str], extra: dict[str, str]) -> dict[str, str]:
+    """extra over env, but for GLIBC_TUNABLES: a list, extra's appended."""
+    out = dict(extra)
+    if env.get("GLIBC_TUNABLES") and "GLIBC_TUNABLES" in extra:
+        out["GLIBC_TUNABLES"] = env["GLIBC_TUNABLES"] + ":" + extra["GLIBC_TUNABLES"]
+    return out
+
+
 def parse_daemons(path: Path) -> DaemonsFile:
     """Parse Debian's /etc/frr/daemons format (shell variable assignments)."""
     enabled: dict[str, bool] = {}
@@ -481,8 +505,9 @@ class Lab:
     frr_env:       environment added to every FRR daemon's (after the binary
                    set's own), e.g. TEST_FRR_ENV; kept in the run's state, so
                    that a restarted daemon gets it too.  Its GLIBC_TUNABLES
-                   is appended to one a daemon's wrap sets (``env
-                   GLIBC_TUNABLES=...``), which would replace it otherwise.
+                   is appended to one already in the environment and to one
+                   a daemon's wrap sets (``env GLIBC_TUNABLES=...``), which
+                   would replace it otherwise.
     """
 
     _counter = 0
@@ -824,7 +849,8 @@ class Lab:
         for f in stale:                     # so _wait_daemon sees the new ones
             with contextlib.suppress(FileNotFoundError):
                 f.unlink()
-        env = {**os.environ, **self.binaries[node].env, **self.frr_env}
+        env = {**os.environ, **self.binaries[node].env}
+        env.update(_with_tunables(env, self.frr_env))
         out = open(d / f"{daemon}.out", "ab")
         try:
             proc = subprocess.Popen([*self._ns_prefix(node), *self._daemon_argv(key)],
@@ -843,8 +869,10 @@ class Lab:
         argv = list(self.daemon_args[key])
         tunables = self.frr_env.get("GLIBC_TUNABLES")
         if tunables:
-            binary = next(i for i, w in enumerate(argv) if Path(w).name == key[1])
-            for i in range(binary):
+            binary = str(self.binaries[key[0]].daemon(key[1]))
+            if binary not in argv:
+                raise LabError(f"{key[0]}/{key[1]}: {binary} not in its argv {argv}")
+            for i in range(argv.index(binary)):
                 if argv[i].startswith("GLIBC_TUNABLES="):
                     argv[i] += ":" + tunables
         return argv
@@ -1347,6 +1375,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--image-map", action="append", default=[], metavar="PATTERN=TARGET",
                    help="map image (fnmatch) to stock|patched|<prefix>; repeatable")
     p.add_argument("--consumer-bin", help="fpm-consumer binary (EVPNMON_CONSUMER=1 nodes)")
+    p.add_argument("--frr-env", action="append", default=[], metavar="NAME=VALUE",
+                   help="environment of every FRR daemon (repeatable; Lab's frr_env)")
     p.add_argument("--config-mode", choices=("vtysh", "file"), default="vtysh",
                    help="how frr.conf reaches the daemons (see docs/lab.md)")
     p.add_argument("--wait-bgp", type=float, default=0,
@@ -1380,7 +1410,8 @@ def main(argv: list[str] | None = None) -> int:
             imap.append((pat, tgt))
         lab = Lab(a.topology, prefix=a.prefix, frr_prefix=a.frr_prefix,
                   stock_ok=not a.no_stock_fallback, force_stock=a.stock, image_map=imap,
-                  run_base=run_base, consumer_bin=a.consumer_bin, config_mode=a.config_mode)
+                  run_base=run_base, consumer_bin=a.consumer_bin, config_mode=a.config_mode,
+                  frr_env=dict(e.split("=", 1) for e in a.frr_env))
         lab._install_signal_handlers()   # Ctrl-C during bring-up still cleans up
         lab.up()
         try:

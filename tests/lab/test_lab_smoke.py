@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from clabns import DEFAULT_FRR_PREFIX, TEST_FRR_ENV, FrrBinaries, Lab  # noqa: E402
+from clabns import DEFAULT_FRR_PREFIX, TEST_FRR_ENV, FrrBinaries, Lab, process_tunables  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 TOPO = REPO / "docker" / "clab" / "evpn-monitor.clab.yml"
@@ -65,22 +65,6 @@ PATCHED = FrrBinaries.from_prefix(DEFAULT_FRR_PREFIX)
 HUGETLB = "glibc.malloc.hugetlb=1"   # bgpd_wrap of the patched nodes' daemons files
 
 
-def daemon_tunables(pid: int) -> str | None:
-    """A process's GLIBC_TUNABLES as it was given: glibc, parsing it, ends
-    each tunable in place with a NUL (the ones after the first look like
-    entries of their own in /proc/PID/environ)."""
-    env = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-    for i, e in enumerate(env):
-        if e.startswith(b"GLIBC_TUNABLES="):
-            tunables = [e.partition(b"=")[2]]
-            for t in env[i + 1:]:
-                if not t.startswith(b"glibc."):
-                    break
-                tunables.append(t)
-            return b":".join(tunables).decode()
-    return None
-
-
 def test_reference_fabric_stock_frr():
     """The issue's smoke test: every node on stock Debian FRR."""
     run_fabric(stock=True)
@@ -118,7 +102,7 @@ def run_fabric(stock):
                 pid = lab.procs[(n, daemon)]
                 pid = getattr(pid, "pid", pid)
                 assert os.readlink(f"/proc/{pid}/exe").endswith(f"/{daemon}"), n
-                assert daemon_tunables(pid) == (f"{wrap}:{test_tunables}" if wrap
+                assert process_tunables(pid) == (f"{wrap}:{test_tunables}" if wrap
                                                 else test_tunables), (n, daemon, bgpd)
 
         lab.wait_for(lambda: all(lab.bgp_established(n) for n in lab.frr_nodes),
@@ -213,7 +197,7 @@ def running(pid: int) -> bool:
 
 def test_cleanup_on_exception():
     """An exception inside the with block still tears everything down."""
-    lab = Lab(TOPO, force_stock=True)
+    lab = Lab(TOPO, force_stock=True, frr_env=TEST_FRR_ENV)
     with pytest.raises(RuntimeError, match="boom"):
         with lab:
             pids = [p.pid for p in lab.procs.values()]
@@ -228,7 +212,7 @@ def test_cleanup_on_exception():
 
 def test_move_link_mac_mobility():
     """move_link: vm210 from vtep101 to vtep102, EVPN follows (MAC mobility)."""
-    with Lab(TOPO, force_stock=True) as lab:
+    with Lab(TOPO, force_stock=True, frr_env=TEST_FRR_ENV) as lab:
         lab.wait_for(lambda: all(lab.bgp_established(n) for n in lab.frr_nodes),
                      timeout=60, what="BGP Established")
         lab.wait_for(lambda: lab.ping("vm210", "192.168.100.21"), timeout=20,
@@ -275,7 +259,8 @@ def test_cli_up_status_down():
     prefix = f"emc{os.getpid()}"
     try:
         cp = subprocess.run(cli + ["up", str(TOPO), "--stock", "--prefix", prefix,
-                                   "--wait-bgp", "60"],
+                                   "--wait-bgp", "60"]
+                            + [w for k, v in TEST_FRR_ENV.items() for w in ("--frr-env", f"{k}={v}")],
                             capture_output=True, text=True, timeout=120)
         assert cp.returncode == 0, cp.stderr
         assert cp.stdout.split() == [prefix]

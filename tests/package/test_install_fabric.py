@@ -46,7 +46,7 @@ REPO = HERE.parents[1]
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(REPO / "tests" / "lab"))
 
-from clabns import TEST_FRR_ENV, Lab, LabTimeout, wait_quiet  # noqa: E402
+from clabns import TEST_FRR_ENV, Lab, LabTimeout, process_tunables, wait_quiet  # noqa: E402
 from pkgroot import MODULE_DIR, PkgRoot  # noqa: E402
 
 BUILD = Path(os.environ.get("EVPNMON_BUILD_DIR") or REPO / "build")
@@ -228,10 +228,9 @@ def test_fabric_from_installed_files(pkg, tmp_path):
             mods = lab.vtysh(leaf, "show modules")
             assert "bgpd_evpn_mon" in mods and "dplane_fpm_nl" in mods, mods
             # the installed snippet's bgpd_wrap: glibc's heap on huge pages
-            # (first of the tunables: glibc ends each in place with a NUL,
-            # and the tests' come after it)
-            env = Path(f"/proc/{running[f'{leaf}/bgpd']}/environ").read_bytes().split(b"\0")
-            assert b"GLIBC_TUNABLES=glibc.malloc.hugetlb=1" in env, leaf
+            # (the tests' tunables after it)
+            assert process_tunables(running[f"{leaf}/bgpd"]) == \
+                f"glibc.malloc.hugetlb=1:{TEST_FRR_ENV['GLIBC_TUNABLES']}", leaf
         lab.wait_for(lambda: all(lab.bgp_established(n) for n in lab.frr_nodes),
                      timeout=60, what="iBGP leaf1-leaf2 established")
 
