@@ -278,7 +278,7 @@ def test_erspan_several_vteps_and_host_move(fresh, outdir, erspan_input):
     assert c.returncode == 0, f"collector exit status {c.returncode} after SIGTERM"
 
     # the copies themselves are right (so "no loss" below means something)
-    v = E.verdict(raw, exp, [coll], E.hw_ids(lab), ifx, [r1, r2])
+    v = E.verdict(raw, exp, [coll], E.hw_ids(lab), ifx, [r1, r2], capture=cc)
     assert v.ok, f"the fabric's copies (oracle at the collector): {v}"
     srcs = {x.src for x in raw}
     assert srcs == {F.VTEP_IP[n] for n in F.LEAVES}, f"copies from {srcs}: want 4 VTEPs"
@@ -474,7 +474,7 @@ def test_erspan_type_ii_receive_times(fresh, outdir):
                         and C.u(s.get("copies")) >= len(raw) and s, 10, "SessionStats")
     assert c.returncode == 0
     v = E.verdict(raw, E.expect_for(lab, r, coll.span), [coll], E.hw_ids(lab),
-                  E.ifindexes(lab), [r])
+                  E.ifindexes(lab), [r], capture=cc)
     assert v.ok, f"the fabric's type II copies: {v}"
     files, probs = C.check_files(C.session_files(cdir, "span-78"))
     assert files and not probs, f"files: {probs}"

@@ -504,6 +504,11 @@ class CollectorCapture:
         for p in self.paths.values():
             F.wait_quiet(p, quiet, timeout)
 
+    @property
+    def dropped(self) -> dict:
+        """tcpdump's own drops per interface (None until stopped)."""
+        return {i: c.dropped for i, c in self.caps.items()}
+
     def stop(self) -> list[Copy]:
         if self.copies is None:
             for c in self.caps.values():
@@ -767,7 +772,7 @@ class Verdict:
     altered: list
     unmarked: list
     ts_offsets_us: list = field(default_factory=list)   # copy timestamp - host port capture
-    losses: list = field(default_factory=list)          # each run's F.Losses
+    losses: list = field(default_factory=list)          # what the captures and kernel lost
 
     @property
     def ok(self) -> bool:
@@ -785,9 +790,10 @@ class Verdict:
              f"{len(self.duplicated)} [{few(self.duplicated)}], originals not delivered "
              f"{len(self.not_delivered)}, altered {len(self.altered)}; "
              f"{len(self.unmarked)} unmarked copies")
-        if self.missing or self.not_delivered:
-            s += f"; originals not delivered {few(self.not_delivered)}; the runs' " \
-                 f"{'; '.join(map(str, self.losses))}"
+        if self.not_delivered:
+            s += f"; originals not delivered: {few(self.not_delivered)}"
+        if (self.missing or self.not_delivered) and self.losses:
+            s += f"; {'; '.join(self.losses)}"
         if self.ts_offsets_us:
             o = sorted(self.ts_offsets_us)
             s += (f"; ERSPAN III timestamp - capture at the sender's port: min {o[0]:+.1f} us, "
@@ -805,11 +811,14 @@ class Verdict:
 
 def verdict(copies: list[Copy], expect: dict[tuple[int, tuple[int, int]], Expect],
             colls: list[Collector], hw: dict[str, int], ifindex_of: dict,
-            runs: list[Run] = (), spans_checked_for_sequence=None) -> Verdict:
+            runs: list[Run] = (), spans_checked_for_sequence=None,
+            capture: CollectorCapture | None = None) -> Verdict:
     """Exactly one copy per (span, marker) expected, each right field by
     field; every copy of these collectors right in the fields that do not
     depend on the original; sequence numbers contiguous per (VTEP, span);
-    every original delivered unchanged. An empty capture never passes."""
+    every original delivered unchanged. An empty capture never passes.
+    capture (stopped): the collector's, whose own drops the verdict says
+    with the runs' losses when copies or originals are missing."""
     by_span = {c.span: c for c in colls}
     mine = [c for c in copies if c.span in by_span]
     got: dict = defaultdict(list)
@@ -849,7 +858,9 @@ def verdict(copies: list[Copy], expect: dict[tuple[int, tuple[int, int]], Expect
     return Verdict(len(expect), len(copies), sum(len(v) for v in got.values()),
                    sorted(k for k in expect if k not in got), unexpected,
                    {k: len(v) for k, v in got.items() if len(v) > 1}, wrong, generic, seq,
-                   nd, alt, unmarked, offs, [r.loss for r in runs])
+                   nd, alt, unmarked, offs,
+                   [f"run {i + 1}: {r.loss}" for i, r in enumerate(runs)]
+                   + ([f"the collector's tcpdump drops {capture.dropped}"] if capture else []))
 
 
 def ifindexes(lab) -> dict[tuple[str, str], int]:

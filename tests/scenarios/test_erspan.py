@@ -107,8 +107,8 @@ def hw(lab):
     return E.hw_ids(lab)
 
 
-def check(lab, copies, expect, colls, runs) -> E.Verdict:
-    v = E.verdict(copies, expect, colls, hw(lab), E.ifindexes(lab), runs)
+def check(lab, copies, expect, colls, runs, cc: E.CollectorCapture) -> E.Verdict:
+    v = E.verdict(copies, expect, colls, hw(lab), E.ifindexes(lab), runs, capture=cc)
     print(f"\n  {v}\n  sequence ranges {E.seq_ranges(copies)}")
     return v
 
@@ -155,7 +155,7 @@ def test_every_field(fresh, outdir, case):
             r = E.traffic(lab, outdir, f"fields-{case}",
                           [(PEER, to_host, 500), (HOST, from_host, 500)])
             cc.wait_quiet()
-    v = check(lab, cc.stop(), E.expect_for(lab, r, coll.span), [coll], [r])
+    v = check(lab, cc.stop(), E.expect_for(lab, r, coll.span), [coll], [r], cc)
     assert v.ok, f"{case} ({coll.line()}): {v}"
 
 
@@ -189,7 +189,7 @@ def test_truncation_and_filter(fresh, outdir):
                           [(PEER, to_host, 500), (HOST, from_host, 500)])
             cc.wait_quiet()
     expect = E.expect_for(lab, r, coll.span, trunc=128, select=lambda k, f: k in want)
-    v = check(lab, cc.stop(), expect, [coll], [r])
+    v = check(lab, cc.stop(), expect, [coll], [r], cc)
     assert v.ok, f"rocev2-cnp + truncate 128: {v}"
 
 
@@ -216,7 +216,7 @@ def test_sessions_have_their_own_sequence_spaces(fresh, outdir):
     copies = cc.stop()
     expect = E.expect_for(lab, r, c71.span, host=HOST)
     expect.update(E.expect_for(lab, r, c72.span, host=PEER))
-    v = check(lab, copies, expect, [c71, c72], [r])
+    v = check(lab, copies, expect, [c71, c72], [r], cc)
     ranges = E.seq_ranges([c for c in copies if c.span in (71, 72)])
     assert v.ok, f"two sessions: {v}\n    sequence ranges: {ranges}"
     both = {(F.VTEP_IP[n], s) for n in ("vtep101", "vtep102") for s in (71, 72)}
@@ -259,7 +259,7 @@ def test_host_move(fresh, outdir):
     finally:
         if moved:
             F.move_host(lab, HOST, "vtep102", "vtep101")
-    v = E.verdict(copies, exp, [coll], hw(lab), ifx, [r1, r2])
+    v = E.verdict(copies, exp, [coll], hw(lab), ifx, [r1, r2], capture=cc)
     ranges = E.seq_ranges([c for c in copies if c.span == coll.span])
     assert v.ok, f"host move: {v}\n    sequence ranges: {ranges}"
     assert {e.vtep for k, e in exp.items() if k[1][1] >= 100} == {"vtep102", "vtep103"}
@@ -305,7 +305,7 @@ def test_collector_route_change(fresh, outdir):
                 if E.route_dev(lab, E.DIRECT_LEAF) == E.DIRECT_LEAF_IF:
                     lab.configure(E.DIRECT_LEAF, [f"no {static}"])
             cc.wait_quiet()
-    v = check(lab, cc.stop(), exp, [coll], runs)
+    v = check(lab, cc.stop(), exp, [coll], runs, cc)
     assert v.ok, f"route change: {v}"
     assert any(e.iface == E.VIA_DIRECT for e in exp.values())
 
@@ -403,7 +403,7 @@ def test_unreachable_collector(fresh, outdir):
             r2 = E.traffic(lab, outdir, "unreach-back", [
                 (HOST, [P.udp_frame(HOST, PEER, run, i, size=200) for i in range(20)], 500)])
             cc.wait_quiet()
-        v = check(lab, cc.stop(), E.expect_for(lab, r2, coll.span), [coll], [r2])
+        v = check(lab, cc.stop(), E.expect_for(lab, r2, coll.span), [coll], [r2], cc)
         assert v.ok, f"after the route came back: {v}"
 
 
@@ -432,7 +432,7 @@ def test_mix_server_and_collector(fresh, outdir):
                 r = E.traffic(lab, outdir, "mix", [(PEER, to_host, 500), (HOST, from_host, 500)],
                               server=True)
                 cc.wait_quiet()
-    v = check(lab, cc.stop(), E.expect_for(lab, r, coll.span), [coll], [r])
+    v = check(lab, cc.stop(), E.expect_for(lab, r, coll.span), [coll], [r], cc)
     srv = {k: v_ for k, v_ in r.server.items() if k[0] == run}
     frames = r.frames
     s_missing = sorted(udp - set(srv))
@@ -443,7 +443,7 @@ def test_mix_server_and_collector(fresh, outdir):
     assert srv and not (s_missing or s_unexp or s_dup or s_wrong), \
         (f"SERV21: {sum(len(x) for x in srv.values())} copies for {len(udp)} UDP frames: "
          f"missing {s_missing[:8]}, unexpected {s_unexp[:8]}, duplicated {s_dup}, "
-         f"altered {s_wrong[:8]} ({r.server_pcap})")
+         f"altered {s_wrong[:8]} ({r.server_pcap}; {r.losses()})")
 
 
 SINK = r"""
