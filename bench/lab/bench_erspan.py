@@ -144,9 +144,9 @@ def measure(sizes, secs, reps, cpu) -> list[dict]:
 
 def _measure(sizes, secs, reps, cpu) -> list[dict]:
     out = []
-    # frr_env={}: FRR as operators run it, without the tests' heap checks
+    # FRR and the consumers as operators run them, without the tests' heap checks
     with F.ready_fabric([(P.HOST, P.PEER), (P.HOST, P.SERVER), (P.PEER, P.SERVER)], [],
-                        frr_env={}) as lab:
+                        test_heap=False) as lab:
         # Every copy is sent: the mirror ceiling's packet rate (20,000 a
         # second by default) would refuse most of them and make a refusal,
         # not a copy, the thing measured. Its bit rate stays at the default.

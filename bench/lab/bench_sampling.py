@@ -71,10 +71,10 @@ def one(lab, outdir: Path, n: int, frames_n: int, rate: float, size: int) -> dic
 
 def measure(ns, frames_n, rate, size, reps) -> dict[int, list[dict]]:
     out: dict[int, list[dict]] = {n: [] for n in ns}
-    # frr_env={}: FRR as operators run it, without the tests' heap checks
+    # FRR and the consumers as operators run them, without the tests' heap checks
     with tempfile.TemporaryDirectory(prefix="evpnmon-bench-sampling-") as d, \
          F.ready_fabric([(P.HOST, P.PEER), (P.HOST, P.SERVER), (P.PEER, P.SERVER)], [],
-                        frr_env={}) as lab:
+                        test_heap=False) as lab:
         outdir = Path(d)
         P.configure(lab, P.server_lines())
         for n in ns:

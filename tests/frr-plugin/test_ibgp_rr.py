@@ -23,7 +23,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "lab"))
 
-from clabns import TEST_FRR_ENV, Lab  # noqa: E402
+from clabns import TEST_HEAP, Lab  # noqa: E402
 from conftest import FRR_PREFIX  # noqa: E402
 from feedclient import FeedClient  # noqa: E402
 from monitor_checks import (monitor_routes, monitor_sessions,  # noqa: E402
@@ -47,7 +47,7 @@ HOST_LINE = f"monitor host vni 100 mac {HOST_MAC} ip {HOST_IP} server {HOST_ID}"
 def lab():
     """The iBGP route-reflector fabric with the patched FRR, every BGP session
     up and every leaf's IMET route on the RR (EVPN is running)."""
-    with Lab(TOPOLOGY, stock_ok=False, frr_prefix=FRR_PREFIX, frr_env=TEST_FRR_ENV) as lab:
+    with Lab(TOPOLOGY, stock_ok=False, frr_prefix=FRR_PREFIX, **TEST_HEAP) as lab:
         lab.wait_for(lambda: all(lab.bgp_established(n) for n in lab.frr_nodes),
                      timeout=90, what="all BGP sessions established")
 

@@ -67,6 +67,11 @@ DEFAULT_RUN_BASE = Path("/run/clabns")
 # up to 1 KB) is not filled, and a node freed alone goes there, so that
 # MALLOC_PERTURB_ alone would leave it as it was.
 TEST_FRR_ENV = {"GLIBC_TUNABLES": "glibc.malloc.tcache_count=0:glibc.malloc.perturb=165"}
+# And the fpm-consumer's (Lab's consumer_env): its jemalloc fills freed
+# memory with 0x5a and new memory with 0xa5.
+TEST_CONSUMER_ENV = {"MALLOC_CONF": "junk:true"}
+# Both, as Lab's keyword arguments: Lab(topology, **TEST_HEAP).
+TEST_HEAP = {"frr_env": TEST_FRR_ENV, "consumer_env": TEST_CONSUMER_ENV}
 
 
 def process_tunables(pid: int) -> str | None:
@@ -508,6 +513,8 @@ class Lab:
                    is appended to one already in the environment and to one
                    a daemon's wrap sets (``env GLIBC_TUNABLES=...``), which
                    would replace it otherwise.
+    consumer_env:  environment added to the fpm-consumer's (e.g.
+                   TEST_CONSUMER_ENV); kept in the run's state too.
     """
 
     _counter = 0
@@ -520,7 +527,8 @@ class Lab:
                  consumer_bin: str | os.PathLike | None = None,
                  require_extras: bool = False, config_mode: str = "vtysh",
                  startup_timeout: float = 15.0,
-                 frr_env: dict[str, str] | None = None):
+                 frr_env: dict[str, str] | None = None,
+                 consumer_env: dict[str, str] | None = None):
         self.topology = load_topology(topology_path)
         if prefix is None:
             Lab._counter += 1
@@ -540,6 +548,7 @@ class Lab:
         self.config_mode = config_mode
         self.startup_timeout = startup_timeout
         self.frr_env = dict(frr_env or {})
+        self.consumer_env = dict(consumer_env or {})
         self.links: list[Link] = [Link(l.a, l.b, l.mtu) for l in self.topology.links]
         self.procs: dict[tuple[str, str], subprocess.Popen | int] = {}
         self.binaries: dict[str, FrrBinaries] = {}
@@ -631,7 +640,7 @@ class Lab:
             "daemon_args": {f"{n}/{d}": a for (n, d), a in self.daemon_args.items()},
             "extra_argv": {f"{n}/{d}": a for (n, d), a in self.extra_argv.items()},
             "skipped": self.skipped, "config_mode": self.config_mode,
-            "frr_env": self.frr_env,
+            "frr_env": self.frr_env, "consumer_env": self.consumer_env,
             "started": time.time(),
         }
         tmp = self.run_dir / "state.json.tmp"
@@ -648,7 +657,7 @@ class Lab:
             raise LabError(f"no state for prefix {prefix!r} in {run_base}: {e}") from None
         lab = cls(st["topology"], prefix=prefix, run_base=run_base,
                   config_mode=st.get("config_mode", "vtysh"),
-                  frr_env=st.get("frr_env"))
+                  frr_env=st.get("frr_env"), consumer_env=st.get("consumer_env"))
         lab.created_netns = st.get("created_netns", [])
         lab.links = []
         for l in st.get("links", []):
@@ -929,7 +938,8 @@ class Lab:
         """
         if (node, daemon) in self.extra_argv:         # e.g. the fpm-consumer
             self.stop_daemon(node, daemon, timeout)
-            return self.spawn(node, self.extra_argv[(node, daemon)], name=daemon).pid
+            return self.spawn(node, self.extra_argv[(node, daemon)], name=daemon,
+                              env=self.consumer_env).pid
         if daemon == "zebra" and cascade:
             others = [d for d in self._enabled_daemons(node) if d != "zebra"]
             for d in reversed(others):
@@ -1009,7 +1019,7 @@ class Lab:
                 argv = [str(b)] + shlex.split(
                     self._subst(node, env.get("EVPNMON_CONSUMER_ARGS", "")))
             self.extra_argv[(node, "fpm-consumer")] = argv
-            self.spawn(node, argv, name="fpm-consumer")
+            self.spawn(node, argv, name="fpm-consumer", env=self.consumer_env)
             self._extras.append((node, "fpm-consumer"))
 
     def _subst(self, node: str, s: str) -> str:
@@ -1377,6 +1387,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--consumer-bin", help="fpm-consumer binary (EVPNMON_CONSUMER=1 nodes)")
     p.add_argument("--frr-env", action="append", default=[], metavar="NAME=VALUE",
                    help="environment of every FRR daemon (repeatable; Lab's frr_env)")
+    p.add_argument("--consumer-env", action="append", default=[], metavar="NAME=VALUE",
+                   help="environment of the fpm-consumer (repeatable; Lab's consumer_env)")
     p.add_argument("--config-mode", choices=("vtysh", "file"), default="vtysh",
                    help="how frr.conf reaches the daemons (see docs/lab.md)")
     p.add_argument("--wait-bgp", type=float, default=0,
@@ -1411,7 +1423,8 @@ def main(argv: list[str] | None = None) -> int:
         lab = Lab(a.topology, prefix=a.prefix, frr_prefix=a.frr_prefix,
                   stock_ok=not a.no_stock_fallback, force_stock=a.stock, image_map=imap,
                   run_base=run_base, consumer_bin=a.consumer_bin, config_mode=a.config_mode,
-                  frr_env=dict(e.split("=", 1) for e in a.frr_env))
+                  frr_env=dict(e.split("=", 1) for e in a.frr_env),
+                  consumer_env=dict(e.split("=", 1) for e in a.consumer_env))
         lab._install_signal_handlers()   # Ctrl-C during bring-up still cleans up
         lab.up()
         try:

@@ -29,7 +29,7 @@ sys.path.insert(0, str(REPO / "docker"))
 sys.path.insert(0, str(REPO / "tests" / "scenarios"))
 
 import gen_fabric as G  # noqa: E402
-from clabns import TEST_FRR_ENV, _netns_list, load_topology  # noqa: E402
+from clabns import TEST_HEAP, _netns_list, load_topology  # noqa: E402
 
 
 def test_committed_fabric32_equals_a_fresh_generation():
@@ -89,7 +89,7 @@ def test_two_leaf_generation_runs_in_the_netns_runner(tmp_path):
     gf = GenFabric(2, topology=G.write(2, tmp_path / "fabric2"))
     prefix = f"fg{os.getpid() % 100000}"
     try:
-        with gf.lab(prefix=prefix, frr_env=TEST_FRR_ENV) as lab:
+        with gf.lab(prefix=prefix, **TEST_HEAP) as lab:
             gf.wait_bgp(lab, timeout=90)
             gf.wait_vteps(lab, timeout=60)
             gf.quiet_hosts(lab)

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from clabns import DEFAULT_FRR_PREFIX, TEST_FRR_ENV, FrrBinaries, Lab, process_tunables  # noqa: E402
+from clabns import DEFAULT_FRR_PREFIX, TEST_CONSUMER_ENV, TEST_FRR_ENV, TEST_HEAP, FrrBinaries, Lab, process_tunables  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 TOPO = REPO / "docker" / "clab" / "evpn-monitor.clab.yml"
@@ -81,7 +81,7 @@ def test_reference_fabric_patched_frr():
 def run_fabric(stock):
     timings = {}
     t0 = time.monotonic()
-    lab = Lab(TOPO, force_stock=stock, stock_ok=stock, frr_env=TEST_FRR_ENV)
+    lab = Lab(TOPO, force_stock=stock, stock_ok=stock, **TEST_HEAP)
     prefix = lab.prefix
     with lab:
         timings["up"] = time.monotonic() - t0
@@ -104,6 +104,14 @@ def run_fabric(stock):
                 assert os.readlink(f"/proc/{pid}/exe").endswith(f"/{daemon}"), n
                 assert process_tunables(pid) == (f"{wrap}:{test_tunables}" if wrap
                                                 else test_tunables), (n, daemon, bgpd)
+        # the consumers (patched leaves but vtep105) get the tests' jemalloc settings
+        consumers = {n: getattr(p, "pid", p) for (n, d), p in lab.procs.items()
+                     if d == "fpm-consumer"}
+        assert sorted(consumers) == ([] if stock else sorted(set(VTEPS) - {"vtep105"}))
+        for n, pid in consumers.items():
+            env = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+            assert [f"{k}={v}".encode() for k, v in TEST_CONSUMER_ENV.items()
+                    if f"{k}={v}".encode() not in env] == [], n
 
         lab.wait_for(lambda: all(lab.bgp_established(n) for n in lab.frr_nodes),
                      timeout=60, what="BGP Established on the spine and all leaves")
@@ -197,7 +205,7 @@ def running(pid: int) -> bool:
 
 def test_cleanup_on_exception():
     """An exception inside the with block still tears everything down."""
-    lab = Lab(TOPO, force_stock=True, frr_env=TEST_FRR_ENV)
+    lab = Lab(TOPO, force_stock=True, **TEST_HEAP)
     with pytest.raises(RuntimeError, match="boom"):
         with lab:
             pids = [p.pid for p in lab.procs.values()]
@@ -212,7 +220,7 @@ def test_cleanup_on_exception():
 
 def test_move_link_mac_mobility():
     """move_link: vm210 from vtep101 to vtep102, EVPN follows (MAC mobility)."""
-    with Lab(TOPO, force_stock=True, frr_env=TEST_FRR_ENV) as lab:
+    with Lab(TOPO, force_stock=True, **TEST_HEAP) as lab:
         lab.wait_for(lambda: all(lab.bgp_established(n) for n in lab.frr_nodes),
                      timeout=60, what="BGP Established")
         lab.wait_for(lambda: lab.ping("vm210", "192.168.100.21"), timeout=20,

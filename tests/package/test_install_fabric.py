@@ -46,7 +46,7 @@ REPO = HERE.parents[1]
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(REPO / "tests" / "lab"))
 
-from clabns import TEST_FRR_ENV, Lab, LabTimeout, process_tunables, wait_quiet  # noqa: E402
+from clabns import TEST_FRR_ENV, TEST_HEAP, Lab, LabTimeout, process_tunables, wait_quiet  # noqa: E402
 from pkgroot import MODULE_DIR, PkgRoot  # noqa: E402
 
 BUILD = Path(os.environ.get("EVPNMON_BUILD_DIR") or REPO / "build")
@@ -212,7 +212,7 @@ def test_fabric_from_installed_files(pkg, tmp_path):
     topo = _lab_files(pkg, tmp_path / "fabric")
     lab = Lab(topo, prefix=f"pk{os.getpid() % 10**8}", frr_prefix=prefix, stock_ok=False,
               consumer_bin=prefix / "sbin" / "fpm-consumer", require_extras=True,
-              run_base=RUN_BASE, frr_env=TEST_FRR_ENV)
+              run_base=RUN_BASE, **TEST_HEAP)
     with lab:
         TIMES["fabric: up"] = time.monotonic() - t0
         # the daemons and consumers are the installed ones, run in the root

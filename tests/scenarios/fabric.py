@@ -923,14 +923,14 @@ def measure_move(lab, who: str, from_leaf: str, to_leaf: str, outdir: Path, tag:
 
 @contextlib.contextmanager
 def ready_fabric(pings: list[tuple[str, str]], echo_hosts: list[str],
-                 frr_env: dict[str, str] | None = None):
+                 test_heap: bool = True):
     """The reference fabric as every scenario starts: all BGP sessions up,
     hosts quiet, the given pairs reachable before any monitoring, TCP echo
-    servers on echo_hosts, every consumer past its start-up gates.  The FRR
-    daemons get frr_env, by default the tests' (clabns.TEST_FRR_ENV)."""
+    servers on echo_hosts, every consumer past its start-up gates.  With
+    test_heap, FRR and the consumers fill freed memory (clabns.TEST_HEAP)."""
     import sys
     sys.path.insert(0, str(REPO / "tests" / "lab"))
-    from clabns import TEST_FRR_ENV, Lab
+    from clabns import TEST_HEAP, Lab
     # A missing build is a failure, not a skip: these tests must be able to fail.
     assert (Path(FRR_PREFIX) / "bin").exists(), f"no patched FRR build at {FRR_PREFIX}"
     assert CTL.exists(), f"no evpnmon-ctl at {CTL}"
@@ -938,7 +938,7 @@ def ready_fabric(pings: list[tuple[str, str]], echo_hosts: list[str],
     # to show that a test fails when the product is wrong)
     with Lab(TOPOLOGY, frr_prefix=FRR_PREFIX, stock_ok=False, require_extras=True,
              consumer_bin=os.environ.get("EVPNMON_CONSUMER_BIN") or None,
-             frr_env=TEST_FRR_ENV if frr_env is None else frr_env) as lab:
+             **(TEST_HEAP if test_heap else {})) as lab:
         bring_up_wait(lab)
         quiet_hosts(lab)
         for a, b in pings:

@@ -53,7 +53,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "lab"))
 
 import fabric as F  # noqa: E402
-from clabns import TEST_FRR_ENV, Lab  # noqa: E402
+from clabns import TEST_HEAP, Lab  # noqa: E402
 
 BRIDGE = "br100"                 # every leaf's bridge of VNI 100 (evpn-monitor.clab.yml)
 SHORT_AGEING = 300               # ip-link units (1/100 s): 3 s
@@ -212,7 +212,7 @@ def lab():
     assert (Path(F.FRR_PREFIX) / "bin").exists(), f"no patched FRR build at {F.FRR_PREFIX}"
     assert F.CTL.exists(), f"no evpnmon-ctl at {F.CTL}"
     with Lab(F.TOPOLOGY, frr_prefix=F.FRR_PREFIX, stock_ok=False, require_extras=True,
-             frr_env=TEST_FRR_ENV) as lab:
+             **TEST_HEAP) as lab:
         F.bring_up_wait(lab)
         F.quiet_hosts(lab)
         for h in ("vm220", "vm230", "vm240", "serv21"):

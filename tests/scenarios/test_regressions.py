@@ -39,14 +39,14 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "lab"))
 
 import fabric as F  # noqa: E402
-from clabns import TEST_FRR_ENV, Lab  # noqa: E402
+from clabns import TEST_HEAP, Lab  # noqa: E402
 
 
 
 @pytest.fixture
 def lab():
     with Lab(F.TOPOLOGY, frr_prefix=F.FRR_PREFIX, stock_ok=False, require_extras=True,
-             frr_env=TEST_FRR_ENV) as lab:
+             **TEST_HEAP) as lab:
         F.bring_up_wait(lab)
         F.quiet_hosts(lab)
         for h in ("vm220", "vm230", "vm240", "serv21"):
