@@ -88,6 +88,8 @@ def process_tunables(pid: int) -> str | None:
                 tunables.append(t)
             return b":".join(tunables).decode()
     return None
+
+
 DEFAULT_FRR_PREFIX = Path(os.environ.get("EVPNMON_FRR_PREFIX") or REPO_ROOT / "build" / "frr")
 DEFAULT_CONSUMER_CANDIDATES = (
     "build/fpm-consumer/evpnmon-fpm-consumer",
