@@ -55,7 +55,8 @@ entries() { state | jq_py 'print(" ".join(sorted(e["kind"]+"/"+e["action"]["type
 counter() { state | jq_py "print({c['name']:c['value'] for c in d['counters']['counter']}['$1'])"; }
 
 start_consumer() {
-	ip netns exec "$L1" "$consumer" --backend linux --l2vni br100:vxlan100:100 \
+	# shellcheck disable=SC2086
+	ip netns exec "$L1" env $LAB_CONSUMER_ENV "$consumer" --backend linux --l2vni br100:vxlan100:100 \
 		--local-vtep 10.0.0.1 --bpf-pin-dir "$PIN" --state-socket "$SOCK" \
 		--feed "$FEED" --feed-hold-time 6 --fpm-resync-time 5 --startup-grace 20 --audit-interval 5 \
 		--log-level debug >>"$LAB_DIR/consumer.log" 2>&1 &

@@ -115,7 +115,8 @@ if [ -n "${FRR_PREFIX:-}" ]; then
 	wait_for mon_cfg 30 || fail "monitor configuration not accepted"
 fi
 for l in 1 2; do
-	lab_ns "${LAB_ID}-l$l" "$consumer" --backend linux --l2vni br100:vxlan100:100 \
+	# shellcheck disable=SC2086
+	lab_ns "${LAB_ID}-l$l" env $LAB_CONSUMER_ENV "$consumer" --backend linux --l2vni br100:vxlan100:100 \
 		--local-vtep "10.0.0.$l" --bpf-pin-dir "$BPFFS/leaf$l" --state-socket "$LAB_DIR/c$l.sock" \
 		--feed "$(feed_of $l)" --fpm-resync-time 2 --startup-grace 15 --cleanup-on-exit \
 		>"$LAB_DIR/c$l.log" 2>&1 &

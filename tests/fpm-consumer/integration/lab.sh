@@ -26,6 +26,17 @@ BGPD_ARGS=${BGPD_ARGS:-}
 # ZEBRA1=<tree>/zebra/zebra FPM_MODULE=<tree>/zebra/.libs/dplane_fpm_nl.so)
 ZEBRA1=${ZEBRA1:-$FRR/zebra}
 FPM_MODULE=${FPM_MODULE:-dplane_fpm_nl}
+# The tests' heap settings, as the lab runner's tests have them
+# (tests/lab/clabns.py: TEST_FRR_ENV, TEST_CONSUMER_ENV): freed memory is
+# filled with a pattern, so that a read of it reads garbage and fails.
+# `env` words; set to empty to run without them.
+lab_test_env() { # clabns constant
+	/usr/bin/python3 -c 'import sys; sys.path.insert(0, sys.argv[1]); import clabns
+print(" ".join(f"{k}={v}" for k, v in getattr(clabns, sys.argv[2]).items()))' \
+		"$(dirname "${BASH_SOURCE[0]}")/../../lab" "$1"
+}
+LAB_FRR_ENV=${LAB_FRR_ENV-$(lab_test_env TEST_FRR_ENV)}
+LAB_CONSUMER_ENV=${LAB_CONSUMER_ENV-$(lab_test_env TEST_CONSUMER_ENV)}
 
 lab_ns() { ip netns exec "$@"; }
 
@@ -77,8 +88,9 @@ lab_zebra() { # ns name [extra zebra args]
 	local ns=$1 d=$LAB_DIR/$2 bin=$FRR/zebra
 	[ "$2" = leaf1 ] && bin=$ZEBRA1
 	shift 2
-	lab_ns "$ns" "$bin" -d -f "$d/zebra.conf" -i "$d/zebra.pid" -z "$d/zserv.api" \
-		--vty_socket "$d" -P 0 "$@"
+	# shellcheck disable=SC2086
+	lab_ns "$ns" env $LAB_FRR_ENV "$bin" -d -f "$d/zebra.conf" -i "$d/zebra.pid" \
+		-z "$d/zserv.api" --vty_socket "$d" -P 0 "$@"
 }
 
 lab_bgpd() { # ns name
@@ -88,12 +100,13 @@ lab_bgpd() { # ns name
 	# threads do not survive the fork (reported to the frr-plugin owner).
 	if [ -n "$BGPD_ARGS" ]; then
 		# shellcheck disable=SC2086
-		lab_ns "$1" $FRR/bgpd -f "$d/bgpd.conf" -i "$d/bgpd.pid" -z "$d/zserv.api" \
-			--vty_socket "$d" -P 0 $BGPD_ARGS >"$d/bgpd.out" 2>&1 &
+		lab_ns "$1" env $LAB_FRR_ENV $FRR/bgpd -f "$d/bgpd.conf" -i "$d/bgpd.pid" \
+			-z "$d/zserv.api" --vty_socket "$d" -P 0 $BGPD_ARGS >"$d/bgpd.out" 2>&1 &
 		wait_for "test -s $d/bgpd.pid" 10
 	else
-		lab_ns "$1" $FRR/bgpd -d -f "$d/bgpd.conf" -i "$d/bgpd.pid" -z "$d/zserv.api" \
-			--vty_socket "$d" -P 0
+		# shellcheck disable=SC2086
+		lab_ns "$1" env $LAB_FRR_ENV $FRR/bgpd -d -f "$d/bgpd.conf" -i "$d/bgpd.pid" \
+			-z "$d/zserv.api" --vty_socket "$d" -P 0
 	fi
 }
 
