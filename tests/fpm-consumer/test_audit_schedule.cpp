@@ -137,6 +137,34 @@ TEST_CASE("the steps in order, one at a time, each once the last has run; the re
 	CHECK(a.next(T0 + 120s, false, false) == Step::Reread);
 }
 
+TEST_CASE("a step in parts: each part counts in the cost, the longest part is the longest step")
+{
+	using Step = AuditSchedule::Step;
+	auto a = schedule();
+	REQUIRE(a.next(T0 + 60s, false, false) == Step::Reread);
+	a.ran(T0 + 60s, T0 + 60s + 20ms);
+	REQUIRE(a.next(T0 + 60s + 250ms, false, false) == Step::LocalMacs);
+	a.ran(T0 + 60s + 250ms, T0 + 60s + 260ms);
+	REQUIRE(a.next(T0 + 60s + 500ms, false, false) == Step::Check);
+	// The check's decision in three parts: the step goes on after each
+	// but the last, which ran() reports.
+	a.ran_part(T0 + 60s + 500ms, T0 + 60s + 508ms);
+	CHECK(a.next(T0 + 60s + 510ms, false, false) == Step::None);
+	a.ran_part(T0 + 60s + 520ms, T0 + 60s + 529ms);
+	CHECK(a.next(T0 + 60s + 530ms, false, false) == Step::None);
+	CHECK(!a.ran(T0 + 60s + 540ms, T0 + 60s + 547ms));
+	CHECK(a.cost() == 54ms); // 20 + 10 + 8 + 9 + 7
+	CHECK(a.longest_step() == 20ms);
+	REQUIRE(a.next(T0 + 61s, false, false) == Step::Repair);
+	REQUIRE(a.ran(T0 + 61s, T0 + 61s + 6ms));
+	CHECK(a.cost() == 60ms);
+	CHECK(a.longest_step() == 20ms);
+	// A part reported once the audit is over counts for nothing.
+	a.ran_part(T0 + 62s, T0 + 62s + 30ms);
+	CHECK(a.cost() == 60ms);
+	CHECK(a.longest_step() == 20ms);
+}
+
 TEST_CASE("the next step waits while events are pending, at most step_patience after the last")
 {
 	using Step = AuditSchedule::Step;

@@ -21,6 +21,21 @@
 #include <random>
 #include <set>
 
+namespace evpnmon::consumer {
+struct EngineTestAccess {
+	// The incremental state forgets a session the engine still has: a
+	// stand-in for a defect of the incremental decision.
+	static void forget(Engine &e, const Session &s) { e.incremental_.remove(s); }
+	// The audit's check is deciding in parts; and the incremental decision
+	// changed something since its first part.
+	static bool deciding(const Engine &e) { return e.pending_check_ && e.pending_check_->deciding; }
+	static bool window_changed(const Engine &e)
+	{
+		return e.pending_check_ && !e.pending_check_->changed_slots.empty();
+	}
+};
+} // namespace evpnmon::consumer
+
 using namespace evpnmon;
 using namespace evpnmon::test;
 using consumer::Engine;
@@ -152,6 +167,8 @@ struct Harness {
 	bool model = false; // the sessions come from random_step (which keeps `feed`)
 	bool dumped = false; // a kernel dump completed: removals of sources are due
 	std::uint64_t drifts = 0; // changes made to the dataplane behind the engine's back
+	// Checks seen deciding in parts, and of those with changes in their window.
+	std::uint64_t deciding = 0, deciding_changed = 0;
 
 	// servers: the dataplane has servers (false: the reconciler's
 	// fallback, entries with their own actions).
@@ -191,6 +208,10 @@ struct Harness {
 		if (dumped)
 			REQUIRE(dp.decap == sources);
 		++checks;
+		if (consumer::EngineTestAccess::deciding(engine)) {
+			++deciding;
+			deciding_changed += consumer::EngineTestAccess::window_changed(engine);
+		}
 	}
 };
 
@@ -386,8 +407,13 @@ void random_step(World &w, Harness &h, std::vector<consumer::Session> &known, co
 				e.reconcile();
 				e.ask_check();
 				e.reconcile();
-				// And between the check's decision and its
+				// Between the parts of the check's decision (while
+				// the step waits), and between it and its
 				// comparison.
+				for (int part = 0; part < 1000 && e.audit_step_waiting(); ++part) {
+					random_step(w, h, known, between, false);
+					e.reconcile();
+				}
 				random_step(w, h, known, between, false);
 				e.reconcile();
 				e.ask_repair();
@@ -416,6 +442,10 @@ TEST_CASE("incremental decision equals the full pass after every random step")
 		auto cfg = config();
 		// seed 1: the daemon's way, the audit's states destroyed beside it
 		cfg.release_in_background = seed == 1;
+		// The check's decision in parts of 1 and 3 sessions, events
+		// between them; seed 3 decides whole (the default part).
+		if (seed != 3)
+			cfg.check_part_sessions = seed == 1 ? 1 : 3;
 		Harness h(cfg, servers);
 		h.model = true;
 		open_all(h.engine);
@@ -449,6 +479,11 @@ TEST_CASE("incremental decision equals the full pass after every random step")
 			CHECK(h.engine.counters().totals.server_moves > 10);
 		// The dataplane drifted, and every audit since put it right.
 		CHECK(h.drifts > 10);
+		// The check decided in parts, inputs changing between them.
+		CAPTURE(h.deciding);
+		CAPTURE(h.deciding_changed);
+		if (seed != 3)
+			CHECK(h.deciding_changed > 5);
 	}
 }
 
@@ -891,14 +926,6 @@ TEST_CASE("the audit in steps: events between them; the repair diffs what the re
 	CHECK(h.engine.counters().full_pass_differences == 0);
 }
 
-namespace evpnmon::consumer {
-struct EngineTestAccess {
-	// The incremental state forgets a session the engine still has: a
-	// stand-in for a defect of the incremental decision.
-	static void forget(Engine &e, const Session &s) { e.incremental_.remove(s); }
-};
-} // namespace evpnmon::consumer
-
 TEST_CASE("the audit's check decides; its repair step compares, counts and repairs a wrong state")
 {
 	Harness h;
@@ -992,6 +1019,119 @@ TEST_CASE("the audit's check: what changes between its decision and its comparis
 	h.engine.reconcile();
 	CHECK(h.engine.counters().full_pass_differences == found + 3);
 	CHECK(h.dp.entries.size() == 6);
+}
+
+TEST_CASE("the audit's check decides in parts, events between them; a defect made before is found")
+{
+	auto cfg = config();
+	cfg.check_part_sessions = 2;
+	Harness h(cfg);
+	open_all(h.engine);
+	auto session = [](std::uint8_t i) {
+		return make_collector_session(Mac{2, 0, 0, 0, 1, i}, 3, ipv4_addr(192, 0, 2, 9),
+					      erspan_options(3, 7, 0, 64));
+	};
+	for (std::uint8_t i = 1; i <= 6; ++i)
+		h.engine.upsert_session(session(i));
+	h.engine.reconcile();
+	REQUIRE(h.dp.entries.size() == 12);
+	// The check's decision, two sessions a reconcile, and its repair.
+	// `between(part)` runs after each part but the last.
+	auto audit_in_parts = [&](auto between) {
+		h.engine.reread();
+		h.engine.ask_check();
+		int parts = 0;
+		do {
+			h.engine.reconcile();
+			++parts;
+			if (h.engine.audit_step_waiting())
+				between(parts);
+		} while (h.engine.audit_step_waiting() && parts < 100);
+		h.engine.ask_repair();
+		h.engine.reconcile();
+		return parts;
+	};
+	const auto passes = h.engine.counters().full_passes;
+	CHECK(audit_in_parts([](int) {}) == 3);
+	CHECK(h.engine.counters().full_passes == passes + 1);
+	CHECK(h.engine.counters().full_pass_differences == 0);
+	// Between the parts a session already decided goes, one not yet
+	// decided goes, one comes before the part under way and one after it:
+	// what the decision has of them is a mix of moments, left out.
+	const auto parts = audit_in_parts([&](int part) {
+		if (part == 1) {
+			h.engine.erase_session(session(1).key);
+			h.engine.erase_session(session(6).key);
+		} else if (part == 2) {
+			h.engine.upsert_session(session(0));
+			h.engine.upsert_session(session(9));
+		}
+		// The next reconcile takes them in, then decides its part.
+	});
+	CHECK(parts >= 3);
+	CHECK(h.engine.counters().full_passes == passes + 2);
+	CHECK(h.engine.counters().full_pass_differences == 0);
+	REQUIRE(h.dp.entries.size() == 12);
+	// A defect made before the decision is found: its two entries. The
+	// counters are compared too when no input changed between the parts
+	// (3), not when one did (2: the decision counted sessions at
+	// different moments).
+	consumer::EngineTestAccess::forget(h.engine, h.engine.sessions().begin()->second);
+	h.engine.reconcile();
+	REQUIRE(h.dp.entries.size() == 10);
+	audit_in_parts([](int) {});
+	CHECK(h.engine.counters().full_pass_differences == 3);
+	CHECK(h.dp.entries.size() == 12);
+	consumer::EngineTestAccess::forget(h.engine, h.engine.sessions().begin()->second);
+	h.engine.reconcile();
+	REQUIRE(h.dp.entries.size() == 10);
+	audit_in_parts([&](int part) {
+		if (part == 1)
+			h.engine.upsert_session(session(10));
+	});
+	CHECK(h.engine.counters().full_pass_differences == 3 + 2);
+	CHECK(h.dp.entries.size() == 14);
+}
+
+TEST_CASE("a pass with events' changes leaves the check's next part to the next, every other pass")
+{
+	auto cfg = config();
+	cfg.check_part_sessions = 2;
+	Harness h(cfg);
+	open_all(h.engine);
+	auto session = [](std::uint8_t i) {
+		return make_collector_session(Mac{2, 0, 0, 0, 1, i}, 3, ipv4_addr(192, 0, 2, 9),
+					      erspan_options(3, 7, 0, 64));
+	};
+	for (std::uint8_t i = 1; i <= 6; ++i)
+		h.engine.upsert_session(session(i));
+	h.engine.reconcile();
+	const auto parts = [&] { return h.engine.counters().check_parts; };
+	const auto p0 = parts();
+	h.engine.reread();
+	h.engine.ask_check();
+	h.engine.reconcile();
+	CHECK(parts() == p0 + 1);
+	// An event: its pass installs its entries and decides no part.
+	h.engine.upsert_session(session(10));
+	h.engine.reconcile();
+	CHECK(parts() == p0 + 1);
+	CHECK(h.dp.entries.size() == 14);
+	// Another right after: this pass decides the part all the same.
+	h.engine.upsert_session(session(11));
+	h.engine.reconcile();
+	CHECK(parts() == p0 + 2);
+	CHECK(h.dp.entries.size() == 16);
+	// No event: a part.
+	REQUIRE(h.engine.audit_step_waiting());
+	h.engine.reconcile();
+	CHECK(parts() == p0 + 3);
+	while (h.engine.audit_step_waiting())
+		h.engine.reconcile();
+	h.engine.ask_repair();
+	h.engine.reconcile();
+	CHECK(h.engine.counters().full_pass_differences == 0);
+	CHECK(h.dp.entries.size() == 16);
 }
 
 TEST_CASE("the audit's check is dropped when its window changes more than a quarter of its keys")

@@ -72,6 +72,17 @@ public:
 		last_ran_ = false;
 		return last_ = static_cast<Step>(static_cast<std::uint8_t>(last_) + 1);
 	}
+	// A part of the step next() gave last ran from `start` to `end`; the
+	// step goes on (the check's decision, in parts). Counted in cost()
+	// and longest_step().
+	void ran_part(TimePoint start, TimePoint end)
+	{
+		if (!in_progress() || last_ran_)
+			return;
+		cost_ += end - start;
+		longest_ = std::max(longest_, end - start);
+		step_end_ = end;
+	}
 	// The step next() gave last ran from `start` to `end`. After the
 	// repair, the audit is done: returns the time from its start to the
 	// next one (done()).
@@ -87,7 +98,8 @@ public:
 			return std::nullopt;
 		return done(cost_);
 	}
-	// The audit in progress or last done: all its steps took, the longest.
+	// The audit in progress or last done: all its steps took, the longest
+	// step (of a step in parts, the longest part).
 	Duration cost() const { return cost_; }
 	Duration longest_step() const { return longest_; }
 

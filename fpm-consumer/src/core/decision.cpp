@@ -334,31 +334,44 @@ Desired decide(const std::map<SessionKey, Session> &sessions, const MacTable &ma
 	       const RouteTable &routes, const DecisionConfig &config, bool with_views,
 	       EntryMap *spare)
 {
-	Desired out;
-	if (with_views)
-		out.sessions.reserve(sessions.size());
+	PartialDecision d(spare, with_views);
+	d.step(sessions, macs, routes, config, sessions.size());
+	return d.finish();
+}
+
+PartialDecision::PartialDecision(EntryMap *spare, bool with_views) : with_views_(with_views)
+{
 	// Sessions come in key order, and so does each kind's entries 1 and 2
 	// (their keys lead with the session's VNI and host): each claim's slot
 	// is most often right after the last claim of its kind.
-	std::array<EntryMap::iterator, 4> last;
-	last.fill(out.entries.end());
-	std::optional<SpareNodes> nodes;
+	last_.fill(out_.entries.end());
 	if (spare)
-		nodes.emplace(*spare);
-	for (const auto &[key, s] : sessions) {
+		nodes_.emplace(*spare);
+}
+
+bool PartialDecision::step(const std::map<SessionKey, Session> &sessions, const MacTable &macs,
+			   const RouteTable &routes, const DecisionConfig &config, std::size_t limit)
+{
+	auto it = after_ ? sessions.upper_bound(*after_) : sessions.begin();
+	const auto before = decided_;
+	if (with_views_ && !after_)
+		out_.sessions.reserve(sessions.size());
+	for (; it != sessions.end() && limit > 0; ++it, --limit) {
+		const auto &[key, s] = *it;
 		auto plan = plan_session(s, macs, routes, config);
 		bool ok = true;
 		for (auto &[k, spec] : plan.wants) {
-			auto &after = last[static_cast<std::size_t>(k.kind) & 3];
-			ok &= claim(out.entries, std::move(k), spec, &after, nodes ? &*nodes : nullptr);
+			auto &after = last_[static_cast<std::size_t>(k.kind) & 3];
+			ok &= claim(out_.entries, std::move(k), spec, &after, nodes_ ? &*nodes_ : nullptr);
 		}
 		const bool conflict = !ok;
-		count_status(out.counters, s, plan, conflict, +1);
+		count_status(out_.counters, s, plan, conflict, +1);
 		if (places_server(s, plan))
-			out.servers.emplace(dp::ServerKey{key.vni, s.server_mac, key.host_id}, *plan.action);
+			out_.servers.emplace(dp::ServerKey{key.vni, s.server_mac, key.host_id}, *plan.action);
 		if (plan.status == SessionStatus::CollectorUnsupported)
-			out.unsupported_collectors.push_back(plan.id);
-		if (!with_views)
+			out_.unsupported_collectors.push_back(plan.id);
+		++decided_;
+		if (!with_views_)
 			continue;
 		SessionView view;
 		view.session = s;
@@ -371,13 +384,22 @@ Desired decide(const std::map<SessionKey, Session> &sessions, const MacTable &ma
 		view.action = plan.action;
 		view.entry1 = view.entry2 = plan.action.has_value();
 		view.entry3 = plan.entry3;
-		out.sessions.push_back(std::move(view));
+		out_.sessions.push_back(std::move(view));
 	}
+	if (it == sessions.end())
+		return true;
+	if (decided_ > before)
+		after_ = std::prev(it)->first;
+	return false;
+}
+
+Desired PartialDecision::finish()
+{
 	// Entries 3 to their servers' ports; they sort after entries 1/2.
-	for (auto it = out.entries.lower_bound(dp::EntryKey{dp::EntryKind::Decap, 0, {}, 0, {}});
-	     it != out.entries.end(); ++it)
-		it->second = resolve_decap(it->second, out.servers);
-	return out;
+	for (auto it = out_.entries.lower_bound(dp::EntryKey{dp::EntryKind::Decap, 0, {}, 0, {}});
+	     it != out_.entries.end(); ++it)
+		it->second = resolve_decap(it->second, out_.servers);
+	return std::move(out_);
 }
 
 } // namespace evpnmon::consumer

@@ -13,6 +13,7 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -174,5 +175,40 @@ void count_status(DecisionCounters &counters, const Session &session, const Sess
 Desired decide(const std::map<SessionKey, Session> &sessions, const MacTable &macs,
 	       const RouteTable &routes, const DecisionConfig &config, bool with_views = true,
 	       EntryMap *spare = nullptr);
+
+// decide() in parts (decide() is one part over every session): the audit's
+// check decides a few thousand sessions at a time, with the events that
+// arrive handled between the parts, instead of holding the daemon's loop
+// for the whole decision (tens of ms at 100,000 sessions). Each part goes
+// on after the last session decided, in key order, over the sessions and
+// tables as they are then. Unchanged inputs between the parts give
+// decide()'s result; changed ones a mix of the moments, which the caller
+// compares only where nothing changed (Engine's check). Not movable: it
+// keeps positions in its own entries and in `spare`.
+class PartialDecision {
+public:
+	explicit PartialDecision(EntryMap *spare = nullptr, bool with_views = false);
+	PartialDecision(const PartialDecision &) = delete;
+	PartialDecision &operator=(const PartialDecision &) = delete;
+
+	// Decides up to `limit` more sessions. True when none is left: then
+	// finish().
+	bool step(const std::map<SessionKey, Session> &sessions, const MacTable &macs,
+		  const RouteTable &routes, const DecisionConfig &config, std::size_t limit);
+	std::size_t decided() const { return decided_; }
+	// The decision, its entries 3 resolved to their servers' ports. Once.
+	Desired finish();
+	// The entries decided so far (a decision given up), unresolved.
+	EntryMap take_entries() { return std::move(out_.entries); }
+
+private:
+	Desired out_;
+	// Per kind, the last claim (claim()'s `last`).
+	std::array<EntryMap::iterator, 4> last_;
+	std::optional<SpareNodes> nodes_;
+	std::optional<SessionKey> after_; // the last session decided
+	std::size_t decided_ = 0;
+	bool with_views_;
+};
 
 } // namespace evpnmon::consumer

@@ -627,20 +627,49 @@ void Engine::rebuild_incremental()
 	incremental_.settle();
 }
 
-bool Engine::begin_check()
+bool Engine::check_part(bool whole)
 {
+	if (pending_check_ && !pending_check_->deciding)
+		drop_check(); // asked again: a decision made before is stale
+	if (!pending_check_) {
+		if (!built_ || rebuild_) {
+			check_due_ = false;
+			return check_all(); // built anew: nothing to compare
+		}
+		auto &c = pending_check_.emplace();
+		c.deciding = std::make_unique<PartialDecision>(&spare_entries_);
+		c.generation = incremental_.generation();
+	}
+	auto &c = *pending_check_;
+	++counters_.check_parts;
+	const auto limit =
+		whole ? sessions_.size() + 1 : std::max<std::size_t>(config_.check_part_sessions, 1);
+	if (!c.deciding->step(sessions_, macs_, routes_, config_.decision, limit))
+		return false;
+	c.decided = c.deciding->finish();
+	c.deciding.reset();
 	check_due_ = false;
-	drop_check();
-	if (!built_ || rebuild_)
-		return check_all(); // built anew: nothing to compare
-	PendingCheck check;
-	check.decided = decide(sessions_, macs_, routes_, config_.decision, false, &spare_entries_);
 	const auto &now = incremental_.desired();
-	check.summary.counters = now.counters;
-	check.summary.servers = now.servers;
-	check.summary.unsupported_collectors = now.unsupported_collectors;
-	pending_check_ = std::move(check);
+	c.summary.counters = now.counters;
+	c.summary.servers = now.servers;
+	c.summary.unsupported_collectors = now.unsupported_collectors;
+	c.summary_whole = c.generation == incremental_.generation();
 	return false;
+}
+
+void Engine::note_window(const IncrementalDecision::Changes &changed)
+{
+	auto &c = *pending_check_;
+	for (const auto &key : changed.entries)
+		c.changed_slots.insert(slot_of(key));
+	c.changed_slots.insert(changed.slots.begin(), changed.slots.end());
+	c.changed_servers.insert(changed.servers.begin(), changed.servers.end());
+	if (c.changed_slots.size() + c.changed_servers.size() >
+	    incremental_.desired().entries.size() / 4 + 64) {
+		if (c.deciding)
+			check_due_ = false; // the step is over: nothing to compare
+		drop_check();
+	}
 }
 
 bool Engine::finish_check()
@@ -650,16 +679,19 @@ bool Engine::finish_check()
 		PendingCheck check = std::move(*pending_check_);
 		pending_check_.reset();
 		++counters_.full_passes;
-		const auto diff =
-			entry_differences(incremental_.desired().entries, check.decided.entries,
-					  check.changed) +
-			summary_differs(check.summary, check.decided);
+		const auto &now = incremental_.desired();
+		auto diff = entry_differences(now.entries, check.decided.entries, check.changed_slots);
+		if (check.summary_whole)
+			diff += summary_differs(check.summary, check.decided);
+		else
+			diff += server_differences(now.servers, check.decided.servers,
+						   check.changed_servers) > 0;
 		counters_.full_pass_differences += diff;
 		rebuild = diff > 0;
 		keep_spare(std::move(check.decided.entries));
 		release_.release(std::move(check));
 	}
-	sort_freed(); // its changed keys, the spare left over
+	sort_freed(); // its changed slots, the spare left over
 	if (rebuild)
 		rebuild_incremental();
 	return rebuild;
@@ -669,8 +701,17 @@ void Engine::drop_check()
 {
 	if (!pending_check_)
 		return;
-	keep_spare(std::move(pending_check_->decided.entries));
-	release_.release(std::move(*pending_check_));
+	auto &c = *pending_check_;
+	if (c.deciding) {
+		// Its spare nodes are taken from spare_entries_: the decision
+		// goes first, what it decided becomes the spare.
+		auto decided = c.deciding->take_entries();
+		c.deciding.reset();
+		keep_spare(std::move(decided));
+	} else {
+		keep_spare(std::move(c.decided.entries));
+	}
+	release_.release(std::move(c));
 	pending_check_.reset();
 	sort_freed();
 }
@@ -694,19 +735,28 @@ std::optional<ReconcileStats> Engine::reconcile(bool force)
 	if (full_ || force || !reconciler_.in_sync())
 		st = full_pass();
 	else {
-		const auto changed = incremental_.settle();
-		if (pending_check_) {
-			auto &c = *pending_check_;
-			c.changed.insert(changed.entries.begin(), changed.entries.end());
-			if (c.changed.size() > c.decided.entries.size() / 4 + 64)
-				drop_check();
-		}
+		const auto changed = incremental_.settle(pending_check_.has_value());
+		if (pending_check_)
+			note_window(changed);
 		// A rebuilt state is diffed whole at once; a repair asked with
-		// the check (audit()) runs in the same pass, after it; a repair
-		// after a whole diff since the re-read diffs only what changed,
-		// unless its comparison rebuilt the state.
-		bool rebuilt = check_due_ && begin_check();
-		if (repair_due_ && pending_check_)
+		// the check (audit()) runs in the same pass, after the whole
+		// decision; a repair after a whole diff since the re-read diffs
+		// only what changed, unless its comparison rebuilt the state.
+		bool rebuilt = false;
+		if (check_due_) {
+			// A pass that carries events' changes leaves the check's
+			// next part to the next pass, so that their entries do not
+			// wait behind it; every other pass at most, so that a
+			// stream of events does not stop the check.
+			const bool events = !changed.entries.empty() || !changed.servers.empty();
+			if (repair_due_ || !events || part_deferred_) {
+				part_deferred_ = false;
+				rebuilt = check_part(repair_due_);
+			} else {
+				part_deferred_ = true;
+			}
+		}
+		if (repair_due_ && pending_check_ && !pending_check_->deciding)
 			rebuilt = finish_check() || rebuilt;
 		const bool whole = rebuilt || (repair_due_ && !diffed_whole_);
 		repair_due_ = false;

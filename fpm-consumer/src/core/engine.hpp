@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -59,6 +60,11 @@ struct EngineConfig {
 	// thread of their own (core/background_release.hpp): the daemon. Off,
 	// they are destroyed in the step that frees them.
 	bool release_in_background = false;
+	// The audit's check decides this many sessions per reconcile (a part:
+	// about 5-8 ms at 8,192 sessions here), the events that arrived
+	// handled between the parts; a check asked with its repair (audit())
+	// decides whole.
+	std::size_t check_part_sessions = 8192;
 };
 
 // A decapsulation source: (VNI, remote VTEP) of a flood entry.
@@ -91,6 +97,8 @@ struct EngineCounters {
 	// any non-zero value is a defect to report).
 	std::uint64_t full_passes = 0;
 	std::uint64_t full_pass_differences = 0;
+	// Parts of the audits' check decisions (a reconcile each).
+	std::uint64_t check_parts = 0;
 	std::uint64_t capacity_errors = 0; // installs a full dataplane refused
 	std::uint64_t kept_dropped_port_gone = 0;  // kept server locations whose port vanished
 	// Kernel flood entries (zero MAC, a dst) of the configured VXLAN
@@ -164,26 +172,33 @@ public:
 	// daemon's loop about 0.3 s; in steps, with events handled
 	// between them, an event waits for one step at most:
 	//  1. reread(): the installed entries, read again from the dataplane;
-	//  2. ask_check(), run by the next reconcile: decide() over every
-	//     session, kept for step 3 (when the incremental state must be
-	//     built anew, it is built there, and nothing is kept to compare);
+	//  2. ask_check(): decide() over every session, in parts of
+	//     EngineConfig::check_part_sessions, one per reconcile (the step
+	//     waits until the last, audit_step_waiting()), kept for step 3
+	//     (when the incremental state must be built anew, it is built
+	//     there, and nothing is kept to compare);
 	//  3. ask_repair(), run by the next reconcile: that decision compared
 	//     with the incremental state (differences counted in
 	//     full_pass_differences; any rebuilds the incremental state), and
 	//     the whole desired set diffed against what the dataplane has
 	//     (step 1 and every pass since).
-	// Events between the steps are reconciled as usual, against the
-	// entries step 1 read. The keys they change between steps 2 and 3 are
-	// left out of the comparison: for every other key the incremental
-	// state is what it was at step 2's decision, so each compared key is
-	// compared as step 2 would have, without holding the loop for both;
-	// a defect on a key changed in between waits for the next audit. The
-	// counters, servers and unsupported collectors are compared as they
-	// were at the decision. A window that changes more than a quarter of
-	// the decision's keys (and 64) drops the check (it would compare little, and
-	// the changed keys would cost as much memory as the decision); so do
-	// a full pass and the next re-read.
-	// audit(): all three in one reconcile.
+	// Events between the steps and the parts are reconciled as usual,
+	// against the entries step 1 read. A decision whose parts saw inputs
+	// change is a mix of moments; but the claims of a slot whose claimants
+	// the incremental decision did not touch since the first part are the
+	// same at every moment. So the slots it touches from the first part
+	// to the comparison (and the servers it retargets) are left out: every
+	// other key is compared as a decision made at once would compare it,
+	// without holding the loop for the whole; a defect on a key changed in
+	// the window waits for the next audit. The counters, servers and
+	// unsupported collectors are compared as they were when the decision
+	// was made if no input changed between its parts (the incremental
+	// decision's generation()); otherwise the servers but those retargeted,
+	// the counters and collectors not at all. A window that touches more
+	// than a quarter of the entries (and 64) drops the check (it would
+	// compare little, and what it left out would cost as much memory as
+	// the decision); so do a full pass and the next re-read.
+	// audit(): all three in one reconcile, the decision whole.
 	void reread()
 	{
 		reconciler_.refresh();
@@ -269,10 +284,15 @@ private:
 	// incremental state at once. True when it rebuilt the incremental
 	// state: every entry must then be diffed.
 	bool check_all();
-	// The audit's check in its two steps (see reread()): the decision, and
-	// its comparison. True when either rebuilt the incremental state.
-	bool begin_check();
+	// The audit's check in its two steps (see reread()): the decision, in
+	// parts, and its comparison. True when either rebuilt the incremental
+	// state. check_part(): one part of the decision, or all that is left
+	// when `whole`; the step is over when check_due_ is false.
+	bool check_part(bool whole);
 	bool finish_check();
+	// What one settle() changed, left out of the pending check's
+	// comparison; drops the check when that is too much.
+	void note_window(const IncrementalDecision::Changes &changed);
 	void drop_check();
 	// A compared decision's entries kept as the next decision's nodes
 	// (decide()'s `spare`): the check allocates no tree each audit, and
@@ -322,14 +342,27 @@ private:
 	bool rebuild_ = false;
 	bool retry_due_ = false; // failed entries: retry on this reconcile
 	bool check_due_ = false;  // the audit's steps 2 and 3, for the next reconcile
+	bool part_deferred_ = false; // the last pass left the check's part to this one
 	bool repair_due_ = false;
-	// Step 2's decision until step 3 compares it: the incremental state's
-	// summary (counters, servers, unsupported collectors; no entries) at
-	// that decision, and the keys the incremental decision changed since.
+	// Step 2's decision, while it is made and until step 3 compares it.
 	struct PendingCheck {
+		// Null once the decision is made.
+		std::unique_ptr<PartialDecision> deciding;
 		Desired decided;
+		// The inputs' generation at the decision's first part.
+		std::uint64_t generation = 0;
+		// The incremental state's summary (counters, servers, unsupported
+		// collectors; no entries) when the decision was made, compared
+		// whole if no input changed between its parts (summary_whole);
+		// otherwise its servers are compared but for those in
+		// changed_servers, its counters and collectors not at all.
 		Desired summary;
-		std::set<dp::EntryKey> changed;
+		bool summary_whole = true;
+		// What the incremental decision changed since the decision's
+		// first part: the slots whose claims it replayed (and those of
+		// the entries it changed), the servers it retargeted.
+		std::set<dp::EntryKey> changed_slots;
+		std::set<dp::ServerKey> changed_servers;
 	};
 	std::optional<PendingCheck> pending_check_;
 	EntryMap spare_entries_; // keep_spare()

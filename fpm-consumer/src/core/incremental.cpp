@@ -25,6 +25,7 @@ void IncrementalDecision::add(const Session &session)
 	auto [it, inserted] = tracked_.try_emplace(s);
 	if (!inserted)
 		return;
+	++generation_;
 	if (!s->is_collector()) {
 		const ServerMac key{s->key.vni, s->server_mac};
 		auto &server = servers_[key];
@@ -41,6 +42,7 @@ void IncrementalDecision::remove(const Session &session)
 	auto it = tracked_.find(s);
 	if (it == tracked_.end())
 		return;
+	++generation_;
 	unplan(s, it->second);
 	if (!s->is_collector()) {
 		const ServerMac key{s->key.vni, s->server_mac};
@@ -88,6 +90,7 @@ void IncrementalDecision::clear()
 	unsupported_.clear();
 	unsupported_dirty_ = false;
 	desired_ = {};
+	++generation_;
 }
 
 // A server behind a remote VTEP, reachable or not, is indexed under that
@@ -146,6 +149,7 @@ void IncrementalDecision::place(const ServerMac &key, Server &server,
 	const auto now = place_server(key.first, key.second, macs_, routes_, config_);
 	if (server.placed && now == server.place)
 		return;
+	++generation_;
 	const ServerPlace was = server.placed ? server.place : ServerPlace{};
 	index_vtep(key, was, now);
 	server.place = now;
@@ -426,7 +430,7 @@ void IncrementalDecision::recount(const Session *s, Tracked &t)
 	t.counted = true;
 }
 
-IncrementalDecision::Changes IncrementalDecision::settle()
+IncrementalDecision::Changes IncrementalDecision::settle(bool with_slots)
 {
 	Changes out;
 	if (routes_dirty_) {
@@ -457,6 +461,9 @@ IncrementalDecision::Changes IncrementalDecision::settle()
 		}
 	}
 	// resolve() may erase its slot: nothing else refers to an empty one.
+	if (with_slots)
+		for (auto slot : dirty_slots_)
+			out.slots.push_back(slot->first);
 	for (auto slot : dirty_slots_)
 		resolve(slot, out.entries);
 	dirty_slots_.clear();
@@ -473,10 +480,10 @@ IncrementalDecision::Changes IncrementalDecision::settle()
 }
 
 std::size_t entry_differences(const EntryMap &a, const EntryMap &b,
-			      const std::set<dp::EntryKey> &skip)
+			      const std::set<dp::EntryKey> &skip_slots)
 {
-	const auto counted = [&skip](const dp::EntryKey &key) {
-		return skip.empty() || !skip.contains(key);
+	const auto counted = [&skip_slots](const dp::EntryKey &key) {
+		return skip_slots.empty() || !skip_slots.contains(slot_of(key));
 	};
 	std::size_t n = 0;
 	auto x = a.begin();
@@ -498,6 +505,20 @@ std::size_t entry_differences(const EntryMap &a, const EntryMap &b,
 			++y;
 		}
 	}
+	return n;
+}
+
+std::size_t server_differences(const ServerMap &a, const ServerMap &b,
+			       const std::set<dp::ServerKey> &skip)
+{
+	std::size_t n = 0;
+	const auto counted = [&skip](const dp::ServerKey &key) { return !skip.contains(key); };
+	for (const auto &[key, target] : a) {
+		const auto it = b.find(key);
+		n += (it == b.end() || !(it->second == target)) && counted(key);
+	}
+	for (const auto &[key, target] : b)
+		n += !a.contains(key) && counted(key);
 	return n;
 }
 

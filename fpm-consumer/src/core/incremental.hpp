@@ -55,9 +55,16 @@ public:
 	struct Changes {
 		std::vector<dp::EntryKey> entries; // appeared, changed or disappeared
 		std::vector<dp::ServerKey> servers; // target appeared, changed or disappeared
+		// With settle(true): every slot whose claims it replayed (slot_of()
+		// keys), whether or not its entries changed.
+		std::vector<dp::EntryKey> slots;
 	};
 	// Recomputes what changed since the last call.
-	Changes settle();
+	Changes settle(bool with_slots = false);
+	// Counts the changes of the decision's inputs: a session added or
+	// removed, a server's place. Equal at two moments: no session's
+	// decision can differ between them.
+	std::uint64_t generation() const { return generation_; }
 	bool pending() const
 	{
 		return !pending_.empty() || routes_dirty_ || !dirty_slots_.empty() || !recount_.empty() ||
@@ -173,6 +180,7 @@ private:
 	std::multiset<std::string> unsupported_;
 	bool unsupported_dirty_ = false;
 	std::uint64_t plans_ = 0;
+	std::uint64_t generation_ = 0;
 	Desired desired_;
 };
 
@@ -181,10 +189,13 @@ private:
 // targets or the unsupported collectors differ. Zero when the incremental
 // state is right.
 std::size_t differences(const Desired &a, const Desired &b);
-// Its parts: the entries that differ, but for the keys in `skip`; and
-// whether the rest differs.
+// Its parts: the entries that differ, but for those of the slots in
+// `skip_slots` (slot_of() keys); and whether the rest differs.
 std::size_t entry_differences(const EntryMap &a, const EntryMap &b,
-			      const std::set<dp::EntryKey> &skip = {});
+			      const std::set<dp::EntryKey> &skip_slots = {});
 bool summary_differs(const Desired &a, const Desired &b);
+// The servers' targets that differ, but for the servers in `skip`.
+std::size_t server_differences(const ServerMap &a, const ServerMap &b,
+			       const std::set<dp::ServerKey> &skip);
 
 } // namespace evpnmon::consumer
