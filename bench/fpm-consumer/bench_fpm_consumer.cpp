@@ -26,6 +26,7 @@
 #include <sys/utsname.h>
 
 #include <algorithm>
+#include <numeric>
 #include <chrono>
 #include <cstring>
 #include <fstream>
@@ -270,8 +271,11 @@ struct ScaleRow {
 	double host_move_ms = 0, server_move_ms = 0, unrelated_ms = 0, idle_ms = 0, full_ms = 0;
 	double forced_ms = 0, decide_ms = 0;
 	// The audit's steps, as the daemon runs them (Engine::reread(),
-	// ask_check(), ask_repair()), each with its own reconcile.
+	// ask_check(), ask_repair()): the check and the repair in parts, a
+	// reconcile each; their sums and longest parts, and one audit's parts.
 	double reread_ms = 0, check_ms = 0, repair_ms = 0;
+	double check_part_ms = 0, repair_part_ms = 0;
+	std::vector<double> check_parts, repair_parts;
 	// 1,000 server moves per second of simulated time
 	double churn_p50_ms = 0, churn_p99_ms = 0, churn_cpu = 0;
 	// The same moves in the daemon's loop (loop_latencies): without an
@@ -368,7 +372,20 @@ ScaleRow measure_scale(std::uint32_t n, bool quick)
 		return std::chrono::duration<double>(Clock::now() - t0).count() * 1e3;
 	};
 	std::vector<double> host, server, unrelated, idle, full, forced, decide_only;
-	std::vector<double> reread, check, repair;
+	std::vector<double> reread, check, repair, check_part, repair_part;
+	// A step in parts: the reconciles until it is over.
+	auto timed_parts = [&](auto &&ask, std::vector<double> &sums, std::vector<double> &longest,
+			       std::vector<double> &parts) {
+		ask();
+		parts.clear();
+		do {
+			const auto t0 = Clock::now();
+			e->reconcile();
+			parts.push_back(std::chrono::duration<double>(Clock::now() - t0).count() * 1e3);
+		} while (e->audit_step_waiting());
+		sums.push_back(std::accumulate(parts.begin(), parts.end(), 0.0));
+		longest.push_back(*std::max_element(parts.begin(), parts.end()));
+	};
 	const int reps = quick ? 20 : 100;
 	for (int i = 0; i < reps; ++i) {
 		// A monitored host moves to another VTEP (no entry depends on it).
@@ -386,8 +403,8 @@ ScaleRow measure_scale(std::uint32_t n, bool quick)
 		if (i % (reps / 10) == 0) { // the audit's full pass (decide all + check + whole diff)
 			full.push_back(timed([&] { e->audit(); }));
 			reread.push_back(timed([&] { e->reread(); }));
-			check.push_back(timed([&] { e->ask_check(); }));
-			repair.push_back(timed([&] { e->ask_repair(); }));
+			timed_parts([&] { e->ask_check(); }, check, check_part, row.check_parts);
+			timed_parts([&] { e->ask_repair(); }, repair, repair_part, row.repair_parts);
 			forced.push_back(timed([&] { e->reconcile(true); }));
 			decide_only.push_back(timed([&] {
 				(void)decide(e->sessions(), e->macs(), e->routes(), e->config().decision, false);
@@ -407,6 +424,8 @@ ScaleRow measure_scale(std::uint32_t n, bool quick)
 	row.reread_ms = median(reread);
 	row.check_ms = median(check);
 	row.repair_ms = median(repair);
+	row.check_part_ms = median(check_part);
+	row.repair_part_ms = median(repair_part);
 	// 1,000 server moves in one second, each reconciled when it arrives
 	// (events are 1 ms apart; a reconcile of a few tens of microseconds
 	// never overlaps the next, so latency = event handling + reconcile).
@@ -438,8 +457,14 @@ ScaleRow measure_scale(std::uint32_t n, bool quick)
 	};
 	// In steps: the daemon runs one per tick (250 ms) when nothing waits,
 	// and at most step_patience (1 s) after the last when its loop is busy,
-	// as under these moves: 1 s apart here.
-	const std::vector<Hold> steps{{0, row.reread_ms}, {1e3, row.check_ms}, {2e3, row.repair_ms}};
+	// as under these moves: 1 s apart here; a step in parts, each part in
+	// the pass after the last (the last audit's parts).
+	std::vector<Hold> steps{{0, row.reread_ms}};
+	for (const auto &[at, parts] : {std::pair{1e3, &row.check_parts}, {2e3, &row.repair_parts}})
+		for (double t = at; const double ms : *parts) {
+			steps.push_back({t, ms});
+			t += ms + 1.0;
+		}
 	row.whole = waits({{0, row.full_ms}}, row.audit_gap_s * 1e3, true);
 	row.every = waits(steps, 60e3, false);
 	row.spaced = waits(steps, row.audit_gap_s * 1e3, false);
@@ -652,19 +677,22 @@ int main(int argc, char **argv)
 	   << "incremental state + diff every entry (`reconcile(true)`); audit: the same after "
 	   << "re-reading every entry from the dataplane, every `--audit-interval` (60 s, "
 	   << "or longer: `--audit-max-load`), in one go (`Engine::audit()`) and in the daemon's "
-	   << "steps, each with its reconcile: re-read (`reread()`), check (decide() + compare, "
-	   << "`ask_check()`), repair (diff every entry, `ask_repair()`). Excluded: FPM decoding "
+	   << "steps: re-read (`reread()`, its reconcile), check (decide(), `ask_check()`), repair "
+	   << "(compare + diff every entry, `ask_repair()`), the last two in parts of "
+	   << "`--audit-part`, a reconcile each: their sums, and in brackets their longest part. Excluded: FPM decoding "
 	   << "(above), and the daemon's event loop except in the modelled columns below.\n\n"
 	   << "| sessions | entries | host MAC move | server move (10 sessions: its target, no entry) | "
 	      "unrelated MAC | nothing changed | baseline: decide() over all sessions | full pass | "
-	      "audit in one go | audit steps: re-read / check / repair | server move / decide() |\n"
+	      "audit in one go | audit steps: re-read / check / repair (their longest part) | server "
+	      "move / decide() |\n"
 	   << "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
 	for (const auto &row : rows)
 		md << std::setprecision(1) << "| " << row.sessions << " | " << row.entries << " | "
 		   << row.host_move_ms * 1e3 << " µs | " << row.server_move_ms * 1e3 << " µs | "
 		   << row.unrelated_ms * 1e3 << " µs | " << row.idle_ms * 1e3 << " µs | "
 		   << row.decide_ms << " ms | " << row.forced_ms << " ms | " << row.full_ms << " ms | "
-		   << row.reread_ms << " / " << row.check_ms << " / " << row.repair_ms << " ms | "
+		   << row.reread_ms << " / " << row.check_ms << " (" << row.check_part_ms << ") / "
+		   << row.repair_ms << " (" << row.repair_part_ms << ") ms | "
 		   << std::setprecision(4) << row.server_move_ms / row.decide_ms << " |\n";
 	md << "\n1,000 server moves per second (a random server each, to its other VTEP), each "
 	   << "reconciled as it arrives; latency = event to its target changed in the in-memory "
@@ -677,7 +705,9 @@ int main(int argc, char **argv)
 	   << "in-memory dataplane; the Linux one adds its FDB re-dump, a step of its own). In one "
 	   << "hold: the loop held for the whole audit at once, paced as any pass. In "
 	   << "steps: re-read, check and repair, each in the pass after its tick, 1 s apart (a step "
-	   << "waits while events are pending, at most 1 s, and these never stop); a pass with a "
+	   << "waits while events are pending, at most 1 s, and these never stop), the check and "
+	   << "the repair in parts of `--audit-part` (8,192 sessions; the repair twice as many "
+	   << "entries), each part in the pass after the last; a pass with a "
 	   << "step and the pass after it impose the pacer's least gap, 1 ms (in one hold, the "
 	   << "hold counted in the pass's length). Every 60 s: "
 	   << "`--audit-interval` alone (`--audit-max-load 0`); spaced: the default "

@@ -416,7 +416,15 @@ void random_step(World &w, Harness &h, std::vector<consumer::Session> &known, co
 				}
 				random_step(w, h, known, between, false);
 				e.reconcile();
+				// The repair in parts too, events between them; over
+				// before the walk checks the dataplane.
 				e.ask_repair();
+				for (int part = 0; part < 1000 && e.audit_step_waiting(); ++part) {
+					e.reconcile();
+					random_step(w, h, known, between, false);
+				}
+				while (e.audit_step_waiting())
+					e.reconcile();
 			}
 		} else if (w.chance(10))
 			e.audit();
@@ -445,7 +453,7 @@ TEST_CASE("incremental decision equals the full pass after every random step")
 		// The check's decision in parts of 1 and 3 sessions, events
 		// between them; seed 3 decides whole (the default part).
 		if (seed != 3)
-			cfg.check_part_sessions = seed == 1 ? 1 : 3;
+			cfg.audit_part_sessions = seed == 1 ? 1 : 3;
 		Harness h(cfg, servers);
 		h.model = true;
 		open_all(h.engine);
@@ -1024,7 +1032,7 @@ TEST_CASE("the audit's check: what changes between its decision and its comparis
 TEST_CASE("the audit's check decides in parts, events between them; a defect made before is found")
 {
 	auto cfg = config();
-	cfg.check_part_sessions = 2;
+	cfg.audit_part_sessions = 2;
 	Harness h(cfg);
 	open_all(h.engine);
 	auto session = [](std::uint8_t i) {
@@ -1047,8 +1055,10 @@ TEST_CASE("the audit's check decides in parts, events between them; a defect mad
 			if (h.engine.audit_step_waiting())
 				between(parts);
 		} while (h.engine.audit_step_waiting() && parts < 100);
+		// The repair, 4 keys a part: no event between them.
 		h.engine.ask_repair();
-		h.engine.reconcile();
+		while (h.engine.audit_step_waiting())
+			h.engine.reconcile();
 		return parts;
 	};
 	const auto passes = h.engine.counters().full_passes;
@@ -1096,7 +1106,7 @@ TEST_CASE("the audit's check decides in parts, events between them; a defect mad
 TEST_CASE("a pass with events' changes leaves the check's next part to the next, every other pass")
 {
 	auto cfg = config();
-	cfg.check_part_sessions = 2;
+	cfg.audit_part_sessions = 2;
 	Harness h(cfg);
 	open_all(h.engine);
 	auto session = [](std::uint8_t i) {
@@ -1106,7 +1116,7 @@ TEST_CASE("a pass with events' changes leaves the check's next part to the next,
 	for (std::uint8_t i = 1; i <= 6; ++i)
 		h.engine.upsert_session(session(i));
 	h.engine.reconcile();
-	const auto parts = [&] { return h.engine.counters().check_parts; };
+	const auto parts = [&] { return h.engine.counters().audit_parts; };
 	const auto p0 = parts();
 	h.engine.reread();
 	h.engine.ask_check();
@@ -1129,9 +1139,94 @@ TEST_CASE("a pass with events' changes leaves the check's next part to the next,
 	while (h.engine.audit_step_waiting())
 		h.engine.reconcile();
 	h.engine.ask_repair();
-	h.engine.reconcile();
+	while (h.engine.audit_step_waiting())
+		h.engine.reconcile();
 	CHECK(h.engine.counters().full_pass_differences == 0);
 	CHECK(h.dp.entries.size() == 16);
+}
+
+TEST_CASE("the audit's repair compares and diffs in parts, events between them")
+{
+	auto cfg = config();
+	cfg.audit_part_sessions = 2; // 4 keys a part
+	Harness h(cfg);
+	open_all(h.engine);
+	auto session = [](std::uint8_t i) {
+		return make_collector_session(Mac{2, 0, 0, 0, 1, i}, 3, ipv4_addr(192, 0, 2, 9),
+					      erspan_options(3, 7, 0, 64));
+	};
+	for (std::uint8_t i = 1; i <= 6; ++i)
+		h.engine.upsert_session(session(i));
+	h.engine.reconcile();
+	REQUIRE(h.dp.entries.size() == 12);
+	const auto parts = [&] { return h.engine.counters().audit_parts; };
+	const auto check = [&] {
+		h.engine.ask_check();
+		while (h.engine.audit_step_waiting())
+			h.engine.reconcile();
+	};
+	// The dataplane loses its first and last entries behind the engine's
+	// back; the re-read sees it.
+	const auto first = h.dp.entries.begin()->first, last = h.dp.entries.rbegin()->first;
+	h.dp.entries.erase(first);
+	h.dp.entries.erase(last);
+	h.engine.reread();
+	check();
+	const auto passes = h.engine.counters().full_passes;
+	const auto p0 = parts();
+	// The comparison (14 keys with the event's), then the diff (14): 7
+	// parts of 4 keys; the last entry waits for the last.
+	h.engine.ask_repair();
+	h.engine.reconcile();
+	CHECK(h.engine.audit_step_waiting());
+	CHECK(parts() == p0 + 1);
+	// An event between the parts: its pass installs its entries alone.
+	h.engine.upsert_session(session(9));
+	h.engine.reconcile();
+	CHECK(parts() == p0 + 1);
+	CHECK(h.dp.entries.size() == 12);
+	int n = 1;
+	while (h.engine.audit_step_waiting() && n < 100) {
+		CHECK(!h.dp.entries.contains(last));
+		h.engine.reconcile();
+		++n;
+	}
+	CHECK(n == 7);
+	CHECK(h.dp.entries.contains(first));
+	CHECK(h.dp.entries.contains(last));
+	CHECK(h.dp.entries.size() == 14);
+	CHECK(h.engine.counters().full_passes == passes + 1);
+	CHECK(h.engine.counters().full_pass_differences == 0);
+	// A defect the comparison finds in its parts: counted, the state
+	// built anew, its entries put back by the diff's parts.
+	consumer::EngineTestAccess::forget(h.engine, h.engine.sessions().begin()->second);
+	h.engine.reconcile();
+	REQUIRE(h.dp.entries.size() == 12);
+	h.engine.reread();
+	check();
+	h.engine.ask_repair();
+	h.engine.reconcile();
+	CHECK(h.engine.audit_step_waiting());
+	while (h.engine.audit_step_waiting())
+		h.engine.reconcile();
+	CHECK(h.engine.counters().full_pass_differences == 3);
+	CHECK(h.dp.entries.size() == 14);
+	// A re-read while the diff is under way starts it again: what it
+	// found is put right wherever it is.
+	h.engine.reread();
+	check();
+	h.engine.ask_repair();
+	for (int i = 0; i < 5; ++i) // past the comparison (4 parts), into the diff
+		h.engine.reconcile();
+	REQUIRE(h.engine.audit_step_waiting());
+	const auto again = h.dp.entries.begin()->first;
+	h.dp.entries.erase(again);
+	h.engine.reread();
+	while (h.engine.audit_step_waiting())
+		h.engine.reconcile();
+	CHECK(h.dp.entries.contains(again));
+	CHECK(h.dp.entries.size() == 14);
+	CHECK(h.engine.counters().full_pass_differences == 3);
 }
 
 TEST_CASE("the audit's check is dropped when its window changes more than a quarter of its keys")

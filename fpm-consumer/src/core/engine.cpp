@@ -6,6 +6,7 @@
 #include <linux/rtnetlink.h>
 
 #include <algorithm>
+#include <limits>
 
 namespace evpnmon::consumer {
 
@@ -641,9 +642,9 @@ bool Engine::check_part(bool whole)
 		c.generation = incremental_.generation();
 	}
 	auto &c = *pending_check_;
-	++counters_.check_parts;
+	++counters_.audit_parts;
 	const auto limit =
-		whole ? sessions_.size() + 1 : std::max<std::size_t>(config_.check_part_sessions, 1);
+		whole ? sessions_.size() + 1 : std::max<std::size_t>(config_.audit_part_sessions, 1);
 	if (!c.deciding->step(sessions_, macs_, routes_, config_.decision, limit))
 		return false;
 	c.decided = c.deciding->finish();
@@ -672,29 +673,57 @@ void Engine::note_window(const IncrementalDecision::Changes &changed)
 	}
 }
 
-bool Engine::finish_check()
+void Engine::repair_part(ReconcileStats &st, bool whole)
 {
-	bool rebuild = false;
-	{
-		PendingCheck check = std::move(*pending_check_);
-		pending_check_.reset();
-		++counters_.full_passes;
+	++counters_.audit_parts;
+	if (!repair_)
+		repair_.emplace();
+	auto &r = *repair_;
+	// A part's work: keys of the comparison and of the diff together.
+	std::size_t budget = whole ? std::numeric_limits<std::size_t>::max()
+				   : 2 * std::max<std::size_t>(config_.audit_part_sessions, 1);
+	if (!r.compared && pending_check_) {
+		auto &c = *pending_check_;
 		const auto &now = incremental_.desired();
-		auto diff = entry_differences(now.entries, check.decided.entries, check.changed_slots);
-		if (check.summary_whole)
-			diff += summary_differs(check.summary, check.decided);
+		std::optional<dp::EntryKey> next;
+		r.differences +=
+			entry_differences(now.entries, c.decided.entries, c.changed_slots, r.from, budget, next);
+		r.from = next;
+		if (next)
+			return;
+		// Compared: counted, and a wrong state built anew (then diffed
+		// whole).
+		auto diff = r.differences;
+		if (c.summary_whole)
+			diff += summary_differs(c.summary, c.decided);
 		else
-			diff += server_differences(now.servers, check.decided.servers,
-						   check.changed_servers) > 0;
+			diff += server_differences(now.servers, c.decided.servers, c.changed_servers) > 0;
+		++counters_.full_passes;
 		counters_.full_pass_differences += diff;
-		rebuild = diff > 0;
-		keep_spare(std::move(check.decided.entries));
-		release_.release(std::move(check));
+		keep_spare(std::move(c.decided.entries));
+		release_.release(std::move(c));
+		pending_check_.reset();
+		sort_freed(); // its changed slots, the spare left over
+		if (diff > 0) {
+			rebuild_incremental();
+			diffed_whole_ = false;
+		}
+		r.compared = true;
+		r.from.reset(); // the diff from the first key
 	}
-	sort_freed(); // its changed slots, the spare left over
-	if (rebuild)
-		rebuild_incremental();
-	return rebuild;
+	r.compared = true; // nothing (more) to compare: none decided, or dropped
+	// A whole diff since the re-read: the passes since diffed what changed.
+	if (!diffed_whole_) {
+		const auto &d = incremental_.desired();
+		if (budget == 0)
+			return; // the diff from the next part on
+		r.from = reconciler_.apply_part(d.entries, d.servers, r.from, budget, st);
+		if (r.from)
+			return;
+		diffed_whole_ = true;
+	}
+	repair_.reset();
+	repair_due_ = false;
 }
 
 void Engine::drop_check()
@@ -719,7 +748,8 @@ void Engine::drop_check()
 ReconcileStats Engine::full_pass()
 {
 	check_all();
-	full_ = repair_due_ = false;
+	full_ = repair_due_ = audit_whole_ = false;
+	repair_.reset();
 	diffed_whole_ = true;
 	const auto &d = incremental_.desired();
 	return reconciler_.apply(d.entries, d.servers);
@@ -738,36 +768,42 @@ std::optional<ReconcileStats> Engine::reconcile(bool force)
 		const auto changed = incremental_.settle(pending_check_.has_value());
 		if (pending_check_)
 			note_window(changed);
-		// A rebuilt state is diffed whole at once; a repair asked with
-		// the check (audit()) runs in the same pass, after the whole
-		// decision; a repair after a whole diff since the re-read diffs
-		// only what changed, unless its comparison rebuilt the state.
-		bool rebuilt = false;
-		if (check_due_) {
-			// A pass that carries events' changes leaves the check's
-			// next part to the next pass, so that their entries do not
-			// wait behind it; every other pass at most, so that a
-			// stream of events does not stop the check.
+		// A pass that carries events' changes leaves the audit's next
+		// part to the next pass, so that their entries do not wait
+		// behind it; every other pass at most, so that a stream of
+		// events does not stop the audit.
+		const bool whole = audit_whole_;
+		bool part = check_due_ || repair_due_;
+		if (part && !whole) {
 			const bool events = !changed.entries.empty() || !changed.servers.empty();
-			if (repair_due_ || !events || part_deferred_) {
-				part_deferred_ = false;
-				rebuilt = check_part(repair_due_);
-			} else {
-				part_deferred_ = true;
-			}
+			part = !events || part_deferred_;
+			part_deferred_ = !part;
 		}
-		if (repair_due_ && pending_check_ && !pending_check_->deciding)
-			rebuilt = finish_check() || rebuilt;
-		const bool whole = rebuilt || (repair_due_ && !diffed_whole_);
-		repair_due_ = false;
+		bool rebuilt = false, decided = false;
+		if (part && check_due_) {
+			rebuilt = check_part(whole);
+			decided = true;
+		}
 		const auto &d = incremental_.desired();
-		if (whole) {
+		if (rebuilt) {
+			// Built anew: diffed whole at once, which is also what a
+			// repair would diff.
 			diffed_whole_ = true;
+			repair_.reset();
+			repair_due_ = false;
 			st = reconciler_.apply(d.entries, d.servers);
 		} else {
 			st = reconciler_.apply(d.entries, d.servers, changed.entries, changed.servers,
 					       retry_due_);
+			// The repair once the decision is made, in the pass after
+			// its last part (all in this one when whole).
+			if (part && repair_due_ && !check_due_ && (whole || !decided)) {
+				repair_part(st, whole);
+				st.unchanged = reconciler_.installed().size() - st.installed - st.replaced;
+			}
 		}
+		if (!check_due_ && !repair_due_)
+			audit_whole_ = false;
 	}
 	retry_due_ = false;
 	++counters_.reconciles;

@@ -60,11 +60,11 @@ struct EngineConfig {
 	// thread of their own (core/background_release.hpp): the daemon. Off,
 	// they are destroyed in the step that frees them.
 	bool release_in_background = false;
-	// The audit's check decides this many sessions per reconcile (a part:
-	// about 5-8 ms at 8,192 sessions here), the events that arrived
-	// handled between the parts; a check asked with its repair (audit())
-	// decides whole.
-	std::size_t check_part_sessions = 8192;
+	// The audit's check decides this many sessions per reconcile, and its
+	// repair compares and diffs twice as many entries (a part: about 5-8
+	// ms at 8,192 sessions here), the events that arrived handled between
+	// the parts; audit() runs whole.
+	std::size_t audit_part_sessions = 8192;
 };
 
 // A decapsulation source: (VNI, remote VTEP) of a flood entry.
@@ -97,8 +97,8 @@ struct EngineCounters {
 	// any non-zero value is a defect to report).
 	std::uint64_t full_passes = 0;
 	std::uint64_t full_pass_differences = 0;
-	// Parts of the audits' check decisions (a reconcile each).
-	std::uint64_t check_parts = 0;
+	// Parts of the audits' check and repair steps (a reconcile each).
+	std::uint64_t audit_parts = 0;
 	std::uint64_t capacity_errors = 0; // installs a full dataplane refused
 	std::uint64_t kept_dropped_port_gone = 0;  // kept server locations whose port vanished
 	// Kernel flood entries (zero MAC, a dst) of the configured VXLAN
@@ -173,15 +173,15 @@ public:
 	// between them, an event waits for one step at most:
 	//  1. reread(): the installed entries, read again from the dataplane;
 	//  2. ask_check(): decide() over every session, in parts of
-	//     EngineConfig::check_part_sessions, one per reconcile (the step
+	//     EngineConfig::audit_part_sessions, one per reconcile (the step
 	//     waits until the last, audit_step_waiting()), kept for step 3
 	//     (when the incremental state must be built anew, it is built
 	//     there, and nothing is kept to compare);
-	//  3. ask_repair(), run by the next reconcile: that decision compared
-	//     with the incremental state (differences counted in
-	//     full_pass_differences; any rebuilds the incremental state), and
-	//     the whole desired set diffed against what the dataplane has
-	//     (step 1 and every pass since).
+	//  3. ask_repair(): that decision compared with the incremental state
+	//     (differences counted in full_pass_differences; any rebuilds the
+	//     incremental state), and the whole desired set diffed against
+	//     what the dataplane has (step 1 and every pass since), each in
+	//     parts of 2 * audit_part_sessions entries, one per reconcile.
 	// Events between the steps and the parts are reconciled as usual,
 	// against the entries step 1 read. A decision whose parts saw inputs
 	// change is a mix of moments; but the claims of a slot whose claimants
@@ -198,12 +198,16 @@ public:
 	// than a quarter of the entries (and 64) drops the check (it would
 	// compare little, and what it left out would cost as much memory as
 	// the decision); so do a full pass and the next re-read.
-	// audit(): all three in one reconcile, the decision whole.
+	// A pass that carries events' changes leaves the next part to the
+	// pass after it (every other pass at most).
+	// audit(): all three in one reconcile, whole.
 	void reread()
 	{
 		reconciler_.refresh();
 		diffed_whole_ = false;
 		drop_check(); // an audit begins: a check left over is stale
+		if (repair_)
+			repair_.emplace(); // a diff under way starts again, on what was read
 	}
 	void ask_check() { check_due_ = true; }
 	// Its reconcile diffs whole only if no whole diff ran since the
@@ -214,7 +218,7 @@ public:
 	void audit()
 	{
 		reread();
-		check_due_ = repair_due_ = true;
+		check_due_ = repair_due_ = audit_whole_ = true;
 	}
 	// Entries whose install or removal failed, most often for lack of room
 	// (retried alone every tick).
@@ -289,7 +293,10 @@ private:
 	// state. check_part(): one part of the decision, or all that is left
 	// when `whole`; the step is over when check_due_ is false.
 	bool check_part(bool whole);
-	bool finish_check();
+	// One part of the repair: of the comparison, then of the whole diff
+	// (added to `st`), or all of both when `whole`. The step is over when
+	// repair_due_ is false.
+	void repair_part(ReconcileStats &st, bool whole);
 	// What one settle() changed, left out of the pending check's
 	// comparison; drops the check when that is too much.
 	void note_window(const IncrementalDecision::Changes &changed);
@@ -342,7 +349,16 @@ private:
 	bool rebuild_ = false;
 	bool retry_due_ = false; // failed entries: retry on this reconcile
 	bool check_due_ = false;  // the audit's steps 2 and 3, for the next reconcile
-	bool part_deferred_ = false; // the last pass left the check's part to this one
+	bool part_deferred_ = false; // the last pass left the audit's part to this one
+	bool audit_whole_ = false;   // audit(): its steps in one reconcile
+	// The repair step under way: the check's comparison (while a decided
+	// check is pending), then the whole diff; where the next part starts.
+	struct RepairProgress {
+		bool compared = false;
+		std::optional<dp::EntryKey> from;
+		std::size_t differences = 0; // of the comparison so far
+	};
+	std::optional<RepairProgress> repair_;
 	bool repair_due_ = false;
 	// Step 2's decision, while it is made and until step 3 compares it.
 	struct PendingCheck {

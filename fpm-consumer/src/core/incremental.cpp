@@ -482,13 +482,23 @@ IncrementalDecision::Changes IncrementalDecision::settle(bool with_slots)
 std::size_t entry_differences(const EntryMap &a, const EntryMap &b,
 			      const std::set<dp::EntryKey> &skip_slots)
 {
+	std::optional<dp::EntryKey> next;
+	std::size_t budget = a.size() + b.size();
+	return entry_differences(a, b, skip_slots, std::nullopt, budget, next);
+}
+
+std::size_t entry_differences(const EntryMap &a, const EntryMap &b,
+			      const std::set<dp::EntryKey> &skip_slots,
+			      const std::optional<dp::EntryKey> &from, std::size_t &budget,
+			      std::optional<dp::EntryKey> &next)
+{
 	const auto counted = [&skip_slots](const dp::EntryKey &key) {
 		return skip_slots.empty() || !skip_slots.contains(slot_of(key));
 	};
 	std::size_t n = 0;
-	auto x = a.begin();
-	auto y = b.begin();
-	while (x != a.end() || y != b.end()) {
+	auto x = from ? a.lower_bound(*from) : a.begin();
+	auto y = from ? b.lower_bound(*from) : b.begin();
+	for (; budget > 0 && (x != a.end() || y != b.end()); --budget) {
 		// One comparison per step: equal keys are the usual case.
 		const auto order = x == a.end()   ? std::strong_ordering::greater
 				   : y == b.end() ? std::strong_ordering::less
@@ -505,6 +515,15 @@ std::size_t entry_differences(const EntryMap &a, const EntryMap &b,
 			++y;
 		}
 	}
+	// Every key before the smaller of the two is compared.
+	if (x == a.end() && y == b.end())
+		next.reset();
+	else if (x == a.end())
+		next = y->first;
+	else if (y == b.end())
+		next = x->first;
+	else
+		next = std::min(x->first, y->first);
 	return n;
 }
 

@@ -21,6 +21,7 @@
 #include "core/decision.hpp"
 
 #include <map>
+#include <optional>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
@@ -193,6 +194,14 @@ std::size_t differences(const Desired &a, const Desired &b);
 // `skip_slots` (slot_of() keys); and whether the rest differs.
 std::size_t entry_differences(const EntryMap &a, const EntryMap &b,
 			      const std::set<dp::EntryKey> &skip_slots = {});
+// The same in parts: the keys from `from` on (the first part: none),
+// `budget` of them at most (of both maps together; what is left of it
+// stays there); `next` is set to where the next part starts, none once
+// the comparison is done.
+std::size_t entry_differences(const EntryMap &a, const EntryMap &b,
+			      const std::set<dp::EntryKey> &skip_slots,
+			      const std::optional<dp::EntryKey> &from, std::size_t &budget,
+			      std::optional<dp::EntryKey> &next);
 bool summary_differs(const Desired &a, const Desired &b);
 // The servers' targets that differ, but for the servers in `skip`.
 std::size_t server_differences(const ServerMap &a, const ServerMap &b,

@@ -212,6 +212,46 @@ ReconcileStats Reconciler::apply(const EntryMap &desired, const ServerMap &serve
 	return st;
 }
 
+std::optional<dp::EntryKey> Reconciler::apply_part(const EntryMap &desired, const ServerMap &servers,
+						   const std::optional<dp::EntryKey> &from,
+						   std::size_t &budget, ReconcileStats &st)
+{
+	if (!loaded_)
+		refresh();
+	dp_.begin_batch();
+	auto want = from ? desired.lower_bound(*from) : desired.begin();
+	auto have = from ? installed_.lower_bound(*from) : installed_.begin();
+	// The merge of apply(), `budget` steps of it.
+	for (; budget > 0 && (want != desired.end() || have != installed_.end()); --budget) {
+		const auto order = want == desired.end()     ? std::strong_ordering::greater
+				   : have == installed_.end() ? std::strong_ordering::less
+							      : want->first <=> have->first;
+		if (order < 0) {
+			converge(want->first, &want->second, servers, st, installed_.end());
+			++want;
+		} else if (order > 0) {
+			const auto at = have++;
+			const auto key = at->first; // a copy: converge() erases `at`
+			converge(key, nullptr, servers, st, at);
+		} else {
+			const auto at = have++;
+			converge(want->first, &want->second, servers, st, at);
+			++want;
+		}
+	}
+	flush(st);
+	// Both stand on the first key not diffed yet: the smaller one is where
+	// the next part starts (a key added before it meanwhile was diffed by
+	// its own pass).
+	if (want == desired.end() && have == installed_.end())
+		return std::nullopt;
+	if (want == desired.end())
+		return have->first;
+	if (have == installed_.end())
+		return want->first;
+	return std::min(want->first, have->first);
+}
+
 void Reconciler::flush(ReconcileStats &st)
 {
 	if (auto ec = dp_.flush()) {

@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -54,6 +55,15 @@ public:
 	ReconcileStats apply(const EntryMap &desired, const ServerMap &servers,
 			     const std::vector<dp::EntryKey> &keys,
 			     const std::vector<dp::ServerKey> &moved, bool retry);
+	// The whole diff in parts (the audit's repair): the keys from `from`
+	// on (the first part: none), `budget` of them at most (desired and
+	// installed together; what is left of it stays there), added to `st`.
+	// Returns where the next part starts; none when the diff is done.
+	// Unlike apply(), it leaves the keys and servers that failed before
+	// to their retry.
+	std::optional<dp::EntryKey> apply_part(const EntryMap &desired, const ServerMap &servers,
+					       const std::optional<dp::EntryKey> &from,
+					       std::size_t &budget, ReconcileStats &st);
 
 	// False until the first read of the dataplane.
 	bool in_sync() const { return loaded_; }

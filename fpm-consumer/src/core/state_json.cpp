@@ -208,7 +208,7 @@ std::vector<Counter> engine_counters(const Engine &e)
 		{"entries-waiting-for-room", e.entries_waiting()},
 		{"full-passes", c.full_passes},
 		{"full-pass-differences", c.full_pass_differences},
-		{"audit-check-parts", c.check_parts},
+		{"audit-parts", c.audit_parts},
 		{"fpm-stale-swept", c.fpm_stale_swept},
 		{"kernel-deferred-deletes", c.kernel_deferred_deletes},
 		{"local-mac-audit-fixes", c.local_audit_fixes},

@@ -76,7 +76,7 @@ Consumer::Consumer(const Options &o)
 		      kMaxAuditHistoryOption == kMaxAuditHistory);
 	ecfg.audit_history = o.audit_history;
 	ecfg.release_in_background = true;
-	ecfg.check_part_sessions = o.audit_check_part;
+	ecfg.audit_part_sessions = o.audit_part;
 	ecfg.audit_sink = [this](const AuditEvent &e) {
 		// Lines of held sessions are limited (a flood of denied routes
 		// must not flood the log of every VTEP); the ring and the
@@ -326,9 +326,8 @@ void Consumer::tick()
 }
 
 // Starts the audit or runs its next step (core/audit_schedule.hpp), one per
-// tick at most. The check and the repair run in the reconcile that follows
-// (the check in parts, a reconcile each), which reports them to the
-// schedule.
+// tick at most. The check and the repair run in the reconciles that follow
+// (in parts, a reconcile each), which report them to the schedule.
 void Consumer::advance_audit(Clock::time_point now)
 {
 	using Step = AuditSchedule::Step;
@@ -449,8 +448,9 @@ void Consumer::reconcile()
 		if (const auto gap = audit_.ran(start, end))
 			log_audit_spacing(*gap);
 	} else if (audit_step) {
-		// A part of the check's decision: the next part once the events
-		// that arrived meanwhile are in (the loop wakes for the timer).
+		// A part of the check or the repair: the next part once the
+		// events that arrived meanwhile are in (the loop wakes for the
+		// timer).
 		pacer_.ran_audit_step(end);
 		audit_.ran_part(start, end);
 		arm_pace_timer(end);

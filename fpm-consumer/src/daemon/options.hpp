@@ -71,8 +71,9 @@ struct Options {
 	// that cost d, if that is longer than audit_interval. 0: audit_interval
 	// alone.
 	double audit_max_load = 0.5;
-	// Sessions the audit's check decides per turn of the event loop.
-	std::size_t audit_check_part = 8192;
+	// Sessions the audit's check decides per turn of the event loop (its
+	// repair: twice as many entries).
+	std::size_t audit_part = 8192;
 	bool kernel_fdb = true;
 	bool require_vtep_route = true;
 	bool cleanup_on_exit = false;

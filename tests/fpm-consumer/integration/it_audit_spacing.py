@@ -15,10 +15,11 @@ every second. An audit's steps hold the event loop (about 0.4 s in all at
     next tick;
   * --audit-max-load 0.2 (500 times the cost: seconds): the next audit
     comes when the log line said, within a second or two, not never;
-  * --audit-check-part 100: each audit's check decides its 2,000 sessions in
-    20 parts, a turn of the event loop each (the audit-check-parts counter,
-    at least 20 per audit; 1 per audit with the default part of 8,192), and
-    the audits still end and find nothing to repair;
+  * --audit-part 100: each audit's check decides its 2,000 sessions in
+    20 parts, a turn of the event loop each, and its repair compares and
+    diffs their 4,000 entries in 40 more (the audit-parts counter, at least
+    40 per audit; 2 per audit with the default part of 8,192), and the
+    audits still end and find nothing to repair;
   * every daemon stops cleanly.
 
 usage: it_audit_spacing.py BUILD_DIR"""
@@ -49,8 +50,8 @@ def full_passes(d):
     return d.counters()['full-passes']
 
 
-def check_parts(d):
-    return d.counters()['audit-check-parts']
+def audit_parts(d):
+    return d.counters()['audit-parts']
 
 
 @contextlib.contextmanager
@@ -68,23 +69,25 @@ def daemon(build, load, extra=()):
 
 def every_interval(build):
     with daemon(build, '0') as d:
-        p0, parts0 = full_passes(d), check_parts(d)
+        p0, parts0 = full_passes(d), audit_parts(d)
         wait_for(d, lambda: full_passes(d) >= p0 + 3, 'three audits one second apart')
         check('--audit-max-load' not in open(d.log).read(), 'no spacing logged with 0')
-        # 2,000 sessions, parts of 8,192: each check decides in one part
-        # (one more for a check under way at either end of the window).
-        passes, parts = full_passes(d) - p0, check_parts(d) - parts0
-        check(passes <= parts <= passes + 1, '%d check parts for %d audits' % (parts, passes))
+        # 2,000 sessions, parts of 8,192: each check decides in one part,
+        # each repair in one (two more for an audit under way at either
+        # end of the window).
+        passes, parts = full_passes(d) - p0, audit_parts(d) - parts0
+        check(2 * passes - 2 <= parts <= 2 * passes + 2, '%d audit parts for %d audits'
+              % (parts, passes))
 
 
 def in_parts(build):
-    with daemon(build, '0', ['--audit-check-part', '100']) as d:
-        p0, parts0 = full_passes(d), check_parts(d)
+    with daemon(build, '0', ['--audit-part', '100']) as d:
+        p0, parts0 = full_passes(d), audit_parts(d)
         wait_for(d, lambda: full_passes(d) >= p0 + 3, 'three audits in parts')
-        # Every audit counted but the first had its 20 parts in the window.
-        passes, parts = full_passes(d) - p0, check_parts(d) - parts0
-        check(parts >= 20 * (passes - 1) and parts >= 40,
-              '%d check parts for %d audits of 2,000 sessions in parts of 100' % (parts, passes))
+        # Every audit counted but the first had its 60 parts in the window.
+        passes, parts = full_passes(d) - p0, audit_parts(d) - parts0
+        check(parts >= 40 * (passes - 1) and parts >= 80,
+              '%d audit parts for %d audits of 2,000 sessions in parts of 100' % (parts, passes))
         check(d.counters()['full-pass-differences'] == 0, 'an audit in parts found differences')
         check(len(d.state()['entries'].get('entry', [])) == ENTRIES, 'entries lost')
 
@@ -130,7 +133,7 @@ def main(build):
     spaced_then_due(build)
     print('audits every --audit-interval at load 0; spaced by their cost at load 0.001 '
           '(logged, in steps, none within 4 s, SIGUSR1 starts one); at load 0.2 the spaced audit '
-          'comes when logged; the check in parts of --audit-check-part')
+          'comes when logged; the check and the repair in parts of --audit-part')
 
 
 if __name__ == '__main__':
