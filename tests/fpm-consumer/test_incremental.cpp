@@ -167,8 +167,10 @@ struct Harness {
 	bool model = false; // the sessions come from random_step (which keeps `feed`)
 	bool dumped = false; // a kernel dump completed: removals of sources are due
 	std::uint64_t drifts = 0; // changes made to the dataplane behind the engine's back
-	// Checks seen deciding in parts, and of those with changes in their window.
+	// Walk steps that saw a check deciding in parts, and the checks seen
+	// deciding with changes in their window.
 	std::uint64_t deciding = 0, deciding_changed = 0;
+	bool counted = false; // the check deciding now is in deciding_changed
 
 	// servers: the dataplane has servers (false: the reconciler's
 	// fallback, entries with their own actions).
@@ -208,9 +210,14 @@ struct Harness {
 		if (dumped)
 			REQUIRE(dp.decap == sources);
 		++checks;
-		if (consumer::EngineTestAccess::deciding(engine)) {
+		if (!consumer::EngineTestAccess::deciding(engine)) {
+			counted = false;
+		} else {
 			++deciding;
-			deciding_changed += consumer::EngineTestAccess::window_changed(engine);
+			if (!counted && consumer::EngineTestAccess::window_changed(engine)) {
+				++deciding_changed;
+				counted = true;
+			}
 		}
 	}
 };
@@ -1076,7 +1083,8 @@ TEST_CASE("the audit's check decides in parts, events between them; a defect mad
 			h.engine.upsert_session(session(0));
 			h.engine.upsert_session(session(9));
 		}
-		// The next reconcile takes them in, then decides its part.
+		// The next reconcile takes them in (and leaves its part to the
+		// one after it).
 	});
 	CHECK(parts >= 3);
 	CHECK(h.engine.counters().full_passes == passes + 2);
@@ -1227,6 +1235,76 @@ TEST_CASE("the audit's repair compares and diffs in parts, events between them")
 	CHECK(h.dp.entries.contains(again));
 	CHECK(h.dp.entries.size() == 14);
 	CHECK(h.engine.counters().full_pass_differences == 3);
+}
+
+TEST_CASE("a check dropped during the repair's comparison: the repair diffs from the first key")
+{
+	auto cfg = config();
+	cfg.audit_part_sessions = 2; // 4 keys a part of the repair
+	Harness h(cfg);
+	open_all(h.engine);
+	auto session = [](std::uint8_t i) {
+		return make_collector_session(Mac{2, 0, 0, 0, 1, i}, 3, ipv4_addr(192, 0, 2, 9),
+					      erspan_options(3, 7, 0, 64));
+	};
+	for (std::uint8_t i = 0; i < 200; ++i)
+		h.engine.upsert_session(session(i));
+	h.engine.reconcile();
+	REQUIRE(h.dp.entries.size() == 400);
+	// The dataplane loses its first entry; the re-read sees it.
+	const auto lost = h.dp.entries.begin()->first;
+	h.dp.entries.erase(lost);
+	h.engine.reread();
+	h.engine.ask_check();
+	while (h.engine.audit_step_waiting())
+		h.engine.reconcile();
+	const auto passes = h.engine.counters().full_passes;
+	// The comparison's first part passes the lost entry's key.
+	h.engine.ask_repair();
+	h.engine.reconcile();
+	REQUIRE(h.engine.audit_step_waiting());
+	// 120 sessions go: 240 of the 400 keys, over the bound; the check is
+	// dropped and the repair diffs whole, from the first key.
+	for (std::uint8_t i = 80; i < 200; ++i)
+		h.engine.erase_session(session(i).key);
+	while (h.engine.audit_step_waiting())
+		h.engine.reconcile();
+	CHECK(h.engine.counters().full_passes == passes);
+	CHECK(h.dp.entries.contains(lost));
+	CHECK(h.dp.entries.size() == 160);
+}
+
+TEST_CASE("a check dropped while it decides: the step ends, the repair diffs whole")
+{
+	auto cfg = config();
+	cfg.audit_part_sessions = 2;
+	Harness h(cfg);
+	open_all(h.engine);
+	auto session = [](std::uint8_t i) {
+		return make_collector_session(Mac{2, 0, 0, 0, 1, i}, 3, ipv4_addr(192, 0, 2, 9),
+					      erspan_options(3, 7, 0, 64));
+	};
+	for (std::uint8_t i = 0; i < 200; ++i)
+		h.engine.upsert_session(session(i));
+	h.engine.reconcile();
+	const auto lost = std::prev(h.dp.entries.end())->first;
+	h.dp.entries.erase(lost);
+	h.engine.reread();
+	const auto passes = h.engine.counters().full_passes;
+	h.engine.ask_check();
+	h.engine.reconcile();
+	REQUIRE(h.engine.audit_step_waiting());
+	for (std::uint8_t i = 0; i < 120; ++i)
+		h.engine.erase_session(session(i).key);
+	h.engine.reconcile();
+	CHECK(!h.engine.audit_step_waiting()); // dropped: nothing left to decide
+	h.engine.ask_repair();
+	while (h.engine.audit_step_waiting())
+		h.engine.reconcile();
+	CHECK(h.engine.counters().full_passes == passes);
+	CHECK(h.engine.counters().full_pass_differences == 0);
+	CHECK(h.dp.entries.contains(lost));
+	CHECK(h.dp.entries.size() == 160);
 }
 
 TEST_CASE("the audit's check is dropped when its window changes more than a quarter of its keys")

@@ -731,6 +731,11 @@ void Engine::drop_check()
 	if (!pending_check_)
 		return;
 	auto &c = *pending_check_;
+	// A repair comparing it diffs from the first key instead.
+	if (repair_ && !repair_->compared) {
+		repair_->from.reset();
+		repair_->differences = 0;
+	}
 	if (c.deciding) {
 		// Its spare nodes are taken from spare_entries_: the decision
 		// goes first, what it decided becomes the spare.
@@ -748,7 +753,7 @@ void Engine::drop_check()
 ReconcileStats Engine::full_pass()
 {
 	check_all();
-	full_ = repair_due_ = audit_whole_ = false;
+	full_ = repair_due_ = audit_whole_ = part_deferred_ = false;
 	repair_.reset();
 	diffed_whole_ = true;
 	const auto &d = incremental_.desired();
@@ -803,7 +808,7 @@ std::optional<ReconcileStats> Engine::reconcile(bool force)
 			}
 		}
 		if (!check_due_ && !repair_due_)
-			audit_whole_ = false;
+			audit_whole_ = part_deferred_ = false;
 	}
 	retry_due_ = false;
 	++counters_.reconciles;

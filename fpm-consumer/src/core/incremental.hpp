@@ -63,8 +63,9 @@ public:
 	// Recomputes what changed since the last call.
 	Changes settle(bool with_slots = false);
 	// Counts the changes of the decision's inputs: a session added or
-	// removed, a server's place. Equal at two moments: no session's
-	// decision can differ between them.
+	// removed, a server's place (counted when settle() places it anew).
+	// Equal at two moments after settle(): no session's decision can
+	// differ between them.
 	std::uint64_t generation() const { return generation_; }
 	bool pending() const
 	{

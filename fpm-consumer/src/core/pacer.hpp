@@ -10,8 +10,8 @@
 // i.e. at most 1/5 of the time, and a deferred one runs at its deadline
 // even if nothing else happens (the daemon arms a timer for it).
 //
-// A reconcile that ran a step of the audit, and the next one, impose the
-// least gap: the audit has its own spacing (core/audit_schedule.hpp), and
+// A reconcile that ran a step of the audit (or a part of one), and the
+// next one, impose the least gap: the audit has its own spacing (core/audit_schedule.hpp), and
 // the events that piled up behind its step are no burst to pace. Paced,
 // each step would hold back up to 50 ms of events more, and then a cascade
 // of shorter gaps (modelled at 1,000 moves/s and 100,000 sessions, audits

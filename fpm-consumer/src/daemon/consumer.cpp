@@ -441,6 +441,7 @@ void Consumer::reconcile()
 		return;
 	}
 	const bool audit_step = engine_->audit_step_waiting();
+	const auto parts = engine_->counters().audit_parts;
 	auto st = engine_->reconcile();
 	const auto end = Clock::now();
 	if (audit_step && !engine_->audit_step_waiting()) {
@@ -448,11 +449,16 @@ void Consumer::reconcile()
 		if (const auto gap = audit_.ran(start, end))
 			log_audit_spacing(*gap);
 	} else if (audit_step) {
-		// A part of the check or the repair: the next part once the
-		// events that arrived meanwhile are in (the loop wakes for the
-		// timer).
-		pacer_.ran_audit_step(end);
-		audit_.ran_part(start, end);
+		// A step in parts goes on: the next part once the events that
+		// arrived meanwhile are in (the loop wakes for the timer). A
+		// pass that left its part to the next (it carried events) is
+		// an ordinary pass.
+		if (engine_->counters().audit_parts != parts) {
+			pacer_.ran_audit_step(end);
+			audit_.ran_part(start, end);
+		} else {
+			pacer_.ran(start, end);
+		}
 		arm_pace_timer(end);
 	} else {
 		pacer_.ran(start, end);
@@ -476,7 +482,8 @@ void Consumer::reconcile()
 		if (diffs != full_pass_differences_seen_)
 			LOG_ERROR("full pass: the incremental decision had "
 				  << diffs - full_pass_differences_seen_
-				  << " desired entries wrong; repaired (a defect: please report)");
+				  << " desired entries wrong; built anew and diffed whole (a defect: "
+				     "please report)");
 		full_pass_differences_seen_ = diffs;
 	}
 }
