@@ -157,6 +157,13 @@ struct World {
 	}
 };
 
+// Collector session number i (its host 02:00:00:00:01:i): two entries.
+consumer::Session numbered_session(std::uint8_t i)
+{
+	return make_collector_session(Mac{2, 0, 0, 0, 1, i}, 3, ipv4_addr(192, 0, 2, 9),
+				      erspan_options(3, 7, 0, 64));
+}
+
 struct Harness {
 	FakeDataplane dp;
 	Engine engine;
@@ -219,6 +226,24 @@ struct Harness {
 				counted = true;
 			}
 		}
+	}
+};
+
+// An engine whose audit runs in parts of 2 sessions (4 keys a part of its
+// repair), with numbered sessions [from, to) installed.
+struct PartsHarness : Harness {
+	PartsHarness(std::uint8_t from, std::uint8_t to) : Harness(parts_config())
+	{
+		open_all(engine);
+		for (auto i = from; i < to; ++i)
+			engine.upsert_session(numbered_session(i));
+		engine.reconcile();
+	}
+	static consumer::EngineConfig parts_config()
+	{
+		auto cfg = config();
+		cfg.audit_part_sessions = 2;
+		return cfg;
 	}
 };
 
@@ -1038,17 +1063,7 @@ TEST_CASE("the audit's check: what changes between its decision and its comparis
 
 TEST_CASE("the audit's check decides in parts, events between them; a defect made before is found")
 {
-	auto cfg = config();
-	cfg.audit_part_sessions = 2;
-	Harness h(cfg);
-	open_all(h.engine);
-	auto session = [](std::uint8_t i) {
-		return make_collector_session(Mac{2, 0, 0, 0, 1, i}, 3, ipv4_addr(192, 0, 2, 9),
-					      erspan_options(3, 7, 0, 64));
-	};
-	for (std::uint8_t i = 1; i <= 6; ++i)
-		h.engine.upsert_session(session(i));
-	h.engine.reconcile();
+	PartsHarness h(1, 7);
 	REQUIRE(h.dp.entries.size() == 12);
 	// The check's decision, two sessions a reconcile, and its repair.
 	// `between(part)` runs after each part but the last.
@@ -1077,11 +1092,11 @@ TEST_CASE("the audit's check decides in parts, events between them; a defect mad
 	// what the decision has of them is a mix of moments, left out.
 	const auto parts = audit_in_parts([&](int part) {
 		if (part == 1) {
-			h.engine.erase_session(session(1).key);
-			h.engine.erase_session(session(6).key);
+			h.engine.erase_session(numbered_session(1).key);
+			h.engine.erase_session(numbered_session(6).key);
 		} else if (part == 2) {
-			h.engine.upsert_session(session(0));
-			h.engine.upsert_session(session(9));
+			h.engine.upsert_session(numbered_session(0));
+			h.engine.upsert_session(numbered_session(9));
 		}
 		// The next reconcile takes them in (and leaves its part to the
 		// one after it).
@@ -1105,7 +1120,7 @@ TEST_CASE("the audit's check decides in parts, events between them; a defect mad
 	REQUIRE(h.dp.entries.size() == 10);
 	audit_in_parts([&](int part) {
 		if (part == 1)
-			h.engine.upsert_session(session(10));
+			h.engine.upsert_session(numbered_session(10));
 	});
 	CHECK(h.engine.counters().full_pass_differences == 3 + 2);
 	CHECK(h.dp.entries.size() == 14);
@@ -1113,17 +1128,7 @@ TEST_CASE("the audit's check decides in parts, events between them; a defect mad
 
 TEST_CASE("a pass with events' changes leaves the check's next part to the next, every other pass")
 {
-	auto cfg = config();
-	cfg.audit_part_sessions = 2;
-	Harness h(cfg);
-	open_all(h.engine);
-	auto session = [](std::uint8_t i) {
-		return make_collector_session(Mac{2, 0, 0, 0, 1, i}, 3, ipv4_addr(192, 0, 2, 9),
-					      erspan_options(3, 7, 0, 64));
-	};
-	for (std::uint8_t i = 1; i <= 6; ++i)
-		h.engine.upsert_session(session(i));
-	h.engine.reconcile();
+	PartsHarness h(1, 7);
 	const auto parts = [&] { return h.engine.counters().audit_parts; };
 	const auto p0 = parts();
 	h.engine.reread();
@@ -1131,12 +1136,12 @@ TEST_CASE("a pass with events' changes leaves the check's next part to the next,
 	h.engine.reconcile();
 	CHECK(parts() == p0 + 1);
 	// An event: its pass installs its entries and decides no part.
-	h.engine.upsert_session(session(10));
+	h.engine.upsert_session(numbered_session(10));
 	h.engine.reconcile();
 	CHECK(parts() == p0 + 1);
 	CHECK(h.dp.entries.size() == 14);
 	// Another right after: this pass decides the part all the same.
-	h.engine.upsert_session(session(11));
+	h.engine.upsert_session(numbered_session(11));
 	h.engine.reconcile();
 	CHECK(parts() == p0 + 2);
 	CHECK(h.dp.entries.size() == 16);
@@ -1155,17 +1160,7 @@ TEST_CASE("a pass with events' changes leaves the check's next part to the next,
 
 TEST_CASE("the audit's repair compares and diffs in parts, events between them")
 {
-	auto cfg = config();
-	cfg.audit_part_sessions = 2; // 4 keys a part
-	Harness h(cfg);
-	open_all(h.engine);
-	auto session = [](std::uint8_t i) {
-		return make_collector_session(Mac{2, 0, 0, 0, 1, i}, 3, ipv4_addr(192, 0, 2, 9),
-					      erspan_options(3, 7, 0, 64));
-	};
-	for (std::uint8_t i = 1; i <= 6; ++i)
-		h.engine.upsert_session(session(i));
-	h.engine.reconcile();
+	PartsHarness h(1, 7);
 	REQUIRE(h.dp.entries.size() == 12);
 	const auto parts = [&] { return h.engine.counters().audit_parts; };
 	const auto check = [&] {
@@ -1189,7 +1184,7 @@ TEST_CASE("the audit's repair compares and diffs in parts, events between them")
 	CHECK(h.engine.audit_step_waiting());
 	CHECK(parts() == p0 + 1);
 	// An event between the parts: its pass installs its entries alone.
-	h.engine.upsert_session(session(9));
+	h.engine.upsert_session(numbered_session(9));
 	h.engine.reconcile();
 	CHECK(parts() == p0 + 1);
 	CHECK(h.dp.entries.size() == 12);
@@ -1239,17 +1234,7 @@ TEST_CASE("the audit's repair compares and diffs in parts, events between them")
 
 TEST_CASE("a check dropped during the repair's comparison: the repair diffs from the first key")
 {
-	auto cfg = config();
-	cfg.audit_part_sessions = 2; // 4 keys a part of the repair
-	Harness h(cfg);
-	open_all(h.engine);
-	auto session = [](std::uint8_t i) {
-		return make_collector_session(Mac{2, 0, 0, 0, 1, i}, 3, ipv4_addr(192, 0, 2, 9),
-					      erspan_options(3, 7, 0, 64));
-	};
-	for (std::uint8_t i = 0; i < 200; ++i)
-		h.engine.upsert_session(session(i));
-	h.engine.reconcile();
+	PartsHarness h(0, 200);
 	REQUIRE(h.dp.entries.size() == 400);
 	// The dataplane loses its first entry; the re-read sees it.
 	const auto lost = h.dp.entries.begin()->first;
@@ -1266,7 +1251,7 @@ TEST_CASE("a check dropped during the repair's comparison: the repair diffs from
 	// 120 sessions go: 240 of the 400 keys, over the bound; the check is
 	// dropped and the repair diffs whole, from the first key.
 	for (std::uint8_t i = 80; i < 200; ++i)
-		h.engine.erase_session(session(i).key);
+		h.engine.erase_session(numbered_session(i).key);
 	while (h.engine.audit_step_waiting())
 		h.engine.reconcile();
 	CHECK(h.engine.counters().full_passes == passes);
@@ -1276,17 +1261,7 @@ TEST_CASE("a check dropped during the repair's comparison: the repair diffs from
 
 TEST_CASE("a check dropped while it decides: the step ends, the repair diffs whole")
 {
-	auto cfg = config();
-	cfg.audit_part_sessions = 2;
-	Harness h(cfg);
-	open_all(h.engine);
-	auto session = [](std::uint8_t i) {
-		return make_collector_session(Mac{2, 0, 0, 0, 1, i}, 3, ipv4_addr(192, 0, 2, 9),
-					      erspan_options(3, 7, 0, 64));
-	};
-	for (std::uint8_t i = 0; i < 200; ++i)
-		h.engine.upsert_session(session(i));
-	h.engine.reconcile();
+	PartsHarness h(0, 200);
 	const auto lost = std::prev(h.dp.entries.end())->first;
 	h.dp.entries.erase(lost);
 	h.engine.reread();
@@ -1295,7 +1270,7 @@ TEST_CASE("a check dropped while it decides: the step ends, the repair diffs who
 	h.engine.reconcile();
 	REQUIRE(h.engine.audit_step_waiting());
 	for (std::uint8_t i = 0; i < 120; ++i)
-		h.engine.erase_session(session(i).key);
+		h.engine.erase_session(numbered_session(i).key);
 	h.engine.reconcile();
 	CHECK(!h.engine.audit_step_waiting()); // dropped: nothing left to decide
 	h.engine.ask_repair();
@@ -1311,10 +1286,6 @@ TEST_CASE("the audit's check is dropped when its window changes more than a quar
 {
 	Harness h;
 	open_all(h.engine);
-	auto session = [](std::uint8_t i) {
-		return make_collector_session(Mac{2, 0, 0, 0, 1, i}, 3, ipv4_addr(192, 0, 2, 9),
-					      erspan_options(3, 7, 0, 64));
-	};
 	// The check's decision, then sessions [from, to) erased before its
 	// comparison.
 	auto audit_erasing = [&](std::uint8_t from, std::uint8_t to) {
@@ -1322,13 +1293,13 @@ TEST_CASE("the audit's check is dropped when its window changes more than a quar
 		h.engine.ask_check();
 		h.engine.reconcile();
 		for (std::uint8_t i = from; i < to; ++i)
-			h.engine.erase_session(session(i).key);
+			h.engine.erase_session(numbered_session(i).key);
 		h.engine.reconcile();
 		h.engine.ask_repair();
 		h.engine.reconcile();
 	};
 	for (std::uint8_t i = 0; i < 200; ++i)
-		h.engine.upsert_session(session(i));
+		h.engine.upsert_session(numbered_session(i));
 	h.engine.reconcile();
 	REQUIRE(h.dp.entries.size() == 400);
 	const auto passes = h.engine.counters().full_passes;

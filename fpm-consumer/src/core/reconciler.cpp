@@ -1,6 +1,7 @@
 #include "core/reconciler.hpp"
 
 #include <algorithm>
+#include <limits>
 
 namespace evpnmon::consumer {
 
@@ -178,37 +179,15 @@ ReconcileStats Reconciler::apply(const EntryMap &desired, const ServerMap &serve
 {
 	if (!loaded_)
 		refresh();
+	// Every key is converged again: those that failed go back in failed_.
 	failed_.clear();
-	ReconcileStats st;
-	dp_.begin_batch(); // the pass reaches the packet path at its flush
 	// Set servers nothing in this pass names any more (an entry's server
 	// is set as the entry converges) go at the flush; one still named is
 	// put right by its first entry.
 	failed_servers_.clear();
-	// Both maps are ordered by key: one merge pass. (A full map's refusals
-	// wait in failed_ for the retry; the removals of this pass make room.)
-	auto want = desired.begin();
-	auto have = installed_.begin();
-	while (want != desired.end() || have != installed_.end()) {
-		// One comparison per step, and converge() is handed what the
-		// merge found instead of searching installed_ again.
-		const auto order = want == desired.end()     ? std::strong_ordering::greater
-				   : have == installed_.end() ? std::strong_ordering::less
-							      : want->first <=> have->first;
-		if (order < 0) {
-			converge(want->first, &want->second, servers, st, installed_.end());
-			++want;
-		} else if (order > 0) {
-			const auto at = have++;
-			const auto key = at->first; // a copy: converge() erases `at`
-			converge(key, nullptr, servers, st, at);
-		} else {
-			const auto at = have++; // converge() may erase `at` (a target none)
-			converge(want->first, &want->second, servers, st, at);
-			++want;
-		}
-	}
-	flush(st);
+	ReconcileStats st;
+	std::size_t budget = std::numeric_limits<std::size_t>::max();
+	apply_part(desired, servers, std::nullopt, budget, st);
 	return st;
 }
 
@@ -218,10 +197,13 @@ std::optional<dp::EntryKey> Reconciler::apply_part(const EntryMap &desired, cons
 {
 	if (!loaded_)
 		refresh();
-	dp_.begin_batch();
+	dp_.begin_batch(); // the part reaches the packet path at its flush
 	auto want = from ? desired.lower_bound(*from) : desired.begin();
 	auto have = from ? installed_.lower_bound(*from) : installed_.begin();
-	// The merge of apply(), `budget` steps of it.
+	// Both maps are ordered by key: one merge, `budget` steps of it, one
+	// comparison per step, and converge() is handed what the merge found
+	// instead of searching installed_ again. (A full map's refusals wait
+	// in failed_ for the retry; the removals of this pass make room.)
 	for (; budget > 0 && (want != desired.end() || have != installed_.end()); --budget) {
 		const auto order = want == desired.end()     ? std::strong_ordering::greater
 				   : have == installed_.end() ? std::strong_ordering::less
