@@ -195,7 +195,6 @@ public:
 	// finish().
 	bool step(const std::map<SessionKey, Session> &sessions, const MacTable &macs,
 		  const RouteTable &routes, const DecisionConfig &config, std::size_t limit);
-	std::size_t decided() const { return decided_; }
 	// The decision, its entries 3 resolved to their servers' ports. Once.
 	Desired finish();
 	// The entries decided so far (a decision given up), unresolved.

@@ -686,8 +686,8 @@ void Engine::repair_part(ReconcileStats &st, bool whole)
 		auto &c = *pending_check_;
 		const auto &now = incremental_.desired();
 		std::optional<dp::EntryKey> next;
-		r.differences +=
-			entry_differences(now.entries, c.decided.entries, c.changed_slots, r.from, budget, next);
+		r.differences += entry_differences(now.entries, c.decided.entries, c.changed_slots,
+						   r.from, budget, next);
 		r.from = next;
 		if (next)
 			return;
