@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <optional>
 #include <span>
 
 namespace evpnmon::dp::table {
@@ -61,6 +62,56 @@ inline std::string describe(const std::vector<Output> &v)
 	return s + " ]";
 }
 
+// Dataplane::visit_entries(): read in parts of any size, each from where
+// the last stopped, the entries are list()'s, in its order; from a key no
+// entry has, the reading starts at the first entry after it.
+inline void check_visits_in_parts(const Dataplane &dp)
+{
+	const auto all = dp.list();
+	for (std::size_t limit = 1; limit <= 3; ++limit) {
+		CAPTURE(limit);
+		std::vector<Entry> read;
+		std::optional<EntryKey> from;
+		int parts = 0;
+		do {
+			std::size_t n = 0;
+			from = dp.visit_entries(from, limit,
+						[&](const EntryKey &k, const Action &a,
+						    const session::Options &o) {
+							read.push_back(Entry{k, a, o});
+							++n;
+						});
+			CHECK(n <= limit);
+			if (from)
+				CHECK(n == limit);
+		} while (from && ++parts < 1000);
+		CHECK(read == all);
+	}
+	if (all.empty())
+		return;
+	// The least key after the first entry's: the second entry is next.
+	auto after_first = all.front().key;
+	after_first.session.push_back('\0');
+	std::vector<EntryKey> read;
+	const auto next = dp.visit_entries(after_first, 1,
+					   [&](const EntryKey &k, const Action &, const session::Options &) {
+						   read.push_back(k);
+					   });
+	if (all.size() == 1) {
+		CHECK(read.empty());
+		CHECK(!next);
+	} else {
+		REQUIRE(read.size() == 1);
+		CHECK(read[0] == all[1].key);
+		CHECK(next == (all.size() > 2 ? std::optional(all[2].key) : std::nullopt));
+	}
+	// Nothing from a key after the last.
+	auto after_last = all.back().key;
+	after_last.session.push_back('\0');
+	CHECK(!dp.visit_entries(after_last, 1, [](const EntryKey &, const Action &,
+						   const session::Options &) { FAIL("visited"); }));
+}
+
 inline void run_case(Harness &h, const Case &c)
 {
 	auto &dp = h.dataplane();
@@ -98,6 +149,7 @@ inline void run_case(Harness &h, const Case &c)
 	std::sort(want.begin(), want.end());
 	std::sort(listed.begin(), listed.end());
 	CHECK(listed == want);
+	check_visits_in_parts(dp);
 
 	for (const auto &[vni, ip] : dp.decap_sources())
 		REQUIRE_FALSE(dp.remove_decap_source(vni, ip));

@@ -853,19 +853,27 @@ std::error_code EntryStore::remove(const EntryKey &key)
 	return ec;
 }
 
-void EntryStore::for_each_entry(const Dataplane::EntryVisitor &visit) const
+std::optional<EntryKey> EntryStore::visit_entries(const std::optional<EntryKey> &from,
+						 std::size_t limit,
+						 const Dataplane::EntryVisitor &visit) const
 {
-	for (const auto &[k, r] : recs_)
-		visit(k, r.action, r.options);
+	auto it = from ? recs_.lower_bound(*from) : recs_.begin();
+	for (; it != recs_.end(); ++it) {
+		if (limit-- == 0)
+			return it->first;
+		visit(it->first, it->second.action, it->second.options);
+	}
+	return std::nullopt;
 }
 
 std::vector<Entry> EntryStore::list() const
 {
 	std::vector<Entry> out;
 	out.reserve(recs_.size());
-	for_each_entry([&out](const EntryKey &k, const Action &a, const session::Options &o) {
-		out.push_back(Entry{k, a, o});
-	});
+	visit_entries(std::nullopt, SIZE_MAX,
+		      [&out](const EntryKey &k, const Action &a, const session::Options &o) {
+			      out.push_back(Entry{k, a, o});
+		      });
 	return out;
 }
 

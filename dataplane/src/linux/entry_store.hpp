@@ -131,7 +131,9 @@ public:
 	// or an element the kernel refused).
 	std::size_t waiting_retires() const { return retires_.size(); }
 	std::vector<Entry> list() const;
-	void for_each_entry(const Dataplane::EntryVisitor &visit) const;
+	// Dataplane::visit_entries().
+	std::optional<EntryKey> visit_entries(const std::optional<EntryKey> &from, std::size_t limit,
+					      const Dataplane::EntryVisitor &visit) const;
 	std::optional<Counters> counters(const EntryKey &key) const;
 	Counters global_counters() const;
 	std::size_t adopted() const { return adopted_; }

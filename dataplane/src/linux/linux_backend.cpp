@@ -56,9 +56,10 @@ public:
 	void begin_batch() override { store_->begin_batch(); }
 	std::error_code flush() override;
 	std::vector<Entry> list() const override { return store_->list(); }
-	void for_each_entry(const EntryVisitor &visit) const override
+	std::optional<EntryKey> visit_entries(const std::optional<EntryKey> &from, std::size_t limit,
+					      const EntryVisitor &visit) const override
 	{
-		store_->for_each_entry(visit);
+		return store_->visit_entries(from, limit, visit);
 	}
 	std::optional<Counters> counters(const EntryKey &k) const override
 	{

@@ -161,10 +161,18 @@ std::error_code MemoryDataplane::remove(const EntryKey &key)
 	return {};
 }
 
-void MemoryDataplane::for_each_entry(const EntryVisitor &visit) const
+std::optional<EntryKey> MemoryDataplane::visit_entries(const std::optional<EntryKey> &from,
+						      std::size_t limit,
+						      const EntryVisitor &visit) const
 {
-	for (const auto &[k, r] : impl_->records)
-		visit(k, r.action, r.options);
+	const auto &records = impl_->records;
+	auto it = from ? records.lower_bound(*from) : records.begin();
+	for (; it != records.end(); ++it) {
+		if (limit-- == 0)
+			return it->first;
+		visit(it->first, it->second.action, it->second.options);
+	}
+	return std::nullopt;
 }
 
 std::vector<Entry> MemoryDataplane::list() const

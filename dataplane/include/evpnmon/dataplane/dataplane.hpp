@@ -5,6 +5,8 @@
 #include <evpnmon/dataplane/types.hpp>
 
 #include <array>
+#include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -208,15 +210,32 @@ public:
 	// The same entries, in the same order, each handed to `visit` where
 	// the backend holds it, not copied: a reader that compares them with
 	// what it holds (the consumer's re-read, a merge that relies on the
-	// order) allocates nothing. The
-	// references are valid during the call only; `visit` must not change
-	// the dataplane. Default: through list().
+	// order) allocates nothing. The references are valid during the call
+	// only; `visit` must not change the dataplane.
 	using EntryVisitor =
 		std::function<void(const EntryKey &, const Action &, const session::Options &)>;
-	virtual void for_each_entry(const EntryVisitor &visit) const
+	void for_each_entry(const EntryVisitor &visit) const
 	{
-		for (const auto &e : list())
+		visit_entries(std::nullopt, SIZE_MAX, visit);
+	}
+	// Some of them: those from the key `from` on (every one: none), at
+	// most `limit`, so that a reader can read in parts with other work in
+	// between (the consumer's re-read at 100,000 sessions). Returns the
+	// key of the first entry not visited; none when the last one was.
+	// Default: through list(), which copies them all at every call (both
+	// backends find `from` in their ordered index instead).
+	virtual std::optional<EntryKey> visit_entries(const std::optional<EntryKey> &from,
+						      std::size_t limit,
+						      const EntryVisitor &visit) const
+	{
+		for (const auto &e : list()) {
+			if (from && e.key < *from)
+				continue;
+			if (limit-- == 0)
+				return e.key;
 			visit(e.key, e.action, e.options);
+		}
+		return std::nullopt;
 	}
 	virtual std::optional<Counters> counters(const EntryKey &key) const = 0;
 

@@ -57,7 +57,8 @@ public:
 	std::error_code install(const Entry &entry) override;
 	std::error_code remove(const EntryKey &key) override;
 	std::vector<Entry> list() const override;
-	void for_each_entry(const EntryVisitor &visit) const override;
+	std::optional<EntryKey> visit_entries(const std::optional<EntryKey> &from, std::size_t limit,
+					      const EntryVisitor &visit) const override;
 	std::optional<Counters> counters(const EntryKey &key) const override;
 	void set_mac_listener(MacListener listener) override;
 	void dump_macs() override;
