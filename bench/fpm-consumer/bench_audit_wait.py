@@ -13,9 +13,10 @@ audit waits for what of the audit holds the loop then: the whole audit, or
 one of its steps.
 
 Several consumers (--consumer, repeatable: e.g. this build's and a previous
-commit's) run in turns, ROUNDS times, in one invocation.
+commit's, or one build with other options: 'build --audit-part 4096') run in
+turns, ROUNDS times, in one invocation.
 
-Usage: bench_audit_wait.py --consumer BUILD_DIR [--consumer BUILD_DIR ...]
+Usage: bench_audit_wait.py --consumer 'BUILD_DIR [OPTION...]' [--consumer ...]
        [--sessions 100000] [--moves 100] [--rounds 2]
 """
 import argparse
@@ -98,7 +99,7 @@ def full_passes(build, work):
     return int(re.search(r'"name": "full-passes",\s*"value": "?(\d+)', out).group(1))
 
 
-def run(build, n, moves, work, rng):
+def run(build, options, n, moves, work, rng):
     consumer = os.path.join(build, 'fpm-consumer', 'fpm-consumer')
     tool = os.path.join(build, 'fpm-consumer', 'tests', 'fpmc-fake-feed')
     feed_ep = f'ipc://{work}/feed.sock'
@@ -114,7 +115,7 @@ def run(build, n, moves, work, rng):
             [consumer, '--backend', 'memory', '--l2vni', 'br100:@3:100', '--no-kernel-fdb',
              '--no-vtep-route-check', '--fpm-port', '0', '--fpm-resync-time', '1',
              '--state-socket', f'{work}/c.sock', '--feed', feed_ep, '--startup-grace', '0',
-             '--audit-interval', '1', '--audit-max-load', '0'],
+             '--audit-interval', '1', '--audit-max-load', '0', *options],
             stdout=logf, stderr=subprocess.STDOUT))
         log = Log(log_path)
         started = time.monotonic()
@@ -201,7 +202,8 @@ def pct(v, p):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    ap.add_argument('--consumer', action='append', required=True, help='a build directory')
+    ap.add_argument('--consumer', action='append', required=True,
+                    help='a build directory, and options for its daemon after it')
     ap.add_argument('--sessions', type=int, default=100000)
     ap.add_argument('--moves', type=int, default=100)
     ap.add_argument('--rounds', type=int, default=2)
@@ -214,8 +216,9 @@ def main():
         for b in a.consumer:
             with tempfile.TemporaryDirectory(prefix='bench-audit-wait.') as work:
                 # the same moments for every build: paired runs
-                w, n, cpu, intake = run(os.path.abspath(b), a.sessions, a.moves, work,
-                                       random.Random(7 + r))
+                build, *options = b.split()
+                w, n, cpu, intake = run(os.path.abspath(build), options, a.sessions, a.moves,
+                                       work, random.Random(7 + r))
             waits[b] += w
             audits[b] += n
             cpus[b] += cpu

@@ -270,12 +270,12 @@ struct ScaleRow {
 	std::size_t entries = 0;
 	double host_move_ms = 0, server_move_ms = 0, unrelated_ms = 0, idle_ms = 0, full_ms = 0;
 	double forced_ms = 0, decide_ms = 0;
-	// The audit's steps, as the daemon runs them (Engine::reread(),
-	// ask_check(), ask_repair()): the check and the repair in parts, a
-	// reconcile each; their sums and longest parts, and one audit's parts.
+	// The audit's steps, as the daemon runs them (Engine::ask_reread(),
+	// ask_check(), ask_repair()): each in parts, a reconcile each; their
+	// sums and longest parts, and one audit's parts.
 	double reread_ms = 0, check_ms = 0, repair_ms = 0;
-	double check_part_ms = 0, repair_part_ms = 0;
-	std::vector<double> check_parts, repair_parts;
+	double reread_part_ms = 0, check_part_ms = 0, repair_part_ms = 0;
+	std::vector<double> reread_parts, check_parts, repair_parts;
 	// 1,000 server moves per second of simulated time
 	double churn_p50_ms = 0, churn_p99_ms = 0, churn_cpu = 0;
 	// The same moves in the daemon's loop (loop_latencies): without an
@@ -372,7 +372,7 @@ ScaleRow measure_scale(std::uint32_t n, bool quick)
 		return std::chrono::duration<double>(Clock::now() - t0).count() * 1e3;
 	};
 	std::vector<double> host, server, unrelated, idle, full, forced, decide_only;
-	std::vector<double> reread, check, repair, check_part, repair_part;
+	std::vector<double> reread, check, repair, reread_part, check_part, repair_part;
 	// A step in parts: the reconciles until it is over.
 	auto timed_parts = [&](auto &&ask, std::vector<double> &sums, std::vector<double> &longest,
 			       std::vector<double> &parts) {
@@ -402,7 +402,7 @@ ScaleRow measure_scale(std::uint32_t n, bool quick)
 		idle.push_back(timed([] {}));
 		if (i % (reps / 10) == 0) { // the audit's full pass (decide all + check + whole diff)
 			full.push_back(timed([&] { e->audit(); }));
-			reread.push_back(timed([&] { e->reread(); }));
+			timed_parts([&] { e->ask_reread(); }, reread, reread_part, row.reread_parts);
 			timed_parts([&] { e->ask_check(); }, check, check_part, row.check_parts);
 			timed_parts([&] { e->ask_repair(); }, repair, repair_part, row.repair_parts);
 			forced.push_back(timed([&] { e->reconcile(true); }));
@@ -424,6 +424,7 @@ ScaleRow measure_scale(std::uint32_t n, bool quick)
 	row.reread_ms = median(reread);
 	row.check_ms = median(check);
 	row.repair_ms = median(repair);
+	row.reread_part_ms = median(reread_part);
 	row.check_part_ms = median(check_part);
 	row.repair_part_ms = median(repair_part);
 	// 1,000 server moves in one second, each reconciled when it arrives
@@ -459,8 +460,9 @@ ScaleRow measure_scale(std::uint32_t n, bool quick)
 	// and at most step_patience (1 s) after the last when its loop is busy,
 	// as under these moves: 1 s apart here; a step in parts, each part in
 	// the pass after the last (the last audit's parts).
-	std::vector<Hold> steps{{0, row.reread_ms}};
-	for (const auto &[at, parts] : {std::pair{1e3, &row.check_parts}, {2e3, &row.repair_parts}})
+	std::vector<Hold> steps;
+	for (const auto &[at, parts] : {std::pair{0.0, &row.reread_parts}, {1e3, &row.check_parts},
+					{2e3, &row.repair_parts}})
 		for (double t = at; const double ms : *parts) {
 			steps.push_back({t, ms});
 			t += ms + 1.0;
@@ -677,9 +679,10 @@ int main(int argc, char **argv)
 	   << "incremental state + diff every entry (`reconcile(true)`); audit: the same after "
 	   << "re-reading every entry from the dataplane, every `--audit-interval` (60 s, "
 	   << "or longer: `--audit-max-load`), in one go (`Engine::audit()`) and in the daemon's "
-	   << "steps: re-read (`reread()`, its reconcile), check (decide(), `ask_check()`), repair "
-	   << "(compare + diff every entry, `ask_repair()`), the last two in parts of "
-	   << "`--audit-part`, a reconcile each: their sums, and in brackets their longest part. Excluded: FPM decoding "
+	   << "steps: re-read (`ask_reread()`), check (decide(), `ask_check()`), repair "
+	   << "(compare + diff every entry, `ask_repair()`), each in parts of "
+	   << "`--audit-part` (the re-read and the repair twice as many entries), a reconcile "
+	   << "each: their sums, and in brackets their longest part. Excluded: FPM decoding "
 	   << "(above), and the daemon's event loop except in the modelled columns below.\n\n"
 	   << "| sessions | entries | host MAC move | server move (10 sessions: its target, no entry) | "
 	      "unrelated MAC | nothing changed | baseline: decide() over all sessions | full pass | "
@@ -691,7 +694,8 @@ int main(int argc, char **argv)
 		   << row.host_move_ms * 1e3 << " µs | " << row.server_move_ms * 1e3 << " µs | "
 		   << row.unrelated_ms * 1e3 << " µs | " << row.idle_ms * 1e3 << " µs | "
 		   << row.decide_ms << " ms | " << row.forced_ms << " ms | " << row.full_ms << " ms | "
-		   << row.reread_ms << " / " << row.check_ms << " (" << row.check_part_ms << ") / "
+		   << row.reread_ms << " (" << row.reread_part_ms << ") / " << row.check_ms << " ("
+		   << row.check_part_ms << ") / "
 		   << row.repair_ms << " (" << row.repair_part_ms << ") ms | "
 		   << std::setprecision(4) << row.server_move_ms / row.decide_ms << " |\n";
 	md << "\n1,000 server moves per second (a random server each, to its other VTEP), each "
@@ -705,8 +709,8 @@ int main(int argc, char **argv)
 	   << "in-memory dataplane; the Linux one adds its FDB re-dump, a step of its own). In one "
 	   << "hold: the loop held for the whole audit at once, paced as any pass. In "
 	   << "steps: re-read, check and repair, each in the pass after its tick, 1 s apart (a step "
-	   << "waits while events are pending, at most 1 s, and these never stop), the check and "
-	   << "the repair in parts of `--audit-part` (8,192 sessions; the repair twice as many "
+	   << "waits while events are pending, at most 1 s, and these never stop), each in parts "
+	   << "of `--audit-part` (8,192 sessions; the re-read and the repair twice as many "
 	   << "entries), each part in the pass after the last; a pass with a "
 	   << "step and the pass after it impose the pacer's least gap, 1 ms (in one hold, the "
 	   << "hold counted in the pass's length). Every 60 s: "

@@ -29,6 +29,8 @@ struct EngineTestAccess {
 	// The audit's check is deciding in parts; and the incremental decision
 	// changed something since its first part.
 	static bool deciding(const Engine &e) { return e.pending_check_ && e.pending_check_->deciding; }
+	// The audit's re-read is under way (in parts).
+	static bool rereading(const Engine &e) { return e.reread_due_; }
 	static bool window_changed(const Engine &e)
 	{
 		return e.pending_check_ && !e.pending_check_->changed_slots.empty();
@@ -194,7 +196,19 @@ struct Harness {
 		INFO("step " << step << ": " << std::string(what));
 		REQUIRE(consumer::differences(engine.desired(), full) == 0);
 		REQUIRE(dp.entries == expected_entries(full, dp.with_servers));
-		if (dp.with_servers)
+		if (dp.with_servers && consumer::EngineTestAccess::rereading(engine)) {
+			// Until its last part the re-read removes no server: one no
+			// entry names any more may stay until then.
+			for (const auto &[key, target] : expected_servers(full)) {
+				REQUIRE(dp.targets.contains(key));
+				REQUIRE(dp.targets.at(key) == target);
+			}
+			for (const auto &[key, _] : dp.targets)
+				if (!expected_servers(full).contains(key))
+					for (const auto &[k, e] : dp.entries)
+						REQUIRE(!(e.action.kind == dp::Action::Kind::Server &&
+							  e.action.server == key));
+		} else if (dp.with_servers)
 			REQUIRE(dp.targets == expected_servers(full));
 		else
 			REQUIRE(dp.targets.empty());
@@ -432,9 +446,16 @@ void random_step(World &w, Harness &h, std::vector<consumer::Session> &known, co
 			if (w.chance(50)) {
 				e.audit();
 			} else {
-				e.reread();
-				e.reconcile();
+				// The re-read in parts too, events between them
+				// (the dataplane does not drift meanwhile: what
+				// drifted at a key already read would wait for the
+				// next audit).
 				const char *between = "";
+				e.ask_reread();
+				for (int part = 0; part < 1000 && e.audit_step_waiting(); ++part) {
+					random_step(w, h, known, between, false);
+					e.reconcile();
+				}
 				random_step(w, h, known, between, false);
 				e.reconcile();
 				e.ask_check();
@@ -462,6 +483,8 @@ void random_step(World &w, Harness &h, std::vector<consumer::Session> &known, co
 			e.audit();
 		else if (w.chance(10))
 			e.reread();
+		else if (w.chance(10))
+			e.ask_reread(); // its parts in the reconciles that follow
 		else if (w.chance(10))
 			e.ask_check();
 		else if (w.chance(10))
@@ -1130,8 +1153,8 @@ TEST_CASE("a pass with events' changes leaves the check's next part to the next,
 {
 	PartsHarness h(1, 7);
 	const auto parts = [&] { return h.engine.counters().audit_parts; };
-	const auto p0 = parts();
 	h.engine.reread();
+	const auto p0 = parts();
 	h.engine.ask_check();
 	h.engine.reconcile();
 	CHECK(parts() == p0 + 1);
@@ -1230,6 +1253,174 @@ TEST_CASE("the audit's repair compares and diffs in parts, events between them")
 	CHECK(h.dp.entries.contains(again));
 	CHECK(h.dp.entries.size() == 14);
 	CHECK(h.engine.counters().full_pass_differences == 3);
+}
+
+// The view holds what the dataplane holds, key for key.
+bool view_is_dataplane(const Harness &h)
+{
+	const auto &view = h.engine.installed();
+	if (view.size() != h.dp.entries.size())
+		return false;
+	return std::equal(view.begin(), view.end(), h.dp.entries.begin(),
+			  [](const auto &v, const auto &d) {
+				  return v.first == d.first &&
+					 v.second.holds(d.second.action, d.second.options);
+			  });
+}
+
+TEST_CASE("the audit's re-read reads in parts, events between them; the repair diffs what it found")
+{
+	PartsHarness h(1, 7);
+	REQUIRE(h.dp.entries.size() == 12);
+	const auto parts = [&] { return h.engine.counters().audit_parts; };
+	const auto audit_rest = [&] {
+		h.engine.ask_check();
+		while (h.engine.audit_step_waiting())
+			h.engine.reconcile();
+		h.engine.ask_repair();
+		while (h.engine.audit_step_waiting())
+			h.engine.reconcile();
+	};
+	// Behind the engine's back: the first entry goes, the last gets
+	// another action, one appears that nothing asked for (the last key).
+	const auto first = h.dp.entries.begin()->first;
+	h.dp.entries.erase(first);
+	auto last = std::prev(h.dp.entries.end())->second;
+	const auto last_action = last.action;
+	last.action = local_port(9);
+	h.dp.entries[last.key] = last;
+	dp::Entry stray;
+	stray.key.kind = dp::EntryKind::Decap;
+	stray.key.vni = 0xffffff;
+	stray.key.host_id = 7;
+	stray.key.session = "stray";
+	stray.action = local_port(9);
+	h.dp.entries[stray.key] = stray;
+	const auto p0 = parts();
+	h.engine.ask_reread();
+	REQUIRE(h.engine.audit_step_waiting());
+	REQUIRE(h.engine.dirty());
+	h.engine.reconcile();
+	CHECK(parts() == p0 + 1);
+	CHECK(h.engine.audit_step_waiting());
+	CHECK(!h.engine.installed().contains(first)); // read in the first part
+	CHECK(!h.engine.installed().contains(stray.key)); // not yet
+	// An event between the parts: its pass installs its entries alone.
+	h.engine.upsert_session(numbered_session(9));
+	h.engine.reconcile();
+	CHECK(parts() == p0 + 1);
+	CHECK(h.dp.entries.size() == 14);
+	// The other steps wait for the re-read's end.
+	h.engine.ask_check();
+	int n = 1;
+	while (consumer::EngineTestAccess::rereading(h.engine) && n < 100) {
+		CHECK(!consumer::EngineTestAccess::deciding(h.engine));
+		h.engine.reconcile();
+		++n;
+	}
+	// 11 entries read in parts of 4, and the event's 2 after the first.
+	CHECK(n == 4);
+	CHECK(view_is_dataplane(h));
+	CHECK(h.engine.installed().contains(stray.key));
+	CHECK(h.engine.installed().at(last.key).action == local_port(9));
+	while (h.engine.audit_step_waiting())
+		h.engine.reconcile();
+	// The repair puts back what the re-read found, and only that.
+	const auto installed = h.engine.counters().totals.installed;
+	const auto removed = h.engine.counters().totals.removed;
+	const auto replaced = h.engine.counters().totals.replaced;
+	h.engine.ask_repair();
+	while (h.engine.audit_step_waiting())
+		h.engine.reconcile();
+	CHECK(h.engine.counters().totals.installed == installed + 1);
+	CHECK(h.engine.counters().totals.removed == removed + 1);
+	CHECK(h.engine.counters().totals.replaced == replaced + 1);
+	CHECK(h.dp.entries.contains(first));
+	CHECK(!h.dp.entries.contains(stray.key));
+	CHECK(h.dp.entries.at(last.key).action == last_action);
+	CHECK(h.dp.entries.size() == 14);
+	CHECK(h.engine.counters().full_pass_differences == 0);
+	h.check("after the audit", 0);
+
+	// A whole diff during the re-read (a full pass) diffs against keys not
+	// read yet: the repair diffs whole after it all the same.
+	const auto lost = std::prev(h.dp.entries.end())->first;
+	h.dp.entries.erase(lost);
+	h.engine.ask_reread();
+	h.engine.reconcile();
+	REQUIRE(h.engine.audit_step_waiting());
+	REQUIRE(h.engine.installed().contains(lost)); // not read yet
+	h.engine.reconcile(true);
+	audit_rest();
+	CHECK(h.dp.entries.contains(lost));
+	CHECK(h.dp.entries.size() == 14);
+
+	// A re-read asked again while one is under way starts from the first
+	// key: a loss at a key the first had read is seen.
+	h.engine.ask_reread();
+	h.engine.reconcile();
+	h.engine.reconcile();
+	REQUIRE(h.engine.audit_step_waiting());
+	const auto early = h.dp.entries.begin()->first;
+	h.dp.entries.erase(early);
+	h.engine.ask_reread();
+	audit_rest();
+	CHECK(h.dp.entries.contains(early));
+	CHECK(h.dp.entries.size() == 14);
+	CHECK(h.engine.counters().full_pass_differences == 0);
+}
+
+TEST_CASE("a server the view thinks idle is not removed while the re-read has not read "
+	  "every entry")
+{
+	auto cfg = PartsHarness::parts_config();
+	Harness h(cfg);
+	open_all(h.engine);
+	const Mac server{2, 0, 0, 0, 2, 1};
+	h.engine.local_mac({dp::MacEvent::Kind::Learned, server, 7, kVni, 0});
+	const auto s1 = make_session(Mac{2, 0, 0, 0, 3, 1}, server, 21);
+	h.engine.upsert_session(s1);
+	for (std::uint8_t i = 1; i < 7; ++i)
+		h.engine.upsert_session(numbered_session(i));
+	h.engine.reconcile();
+	const dp::ServerKey sk{kVni, server, 21};
+	REQUIRE(h.dp.targets.contains(sk));
+	// Behind the engine's back, an entry naming the server appears at the
+	// last key (a tool, a previous run's leftover).
+	dp::Entry stray;
+	stray.key.kind = dp::EntryKind::Decap;
+	stray.key.vni = 0xffffff;
+	stray.key.host_id = 21;
+	stray.key.session = "stray";
+	stray.action = dp::Action::naming(sk);
+	h.dp.entries[stray.key] = stray;
+	h.engine.ask_reread();
+	h.engine.reconcile();
+	REQUIRE(h.engine.audit_step_waiting());
+	REQUIRE(!h.engine.installed().contains(stray.key));
+	// The session goes: the last entries the view knows naming the server
+	// go with it. The server stays: the stray, not read yet, names it.
+	const auto errors = h.engine.counters().totals.errors;
+	h.engine.erase_session(s1.key);
+	h.engine.reconcile();
+	CHECK(h.dp.refused_server_removals == 0);
+	CHECK(h.dp.targets.contains(sk));
+	while (h.engine.audit_step_waiting())
+		h.engine.reconcile();
+	CHECK(h.engine.installed().contains(stray.key));
+	CHECK(h.dp.targets.contains(sk)); // the stray names it
+	// The repair removes the stray, then the server nothing names.
+	h.engine.ask_check();
+	while (h.engine.audit_step_waiting())
+		h.engine.reconcile();
+	h.engine.ask_repair();
+	while (h.engine.audit_step_waiting())
+		h.engine.reconcile();
+	CHECK(!h.dp.entries.contains(stray.key));
+	CHECK(!h.dp.targets.contains(sk));
+	CHECK(h.dp.refused_server_removals == 0);
+	CHECK(h.engine.counters().totals.errors == errors);
+	h.check("after the audit", 0);
 }
 
 TEST_CASE("a check dropped during the repair's comparison: the repair diffs from the first key")

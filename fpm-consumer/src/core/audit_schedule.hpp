@@ -48,7 +48,7 @@ public:
 	};
 
 	// The audit's steps, in order: the installed entries read again
-	// (Engine::reread()), the local MACs dumped again, the check's
+	// (Engine::ask_reread(), in parts), the local MACs dumped again, the check's
 	// decision (Engine::ask_check()) and the repair, which compares it
 	// with the incremental state and diffs whole (Engine::ask_repair()).
 	enum class Step : std::uint8_t { None, Reread, LocalMacs, Check, Repair };

@@ -628,6 +628,32 @@ void Engine::rebuild_incremental()
 	incremental_.settle();
 }
 
+void Engine::ask_reread()
+{
+	reconciler_.begin_refresh();
+	reread_due_ = true;
+	drop_check(); // an audit begins: a check left over is stale
+}
+
+void Engine::reread_part(bool whole)
+{
+	++counters_.audit_parts;
+	const auto budget = whole ? std::numeric_limits<std::size_t>::max()
+				  : 2 * std::max<std::size_t>(config_.audit_part_sessions, 1);
+	if (!reconciler_.refresh_part(budget))
+		return;
+	reread_due_ = false;
+	// Servers nothing names go at a pass's flush: the next one, when the
+	// re-read ends outside a pass (reread()).
+	flush_due_ = reconciler_.idle_servers();
+	// What the passes during the re-read diffed whole (a full pass) was
+	// diffed against keys not read yet: the repair diffs whole again,
+	// and a diff under way starts again, on what was read.
+	diffed_whole_ = false;
+	if (repair_)
+		repair_.emplace();
+}
+
 bool Engine::check_part(bool whole)
 {
 	if (pending_check_ && !pending_check_->deciding)
@@ -778,13 +804,18 @@ std::optional<ReconcileStats> Engine::reconcile(bool force)
 		// behind it; every other pass at most, so that a stream of
 		// events does not stop the audit.
 		const bool whole = audit_whole_;
-		bool part = check_due_ || repair_due_;
+		bool part = reread_due_ || check_due_ || repair_due_;
 		if (part && !whole) {
 			const bool events = !changed.entries.empty() || !changed.servers.empty();
 			part = !events || part_deferred_;
 			part_deferred_ = !part;
 		}
 		bool rebuilt = false, decided = false;
+		// The re-read's part first; the other steps' wait for its end.
+		if (part && reread_due_) {
+			reread_part(whole);
+			part = whole && !reread_due_;
+		}
 		if (part && check_due_) {
 			rebuilt = check_part(whole);
 			decided = true;
@@ -807,10 +838,10 @@ std::optional<ReconcileStats> Engine::reconcile(bool force)
 				st.unchanged = reconciler_.installed().size() - st.installed - st.replaced;
 			}
 		}
-		if (!check_due_ && !repair_due_)
+		if (!reread_due_ && !check_due_ && !repair_due_)
 			audit_whole_ = part_deferred_ = false;
 	}
-	retry_due_ = false;
+	retry_due_ = flush_due_ = false;
 	++counters_.reconciles;
 	counters_.totals.installed += st.installed;
 	counters_.totals.replaced += st.replaced;

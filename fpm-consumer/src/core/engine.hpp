@@ -61,9 +61,9 @@ struct EngineConfig {
 	// they are destroyed in the step that frees them.
 	bool release_in_background = false;
 	// The audit's check decides this many sessions per reconcile, and its
-	// repair compares and diffs twice as many keys (a part at 8,192: about
-	// 3 ms here, up to 15), the events that arrived handled between the
-	// parts; audit() runs whole.
+	// re-read reads and its repair compares and diffs twice as many keys,
+	// the events that arrived handled between the parts; audit() runs
+	// whole.
 	std::size_t audit_part_sessions = 8192;
 };
 
@@ -152,12 +152,12 @@ public:
 
 	// --- output ---
 	// Something to do: inputs changed, a full pass is due, entries that
-	// failed wait for their retry (tick() schedules it), or a step of the
-	// audit waits.
+	// failed wait for their retry (tick() schedules it), servers a re-read
+	// left named by none wait for a flush, or a step of the audit waits.
 	bool dirty() const
 	{
-		return full_ || incremental_.pending() || retry_due_ || decap_dirty_ || check_due_ ||
-		       repair_due_;
+		return full_ || incremental_.pending() || retry_due_ || flush_due_ || decap_dirty_ ||
+		       reread_due_ || check_due_ || repair_due_;
 	}
 	// Inputs changed that the next reconcile decides on: what an audit's
 	// step waits for. Not retries of failed entries nor decapsulation
@@ -171,7 +171,9 @@ public:
 	// The audit, in steps. At 100,000 sessions the whole audit holds the
 	// daemon's loop about 0.3 s; in steps, with events handled
 	// between them, an event waits for one step at most:
-	//  1. reread(): the installed entries, read again from the dataplane;
+	//  1. ask_reread(): the installed entries, read again from the
+	//     dataplane, in parts of 2 * audit_part_sessions entries, one per
+	//     reconcile (the step waits until the last, audit_step_waiting());
 	//  2. ask_check(): decide() over every session, in parts of
 	//     EngineConfig::audit_part_sessions, one per reconcile (the step
 	//     waits until the last, audit_step_waiting()), kept for step 3
@@ -183,7 +185,9 @@ public:
 	//     what the dataplane has (step 1 and every pass since), each in
 	//     parts of 2 * audit_part_sessions entries, one per reconcile.
 	// Events between the steps and the parts are reconciled as usual,
-	// against the entries step 1 read. A decision whose parts saw inputs
+	// against the entries step 1 read (during it, a pass writes a key to
+	// the dataplane and to the view together, so the view is what the
+	// dataplane holds at every key, read yet or not). A decision whose parts saw inputs
 	// change is a mix of moments; but the claims of a slot whose claimants
 	// the incremental decision did not touch since the first part are the
 	// same at every moment. So the slots it touches from the first part
@@ -200,21 +204,21 @@ public:
 	// the decision); so do a full pass and the next re-read.
 	// A pass that carries events' changes leaves the next part to the
 	// pass after it (every other pass at most).
-	// audit(): all three in one reconcile, whole.
+	// While the re-read goes on, the other steps' parts wait: the
+	// repair's diff starts on what it read.
+	// audit(): all three in one reconcile, whole; reread(): step 1 whole.
+	void ask_reread();
 	void reread()
 	{
-		reconciler_.refresh();
-		diffed_whole_ = false;
-		drop_check(); // an audit begins: a check left over is stale
-		if (repair_)
-			repair_.emplace(); // a diff under way starts again, on what was read
+		ask_reread();
+		reread_part(true);
 	}
 	void ask_check() { check_due_ = true; }
 	// Its reconciles diff whole only if no whole diff ran since the
 	// re-read (or its comparison found the incremental state wrong);
 	// either way it is a step the daemon sees run.
 	void ask_repair() { repair_due_ = true; }
-	bool audit_step_waiting() const { return check_due_ || repair_due_; }
+	bool audit_step_waiting() const { return reread_due_ || check_due_ || repair_due_; }
 	void audit()
 	{
 		reread();
@@ -288,7 +292,10 @@ private:
 	// incremental state at once. True when it rebuilt the incremental
 	// state: every entry must then be diffed.
 	bool check_all();
-	// The audit's check in its two steps (see reread()): the decision, in
+	// One part of the re-read, or all that is left when `whole`; the step
+	// is over when reread_due_ is false.
+	void reread_part(bool whole);
+	// The audit's check in its two steps (see ask_reread()): the decision, in
 	// parts, and its comparison. True when either rebuilt the incremental
 	// state. check_part(): one part of the decision, or all that is left
 	// when `whole`; the step is over when check_due_ is false.
@@ -348,6 +355,8 @@ private:
 	// they touch: the next full pass rebuilds instead of checking.
 	bool rebuild_ = false;
 	bool retry_due_ = false; // failed entries: retry on this reconcile
+	bool flush_due_ = false; // servers a re-read left named by none: removed at a flush
+	bool reread_due_ = false; // the audit's step 1 under way (reread_part())
 	bool check_due_ = false;  // the audit's steps 2 and 3, for the next reconcile
 	bool part_deferred_ = false; // the last pass left the audit's part to this one
 	bool audit_whole_ = false;   // audit(): its steps in one reconcile
@@ -382,7 +391,7 @@ private:
 	};
 	std::optional<PendingCheck> pending_check_;
 	EntryMap spare_entries_; // keep_spare()
-	bool diffed_whole_ = false; // a whole diff since the last reread()
+	bool diffed_whole_ = false; // a whole diff since the last re-read ended
 	bool fpm_resyncing_ = false;
 	struct PendingDelete {
 		std::uint32_t vni;

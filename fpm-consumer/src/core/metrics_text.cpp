@@ -212,7 +212,7 @@ const std::vector<CounterMetric> &counter_metrics()
 		{"entries-waiting-for-room", "evpnmon_entries_waiting_for_room", G, 1, "Entries whose install or removal failed (most often a full dataplane), retried alone every tick"},
 		{"full-passes", "evpnmon_full_passes_total", C, 1, "Full passes: decide over every session and compare with the incremental state (start, each audit's comparison in its repair step unless its check was dropped, resyncs, after errors)"},
 		{"full-pass-differences", "evpnmon_full_pass_differences_total", C, 1, "Desired entries a full pass found the incremental decision to have wrong, then repaired (should stay 0)"},
-		{"audit-parts", "evpnmon_audit_parts_total", C, 1, "Parts of the audits' check and repair steps, each in one turn of the event loop (--audit-part sessions a part of the check, twice as many entries a part of the repair)"},
+		{"audit-parts", "evpnmon_audit_parts_total", C, 1, "Parts of the audits' re-read, check and repair steps, each in one turn of the event loop (--audit-part sessions a part of the check, twice as many entries a part of the re-read and of the repair)"},
 		{"fpm-stale-swept", "evpnmon_fpm_stale_swept_total", C, 1, "FPM records swept after a resync because zebra did not confirm them"},
 		{"kernel-deferred-deletes", "evpnmon_kernel_deferred_deletes_total", C, 1, "Kernel FDB deletions deferred (zebra flushes its MACs from the kernel when it stops)"},
 		{"local-mac-audit-fixes", "evpnmon_local_mac_audit_fixes_total", C, 1, "Local MAC locations corrected by the periodic audit (missed FDB events)"},

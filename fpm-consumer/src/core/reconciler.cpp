@@ -5,12 +5,20 @@
 
 namespace evpnmon::consumer {
 
-void Reconciler::refresh()
+void Reconciler::begin_refresh()
 {
 	servers_.clear();
 	servers_supported_ = dp_.supports_servers();
 	for (auto &[key, target] : dp_.servers())
 		servers_.emplace(key, target);
+	refreshing_ = true;
+	refresh_from_.reset();
+}
+
+bool Reconciler::refresh_part(std::size_t budget)
+{
+	if (!refreshing_)
+		return true;
 	// The dataplane hands its entries over in key order, the view's own:
 	// one merge into the view, in place. An entry read as the view holds
 	// it (nearly every one, every audit) costs a comparison and allocates
@@ -18,9 +26,10 @@ void Reconciler::refresh()
 	// its server's users counted as any change of the view counts them.
 	// A view built anew from a copy of the entries allocated and freed
 	// them all (at 100,000 sessions the audit's longest step).
-	auto have = installed_.begin();
-	dp_.for_each_entry([&](const dp::EntryKey &key, const dp::Action &action,
-			       const session::Options &options) {
+	auto have = refresh_from_ ? installed_.lower_bound(*refresh_from_) : installed_.begin();
+	const auto next = dp_.visit_entries(refresh_from_, budget, [&](const dp::EntryKey &key,
+									const dp::Action &action,
+									const session::Options &options) {
 		for (;;) {
 			const auto order = have == installed_.end() ? std::strong_ordering::greater
 								    : have->first <=> key;
@@ -43,16 +52,22 @@ void Reconciler::refresh()
 			return;
 		}
 	});
-	while (have != installed_.end()) {
+	// The view's keys up to the next part's first are the dataplane's too.
+	while (have != installed_.end() && (!next || have->first < *next)) {
 		use(have->second, -1);
 		have = installed_.erase(have);
 	}
+	refresh_from_ = next;
+	if (next)
+		return false;
+	refreshing_ = false;
 	idle_.clear();
 	for (const auto &[key, _] : servers_)
 		if (!users_.contains(key))
 			idle_.insert(key);
 	// failed_ and failed_servers_ stay: retried against what was just read.
 	loaded_ = true;
+	return true;
 }
 
 void Reconciler::use(const EntrySpec &spec, int delta)
@@ -241,6 +256,8 @@ void Reconciler::flush(ReconcileStats &st)
 		st.last_error = "flush: " + ec.message();
 	}
 	// After the flush: until then a removed entry may still name its server.
+	if (refreshing_)
+		return; // after the re-read's last part (begin_refresh())
 	for (auto it = idle_.begin(); it != idle_.end();) {
 		if (auto ec = dp_.remove_server(*it)) {
 			++st.errors;

@@ -18,6 +18,7 @@
 #include <evpnmon/dataplane/dataplane.hpp>
 
 #include <cstdint>
+#include <cstddef>
 #include <map>
 #include <optional>
 #include <set>
@@ -43,7 +44,22 @@ public:
 
 	// Re-read the dataplane (start-up, after errors, periodic audit): the
 	// view made what the dataplane holds, in place.
-	void refresh();
+	void refresh()
+	{
+		begin_refresh();
+		refresh_part(SIZE_MAX);
+	}
+	// The same in parts, other passes between them (the audit's, at
+	// 100,000 entries): begin_refresh() reads the servers, each
+	// refresh_part() the next `budget` entries at most (the view's keys
+	// the dataplane lacks there go); true once the last is read. A pass
+	// between the parts writes a key to the dataplane and to the view
+	// together, so the view stays what the dataplane holds at every key,
+	// read or not yet. Until the last part no server is removed: an entry
+	// not read yet may name one the view thinks idle.
+	void begin_refresh();
+	bool refresh_part(std::size_t budget);
+	bool refreshing() const { return refreshing_; }
 	// Whole diff. An entry whose key is installed but whose action or
 	// options differ is install()ed again under the same key: the dataplane
 	// updates it in place, so the session is never without its entry nor
@@ -71,6 +87,9 @@ public:
 	// here until there is room, other errors until the backend accepts
 	// them); retried on their own.
 	const std::set<dp::EntryKey> &failed() const { return failed_; }
+	// Servers set that no installed entry names: removed at the next
+	// flush (a pass's end).
+	bool idle_servers() const { return !idle_.empty(); }
 	// Keys or server targets waiting for a retry.
 	bool retry_wanted() const { return !failed_.empty() || !failed_servers_.empty(); }
 	const EntryMap &installed() const { return installed_; }
@@ -105,6 +124,10 @@ private:
 	std::set<dp::EntryKey> failed_;
 	std::set<dp::ServerKey> failed_servers_; // a new target not written
 	bool loaded_ = false;
+	// A re-read under way, and the key its next part starts at (none:
+	// the first).
+	bool refreshing_ = false;
+	std::optional<dp::EntryKey> refresh_from_;
 	bool servers_supported_ = false; // asked at each re-read
 	std::map<dp::ServerKey, dp::Action> servers_;
 	std::map<dp::ServerKey, std::size_t> users_; // installed entries naming each

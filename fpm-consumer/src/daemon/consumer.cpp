@@ -326,8 +326,9 @@ void Consumer::tick()
 }
 
 // Starts the audit or runs its next step (core/audit_schedule.hpp), one per
-// tick at most. The check and the repair run in the reconciles that follow
-// (in parts, a reconcile each), which report them to the schedule.
+// tick at most. The re-read, the check and the repair run in the reconciles
+// that follow (in parts, a reconcile each), which report them to the
+// schedule.
 void Consumer::advance_audit(Clock::time_point now)
 {
 	using Step = AuditSchedule::Step;
@@ -338,8 +339,8 @@ void Consumer::advance_audit(Clock::time_point now)
 	case Step::None:
 		return;
 	case Step::Reread:
-		engine_->reread();
-		break;
+		engine_->ask_reread();
+		return;
 	case Step::LocalMacs: {
 		const auto fixes = engine_->counters().local_audit_fixes;
 		engine_->local_resync_begin();

@@ -98,8 +98,8 @@ Options parse(int argc, const char *const *argv, bool exit_on_error)
 		->capture_default_str()->check(CLI::Range(0.0, 100.0));
 	app.add_option("--audit-part", o.audit_part,
 		       "sessions the audit's check decides per turn of the event loop, and twice as "
-		       "many entries its repair compares and diffs (events are handled between the "
-		       "parts)")
+		       "many entries its re-read reads and its repair compares and diffs (events are "
+		       "handled between the parts)")
 		->capture_default_str()->check(CLI::Range(std::size_t{1}, std::size_t{100000000}));
 	bool no_kernel_fdb = false, no_route_check = false;
 	app.add_flag("--no-kernel-fdb", no_kernel_fdb,

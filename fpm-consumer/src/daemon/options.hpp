@@ -72,7 +72,7 @@ struct Options {
 	// alone.
 	double audit_max_load = 0.5;
 	// Sessions the audit's check decides per turn of the event loop (its
-	// repair: twice as many entries).
+	// re-read and its repair: twice as many entries).
 	std::size_t audit_part = 8192;
 	bool kernel_fdb = true;
 	bool require_vtep_route = true;

@@ -15,11 +15,13 @@ every second. An audit's steps hold the event loop (about 0.4 s in all at
     next tick;
   * --audit-max-load 0.2 (500 times the cost: seconds): the next audit
     comes when the log line said, within a second or two, not never;
-  * --audit-part 100: each audit's check decides its 2,000 sessions in
-    20 parts, a turn of the event loop each, and its repair compares and
-    diffs their 4,000 entries in 40 more (the audit-parts counter, at least
-    40 per audit; 2 per audit with the default part of 8,192), and the
-    audits still end and find nothing to repair;
+  * --audit-part 100: each audit re-reads its 4,000 entries in 20 parts
+    of 200, a turn of the event loop each, its check decides the 2,000
+    sessions in 20 more, and its repair compares and diffs their 4,000
+    entries in 40 more (the audit-parts counter, at least 60 per audit; 3
+    per audit with the default part of 8,192), and the audits still end
+    and find nothing to repair; one audit asked with SIGUSR1 (no other for
+    an hour) counts its 80 parts;
   * every daemon stops cleanly.
 
 usage: it_audit_spacing.py BUILD_DIR"""
@@ -33,6 +35,10 @@ from metrics_lib import Fail, check, run
 
 FEED = ['--generate', '2000,100,192.0.2.9']
 ENTRIES = 4000
+# An audit in parts of --audit-part 100: the re-read's 4,000 entries in 20,
+# the check's 2,000 sessions in 20, the repair's 4,000 keys compared and
+# 4,000 diffed in 40.
+ONE_AUDIT_PARTS = 80
 
 
 def wait_for(d, cond, what, timeout=10):
@@ -55,10 +61,10 @@ def audit_parts(d):
 
 
 @contextlib.contextmanager
-def daemon(build, load, extra=()):
+def daemon(build, load, extra=(), interval='1'):
     """The daemon at --audit-max-load `load` with its entries installed
     (metrics_lib.daemon: its log on a failure, a clean stop at the end)."""
-    with metrics_lib.daemon(build, ['--startup-grace', '0', '--audit-interval', '1',
+    with metrics_lib.daemon(build, ['--startup-grace', '0', '--audit-interval', interval,
                                     '--audit-max-load', load, *extra]) as d:
         d.start_feed([], FEED)
         d.start()
@@ -72,11 +78,11 @@ def every_interval(build):
         p0, parts0 = full_passes(d), audit_parts(d)
         wait_for(d, lambda: full_passes(d) >= p0 + 3, 'three audits one second apart')
         check('--audit-max-load' not in open(d.log).read(), 'no spacing logged with 0')
-        # 2,000 sessions, parts of 8,192: each check decides in one part,
-        # each repair in one (two more for an audit under way at either
-        # end of the window).
+        # 2,000 sessions, parts of 8,192: each re-read reads in one part,
+        # each check decides in one, each repair in one (three more for an
+        # audit under way at either end of the window).
         passes, parts = full_passes(d) - p0, audit_parts(d) - parts0
-        check(2 * passes - 2 <= parts <= 2 * passes + 2, '%d audit parts for %d audits'
+        check(3 * passes - 3 <= parts <= 3 * passes + 3, '%d audit parts for %d audits'
               % (parts, passes))
 
 
@@ -84,11 +90,25 @@ def in_parts(build):
     with daemon(build, '0', ['--audit-part', '100']) as d:
         p0, parts0 = full_passes(d), audit_parts(d)
         wait_for(d, lambda: full_passes(d) >= p0 + 3, 'three audits in parts')
-        # Every audit counted but the first had its 60 parts in the window.
+        # Every audit counted but the first had its 80 parts in the window.
         passes, parts = full_passes(d) - p0, audit_parts(d) - parts0
-        check(parts >= 40 * (passes - 1) and parts >= 80,
+        check(parts >= 60 * (passes - 1) and parts >= 120,
               '%d audit parts for %d audits of 2,000 sessions in parts of 100' % (parts, passes))
         check(d.counters()['full-pass-differences'] == 0, 'an audit in parts found differences')
+        check(len(d.state()['entries'].get('entry', [])) == ENTRIES, 'entries lost')
+
+
+def one_audit_in_parts(build):
+    # No audit of its own for an hour: the one SIGUSR1 asks for is all the
+    # counters see. Its 80 parts (20 of the re-read, 20 of the check, 40
+    # of the repair); a re-read in one part would leave it at 61.
+    with daemon(build, '0', ['--audit-part', '100'], interval='3600') as d:
+        p0, parts0 = full_passes(d), audit_parts(d)
+        d.proc.send_signal(signal.SIGUSR1)
+        wait_for(d, lambda: full_passes(d) == p0 + 1, 'the audit SIGUSR1 asks for')
+        wait_for(d, lambda: audit_parts(d) - parts0 >= ONE_AUDIT_PARTS,
+                 'the %d parts of one audit' % ONE_AUDIT_PARTS)
+        check(d.counters()['full-pass-differences'] == 0, 'the audit found differences')
         check(len(d.state()['entries'].get('entry', [])) == ENTRIES, 'entries lost')
 
 
@@ -129,11 +149,12 @@ def spaced_then_due(build):
 def main(build):
     every_interval(build)
     in_parts(build)
+    one_audit_in_parts(build)
     spaced(build)
     spaced_then_due(build)
     print('audits every --audit-interval at load 0; spaced by their cost at load 0.001 '
           '(logged, in steps, none within 4 s, SIGUSR1 starts one); at load 0.2 the spaced audit '
-          'comes when logged; the check and the repair in parts of --audit-part')
+          'comes when logged; the re-read, the check and the repair in parts of --audit-part')
 
 
 if __name__ == '__main__':
