@@ -710,7 +710,7 @@ int main(int argc, char **argv)
 	   << "hold: the loop held for the whole audit at once, paced as any pass. In "
 	   << "steps: re-read, check and repair, each in the pass after its tick, 1 s apart (a step "
 	   << "waits while events are pending, at most 1 s, and these never stop), each in parts "
-	   << "of `--audit-part` (8,192 sessions; the re-read and the repair twice as many "
+	   << "of `--audit-part` (4,096 sessions; the re-read and the repair twice as many "
 	   << "entries), each part in the pass after the last; a pass with a "
 	   << "step and the pass after it impose the pacer's least gap, 1 ms (in one hold, the "
 	   << "hold counted in the pass's length). Every 60 s: "

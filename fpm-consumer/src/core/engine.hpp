@@ -63,8 +63,9 @@ struct EngineConfig {
 	// The audit's check decides this many sessions per reconcile, and its
 	// re-read reads and its repair compares and diffs twice as many keys,
 	// the events that arrived handled between the parts; audit() runs
-	// whole.
-	std::size_t audit_part_sessions = 8192;
+	// whole. At 4,096 a part holds the loop a few ms at 100,000 sessions
+	// (docs/benchmarks.md, "The audit's re-read in parts").
+	std::size_t audit_part_sessions = 4096;
 };
 
 // A decapsulation source: (VNI, remote VTEP) of a flood entry.

@@ -73,7 +73,7 @@ struct Options {
 	double audit_max_load = 0.5;
 	// Sessions the audit's check decides per turn of the event loop (its
 	// re-read and its repair: twice as many entries).
-	std::size_t audit_part = 8192;
+	std::size_t audit_part = 4096;
 	bool kernel_fdb = true;
 	bool require_vtep_route = true;
 	bool cleanup_on_exit = false;

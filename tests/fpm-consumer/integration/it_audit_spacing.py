@@ -19,7 +19,7 @@ every second. An audit's steps hold the event loop (about 0.4 s in all at
     of 200, a turn of the event loop each, its check decides the 2,000
     sessions in 20 more, and its repair compares and diffs their 4,000
     entries in 40 more (the audit-parts counter, at least 60 per audit; 3
-    per audit with the default part of 8,192), and the audits still end
+    per audit with the default part of 4,096), and the audits still end
     and find nothing to repair; one audit asked with SIGUSR1 (no other for
     an hour) counts its 80 parts;
   * every daemon stops cleanly.
@@ -78,7 +78,7 @@ def every_interval(build):
         p0, parts0 = full_passes(d), audit_parts(d)
         wait_for(d, lambda: full_passes(d) >= p0 + 3, 'three audits one second apart')
         check('--audit-max-load' not in open(d.log).read(), 'no spacing logged with 0')
-        # 2,000 sessions, parts of 8,192: each re-read reads in one part,
+        # 2,000 sessions, parts of 4,096: each re-read reads in one part,
         # each check decides in one, each repair in one (three more for an
         # audit under way at either end of the window).
         passes, parts = full_passes(d) - p0, audit_parts(d) - parts0
