@@ -199,12 +199,13 @@ struct Harness {
 		if (dp.with_servers && consumer::EngineTestAccess::rereading(engine)) {
 			// Until its last part the re-read removes no server: one no
 			// entry names any more may stay until then.
-			for (const auto &[key, target] : expected_servers(full)) {
+			const auto expected = expected_servers(full);
+			for (const auto &[key, target] : expected) {
 				REQUIRE(dp.targets.contains(key));
 				REQUIRE(dp.targets.at(key) == target);
 			}
 			for (const auto &[key, _] : dp.targets)
-				if (!expected_servers(full).contains(key))
+				if (!expected.contains(key))
 					for (const auto &[k, e] : dp.entries)
 						REQUIRE(!(e.action.kind == dp::Action::Kind::Server &&
 							  e.action.server == key));
@@ -1318,8 +1319,11 @@ TEST_CASE("the audit's re-read reads in parts, events between them; the repair d
 		h.engine.reconcile();
 		++n;
 	}
-	// 11 entries read in parts of 4, and the event's 2 after the first.
+	// 12 entries (11 and the stray) in parts of 4, the event's 2 after
+	// the first part: 14 in 4 parts.
 	CHECK(n == 4);
+	// The part that ended the re-read ran no part of the check.
+	CHECK(!consumer::EngineTestAccess::deciding(h.engine));
 	CHECK(view_is_dataplane(h));
 	CHECK(h.engine.installed().contains(stray.key));
 	CHECK(h.engine.installed().at(last.key).action == local_port(9));
@@ -1343,17 +1347,28 @@ TEST_CASE("the audit's re-read reads in parts, events between them; the repair d
 	h.check("after the audit", 0);
 
 	// A whole diff during the re-read (a full pass) diffs against keys not
-	// read yet: the repair diffs whole after it all the same.
-	const auto lost = std::prev(h.dp.entries.end())->first;
-	h.dp.entries.erase(lost);
-	h.engine.ask_reread();
-	h.engine.reconcile();
-	REQUIRE(h.engine.audit_step_waiting());
-	REQUIRE(h.engine.installed().contains(lost)); // not read yet
-	h.engine.reconcile(true);
-	audit_rest();
-	CHECK(h.dp.entries.contains(lost));
-	CHECK(h.dp.entries.size() == 14);
+	// read yet: the repair diffs whole after it all the same, also one
+	// asked before the full pass.
+	for (const bool asked : {false, true}) {
+		CAPTURE(asked);
+		const auto lost = std::prev(h.dp.entries.end())->first;
+		h.dp.entries.erase(lost);
+		h.engine.ask_reread();
+		h.engine.reconcile();
+		REQUIRE(h.engine.audit_step_waiting());
+		REQUIRE(h.engine.installed().contains(lost)); // not read yet
+		if (asked)
+			h.engine.ask_repair();
+		h.engine.reconcile(true);
+		if (asked) {
+			while (h.engine.audit_step_waiting())
+				h.engine.reconcile();
+		} else {
+			audit_rest();
+		}
+		CHECK(h.dp.entries.contains(lost));
+		CHECK(h.dp.entries.size() == 14);
+	}
 
 	// A re-read asked again while one is under way starts from the first
 	// key: a loss at a key the first had read is seen.
@@ -1421,6 +1436,23 @@ TEST_CASE("a server the view thinks idle is not removed while the re-read has no
 	CHECK(h.dp.refused_server_removals == 0);
 	CHECK(h.engine.counters().totals.errors == errors);
 	h.check("after the audit", 0);
+}
+
+TEST_CASE("a re-read that finds a server no entry names leaves a pass due, whose flush removes it")
+{
+	Harness h;
+	open_all(h.engine);
+	h.engine.upsert_session(numbered_session(1));
+	h.engine.reconcile();
+	REQUIRE(!h.engine.dirty());
+	// A server set behind the engine's back (a previous run's leftover).
+	const dp::ServerKey sk{kVni, Mac{2, 0, 0, 0, 2, 9}, 21};
+	h.dp.targets[sk] = local_port(9);
+	h.engine.reread();
+	CHECK(h.engine.dirty());
+	h.engine.reconcile();
+	CHECK(!h.dp.targets.contains(sk));
+	CHECK(!h.engine.dirty());
 }
 
 TEST_CASE("a check dropped during the repair's comparison: the repair diffs from the first key")

@@ -73,8 +73,8 @@ public:
 		return last_ = static_cast<Step>(static_cast<std::uint8_t>(last_) + 1);
 	}
 	// A part of the step next() gave last ran from `start` to `end`; the
-	// step goes on (the check's decision, in parts). Counted in cost()
-	// and longest_step().
+	// step goes on (the re-read, the check and the repair run in parts).
+	// Counted in cost() and longest_step().
 	void ran_part(TimePoint start, TimePoint end)
 	{
 		if (!in_progress() || last_ran_)

@@ -637,6 +637,12 @@ void Engine::ask_reread()
 
 void Engine::reread_part(bool whole)
 {
+	if (!reconciler_.refreshing()) {
+		// Read whole by a pass's first read of the dataplane (asked before
+		// the consumer had read it), which diffed whole after it.
+		reread_due_ = false;
+		return;
+	}
 	++counters_.audit_parts;
 	const auto budget = whole ? std::numeric_limits<std::size_t>::max()
 				  : 2 * std::max<std::size_t>(config_.audit_part_sessions, 1);
@@ -779,8 +785,13 @@ void Engine::drop_check()
 ReconcileStats Engine::full_pass()
 {
 	check_all();
-	full_ = repair_due_ = audit_whole_ = part_deferred_ = false;
-	repair_.reset();
+	full_ = audit_whole_ = part_deferred_ = false;
+	// The whole diff below is the repair's, unless a re-read is under way:
+	// the keys it has not read yet are diffed by the repair after it.
+	if (!reread_due_) {
+		repair_due_ = false;
+		repair_.reset();
+	}
 	diffed_whole_ = true;
 	const auto &d = incremental_.desired();
 	return reconciler_.apply(d.entries, d.servers);
@@ -811,7 +822,7 @@ std::optional<ReconcileStats> Engine::reconcile(bool force)
 			part_deferred_ = !part;
 		}
 		bool rebuilt = false, decided = false;
-		// The re-read's part first; the other steps' wait for its end.
+		// The re-read's part first; the other steps wait for its end.
 		if (part && reread_due_) {
 			reread_part(whole);
 			part = whole && !reread_due_;

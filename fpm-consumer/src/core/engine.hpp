@@ -187,9 +187,10 @@ public:
 	//     parts of 2 * audit_part_sessions entries, one per reconcile.
 	// Events between the steps and the parts are reconciled as usual,
 	// against the entries step 1 read (during it, a pass writes a key to
-	// the dataplane and to the view together, so the view is what the
-	// dataplane holds at every key, read yet or not). A decision whose parts saw inputs
-	// change is a mix of moments; but the claims of a slot whose claimants
+	// the dataplane and to the view together; a key not read yet keeps the
+	// view's state until its part, and what the re-read finds there is
+	// diffed by the repair, whole after it). A decision whose parts saw
+	// inputs change is a mix of moments; but the claims of a slot whose claimants
 	// the incremental decision did not touch since the first part are the
 	// same at every moment. So the slots it touches from the first part
 	// to the comparison (and the servers it retargets) are left out: every

@@ -257,7 +257,7 @@ void Reconciler::flush(ReconcileStats &st)
 	}
 	// After the flush: until then a removed entry may still name its server.
 	if (refreshing_)
-		return; // after the re-read's last part (begin_refresh())
+		return; // an entry not read yet may name one the view thinks idle
 	for (auto it = idle_.begin(); it != idle_.end();) {
 		if (auto ec = dp_.remove_server(*it)) {
 			++st.errors;

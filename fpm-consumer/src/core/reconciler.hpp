@@ -17,8 +17,8 @@
 
 #include <evpnmon/dataplane/dataplane.hpp>
 
-#include <cstdint>
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <set>
@@ -51,12 +51,13 @@ public:
 	}
 	// The same in parts, other passes between them (the audit's, at
 	// 100,000 entries): begin_refresh() reads the servers, each
-	// refresh_part() the next `budget` entries at most (the view's keys
-	// the dataplane lacks there go); true once the last is read. A pass
-	// between the parts writes a key to the dataplane and to the view
-	// together, so the view stays what the dataplane holds at every key,
-	// read or not yet. Until the last part no server is removed: an entry
-	// not read yet may name one the view thinks idle.
+	// refresh_part() the next `budget` of the dataplane's entries at most
+	// (the view's keys the dataplane lacks there go, not counted: a
+	// dataplane emptied behind the consumer's back is erased from the view
+	// in one part); true once the last is read. A pass between the parts
+	// writes a key to the dataplane and to the view together, so a part
+	// reads each key as the passes left it. Until the last part no server
+	// is removed: an entry not read yet may name one the view thinks idle.
 	void begin_refresh();
 	bool refresh_part(std::size_t budget);
 	bool refreshing() const { return refreshing_; }
@@ -87,8 +88,8 @@ public:
 	// here until there is room, other errors until the backend accepts
 	// them); retried on their own.
 	const std::set<dp::EntryKey> &failed() const { return failed_; }
-	// Servers set that no installed entry names: removed at the next
-	// flush (a pass's end).
+	// Servers set that no installed entry names: removed at a pass's
+	// flush (not while a re-read is under way).
 	bool idle_servers() const { return !idle_.empty(); }
 	// Keys or server targets waiting for a retry.
 	bool retry_wanted() const { return !failed_.empty() || !failed_servers_.empty(); }
