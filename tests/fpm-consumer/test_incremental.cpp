@@ -189,6 +189,24 @@ struct Harness {
 		dp.with_servers = servers;
 	}
 
+	// The audit's check or repair asked and run to its end, a reconcile a
+	// part.
+	void run_check()
+	{
+		engine.ask_check();
+		run_steps();
+	}
+	void run_repair()
+	{
+		engine.ask_repair();
+		run_steps();
+	}
+	void run_steps()
+	{
+		while (engine.audit_step_waiting())
+			engine.reconcile();
+	}
+
 	void check(const char *what, std::size_t step)
 	{
 		const auto full = consumer::decide(engine.sessions(), engine.macs(), engine.routes(),
@@ -1102,9 +1120,7 @@ TEST_CASE("the audit's check decides in parts, events between them; a defect mad
 				between(parts);
 		} while (h.engine.audit_step_waiting() && parts < 100);
 		// The repair, 4 keys a part: no event between them.
-		h.engine.ask_repair();
-		while (h.engine.audit_step_waiting())
-			h.engine.reconcile();
+		h.run_repair();
 		return parts;
 	};
 	const auto passes = h.engine.counters().full_passes;
@@ -1173,11 +1189,8 @@ TEST_CASE("a pass with events' changes leaves the check's next part to the next,
 	REQUIRE(h.engine.audit_step_waiting());
 	h.engine.reconcile();
 	CHECK(parts() == p0 + 3);
-	while (h.engine.audit_step_waiting())
-		h.engine.reconcile();
-	h.engine.ask_repair();
-	while (h.engine.audit_step_waiting())
-		h.engine.reconcile();
+	h.run_steps();
+	h.run_repair();
 	CHECK(h.engine.counters().full_pass_differences == 0);
 	CHECK(h.dp.entries.size() == 16);
 }
@@ -1187,18 +1200,13 @@ TEST_CASE("the audit's repair compares and diffs in parts, events between them")
 	PartsHarness h(1, 7);
 	REQUIRE(h.dp.entries.size() == 12);
 	const auto parts = [&] { return h.engine.counters().audit_parts; };
-	const auto check = [&] {
-		h.engine.ask_check();
-		while (h.engine.audit_step_waiting())
-			h.engine.reconcile();
-	};
 	// The dataplane loses its first and last entries behind the engine's
 	// back; the re-read sees it.
 	const auto first = h.dp.entries.begin()->first, last = h.dp.entries.rbegin()->first;
 	h.dp.entries.erase(first);
 	h.dp.entries.erase(last);
 	h.engine.reread();
-	check();
+	h.run_check();
 	const auto passes = h.engine.counters().full_passes;
 	const auto p0 = parts();
 	// The comparison (14 keys with the event's), then the diff (14): 7
@@ -1230,18 +1238,17 @@ TEST_CASE("the audit's repair compares and diffs in parts, events between them")
 	h.engine.reconcile();
 	REQUIRE(h.dp.entries.size() == 12);
 	h.engine.reread();
-	check();
+	h.run_check();
 	h.engine.ask_repair();
 	h.engine.reconcile();
 	CHECK(h.engine.audit_step_waiting());
-	while (h.engine.audit_step_waiting())
-		h.engine.reconcile();
+	h.run_steps();
 	CHECK(h.engine.counters().full_pass_differences == 3);
 	CHECK(h.dp.entries.size() == 14);
 	// A re-read while the diff is under way starts it again: what it
 	// found is put right wherever it is.
 	h.engine.reread();
-	check();
+	h.run_check();
 	h.engine.ask_repair();
 	for (int i = 0; i < 5; ++i) // past the comparison (4 parts), into the diff
 		h.engine.reconcile();
@@ -1249,12 +1256,13 @@ TEST_CASE("the audit's repair compares and diffs in parts, events between them")
 	const auto again = h.dp.entries.begin()->first;
 	h.dp.entries.erase(again);
 	h.engine.reread();
-	while (h.engine.audit_step_waiting())
-		h.engine.reconcile();
+	h.run_steps();
 	CHECK(h.dp.entries.contains(again));
 	CHECK(h.dp.entries.size() == 14);
 	CHECK(h.engine.counters().full_pass_differences == 3);
 }
+
+namespace {
 
 // The view holds what the dataplane holds, key for key.
 bool view_is_dataplane(const Harness &h)
@@ -1269,19 +1277,26 @@ bool view_is_dataplane(const Harness &h)
 			  });
 }
 
+// An entry nothing asked for, at a key after every other (the greatest
+// kind and VNI).
+dp::Entry stray_at_the_end(std::uint16_t host_id, const dp::Action &action)
+{
+	dp::Entry stray;
+	stray.key.kind = dp::EntryKind::Decap;
+	stray.key.vni = 0xffffff;
+	stray.key.host_id = host_id;
+	stray.key.session = "stray";
+	stray.action = action;
+	return stray;
+}
+
+} // namespace
+
 TEST_CASE("the audit's re-read reads in parts, events between them; the repair diffs what it found")
 {
 	PartsHarness h(1, 7);
 	REQUIRE(h.dp.entries.size() == 12);
 	const auto parts = [&] { return h.engine.counters().audit_parts; };
-	const auto audit_rest = [&] {
-		h.engine.ask_check();
-		while (h.engine.audit_step_waiting())
-			h.engine.reconcile();
-		h.engine.ask_repair();
-		while (h.engine.audit_step_waiting())
-			h.engine.reconcile();
-	};
 	// Behind the engine's back: the first entry goes, the last gets
 	// another action, one appears that nothing asked for (the last key).
 	const auto first = h.dp.entries.begin()->first;
@@ -1290,12 +1305,7 @@ TEST_CASE("the audit's re-read reads in parts, events between them; the repair d
 	const auto last_action = last.action;
 	last.action = local_port(9);
 	h.dp.entries[last.key] = last;
-	dp::Entry stray;
-	stray.key.kind = dp::EntryKind::Decap;
-	stray.key.vni = 0xffffff;
-	stray.key.host_id = 7;
-	stray.key.session = "stray";
-	stray.action = local_port(9);
+	const auto stray = stray_at_the_end(7, local_port(9));
 	h.dp.entries[stray.key] = stray;
 	const auto p0 = parts();
 	h.engine.ask_reread();
@@ -1327,15 +1337,12 @@ TEST_CASE("the audit's re-read reads in parts, events between them; the repair d
 	CHECK(view_is_dataplane(h));
 	CHECK(h.engine.installed().contains(stray.key));
 	CHECK(h.engine.installed().at(last.key).action == local_port(9));
-	while (h.engine.audit_step_waiting())
-		h.engine.reconcile();
+	h.run_steps();
 	// The repair puts back what the re-read found, and only that.
 	const auto installed = h.engine.counters().totals.installed;
 	const auto removed = h.engine.counters().totals.removed;
 	const auto replaced = h.engine.counters().totals.replaced;
-	h.engine.ask_repair();
-	while (h.engine.audit_step_waiting())
-		h.engine.reconcile();
+	h.run_repair();
 	CHECK(h.engine.counters().totals.installed == installed + 1);
 	CHECK(h.engine.counters().totals.removed == removed + 1);
 	CHECK(h.engine.counters().totals.replaced == replaced + 1);
@@ -1361,10 +1368,10 @@ TEST_CASE("the audit's re-read reads in parts, events between them; the repair d
 			h.engine.ask_repair();
 		h.engine.reconcile(true);
 		if (asked) {
-			while (h.engine.audit_step_waiting())
-				h.engine.reconcile();
+			h.run_steps();
 		} else {
-			audit_rest();
+			h.run_check();
+			h.run_repair();
 		}
 		CHECK(h.dp.entries.contains(lost));
 		CHECK(h.dp.entries.size() == 14);
@@ -1379,7 +1386,8 @@ TEST_CASE("the audit's re-read reads in parts, events between them; the repair d
 	const auto early = h.dp.entries.begin()->first;
 	h.dp.entries.erase(early);
 	h.engine.ask_reread();
-	audit_rest();
+	h.run_check();
+	h.run_repair();
 	CHECK(h.dp.entries.contains(early));
 	CHECK(h.dp.entries.size() == 14);
 	CHECK(h.engine.counters().full_pass_differences == 0);
@@ -1402,12 +1410,7 @@ TEST_CASE("a server the view thinks idle is not removed while the re-read has no
 	REQUIRE(h.dp.targets.contains(sk));
 	// Behind the engine's back, an entry naming the server appears at the
 	// last key (a tool, a previous run's leftover).
-	dp::Entry stray;
-	stray.key.kind = dp::EntryKind::Decap;
-	stray.key.vni = 0xffffff;
-	stray.key.host_id = 21;
-	stray.key.session = "stray";
-	stray.action = dp::Action::naming(sk);
+	const auto stray = stray_at_the_end(21, dp::Action::naming(sk));
 	h.dp.entries[stray.key] = stray;
 	h.engine.ask_reread();
 	h.engine.reconcile();
@@ -1420,17 +1423,12 @@ TEST_CASE("a server the view thinks idle is not removed while the re-read has no
 	h.engine.reconcile();
 	CHECK(h.dp.refused_server_removals == 0);
 	CHECK(h.dp.targets.contains(sk));
-	while (h.engine.audit_step_waiting())
-		h.engine.reconcile();
+	h.run_steps();
 	CHECK(h.engine.installed().contains(stray.key));
 	CHECK(h.dp.targets.contains(sk)); // the stray names it
 	// The repair removes the stray, then the server nothing names.
-	h.engine.ask_check();
-	while (h.engine.audit_step_waiting())
-		h.engine.reconcile();
-	h.engine.ask_repair();
-	while (h.engine.audit_step_waiting())
-		h.engine.reconcile();
+	h.run_check();
+	h.run_repair();
 	CHECK(!h.dp.entries.contains(stray.key));
 	CHECK(!h.dp.targets.contains(sk));
 	CHECK(h.dp.refused_server_removals == 0);
@@ -1463,9 +1461,7 @@ TEST_CASE("a check dropped during the repair's comparison: the repair diffs from
 	const auto lost = h.dp.entries.begin()->first;
 	h.dp.entries.erase(lost);
 	h.engine.reread();
-	h.engine.ask_check();
-	while (h.engine.audit_step_waiting())
-		h.engine.reconcile();
+	h.run_check();
 	const auto passes = h.engine.counters().full_passes;
 	// The comparison's first part passes the lost entry's key.
 	h.engine.ask_repair();
@@ -1475,8 +1471,7 @@ TEST_CASE("a check dropped during the repair's comparison: the repair diffs from
 	// dropped and the repair diffs whole, from the first key.
 	for (std::uint8_t i = 80; i < 200; ++i)
 		h.engine.erase_session(numbered_session(i).key);
-	while (h.engine.audit_step_waiting())
-		h.engine.reconcile();
+	h.run_steps();
 	CHECK(h.engine.counters().full_passes == passes);
 	CHECK(h.dp.entries.contains(lost));
 	CHECK(h.dp.entries.size() == 160);
@@ -1496,9 +1491,7 @@ TEST_CASE("a check dropped while it decides: the step ends, the repair diffs who
 		h.engine.erase_session(numbered_session(i).key);
 	h.engine.reconcile();
 	CHECK(!h.engine.audit_step_waiting()); // dropped: nothing left to decide
-	h.engine.ask_repair();
-	while (h.engine.audit_step_waiting())
-		h.engine.reconcile();
+	h.run_repair();
 	CHECK(h.engine.counters().full_passes == passes);
 	CHECK(h.engine.counters().full_pass_differences == 0);
 	CHECK(h.dp.entries.contains(lost));

@@ -1,5 +1,7 @@
 #include "entry_store.hpp"
 
+#include "../visit_range.hpp"
+
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -857,13 +859,7 @@ std::optional<EntryKey> EntryStore::visit_entries(const std::optional<EntryKey> 
 						 std::size_t limit,
 						 const Dataplane::EntryVisitor &visit) const
 {
-	auto it = from ? recs_.lower_bound(*from) : recs_.begin();
-	for (; it != recs_.end(); ++it) {
-		if (limit-- == 0)
-			return it->first;
-		visit(it->first, it->second.action, it->second.options);
-	}
-	return std::nullopt;
+	return visit_range(recs_, from, limit, visit);
 }
 
 std::vector<Entry> EntryStore::list() const

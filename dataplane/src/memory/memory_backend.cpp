@@ -2,6 +2,7 @@
 // (same match keys, same slot order, same limits), and a packet simulator
 // that applies the exactly-once rule of the TC program.
 #include "../codec.hpp"
+#include "../visit_range.hpp"
 #include <evpnmon/unique_fd.hpp>
 #include "frame.hpp"
 
@@ -165,14 +166,7 @@ std::optional<EntryKey> MemoryDataplane::visit_entries(const std::optional<Entry
 						      std::size_t limit,
 						      const EntryVisitor &visit) const
 {
-	const auto &records = impl_->records;
-	auto it = from ? records.lower_bound(*from) : records.begin();
-	for (; it != records.end(); ++it) {
-		if (limit-- == 0)
-			return it->first;
-		visit(it->first, it->second.action, it->second.options);
-	}
-	return std::nullopt;
+	return visit_range(impl_->records, from, limit, visit);
 }
 
 std::vector<Entry> MemoryDataplane::list() const
