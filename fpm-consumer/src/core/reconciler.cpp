@@ -52,7 +52,8 @@ bool Reconciler::refresh_part(std::size_t budget)
 			return;
 		}
 	});
-	// The view's keys up to the next part's first are the dataplane's too.
+	// The view's keys left before the next part's first matched no entry
+	// read: the dataplane lacks them.
 	while (have != installed_.end() && (!next || have->first < *next)) {
 		use(have->second, -1);
 		have = installed_.erase(have);
