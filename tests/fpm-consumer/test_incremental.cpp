@@ -22,10 +22,19 @@
 #include <set>
 
 namespace evpnmon::consumer {
+struct IncrementalTestAccess {
+	static ServerMap &servers(IncrementalDecision &d) { return d.desired_.servers; }
+};
 struct EngineTestAccess {
 	// The incremental state forgets a session the engine still has: a
 	// stand-in for a defect of the incremental decision.
 	static void forget(Engine &e, const Session &s) { e.incremental_.remove(s); }
+	// The incremental state holds another target for a server than its
+	// place gives: a stand-in for a defect of a server's move.
+	static void mistarget(Engine &e, const dp::ServerKey &k, const dp::Action &target)
+	{
+		IncrementalTestAccess::servers(e.incremental_).at(k) = target;
+	}
 	// The audit's check is deciding in parts; and the incremental decision
 	// changed something since its first part.
 	static bool deciding(const Engine &e) { return e.pending_check_ && e.pending_check_->deciding; }
@@ -1434,6 +1443,51 @@ TEST_CASE("a server the view thinks idle is not removed while the re-read has no
 	CHECK(h.dp.refused_server_removals == 0);
 	CHECK(h.engine.counters().totals.errors == errors);
 	h.check("after the audit", 0);
+}
+
+TEST_CASE("the audit finds a server's wrong target, also when an input changed between the "
+	  "check's parts")
+{
+	Harness h(PartsHarness::parts_config());
+	open_all(h.engine);
+	const Mac server{2, 0, 0, 0, 2, 1};
+	h.engine.local_mac({dp::MacEvent::Kind::Learned, server, 7, kVni, 0});
+	h.engine.upsert_session(make_session(Mac{2, 0, 0, 0, 3, 1}, server, 21));
+	for (std::uint8_t i = 1; i < 7; ++i)
+		h.engine.upsert_session(numbered_session(i));
+	h.engine.reconcile();
+	const dp::ServerKey sk{kVni, server, 21};
+	REQUIRE(h.dp.targets.at(sk) == local_port(7));
+	// The defect: the incremental state names another port for the
+	// server, and that target was written.
+	auto mistarget = [&] {
+		consumer::EngineTestAccess::mistarget(h.engine, sk, local_port(9));
+		h.dp.targets[sk] = local_port(9);
+	};
+	// The check's decision in parts; `between` runs after its first part.
+	auto audit = [&](auto between) {
+		h.engine.reread();
+		h.engine.ask_check();
+		h.engine.reconcile();
+		REQUIRE(consumer::EngineTestAccess::deciding(h.engine));
+		between();
+		h.run_steps();
+		h.run_repair();
+	};
+	const auto found = h.engine.counters().full_pass_differences;
+	// No input changes between the parts: the whole summary is compared.
+	mistarget();
+	audit([] {});
+	CHECK(h.engine.counters().full_pass_differences == found + 1);
+	CHECK(h.dp.targets.at(sk) == local_port(7));
+	h.check("repaired, summary whole", 0);
+	// A session comes between the parts: the counters are a mix of
+	// moments, the servers the window left alone are still compared.
+	mistarget();
+	audit([&] { h.engine.upsert_session(numbered_session(10)); });
+	CHECK(h.engine.counters().full_pass_differences == found + 2);
+	CHECK(h.dp.targets.at(sk) == local_port(7));
+	h.check("repaired, summary in parts", 0);
 }
 
 TEST_CASE("a re-read that finds a server no entry names leaves a pass due, whose flush removes it")

@@ -81,6 +81,8 @@ public:
 	std::uint64_t plans() const { return plans_; }
 
 private:
+	friend struct IncrementalTestAccess; // tests: a defect put in desired()
+
 	// A claimant of a slot: a session for its entries 1/2, a server (for
 	// all its sessions under one HOST ID, `session` the first of them) for
 	// an entry 3.
