@@ -1402,6 +1402,41 @@ TEST_CASE("the audit's re-read reads in parts, events between them; the repair d
 	CHECK(h.engine.counters().full_pass_differences == 0);
 }
 
+TEST_CASE("the audit's re-read erases the keys the dataplane lost in parts too")
+{
+	// Behind the engine's back the dataplane loses every entry (the view's
+	// keys go after the last entry read), or all but its first and last
+	// (they go before the last entry is read).
+	for (const bool keep_ends : {false, true}) {
+		CAPTURE(keep_ends);
+		PartsHarness h(1, 9);
+		REQUIRE(h.dp.entries.size() == 16);
+		auto lost = h.dp.entries;
+		if (keep_ends) {
+			lost.erase(lost.begin());
+			lost.erase(std::prev(lost.end()));
+		}
+		for (const auto &[key, _] : lost)
+			h.dp.entries.erase(key);
+		h.engine.ask_reread();
+		std::size_t parts = 0, before = h.engine.installed().size();
+		while (consumer::EngineTestAccess::rereading(h.engine) && parts < 100) {
+			h.engine.reconcile();
+			++parts;
+			// A part's budget, 2 sessions' worth: 4 keys erased at most.
+			CHECK(before - h.engine.installed().size() <= 4);
+			before = h.engine.installed().size();
+		}
+		CHECK(parts == (lost.size() + 3) / 4);
+		CHECK(view_is_dataplane(h));
+		h.run_check();
+		h.run_repair();
+		CHECK(h.dp.entries.size() == 16);
+		CHECK(h.engine.counters().full_pass_differences == 0);
+		h.check("after the audit", 0);
+	}
+}
+
 TEST_CASE("a server the view thinks idle is not removed while the re-read has not read "
 	  "every entry")
 {

@@ -27,13 +27,24 @@ bool Reconciler::refresh_part(std::size_t budget)
 	// A view built anew from a copy of the entries allocated and freed
 	// them all (at 100,000 sessions the audit's longest step).
 	auto have = refresh_from_ ? installed_.lower_bound(*refresh_from_) : installed_.begin();
+	// The view's keys the dataplane lacks are erased `budget` at most a
+	// part too. Once that is spent, the rest of the entries visited are
+	// left alone and the next part starts at the first key not erased:
+	// the dataplane has no key between it and the entry that stopped it.
+	std::size_t erasable = budget;
+	bool spent = false;
 	const auto next = dp_.visit_entries(refresh_from_, budget, [&](const dp::EntryKey &key,
 									const dp::Action &action,
 									const session::Options &options) {
-		for (;;) {
+		while (!spent) {
 			const auto order = have == installed_.end() ? std::strong_ordering::greater
 								    : have->first <=> key;
 			if (order < 0) { // the view's, not the dataplane's
+				if (erasable == 0) {
+					spent = true;
+					return;
+				}
+				--erasable;
 				use(have->second, -1);
 				have = installed_.erase(have);
 				continue;
@@ -54,12 +65,17 @@ bool Reconciler::refresh_part(std::size_t budget)
 	});
 	// The view's keys left before the next part's first matched no entry
 	// read: the dataplane lacks them.
-	while (have != installed_.end() && (!next || have->first < *next)) {
+	while (!spent && have != installed_.end() && (!next || have->first < *next)) {
+		if (erasable == 0) {
+			spent = true;
+			break;
+		}
+		--erasable;
 		use(have->second, -1);
 		have = installed_.erase(have);
 	}
-	refresh_from_ = next;
-	if (next)
+	refresh_from_ = spent ? std::optional(have->first) : next;
+	if (refresh_from_)
 		return false;
 	refreshing_ = false;
 	idle_.clear();

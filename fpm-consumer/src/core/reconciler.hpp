@@ -51,10 +51,10 @@ public:
 	}
 	// The same in parts, other passes between them (the audit's, at
 	// 100,000 entries): begin_refresh() reads the servers, each
-	// refresh_part() the next `budget` of the dataplane's entries at most
-	// (the view's keys the dataplane lacks there go, not counted: a
-	// dataplane emptied behind the consumer's back is erased from the view
-	// in one part); true once the last is read. A pass between the parts
+	// refresh_part() the next `budget` of the dataplane's entries at most,
+	// and erases `budget` at most of the view's keys the dataplane lacks
+	// (a dataplane emptied behind the consumer's back is erased from the
+	// view in parts too); true once the last is read. A pass between the parts
 	// writes a key to the dataplane and to the view together, so a part
 	// reads each key as the passes left it. Until the last part no server
 	// is removed: an entry not read yet may name one the view thinks idle.
