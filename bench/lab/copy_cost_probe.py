@@ -53,10 +53,8 @@ sys.path.insert(0, str(REPO / "tests" / "scenarios"))
 sys.path.insert(0, str(REPO / "tests" / "lab"))
 
 import fabric as F  # noqa: E402
-import profiles as P  # noqa: E402
 import trust as T  # noqa: E402
-from test_trust import (known_everywhere, lab, no_sessions,  # noqa: E402,F401
-                        restart_consumers, set_monitored)
+from test_trust import bulk_flow, lab  # noqa: E402,F401
 
 VARIANT = os.environ.get("COPY_PROBE_VARIANT", "received")
 BLOCKS = int(os.environ.get("COPY_PROBE_BLOCKS", "16"))
@@ -146,30 +144,12 @@ def copies_go(lab):
 
 @contextlib.contextmanager
 def flow_under_ceiling(lab):
-    """The bulk server on VM220, the consumers of the copying leaves under
-    the ceiling; yields a function that sets the session on or off."""
-    known_everywhere(lab, ["vm210", "vm220"])
-    no_sessions(lab)
-    session = T.session_line("vm210", ip=True)
-    now = {"entries": {n: set() for n in F.LEAVES}}
-    restart_consumers(lab, ["--mirror-ceiling", RATE, "--mirror-ceiling-burst", "131072",
-                            "--mirror-ceiling-packets", PACKETS,
-                            "--mirror-ceiling-packet-burst", "64"])
-
-    def monitored(on: bool) -> None:
-        now["entries"] = set_monitored(lab, session, on, now["entries"])
-
-    try:
-        T.start_bulk_server(lab, "vm220")
-        F.wait_reachable(lab, "vm210", "vm220")
-        with copies_go(lab):
-            yield monitored
-    finally:
-        with contextlib.suppress(Exception):
-            lab.kill_process("vm220", "bulk-server")
-        with contextlib.suppress(Exception):
-            P.configure(lab, [f"no {session}"])
-        restart_consumers(lab, [])
+    """The test's bulk flow and consumers under the ceiling, the copies
+    going where COPY_PROBE_VARIANT says; yields the session's switch."""
+    with bulk_flow(lab, ["--mirror-ceiling", RATE, "--mirror-ceiling-burst", "131072",
+                         "--mirror-ceiling-packets", PACKETS,
+                         "--mirror-ceiling-packet-burst", "64"]) as monitored, copies_go(lab):
+        yield monitored
 
 
 def summary(runs: list[dict]) -> str:

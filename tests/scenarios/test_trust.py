@@ -474,6 +474,35 @@ def set_monitored(lab, session: str, on: bool, now: dict) -> dict:
     return want
 
 
+@contextlib.contextmanager
+def bulk_flow(lab, consumer_args: list[str]):
+    """VM220's bulk server, reached from VM210, with the copying leaves'
+    consumers started with consumer_args; yields a function that sets the
+    session VM210 -> SERV21 on or off (every leaf's entries waited for).
+    Afterwards the server stops, the session goes and the consumers start
+    again without the arguments."""
+    known_everywhere(lab, ["vm210", "vm220"])
+    no_sessions(lab)
+    session = T.session_line("vm210", ip=True)
+    now = {n: set() for n in F.LEAVES}
+    restart_consumers(lab, consumer_args)
+
+    def monitored(on: bool) -> None:
+        nonlocal now
+        now = set_monitored(lab, session, on, now)
+
+    try:
+        T.start_bulk_server(lab, "vm220")
+        F.wait_reachable(lab, "vm210", "vm220")
+        yield monitored
+    finally:
+        with contextlib.suppress(Exception):
+            lab.kill_process("vm220", "bulk-server")
+        with contextlib.suppress(Exception):
+            P.configure(lab, [f"no {session}"])
+        restart_consumers(lab, [])
+
+
 def test_mirror_ceiling_bounds_copies_not_originals(lab, outdir):
     """--mirror-ceiling 1m, --mirror-ceiling-packets 10 on the VTEPs that
     copy the flow (vtep101: VM210's data; vtep102: VM220's ACKs, bounded by
@@ -487,11 +516,6 @@ def test_mirror_ceiling_bounds_copies_not_originals(lab, outdir):
     ceiling = ["--mirror-ceiling", CEILING_RATE, "--mirror-ceiling-burst", str(CEILING_BURST),
                "--mirror-ceiling-packets", CEILING_PACKETS,
                "--mirror-ceiling-packet-burst", str(CEILING_PACKET_BURST)]
-    known_everywhere(lab, ["vm210", "vm220"])
-    no_sessions(lab)
-    session = T.session_line("vm210", ip=True)
-    now = {n: set() for n in F.LEAVES}
-    restart_consumers(lab, ceiling)
     runs = {"unmonitored": [], "monitored": []}
     checks, counted = [], []
 
@@ -501,10 +525,8 @@ def test_mirror_ceiling_bounds_copies_not_originals(lab, outdir):
                 for w in ("passed-bytes", "passed-packets", "dropped-packets",
                           "dropped-by-packet-rate")}
 
-    try:
-        T.start_bulk_server(lab, "vm220")
-        F.wait_reachable(lab, "vm210", "vm220")
-        now = set_monitored(lab, session, True, now)
+    with bulk_flow(lab, ceiling) as monitored:
+        monitored(True)
         for i in range(CAPTURE_RUNS):
             c0 = ceiling_state()
             sp = outdir / f"ceiling-{i}-serv21.pcap"
@@ -519,18 +541,12 @@ def test_mirror_ceiling_bounds_copies_not_originals(lab, outdir):
         # up during the test weighs on both sides alike
         for i in range(4 * BULK_BLOCKS):
             mon = i % 4 in (1, 2)
-            now = set_monitored(lab, session, mon, now)
+            monitored(mon)
             c0 = ceiling_state()
             r = T.bulk(lab, "vm210", "vm220", BULK_SECONDS)
             runs["monitored" if mon else "unmonitored"].append(r)
             if mon:
                 counted.append((i, r, c0, ceiling_state()))
-    finally:
-        with contextlib.suppress(Exception):
-            lab.kill_process("vm220", "bulk-server")
-        with contextlib.suppress(Exception):
-            P.configure(lab, [f"no {session}"])
-        restart_consumers(lab, [])
 
     rate = CEILING_BPS / 8
     lines, bad = [], []
