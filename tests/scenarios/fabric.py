@@ -220,7 +220,7 @@ class Capture:
     """tcpdump in a node's netns, writing a pcap; started when it listens."""
 
     def __init__(self, lab, node: str, iface: str, path: str | Path, bpf: str = "",
-                 nano: bool = False, snaplen: int = 0):
+                 nano: bool = False, snaplen: int = 0, direction: str = ""):
         self.path = Path(path)
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
@@ -228,6 +228,7 @@ class Capture:
                 "-B", "8192", "-Z", "root",   # writes where only root may (pytest's tmp_path)
                 *(["--time-stamp-precision=nano"] if nano else []),
                 *(["-s", str(snaplen)] if snaplen else []),
+                *(["-Q", direction] if direction else []),   # "in": what iface received
                 "-i", iface, "-w", str(self.path)] + ([bpf] if bpf else [])
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, start_new_session=True)
