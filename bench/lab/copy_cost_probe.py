@@ -121,15 +121,19 @@ def copies_go(lab):
         if VARIANT == "dropped":
             leaf = F.where_is(lab, "serv21")
             ifc = lab.link_of(leaf, "spine").iface(leaf)
-            tmp = Path(tempfile.mkdtemp(prefix="copy-cost-"))
-            obj = tmp / "drop.o"
+            tmp = tempfile.TemporaryDirectory(prefix="copy-cost-")
+            undo.append(tmp.cleanup)
+            obj = Path(tmp.name) / "drop.o"
             subprocess.run(["clang", "-O2", "-g", "-target", "bpf",
                             f"-I/usr/include/{os.uname().machine}-linux-gnu", "-c",
                             str(Path(__file__).with_name("drop_mirror_port.bpf.c")), "-o",
                             str(obj)], check=True)
-            lab.exec(leaf, f"tc qdisc replace dev {ifc} clsact")
-            undo.append(lambda: lab.exec(leaf, f"tc qdisc del dev {ifc} clsact", check=False))
+            # a clsact qdisc of the port's own stays; one added here goes
+            if lab.exec(leaf, f"tc qdisc add dev {ifc} clsact", check=False).returncode == 0:
+                undo.append(lambda: lab.exec(leaf, f"tc qdisc del dev {ifc} clsact", check=False))
             lab.exec(leaf, f"tc filter add dev {ifc} ingress pref 1 bpf da obj {obj} sec tc")
+            undo.append(lambda: lab.exec(leaf, f"tc filter del dev {ifc} ingress pref 1",
+                                         check=False))
         elif VARIANT == "blackhole":
             lab.exec("spine", f"ip rule add pref 5 ipproto udp dport {MIRROR_PORT} blackhole")
             undo.append(lambda: lab.exec("spine", "ip rule del pref 5", check=False))
@@ -198,6 +202,7 @@ def traced_allocations(lab, secs: float) -> Counter:
     events = ["kmem/kmem_cache_alloc", "kmem/kmalloc"]
     put("tracing_on", "0")
     put("trace", "")
+    size = (TRACING / "buffer_size_kb").read_text().split()[0]
     put("buffer_size_kb", "65536")
     try:
         for e in events:
@@ -214,6 +219,7 @@ def traced_allocations(lab, secs: float) -> Counter:
         if m:
             sites[m.group(2)] += 1
     put("trace", "")
+    put("buffer_size_kb", size)   # the kernel's memory for it back
     return sites
 
 
